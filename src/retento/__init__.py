@@ -1,0 +1,3 @@
+"""Retento: customer-retention system."""
+
+__version__ = "0.1.0"

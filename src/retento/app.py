@@ -1,0 +1,81 @@
+"""The application factory: ``create_app(settings)`` wires API, web pages and jobs."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+from starlette.middleware.sessions import SessionMiddleware
+
+from retento import __version__
+from retento.core.config import Settings, get_settings
+from retento.core.db import make_engine, make_session_factory
+from retento.core.handlers import install_api_handlers
+from retento.models import import_all_models
+
+API_ROUTERS = (
+    "retento.auth.routes",
+    "retento.customers.routes",
+    "retento.products.routes",
+    "retento.orders.routes",
+    "retento.touchpoints.routes",
+    "retento.audit.routes",
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the ASGI app; the database is connected lazily on first use."""
+    import importlib
+
+    settings = settings or get_settings()
+    import_all_models()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        scheduler = None
+        if settings.run_scheduler:
+            from retento.jobs import start_scheduler
+
+            scheduler = start_scheduler(app.state.session_factory, settings)
+        yield
+        if scheduler is not None:
+            scheduler.stop()
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Retento API",
+        version=__version__,
+        description="Customer retention: customers, value, touchpoints, satisfaction, loyalty, complaints.",
+        lifespan=lifespan,
+    )
+    engine = make_engine(settings.database_url, echo=settings.echo_sql)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="retento_session",
+        max_age=settings.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    install_api_handlers(app)
+
+    @app.get("/healthz", tags=["system"])
+    def healthz() -> dict:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__, "database": engine.dialect.name}
+
+    for name in API_ROUTERS:
+        app.include_router(importlib.import_module(name).router)
+    try:
+        web = importlib.import_module("retento.web.app")
+    except ModuleNotFoundError as exc:
+        if exc.name != "retento.web.app" and exc.name != "retento.web":
+            raise
+    else:
+        web.install(app, settings)
+    return app

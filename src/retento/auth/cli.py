@@ -1,0 +1,77 @@
+"""`retento user ...`: create users, issue and revoke tokens."""
+
+from __future__ import annotations
+
+import typer
+from pydantic import ValidationError
+
+from retento.auth import service
+from retento.auth.schemas import UserCreate
+from retento.core.cli_support import cli_session, console, friendly_errors
+from retento.core.errors import InvalidInput
+
+app = typer.Typer(help="Manage users and API tokens.", no_args_is_help=True)
+
+
+@app.command("create")
+@friendly_errors
+def create(
+    username: str = typer.Argument(..., help="Login name."),
+    role: str = typer.Option(..., "--role", help="admin, manager, agent or analyst."),
+    password: str = typer.Option(..., "--password", help="At least 8 characters."),
+    display_name: str = typer.Option("", "--display-name"),
+    email: str | None = typer.Option(None, "--email"),
+    locale: str = typer.Option("en", "--locale", help="en or zh_CN."),
+) -> None:
+    """Create a user (no login needed: whoever runs the CLI administers the installation)."""
+    try:
+        data = UserCreate(username=username, role=role, password=password, display_name=display_name,
+                          email=email, locale=locale)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        raise InvalidInput(f"{'.'.join(map(str, e['loc']))}: {e['msg']}", field=str(e["loc"][0])) from exc
+    with cli_session() as session:
+        user = service.create_user(session, data, actor=None)
+        console.print(f"Created {user.role} [bold]{user.username}[/] (id {user.id}).")
+
+
+@app.command("token")
+@friendly_errors
+def token(username: str = typer.Argument(...), name: str = typer.Option("cli", "--name")) -> None:
+    """Print a new API token for USERNAME (shown once; only its hash is stored)."""
+    with cli_session() as session:
+        user = service.get_user_by_name(session, username)
+        _, plain = service.issue_token(session, user, name=name, actor=None)
+    print(plain)
+
+
+@app.command("revoke")
+@friendly_errors
+def revoke(username: str = typer.Argument(...), prefix: str = typer.Argument(..., help="First characters of the token.")) -> None:
+    """Revoke USERNAME's tokens starting with PREFIX."""
+    from retento.core.db import utcnow
+
+    with cli_session() as session:
+        user = service.get_user_by_name(session, username)
+        hits = [t for t in user.tokens if (t.prefix.startswith(prefix) or prefix.startswith(t.prefix)) and t.revoked_at is None]
+        if not hits:
+            raise InvalidInput(f"No active token of {username} starts with '{prefix}'.", field="prefix")
+        for t in hits:
+            t.revoked_at = utcnow()
+        console.print(f"Revoked {len(hits)} token(s).")
+
+
+@app.command("list")
+@friendly_errors
+def list_() -> None:
+    """List users."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from retento.auth.models import User
+
+    with cli_session() as session:
+        table = Table("id", "username", "role", "active", "locale")
+        for u in session.scalars(select(User).order_by(User.id)):
+            table.add_row(str(u.id), u.username, u.role, "yes" if u.is_active else "no", u.locale)
+        console.print(table)

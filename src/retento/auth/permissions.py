@@ -1,0 +1,96 @@
+"""The permission matrix, enforced in services; docs/permissions.md is generated from it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from retento.core.errors import Forbidden
+
+if TYPE_CHECKING:
+    from retento.auth.models import User
+
+ROLES = ("admin", "manager", "agent", "analyst")
+
+ENTITIES = ("customer", "product", "order", "touchpoint")
+
+# verb -> roles allowed. "own" in AGENT_SCOPED means: only for customers the agent owns or is
+# assigned to. Analysts read everything and change nothing.
+MATRIX: dict[str, set[str]] = {
+    "customer:read": {"admin", "manager", "agent", "analyst"},
+    "customer:create": {"admin", "manager", "agent"},
+    "customer:update": {"admin", "manager", "agent"},
+    "customer:delete": {"admin", "manager"},
+    "customer:assign": {"admin", "manager"},
+    "product:read": {"admin", "manager", "agent", "analyst"},
+    "product:create": {"admin", "manager"},
+    "product:update": {"admin", "manager"},
+    "product:delete": {"admin", "manager"},
+    "order:read": {"admin", "manager", "agent", "analyst"},
+    "order:create": {"admin", "manager", "agent"},
+    "order:update": {"admin", "manager", "agent"},
+    "order:delete": {"admin", "manager"},
+    "touchpoint:read": {"admin", "manager", "agent", "analyst"},
+    "touchpoint:create": {"admin", "manager", "agent"},
+    "touchpoint:update": {"admin", "manager", "agent"},
+    "touchpoint:delete": {"admin", "manager", "agent"},
+    "data:import": {"admin", "manager"},
+    "data:export": {"admin", "manager", "analyst"},
+    "demo:generate": {"admin"},
+    "user:manage": {"admin"},
+    "audit:read": {"admin"},
+    "token:own": {"admin", "manager", "agent", "analyst"},
+}
+
+# Verbs an agent may use only on customers they own or are assigned to (and on those customers'
+# orders and touchpoints).
+AGENT_SCOPED = {
+    "customer:update",
+    "order:create",
+    "order:update",
+    "touchpoint:create",
+    "touchpoint:update",
+    "touchpoint:delete",
+}
+
+DESCRIPTIONS = {
+    "customer:read": "see customers, their contacts, tags and 360 page",
+    "customer:create": "create customers (an agent becomes the owner)",
+    "customer:update": "edit customers, contacts, tags, consent",
+    "customer:delete": "delete customers",
+    "customer:assign": "change a customer's owner or assigned agents",
+    "data:import": "import CSV/XLSX files",
+    "data:export": "export lists as CSV",
+    "demo:generate": "generate demo data",
+    "user:manage": "create users, change roles, deactivate, reset passwords",
+    "audit:read": "read the audit log",
+    "token:own": "create and revoke one's own API tokens",
+}
+
+
+def can(user: User, verb: str) -> bool:
+    """True if the role may use ``verb`` at all (scope checks come on top)."""
+    if verb not in MATRIX:
+        raise KeyError(f"unknown permission {verb}")
+    return user.is_active and user.role in MATRIX[verb]
+
+
+def require(user: User, verb: str) -> None:
+    """Raise ``Forbidden`` unless the role may use ``verb``."""
+    if not can(user, verb):
+        raise Forbidden(f"Role '{user.role}' may not {verb.replace(':', ' ')}.")
+
+
+def markdown_matrix() -> str:
+    """The matrix as a Markdown table (docs/permissions.md)."""
+    lines = ["| permission | " + " | ".join(ROLES) + " |", "|---|" + "---|" * len(ROLES)]
+    for verb in MATRIX:
+        cells = []
+        for role in ROLES:
+            if role not in MATRIX[verb]:
+                cells.append("—")
+            elif role == "agent" and verb in AGENT_SCOPED:
+                cells.append("own")
+            else:
+                cells.append("yes")
+        lines.append(f"| `{verb}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

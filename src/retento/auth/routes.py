@@ -1,0 +1,60 @@
+"""Users and API tokens (JSON API)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from retento.auth import service
+from retento.auth.schemas import TokenCreate, TokenIssued, TokenRead, UserCreate, UserRead, UserUpdate
+from retento.core.deps import CurrentUser, DbSession
+from retento.core.pagination import Page
+
+router = APIRouter(prefix="/api/v1", tags=["users"])
+
+
+@router.get("/me", response_model=UserRead)
+def me(user: CurrentUser):
+    return user
+
+
+@router.get("/users", response_model=Page[UserRead])
+def list_users(session: DbSession, user: CurrentUser, q: str | None = None, role: str | None = None,
+               active: bool | None = None, sort: str | None = None, limit: int = 50, offset: int = 0):
+    rows, total = service.list_users(session, user, q=q, role=role, active=active, sort=sort, limit=limit, offset=offset)
+    return Page(items=[UserRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.post("/users", response_model=UserRead, status_code=201)
+def create_user(data: UserCreate, session: DbSession, user: CurrentUser):
+    return service.create_user(session, data, actor=user)
+
+
+@router.get("/users/{user_id}", response_model=UserRead)
+def get_user(user_id: int, session: DbSession, user: CurrentUser):
+    if user_id != user.id:
+        from retento.auth.permissions import require
+
+        require(user, "user:manage")
+    return service.get_user(session, user_id)
+
+
+@router.patch("/users/{user_id}", response_model=UserRead)
+def update_user(user_id: int, data: UserUpdate, session: DbSession, user: CurrentUser):
+    return service.update_user(session, user_id, data, actor=user)
+
+
+@router.get("/users/{user_id}/tokens", response_model=list[TokenRead])
+def list_tokens(user_id: int, session: DbSession, user: CurrentUser):
+    return service.list_tokens(session, service.get_user(session, user_id), actor=user)
+
+
+@router.post("/users/{user_id}/tokens", response_model=TokenIssued, status_code=201)
+def issue_token(user_id: int, data: TokenCreate, session: DbSession, user: CurrentUser):
+    token, plain = service.issue_token(session, service.get_user(session, user_id), name=data.name, actor=user)
+    return TokenIssued(**TokenRead.model_validate(token).model_dump(), token=plain)
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: int, session: DbSession, user: CurrentUser):
+    service.revoke_token(session, token_id, actor=user)
+    return Response(status_code=204)

@@ -1,0 +1,157 @@
+"""Users, passwords, tokens and authentication."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from retento.audit.service import record, snapshot
+from retento.auth.models import ApiToken, User
+from retento.auth.permissions import require
+from retento.auth.schemas import UserCreate, UserUpdate
+from retento.auth.security import hash_password, hash_token, new_token, verify_password
+from retento.core.db import utcnow
+from retento.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from retento.core.pagination import apply_sort, paginate
+
+
+def create_user(session: Session, data: UserCreate, *, actor: User | None) -> User:
+    """Create a user; ``actor=None`` is the bootstrap path used by the CLI."""
+    if actor is not None:
+        require(actor, "user:manage")
+    if session.scalar(select(User.id).where(func.lower(User.username) == data.username.lower())):
+        raise Conflict(f"A user named '{data.username}' already exists.", field="username")
+    if data.manager_id is not None:
+        get_user(session, data.manager_id)
+    user = User(
+        username=data.username,
+        display_name=data.display_name or data.username,
+        email=data.email,
+        role=data.role,
+        password_hash=hash_password(data.password),
+        locale=data.locale,
+        manager_id=data.manager_id,
+    )
+    session.add(user)
+    session.flush()
+    record(session, actor, "create", "user", user.id, None, snapshot(user))
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("User", user_id)
+    return user
+
+
+def get_user_by_name(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    if user is None:
+        raise NotFound("User", username, field="username")
+    return user
+
+
+def update_user(session: Session, user_id: int, data: UserUpdate, *, actor: User) -> User:
+    """Change role, profile, active flag or password (admins; users may change own locale)."""
+    user = get_user(session, user_id)
+    changes = data.model_dump(exclude_unset=True)
+    self_service = user.id == actor.id and set(changes) <= {"locale", "display_name", "password"}
+    if not self_service:
+        require(actor, "user:manage")
+    if user.id == actor.id and (changes.get("is_active") is False or changes.get("role", "admin") != "admin") and actor.role == "admin":
+        raise InvalidInput("You cannot deactivate or demote yourself.", field="role")
+    before = snapshot(user)
+    if "manager_id" in changes and changes["manager_id"] is not None:
+        get_user(session, changes["manager_id"])
+    for key, value in changes.items():
+        if key == "password":
+            user.password_hash = hash_password(value)
+        else:
+            setattr(user, key, value)
+    session.flush()
+    after = snapshot(user)
+    if "password" in changes:
+        after["password"] = "changed"
+        before["password"] = "***"
+    record(session, actor, "update", "user", user.id, before, after)
+    return user
+
+
+def list_users(session: Session, actor: User, *, q: str | None = None, role: str | None = None,
+               active: bool | None = None, sort: str | None = None, limit: int = 50, offset: int = 0):
+    require(actor, "user:manage")
+    stmt = select(User)
+    if q:
+        stmt = stmt.where(func.lower(User.username).contains(q.lower()) | func.lower(User.display_name).contains(q.lower()))
+    if role:
+        stmt = stmt.where(User.role == role)
+    if active is not None:
+        stmt = stmt.where(User.is_active == active)
+    stmt = apply_sort(stmt, sort, {"username": User.username, "role": User.role, "created_at": User.created_at}, User.id)
+    return paginate(session, stmt, limit=limit, offset=offset)
+
+
+def list_assignable_users(session: Session) -> list[User]:
+    """Active users who can own customers (for owner pickers)."""
+    return list(session.scalars(select(User).where(User.is_active.is_(True), User.role.in_(("admin", "manager", "agent"))).order_by(User.username)))
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    """Check a username and password; the same error whatever was wrong."""
+    user = session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        raise Unauthorized("Wrong username or password.")
+    return user
+
+
+def issue_token(session: Session, user: User, *, name: str = "", actor: User | None) -> tuple[ApiToken, str]:
+    """Create a bearer token for ``user``; returns the row and the plain token (shown once)."""
+    if actor is not None and actor.id != user.id:
+        require(actor, "user:manage")
+    if not user.is_active:
+        raise InvalidInput(f"User '{user.username}' is deactivated.", field="username")
+    plain = new_token()
+    token = ApiToken(user_id=user.id, name=name, prefix=plain[:10], token_hash=hash_token(plain))
+    session.add(token)
+    session.flush()
+    record(session, actor, "create", "api_token", token.id, None, {"user": user.username, "name": name, "prefix": token.prefix})
+    return token, plain
+
+
+def list_tokens(session: Session, user: User, *, actor: User) -> list[ApiToken]:
+    if actor.id != user.id:
+        require(actor, "user:manage")
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+
+
+def revoke_token(session: Session, token_id: int, *, actor: User) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound("Token", token_id)
+    if token.user_id != actor.id:
+        require(actor, "user:manage")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.flush()
+        record(session, actor, "revoke", "api_token", token.id, None, {"prefix": token.prefix})
+    return token
+
+
+def user_for_token(session: Session, plain: str) -> User:
+    """Resolve a bearer token to its active user, or raise ``Unauthorized``."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
+    if token is None or token.revoked_at is not None:
+        raise Unauthorized("The API token is unknown or revoked.")
+    user = token.user
+    if not user.is_active:
+        raise Unauthorized("The token's user is deactivated.")
+    token.last_used_at = utcnow()
+    return user
+
+
+def ensure_not_last_admin(session: Session, user: User) -> None:
+    if user.role == "admin":
+        admins = session.scalar(select(func.count()).where(User.role == "admin", User.is_active.is_(True)))
+        if (admins or 0) <= 1:
+            raise Forbidden("The last active admin cannot be removed.")

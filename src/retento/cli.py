@@ -1,0 +1,82 @@
+"""The `retento` command line: every domain contributes a Typer sub-app."""
+
+from __future__ import annotations
+
+import typer
+
+from retento.auth.cli import app as user_app
+from retento.core.cli_support import console, friendly_errors
+
+app = typer.Typer(help="Retento customer-retention system.", no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+
+
+@db_app.command("upgrade")
+@friendly_errors
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Create or migrate the schema of RETENTO_DATABASE_URL."""
+    from retento.core.config import get_settings
+    from retento.core.migrate import upgrade
+
+    url = get_settings().database_url
+    upgrade(url, revision)
+    console.print(f"Database at {_safe(url)} is at revision {revision}.")
+
+
+@db_app.command("current")
+@friendly_errors
+def db_current() -> None:
+    """Show the schema revision."""
+    from retento.core.config import get_settings
+    from retento.core.migrate import current
+
+    current(get_settings().database_url)
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command("serve")
+def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port"),
+          reload: bool = typer.Option(False, "--reload")) -> None:
+    """Serve the web UI and the API (with the job scheduler)."""
+    import uvicorn
+
+    console.print(f"Retento on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run("retento.asgi:app", host=host, port=port, reload=reload, log_level="info")
+
+
+@app.command("worker")
+@friendly_errors
+def worker(once: bool = typer.Option(False, "--once", help="Run every job once and exit.")) -> None:
+    """Run the scheduled jobs without the web server."""
+    import time
+
+    from retento.core.config import get_settings
+    from retento.core.db import make_engine, make_session_factory
+    from retento.jobs import Scheduler, load_jobs
+    from retento.models import import_all_models
+
+    import_all_models()
+    factory = make_session_factory(make_engine(get_settings().database_url))
+    sched = Scheduler(factory)
+    if once:
+        ran = sched.run_due()
+        console.print(f"Ran {len(ran)} job(s): {', '.join(ran) or 'none'}")
+        return
+    console.print(f"Worker running {len(load_jobs())} job(s); Ctrl-C to stop.")
+    try:
+        while True:
+            sched.run_due()
+            time.sleep(sched.tick)
+    except KeyboardInterrupt:
+        console.print("Stopped.")
+
+
+def main() -> None:
+    app()

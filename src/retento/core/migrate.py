@@ -1,0 +1,37 @@
+"""Run Alembic programmatically (``retento db upgrade``, tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(url: str | None = None, revision: str = "head", connection: Connection | None = None) -> None:
+    command.upgrade(alembic_config(url, connection), revision)
+
+
+def downgrade(url: str | None = None, revision: str = "base") -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def current(url: str | None = None) -> None:
+    command.current(alembic_config(url), verbose=True)
+
+
+def revision(url: str, message: str, autogenerate: bool = True) -> None:
+    command.revision(alembic_config(url), message=message, autogenerate=autogenerate)

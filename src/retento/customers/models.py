@@ -1,0 +1,110 @@
+"""Customers (persons or organisations, external or internal), contacts, tags, assignments."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from retento.core.db import Base, UTCDateTime, utcnow
+
+PARTY_TYPES = ("person", "organisation")
+EXTERNAL_KINDS = ("consumer", "business")
+INTERNAL_KINDS = ("distributor", "supplier", "department", "branch")
+KINDS = EXTERNAL_KINDS + INTERNAL_KINDS
+CONSENTS = ("consent_email", "consent_sms", "consent_phone", "consent_profiling")
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        Index("ix_customers_name_lower", "name_key"),
+        Index("ix_customers_owner_kind", "owner_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Lower-cased name kept for fast case-insensitive prefix search on both backends.
+    name_key: Mapped[str] = mapped_column(String(200))
+    party_type: Mapped[str] = mapped_column(String(20), default="person")
+    kind: Mapped[str] = mapped_column(String(20), default="consumer", index=True)
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(String(50), index=True)
+    address: Mapped[str | None] = mapped_column(String(300))
+    city: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str | None] = mapped_column(String(2))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    acquired_on: Mapped[date | None] = mapped_column(Date)
+    consent_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_phone: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_profiling: Mapped[bool] = mapped_column(Boolean, default=False)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", order_by="Contact.id"
+    )
+    tag_rows: Mapped[list[CustomerTag]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", order_by="CustomerTag.tag"
+    )
+    assignments: Mapped[list[CustomerAssignment]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan"
+    )
+    owner = relationship("User", foreign_keys=[owner_id], lazy="joined")
+
+    @property
+    def tags(self) -> list[str]:
+        return [t.tag for t in self.tag_rows]
+
+    @property
+    def scope(self) -> str:
+        """``external`` (consumers, businesses) or ``internal`` (内涵客户: partners, departments)."""
+        return "internal" if self.kind in INTERNAL_KINDS else "external"
+
+    @property
+    def assigned_user_ids(self) -> list[int]:
+        return [a.user_id for a in self.assignments]
+
+
+class Contact(Base):
+    __tablename__ = "customer_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    customer: Mapped[Customer] = relationship(back_populates="contacts")
+
+
+class CustomerTag(Base):
+    __tablename__ = "customer_tags"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(50), primary_key=True, index=True)
+
+    customer: Mapped[Customer] = relationship(back_populates="tag_rows")
+
+
+class CustomerAssignment(Base):
+    """An agent assigned to a customer besides its owner (may change it, like the owner)."""
+
+    __tablename__ = "customer_assignments"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+    customer: Mapped[Customer] = relationship(back_populates="assignments")

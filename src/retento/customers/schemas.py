@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PartyType = Literal["person", "organisation"]
+Kind = Literal["consumer", "business", "distributor", "supplier", "department", "branch"]
+
+TAG_PATTERN = r"^[\w\- .:/]{1,50}$"
+
+
+class ContactIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: str | None = Field(None, max_length=100)
+    email: str | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=50)
+    is_primary: bool = False
+
+
+class ContactRead(ContactIn):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+
+
+def _clean_tags(tags: list[str] | None) -> list[str] | None:
+    if tags is None:
+        return None
+    out: list[str] = []
+    for t in tags:
+        t = t.strip().lower()
+        if not t:
+            continue
+        if len(t) > 50:
+            raise ValueError(f"tag '{t[:20]}…' is longer than 50 characters")
+        if t not in out:
+            out.append(t)
+    return out
+
+
+class CustomerBase(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    party_type: PartyType = "person"
+    kind: Kind = "consumer"
+    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(None, max_length=50)
+    address: str | None = Field(None, max_length=300)
+    city: str | None = Field(None, max_length=100)
+    country: str | None = Field(None, min_length=2, max_length=2)
+    acquired_on: date | None = None
+    consent_email: bool = False
+    consent_sms: bool = False
+    consent_phone: bool = False
+    consent_profiling: bool = False
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    note: str | None = Field(None, max_length=5000)
+
+
+class CustomerCreate(CustomerBase):
+    external_id: str | None = Field(None, min_length=1, max_length=64)
+    owner_id: int | None = None
+    tags: list[str] = Field(default_factory=list)
+    contacts: list[ContactIn] = Field(default_factory=list)
+
+    _tags = field_validator("tags")(lambda cls, v: _clean_tags(v))
+
+
+class CustomerUpdate(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    party_type: PartyType | None = None
+    kind: Kind | None = None
+    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(None, max_length=50)
+    address: str | None = Field(None, max_length=300)
+    city: str | None = Field(None, max_length=100)
+    country: str | None = Field(None, min_length=2, max_length=2)
+    acquired_on: date | None = None
+    consent_email: bool | None = None
+    consent_sms: bool | None = None
+    consent_phone: bool | None = None
+    consent_profiling: bool | None = None
+    custom_fields: dict[str, Any] | None = None
+    note: str | None = Field(None, max_length=5000)
+    external_id: str | None = Field(None, min_length=1, max_length=64)
+    owner_id: int | None = None
+    assigned_user_ids: list[int] | None = None
+    tags: list[str] | None = None
+    contacts: list[ContactIn] | None = None
+
+    _tags = field_validator("tags")(lambda cls, v: _clean_tags(v))
+
+
+class CustomerRead(CustomerBase):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    external_id: str | None
+    scope: str
+    owner_id: int | None
+    assigned_user_ids: list[int]
+    tags: list[str]
+    contacts: list[ContactRead]
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,19 @@
+"""Imports every domain's tables so metadata (and Alembic) sees them all."""
+
+from __future__ import annotations
+
+import importlib
+
+MODEL_MODULES = (
+    "retento.auth.models",
+    "retento.audit.models",
+    "retento.customers.models",
+    "retento.products.models",
+    "retento.orders.models",
+    "retento.touchpoints.models",
+)
+
+
+def import_all_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)

@@ -1,0 +1,80 @@
+"""Orders with lines, order-level discounts and refunds; revenue/cost/profit kept per order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
+from retento.core.money import ZERO
+
+ORDER_STATUSES = ("placed", "paid", "shipped", "completed", "cancelled")
+ORDER_CHANNELS = ("store", "web", "phone", "email", "chat", "partner", "other")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_customer_time", "customer_id", "ordered_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="completed")
+    channel: Mapped[str] = mapped_column(String(20), default="store")
+    discount: Mapped[Decimal] = mapped_column(MoneyColumn, default=ZERO)
+    # Denormalised totals (recomputed by the service on every change) so analytics aggregate in SQL.
+    revenue: Mapped[Decimal] = mapped_column(MoneyColumn, default=ZERO)
+    cost: Mapped[Decimal] = mapped_column(MoneyColumn, default=ZERO)
+    profit: Mapped[Decimal] = mapped_column(MoneyColumn, default=ZERO)
+    refunded: Mapped[Decimal] = mapped_column(MoneyColumn, default=ZERO)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.line_no"
+    )
+    refunds: Mapped[list[Refund]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="Refund.id"
+    )
+    customer = relationship("Customer")
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(MoneyColumn)
+    # Cost is copied from the product when the line is made, so later cost changes keep history.
+    unit_cost: Mapped[Decimal] = mapped_column(MoneyColumn)
+    discount: Mapped[Decimal] = mapped_column(MoneyColumn, default=ZERO)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    product = relationship("Product", lazy="joined")
+
+    @property
+    def net_amount(self) -> Decimal:
+        return self.quantity * self.unit_price - self.discount
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    refunded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    amount: Mapped[Decimal] = mapped_column(MoneyColumn)
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id", ondelete="SET NULL"))
+    # Units returned to stock: their cost is taken back off the order's cost.
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str | None] = mapped_column(String(300))
+
+    order: Mapped[Order] = relationship(back_populates="refunds")

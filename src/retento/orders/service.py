@@ -1,0 +1,194 @@
+"""Order state changes and queries; totals always come from ``totals.order_totals``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from retento.audit.service import record, snapshot
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound
+from retento.core.money import ZERO
+from retento.core.pagination import apply_sort, paginate
+from retento.customers.models import Customer
+from retento.customers.service import require_customer_change
+from retento.orders.models import Order, OrderLine, Refund
+from retento.orders.schemas import OrderCreate, OrderLineIn, OrderUpdate, RefundCreate
+from retento.orders.totals import LineFigures, RefundFigures, order_totals
+from retento.products.models import Product
+
+SORTABLE = {"id": Order.id, "ordered_at": Order.ordered_at, "revenue": Order.revenue,
+            "profit": Order.profit, "external_id": Order.external_id, "status": Order.status}
+
+
+def order_snapshot(o: Order) -> dict:
+    return snapshot(o, {
+        "lines": [
+            {"product_id": ln.product_id, "quantity": ln.quantity, "unit_price": ln.unit_price,
+             "unit_cost": ln.unit_cost, "discount": ln.discount}
+            for ln in o.lines
+        ],
+        "refunds": [{"amount": r.amount, "quantity": r.quantity, "line_id": r.line_id} for r in o.refunds],
+    })
+
+
+def recompute(order: Order) -> None:
+    """Refresh the order's denormalised revenue, cost, profit and refunded amount."""
+    by_id = {ln.id: ln for ln in order.lines}
+    t = order_totals(
+        (LineFigures(ln.quantity, ln.unit_price, ln.unit_cost, ln.discount) for ln in order.lines),
+        order.discount,
+        (RefundFigures(r.amount, (by_id[r.line_id].unit_cost * r.quantity) if r.line_id in by_id else ZERO)
+         for r in order.refunds),
+    )
+    if t.gross < 0:
+        raise InvalidInput("The discounts are larger than the order's lines.", field="discount")
+    order.revenue, order.cost, order.profit, order.refunded = t.revenue, t.cost, t.profit, t.refunded
+
+
+def _customer(session: Session, customer_id: int) -> Customer:
+    c = session.get(Customer, customer_id)
+    if c is None:
+        raise InvalidInput(f"Customer {customer_id} does not exist.", field="customer_id")
+    return c
+
+
+def _build_lines(session: Session, lines: list[OrderLineIn]) -> list[OrderLine]:
+    ids = {ln.product_id for ln in lines}
+    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))}
+    out, errors = [], []
+    for i, ln in enumerate(lines):
+        p = products.get(ln.product_id)
+        if p is None:
+            errors.append(FieldError(f"lines.{i}.product_id", f"Product {ln.product_id} does not exist."))
+            continue
+        price = p.unit_price if ln.unit_price is None else ln.unit_price
+        cost = p.unit_cost if ln.unit_cost is None else ln.unit_cost
+        if ln.discount > ln.quantity * price:
+            errors.append(FieldError(f"lines.{i}.discount", "The discount exceeds the line amount."))
+            continue
+        out.append(OrderLine(line_no=i + 1, product_id=p.id, quantity=ln.quantity, unit_price=price,
+                             unit_cost=cost, discount=ln.discount))
+    if errors:
+        raise InvalidInput(errors[0].message, field=errors[0].field, errors=errors)
+    return out
+
+
+def _check_external_id(session: Session, external_id: str | None, own_id: int | None = None) -> None:
+    if external_id is None:
+        return
+    other = session.scalar(select(Order.id).where(Order.external_id == external_id))
+    if other is not None and other != own_id:
+        raise Conflict(f"external_id '{external_id}' is already used by order {other}.", field="external_id")
+
+
+def get_order(session: Session, order_id: int, *, actor: User) -> Order:
+    require(actor, "order:read")
+    o = session.get(Order, order_id)
+    if o is None:
+        raise NotFound("Order", order_id)
+    return o
+
+
+def create_order(session: Session, data: OrderCreate, *, actor: User) -> Order:
+    """Create an order with its lines; unit price and cost default to the product's."""
+    customer = _customer(session, data.customer_id)
+    require_customer_change(actor, customer, "order:create")
+    _check_external_id(session, data.external_id)
+    o = Order(external_id=data.external_id, customer_id=customer.id, ordered_at=data.ordered_at,
+              status=data.status, channel=data.channel, discount=data.discount, note=data.note)
+    o.lines = _build_lines(session, data.lines)
+    recompute(o)
+    session.add(o)
+    session.flush()
+    record(session, actor, "create", "order", o.id, None, order_snapshot(o))
+    return o
+
+
+def update_order(session: Session, order_id: int, data: OrderUpdate, *, actor: User) -> Order:
+    o = get_order(session, order_id, actor=actor)
+    require_customer_change(actor, o.customer, "order:update")
+    changes = data.model_dump(exclude_unset=True)
+    for key in ("ordered_at", "status", "channel", "discount"):
+        if key in changes and changes[key] is None:
+            raise InvalidInput(f"{key} cannot be empty.", field=key)
+    if "external_id" in changes:
+        _check_external_id(session, changes["external_id"], o.id)
+    before = order_snapshot(o)
+    if "lines" in changes:
+        if o.refunds:
+            raise Conflict("An order with refunds cannot have its lines replaced.", field="lines")
+        o.lines = _build_lines(session, data.lines or [])
+        changes.pop("lines")
+    for key, value in changes.items():
+        setattr(o, key, value)
+    recompute(o)
+    session.flush()
+    record(session, actor, "update", "order", o.id, before, order_snapshot(o))
+    return o
+
+
+def add_refund(session: Session, order_id: int, data: RefundCreate, *, actor: User) -> Refund:
+    """Refund money (and optionally returned units of one line); never more than was paid."""
+    o = get_order(session, order_id, actor=actor)
+    require_customer_change(actor, o.customer, "order:update")
+    before = order_snapshot(o)
+    if data.quantity and data.line_id is None:
+        raise InvalidInput("Returned units need the line they belong to.", field="line_id")
+    if data.line_id is not None:
+        line = next((ln for ln in o.lines if ln.id == data.line_id), None)
+        if line is None:
+            raise InvalidInput(f"Line {data.line_id} is not on order {o.id}.", field="line_id")
+        returned = sum(r.quantity for r in o.refunds if r.line_id == line.id)
+        if data.quantity > line.quantity - returned:
+            raise InvalidInput(
+                f"Only {line.quantity - returned} units of line {line.line_no} can still be returned.",
+                field="quantity")
+    if data.amount > o.revenue:
+        raise InvalidInput(f"The refund exceeds what remains paid on the order ({o.revenue}).", field="amount")
+    r = Refund(amount=data.amount, line_id=data.line_id, quantity=data.quantity, reason=data.reason)
+    if data.refunded_at is not None:
+        r.refunded_at = data.refunded_at
+    o.refunds.append(r)
+    recompute(o)
+    session.flush()
+    record(session, actor, "update", "order", o.id, before, order_snapshot(o))
+    return r
+
+
+def delete_order(session: Session, order_id: int, *, actor: User) -> None:
+    o = get_order(session, order_id, actor=actor)
+    require(actor, "order:delete")
+    before = order_snapshot(o)
+    session.delete(o)
+    session.flush()
+    record(session, actor, "delete", "order", order_id, before, None)
+
+
+def order_filter(*, customer_id: int | None = None, status: str | None = None, channel: str | None = None,
+                 since: datetime | None = None, until: datetime | None = None, external_id: str | None = None):
+    stmt = select(Order)
+    if customer_id is not None:
+        stmt = stmt.where(Order.customer_id == customer_id)
+    if status:
+        stmt = stmt.where(Order.status == status)
+    if channel:
+        stmt = stmt.where(Order.channel == channel)
+    if since:
+        stmt = stmt.where(Order.ordered_at >= since)
+    if until:
+        stmt = stmt.where(Order.ordered_at < until)
+    if external_id:
+        stmt = stmt.where(Order.external_id == external_id)
+    return stmt
+
+
+def list_orders(session: Session, *, actor: User, sort: str | None = None, limit: int = 50,
+                offset: int = 0, **filters):
+    require(actor, "order:read")
+    stmt = apply_sort(order_filter(**filters), sort, SORTABLE, Order.id)
+    stmt = stmt.options(selectinload(Order.lines), selectinload(Order.refunds))
+    return paginate(session, stmt, limit=limit, offset=offset)

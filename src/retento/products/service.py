@@ -1,0 +1,93 @@
+"""Product catalogue changes and queries."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from retento.audit.service import record, snapshot
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.pagination import apply_sort, paginate
+from retento.products.models import Product
+from retento.products.schemas import ProductCreate, ProductUpdate
+
+SORTABLE = {"id": Product.id, "name": Product.name, "category": Product.category,
+            "unit_price": Product.unit_price, "external_id": Product.external_id}
+
+
+def get_product(session: Session, product_id: int, *, actor: User) -> Product:
+    require(actor, "product:read")
+    p = session.get(Product, product_id)
+    if p is None:
+        raise NotFound("Product", product_id)
+    return p
+
+
+def _check_external_id(session: Session, external_id: str | None, own_id: int | None = None) -> None:
+    if external_id is None:
+        return
+    other = session.scalar(select(Product.id).where(Product.external_id == external_id))
+    if other is not None and other != own_id:
+        raise Conflict(f"external_id '{external_id}' is already used by product {other}.", field="external_id")
+
+
+def create_product(session: Session, data: ProductCreate, *, actor: User) -> Product:
+    require(actor, "product:create")
+    _check_external_id(session, data.external_id)
+    p = Product(**data.model_dump())
+    session.add(p)
+    session.flush()
+    record(session, actor, "create", "product", p.id, None, snapshot(p))
+    return p
+
+
+def update_product(session: Session, product_id: int, data: ProductUpdate, *, actor: User) -> Product:
+    p = get_product(session, product_id, actor=actor)
+    require(actor, "product:update")
+    changes = data.model_dump(exclude_unset=True)
+    for key in ("name", "unit_price", "unit_cost"):
+        if key in changes and changes[key] is None:
+            raise InvalidInput(f"{key} cannot be empty.", field=key)
+    if "external_id" in changes:
+        _check_external_id(session, changes["external_id"], p.id)
+    before = snapshot(p)
+    for key, value in changes.items():
+        setattr(p, key, value)
+    session.flush()
+    record(session, actor, "update", "product", p.id, before, snapshot(p))
+    return p
+
+
+def delete_product(session: Session, product_id: int, *, actor: User) -> None:
+    from retento.orders.models import OrderLine
+
+    p = get_product(session, product_id, actor=actor)
+    require(actor, "product:delete")
+    used = session.scalar(select(func.count()).where(OrderLine.product_id == p.id))
+    if used:
+        raise Conflict(f"Product {p.id} is on {used} order lines; deactivate it instead.", field="id")
+    before = snapshot(p)
+    session.delete(p)
+    session.flush()
+    record(session, actor, "delete", "product", product_id, before, None)
+
+
+def product_filter(*, q: str | None = None, category: str | None = None, active: bool | None = None):
+    stmt = select(Product)
+    if q:
+        like = f"%{q.strip().lower()}%"
+        stmt = stmt.where(func.lower(Product.name).like(like) | (Product.external_id == q.strip()))
+    if category:
+        stmt = stmt.where(Product.category == category)
+    if active is not None:
+        stmt = stmt.where(Product.is_active == active)
+    return stmt
+
+
+def list_products(session: Session, *, actor: User, sort: str | None = None, limit: int = 50,
+                  offset: int = 0, **filters):
+    require(actor, "product:read")
+    stmt = apply_sort(product_filter(**filters), sort, SORTABLE, Product.id)
+    return paginate(session, stmt, limit=limit, offset=offset)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Channel = Literal["ads", "phone", "web", "store", "email", "chat", "other"]
+Stage = Literal["desire", "information", "cognition", "selection", "order", "receipt", "payment", "after_sales"]
+Direction = Literal["inbound", "outbound"]
+Outcome = Literal["positive", "neutral", "negative", "no_response", "purchase", "resolved", "escalated"]
+
+
+class TouchpointCreate(BaseModel):
+    external_id: str | None = Field(None, min_length=1, max_length=64)
+    customer_id: int
+    occurred_at: AwareDatetime
+    channel: Channel
+    stage: Stage
+    direction: Direction = "inbound"
+    outcome: Outcome = "neutral"
+    owner_id: int | None = None
+    note: str | None = Field(None, max_length=5000)
+
+
+class TouchpointUpdate(BaseModel):
+    external_id: str | None = Field(None, min_length=1, max_length=64)
+    occurred_at: AwareDatetime | None = None
+    channel: Channel | None = None
+    stage: Stage | None = None
+    direction: Direction | None = None
+    outcome: Outcome | None = None
+    owner_id: int | None = None
+    note: str | None = Field(None, max_length=5000)
+
+
+class TouchpointRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    external_id: str | None
+    customer_id: int
+    occurred_at: datetime
+    channel: str
+    stage: str
+    direction: str
+    outcome: str
+    owner_id: int | None
+    note: str | None

@@ -1,0 +1,113 @@
+"""Touchpoint state changes and queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from retento.audit.service import record, snapshot
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.pagination import apply_sort, paginate
+from retento.customers.models import Customer
+from retento.customers.service import require_customer_change
+from retento.touchpoints.models import Touchpoint
+from retento.touchpoints.schemas import TouchpointCreate, TouchpointUpdate
+
+SORTABLE = {"id": Touchpoint.id, "occurred_at": Touchpoint.occurred_at, "channel": Touchpoint.channel,
+            "stage": Touchpoint.stage}
+
+
+def get_touchpoint(session: Session, touchpoint_id: int, *, actor: User) -> Touchpoint:
+    require(actor, "touchpoint:read")
+    t = session.get(Touchpoint, touchpoint_id)
+    if t is None:
+        raise NotFound("Touchpoint", touchpoint_id)
+    return t
+
+
+def _check_external_id(session: Session, external_id: str | None, own_id: int | None = None) -> None:
+    if external_id is None:
+        return
+    other = session.scalar(select(Touchpoint.id).where(Touchpoint.external_id == external_id))
+    if other is not None and other != own_id:
+        raise Conflict(f"external_id '{external_id}' is already used by touchpoint {other}.", field="external_id")
+
+
+def _check_owner(session: Session, owner_id: int | None) -> None:
+    if owner_id is not None:
+        u = session.get(User, owner_id)
+        if u is None or not u.is_active:
+            raise InvalidInput(f"User {owner_id} does not exist or is inactive.", field="owner_id")
+
+
+def create_touchpoint(session: Session, data: TouchpointCreate, *, actor: User) -> Touchpoint:
+    """Record an interaction; the actor is its owner unless another is named."""
+    customer = session.get(Customer, data.customer_id)
+    if customer is None:
+        raise InvalidInput(f"Customer {data.customer_id} does not exist.", field="customer_id")
+    require_customer_change(actor, customer, "touchpoint:create")
+    _check_external_id(session, data.external_id)
+    _check_owner(session, data.owner_id)
+    values = data.model_dump()
+    if values["owner_id"] is None:
+        values["owner_id"] = actor.id
+    t = Touchpoint(**values)
+    session.add(t)
+    session.flush()
+    record(session, actor, "create", "touchpoint", t.id, None, snapshot(t))
+    return t
+
+
+def update_touchpoint(session: Session, touchpoint_id: int, data: TouchpointUpdate, *, actor: User) -> Touchpoint:
+    t = get_touchpoint(session, touchpoint_id, actor=actor)
+    require_customer_change(actor, t.customer, "touchpoint:update")
+    changes = data.model_dump(exclude_unset=True)
+    for key in ("occurred_at", "channel", "stage", "direction", "outcome"):
+        if key in changes and changes[key] is None:
+            raise InvalidInput(f"{key} cannot be empty.", field=key)
+    if "external_id" in changes:
+        _check_external_id(session, changes["external_id"], t.id)
+    if "owner_id" in changes:
+        _check_owner(session, changes["owner_id"])
+    before = snapshot(t)
+    for key, value in changes.items():
+        setattr(t, key, value)
+    session.flush()
+    record(session, actor, "update", "touchpoint", t.id, before, snapshot(t))
+    return t
+
+
+def delete_touchpoint(session: Session, touchpoint_id: int, *, actor: User) -> None:
+    t = get_touchpoint(session, touchpoint_id, actor=actor)
+    require_customer_change(actor, t.customer, "touchpoint:delete")
+    before = snapshot(t)
+    session.delete(t)
+    session.flush()
+    record(session, actor, "delete", "touchpoint", touchpoint_id, before, None)
+
+
+def touchpoint_filter(*, customer_id: int | None = None, channel: str | None = None, stage: str | None = None,
+                      direction: str | None = None, outcome: str | None = None, owner_id: int | None = None,
+                      since: datetime | None = None, until: datetime | None = None):
+    stmt = select(Touchpoint)
+    for col, val in ((Touchpoint.customer_id, customer_id), (Touchpoint.channel, channel),
+                     (Touchpoint.stage, stage), (Touchpoint.direction, direction),
+                     (Touchpoint.outcome, outcome), (Touchpoint.owner_id, owner_id)):
+        if val is not None and val != "":
+            stmt = stmt.where(col == val)
+    if since:
+        stmt = stmt.where(Touchpoint.occurred_at >= since)
+    if until:
+        stmt = stmt.where(Touchpoint.occurred_at < until)
+    return stmt
+
+
+def list_touchpoints(session: Session, *, actor: User, sort: str | None = None, limit: int = 50,
+                     offset: int = 0, **filters):
+    require(actor, "touchpoint:read")
+    stmt = apply_sort(touchpoint_filter(**filters), sort, SORTABLE, Touchpoint.id)
+    return paginate(session, stmt, limit=limit, offset=offset)
