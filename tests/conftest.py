@@ -18,12 +18,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from retento.core.db import make_engine
 from retento.core.migrate import upgrade
 
-PG_ADMIN_URL = os.environ.get("RETENTO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "RETENTO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--db", default="both", choices=("sqlite", "postgres", "both"),
-                     help="Which databases the storage tests run against.")
+    parser.addoption(
+        "--db",
+        default="both",
+        choices=("sqlite", "postgres", "both"),
+        help="Which databases the storage tests run against.",
+    )
 
 
 def _backends(config: pytest.Config) -> list[str]:
@@ -72,7 +78,9 @@ def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
     """Sessions bound to one outer transaction; their commits become savepoints, all undone after."""
     conn = engine.connect()
     outer = conn.begin()
-    factory = sessionmaker(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    factory = sessionmaker(
+        bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     yield factory
     outer.rollback()
     conn.close()
@@ -90,7 +98,9 @@ def app(session_factory: sessionmaker[Session]):
     from retento.app import create_app
     from retento.core.config import Settings
 
-    application = create_app(Settings(database_url="sqlite://", run_scheduler=False, secret_key="test"))
+    application = create_app(
+        Settings(database_url="sqlite://", run_scheduler=False, secret_key="test")
+    )
     application.state.session_factory = session_factory
     return application
 
@@ -108,7 +118,10 @@ def users(db: Session):
     """One active user per role, committed to the test transaction."""
     from tests.factories import make_user
 
-    out = {role: make_user(db, username=role, role=role) for role in ("admin", "manager", "agent", "analyst")}
+    out = {
+        role: make_user(db, username=role, role=role)
+        for role in ("admin", "manager", "agent", "analyst")
+    }
     db.commit()
     return out
 

@@ -7,7 +7,9 @@ import typer
 from retento.auth.cli import app as user_app
 from retento.core.cli_support import console, friendly_errors
 
-app = typer.Typer(help="Retento customer-retention system.", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Retento customer-retention system.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
@@ -42,8 +44,11 @@ def _safe(url: str) -> str:
 
 
 @app.command("serve")
-def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port"),
-          reload: bool = typer.Option(False, "--reload")) -> None:
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    reload: bool = typer.Option(False, "--reload"),
+) -> None:
     """Serve the web UI and the API (with the job scheduler)."""
     import uvicorn
 
@@ -76,6 +81,14 @@ def worker(once: bool = typer.Option(False, "--once", help="Run every job once a
             time.sleep(sched.tick)
     except KeyboardInterrupt:
         console.print("Stopped.")
+
+
+@app.command("permissions")
+def permissions() -> None:
+    """Print the role permission matrix (Markdown)."""
+    from retento.auth.permissions import markdown_matrix
+
+    print(markdown_matrix())
 
 
 def main() -> None:

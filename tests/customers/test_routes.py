@@ -3,21 +3,34 @@ from __future__ import annotations
 
 def test_crud_through_the_api(client, tokens):
     h = tokens["manager"]
-    r = client.post("/api/v1/customers", json={"name": "Chen Jie", "kind": "consumer", "tags": ["new"],
-                                               "consent_email": True, "custom_fields": {"size": "L"}}, headers=h)
+    r = client.post(
+        "/api/v1/customers",
+        json={
+            "name": "Chen Jie",
+            "kind": "consumer",
+            "tags": ["new"],
+            "consent_email": True,
+            "custom_fields": {"size": "L"},
+        },
+        headers=h,
+    )
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     assert r.json()["scope"] == "external"
     r = client.patch(f"/api/v1/customers/{cid}", json={"city": "Shanghai"}, headers=h)
     assert r.status_code == 200 and r.json()["city"] == "Shanghai"
-    r = client.get("/api/v1/customers", params={"q": "chen", "limit": 10}, headers=tokens["analyst"])
+    r = client.get(
+        "/api/v1/customers", params={"q": "chen", "limit": 10}, headers=tokens["analyst"]
+    )
     assert r.json()["total"] == 1 and r.json()["items"][0]["id"] == cid
     assert client.delete(f"/api/v1/customers/{cid}", headers=h).status_code == 204
     assert client.get(f"/api/v1/customers/{cid}", headers=h).status_code == 404
 
 
 def test_bad_input_is_422_problem_naming_the_field(client, tokens):
-    r = client.post("/api/v1/customers", json={"name": "", "kind": "alien"}, headers=tokens["admin"])
+    r = client.post(
+        "/api/v1/customers", json={"name": "", "kind": "alien"}, headers=tokens["admin"]
+    )
     assert r.status_code == 422
     body = r.json()
     assert r.headers["content-type"].startswith("application/problem+json")

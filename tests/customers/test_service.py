@@ -12,8 +12,14 @@ from tests.factories import make_customer
 def test_create_customer_records_tags_contacts_and_audit(db, users):
     c = service.create_customer(
         db,
-        CustomerCreate(name="Acme Ltd", party_type="organisation", kind="distributor", external_id="A1",
-                       tags=["Key", "key", " north "], contacts=[ContactIn(name="Li Lei", email="li@acme.test")]),
+        CustomerCreate(
+            name="Acme Ltd",
+            party_type="organisation",
+            kind="distributor",
+            external_id="A1",
+            tags=["Key", "key", " north "],
+            contacts=[ContactIn(name="Li Lei", email="li@acme.test")],
+        ),
         actor=users["manager"],
     )
     assert c.tags == ["key", "north"]
@@ -28,7 +34,9 @@ def test_agent_becomes_owner_and_cannot_give_customer_away(db, users):
     c = service.create_customer(db, CustomerCreate(name="Zhang Wei"), actor=users["agent"])
     assert c.owner_id == users["agent"].id
     with pytest.raises(Forbidden):
-        service.create_customer(db, CustomerCreate(name="X", owner_id=users["manager"].id), actor=users["agent"])
+        service.create_customer(
+            db, CustomerCreate(name="X", owner_id=users["manager"].id), actor=users["agent"]
+        )
 
 
 def test_agent_changes_only_own_or_assigned_customers(db, users):
@@ -36,7 +44,9 @@ def test_agent_changes_only_own_or_assigned_customers(db, users):
     foreign = make_customer(db, owner_id=users["manager"].id)
     with pytest.raises(Forbidden):
         service.update_customer(db, foreign.id, CustomerUpdate(city="Xi'an"), actor=agent)
-    service.update_customer(db, foreign.id, CustomerUpdate(assigned_user_ids=[agent.id]), actor=users["manager"])
+    service.update_customer(
+        db, foreign.id, CustomerUpdate(assigned_user_ids=[agent.id]), actor=users["manager"]
+    )
     updated = service.update_customer(db, foreign.id, CustomerUpdate(city="Xi'an"), actor=agent)
     assert updated.city == "Xi'an"
     with pytest.raises(Forbidden):
@@ -54,7 +64,9 @@ def test_update_audit_keeps_only_changed_fields(db, users):
 def test_duplicate_external_id_is_a_conflict_naming_the_field(db, users):
     make_customer(db, external_id="DUP")
     with pytest.raises(Conflict) as exc:
-        service.create_customer(db, CustomerCreate(name="B", external_id="DUP"), actor=users["admin"])
+        service.create_customer(
+            db, CustomerCreate(name="B", external_id="DUP"), actor=users["admin"]
+        )
     assert exc.value.field == "external_id"
 
 

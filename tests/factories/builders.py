@@ -20,7 +20,12 @@ _PW = hash_password("password123")
 
 def make_user(session: Session, **over) -> User:
     n = next(_seq)
-    values = {"username": f"user{n}", "role": "agent", "display_name": f"User {n}", "password_hash": _PW}
+    values = {
+        "username": f"user{n}",
+        "role": "agent",
+        "display_name": f"User {n}",
+        "password_hash": _PW,
+    }
     values.update(over)
     if "password" in values:
         values["password_hash"] = hash_password(values.pop("password"))
@@ -32,7 +37,12 @@ def make_user(session: Session, **over) -> User:
 
 def make_customer(session: Session, **over) -> Customer:
     n = next(_seq)
-    values = {"name": f"Customer {n}", "kind": "consumer", "party_type": "person", "external_id": f"C{n:06d}"}
+    values = {
+        "name": f"Customer {n}",
+        "kind": "consumer",
+        "party_type": "person",
+        "external_id": f"C{n:06d}",
+    }
     values.update(over)
     values.setdefault("name_key", values["name"].lower())
     c = Customer(**values)
@@ -43,8 +53,13 @@ def make_customer(session: Session, **over) -> Customer:
 
 def make_product(session: Session, **over) -> Product:
     n = next(_seq)
-    values = {"name": f"Product {n}", "external_id": f"P{n:05d}", "unit_price": Decimal("10.00"),
-              "unit_cost": Decimal("6.00"), "category": "general"}
+    values = {
+        "name": f"Product {n}",
+        "external_id": f"P{n:05d}",
+        "unit_price": Decimal("10.00"),
+        "unit_cost": Decimal("6.00"),
+        "category": "general",
+    }
     values.update(over)
     p = Product(**values)
     session.add(p)
@@ -55,15 +70,28 @@ def make_product(session: Session, **over) -> Product:
 def make_order(session: Session, customer: Customer | None = None, *, lines=None, **over) -> Order:
     n = next(_seq)
     customer = customer or make_customer(session)
-    values = {"external_id": f"O{n:07d}", "customer_id": customer.id,
-              "ordered_at": datetime(2025, 3, 1, 12, tzinfo=UTC), "discount": Decimal("0.00")}
+    values = {
+        "external_id": f"O{n:07d}",
+        "customer_id": customer.id,
+        "ordered_at": datetime(2025, 3, 1, 12, tzinfo=UTC),
+        "discount": Decimal("0.00"),
+    }
     values.update(over)
     o = Order(**values)
     if lines is None:
         p = make_product(session)
         lines = [(p, 2)]
-    o.lines = [OrderLine(line_no=i + 1, product_id=p.id, quantity=q, unit_price=p.unit_price,
-                         unit_cost=p.unit_cost, discount=Decimal("0.00")) for i, (p, q) in enumerate(lines)]
+    o.lines = [
+        OrderLine(
+            line_no=i + 1,
+            product_id=p.id,
+            quantity=q,
+            unit_price=p.unit_price,
+            unit_cost=p.unit_cost,
+            discount=Decimal("0.00"),
+        )
+        for i, (p, q) in enumerate(lines)
+    ]
     recompute(o)
     session.add(o)
     session.flush()
@@ -72,8 +100,14 @@ def make_order(session: Session, customer: Customer | None = None, *, lines=None
 
 def make_touchpoint(session: Session, customer: Customer | None = None, **over) -> Touchpoint:
     customer = customer or make_customer(session)
-    values = {"customer_id": customer.id, "occurred_at": datetime(2025, 3, 2, 9, tzinfo=UTC),
-              "channel": "phone", "stage": "information", "direction": "inbound", "outcome": "neutral"}
+    values = {
+        "customer_id": customer.id,
+        "occurred_at": datetime(2025, 3, 2, 9, tzinfo=UTC),
+        "channel": "phone",
+        "stage": "information",
+        "direction": "inbound",
+        "outcome": "neutral",
+    }
     values.update(over)
     t = Touchpoint(**values)
     session.add(t)

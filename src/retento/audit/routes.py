@@ -15,9 +15,32 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
 @router.get("", response_model=Page[AuditRead])
-def list_audit(session: DbSession, user: CurrentUser, actor: str | None = None, entity: str | None = None,
-               entity_id: str | None = None, action: str | None = None, since: datetime | None = None,
-               until: datetime | None = None, sort: str | None = None, limit: int = 50, offset: int = 0):
-    rows, total = service.list_entries(session, user, actor_name=actor, entity=entity, entity_id=entity_id,
-                                       action=action, since=since, until=until, sort=sort, limit=limit, offset=offset)
-    return Page(items=[AuditRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+def list_audit(
+    session: DbSession,
+    user: CurrentUser,
+    actor: str | None = None,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    sort: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+):
+    rows, total = service.list_entries(
+        session,
+        user,
+        actor_name=actor,
+        entity=entity,
+        entity_id=entity_id,
+        action=action,
+        since=since,
+        until=until,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+    return Page(
+        items=[AuditRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
+    )

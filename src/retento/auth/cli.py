@@ -25,11 +25,19 @@ def create(
 ) -> None:
     """Create a user (no login needed: whoever runs the CLI administers the installation)."""
     try:
-        data = UserCreate(username=username, role=role, password=password, display_name=display_name,
-                          email=email, locale=locale)
+        data = UserCreate(
+            username=username,
+            role=role,
+            password=password,
+            display_name=display_name,
+            email=email,
+            locale=locale,
+        )
     except ValidationError as exc:
         e = exc.errors()[0]
-        raise InvalidInput(f"{'.'.join(map(str, e['loc']))}: {e['msg']}", field=str(e["loc"][0])) from exc
+        raise InvalidInput(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}", field=str(e["loc"][0])
+        ) from exc
     with cli_session() as session:
         user = service.create_user(session, data, actor=None)
         console.print(f"Created {user.role} [bold]{user.username}[/] (id {user.id}).")
@@ -47,15 +55,24 @@ def token(username: str = typer.Argument(...), name: str = typer.Option("cli", "
 
 @app.command("revoke")
 @friendly_errors
-def revoke(username: str = typer.Argument(...), prefix: str = typer.Argument(..., help="First characters of the token.")) -> None:
+def revoke(
+    username: str = typer.Argument(...),
+    prefix: str = typer.Argument(..., help="First characters of the token."),
+) -> None:
     """Revoke USERNAME's tokens starting with PREFIX."""
     from retento.core.db import utcnow
 
     with cli_session() as session:
         user = service.get_user_by_name(session, username)
-        hits = [t for t in user.tokens if (t.prefix.startswith(prefix) or prefix.startswith(t.prefix)) and t.revoked_at is None]
+        hits = [
+            t
+            for t in user.tokens
+            if (t.prefix.startswith(prefix) or prefix.startswith(t.prefix)) and t.revoked_at is None
+        ]
         if not hits:
-            raise InvalidInput(f"No active token of {username} starts with '{prefix}'.", field="prefix")
+            raise InvalidInput(
+                f"No active token of {username} starts with '{prefix}'.", field="prefix"
+            )
         for t in hits:
             t.revoked_at = utcnow()
         console.print(f"Revoked {len(hits)} token(s).")

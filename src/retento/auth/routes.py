@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from retento.auth import service
-from retento.auth.schemas import TokenCreate, TokenIssued, TokenRead, UserCreate, UserRead, UserUpdate
+from retento.auth.schemas import (
+    TokenCreate,
+    TokenIssued,
+    TokenRead,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.pagination import Page
 
@@ -18,10 +25,22 @@ def me(user: CurrentUser):
 
 
 @router.get("/users", response_model=Page[UserRead])
-def list_users(session: DbSession, user: CurrentUser, q: str | None = None, role: str | None = None,
-               active: bool | None = None, sort: str | None = None, limit: int = 50, offset: int = 0):
-    rows, total = service.list_users(session, user, q=q, role=role, active=active, sort=sort, limit=limit, offset=offset)
-    return Page(items=[UserRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+def list_users(
+    session: DbSession,
+    user: CurrentUser,
+    q: str | None = None,
+    role: str | None = None,
+    active: bool | None = None,
+    sort: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+):
+    rows, total = service.list_users(
+        session, user, q=q, role=role, active=active, sort=sort, limit=limit, offset=offset
+    )
+    return Page(
+        items=[UserRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
+    )
 
 
 @router.post("/users", response_model=UserRead, status_code=201)
@@ -50,7 +69,9 @@ def list_tokens(user_id: int, session: DbSession, user: CurrentUser):
 
 @router.post("/users/{user_id}/tokens", response_model=TokenIssued, status_code=201)
 def issue_token(user_id: int, data: TokenCreate, session: DbSession, user: CurrentUser):
-    token, plain = service.issue_token(session, service.get_user(session, user_id), name=data.name, actor=user)
+    token, plain = service.issue_token(
+        session, service.get_user(session, user_id), name=data.name, actor=user
+    )
     return TokenIssued(**TokenRead.model_validate(token).model_dump(), token=plain)
 
 

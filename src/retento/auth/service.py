@@ -59,7 +59,11 @@ def update_user(session: Session, user_id: int, data: UserUpdate, *, actor: User
     self_service = user.id == actor.id and set(changes) <= {"locale", "display_name", "password"}
     if not self_service:
         require(actor, "user:manage")
-    if user.id == actor.id and (changes.get("is_active") is False or changes.get("role", "admin") != "admin") and actor.role == "admin":
+    if (
+        user.id == actor.id
+        and (changes.get("is_active") is False or changes.get("role", "admin") != "admin")
+        and actor.role == "admin"
+    ):
         raise InvalidInput("You cannot deactivate or demote yourself.", field="role")
     before = snapshot(user)
     if "manager_id" in changes and changes["manager_id"] is not None:
@@ -78,23 +82,46 @@ def update_user(session: Session, user_id: int, data: UserUpdate, *, actor: User
     return user
 
 
-def list_users(session: Session, actor: User, *, q: str | None = None, role: str | None = None,
-               active: bool | None = None, sort: str | None = None, limit: int = 50, offset: int = 0):
+def list_users(
+    session: Session,
+    actor: User,
+    *,
+    q: str | None = None,
+    role: str | None = None,
+    active: bool | None = None,
+    sort: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+):
     require(actor, "user:manage")
     stmt = select(User)
     if q:
-        stmt = stmt.where(func.lower(User.username).contains(q.lower()) | func.lower(User.display_name).contains(q.lower()))
+        stmt = stmt.where(
+            func.lower(User.username).contains(q.lower())
+            | func.lower(User.display_name).contains(q.lower())
+        )
     if role:
         stmt = stmt.where(User.role == role)
     if active is not None:
         stmt = stmt.where(User.is_active == active)
-    stmt = apply_sort(stmt, sort, {"username": User.username, "role": User.role, "created_at": User.created_at}, User.id)
+    stmt = apply_sort(
+        stmt,
+        sort,
+        {"username": User.username, "role": User.role, "created_at": User.created_at},
+        User.id,
+    )
     return paginate(session, stmt, limit=limit, offset=offset)
 
 
 def list_assignable_users(session: Session) -> list[User]:
     """Active users who can own customers (for owner pickers)."""
-    return list(session.scalars(select(User).where(User.is_active.is_(True), User.role.in_(("admin", "manager", "agent"))).order_by(User.username)))
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.is_active.is_(True), User.role.in_(("admin", "manager", "agent")))
+            .order_by(User.username)
+        )
+    )
 
 
 def authenticate(session: Session, username: str, password: str) -> User:
@@ -105,7 +132,9 @@ def authenticate(session: Session, username: str, password: str) -> User:
     return user
 
 
-def issue_token(session: Session, user: User, *, name: str = "", actor: User | None) -> tuple[ApiToken, str]:
+def issue_token(
+    session: Session, user: User, *, name: str = "", actor: User | None
+) -> tuple[ApiToken, str]:
     """Create a bearer token for ``user``; returns the row and the plain token (shown once)."""
     if actor is not None and actor.id != user.id:
         require(actor, "user:manage")
@@ -115,14 +144,24 @@ def issue_token(session: Session, user: User, *, name: str = "", actor: User | N
     token = ApiToken(user_id=user.id, name=name, prefix=plain[:10], token_hash=hash_token(plain))
     session.add(token)
     session.flush()
-    record(session, actor, "create", "api_token", token.id, None, {"user": user.username, "name": name, "prefix": token.prefix})
+    record(
+        session,
+        actor,
+        "create",
+        "api_token",
+        token.id,
+        None,
+        {"user": user.username, "name": name, "prefix": token.prefix},
+    )
     return token, plain
 
 
 def list_tokens(session: Session, user: User, *, actor: User) -> list[ApiToken]:
     if actor.id != user.id:
         require(actor, "user:manage")
-    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+    return list(
+        session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id))
+    )
 
 
 def revoke_token(session: Session, token_id: int, *, actor: User) -> ApiToken:
@@ -152,6 +191,8 @@ def user_for_token(session: Session, plain: str) -> User:
 
 def ensure_not_last_admin(session: Session, user: User) -> None:
     if user.role == "admin":
-        admins = session.scalar(select(func.count()).where(User.role == "admin", User.is_active.is_(True)))
+        admins = session.scalar(
+            select(func.count()).where(User.role == "admin", User.is_active.is_(True))
+        )
         if (admins or 0) <= 1:
             raise Forbidden("The last active admin cannot be removed.")

@@ -46,9 +46,15 @@ def cli_actor(session: Session, username: str | None):
 
     if username:
         return get_user_by_name(session, username)
-    user = session.scalar(select(User).where(User.role == "admin", User.is_active.is_(True)).order_by(User.id))
+    user = session.scalar(
+        select(User).where(User.role == "admin", User.is_active.is_(True)).order_by(User.id)
+    )
     if user is None:
-        raise RetentoError(400, "no_admin", "No admin user exists yet: run `retento user create NAME --role admin --password P` first, or pass --as USER.")
+        raise RetentoError(
+            400,
+            "no_admin",
+            "No admin user exists yet: run `retento user create NAME --role admin --password P` first, or pass --as USER.",
+        )
     return user
 
 
@@ -63,7 +69,12 @@ def friendly_errors(func: F) -> F:
             err_console.print(f"[bold red]Error:[/] {exc}")
             for e in exc.errors[:50]:
                 where = ", ".join(
-                    p for p in (f"line {e.row}" if e.row else "", f"column {e.field}" if e.field else "") if p
+                    p
+                    for p in (
+                        f"line {e.row}" if e.row else "",
+                        f"column {e.field}" if e.field else "",
+                    )
+                    if p
                 )
                 err_console.print(f"  {where}: {e.message}" if where else f"  {e.message}")
             if len(exc.errors) > 50:

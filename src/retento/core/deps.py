@@ -41,7 +41,11 @@ def optional_user(request: Request, session: DbSession) -> User | None:
     user_id = request.session.get("user_id") if "session" in request.scope else None
     if user_id is not None:
         user = session.get(User, user_id)
-        if user is not None and user.is_active and request.session.get("pw") == user.password_hash[-12:]:
+        if (
+            user is not None
+            and user.is_active
+            and request.session.get("pw") == user.password_hash[-12:]
+        ):
             return user
         request.session.clear()
     return None

@@ -27,8 +27,14 @@ class FieldError:
 class RetentoError(Exception):
     """Base error: an HTTP status, a stable machine code and a human message."""
 
-    def __init__(self, status: int = 400, code: str = "error", message: str = "The request could not be processed.",
-                 field: str | None = None, errors: list[FieldError] | None = None):
+    def __init__(
+        self,
+        status: int = 400,
+        code: str = "error",
+        message: str = "The request could not be processed.",
+        field: str | None = None,
+        errors: list[FieldError] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
@@ -57,7 +63,9 @@ class RetentoError(Exception):
 
 
 class InvalidInput(RetentoError):
-    def __init__(self, message: str, field: str | None = None, errors: list[FieldError] | None = None):
+    def __init__(
+        self, message: str, field: str | None = None, errors: list[FieldError] | None = None
+    ):
         super().__init__(422, "invalid_input", message, field, errors or [])
 
 

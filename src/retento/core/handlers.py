@@ -23,8 +23,14 @@ def validation_to_error(exc: RequestValidationError) -> InvalidInput:
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
         msg = e.get("msg", "invalid value")
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        errors.append(FieldError(".".join(loc) or None, msg, value=e.get("input") if e.get("type") != "missing" else None))
+            msg = msg[len("Value error, ") :]
+        errors.append(
+            FieldError(
+                ".".join(loc) or None,
+                msg,
+                value=e.get("input") if e.get("type") != "missing" else None,
+            )
+        )
     first = errors[0] if errors else FieldError(None, "invalid input")
     where = f"{first.field}: " if first.field else ""
     return InvalidInput(f"{where}{first.message}", field=first.field, errors=errors)
@@ -33,7 +39,10 @@ def validation_to_error(exc: RequestValidationError) -> InvalidInput:
 def integrity_to_error(exc: IntegrityError) -> Conflict:
     text = str(exc.orig).lower()
     field = "external_id" if "external_id" in text else None
-    return Conflict("The change conflicts with existing data (a unique or reference rule was broken).", field=field)
+    return Conflict(
+        "The change conflicts with existing data (a unique or reference rule was broken).",
+        field=field,
+    )
 
 
 def problem_response(err: RetentoError) -> JSONResponse:
@@ -42,7 +51,11 @@ def problem_response(err: RetentoError) -> JSONResponse:
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "") or request.url.path == "/healthz"
+    return (
+        request.url.path.startswith("/api/")
+        or "application/json" in request.headers.get("accept", "")
+        or request.url.path == "/healthz"
+    )
 
 
 def install_api_handlers(app: FastAPI) -> None:
@@ -68,10 +81,20 @@ def install_api_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(exc.status_code, "http_error")
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+            403: "forbidden",
+        }.get(exc.status_code, "http_error")
         return render(request, RetentoError(exc.status_code, code, str(exc.detail)))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return render(request, RetentoError(500, "internal_error", "Something went wrong on our side; the error was logged."))
+        return render(
+            request,
+            RetentoError(
+                500, "internal_error", "Something went wrong on our side; the error was logged."
+            ),
+        )

@@ -21,7 +21,9 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
     return cfg
 
 
-def upgrade(url: str | None = None, revision: str = "head", connection: Connection | None = None) -> None:
+def upgrade(
+    url: str | None = None, revision: str = "head", connection: Connection | None = None
+) -> None:
     command.upgrade(alembic_config(url, connection), revision)
 
 

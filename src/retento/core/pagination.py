@@ -55,6 +55,8 @@ def paginate(session: Session, stmt: Select, *, limit: int, offset: int, count: 
         raise InvalidInput("offset must not be negative.", field="offset")
     total = -1
     if count:
-        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        total = (
+            session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        )
     rows = session.scalars(stmt.limit(limit).offset(offset)).all()
     return rows, total

@@ -25,15 +25,32 @@ def list_customers(
     owner_id: int | None = None,
     party_type: Literal["person", "organisation"] | None = None,
     mine: bool = Query(False, description="Only customers I own or am assigned to."),
-    sort: str | None = Query(None, description="Field or -field: id, name, kind, external_id, created_at."),
+    sort: str | None = Query(
+        None, description="Field or -field: id, name, kind, external_id, created_at."
+    ),
     limit: int = 50,
     offset: int = 0,
 ):
     rows, total = service.list_customers(
-        session, actor=user, q=q, kind=kind, scope=scope, tag=tag, owner_id=owner_id,
-        party_type=party_type, mine_for=user if mine else None, sort=sort, limit=limit, offset=offset,
+        session,
+        actor=user,
+        q=q,
+        kind=kind,
+        scope=scope,
+        tag=tag,
+        owner_id=owner_id,
+        party_type=party_type,
+        mine_for=user if mine else None,
+        sort=sort,
+        limit=limit,
+        offset=offset,
     )
-    return Page(items=[CustomerRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+    return Page(
+        items=[CustomerRead.model_validate(r) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.post("", response_model=CustomerRead, status_code=201)

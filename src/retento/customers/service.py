@@ -43,7 +43,13 @@ def customer_snapshot(c: Customer) -> dict:
             "tags": list(c.tags),
             "assigned_user_ids": list(c.assigned_user_ids),
             "contacts": [
-                {"name": k.name, "role": k.role, "email": k.email, "phone": k.phone, "is_primary": k.is_primary}
+                {
+                    "name": k.name,
+                    "role": k.role,
+                    "email": k.email,
+                    "phone": k.phone,
+                    "is_primary": k.is_primary,
+                }
                 for k in c.contacts
             ],
         },
@@ -87,12 +93,16 @@ def _check_user(session: Session, user_id: int | None, field: str) -> None:
             raise InvalidInput(f"User {user_id} does not exist or is inactive.", field=field)
 
 
-def _check_external_id(session: Session, external_id: str | None, own_id: int | None = None) -> None:
+def _check_external_id(
+    session: Session, external_id: str | None, own_id: int | None = None
+) -> None:
     if external_id is None:
         return
     other = session.scalar(select(Customer.id).where(Customer.external_id == external_id))
     if other is not None and other != own_id:
-        raise Conflict(f"external_id '{external_id}' is already used by customer {other}.", field="external_id")
+        raise Conflict(
+            f"external_id '{external_id}' is already used by customer {other}.", field="external_id"
+        )
 
 
 def _set_tags(c: Customer, tags: Iterable[str]) -> None:
@@ -122,13 +132,16 @@ def create_customer(session: Session, data: CustomerCreate, *, actor: User) -> C
     return c
 
 
-def update_customer(session: Session, customer_id: int, data: CustomerUpdate, *, actor: User) -> Customer:
+def update_customer(
+    session: Session, customer_id: int, data: CustomerUpdate, *, actor: User
+) -> Customer:
     """Apply the fields that were sent; owner and assignments need ``customer:assign``."""
     c = get_customer(session, customer_id, actor=actor)
     require_customer_change(actor, c, "customer:update")
     changes = data.model_dump(exclude_unset=True)
     if ("owner_id" in changes and changes["owner_id"] != c.owner_id) or (
-        "assigned_user_ids" in changes and set(changes["assigned_user_ids"] or []) != set(c.assigned_user_ids)
+        "assigned_user_ids" in changes
+        and set(changes["assigned_user_ids"] or []) != set(c.assigned_user_ids)
     ):
         require(actor, "customer:assign")
     for key in ("name",):
@@ -190,7 +203,9 @@ def customer_filter(
             Customer.external_id == text,
             Customer.email == key,
             Customer.phone == text,
-            exists().where(Contact.customer_id == Customer.id, or_(Contact.email == key, Contact.phone == text)),
+            exists().where(
+                Contact.customer_id == Customer.id, or_(Contact.email == key, Contact.phone == text)
+            ),
         ]
         if text.isdigit():
             conds.append(Customer.id == int(text))
@@ -205,7 +220,9 @@ def customer_filter(
         raise InvalidInput("scope must be 'external' or 'internal'.", field="scope")
     if tag:
         stmt = stmt.where(
-            exists().where(CustomerTag.customer_id == Customer.id, CustomerTag.tag == tag.strip().lower())
+            exists().where(
+                CustomerTag.customer_id == Customer.id, CustomerTag.tag == tag.strip().lower()
+            )
         )
     if owner_id is not None:
         stmt = stmt.where(Customer.owner_id == owner_id)
@@ -216,18 +233,31 @@ def customer_filter(
             or_(
                 Customer.owner_id == mine_for.id,
                 exists().where(
-                    CustomerAssignment.customer_id == Customer.id, CustomerAssignment.user_id == mine_for.id
+                    CustomerAssignment.customer_id == Customer.id,
+                    CustomerAssignment.user_id == mine_for.id,
                 ),
             )
         )
     return stmt
 
 
-def list_customers(session: Session, *, actor: User, sort: str | None = None, limit: int = 50,
-                   offset: int = 0, count: bool = True, **filters):
+def list_customers(
+    session: Session,
+    *,
+    actor: User,
+    sort: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    count: bool = True,
+    **filters,
+):
     """A filtered, sorted page of customers."""
     require(actor, "customer:read")
     stmt = customer_filter(**filters)
     stmt = apply_sort(stmt, sort, SORTABLE, Customer.id)
-    stmt = stmt.options(selectinload(Customer.tag_rows), selectinload(Customer.contacts), selectinload(Customer.assignments))
+    stmt = stmt.options(
+        selectinload(Customer.tag_rows),
+        selectinload(Customer.contacts),
+        selectinload(Customer.assignments),
+    )
     return paginate(session, stmt, limit=limit, offset=offset, count=count)

@@ -15,13 +15,35 @@ router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
 
 @router.get("", response_model=Page[OrderRead])
-def list_orders(session: DbSession, user: CurrentUser, customer_id: int | None = None, status: str | None = None,
-                channel: str | None = None, since: datetime | None = None, until: datetime | None = None,
-                external_id: str | None = None, sort: str | None = None, limit: int = 50, offset: int = 0):
-    rows, total = service.list_orders(session, actor=user, customer_id=customer_id, status=status, channel=channel,
-                                      since=since, until=until, external_id=external_id, sort=sort,
-                                      limit=limit, offset=offset)
-    return Page(items=[OrderRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+def list_orders(
+    session: DbSession,
+    user: CurrentUser,
+    customer_id: int | None = None,
+    status: str | None = None,
+    channel: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    external_id: str | None = None,
+    sort: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+):
+    rows, total = service.list_orders(
+        session,
+        actor=user,
+        customer_id=customer_id,
+        status=status,
+        channel=channel,
+        since=since,
+        until=until,
+        external_id=external_id,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+    return Page(
+        items=[OrderRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
+    )
 
 
 @router.post("", response_model=OrderRead, status_code=201)

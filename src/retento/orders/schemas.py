@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from retento.core.money import ZERO, Money
+from retento.core.timeutil import UTCDatetime
 
 Status = Literal["placed", "paid", "shipped", "completed", "cancelled"]
 Channel = Literal["store", "web", "phone", "email", "chat", "partner", "other"]
@@ -39,7 +40,7 @@ class OrderLineRead(BaseModel):
 
 class RefundCreate(BaseModel):
     amount: Money
-    refunded_at: AwareDatetime | None = None
+    refunded_at: UTCDatetime | None = None
     line_id: int | None = None
     quantity: int = Field(0, ge=0)
     reason: str | None = Field(None, max_length=300)
@@ -65,7 +66,7 @@ class RefundRead(BaseModel):
 class OrderCreate(BaseModel):
     external_id: str | None = Field(None, min_length=1, max_length=64)
     customer_id: int
-    ordered_at: AwareDatetime
+    ordered_at: UTCDatetime
     status: Status = "completed"
     channel: Channel = "store"
     discount: Money = ZERO
@@ -82,7 +83,7 @@ class OrderCreate(BaseModel):
 
 class OrderUpdate(BaseModel):
     external_id: str | None = Field(None, min_length=1, max_length=64)
-    ordered_at: AwareDatetime | None = None
+    ordered_at: UTCDatetime | None = None
     status: Status | None = None
     channel: Channel | None = None
     discount: Money | None = None

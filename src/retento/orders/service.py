@@ -20,19 +20,36 @@ from retento.orders.schemas import OrderCreate, OrderLineIn, OrderUpdate, Refund
 from retento.orders.totals import LineFigures, RefundFigures, order_totals
 from retento.products.models import Product
 
-SORTABLE = {"id": Order.id, "ordered_at": Order.ordered_at, "revenue": Order.revenue,
-            "profit": Order.profit, "external_id": Order.external_id, "status": Order.status}
+SORTABLE = {
+    "id": Order.id,
+    "ordered_at": Order.ordered_at,
+    "revenue": Order.revenue,
+    "profit": Order.profit,
+    "external_id": Order.external_id,
+    "status": Order.status,
+}
 
 
 def order_snapshot(o: Order) -> dict:
-    return snapshot(o, {
-        "lines": [
-            {"product_id": ln.product_id, "quantity": ln.quantity, "unit_price": ln.unit_price,
-             "unit_cost": ln.unit_cost, "discount": ln.discount}
-            for ln in o.lines
-        ],
-        "refunds": [{"amount": r.amount, "quantity": r.quantity, "line_id": r.line_id} for r in o.refunds],
-    })
+    return snapshot(
+        o,
+        {
+            "lines": [
+                {
+                    "product_id": ln.product_id,
+                    "quantity": ln.quantity,
+                    "unit_price": ln.unit_price,
+                    "unit_cost": ln.unit_cost,
+                    "discount": ln.discount,
+                }
+                for ln in o.lines
+            ],
+            "refunds": [
+                {"amount": r.amount, "quantity": r.quantity, "line_id": r.line_id}
+                for r in o.refunds
+            ],
+        },
+    )
 
 
 def recompute(order: Order) -> None:
@@ -41,12 +58,21 @@ def recompute(order: Order) -> None:
     t = order_totals(
         (LineFigures(ln.quantity, ln.unit_price, ln.unit_cost, ln.discount) for ln in order.lines),
         order.discount,
-        (RefundFigures(r.amount, (by_id[r.line_id].unit_cost * r.quantity) if r.line_id in by_id else ZERO)
-         for r in order.refunds),
+        (
+            RefundFigures(
+                r.amount, (by_id[r.line_id].unit_cost * r.quantity) if r.line_id in by_id else ZERO
+            )
+            for r in order.refunds
+        ),
     )
     if t.gross < 0:
         raise InvalidInput("The discounts are larger than the order's lines.", field="discount")
-    order.revenue, order.cost, order.profit, order.refunded = t.revenue, t.cost, t.profit, t.refunded
+    order.revenue, order.cost, order.profit, order.refunded = (
+        t.revenue,
+        t.cost,
+        t.profit,
+        t.refunded,
+    )
 
 
 def _customer(session: Session, customer_id: int) -> Customer:
@@ -63,26 +89,42 @@ def _build_lines(session: Session, lines: list[OrderLineIn]) -> list[OrderLine]:
     for i, ln in enumerate(lines):
         p = products.get(ln.product_id)
         if p is None:
-            errors.append(FieldError(f"lines.{i}.product_id", f"Product {ln.product_id} does not exist."))
+            errors.append(
+                FieldError(f"lines.{i}.product_id", f"Product {ln.product_id} does not exist.")
+            )
             continue
         price = p.unit_price if ln.unit_price is None else ln.unit_price
         cost = p.unit_cost if ln.unit_cost is None else ln.unit_cost
         if ln.discount > ln.quantity * price:
-            errors.append(FieldError(f"lines.{i}.discount", "The discount exceeds the line amount."))
+            errors.append(
+                FieldError(f"lines.{i}.discount", "The discount exceeds the line amount.")
+            )
             continue
-        out.append(OrderLine(line_no=i + 1, product_id=p.id, quantity=ln.quantity, unit_price=price,
-                             unit_cost=cost, discount=ln.discount))
+        out.append(
+            OrderLine(
+                line_no=i + 1,
+                product_id=p.id,
+                quantity=ln.quantity,
+                unit_price=price,
+                unit_cost=cost,
+                discount=ln.discount,
+            )
+        )
     if errors:
         raise InvalidInput(errors[0].message, field=errors[0].field, errors=errors)
     return out
 
 
-def _check_external_id(session: Session, external_id: str | None, own_id: int | None = None) -> None:
+def _check_external_id(
+    session: Session, external_id: str | None, own_id: int | None = None
+) -> None:
     if external_id is None:
         return
     other = session.scalar(select(Order.id).where(Order.external_id == external_id))
     if other is not None and other != own_id:
-        raise Conflict(f"external_id '{external_id}' is already used by order {other}.", field="external_id")
+        raise Conflict(
+            f"external_id '{external_id}' is already used by order {other}.", field="external_id"
+        )
 
 
 def get_order(session: Session, order_id: int, *, actor: User) -> Order:
@@ -98,8 +140,15 @@ def create_order(session: Session, data: OrderCreate, *, actor: User) -> Order:
     customer = _customer(session, data.customer_id)
     require_customer_change(actor, customer, "order:create")
     _check_external_id(session, data.external_id)
-    o = Order(external_id=data.external_id, customer_id=customer.id, ordered_at=data.ordered_at,
-              status=data.status, channel=data.channel, discount=data.discount, note=data.note)
+    o = Order(
+        external_id=data.external_id,
+        customer_id=customer.id,
+        ordered_at=data.ordered_at,
+        status=data.status,
+        channel=data.channel,
+        discount=data.discount,
+        note=data.note,
+    )
     o.lines = _build_lines(session, data.lines)
     recompute(o)
     session.add(o)
@@ -146,9 +195,12 @@ def add_refund(session: Session, order_id: int, data: RefundCreate, *, actor: Us
         if data.quantity > line.quantity - returned:
             raise InvalidInput(
                 f"Only {line.quantity - returned} units of line {line.line_no} can still be returned.",
-                field="quantity")
+                field="quantity",
+            )
     if data.amount > o.revenue:
-        raise InvalidInput(f"The refund exceeds what remains paid on the order ({o.revenue}).", field="amount")
+        raise InvalidInput(
+            f"The refund exceeds what remains paid on the order ({o.revenue}).", field="amount"
+        )
     r = Refund(amount=data.amount, line_id=data.line_id, quantity=data.quantity, reason=data.reason)
     if data.refunded_at is not None:
         r.refunded_at = data.refunded_at
@@ -168,8 +220,15 @@ def delete_order(session: Session, order_id: int, *, actor: User) -> None:
     record(session, actor, "delete", "order", order_id, before, None)
 
 
-def order_filter(*, customer_id: int | None = None, status: str | None = None, channel: str | None = None,
-                 since: datetime | None = None, until: datetime | None = None, external_id: str | None = None):
+def order_filter(
+    *,
+    customer_id: int | None = None,
+    status: str | None = None,
+    channel: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    external_id: str | None = None,
+):
     stmt = select(Order)
     if customer_id is not None:
         stmt = stmt.where(Order.customer_id == customer_id)
@@ -186,8 +245,15 @@ def order_filter(*, customer_id: int | None = None, status: str | None = None, c
     return stmt
 
 
-def list_orders(session: Session, *, actor: User, sort: str | None = None, limit: int = 50,
-                offset: int = 0, **filters):
+def list_orders(
+    session: Session,
+    *,
+    actor: User,
+    sort: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    **filters,
+):
     require(actor, "order:read")
     stmt = apply_sort(order_filter(**filters), sort, SORTABLE, Order.id)
     stmt = stmt.options(selectinload(Order.lines), selectinload(Order.refunds))

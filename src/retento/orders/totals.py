@@ -32,8 +32,9 @@ class OrderTotals:
     refunded: Decimal
 
 
-def order_totals(lines: Iterable[LineFigures], order_discount: Decimal,
-                 refunds: Iterable[RefundFigures] = ()) -> OrderTotals:
+def order_totals(
+    lines: Iterable[LineFigures], order_discount: Decimal, refunds: Iterable[RefundFigures] = ()
+) -> OrderTotals:
     """revenue = Σ(q·price − line discount) − order discount − Σ refunds;
     cost = Σ q·unit cost − cost of returned units; profit = revenue − cost."""
     lines = list(lines)
@@ -44,4 +45,6 @@ def order_totals(lines: Iterable[LineFigures], order_discount: Decimal,
         (r.returned_units_cost for r in refunds), ZERO
     )
     revenue = gross - refunded
-    return OrderTotals(gross=gross, revenue=revenue, cost=cost, profit=revenue - cost, refunded=refunded)
+    return OrderTotals(
+        gross=gross, revenue=revenue, cost=cost, profit=revenue - cost, refunded=refunded
+    )

@@ -13,11 +13,29 @@ router = APIRouter(prefix="/api/v1/products", tags=["products"])
 
 
 @router.get("", response_model=Page[ProductRead])
-def list_products(session: DbSession, user: CurrentUser, q: str | None = None, category: str | None = None,
-                  active: bool | None = None, sort: str | None = None, limit: int = 50, offset: int = 0):
-    rows, total = service.list_products(session, actor=user, q=q, category=category, active=active,
-                                        sort=sort, limit=limit, offset=offset)
-    return Page(items=[ProductRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+def list_products(
+    session: DbSession,
+    user: CurrentUser,
+    q: str | None = None,
+    category: str | None = None,
+    active: bool | None = None,
+    sort: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+):
+    rows, total = service.list_products(
+        session,
+        actor=user,
+        q=q,
+        category=category,
+        active=active,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+    return Page(
+        items=[ProductRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
+    )
 
 
 @router.post("", response_model=ProductRead, status_code=201)

@@ -13,8 +13,13 @@ from retento.core.pagination import apply_sort, paginate
 from retento.products.models import Product
 from retento.products.schemas import ProductCreate, ProductUpdate
 
-SORTABLE = {"id": Product.id, "name": Product.name, "category": Product.category,
-            "unit_price": Product.unit_price, "external_id": Product.external_id}
+SORTABLE = {
+    "id": Product.id,
+    "name": Product.name,
+    "category": Product.category,
+    "unit_price": Product.unit_price,
+    "external_id": Product.external_id,
+}
 
 
 def get_product(session: Session, product_id: int, *, actor: User) -> Product:
@@ -25,12 +30,16 @@ def get_product(session: Session, product_id: int, *, actor: User) -> Product:
     return p
 
 
-def _check_external_id(session: Session, external_id: str | None, own_id: int | None = None) -> None:
+def _check_external_id(
+    session: Session, external_id: str | None, own_id: int | None = None
+) -> None:
     if external_id is None:
         return
     other = session.scalar(select(Product.id).where(Product.external_id == external_id))
     if other is not None and other != own_id:
-        raise Conflict(f"external_id '{external_id}' is already used by product {other}.", field="external_id")
+        raise Conflict(
+            f"external_id '{external_id}' is already used by product {other}.", field="external_id"
+        )
 
 
 def create_product(session: Session, data: ProductCreate, *, actor: User) -> Product:
@@ -43,7 +52,9 @@ def create_product(session: Session, data: ProductCreate, *, actor: User) -> Pro
     return p
 
 
-def update_product(session: Session, product_id: int, data: ProductUpdate, *, actor: User) -> Product:
+def update_product(
+    session: Session, product_id: int, data: ProductUpdate, *, actor: User
+) -> Product:
     p = get_product(session, product_id, actor=actor)
     require(actor, "product:update")
     changes = data.model_dump(exclude_unset=True)
@@ -67,14 +78,18 @@ def delete_product(session: Session, product_id: int, *, actor: User) -> None:
     require(actor, "product:delete")
     used = session.scalar(select(func.count()).where(OrderLine.product_id == p.id))
     if used:
-        raise Conflict(f"Product {p.id} is on {used} order lines; deactivate it instead.", field="id")
+        raise Conflict(
+            f"Product {p.id} is on {used} order lines; deactivate it instead.", field="id"
+        )
     before = snapshot(p)
     session.delete(p)
     session.flush()
     record(session, actor, "delete", "product", product_id, before, None)
 
 
-def product_filter(*, q: str | None = None, category: str | None = None, active: bool | None = None):
+def product_filter(
+    *, q: str | None = None, category: str | None = None, active: bool | None = None
+):
     stmt = select(Product)
     if q:
         like = f"%{q.strip().lower()}%"
@@ -86,8 +101,15 @@ def product_filter(*, q: str | None = None, category: str | None = None, active:
     return stmt
 
 
-def list_products(session: Session, *, actor: User, sort: str | None = None, limit: int = 50,
-                  offset: int = 0, **filters):
+def list_products(
+    session: Session,
+    *,
+    actor: User,
+    sort: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    **filters,
+):
     require(actor, "product:read")
     stmt = apply_sort(product_filter(**filters), sort, SORTABLE, Product.id)
     return paginate(session, stmt, limit=limit, offset=offset)

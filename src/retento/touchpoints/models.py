@@ -12,7 +12,16 @@ from retento.core.db import Base, UTCDateTime, utcnow
 CHANNELS = ("ads", "phone", "web", "store", "email", "chat", "other")
 # SPEC §2: desire → information → product cognition → selection → order and deposit →
 # receipt and trial → payment → after-sales service.
-STAGES = ("desire", "information", "cognition", "selection", "order", "receipt", "payment", "after_sales")
+STAGES = (
+    "desire",
+    "information",
+    "cognition",
+    "selection",
+    "order",
+    "receipt",
+    "payment",
+    "after_sales",
+)
 DIRECTIONS = ("inbound", "outbound")
 OUTCOMES = ("positive", "neutral", "negative", "no_response", "purchase", "resolved", "escalated")
 
@@ -29,7 +38,9 @@ class Touchpoint(Base):
     stage: Mapped[str] = mapped_column(String(20), index=True)
     direction: Mapped[str] = mapped_column(String(10), default="inbound")
     outcome: Mapped[str] = mapped_column(String(20), default="neutral")
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -15,14 +15,42 @@ router = APIRouter(prefix="/api/v1/touchpoints", tags=["touchpoints"])
 
 
 @router.get("", response_model=Page[TouchpointRead])
-def list_touchpoints(session: DbSession, user: CurrentUser, customer_id: int | None = None,
-                     channel: str | None = None, stage: str | None = None, direction: str | None = None,
-                     outcome: str | None = None, owner_id: int | None = None, since: datetime | None = None,
-                     until: datetime | None = None, sort: str | None = None, limit: int = 50, offset: int = 0):
+def list_touchpoints(
+    session: DbSession,
+    user: CurrentUser,
+    customer_id: int | None = None,
+    channel: str | None = None,
+    stage: str | None = None,
+    direction: str | None = None,
+    outcome: str | None = None,
+    owner_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    sort: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+):
     rows, total = service.list_touchpoints(
-        session, actor=user, customer_id=customer_id, channel=channel, stage=stage, direction=direction,
-        outcome=outcome, owner_id=owner_id, since=since, until=until, sort=sort, limit=limit, offset=offset)
-    return Page(items=[TouchpointRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+        session,
+        actor=user,
+        customer_id=customer_id,
+        channel=channel,
+        stage=stage,
+        direction=direction,
+        outcome=outcome,
+        owner_id=owner_id,
+        since=since,
+        until=until,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+    return Page(
+        items=[TouchpointRead.model_validate(r) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.post("", response_model=TouchpointRead, status_code=201)
@@ -36,7 +64,9 @@ def get_touchpoint(touchpoint_id: int, session: DbSession, user: CurrentUser):
 
 
 @router.patch("/{touchpoint_id}", response_model=TouchpointRead)
-def update_touchpoint(touchpoint_id: int, data: TouchpointUpdate, session: DbSession, user: CurrentUser):
+def update_touchpoint(
+    touchpoint_id: int, data: TouchpointUpdate, session: DbSession, user: CurrentUser
+):
     return service.update_touchpoint(session, touchpoint_id, data, actor=user)
 
 

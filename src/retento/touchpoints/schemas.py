@@ -3,18 +3,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from retento.core.timeutil import UTCDatetime
 
 Channel = Literal["ads", "phone", "web", "store", "email", "chat", "other"]
-Stage = Literal["desire", "information", "cognition", "selection", "order", "receipt", "payment", "after_sales"]
+Stage = Literal[
+    "desire", "information", "cognition", "selection", "order", "receipt", "payment", "after_sales"
+]
 Direction = Literal["inbound", "outbound"]
-Outcome = Literal["positive", "neutral", "negative", "no_response", "purchase", "resolved", "escalated"]
+Outcome = Literal[
+    "positive", "neutral", "negative", "no_response", "purchase", "resolved", "escalated"
+]
 
 
 class TouchpointCreate(BaseModel):
     external_id: str | None = Field(None, min_length=1, max_length=64)
     customer_id: int
-    occurred_at: AwareDatetime
+    occurred_at: UTCDatetime
     channel: Channel
     stage: Stage
     direction: Direction = "inbound"
@@ -25,7 +31,7 @@ class TouchpointCreate(BaseModel):
 
 class TouchpointUpdate(BaseModel):
     external_id: str | None = Field(None, min_length=1, max_length=64)
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UTCDatetime | None = None
     channel: Channel | None = None
     stage: Stage | None = None
     direction: Direction | None = None

@@ -17,8 +17,12 @@ from retento.customers.service import require_customer_change
 from retento.touchpoints.models import Touchpoint
 from retento.touchpoints.schemas import TouchpointCreate, TouchpointUpdate
 
-SORTABLE = {"id": Touchpoint.id, "occurred_at": Touchpoint.occurred_at, "channel": Touchpoint.channel,
-            "stage": Touchpoint.stage}
+SORTABLE = {
+    "id": Touchpoint.id,
+    "occurred_at": Touchpoint.occurred_at,
+    "channel": Touchpoint.channel,
+    "stage": Touchpoint.stage,
+}
 
 
 def get_touchpoint(session: Session, touchpoint_id: int, *, actor: User) -> Touchpoint:
@@ -29,12 +33,17 @@ def get_touchpoint(session: Session, touchpoint_id: int, *, actor: User) -> Touc
     return t
 
 
-def _check_external_id(session: Session, external_id: str | None, own_id: int | None = None) -> None:
+def _check_external_id(
+    session: Session, external_id: str | None, own_id: int | None = None
+) -> None:
     if external_id is None:
         return
     other = session.scalar(select(Touchpoint.id).where(Touchpoint.external_id == external_id))
     if other is not None and other != own_id:
-        raise Conflict(f"external_id '{external_id}' is already used by touchpoint {other}.", field="external_id")
+        raise Conflict(
+            f"external_id '{external_id}' is already used by touchpoint {other}.",
+            field="external_id",
+        )
 
 
 def _check_owner(session: Session, owner_id: int | None) -> None:
@@ -62,7 +71,9 @@ def create_touchpoint(session: Session, data: TouchpointCreate, *, actor: User) 
     return t
 
 
-def update_touchpoint(session: Session, touchpoint_id: int, data: TouchpointUpdate, *, actor: User) -> Touchpoint:
+def update_touchpoint(
+    session: Session, touchpoint_id: int, data: TouchpointUpdate, *, actor: User
+) -> Touchpoint:
     t = get_touchpoint(session, touchpoint_id, actor=actor)
     require_customer_change(actor, t.customer, "touchpoint:update")
     changes = data.model_dump(exclude_unset=True)
@@ -90,13 +101,26 @@ def delete_touchpoint(session: Session, touchpoint_id: int, *, actor: User) -> N
     record(session, actor, "delete", "touchpoint", touchpoint_id, before, None)
 
 
-def touchpoint_filter(*, customer_id: int | None = None, channel: str | None = None, stage: str | None = None,
-                      direction: str | None = None, outcome: str | None = None, owner_id: int | None = None,
-                      since: datetime | None = None, until: datetime | None = None):
+def touchpoint_filter(
+    *,
+    customer_id: int | None = None,
+    channel: str | None = None,
+    stage: str | None = None,
+    direction: str | None = None,
+    outcome: str | None = None,
+    owner_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+):
     stmt = select(Touchpoint)
-    for col, val in ((Touchpoint.customer_id, customer_id), (Touchpoint.channel, channel),
-                     (Touchpoint.stage, stage), (Touchpoint.direction, direction),
-                     (Touchpoint.outcome, outcome), (Touchpoint.owner_id, owner_id)):
+    for col, val in (
+        (Touchpoint.customer_id, customer_id),
+        (Touchpoint.channel, channel),
+        (Touchpoint.stage, stage),
+        (Touchpoint.direction, direction),
+        (Touchpoint.outcome, outcome),
+        (Touchpoint.owner_id, owner_id),
+    ):
         if val is not None and val != "":
             stmt = stmt.where(col == val)
     if since:
@@ -106,8 +130,15 @@ def touchpoint_filter(*, customer_id: int | None = None, channel: str | None = N
     return stmt
 
 
-def list_touchpoints(session: Session, *, actor: User, sort: str | None = None, limit: int = 50,
-                     offset: int = 0, **filters):
+def list_touchpoints(
+    session: Session,
+    *,
+    actor: User,
+    sort: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    **filters,
+):
     require(actor, "touchpoint:read")
     stmt = apply_sort(touchpoint_filter(**filters), sort, SORTABLE, Touchpoint.id)
     return paginate(session, stmt, limit=limit, offset=offset)

@@ -1,0 +1,125 @@
+"""One test per role and operation: the matrix in permissions.py is what the services enforce."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from retento.audit import service as audit_service
+from retento.auth import service as auth_service
+from retento.auth.permissions import AGENT_SCOPED, MATRIX, ROLES, markdown_matrix
+from retento.auth.schemas import UserCreate, UserUpdate
+from retento.core.errors import Forbidden
+from retento.customers import service as customers
+from retento.customers.schemas import CustomerCreate, CustomerUpdate
+from retento.orders import service as orders
+from retento.orders.schemas import OrderCreate, OrderLineIn, OrderUpdate
+from retento.products import service as products
+from retento.products.schemas import ProductCreate, ProductUpdate
+from retento.touchpoints import service as touchpoints
+from retento.touchpoints.schemas import TouchpointCreate, TouchpointUpdate
+from tests.factories import make_customer, make_order, make_product, make_touchpoint
+
+NOW = datetime(2025, 5, 1, 10, tzinfo=UTC)
+
+
+def _operations(db, users, own: bool):
+    """verb -> callable performing it on a customer the agent owns (own=True) or not."""
+    owner = users["agent"] if own else users["manager"]
+    cust = make_customer(db, owner_id=owner.id)
+    prod = make_product(db)
+    order = make_order(db, cust, lines=[(prod, 1)])
+    tp = make_touchpoint(db, cust)
+    return {
+        "customer:read": lambda a: customers.get_customer(db, cust.id, actor=a),
+        "customer:create": lambda a: customers.create_customer(
+            db, CustomerCreate(name="N"), actor=a
+        ),
+        "customer:update": lambda a: customers.update_customer(
+            db, cust.id, CustomerUpdate(city="X"), actor=a
+        ),
+        "customer:delete": lambda a: customers.delete_customer(db, cust.id, actor=a),
+        "customer:assign": lambda a: customers.update_customer(
+            db, cust.id, CustomerUpdate(owner_id=users["admin"].id), actor=a
+        ),
+        "product:read": lambda a: products.get_product(db, prod.id, actor=a),
+        "product:create": lambda a: products.create_product(
+            db, ProductCreate(name="P", unit_price="1", unit_cost="1"), actor=a
+        ),
+        "product:update": lambda a: products.update_product(
+            db, prod.id, ProductUpdate(name="Q"), actor=a
+        ),
+        "product:delete": lambda a: products.delete_product(db, make_product(db).id, actor=a),
+        "order:read": lambda a: orders.get_order(db, order.id, actor=a),
+        "order:create": lambda a: orders.create_order(
+            db,
+            OrderCreate(
+                customer_id=cust.id,
+                ordered_at=NOW,
+                lines=[OrderLineIn(product_id=prod.id, quantity=1)],
+            ),
+            actor=a,
+        ),
+        "order:update": lambda a: orders.update_order(db, order.id, OrderUpdate(note="n"), actor=a),
+        "order:delete": lambda a: orders.delete_order(db, order.id, actor=a),
+        "touchpoint:read": lambda a: touchpoints.get_touchpoint(db, tp.id, actor=a),
+        "touchpoint:create": lambda a: touchpoints.create_touchpoint(
+            db,
+            TouchpointCreate(
+                customer_id=cust.id, occurred_at=NOW, channel="phone", stage="information"
+            ),
+            actor=a,
+        ),
+        "touchpoint:update": lambda a: touchpoints.update_touchpoint(
+            db, tp.id, TouchpointUpdate(note="n"), actor=a
+        ),
+        "touchpoint:delete": lambda a: touchpoints.delete_touchpoint(db, tp.id, actor=a),
+        "user:manage": lambda a: auth_service.create_user(
+            db, UserCreate(username="newbie", password="password123", role="agent"), actor=a
+        ),
+        "audit:read": lambda a: audit_service.list_entries(db, a),
+    }
+
+
+SERVICE_VERBS = [
+    v for v in MATRIX if v not in ("data:import", "data:export", "demo:generate", "token:own")
+]
+CASES = [(role, verb) for role in ROLES for verb in SERVICE_VERBS]
+
+
+@pytest.mark.parametrize(("role", "verb"), CASES, ids=[f"{r}-{v}" for r, v in CASES])
+def test_role_may_or_may_not(db, users, role, verb):
+    ops = _operations(db, users, own=True)
+    allowed = role in MATRIX[verb]
+    if allowed:
+        ops[verb](users[role])
+    else:
+        with pytest.raises(Forbidden):
+            ops[verb](users[role])
+
+
+SCOPED = sorted(AGENT_SCOPED)
+
+
+@pytest.mark.parametrize("verb", SCOPED)
+def test_agent_scoped_verbs_fail_on_foreign_customers(db, users, verb):
+    ops = _operations(db, users, own=False)
+    with pytest.raises(Forbidden):
+        ops[verb](users["agent"])
+
+
+def test_users_change_their_own_locale_but_not_their_role(db, users):
+    agent = users["agent"]
+    auth_service.update_user(db, agent.id, UserUpdate(locale="zh_CN"), actor=agent)
+    assert agent.locale == "zh_CN"
+    with pytest.raises(Forbidden):
+        auth_service.update_user(db, agent.id, UserUpdate(role="admin"), actor=agent)
+
+
+def test_docs_permission_table_is_current():
+    doc = Path(__file__).resolve().parents[2] / "docs" / "permissions.md"
+    assert markdown_matrix() in doc.read_text(encoding="utf-8"), (
+        "regenerate with `retento permissions`"
+    )
