@@ -21,6 +21,10 @@ API_ROUTERS = (
     "retento.orders.routes",
     "retento.touchpoints.routes",
     "retento.audit.routes",
+    "retento.scoring.routes",
+    "retento.surveys.routes",
+    "retento.dataio.routes",
+    "retento.complaints.routes",
 )
 
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from retento.analyze.cli import app as analyze_app
 from retento.auth.cli import app as user_app
+from retento.complaints.cli import app as complaints_app
 from retento.core.cli_support import console, friendly_errors
+from retento.dataio.cli import export_cmd, import_cmd
+from retento.demo.cli import demo as demo_cmd
+from retento.scoring.cli import score as score_cmd
+from retento.surveys.cli import app as surveys_app
 
 app = typer.Typer(
     help="Retento customer-retention system.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -13,6 +19,13 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(complaints_app, name="complaints")
+app.add_typer(surveys_app, name="surveys")
+app.add_typer(analyze_app, name="analyze", help="Analyse files without a database.")
+app.command("score")(score_cmd)
+app.command("import")(import_cmd)
+app.command("export")(export_cmd)
+app.command("demo")(demo_cmd)
 
 
 @db_app.command("upgrade")

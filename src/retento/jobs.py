@@ -20,7 +20,11 @@ from retento.core.db import transaction
 
 log = logging.getLogger("retento.jobs")
 
-JOB_MODULES: tuple[str, ...] = ()
+JOB_MODULES: tuple[str, ...] = (
+    "retento.scoring.jobs",
+    "retento.surveys.jobs",
+    "retento.complaints.jobs",
+)
 
 
 @dataclass

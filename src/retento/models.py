@@ -11,6 +11,9 @@ MODEL_MODULES = (
     "retento.products.models",
     "retento.orders.models",
     "retento.touchpoints.models",
+    "retento.scoring.models",
+    "retento.surveys.models",
+    "retento.complaints.models",
 )
 
 

@@ -1,0 +1,127 @@
+"""Benchmark: BG/NBD maximum-likelihood fit on 1,000,000 simulated customers (continuous T).
+
+Compares Retento's ``BetaGeoModel.fit`` with lifetimes' ``BetaGeoFitter.fit`` and
+PyMC-Marketing's ``BetaGeoModel.fit(method="map")``, measured in the same run on the same data.
+The baselines run in the git-ignored venv ``.venv-bench`` (``bash benchmarks/setup_baselines.sh``);
+a baseline that is not installed is reported and skipped.
+
+Log-likelihoods are all evaluated with Retento's likelihood at each library's parameters, so the
+"LL diff" column compares optima on the same function (PyMC-Marketing's MAP includes its default
+priors, whose influence is negligible at this sample size).
+
+    .venv/bin/python benchmarks/bench_bgnbd_fit.py [--customers 1000000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from retento.analytics import BetaGeoModel, simulate_bgnbd
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_PY = ROOT / ".venv-bench" / "bin" / "python"
+OUT = ROOT / "benchmarks" / "out"
+TRUE = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+
+BASELINE = r"""
+import json, sys, time, warnings
+import numpy as np, pandas as pd
+warnings.filterwarnings("ignore")
+which, path = sys.argv[1], sys.argv[2]
+d = np.load(path)
+x, tx, T = d["frequency"], d["recency"], d["T"]
+if which == "lifetimes":
+    from lifetimes import BetaGeoFitter
+    t = time.perf_counter()
+    f = BetaGeoFitter().fit(x, tx, T)
+    el = time.perf_counter() - t
+    p = {k: float(v) for k, v in f.params_.items()}
+else:
+    from pymc_marketing.clv import BetaGeoModel
+    df = pd.DataFrame({"customer_id": np.arange(len(x)), "frequency": x, "recency": tx, "T": T})
+    t = time.perf_counter()
+    m = BetaGeoModel(data=df)
+    m.fit(method="map", progressbar=False)
+    el = time.perf_counter() - t
+    post = m.fit_result  # MAP point as a one-draw posterior (fit_summary rounds to 3 dp)
+    p = {k: float(np.asarray(post[k]).squeeze()) for k in ("r", "alpha", "a", "b")}
+print(json.dumps({"seconds": el, "params": p}))
+"""
+
+
+def run_baseline(name: str, data: Path) -> dict | None:
+    if not BENCH_PY.exists():
+        return {"error": ".venv-bench missing; run benchmarks/setup_baselines.sh"}
+    res = subprocess.run(
+        [str(BENCH_PY), "-c", BASELINE, name, str(data)], capture_output=True, text=True
+    )
+    if res.returncode != 0:
+        return {"error": (res.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def total_ll(params: dict, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> float:
+    m = BetaGeoModel()
+    m.params_ = {k: params[k] for k in ("r", "alpha", "a", "b")}
+    return float(m.log_likelihood(x, tx, T).sum())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-baselines", action="store_true")
+    args = ap.parse_args()
+
+    sim = simulate_bgnbd(args.customers, **TRUE, T=(27.0, 39.0), seed=42)
+    x, tx, T = (sim[c].to_numpy() for c in ("frequency", "recency", "T"))
+    OUT.mkdir(parents=True, exist_ok=True)
+    data = OUT / f"bgnbd_{args.customers}.npz"
+    np.savez(data, frequency=x, recency=tx, T=T)
+
+    times = []
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        model = BetaGeoModel().fit(x, tx, T)
+        times.append(time.perf_counter() - t)
+    ours = float(np.median(times))
+    ll_ours = total_ll(model.params_, x, tx, T)
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}; python {platform.python_version()}")
+    print(f"{args.customers:,} customers, T ~ U(27, 39) weeks, true params {TRUE}")
+    print(
+        f"retento BetaGeoModel.fit: median {ours:.3f} s of {args.repeat} "
+        f"(runs {', '.join(f'{t:.3f}' for t in times)}), {model.n_iter_} iterations"
+    )
+    print(f"  params { ({k: round(v, 4) for k, v in model.params_.items()}) }, LL {ll_ours:.2f}")
+    rows = [("retento", ours, ll_ours)]
+    if not args.skip_baselines:
+        for name in ("lifetimes", "pymc-marketing"):
+            res = run_baseline(name, data)
+            if res is None or "error" in res:
+                print(f"{name}: not run ({res and res.get('error')})")
+                continue
+            ll = total_ll(res["params"], x, tx, T)
+            rows.append((name, res["seconds"], ll))
+            print(
+                f"{name}: {res['seconds']:.2f} s, params "
+                f"{ ({k: round(v, 4) for k, v in res['params'].items()}) }, LL {ll:.2f}"
+            )
+    print()
+    print("| library | fit time (s) | speed-up of retento | LL | LL diff vs retento |")
+    print("|---|---|---|---|---|")
+    for name, sec, ll in rows:
+        rel = (ll - ll_ours) / abs(ll_ours) * 100
+        print(f"| {name} | {sec:.3f} | {sec / ours:.1f}x | {ll:.2f} | {rel:+.5f} % |")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""`retento analyze clv`: customer lifetime value from a transaction file, no database needed.
+
+Reads CSV or Parquet through DuckDB, summarises with :func:`retento.analytics.summarize`, fits
+BG/NBD or Pareto/NBD plus Gamma-Gamma, and writes one row per customer.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+app = typer.Typer(
+    help="Analyse transaction files without a database.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+MODELS = ("bgnbd", "pareto")
+FREQ_DAYS = {"D": 1.0, "W": 7.0}
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@app.callback()
+def _main() -> None:
+    """Analyse transaction files without a database."""
+
+
+@app.command("clv")
+def clv(
+    transactions: Path = typer.Argument(..., help="Transactions as CSV (with header) or Parquet."),
+    customer_col: str = typer.Option(..., "--customer-col", help="Customer id column."),
+    date_col: str = typer.Option(..., "--date-col", help="Transaction date column."),
+    amount_col: str = typer.Option(..., "--amount-col", help="Transaction amount column."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the per-customer CSV."),
+    freq: str = typer.Option("W", "--freq", help="Model time unit: W (weeks) or D (days)."),
+    calibration_end: str | None = typer.Option(
+        None, "--calibration-end", help="Fit on data up to this date; later data is the holdout."
+    ),
+    model: str = typer.Option("bgnbd", "--model", help="bgnbd or pareto."),
+    horizon: float = typer.Option(52.0, "--horizon", help="CLV horizon in model time units."),
+    discount_rate: float = typer.Option(0.10, "--discount-rate", help="Yearly discount rate."),
+    margin: float = typer.Option(1.0, "--margin", help="Profit margin applied to spend."),
+    as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
+) -> None:
+    """Fit a BTYD model and Gamma-Gamma, and score every customer's CLV.
+
+    Output columns: customer, frequency, recency, T, monetary, expected_purchases (over the
+    horizon), p_alive, clv.
+    """
+    from retento.analytics import (
+        BetaGeoModel,
+        ConvergenceError,
+        GammaGammaModel,
+        ParetoNBDModel,
+        SummaryInputError,
+        holdout_report,
+        summarize,
+    )
+
+    freq = freq.upper()
+    if freq not in FREQ_DAYS:
+        _fail(f"--freq must be W or D, not {freq!r}")
+    if model not in MODELS:
+        _fail(f"--model must be one of {', '.join(MODELS)}, not {model!r}")
+    if horizon <= 0:
+        _fail("--horizon must be positive")
+    if discount_rate < 0 or margin <= 0:
+        _fail("--discount-rate must be >= 0 and --margin > 0")
+    if not transactions.exists():
+        _fail(f"file not found: {transactions}")
+    if calibration_end is not None:
+        try:
+            import pandas as pd
+
+            pd.Timestamp(calibration_end)
+        except ValueError:
+            _fail(f"--calibration-end is not a date: {calibration_end!r}")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    try:
+        summary = summarize(
+            transactions,
+            customer_col,
+            date_col,
+            amount_col,
+            freq=freq,
+            calibration_end=calibration_end,
+        )
+        timings["summarize_s"] = time.perf_counter() - t0
+        x = summary["frequency"].to_numpy()
+        tx = summary["recency"].to_numpy()
+        T = summary["T"].to_numpy()
+        m = summary["monetary"].to_numpy()
+        t1 = time.perf_counter()
+        fitter = BetaGeoModel() if model == "bgnbd" else ParetoNBDModel()
+        fitter.fit(x, tx, T)
+        if int((x > 0).sum()) < 2:
+            _fail("fewer than two customers with repeat purchases: cannot fit the spend model")
+        if (m[x > 0] <= 0).any():
+            _fail(
+                f"column {amount_col!r}: some customers' mean repeat spend is not positive; "
+                "remove refunds or zero amounts first"
+            )
+        gg = GammaGammaModel().fit(x, m)
+        timings["fit_s"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        unit = FREQ_DAYS[freq]
+        expected = fitter.conditional_expected_purchases(horizon, x, tx, T)
+        alive = fitter.probability_alive(x, tx, T)
+        value = fitter.customer_lifetime_value(
+            gg,
+            x,
+            tx,
+            T,
+            m,
+            horizon=horizon,
+            discount_rate=discount_rate,
+            margin=margin,
+            freq_unit_days=unit,
+        )
+        timings["score_s"] = time.perf_counter() - t2
+        holdout: dict[str, Any] | None = None
+        if calibration_end is not None:
+            holdout = holdout_report(fitter, summary, freq_unit_days=unit).to_dict()
+    except (SummaryInputError, ConvergenceError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    t3 = time.perf_counter()
+    _write_csv(output, summary, expected, alive, value, customer_col)
+    timings["write_s"] = time.perf_counter() - t3
+    timings["total_s"] = time.perf_counter() - t0
+    result = {
+        "model": model,
+        "customers": len(summary),
+        "freq": freq,
+        "params": fitter.params_,
+        "log_likelihood": fitter.log_likelihood_,
+        "gamma_gamma": {"params": gg.params_, "log_likelihood": gg.log_likelihood_},
+        "horizon": horizon,
+        "discount_rate": discount_rate,
+        "margin": margin,
+        "total_clv": float(value.sum()),
+        "holdout": None
+        if holdout is None
+        else {"metrics": holdout["metrics"], "by_frequency": holdout["by_frequency"]},
+        "output": str(output),
+        "timings": timings,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    else:
+        params = ", ".join(f"{k}={v:.4g}" for k, v in fitter.params_.items())
+        typer.echo(
+            f"{len(summary):,} customers; {model} {params}; "
+            f"log-likelihood {fitter.log_likelihood_:.2f}"
+        )
+        if holdout is not None:
+            mt = holdout["metrics"]
+            typer.echo(
+                f"Holdout: MAE {mt['mae']:.3f} per customer; predicted "
+                f"{mt['total_predicted']:.0f} vs actual {mt['total_actual']:.0f} purchases"
+            )
+        typer.echo(f"Total CLV {value.sum():,.2f}; scores written to {output}")
+
+
+def _write_csv(
+    output: Path, summary: Any, expected: Any, alive: Any, value: Any, customer_col: str
+) -> None:
+    """Write the scores with DuckDB (fast for millions of rows)."""
+    import duckdb
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "customer": summary.index.to_numpy(),
+            "frequency": summary["frequency"].to_numpy(),
+            "recency": summary["recency"].to_numpy(),
+            "T": summary["T"].to_numpy(),
+            "monetary": summary["monetary"].to_numpy(),
+            "expected_purchases": expected,
+            "p_alive": alive,
+            "clv": value,
+        }
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    try:
+        con.register("scores", frame)
+        path = str(output).replace("'", "''")
+        col = customer_col.replace('"', '""')
+        con.execute(
+            f"""COPY (SELECT customer AS "{col}", * EXCLUDE (customer) FROM scores)
+            TO '{path}' (HEADER, DELIMITER ',')"""
+        )
+    finally:
+        con.close()

@@ -1,0 +1,109 @@
+"""Web page: the audit log (administrators), with filters and a before/after view."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from retento.audit import service
+from retento.audit.models import AuditEntry
+from retento.core.deps import DbSession
+from retento.core.errors import FieldError, InvalidInput
+from retento.web.i18n import N_
+from retento.web.nav import NavItem, register_nav
+from retento.web.render import PageUser, page_router, render, tr
+
+router = page_router()
+
+register_nav(NavItem("admin.audit", N_("Audit log"), "/admin/audit", "audit:read", 20, "admin"))
+
+PAGE_SIZE = 50
+ENTITIES = ("customer", "order", "touchpoint", "product", "user", "api_token")
+ACTIONS = ("create", "update", "delete", "revoke")
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool | dict | list):
+        return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True)
+    return str(value)
+
+
+def diff_rows(entry: AuditEntry) -> list[tuple[str, str, str, bool]]:
+    """``(field, before, after, changed)`` for every field in either snapshot."""
+    before, after = entry.before or {}, entry.after or {}
+    keys = sorted(set(before) | set(after))
+    return [
+        (k, _show(before.get(k)), _show(after.get(k)), before.get(k) != after.get(k))
+        for k in keys
+    ]
+
+
+def _day(request: Request, value: str, field: str, problems: list[FieldError]) -> datetime | None:
+    if not value:
+        return None
+    try:
+        d = date.fromisoformat(value)
+    except ValueError:
+        problems.append(FieldError(field, tr(request, "Enter a date (YYYY-MM-DD).")))
+        return None
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    return datetime(d.year, d.month, d.day, tzinfo=tz)
+
+
+@router.get("/admin/audit")
+def audit_list(
+    request: Request,
+    session: DbSession,
+    user: PageUser,
+    actor: str = "",
+    entity: str = "",
+    entity_id: str = "",
+    action: str = "",
+    since: str = "",
+    until: str = "",
+    offset: int = 0,
+) -> Response:
+    """Who changed what and when; ``until`` includes the whole day."""
+    problems: list[FieldError] = []
+    start = _day(request, since, "since", problems)
+    end = _day(request, until, "until", problems)
+    if problems:
+        raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
+    rows, _ = service.list_entries(
+        session,
+        user,
+        actor_name=actor.strip() or None,
+        entity=entity or None,
+        entity_id=entity_id.strip() or None,
+        action=action or None,
+        since=start,
+        until=end + timedelta(days=1) if end else None,
+        limit=PAGE_SIZE + 1,
+        offset=max(offset, 0),
+    )
+    ctx = {
+        "rows": [(e, diff_rows(e)) for e in rows[:PAGE_SIZE]],
+        "has_next": len(rows) > PAGE_SIZE,
+        "offset": max(offset, 0),
+        "limit": PAGE_SIZE,
+        "f": {
+            "actor": actor,
+            "entity": entity,
+            "entity_id": entity_id,
+            "action": action,
+            "since": since,
+            "until": until,
+        },
+        "entities": ENTITIES,
+        "actions": ACTIONS,
+    }
+    if request.headers.get("hx-target") == "results":
+        return render(request, "audit/_results.html", **ctx)
+    return render(request, "audit/list.html", **ctx)

@@ -1,0 +1,284 @@
+"""Complaint JSON API (the public form API lives in ``public.py`` and is mounted here too)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse
+
+from retento.complaints import analytics, public, service
+from retento.complaints.schemas import (
+    AssignIn,
+    AttachmentRead,
+    CalendarIn,
+    CalendarRead,
+    CategoryCreate,
+    CategoryRead,
+    ComplaintCreate,
+    ComplaintDetail,
+    ComplaintRead,
+    ComplaintUpdate,
+    EventRead,
+    FollowUpIn,
+    ImprovementCreate,
+    ImprovementRead,
+    ImprovementUpdate,
+    NoteIn,
+    NotificationRead,
+    RemedyCreate,
+    RemedyRead,
+    SlaPolicyIn,
+    SlaPolicyRead,
+    SlaPolicyUpdate,
+    TransitionIn,
+)
+from retento.core.db import utcnow
+from retento.core.deps import CurrentUser, DbSession
+from retento.core.errors import InvalidInput
+from retento.core.pagination import Page
+
+api = APIRouter(prefix="/api/v1/complaints", tags=["complaints"])
+
+
+# Fixed paths first: "/{complaint_id}" would otherwise swallow them.
+
+
+@api.get("/categories", response_model=list[CategoryRead])
+def list_categories(session: DbSession, user: CurrentUser):
+    return service.list_categories(session, actor=user)
+
+
+@api.post("/categories", response_model=CategoryRead, status_code=201)
+def create_category(data: CategoryCreate, session: DbSession, user: CurrentUser):
+    return service.create_category(session, data, actor=user)
+
+
+@api.get("/calendars", response_model=list[CalendarRead])
+def list_calendars(session: DbSession, user: CurrentUser):
+    return service.list_calendars(session, actor=user)
+
+
+@api.post("/calendars", response_model=CalendarRead, status_code=201)
+def create_calendar(data: CalendarIn, session: DbSession, user: CurrentUser):
+    return service.create_calendar(session, data, actor=user)
+
+
+@api.put("/calendars/{calendar_id}", response_model=CalendarRead)
+def update_calendar(calendar_id: int, data: CalendarIn, session: DbSession, user: CurrentUser):
+    return service.update_calendar(session, calendar_id, data, actor=user)
+
+
+@api.get("/sla-policies", response_model=list[SlaPolicyRead])
+def list_policies(session: DbSession, user: CurrentUser):
+    return service.list_policies(session, actor=user)
+
+
+@api.post("/sla-policies", response_model=SlaPolicyRead, status_code=201)
+def create_policy(data: SlaPolicyIn, session: DbSession, user: CurrentUser):
+    return service.create_policy(session, data, actor=user)
+
+
+@api.patch("/sla-policies/{policy_id}", response_model=SlaPolicyRead)
+def update_policy(policy_id: int, data: SlaPolicyUpdate, session: DbSession, user: CurrentUser):
+    return service.update_policy(session, policy_id, data, actor=user)
+
+
+@api.get("/notifications", response_model=Page[NotificationRead])
+def list_notifications(
+    session: DbSession, user: CurrentUser, unread: bool = False, limit: int = 50, offset: int = 0
+):
+    rows, total = service.list_notifications(
+        session, actor=user, unread_only=unread, limit=limit, offset=offset
+    )
+    return Page(
+        items=[NotificationRead.model_validate(r) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@api.post("/notifications/{notification_id}/read", status_code=204)
+def read_notification(notification_id: int, session: DbSession, user: CurrentUser):
+    service.mark_notification_read(session, notification_id, actor=user)
+    return Response(status_code=204)
+
+
+@api.get("/improvements", response_model=list[ImprovementRead])
+def list_improvements(session: DbSession, user: CurrentUser, root_cause: str | None = None):
+    return service.list_improvements(session, actor=user, root_cause=root_cause)
+
+
+@api.post("/improvements", response_model=ImprovementRead, status_code=201)
+def create_improvement(data: ImprovementCreate, session: DbSession, user: CurrentUser):
+    return service.create_improvement(session, data, actor=user)
+
+
+@api.patch("/improvements/{improvement_id}", response_model=ImprovementRead)
+def update_improvement(
+    improvement_id: int, data: ImprovementUpdate, session: DbSession, user: CurrentUser
+):
+    return service.update_improvement(session, improvement_id, data, actor=user)
+
+
+@api.get("/remedy-totals")
+def remedy_totals(
+    session: DbSession,
+    user: CurrentUser,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict]:
+    rows = service.remedy_totals(session, actor=user, since=since, until=until)
+    return [{**r, "amount": format(r["amount"], "f"), "cost": format(r["cost"], "f")} for r in rows]
+
+
+@api.get("/analytics")
+def dashboard(
+    session: DbSession,
+    user: CurrentUser,
+    since: datetime | None = Query(None, description="Complaints received from (with zone)."),
+    until: datetime | None = Query(None, description="… until (exclusive)."),
+) -> dict:
+    """Every figure of the complaints dashboard."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} needs a time zone.", field=name)
+    return analytics.dashboard(session, actor=user, since=since, until=until)
+
+
+@api.get("/timeline/{customer_id}", response_model=list[EventRead])
+def customer_timeline(customer_id: int, session: DbSession, user: CurrentUser, limit: int = 200):
+    if not 1 <= limit <= 500:
+        raise InvalidInput("limit must be between 1 and 500.", field="limit")
+    return service.customer_timeline(session, customer_id, actor=user, limit=limit)
+
+
+@api.get("/attachments/{attachment_id}")
+def download_attachment(attachment_id: int, session: DbSession, user: CurrentUser):
+    att = service.get_attachment(session, attachment_id, actor=user)
+    return FileResponse(att.path, media_type=att.content_type, filename=att.filename)
+
+
+@api.get("", response_model=Page[ComplaintRead])
+def list_complaints(
+    session: DbSession,
+    user: CurrentUser,
+    queue: Literal["all", "mine", "team", "breaching"] = Query(
+        "all", description="mine, my team's, or breaching soon (within `within_minutes`)."
+    ),
+    within_minutes: int = Query(120, ge=0, le=60 * 24 * 30),
+    status: str | None = None,
+    open: bool = Query(False, description="Only accepted, in progress or awaiting customer."),
+    customer_id: int | None = None,
+    assignee_id: int | None = None,
+    severity: int | None = Query(None, ge=1, le=4),
+    category_id: int | None = None,
+    channel: str | None = None,
+    kind: Literal["complaint", "grumble"] | None = None,
+    flagged: bool | None = None,
+    q: str | None = Query(None, description="Tracking code, external id or id."),
+    sort: str | None = Query(
+        None, description="due, -due, received_at, severity, status, id (prefix - for desc)."
+    ),
+    limit: int = 50,
+    offset: int = 0,
+):
+    rows, total = service.list_complaints(
+        session,
+        actor=user,
+        status=status,
+        open_only=open,
+        customer_id=customer_id,
+        assignee_id=assignee_id,
+        mine_for=user if queue == "mine" else None,
+        team_for=user if queue == "team" else None,
+        breaching_soon=utcnow() + timedelta(minutes=within_minutes)
+        if queue == "breaching"
+        else None,
+        severity=severity,
+        category_id=category_id,
+        channel=channel,
+        kind=kind,
+        flagged=flagged,
+        q=q,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+    return Page(
+        items=[ComplaintRead.model_validate(r) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@api.post("", response_model=ComplaintRead, status_code=201)
+def create_complaint(data: ComplaintCreate, session: DbSession, user: CurrentUser):
+    return service.create_complaint(session, data, actor=user, source="api")
+
+
+@api.get("/{complaint_id}", response_model=ComplaintDetail)
+def get_complaint(complaint_id: int, session: DbSession, user: CurrentUser):
+    return service.detail(session, service.get_complaint(session, complaint_id, actor=user))
+
+
+@api.patch("/{complaint_id}", response_model=ComplaintRead)
+def update_complaint(
+    complaint_id: int, data: ComplaintUpdate, session: DbSession, user: CurrentUser
+):
+    return service.update_complaint(session, complaint_id, data, actor=user)
+
+
+@api.post("/{complaint_id}/transitions", response_model=ComplaintRead)
+def transition(complaint_id: int, data: TransitionIn, session: DbSession, user: CurrentUser):
+    return service.apply_transition(session, complaint_id, data, actor=user)
+
+
+@api.post("/{complaint_id}/assignment", response_model=ComplaintRead)
+def assign(complaint_id: int, data: AssignIn, session: DbSession, user: CurrentUser):
+    return service.assign(session, complaint_id, data, actor=user)
+
+
+@api.post("/{complaint_id}/notes", response_model=EventRead, status_code=201)
+def add_note(complaint_id: int, data: NoteIn, session: DbSession, user: CurrentUser):
+    service.get_complaint(session, complaint_id, actor=user)
+    return service.add_note(session, complaint_id, data, actor=user)
+
+
+@api.post("/{complaint_id}/remedies", response_model=RemedyRead, status_code=201)
+def add_remedy(complaint_id: int, data: RemedyCreate, session: DbSession, user: CurrentUser):
+    return service.add_remedy(session, complaint_id, data, actor=user)
+
+
+@api.post("/{complaint_id}/follow-up", response_model=ComplaintRead)
+def follow_up(complaint_id: int, data: FollowUpIn, session: DbSession, user: CurrentUser):
+    return service.record_follow_up(session, complaint_id, data, actor=user)
+
+
+@api.post("/{complaint_id}/attachments", response_model=AttachmentRead, status_code=201)
+async def upload_attachment(
+    complaint_id: int,
+    request: Request,
+    session: DbSession,
+    user: CurrentUser,
+    file: UploadFile = File(...),
+):
+    # Read one byte past the limit so an oversized upload is refused without reading it all.
+    data = await file.read(service.MAX_ATTACHMENT_BYTES + 1)
+    return service.add_attachment(
+        session,
+        complaint_id,
+        file.filename or "file",
+        file.content_type or "",
+        data,
+        actor=user,
+        data_dir=request.app.state.settings.data_dir,
+    )
+
+
+router = APIRouter()
+router.include_router(api)
+router.include_router(public.router)

@@ -1,0 +1,363 @@
+"""Complaint API shapes: intake, workflow actions, remedies, SLA policies, calendars, PDCA."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from retento.core.money import Money
+from retento.core.timeutil import UTCDatetime
+
+Kind = Literal["complaint", "grumble"]
+Channel = Literal["phone", "email", "web_form", "store", "chat", "social", "api"]
+Emotion = Literal["calm", "cold", "intense"]
+Purpose = Literal["heard", "respected", "resolved", "compensated"]
+RemedyKind = Literal["apology", "explanation", "compensation", "thanks"]
+CompensationType = Literal["voucher", "refund", "gift", "loyalty_points"]
+ValueClass = Literal["vip", "major", "ordinary", "small", "below_zero"]
+Action = Literal[
+    "start", "await_customer", "customer_replied", "resolve", "follow_up", "close", "reopen"
+]
+PdcaStage = Literal["plan", "do", "check", "act", "done"]
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+class ComplaintCreate(BaseModel):
+    customer_id: int
+    kind: Kind = "complaint"
+    channel: Channel = "phone"
+    category_id: int | None = None
+    category: str | None = Field(None, description="Category code, instead of category_id.")
+    subject: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=20000)
+    order_id: int | None = None
+    product_id: int | None = None
+    severity: int = Field(1, ge=1, le=4, description="1 inconvenience … 4 serious loss.")
+    emotion: Emotion = "calm"
+    purposes: list[Purpose] = Field(default_factory=list)
+    root_cause: str | None = Field(None, max_length=100)
+    received_at: UTCDatetime | None = None
+    assignee_id: int | None = None
+    team_manager_id: int | None = None
+    external_id: str | None = Field(None, min_length=1, max_length=64)
+    contact_name: str | None = Field(None, max_length=200)
+    contact_email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    contact_phone: str | None = Field(None, max_length=50)
+
+    _purposes = field_validator("purposes")(lambda cls, v: _unique(v))
+
+    @model_validator(mode="after")
+    def _category_given(self) -> ComplaintCreate:
+        if self.category_id is None and not self.category:
+            raise ValueError("give category_id or category (a category code)")
+        return self
+
+
+class ComplaintUpdate(BaseModel):
+    kind: Kind | None = None
+    category_id: int | None = None
+    subject: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, min_length=1, max_length=20000)
+    order_id: int | None = None
+    product_id: int | None = None
+    severity: int | None = Field(None, ge=1, le=4)
+    emotion: Emotion | None = None
+    purposes: list[Purpose] | None = None
+    root_cause: str | None = Field(None, max_length=100)
+
+
+class TransitionIn(BaseModel):
+    action: Action
+    note: str | None = Field(None, max_length=20000, description="Feedback text for 'resolve'.")
+
+
+class AssignIn(BaseModel):
+    assignee_id: int | None = None
+    team_manager_id: int | None = None
+    note: str | None = Field(None, max_length=2000)
+
+
+class NoteIn(BaseModel):
+    body: str = Field(min_length=1, max_length=20000)
+    kind: Literal["note", "message", "customer_reply"] = "note"
+
+
+class RemedyCreate(BaseModel):
+    kind: RemedyKind
+    compensation_type: CompensationType | None = None
+    amount: Money = Decimal("0.00")
+    cost: Money = Decimal("0.00")
+    points: int = Field(0, ge=0, le=10_000_000)
+    note: str | None = Field(None, max_length=5000)
+    given_at: UTCDatetime | None = None
+
+    @model_validator(mode="after")
+    def _compensation(self) -> RemedyCreate:
+        if self.amount < 0:
+            raise ValueError("amount must not be negative")
+        if self.cost < 0:
+            raise ValueError("cost must not be negative")
+        if self.kind == "compensation" and self.compensation_type is None:
+            raise ValueError("compensation_type is required for a compensation")
+        if self.kind != "compensation" and (self.compensation_type or self.amount or self.points):
+            raise ValueError("only a compensation has a type, amount or points")
+        return self
+
+
+class FollowUpIn(BaseModel):
+    won_back: bool
+    note: str | None = Field(None, max_length=5000)
+
+
+class SurveyAnswerIn(BaseModel):
+    csat: int = Field(ge=1, le=5, description="Satisfaction with the resolution, 1–5.")
+    would_buy_again: bool
+    comment: str | None = Field(None, max_length=2000)
+
+
+class PublicComplaintIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(None, max_length=50)
+    category: str = Field("other", max_length=50)
+    subject: str = Field(min_length=3, max_length=200)
+    description: str = Field(min_length=10, max_length=5000)
+    order_reference: str | None = Field(None, max_length=64)
+    purposes: list[Purpose] = Field(default_factory=list)
+    # Honeypot: hidden in the form; people leave it empty, bots fill it in.
+    website: str | None = Field(None, max_length=200)
+
+    _purposes = field_validator("purposes")(lambda cls, v: _unique(v))
+
+
+class PublicReplyIn(BaseModel):
+    body: str = Field(min_length=1, max_length=5000)
+    website: str | None = Field(None, max_length=200)
+
+
+class PublicReceipt(BaseModel):
+    tracking_code: str
+    status: str
+    received_at: datetime
+
+
+class PublicEvent(BaseModel):
+    at: datetime
+    kind: str
+    body: str | None
+
+
+class PublicStatus(BaseModel):
+    tracking_code: str
+    subject: str
+    status: str
+    received_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    events: list[PublicEvent]
+    survey_open: bool
+
+
+class EventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    complaint_id: int
+    at: datetime
+    kind: str
+    internal: bool
+    actor_id: int | None
+    actor_name: str
+    body: str | None
+    data: dict[str, Any] | None
+
+
+class RemedyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    complaint_id: int
+    kind: str
+    compensation_type: str | None
+    amount: Money
+    cost: Money
+    points: int
+    note: str | None
+    given_at: datetime
+
+
+class AttachmentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+
+
+class ComplaintRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    external_id: str | None
+    tracking_code: str
+    customer_id: int
+    kind: str
+    channel: str
+    category_id: int
+    root_cause: str | None
+    subject: str
+    description: str
+    order_id: int | None
+    product_id: int | None
+    severity: int
+    severity_name: str
+    emotion: str
+    purposes: list[str]
+    status: str
+    assignee_id: int | None
+    team_manager_id: int | None
+    value_class: str
+    sla_policy_id: int | None
+    received_at: datetime
+    first_response_due_at: datetime | None
+    first_responded_at: datetime | None
+    resolution_due_at: datetime | None
+    paused_since: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    first_response_breached: bool
+    resolution_breached: bool
+    first_response_flag: str
+    sla_flag: str
+    flagged: bool
+    reopen_count: int
+    feedback: str | None
+    csat: int | None
+    would_buy_again: bool | None
+    won_back: bool | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ComplaintDetail(ComplaintRead):
+    allowed_actions: list[str]
+    sla: dict[str, Any]
+    events: list[EventRead]
+    remedies: list[RemedyRead]
+    attachments: list[AttachmentRead]
+
+
+class CategoryCreate(BaseModel):
+    code: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_\-.]+$")
+    name: str = Field(min_length=1, max_length=100)
+    name_zh: str | None = Field(None, max_length=100)
+    parent_id: int | None = None
+
+
+class CategoryRead(CategoryCreate):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    is_active: bool
+
+
+class CalendarIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    timezone: str = Field("UTC", max_length=64)
+    hours: dict[str, list[list[str]]] = Field(
+        default_factory=dict, description='{"0": [["09:00", "17:00"]], ...}; 0 is Monday.'
+    )
+    holidays: list[date] = Field(default_factory=list)
+
+
+class CalendarRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    timezone: str
+    hours: dict[str, Any]
+    holidays: list[str]
+
+
+class SlaPolicyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    severity: int | None = Field(None, ge=1, le=4)
+    value_class: ValueClass | None = None
+    priority: int = Field(100, ge=0, le=100000)
+    first_response_minutes: int = Field(ge=1, le=60 * 24 * 365)
+    resolution_minutes: int = Field(ge=1, le=60 * 24 * 365)
+    warn_fraction: float = Field(0.8, gt=0, le=1)
+    calendar_id: int
+    auto_reassign_to_id: int | None = None
+    is_active: bool = True
+
+
+class SlaPolicyUpdate(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    severity: int | None = Field(None, ge=1, le=4)
+    value_class: ValueClass | None = None
+    priority: int | None = Field(None, ge=0, le=100000)
+    first_response_minutes: int | None = Field(None, ge=1, le=60 * 24 * 365)
+    resolution_minutes: int | None = Field(None, ge=1, le=60 * 24 * 365)
+    warn_fraction: float | None = Field(None, gt=0, le=1)
+    calendar_id: int | None = None
+    auto_reassign_to_id: int | None = None
+    is_active: bool | None = None
+
+
+class SlaPolicyRead(SlaPolicyIn):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+
+
+class NotificationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    user_id: int
+    complaint_id: int
+    level: str
+    clock: str
+    message: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+class ImprovementCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    root_cause: str = Field(min_length=1, max_length=100)
+    category_id: int | None = None
+    owner_id: int | None = None
+    plan: str = Field(min_length=1, max_length=20000)
+    due_on: date | None = None
+
+
+class ImprovementUpdate(BaseModel):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    owner_id: int | None = None
+    stage: PdcaStage | None = None
+    plan: str | None = Field(None, min_length=1, max_length=20000)
+    do_note: str | None = Field(None, max_length=20000)
+    check_result: str | None = Field(None, max_length=20000)
+    act_note: str | None = Field(None, max_length=20000)
+    due_on: date | None = None
+
+
+class ImprovementRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    title: str
+    root_cause: str
+    category_id: int | None
+    owner_id: int | None
+    stage: str
+    plan: str
+    do_note: str | None
+    check_result: str | None
+    act_note: str | None
+    due_on: date | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,400 @@
+"""Web pages: the customer list (search, filters, export), the 360 page and the customer form."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import ValidationError
+from sqlalchemy import func, select
+
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.auth.service import list_assignable_users
+from retento.core.deps import DbSession
+from retento.core.errors import FieldError, InvalidInput, RetentoError
+from retento.customers import insights, service
+from retento.customers.models import CONSENTS, KINDS, Customer
+from retento.customers.schemas import CustomerCreate, CustomerUpdate
+from retento.web.i18n import N_
+from retento.web.labels import label_msgid
+from retento.web.nav import NavItem, register_nav
+from retento.web.panels import panels_for
+from retento.web.render import (
+    PageUser,
+    flash,
+    form_errors,
+    is_htmx,
+    page_router,
+    redirect,
+    render,
+    tr,
+)
+
+router = page_router()
+
+register_nav(NavItem("customers", N_("Customers"), "/customers", "customer:read", 10))
+
+PAGE_SIZE = 50
+COUNT_CAP = 10_000
+CONTACT_ROWS = 2
+
+SORT_OPTIONS = (
+    ("name", N_("Name A–Z")),
+    ("-name", N_("Name Z–A")),
+    ("-id", N_("Newest first")),
+    ("id", N_("Oldest first")),
+    ("external_id", N_("External id")),
+    ("kind", N_("Kind")),
+)
+SORTS = {code for code, _ in SORT_OPTIONS}
+
+
+def _filters(
+    request: Request, user: User
+) -> tuple[dict[str, Any], dict[str, str], list[FieldError]]:
+    """Service filters and the raw values to echo back in the form, from the query string."""
+    qp = request.query_params
+    raw = {k: qp.get(k, "").strip() for k in ("q", "kind", "scope", "tag", "owner", "mine", "sort")}
+    problems: list[FieldError] = []
+    filters: dict[str, Any] = {}
+    if raw["q"]:
+        filters["q"] = raw["q"][:200]
+    if raw["kind"] in KINDS:
+        filters["kind"] = raw["kind"]
+    if raw["scope"] in ("external", "internal"):
+        filters["scope"] = raw["scope"]
+    if raw["tag"]:
+        filters["tag"] = raw["tag"][:50]
+    if raw["owner"]:
+        if raw["owner"].isdigit():
+            filters["owner_id"] = int(raw["owner"])
+        else:
+            problems.append(FieldError("owner", "owner must be a user id"))
+    if raw["mine"] == "1":
+        filters["mine_for"] = user
+    if raw["sort"] not in SORTS:
+        raw["sort"] = "name"
+    return filters, raw, problems
+
+
+def _offset(request: Request) -> int:
+    value = request.query_params.get("offset", "0")
+    return int(value) if value.isdigit() else 0
+
+
+@router.get("/customers")
+def customer_list(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Search, filter, sort and page through customers (htmx swaps only the results)."""
+    filters, raw, problems = _filters(request, user)
+    if problems:
+        raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
+    offset = _offset(request)
+    # One row more than shown tells whether a next page exists without counting everything.
+    rows, _ = service.list_customers(
+        session,
+        actor=user,
+        sort=raw["sort"],
+        limit=PAGE_SIZE + 1,
+        offset=offset,
+        count=False,
+        **filters,
+    )
+    ctx = {
+        "rows": rows[:PAGE_SIZE],
+        "has_next": len(rows) > PAGE_SIZE,
+        "offset": offset,
+        "limit": PAGE_SIZE,
+        "f": raw,
+        "count_url": "/customers/count" + (("?" + request.url.query) if request.url.query else ""),
+        "export_url": "/customers/export.csv"
+        + (("?" + request.url.query) if request.url.query else ""),
+    }
+    if is_htmx(request) and request.headers.get("hx-target") == "results":
+        return render(request, "customers/_results.html", **ctx)
+    owners = list_assignable_users(session)
+    return render(
+        request,
+        "customers/list.html",
+        kinds=[(k, tr(request, label_msgid("kind", k))) for k in KINDS],
+        owners=[(str(u.id), u.display_name or u.username) for u in owners],
+        sorts=[(code, tr(request, msgid)) for code, msgid in SORT_OPTIONS],
+        **ctx,
+    )
+
+
+@router.get("/customers/count")
+def customer_count(request: Request, session: DbSession, user: PageUser) -> Response:
+    """How many customers match, counted up to a cap so it stays fast on millions of rows."""
+    require(user, "customer:read")
+    filters, _, _ = _filters(request, user)
+    capped = service.customer_filter(**filters).with_only_columns(Customer.id).limit(COUNT_CAP + 1)
+    n = session.scalar(select(func.count()).select_from(capped.subquery())) or 0
+    return render(request, "customers/_count.html", n=n, cap=COUNT_CAP)
+
+
+@router.get("/customers/export.csv")
+def customer_export(request: Request, session: DbSession, user: PageUser) -> Response:
+    """The filtered list as CSV (the importer's format), streamed in batches."""
+    from retento.dataio.service import export_csv
+
+    require(user, "data:export")
+    filters, _, _ = _filters(request, user)
+    user_id = user.id
+    factory = request.app.state.session_factory
+
+    def body():
+        # The stream outlives the request's session, so it reads through its own.
+        s = factory()
+        try:
+            actor = s.get(User, user_id)
+            given = dict(filters)
+            if "mine_for" in given:
+                given["mine_for"] = actor
+            yield from export_csv(s, "customers", actor=actor, filters=given)
+        finally:
+            s.close()
+
+    return StreamingResponse(
+        body(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="customers.csv"'},
+    )
+
+
+def _chart(request: Request, months: list) -> str:
+    """The ECharts option of the revenue-by-month bar chart, as JSON for ``data-chart``."""
+    option = {
+        "grid": {"left": 8, "right": 8, "top": 28, "bottom": 4, "containLabel": True},
+        "tooltip": {"trigger": "axis"},
+        "legend": {"data": [tr(request, "Revenue"), tr(request, "Profit")], "top": 0},
+        "xAxis": {"type": "category", "data": [m for m, _, _ in months]},
+        "yAxis": {"type": "value"},
+        "color": ["#1f6feb", "#22a06b"],
+        "series": [
+            {"name": tr(request, "Revenue"), "type": "bar", "data": [float(r) for _, r, _ in months]},
+            {
+                "name": tr(request, "Profit"),
+                "type": "line",
+                "smooth": True,
+                "data": [float(p) for _, _, p in months],
+            },
+        ],
+    }
+    return json.dumps(option, ensure_ascii=False)
+
+
+@router.get("/customers/{customer_id:int}")
+def customer_360(request: Request, session: DbSession, user: PageUser, customer_id: int) -> Response:
+    """Everything about one customer: profile, totals, chart, timeline and the domains' panels."""
+    customer = service.get_customer(session, customer_id, actor=user)
+    months = insights.revenue_by_month(session, customer.id, actor=user)
+    panels = panels_for(request, session, customer, user)
+    return render(
+        request,
+        "customers/detail.html",
+        customer=customer,
+        totals=insights.customer_totals(session, customer.id, actor=user),
+        months=months,
+        chart=_chart(request, months) if months else "",
+        events=insights.timeline(session, customer.id, actor=user, limit=50),
+        side_panels=[(p, c) for p, c in panels if p.slot == "side"],
+        main_panels=[(p, c) for p, c in panels if p.slot != "side"],
+        may_change=service.can_change_customer(user, customer),
+        consents=CONSENTS,
+    )
+
+
+@router.get("/customers/{customer_id:int}/timeline")
+def customer_timeline(
+    request: Request, session: DbSession, user: PageUser, customer_id: int
+) -> Response:
+    """The timeline alone (htmx refreshes it after a touchpoint is added)."""
+    customer = service.get_customer(session, customer_id, actor=user)
+    return render(
+        request,
+        "customers/_timeline.html",
+        customer=customer,
+        events=insights.timeline(session, customer.id, actor=user, limit=50),
+    )
+
+
+def _form_values(customer: Customer | None) -> dict[str, Any]:
+    """The form's initial values (strings, as the inputs show them)."""
+    if customer is None:
+        return {"party_type": "person", "kind": "consumer", "contacts": [{}] * CONTACT_ROWS}
+    values: dict[str, Any] = {
+        k: getattr(customer, k) or ""
+        for k in (
+            "name", "party_type", "kind", "external_id", "email", "phone", "address", "city",
+            "country", "note",
+        )
+    }  # fmt: skip
+    values["acquired_on"] = customer.acquired_on.isoformat() if customer.acquired_on else ""
+    values["tags"] = ", ".join(customer.tags)
+    values["owner_id"] = str(customer.owner_id or "")
+    values["custom_fields"] = "\n".join(f"{k}: {v}" for k, v in customer.custom_fields.items())
+    for c in CONSENTS:
+        values[c] = getattr(customer, c)
+    values["contacts"] = [
+        {"name": k.name, "role": k.role or "", "email": k.email or "", "phone": k.phone or "",
+         "is_primary": k.is_primary}
+        for k in customer.contacts
+    ] + [{}]  # fmt: skip
+    return values
+
+
+def _parse_form(form: Any) -> tuple[dict[str, Any], dict[str, Any], list[FieldError]]:
+    """``(payload for the schema, values to re-show, problems found while parsing)``."""
+    get = lambda k: str(form.get(k) or "").strip()  # noqa: E731
+    shown: dict[str, Any] = {
+        k: get(k)
+        for k in (
+            "name", "party_type", "kind", "external_id", "email", "phone", "address", "city",
+            "country", "acquired_on", "note", "tags", "owner_id", "custom_fields",
+        )
+    }  # fmt: skip
+    problems: list[FieldError] = []
+    data: dict[str, Any] = {k: (v or None) for k, v in shown.items()}
+    data["name"] = shown["name"]
+    data["party_type"] = shown["party_type"] or "person"
+    data["kind"] = shown["kind"] or "consumer"
+    if data["country"]:
+        data["country"] = data["country"].upper()
+    data["tags"] = [t for t in shown["tags"].replace("，", ",").split(",") if t.strip()]
+    for c in CONSENTS:
+        shown[c] = data[c] = form.get(c) == "1"
+    custom: dict[str, str] = {}
+    for n, line in enumerate(shown["custom_fields"].splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or not key.strip():
+            problems.append(FieldError("custom_fields", f"Line {n}: write 'name: value'."))
+            continue
+        custom[key.strip()] = value.strip()
+    data["custom_fields"] = custom
+    owner = shown["owner_id"]
+    data["owner_id"] = int(owner) if owner.isdigit() else None
+    contacts, shown_contacts = [], []
+    i = 0
+    while f"contacts.{i}.name" in form or f"contacts.{i}.email" in form:
+        row = {k: get(f"contacts.{i}.{k}") for k in ("name", "role", "email", "phone")}
+        row["is_primary"] = form.get(f"contacts.{i}.is_primary") == "1"
+        shown_contacts.append(row)
+        if any(row[k] for k in ("name", "role", "email", "phone")):
+            contacts.append({k: (v or None) if k != "is_primary" else v for k, v in row.items()})
+        i += 1
+    shown["contacts"] = shown_contacts or [{}]
+    data["contacts"] = contacts
+    return data, shown, problems
+
+
+def _contact_errors(errors: dict[str, str], data: dict[str, Any], shown: dict[str, Any]) -> None:
+    """Contacts skipped when blank shift indexes: map schema indexes back to the form rows."""
+    rows = [i for i, r in enumerate(shown["contacts"]) if any(r.get(k) for k in ("name", "role", "email", "phone"))]
+    for key in list(errors):
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "contacts" and parts[1].isdigit():
+            idx = int(parts[1])
+            if idx < len(rows) and rows[idx] != idx:
+                errors[f"contacts.{rows[idx]}.{parts[2]}"] = errors.pop(key)
+
+
+def _render_form(
+    request: Request,
+    session: DbSession,
+    user: User,
+    customer: Customer | None,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    can_assign = user.role in ("admin", "manager")
+    owners = list_assignable_users(session) if can_assign else []
+    return render(
+        request,
+        "customers/form.html",
+        status_code=status_code,
+        customer=customer,
+        form=values,
+        errors=errors or {},
+        can_assign=can_assign,
+        owners=[(str(u.id), u.display_name or u.username) for u in owners],
+        kinds=[(k, tr(request, label_msgid("kind", k))) for k in KINDS],
+        party_types=[(k, tr(request, label_msgid("party_type", k))) for k in ("person", "organisation")],
+        consents=CONSENTS,
+    )
+
+
+@router.get("/customers/new")
+def customer_new(request: Request, session: DbSession, user: PageUser) -> Response:
+    """The form for a new customer."""
+    require(user, "customer:create")
+    return _render_form(request, session, user, None, _form_values(None))
+
+
+@router.post("/customers/new")
+async def customer_create(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Create a customer; on any error the form comes back with messages and nothing is saved."""
+    data, shown, problems = _parse_form(await request.form())
+    try:
+        if problems:
+            raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
+        if user.role not in ("admin", "manager"):
+            data.pop("owner_id", None)
+        customer = service.create_customer(session, CustomerCreate(**data), actor=user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        if isinstance(exc, RetentoError) and exc.status in (401, 403):
+            raise
+        errors = form_errors(request, exc)
+        _contact_errors(errors, data, shown)
+        return _render_form(request, session, user, None, shown, errors, 422)
+    flash(request, tr(request, "Customer %(name)s was created.", name=customer.name))
+    return redirect(request, f"/customers/{customer.id}")
+
+
+@router.get("/customers/{customer_id:int}/edit")
+def customer_edit(request: Request, session: DbSession, user: PageUser, customer_id: int) -> Response:
+    """The form for changing a customer."""
+    customer = service.get_customer(session, customer_id, actor=user)
+    service.require_customer_change(user, customer, "customer:update")
+    return _render_form(request, session, user, customer, _form_values(customer))
+
+
+@router.post("/customers/{customer_id:int}/edit")
+async def customer_update(
+    request: Request, session: DbSession, user: PageUser, customer_id: int
+) -> Response:
+    """Save a customer's changes; on any error nothing is saved."""
+    customer = service.get_customer(session, customer_id, actor=user)
+    data, shown, problems = _parse_form(await request.form())
+    try:
+        if problems:
+            raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
+        if user.role not in ("admin", "manager"):
+            data.pop("owner_id", None)
+        service.update_customer(session, customer_id, CustomerUpdate(**data), actor=user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
+            raise
+        errors = form_errors(request, exc)
+        _contact_errors(errors, data, shown)
+        customer = service.get_customer(session, customer_id, actor=user)
+        return _render_form(request, session, user, customer, shown, errors, 422)
+    flash(request, tr(request, "The changes were saved."))
+    return redirect(request, f"/customers/{customer_id}")
+
+
+@router.post("/customers/{customer_id:int}/delete")
+def customer_delete(request: Request, session: DbSession, user: PageUser, customer_id: int) -> Response:
+    """Delete a customer with its orders and touchpoints (managers and admins)."""
+    customer = service.get_customer(session, customer_id, actor=user)
+    name = customer.name
+    service.delete_customer(session, customer_id, actor=user)
+    flash(request, tr(request, "Customer %(name)s was deleted.", name=name))
+    return redirect(request, "/customers")

@@ -1,0 +1,1 @@
+"""CSV/XLSX import (validated, all-or-nothing, upsert by ``external_id``) and streaming CSV export."""

@@ -1,0 +1,208 @@
+"""`retento import` and `retento export`: thin wrappers around the data I/O service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
+from retento.core.errors import InvalidInput
+from retento.dataio import service
+from retento.dataio.mapping import Mapping, apply_map_flags, load_mapping_file
+from retento.dataio.schemas import ENTITIES, EXPORT_ENTITIES
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<8}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@friendly_errors
+def import_cmd(
+    entity: str = typer.Argument(..., help=f"One of: {', '.join(ENTITIES)}."),
+    file: Path = typer.Argument(..., help="A CSV (UTF-8, or --encoding) or XLSX file."),
+    mapping_file: Path | None = typer.Option(
+        None, "--mapping", help="YAML/JSON mapping: columns, date_format, timezone, encoding."
+    ),
+    maps: list[str] | None = typer.Option(
+        None, "--map", help="source_column=field (repeatable; wins over --mapping)."
+    ),
+    encoding: str | None = typer.Option(
+        None, "--encoding", help="File encoding, e.g. gb18030 (default: UTF-8, BOM optional)."
+    ),
+    timezone: str | None = typer.Option(
+        None, "--timezone", help="Zone for timestamps without one (default UTC)."
+    ),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Import the good rows; write the bad ones to a rejects file."
+    ),
+    rejects: Path | None = typer.Option(
+        None, "--rejects", help="Where to write rejected rows (default: FILE.rejects.csv)."
+    ),
+    as_user: str | None = typer.Option(
+        None, "--as", help="Act as this user (default: first admin)."
+    ),
+) -> None:
+    """Import customers, products, orders (one row per line) or touchpoints; upsert by external id."""
+    if entity not in ENTITIES:
+        raise InvalidInput(f"Cannot import '{entity}'. Choose one of: {', '.join(ENTITIES)}.")
+    mapping = load_mapping_file(mapping_file) if mapping_file else Mapping()
+    apply_map_flags(mapping, maps)
+    if encoding:
+        mapping.encoding = encoding
+    if timezone:
+        mapping.timezone = timezone
+        mapping.tz()
+    if not file.is_file():
+        raise InvalidInput(f"File {file} does not exist.", field="file")
+    rejects_path = (rejects or service.default_rejects_path(file)) if skip_invalid else None
+    with cli_session() as session, _progress() as bar:
+        actor = cli_actor(session, as_user)
+        task = bar.add_task("reading", total=1.0)
+
+        def progress(stage: str, done: float, total: float) -> None:
+            bar.update(task, description=stage, completed=done / total if total else 1.0)
+
+        report = service.import_file(
+            session,
+            entity,
+            file,
+            actor=actor,
+            mapping=mapping,
+            skip_invalid=skip_invalid,
+            rejects_path=rejects_path,
+            progress=progress,
+        )
+        bar.update(task, description="done", completed=1.0)
+    lines = f", {report.lines} line(s) written" if report.lines is not None else ""
+    console.print(
+        f"Imported {entity} from {file.name}: {report.rows} row(s) read; {report.created} created, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.rejected} rejected"
+        f"{lines} in {report.seconds:.1f}s."
+    )
+    if report.ignored_columns:
+        console.print(f"Ignored column(s): {', '.join(report.ignored_columns)}")
+    for e in report.errors[:20]:
+        console.print(f"  line {e.row}, column {e.field or '-'}: {e.message}")
+    if report.rejected > 20:
+        console.print(f"  … and more; {report.rejected} rejected row(s) in total")
+    if report.rejects_file:
+        console.print(f"Rejected rows written to {report.rejects_file}")
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"--{name} must be an ISO date or timestamp.", field=name) from exc
+    if dt.tzinfo is None:
+        from datetime import UTC
+
+        dt = dt.replace(tzinfo=UTC)
+    return dt
+
+
+def export_filters(session: Any, entity: str, opts: dict[str, Any]) -> dict[str, Any]:
+    """Turn CLI options into the list service's filter keywords; reject ones that do not apply."""
+    from retento.auth.service import get_user_by_name
+    from retento.customers.service import get_by_external_id
+
+    allowed = {
+        "customers": {"q", "kind", "scope", "tag", "owner", "party_type"},
+        "products": {"q", "category", "active"},
+        "orders": {"customer", "status", "channel", "since", "until"},
+        "order_lines": {"customer", "status", "channel", "since", "until"},
+        "touchpoints": {
+            "customer",
+            "channel",
+            "stage",
+            "direction",
+            "outcome",
+            "owner",
+            "since",
+            "until",
+        },
+    }[entity]
+    given = {k: v for k, v in opts.items() if v is not None}
+    bad = set(given) - allowed
+    if bad:
+        raise InvalidInput(
+            f"Option(s) --{', --'.join(sorted(bad))} do not apply to {entity}; "
+            f"use: --{', --'.join(sorted(allowed))}."
+        )
+    out: dict[str, Any] = {}
+    for k, v in given.items():
+        if k == "owner":
+            out["owner_id"] = get_user_by_name(session, v).id
+        elif k == "customer":
+            c = get_by_external_id(session, v)
+            if c is None:
+                raise InvalidInput(f"No customer has external id '{v}'.", field="customer")
+            out["customer_id"] = c.id
+        elif k in ("since", "until"):
+            out[k] = _when(v, k)
+        elif k == "active":
+            out[k] = v
+        else:
+            out[k] = v
+    return out
+
+
+@friendly_errors
+def export_cmd(
+    entity: str = typer.Argument(..., help=f"One of: {', '.join(EXPORT_ENTITIES)}."),
+    output: Path = typer.Option(..., "--output", "-o", help="CSV file to write."),
+    q: str | None = typer.Option(None, "--q", help="Search text (customers, products)."),
+    kind: str | None = typer.Option(None, "--kind"),
+    scope: str | None = typer.Option(None, "--scope", help="external or internal."),
+    tag: str | None = typer.Option(None, "--tag"),
+    party_type: str | None = typer.Option(None, "--party-type"),
+    owner: str | None = typer.Option(None, "--owner", help="Owner's username."),
+    category: str | None = typer.Option(None, "--category"),
+    active: bool | None = typer.Option(None, "--active/--inactive"),
+    customer: str | None = typer.Option(None, "--customer", help="Customer external id."),
+    status: str | None = typer.Option(None, "--status"),
+    channel: str | None = typer.Option(None, "--channel"),
+    stage: str | None = typer.Option(None, "--stage"),
+    direction: str | None = typer.Option(None, "--direction"),
+    outcome: str | None = typer.Option(None, "--outcome"),
+    since: str | None = typer.Option(None, "--since", help="ISO date/time (inclusive)."),
+    until: str | None = typer.Option(None, "--until", help="ISO date/time (exclusive)."),
+    as_user: str | None = typer.Option(
+        None, "--as", help="Act as this user (default: first admin)."
+    ),
+) -> None:
+    """Export a list as CSV in the import format (customers, products, orders, order_lines, touchpoints)."""
+    if entity not in EXPORT_ENTITIES:
+        raise InvalidInput(
+            f"Cannot export '{entity}'. Choose one of: {', '.join(EXPORT_ENTITIES)}."
+        )
+    opts = {
+        "q": q, "kind": kind, "scope": scope, "tag": tag, "party_type": party_type,
+        "owner": owner, "category": category, "active": active, "customer": customer,
+        "status": status, "channel": channel, "stage": stage, "direction": direction,
+        "outcome": outcome, "since": since, "until": until,
+    }  # fmt: skip
+    rows = 0
+    with cli_session() as session:
+        actor = cli_actor(session, as_user)
+        filters = export_filters(session, entity, opts)
+        tmp = output.with_name(output.name + ".part")
+        with tmp.open("w", encoding="utf-8", newline="") as fh:
+            for chunk in service.export_csv(session, entity, actor=actor, filters=filters):
+                fh.write(chunk)
+                rows += chunk.count("\r\n")
+        tmp.replace(output)
+    console.print(f"Exported {max(rows - 1, 0)} {entity} row(s) to {output}.")

@@ -1,0 +1,195 @@
+"""Streaming CSV export in the importer's format, so an exported file re-imports unchanged."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, aliased
+
+from retento.auth.models import User
+from retento.customers.models import Customer, CustomerTag
+from retento.customers.service import customer_filter
+from retento.orders.models import Order, OrderLine
+from retento.orders.service import order_filter
+from retento.products.models import Product
+from retento.products.service import product_filter
+from retento.touchpoints.models import Touchpoint
+from retento.touchpoints.service import touchpoint_filter
+
+BATCH = 5_000
+BOM = "\ufeff"  # lets spreadsheet programs read UTF-8 (Chinese names) correctly
+
+CUSTOMER_HEADER = [
+    "external_id", "name", "party_type", "kind", "email", "phone", "address", "city", "country",
+    "acquired_on", "consent_email", "consent_sms", "consent_phone", "consent_profiling", "tags",
+    "owner", "custom_fields", "note",
+]  # fmt: skip
+PRODUCT_HEADER = ["external_id", "name", "category", "unit_price", "unit_cost", "is_active"]
+LINE_HEADER = [
+    "order_external_id", "customer_external_id", "ordered_at", "status", "channel",
+    "order_discount", "line_no", "product_external_id", "quantity", "unit_price", "unit_cost",
+    "line_discount",
+]  # fmt: skip
+ORDER_HEADER = LINE_HEADER + ["order_revenue", "order_cost", "order_profit", "order_refunded"]
+TOUCHPOINT_HEADER = [
+    "external_id", "customer_external_id", "occurred_at", "channel", "stage", "direction",
+    "outcome", "owner", "note",
+]  # fmt: skip
+
+
+def cell(value: Any) -> str:
+    """One value as the importer reads it back."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value.quantize(Decimal("0.01")), "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
+    return str(value)
+
+
+def _csv(rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    for row in rows:
+        w.writerow([cell(v) for v in row])
+    return buf.getvalue()
+
+
+def _restrict(stmt: Select, model: Any, filtered: Select | None) -> Select:
+    """Keep only the rows of the list service's filter (its WHERE clauses, as an id subquery)."""
+    if filtered is None or filtered.whereclause is None:
+        return stmt
+    return stmt.where(model.id.in_(filtered.with_only_columns(model.id)))
+
+
+def _stream(session: Session, stmt: Select) -> Iterator[list[Any]]:
+    result = session.execute(stmt.execution_options(yield_per=BATCH))
+    for part in result.partitions():
+        yield [list(r) for r in part]
+
+
+def _customers(session: Session, filters: dict[str, Any]) -> Iterator[str]:
+    owner = aliased(User)
+    c = Customer
+    stmt = (
+        select(
+            c.id,
+            c.external_id,
+            c.name,
+            c.party_type,
+            c.kind,
+            c.email,
+            c.phone,
+            c.address,
+            c.city,
+            c.country,
+            c.acquired_on,
+            c.consent_email,
+            c.consent_sms,
+            c.consent_phone,
+            c.consent_profiling,
+            owner.username,
+            c.custom_fields,
+            c.note,
+        )  # fmt: skip
+        .outerjoin(owner, owner.id == c.owner_id)
+        .order_by(c.id)
+    )
+    stmt = _restrict(stmt, c, customer_filter(**filters))
+    yield BOM + _csv([CUSTOMER_HEADER])
+    for part in _stream(session, stmt):
+        ids = [r[0] for r in part]
+        tags: dict[int, list[str]] = {}
+        for cid, tag in session.execute(
+            select(CustomerTag.customer_id, CustomerTag.tag)
+            .where(CustomerTag.customer_id.in_(ids))
+            .order_by(CustomerTag.customer_id, CustomerTag.tag)
+        ):
+            tags.setdefault(cid, []).append(tag)
+        yield _csv([[*r[1:15], ";".join(tags.get(r[0], [])), *r[15:]] for r in part])
+
+
+def _products(session: Session, filters: dict[str, Any]) -> Iterator[str]:
+    p = Product
+    stmt = select(
+        p.id, p.external_id, p.name, p.category, p.unit_price, p.unit_cost, p.is_active
+    ).order_by(p.id)
+    stmt = _restrict(stmt, p, product_filter(**filters))
+    yield BOM + _csv([PRODUCT_HEADER])
+    for part in _stream(session, stmt):
+        yield _csv([r[1:] for r in part])
+
+
+def _lines(session: Session, filters: dict[str, Any], totals: bool) -> Iterator[str]:
+    o, ln = Order, OrderLine
+    cols = [
+        o.external_id, Customer.external_id, o.ordered_at, o.status, o.channel, o.discount,
+        ln.line_no, Product.external_id, ln.quantity, ln.unit_price, ln.unit_cost, ln.discount,
+    ]  # fmt: skip
+    if totals:
+        cols += [o.revenue, o.cost, o.profit, o.refunded]
+    stmt = (
+        select(*cols)
+        .select_from(ln)
+        .join(o, o.id == ln.order_id)
+        .join(Customer, Customer.id == o.customer_id)
+        .join(Product, Product.id == ln.product_id)
+        .order_by(o.id, ln.line_no, ln.id)
+    )
+    filtered = order_filter(**filters)
+    if filtered.whereclause is not None:
+        stmt = stmt.where(o.id.in_(filtered.with_only_columns(o.id)))
+    yield BOM + _csv([ORDER_HEADER if totals else LINE_HEADER])
+    for part in _stream(session, stmt):
+        yield _csv(part)
+
+
+def _touchpoints(session: Session, filters: dict[str, Any]) -> Iterator[str]:
+    t = Touchpoint
+    owner = aliased(User)
+    stmt = (
+        select(
+            t.id,
+            t.external_id,
+            Customer.external_id,
+            t.occurred_at,
+            t.channel,
+            t.stage,
+            t.direction,
+            t.outcome,
+            owner.username,
+            t.note,
+        )  # fmt: skip
+        .join(Customer, Customer.id == t.customer_id)
+        .outerjoin(owner, owner.id == t.owner_id)
+        .order_by(t.id)
+    )
+    stmt = _restrict(stmt, t, touchpoint_filter(**filters))
+    yield BOM + _csv([TOUCHPOINT_HEADER])
+    for part in _stream(session, stmt):
+        yield _csv([r[1:] for r in part])
+
+
+def export(session: Session, entity: str, filters: dict[str, Any]) -> Iterator[str]:
+    """CSV text chunks (header first) for ``entity`` filtered like its list service."""
+    if entity == "customers":
+        return _customers(session, filters)
+    if entity == "products":
+        return _products(session, filters)
+    if entity == "orders":
+        return _lines(session, filters, totals=True)
+    if entity == "order_lines":
+        return _lines(session, filters, totals=False)
+    return _touchpoints(session, filters)

@@ -1,0 +1,113 @@
+"""Import (multipart upload) and streaming CSV export API."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import StreamingResponse
+
+from retento.auth.permissions import require
+from retento.core.deps import CurrentUser, DbSession
+from retento.core.errors import InvalidInput
+from retento.dataio import service
+from retento.dataio.mapping import mapping_from_dict
+from retento.dataio.schemas import EXPORT_ENTITIES, ImportReport
+
+router = APIRouter(prefix="/api/v1", tags=["import-export"])
+
+
+@router.post("/imports/{entity}", response_model=ImportReport)
+def import_entity(
+    entity: str,
+    session: DbSession,
+    user: CurrentUser,
+    file: UploadFile = File(..., description="CSV or XLSX file."),
+    mapping: str | None = Form(
+        None, description='JSON: {"columns": {"source": "field"}, "timezone": "Asia/Shanghai"}'
+    ),
+    skip_invalid: bool = Form(False),
+):
+    """Import a file; all-or-nothing (422 listing the bad rows) unless ``skip_invalid``."""
+    m = None
+    if mapping:
+        try:
+            m = mapping_from_dict(json.loads(mapping))
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"mapping is not valid JSON: {exc}", field="mapping") from exc
+    return service.import_file(
+        session,
+        entity,
+        file.file,
+        actor=user,
+        name=file.filename or "upload",
+        mapping=m,
+        skip_invalid=skip_invalid,
+    )
+
+
+FILTER_KEYS = {
+    "customers": ("q", "kind", "scope", "tag", "owner_id", "party_type"),
+    "products": ("q", "category", "active"),
+    "orders": ("customer_id", "status", "channel", "since", "until", "external_id"),
+    "order_lines": ("customer_id", "status", "channel", "since", "until", "external_id"),
+    "touchpoints": (
+        "customer_id", "channel", "stage", "direction", "outcome", "owner_id", "since", "until",
+    ),
+}  # fmt: skip
+
+
+@router.get("/exports/{entity}.csv", response_class=StreamingResponse)
+def export_entity(
+    entity: str,
+    request: Request,
+    session: DbSession,
+    user: CurrentUser,
+    q: str | None = None,
+    kind: str | None = None,
+    scope: str | None = None,
+    tag: str | None = None,
+    owner_id: int | None = None,
+    party_type: str | None = None,
+    category: str | None = None,
+    active: bool | None = None,
+    customer_id: int | None = None,
+    status: str | None = None,
+    channel: str | None = None,
+    stage: str | None = None,
+    direction: str | None = None,
+    outcome: str | None = None,
+    external_id: str | None = None,
+    since: datetime | None = Query(None, description="ISO timestamp with zone (inclusive)."),
+    until: datetime | None = Query(None, description="ISO timestamp with zone (exclusive)."),
+):
+    """Stream a filtered list as CSV (the import format, so it re-imports unchanged)."""
+    require(user, "data:export")
+    if entity not in EXPORT_ENTITIES:
+        raise InvalidInput(
+            f"Cannot export '{entity}'. Choose one of: {', '.join(EXPORT_ENTITIES)}.",
+            field="entity",
+        )
+    given: dict[str, Any] = {
+        k: v for k, v in locals().items() if k in FILTER_KEYS[entity] and v is not None
+    }
+    for key in ("since", "until"):
+        if key in given and given[key].tzinfo is None:
+            given[key] = given[key].replace(tzinfo=UTC)
+    # The stream outlives the request's session, so it reads through its own.
+    factory = request.app.state.session_factory
+
+    def body():
+        s = factory()
+        try:
+            yield from service.export_csv(s, entity, actor=user, filters=given)
+        finally:
+            s.close()
+
+    return StreamingResponse(
+        body(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{entity}.csv"'},
+    )

@@ -1,0 +1,1 @@
+"""Demo data: a reproducible population for trying Retento (``retento demo``)."""

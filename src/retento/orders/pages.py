@@ -1,0 +1,179 @@
+"""Web pages: enter an order with lines for a customer, see an order, list recent orders on the 360."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.core.deps import DbSession
+from retento.core.errors import FieldError, InvalidInput, RetentoError
+from retento.customers.models import Customer
+from retento.customers.service import get_customer, require_customer_change
+from retento.orders import service
+from retento.orders.models import ORDER_CHANNELS, ORDER_STATUSES
+from retento.orders.schemas import OrderCreate
+from retento.products.models import Product
+from retento.touchpoints.pages import local_now, parse_local
+from retento.web.i18n import N_
+from retento.web.labels import label_msgid
+from retento.web.panels import Panel, register_panel
+from retento.web.render import PageUser, flash, form_errors, page_router, redirect, render, tr
+
+router = page_router()
+
+LINE_ROWS = 3
+PICKER_LIMIT = 1000
+
+
+def _recent_orders(request: Request, session: Session, customer: Customer, user: User) -> dict:
+    rows, total = service.list_orders(
+        session, actor=user, customer_id=customer.id, sort="-ordered_at", limit=10
+    )
+    return {"orders": rows, "total": total, "customer": customer}
+
+
+register_panel(
+    Panel(
+        key="orders",
+        title=N_("Recent orders"),
+        template="orders/_panel.html",
+        load=_recent_orders,
+        permission="order:read",
+        order=10,
+        slot="main",
+    )
+)
+
+
+def _products(session: Session) -> list[Product]:
+    """Active products for the picker, by name."""
+    return list(
+        session.scalars(
+            select(Product).where(Product.is_active.is_(True)).order_by(Product.name).limit(PICKER_LIMIT)
+        )
+    )
+
+
+def _render_form(
+    request: Request,
+    session: Session,
+    customer: Customer,
+    form: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "orders/form.html",
+        status_code=status_code,
+        customer=customer,
+        form=form,
+        errors=errors or {},
+        products=_products(session),
+        statuses=[(s, tr(request, label_msgid("status", s))) for s in ORDER_STATUSES],
+        channels=[(c, tr(request, label_msgid("channel", c))) for c in ORDER_CHANNELS],
+    )
+
+
+@router.get("/customers/{customer_id:int}/orders/new")
+def order_new(request: Request, session: DbSession, user: PageUser, customer_id: int) -> Response:
+    """The order form: lines with a product picker; prices default to the product's."""
+    customer = get_customer(session, customer_id, actor=user)
+    require_customer_change(user, customer, "order:create")
+    form = {
+        "ordered_at": local_now(request),
+        "status": "completed",
+        "channel": "store",
+        "lines": [{} for _ in range(LINE_ROWS)],
+    }
+    return _render_form(request, session, customer, form)
+
+
+def _parse(request: Request, form: Any, customer_id: int) -> tuple[dict, dict, list[FieldError]]:
+    get = lambda k: str(form.get(k) or "").strip()  # noqa: E731
+    shown: dict[str, Any] = {
+        k: get(k) for k in ("ordered_at", "status", "channel", "discount", "external_id", "note")
+    }
+    problems: list[FieldError] = []
+    data: dict[str, Any] = {
+        "customer_id": customer_id,
+        "status": shown["status"] or "completed",
+        "channel": shown["channel"] or "store",
+        "discount": shown["discount"] or "0",
+        "external_id": shown["external_id"] or None,
+        "note": shown["note"] or None,
+    }
+    try:
+        data["ordered_at"] = parse_local(request, shown["ordered_at"], "ordered_at")
+    except InvalidInput as exc:
+        problems.append(FieldError("ordered_at", exc.message))
+    lines, shown_lines, index = [], [], []
+    i = 0
+    while f"lines.{i}.product_id" in form:
+        row = {k: get(f"lines.{i}.{k}") for k in ("product_id", "quantity", "unit_price", "discount")}
+        shown_lines.append(row)
+        if any(row.values()):
+            line: dict[str, Any] = {
+                "product_id": row["product_id"] or None,
+                "quantity": row["quantity"] or None,
+                "discount": row["discount"] or "0",
+            }
+            if row["unit_price"]:
+                line["unit_price"] = row["unit_price"]
+            lines.append(line)
+            index.append(i)
+        i += 1
+    data["lines"] = lines
+    shown["lines"] = shown_lines or [{}]
+    shown["_index"] = index
+    return data, shown, problems
+
+
+def _line_errors(errors: dict[str, str], index: list[int]) -> dict[str, str]:
+    """Schema line numbers count only filled rows; point the messages at the form's rows."""
+    out = {}
+    for key, msg in errors.items():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "lines" and parts[1].isdigit() and int(parts[1]) < len(index):
+            key = f"lines.{index[int(parts[1])]}.{parts[2]}"
+        elif key == "lines":
+            key = "lines.0.product_id"
+        out[key] = msg
+    return out
+
+
+@router.post("/customers/{customer_id:int}/orders/new")
+async def order_create(
+    request: Request, session: DbSession, user: PageUser, customer_id: int
+) -> Response:
+    """Create the order; on any error the form comes back with messages and nothing is saved."""
+    customer = get_customer(session, customer_id, actor=user)
+    data, shown, problems = _parse(request, await request.form(), customer.id)
+    try:
+        if problems:
+            raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
+        if not data["lines"]:
+            raise InvalidInput(tr(request, "Add at least one line."), field="lines")
+        order = service.create_order(session, OrderCreate(**data), actor=user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
+            raise
+        customer = get_customer(session, customer_id, actor=user)
+        errors = _line_errors(form_errors(request, exc), shown["_index"])
+        return _render_form(request, session, customer, shown, errors, 422)
+    flash(request, tr(request, "Order #%(id)s was saved.", id=order.id))
+    return redirect(request, f"/customers/{customer.id}")
+
+
+@router.get("/orders/{order_id:int}")
+def order_detail(request: Request, session: DbSession, user: PageUser, order_id: int) -> Response:
+    """One order with its lines and refunds."""
+    order = service.get_order(session, order_id, actor=user)
+    return render(request, "orders/detail.html", order=order, customer=order.customer)

@@ -1,0 +1,260 @@
+"""Turn per-customer SQL summaries into scores with ``retento.analytics`` (no database here)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retento import analytics as A
+from retento.scoring.schemas import ScoreRunCreate
+
+DAYS_PER_WEEK = 7.0
+
+
+@dataclass
+class ScoringResult:
+    scores: pd.DataFrame
+    params: dict[str, float]
+    log_likelihood: float
+    report: dict[str, Any]
+
+
+def _model(name: str):
+    return A.ParetoNBDModel() if name == "pareto" else A.BetaGeoModel()
+
+
+def _round(d: dict[str, float], n: int = 4) -> dict[str, float]:
+    return {k: round(float(v), n) for k, v in d.items()}
+
+
+def score_customers(
+    summary: pd.DataFrame,
+    monthly: pd.DataFrame,
+    holdout_tx: pd.DataFrame | None,
+    cfg: ScoreRunCreate,
+    *,
+    as_of: datetime,
+) -> ScoringResult:
+    """Fit the chosen model on buyers, score every customer, build the report; keep fit warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _score(summary, monthly, holdout_tx, cfg, as_of=as_of)
+    messages = sorted(
+        {str(w.message).strip() for w in caught if issubclass(w.category, RuntimeWarning)}
+    )
+    result.report["fit"]["warnings"] = messages
+    return result
+
+
+def _score(
+    summary: pd.DataFrame,
+    monthly: pd.DataFrame,
+    holdout_tx: pd.DataFrame | None,
+    cfg: ScoreRunCreate,
+    *,
+    as_of: datetime,
+) -> ScoringResult:
+    buyers = summary[summary["order_count"] > 0].copy()
+    x = buyers["frequency"].to_numpy(float)
+    t_x = buyers["recency_days"].to_numpy(float) / DAYS_PER_WEEK
+    T = buyers["T_days"].to_numpy(float) / DAYS_PER_WEEK
+    model = _model(cfg.model).fit(x, t_x, T)
+    horizon = float(cfg.horizon_weeks)
+    buyers["p_alive"] = np.clip(model.probability_alive(x, t_x, T), 0.0, 1.0)
+    buyers["expected_purchases"] = model.conditional_expected_purchases(horizon, x, t_x, T)
+
+    revenue_total = float(buyers["revenue"].sum())
+    observed_margin = float(buyers["profit"].sum()) / revenue_total if revenue_total > 0 else 0.0
+    margin = cfg.margin if cfg.margin is not None else min(max(observed_margin, 0.0), 1.0)
+    repeaters = buyers["frequency"] > 0
+    monetary = buyers["monetary"].to_numpy(float)
+    gg_params: dict[str, float] = {}
+    if int(repeaters.sum()) >= 5 and (monetary[repeaters.to_numpy()] > 0).all():
+        gg = A.GammaGammaModel().fit(x[repeaters.to_numpy()], monetary[repeaters.to_numpy()])
+        gg_params = dict(gg.params_)
+        spend = gg.conditional_expected_average_value(x, np.where(monetary > 0, monetary, 0.0))
+        clv = model.customer_lifetime_value(
+            gg,
+            x,
+            t_x,
+            T,
+            np.where(monetary > 0, monetary, 0.0),
+            horizon=horizon,
+            discount_rate=cfg.discount_rate,
+            margin=margin,
+            freq_unit_days=DAYS_PER_WEEK,
+        )
+    else:
+        mean_order = revenue_total / max(int(buyers["order_count"].sum()), 1)
+        spend = np.full(len(buyers), mean_order)
+        clv = buyers["expected_purchases"].to_numpy() * spend * margin
+    buyers["expected_spend"] = spend
+    buyers["clv"] = clv
+
+    scores = summary.merge(
+        buyers[["customer_id", "p_alive", "expected_purchases", "expected_spend", "clv"]],
+        on="customer_id",
+        how="left",
+    )
+    scores = _classify(scores)
+    report = _report(scores, model, cfg, monthly, holdout_tx, as_of, gg_params, margin)
+    out = pd.DataFrame(
+        {
+            "customer_id": scores["customer_id"].astype(int),
+            "order_count": scores["order_count"].astype(int),
+            "first_order_on": scores["first_day"],
+            "last_order_on": scores["last_day"],
+            "revenue": scores["revenue"],
+            "profit": scores["profit"],
+            "frequency": scores["frequency"].astype(int),
+            "recency_weeks": (scores["recency_days"] / DAYS_PER_WEEK).round(4),
+            "t_weeks": (scores["T_days"].fillna(0) / DAYS_PER_WEEK).round(4),
+            "monetary": scores["monetary"],
+            "p_alive": scores["p_alive"],
+            "expected_purchases": scores["expected_purchases"],
+            "expected_spend": scores["expected_spend"],
+            "clv": scores["clv"],
+            "rfm_r": scores["rfm_r"],
+            "rfm_f": scores["rfm_f"],
+            "rfm_m": scores["rfm_m"],
+            "rfm_cell": scores["rfm_cell"],
+            "value_class": scores["value_class"],
+            "label": scores["label"],
+            "loyalty_stage": scores["loyalty_stage"],
+            "lapsed": scores["lapsed"].astype(bool),
+        }
+    )
+    out = out.astype(object).where(pd.notna(out), None)
+    return ScoringResult(out, _round(model.params_, 6), float(model.log_likelihood_), report)
+
+
+def _classify(scores: pd.DataFrame) -> pd.DataFrame:
+    """RFM, value pyramid, MVC/MGC/BZ labels and loyalty stage via ``retento.analytics``."""
+    scores = scores.copy()
+    buyers = scores["order_count"] > 0
+    rfm = A.rfm_scores(scores[buyers], "days_since_last", "order_count", "revenue")
+    for col, src in (("rfm_r", "r"), ("rfm_f", "f"), ("rfm_m", "m"), ("rfm_cell", "cell")):
+        scores[col] = rfm[src].reindex(scores.index)
+    scores["value_class"] = A.value_pyramid(scores["profit"]).classes
+    future = scores["clv"].fillna(0.0)
+    scores["label"] = A.value_labels(scores["profit"], future)
+    stages = A.loyalty_stage(scores.assign(tenure_days=scores["T_days"].fillna(0.0)))
+    scores["loyalty_stage"] = stages["stage"]
+    scores["lapsed"] = stages["lapsed"]
+    return scores
+
+
+def _hist(values: np.ndarray, bins: int = 20) -> dict[str, list[float]]:
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return {"edges": [], "counts": []}
+    hi = float(np.quantile(values, 0.99)) if len(values) > 20 else float(values.max())
+    lo = float(min(values.min(), 0.0))
+    counts, edges = np.histogram(
+        np.clip(values, lo, hi), bins=bins, range=(lo, hi if hi > lo else lo + 1)
+    )
+    return {"edges": [round(float(e), 2) for e in edges], "counts": [int(c) for c in counts]}
+
+
+def _report(
+    scores: pd.DataFrame,
+    model: Any,
+    cfg: ScoreRunCreate,
+    monthly: pd.DataFrame,
+    holdout_tx: pd.DataFrame | None,
+    as_of: datetime,
+    gg_params: dict[str, float],
+    margin: float,
+) -> dict[str, Any]:
+    """Everything the value dashboard draws, stored with the run so pages never refit."""
+    profit = scores["profit"].to_numpy(float)
+    pyramid = A.value_pyramid(pd.Series(profit, index=scores["customer_id"]))
+    curve = A.pareto_curve(pd.Series(profit, index=scores["customer_id"]), points=101)
+    buyers = scores[scores["order_count"] > 0]
+    rng = np.random.default_rng(0)
+    sample = (
+        buyers if len(buyers) <= 2000 else buyers.iloc[rng.choice(len(buyers), 2000, replace=False)]
+    )
+    cohorts = (
+        A.cohort_retention(monthly, "customer_id", "date", period="M") if len(monthly) else None
+    )
+    report: dict[str, Any] = {
+        "fit": {
+            "model": cfg.model,
+            "params": {k: float(v) for k, v in model.params_.items()},
+            "params_rounded": {k: round(float(v), 4) for k, v in model.params_.items()},
+            "standard_errors": {k: float(v) for k, v in model.standard_errors_.items()},
+            "log_likelihood": float(model.log_likelihood_),
+            "customers": int(len(buyers)),
+            "gamma_gamma": gg_params,
+            "margin": margin,
+            "horizon_weeks": cfg.horizon_weeks,
+            "discount_rate": cfg.discount_rate,
+        },
+        "pyramid": pyramid.to_dict(),
+        "pareto": curve.to_dict(),
+        "cohorts": cohorts.to_dict() if cohorts is not None else None,
+        "distribution": {
+            "clv": _hist(buyers["clv"].to_numpy(float)),
+            "p_alive": _hist(buyers["p_alive"].to_numpy(float), bins=10),
+            "scatter": [
+                [round(float(p), 4), round(float(c), 2), int(i)]
+                for p, c, i in zip(
+                    sample["p_alive"], sample["clv"], sample["customer_id"], strict=True
+                )
+            ],
+        },
+        "stages": {k: int(v) for k, v in scores["loyalty_stage"].value_counts().items()},
+        "labels": {k: int(v) for k, v in scores["label"].value_counts().items()},
+        "rfm": {k: int(v) for k, v in scores["rfm_cell"].dropna().value_counts().head(30).items()},
+        "repeat_purchase_rate": float((buyers["frequency"] > 0).mean()) if len(buyers) else 0.0,
+    }
+    if holdout_tx is not None and cfg.holdout_weeks:
+        report["holdout"] = _holdout(cfg, holdout_tx, as_of)
+    return report
+
+
+def _holdout(cfg: ScoreRunCreate, tx: pd.DataFrame, as_of: datetime) -> dict[str, Any] | None:
+    """Refit on data before ``as_of − holdout`` and compare forecasts with what happened since."""
+    cal_end = (as_of - timedelta(weeks=cfg.holdout_weeks)).date()
+    obs_end = as_of.date()
+    tx = tx[tx["date"] < pd.Timestamp(obs_end)]
+    if len(tx) == 0 or (tx["date"] < pd.Timestamp(cal_end)).sum() == 0:
+        return None
+    summ = A.summarize(
+        tx,
+        "customer_id",
+        "date",
+        "amount",
+        freq="W",
+        calibration_end=cal_end,
+        observation_end=obs_end,
+    )
+    if len(summ) < 10:
+        return None
+    model = _model(cfg.model).fit(summ["frequency"], summ["recency"], summ["T"])
+    rep = A.holdout_report(
+        model,
+        summ,
+        tx,
+        customer_col="customer_id",
+        datetime_col="date",
+        calibration_end=cal_end,
+        observation_end=obs_end,
+    )
+    out = rep.to_dict()
+    out.update(
+        {
+            "weeks": cfg.holdout_weeks,
+            "calibration_end": cal_end.isoformat(),
+            "mae": rep.mae,
+            "predicted_total": rep.metrics["total_predicted"],
+            "actual_total": rep.metrics["total_actual"],
+        }
+    )
+    return out

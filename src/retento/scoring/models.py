@@ -1,0 +1,69 @@
+"""Scoring runs and per-customer scores (history kept: one row per customer per run)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
+
+MODELS = ("bgnbd", "pareto")
+VALUE_CLASSES = ("vip", "major", "ordinary", "small", "below_zero")
+LABELS = ("mvc", "mgc", "bz", "other")
+STAGES = ("potential", "new", "regular", "old", "loyal")
+
+
+class ScoreRun(Base):
+    __tablename__ = "score_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(20), default="bgnbd")
+    status: Mapped[str] = mapped_column(String(20), default="running", index=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    triggered_by: Mapped[str] = mapped_column(String(80), default="system")
+    customers_scored: Mapped[int] = mapped_column(Integer, default=0)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    log_likelihood: Mapped[float | None] = mapped_column(Float)
+    # Fit quality, pyramid summary, Pareto curve, cohort matrix and holdout tracking for dashboards.
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class CustomerScore(Base):
+    __tablename__ = "customer_scores"
+    __table_args__ = (
+        Index("ix_customer_scores_run_customer", "run_id", "customer_id", unique=True),
+        Index("ix_customer_scores_customer", "customer_id", "run_id"),
+        Index("ix_customer_scores_run_class", "run_id", "value_class"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("score_runs.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    order_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_order_on: Mapped[date | None] = mapped_column(Date)
+    last_order_on: Mapped[date | None] = mapped_column(Date)
+    revenue: Mapped[Decimal] = mapped_column(MoneyColumn)
+    profit: Mapped[Decimal] = mapped_column(MoneyColumn)
+    frequency: Mapped[int] = mapped_column(Integer, default=0)
+    recency_weeks: Mapped[float] = mapped_column(Float, default=0.0)
+    t_weeks: Mapped[float] = mapped_column(Float, default=0.0)
+    monetary: Mapped[Decimal] = mapped_column(MoneyColumn)
+    p_alive: Mapped[float | None] = mapped_column(Float)
+    expected_purchases: Mapped[float | None] = mapped_column(Float)
+    expected_spend: Mapped[Decimal | None] = mapped_column(MoneyColumn)
+    clv: Mapped[Decimal | None] = mapped_column(MoneyColumn)
+    rfm_r: Mapped[int | None] = mapped_column(Integer)
+    rfm_f: Mapped[int | None] = mapped_column(Integer)
+    rfm_m: Mapped[int | None] = mapped_column(Integer)
+    rfm_cell: Mapped[str | None] = mapped_column(String(8))
+    value_class: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(10))
+    loyalty_stage: Mapped[str] = mapped_column(String(20))
+    lapsed: Mapped[bool] = mapped_column(default=False)

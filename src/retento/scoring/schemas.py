@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from retento.core.money import Money
+from retento.core.timeutil import UTCDatetime
+
+ModelName = Literal["bgnbd", "pareto"]
+
+
+class ScoreRunCreate(BaseModel):
+    model: ModelName = "bgnbd"
+    as_of: UTCDatetime | None = Field(None, description="Score as of this moment (default: now).")
+    horizon_weeks: int = Field(52, ge=1, le=520)
+    discount_rate: float = Field(0.10, ge=0, le=1, description="Yearly discount rate for CLV.")
+    margin: float | None = Field(
+        None, gt=0, le=1, description="Profit margin for CLV; default: observed margin."
+    )
+    holdout_weeks: int = Field(
+        26, ge=0, le=260, description="Weeks kept out to validate the model (0 = none)."
+    )
+
+
+class ScoreRunRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    model: str
+    status: str
+    as_of: datetime
+    started_at: datetime
+    finished_at: datetime | None
+    triggered_by: str
+    customers_scored: int
+    params: dict[str, Any] | None
+    log_likelihood: float | None
+    error: str | None
+
+
+class ScoreRunReport(ScoreRunRead):
+    report: dict[str, Any] | None
+
+
+class CustomerScoreRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    run_id: int
+    customer_id: int
+    order_count: int
+    first_order_on: date | None
+    last_order_on: date | None
+    revenue: Money
+    profit: Money
+    frequency: int
+    recency_weeks: float
+    t_weeks: float
+    monetary: Money
+    p_alive: float | None
+    expected_purchases: float | None
+    expected_spend: Money | None
+    clv: Money | None
+    rfm_r: int | None
+    rfm_f: int | None
+    rfm_m: int | None
+    rfm_cell: str | None
+    value_class: str
+    label: str
+    loyalty_stage: str
+    lapsed: bool

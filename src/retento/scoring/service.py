@@ -1,0 +1,246 @@
+"""Scoring runs: SQL summaries → CLV models and value classification → stored scores."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from retento.audit.service import record
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.db import utcnow
+from retento.core.errors import InvalidInput, NotFound
+from retento.core.money import to_money
+from retento.core.pagination import apply_sort, paginate
+from retento.customers.models import Customer
+from retento.scoring import compute, queries
+from retento.scoring.models import LABELS, STAGES, VALUE_CLASSES, CustomerScore, ScoreRun
+from retento.scoring.schemas import ScoreRunCreate
+
+Progress = Callable[[str, float], None]
+
+SORTABLE = {
+    "customer_id": CustomerScore.customer_id,
+    "clv": CustomerScore.clv,
+    "p_alive": CustomerScore.p_alive,
+    "profit": CustomerScore.profit,
+    "revenue": CustomerScore.revenue,
+    "expected_purchases": CustomerScore.expected_purchases,
+    "frequency": CustomerScore.frequency,
+}
+
+CHUNK = 20_000
+
+
+def _noop(_stage: str, _fraction: float) -> None:
+    return None
+
+
+def run_scoring(
+    session: Session, data: ScoreRunCreate, *, actor: User | None, progress: Progress = _noop
+) -> ScoreRun:
+    """Score every customer; the run row records success or the error (scores are all-or-nothing)."""
+    if actor is not None:
+        require(actor, "score:run")
+    as_of = data.as_of or utcnow()
+    run = ScoreRun(
+        model=data.model,
+        as_of=as_of,
+        status="running",
+        triggered_by=actor.username if actor else "system",
+    )
+    session.add(run)
+    session.flush()
+    try:
+        progress("summary", 0.05)
+        summary = queries.customer_summary(session, as_of)
+        if int((summary["order_count"] > 0).sum()) < 10:
+            raise InvalidInput(
+                "At least 10 customers with orders are needed to fit the models.", field="model"
+            )
+        monthly = queries.monthly_activity(session, as_of)
+        holdout = None
+        if data.holdout_weeks:
+            holdout_start = as_of - timedelta(weeks=data.holdout_weeks)
+            holdout = queries.daily_transactions(
+                session, (holdout_start - timedelta(days=3650)).date(), as_of
+            )
+        progress("fit", 0.25)
+        result = compute.score_customers(summary, monthly, holdout, data, as_of=as_of)
+        progress("store", 0.70)
+        _store(session, run.id, result.scores, progress)
+        run.params = result.params
+        run.log_likelihood = result.log_likelihood
+        run.report = result.report
+        run.customers_scored = len(result.scores)
+        run.status = "succeeded"
+    except InvalidInput:
+        raise
+    except Exception as exc:
+        run.status = "failed"
+        run.error = f"{type(exc).__name__}: {exc}"
+        run.report = {"traceback": traceback.format_exc(limit=5)}
+    run.finished_at = utcnow()
+    session.flush()
+    record(
+        session,
+        actor,
+        "create",
+        "score_run",
+        run.id,
+        None,
+        {"model": run.model, "status": run.status, "customers": run.customers_scored},
+    )
+    progress("done", 1.0)
+    return run
+
+
+def _money(value: float) -> Decimal:
+    return to_money(round(float(value), 2))
+
+
+def _store(session: Session, run_id: int, scores: pd.DataFrame, progress: Progress) -> None:
+    cols = list(scores.columns)
+    money_cols = {"revenue", "profit", "monetary", "expected_spend", "clv"}
+    total = len(scores)
+    for start in range(0, total, CHUNK):
+        part = scores.iloc[start : start + CHUNK]
+        rows = []
+        for rec in part.itertuples(index=False):
+            row = dict(zip(cols, rec, strict=True))
+            for key in money_cols:
+                v = row.get(key)
+                row[key] = (
+                    None if v is None or (isinstance(v, float) and np.isnan(v)) else _money(v)
+                )
+            for key in ("first_order_on", "last_order_on"):
+                if row.get(key) is not None and pd.isna(row[key]):
+                    row[key] = None
+            row["run_id"] = run_id
+            rows.append(row)
+        session.execute(insert(CustomerScore), rows)
+        progress("store", 0.70 + 0.29 * min(1.0, (start + CHUNK) / max(total, 1)))
+
+
+def latest_run(session: Session, *, model: str | None = None) -> ScoreRun | None:
+    stmt = select(ScoreRun).where(ScoreRun.status == "succeeded")
+    if model:
+        stmt = stmt.where(ScoreRun.model == model)
+    return session.scalar(stmt.order_by(ScoreRun.id.desc()).limit(1))
+
+
+def get_run(session: Session, run_id: int, *, actor: User) -> ScoreRun:
+    require(actor, "score:read")
+    run = session.get(ScoreRun, run_id)
+    if run is None:
+        raise NotFound("Scoring run", run_id)
+    return run
+
+
+def list_runs(session: Session, *, actor: User, limit: int = 20, offset: int = 0):
+    require(actor, "score:read")
+    return paginate(
+        session, select(ScoreRun).order_by(ScoreRun.id.desc()), limit=limit, offset=offset
+    )
+
+
+def _run_or_latest(session: Session, run_id: int | None) -> ScoreRun:
+    run = session.get(ScoreRun, run_id) if run_id else latest_run(session)
+    if run is None or run.status != "succeeded":
+        raise NotFound("Scoring run", run_id or "latest", field="run_id")
+    return run
+
+
+def list_scores(
+    session: Session,
+    *,
+    actor: User,
+    run_id: int | None = None,
+    value_class: str | None = None,
+    label: str | None = None,
+    stage: str | None = None,
+    p_alive_lt: float | None = None,
+    p_alive_gte: float | None = None,
+    clv_gte: float | None = None,
+    owner_id: int | None = None,
+    sort: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+):
+    """Scores of one run (default: the latest), filtered e.g. 'VIP customers with P(alive) < 0.5'."""
+    require(actor, "score:read")
+    run = _run_or_latest(session, run_id)
+    for name, value, allowed in (
+        ("value_class", value_class, VALUE_CLASSES),
+        ("label", label, LABELS),
+        ("stage", stage, STAGES),
+    ):
+        if value and value not in allowed:
+            raise InvalidInput(f"{name} must be one of {', '.join(allowed)}.", field=name)
+    stmt = select(CustomerScore).where(CustomerScore.run_id == run.id)
+    if value_class:
+        stmt = stmt.where(CustomerScore.value_class == value_class)
+    if label:
+        stmt = stmt.where(CustomerScore.label == label)
+    if stage:
+        stmt = stmt.where(CustomerScore.loyalty_stage == stage)
+    if p_alive_lt is not None:
+        stmt = stmt.where(CustomerScore.p_alive < p_alive_lt)
+    if p_alive_gte is not None:
+        stmt = stmt.where(CustomerScore.p_alive >= p_alive_gte)
+    if clv_gte is not None:
+        stmt = stmt.where(CustomerScore.clv >= clv_gte)
+    if owner_id is not None:
+        stmt = stmt.join(Customer, Customer.id == CustomerScore.customer_id).where(
+            Customer.owner_id == owner_id
+        )
+    stmt = apply_sort(stmt, sort, SORTABLE, CustomerScore.customer_id)
+    return run, *paginate(session, stmt, limit=limit, offset=offset)
+
+
+def customer_scores(
+    session: Session, customer_id: int, *, actor: User, limit: int = 20
+) -> list[CustomerScore]:
+    """A customer's score history, newest run first."""
+    require(actor, "score:read")
+    if session.get(Customer, customer_id) is None:
+        raise NotFound("Customer", customer_id)
+    stmt = (
+        select(CustomerScore)
+        .join(ScoreRun, ScoreRun.id == CustomerScore.run_id)
+        .where(CustomerScore.customer_id == customer_id, ScoreRun.status == "succeeded")
+        .order_by(CustomerScore.run_id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def report_part(session: Session, part: str, *, actor: User, run_id: int | None = None) -> dict:
+    """One part of a run's stored report: pyramid, pareto, cohorts, fit, holdout, distributions."""
+    require(actor, "score:read")
+    run = _run_or_latest(session, run_id)
+    report = run.report or {}
+    if part not in report:
+        raise NotFound("Report part", part, field="part")
+    return {
+        "run_id": run.id,
+        "as_of": run.as_of.isoformat(),
+        "model": run.model,
+        part: report[part],
+    }
+
+
+def last_run_age(session: Session, now: datetime | None = None) -> timedelta | None:
+    last = session.scalar(
+        select(func.max(ScoreRun.started_at)).where(ScoreRun.status == "succeeded")
+    )
+    if last is None:
+        return None
+    return (now or utcnow()) - last

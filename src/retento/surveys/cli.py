@@ -1,0 +1,148 @@
+"""`retento surveys`: import and export responses, list surveys, estimate the CSI, remind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
+from retento.core.errors import InvalidInput
+
+app = typer.Typer(help="Satisfaction surveys.", no_args_is_help=True)
+
+AS_USER = typer.Option(None, "--as", help="Act as this user (default: first admin).")
+
+
+@app.command("list")
+@friendly_errors
+def list_cmd(as_user: str | None = AS_USER) -> None:
+    """List the surveys."""
+    from retento.surveys import service
+
+    with cli_session() as session:
+        rows, total = service.list_surveys(session, actor=cli_actor(session, as_user), limit=500)
+        table = Table("id", "name", "status", "language", "template", "created")
+        for s in rows:
+            table.add_row(
+                str(s.id),
+                s.name,
+                s.status,
+                s.language,
+                s.template or "",
+                f"{s.created_at:%Y-%m-%d}",
+            )
+    console.print(table)
+    console.print(f"{total} survey(s)")
+
+
+@app.command("import")
+@friendly_errors
+def import_cmd(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV or XLSX file."),
+    survey: int = typer.Option(..., "--survey", help="Survey id."),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Import the valid rows and report the others."
+    ),
+    channel: str = typer.Option("mail", "--channel", help="online, phone, mail or onsite."),
+    as_user: str | None = AS_USER,
+) -> None:
+    """Import responses (one row per respondent, one column per question code)."""
+    from retento.surveys.fileio import import_responses
+
+    with cli_session() as session:
+        report = import_responses(
+            session,
+            survey,
+            file.read_bytes(),
+            file.name,
+            actor=cli_actor(session, as_user),
+            skip_invalid=skip_invalid,
+            channel=channel,
+        )
+    console.print(
+        f"Imported {file.name}: {report['created']} created, {report['updated']} updated, "
+        f"{report['skipped']} skipped."
+    )
+    for e in report["errors"][:50]:
+        console.print(f"  line {e.get('row')}, column {e.get('field')}: {e['message']}")
+
+
+@app.command("export")
+@friendly_errors
+def export_cmd(
+    survey: int = typer.Option(..., "--survey", help="Survey id."),
+    output: Path = typer.Option(..., "--output", "-o", help="A .csv or .xlsx file to write."),
+    as_user: str | None = AS_USER,
+) -> None:
+    """Export responses in the import format (re-importing updates instead of duplicating)."""
+    from retento.surveys.fileio import export_bytes
+
+    fmt = output.suffix.lower().lstrip(".")
+    if fmt not in ("csv", "xlsx"):
+        raise InvalidInput("--output must end in .csv or .xlsx.", field="output")
+    with cli_session() as session:
+        data = export_bytes(session, survey, actor=cli_actor(session, as_user), fmt=fmt)
+    output.write_bytes(data)
+    console.print(f"Wrote {output} ({len(data):,} bytes).")
+
+
+@app.command("csi")
+@friendly_errors
+def csi_cmd(
+    survey: int = typer.Option(..., "--survey", help="Survey id."),
+    model: str = typer.Option("ecsi", "--model", help="ecsi or acsi."),
+    scheme: str = typer.Option("centroid", "--scheme", help="centroid, factorial or path."),
+    bootstrap: int = typer.Option(0, "--bootstrap", help="Bootstrap resamples for CIs (0 = none)."),
+    as_user: str | None = AS_USER,
+) -> None:
+    """Estimate the satisfaction index by PLS path modelling: paths, R², 0–100 indices."""
+    from retento.surveys.reports import csi_report
+
+    with cli_session() as session:
+        res = csi_report(
+            session,
+            survey,
+            actor=cli_actor(session, as_user),
+            model=model.lower(),
+            scheme=scheme,
+            bootstrap=bootstrap,
+        )
+    console.print(
+        f"{res['model']} on {res['n']} responses ({res['dropped_incomplete']} incomplete left "
+        f"out); GoF {res['gof']:.3f}; converged: {res['converged']}"
+    )
+    paths = Table("path", "coefficient", title="Path coefficients")
+    if bootstrap:
+        paths.add_column("95% CI")
+    for p in res["paths"]:
+        cells = [f"{p['source']} → {p['target']}", f"{p['coefficient']:.3f}"]
+        if bootstrap and "ci_lower" in p:
+            cells.append(f"[{p['ci_lower']:.3f}, {p['ci_upper']:.3f}]")
+        paths.add_row(*cells)
+    console.print(paths)
+    lv = Table("latent", "index (0–100)", "R²", title="Latent variables")
+    for name, index in res["indices"].items():
+        r2 = res["r2"].get(name)
+        lv.add_row(name, f"{index:.1f}", "" if r2 is None else f"{r2:.3f}")
+    console.print(lv)
+    drivers = Table(
+        "driver", "importance", "performance", "quadrant", title="Drivers of Satisfaction"
+    )
+    for d in res["drivers"]["Satisfaction"]:
+        drivers.add_row(
+            d["driver"], f"{d['importance']:.3f}", f"{d['performance']:.1f}", d["quadrant"]
+        )
+    console.print(drivers)
+
+
+@app.command("remind")
+@friendly_errors
+def remind_cmd() -> None:
+    """Run the reminder job now (it is idempotent)."""
+    from retento.surveys.jobs import send_reminders
+
+    with cli_session() as session:
+        n = send_reminders(session)
+    console.print(f"Reminded {n} invitation(s).")

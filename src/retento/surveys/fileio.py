@@ -1,0 +1,369 @@
+"""Survey responses in and out of CSV/XLSX files, with row-level validation (line + column)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.config import get_settings
+from retento.core.errors import FieldError, InvalidInput
+from retento.customers.models import Customer
+from retento.surveys.models import CHANNELS, Survey, SurveyQuestion, SurveyResponse
+from retento.surveys.schemas import AnswerIn
+from retento.surveys.service import EXPORT_ID_PREFIX, IngestRow, _survey, ingest
+
+MAX_ROWS = 100_000
+META_COLUMNS = (
+    "response_id",
+    "customer_id",
+    "customer_external_id",
+    "channel",
+    "status",
+    "completed_at",
+)
+EXPECTATION_SUFFIXES = (".expectation", ".a")
+PERCEPTION_SUFFIXES = (".perception", ".b")
+MULTI_SEPARATORS = ("|", ";")
+
+
+def read_table(content: bytes, filename: str) -> list[list[Any]]:
+    """The cells of the first sheet of an XLSX file or of a CSV file (UTF-8 or GB18030)."""
+    name = filename.lower()
+    if name.endswith((".xlsx", ".xlsm")):
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        except Exception as exc:
+            raise InvalidInput(
+                f"The file is not a readable XLSX workbook ({exc}).", "file"
+            ) from exc
+        try:
+            ws = wb.worksheets[0]
+            return [list(r) for r in ws.iter_rows(values_only=True)]
+        finally:
+            wb.close()
+    if not name.endswith((".csv", ".txt")):
+        raise InvalidInput("Send a .csv or .xlsx file.", field="file")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = content.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise InvalidInput("The CSV file is neither UTF-8 nor GB18030 text.", field="file")
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        return [list(r) for r in csv.reader(io.StringIO(text), dialect)]
+    except csv.Error as exc:
+        raise InvalidInput(f"The CSV file is malformed: {exc}.", field="file") from exc
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def _number(v: Any) -> float:
+    if isinstance(v, bool):
+        raise ValueError("is not a number")
+    if isinstance(v, int | float):
+        return float(v)
+    try:
+        return float(str(v).strip().replace(",", "."))
+    except ValueError:
+        raise ValueError(f"'{v}' is not a number") from None
+
+
+def _timestamp(v: Any) -> datetime:
+    local = ZoneInfo(get_settings().timezone)
+    if isinstance(v, datetime):
+        dt = v
+    elif isinstance(v, date):
+        dt = datetime.combine(v, time())
+    else:
+        text = str(v).strip()
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"'{text}' is not a date (use YYYY-MM-DD or ISO 8601)") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=local)
+    return dt.astimezone(UTC)
+
+
+def _choice(q: SurveyQuestion, raw: str) -> str:
+    text = raw.strip()
+    for o in q.options or []:
+        if text == o["value"]:
+            return o["value"]
+    for o in q.options or []:
+        if text.lower() in (o["value"].lower(), o["label"].lower()):
+            return o["value"]
+    return text
+
+
+def _map_header(
+    header: list[Any], questions: dict[str, SurveyQuestion]
+) -> tuple[dict[int, tuple[str, SurveyQuestion | None, str]], list[FieldError]]:
+    """Column index -> (column name, question or None for meta columns, part)."""
+    out: dict[int, tuple[str, SurveyQuestion | None, str]] = {}
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for i, cell in enumerate(header):
+        name = "" if cell is None else str(cell).strip()
+        if not name:
+            continue
+        if name in seen:
+            errors.append(FieldError(name, "This column appears twice.", 1))
+            continue
+        seen.add(name)
+        if name in META_COLUMNS:
+            out[i] = (name, None, "meta")
+        elif name in questions and questions[name].qtype != "expectation_perception":
+            out[i] = (name, questions[name], "value")
+        elif name in questions:
+            errors.append(
+                FieldError(
+                    name,
+                    f"'{name}' is an expectation/perception pair: use the columns "
+                    f"'{name}.expectation' and '{name}.perception'.",
+                    1,
+                )
+            )
+        else:
+            for part, suffixes in (("a", EXPECTATION_SUFFIXES), ("b", PERCEPTION_SUFFIXES)):
+                base = next((name[: -len(s)] for s in suffixes if name.endswith(s)), None)
+                q = questions.get(base) if base else None
+                if q is not None and q.qtype == "expectation_perception":
+                    out[i] = (name, q, part)
+                    break
+            else:
+                errors.append(
+                    FieldError(
+                        name, "Unknown column: neither a question code nor a known field.", 1
+                    )
+                )
+    parts: dict[str, set[str]] = {}
+    for _, q, part in out.values():
+        if q is not None and part in ("a", "b"):
+            parts.setdefault(q.code, set()).add(part)
+    for code, got in parts.items():
+        if got != {"a", "b"}:
+            errors.append(
+                FieldError(code, "Both the expectation and the perception column are needed.", 1)
+            )
+    if not any(q is not None for _, q, _ in out.values()):
+        errors.append(FieldError(None, "The header names no question of this survey.", 1))
+    return out, errors
+
+
+def parse_rows(survey: Survey, table: list[list[Any]]) -> list[IngestRow]:
+    """Turn a table (header + rows) into responses to ingest; cell problems stay on their row."""
+    if not table:
+        raise InvalidInput("The file is empty.", field="file")
+    if len(table) - 1 > MAX_ROWS:
+        raise InvalidInput(f"At most {MAX_ROWS} rows can be imported at once.", field="file")
+    questions = {q.code: q for q in survey.questions}
+    columns, header_errors = _map_header(table[0], questions)
+    if header_errors:
+        raise InvalidInput(
+            f"The header row has {len(header_errors)} problem(s); nothing was imported.",
+            field=header_errors[0].field,
+            errors=header_errors,
+        )
+    rows: list[IngestRow] = []
+    for n, cells in enumerate(table[1:], start=2):
+        if all(_blank(c) for c in cells):
+            continue
+        row = IngestRow(row=n)
+        pairs: dict[str, dict[str, float]] = {}
+        for i, (name, q, part) in columns.items():
+            value = cells[i] if i < len(cells) else None
+            if _blank(value):
+                continue
+            try:
+                if q is None:
+                    _set_meta(row, name, value)
+                elif part in ("a", "b"):
+                    pairs.setdefault(q.code, {})[part] = _number(value)
+                elif q.qtype in ("rating", "nps", "ces"):
+                    row.answers.append(AnswerIn(question=q.code, number=_number(value)))
+                elif q.qtype == "free_text":
+                    row.answers.append(AnswerIn(question=q.code, text=str(value)))
+                else:
+                    raw = str(value)
+                    if q.qtype == "multiple_choice":
+                        for sep in MULTI_SEPARATORS[1:]:
+                            raw = raw.replace(sep, MULTI_SEPARATORS[0])
+                        picked = [
+                            _choice(q, p) for p in raw.split(MULTI_SEPARATORS[0]) if p.strip()
+                        ]
+                    else:
+                        picked = [_choice(q, raw)]
+                    row.answers.append(AnswerIn(question=q.code, choices=picked))
+            except ValidationError as exc:
+                row.errors.append(FieldError(name, exc.errors()[0]["msg"], n))
+            except ValueError as exc:
+                row.errors.append(FieldError(name, str(exc), n))
+        for code, got in pairs.items():
+            if set(got) != {"a", "b"}:
+                missing = "perception" if "a" in got else "expectation"
+                row.errors.append(FieldError(f"{code}.{missing}", "This cell is empty.", n))
+                continue
+            row.answers.append(AnswerIn(question=code, expectation=got["a"], number=got["b"]))
+        rows.append(row)
+    if not rows:
+        raise InvalidInput("The file has a header but no data rows.", field="file")
+    return rows
+
+
+def _set_meta(row: IngestRow, name: str, value: Any) -> None:
+    text = str(value).strip()
+    if name == "response_id":
+        if len(text) > 64:
+            raise ValueError("is longer than 64 characters")
+        row.external_id = text
+    elif name == "customer_id":
+        number = _number(value)
+        if number != int(number):
+            raise ValueError(f"'{text}' is not a whole number")
+        row.customer_id = int(number)
+    elif name == "customer_external_id":
+        row.customer_external_id = text
+    elif name == "channel":
+        if text not in CHANNELS:
+            raise ValueError(f"'{text}' is not a channel ({', '.join(CHANNELS)})")
+        row.channel = text
+    elif name == "status":
+        if text not in ("completed", "partial"):
+            raise ValueError("status must be 'completed' or 'partial'")
+        row.status = text
+    elif name == "completed_at":
+        row.completed_at = _timestamp(value)
+
+
+def import_responses(
+    session: Session,
+    survey_id: int,
+    content: bytes,
+    filename: str,
+    *,
+    actor: User,
+    skip_invalid: bool = False,
+    channel: str = "mail",
+) -> dict[str, Any]:
+    """Import a CSV/XLSX of responses: all rows or none, unless ``skip_invalid``."""
+    require(actor, "survey:import")
+    if channel not in CHANNELS:
+        raise InvalidInput(f"'{channel}' is not a channel.", field="channel")
+    survey = _survey(session, survey_id)
+    rows = parse_rows(survey, read_table(content, filename))
+    return ingest(
+        session,
+        survey,
+        rows,
+        actor=actor,
+        channel=channel,
+        source="import",
+        skip_invalid=skip_invalid,
+    )
+
+
+def export_columns(survey: Survey) -> list[str]:
+    cols = list(META_COLUMNS)
+    for q in survey.questions:
+        if q.qtype == "expectation_perception":
+            cols += [f"{q.code}.expectation", f"{q.code}.perception"]
+        else:
+            cols.append(q.code)
+    return cols
+
+
+def export_rows(session: Session, survey_id: int, *, actor: User) -> tuple[list[str], list[list]]:
+    """The survey's responses as a header and rows, in the import format (round-trips)."""
+    require(actor, "survey:read")
+    require(actor, "data:export")
+    survey = _survey(session, survey_id)
+    header = export_columns(survey)
+    codes = {q.id: q for q in survey.questions}
+    ext = dict(
+        session.execute(
+            select(Customer.id, Customer.external_id)
+            .join(SurveyResponse, SurveyResponse.customer_id == Customer.id)
+            .where(SurveyResponse.survey_id == survey.id)
+        ).all()
+    )
+    rows = []
+    stmt = (
+        select(SurveyResponse)
+        .where(SurveyResponse.survey_id == survey.id)
+        .order_by(SurveyResponse.id)
+        .options(selectinload(SurveyResponse.answers))
+        .execution_options(yield_per=1000)
+    )
+    for r in session.scalars(stmt):
+        values: dict[str, Any] = {
+            "response_id": r.external_id or f"{EXPORT_ID_PREFIX}{r.id}",
+            "customer_id": r.customer_id,
+            "customer_external_id": ext.get(r.customer_id) if r.customer_id else None,
+            "channel": r.channel,
+            "status": r.status,
+            "completed_at": r.completed_at.isoformat() if r.completed_at else None,
+        }
+        for a in r.answers:
+            q = codes.get(a.question_id)
+            if q is None:
+                continue
+            if q.qtype == "expectation_perception":
+                values[f"{q.code}.expectation"] = _plain(a.expectation)
+                values[f"{q.code}.perception"] = _plain(a.number)
+            elif q.qtype in ("rating", "nps", "ces"):
+                values[q.code] = _plain(a.number)
+            elif q.qtype == "free_text":
+                values[q.code] = a.text
+            else:
+                values[q.code] = MULTI_SEPARATORS[0].join(a.choices or [])
+        rows.append([values.get(c) for c in header])
+    return header, rows
+
+
+def _plain(v: float | None) -> int | float | None:
+    if v is None:
+        return None
+    return int(v) if float(v).is_integer() else v
+
+
+def export_bytes(session: Session, survey_id: int, *, actor: User, fmt: str = "csv") -> bytes:
+    """The export as CSV (UTF-8 with BOM, opens in Excel) or XLSX bytes."""
+    header, rows = export_rows(session, survey_id, actor=actor)
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("responses")
+        ws.append(header)
+        for r in rows:
+            ws.append(r)
+        buf = io.BytesIO()
+        wb.save(buf)
+        return buf.getvalue()
+    if fmt != "csv":
+        raise InvalidInput("format must be 'csv' or 'xlsx'.", field="format")
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(header)
+    w.writerows(["" if v is None else v for v in r] for r in rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -1,0 +1,68 @@
+"""Survey reminders: nudge invitees who have not answered (idempotent, safe to run twice)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from retento.audit.service import record
+from retento.core.db import utcnow
+from retento.jobs import job
+from retento.surveys.models import Survey, SurveyInvitation
+
+# Only channels with an address to write to get reminders; phone lists are worked by agents.
+REMINDED_CHANNELS = ("online", "mail")
+
+
+def due_reminders(survey: Survey, now: datetime) -> tuple:
+    """The condition for invitations of ``survey`` that are due a reminder at ``now``."""
+    cutoff = now - timedelta(days=survey.reminder_after_days)
+    return (
+        SurveyInvitation.survey_id == survey.id,
+        SurveyInvitation.channel.in_(REMINDED_CHANNELS),
+        SurveyInvitation.sent_at.is_not(None),
+        SurveyInvitation.completed_at.is_(None),
+        SurveyInvitation.expires_at > now,
+        SurveyInvitation.reminder_count < survey.max_reminders,
+        func.coalesce(SurveyInvitation.reminded_at, SurveyInvitation.sent_at) <= cutoff,
+    )
+
+
+@job("survey_reminders", every_seconds=3600)
+def send_reminders(session: Session, now: datetime | None = None) -> int:
+    """Mark due invitations as reminded (count + time); returns how many were reminded.
+
+    An invitation is due when it was sent, is neither answered nor expired, has had fewer than
+    the survey's ``max_reminders`` and its last contact is ``reminder_after_days`` old. The
+    links to send are rebuilt with ``service.invitation_links``; a second run at the same
+    moment finds nothing due.
+    """
+    now = now or utcnow()
+    total = 0
+    surveys = session.scalars(
+        select(Survey).where(Survey.status == "active", Survey.max_reminders > 0)
+    ).all()
+    for survey in surveys:
+        cond = due_reminders(survey, now)
+        ids = list(session.scalars(select(SurveyInvitation.id).where(*cond)))
+        if not ids:
+            continue
+        session.execute(
+            update(SurveyInvitation)
+            .where(SurveyInvitation.id.in_(ids))
+            .values(reminded_at=now, reminder_count=SurveyInvitation.reminder_count + 1)
+        )
+        record(
+            session,
+            None,
+            "remind",
+            "survey",
+            survey.id,
+            None,
+            {"reminded": len(ids), "at": now.isoformat()},
+        )
+        total += len(ids)
+    session.flush()
+    return total

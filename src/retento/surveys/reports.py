@@ -1,0 +1,593 @@
+"""Survey results: CSAT / NPS / CES, c = b/a, word of mouth, funnel, delivered value and the CSI."""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.errors import InvalidInput
+from retento.customers.models import Customer
+from retento.surveys import metrics
+from retento.surveys.models import (
+    COST_DIMENSIONS,
+    Survey,
+    SurveyAnswer,
+    SurveyDistribution,
+    SurveyInvitation,
+    SurveyQuestion,
+    SurveyResponse,
+)
+from retento.surveys.service import _survey, complaint_model
+from retento.surveys.templates import PROBLEM_EXPERIENCED, PROBLEM_REPORTED, PROBLEM_RESOLVED
+
+MIN_CSI_RESPONSES = 10
+NO_COMPLAINTS_NOTE = (
+    "Complaints are not recorded in this installation: the recorded grumble and complaint "
+    "counts are zero and the funnel is built from the survey answers only."
+)
+
+
+@dataclass
+class Resp:
+    """One completed response with its answers keyed by question id."""
+
+    id: int
+    customer_id: int | None
+    channel: str
+    completed_at: datetime | None
+    answers: dict[int, tuple[float | None, float | None, list[str] | None]] = field(
+        default_factory=dict
+    )
+
+
+def load_responses(
+    session: Session,
+    survey_id: int,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    customer_ids: Iterable[int] | None = None,
+) -> list[Resp]:
+    """Completed responses with their numeric and choice answers, in one query."""
+    stmt = (
+        select(
+            SurveyResponse.id,
+            SurveyResponse.customer_id,
+            SurveyResponse.channel,
+            SurveyResponse.completed_at,
+            SurveyAnswer.question_id,
+            SurveyAnswer.number,
+            SurveyAnswer.expectation,
+            SurveyAnswer.choices,
+        )
+        .join(SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id)
+        .where(SurveyResponse.survey_id == survey_id, SurveyResponse.status == "completed")
+        .order_by(SurveyResponse.id)
+    )
+    if since is not None:
+        stmt = stmt.where(SurveyResponse.completed_at >= since)
+    if until is not None:
+        stmt = stmt.where(SurveyResponse.completed_at < until)
+    if customer_ids is not None:
+        stmt = stmt.where(SurveyResponse.customer_id.in_(list(customer_ids)))
+    out: dict[int, Resp] = {}
+    for rid, cid, channel, done, qid, number, expectation, choices in session.execute(stmt):
+        r = out.get(rid)
+        if r is None:
+            r = out[rid] = Resp(rid, cid, channel, done)
+        r.answers[qid] = (number, expectation, choices)
+    return list(out.values())
+
+
+def _csat_eligible(q: SurveyQuestion) -> bool:
+    return (
+        q.qtype in ("rating", "expectation_perception")
+        and q.value_dimension not in COST_DIMENSIONS
+        and q.csi_latent != "Expectation"
+    )
+
+
+def headline_csat_question(survey: Survey) -> SurveyQuestion | None:
+    """The overall-satisfaction rating: first rating measuring CSI Satisfaction, else the first
+    'overall' rating, else the first satisfaction rating."""
+    ratings = [q for q in survey.questions if q.qtype == "rating" and _csat_eligible(q)]
+    for pick in (
+        lambda q: q.csi_latent == "Satisfaction",
+        lambda q: q.satisfaction_dimension == "overall",
+        lambda q: True,
+    ):
+        found = [q for q in ratings if pick(q)]
+        if found:
+            return found[0]
+    return None
+
+
+def _choice(r: Resp, q: SurveyQuestion | None) -> str | None:
+    if q is None or q.id not in r.answers:
+        return None
+    choices = r.answers[q.id][2] or []
+    return choices[0] if choices else None
+
+
+def respondent_level(
+    r: Resp, pairs_q: list[SurveyQuestion], headline: SurveyQuestion | None, tol: float
+) -> str | None:
+    """A respondent's level from their own c = Σb / Σa; without pairs, from the overall rating
+    (top box highly satisfied, at least the midpoint satisfied, below it dissatisfied)."""
+    sa = sb = 0.0
+    for q in pairs_q:
+        number, expectation, _ = r.answers.get(q.id, (None, None, None))
+        if number is not None and expectation:
+            sa += expectation
+            sb += number
+    if sa > 0:
+        return metrics.satisfaction_level(sb / sa, tol)
+    if headline is not None and headline.id in r.answers:
+        v = r.answers[headline.id][0]
+        if v is None:
+            return None
+        if v >= headline.scale_max:
+            return metrics.HIGHLY_SATISFIED
+        if v >= (headline.scale_min + headline.scale_max) / 2:
+            return metrics.SATISFIED
+        return metrics.DISSATISFIED
+    return None
+
+
+def _lapsed(session: Session, customer_ids: set[int]) -> dict[int, bool]:
+    from retento.scoring.models import CustomerScore
+    from retento.scoring.service import latest_run
+
+    run = latest_run(session)
+    if run is None or not customer_ids:
+        return {}
+    return dict(
+        session.execute(
+            select(CustomerScore.customer_id, CustomerScore.lapsed).where(
+                CustomerScore.run_id == run.id, CustomerScore.customer_id.in_(customer_ids)
+            )
+        ).all()
+    )
+
+
+def complaint_counts(session: Session, customer_ids: set[int]) -> tuple[dict[str, int], str | None]:
+    """Recorded grumbles / complaints of these customers, if the complaints domain exists.
+
+    handled = resolved, in follow-up or closed; satisfied_after = a follow-up CSAT of 4 or 5;
+    left_after = not won back.
+    """
+    model = complaint_model()
+    if model is None or not hasattr(model, "customer_id"):
+        return {}, NO_COMPLAINTS_NOTE
+    if not customer_ids:
+        return {}, None
+    base = select(func.count()).select_from(model).where(model.customer_id.in_(customer_ids))
+    counts: dict[str, int] = {}
+    if hasattr(model, "kind"):
+        counts["grumbles"] = session.scalar(base.where(model.kind == "grumble")) or 0
+        counts["complaints"] = session.scalar(base.where(model.kind == "complaint")) or 0
+    else:
+        counts["complaints"] = session.scalar(base) or 0
+    if hasattr(model, "status"):
+        done = ("resolved", "follow_up", "closed")
+        counts["handled"] = session.scalar(base.where(model.status.in_(done))) or 0
+    if hasattr(model, "csat"):
+        counts["satisfied_after"] = session.scalar(base.where(model.csat >= 4)) or 0
+    if hasattr(model, "won_back"):
+        counts["left_after"] = session.scalar(base.where(model.won_back.is_(False))) or 0
+    return counts, None
+
+
+def _per_question_scores(
+    survey: Survey, resps: list[Resp]
+) -> dict[int, list[tuple[float | None, float | None]]]:
+    vals: dict[int, list[tuple[float | None, float | None]]] = defaultdict(list)
+    for r in resps:
+        for qid, (number, expectation, _) in r.answers.items():
+            vals[qid].append((number, expectation))
+    return vals
+
+
+def survey_results(
+    session: Session,
+    survey_id: int,
+    *,
+    actor: User,
+    tolerance: float | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    """Every satisfaction metric of a survey in one report (the results dashboard)."""
+    require(actor, "survey:read")
+    survey = _survey(session, survey_id)
+    tol = survey.expectation_tolerance if tolerance is None else tolerance
+    if not 0 <= tol <= 0.5:
+        raise InvalidInput("tolerance must be between 0 and 0.5.", field="tolerance")
+    resps = load_responses(session, survey.id, since=since, until=until)
+    vals = _per_question_scores(survey, resps)
+    qs = survey.questions
+
+    csat_q = []
+    dim_items: dict[str, list[tuple[float | None, int, int]]] = defaultdict(list)
+    for q in qs:
+        if not _csat_eligible(q):
+            continue
+        numbers = [n for n, _ in vals.get(q.id, [])]
+        if q.qtype == "rating":
+            csat_q.append(
+                {"question": q.code, "dimension": q.satisfaction_dimension}
+                | metrics.csat(numbers, q.scale_min, q.scale_max).as_dict()
+            )
+        if q.satisfaction_dimension:
+            dim_items[q.satisfaction_dimension] += [(n, q.scale_min, q.scale_max) for n in numbers]
+    headline = headline_csat_question(survey)
+    headline_csat = next((c for c in csat_q if headline and c["question"] == headline.code), None)
+
+    nps_qs = [q for q in qs if q.qtype == "nps"]
+    nps_by_q = [
+        {"question": q.code} | metrics.nps(n for n, _ in vals.get(q.id, [])).as_dict()
+        for q in nps_qs
+    ]
+    trend: list[dict[str, Any]] = []
+    if nps_qs:
+        by_month: dict[str, list[float]] = defaultdict(list)
+        for r in resps:
+            v = r.answers.get(nps_qs[0].id, (None,))[0]
+            if v is not None and r.completed_at is not None:
+                by_month[r.completed_at.strftime("%Y-%m")].append(v)
+        trend = [{"month": m} | metrics.nps(by_month[m]).as_dict() for m in sorted(by_month)]
+    ces_by_q = [
+        {"question": q.code}
+        | metrics.ces((n for n, _ in vals.get(q.id, [])), q.scale_min, q.scale_max).as_dict()
+        for q in qs
+        if q.qtype == "ces"
+    ]
+
+    pair_qs = [q for q in qs if q.qtype == "expectation_perception"]
+    item_pairs = {q.code: [(a, b) for b, a in vals.get(q.id, [])] for q in pair_qs}
+    by_item = metrics.ratios_by(item_pairs, tol)
+    dim_pairs: dict[str, list[tuple[float | None, float | None]]] = defaultdict(list)
+    for q in pair_qs:
+        dim_pairs[q.satisfaction_dimension or q.code] += item_pairs[q.code]
+    by_dim = metrics.ratios_by(dim_pairs, tol)
+    all_pairs = [p for q in pair_qs for p in item_pairs[q.code]]
+
+    levels = [respondent_level(r, pair_qs, headline, tol) for r in resps]
+    level_counts = {lv: sum(1 for x in levels if x == lv) for lv in metrics.LEVELS}
+
+    by_code = {q.code: q for q in qs}
+    customers = {r.customer_id for r in resps if r.customer_id is not None}
+    lapsed = _lapsed(session, customers)
+    funnel_in = [
+        metrics.FunnelInput(
+            level=lv,
+            problem=None
+            if _choice(r, by_code.get(PROBLEM_EXPERIENCED)) is None
+            else _choice(r, by_code.get(PROBLEM_EXPERIENCED)) == "yes",
+            reported=_choice(r, by_code.get(PROBLEM_REPORTED)),
+            resolved=None
+            if _choice(r, by_code.get(PROBLEM_RESOLVED)) is None
+            else _choice(r, by_code.get(PROBLEM_RESOLVED)) == "yes",
+            lapsed=lapsed.get(r.customer_id) if r.customer_id is not None else None,
+        )
+        for r, lv in zip(resps, levels, strict=True)
+    ]
+    counts, note = complaint_counts(session, customers)
+
+    return {
+        "survey_id": survey.id,
+        "responses": len(resps),
+        "tolerance": tol,
+        "csat": {
+            "headline": headline_csat,
+            "by_question": csat_q,
+            "by_dimension": [
+                {"dimension": d} | metrics.csat_pooled(items)
+                for d, items in sorted(dim_items.items())
+            ],
+        },
+        "nps": {
+            "headline": nps_by_q[0] if nps_by_q else None,
+            "by_question": nps_by_q,
+            "trend": trend,
+        },
+        "ces": {"headline": ces_by_q[0] if ces_by_q else None, "by_question": ces_by_q},
+        "expectation_ratio": {
+            "overall": metrics.expectation_ratio(all_pairs, tol).as_dict(),
+            "by_item": [
+                {"question": q.code, "dimension": q.satisfaction_dimension}
+                | by_item[q.code].as_dict()
+                for q in pair_qs
+            ],
+            "by_dimension": [{"dimension": d} | r.as_dict() for d, r in by_dim.items()],
+        },
+        "levels": level_counts,
+        "word_of_mouth": metrics.word_of_mouth(level_counts),
+        "response_rates": response_rates(session, survey.id),
+        "funnel": metrics.expression_funnel(funnel_in, counts, complaints_note=note),
+    }
+
+
+def response_rates(session: Session, survey_id: int) -> dict[str, Any]:
+    """Invited, opened and completed per channel and per segment (SQL aggregation)."""
+    opened = func.count(func.coalesce(SurveyInvitation.opened_at, SurveyInvitation.completed_at))
+    done = func.count(SurveyInvitation.completed_at)
+    base = select(func.count(), opened, done).where(SurveyInvitation.survey_id == survey_id)
+    by_channel = session.execute(
+        base.add_columns(SurveyInvitation.channel).group_by(SurveyInvitation.channel)
+    ).all()
+    seg_key = SurveyDistribution.segment_kind, SurveyDistribution.segment_value
+    by_segment = session.execute(
+        base.add_columns(*seg_key)
+        .join(SurveyDistribution, SurveyDistribution.id == SurveyInvitation.distribution_id)
+        .group_by(*seg_key)
+    ).all()
+    responses = session.execute(
+        select(SurveyResponse.channel, func.count())
+        .where(SurveyResponse.survey_id == survey_id, SurveyResponse.status == "completed")
+        .group_by(SurveyResponse.channel)
+    ).all()
+    return {
+        "by_channel": metrics.rates_from_counts((c, n, o, d) for n, o, d, c in by_channel),
+        "by_segment": metrics.rates_from_counts(
+            (k if v is None else f"{k}:{v}", n, o, d) for n, o, d, k, v in by_segment
+        ),
+        "completed_by_channel": dict(sorted(responses)),
+    }
+
+
+def _dimension_scores(survey: Survey, r: Resp) -> dict[str, float]:
+    acc: dict[str, list[float]] = defaultdict(list)
+    for q in survey.questions:
+        if q.value_dimension and q.id in r.answers:
+            v = r.answers[q.id][0]
+            if v is not None:
+                acc[q.value_dimension].append(metrics.normalise(v, q.scale_min, q.scale_max))
+    return {d: sum(v) / len(v) for d, v in acc.items()}
+
+
+def delivered_value_report(
+    session: Session, survey_id: int, *, actor: User, limit: int = 100
+) -> dict[str, Any]:
+    """Customer delivered value per customer (latest response), per value class and overall."""
+    require(actor, "survey:read")
+    survey = _survey(session, survey_id)
+    if not any(q.value_dimension for q in survey.questions):
+        raise InvalidInput(
+            "No question of this survey measures a delivered-value dimension.", field="survey_id"
+        )
+    latest: dict[int, Resp] = {}
+    for r in load_responses(session, survey.id):
+        if r.customer_id is not None:
+            prev = latest.get(r.customer_id)
+            if prev is None or (r.completed_at or datetime.min) >= (
+                prev.completed_at or datetime.min
+            ):
+                latest[r.customer_id] = r
+    scores = {cid: _dimension_scores(survey, r) for cid, r in latest.items()}
+    scores = {cid: s for cid, s in scores.items() if s}
+    classes = _value_classes(session, set(scores))
+    names = (
+        dict(
+            session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(scores))).all()
+        )
+        if scores
+        else {}
+    )
+    per_customer = [
+        {"customer_id": cid, "name": names.get(cid), "value_class": classes.get(cid)}
+        | metrics.delivered_value(s).as_dict()
+        for cid, s in scores.items()
+    ]
+    per_customer.sort(
+        key=lambda x: (x["delivered"] is None, x["delivered"] if x["delivered"] is not None else 0)
+    )
+    segments = metrics.delivered_value_by(
+        (classes.get(cid) or "unscored", s) for cid, s in scores.items()
+    )
+    overall = metrics.delivered_value_by(("all", s) for s in scores.values()).get("all")
+    return {
+        "survey_id": survey.id,
+        "customers": len(scores),
+        "overall": overall.as_dict() if overall else None,
+        "by_segment": [{"segment": k} | v.as_dict() for k, v in sorted(segments.items())],
+        "per_customer": per_customer[:limit],
+    }
+
+
+def _value_classes(session: Session, customer_ids: set[int]) -> dict[int, str]:
+    from retento.scoring.models import CustomerScore
+    from retento.scoring.service import latest_run
+
+    run = latest_run(session)
+    if run is None or not customer_ids:
+        return {}
+    return dict(
+        session.execute(
+            select(CustomerScore.customer_id, CustomerScore.value_class).where(
+                CustomerScore.run_id == run.id, CustomerScore.customer_id.in_(customer_ids)
+            )
+        ).all()
+    )
+
+
+def csi_frame(
+    survey: Survey, resps: list[Resp], latents: Iterable[str]
+) -> tuple[pd.DataFrame, dict]:
+    """One row per response, one column per CSI item (the perception b for pairs)."""
+    wanted = set(latents)
+    items = [q for q in survey.questions if q.csi_latent in wanted and q.csi_item]
+    data = {q.csi_item: [r.answers.get(q.id, (None,))[0] for r in resps] for q in items}
+    frame = pd.DataFrame(data, index=[r.id for r in resps], dtype=float)
+    blocks: dict[str, list[str]] = defaultdict(list)
+    ranges = {}
+    for q in items:
+        blocks[q.csi_latent].append(q.csi_item)
+        ranges[q.csi_item] = (q.scale_min, q.scale_max)
+    return frame, {"blocks": dict(blocks), "ranges": ranges}
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+        for row in df.reset_index().to_dict(orient="records")
+    ]
+
+
+def csi_report(
+    session: Session,
+    survey_id: int,
+    *,
+    actor: User,
+    model: str = "ecsi",
+    scheme: str = "centroid",
+    bootstrap: int = 0,
+    seed: int | None = 0,
+) -> dict[str, Any]:
+    """The satisfaction index (ACSI or ECSI) estimated by PLS path modelling on the answers."""
+    from retento.analytics import ACSI_MODEL, ECSI_MODEL
+
+    require(actor, "survey:read")
+    specs = {"ecsi": ECSI_MODEL, "acsi": ACSI_MODEL}
+    if model not in specs:
+        raise InvalidInput("model must be 'ecsi' or 'acsi'.", field="model")
+    if scheme not in ("centroid", "factorial", "path"):
+        raise InvalidInput("scheme must be centroid, factorial or path.", field="scheme")
+    if not 0 <= bootstrap <= 2000:
+        raise InvalidInput("bootstrap must be between 0 and 2000 resamples.", field="bootstrap")
+    spec = specs[model]
+    survey = _survey(session, survey_id)
+    frame, meta = csi_frame(survey, load_responses(session, survey.id), spec.latents)
+    missing = [lv for lv in spec.latents if lv not in meta["blocks"]]
+    if missing:
+        raise InvalidInput(
+            f"The {spec.name} model needs questions for {', '.join(missing)}; tag questions "
+            "with csi_latent (the ECSI template has them all).",
+            field="model",
+        )
+    complete = frame.dropna()
+    if len(complete) < MIN_CSI_RESPONSES:
+        raise InvalidInput(
+            f"Only {len(complete)} completed responses answer every CSI item; at least "
+            f"{MIN_CSI_RESPONSES} are needed.",
+            field="survey_id",
+        )
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        try:
+            res = spec.fit(complete, meta["blocks"], scheme=scheme, scale_range=meta["ranges"])
+        except ValueError as exc:
+            raise InvalidInput(f"The CSI model cannot be estimated: {exc}", field="model") from exc
+    pc = res.path_coefficients
+    paths = [{"source": s, "target": t, "coefficient": float(pc.loc[s, t])} for s, t in spec.paths]
+    boot = None
+    if bootstrap:
+        try:
+            b = res.bootstrap(n=bootstrap, seed=seed)
+        except (RuntimeError, ValueError) as exc:
+            raise InvalidInput(f"The bootstrap failed: {exc}", field="bootstrap") from exc
+        ci = b.paths
+        for p in paths:
+            key = f"{p['source']} -> {p['target']}"
+            if key in ci.index:
+                p["std_error"] = float(ci.loc[key, "std_error"])
+                p["ci_lower"] = float(ci.loc[key, "ci_lower"])
+                p["ci_upper"] = float(ci.loc[key, "ci_upper"])
+        boot = {"resamples": b.n_resamples, "failed": b.n_failed, "level": b.level}
+    outer = res.outer_model
+    return {
+        "survey_id": survey.id,
+        "model": spec.name,
+        "scheme": scheme,
+        "n": int(len(complete)),
+        "dropped_incomplete": int(len(frame) - len(complete)),
+        "converged": bool(res.converged),
+        "iterations": int(res.iterations),
+        "paths": paths,
+        "r2": {k: float(v) for k, v in res.r2.items()},
+        "indices": {k: float(v) for k, v in res.indices.items()},
+        "gof": float(res.gof),
+        "items": [
+            {
+                "item": item,
+                "latent": row["block"],
+                "weight": float(row["weight"]),
+                "loading": float(row["loading"]),
+            }
+            for item, row in outer.iterrows()
+        ],
+        "drivers": {
+            target: _records(res.importance_performance(target))
+            for target in ("Satisfaction", "Loyalty")
+        },
+        "bootstrap": boot,
+    }
+
+
+def customer_history(session: Session, customer_id: int, *, actor: User) -> list[dict[str, Any]]:
+    """A customer's survey responses with the headline scores (the 360 page panel)."""
+    require(actor, "survey:read")
+    rows = session.execute(
+        select(SurveyResponse, Survey)
+        .join(Survey, Survey.id == SurveyResponse.survey_id)
+        .where(SurveyResponse.customer_id == customer_id)
+        .order_by(SurveyResponse.started_at.desc(), SurveyResponse.id.desc())
+    ).all()
+    out = []
+    for response, survey in rows:
+        answers = {a.question_id: a for a in response.answers}
+        headline = headline_csat_question(survey)
+        nps_q = next((q for q in survey.questions if q.qtype == "nps"), None)
+        pair_qs = [q for q in survey.questions if q.qtype == "expectation_perception"]
+        resp = Resp(
+            response.id,
+            customer_id,
+            response.channel,
+            response.completed_at,
+            {qid: (a.number, a.expectation, a.choices) for qid, a in answers.items()},
+        )
+        out.append(
+            {
+                "response_id": response.id,
+                "survey_id": survey.id,
+                "survey_name": survey.name,
+                "channel": response.channel,
+                "status": response.status,
+                "started_at": response.started_at,
+                "completed_at": response.completed_at,
+                "csat": answers[headline.id].number
+                if headline and headline.id in answers
+                else None,
+                "csat_scale_max": headline.scale_max if headline else None,
+                "nps_score": answers[nps_q.id].number if nps_q and nps_q.id in answers else None,
+                "level": respondent_level(resp, pair_qs, headline, survey.expectation_tolerance),
+            }
+        )
+    return out
+
+
+def satisfaction_trap(session: Session, survey_id: int, *, actor: User) -> list[dict[str, Any]]:
+    """Satisfied or highly satisfied respondents whose buying has lapsed (SPEC §4 满意陷阱)."""
+    require(actor, "survey:read")
+    survey = _survey(session, survey_id)
+    resps = [r for r in load_responses(session, survey.id) if r.customer_id is not None]
+    headline = headline_csat_question(survey)
+    pair_qs = [q for q in survey.questions if q.qtype == "expectation_perception"]
+    lapsed = _lapsed(session, {r.customer_id for r in resps})  # type: ignore[misc]
+    out = []
+    for r in resps:
+        level = respondent_level(r, pair_qs, headline, survey.expectation_tolerance)
+        if level in (metrics.SATISFIED, metrics.HIGHLY_SATISFIED) and lapsed.get(r.customer_id):
+            out.append({"customer_id": r.customer_id, "response_id": r.id, "level": level})
+    return out

@@ -1,0 +1,256 @@
+"""Survey JSON API, including the public one-time-link endpoints (no login)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+
+from retento.core.deps import CurrentUser, DbSession
+from retento.core.errors import InvalidInput
+from retento.core.pagination import Page
+from retento.surveys import fileio, reports, service
+from retento.surveys.schemas import (
+    AnswersSubmit,
+    BulkResponses,
+    DistributionCreate,
+    DistributionCreated,
+    DistributionRead,
+    ImportReport,
+    InvitationLink,
+    PublicSurvey,
+    ResponseCreate,
+    ResponseRead,
+    SurveyCreate,
+    SurveyFromTemplate,
+    SurveyRead,
+    SurveySummary,
+    SurveyUpdate,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["surveys"])
+
+MAX_UPLOAD = 20 * 1024 * 1024
+
+
+@router.get("/surveys", response_model=Page[SurveySummary])
+def list_surveys(
+    session: DbSession,
+    user: CurrentUser,
+    status: Literal["draft", "active", "closed"] | None = None,
+    q: str | None = Query(None, description="Part of the name."),
+    sort: str | None = Query(None, description="Field or -field: id, name, status, created_at."),
+    limit: int = 50,
+    offset: int = 0,
+):
+    rows, total = service.list_surveys(
+        session, actor=user, status=status, q=q, sort=sort, limit=limit, offset=offset
+    )
+    return Page(
+        items=[SurveySummary.model_validate(r) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post("/surveys", response_model=SurveyRead, status_code=201)
+def create_survey(data: SurveyCreate, session: DbSession, user: CurrentUser):
+    return service.create_survey(session, data, actor=user)
+
+
+@router.post("/surveys/from-template", response_model=SurveyRead, status_code=201)
+def create_from_template(data: SurveyFromTemplate, session: DbSession, user: CurrentUser):
+    return service.create_from_template(session, data, actor=user)
+
+
+@router.get("/surveys/{survey_id}", response_model=SurveyRead)
+def get_survey(survey_id: int, session: DbSession, user: CurrentUser):
+    return service.get_survey(session, survey_id, actor=user)
+
+
+@router.patch("/surveys/{survey_id}", response_model=SurveyRead)
+def update_survey(survey_id: int, data: SurveyUpdate, session: DbSession, user: CurrentUser):
+    return service.update_survey(session, survey_id, data, actor=user)
+
+
+@router.delete("/surveys/{survey_id}", status_code=204)
+def delete_survey(survey_id: int, session: DbSession, user: CurrentUser):
+    service.delete_survey(session, survey_id, actor=user)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/surveys/{survey_id}/distributions", response_model=DistributionCreated, status_code=201
+)
+def create_distribution(
+    survey_id: int, data: DistributionCreate, session: DbSession, user: CurrentUser
+):
+    dist, links = service.create_distribution(session, survey_id, data, actor=user)
+    return DistributionCreated(**DistributionRead.model_validate(dist).model_dump(), links=links)
+
+
+@router.get("/surveys/{survey_id}/distributions", response_model=list[DistributionRead])
+def list_distributions(survey_id: int, session: DbSession, user: CurrentUser):
+    return service.list_distributions(session, survey_id, actor=user)
+
+
+@router.get("/survey-distributions/{distribution_id}/links", response_model=list[InvitationLink])
+def distribution_links(distribution_id: int, session: DbSession, user: CurrentUser):
+    return service.invitation_links(session, distribution_id, actor=user)
+
+
+@router.get("/surveys/{survey_id}/responses", response_model=Page[ResponseRead])
+def list_responses(
+    survey_id: int,
+    session: DbSession,
+    user: CurrentUser,
+    status: Literal["partial", "completed"] | None = None,
+    channel: Literal["online", "phone", "mail", "onsite"] | None = None,
+    customer_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+):
+    rows, total = service.list_responses(
+        session,
+        survey_id,
+        actor=user,
+        status=status,
+        channel=channel,
+        customer_id=customer_id,
+        limit=limit,
+        offset=offset,
+    )
+    return Page(
+        items=[ResponseRead.model_validate(r) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post("/surveys/{survey_id}/responses", response_model=ResponseRead, status_code=201)
+def record_response(survey_id: int, data: ResponseCreate, session: DbSession, user: CurrentUser):
+    return service.record_response(session, survey_id, data, actor=user)
+
+
+@router.post("/surveys/{survey_id}/responses/bulk", response_model=ImportReport)
+def bulk_responses(survey_id: int, data: BulkResponses, session: DbSession, user: CurrentUser):
+    return service.bulk_responses(session, survey_id, data, actor=user)
+
+
+@router.get("/survey-responses/{response_id}", response_model=ResponseRead)
+def get_response(response_id: int, session: DbSession, user: CurrentUser):
+    return service.get_response(session, response_id, actor=user)
+
+
+@router.patch("/survey-responses/{response_id}", response_model=ResponseRead)
+def update_response(response_id: int, data: AnswersSubmit, session: DbSession, user: CurrentUser):
+    return service.update_response(session, response_id, data, actor=user)
+
+
+@router.post("/surveys/{survey_id}/import", response_model=ImportReport)
+async def import_responses(
+    survey_id: int,
+    session: DbSession,
+    user: CurrentUser,
+    file: UploadFile = File(...),
+    skip_invalid: bool = Form(False),
+    channel: Literal["online", "phone", "mail", "onsite"] = Form("mail"),
+):
+    content = await file.read(MAX_UPLOAD + 1)
+    if len(content) > MAX_UPLOAD:
+        raise InvalidInput("The file is larger than 20 MB.", field="file")
+    return fileio.import_responses(
+        session,
+        survey_id,
+        content,
+        file.filename or "upload.csv",
+        actor=user,
+        skip_invalid=skip_invalid,
+        channel=channel,
+    )
+
+
+@router.get("/surveys/{survey_id}/export")
+def export_responses(
+    survey_id: int,
+    session: DbSession,
+    user: CurrentUser,
+    format: Literal["csv", "xlsx"] = "csv",
+):
+    body = fileio.export_bytes(session, survey_id, actor=user, fmt=format)
+    media = (
+        "text/csv; charset=utf-8"
+        if format == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="survey-{survey_id}-responses.{format}"'
+        },
+    )
+
+
+@router.get("/surveys/{survey_id}/results")
+def survey_results(
+    survey_id: int,
+    session: DbSession,
+    user: CurrentUser,
+    tolerance: float | None = Query(None, description="Tolerance of c = b/a around 1."),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict:
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} needs a time zone.", field=name)
+    return reports.survey_results(
+        session, survey_id, actor=user, tolerance=tolerance, since=since, until=until
+    )
+
+
+@router.get("/surveys/{survey_id}/delivered-value")
+def delivered_value(
+    survey_id: int, session: DbSession, user: CurrentUser, limit: int = Query(100, ge=1, le=5000)
+) -> dict:
+    return reports.delivered_value_report(session, survey_id, actor=user, limit=limit)
+
+
+@router.get("/surveys/{survey_id}/csi")
+def csi(
+    survey_id: int,
+    session: DbSession,
+    user: CurrentUser,
+    model: Literal["ecsi", "acsi"] = "ecsi",
+    scheme: Literal["centroid", "factorial", "path"] = "centroid",
+    bootstrap: int = Query(0, ge=0, le=2000),
+) -> dict:
+    return reports.csi_report(
+        session, survey_id, actor=user, model=model, scheme=scheme, bootstrap=bootstrap
+    )
+
+
+@router.get("/surveys/{survey_id}/satisfaction-trap")
+def satisfaction_trap(survey_id: int, session: DbSession, user: CurrentUser) -> list[dict]:
+    return reports.satisfaction_trap(session, survey_id, actor=user)
+
+
+@router.get("/customers/{customer_id}/surveys")
+def customer_history(customer_id: int, session: DbSession, user: CurrentUser) -> list[dict]:
+    return reports.customer_history(session, customer_id, actor=user)
+
+
+@router.get("/public/surveys/{token}", response_model=PublicSurvey, tags=["public"])
+def public_survey(token: str, session: DbSession):
+    """The questions behind a one-time link (no login); saved answers come back for resuming."""
+    return service.public_survey(session, token)
+
+
+@router.post("/public/surveys/{token}/answers", tags=["public"])
+def public_answers(token: str, data: AnswersSubmit, session: DbSession) -> dict:
+    """Save answers behind a link; ``complete: true`` finishes the survey (once)."""
+    r = service.public_submit(session, token, data)
+    return {"status": r.status, "answered": len(r.answers)}

@@ -1,0 +1,363 @@
+"""Survey API shapes: builder input, distributions, answers, responses and reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from retento.core.timeutil import UTCDatetime
+from retento.surveys.models import RATING_SCALES
+
+Channel = Literal["online", "phone", "mail", "onsite"]
+QuestionType = Literal[
+    "rating",
+    "nps",
+    "ces",
+    "single_choice",
+    "multiple_choice",
+    "free_text",
+    "expectation_perception",
+]
+ValueDimension = Literal[
+    "product", "service", "personnel", "image", "money", "time", "energy", "physical"
+]
+CsiLatent = Literal[
+    "Image", "Expectation", "Quality", "Value", "Satisfaction", "Complaints", "Loyalty"
+]
+SurveyStatus = Literal["draft", "active", "closed"]
+Language = Literal["en", "zh_CN"]
+TemplateName = Literal["standard", "ecsi"]
+SegmentKind = Literal["all", "value_class", "tag", "complaint_closed", "customers"]
+
+CODE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]{0,49}$"
+
+
+class OptionIn(BaseModel):
+    value: str = Field(min_length=1, max_length=50)
+    label: str = Field(min_length=1, max_length=200)
+
+
+class QuestionIn(BaseModel):
+    code: str = Field(pattern=CODE_PATTERN)
+    text: str = Field(min_length=1, max_length=2000)
+    help_text: str | None = Field(None, max_length=2000)
+    qtype: QuestionType
+    scale_min: int | None = None
+    scale_max: int | None = None
+    options: list[OptionIn] | None = None
+    required: bool = False
+    satisfaction_dimension: str | None = Field(None, pattern=CODE_PATTERN)
+    value_dimension: ValueDimension | None = None
+    csi_latent: CsiLatent | None = None
+    csi_item: str | None = Field(None, pattern=CODE_PATTERN)
+
+    @model_validator(mode="after")
+    def _check_scale_and_options(self) -> QuestionIn:
+        """Fix the scale per type and require options exactly for choice questions."""
+        if self.qtype == "nps":
+            if (self.scale_min, self.scale_max) not in ((None, None), (0, 10)):
+                raise ValueError("an NPS question is always scored 0–10")
+            self.scale_min, self.scale_max = 0, 10
+        elif self.qtype == "ces":
+            self.scale_min = 1 if self.scale_min is None else self.scale_min
+            self.scale_max = 7 if self.scale_max is None else self.scale_max
+            if (self.scale_min, self.scale_max) not in ((1, 5), (1, 7)):
+                raise ValueError("a CES question is scored 1–5 or 1–7")
+        elif self.qtype in ("rating", "expectation_perception"):
+            self.scale_min = 1 if self.scale_min is None else self.scale_min
+            self.scale_max = 5 if self.scale_max is None else self.scale_max
+            if (self.scale_min, self.scale_max) not in RATING_SCALES:
+                raise ValueError("a rating scale is 1–5, 1–7 or 1–10")
+        elif self.scale_min is not None or self.scale_max is not None:
+            raise ValueError(f"a {self.qtype} question has no scale")
+        if self.qtype in ("single_choice", "multiple_choice"):
+            if not self.options or len(self.options) < 2:
+                raise ValueError("a choice question needs at least two options")
+            values = [o.value for o in self.options]
+            if len(set(values)) != len(values):
+                raise ValueError("option values must be unique")
+        elif self.options:
+            raise ValueError(f"a {self.qtype} question has no options")
+        if self.csi_latent and self.qtype not in ("rating", "nps", "ces", "expectation_perception"):
+            raise ValueError("only numeric questions can measure a CSI latent")
+        if self.value_dimension and self.qtype not in ("rating", "expectation_perception"):
+            raise ValueError("only rating questions can measure a delivered-value dimension")
+        if self.csi_latent and not self.csi_item:
+            self.csi_item = self.code
+        return self
+
+
+class SectionIn(BaseModel):
+    code: str = Field(pattern=CODE_PATTERN)
+    title: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    questions: list[QuestionIn] = Field(default_factory=list, max_length=200)
+
+
+def _check_codes(sections: list[SectionIn] | None) -> None:
+    if sections is None:
+        return
+    seen_sections: set[str] = set()
+    seen_q: set[str] = set()
+    seen_items: set[str] = set()
+    for s in sections:
+        if s.code in seen_sections:
+            raise ValueError(f"section code '{s.code}' is used twice")
+        seen_sections.add(s.code)
+        for q in s.questions:
+            if q.code in seen_q:
+                raise ValueError(f"question code '{q.code}' is used twice")
+            seen_q.add(q.code)
+            if q.csi_item:
+                if q.csi_item in seen_items:
+                    raise ValueError(f"CSI item '{q.csi_item}' is used twice")
+                seen_items.add(q.csi_item)
+
+
+class SurveySettings(BaseModel):
+    description: str | None = Field(None, max_length=5000)
+    language: Language = "en"
+    expectation_tolerance: float = Field(0.05, ge=0, le=0.5)
+    token_days: int = Field(30, ge=1, le=365)
+    reminder_after_days: int = Field(3, ge=1, le=90)
+    max_reminders: int = Field(2, ge=0, le=10)
+
+
+class SurveyCreate(SurveySettings):
+    name: str = Field(min_length=1, max_length=200)
+    external_id: str | None = Field(None, min_length=1, max_length=64)
+    sections: list[SectionIn] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _codes(self) -> SurveyCreate:
+        _check_codes(self.sections)
+        return self
+
+
+class SurveyFromTemplate(SurveySettings):
+    template: TemplateName = "standard"
+    name: str | None = Field(None, min_length=1, max_length=200)
+    external_id: str | None = Field(None, min_length=1, max_length=64)
+
+
+class SurveyUpdate(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    language: Language | None = None
+    status: SurveyStatus | None = None
+    expectation_tolerance: float | None = Field(None, ge=0, le=0.5)
+    token_days: int | None = Field(None, ge=1, le=365)
+    reminder_after_days: int | None = Field(None, ge=1, le=90)
+    max_reminders: int | None = Field(None, ge=0, le=10)
+    sections: list[SectionIn] | None = Field(None, min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _codes(self) -> SurveyUpdate:
+        _check_codes(self.sections)
+        return self
+
+
+class QuestionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    code: str
+    text: str
+    help_text: str | None
+    qtype: str
+    scale_min: int | None
+    scale_max: int | None
+    options: list[OptionIn] | None
+    required: bool
+    satisfaction_dimension: str | None
+    value_dimension: str | None
+    csi_latent: str | None
+    csi_item: str | None
+
+
+class SectionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    code: str
+    title: str
+    description: str | None
+    questions: list[QuestionRead]
+
+
+class SurveySummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    external_id: str | None
+    name: str
+    description: str | None
+    language: str
+    template: str | None
+    status: str
+    expectation_tolerance: float
+    token_days: int
+    reminder_after_days: int
+    max_reminders: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class SurveyRead(SurveySummary):
+    sections: list[SectionRead]
+
+
+class SegmentIn(BaseModel):
+    kind: SegmentKind = "all"
+    value: str | None = Field(
+        None, max_length=100, description="The value class (vip, major, …) or the tag."
+    )
+    customer_ids: list[int] | None = Field(None, max_length=100_000)
+    closed_since: UTCDatetime | None = Field(
+        None, description="complaint_closed: only complaints closed at or after this moment."
+    )
+
+    @model_validator(mode="after")
+    def _needs_value(self) -> SegmentIn:
+        if self.kind in ("value_class", "tag") and not self.value:
+            raise ValueError(f"a '{self.kind}' segment needs a value")
+        if self.kind == "customers" and not self.customer_ids:
+            raise ValueError("a 'customers' segment needs customer_ids")
+        return self
+
+
+class DistributionCreate(BaseModel):
+    channel: Channel = "online"
+    segment: SegmentIn = Field(default_factory=SegmentIn)
+    name: str = Field("", max_length=200)
+    expires_in_days: int | None = Field(None, ge=1, le=365)
+    send: bool = Field(True, description="Mark the invitations as sent now.")
+
+
+class DistributionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    survey_id: int
+    name: str
+    channel: str
+    segment_kind: str
+    segment_value: str | None
+    invited: int
+    expires_at: datetime
+    created_at: datetime
+
+
+class InvitationLink(BaseModel):
+    invitation_id: int
+    customer_id: int
+    channel: str
+    token: str
+    path: str
+
+
+class DistributionCreated(DistributionRead):
+    links: list[InvitationLink]
+
+
+class AnswerIn(BaseModel):
+    question: str = Field(min_length=1, max_length=50, description="The question code.")
+    number: float | None = Field(None, description="Score; for a pair, the perception b.")
+    expectation: float | None = Field(None, description="For a pair, the expectation a.")
+    text: str | None = Field(None, max_length=10_000)
+    choices: list[str] | None = Field(None, max_length=100)
+
+
+class AnswersSubmit(BaseModel):
+    answers: list[AnswerIn] = Field(default_factory=list, max_length=500)
+    complete: bool = False
+
+
+class ResponseCreate(AnswersSubmit):
+    customer_id: int | None = None
+    channel: Channel = "phone"
+    external_id: str | None = Field(None, min_length=1, max_length=64)
+    complete: bool = True
+
+
+class BulkRow(BaseModel):
+    customer_id: int | None = None
+    customer_external_id: str | None = Field(None, max_length=64)
+    external_id: str | None = Field(None, min_length=1, max_length=64)
+    completed_at: UTCDatetime | None = None
+    answers: list[AnswerIn] = Field(default_factory=list, max_length=500)
+
+
+class BulkResponses(BaseModel):
+    channel: Channel = "mail"
+    responses: list[BulkRow] = Field(min_length=1, max_length=5000)
+    skip_invalid: bool = False
+
+
+class AnswerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    question_id: int
+    number: float | None
+    expectation: float | None
+    text: str | None
+    choices: list[str] | None
+
+
+class ResponseRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    external_id: str | None
+    survey_id: int
+    customer_id: int | None
+    invitation_id: int | None
+    channel: str
+    source: str
+    status: str
+    started_at: datetime
+    completed_at: datetime | None
+    answers: list[AnswerRead]
+
+
+class PublicQuestion(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    code: str
+    text: str
+    help_text: str | None
+    qtype: str
+    scale_min: int | None
+    scale_max: int | None
+    options: list[OptionIn] | None
+    required: bool
+
+
+class PublicSection(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    code: str
+    title: str
+    description: str | None
+    questions: list[PublicQuestion]
+
+
+class PublicAnswer(BaseModel):
+    question: str
+    number: float | None
+    expectation: float | None
+    text: str | None
+    choices: list[str] | None
+
+
+class PublicSurvey(BaseModel):
+    """What a respondent sees behind a one-time link: no internal tags, no customer data."""
+
+    name: str
+    description: str | None
+    language: str
+    status: Literal["partial", "completed", "new"]
+    expires_at: datetime
+    sections: list[PublicSection]
+    answers: list[PublicAnswer]
+
+
+class ImportReport(BaseModel):
+    created: int
+    updated: int
+    skipped: int
+    errors: list[dict[str, Any]]

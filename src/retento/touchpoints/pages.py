@@ -1,0 +1,151 @@
+"""Web pages: record a touchpoint (客户触点) from the customer 360 page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.core.deps import DbSession
+from retento.core.errors import InvalidInput, RetentoError
+from retento.customers.models import Customer
+from retento.customers.service import can_change_customer, get_customer
+from retento.touchpoints import service
+from retento.touchpoints.models import CHANNELS, DIRECTIONS, OUTCOMES, STAGES
+from retento.touchpoints.schemas import TouchpointCreate
+from retento.web.i18n import N_
+from retento.web.labels import label_msgid
+from retento.web.panels import Panel, register_panel
+from retento.web.render import (
+    PageUser,
+    flash,
+    form_errors,
+    is_htmx,
+    page_router,
+    redirect,
+    render,
+    tr,
+)
+
+router = page_router()
+
+FIELDS = ("occurred_at", "channel", "stage", "direction", "outcome", "note")
+
+
+def local_now(request: Request) -> str:
+    """Now in the installation's time zone, as a ``datetime-local`` input value."""
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    return datetime.now(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+def parse_local(request: Request, value: str, field: str) -> datetime:
+    """A ``datetime-local`` value read in the installation's time zone."""
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    try:
+        naive = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InvalidInput(tr(request, "Enter a date and time."), field=field) from exc
+    return naive.replace(tzinfo=tz) if naive.tzinfo is None else naive
+
+
+def _options(request: Request) -> dict[str, list[tuple[str, str]]]:
+    def opts(group: str, codes: tuple[str, ...]) -> list[tuple[str, str]]:
+        return [(c, tr(request, label_msgid(group, c))) for c in codes]
+
+    return {
+        "channels": opts("channel", CHANNELS),
+        "stages": opts("stage", STAGES),
+        "directions": opts("direction", DIRECTIONS),
+        "outcomes": opts("outcome", OUTCOMES),
+    }
+
+
+def form_context(
+    request: Request,
+    customer: Customer,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    saved: bool = False,
+) -> dict[str, Any]:
+    """What ``touchpoints/_form.html`` needs."""
+    form = values or {
+        "occurred_at": local_now(request),
+        "channel": "phone",
+        "stage": "after_sales",
+        "direction": "inbound",
+        "outcome": "neutral",
+    }
+    return {"customer": customer, "form": form, "errors": errors or {}, "saved": saved, **_options(request)}
+
+
+def _panel(request: Request, session: Session, customer: Customer, user: User) -> dict | None:
+    if not can_change_customer(user, customer):
+        return None
+    return form_context(request, customer)
+
+
+register_panel(
+    Panel(
+        key="touchpoint_form",
+        title=N_("Record a touchpoint"),
+        template="touchpoints/_panel.html",
+        load=_panel,
+        permission="touchpoint:create",
+        order=10,
+        slot="side",
+    )
+)
+
+
+@router.get("/customers/{customer_id:int}/touchpoints/new")
+def touchpoint_new(
+    request: Request, session: DbSession, user: PageUser, customer_id: int
+) -> Response:
+    """A page with only the touchpoint form (the 360 page shows the same form inline)."""
+    customer = get_customer(session, customer_id, actor=user)
+    return render(request, "touchpoints/new.html", **form_context(request, customer))
+
+
+@router.post("/customers/{customer_id:int}/touchpoints")
+async def touchpoint_create(
+    request: Request, session: DbSession, user: PageUser, customer_id: int
+) -> Response:
+    """Record the touchpoint; htmx gets a fresh form and a ``timelineChanged`` event."""
+    customer = get_customer(session, customer_id, actor=user)
+    form = await request.form()
+    values = {k: str(form.get(k) or "").strip() for k in FIELDS}
+    try:
+        data = TouchpointCreate(
+            customer_id=customer.id,
+            occurred_at=parse_local(request, values["occurred_at"], "occurred_at"),
+            channel=values["channel"],
+            stage=values["stage"],
+            direction=values["direction"] or "inbound",
+            outcome=values["outcome"] or "neutral",
+            note=values["note"] or None,
+        )
+        service.create_touchpoint(session, data, actor=user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
+            raise
+        customer = get_customer(session, customer_id, actor=user)
+        ctx = form_context(request, customer, values, form_errors(request, exc))
+        if is_htmx(request):
+            return render(request, "touchpoints/_form.html", **ctx)
+        return render(request, "touchpoints/new.html", status_code=422, **ctx)
+    if is_htmx(request):
+        return render(
+            request,
+            "touchpoints/_form.html",
+            headers={"HX-Trigger": "timelineChanged"},
+            **form_context(request, customer, saved=True),
+        )
+    flash(request, tr(request, "The touchpoint was recorded."))
+    return redirect(request, f"/customers/{customer.id}")

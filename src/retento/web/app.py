@@ -1,0 +1,127 @@
+"""Install the web UI into the FastAPI app: static files, every domain's pages, error pages."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from urllib.parse import quote
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from retento.auth.schemas import UserUpdate
+from retento.auth.service import update_user
+from retento.core.config import Settings
+from retento.core.deps import DbSession, optional_user
+from retento.core.errors import RetentoError
+from retento.web.i18n import LOCALES, N_
+from retento.web.render import (
+    PACKAGE_DIR,
+    WEB_DIR,
+    is_htmx,
+    page_router,
+    render,
+    safe_next,
+    tr,
+)
+
+log = logging.getLogger("retento.web")
+
+router = page_router()
+
+ERROR_TITLES = {
+    400: N_("The request could not be processed"),
+    403: N_("You do not have access to this page"),
+    404: N_("Page not found"),
+    405: N_("This action is not available here"),
+    409: N_("This change conflicts with existing data"),
+    422: N_("Some values are not valid"),
+    500: N_("Something went wrong"),
+}
+
+ERROR_HINTS = {
+    403: N_("Your role does not allow this. Ask an administrator if you need access."),
+    404: N_("The page or record does not exist, or it was deleted."),
+    422: N_("Go back, correct the values and try again."),
+    500: N_("The error was logged. Try again in a moment; if it keeps happening, tell your administrator."),
+}
+
+
+def page_modules() -> list[str]:
+    """Every ``retento.<domain>.pages`` module that exists (discovered, so domains plug in)."""
+    names = []
+    for child in sorted(PACKAGE_DIR.iterdir()):
+        if child.is_dir() and (child / "pages.py").is_file():
+            names.append(f"retento.{child.name}.pages")
+    return names
+
+
+@router.get("/")
+def home() -> Response:
+    """The start page (the customer list until a dashboard takes its place)."""
+    return RedirectResponse("/customers", status_code=303)
+
+
+@router.post("/locale")
+def switch_locale(
+    request: Request,
+    session: DbSession,
+    lang: str = Form(...),
+    next: str = Form("/"),
+) -> Response:
+    """Switch the language: remembered on the user if logged in, else in the session."""
+    if lang not in LOCALES:
+        lang = "en"
+    request.session["locale"] = lang
+    user = optional_user(request, session)
+    if user is not None and user.locale != lang:
+        update_user(session, user.id, UserUpdate(locale=lang), actor=user)
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+def page_error(request: Request, err: RetentoError) -> Response:
+    """The friendly HTML version of an error (the API keeps its problem+json)."""
+    if err.status == 401:
+        target = request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
+        url = "/login"
+        if request.method == "GET" and target not in ("/", "/login"):
+            url += "?next=" + quote(target, safe="")
+        if is_htmx(request):
+            return Response(status_code=200, headers={"HX-Redirect": url})
+        return RedirectResponse(url, status_code=303)
+    status = err.status if 400 <= err.status < 600 else 500
+    title = ERROR_TITLES.get(status, ERROR_TITLES[400] if status < 500 else ERROR_TITLES[500])
+    hint = ERROR_HINTS.get(status, "")
+    message = err.message if status != 500 else ""
+    if err.code == "csrf_failed":
+        message = tr(request, err.message)
+    try:
+        return render(
+            request,
+            "error.html",
+            status_code=status,
+            status=status,
+            title=tr(request, title),
+            hint=tr(request, hint) if hint else "",
+            message=message,
+            details=[e.as_dict() for e in err.errors],
+        )
+    except Exception:  # the error page itself must never fail
+        log.exception("could not render the error page")
+        return Response(
+            f"{status} {title}", status_code=status, media_type="text/plain; charset=utf-8"
+        )
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Mount static files, include every domain's page router, render errors as pages."""
+    app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+    app.include_router(router)
+    for name in page_modules():
+        module = importlib.import_module(name)
+        app.include_router(module.router)
+    app.state.page_error = page_error

@@ -1,0 +1,110 @@
+"""Display names of stored codes (kinds, channels, stages …), translated when rendered.
+
+Later capabilities add their own groups with ``register_labels`` (e.g. complaint statuses).
+"""
+
+from __future__ import annotations
+
+from retento.web.i18n import N_
+
+LABELS: dict[str, dict[str, str]] = {
+    "kind": {
+        "consumer": N_("Consumer"),
+        "business": N_("Business"),
+        "distributor": N_("Distributor"),
+        "supplier": N_("Supplier"),
+        "department": N_("Department"),
+        "branch": N_("Branch"),
+    },
+    "scope": {"external": N_("External customer"), "internal": N_("Internal customer")},
+    "party_type": {"person": N_("Person"), "organisation": N_("Organisation")},
+    "role": {
+        "admin": N_("Administrator"),
+        "manager": N_("Retention manager"),
+        "agent": N_("Service agent"),
+        "analyst": N_("Analyst"),
+    },
+    "consent": {
+        "consent_email": N_("Email"),
+        "consent_sms": N_("SMS"),
+        "consent_phone": N_("Phone calls"),
+        "consent_profiling": N_("Profiling"),
+    },
+    "channel": {
+        "ads": N_("Advertising"),
+        "phone": N_("Phone"),
+        "web": N_("Web"),
+        "store": N_("Store"),
+        "email": N_("Email"),
+        "chat": N_("Chat"),
+        "partner": N_("Partner"),
+        "other": N_("Other"),
+    },
+    "stage": {
+        "desire": N_("Desire"),
+        "information": N_("Information"),
+        "cognition": N_("Product cognition"),
+        "selection": N_("Selection"),
+        "order": N_("Order and deposit"),
+        "receipt": N_("Receipt and trial"),
+        "payment": N_("Payment"),
+        "after_sales": N_("After-sales service"),
+    },
+    "direction": {"inbound": N_("Inbound"), "outbound": N_("Outbound")},
+    "outcome": {
+        "positive": N_("Positive"),
+        "neutral": N_("Neutral"),
+        "negative": N_("Negative"),
+        "no_response": N_("No response"),
+        "purchase": N_("Purchase"),
+        "resolved": N_("Resolved"),
+        "escalated": N_("Escalated"),
+    },
+    "status": {
+        "placed": N_("Placed"),
+        "paid": N_("Paid"),
+        "shipped": N_("Shipped"),
+        "completed": N_("Completed"),
+        "cancelled": N_("Cancelled"),
+    },
+    "action": {
+        "create": N_("Created"),
+        "update": N_("Updated"),
+        "delete": N_("Deleted"),
+        "revoke": N_("Revoked"),
+    },
+    "entity": {
+        "customer": N_("Customer"),
+        "order": N_("Order"),
+        "touchpoint": N_("Touchpoint"),
+        "product": N_("Product"),
+        "user": N_("User"),
+        "api_token": N_("API token"),
+    },
+    # Value pyramid (客户金字塔) and loyalty stages, used by the value and loyalty pages.
+    "segment": {
+        "vip": N_("VIP"),
+        "major": N_("Major"),
+        "ordinary": N_("Ordinary"),
+        "small": N_("Small"),
+    },
+    "loyalty_stage": {
+        "potential": N_("Potential customer"),
+        "new": N_("First-time customer"),
+        "regular": N_("Regular customer"),
+        "old": N_("Old customer"),
+        "loyal": N_("Loyal customer"),
+    },
+}
+
+
+def register_labels(group: str, labels: dict[str, str]) -> None:
+    """Add or extend a group of code → message id labels."""
+    LABELS.setdefault(group, {}).update(labels)
+
+
+def label_msgid(group: str, code: str | None) -> str:
+    """The untranslated label of ``code`` (the code itself if unknown)."""
+    if code is None:
+        return ""
+    return LABELS.get(group, {}).get(code, code)

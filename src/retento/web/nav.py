@@ -1,0 +1,44 @@
+"""The navigation registry: each capability appends its entries from its ``pages.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from retento.auth.models import User
+from retento.auth.permissions import can
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """One header link; ``label`` is a message id, ``permission`` hides it from other roles."""
+
+    key: str
+    label: str
+    href: str
+    permission: str | None = None
+    order: int = 100
+    section: str = "main"  # "main" (left) or "admin" (admin menu)
+
+
+NAV: list[NavItem] = []
+
+
+def register_nav(item: NavItem) -> None:
+    """Add (or replace, by key) a navigation entry."""
+    for i, existing in enumerate(NAV):
+        if existing.key == item.key:
+            NAV[i] = item
+            return
+    NAV.append(item)
+
+
+def nav_for(user: User | None, section: str = "main") -> list[NavItem]:
+    """The entries ``user`` may open, in display order."""
+    if user is None:
+        return []
+    items = [
+        n
+        for n in NAV
+        if n.section == section and (n.permission is None or can(user, n.permission))
+    ]
+    return sorted(items, key=lambda n: (n.order, n.key))

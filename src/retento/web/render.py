@@ -1,0 +1,250 @@
+"""Rendering pages: the Jinja2 environments, the page context, the page user, form errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+import retento
+from retento.auth.models import User
+from retento.auth.permissions import can as role_can
+from retento.core.config import Settings
+from retento.core.deps import optional_user
+from retento.core.errors import RetentoError, Unauthorized
+from retento.web.csrf import check_csrf, csrf_token
+from retento.web.i18n import (
+    LANGUAGE_NAMES,
+    LOCALES,
+    N_,
+    Formatter,
+    gettext,
+    normalise_locale,
+    translations,
+)
+from retento.web.labels import label_msgid
+from retento.web.nav import nav_for
+
+WEB_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(retento.__file__).resolve().parent
+
+
+def template_dirs() -> list[Path]:
+    """The shared templates first, then every domain's ``templates/`` folder."""
+    dirs = [WEB_DIR / "templates"]
+    for child in sorted(PACKAGE_DIR.iterdir()):
+        if child.is_dir() and child.name != "web" and (child / "templates").is_dir():
+            dirs.append(child / "templates")
+    return dirs
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What pages need of the logged-in user; plain data, safe after the session is gone."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    locale: str
+    is_active: bool = True
+
+    @classmethod
+    def of(cls, user: User) -> Viewer:
+        return cls(
+            user.id, user.username, user.display_name, user.role, user.locale, user.is_active
+        )
+
+
+def page_user(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> User:
+    """The logged-in user of a page; anonymous visitors are sent to the login page."""
+    if user is None:
+        raise Unauthorized()
+    request.state.viewer = Viewer.of(user)
+    return user
+
+
+PageUser = Annotated[User, Depends(page_user)]
+
+
+def page_router() -> APIRouter:
+    """A router for HTML pages: hidden from OpenAPI, CSRF-checked on every unsafe method."""
+    return APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
+
+
+def is_htmx(request: Request) -> bool:
+    """True for requests made by htmx (partial updates)."""
+    return request.headers.get("hx-request") == "true"
+
+
+def viewer(request: Request) -> Viewer | None:
+    """The logged-in user of this request, if a page dependency resolved one."""
+    return getattr(request.state, "viewer", None)
+
+
+def request_locale(request: Request) -> str:
+    """The user's saved language, else the session's choice, else the browser's, else default."""
+    v = viewer(request)
+    if v is not None:
+        return normalise_locale(v.locale)
+    if "session" in request.scope and request.session.get("locale"):
+        return normalise_locale(request.session["locale"])
+    accept = request.headers.get("accept-language", "")
+    for part in accept.split(","):
+        tag = part.split(";")[0].strip()
+        if tag.lower().startswith("zh"):
+            return "zh_CN"
+        if tag.lower().startswith("en"):
+            return "en"
+    settings: Settings = request.app.state.settings
+    return normalise_locale(settings.default_locale)
+
+
+def tr(request: Request, message: str, **params: Any) -> str:
+    """Translate ``message`` for this request (flash messages, page titles set in Python)."""
+    text = gettext(request_locale(request), message)
+    return text % params if params else text
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    """Show ``message`` (already translated) on the next rendered page."""
+    request.session.setdefault("flash", [])
+    request.session["flash"] = [*request.session["flash"], [kind, message]]
+
+
+@cache
+def environment(locale: str) -> jinja2.Environment:
+    """One Jinja2 environment per locale, with that locale's gettext installed."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs()]),
+        autoescape=jinja2.select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+def query_with(request: Request, **changes: Any) -> str:
+    """The current query string with some parameters changed (``None`` removes one)."""
+    params = dict(request.query_params)
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    return "?" + urlencode(params) if params else "?"
+
+
+def context(request: Request, extra: dict[str, Any]) -> dict[str, Any]:
+    """Everything every template may use, plus the page's own values."""
+    settings: Settings = request.app.state.settings
+    locale = request_locale(request)
+    catalogue = translations(locale)
+    v = viewer(request)
+    fmt = Formatter(locale, settings.timezone, settings.currency)
+    flashes = request.session.pop("flash", []) if "session" in request.scope else []
+
+    def label(group: str, code: str | None) -> str:
+        msgid = label_msgid(group, code)
+        return catalogue.gettext(msgid) if msgid else ""
+
+    def can(verb: str) -> bool:
+        return v is not None and role_can(v, verb)  # type: ignore[arg-type]
+
+    ctx: dict[str, Any] = {
+        "request": request,
+        "user": v,
+        "locale": locale,
+        "html_lang": "zh-CN" if locale == "zh_CN" else "en",
+        "languages": [(code, LANGUAGE_NAMES[code]) for code in LOCALES],
+        "fmt": fmt,
+        "label": label,
+        "can": can,
+        "nav": nav_for(v),  # type: ignore[arg-type]
+        "admin_nav": nav_for(v, "admin"),  # type: ignore[arg-type]
+        "csrf_token": csrf_token(request) if "session" in request.scope else "",
+        "flashes": flashes,
+        "path": request.url.path,
+        "query_with": lambda **kw: query_with(request, **kw),
+        "errors": {},
+        "form": {},
+    }
+    ctx.update(extra)
+    return ctx
+
+
+def render(
+    request: Request,
+    template: str,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> HTMLResponse:
+    """Render ``template`` in the request's language."""
+    ctx = context(request, extra)
+    html = environment(ctx["locale"]).get_template(template).render(ctx)
+    return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+def redirect(request: Request, url: str) -> Response:
+    """Post/redirect/get; htmx requests get an ``HX-Redirect`` instead of a 303."""
+    if is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def safe_next(url: str | None, default: str = "/") -> str:
+    """Only local paths are allowed as a redirect target after login or a language switch."""
+    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return default
+    return url
+
+
+# Pydantic error types → message ids shown next to the field.
+PYDANTIC_MESSAGES = {
+    "missing": N_("This field is required."),
+    "string_too_short": N_("This field is required."),
+    "string_too_long": N_("This value is too long."),
+    "string_pattern_mismatch": N_("This value has the wrong format."),
+    "int_parsing": N_("Enter a whole number."),
+    "int_type": N_("Enter a whole number."),
+    "decimal_parsing": N_("Enter a number."),
+    "float_parsing": N_("Enter a number."),
+    "greater_than": N_("Enter a number greater than zero."),
+    "less_than_equal": N_("This number is too large."),
+    "date_from_datetime_parsing": N_("Enter a date (YYYY-MM-DD)."),
+    "date_parsing": N_("Enter a date (YYYY-MM-DD)."),
+    "datetime_parsing": N_("Enter a date and time."),
+    "datetime_from_date_parsing": N_("Enter a date and time."),
+    "timezone_aware": N_("Enter a date and time."),
+    "literal_error": N_("Choose one of the listed values."),
+    "too_short": N_("Add at least one line."),
+}
+
+
+def form_errors(request: Request, exc: ValidationError | RetentoError) -> dict[str, str]:
+    """Field name (as used in the form's inputs) → translated message; ``""`` is the form itself."""
+    out: dict[str, str] = {}
+    if isinstance(exc, ValidationError):
+        for e in exc.errors():
+            field = ".".join(str(p) for p in e["loc"])
+            msgid = PYDANTIC_MESSAGES.get(e["type"])
+            if msgid is not None:
+                msg = tr(request, msgid)
+            else:
+                msg = str(e.get("msg", "")).removeprefix("Value error, ")
+            out.setdefault(field, msg)
+        return out
+    for fe in exc.errors:
+        out.setdefault(fe.field or "", fe.message)
+    out.setdefault(exc.field or "", exc.message)
+    return out

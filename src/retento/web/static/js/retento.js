@@ -1,0 +1,68 @@
+// Small behaviours shared by all pages: error toasts for htmx, cloning form rows, charts.
+(function () {
+  "use strict";
+
+  function toast(message) {
+    var el = document.getElementById("toast");
+    if (!el) return;
+    el.textContent = message;
+    el.hidden = false;
+    clearTimeout(el._timer);
+    el._timer = setTimeout(function () { el.hidden = true; }, 6000);
+  }
+
+  document.addEventListener("htmx:responseError", function (evt) {
+    var xhr = evt.detail.xhr;
+    var text = (document.body.dataset.errorText || "Error") + " " + xhr.status;
+    var doc = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    var h1 = doc.querySelector("h1");
+    var msg = doc.querySelector(".error-message");
+    if (h1) text = h1.textContent + (msg ? ": " + msg.textContent : "");
+    toast(text);
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast(document.body.dataset.offlineText || "The server cannot be reached.");
+  });
+
+  // <form data-confirm="Question?"> asks before submitting.
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) evt.preventDefault();
+  }, true);
+
+  // "Add a row" buttons: <button data-add-row="#tpl-id" data-into="#rows-id">.
+  document.addEventListener("click", function (evt) {
+    var btn = evt.target.closest("[data-add-row]");
+    if (!btn) return;
+    evt.preventDefault();
+    var tpl = document.querySelector(btn.dataset.addRow);
+    var into = document.querySelector(btn.dataset.into);
+    var index = into.querySelectorAll(".row:not(.row-head)").length;
+    var html = tpl.innerHTML.replace(/__i__/g, String(index));
+    into.insertAdjacentHTML("beforeend", html);
+  });
+
+  // Order lines: show the product's list price as the unit price placeholder.
+  document.addEventListener("change", function (evt) {
+    var sel = evt.target.closest("select[data-price-target]");
+    if (!sel) return;
+    var opt = sel.options[sel.selectedIndex];
+    var input = document.getElementById(sel.dataset.priceTarget);
+    if (input) input.placeholder = opt && opt.dataset.price ? opt.dataset.price : "";
+  });
+
+  // Charts: <div class="chart" data-chart='{"echarts option": ...}'>.
+  function drawCharts(root) {
+    if (!window.echarts) return;
+    root.querySelectorAll("[data-chart]").forEach(function (el) {
+      if (el._chart) return;
+      el._chart = window.echarts.init(el, null, { renderer: "svg" });
+      el._chart.setOption(JSON.parse(el.dataset.chart));
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
+  document.addEventListener("htmx:afterSettle", function (evt) { drawCharts(evt.target); });
+  window.addEventListener("resize", function () {
+    document.querySelectorAll("[data-chart]").forEach(function (el) { if (el._chart) el._chart.resize(); });
+  });
+})();

@@ -1,0 +1,136 @@
+"""`retento analyze clv` through Typer's CliRunner on the analyze sub-app."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from retento.analyze.cli import app
+
+DATA = Path(__file__).parents[1] / "data" / "cdnow"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def cdnow_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    df = pd.read_csv(
+        DATA / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["cid", "id", "date", "cds", "amount"],
+    )
+    path = tmp_path_factory.mktemp("cli") / "cdnow.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def _args(csv: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "clv", str(csv), "--customer-col", "id", "--date-col", "date", "--amount-col", "amount",
+        "--output", str(out), *extra,
+    ]  # fmt: skip
+
+
+def test_clv_json_reproduces_paper(cdnow_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scores.csv"
+    res = runner.invoke(app, _args(cdnow_csv, out, "--calibration-end", "1997-09-30", "--json"))
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert payload["customers"] == 2357
+    assert payload["params"]["r"] == pytest.approx(0.243, abs=0.001)
+    assert payload["log_likelihood"] == pytest.approx(-9582.4, abs=0.05)
+    assert payload["gamma_gamma"]["params"]["p"] == pytest.approx(6.25, abs=0.01)
+    assert payload["holdout"]["metrics"]["msle"] == pytest.approx(0.234, abs=0.001)
+    scores = pd.read_csv(out)
+    assert list(scores.columns) == [
+        "id", "frequency", "recency", "T", "monetary", "expected_purchases", "p_alive", "clv",
+    ]  # fmt: skip
+    assert len(scores) == 2357
+    assert scores["clv"].ge(0).all() and scores["p_alive"].between(0, 1).all()
+    assert scores["clv"].sum() == pytest.approx(payload["total_clv"], rel=1e-9)
+
+
+def test_clv_pareto_days_text_output(cdnow_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.csv"
+    res = runner.invoke(
+        app,
+        _args(
+            cdnow_csv,
+            out,
+            "--model",
+            "pareto",
+            "--freq",
+            "D",
+            "--horizon",
+            "365",
+            "--margin",
+            "0.3",
+        ),
+    )
+    assert res.exit_code == 0, res.output
+    assert "pareto" in res.stdout and "Total CLV" in res.stdout
+    assert len(pd.read_csv(out)) == 2357
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        ("id,date,amount\n1,2024-01-01,3\n", ["--date-col", "day"], "'day' not found"),
+        ("id,date,amount\n1,2024-01-01,3\n1,2024-02-30,4\n", [], "'date'.*row 2"),
+        ("id,date,amount\n1,2024-01-01,3\n1,2024-01-05,abc\n", [], "'amount'.*row 2"),
+        ("", [], "empty"),
+        ("id,date,amount\n", [], "No transactions"),
+        ("id,date,amount\n1,2024-01-01,3\n", ["--model", "cbgnbd"], "--model"),
+    ],
+)
+def test_bad_input_is_a_message_not_a_traceback(
+    tmp_path: Path, content: str, extra: list[str], message: str
+) -> None:
+    csv = tmp_path / "tx.csv"
+    csv.write_text(content)
+    args = _args(csv, tmp_path / "o.csv")
+    if extra[:1] == ["--date-col"]:
+        args[args.index("--date-col") + 1] = extra[1]
+    else:
+        args += extra
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert "Traceback" not in res.output
+    import re
+
+    assert re.search(message, res.stderr), res.stderr
+
+
+def test_too_few_repeaters(tmp_path: Path) -> None:
+    csv = tmp_path / "tx.csv"
+    csv.write_text("id,date,amount\n1,2024-01-01,3\n2,2024-01-02,4\n1,2024-01-09,5\n")
+    res = runner.invoke(app, _args(csv, tmp_path / "o.csv"))
+    assert res.exit_code == 1
+    assert "repeat" in res.stderr
+
+
+def test_registered_in_main_cli() -> None:
+    from retento.cli import app as main_app
+
+    res = runner.invoke(main_app, ["analyze", "--help"])
+    assert res.exit_code == 0
+    assert "clv" in res.stdout
+
+
+def test_analytics_does_not_import_web_stack() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, retento.analytics, retento.analyze;"
+        "bad=[m for m in sys.modules if m.split('.')[0] in ('fastapi','sqlalchemy')"
+        " or (m.startswith('retento.') and not m.startswith(('retento.analytics','retento.analyze')))];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr

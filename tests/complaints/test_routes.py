@@ -1,0 +1,369 @@
+"""Complaint JSON API, including the public form, its rate limit and honeypot."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from retento.complaints.public import RateLimiter
+from tests.factories import make_customer
+from tests.factories.complaints import only_policies
+
+BASE = "/api/v1/complaints"
+PUBLIC = "/api/v1/public/complaints"
+
+
+def _create(client, headers, cust_id, **over):
+    body = {
+        "customer_id": cust_id,
+        "category": "delivery",
+        "channel": "phone",
+        "subject": "Late delivery",
+        "description": "Promised Monday, arrived Friday.",
+        "severity": 2,
+        "emotion": "cold",
+        "purposes": ["heard", "compensated"],
+    }
+    body.update(over)
+    return client.post(BASE, json=body, headers=headers)
+
+
+def test_create_detail_and_workflow(client, db, users, tokens):
+    cust = make_customer(db)
+    db.commit()
+    r = _create(client, tokens["agent"], cust.id)
+    assert r.status_code == 201, r.text
+    c = r.json()
+    assert c["status"] == "accepted" and c["assignee_id"] == users["agent"].id
+    assert c["severity_name"] == "moderate" and c["resolution_due_at"]
+    cid = c["id"]
+    r = client.post(f"{BASE}/{cid}/transitions", json={"action": "start"}, headers=tokens["agent"])
+    assert r.status_code == 200 and r.json()["status"] == "in_progress"
+    r = client.post(f"{BASE}/{cid}/transitions", json={"action": "close"}, headers=tokens["agent"])
+    assert r.status_code == 409
+    assert r.json()["field"] == "action" and "in_progress → closed" in r.json()["detail"]
+    r = client.post(
+        f"{BASE}/{cid}/notes",
+        json={"body": "Courier confirmed", "kind": "note"},
+        headers=tokens["agent"],
+    )
+    assert r.status_code == 201 and r.json()["internal"] is True
+    r = client.post(
+        f"{BASE}/{cid}/remedies",
+        json={
+            "kind": "compensation",
+            "compensation_type": "voucher",
+            "amount": "15.50",
+            "cost": "5",
+        },
+        headers=tokens["agent"],
+    )
+    assert r.status_code == 201 and r.json()["amount"] == "15.50" and r.json()["cost"] == "5.00"
+    r = client.post(
+        f"{BASE}/{cid}/transitions",
+        json={"action": "resolve", "note": "Voucher sent with apology"},
+        headers=tokens["agent"],
+    )
+    assert r.status_code == 200
+    detail = client.get(f"{BASE}/{cid}", headers=tokens["analyst"]).json()
+    assert detail["allowed_actions"] == ["follow_up", "reopen"]
+    assert [e["kind"] for e in detail["events"]][0] == "created"
+    assert detail["remedies"][0]["compensation_type"] == "voucher"
+    assert detail["sla"]["resolution"]["state"] == "met"
+    r = client.post(f"{BASE}/{cid}/follow-up", json={"won_back": True}, headers=tokens["agent"])
+    assert r.status_code == 200 and r.json()["status"] == "follow_up"
+    timeline = client.get(f"{BASE}/timeline/{cust.id}", headers=tokens["analyst"]).json()
+    assert len(timeline) == len(
+        client.get(f"{BASE}/{cid}", headers=tokens["analyst"]).json()["events"]
+    )
+    totals = client.get(f"{BASE}/remedy-totals", headers=tokens["manager"]).json()
+    assert totals[0]["cost"] == "5.00"
+
+
+def test_bad_input_is_4xx_naming_the_field(client, db, users, tokens):
+    cust = make_customer(db)
+    db.commit()
+    cases = [
+        ({"severity": 7}, "severity"),
+        ({"emotion": "furious"}, "emotion"),
+        ({"purposes": ["revenge"]}, "purposes.0"),
+        ({"channel": "pigeon"}, "channel"),
+        ({"category": "nope"}, "category"),
+        ({"received_at": "2025-01-01T10:00:00"}, "received_at"),
+        ({"customer_id": 987654}, "customer_id"),
+        ({"subject": ""}, "subject"),
+    ]
+    for over, field in cases:
+        r = _create(client, tokens["manager"], cust.id, **over)
+        assert r.status_code == 422, (over, r.text)
+        assert r.json()["field"] == field, (over, r.json())
+    r = client.get(BASE, params={"sort": "nonsense"}, headers=tokens["agent"])
+    assert r.status_code == 422 and r.json()["field"] == "sort"
+    r = client.get(BASE, params={"limit": 0}, headers=tokens["agent"])
+    assert r.status_code == 422 and r.json()["field"] == "limit"
+    r = client.get(
+        f"{BASE}/analytics", params={"since": "2025-01-01T00:00:00"}, headers=tokens["agent"]
+    )
+    assert r.status_code == 422 and r.json()["field"] == "since"
+    r = client.post(
+        f"{BASE}/sla-policies",
+        json={"name": "x", "first_response_minutes": 0, "resolution_minutes": 10, "calendar_id": 1},
+        headers=tokens["manager"],
+    )
+    assert r.status_code == 422 and r.json()["field"] == "first_response_minutes"
+    r = client.post(
+        f"{BASE}/calendars",
+        json={"name": "c", "timezone": "Atlantis/Capital"},
+        headers=tokens["manager"],
+    )
+    assert r.status_code == 422 and r.json()["field"] == "timezone"
+    assert client.get(f"{BASE}/999999", headers=tokens["agent"]).status_code == 404
+    assert client.get(BASE).status_code == 401
+
+
+def test_permissions_over_http(client, db, users, tokens):
+    cust = make_customer(db)
+    db.commit()
+    assert _create(client, tokens["analyst"], cust.id).status_code == 403
+    cid = _create(client, tokens["manager"], cust.id).json()["id"]
+    r = client.post(f"{BASE}/{cid}/transitions", json={"action": "start"}, headers=tokens["agent"])
+    assert r.status_code == 403
+    r = client.post(
+        f"{BASE}/{cid}/assignment", json={"assignee_id": users["agent"].id}, headers=tokens["agent"]
+    )
+    assert r.status_code == 403
+    r = client.post(
+        f"{BASE}/{cid}/assignment",
+        json={"assignee_id": users["agent"].id},
+        headers=tokens["manager"],
+    )
+    assert r.status_code == 200 and r.json()["assignee_id"] == users["agent"].id
+    r = client.post(f"{BASE}/{cid}/transitions", json={"action": "start"}, headers=tokens["agent"])
+    assert r.status_code == 200
+
+
+def test_queues(client, db, users, tokens):
+    only_policies(db, {"first_response_minutes": 60, "resolution_minutes": 300})
+    cust = make_customer(db)
+    db.commit()
+    old = (datetime.now(UTC) - timedelta(hours=4, minutes=30)).isoformat()
+    a = _create(client, tokens["agent"], cust.id, received_at=old).json()["id"]
+    b = _create(client, tokens["agent"], cust.id).json()["id"]
+    mine = client.get(BASE, params={"queue": "mine", "sort": "due"}, headers=tokens["agent"]).json()
+    assert [x["id"] for x in mine["items"]] == [a, b] and mine["total"] == 2
+    soon = client.get(
+        BASE, params={"queue": "breaching", "within_minutes": 10}, headers=tokens["agent"]
+    ).json()
+    assert [x["id"] for x in soon["items"]] == [a]
+    none = client.get(BASE, params={"queue": "mine"}, headers=tokens["manager"]).json()
+    assert none["total"] == 0
+    tracking = client.get(f"{BASE}/{a}", headers=tokens["agent"]).json()["tracking_code"]
+    found = client.get(BASE, params={"q": tracking.lower()}, headers=tokens["agent"]).json()
+    assert [x["id"] for x in found["items"]] == [a]
+
+
+def test_public_form_status_reply_and_followup(client, db, users, tokens):
+    body = {
+        "name": "Wang Fang",
+        "email": "wang@example.com",
+        "category": "product_quality",
+        "subject": "Blender stopped",
+        "description": "The blender stopped working after a week.",
+        "purposes": ["resolved"],
+        "website": "",
+    }
+    r = client.post(PUBLIC, json=body)
+    assert r.status_code == 201, r.text
+    code = r.json()["tracking_code"]
+    status = client.get(f"{PUBLIC}/{code}").json()
+    assert status["status"] == "accepted" and status["events"][0]["kind"] == "received"
+    assert client.get(f"{PUBLIC}/RC-NOTACODE00").status_code == 404
+    cid = client.get(BASE, params={"q": code}, headers=tokens["manager"]).json()["items"][0]["id"]
+    h = tokens["manager"]
+    client.post(f"{BASE}/{cid}/transitions", json={"action": "start"}, headers=h)
+    client.post(f"{BASE}/{cid}/notes", json={"body": "Which model?", "kind": "message"}, headers=h)
+    client.post(f"{BASE}/{cid}/transitions", json={"action": "await_customer"}, headers=h)
+    r = client.post(f"{PUBLIC}/{code}/replies", json={"body": "Model B-200"})
+    assert r.status_code == 201 and r.json()["status"] == "in_progress"
+    r = client.post(
+        f"{BASE}/{cid}/transitions", json={"action": "resolve", "note": "Replaced."}, headers=h
+    )
+    assert r.status_code == 200
+    from retento.complaints.models import Complaint
+
+    db.expire_all()
+    token = db.get(Complaint, cid).followup_token
+    q = client.get(f"{PUBLIC}/followup/{token}").json()
+    assert q["feedback"] == "Replaced." and q["answered"] is False
+    r = client.post(f"{PUBLIC}/followup/{token}", json={"csat": 6, "would_buy_again": True})
+    assert r.status_code == 422 and r.json()["field"] == "csat"
+    r = client.post(f"{PUBLIC}/followup/{token}", json={"csat": 5, "would_buy_again": True})
+    assert r.status_code == 200
+    assert client.get(f"{PUBLIC}/{code}").json()["survey_open"] is False
+
+
+def test_public_form_rejects_spam_and_bad_fields(client, db):
+    good = {
+        "name": "Bot",
+        "email": "bot@example.com",
+        "subject": "Buy now",
+        "description": "Cheap watches, visit us.",
+    }
+    r = client.post(PUBLIC, json={**good, "website": "http://spam.example"})
+    assert r.status_code == 422 and r.json()["field"] == "website"
+    r = client.post(PUBLIC, json={**good, "email": "not-an-email"})
+    assert r.status_code == 422 and r.json()["field"] == "email"
+    r = client.post(PUBLIC, json={**good, "category": "unknown"})
+    assert r.status_code == 422 and r.json()["field"] == "category"
+    r = client.post(PUBLIC, json={**good, "description": "short"})
+    assert r.status_code == 422 and r.json()["field"] == "description"
+
+
+def test_public_form_rate_limit_per_ip(client, app, db):
+    app.state.complaint_rate_limiter = RateLimiter(max_events=3, window_seconds=3600)
+    body = {
+        "name": "Zhao",
+        "email": "zhao@example.com",
+        "subject": "Rude staff",
+        "description": "The cashier shouted at me on Sunday.",
+        "category": "staff_attitude",
+    }
+    codes = [client.post(PUBLIC, json=body).status_code for _ in range(4)]
+    assert codes == [201, 201, 201, 429]
+    r = client.post(PUBLIC, json=body)
+    assert r.json()["code"] == "rate_limited" and "try again" in r.json()["detail"]
+
+
+def test_rate_limiter_window():
+    rl = RateLimiter(max_events=2, window_seconds=10)
+    rl.hit("1.2.3.4", now=0)
+    rl.hit("1.2.3.4", now=1)
+    import pytest
+
+    from retento.complaints.public import TooManyRequests
+
+    with pytest.raises(TooManyRequests):
+        rl.hit("1.2.3.4", now=5)
+    rl.hit("5.6.7.8", now=5)  # other addresses are independent
+    rl.hit("1.2.3.4", now=10.5)  # the first hit has left the window
+
+
+def test_admin_endpoints(client, db, users, tokens):
+    h = tokens["manager"]
+    cal = client.post(
+        f"{BASE}/calendars",
+        json={
+            "name": "Shanghai office",
+            "timezone": "Asia/Shanghai",
+            "hours": {str(d): [["09:00", "18:00"]] for d in range(5)},
+            "holidays": ["2025-10-01"],
+        },
+        headers=h,
+    )
+    assert cal.status_code == 201 and cal.json()["holidays"] == ["2025-10-01"]
+    p = client.post(
+        f"{BASE}/sla-policies",
+        json={
+            "name": "VIP quality",
+            "severity": 3,
+            "value_class": "vip",
+            "first_response_minutes": 30,
+            "resolution_minutes": 240,
+            "calendar_id": cal.json()["id"],
+        },
+        headers=h,
+    )
+    assert p.status_code == 201
+    r = client.patch(f"{BASE}/sla-policies/{p.json()['id']}", json={"priority": 5}, headers=h)
+    assert r.status_code == 200 and r.json()["priority"] == 5
+    assert (
+        client.post(f"{BASE}/calendars", json={"name": "x"}, headers=tokens["agent"]).status_code
+        == 403
+    )
+    cats = client.get(f"{BASE}/categories", headers=tokens["agent"]).json()
+    assert {c["code"] for c in cats} >= {
+        "product_quality",
+        "delivery",
+        "price_billing",
+        "staff_attitude",
+        "service",
+        "other",
+    }
+    parent = next(c for c in cats if c["code"] == "delivery")["id"]
+    r = client.post(
+        f"{BASE}/categories",
+        json={
+            "code": "delivery.damaged",
+            "name": "Damaged in transit",
+            "name_zh": "运输损坏",
+            "parent_id": parent,
+        },
+        headers=h,
+    )
+    assert r.status_code == 201 and r.json()["parent_id"] == parent
+    imp = client.post(
+        f"{BASE}/improvements",
+        json={"title": "Better packaging", "root_cause": "packaging", "plan": "Double boxes"},
+        headers=h,
+    )
+    assert imp.status_code == 201
+    r = client.patch(
+        f"{BASE}/improvements/{imp.json()['id']}",
+        json={"stage": "do", "do_note": "Ordered boxes"},
+        headers=h,
+    )
+    assert r.status_code == 200 and r.json()["stage"] == "do"
+    assert (
+        client.get(f"{BASE}/improvements", headers=tokens["analyst"]).json()[0]["title"]
+        == "Better packaging"
+    )
+
+
+def test_attachment_upload_and_download(client, app, db, users, tokens, tmp_path):
+    app.state.settings = app.state.settings.model_copy(update={"data_dir": str(tmp_path)})
+    cust = make_customer(db)
+    db.commit()
+    cid = _create(client, tokens["manager"], cust.id).json()["id"]
+    r = client.post(
+        f"{BASE}/{cid}/attachments",
+        files={"file": ("receipt.pdf", b"%PDF-1.4 test", "application/pdf")},
+        headers=tokens["manager"],
+    )
+    assert r.status_code == 201, r.text
+    att = r.json()
+    assert att["size"] == 13 and att["content_type"] == "application/pdf"
+    r = client.get(f"{BASE}/attachments/{att['id']}", headers=tokens["analyst"])
+    assert r.status_code == 200 and r.content == b"%PDF-1.4 test"
+    r = client.post(
+        f"{BASE}/{cid}/attachments",
+        files={"file": ("run.sh", b"rm -rf /", "application/x-sh")},
+        headers=tokens["manager"],
+    )
+    assert r.status_code == 422 and r.json()["field"] == "file"
+
+
+def test_notifications_api(client, db, users, tokens):
+    from retento.complaints.jobs import escalate
+
+    only_policies(db, {"first_response_minutes": 60, "resolution_minutes": 120})
+    cust = make_customer(db)
+    db.commit()
+    old = (datetime.now(UTC) - timedelta(hours=5)).isoformat()
+    _create(client, tokens["agent"], cust.id, received_at=old)
+    escalate(db)
+    db.commit()
+    page = client.get(
+        f"{BASE}/notifications", params={"unread": True}, headers=tokens["agent"]
+    ).json()
+    assert page["total"] == 2
+    nid = page["items"][0]["id"]
+    assert (
+        client.post(f"{BASE}/notifications/{nid}/read", headers=tokens["agent"]).status_code == 204
+    )
+    page = client.get(
+        f"{BASE}/notifications", params={"unread": True}, headers=tokens["agent"]
+    ).json()
+    assert page["total"] == 1
+    assert (
+        client.post(f"{BASE}/notifications/{nid}/read", headers=tokens["manager"]).status_code
+        == 404
+    )

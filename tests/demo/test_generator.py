@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from retento.auth.models import User
+from retento.auth.security import verify_password
+from retento.customers.models import Customer
+from retento.demo import generator
+from retento.orders.models import Order
+from retento.orders.service import recompute
+from retento.touchpoints.models import CHANNELS, STAGES, Touchpoint
+
+TODAY = date(2025, 6, 30)
+
+
+def _totals(db):
+    return db.execute(
+        select(func.count(Order.id), func.sum(Order.revenue), func.sum(Order.profit))
+    ).one()
+
+
+def test_same_seed_same_data_and_reset(db):
+    generator.generate(db, customers=150, seed=7, today=TODAY)
+    first = _totals(db)
+    generator.reset_business_data(db)
+    assert db.scalar(select(func.count()).select_from(Customer)) == 0
+    generator.generate(db, customers=150, seed=7, today=TODAY)
+    assert _totals(db) == first
+    generator.reset_business_data(db)
+    generator.generate(db, customers=150, seed=8, today=TODAY)
+    assert _totals(db) != first
+
+
+def test_population_is_heterogeneous_and_realistic(db):
+    summary = generator.generate(db, customers=400, seed=42, today=TODAY)
+    assert summary["customers"] == 400 and summary["orders"] > 400
+    rows = db.execute(
+        select(Customer.id, func.count(Order.id), func.coalesce(func.sum(Order.profit), 0))
+        .outerjoin(Order, Order.customer_id == Customer.id)
+        .group_by(Customer.id)
+    ).all()
+    n_orders = np.array([r[1] for r in rows])
+    profit = np.array([float(r[2]) for r in rows])
+    assert (n_orders == 1).sum() > 0.2 * len(rows)  # many buy once
+    assert n_orders.max() >= 15  # a few buy a lot
+    assert (profit < 0).sum() >= 3  # below-zero customers exist
+    top = np.sort(profit)[::-1][: len(profit) // 5]
+    assert top.sum() / profit.sum() > 0.55  # top 20 % carry well over half the profit
+    kinds = set(db.scalars(select(Customer.kind).distinct()))
+    assert {"consumer", "business"} <= kinds and kinds & {
+        "distributor",
+        "supplier",
+        "department",
+        "branch",
+    }
+    names = db.scalars(select(Customer.name)).all()
+    assert any(all(ord(ch) > 0x4E00 for ch in n) for n in names)
+    assert any(n.isascii() for n in names)
+
+
+def test_touchpoints_cover_all_stages_and_channels(db):
+    generator.generate(db, customers=300, seed=3, today=TODAY)
+    assert set(db.scalars(select(Touchpoint.stage).distinct())) == set(STAGES)
+    assert set(db.scalars(select(Touchpoint.channel).distinct())) == set(CHANNELS)
+    orders = db.scalar(select(func.count()).select_from(Order))
+    assert db.scalar(select(func.count()).select_from(Touchpoint)) > orders
+
+
+def test_stored_totals_match_the_order_arithmetic(db):
+    generator.generate(db, customers=120, seed=11, today=TODAY)
+    for o in db.scalars(select(Order).order_by(Order.id).limit(300)):
+        stored = (o.revenue, o.cost, o.profit, o.refunded)
+        assert all(isinstance(v, Decimal) for v in stored)
+        recompute(o)
+        assert (o.revenue, o.cost, o.profit, o.refunded) == stored
+
+
+def test_demo_users_have_known_passwords(db):
+    generator.generate(db, customers=20, seed=1, today=TODAY)
+    users = {u.username: u for u in db.scalars(select(User))}
+    assert {"admin", "manager", "agent", "agent2", "analyst"} <= set(users)
+    assert users["agent2"].role == "agent"
+    assert verify_password(users["analyst"].password_hash, generator.DEMO_PASSWORD)
+
+
+def test_steps_are_extensible(db):
+    seen = []
+
+    def step_extra(session, rng, ctx):
+        seen.append((len(ctx.customer_ids), len(ctx.order_ids)))
+
+    generator.generate(db, customers=30, seed=5, today=TODAY, steps=[*generator.STEPS, step_extra])
+    assert seen and seen[0][0] == 30 and seen[0][1] > 0
+
+
+@pytest.fixture
+def cli_url(tmp_path, monkeypatch):
+    from retento.core.config import get_settings
+    from retento.core.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    upgrade(url)
+    monkeypatch.setenv("RETENTO_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def test_cli_if_empty_and_reset(cli_url):
+    from retento.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["demo", "--customers", "50", "--seed", "2"])
+    out = " ".join(r.output.split())
+    assert r.exit_code == 0, out
+    assert "Generated 50 customers" in out and "http://127.0.0.1:8000" in out
+    assert "agent2 / retento-demo" in out
+    r = runner.invoke(app, ["demo", "--customers", "50", "--if-empty"])
+    assert r.exit_code == 0 and "no demo data generated" in " ".join(r.output.split())
+    r = runner.invoke(app, ["demo", "--customers", "50"])
+    assert r.exit_code == 1 and "--reset" in " ".join(r.output.split())
+    r = runner.invoke(app, ["demo", "--customers", "60", "--reset"])
+    assert r.exit_code == 0 and "Generated 60 customers" in " ".join(r.output.split())

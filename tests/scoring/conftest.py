@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from sqlalchemy import insert
+
+from retento.customers.models import Customer
+from retento.orders.models import Order
+from tests.factories import make_product
+
+AS_OF = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def population(db, users):
+    """120 customers with heterogeneous BG/NBD-like buying over 2 years, 3 with negative profit."""
+    rng = np.random.default_rng(7)
+    product = make_product(db)
+    start = AS_OF - timedelta(days=730)
+    customers = [
+        {
+            "name": f"Pop {i}",
+            "name_key": f"pop {i}",
+            "kind": "consumer",
+            "party_type": "person",
+            "external_id": f"POP{i:04d}",
+            "custom_fields": {},
+        }
+        for i in range(120)
+    ]
+    db.execute(insert(Customer), customers)
+    ids = [
+        c.id
+        for c in db.query(Customer).filter(Customer.external_id.like("POP%")).order_by(Customer.id)
+    ]
+    orders = []
+    for n, cid in enumerate(ids):
+        lam = rng.gamma(0.6, 1 / 0.08)  # purchases per year
+        p_drop = rng.beta(1.0, 3.0)
+        t = start + timedelta(days=float(rng.uniform(0, 600)))
+        while t < AS_OF:
+            value = Decimal(str(round(float(rng.gamma(3, 12)), 2)))
+            profit = -abs(value) if n < 3 else (value * Decimal("0.35")).quantize(Decimal("0.01"))
+            orders.append(
+                {
+                    "customer_id": cid,
+                    "ordered_at": t,
+                    "status": "completed",
+                    "channel": "store",
+                    "discount": Decimal("0"),
+                    "revenue": value,
+                    "cost": value - profit,
+                    "profit": profit,
+                    "refunded": Decimal("0"),
+                }
+            )
+            if rng.random() < p_drop:
+                break
+            t += timedelta(days=float(rng.exponential(365 / max(lam, 0.2))))
+    db.execute(insert(Order), orders)
+    db.flush()
+    return {"ids": ids, "orders": len(orders), "product": product}
