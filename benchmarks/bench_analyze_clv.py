@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -61,7 +62,10 @@ def main() -> None:
     t = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t
-    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_gb = usage.ru_maxrss / 1024**2
+    cpu = usage.ru_utime + usage.ru_stime
+    load = os.getloadavg()[0]
     if res.returncode != 0:
         print(res.stderr, file=sys.stderr)
         raise SystemExit(1)
@@ -70,9 +74,13 @@ def main() -> None:
     print(f"input: {rows:,} transactions, {payload['customers']:,} customers ({data.name})")
     print(f"model: {args.model}; params {payload['params']}")
     print(f"stages (s): { {k: round(v, 2) for k, v in payload['timings'].items()} }")
-    print("| command | wall (s) | peak RSS (GB) | target |")
-    print("|---|---|---|---|")
-    print(f"| retento analyze clv ({args.model}) | {wall:.2f} | {peak_gb:.2f} | < 15 s, < 4 GB |")
+    print(f"1-min load average after the run: {load:.1f} (2 cores)")
+    print("| command | wall (s) | CPU (s) | peak RSS (GB) | target |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| retento analyze clv ({args.model}) | {wall:.2f} | {cpu:.2f} | {peak_gb:.2f} "
+        "| < 15 s, < 4 GB |"
+    )
 
 
 if __name__ == "__main__":

@@ -177,3 +177,17 @@ def test_fitted_model_pickles(fitted: BetaGeoModel) -> None:
         clone.probability_alive([1, 3], [10.0, 20.0], [30.0, 30.0]),
         fitted.probability_alive([1, 3], [10.0, 20.0], [30.0, 30.0]),
     )
+
+
+def test_large_data_path_matches_lbfgs(hardie: pd.DataFrame, monkeypatch) -> None:
+    from retento.analytics import btyd
+
+    sim = simulate_bgnbd(30_000, **PAPER, T=(27.0, 39.0), seed=8)
+    args = (sim["frequency"], sim["recency"], sim["T"])
+    plain = BetaGeoModel().fit(*args)
+    monkeypatch.setattr(btyd, "_LARGE", 1_000)
+    newton = BetaGeoModel().fit(*args)
+    assert newton.n_iter_ < plain.n_iter_
+    assert newton.log_likelihood_ == pytest.approx(plain.log_likelihood_, abs=1e-3)
+    for k in PAPER:
+        assert newton.params_[k] == pytest.approx(plain.params_[k], rel=1e-4)

@@ -103,3 +103,15 @@ def test_recovers_simulated_parameters() -> None:
     se = m.standard_errors_
     for k, v in true.items():
         assert abs(m.params_[k] - v) < 4 * se[k], (k, m.params_[k], se[k])
+
+
+def test_large_data_path_matches_lbfgs(hardie: pd.DataFrame, monkeypatch) -> None:
+    from retento.analytics import btyd
+
+    args = (hardie["x"], hardie["t_x"], hardie["T"])
+    plain = ParetoNBDModel().fit(*args)
+    monkeypatch.setattr(btyd, "_LARGE", 500)
+    newton = ParetoNBDModel().fit(*args)
+    assert newton.log_likelihood_ == pytest.approx(plain.log_likelihood_, abs=1e-3)
+    for k in ("r", "alpha", "s", "beta"):
+        assert newton.params_[k] == pytest.approx(plain.params_[k], rel=1e-3)

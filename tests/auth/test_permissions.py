@@ -11,6 +11,8 @@ from retento.audit import service as audit_service
 from retento.auth import service as auth_service
 from retento.auth.permissions import AGENT_SCOPED, MATRIX, ROLES, markdown_matrix
 from retento.auth.schemas import UserCreate, UserUpdate
+from retento.complaints import service as complaints
+from retento.complaints.schemas import AssignIn, CalendarIn, ComplaintUpdate, ImprovementCreate
 from retento.core.errors import Forbidden, InvalidInput
 from retento.customers import service as customers
 from retento.customers.schemas import CustomerCreate, CustomerUpdate
@@ -26,6 +28,7 @@ from retento.surveys.schemas import AnswerIn, ResponseCreate, SurveyUpdate
 from retento.touchpoints import service as touchpoints
 from retento.touchpoints.schemas import TouchpointCreate, TouchpointUpdate
 from tests.factories import make_customer, make_order, make_product, make_touchpoint
+from tests.factories.complaints import make_complaint
 from tests.surveys.conftest import small_survey_data
 
 NOW = datetime(2025, 5, 1, 10, tzinfo=UTC)
@@ -38,6 +41,7 @@ def _operations(db, users, own: bool):
     prod = make_product(db)
     order = make_order(db, cust, lines=[(prod, 1)])
     tp = make_touchpoint(db, cust)
+    cpl = make_complaint(db, users["admin"], customer_id=cust.id)
     svy = surveys.create_survey(db, small_survey_data(), actor=users["admin"])
     surveys.update_survey(db, svy.id, SurveyUpdate(status="active"), actor=users["admin"])
     return {
@@ -92,6 +96,18 @@ def _operations(db, users, own: bool):
         "score:run": lambda a: _expect_invalid(
             lambda: scoring.run_scoring(db, ScoreRunCreate(), actor=a)
         ),
+        "complaint:read": lambda a: complaints.get_complaint(db, cpl.id, actor=a),
+        "complaint:create": lambda a: make_complaint(db, a, customer_id=cust.id),
+        "complaint:update": lambda a: complaints.update_complaint(
+            db, cpl.id, ComplaintUpdate(emotion="cold"), actor=a
+        ),
+        "complaint:assign": lambda a: complaints.assign(
+            db, cpl.id, AssignIn(assignee_id=users["manager"].id), actor=a
+        ),
+        "complaint:improve": lambda a: complaints.create_improvement(
+            db, ImprovementCreate(title="t", root_cause="r", plan="p"), actor=a
+        ),
+        "sla:manage": lambda a: complaints.create_calendar(db, CalendarIn(name="c"), actor=a),
         "survey:read": lambda a: surveys.get_survey(db, svy.id, actor=a),
         "survey:manage": lambda a: surveys.update_survey(
             db, svy.id, SurveyUpdate(name="R"), actor=a
@@ -115,18 +131,7 @@ def _expect_invalid(call):
 
 
 # Verbs whose per-role tests live with their domain (tests/dataio, tests/demo, tests/complaints).
-TESTED_ELSEWHERE = {
-    "data:import",
-    "data:export",
-    "demo:generate",
-    "token:own",
-    "complaint:read",
-    "complaint:create",
-    "complaint:update",
-    "complaint:assign",
-    "complaint:improve",
-    "sla:manage",
-}
+TESTED_ELSEWHERE = {"data:import", "data:export", "demo:generate", "token:own"}
 SERVICE_VERBS = [v for v in MATRIX if v not in TESTED_ELSEWHERE]
 CASES = [(role, verb) for role in ROLES for verb in SERVICE_VERBS]
 

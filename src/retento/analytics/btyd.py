@@ -67,20 +67,25 @@ def _collapse(
     # halve the work, and sorting rows would cost more than it saves.
     if n > 10_000 and len(np.unique(columns[-1][:: max(n // 20_000, 1)])) > 0.5 * min(n, 20_000):
         return columns, w
-    # Hash-based factorisation of each column, combined into one integer key per row.
+    uniq, inverse = _unique_rows(columns)
+    m = len(uniq[0])
+    if m == n and weights is None:
+        return columns, w
+    return uniq, np.bincount(inverse, weights=w, minlength=m)
+
+
+def _unique_rows(columns: list[FloatArray]) -> tuple[list[FloatArray], NDArray[np.intp]]:
+    """Distinct rows of equal-length columns (hash-based) and the inverse index."""
+    n = len(columns[0])
     key = np.zeros(n, dtype=np.int64)
     for col in columns:
         codes, uniques = pd.factorize(col, sort=False)
         key = key * len(uniques) + codes
-        key, _ = pd.factorize(key, sort=False)  # keeps the combined key small
+        key, _ = pd.factorize(key, sort=False)
     inverse, uniq_keys = pd.factorize(key, sort=False)
-    m = len(uniq_keys)
-    if m == n and weights is None:
-        return columns, w
-    first = np.empty(m, dtype=np.int64)
+    first = np.empty(len(uniq_keys), dtype=np.int64)
     first[inverse[::-1]] = np.arange(n - 1, -1, -1)
-    wsum = np.bincount(inverse, weights=w, minlength=m)
-    return [np.ascontiguousarray(c[first]) for c in columns], wsum
+    return [np.ascontiguousarray(c[first]) for c in columns], inverse
 
 
 def _maximize(
@@ -264,7 +269,9 @@ class _BTYDModel:
         does not converge.
         """
         n = len(x)
-        sub = np.sort(np.random.default_rng(0).choice(n, size=max(n // 20, 20_000), replace=False))
+        sub = np.sort(
+            np.random.default_rng(0).choice(n, size=min(n, max(n // 20, 20_000)), replace=False)
+        )
         xs, txs, Ts, ws = x[sub], tx[sub], T[sub], w[sub]
         sub_fun = lambda p: self._negll_grad(p, xs, txs, Ts, ws)  # noqa: E731
         with warnings.catch_warnings():
@@ -287,7 +294,7 @@ class _BTYDModel:
         for it in range(1, 31):
             step = -np.linalg.solve(chol.T, np.linalg.solve(chol, g))
             decrement = float(-g @ step)
-            if decrement < 1e-10 * max(1.0, abs(f)):
+            if decrement < 1e-11 * max(1.0, abs(f)):
                 return optimize.OptimizeResult(
                     x=p, fun=f, jac=g, nit=it - 1, nfev=nfev, success=True,
                     message="Newton decrement below tolerance",
@@ -384,14 +391,18 @@ class _BTYDModel:
         """
         x, tx, Tn, m = np.broadcast_arrays(_arr(frequency), _arr(recency), _arr(T), _arr(monetary))
         value = gamma_gamma.conditional_expected_average_value(x, m)
-        return _discounted_clv(
-            lambda t: self.conditional_expected_purchases(t, x, tx, Tn),
-            value,
+        # The discounted expected purchases depend on (x, t_x, T) only: evaluate them once per
+        # distinct row (real data has far fewer distinct rows than customers).
+        (ux, utx, uT), inverse = _unique_rows([x, tx, Tn])
+        det = _discounted_clv(
+            lambda t: self.conditional_expected_purchases(t, ux, utx, uT),
+            np.ones(len(ux)),
             horizon,
             discount_rate,
-            margin,
+            1.0,
             freq_unit_days,
         )
+        return margin * value * det[inverse]
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
@@ -400,9 +411,13 @@ _LARGE = 200_000  # rows above which fits start on a subsample
 
 def _n_threads(n: int) -> int:
     """Threads for a likelihood over n customers: one per core for large n, else one."""
-    if n < 200_000:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = min(cores or 1, 8)
+    # Threads only pay off on idle cores: on a busy machine they wait for each other.
+    busy = hasattr(os, "getloadavg") and os.getloadavg()[0] > cores - 0.5
+    if n < 200_000 or cores < 2 or busy:
         return 1
-    return max(1, min(os.cpu_count() or 1, 8))
+    return cores
 
 
 def _thread_pool(n: int) -> ThreadPoolExecutor | None:
@@ -423,10 +438,10 @@ def _bg_chunk(theta: tuple[float, float, float, float], d: dict) -> tuple[float,
     T0, w0, c1, c2 = d["T0"], d["w0"], d["c1"], d["c2"]
     if len(T0):
         np.add(T0, alpha, out=c1)
-        sl = float(w0 @ np.log(c1, out=c2))
+        sl = float(np.dot(w0, np.log(c1, out=c2)))
         ll -= r * sl
         dr -= sl
-        dalpha -= r * float(w0 @ np.reciprocal(c1, out=c1))
+        dalpha -= r * float(np.dot(w0, np.reciprocal(c1, out=c1)))
     # x > 0: log[(alpha+T)^-(r+x) + a/(b+x-1) (alpha+t_x)^-(r+x)]
     #       = -(r+x) log(alpha+T) + log(1 + e^D),
     # D = log a - log(b+x-1) + (r+x)(log(alpha+T) - log(alpha+t_x)).
@@ -438,8 +453,8 @@ def _bg_chunk(theta: tuple[float, float, float, float], d: dict) -> tuple[float,
         diff = np.subtract(lT, np.log(np.add(txp, alpha, out=b3), out=b4), out=b4)
         # g = 1/(alpha+T) - 1/(alpha+t_x), kept in b1 once the sums over 1/(alpha+T) are taken.
         g = np.subtract(inv_aT, np.reciprocal(b3, out=b3), out=b3)
-        sum_inv_aT = float(wp @ inv_aT)
-        sum_x_inv_aT = float(wxp @ inv_aT)
+        sum_inv_aT = float(np.dot(wp, inv_aT))
+        sum_x_inv_aT = float(np.dot(wxp, inv_aT))
         np.copyto(b1, g)
         g = b1
         lbx = np.log(a) - np.log(b + d["xpu"] - 1.0)
@@ -449,20 +464,20 @@ def _bg_chunk(theta: tuple[float, float, float, float], d: dict) -> tuple[float,
         # With q = exp(-|D|): log(1 + e^D) = max(D, 0) + log1p(q) and
         # expit(D) = 1/(1+q) if D >= 0 else q/(1+q); stable for either sign of D.
         q = np.exp(np.negative(np.abs(D, out=b6), out=b6), out=b6)
-        ll += float(wp @ np.maximum(D, 0.0, out=b3))
-        ll += float(wp @ np.log1p(q, out=b3))
+        ll += float(np.dot(wp, np.maximum(D, 0.0, out=b3)))
+        ll += float(np.dot(wp, np.log1p(q, out=b3)))
         pi = np.divide(q, np.add(q, 1.0, out=b3), out=b6)
         np.subtract(1.0, pi, out=pi, where=D >= 0)
-        s_lT = float(wp @ lT)
-        ll -= r * s_lT + float(wxp @ lT)
+        s_lT = float(np.dot(wp, lT))
+        ll -= r * s_lT + float(np.dot(wxp, lT))
         wpi = pi if d["unit_w"] else np.multiply(wp, pi, out=b6)
-        dr += float(wpi @ diff) - s_lT
+        dr += float(np.dot(wpi, diff)) - s_lT
         wpix = np.multiply(wpi, xp, out=b5)
-        dalpha += r * float(wpi @ g) + float(wpix @ g)
+        dalpha += r * float(np.dot(wpi, g)) + float(np.dot(wpix, g))
         dalpha -= r * sum_inv_aT + sum_x_inv_aT
         wpi_x = np.bincount(d["xpinv"], weights=wpi, minlength=len(d["xpu"]))
         da += float(wpi_x.sum()) / a
-        db -= float(wpi_x @ (1.0 / (b + d["xpu"] - 1.0)))
+        db -= float(np.dot(wpi_x, (1.0 / (b + d["xpu"] - 1.0))))
     return ll, dr, dalpha, da, db
 
 
@@ -567,13 +582,13 @@ class BetaGeoModel(_BTYDModel):
             - special.gammaln(a + b + xu)
         )
         la = np.log(alpha)
-        ll = float(wx @ lg) + wsum * (r * la - special.gammaln(r))
-        dr = float(wx @ special.digamma(r + xu)) + wsum * (la - special.digamma(r))
+        ll = float(np.dot(wx, lg)) + wsum * (r * la - special.gammaln(r))
+        dr = float(np.dot(wx, special.digamma(r + xu))) + wsum * (la - special.digamma(r))
         dalpha = wsum * r / alpha
         psi_ab = special.digamma(a + b)
         psi_abx = special.digamma(a + b + xu)
-        da = float(wx @ (psi_ab - psi_abx))
-        db = float(wx @ (psi_ab + special.digamma(b + xu) - special.digamma(b) - psi_abx))
+        da = float(np.dot(wx, (psi_ab - psi_abx)))
+        db = float(np.dot(wx, (psi_ab + special.digamma(b + xu) - special.digamma(b) - psi_abx)))
         theta = (r, alpha, a, b)
         chunks = d["chunks"]
         if d["pool"] is None:
@@ -784,7 +799,7 @@ class GammaGammaModel:
             "xu": xu,
             "nx": np.bincount(inv, weights=w, minlength=len(xu)),
             "W": float(w.sum()),
-            "swlz": float(w @ lz),
+            "swlz": float(np.dot(w, lz)),
             "swxlz": float((w * x) @ lz),
             "xz": x * z,
             "w": w,
@@ -798,12 +813,12 @@ class GammaGammaModel:
         xu, nx, W = d["xu"], d["nx"], d["W"]
         pxu = p * xu
         lv = np.log(np.add(d["xz"], v, out=d["buf"]), out=d["buf"])  # log(v + x zbar)
-        s_l, s_xl = float(d["w"] @ lv), float(d["wx"] @ lv)
+        s_l, s_xl = float(np.dot(d["w"], lv)), float(np.dot(d["wx"], lv))
         inv = np.reciprocal(np.add(d["xz"], v, out=d["buf"]), out=d["buf"])
-        s_r, s_xr = float(d["w"] @ inv), float(d["wx"] @ inv)
+        s_r, s_xr = float(np.dot(d["w"], inv)), float(np.dot(d["wx"], inv))
         psi = special.digamma(pxu + q)
         ll = (
-            float(nx @ (special.gammaln(pxu + q) - special.gammaln(pxu) + pxu * np.log(xu)))
+            float(np.dot(nx, (special.gammaln(pxu + q) - special.gammaln(pxu) + pxu * np.log(xu))))
             - W * special.gammaln(q)
             + W * q * np.log(v)
             + p * d["swxlz"]
@@ -812,7 +827,7 @@ class GammaGammaModel:
             - q * s_l
         )
         dp = float(nx @ (xu * (psi - special.digamma(pxu) + np.log(xu)))) + d["swxlz"] - s_xl
-        dq = float(nx @ psi) - W * special.digamma(q) + W * np.log(v) - s_l
+        dq = float(np.dot(nx, psi)) - W * special.digamma(q) + W * np.log(v) - s_l
         dv = W * q / v - p * s_xr - q * s_r
         if not np.isfinite(ll):
             return 1e300, np.zeros(3)
@@ -957,10 +972,12 @@ class ParetoNBDModel(_BTYDModel):
         pi = np.exp(logB - tot)
         pi = np.where(np.isfinite(logB), pi, 0.0)
         const = special.gammaln(r + x) - special.gammaln(r)
-        ll = float(w @ (const + tot)) + w.sum() * (r * np.log(alpha) + s * np.log(beta))
+        ll = float(np.dot(w, (const + tot))) + w.sum() * (r * np.log(alpha) + s * np.log(beta))
         dmix = (1.0 - pi)[:, None] * dA + pi[:, None] * np.where(np.isfinite(dB), dB, 0.0)
         g = w @ dmix
-        g[0] += float(w @ (special.digamma(r + x) - special.digamma(r))) + w.sum() * np.log(alpha)
+        g[0] += float(np.dot(w, (special.digamma(r + x) - special.digamma(r)))) + w.sum() * np.log(
+            alpha
+        )
         g[1] += w.sum() * r / alpha
         g[2] += w.sum() * np.log(beta)
         g[3] += w.sum() * s / beta

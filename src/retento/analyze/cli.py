@@ -65,6 +65,7 @@ def clv(
         holdout_report,
         summarize,
     )
+    from retento.analytics.btyd import _unique_rows
 
     freq = freq.upper()
     if freq not in FREQ_DAYS:
@@ -114,8 +115,9 @@ def clv(
         timings["fit_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         unit = FREQ_DAYS[freq]
-        expected = fitter.conditional_expected_purchases(horizon, x, tx, T)
-        alive = fitter.probability_alive(x, tx, T)
+        (ux, utx, uT), inverse = _unique_rows([x, tx, T])
+        expected = fitter.conditional_expected_purchases(horizon, ux, utx, uT)[inverse]
+        alive = fitter.probability_alive(ux, utx, uT)[inverse]
         value = fitter.customer_lifetime_value(
             gg,
             x,
