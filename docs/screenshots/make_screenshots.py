@@ -13,7 +13,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
-
 from tests.web.live import PASSWORD, LiveServer  # noqa: E402
 
 OUT = Path(__file__).resolve().parent
@@ -39,6 +38,19 @@ def shoot(page: Page, name: str, full: bool = True) -> Path:
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(path), full_page=full)
     return path
+
+
+def value_pages(page: Page, base: str, cid: int) -> list[Path]:
+    """The value dashboard after a scoring run, and a customer 360 page with its scores."""
+    page.goto(f"{base}/value")
+    page.fill("#f-as_of", "2025-06-30")
+    page.click("#run-button")
+    page.wait_for_url(f"{base}/value?run=*", timeout=60_000)
+    page.wait_for_selector("#scatter-chart svg")
+    shots = [shoot(page, "value-dashboard")]
+    page.goto(f"{base}/customers/{cid}")
+    page.wait_for_selector("#panel-scores")
+    return [*shots, shoot(page, "customer-360-scores")]
 
 
 def main(out: Path = OUT) -> list[Path]:
@@ -68,6 +80,7 @@ def main(out: Path = OUT) -> list[Path]:
             page.goto(f"{base}/admin/audit")
             page.click("#audit-table details summary >> nth=0")
             saved.append(shoot(page, "audit-log"))
+            saved.extend(value_pages(page, base, cid))
             page.goto(f"{base}/customers")
             page.click("button.lang[value=zh_CN]")
             page.wait_for_selector("html[lang=zh-CN]", state="attached")

@@ -26,17 +26,38 @@ from tests.factories import make_order, make_product, make_touchpoint, make_user
 PASSWORD = "password123"
 
 CUSTOMERS = [
-    ("Acme Trading Ltd", "organisation", "business", "acme@example.com", "Shanghai", ["wholesale", "key-account"]),
+    (
+        "Acme Trading Ltd",
+        "organisation",
+        "business",
+        "acme@example.com",
+        "Shanghai",
+        ["wholesale", "key-account"],
+    ),
     ("上海华联超市", "organisation", "distributor", "hualian@example.cn", "上海", ["retail"]),
     ("王芳", "person", "consumer", "wang.fang@example.cn", "北京", ["vip"]),
     ("Li Wei", "person", "consumer", "li.wei@example.com", "Shenzhen", []),
-    ("Northwind Supplies", "organisation", "supplier", "orders@northwind.example", "Hangzhou", ["packaging"]),
+    (
+        "Northwind Supplies",
+        "organisation",
+        "supplier",
+        "orders@northwind.example",
+        "Hangzhou",
+        ["packaging"],
+    ),
     ("华东分公司", "organisation", "branch", None, "南京", ["internal"]),
     ("Maria Rossi", "person", "consumer", "maria.rossi@example.it", "Milan", ["newsletter"]),
     ("北京新源电子", "organisation", "business", "sales@xinyuan.example.cn", "北京", ["wholesale"]),
     ("Customer Service Dept.", "organisation", "department", None, "Shanghai", ["internal"]),
     ("陈静", "person", "consumer", "chen.jing@example.cn", "广州", ["newsletter", "vip"]),
-    ("Globex Corporation", "organisation", "business", "buyer@globex.example", "Suzhou", ["key-account"]),
+    (
+        "Globex Corporation",
+        "organisation",
+        "business",
+        "buyer@globex.example",
+        "Suzhou",
+        ["key-account"],
+    ),
     ("张伟", "person", "consumer", None, "成都", []),
 ]
 
@@ -55,10 +76,18 @@ def seed(url: str) -> dict[str, int]:
     rng = random.Random(7)
     ids: dict[str, int] = {}
     with transaction(make_session_factory(engine)) as s:
-        admin = make_user(s, username="admin", role="admin", display_name="Ada Admin", password=PASSWORD)
-        manager = make_user(s, username="manager", role="manager", display_name="Mia Manager", password=PASSWORD)
-        agent = make_user(s, username="agent", role="agent", display_name="Alex Agent", password=PASSWORD)
-        make_user(s, username="analyst", role="analyst", display_name="Ann Analyst", password=PASSWORD)
+        admin = make_user(
+            s, username="admin", role="admin", display_name="Ada Admin", password=PASSWORD
+        )
+        manager = make_user(
+            s, username="manager", role="manager", display_name="Mia Manager", password=PASSWORD
+        )
+        agent = make_user(
+            s, username="agent", role="agent", display_name="Alex Agent", password=PASSWORD
+        )
+        make_user(
+            s, username="analyst", role="analyst", display_name="Ann Analyst", password=PASSWORD
+        )
         products = [
             make_product(s, name=name, unit_price=Decimal(price), unit_cost=Decimal(cost))
             for name, price, cost in (
@@ -88,27 +117,45 @@ def seed(url: str) -> dict[str, int]:
                     consent_email=n % 2 == 0,
                     consent_phone=True,
                     acquired_on=(now - timedelta(days=500 + 20 * n)).date(),
-                    contacts=[ContactIn(name="Zhao Min" if n % 2 else "John Carter", role="Buyer",
-                                        email=f"contact{n}@example.com", is_primary=True)]
-                    if party == "organisation" else [],
+                    contacts=[
+                        ContactIn(
+                            name="Zhao Min" if n % 2 else "John Carter",
+                            role="Buyer",
+                            email=f"contact{n}@example.com",
+                            is_primary=True,
+                        )
+                    ]
+                    if party == "organisation"
+                    else [],
                 ),
                 actor=admin,
             )
             ids[name] = c.id
             for k in range(rng.randint(3, 14)):
                 at = now - timedelta(days=rng.randint(1, 540), hours=rng.randint(0, 10))
-                lines = [(rng.choice(products), rng.randint(1, 4)) for _ in range(rng.randint(1, 3))]
-                make_order(s, c, lines=lines, ordered_at=at, channel=rng.choice(["store", "web", "phone"]),
-                           external_id=f"ORD-{n + 1:03d}-{k + 1:03d}")
+                lines = [
+                    (rng.choice(products), rng.randint(1, 4)) for _ in range(rng.randint(1, 3))
+                ]
+                make_order(
+                    s,
+                    c,
+                    lines=lines,
+                    ordered_at=at,
+                    channel=rng.choice(["store", "web", "phone"]),
+                    external_id=f"ORD-{n + 1:03d}-{k + 1:03d}",
+                )
             for _ in range(rng.randint(2, 5)):
                 make_touchpoint(
-                    s, c,
+                    s,
+                    c,
                     occurred_at=now - timedelta(days=rng.randint(1, 400)),
                     channel=rng.choice(["phone", "email", "web", "store", "chat"]),
                     stage=rng.choice(["information", "selection", "after_sales", "payment"]),
                     outcome=rng.choice(["positive", "neutral", "resolved", "purchase"]),
                     owner_id=owner.id,
-                    note=rng.choice(["Asked about delivery times.", "Follow-up on the last order.", None]),
+                    note=rng.choice(
+                        ["Asked about delivery times.", "Follow-up on the last order.", None]
+                    ),
                 )
         ids["admin"], ids["manager"], ids["agent"] = admin.id, manager.id, agent.id
     engine.dispose()
@@ -126,8 +173,12 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.ids = seed(self.url_db)
-        app = create_app(Settings(database_url=self.url_db, run_scheduler=False, secret_key="live-test"))
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        app = create_app(
+            Settings(database_url=self.url_db, run_scheduler=False, secret_key="live-test")
+        )
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

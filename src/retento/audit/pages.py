@@ -40,8 +40,7 @@ def diff_rows(entry: AuditEntry) -> list[tuple[str, str, str, bool]]:
     before, after = entry.before or {}, entry.after or {}
     keys = sorted(set(before) | set(after))
     return [
-        (k, _show(before.get(k)), _show(after.get(k)), before.get(k) != after.get(k))
-        for k in keys
+        (k, _show(before.get(k)), _show(after.get(k)), before.get(k) != after.get(k)) for k in keys
     ]
 
 

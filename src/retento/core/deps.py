@@ -25,7 +25,9 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+# scope="function": commit as soon as the endpoint returns, *before* the response is sent, so
+# the client's next request (a redirect, an htmx refresh) always reads what was just written.
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def optional_user(request: Request, session: DbSession) -> User | None:

@@ -201,4 +201,3 @@ def timeline(
             )
         )
     return out
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, exists, or_, select, union
 from sqlalchemy.orm import Session, selectinload
 
 from retento.audit.service import record, snapshot
@@ -182,6 +182,27 @@ def delete_customer(session: Session, customer_id: int, *, actor: User) -> None:
     record(session, actor, "delete", "customer", customer_id, before, None)
 
 
+def search_ids(q: str) -> Select:
+    """Ids of customers matching ``q``: name prefix, external id, email, phone, a contact's
+    email or phone, or the id itself.
+
+    A UNION of index lookups: each branch uses its own index, where one ``OR`` makes SQLite scan
+    the whole table (2–4 s on a million customers).
+    """
+    text = q.strip()
+    key = text.lower()
+    parts = [
+        select(Customer.id).where(Customer.name_key.between(key, key + "\uffff")),
+        select(Customer.id).where(Customer.external_id == text),
+        select(Customer.id).where(Customer.email == key),
+        select(Customer.id).where(Customer.phone == text),
+        select(Contact.customer_id).where(or_(Contact.email == key, Contact.phone == text)),
+    ]
+    if text.isdigit():
+        parts.append(select(Customer.id).where(Customer.id == int(text)))
+    return union(*parts)
+
+
 def customer_filter(
     *,
     q: str | None = None,
@@ -195,21 +216,7 @@ def customer_filter(
     """The customer list query before sorting; shared by the API, the web list and export."""
     stmt = select(Customer)
     if q:
-        text = q.strip()
-        key = text.lower()
-        prefix = Customer.name_key.between(key, key + "\uffff")
-        conds = [
-            prefix,
-            Customer.external_id == text,
-            Customer.email == key,
-            Customer.phone == text,
-            exists().where(
-                Contact.customer_id == Customer.id, or_(Contact.email == key, Contact.phone == text)
-            ),
-        ]
-        if text.isdigit():
-            conds.append(Customer.id == int(text))
-        stmt = stmt.where(or_(*conds))
+        stmt = stmt.where(Customer.id.in_(search_ids(q)))
     if kind:
         stmt = stmt.where(Customer.kind == kind)
     if scope == "external":

@@ -23,7 +23,16 @@ from retento.touchpoints.pages import local_now, parse_local
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
 from retento.web.panels import Panel, register_panel
-from retento.web.render import PageUser, flash, form_errors, page_router, redirect, render, tr
+from retento.web.render import (
+    PageUser,
+    commit_now,
+    flash,
+    form_errors,
+    page_router,
+    redirect,
+    render,
+    tr,
+)
 
 router = page_router()
 
@@ -55,7 +64,10 @@ def _products(session: Session) -> list[Product]:
     """Active products for the picker, by name."""
     return list(
         session.scalars(
-            select(Product).where(Product.is_active.is_(True)).order_by(Product.name).limit(PICKER_LIMIT)
+            select(Product)
+            .where(Product.is_active.is_(True))
+            .order_by(Product.name)
+            .limit(PICKER_LIMIT)
         )
     )
 
@@ -116,12 +128,14 @@ def _parse(request: Request, form: Any, customer_id: int) -> tuple[dict, dict, l
     lines, shown_lines, index = [], [], []
     i = 0
     while f"lines.{i}.product_id" in form:
-        row = {k: get(f"lines.{i}.{k}") for k in ("product_id", "quantity", "unit_price", "discount")}
+        row = {
+            k: get(f"lines.{i}.{k}") for k in ("product_id", "quantity", "unit_price", "discount")
+        }
         shown_lines.append(row)
         if any(row.values()):
             line: dict[str, Any] = {
                 "product_id": row["product_id"] or None,
-                "quantity": row["quantity"] or None,
+                "quantity": row["quantity"] or ("1" if row["product_id"] else None),
                 "discount": row["discount"] or "0",
             }
             if row["unit_price"]:
@@ -140,7 +154,12 @@ def _line_errors(errors: dict[str, str], index: list[int]) -> dict[str, str]:
     out = {}
     for key, msg in errors.items():
         parts = key.split(".")
-        if len(parts) == 3 and parts[0] == "lines" and parts[1].isdigit() and int(parts[1]) < len(index):
+        if (
+            len(parts) == 3
+            and parts[0] == "lines"
+            and parts[1].isdigit()
+            and int(parts[1]) < len(index)
+        ):
             key = f"lines.{index[int(parts[1])]}.{parts[2]}"
         elif key == "lines":
             key = "lines.0.product_id"
@@ -168,6 +187,7 @@ async def order_create(
         customer = get_customer(session, customer_id, actor=user)
         errors = _line_errors(form_errors(request, exc), shown["_index"])
         return _render_form(request, session, customer, shown, errors, 422)
+    commit_now(session)
     flash(request, tr(request, "Order #%(id)s was saved.", id=order.id))
     return redirect(request, f"/customers/{customer.id}")
 

@@ -24,6 +24,7 @@ from retento.web.labels import label_msgid
 from retento.web.panels import Panel, register_panel
 from retento.web.render import (
     PageUser,
+    commit_now,
     flash,
     form_errors,
     is_htmx,
@@ -81,7 +82,13 @@ def form_context(
         "direction": "inbound",
         "outcome": "neutral",
     }
-    return {"customer": customer, "form": form, "errors": errors or {}, "saved": saved, **_options(request)}
+    return {
+        "customer": customer,
+        "form": form,
+        "errors": errors or {},
+        "saved": saved,
+        **_options(request),
+    }
 
 
 def _panel(request: Request, session: Session, customer: Customer, user: User) -> dict | None:
@@ -140,6 +147,7 @@ async def touchpoint_create(
         if is_htmx(request):
             return render(request, "touchpoints/_form.html", **ctx)
         return render(request, "touchpoints/new.html", status_code=422, **ctx)
+    commit_now(session)
     if is_htmx(request):
         return render(
             request,

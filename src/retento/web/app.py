@@ -20,6 +20,7 @@ from retento.web.i18n import LOCALES, N_
 from retento.web.render import (
     PACKAGE_DIR,
     WEB_DIR,
+    commit_now,
     is_htmx,
     page_router,
     render,
@@ -45,7 +46,9 @@ ERROR_HINTS = {
     403: N_("Your role does not allow this. Ask an administrator if you need access."),
     404: N_("The page or record does not exist, or it was deleted."),
     422: N_("Go back, correct the values and try again."),
-    500: N_("The error was logged. Try again in a moment; if it keeps happening, tell your administrator."),
+    500: N_(
+        "The error was logged. Try again in a moment; if it keeps happening, tell your administrator."
+    ),
 }
 
 
@@ -78,6 +81,7 @@ def switch_locale(
     user = optional_user(request, session)
     if user is not None and user.locale != lang:
         update_user(session, user.id, UserUpdate(locale=lang), actor=user)
+    commit_now(session)
     return RedirectResponse(safe_next(next), status_code=303)
 
 

@@ -23,7 +23,9 @@ class CsrfError(RetentoError):
         super().__init__(
             403,
             "csrf_failed",
-            N_("The form has expired or did not come from this site. Reload the page and try again."),
+            N_(
+                "The form has expired or did not come from this site. Reload the page and try again."
+            ),
         )
 
 

@@ -40,10 +40,16 @@ def compile_catalog(po_path: Path) -> bytes:
 @cache
 def translations(locale: str) -> Translations:
     """The compiled catalogue of ``locale`` (English falls back to the msgids)."""
-    po = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    folder = LOCALE_DIR / locale / "LC_MESSAGES"
+    po = folder / "messages.po"
     if locale not in LOCALES or not po.exists():
         return Translations()
-    return Translations(fp=io.BytesIO(compile_catalog(po)), domain="messages")
+    merged = Translations(fp=io.BytesIO(compile_catalog(po)), domain="messages")
+    # Each capability may ship its own catalogue next to messages.po (complaints.po, ...).
+    for extra in sorted(folder.glob("*.po")):
+        if extra.name != "messages.po":
+            merged.merge(Translations(fp=io.BytesIO(compile_catalog(extra)), domain="messages"))
+    return merged
 
 
 def normalise_locale(value: str | None) -> str:

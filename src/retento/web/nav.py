@@ -37,8 +37,6 @@ def nav_for(user: User | None, section: str = "main") -> list[NavItem]:
     if user is None:
         return []
     items = [
-        n
-        for n in NAV
-        if n.section == section and (n.permission is None or can(user, n.permission))
+        n for n in NAV if n.section == section and (n.permission is None or can(user, n.permission))
     ]
     return sorted(items, key=lambda n: (n.order, n.key))

@@ -12,6 +12,7 @@ import jinja2
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 import retento
 from retento.auth.models import User
@@ -195,6 +196,16 @@ def render(
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
+def commit_now(session: Session) -> None:
+    """Commit before the response is sent.
+
+    ``DbSession`` commits when the request scope closes, which FastAPI runs *after* the response
+    went out; the browser's next request (the redirect, an htmx refresh) could then still read
+    the old data. Pages that changed something call this right before answering.
+    """
+    session.commit()
+
+
 def redirect(request: Request, url: str) -> Response:
     """Post/redirect/get; htmx requests get an ``HX-Redirect`` instead of a 303."""
     if is_htmx(request):
@@ -238,6 +249,8 @@ def form_errors(request: Request, exc: ValidationError | RetentoError) -> dict[s
         for e in exc.errors():
             field = ".".join(str(p) for p in e["loc"])
             msgid = PYDANTIC_MESSAGES.get(e["type"])
+            if e["type"] == "string_too_short" and e.get("input"):
+                msgid = N_("This value is too short.")
             if msgid is not None:
                 msg = tr(request, msgid)
             else:

@@ -1,0 +1,120 @@
+"""Browser tests: a real uvicorn server and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.web.live import PASSWORD, LiveServer
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    with LiveServer(tmp_path_factory.mktemp("live") / "browser.db") as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
+
+
+def login(page, server, username: str) -> None:
+    page.goto(f"{server.base_url}/customers")
+    assert "/login" in page.url
+    page.fill("#f-username", username)
+    page.fill("#f-password", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(f"{server.base_url}/customers")
+
+
+def test_search_open_360_and_add_a_touchpoint(page, server):
+    login(page, server, "agent")
+    page.fill("#f-q", "acme")
+    page.wait_for_function("document.querySelectorAll('#customer-table tbody tr').length === 1")
+    assert "q=acme" in page.url  # htmx pushed the filter into the address
+    page.click("#customer-table a:has-text('Acme Trading Ltd')")
+    page.wait_for_selector("#revenue-chart svg")
+    assert page.inner_text("#customer-name") == "Acme Trading Ltd"
+    before = page.locator("#timeline-list li").count()
+    page.fill("#touchpoint-form #f-occurred_at", "2025-06-29T10:15")
+    page.select_option("#touchpoint-form #f-channel", "chat")
+    page.select_option("#touchpoint-form #f-stage", "after_sales")
+    page.fill("#touchpoint-form #f-note", "Browser test: called about the warranty")
+    page.click("#touchpoint-form button[type=submit]")
+    page.wait_for_function(
+        "document.getElementById('timeline-list').innerText.includes('called about the warranty')"
+    )
+    assert page.locator("#timeline-list li").count() == before + 1
+    assert page.locator("#touchpoint-form .flash-ok").is_visible()
+
+
+def test_bad_value_shows_the_error_next_to_the_field(page, server):
+    login(page, server, "manager")
+    page.goto(f"{server.base_url}/customers/new")
+    page.fill("#f-name", "Browser Co")
+    page.fill("#f-email", "not-an-email")
+    page.click("#customer-form button[type=submit]")
+    error = page.locator(".field.has-error:has(#f-email) .field-error")
+    assert "wrong format" in error.inner_text()
+    assert page.input_value("#f-name") == "Browser Co"
+    page.goto(f"{server.base_url}/customers?q=browser")
+    assert "Browser Co" not in page.inner_text("#customer-table")
+
+
+def test_agent_cannot_open_admin_pages(page, server):
+    login(page, server, "agent")
+    assert page.locator("nav.mainnav a[href='/admin/users']").count() == 0
+    response = page.goto(f"{server.base_url}/admin/users")
+    assert response.status == 403
+    assert "You do not have access to this page" in page.inner_text("h1")
+
+
+def test_admin_sees_users_and_audit_log(page, server):
+    login(page, server, "admin")
+    page.click("nav.mainnav a[href='/admin/users']")
+    assert page.locator("table.data tbody tr").count() >= 4
+    page.click("nav.mainnav a[href='/admin/audit']")
+    page.click("#audit-table details summary >> nth=0")
+    assert page.locator("#audit-table table.diff").first.is_visible()
+
+
+def test_switch_to_chinese(page, server):
+    login(page, server, "analyst")
+    page.click("button.lang[value=zh_CN]")
+    page.wait_for_selector("html[lang=zh-CN]", state="attached")
+    nav = page.inner_text("nav.mainnav")
+    assert "客户" in nav
+    assert "退出登录" in page.inner_text(".topbar")
+    page.click("button.lang[value=en]")
+    page.wait_for_selector("html[lang=en]", state="attached")
+    assert "Customers" in page.inner_text("nav.mainnav")
