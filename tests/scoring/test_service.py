@@ -67,3 +67,14 @@ def test_too_little_data_is_a_clear_error(db, users):
     with pytest.raises(InvalidInput) as exc:
         service.run_scoring(db, ScoreRunCreate(as_of=AS_OF), actor=users["admin"])
     assert "10 customers" in exc.value.message
+
+
+def test_report_without_holdout_purchases_is_stored_on_every_backend(db, users, population):
+    from datetime import timedelta
+
+    later = AS_OF + timedelta(days=400)  # nobody buys after AS_OF: the holdout window is empty
+    run = service.run_scoring(db, ScoreRunCreate(as_of=later, holdout_weeks=26), actor=users["admin"])
+    db.flush()
+    assert run.status == "succeeded", run.error
+    db.expire(run)
+    assert run.report["fit"]["model"] == "bgnbd"

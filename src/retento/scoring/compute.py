@@ -48,7 +48,21 @@ def score_customers(
         {str(w.message).strip() for w in caught if issubclass(w.category, RuntimeWarning)}
     )
     result.report["fit"]["warnings"] = messages
+    result.report = json_safe(result.report)
     return result
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities become ``None`` (PostgreSQL's JSON refuses them); NumPy scalars become Python."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _score(

@@ -1,0 +1,672 @@
+"""Web pages: the value dashboard, the filtered scores list and the customer 360 scores panel."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.auth.service import list_assignable_users
+from retento.core.deps import DbSession
+from retento.core.errors import FieldError, InvalidInput, RetentoError
+from retento.customers.models import Customer
+from retento.scoring import service
+from retento.scoring.models import LABELS, MODELS, STAGES, VALUE_CLASSES, CustomerScore, ScoreRun
+from retento.scoring.schemas import ScoreRunCreate
+from retento.web.i18n import N_
+from retento.web.labels import label_msgid, register_labels
+from retento.web.nav import NavItem, register_nav
+from retento.web.panels import Panel, register_panel
+from retento.web.render import PageUser, flash, is_htmx, page_router, redirect, render, tr
+
+router = page_router()
+
+register_nav(NavItem("value", N_("Value"), "/value", "score:read", 20))
+
+register_labels(
+    "value_class",
+    {
+        "vip": N_("VIP"),
+        "major": N_("Major"),
+        "ordinary": N_("Ordinary"),
+        "small": N_("Small"),
+        "below_zero": N_("Below zero"),
+    },
+)
+register_labels(
+    "value_label",
+    {
+        "mvc": N_("Most valuable customer (MVC)"),
+        "mgc": N_("Most growth-capable customer (MGC)"),
+        "bz": N_("Below-zero customer (BZ)"),
+        "other": N_("No special label"),
+    },
+)
+register_labels(
+    "score_model",
+    {"bgnbd": N_("BG/NBD (buy till you die)"), "pareto": N_("Pareto/NBD")},
+)
+register_labels(
+    "run_status",
+    {"running": N_("Running"), "succeeded": N_("Succeeded"), "failed": N_("Failed")},
+)
+
+PAGE_SIZE = 50
+HISTORY_ROWS = 6
+RUN_ROWS = 10
+CLASS_COLOURS = {
+    "vip": "#7c3aed",
+    "major": "#1f6feb",
+    "ordinary": "#22a06b",
+    "small": "#d4a72c",
+    "below_zero": "#cf222e",
+}
+
+SORT_OPTIONS = (
+    ("-clv", N_("CLV, highest first")),
+    ("clv", N_("CLV, lowest first")),
+    ("p_alive", N_("P(alive), lowest first")),
+    ("-p_alive", N_("P(alive), highest first")),
+    ("-profit", N_("Profit, highest first")),
+    ("-expected_purchases", N_("Expected purchases, most first")),
+    ("customer_id", N_("Customer number")),
+)
+SORTS = {code for code, _ in SORT_OPTIONS}
+
+# One line per score on the 360 panel: what the number means.
+EXPLAIN = {
+    "value_class": N_(
+        "Place in the customer pyramid by profit: VIP (top 5 %), major (next 15 %), "
+        "ordinary (next 80 %), then small and below-zero customers."
+    ),
+    "label": N_(
+        "MVC: brings the most profit today; MGC: the most future value to grow; "
+        "BZ: costs more than it brings."
+    ),
+    "loyalty_stage": N_(
+        "Step on the loyalty ladder (potential, new, regular, old, loyal), "
+        "from how long and how often the customer has bought."
+    ),
+    "clv": N_("Customer lifetime value: the discounted profit expected from this customer."),
+    "p_alive": N_(
+        "Probability that the customer is still active rather than silently gone, "
+        "judged from the purchase rhythm."
+    ),
+    "expected_purchases": N_(
+        "Number of purchases the model expects from this customer over the forecast horizon."
+    ),
+    "rfm_cell": N_("Recency, frequency and money quintiles, 5 = best (e.g. 545)."),
+    "lapsed": N_("Lapsed means the customer is overdue compared with their usual buying rhythm."),
+}
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities become ``None`` so the JSON parses in the browser."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _json(option: dict[str, Any]) -> str:
+    """An ECharts option as JSON for ``data-chart``."""
+    return json.dumps(_clean(option), ensure_ascii=False)
+
+
+def _num(value: Any) -> float | None:
+    """A finite float or ``None``."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _pct(value: Any) -> str:
+    """``0.2345`` → ``23.5 %`` (``—`` when unknown)."""
+    f = _num(value)
+    return "—" if f is None else f"{f * 100:.1f} %"
+
+
+# --- charts ------------------------------------------------------------------------------
+
+
+def _pyramid_chart(request: Request, pyramid: dict[str, Any]) -> str:
+    """The value pyramid as an ECharts funnel (VIP on top), labelled with counts and shares."""
+    classes = pyramid.get("classes", [])
+    data = []
+    for width, row in enumerate(classes, start=1):
+        name = tr(request, label_msgid("value_class", row["value_class"]))
+        data.append(
+            {
+                "value": width,
+                "name": f"{name} · {row['customers']} · {_pct(row.get('profit_share'))}",
+                "itemStyle": {"color": CLASS_COLOURS.get(row["value_class"], "#8c959f")},
+            }
+        )
+    return _json(
+        {
+            "tooltip": {"show": False},
+            "series": [
+                {
+                    "type": "funnel",
+                    "sort": "ascending",
+                    "left": "10%",
+                    "width": "80%",
+                    "top": 8,
+                    "bottom": 8,
+                    "minSize": "20%",
+                    "gap": 2,
+                    "label": {"position": "inside", "color": "#fff", "fontWeight": "bold"},
+                    "data": data,
+                }
+            ],
+        }
+    )
+
+
+def _pareto_chart(request: Request, pareto: dict[str, Any]) -> str:
+    """Cumulative profit share against customer share, with the 80 % point marked."""
+    xs = pareto.get("customer_share", [])
+    ys = pareto.get("profit_share", [])
+    point = _num(pareto.get("point_80"))
+    series: list[dict[str, Any]] = [
+        {
+            "name": tr(request, "Share of profit"),
+            "type": "line",
+            "showSymbol": False,
+            "data": [[x, y] for x, y in zip(xs, ys, strict=False)],
+            "areaStyle": {"opacity": 0.08},
+        },
+        {
+            "name": tr(request, "Equal shares"),
+            "type": "line",
+            "showSymbol": False,
+            "lineStyle": {"type": "dashed", "color": "#8c959f"},
+            "data": [[0, 0], [1, 1]],
+        },
+    ]
+    if point is not None:
+        label = tr(request, "80 %% of profit from %(share)s of customers", share=_pct(point))
+        series[0]["markPoint"] = {
+            "symbolSize": 12,
+            "symbol": "circle",
+            "data": [{"coord": [point, 0.8], "name": "80/20"}],
+            "label": {"show": True, "position": "right", "formatter": label},
+        }
+        series[0]["markLine"] = {
+            "symbol": "none",
+            "lineStyle": {"type": "dotted"},
+            "data": [{"xAxis": point}, {"yAxis": 0.8}],
+            "label": {"show": False},
+        }
+    return _json(
+        {
+            "grid": {"left": 8, "right": 24, "top": 28, "bottom": 24, "containLabel": True},
+            "legend": {"top": 0},
+            "tooltip": {"trigger": "axis"},
+            "xAxis": {
+                "type": "value",
+                "min": 0,
+                "max": 1,
+                "name": tr(request, "Share of customers"),
+                "nameLocation": "middle",
+                "nameGap": 24,
+            },
+            "yAxis": {"type": "value", "min": 0, "max": 1},
+            "color": ["#1f6feb", "#8c959f"],
+            "series": series,
+        }
+    )
+
+
+def _histogram_chart(request: Request, hist: dict[str, Any], name: str, digits: int) -> str:
+    """A histogram from stored bin edges and counts."""
+    edges = hist.get("edges", [])
+    counts = hist.get("counts", [])
+    cats = [
+        f"{edges[i]:,.{digits}f}–{edges[i + 1]:,.{digits}f}"
+        for i in range(min(len(counts), len(edges) - 1))
+    ]
+    return _json(
+        {
+            "grid": {"left": 8, "right": 8, "top": 16, "bottom": 4, "containLabel": True},
+            "tooltip": {"trigger": "axis"},
+            "xAxis": {"type": "category", "data": cats, "axisLabel": {"rotate": 40}},
+            "yAxis": {"type": "value", "name": tr(request, "Customers")},
+            "color": ["#1f6feb"],
+            "series": [{"name": name, "type": "bar", "barCategoryGap": "8%", "data": counts}],
+        }
+    )
+
+
+def _scatter_chart(request: Request, points: list) -> str:
+    """P(alive) against CLV, one point per customer (the third value is the customer id)."""
+    return _json(
+        {
+            "grid": {"left": 8, "right": 16, "top": 16, "bottom": 24, "containLabel": True},
+            "tooltip": {"trigger": "item"},
+            "xAxis": {
+                "type": "value",
+                "min": 0,
+                "max": 1,
+                "name": tr(request, "P(alive)"),
+                "nameLocation": "middle",
+                "nameGap": 24,
+            },
+            "yAxis": {"type": "value", "name": tr(request, "CLV")},
+            "color": ["#7c3aed"],
+            "series": [
+                {
+                    "name": tr(request, "Customers"),
+                    "type": "scatter",
+                    "symbolSize": 7,
+                    "cursor": "pointer",
+                    "data": points,
+                }
+            ],
+        }
+    )
+
+
+def _cohort_chart(request: Request, cohorts: dict[str, Any]) -> str:
+    """The share of each first-purchase cohort still buying, month by month, as a heat map."""
+    rows = cohorts.get("cohorts", [])
+    periods = cohorts.get("periods", [])
+    data = []
+    for y, shares in enumerate(cohorts.get("shares", [])):
+        for x, share in enumerate(shares):
+            if _num(share) is not None:
+                data.append([x, y, round(float(share), 3)])
+    return _json(
+        {
+            "grid": {"left": 8, "right": 8, "top": 8, "bottom": 48, "containLabel": True},
+            "tooltip": {"position": "top"},
+            "xAxis": {
+                "type": "category",
+                "data": [str(p) for p in periods],
+                "name": tr(request, "Months since first purchase"),
+                "nameLocation": "middle",
+                "nameGap": 24,
+                "splitArea": {"show": True},
+            },
+            "yAxis": {"type": "category", "data": rows, "inverse": True},
+            "visualMap": {
+                "min": 0,
+                "max": 1,
+                "calculable": True,
+                "orient": "horizontal",
+                "left": "center",
+                "bottom": 0,
+                "itemHeight": 120,
+                "inRange": {"color": ["#f6f8fa", "#9ecbff", "#1f6feb", "#0a3069"]},
+            },
+            "series": [
+                {
+                    "name": tr(request, "Still buying"),
+                    "type": "heatmap",
+                    "data": data,
+                    "label": {"show": len(periods) <= 14},
+                }
+            ],
+        }
+    )
+
+
+def _tracking_chart(request: Request, holdout: dict[str, Any]) -> str:
+    """Cumulative repeat purchases, actual against expected, with the holdout period shaded."""
+    rows = holdout.get("tracking", [])
+    periods = [str(r["period"]) for r in rows]
+    first_holdout = next((str(r["period"]) for r in rows if r.get("holdout")), None)
+    actual: dict[str, Any] = {
+        "name": tr(request, "Actual"),
+        "type": "line",
+        "showSymbol": False,
+        "data": [r.get("actual_cumulative") for r in rows],
+    }
+    if first_holdout is not None:
+        actual["markLine"] = {
+            "symbol": "none",
+            "lineStyle": {"type": "dashed", "color": "#cf222e"},
+            "label": {"formatter": tr(request, "Holdout starts")},
+            "data": [{"xAxis": first_holdout}],
+        }
+        actual["markArea"] = {
+            "itemStyle": {"color": "rgba(207,34,46,0.06)"},
+            "data": [[{"xAxis": first_holdout}, {"xAxis": periods[-1]}]],
+        }
+    return _json(
+        {
+            "grid": {"left": 8, "right": 16, "top": 28, "bottom": 24, "containLabel": True},
+            "legend": {"top": 0},
+            "tooltip": {"trigger": "axis"},
+            "xAxis": {
+                "type": "category",
+                "data": periods,
+                "name": tr(request, "Week"),
+                "nameLocation": "middle",
+                "nameGap": 24,
+            },
+            "yAxis": {"type": "value", "name": tr(request, "Repeat purchases")},
+            "color": ["#1f6feb", "#22a06b"],
+            "series": [
+                actual,
+                {
+                    "name": tr(request, "Expected"),
+                    "type": "line",
+                    "showSymbol": False,
+                    "lineStyle": {"type": "dashed"},
+                    "data": [r.get("expected_cumulative") for r in rows],
+                },
+            ],
+        }
+    )
+
+
+def _bars_chart(items: list[tuple[str, int]], colour: str) -> str:
+    """A small horizontal bar chart of counts."""
+    return _json(
+        {
+            "grid": {"left": 8, "right": 24, "top": 4, "bottom": 4, "containLabel": True},
+            "tooltip": {"trigger": "axis"},
+            "xAxis": {"type": "value", "minInterval": 1},
+            "yAxis": {"type": "category", "data": [n for n, _ in items], "inverse": True},
+            "color": [colour],
+            "series": [{"type": "bar", "data": [c for _, c in items], "label": {"show": True}}],
+        }
+    )
+
+
+# --- dashboard ---------------------------------------------------------------------------
+
+
+def _fit_rows(fit: dict[str, Any]) -> list[tuple[str, float | None, float | None]]:
+    """``(parameter, estimate, standard error)`` rows of the fit box."""
+    params = fit.get("params") or {}
+    errors = fit.get("standard_errors") or {}
+    return [(k, _num(v), _num(errors.get(k))) for k, v in params.items()]
+
+
+def _dashboard(request: Request, run: ScoreRun) -> dict[str, Any]:
+    """Everything the dashboard shows about one successful run."""
+    report = run.report or {}
+    pyramid = report.get("pyramid") or {}
+    pareto = report.get("pareto") or {}
+    dist = report.get("distribution") or {}
+    cohorts = report.get("cohorts") or {}
+    holdout = report.get("holdout") or {}
+    fit = report.get("fit") or {}
+    stages = report.get("stages") or {}
+    labels = report.get("labels") or {}
+    stage_items = [
+        (tr(request, label_msgid("loyalty_stage", s)), int(stages.get(s, 0))) for s in STAGES
+    ]
+    label_items = [
+        (tr(request, label_msgid("value_label", code)), int(labels.get(code, 0))) for code in LABELS
+    ]
+    metrics = holdout.get("metrics") or {}
+    return {
+        "report": report,
+        "pyramid": pyramid,
+        "pareto": pareto,
+        "fit": fit,
+        "fit_rows": _fit_rows(fit),
+        "gamma_gamma": fit.get("gamma_gamma") or {},
+        "warnings": fit.get("warnings") or [],
+        "holdout": holdout,
+        "holdout_mae": _num(holdout.get("mae")) or _num(metrics.get("mae")),
+        "by_frequency": holdout.get("by_frequency") or [],
+        "stage_counts": list(zip(STAGES, stage_items, strict=True)),
+        "label_counts": list(zip(LABELS, label_items, strict=True)),
+        "charts": {
+            "pyramid": _pyramid_chart(request, pyramid) if pyramid.get("classes") else "",
+            "pareto": _pareto_chart(request, pareto) if pareto.get("customer_share") else "",
+            "clv": _histogram_chart(request, dist["clv"], tr(request, "CLV"), 0)
+            if (dist.get("clv") or {}).get("counts")
+            else "",
+            "p_alive": _histogram_chart(request, dist["p_alive"], tr(request, "P(alive)"), 2)
+            if (dist.get("p_alive") or {}).get("counts")
+            else "",
+            "scatter": _scatter_chart(request, dist["scatter"]) if dist.get("scatter") else "",
+            "cohorts": _cohort_chart(request, cohorts) if cohorts.get("cohorts") else "",
+            "tracking": _tracking_chart(request, holdout) if holdout.get("tracking") else "",
+            "stages": _bars_chart(stage_items, "#22a06b"),
+            "labels": _bars_chart(label_items, "#7c3aed"),
+        },
+    }
+
+
+def _selected_run(request: Request, session: Session, user: User) -> ScoreRun | None:
+    """The run chosen with ``?run=``, else the latest successful one."""
+    raw = request.query_params.get("run", "").strip()
+    if raw:
+        if not raw.isdigit():
+            raise InvalidInput("run must be a run number", field="run")
+        return service.get_run(session, int(raw), actor=user)
+    return service.latest_run(session)
+
+
+@router.get("/value")
+def value_dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
+    """The value dashboard of one scoring run (the latest by default), with the run history."""
+    require(user, "score:read")
+    run = _selected_run(request, session, user)
+    runs, total_runs = service.list_runs(session, actor=user, limit=RUN_ROWS)
+    ctx: dict[str, Any] = {
+        "run": run,
+        "runs": runs,
+        "total_runs": total_runs,
+        "models": [(m, tr(request, label_msgid("score_model", m))) for m in MODELS],
+        "data": _dashboard(request, run) if run is not None and run.status == "succeeded" else {},
+    }
+    return render(request, "scoring/dashboard.html", **ctx)
+
+
+@router.post("/value/runs")
+async def value_run(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Score every customer now (managers and admins), then show the new run."""
+    require(user, "score:run")
+    form = await request.form()
+    model = str(form.get("model") or "bgnbd")
+    holdout = str(form.get("holdout_weeks") or "26").strip()
+    as_of_raw = str(form.get("as_of") or "").strip()
+    try:
+        as_of = None
+        if as_of_raw:
+            try:
+                as_of = datetime.combine(date.fromisoformat(as_of_raw), time(), tzinfo=UTC)
+            except ValueError:
+                raise InvalidInput("Enter the date as YYYY-MM-DD.", field="as_of") from None
+        if model not in MODELS:
+            raise InvalidInput(f"model must be one of {', '.join(MODELS)}.", field="model")
+        if not holdout.isdigit():
+            raise InvalidInput("Holdout weeks must be a whole number.", field="holdout_weeks")
+        data = ScoreRunCreate(
+            model=model,  # type: ignore[arg-type]
+            holdout_weeks=int(holdout),
+            as_of=as_of,
+        )
+        run = service.run_scoring(session, data, actor=user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        if isinstance(exc, RetentoError) and exc.status in (401, 403):
+            raise
+        message = exc.message if isinstance(exc, RetentoError) else str(exc.errors()[0]["msg"])
+        flash(request, tr(request, "Scoring could not start: %(reason)s", reason=message), "error")
+        return redirect(request, "/value")
+    if run.status == "succeeded":
+        flash(
+            request,
+            tr(
+                request,
+                "Scoring run #%(id)s finished: %(n)s customers scored.",
+                id=run.id,
+                n=run.customers_scored,
+            ),
+        )
+    else:
+        flash(request, tr(request, "Scoring run #%(id)s failed.", id=run.id), "error")
+    return redirect(request, f"/value?run={run.id}")
+
+
+# --- scores list -------------------------------------------------------------------------
+
+
+def _float(
+    raw: str, field: str, problems: list[FieldError], lo: float | None = None
+) -> float | None:
+    """Parse one numeric filter, noting a problem instead of failing."""
+    if not raw:
+        return None
+    try:
+        value = float(raw.replace(",", ""))
+    except ValueError:
+        problems.append(FieldError(field, f"{field} must be a number"))
+        return None
+    if not math.isfinite(value) or (lo is not None and not lo <= value <= 1):
+        problems.append(FieldError(field, f"{field} must be between 0 and 1"))
+        return None
+    return value
+
+
+def _score_filters(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
+    """Service filters and the raw values to echo back in the form, from the query string."""
+    qp = request.query_params
+    keys = (
+        "value_class", "label", "stage", "p_alive_lt", "p_alive_gte", "clv_gte", "owner", "sort",
+        "run",
+    )  # fmt: skip
+    raw = {k: qp.get(k, "").strip() for k in keys}
+    problems: list[FieldError] = []
+    filters: dict[str, Any] = {}
+    for key, allowed in (("value_class", VALUE_CLASSES), ("label", LABELS), ("stage", STAGES)):
+        if raw[key] in allowed:
+            filters[key] = raw[key]
+        else:
+            raw[key] = ""
+    filters["p_alive_lt"] = _float(raw["p_alive_lt"], "p_alive_lt", problems, lo=0.0)
+    filters["p_alive_gte"] = _float(raw["p_alive_gte"], "p_alive_gte", problems, lo=0.0)
+    filters["clv_gte"] = _float(raw["clv_gte"], "clv_gte", problems)
+    for key, field in (("owner", "owner_id"), ("run", "run_id")):
+        if raw[key]:
+            if not raw[key].isdigit():
+                problems.append(FieldError(key, f"{key} must be a number"))
+            else:
+                filters[field] = int(raw[key])
+    if raw["sort"] not in SORTS:
+        raw["sort"] = "-clv"
+    filters["sort"] = raw["sort"]
+    if problems:
+        raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
+    return filters, raw
+
+
+def _offset(request: Request) -> int:
+    value = request.query_params.get("offset", "0")
+    return int(value) if value.isdigit() else 0
+
+
+@router.get("/value/customers")
+def value_customers(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Scored customers filtered by class, label, stage, P(alive) and CLV (htmx swaps results)."""
+    require(user, "score:read")
+    filters, raw = _score_filters(request)
+    offset = _offset(request)
+    if filters.get("run_id") is None and service.latest_run(session) is None:
+        return render(
+            request, "scoring/customers.html", run=None, f=raw, **_choices(request, session)
+        )
+    run, rows, total = service.list_scores(
+        session, actor=user, limit=PAGE_SIZE, offset=offset, **filters
+    )
+    ids = [r.customer_id for r in rows]
+    names = (
+        dict(
+            session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(ids)))
+            .tuples()
+            .all()
+        )
+        if ids
+        else {}
+    )
+    ctx = {
+        "run": run,
+        "rows": rows,
+        "names": names,
+        "total": total,
+        "has_next": offset + len(rows) < total,
+        "offset": offset,
+        "limit": PAGE_SIZE,
+        "f": raw,
+    }
+    if is_htmx(request) and request.headers.get("hx-target") == "results":
+        return render(request, "scoring/_scores.html", **ctx)
+    return render(request, "scoring/customers.html", **ctx, **_choices(request, session))
+
+
+def _choices(request: Request, session: Session) -> dict[str, Any]:
+    """The options of the filter form's selects."""
+    return {
+        "value_classes": [(c, tr(request, label_msgid("value_class", c))) for c in VALUE_CLASSES],
+        "labels": [(c, tr(request, label_msgid("value_label", c))) for c in LABELS],
+        "stages": [(c, tr(request, label_msgid("loyalty_stage", c))) for c in STAGES],
+        "owners": [
+            (str(u.id), u.display_name or u.username) for u in list_assignable_users(session)
+        ],
+        "sorts": [(code, tr(request, msgid)) for code, msgid in SORT_OPTIONS],
+    }
+
+
+# --- customer 360 panel ------------------------------------------------------------------
+
+
+def scores_for_panel(
+    request: Request, session: Session, customer: Customer, user: User
+) -> dict[str, Any] | None:
+    """The customer's latest scores with explanations and the past runs; hidden before any run."""
+    history = service.customer_scores(session, customer.id, actor=user, limit=HISTORY_ROWS)
+    if not history and service.latest_run(session) is None:
+        return None
+    runs: dict[int, ScoreRun] = {}
+    if history:
+        found = session.scalars(
+            select(ScoreRun).where(ScoreRun.id.in_([h.run_id for h in history]))
+        )
+        runs = {r.id: r for r in found}
+    latest: CustomerScore | None = history[0] if history else None
+    horizon = None
+    if latest is not None:
+        fit = (runs[latest.run_id].report or {}).get("fit") or {}
+        horizon = fit.get("horizon_weeks")
+    return {
+        "latest": latest,
+        "history": history,
+        "runs": runs,
+        "horizon": horizon,
+        "explain": {k: tr(request, v) for k, v in EXPLAIN.items()},
+    }
+
+
+register_panel(
+    Panel(
+        key="scores",
+        title=N_("Value and loyalty scores"),
+        template="scoring/_panel.html",
+        load=scores_for_panel,
+        permission="score:read",
+        order=20,
+        slot="side",
+    )
+)

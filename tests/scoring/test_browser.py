@@ -1,0 +1,62 @@
+"""Browser test of the value dashboard: a real server and Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.web.test_browser import browser, login, page, server  # noqa: F401  (shared fixtures)
+
+pytestmark = pytest.mark.browser
+
+CHART = "svg, canvas"
+
+
+def test_manager_runs_scoring_sees_charts_and_chinese(page, server):  # noqa: F811
+    login(page, server, "manager")
+    page.click("nav.mainnav a[href='/value']")
+    page.wait_for_url(f"{server.base_url}/value")
+    assert page.locator("#value-empty").is_visible()
+    page.select_option("#f-model", "bgnbd")
+    page.fill("#f-as_of", "2025-06-30")
+    page.click("#run-button")
+    page.wait_for_url(re.compile(r".*/value\?run=\d+$"), timeout=60_000)
+    assert "customers scored" in page.locator(".flash-ok").inner_text()
+    for chart in ("pyramid", "pareto", "clv", "scatter", "cohort", "tracking", "stage"):
+        page.wait_for_selector(f"#{chart}-chart {CHART}", state="attached")
+    assert page.locator("#pyramid-table tbody tr").count() == 5
+    assert page.locator("#runs-table tbody tr").count() == 1
+
+    # Clicking a point of the P(alive)/CLV scatter opens that customer's 360 page.
+    target = page.evaluate(
+        """() => {
+            const el = document.getElementById("scatter-chart");
+            el.scrollIntoView({block: "center"});
+            const opt = el._chart.getOption();
+            const point = opt.series[0].data[0];
+            const xy = el._chart.convertToPixel({seriesIndex: 0}, [point[0], point[1]]);
+            const box = el.getBoundingClientRect();
+            return {x: box.left + xy[0], y: box.top + xy[1], id: point[2]};
+        }"""
+    )
+    page.mouse.click(target["x"], target["y"])
+    page.wait_for_url(re.compile(r".*/customers/\d+$"))
+    assert page.locator("#panel-scores #customer-scores").is_visible()
+    assert page.locator("#score-value-class").inner_text().strip()
+
+    page.goto(f"{server.base_url}/value")
+    page.click("button.lang[value=zh_CN]")
+    page.wait_for_selector("html[lang=zh-CN]", state="attached")
+    assert page.locator("#pyramid h2").inner_text() == "客户金字塔"
+    page.wait_for_selector(f"#pyramid-chart {CHART}", state="attached")
+    assert "贵宾型" in page.locator("#pyramid-table").inner_text()
+    page.click("button.lang[value=en]")
+    page.wait_for_selector("html[lang=en]", state="attached")
+
+
+def test_analyst_has_no_run_button(page, server):  # noqa: F811
+    login(page, server, "analyst")
+    page.goto(f"{server.base_url}/value")
+    assert page.locator("h1").inner_text() == "Customer value"
+    assert page.locator("#run-button").count() == 0
