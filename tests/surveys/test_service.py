@@ -576,3 +576,22 @@ def test_demo_step_data_recovers_the_ecsi_paths_and_shows_the_trap(db, users):
     active_mean = np.mean([s for s, lap in scores if not lap])
     lapsed_mean = np.mean([s for s, lap in scores if lap])
     assert active_mean > lapsed_mean + 0.5
+
+
+def test_replacing_sections_keeps_codes_and_drops_old_questions(db, users):
+    from retento.surveys.models import SurveyQuestion
+    from retento.surveys.schemas import SectionIn, SurveyUpdate
+    from tests.surveys.conftest import small_survey_data
+
+    s = service.create_survey(db, small_survey_data(), actor=users["manager"])
+    sections = [
+        SectionIn(
+            code="main",
+            title="Main again",
+            questions=[{"code": "sat", "text": "Satisfied now?", "qtype": "rating"}],
+        )
+    ]
+    service.update_survey(db, s.id, SurveyUpdate(sections=sections), actor=users["manager"])
+    db.flush()
+    codes = [q.code for q in db.query(SurveyQuestion).filter_by(survey_id=s.id)]
+    assert codes == ["sat"] and s.sections[0].title == "Main again"

@@ -108,9 +108,12 @@ def list_surveys(
     return paginate(session, stmt, limit=limit, offset=offset)
 
 
-def _build_sections(survey: Survey, sections: list[SectionIn]) -> None:
-    survey.sections = []
-    survey.questions = []
+def _build_sections(session: Session, survey: Survey, sections: list[SectionIn]) -> None:
+    """Replace the questionnaire; the old rows are deleted first so codes can be reused."""
+    if survey.sections or survey.questions:
+        survey.questions = []
+        survey.sections = []
+        session.flush()
     for si, sec in enumerate(sections):
         section = SurveySection(
             position=si, code=sec.code, title=sec.title, description=sec.description
@@ -139,7 +142,7 @@ def create_survey(session: Session, data: SurveyCreate, *, actor: User) -> Surve
     require(actor, "survey:manage")
     _check_external_id(session, data.external_id)
     s = Survey(**data.model_dump(exclude={"sections"}), created_by_id=actor.id, status="draft")
-    _build_sections(s, data.sections)
+    _build_sections(session, s, data.sections)
     session.add(s)
     session.flush()
     record(session, actor, "create", "survey", s.id, None, survey_snapshot(s))
@@ -164,7 +167,7 @@ def create_from_template(session: Session, data: SurveyFromTemplate, *, actor: U
     return s
 
 
-def _has_responses(session: Session, survey_id: int) -> bool:
+def has_responses(session: Session, survey_id: int) -> bool:
     return bool(session.scalar(select(exists().where(SurveyResponse.survey_id == survey_id))))
 
 
@@ -176,13 +179,13 @@ def update_survey(session: Session, survey_id: int, data: SurveyUpdate, *, actor
     if "name" in changes and changes["name"] is None:
         raise InvalidInput("name cannot be empty.", field="name")
     before = survey_snapshot(s)
-    answered = _has_responses(session, s.id)
+    answered = has_responses(session, s.id)
     if "sections" in changes:
         if answered:
             raise Conflict(
                 "The survey already has responses; copy it to change its questions.", "sections"
             )
-        _build_sections(s, data.sections or [])
+        _build_sections(session, s, data.sections or [])
         changes.pop("sections")
     if changes.get("status") == "draft" and s.status != "draft" and answered:
         raise Conflict("A survey with responses cannot go back to draft.", "status")
@@ -201,7 +204,7 @@ def delete_survey(session: Session, survey_id: int, *, actor: User) -> None:
     """Delete a survey that has no responses (close it otherwise)."""
     require(actor, "survey:manage")
     s = _survey(session, survey_id)
-    if _has_responses(session, s.id):
+    if has_responses(session, s.id):
         raise Conflict("The survey has responses; close it instead of deleting it.", "survey_id")
     before = survey_snapshot(s)
     session.delete(s)
