@@ -327,8 +327,8 @@ def create_complaint(
     if assignee_id is None and actor is not None and actor.role == "agent":
         assignee_id = actor.id
     team = data.team_manager_id
-    if team is None and assignee is not None:
-        team = assignee.manager_id
+    if team is None and assignee_id is not None:
+        team = (assignee or actor).manager_id if (assignee or actor) else None
     c = Complaint(
         external_id=data.external_id,
         tracking_code=new_tracking_code(),
@@ -547,11 +547,9 @@ def complaint_filter(
     if mine_for is not None:
         stmt = stmt.where(Complaint.assignee_id == mine_for.id)
     if team_for is not None:
-        lead = team_lead_for(team_for)
-        members = select(User.id).where(or_(User.manager_id == lead, User.id == lead))
-        stmt = stmt.where(
-            or_(Complaint.team_manager_id == lead, Complaint.assignee_id.in_(members))
-        )
+        # Assignment copies the assignee's manager into team_manager_id, so one indexed column
+        # answers "my team's complaints".
+        stmt = stmt.where(Complaint.team_manager_id == team_lead_for(team_for))
     if breaching_soon is not None:
         stmt = stmt.where(
             or_(
