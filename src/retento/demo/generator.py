@@ -588,6 +588,16 @@ STEPS: list[Step] = [step_users, step_products, step_customers, step_orders, ste
 """The demo pipeline; later domains append their own step (complaints, surveys, loyalty…)."""
 
 
+def domain_steps() -> list[Step]:
+    """Steps contributed by later capabilities, run after the core ones in this order."""
+    from retento.complaints.demo import step_complaints
+    from retento.scoring.demo import step_scoring
+    from retento.surveys.demo import step_surveys
+
+    # Scoring first: complaints pick SLA policies and surveys pick segments by value class.
+    return [step_scoring, step_complaints, step_surveys]
+
+
 # --------------------------------------------------------------------------- public API
 def business_tables() -> list[Table]:
     """Tables holding business data (everything depending on customers or products), children first."""
@@ -646,7 +656,7 @@ def generate(
     )
     rng = np.random.default_rng(seed)
     session.flush()
-    for step in steps or STEPS:
+    for step in steps or [*STEPS, *domain_steps()]:
         step(session, rng, ctx)
     ctx.summary.update(customers=customers, products=len(CATALOGUE), seed=seed)
     record(session, actor, "create", "demo", None, None, dict(ctx.summary))
