@@ -1,0 +1,78 @@
+"""Browser tests of the complaint pages: real server, Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.web.test_browser import browser, login, page, server  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.browser
+
+
+def test_agent_takes_a_complaint_from_intake_to_closed(page, server):  # noqa: F811
+    login(page, server, "agent")
+    page.goto(f"{server.base_url}/customers/{server.ids['Acme Trading Ltd']}")
+    page.click("#new-complaint-link")
+    page.wait_for_url("**/complaints/new?customer_id=*")
+    assert "Acme Trading Ltd" in page.inner_text("#complaint-form")
+    page.select_option("#f-kind", "complaint")
+    page.select_option("#f-channel", "phone")
+    page.select_option("#f-category_id", label="Delivery")
+    page.select_option("#f-severity", "3")
+    page.fill("#f-subject", "Browser: espresso machine arrived broken")
+    page.fill("#f-description", "The box was crushed, the drip tray is cracked.")
+    page.check("input[name=purposes][value=resolved]")
+    page.click("#complaint-form button[type=submit]")
+    page.wait_for_selector("#complaint-subject")
+    assert page.inner_text("#complaint-status") == "Accepted"
+    assert page.locator("#sla-clocks .badge").count() == 2
+    page.click("#action-start")
+    page.wait_for_function(
+        "document.getElementById('complaint-status').innerText === 'In progress'"
+    )
+    page.fill("#note-form #f-body", "We will send a replacement.")
+    page.check("#note-form input[value=message]")
+    page.click("#note-form button[type=submit]")
+    page.wait_for_function(
+        "document.getElementById('complaint-timeline').innerText.includes('send a replacement')"
+    )
+    page.select_option("#remedy-form #f-remedy_kind", "compensation")
+    page.select_option("#remedy-form #f-compensation_type", "voucher")
+    page.fill("#remedy-form #f-amount", "30")
+    page.fill("#remedy-form #f-cost", "12")
+    page.click("#remedy-form button[type=submit]")
+    page.wait_for_selector("#remedies div:has-text('Voucher')")
+    page.fill("#transition-form #f-feedback", "Replacement sent and a voucher given.")
+    page.click("#action-resolve")
+    page.wait_for_selector("#complaint-feedback")
+    page.check("#follow-up-form input[value=yes]")
+    page.click("#follow-up-form button[type=submit]")
+    page.wait_for_function("document.getElementById('complaint-status').innerText === 'Follow-up'")
+    page.click("#action-close")
+    page.wait_for_function("document.getElementById('complaint-status').innerText === 'Closed'")
+    assert page.locator("#action-reopen").is_visible()
+    timeline = page.inner_text("#complaint-timeline")
+    assert "Service recovery" in timeline and "Feedback" in timeline
+    page.goto(f"{server.base_url}/complaints?tab=open&status=closed")
+    page.wait_for_selector("#complaint-table a:has-text('espresso machine arrived broken')")
+
+
+def test_visitor_submits_the_public_form_and_sees_the_status(page, server):  # noqa: F811
+    page.goto(f"{server.base_url}/complain")
+    page.fill("#f-name", "Vera Visitor")
+    page.fill("#f-email", "vera.visitor@example.com")
+    page.select_option("#f-category", "product_quality")
+    page.fill("#f-subject", "Milk frother stopped")
+    page.fill("#f-description", "It stopped working after one week of use.")
+    page.click("#public-complaint-form button[type=submit]")
+    page.wait_for_selector("#tracking-code")
+    code = page.inner_text("#tracking-code")
+    assert code.startswith("RC-") and code in page.inner_text("#receipt")
+    assert page.inner_text("#public-status") == "Accepted"
+    page.fill("#public-reply-form #f-body", "The serial number is 12345.")
+    page.click("#public-reply-form button[type=submit]")
+    page.wait_for_function(
+        "document.getElementById('public-timeline').innerText.includes('serial number is 12345')"
+    )
+    page.click("form.langswitch button[value=zh_CN]")
+    page.wait_for_function("document.getElementById('public-status').innerText === '受理'")

@@ -1,0 +1,331 @@
+"""Complaint web pages through the ASGI app (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from retento.complaints.models import Complaint, ComplaintEvent, ImprovementAction, SlaPolicy
+from retento.complaints.pages import sla_flag
+from retento.complaints.public import RateLimiter
+from tests.factories import make_customer
+from tests.factories.complaints import make_complaint, only_policies
+from tests.web.conftest import Browser
+
+
+def count(db, model) -> int:
+    db.expire_all()
+    return db.scalar(select(func.count()).select_from(model))
+
+
+def category_id(db, code: str = "delivery") -> int:
+    from retento.complaints.service import category_by_code
+
+    return category_by_code(db, code).id
+
+
+def new_form(customer_id: int, cat: int, **over) -> dict:
+    data = {
+        "kind": "complaint",
+        "customer_id": str(customer_id),
+        "channel": "phone",
+        "category_id": str(cat),
+        "subject": "Coffee machine leaks",
+        "description": "Water runs out under the machine after two days.",
+        "severity": "3",
+        "emotion": "cold",
+        "purposes": ["resolved", "compensated"],
+    }
+    data.update(over)
+    return data
+
+
+def test_queue_tabs_filters_and_sla_colours(client, db, users):
+    only_policies(db, {"first_response_minutes": 60, "resolution_minutes": 120})
+    cust = make_customer(db, name="Queue Customer")
+    mine = make_complaint(db, users["agent"], customer_id=cust.id, subject="Mine and urgent")
+    other = make_complaint(
+        db, users["manager"], customer_id=cust.id, subject="Someone else's", severity=4
+    )
+    db.commit()
+    web = Browser(client)
+    web.login("agent")
+    r = web.get("/complaints")
+    assert r.status_code == 200
+    assert "Mine and urgent" in r.text and "Someone else&#39;s" not in r.text
+    assert f'href="/complaints/{mine.id}"' in r.text
+    assert "badge-green" in r.text  # received 5 minutes ago: on time
+    r = web.get("/complaints?tab=open&severity=4")
+    assert "Someone else&#39;s" in r.text and "Mine and urgent" not in r.text
+    r = web.get(
+        "/complaints?tab=open&sort=-due", headers={"HX-Request": "true", "HX-Target": "results"}
+    )
+    assert r.status_code == 200 and "<html" not in r.text
+    assert r.text.index("Someone else") < r.text.index("Mine and urgent")
+    assert web.get("/complaints?severity=9").status_code == 422
+    assert web.get("/complaints/export.csv").status_code == 403
+    boss = Browser(client)
+    boss.client.cookies.clear()
+    boss.login("admin")
+    csv_text = boss.get("/complaints/export.csv?tab=open").text
+    assert csv_text.startswith("\ufeffid,") and other.tracking_code in csv_text
+    # Colours: a complaint past its due time is breached, near its warning time near breach.
+    c = db.get(Complaint, mine.id)
+    assert sla_flag(c, c.resolution_due_at) == "breached"
+    assert sla_flag(c, c.first_response_warn_at) == "near_breach"
+
+
+def test_create_with_bad_value_shows_error_and_saves_nothing(client, db, users):
+    cust = make_customer(db)
+    db.commit()
+    web = Browser(client)
+    web.login("agent")
+    page = web.get(f"/complaints/new?customer_id={cust.id}")
+    assert page.status_code == 200 and cust.name in page.text
+    before = count(db, Complaint)
+    r = web.post("/complaints/new", new_form(cust.id, category_id(db), severity="7", subject=""))
+    assert r.status_code == 422
+    assert 'id="e-subject"' in r.text and "This field is required." in r.text
+    assert 'aria-invalid="true"' in r.text
+    assert count(db, Complaint) == before
+    r = web.post("/complaints/new", new_form(99999, category_id(db)))
+    assert r.status_code == 422 and "Customer 99999 does not exist." in r.text
+    assert count(db, Complaint) == before
+    r = web.post(
+        "/complaints/new",
+        new_form(cust.id, category_id(db)),
+        files={"file": ("virus.exe", b"MZ", "application/x-msdownload")},
+    )
+    assert r.status_code == 422 and "are not accepted" in r.text
+    assert count(db, Complaint) == before
+
+
+def test_create_then_work_through_the_workflow(client, db, users, tmp_path):
+    client.app.state.settings.data_dir = str(tmp_path)
+    cust = make_customer(db)
+    db.commit()
+    web = Browser(client)
+    web.login("agent")
+    r = web.post(
+        "/complaints/new",
+        new_form(cust.id, category_id(db)),
+        files={"file": ("photo.png", b"\x89PNG fake", "image/png")},
+    )
+    assert r.status_code == 303, r.text
+    cid = int(r.headers["location"].rsplit("/", 1)[1])
+    c = db.get(Complaint, cid)
+    assert c.assignee_id == users["agent"].id and c.purposes == ["resolved", "compensated"]
+    assert len(c.attachments) == 1
+    page = web.get(f"/complaints/{cid}")
+    assert page.status_code == 200
+    assert 'value="start"' in page.text and 'value="close"' not in page.text
+    assert "photo.png" in page.text
+    # An illegal transition is refused with the workflow's message.
+    r = web.post(f"/complaints/{cid}/transition", {"action": "close"})
+    assert r.status_code == 409 and "accepted → closed" in r.text
+    assert web.post(f"/complaints/{cid}/transition", {"action": "start"}).status_code == 303
+    r = web.post(f"/complaints/{cid}/transition", {"action": "resolve", "feedback": ""})
+    assert r.status_code == 422 and "feedback" in r.text
+    r = web.post(f"/complaints/{cid}/notes", {"note_kind": "message", "body": "We are on it."})
+    assert r.status_code == 303
+    r = web.post(f"/complaints/{cid}/remedies", {"remedy_kind": "compensation", "amount": "20"})
+    assert r.status_code == 422 and "compensation_type" in r.text
+    r = web.post(
+        f"/complaints/{cid}/remedies",
+        {
+            "remedy_kind": "compensation",
+            "compensation_type": "voucher",
+            "amount": "20",
+            "cost": "8",
+        },
+    )
+    assert r.status_code == 303
+    r = web.post(
+        f"/complaints/{cid}/transition", {"action": "resolve", "feedback": "Replaced the machine."}
+    )
+    assert r.status_code == 303
+    r = web.post(f"/complaints/{cid}/follow-up", {"won_back": "yes", "followup_note": "Happy"})
+    assert r.status_code == 303
+    assert web.post(f"/complaints/{cid}/transition", {"action": "close"}).status_code == 303
+    db.expire_all()
+    c = db.get(Complaint, cid)
+    assert c.status == "closed" and c.won_back is True and c.first_responded_at is not None
+    page = web.get(f"/complaints/{cid}")
+    assert "Replaced the machine." in page.text and 'value="reopen"' in page.text
+    kinds = [e.kind for e in c.events]
+    assert {"created", "transition", "message", "remedy", "feedback", "attachment"} <= set(kinds)
+    assert web.get(f"/complaints/attachments/{c.attachments[0].id}").content == b"\x89PNG fake"
+
+
+def test_manager_reassigns_and_agent_cannot(client, db, users):
+    cust = make_customer(db)
+    c = make_complaint(db, users["manager"], customer_id=cust.id)
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    r = web.post(f"/complaints/{c.id}/assign", {"assignee_id": str(users["agent"].id)})
+    assert r.status_code == 303
+    db.expire_all()
+    assert db.get(Complaint, c.id).assignee_id == users["agent"].id
+    agent = Browser(client)
+    agent.client.cookies.clear()
+    agent.login("agent")
+    page = agent.get(f"/complaints/{c.id}")
+    assert 'name="assignee_id"' in page.text and '<select id="f-assignee_id"' not in page.text
+    r = agent.post(f"/complaints/{c.id}/assign", {"assignee_id": str(users["manager"].id)})
+    assert r.status_code == 403
+
+
+def test_public_form_status_page_and_reply(client, db):
+    before = count(db, Complaint)
+    page = client.get("/complain")
+    assert page.status_code == 200 and 'name="website"' in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    form = {
+        "csrf_token": token,
+        "name": "Visitor Vera",
+        "email": "vera@example.com",
+        "category": "delivery",
+        "subject": "Parcel lost",
+        "description": "The parcel never arrived at my door.",
+        "purposes": ["resolved"],
+    }
+    bad = client.post("/complain", data={**form, "description": "short"})
+    assert bad.status_code == 422 and "too short" in bad.text
+    bot = client.post("/complain", data={**form, "website": "http://spam"})
+    assert bot.status_code == 422 and "could not be accepted" in bot.text
+    assert count(db, Complaint) == before
+    r = client.post("/complain", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    code = r.headers["location"].rsplit("/", 1)[1]
+    status = client.get(f"/complain/status/{code}")
+    assert status.status_code == 200 and code in status.text and 'id="receipt"' in status.text
+    assert "Accepted" in status.text
+    again = client.get(f"/complain/status/{code.lower()}")
+    assert 'id="receipt"' not in again.text
+    r = client.post(
+        f"/complain/status/{code}/reply",
+        data={"csrf_token": token, "body": "Any news?"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert "Any news?" in client.get(f"/complain/status/{code}").text
+    db.expire_all()
+    c = db.scalar(select(Complaint).where(Complaint.tracking_code == code))
+    assert c.channel == "web_form" and c.customer.email == "vera@example.com"
+    assert client.get("/complain/status/RC-NOSUCHCODE").status_code == 404
+    assert client.get(f"/complain/status?code={code}", follow_redirects=False).status_code == 303
+
+
+def test_public_pages_speak_the_visitors_language_and_are_rate_limited(client, db):
+    zh = client.get("/complain", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert "投诉" in zh.text and "配送" in zh.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', zh.text).group(1)
+    client.post("/locale", data={"csrf_token": token, "lang": "zh_CN", "next": "/complain"})
+    assert "告诉我们" in client.get("/complain").text
+    client.app.state.complaint_rate_limiter = RateLimiter(max_events=1)
+    form = {
+        "csrf_token": token,
+        "name": "Spammy",
+        "email": "s@example.com",
+        "subject": "Again and again",
+        "description": "Sending this one twice in a row.",
+    }
+    assert client.post("/complain", data=form, follow_redirects=False).status_code == 303
+    assert client.post("/complain", data=form).status_code == 429
+
+
+def test_sla_admin_is_for_managers_only(client, db, users):
+    web = Browser(client)
+    web.login("agent")
+    assert web.get("/complaints/sla").status_code == 403
+    before = count(db, SlaPolicy)
+    r = web.post("/complaints/sla/policies", {"name": "Sneaky", "first_response_minutes": "1"})
+    assert r.status_code == 403
+    assert count(db, SlaPolicy) == before
+    assert "/complaints/sla" not in web.get("/complaints").text
+
+
+def test_sla_admin_creates_and_edits_policies_and_calendars(client, db, users):
+    web = Browser(client)
+    web.login("manager")
+    page = web.get("/complaints/sla")
+    assert page.status_code == 200 and "Office hours" in page.text and "Moderate" in page.text
+    r = web.post(
+        "/complaints/sla/calendars",
+        {"name": "Shanghai desk", "timezone": "Asia/Shanghai", "hours_0": "09:00-12:00, 13:00-18:00",
+         "holidays": "2025-10-01\n2025-10-02"},
+    )  # fmt: skip
+    assert r.status_code == 303, r.text
+    r = web.post("/complaints/sla/calendars", {"name": "Bad", "timezone": "Mars/Base"})
+    assert r.status_code == 422
+    r = web.post("/complaints/sla/calendars", {"name": "Bad", "holidays": "someday"})
+    assert r.status_code == 422 and "is not a date" in r.text
+    from retento.complaints.models import BusinessCalendarRow
+
+    cal = db.scalar(select(BusinessCalendarRow).where(BusinessCalendarRow.name == "Shanghai desk"))
+    assert cal.hours == {"0": [["09:00", "12:00"], ["13:00", "18:00"]]}
+    assert cal.holidays == ["2025-10-01", "2025-10-02"]
+    form = {
+        "name": "VIP fast lane", "severity": "", "value_class": "vip", "priority": "10",
+        "first_response_minutes": "30", "resolution_minutes": "240", "warn_fraction": "0.75",
+        "calendar_id": str(cal.id), "is_active": "1",
+    }  # fmt: skip
+    bad = web.post("/complaints/sla/policies", {**form, "resolution_minutes": "10"})
+    assert bad.status_code == 422 and "must not be shorter" in bad.text
+    assert web.post("/complaints/sla/policies", form).status_code == 303
+    db.expire_all()
+    p = db.scalar(select(SlaPolicy).where(SlaPolicy.name == "VIP fast lane"))
+    assert p.value_class == "vip" and p.first_response_minutes == 30
+    assert web.get(f"/complaints/sla/policies/{p.id}").status_code == 200
+    r = web.post(f"/complaints/sla/policies/{p.id}", {**form, "resolution_minutes": "300"})
+    assert r.status_code == 303
+    db.expire_all()
+    assert db.get(SlaPolicy, p.id).resolution_minutes == 300
+    assert web.get(f"/complaints/sla/calendars/{cal.id}").status_code == 200
+
+
+def test_dashboard_charts_and_pdca_log(client, db, users):
+    cust = make_customer(db)
+    c = make_complaint(db, users["agent"], customer_id=cust.id, root_cause="courier")
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    page = web.get("/complaints/dashboard")
+    assert page.status_code == 200
+    for chart in ("chart-category", "chart-channel", "chart-pareto", "chart-times"):
+        assert f'id="{chart}"' in page.text
+    assert "× 25" in page.text and "53 %" in page.text
+    assert c.category.name in page.text
+    r = web.post("/complaints/dashboard/improvements", {"title": "", "root_cause": "courier"})
+    assert r.status_code == 422 and count(db, ImprovementAction) == 0
+    r = web.post(
+        "/complaints/dashboard/improvements",
+        {"title": "Switch courier", "root_cause": "courier", "plan": "Tender for a new courier."},
+    )
+    assert r.status_code == 303
+    assert "Switch courier" in web.get("/complaints/dashboard").text
+    agent = Browser(client)
+    agent.client.cookies.clear()
+    agent.login("agent")
+    assert agent.get("/complaints/dashboard").status_code == 200
+    r = agent.post(
+        "/complaints/dashboard/improvements",
+        {"title": "x", "root_cause": "y", "plan": "z"},
+    )
+    assert r.status_code == 403
+
+
+def test_customer_360_panel_lists_complaints_and_events(client, db, users):
+    cust = make_customer(db, owner_id=users["agent"].id)
+    c = make_complaint(db, users["agent"], customer_id=cust.id, subject="Panel complaint")
+    db.commit()
+    web = Browser(client)
+    web.login("agent")
+    page = web.get(f"/customers/{cust.id}")
+    assert page.status_code == 200
+    assert 'id="panel-complaints"' in page.text and "Panel complaint" in page.text
+    assert f'href="/complaints/new?customer_id={cust.id}"' in page.text
+    assert count(db, ComplaintEvent) >= 1 and f"/complaints/{c.id}" in page.text
+    assert 'href="/complaints"' in page.text and 'href="/complaints/dashboard"' in page.text
