@@ -10,21 +10,15 @@ from retento.analytics.btyd import (
     GammaGammaModel,
     ParetoNBDModel,
 )
-from retento.analytics.csi_models import ACSI_MODEL, ECSI_MODEL, CSIModelSpec
-from retento.analytics.customer_value import (
+from retento.analytics.cohorts import (
     CohortMatrix,
-    LoyaltyStageRules,
-    ParetoCurve,
-    PyramidResult,
+    RetentionRate,
     cohort_retention,
-    loyalty_stage,
-    pareto_curve,
     repeat_purchase_rate,
     retention_rate,
-    rfm_scores,
-    value_labels,
-    value_pyramid,
+    retention_series,
 )
+from retento.analytics.csi_models import ACSI_MODEL, ECSI_MODEL, CSIModelSpec
 from retento.analytics.holdout import (
     HoldoutReport,
     holdout_report,
@@ -33,13 +27,23 @@ from retento.analytics.holdout import (
     tracking_curves,
 )
 from retento.analytics.pls import BootstrapResult, PLSPMResult, fit_csi, fit_csi_higher_order
+from retento.analytics.pyramid import (
+    ParetoCurve,
+    PyramidResult,
+    pareto_curve,
+    value_labels,
+    value_pyramid,
+)
+from retento.analytics.rfm import rfm_scores
 from retento.analytics.simulate import (
     simulate_bgnbd,
     simulate_gammagamma,
     simulate_paretonbd,
     simulate_transactions,
 )
+from retento.analytics.stages import LoyaltyStageRules, loyalty_stage
 from retento.analytics.summary import SummaryInputError, summarize
+from retento.analytics.value import LOYALTY_STAGES, PYRAMID_CLASSES, VALUE_LABELS
 
 __all__: list[str] = []
 __all__ += [
@@ -73,11 +77,16 @@ __all__ += [
     "LoyaltyStageRules",
     "ParetoCurve",
     "PyramidResult",
+    "LOYALTY_STAGES",
+    "PYRAMID_CLASSES",
+    "RetentionRate",
+    "VALUE_LABELS",
     "cohort_retention",
     "loyalty_stage",
     "pareto_curve",
     "repeat_purchase_rate",
     "retention_rate",
+    "retention_series",
     "rfm_scores",
     "value_labels",
     "value_pyramid",
