@@ -19,7 +19,6 @@ from retento.web.i18n import N_
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
     PageUser,
-    commit_now,
     flash,
     form_errors,
     page_router,
@@ -167,7 +166,6 @@ async def user_create(request: Request, session: DbSession, user: PageUser) -> R
             role_options=_role_options(request),
         )
     flash(request, tr(request, "User %(name)s was created.", name=created.username))
-    commit_now(session)
     return redirect(request, f"/admin/users/{created.id}")
 
 
@@ -221,7 +219,6 @@ async def user_update(
         return _user_page(
             request, session, user, target, status_code=422, errors=form_errors(request, exc)
         )
-    commit_now(session)
     flash(request, tr(request, "The changes were saved."))
     return redirect(request, f"/admin/users/{user_id}")
 
@@ -247,7 +244,6 @@ def user_password(
             request, session, user, target, status_code=422, errors=form_errors(request, exc)
         )
     flash(request, tr(request, "The password was reset; the user's sessions are logged out."))
-    commit_now(session)
     if user_id == user.id:
         log_in(request, service.get_user(session, user_id))
     return redirect(request, f"/admin/users/{user_id}")
@@ -273,7 +269,6 @@ def token_issue(
         return _user_page(
             request, session, user, target, status_code=422, errors=form_errors(request, exc)
         )
-    commit_now(session)
     return _user_page(request, session, user, target, new_token=plain)
 
 
@@ -282,6 +277,5 @@ def token_revoke(request: Request, session: DbSession, user: PageUser, token_id:
     """Revoke an API token."""
     require(user, "user:manage")
     token = service.revoke_token(session, token_id, actor=user)
-    commit_now(session)
     flash(request, tr(request, "The token was revoked."))
     return redirect(request, f"/admin/users/{token.user_id}")

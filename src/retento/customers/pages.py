@@ -26,7 +26,6 @@ from retento.web.nav import NavItem, register_nav
 from retento.web.panels import panels_for
 from retento.web.render import (
     PageUser,
-    commit_now,
     flash,
     form_errors,
     is_htmx,
@@ -384,7 +383,6 @@ async def customer_create(request: Request, session: DbSession, user: PageUser) 
         errors = form_errors(request, exc)
         _contact_errors(errors, data, shown)
         return _render_form(request, session, user, None, shown, errors, 422)
-    commit_now(session)
     flash(request, tr(request, "Customer %(name)s was created.", name=customer.name))
     return redirect(request, f"/customers/{customer.id}")
 
@@ -420,7 +418,6 @@ async def customer_update(
         _contact_errors(errors, data, shown)
         customer = service.get_customer(session, customer_id, actor=user)
         return _render_form(request, session, user, customer, shown, errors, 422)
-    commit_now(session)
     flash(request, tr(request, "The changes were saved."))
     return redirect(request, f"/customers/{customer_id}")
 
@@ -433,6 +430,5 @@ def customer_delete(
     customer = service.get_customer(session, customer_id, actor=user)
     name = customer.name
     service.delete_customer(session, customer_id, actor=user)
-    commit_now(session)
     flash(request, tr(request, "Customer %(name)s was deleted.", name=name))
     return redirect(request, "/customers")

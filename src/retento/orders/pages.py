@@ -25,7 +25,6 @@ from retento.web.labels import label_msgid
 from retento.web.panels import Panel, register_panel
 from retento.web.render import (
     PageUser,
-    commit_now,
     flash,
     form_errors,
     page_router,
@@ -187,7 +186,6 @@ async def order_create(
         customer = get_customer(session, customer_id, actor=user)
         errors = _line_errors(form_errors(request, exc), shown["_index"])
         return _render_form(request, session, customer, shown, errors, 422)
-    commit_now(session)
     flash(request, tr(request, "Order #%(id)s was saved.", id=order.id))
     return redirect(request, f"/customers/{customer.id}")
 

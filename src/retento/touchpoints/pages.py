@@ -24,7 +24,6 @@ from retento.web.labels import label_msgid
 from retento.web.panels import Panel, register_panel
 from retento.web.render import (
     PageUser,
-    commit_now,
     flash,
     form_errors,
     is_htmx,
@@ -147,7 +146,6 @@ async def touchpoint_create(
         if is_htmx(request):
             return render(request, "touchpoints/_form.html", **ctx)
         return render(request, "touchpoints/new.html", status_code=422, **ctx)
-    commit_now(session)
     if is_htmx(request):
         return render(
             request,

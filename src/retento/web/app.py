@@ -20,7 +20,6 @@ from retento.web.i18n import LOCALES, N_
 from retento.web.render import (
     PACKAGE_DIR,
     WEB_DIR,
-    commit_now,
     is_htmx,
     page_router,
     render,
@@ -81,7 +80,6 @@ def switch_locale(
     user = optional_user(request, session)
     if user is not None and user.locale != lang:
         update_user(session, user.id, UserUpdate(locale=lang), actor=user)
-    commit_now(session)
     return RedirectResponse(safe_next(next), status_code=303)
 
 

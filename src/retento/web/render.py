@@ -12,7 +12,6 @@ import jinja2
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 import retento
 from retento.auth.models import User
@@ -194,16 +193,6 @@ def render(
     ctx = context(request, extra)
     html = environment(ctx["locale"]).get_template(template).render(ctx)
     return HTMLResponse(html, status_code=status_code, headers=headers)
-
-
-def commit_now(session: Session) -> None:
-    """Commit before the response is sent.
-
-    ``DbSession`` commits when the request scope closes, which FastAPI runs *after* the response
-    went out; the browser's next request (the redirect, an htmx refresh) could then still read
-    the old data. Pages that changed something call this right before answering.
-    """
-    session.commit()
 
 
 def redirect(request: Request, url: str) -> Response:
