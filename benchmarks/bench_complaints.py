@@ -6,7 +6,8 @@ times through the real FastAPI app (in-process TestClient, bearer token):
 
 * the agent queue ``GET /api/v1/complaints?queue=mine&open=true&sort=due``,
 * the team queue, the breaching-soon queue,
-* one complaint with its timeline ``GET /api/v1/complaints/{id}``.
+* one complaint with its timeline ``GET /api/v1/complaints/{id}``,
+* the agent's queue *page* ``GET /complaints?tab=mine|team|soon&sort=due`` (rendered HTML).
 
 Target: median under 100 ms each.
 
@@ -159,6 +160,9 @@ def main() -> None:
             ("queue: my team, open, by due", f"{base}?queue=team&open=true&sort=due"),
             ("queue: breaching soon", f"{base}?queue=breaching&within_minutes=240&sort=due"),
             ("complaint with timeline", f"{base}/{ids['complaint_id']}"),
+            ("queue page (HTML): mine, by due", "/complaints?tab=mine&sort=due"),
+            ("queue page (HTML): my team, by due", "/complaints?tab=team&sort=due"),
+            ("queue page (HTML): breaching soon", "/complaints?tab=soon&sort=due"),
         ]
         print("| request | median ms | p90 ms | vs 100 ms |\n|---|---|---|---|")
         with TestClient(app) as client:

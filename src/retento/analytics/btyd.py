@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -181,7 +182,7 @@ def _discounted_clv(
     return margin * value * total
 
 
-class _BTYDModel:
+class _BTYDModel(ABC):
     """Shared API of the transaction models."""
 
     _names: list[str] = []
@@ -198,13 +199,15 @@ class _BTYDModel:
         return state
 
     # -- subclasses implement -------------------------------------------------------------
+    @abstractmethod
     def _negll_grad(
         self, logp: FloatArray, x: FloatArray, tx: FloatArray, T: FloatArray, w: FloatArray
     ) -> tuple[float, FloatArray]:
-        raise NotImplementedError
+        """Negative weighted log-likelihood and its gradient in log-parameter space."""
 
+    @abstractmethod
     def _x0(self, x: FloatArray, tx: FloatArray, T: FloatArray, w: FloatArray) -> FloatArray:
-        raise NotImplementedError
+        """Starting point of the optimiser in log-parameter space."""
 
     # -- shared -----------------------------------------------------------------------------
     def fit(
@@ -338,13 +341,15 @@ class _BTYDModel:
         x, tx, Tn = np.broadcast_arrays(_arr(frequency), _arr(recency), _arr(T))
         return self._loglik(self._theta(), x, tx, Tn)
 
+    @abstractmethod
     def _loglik(self, theta: FloatArray, x: FloatArray, tx: FloatArray, T: FloatArray):
-        raise NotImplementedError
+        """Per-customer log-likelihood at log-parameters ``theta``."""
 
+    @abstractmethod
     def conditional_expected_purchases(
         self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
     ) -> FloatArray:
-        raise NotImplementedError
+        """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` time units."""
 
     def customer_lifetime_value(
         self,
