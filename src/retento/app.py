@@ -75,11 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for name in API_ROUTERS:
         app.include_router(importlib.import_module(name).router)
-    try:
-        web = importlib.import_module("retento.web.app")
-    except ModuleNotFoundError as exc:
-        if exc.name != "retento.web.app" and exc.name != "retento.web":
-            raise
-    else:
-        web.install(app, settings)
+    from retento.web.app import install as install_web
+
+    install_web(app, settings)
     return app
