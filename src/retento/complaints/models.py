@@ -17,6 +17,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -45,6 +47,10 @@ EVENT_KINDS = (
     "attachment",
 )
 SLA_FLAGS = ("ok", "near_breach", "breached")
+OPEN_STATUSES = ("accepted", "in_progress", "awaiting_customer")
+# Partial-index predicate: only open complaints sit in a queue (≈15 % of a mature table).
+_OPEN_SQL = text("status IN ('accepted', 'in_progress', 'awaiting_customer')")
+_WARN_SQL = text("next_warn_at IS NOT NULL")
 PDCA_STAGES = ("plan", "do", "check", "act", "done")
 DEFAULT_CATEGORIES = (
     ("product_quality", "Product quality", "产品质量"),
@@ -120,6 +126,36 @@ class Complaint(Base):
         Index("ix_complaints_customer_received", "customer_id", "received_at"),
         Index("ix_complaints_warn", "status", "resolution_warn_at"),
         Index("ix_complaints_fr_warn", "first_responded_at", "first_response_warn_at"),
+        # Queue tabs walk these in due order and stop after one page.
+        Index(
+            "ix_complaints_open_assignee_due",
+            "assignee_id",
+            "resolution_due_at",
+            "id",
+            postgresql_where=_OPEN_SQL,
+            sqlite_where=_OPEN_SQL,
+        ),
+        Index(
+            "ix_complaints_open_team_due",
+            "team_manager_id",
+            "resolution_due_at",
+            "id",
+            postgresql_where=_OPEN_SQL,
+            sqlite_where=_OPEN_SQL,
+        ),
+        Index(
+            "ix_complaints_open_due",
+            "resolution_due_at",
+            "id",
+            postgresql_where=_OPEN_SQL,
+            sqlite_where=_OPEN_SQL,
+        ),
+        Index(
+            "ix_complaints_next_warn",
+            "next_warn_at",
+            postgresql_where=_WARN_SQL,
+            sqlite_where=_WARN_SQL,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -153,6 +189,9 @@ class Complaint(Base):
     first_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Earliest warning time of a running clock while open (kept by ``_set_next_warn``), so
+    # "breaching soon" is one indexed range instead of an OR over two clocks.
+    next_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The resolution clock restarts on reopen; pauses are kept per clock start.
     clock_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     paused_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -201,6 +240,23 @@ class Complaint(Base):
     @property
     def severity_name(self) -> str:
         return SEVERITIES.get(self.severity, str(self.severity))
+
+
+def next_warning(c: Complaint) -> datetime | None:
+    """The earliest warning time among the complaint's running clocks (``None`` when closed)."""
+    if c.status not in OPEN_STATUSES:
+        return None
+    times = [c.resolution_warn_at]
+    if c.first_responded_at is None:
+        times.append(c.first_response_warn_at)
+    present = [t for t in times if t is not None]
+    return min(present) if present else None
+
+
+@event.listens_for(Complaint, "before_insert")
+@event.listens_for(Complaint, "before_update")
+def _set_next_warn(_mapper: Any, _conn: Any, c: Complaint) -> None:
+    c.next_warn_at = next_warning(c)
 
 
 class SlaPause(Base):
@@ -299,6 +355,17 @@ class ComplaintNotification(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RateHit(Base):
+    """One rate-limited request (public form) by a client key; shared by all workers."""
+
+    __tablename__ = "complaint_rate_hits"
+    __table_args__ = (Index("ix_complaint_rate_hits_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class ImprovementAction(Base):
