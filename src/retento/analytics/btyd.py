@@ -28,12 +28,14 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "BetaGeoModel",
@@ -43,6 +45,24 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _serial_blas(fn: _F) -> _F:
+    """Run ``fn`` with the BLAS library limited to one thread.
+
+    The likelihoods reduce long vectors with ``np.dot``; OpenBLAS spreads each such reduction
+    over all cores and spin-waits between them, which on two cores was 3-10x slower than one
+    thread (and worse while our own chunk threads run or the machine is busy). Parallelism
+    comes from evaluating customer chunks in threads instead.
+    """
+
+    @wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 class ConvergenceError(RuntimeError):
@@ -61,9 +81,11 @@ def _collapse(
     w = np.ones(n) if weights is None else _arr(weights)
     if len(w) != n or any(len(c) != n for c in columns):
         raise ValueError("all inputs must have the same length")
-    stacked = np.column_stack(columns)
-    if not np.all(np.isfinite(stacked)) or not np.all(np.isfinite(w)):
-        raise ValueError("inputs contain NaN or infinite values")
+    # A sum is finite only if every term is (NaN and inf propagate); the element-wise test
+    # runs only when it is not, to tell overflow of huge finite values from bad input.
+    for col in [*columns, w]:
+        if not np.isfinite(col.sum()) and not np.all(np.isfinite(col)):
+            raise ValueError("inputs contain NaN or infinite values")
     # Cheap test first: with (nearly) continuous values in the last column, collapsing cannot
     # halve the work, and sorting rows would cost more than it saves.
     if n > 10_000 and len(np.unique(columns[-1][:: max(n // 20_000, 1)])) > 0.5 * min(n, 20_000):
@@ -210,6 +232,7 @@ class _BTYDModel(ABC):
         """Starting point of the optimiser in log-parameter space."""
 
     # -- shared -----------------------------------------------------------------------------
+    @_serial_blas
     def fit(
         self,
         frequency: ArrayLike,
@@ -538,38 +561,48 @@ class BetaGeoModel(_BTYDModel):
         if cached is not None and cached[0] == key:
             return cached[1]
         xu, inv = self._x_groups(x)
+        # Indices into the x > 0 values only (xu is sorted, so x = 0 can only be the first).
+        has0 = int(len(xu) > 0 and xu[0] == 0.0)
+        xpu = xu[has0:]
+        unit_w = bool(w.min(initial=1.0) == 1.0 and w.max(initial=1.0) == 1.0)
         n_chunks = _n_threads(len(x))
         bounds = np.linspace(0, len(x), n_chunks + 1).astype(int)
-        chunks = []
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+
+        def chunk(lo: int, hi: int) -> dict:
             xc, txc, Tc, wc = x[lo:hi], tx[lo:hi], T[lo:hi], w[lo:hi]
-            pos = xc > 0
-            xp = np.ascontiguousarray(xc[pos])
-            xpu, xpinv = self._x_groups(xp) if len(xp) else (np.zeros(0), np.zeros(0, np.intp))
-            n0 = int((~pos).sum())
-            chunks.append(
-                {
-                    "T0": np.ascontiguousarray(Tc[~pos]),
-                    "w0": np.ascontiguousarray(wc[~pos]),
-                    "xp": xp,
-                    "txp": np.ascontiguousarray(txc[pos]),
-                    "Tp": np.ascontiguousarray(Tc[pos]),
-                    "wp": np.ascontiguousarray(wc[pos]),
-                    "xpu": xpu,
-                    "xpinv": xpinv,
-                    "wxp_": xp * wc[pos],
-                    "unit_w": bool(np.all(wc[pos] == 1.0)),
-                    "c1": np.empty(n0),
-                    "c2": np.empty(n0),
-                    "buf": [np.empty(len(xp)) for _ in range(6)],
-                }
-            )
+            pos = np.flatnonzero(xc > 0)
+            zero = np.flatnonzero(xc <= 0)
+            xp = xc.take(pos)
+            wp = wc.take(pos)
+            return {
+                "T0": Tc.take(zero),
+                "w0": wc.take(zero),
+                "xp": xp,
+                "txp": txc.take(pos),
+                "Tp": Tc.take(pos),
+                "wp": wp,
+                "xpu": xpu,
+                "xpinv": inv[lo:hi].take(pos) - has0,
+                "wxp_": xp if unit_w else xp * wp,
+                "unit_w": unit_w,
+                "c1": np.empty(len(zero)),
+                "c2": np.empty(len(zero)),
+                "buf": [np.empty(len(pos)) for _ in range(6)],
+            }
+
+        pool = _thread_pool(n_chunks)
+        spans = list(zip(bounds[:-1], bounds[1:], strict=True))
+        chunks = (
+            [chunk(*sp) for sp in spans]
+            if pool is None
+            else list(pool.map(lambda sp: chunk(*sp), spans))
+        )
         prep = {
             "xu": xu,
             "wx": np.bincount(inv, weights=w, minlength=len(xu)),
             "wsum": float(w.sum()),
             "chunks": chunks,
-            "pool": _thread_pool(n_chunks),
+            "pool": pool,
         }
         self._prep_cache = (key, prep)
         return prep
@@ -758,6 +791,7 @@ class GammaGammaModel:
     def __init__(self, *, maxiter: int = 2000) -> None:
         self.maxiter = maxiter
 
+    @_serial_blas
     def fit(
         self, frequency: ArrayLike, monetary: ArrayLike, weights: ArrayLike | None = None
     ) -> GammaGammaModel:
