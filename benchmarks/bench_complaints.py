@@ -85,6 +85,8 @@ def populate(url: str, n: int, seed: int = 7) -> dict:
                 "first_responded_at": rec + timedelta(hours=1),
                 "resolution_due_at": None if st == "awaiting_customer" else rec + timedelta(hours=27),
                 "resolution_warn_at": None if st == "awaiting_customer" else rec + timedelta(hours=21.6),
+                # What the ORM keeps in sync (models.next_warning): the first response is done.
+                "next_warn_at": rec + timedelta(hours=21.6) if st in ("accepted", "in_progress") else None,
                 "resolved_at": done, "first_resolved_at": done,
                 "first_response_breached": False, "resolution_breached": bool(i % 9 == 0),
                 "first_response_flag": "ok", "sla_flag": "ok", "flagged": False, "reopen_count": 0,

@@ -154,6 +154,30 @@ def test_full_workflow_with_pause_and_timeline(db, users):
     assert len(timeline) == len(c.events)
 
 
+def test_next_warning_time_follows_the_running_clocks(db, users):
+    only_policies(db, {"first_response_minutes": 60, "resolution_minutes": 600})
+    agent = users["agent"]
+    t0 = datetime.now(UTC) - 2 * H
+    c = make_complaint(db, agent, received_at=t0)
+    # Both clocks run: the first response warns first (80 % of 60 min).
+    assert c.next_warn_at == c.first_response_warn_at == t0 + timedelta(minutes=48)
+    service.add_note(db, c.id, NoteIn(body="We are on it", kind="message"), actor=agent)
+    db.flush()
+    assert c.next_warn_at == c.resolution_warn_at == t0 + 8 * H
+    _act(db, c, "start", agent)
+    _act(db, c, "await_customer", agent, note="Photo please?")
+    db.flush()
+    assert c.next_warn_at is None  # paused: nothing can breach
+    service.add_note(db, c.id, NoteIn(body="Photo", kind="customer_reply"), actor=None)
+    db.flush()
+    assert c.next_warn_at == c.resolution_warn_at and c.next_warn_at > t0 + 8 * H
+    _act(db, c, "resolve", agent, note="Replaced")
+    db.flush()
+    assert c.next_warn_at is None
+    soon, _ = service.list_complaints(db, actor=agent, breaching_soon=t0 + 100 * H)
+    assert c.id not in [r.id for r in soon]
+
+
 def test_late_resolution_is_a_breach_and_reopen_restarts_the_clock(db, users):
     only_policies(db, {"first_response_minutes": 60, "resolution_minutes": 120})
     mgr = users["manager"]

@@ -406,6 +406,7 @@ def complaint_queue(request: Request, session: DbSession, user: PageUser) -> Res
         limit=PAGE_SIZE + 1,
         offset=offset,
         count=False,
+        with_people=True,
         **filters,
     )
     now = utcnow()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from retento.audit.service import record, snapshot
@@ -539,7 +539,7 @@ def complaint_filter(
             raise InvalidInput(f"Unknown status '{status}'.", field="status")
         stmt = stmt.where(Complaint.status == status)
     if open_only or breaching_soon is not None:
-        stmt = stmt.where(Complaint.status.in_(workflow.OPEN_STATES))
+        stmt = stmt.where(open_condition())
     if customer_id is not None:
         stmt = stmt.where(Complaint.customer_id == customer_id)
     if assignee_id is not None:
@@ -551,15 +551,9 @@ def complaint_filter(
         # answers "my team's complaints".
         stmt = stmt.where(Complaint.team_manager_id == team_lead_for(team_for))
     if breaching_soon is not None:
-        stmt = stmt.where(
-            or_(
-                Complaint.resolution_warn_at <= breaching_soon,
-                and_(
-                    Complaint.first_responded_at.is_(None),
-                    Complaint.first_response_warn_at <= breaching_soon,
-                ),
-            )
-        )
+        # next_warn_at is the earliest warning of a running clock (models.next_warning): one
+        # indexed range instead of an OR over the first-response and resolution clocks.
+        stmt = stmt.where(Complaint.next_warn_at <= breaching_soon)
     if severity is not None:
         stmt = stmt.where(Complaint.severity == severity)
     if category_id is not None:
@@ -588,6 +582,18 @@ def sort_complaints(stmt: Select, sort: str | None) -> Select:
     return apply_sort(stmt, sort, SORTABLE, Complaint.id.desc())
 
 
+def open_condition() -> ColumnElement[bool]:
+    """``status IN (open states)`` with the states inlined as SQL literals.
+
+    Inlined, not bound: PostgreSQL only uses the partial queue indexes (``WHERE status IN
+    (...)``) when it can prove the predicate, which a generic plan for a prepared statement with
+    bound parameters cannot.
+    """
+    return Complaint.status.in_(
+        bindparam("open_states", list(workflow.OPEN_STATES), expanding=True, literal_execute=True)
+    )
+
+
 def list_complaints(
     session: Session,
     *,
@@ -596,11 +602,21 @@ def list_complaints(
     limit: int = 50,
     offset: int = 0,
     count: bool = True,
+    with_people: bool = False,
     **filters,
 ):
-    """A filtered, sorted page of complaints."""
+    """A filtered, sorted page of complaints.
+
+    ``with_people`` loads each row's customer name and assignee in two extra queries (for pages
+    that show them) instead of one lazy load per row.
+    """
     require(actor, "complaint:read")
     stmt = sort_complaints(complaint_filter(**filters), sort)
+    if with_people:
+        stmt = stmt.options(
+            selectinload(Complaint.customer).load_only(Customer.id, Customer.name),
+            selectinload(Complaint.assignee),
+        )
     return paginate(session, stmt, limit=limit, offset=offset, count=count)
 
 
@@ -713,6 +729,10 @@ def apply_transition(
             c.resolution_breached = True
         c.followup_token = secrets.token_urlsafe(24)
         c.survey_answered_at = None
+        # E-mail the follow-up link if the customer has an address and consent (docs/mail.md).
+        from retento.mail.compose import queue_complaint_followup
+
+        queue_complaint_followup(session, c, actor=actor, now=now)
     if data.action == "close":
         c.closed_at = now
     if t.clock == "restart":
