@@ -1,0 +1,1 @@
+"""The user's inbox: escalation notices (SLA near-breach and breach) in the web UI."""
