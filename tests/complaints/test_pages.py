@@ -233,7 +233,11 @@ def test_public_pages_speak_the_visitors_language_and_are_rate_limited(client, d
         "description": "Sending this one twice in a row.",
     }
     assert client.post("/complain", data=form, follow_redirects=False).status_code == 303
-    assert client.post("/complain", data=form).status_code == 429
+    again = client.post("/complain", data=form)
+    assert again.status_code == 429 and 590 <= int(again.headers["Retry-After"]) <= 601
+    # The form comes back as typed, with the reason in the visitor's language.
+    assert "请在" in again.text and "Again and again" in again.text
+    assert count(db, Complaint) == 1
 
 
 def test_sla_admin_is_for_managers_only(client, db, users):

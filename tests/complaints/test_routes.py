@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import func, select
+
+from retento.complaints.models import RateHit
 from retento.complaints.public import RateLimiter
 from tests.factories import make_customer
 from tests.factories.complaints import only_policies
@@ -231,20 +235,55 @@ def test_public_form_rate_limit_per_ip(client, app, db):
     assert codes == [201, 201, 201, 429]
     r = client.post(PUBLIC, json=body)
     assert r.json()["code"] == "rate_limited" and "try again" in r.json()["detail"]
+    assert 3590 <= int(r.headers["Retry-After"]) <= 3601
+    # A new limiter object (another worker) still sees the stored hits.
+    app.state.complaint_rate_limiter = RateLimiter(max_events=3, window_seconds=3600)
+    assert client.post(PUBLIC, json=body).status_code == 429
 
 
-def test_rate_limiter_window():
-    rl = RateLimiter(max_events=2, window_seconds=10)
-    rl.hit("1.2.3.4", now=0)
-    rl.hit("1.2.3.4", now=1)
-    import pytest
-
+def test_rate_limiter_window(db):
     from retento.complaints.public import TooManyRequests
 
+    rl = RateLimiter(max_events=2, window_seconds=10)
+    t0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    rl.hit(db, "1.2.3.4", now=t0)
+    rl.hit(db, "1.2.3.4", now=t0 + timedelta(seconds=1))
+    with pytest.raises(TooManyRequests) as exc:
+        rl.hit(db, "1.2.3.4", now=t0 + timedelta(seconds=5))
+    assert exc.value.status == 429 and exc.value.retry_after == 6
+    assert exc.value.headers == {"Retry-After": "6"}
+    rl.hit(db, "5.6.7.8", now=t0 + timedelta(seconds=5))  # other addresses are independent
+    rl.hit(db, "1.2.3.4", now=t0 + timedelta(seconds=10.5))  # the first hit has left the window
+    # The expired hit was pruned on the way; the window holds the two latest.
+    assert db.scalar(select(func.count()).where(RateHit.key == "1.2.3.4")) == 2
+
+
+def test_rate_limit_is_shared_between_workers(db):
+    """Two limiter instances (two worker processes) see the same hits through the database."""
+    from retento.complaints.public import TooManyRequests
+
+    worker_a = RateLimiter(max_events=2, window_seconds=60)
+    worker_b = RateLimiter(max_events=2, window_seconds=60)
+    worker_a.hit(db, "9.9.9.9")
+    worker_b.hit(db, "9.9.9.9")
     with pytest.raises(TooManyRequests):
-        rl.hit("1.2.3.4", now=5)
-    rl.hit("5.6.7.8", now=5)  # other addresses are independent
-    rl.hit("1.2.3.4", now=10.5)  # the first hit has left the window
+        worker_a.hit(db, "9.9.9.9")
+    with pytest.raises(TooManyRequests):
+        worker_b.hit(db, "9.9.9.9")
+
+
+def test_rejected_public_replies_still_count_and_old_hits_are_pruned(client, app, db):
+    from retento.complaints.jobs import complaint_rate_hits_prune
+
+    app.state.complaint_rate_limiter = RateLimiter(max_events=2, window_seconds=3600)
+    bad = [client.post(f"{PUBLIC}/RC-NOSUCHCODE/replies", json={"body": "hi"}) for _ in range(3)]
+    # A wrong tracking code rolls the request back, but the attempt is still counted.
+    assert [r.status_code for r in bad] == [404, 404, 429]
+    assert 3590 <= int(bad[2].headers["Retry-After"]) <= 3601
+    db.add(RateHit(key="10.0.0.1", at=datetime.now(UTC) - timedelta(hours=1)))
+    db.flush()
+    assert complaint_rate_hits_prune(db) == {"deleted": 1}
+    assert db.scalar(select(func.count()).select_from(RateHit)) == 2
 
 
 def test_admin_endpoints(client, db, users, tokens):

@@ -12,6 +12,7 @@ from retento.audit.service import record
 from retento.auth.models import User
 from retento.complaints import workflow
 from retento.complaints.models import Complaint, ComplaintEvent, ComplaintNotification
+from retento.complaints.public import prune_hits
 from retento.complaints.schemas import AssignIn
 from retento.core.db import utcnow
 from retento.jobs import job
@@ -216,3 +217,9 @@ def complaint_escalation(session: Session) -> dict:
         "notifications": r.notifications,
         "reassigned": r.reassigned,
     }
+
+
+@job("complaint_rate_hits_prune", every_seconds=600)
+def complaint_rate_hits_prune(session: Session) -> dict:
+    """Delete public-form rate-limit hits older than the window (idle addresses)."""
+    return {"deleted": prune_hits(session)}

@@ -886,6 +886,12 @@ def _render_public(
     )
 
 
+def _rate_error(request: Request, exc: public.TooManyRequests) -> dict[str, str]:
+    """The translated rate-limit message as a form-wide error."""
+    msgid = "Too many submissions from this address; try again in %(seconds)s seconds."
+    return {"": tr(request, msgid, seconds=exc.retry_after)}
+
+
 @router.get("/complain")
 def public_form(request: Request, session: DbSession) -> Response:
     """The public complaint form (no login)."""
@@ -902,7 +908,12 @@ async def public_submit(request: Request, session: DbSession) -> Response:
     data["category"] = shown["category"] or "other"
     data["purposes"] = shown["purposes"]
     data["website"] = str(form.get("website") or "") or None
-    public.limiter(request).hit(public.client_ip(request))
+    try:
+        public.check_rate(request)
+    except public.TooManyRequests as exc:
+        page = _render_public(request, session, shown, _rate_error(request, exc), 429)
+        page.headers.update(exc.headers)
+        return page
     try:
         c = service.submit_public(session, PublicComplaintIn(**data))
     except (ValidationError, RetentoError) as exc:
@@ -957,7 +968,14 @@ async def public_reply_page(request: Request, session: DbSession, code: str) -> 
     """The customer answers from the status page."""
     form = await request.form()
     body = str(form.get("body") or "").strip()
-    public.limiter(request).hit(public.client_ip(request))
+    try:
+        public.check_rate(request)
+    except public.TooManyRequests as exc:
+        page = _render_status(
+            request, session, code, _rate_error(request, exc), {"body": body}, 429
+        )
+        page.headers.update(exc.headers)
+        return page
     try:
         data = PublicReplyIn(body=body, website=str(form.get("website") or "") or None)
         if data.website:

@@ -69,7 +69,10 @@ def install_api_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RetentoError)
     async def _retento(request: Request, exc: RetentoError):
-        return render(request, exc)
+        response = render(request, exc)
+        # e.g. Retry-After on 429 rate_limited
+        response.headers.update(getattr(exc, "headers", None) or {})
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
