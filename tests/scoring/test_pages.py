@@ -74,7 +74,9 @@ def test_manager_runs_scoring_and_sees_the_dashboard(web, db, population):
     assert run.as_of.date() == AS_OF.date()
     page = web.get(r.headers["location"])
     assert page.status_code == 200
-    assert f"Scoring run #{run.id} finished" in page.text
+    # The run executed after the response (TestClient waits for background work).
+    assert f"Scoring run #{run.id} started" in page.text
+    assert 'id="run-progress-card"' not in page.text
     for element in (
         "pyramid-chart", "pyramid-table", "pareto-chart", "clv-chart", "scatter-chart",
         "cohort-chart", "tracking-chart", "by-frequency", "fit-params", "stage-chart",
@@ -204,3 +206,45 @@ def test_every_value_msgid_is_translated_into_chinese():
         {m for m in found if m and zh.gettext(m) == m and m not in {"RFM", "Pareto/NBD"}}
     )
     assert missing == []
+
+
+def test_running_run_shows_a_polled_progress_bar_then_reloads_when_done(web, db, users, population):
+    run = service.start_run(db, ScoreRunCreate(as_of=AS_OF), actor=users["manager"])
+    db.commit()
+    service.LIVE_PROGRESS[run.id] = ("fit", 0.25)
+    try:
+        web.login("manager")
+        page = web.get(f"/value?run={run.id}")
+        assert 'id="run-progress-card"' in page.text
+        assert f'hx-get="/value/runs/{run.id}/progress"' in page.text
+        assert 'value="25"' in page.text and "Fitting the models" in page.text
+        # A second run is refused while this one is in progress.
+        r = web.post("/value/runs", {"model": "bgnbd"})
+        assert r.status_code == 303 and r.headers["location"] == "/value"
+        assert f"Scoring run #{run.id} is still in progress" in web.get("/value").text
+        service.LIVE_PROGRESS[run.id] = ("store", 0.8)
+        poll = web.get(f"/value/runs/{run.id}/progress", headers={"HX-Request": "true"})
+        assert poll.status_code == 200 and 'value="80"' in poll.text and "<html" not in poll.text
+    finally:
+        service.LIVE_PROGRESS.pop(run.id, None)
+    # Progress unknown in this process (another worker runs it): an indeterminate bar.
+    assert "Running in another process" in web.get(f"/value/runs/{run.id}/progress").text
+    service.execute_run(db, run, ScoreRunCreate(as_of=AS_OF), actor=users["manager"])
+    db.commit()
+    done = web.get(f"/value/runs/{run.id}/progress", headers={"HX-Request": "true"})
+    assert done.headers["HX-Redirect"] == f"/value?run={run.id}"
+    assert f"Scoring run #{run.id} finished" in web.get(done.headers["HX-Redirect"]).text
+
+
+def test_background_failure_is_recorded_on_the_run(db, users, population, session_factory):
+    from retento.scoring import jobs
+
+    run = service.start_run(db, ScoreRunCreate(as_of=AS_OF), actor=users["manager"])
+    # As of long before any order: the models cannot be fitted; the run must not stay "running".
+    run.as_of = AS_OF.replace(year=1990)
+    db.commit()
+    jobs.execute_started_run(session_factory, run.id, ScoreRunCreate(), users["manager"].id)
+    db.expire_all()
+    stored = db.get(ScoreRun, run.id)
+    assert stored.status == "failed" and "At least 10 customers" in stored.error
+    assert run.id not in service.LIVE_PROGRESS

@@ -73,7 +73,9 @@ def test_report_without_holdout_purchases_is_stored_on_every_backend(db, users, 
     from datetime import timedelta
 
     later = AS_OF + timedelta(days=400)  # nobody buys after AS_OF: the holdout window is empty
-    run = service.run_scoring(db, ScoreRunCreate(as_of=later, holdout_weeks=26), actor=users["admin"])
+    run = service.run_scoring(
+        db, ScoreRunCreate(as_of=later, holdout_weeks=26), actor=users["admin"]
+    )
     db.flush()
     assert run.status == "succeeded", run.error
     db.expire(run)

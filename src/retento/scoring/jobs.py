@@ -1,14 +1,22 @@
-"""Nightly scoring: run once a day (idempotent: skips if a run succeeded in the last 20 hours)."""
+"""Scoring jobs: the nightly run (idempotent: skips if a run succeeded in the last 20 hours) and
+runs started from the web page, executed after the response with progress for the page to poll."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from retento.auth.models import User
+from retento.core.db import utcnow
+from retento.core.errors import Conflict, RetentoError
 from retento.jobs import job
 from retento.scoring import service
+from retento.scoring.models import ScoreRun
 from retento.scoring.schemas import ScoreRunCreate
+
+log = logging.getLogger("retento.scoring")
 
 MIN_GAP = timedelta(hours=20)
 
@@ -25,5 +33,41 @@ def nightly_scoring(session: Session) -> int | None:
 
     if (session.scalar(select(func.count(func.distinct(Order.customer_id)))) or 0) < 10:
         return None
-    run = service.run_scoring(session, ScoreRunCreate(), actor=None)
+    try:
+        run = service.run_scoring(session, ScoreRunCreate(), actor=None)
+    except Conflict:
+        return None  # a run started by a manager is in progress
     return run.id
+
+
+def execute_started_run(
+    factory: sessionmaker[Session], run_id: int, data: ScoreRunCreate, actor_id: int | None
+) -> None:
+    """Run a scoring run recorded by ``service.start_run`` in its own transaction, publishing
+    progress in ``service.LIVE_PROGRESS``; a failure is stored on the run, never lost."""
+
+    def progress(stage: str, fraction: float) -> None:
+        service.LIVE_PROGRESS[run_id] = (stage, fraction)
+
+    progress("queued", 0.0)
+    try:
+        with factory() as session:
+            try:
+                run = session.get(ScoreRun, run_id)
+                if run is None or run.status != "running":
+                    return
+                actor = session.get(User, actor_id) if actor_id is not None else None
+                service.execute_run(session, run, data, actor=actor, progress=progress)
+                session.commit()
+            except Exception as exc:
+                session.rollback()
+                reason = (
+                    exc.message if isinstance(exc, RetentoError) else f"{type(exc).__name__}: {exc}"
+                )
+                log.exception("scoring run %s failed", run_id)
+                run = session.get(ScoreRun, run_id)
+                if run is not None:
+                    run.status, run.error, run.finished_at = "failed", reason, utcnow()
+                    session.commit()
+    finally:
+        service.LIVE_PROGRESS.pop(run_id, None)

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
 from retento.auth.models import User
 from retento.auth.permissions import require
@@ -19,7 +20,7 @@ from retento.auth.service import list_assignable_users
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
 from retento.customers.models import Customer
-from retento.scoring import service
+from retento.scoring import jobs, service
 from retento.scoring.models import LABELS, MODELS, STAGES, VALUE_CLASSES, CustomerScore, ScoreRun
 from retento.scoring.schemas import ScoreRunCreate
 from retento.web.i18n import N_
@@ -470,6 +471,7 @@ def value_dashboard(request: Request, session: DbSession, user: PageUser) -> Res
         "total_runs": total_runs,
         "models": [(m, tr(request, label_msgid("score_model", m))) for m in MODELS],
         "data": _dashboard(request, run) if run is not None and run.status == "succeeded" else {},
+        "progress": _progress_view(run) if run is not None and run.status == "running" else {},
     }
     return render(request, "scoring/dashboard.html", **ctx)
 
@@ -498,7 +500,7 @@ async def value_run(request: Request, session: DbSession, user: PageUser) -> Res
             holdout_weeks=int(holdout),
             as_of=as_of,
         )
-        run = service.run_scoring(session, data, actor=user)
+        run = service.start_run(session, data, actor=user)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403):
@@ -506,19 +508,60 @@ async def value_run(request: Request, session: DbSession, user: PageUser) -> Res
         message = exc.message if isinstance(exc, RetentoError) else str(exc.errors()[0]["msg"])
         flash(request, tr(request, "Scoring could not start: %(reason)s", reason=message), "error")
         return redirect(request, "/value")
-    if run.status == "succeeded":
-        flash(
-            request,
-            tr(
+    # The request commits the run row before responding; the work runs after the response (in a
+    # worker thread, so the server keeps serving) and the page polls its progress.
+    service.LIVE_PROGRESS[run.id] = ("queued", 0.0)
+    flash(request, tr(request, "Scoring run #%(id)s started.", id=run.id))
+    response = redirect(request, f"/value?run={run.id}")
+    response.background = BackgroundTask(
+        jobs.execute_started_run,
+        request.app.state.session_factory,
+        run.id,
+        data,
+        user.id,
+    )
+    return response
+
+
+STAGE_LABELS = {
+    "queued": N_("Waiting to start"),
+    "summary": N_("Summarising purchases"),
+    "fit": N_("Fitting the models"),
+    "store": N_("Storing the scores"),
+    "done": N_("Finishing"),
+}
+
+
+@router.get("/value/runs/{run_id}/progress")
+def value_run_progress(
+    request: Request, session: DbSession, user: PageUser, run_id: int
+) -> Response:
+    """The progress bar of a running run (polled by htmx); a finished run reloads the page."""
+    run = service.get_run(session, run_id, actor=user)
+    if run.status != "running":
+        if run.status == "succeeded":
+            flash(
                 request,
-                "Scoring run #%(id)s finished: %(n)s customers scored.",
-                id=run.id,
-                n=run.customers_scored,
-            ),
-        )
-    else:
-        flash(request, tr(request, "Scoring run #%(id)s failed.", id=run.id), "error")
-    return redirect(request, f"/value?run={run.id}")
+                tr(
+                    request,
+                    "Scoring run #%(id)s finished: %(n)s customers scored.",
+                    id=run.id,
+                    n=run.customers_scored,
+                ),
+            )
+        else:
+            flash(request, tr(request, "Scoring run #%(id)s failed.", id=run.id), "error")
+        return Response(status_code=200, headers={"HX-Redirect": f"/value?run={run.id}"})
+    return render(request, "scoring/_progress.html", run=run, **_progress_view(run))
+
+
+def _progress_view(run: ScoreRun) -> dict[str, Any]:
+    """Stage and fraction of a running run; unknown (another process runs it) shows no bar."""
+    stage, fraction = service.LIVE_PROGRESS.get(run.id, (None, None))
+    return {
+        "stage_label": STAGE_LABELS.get(stage or "", N_("Running in another process")),
+        "fraction": fraction,
+    }
 
 
 # --- scores list -------------------------------------------------------------------------

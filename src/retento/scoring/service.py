@@ -16,7 +16,7 @@ from retento.audit.service import record
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, NotFound
 from retento.core.money import to_money
 from retento.core.pagination import apply_sort, paginate
 from retento.customers.models import Customer
@@ -43,25 +43,69 @@ def _noop(_stage: str, _fraction: float) -> None:
     return None
 
 
-def run_scoring(
-    session: Session, data: ScoreRunCreate, *, actor: User | None, progress: Progress = _noop
-) -> ScoreRun:
-    """Score every customer; the run row records success or the error (scores are all-or-nothing)."""
+# Progress of runs executing in this process, for the web progress bar: run id -> (stage, 0..1).
+LIVE_PROGRESS: dict[int, tuple[str, float]] = {}
+MIN_CUSTOMERS = 10
+STALE_RUN = timedelta(hours=6)  # a "running" run older than this died with its process
+
+
+def _customers_with_orders(session: Session) -> int:
+    from retento.orders.models import Order
+
+    return int(session.scalar(select(func.count(func.distinct(Order.customer_id)))) or 0)
+
+
+def start_run(session: Session, data: ScoreRunCreate, *, actor: User | None) -> ScoreRun:
+    """Record a new run as running (refused if too few buyers or another run is in progress)."""
     if actor is not None:
         require(actor, "score:run")
-    as_of = data.as_of or utcnow()
+    if _customers_with_orders(session) < MIN_CUSTOMERS:
+        raise InvalidInput(
+            "At least 10 customers with orders are needed to fit the models.", field="model"
+        )
+    now = utcnow()
+    busy = session.scalars(select(ScoreRun).where(ScoreRun.status == "running")).all()
+    for other in busy:
+        if now - other.started_at < STALE_RUN:
+            raise Conflict(
+                f"Scoring run #{other.id} is still in progress; wait for it to finish.",
+                field="model",
+            )
+        other.status, other.error, other.finished_at = "failed", "Interrupted.", now
     run = ScoreRun(
         model=data.model,
-        as_of=as_of,
+        as_of=data.as_of or now,
         status="running",
+        started_at=now,
         triggered_by=actor.username if actor else "system",
     )
     session.add(run)
     session.flush()
+    return run
+
+
+def run_scoring(
+    session: Session, data: ScoreRunCreate, *, actor: User | None, progress: Progress = _noop
+) -> ScoreRun:
+    """Score every customer now; the run row records success or the error."""
+    run = start_run(session, data, actor=actor)
+    return execute_run(session, run, data, actor=actor, progress=progress)
+
+
+def execute_run(
+    session: Session,
+    run: ScoreRun,
+    data: ScoreRunCreate,
+    *,
+    actor: User | None,
+    progress: Progress = _noop,
+) -> ScoreRun:
+    """Compute and store the scores of a started run (scores are all-or-nothing)."""
+    as_of = run.as_of
     try:
         progress("summary", 0.05)
         summary = queries.customer_summary(session, as_of)
-        if int((summary["order_count"] > 0).sum()) < 10:
+        if int((summary["order_count"] > 0).sum()) < MIN_CUSTOMERS:
             raise InvalidInput(
                 "At least 10 customers with orders are needed to fit the models.", field="model"
             )
@@ -82,7 +126,7 @@ def run_scoring(
         run.customers_scored = len(result.scores)
         run.status = "succeeded"
     except InvalidInput:
-        raise
+        raise  # bad request: the caller rolls back (the background runner records it as failed)
     except Exception as exc:
         run.status = "failed"
         run.error = f"{type(exc).__name__}: {exc}"
