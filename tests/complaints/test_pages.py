@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -333,3 +334,107 @@ def test_customer_360_panel_lists_complaints_and_events(client, db, users):
     assert f'href="/complaints/new?customer_id={cust.id}"' in page.text
     assert count(db, ComplaintEvent) >= 1 and f"/complaints/{c.id}" in page.text
     assert 'href="/complaints"' in page.text and 'href="/complaints/dashboard"' in page.text
+
+
+def edit_form(c, **over) -> dict:
+    data = {
+        "kind": c.kind,
+        "channel": c.channel,
+        "category_id": str(c.category_id),
+        "subject": c.subject,
+        "description": c.description,
+        "severity": str(c.severity),
+        "emotion": c.emotion,
+        "order_id": "",
+        "product_id": "",
+        "root_cause": "",
+        "purposes": list(c.purposes),
+    }
+    data.update(over)
+    return data
+
+
+def test_edit_intake_recomputes_due_times_and_is_on_timeline_and_audit(client, db, users):
+    from retento.audit.models import AuditEntry
+
+    only_policies(
+        db,
+        {"name": "mild", "severity": 1, "resolution_minutes": 48 * 60},
+        {"name": "serious", "severity": 4, "first_response_minutes": 30, "resolution_minutes": 240},
+    )
+    c = make_complaint(db, users["agent"], severity=1, channel="phone")
+    other = make_complaint(db, users["manager"], severity=1)
+    db.commit()
+    web = Browser(client)
+    web.login("agent")
+    detail = web.get(f"/complaints/{c.id}")
+    assert f'href="/complaints/{c.id}/edit"' in detail.text
+    page = web.get(f"/complaints/{c.id}/edit")
+    assert page.status_code == 200 and "mild" in page.text and c.subject in page.text
+    # Someone else's complaint: no edit link, and the page and the post are refused.
+    assert f'href="/complaints/{other.id}/edit"' not in web.get(f"/complaints/{other.id}").text
+    assert web.get(f"/complaints/{other.id}/edit").status_code == 403
+    assert web.post(f"/complaints/{other.id}/edit", edit_form(other)).status_code == 403
+    # Bad input: the field is named, nothing changes.
+    r = web.post(f"/complaints/{c.id}/edit", edit_form(c, severity="9", order_id="abc"))
+    assert r.status_code == 422
+    assert 'id="e-order_id"' in r.text and "Enter a whole number." in r.text
+    r = web.post(f"/complaints/{c.id}/edit", edit_form(c, subject=""))
+    assert r.status_code == 422 and 'id="e-subject"' in r.text
+    db.expire_all()
+    assert db.get(Complaint, c.id).severity == 1
+    old_due = db.get(Complaint, c.id).resolution_due_at
+    r = web.post(
+        f"/complaints/{c.id}/edit",
+        edit_form(
+            c,
+            severity="4",
+            channel="email",
+            kind="grumble",
+            emotion="intense",
+            purposes=["heard"],
+            description="The vase was broken and the courier was rude.",
+            root_cause="Courier damage",
+        ),
+    )
+    assert r.status_code == 303, r.text
+    db.expire_all()
+    fresh = db.get(Complaint, c.id)
+    assert (fresh.severity, fresh.channel, fresh.kind, fresh.emotion) == (
+        4,
+        "email",
+        "grumble",
+        "intense",
+    )
+    assert fresh.purposes == ["heard"] and fresh.root_cause == "courier damage"
+    assert fresh.sla_policy.name == "serious"
+    assert fresh.resolution_due_at == fresh.received_at + timedelta(hours=4) < old_due
+    kinds = [e.kind for e in fresh.events]
+    assert "severity" in kinds and "edited" in kinds
+    edited = next(e for e in fresh.events if e.kind == "edited")
+    assert set(edited.data["fields"]) >= {"channel", "kind", "emotion", "description"}
+    audit = db.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "complaint", AuditEntry.action == "update")
+    ).all()
+    assert any(a.before["severity"] == 1 and a.after["severity"] == 4 for a in audit)
+    shown = web.get(f"/complaints/{c.id}")
+    assert "SLA due times were recomputed" in shown.text
+    assert "Intake edited" in shown.text and "1 → 4" in shown.text
+    # The analyst reads but may not edit.
+    analyst = Browser(client)
+    analyst.client.cookies.clear()
+    analyst.login("analyst")
+    assert f'href="/complaints/{c.id}/edit"' not in analyst.get(f"/complaints/{c.id}").text
+    assert analyst.get(f"/complaints/{c.id}/edit").status_code == 403
+
+
+def test_edit_page_in_chinese(client, db, users):
+    c = make_complaint(db, users["manager"])
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/complaints").text).group(1)
+    web.client.post("/locale", data={"csrf_token": token, "lang": "zh_CN", "next": "/"})
+    page = web.get(f"/complaints/{c.id}/edit")
+    assert page.status_code == 200 and "编辑投诉" in page.text and "保存修改" in page.text
+    assert "编辑受理信息" in web.get(f"/complaints/{c.id}").text

@@ -83,6 +83,37 @@ def test_create_detail_and_workflow(client, db, users, tokens):
     assert totals[0]["cost"] == "5.00"
 
 
+def test_patch_intake_fields(client, db, users, tokens):
+    only_policies(
+        db,
+        {"name": "mild", "severity": 1, "resolution_minutes": 48 * 60},
+        {"name": "serious", "severity": 4, "first_response_minutes": 30, "resolution_minutes": 240},
+    )
+    cust = make_customer(db)
+    db.commit()
+    c = _create(client, tokens["agent"], cust.id, severity=1).json()
+    h = tokens["agent"]
+    r = client.patch(f"{BASE}/{c['id']}", json={"channel": "fax"}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "channel"
+    r = client.patch(f"{BASE}/{c['id']}", json={"severity": None}, headers=h)
+    assert r.status_code == 422 and r.json()["field"] == "severity"
+    r = client.patch(
+        f"{BASE}/{c['id']}",
+        json={"severity": 4, "channel": "chat", "kind": "grumble", "purposes": ["heard"]},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["severity"], body["channel"], body["kind"]) == (4, "chat", "grumble")
+    due = datetime.fromisoformat(body["resolution_due_at"])
+    assert due == datetime.fromisoformat(body["received_at"]) + timedelta(hours=4)
+    timeline = client.get(f"{BASE}/{c['id']}", headers=h).json()
+    kinds = [e["kind"] for e in timeline["events"]]
+    assert "severity" in kinds and "edited" in kinds
+    r = client.patch(f"{BASE}/{c['id']}", json={"subject": "x"}, headers=tokens["analyst"])
+    assert r.status_code == 403
+
+
 def test_bad_input_is_4xx_naming_the_field(client, db, users, tokens):
     cust = make_customer(db)
     db.commit()

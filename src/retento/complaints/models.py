@@ -35,6 +35,7 @@ REMEDY_KINDS = ("apology", "explanation", "compensation", "thanks")
 COMPENSATION_TYPES = ("voucher", "refund", "gift", "loyalty_points")
 EVENT_KINDS = (
     "created",
+    "edited",
     "transition",
     "note",
     "message",

@@ -42,6 +42,7 @@ from retento.complaints.schemas import (
     AssignIn,
     CalendarIn,
     ComplaintCreate,
+    ComplaintUpdate,
     FollowUpIn,
     ImprovementCreate,
     NoteIn,
@@ -165,6 +166,7 @@ register_labels(
     {
         "created": N_("Received"),
         "received": N_("Received"),
+        "edited": N_("Intake edited"),
         "status": N_("Status changed"),
         "transition": N_("Status changed"),
         "note": N_("Internal note"),
@@ -316,6 +318,17 @@ def sla_flag(c: Complaint, now: datetime | None = None) -> str:
     if c.paused_since is not None and worst == "ok":
         return "paused"
     return worst
+
+
+def _when(request: Request, value: datetime) -> str:
+    """A timestamp in the page's language and the installation's time zone."""
+    from retento.web.i18n import Formatter
+    from retento.web.render import request_locale
+
+    settings = request.app.state.settings
+    return Formatter(request_locale(request), settings.timezone, settings.currency).datetime(
+        value, "short"
+    )
 
 
 def _int(value: str) -> int | None:
@@ -576,6 +589,109 @@ async def complaint_create(request: Request, session: DbSession, user: PageUser)
     return redirect(request, f"/complaints/{c.id}")
 
 
+# --- editing the intake ------------------------------------------------------------------------
+
+EDIT_FIELDS = (
+    "kind", "channel", "category_id", "subject", "description", "order_id", "product_id",
+    "severity", "emotion", "root_cause",
+)  # fmt: skip
+EDIT_LABELS = {
+    "kind": N_("Type"),
+    "channel": N_("Channel"),
+    "category_id": N_("Category"),
+    "subject": N_("Subject"),
+    "description": N_("What happened"),
+    "order_id": N_("Related order number"),
+    "product_id": N_("Related product number"),
+    "severity": N_("Severity"),
+    "emotion": N_("Emotion"),
+    "purposes": N_("What the customer wants"),
+    "root_cause": N_("Root cause"),
+}
+
+
+def _edit_values(c: Complaint) -> dict[str, Any]:
+    values = {k: "" if getattr(c, k) is None else str(getattr(c, k)) for k in EDIT_FIELDS}
+    values["purposes"] = list(c.purposes or [])
+    return values
+
+
+def _render_edit(
+    request: Request,
+    session: Session,
+    user: User,
+    c: Complaint,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "complaints/edit.html",
+        status_code=status_code,
+        c=c,
+        form=values,
+        errors=errors or {},
+        sla=service.sla_status(session, c),
+        kinds=_opts(request, "complaint_kind", KINDS),
+        channels=_opts(request, "complaint_channel", CHANNELS),
+        categories=_categories(request, session, user),
+        severities=_opts(request, "severity", SEVERITIES),
+        emotions=_opts(request, "emotion", EMOTIONS),
+        purposes=_opts(request, "purpose", PURPOSES),
+    )
+
+
+@router.get("/complaints/{complaint_id:int}/edit")
+def complaint_edit(
+    request: Request, session: DbSession, user: PageUser, complaint_id: int
+) -> Response:
+    """The intake fields of a complaint, to correct them (agents: their own complaints)."""
+    c = service.get_complaint(session, complaint_id, actor=user)
+    service.require_work(user, c)
+    return _render_edit(request, session, user, c, _edit_values(c))
+
+
+@router.post("/complaints/{complaint_id:int}/edit")
+async def complaint_update(
+    request: Request, session: DbSession, user: PageUser, complaint_id: int
+) -> Response:
+    """Save intake corrections; a new severity recomputes the SLA due times."""
+    c = service.get_complaint(session, complaint_id, actor=user)
+    service.require_work(user, c)
+    form = await request.form()
+    shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in EDIT_FIELDS}
+    shown["purposes"] = [p for p in form.getlist("purposes") if isinstance(p, str)]
+    old_severity = c.severity
+    problems: list[FieldError] = []
+    data: dict[str, Any] = {k: shown[k] for k in ("subject", "description", "purposes")}
+    for key in ("kind", "channel", "emotion", "severity", "category_id"):
+        if not shown[key]:
+            problems.append(FieldError(key, tr(request, "This field is required.")))
+        else:
+            data[key] = shown[key]
+    for key in ("order_id", "product_id"):
+        if shown[key] and not shown[key].isdigit():
+            problems.append(FieldError(key, tr(request, "Enter a whole number.")))
+        data[key] = shown[key] or None
+    data["root_cause"] = shown["root_cause"] or None
+    try:
+        if problems:
+            raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
+        service.update_complaint(session, complaint_id, ComplaintUpdate(**data), actor=user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        _reraise_access(exc)
+        c = service.get_complaint(session, complaint_id, actor=user)
+        return _render_edit(request, session, user, c, shown, form_errors(request, exc), 422)
+    if c.severity != old_severity:
+        msgid = "Saved. The severity changed, so the SLA due times were recomputed."
+        flash(request, tr(request, msgid))
+    else:
+        flash(request, tr(request, "Saved."))
+    return redirect(request, f"/complaints/{complaint_id}")
+
+
 # --- complaint page ----------------------------------------------------------------------------
 
 
@@ -602,6 +718,12 @@ def _event_view(request: Request, session: Session, ev: Any, users: dict[int, st
             summary += " · " + data["amount"]
     elif ev.kind == "severity":
         summary = f"{data.get('from')} → {data.get('to')}"
+        if data.get("resolution_due_at"):
+            due = datetime.fromisoformat(data["resolution_due_at"])
+            summary += " · " + tr(request, "resolution due %(at)s", at=_when(request, due))
+    elif ev.kind == "edited":
+        names = [tr(request, EDIT_LABELS.get(f, f)) for f in data.get("fields", [])]
+        summary = tr(request, "Changed: %(fields)s", fields=", ".join(names))
     elif ev.kind == "created":
         summary = tr(request, label_msgid("complaint_channel", data.get("channel")))
     elif "won_back" in data:

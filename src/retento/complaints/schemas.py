@@ -61,6 +61,7 @@ class ComplaintCreate(BaseModel):
 
 class ComplaintUpdate(BaseModel):
     kind: Kind | None = None
+    channel: Channel | None = None
     category_id: int | None = None
     subject: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, min_length=1, max_length=20000)

@@ -634,16 +634,26 @@ def customer_timeline(session: Session, customer_id: int, *, actor: User, limit:
 # --- changes -----------------------------------------------------------------------------------
 
 
+# Short coded values worth repeating on the timeline (free text is named, not copied).
+EDIT_SHOWN = ("kind", "channel", "category_id", "emotion", "purposes", "order_id", "product_id")
+
+
 def update_complaint(
     session: Session, complaint_id: int, data: ComplaintUpdate, *, actor: User
 ) -> Complaint:
-    """Edit intake fields; a severity change re-selects the policy and recomputes due times."""
+    """Edit intake fields; a severity change re-selects the policy and recomputes due times.
+
+    Changed fields go on the timeline (``edited``, internal) and into the audit log; a severity
+    change also gets its own ``severity`` event with the new due times.
+    """
     c = get_complaint(session, complaint_id, actor=actor)
     require_work(actor, c)
     changes = data.model_dump(exclude_unset=True)
-    for key in ("subject", "description", "kind", "emotion", "severity", "category_id"):
+    for key in ("subject", "description", "kind", "channel", "emotion", "severity", "category_id"):
         if key in changes and changes[key] is None:
             raise InvalidInput(f"{key} cannot be empty.", field=key)
+    if "purposes" in changes and changes["purposes"] is None:
+        changes["purposes"] = []
     before = complaint_snapshot(c)
     if "category_id" in changes:
         _resolve_category(session, changes["category_id"], None)
@@ -654,8 +664,20 @@ def update_complaint(
     if "root_cause" in changes and changes["root_cause"]:
         changes["root_cause"] = changes["root_cause"].strip().lower()
     old_severity = c.severity
+    changed = sorted(k for k, v in changes.items() if getattr(c, k) != v)
+    if not changed:
+        return c
     for key, value in changes.items():
         setattr(c, key, value)
+    edited = [k for k in changed if k != "severity"]
+    if edited:
+        _event(
+            session,
+            c,
+            "edited",
+            actor,
+            data={"fields": edited, **{k: changes[k] for k in edited if k in EDIT_SHOWN}},
+        )
     if c.severity != old_severity:
         refresh_sla(session, c)
         _event(
@@ -666,6 +688,10 @@ def update_complaint(
             data={
                 "from": old_severity,
                 "to": c.severity,
+                "policy": c.sla_policy.name if c.sla_policy else None,
+                "first_response_due_at": c.first_response_due_at.isoformat()
+                if c.first_response_due_at
+                else None,
                 "resolution_due_at": c.resolution_due_at.isoformat()
                 if c.resolution_due_at
                 else None,
