@@ -663,10 +663,20 @@ def _number(raw: str) -> float:
     return float(raw.replace(",", "."))
 
 
+def _tr_in(request: Request, locale: str | None, message: str) -> str:
+    """``message`` in ``locale`` (the public page's language), else in the request's language."""
+    return gettext(locale, message) if locale else tr(request, message)
+
+
 def parse_answers(
-    request: Request, questions: list[Any], form: Any, prefix: str = "q."
+    request: Request,
+    questions: list[Any],
+    form: Any,
+    prefix: str = "q.",
+    locale: str | None = None,
 ) -> tuple[list[AnswerIn], dict[str, dict[str, Any]], dict[str, str]]:
-    """``(answers, values to re-show by code, parse errors by code)`` from an answer form."""
+    """``(answers, values to re-show by code, parse errors by code)`` from an answer form;
+    messages in ``locale`` when given (the public page), else in the request's language."""
     answers: list[AnswerIn] = []
     shown: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
@@ -694,14 +704,16 @@ def parse_answers(
                 shown[q.code] = {"choices": picked}
                 value["choices"] = picked or None
         except ValueError:
-            errors[q.code] = tr(request, "Enter a number.")
+            errors[q.code] = _tr_in(request, locale, N_("Enter a number."))
             continue
         answers.append(AnswerIn(question=q.code, **value))
     return answers, shown, errors
 
 
-def answer_errors(request: Request, exc: RetentoError, answers: list[AnswerIn]) -> dict[str, str]:
-    """Service errors on answers mapped to the question they concern."""
+def answer_errors(
+    request: Request, exc: RetentoError, answers: list[AnswerIn], locale: str | None = None
+) -> dict[str, str]:
+    """Service errors on answers mapped to the question they concern (in ``locale`` if given)."""
     out: dict[str, str] = {}
     codes = {f"answers.{i}": a.question for i, a in enumerate(answers)}
     for fe in exc.errors or [FieldError(exc.field, exc.message)]:
@@ -710,13 +722,16 @@ def answer_errors(request: Request, exc: RetentoError, answers: list[AnswerIn]) 
             code = codes[field]
             text = fe.message.lower()
             if "both the expectation" in text:
-                out.setdefault(code, tr(request, "Give both the expectation and the perception."))
+                out.setdefault(
+                    code,
+                    _tr_in(request, locale, N_("Give both the expectation and the perception.")),
+                )
             elif "exactly one option" in text:
-                out.setdefault(code, tr(request, "Choose one option."))
+                out.setdefault(code, _tr_in(request, locale, N_("Choose one option.")))
             else:
-                out.setdefault(code, tr(request, "This answer is not valid."))
+                out.setdefault(code, _tr_in(request, locale, N_("This answer is not valid.")))
         elif "must be answered" in fe.message:
-            out.setdefault(field, tr(request, "Please answer this question."))
+            out.setdefault(field, _tr_in(request, locale, N_("Please answer this question.")))
         else:
             out.setdefault(field, fe.message)
     return out
@@ -811,7 +826,7 @@ async def public_submit(request: Request, session: DbSession, token: str) -> Res
     form = await request.form()
     complete = form.get("action") == "complete"
     questions = [q for s in ps.sections for q in s.questions]
-    answers, shown, errors = parse_answers(request, questions, form)
+    answers, shown, errors = parse_answers(request, questions, form, locale=locale)
     lang_q = f"?lang={locale}" if request.query_params.get("lang") else ""
     try:
         if errors:
@@ -826,7 +841,7 @@ async def public_submit(request: Request, session: DbSession, token: str) -> Res
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and not errors:
-            errors = answer_errors(request, exc, answers)
+            errors = answer_errors(request, exc, answers, locale)
         return _public(
             request,
             "surveys/public.html",
@@ -835,7 +850,7 @@ async def public_submit(request: Request, session: DbSession, token: str) -> Res
             survey=ps,
             token=token,
             values=shown,
-            answer_errors=errors or {"": tr(request, "This answer is not valid.")},
+            answer_errors=errors or {"": gettext(locale, N_("This answer is not valid."))},
         )
     if not complete:
         flash(request, gettext(locale, SAVED_FOR_LATER))
