@@ -1,7 +1,15 @@
 from __future__ import annotations
 
-import pytest
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
+import pytest
+from sqlalchemy.orm import Session
+
+from retento.core.db import make_engine, make_session_factory, transaction
 from retento.surveys import service
 from retento.surveys.schemas import SurveyCreate, SurveyFromTemplate, SurveyUpdate
 
@@ -88,3 +96,71 @@ def standard_survey(db, users):
     service.update_survey(db, s.id, SurveyUpdate(status="active"), actor=users["manager"])
     db.flush()
     return s
+
+
+# --- helpers for the browser story (tests/surveys/test_browser.py) ---------------------------
+
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+IPHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
+
+
+@contextmanager
+def live_session(url: str) -> Iterator[Session]:
+    """One committed transaction on the live server's database (to seed or to check)."""
+    engine = make_engine(url)
+    try:
+        with transaction(make_session_factory(engine)) as s:
+            yield s
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def phone_page(browser, locale: str = "en-US") -> Iterator[Any]:
+    """A page in a phone-sized, touch-enabled browser context (roughly an iPhone 13)."""
+    context = browser.new_context(
+        viewport=PHONE_VIEWPORT,
+        device_scale_factor=3,
+        is_mobile=True,
+        has_touch=True,
+        user_agent=IPHONE_UA,
+        locale=locale,
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@contextmanager
+def desktop_page(browser, locale: str = "en-US") -> Iterator[Any]:
+    """A page in a desktop-sized browser context."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> None:
+    """Save ``docs/screenshots/<name>.png`` when ``RETENTO_SCREENSHOTS`` is set (else nothing).
+
+    ``RETENTO_SCREENSHOTS=1`` writes into docs/screenshots/, any other value is a directory.
+    """
+    target = os.environ.get("RETENTO_SCREENSHOTS")
+    if not target:
+        return
+    out = DOCS_SCREENSHOTS if target == "1" else Path(target)
+    out.mkdir(parents=True, exist_ok=True)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(out / f"{name}.png"), full_page=full_page)
+
+
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
