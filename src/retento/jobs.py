@@ -24,6 +24,7 @@ JOB_MODULES: tuple[str, ...] = (
     "retento.scoring.jobs",
     "retento.surveys.jobs",
     "retento.complaints.jobs",
+    "retento.mail.jobs",
 )
 
 

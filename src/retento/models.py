@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "retento.scoring.models",
     "retento.surveys.models",
     "retento.complaints.models",
+    "retento.mail.models",
 )
 
 

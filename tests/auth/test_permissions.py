@@ -16,6 +16,7 @@ from retento.complaints.schemas import AssignIn, CalendarIn, ComplaintUpdate, Im
 from retento.core.errors import Forbidden, InvalidInput
 from retento.customers import service as customers
 from retento.customers.schemas import CustomerCreate, CustomerUpdate
+from retento.mail import service as mail
 from retento.orders import service as orders
 from retento.orders.schemas import OrderCreate, OrderLineIn, OrderUpdate
 from retento.products import service as products
@@ -92,6 +93,7 @@ def _operations(db, users, own: bool):
             db, UserCreate(username="newbie", password="password123", role="agent"), actor=a
         ),
         "audit:read": lambda a: audit_service.list_entries(db, a),
+        "mail:manage": lambda a: mail.list_messages(db, actor=a),
         "score:read": lambda a: scoring.list_runs(db, actor=a),
         "score:run": lambda a: _expect_invalid(
             lambda: scoring.run_scoring(db, ScoreRunCreate(), actor=a)

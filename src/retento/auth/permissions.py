@@ -50,6 +50,7 @@ MATRIX: dict[str, set[str]] = {
     "demo:generate": {"admin"},
     "user:manage": {"admin"},
     "audit:read": {"admin"},
+    "mail:manage": {"admin"},
     "token:own": {"admin", "manager", "agent", "analyst"},
 }
 
@@ -88,6 +89,7 @@ DESCRIPTIONS = {
     "demo:generate": "generate demo data",
     "user:manage": "create users, change roles, deactivate, reset passwords",
     "audit:read": "read the audit log",
+    "mail:manage": "see the e-mail outbox, retry failed e-mails, send a test e-mail",
     "token:own": "create and revoke one's own API tokens",
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +23,24 @@ class Settings(BaseSettings):
     run_scheduler: bool = True
     data_dir: str = "./retento-data"
     echo_sql: bool = False
+    # Outbound e-mail (docs/mail.md). An empty host disables sending: messages stay queued.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True  # upgrade a plain connection (port 587); ignored with SMTP_SSL
+    smtp_ssl: bool = False  # TLS from the first byte (port 465)
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "Retento <retento@localhost>"
+    mail_max_attempts: int = Field(5, ge=1)
+    mail_batch_size: int = Field(100, ge=1)
+    # Absolute links in e-mails (survey invitations, complaint follow-ups) start with this.
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    @property
+    def mail_enabled(self) -> bool:
+        """True when an SMTP host is configured (otherwise e-mails wait in the outbox)."""
+        return bool(self.smtp_host.strip())
 
 
 @lru_cache

@@ -1279,7 +1279,15 @@ def distribution_detail(
     """The open invitations of one distribution with their links (for mail merge)."""
     survey = service.get_survey(session, survey_id, actor=user)
     dist, rows = _links(request, session, user, survey_id, distribution_id)
-    return render(request, "surveys/distribution.html", survey=survey, dist=dist, rows=rows)
+    return render(
+        request,
+        "surveys/distribution.html",
+        survey=survey,
+        dist=dist,
+        rows=rows,
+        emails=service.distribution_emails(session, dist),
+        mail_enabled=request.app.state.settings.mail_enabled,
+    )
 
 
 @router.get("/surveys/{survey_id:int}/distributions/{distribution_id:int}/links.csv")

@@ -88,7 +88,13 @@ def create_distribution(
     survey_id: int, data: DistributionCreate, session: DbSession, user: CurrentUser
 ):
     dist, links = service.create_distribution(session, survey_id, data, actor=user)
-    return DistributionCreated(**DistributionRead.model_validate(dist).model_dump(), links=links)
+    emails = service.distribution_emails(session, dist)
+    return DistributionCreated(
+        **DistributionRead.model_validate(dist).model_dump(),
+        links=links,
+        emails_queued=emails.queued,
+        not_emailed=emails.not_emailed,
+    )
 
 
 @router.get("/surveys/{survey_id}/distributions", response_model=list[DistributionRead])

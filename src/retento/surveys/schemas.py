@@ -230,7 +230,11 @@ class DistributionCreate(BaseModel):
     segment: SegmentIn = Field(default_factory=SegmentIn)
     name: str = Field("", max_length=200)
     expires_in_days: int | None = Field(None, ge=1, le=365)
-    send: bool = Field(True, description="Mark the invitations as sent now.")
+    send: bool = Field(
+        True,
+        description="Mark the invitations as sent now; online invitees with an e-mail address "
+        "and e-mail consent get an invitation e-mail.",
+    )
 
 
 class DistributionRead(BaseModel):
@@ -256,6 +260,10 @@ class InvitationLink(BaseModel):
 
 class DistributionCreated(DistributionRead):
     links: list[InvitationLink]
+    emails_queued: int = Field(0, description="Invitation e-mails put in the outbox (online).")
+    not_emailed: int = Field(
+        0, description="Online invitees without an e-mail address or e-mail consent."
+    )
 
 
 class AnswerIn(BaseModel):

@@ -383,6 +383,7 @@ def create_distribution(
         )
         for iid, cid in sorted(rows)
     ]
+    emailed = _queue_invitation_emails(session, s, dist, actor=actor, now=now) if data.send else 0
     record(
         session,
         actor,
@@ -390,9 +391,99 @@ def create_distribution(
         "survey_distribution",
         dist.id,
         None,
-        snapshot(dist, {"skipped_open_invitations": len(open_ids)}),
+        snapshot(
+            dist,
+            {
+                "skipped_open_invitations": len(open_ids),
+                "emails_queued": emailed,
+                "not_emailed": len(ids) - emailed if data.channel in EMAILED_CHANNELS else 0,
+            },
+        ),
     )
     return dist, links
+
+
+# Channels whose invitations go out by e-mail; phone lists are called, paper is posted.
+EMAILED_CHANNELS = ("online",)
+
+
+def _queue_invitation_emails(
+    session: Session,
+    survey: Survey,
+    dist: SurveyDistribution,
+    *,
+    actor: User | None,
+    now: datetime,
+) -> int:
+    """Queue one invitation e-mail per invitee with an address and e-mail consent."""
+    from retento.mail.compose import emailable, survey_invitation_email
+    from retento.mail.service import queue_emails
+
+    if dist.channel not in EMAILED_CHANNELS:
+        return 0
+    rows = session.execute(
+        select(SurveyInvitation.id, SurveyInvitation.expires_at, Customer)
+        .join(Customer, Customer.id == SurveyInvitation.customer_id)
+        .where(SurveyInvitation.distribution_id == dist.id)
+        .order_by(SurveyInvitation.id)
+    ).all()
+    emails = [
+        survey_invitation_email(customer, survey, inv_id, expires)
+        for inv_id, expires, customer in rows
+        if emailable(customer)
+    ]
+    return queue_emails(session, emails, actor=actor, now=now)
+
+
+@dataclass
+class DistributionEmails:
+    """E-mail delivery of one distribution: messages per status and invitees not e-mailed."""
+
+    emailed_channel: bool
+    invitations: dict[str, int]
+    reminders: dict[str, int]
+    not_emailed: int
+
+    @property
+    def queued(self) -> int:
+        return self.invitations["queued"] + self.invitations["sending"]
+
+
+def distribution_emails(session: Session, dist: SurveyDistribution) -> DistributionEmails:
+    """How the distribution's invitation and reminder e-mails stand (queued / sent / failed)."""
+    from retento.mail.models import OutboxMessage
+    from retento.mail.service import status_counts
+
+    of_dist = OutboxMessage.related_id.in_(
+        select(SurveyInvitation.id).where(SurveyInvitation.distribution_id == dist.id)
+    )
+    about = (OutboxMessage.related_type == "survey_invitation", of_dist)
+    invitations = status_counts(session, *about, OutboxMessage.kind == "survey_invitation")
+    reminders = status_counts(session, *about, OutboxMessage.kind == "survey_reminder")
+    emailed = dist.channel in EMAILED_CHANNELS
+    with_mail = (
+        session.scalar(
+            select(func.count(func.distinct(OutboxMessage.related_id))).where(
+                *about, OutboxMessage.kind == "survey_invitation"
+            )
+        )
+        or 0
+    )
+    # Invitations created without sending (``send=false``) were never meant to be e-mailed.
+    sent = (
+        session.scalar(
+            select(func.count()).where(
+                SurveyInvitation.distribution_id == dist.id, SurveyInvitation.sent_at.is_not(None)
+            )
+        )
+        or 0
+    )
+    return DistributionEmails(
+        emailed_channel=emailed,
+        invitations=invitations,
+        reminders=reminders,
+        not_emailed=max(sent - with_mail, 0) if emailed else 0,
+    )
 
 
 def list_distributions(session: Session, survey_id: int, *, actor: User):

@@ -1,0 +1,14 @@
+"""The ``mail_outbox`` job: hand queued e-mails to the SMTP server (idempotent, safe to run twice)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from retento.jobs import job
+from retento.mail.service import SendReport, send_queued
+
+
+@job("mail_outbox", every_seconds=60)
+def send_outbox(session: Session) -> SendReport:
+    """Send due messages; with ``RETENTO_SMTP_HOST`` empty it only counts what waits."""
+    return send_queued(session)

@@ -1,0 +1,82 @@
+"""Resolving a complaint emails the follow-up question link (resolution CSAT, buy again) to
+customers with an address and email consent; the link answers the follow-up."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from retento.complaints import service
+from retento.complaints.schemas import SurveyAnswerIn, TransitionIn
+from retento.mail.models import OutboxMessage
+from retento.mail.service import send_queued
+from tests.factories import make_customer
+from tests.factories.complaints import make_complaint
+from tests.mail.conftest import smtp_fixture, smtp_server_fixture  # noqa: F401 (fixtures)
+
+LINK = re.compile(r"https://shop\.example/api/v1/public/complaints/followup/([A-Za-z0-9_-]+)")
+
+
+def _resolve(db, c, actor):
+    service.apply_transition(db, c.id, TransitionIn(action="start"), actor=actor)
+    return service.apply_transition(
+        db, c.id, TransitionIn(action="resolve", note="Replacement sent."), actor=actor
+    )
+
+
+def _followups(db):
+    return list(
+        db.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == "complaint_followup")
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+def test_resolving_queues_and_sends_the_follow_up_link(db, users, smtp):
+    recorder, settings = smtp
+    agent = users["agent"]
+    cust = make_customer(
+        db, name="王芳", email="wangfang@example.cn", consent_email=True, country="CN"
+    )
+    c = make_complaint(db, agent, customer_id=cust.id)
+    _resolve(db, c, agent)
+    [msg] = _followups(db)
+    assert msg.recipient == "wangfang@example.cn" and msg.locale == "zh_CN"
+    assert msg.related_type == "complaint" and msg.related_id == c.id
+    assert c.followup_token not in msg.body_text  # filled in only when sending
+    assert send_queued(db, settings=settings).sent == 1
+    [mail] = recorder.messages
+    assert mail["Subject"] == f"您对投诉 {c.tracking_code} 的处理满意吗？"
+    text = mail.get_body(("plain",)).get_content()
+    token = LINK.search(text).group(1)
+    assert token == c.followup_token
+    assert f"https://shop.example/complain/status/{c.tracking_code}" in text
+    answered = service.answer_survey(db, token, SurveyAnswerIn(csat=5, would_buy_again=True))
+    assert answered.survey_answered_at is not None
+
+
+def test_no_email_without_address_or_consent(db, users):
+    agent = users["agent"]
+    for cust in (
+        make_customer(db, email="no-consent@example.com", consent_email=False),
+        make_customer(db, email=None, consent_email=True),
+    ):
+        c = make_complaint(db, agent, customer_id=cust.id)
+        _resolve(db, c, agent)
+        assert c.followup_token
+    assert _followups(db) == []
+
+
+def test_a_follow_up_answered_before_sending_is_not_emailed(db, users, smtp):
+    recorder, settings = smtp
+    agent = users["agent"]
+    cust = make_customer(db, name="Ann", email="ann@example.com", consent_email=True)
+    c = make_complaint(db, agent, customer_id=cust.id)
+    _resolve(db, c, agent)
+    service.answer_survey(db, c.followup_token, SurveyAnswerIn(csat=4, would_buy_again=True))
+    report = send_queued(db, settings=settings)
+    assert report.cancelled == 1 and recorder.messages == []
+    assert _followups(db)[0].status == "cancelled"
