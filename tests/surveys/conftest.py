@@ -160,7 +160,7 @@ def screenshot(page, name: str, *, full_page: bool = True) -> None:
     out = DOCS_SCREENSHOTS if target == "1" else Path(target)
     out.mkdir(parents=True, exist_ok=True)
     page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(out / f"{name}.png"), full_page=full_page)
+    page.screenshot(path=str(out / f"{name}.png"), full_page=full_page, scale="css")
 
 
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

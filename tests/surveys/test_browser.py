@@ -187,6 +187,8 @@ SURVEY_NAME = "Coffee service survey"
 QUESTIONS = [
     ("main", "sat", "Overall, how satisfied are you with us?", "rating", "1-10", True,
      "overall", "", "Satisfaction"),
+    ("main", "sat2", "How close are we to your ideal coffee supplier?", "rating", "1-10",
+     False, "", "", "Satisfaction"),
     ("main", "rec", "How likely are you to recommend us to a friend?", "nps", "", True,
      "intent.recommend", "", "Loyalty"),
     ("main", "quality", "Quality of the coffee", "expectation_perception", "1-10", False,
@@ -205,7 +207,7 @@ QUESTIONS = [
 ]  # fmt: skip
 SCORED = ("sat", "rec", "image", "expect", "worth", "care", "price")
 CSV_HEADER = [
-    "customer_external_id", "sat", "rec", "quality.expectation", "quality.perception",
+    "customer_external_id", "sat", "sat2", "rec", "quality.expectation", "quality.perception",
     "image", "expect", "worth", "care", "price", "note",
 ]  # fmt: skip
 
@@ -300,7 +302,7 @@ def test_manager_builds_a_survey_and_sends_it_to_vip_customers(browser, server, 
         assert "at least two options" in error.inner_text()
         page.click("#question-form a:has-text('Cancel')")
 
-        assert page.locator("#section-main tbody tr").count() == 4
+        assert page.locator("#section-main tbody tr").count() == 5
         assert page.locator("#section-brand tbody tr").count() == 5
         assert "NPS (0–10)" in page.inner_text("#q-rec")
         assert "Expectation / perception pair 1–10" in page.inner_text("#q-quality")
@@ -366,7 +368,7 @@ def test_vip_customer_answers_on_her_phone_in_chinese(browser, server, story):  
         page.tap("#public-form button[value=save]")
         page.wait_for_selector(".flash-ok")
         assert "Open this link again to finish later" in page.inner_text(".flash-ok")
-        screenshot(page, "survey-mobile")
+        screenshot(page, "survey-mobile", full_page=False)
 
         # she prefers Chinese: the language switch keeps what she saved
         page.tap(".langswitch a[lang=zh-CN]")
@@ -380,6 +382,7 @@ def test_vip_customer_answers_on_her_phone_in_chinese(browser, server, story):  
         assert page.is_checked("#sq-qquality input[name='q.quality.a'][value='8']")
         assert page.is_checked("#sq-qquality input[name='q.quality.b'][value='9']")
         assert page.evaluate(fits)
+        screenshot(page, "survey-mobile-zh", full_page=False)
 
         stale = page.context.new_page()  # the link is also open in a second tab
         stale.goto(page.url)
@@ -393,7 +396,7 @@ def test_vip_customer_answers_on_her_phone_in_chinese(browser, server, story):  
         assert page.is_checked("#sq-qrec input[value='9']")
 
         tap_answer(page, "sat", 10, touch=True)
-        for code, value in (("image", 9), ("expect", 8), ("worth", 9), ("care", 8)):
+        for code, value in (("sat2", 9), ("image", 9), ("expect", 8), ("worth", 9), ("care", 8)):
             tap_answer(page, code, value, touch=True)
         tap_answer(page, "price", 2, touch=True)
         page.fill("#sq-qnote textarea", "咖啡很好喝，送货快。")
@@ -450,7 +453,7 @@ def test_agent_enters_a_phone_survey_from_the_customer_360_page(browser, server,
         tap_answer(page, "sat", 8)
         tap_answer(page, "quality", 8, ".a")
         tap_answer(page, "quality", 8, ".b")
-        for code, value in (("image", 7), ("expect", 8), ("worth", 7), ("care", 6)):
+        for code, value in (("sat2", 7), ("image", 7), ("expect", 8), ("worth", 7), ("care", 6)):
             tap_answer(page, code, value)
         tap_answer(page, "price", 3)
         page.fill("#sq-qnote textarea", "Would like a bigger cup size.")
@@ -475,11 +478,11 @@ def test_agent_types_in_paper_forms_on_the_entry_grid(browser, server, story):  
     before = len(answers_of(server, survey_id))
     globex = server.ids["Globex Corporation"]
     rows = [
-        ("CUST-0004", {"sat": 7, "rec": 8, "quality": (7, 6), "image": 6, "expect": 7,
+        ("CUST-0004", {"sat": 7, "sat2": 6, "rec": 8, "quality": (7, 6), "image": 6, "expect": 7,
                        "worth": 6, "care": 5, "price": 4, "note": "Delivery was late"}),
-        ("CUST-0008", {"sat": 9, "rec": 10, "quality": (8, 9), "image": 9, "expect": 8,
+        ("CUST-0008", {"sat": 9, "sat2": 9, "rec": 10, "quality": (8, 9), "image": 9, "expect": 8,
                        "worth": 8, "care": 9, "price": 2}),
-        (str(globex), {"sat": 11, "rec": 6, "quality": (9, 7), "image": 6, "expect": 9,
+        (str(globex), {"sat": 11, "sat2": 5, "rec": 6, "quality": (9, 7), "image": 6, "expect": 9,
                        "worth": 5, "care": 4, "price": 5}),
     ]  # fmt: skip
     with desktop_page(browser) as page:
@@ -570,11 +573,11 @@ def test_manager_imports_paper_responses_from_csv_and_xlsx(browser, server, stor
     survey_id = story_survey(story)
     before = len(answers_of(server, survey_id))
     good_csv = [
-        ["CUST-0001", 9, 9, 8, 9, 8, 8, 8, 9, 2, "Great service"],
-        ["CUST-0002", 6, 5, 8, 6, 5, 7, 5, 4, 4, ""],
-        ["CUST-0005", 8, 7, 7, 8, 7, 7, 7, 7, 3, ""],
+        ["CUST-0001", 9, 8, 9, 8, 9, 8, 8, 8, 9, 2, "Great service"],
+        ["CUST-0002", 6, 6, 5, 8, 6, 5, 7, 5, 4, 4, ""],
+        ["CUST-0005", 8, 8, 7, 7, 8, 7, 7, 7, 7, 3, ""],
     ]
-    broken_csv = [good_csv[0], ["NOBODY", 8, 8, 7, 7, 7, 7, 7, 7, 3, ""], good_csv[1][:]]
+    broken_csv = [good_csv[0], ["NOBODY", 8, 8, 8, 7, 7, 7, 7, 7, 7, 3, ""], good_csv[1][:]]
     broken_csv[2][1] = 12  # the overall rating is on 1–10
     with desktop_page(browser) as page:
         login(page, server, "manager")
@@ -599,9 +602,9 @@ def test_manager_imports_paper_responses_from_csv_and_xlsx(browser, server, stor
         assert page.locator("#import-problems").count() == 0
 
         xlsx_rows = [
-            ["CUST-0006", 10, 10, 8, 10, 9, 8, 9, 9, 1, "Kiosk form"],
-            ["CUST-0009", 4, 3, 9, 5, 5, 9, 4, 3, 5, None],
-            ["CUST-0012", 7, 8, 7, 7, 6, 7, 6, 6, 3, None],
+            ["CUST-0006", 10, 9, 10, 8, 10, 9, 8, 9, 9, 1, "Kiosk form"],
+            ["CUST-0009", 4, 5, 3, 9, 5, 5, 9, 4, 3, 5, None],
+            ["CUST-0012", 7, 7, 8, 7, 7, 6, 7, 6, 6, 3, None],
         ]
         upload(page, "onsite.xlsx", xlsx_bytes(xlsx_rows), "onsite")
         page.wait_for_selector("#import-report")
@@ -651,6 +654,7 @@ def seeded(server, story) -> int:  # noqa: F811
                     completed_at=datetime(2025, 1 + n % 6, 3 + n % 20, 10, tzinfo=UTC),
                     answers=[
                         {"question": "sat", "number": ten(sat)},
+                        {"question": "sat2", "number": ten(sat + 0.4 * rng.normal())},
                         {"question": "rec", "number": ten(loyal + 0.4, 0, 10)},
                         {
                             "question": "quality",
@@ -707,6 +711,7 @@ def test_manager_reads_nps_csat_ratio_value_and_csi_on_the_results_page(
     assert quality["dimension"] == "product.quality"
     assert quality["c"] == pytest.approx(mean_b / mean_a)
     assert csi["n"] == n and csi["dropped_incomplete"] == 0
+    assert 0 < csi["gof"] < 1  # Satisfaction has two items, so GoF is defined
 
     fmt = Formatter("en")
     with desktop_page(browser) as page:
