@@ -1,10 +1,14 @@
 """Screenshots of the main pages in English and Chinese: ``python docs/screenshots/make_screenshots.py``.
 
 Starts a seeded server (``tests/web/live.py``) and drives Debian's Chromium through Playwright.
+The survey screens (``survey-*.png``) come from the survey browser story
+(``tests/surveys/test_browser.py``), which saves them when ``RETENTO_SCREENSHOTS`` is set.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -53,6 +57,18 @@ def value_pages(page: Page, base: str, cid: int) -> list[Path]:
     return [*shots, shoot(page, "customer-360-scores")]
 
 
+def survey_pages(out: Path) -> list[Path]:
+    """Run the survey browser story, which saves its screens into ``out``."""
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--db", "sqlite",
+         "tests/surveys/test_browser.py"],
+        cwd=ROOT,
+        env={**os.environ, "RETENTO_SCREENSHOTS": str(out)},
+        check=True,
+    )  # fmt: skip
+    return sorted(out.glob("survey-*.png"))
+
+
 def main(out: Path = OUT) -> list[Path]:
     """Take every screenshot; returns the files written."""
     global OUT
@@ -90,6 +106,7 @@ def main(out: Path = OUT) -> list[Path]:
             saved.append(shoot(page, "customer-360-zh"))
             page.click("button.lang[value=en]")
             browser.close()
+    saved.extend(survey_pages(out))
     return saved
 
 
