@@ -438,3 +438,100 @@ def test_edit_page_in_chinese(client, db, users):
     page = web.get(f"/complaints/{c.id}/edit")
     assert page.status_code == 200 and "编辑投诉" in page.text and "保存修改" in page.text
     assert "编辑受理信息" in web.get(f"/complaints/{c.id}").text
+
+
+def test_pdca_steps_are_recorded_in_the_browser(client, db, users):
+    from retento.audit.models import AuditEntry
+
+    make_complaint(db, users["agent"], root_cause="courier")
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    r = web.post(
+        "/complaints/dashboard/improvements",
+        {"title": "Switch courier", "root_cause": "Courier", "plan": "Tender for a new courier."},
+    )
+    assert r.status_code == 303
+    a = db.scalar(select(ImprovementAction).where(ImprovementAction.title == "Switch courier"))
+    assert r.headers["location"] == f"/complaints/improvements/{a.id}"
+    assert f'href="/complaints/improvements/{a.id}"' in web.get("/complaints/dashboard").text
+    page = web.get(f"/complaints/improvements/{a.id}")
+    assert page.status_code == 200 and 'value="do"' in page.text
+    assert "in the 90 days before the improvement was logged: 1." in page.text
+    url = f"/complaints/improvements/{a.id}"
+    base = {"title": "Switch courier", "plan": "Tender for a new courier.", "owner_id": ""}
+    # Do needs its note; the error names the field and nothing moves.
+    r = web.post(url, {**base, "step": "do", "do_note": ""})
+    assert r.status_code == 422 and "Describe this step before recording it." in r.text
+    assert 'name="do_note" rows="4" aria-invalid="true"' in r.text
+    # Skipping ahead is refused.
+    r = web.post(url, {**base, "step": "check", "check_result": "Better"})
+    assert r.status_code == 422 and "not the next one" in r.text
+    db.expire_all()
+    assert db.get(ImprovementAction, a.id).stage == "plan"
+    owner = str(users["agent"].id)
+    r = web.post(
+        url, {**base, "owner_id": owner, "step": "do", "do_note": "Signed with FastShip in May."}
+    )
+    assert r.status_code == 303
+    page = web.get(url)
+    assert "Step recorded" in page.text and 'value="check"' in page.text
+    r = web.post(
+        url,
+        {**base, "owner_id": owner, "do_note": "Signed with FastShip in May.", "step": "check",
+         "check_result": "Breakage complaints down from 12 to 3 a month."},
+    )  # fmt: skip
+    assert r.status_code == 303
+    r = web.post(
+        url,
+        {**base, "owner_id": owner, "do_note": "Signed with FastShip in May.", "step": "act",
+         "check_result": "Breakage complaints down from 12 to 3 a month.",
+         "act_note": "FastShip is the standard courier; packing guide updated."},
+    )  # fmt: skip
+    assert r.status_code == 303
+    r = web.post(
+        url,
+        {**base, "owner_id": owner, "do_note": "Signed with FastShip in May.", "step": "done",
+         "check_result": "Breakage complaints down from 12 to 3 a month.",
+         "act_note": "FastShip is the standard courier; packing guide updated."},
+    )  # fmt: skip
+    assert r.status_code == 303
+    db.expire_all()
+    done = db.get(ImprovementAction, a.id)
+    assert done.stage == "done" and done.owner_id == users["agent"].id
+    assert done.act_note.startswith("FastShip is the standard")
+    page = web.get(url)
+    assert "improvement-edit-form" not in page.text and "packing guide updated" in page.text
+    stages = [
+        e.after["stage"]
+        for e in db.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity == "complaint_improvement", AuditEntry.action == "update")
+            .order_by(AuditEntry.id)
+        )
+    ]
+    assert stages == ["do", "check", "act", "done"]
+    # Agents read the log but cannot change it.
+    agent = Browser(client)
+    agent.client.cookies.clear()
+    agent.login("agent")
+    assert agent.get(url).status_code == 200
+    assert agent.post(url, {**base, "step": "save"}).status_code == 403
+
+
+def test_pdca_page_in_chinese(client, db, users):
+    from retento.complaints import service
+    from retento.complaints.schemas import ImprovementCreate
+
+    a = service.create_improvement(
+        db,
+        ImprovementCreate(title="Stronger boxes", root_cause="packaging", plan="New supplier"),
+        actor=users["manager"],
+    )
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/complaints").text).group(1)
+    web.client.post("/locale", data={"csrf_token": token, "lang": "zh_CN", "next": "/"})
+    page = web.get(f"/complaints/improvements/{a.id}")
+    assert page.status_code == 200 and "记录执行" in page.text and "证据" in page.text

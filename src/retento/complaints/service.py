@@ -1252,6 +1252,9 @@ def update_improvement(
     if a is None:
         raise NotFound("Improvement", improvement_id)
     changes = data.model_dump(exclude_unset=True)
+    for key in ("title", "plan", "stage"):
+        if key in changes and changes[key] is None:
+            raise InvalidInput(f"{key} cannot be empty.", field=key)
     if "owner_id" in changes:
         _check_user(session, changes["owner_id"], "owner_id")
     before = snapshot(a)
@@ -1265,6 +1268,44 @@ def update_improvement(
     session.flush()
     record(session, actor, "update", "complaint_improvement", a.id, before, snapshot(a))
     return a
+
+
+def get_improvement(session: Session, improvement_id: int, *, actor: User) -> ImprovementAction:
+    require(actor, "complaint:read")
+    a = session.get(ImprovementAction, improvement_id)
+    if a is None:
+        raise NotFound("Improvement", improvement_id)
+    return a
+
+
+def improvement_evidence(
+    session: Session, a: ImprovementAction, *, actor: User, days: int = 90
+) -> dict:
+    """Complaints with the improvement's root cause in ``days`` before it was logged and since.
+
+    The figures the check step compares (a falling count is the improvement working).
+    """
+    require(actor, "complaint:read")
+    start = a.created_at
+    now = utcnow()
+    window = timedelta(days=days)
+
+    def count(lo: datetime, hi: datetime) -> int:
+        return session.scalar(
+            select(func.count()).where(
+                Complaint.root_cause == a.root_cause,
+                Complaint.received_at >= lo,
+                Complaint.received_at < hi,
+            )
+        )
+
+    since_days = max((now - start).total_seconds() / 86400, 0.0)
+    return {
+        "days": days,
+        "before": count(start - window, start),
+        "since": count(start, now + timedelta(seconds=1)),
+        "since_days": round(since_days, 1),
+    }
 
 
 def remedy_cost_of(c: Complaint) -> Decimal:
