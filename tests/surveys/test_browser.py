@@ -332,6 +332,8 @@ def test_manager_builds_a_survey_and_sends_it_to_vip_customers(browser, server, 
         }
         assert set(links) == {"王芳", "陈静"}
         assert all(url.startswith(server.base_url + "/s/") for url in links.values())
+        # the links open in each customer's language (both live in China)
+        assert all(url.endswith("?lang=zh_CN") for url in links.values())
 
         page.click("nav.actions a:has-text('Distribution')")
         assert "VIP wave" in page.inner_text("#distribution-table")
@@ -357,9 +359,13 @@ def test_manager_builds_a_survey_and_sends_it_to_vip_customers(browser, server, 
 def test_vip_customer_answers_on_her_phone_in_chinese(browser, server, story):  # noqa: F811
     survey_id = story_survey(story)
     url = story["links"]["王芳"]
-    with phone_page(browser) as page:
-        page.goto(url)
+    with phone_page(browser) as page:  # a phone set to English
+        page.goto(url)  # the link carries her language (a customer in China: zh_CN)
+        page.wait_for_selector("html[lang=zh-CN]", state="attached")
         assert page.inner_text("#public-title") == SURVEY_NAME
+        assert page.inner_text("#submit-survey") == "提交答卷"
+        assert page.inner_text("#public-form button[value=save]") == "稍后继续"
+        assert "您的期望" in page.inner_text("#sq-qquality")
         fits = "document.documentElement.scrollWidth <= window.innerWidth"
         assert page.evaluate(fits), "the page scrolls sideways on a phone"
         tap_answer(page, "rec", 9, touch=True)
@@ -367,22 +373,22 @@ def test_vip_customer_answers_on_her_phone_in_chinese(browser, server, story):  
         tap_answer(page, "quality", 9, ".b", touch=True)
         page.tap("#public-form button[value=save]")
         page.wait_for_selector(".flash-ok")
-        assert "Open this link again to finish later" in page.inner_text(".flash-ok")
-        screenshot(page, "survey-mobile", full_page=False)
+        assert page.inner_text(".flash-ok") == "您的答案已保存。稍后再次打开此链接即可继续作答。"
+        screenshot(page, "survey-mobile-zh", full_page=False)
 
-        # she prefers Chinese: the language switch keeps what she saved
+        # the language switch keeps what she saved
+        page.tap(".langswitch a[lang=en]")
+        page.wait_for_selector("html[lang=en]", state="attached")
+        assert page.inner_text("#submit-survey") == "Send my answers"
+        assert page.is_checked("#sq-qrec input[value='9']")
+        screenshot(page, "survey-mobile", full_page=False)
         page.tap(".langswitch a[lang=zh-CN]")
         page.wait_for_selector("html[lang=zh-CN]", state="attached")
-        assert "lang=zh_CN" in page.url
-        assert page.inner_text("#submit-survey") == "提交答卷"
-        assert page.inner_text("#public-form button[value=save]") == "稍后继续"
-        assert "您的期望" in page.inner_text("#sq-qquality")
         page.reload()  # resume later with the same link
         assert page.is_checked("#sq-qrec input[value='9']")
         assert page.is_checked("#sq-qquality input[name='q.quality.a'][value='8']")
         assert page.is_checked("#sq-qquality input[name='q.quality.b'][value='9']")
         assert page.evaluate(fits)
-        screenshot(page, "survey-mobile-zh", full_page=False)
 
         stale = page.context.new_page()  # the link is also open in a second tab
         stale.goto(page.url)

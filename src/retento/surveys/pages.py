@@ -1253,7 +1253,10 @@ async def distribute_send(
 def _links(
     request: Request, session: Session, user: User, survey_id: int, distribution_id: int
 ) -> tuple[SurveyDistribution, list[dict[str, Any]]]:
-    """A distribution's open invitations with the customer and the full link."""
+    """A distribution's open invitations with the customer and the full link, which opens in
+    the customer's language like the e-mailed links (``customer_locale``)."""
+    from retento.mail.compose import customer_locale
+
     dist = session.get(SurveyDistribution, distribution_id)
     if dist is None or dist.survey_id != survey_id:
         raise NotFound("Distribution", distribution_id, field="distribution_id")
@@ -1265,10 +1268,12 @@ def _links(
         else {}
     )
     base = str(request.base_url).rstrip("/")
-    rows = [
-        {"link": link, "customer": customers.get(link.customer_id), "url": base + link.path}
-        for link in links
-    ]
+    language = service.get_survey(session, survey_id, actor=user).language
+    rows = []
+    for link in links:
+        c = customers.get(link.customer_id)
+        lang = f"?lang={customer_locale(c, language)}" if c is not None else ""
+        rows.append({"link": link, "customer": c, "url": base + link.path + lang})
     return dist, rows
 
 
