@@ -4,17 +4,18 @@ SMTP server on 127.0.0.1, in the customer's language, with a working one-time li
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from retento.core.db import utcnow
+from retento.demo import generator
 from retento.mail.models import OutboxMessage
 from retento.mail.service import send_queued
 from retento.surveys import service
 from retento.surveys.jobs import send_reminders
-from retento.surveys.models import SurveyInvitation
+from retento.surveys.models import SurveyDistribution, SurveyInvitation
 from retento.surveys.schemas import AnswerIn, AnswersSubmit, DistributionCreate, SegmentIn
 from tests.factories import make_customer
 from tests.mail.conftest import smtp_fixture, smtp_server_fixture  # noqa: F401 (fixtures)
@@ -194,3 +195,16 @@ def test_distribution_page_shows_email_figures(client, app, db, users, small_sur
     assert re.search(r'id="emails-queued">2<', page.text)
     assert re.search(r'id="emails-not-emailed">3<', page.text)
     assert ("RETENTO_SMTP_HOST is not set" in page.text) is not enabled
+
+
+def test_demo_leaves_queued_invitation_emails_in_the_outbox(db):
+    summary = generator.generate(db, customers=300, seed=3, today=date(2025, 6, 30))
+    msgs = _outbox(db, "survey_invitation")
+    assert summary["survey_emails_queued"] == len(msgs) > 0
+    # No SMTP server in the demo: nothing claims to have been sent.
+    assert {m.status for m in msgs} == {"queued"} and all(m.sent_at is None for m in msgs)
+    dist = db.scalar(
+        select(SurveyInvitation.distribution_id).where(SurveyInvitation.id == msgs[0].related_id)
+    )
+    emails = service.distribution_emails(db, db.get(SurveyDistribution, dist))
+    assert emails.queued == len(msgs) and emails.not_emailed > 0

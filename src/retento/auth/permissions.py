@@ -89,7 +89,7 @@ DESCRIPTIONS = {
     "demo:generate": "generate demo data",
     "user:manage": "create users, change roles, deactivate, reset passwords",
     "audit:read": "read the audit log",
-    "mail:manage": "see the e-mail outbox, retry failed e-mails, send a test e-mail",
+    "mail:manage": "see the email outbox, retry failed emails, send a test email",
     "token:own": "create and revoke one's own API tokens",
 }
 

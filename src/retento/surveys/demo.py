@@ -24,11 +24,13 @@ from retento.surveys.models import (
     SurveyInvitation,
     SurveyResponse,
 )
-from retento.surveys.schemas import SurveyFromTemplate
+from retento.surveys.schemas import DistributionCreate, SegmentIn, SurveyFromTemplate
 
 CHUNK = 20_000
 MAX_RESPONDENTS = 5_000
 RESPONSE_SHARE = 0.3
+# Customers invited by email in the demo's current distribution (their emails stay queued).
+EMAIL_INVITEES = 60
 ACTIVE_DAYS = 180
 TRAP_SHARE = 0.3  # lapsed customers who still say they are (highly) satisfied
 CHANNEL_MIX = (("online", 0.45), ("phone", 0.3), ("mail", 0.15), ("onsite", 0.1))
@@ -304,7 +306,7 @@ def generate_survey_responses(
     s = mood(rng, active)
     offsets = rng.uniform(1, 300, len(pick))
     times = [now - timedelta(days=float(d)) for d in offsets]
-    total = 0
+    total = emailed = 0
     for template, make in (("standard", _standard_answers), ("ecsi", _ecsi_answers)):
         survey = service.create_from_template(
             session, SurveyFromTemplate(template=template), actor=manager
@@ -312,7 +314,38 @@ def generate_survey_responses(
         survey.status = "active"
         session.flush()
         total += _write(session, rng, survey, customer_ids[pick], make(rng, s), times, agent_id)
-    return {"surveys": 2, "survey_responses": total}
+        if template == "standard":
+            others = np.setdiff1d(customer_ids, customer_ids[pick])
+            emailed = _email_distribution(session, rng, survey, others, manager, now)
+    return {"surveys": 2, "survey_responses": total, "survey_emails_queued": emailed}
+
+
+def _email_distribution(
+    session: Session,
+    rng: np.random.Generator,
+    survey: Survey,
+    candidates: np.ndarray,
+    manager: User,
+    now: datetime,
+) -> int:
+    """A current online distribution through the real service, so the outbox holds queued
+    invitation emails; the demo has no SMTP server, so they stay queued (nothing pretends to
+    have been sent)."""
+    if len(candidates) == 0:
+        return 0
+    chosen = rng.choice(candidates, size=min(EMAIL_INVITEES, len(candidates)), replace=False)
+    dist, _ = service.create_distribution(
+        session,
+        survey.id,
+        DistributionCreate(
+            name="Demo: email invitations",
+            channel="online",
+            segment=SegmentIn(kind="customers", customer_ids=sorted(int(c) for c in chosen)),
+        ),
+        actor=manager,
+        now=now,
+    )
+    return service.distribution_emails(session, dist).queued
 
 
 def step_surveys(session: Session, rng: np.random.Generator, ctx: Any) -> None:
