@@ -51,7 +51,6 @@ SLA_FLAGS = ("ok", "near_breach", "breached")
 OPEN_STATUSES = ("accepted", "in_progress", "awaiting_customer")
 # Partial-index predicate: only open complaints sit in a queue (≈15 % of a mature table).
 _OPEN_SQL = text("status IN ('accepted', 'in_progress', 'awaiting_customer')")
-_WARN_SQL = text("next_warn_at IS NOT NULL")
 PDCA_STAGES = ("plan", "do", "check", "act", "done")
 DEFAULT_CATEGORIES = (
     ("product_quality", "Product quality", "产品质量"),
@@ -154,8 +153,8 @@ class Complaint(Base):
         Index(
             "ix_complaints_next_warn",
             "next_warn_at",
-            postgresql_where=_WARN_SQL,
-            sqlite_where=_WARN_SQL,
+            postgresql_where=_OPEN_SQL,
+            sqlite_where=_OPEN_SQL,
         ),
     )
 

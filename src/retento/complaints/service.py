@@ -614,7 +614,9 @@ def list_complaints(
     stmt = sort_complaints(complaint_filter(**filters), sort)
     if with_people:
         stmt = stmt.options(
-            selectinload(Complaint.customer).load_only(Customer.id, Customer.name),
+            selectinload(Complaint.customer)
+            .load_only(Customer.id, Customer.name)
+            .lazyload(Customer.owner),
             selectinload(Complaint.assignee),
         )
     return paginate(session, stmt, limit=limit, offset=offset, count=count)

@@ -58,8 +58,7 @@ def upgrade() -> None:
     )
     op.create_index(
         'ix_complaints_next_warn', 'complaints', ['next_warn_at'],
-        postgresql_where=sa.text('next_warn_at IS NOT NULL'),
-        sqlite_where=sa.text('next_warn_at IS NOT NULL'),
+        postgresql_where=sa.text(OPEN), sqlite_where=sa.text(OPEN),
     )
 
 
