@@ -309,13 +309,13 @@ def plot_tracking(
     from matplotlib.figure import Figure
 
     p = _figure_out(path)
-    tr = report.tracking
+    track = report.tracking
     fig = Figure(figsize=(7, 4.2))
     ax = fig.subplots()
-    ax.plot(tr["period"], tr[f"actual_{kind}"], color="black", label="Actual")
-    ax.plot(tr["period"], tr[f"expected_{kind}"], ls="--", label=report.model)
-    if tr["holdout"].any() and not tr["holdout"].all():
-        ax.axvline(float(tr.loc[~tr["holdout"], "period"].max()), color="grey", ls=":")
+    ax.plot(track["period"], track[f"actual_{kind}"], color="black", label="Actual")
+    ax.plot(track["period"], track[f"expected_{kind}"], ls="--", label=report.model)
+    if track["holdout"].any() and not track["holdout"].all():
+        ax.axvline(float(track.loc[~track["holdout"], "period"].max()), color="grey", ls=":")
     ax.set_xlabel("Period")
     ax.set_ylabel(f"{kind.capitalize()} repeat transactions")
     ax.legend()

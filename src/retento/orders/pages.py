@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -14,13 +16,17 @@ from retento.auth.models import User
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
 from retento.customers.models import Customer
-from retento.customers.service import get_customer, require_customer_change
+from retento.customers.service import (
+    can_change_customer,
+    get_customer,
+    require_customer_change,
+)
 from retento.orders import service
-from retento.orders.models import ORDER_CHANNELS, ORDER_STATUSES
-from retento.orders.schemas import OrderCreate
+from retento.orders.models import ORDER_CHANNELS, ORDER_STATUSES, Order
+from retento.orders.schemas import OrderCreate, OrderUpdate, RefundCreate
 from retento.products.models import Product
 from retento.touchpoints.pages import local_now, parse_local
-from retento.web.i18n import N_
+from retento.web.i18n import N_, Formatter
 from retento.web.labels import label_msgid
 from retento.web.panels import Panel, register_panel
 from retento.web.render import (
@@ -30,6 +36,7 @@ from retento.web.render import (
     page_router,
     redirect,
     render,
+    request_locale,
     tr,
 )
 
@@ -78,12 +85,16 @@ def _render_form(
     form: dict[str, Any],
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    order: Order | None = None,
 ) -> Response:
+    """The order form: a new order for ``customer``, or the edit form of ``order``."""
     return render(
         request,
         "orders/form.html",
         status_code=status_code,
         customer=customer,
+        order=order,
+        lines_locked=bool(order is not None and order.refunds),
         form=form,
         errors=errors or {},
         products=_products(session),
@@ -190,8 +201,148 @@ async def order_create(
     return redirect(request, f"/customers/{customer.id}")
 
 
+def _detail(
+    request: Request,
+    order: Order,
+    refund: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    user = request.state.viewer
+    return render(
+        request,
+        "orders/detail.html",
+        status_code=status_code,
+        order=order,
+        customer=order.customer,
+        can_change=can_change_customer(user, order.customer),
+        order_lines=[
+            (str(ln.id), f"#{ln.line_no} {ln.product.name} × {ln.quantity}") for ln in order.lines
+        ],
+        refund=refund or {},
+        errors=errors or {},
+    )
+
+
 @router.get("/orders/{order_id:int}")
 def order_detail(request: Request, session: DbSession, user: PageUser, order_id: int) -> Response:
-    """One order with its lines and refunds."""
+    """One order with its lines and refunds, and the refund form for those who may change it."""
+    return _detail(request, service.get_order(session, order_id, actor=user))
+
+
+def _local(request: Request, value: Any) -> str:
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    return value.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+def _line_key(row: dict[str, Any]) -> tuple[str, str, str, str]:
+    """A line as the form shows it, to tell whether the user changed the lines."""
+
+    def money(v: Any) -> str:
+        try:
+            return str(Decimal(str(v)).quantize(Decimal("0.01"))) if str(v).strip() else ""
+        except InvalidOperation:
+            return str(v)
+
+    return (
+        str(row.get("product_id") or ""),
+        str(row.get("quantity") or ""),
+        money(row.get("unit_price") or ""),
+        money(row.get("discount") or "0"),
+    )
+
+
+def _order_form(request: Request, order: Order) -> dict[str, Any]:
+    lines = [
+        {
+            "product_id": str(ln.product_id),
+            "quantity": str(ln.quantity),
+            "unit_price": str(ln.unit_price),
+            "discount": str(ln.discount),
+        }
+        for ln in order.lines
+    ]
+    return {
+        "ordered_at": _local(request, order.ordered_at),
+        "status": order.status,
+        "channel": order.channel,
+        "discount": str(order.discount),
+        "external_id": order.external_id or "",
+        "note": order.note or "",
+        "lines": [*lines, {}],
+    }
+
+
+@router.get("/orders/{order_id:int}/edit")
+def order_edit(request: Request, session: DbSession, user: PageUser, order_id: int) -> Response:
+    """The order form filled with the order; lines are locked once a refund exists."""
     order = service.get_order(session, order_id, actor=user)
-    return render(request, "orders/detail.html", order=order, customer=order.customer)
+    require_customer_change(user, order.customer, "order:update")
+    return _render_form(request, session, order.customer, _order_form(request, order), order=order)
+
+
+@router.post("/orders/{order_id:int}/edit")
+async def order_update(
+    request: Request, session: DbSession, user: PageUser, order_id: int
+) -> Response:
+    """Save the changed fields (and the lines, if changed); errors re-show the form."""
+    order = service.get_order(session, order_id, actor=user)
+    require_customer_change(user, order.customer, "order:update")
+    before = _order_form(request, order)
+    data, shown, problems = _parse(request, await request.form(), order.customer_id)
+    data.pop("customer_id")
+    if shown["ordered_at"] == before["ordered_at"]:
+        data.pop("ordered_at", None)  # unchanged: keep the stored seconds
+    old_lines = [_line_key(r) for r in before["lines"] if r]
+    if order.refunds or [_line_key(r) for r in data["lines"]] == old_lines:
+        data.pop("lines")
+    try:
+        if problems:
+            raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
+        if "lines" in data and not data["lines"]:
+            raise InvalidInput(tr(request, "Add at least one line."), field="lines")
+        service.update_order(session, order.id, OrderUpdate(**data), actor=user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
+            raise
+        order = service.get_order(session, order_id, actor=user)
+        errors = _line_errors(form_errors(request, exc), shown["_index"])
+        if order.refunds:
+            shown["lines"] = before["lines"]
+        return _render_form(request, session, order.customer, shown, errors, 422, order=order)
+    flash(request, tr(request, "Order #%(id)s was updated.", id=order.id))
+    return redirect(request, f"/orders/{order.id}")
+
+
+@router.post("/orders/{order_id:int}/refunds")
+async def order_refund(
+    request: Request, session: DbSession, user: PageUser, order_id: int
+) -> Response:
+    """Record a refund (money back, optionally units of one line returned)."""
+    order = service.get_order(session, order_id, actor=user)
+    form = await request.form()
+    shown = {
+        k: str(form.get(k) or "").strip()
+        for k in ("amount", "line_id", "quantity", "reason", "refunded_at")
+    }
+    try:
+        data: dict[str, Any] = {
+            "amount": shown["amount"] or None,
+            "line_id": shown["line_id"] or None,
+            "quantity": shown["quantity"] or 0,
+            "reason": shown["reason"] or None,
+        }
+        if shown["refunded_at"]:
+            data["refunded_at"] = parse_local(request, shown["refunded_at"], "refunded_at")
+        refund = service.add_refund(session, order.id, RefundCreate(**data), actor=user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
+            raise
+        order = service.get_order(session, order_id, actor=user)
+        return _detail(request, order, shown, form_errors(request, exc), 422)
+    settings = request.app.state.settings
+    fmt = Formatter(request_locale(request), settings.timezone, settings.currency)
+    flash(request, tr(request, "Refund of %(amount)s recorded.", amount=fmt.money(refund.amount)))
+    return redirect(request, f"/orders/{order.id}")
