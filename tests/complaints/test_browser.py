@@ -26,6 +26,16 @@ def test_agent_takes_a_complaint_from_intake_to_closed(page, server):  # noqa: F
     page.wait_for_selector("#complaint-subject")
     assert page.inner_text("#complaint-status") == "Accepted"
     assert page.locator("#sla-clocks .badge").count() == 2
+    # The agent corrects the intake: a higher severity recomputes the SLA due times.
+    page.click("#edit-complaint")
+    page.wait_for_selector("#complaint-edit-form")
+    page.select_option("#f-severity", "4")
+    page.select_option("#f-channel", "email")
+    page.click("#complaint-edit-form button[type=submit]")
+    page.wait_for_selector("#complaint-subject")
+    assert "4 · Serious loss" in page.inner_text("aside")
+    timeline = page.inner_text("#complaint-timeline")
+    assert "Intake edited" in timeline and "Severity changed" in timeline and "3 → 4" in timeline
     page.click("#action-start")
     page.wait_for_function(
         "document.getElementById('complaint-status').innerText === 'In progress'"
@@ -76,3 +86,29 @@ def test_visitor_submits_the_public_form_and_sees_the_status(page, server):  # n
     )
     page.click("form.langswitch button[value=zh_CN]")
     page.wait_for_function("document.getElementById('public-status').innerText === '受理'")
+
+
+def test_manager_carries_an_improvement_through_pdca(page, server):  # noqa: F811
+    login(page, server, "manager")
+    page.goto(f"{server.base_url}/complaints/dashboard")
+    page.fill("#improvement-form #f-title", "Browser: double-wall boxes")
+    page.fill("#improvement-form #f-root_cause", "packaging")
+    page.fill("#improvement-form #f-plan", "Ship fragile goods in double-wall boxes.")
+    page.click("#improvement-form button[type=submit]")
+    page.wait_for_selector("#improvement-edit-form")
+    assert page.inner_text("#improvement-stage") == "Plan"
+    steps = (
+        ("do_note", "Double-wall boxes used since 1 May.", "Do"),
+        ("check_result", "Breakage complaints fell from 9 to 2 a month.", "Check"),
+        ("act_note", "Double-wall boxes are the packing standard.", "Act"),
+    )
+    for field, text, stage in steps:
+        page.fill(f"#f-{field}", text)
+        page.click("#advance")
+        page.wait_for_function(
+            f"document.getElementById('improvement-stage').innerText === '{stage}'"
+        )
+    page.click("#advance")
+    page.wait_for_function("document.getElementById('improvement-stage').innerText === 'Done'")
+    assert page.locator("#improvement-edit-form").count() == 0
+    assert "packing standard" in page.inner_text("#improvement-record")
