@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from retento.core.db import make_engine, make_session_factory, transaction
 from retento.surveys import service
-from retento.surveys.schemas import SurveyCreate, SurveyFromTemplate, SurveyUpdate
+from retento.surveys.schemas import BulkResponses, SurveyCreate, SurveyFromTemplate, SurveyUpdate
 
 
 def small_survey_data(**over) -> SurveyCreate:
@@ -95,6 +96,53 @@ def standard_survey(db, users):
     )
     service.update_survey(db, s.id, SurveyUpdate(status="active"), actor=users["manager"])
     db.flush()
+    return s
+
+
+ECSI_LATENTS = ("Image", "Expectation", "Quality", "Value", "Satisfaction", "Complaints", "Loyalty")
+
+
+@pytest.fixture
+def single_item_csi_survey(db, users):
+    """An active ECSI survey whose every latent is measured by one 1–10 rating, answered on
+    paper by 24 respondents (every answer follows the respondent's mood, plus noise)."""
+    questions = [
+        {
+            "code": f"q_{lv.lower()}",
+            "text": f"{lv}?",
+            "qtype": "rating",
+            "scale_max": 10,
+            "required": True,
+            "csi_latent": lv,
+        }
+        for lv in ECSI_LATENTS
+    ]
+    s = service.create_survey(
+        db,
+        SurveyCreate(
+            name="One item each",
+            sections=[{"code": "s", "title": "S", "questions": questions}],
+        ),
+        actor=users["manager"],
+    )
+    service.update_survey(db, s.id, SurveyUpdate(status="active"), actor=users["manager"])
+    rng = random.Random(7)
+    rows = []
+    for _ in range(24):
+        mood = rng.randint(2, 8)
+        rows.append(
+            {
+                "answers": [
+                    {"question": f"q_{lv.lower()}", "number": mood + rng.randint(-1, 2)}
+                    for lv in ECSI_LATENTS
+                ]
+            }
+        )
+    report = service.bulk_responses(
+        db, s.id, BulkResponses(channel="mail", responses=rows), actor=users["agent"]
+    )
+    assert report["created"] == 24
+    db.commit()
     return s
 
 

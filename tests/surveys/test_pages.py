@@ -3,7 +3,9 @@ public link, phone, paper and file entry, results and the customer 360 panel."""
 
 from __future__ import annotations
 
+import html
 import io
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +19,7 @@ from retento.surveys import service
 from retento.surveys.models import Survey, SurveyInvitation, SurveyResponse
 from retento.surveys.schemas import DistributionCreate, ResponseCreate, SegmentIn, SurveyUpdate
 from tests.factories import make_customer
+from tests.surveys.conftest import ECSI_LATENTS
 from tests.web.conftest import Browser, csrf_of
 
 
@@ -523,6 +526,29 @@ def test_results_dashboard_shows_the_csi(web, db, users):
     table = re.search(r'id="csi-table".*?</table>', page.text, re.S).group(0)
     assert "Loyalty" in table and "Perceived quality" in table
     assert 'id="trap-table"' in page.text and 'id="funnel-chart"' in page.text
+
+
+def chart_option(page: str, chart_id: str) -> dict:
+    """The ECharts option of ``data-chart`` on the element ``chart_id``, parsed as strict JSON."""
+    raw = re.search(rf'id="{chart_id}"[^>]*data-chart="([^"]*)"', page).group(1)
+
+    def no_constant(name: str):
+        raise AssertionError(f"{chart_id} holds {name}, which JSON.parse refuses")
+
+    return json.loads(html.unescape(raw), parse_constant=no_constant)
+
+
+def test_results_page_with_single_item_csi_blocks_shows_no_gof(web, single_item_csi_survey):
+    web.login("analyst")
+    page = web.get(f"/surveys/{single_item_csi_survey.id}/results")
+    assert page.status_code == 200
+    summary = re.search(r'id="csi-summary">(.*?)</p>', page.text, re.S).group(1)
+    assert "ECSI · n = 24 · GoF —" in summary
+    assert "nan" not in page.text.lower()
+    graph = chart_option(page.text, "csi-chart")
+    assert {n["name"] for n in graph["series"][0]["data"]} == set(ECSI_LATENTS)
+    drivers = chart_option(page.text, "drivers-chart")
+    assert {d["value"][1] > 0 for d in drivers["series"][0]["data"]} == {True}
 
 
 def test_pages_render_in_chinese_and_without_answers(web, db, small_survey):

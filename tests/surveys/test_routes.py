@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 
 from retento.surveys.models import SurveyInvitation
 from tests.factories import make_customer
+from tests.surveys.conftest import ECSI_LATENTS
 
 
 def _survey(client, h, template="standard"):
@@ -256,3 +259,72 @@ def test_closed_survey_takes_no_answers(client, tokens):
         json={"answers": [{"question": "overall_satisfaction", "number": 5}]},
     )
     assert r.status_code == 409 and r.json()["field"] == "status"
+
+
+def test_csi_with_single_item_blocks_has_no_gof(client, tokens, single_item_csi_survey):
+    """plspm averages communalities over blocks with more than one item: with none, GoF is
+    undefined. The report says None, the API null; everything else is still estimated."""
+    sid = single_item_csi_survey.id
+    r = client.get(f"/api/v1/surveys/{sid}/csi", headers=tokens["analyst"])
+    assert r.status_code == 200, r.text
+    body = json.loads(r.text, parse_constant=_no_constant)
+    assert body["n"] == 24 and body["dropped_incomplete"] == 0
+    assert "gof" in body and body["gof"] is None
+    # A single item loads 1 on its latent; R², the indices and the drivers are defined.
+    assert [i["loading"] for i in body["items"]] == pytest.approx([1.0] * 7)
+    assert set(body["r2"]) == set(ECSI_LATENTS) - {"Image"}
+    assert all(0 < v <= 1 for v in body["r2"].values())
+    assert all(0 < v < 100 for v in body["indices"].values())
+    drivers = body["drivers"]["Satisfaction"]
+    assert {d["driver"] for d in drivers} == {"Image", "Expectation", "Quality", "Value"}
+    assert all(isinstance(d["importance"], float) for d in drivers)
+    boot = client.get(
+        f"/api/v1/surveys/{sid}/csi", params={"bootstrap": 20}, headers=tokens["analyst"]
+    )
+    assert boot.status_code == 200 and boot.json()["gof"] is None
+    assert boot.json()["bootstrap"]["resamples"] == 20
+    results = client.get(f"/api/v1/surveys/{sid}/results", headers=tokens["analyst"])
+    assert results.status_code == 200 and results.json()["responses"] == 24
+
+
+def test_report_endpoints_without_answers_are_valid_json(client, tokens, small_survey):
+    """No answers: every undefined figure is null (never NaN, never a 500)."""
+    sid = small_survey.id
+    for tail in ("results", "delivered-value", "satisfaction-trap"):
+        r = client.get(f"/api/v1/surveys/{sid}/{tail}", headers=tokens["analyst"])
+        assert r.status_code == 200, (tail, r.text)
+        json.loads(r.text, parse_constant=_no_constant)
+    res = client.get(f"/api/v1/surveys/{sid}/results", headers=tokens["analyst"]).json()
+    assert res["csat"]["headline"] == {
+        "question": "sat",
+        "dimension": "overall",
+        "n": 0,
+        "top_box_share": None,
+        "mean": None,
+        "scale_min": 1,
+        "scale_max": 5,
+        "top_boxes": 2,
+    }
+    assert res["nps"]["headline"]["score"] is None
+    assert res["expectation_ratio"]["overall"]["c"] is None
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_scores_are_refused_not_a_500(client, tokens, small_survey, raw):
+    """JSON bodies may spell NaN and Infinity; a score must be a whole number on the scale."""
+    body = (
+        '{"channel": "phone", "answers": [{"question": "sat", "number": %s}]}' % raw  # noqa: UP031
+    )
+    r = client.post(
+        f"/api/v1/surveys/{small_survey.id}/responses",
+        content=body,
+        headers=tokens["agent"] | {"Content-Type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {"field": "answers.0", "message": "sat: the score must be a whole number from 1 to 5"}
+    ]
+
+
+def _no_constant(name: str):
+    raise AssertionError(f"the response holds {name}, which is not JSON")

@@ -52,7 +52,11 @@ and the goodness of fit (Tenenhaus et al. 2005) is
 .. math:: \mathrm{GoF} = \sqrt{\overline{\lambda^2}\;\overline{R^2}},
 
 where :math:`\overline{\lambda^2}` is the mean communality over all MVs of blocks with more than
-one MV and :math:`\overline{R^2}` the mean :math:`R^2` of the endogenous LVs.
+one MV and :math:`\overline{R^2}` the mean :math:`R^2` of the endogenous LVs.  When every block
+has a single MV there is no communality to average and the GoF is undefined: ``gof`` is NaN
+(R ``plspm`` computes 0/0 there too).  The other undefined quantities are the AVE of Mode B
+blocks and the 0--100 index of a block whose index weights sum to zero (with a warning); all
+are NaN, never a made-up number.
 
 References
 ----------
@@ -505,7 +509,11 @@ class PLSPMResult:
     total_effects : pandas.DataFrame
         Square matrix of total effects :math:`(I - B)^{-1} - I`, rows = source.
     gof : float
-        Goodness of fit, :math:`\sqrt{\overline{\text{communality}}\cdot\overline{R^2}}`.
+        Goodness of fit, :math:`\sqrt{\overline{\text{communality}}\cdot\overline{R^2}}`,
+        where the communality mean runs over the items of blocks with more than one item (R
+        ``plspm``: a single item always has communality 1, which says nothing about fit).
+        NaN when no block has more than one item: GoF is then undefined, as in ``plspm``.
+        Every other attribute is still estimated in that case.
     unidimensionality : pandas.DataFrame
         Per block: ``mode``, ``mvs``, ``cronbach_alpha``, ``dillon_goldstein_rho``,
         ``eig_1st``, ``eig_2nd``.
@@ -836,6 +844,7 @@ def _assemble(
     )
     sizes = np.bincount(bi, minlength=len(lat))
     multi = sizes[bi] > 1
+    # plspm: only blocks with more than one item count; with none, GoF is 0/0 (undefined).
     mean_comm = float(communality[multi].mean()) if multi.any() else float("nan")
     gof = float(np.sqrt(mean_comm * core.r2[endo].mean()))
 

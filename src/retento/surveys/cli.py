@@ -88,6 +88,11 @@ def export_cmd(
     console.print(f"Wrote {output} ({len(data):,} bytes).")
 
 
+def _fmt(value: float | None, digits: int) -> str:
+    """A figure of the CSI report; undefined ones (None) print as a dash."""
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
 @app.command("csi")
 @friendly_errors
 def csi_cmd(
@@ -109,30 +114,32 @@ def csi_cmd(
             scheme=scheme,
             bootstrap=bootstrap,
         )
+    gof = res["gof"]
+    gof_text = "— (undefined: no CSI block has more than one item)" if gof is None else f"{gof:.3f}"
     console.print(
         f"{res['model']} on {res['n']} responses ({res['dropped_incomplete']} incomplete left "
-        f"out); GoF {res['gof']:.3f}; converged: {res['converged']}"
+        f"out); GoF {gof_text}; converged: {res['converged']}"
     )
     paths = Table("path", "coefficient", title="Path coefficients")
     if bootstrap:
         paths.add_column("95% CI")
     for p in res["paths"]:
-        cells = [f"{p['source']} → {p['target']}", f"{p['coefficient']:.3f}"]
+        cells = [f"{p['source']} → {p['target']}", _fmt(p["coefficient"], 3)]
         if bootstrap and "ci_lower" in p:
-            cells.append(f"[{p['ci_lower']:.3f}, {p['ci_upper']:.3f}]")
+            cells.append(f"[{_fmt(p['ci_lower'], 3)}, {_fmt(p['ci_upper'], 3)}]")
         paths.add_row(*cells)
     console.print(paths)
     lv = Table("latent", "index (0–100)", "R²", title="Latent variables")
     for name, index in res["indices"].items():
-        r2 = res["r2"].get(name)
-        lv.add_row(name, f"{index:.1f}", "" if r2 is None else f"{r2:.3f}")
+        r2 = _fmt(res["r2"][name], 3) if name in res["r2"] else ""  # exogenous: no R²
+        lv.add_row(name, _fmt(index, 1), r2)
     console.print(lv)
     drivers = Table(
         "driver", "importance", "performance", "quadrant", title="Drivers of Satisfaction"
     )
     for d in res["drivers"]["Satisfaction"]:
         drivers.add_row(
-            d["driver"], f"{d['importance']:.3f}", f"{d['performance']:.1f}", d["quadrant"]
+            d["driver"], _fmt(d["importance"], 3), _fmt(d["performance"], 1), d["quadrant"]
         )
     console.print(drivers)
 

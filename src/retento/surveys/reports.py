@@ -38,6 +38,28 @@ NO_COMPLAINTS_NOTE = (
 )
 
 
+def finite(value: Any) -> Any:
+    """``value`` with every NaN / ±inf replaced by None and numpy scalars made plain Python.
+
+    Reports carry statistics that can be undefined (the CSI GoF when every block has a single
+    item, an index whose weights sum to zero, a bootstrap interval without successful
+    resamples). JSON has no NaN, Jinja would print "nan" and the chart JSON would not parse, so
+    every report leaves through here: undefined is None everywhere (the API writes null, the
+    pages and the CLI "—").
+    """
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
 @dataclass
 class Resp:
     """One completed response with its answers keyed by question id."""
@@ -285,7 +307,7 @@ def survey_results(
     ]
     counts, note = complaint_counts(session, customers)
 
-    return {
+    report = {
         "survey_id": survey.id,
         "responses": len(resps),
         "tolerance": tol,
@@ -317,6 +339,7 @@ def survey_results(
         "response_rates": response_rates(session, survey.id),
         "funnel": metrics.expression_funnel(funnel_in, counts, complaints_note=note),
     }
+    return finite(report)
 
 
 def response_rates(session: Session, survey_id: int) -> dict[str, Any]:
@@ -397,13 +420,14 @@ def delivered_value_report(
         (classes.get(cid) or "unscored", s) for cid, s in scores.items()
     )
     overall = metrics.delivered_value_by(("all", s) for s in scores.values()).get("all")
-    return {
+    report = {
         "survey_id": survey.id,
         "customers": len(scores),
         "overall": overall.as_dict() if overall else None,
         "by_segment": [{"segment": k} | v.as_dict() for k, v in sorted(segments.items())],
         "per_customer": per_customer[:limit],
     }
+    return finite(report)
 
 
 def _value_classes(session: Session, customer_ids: set[int]) -> dict[int, str]:
@@ -439,10 +463,7 @@ def csi_frame(
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [
-        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
-        for row in df.reset_index().to_dict(orient="records")
-    ]
+    return finite(df.reset_index().to_dict(orient="records"))
 
 
 def csi_report(
@@ -506,7 +527,7 @@ def csi_report(
                 p["ci_upper"] = float(ci.loc[key, "ci_upper"])
         boot = {"resamples": b.n_resamples, "failed": b.n_failed, "level": b.level}
     outer = res.outer_model
-    return {
+    report = {
         "survey_id": survey.id,
         "model": spec.name,
         "scheme": scheme,
@@ -533,6 +554,7 @@ def csi_report(
         },
         "bootstrap": boot,
     }
+    return finite(report)
 
 
 def customer_history(session: Session, customer_id: int, *, actor: User) -> list[dict[str, Any]]:
@@ -574,7 +596,7 @@ def customer_history(session: Session, customer_id: int, *, actor: User) -> list
                 "level": respondent_level(resp, pair_qs, headline, survey.expectation_tolerance),
             }
         )
-    return out
+    return finite(out)
 
 
 def satisfaction_trap(session: Session, survey_id: int, *, actor: User) -> list[dict[str, Any]]:

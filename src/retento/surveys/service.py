@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -542,7 +543,8 @@ def link_token(inv: SurveyInvitation) -> str:
 
 
 def _scaled(q: SurveyQuestion, value: float, what: str) -> float:
-    if value != int(value) or not (q.scale_min <= value <= q.scale_max):
+    # JSON bodies may carry NaN / Infinity: reject them here, never store a non-finite score.
+    if not math.isfinite(value) or value != int(value) or not (q.scale_min <= value <= q.scale_max):
         raise ValueError(f"{what} must be a whole number from {q.scale_min} to {q.scale_max}")
     return float(value)
 
