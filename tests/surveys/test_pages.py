@@ -17,7 +17,13 @@ from sqlalchemy import func, select, update
 from retento.customers.models import CustomerTag
 from retento.surveys import service
 from retento.surveys.models import Survey, SurveyInvitation, SurveyResponse
-from retento.surveys.schemas import DistributionCreate, ResponseCreate, SegmentIn, SurveyUpdate
+from retento.surveys.schemas import (
+    DistributionCreate,
+    ResponseCreate,
+    SegmentIn,
+    SurveyCreate,
+    SurveyUpdate,
+)
 from tests.factories import make_customer
 from tests.surveys.conftest import ECSI_LATENTS
 from tests.web.conftest import Browser, csrf_of
@@ -321,6 +327,79 @@ def test_public_link_resume_complete_and_refuse_a_second_time(web, db, users, sm
     assert {a.question_id for a in r.answers} and r.channel == "online"
     sat = next(q for q in small_survey.questions if q.code == "sat")
     assert next(a.number for a in r.answers if a.question_id == sat.id) == 5
+
+
+def scale_ends(page: str) -> dict[str, tuple[str, str]]:
+    """Question code -> the words under the two ends of its scale, as rendered."""
+    out = {}
+    for m in re.finditer(
+        r'id="sq-q(\w+)">.*?class="sq-ends muted"[^>]*><span>([^<]*)</span><span>([^<]*)</span>',
+        page,
+        re.S,
+    ):
+        out[m.group(1)] = (html.unescape(m.group(2)), html.unescape(m.group(3)))
+    return out
+
+
+def test_cost_questions_name_the_cost_at_the_scale_ends(web, db, users):
+    """A cost rating asks how heavy a cost was (higher = heavier, counted against the value in
+    delivered value), so its ends must not read dissatisfied … satisfied."""
+    questions = [
+        {"code": "sat", "text": "How satisfied are you?", "qtype": "rating"},
+        {"code": "rec", "text": "Recommend us?", "qtype": "nps"},
+        {"code": "easy", "text": "Was it easy?", "qtype": "ces"},
+        {"code": "price", "text": "How heavy was the price?", "qtype": "rating"},
+        {"code": "wait", "text": "How much time did it take?", "qtype": "rating"},
+        {"code": "worry", "text": "How much effort did it take?", "qtype": "rating"},
+        {"code": "trip", "text": "How far did you travel?", "qtype": "rating"},
+        {"code": "staff", "text": "Our staff", "qtype": "rating", "value_dimension": "personnel"},
+    ]
+    for q, dim in zip(questions[3:7], ("money", "time", "energy", "physical"), strict=True):
+        q["value_dimension"] = dim
+    s = service.create_survey(
+        db,
+        SurveyCreate(name="Costs", sections=[{"code": "s", "title": "S", "questions": questions}]),
+        actor=users["manager"],
+    )
+    service.update_survey(db, s.id, SurveyUpdate(status="active"), actor=users["manager"])
+    customer = make_customer(db)
+    link = invite(db, s, users, [customer])[0]
+    expected = {
+        "sat": ("Very dissatisfied", "Very satisfied"),
+        "rec": ("Not likely at all", "Extremely likely"),
+        "easy": ("Very difficult", "Very easy"),
+        "price": ("Very light", "Very heavy"),
+        "wait": ("Very little time", "A lot of time"),
+        "worry": ("Very little effort", "A lot of effort"),
+        "trip": ("Very little physical effort", "A lot of physical effort"),
+        "staff": ("Very dissatisfied", "Very satisfied"),
+    }
+    public = web.client.get(link.path + "?lang=en")
+    assert public.status_code == 200
+    assert scale_ends(public.text) == expected
+    zh = scale_ends(web.client.get(link.path + "?lang=zh_CN").text)
+    assert zh["price"] == ("负担很轻", "负担很重")
+    assert zh["wait"] == ("花费时间很少", "花费时间很多")
+    assert zh["worry"] == ("花费精力很少", "花费精力很多")
+    assert zh["trip"] == ("花费体力很少", "花费体力很多")
+    assert zh["sat"] == ("非常不满意", "非常满意")
+
+    web.login("agent")
+    phone = web.get(f"/surveys/{s.id}/respond?customer_id={customer.id}")
+    assert phone.status_code == 200
+    assert scale_ends(phone.text) == expected
+
+    api = web.client.get(f"/api/v1/public/surveys/{link.path.rsplit('/', 1)[1]}").json()
+    assert {q["code"]: q["scale_ends"] for q in api["sections"][0]["questions"]} == {
+        "sat": "satisfaction",
+        "rec": "likelihood",
+        "easy": "ease",
+        "price": "money",
+        "wait": "time",
+        "worry": "energy",
+        "trip": "physical",
+        "staff": "satisfaction",
+    }
 
 
 def test_public_link_language_and_friendly_errors(web, db, users, small_survey):

@@ -127,6 +127,26 @@ class SurveyQuestion(Base):
     survey: Mapped[Survey] = relationship(back_populates="questions")
     section: Mapped[SurveySection] = relationship(back_populates="questions")
 
+    @property
+    def scale_ends(self) -> str | None:
+        """Which words label the two ends of the scale on every answer form.
+
+        ``likelihood`` (NPS), ``ease`` (CES), ``satisfaction`` (other ratings) or, for a rating
+        of a delivered-value cost (``money``, ``time``, ``energy``, ``physical``), that cost:
+        cost questions are worded so that a higher answer is a heavier cost (metrics.py counts
+        them against the value), so their ends read low … high cost, not dissatisfied …
+        satisfied. None for questions without a single scale (pairs label their two scales).
+        """
+        if self.qtype == "nps":
+            return "likelihood"
+        if self.qtype == "ces":
+            return "ease"
+        if self.qtype != "rating":
+            return None
+        if self.value_dimension in COST_DIMENSIONS:
+            return self.value_dimension
+        return "satisfaction"
+
 
 class SurveyDistribution(Base):
     """One mailing / call list: a survey sent to a customer segment on one channel."""

@@ -334,6 +334,11 @@ class PublicQuestion(BaseModel):
     scale_max: int | None
     options: list[OptionIn] | None
     required: bool
+    scale_ends: str | None = Field(
+        None,
+        description="Words for the scale's ends: satisfaction, likelihood (NPS), ease (CES), "
+        "or for cost questions money / time / energy / physical (low … high cost).",
+    )
 
 
 class PublicSection(BaseModel):
