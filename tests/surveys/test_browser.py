@@ -763,6 +763,11 @@ def test_manager_reads_nps_csat_ratio_value_and_csi_on_the_results_page(
         for path in csi["paths"]:
             assert f"{path['coefficient']:.2f}" in labels, path
         assert any(t.startswith("Satisfaction") for t in labels)
+        driver_names = page.locator("#drivers-table tbody td:first-child")
+        names = driver_names.all_inner_texts()
+        assert len(names) == len(csi["drivers"]["Satisfaction"]) > 1
+        boxes = label_boxes(page, "#drivers-chart", names)
+        assert sorted(boxes) == sorted(names) and overlaps(boxes) == [], boxes
         screenshot(page, "survey-results")
 
         # the same dashboard in Chinese
@@ -793,3 +798,61 @@ def test_manager_reads_nps_csat_ratio_value_and_csi_on_the_results_page(
         screenshot(page, "survey-results-zh")
         page.click("button.lang[value=en]")
         page.wait_for_selector("html[lang=en]", state="attached")
+
+
+def label_boxes(page, chart: str, names: list[str]) -> dict[str, dict]:
+    """The drawn boxes of a chart's text labels with these texts (visible ones only)."""
+    return page.eval_on_selector_all(
+        f"{chart} svg text",
+        """(els, names) => Object.fromEntries(els
+            .filter(e => names.includes(e.textContent) && e.getAttribute('opacity') !== '0')
+            .map(e => { const r = e.getBoundingClientRect();
+                        return [e.textContent, {x: r.x, y: r.y, w: r.width, h: r.height}]; }))""",
+        names,
+    )
+
+
+def overlaps(boxes: dict[str, dict]) -> list[tuple[str, str]]:
+    """Pairs of label boxes that intersect."""
+    out = []
+    items = sorted(boxes.items())
+    for i, (a, p) in enumerate(items):
+        for b, q in items[i + 1 :]:
+            if p["x"] < q["x"] + q["w"] and q["x"] < p["x"] + p["w"]:
+                if p["y"] < q["y"] + q["h"] and q["y"] < p["y"] + p["h"]:
+                    out.append((a, b))
+    return out
+
+
+def test_driver_matrix_labels_of_close_drivers_do_not_overlap(browser):  # noqa: F811
+    """Four drivers with almost the same importance and performance: every label is drawn and
+    none covers another (ECharts labelLayout shifts them apart in a column by the plot)."""
+    from retento.surveys.pages import driver_matrix_option
+    from retento.web.render import PACKAGE_DIR
+
+    drivers = [
+        {"driver": "Image", "importance": 0.300, "performance": 70.1},
+        {"driver": "Expectation", "importance": 0.310, "performance": 70.4},
+        {"driver": "Quality", "importance": 0.290, "performance": 69.8},
+        {"driver": "Value", "importance": 0.305, "performance": 70.2},
+    ]
+    option = driver_matrix_option(drivers, lambda m: m)
+    names = [p["name"] for p in option["series"][0]["data"]]
+    assert names == ["Image", "Expectation", "Perceived quality", "Perceived value"]
+    vendor = next((PACKAGE_DIR / "web" / "static" / "vendor").glob("echarts-*.min.js"))
+    with desktop_page(browser) as page:
+        page.set_content('<div id="drivers" style="width:600px;height:240px"></div>')
+        page.add_script_tag(path=str(vendor))
+        page.evaluate(
+            """opt => echarts.init(document.getElementById('drivers'), null, {renderer: 'svg'})
+                          .setOption(Object.assign({animation: false}, opt))""",
+            option,
+        )
+        page.wait_for_selector("#drivers svg text")
+        boxes = label_boxes(page, "#drivers", names)
+        assert sorted(boxes) == sorted(names)
+        assert overlaps(boxes) == [], boxes
+        # the labels stand in one column right of the plot (which ends at 72 % of 600 px)
+        columns = {round(b["x"]) for b in boxes.values()}
+        assert len(columns) == 1 and columns.pop() > 0.72 * 600
+        assert all(b["x"] + b["w"] <= 600 and 0 <= b["y"] <= 240 for b in boxes.values())

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from retento.customers.models import CustomerTag
-from retento.surveys import service
+from retento.surveys import reports, service
 from retento.surveys.models import Survey, SurveyInvitation, SurveyResponse
 from retento.surveys.schemas import (
     DistributionCreate,
@@ -604,6 +604,20 @@ def test_results_dashboard_shows_the_csi(web, db, users):
     assert "&#34;type&#34;: &#34;graph&#34;" in page.text
     table = re.search(r'id="csi-table".*?</table>', page.text, re.S).group(0)
     assert "Loyalty" in table and "Perceived quality" in table
+    # the driver matrix: one point per driver of Satisfaction, labels kept apart
+    drivers = reports.csi_report(db, ecsi.id, actor=users["manager"])["drivers"]["Satisfaction"]
+    series = chart_option(page.text, "drivers-chart")["series"][0]
+    assert [p["value"] for p in series["data"]] == [
+        [round(d["importance"], 3), round(d["performance"], 1)] for d in drivers
+    ]
+    assert series["labelLayout"] == {"x": "74%", "moveOverlap": "shiftY"}
+    assert series["labelLine"]["show"] is True
+    assert series["markLine"]["data"] == [
+        {"xAxis": round(sum(d["importance"] for d in drivers) / len(drivers), 3)},
+        {"yAxis": round(sum(d["performance"] for d in drivers) / len(drivers), 1)},
+    ]
+    heads = re.search(r'id="drivers-table".*?</thead>', page.text, re.S).group(0)
+    assert "Importance" in heads and "Quadrant" in heads
     assert 'id="trap-table"' in page.text and 'id="funnel-chart"' in page.text
 
 

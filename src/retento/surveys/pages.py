@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -1552,8 +1553,59 @@ def _csi_charts(request: Request, csi: dict[str, Any]) -> dict[str, str]:
         ],
     }
     drivers = csi["drivers"].get("Satisfaction") or []
-    scatter = {
-        "grid": {"left": 8, "right": 24, "top": 24, "bottom": 24, "containLabel": True},
+    scatter = driver_matrix_option(drivers, t)
+    return {"csi": _dump(graph), "drivers": _dump(scatter)}
+
+
+def driver_matrix_option(drivers: list[dict[str, Any]], t: Callable[[str], str]) -> dict[str, Any]:
+    """The importance–performance scatter of the CSI drivers, with readable point labels.
+
+    Drivers often sit close together (similar total effects and indices), so labels next to
+    their points would overlap. The labels stand in a column right of the plot instead, each at
+    its point's height, moved apart vertically where they would touch (ECharts ``labelLayout``
+    ``moveOverlap: shiftY``, which only moves labels detached from their points) and tied to
+    its point by a label line. Dashed lines at the mean importance and the mean performance
+    mark the four quadrants of ``importance_performance``; the table under the chart repeats
+    every figure. Drivers without a defined importance or performance (None) are left out.
+    """
+    points = [d for d in drivers if d["importance"] is not None and d["performance"] is not None]
+    series: dict[str, Any] = {
+        "type": "scatter",
+        "symbolSize": 14,
+        "label": {
+            "show": True,
+            "position": "right",
+            "formatter": "{b}",
+            "minMargin": 2,
+            "width": 150,
+            "overflow": "truncate",
+        },
+        "labelLayout": {"x": "74%", "moveOverlap": "shiftY"},
+        "colorBy": "data",  # each driver its colour, shared by its label line
+        "labelLine": {"show": True, "length2": 4},
+        "emphasis": {"focus": "self", "label": {"fontWeight": "bold"}},
+        "data": [
+            {
+                "name": t(label_msgid("csi_latent", d["driver"])),
+                "value": [round(d["importance"], 3), round(d["performance"], 1)],
+            }
+            for d in points
+        ],
+    }
+    if len(points) > 1:
+        series["markLine"] = {
+            "silent": True,
+            "symbol": "none",
+            "label": {"show": False},
+            "lineStyle": {"type": "dashed", "color": "#8c959f"},
+            "data": [
+                {"xAxis": round(sum(d["importance"] for d in points) / len(points), 3)},
+                {"yAxis": round(sum(d["performance"] for d in points) / len(points), 1)},
+            ],
+        }
+    return {
+        # the right 28 % hold the label column (labelLayout x = 74 %)
+        "grid": {"left": 8, "right": "28%", "top": 28, "bottom": 24, "containLabel": True},
         "tooltip": {"trigger": "item"},
         "xAxis": {
             "type": "value",
@@ -1562,22 +1614,8 @@ def _csi_charts(request: Request, csi: dict[str, Any]) -> dict[str, str]:
             "nameGap": 24,
         },
         "yAxis": {"type": "value", "name": t(N_("Performance")), "min": 0, "max": 100},
-        "series": [
-            {
-                "type": "scatter",
-                "symbolSize": 14,
-                "label": {"show": True, "position": "right", "formatter": "{b}"},
-                "data": [
-                    {
-                        "name": t(label_msgid("csi_latent", d["driver"])),
-                        "value": [round(d["importance"], 3), round(d["performance"], 1)],
-                    }
-                    for d in drivers
-                ],
-            }
-        ],
+        "series": [series],
     }
-    return {"csi": _dump(graph), "drivers": _dump(scatter)}
 
 
 @router.get("/surveys/{survey_id:int}/results")
