@@ -437,3 +437,51 @@ def test_notifications_api(client, db, users, tokens):
         client.post(f"{BASE}/notifications/{nid}/read", headers=tokens["manager"]).status_code
         == 404
     )
+
+
+def test_category_patch_renames_moves_deactivates_and_refuses_bad_input(client, db, tokens):
+    h = tokens["manager"]
+    cats = {c["code"]: c for c in client.get(f"{BASE}/categories", headers=h).json()}
+    r = client.post(
+        f"{BASE}/categories",
+        json={"code": "service.wait", "name": "Waiting", "parent_id": cats["service"]["id"]},
+        headers=h,
+    )
+    assert r.status_code == 201
+    wait = r.json()["id"]
+    dup = client.post(f"{BASE}/categories", json={"code": "service.wait", "name": "x"}, headers=h)
+    assert dup.status_code == 409 and dup.json()["field"] == "code"
+    r = client.patch(
+        f"{BASE}/categories/{wait}",
+        json={"name": "Waiting time", "name_zh": "等待时间", "parent_id": cats["other"]["id"]},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["name"], body["name_zh"], body["parent_id"], body["code"]) == (
+        "Waiting time",
+        "等待时间",
+        cats["other"]["id"],
+        "service.wait",
+    )
+    cycle = client.patch(
+        f"{BASE}/categories/{cats['other']['id']}", json={"parent_id": wait}, headers=h
+    )
+    assert cycle.status_code == 422 and cycle.json()["field"] == "parent_id"
+    blank = client.patch(f"{BASE}/categories/{wait}", json={"name": ""}, headers=h)
+    assert blank.status_code == 422 and blank.json()["field"] == "name"
+    r = client.patch(f"{BASE}/categories/{wait}", json={"parent_id": None}, headers=h)
+    assert r.status_code == 200 and r.json()["parent_id"] is None
+    r = client.patch(f"{BASE}/categories/{wait}", json={"is_active": False}, headers=h)
+    assert r.status_code == 200 and r.json()["is_active"] is False
+    cust = make_customer(db)
+    db.commit()
+    refused = _create(client, tokens["agent"], cust.id, category="service.wait")
+    assert refused.status_code == 422 and refused.json()["field"] == "category"
+    assert (
+        client.patch(f"{BASE}/categories/999999", json={"name": "x"}, headers=h).status_code == 404
+    )
+    forbidden = client.patch(
+        f"{BASE}/categories/{wait}", json={"name": "x"}, headers=tokens["agent"]
+    )
+    assert forbidden.status_code == 403

@@ -495,3 +495,92 @@ def test_public_reply_on_closed_is_refused(db, users):
         service.public_reply(db, c.tracking_code, "Hello?")
     assert exc.value.field == "tracking_code"
     assert db.scalar(select(ComplaintEvent).where(ComplaintEvent.kind == "customer_reply")) is None
+
+
+# --- category tree admin -----------------------------------------------------------------------
+
+
+def _cat(db, code, name, parent=None, actor=None):
+    from retento.complaints.schemas import CategoryCreate
+
+    return service.create_category(
+        db, CategoryCreate(code=code, name=name, parent_id=parent), actor=actor
+    )
+
+
+def test_category_rename_move_and_refuse_cycles(db, users):
+    from retento.complaints.schemas import CategoryUpdate
+
+    boss = users["manager"]
+    delivery = service.category_by_code(db, "delivery")
+    late = _cat(db, "delivery.late", "Late", delivery.id, boss)
+    very_late = _cat(db, "delivery.late.week", "A week late", late.id, boss)
+    service.update_category(
+        db, late.id, CategoryUpdate(name=" Late delivery ", name_zh="延迟送达"), actor=boss
+    )
+    assert (late.name, late.name_zh, late.parent_id) == ("Late delivery", "延迟送达", delivery.id)
+    # Moving under itself or a descendant would make a cycle.
+    for target in (late.id, very_late.id):
+        with pytest.raises(InvalidInput) as exc:
+            service.update_category(db, late.id, CategoryUpdate(parent_id=target), actor=boss)
+        assert exc.value.field == "parent_id" and "subcategories" in exc.value.message
+    with pytest.raises(InvalidInput) as exc:
+        service.update_category(db, late.id, CategoryUpdate(parent_id=999999), actor=boss)
+    assert exc.value.field == "parent_id"
+    with pytest.raises(InvalidInput) as exc:
+        service.update_category(db, late.id, CategoryUpdate(name=None), actor=boss)
+    assert exc.value.field == "name"
+    # The grandchild moves with it to the top level (parent_id null).
+    service.update_category(db, late.id, CategoryUpdate(parent_id=None), actor=boss)
+    tree = {c.code: (depth, [p.code for p in path]) for c, depth, path in service.category_tree(db)}
+    assert tree["delivery.late"] == (0, ["delivery.late"])
+    assert tree["delivery.late.week"] == (1, ["delivery.late", "delivery.late.week"])
+    entries = db.scalars(
+        select(AuditEntry).where(
+            AuditEntry.entity == "complaint_category", AuditEntry.entity_id == str(late.id)
+        )
+    ).all()
+    assert [e.action for e in entries] == ["create", "update", "update"]
+    assert entries[1].before["name"] == "Late" and entries[1].after["name"] == "Late delivery"
+    with pytest.raises(Forbidden):
+        service.update_category(db, late.id, CategoryUpdate(name="x"), actor=users["agent"])
+    with pytest.raises(Conflict) as dup:
+        _cat(db, "delivery.late", "Again", None, boss)
+    assert dup.value.field == "code"
+
+
+def test_deactivated_category_is_not_offered_but_complaints_keep_it(db, users):
+    from retento.complaints.schemas import CategoryUpdate
+
+    boss, agent = users["manager"], users["agent"]
+    delivery = service.category_by_code(db, "delivery")
+    damaged = _cat(db, "delivery.damaged", "Damaged", delivery.id, boss)
+    c = make_complaint(db, agent, category="delivery.damaged")
+    service.update_category(db, delivery.id, CategoryUpdate(is_active=False), actor=boss)
+    offered = {cat.code for cat, _, _ in service.category_tree(db, active_only=True)}
+    assert "delivery" not in offered and "delivery.damaged" not in offered  # subtree hidden
+    assert "other" in offered
+    assert not service.category_offered(db, damaged)
+    with pytest.raises(InvalidInput) as exc:
+        make_complaint(db, agent, category_id=damaged.id, category=None)
+    assert exc.value.field == "category_id" and "deactivated" in exc.value.message
+    with pytest.raises(InvalidInput) as exc:
+        service.submit_public(
+            db,
+            PublicComplaintIn(
+                name="Ann",
+                email="ann@example.com",
+                category="delivery",
+                subject="Lost parcel",
+                description="My parcel never arrived.",
+            ),
+        )
+    assert exc.value.field == "category"
+    # The existing complaint keeps its category, and an edit of other fields still works.
+    service.update_complaint(
+        db, c.id, ComplaintUpdate(subject="Crushed box", category_id=damaged.id), actor=agent
+    )
+    assert (c.category_id, c.subject) == (damaged.id, "Crushed box")
+    service.update_category(db, delivery.id, CategoryUpdate(is_active=True), actor=boss)
+    assert service.category_offered(db, damaged)
+    assert make_complaint(db, agent, category="delivery.damaged").category_id == damaged.id

@@ -16,6 +16,7 @@ from retento.complaints.schemas import (
     CalendarRead,
     CategoryCreate,
     CategoryRead,
+    CategoryUpdate,
     ComplaintCreate,
     ComplaintDetail,
     ComplaintRead,
@@ -53,6 +54,12 @@ def list_categories(session: DbSession, user: CurrentUser):
 @api.post("/categories", response_model=CategoryRead, status_code=201)
 def create_category(data: CategoryCreate, session: DbSession, user: CurrentUser):
     return service.create_category(session, data, actor=user)
+
+
+@api.patch("/categories/{category_id}", response_model=CategoryRead)
+def update_category(category_id: int, data: CategoryUpdate, session: DbSession, user: CurrentUser):
+    """Rename, move (no cycles) or (de)activate a category; its complaints keep it."""
+    return service.update_category(session, category_id, data, actor=user)
 
 
 @api.get("/calendars", response_model=list[CalendarRead])

@@ -260,6 +260,15 @@ class CategoryCreate(BaseModel):
     parent_id: int | None = None
 
 
+class CategoryUpdate(BaseModel):
+    """Rename, move (``parent_id``: null = top level) or (de)activate a category; the code stays."""
+
+    name: str | None = Field(None, min_length=1, max_length=100)
+    name_zh: str | None = Field(None, max_length=100)
+    parent_id: int | None = None
+    is_active: bool | None = None
+
+
 class CategoryRead(CategoryCreate):
     model_config = ConfigDict(from_attributes=True)
     id: int

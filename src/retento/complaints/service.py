@@ -33,6 +33,7 @@ from retento.complaints.schemas import (
     AssignIn,
     CalendarIn,
     CategoryCreate,
+    CategoryUpdate,
     ComplaintCreate,
     ComplaintUpdate,
     FollowUpIn,
@@ -136,14 +137,29 @@ def category_by_code(session: Session, code: str) -> ComplaintCategory | None:
     return session.scalar(select(ComplaintCategory).where(ComplaintCategory.code == code))
 
 
+def category_offered(session: Session, cat: ComplaintCategory | None) -> bool:
+    """A category new complaints may use: it and every category above it are active."""
+    seen: set[int] = set()
+    while cat is not None and cat.id not in seen:
+        if not cat.is_active:
+            return False
+        seen.add(cat.id)
+        cat = session.get(ComplaintCategory, cat.parent_id) if cat.parent_id else None
+    return cat is None
+
+
 def _resolve_category(session: Session, category_id: int | None, code: str | None) -> int:
     if category_id is not None:
         cat = session.get(ComplaintCategory, category_id)
-        if cat is None or not cat.is_active:
+        if cat is None:
             raise InvalidInput(f"Category {category_id} does not exist.", field="category_id")
+        if not category_offered(session, cat):
+            raise InvalidInput(
+                f"Category {cat.code} is deactivated; choose another.", field="category_id"
+            )
         return cat.id
     cat = category_by_code(session, (code or "").strip().lower())
-    if cat is None or not cat.is_active:
+    if cat is None or not category_offered(session, cat):
         raise InvalidInput(f"Unknown complaint category '{code}'.", field="category")
     return cat.id
 
@@ -421,7 +437,7 @@ def submit_public(session: Session, data: PublicComplaintIn) -> Complaint:
         raise InvalidInput("The form could not be accepted.", field="website")
     customer = _customer_for_public(session, data)
     category = category_by_code(session, data.category.strip().lower())
-    if category is None or not category.is_active:
+    if category is None or not category_offered(session, category):
         raise InvalidInput(f"Unknown complaint category '{data.category}'.", field="category")
     description = data.description
     if data.order_reference:
@@ -657,7 +673,8 @@ def update_complaint(
     if "purposes" in changes and changes["purposes"] is None:
         changes["purposes"] = []
     before = complaint_snapshot(c)
-    if "category_id" in changes:
+    if "category_id" in changes and changes["category_id"] != c.category_id:
+        # A complaint keeps a category deactivated after intake; only a new one must be active.
         _resolve_category(session, changes["category_id"], None)
     if "order_id" in changes:
         _check_ref(session, _order_model(), changes["order_id"], "order_id")
@@ -1067,6 +1084,89 @@ def create_category(session: Session, data: CategoryCreate, *, actor: User) -> C
     session.flush()
     record(session, actor, "create", "complaint_category", cat.id, None, snapshot(cat))
     return cat
+
+
+def get_category(session: Session, category_id: int) -> ComplaintCategory:
+    cat = session.get(ComplaintCategory, category_id)
+    if cat is None:
+        raise NotFound("Category", category_id)
+    return cat
+
+
+def update_category(
+    session: Session, category_id: int, data: CategoryUpdate, *, actor: User
+) -> ComplaintCategory:
+    """Rename, move or (de)activate a category; complaints filed under it keep it.
+
+    A move under the category itself or one of its descendants would make a cycle and is
+    refused (``parent_id``).
+    """
+    require(actor, "sla:manage")
+    cat = get_category(session, category_id)
+    changes = data.model_dump(exclude_unset=True)
+    for key in ("name", "is_active"):
+        if key in changes and changes[key] is None:
+            raise InvalidInput(f"{key} cannot be empty.", field=key)
+    if "name" in changes:
+        changes["name"] = changes["name"].strip()
+        if not changes["name"]:
+            raise InvalidInput("name cannot be empty.", field="name")
+    if "name_zh" in changes:
+        changes["name_zh"] = (changes["name_zh"] or "").strip() or None
+    if changes.get("parent_id") is not None and changes["parent_id"] != cat.parent_id:
+        parent = session.get(ComplaintCategory, changes["parent_id"])
+        if parent is None:
+            raise InvalidInput(
+                f"Category {changes['parent_id']} does not exist.", field="parent_id"
+            )
+        seen: set[int] = set()
+        node: ComplaintCategory | None = parent
+        while node is not None and node.id not in seen:
+            if node.id == cat.id:
+                raise InvalidInput(
+                    f"Category {cat.code} cannot move under itself or one of its subcategories.",
+                    field="parent_id",
+                )
+            seen.add(node.id)
+            node = session.get(ComplaintCategory, node.parent_id) if node.parent_id else None
+    before = snapshot(cat)
+    for key, value in changes.items():
+        setattr(cat, key, value)
+    session.flush()
+    after = snapshot(cat)
+    if after != before:
+        record(session, actor, "update", "complaint_category", cat.id, before, after)
+    return cat
+
+
+def category_tree(
+    session: Session, *, active_only: bool = False
+) -> list[tuple[ComplaintCategory, int, list[ComplaintCategory]]]:
+    """Categories depth first as ``(category, depth, path from the root)``, siblings by name.
+
+    With ``active_only`` a deactivated category is left out together with its subtree (what
+    intake forms offer).
+    """
+    rows = list(session.scalars(select(ComplaintCategory)))
+    ids = {c.id for c in rows}
+    children: dict[int | None, list[ComplaintCategory]] = {}
+    for c in rows:
+        parent = c.parent_id if c.parent_id in ids else None
+        children.setdefault(parent, []).append(c)
+    for kids in children.values():
+        kids.sort(key=lambda c: (c.name.lower(), c.id))
+    out: list[tuple[ComplaintCategory, int, list[ComplaintCategory]]] = []
+
+    def walk(parent: int | None, path: list[ComplaintCategory]) -> None:
+        for c in children.get(parent, []):
+            if active_only and not c.is_active:
+                continue
+            out.append((c, len(path), [*path, c]))
+            if len(path) < 50:  # a cycle written behind our back cannot recurse forever
+                walk(c.id, [*path, c])
+
+    walk(None, [])
+    return out
 
 
 def _calendar_values(data: CalendarIn) -> dict:
