@@ -112,3 +112,65 @@ def test_manager_carries_an_improvement_through_pdca(page, server):  # noqa: F81
     page.wait_for_function("document.getElementById('improvement-stage').innerText === 'Done'")
     assert page.locator("#improvement-edit-form").count() == 0
     assert "packing standard" in page.inner_text("#improvement-record")
+
+
+def _resolved_complaint(live) -> tuple[int, str]:
+    """A resolved complaint of a customer in China, made straight in the live server's database."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from retento.auth.models import User
+    from retento.complaints import service
+    from retento.complaints.schemas import TransitionIn
+    from tests.factories import make_customer
+    from tests.factories.complaints import make_complaint
+
+    engine = create_engine(live.url_db)
+    try:
+        with Session(engine) as session:
+            agent = session.get(User, live.ids["agent"])
+            cust = make_customer(session, name="李娜", country="CN")
+            c = make_complaint(session, agent, customer_id=cust.id, subject="水壶漏水")
+            for action, note in (("start", None), ("resolve", "已寄出新水壶。")):
+                service.apply_transition(
+                    session, c.id, TransitionIn(action=action, note=note), actor=agent
+                )
+            session.commit()
+            return c.id, c.followup_token
+    finally:
+        engine.dispose()
+
+
+def test_customer_answers_the_follow_up_on_a_phone(browser, page, server):  # noqa: F811
+    complaint_id, token = _resolved_complaint(server)
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="en-US"
+    )
+    try:
+        mobile = phone.new_page()
+        mobile.set_default_timeout(10_000)
+        mobile.goto(f"{server.base_url}/complain/followup/{token}")
+        # The customer's language (China), whatever the phone says.
+        assert mobile.inner_text("h1") == "您对我们处理投诉的结果满意吗？"
+        assert mobile.inner_text("#followup-subject") == "水壶漏水"
+        assert mobile.evaluate("document.documentElement.scrollWidth") <= 390
+        mobile.click("#followup-form button[type=submit]")  # nothing chosen: asked again
+        mobile.wait_for_selector(".field-error")
+        assert "请选择" in mobile.inner_text("#followup-form")
+        mobile.click("label:has(input[name=csat][value='2'])")
+        mobile.click("label:has(input[name=would_buy_again][value=no])")
+        mobile.fill("#f-comment", "还是漏水。")
+        mobile.click("#followup-form button[type=submit]")
+        mobile.wait_for_selector("#followup-thanks")
+        assert "重新打开" in mobile.inner_text("#followup-reopened")
+        mobile.goto(f"{server.base_url}/complain/followup/{token}")
+        assert "已经回答" in mobile.inner_text("#followup-gone")
+    finally:
+        phone.close()
+    # The agent sees the answer, and the complaint is open again.
+    login(page, server, "agent")
+    page.goto(f"{server.base_url}/complaints/{complaint_id}")
+    assert page.inner_text("#complaint-csat") == "2 / 5"
+    assert page.inner_text("#complaint-would-buy-again") == "No"
+    assert page.inner_text("#complaint-status") == "In progress"
+    assert "还是漏水。" in page.inner_text("#complaint-timeline")

@@ -535,3 +535,154 @@ def test_pdca_page_in_chinese(client, db, users):
     web.client.post("/locale", data={"csrf_token": token, "lang": "zh_CN", "next": "/"})
     page = web.get(f"/complaints/improvements/{a.id}")
     assert page.status_code == 200 and "记录执行" in page.text and "证据" in page.text
+
+
+def _resolved(db, users, **customer):
+    from retento.complaints import service
+    from retento.complaints.schemas import TransitionIn
+
+    agent = users["agent"]
+    cust = make_customer(db, **customer)
+    c = make_complaint(db, agent, customer_id=cust.id, subject="Broken kettle")
+    for action, note in (("start", None), ("resolve", "We sent a new kettle.")):
+        service.apply_transition(db, c.id, TransitionIn(action=action, note=note), actor=agent)
+    db.commit()
+    return c
+
+
+def test_public_follow_up_page_answers_once_and_reopens_when_unhappy(client, db, users):
+    c = _resolved(db, users, name="Ann", country="GB")
+    url = f"/complain/followup/{c.followup_token}"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert c.tracking_code in page.text and "Broken kettle" in page.text
+    assert "We sent a new kettle." in page.text and 'name="website"' not in page.text
+    assert page.text.count('type="radio" name="csat"') == 5 and "Very dissatisfied" in page.text
+    assert 'name="viewport"' in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    # No CSRF token: refused, nothing recorded.
+    assert client.post(url, data={"csat": "5", "would_buy_again": "yes"}).status_code == 403
+    bad = client.post(url, data={"csrf_token": token, "csat": "9"})
+    assert bad.status_code == 422
+    assert "from 1 to 5" in bad.text and "Choose yes or no." in bad.text
+    db.expire_all()
+    assert db.get(Complaint, c.id).survey_answered_at is None
+    r = client.post(
+        url,
+        data={"csrf_token": token, "csat": "2", "would_buy_again": "no", "comment": "Still leaks."},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"{url}/thanks"
+    thanks = client.get(f"{url}/thanks")
+    assert thanks.status_code == 200 and 'id="followup-reopened"' in thanks.text
+    db.expire_all()
+    done = db.get(Complaint, c.id)
+    assert (done.csat, done.would_buy_again, done.status) == (2, False, "in_progress")
+    reply = db.scalar(
+        select(ComplaintEvent).where(
+            ComplaintEvent.complaint_id == c.id, ComplaintEvent.kind == "customer_reply"
+        )
+    )
+    assert reply.body == "Still leaks." and reply.data == {"csat": 2, "would_buy_again": False}
+    # A used link: 410 with a clear page, also when posted again; an unknown one: 404.
+    used = client.get(url)
+    assert used.status_code == 410 and "already been answered" in used.text
+    again = client.post(url, data={"csrf_token": token, "csat": "5", "would_buy_again": "yes"})
+    assert again.status_code == 410
+    unknown = client.get("/complain/followup/not-a-token")
+    assert unknown.status_code == 404 and "not valid" in unknown.text
+    assert client.get("/complain/followup/not-a-token/thanks").status_code == 404
+    # The agent sees the answer on the complaint page.
+    web = Browser(client)
+    web.login("agent")
+    detail = web.get(f"/complaints/{c.id}").text
+    assert re.search(r'id="complaint-csat">2 / 5<', detail)
+    assert re.search(r'id="complaint-would-buy-again">No<', detail)
+
+
+def test_public_follow_up_page_speaks_the_customers_language(client, db, users):
+    c = _resolved(db, users, name="王芳", country="CN")
+    url = f"/complain/followup/{c.followup_token}"
+    zh = client.get(url)
+    assert zh.status_code == 200 and "您对解决结果满意吗" in zh.text and "非常不满意" in zh.text
+    en = client.get(f"{url}?lang=en")
+    assert "How satisfied are you with the resolution?" in en.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', zh.text).group(1)
+    r = client.post(
+        f"{url}?lang=zh_CN",
+        data={"csrf_token": token, "csat": "5", "would_buy_again": "yes"},
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == f"{url}/thanks?lang=zh_CN"
+    thanks = client.get(r.headers["location"])
+    assert "感谢您的回答" in thanks.text and 'id="followup-reopened"' not in thanks.text
+    db.expire_all()
+    assert db.get(Complaint, c.id).status == "resolved"
+    assert "已经回答" in client.get(url).text
+
+
+def test_category_admin_tree_create_edit_deactivate(client, db, users):
+    from retento.audit.models import AuditEntry
+    from retento.complaints.models import ComplaintCategory
+
+    agent = Browser(client)
+    agent.login("agent")
+    assert agent.get("/complaints/categories").status_code == 403
+    assert agent.post("/complaints/categories", {"code": "x", "name": "X"}).status_code == 403
+    client.cookies.clear()
+    web = Browser(client)
+    web.login("manager")
+    assert 'href="/complaints/categories"' in web.get("/complaints/sla").text
+    page = web.get("/complaints/categories")
+    assert page.status_code == 200 and "Staff attitude" in page.text
+    delivery = category_id(db, "delivery")
+    r = web.post(
+        "/complaints/categories",
+        {"code": "delivery.late", "name": "Late", "name_zh": "延迟", "parent_id": str(delivery)},
+    )
+    assert r.status_code == 303
+    late = db.scalar(select(ComplaintCategory).where(ComplaintCategory.code == "delivery.late"))
+    assert late.parent_id == delivery
+    tree = web.get("/complaints/categories").text
+    assert re.search(rf'id="category-{late.id}"\s*>\s*<td style="padding-left:32px">', tree)
+    dup = web.post("/complaints/categories", {"code": "delivery.late", "name": "Again"})
+    assert dup.status_code == 409
+    assert re.search(r'has-error">\s*<label for="f-code"', dup.text)
+    assert "A category with this code exists already." in dup.text
+    bad = web.post("/complaints/categories", {"code": "Bad Code!", "name": ""})
+    assert bad.status_code == 422 and "Use lower-case letters" in bad.text
+    # Moving delivery under its own child is refused next to the field.
+    cycle = web.post(
+        f"/complaints/categories/{delivery}",
+        {"name": "Delivery", "parent_id": str(late.id), "is_active": "1"},
+    )
+    assert cycle.status_code == 422 and "cannot move under itself" in cycle.text
+    r = web.post(
+        f"/complaints/categories/{late.id}",
+        {
+            "name": "Late delivery",
+            "name_zh": "延迟送达",
+            "parent_id": str(delivery),
+            "is_active": "1",
+        },
+    )
+    assert r.status_code == 303
+    # The intake forms show the tree as Parent › Child.
+    assert "Delivery › Late delivery" in web.get("/complaints/new").text
+    assert "Delivery › Late delivery" in client.get("/complain").text
+    r = web.post(f"/complaints/categories/{delivery}/active", {"active": "0"})
+    assert r.status_code == 303
+    db.expire_all()
+    assert db.get(ComplaintCategory, delivery).is_active is False
+    assert "No (a category above is deactivated)" in web.get("/complaints/categories").text
+    assert "Late delivery" not in web.get("/complaints/new").text
+    public_form = client.get("/complain").text
+    assert 'value="delivery"' not in public_form and 'value="delivery.late"' not in public_form
+    assert 'value="other"' in public_form
+    web.post(f"/complaints/categories/{delivery}/active", {"active": "1"})
+    db.expire_all()
+    assert db.get(ComplaintCategory, delivery).is_active is True
+    actions = db.scalars(
+        select(AuditEntry.action).where(AuditEntry.entity == "complaint_category")
+    ).all()
+    assert actions.count("create") == 1 and actions.count("update") == 3

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
@@ -41,6 +41,8 @@ from retento.complaints.policies import VALUE_CLASSES
 from retento.complaints.schemas import (
     AssignIn,
     CalendarIn,
+    CategoryCreate,
+    CategoryUpdate,
     ComplaintCreate,
     ComplaintUpdate,
     FollowUpIn,
@@ -52,13 +54,14 @@ from retento.complaints.schemas import (
     RemedyCreate,
     SlaPolicyIn,
     SlaPolicyUpdate,
+    SurveyAnswerIn,
     TransitionIn,
 )
 from retento.core.db import utcnow
 from retento.core.deps import DbSession
-from retento.core.errors import FieldError, InvalidInput, NotFound, RetentoError
+from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound, RetentoError
 from retento.customers.models import Customer
-from retento.web.i18n import N_
+from retento.web.i18n import LOCALES, N_, Formatter, gettext, normalise_locale
 from retento.web.labels import label_msgid, register_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.panels import Panel, register_panel
@@ -86,6 +89,16 @@ register_nav(
     )
 )
 register_nav(NavItem("admin.sla", N_("SLA admin"), "/complaints/sla", "sla:manage", 30, "admin"))
+register_nav(
+    NavItem(
+        "admin.complaint_categories",
+        N_("Complaint categories"),
+        "/complaints/categories",
+        "sla:manage",
+        31,
+        "admin",
+    )
+)
 
 register_labels(
     "complaint_status",
@@ -267,25 +280,40 @@ def _opts(request: Request, group: str, codes: Any) -> list[tuple[str, str]]:
     return [(str(c), tr(request, label_msgid(group, str(c)))) for c in codes]
 
 
-def _categories(request: Request, session: Session, user: User) -> list[tuple[str, str]]:
-    """Active categories as ``(id, name in the page's language)``."""
-    zh = _is_zh(request)
+def _cat_name(request: Request, c: ComplaintCategory) -> str:
+    """A category's name in the page's language."""
+    return c.name_zh if _is_zh(request) and c.name_zh else c.name
+
+
+def _tree_label(request: Request, path: list[ComplaintCategory]) -> str:
+    """``Parent › Child`` in the page's language."""
+    return " › ".join(_cat_name(request, c) for c in path)
+
+
+def _categories(
+    request: Request, session: Session, user: User, keep: int | None = None
+) -> list[tuple[str, str]]:
+    """Categories offered on intake as ``(id, Parent › Child)``, in tree order.
+
+    ``keep``: a complaint's current category, listed even when deactivated since (an edit must
+    not silently move the complaint elsewhere).
+    """
+    require(user, "complaint:read")
+    tree = service.category_tree(session)
+    offered = {c.id for c, _, _ in service.category_tree(session, active_only=True)}
     return [
-        (str(c.id), (c.name_zh if zh and c.name_zh else c.name))
-        for c in service.list_categories(session, actor=user)
-        if c.is_active
+        (str(c.id), _tree_label(request, path))
+        for c, _, path in tree
+        if c.id in offered or c.id == keep
     ]
 
 
 def _public_categories(request: Request, session: Session) -> list[tuple[str, str]]:
-    """Active categories by code, for the public form (no login)."""
-    zh = _is_zh(request)
-    rows = session.scalars(
-        select(ComplaintCategory)
-        .where(ComplaintCategory.is_active.is_(True))
-        .order_by(ComplaintCategory.id)
-    )
-    return [(c.code, (c.name_zh if zh and c.name_zh else c.name)) for c in rows]
+    """Offered categories by code, for the public form (no login)."""
+    return [
+        (c.code, _tree_label(request, path))
+        for c, _, path in service.category_tree(session, active_only=True)
+    ]
 
 
 def _is_zh(request: Request) -> bool:
@@ -636,7 +664,7 @@ def _render_edit(
         sla=service.sla_status(session, c),
         kinds=_opts(request, "complaint_kind", KINDS),
         channels=_opts(request, "complaint_channel", CHANNELS),
-        categories=_categories(request, session, user),
+        categories=_categories(request, session, user, keep=c.category_id),
         severities=_opts(request, "severity", SEVERITIES),
         emotions=_opts(request, "emotion", EMOTIONS),
         purposes=_opts(request, "purpose", PURPOSES),
@@ -1113,6 +1141,360 @@ async def public_reply_page(request: Request, session: DbSession, code: str) -> 
         )
     flash(request, tr(request, "Thank you, your message was sent."))
     return redirect(request, f"/complain/status/{code.strip().upper()}")
+
+
+# --- public follow-up question (the link in the resolution e-mail) ------------------------------
+
+
+def _followup_locale(request: Request, c: Complaint | None) -> str:
+    """``?lang=`` if the customer switched, else the customer's language, else the visitor's."""
+    from retento.mail.compose import customer_locale
+    from retento.web.render import request_locale
+
+    lang = request.query_params.get("lang")
+    if lang in LOCALES:
+        return normalise_locale(lang)
+    customer = c.customer if c is not None and c.customer_id else None
+    if customer is not None:
+        return customer_locale(customer, request_locale(request))
+    return request_locale(request)
+
+
+def _followup_page(
+    request: Request, template: str, locale: str, status_code: int = 200, **extra: Any
+) -> Response:
+    """Render a follow-up page in ``locale`` whatever the visitor's session says."""
+    settings = request.app.state.settings
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        locale=locale,
+        html_lang="zh-CN" if locale == "zh_CN" else "en",
+        fmt=Formatter(locale, settings.timezone, settings.currency),
+        **extra,
+    )
+
+
+def _followup_gone(request: Request, locale: str, used: bool) -> Response:
+    """404 for a link we do not know (mistyped, or replaced on a later resolution), 410 if used."""
+    return _followup_page(
+        request,
+        "complaints/public_followup_gone.html",
+        locale,
+        410 if used else 404,
+        kind="used" if used else "unknown",
+    )
+
+
+def _followup_complaint(session: Session, token: str) -> Complaint | None:
+    try:
+        return service.followup_question(session, token)
+    except NotFound:
+        return None
+
+
+FOLLOWUP_CSAT = (
+    (1, N_("Very dissatisfied")),
+    (2, N_("Dissatisfied")),
+    (3, N_("Neutral")),
+    (4, N_("Satisfied")),
+    (5, N_("Very satisfied")),
+)
+
+
+def _render_followup(
+    request: Request,
+    c: Complaint,
+    token: str,
+    locale: str,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    lang_q = f"?lang={locale}" if request.query_params.get("lang") else ""
+    return _followup_page(
+        request,
+        "complaints/public_followup.html",
+        locale,
+        status_code,
+        c=c,
+        token=token,
+        lang_q=lang_q,
+        csat_options=[(n, gettext(locale, msgid)) for n, msgid in FOLLOWUP_CSAT],
+        form=form or {},
+        errors=errors or {},
+    )
+
+
+@router.get("/complain/followup/{token}")
+def public_followup(request: Request, session: DbSession, token: str) -> Response:
+    """The satisfaction question behind the follow-up link in the resolution e-mail."""
+    c = _followup_complaint(session, token)
+    locale = _followup_locale(request, c)
+    if c is None or c.survey_answered_at is not None:
+        return _followup_gone(request, locale, used=c is not None)
+    return _render_followup(request, c, token, locale)
+
+
+@router.post("/complain/followup/{token}")
+async def public_followup_answer(request: Request, session: DbSession, token: str) -> Response:
+    """Record the answer through the same service as the API (a low score reopens)."""
+    form = await request.form()
+    shown = {k: str(form.get(k) or "").strip() for k in ("csat", "would_buy_again", "comment")}
+    # Counted first, in its own committed transaction, like the other public forms: the hit
+    # counts even for a wrong link, and SQLite is not asked to write while this request reads.
+    limited: public.TooManyRequests | None = None
+    try:
+        public.check_rate(request)
+    except public.TooManyRequests as exc:
+        limited = exc
+    c = _followup_complaint(session, token)
+    locale = _followup_locale(request, c)
+    if c is None or c.survey_answered_at is not None:
+        return _followup_gone(request, locale, used=c is not None)
+    if limited is not None:
+        msgid = N_("Too many submissions from this address; try again in %(seconds)s seconds.")
+        rate = {"": gettext(locale, msgid) % {"seconds": limited.retry_after}}
+        page = _render_followup(request, c, token, locale, shown, rate, 429)
+        page.headers.update(limited.headers)
+        return page
+    errors: dict[str, str] = {}
+    csat = _int(shown["csat"])
+    if csat is None or not 1 <= csat <= 5:
+        errors["csat"] = gettext(locale, N_("Choose how satisfied you are, from 1 to 5."))
+    if shown["would_buy_again"] not in ("yes", "no"):
+        errors["would_buy_again"] = gettext(locale, N_("Choose yes or no."))
+    if len(shown["comment"]) > 2000:
+        errors["comment"] = gettext(locale, N_("At most 2000 characters."))
+    if errors:
+        return _render_followup(request, c, token, locale, shown, errors, 422)
+    try:
+        service.answer_survey(
+            session,
+            token,
+            SurveyAnswerIn(
+                csat=csat,
+                would_buy_again=shown["would_buy_again"] == "yes",
+                comment=shown["comment"] or None,
+            ),
+        )
+    except Conflict:
+        session.rollback()
+        return _followup_gone(request, locale, used=True)
+    lang_q = f"?lang={locale}" if request.query_params.get("lang") else ""
+    return redirect(request, f"/complain/followup/{token}/thanks{lang_q}")
+
+
+@router.get("/complain/followup/{token}/thanks")
+def public_followup_thanks(request: Request, session: DbSession, token: str) -> Response:
+    """Thank you, and whether the complaint was opened again."""
+    c = _followup_complaint(session, token)
+    locale = _followup_locale(request, c)
+    if c is None:
+        return _followup_gone(request, locale, used=False)
+    if c.survey_answered_at is None:
+        return redirect(request, f"/complain/followup/{token}")
+    return _followup_page(
+        request,
+        "complaints/public_followup_thanks.html",
+        locale,
+        c=c,
+        reopened=workflow.is_open(c.status),
+    )
+
+
+# --- category tree admin -----------------------------------------------------------------------
+
+CATEGORY_FIELDS = ("code", "name", "name_zh", "parent_id")
+
+
+def _category_errors(request: Request, exc: ValidationError | RetentoError) -> dict[str, str]:
+    """Form errors by field; the service's usual refusals in the page's language."""
+    errors = form_errors(request, exc)
+    if isinstance(exc, Conflict) and exc.field == "code":
+        errors["code"] = tr(request, "A category with this code exists already.")
+    elif isinstance(exc, InvalidInput) and exc.field == "parent_id":
+        if "itself" in exc.message:
+            errors["parent_id"] = tr(
+                request, "A category cannot move under itself or one of its subcategories."
+            )
+        else:
+            errors["parent_id"] = tr(request, "This parent category does not exist.")
+    if isinstance(exc, ValidationError) and any(
+        e["loc"] == ("code",) and e["type"] == "string_pattern_mismatch" for e in exc.errors()
+    ):
+        errors["code"] = tr(
+            request, "Use lower-case letters, digits, hyphens, dots or underscores only."
+        )
+    return errors
+
+
+def _parent_options(
+    request: Request, session: Session, exclude: int | None = None
+) -> list[tuple[str, str]]:
+    """Possible parents in tree order; ``exclude`` leaves out a category and its subtree."""
+    out = []
+    for c, _, path in service.category_tree(session):
+        if exclude is not None and any(p.id == exclude for p in path):
+            continue
+        out.append((str(c.id), _tree_label(request, path)))
+    return out
+
+
+def _render_categories(
+    request: Request,
+    session: Session,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    tree = service.category_tree(session)
+    used = dict(
+        session.execute(
+            select(Complaint.category_id, func.count()).group_by(Complaint.category_id)
+        ).all()
+    )
+    offered = {c.id for c, _, _ in service.category_tree(session, active_only=True)}
+    rows = [
+        {
+            "c": c,
+            "depth": depth,
+            "name": _cat_name(request, c),
+            "offered": c.id in offered,
+            "complaints": used.get(c.id, 0),
+        }
+        for c, depth, _ in tree
+    ]
+    return render(
+        request,
+        "complaints/categories.html",
+        status_code=status_code,
+        rows=rows,
+        parents=_parent_options(request, session),
+        form=form or {},
+        errors=errors or {},
+    )
+
+
+def _error_status(exc: Exception) -> int:
+    return 409 if isinstance(exc, Conflict) else 422
+
+
+@router.get("/complaints/categories")
+def category_admin(request: Request, session: DbSession, user: PageUser) -> Response:
+    """The complaint category tree (managers and admins)."""
+    require(user, "sla:manage")
+    return _render_categories(request, session)
+
+
+@router.post("/complaints/categories")
+async def category_create(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Add a category (at the top or under a parent)."""
+    require(user, "sla:manage")
+    form = await request.form()
+    shown = {k: str(form.get(k) or "").strip() for k in CATEGORY_FIELDS}
+    try:
+        service.create_category(
+            session,
+            CategoryCreate(
+                code=shown["code"].lower(),
+                name=shown["name"],
+                name_zh=shown["name_zh"] or None,
+                parent_id=_int(shown["parent_id"]),
+            ),
+            actor=user,
+        )
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        _reraise_access(exc)
+        errors = _category_errors(request, exc)
+        return _render_categories(request, session, shown, errors, _error_status(exc))
+    flash(request, tr(request, "The category was saved."))
+    return redirect(request, "/complaints/categories")
+
+
+def _render_category(
+    request: Request,
+    session: Session,
+    cat: ComplaintCategory,
+    form: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "complaints/category.html",
+        status_code=status_code,
+        cat=cat,
+        parents=_parent_options(request, session, exclude=cat.id),
+        form=form,
+        errors=errors or {},
+    )
+
+
+@router.get("/complaints/categories/{category_id:int}")
+def category_edit(
+    request: Request, session: DbSession, user: PageUser, category_id: int
+) -> Response:
+    """Rename, move or (de)activate one category."""
+    require(user, "sla:manage")
+    cat = service.get_category(session, category_id)
+    form = {
+        "name": cat.name,
+        "name_zh": cat.name_zh or "",
+        "parent_id": "" if cat.parent_id is None else str(cat.parent_id),
+        "is_active": cat.is_active,
+    }
+    return _render_category(request, session, cat, form)
+
+
+@router.post("/complaints/categories/{category_id:int}")
+async def category_update(
+    request: Request, session: DbSession, user: PageUser, category_id: int
+) -> Response:
+    """Save a category; complaints filed under it keep it."""
+    require(user, "sla:manage")
+    cat = service.get_category(session, category_id)
+    form = await request.form()
+    shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in CATEGORY_FIELDS[1:]}
+    shown["is_active"] = form.get("is_active") == "1"
+    try:
+        service.update_category(
+            session,
+            category_id,
+            CategoryUpdate(
+                name=shown["name"],
+                name_zh=shown["name_zh"] or None,
+                parent_id=_int(shown["parent_id"]),
+                is_active=shown["is_active"],
+            ),
+            actor=user,
+        )
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        _reraise_access(exc)
+        cat = service.get_category(session, category_id)
+        errors = _category_errors(request, exc)
+        return _render_category(request, session, cat, shown, errors, _error_status(exc))
+    flash(request, tr(request, "The category was saved."))
+    return redirect(request, "/complaints/categories")
+
+
+@router.post("/complaints/categories/{category_id:int}/active")
+async def category_toggle(
+    request: Request, session: DbSession, user: PageUser, category_id: int
+) -> Response:
+    """Deactivate (no longer offered on intake) or reactivate a category from the list."""
+    require(user, "sla:manage")
+    form = await request.form()
+    active = form.get("active") == "1"
+    cat = service.update_category(
+        session, category_id, CategoryUpdate(is_active=active), actor=user
+    )
+    msgid = N_("%(name)s is offered again.") if active else N_("%(name)s is no longer offered.")
+    flash(request, tr(request, msgid, name=_cat_name(request, cat)))
+    return redirect(request, "/complaints/categories")
 
 
 # --- SLA admin ---------------------------------------------------------------------------------
