@@ -1,5 +1,6 @@
 """Resolving a complaint emails the follow-up question link (resolution CSAT, buy again) to
-customers with an address and email consent; the link answers the follow-up."""
+customers with an address and email consent; the link opens the public follow-up page in the
+customer's language."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.factories import make_customer
 from tests.factories.complaints import make_complaint
 from tests.mail.conftest import smtp_fixture, smtp_server_fixture  # noqa: F401 (fixtures)
 
-LINK = re.compile(r"https://shop\.example/api/v1/public/complaints/followup/([A-Za-z0-9_-]+)")
+LINK = re.compile(r"https://shop\.example/complain/followup/([A-Za-z0-9_-]+)\?lang=(zh_CN|en)\b")
 
 
 def _resolve(db, c, actor):
@@ -51,8 +52,9 @@ def test_resolving_queues_and_sends_the_follow_up_link(db, users, smtp):
     [mail] = recorder.messages
     assert mail["Subject"] == f"您对投诉 {c.tracking_code} 的处理满意吗？"
     text = mail.get_body(("plain",)).get_content()
-    token = LINK.search(text).group(1)
-    assert token == c.followup_token
+    link = LINK.search(text)
+    token = link.group(1)
+    assert token == c.followup_token and link.group(2) == "zh_CN"  # the page in her language
     assert f"https://shop.example/complain/status/{c.tracking_code}" in text
     answered = service.answer_survey(db, token, SurveyAnswerIn(csat=5, would_buy_again=True))
     assert answered.survey_answered_at is not None

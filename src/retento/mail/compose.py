@@ -25,8 +25,8 @@ from retento.mail.service import (
 from retento.surveys.models import Survey, SurveyInvitation
 from retento.web.i18n import LOCALES, N_, Formatter, gettext, normalise_locale
 
-# Where a resolved complaint's follow-up question is answered (the public API of complaints).
-FOLLOWUP_PATH = "/api/v1/public/complaints/followup/"
+# Where a resolved complaint's follow-up question is answered: the public web page (no login).
+FOLLOWUP_PATH = "/complain/followup/"
 STATUS_PATH = "/complain/status/"
 SURVEY_PATH = "/s/"
 
@@ -221,7 +221,7 @@ def _followup_link(session: Session, complaint_id: int, locale: str) -> str | No
     c = session.get(Complaint, complaint_id)
     if c is None or not c.followup_token or c.survey_answered_at is not None:
         return None
-    return FOLLOWUP_PATH + c.followup_token
+    return f"{FOLLOWUP_PATH}{c.followup_token}?lang={normalise_locale(locale)}"
 
 
 register_link("survey_invitation", _survey_link)
