@@ -82,7 +82,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 __all__ = [
     "BootstrapResult",
@@ -782,6 +781,8 @@ def _inner_tables(spec: _Spec, scores: np.ndarray) -> dict[str, pd.DataFrame]:
         sigma2 = resid @ resid / dof
         se = np.sqrt(np.diag(sigma2 * np.linalg.inv(design.T @ design)))
         t = coef / se
+        from scipy import stats  # imported here: scipy.stats costs ~0.4 s at start-up
+
         pval = 2 * stats.t.sf(np.abs(t), dof)
         names = [spec.latents[i] for i in pred]
         out[lv] = pd.DataFrame(
