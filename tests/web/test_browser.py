@@ -101,8 +101,16 @@ def test_agent_cannot_open_admin_pages(page, server):
 
 def test_admin_sees_users_and_audit_log(page, server):
     login(page, server, "admin")
+    # The admin pages sit in the Administration menu, closed until opened.
+    assert not page.locator("nav.mainnav a[href='/admin/users']").is_visible()
+    page.click("nav.mainnav details.adminmenu summary")
     page.click("nav.mainnav a[href='/admin/users']")
     assert page.locator("table.data tbody tr").count() >= 4
+    assert "active" in (page.get_attribute("details.adminmenu summary", "class") or "")
+    page.click("nav.mainnav details.adminmenu summary")
+    page.keyboard.press("Escape")
+    assert not page.locator("nav.mainnav a[href='/admin/audit']").is_visible()
+    page.click("nav.mainnav details.adminmenu summary")
     page.click("nav.mainnav a[href='/admin/audit']")
     page.click("#audit-table details summary >> nth=0")
     assert page.locator("#audit-table table.diff").first.is_visible()

@@ -61,6 +61,19 @@
     });
   }
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
+
+  // The administration menu closes on a click elsewhere or Escape, like any menu.
+  document.addEventListener("click", function (evt) {
+    document.querySelectorAll("details.adminmenu[open]").forEach(function (menu) {
+      if (!menu.contains(evt.target)) menu.removeAttribute("open");
+    });
+  });
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key !== "Escape") return;
+    document.querySelectorAll("details.adminmenu[open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+    });
+  });
   document.addEventListener("htmx:afterSettle", function (evt) { drawCharts(evt.target); });
   window.addEventListener("resize", function () {
     document.querySelectorAll("[data-chart]").forEach(function (el) { if (el._chart) el._chart.resize(); });
