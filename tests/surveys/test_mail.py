@@ -208,3 +208,25 @@ def test_demo_leaves_queued_invitation_emails_in_the_outbox(db):
     )
     emails = service.distribution_emails(db, db.get(SurveyDistribution, dist))
     assert emails.queued == len(msgs) and emails.not_emailed > 0
+
+
+def test_invitation_counts_as_sent_when_its_email_leaves(db, users, small_survey, smtp):
+    """With sending disabled for days, reminders must count from the email, not the queueing."""
+    recorder, settings = smtp
+    t0 = utcnow()
+    cs = _customers(db)
+    dist, _ = _distribute(db, small_survey, users, [cs["ann"]], now=t0)
+    inv = db.scalar(select(SurveyInvitation).where(SurveyInvitation.distribution_id == dist.id))
+    assert inv.sent_at == t0
+    later = t0 + timedelta(days=small_survey.reminder_after_days + 1)
+    send_queued(db, settings=settings, now=later)
+    assert len(recorder.messages) == 1
+    db.refresh(inv)
+    assert inv.sent_at == later
+    # The invitation only just arrived: no reminder is due yet, although the distribution is old.
+    assert send_reminders(db, now=later + timedelta(hours=1)) == 0
+    due = later + timedelta(days=small_survey.reminder_after_days)
+    assert send_reminders(db, now=due) == 1
+    send_queued(db, settings=settings, now=due + timedelta(minutes=5))
+    db.refresh(inv)
+    assert inv.reminded_at == due + timedelta(minutes=5) and len(recorder.messages) == 2

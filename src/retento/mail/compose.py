@@ -18,6 +18,7 @@ from retento.mail.service import (
     LINK,
     Email,
     html_body,
+    on_sent,
     queue_email,
     register_link,
     valid_address,
@@ -226,6 +227,24 @@ def _followup_link(session: Session, complaint_id: int, locale: str) -> str | No
 
 register_link("survey_invitation", _survey_link)
 register_link("complaint", _followup_link)
+
+
+def _invitation_sent(session: Session, invitation_id: int, when: datetime) -> None:
+    # Reminders count from when the customer got the link: with sending disabled for a while,
+    # counting from the distribution would remind people the day their invitation arrives.
+    inv = session.get(SurveyInvitation, invitation_id)
+    if inv is not None:
+        inv.sent_at = when
+
+
+def _reminder_sent(session: Session, invitation_id: int, when: datetime) -> None:
+    inv = session.get(SurveyInvitation, invitation_id)
+    if inv is not None:
+        inv.reminded_at = when
+
+
+on_sent("survey_invitation", _invitation_sent)
+on_sent("survey_reminder", _reminder_sent)
 
 
 def queue_complaint_followup(

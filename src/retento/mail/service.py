@@ -48,6 +48,17 @@ LinkResolver = Callable[[Session, int, str], str | None]
 LINK_RESOLVERS: dict[str, LinkResolver] = {}
 
 
+# kind -> hook(session, related_id, sent_at): what the e-mail's domain records once it has left
+# (a survey invitation's "sent" time is when the customer got the link, not when it was queued).
+SentHook = Callable[[Session, int, datetime], None]
+SENT_HOOKS: dict[str, SentHook] = {}
+
+
+def on_sent(kind: str, hook: SentHook) -> None:
+    """Run ``hook`` in the sending transaction when an e-mail of ``kind`` is accepted."""
+    SENT_HOOKS[kind] = hook
+
+
 def register_link(related_type: str, resolver: LinkResolver) -> None:
     """Let messages about ``related_type`` carry a link built only when they are sent."""
     LINK_RESOLVERS[related_type] = resolver
@@ -462,6 +473,9 @@ def deliver(
     msg.sent_at = now
     msg.last_error = None
     msg.claim_token = None
+    hook = SENT_HOOKS.get(msg.kind)
+    if hook is not None and msg.related_id is not None:
+        hook(session, msg.related_id, now)
     session.flush()
     report.sent += 1
     return msg.status
