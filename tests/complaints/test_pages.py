@@ -621,6 +621,22 @@ def test_public_follow_up_page_speaks_the_customers_language(client, db, users):
     assert "已经回答" in client.get(url).text
 
 
+def test_header_language_switch_wins_over_the_links_language(client, db, users):
+    c = _resolved(db, users, name="王芳", country="CN")
+    url = f"/complain/followup/{c.followup_token}"
+    page = client.get(f"{url}?lang=zh_CN")
+    assert "您对解决结果满意吗" in page.text
+    assert page.text.count('class="langswitch"') == 1  # only the header's switch
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    r = client.post(
+        "/locale",
+        data={"csrf_token": token, "lang": "en", "next": f"{url}?lang=zh_CN"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == url  # the stale ?lang= is dropped
+    assert "How satisfied are you with the resolution?" in client.get(url).text
+
+
 def test_category_admin_tree_create_edit_deactivate(client, db, users):
     from retento.audit.models import AuditEntry
     from retento.complaints.models import ComplaintCategory

@@ -1147,13 +1147,16 @@ async def public_reply_page(request: Request, session: DbSession, code: str) -> 
 
 
 def _followup_locale(request: Request, c: Complaint | None) -> str:
-    """``?lang=`` if the customer switched, else the customer's language, else the visitor's."""
+    """``?lang=`` (the e-mailed link), else the visitor's own choice in the header's language
+    switch, else the customer's language, else the browser's."""
     from retento.mail.compose import customer_locale
     from retento.web.render import request_locale
 
     lang = request.query_params.get("lang")
     if lang in LOCALES:
         return normalise_locale(lang)
+    if "session" in request.scope and request.session.get("locale"):
+        return normalise_locale(request.session["locale"])
     customer = c.customer if c is not None and c.customer_id else None
     if customer is not None:
         return customer_locale(customer, request_locale(request))

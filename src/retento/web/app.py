@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -80,7 +80,17 @@ def switch_locale(
     user = optional_user(request, session)
     if user is not None and user.locale != lang:
         update_user(session, user.id, UserUpdate(locale=lang), actor=user)
-    return RedirectResponse(safe_next(next), status_code=303)
+    return RedirectResponse(_without_lang(safe_next(next)), status_code=303)
+
+
+def _without_lang(url: str) -> str:
+    """``url`` minus a ``lang=`` parameter, which would override the language just chosen
+    (public pages reached from an e-mailed link carry one)."""
+    path, _, query = url.partition("?")
+    if not query:
+        return url
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "lang"]
+    return path + ("?" + urlencode(kept) if kept else "")
 
 
 def page_error(request: Request, err: RetentoError) -> Response:
