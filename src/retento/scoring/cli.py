@@ -9,7 +9,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
 from retento.core.errors import InvalidInput
-from retento.scoring import service
 from retento.scoring.schemas import ScoreRunCreate
 
 
@@ -26,6 +25,9 @@ def score(
 ) -> None:
     """Score every customer: CLV, P(alive), RFM, value pyramid, labels, loyalty stage."""
     from pydantic import ValidationError
+
+    # Imported here: the models pull in SciPy, which every other `retento` command would pay for.
+    from retento.scoring import service
 
     try:
         data = ScoreRunCreate(
