@@ -351,7 +351,6 @@ def sla_flag(c: Complaint, now: datetime | None = None) -> str:
 
 def _when(request: Request, value: datetime) -> str:
     """A timestamp in the page's language and the installation's time zone."""
-    from retento.web.i18n import Formatter
     from retento.web.render import request_locale
 
     settings = request.app.state.settings
@@ -1167,16 +1166,7 @@ def _followup_page(
     request: Request, template: str, locale: str, status_code: int = 200, **extra: Any
 ) -> Response:
     """Render a follow-up page in ``locale`` whatever the visitor's session says."""
-    settings = request.app.state.settings
-    return render(
-        request,
-        template,
-        status_code=status_code,
-        locale=locale,
-        html_lang="zh-CN" if locale == "zh_CN" else "en",
-        fmt=Formatter(locale, settings.timezone, settings.currency),
-        **extra,
-    )
+    return render(request, template, status_code=status_code, locale=locale, **extra)
 
 
 def _followup_gone(request: Request, locale: str, used: bool) -> Response:

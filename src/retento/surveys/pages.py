@@ -46,7 +46,7 @@ from retento.surveys.schemas import (
     SurveyFromTemplate,
     SurveyUpdate,
 )
-from retento.web.i18n import LANGUAGE_NAMES, LOCALES, N_, Formatter, gettext, normalise_locale
+from retento.web.i18n import LANGUAGE_NAMES, LOCALES, N_, gettext, normalise_locale
 from retento.web.labels import label_msgid, register_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.panels import Panel, register_panel
@@ -766,16 +766,7 @@ def _public(
     request: Request, template: str, locale: str, status_code: int = 200, **extra: Any
 ) -> Response:
     """Render a public page in ``locale`` regardless of the visitor's session."""
-    settings = request.app.state.settings
-    return render(
-        request,
-        template,
-        status_code=status_code,
-        locale=locale,
-        html_lang="zh-CN" if locale == "zh_CN" else "en",
-        fmt=Formatter(locale, settings.timezone, settings.currency),
-        **extra,
-    )
+    return render(request, template, status_code=status_code, locale=locale, **extra)
 
 
 def _gone(request: Request, exc: RetentoError, locale: str) -> Response:

@@ -144,10 +144,11 @@ def query_with(request: Request, **changes: Any) -> str:
     return "?" + urlencode(params) if params else "?"
 
 
-def context(request: Request, extra: dict[str, Any]) -> dict[str, Any]:
-    """Everything every template may use, plus the page's own values."""
+def context(request: Request, extra: dict[str, Any], locale: str | None = None) -> dict[str, Any]:
+    """Everything every template may use, plus the page's own values; ``locale`` overrides the
+    request's language (public pages follow the link's or the customer's language)."""
     settings: Settings = request.app.state.settings
-    locale = request_locale(request)
+    locale = normalise_locale(locale) if locale else request_locale(request)
     catalogue = translations(locale)
     v = viewer(request)
     fmt = Formatter(locale, settings.timezone, settings.currency)
@@ -187,10 +188,11 @@ def render(
     template: str,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    locale: str | None = None,
     **extra: Any,
 ) -> HTMLResponse:
-    """Render ``template`` in the request's language."""
-    ctx = context(request, extra)
+    """Render ``template`` in the request's language, or in ``locale`` if given."""
+    ctx = context(request, extra, locale)
     html = environment(ctx["locale"]).get_template(template).render(ctx)
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
