@@ -137,3 +137,83 @@ def tokens(db: Session, users):
         out[role] = {"Authorization": f"Bearer {plain}"}
     db.commit()
     return out
+
+
+# --- Live PostgreSQL for concurrency tests -------------------------------------------------
+# The ``db``/``client`` fixtures above share one rolled-back connection, so they cannot show a
+# race. ``live_pg`` gives a test its own database (copied from a migrated template, ~0.3 s) with
+# real commits, a real connection pool and an app bound to it; it is dropped afterwards.
+
+
+class LivePG:
+    """One throw-away PostgreSQL database: ``url``, ``engine``, ``session_factory``, ``app``."""
+
+    def __init__(self, url: str):
+        from retento.core.db import make_session_factory
+
+        self.url = url
+        self.engine = make_engine(url)
+        self.session_factory = make_session_factory(self.engine)
+        self._app = None
+
+    @property
+    def app(self):
+        if self._app is None:
+            from retento.app import create_app
+            from retento.core.config import Settings
+
+            self._app = create_app(
+                Settings(database_url=self.url, run_scheduler=False, secret_key="test-" + "x" * 32)
+            )
+        return self._app
+
+    def client(self):
+        """A TestClient; use one per thread (``with live_pg.client() as c:``)."""
+        from fastapi.testclient import TestClient
+
+        return TestClient(self.app)
+
+    def session(self) -> Session:
+        return self.session_factory()
+
+    def dispose(self) -> None:
+        if self._app is not None:
+            self._app.state.engine.dispose()
+        self.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated PostgreSQL database used only as a CREATE DATABASE template."""
+    name = f"retento_tpl_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        admin.dispose()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    upgrade(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def live_pg(pg_template: str) -> Iterator[LivePG]:
+    """A fresh migrated PostgreSQL database with real transactions, for concurrency tests."""
+    name = f"retento_live_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    live = LivePG(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        yield live
+    finally:
+        live.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
