@@ -26,6 +26,11 @@ from retento.analytics.holdout import (
     plot_tracking,
     tracking_curves,
 )
+from retento.analytics.loyalty import (
+    LOYALTY_TYPE_NAMES,
+    LOYALTY_TYPES,
+    LoyaltyMeasure,
+)
 from retento.analytics.pls import BootstrapResult, PLSPMResult, fit_csi, fit_csi_higher_order
 from retento.analytics.pyramid import (
     ParetoCurve,
@@ -91,3 +96,4 @@ __all__ += [
     "value_labels",
     "value_pyramid",
 ]
+__all__ += ["LOYALTY_TYPES", "LOYALTY_TYPE_NAMES", "LoyaltyMeasure"]

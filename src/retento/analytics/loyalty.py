@@ -1,0 +1,873 @@
+"""Loyalty measurement (客户忠诚): three dimensions, a loyalty index, six loyalty types, the trap.
+
+:class:`LoyaltyMeasure` scores every customer of a per-customer feature table on the three
+dimensions of SPEC §4 — **behavioural** (行为忠诚: repeat purchase), **intentional** (意识忠诚:
+stated future intent) and **emotional** (情感忠诚: satisfaction and complaint history) — combines
+them into a **loyalty index** 0–100 with configurable weights, classifies the customer into one
+of the six **loyalty types** of the course material (垄断 monopoly, 亲缘 kinship, 利益 interest,
+惰性 inertia, 信赖 trust, 潜在 potential; ``none`` when neither attitude nor behaviour shows any
+loyalty) with the rule that fired and a reason in words (English and Chinese), and flags the
+**satisfaction trap** (顾客满意陷阱): satisfied by survey, but buying below their own rhythm.
+
+The decision table is documented in :class:`LoyaltyMeasure` and in ``docs/analytics-loyalty.md``.
+
+Input columns
+-------------
+Every column is optional; a dimension (or a component of one) whose columns are missing, or whose
+value is missing for a customer, is left out and the remaining weights are renormalised.
+
+==========================  ==============================================================
+column                      meaning
+==========================  ==============================================================
+``n_orders``                purchases so far (non-cancelled orders); 0 = none yet
+``days_since_first_order``  days from the first purchase to the as-of date
+``days_since_last_order``   days from the last purchase to the as-of date
+``median_gap_days``         median days between consecutive purchases (the own rhythm)
+``orders_recent``           purchases in the last ``recent_days`` (see the parameter)
+``share_of_wallet``         share of the customer's category spend that is ours, 0–1
+``segment``                 label of the peer group frequency is compared with
+``discount_share``          share of the customer's orders with a discount, 0–1
+``points_redeemed_share``   share of earned loyalty points the customer has redeemed, 0–1
+``tier_rank``               place of the customer's loyalty tier, 0 (lowest) – 1 (highest)
+``tier_name``               the tier's name, used in the reason only
+``tenure_days``             days the customer has been a customer
+``no_alternative``          True: the customer has no alternative supplier (垄断)
+``affiliated``              True: employee, relative or related company (亲缘)
+``satisfaction``            latest overall satisfaction, on 1–5
+``repurchase_intent``       latest stated repurchase intent, on 1–5
+``recommend``               latest likelihood to recommend, 0–10 (the NPS question)
+``complaints``              complaints filed
+``complaints_open``         of which still open
+``complaints_breached``     of which breached their SLA
+``followup_csat``           mean satisfaction with complaint handling, on 1–5
+==========================  ==============================================================
+
+References
+----------
+Dick, A. S., & Basu, K. (1994). Customer loyalty: Toward an integrated conceptual framework.
+*Journal of the Academy of Marketing Science*, 22(2), 99–113.
+
+Oliver, R. L. (1999). Whence consumer loyalty? *Journal of Marketing*, 63(4_suppl1), 33–44.
+
+Jones, T. O., & Sasser, W. E. (1995). Why satisfied customers defect. *Harvard Business
+Review*, 73(6), 88–99.
+
+Reichheld, F. F. (2003). The one number you need to grow. *Harvard Business Review*, 81(12),
+46–54.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DIMENSIONS",
+    "FEATURE_COLUMNS",
+    "LOYALTY_TYPES",
+    "LOYALTY_TYPE_NAMES",
+    "LoyaltyMeasure",
+]
+
+#: The three loyalty dimensions of SPEC §4, in the order of the index weights.
+DIMENSIONS: tuple[str, ...] = ("behavioural", "intentional", "emotional")
+#: The six loyalty types of the course material, plus ``none`` (Dick & Basu's "no loyalty").
+LOYALTY_TYPES: tuple[str, ...] = (
+    "trust",
+    "monopoly",
+    "kinship",
+    "interest",
+    "inertia",
+    "potential",
+    "none",
+)
+#: Display names of the types: ``{type: (English, Chinese)}``.
+LOYALTY_TYPE_NAMES: dict[str, tuple[str, str]] = {
+    "trust": ("trust loyalty", "信赖忠诚"),
+    "monopoly": ("monopoly loyalty", "垄断忠诚"),
+    "kinship": ("kinship loyalty", "亲缘忠诚"),
+    "interest": ("interest loyalty", "利益忠诚"),
+    "inertia": ("inertia loyalty", "惰性忠诚"),
+    "potential": ("potential loyalty", "潜在忠诚"),
+    "none": ("no loyalty", "无忠诚"),
+}
+#: Input columns understood by :class:`LoyaltyMeasure` (all optional).
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "n_orders",
+    "days_since_first_order",
+    "days_since_last_order",
+    "median_gap_days",
+    "orders_recent",
+    "share_of_wallet",
+    "segment",
+    "discount_share",
+    "points_redeemed_share",
+    "tier_rank",
+    "tier_name",
+    "tenure_days",
+    "no_alternative",
+    "affiliated",
+    "satisfaction",
+    "repurchase_intent",
+    "recommend",
+    "complaints",
+    "complaints_open",
+    "complaints_breached",
+    "followup_csat",
+)
+
+DEFAULT_WEIGHTS: dict[str, float] = {"behavioural": 0.4, "intentional": 0.3, "emotional": 0.3}
+
+# (column, low, high): values outside are rejected with a ValueError naming the column.
+_RANGES: dict[str, tuple[float, float]] = {
+    "n_orders": (0, math.inf),
+    "days_since_first_order": (0, math.inf),
+    "days_since_last_order": (0, math.inf),
+    "median_gap_days": (0, math.inf),
+    "orders_recent": (0, math.inf),
+    "share_of_wallet": (0, 1),
+    "discount_share": (0, 1),
+    "points_redeemed_share": (0, 1),
+    "tier_rank": (0, 1),
+    "tenure_days": (0, math.inf),
+    "satisfaction": (1, 5),
+    "repurchase_intent": (1, 5),
+    "recommend": (0, 10),
+    "complaints": (0, math.inf),
+    "complaints_open": (0, math.inf),
+    "complaints_breached": (0, math.inf),
+    "followup_csat": (1, 5),
+}
+_TRUE = {"1", "true", "t", "yes", "y", "on", "是", "x"}
+_FALSE = {"0", "false", "f", "no", "n", "off", "否", ""}
+
+
+def _num(data: pd.DataFrame, col: str) -> np.ndarray:
+    """Column ``col`` as floats (NaN where missing); a missing column is all NaN."""
+    if col not in data.columns:
+        return np.full(len(data), np.nan)
+    raw = data[col]
+    out = pd.to_numeric(raw, errors="coerce").astype(float).to_numpy()
+    bad = np.isnan(out) & raw.notna().to_numpy()
+    if bad.any():
+        example = raw[bad].iloc[0]
+        raise ValueError(
+            f"column {col!r} has {int(bad.sum())} non-numeric value(s), e.g. {example!r}"
+        )
+    if np.isinf(out).any():
+        raise ValueError(f"column {col!r} has infinite value(s)")
+    lo, hi = _RANGES.get(col, (-math.inf, math.inf))
+    outside = (out < lo) | (out > hi)
+    if outside.any():
+        raise ValueError(
+            f"column {col!r} must lie in [{lo:g}, {hi:g}]; "
+            f"{int(outside.sum())} value(s) outside, e.g. {out[outside][0]:g}"
+        )
+    return out
+
+
+def _flag(data: pd.DataFrame, col: str) -> np.ndarray:
+    """A yes/no column as booleans (missing = False); words like yes/no/true/是 are accepted."""
+    if col not in data.columns:
+        return np.zeros(len(data), dtype=bool)
+    raw = data[col]
+    if pd.api.types.is_bool_dtype(raw):
+        return raw.to_numpy(dtype=bool)
+    out = np.zeros(len(raw), dtype=bool)
+    for i, v in enumerate(raw.tolist()):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            continue
+        if isinstance(v, bool | np.bool_):
+            out[i] = bool(v)
+            continue
+        word = str(v).strip().lower()
+        if word in _TRUE:
+            out[i] = True
+        elif word not in _FALSE:
+            raise ValueError(f"column {col!r} must be yes/no (true/false, 1/0), got {v!r}")
+    return out
+
+
+def _nanmean(parts: list[np.ndarray], weights: list[float] | None = None) -> np.ndarray:
+    """Row-wise weighted mean of the parts that are not NaN (NaN when all are)."""
+    stack = np.vstack(parts)
+    w = np.ones(len(parts)) if weights is None else np.asarray(weights, dtype=float)
+    mask = ~np.isnan(stack)
+    wsum = (mask * w[:, None]).sum(axis=0)
+    total = (np.where(mask, stack, 0.0) * w[:, None]).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(wsum > 0, total / np.where(wsum > 0, wsum, 1.0), np.nan)
+
+
+class LoyaltyMeasure:
+    r"""Loyalty dimensions, index, type and satisfaction-trap flag per customer.
+
+    Follows scikit-learn's estimator contract (``__init__`` only stores hyper-parameters,
+    :meth:`fit` returns ``self``, learned attributes end in ``_``, :meth:`get_params` /
+    :meth:`set_params`), so it can be cloned and grid-searched, but it needs no scikit-learn.
+
+    **Behavioural loyalty** (行为忠诚) is the mean of the available components, each 0–100:
+
+    - repeat: :math:`100\,(n-1)/n` for :math:`n \ge 1` purchases, 0 without purchases;
+    - frequency against the segment: with the purchase rate
+      :math:`f = 365\,n / \max(d_{first}, \text{min\_span\_days})` a year and the segment's
+      median rate :math:`\tilde f_s` learned by :meth:`fit` (among buyers),
+      :math:`r = f / \tilde f_s` and the score :math:`100\,r/(1+r)` (50 at the segment median);
+    - share of wallet: :math:`100\,\text{share\_of\_wallet}` where known;
+    - rhythm kept: :math:`100 \min(1, k\,g / d_{last})` for customers with a rhythm (at least two
+      purchases; :math:`g` the median gap, :math:`k` = ``overdue_factor``): full marks while the
+      last purchase is within :math:`k` usual gaps, falling as it becomes overdue.
+
+    **Intentional loyalty** (意识忠诚) is the mean of :math:`100\,(\text{repurchase}-1)/4` and
+    :math:`10\,\text{recommend}` (the 0–10 NPS question of Reichheld, 2003).
+
+    **Emotional loyalty** (情感忠诚) combines satisfaction :math:`S = 100\,(s-1)/4` with the
+    complaint history of customers who complained,
+    :math:`C = \text{clip}(100 - p_c\,n_c - p_o\,n_o - p_b\,n_b, 0, 100)`, averaged with
+    :math:`100\,(\text{followup}-1)/4` when the complaint handling was rated (a well-recovered
+    complaint restores loyalty); emotional = :math:`(1-w_c)S + w_c C` (either alone when the
+    other is unknown). A customer who never complained has no complaint component: silence is
+    not evidence.
+
+    **Loyalty index** = :math:`\sum_d w_d s_d / \sum_{d\,\text{known}} w_d` over the three
+    dimensions (weights renormalised over the known ones, per customer).
+
+    **Attitude** (relative attitude in Dick & Basu, 1994) is the weighted mean of the intentional
+    and emotional scores. **Price sensitivity** is the mean of ``discount_share`` and
+    ``points_redeemed_share`` (0–1); **switching cost** the mean of ``tier_rank`` and
+    :math:`\min(1, \text{tenure\_days} / \text{tenure\_full\_days})`.
+
+    **Loyalty type**: behaviour is *high* when behavioural ≥ ``behaviour_threshold``, attitude
+    *high* when attitude ≥ ``attitude_threshold`` (unknown attitude is not high). The first
+    matching rule wins:
+
+    ====  =========  ==========  ========================================  ============
+    rule  behaviour  attitude    context                                   type
+    ====  =========  ==========  ========================================  ============
+    R1    high       high        —                                         trust 信赖
+    R2    high       not high    ``no_alternative``                        monopoly 垄断
+    R3    high       not high    ``affiliated``                            kinship 亲缘
+    R4    high       not high    price sensitivity ≥ threshold             interest 利益
+    R5a   high       not high    switching cost ≥ threshold                inertia 惰性
+    R5b   high       not high    otherwise (habit, convenience)            inertia 惰性
+    R6    low        high        —                                         potential 潜在
+    R7    low        not high    —                                         none 无忠诚
+    ====  =========  ==========  ========================================  ============
+
+    R1, R2–R5 and R6 are Dick & Basu's *loyalty*, *spurious loyalty* and *latent loyalty*
+    cells; the context columns split spurious loyalty into the course material's monopoly,
+    kinship, interest and inertia loyalty. Oliver's (1999) phases read the same way: trust is
+    the conative/action phase, potential the affective phase without action yet.
+
+    **Satisfaction trap** (Jones & Sasser, 1995): *satisfied* (satisfaction ≥
+    ``satisfied_threshold``) and, for a customer with at least ``min_orders_for_rhythm``
+    purchases, *falling behaviour* — either **overdue** (:math:`d_{last} > k \max(g, 1)`) or
+    **slowing** (purchases in the last ``recent_days`` a day fewer than ``recent_drop`` times the
+    customer's own rate before that window, which must be at least ``recent_days`` long).
+
+    Parameters
+    ----------
+    weights : dict, optional
+        Index weights of ``behavioural``, ``intentional``, ``emotional`` (non-negative, any scale,
+        normalised; missing keys weigh 0). Default 0.4 / 0.3 / 0.3.
+    behaviour_threshold : float
+        Behavioural score (0–100) at which behaviour counts as high (default 50).
+    attitude_threshold : float
+        Attitude score (0–100) at which attitude counts as high (default 60, i.e. about 3.4 of 5).
+    price_sensitivity_threshold : float
+        Price sensitivity (0–1) at which a customer counts as deal-driven (default 0.5).
+    switching_cost_threshold : float
+        Switching cost (0–1) at which inertia is attributed to it (default 0.5).
+    satisfied_threshold : float
+        Satisfaction (1–5) that counts as satisfied for the trap (default 4, the top-2 box).
+    overdue_factor : float
+        :math:`k`: overdue when the last purchase is more than :math:`k` usual gaps ago (default 2).
+    recent_days : int
+        Length of the recent window of ``orders_recent`` (default 90).
+    recent_drop : float
+        Slowing when the recent rate is below this share of the earlier rate (default 0.5).
+    min_orders_for_rhythm : int
+        Purchases needed before a customer has a rhythm for the trap (default 3: two gaps).
+    min_span_days : float
+        Floor of the observation span in the purchase rate, so a new customer's two purchases
+        in a week do not count as 100 a year (default 90).
+    tenure_full_days : float
+        Tenure at which the tenure part of the switching cost is full (default 1095, 3 years).
+    complaint_weight : float
+        :math:`w_c`, the share of the complaint history in the emotional score (default 0.3).
+    complaint_penalty, open_penalty, breach_penalty : float
+        :math:`p_c, p_o, p_b`: points off the complaint score per complaint, per open complaint
+        and per SLA-breached complaint (defaults 10, 15, 15).
+
+    Attributes
+    ----------
+    weights_ : dict
+        The normalised index weights.
+    segment_frequency_ : dict
+        Median purchases a year among buyers, per segment (key ``None`` without segments).
+    overall_frequency_ : float
+        Median purchases a year among all buyers (used for segments not seen in ``fit``; NaN
+        when nobody bought).
+    n_features_in_ : int
+        Number of columns seen in :meth:`fit`.
+    feature_names_in_ : numpy.ndarray
+        Their names.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"n_orders": [12, 12], "days_since_first_order": [400, 400],
+    ...                   "days_since_last_order": [20, 20], "median_gap_days": [33, 33],
+    ...                   "satisfaction": [5, 2], "discount_share": [0.0, 0.05]})
+    >>> LoyaltyMeasure().fit_transform(X)["loyalty_type"].tolist()
+    ['trust', 'inertia']
+    """
+
+    def __init__(
+        self,
+        *,
+        weights: dict[str, float] | None = None,
+        behaviour_threshold: float = 50.0,
+        attitude_threshold: float = 60.0,
+        price_sensitivity_threshold: float = 0.5,
+        switching_cost_threshold: float = 0.5,
+        satisfied_threshold: float = 4.0,
+        overdue_factor: float = 2.0,
+        recent_days: int = 90,
+        recent_drop: float = 0.5,
+        min_orders_for_rhythm: int = 3,
+        min_span_days: float = 90.0,
+        tenure_full_days: float = 1095.0,
+        complaint_weight: float = 0.3,
+        complaint_penalty: float = 10.0,
+        open_penalty: float = 15.0,
+        breach_penalty: float = 15.0,
+    ) -> None:
+        self.weights = weights
+        self.behaviour_threshold = behaviour_threshold
+        self.attitude_threshold = attitude_threshold
+        self.price_sensitivity_threshold = price_sensitivity_threshold
+        self.switching_cost_threshold = switching_cost_threshold
+        self.satisfied_threshold = satisfied_threshold
+        self.overdue_factor = overdue_factor
+        self.recent_days = recent_days
+        self.recent_drop = recent_drop
+        self.min_orders_for_rhythm = min_orders_for_rhythm
+        self.min_span_days = min_span_days
+        self.tenure_full_days = tenure_full_days
+        self.complaint_weight = complaint_weight
+        self.complaint_penalty = complaint_penalty
+        self.open_penalty = open_penalty
+        self.breach_penalty = breach_penalty
+
+    # -- scikit-learn protocol --------------------------------------------------------------
+    _PARAMS = (
+        "weights",
+        "behaviour_threshold",
+        "attitude_threshold",
+        "price_sensitivity_threshold",
+        "switching_cost_threshold",
+        "satisfied_threshold",
+        "overdue_factor",
+        "recent_days",
+        "recent_drop",
+        "min_orders_for_rhythm",
+        "min_span_days",
+        "tenure_full_days",
+        "complaint_weight",
+        "complaint_penalty",
+        "open_penalty",
+        "breach_penalty",
+    )
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The hyper-parameters as a dict (scikit-learn protocol)."""
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def set_params(self, **params: Any) -> LoyaltyMeasure:
+        """Set hyper-parameters by name (scikit-learn protocol); unknown names raise ValueError."""
+        for name, value in params.items():
+            if name not in self._PARAMS:
+                raise ValueError(f"invalid parameter {name!r} for LoyaltyMeasure")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        changed = {
+            k: v
+            for k, v in self.get_params().items()
+            if v != type(self)().get_params()[k]  # only non-default values, like scikit-learn
+        }
+        inner = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        return f"LoyaltyMeasure({inner})"
+
+    # -- validation -------------------------------------------------------------------------
+    def _check_params(self) -> dict[str, float]:
+        raw = DEFAULT_WEIGHTS if self.weights is None else dict(self.weights)
+        unknown = set(raw) - set(DIMENSIONS)
+        if unknown:
+            raise ValueError(
+                f"weights has unknown dimension(s) {sorted(unknown)}; use {list(DIMENSIONS)}"
+            )
+        w = {d: float(raw.get(d, 0.0)) for d in DIMENSIONS}
+        if any(not math.isfinite(v) or v < 0 for v in w.values()):
+            raise ValueError("weights must be finite and non-negative")
+        total = sum(w.values())
+        if total <= 0:
+            raise ValueError("weights must not all be zero")
+        for name, lo, hi in (
+            ("behaviour_threshold", 0, 100),
+            ("attitude_threshold", 0, 100),
+            ("price_sensitivity_threshold", 0, 1),
+            ("switching_cost_threshold", 0, 1),
+            ("satisfied_threshold", 1, 5),
+            ("recent_drop", 0, 1),
+            ("complaint_weight", 0, 1),
+        ):
+            v = float(getattr(self, name))
+            if not (lo <= v <= hi):
+                raise ValueError(f"{name} must lie in [{lo}, {hi}], got {v!r}")
+        for name in (
+            "overdue_factor",
+            "recent_days",
+            "min_span_days",
+            "tenure_full_days",
+        ):
+            v = float(getattr(self, name))
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be positive, got {v!r}")
+        for name in ("complaint_penalty", "open_penalty", "breach_penalty"):
+            v = float(getattr(self, name))
+            if not (math.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be non-negative, got {v!r}")
+        if int(self.min_orders_for_rhythm) < 2:
+            raise ValueError("min_orders_for_rhythm must be at least 2 (one gap)")
+        return {d: v / total for d, v in w.items()}
+
+    @staticmethod
+    def _check_frame(X: Any) -> pd.DataFrame:
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(f"X must be a pandas DataFrame, not {type(X).__name__}")
+        return X
+
+    def _per_year(self, X: pd.DataFrame) -> np.ndarray:
+        n = np.nan_to_num(_num(X, "n_orders"), nan=0.0) if "n_orders" in X else None
+        if n is None:
+            return np.full(len(X), np.nan)
+        first = _num(X, "days_since_first_order")
+        span = np.maximum(np.nan_to_num(first, nan=0.0), float(self.min_span_days))
+        rate = 365.0 * n / span
+        return np.where(n > 0, rate, 0.0)
+
+    @staticmethod
+    def _segments(X: pd.DataFrame) -> np.ndarray:
+        if "segment" not in X.columns:
+            return np.full(len(X), None, dtype=object)
+        return X["segment"].astype(object).where(X["segment"].notna(), None).to_numpy()
+
+    # -- fit / transform --------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y: Any = None) -> LoyaltyMeasure:
+        """Learn the segments' median purchase rates (the frequency reference) from ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            One row per customer with (some of) the documented columns; usually the whole
+            customer base, so that :meth:`transform` can score any subset against it.
+        y : ignored
+
+        Returns
+        -------
+        LoyaltyMeasure
+            ``self``.
+        """
+        X = self._check_frame(X)
+        weights = self._check_params()
+        per_year = self._per_year(X)
+        buyers = per_year > 0
+        segments = self._segments(X)
+        overall = float(np.median(per_year[buyers])) if buyers.any() else float("nan")
+        seg_freq: dict[Any, float] = {}
+        if buyers.any():
+            frame = pd.DataFrame({"s": segments[buyers], "f": per_year[buyers]})
+            for key, value in frame.groupby("s", dropna=False, sort=False)["f"].median().items():
+                seg_freq[
+                    None if key is None or (isinstance(key, float) and math.isnan(key)) else key
+                ] = float(value)
+        self.weights_ = weights
+        self.segment_frequency_ = seg_freq
+        self.overall_frequency_ = overall
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, y: Any = None) -> pd.DataFrame:
+        """:meth:`fit` on ``X``, then :meth:`transform` it."""
+        return self.fit(X, y).transform(X)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "weights_"):
+            raise RuntimeError("LoyaltyMeasure is not fitted; call fit() first")
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Score every customer of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            One row per customer (the index is kept), documented columns, any subset.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Same index as ``X``, columns ``behavioural``, ``intentional``, ``emotional``,
+            ``attitude``, ``loyalty_index`` (0–100, NaN when unknown), ``orders_per_year``,
+            ``frequency_ratio`` (against the segment median), ``price_sensitivity``,
+            ``switching_cost`` (0–1, NaN when unknown), ``behaviour_high``, ``attitude_high``
+            (bool), ``loyalty_type`` (:data:`LOYALTY_TYPES`), ``rule`` (``R1`` … ``R7``),
+            ``satisfaction_trap`` (bool), ``trap_signal`` (``overdue``, ``slowing`` or ``""``),
+            ``reason_en`` and ``reason_zh`` (the type, and the trap when flagged, in words).
+
+        Raises
+        ------
+        ValueError
+            A value outside its column's range, or a non-numeric value, naming the column.
+        RuntimeError
+            If called before :meth:`fit`.
+        """
+        self._check_fitted()
+        X = self._check_frame(X)
+        w = self.weights_
+        n_rows = len(X)
+        has_orders = "n_orders" in X.columns
+        n = np.nan_to_num(_num(X, "n_orders"), nan=0.0)
+        first = _num(X, "days_since_first_order")
+        last = _num(X, "days_since_last_order")
+        gap = _num(X, "median_gap_days")
+        recent = _num(X, "orders_recent")
+        sow = _num(X, "share_of_wallet")
+        gap = np.where(n >= 2, gap, np.nan)
+        k = float(self.overdue_factor)
+
+        # Behavioural.
+        per_year = self._per_year(X)
+        segments = self._segments(X)
+        ref = np.array(
+            [self.segment_frequency_.get(s, self.overall_frequency_) for s in segments]
+            if self.segment_frequency_
+            else [self.overall_frequency_] * n_rows,
+            dtype=float,
+        ).reshape(n_rows)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(ref > 0, per_year / ref, np.nan)
+        freq_score = np.where(np.isnan(ratio), np.nan, 100.0 * ratio / (1.0 + ratio))
+        repeat = np.where(n > 0, 100.0 * (n - 1) / np.maximum(n, 1.0), 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rhythm = np.where(
+                np.isnan(gap) | np.isnan(last),
+                np.nan,
+                100.0 * np.minimum(1.0, k * np.maximum(gap, 1.0) / np.maximum(last, 1e-9)),
+            )
+        if has_orders:
+            behavioural = _nanmean([repeat, freq_score, 100.0 * sow, rhythm])
+            behavioural = np.where(n > 0, behavioural, _nanmean([np.zeros(n_rows), 100.0 * sow]))
+        else:
+            behavioural = np.full(n_rows, np.nan)
+
+        # Intentional.
+        repurchase = _num(X, "repurchase_intent")
+        recommend = _num(X, "recommend")
+        intentional = _nanmean([100.0 * (repurchase - 1.0) / 4.0, 10.0 * recommend])
+
+        # Emotional.
+        sat = _num(X, "satisfaction")
+        n_c = np.nan_to_num(_num(X, "complaints"), nan=0.0)
+        n_o = np.nan_to_num(_num(X, "complaints_open"), nan=0.0)
+        n_b = np.nan_to_num(_num(X, "complaints_breached"), nan=0.0)
+        followup = _num(X, "followup_csat")
+        complaint = np.clip(
+            100.0
+            - float(self.complaint_penalty) * n_c
+            - float(self.open_penalty) * n_o
+            - float(self.breach_penalty) * n_b,
+            0.0,
+            100.0,
+        )
+        complaint = _nanmean([complaint, 100.0 * (followup - 1.0) / 4.0])
+        complaint = np.where(n_c > 0, complaint, np.nan)
+        wc = float(self.complaint_weight)
+        emotional = _nanmean([100.0 * (sat - 1.0) / 4.0, complaint], [1.0 - wc, wc])
+        if wc == 0.0:
+            emotional = np.where(np.isnan(sat), complaint, emotional)
+        elif wc == 1.0:
+            emotional = np.where(n_c > 0, complaint, 100.0 * (sat - 1.0) / 4.0)
+
+        dims = {"behavioural": behavioural, "intentional": intentional, "emotional": emotional}
+        index = _nanmean([dims[d] for d in DIMENSIONS], [w[d] for d in DIMENSIONS])
+        if w["intentional"] + w["emotional"] > 0:
+            attitude = _nanmean([intentional, emotional], [w["intentional"], w["emotional"]])
+        else:
+            attitude = _nanmean([intentional, emotional])
+
+        # Context.
+        price = _nanmean([_num(X, "discount_share"), _num(X, "points_redeemed_share")])
+        tenure = _num(X, "tenure_days")
+        switching = _nanmean(
+            [_num(X, "tier_rank"), np.minimum(1.0, tenure / float(self.tenure_full_days))]
+        )
+        no_alt = _flag(X, "no_alternative")
+        affiliated = _flag(X, "affiliated")
+
+        # Type.
+        b_high = np.nan_to_num(behavioural, nan=-1.0) >= float(self.behaviour_threshold)
+        a_high = np.nan_to_num(attitude, nan=-1.0) >= float(self.attitude_threshold)
+        p_high = np.nan_to_num(price, nan=-1.0) >= float(self.price_sensitivity_threshold)
+        s_high = np.nan_to_num(switching, nan=-1.0) >= float(self.switching_cost_threshold)
+        spurious = b_high & ~a_high
+        conditions = [
+            b_high & a_high,
+            spurious & no_alt,
+            spurious & affiliated,
+            spurious & p_high,
+            spurious & s_high,
+            spurious,
+            ~b_high & a_high,
+        ]
+        rule = np.select(conditions, ["R1", "R2", "R3", "R4", "R5a", "R5b", "R6"], default="R7")
+        ltype = np.select(
+            conditions,
+            ["trust", "monopoly", "kinship", "interest", "inertia", "inertia", "potential"],
+            default="none",
+        )
+
+        # Satisfaction trap.
+        satisfied = np.nan_to_num(sat, nan=-1.0) >= float(self.satisfied_threshold)
+        rhythmic = n >= int(self.min_orders_for_rhythm)
+        overdue = rhythmic & ~np.isnan(gap) & ~np.isnan(last)
+        overdue &= np.nan_to_num(last, nan=0.0) > k * np.maximum(np.nan_to_num(gap, nan=0.0), 1.0)
+        rd = float(self.recent_days)
+        before_days = first - rd
+        before_orders = n - recent
+        with np.errstate(invalid="ignore", divide="ignore"):
+            before_rate = np.where(before_days >= rd, before_orders / before_days, np.nan)
+            recent_rate = recent / rd
+        slowing = rhythmic & ~np.isnan(before_rate) & ~np.isnan(recent_rate)
+        slowing &= np.nan_to_num(recent_rate, nan=np.inf) < float(self.recent_drop) * np.nan_to_num(
+            before_rate, nan=0.0
+        )
+        trap = satisfied & (overdue | slowing)
+        signal = np.where(trap & overdue, "overdue", np.where(trap & slowing, "slowing", ""))
+
+        out = pd.DataFrame(
+            {
+                "behavioural": behavioural,
+                "intentional": intentional,
+                "emotional": emotional,
+                "attitude": attitude,
+                "loyalty_index": index,
+                "orders_per_year": per_year,
+                "frequency_ratio": ratio,
+                "price_sensitivity": price,
+                "switching_cost": switching,
+                "behaviour_high": b_high,
+                "attitude_high": a_high,
+                "loyalty_type": ltype,
+                "rule": rule,
+                "satisfaction_trap": trap,
+                "trap_signal": signal,
+            },
+            index=X.index,
+        )
+        facts = {
+            "n": n if has_orders else np.full(n_rows, np.nan),
+            "first": first,
+            "last": last,
+            "gap": gap,
+            "recent": recent,
+            "discount": _num(X, "discount_share"),
+            "points": _num(X, "points_redeemed_share"),
+            "tier": (
+                X["tier_name"].astype(object).where(X["tier_name"].notna(), None).to_numpy()
+                if "tier_name" in X.columns
+                else np.full(n_rows, None, dtype=object)
+            ),
+            "tenure": tenure,
+            "sat": sat,
+            "repurchase": repurchase,
+            "recommend": recommend,
+            "complaints": n_c if "complaints" in X.columns else np.full(n_rows, np.nan),
+            "open": n_o,
+            "before_rate": before_rate,
+            "recent_rate": recent_rate,
+        }
+        en, zh = _reasons(ltype, rule, signal, facts, k, rd)
+        out["reason_en"] = en
+        out["reason_zh"] = zh
+        return out
+
+
+# --- reasons in words ----------------------------------------------------------------------
+
+
+def _f(v: float) -> str:
+    """A number without a pointless ``.0`` (4.0 → "4", 3.5 → "3.5")."""
+    return f"{v:.0f}" if abs(v - round(v)) < 0.05 else f"{v:.1f}"
+
+
+def _d(v: float) -> str:
+    """Days as a whole number."""
+    return f"{round(v):.0f}"
+
+
+def _every(gap: float) -> tuple[str, str]:
+    """A purchase gap in days as friendly words, in English and Chinese."""
+    if gap < 14:
+        d = max(1, round(gap))
+        return (f"every {d} day{'s' if d != 1 else ''}", f"每 {d} 天")
+    if gap < 90:
+        wk = round(gap / 7)
+        return (f"every {wk} weeks", f"每 {wk} 周")
+    mo = round(gap / 30.4)
+    return (f"every {mo} months", f"每 {mo} 个月")
+
+
+def _ok(v: Any) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def _reasons(
+    ltype: np.ndarray,
+    rule: np.ndarray,
+    signal: np.ndarray,
+    facts: dict[str, np.ndarray],
+    k: float,
+    recent_days: float,
+) -> tuple[list[str], list[str]]:
+    """One English and one Chinese sentence per customer, with the numbers filled in."""
+    cols = {name: arr.tolist() for name, arr in facts.items()}
+    en_out: list[str] = []
+    zh_out: list[str] = []
+    for i, (t, r, sig) in enumerate(
+        zip(ltype.tolist(), rule.tolist(), signal.tolist(), strict=True)
+    ):
+        g = {name: values[i] for name, values in cols.items()}
+        en: list[str] = []
+        zh: list[str] = []
+        n, gap, last = g["n"], g["gap"], g["last"]
+        # Behaviour.
+        if not _ok(n):
+            en.append("purchases unknown")
+            zh.append("购买情况未知")
+        elif n == 0:
+            en.append("has not bought yet")
+            zh.append("尚未购买")
+        elif n == 1:
+            if _ok(last):
+                en.append(f"bought once, {_d(last)} days ago")
+                zh.append(f"只购买过一次（{_d(last)} 天前）")
+            else:
+                en.append("bought once")
+                zh.append("只购买过一次")
+        else:
+            if _ok(gap):
+                e, z = _every(gap)
+                en.append(f"buys {e} ({_f(n)} purchases)")
+                zh.append(f"{z}购买一次（共 {_f(n)} 次）")
+            else:
+                en.append(f"{_f(n)} purchases")
+                zh.append(f"共购买 {_f(n)} 次")
+            if _ok(last):
+                en.append(f"last {_d(last)} days ago")
+                zh.append(f"最近一次在 {_d(last)} 天前")
+        # Context relevant to the rule.
+        if r == "R2":
+            en.append("has no alternative supplier")
+            zh.append("没有其他可选的供应商")
+        if r == "R3":
+            en.append("is affiliated (employee, relative or related company)")
+            zh.append("是关联客户（员工、亲属或关联企业）")
+        if r in ("R4", "R5a", "R5b"):
+            d, p = g["discount"], g["points"]
+            if _ok(d):
+                if d < 0.2:
+                    en.append(f"rarely uses discounts ({d * 100:.0f} % of orders)")
+                    zh.append(f"很少使用折扣（{d * 100:.0f}% 的订单）")
+                else:
+                    en.append(f"uses discounts on {d * 100:.0f} % of orders")
+                    zh.append(f"{d * 100:.0f}% 的订单使用了折扣")
+            if _ok(p):
+                en.append(f"has redeemed {p * 100:.0f} % of earned points")
+                zh.append(f"已兑换 {p * 100:.0f}% 的积分")
+        if r in ("R5a", "R5b"):
+            tier, tenure = g["tier"], g["tenure"]
+            bits_en, bits_zh = [], []
+            if _ok(tier):
+                bits_en.append(f"tier {tier}")
+                bits_zh.append(f"会员等级 {tier}")
+            if _ok(tenure):
+                years = tenure / 365.25
+                if years >= 1:
+                    bits_en.append(f"a customer for {_f(years)} years")
+                    bits_zh.append(f"已是 {_f(years)} 年的老客户")
+                else:
+                    bits_en.append(f"a customer for {_f(tenure / 30.4)} months")
+                    bits_zh.append(f"已是 {_f(tenure / 30.4)} 个月的客户")
+            if r == "R5a" and bits_en:
+                en.append("leaving would cost them (" + ", ".join(bits_en) + ")")
+                zh.append("流失成本高（" + "，".join(bits_zh) + "）")
+            elif r == "R5b":
+                en.append(
+                    "stays out of habit" + (" (" + ", ".join(bits_en) + ")" if bits_en else "")
+                )
+                zh.append("出于习惯而留下" + ("（" + "，".join(bits_zh) + "）" if bits_zh else ""))
+        # Attitude.
+        sat, rep, rec = g["sat"], g["repurchase"], g["recommend"]
+        said_en: list[str] = []
+        said_zh: list[str] = []
+        if _ok(sat):
+            said_en.append(f"rated satisfaction {_f(sat)}/5")
+            said_zh.append(f"满意度评分 {_f(sat)}/5")
+        if _ok(rep):
+            said_en.append(f"repurchase intent {_f(rep)}/5")
+            said_zh.append(f"再购意愿 {_f(rep)}/5")
+        if _ok(rec):
+            said_en.append(f"would recommend {_f(rec)}/10")
+            said_zh.append(f"推荐意愿 {_f(rec)}/10")
+        if not said_en:
+            said_en.append("answered no survey, so attitude is unknown")
+            said_zh.append("未回答过调查，态度未知")
+        c = g["complaints"]
+        if _ok(c) and c > 0:
+            opened = g["open"]
+            extra_en = f", {_f(opened)} open" if _ok(opened) and opened > 0 else ""
+            extra_zh = f"，{_f(opened)} 起未结" if _ok(opened) and opened > 0 else ""
+            said_en.append(f"{_f(c)} complaint{'s' if c != 1 else ''}{extra_en}")
+            said_zh.append(f"投诉 {_f(c)} 起{extra_zh}")
+        name_en, name_zh = LOYALTY_TYPE_NAMES[t]
+        sentence_en = ", ".join(en) + "; " + ", ".join(said_en) + f" — {name_en}"
+        sentence_zh = "，".join(zh) + "；" + "，".join(said_zh) + f" —— {name_zh}"
+        if sig == "overdue":
+            sentence_en += (
+                f". Satisfaction trap: satisfied, but the last purchase was {_d(last)} days ago, "
+                f"more than {_f(k)} × their usual {_d(gap)} days"
+            )
+            sentence_zh += (
+                f"。满意陷阱：表示满意，但最近一次购买在 {_d(last)} 天前，"
+                f"超过其平常间隔 {_d(gap)} 天的 {_f(k)} 倍"
+            )
+        elif sig == "slowing":
+            before = g["before_rate"] * recent_days
+            now = g["recent"]
+            sentence_en += (
+                f". Satisfaction trap: satisfied, but only {_f(now)} purchases in the last "
+                f"{_f(recent_days)} days against {_f(before)} per {_f(recent_days)} days before"
+            )
+            sentence_zh += (
+                f"。满意陷阱：表示满意，但最近 {_f(recent_days)} 天只购买 {_f(now)} 次，"
+                f"此前平均每 {_f(recent_days)} 天 {_f(before)} 次"
+            )
+        en_out.append(sentence_en)
+        zh_out.append(sentence_zh)
+    return en_out, zh_out
