@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "retento.surveys.models",
     "retento.complaints.models",
     "retento.mail.models",
+    "retento.loyalty.models",
 )
 
 

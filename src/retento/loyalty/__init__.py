@@ -1,0 +1,66 @@
+"""Loyalty programme (客户忠诚): points ledger, lots, tiers, rules, rewards, member clubs.
+
+Importing the package subscribes it to the order, complaint and survey events, so every way an
+order is made (API, web, import) earns, and every refund reverses, through one code path.
+"""
+
+from __future__ import annotations
+
+from retento.core.hooks import subscribe
+
+
+def _order_created(session, *, order, actor=None, **_):
+    from retento.loyalty.earning import earn_for_order
+
+    earn_for_order(session, order, actor_id=actor.id if actor else None)
+
+
+def _orders_imported(session, *, order_ids, actor=None, **_):
+    from retento.loyalty.earning import earn_for_imported
+
+    earn_for_imported(session, order_ids, actor_id=actor.id if actor else None)
+
+
+def _order_refunded(session, *, order, refund, actor=None, **_):
+    from retento.loyalty.earning import reverse_for_refund
+
+    reverse_for_refund(session, order, refund, actor_id=actor.id if actor else None)
+
+
+def _remedy(session, *, remedy, complaint, actor=None, **_):
+    if remedy.compensation_type != "loyalty_points" or not remedy.points:
+        return
+    from retento.loyalty.earning import award_event
+
+    award_event(
+        session,
+        complaint.customer_id,
+        "complaint_remedy",
+        source_type="complaint_remedy",
+        source_id=remedy.id,
+        actor_id=actor.id if actor else None,
+        points=int(remedy.points),
+        reason=f"Complaint {complaint.tracking_code}: remedy",
+    )
+
+
+def _survey_answered(session, *, response, actor=None, **_):
+    if response.customer_id is None:
+        return
+    from retento.loyalty.earning import award_event
+
+    award_event(
+        session,
+        response.customer_id,
+        "survey_answered",
+        source_type="survey",
+        source_id=response.id,
+        actor_id=actor.id if actor else None,
+    )
+
+
+subscribe("order.created", _order_created)
+subscribe("orders.imported", _orders_imported)
+subscribe("order.refunded", _order_refunded)
+subscribe("complaint.remedy", _remedy)
+subscribe("survey.answered", _survey_answered)

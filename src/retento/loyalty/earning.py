@@ -1,0 +1,388 @@
+"""Earning and reversing: orders earn by the rules, refunds claw back pro rata, events award.
+
+One code path for every source: the API, the web and imports all create orders through the
+order hooks (``retento.core.hooks``), which call ``earn_for_order`` / ``reverse_for_refund``.
+Every journal carries a key per (source document, event), so a retry or a re-import finds the
+first journal instead of posting a second one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from retento.core.db import utcnow
+from retento.loyalty import ledger
+from retento.loyalty.ledger import Replay, consume, open_journal, open_lots, restore
+from retento.loyalty.models import (
+    LoyaltyAccount,
+    LoyaltyJournal,
+    LoyaltyLot,
+    LoyaltyRedemption,
+    LoyaltyRule,
+    LoyaltyRuleUse,
+)
+
+ONE = Decimal(1)
+
+
+def _floor(d: Decimal) -> int:
+    return int(d.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _round(d: Decimal) -> int:
+    return int(d.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def active_rules(session: Session, at: datetime, kinds: tuple[str, ...]) -> list[LoyaltyRule]:
+    rules = session.scalars(
+        select(LoyaltyRule)
+        .where(LoyaltyRule.active.is_(True), LoyaltyRule.kind.in_(kinds))
+        .order_by(LoyaltyRule.id)
+    )
+    return [
+        r
+        for r in rules
+        if (r.valid_from is None or r.valid_from <= at)
+        and (r.valid_until is None or at < r.valid_until)
+    ]
+
+
+def multiplier(w: LoyaltyAccount) -> Decimal:
+    return w.tier.multiplier if w.tier is not None else ONE
+
+
+def _capped(
+    session: Session, rule: LoyaltyRule, customer_id: int, points: int, at: datetime
+) -> int:
+    if rule.cap_points is None or points <= 0:
+        return points
+    stmt = select(func.coalesce(func.sum(LoyaltyRuleUse.points), 0)).where(
+        LoyaltyRuleUse.rule_id == rule.id, LoyaltyRuleUse.customer_id == customer_id
+    )
+    if rule.cap_period_days:
+        stmt = stmt.where(LoyaltyRuleUse.at > at - timedelta(days=rule.cap_period_days))
+    used = int(session.scalar(stmt) or 0)
+    return max(0, min(points, rule.cap_points - used))
+
+
+def order_points(session: Session, order, w: LoyaltyAccount) -> list[tuple[LoyaltyRule, int]]:
+    """Points each active rule gives this order (after tier multiplier and caps)."""
+    at = order.ordered_at
+    paid = Decimal(order.revenue)
+    if paid <= 0:
+        return []
+    rules = active_rules(session, at, ("spend", "product", "category"))
+    if not rules:
+        return []
+    line_net = sum((ln.net_amount for ln in order.lines), Decimal(0))
+    # The order-level discount is spread over the lines in proportion to their amounts.
+    scale = paid / line_net if line_net > 0 else Decimal(0)
+    mult = multiplier(w)
+    out = []
+    for rule in rules:
+        if paid < rule.min_spend:
+            continue
+        if rule.kind == "spend":
+            base = Decimal(_floor(paid * rule.rate)) + rule.fixed_points
+        else:
+            base = Decimal(0)
+            for ln in order.lines:
+                hit = (rule.kind == "product" and ln.product_id == rule.product_id) or (
+                    rule.kind == "category"
+                    and ln.product is not None
+                    and ln.product.category == rule.category
+                )
+                if hit:
+                    base += (
+                        _floor(ln.net_amount * scale * rule.rate) + rule.fixed_points * ln.quantity
+                    )
+        pts = _floor(base * mult) if rule.apply_multiplier else int(base)
+        pts = _capped(session, rule, w.customer_id, pts, at)
+        if pts > 0:
+            out.append((rule, pts))
+    return out
+
+
+def _uses(session: Session, p, parts: list[tuple[LoyaltyRule, int]], at: datetime) -> None:
+    session.add_all(
+        LoyaltyRuleUse(
+            rule_id=r.id,
+            customer_id=p.journal.customer_id,
+            journal_id=p.journal.id,
+            points=n,
+            at=at,
+        )
+        for r, n in parts
+    )
+
+
+def earn_for_order(session: Session, order, *, actor_id: int | None) -> LoyaltyJournal | None:
+    """Earn for a new order by the active rules; cancelled orders never earn."""
+    prog = ledger.programme(session)
+    if not prog.active or order.status == "cancelled":
+        return None
+    key = f"order:{order.id}:earn"
+    existing = ledger.find_journal(session, key)
+    if existing is not None:
+        return existing
+    w = ledger.get_wallet(session, order.customer_id, lock=True)
+    if w is None:
+        if not prog.auto_enrol:
+            return None
+        w = ledger.wallet(session, order.customer_id)
+    parts = order_points(session, order, w)
+    total = sum(n for _r, n in parts)
+    if total <= 0:
+        return None
+    try:
+        p = open_journal(
+            session,
+            kind="earn",
+            customer_id=order.customer_id,
+            source_type="order",
+            source_id=order.id,
+            reason=f"Order {order.external_id or order.id}",
+            actor_id=actor_id,
+            idem_key=key,
+            wallet_account=w,
+        )
+    except Replay as r:
+        return r.journal
+    ledger.new_lot(
+        p,
+        total,
+        expires_at=order.ordered_at + timedelta(days=prog.expiry_days),
+        earned_at=order.ordered_at,
+    )
+    p.to_system("expense", -total)
+    _uses(session, p, parts, order.ordered_at)
+    p.commit()
+    from retento.loyalty.tiers import evaluate
+
+    evaluate(session, w, utcnow(), actor_id=actor_id)
+    return p.journal
+
+
+def debt_room(session: Session, w: LoyaltyAccount) -> int | None:
+    """How many more points of debt the refund policy allows (None = no limit)."""
+    prog = ledger.programme(session)
+    if prog.refund_policy == "cap":
+        return 0
+    if prog.refund_policy == "debt":
+        return None
+    return max(0, prog.negative_limit - w.debt)
+
+
+def clawback(
+    session: Session,
+    w: LoyaltyAccount,
+    lot: LoyaltyLot | None,
+    points: int,
+    *,
+    source_type: str,
+    source_id,
+    reason: str,
+    actor_id: int | None,
+    idem_key: str | None,
+    now: datetime,
+) -> LoyaltyJournal:
+    """Take back ``points``: from ``lot`` first, then the member's other lots, then as debt
+    up to the refund policy's limit; what is left beyond that is written off (not posted)."""
+    p = open_journal(
+        session,
+        kind="clawback",
+        customer_id=w.customer_id,
+        source_type=source_type,
+        source_id=source_id,
+        reason=reason,
+        actor_id=actor_id,
+        idem_key=idem_key,
+        wallet_account=w,
+        at=now,
+    )
+    taken = 0
+    if lot is not None:
+        taken += consume(p, points, [lot])
+        lot.clawed = min(lot.points, lot.clawed + points)
+    if taken < points:
+        others = [x for x in open_lots(session, w.id, now) if lot is None or x.id != lot.id]
+        taken += consume(p, points - taken, others)
+    short = points - taken
+    if short:
+        room = debt_room(session, w)
+        owed = short if room is None else min(short, room)
+        w.debt += owed
+        taken += owed
+    p.to_wallet(-taken)
+    p.to_system("expense", taken)
+    return p.commit()
+
+
+def _original_paid(order) -> Decimal:
+    return Decimal(order.revenue) + Decimal(order.refunded)
+
+
+def reverse_for_refund(session: Session, order, refund, *, actor_id: int | None) -> list:
+    """Claw back the order's earned points and give back points spent on it, pro rata to the
+    money refunded so far (cumulative, so rounding never drifts)."""
+    out: list[LoyaltyJournal] = []
+    earn = ledger.find_journal(session, f"order:{order.id}:earn")
+    redemptions = list(
+        session.scalars(select(LoyaltyRedemption).where(LoyaltyRedemption.order_id == order.id))
+    )
+    if earn is None and not redemptions:
+        return out
+    paid = _original_paid(order)
+    share = (Decimal(order.refunded) / paid) if paid > 0 else ONE
+    share = min(share, ONE)
+    w = ledger.wallet(session, order.customer_id)
+    now = utcnow()
+    if earn is not None:
+        lot = session.scalar(select(LoyaltyLot).where(LoyaltyLot.journal_id == earn.id))
+        if lot is not None:
+            target = _round(lot.points * share)
+            due = target - lot.clawed
+            if due > 0:
+                try:
+                    out.append(
+                        clawback(
+                            session,
+                            w,
+                            lot,
+                            due,
+                            source_type="refund",
+                            source_id=refund.id,
+                            reason=f"Refund on order {order.external_id or order.id}",
+                            actor_id=actor_id,
+                            idem_key=f"refund:{refund.id}:clawback",
+                            now=now,
+                        )
+                    )
+                except Replay as r:
+                    out.append(r.journal)
+    for red in redemptions:
+        target = _round(red.points * share)
+        due = target - red.returned
+        if due <= 0:
+            continue
+        try:
+            p = open_journal(
+                session,
+                kind="return",
+                customer_id=w.customer_id,
+                source_type="refund",
+                source_id=refund.id,
+                reason=f"Points spent on refunded order {order.external_id or order.id}",
+                actor_id=actor_id,
+                idem_key=f"refund:{refund.id}:return:{red.id}",
+                wallet_account=w,
+                at=now,
+            )
+        except Replay as r:
+            out.append(r.journal)
+            continue
+        back = restore(p, red.journal_id, due)
+        if back < due:
+            # The consumed lots cannot take them all (e.g. reversed): a fresh lot holds the rest.
+            ledger.new_lot(
+                p, due - back, expires_at=ledger.default_expiry(session, now), qualifying=False
+            )
+        p.to_wallet(back)
+        p.to_system("redemption", -due)
+        red.returned += due
+        out.append(p.commit())
+    from retento.loyalty.tiers import evaluate
+
+    evaluate(session, w, now, actor_id=actor_id)
+    return out
+
+
+def award_event(
+    session: Session,
+    customer_id: int,
+    event: str,
+    *,
+    source_type: str,
+    source_id,
+    actor_id: int | None,
+    points: int | None = None,
+    reason: str | None = None,
+    at: datetime | None = None,
+) -> LoyaltyJournal | None:
+    """Award points for an event (survey answered, referral, birthday, complaint remedy).
+
+    ``points`` given explicitly (a complaint remedy's promised points) are posted as they are;
+    otherwise the active event rules decide. Keyed by (source, event): awarded once.
+    """
+    prog = ledger.programme(session)
+    if not prog.active:
+        return None
+    at = at or utcnow()
+    key = f"{source_type}:{source_id}:{event}"
+    existing = ledger.find_journal(session, key)
+    if existing is not None:
+        return existing
+    w = ledger.get_wallet(session, customer_id, lock=True)
+    if w is None:
+        if not prog.auto_enrol and points is None:
+            return None
+        w = ledger.wallet(session, customer_id)
+    parts: list[tuple[LoyaltyRule, int]] = []
+    if points is None:
+        mult = multiplier(w)
+        for rule in active_rules(session, at, ("event",)):
+            if rule.event != event:
+                continue
+            pts = _floor(rule.fixed_points * mult) if rule.apply_multiplier else rule.fixed_points
+            pts = _capped(session, rule, customer_id, pts, at)
+            if pts > 0:
+                parts.append((rule, pts))
+        points = sum(n for _r, n in parts)
+    if points <= 0:
+        return None
+    try:
+        p = open_journal(
+            session,
+            kind="event",
+            customer_id=customer_id,
+            source_type=source_type,
+            source_id=source_id,
+            reason=reason or event.replace("_", " ").capitalize(),
+            actor_id=actor_id,
+            idem_key=key,
+            wallet_account=w,
+            at=at,
+        )
+    except Replay as r:
+        return r.journal
+    ledger.new_lot(p, points, expires_at=at + timedelta(days=prog.expiry_days))
+    p.to_system("expense", -points)
+    _uses(session, p, parts, at)
+    p.commit()
+    from retento.loyalty.tiers import evaluate
+
+    evaluate(session, w, at, actor_id=actor_id)
+    return p.journal
+
+
+def earn_for_imported(session: Session, order_ids: list[int], *, actor_id: int | None) -> int:
+    """Earn for orders a file import created (one by one: each keyed by its order)."""
+    if not order_ids or not ledger.programme(session).active:
+        return 0
+    from sqlalchemy.orm import selectinload
+
+    from retento.orders.models import Order
+
+    n = 0
+    for start in range(0, len(order_ids), 1000):
+        chunk = order_ids[start : start + 1000]
+        for o in session.scalars(
+            select(Order).where(Order.id.in_(chunk)).options(selectinload(Order.lines))
+        ):
+            if earn_for_order(session, o, actor_id=actor_id) is not None:
+                n += 1
+    return n

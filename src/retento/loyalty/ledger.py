@@ -1,0 +1,415 @@
+"""The points ledger engine: accounts, journals, postings, lots and allocations.
+
+Every change goes through ``Posting`` here so the invariants hold by construction:
+- a journal's postings sum to zero; an account's ``balance`` is updated in the same transaction
+  by exactly the posted amount (wallets under their row lock, system shards by an atomic
+  ``balance = balance + x``);
+- a wallet's balance equals its lots' remaining points minus its debt;
+- a lot's remaining equals its points minus its allocations and stays within 0..points.
+
+Lock order (to stay free of deadlocks): the wallet row first, then its lots, then system shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from retento.core.db import utcnow
+from retento.core.errors import Conflict, InvalidInput
+from retento.loyalty.models import (
+    SHARDS,
+    SYSTEM_KINDS,
+    LoyaltyAccount,
+    LoyaltyAllocation,
+    LoyaltyHold,
+    LoyaltyJournal,
+    LoyaltyLot,
+    LoyaltyPosting,
+    LoyaltyProgramme,
+)
+
+MAX_POINTS = 1_000_000_000
+
+
+def programme(session: Session) -> LoyaltyProgramme:
+    """The programme's settings row (created inactive with defaults on first use)."""
+    p = session.info.get("loyalty_programme")
+    if p is not None and p in session:
+        return p
+    p = session.scalar(select(LoyaltyProgramme).order_by(LoyaltyProgramme.id).limit(1))
+    if p is None:
+        p = LoyaltyProgramme()
+        session.add(p)
+        session.flush()
+    session.info["loyalty_programme"] = p
+    return p
+
+
+def shard_of(customer_id: int | None) -> int:
+    return (customer_id or 0) % SHARDS
+
+
+def system_account_id(session: Session, kind: str, shard: int = 0) -> int:
+    """The id of a system account shard, created on first use (unique ``system_key``)."""
+    assert kind in SYSTEM_KINDS
+    cache: dict[str, int] = session.info.setdefault("loyalty_sys", {})
+    key = f"{kind}:{shard}"
+    if key in cache:
+        return cache[key]
+    acc_id = session.scalar(select(LoyaltyAccount.id).where(LoyaltyAccount.system_key == key))
+    if acc_id is None:
+        ensure_system_accounts(session)
+        acc_id = session.scalar(select(LoyaltyAccount.id).where(LoyaltyAccount.system_key == key))
+    cache[key] = acc_id
+    return acc_id
+
+
+def ensure_system_accounts(session: Session) -> None:
+    """Create every system account shard that is missing (safe under concurrency)."""
+    have = set(
+        session.scalars(
+            select(LoyaltyAccount.system_key).where(LoyaltyAccount.customer_id.is_(None))
+        )
+    )
+    for kind in SYSTEM_KINDS:
+        for shard in range(SHARDS):
+            key = f"{kind}:{shard}"
+            if key in have:
+                continue
+            try:
+                with session.begin_nested():
+                    session.add(LoyaltyAccount(kind=kind, shard=shard, system_key=key, balance=0))
+                    session.flush()
+            except IntegrityError:
+                pass  # another transaction made it first
+
+
+def get_wallet(session: Session, customer_id: int, *, lock: bool = False) -> LoyaltyAccount | None:
+    stmt = select(LoyaltyAccount).where(LoyaltyAccount.customer_id == customer_id)
+    if lock:
+        stmt = stmt.with_for_update(of=LoyaltyAccount)
+    return session.scalar(stmt.execution_options(populate_existing=True))
+
+
+def wallet(session: Session, customer_id: int, *, create: bool = True) -> LoyaltyAccount:
+    """The member's wallet, locked for this transaction (enrolled on first use if ``create``)."""
+    w = get_wallet(session, customer_id, lock=True)
+    if w is not None:
+        return w
+    if not create:
+        raise InvalidInput(f"Customer {customer_id} is not a member.", field="customer_id")
+    from retento.customers.models import Customer
+
+    if session.get(Customer, customer_id) is None:
+        raise InvalidInput(f"Customer {customer_id} does not exist.", field="customer_id")
+    try:
+        with session.begin_nested():
+            session.add(
+                LoyaltyAccount(
+                    kind="wallet", shard=shard_of(customer_id), customer_id=customer_id, balance=0
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        pass  # enrolled concurrently
+    w = get_wallet(session, customer_id, lock=True)
+    assert w is not None
+    return w
+
+
+def request_hash(payload: Any) -> str:
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, default=str).encode("utf-8")
+    ).hexdigest()
+
+
+def find_journal(session: Session, idem_key: str | None) -> LoyaltyJournal | None:
+    if not idem_key:
+        return None
+    return session.scalar(select(LoyaltyJournal).where(LoyaltyJournal.idem_key == idem_key))
+
+
+def _same_request(existing: LoyaltyJournal, req_hash: str | None) -> LoyaltyJournal:
+    if req_hash and existing.request_hash and existing.request_hash != req_hash:
+        raise Conflict(
+            "This Idempotency-Key was already used for a different request.",
+            field="Idempotency-Key",
+        )
+    return existing
+
+
+class Replay(Exception):
+    """Raised inside a posting when its idempotency key already has a journal."""
+
+    def __init__(self, journal: LoyaltyJournal):
+        self.journal = journal
+
+
+@dataclass
+class Posting:
+    """A journal being built: postings, lots and allocations, written by ``commit()``."""
+
+    session: Session
+    journal: LoyaltyJournal
+    entries: dict[int, int] = field(default_factory=dict)
+    wallet: LoyaltyAccount | None = None
+
+    def add(self, account_id: int, amount: int) -> None:
+        if amount:
+            self.entries[account_id] = self.entries.get(account_id, 0) + amount
+
+    def to_wallet(self, amount: int) -> None:
+        assert self.wallet is not None
+        self.add(self.wallet.id, amount)
+
+    def to_system(self, kind: str, amount: int, customer_id: int | None = None) -> None:
+        cid = customer_id if customer_id is not None else self.journal.customer_id
+        self.add(system_account_id(self.session, kind, shard_of(cid)), amount)
+
+    def commit(self) -> LoyaltyJournal:
+        """Write the postings and move the balances; refuses anything that does not sum to zero."""
+        total = sum(self.entries.values())
+        if total != 0:
+            raise AssertionError(f"journal {self.journal.kind} does not balance ({total})")
+        s = self.session
+        rows = [
+            {"journal_id": self.journal.id, "account_id": a, "amount": n}
+            for a, n in sorted(self.entries.items())
+            if n
+        ]
+        if rows:
+            s.execute(LoyaltyPosting.__table__.insert(), rows)
+        for acc_id, n in sorted(self.entries.items()):
+            if not n:
+                continue
+            if self.wallet is not None and acc_id == self.wallet.id:
+                self.wallet.balance += n
+                self.wallet.last_activity_at = self.journal.created_at
+            else:
+                s.execute(
+                    update(LoyaltyAccount)
+                    .where(LoyaltyAccount.id == acc_id)
+                    .values(balance=LoyaltyAccount.balance + n)
+                    .execution_options(synchronize_session=False)
+                )
+        s.flush()
+        return self.journal
+
+
+def open_journal(
+    session: Session,
+    *,
+    kind: str,
+    customer_id: int | None,
+    source_type: str,
+    source_id: Any = None,
+    reason: str,
+    actor_id: int | None,
+    idem_key: str | None = None,
+    req_hash: str | None = None,
+    wallet_account: LoyaltyAccount | None = None,
+    at: datetime | None = None,
+) -> Posting:
+    """Insert the journal row (its unique key guards against a second one) and start posting.
+
+    Raises ``Replay`` with the original journal when ``idem_key`` was used before (also when a
+    concurrent transaction inserts it first: the unique index makes us wait, then fail).
+    """
+    existing = find_journal(session, idem_key)
+    if existing is not None:
+        raise Replay(_same_request(existing, req_hash))
+    j = LoyaltyJournal(
+        kind=kind,
+        customer_id=customer_id,
+        source_type=source_type,
+        source_id=None if source_id is None else str(source_id)[:64],
+        idem_key=idem_key,
+        request_hash=req_hash,
+        reason=(reason or kind)[:300],
+        actor_id=actor_id,
+        created_at=at or utcnow(),
+    )
+    if idem_key:
+        try:
+            with session.begin_nested():
+                session.add(j)
+                session.flush()
+        except IntegrityError:
+            existing = find_journal(session, idem_key)
+            if existing is None:
+                raise
+            raise Replay(_same_request(existing, req_hash)) from None
+    else:
+        session.add(j)
+        session.flush()
+    return Posting(session, j, wallet=wallet_account)
+
+
+# --- lots -------------------------------------------------------------------------------------
+
+
+def new_lot(
+    p: Posting,
+    points: int,
+    *,
+    expires_at: datetime,
+    qualifying: bool = True,
+    earned_at: datetime | None = None,
+) -> LoyaltyLot:
+    """Credit ``points`` to the wallet as a new lot; an outstanding debt is paid off first."""
+    assert p.wallet is not None and points > 0
+    w = p.wallet
+    lot = LoyaltyLot(
+        account_id=w.id,
+        journal_id=p.journal.id,
+        points=points,
+        remaining=points,
+        clawed=0,
+        qualifying=qualifying,
+        source_type=p.journal.source_type,
+        source_id=p.journal.source_id,
+        earned_at=earned_at or p.journal.created_at,
+        expires_at=expires_at,
+    )
+    p.session.add(lot)
+    p.session.flush()
+    if w.debt > 0:
+        settle = min(points, w.debt)
+        lot.remaining -= settle
+        w.debt -= settle
+        p.session.add(LoyaltyAllocation(journal_id=p.journal.id, lot_id=lot.id, points=settle))
+    p.to_wallet(points)
+    return lot
+
+
+def open_lots(session: Session, account_id: int, now: datetime) -> list[LoyaltyLot]:
+    """The wallet's unexpired lots with points left, oldest expiry first (caller holds the lock)."""
+    return list(
+        session.scalars(
+            select(LoyaltyLot)
+            .where(
+                LoyaltyLot.account_id == account_id,
+                LoyaltyLot.remaining > 0,
+                LoyaltyLot.expires_at > now,
+            )
+            .order_by(LoyaltyLot.expires_at, LoyaltyLot.id)
+        )
+    )
+
+
+def consume(p: Posting, points: int, lots: Iterable[LoyaltyLot]) -> int:
+    """Allocate up to ``points`` from ``lots`` in order; returns how many were allocated."""
+    left = points
+    rows = []
+    for lot in lots:
+        if left <= 0:
+            break
+        take = min(left, lot.remaining)
+        if take <= 0:
+            continue
+        lot.remaining -= take
+        left -= take
+        rows.append({"journal_id": p.journal.id, "lot_id": lot.id, "points": take})
+    if rows:
+        p.session.execute(LoyaltyAllocation.__table__.insert(), rows)
+    return points - left
+
+
+def restore(p: Posting, journal_id: int, points: int) -> int:
+    """Give back up to ``points`` to the lots ``journal_id`` consumed (latest expiry first)."""
+    s = p.session
+    used = s.execute(
+        select(LoyaltyAllocation.lot_id, func.sum(LoyaltyAllocation.points))
+        .where(LoyaltyAllocation.journal_id == journal_id)
+        .group_by(LoyaltyAllocation.lot_id)
+    ).all()
+    if not used:
+        return 0
+    lots = {
+        lot.id: lot
+        for lot in s.scalars(select(LoyaltyLot).where(LoyaltyLot.id.in_([u[0] for u in used])))
+    }
+    left = points
+    rows = []
+    for lot_id, n in sorted(used, key=lambda u: (lots[u[0]].expires_at, u[0]), reverse=True):
+        if left <= 0:
+            break
+        lot = lots[lot_id]
+        give = min(left, int(n), lot.points - lot.remaining)
+        if give <= 0:
+            continue
+        lot.remaining += give
+        left -= give
+        rows.append({"journal_id": p.journal.id, "lot_id": lot_id, "points": -give})
+    if rows:
+        s.execute(LoyaltyAllocation.__table__.insert(), rows)
+    return points - left
+
+
+def expire_wallet_now(
+    session: Session, w: LoyaltyAccount, now: datetime, *, actor_id: int | None = None
+) -> int:
+    """Post the remainder of the (locked) wallet's due lots to breakage; returns points expired."""
+    due = list(
+        session.scalars(
+            select(LoyaltyLot)
+            .where(
+                LoyaltyLot.account_id == w.id,
+                LoyaltyLot.remaining > 0,
+                LoyaltyLot.expires_at <= now,
+            )
+            .order_by(LoyaltyLot.expires_at, LoyaltyLot.id)
+        )
+    )
+    if not due:
+        return 0
+    p = open_journal(
+        session,
+        kind="expire",
+        customer_id=w.customer_id,
+        source_type="system",
+        reason="Points expired",
+        actor_id=actor_id,
+        wallet_account=w,
+        at=now,
+    )
+    total = sum(lot.remaining for lot in due)
+    consume(p, total, due)
+    p.to_wallet(-total)
+    p.to_system("breakage", total)
+    p.commit()
+    return total
+
+
+def spendable(session: Session, w: LoyaltyAccount, now: datetime) -> int:
+    """Points the member can spend now: unexpired lots minus debt."""
+    n = session.scalar(
+        select(func.coalesce(func.sum(LoyaltyLot.remaining), 0)).where(
+            LoyaltyLot.account_id == w.id, LoyaltyLot.remaining > 0, LoyaltyLot.expires_at > now
+        )
+    )
+    return int(n or 0) - w.debt
+
+
+def default_expiry(session: Session, at: datetime) -> datetime:
+    return at + timedelta(days=programme(session).expiry_days)
+
+
+def hold_total(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(LoyaltyHold.points), 0)).where(
+                LoyaltyHold.status == "open"
+            )
+        )
+        or 0
+    )

@@ -1,0 +1,150 @@
+"""Programme configuration: settings, tiers, earning rules, rewards (managers only, audited)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from retento.audit.service import record, snapshot
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.loyalty import ledger
+from retento.loyalty.models import (
+    LoyaltyProgramme,
+    LoyaltyReward,
+    LoyaltyRule,
+    LoyaltyTier,
+)
+from retento.loyalty.schemas import ProgrammeUpdate, RewardIn, RuleIn, TierIn
+
+
+def get_programme(session: Session, *, actor: User) -> LoyaltyProgramme:
+    require(actor, "loyalty:read")
+    return ledger.programme(session)
+
+
+def update_programme(session: Session, data: ProgrammeUpdate, *, actor: User) -> LoyaltyProgramme:
+    require(actor, "loyalty:manage")
+    p = ledger.programme(session)
+    before = snapshot(p)
+    for k, v in data.model_dump(exclude_unset=True).items():
+        if v is None:
+            raise InvalidInput(f"{k} cannot be empty.", field=k)
+        setattr(p, k, v)
+    session.flush()
+    if p.active:
+        ledger.ensure_system_accounts(session)
+    record(session, actor, "update", "loyalty_programme", p.id, before, snapshot(p))
+    return p
+
+
+def list_tiers(session: Session, *, actor: User) -> list[LoyaltyTier]:
+    require(actor, "loyalty:read")
+    return list(session.scalars(select(LoyaltyTier).order_by(LoyaltyTier.rank)))
+
+
+def _unique(session: Session, model, field: str, value, own_id: int | None) -> None:
+    other = session.scalar(select(model.id).where(getattr(model, field) == value))
+    if other is not None and other != own_id:
+        raise Conflict(f"{field} '{value}' is already used.", field=field)
+
+
+def save_tier(
+    session: Session, data: TierIn, *, actor: User, tier_id: int | None = None
+) -> LoyaltyTier:
+    require(actor, "loyalty:manage")
+    _unique(session, LoyaltyTier, "code", data.code, tier_id)
+    _unique(session, LoyaltyTier, "rank", data.rank, tier_id)
+    t = session.get(LoyaltyTier, tier_id) if tier_id is not None else LoyaltyTier()
+    if t is None:
+        raise NotFound("Tier", tier_id)
+    before = snapshot(t) if tier_id is not None else None
+    for k, v in data.model_dump().items():
+        setattr(t, k, v)
+    session.add(t)
+    session.flush()
+    record(
+        session, actor, "update" if before else "create", "loyalty_tier", t.id, before, snapshot(t)
+    )
+    return t
+
+
+def delete_tier(session: Session, tier_id: int, *, actor: User) -> None:
+    require(actor, "loyalty:manage")
+    t = session.get(LoyaltyTier, tier_id)
+    if t is None:
+        raise NotFound("Tier", tier_id)
+    from retento.loyalty.models import LoyaltyAccount
+
+    if session.scalar(select(LoyaltyAccount.id).where(LoyaltyAccount.tier_id == t.id).limit(1)):
+        raise Conflict("Members are in this tier; move them first.", field="tier_id")
+    before = snapshot(t)
+    session.delete(t)
+    session.flush()
+    record(session, actor, "delete", "loyalty_tier", tier_id, before, None)
+
+
+def list_rules(session: Session, *, actor: User) -> list[LoyaltyRule]:
+    require(actor, "loyalty:read")
+    return list(session.scalars(select(LoyaltyRule).order_by(LoyaltyRule.id)))
+
+
+def save_rule(
+    session: Session, data: RuleIn, *, actor: User, rule_id: int | None = None
+) -> LoyaltyRule:
+    require(actor, "loyalty:manage")
+    if data.product_id is not None:
+        from retento.products.models import Product
+
+        if session.get(Product, data.product_id) is None:
+            raise InvalidInput(f"Product {data.product_id} does not exist.", field="product_id")
+    r = session.get(LoyaltyRule, rule_id) if rule_id is not None else LoyaltyRule()
+    if r is None:
+        raise NotFound("Rule", rule_id)
+    before = snapshot(r) if rule_id is not None else None
+    for k, v in data.model_dump().items():
+        setattr(r, k, v)
+    session.add(r)
+    session.flush()
+    record(
+        session, actor, "update" if before else "create", "loyalty_rule", r.id, before, snapshot(r)
+    )
+    return r
+
+
+def list_rewards(
+    session: Session, *, actor: User, active_only: bool = False
+) -> list[LoyaltyReward]:
+    require(actor, "loyalty:read")
+    stmt = select(LoyaltyReward).order_by(LoyaltyReward.points_cost, LoyaltyReward.id)
+    if active_only:
+        stmt = stmt.where(LoyaltyReward.active.is_(True))
+    return list(session.scalars(stmt))
+
+
+def save_reward(
+    session: Session, data: RewardIn, *, actor: User, reward_id: int | None = None
+) -> LoyaltyReward:
+    require(actor, "loyalty:manage")
+    _unique(session, LoyaltyReward, "code", data.code, reward_id)
+    if data.min_tier_id is not None and session.get(LoyaltyTier, data.min_tier_id) is None:
+        raise InvalidInput(f"Tier {data.min_tier_id} does not exist.", field="min_tier_id")
+    r = session.get(LoyaltyReward, reward_id) if reward_id is not None else LoyaltyReward()
+    if r is None:
+        raise NotFound("Reward", reward_id)
+    before = snapshot(r) if reward_id is not None else None
+    for k, v in data.model_dump().items():
+        setattr(r, k, v)
+    session.add(r)
+    session.flush()
+    record(
+        session,
+        actor,
+        "update" if before else "create",
+        "loyalty_reward",
+        r.id,
+        before,
+        snapshot(r),
+    )
+    return r

@@ -1,0 +1,299 @@
+"""Loyalty API schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from retento.core.money import Money
+from retento.core.timeutil import UTCDatetime
+
+Points = int
+PositivePoints = Field(..., ge=1, le=1_000_000_000)
+
+
+class ProgrammeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=100)
+    active: bool | None = None
+    auto_enrol: bool | None = None
+    point_value: Decimal | None = Field(None, ge=0, le=Decimal("1000"), decimal_places=6)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    expiry_days: int | None = Field(None, ge=1, le=3660)
+    expiring_soon_days: int | None = Field(None, ge=1, le=365)
+    refund_policy: Literal["negative", "debt", "cap"] | None = None
+    negative_limit: int | None = Field(None, ge=0, le=1_000_000_000)
+    tier_basis: Literal["points", "spend"] | None = None
+    tier_window_days: int | None = Field(None, ge=1, le=3660)
+    hold_minutes: int | None = Field(None, ge=1, le=10080)
+    active_days: int | None = Field(None, ge=1, le=3660)
+
+
+class ProgrammeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    active: bool
+    auto_enrol: bool
+    point_value: Decimal
+    currency: str
+    expiry_days: int
+    expiring_soon_days: int
+    refund_policy: str
+    negative_limit: int
+    tier_basis: str
+    tier_window_days: int
+    hold_minutes: int
+    active_days: int
+
+
+class TierIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(..., min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(..., min_length=1, max_length=100)
+    rank: int = Field(..., ge=0, le=1000)
+    threshold: int = Field(0, ge=0, le=10**12)
+    multiplier: Decimal = Field(Decimal("1"), ge=0, le=100, decimal_places=2)
+    sla_class: str | None = Field(None, max_length=30)
+    invite_only: bool = False
+    grace_days: int = Field(30, ge=0, le=3660)
+    benefits: str | None = Field(None, max_length=2000)
+
+
+class TierRead(TierIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+
+
+class RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., min_length=1, max_length=100)
+    kind: Literal["spend", "product", "category", "event"]
+    rate: Decimal = Field(Decimal("0"), ge=0, le=10000, decimal_places=4)
+    fixed_points: int = Field(0, ge=0, le=10_000_000)
+    product_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    category: str | None = Field(None, max_length=100)
+    event: (
+        Literal["survey_answered", "referral", "birthday", "complaint_remedy", "club_attendance"]
+        | None
+    ) = None
+    min_spend: Money = Decimal("0")
+    valid_from: UTCDatetime | None = None
+    valid_until: UTCDatetime | None = None
+    cap_points: int | None = Field(None, ge=0, le=1_000_000_000)
+    cap_period_days: int | None = Field(None, ge=1, le=3660)
+    apply_multiplier: bool = True
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _shape(self) -> RuleIn:
+        if self.kind == "product" and self.product_id is None:
+            raise ValueError("a product rule needs product_id")
+        if self.kind == "category" and not self.category:
+            raise ValueError("a category rule needs category")
+        if self.kind == "event" and self.event is None:
+            raise ValueError("an event rule needs event")
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        if self.min_spend < 0:
+            raise ValueError("min_spend must not be negative")
+        return self
+
+
+class RuleRead(RuleIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+
+
+class RewardIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(..., min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(..., min_length=1, max_length=100)
+    kind: Literal["voucher", "gift", "service"]
+    points_cost: int = Field(..., ge=1, le=1_000_000_000)
+    stock: int | None = Field(None, ge=0, le=1_000_000_000)
+    min_tier_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    description: str | None = Field(None, max_length=2000)
+    active: bool = True
+
+
+class RewardRead(RewardIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+
+
+class RedeemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    points: int | None = Field(None, ge=1, le=1_000_000_000)
+    reward_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    order_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    note: str | None = Field(None, max_length=300)
+
+
+class RedemptionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    customer_id: int
+    reward_id: int | None
+    order_id: int | None
+    points: int
+    returned: int
+    journal_id: int
+    created_at: datetime
+
+
+class AdjustIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    points: int = Field(..., ge=-1_000_000_000, le=1_000_000_000)
+    reason: str = Field(..., min_length=1, max_length=300)
+    expires_at: UTCDatetime | None = None
+
+
+class ReverseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(..., min_length=1, max_length=300)
+
+
+class HoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    points: int = Field(..., ge=1, le=1_000_000_000)
+    reference: str | None = Field(None, max_length=64)
+    minutes: int | None = Field(None, ge=1, le=10080)
+
+
+class HoldRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    customer_id: int
+    points: int
+    status: str
+    reference: str | None
+    expires_at: datetime
+
+
+class PostingRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    account_id: int
+    amount: int
+
+
+class JournalRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    customer_id: int | None
+    source_type: str
+    source_id: str | None
+    reason: str
+    actor_id: int | None
+    reverses_id: int | None
+    created_at: datetime
+    postings: list[PostingRead] = []
+
+
+class LotRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    points: int
+    remaining: int
+    source_type: str
+    source_id: str | None
+    earned_at: datetime
+    expires_at: datetime
+
+
+class MemberRead(BaseModel):
+    customer_id: int
+    balance: int
+    available: int
+    debt: int
+    held: int
+    tier: str | None
+    tier_since: datetime | None
+    grace_until: datetime | None
+    qualifying: int
+    next_tier: str | None
+    to_next_tier: int
+    expiring_soon: int
+    expiring_by: datetime
+
+
+class TierSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tier_id: int | None = Field(None, ge=1, le=2**31 - 1)
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: int = Field(..., ge=1, le=2**31 - 1)
+    event: Literal["referral", "birthday", "survey_answered"]
+    source_id: str = Field(..., min_length=1, max_length=64)
+
+
+class ClubIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., min_length=1, max_length=100)
+    description: str | None = Field(None, max_length=2000)
+    min_tier_id: int | None = Field(None, ge=1, le=2**31 - 1)
+
+
+class ClubRead(ClubIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+
+
+class ClubEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(..., min_length=1, max_length=200)
+    starts_at: UTCDatetime
+    location: str | None = Field(None, max_length=200)
+
+
+class ClubEventRead(ClubEventIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    club_id: int
+
+
+class CustomerRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: int = Field(..., ge=1, le=2**31 - 1)
+
+
+class LiabilityRead(BaseModel):
+    outstanding_points: int
+    held_points: int
+    point_value: Decimal
+    outstanding_value: Money
+    issued_points: int
+    redeemed_points: int
+    expired_points: int
+    breakage_rate: float | None
+    redemption_rate: float | None
+    currency: str

@@ -1,0 +1,609 @@
+"""Member operations: redeem (at the counter or against an order), holds, adjustments,
+reversals, and the member's view (balance, lots, history, tier progress)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from retento.audit.service import record, snapshot
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.db import utcnow
+from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.loyalty import ledger
+from retento.loyalty.ledger import (
+    MAX_POINTS,
+    Replay,
+    consume,
+    expire_wallet_now,
+    open_journal,
+    open_lots,
+    restore,
+    spendable,
+)
+from retento.loyalty.models import (
+    LoyaltyAccount,
+    LoyaltyHold,
+    LoyaltyJournal,
+    LoyaltyLot,
+    LoyaltyPosting,
+    LoyaltyRedemption,
+    LoyaltyReward,
+    LoyaltyTierChange,
+)
+from retento.loyalty.tiers import qualifying, tiers
+
+
+def _points(n: int, field: str = "points") -> int:
+    if not isinstance(n, int) or isinstance(n, bool) or n <= 0 or n > MAX_POINTS:
+        raise InvalidInput(f"Points must be a whole number from 1 to {MAX_POINTS}.", field=field)
+    return n
+
+
+def _api_key(actor: User | None, key: str | None) -> str | None:
+    if not key:
+        return None
+    key = key.strip()
+    if not key or len(key) > 120 or not key.isprintable():
+        raise InvalidInput(
+            "Idempotency-Key must be 1 to 120 printable characters.", field="Idempotency-Key"
+        )
+    return f"api:{actor.id if actor else 0}:{key}"
+
+
+def _member(session: Session, customer_id: int) -> LoyaltyAccount:
+    w = ledger.get_wallet(session, customer_id, lock=True)
+    if w is None:
+        raise NotFound("Member", customer_id, field="customer_id")
+    return w
+
+
+def _check_customer_scope(actor: User, customer_id: int, verb: str) -> None:
+    require(actor, verb)
+
+
+def redeem(
+    session: Session,
+    customer_id: int,
+    *,
+    actor: User,
+    points: int | None = None,
+    reward_id: int | None = None,
+    order_id: int | None = None,
+    note: str | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> LoyaltyRedemption:
+    """Spend points on a reward (counter) or as payment on an order; never below zero.
+
+    The wallet row is locked and the balance re-checked under the lock, so parallel
+    redemptions of one balance succeed exactly as far as the points go.
+    """
+    require(actor, "loyalty:redeem")
+    key = _api_key(actor, idempotency_key)
+    req = ledger.request_hash(
+        {"op": "redeem", "c": customer_id, "p": points, "r": reward_id, "o": order_id}
+    )
+    w = _member(session, customer_id)
+    done = ledger.find_journal(session, key)
+    if done is not None:
+        return _redemption_of(session, ledger._same_request(done, req))
+    reward = None
+    if reward_id is not None:
+        reward = session.scalar(
+            select(LoyaltyReward).where(LoyaltyReward.id == reward_id).with_for_update()
+        )
+        if reward is None or not reward.active:
+            raise InvalidInput(f"Reward {reward_id} is not available.", field="reward_id")
+        if points is not None and points != reward.points_cost:
+            raise InvalidInput("Points must match the reward's cost.", field="points")
+        points = reward.points_cost
+        if reward.stock is not None and reward.stock <= 0:
+            raise Conflict(f"Reward '{reward.name}' is out of stock.", field="reward_id")
+        if reward.min_tier is not None and (w.tier is None or w.tier.rank < reward.min_tier.rank):
+            raise Conflict(
+                f"Reward '{reward.name}' is for {reward.min_tier.name} members and above.",
+                field="reward_id",
+            )
+    if points is None:
+        raise InvalidInput("Give the points or a reward.", field="points")
+    _points(points)
+    if order_id is not None:
+        from retento.orders.models import Order
+
+        o = session.get(Order, order_id)
+        if o is None or o.customer_id != customer_id:
+            raise InvalidInput(f"Order {order_id} is not this customer's.", field="order_id")
+    now = now or utcnow()
+    expire_wallet_now(session, w, now, actor_id=actor.id)
+    available = spendable(session, w, now)
+    if points > available:
+        raise Conflict(
+            f"Not enough points: {available} available, {points} needed.", field="points"
+        )
+    try:
+        p = open_journal(
+            session,
+            kind="redeem",
+            customer_id=customer_id,
+            source_type="reward" if reward else ("order" if order_id else "manual"),
+            source_id=reward.id if reward else order_id,
+            reason=note or (f"Reward {reward.name}" if reward else "Points redeemed"),
+            actor_id=actor.id,
+            idem_key=key,
+            req_hash=req,
+            wallet_account=w,
+            at=now,
+        )
+    except Replay as r:
+        return _redemption_of(session, r.journal)
+    taken = consume(p, points, open_lots(session, w.id, now))
+    assert taken == points
+    p.to_wallet(-points)
+    p.to_system("redemption", points)
+    p.commit()
+    if reward is not None and reward.stock is not None:
+        reward.stock -= 1
+    red = LoyaltyRedemption(
+        customer_id=customer_id,
+        reward_id=reward.id if reward else None,
+        order_id=order_id,
+        points=points,
+        returned=0,
+        journal_id=p.journal.id,
+        agent_id=actor.id,
+        created_at=now,
+    )
+    session.add(red)
+    session.flush()
+    record(session, actor, "create", "loyalty_redemption", red.id, None, snapshot(red))
+    return red
+
+
+def _redemption_of(session: Session, j: LoyaltyJournal) -> LoyaltyRedemption:
+    red = session.scalar(select(LoyaltyRedemption).where(LoyaltyRedemption.journal_id == j.id))
+    if red is None:
+        raise Conflict(
+            "This Idempotency-Key was used for another operation.", field="Idempotency-Key"
+        )
+    return red
+
+
+def adjust(
+    session: Session,
+    customer_id: int,
+    points: int,
+    *,
+    actor: User,
+    reason: str,
+    idempotency_key: str | None = None,
+    expires_at: datetime | None = None,
+) -> LoyaltyJournal:
+    """A manager's manual correction: credit (a new lot) or debit (from the lots, never below 0)."""
+    require(actor, "loyalty:adjust")
+    if not isinstance(points, int) or points == 0 or abs(points) > MAX_POINTS:
+        raise InvalidInput("Points must be a non-zero whole number.", field="points")
+    if not reason or not reason.strip():
+        raise InvalidInput("Give a reason for the adjustment.", field="reason")
+    key = _api_key(actor, idempotency_key)
+    req = ledger.request_hash({"op": "adjust", "c": customer_id, "p": points, "r": reason})
+    w = ledger.wallet(session, customer_id) if points > 0 else _member(session, customer_id)
+    done = ledger.find_journal(session, key)
+    if done is not None:
+        return ledger._same_request(done, req)
+    now = utcnow()
+    if points < 0:
+        expire_wallet_now(session, w, now, actor_id=actor.id)
+        if -points > spendable(session, w, now):
+            raise Conflict(
+                f"Only {spendable(session, w, now)} points can be taken off.", field="points"
+            )
+    try:
+        p = open_journal(
+            session,
+            kind="adjust",
+            customer_id=customer_id,
+            source_type="manual",
+            source_id=None,
+            reason=reason.strip(),
+            actor_id=actor.id,
+            idem_key=key,
+            req_hash=req,
+            wallet_account=w,
+            at=now,
+        )
+    except Replay as r:
+        return r.journal
+    if points > 0:
+        ledger.new_lot(
+            p,
+            points,
+            expires_at=expires_at or ledger.default_expiry(session, now),
+            qualifying=False,
+        )
+    else:
+        consume(p, -points, open_lots(session, w.id, now))
+        p.to_wallet(points)
+    p.to_system("expense", -points)
+    j = p.commit()
+    record(session, actor, "create", "loyalty_journal", j.id, None, snapshot(j, {"points": points}))
+    return j
+
+
+REVERSIBLE = ("earn", "event", "adjust", "redeem")
+
+
+def reverse(session: Session, journal_id: int, *, actor: User, reason: str) -> LoyaltyJournal:
+    """Correct a journal by its exact opposite (the original stays); points already spent from
+    an earning cannot be reversed (adjust instead)."""
+    require(actor, "loyalty:adjust")
+    j = session.get(LoyaltyJournal, journal_id)
+    if j is None:
+        raise NotFound("Journal", journal_id)
+    if j.kind not in REVERSIBLE or j.customer_id is None:
+        raise Conflict(f"A {j.kind} journal cannot be reversed.", field="journal_id")
+    w = _member(session, j.customer_id)
+    if session.scalar(select(LoyaltyJournal.id).where(LoyaltyJournal.reverses_id == j.id)):
+        raise Conflict(f"Journal {j.id} is already reversed.", field="journal_id")
+    postings = list(
+        session.scalars(select(LoyaltyPosting).where(LoyaltyPosting.journal_id == j.id))
+    )
+    delta = sum(x.amount for x in postings if x.account_id == w.id)
+    now = utcnow()
+    p = open_journal(
+        session,
+        kind="reversal",
+        customer_id=j.customer_id,
+        source_type=j.source_type,
+        source_id=j.source_id,
+        reason=reason or f"Reversal of journal {j.id}",
+        actor_id=actor.id,
+        idem_key=f"reversal:{j.id}",
+        wallet_account=w,
+        at=now,
+    )
+    p.journal.reverses_id = j.id
+    if delta > 0:
+        own = list(
+            session.scalars(
+                select(LoyaltyLot).where(LoyaltyLot.journal_id == j.id, LoyaltyLot.remaining > 0)
+            )
+        )
+        for lot in own:
+            lot.clawed = lot.points  # a reversed earning no longer counts for tiers
+        taken = consume(p, delta, own)
+        if taken < delta:
+            raise Conflict(
+                f"{delta - taken} of these points were already spent; adjust instead.",
+                field="journal_id",
+            )
+    elif delta < 0:
+        back = restore(p, j.id, -delta)
+        if back < -delta:
+            ledger.new_lot(
+                p, -delta - back, expires_at=ledger.default_expiry(session, now), qualifying=False
+            )
+            # new_lot posted these to the wallet already; the negated postings below post all.
+            p.to_wallet(-(-delta - back))
+        if j.kind == "redeem":
+            red = session.scalar(
+                select(LoyaltyRedemption).where(LoyaltyRedemption.journal_id == j.id)
+            )
+            if red is not None and red.reward is not None and red.reward.stock is not None:
+                red.reward.stock += 1
+    for x in postings:
+        p.add(x.account_id, -x.amount)
+    # Wallet lots were handled above: the wallet entry's balance change equals -delta.
+    p.session.flush()
+    out = p.commit()
+    record(session, actor, "create", "loyalty_journal", out.id, None, snapshot(out))
+    return out
+
+
+# --- holds -----------------------------------------------------------------------------------
+
+
+def reserve(
+    session: Session,
+    customer_id: int,
+    points: int,
+    *,
+    actor: User,
+    reference: str | None = None,
+    idempotency_key: str | None = None,
+    minutes: int | None = None,
+) -> LoyaltyHold:
+    """Reserve points for a checkout; confirm or void later, or the hold times out."""
+    require(actor, "loyalty:redeem")
+    _points(points)
+    key = _api_key(actor, idempotency_key)
+    req = ledger.request_hash({"op": "hold", "c": customer_id, "p": points, "ref": reference})
+    w = _member(session, customer_id)
+    done = ledger.find_journal(session, key)
+    if done is not None:
+        return _hold_of(session, ledger._same_request(done, req))
+    now = utcnow()
+    expire_wallet_now(session, w, now, actor_id=actor.id)
+    available = spendable(session, w, now)
+    if points > available:
+        raise Conflict(
+            f"Not enough points: {available} available, {points} needed.", field="points"
+        )
+    try:
+        p = open_journal(
+            session,
+            kind="hold",
+            customer_id=customer_id,
+            source_type="hold",
+            source_id=reference,
+            reason=f"Hold {reference or ''}".strip(),
+            actor_id=actor.id,
+            idem_key=key,
+            req_hash=req,
+            wallet_account=w,
+            at=now,
+        )
+    except Replay as r:
+        return _hold_of(session, r.journal)
+    consume(p, points, open_lots(session, w.id, now))
+    p.to_wallet(-points)
+    p.to_system("hold", points)
+    p.commit()
+    mins = minutes if minutes is not None else ledger.programme(session).hold_minutes
+    h = LoyaltyHold(
+        customer_id=customer_id,
+        points=points,
+        status="open",
+        reference=(reference or None),
+        journal_id=p.journal.id,
+        created_at=now,
+        expires_at=now + timedelta(minutes=max(1, mins)),
+    )
+    session.add(h)
+    session.flush()
+    return h
+
+
+def _hold_of(session: Session, j: LoyaltyJournal) -> LoyaltyHold:
+    h = session.scalar(select(LoyaltyHold).where(LoyaltyHold.journal_id == j.id))
+    if h is None:
+        raise Conflict(
+            "This Idempotency-Key was used for another operation.", field="Idempotency-Key"
+        )
+    return h
+
+
+def _locked_hold(session: Session, hold_id: int) -> tuple[LoyaltyHold, LoyaltyAccount]:
+    h = session.get(LoyaltyHold, hold_id)
+    if h is None:
+        raise NotFound("Hold", hold_id)
+    w = _member(session, h.customer_id)  # wallet first, then the hold: the one lock order
+    session.refresh(h, with_for_update=True)
+    return h, w
+
+
+def confirm_hold(session: Session, hold_id: int, *, actor: User) -> LoyaltyHold:
+    """Spend the held points (idempotent: confirming twice is a no-op)."""
+    require(actor, "loyalty:redeem")
+    h, w = _locked_hold(session, hold_id)
+    if h.status == "confirmed":
+        return h
+    if h.status != "open":
+        raise Conflict(f"Hold {h.id} is {h.status}.", field="hold_id")
+    p = open_journal(
+        session,
+        kind="hold_confirm",
+        customer_id=h.customer_id,
+        source_type="hold",
+        source_id=h.id,
+        reason=f"Hold {h.id} confirmed",
+        actor_id=actor.id,
+        idem_key=f"hold:{h.id}:close",
+        wallet_account=w,
+    )
+    p.to_system("hold", -h.points)
+    p.to_system("redemption", h.points)
+    p.commit()
+    red = LoyaltyRedemption(
+        customer_id=h.customer_id,
+        points=h.points,
+        returned=0,
+        journal_id=h.journal_id,
+        agent_id=actor.id,
+    )
+    session.add(red)
+    h.status, h.closing_journal_id, h.closed_at = "confirmed", p.journal.id, utcnow()
+    session.flush()
+    return h
+
+
+def void_hold(
+    session: Session, hold_id: int, *, actor: User | None, status: str = "voided"
+) -> LoyaltyHold:
+    """Give the held points back to the lots they came from (idempotent)."""
+    if actor is not None:
+        require(actor, "loyalty:redeem")
+    h, w = _locked_hold(session, hold_id)
+    if h.status in ("voided", "expired"):
+        return h
+    if h.status != "open":
+        raise Conflict(f"Hold {h.id} is {h.status}.", field="hold_id")
+    p = open_journal(
+        session,
+        kind="hold_void",
+        customer_id=h.customer_id,
+        source_type="hold",
+        source_id=h.id,
+        reason=f"Hold {h.id} {status}",
+        actor_id=actor.id if actor else None,
+        idem_key=f"hold:{h.id}:close",
+        wallet_account=w,
+    )
+    back = restore(p, h.journal_id, h.points)
+    if back < h.points:
+        ledger.new_lot(
+            p,
+            h.points - back,
+            expires_at=ledger.default_expiry(session, utcnow()),
+            qualifying=False,
+        )
+    p.to_wallet(back)
+    p.to_system("hold", -h.points)
+    p.commit()
+    h.status, h.closing_journal_id, h.closed_at = status, p.journal.id, utcnow()
+    session.flush()
+    return h
+
+
+def expire_holds(session: Session, now: datetime | None = None) -> int:
+    """Time out open holds past their expiry; returns how many."""
+    now = now or utcnow()
+    ids = list(
+        session.scalars(
+            select(LoyaltyHold.id)
+            .where(LoyaltyHold.status == "open", LoyaltyHold.expires_at <= now)
+            .order_by(LoyaltyHold.id)
+            .limit(5000)
+        )
+    )
+    for hid in ids:
+        void_hold(session, hid, actor=None, status="expired")
+    return len(ids)
+
+
+# --- member view -----------------------------------------------------------------------------
+
+
+@dataclass
+class MemberView:
+    wallet: LoyaltyAccount
+    available: int
+    qualifying: int
+    next_tier: object | None
+    to_next: int
+    expiring_soon: int
+    expiring_by: datetime
+    held: int
+
+
+def member_view(session: Session, customer_id: int, *, actor: User) -> MemberView | None:
+    """Balance, tier progress and what expires soon; ``None`` if the customer is not a member."""
+    require(actor, "loyalty:read")
+    w = ledger.get_wallet(session, customer_id)
+    if w is None:
+        return None
+    now = utcnow()
+    prog = ledger.programme(session)
+    q = qualifying(session, w, now)
+    nxt = None
+    for t in tiers(session):
+        if not t.invite_only and t.threshold > q and (w.tier is None or t.rank > w.tier.rank):
+            nxt = t
+            break
+    by = now + timedelta(days=prog.expiring_soon_days)
+    soon = session.scalar(
+        select(func.coalesce(func.sum(LoyaltyLot.remaining), 0)).where(
+            LoyaltyLot.account_id == w.id,
+            LoyaltyLot.remaining > 0,
+            LoyaltyLot.expires_at <= by,
+        )
+    )
+    held = session.scalar(
+        select(func.coalesce(func.sum(LoyaltyHold.points), 0)).where(
+            LoyaltyHold.customer_id == customer_id, LoyaltyHold.status == "open"
+        )
+    )
+    return MemberView(
+        wallet=w,
+        available=max(0, spendable(session, w, now)),
+        qualifying=q,
+        next_tier=nxt,
+        to_next=(nxt.threshold - q) if nxt is not None else 0,
+        expiring_soon=int(soon or 0),
+        expiring_by=by,
+        held=int(held or 0),
+    )
+
+
+def lots(
+    session: Session, customer_id: int, *, actor: User, open_only: bool = True, limit: int = 200
+) -> list[LoyaltyLot]:
+    require(actor, "loyalty:read")
+    w = ledger.get_wallet(session, customer_id)
+    if w is None:
+        return []
+    stmt = select(LoyaltyLot).where(LoyaltyLot.account_id == w.id)
+    if open_only:
+        stmt = stmt.where(LoyaltyLot.remaining > 0)
+    return list(session.scalars(stmt.order_by(LoyaltyLot.expires_at, LoyaltyLot.id).limit(limit)))
+
+
+def history(
+    session: Session, customer_id: int, *, actor: User, limit: int = 50, offset: int = 0
+) -> list[tuple[LoyaltyJournal, int]]:
+    """The member's journals, newest first, each with its effect on the wallet."""
+    require(actor, "loyalty:read")
+    w = ledger.get_wallet(session, customer_id)
+    if w is None:
+        return []
+    rows = session.execute(
+        select(LoyaltyJournal, func.coalesce(func.sum(LoyaltyPosting.amount), 0))
+        .outerjoin(
+            LoyaltyPosting,
+            (LoyaltyPosting.journal_id == LoyaltyJournal.id) & (LoyaltyPosting.account_id == w.id),
+        )
+        .where(LoyaltyJournal.customer_id == customer_id)
+        .group_by(LoyaltyJournal.id)
+        .order_by(LoyaltyJournal.id.desc())
+        .limit(min(max(limit, 1), 500))
+        .offset(max(offset, 0))
+    ).all()
+    return [(j, int(n)) for j, n in rows]
+
+
+def tier_history(session: Session, customer_id: int, *, actor: User) -> list[LoyaltyTierChange]:
+    require(actor, "loyalty:read")
+    return list(
+        session.scalars(
+            select(LoyaltyTierChange)
+            .where(LoyaltyTierChange.customer_id == customer_id)
+            .order_by(LoyaltyTierChange.at.desc(), LoyaltyTierChange.id.desc())
+            .limit(100)
+        )
+    )
+
+
+def expiring_soon(
+    session: Session, *, actor: User, days: int | None = None, limit: int = 100
+) -> list[tuple[int, str, int, datetime]]:
+    """Members with points expiring within ``days``: (customer id, name, points, first expiry)."""
+    require(actor, "loyalty:read")
+    from retento.customers.models import Customer
+
+    now = utcnow()
+    days = days if days is not None else ledger.programme(session).expiring_soon_days
+    if days < 0 or days > 3660:
+        raise InvalidInput("days must be between 0 and 3660.", field="days")
+    rows = session.execute(
+        select(
+            LoyaltyAccount.customer_id,
+            Customer.name,
+            func.sum(LoyaltyLot.remaining),
+            func.min(LoyaltyLot.expires_at),
+        )
+        .join(LoyaltyAccount, LoyaltyAccount.id == LoyaltyLot.account_id)
+        .join(Customer, Customer.id == LoyaltyAccount.customer_id)
+        .where(
+            LoyaltyLot.remaining > 0,
+            LoyaltyLot.expires_at > now,
+            LoyaltyLot.expires_at <= now + timedelta(days=days),
+        )
+        .group_by(LoyaltyAccount.customer_id, Customer.name)
+        .order_by(func.min(LoyaltyLot.expires_at))
+        .limit(min(max(limit, 1), 1000))
+    ).all()
+    return [(cid, name, int(n), at) for cid, name, n, at in rows]

@@ -1,0 +1,201 @@
+"""Tiers: qualification on points earned (or money spent) in a rolling window — never on the
+balance — with immediate upgrades, downgrades after a grace period, and invite-only tiers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from retento.core.db import utcnow
+from retento.loyalty import ledger
+from retento.loyalty.models import LoyaltyAccount, LoyaltyLot, LoyaltyTier, LoyaltyTierChange
+
+
+def tiers(session: Session) -> list[LoyaltyTier]:
+    return list(session.scalars(select(LoyaltyTier).order_by(LoyaltyTier.rank)))
+
+
+def qualifying(session: Session, w: LoyaltyAccount, now: datetime) -> int:
+    """Points earned (net of refunds) or money spent in the window ending at ``now``."""
+    prog = ledger.programme(session)
+    start = now - timedelta(days=prog.tier_window_days)
+    if prog.tier_basis == "spend":
+        from retento.orders.models import Order
+
+        total = session.scalar(
+            select(func.coalesce(func.sum(Order.revenue), 0)).where(
+                Order.customer_id == w.customer_id,
+                Order.ordered_at > start,
+                Order.ordered_at <= now,
+                Order.status != "cancelled",
+            )
+        )
+        return int(total or 0)
+    total = session.scalar(
+        select(func.coalesce(func.sum(LoyaltyLot.points - LoyaltyLot.clawed), 0)).where(
+            LoyaltyLot.account_id == w.id,
+            LoyaltyLot.qualifying.is_(True),
+            LoyaltyLot.earned_at > start,
+            LoyaltyLot.earned_at <= now,
+        )
+    )
+    return int(total or 0)
+
+
+def eligible_tier(all_tiers: list[LoyaltyTier], q: int) -> LoyaltyTier | None:
+    best = None
+    for t in all_tiers:
+        if not t.invite_only and t.threshold <= q:
+            best = t
+    return best
+
+
+def evaluate(
+    session: Session, w: LoyaltyAccount, now: datetime | None = None, *, actor_id: int | None
+) -> LoyaltyTierChange | None:
+    """Upgrade at once; below the tier's threshold start a grace period, downgrade when it ends."""
+    all_tiers = tiers(session)
+    if not all_tiers:
+        return None
+    now = now or utcnow()
+    cur = w.tier
+    if cur is not None and cur.invite_only:
+        return None  # invited members keep their tier until a manager changes it
+    q = qualifying(session, w, now)
+    best = eligible_tier(all_tiers, q)
+    cur_rank = cur.rank if cur is not None else -(10**9)
+    best_rank = best.rank if best is not None else -(10**9)
+    if best_rank > cur_rank:
+        return change_tier(session, w, best, "upgrade", q, now, actor_id=actor_id)
+    if best_rank == cur_rank:
+        w.grace_until = None
+        return None
+    if w.grace_until is None:
+        w.grace_until = now + timedelta(days=cur.grace_days if cur is not None else 0)
+        if w.grace_until > now:
+            return None
+    if now >= w.grace_until:
+        return change_tier(session, w, best, "downgrade", q, now, actor_id=actor_id)
+    return None
+
+
+def change_tier(
+    session: Session,
+    w: LoyaltyAccount,
+    tier: LoyaltyTier | None,
+    reason: str,
+    q: int,
+    now: datetime,
+    *,
+    actor_id: int | None,
+) -> LoyaltyTierChange:
+    """Move the member to ``tier``; recorded in the history, as a touchpoint and a notice."""
+    ch = LoyaltyTierChange(
+        customer_id=w.customer_id,
+        from_tier_id=w.tier_id,
+        to_tier_id=tier.id if tier is not None else None,
+        reason=reason,
+        qualifying=q,
+        actor_id=actor_id,
+        at=now,
+    )
+    session.add(ch)
+    w.tier_id = tier.id if tier is not None else None
+    w.tier = tier
+    w.tier_since = now
+    w.grace_until = None
+    session.flush()
+    _touch(session, w, tier, reason, now, actor_id)
+    return ch
+
+
+def _touch(session, w, tier, reason, now, actor_id) -> None:
+    from retento.customers.models import Customer
+    from retento.touchpoints.models import Touchpoint
+
+    name = tier.name if tier is not None else "—"
+    note = f"Loyalty tier {reason}: {name}"
+    session.add(
+        Touchpoint(
+            customer_id=w.customer_id,
+            occurred_at=now,
+            channel="other",
+            stage="after_sales",
+            direction="outbound",
+            outcome="positive" if reason in ("upgrade", "invite") else "neutral",
+            owner_id=None,
+            note=note,
+        )
+    )
+    c = session.get(Customer, w.customer_id)
+    if c is not None and c.email and c.consent_email:
+        from retento.mail.service import Email, queue_email, valid_address
+
+        if valid_address(c.email):
+            queue_email(
+                session,
+                Email(
+                    recipient=c.email,
+                    subject=f"Your membership tier: {name}",
+                    body_text=f"Dear {c.name},\n\nYour membership tier is now {name}.\n",
+                    kind="loyalty_tier",
+                    related_type="customer",
+                    related_id=c.id,
+                    customer_id=c.id,
+                ),
+                actor=None,
+                now=now,
+            )
+    session.flush()
+
+
+def set_tier(
+    session: Session, customer_id: int, tier_id: int | None, *, actor_id: int | None
+) -> LoyaltyTierChange:
+    """A manager places a member in a tier (the way into invite-only tiers)."""
+    from retento.core.errors import InvalidInput
+
+    w = ledger.wallet(session, customer_id)
+    tier = session.get(LoyaltyTier, tier_id) if tier_id is not None else None
+    if tier_id is not None and tier is None:
+        raise InvalidInput(f"Tier {tier_id} does not exist.", field="tier_id")
+    now = utcnow()
+    return change_tier(
+        session,
+        w,
+        tier,
+        "invite" if tier and tier.invite_only else "manual",
+        qualifying(session, w, now),
+        now,
+        actor_id=actor_id,
+    )
+
+
+def review_all(session: Session, now: datetime | None = None, batch: int = 1000) -> int:
+    """Nightly: re-evaluate members with a tier (downgrades and grace); returns changes made."""
+    now = now or utcnow()
+    changed = 0
+    last = 0
+    while True:
+        ids = list(
+            session.scalars(
+                select(LoyaltyAccount.id)
+                .where(LoyaltyAccount.kind == "wallet", LoyaltyAccount.id > last)
+                .where(LoyaltyAccount.tier_id.is_not(None))
+                .order_by(LoyaltyAccount.id)
+                .limit(batch)
+            )
+        )
+        if not ids:
+            return changed
+        last = ids[-1]
+        for w in session.scalars(
+            select(LoyaltyAccount)
+            .where(LoyaltyAccount.id.in_(ids))
+            .order_by(LoyaltyAccount.id)
+            .with_for_update(of=LoyaltyAccount)
+        ):
+            if evaluate(session, w, now, actor_id=None) is not None:
+                changed += 1
