@@ -49,6 +49,7 @@ from retento.complaints.schemas import (
 )
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from retento.core.hooks import emit
 from retento.core.money import ZERO
 from retento.core.pagination import apply_sort, paginate
 from retento.customers.models import Contact, Customer
@@ -901,6 +902,7 @@ def add_remedy(session: Session, complaint_id: int, data: RemedyCreate, *, actor
         },
     )
     record(session, actor, "create", "complaint_remedy", r.id, None, snapshot(r))
+    emit("complaint.remedy", session, remedy=r, complaint=c, actor=actor)
     return r
 
 

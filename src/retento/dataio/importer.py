@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.core.errors import FieldError, InvalidInput
+from retento.core.hooks import emit
 from retento.customers.models import KINDS, PARTY_TYPES, Customer, CustomerTag
 from retento.dataio.mapping import Converter, Mapping, money
 from retento.dataio.readers import Table
@@ -969,9 +970,11 @@ class Importer:
         # New orders: ids come back in parameter order, so lines can point at them.
         stmt = insert(t).returning(t.c.id, sort_by_parameter_order=True)
         line_rows: list[dict] = []
+        created_ids: list[int] = []
         for start in range(0, len(new_orders), CHUNK):
             chunk = new_orders[start : start + CHUNK]
             ids = conn.execute(stmt, chunk).scalars().all()
+            created_ids.extend(ids)
             for oid, lines in zip(ids, new_lines[start : start + CHUNK], strict=True):
                 line_rows.extend(_line_rows(oid, lines))
             done[0] += len(chunk)
@@ -985,6 +988,8 @@ class Importer:
             line_rows.extend(_line_rows(oid, lines))
         if line_rows:
             self._exec_many(insert(lt), line_rows, "writing", done)
+        # New orders earn loyalty points like orders made in the API or web (one code path).
+        emit("orders.imported", self.session, order_ids=created_ids, actor=None)
         self.report.created = len(new_orders)
         self.report.updated = len(updates)
         self.report.unchanged = unchanged

@@ -11,6 +11,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound
+from retento.core.hooks import emit
 from retento.core.money import ZERO
 from retento.core.pagination import apply_sort, paginate
 from retento.customers.models import Customer
@@ -154,6 +155,7 @@ def create_order(session: Session, data: OrderCreate, *, actor: User) -> Order:
     session.add(o)
     session.flush()
     record(session, actor, "create", "order", o.id, None, order_snapshot(o))
+    emit("order.created", session, order=o, actor=actor)
     return o
 
 
@@ -208,6 +210,7 @@ def add_refund(session: Session, order_id: int, data: RefundCreate, *, actor: Us
     recompute(o)
     session.flush()
     record(session, actor, "update", "order", o.id, before, order_snapshot(o))
+    emit("order.refunded", session, order=o, refund=r, actor=actor)
     return r
 
 

@@ -20,6 +20,7 @@ from retento.auth.permissions import require
 from retento.core.config import get_settings
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound, RetentoError
+from retento.core.hooks import emit
 from retento.core.pagination import apply_sort, paginate
 from retento.customers.models import Customer, CustomerTag
 from retento.surveys.models import (
@@ -790,6 +791,8 @@ def public_submit(
         before,
         response_snapshot(response),
     )
+    if response.status == "completed":
+        emit("survey.answered", session, response=response, actor=None)
     return response
 
 
@@ -880,6 +883,8 @@ def record_response(
         before,
         response_snapshot(response),
     )
+    if response.status == "completed":
+        emit("survey.answered", session, response=response, actor=actor)
     return response
 
 
