@@ -15,9 +15,8 @@ def test_audit_log_records_api_changes_and_is_admin_only(client, tokens):
     assert r.status_code == 200
     items = r.json()["items"]
     assert [i["action"] for i in items] == ["update", "create"]
-    assert items[0]["before"] == {"unit_price": "12.50"} and items[0]["after"] == {
-        "unit_price": "13.00"
-    }
+    assert items[0]["before"] == {"unit_price": "12.50", "version": 1}
+    assert items[0]["after"] == {"unit_price": "13.00", "version": 2}
     assert items[0]["actor_name"] == "manager"
     for role in ("manager", "agent", "analyst"):
         assert client.get("/api/v1/audit", headers=tokens[role]).status_code == 403

@@ -57,8 +57,9 @@ def test_update_audit_keeps_only_changed_fields(db, users):
     c = make_customer(db, name="Old")
     service.update_customer(db, c.id, CustomerUpdate(name="New", tags=["a"]), actor=users["admin"])
     entry = db.query(AuditEntry).filter_by(entity="customer", action="update").one()
-    assert entry.before == {"name": "Old", "name_key": "old", "tags": []}
-    assert entry.after == {"name": "New", "name_key": "new", "tags": ["a"]}
+    # The version goes along, so the log tells which version each edit made (conflict pages).
+    assert entry.before == {"name": "Old", "name_key": "old", "tags": [], "version": 1}
+    assert entry.after == {"name": "New", "name_key": "new", "tags": ["a"], "version": 2}
 
 
 def test_duplicate_external_id_is_a_conflict_naming_the_field(db, users):
@@ -94,10 +95,11 @@ def test_search_filters_and_sort(db, users):
     assert exc.value.field == "sort"
 
 
-def test_delete_requires_manager_and_missing_is_not_found(db, users):
+def test_delete_requires_manager_and_archives(db, users):
     c = make_customer(db, owner_id=users["agent"].id)
     with pytest.raises(Forbidden):
         service.delete_customer(db, c.id, actor=users["agent"])
     service.delete_customer(db, c.id, actor=users["manager"])
+    assert service.get_customer(db, c.id, actor=users["manager"]).archived_at is not None
     with pytest.raises(NotFound):
-        service.get_customer(db, c.id, actor=users["manager"])
+        service.delete_customer(db, 987654, actor=users["manager"])

@@ -60,7 +60,7 @@ def record(
     if action == "update" and before is not None and after is not None:
         keys = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
         keys.discard("updated_at")
-        if not keys:
+        if not keys - {"version"}:  # a version bump alone changed nothing a person made
             return None  # type: ignore[return-value]
         before = {k: before.get(k) for k in sorted(keys)}
         after = {k: after.get(k) for k in sorted(keys)}

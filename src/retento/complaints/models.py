@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
 from retento.core.money import ZERO
+from retento.core.versioning import version_column
 
 KINDS = ("complaint", "grumble")
 CHANNELS = ("phone", "email", "web_form", "store", "chat", "social", "api")
@@ -217,6 +218,9 @@ class Complaint(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = version_column()
+
+    __mapper_args__ = {"version_id_col": version}
 
     customer = relationship("Customer")
     category: Mapped[ComplaintCategory] = relationship(lazy="joined")

@@ -8,9 +8,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retento.core.errors import Conflict, FieldError, InvalidInput, RetentoError
+from retento.core.versioning import stale_to_error
 
 log = logging.getLogger("retento")
 
@@ -81,6 +83,11 @@ def install_api_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError):
         return render(request, integrity_to_error(exc))
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError):
+        # Another transaction updated the row between our read and our versioned UPDATE.
+        return render(request, stale_to_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):

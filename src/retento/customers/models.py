@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, UTCDateTime, utcnow
+from retento.core.versioning import version_column
 
 PARTY_TYPES = ("person", "organisation")
 EXTERNAL_KINDS = ("consumer", "business")
@@ -46,6 +47,10 @@ class Customer(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Bumped by every change, contacts/tags/assignments included (core.versioning).
+    version: Mapped[int] = version_column()
+
+    __mapper_args__ = {"version_id_col": version}
 
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="customer", cascade="all, delete-orphan", order_by="Contact.id"
@@ -74,6 +79,16 @@ class Customer(Base):
 
 class Contact(Base):
     __tablename__ = "customer_contacts"
+    __table_args__ = (
+        # At most one primary contact per customer, whatever writes the rows.
+        Index(
+            "uq_customer_contacts_primary",
+            "customer_id",
+            unique=True,
+            postgresql_where=text("is_primary"),
+            sqlite_where=text("is_primary"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(

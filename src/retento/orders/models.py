@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
 from retento.core.money import ZERO
+from retento.core.versioning import version_column
 
 ORDER_STATUSES = ("placed", "paid", "shipped", "completed", "cancelled")
 ORDER_CHANNELS = ("store", "web", "phone", "email", "chat", "partner", "other")
@@ -34,6 +35,9 @@ class Order(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = version_column()
+
+    __mapper_args__ = {"version_id_col": version}
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.line_no"

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, UTCDateTime, utcnow
+from retento.core.versioning import version_column
 
 SURVEY_STATUSES = ("draft", "active", "closed")
 # SPEC §3: telephone (an agent enters answers), mail/paper, on-site, online (one-time link).
@@ -71,6 +72,9 @@ class Survey(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = version_column()
+
+    __mapper_args__ = {"version_id_col": version}
 
     sections: Mapped[list[SurveySection]] = relationship(
         back_populates="survey", cascade="all, delete-orphan", order_by="SurveySection.position"

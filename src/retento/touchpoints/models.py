@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, UTCDateTime, utcnow
+from retento.core.versioning import version_column
 
 CHANNELS = ("ads", "phone", "web", "store", "email", "chat", "other")
 # SPEC §2: desire → information → product cognition → selection → order and deposit →
@@ -44,6 +45,9 @@ class Touchpoint(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = version_column()
+
+    __mapper_args__ = {"version_id_col": version}
 
     customer = relationship("Customer")
     owner = relationship("User", lazy="joined")
