@@ -12,6 +12,7 @@ from retento import __version__
 from retento.core.config import Settings, get_settings
 from retento.core.db import make_engine, make_session_factory
 from retento.core.handlers import install_api_handlers
+from retento.core.limits import install_limits
 from retento.models import import_all_models
 
 API_ROUTERS = (
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    install_limits(app, settings)  # innermost: body/upload/JSON-depth limits (core/limits.py)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,

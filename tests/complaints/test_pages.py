@@ -111,7 +111,7 @@ def test_create_then_work_through_the_workflow(client, db, users, tmp_path):
     r = web.post(
         "/complaints/new",
         new_form(cust.id, category_id(db)),
-        files={"file": ("photo.png", b"\x89PNG fake", "image/png")},
+        files={"file": ("photo.png", b"\x89PNG\r\n\x1a\nfake", "image/png")},
     )
     assert r.status_code == 303, r.text
     cid = int(r.headers["location"].rsplit("/", 1)[1])

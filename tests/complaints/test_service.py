@@ -423,8 +423,9 @@ def test_survey_low_score_reopens(db, users):
     token = c.followup_token
     service.answer_survey(db, token, SurveyAnswerIn(csat=1, would_buy_again=False))
     assert c.status == "in_progress" and c.reopen_count == 1 and c.csat == 1
-    with pytest.raises(Conflict):
+    with pytest.raises(service.FollowUpAnswered) as used:
         service.answer_survey(db, token, SurveyAnswerIn(csat=5, would_buy_again=True))
+    assert used.value.status == 410 and used.value.field == "token"
     _act(db, c, "resolve", mgr, note="Refunded")
     service.answer_survey(db, c.followup_token, SurveyAnswerIn(csat=5, would_buy_again=True))
     assert c.status == "resolved" and c.would_buy_again is True
@@ -445,11 +446,11 @@ def test_attachments_limits(db, users, tmp_path):
         c.id,
         "../../etc/photo.png",
         "image/png",
-        b"\x89PNG data",
+        b"\x89PNG\r\n\x1a\ndata",
         actor=mgr,
         data_dir=str(tmp_path),
     )
-    assert att.filename == "photo.png" and att.size == 9
+    assert att.filename == "photo.png" and att.size == 12
     assert (tmp_path / "complaints" / str(c.id)).is_dir()
     assert att.path.startswith(str(tmp_path))
     for name, ctype, data in [
@@ -457,6 +458,8 @@ def test_attachments_limits(db, users, tmp_path):
         ("photo.pdf", "image/png", b"x"),
         ("empty.txt", "text/plain", b""),
         ("big.txt", "text/plain", b"x" * (service.MAX_ATTACHMENT_BYTES + 1)),
+        ("page.png", "image/png", b"<html><script>alert(1)</script>"),  # content is not PNG
+        ("note.txt", "text/plain", b"MZ\x90\x00\x03"),  # binary declared as text
     ]:
         with pytest.raises(InvalidInput) as exc:
             service.add_attachment(db, c.id, name, ctype, data, actor=mgr, data_dir=str(tmp_path))

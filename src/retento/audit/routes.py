@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from retento.audit import service
 from retento.audit.schemas import AuditRead
+from retento.core.validation import TimeFilter
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.pagination import Page
 

@@ -61,6 +61,7 @@ from retento.core.db import utcnow
 from retento.core.deps import DbSession
 from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound, RetentoError
 from retento.customers.models import Customer
+from retento.core.validation import DbId, is_id, offset_from_text
 from retento.web.i18n import LOCALES, N_, Formatter, gettext, normalise_locale
 from retento.web.labels import label_msgid, register_labels
 from retento.web.nav import NavItem, register_nav

@@ -156,7 +156,9 @@ def dashboard(
 
 
 @api.get("/timeline/{customer_id}", response_model=list[EventRead])
-def customer_timeline(customer_id: int, session: DbSession, user: CurrentUser, limit: int = 200):
+def customer_timeline(
+    customer_id: DbId, session: DbSession, user: CurrentUser, limit: int = Query(200, ge=1, le=1000)
+):
     if not 1 <= limit <= 500:
         raise InvalidInput("limit must be between 1 and 500.", field="limit")
     return service.customer_timeline(session, customer_id, actor=user, limit=limit)

@@ -276,6 +276,7 @@ class CategoryRead(CategoryCreate):
 
 
 class CalendarIn(BaseModel):
+    name: str  # what is stored is shown as is; only new input is checked
     name: str = Field(min_length=1, max_length=100)
     timezone: str = Field("UTC", max_length=64)
     hours: dict[str, list[list[str]]] = Field(
@@ -326,6 +327,7 @@ class SlaPolicyRead(SlaPolicyIn):
 
 class NotificationRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+    name: str  # what is stored is shown as is; only new input is checked
     id: int
     user_id: int
     complaint_id: int

@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     mail_batch_size: int = Field(100, ge=1)
     # Absolute links in e-mails (survey invitations, complaint follow-ups) start with this.
     public_base_url: str = "http://127.0.0.1:8000"
+    # Size limits on what clients send (retento.core.limits, docs/security.md).
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)  # JSON and form bodies
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)  # multipart (file uploads)
+    max_json_depth: int = Field(32, ge=2, le=1000)
+    max_custom_fields_bytes: int = Field(64 * 1024, ge=256)
+    max_custom_fields_keys: int = Field(100, ge=1)
+    max_xlsx_uncompressed_bytes: int = Field(1024 * 1024 * 1024, ge=1024 * 1024)
+    max_xlsx_part_bytes: int = Field(100 * 1024 * 1024, ge=1024 * 1024)  # non-sheet parts
+    max_xlsx_ratio: int = Field(100, ge=10)  # uncompressed / compressed, per zip entry
+    max_xlsx_entries: int = Field(10_000, ge=10)
+    max_xlsx_rows: int = Field(1_000_000, ge=1)
+    max_xlsx_columns: int = Field(200, ge=1)
 
     @property
     def mail_enabled(self) -> bool:

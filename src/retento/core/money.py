@@ -13,7 +13,12 @@ MAX_MONEY = Decimal("999999999999.99")  # Numeric(14, 2)
 
 
 def to_money(value: Any) -> Decimal:
-    """Parse ``value`` into a 2-place Decimal; floats go through ``str`` to avoid binary noise."""
+    """Parse ``value`` into a 2-place Decimal; floats go through ``repr`` to avoid binary noise.
+
+    Refuses (``ValueError``) non-numbers, infinities and NaN, amounts beyond ``Numeric(14, 2)``
+    (|x| > 999 999 999 999.99) and amounts with more than two decimal places ("1.005"); trailing
+    zeros are fine ("1.500" is 1.50).
+    """
     if isinstance(value, Decimal):
         d = value
     elif isinstance(value, bool):
@@ -32,10 +37,14 @@ def to_money(value: Any) -> Decimal:
         raise ValueError(f"{value!r} is not a money amount")
     if not d.is_finite():
         raise ValueError("amount must be finite")
-    d = d.quantize(CENT, rounding=ROUND_HALF_UP)
+    # Magnitude first: quantizing 1e400 would exceed the decimal context and raise.
     if abs(d) > MAX_MONEY:
-        raise ValueError("amount is too large")
-    return d
+        raise ValueError(f"amount must be at most {MAX_MONEY} in absolute value")
+    q = d.quantize(CENT, rounding=ROUND_HALF_UP)
+    if q != d:
+        # Refused, not rounded: a silently changed amount is worse than an error.
+        raise ValueError("amount must have at most 2 decimal places")
+    return q
 
 
 def _validate(value: Any) -> Decimal:

@@ -13,6 +13,7 @@ from retento.core.errors import InvalidInput
 T = TypeVar("T")
 
 MAX_LIMIT = 500
+MAX_OFFSET = 2**31 - 1
 
 
 class Page(BaseModel, Generic[T]):
@@ -51,8 +52,8 @@ def paginate(session: Session, stmt: Select, *, limit: int, offset: int, count: 
     """Run ``stmt`` for one page; returns ``(rows, total)``."""
     if limit < 1 or limit > MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
-    if offset < 0:
-        raise InvalidInput("offset must not be negative.", field="offset")
+    if offset < 0 or offset > MAX_OFFSET:
+        raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}.", field="offset")
     total = -1
     if count:
         total = (

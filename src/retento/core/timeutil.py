@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from retento.core.validation import UTCDatetime
 
-UTCDatetime = Annotated[AwareDatetime, AfterValidator(lambda d: d.astimezone(UTC))]
-"""Pydantic field type: a timezone-aware datetime, normalised to UTC."""
+__all__ = ["UTCDatetime", "as_utc"]
+"""``UTCDatetime`` (pydantic field type): a timezone-aware datetime between 1900 and 2200,
+normalised to UTC (see ``retento.core.validation``)."""
 
 
 def as_utc(value: datetime) -> datetime:

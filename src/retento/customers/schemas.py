@@ -5,6 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from retento.core.limits import custom_fields_validator
+
 PartyType = Literal["person", "organisation"]
 Kind = Literal["consumer", "business", "distributor", "supplier", "department", "branch"]
 
@@ -64,6 +66,7 @@ class CustomerCreate(CustomerBase):
     contacts: list[ContactIn] = Field(default_factory=list)
 
     _tags = field_validator("tags")(lambda cls, v: _clean_tags(v))
+    _custom = field_validator("custom_fields")(lambda cls, v: custom_fields_validator(v))
 
 
 class CustomerUpdate(BaseModel):
@@ -89,6 +92,7 @@ class CustomerUpdate(BaseModel):
     contacts: list[ContactIn] | None = None
 
     _tags = field_validator("tags")(lambda cls, v: _clean_tags(v))
+    _custom = field_validator("custom_fields")(lambda cls, v: custom_fields_validator(v))
 
 
 class CustomerRead(CustomerBase):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from retento.auth.permissions import require
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.errors import InvalidInput
+from retento.core.validation import DbId, TimeFilter
 from retento.dataio import service
 from retento.dataio.mapping import mapping_from_dict
 from retento.dataio.schemas import EXPORT_ENTITIES, ImportReport

@@ -9,6 +9,7 @@ from retento.auth.permissions import can
 from retento.complaints.models import ComplaintNotification
 from retento.complaints.service import mark_notification_read
 from retento.core.deps import DbSession
+from retento.core.validation import DbId
 from retento.inbox import service
 from retento.web.i18n import N_
 from retento.web.render import PageUser, flash, is_htmx, page_router, render, safe_next, tr

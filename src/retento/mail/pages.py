@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, RetentoError
+from retento.core.validation import DbId
 from retento.mail import service
 from retento.mail.models import MAIL_KINDS, MAIL_STATUSES
 from retento.web.i18n import N_

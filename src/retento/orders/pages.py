@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
+from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.customers.service import (
     can_change_customer,

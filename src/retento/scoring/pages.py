@@ -19,6 +19,7 @@ from retento.auth.permissions import require
 from retento.auth.service import list_assignable_users
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
+from retento.core.validation import DbId, is_id, offset_from_text
 from retento.customers.models import Customer
 from retento.scoring import jobs, service
 from retento.scoring.models import LABELS, MODELS, STAGES, VALUE_CLASSES, CustomerScore, ScoreRun

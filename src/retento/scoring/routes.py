@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.pagination import Page
+from retento.core.validation import DbId
 from retento.scoring import service
 from retento.scoring.schemas import CustomerScoreRead, ScoreRunCreate, ScoreRunRead, ScoreRunReport
 
@@ -81,7 +82,9 @@ def list_scores(
 
 
 @router.get("/customers/{customer_id}/scores", response_model=list[CustomerScoreRead])
-def customer_scores(customer_id: int, session: DbSession, user: CurrentUser, limit: int = 20):
+def customer_scores(
+    customer_id: DbId, session: DbSession, user: CurrentUser, limit: int = Query(20, ge=1, le=500)
+):
     """Score history of one customer, newest first."""
     return service.customer_scores(session, customer_id, actor=user, limit=limit)
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
+from retento.core.validation import DbId
 
 ModelName = Literal["bgnbd", "pareto"]
 

@@ -19,6 +19,7 @@ from retento.auth.models import User
 from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
 from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound, RetentoError
+from retento.core.validation import DbId, is_id
 from retento.customers.models import Customer
 from retento.surveys import fileio, reports, service
 from retento.surveys.models import (

@@ -37,6 +37,7 @@ ERROR_TITLES = {
     404: N_("Page not found"),
     405: N_("This action is not available here"),
     409: N_("This change conflicts with existing data"),
+    413: N_("The request is too large"),
     422: N_("Some values are not valid"),
     500: N_("Something went wrong"),
 }
@@ -44,6 +45,7 @@ ERROR_TITLES = {
 ERROR_HINTS = {
     403: N_("Your role does not allow this. Ask an administrator if you need access."),
     404: N_("The page or record does not exist, or it was deleted."),
+    413: N_("Go back and send a smaller file or less text."),
     422: N_("Go back, correct the values and try again."),
     500: N_(
         "The error was logged. Try again in a moment; if it keeps happening, tell your administrator."
@@ -111,6 +113,8 @@ def page_error(request: Request, err: RetentoError) -> Response:
     message = err.message if status != 500 else ""
     if err.code == "csrf_failed":
         message = tr(request, err.message)
+    elif getattr(err, "msgid", None):  # e.g. core.limits.LimitExceeded carries its msgid
+        message = tr(request, err.msgid, **getattr(err, "params", {}))
     try:
         return render(
             request,

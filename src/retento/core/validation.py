@@ -1,0 +1,237 @@
+"""Input limits shared by every interface: id ranges, text safety, names, dates.
+
+The database has limits the type system does not know about: ids are 32-bit ``INTEGER``
+columns, PostgreSQL text cannot hold NUL, no driver can encode a lone UTF-16 surrogate, and a
+timestamp near ``datetime.max`` overflows when converted to UTC. These types and checks turn
+such input into a 4xx naming the field instead of a database error (a 500).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from annotated_types import Ge, Le
+from fastapi import Request
+from pydantic import AfterValidator, AwareDatetime
+
+from retento.core.errors import InvalidInput
+
+INT32_MAX = 2**31 - 1
+"""Largest value of an ``INTEGER`` column (every primary and foreign key)."""
+
+DbId = Annotated[int, Ge(1), Le(INT32_MAX)]
+"""An id of a row: 1 … 2³¹−1. As a path parameter an id out of range answers 404 (no such
+row can exist); as a query filter or body field, 422 naming the field."""
+
+Offset = Annotated[int, Ge(0), Le(INT32_MAX)]
+"""A list offset: 0 … 2³¹−1."""
+
+MIN_DAY = date(1900, 1, 1)
+MAX_DAY = date(2200, 12, 31)
+"""Accepted calendar range for every date and timestamp a client sends (after conversion to UTC)."""
+
+_RANGE_TEXT = f"between {MIN_DAY.isoformat()} and {MAX_DAY.isoformat()}"
+
+
+def check_day(value: date) -> date:
+    if not MIN_DAY <= value <= MAX_DAY:
+        raise ValueError(f"date must be {_RANGE_TEXT}")
+    return value
+
+
+def utc_in_range(value: datetime) -> datetime:
+    """A timezone-aware timestamp converted to UTC, refused outside the accepted range."""
+    if value.tzinfo is None:
+        raise ValueError("timestamp needs a time zone")
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(f"timestamp must be {_RANGE_TEXT}") from None
+    if not MIN_DAY <= utc.date() <= MAX_DAY:
+        raise ValueError(f"timestamp must be {_RANGE_TEXT}")
+    return utc
+
+
+def filter_in_range(value: datetime) -> datetime:
+    """A ``since``/``until`` filter: naive means UTC; refused outside the accepted range."""
+    return utc_in_range(value if value.tzinfo else value.replace(tzinfo=UTC))
+
+
+Day = Annotated[date, AfterValidator(check_day)]
+"""A calendar date between 1900-01-01 and 2200-12-31."""
+
+UTCDatetime = Annotated[AwareDatetime, AfterValidator(utc_in_range)]
+"""A timestamp with a zone, normalised to UTC, between 1900-01-01 and 2200-12-31."""
+
+TimeFilter = Annotated[datetime, AfterValidator(filter_in_range)]
+"""A timestamp query filter (naive = UTC), normalised to UTC, within the accepted range."""
+
+
+# --- Text -----------------------------------------------------------------------------------
+# NUL cannot be stored by PostgreSQL; a lone surrogate (U+D800–U+DFFF, reachable through JSON
+# escapes such as "\ud800") cannot be encoded as UTF-8 by any driver.
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
+# Bidirectional embeddings, overrides and isolates: they make a name display differently from
+# what it is (e.g. "‮gpj.exe" shows as "exe.jpg").
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
+
+
+def unsafe_text_reason(text: str) -> str | None:
+    """Why ``text`` cannot be stored, or None."""
+    m = _UNSAFE.search(text)
+    if m is None:
+        return None
+    if m.group() == "\x00":
+        return "must not contain NUL characters"
+    return "must not contain unpaired surrogate characters"
+
+
+def find_unsafe(value: Any, path: tuple[str, ...] = ()) -> tuple[str, str] | None:
+    """The first string (key or value) in a JSON-like value that cannot be stored: (field, reason)."""
+    if isinstance(value, str):
+        reason = unsafe_text_reason(value)
+        return (".".join(path) or "body", reason) if reason else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            key = str(k)
+            reason = unsafe_text_reason(key)
+            if reason:
+                return (".".join((*path, "<key>")) or "body", f"keys {reason}")
+            found = find_unsafe(v, (*path, key))
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            found = find_unsafe(v, (*path, str(i)))
+            if found:
+                return found
+    return None
+
+
+def _form_items(form: Any) -> Iterator[tuple[str, str]]:
+    for key, value in form.multi_items():
+        if isinstance(value, str):  # uploaded files are checked by their own rules
+            yield key, value
+
+
+async def reject_unsafe_text(request: Request) -> None:
+    """App-wide dependency: NUL or lone surrogates anywhere in the input answer 422 naming the field.
+
+    Covers path and query parameters, JSON bodies (every string and key at any depth) and form
+    fields (URL-encoded and multipart); file contents are not text and are left alone.
+    """
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and (reason := unsafe_text_reason(value)):
+            raise InvalidInput(f"{name}: {reason}", field=name)
+    for name, value in request.query_params.multi_items():
+        for text, field in ((name, "query"), (value, name)):
+            if reason := unsafe_text_reason(text):
+                raise InvalidInput(f"{field}: {reason}", field=field)
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    ctype = request.headers.get("content-type", "").lower()
+    found: tuple[str, str] | None = None
+    if ctype.startswith("application/json") or "+json" in ctype.split(";")[0]:
+        try:
+            body = await request.json()
+        except ValueError:  # not JSON at all: the body validation answers that
+            return
+        found = find_unsafe(body)
+    elif ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        try:
+            form = await request.form()
+        except Exception:  # malformed multipart: the endpoint's own parsing reports it
+            return
+        for key, value in _form_items(form):
+            reason = unsafe_text_reason(key) or unsafe_text_reason(value)
+            if reason:
+                found = (key, reason)
+                break
+    if found:
+        field, reason = found
+        raise InvalidInput(f"{field}: {reason}", field=field)
+
+
+def check_name(value: str) -> str:
+    """A display name: not blank, no bidirectional control characters; surrounding space trimmed."""
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    if _BIDI.search(value):
+        raise ValueError(
+            "must not contain bidirectional control characters (U+202A–U+202E, U+2066–U+2069)"
+        )
+    return value
+
+
+Name = Annotated[str, AfterValidator(check_name)]
+"""A name shown to people (customers, contacts, products, users, categories …)."""
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("must not be null (leave the field out to keep its value)")
+    return value
+
+
+NotNull = AfterValidator(_not_null)
+"""For PATCH fields that may be omitted but not cleared: ``Annotated[T | None, NotNull] = None``.
+An explicit ``null`` is refused (422 naming the field); omitting the field keeps the value."""
+
+
+def id_from_text(text: str) -> int | None:
+    """``text`` as a row id if it is one (digits within the id range), else None.
+
+    Search boxes accept ids, but a phone number typed into one must not be cast to a 32-bit
+    integer (the database would refuse the comparison)."""
+    t = text.strip()
+    if not t.isdigit() or not t.isascii() or len(t) > 10:
+        return None
+    n = int(t)
+    return n if 1 <= n <= INT32_MAX else None
+
+
+def is_id(text: str) -> bool:
+    """Whether a form or query value is a row id (ASCII digits, 1 … 2³¹−1)."""
+    return id_from_text(text) is not None
+
+
+def offset_from_text(text: str) -> int:
+    """A list offset from a query value; anything that is not one (junk, huge) is 0."""
+    t = (text or "").strip()
+    if not t.isascii() or not t.isdigit() or len(t) > 10:
+        return 0
+    n = int(t)
+    return n if n <= INT32_MAX else 0
+
+
+# --- File contents --------------------------------------------------------------------------
+_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "application/pdf": (b"%PDF-",),
+}
+
+
+def content_matches_type(content_type: str, data: bytes) -> bool:
+    """Whether ``data`` starts like a file of ``content_type`` (magic bytes; text must be UTF-8).
+
+    A declared type is only a claim: an HTML page or executable uploaded as ``image/png`` would
+    be served back with that type. Unknown types are not vouched for (False)."""
+    if content_type == "image/webp":
+        return len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    if content_type == "text/plain":
+        if b"\x00" in data:
+            return False
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+    prefixes = _MAGIC.get(content_type)
+    return bool(prefixes) and data.startswith(prefixes)
