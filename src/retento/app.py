@@ -26,6 +26,7 @@ API_ROUTERS = (
     "retento.surveys.routes",
     "retento.dataio.routes",
     "retento.complaints.routes",
+    "retento.loyalty.routes",
 )
 
 

@@ -25,6 +25,7 @@ JOB_MODULES: tuple[str, ...] = (
     "retento.surveys.jobs",
     "retento.complaints.jobs",
     "retento.mail.jobs",
+    "retento.loyalty.jobs",
 )
 
 

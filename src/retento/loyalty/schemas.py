@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
+from retento.core.validation import DbId
 
 Points = int
 PositivePoints = Field(..., ge=1, le=1_000_000_000)
@@ -145,12 +146,12 @@ class RedemptionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    customer_id: int
+    customer_id: DbId
     reward_id: int | None
     order_id: int | None
     points: int
     returned: int
-    journal_id: int
+    journal_id: DbId
     created_at: datetime
 
 
@@ -180,7 +181,7 @@ class HoldRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    customer_id: int
+    customer_id: DbId
     points: int
     status: str
     reference: str | None
@@ -190,7 +191,7 @@ class HoldRead(BaseModel):
 class PostingRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    account_id: int
+    account_id: DbId
     amount: int
 
 
@@ -222,7 +223,7 @@ class LotRead(BaseModel):
 
 
 class MemberRead(BaseModel):
-    customer_id: int
+    customer_id: DbId
     balance: int
     available: int
     debt: int
@@ -277,7 +278,7 @@ class ClubEventRead(ClubEventIn):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    club_id: int
+    club_id: DbId
 
 
 class CustomerRef(BaseModel):

@@ -1,0 +1,164 @@
+"""`retento loyalty ...`: check the ledger, run expiry, balances, redemption, liability, export."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from retento.core.cli_support import cli_actor, cli_session, console, err_console, friendly_errors
+
+app = typer.Typer(help="Loyalty programme: points ledger, tiers, rewards.", no_args_is_help=True)
+
+
+@app.command("check")
+@friendly_errors
+def check() -> None:
+    """Verify every account, journal and lot against the postings; exit 1 on any mismatch."""
+    from retento.loyalty.check import check_ledger
+
+    with cli_session() as session:
+        rep = check_ledger(session)
+    if rep.ok:
+        console.print(
+            f"Ledger OK: {rep.accounts} accounts, {rep.journals} journals, {rep.lots} lots."
+        )
+        return
+    for p in rep.problems:
+        err_console.print(f"[bold red]Mismatch:[/] {p}")
+    sys.exit(1)
+
+
+@app.command("expire")
+@friendly_errors
+def expire() -> None:
+    """Expire due lots now (the nightly job does the same; safe to repeat)."""
+    from retento.loyalty.expiry import run_expiry
+
+    with cli_session() as session:
+        n = run_expiry(session)
+    console.print(f"{n} points expired.")
+
+
+@app.command("balance")
+@friendly_errors
+def balance(customer_id: int, as_user: str = typer.Option(None, "--as")) -> None:
+    """Show a member's balance, tier and points expiring soon."""
+    from retento.loyalty.service import member_view
+
+    with cli_session() as session:
+        v = member_view(session, customer_id, actor=cli_actor(session, as_user))
+        if v is None:
+            err_console.print(f"Customer {customer_id} is not a member.")
+            sys.exit(1)
+        w = v.wallet
+        console.print(
+            f"Customer {customer_id}: balance {w.balance} (available {v.available}, debt {w.debt}), "
+            f"tier {w.tier.name if w.tier else '—'}, {v.expiring_soon} expiring by "
+            f"{v.expiring_by:%Y-%m-%d}"
+        )
+
+
+@app.command("redeem")
+@friendly_errors
+def redeem(
+    customer_id: int,
+    points: int = typer.Option(None, "--points"),
+    reward: int = typer.Option(None, "--reward", help="Reward id"),
+    key: str = typer.Option(None, "--key", help="Idempotency key"),
+    as_user: str = typer.Option(None, "--as"),
+) -> None:
+    """Redeem points or a reward for a member."""
+    from retento.loyalty.service import redeem as do
+
+    with cli_session() as session:
+        r = do(
+            session,
+            customer_id,
+            actor=cli_actor(session, as_user),
+            points=points,
+            reward_id=reward,
+            idempotency_key=key,
+        )
+        console.print(f"Redemption {r.id}: {r.points} points (journal {r.journal_id}).")
+
+
+@app.command("adjust")
+@friendly_errors
+def adjust(
+    customer_id: int,
+    points: int,
+    reason: str = typer.Option(..., "--reason"),
+    as_user: str = typer.Option(None, "--as"),
+) -> None:
+    """Credit (positive) or debit (negative) points by hand, with a reason."""
+    from retento.loyalty.service import adjust as do
+
+    with cli_session() as session:
+        j = do(session, customer_id, points, actor=cli_actor(session, as_user), reason=reason)
+        console.print(f"Journal {j.id} posted.")
+
+
+@app.command("liability")
+@friendly_errors
+def liability(as_user: str = typer.Option(None, "--as")) -> None:
+    """Outstanding points and their value, breakage and redemption rates."""
+    from retento.loyalty.reports import liability as lia
+
+    with cli_session() as session:
+        x = lia(session, actor=cli_actor(session, as_user))
+    console.print(
+        f"Outstanding {x.outstanding_points} points = {x.outstanding_value} {x.currency} "
+        f"(held {x.held_points}); issued {x.issued_points}, redeemed {x.redeemed_points}, "
+        f"expired {x.expired_points}"
+    )
+
+
+@app.command("export")
+@friendly_errors
+def export(
+    what: str = typer.Argument(..., help="members, postings or liability"),
+    out: Path = typer.Option(..., "--out", "-o"),
+    as_user: str = typer.Option(None, "--as"),
+) -> None:
+    """Export members, postings or the liability report as CSV."""
+    from retento.core.errors import InvalidInput
+    from retento.loyalty import reports
+
+    makers = {
+        "members": reports.export_members,
+        "postings": reports.export_postings,
+        "liability": reports.export_liability,
+    }
+    if what not in makers:
+        raise InvalidInput("Choose members, postings or liability.", field="what")
+    with cli_session() as session, out.open("w", encoding="utf-8", newline="") as fh:
+        n = 0
+        for chunk in makers[what](session, actor=cli_actor(session, as_user)):
+            fh.write(chunk)
+            n += 1
+    console.print(f"Wrote {n - 1} rows to {out}.")
+
+
+@app.command("import-postings")
+@friendly_errors
+def import_postings(
+    path: Path,
+    as_user: str = typer.Option(None, "--as"),
+) -> None:
+    """Import point adjustments from CSV (customer_external_id, points, reason, key).
+
+    Each row's ``key`` is its idempotency key: re-importing the file posts nothing twice.
+    """
+    from retento.loyalty.transfer import import_adjustments
+
+    with cli_session() as session, path.open(encoding="utf-8-sig", newline="") as fh:
+        rep = import_adjustments(session, fh, actor=cli_actor(session, as_user))
+    console.print(f"{rep['posted']} posted, {rep['replayed']} already imported.")
+
+
+# `retento loyalty measure`: loyalty types, index and satisfaction trap (measure_cli.py).
+from retento.loyalty.measure_cli import measure as _measure  # noqa: E402
+
+app.command("measure")(_measure)

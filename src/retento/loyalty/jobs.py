@@ -1,0 +1,36 @@
+"""Loyalty jobs: nightly expiry, hold time-outs, tier reviews (all idempotent)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from retento.jobs import job
+from retento.loyalty import ledger
+
+
+@job("loyalty_expiry", every_seconds=3600)
+def expire_points(session: Session) -> int:
+    """Move the remainder of every due lot to breakage (safe to run any number of times)."""
+    from retento.loyalty.expiry import run_expiry
+
+    if not ledger.programme(session).active:
+        return 0
+    return run_expiry(session)
+
+
+@job("loyalty_holds", every_seconds=60)
+def time_out_holds(session: Session) -> int:
+    """Void checkout holds that were neither confirmed nor voided in time."""
+    from retento.loyalty.service import expire_holds
+
+    return expire_holds(session)
+
+
+@job("loyalty_tiers", every_seconds=86400)
+def review_tiers(session: Session) -> int:
+    """Downgrade members whose grace period has ended; start grace for those below threshold."""
+    from retento.loyalty.tiers import review_all
+
+    if not ledger.programme(session).active:
+        return 0
+    return review_all(session)

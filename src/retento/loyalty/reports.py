@@ -1,0 +1,227 @@
+"""Loyalty figures: the dashboard, the outstanding liability in money, CSV exports.
+
+Liability, issued, redeemed and expired points come from the sharded system accounts (a few
+dozen rows), never from summing wallets, so the dashboard stays fast at millions of members.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.db import utcnow
+from retento.loyalty import ledger
+from retento.loyalty.models import LoyaltyAccount, LoyaltyJournal, LoyaltyPosting, LoyaltyTier
+
+
+@dataclass
+class Liability:
+    outstanding_points: int
+    held_points: int
+    point_value: Decimal
+    outstanding_value: Decimal
+    issued_points: int
+    redeemed_points: int
+    expired_points: int
+    breakage_rate: float | None
+    redemption_rate: float | None
+    currency: str
+
+
+def _system_balances(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(LoyaltyAccount.kind, func.coalesce(func.sum(LoyaltyAccount.balance), 0))
+        .where(LoyaltyAccount.system_key.is_not(None))
+        .group_by(LoyaltyAccount.kind)
+    ).all()
+    return {k: int(v) for k, v in rows}
+
+
+def liability(session: Session, *, actor: User) -> Liability:
+    """Outstanding points (wallets + holds) valued at the point value; breakage and redemption rates."""
+    require(actor, "loyalty:read")
+    prog = ledger.programme(session)
+    b = _system_balances(session)
+    issued = -b.get("expense", 0)
+    redeemed = b.get("redemption", 0)
+    expired = b.get("breakage", 0)
+    held = b.get("hold", 0)
+    outstanding = issued - redeemed - expired  # = sum of wallets + holds
+    value = (Decimal(outstanding) * prog.point_value).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP
+    )
+    settled = redeemed + expired
+    return Liability(
+        outstanding_points=outstanding,
+        held_points=held,
+        point_value=prog.point_value,
+        outstanding_value=value,
+        issued_points=issued,
+        redeemed_points=redeemed,
+        expired_points=expired,
+        breakage_rate=(expired / settled) if settled else None,
+        redemption_rate=(redeemed / issued) if issued else None,
+        currency=prog.currency,
+    )
+
+
+@dataclass
+class Dashboard:
+    members: int
+    active: int
+    active_rate: float | None
+    liability: Liability
+    tiers: list[tuple[str, int]]
+    flows: list[tuple[str, str, int]]
+
+
+def dashboard(session: Session, *, actor: User) -> Dashboard:
+    """Members, active rate, liability, redemption and breakage, tier distribution and flows."""
+    require(actor, "loyalty:read")
+    prog = ledger.programme(session)
+    now = utcnow()
+    wallets = LoyaltyAccount.customer_id.is_not(None)
+    members = int(session.scalar(select(func.count()).where(wallets)) or 0)
+    active = int(
+        session.scalar(
+            select(func.count()).where(
+                LoyaltyAccount.last_activity_at >= now - timedelta(days=prog.active_days)
+            )
+        )
+        or 0
+    )
+    names = {t.id: t.name for t in session.scalars(select(LoyaltyTier))}
+    dist = session.execute(
+        select(LoyaltyAccount.tier_id, func.count()).where(wallets).group_by(LoyaltyAccount.tier_id)
+    ).all()
+    tiers = [(names.get(tid, "—") if tid else "—", int(n)) for tid, n in dist]
+    from retento.loyalty.models import LoyaltyTierChange
+
+    flow_rows = session.execute(
+        select(LoyaltyTierChange.from_tier_id, LoyaltyTierChange.to_tier_id, func.count())
+        .where(LoyaltyTierChange.at >= now - timedelta(days=prog.tier_window_days))
+        .group_by(LoyaltyTierChange.from_tier_id, LoyaltyTierChange.to_tier_id)
+    ).all()
+    flows = [
+        (names.get(a, "—") if a else "—", names.get(b, "—") if b else "—", int(n))
+        for a, b, n in flow_rows
+    ]
+    return Dashboard(
+        members=members,
+        active=active,
+        active_rate=(active / members) if members else None,
+        liability=liability(session, actor=actor),
+        tiers=tiers,
+        flows=flows,
+    )
+
+
+def _csv(rows: Iterator[list]) -> Iterator[str]:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    for row in rows:
+        w.writerow(
+            ["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row]
+        )
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+
+
+def export_members(session: Session, *, actor: User) -> Iterator[str]:
+    """Members as CSV: customer, balance, debt, tier, joined, last activity."""
+    require(actor, "data:export")
+    from retento.customers.models import Customer
+
+    def rows():
+        yield [
+            "customer_external_id",
+            "customer_id",
+            "balance",
+            "debt",
+            "tier",
+            "joined_at",
+            "last_activity_at",
+        ]
+        stmt = (
+            select(LoyaltyAccount, Customer.external_id)
+            .join(Customer, Customer.id == LoyaltyAccount.customer_id)
+            .order_by(LoyaltyAccount.id)
+            .execution_options(yield_per=2000)
+        )
+        for a, ext in session.execute(stmt):
+            yield [
+                ext or "",
+                a.customer_id,
+                a.balance,
+                a.debt,
+                a.tier.code if a.tier else "",
+                a.joined_at.isoformat(),
+                a.last_activity_at.isoformat() if a.last_activity_at else "",
+            ]
+
+    return _csv(rows())
+
+
+def export_postings(session: Session, *, actor: User) -> Iterator[str]:
+    """Every posting with its journal (for accounting): one row per posting."""
+    require(actor, "data:export")
+
+    def rows():
+        yield [
+            "journal_id",
+            "created_at",
+            "kind",
+            "customer_id",
+            "source_type",
+            "source_id",
+            "reason",
+            "actor_id",
+            "account_id",
+            "account_kind",
+            "amount",
+        ]
+        stmt = (
+            select(LoyaltyPosting, LoyaltyJournal, LoyaltyAccount.kind)
+            .join(LoyaltyJournal, LoyaltyJournal.id == LoyaltyPosting.journal_id)
+            .join(LoyaltyAccount, LoyaltyAccount.id == LoyaltyPosting.account_id)
+            .order_by(LoyaltyPosting.id)
+            .execution_options(yield_per=5000)
+        )
+        for p, j, kind in session.execute(stmt):
+            yield [
+                j.id,
+                j.created_at.isoformat(),
+                j.kind,
+                j.customer_id or "",
+                j.source_type,
+                j.source_id or "",
+                j.reason,
+                j.actor_id or "",
+                p.account_id,
+                kind,
+                p.amount,
+            ]
+
+    return _csv(rows())
+
+
+def export_liability(session: Session, *, actor: User) -> Iterator[str]:
+    """The liability report as CSV (one row per figure)."""
+    lia = liability(session, actor=actor)
+
+    def rows():
+        yield ["figure", "value"]
+        for k, v in lia.__dict__.items():
+            yield [k, "" if v is None else (format(v, "f") if isinstance(v, Decimal) else v)]
+
+    return _csv(rows())

@@ -1,0 +1,94 @@
+"""PostgreSQL races: parallel redemptions of one balance, retried keys, concurrent earns."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from retento.loyalty import ledger, service
+from retento.loyalty.check import check_ledger
+from retento.loyalty.models import LoyaltyJournal
+from tests.factories import make_customer, make_user
+from tests.factories.concurrency import run_parallel
+from tests.factories.loyalty import make_programme
+
+
+def _member_with(live_pg, points: int):
+    with live_pg.session() as s:
+        make_programme(s)
+        agent = make_user(s, role="manager")
+        c = make_customer(s)
+        service.adjust(s, c.id, points, actor=agent, reason="opening balance")
+        s.commit()
+        return c.id, agent.id
+
+
+def test_parallel_redemptions_spend_exactly_what_is_there(live_pg):
+    cid, uid = _member_with(live_pg, 100)
+
+    def spend(i: int):
+        with live_pg.session() as s:
+            from retento.auth.models import User
+
+            user = s.get(User, uid)
+            r = service.redeem(s, cid, points=30, actor=user)
+            s.commit()
+            return r.id
+
+    results = run_parallel(8, spend)
+    ok = [r for r in results if isinstance(r, int)]
+    assert len(ok) == 3  # 3 x 30 <= 100 < 4 x 30
+    assert all(getattr(r, "status", None) == 409 for r in results if not isinstance(r, int))
+    with live_pg.session() as s:
+        assert ledger.get_wallet(s, cid).balance == 10
+        assert check_ledger(s).ok
+
+
+def test_parallel_retries_with_one_key_post_once(live_pg):
+    cid, uid = _member_with(live_pg, 100)
+
+    def spend(i: int):
+        with live_pg.session() as s:
+            from retento.auth.models import User
+
+            r = service.redeem(s, cid, points=10, actor=s.get(User, uid), idempotency_key="same")
+            s.commit()
+            return r.id
+
+    results = run_parallel(6, spend)
+    assert len(set(results)) == 1 and isinstance(results[0], int), results
+    with live_pg.session() as s:
+        assert ledger.get_wallet(s, cid).balance == 90
+        n = s.scalar(
+            select(func.count()).select_from(LoyaltyJournal).where(LoyaltyJournal.kind == "redeem")
+        )
+        assert n == 1
+        assert check_ledger(s).ok
+
+
+def test_parallel_api_redemptions(live_pg):
+    cid, uid = _member_with(live_pg, 50)
+    from retento.auth.service import issue_token
+
+    with live_pg.session() as s:
+        from retento.auth.models import User
+
+        _, tok = issue_token(s, s.get(User, uid), name="t", actor=None)
+        s.commit()
+
+    def call(i: int):
+        with live_pg.client() as c:
+            r = c.post(
+                f"/api/v1/loyalty/members/{cid}/redemptions",
+                json={"points": 20},
+                headers={"Authorization": f"Bearer {tok}"},
+            )
+            return r.status_code
+
+    codes = run_parallel(6, call)
+    assert sorted(codes) == [201, 201, 409, 409, 409, 409]
+    with live_pg.session() as s:
+        assert ledger.get_wallet(s, cid).balance == 10
+        assert check_ledger(s).ok
+    assert Decimal(1)
