@@ -8,6 +8,7 @@ from retento.analyze.cli import app as analyze_app
 from retento.auth.cli import app as user_app
 from retento.complaints.cli import app as complaints_app
 from retento.core.cli_support import console, friendly_errors
+from retento.customers.cli import app as customers_app
 from retento.dataio.cli import export_cmd, import_cmd
 from retento.demo.cli import demo as demo_cmd
 from retento.loyalty.cli import app as loyalty_app
@@ -21,6 +22,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(customers_app, name="customers")
 app.add_typer(complaints_app, name="complaints")
 app.add_typer(surveys_app, name="surveys")
 app.add_typer(mail_app, name="mail")

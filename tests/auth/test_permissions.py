@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from retento.auth.schemas import UserCreate, UserUpdate
 from retento.complaints import service as complaints
 from retento.complaints.schemas import AssignIn, CalendarIn, ComplaintUpdate, ImprovementCreate
 from retento.core.errors import Forbidden, InvalidInput
+from retento.customers import privacy
 from retento.customers import service as customers
 from retento.customers.schemas import CustomerCreate, CustomerUpdate
 from retento.mail import service as mail
@@ -53,7 +55,10 @@ def _operations(db, users, own: bool):
         "customer:update": lambda a: customers.update_customer(
             db, cust.id, CustomerUpdate(city="X"), actor=a
         ),
-        "customer:delete": lambda a: customers.delete_customer(db, cust.id, actor=a),
+        "customer:delete": lambda a: customers.purge_customer(db, make_customer(db).id, actor=a),
+        "customer:archive": lambda a: customers.archive_customer(db, cust.id, actor=a),
+        "customer:export": lambda a: privacy.write_export(db, cust.id, io.BytesIO(), actor=a),
+        "customer:erase": lambda a: privacy.erase_customer(db, cust.id, actor=a),
         "customer:assign": lambda a: customers.update_customer(
             db, cust.id, CustomerUpdate(owner_id=users["admin"].id), actor=a
         ),

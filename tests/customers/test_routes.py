@@ -23,8 +23,11 @@ def test_crud_through_the_api(client, tokens):
         "/api/v1/customers", params={"q": "chen", "limit": 10}, headers=tokens["analyst"]
     )
     assert r.json()["total"] == 1 and r.json()["items"][0]["id"] == cid
+    # DELETE archives: the customer leaves the list but stays readable by id.
     assert client.delete(f"/api/v1/customers/{cid}", headers=h).status_code == 204
-    assert client.get(f"/api/v1/customers/{cid}", headers=h).status_code == 404
+    assert client.get(f"/api/v1/customers/{cid}", headers=h).json()["archived_at"] is not None
+    r = client.get("/api/v1/customers", params={"q": "chen"}, headers=h)
+    assert r.json()["total"] == 0
 
 
 def test_bad_input_is_422_problem_naming_the_field(client, tokens):

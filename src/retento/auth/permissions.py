@@ -20,6 +20,9 @@ MATRIX: dict[str, set[str]] = {
     "customer:create": {"admin", "manager", "agent"},
     "customer:update": {"admin", "manager", "agent"},
     "customer:delete": {"admin", "manager"},
+    "customer:archive": {"admin", "manager"},
+    "customer:export": {"admin", "manager"},
+    "customer:erase": {"admin", "manager"},
     "customer:assign": {"admin", "manager"},
     "product:read": {"admin", "manager", "agent", "analyst"},
     "product:create": {"admin", "manager"},
@@ -74,7 +77,13 @@ DESCRIPTIONS = {
     "customer:read": "see customers, their contacts, tags and 360 page",
     "customer:create": "create customers (an agent becomes the owner)",
     "customer:update": "edit customers, contacts, tags, consent",
-    "customer:delete": "delete customers",
+    "customer:delete": "permanently delete a customer entered by mistake (refused while orders, "
+    "refunds or complaints exist)",
+    "customer:archive": "archive and restore customers (hidden from lists, search, scoring and "
+    "surveys; history kept)",
+    "customer:export": "download everything held about one customer (privacy access request)",
+    "customer:erase": "erase a customer's personal data (privacy erasure request; financial "
+    "records kept)",
     "customer:assign": "change a customer's owner or assigned agents",
     "score:read": "see value scores, CLV, P(alive), the value dashboard",
     "score:run": "start a scoring run (CLV models, pyramid, stages)",

@@ -162,7 +162,8 @@ class Complaint(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     tracking_code: Mapped[str] = mapped_column(String(20), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    # RESTRICT: complaints (remedies, compensation) outlive the customer record (archived instead).
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
     kind: Mapped[str] = mapped_column(String(20), default="complaint")
     channel: Mapped[str] = mapped_column(String(20), index=True)
     category_id: Mapped[int] = mapped_column(

@@ -47,6 +47,11 @@ class Customer(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Archived customers are hidden from lists, search, scoring and survey distributions but keep
+    # their history; erased ones also had their personal data anonymised (customers/privacy.py).
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    archived_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Bumped by every change, contacts/tags/assignments included (core.versioning).
     version: Mapped[int] = version_column()
 
@@ -62,10 +67,19 @@ class Customer(Base):
         back_populates="customer", cascade="all, delete-orphan"
     )
     owner = relationship("User", foreign_keys=[owner_id], lazy="joined")
+    archived_by = relationship("User", foreign_keys=[archived_by_id])
 
     @property
     def tags(self) -> list[str]:
         return [t.tag for t in self.tag_rows]
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
 
     @property
     def scope(self) -> str:

@@ -17,7 +17,8 @@ from retento.auth.service import list_assignable_users
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
 from retento.core.pagination import apply_sort
-from retento.customers import insights, service
+from retento.core.validation import DbId, is_id, offset_from_text
+from retento.customers import insights, privacy, service
 from retento.customers.models import CONSENTS, KINDS, Customer
 from retento.customers.schemas import CustomerCreate, CustomerUpdate
 from retento.web.i18n import N_
@@ -59,7 +60,10 @@ def _filters(
 ) -> tuple[dict[str, Any], dict[str, str], list[FieldError]]:
     """Service filters and the raw values to echo back in the form, from the query string."""
     qp = request.query_params
-    raw = {k: qp.get(k, "").strip() for k in ("q", "kind", "scope", "tag", "owner", "mine", "sort")}
+    raw = {
+        k: qp.get(k, "").strip()
+        for k in ("q", "kind", "scope", "tag", "owner", "mine", "sort", "archived")
+    }
     problems: list[FieldError] = []
     filters: dict[str, Any] = {}
     if raw["q"]:
@@ -102,6 +106,10 @@ def list_page(
     if not ids:
         return []
     loaded = session.scalars(
+    # Archived customers are hidden unless asked for: "1" only them, "all" everyone.
+    filters["archived"] = {"1": True, "all": None}.get(raw["archived"], False)
+    if raw["archived"] not in ("1", "all"):
+        raw["archived"] = ""
         select(Customer)
         .where(Customer.id.in_(ids))
         .options(selectinload(Customer.tag_rows), selectinload(Customer.contacts))
@@ -422,13 +430,100 @@ async def customer_update(
     return redirect(request, f"/customers/{customer_id}")
 
 
-@router.post("/customers/{customer_id:int}/delete")
-def customer_delete(
-    request: Request, session: DbSession, user: PageUser, customer_id: int
+@router.post("/customers/{customer_id:int}/archive")
+def customer_archive(
+    request: Request, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
-    """Delete a customer with its orders and touchpoints (managers and admins)."""
+    """Archive a customer (managers and admins); the 360 page then offers to restore it."""
+    customer = service.archive_customer(session, customer_id, actor=user)
+    flash(request, tr(request, "Customer %(name)s was archived.", name=customer.name))
+    return redirect(request, f"/customers/{customer_id}")
+
+
+@router.post("/customers/{customer_id:int}/restore")
+def customer_restore(
+    request: Request, session: DbSession, user: PageUser, customer_id: DbId
+) -> Response:
+    """Bring an archived customer back into lists, search, scoring and surveys."""
+    customer = service.restore_customer(session, customer_id, actor=user)
+    flash(request, tr(request, "Customer %(name)s was restored.", name=customer.name))
+    return redirect(request, f"/customers/{customer_id}")
+
+
+@router.get("/customers/{customer_id:int}/export.zip")
+def customer_data_export(
+    request: Request, session: DbSession, user: PageUser, customer_id: DbId
+) -> Response:
+    """Everything held about the customer as a zip (privacy access request)."""
+    import tempfile
+
+    out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+    try:
+        privacy.write_export(session, customer_id, out, actor=user)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+
+    def chunks():
+        with out:
+            while block := out.read(256 * 1024):
+                yield block
+
+    name = privacy.export_filename(customer_id)
+    return StreamingResponse(
+        chunks(),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _render_erase(
+    request: Request,
+    customer: Customer,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    reason: str = "",
+) -> Response:
+    return render(
+        request,
+        "customers/erase.html",
+        status_code=status_code,
+        customer=customer,
+        errors=errors or {},
+        reason=reason,
+    )
+
+
+@router.get("/customers/{customer_id:int}/erase")
+def customer_erase_form(
+    request: Request, session: DbSession, user: PageUser, customer_id: DbId
+) -> Response:
+    """What an erasure removes and keeps, and the typed confirmation it needs."""
+    require(user, "customer:erase")
     customer = service.get_customer(session, customer_id, actor=user)
-    name = customer.name
-    service.delete_customer(session, customer_id, actor=user)
-    flash(request, tr(request, "Customer %(name)s was deleted.", name=name))
-    return redirect(request, "/customers")
+    return _render_erase(request, customer)
+
+
+@router.post("/customers/{customer_id:int}/erase")
+async def customer_erase(
+    request: Request, session: DbSession, user: PageUser, customer_id: DbId
+) -> Response:
+    """Erase the customer's personal data once its number was typed in as confirmation."""
+    require(user, "customer:erase")
+    customer = service.get_customer(session, customer_id, actor=user)
+    form = await request.form()
+    typed = str(form.get("confirm") or "").strip().lstrip("#")
+    reason = str(form.get("reason") or "").strip()
+    errors: dict[str, str] = {}
+    if typed != str(customer.id):
+        errors["confirm"] = tr(
+            request, "Type the customer number %(id)s to confirm.", id=customer.id
+        )
+    if len(reason) > 200:
+        errors["reason"] = tr(request, "At most 200 characters.")
+    if errors:
+        return _render_erase(request, customer, errors, 422, reason)
+    privacy.erase_customer(session, customer_id, actor=user, reason=reason or None)
+    flash(request, tr(request, "The personal data of customer %(id)s was erased.", id=customer_id))
+    return redirect(request, f"/customers/{customer_id}")

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import tempfile
 from typing import Literal
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
 
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.pagination import Page
-from retento.customers import service
-from retento.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
+from retento.core.validation import DbId, Limit, Offset
+from retento.core.versioning import IfMatch, parse_if_match, set_etag
+from retento.customers import privacy, service
+from retento.customers.schemas import (
+    CustomerCreate,
+    CustomerRead,
+    CustomerUpdate,
+    ErasureIn,
+    ErasureRead,
+)
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
@@ -25,6 +35,9 @@ def list_customers(
     owner_id: int | None = None,
     party_type: Literal["person", "organisation"] | None = None,
     mine: bool = Query(False, description="Only customers I own or am assigned to."),
+    archived: bool = Query(
+        False, description="true: only archived (and erased) customers; false: only active ones."
+    ),
     sort: str | None = Query(
         None, description="Field or -field: id, name, kind, external_id, created_at."
     ),
@@ -41,6 +54,7 @@ def list_customers(
         owner_id=owner_id,
         party_type=party_type,
         mine_for=user if mine else None,
+        archived=archived,
         sort=sort,
         limit=limit,
         offset=offset,
@@ -69,6 +83,73 @@ def update_customer(customer_id: int, data: CustomerUpdate, session: DbSession, 
 
 
 @router.delete("/{customer_id}", status_code=204)
-def delete_customer(customer_id: int, session: DbSession, user: CurrentUser):
-    service.delete_customer(session, customer_id, actor=user)
+def delete_customer(
+    customer_id: DbId,
+    session: DbSession,
+    user: CurrentUser,
+    purge: bool = Query(
+        False,
+        description="Delete for good instead of archiving: only for a customer entered by "
+        "mistake, refused (409) while orders, refunds or complaints exist.",
+    ),
+):
+    """Archive the customer (as ``POST .../archive``); history, orders and complaints stay."""
+    if purge:
+        service.purge_customer(session, customer_id, actor=user)
+    else:
+        service.archive_customer(session, customer_id, actor=user)
     return Response(status_code=204)
+
+
+@router.post("/{customer_id}/archive", response_model=CustomerRead)
+def archive_customer(customer_id: DbId, session: DbSession, user: CurrentUser):
+    """Hide the customer from lists, search, scoring and survey distributions (idempotent)."""
+    return service.archive_customer(session, customer_id, actor=user)
+
+
+@router.post("/{customer_id}/restore", response_model=CustomerRead)
+def restore_customer(customer_id: DbId, session: DbSession, user: CurrentUser):
+    """Undo the archiving (409 for an erased customer)."""
+    return service.restore_customer(session, customer_id, actor=user)
+
+
+@router.get(
+    "/{customer_id}/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "A zip file."}},
+)
+def export_customer(customer_id: DbId, session: DbSession, user: CurrentUser):
+    """Everything held about the customer (privacy access request): JSON and CSV in one zip."""
+    out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+    try:
+        privacy.write_export(session, customer_id, out, actor=user)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+
+    def chunks():
+        with out:
+            while block := out.read(256 * 1024):
+                yield block
+
+    name = privacy.export_filename(customer_id)
+    return StreamingResponse(
+        chunks(),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.post("/{customer_id}/erase", response_model=ErasureRead)
+def erase_customer(
+    customer_id: DbId, session: DbSession, user: CurrentUser, data: ErasureIn | None = None
+):
+    """Anonymise the customer's personal data for good; orders, refunds and complaint figures
+    stay. The customer ends archived and marked erased (409 if it already is)."""
+    report = privacy.erase_customer(
+        session, customer_id, actor=user, reason=data.reason if data else None
+    )
+    return ErasureRead(
+        customer_id=report.customer_id, erased_at=report.erased_at, counts=report.counts
+    )

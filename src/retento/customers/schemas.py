@@ -106,3 +106,25 @@ class CustomerRead(CustomerBase):
     contacts: list[ContactRead]
     created_at: datetime
     updated_at: datetime
+    archived_at: datetime | None = Field(
+        None, description="Set while the customer is archived (hidden from lists and surveys)."
+    )
+    archived_by_id: int | None = None
+    erased_at: datetime | None = Field(
+        None, description="When the customer's personal data was erased (cannot be undone)."
+    )
+
+
+class ErasureIn(BaseModel):
+    reason: str | None = Field(
+        None,
+        max_length=200,
+        description="Why (e.g. the privacy request's reference); kept in the audit log, so do "
+        "not put personal data here.",
+    )
+
+
+class ErasureRead(BaseModel):
+    customer_id: int
+    erased_at: datetime
+    counts: dict[str, int] = Field(description="Records changed, per kind.")

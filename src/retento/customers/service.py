@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, exists, or_, select, union
+from sqlalchemy import Select, exists, func, or_, select, union, update
 from sqlalchemy.orm import Session, selectinload
 
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from retento.core.db import utcnow
+from retento.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from retento.core.locking import lock_row
 from retento.core.pagination import apply_sort, paginate
 from retento.customers.models import (
     EXTERNAL_KINDS,
@@ -66,7 +68,7 @@ def can_change_customer(actor: User, customer: Customer) -> bool:
 
 
 def require_customer_change(actor: User, customer: Customer, verb: str) -> None:
-    """Role check plus the agent's ownership scope."""
+    """Role check plus the agent's ownership scope; an erased customer's record stays empty."""
     require(actor, verb)
     if not can_change_customer(actor, customer):
         raise Forbidden(
@@ -74,6 +76,11 @@ def require_customer_change(actor: User, customer: Customer, verb: str) -> None:
         )
 
 
+    if verb == "customer:update" and customer.erased_at is not None:
+        raise Conflict(
+            f"Customer {customer.id}'s personal data was erased; the record cannot be edited.",
+            field="id",
+        )
 def get_customer(session: Session, customer_id: int, *, actor: User) -> Customer:
     require(actor, "customer:read")
     c = session.get(Customer, customer_id)
@@ -172,14 +179,33 @@ def update_customer(
     return c
 
 
-def delete_customer(session: Session, customer_id: int, *, actor: User) -> None:
-    """Delete a customer with its orders and touchpoints (audited)."""
+def _locked(session: Session, customer_id: int, *, actor: User) -> Customer:
+    """The customer, read and then locked (archive, restore, erase and purge re-check under it)."""
     c = get_customer(session, customer_id, actor=actor)
     require(actor, "customer:delete")
-    before = customer_snapshot(c)
+    c = _locked(session, customer_id, actor=actor)
+    held = restricting_records(session, c.id)
+    if held:
+        listed = ", ".join(f"{n} {table}" for table, n in sorted(held.items()))
+        raise Conflict(
+            f"Customer {c.id} has financial records ({listed}) and cannot be deleted; "
+            "archive it, or erase its personal data, instead.",
+            field="id",
+        )
+    redactor = privacy.Redactor.for_customer(session, c)
+    redacted = privacy.redact_audit(session, c, redactor)
+    kept = {k: customer_snapshot(c).get(k) for k in ("id", "party_type", "kind", "created_at")}
     session.delete(c)
     session.flush()
-    record(session, actor, "delete", "customer", customer_id, before, None)
+    record(
+        session,
+        actor,
+        "delete",
+        "customer",
+        customer_id,
+        {**kept, "personal_data": "not kept"},
+        {"audit_entries_redacted": redacted},
+    )
 
 
 def search_ids(q: str) -> Select:
@@ -213,13 +239,131 @@ def customer_filter(
     party_type: str | None = None,
     mine_for: User | None = None,
 ) -> Select:
-    """The customer list query before sorting; shared by the API, the web list and export."""
+    """The customer list query before sorting; shared by the API, the web list and export.
+
+    ``archived``: ``False`` (default) active customers only, ``True`` archived ones only (erased
+    customers are archived too), ``None`` both.
+    """
     stmt = select(Customer)
     if q:
         stmt = stmt.where(Customer.id.in_(search_ids(q)))
     if kind:
         stmt = stmt.where(Customer.kind == kind)
     if scope == "external":
+    locked = lock_row(session, Customer, c.id)
+    if locked is None:
+        raise NotFound("Customer", customer_id)
+    return locked
+
+
+def _cancel_survey_mail(session: Session, customer_id: int, why: str) -> int:
+    """Cancel the survey invitations and reminders still waiting in the outbox for a customer."""
+    from retento.mail.models import OutboxMessage
+
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.customer_id == customer_id,
+            OutboxMessage.status == "queued",
+            OutboxMessage.kind.in_(("survey_invitation", "survey_reminder")),
+        )
+        .values(status="cancelled", last_error=why)
+    )
+    return result.rowcount or 0
+
+
+def archive_customer(session: Session, customer_id: int, *, actor: User) -> Customer:
+    """Archive a customer: hidden from lists, search, scoring and survey distributions; orders,
+    refunds, complaints and the rest of the history stay (and stay in revenue reports).
+
+    Archiving an archived customer changes nothing (a retried request is harmless).
+    """
+    require(actor, "customer:archive")
+    c = _locked(session, customer_id, actor=actor)
+    if c.archived_at is not None:
+        return c
+    c.archived_at = utcnow()
+    c.archived_by_id = actor.id
+    cancelled = _cancel_survey_mail(session, c.id, "customer archived")
+    session.flush()
+    record(
+        session,
+        actor,
+        "archive",
+        "customer",
+        c.id,
+        {"archived_at": None, "archived_by_id": None},
+        {
+            "archived_at": c.archived_at.isoformat(),
+            "archived_by_id": actor.id,
+            "survey_emails_cancelled": cancelled,
+        },
+    )
+    return c
+
+
+def restore_customer(session: Session, customer_id: int, *, actor: User) -> Customer:
+    """Bring an archived customer back into lists, search, scoring and surveys.
+
+    Erased customers stay archived: there is nobody left to work with (409).
+    """
+    require(actor, "customer:archive")
+    c = _locked(session, customer_id, actor=actor)
+    if c.erased_at is not None:
+        raise Conflict(
+            f"Customer {c.id} was erased; an erased customer cannot be restored.", field="id"
+        )
+    if c.archived_at is None:
+        return c
+    before = {"archived_at": c.archived_at.isoformat(), "archived_by_id": c.archived_by_id}
+    c.archived_at = None
+    c.archived_by_id = None
+    session.flush()
+    record(
+        session,
+        actor,
+        "restore",
+        "customer",
+        c.id,
+        before,
+        {"archived_at": None, "archived_by_id": None},
+    )
+    return c
+
+
+def delete_customer(session: Session, customer_id: int, *, actor: User) -> Customer:
+    """What "delete" means for a customer: archive it (see ``archive_customer``)."""
+    return archive_customer(session, customer_id, actor=actor)
+
+
+def restricting_records(session: Session, customer_id: int) -> dict[str, int]:
+    """Rows that keep a customer from being deleted: every table whose foreign key to
+    ``customers`` does not cascade (orders, complaints, and any domain that adds one)."""
+    found: dict[str, int] = {}
+    for table in Customer.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table.name != "customers" or table.name == "customers":
+                continue
+            if (fk.ondelete or "NO ACTION").upper() in ("CASCADE", "SET NULL", "SET DEFAULT"):
+                continue
+            n = session.scalar(
+                select(func.count()).select_from(table).where(fk.parent == customer_id)
+            )
+            if n:
+                found[table.name] = found.get(table.name, 0) + n
+    return found
+
+
+def purge_customer(session: Session, customer_id: int, *, actor: User) -> None:
+    """Permanently delete a customer entered by mistake (a duplicate, a test record).
+
+    Refused (409) while orders, refunds, complaints or other financial records point at the
+    customer: those are archived or erased instead. Contacts, tags, touchpoints, survey
+    invitations and scores go with the customer; survey responses stay, without the customer.
+    The audit log keeps that the customer existed, not who it was.
+    """
+    from retento.customers import privacy
+
         stmt = stmt.where(Customer.kind.in_(EXTERNAL_KINDS))
     elif scope == "internal":
         stmt = stmt.where(Customer.kind.in_(INTERNAL_KINDS))
@@ -258,9 +402,14 @@ def list_customers(
     count: bool = True,
     **filters,
 ):
+    archived: bool | None = False,
     """A filtered, sorted page of customers."""
     require(actor, "customer:read")
     stmt = customer_filter(**filters)
+    if archived is True:
+        stmt = stmt.where(Customer.archived_at.is_not(None))
+    elif archived is False:
+        stmt = stmt.where(Customer.archived_at.is_(None))
     stmt = apply_sort(stmt, sort, SORTABLE, Customer.id)
     stmt = stmt.options(
         selectinload(Customer.tag_rows),

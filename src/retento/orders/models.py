@@ -22,7 +22,8 @@ class Order(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    # RESTRICT: financial history outlives the customer record; customers are archived instead.
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
     ordered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     status: Mapped[str] = mapped_column(String(20), default="completed")
     channel: Mapped[str] = mapped_column(String(20), default="store")
@@ -42,8 +43,13 @@ class Order(Base):
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.line_no"
     )
+    # Refunds are money paid back: deleting their order must fail (the database restricts it)
+    # rather than take them along, so neither the ORM nor the FK cascades.
     refunds: Mapped[list[Refund]] = relationship(
-        back_populates="order", cascade="all, delete-orphan", order_by="Refund.id"
+        back_populates="order",
+        cascade="save-update, merge, refresh-expire, expunge",
+        passive_deletes="all",
+        order_by="Refund.id",
     )
     customer = relationship("Customer")
 
@@ -75,7 +81,7 @@ class Refund(Base):
     __tablename__ = "refunds"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), index=True)
     refunded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     amount: Mapped[Decimal] = mapped_column(MoneyColumn)
     line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id", ondelete="SET NULL"))

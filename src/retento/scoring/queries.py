@@ -87,6 +87,8 @@ def customer_summary(session: Session, as_of: datetime) -> pd.DataFrame:
         )
         .outerjoin(btyd, btyd.c.cid == Customer.id)
         .outerjoin(money, money.c.cid == Customer.id)
+        # Archived (and erased) customers are not scored: no one works them any more.
+        .where(Customer.archived_at.is_(None))
         .order_by(Customer.id)
     )
     rows = session.execute(stmt).all()

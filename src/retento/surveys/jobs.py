@@ -32,6 +32,10 @@ def due_reminders(survey: Survey, now: datetime) -> tuple:
         SurveyInvitation.expires_at > now,
         SurveyInvitation.reminder_count < survey.max_reminders,
         func.coalesce(SurveyInvitation.reminded_at, SurveyInvitation.sent_at) <= cutoff,
+        # Customers archived (or erased) since they were invited are left alone.
+        SurveyInvitation.customer_id.not_in(
+            select(Customer.id).where(Customer.archived_at.is_not(None))
+        ),
     )
 
 

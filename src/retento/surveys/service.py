@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, func, insert, select
+from sqlalchemy import Select, exists, func, insert, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from retento.audit.service import record, snapshot
@@ -309,6 +309,41 @@ def _segment_label(segment: SegmentIn) -> str | None:
 
 def create_distribution(
     session: Session,
+# The consent a customer must have given to be invited on each channel: e-mail or SMS for an
+# online link, phone calls for a phone survey, any of them for paper mail and on-site surveys
+# (both still contact the customer for research). Archived and erased customers are never
+# invited. See docs/privacy.md.
+CHANNEL_CONSENTS = {
+    "online": ("consent_email", "consent_sms"),
+    "phone": ("consent_phone",),
+    "mail": ("consent_email", "consent_sms", "consent_phone"),
+    "onsite": ("consent_email", "consent_sms", "consent_phone"),
+}
+
+
+def invitable_ids(session: Session, ids: list[int], channel: str) -> tuple[list[int], int, int]:
+    """``(ids that may be invited on channel, archived skipped, without consent skipped)``."""
+    if not ids:
+        return [], 0, 0
+    wanted = CHANNEL_CONSENTS.get(channel, CHANNEL_CONSENTS["mail"])
+    consent = or_(*(getattr(Customer, c).is_(True) for c in wanted))
+    archived: set[int] = set()
+    allowed: set[int] = set()
+    for start in range(0, len(ids), 10_000):
+        chunk = ids[start : start + 10_000]
+        for cid, is_archived, ok in session.execute(
+            select(Customer.id, Customer.archived_at.is_not(None), consent).where(
+                Customer.id.in_(chunk)
+            )
+        ):
+            if is_archived:
+                archived.add(cid)
+            elif ok:
+                allowed.add(cid)
+    kept = [c for c in ids if c in allowed]
+    return kept, len(archived), len(ids) - len(kept) - len(archived)
+
+
     survey_id: int,
     data: DistributionCreate,
     *,
@@ -337,6 +372,7 @@ def create_distribution(
     ids = [c for c in ids if c not in open_ids]
     expires = now + timedelta(days=data.expires_in_days or s.token_days)
     dist = SurveyDistribution(
+    ids, skipped_archived, skipped_no_consent = invitable_ids(session, ids, data.channel)
         survey_id=s.id,
         name=data.name,
         channel=data.channel,
@@ -409,6 +445,8 @@ def create_distribution(
 EMAILED_CHANNELS = ("online",)
 
 
+                "skipped_archived": skipped_archived,
+                "skipped_no_consent": skipped_no_consent,
 def _queue_invitation_emails(
     session: Session,
     survey: Survey,

@@ -1,0 +1,724 @@
+"""Privacy requests about one customer (GDPR / PIPL): export everything held, erase personal data.
+
+- ``write_export`` writes one zip: ``data.json`` with every section and one CSV file per section
+  (profile, contacts, tags, custom fields, orders with lines and refunds, touchpoints,
+  complaints with events, remedies and attachments, survey invitations, responses and answers,
+  scores, audit entries, e-mail sent), the complaint attachments themselves and a README.
+- ``erase_customer`` anonymises the personal data (names, e-mail addresses, phone numbers,
+  addresses, contacts, tags, custom fields, free text, complaint contact details, survey
+  free-text answers, e-mail bodies and recipients, the audit log's before/after values) and
+  keeps the financial records (amounts, dates, products, quantities) so totals stay correct.
+  The customer is marked erased and archived.
+
+docs/privacy.md describes both for users; docs/security.md for reviewers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import Table, and_, event, or_, select, update
+from sqlalchemy.orm import Session
+
+from retento.audit.models import AuditEntry
+from retento.audit.service import record
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.db import Base, utcnow
+from retento.core.errors import Conflict, NotFound
+from retento.core.locking import lock_row
+from retento.customers.models import Contact, Customer
+
+log = logging.getLogger(__name__)
+
+MARK = "[erased]"
+FORMAT = "retento-customer-export/1"
+
+# Never exported: secrets, or links that would let the file's reader act as the customer.
+SECRET_COLUMNS = {"token_hash", "token_salt", "followup_token", "claim_token", "password_hash"}
+
+# Per audited entity, the keys of its before/after snapshots that hold personal data.
+PERSONAL_KEYS: dict[str, set[str]] = {
+    "customer": {
+        "name", "name_key", "email", "phone", "address", "city", "external_id", "custom_fields",
+        "note", "tags", "contacts",
+    },
+    "order": {"note"},
+    "refund": {"reason"},
+    "touchpoint": {"note"},
+    "complaint": {
+        "subject", "description", "contact_name", "contact_email", "contact_phone", "feedback",
+        "followup_token",
+    },
+    "complaint_event": {"body"},
+    "complaint_remedy": {"note"},
+    "complaint_attachment": {"filename", "path"},
+    "survey_response": {"text"},
+    "mail_message": {"recipient", "body_text", "body_html", "last_error"},
+}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# What belongs to a customer
+# ---------------------------------------------------------------------------------------------
+
+
+def _models() -> dict[str, Any]:
+    """The other domains' tables (imported here: customers sits below them)."""
+    from retento.complaints import models as complaints
+    from retento.mail import models as mail
+    from retento.orders import models as orders
+    from retento.products import models as products
+    from retento.scoring import models as scoring
+    from retento.surveys import models as surveys
+    from retento.touchpoints import models as touchpoints
+
+    return {
+        "Complaint": complaints.Complaint,
+        "ComplaintAttachment": complaints.ComplaintAttachment,
+        "ComplaintEvent": complaints.ComplaintEvent,
+        "ComplaintNotification": complaints.ComplaintNotification,
+        "Remedy": complaints.Remedy,
+        "OutboxMessage": mail.OutboxMessage,
+        "Order": orders.Order,
+        "OrderLine": orders.OrderLine,
+        "Refund": orders.Refund,
+        "Product": products.Product,
+        "CustomerScore": scoring.CustomerScore,
+        "ScoreRun": scoring.ScoreRun,
+        "Survey": surveys.Survey,
+        "SurveyAnswer": surveys.SurveyAnswer,
+        "SurveyInvitation": surveys.SurveyInvitation,
+        "SurveyQuestion": surveys.SurveyQuestion,
+        "SurveyResponse": surveys.SurveyResponse,
+        "Touchpoint": touchpoints.Touchpoint,
+    }
+
+
+@dataclass
+class Holdings:
+    """The ids of every record about one customer, per audited entity."""
+
+    ids: dict[str, list[int]] = field(default_factory=dict)
+
+    def of(self, entity: str) -> list[int]:
+        return self.ids.get(entity, [])
+
+
+def holdings(session: Session, customer_id: int) -> Holdings:
+    """Ids of the customer's orders, refunds, touchpoints, complaints (and their events,
+    remedies, attachments), survey responses and e-mails."""
+    m = _models()
+
+    def ids(stmt) -> list[int]:
+        return list(session.scalars(stmt))
+
+    orders = ids(select(m["Order"].id).where(m["Order"].customer_id == customer_id))
+    complaints = ids(select(m["Complaint"].id).where(m["Complaint"].customer_id == customer_id))
+    by_complaint = lambda model: ids(  # noqa: E731
+        select(model.id).where(model.complaint_id.in_(complaints))
+    )
+    return Holdings(
+        {
+            "customer": [customer_id],
+            "order": orders,
+            "refund": ids(select(m["Refund"].id).where(m["Refund"].order_id.in_(orders))),
+            "touchpoint": ids(
+                select(m["Touchpoint"].id).where(m["Touchpoint"].customer_id == customer_id)
+            ),
+            "complaint": complaints,
+            "complaint_event": by_complaint(m["ComplaintEvent"]),
+            "complaint_remedy": by_complaint(m["Remedy"]),
+            "complaint_attachment": by_complaint(m["ComplaintAttachment"]),
+            "survey_response": ids(
+                select(m["SurveyResponse"].id).where(m["SurveyResponse"].customer_id == customer_id)
+            ),
+            "mail_message": ids(
+                select(m["OutboxMessage"].id).where(m["OutboxMessage"].customer_id == customer_id)
+            ),
+        }
+    )
+
+
+def _audit_about(held: Holdings):
+    """The WHERE clause of the audit entries about the customer and its records."""
+    parts = [
+        and_(AuditEntry.entity == entity, AuditEntry.entity_id.in_([str(i) for i in ids]))
+        for entity, ids in held.ids.items()
+        if ids
+    ]
+    return or_(*parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Export
+# ---------------------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe value: money and dates as strings."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _rows(session: Session, table: Table, *where: Any, order: Any = None) -> list[dict]:
+    cols = [c for c in table.columns if c.name not in SECRET_COLUMNS]
+    stmt = select(*cols).where(*where).order_by(order if order is not None else cols[0])
+    return [{k: _plain(v) for k, v in row.items()} for row in session.execute(stmt).mappings()]
+
+
+def _csv_cell(value: Any) -> str:
+    """A CSV cell; text that a spreadsheet would run as a formula is prefixed with ``'``."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    text = str(value)
+    if isinstance(value, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def _csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(keys)
+    for r in rows:
+        w.writerow([_csv_cell(r.get(k)) for k in keys])
+    return "\ufeff" + buf.getvalue()
+
+
+COVERED_TABLES = {
+    "customers", "customer_contacts", "customer_tags", "customer_assignments", "orders",
+    "touchpoints", "complaints", "complaint_events", "survey_invitations", "survey_responses",
+    "customer_scores", "mail_outbox",
+}  # fmt: skip
+
+
+def collect(session: Session, customer: Customer) -> dict[str, list[dict]]:
+    """Every section of the export: section name -> rows (JSON-safe dicts)."""
+    m = _models()
+    cid = customer.id
+    held = holdings(session, cid)
+    t = {name: model.__table__ for name, model in m.items()}
+    profile = _rows(session, Customer.__table__, Customer.id == cid)
+    for p in profile:
+        p["tags"] = list(customer.tags)
+        p["owner"] = customer.owner.username if customer.owner else None
+        p["assigned_users"] = [
+            u.username
+            for u in session.scalars(
+                select(User).where(User.id.in_(customer.assigned_user_ids)).order_by(User.id)
+            )
+        ]
+    product = {
+        pid: (ext, name)
+        for pid, ext, name in session.execute(
+            select(m["Product"].id, m["Product"].external_id, m["Product"].name).where(
+                m["Product"].id.in_(
+                    select(m["OrderLine"].product_id).where(
+                        m["OrderLine"].order_id.in_(held.of("order"))
+                    )
+                )
+            )
+        )
+    }
+    lines = _rows(session, t["OrderLine"], m["OrderLine"].order_id.in_(held.of("order")))
+    for ln in lines:
+        ext, name = product.get(ln["product_id"], (None, None))
+        ln["product_external_id"], ln["product_name"] = ext, name
+    invitations = _rows(session, t["SurveyInvitation"], m["SurveyInvitation"].customer_id == cid)
+    responses = _rows(session, t["SurveyResponse"], m["SurveyResponse"].customer_id == cid)
+    survey_ids = {r["survey_id"] for r in invitations + responses}
+    survey_names = {
+        sid: name
+        for sid, name in session.execute(
+            select(m["Survey"].id, m["Survey"].name).where(m["Survey"].id.in_(survey_ids))
+        )
+    }
+    for r in invitations + responses:
+        r["survey_name"] = survey_names.get(r["survey_id"])
+    answers = _rows(
+        session, t["SurveyAnswer"], m["SurveyAnswer"].response_id.in_(held.of("survey_response"))
+    )
+    questions = {
+        qid: (code, text)
+        for qid, code, text in session.execute(
+            select(
+                m["SurveyQuestion"].id, m["SurveyQuestion"].code, m["SurveyQuestion"].text
+            ).where(m["SurveyQuestion"].id.in_({a["question_id"] for a in answers}))
+        )
+    }
+    for a in answers:
+        a["question_code"], a["question_text"] = questions.get(a["question_id"], (None, None))
+    scores = _rows(session, t["CustomerScore"], m["CustomerScore"].customer_id == cid)
+    runs = {
+        rid: (as_of, model)
+        for rid, as_of, model in session.execute(
+            select(m["ScoreRun"].id, m["ScoreRun"].as_of, m["ScoreRun"].model).where(
+                m["ScoreRun"].id.in_({s["run_id"] for s in scores})
+            )
+        )
+    }
+    for s in scores:
+        as_of, model = runs.get(s["run_id"], (None, None))
+        s["run_as_of"], s["run_model"] = _plain(as_of), model
+    by_complaint = lambda name: _rows(  # noqa: E731
+        session, t[name], m[name].complaint_id.in_(held.of("complaint"))
+    )
+    audit = [
+        {
+            "id": e.id,
+            "at": _plain(e.at),
+            "actor": e.actor_name,
+            "action": e.action,
+            "entity": e.entity,
+            "entity_id": e.entity_id,
+            "before": e.before,
+            "after": e.after,
+        }
+        for e in session.scalars(
+            select(AuditEntry).where(_audit_about(held)).order_by(AuditEntry.id)
+        )
+    ]
+    sections: dict[str, list[dict]] = {
+        "customer": profile,
+        "contacts": _rows(session, Contact.__table__, Contact.customer_id == cid),
+        "tags": [{"tag": tag} for tag in customer.tags],
+        "custom_fields": [
+            {"field": k, "value": v} for k, v in sorted((customer.custom_fields or {}).items())
+        ],
+        "orders": _rows(session, t["Order"], m["Order"].customer_id == cid),
+        "order_lines": lines,
+        "refunds": _rows(session, t["Refund"], m["Refund"].order_id.in_(held.of("order"))),
+        "touchpoints": _rows(session, t["Touchpoint"], m["Touchpoint"].customer_id == cid),
+        "complaints": _rows(session, t["Complaint"], m["Complaint"].customer_id == cid),
+        "complaint_events": by_complaint("ComplaintEvent"),
+        "complaint_remedies": by_complaint("Remedy"),
+        "complaint_attachments": by_complaint("ComplaintAttachment"),
+        "survey_invitations": invitations,
+        "survey_responses": responses,
+        "survey_answers": answers,
+        "scores": scores,
+        "audit_log": audit,
+        "emails": _rows(session, t["OutboxMessage"], m["OutboxMessage"].customer_id == cid),
+    }  # fmt: skip
+    for att in sections["complaint_attachments"]:
+        att.pop("path", None)
+    sections.update(_other_tables(session, cid))
+    return sections
+
+
+def _other_tables(session: Session, customer_id: int) -> dict[str, list[dict]]:
+    """Tables added by other domains (loyalty, ...) with a foreign key to the customer."""
+    out: dict[str, list[dict]] = {}
+    for table in Base.metadata.sorted_tables:
+        if table.name in COVERED_TABLES:
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table.name == "customers":
+                rows = _rows(session, table, fk.parent == customer_id)
+                out.setdefault(table.name, []).extend(rows)
+    return out
+
+
+README = """Everything {org} holds about customer {cid}, exported on {at} ({fmt}).
+
+data.json       every section below in one JSON document
+<section>.csv   the same sections as CSV (UTF-8, comma separated, one row per record)
+attachments/    files attached to the customer's complaints
+
+customer: profile, consent flags, archive/erasure state; contacts; tags; custom_fields;
+orders, order_lines, refunds (money as decimal strings, times in UTC ISO 8601);
+touchpoints (contacts with us); complaints, complaint_events (the timeline, internal notes
+included), complaint_remedies, complaint_attachments; survey_invitations, survey_responses,
+survey_answers; scores (value, CLV and P(alive) from each scoring run); audit_log (changes to
+these records: who, when, before and after); emails (messages sent or queued to the customer).
+Other sections, if present, come from further modules that keep rows about the customer.
+Security tokens (survey and follow-up links) are left out.
+"""
+
+
+def write_export(
+    session: Session,
+    customer_id: int,
+    out: BinaryIO,
+    *,
+    actor: User,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """Write the zip of everything held about the customer to ``out``; returns rows per section.
+
+    The export itself is audited (who downloaded whose data), without the data.
+    """
+    require(actor, "customer:export")
+    from retento.customers.service import get_customer
+
+    customer = get_customer(session, customer_id, actor=actor)
+    now = now or utcnow()
+    sections = collect(session, customer)
+    attachments = session.execute(
+        select(
+            _models()["ComplaintAttachment"].id,
+            _models()["ComplaintAttachment"].complaint_id,
+            _models()["ComplaintAttachment"].filename,
+            _models()["ComplaintAttachment"].path,
+        ).where(
+            _models()["ComplaintAttachment"].complaint_id.in_(
+                [c["id"] for c in sections["complaints"]]
+            )
+        )
+    ).all()
+    files = 0
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(
+            "README.txt",
+            README.format(org="Retento", cid=customer.id, at=now.isoformat(), fmt=FORMAT),
+        )
+        doc = {"format": FORMAT, "customer_id": customer.id, "exported_at": now.isoformat()}
+        zf.writestr(
+            "data.json", json.dumps(doc | sections, ensure_ascii=False, indent=2, default=str)
+        )
+        for name, rows in sections.items():
+            zf.writestr(f"{name}.csv", _csv(rows))
+        for att_id, complaint_id, filename, path in attachments:
+            p = Path(path)
+            if p.is_file():
+                zf.write(p, f"attachments/complaint-{complaint_id}/{att_id}-{filename}")
+                files += 1
+            else:
+                log.warning(
+                    "attachment %s of complaint %s is missing on disk", att_id, complaint_id
+                )
+    counts = {name: len(rows) for name, rows in sections.items()}
+    record(
+        session,
+        actor,
+        "export",
+        "customer",
+        customer.id,
+        None,
+        {"sections": {k: v for k, v in counts.items() if v}, "attachment_files": files},
+    )
+    return counts
+
+
+def export_filename(customer_id: int, now: datetime | None = None) -> str:
+    return f"customer-{customer_id}-{(now or utcnow()).strftime('%Y%m%d')}.zip"
+
+
+# ---------------------------------------------------------------------------------------------
+# Erasure
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Redactor:
+    """Replaces a customer's personal data inside free text and audit snapshots."""
+
+    values: set[str]
+
+    @classmethod
+    def for_customer(cls, session: Session, customer: Customer) -> Redactor:
+        """The customer's identifying strings: name, e-mail, phone, address, external id,
+        contacts, and the contact details given with complaints."""
+        m = _models()
+        found = [
+            customer.name,
+            customer.email,
+            customer.phone,
+            customer.address,
+            customer.external_id,
+        ]
+        for k in customer.contacts:
+            found += [k.name, k.email, k.phone]
+        for row in session.execute(
+            select(
+                m["Complaint"].contact_name,
+                m["Complaint"].contact_email,
+                m["Complaint"].contact_phone,
+            ).where(m["Complaint"].customer_id == customer.id)
+        ):
+            found += list(row)
+        return cls({v.strip() for v in found if v and v.strip()})
+
+    def text(self, value: str) -> str:
+        """``value`` with every known personal string replaced (case-insensitive)."""
+        if value.strip().lower() in {v.lower() for v in self.values}:
+            return MARK
+        out = value
+        # Longest first, so "Wang Fang" goes before "Wang"; very short values (a two-letter
+        # name) are replaced only as whole values above, not inside other words.
+        for v in sorted(self.values, key=len, reverse=True):
+            if len(v) < 3:
+                continue
+            lower = out.lower()
+            key = v.lower()
+            start = lower.find(key)
+            while start >= 0:
+                out = out[:start] + MARK + out[start + len(v) :]
+                lower = out.lower()
+                start = lower.find(key, start + len(MARK))
+        return out
+
+    def scrub(self, value: Any, keys: set[str] | frozenset[str] = frozenset()) -> Any:
+        """A copy of a JSON value with ``keys`` blanked and personal strings replaced."""
+        if isinstance(value, dict):
+            return {
+                k: (MARK if v not in (None, "", [], {}) else v)
+                if k in keys
+                else self.scrub(v, keys)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.scrub(v, keys) for v in value]
+        if isinstance(value, str):
+            return self.text(value)
+        return value
+
+
+def redact_audit(session: Session, customer: Customer, redactor: Redactor) -> int:
+    """Blank the personal data in the before/after of every audit entry about the customer and
+    its records; returns how many entries changed."""
+    held = holdings(session, customer.id)
+    n = 0
+    for entry in session.scalars(select(AuditEntry).where(_audit_about(held))):
+        keys = PERSONAL_KEYS.get(entry.entity, set())
+        before = redactor.scrub(entry.before, keys) if entry.before is not None else None
+        after = redactor.scrub(entry.after, keys) if entry.after is not None else None
+        if before != entry.before or after != entry.after:
+            # New objects, so the JSON columns are seen as changed.
+            entry.before, entry.after = before, after
+            n += 1
+    return n
+
+
+def _erased(value: str | None) -> str | None:
+    return MARK if value else value
+
+
+def _unlink_after_commit(session: Session, paths: Iterable[str]) -> None:
+    """Delete files once the transaction commits (a rollback keeps them with their rows)."""
+    pending: list[str] = session.info.setdefault("privacy_unlink", [])
+    pending.extend(paths)
+    if session.info.get("privacy_hooked"):
+        return
+    session.info["privacy_hooked"] = True
+
+    def _commit(sess: Session) -> None:
+        for p in sess.info.pop("privacy_unlink", []):
+            try:
+                Path(p).unlink(missing_ok=True)
+            except OSError as exc:  # pragma: no cover - depends on the file system
+                log.warning("could not delete erased attachment %s: %s", p, exc)
+
+    def _rollback(sess: Session) -> None:
+        sess.info.pop("privacy_unlink", None)
+
+    event.listen(session, "after_commit", _commit)
+    event.listen(session, "after_rollback", _rollback)
+
+
+@dataclass
+class ErasureReport:
+    """What an erasure changed, per kind of record (also written to the audit log)."""
+
+    customer_id: int
+    erased_at: datetime
+    counts: dict[str, int]
+
+
+def _set(rows: Iterable[Any], **changes: Callable[[Any], Any]) -> int:
+    """Apply ``field=fn(old)`` to ORM rows (so versions go up); returns how many changed."""
+    n = 0
+    for row in rows:
+        touched = False
+        for name, fn in changes.items():
+            old = getattr(row, name)
+            new = fn(old)
+            if new != old:
+                setattr(row, name, new)
+                touched = True
+        n += touched
+    return n
+
+
+def erase_customer(
+    session: Session,
+    customer_id: int,
+    *,
+    actor: User,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> ErasureReport:
+    """Anonymise the customer's personal data, keep the financial records, archive the
+    customer and audit it (see the module docstring). Cannot be undone; erasing twice is 409."""
+    require(actor, "customer:erase")
+    from retento.customers.service import get_customer, name_key
+
+    get_customer(session, customer_id, actor=actor)
+    c = lock_row(session, Customer, customer_id)
+    if c is None:
+        raise NotFound("Customer", customer_id)
+    if c.erased_at is not None:
+        raise Conflict(
+            f"Customer {c.id}'s personal data was already erased on "
+            f"{c.erased_at.date().isoformat()}.",
+            field="id",
+        )
+    m = _models()
+    now = now or utcnow()
+    redactor = Redactor.for_customer(session, c)
+    counts: dict[str, int] = {}
+    # The audit log first, while the records still show what to look for.
+    counts["audit_entries"] = redact_audit(session, c, redactor)
+    held = holdings(session, c.id)
+
+    counts["contacts"] = len(c.contacts)
+    counts["tags"] = len(c.tag_rows)
+    c.contacts = []
+    c.tag_rows = []
+    c.name = f"Erased customer {c.id}"
+    c.name_key = name_key(c.name)
+    for attr in ("email", "phone", "address", "city", "external_id", "note"):
+        setattr(c, attr, None)
+    c.custom_fields = {}
+    for attr in ("consent_email", "consent_sms", "consent_phone", "consent_profiling"):
+        setattr(c, attr, False)
+    c.erased_at = now
+    if c.archived_at is None:
+        c.archived_at = now
+        c.archived_by_id = actor.id
+
+    in_ids = lambda model, entity: model.id.in_(held.of(entity))  # noqa: E731
+    counts["orders"] = _set(
+        session.scalars(select(m["Order"]).where(in_ids(m["Order"], "order"))), note=_none
+    )
+    counts["refunds"] = _set(
+        session.scalars(select(m["Refund"]).where(in_ids(m["Refund"], "refund"))),
+        reason=_none,
+    )
+    counts["touchpoints"] = _set(
+        session.scalars(select(m["Touchpoint"]).where(in_ids(m["Touchpoint"], "touchpoint"))),
+        note=_none,
+    )
+    complaints = list(
+        session.scalars(select(m["Complaint"]).where(in_ids(m["Complaint"], "complaint")))
+    )
+    subjects = {x.subject for x in complaints if x.subject}
+    counts["complaints"] = _set(
+        complaints,
+        subject=_erased,
+        description=_erased,
+        contact_name=_none,
+        contact_email=_none,
+        contact_phone=_none,
+        feedback=_none,
+        followup_token=_none,
+    )
+    event_keys = PERSONAL_KEYS["complaint"] | PERSONAL_KEYS["customer"]
+    counts["complaint_events"] = _set(
+        session.scalars(
+            select(m["ComplaintEvent"]).where(in_ids(m["ComplaintEvent"], "complaint_event"))
+        ),
+        body=_erased,
+        data=lambda d: redactor.scrub(d, event_keys) if d is not None else None,
+        actor_name=lambda name: redactor.text(name) if name else name,
+    )
+    counts["complaint_remedies"] = _set(
+        session.scalars(select(m["Remedy"]).where(in_ids(m["Remedy"], "complaint_remedy"))),
+        note=_none,
+    )
+    attachments = list(
+        session.scalars(
+            select(m["ComplaintAttachment"]).where(
+                in_ids(m["ComplaintAttachment"], "complaint_attachment")
+            )
+        )
+    )
+    for att in attachments:
+        session.delete(att)
+    counts["complaint_attachments"] = len(attachments)
+    _unlink_after_commit(session, [a.path for a in attachments])
+    notes = Redactor(redactor.values | subjects)
+    counts["complaint_notifications"] = _set(
+        session.scalars(
+            select(m["ComplaintNotification"]).where(
+                m["ComplaintNotification"].complaint_id.in_(held.of("complaint"))
+            )
+        ),
+        message=notes.text,
+    )
+    counts["survey_answers"] = (
+        session.execute(
+            update(m["SurveyAnswer"])
+            .where(
+                m["SurveyAnswer"].response_id.in_(held.of("survey_response")),
+                m["SurveyAnswer"].text.is_not(None),
+            )
+            .values(text=None)
+        ).rowcount
+        or 0
+    )
+    counts["survey_invitations_closed"] = (
+        session.execute(
+            update(m["SurveyInvitation"])
+            .where(
+                m["SurveyInvitation"].customer_id == c.id,
+                m["SurveyInvitation"].completed_at.is_(None),
+                m["SurveyInvitation"].expires_at > now,
+            )
+            .values(expires_at=now)
+        ).rowcount
+        or 0
+    )
+    mails = list(
+        session.scalars(
+            select(m["OutboxMessage"]).where(in_ids(m["OutboxMessage"], "mail_message"))
+        )
+    )
+    for msg in mails:
+        if msg.status in ("queued", "sending"):
+            msg.status = "cancelled"
+        msg.recipient = MARK
+        msg.body_text = ""
+        msg.body_html = None
+        msg.last_error = redactor.text(msg.last_error) if msg.last_error else msg.last_error
+    counts["emails"] = len(mails)
+    session.flush()
+    record(
+        session,
+        actor,
+        "erase",
+        "customer",
+        c.id,
+        None,
+        {"erased_at": now.isoformat(), "reason": reason, "counts": counts},
+    )
+    return ErasureReport(c.id, now, counts)
+
+
+def _none(_value: Any) -> None:
+    return None
