@@ -528,3 +528,75 @@ def summary(frame: pd.DataFrame, bins: int = 10) -> dict[str, Any]:
         "dimension_means": means,
         "trap": int(frame["satisfaction_trap"].fillna(False).astype(bool).sum()),
     }
+
+
+# --- queries for the API, pages and CLI --------------------------------------------------------
+
+
+def measure_customers(
+    session: Session,
+    *,
+    actor: Any,
+    customer_id: int | None = None,
+    loyalty_type: str | None = None,
+    trap: bool | None = None,
+    weights: dict[str, float] | None = None,
+    as_of: datetime | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The measurement filtered by customer, type or trap flag, and the summary of the whole
+    base (or of the one customer). Sorted by loyalty index, lowest first within the trap list."""
+    from retento.analytics.loyalty import LOYALTY_TYPES
+    from retento.auth.permissions import require
+    from retento.core.errors import NotFound
+
+    require(actor, "score:read")
+    if loyalty_type is not None and loyalty_type not in LOYALTY_TYPES:
+        raise InvalidInput(f"type must be one of {', '.join(LOYALTY_TYPES)}", field="type")
+    if customer_id is not None:
+        found = session.scalar(
+            select(Customer.id).where(Customer.id == customer_id, Customer.archived_at.is_(None))
+        )
+        if found is None:
+            raise NotFound("Customer", customer_id, field="customer_id")
+        frame = loyalty_measurement(
+            session, as_of=as_of, customer_ids=[customer_id], weights=weights
+        )
+    else:
+        frame = loyalty_measurement(session, as_of=as_of, weights=weights)
+    stats = summary(frame)
+    if loyalty_type is not None:
+        frame = frame[frame["loyalty_type"] == loyalty_type]
+    if trap is not None:
+        frame = frame[frame["satisfaction_trap"].astype(bool) == trap]
+    frame = frame.sort_values(["loyalty_index", "customer_id"], na_position="first")
+    return frame.reset_index(drop=True), stats
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain dicts: NaN becomes None, numpy scalars become Python numbers."""
+    out = []
+    for row in frame.to_dict(orient="records"):
+        clean: dict[str, Any] = {}
+        for key, value in row.items():
+            if isinstance(value, np.generic):
+                value = value.item()
+            if isinstance(value, float) and not np.isfinite(value):
+                value = None
+            clean[key] = value
+        out.append(clean)
+    return out
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """The measurement as CSV (UTF-8 with BOM for spreadsheets); text cells that a spreadsheet
+    would run as a formula are prefixed with an apostrophe."""
+    safe = frame.copy()
+    for col in safe.columns:
+        if pd.api.types.is_object_dtype(safe[col]) or pd.api.types.is_string_dtype(safe[col]):
+            safe[col] = safe[col].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+            )
+    return "\ufeff" + safe.to_csv(index=False, float_format="%.4g")
