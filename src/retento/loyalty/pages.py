@@ -1,0 +1,451 @@
+"""Loyalty web pages: dashboard, member page, counter redemption, programme configuration,
+and the loyalty panel on the customer 360 page.
+
+Other features add boxes to the dashboard with ``register_dashboard_panel`` (see
+``docs/loyalty.md``): a template plus a loader returning its context, like the 360 panels.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.auth.permissions import can, require
+from retento.core.deps import DbSession
+from retento.core.errors import InvalidInput, RetentoError
+from retento.customers.models import Customer
+from retento.customers.service import get_customer
+from retento.loyalty import programme, reports, service
+from retento.loyalty.models import LoyaltyTier
+from retento.loyalty.schemas import ProgrammeUpdate, RewardIn, RuleIn, TierIn
+from retento.web.i18n import N_
+from retento.web.nav import NavItem, register_nav
+from retento.web.panels import Panel, register_panel
+from retento.web.render import (
+    PageUser,
+    flash,
+    form_errors,
+    page_router,
+    redirect,
+    render,
+    tr,
+)
+
+router = page_router()
+
+
+def _include_measure_pages() -> None:
+    """The loyalty-measurement pages (``measure_pages.py``) are served through this module,
+    which is the one the web app discovers for the loyalty domain."""
+    from retento.loyalty import measure_pages
+
+    router.include_router(measure_pages.router)
+
+
+_include_measure_pages()
+
+register_nav(NavItem("loyalty", N_("Loyalty"), "/loyalty", "loyalty:read", 35))
+register_nav(
+    NavItem(
+        "admin.loyalty",
+        N_("Loyalty programme"),
+        "/loyalty/programme",
+        "loyalty:manage",
+        40,
+        "admin",
+    )
+)
+
+
+@dataclass(frozen=True)
+class DashboardPanel:
+    """A box on the loyalty dashboard: ``load(request, session, user)`` returns its context
+    (``None`` hides it); the template sees it as ``p``."""
+
+    key: str
+    title: str
+    template: str
+    load: Callable[[Request, Session, User], dict[str, Any] | None]
+    permission: str | None = "loyalty:read"
+    order: int = 100
+
+
+DASHBOARD_PANELS: list[DashboardPanel] = []
+
+
+def register_dashboard_panel(panel: DashboardPanel) -> None:
+    """Add (or replace, by key) a loyalty dashboard panel."""
+    for i, existing in enumerate(DASHBOARD_PANELS):
+        if existing.key == panel.key:
+            DASHBOARD_PANELS[i] = panel
+            return
+    DASHBOARD_PANELS.append(panel)
+
+
+def _panel(request: Request, session: Session, customer: Customer, user: User) -> dict | None:
+    v = service.member_view(session, customer.id, actor=user)
+    return {"view": v, "customer": customer}
+
+
+register_panel(
+    Panel(
+        key="loyalty",
+        title=N_("Loyalty"),
+        template="loyalty/_panel.html",
+        load=_panel,
+        permission="loyalty:read",
+        order=25,
+        slot="side",
+    )
+)
+
+
+@router.get("/loyalty")
+def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Members, active rate, liability, redemption and breakage, tiers, expiring soon."""
+    d = reports.dashboard(session, actor=user)
+    extra = []
+    for p in sorted(DASHBOARD_PANELS, key=lambda x: (x.order, x.key)):
+        if p.permission and not can(user, p.permission):
+            continue
+        ctx = p.load(request, session, user)
+        if ctx is not None:
+            extra.append((p, ctx))
+    return render(
+        request,
+        "loyalty/dashboard.html",
+        d=d,
+        programme=programme.get_programme(session, actor=user),
+        expiring=service.expiring_soon(session, actor=user, limit=20),
+        panels=extra,
+    )
+
+
+@router.get("/loyalty/counter")
+def counter(request: Request, session: DbSession, user: PageUser, q: str = "") -> Response:
+    """Counter: find the member by customer number or id, then redeem on the member page."""
+    require(user, "loyalty:redeem")
+    q = q.strip()
+    if q:
+        c = session.scalar(select(Customer).where(Customer.external_id == q))
+        if c is None and q.isdigit() and int(q) < 2**31:
+            c = session.get(Customer, int(q))
+        if c is not None:
+            return redirect(request, f"/loyalty/members/{c.id}#redeem")
+        flash(request, tr(request, "No customer with this number."), "error")
+    return render(request, "loyalty/counter.html", q=q)
+
+
+def _member_page(
+    request: Request,
+    session: Session,
+    user: User,
+    customer_id: int,
+    errors: dict | None = None,
+    form: dict | None = None,
+    status_code: int = 200,
+) -> Response:
+    customer = get_customer(session, customer_id, actor=user)
+    view = service.member_view(session, customer.id, actor=user)
+    return render(
+        request,
+        "loyalty/member.html",
+        status_code=status_code,
+        customer=customer,
+        view=view,
+        lots=service.lots(session, customer.id, actor=user),
+        history=service.history(session, customer.id, actor=user, limit=50),
+        tier_history=service.tier_history(session, customer.id, actor=user),
+        rewards=programme.list_rewards(session, actor=user, active_only=True),
+        errors=errors or {},
+        form=form or {},
+        new_key=uuid.uuid4().hex,
+    )
+
+
+@router.get("/loyalty/members/{customer_id:int}")
+def member(request: Request, session: DbSession, user: PageUser, customer_id: int) -> Response:
+    """Balance, lots with expiry, history and tier progress; redemption for agents."""
+    return _member_page(request, session, user, customer_id)
+
+
+@router.post("/loyalty/members/{customer_id:int}/redeem")
+async def redeem(
+    request: Request, session: DbSession, user: PageUser, customer_id: int
+) -> Response:
+    form = await request.form()
+    reward = str(form.get("reward_id") or "").strip()
+    pts = str(form.get("points") or "").strip()
+    key = str(form.get("idempotency_key") or "").strip() or None
+    try:
+        reward_id = int(reward) if reward else None
+        points = int(pts) if pts else None
+        if reward_id is None and points is None:
+            raise InvalidInput(tr(request, "Choose a reward or enter points."), field="points")
+        sp = session.begin_nested()
+        try:
+            r = service.redeem(
+                session,
+                customer_id,
+                actor=user,
+                points=points,
+                reward_id=reward_id,
+                idempotency_key=key,
+            )
+        except BaseException:
+            sp.rollback()
+            raise
+    except ValueError:
+        return _member_page(
+            request,
+            session,
+            user,
+            customer_id,
+            {"points": tr(request, "Enter a whole number.")},
+            dict(form),
+            422,
+        )
+    except RetentoError as exc:
+        return _member_page(
+            request, session, user, customer_id, form_errors(request, exc), dict(form), exc.status
+        )
+    flash(request, tr(request, "%(n)s points redeemed.", n=r.points))
+    return redirect(request, f"/loyalty/members/{customer_id}")
+
+
+@router.post("/loyalty/members/{customer_id:int}/adjust")
+async def adjust(
+    request: Request, session: DbSession, user: PageUser, customer_id: int
+) -> Response:
+    form = await request.form()
+    try:
+        pts = int(str(form.get("adj_points") or "").strip())
+        sp = session.begin_nested()
+        try:
+            service.adjust(
+                session,
+                customer_id,
+                pts,
+                actor=user,
+                reason=str(form.get("reason") or ""),
+                idempotency_key=str(form.get("idempotency_key") or "").strip() or None,
+            )
+        except BaseException:
+            sp.rollback()
+            raise
+    except ValueError:
+        return _member_page(
+            request,
+            session,
+            user,
+            customer_id,
+            {"adj_points": tr(request, "Enter a whole number.")},
+            dict(form),
+            422,
+        )
+    except RetentoError as exc:
+        errs = form_errors(request, exc)
+        if "points" in errs:
+            errs["adj_points"] = errs.pop("points")
+        return _member_page(request, session, user, customer_id, errs, dict(form), exc.status)
+    flash(request, tr(request, "Points adjusted."))
+    return redirect(request, f"/loyalty/members/{customer_id}")
+
+
+# --- programme configuration -------------------------------------------------------------------
+
+
+def _config_page(request, session, user, errors=None, form=None, status_code=200) -> Response:
+    require(user, "loyalty:manage")
+    return render(
+        request,
+        "loyalty/programme.html",
+        status_code=status_code,
+        programme=programme.get_programme(session, actor=user),
+        tiers=programme.list_tiers(session, actor=user),
+        rules=programme.list_rules(session, actor=user),
+        rewards=programme.list_rewards(session, actor=user),
+        errors=errors or {},
+        form=form or {},
+    )
+
+
+@router.get("/loyalty/programme")
+def config(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Programme settings, tiers, earning rules and rewards (managers)."""
+    return _config_page(request, session, user)
+
+
+def _clean(form, fields: tuple[str, ...], checks: tuple[str, ...] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields:
+        v = str(form.get(f) or "").strip()
+        if v != "":
+            out[f] = v
+    for f in checks:
+        out[f] = form.get(f) == "1"
+    return out
+
+
+async def _save(request, session, user, what: str, fn) -> Response:
+    form = await request.form()
+    try:
+        sp = session.begin_nested()
+        try:
+            fn(form)
+        except BaseException:
+            sp.rollback()
+            raise
+    except (ValidationError, RetentoError) as exc:
+        return _config_page(
+            request,
+            session,
+            user,
+            form_errors(request, exc),
+            {"_what": what, **dict(form)},
+            exc.status if isinstance(exc, RetentoError) else 422,
+        )
+    flash(request, tr(request, "Saved."))
+    return redirect(request, "/loyalty/programme")
+
+
+@router.post("/loyalty/programme")
+async def save_programme(request: Request, session: DbSession, user: PageUser) -> Response:
+    fields = (
+        "name",
+        "point_value",
+        "currency",
+        "expiry_days",
+        "expiring_soon_days",
+        "refund_policy",
+        "negative_limit",
+        "tier_basis",
+        "tier_window_days",
+        "hold_minutes",
+        "active_days",
+    )
+    return await _save(
+        request,
+        session,
+        user,
+        "programme",
+        lambda f: programme.update_programme(
+            session, ProgrammeUpdate(**_clean(f, fields, ("active", "auto_enrol"))), actor=user
+        ),
+    )
+
+
+@router.post("/loyalty/programme/tiers")
+async def add_tier(request: Request, session: DbSession, user: PageUser) -> Response:
+    fields = (
+        "code",
+        "name",
+        "rank",
+        "threshold",
+        "multiplier",
+        "sla_class",
+        "grace_days",
+        "benefits",
+    )
+    return await _save(
+        request,
+        session,
+        user,
+        "tier",
+        lambda f: programme.save_tier(
+            session,
+            TierIn(**_clean(f, fields, ("invite_only",))),
+            actor=user,
+            tier_id=int(f["tier_id"]) if str(f.get("tier_id") or "").isdigit() else None,
+        ),
+    )
+
+
+@router.post("/loyalty/programme/rules")
+async def add_rule(request: Request, session: DbSession, user: PageUser) -> Response:
+    fields = (
+        "name",
+        "kind",
+        "rate",
+        "fixed_points",
+        "product_id",
+        "category",
+        "event",
+        "min_spend",
+        "cap_points",
+        "cap_period_days",
+    )
+    return await _save(
+        request,
+        session,
+        user,
+        "rule",
+        lambda f: programme.save_rule(
+            session, RuleIn(**_clean(f, fields, ("apply_multiplier", "active"))), actor=user
+        ),
+    )
+
+
+@router.post("/loyalty/programme/rewards")
+async def add_reward(request: Request, session: DbSession, user: PageUser) -> Response:
+    fields = ("code", "name", "kind", "points_cost", "stock", "min_tier_id", "description")
+    return await _save(
+        request,
+        session,
+        user,
+        "reward",
+        lambda f: programme.save_reward(
+            session, RewardIn(**_clean(f, fields, ("active",))), actor=user
+        ),
+    )
+
+
+def tier_options(session: Session) -> list[tuple[int, str]]:
+    return [(t.id, t.name) for t in session.scalars(select(LoyaltyTier).order_by(LoyaltyTier.rank))]
+
+
+def _register_measure_dashboard() -> None:
+    from retento.loyalty import measure_pages
+
+    hook = getattr(measure_pages, "register_dashboard", None)
+    if hook is not None:
+        hook(register_dashboard_panel)
+
+
+_register_measure_dashboard()
+
+
+# Codes shown through _() in the templates (journal kinds, tier-change reasons, rule and reward
+# kinds), listed so the catalogue extraction sees them.
+CODE_LABELS = (
+    N_("earn"),
+    N_("event"),
+    N_("redeem"),
+    N_("clawback"),
+    N_("return"),
+    N_("expire"),
+    N_("adjust"),
+    N_("hold"),
+    N_("hold_confirm"),
+    N_("hold_void"),
+    N_("reversal"),
+    N_("upgrade"),
+    N_("downgrade"),
+    N_("invite"),
+    N_("manual"),
+    N_("spend"),
+    N_("product"),
+    N_("category"),
+    N_("voucher"),
+    N_("gift"),
+    N_("service"),
+)

@@ -1,0 +1,101 @@
+"""Loyalty web pages: dashboard, member page with counter redemption, programme configuration,
+the 360 panel, in English and Chinese."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from retento.loyalty import ledger, service
+from retento.loyalty.models import LoyaltyReward, LoyaltyTier
+from tests.factories import make_customer
+from tests.factories.loyalty import make_programme
+from tests.web.conftest import Browser
+
+
+def _member(db, users, points=500):
+    make_programme(db)
+    c = make_customer(db, external_id="M-1")
+    service.adjust(db, c.id, points, actor=users["manager"], reason="opening")
+    db.add(LoyaltyReward(code="mug", name="Mug", kind="gift", points_cost=200, stock=3))
+    db.commit()
+    return c
+
+
+def test_counter_finds_member_and_redeems_reward_once(db, client, users):
+    c = _member(db, users)
+    web = Browser(client)
+    web.login("agent")
+    r = web.get("/loyalty/counter", params={"q": "M-1"}, follow_redirects=False)
+    assert r.status_code == 303 and f"/loyalty/members/{c.id}" in r.headers["location"]
+    page = web.get(f"/loyalty/members/{c.id}")
+    assert page.status_code == 200 and "Mug" in page.text
+    reward_id = db.query(LoyaltyReward).one().id
+    form = {"reward_id": str(reward_id), "idempotency_key": "form-1"}
+    assert web.post(f"/loyalty/members/{c.id}/redeem", form).status_code == 303
+    assert web.post(f"/loyalty/members/{c.id}/redeem", form).status_code == 303  # resubmitted
+    db.expire_all()
+    assert ledger.get_wallet(db, c.id).balance == 300
+    bad = web.post(f"/loyalty/members/{c.id}/redeem", {"points": "9999"})
+    assert bad.status_code == 409 and "Not enough points" in bad.text
+    bad = web.post(f"/loyalty/members/{c.id}/redeem", {"points": "abc"})
+    assert bad.status_code == 422
+
+
+def test_dashboard_and_panel(db, client, users):
+    c = _member(db, users)
+    web = Browser(client)
+    web.login("analyst")
+    d = web.get("/loyalty")
+    assert d.status_code == 200 and 'id="loyalty-kpis"' in d.text
+    page = web.get(f"/customers/{c.id}")
+    assert 'id="loyalty-panel"' in page.text and "500" in page.text
+
+
+def test_manager_configures_tiers_rules_rewards(db, client, users):
+    make_programme(db)
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    assert web.get("/loyalty/programme").status_code == 200
+    r = web.post(
+        "/loyalty/programme/tiers",
+        {"code": "gold", "name": "Gold", "rank": "2", "threshold": "1000", "multiplier": "1.5"},
+    )
+    assert r.status_code == 303, r.text
+    assert db.query(LoyaltyTier).one().multiplier == Decimal("1.50")
+    r = web.post(
+        "/loyalty/programme/rules",
+        {
+            "name": "Birthday",
+            "kind": "event",
+            "event": "birthday",
+            "fixed_points": "100",
+            "active": "1",
+        },
+    )
+    assert r.status_code == 303, r.text
+    r = web.post(
+        "/loyalty/programme/rewards",
+        {"code": "v10", "name": "Voucher", "kind": "voucher", "points_cost": "0"},
+    )
+    assert r.status_code == 422
+    r = web.post(
+        "/loyalty/programme",
+        {"name": "Club", "expiry_days": "400", "active": "1", "refund_policy": "cap"},
+    )
+    assert r.status_code == 303, r.text
+    db.expire_all()
+    assert ledger.programme(db).expiry_days == 400
+    web2 = Browser(client)
+    web2.login("agent")
+    assert web2.get("/loyalty/programme").status_code == 403
+
+
+def test_member_page_in_chinese(db, client, users):
+    c = _member(db, users)
+    users["agent"].locale = "zh_CN"
+    db.commit()
+    web = Browser(client)
+    web.login("agent")
+    page = web.get(f"/loyalty/members/{c.id}")
+    assert page.status_code == 200 and "积分" in page.text
