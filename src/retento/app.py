@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -13,6 +13,7 @@ from retento.core.config import Settings, get_settings
 from retento.core.db import make_engine, make_session_factory
 from retento.core.handlers import install_api_handlers
 from retento.core.limits import install_limits
+from retento.core.validation import reject_unsafe_text
 from retento.models import import_all_models
 
 API_ROUTERS = (
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Customer retention: customers, value, touchpoints, satisfaction, loyalty, complaints.",
         lifespan=lifespan,
+        # NUL / lone surrogates in any parameter, JSON body or form field: 422 naming the field.
+        dependencies=[Depends(reject_unsafe_text)],
     )
     engine = make_engine(settings.database_url, echo=settings.echo_sql)
     app.state.settings = settings

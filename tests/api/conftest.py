@@ -58,6 +58,8 @@ def served_pg(pg_template: str) -> Iterator[Served]:
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+        # A throw-away database: no need to wait for the WAL flush on each of ~2000 commits.
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     live = LivePG(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
     headers, ids = _seed(live)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from retento.core.errors import Conflict, FieldError, InvalidInput, RetentoError
+from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound, RetentoError
+from retento.core.openapi import install_problem_docs
 from retento.core.versioning import stale_to_error
 
 log = logging.getLogger("retento")
@@ -19,7 +22,29 @@ log = logging.getLogger("retento")
 PROBLEM = "application/problem+json"
 
 
-def validation_to_error(exc: RequestValidationError) -> InvalidInput:
+SECRET_FIELD_PARTS = ("password", "secret", "token", "api_key", "apikey")
+
+
+def echoed_value(e: dict) -> object:
+    """The rejected input to show back, or None: never a password, secret or token field, never
+    a whole object (it may hold one), never the raw text of a body that is not valid JSON."""
+    if e.get("type") in ("missing", "json_invalid"):
+        return None
+    if any(part in str(p).lower() for p in e.get("loc", ()) for part in SECRET_FIELD_PARTS):
+        return None
+    value = e.get("input")
+    return None if isinstance(value, dict | list | tuple | bytes) else value
+
+
+def validation_to_error(exc: RequestValidationError) -> RetentoError:
+    """422 naming the fields; an invalid *path* parameter (an id out of range) is 404 instead."""
+    for e in exc.errors():
+        loc = e.get("loc", ())
+        if loc and loc[0] == "path":
+            name = str(loc[1]) if len(loc) > 1 else "path"
+            return NotFound(
+                name.removesuffix("_id").replace("_", " ").capitalize(), e.get("input"), field=name
+            )
     errors = []
     for e in exc.errors():
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
@@ -30,7 +55,7 @@ def validation_to_error(exc: RequestValidationError) -> InvalidInput:
             FieldError(
                 ".".join(loc) or None,
                 msg,
-                value=e.get("input") if e.get("type") != "missing" else None,
+                value=echoed_value(e),
             )
         )
     first = errors[0] if errors else FieldError(None, "invalid input")
@@ -38,8 +63,18 @@ def validation_to_error(exc: RequestValidationError) -> InvalidInput:
     return InvalidInput(f"{where}{first.message}", field=first.field, errors=errors)
 
 
-def integrity_to_error(exc: IntegrityError) -> Conflict:
+_NOT_NULL = (
+    re.compile(r'null value in column "(\w+)"'),  # PostgreSQL
+    re.compile(r"not null constraint failed: \w+\.(\w+)"),  # SQLite
+)
+
+
+def integrity_to_error(exc: IntegrityError) -> RetentoError:
     text = str(exc.orig).lower()
+    for pattern in _NOT_NULL:
+        if m := pattern.search(text):
+            # An explicit null sent for a required value: the input is invalid, not conflicting.
+            return InvalidInput(f"{m.group(1)}: must not be null", field=m.group(1))
     field = "external_id" if "external_id" in text else None
     return Conflict(
         "The change conflicts with existing data (a unique or reference rule was broken).",
@@ -60,8 +95,22 @@ def is_api(request: Request) -> bool:
     )
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route accepts on the request's path (the ``Allow`` header of a 405)."""
+    methods = set()
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(r.matches(scope)[0] == Match.FULL for r in request.app.router.routes):
+            methods.add(method)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
 def install_api_handlers(app: FastAPI) -> None:
     """Register handlers; ``app.state.page_error`` (set by the web layer) renders HTML errors."""
+
+    install_problem_docs(app)
 
     def render(request: Request, err: RetentoError):
         page = getattr(request.app.state, "page_error", None)
@@ -97,7 +146,22 @@ def install_api_handlers(app: FastAPI) -> None:
             401: "unauthorized",
             403: "forbidden",
         }.get(exc.status_code, "http_error")
-        return render(request, RetentoError(exc.status_code, code, str(exc.detail)))
+        response = render(request, RetentoError(exc.status_code, code, str(exc.detail)))
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path only; GET and POST of
+            # one path are separate routes, so collect them all.
+            response.headers["Allow"] = allowed_methods(request)
+        return response
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError):
+        # A value the schema types let through but the database refused (out of range, NUL …):
+        # the client's input is at fault, not the server. Logged so the type can be tightened.
+        log.warning(
+            "database refused a value on %s %s: %s", request.method, request.url.path, exc.orig
+        )
+        return render(request, InvalidInput("A value is outside what the database can store."))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from annotated_types import Ge, Le
 from fastapi import Request
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 from retento.core.errors import InvalidInput
 
@@ -28,6 +28,9 @@ row can exist); as a query filter or body field, 422 naming the field."""
 
 Offset = Annotated[int, Ge(0), Le(INT32_MAX)]
 """A list offset: 0 … 2³¹−1."""
+
+Limit = Annotated[int, Ge(1), Le(500)]
+"""A page size: 1 … 500 (``core.pagination.MAX_LIMIT``)."""
 
 MIN_DAY = date(1900, 1, 1)
 MAX_DAY = date(2200, 12, 31)
@@ -60,13 +63,23 @@ def filter_in_range(value: datetime) -> datetime:
     return utc_in_range(value if value.tzinfo else value.replace(tzinfo=UTC))
 
 
-Day = Annotated[date, AfterValidator(check_day)]
+_NUMBER = re.compile(r"^\s*[-+]?\d+(\.\d*)?([eE][-+]?\d+)?\s*$")
+
+
+def iso_only(value: Any) -> Any:
+    """Dates and timestamps are ISO 8601 text; pydantic would read a bare number as Unix time."""
+    if isinstance(value, bool | int | float) or (isinstance(value, str) and _NUMBER.match(value)):
+        raise ValueError("must be an ISO 8601 date or timestamp, not a number")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(iso_only), AfterValidator(check_day)]
 """A calendar date between 1900-01-01 and 2200-12-31."""
 
-UTCDatetime = Annotated[AwareDatetime, AfterValidator(utc_in_range)]
+UTCDatetime = Annotated[AwareDatetime, BeforeValidator(iso_only), AfterValidator(utc_in_range)]
 """A timestamp with a zone, normalised to UTC, between 1900-01-01 and 2200-12-31."""
 
-TimeFilter = Annotated[datetime, AfterValidator(filter_in_range)]
+TimeFilter = Annotated[datetime, BeforeValidator(iso_only), AfterValidator(filter_in_range)]
 """A timestamp query filter (naive = UTC), normalised to UTC, within the accepted range."""
 
 
