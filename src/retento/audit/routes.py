@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 
 from retento.audit import service
 from retento.audit.schemas import AuditRead
-from retento.core.validation import TimeFilter
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.pagination import Page
+from retento.core.validation import Limit, Offset, TimeFilter
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -23,11 +21,11 @@ def list_audit(
     entity: str | None = None,
     entity_id: str | None = None,
     action: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: TimeFilter | None = None,
+    until: TimeFilter | None = None,
     sort: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     rows, total = service.list_entries(
         session,

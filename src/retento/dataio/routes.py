@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from retento.auth.permissions import require
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.errors import InvalidInput
+from retento.core.limits import check_json_depth
 from retento.core.validation import DbId, TimeFilter
 from retento.dataio import service
 from retento.dataio.mapping import mapping_from_dict
@@ -35,6 +36,7 @@ def import_entity(
     """Import a file; all-or-nothing (422 listing the bad rows) unless ``skip_invalid``."""
     m = None
     if mapping:
+        check_json_depth(mapping, "mapping")
         try:
             m = mapping_from_dict(json.loads(mapping))
         except json.JSONDecodeError as exc:
@@ -71,19 +73,19 @@ def export_entity(
     kind: str | None = None,
     scope: str | None = None,
     tag: str | None = None,
-    owner_id: int | None = None,
+    owner_id: DbId | None = None,
     party_type: str | None = None,
     category: str | None = None,
     active: bool | None = None,
-    customer_id: int | None = None,
+    customer_id: DbId | None = None,
     status: str | None = None,
     channel: str | None = None,
     stage: str | None = None,
     direction: str | None = None,
     outcome: str | None = None,
     external_id: str | None = None,
-    since: datetime | None = Query(None, description="ISO timestamp with zone (inclusive)."),
-    until: datetime | None = Query(None, description="ISO timestamp with zone (exclusive)."),
+    since: TimeFilter | None = Query(None, description="ISO timestamp with zone (inclusive)."),
+    until: TimeFilter | None = Query(None, description="ISO timestamp with zone (exclusive)."),
 ):
     """Stream a filtered list as CSV (the import format, so it re-imports unchanged)."""
     require(user, "data:export")
@@ -108,8 +110,12 @@ def export_entity(
         finally:
             s.close()
 
+    chunks = body()
+    # The header chunk is produced after the filters are checked: pulling it now turns a bad
+    # filter into a 422 instead of a 200 whose connection is cut mid-stream.
+    first = next(chunks)
     return StreamingResponse(
-        body(),
+        itertools.chain([first], chunks),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{entity}.csv"'},
     )

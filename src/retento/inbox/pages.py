@@ -82,7 +82,7 @@ def badge(request: Request, session: DbSession, user: PageUser) -> Response:
 
 @router.post("/notifications/{notification_id}/open")
 def open_notice(
-    request: Request, session: DbSession, user: PageUser, notification_id: int
+    request: Request, session: DbSession, user: PageUser, notification_id: DbId
 ) -> Response:
     """Mark the notice read and go to its complaint."""
     mark_notification_read(session, notification_id, actor=user)  # 404 unless it is the user's

@@ -101,7 +101,7 @@ def outbox(request: Request, session: DbSession, user: PageUser) -> Response:
 
 
 @router.post("/admin/mail/{message_id:int}/retry")
-def retry(request: Request, session: DbSession, user: PageUser, message_id: int) -> Response:
+def retry(request: Request, session: DbSession, user: PageUser, message_id: DbId) -> Response:
     """Queue a failed email again."""
     msg = service.retry(session, message_id, actor=user)
     flash(request, tr(request, "The email to %(to)s is queued again.", to=msg.recipient))

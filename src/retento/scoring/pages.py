@@ -454,7 +454,7 @@ def _selected_run(request: Request, session: Session, user: User) -> ScoreRun | 
     """The run chosen with ``?run=``, else the latest successful one."""
     raw = request.query_params.get("run", "").strip()
     if raw:
-        if not raw.isdigit():
+        if not is_id(raw):
             raise InvalidInput("run must be a run number", field="run")
         return service.get_run(session, int(raw), actor=user)
     return service.latest_run(session)
@@ -494,7 +494,7 @@ async def value_run(request: Request, session: DbSession, user: PageUser) -> Res
                 raise InvalidInput("Enter the date as YYYY-MM-DD.", field="as_of") from None
         if model not in MODELS:
             raise InvalidInput(f"model must be one of {', '.join(MODELS)}.", field="model")
-        if not holdout.isdigit():
+        if not (holdout.isascii() and holdout.isdigit() and len(holdout) <= 4):
             raise InvalidInput("Holdout weeks must be a whole number.", field="holdout_weeks")
         data = ScoreRunCreate(
             model=model,  # type: ignore[arg-type]
@@ -535,7 +535,7 @@ STAGE_LABELS = {
 
 @router.get("/value/runs/{run_id}/progress")
 def value_run_progress(
-    request: Request, session: DbSession, user: PageUser, run_id: int
+    request: Request, session: DbSession, user: PageUser, run_id: DbId
 ) -> Response:
     """The progress bar of a running run (polled by htmx); a finished run reloads the page."""
     run = service.get_run(session, run_id, actor=user)
@@ -605,7 +605,7 @@ def _score_filters(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
     filters["clv_gte"] = _float(raw["clv_gte"], "clv_gte", problems)
     for key, field in (("owner", "owner_id"), ("run", "run_id")):
         if raw[key]:
-            if not raw[key].isdigit():
+            if not is_id(raw[key]):
                 problems.append(FieldError(key, f"{key} must be a number"))
             else:
                 filters[field] = int(raw[key])
@@ -619,7 +619,7 @@ def _score_filters(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
 
 def _offset(request: Request) -> int:
     value = request.query_params.get("offset", "0")
-    return int(value) if value.isdigit() else 0
+    return offset_from_text(value)
 
 
 @router.get("/value/customers")

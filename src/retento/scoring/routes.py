@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.pagination import Page
-from retento.core.validation import DbId
+from retento.core.validation import DbId, Limit, Offset
 from retento.scoring import service
 from retento.scoring.schemas import CustomerScoreRead, ScoreRunCreate, ScoreRunRead, ScoreRunReport
 
@@ -26,7 +26,7 @@ def start_run(data: ScoreRunCreate, session: DbSession, user: CurrentUser):
 
 
 @router.get("/scoring/runs", response_model=Page[ScoreRunRead])
-def list_runs(session: DbSession, user: CurrentUser, limit: int = 20, offset: int = 0):
+def list_runs(session: DbSession, user: CurrentUser, limit: Limit = 20, offset: Offset = 0):
     rows, total = service.list_runs(session, actor=user, limit=limit, offset=offset)
     return Page(
         items=[ScoreRunRead.model_validate(r) for r in rows],
@@ -37,7 +37,7 @@ def list_runs(session: DbSession, user: CurrentUser, limit: int = 20, offset: in
 
 
 @router.get("/scoring/runs/{run_id}", response_model=ScoreRunReport)
-def get_run(run_id: int, session: DbSession, user: CurrentUser):
+def get_run(run_id: DbId, session: DbSession, user: CurrentUser):
     """A run with its fit report (parameters, log-likelihood, holdout error) and dashboards' data."""
     return service.get_run(session, run_id, actor=user)
 
@@ -46,17 +46,17 @@ def get_run(run_id: int, session: DbSession, user: CurrentUser):
 def list_scores(
     session: DbSession,
     user: CurrentUser,
-    run_id: int | None = Query(None, description="Default: the latest successful run."),
+    run_id: DbId | None = Query(None, description="Default: the latest successful run."),
     value_class: str | None = Query(None, description="vip, major, ordinary, small, below_zero"),
     label: str | None = Query(None, description="mvc, mgc, bz, other"),
     stage: str | None = Query(None, description="potential, new, regular, old, loyal"),
     p_alive_lt: float | None = Query(None, ge=0, le=1),
     p_alive_gte: float | None = Query(None, ge=0, le=1),
     clv_gte: float | None = None,
-    owner_id: int | None = None,
+    owner_id: DbId | None = None,
     sort: str | None = Query(None, description="e.g. -clv, p_alive, -profit"),
-    limit: int = 50,
-    offset: int = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     _, rows, total = service.list_scores(
         session,
@@ -91,7 +91,7 @@ def customer_scores(
 
 @router.get("/value/{part}")
 def value_report(
-    part: ReportPart, session: DbSession, user: CurrentUser, run_id: int | None = None
+    part: ReportPart, session: DbSession, user: CurrentUser, run_id: DbId | None = None
 ) -> dict:
     """Pyramid, Pareto curve, cohort matrix, fit report or holdout tracking of a run (default latest)."""
     return service.report_part(session, part, actor=user, run_id=run_id)

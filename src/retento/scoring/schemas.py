@@ -46,8 +46,8 @@ class ScoreRunReport(ScoreRunRead):
 
 class CustomerScoreRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-    run_id: int
-    customer_id: int
+    run_id: DbId
+    customer_id: DbId
     order_count: int
     first_order_on: date | None
     last_order_on: date | None

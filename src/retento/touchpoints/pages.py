@@ -112,7 +112,7 @@ register_panel(
 
 @router.get("/customers/{customer_id:int}/touchpoints/new")
 def touchpoint_new(
-    request: Request, session: DbSession, user: PageUser, customer_id: int
+    request: Request, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
     """A page with only the touchpoint form (the 360 page shows the same form inline)."""
     customer = get_customer(session, customer_id, actor=user)
@@ -121,7 +121,7 @@ def touchpoint_new(
 
 @router.post("/customers/{customer_id:int}/touchpoints")
 async def touchpoint_create(
-    request: Request, session: DbSession, user: PageUser, customer_id: int
+    request: Request, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
     """Record the touchpoint; htmx gets a fresh form and a ``timelineChanged`` event."""
     customer = get_customer(session, customer_id, actor=user)
