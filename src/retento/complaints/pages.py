@@ -44,6 +44,7 @@ from retento.complaints.schemas import (
     CategoryCreate,
     CategoryUpdate,
     ComplaintCreate,
+    ComplaintRead,
     ComplaintUpdate,
     FollowUpIn,
     ImprovementCreate,
@@ -60,8 +61,9 @@ from retento.complaints.schemas import (
 from retento.core.db import utcnow
 from retento.core.deps import DbSession
 from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound, RetentoError
-from retento.customers.models import Customer
 from retento.core.validation import DbId, is_id, offset_from_text
+from retento.customers.models import Customer
+from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.i18n import LOCALES, N_, Formatter, gettext, normalise_locale
 from retento.web.labels import label_msgid, register_labels
 from retento.web.nav import NavItem, register_nav
@@ -363,7 +365,7 @@ def _when(request: Request, value: datetime) -> str:
 def _int(value: str) -> int | None:
     """A whole number from a form value, ``None`` if blank or not a number."""
     value = (value or "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def _map_errors(errors: dict[str, str], mapping: dict[str, str]) -> dict[str, str]:
@@ -414,7 +416,7 @@ def _queue_filters(
         else:
             problems.append(FieldError("severity", "severity is 1 to 4"))
     if raw["category"]:
-        if raw["category"].isdigit():
+        if is_id(raw["category"]):
             filters["category_id"] = int(raw["category"])
         else:
             problems.append(FieldError("category", "category must be a category id"))
@@ -431,7 +433,7 @@ def _queue_filters(
 
 def _offset(request: Request) -> int:
     value = request.query_params.get("offset", "0")
-    return int(value) if value.isdigit() else 0
+    return offset_from_text(value)
 
 
 @router.get("/complaints")
@@ -586,7 +588,7 @@ async def complaint_create(request: Request, session: DbSession, user: PageUser)
     data["emotion"] = shown["emotion"] or "calm"
     problems: list[FieldError] = []
     for key in ("customer_id", "order_id", "product_id", "category_id"):
-        if shown[key] and not shown[key].isdigit():
+        if shown[key] and not is_id(shown[key]):
             problems.append(FieldError(key, tr(request, "Enter a whole number.")))
     if not shown["customer_id"]:
         problems.append(FieldError("customer_id", tr(request, "This field is required.")))
@@ -642,6 +644,7 @@ EDIT_LABELS = {
 def _edit_values(c: Complaint) -> dict[str, Any]:
     values = {k: "" if getattr(c, k) is None else str(getattr(c, k)) for k in EDIT_FIELDS}
     values["purposes"] = list(c.purposes or [])
+    values["version"] = str(c.version)
     return values
 
 
@@ -673,7 +676,7 @@ def _render_edit(
 
 @router.get("/complaints/{complaint_id:int}/edit")
 def complaint_edit(
-    request: Request, session: DbSession, user: PageUser, complaint_id: int
+    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """The intake fields of a complaint, to correct them (agents: their own complaints)."""
     c = service.get_complaint(session, complaint_id, actor=user)
@@ -683,7 +686,7 @@ def complaint_edit(
 
 @router.post("/complaints/{complaint_id:int}/edit")
 async def complaint_update(
-    request: Request, session: DbSession, user: PageUser, complaint_id: int
+    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """Save intake corrections; a new severity recomputes the SLA due times."""
     c = service.get_complaint(session, complaint_id, actor=user)
@@ -691,6 +694,8 @@ async def complaint_update(
     form = await request.form()
     shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in EDIT_FIELDS}
     shown["purposes"] = [p for p in form.getlist("purposes") if isinstance(p, str)]
+    shown["version"] = str(form.get("version") or "")  # kept: a re-shown form still detects
+    expected = form_version(form)
     old_severity = c.severity
     problems: list[FieldError] = []
     data: dict[str, Any] = {k: shown[k] for k in ("subject", "description", "purposes")}
@@ -700,14 +705,35 @@ async def complaint_update(
         else:
             data[key] = shown[key]
     for key in ("order_id", "product_id"):
-        if shown[key] and not shown[key].isdigit():
+        if shown[key] and not is_id(shown[key]):
             problems.append(FieldError(key, tr(request, "Enter a whole number.")))
         data[key] = shown[key] or None
     data["root_cause"] = shown["root_cause"] or None
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
-        service.update_complaint(session, complaint_id, ComplaintUpdate(**data), actor=user)
+        update = ComplaintUpdate(**data)
+        service.update_complaint(
+            session, complaint_id, update, actor=user, expected_version=expected
+        )
+    except STALE:
+        session.rollback()
+        current = service.get_complaint(session, complaint_id, actor=user)
+        return conflict_page(
+            request,
+            session,
+            entity="complaint",
+            record=current,
+            title=current.tracking_code,
+            submitted=update.model_dump(exclude_unset=True, exclude={"version"}),
+            current=ComplaintRead.model_validate(current).model_dump(),
+            labels=EDIT_LABELS,
+            form=form,
+            action=f"/complaints/{complaint_id}/edit",
+            reload_url=f"/complaints/{complaint_id}/edit",
+            cancel_url=f"/complaints/{complaint_id}",
+            expected=expected,
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         _reraise_access(exc)
@@ -806,7 +832,7 @@ def _render_detail(
 
 @router.get("/complaints/{complaint_id:int}")
 def complaint_detail(
-    request: Request, session: DbSession, user: PageUser, complaint_id: int
+    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """One complaint: details, SLA clocks, timeline and the actions its state allows."""
     c = service.get_complaint(session, complaint_id, actor=user)
@@ -817,7 +843,7 @@ async def _act(
     request: Request,
     session: Session,
     user: User,
-    complaint_id: int,
+    complaint_id: DbId,
     action: Any,
     mapping: dict[str, str],
     done: str,
@@ -840,7 +866,7 @@ async def _act(
 
 @router.post("/complaints/{complaint_id:int}/transition")
 async def complaint_transition(
-    request: Request, session: DbSession, user: PageUser, complaint_id: int
+    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """Move the complaint along its workflow (only legal actions are offered)."""
 
@@ -862,13 +888,13 @@ async def complaint_transition(
 
 @router.post("/complaints/{complaint_id:int}/assign")
 async def complaint_assign(
-    request: Request, session: DbSession, user: PageUser, complaint_id: int
+    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """Assign or reassign the complaint."""
 
     def run(form: Any) -> None:
         raw = str(form.get("assignee_id") or "").strip()
-        if raw and not raw.isdigit():
+        if raw and not is_id(raw):
             raise InvalidInput(tr(request, "Enter a whole number."), field="assignee_id")
         note = str(form.get("assign_note") or "").strip() or None
         service.assign(
@@ -891,7 +917,7 @@ async def complaint_assign(
 
 @router.post("/complaints/{complaint_id:int}/notes")
 async def complaint_note(
-    request: Request, session: DbSession, user: PageUser, complaint_id: int
+    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """An internal note or a message to the customer."""
 
@@ -921,7 +947,7 @@ def _money(value: str, field: str) -> Decimal:
 
 @router.post("/complaints/{complaint_id:int}/remedies")
 async def complaint_remedy(
-    request: Request, session: DbSession, user: PageUser, complaint_id: int
+    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """Record service recovery: apology, explanation, compensation (amount and cost), thanks."""
 
@@ -951,7 +977,7 @@ async def complaint_remedy(
 
 @router.post("/complaints/{complaint_id:int}/follow-up")
 async def complaint_follow_up(
-    request: Request, session: DbSession, user: PageUser, complaint_id: int
+    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """The follow-up outcome: was the customer won back?"""
 
@@ -977,7 +1003,7 @@ async def complaint_follow_up(
 
 @router.post("/complaints/{complaint_id:int}/attachments")
 async def complaint_attach(
-    request: Request, session: DbSession, user: PageUser, complaint_id: int
+    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """Attach a file (photo, PDF, text)."""
     form = await request.form()
@@ -1005,7 +1031,7 @@ async def complaint_attach(
 
 @router.get("/complaints/attachments/{attachment_id:int}")
 def complaint_attachment(
-    request: Request, session: DbSession, user: PageUser, attachment_id: int
+    request: Request, session: DbSession, user: PageUser, attachment_id: DbId
 ) -> Response:
     """Download an attachment."""
     att = service.get_attachment(session, attachment_id, actor=user)
@@ -1273,7 +1299,8 @@ async def public_followup_answer(request: Request, session: DbSession, token: st
                 comment=shown["comment"] or None,
             ),
         )
-    except Conflict:
+    except service.FollowUpAnswered:
+        # Another answer through this link won (a double click, a second tab): one per link.
         session.rollback()
         return _followup_gone(request, locale, used=True)
     lang_q = f"?lang={locale}" if request.query_params.get("lang") else ""
@@ -1429,7 +1456,7 @@ def _render_category(
 
 @router.get("/complaints/categories/{category_id:int}")
 def category_edit(
-    request: Request, session: DbSession, user: PageUser, category_id: int
+    request: Request, session: DbSession, user: PageUser, category_id: DbId
 ) -> Response:
     """Rename, move or (de)activate one category."""
     require(user, "sla:manage")
@@ -1445,7 +1472,7 @@ def category_edit(
 
 @router.post("/complaints/categories/{category_id:int}")
 async def category_update(
-    request: Request, session: DbSession, user: PageUser, category_id: int
+    request: Request, session: DbSession, user: PageUser, category_id: DbId
 ) -> Response:
     """Save a category; complaints filed under it keep it."""
     require(user, "sla:manage")
@@ -1477,7 +1504,7 @@ async def category_update(
 
 @router.post("/complaints/categories/{category_id:int}/active")
 async def category_toggle(
-    request: Request, session: DbSession, user: PageUser, category_id: int
+    request: Request, session: DbSession, user: PageUser, category_id: DbId
 ) -> Response:
     """Deactivate (no longer offered on intake) or reactivate a category from the list."""
     require(user, "sla:manage")
@@ -1646,7 +1673,7 @@ async def sla_policy_create(request: Request, session: DbSession, user: PageUser
 
 @router.get("/complaints/sla/policies/{policy_id:int}")
 def sla_policy_edit(
-    request: Request, session: DbSession, user: PageUser, policy_id: int
+    request: Request, session: DbSession, user: PageUser, policy_id: DbId
 ) -> Response:
     """Edit one SLA policy."""
     require(user, "sla:manage")
@@ -1660,7 +1687,7 @@ def sla_policy_edit(
 
 @router.post("/complaints/sla/policies/{policy_id:int}")
 async def sla_policy_update(
-    request: Request, session: DbSession, user: PageUser, policy_id: int
+    request: Request, session: DbSession, user: PageUser, policy_id: DbId
 ) -> Response:
     """Save an SLA policy; open complaints under it get new due times."""
     require(user, "sla:manage")
@@ -1717,7 +1744,7 @@ async def sla_calendar_create(request: Request, session: DbSession, user: PageUs
 
 @router.get("/complaints/sla/calendars/{calendar_id:int}")
 def sla_calendar_edit(
-    request: Request, session: DbSession, user: PageUser, calendar_id: int
+    request: Request, session: DbSession, user: PageUser, calendar_id: DbId
 ) -> Response:
     """Edit one business calendar."""
     require(user, "sla:manage")
@@ -1736,7 +1763,7 @@ def sla_calendar_edit(
 
 @router.post("/complaints/sla/calendars/{calendar_id:int}")
 async def sla_calendar_update(
-    request: Request, session: DbSession, user: PageUser, calendar_id: int
+    request: Request, session: DbSession, user: PageUser, calendar_id: DbId
 ) -> Response:
     """Save a business calendar; open complaints using it get new due times."""
     require(user, "sla:manage")
@@ -2001,7 +2028,7 @@ def _render_improvement(
 
 @router.get("/complaints/improvements/{improvement_id:int}")
 def improvement_page(
-    request: Request, session: DbSession, user: PageUser, improvement_id: int
+    request: Request, session: DbSession, user: PageUser, improvement_id: DbId
 ) -> Response:
     """One PDCA improvement: its steps so far, the evidence, and the form for the next step."""
     a = service.get_improvement(session, improvement_id, actor=user)
@@ -2010,7 +2037,7 @@ def improvement_page(
 
 @router.post("/complaints/improvements/{improvement_id:int}")
 async def improvement_update(
-    request: Request, session: DbSession, user: PageUser, improvement_id: int
+    request: Request, session: DbSession, user: PageUser, improvement_id: DbId
 ) -> Response:
     """Save an improvement; ``step`` = the next stage records that step (its note is required)."""
     require(user, "complaint:improve")
@@ -2022,7 +2049,7 @@ async def improvement_update(
     for key in ("do_note", "check_result", "act_note", "due_on"):
         data[key] = shown[key] or None
     problems: list[FieldError] = []
-    if shown["owner_id"] and not shown["owner_id"].isdigit():
+    if shown["owner_id"] and not is_id(shown["owner_id"]):
         problems.append(FieldError("owner_id", tr(request, "Enter a whole number.")))
     data["owner_id"] = shown["owner_id"] or None
     if step != "save":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Literal
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
@@ -39,6 +39,8 @@ from retento.core.db import utcnow
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.errors import InvalidInput
 from retento.core.pagination import Page
+from retento.core.validation import DbId, Limit, Offset, TimeFilter
+from retento.core.versioning import IfMatch, parse_if_match, set_etag
 
 api = APIRouter(prefix="/api/v1/complaints", tags=["complaints"])
 
@@ -57,7 +59,7 @@ def create_category(data: CategoryCreate, session: DbSession, user: CurrentUser)
 
 
 @api.patch("/categories/{category_id}", response_model=CategoryRead)
-def update_category(category_id: int, data: CategoryUpdate, session: DbSession, user: CurrentUser):
+def update_category(category_id: DbId, data: CategoryUpdate, session: DbSession, user: CurrentUser):
     """Rename, move (no cycles) or (de)activate a category; its complaints keep it."""
     return service.update_category(session, category_id, data, actor=user)
 
@@ -73,7 +75,7 @@ def create_calendar(data: CalendarIn, session: DbSession, user: CurrentUser):
 
 
 @api.put("/calendars/{calendar_id}", response_model=CalendarRead)
-def update_calendar(calendar_id: int, data: CalendarIn, session: DbSession, user: CurrentUser):
+def update_calendar(calendar_id: DbId, data: CalendarIn, session: DbSession, user: CurrentUser):
     return service.update_calendar(session, calendar_id, data, actor=user)
 
 
@@ -88,13 +90,17 @@ def create_policy(data: SlaPolicyIn, session: DbSession, user: CurrentUser):
 
 
 @api.patch("/sla-policies/{policy_id}", response_model=SlaPolicyRead)
-def update_policy(policy_id: int, data: SlaPolicyUpdate, session: DbSession, user: CurrentUser):
+def update_policy(policy_id: DbId, data: SlaPolicyUpdate, session: DbSession, user: CurrentUser):
     return service.update_policy(session, policy_id, data, actor=user)
 
 
 @api.get("/notifications", response_model=Page[NotificationRead])
 def list_notifications(
-    session: DbSession, user: CurrentUser, unread: bool = False, limit: int = 50, offset: int = 0
+    session: DbSession,
+    user: CurrentUser,
+    unread: bool = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     rows, total = service.list_notifications(
         session, actor=user, unread_only=unread, limit=limit, offset=offset
@@ -108,7 +114,7 @@ def list_notifications(
 
 
 @api.post("/notifications/{notification_id}/read", status_code=204)
-def read_notification(notification_id: int, session: DbSession, user: CurrentUser):
+def read_notification(notification_id: DbId, session: DbSession, user: CurrentUser):
     service.mark_notification_read(session, notification_id, actor=user)
     return Response(status_code=204)
 
@@ -125,7 +131,7 @@ def create_improvement(data: ImprovementCreate, session: DbSession, user: Curren
 
 @api.patch("/improvements/{improvement_id}", response_model=ImprovementRead)
 def update_improvement(
-    improvement_id: int, data: ImprovementUpdate, session: DbSession, user: CurrentUser
+    improvement_id: DbId, data: ImprovementUpdate, session: DbSession, user: CurrentUser
 ):
     return service.update_improvement(session, improvement_id, data, actor=user)
 
@@ -134,8 +140,8 @@ def update_improvement(
 def remedy_totals(
     session: DbSession,
     user: CurrentUser,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: TimeFilter | None = None,
+    until: TimeFilter | None = None,
 ) -> list[dict]:
     rows = service.remedy_totals(session, actor=user, since=since, until=until)
     return [{**r, "amount": format(r["amount"], "f"), "cost": format(r["cost"], "f")} for r in rows]
@@ -145,8 +151,8 @@ def remedy_totals(
 def dashboard(
     session: DbSession,
     user: CurrentUser,
-    since: datetime | None = Query(None, description="Complaints received from (with zone)."),
-    until: datetime | None = Query(None, description="… until (exclusive)."),
+    since: TimeFilter | None = Query(None, description="Complaints received from (with zone)."),
+    until: TimeFilter | None = Query(None, description="… until (exclusive)."),
 ) -> dict:
     """Every figure of the complaints dashboard."""
     for name, value in (("since", since), ("until", until)):
@@ -165,7 +171,7 @@ def customer_timeline(
 
 
 @api.get("/attachments/{attachment_id}")
-def download_attachment(attachment_id: int, session: DbSession, user: CurrentUser):
+def download_attachment(attachment_id: DbId, session: DbSession, user: CurrentUser):
     att = service.get_attachment(session, attachment_id, actor=user)
     return FileResponse(att.path, media_type=att.content_type, filename=att.filename)
 
@@ -180,10 +186,10 @@ def list_complaints(
     within_minutes: int = Query(120, ge=0, le=60 * 24 * 30),
     status: str | None = None,
     open: bool = Query(False, description="Only accepted, in progress or awaiting customer."),
-    customer_id: int | None = None,
-    assignee_id: int | None = None,
+    customer_id: DbId | None = None,
+    assignee_id: DbId | None = None,
     severity: int | None = Query(None, ge=1, le=4),
-    category_id: int | None = None,
+    category_id: DbId | None = None,
     channel: str | None = None,
     kind: Literal["complaint", "grumble"] | None = None,
     flagged: bool | None = None,
@@ -191,8 +197,8 @@ def list_complaints(
     sort: str | None = Query(
         None, description="due, -due, received_at, severity, status, id (prefix - for desc)."
     ),
-    limit: int = 50,
-    offset: int = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     rows, total = service.list_complaints(
         session,
@@ -230,46 +236,59 @@ def create_complaint(data: ComplaintCreate, session: DbSession, user: CurrentUse
 
 
 @api.get("/{complaint_id}", response_model=ComplaintDetail)
-def get_complaint(complaint_id: int, session: DbSession, user: CurrentUser):
-    return service.detail(session, service.get_complaint(session, complaint_id, actor=user))
+def get_complaint(complaint_id: DbId, session: DbSession, user: CurrentUser, response: Response):
+    """One complaint with its timeline; the ``ETag`` header carries its version."""
+    c = service.get_complaint(session, complaint_id, actor=user)
+    set_etag(response, c)
+    return service.detail(session, c)
 
 
 @api.patch("/{complaint_id}", response_model=ComplaintRead)
 def update_complaint(
-    complaint_id: int, data: ComplaintUpdate, session: DbSession, user: CurrentUser
+    complaint_id: DbId,
+    data: ComplaintUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
 ):
-    return service.update_complaint(session, complaint_id, data, actor=user)
+    """Edit intake fields; a stale ``If-Match`` or ``version`` gets 409."""
+    c = service.update_complaint(
+        session, complaint_id, data, actor=user, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, c)
+    return c
 
 
 @api.post("/{complaint_id}/transitions", response_model=ComplaintRead)
-def transition(complaint_id: int, data: TransitionIn, session: DbSession, user: CurrentUser):
+def transition(complaint_id: DbId, data: TransitionIn, session: DbSession, user: CurrentUser):
     return service.apply_transition(session, complaint_id, data, actor=user)
 
 
 @api.post("/{complaint_id}/assignment", response_model=ComplaintRead)
-def assign(complaint_id: int, data: AssignIn, session: DbSession, user: CurrentUser):
+def assign(complaint_id: DbId, data: AssignIn, session: DbSession, user: CurrentUser):
     return service.assign(session, complaint_id, data, actor=user)
 
 
 @api.post("/{complaint_id}/notes", response_model=EventRead, status_code=201)
-def add_note(complaint_id: int, data: NoteIn, session: DbSession, user: CurrentUser):
+def add_note(complaint_id: DbId, data: NoteIn, session: DbSession, user: CurrentUser):
     service.get_complaint(session, complaint_id, actor=user)
     return service.add_note(session, complaint_id, data, actor=user)
 
 
 @api.post("/{complaint_id}/remedies", response_model=RemedyRead, status_code=201)
-def add_remedy(complaint_id: int, data: RemedyCreate, session: DbSession, user: CurrentUser):
+def add_remedy(complaint_id: DbId, data: RemedyCreate, session: DbSession, user: CurrentUser):
     return service.add_remedy(session, complaint_id, data, actor=user)
 
 
 @api.post("/{complaint_id}/follow-up", response_model=ComplaintRead)
-def follow_up(complaint_id: int, data: FollowUpIn, session: DbSession, user: CurrentUser):
+def follow_up(complaint_id: DbId, data: FollowUpIn, session: DbSession, user: CurrentUser):
     return service.record_follow_up(session, complaint_id, data, actor=user)
 
 
 @api.post("/{complaint_id}/attachments", response_model=AttachmentRead, status_code=201)
 async def upload_attachment(
-    complaint_id: int,
+    complaint_id: DbId,
     request: Request,
     session: DbSession,
     user: CurrentUser,

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
+from retento.core.validation import Day, DbId, Name
+from retento.core.versioning import ExpectedVersion
 
 Kind = Literal["complaint", "grumble"]
 Channel = Literal["phone", "email", "web_form", "store", "chat", "social", "api"]
@@ -29,24 +31,24 @@ def _unique(values: list[str]) -> list[str]:
 
 
 class ComplaintCreate(BaseModel):
-    customer_id: int
+    customer_id: DbId
     kind: Kind = "complaint"
     channel: Channel = "phone"
-    category_id: int | None = None
+    category_id: DbId | None = None
     category: str | None = Field(None, description="Category code, instead of category_id.")
-    subject: str = Field(min_length=1, max_length=200)
+    subject: Name = Field(min_length=1, max_length=200)
     description: str = Field(min_length=1, max_length=20000)
-    order_id: int | None = None
-    product_id: int | None = None
+    order_id: DbId | None = None
+    product_id: DbId | None = None
     severity: int = Field(1, ge=1, le=4, description="1 inconvenience … 4 serious loss.")
     emotion: Emotion = "calm"
     purposes: list[Purpose] = Field(default_factory=list)
     root_cause: str | None = Field(None, max_length=100)
     received_at: UTCDatetime | None = None
-    assignee_id: int | None = None
-    team_manager_id: int | None = None
+    assignee_id: DbId | None = None
+    team_manager_id: DbId | None = None
     external_id: str | None = Field(None, min_length=1, max_length=64)
-    contact_name: str | None = Field(None, max_length=200)
+    contact_name: Name | None = Field(None, max_length=200)
     contact_email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     contact_phone: str | None = Field(None, max_length=50)
 
@@ -60,13 +62,14 @@ class ComplaintCreate(BaseModel):
 
 
 class ComplaintUpdate(BaseModel):
+    version: ExpectedVersion = None
     kind: Kind | None = None
     channel: Channel | None = None
-    category_id: int | None = None
-    subject: str | None = Field(None, min_length=1, max_length=200)
+    category_id: DbId | None = None
+    subject: Name | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, min_length=1, max_length=20000)
-    order_id: int | None = None
-    product_id: int | None = None
+    order_id: DbId | None = None
+    product_id: DbId | None = None
     severity: int | None = Field(None, ge=1, le=4)
     emotion: Emotion | None = None
     purposes: list[Purpose] | None = None
@@ -79,8 +82,8 @@ class TransitionIn(BaseModel):
 
 
 class AssignIn(BaseModel):
-    assignee_id: int | None = None
-    team_manager_id: int | None = None
+    assignee_id: DbId | None = None
+    team_manager_id: DbId | None = None
     note: str | None = Field(None, max_length=2000)
 
 
@@ -123,11 +126,11 @@ class SurveyAnswerIn(BaseModel):
 
 
 class PublicComplaintIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     phone: str | None = Field(None, max_length=50)
     category: str = Field("other", max_length=50)
-    subject: str = Field(min_length=3, max_length=200)
+    subject: Name = Field(min_length=3, max_length=200)
     description: str = Field(min_length=10, max_length=5000)
     order_reference: str | None = Field(None, max_length=64)
     purposes: list[Purpose] = Field(default_factory=list)
@@ -168,7 +171,7 @@ class PublicStatus(BaseModel):
 class EventRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    complaint_id: int
+    complaint_id: DbId
     at: datetime
     kind: str
     internal: bool
@@ -181,7 +184,7 @@ class EventRead(BaseModel):
 class RemedyRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    complaint_id: int
+    complaint_id: DbId
     kind: str
     compensation_type: str | None
     amount: Money
@@ -204,12 +207,13 @@ class AttachmentRead(BaseModel):
 class ComplaintRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
+    version: int
     external_id: str | None
     tracking_code: str
-    customer_id: int
+    customer_id: DbId
     kind: str
     channel: str
-    category_id: int
+    category_id: DbId
     root_cause: str | None
     subject: str
     description: str
@@ -255,34 +259,34 @@ class ComplaintDetail(ComplaintRead):
 
 class CategoryCreate(BaseModel):
     code: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_\-.]+$")
-    name: str = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
     name_zh: str | None = Field(None, max_length=100)
-    parent_id: int | None = None
+    parent_id: DbId | None = None
 
 
 class CategoryUpdate(BaseModel):
     """Rename, move (``parent_id``: null = top level) or (de)activate a category; the code stays."""
 
-    name: str | None = Field(None, min_length=1, max_length=100)
+    name: Name | None = Field(None, min_length=1, max_length=100)
     name_zh: str | None = Field(None, max_length=100)
-    parent_id: int | None = None
+    parent_id: DbId | None = None
     is_active: bool | None = None
 
 
 class CategoryRead(CategoryCreate):
     model_config = ConfigDict(from_attributes=True)
     id: int
+    name: str  # what is stored is shown as is; only new input is checked
     is_active: bool
 
 
 class CalendarIn(BaseModel):
-    name: str  # what is stored is shown as is; only new input is checked
-    name: str = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
     timezone: str = Field("UTC", max_length=64)
     hours: dict[str, list[list[str]]] = Field(
         default_factory=dict, description='{"0": [["09:00", "17:00"]], ...}; 0 is Monday.'
     )
-    holidays: list[date] = Field(default_factory=list)
+    holidays: list[Day] = Field(default_factory=list)
 
 
 class CalendarRead(BaseModel):
@@ -295,42 +299,42 @@ class CalendarRead(BaseModel):
 
 
 class SlaPolicyIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
     severity: int | None = Field(None, ge=1, le=4)
     value_class: ValueClass | None = None
     priority: int = Field(100, ge=0, le=100000)
     first_response_minutes: int = Field(ge=1, le=60 * 24 * 365)
     resolution_minutes: int = Field(ge=1, le=60 * 24 * 365)
     warn_fraction: float = Field(0.8, gt=0, le=1)
-    calendar_id: int
-    auto_reassign_to_id: int | None = None
+    calendar_id: DbId
+    auto_reassign_to_id: DbId | None = None
     is_active: bool = True
 
 
 class SlaPolicyUpdate(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=100)
+    name: Name | None = Field(None, min_length=1, max_length=100)
     severity: int | None = Field(None, ge=1, le=4)
     value_class: ValueClass | None = None
     priority: int | None = Field(None, ge=0, le=100000)
     first_response_minutes: int | None = Field(None, ge=1, le=60 * 24 * 365)
     resolution_minutes: int | None = Field(None, ge=1, le=60 * 24 * 365)
     warn_fraction: float | None = Field(None, gt=0, le=1)
-    calendar_id: int | None = None
-    auto_reassign_to_id: int | None = None
+    calendar_id: DbId | None = None
+    auto_reassign_to_id: DbId | None = None
     is_active: bool | None = None
 
 
 class SlaPolicyRead(SlaPolicyIn):
     model_config = ConfigDict(from_attributes=True)
     id: int
+    name: str  # what is stored is shown as is; only new input is checked
 
 
 class NotificationRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-    name: str  # what is stored is shown as is; only new input is checked
     id: int
-    user_id: int
-    complaint_id: int
+    user_id: DbId
+    complaint_id: DbId
     level: str
     clock: str
     message: str
@@ -339,23 +343,23 @@ class NotificationRead(BaseModel):
 
 
 class ImprovementCreate(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
+    title: Name = Field(min_length=1, max_length=200)
     root_cause: str = Field(min_length=1, max_length=100)
-    category_id: int | None = None
-    owner_id: int | None = None
+    category_id: DbId | None = None
+    owner_id: DbId | None = None
     plan: str = Field(min_length=1, max_length=20000)
-    due_on: date | None = None
+    due_on: Day | None = None
 
 
 class ImprovementUpdate(BaseModel):
-    title: str | None = Field(None, min_length=1, max_length=200)
-    owner_id: int | None = None
+    title: Name | None = Field(None, min_length=1, max_length=200)
+    owner_id: DbId | None = None
     stage: PdcaStage | None = None
     plan: str | None = Field(None, min_length=1, max_length=20000)
     do_note: str | None = Field(None, max_length=20000)
     check_result: str | None = Field(None, max_length=20000)
     act_note: str | None = Field(None, max_length=20000)
-    due_on: date | None = None
+    due_on: Day | None = None
 
 
 class ImprovementRead(BaseModel):

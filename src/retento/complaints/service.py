@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from retento.audit.service import record, snapshot
@@ -48,10 +48,13 @@ from retento.complaints.schemas import (
     TransitionIn,
 )
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from retento.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RetentoError
 from retento.core.hooks import emit
+from retento.core.locking import lock_row
 from retento.core.money import ZERO
 from retento.core.pagination import apply_sort, paginate
+from retento.core.validation import content_matches_type
+from retento.core.versioning import lock_for_edit
 from retento.customers.models import Contact, Customer
 from retento.customers.service import can_change_customer
 
@@ -478,6 +481,19 @@ def get_complaint(session: Session, complaint_id: int, *, actor: User) -> Compla
     return c
 
 
+def lock_complaint(session: Session, complaint_id: int) -> Complaint:
+    """The complaint, its row locked until the transaction ends and its state read fresh.
+
+    Every state change (transition, assignment, note, remedy, follow-up) starts here, so two
+    requests on one complaint run one after the other and the second decides on what the first
+    committed: of 20 parallel ``start`` requests one moves the complaint, 19 get 409.
+    """
+    c = lock_row(session, Complaint, complaint_id)
+    if c is None:
+        raise NotFound("Complaint", complaint_id)
+    return c
+
+
 def detail(session: Session, c: Complaint) -> dict:
     """A complaint with its timeline, remedies, attachments, allowed actions and SLA state."""
     from retento.complaints.schemas import ComplaintRead
@@ -658,7 +674,12 @@ EDIT_SHOWN = ("kind", "channel", "category_id", "emotion", "purposes", "order_id
 
 
 def update_complaint(
-    session: Session, complaint_id: int, data: ComplaintUpdate, *, actor: User
+    session: Session,
+    complaint_id: int,
+    data: ComplaintUpdate,
+    *,
+    actor: User,
+    expected_version: int | None = None,
 ) -> Complaint:
     """Edit intake fields; a severity change re-selects the policy and recomputes due times.
 
@@ -667,7 +688,8 @@ def update_complaint(
     """
     c = get_complaint(session, complaint_id, actor=actor)
     require_work(actor, c)
-    changes = data.model_dump(exclude_unset=True)
+    lock_for_edit(session, c, data.version, expected_version)
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("subject", "description", "kind", "channel", "emotion", "severity", "category_id"):
         if key in changes and changes[key] is None:
             raise InvalidInput(f"{key} cannot be empty.", field=key)
@@ -743,10 +765,12 @@ def apply_transition(
     actor: User | None,
     at: datetime | None = None,
 ) -> Complaint:
-    """Move the complaint through its workflow; the SLA clock pauses, resumes, stops or restarts."""
-    c = session.get(Complaint, complaint_id)
-    if c is None:
-        raise NotFound("Complaint", complaint_id)
+    """Move the complaint through its workflow; the SLA clock pauses, resumes, stops or restarts.
+
+    The state is checked under the complaint's row lock: a second request for the same move
+    waits, then finds the new state and gets 409.
+    """
+    c = lock_complaint(session, complaint_id)
     if actor is not None:
         require(actor, "complaint:read")
         require_work(actor, c)
@@ -812,9 +836,7 @@ def apply_transition(
 
 def assign(session: Session, complaint_id: int, data: AssignIn, *, actor: User | None) -> Complaint:
     """Assign or reassign to an agent and/or a team (a manager and their reports)."""
-    c = session.get(Complaint, complaint_id)
-    if c is None:
-        raise NotFound("Complaint", complaint_id)
+    c = lock_complaint(session, complaint_id)
     if actor is not None:
         self_assign = actor.role == "agent" and data.assignee_id == actor.id and can_work(actor, c)
         if not self_assign:
@@ -846,9 +868,7 @@ def add_note(
     session: Session, complaint_id: int, data: NoteIn, *, actor: User | None
 ) -> ComplaintEvent:
     """An internal note, a message to the customer, or the customer's reply (resumes the clock)."""
-    c = session.get(Complaint, complaint_id)
-    if c is None:
-        raise NotFound("Complaint", complaint_id)
+    c = lock_complaint(session, complaint_id)
     if actor is not None:
         require_work(actor, c)
     now = utcnow()
@@ -864,7 +884,7 @@ def add_note(
 
 def public_reply(session: Session, code: str, body: str) -> ComplaintEvent:
     """The customer answers through the status page."""
-    c = get_by_tracking_code(session, code)
+    c = lock_complaint(session, get_by_tracking_code(session, code).id)
     if c.status == "closed":
         raise Conflict("This complaint is closed; submit a new one.", field="tracking_code")
     return add_note(session, c.id, NoteIn(body=body, kind="customer_reply"), actor=None)
@@ -872,7 +892,8 @@ def public_reply(session: Session, code: str, body: str) -> ComplaintEvent:
 
 def add_remedy(session: Session, complaint_id: int, data: RemedyCreate, *, actor: User) -> Remedy:
     """Record an apology, explanation, compensation (with amount and cost) or thanks."""
-    c = get_complaint(session, complaint_id, actor=actor)
+    require(actor, "complaint:read")
+    c = lock_complaint(session, complaint_id)
     require_work(actor, c)
     r = Remedy(
         complaint_id=c.id,
@@ -940,7 +961,8 @@ def record_follow_up(
     session: Session, complaint_id: int, data: FollowUpIn, *, actor: User
 ) -> Complaint:
     """The follow-up step (跟踪): was the customer won back? Moves resolved → follow_up."""
-    c = get_complaint(session, complaint_id, actor=actor)
+    require(actor, "complaint:read")
+    c = lock_complaint(session, complaint_id)
     require_work(actor, c)
     if c.status == "resolved":
         apply_transition(session, c.id, TransitionIn(action="follow_up"), actor=actor)
@@ -964,15 +986,39 @@ def followup_question(session: Session, token: str) -> Complaint:
     return c
 
 
+class FollowUpAnswered(RetentoError):
+    """410: the follow-up link was used (each link takes one answer)."""
+
+    def __init__(self) -> None:
+        super().__init__(410, "link_gone", "This question was already answered.", "token")
+
+
 def answer_survey(session: Session, token: str, data: SurveyAnswerIn) -> Complaint:
-    """The customer's resolution CSAT (1–5) and "would buy again"; a low score reopens."""
+    """The customer's resolution CSAT (1–5) and "would buy again"; a low score reopens.
+
+    One answer per link, decided by the database: a conditional ``UPDATE ... WHERE
+    survey_answered_at IS NULL`` claims the link, and only the request whose update changed
+    the row goes on; every other one (sequential or parallel) gets 410.
+    """
     c = followup_question(session, token)
-    if c.survey_answered_at is not None:
-        raise Conflict("This question was already answered.", field="token")
-    before = complaint_snapshot(c)
+    now = utcnow()
+    claimed = session.execute(
+        update(Complaint)
+        .where(
+            Complaint.id == c.id,
+            Complaint.followup_token == token,
+            Complaint.survey_answered_at.is_(None),
+        )
+        .values(survey_answered_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise FollowUpAnswered()
+    # The UPDATE holds the row lock; read the row as it is now (the claim included).
+    c = lock_complaint(session, c.id)
+    before = {**complaint_snapshot(c), "survey_answered_at": None}
     c.csat = data.csat
     c.would_buy_again = data.would_buy_again
-    c.survey_answered_at = utcnow()
     _event(
         session,
         c,
@@ -1031,6 +1077,8 @@ def add_attachment(
         )
     if not data:
         raise InvalidInput("The file is empty.", field="file")
+    if not content_matches_type(ctype, data):
+        raise InvalidInput(f"The file's contents are not {ctype}.", field="file")
     if len(data) > MAX_ATTACHMENT_BYTES:
         raise InvalidInput(
             f"The file is larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB.", field="file"
@@ -1173,6 +1221,9 @@ def category_tree(
 
 def _calendar_values(data: CalendarIn) -> dict:
     cal = sla.BusinessCalendar.from_spec(data.timezone, data.hours, data.holidays, data.name)
+    if not any(cal.hours.values()):
+        # No working minute ever: every SLA due time computed on it would search forever.
+        raise InvalidInput("A calendar needs working hours on at least one weekday.", field="hours")
     spec = cal.to_spec()
     return {"name": data.name, **spec}
 
@@ -1352,7 +1403,9 @@ def update_improvement(
 ) -> ImprovementAction:
     """Advance a PDCA item; reaching do/check/act needs that step's note."""
     require(actor, "complaint:improve")
-    a = session.get(ImprovementAction, improvement_id)
+    # Locked: the stage rules (done needs a check result) hold for the combined result of
+    # parallel edits, not only for each edit against the state it read.
+    a = lock_row(session, ImprovementAction, improvement_id)
     if a is None:
         raise NotFound("Improvement", improvement_id)
     changes = data.model_dump(exclude_unset=True)

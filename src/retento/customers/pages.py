@@ -20,7 +20,8 @@ from retento.core.pagination import apply_sort
 from retento.core.validation import DbId, is_id, offset_from_text
 from retento.customers import insights, privacy, service
 from retento.customers.models import CONSENTS, KINDS, Customer
-from retento.customers.schemas import CustomerCreate, CustomerUpdate
+from retento.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
+from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
 from retento.web.nav import NavItem, register_nav
@@ -54,6 +55,28 @@ SORT_OPTIONS = (
 )
 SORTS = {code for code, _ in SORT_OPTIONS}
 
+# Field names of CustomerUpdate → labels, for the stale-edit page (web.conflict).
+FIELD_LABELS = {
+    "name": N_("Name"),
+    "party_type": N_("Person or organisation"),
+    "kind": N_("Kind"),
+    "external_id": N_("External id"),
+    "email": N_("Email"),
+    "phone": N_("Phone"),
+    "address": N_("Address"),
+    "city": N_("City"),
+    "country": N_("Country code"),
+    "acquired_on": N_("Customer since"),
+    "tags": N_("Tags"),
+    "owner_id": N_("Owner"),
+    "note": N_("Note"),
+    "custom_fields": N_("Custom fields"),
+    "contacts": N_("Contacts"),
+    "role": N_("Role"),
+    "is_primary": N_("Primary"),
+    **{c: label_msgid("consent", c) for c in CONSENTS},
+}
+
 
 def _filters(
     request: Request, user: User
@@ -75,7 +98,7 @@ def _filters(
     if raw["tag"]:
         filters["tag"] = raw["tag"][:50]
     if raw["owner"]:
-        if raw["owner"].isdigit():
+        if is_id(raw["owner"]):
             filters["owner_id"] = int(raw["owner"])
         else:
             problems.append(FieldError("owner", "owner must be a user id"))
@@ -83,12 +106,16 @@ def _filters(
         filters["mine_for"] = user
     if raw["sort"] not in SORTS:
         raw["sort"] = "name"
+    # Archived customers are hidden unless asked for: "1" only them, "all" everyone.
+    filters["archived"] = {"1": True, "all": None}.get(raw["archived"], False)
+    if raw["archived"] not in ("1", "all"):
+        raw["archived"] = ""
     return filters, raw, problems
 
 
 def _offset(request: Request) -> int:
     value = request.query_params.get("offset", "0")
-    return int(value) if value.isdigit() else 0
+    return offset_from_text(value)
 
 
 def list_page(
@@ -106,10 +133,6 @@ def list_page(
     if not ids:
         return []
     loaded = session.scalars(
-    # Archived customers are hidden unless asked for: "1" only them, "all" everyone.
-    filters["archived"] = {"1": True, "all": None}.get(raw["archived"], False)
-    if raw["archived"] not in ("1", "all"):
-        raw["archived"] = ""
         select(Customer)
         .where(Customer.id.in_(ids))
         .options(selectinload(Customer.tag_rows), selectinload(Customer.contacts))
@@ -217,7 +240,7 @@ def _chart(request: Request, months: list) -> str:
 
 @router.get("/customers/{customer_id:int}")
 def customer_360(
-    request: Request, session: DbSession, user: PageUser, customer_id: int
+    request: Request, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
     """Everything about one customer: profile, totals, chart, timeline and the domains' panels."""
     customer = service.get_customer(session, customer_id, actor=user)
@@ -240,7 +263,7 @@ def customer_360(
 
 @router.get("/customers/{customer_id:int}/timeline")
 def customer_timeline(
-    request: Request, session: DbSession, user: PageUser, customer_id: int
+    request: Request, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
     """The timeline alone (htmx refreshes it after a touchpoint is added)."""
     customer = service.get_customer(session, customer_id, actor=user)
@@ -264,6 +287,7 @@ def _form_values(customer: Customer | None) -> dict[str, Any]:
         )
     }  # fmt: skip
     values["acquired_on"] = customer.acquired_on.isoformat() if customer.acquired_on else ""
+    values["version"] = str(customer.version)
     values["tags"] = ", ".join(customer.tags)
     values["owner_id"] = str(customer.owner_id or "")
     values["custom_fields"] = "\n".join(f"{k}: {v}" for k, v in customer.custom_fields.items())
@@ -287,6 +311,8 @@ def _parse_form(form: Any) -> tuple[dict[str, Any], dict[str, Any], list[FieldEr
             "country", "acquired_on", "note", "tags", "owner_id", "custom_fields",
         )
     }  # fmt: skip
+    # Kept as sent, so a form shown again after a 422 still detects someone else's save.
+    version = get("version")
     problems: list[FieldError] = []
     data: dict[str, Any] = {k: (v or None) for k, v in shown.items()}
     data["name"] = shown["name"]
@@ -308,7 +334,7 @@ def _parse_form(form: Any) -> tuple[dict[str, Any], dict[str, Any], list[FieldEr
         custom[key.strip()] = value.strip()
     data["custom_fields"] = custom
     owner = shown["owner_id"]
-    data["owner_id"] = int(owner) if owner.isdigit() else None
+    data["owner_id"] = int(owner) if owner.isascii() and owner.isdigit() else None
     contacts, shown_contacts = [], []
     i = 0
     while f"contacts.{i}.name" in form or f"contacts.{i}.email" in form:
@@ -320,6 +346,7 @@ def _parse_form(form: Any) -> tuple[dict[str, Any], dict[str, Any], list[FieldEr
             contacts.append({**contact, "name": row["name"], "is_primary": row["is_primary"]})
         i += 1
     shown["contacts"] = shown_contacts or [{}]
+    shown["version"] = version
     data["contacts"] = contacts
     return data, shown, problems
 
@@ -397,7 +424,7 @@ async def customer_create(request: Request, session: DbSession, user: PageUser) 
 
 @router.get("/customers/{customer_id:int}/edit")
 def customer_edit(
-    request: Request, session: DbSession, user: PageUser, customer_id: int
+    request: Request, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
     """The form for changing a customer."""
     customer = service.get_customer(session, customer_id, actor=user)
@@ -407,17 +434,41 @@ def customer_edit(
 
 @router.post("/customers/{customer_id:int}/edit")
 async def customer_update(
-    request: Request, session: DbSession, user: PageUser, customer_id: int
+    request: Request, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
-    """Save a customer's changes; on any error nothing is saved."""
+    """Save a customer's changes; on any error nothing is saved.
+
+    A form loaded before someone else saved gets the conflict page (409) instead.
+    """
     customer = service.get_customer(session, customer_id, actor=user)
-    data, shown, problems = _parse_form(await request.form())
+    form = await request.form()
+    data, shown, problems = _parse_form(form)
+    expected = form_version(form)
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
         if user.role not in ("admin", "manager"):
             data.pop("owner_id", None)
-        service.update_customer(session, customer_id, CustomerUpdate(**data), actor=user)
+        update = CustomerUpdate(**data)
+        service.update_customer(session, customer_id, update, actor=user, expected_version=expected)
+    except STALE:
+        session.rollback()
+        current = service.get_customer(session, customer_id, actor=user)
+        return conflict_page(
+            request,
+            session,
+            entity="customer",
+            record=current,
+            title=current.name,
+            submitted=update.model_dump(exclude_unset=True, exclude={"version"}),
+            current=CustomerRead.model_validate(current).model_dump(),
+            labels=FIELD_LABELS,
+            form=form,
+            action=f"/customers/{customer_id}/edit",
+            reload_url=f"/customers/{customer_id}/edit",
+            cancel_url=f"/customers/{customer_id}",
+            expected=expected,
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):

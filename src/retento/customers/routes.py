@@ -32,7 +32,7 @@ def list_customers(
     kind: str | None = None,
     scope: Literal["external", "internal"] | None = None,
     tag: str | None = None,
-    owner_id: int | None = None,
+    owner_id: DbId | None = None,
     party_type: Literal["person", "organisation"] | None = None,
     mine: bool = Query(False, description="Only customers I own or am assigned to."),
     archived: bool = Query(
@@ -41,8 +41,8 @@ def list_customers(
     sort: str | None = Query(
         None, description="Field or -field: id, name, kind, external_id, created_at."
     ),
-    limit: int = 50,
-    offset: int = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     rows, total = service.list_customers(
         session,
@@ -73,13 +73,29 @@ def create_customer(data: CustomerCreate, session: DbSession, user: CurrentUser)
 
 
 @router.get("/{customer_id}", response_model=CustomerRead)
-def get_customer(customer_id: int, session: DbSession, user: CurrentUser):
-    return service.get_customer(session, customer_id, actor=user)
+def get_customer(customer_id: DbId, session: DbSession, user: CurrentUser, response: Response):
+    """One customer; the ``ETag`` header carries its version for ``If-Match``."""
+    c = service.get_customer(session, customer_id, actor=user)
+    set_etag(response, c)
+    return c
 
 
 @router.patch("/{customer_id}", response_model=CustomerRead)
-def update_customer(customer_id: int, data: CustomerUpdate, session: DbSession, user: CurrentUser):
-    return service.update_customer(session, customer_id, data, actor=user)
+def update_customer(
+    customer_id: DbId,
+    data: CustomerUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Change the fields sent; tags and contacts sent are replaced as a whole. A stale
+    ``If-Match`` or ``version`` gets 409 ``version_conflict``."""
+    c = service.update_customer(
+        session, customer_id, data, actor=user, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, c)
+    return c
 
 
 @router.delete("/{customer_id}", status_code=204)

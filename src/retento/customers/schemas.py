@@ -6,6 +6,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from retento.core.limits import custom_fields_validator
+from retento.core.validation import Day, DbId, Name
+from retento.core.versioning import ExpectedVersion
 
 PartyType = Literal["person", "organisation"]
 Kind = Literal["consumer", "business", "distributor", "supplier", "department", "branch"]
@@ -14,7 +16,7 @@ TAG_PATTERN = r"^[\w\- .:/]{1,50}$"
 
 
 class ContactIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     role: str | None = Field(None, max_length=100)
     email: str | None = Field(None, max_length=254)
     phone: str | None = Field(None, max_length=50)
@@ -24,6 +26,7 @@ class ContactIn(BaseModel):
 class ContactRead(ContactIn):
     model_config = ConfigDict(from_attributes=True)
     id: int
+    name: str  # what is stored is shown as is; only new input is checked
 
 
 def _clean_tags(tags: list[str] | None) -> list[str] | None:
@@ -60,8 +63,10 @@ class CustomerBase(BaseModel):
 
 
 class CustomerCreate(CustomerBase):
+    name: Name = Field(min_length=1, max_length=200)
+    acquired_on: Day | None = None
     external_id: str | None = Field(None, min_length=1, max_length=64)
-    owner_id: int | None = None
+    owner_id: DbId | None = None
     tags: list[str] = Field(default_factory=list)
     contacts: list[ContactIn] = Field(default_factory=list)
 
@@ -70,7 +75,8 @@ class CustomerCreate(CustomerBase):
 
 
 class CustomerUpdate(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    version: ExpectedVersion = None
+    name: Name | None = Field(None, min_length=1, max_length=200)
     party_type: PartyType | None = None
     kind: Kind | None = None
     email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -78,7 +84,7 @@ class CustomerUpdate(BaseModel):
     address: str | None = Field(None, max_length=300)
     city: str | None = Field(None, max_length=100)
     country: str | None = Field(None, min_length=2, max_length=2)
-    acquired_on: date | None = None
+    acquired_on: Day | None = None
     consent_email: bool | None = None
     consent_sms: bool | None = None
     consent_phone: bool | None = None
@@ -86,8 +92,8 @@ class CustomerUpdate(BaseModel):
     custom_fields: dict[str, Any] | None = None
     note: str | None = Field(None, max_length=5000)
     external_id: str | None = Field(None, min_length=1, max_length=64)
-    owner_id: int | None = None
-    assigned_user_ids: list[int] | None = None
+    owner_id: DbId | None = None
+    assigned_user_ids: list[DbId] | None = None
     tags: list[str] | None = None
     contacts: list[ContactIn] | None = None
 
@@ -98,10 +104,11 @@ class CustomerUpdate(BaseModel):
 class CustomerRead(CustomerBase):
     model_config = ConfigDict(from_attributes=True)
     id: int
+    version: int
     external_id: str | None
     scope: str
     owner_id: int | None
-    assigned_user_ids: list[int]
+    assigned_user_ids: list[DbId]
     tags: list[str]
     contacts: list[ContactRead]
     created_at: datetime

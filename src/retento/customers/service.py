@@ -14,6 +14,8 @@ from retento.core.db import utcnow
 from retento.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from retento.core.locking import lock_row
 from retento.core.pagination import apply_sort, paginate
+from retento.core.validation import id_from_text
+from retento.core.versioning import lock_for_edit
 from retento.customers.models import (
     EXTERNAL_KINDS,
     INTERNAL_KINDS,
@@ -74,13 +76,13 @@ def require_customer_change(actor: User, customer: Customer, verb: str) -> None:
         raise Forbidden(
             f"Agent '{actor.username}' neither owns nor is assigned to customer {customer.id}."
         )
-
-
     if verb == "customer:update" and customer.erased_at is not None:
         raise Conflict(
             f"Customer {customer.id}'s personal data was erased; the record cannot be edited.",
             field="id",
         )
+
+
 def get_customer(session: Session, customer_id: int, *, actor: User) -> Customer:
     require(actor, "customer:read")
     c = session.get(Customer, customer_id)
@@ -113,10 +115,35 @@ def _check_external_id(
 
 
 def _set_tags(c: Customer, tags: Iterable[str]) -> None:
+    """Replace the tags with ``tags`` (call with the customer row locked, see update_customer)."""
     wanted = list(dict.fromkeys(tags))
     c.tag_rows = [t for t in c.tag_rows if t.tag in wanted] + [
         CustomerTag(tag=t) for t in wanted if t not in c.tags
     ]
+
+
+def _check_one_primary(contacts: list[dict]) -> None:
+    """A customer has at most one primary contact (a unique index backs this up)."""
+    primary = [i for i, k in enumerate(contacts) if k.get("is_primary")]
+    if len(primary) > 1:
+        errors = [
+            FieldError(f"contacts.{i}.is_primary", "Only one contact can be the primary one.")
+            for i in primary[1:]
+        ]
+        raise InvalidInput(errors[0].message, field=errors[0].field, errors=errors)
+
+
+def _replace_contacts(session: Session, c: Customer, contacts: list[dict]) -> None:
+    """Replace the contact list (call with the customer row locked, see update_customer).
+
+    The old rows are deleted and flushed first: the unit of work inserts before it deletes, and
+    a new primary next to the old one would break the one-primary index.
+    """
+    _check_one_primary(contacts)
+    if c.contacts:
+        c.contacts = []
+        session.flush()
+    c.contacts = [Contact(**k) for k in contacts]
 
 
 def create_customer(session: Session, data: CustomerCreate, *, actor: User) -> Customer:
@@ -131,7 +158,9 @@ def create_customer(session: Session, data: CustomerCreate, *, actor: User) -> C
     _check_external_id(session, data.external_id)
     fields = data.model_dump(exclude={"tags", "contacts", "owner_id"})
     c = Customer(**fields, owner_id=owner_id, name_key=name_key(data.name))
-    c.contacts = [Contact(**k.model_dump()) for k in data.contacts]
+    contacts = [k.model_dump() for k in data.contacts]
+    _check_one_primary(contacts)
+    c.contacts = [Contact(**k) for k in contacts]
     _set_tags(c, data.tags)
     session.add(c)
     session.flush()
@@ -140,12 +169,24 @@ def create_customer(session: Session, data: CustomerCreate, *, actor: User) -> C
 
 
 def update_customer(
-    session: Session, customer_id: int, data: CustomerUpdate, *, actor: User
+    session: Session,
+    customer_id: int,
+    data: CustomerUpdate,
+    *,
+    actor: User,
+    expected_version: int | None = None,
 ) -> Customer:
-    """Apply the fields that were sent; owner and assignments need ``customer:assign``."""
+    """Apply the fields that were sent; owner and assignments need ``customer:assign``.
+
+    Tags, contacts and assignments are replaced, not merged. The customer row is locked first,
+    so parallel edits run one after the other and each sees the last one's result; a client that
+    sends the version it edited (``data.version`` or ``expected_version`` from If-Match) gets a
+    409 if someone else saved in between. Every change bumps the version.
+    """
     c = get_customer(session, customer_id, actor=actor)
+    lock_for_edit(session, c, data.version, expected_version)
     require_customer_change(actor, c, "customer:update")
-    changes = data.model_dump(exclude_unset=True)
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
     if ("owner_id" in changes and changes["owner_id"] != c.owner_id) or (
         "assigned_user_ids" in changes
         and set(changes["assigned_user_ids"] or []) != set(c.assigned_user_ids)
@@ -162,7 +203,7 @@ def update_customer(
     if "tags" in changes:
         _set_tags(c, changes.pop("tags") or [])
     if "contacts" in changes:
-        c.contacts = [Contact(**k) for k in changes.pop("contacts") or []]
+        _replace_contacts(session, c, changes.pop("contacts") or [])
     if "assigned_user_ids" in changes:
         ids = list(dict.fromkeys(changes.pop("assigned_user_ids") or []))
         for uid in ids:
@@ -174,6 +215,10 @@ def update_customer(
         setattr(c, key, value)
     if "name" in changes:
         c.name_key = name_key(c.name)
+    if customer_snapshot(c) != before:
+        # Child rows (contacts, tags, assignments) do not touch the customer row; this does,
+        # so the version goes up for them too.
+        c.updated_at = utcnow()
     session.flush()
     record(session, actor, "update", "customer", c.id, before, customer_snapshot(c))
     return c
@@ -182,74 +227,6 @@ def update_customer(
 def _locked(session: Session, customer_id: int, *, actor: User) -> Customer:
     """The customer, read and then locked (archive, restore, erase and purge re-check under it)."""
     c = get_customer(session, customer_id, actor=actor)
-    require(actor, "customer:delete")
-    c = _locked(session, customer_id, actor=actor)
-    held = restricting_records(session, c.id)
-    if held:
-        listed = ", ".join(f"{n} {table}" for table, n in sorted(held.items()))
-        raise Conflict(
-            f"Customer {c.id} has financial records ({listed}) and cannot be deleted; "
-            "archive it, or erase its personal data, instead.",
-            field="id",
-        )
-    redactor = privacy.Redactor.for_customer(session, c)
-    redacted = privacy.redact_audit(session, c, redactor)
-    kept = {k: customer_snapshot(c).get(k) for k in ("id", "party_type", "kind", "created_at")}
-    session.delete(c)
-    session.flush()
-    record(
-        session,
-        actor,
-        "delete",
-        "customer",
-        customer_id,
-        {**kept, "personal_data": "not kept"},
-        {"audit_entries_redacted": redacted},
-    )
-
-
-def search_ids(q: str) -> Select:
-    """Ids of customers matching ``q``: name prefix, external id, email, phone, a contact's
-    email or phone, or the id itself.
-
-    A UNION of index lookups: each branch uses its own index, where one ``OR`` makes SQLite scan
-    the whole table (2–4 s on a million customers).
-    """
-    text = q.strip()
-    key = text.lower()
-    parts = [
-        select(Customer.id).where(Customer.name_key.between(key, key + "\uffff")),
-        select(Customer.id).where(Customer.external_id == text),
-        select(Customer.id).where(Customer.email == key),
-        select(Customer.id).where(Customer.phone == text),
-        select(Contact.customer_id).where(or_(Contact.email == key, Contact.phone == text)),
-    ]
-    if text.isdigit():
-        parts.append(select(Customer.id).where(Customer.id == int(text)))
-    return union(*parts)
-
-
-def customer_filter(
-    *,
-    q: str | None = None,
-    kind: str | None = None,
-    scope: str | None = None,
-    tag: str | None = None,
-    owner_id: int | None = None,
-    party_type: str | None = None,
-    mine_for: User | None = None,
-) -> Select:
-    """The customer list query before sorting; shared by the API, the web list and export.
-
-    ``archived``: ``False`` (default) active customers only, ``True`` archived ones only (erased
-    customers are archived too), ``None`` both.
-    """
-    stmt = select(Customer)
-    if q:
-        stmt = stmt.where(Customer.id.in_(search_ids(q)))
-    if kind:
-        stmt = stmt.where(Customer.kind == kind)
-    if scope == "external":
     locked = lock_row(session, Customer, c.id)
     if locked is None:
         raise NotFound("Customer", customer_id)
@@ -364,6 +341,80 @@ def purge_customer(session: Session, customer_id: int, *, actor: User) -> None:
     """
     from retento.customers import privacy
 
+    require(actor, "customer:delete")
+    c = _locked(session, customer_id, actor=actor)
+    held = restricting_records(session, c.id)
+    if held:
+        listed = ", ".join(f"{n} {table}" for table, n in sorted(held.items()))
+        raise Conflict(
+            f"Customer {c.id} has financial records ({listed}) and cannot be deleted; "
+            "archive it, or erase its personal data, instead.",
+            field="id",
+        )
+    redactor = privacy.Redactor.for_customer(session, c)
+    redacted = privacy.redact_audit(session, c, redactor)
+    kept = {k: customer_snapshot(c).get(k) for k in ("id", "party_type", "kind", "created_at")}
+    session.delete(c)
+    session.flush()
+    record(
+        session,
+        actor,
+        "delete",
+        "customer",
+        customer_id,
+        {**kept, "personal_data": "not kept"},
+        {"audit_entries_redacted": redacted},
+    )
+
+
+def search_ids(q: str) -> Select:
+    """Ids of customers matching ``q``: name prefix, external id, email, phone, a contact's
+    email or phone, or the id itself.
+
+    A UNION of index lookups: each branch uses its own index, where one ``OR`` makes SQLite scan
+    the whole table (2–4 s on a million customers).
+    """
+    text = q.strip()
+    key = text.lower()
+    parts = [
+        select(Customer.id).where(Customer.name_key.between(key, key + "\uffff")),
+        select(Customer.id).where(Customer.external_id == text),
+        select(Customer.id).where(Customer.email == key),
+        select(Customer.id).where(Customer.phone == text),
+        select(Contact.customer_id).where(or_(Contact.email == key, Contact.phone == text)),
+    ]
+    # A phone number typed into the search box is text, not an id beyond INTEGER's range.
+    if (as_id := id_from_text(text)) is not None:
+        parts.append(select(Customer.id).where(Customer.id == as_id))
+    return union(*parts)
+
+
+def customer_filter(
+    *,
+    q: str | None = None,
+    kind: str | None = None,
+    scope: str | None = None,
+    tag: str | None = None,
+    owner_id: int | None = None,
+    party_type: str | None = None,
+    mine_for: User | None = None,
+    archived: bool | None = False,
+) -> Select:
+    """The customer list query before sorting; shared by the API, the web list and export.
+
+    ``archived``: ``False`` (default) active customers only, ``True`` archived ones only (erased
+    customers are archived too), ``None`` both.
+    """
+    stmt = select(Customer)
+    if archived is True:
+        stmt = stmt.where(Customer.archived_at.is_not(None))
+    elif archived is False:
+        stmt = stmt.where(Customer.archived_at.is_(None))
+    if q:
+        stmt = stmt.where(Customer.id.in_(search_ids(q)))
+    if kind:
+        stmt = stmt.where(Customer.kind == kind)
+    if scope == "external":
         stmt = stmt.where(Customer.kind.in_(EXTERNAL_KINDS))
     elif scope == "internal":
         stmt = stmt.where(Customer.kind.in_(INTERNAL_KINDS))
@@ -402,14 +453,9 @@ def list_customers(
     count: bool = True,
     **filters,
 ):
-    archived: bool | None = False,
     """A filtered, sorted page of customers."""
     require(actor, "customer:read")
     stmt = customer_filter(**filters)
-    if archived is True:
-        stmt = stmt.where(Customer.archived_at.is_not(None))
-    elif archived is False:
-        stmt = stmt.where(Customer.archived_at.is_(None))
     stmt = apply_sort(stmt, sort, SORTABLE, Customer.id)
     stmt = stmt.options(
         selectinload(Customer.tag_rows),

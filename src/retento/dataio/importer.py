@@ -302,6 +302,8 @@ class Importer:
             self._exec_many(insert(table), inserts, "writing", done)
         if updates:
             stmt = update(table).where(table.c.id == bindparam("b_id"))
+            if "version" in table.c:  # an import is an edit too: open forms become stale
+                stmt = stmt.values(version=table.c.version + 1)
             self._exec_many(stmt, updates, "writing", done)
         self.report.created, self.report.updated = len(inserts), len(updates)
         ids = {k: v.id for k, v in existing.items()}
@@ -980,7 +982,8 @@ class Importer:
             done[0] += len(chunk)
             self.progress("writing", done[0], done[1])
         if updates:
-            self._exec_many(update(t).where(t.c.id == bindparam("b_id")), updates, "writing", done)
+            stmt = update(t).where(t.c.id == bindparam("b_id")).values(version=t.c.version + 1)
+            self._exec_many(stmt, updates, "writing", done)
         replaced_ids = [oid for oid, _l in replace]
         for chunk in _chunks(replaced_ids, IN_CHUNK):
             conn.execute(delete(lt).where(lt.c.order_id.in_(chunk)))

@@ -24,9 +24,10 @@ from retento.customers.service import (
 )
 from retento.orders import service
 from retento.orders.models import ORDER_CHANNELS, ORDER_STATUSES, Order
-from retento.orders.schemas import OrderCreate, OrderUpdate, RefundCreate
+from retento.orders.schemas import OrderCreate, OrderRead, OrderUpdate, RefundCreate
 from retento.products.models import Product
 from retento.touchpoints.pages import local_now, parse_local
+from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.i18n import N_, Formatter
 from retento.web.labels import label_msgid
 from retento.web.panels import Panel, register_panel
@@ -105,7 +106,7 @@ def _render_form(
 
 
 @router.get("/customers/{customer_id:int}/orders/new")
-def order_new(request: Request, session: DbSession, user: PageUser, customer_id: int) -> Response:
+def order_new(request: Request, session: DbSession, user: PageUser, customer_id: DbId) -> Response:
     """The order form: lines with a product picker; prices default to the product's."""
     customer = get_customer(session, customer_id, actor=user)
     require_customer_change(user, customer, "order:create")
@@ -118,7 +119,7 @@ def order_new(request: Request, session: DbSession, user: PageUser, customer_id:
     return _render_form(request, session, customer, form)
 
 
-def _parse(request: Request, form: Any, customer_id: int) -> tuple[dict, dict, list[FieldError]]:
+def _parse(request: Request, form: Any, customer_id: DbId) -> tuple[dict, dict, list[FieldError]]:
     get = lambda k: str(form.get(k) or "").strip()  # noqa: E731
     shown: dict[str, Any] = {
         k: get(k) for k in ("ordered_at", "status", "channel", "discount", "external_id", "note")
@@ -180,7 +181,7 @@ def _line_errors(errors: dict[str, str], index: list[int]) -> dict[str, str]:
 
 @router.post("/customers/{customer_id:int}/orders/new")
 async def order_create(
-    request: Request, session: DbSession, user: PageUser, customer_id: int
+    request: Request, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
     """Create the order; on any error the form comes back with messages and nothing is saved."""
     customer = get_customer(session, customer_id, actor=user)
@@ -226,7 +227,7 @@ def _detail(
 
 
 @router.get("/orders/{order_id:int}")
-def order_detail(request: Request, session: DbSession, user: PageUser, order_id: int) -> Response:
+def order_detail(request: Request, session: DbSession, user: PageUser, order_id: DbId) -> Response:
     """One order with its lines and refunds, and the refund form for those who may change it."""
     return _detail(request, service.get_order(session, order_id, actor=user))
 
@@ -271,11 +272,24 @@ def _order_form(request: Request, order: Order) -> dict[str, Any]:
         "external_id": order.external_id or "",
         "note": order.note or "",
         "lines": [*lines, {}],
+        "version": str(order.version),
     }
 
 
+# Field names of OrderUpdate → labels, for the stale-edit page (web.conflict).
+FIELD_LABELS = {
+    "ordered_at": N_("Ordered at"),
+    "status": N_("Status"),
+    "channel": N_("Channel"),
+    "discount": N_("Order discount"),
+    "external_id": N_("External id"),
+    "note": N_("Note"),
+    "lines": N_("Lines"),
+}
+
+
 @router.get("/orders/{order_id:int}/edit")
-def order_edit(request: Request, session: DbSession, user: PageUser, order_id: int) -> Response:
+def order_edit(request: Request, session: DbSession, user: PageUser, order_id: DbId) -> Response:
     """The order form filled with the order; lines are locked once a refund exists."""
     order = service.get_order(session, order_id, actor=user)
     require_customer_change(user, order.customer, "order:update")
@@ -284,13 +298,16 @@ def order_edit(request: Request, session: DbSession, user: PageUser, order_id: i
 
 @router.post("/orders/{order_id:int}/edit")
 async def order_update(
-    request: Request, session: DbSession, user: PageUser, order_id: int
+    request: Request, session: DbSession, user: PageUser, order_id: DbId
 ) -> Response:
     """Save the changed fields (and the lines, if changed); errors re-show the form."""
     order = service.get_order(session, order_id, actor=user)
     require_customer_change(user, order.customer, "order:update")
     before = _order_form(request, order)
-    data, shown, problems = _parse(request, await request.form(), order.customer_id)
+    form = await request.form()
+    expected = form_version(form)
+    data, shown, problems = _parse(request, form, order.customer_id)
+    shown["version"] = str(form.get("version") or "")  # kept: a re-shown form still detects
     data.pop("customer_id")
     if shown["ordered_at"] == before["ordered_at"]:
         data.pop("ordered_at", None)  # unchanged: keep the stored seconds
@@ -302,7 +319,26 @@ async def order_update(
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
         if "lines" in data and not data["lines"]:
             raise InvalidInput(tr(request, "Add at least one line."), field="lines")
-        service.update_order(session, order.id, OrderUpdate(**data), actor=user)
+        update = OrderUpdate(**data)
+        service.update_order(session, order.id, update, actor=user, expected_version=expected)
+    except STALE:
+        session.rollback()
+        current = service.get_order(session, order_id, actor=user)
+        return conflict_page(
+            request,
+            session,
+            entity="order",
+            record=current,
+            title=f"#{current.id}",
+            submitted=update.model_dump(exclude_unset=True, exclude={"version"}),
+            current=OrderRead.model_validate(current).model_dump(),
+            labels=FIELD_LABELS,
+            form=form,
+            action=f"/orders/{order_id}/edit",
+            reload_url=f"/orders/{order_id}/edit",
+            cancel_url=f"/orders/{order_id}",
+            expected=expected,
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
@@ -318,7 +354,7 @@ async def order_update(
 
 @router.post("/orders/{order_id:int}/refunds")
 async def order_refund(
-    request: Request, session: DbSession, user: PageUser, order_id: int
+    request: Request, session: DbSession, user: PageUser, order_id: DbId
 ) -> Response:
     """Record a refund (money back, optionally units of one line returned)."""
     order = service.get_order(session, order_id, actor=user)

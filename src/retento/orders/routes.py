@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Response
 
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.pagination import Page
+from retento.core.validation import DbId, Limit, Offset, TimeFilter
+from retento.core.versioning import IfMatch, parse_if_match, set_etag
 from retento.orders import service
 from retento.orders.schemas import OrderCreate, OrderRead, OrderUpdate, RefundCreate, RefundRead
 
@@ -18,15 +18,15 @@ router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 def list_orders(
     session: DbSession,
     user: CurrentUser,
-    customer_id: int | None = None,
+    customer_id: DbId | None = None,
     status: str | None = None,
     channel: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: TimeFilter | None = None,
+    until: TimeFilter | None = None,
     external_id: str | None = None,
     sort: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     rows, total = service.list_orders(
         session,
@@ -52,21 +52,36 @@ def create_order(data: OrderCreate, session: DbSession, user: CurrentUser):
 
 
 @router.get("/{order_id}", response_model=OrderRead)
-def get_order(order_id: int, session: DbSession, user: CurrentUser):
-    return service.get_order(session, order_id, actor=user)
+def get_order(order_id: DbId, session: DbSession, user: CurrentUser, response: Response):
+    """One order; the ``ETag`` header carries its version for ``If-Match``."""
+    o = service.get_order(session, order_id, actor=user)
+    set_etag(response, o)
+    return o
 
 
 @router.patch("/{order_id}", response_model=OrderRead)
-def update_order(order_id: int, data: OrderUpdate, session: DbSession, user: CurrentUser):
-    return service.update_order(session, order_id, data, actor=user)
+def update_order(
+    order_id: DbId,
+    data: OrderUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Change the fields sent (lines are replaced); a stale ``If-Match`` or ``version`` gets 409."""
+    o = service.update_order(
+        session, order_id, data, actor=user, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, o)
+    return o
 
 
 @router.post("/{order_id}/refunds", response_model=RefundRead, status_code=201)
-def add_refund(order_id: int, data: RefundCreate, session: DbSession, user: CurrentUser):
+def add_refund(order_id: DbId, data: RefundCreate, session: DbSession, user: CurrentUser):
     return service.add_refund(session, order_id, data, actor=user)
 
 
 @router.delete("/{order_id}", status_code=204)
-def delete_order(order_id: int, session: DbSession, user: CurrentUser):
+def delete_order(order_id: DbId, session: DbSession, user: CurrentUser):
     service.delete_order(session, order_id, actor=user)
     return Response(status_code=204)

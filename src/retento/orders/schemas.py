@@ -7,13 +7,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from retento.core.money import ZERO, Money
 from retento.core.timeutil import UTCDatetime
+from retento.core.validation import DbId
+from retento.core.versioning import ExpectedVersion
 
 Status = Literal["placed", "paid", "shipped", "completed", "cancelled"]
 Channel = Literal["store", "web", "phone", "email", "chat", "partner", "other"]
 
 
 class OrderLineIn(BaseModel):
-    product_id: int
+    product_id: DbId
     quantity: int = Field(gt=0, le=1_000_000)
     unit_price: Money | None = Field(None, description="Defaults to the product's list price.")
     unit_cost: Money | None = Field(None, description="Defaults to the product's unit cost.")
@@ -31,7 +33,7 @@ class OrderLineRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     line_no: int
-    product_id: int
+    product_id: DbId
     quantity: int
     unit_price: Money
     unit_cost: Money
@@ -41,7 +43,7 @@ class OrderLineRead(BaseModel):
 class RefundCreate(BaseModel):
     amount: Money
     refunded_at: UTCDatetime | None = None
-    line_id: int | None = None
+    line_id: DbId | None = None
     quantity: int = Field(0, ge=0)
     reason: str | None = Field(None, max_length=300)
 
@@ -65,7 +67,7 @@ class RefundRead(BaseModel):
 
 class OrderCreate(BaseModel):
     external_id: str | None = Field(None, min_length=1, max_length=64)
-    customer_id: int
+    customer_id: DbId
     ordered_at: UTCDatetime
     status: Status = "completed"
     channel: Channel = "store"
@@ -82,6 +84,7 @@ class OrderCreate(BaseModel):
 
 
 class OrderUpdate(BaseModel):
+    version: ExpectedVersion = None
     external_id: str | None = Field(None, min_length=1, max_length=64)
     ordered_at: UTCDatetime | None = None
     status: Status | None = None
@@ -94,8 +97,9 @@ class OrderUpdate(BaseModel):
 class OrderRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
+    version: int
     external_id: str | None
-    customer_id: int
+    customer_id: DbId
     ordered_at: datetime
     status: str
     channel: str

@@ -12,8 +12,10 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from retento.core.hooks import emit
-from retento.core.money import ZERO
+from retento.core.locking import lock_row
+from retento.core.money import MAX_MONEY, ZERO
 from retento.core.pagination import apply_sort, paginate
+from retento.core.versioning import lock_for_edit
 from retento.customers.models import Customer
 from retento.customers.service import require_customer_change
 from retento.orders.models import Order, OrderLine, Refund
@@ -68,6 +70,24 @@ def recompute(order: Order) -> None:
     )
     if t.gross < 0:
         raise InvalidInput("The discounts are larger than the order's lines.", field="discount")
+    if t.refunded > t.gross:
+        # A larger discount after refunds would make the refunds exceed what was paid.
+        raise InvalidInput(
+            f"The refunds ({t.refunded}) would exceed the order's amount ({t.gross}).",
+            field="discount",
+        )
+    for name, value in (
+        ("gross", t.gross),
+        ("revenue", t.revenue),
+        ("cost", t.cost),
+        ("profit", t.profit),
+    ):
+        if abs(value) > MAX_MONEY:
+            # Numeric(14, 2) holds at most 999 999 999 999.99; quantity × price can exceed it.
+            raise InvalidInput(
+                f"The order's {name} ({value}) exceeds the largest amount stored ({MAX_MONEY}).",
+                field="lines",
+            )
     order.revenue, order.cost, order.profit, order.refunded = (
         t.revenue,
         t.cost,
@@ -159,10 +179,19 @@ def create_order(session: Session, data: OrderCreate, *, actor: User) -> Order:
     return o
 
 
-def update_order(session: Session, order_id: int, data: OrderUpdate, *, actor: User) -> Order:
+def update_order(
+    session: Session,
+    order_id: int,
+    data: OrderUpdate,
+    *,
+    actor: User,
+    expected_version: int | None = None,
+) -> Order:
+    """Change the fields sent (lines are replaced); a stale ``version``/If-Match gets 409."""
     o = get_order(session, order_id, actor=actor)
     require_customer_change(actor, o.customer, "order:update")
-    changes = data.model_dump(exclude_unset=True)
+    lock_for_edit(session, o, data.version, expected_version)
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("ordered_at", "status", "channel", "discount"):
         if key in changes and changes[key] is None:
             raise InvalidInput(f"{key} cannot be empty.", field=key)
@@ -183,8 +212,15 @@ def update_order(session: Session, order_id: int, data: OrderUpdate, *, actor: U
 
 
 def add_refund(session: Session, order_id: int, data: RefundCreate, *, actor: User) -> Refund:
-    """Refund money (and optionally returned units of one line); never more than was paid."""
-    o = get_order(session, order_id, actor=actor)
+    """Refund money (and optionally returned units of one line); never more than was paid.
+
+    The order row is locked first, so refunds of one order run one after the other and each
+    checks what remains against the refunds committed before it (docs/security.md "Races").
+    """
+    require(actor, "order:read")
+    o = lock_row(session, Order, order_id)
+    if o is None:
+        raise NotFound("Order", order_id)
     require_customer_change(actor, o.customer, "order:update")
     before = order_snapshot(o)
     if data.quantity and data.line_id is None:

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Response
 
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.pagination import Page
+from retento.core.validation import DbId, Limit, Offset
+from retento.core.versioning import IfMatch, parse_if_match, set_etag
 from retento.products import service
 from retento.products.schemas import ProductCreate, ProductRead, ProductUpdate
 
@@ -20,8 +22,8 @@ def list_products(
     category: str | None = None,
     active: bool | None = None,
     sort: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     rows, total = service.list_products(
         session,
@@ -44,16 +46,31 @@ def create_product(data: ProductCreate, session: DbSession, user: CurrentUser):
 
 
 @router.get("/{product_id}", response_model=ProductRead)
-def get_product(product_id: int, session: DbSession, user: CurrentUser):
-    return service.get_product(session, product_id, actor=user)
+def get_product(product_id: DbId, session: DbSession, user: CurrentUser, response: Response):
+    """One product; the ``ETag`` header carries its version for ``If-Match``."""
+    p = service.get_product(session, product_id, actor=user)
+    set_etag(response, p)
+    return p
 
 
 @router.patch("/{product_id}", response_model=ProductRead)
-def update_product(product_id: int, data: ProductUpdate, session: DbSession, user: CurrentUser):
-    return service.update_product(session, product_id, data, actor=user)
+def update_product(
+    product_id: DbId,
+    data: ProductUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Change the fields sent; a stale ``If-Match`` or ``version`` gets 409."""
+    p = service.update_product(
+        session, product_id, data, actor=user, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, p)
+    return p
 
 
 @router.delete("/{product_id}", status_code=204)
-def delete_product(product_id: int, session: DbSession, user: CurrentUser):
+def delete_product(product_id: DbId, session: DbSession, user: CurrentUser):
     service.delete_product(session, product_id, actor=user)
     return Response(status_code=204)

@@ -5,6 +5,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from retento.core.money import Money
+from retento.core.validation import Name
+from retento.core.versioning import ExpectedVersion
 
 
 def _not_negative(v):
@@ -15,7 +17,7 @@ def _not_negative(v):
 
 class ProductCreate(BaseModel):
     external_id: str | None = Field(None, min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     category: str | None = Field(None, max_length=100)
     unit_price: Money
     unit_cost: Money
@@ -25,8 +27,9 @@ class ProductCreate(BaseModel):
 
 
 class ProductUpdate(BaseModel):
+    version: ExpectedVersion = None
     external_id: str | None = Field(None, min_length=1, max_length=64)
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Name | None = Field(None, min_length=1, max_length=200)
     category: str | None = Field(None, max_length=100)
     unit_price: Money | None = None
     unit_cost: Money | None = None
@@ -38,6 +41,7 @@ class ProductUpdate(BaseModel):
 class ProductRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
+    version: int
     external_id: str | None
     name: str
     category: str | None

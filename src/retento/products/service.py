@@ -10,6 +10,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.errors import Conflict, InvalidInput, NotFound
 from retento.core.pagination import apply_sort, paginate
+from retento.core.versioning import lock_for_edit
 from retento.products.models import Product
 from retento.products.schemas import ProductCreate, ProductUpdate
 
@@ -53,11 +54,18 @@ def create_product(session: Session, data: ProductCreate, *, actor: User) -> Pro
 
 
 def update_product(
-    session: Session, product_id: int, data: ProductUpdate, *, actor: User
+    session: Session,
+    product_id: int,
+    data: ProductUpdate,
+    *,
+    actor: User,
+    expected_version: int | None = None,
 ) -> Product:
+    """Change the fields sent; a stale ``version``/If-Match gets 409 (core.versioning)."""
     p = get_product(session, product_id, actor=actor)
     require(actor, "product:update")
-    changes = data.model_dump(exclude_unset=True)
+    lock_for_edit(session, p, data.version, expected_version)
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("name", "unit_price", "unit_cost"):
         if key in changes and changes[key] is None:
             raise InvalidInput(f"{key} cannot be empty.", field=key)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
@@ -10,6 +9,8 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.errors import InvalidInput
 from retento.core.pagination import Page
+from retento.core.validation import DbId, Limit, Offset, TimeFilter
+from retento.core.versioning import IfMatch, parse_if_match, set_etag
 from retento.surveys import fileio, reports, service
 from retento.surveys.schemas import (
     AnswersSubmit,
@@ -41,8 +42,8 @@ def list_surveys(
     status: Literal["draft", "active", "closed"] | None = None,
     q: str | None = Query(None, description="Part of the name."),
     sort: str | None = Query(None, description="Field or -field: id, name, status, created_at."),
-    limit: int = 50,
-    offset: int = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     rows, total = service.list_surveys(
         session, actor=user, status=status, q=q, sort=sort, limit=limit, offset=offset
@@ -66,17 +67,33 @@ def create_from_template(data: SurveyFromTemplate, session: DbSession, user: Cur
 
 
 @router.get("/surveys/{survey_id}", response_model=SurveyRead)
-def get_survey(survey_id: int, session: DbSession, user: CurrentUser):
-    return service.get_survey(session, survey_id, actor=user)
+def get_survey(survey_id: DbId, session: DbSession, user: CurrentUser, response: Response):
+    """One survey with its questions; the ``ETag`` header carries its version."""
+    s = service.get_survey(session, survey_id, actor=user)
+    set_etag(response, s)
+    return s
 
 
 @router.patch("/surveys/{survey_id}", response_model=SurveyRead)
-def update_survey(survey_id: int, data: SurveyUpdate, session: DbSession, user: CurrentUser):
-    return service.update_survey(session, survey_id, data, actor=user)
+def update_survey(
+    survey_id: DbId,
+    data: SurveyUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Change settings, status or (before answers) questions; a stale ``If-Match`` or
+    ``version`` gets 409."""
+    s = service.update_survey(
+        session, survey_id, data, actor=user, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, s)
+    return s
 
 
 @router.delete("/surveys/{survey_id}", status_code=204)
-def delete_survey(survey_id: int, session: DbSession, user: CurrentUser):
+def delete_survey(survey_id: DbId, session: DbSession, user: CurrentUser):
     service.delete_survey(session, survey_id, actor=user)
     return Response(status_code=204)
 
@@ -85,7 +102,7 @@ def delete_survey(survey_id: int, session: DbSession, user: CurrentUser):
     "/surveys/{survey_id}/distributions", response_model=DistributionCreated, status_code=201
 )
 def create_distribution(
-    survey_id: int, data: DistributionCreate, session: DbSession, user: CurrentUser
+    survey_id: DbId, data: DistributionCreate, session: DbSession, user: CurrentUser
 ):
     dist, links = service.create_distribution(session, survey_id, data, actor=user)
     emails = service.distribution_emails(session, dist)
@@ -98,25 +115,25 @@ def create_distribution(
 
 
 @router.get("/surveys/{survey_id}/distributions", response_model=list[DistributionRead])
-def list_distributions(survey_id: int, session: DbSession, user: CurrentUser):
+def list_distributions(survey_id: DbId, session: DbSession, user: CurrentUser):
     return service.list_distributions(session, survey_id, actor=user)
 
 
 @router.get("/survey-distributions/{distribution_id}/links", response_model=list[InvitationLink])
-def distribution_links(distribution_id: int, session: DbSession, user: CurrentUser):
+def distribution_links(distribution_id: DbId, session: DbSession, user: CurrentUser):
     return service.invitation_links(session, distribution_id, actor=user)
 
 
 @router.get("/surveys/{survey_id}/responses", response_model=Page[ResponseRead])
 def list_responses(
-    survey_id: int,
+    survey_id: DbId,
     session: DbSession,
     user: CurrentUser,
     status: Literal["partial", "completed"] | None = None,
     channel: Literal["online", "phone", "mail", "onsite"] | None = None,
-    customer_id: int | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    customer_id: DbId | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     rows, total = service.list_responses(
         session,
@@ -137,28 +154,28 @@ def list_responses(
 
 
 @router.post("/surveys/{survey_id}/responses", response_model=ResponseRead, status_code=201)
-def record_response(survey_id: int, data: ResponseCreate, session: DbSession, user: CurrentUser):
+def record_response(survey_id: DbId, data: ResponseCreate, session: DbSession, user: CurrentUser):
     return service.record_response(session, survey_id, data, actor=user)
 
 
 @router.post("/surveys/{survey_id}/responses/bulk", response_model=ImportReport)
-def bulk_responses(survey_id: int, data: BulkResponses, session: DbSession, user: CurrentUser):
+def bulk_responses(survey_id: DbId, data: BulkResponses, session: DbSession, user: CurrentUser):
     return service.bulk_responses(session, survey_id, data, actor=user)
 
 
 @router.get("/survey-responses/{response_id}", response_model=ResponseRead)
-def get_response(response_id: int, session: DbSession, user: CurrentUser):
+def get_response(response_id: DbId, session: DbSession, user: CurrentUser):
     return service.get_response(session, response_id, actor=user)
 
 
 @router.patch("/survey-responses/{response_id}", response_model=ResponseRead)
-def update_response(response_id: int, data: AnswersSubmit, session: DbSession, user: CurrentUser):
+def update_response(response_id: DbId, data: AnswersSubmit, session: DbSession, user: CurrentUser):
     return service.update_response(session, response_id, data, actor=user)
 
 
 @router.post("/surveys/{survey_id}/import", response_model=ImportReport)
 async def import_responses(
-    survey_id: int,
+    survey_id: DbId,
     session: DbSession,
     user: CurrentUser,
     file: UploadFile = File(...),
@@ -181,7 +198,7 @@ async def import_responses(
 
 @router.get("/surveys/{survey_id}/export")
 def export_responses(
-    survey_id: int,
+    survey_id: DbId,
     session: DbSession,
     user: CurrentUser,
     format: Literal["csv", "xlsx"] = "csv",
@@ -203,12 +220,12 @@ def export_responses(
 
 @router.get("/surveys/{survey_id}/results")
 def survey_results(
-    survey_id: int,
+    survey_id: DbId,
     session: DbSession,
     user: CurrentUser,
     tolerance: float | None = Query(None, description="Tolerance of c = b/a around 1."),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: TimeFilter | None = None,
+    until: TimeFilter | None = None,
 ) -> dict:
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
@@ -220,14 +237,14 @@ def survey_results(
 
 @router.get("/surveys/{survey_id}/delivered-value")
 def delivered_value(
-    survey_id: int, session: DbSession, user: CurrentUser, limit: int = Query(100, ge=1, le=5000)
+    survey_id: DbId, session: DbSession, user: CurrentUser, limit: int = Query(100, ge=1, le=5000)
 ) -> dict:
     return reports.delivered_value_report(session, survey_id, actor=user, limit=limit)
 
 
 @router.get("/surveys/{survey_id}/csi")
 def csi(
-    survey_id: int,
+    survey_id: DbId,
     session: DbSession,
     user: CurrentUser,
     model: Literal["ecsi", "acsi"] = "ecsi",
@@ -240,12 +257,12 @@ def csi(
 
 
 @router.get("/surveys/{survey_id}/satisfaction-trap")
-def satisfaction_trap(survey_id: int, session: DbSession, user: CurrentUser) -> list[dict]:
+def satisfaction_trap(survey_id: DbId, session: DbSession, user: CurrentUser) -> list[dict]:
     return reports.satisfaction_trap(session, survey_id, actor=user)
 
 
 @router.get("/customers/{customer_id}/surveys")
-def customer_history(customer_id: int, session: DbSession, user: CurrentUser) -> list[dict]:
+def customer_history(customer_id: DbId, session: DbSession, user: CurrentUser) -> list[dict]:
     return reports.customer_history(session, customer_id, actor=user)
 
 

@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retento.core.timeutil import UTCDatetime
+from retento.core.validation import DbId, Name
+from retento.core.versioning import ExpectedVersion
 from retento.surveys.models import RATING_SCALES
 
 Channel = Literal["online", "phone", "mail", "onsite"]
@@ -91,7 +93,7 @@ class QuestionIn(BaseModel):
 
 class SectionIn(BaseModel):
     code: str = Field(pattern=CODE_PATTERN)
-    title: str = Field(min_length=1, max_length=200)
+    title: Name = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     questions: list[QuestionIn] = Field(default_factory=list, max_length=200)
 
@@ -126,7 +128,7 @@ class SurveySettings(BaseModel):
 
 
 class SurveyCreate(SurveySettings):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     external_id: str | None = Field(None, min_length=1, max_length=64)
     sections: list[SectionIn] = Field(min_length=1, max_length=50)
 
@@ -138,12 +140,13 @@ class SurveyCreate(SurveySettings):
 
 class SurveyFromTemplate(SurveySettings):
     template: TemplateName = "standard"
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Name | None = Field(None, min_length=1, max_length=200)
     external_id: str | None = Field(None, min_length=1, max_length=64)
 
 
 class SurveyUpdate(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    version: ExpectedVersion = None
+    name: Name | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
     language: Language | None = None
     status: SurveyStatus | None = None
@@ -188,6 +191,7 @@ class SectionRead(BaseModel):
 class SurveySummary(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
+    version: int
     external_id: str | None
     name: str
     description: str | None
@@ -211,7 +215,7 @@ class SegmentIn(BaseModel):
     value: str | None = Field(
         None, max_length=100, description="The value class (vip, major, …) or the tag."
     )
-    customer_ids: list[int] | None = Field(None, max_length=100_000)
+    customer_ids: list[DbId] | None = Field(None, max_length=100_000)
     closed_since: UTCDatetime | None = Field(
         None, description="complaint_closed: only complaints closed at or after this moment."
     )
@@ -240,7 +244,7 @@ class DistributionCreate(BaseModel):
 class DistributionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    survey_id: int
+    survey_id: DbId
     name: str
     channel: str
     segment_kind: str
@@ -251,8 +255,8 @@ class DistributionRead(BaseModel):
 
 
 class InvitationLink(BaseModel):
-    invitation_id: int
-    customer_id: int
+    invitation_id: DbId
+    customer_id: DbId
     channel: str
     token: str
     path: str
@@ -280,14 +284,14 @@ class AnswersSubmit(BaseModel):
 
 
 class ResponseCreate(AnswersSubmit):
-    customer_id: int | None = None
+    customer_id: DbId | None = None
     channel: Channel = "phone"
     external_id: str | None = Field(None, min_length=1, max_length=64)
     complete: bool = True
 
 
 class BulkRow(BaseModel):
-    customer_id: int | None = None
+    customer_id: DbId | None = None
     customer_external_id: str | None = Field(None, max_length=64)
     external_id: str | None = Field(None, min_length=1, max_length=64)
     completed_at: UTCDatetime | None = None
@@ -302,7 +306,7 @@ class BulkResponses(BaseModel):
 
 class AnswerRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-    question_id: int
+    question_id: DbId
     number: float | None
     expectation: float | None
     text: str | None
@@ -313,7 +317,7 @@ class ResponseRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     external_id: str | None
-    survey_id: int
+    survey_id: DbId
     customer_id: int | None
     invitation_id: int | None
     channel: str

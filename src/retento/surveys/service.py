@@ -22,6 +22,7 @@ from retento.core.db import utcnow
 from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound, RetentoError
 from retento.core.hooks import emit
 from retento.core.pagination import apply_sort, paginate
+from retento.core.versioning import lock_for_edit
 from retento.customers.models import Customer, CustomerTag
 from retento.surveys.models import (
     Survey,
@@ -173,11 +174,21 @@ def has_responses(session: Session, survey_id: int) -> bool:
     return bool(session.scalar(select(exists().where(SurveyResponse.survey_id == survey_id))))
 
 
-def update_survey(session: Session, survey_id: int, data: SurveyUpdate, *, actor: User) -> Survey:
-    """Change settings or status; the questions can be replaced only until answers exist."""
+def update_survey(
+    session: Session,
+    survey_id: int,
+    data: SurveyUpdate,
+    *,
+    actor: User,
+    expected_version: int | None = None,
+) -> Survey:
+    """Change settings or status; the questions can be replaced only until answers exist.
+
+    A stale ``version``/If-Match gets 409 (core.versioning); a new question list bumps it."""
     require(actor, "survey:manage")
     s = _survey(session, survey_id)
-    changes = data.model_dump(exclude_unset=True)
+    lock_for_edit(session, s, data.version, expected_version)
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
     if "name" in changes and changes["name"] is None:
         raise InvalidInput("name cannot be empty.", field="name")
     before = survey_snapshot(s)
@@ -189,6 +200,7 @@ def update_survey(session: Session, survey_id: int, data: SurveyUpdate, *, actor
             )
         _build_sections(session, s, data.sections or [])
         changes.pop("sections")
+        s.updated_at = utcnow()  # new questions are a new version of the survey
     if changes.get("status") == "draft" and s.status != "draft" and answered:
         raise Conflict("A survey with responses cannot go back to draft.", "status")
     if changes.get("status") == "active" and not s.questions:
@@ -297,18 +309,6 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _segment_label(segment: SegmentIn) -> str | None:
-    if segment.kind in ("value_class", "tag"):
-        return (segment.value or "").strip().lower()
-    if segment.kind == "customers":
-        return f"{len(segment.customer_ids or [])} customers"
-    if segment.kind == "complaint_closed" and segment.closed_since:
-        return segment.closed_since.date().isoformat()
-    return None
-
-
-def create_distribution(
-    session: Session,
 # The consent a customer must have given to be invited on each channel: e-mail or SMS for an
 # online link, phone calls for a phone survey, any of them for paper mail and on-site surveys
 # (both still contact the customer for research). Archived and erased customers are never
@@ -344,6 +344,18 @@ def invitable_ids(session: Session, ids: list[int], channel: str) -> tuple[list[
     return kept, len(archived), len(ids) - len(kept) - len(archived)
 
 
+def _segment_label(segment: SegmentIn) -> str | None:
+    if segment.kind in ("value_class", "tag"):
+        return (segment.value or "").strip().lower()
+    if segment.kind == "customers":
+        return f"{len(segment.customer_ids or [])} customers"
+    if segment.kind == "complaint_closed" and segment.closed_since:
+        return segment.closed_since.date().isoformat()
+    return None
+
+
+def create_distribution(
+    session: Session,
     survey_id: int,
     data: DistributionCreate,
     *,
@@ -360,6 +372,7 @@ def invitable_ids(session: Session, ids: list[int], channel: str) -> tuple[list[
         raise Conflict(f"Survey {s.id} is {s.status}; activate it before sending it.", "status")
     now = now or utcnow()
     ids = segment_customer_ids(session, data.segment)
+    ids, skipped_archived, skipped_no_consent = invitable_ids(session, ids, data.channel)
     open_ids = set(
         session.scalars(
             select(SurveyInvitation.customer_id).where(
@@ -372,7 +385,6 @@ def invitable_ids(session: Session, ids: list[int], channel: str) -> tuple[list[
     ids = [c for c in ids if c not in open_ids]
     expires = now + timedelta(days=data.expires_in_days or s.token_days)
     dist = SurveyDistribution(
-    ids, skipped_archived, skipped_no_consent = invitable_ids(session, ids, data.channel)
         survey_id=s.id,
         name=data.name,
         channel=data.channel,
@@ -433,6 +445,8 @@ def invitable_ids(session: Session, ids: list[int], channel: str) -> tuple[list[
             dist,
             {
                 "skipped_open_invitations": len(open_ids),
+                "skipped_archived": skipped_archived,
+                "skipped_no_consent": skipped_no_consent,
                 "emails_queued": emailed,
                 "not_emailed": len(ids) - emailed if data.channel in EMAILED_CHANNELS else 0,
             },
@@ -445,8 +459,6 @@ def invitable_ids(session: Session, ids: list[int], channel: str) -> tuple[list[
 EMAILED_CHANNELS = ("online",)
 
 
-                "skipped_archived": skipped_archived,
-                "skipped_no_consent": skipped_no_consent,
 def _queue_invitation_emails(
     session: Session,
     survey: Survey,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Response
 
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.pagination import Page
+from retento.core.validation import DbId, Limit, Offset, TimeFilter
+from retento.core.versioning import IfMatch, parse_if_match, set_etag
 from retento.touchpoints import service
 from retento.touchpoints.schemas import TouchpointCreate, TouchpointRead, TouchpointUpdate
 
@@ -18,17 +18,17 @@ router = APIRouter(prefix="/api/v1/touchpoints", tags=["touchpoints"])
 def list_touchpoints(
     session: DbSession,
     user: CurrentUser,
-    customer_id: int | None = None,
+    customer_id: DbId | None = None,
     channel: str | None = None,
     stage: str | None = None,
     direction: str | None = None,
     outcome: str | None = None,
-    owner_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    owner_id: DbId | None = None,
+    since: TimeFilter | None = None,
+    until: TimeFilter | None = None,
     sort: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     rows, total = service.list_touchpoints(
         session,
@@ -59,18 +59,31 @@ def create_touchpoint(data: TouchpointCreate, session: DbSession, user: CurrentU
 
 
 @router.get("/{touchpoint_id}", response_model=TouchpointRead)
-def get_touchpoint(touchpoint_id: int, session: DbSession, user: CurrentUser):
-    return service.get_touchpoint(session, touchpoint_id, actor=user)
+def get_touchpoint(touchpoint_id: DbId, session: DbSession, user: CurrentUser, response: Response):
+    """One touchpoint; the ``ETag`` header carries its version for ``If-Match``."""
+    t = service.get_touchpoint(session, touchpoint_id, actor=user)
+    set_etag(response, t)
+    return t
 
 
 @router.patch("/{touchpoint_id}", response_model=TouchpointRead)
 def update_touchpoint(
-    touchpoint_id: int, data: TouchpointUpdate, session: DbSession, user: CurrentUser
+    touchpoint_id: DbId,
+    data: TouchpointUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
 ):
-    return service.update_touchpoint(session, touchpoint_id, data, actor=user)
+    """Change the fields sent; a stale ``If-Match`` or ``version`` gets 409."""
+    t = service.update_touchpoint(
+        session, touchpoint_id, data, actor=user, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, t)
+    return t
 
 
 @router.delete("/{touchpoint_id}", status_code=204)
-def delete_touchpoint(touchpoint_id: int, session: DbSession, user: CurrentUser):
+def delete_touchpoint(touchpoint_id: DbId, session: DbSession, user: CurrentUser):
     service.delete_touchpoint(session, touchpoint_id, actor=user)
     return Response(status_code=204)

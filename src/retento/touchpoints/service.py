@@ -12,6 +12,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.errors import Conflict, InvalidInput, NotFound
 from retento.core.pagination import apply_sort, paginate
+from retento.core.versioning import lock_for_edit
 from retento.customers.models import Customer
 from retento.customers.service import require_customer_change
 from retento.touchpoints.models import Touchpoint
@@ -72,11 +73,18 @@ def create_touchpoint(session: Session, data: TouchpointCreate, *, actor: User) 
 
 
 def update_touchpoint(
-    session: Session, touchpoint_id: int, data: TouchpointUpdate, *, actor: User
+    session: Session,
+    touchpoint_id: int,
+    data: TouchpointUpdate,
+    *,
+    actor: User,
+    expected_version: int | None = None,
 ) -> Touchpoint:
+    """Change the fields sent; a stale ``version``/If-Match gets 409 (core.versioning)."""
     t = get_touchpoint(session, touchpoint_id, actor=actor)
     require_customer_change(actor, t.customer, "touchpoint:update")
-    changes = data.model_dump(exclude_unset=True)
+    lock_for_edit(session, t, data.version, expected_version)
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("occurred_at", "channel", "stage", "direction", "outcome"):
         if key in changes and changes[key] is None:
             raise InvalidInput(f"{key} cannot be empty.", field=key)

@@ -1,0 +1,175 @@
+"""The "someone else changed this" page shown when an edit form was stale (core.versioning).
+
+Every edit form carries the record's ``version`` in a hidden input. When the service refuses the
+save (``VersionConflict``, or ``StaleDataError`` from the versioned UPDATE), the page handler
+calls ``conflict_page``: HTTP 409 with, field by field, the value the user submitted next to the
+value stored now and who changed it when (from the audit log), plus two ways on: reload the
+current record, or re-apply the submitted values on top of the new version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from retento.audit.models import AuditEntry
+from retento.core.versioning import VersionConflict
+from retento.web.i18n import N_
+from retento.web.render import render, tr
+
+# Both mean "the record moved on since the form was loaded".
+STALE = (VersionConflict, StaleDataError)
+
+# How far back the audit log is searched for who made the newer versions.
+AUDIT_LOOKBACK = 50
+
+
+def form_version(form: Any) -> int | None:
+    """The hidden ``version`` input of an edit form (``None`` if absent or not a number)."""
+    raw = str(form.get("version") or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) <= 12 else None
+
+
+@dataclass
+class ConflictRow:
+    """One field whose submitted value differs from the stored one."""
+
+    field: str
+    label: str
+    yours: str
+    current: str
+    changed_by: str | None = None
+    changed_at: datetime | None = None
+
+
+def _text(request: Request, value: Any, labels: dict[str, str]) -> str:
+    """A stored or submitted value as one line of text for the comparison table."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return tr(request, N_("Yes") if value else N_("No"))
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        parts = []
+        for k, v in value.items():
+            if k == "id" or v is None or v == "" or v is False:
+                continue
+            name = tr(request, labels[k]) if k in labels else k
+            parts.append(name if v is True else f"{name}: {_text(request, v, labels)}")
+        return ", ".join(parts) or "—"
+    if isinstance(value, list | tuple):
+        items = [_text(request, v, labels) for v in value]
+        sep = "; " if any(isinstance(v, dict) for v in value) else ", "
+        return sep.join(items) or "—"
+    return str(value)
+
+
+def _comparable(value: Any) -> Any:
+    """Values equal for a person compare equal (lists of rows ignore their row ids)."""
+    if isinstance(value, list):
+        return [_comparable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items() if k != "id"}
+    if isinstance(value, Decimal):
+        return value.normalize()
+    return value
+
+
+def changes_since(session: Session, entity: str, entity_id: Any, version: int | None) -> list:
+    """Audit entries of ``entity`` that made versions newer than ``version``, oldest first."""
+    stmt = (
+        select(AuditEntry)
+        .where(
+            AuditEntry.entity == entity,
+            AuditEntry.entity_id == str(entity_id),
+            AuditEntry.action == "update",
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(AUDIT_LOOKBACK)
+    )
+    entries = list(reversed(session.scalars(stmt).all()))
+    if version is None:
+        return entries[-1:]
+    return [e for e in entries if int((e.after or {}).get("version") or 0) > version]
+
+
+def conflict_rows(
+    request: Request,
+    submitted: dict[str, Any],
+    current: dict[str, Any],
+    labels: dict[str, str],
+    history: list,
+) -> list[ConflictRow]:
+    """The fields where what the user sent differs from what is stored, with who changed them."""
+    rows = []
+    for key, yours in submitted.items():
+        if key not in current or _comparable(yours) == _comparable(current[key]):
+            continue
+        last = next((e for e in reversed(history) if key in (e.after or {})), None)
+        rows.append(
+            ConflictRow(
+                field=key,
+                label=tr(request, labels[key]) if key in labels else key,
+                yours=_text(request, yours, labels),
+                current=_text(request, current[key], labels),
+                changed_by=last.actor_name if last else None,
+                changed_at=last.at if last else None,
+            )
+        )
+    return rows
+
+
+def conflict_page(
+    request: Request,
+    session: Session,
+    *,
+    entity: str,
+    record: Any,
+    title: str,
+    submitted: dict[str, Any],
+    current: dict[str, Any],
+    labels: dict[str, str],
+    form: Any,
+    action: str,
+    reload_url: str,
+    cancel_url: str,
+    expected: int | None,
+) -> HTMLResponse:
+    """The 409 page for a stale edit of ``record`` (reloaded after the rollback).
+
+    ``submitted`` and ``current`` are the same schema's field values (what the form sent, what
+    the database holds now); ``form`` is the raw form, re-posted by "Apply my values again"
+    with the current version.
+    """
+    history = changes_since(session, entity, record.id, expected)
+    rows = conflict_rows(request, submitted, current, labels, history)
+    hidden = [
+        (k, v)
+        for k, v in form.multi_items()
+        if k not in ("csrf_token", "version") and isinstance(v, str)
+    ]
+    return render(
+        request,
+        "conflict.html",
+        status_code=409,
+        title=title,
+        rows=rows,
+        history=history,
+        expected=expected,
+        version=record.version,
+        hidden=hidden,
+        action=action,
+        reload_url=reload_url,
+        cancel_url=cancel_url,
+    )
