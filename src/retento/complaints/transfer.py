@@ -18,6 +18,7 @@ from retento.complaints.models import Complaint, ComplaintCategory
 from retento.complaints.schemas import ComplaintCreate, ComplaintUpdate
 from retento.core.errors import FieldError, InvalidInput, RetentoError
 from retento.customers.models import Customer
+from retento.dataio.cells import neutralise
 
 COLUMNS = (
     "external_id",
@@ -147,8 +148,15 @@ def import_complaints(session: Session, table, *, actor: User) -> dict[str, int]
 
 
 def export_rows(session: Session, *, actor: User, **filters) -> Iterator[dict]:
-    """Complaints as flat rows (streamed in id order)."""
+    """Complaints as flat rows (streamed in id order), text neutralised against formula
+    injection: complaint text comes from anonymous web forms (``dataio.cells``; the importers
+    remove the quote again)."""
     require(actor, "data:export")
+    for row in _rows(session, **filters):
+        yield {k: neutralise(v) for k, v in row.items()}
+
+
+def _rows(session: Session, **filters) -> Iterator[dict]:
     stmt = (
         service.complaint_filter(**filters)
         .add_columns(Customer.external_id)

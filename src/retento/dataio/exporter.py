@@ -1,4 +1,7 @@
-"""Streaming CSV export in the importer's format, so an exported file re-imports unchanged."""
+"""Streaming CSV export in the importer's format, so an exported file re-imports unchanged.
+
+Text cells that a spreadsheet would run as formulas are neutralised (``dataio.cells``).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from retento.auth.models import User
 from retento.customers.models import Customer, CustomerTag
 from retento.customers.service import customer_filter
+from retento.dataio.cells import neutralise
 from retento.orders.models import Order, OrderLine
 from retento.orders.service import order_filter
 from retento.products.models import Product
@@ -45,9 +49,12 @@ TOUCHPOINT_HEADER = [
 
 
 def cell(value: Any) -> str:
-    """One value as the importer reads it back."""
+    """One value as the importer reads it back; text a spreadsheet would run as a formula gets
+    a leading quote (``cells.neutralise``), which the importer removes again."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return neutralise(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
@@ -56,7 +63,9 @@ def cell(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
-    return str(value)
+    if isinstance(value, int | float):
+        return str(value)
+    return neutralise(str(value))
 
 
 def _csv(rows: list[list[Any]]) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.core.errors import FieldError, InvalidInput
 from retento.core.hooks import emit
+from retento.core.limits import check_custom_fields, check_json_depth
 from retento.customers.models import KINDS, PARTY_TYPES, Customer, CustomerTag
 from retento.dataio.mapping import Converter, Mapping, money
 from retento.dataio.readers import Table
@@ -453,9 +454,12 @@ class Importer:
                 if "custom_fields" in self.idx:
                     raw = cells[self.idx["custom_fields"]].strip()
                     try:
+                        check_json_depth(raw, self.col("custom_fields"))
                         custom = json.loads(raw) if raw else {}
                         if not isinstance(custom, dict):
                             raise ValueError
+                    except InvalidInput as exc:
+                        problems.append(RowProblem(exc.field, exc.message.split(": ", 1)[-1]))
                     except ValueError:
                         problems.append(
                             RowProblem(
@@ -466,6 +470,11 @@ class Importer:
                 extra = {
                     k: cells[i].strip() for k, i in self.custom_idx.items() if cells[i].strip()
                 }
+                if custom or extra:
+                    try:
+                        check_custom_fields({**(custom or {}), **extra}, self.col("custom_fields"))
+                    except InvalidInput as exc:
+                        problems.append(RowProblem(exc.field, exc.message.split(": ", 1)[-1]))
                 rec["_custom"] = (custom, extra)
             if has_tags:
                 tags: list[str] = []

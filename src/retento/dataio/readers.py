@@ -1,17 +1,22 @@
-"""Reading CSV and XLSX files into (line number, cells) rows, with encoding checks."""
+"""Reading CSV and XLSX files into (line number, cells) rows, as streams, within limits."""
 
 from __future__ import annotations
 
 import codecs
 import csv
 import io
+import shutil
+import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from retento.core.errors import FieldError, InvalidInput
+from retento.core.limits import LimitExceeded, Limits, current_limits, human_size
+from retento.dataio.cells import restore_row
 from retento.dataio.schemas import MAX_FIELD
 
 # The csv module's own guard; our per-column limits (MAX_FIELD and narrower) come after it.
@@ -32,10 +37,14 @@ class Table:
     kind: str = "csv"
 
 
-def _line_of_bad_bytes(data: bytes, encoding: str) -> tuple[int, str]:
-    """Find the first line that does not decode, for the error message."""
+CHUNK = 64 * 1024
+
+
+def _line_of_bad_bytes(fh: BinaryIO, encoding: str) -> tuple[int, str]:
+    """Find the first line that does not decode (re-reading the file), for the error message."""
+    fh.seek(0)
     dec = codecs.getincrementaldecoder(encoding)()
-    for no, raw in enumerate(data.splitlines(keepends=True), 1):
+    for no, raw in enumerate(fh, 1):
         try:
             dec.decode(raw)
         except UnicodeDecodeError as exc:
@@ -43,8 +52,13 @@ def _line_of_bad_bytes(data: bytes, encoding: str) -> tuple[int, str]:
     return 1, ""
 
 
-def _encoding_error(data: bytes, encoding: str) -> InvalidInput:
-    line, near = _line_of_bad_bytes(data, encoding)
+def bad_line(data: bytes, encoding: str) -> int:
+    """The number of the first line of ``data`` that is not valid ``encoding`` text."""
+    return _line_of_bad_bytes(io.BytesIO(data), encoding)[0]
+
+
+def _encoding_error(fh: BinaryIO, encoding: str) -> InvalidInput:
+    line, near = _line_of_bad_bytes(fh, encoding)
     hint = (
         " Save the file as UTF-8, or pass --encoding gb18030 (or the file's real encoding)."
         if encoding.replace("-", "").lower().startswith("utf8")
@@ -54,26 +68,30 @@ def _encoding_error(data: bytes, encoding: str) -> InvalidInput:
     return InvalidInput(msg, errors=[FieldError(None, msg, row=line)])
 
 
-def decode(data: bytes, encoding: str | None) -> str:
-    """UTF-8 (BOM optional, UTF-16 with BOM) unless an encoding is given; errors name the line."""
+def _encoding_of(head: bytes, encoding: str | None) -> str:
+    """UTF-8 (BOM optional, UTF-16 with BOM) unless an encoding is given."""
     if encoding is None:
-        if data.startswith(codecs.BOM_UTF8):
-            encoding = "utf-8-sig"
-        elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            encoding = "utf-16"
-        else:
-            encoding = "utf-8"
-    else:
-        try:
-            codecs.lookup(encoding)
-        except LookupError as exc:
-            raise InvalidInput(f"Unknown encoding '{encoding}'.", field="encoding") from exc
-        if encoding.replace("-", "").lower() in ("utf8", "utf8sig"):
-            encoding = "utf-8-sig"
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"
+        return "utf-8"
     try:
-        return data.decode(encoding)
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise InvalidInput(f"Unknown encoding '{encoding}'.", field="encoding") from exc
+    if encoding.replace("-", "").lower() in ("utf8", "utf8sig"):
+        return "utf-8-sig"
+    return encoding
+
+
+def decode(data: bytes, encoding: str | None) -> str:
+    """Bytes to text as ``read_csv`` decodes them; errors name the first bad line."""
+    enc = _encoding_of(data[:4], encoding)
+    try:
+        return data.decode(enc)
     except UnicodeDecodeError:
-        raise _encoding_error(data, encoding) from None
+        raise _encoding_error(io.BytesIO(data), enc) from None
 
 
 def _guess_delimiter(first_line: str) -> str:
@@ -82,27 +100,99 @@ def _guess_delimiter(first_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
+def _quote_column(fh: BinaryIO, encoding: str, delim: str, line: int) -> int | None:
+    """The index of the field whose quote breaks the record starting on ``line`` (the last one
+    the line opens), found by re-reading that line leniently."""
+    try:
+        fh.seek(0)
+        for no, raw in enumerate(fh, 1):
+            if no == line:
+                text = raw.decode(encoding, errors="replace")
+                return len(next(csv.reader([text], delimiter=delim), [""])) - 1
+    except (OSError, csv.Error):
+        return None
+    return None
+
+
+def _seekable(source: BinaryIO) -> BinaryIO:
+    """``source`` itself if it can seek, else a temporary copy (spilled to disk past 8 MB)."""
+    try:
+        if source.seekable():
+            return source
+    except (AttributeError, ValueError):
+        pass
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    shutil.copyfileobj(source, spool, CHUNK)
+    spool.seek(0)
+    return spool
+
+
 def read_csv(
-    data: bytes, name: str, *, encoding: str | None = None, delimiter: str | None = None
+    source: bytes | BinaryIO,
+    name: str,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
 ) -> Table:
-    """Parse CSV text; ``line`` is the physical line where each record starts (header = 1)."""
-    text = decode(data, encoding)
-    if not text.strip():
+    """Stream CSV records from bytes or a binary file; ``line`` is the physical line where each
+    record starts (header = 1). The file is decoded as it is read, never held whole in memory.
+    A quote left open (which would swallow the rest of the file into one value) or text after a
+    closing quote is refused with its line and column; bytes that do not decode name their line.
+    """
+    fh: BinaryIO = _seekable(io.BytesIO(source) if isinstance(source, bytes) else source)
+    start_pos = fh.tell()
+    size = fh.seek(0, io.SEEK_END) - start_pos
+    fh.seek(start_pos)
+    head = fh.read(CHUNK)
+    fh.seek(start_pos)
+    enc = _encoding_of(head[:4], encoding)
+    sample = head.decode(enc, errors="replace").lstrip("\ufeff")
+    if not sample.strip() and size <= len(head):
         raise InvalidInput(
             f"{name} is empty: expected a header line and at least one row.",
             errors=[FieldError(None, "The file is empty.", row=1)],
         )
-    delim = delimiter or _guess_delimiter(text[: text.find("\n") if "\n" in text else None])
-    buf = io.StringIO(text, newline="")
-    reader = csv.reader(buf, delimiter=delim)
+    delim = delimiter or _guess_delimiter(sample[: sample.find("\n") if "\n" in sample else None])
+    text = io.TextIOWrapper(fh, encoding=enc, errors="strict", newline="")
+    reader = csv.reader(text, delimiter=delim, strict=True)
+    header_cells: list[str] = []
+
+    def bad_record(start: int, exc: csv.Error) -> InvalidInput:
+        col = _quote_column(fh, enc, delim, start)
+        column = None
+        if col is not None and 0 <= col < len(header_cells):
+            column = header_cells[col] or None
+        where = f"line {start}" + (f", column {column}" if column else "")
+        if "end of data" in str(exc):
+            reason = (
+                "a quoted value is never closed, so the quote swallows the rest of the file; "
+                'close the quote (write a quote inside a value as two quotes: "")'
+            )
+        else:
+            reason = f"text follows a closing quote ({exc}); quote the whole value"
+        return InvalidInput(
+            f"{name}: {where}: {reason}.",
+            field=column,
+            errors=[FieldError(column, reason, row=start)],
+        )
+
     try:
         header = next(reader)
+    except StopIteration:
+        header = []
+    except UnicodeDecodeError:
+        raise _encoding_error(fh, enc) from None
     except csv.Error as exc:
         raise InvalidInput(
             f"The header line cannot be read: {exc}.", errors=[FieldError(None, str(exc), row=1)]
         ) from None
     header = [h.strip() for h in header]
-    size = len(text)
+    header_cells.extend(header)
+    if not any(header):
+        raise InvalidInput(
+            f"{name} is empty: expected a header line and at least one row.",
+            errors=[FieldError(None, "The file is empty.", row=1)],
+        )
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         last = reader.line_num
@@ -112,17 +202,16 @@ def read_csv(
                 cells = next(reader)
             except StopIteration:
                 return
+            except UnicodeDecodeError:
+                raise _encoding_error(fh, enc) from None
             except csv.Error as exc:
-                raise InvalidInput(
-                    f"Line {start} cannot be read as CSV: {exc}.",
-                    errors=[FieldError(None, f"cannot be read as CSV: {exc}", row=start)],
-                ) from None
+                raise bad_record(start, exc) from None
             last = reader.line_num
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue
-            yield start, cells
+            yield start, restore_row(cells)
 
-    return Table(name, header, rows(), size, buf.tell, "csv")
+    return Table(name, header, rows(), size, lambda: fh.tell() - start_pos, "csv")
 
 
 def _cell(value: object) -> str:
@@ -139,22 +228,138 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def read_xlsx(data: bytes, name: str) -> Table:
-    """The first worksheet of an XLSX workbook; ``line`` is the sheet's row number."""
-    import openpyxl
+_WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+_GRACE_BYTES = 1024 * 1024  # entries smaller than this inflate too little to matter
+
+
+def _too_large(msg: str, row: int | None = None) -> LimitExceeded:
+    return LimitExceeded(msg, field="file", row=row)
+
+
+def _worksheet_parts(zf: zipfile.ZipFile, limits: Limits) -> set[str]:
+    """Parts declared only as worksheets ([Content_Types].xml): openpyxl streams those in
+    read-only mode; every other part (shared strings, styles …) it reads whole into memory."""
+    from xml.etree import ElementTree
 
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        info = zf.getinfo("[Content_Types].xml")
+    except KeyError:
+        return set()
+    if info.file_size > limits.xlsx_part_bytes:
+        return set()  # refused below as an oversized part
+    kinds: dict[str, set[str]] = {}
+    try:
+        root = ElementTree.fromstring(zf.read(info))
+    except (ElementTree.ParseError, zipfile.BadZipFile, OSError, EOFError):
+        return set()
+    for el in root:
+        part = el.get("PartName")
+        if el.tag.endswith("Override") and part:
+            kinds.setdefault(part.lstrip("/"), set()).add(el.get("ContentType", ""))
+    return {part for part, types in kinds.items() if types == {_WORKSHEET_TYPE}}
+
+
+def check_xlsx_archive(fh: BinaryIO, name: str, limits: Limits | None = None) -> None:
+    """Refuse a zip bomb before openpyxl inflates anything: the sizes the zip directory declares
+    bound what ``zipfile`` will ever return, so they are checked first (413, field ``file``)."""
+    limits = limits or current_limits()
+    try:
+        zf = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        raise InvalidInput(
+            f"{name} is not a readable XLSX workbook: {exc}.", field="file"
+        ) from None
+    infos = zf.infolist()
+    if len(infos) > limits.xlsx_entries:
+        raise _too_large(
+            f"{name} holds {len(infos):,} files; an XLSX workbook may hold at most "
+            f"{limits.xlsx_entries:,}."
+        )
+    sheets = _worksheet_parts(zf, limits)
+    total = 0
+    for info in infos:
+        total += info.file_size
+        packed = max(info.compress_size, 1)
+        if info.file_size > _GRACE_BYTES and info.file_size > limits.xlsx_ratio * packed:
+            raise _too_large(
+                f"{name} looks like a zip bomb: {info.filename} would inflate to "
+                f"{human_size(info.file_size)} ({info.file_size // packed:,} times its packed "
+                f"size; the limit is {limits.xlsx_ratio} times)."
+            )
+        if info.filename not in sheets and info.file_size > limits.xlsx_part_bytes:
+            raise _too_large(
+                f"{name}: {info.filename} would inflate to {human_size(info.file_size)}, and it "
+                f"is read whole into memory; the limit is {human_size(limits.xlsx_part_bytes)}."
+            )
+    if total > limits.xlsx_uncompressed_bytes:
+        raise _too_large(
+            f"{name} would inflate to {human_size(total)}; the limit is "
+            f"{human_size(limits.xlsx_uncompressed_bytes)}. Split the workbook or import CSV."
+        )
+
+
+def open_xlsx(source: bytes | BinaryIO, name: str) -> Any:
+    """The first worksheet of a workbook (read-only, values only), after the archive checks."""
+    import openpyxl
+
+    fh = _seekable(io.BytesIO(source) if isinstance(source, bytes) else source)
+    start = fh.tell()
+    check_xlsx_archive(fh, name)
+    fh.seek(start)
+    try:
+        wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+        ws = wb.worksheets[0]
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise InvalidInput(f"{name} is not a readable XLSX workbook: {exc}.") from None
-    ws = wb.worksheets[0]
-    it = ws.iter_rows(values_only=True)
+        raise InvalidInput(
+            f"{name} is not a readable XLSX workbook: {exc}.", field="file"
+        ) from None
+    return wb, ws
+
+
+def xlsx_rows(ws: Any, name: str) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """``(row number, values)`` of a read-only worksheet within the row and column limits.
+
+    The dimension a sheet declares only sets the row width when it is within the limits; it is
+    otherwise ignored (a tiny sheet claiming ``A1:XFD1048576`` would be padded to 17 billion
+    empty cells), and the rows and columns actually present are counted instead.
+    """
+    limits = current_limits()
+    max_rows, max_cols = limits.xlsx_rows, limits.xlsx_columns
+    declared = ws.max_column
+    # One column more than allowed, so a value there can be noticed and refused.
+    width = declared if declared and declared <= max_cols else max_cols + 1
+    ws.reset_dimensions()
+    for no, values in enumerate(ws.iter_rows(values_only=True, max_col=width), 1):
+        if no > max_rows:
+            raise _too_large(
+                f"{name} has more than {max_rows:,} rows; the limit is {max_rows:,} rows. "
+                "Split the file or import it as CSV.",
+                row=no,
+            )
+        if len(values) > max_cols and values[max_cols] is not None:
+            raise _too_large(
+                f"{name}: row {no} has more than {max_cols} columns; the limit is "
+                f"{max_cols} columns.",
+                row=no,
+            )
+        yield no, values
+
+
+def read_xlsx(source: bytes | BinaryIO, name: str) -> Table:
+    """The first worksheet of an XLSX workbook; ``line`` is the sheet's row number."""
+    wb, ws = open_xlsx(source, name)
+    total = ws.max_row or 0
+    it = xlsx_rows(ws, name)
     header_row = None
-    for header_row in it:
-        if any(v is not None and str(v).strip() for v in header_row):
-            break
-    else:
-        header_row = None
+    try:
+        for _, header_row in it:
+            if any(v is not None and str(v).strip() for v in header_row):
+                break
+        else:
+            header_row = None
+    except BaseException:
+        wb.close()
+        raise
     if header_row is None:
         wb.close()
         raise InvalidInput(
@@ -164,19 +369,20 @@ def read_xlsx(data: bytes, name: str) -> Table:
     header = [_cell(v).strip() for v in header_row]
     while header and not header[-1]:
         header.pop()
-    total = ws.max_row or 0
     state = {"row": 1}
 
     def rows() -> Iterator[tuple[int, list[str]]]:
-        for no, values in enumerate(it, 2):
-            state["row"] = no
-            cells = [_cell(v) for v in values]
-            if not any(c.strip() for c in cells):
-                continue
-            while len(cells) > len(header) and not cells[-1]:
-                cells.pop()
-            yield no, cells
-        wb.close()
+        try:
+            for no, values in it:
+                state["row"] = no
+                cells = [_cell(v) for v in values]
+                if not any(c.strip() for c in cells):
+                    continue
+                while len(cells) > len(header) and not cells[-1]:
+                    cells.pop()
+                yield no, restore_row(cells)
+        finally:
+            wb.close()
 
     return Table(name, header, rows(), total, lambda: state["row"], "xlsx")
 
@@ -188,18 +394,22 @@ def open_table(
     encoding: str | None = None,
     delimiter: str | None = None,
 ) -> Table:
-    """Open CSV or XLSX content (bytes, a path or a binary file); XLSX is recognised by content."""
+    """Open CSV or XLSX content (bytes, a path or a binary file, read as a stream); XLSX is
+    recognised by its content or its name."""
     if isinstance(source, str | Path):
         p = Path(source)
         if not p.is_file():
             raise InvalidInput(f"File {p} does not exist.", field="file")
         name = name or p.name
-        data = p.read_bytes()
+        fh: BinaryIO = p.open("rb")
     elif isinstance(source, bytes):
-        data = source
+        fh = io.BytesIO(source)
     else:
-        data = source.read()
+        fh = _seekable(source)
     name = name or "upload"
-    if data.startswith(XLSX_MAGIC) or name.lower().endswith((".xlsx", ".xlsm")):
-        return read_xlsx(data, name)
-    return read_csv(data, name, encoding=encoding, delimiter=delimiter)
+    start = fh.tell()
+    magic = fh.read(len(XLSX_MAGIC))
+    fh.seek(start)
+    if magic == XLSX_MAGIC or name.lower().endswith((".xlsx", ".xlsm")):
+        return read_xlsx(fh, name)
+    return read_csv(fh, name, encoding=encoding, delimiter=delimiter)

@@ -14,6 +14,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.errors import InvalidInput
 from retento.dataio import exporter
+from retento.dataio.cells import neutralise_row
 from retento.dataio.importer import Progress, run_import
 from retento.dataio.mapping import Mapping
 from retento.dataio.readers import Table, open_table
@@ -28,16 +29,17 @@ def default_rejects_path(source: str | Path) -> Path:
 def write_rejects(
     path: str | Path, table: Table, rejects: list[tuple[int, list[str], str]]
 ) -> Path:
-    """The rejected rows as they were read, plus ``_line`` and ``_error`` columns (UTF-8 with BOM)."""
+    """The rejected rows as they were read, plus ``_line`` and ``_error`` columns (UTF-8 with BOM);
+    text that a spreadsheet would run as a formula is neutralised as in every export."""
     p = Path(path)
     with p.open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
         header = [h for h in table.header if h != "_error"]
-        w.writerow([*header, "_line", "_error"])
+        w.writerow(neutralise_row([*header, "_line", "_error"]))
         keep = [i for i, h in enumerate(table.header) if h != "_error"]
         for line, cells, reason in rejects:
             row = [cells[i] if i < len(cells) else "" for i in keep]
-            w.writerow([*row, line, reason])
+            w.writerow(neutralise_row([*row, line, reason]))
     return p
 
 

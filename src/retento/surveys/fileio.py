@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -17,6 +17,8 @@ from retento.auth.permissions import require
 from retento.core.config import get_settings
 from retento.core.errors import FieldError, InvalidInput
 from retento.customers.models import Customer
+from retento.dataio.cells import neutralise, neutralise_row, restore, restore_row
+from retento.dataio.readers import bad_line, open_xlsx, xlsx_rows
 from retento.surveys.models import CHANNELS, Survey, SurveyQuestion, SurveyResponse
 from retento.surveys.schemas import AnswerIn
 from retento.surveys.service import EXPORT_ID_PREFIX, IngestRow, _survey, ingest
@@ -35,25 +37,28 @@ PERCEPTION_SUFFIXES = (".perception", ".b")
 MULTI_SEPARATORS = ("|", ";")
 
 
-def read_table(content: bytes, filename: str) -> list[list[Any]]:
-    """The cells of the first sheet of an XLSX file or of a CSV file (UTF-8 or GB18030)."""
+def read_table(content: bytes | BinaryIO, filename: str) -> list[list[Any]]:
+    """The cells of the first sheet of an XLSX file or of a CSV file (UTF-8 or GB18030).
+
+    XLSX goes through the same archive and size checks as every import (``dataio.readers``);
+    CSV with a quote that is never closed is refused naming the line. Text cells lose the quote
+    that exports put before formula-like text (``dataio.cells``)."""
     name = filename.lower()
     if name.endswith((".xlsx", ".xlsm")):
-        from openpyxl import load_workbook
-
+        wb, ws = open_xlsx(content, filename)
         try:
-            wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception as exc:
-            raise InvalidInput(
-                f"The file is not a readable XLSX workbook ({exc}).", "file"
-            ) from exc
-        try:
-            ws = wb.worksheets[0]
-            return [list(r) for r in ws.iter_rows(values_only=True)]
+            out: list[list[Any]] = []
+            for _, values in xlsx_rows(ws, filename):
+                out.append([restore(v) if isinstance(v, str) else v for v in values])
+                if len(out) > MAX_ROWS + 1:  # parse_rows reports the row limit
+                    break
+            return out
         finally:
             wb.close()
     if not name.endswith((".csv", ".txt")):
         raise InvalidInput("Send a .csv or .xlsx file.", field="file")
+    if not isinstance(content, bytes):
+        content = content.read()
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = content.decode(encoding)
@@ -61,15 +66,47 @@ def read_table(content: bytes, filename: str) -> list[list[Any]]:
         except UnicodeDecodeError:
             continue
     else:
-        raise InvalidInput("The CSV file is neither UTF-8 nor GB18030 text.", field="file")
+        line = bad_line(content, "utf-8-sig")
+        raise InvalidInput(
+            f"Line {line} of the CSV file is neither UTF-8 nor GB18030 text.",
+            field="file",
+            errors=[FieldError("file", "is neither UTF-8 nor GB18030 text", line)],
+        )
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
+    rows: list[list[Any]] = []
     try:
-        return [list(r) for r in csv.reader(io.StringIO(text), dialect)]
+        for r in reader:
+            rows.append(restore_row(r))
     except csv.Error as exc:
-        raise InvalidInput(f"The CSV file is malformed: {exc}.", field="file") from exc
+        line = reader.line_num
+        if "end of data" in str(exc):
+            line = _record_start(text, len(rows))
+            reason = "a quoted value is never closed (the quote swallows the rest of the file)"
+        else:
+            reason = f"text follows a closing quote ({exc})"
+        raise InvalidInput(
+            f"The CSV file is malformed: line {line}: {reason}.",
+            field="file",
+            errors=[FieldError("file", reason, line)],
+        ) from exc
+    return rows
+
+
+def _record_start(text: str, records: int) -> int:
+    """The physical line where record number ``records`` (0-based) starts."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    last = 0
+    try:
+        for _ in range(records):
+            next(reader)
+            last = reader.line_num
+    except (StopIteration, csv.Error):
+        pass
+    return last + 1
 
 
 def _blank(v: Any) -> bool:
@@ -258,7 +295,7 @@ def _set_meta(row: IngestRow, name: str, value: Any) -> None:
 def import_responses(
     session: Session,
     survey_id: int,
-    content: bytes,
+    content: bytes | BinaryIO,
     filename: str,
     *,
     actor: User,
@@ -349,14 +386,22 @@ def _plain(v: float | None) -> int | float | None:
 def export_bytes(session: Session, survey_id: int, *, actor: User, fmt: str = "csv") -> bytes:
     """The export as CSV (UTF-8 with BOM, opens in Excel) or XLSX bytes."""
     header, rows = export_rows(session, survey_id, actor=actor)
+    # Free-text answers come from customers: no text cell may open as a live formula.
     if fmt == "xlsx":
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
 
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("responses")
         ws.append(header)
         for r in rows:
-            ws.append(r)
+            cells = []
+            for v in r:
+                cell = WriteOnlyCell(ws, value=neutralise(v))
+                if isinstance(v, str):
+                    cell.data_type = "s"  # text, never a formula
+                cells.append(cell)
+            ws.append(cells)
         buf = io.BytesIO()
         wb.save(buf)
         return buf.getvalue()
@@ -364,6 +409,6 @@ def export_bytes(session: Session, survey_id: int, *, actor: User, fmt: str = "c
         raise InvalidInput("format must be 'csv' or 'xlsx'.", field="format")
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(header)
-    w.writerows(["" if v is None else v for v in r] for r in rows)
+    w.writerow(neutralise_row(header))
+    w.writerows(neutralise_row(["" if v is None else v for v in r]) for r in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")

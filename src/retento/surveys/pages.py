@@ -21,6 +21,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound, RetentoError
 from retento.core.validation import DbId, is_id
 from retento.customers.models import Customer
+from retento.dataio.cells import neutralise_row
 from retento.surveys import fileio, reports, service
 from retento.surveys.models import (
     CHANNELS,
@@ -1300,15 +1301,17 @@ def distribution_csv(
     for r in rows:
         c = r["customer"]
         out.writerow(
-            [
-                r["link"].customer_id,
-                c.external_id if c else "",
-                c.name if c else "",
-                (c.email or "") if c else "",
-                (c.phone or "") if c else "",
-                r["link"].channel,
-                r["url"],
-            ]
+            neutralise_row(  # names and e-mails are customer data: never a live formula
+                [
+                    r["link"].customer_id,
+                    c.external_id if c else "",
+                    c.name if c else "",
+                    (c.email or "") if c else "",
+                    (c.phone or "") if c else "",
+                    r["link"].channel,
+                    r["url"],
+                ]
+            )
         )
     return Response(
         "\ufeff" + buf.getvalue(),
