@@ -19,7 +19,7 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/retento db upgrade
 	$(BIN)/retento demo --customers 2000 --seed 42 --if-empty
-	$(BIN)/retento serve --host 127.0.0.1 --port 8000
+	$(BIN)/retento serve --demo --host 127.0.0.1 --port 8000
 
 serve: install
 	$(BIN)/retento serve

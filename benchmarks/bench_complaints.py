@@ -44,7 +44,7 @@ def populate(url: str, n: int, seed: int = 7) -> dict:
     eng = make_engine(url)
     now = datetime.now(UTC)
     with eng.begin() as conn:
-        pw = hash_password("password123")
+        pw = hash_password("ledger-Sesame-42")
         lead = conn.execute(
             insert(User).returning(User.id),
             [{"username": "lead", "role": "manager", "password_hash": pw, "display_name": "Lead",

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
 from retento import __version__
-from retento.core.config import Settings, get_settings
+from retento.core.config import Settings, check_secret_key, get_settings
 from retento.core.db import make_engine, make_session_factory
 from retento.core.handlers import install_api_handlers
 from retento.core.limits import install_limits
@@ -50,11 +50,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             scheduler.stop()
         app.state.engine.dispose()
 
+    secret_key = check_secret_key(settings)  # refuses an empty or published key
     app = FastAPI(
         title="Retento API",
         version=__version__,
         description="Customer retention: customers, value, touchpoints, satisfaction, loyalty, complaints.",
         lifespan=lifespan,
+        # /docs and /redoc come from retento.web.docs: vendored files, no CDN, no inline script.
+        docs_url=None,
+        redoc_url=None,
         # NUL / lone surrogates in any parameter, JSON body or form field: 422 naming the field.
         dependencies=[Depends(reject_unsafe_text)],
     )
@@ -65,12 +69,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_limits(app, settings)  # innermost: body/upload/JSON-depth limits (core/limits.py)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.secret_key,
+        secret_key=secret_key,
         session_cookie="retento_session",
         max_age=settings.session_max_age_seconds,
         same_site="lax",
         https_only=settings.secure_cookies,
     )
+    from retento.web.headers import SecurityHeadersMiddleware
+
+    # Added last so it is the outermost layer: every response, errors included, gets them.
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
     install_api_handlers(app)
 
     @app.get("/healthz", tags=["system"])

@@ -67,10 +67,38 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
     reload: bool = typer.Option(False, "--reload"),
+    demo: bool = typer.Option(
+        False,
+        "--demo",
+        help="Demo on this machine: without RETENTO_SECRET_KEY, use a random key kept in "
+        "RETENTO_DATA_DIR/secret_key.",
+    ),
 ) -> None:
     """Serve the web UI and the API (with the job scheduler)."""
     import uvicorn
 
+    from retento.core.config import (
+        InsecureSecretKey,
+        check_secret_key,
+        get_settings,
+        use_demo_secret_key,
+    )
+
+    if demo:
+        path = use_demo_secret_key()
+        if path:
+            console.print(
+                f"[yellow]Demo mode: session cookies are signed with the key in {path}.[/]"
+            )
+    try:
+        key = check_secret_key(get_settings())
+    except InsecureSecretKey as exc:
+        console.print(f"[red]Error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    if len(key) < 32:
+        console.print(
+            "[yellow]Warning: RETENTO_SECRET_KEY is short; use 32 or more random characters.[/]"
+        )
     console.print(f"Retento on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run("retento.asgi:app", host=host, port=port, reload=reload, log_level="info")
 

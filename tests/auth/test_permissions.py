@@ -95,7 +95,7 @@ def _operations(db, users, own: bool):
         ),
         "touchpoint:delete": lambda a: touchpoints.delete_touchpoint(db, tp.id, actor=a),
         "user:manage": lambda a: auth_service.create_user(
-            db, UserCreate(username="newbie", password="password123", role="agent"), actor=a
+            db, UserCreate(username="newbie", password="ledger-Sesame-42", role="agent"), actor=a
         ),
         "audit:read": lambda a: audit_service.list_entries(db, a),
         "mail:manage": lambda a: mail.list_messages(db, actor=a),

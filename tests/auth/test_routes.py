@@ -47,7 +47,7 @@ def test_passwords_are_argon2_hashed(db, users):
     from retento.core.errors import Unauthorized
 
     assert users["admin"].password_hash.startswith("$argon2")
-    assert authenticate(db, "ADMIN", "password123").id == users["admin"].id
+    assert authenticate(db, "ADMIN", "ledger-Sesame-42").id == users["admin"].id
     import pytest
 
     with pytest.raises(Unauthorized):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,6 +108,9 @@ def cli_url(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     upgrade(url)
     monkeypatch.setenv("RETENTO_DATABASE_URL", url)
+    # No key configured: the demo keeps a random one in the data dir (restored after the test).
+    monkeypatch.setenv("RETENTO_SECRET_KEY", "")
+    monkeypatch.setenv("RETENTO_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
     yield url
     get_settings.cache_clear()
@@ -127,3 +131,9 @@ def test_cli_if_empty_and_reset(cli_url):
     assert r.exit_code == 1 and "--reset" in " ".join(r.output.split())
     r = runner.invoke(app, ["demo", "--customers", "60", "--reset"])
     assert r.exit_code == 0 and "Generated 60 customers" in " ".join(r.output.split())
+    from retento.core.config import get_settings
+
+    key_file = Path(get_settings().data_dir) / "secret_key"
+    assert key_file.stat().st_mode & 0o077 == 0  # readable by its owner only
+    assert get_settings().secret_key == key_file.read_text().strip()
+    assert len(get_settings().secret_key) >= 32

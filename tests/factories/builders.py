@@ -15,7 +15,7 @@ from retento.products.models import Product
 from retento.touchpoints.models import Touchpoint
 
 _seq = itertools.count(1)
-_PW = hash_password("password123")
+_PW = hash_password("ledger-Sesame-42")
 
 
 def make_user(session: Session, **over) -> User:
@@ -42,6 +42,10 @@ def make_customer(session: Session, **over) -> Customer:
         "kind": "consumer",
         "party_type": "person",
         "external_id": f"C{n:06d}",
+        # Agreed to be contacted by SMS and phone (so survey distributions invite them); e-mail
+        # consent stays opt-in per test, as e-mail sending depends on it.
+        "consent_sms": True,
+        "consent_phone": True,
     }
     values.update(over)
     values.setdefault("name_key", values["name"].lower())

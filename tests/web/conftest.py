@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-PASSWORD = "password123"  # tests.factories.make_user's default
+PASSWORD = "ledger-Sesame-42"  # tests.factories.make_user's default
 
 
 def csrf_of(html: str) -> str:

@@ -23,7 +23,7 @@ from retento.customers.schemas import ContactIn, CustomerCreate
 from retento.customers.service import create_customer
 from tests.factories import make_order, make_product, make_touchpoint, make_user
 
-PASSWORD = "password123"
+PASSWORD = "ledger-Sesame-42"
 
 CUSTOMERS = [
     (

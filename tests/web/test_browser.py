@@ -34,9 +34,32 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = CspWatchingBrowser(p.chromium.launch(executable_path=CHROMIUM, args=ARGS))
         yield b
         b.close()
+    # Every page any test opened ran under the Content-Security-Policy without a violation.
+    assert b.csp_violations == []
+
+
+class CspWatchingBrowser:
+    """The Playwright browser; every context it makes records Content-Security-Policy
+    violations reported on the console (blocked inline scripts, styles, workers, ...)."""
+
+    def __init__(self, browser):
+        self._browser = browser
+        self.csp_violations: list[str] = []
+
+    def new_context(self, *args, **kwargs):
+        context = self._browser.new_context(*args, **kwargs)
+        context.on("console", self._on_console)
+        return context
+
+    def _on_console(self, msg) -> None:
+        if msg.type == "error" and "Content Security Policy" in msg.text:
+            self.csp_violations.append(msg.text)
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
 
 
 @pytest.fixture

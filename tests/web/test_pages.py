@@ -56,7 +56,7 @@ def test_login_redirects_only_to_local_paths(web):
         "/login",
         data={
             "username": "agent",
-            "password": "password123",
+            "password": "ledger-Sesame-42",
             "csrf_token": csrf_of(page.text),
             "next": "//evil.example/x",
         },

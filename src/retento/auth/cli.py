@@ -18,7 +18,9 @@ app = typer.Typer(help="Manage users and API tokens.", no_args_is_help=True)
 def create(
     username: str = typer.Argument(..., help="Login name."),
     role: str = typer.Option(..., "--role", help="admin, manager, agent or analyst."),
-    password: str = typer.Option(..., "--password", help="At least 8 characters."),
+    password: str = typer.Option(
+        ..., "--password", help="At least 12 characters, not a common password."
+    ),
     display_name: str = typer.Option("", "--display-name"),
     email: str | None = typer.Option(None, "--email"),
     locale: str = typer.Option("en", "--locale", help="en or zh_CN."),
@@ -41,6 +43,43 @@ def create(
     with cli_session() as session:
         user = service.create_user(session, data, actor=None)
         console.print(f"Created {user.role} [bold]{user.username}[/] (id {user.id}).")
+
+
+@app.command("password")
+@friendly_errors
+def password(
+    username: str = typer.Argument(..., help="Login name."),
+    new_password: str = typer.Option(
+        ...,
+        "--password",
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        help="At least 12 characters, not a common password (asked if not given).",
+    ),
+) -> None:
+    """Set USERNAME's password (same policy as the web); ends the user's web sessions."""
+    from retento.auth.schemas import UserUpdate
+
+    with cli_session() as session:
+        user = service.get_user_by_name(session, username)
+        try:
+            data = UserUpdate(password=new_password)
+        except ValidationError as exc:
+            raise InvalidInput(exc.errors()[0]["msg"], field="password") from exc
+        # The CLI administers the installation: act as the user themself (self-service path).
+        service.update_user(session, user.id, data, actor=user)
+        console.print(f"Password of [bold]{user.username}[/] changed; open sessions ended.")
+
+
+@app.command("logout")
+@friendly_errors
+def logout(username: str = typer.Argument(..., help="Login name.")) -> None:
+    """End every open web session of USERNAME (API tokens stay; revoke them separately)."""
+    with cli_session() as session:
+        user = service.get_user_by_name(session, username)
+        n = service.log_out_everywhere(session, user, actor=None)
+        console.print(f"Ended {n} open session(s) of [bold]{user.username}[/].")
 
 
 @app.command("token")

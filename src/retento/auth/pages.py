@@ -8,13 +8,15 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from retento.auth import service
+from retento.auth import service, sessions
 from retento.auth.models import User
 from retento.auth.permissions import ROLES, require
-from retento.auth.schemas import UserCreate, UserUpdate
+from retento.auth.schemas import UserCreate, UserRead, UserUpdate
+from retento.auth.throttle import LoginThrottled
 from retento.core.deps import DbSession
 from retento.core.errors import RetentoError, Unauthorized
-from retento.web.csrf import SESSION_KEY as CSRF_KEY
+from retento.core.validation import DbId
+from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.i18n import N_
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
@@ -35,14 +37,46 @@ register_nav(NavItem("admin.users", N_("Users"), "/admin/users", "user:manage", 
 PAGE_SIZE = 50
 
 
-def log_in(request: Request, user: User) -> None:
-    """Start a fresh web session for ``user`` (a new session id against fixation)."""
+def client_ip(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy: see docs/security.md)."""
+    return request.client.host if request.client else ""
+
+
+def log_in(request: Request, session: DbSession, user: User) -> None:
+    """Start a fresh server-side session for ``user``: a new random id (against fixation) and a
+    new CSRF token; the cookie carries the id, the language and the CSRF token, nothing else."""
+    settings = request.app.state.settings
     locale = request.session.get("locale")
+    old = request.session.get(sessions.COOKIE_KEY)
+    if isinstance(old, str) and old:
+        sessions.revoke(session, old)
     request.session.clear()
-    request.session["user_id"] = user.id
-    # A password change alters the hash, so older sessions stop matching and are logged out.
-    request.session["pw"] = user.password_hash[-12:]
+    request.session[sessions.COOKIE_KEY] = sessions.start(
+        session,
+        user,
+        absolute_seconds=settings.session_absolute_seconds,
+        user_agent=request.headers.get("user-agent", ""),
+        ip=client_ip(request),
+    )
     request.session["locale"] = user.locale or locale or "en"
+
+
+def _log_out(request: Request, session: DbSession) -> None:
+    """End this browser's session server-side and clear the cookie (the language stays)."""
+    locale = request.session.get("locale")
+    sid = request.session.get(sessions.COOKIE_KEY)
+    if isinstance(sid, str) and sid:
+        sessions.revoke(session, sid)
+    request.session.clear()
+    if locale:
+        request.session["locale"] = locale
+
+
+def _throttled_message(request: Request, seconds: int) -> str:
+    if seconds < 120:
+        return tr(request, "Too many failed log-ins. Wait %(n)s seconds and try again.", n=seconds)
+    minutes = -(-seconds // 60)
+    return tr(request, "Too many failed log-ins. Wait %(n)s minutes and try again.", n=minutes)
 
 
 @router.get("/login")
@@ -59,9 +93,28 @@ def login(
     password: str = Form(""),
     next: str = Form("/"),
 ) -> Response:
-    """Check the password and start the session; the same message whatever was wrong."""
+    """Check the password and start the session; the same message whatever was wrong.
+
+    Throttled per account and per client address: 429 with ``Retry-After`` while backing off."""
     try:
-        user = service.authenticate(session, username, password)
+        user = service.login(
+            request.app.state.session_factory,
+            session,
+            request.app.state.settings,
+            username,
+            password,
+            client_ip=client_ip(request),
+        )
+    except LoginThrottled as exc:
+        return render(
+            request,
+            "auth/login.html",
+            status_code=429,
+            headers=exc.headers,
+            next=safe_next(next),
+            form={"username": username},
+            errors={"": _throttled_message(request, exc.retry_after)},
+        )
     except Unauthorized:
         return render(
             request,
@@ -71,18 +124,14 @@ def login(
             form={"username": username},
             errors={"": tr(request, "Wrong username or password.")},
         )
-    log_in(request, user)
+    log_in(request, session, user)
     return redirect(request, safe_next(next))
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
-    """End the session (the cookie is cleared) and go back to the login page."""
-    locale = request.session.get("locale")
-    request.session.clear()
-    if locale:
-        request.session["locale"] = locale
-    request.session.pop(CSRF_KEY, None)
+def logout(request: Request, session: DbSession) -> Response:
+    """End the session server-side (a copied cookie stops working too) and show the login page."""
+    _log_out(request, session)
     return redirect(request, "/login")
 
 
@@ -162,7 +211,7 @@ async def user_create(request: Request, session: DbSession, user: PageUser) -> R
             "auth/user_new.html",
             status_code=422,
             form=data,
-            errors=form_errors(request, exc),
+            errors=_translated(request, form_errors(request, exc)),
             role_options=_role_options(request),
         )
     flash(request, tr(request, "User %(name)s was created.", name=created.username))
@@ -173,18 +222,40 @@ def _user_page(
     request: Request, session: DbSession, actor: User, target: User, **extra: Any
 ) -> Response:
     tokens = service.list_tokens(session, target, actor=actor)
+    open_sessions = service.list_sessions(
+        session,
+        target,
+        actor=actor,
+        idle_seconds=request.app.state.settings.session_max_age_seconds,
+    )
     return render(
         request,
         "auth/user_detail.html",
         target=target,
         tokens=tokens,
+        sessions=open_sessions,
+        current_session_id=getattr(request.state, "session_row_id", None),
         role_options=_role_options(request),
         **extra,
     )
 
 
+def _translated(request: Request, errors: dict[str, str]) -> dict[str, str]:
+    """Service messages (password policy, ...) are message ids: show them translated."""
+    return {field: tr(request, message) for field, message in errors.items()}
+
+
+# Field names of UserUpdate → labels, for the stale-edit page (web.conflict).
+USER_FIELD_LABELS = {
+    "display_name": N_("Name"),
+    "email": N_("Email"),
+    "role": N_("Role"),
+    "is_active": N_("Active"),
+}
+
+
 @router.get("/admin/users/{user_id}")
-def user_detail(request: Request, session: DbSession, user: PageUser, user_id: int) -> Response:
+def user_detail(request: Request, session: DbSession, user: PageUser, user_id: DbId) -> Response:
     """One user: profile, role, status, password reset and API tokens."""
     require(user, "user:manage")
     return _user_page(request, session, user, service.get_user(session, user_id))
@@ -192,7 +263,7 @@ def user_detail(request: Request, session: DbSession, user: PageUser, user_id: i
 
 @router.post("/admin/users/{user_id}")
 async def user_update(
-    request: Request, session: DbSession, user: PageUser, user_id: int
+    request: Request, session: DbSession, user: PageUser, user_id: DbId
 ) -> Response:
     """Change profile, role or active flag (the last active admin is protected)."""
     require(user, "user:manage")
@@ -210,14 +281,39 @@ async def user_update(
         demoting = (data.role not in (None, "admin")) or data.is_active is False
         if target.role == "admin" and demoting:
             service.ensure_not_last_admin(session, target)
-        service.update_user(session, user_id, data, actor=user)
+        expected = form_version(form)
+        service.update_user(session, user_id, data, actor=user, expected_version=expected)
+    except STALE:
+        session.rollback()
+        current = service.get_user(session, user_id)
+        return conflict_page(
+            request,
+            session,
+            entity="user",
+            record=current,
+            title=current.username,
+            submitted=data.model_dump(exclude_unset=True, exclude={"version"}),
+            current=UserRead.model_validate(current).model_dump(),
+            labels=USER_FIELD_LABELS,
+            form=form,
+            action=f"/admin/users/{user_id}",
+            reload_url=f"/admin/users/{user_id}",
+            cancel_url=f"/admin/users/{user_id}",
+            expected=expected,
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status == 401:
             raise
         target = service.get_user(session, user_id)
         return _user_page(
-            request, session, user, target, status_code=422, errors=form_errors(request, exc)
+            request,
+            session,
+            user,
+            target,
+            status_code=422,
+            errors=_translated(request, form_errors(request, exc)),
+            version=str(form.get("version") or ""),  # kept: the re-shown form still detects
         )
     flash(request, tr(request, "The changes were saved."))
     return redirect(request, f"/admin/users/{user_id}")
@@ -228,7 +324,7 @@ def user_password(
     request: Request,
     session: DbSession,
     user: PageUser,
-    user_id: int,
+    user_id: DbId,
     password: str = Form(""),
 ) -> Response:
     """Set a new password; the user's open sessions are logged out."""
@@ -241,11 +337,31 @@ def user_password(
             raise
         target = service.get_user(session, user_id)
         return _user_page(
-            request, session, user, target, status_code=422, errors=form_errors(request, exc)
+            request,
+            session,
+            user,
+            target,
+            status_code=422,
+            errors=_translated(request, form_errors(request, exc)),
         )
     flash(request, tr(request, "The password was reset; the user's sessions are logged out."))
     if user_id == user.id:
-        log_in(request, service.get_user(session, user_id))
+        log_in(request, session, service.get_user(session, user_id))
+    return redirect(request, f"/admin/users/{user_id}")
+
+
+@router.post("/admin/users/{user_id}/sessions/revoke")
+def user_sessions_revoke(
+    request: Request, session: DbSession, user: PageUser, user_id: int
+) -> Response:
+    """Log the user out everywhere: every open web session ends at once (API tokens stay)."""
+    require(user, "user:manage")
+    target = service.get_user(session, user_id)
+    n = service.log_out_everywhere(session, target, actor=user)
+    if target.id == user.id:
+        _log_out(request, session)
+        return redirect(request, "/login")
+    flash(request, tr(request, "%(n)s open sessions were ended.", n=n))
     return redirect(request, f"/admin/users/{user_id}")
 
 
@@ -254,7 +370,7 @@ def token_issue(
     request: Request,
     session: DbSession,
     user: PageUser,
-    user_id: int,
+    user_id: DbId,
     name: str = Form(""),
 ) -> Response:
     """Issue an API token and show it once."""
@@ -273,7 +389,7 @@ def token_issue(
 
 
 @router.post("/admin/tokens/{token_id}/revoke")
-def token_revoke(request: Request, session: DbSession, user: PageUser, token_id: int) -> Response:
+def token_revoke(request: Request, session: DbSession, user: PageUser, token_id: DbId) -> Response:
     """Revoke an API token."""
     require(user, "user:manage")
     token = service.revoke_token(session, token_id, actor=user)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from retento.auth import service
 from retento.auth.schemas import (
+    SessionRead,
+    SessionsRevoked,
     TokenCreate,
     TokenIssued,
     TokenRead,
@@ -15,6 +17,8 @@ from retento.auth.schemas import (
 )
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.pagination import Page
+from retento.core.validation import DbId, Limit, Offset
+from retento.core.versioning import IfMatch, parse_if_match, set_etag
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
@@ -32,8 +36,8 @@ def list_users(
     role: str | None = None,
     active: bool | None = None,
     sort: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     rows, total = service.list_users(
         session, user, q=q, role=role, active=active, sort=sort, limit=limit, offset=offset
@@ -49,26 +53,40 @@ def create_user(data: UserCreate, session: DbSession, user: CurrentUser):
 
 
 @router.get("/users/{user_id}", response_model=UserRead)
-def get_user(user_id: int, session: DbSession, user: CurrentUser):
+def get_user(user_id: DbId, session: DbSession, user: CurrentUser, response: Response):
     if user_id != user.id:
         from retento.auth.permissions import require
 
         require(user, "user:manage")
-    return service.get_user(session, user_id)
+    found = service.get_user(session, user_id)
+    set_etag(response, found)
+    return found
 
 
 @router.patch("/users/{user_id}", response_model=UserRead)
-def update_user(user_id: int, data: UserUpdate, session: DbSession, user: CurrentUser):
-    return service.update_user(session, user_id, data, actor=user)
+def update_user(
+    user_id: DbId,
+    data: UserUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Change the fields sent; a stale ``If-Match`` or ``version`` gets 409."""
+    changed = service.update_user(
+        session, user_id, data, actor=user, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, changed)
+    return changed
 
 
 @router.get("/users/{user_id}/tokens", response_model=list[TokenRead])
-def list_tokens(user_id: int, session: DbSession, user: CurrentUser):
+def list_tokens(user_id: DbId, session: DbSession, user: CurrentUser):
     return service.list_tokens(session, service.get_user(session, user_id), actor=user)
 
 
 @router.post("/users/{user_id}/tokens", response_model=TokenIssued, status_code=201)
-def issue_token(user_id: int, data: TokenCreate, session: DbSession, user: CurrentUser):
+def issue_token(user_id: DbId, data: TokenCreate, session: DbSession, user: CurrentUser):
     token, plain = service.issue_token(
         session, service.get_user(session, user_id), name=data.name, actor=user
     )
@@ -76,6 +94,24 @@ def issue_token(user_id: int, data: TokenCreate, session: DbSession, user: Curre
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, session: DbSession, user: CurrentUser):
+def revoke_token(token_id: DbId, session: DbSession, user: CurrentUser):
     service.revoke_token(session, token_id, actor=user)
     return Response(status_code=204)
+
+
+@router.get("/users/{user_id}/sessions", response_model=list[SessionRead])
+def list_sessions(user_id: int, request: Request, session: DbSession, user: CurrentUser):
+    """The user's open web sessions (the user themself, or `user:manage`)."""
+    return service.list_sessions(
+        session,
+        service.get_user(session, user_id),
+        actor=user,
+        idle_seconds=request.app.state.settings.session_max_age_seconds,
+    )
+
+
+@router.delete("/users/{user_id}/sessions", response_model=SessionsRevoked)
+def log_out_everywhere(user_id: int, session: DbSession, user: CurrentUser):
+    """Log the user out everywhere: every open web session ends (API tokens are not touched)."""
+    n = service.log_out_everywhere(session, service.get_user(session, user_id), actor=user)
+    return SessionsRevoked(revoked=n)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -32,3 +33,13 @@ def new_token() -> str:
 def hash_token(token: str) -> str:
     # Tokens are 256-bit random, so a fast hash is enough (no dictionary to attack).
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def verify_dummy(password: str) -> None:
+    """Spend the same time as a real check (for unknown or inactive users: no timing oracle)."""
+    verify_password(_dummy_hash(), password)

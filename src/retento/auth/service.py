@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from retento.audit.service import record, snapshot
-from retento.auth.models import ApiToken, User
+from retento.auth import last_use, sessions, throttle
+from retento.auth.models import ApiToken, User, UserSession
+from retento.auth.password_policy import check_password
 from retento.auth.permissions import require
 from retento.auth.schemas import UserCreate, UserUpdate
-from retento.auth.security import hash_password, hash_token, new_token, verify_password
+from retento.auth.security import (
+    hash_password,
+    hash_token,
+    new_token,
+    verify_dummy,
+    verify_password,
+)
+from retento.core.config import Settings
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from retento.core.pagination import apply_sort, paginate
+from retento.core.versioning import lock_for_edit
 
 
 def create_user(session: Session, data: UserCreate, *, actor: User | None) -> User:
@@ -23,6 +33,7 @@ def create_user(session: Session, data: UserCreate, *, actor: User | None) -> Us
         raise Conflict(f"A user named '{data.username}' already exists.", field="username")
     if data.manager_id is not None:
         get_user(session, data.manager_id)
+    check_password(data.password, data.username)
     user = User(
         username=data.username,
         display_name=data.display_name or data.username,
@@ -52,13 +63,23 @@ def get_user_by_name(session: Session, username: str) -> User:
     return user
 
 
-def update_user(session: Session, user_id: int, data: UserUpdate, *, actor: User) -> User:
-    """Change role, profile, active flag or password (admins; users may change own locale)."""
+def update_user(
+    session: Session,
+    user_id: int,
+    data: UserUpdate,
+    *,
+    actor: User,
+    expected_version: int | None = None,
+) -> User:
+    """Change role, profile, active flag or password (admins; users may change own locale).
+
+    A stale ``version``/If-Match gets 409 (core.versioning)."""
     user = get_user(session, user_id)
-    changes = data.model_dump(exclude_unset=True)
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
     self_service = user.id == actor.id and set(changes) <= {"locale", "display_name", "password"}
     if not self_service:
         require(actor, "user:manage")
+    lock_for_edit(session, user, data.version, expected_version)
     if (
         user.id == actor.id
         and (changes.get("is_active") is False or changes.get("role", "admin") != "admin")
@@ -68,6 +89,9 @@ def update_user(session: Session, user_id: int, data: UserUpdate, *, actor: User
     before = snapshot(user)
     if "manager_id" in changes and changes["manager_id"] is not None:
         get_user(session, changes["manager_id"])
+    if "password" in changes:
+        check_password(changes["password"], user.username)
+    was_active = user.is_active
     for key, value in changes.items():
         if key == "password":
             user.password_hash = hash_password(value)
@@ -79,6 +103,9 @@ def update_user(session: Session, user_id: int, data: UserUpdate, *, actor: User
         after["password"] = "changed"
         before["password"] = "***"
     record(session, actor, "update", "user", user.id, before, after)
+    if "password" in changes or (was_active and not user.is_active):
+        # A new password or a deactivation ends every open web session of the user.
+        sessions.revoke_all(session, user.id)
     return user
 
 
@@ -125,10 +152,47 @@ def list_assignable_users(session: Session) -> list[User]:
 
 
 def authenticate(session: Session, username: str, password: str) -> User:
-    """Check a username and password; the same error whatever was wrong."""
+    """Check a username and password; the same error, and the same work, whatever was wrong
+    (unknown and deactivated users cost one argon2 check too, so timing tells nothing)."""
     user = session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+    if user is None or not user.is_active:
+        verify_dummy(password)
         raise Unauthorized("Wrong username or password.")
+    if not verify_password(user.password_hash, password):
+        raise Unauthorized("Wrong username or password.")
+    return user
+
+
+def login(
+    factory: sessionmaker[Session],
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    *,
+    client_ip: str,
+) -> User:
+    """``authenticate`` behind the login throttle: ``LoginThrottled`` (429) while the account or
+    the client address is backing off; failures are counted in their own committed transaction
+    (``factory``), so they stick whatever happens to the request's."""
+    keys = throttle.keys_for(
+        username,
+        client_ip,
+        account_free=settings.login_free_attempts,
+        ip_free=settings.login_ip_free_attempts,
+    )
+    now = utcnow()
+    with factory() as s:
+        wait, has_failures = throttle.state(s, keys, now)
+    if wait:
+        raise throttle.LoginThrottled(wait)
+    try:
+        user = authenticate(session, username, password)
+    except Unauthorized:
+        throttle.record_failure(factory, keys, now, settings.login_lockout_max_seconds)
+        raise
+    if has_failures:
+        throttle.clear(factory, keys)
     return user
 
 
@@ -177,16 +241,56 @@ def revoke_token(session: Session, token_id: int, *, actor: User) -> ApiToken:
     return token
 
 
+def user_id_for_token(factory: sessionmaker[Session], plain: str) -> int:
+    """Resolve a bearer token to its active user's id, or raise ``Unauthorized``.
+
+    Runs in its own short transaction, not the request's: the last use is recorded there at
+    most once a minute and never waits for a lock (a long request holding the token's row, e.g.
+    an import made with the same token, must not stall every other call with it)."""
+    now = utcnow()
+    with factory() as s:
+        row = s.execute(
+            select(ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at, User.id, User.is_active)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == hash_token(plain))
+        ).first()
+        if row is None or row[1] is not None:
+            raise Unauthorized("The API token is unknown or revoked.")
+        if not row[4]:
+            raise Unauthorized("The token's user is deactivated.")
+        if last_use.is_stale(row[2], now):
+            last_use.touch(s, ApiToken, "last_used_at", row[0], now)
+        else:
+            s.rollback()
+        return row[3]
+
+
 def user_for_token(session: Session, plain: str) -> User:
-    """Resolve a bearer token to its active user, or raise ``Unauthorized``."""
+    """Resolve a bearer token to its active user inside ``session`` (no last-use update)."""
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
     if token is None or token.revoked_at is not None:
         raise Unauthorized("The API token is unknown or revoked.")
-    user = token.user
-    if not user.is_active:
+    if not token.user.is_active:
         raise Unauthorized("The token's user is deactivated.")
-    token.last_used_at = utcnow()
-    return user
+    return token.user
+
+
+def list_sessions(
+    session: Session, user: User, *, actor: User, idle_seconds: int
+) -> list[UserSession]:
+    """The user's open web sessions (the user themself or an administrator)."""
+    if actor.id != user.id:
+        require(actor, "user:manage")
+    return sessions.open_sessions(session, user.id, idle_seconds=idle_seconds)
+
+
+def log_out_everywhere(session: Session, user: User, *, actor: User | None) -> int:
+    """End every web session of ``user`` (the user themself or an administrator); audited."""
+    if actor is not None and actor.id != user.id:
+        require(actor, "user:manage")
+    n = sessions.revoke_all(session, user.id)
+    record(session, actor, "revoke", "user_sessions", user.id, None, {"sessions": n})
+    return n
 
 
 def ensure_not_last_admin(session: Session, user: User) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,9 +17,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RETENTO_", extra="ignore")
 
     database_url: str = "sqlite:///./retento.db"
-    secret_key: str = "retento-dev-secret-change-me"
-    session_max_age_seconds: int = 8 * 3600
-    secure_cookies: bool = False
+    # Signs the session cookie and survey links. Required: `retento serve` refuses to start
+    # without one, except `retento serve --demo`, which keeps a random key in DATA_DIR.
+    secret_key: str = ""
+    session_max_age_seconds: int = Field(8 * 3600, ge=60)  # idle time before a session ends
+    session_absolute_seconds: int = Field(24 * 3600, ge=60)  # and its longest life
+    secure_cookies: bool = False  # HTTPS only: Secure cookies and HSTS
+    # Login throttling (docs/security.md): consecutive failures before back-off starts per
+    # account and per client address; back-off doubles from 2 s up to the maximum.
+    login_free_attempts: int = Field(5, ge=1)
+    login_ip_free_attempts: int = Field(20, ge=1)
+    login_lockout_max_seconds: int = Field(900, ge=1)
     default_locale: str = "en"
     timezone: str = "UTC"
     currency: str = "USD"
@@ -53,6 +64,48 @@ class Settings(BaseSettings):
     def mail_enabled(self) -> bool:
         """True when an SMTP host is configured (otherwise e-mails wait in the outbox)."""
         return bool(self.smtp_host.strip())
+
+
+# Keys that were published (old defaults, examples): never accepted for a real installation.
+PUBLIC_SECRET_KEYS = frozenset({"", "retento-dev-secret-change-me", "change-me", "secret"})
+DEMO_KEY_FILE = "secret_key"
+
+
+class InsecureSecretKey(RuntimeError):
+    """RETENTO_SECRET_KEY is empty or a published value."""
+
+
+def check_secret_key(settings: Settings) -> str:
+    """The secret key, or ``InsecureSecretKey`` with instructions if it is empty or public."""
+    key = settings.secret_key.strip()
+    if key in PUBLIC_SECRET_KEYS:
+        raise InsecureSecretKey(
+            "RETENTO_SECRET_KEY is not set (or is a published default). Set it to a long random "
+            "value, e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            " — or, for a demo on this machine only, run `retento serve --demo`."
+        )
+    return key
+
+
+def use_demo_secret_key() -> str | None:
+    """For demos: unless RETENTO_SECRET_KEY is set, use a random key kept in DATA_DIR/secret_key
+    (created on first use, readable by its owner only) and export it to this process's settings.
+    Returns the file used, or None when a real key is configured."""
+    settings = get_settings()
+    if settings.secret_key.strip() not in PUBLIC_SECRET_KEYS:
+        return None
+    path = Path(settings.data_dir) / DEMO_KEY_FILE
+    if path.is_file() and path.read_text().strip():
+        key = path.read_text().strip()
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key + "\n")
+    os.environ["RETENTO_SECRET_KEY"] = key
+    get_settings.cache_clear()
+    return str(path)
 
 
 @lru_cache

@@ -31,26 +31,45 @@ DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def optional_user(request: Request, session: DbSession) -> User | None:
-    """The user behind a bearer token or the web session cookie, if any."""
-    from retento.auth.service import user_for_token
+    """The user behind a bearer token or the web session cookie, if any.
 
+    The token or session row is looked up (and its last use recorded) in a short transaction of
+    its own, before the request's session opens a connection; the user is then loaded in the
+    request's session. A cookie-authenticated unsafe ``/api/`` call must carry the CSRF header.
+    """
+    from retento.auth import sessions
+    from retento.auth.service import user_id_for_token
+
+    factory = request.app.state.session_factory
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Use 'Authorization: Bearer <token>'.")
-        return user_for_token(session, token.strip())
-    user_id = request.session.get("user_id") if "session" in request.scope else None
-    if user_id is not None:
-        user = session.get(User, user_id)
-        if (
-            user is not None
-            and user.is_active
-            and request.session.get("pw") == user.password_hash[-12:]
-        ):
-            return user
-        request.session.clear()
-    return None
+        user = session.get(User, user_id_for_token(factory, token.strip()))
+        if user is None or not user.is_active:
+            raise Unauthorized("The token's user is deactivated.")
+        request.state.auth_method = "bearer"
+        return user
+    if "session" not in request.scope:
+        return None
+    sid = request.session.get(sessions.COOKIE_KEY)
+    if not sid or not isinstance(sid, str):
+        return None
+    settings = request.app.state.settings
+    found = sessions.resolve(factory, sid, idle_seconds=settings.session_max_age_seconds)
+    user = session.get(User, found.user_id) if found else None
+    if user is None or not user.is_active:
+        # Ended, revoked or unknown: forget it, keep the language and the CSRF token.
+        request.session.pop(sessions.COOKIE_KEY, None)
+        return None
+    request.state.auth_method = "cookie"
+    request.state.session_row_id = found.session_id
+    if request.url.path.startswith("/api/"):
+        from retento.web.csrf import check_api_csrf
+
+        check_api_csrf(request)
+    return user
 
 
 def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:

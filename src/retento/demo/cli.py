@@ -12,7 +12,9 @@ from retento.demo import generator
 
 
 def _logins() -> None:
-    console.print(f"\nOpen [bold]{generator.URL}[/] (start it with `retento serve`) and log in as:")
+    console.print(
+        f"\nOpen [bold]{generator.URL}[/] (start it with `retento serve --demo`) and log in as:"
+    )
     for name in generator.DEMO_USERS:
         role = name.rstrip("0123456789")
         console.print(f"  {name:<8} / {generator.DEMO_PASSWORD}   ({role})")
@@ -35,8 +37,11 @@ def demo(
     """Generate demo customers, products, orders and touchpoints, plus demo logins."""
     from retento.auth.permissions import require
     from retento.auth.service import get_user_by_name
+    from retento.core.config import use_demo_secret_key
     from retento.core.errors import Conflict
 
+    # Survey links in demo e-mails are signed: use the key `retento serve --demo` will use.
+    use_demo_secret_key()
     started = time.perf_counter()
     with cli_session() as session:
         actor = None

@@ -135,8 +135,11 @@ def page_error(request: Request, err: RetentoError) -> Response:
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Mount static files, include every domain's page router, render errors as pages."""
+    from retento.web.docs import router as docs_router
+
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     app.include_router(router)
+    app.include_router(docs_router)
     for name in page_modules():
         module = importlib.import_module(name)
         app.include_router(module.router)

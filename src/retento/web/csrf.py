@@ -52,3 +52,14 @@ async def check_csrf(request: Request) -> None:
             sent = value if isinstance(value, str) else None
     if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
         raise CsrfError()
+
+
+def check_api_csrf(request: Request) -> None:
+    """JSON API calls authenticated by the session cookie: unsafe methods need the
+    ``X-CSRF-Token`` header (a cross-site form or fetch cannot set it). Bearer calls are exempt."""
+    if request.method in SAFE_METHODS:
+        return
+    expected = request.session.get(SESSION_KEY)
+    sent = request.headers.get(HEADER)
+    if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
+        raise CsrfError()

@@ -30,6 +30,26 @@
     if (form && !window.confirm(form.dataset.confirm)) evt.preventDefault();
   }, true);
 
+  // <form data-action-from="survey" data-action-pattern="/surveys/{}/respond">: the form's
+  // action follows the chosen option (no inline handlers: the CSP allows only these files).
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target.closest("form[data-action-pattern]");
+    if (!form || evt.defaultPrevented) return;
+    var field = form.elements[form.dataset.actionFrom];
+    if (field && field.value) {
+      form.action = form.dataset.actionPattern.replace("{}", encodeURIComponent(field.value));
+    }
+  });
+
+  // <a data-history-back href="/">: go back if there is somewhere to go back to.
+  document.addEventListener("click", function (evt) {
+    var link = evt.target.closest("a[data-history-back]");
+    if (link && window.history.length > 1) {
+      evt.preventDefault();
+      window.history.back();
+    }
+  });
+
   // "Add a row" buttons: <button data-add-row="#tpl-id" data-into="#rows-id">.
   document.addEventListener("click", function (evt) {
     var btn = evt.target.closest("[data-add-row]");
@@ -58,6 +78,12 @@
       if (el._chart) return;
       el._chart = window.echarts.init(el, null, { renderer: "svg" });
       el._chart.setOption(JSON.parse(el.dataset.chart));
+      // data-chart-link="/customers/": clicking a point whose third value is an id opens it.
+      if (el.dataset.chartLink) {
+        el._chart.on("click", function (p) {
+          if (p.value && p.value.length > 2) window.location.href = el.dataset.chartLink + p.value[2];
+        });
+      }
     });
   }
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });

@@ -1,0 +1,129 @@
+"""Server-side web sessions: the cookie carries a random id, the ``user_sessions`` row the rest.
+
+A session ends when it is idle longer than ``session_max_age_seconds``, when it is older than
+``session_absolute_seconds``, at logout, when the user's password changes, when the user is
+deactivated, and when an administrator (or the user) logs the user out everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from retento.auth import last_use
+from retento.auth.models import User, UserSession
+from retento.core.db import utcnow
+
+COOKIE_KEY = "sid"  # the key inside the signed session cookie
+
+
+def hash_sid(plain: str) -> str:
+    # 256-bit random ids: a fast hash is enough, and a stolen table cannot be replayed.
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+def start(
+    session: Session,
+    user: User,
+    *,
+    absolute_seconds: int,
+    user_agent: str = "",
+    ip: str = "",
+) -> str:
+    """Create a session row for ``user``; returns the plain id for the cookie (never stored)."""
+    plain = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        UserSession(
+            user_id=user.id,
+            sid_hash=hash_sid(plain),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=absolute_seconds),
+            user_agent=user_agent[:300],
+            ip=ip[:64],
+        )
+    )
+    session.flush()
+    return plain
+
+
+@dataclass(frozen=True)
+class Resolved:
+    session_id: int
+    user_id: int
+
+
+def resolve(
+    factory: sessionmaker[Session], plain: str, *, idle_seconds: int, now: datetime | None = None
+) -> Resolved | None:
+    """The live session behind a cookie id, or None. Runs in its own short transaction (not the
+    request's) and records the last use there at most once a minute, never waiting on a lock."""
+    now = now or utcnow()
+    with factory() as s:
+        row = s.execute(
+            select(
+                UserSession.id,
+                UserSession.user_id,
+                UserSession.last_seen_at,
+                UserSession.expires_at,
+                UserSession.revoked_at,
+                User.is_active,
+            )
+            .join(User, User.id == UserSession.user_id)
+            .where(UserSession.sid_hash == hash_sid(plain))
+        ).first()
+        if (
+            row is None
+            or row.revoked_at is not None
+            or not row.is_active
+            or row.expires_at <= now
+            or row.last_seen_at + timedelta(seconds=idle_seconds) <= now
+        ):
+            s.rollback()
+            return None
+        if last_use.is_stale(row.last_seen_at, now):
+            last_use.touch(s, UserSession, "last_seen_at", row.id, now)
+        else:
+            s.rollback()
+        return Resolved(row.id, row.user_id)
+
+
+def revoke(session: Session, plain: str) -> None:
+    """End the session behind a cookie id (logout)."""
+    session.execute(
+        update(UserSession)
+        .where(UserSession.sid_hash == hash_sid(plain), UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def revoke_all(session: Session, user_id: int) -> int:
+    """End every open session of a user; returns how many were open."""
+    result = session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount or 0
+
+
+def open_sessions(session: Session, user_id: int, *, idle_seconds: int) -> list[UserSession]:
+    """A user's sessions that are neither revoked nor expired, newest first."""
+    now = utcnow()
+    rows = session.scalars(
+        select(UserSession)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > now,
+            UserSession.last_seen_at > now - timedelta(seconds=idle_seconds),
+        )
+        .order_by(UserSession.last_seen_at.desc())
+    )
+    return list(rows)
