@@ -15,6 +15,7 @@ from retento.complaints.models import Complaint, ComplaintEvent, ComplaintNotifi
 from retento.complaints.public import prune_hits
 from retento.complaints.schemas import AssignIn
 from retento.core.db import utcnow
+from retento.core.locking import lock_each
 from retento.jobs import job
 
 RANK = {"ok": 0, "near_breach": 1, "breached": 2}
@@ -69,11 +70,15 @@ def _candidates(now: datetime):
             ),
         ),
     )
-    return (
+    # Locked, skipping rows another transaction holds: two workers' passes at the same moment
+    # never escalate one complaint twice, and a complaint being resolved right now is left for
+    # the next tick instead of being flagged on the state read before the resolve committed.
+    return lock_each(
         select(Complaint)
         .where(Complaint.status.in_(workflow.OPEN_STATES), or_(resolution, first_response))
         .order_by(Complaint.id)
-        .options(selectinload(Complaint.sla_policy))
+        .options(selectinload(Complaint.sla_policy)),
+        skip_locked=True,
     )
 
 

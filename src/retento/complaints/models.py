@@ -268,6 +268,16 @@ class SlaPause(Base):
     """The resolution clock stood still (awaiting the customer) from ``started_at`` to ``ended_at``."""
 
     __tablename__ = "complaint_sla_pauses"
+    __table_args__ = (
+        # At most one open pause per complaint, whatever the interleaving of requests.
+        Index(
+            "ux_complaint_sla_pauses_one_open",
+            "complaint_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -17,6 +17,12 @@ def lock_row(session: Session, model: type[T], key: Any) -> T | None:
     committed. ``populate_existing`` overwrites an object already in the session (loaded before
     the lock, possibly stale) and resets its lazy collections, so they reload under the lock.
     SQLite has no row locks; it serialises writers on the whole database instead.
+
+    On PostgreSQL the lock is ``FOR NO KEY UPDATE`` (what an ``UPDATE`` of the row takes): it
+    serialises writers of the row but lets other transactions insert rows that reference it
+    (their foreign-key check takes ``KEY SHARE``), so an insert elsewhere neither waits for the
+    lock holder nor deadlocks with it. Lock the row *first*, before reading what the decision
+    depends on, and never lock a row many requests share (a user, a token).
     """
     pk = model.__mapper__.primary_key  # type: ignore[attr-defined]
     if len(pk) != 1:
@@ -26,7 +32,21 @@ def lock_row(session: Session, model: type[T], key: Any) -> T | None:
     stmt = (
         select(model)
         .where(pk[0] == key)
-        .with_for_update()
+        # OF the model's table: eager joins (LEFT OUTER JOIN) may not be locked on PostgreSQL.
+        .with_for_update(key_share=True, of=model)
         .execution_options(populate_existing=True)
     )
     return session.scalars(stmt).one_or_none()
+
+
+def lock_each(stmt: Select[Any], *, skip_locked: bool = False) -> Select[Any]:
+    """The rows of ``stmt`` locked like ``lock_row`` (``FOR NO KEY UPDATE``), fresh from the table.
+
+    ``skip_locked`` leaves out rows another transaction holds: for jobs that run in several
+    processes, so two passes never take the same row (the other pass handles it, or the next
+    tick does).
+    """
+    entity = stmt.column_descriptions[0]["entity"]
+    return stmt.with_for_update(
+        key_share=True, skip_locked=skip_locked, of=entity
+    ).execution_options(populate_existing=True)

@@ -1,0 +1,248 @@
+"""Complaint state changes under concurrency (PostgreSQL, real commits).
+
+Each test releases 20 requests at once (one TestClient and one bearer token per thread) and then
+checks the invariant in the database: one transition event per transition, at most one open SLA
+pause, one follow-up answer per link, a consistent assignment history.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from retento.complaints import service
+from retento.complaints.models import Complaint, ComplaintEvent, ImprovementAction, SlaPause
+from retento.complaints.public import RateLimiter
+from retento.complaints.schemas import TransitionIn
+from tests.factories import make_user
+from tests.factories.complaints import make_complaint
+from tests.factories.concurrency import run_parallel
+from tests.factories.race import bearer_headers, post_each, statuses
+from tests.web.conftest import csrf_of
+
+N = 20
+BASE = "/api/v1/complaints"
+PUBLIC = "/api/v1/public/complaints"
+
+
+def _setup(live_pg, *actions: str, n_tokens: int = N):
+    """A manager, a complaint moved through ``actions`` and ``n_tokens`` bearer headers."""
+    with live_pg.session() as s:
+        mgr = make_user(s, role="manager")
+        c = make_complaint(s, mgr)
+        for action in actions:
+            note = "Replaced the vase." if action == "resolve" else None
+            service.apply_transition(s, c.id, TransitionIn(action=action, note=note), actor=mgr)
+        headers = bearer_headers(s, mgr, n_tokens)
+        s.commit()
+        return c.id, headers, mgr.id
+
+
+def _events(live_pg, complaint_id: int, kind: str, action: str | None = None) -> list:
+    with live_pg.session() as s:
+        rows = s.scalars(
+            select(ComplaintEvent)
+            .where(ComplaintEvent.complaint_id == complaint_id, ComplaintEvent.kind == kind)
+            .order_by(ComplaintEvent.id)
+        ).all()
+        if action is not None:
+            rows = [e for e in rows if (e.data or {}).get("action") == action]
+        return rows
+
+
+def _open_pauses(live_pg, complaint_id: int) -> int:
+    with live_pg.session() as s:
+        return s.scalar(
+            select(func.count()).where(
+                SlaPause.complaint_id == complaint_id, SlaPause.ended_at.is_(None)
+            )
+        )
+
+
+def _transition(live_pg, cid: int, headers, action_of):
+    url = f"{BASE}/{cid}/transitions"
+
+    def body(i: int) -> dict:
+        action = action_of(i)
+        note = "Replaced the vase." if action == "resolve" else None
+        return {"json": {"action": action, "note": note}, "headers": headers[i]}
+
+    return statuses(run_parallel(N, post_each(live_pg, url, body)))
+
+
+def test_parallel_start_one_wins_the_rest_conflict(live_pg):
+    cid, headers, _ = _setup(live_pg)
+    codes = _transition(live_pg, cid, headers, lambda i: "start")
+    assert codes == {200: 1, 409: N - 1}, codes
+    assert len(_events(live_pg, cid, "transition", "start")) == 1
+    with live_pg.session() as s:
+        assert s.get(Complaint, cid).status == "in_progress"
+
+
+def test_parallel_await_customer_opens_one_pause(live_pg):
+    cid, headers, _ = _setup(live_pg, "start")
+    codes = _transition(live_pg, cid, headers, lambda i: "await_customer")
+    assert codes == {200: 1, 409: N - 1}, codes
+    assert _open_pauses(live_pg, cid) == 1
+    assert len(_events(live_pg, cid, "transition", "await_customer")) == 1
+
+
+def test_parallel_mixed_transitions_form_one_legal_path(live_pg):
+    """Resolve and await-customer at once: whatever wins, the timeline is one legal path."""
+    cid, headers, _ = _setup(live_pg, "start")
+    codes = _transition(live_pg, cid, headers, lambda i: "resolve" if i % 2 else "await_customer")
+    moves = _events(live_pg, cid, "transition")[1:]  # after "start"
+    # One event per accepted request, each starting where the previous one ended.
+    assert codes[200] == len(moves) and codes[200] + codes[409] == N, codes
+    assert moves[0].data["from"] == "in_progress"
+    assert all(a.data["to"] == b.data["from"] for a, b in zip(moves, moves[1:], strict=False))
+    # Only in_progress → awaiting_customer → resolved or in_progress → resolved are possible.
+    assert [m.data["action"] for m in moves] in (["resolve"], ["await_customer", "resolve"])
+    with live_pg.session() as s:
+        c = s.get(Complaint, cid)
+        assert c.status == "resolved" and c.followup_token and c.paused_since is None
+    assert _open_pauses(live_pg, cid) == 0
+    assert len(_events(live_pg, cid, "feedback")) == 1
+
+
+def test_parallel_customer_replies_all_recorded_clock_resumed_once(live_pg):
+    """Replies race the automatic ``customer_replied`` transition: none may fail, one resumes."""
+    cid, headers, _ = _setup(live_pg, "start", "await_customer")
+    with live_pg.session() as s:
+        code = s.get(Complaint, cid).tracking_code
+    live_pg.app.state.complaint_rate_limiter = RateLimiter(max_events=100)
+    url = f"{PUBLIC}/{code}/replies"
+    codes = statuses(
+        run_parallel(N, post_each(live_pg, url, lambda i: {"json": {"body": f"Reply {i}"}}))
+    )
+    assert codes == {201: N}, codes
+    assert len(_events(live_pg, cid, "customer_reply")) == N
+    assert len(_events(live_pg, cid, "transition", "customer_replied")) == 1
+    assert _open_pauses(live_pg, cid) == 0
+
+
+def test_parallel_assignments_keep_a_consistent_history(live_pg):
+    with live_pg.session() as s:
+        agents = [make_user(s, role="agent") for _ in range(N)]
+        agent_ids = [a.id for a in agents]
+        s.commit()
+    cid, headers, _ = _setup(live_pg)
+    url = f"{BASE}/{cid}/assignment"
+    codes = statuses(
+        run_parallel(
+            N,
+            post_each(
+                live_pg,
+                url,
+                lambda i: {"json": {"assignee_id": agent_ids[i]}, "headers": headers[i]},
+            ),
+        )
+    )
+    assert codes == {200: N}, codes
+    history = _events(live_pg, cid, "assignment")
+    # Each reassignment starts from the assignee the previous one left: no lost update.
+    chain = [e.data["from"]["assignee_id"] for e in history]
+    ends = [e.data["assignee_id"] for e in history]
+    assert len(history) >= N - 1
+    assert chain[1:] == ends[:-1]
+    with live_pg.session() as s:
+        assert s.get(Complaint, cid).assignee_id == ends[-1]
+
+
+def test_parallel_followup_answers_one_accepted(live_pg):
+    cid, _, _ = _setup(live_pg, "start", "resolve", n_tokens=0)
+    with live_pg.session() as s:
+        token = s.get(Complaint, cid).followup_token
+    live_pg.app.state.complaint_rate_limiter = RateLimiter(max_events=100)
+    url = f"{PUBLIC}/followup/{token}"
+    body = {"csat": 1, "would_buy_again": False, "comment": "Still broken"}
+    codes = statuses(run_parallel(N, post_each(live_pg, url, lambda i: {"json": body})))
+    assert codes == {200: 1, 410: N - 1}, codes
+    assert len(_events(live_pg, cid, "customer_reply")) == 1
+    assert len(_events(live_pg, cid, "transition", "reopen")) == 1
+    with live_pg.session() as s:
+        c = s.get(Complaint, cid)
+        assert c.reopen_count == 1 and c.status == "in_progress" and c.csat == 1
+
+
+def test_parallel_followup_page_answers_one_accepted(live_pg):
+    cid, _, _ = _setup(live_pg, "start", "resolve", n_tokens=0)
+    with live_pg.session() as s:
+        token = s.get(Complaint, cid).followup_token
+    live_pg.app.state.complaint_rate_limiter = RateLimiter(max_events=100)
+    url = f"/complain/followup/{token}"
+    # Each visitor opens the page first (its session gets a CSRF token), then all post at once.
+    clients, forms = [], []
+    for _ in range(N):
+        client = live_pg.client()
+        forms.append(
+            {"csrf_token": csrf_of(client.get(url).text), "csat": "2", "would_buy_again": "no"}
+        )
+        clients.append(client)
+
+    def answer(i: int) -> int:
+        return clients[i].post(url, data=forms[i], follow_redirects=False).status_code
+
+    codes = statuses(run_parallel(N, answer))
+    for client in clients:
+        client.close()
+    assert codes == {303: 1, 410: N - 1}, codes
+    assert len(_events(live_pg, cid, "customer_reply")) == 1
+    assert len(_events(live_pg, cid, "transition", "reopen")) == 1
+    with live_pg.session() as s:
+        assert s.get(Complaint, cid).reopen_count == 1
+
+
+def test_parallel_pdca_updates_never_leave_done_without_a_check_result(live_pg):
+    """Half the requests finish the item, half step it back and drop the check result."""
+    with live_pg.session() as s:
+        mgr = make_user(s, role="manager")
+        a = ImprovementAction(
+            title="Stronger boxes",
+            root_cause="packaging",
+            plan="Double-wall boxes for glass.",
+            do_note="Ordered",
+            check_result="Breakage down 40 %",
+            stage="check",
+        )
+        s.add(a)
+        headers = bearer_headers(s, mgr, N)
+        s.commit()
+        aid = a.id
+
+    def body(i: int) -> dict:
+        change = {"stage": "done"} if i % 2 else {"stage": "do", "check_result": None}
+        return {"json": change, "headers": headers[i]}
+
+    url = f"{BASE}/improvements/{aid}"
+
+    def patch(i: int) -> int:
+        with live_pg.client() as client:
+            return client.patch(url, **body(i)).status_code
+
+    codes = statuses(run_parallel(N, patch))
+    assert set(codes) <= {200, 422}, codes
+    with live_pg.session() as s:
+        a = s.get(ImprovementAction, aid)
+        assert a.stage != "done" or a.check_result
+
+
+def test_escalation_run_twice_at_once_escalates_once(live_pg):
+    """Two workers' escalation passes at the same moment: one escalation event per level."""
+    with live_pg.session() as s:
+        mgr = make_user(s, role="manager")
+        c = make_complaint(s, mgr, received_at=datetime.now(UTC) - timedelta(days=30))
+        cid = c.id
+        s.commit()
+    from retento.complaints.jobs import escalate
+    from retento.core.db import transaction
+
+    def run(_: int):
+        with transaction(live_pg.session_factory) as s:
+            return escalate(s).notifications
+
+    results = run_parallel(4, run)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    levels = [(e.data["clock"], e.data["level"]) for e in _events(live_pg, cid, "escalation")]
+    assert len(levels) == len(set(levels)) and levels, levels

@@ -1,0 +1,108 @@
+"""Refunds under concurrency (PostgreSQL, real commits): refunded <= paid, returned <= ordered.
+
+Each test fires 20 requests released together by a barrier, one TestClient and one bearer token
+per thread, then checks the invariant in the database, not only the status codes.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from retento.orders.models import Order, Refund
+from tests.factories import make_customer, make_order, make_product, make_user
+from tests.factories.concurrency import run_parallel
+from tests.factories.race import bearer_headers, post_each, statuses
+from tests.web.conftest import Browser
+
+N = 20
+
+
+def _setup(live_pg, *, price: str = "100.00", quantity: int = 1, n_tokens: int = N):
+    with live_pg.session() as s:
+        admin = make_user(s, role="admin")
+        p = make_product(s, unit_price=Decimal(price), unit_cost=Decimal("40.00"))
+        o = make_order(s, make_customer(s), lines=[(p, quantity)])
+        headers = bearer_headers(s, admin, n_tokens)
+        s.commit()
+        return o.id, o.lines[0].id, headers, admin.username
+
+
+def _figures(live_pg, order_id: int):
+    with live_pg.session() as s:
+        o = s.get(Order, order_id)
+        total = s.scalar(
+            select(func.coalesce(func.sum(Refund.amount), 0)).where(Refund.order_id == order_id)
+        )
+        units = s.scalar(
+            select(func.coalesce(func.sum(Refund.quantity), 0)).where(Refund.order_id == order_id)
+        )
+        count = s.scalar(select(func.count()).where(Refund.order_id == order_id))
+        return o, Decimal(total), int(units), count
+
+
+def test_parallel_refunds_never_exceed_what_was_paid(live_pg):
+    order_id, _, headers, _ = _setup(live_pg)
+    url = f"/api/v1/orders/{order_id}/refunds"
+    codes = statuses(
+        run_parallel(
+            N,
+            post_each(live_pg, url, lambda i: {"json": {"amount": "60.00"}, "headers": headers[i]}),
+        )
+    )
+    assert codes == {201: 1, 422: N - 1}, codes
+    o, total, _, count = _figures(live_pg, order_id)
+    assert count == 1 and total == Decimal("60.00")
+    assert o.refunded == total and o.revenue == Decimal("40.00")
+
+
+def test_parallel_small_refunds_add_up_to_exactly_the_amount_paid(live_pg):
+    order_id, _, headers, _ = _setup(live_pg)
+    url = f"/api/v1/orders/{order_id}/refunds"
+    codes = statuses(
+        run_parallel(
+            N,
+            post_each(live_pg, url, lambda i: {"json": {"amount": "10.00"}, "headers": headers[i]}),
+        )
+    )
+    # 20 × 10.00 asked for on a 100.00 order: exactly ten fit, whatever the interleaving.
+    assert codes == {201: 10, 422: N - 10}, codes
+    o, total, _, count = _figures(live_pg, order_id)
+    assert count == 10 and total == Decimal("100.00")
+    assert o.refunded == Decimal("100.00") and o.revenue == Decimal("0.00")
+
+
+def test_parallel_returns_never_exceed_the_units_ordered(live_pg):
+    order_id, line_id, headers, _ = _setup(live_pg, price="30.00", quantity=3)
+    url = f"/api/v1/orders/{order_id}/refunds"
+    body = {"amount": "1.00", "line_id": line_id, "quantity": 1}
+    codes = statuses(
+        run_parallel(N, post_each(live_pg, url, lambda i: {"json": body, "headers": headers[i]}))
+    )
+    assert codes == {201: 3, 422: N - 3}, codes
+    o, total, units, count = _figures(live_pg, order_id)
+    assert units == 3 and count == 3 and total == Decimal("3.00")
+    # The returned units' cost came off the order's cost exactly once each.
+    assert o.cost == Decimal("0.00") and o.refunded == Decimal("3.00")
+
+
+def test_parallel_refunds_from_the_order_page(live_pg):
+    """The web form goes through the same locked service: one 60.00 refund of a 100.00 order."""
+    order_id, _, _, username = _setup(live_pg, n_tokens=0)
+    n = 8
+    browsers = []
+    for _ in range(n):
+        b = Browser(live_pg.client())
+        assert b.login(username).status_code == 303
+        browsers.append(b)
+
+    def refund(i: int) -> int:
+        r = browsers[i].post(f"/orders/{order_id}/refunds", {"amount": "60.00", "reason": "race"})
+        return r.status_code
+
+    codes = statuses(run_parallel(n, refund))
+    # Accepted: a redirect to the order; refused: the order page again with the error (422).
+    assert codes[303] == 1 and sum(codes.values()) == n, codes
+    o, total, _, count = _figures(live_pg, order_id)
+    assert count == 1 and total == Decimal("60.00") and o.refunded == total
