@@ -1101,13 +1101,12 @@ async def import_upload(
     try:
         if upload is None or isinstance(upload, str) or not upload.filename:
             raise InvalidInput(tr(request, "Choose a CSV or XLSX file."), field="file")
-        content = await upload.read(20 * 1024 * 1024 + 1)
-        if len(content) > 20 * 1024 * 1024:
+        if (upload.size or 0) > 20 * 1024 * 1024:
             raise InvalidInput(tr(request, "The file is larger than 20 MB."), field="file")
         report = fileio.import_responses(
             session,
             survey_id,
-            content,
+            upload.file,  # spooled to a temporary file by the upload parser
             upload.filename,
             actor=user,
             skip_invalid=skip,

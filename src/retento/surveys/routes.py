@@ -182,13 +182,12 @@ async def import_responses(
     skip_invalid: bool = Form(False),
     channel: Literal["online", "phone", "mail", "onsite"] = Form("mail"),
 ):
-    content = await file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD:
+    if (file.size or 0) > MAX_UPLOAD:
         raise InvalidInput("The file is larger than 20 MB.", field="file")
     return fileio.import_responses(
         session,
         survey_id,
-        content,
+        file.file,  # spooled to a temporary file by the upload parser; XLSX is read from there
         file.filename or "upload.csv",
         actor=user,
         skip_invalid=skip_invalid,
