@@ -25,7 +25,13 @@ from retento.surveys.schemas import DistributionCreate, SegmentIn
 from retento.touchpoints.models import Touchpoint
 from tests.factories import make_customer, make_order, make_product, make_touchpoint
 from tests.factories.complaints import make_complaint
-from tests.web.conftest import web  # noqa: F401  (fixture)
+from tests.web.conftest import Browser
+
+
+@pytest.fixture
+def web(client, users) -> Browser:
+    """A logged-out browser-like client (tests/web/conftest.py)."""
+    return Browser(client)
 
 
 def _audit(db, cid, action):
@@ -196,12 +202,16 @@ def _invited(db, dist):
 
 
 def test_survey_distributions_skip_archived_erased_and_unconsenting_customers(db, users):
-    email_ok = make_customer(db, email="a@example.com", consent_email=True)
-    sms_ok = make_customer(db, consent_sms=True)
-    phone_ok = make_customer(db, consent_phone=True)
-    none = make_customer(db, email="none@example.com")
-    archived = make_customer(db, email="arch@example.com", consent_email=True, consent_phone=True)
-    erased = make_customer(db, email="er@example.com", consent_email=True, consent_phone=True)
+    def customer(**consent):
+        given = {"consent_email": False, "consent_sms": False, "consent_phone": False}
+        return make_customer(db, email=f"c{len(consent)}@example.com", **(given | consent))
+
+    email_ok = customer(consent_email=True)
+    sms_ok = customer(consent_sms=True)
+    phone_ok = customer(consent_phone=True)
+    none = customer(consent_profiling=True)
+    archived = customer(consent_email=True, consent_phone=True)
+    erased = customer(consent_email=True, consent_phone=True)
     service.archive_customer(db, archived.id, actor=users["manager"])
     privacy.erase_customer(db, erased.id, actor=users["manager"])
     everyone = [email_ok, sms_ok, phone_ok, none, archived, erased]

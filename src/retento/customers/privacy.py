@@ -184,6 +184,15 @@ def _rows(session: Session, table: Table, *where: Any, order: Any = None) -> lis
     return [{k: _plain(v) for k, v in row.items()} for row in session.execute(stmt).mappings()]
 
 
+def _without_secrets(value: Any) -> Any:
+    """A JSON value with the keys of ``SECRET_COLUMNS`` left out, at any depth."""
+    if isinstance(value, dict):
+        return {k: _without_secrets(v) for k, v in value.items() if k not in SECRET_COLUMNS}
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
+
+
 def _csv_cell(value: Any) -> str:
     """A CSV cell; text that a spreadsheet would run as a formula is prefixed with ``'``."""
     if value is None:
@@ -296,8 +305,8 @@ def collect(session: Session, customer: Customer) -> dict[str, list[dict]]:
             "action": e.action,
             "entity": e.entity,
             "entity_id": e.entity_id,
-            "before": e.before,
-            "after": e.after,
+            "before": _without_secrets(e.before),
+            "after": _without_secrets(e.after),
         }
         for e in session.scalars(
             select(AuditEntry).where(_audit_about(held)).order_by(AuditEntry.id)
