@@ -46,9 +46,18 @@ router = page_router()
 def _include_measure_pages() -> None:
     """The loyalty-measurement pages (``measure_pages.py``) are served through this module,
     which is the one the web app discovers for the loyalty domain."""
-    from retento.loyalty import measure_pages
+    measure_pages = _measure_pages()
+    if measure_pages is not None:
+        router.include_router(measure_pages.router)
 
-    router.include_router(measure_pages.router)
+
+def _measure_pages():
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("retento.loyalty.measure_pages") is None:
+        return None
+    return importlib.import_module("retento.loyalty.measure_pages")
 
 
 _include_measure_pages()
@@ -414,9 +423,7 @@ def tier_options(session: Session) -> list[tuple[int, str]]:
 
 
 def _register_measure_dashboard() -> None:
-    from retento.loyalty import measure_pages
-
-    hook = getattr(measure_pages, "register_dashboard", None)
+    hook = getattr(_measure_pages(), "register_dashboard", None)
     if hook is not None:
         hook(register_dashboard_panel)
 

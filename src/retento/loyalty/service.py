@@ -95,7 +95,9 @@ def redeem(
     reward = None
     if reward_id is not None:
         reward = session.scalar(
-            select(LoyaltyReward).where(LoyaltyReward.id == reward_id).with_for_update()
+            select(LoyaltyReward)
+            .where(LoyaltyReward.id == reward_id)
+            .with_for_update(of=LoyaltyReward)
         )
         if reward is None or not reward.active:
             raise InvalidInput(f"Reward {reward_id} is not available.", field="reward_id")
@@ -550,14 +552,16 @@ def history(
     w = ledger.get_wallet(session, customer_id)
     if w is None:
         return []
+    moved = (
+        select(LoyaltyPosting.journal_id.label("jid"), func.sum(LoyaltyPosting.amount).label("n"))
+        .where(LoyaltyPosting.account_id == w.id)
+        .group_by(LoyaltyPosting.journal_id)
+        .subquery()
+    )
     rows = session.execute(
-        select(LoyaltyJournal, func.coalesce(func.sum(LoyaltyPosting.amount), 0))
-        .outerjoin(
-            LoyaltyPosting,
-            (LoyaltyPosting.journal_id == LoyaltyJournal.id) & (LoyaltyPosting.account_id == w.id),
-        )
+        select(LoyaltyJournal, func.coalesce(moved.c.n, 0))
+        .outerjoin(moved, moved.c.jid == LoyaltyJournal.id)
         .where(LoyaltyJournal.customer_id == customer_id)
-        .group_by(LoyaltyJournal.id)
         .order_by(LoyaltyJournal.id.desc())
         .limit(min(max(limit, 1), 500))
         .offset(max(offset, 0))
