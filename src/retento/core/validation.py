@@ -59,8 +59,13 @@ def utc_in_range(value: datetime) -> datetime:
 
 
 def filter_in_range(value: datetime) -> datetime:
-    """A ``since``/``until`` filter: naive means UTC; refused outside the accepted range."""
-    return utc_in_range(value if value.tzinfo else value.replace(tzinfo=UTC))
+    """A ``since``/``until`` filter within the accepted range; aware values become UTC, naive
+    ones stay naive (each route decides: most read them as UTC, some require a zone)."""
+    if value.tzinfo is None:
+        if not MIN_DAY <= value.date() <= MAX_DAY:
+            raise ValueError(f"timestamp must be {_RANGE_TEXT}")
+        return value
+    return utc_in_range(value)
 
 
 _NUMBER = re.compile(r"^\s*[-+]?\d+(\.\d*)?([eE][-+]?\d+)?\s*$")
@@ -80,7 +85,7 @@ UTCDatetime = Annotated[AwareDatetime, BeforeValidator(iso_only), AfterValidator
 """A timestamp with a zone, normalised to UTC, between 1900-01-01 and 2200-12-31."""
 
 TimeFilter = Annotated[datetime, BeforeValidator(iso_only), AfterValidator(filter_in_range)]
-"""A timestamp query filter (naive = UTC), normalised to UTC, within the accepted range."""
+"""A timestamp query filter within the accepted range (aware values normalised to UTC)."""
 
 
 # --- Text -----------------------------------------------------------------------------------
