@@ -405,3 +405,17 @@ def test_hundred_thousand_customers_in_a_few_seconds():
     elapsed = time.perf_counter() - start
     assert len(out) == n and out["reason_en"].str.len().min() > 0
     assert elapsed < 5.0, elapsed
+
+
+def test_reasons_can_be_written_later_for_a_few_rows():
+    X = pd.DataFrame([{**STEADY, "satisfaction": 2}, *PEERS], index=["a", "b", "c"])
+    m = LoyaltyMeasure(explain=False).fit(X)
+    quiet = m.transform(X)
+    assert (quiet["reason_en"] == "").all() and (quiet["reason_zh"] == "").all()
+    loud = m.set_params(explain=True).transform(X.loc[["a"]])
+    full = LoyaltyMeasure().fit_transform(X)
+    assert loud.loc["a", "reason_en"] == full.loc["a", "reason_en"]
+    pd.testing.assert_frame_equal(
+        quiet.drop(columns=["reason_en", "reason_zh"]),
+        full.drop(columns=["reason_en", "reason_zh"]),
+    )

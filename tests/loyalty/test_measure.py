@@ -10,7 +10,7 @@ import pytest
 
 from retento.core.errors import InvalidInput
 from retento.loyalty.measure import customer_features, loyalty_measurement, parse_weights, summary
-from tests.factories import make_customer
+from tests.factories import make_customer, make_order
 from tests.loyalty.measure_data import AS_OF, answer, build_base, make_survey
 
 
@@ -160,3 +160,11 @@ def test_programme_tiers_and_points_when_present(db, base):
     assert pd.isna(f.loc[base["trust"].id].points_redeemed_share)
     r = rows(loyalty_measurement(db, as_of=AS_OF))[cust.id]
     assert "tier Gold" in r.reason_en
+
+
+def test_median_gap_of_an_even_number_of_gaps(db):
+    cust = make_customer(db)
+    for days_ago in (170, 100, 60, 40, 30):  # gaps 70, 40, 20, 10 -> median (20 + 40) / 2
+        make_order(db, cust, ordered_at=AS_OF - timedelta(days=days_ago) + timedelta(hours=2))
+    f = customer_features(db, as_of=AS_OF, customer_ids=[cust.id]).iloc[0]
+    assert f.median_gap_days == 30 and f.n_orders == 5

@@ -301,6 +301,11 @@ class LoyaltyMeasure:
     complaint_penalty, open_penalty, breach_penalty : float
         :math:`p_c, p_o, p_b`: points off the complaint score per complaint, per open complaint
         and per SLA-breached complaint (defaults 10, 15, 15).
+    explain : bool
+        Write the reasons in words (default). False leaves ``reason_en``/``reason_zh`` empty,
+        which saves most of the time on large inputs; every row's result depends only on that
+        row and the fitted reference, so the reasons of a few rows can be had afterwards with
+        ``set_params(explain=True).transform(X.loc[rows])``.
 
     Attributes
     ----------
@@ -344,6 +349,7 @@ class LoyaltyMeasure:
         complaint_penalty: float = 10.0,
         open_penalty: float = 15.0,
         breach_penalty: float = 15.0,
+        explain: bool = True,
     ) -> None:
         self.weights = weights
         self.behaviour_threshold = behaviour_threshold
@@ -361,6 +367,7 @@ class LoyaltyMeasure:
         self.complaint_penalty = complaint_penalty
         self.open_penalty = open_penalty
         self.breach_penalty = breach_penalty
+        self.explain = explain
 
     # -- scikit-learn protocol --------------------------------------------------------------
     _PARAMS = (
@@ -380,6 +387,7 @@ class LoyaltyMeasure:
         "complaint_penalty",
         "open_penalty",
         "breach_penalty",
+        "explain",
     )
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -702,7 +710,10 @@ class LoyaltyMeasure:
             "before_rate": before_rate,
             "recent_rate": recent_rate,
         }
-        en, zh = _reasons(ltype, rule, signal, facts, k, rd)
+        if self.explain:
+            en, zh = _reasons(ltype, rule, signal, facts, k, rd)
+        else:
+            en = zh = [""] * n_rows
         out["reason_en"] = en
         out["reason_zh"] = zh
         return out

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Date, and_, case, cast, func, inspect, literal, or_, select
+from sqlalchemy import Date, and_, case, cast, func, inspect, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from retento.analytics.loyalty import DIMENSIONS, LoyaltyMeasure
@@ -128,6 +128,12 @@ def _dates(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, errors="coerce").dt.tz_localize(None).dt.normalize()
 
 
+def _frame(session: Session, stmt: Any, columns: list[str]) -> pd.DataFrame:
+    """Run ``stmt`` on the session's connection (Core rows, no ORM overhead) into a DataFrame."""
+    rows = session.connection().execute(stmt).all()
+    return pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
+
+
 def _restrict(stmt: Any, column: Any, ids: list[int] | None) -> Any:
     return stmt if ids is None else stmt.where(column.in_(ids))
 
@@ -160,18 +166,23 @@ def _order_features(
         Order.customer_id,
         ids,
     ).group_by(Order.customer_id, day)
-    daily = daily.subquery()
-    agg = select(
-        daily.c.cid,
-        func.sum(daily.c.n),
-        func.min(daily.c.day),
-        func.max(daily.c.day),
-        func.sum(daily.c.recent),
-        func.sum(daily.c.disc),
-    ).group_by(daily.c.cid)
-    df = pd.DataFrame(
-        session.execute(agg).all(),
-        columns=["customer_id", "n_orders", "first_day", "last_day", "orders_recent", "disc"],
+    if _is_pg(session):
+        # The window sorts over every order: give them memory instead of spilling to disk
+        # (SET LOCAL ends with the transaction).
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+    # One statement: the daily rows are computed once (a CTE used twice is materialised).
+    daily = daily.cte("daily")
+    agg = (
+        select(
+            daily.c.cid,
+            func.sum(daily.c.n).label("n"),
+            func.min(daily.c.day).label("first_day"),
+            func.max(daily.c.day).label("last_day"),
+            func.sum(daily.c.recent).label("recent"),
+            func.sum(daily.c.disc).label("disc"),
+        )
+        .group_by(daily.c.cid)
+        .subquery()
     )
     # Median gap between purchase days (same-day orders are one visit), portable SQL: rank the
     # gaps per customer and average the middle one or two.
@@ -193,12 +204,30 @@ def _order_features(
         .where(lagged.c.gap.is_not(None))
         .subquery()
     )
-    med = select(ranked.c.cid, func.avg(ranked.c.gap)).where(
-        or_(ranked.c.rn == (ranked.c.cnt + 1) / 2, ranked.c.rn == (ranked.c.cnt + 2) / 2)
+    med = (
+        select(ranked.c.cid, func.avg(ranked.c.gap).label("gap"))
+        # The middle gap (odd count: 2·rn = cnt + 1) or the middle two (even: 2·rn = cnt or
+        # cnt + 2); integer arithmetic on every backend.
+        .where(2 * ranked.c.rn >= ranked.c.cnt, 2 * ranked.c.rn <= ranked.c.cnt + 2)
+        .group_by(ranked.c.cid)
+        .subquery()
     )
-    med = med.group_by(ranked.c.cid)
-    gaps = pd.DataFrame(session.execute(med).all(), columns=["customer_id", "median_gap_days"])
-    df = df.merge(gaps, on="customer_id", how="left")
+    stmt = select(
+        agg.c.cid, agg.c.n, agg.c.first_day, agg.c.last_day, agg.c.recent, agg.c.disc, med.c.gap
+    ).outerjoin(med, med.c.cid == agg.c.cid)
+    df = _frame(
+        session,
+        stmt,
+        [
+            "customer_id",
+            "n_orders",
+            "first_day",
+            "last_day",
+            "orders_recent",
+            "disc",
+            "median_gap_days",
+        ],
+    )
     for col in ("n_orders", "orders_recent", "disc", "median_gap_days"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     df["discount_share"] = np.where(df["n_orders"] > 0, df["disc"] / df["n_orders"], np.nan)
@@ -264,13 +293,14 @@ def _survey_features(session: Session, as_of: datetime, ids: list[int] | None) -
         )
         .label("rn"),
     ).subquery()
-    rows = session.execute(
-        select(latest.c.cid, latest.c.kind, latest.c.v).where(latest.c.rn == 1)
-    ).all()
+    long = _frame(
+        session,
+        select(latest.c.cid, latest.c.kind, latest.c.v).where(latest.c.rn == 1),
+        ["customer_id", "kind", "v"],
+    )
     cols = ["satisfaction", "repurchase_intent", "recommend"]
-    if not rows:
+    if long.empty:
         return pd.DataFrame(columns=["customer_id", *cols])
-    long = pd.DataFrame(rows, columns=["customer_id", "kind", "v"])
     long["v"] = pd.to_numeric(long["v"], errors="coerce").astype(float)
     wide = long.pivot_table(index="customer_id", columns="kind", values="v", aggfunc="first")
     wide = wide.reindex(columns=cols)
@@ -295,9 +325,10 @@ def _complaint_features(session: Session, as_of: datetime, ids: list[int] | None
         c.customer_id,
         ids,
     ).group_by(c.customer_id)
-    df = pd.DataFrame(
-        session.execute(stmt).all(),
-        columns=[
+    df = _frame(
+        session,
+        stmt,
+        [
             "customer_id",
             "complaints",
             "complaints_open",
@@ -327,39 +358,36 @@ def _programme_features(session: Session, ids: list[int] | None) -> pd.DataFrame
         return None
     acct, tier, lot, red = lm.LoyaltyAccount, lm.LoyaltyTier, lm.LoyaltyLot, lm.LoyaltyRedemption
     ranks = session.execute(select(func.min(tier.rank), func.max(tier.rank))).one()
-    members = pd.DataFrame(
-        session.execute(
-            _restrict(
-                select(acct.customer_id, tier.rank, tier.name)
-                .outerjoin(tier, tier.id == acct.tier_id)
-                .where(acct.customer_id.is_not(None)),
-                acct.customer_id,
-                ids,
-            )
-        ).all(),
-        columns=["customer_id", "rank", "tier_name"],
+    members = _frame(
+        session,
+        _restrict(
+            select(acct.customer_id, tier.rank, tier.name)
+            .outerjoin(tier, tier.id == acct.tier_id)
+            .where(acct.customer_id.is_not(None)),
+            acct.customer_id,
+            ids,
+        ),
+        ["customer_id", "rank", "tier_name"],
     )
-    earned = pd.DataFrame(
-        session.execute(
-            _restrict(
-                select(acct.customer_id, func.sum(lot.points - lot.clawed))
-                .join(lot, lot.account_id == acct.id)
-                .where(acct.customer_id.is_not(None)),
-                acct.customer_id,
-                ids,
-            ).group_by(acct.customer_id)
-        ).all(),
-        columns=["customer_id", "earned"],
+    earned = _frame(
+        session,
+        _restrict(
+            select(acct.customer_id, func.sum(lot.points - lot.clawed))
+            .join(lot, lot.account_id == acct.id)
+            .where(acct.customer_id.is_not(None)),
+            acct.customer_id,
+            ids,
+        ).group_by(acct.customer_id),
+        ["customer_id", "earned"],
     )
-    spent = pd.DataFrame(
-        session.execute(
-            _restrict(
-                select(red.customer_id, func.sum(red.points - red.returned)),
-                red.customer_id,
-                ids,
-            ).group_by(red.customer_id)
-        ).all(),
-        columns=["customer_id", "redeemed"],
+    spent = _frame(
+        session,
+        _restrict(
+            select(red.customer_id, func.sum(red.points - red.returned)),
+            red.customer_id,
+            ids,
+        ).group_by(red.customer_id),
+        ["customer_id", "redeemed"],
     )
     df = members.merge(earned, on="customer_id", how="outer").merge(
         spent, on="customer_id", how="outer"
@@ -419,9 +447,10 @@ def customer_features(
         Customer.id,
         ids,
     ).order_by(Customer.id)
-    base = pd.DataFrame(
-        session.execute(stmt).all(),
-        columns=["customer_id", "name", "segment", "acquired_on", "no_alt", "affil"],
+    base = _frame(
+        session,
+        stmt,
+        ["customer_id", "name", "segment", "acquired_on", "no_alt", "affil"],
     )
     base["no_alternative"] = _flag_values(base["no_alt"])
     base["affiliated"] = _flag_values(base["affil"]) | base["segment"].isin(AFFILIATED_KINDS)
@@ -444,9 +473,9 @@ def customer_features(
     df["tenure_days"] = (today - since).dt.days.astype(float).clip(lower=0)
     for col in ("complaints", "complaints_open", "complaints_breached"):
         df[col] = df[col].fillna(0.0)
-    return df.drop(columns=["first_day", "last_day", "acquired_on"]).set_index(
-        "customer_id", drop=False
-    )
+    df = df.drop(columns=["first_day", "last_day", "acquired_on"])
+    df.index = pd.Index(df["customer_id"].to_numpy())  # by id, unnamed (customer_id stays a column)
+    return df
 
 
 def _frequency_reference(session: Session, as_of: datetime) -> pd.DataFrame:
@@ -458,16 +487,48 @@ def _frequency_reference(session: Session, as_of: datetime) -> pd.DataFrame:
         .group_by(Order.customer_id)
         .subquery()
     )
-    rows = session.execute(
+    df = _frame(
+        session,
         select(Customer.kind, orders.c.n, orders.c.f)
         .join(orders, orders.c.cid == Customer.id)
-        .where(Customer.archived_at.is_(None))
-    ).all()
-    df = pd.DataFrame(rows, columns=["segment", "n_orders", "first"])
+        .where(Customer.archived_at.is_(None)),
+        ["segment", "n_orders", "first"],
+    )
     today = pd.Timestamp(as_of.astimezone(UTC).date())
     df["n_orders"] = pd.to_numeric(df["n_orders"]).astype(float)
     df["days_since_first_order"] = (today - _dates(df["first"])).dt.days.astype(float)
     return df.drop(columns=["first"])
+
+
+def _measure(
+    session: Session,
+    *,
+    as_of: datetime | None,
+    customer_ids: Iterable[int] | None,
+    weights: dict[str, float] | None,
+    recent_days: int,
+    explain: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame, LoyaltyMeasure]:
+    """Features, the output frame (``OUTPUT_COLUMNS``, same order) and the fitted measure."""
+    as_of = as_of or datetime.now(UTC)
+    if as_of.tzinfo is None:
+        raise InvalidInput("as_of must carry a time zone", field="as_of")
+    features = customer_features(
+        session, as_of=as_of, customer_ids=customer_ids, recent_days=recent_days
+    )
+    model = LoyaltyMeasure(weights=weights, recent_days=recent_days, explain=explain)
+    try:
+        if customer_ids is None:
+            scores = model.fit_transform(features)
+        else:
+            scores = model.fit(_frequency_reference(session, as_of)).transform(features)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="weights" if "weights" in str(exc) else None) from exc
+    out = features.join(scores, how="left")
+    for col in OUTPUT_COLUMNS:
+        if col not in out.columns:
+            out[col] = np.nan
+    return features, out[list(OUTPUT_COLUMNS)], model
 
 
 def loyalty_measurement(
@@ -477,31 +538,23 @@ def loyalty_measurement(
     customer_ids: Iterable[int] | None = None,
     weights: dict[str, float] | None = None,
     recent_days: int = RECENT_DAYS,
+    explain: bool = True,
 ) -> pd.DataFrame:
     """Loyalty type, index, dimensions, trap flag and reasons per customer (``OUTPUT_COLUMNS``).
 
     With ``customer_ids`` only those customers are scored, against the frequency reference of
     the whole customer base (so a customer's result does not depend on who else is asked).
+    ``explain=False`` leaves the reasons empty (faster when only counts are needed).
     """
-    as_of = as_of or datetime.now(UTC)
-    if as_of.tzinfo is None:
-        raise InvalidInput("as_of must carry a time zone", field="as_of")
-    features = customer_features(
-        session, as_of=as_of, customer_ids=customer_ids, recent_days=recent_days
+    _, out, _ = _measure(
+        session,
+        as_of=as_of,
+        customer_ids=customer_ids,
+        weights=weights,
+        recent_days=recent_days,
+        explain=explain,
     )
-    measure = LoyaltyMeasure(weights=weights, recent_days=recent_days)
-    try:
-        if customer_ids is None:
-            scores = measure.fit_transform(features)
-        else:
-            scores = measure.fit(_frequency_reference(session, as_of)).transform(features)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="weights" if "weights" in str(exc) else None) from exc
-    out = features.join(scores, how="left")
-    for col in OUTPUT_COLUMNS:
-        if col not in out.columns:
-            out[col] = np.nan
-    return out[list(OUTPUT_COLUMNS)].reset_index(drop=True)
+    return out.reset_index(drop=True)
 
 
 def summary(frame: pd.DataFrame, bins: int = 10) -> dict[str, Any]:
@@ -542,9 +595,15 @@ def measure_customers(
     trap: bool | None = None,
     weights: dict[str, float] | None = None,
     as_of: datetime | None = None,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The measurement filtered by customer, type or trap flag, and the summary of the whole
-    base (or of the one customer). Sorted by loyalty index, lowest first within the trap list."""
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[pd.DataFrame, int, dict[str, Any]]:
+    """One page (``offset``/``limit``; everything when ``limit`` is None) of the measurement
+    filtered by customer, type or trap flag, sorted by loyalty index (lowest first), with the
+    number of matching customers and the summary of the whole base (or of the one customer).
+
+    Only the returned rows are explained in words, so a page over a large base stays fast.
+    """
     from retento.analytics.loyalty import LOYALTY_TYPES
     from retento.auth.permissions import require
     from retento.core.errors import NotFound
@@ -552,24 +611,36 @@ def measure_customers(
     require(actor, "score:read")
     if loyalty_type is not None and loyalty_type not in LOYALTY_TYPES:
         raise InvalidInput(f"type must be one of {', '.join(LOYALTY_TYPES)}", field="type")
+    ids = None
     if customer_id is not None:
         found = session.scalar(
             select(Customer.id).where(Customer.id == customer_id, Customer.archived_at.is_(None))
         )
         if found is None:
             raise NotFound("Customer", customer_id, field="customer_id")
-        frame = loyalty_measurement(
-            session, as_of=as_of, customer_ids=[customer_id], weights=weights
-        )
-    else:
-        frame = loyalty_measurement(session, as_of=as_of, weights=weights)
+        ids = [customer_id]
+    features, frame, model = _measure(
+        session,
+        as_of=as_of,
+        customer_ids=ids,
+        weights=weights,
+        recent_days=RECENT_DAYS,
+        explain=False,
+    )
     stats = summary(frame)
     if loyalty_type is not None:
         frame = frame[frame["loyalty_type"] == loyalty_type]
     if trap is not None:
         frame = frame[frame["satisfaction_trap"].astype(bool) == trap]
     frame = frame.sort_values(["loyalty_index", "customer_id"], na_position="first")
-    return frame.reset_index(drop=True), stats
+    total = len(frame)
+    page = frame.iloc[offset:] if limit is None else frame.iloc[offset : offset + limit]
+    page = page.copy()
+    if len(page):
+        words = model.set_params(explain=True).transform(features.loc[page.index])
+        page["reason_en"] = words["reason_en"]
+        page["reason_zh"] = words["reason_zh"]
+    return page.reset_index(drop=True), total, stats
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

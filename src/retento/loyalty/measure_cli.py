@@ -28,14 +28,16 @@ def measure(
     from retento.loyalty import measure as m
 
     with cli_session() as session:
-        frame, stats = m.measure_customers(
+        frame, _, stats = m.measure_customers(
             session,
             actor=cli_actor(session, as_user),
             loyalty_type=loyalty_type,
             trap=True if trap else None,
             weights=m.parse_weights(weights),
         )
-    console.print(f"{stats['customers']} customers measured; {stats['trap']} in the satisfaction trap.")
+    console.print(
+        f"{stats['customers']} customers measured; {stats['trap']} in the satisfaction trap."
+    )
     for t in stats["types"]:
         share = f"{t['share'] * 100:5.1f} %" if t["share"] is not None else "    —"
         console.print(f"  {t['type']:<10} {t['customers']:>8}  {share}")

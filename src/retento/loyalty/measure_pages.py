@@ -165,8 +165,10 @@ def loyalty_types(request: Request, session: DbSession, user: PageUser) -> Respo
     require(user, "score:read")
     show, raw_weights, weights = _filters(request)
     offset = _offset(request)
-    frame, stats = measure.measure_customers(session, actor=user, weights=weights, **_select(show))
-    page = measure.records(frame.iloc[offset : offset + PAGE_SIZE])
+    frame, total, stats = measure.measure_customers(
+        session, actor=user, weights=weights, offset=offset, limit=PAGE_SIZE, **_select(show)
+    )
+    page = measure.records(frame)
     zh = request_locale(request) == "zh_CN"
     for row in page:
         row["reason"] = row["reason_zh"] if zh else row["reason_en"]
@@ -192,10 +194,10 @@ def loyalty_types(request: Request, session: DbSession, user: PageUser) -> Respo
             *[(code, name) for code, name, _ in type_items],
         ],
         "rows": page,
-        "total": len(frame),
+        "total": total,
         "offset": offset,
         "limit": PAGE_SIZE,
-        "has_next": offset + len(page) < len(frame),
+        "has_next": offset + len(page) < total,
         "export_url": "/loyalty/types/export.csv?"
         + urlencode({"show": show, **({"weights": raw_weights} if raw_weights else {})}),
         "charts": {
@@ -213,7 +215,7 @@ def loyalty_types_export(request: Request, session: DbSession, user: PageUser) -
     """The customers of the page's list (trap, a type or all) with every measure, as CSV."""
     require(user, "data:export")
     show, _, weights = _filters(request)
-    frame, _ = measure.measure_customers(session, actor=user, weights=weights, **_select(show))
+    frame, _, _ = measure.measure_customers(session, actor=user, weights=weights, **_select(show))
     name = f"loyalty-{show}.csv"
     return Response(
         measure.csv_text(frame),
@@ -230,7 +232,7 @@ def loyalty_for_panel(
 ) -> dict[str, Any] | None:
     """The customer's loyalty type with the rule and reason, index, dimensions and trap flag."""
     try:
-        frame, _ = measure.measure_customers(session, actor=user, customer_id=customer.id)
+        frame, _, _ = measure.measure_customers(session, actor=user, customer_id=customer.id)
     except NotFound:  # archived customers are not measured
         return None
     if frame.empty:
@@ -268,7 +270,7 @@ def loyalty_types_summary(request: Request, session: DbSession, user: PageUser) 
     """The type distribution and trap count as a fragment (loaded by the loyalty dashboard after
     the page, so the dashboard stays fast however many customers there are)."""
     require(user, "score:read")
-    _, stats = measure.measure_customers(session, actor=user, trap=True)
+    _, _, stats = measure.measure_customers(session, actor=user, trap=True, limit=0)
     types = [
         {**t, "name": tr(request, label_msgid("loyalty_type", t["type"]))} for t in stats["types"]
     ]

@@ -96,7 +96,7 @@ def get_measurement(
 ):
     """Loyalty dimensions, index, type (with the rule and the reason) and the satisfaction-trap
     flag per customer, with the distribution of types and the index histogram."""
-    frame, stats = measure.measure_customers(
+    page, total, stats = measure.measure_customers(
         session,
         actor=user,
         customer_id=customer_id,
@@ -104,12 +104,13 @@ def get_measurement(
         trap=trap,
         weights=measure.parse_weights(weights),
         as_of=as_of,
+        offset=offset,
+        limit=limit,
     )
-    page = frame.iloc[offset : offset + limit]
     return LoyaltyMeasurementPage(
         summary=LoyaltySummary(**stats),
         items=[LoyaltyMeasurementRead(**r) for r in measure.records(page)],
-        total=len(frame),
+        total=total,
         limit=limit,
         offset=offset,
     )
