@@ -21,6 +21,7 @@ from retento.core.config import get_settings
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound, RetentoError
 from retento.core.hooks import emit
+from retento.core.locking import lock_row
 from retento.core.pagination import apply_sort, paginate
 from retento.core.versioning import lock_for_edit
 from retento.customers.models import Customer, CustomerTag
@@ -801,9 +802,13 @@ def public_survey(session: Session, token: str, *, now: datetime | None = None) 
 def public_submit(
     session: Session, token: str, data: AnswersSubmit, *, now: datetime | None = None
 ) -> SurveyResponse:
-    """Save answers behind a link (resumable); ``complete`` finishes it — only once per link."""
+    """Save answers behind a link (resumable); ``complete`` finishes it — only once per link.
+
+    The invitation row is locked first: submissions through one link (a double click, two tabs)
+    run one after the other, so they share one response and only the first completion counts.
+    """
     now = now or utcnow()
-    inv = invitation_for_token(session, token, now)
+    inv = lock_row(session, SurveyInvitation, invitation_for_token(session, token, now).id)
     if inv.completed_at is not None:
         raise Conflict("This survey was already answered with this link. Thank you!", "token")
     survey = _survey(session, inv.survey_id)
@@ -902,6 +907,12 @@ def record_response(
         if data.customer_id is not None
         else None
     )
+    if inv is not None:
+        # The customer may answer through the link at this moment: take the invitation's lock
+        # and look again, so a response is not attached to an invitation completed meanwhile.
+        inv = lock_row(session, SurveyInvitation, inv.id)
+        if inv.completed_at is not None:
+            inv = None
     response = _invitation_response(session, inv) if inv is not None else None
     created = response is None
     if response is None:
@@ -957,7 +968,9 @@ def update_response(
     """Continue a partial response (a call that was interrupted), optionally completing it."""
     require(actor, "survey:respond")
     now = now or utcnow()
-    response = get_response(session, response_id, actor=actor)
+    get_response(session, response_id, actor=actor)
+    # Locked: two agents finishing the same interrupted call complete it once.
+    response = lock_row(session, SurveyResponse, response_id)
     if response.status == "completed":
         raise Conflict(f"Response {response.id} is already completed.", "response_id")
     survey = _survey(session, response.survey_id)
