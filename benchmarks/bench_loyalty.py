@@ -1,0 +1,310 @@
+"""Benchmark: the loyalty ledger on PostgreSQL.
+
+Creates a throw-away PostgreSQL database (``RETENTO_TEST_PG_URL`` admin URL, as the tests use),
+migrates it and measures:
+
+1. **postings/s with 8 concurrent clients**: each client loops over its own members doing what
+   the counter and the shop do (earn by adjustment credit = new lot + 2 postings; redeem =
+   allocation from lots + 2 postings), one transaction per operation through the service layer;
+   ``retento loyalty check`` (``check_ledger``) must pass afterwards. Target >= 2,000 postings/s.
+2. **expiry job over 1,000,000 lots**: bulk-loads a consistent ledger (1,000,000 members with one
+   due lot each, their earn journals and postings), runs ``run_expiry`` once and times it; the
+   check must pass afterwards. Target < 30 s.
+3. **dashboard at 1,000,000 members**: median of ``GET /loyalty`` (rendered HTML, logged-in
+   manager) and of ``reports.dashboard``. Target < 300 ms median.
+
+    .venv/bin/python benchmarks/bench_loyalty.py [--members 1000000] [--seconds 20] [--clients 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import threading
+import time
+import uuid
+
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.factories
+
+PG_ADMIN_URL = os.environ.get(
+    "RETENTO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+SECRET = "bench-" + uuid.uuid4().hex + uuid.uuid4().hex
+
+
+def _customer_insert_sql(conn, n: int) -> str:
+    """INSERT ... SELECT generate_series for every NOT NULL column of customers."""
+    cols = conn.execute(
+        text(
+            "SELECT column_name, data_type, column_default FROM information_schema.columns "
+            "WHERE table_name = 'customers' AND is_nullable = 'NO' AND column_name <> 'id'"
+        )
+    ).all()
+    known = {
+        "name": "'Member ' || g",
+        "name_key": "'member ' || g",
+        "party_type": "'person'",
+        "kind": "'consumer'",
+        "external_id": "'LM' || g",
+        "custom_fields": "'{}'::json",
+    }
+    names, values = [], []
+    for name, dtype, _default in cols:
+        names.append(name)
+        if name in known:
+            values.append(known[name])
+        elif dtype == "boolean":
+            values.append("false")
+        elif dtype in ("integer", "bigint", "smallint", "numeric"):
+            values.append("1" if name == "version" else "0")
+        elif "timestamp" in dtype:
+            values.append("now()")
+        elif dtype == "date":
+            values.append("current_date")
+        elif dtype in ("json", "jsonb"):
+            values.append("'{}'")
+        else:
+            values.append("''")
+    if "external_id" not in names:
+        names.append("external_id")
+        values.append(known["external_id"])
+    return (
+        f"INSERT INTO customers ({', '.join(names)}) "
+        f"SELECT {', '.join(values)} FROM generate_series(1, {n}) AS g"
+    )
+
+
+def bench_postings(url: str, clients: int, seconds: float) -> None:
+    from retento.auth.models import User
+    from retento.core.db import make_engine, make_session_factory, transaction
+    from retento.loyalty import service
+    from retento.loyalty.check import check_ledger
+    from tests.factories import make_customer, make_user
+    from tests.factories.loyalty import make_programme
+
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    per_client = 50
+    with transaction(factory) as s:
+        make_programme(s)
+        uid = make_user(s, role="manager").id
+        members = [make_customer(s).id for _ in range(clients * per_client)]
+        manager = s.get(User, uid)
+        for cid in members:
+            service.adjust(s, cid, 1000, actor=manager, reason="opening balance")
+    engine.pool.dispose()
+    from sqlalchemy import create_engine as ce
+
+    engine = ce(url, pool_size=clients + 2, max_overflow=0)
+    factory = make_session_factory(engine)
+    counts = [0] * clients
+    errors: list[BaseException] = []
+    stop = time.perf_counter() + seconds
+    barrier = threading.Barrier(clients)
+
+    def run(i: int) -> None:
+        mine = members[i * per_client : (i + 1) * per_client]
+        k = 0
+        try:
+            barrier.wait()
+            while time.perf_counter() < stop:
+                cid = mine[k % len(mine)]
+                with transaction(factory) as s:
+                    user = s.get(User, uid)
+                    if k % 3 == 2:
+                        service.redeem(s, cid, points=5, actor=user)
+                    else:
+                        service.adjust(s, cid, 10, actor=user, reason="bench")
+                counts[i] += 2  # each journal posts to a wallet and a system shard
+                k += 1
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    total = sum(counts)
+    print(
+        f"postings with {clients} concurrent clients: {total:,} postings in {elapsed:.1f} s = "
+        f"{total / elapsed:,.0f} postings/s (target >= 2,000){'; errors: ' + repr(errors[:3]) if errors else ''}"
+    )
+    with transaction(factory) as s:
+        rep = check_ledger(s)
+    print(
+        f"check after the run: {'OK' if rep.ok else 'FAILED'} ({rep.journals:,} journals) {rep.problems[:3]}"
+    )
+    engine.dispose()
+
+
+def bench_expiry_and_dashboard(url: str, members: int, repeat: int) -> None:
+    from fastapi.testclient import TestClient
+
+    from retento.app import create_app
+    from retento.auth.models import User
+    from retento.core.config import Settings
+    from retento.core.db import make_engine, make_session_factory, transaction
+    from retento.loyalty import ledger, reports
+    from retento.loyalty.check import check_ledger
+    from retento.loyalty.expiry import run_expiry
+    from tests.factories import make_user
+    from tests.factories.loyalty import make_tiers
+
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    with transaction(factory) as s:
+        p = ledger.programme(s)
+        p.active = True
+        ledger.ensure_system_accounts(s)
+        make_tiers(s, ("silver", 0, "1"), ("gold", 1000, "1.5"), ("platinum", 5000, "2"))
+        make_user(s, username="lead", role="manager", password="ledger-Sesame-42")
+        expense = ledger.system_account_id(s, "expense", 0)
+    t = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(text(_customer_insert_sql(conn, members)))
+        tiers = [r[0] for r in conn.execute(text("SELECT id FROM loyalty_tiers ORDER BY rank"))]
+        conn.execute(
+            text(
+                "INSERT INTO loyalty_accounts (kind, shard, customer_id, balance, debt, tier_id, "
+                "joined_at, last_activity_at) SELECT 'wallet', c.id % 16, c.id, 100, 0, "
+                "(ARRAY[:t0, :t1, :t2])[1 + (c.id % 3)], now() - interval '400 days', "
+                "now() - (c.id % 365) * interval '1 day' FROM customers c"
+            ),
+            {"t0": tiers[0], "t1": tiers[1], "t2": tiers[2]},
+        )
+        jid = conn.execute(
+            text(
+                "INSERT INTO loyalty_journals (kind, source_type, reason, created_at) "
+                "VALUES ('adjust', 'import', 'bench opening balances', now()) RETURNING id"
+            )
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO loyalty_postings (journal_id, account_id, amount) "
+                "SELECT :j, id, 100 FROM loyalty_accounts WHERE kind = 'wallet'"
+            ),
+            {"j": jid},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO loyalty_postings (journal_id, account_id, amount) VALUES (:j, :a, :n)"
+            ),
+            {"j": jid, "a": expense, "n": -100 * members},
+        )
+        conn.execute(
+            text("UPDATE loyalty_accounts SET balance = balance - :n WHERE id = :a"),
+            {"a": expense, "n": 100 * members},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO loyalty_lots (account_id, journal_id, points, remaining, clawed, "
+                "qualifying, source_type, earned_at, expires_at) SELECT id, :j, 100, 100, 0, "
+                "false, 'import', now() - interval '400 days', now() - interval '1 day' "
+                "FROM loyalty_accounts WHERE kind = 'wallet'"
+            ),
+            {"j": jid},
+        )
+        conn.execute(text("ANALYZE"))
+    print(f"loaded {members:,} members with one due lot each in {time.perf_counter() - t:.1f} s")
+
+    t = time.perf_counter()
+    with transaction(factory) as s:
+        expired = run_expiry(s)
+    dt = time.perf_counter() - t
+    print(
+        f"expiry job over {members:,} lots: {expired:,} points expired in {dt:.1f} s (target < 30 s)"
+    )
+    t = time.perf_counter()
+    with transaction(factory) as s:
+        rep = check_ledger(s)
+    print(
+        f"check after expiry: {'OK' if rep.ok else 'FAILED'} in {time.perf_counter() - t:.1f} s "
+        f"{rep.problems[:3]}"
+    )
+    with transaction(factory) as s:
+        again = run_expiry(s)
+    print(f"second expiry run: {again} points (idempotent)")
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+
+    with transaction(factory) as s:
+        lead = s.query(User).filter_by(username="lead").one()
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            reports.dashboard(s, actor=lead)
+            times.append((time.perf_counter() - t) * 1000)
+    print(f"reports.dashboard at {members:,} members: median {statistics.median(times):.0f} ms")
+
+    app = create_app(Settings(database_url=url, run_scheduler=False, secret_key=SECRET))
+    with TestClient(app) as client:
+        import re
+
+        page = client.get("/login")
+        tok = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        client.post(
+            "/login",
+            data={"username": "lead", "password": "ledger-Sesame-42", "csrf_token": tok},
+        )
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            r = client.get("/loyalty")
+            times.append((time.perf_counter() - t) * 1000)
+            assert r.status_code == 200, r.status_code
+    print(
+        f"GET /loyalty (HTML) at {members:,} members: median {statistics.median(times):.0f} ms, "
+        f"p90 {statistics.quantiles(times, n=10)[-1]:.0f} ms (target < 300 ms)"
+    )
+    app.state.engine.dispose()
+    engine.dispose()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--members", type=int, default=1_000_000)
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=21)
+    ap.add_argument("--skip-postings", action="store_true")
+    ap.add_argument("--skip-scale", action="store_true")
+    args = ap.parse_args()
+    from retento.core.migrate import upgrade
+
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    names = []
+    try:
+        if not args.skip_postings:
+            name = f"retento_bench_{uuid.uuid4().hex[:8]}"
+            names.append(name)
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+            upgrade(url)
+            bench_postings(url, args.clients, args.seconds)
+        if not args.skip_scale:
+            name = f"retento_bench_{uuid.uuid4().hex[:8]}"
+            names.append(name)
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+            upgrade(url)
+            bench_expiry_and_dashboard(url, args.members, args.repeat)
+    finally:
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
