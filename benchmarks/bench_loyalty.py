@@ -21,11 +21,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import threading
 import time
 import uuid
-
-import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -81,12 +80,13 @@ def _customer_insert_sql(conn, n: int) -> str:
 
 
 def bench_postings(url: str, clients: int, seconds: float) -> None:
+    from tests.factories import make_customer, make_user
+    from tests.factories.loyalty import make_programme
+
     from retento.auth.models import User
     from retento.core.db import make_engine, make_session_factory, transaction
     from retento.loyalty import service
     from retento.loyalty.check import check_ledger
-    from tests.factories import make_customer, make_user
-    from tests.factories.loyalty import make_programme
 
     engine = make_engine(url)
     factory = make_session_factory(engine)
@@ -148,6 +148,8 @@ def bench_postings(url: str, clients: int, seconds: float) -> None:
 
 def bench_expiry_and_dashboard(url: str, members: int, repeat: int) -> None:
     from fastapi.testclient import TestClient
+    from tests.factories import make_user
+    from tests.factories.loyalty import make_tiers
 
     from retento.app import create_app
     from retento.auth.models import User
@@ -156,8 +158,6 @@ def bench_expiry_and_dashboard(url: str, members: int, repeat: int) -> None:
     from retento.loyalty import ledger, reports
     from retento.loyalty.check import check_ledger
     from retento.loyalty.expiry import run_expiry
-    from tests.factories import make_user
-    from tests.factories.loyalty import make_tiers
 
     engine = make_engine(url)
     factory = make_session_factory(engine)
