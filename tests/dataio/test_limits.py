@@ -350,3 +350,25 @@ def test_custom_fields_limits_apply_to_imports(db, users):
         service.import_file(db, "customers", cols.encode(), actor=users["admin"], name="m.csv")
     assert info.value.errors[0].field == "custom_fields"
     assert _count(db) == 0
+
+
+def test_the_apps_settings_reach_the_readers(session_factory, tokens, db):
+    """The middleware hands the app's limits to the import service (a worker thread)."""
+    from fastapi.testclient import TestClient
+
+    from retento.app import create_app
+    from retento.core.config import Settings
+
+    app = create_app(
+        Settings(database_url="sqlite://", run_scheduler=False, secret_key="test", max_xlsx_rows=1)
+    )
+    app.state.session_factory = session_factory
+    with TestClient(app) as c:
+        r = c.post(
+            "/api/v1/imports/customers",
+            headers=tokens["admin"],
+            files={"file": ("ok.xlsx", _small_xlsx(), "application/octet-stream")},
+        )
+    assert r.status_code == 413, r.text
+    assert "more than 1 rows" in r.json()["detail"]
+    assert _count(db) == 0

@@ -604,7 +604,7 @@ async def complaint_create(request: Request, session: DbSession, user: PageUser)
                 c.id,
                 upload.filename,
                 upload.content_type or "",
-                await upload.read(),
+                await upload.read(service.MAX_ATTACHMENT_BYTES + 1),  # past it: refused
                 actor=user,
                 data_dir=request.app.state.settings.data_dir,
             )
@@ -1016,7 +1016,7 @@ async def complaint_attach(
             complaint_id,
             upload.filename,
             upload.content_type or "",
-            await upload.read(),
+            await upload.read(service.MAX_ATTACHMENT_BYTES + 1),  # past it: refused
             actor=user,
             data_dir=request.app.state.settings.data_dir,
         )
