@@ -32,7 +32,9 @@ def test_policy_details():
     assert password_problem("Zebra-7-ok!") == "Use at least 12 characters."
     assert password_problem("98765432101234") == "Use more than digits."
     assert password_problem("x" * 201 + "yzw") == "Use at most 200 characters."
-    assert password_problem("alice-in-chains", "Alice") == "Do not put the username in the password."
+    assert (
+        password_problem("alice-in-chains", "Alice") == "Do not put the username in the password."
+    )
 
 
 def test_demo_password_meets_the_policy():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.web.live import wait_js
 from tests.web.test_browser import browser, login, page, server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -37,14 +38,13 @@ def test_agent_takes_a_complaint_from_intake_to_closed(page, server):  # noqa: F
     timeline = page.inner_text("#complaint-timeline")
     assert "Intake edited" in timeline and "Severity changed" in timeline and "3 → 4" in timeline
     page.click("#action-start")
-    page.wait_for_function(
-        "document.getElementById('complaint-status').innerText === 'In progress'"
-    )
+    wait_js(page, "document.getElementById('complaint-status').innerText === 'In progress'")
     page.fill("#note-form #f-body", "We will send a replacement.")
     page.check("#note-form input[value=message]")
     page.click("#note-form button[type=submit]")
-    page.wait_for_function(
-        "document.getElementById('complaint-timeline').innerText.includes('send a replacement')"
+    wait_js(
+        page,
+        "document.getElementById('complaint-timeline').innerText.includes('send a replacement')",
     )
     page.select_option("#remedy-form #f-remedy_kind", "compensation")
     page.select_option("#remedy-form #f-compensation_type", "voucher")
@@ -57,9 +57,9 @@ def test_agent_takes_a_complaint_from_intake_to_closed(page, server):  # noqa: F
     page.wait_for_selector("#complaint-feedback")
     page.check("#follow-up-form input[value=yes]")
     page.click("#follow-up-form button[type=submit]")
-    page.wait_for_function("document.getElementById('complaint-status').innerText === 'Follow-up'")
+    wait_js(page, "document.getElementById('complaint-status').innerText === 'Follow-up'")
     page.click("#action-close")
-    page.wait_for_function("document.getElementById('complaint-status').innerText === 'Closed'")
+    wait_js(page, "document.getElementById('complaint-status').innerText === 'Closed'")
     assert page.locator("#action-reopen").is_visible()
     timeline = page.inner_text("#complaint-timeline")
     assert "Service recovery" in timeline and "Feedback" in timeline
@@ -81,11 +81,12 @@ def test_visitor_submits_the_public_form_and_sees_the_status(page, server):  # n
     assert page.inner_text("#public-status") == "Accepted"
     page.fill("#public-reply-form #f-body", "The serial number is 12345.")
     page.click("#public-reply-form button[type=submit]")
-    page.wait_for_function(
-        "document.getElementById('public-timeline').innerText.includes('serial number is 12345')"
+    wait_js(
+        page,
+        "document.getElementById('public-timeline').innerText.includes('serial number is 12345')",
     )
     page.click("form.langswitch button[value=zh_CN]")
-    page.wait_for_function("document.getElementById('public-status').innerText === '受理'")
+    wait_js(page, "document.getElementById('public-status').innerText === '受理'")
 
 
 def test_manager_carries_an_improvement_through_pdca(page, server):  # noqa: F811
@@ -105,11 +106,9 @@ def test_manager_carries_an_improvement_through_pdca(page, server):  # noqa: F81
     for field, text, stage in steps:
         page.fill(f"#f-{field}", text)
         page.click("#advance")
-        page.wait_for_function(
-            f"document.getElementById('improvement-stage').innerText === '{stage}'"
-        )
+        wait_js(page, f"document.getElementById('improvement-stage').innerText === '{stage}'")
     page.click("#advance")
-    page.wait_for_function("document.getElementById('improvement-stage').innerText === 'Done'")
+    wait_js(page, "document.getElementById('improvement-stage').innerText === 'Done'")
     assert page.locator("#improvement-edit-form").count() == 0
     assert "packing standard" in page.inner_text("#improvement-record")
 

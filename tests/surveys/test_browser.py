@@ -34,7 +34,7 @@ from retento.surveys.schemas import (
 from retento.web.i18n import Formatter
 from tests.factories import make_customer
 from tests.surveys.conftest import desktop_page, live_session, phone_page, screenshot
-from tests.web.live import CUSTOMERS
+from tests.web.live import CUSTOMERS, wait_js
 from tests.web.test_browser import browser, login, server  # noqa: F401  (shared fixtures)
 
 pytestmark = pytest.mark.browser
@@ -437,7 +437,7 @@ def test_agent_enters_a_phone_survey_from_the_customer_360_page(browser, server,
     with desktop_page(browser) as page:
         login(page, server, "agent")
         page.fill("#f-q", "maria")
-        page.wait_for_function("document.querySelectorAll('#customer-table tbody tr').length === 1")
+        wait_js(page, "document.querySelectorAll('#customer-table tbody tr').length === 1")
         page.click("#customer-table a:has-text('Maria Rossi')")
         page.wait_for_selector("#panel-surveys")
         panel = page.locator("#panel-surveys")

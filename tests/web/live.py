@@ -192,3 +192,22 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def wait_js(page, expression: str, timeout: float = 10_000) -> None:
+    """Wait until the JavaScript ``expression`` is truthy on ``page``.
+
+    Playwright's ``wait_for_function`` compiles its predicate with ``eval`` inside the page,
+    which the Content-Security-Policy (no 'unsafe-eval') forbids; ``evaluate`` runs through the
+    DevTools protocol, which the policy does not govern, so poll with it instead.
+    """
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        try:
+            if page.evaluate(expression):
+                return
+        except Exception:  # the page is navigating: try again
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout:.0f} ms for: {expression}")
+        page.wait_for_timeout(50)
