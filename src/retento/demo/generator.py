@@ -591,11 +591,12 @@ STEPS: list[Step] = [step_users, step_products, step_customers, step_orders, ste
 def domain_steps() -> list[Step]:
     """Steps contributed by later capabilities, run after the core ones in this order."""
     from retento.complaints.demo import step_complaints
+    from retento.loyalty.demo import step_loyalty
     from retento.scoring.demo import step_scoring
     from retento.surveys.demo import step_surveys
 
     # Scoring first: complaints pick SLA policies and surveys pick segments by value class.
-    return [step_scoring, step_complaints, step_surveys]
+    return [step_scoring, step_complaints, step_surveys, step_loyalty]
 
 
 # --------------------------------------------------------------------------- public API

@@ -54,6 +54,12 @@ def programme(session: Session) -> LoyaltyProgramme:
     return p
 
 
+def forget(session: Session) -> None:
+    """Drop the session's cached programme and system account ids (after bulk deletes)."""
+    session.info.pop("loyalty_programme", None)
+    session.info.pop("loyalty_sys", None)
+
+
 def shard_of(customer_id: int | None) -> int:
     return (customer_id or 0) % SHARDS
 

@@ -12,7 +12,13 @@ from retento.core.db import Base, UTCDateTime, utcnow
 # queued → sending (claimed by one job run) → sent | queued again (retry later) | failed;
 # cancelled when the link it carries no longer works (answered or expired before sending).
 MAIL_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
-MAIL_KINDS = ("survey_invitation", "survey_reminder", "complaint_followup", "test")
+MAIL_KINDS = (
+    "survey_invitation",
+    "survey_reminder",
+    "complaint_followup",
+    "loyalty_tier",
+    "test",
+)
 
 
 class OutboxMessage(Base):

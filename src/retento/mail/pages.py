@@ -34,6 +34,7 @@ register_labels(
         "survey_invitation": N_("Survey invitation"),
         "survey_reminder": N_("Survey reminder"),
         "complaint_followup": N_("Complaint follow-up"),
+        "loyalty_tier": N_("Loyalty tier notice"),
         "test": N_("Test email"),
     },
 )

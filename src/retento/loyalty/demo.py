@@ -1,0 +1,190 @@
+"""Demo step: a running loyalty programme with tiers, earnings, redemptions, refunds, expiries.
+
+Runs after the core demo data (``retento.demo.generator.domain_steps``). Orders earn through the
+same code path as live orders (``earn_for_order``); a bounded set of members keeps the demo fast.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from retento.auth.models import User
+from retento.core.errors import Conflict, NotFound
+from retento.loyalty import ledger
+from retento.loyalty.models import LoyaltyReward, LoyaltyRule, LoyaltyTier
+
+MEMBERS = 200
+
+
+def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
+    """Configure the programme, earn on members' orders, redeem, refund, expire, review tiers."""
+    if ctx.customer_ids is None or "manager" not in ctx.user_ids or len(ctx.customer_ids) == 0:
+        return
+    from retento.loyalty import service
+    from retento.loyalty.earning import award_event, earn_for_order
+    from retento.loyalty.expiry import run_expiry
+    from retento.loyalty.tiers import review_all
+    from retento.orders import service as orders
+    from retento.orders.models import Order
+    from retento.orders.schemas import RefundCreate
+
+    ledger.forget(session)  # the demo reset deleted the ledger's accounts
+    manager = session.get(User, ctx.user_ids["manager"])
+    agent = session.get(User, ctx.user_ids.get("agent", ctx.user_ids["manager"]))
+    p = ledger.programme(session)
+    p.name, p.active, p.expiry_days, p.tier_window_days = "Retento Rewards", True, 365, 365
+    p.point_value = Decimal("0.01")
+    ledger.ensure_system_accounts(session)
+    if session.scalar(select(LoyaltyTier.id).limit(1)) is None:
+        session.add_all(
+            [
+                LoyaltyTier(
+                    code="silver",
+                    name="Silver",
+                    rank=0,
+                    threshold=0,
+                    multiplier=Decimal("1"),
+                    sla_class="standard",
+                    grace_days=30,
+                ),
+                LoyaltyTier(
+                    code="gold",
+                    name="Gold",
+                    rank=1,
+                    threshold=1500,
+                    multiplier=Decimal("1.25"),
+                    sla_class="priority",
+                    grace_days=60,
+                ),
+                LoyaltyTier(
+                    code="platinum",
+                    name="Platinum",
+                    rank=2,
+                    threshold=5000,
+                    multiplier=Decimal("1.5"),
+                    sla_class="vip",
+                    grace_days=90,
+                ),
+                LoyaltyTier(
+                    code="black",
+                    name="Black card",
+                    rank=3,
+                    threshold=0,
+                    multiplier=Decimal("2"),
+                    sla_class="vip",
+                    invite_only=True,
+                    grace_days=365,
+                ),
+            ]
+        )
+        session.flush()
+    gold = session.scalar(select(LoyaltyTier).where(LoyaltyTier.code == "gold"))
+    if session.scalar(select(LoyaltyRule.id).limit(1)) is None:
+        session.add_all(
+            [
+                LoyaltyRule(name="1 point per unit spent", kind="spend", rate=Decimal("1")),
+                LoyaltyRule(
+                    name="Big basket bonus",
+                    kind="spend",
+                    fixed_points=100,
+                    min_spend=Decimal("300"),
+                    cap_points=300,
+                    cap_period_days=90,
+                ),
+                LoyaltyRule(name="Birthday", kind="event", event="birthday", fixed_points=200),
+                LoyaltyRule(
+                    name="Survey thank-you",
+                    kind="event",
+                    event="survey_answered",
+                    fixed_points=50,
+                    cap_points=200,
+                    cap_period_days=365,
+                ),
+            ]
+        )
+    if session.scalar(select(LoyaltyReward.id).limit(1)) is None:
+        session.add_all(
+            [
+                LoyaltyReward(code="V10", name="10 voucher", kind="voucher", points_cost=1000),
+                LoyaltyReward(code="MUG", name="Tea mug", kind="gift", points_cost=600, stock=80),
+                LoyaltyReward(
+                    code="CARE",
+                    name="Free care service",
+                    kind="service",
+                    points_cost=2500,
+                    min_tier_id=gold.id if gold else None,
+                ),
+            ]
+        )
+    session.flush()
+    noon = datetime.combine(ctx.today, time(12), tzinfo=UTC)
+    now = min(noon, datetime.now(UTC))
+    members = [
+        int(c)
+        for c in rng.choice(
+            ctx.customer_ids, size=min(MEMBERS, len(ctx.customer_ids)), replace=False
+        )
+    ]
+    order_list = list(
+        session.scalars(
+            select(Order)
+            .where(Order.customer_id.in_(members), Order.ordered_at > now - timedelta(days=540))
+            .options(selectinload(Order.lines))
+            .order_by(Order.ordered_at)
+        )
+    )
+    for i, o in enumerate(order_list):
+        earn_for_order(session, o, actor_id=None)
+        if i % 200 == 0:
+            ctx.progress("loyalty", 0.1 + 0.6 * i / max(len(order_list), 1))
+    for cid in members[: len(members) // 4]:
+        award_event(
+            session,
+            cid,
+            "birthday",
+            source_type="birthday",
+            source_id=f"{ctx.today.year}-{cid}",
+            actor_id=None,
+            at=now - timedelta(days=int(rng.integers(1, 200))),
+        )
+    rewards = list(session.scalars(select(LoyaltyReward).order_by(LoyaltyReward.points_cost)))
+    redeemed = refunded = 0
+    for cid in members:
+        if rng.random() < 0.5:
+            reward = rewards[int(rng.integers(0, len(rewards)))]
+            try:
+                service.redeem(session, cid, reward_id=reward.id, actor=agent, now=now)
+                redeemed += 1
+            except (Conflict, NotFound):
+                pass  # not enough points, out of stock, or never bought: not a member
+    paid = [o for o in order_list if o.status != "cancelled" and o.revenue > 0]
+    for o in (
+        (paid[int(i)] for i in rng.choice(len(paid), size=min(15, len(paid)), replace=False))
+        if paid
+        else ()
+    ):
+        amount = (o.revenue * Decimal(str(round(float(rng.uniform(0.2, 1.0)), 2)))).quantize(
+            Decimal("0.01")
+        )
+        if amount > 0:
+            orders.add_refund(
+                session, o.id, RefundCreate(amount=amount, reason="Demo return"), actor=manager
+            )
+            refunded += 1
+    expired = run_expiry(session, now)
+    review_all(session, now)
+    ctx.summary.update(
+        {
+            "loyalty_members": len(members),
+            "loyalty_redemptions": redeemed,
+            "loyalty_refunds": refunded,
+            "loyalty_points_expired": expired,
+        }
+    )
+    ctx.progress("loyalty", 1.0)
