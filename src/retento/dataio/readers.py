@@ -35,6 +35,11 @@ class Table:
     size: int = 0
     position: Callable[[], int] = field(default=lambda: 0)
     kind: str = "csv"
+    release: Callable[[], None] = field(default=lambda: None)
+
+    def close(self) -> None:
+        """Let go of the file (closed if this module opened it); safe to call twice."""
+        self.release()
 
 
 CHUNK = 64 * 1024
@@ -133,11 +138,13 @@ def read_csv(
     *,
     encoding: str | None = None,
     delimiter: str | None = None,
+    owned: bool = False,
 ) -> Table:
-    """Stream CSV records from bytes or a binary file; ``line`` is the physical line where each
-    record starts (header = 1). The file is decoded as it is read, never held whole in memory.
-    A quote left open (which would swallow the rest of the file into one value) or text after a
-    closing quote is refused with its line and column; bytes that do not decode name their line.
+    """Stream CSV records from bytes or a binary file (closed at the end if ``owned``); ``line``
+    is the physical line where each record starts (header = 1). The file is decoded as it is
+    read, never held whole in memory. A quote left open (which would swallow the rest of the
+    file into one value) or text after a closing quote is refused with its line and column;
+    bytes that do not decode name their line.
     """
     fh: BinaryIO = _seekable(io.BytesIO(source) if isinstance(source, bytes) else source)
     start_pos = fh.tell()
@@ -155,6 +162,13 @@ def read_csv(
     delim = delimiter or _guess_delimiter(sample[: sample.find("\n") if "\n" in sample else None])
     text = io.TextIOWrapper(fh, encoding=enc, errors="strict", newline="")
     reader = csv.reader(text, delimiter=delim, strict=True)
+
+    def release() -> None:
+        try:  # a caller's file stays open; the wrapper lets go of it
+            text.close() if owned else text.detach()
+        except (ValueError, OSError):
+            pass
+
     header_cells: list[str] = []
 
     def bad_record(start: int, exc: csv.Error) -> InvalidInput:
@@ -177,41 +191,49 @@ def read_csv(
         )
 
     try:
-        header = next(reader)
-    except StopIteration:
-        header = []
-    except UnicodeDecodeError:
-        raise _encoding_error(fh, enc) from None
-    except csv.Error as exc:
-        raise InvalidInput(
-            f"The header line cannot be read: {exc}.", errors=[FieldError(None, str(exc), row=1)]
-        ) from None
-    header = [h.strip() for h in header]
-    header_cells.extend(header)
-    if not any(header):
-        raise InvalidInput(
-            f"{name} is empty: expected a header line and at least one row.",
-            errors=[FieldError(None, "The file is empty.", row=1)],
-        )
+        try:
+            header = next(reader)
+        except StopIteration:
+            header = []
+        except UnicodeDecodeError:
+            raise _encoding_error(fh, enc) from None
+        except csv.Error as exc:
+            raise InvalidInput(
+                f"The header line cannot be read: {exc}.",
+                errors=[FieldError(None, str(exc), row=1)],
+            ) from None
+        header = [h.strip() for h in header]
+        header_cells.extend(header)
+        if not any(header):
+            raise InvalidInput(
+                f"{name} is empty: expected a header line and at least one row.",
+                errors=[FieldError(None, "The file is empty.", row=1)],
+            )
+    except BaseException:
+        release()
+        raise
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         last = reader.line_num
-        while True:
-            start = last + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except UnicodeDecodeError:
-                raise _encoding_error(fh, enc) from None
-            except csv.Error as exc:
-                raise bad_record(start, exc) from None
-            last = reader.line_num
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue
-            yield start, restore_row(cells)
+        try:
+            while True:
+                start = last + 1
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    return
+                except UnicodeDecodeError:
+                    raise _encoding_error(fh, enc) from None
+                except csv.Error as exc:
+                    raise bad_record(start, exc) from None
+                last = reader.line_num
+                if not cells or (len(cells) == 1 and not cells[0].strip()):
+                    continue
+                yield start, restore_row(cells)
+        finally:
+            release()
 
-    return Table(name, header, rows(), size, lambda: fh.tell() - start_pos, "csv")
+    return Table(name, header, rows(), size, lambda: fh.tell() - start_pos, "csv", release)
 
 
 def _cell(value: object) -> str:
@@ -345,9 +367,20 @@ def xlsx_rows(ws: Any, name: str) -> Iterator[tuple[int, tuple[Any, ...]]]:
         yield no, values
 
 
-def read_xlsx(source: bytes | BinaryIO, name: str) -> Table:
+def read_xlsx(source: bytes | BinaryIO, name: str, owned: bool = False) -> Table:
     """The first worksheet of an XLSX workbook; ``line`` is the sheet's row number."""
-    wb, ws = open_xlsx(source, name)
+    try:
+        wb, ws = open_xlsx(source, name)
+    except BaseException:
+        if owned and not isinstance(source, bytes):
+            source.close()
+        raise
+
+    def release() -> None:
+        wb.close()
+        if owned and not isinstance(source, bytes):
+            source.close()
+
     total = ws.max_row or 0
     it = xlsx_rows(ws, name)
     header_row = None
@@ -358,10 +391,10 @@ def read_xlsx(source: bytes | BinaryIO, name: str) -> Table:
         else:
             header_row = None
     except BaseException:
-        wb.close()
+        release()
         raise
     if header_row is None:
-        wb.close()
+        release()
         raise InvalidInput(
             f"{name} is empty: expected a header row and at least one row.",
             errors=[FieldError(None, "The worksheet is empty.", row=1)],
@@ -382,9 +415,9 @@ def read_xlsx(source: bytes | BinaryIO, name: str) -> Table:
                     cells.pop()
                 yield no, restore_row(cells)
         finally:
-            wb.close()
+            release()
 
-    return Table(name, header, rows(), total, lambda: state["row"], "xlsx")
+    return Table(name, header, rows(), total, lambda: state["row"], "xlsx", release)
 
 
 def open_table(
@@ -410,6 +443,12 @@ def open_table(
     start = fh.tell()
     magic = fh.read(len(XLSX_MAGIC))
     fh.seek(start)
-    if magic == XLSX_MAGIC or name.lower().endswith((".xlsx", ".xlsm")):
-        return read_xlsx(fh, name)
-    return read_csv(fh, name, encoding=encoding, delimiter=delimiter)
+    owned = isinstance(source, str | Path)
+    try:
+        if magic == XLSX_MAGIC or name.lower().endswith((".xlsx", ".xlsm")):
+            return read_xlsx(fh, name, owned=owned)
+        return read_csv(fh, name, encoding=encoding, delimiter=delimiter, owned=owned)
+    except BaseException:
+        if owned:
+            fh.close()
+        raise

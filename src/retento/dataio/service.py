@@ -67,9 +67,12 @@ def import_file(
         )
     mapping = mapping or Mapping()
     table = open_table(source, name, encoding=mapping.encoding, delimiter=mapping.delimiter)
-    report, rejects = run_import(
-        session, entity, table, mapping, skip_invalid=skip_invalid, progress=progress
-    )
+    try:
+        report, rejects = run_import(
+            session, entity, table, mapping, skip_invalid=skip_invalid, progress=progress
+        )
+    finally:
+        table.close()
     if rejects and rejects_path is not None:
         report.rejects_file = str(write_rejects(rejects_path, table, rejects))
     record(
