@@ -134,3 +134,48 @@ def test_analytics_does_not_import_web_stack() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_zero_value_repeat_purchases_are_left_out_of_the_spend_model(
+    cdnow_csv: Path, tmp_path: Path
+) -> None:
+    # The CDNOW sample's 8 $0 rows are first purchases, which the spend model never sees; a
+    # real log also has $0 repeat purchases (free replacements, fully discounted orders): set
+    # the only repeat purchase of 8 one-repeat customers to $0.
+    df = pd.read_csv(cdnow_csv)
+    days = df.groupby("id")["date"].nunique()
+    one_repeat = days[days == 2].index[:8]
+    last_day = df[df["id"].isin(one_repeat)].groupby("id")["date"].max()
+    df.loc[df["id"].isin(one_repeat) & (df["date"] == df["id"].map(last_day)), "amount"] = 0.0
+    zero_csv = tmp_path / "zero.csv"
+    df.to_csv(zero_csv, index=False)
+    out = tmp_path / "scores.csv"
+    res = runner.invoke(app, _args(zero_csv, out, "--json"))
+    assert res.exit_code == 0, res.output
+    gg = json.loads(res.stdout)["gamma_gamma"]
+    assert gg["left_out"] == 8
+    assert "zero or negative" in gg["left_out_reason"]
+    assert gg["customers_fitted"] == int((pd.read_csv(out)["frequency"] > 0).sum()) - 8
+    scores = pd.read_csv(out).set_index("id")
+    # Left-out customers get the population mean spend, like one-time buyers: CLV is the
+    # discounted expected purchases times that mean, so positive wherever purchases are.
+    assert (scores.loc[one_repeat, "monetary"] == 0).all()
+    assert (scores.loc[one_repeat, "clv"] > 0).all()
+    text = runner.invoke(app, _args(zero_csv, out))
+    assert text.exit_code == 0, text.output
+    assert "left out 8 repeat customer(s)" in text.stdout
+
+
+def test_clv_with_mbgnbd(cdnow_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.csv"
+    res = runner.invoke(
+        app, _args(cdnow_csv, out, "--model", "mbgnbd", "--calibration-end", "1997-09-30", "--json")
+    )
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert payload["model"] == "mbgnbd"
+    assert payload["params"]["r"] == pytest.approx(0.525, abs=0.002)
+    assert payload["gamma_gamma"]["left_out"] == 0
+    scores = pd.read_csv(out)
+    one_timers = scores[scores["frequency"] == 0]
+    assert one_timers["p_alive"].lt(1).all() and one_timers["p_alive"].gt(0).all()

@@ -10,6 +10,7 @@ from retento.analytics.btyd import (
     GammaGammaModel,
     ParetoNBDModel,
 )
+from retento.analytics.btyd_mbg import ModifiedBetaGeoModel
 from retento.analytics.cohorts import (
     CohortMatrix,
     RetentionRate,
@@ -65,6 +66,7 @@ __all__ += [
     "ConvergenceError",
     "GammaGammaModel",
     "HoldoutReport",
+    "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "SummaryInputError",
     "holdout_report",

@@ -1,7 +1,7 @@
 """`retento analyze clv`: customer lifetime value from a transaction file, no database needed.
 
 Reads CSV or Parquet through DuckDB, summarises with :func:`retento.analytics.summarize`, fits
-BG/NBD or Pareto/NBD plus Gamma-Gamma, and writes one row per customer.
+BG/NBD, MBG/NBD or Pareto/NBD plus Gamma-Gamma, and writes one row per customer.
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-MODELS = ("bgnbd", "pareto")
+MODELS = ("bgnbd", "mbgnbd", "pareto")
+MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pareto": "Pareto/NBD"}
+LEFT_OUT_REASON = (
+    "mean repeat spend is zero or negative ($0 or refunded repeat purchases); "
+    "scored with the population mean spend"
+)
 FREQ_DAYS = {"D": 1.0, "W": 7.0}
 
 
@@ -45,7 +50,7 @@ def clv(
     calibration_end: str | None = typer.Option(
         None, "--calibration-end", help="Fit on data up to this date; later data is the holdout."
     ),
-    model: str = typer.Option("bgnbd", "--model", help="bgnbd or pareto."),
+    model: str = typer.Option("bgnbd", "--model", help="bgnbd, mbgnbd or pareto."),
     horizon: float = typer.Option(52.0, "--horizon", help="CLV horizon in model time units."),
     discount_rate: float = typer.Option(0.10, "--discount-rate", help="Yearly discount rate."),
     margin: float = typer.Option(1.0, "--margin", help="Profit margin applied to spend."),
@@ -54,18 +59,23 @@ def clv(
     """Fit a BTYD model and Gamma-Gamma, and score every customer's CLV.
 
     Output columns: customer, frequency, recency, T, monetary, expected_purchases (over the
-    horizon), p_alive, clv.
+    horizon), p_alive, clv. Gamma-Gamma is fitted on the repeat customers with a positive mean
+    repeat spend; repeat customers whose mean is $0 or negative are left out of the fit (the
+    summary counts them) and, like one-time buyers, get the population mean spend.
     """
+    import numpy as np
+
     from retento.analytics import (
         BetaGeoModel,
         ConvergenceError,
         GammaGammaModel,
+        ModifiedBetaGeoModel,
         ParetoNBDModel,
         SummaryInputError,
         holdout_report,
         summarize,
     )
-    from retento.analytics.btyd import _unique_rows
+    from retento.analytics.btyd import _discounted_clv, _unique_rows
 
     freq = freq.upper()
     if freq not in FREQ_DAYS:
@@ -102,33 +112,39 @@ def clv(
         T = summary["T"].to_numpy()
         m = summary["monetary"].to_numpy()
         t1 = time.perf_counter()
-        fitter = BetaGeoModel() if model == "bgnbd" else ParetoNBDModel()
+        fitter = {"bgnbd": BetaGeoModel, "mbgnbd": ModifiedBetaGeoModel}.get(
+            model, ParetoNBDModel
+        )()
         fitter.fit(x, tx, T)
-        if int((x > 0).sum()) < 2:
-            _fail("fewer than two customers with repeat purchases: cannot fit the spend model")
-        if (m[x > 0] <= 0).any():
+        # $0 or refunded repeat purchases give a mean repeat spend of 0 or less, which the
+        # Gamma-Gamma likelihood cannot hold: fit on the others and count who was left out.
+        spend_ok = (x > 0) & (m > 0)
+        left_out = int(((x > 0) & ~spend_ok).sum())
+        if int(spend_ok.sum()) < 2:
             _fail(
-                f"column {amount_col!r}: some customers' mean repeat spend is not positive; "
-                "remove refunds or zero amounts first"
+                "fewer than two customers with repeat purchases of positive mean value: "
+                "cannot fit the spend model"
             )
-        gg = GammaGammaModel().fit(x, m)
+        gg = GammaGammaModel().fit(x[spend_ok], m[spend_ok])
         timings["fit_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         unit = FREQ_DAYS[freq]
         (ux, utx, uT), inverse = _unique_rows([x, tx, T])
         expected = fitter.conditional_expected_purchases(horizon, ux, utx, uT)[inverse]
         alive = fitter.probability_alive(ux, utx, uT)[inverse]
-        value = fitter.customer_lifetime_value(
-            gg,
-            x,
-            tx,
-            T,
-            m,
-            horizon=horizon,
-            discount_rate=discount_rate,
-            margin=margin,
-            freq_unit_days=unit,
+        # x = 0 in the spend model gives the population mean p v / (q - 1).
+        spend = gg.conditional_expected_average_value(
+            np.where(spend_ok, x, 0.0), np.where(spend_ok, m, 0.0)
         )
+        discounted = _discounted_clv(
+            lambda t: fitter.conditional_expected_purchases(t, ux, utx, uT),
+            np.ones(len(ux)),
+            horizon,
+            discount_rate,
+            1.0,
+            unit,
+        )[inverse]
+        value = margin * spend * discounted
         timings["score_s"] = time.perf_counter() - t2
         holdout: dict[str, Any] | None = None
         if calibration_end is not None:
@@ -146,7 +162,14 @@ def clv(
         "freq": freq,
         "params": fitter.params_,
         "log_likelihood": fitter.log_likelihood_,
-        "gamma_gamma": {"params": gg.params_, "log_likelihood": gg.log_likelihood_},
+        "gamma_gamma": {
+            "params": gg.params_,
+            "log_likelihood": gg.log_likelihood_,
+            "customers_fitted": int(spend_ok.sum()),
+            "left_out": left_out,
+            "left_out_reason": LEFT_OUT_REASON if left_out else None,
+            "population_mean_spend": float(gg.conditional_expected_average_value(0.0, 0.0)[0]),
+        },
         "horizon": horizon,
         "discount_rate": discount_rate,
         "margin": margin,
@@ -162,9 +185,16 @@ def clv(
     else:
         params = ", ".join(f"{k}={v:.4g}" for k, v in fitter.params_.items())
         typer.echo(
-            f"{len(summary):,} customers; {model} {params}; "
+            f"{len(summary):,} customers; {MODEL_NAMES[model]} {params}; "
             f"log-likelihood {fitter.log_likelihood_:.2f}"
         )
+        if left_out:
+            typer.echo(
+                f"Spend model left out {left_out:,} repeat customer(s) whose mean repeat spend "
+                "is zero or negative ($0 or refunded repeat purchases); they are scored with "
+                f"the population mean spend "
+                f"{float(gg.conditional_expected_average_value(0.0, 0.0)[0]):,.2f}"
+            )
         if holdout is not None:
             mt = holdout["metrics"]
             typer.echo(

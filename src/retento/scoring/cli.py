@@ -14,7 +14,7 @@ from retento.scoring.schemas import ScoreRunCreate
 
 @friendly_errors
 def score(
-    model: str = typer.Option("bgnbd", "--model", help="bgnbd (default) or pareto."),
+    model: str = typer.Option("bgnbd", "--model", help="bgnbd (default), mbgnbd or pareto."),
     as_of: str | None = typer.Option(None, "--as-of", help="ISO timestamp with zone; default now."),
     horizon_weeks: int = typer.Option(52, "--horizon-weeks"),
     discount_rate: float = typer.Option(0.10, "--discount-rate", help="Yearly."),

@@ -25,7 +25,9 @@ class ScoringResult:
 
 
 def _model(name: str):
-    return A.ParetoNBDModel() if name == "pareto" else A.BetaGeoModel()
+    # MBG/NBD: one-time buyers can be gone (BG/NBD gives them P(alive) = 1).
+    models = {"pareto": A.ParetoNBDModel, "mbgnbd": A.ModifiedBetaGeoModel}
+    return models.get(name, A.BetaGeoModel)()
 
 
 def _round(d: dict[str, float], n: int = 4) -> dict[str, float]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
 
-MODELS = ("bgnbd", "pareto")
+MODELS = ("bgnbd", "mbgnbd", "pareto")
 VALUE_CLASSES = ("vip", "major", "ordinary", "small", "below_zero")
 LABELS = ("mvc", "mgc", "bz", "other")
 STAGES = ("potential", "new", "regular", "old", "loyal")

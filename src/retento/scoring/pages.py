@@ -55,7 +55,11 @@ register_labels(
 )
 register_labels(
     "score_model",
-    {"bgnbd": N_("BG/NBD (buy till you die)"), "pareto": N_("Pareto/NBD")},
+    {
+        "bgnbd": N_("BG/NBD (buy till you die)"),
+        "mbgnbd": N_("MBG/NBD (one-time buyers can be gone)"),
+        "pareto": N_("Pareto/NBD"),
+    },
 )
 register_labels(
     "run_status",

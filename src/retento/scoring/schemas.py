@@ -9,7 +9,7 @@ from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
 from retento.core.validation import DbId
 
-ModelName = Literal["bgnbd", "pareto"]
+ModelName = Literal["bgnbd", "mbgnbd", "pareto"]
 
 
 class ScoreRunCreate(BaseModel):
