@@ -99,3 +99,15 @@ def test_member_page_in_chinese(db, client, users):
     web.login("agent")
     page = web.get(f"/loyalty/members/{c.id}")
     assert page.status_code == 200 and "积分" in page.text
+
+
+def test_dashboard_counts_come_from_the_stats_job(db, client, users):
+    from retento.loyalty import reports
+
+    _member(db, users)
+    live = reports.dashboard(db, actor=users["analyst"])
+    assert live.members == 1 and live.as_of is not None
+    reports.refresh_stats(db)
+    make_customer(db)  # not a member: counts unchanged
+    d = reports.dashboard(db, actor=users["analyst"])
+    assert d.members == 1 and d.tiers == [("—", 1)]

@@ -34,3 +34,11 @@ def review_tiers(session: Session) -> int:
     if not ledger.programme(session).active:
         return 0
     return review_all(session)
+
+
+@job("loyalty_stats", every_seconds=600)
+def refresh_stats(session: Session) -> None:
+    """Recount members, active members and tiers for the dashboard."""
+    from retento.loyalty.reports import refresh_stats as refresh
+
+    refresh(session)

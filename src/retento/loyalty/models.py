@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -410,3 +411,18 @@ class LoyaltyAttendance(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     customer = relationship("Customer", lazy="joined")
+
+
+class LoyaltyStats(Base):
+    """Member counts for the dashboard, refreshed by the ``loyalty_stats`` job (counting a
+    million wallets on every page view would be too slow); money figures stay live."""
+
+    __tablename__ = "loyalty_stats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    members: Mapped[int] = mapped_column(BigInteger, default=0)
+    active: Mapped[int] = mapped_column(BigInteger, default=0)
+    # [[tier_id or null, members], ...] and [[from, to, changes], ...]
+    tiers: Mapped[list] = mapped_column(JSON, default=list)
+    flows: Mapped[list] = mapped_column(JSON, default=list)

@@ -10,7 +10,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
@@ -82,13 +82,15 @@ class Dashboard:
     liability: Liability
     tiers: list[tuple[str, int]]
     flows: list[tuple[str, str, int]]
+    as_of: datetime | None = None
 
 
-def dashboard(session: Session, *, actor: User) -> Dashboard:
-    """Members, active rate, liability, redemption and breakage, tier distribution and flows."""
-    require(actor, "loyalty:read")
+def compute_stats(session: Session, now=None):
+    """Count members, active members, tier distribution and tier flows (the slow part)."""
+    from retento.loyalty.models import LoyaltyStats, LoyaltyTierChange
+
     prog = ledger.programme(session)
-    now = utcnow()
+    now = now or utcnow()
     wallets = LoyaltyAccount.customer_id.is_not(None)
     members = int(session.scalar(select(func.count()).where(wallets)) or 0)
     active = int(
@@ -99,29 +101,61 @@ def dashboard(session: Session, *, actor: User) -> Dashboard:
         )
         or 0
     )
-    names = {t.id: t.name for t in session.scalars(select(LoyaltyTier))}
     dist = session.execute(
         select(LoyaltyAccount.tier_id, func.count()).where(wallets).group_by(LoyaltyAccount.tier_id)
     ).all()
-    tiers = [(names.get(tid, "—") if tid else "—", int(n)) for tid, n in dist]
-    from retento.loyalty.models import LoyaltyTierChange
-
     flow_rows = session.execute(
         select(LoyaltyTierChange.from_tier_id, LoyaltyTierChange.to_tier_id, func.count())
         .where(LoyaltyTierChange.at >= now - timedelta(days=prog.tier_window_days))
         .group_by(LoyaltyTierChange.from_tier_id, LoyaltyTierChange.to_tier_id)
     ).all()
-    flows = [
-        (names.get(a, "—") if a else "—", names.get(b, "—") if b else "—", int(n))
-        for a, b, n in flow_rows
-    ]
-    return Dashboard(
+    return LoyaltyStats(
+        id=1,
+        computed_at=now,
         members=members,
         active=active,
-        active_rate=(active / members) if members else None,
+        tiers=[[tid, int(n)] for tid, n in dist],
+        flows=[[a, b, int(n)] for a, b, n in flow_rows],
+    )
+
+
+def refresh_stats(session: Session) -> None:
+    """The ``loyalty_stats`` job: store the counts in the one stats row."""
+    from retento.loyalty.models import LoyaltyStats
+
+    fresh = compute_stats(session)
+    row = session.get(LoyaltyStats, 1)
+    if row is None:
+        session.add(fresh)
+    else:
+        for k in ("computed_at", "members", "active", "tiers", "flows"):
+            setattr(row, k, getattr(fresh, k))
+    session.flush()
+
+
+def dashboard(session: Session, *, actor: User, live: bool = False) -> Dashboard:
+    """Members, active rate, liability, redemption and breakage, tier distribution and flows.
+
+    Counts come from the stats row the job refreshes (``live`` or no row yet: counted now);
+    liability, redemption and breakage are always live (a few system-account rows)."""
+    require(actor, "loyalty:read")
+    from retento.loyalty.models import LoyaltyStats
+
+    st = None if live else session.get(LoyaltyStats, 1)
+    if st is None:
+        st = compute_stats(session)
+    names = {t.id: t.name for t in session.scalars(select(LoyaltyTier))}
+    return Dashboard(
+        members=st.members,
+        active=st.active,
+        active_rate=(st.active / st.members) if st.members else None,
         liability=liability(session, actor=actor),
-        tiers=tiers,
-        flows=flows,
+        tiers=[(names.get(tid, "—") if tid else "—", n) for tid, n in st.tiers],
+        flows=[
+            (names.get(a, "—") if a else "—", names.get(b, "—") if b else "—", n)
+            for a, b, n in st.flows
+        ],
+        as_of=st.computed_at,
     )
 
 

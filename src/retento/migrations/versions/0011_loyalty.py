@@ -35,6 +35,15 @@ def upgrade() -> None:
     sa.Column('updated_at', retento.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_loyalty_programmes'))
     )
+    op.create_table('loyalty_stats',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('computed_at', retento.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('members', sa.BigInteger(), nullable=False),
+    sa.Column('active', sa.BigInteger(), nullable=False),
+    sa.Column('tiers', sa.JSON(), nullable=False),
+    sa.Column('flows', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loyalty_stats'))
+    )
     op.create_table('loyalty_tiers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=30), nullable=False),
@@ -368,4 +377,5 @@ def downgrade() -> None:
     op.drop_table('loyalty_rewards')
     op.drop_table('loyalty_clubs')
     op.drop_table('loyalty_tiers')
+    op.drop_table('loyalty_stats')
     op.drop_table('loyalty_programmes')
