@@ -11,6 +11,14 @@ from retento.analytics.btyd import (
     ParetoNBDModel,
 )
 from retento.analytics.btyd_mbg import ModifiedBetaGeoModel
+from retento.analytics.churn import (
+    TELCO_FEATURE_LABELS,
+    ChurnRiskModel,
+    TransactionLog,
+    btyd_features,
+    churn_metrics,
+    telco_features,
+)
 from retento.analytics.cohorts import (
     CohortMatrix,
     RetentionRate,
@@ -66,7 +74,6 @@ __all__ += [
     "ConvergenceError",
     "GammaGammaModel",
     "HoldoutReport",
-    "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "SummaryInputError",
     "holdout_report",
@@ -99,3 +106,12 @@ __all__ += [
     "value_pyramid",
 ]
 __all__ += ["LOYALTY_TYPES", "LOYALTY_TYPE_NAMES", "LoyaltyMeasure"]
+__all__ += [
+    "ChurnRiskModel",
+    "ModifiedBetaGeoModel",
+    "TELCO_FEATURE_LABELS",
+    "TransactionLog",
+    "btyd_features",
+    "churn_metrics",
+    "telco_features",
+]

@@ -1,0 +1,176 @@
+"""Churn risk model: honest time-split evaluation on CDNOW, Telco 5-fold CV, reasons in words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+
+from retento.analytics.churn import (
+    TELCO_FEATURE_LABELS,
+    ChurnRiskModel,
+    TransactionLog,
+    churn_metrics,
+    duration_text,
+    telco_features,
+)
+
+DATA = Path(__file__).parents[1] / "data"
+CUT = pd.Timestamp("1997-09-30")
+HORIZON = 273  # weeks 40-78
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> pd.DataFrame:
+    df = pd.read_csv(
+        DATA / "cdnow" / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["cid", "id", "date", "cds", "amount"],
+    )
+    df["date"] = pd.to_datetime(df["date"].astype(str))
+    return df[["id", "date", "amount"]]
+
+
+@pytest.fixture(scope="module")
+def scored(cdnow: pd.DataFrame) -> tuple[ChurnRiskModel, pd.DataFrame, pd.Series]:
+    with TransactionLog(cdnow, "id", "date", "amount") as log:
+        model = ChurnRiskModel(horizon_days=HORIZON, linear=True).fit_transactions(log, CUT)
+        scores = model.score_transactions(log, CUT)
+        y = log.labels(CUT, HORIZON, scores.index)
+    return model, scores, y
+
+
+def test_cdnow_holdout_beats_the_btyd_baseline(scored) -> None:
+    model, scores, y = scored
+    assert len(scores) == 2357 and y.mean() == pytest.approx(0.7098, abs=1e-4)
+    m = churn_metrics(y, scores["churn_risk"])
+    bg_expected = roc_auc_score(y, -scores["expected_purchases_bgnbd"])
+    bg_p0 = churn_metrics(y, scores["p_no_purchase_bgnbd"])
+    # Measured 0.7764 (BG/NBD expected purchases 0.7725, BG/NBD P(no purchase) 0.7569); the
+    # issue's goal of 0.79 is not reached on this 2,357-customer sample (docs/analytics-churn.md).
+    assert m["roc_auc"] >= 0.775
+    assert m["roc_auc"] > bg_expected > 0.77
+    assert m["pr_auc"] > bg_p0["pr_auc"]
+    assert m["lift_at_10"] > bg_p0["lift_at_10"]
+    assert m["brier"] < bg_p0["brier"]
+    # Calibration: every risk decile within 12 points of the observed churn rate.
+    for b in m["calibration"]:
+        assert abs(b["predicted"] - b["observed"]) < 0.12, b
+    assert -1 < model.horizon_shift_ < 0  # windows shorter than the horizon: risk lowered
+
+
+def test_training_never_sees_the_evaluation_period(cdnow: pd.DataFrame, scored) -> None:
+    model, scores, _ = scored
+    assert all(w["label_end"] <= CUT.date().isoformat() for w in model.windows_)
+    # Dropping everything after the cut-off changes nothing the model learnt.
+    with TransactionLog(cdnow[cdnow["date"] <= CUT], "id", "date", "amount") as log:
+        again = ChurnRiskModel(horizon_days=HORIZON, linear=True).fit_transactions(log, CUT)
+        other = again.score_transactions(log, CUT)
+    np.testing.assert_allclose(other["churn_risk"], scores["churn_risk"], rtol=1e-9)
+
+
+def test_one_time_buyers_are_not_called_safe(scored) -> None:
+    _, scores, y = scored
+    once = scores["purchases"] == 1
+    assert (scores.loc[once, "p_alive_bgnbd"] == 1).all()
+    assert (scores.loc[once, "p_alive_mbgnbd"] < 1).all()
+    # Risk of one-time buyers is high and, among them, longer silence means higher risk.
+    assert scores.loc[once, "churn_risk"].mean() > 0.8
+    lapsed = once & (scores["days_since_last"] > 240)
+    assert scores.loc[lapsed, "churn_risk"].mean() > scores.loc[once & ~lapsed, "churn_risk"].mean()
+
+
+def test_reasons_are_plain_words_in_english_and_chinese(scored) -> None:
+    _, scores, _ = scored
+    texts = pd.concat([scores[f"reason_{i}"] for i in (1, 2, 3)]).dropna()
+    zh = pd.concat([scores[f"reason_zh_{i}"] for i in (1, 2, 3)]).dropna()
+    assert len(texts) > 1000 and len(texts) == len(zh)
+    raw = ["days_since_last", "median_gap", "p_alive", "_", "nan"]
+    assert not texts.str.contains("|".join(raw)).any()
+    row = scores[(scores["reason_code_1"] == "lapsed")].iloc[0]
+    assert (
+        row["reason_1"].startswith("no purchase for ") and "usually buys every" in row["reason_1"]
+    )
+    assert "未购买" in row["reason_zh_1"]
+    once = scores[scores["reason_code_1"] == "lapsed_once"]
+    assert (once["purchases"] == 1).all()
+    assert once["reason_1"].str.endswith("bought only once").all()
+    assert (scores["contribution_1"].dropna() >= 0.01).all()
+
+
+def test_duration_text() -> None:
+    assert duration_text([1, 5, 42, 150, 365, 800]) == [
+        "1 day", "5 days", "6 weeks", "5 months", "12 months", "2.2 years",
+    ]  # fmt: skip
+    assert duration_text([150], "zh") == ["5个月"]
+
+
+def test_extra_features_need_reason_texts(cdnow: pd.DataFrame) -> None:
+    with TransactionLog(cdnow, "id", "date", "amount") as log:
+        rng = np.random.default_rng(3)
+        ids = np.arange(1, 2358)
+        complaints = pd.DataFrame(
+            {"complaints_open": rng.poisson(0.3, len(ids)).astype(float)},
+            index=pd.Index(ids, name="id"),
+        )
+        labels = {"complaints_open": ("{value:.0f} open complaint(s)", "{value:.0f}个未解决投诉")}
+        model = ChurnRiskModel(horizon_days=91, n_windows=2, feature_labels=labels)
+        model.fit_transactions(log, CUT, extra=lambda cut: complaints)
+        assert "complaints_open" in model.feature_names_in_
+        assert model.groups_["complaints_open"] == ["complaints_open"]
+        out = model.score_transactions(log, CUT, extra=complaints)
+        assert out["churn_risk"].between(0, 1).all()
+        model.feature_labels = None
+        with pytest.raises(ValueError, match="no reason text for the feature 'complaints_open'"):
+            model._texts(out, np.array(["complaints_open"] * len(out), dtype=object))
+
+
+def test_not_enough_history_is_a_clear_error(cdnow: pd.DataFrame) -> None:
+    with TransactionLog(cdnow, "id", "date", "amount") as log:
+        with pytest.raises(ValueError, match="not enough history"):
+            ChurnRiskModel(horizon_days=90).fit_transactions(log, "1997-02-01")
+
+
+def test_metrics_on_a_known_example() -> None:
+    y = np.array([1, 1, 0, 0, 1, 0, 0, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.7, 0.1, 0.6, 0.2, 0.3, 0.2, 0.1, 0.1])
+    m = churn_metrics(y, p, bins=5)
+    assert m["roc_auc"] == pytest.approx(20 / 21)
+    assert m["lift_at_10"] == pytest.approx(1 / 0.3)
+    assert m["brier"] == pytest.approx(np.mean((p - y) ** 2))
+    assert sum(b["customers"] for b in m["calibration"]) == 10
+    with pytest.raises(ValueError, match="both churners"):
+        churn_metrics(np.zeros(3), np.ones(3))
+
+
+def test_estimator_contract() -> None:
+    from sklearn.base import clone
+
+    m = ChurnRiskModel(horizon_days=30, linear=True)
+    assert m.get_params()["horizon_days"] == 30
+    c = clone(m)
+    assert c.get_params() == m.get_params() and not hasattr(c, "stacker_")
+    with pytest.raises(RuntimeError, match="not fitted"):
+        m.predict_proba(pd.DataFrame({"a": [1.0]}))
+
+
+@pytest.mark.slow
+def test_telco_five_fold_cv_auc() -> None:
+    X, y = telco_features(pd.read_csv(DATA / "telco_churn" / "Telco-Customer-Churn.csv"))
+    assert X.shape == (7043, 19) and y.sum() == 1869
+    aucs = []
+    for train, test in StratifiedKFold(5, shuffle=True, random_state=0).split(X, y):
+        m = ChurnRiskModel(
+            linear=True, max_iter=600, learning_rate=0.02, feature_labels=TELCO_FEATURE_LABELS
+        ).fit(X.iloc[train], y[train])
+        aucs.append(roc_auc_score(y[test], m.predict_proba(X.iloc[test])[:, 1]))
+    # Measured 0.8511 (logistic regression 0.845, tuned LightGBM 0.849 as reference points).
+    assert np.mean(aucs) >= 0.85
+    reasons = m.explain(X.iloc[test[:200]])
+    assert reasons["reason_1"].dropna().str.len().gt(5).all()
+    assert not reasons["reason_1"].dropna().str.contains("MonthlyCharges|_").any()
