@@ -167,6 +167,21 @@ def test_uploads_get_the_larger_limit(client, tokens, db):
     assert r.json()["created"] == 18_000
 
 
+def test_bulk_survey_responses_get_the_upload_limit(client, tokens):
+    rows = [
+        {"customer_id": i, "answers": [{"question": "q", "text": "t" * 400}]}
+        for i in range(1, 5001)
+    ]
+    body = json.dumps({"responses": rows})
+    assert len(body) > 2 * MB
+    r = client.post(
+        "/api/v1/surveys/999999/responses/bulk",
+        content=body,
+        headers={**tokens["manager"], "Content-Type": "application/json"},
+    )
+    assert r.status_code == 404, r.text  # reached the endpoint: the survey does not exist
+
+
 def test_a_declared_upload_over_the_limit_is_refused_without_reading(session_factory, tokens):
     app = _app(session_factory, max_upload_bytes=1 * MB)
     with TestClient(app) as c:

@@ -228,6 +228,11 @@ class _TooLarge(HTTPException):
         self.error = error
 
 
+# JSON endpoints that are uploads in all but encoding (5,000 survey responses are ~2 MB): they
+# get the upload limit instead of the body limit.
+BULK_JSON_PATHS = (re.compile(r"^/api/v1/surveys/[^/]+/responses/bulk$"),)
+
+
 def _is_json(ctype: str) -> bool:
     return ctype == "application/json" or (ctype.startswith("application/") and "+json" in ctype)
 
@@ -277,7 +282,9 @@ class BodyLimitMiddleware:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-        upload = ctype == "multipart/form-data"
+        upload = ctype == "multipart/form-data" or any(
+            p.match(scope["path"]) for p in BULK_JSON_PATHS
+        )
         limit = self.limits.upload_bytes if upload else self.limits.body_bytes
         declared = headers.get("content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
