@@ -26,6 +26,7 @@ JOB_MODULES: tuple[str, ...] = (
     "retento.complaints.jobs",
     "retento.mail.jobs",
     "retento.loyalty.jobs",
+    "retento.loyalty.measure_jobs",
     "retento.auth.jobs",
 )
 

@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "retento.complaints.models",
     "retento.mail.models",
     "retento.loyalty.models",
+    "retento.loyalty.measure_models",
 )
 
 

@@ -511,6 +511,96 @@ class LoyaltyMeasure:
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         return self
 
+    def use_reference(
+        self, segment_frequency: dict[Any, float], overall_frequency: float
+    ) -> LoyaltyMeasure:
+        """Take a frequency reference learned earlier instead of fitting again; returns ``self``.
+
+        ``segment_frequency`` and ``overall_frequency`` are the ``segment_frequency_`` and
+        ``overall_frequency_`` of a fitted measure (e.g. stored with a run), so a few customers
+        can be scored later against the base they were scored with, without the whole base.
+        """
+        self.weights_ = self._check_params()
+        self.segment_frequency_ = {k: float(v) for k, v in segment_frequency.items()}
+        self.overall_frequency_ = float(overall_frequency)
+        self.n_features_in_ = 0
+        self.feature_names_in_ = np.asarray([], dtype=object)
+        return self
+
+    def describe(self, X: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+        """The reasons in words for decisions already made: no fit needed.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            The customers' input columns (as for :meth:`transform`).
+        decisions : pandas.DataFrame
+            Same index as ``X`` with ``loyalty_type``, ``rule`` and ``trap_signal`` (e.g. the
+            output of :meth:`transform`, stored and re-weighted later).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``reason_en`` and ``reason_zh``, indexed like ``X``; the same sentences
+            :meth:`transform` writes for these decisions.
+        """
+        X = self._check_frame(X)
+        d = decisions.reindex(X.index)
+        has_orders = "n_orders" in X.columns
+        n = np.nan_to_num(_num(X, "n_orders"), nan=0.0)
+        first = _num(X, "days_since_first_order")
+        recent = _num(X, "orders_recent")
+        rd = float(self.recent_days)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            before_rate = np.where(first - rd >= rd, (n - recent) / (first - rd), np.nan)
+        facts = self._facts(X, n if has_orders else None, before_rate, recent / rd)
+        signal = d["trap_signal"].fillna("").astype(str).to_numpy()
+        en, zh = _reasons(
+            d["loyalty_type"].astype(str).to_numpy(),
+            d["rule"].astype(str).to_numpy(),
+            signal,
+            facts,
+            float(self.overdue_factor),
+            rd,
+        )
+        return pd.DataFrame({"reason_en": en, "reason_zh": zh}, index=X.index)
+
+    @staticmethod
+    def _facts(
+        X: pd.DataFrame,
+        n: np.ndarray | None,
+        before_rate: np.ndarray,
+        recent_rate: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        """The numbers the reasons quote, per customer."""
+        n_rows = len(X)
+        gap = np.where(n >= 2, _num(X, "median_gap_days"), np.nan) if n is not None else None
+        if gap is None:  # no order counts: no rhythm either
+            gap = np.full(n_rows, np.nan)
+        n_c = np.nan_to_num(_num(X, "complaints"), nan=0.0)
+        return {
+            "n": n if n is not None else np.full(n_rows, np.nan),
+            "first": _num(X, "days_since_first_order"),
+            "last": _num(X, "days_since_last_order"),
+            "gap": gap,
+            "recent": _num(X, "orders_recent"),
+            "discount": _num(X, "discount_share"),
+            "points": _num(X, "points_redeemed_share"),
+            "tier": (
+                X["tier_name"].astype(object).where(X["tier_name"].notna(), None).to_numpy()
+                if "tier_name" in X.columns
+                else np.full(n_rows, None, dtype=object)
+            ),
+            "tenure": _num(X, "tenure_days"),
+            "sat": _num(X, "satisfaction"),
+            "repurchase": _num(X, "repurchase_intent"),
+            "recommend": _num(X, "recommend"),
+            "complaints": n_c if "complaints" in X.columns else np.full(n_rows, np.nan),
+            "open": np.nan_to_num(_num(X, "complaints_open"), nan=0.0),
+            "before_rate": before_rate,
+            "recent_rate": recent_rate,
+        }
+
     def fit_transform(self, X: pd.DataFrame, y: Any = None) -> pd.DataFrame:
         """:meth:`fit` on ``X``, then :meth:`transform` it."""
         return self.fit(X, y).transform(X)
@@ -688,28 +778,7 @@ class LoyaltyMeasure:
             },
             index=X.index,
         )
-        facts = {
-            "n": n if has_orders else np.full(n_rows, np.nan),
-            "first": first,
-            "last": last,
-            "gap": gap,
-            "recent": recent,
-            "discount": _num(X, "discount_share"),
-            "points": _num(X, "points_redeemed_share"),
-            "tier": (
-                X["tier_name"].astype(object).where(X["tier_name"].notna(), None).to_numpy()
-                if "tier_name" in X.columns
-                else np.full(n_rows, None, dtype=object)
-            ),
-            "tenure": tenure,
-            "sat": sat,
-            "repurchase": repurchase,
-            "recommend": recommend,
-            "complaints": n_c if "complaints" in X.columns else np.full(n_rows, np.nan),
-            "open": n_o,
-            "before_rate": before_rate,
-            "recent_rate": recent_rate,
-        }
+        facts = self._facts(X, n if has_orders else None, before_rate, recent_rate)
         if self.explain:
             en, zh = _reasons(ltype, rule, signal, facts, k, rd)
         else:

@@ -512,8 +512,12 @@ def _measure(
     weights: dict[str, float] | None,
     recent_days: int,
     explain: bool,
+    reference: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, LoyaltyMeasure]:
-    """Features, the output frame (``OUTPUT_COLUMNS``, same order) and the fitted measure."""
+    """Features, the output frame (``OUTPUT_COLUMNS``, same order) and the fitted measure.
+
+    A subset is scored against ``reference`` (the frequency reference stored with a run) when
+    given, else against the reference of the whole base computed now."""
     as_of = as_of or datetime.now(UTC)
     if as_of.tzinfo is None:
         raise InvalidInput("as_of must carry a time zone", field="as_of")
@@ -524,6 +528,11 @@ def _measure(
     try:
         if customer_ids is None:
             scores = model.fit_transform(features)
+        elif reference is not None:
+            segments = {seg: freq for seg, freq in reference.get("segment_frequency") or []}
+            overall = reference.get("overall_frequency")
+            model.use_reference(segments, np.nan if overall is None else overall)
+            scores = model.transform(features)
         else:
             scores = model.fit(_frequency_reference(session, as_of)).transform(features)
     except ValueError as exc:
@@ -601,10 +610,13 @@ def measure_customers(
     as_of: datetime | None = None,
     offset: int = 0,
     limit: int | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, int, dict[str, Any]]:
     """One page (``offset``/``limit``; everything when ``limit`` is None) of the measurement
-    filtered by customer, type or trap flag, sorted by loyalty index (lowest first), with the
-    number of matching customers and the summary of the whole base (or of the one customer).
+    computed now, filtered by customer, type or trap flag, sorted by loyalty index (lowest
+    first), with the number of matching customers and the summary of the whole base (or of the
+    one customer). The pages read stored runs instead (``measure_store``); this is the live path
+    (``?live=true`` of the API for one customer, scored against ``reference`` when given).
 
     Only the returned rows are explained in words, so a page over a large base stays fast.
     """
@@ -630,6 +642,7 @@ def measure_customers(
         weights=weights,
         recent_days=RECENT_DAYS,
         explain=False,
+        reference=reference if ids is not None else None,
     )
     stats = summary(frame)
     if loyalty_type is not None:

@@ -1,7 +1,11 @@
-"""`retento loyalty measure`: loyalty types, index and satisfaction trap per customer, as CSV."""
+"""`retento loyalty measure`: loyalty types, index and satisfaction trap per customer, as CSV.
+
+Reads the stored measurement of the latest run; ``--store`` computes a new run first (the same
+run as the nightly ``loyalty_measurement`` job and the page's "Recompute" button)."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import typer
@@ -11,32 +15,73 @@ from retento.core.cli_support import cli_actor, cli_session, console, friendly_e
 
 @friendly_errors
 def measure(
+    store_run: bool = typer.Option(
+        False,
+        "--store",
+        help="Compute every customer's measurement now and store it (replacing the last run).",
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="With --store: measure as of this date (YYYY-MM-DD, UTC midnight)."
+    ),
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Write every customer's measurement to this CSV file."
+        None, "--output", "-o", help="Write the stored measurement of every customer to this CSV."
     ),
     loyalty_type: str | None = typer.Option(
         None, "--type", help="Only customers of this type (trust, monopoly, kinship, ...)."
     ),
     trap: bool = typer.Option(False, "--trap", help="Only customers in the satisfaction trap."),
     weights: str | None = typer.Option(
-        None, "--weights", help="Index weights behavioural,intentional,emotional (0.4,0.3,0.3)."
+        None,
+        "--weights",
+        help="Index weights behavioural,intentional,emotional (0.4,0.3,0.3). With --store the "
+        "run uses them; otherwise the stored scores are re-weighted.",
     ),
     as_user: str | None = typer.Option(None, "--as", help="Act as this user (default: admin)."),
 ) -> None:
-    """Classify every customer into a loyalty type, score the loyalty index and flag the
-    satisfaction trap; print the distribution and optionally write the CSV."""
+    """Print the distribution of loyalty types, the mean loyalty index and the satisfaction
+    trap from the stored measurement, optionally after computing a new run (--store), and
+    optionally write the CSV."""
+    from retento.core.errors import InvalidInput
     from retento.loyalty import measure as m
+    from retento.loyalty import measure_store as store
 
+    parsed = m.parse_weights(weights)
+    when = None
+    if as_of is not None:
+        if not store_run:
+            raise InvalidInput("--as-of needs --store", field="as_of")
+        try:
+            when = datetime.combine(date.fromisoformat(as_of), time(), tzinfo=UTC)
+        except ValueError:
+            raise InvalidInput("Enter the date as YYYY-MM-DD.", field="as_of") from None
+    if store_run:
+        with cli_session() as session:
+            run = store.run_measurement(
+                session, actor=cli_actor(session, as_user), as_of=when, weights=parsed
+            )
+            run_id, status, error = run.id, run.status, run.error
+            timings = (run.report or {}).get("timings", {})
+        if status != "succeeded":
+            console.print(f"[red]Run #{run_id} failed:[/red] {error}")
+            raise typer.Exit(1)
+        spent = " · ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in timings.items())
+        console.print(f"Run #{run_id} stored ({spent}).")
+        parsed = None  # the run used them; the stored decisions already reflect them
     with cli_session() as session:
-        frame, _, stats = m.measure_customers(
+        frame, _, stats, run = store.stored_customers(
             session,
             actor=cli_actor(session, as_user),
             loyalty_type=loyalty_type,
             trap=True if trap else None,
-            weights=m.parse_weights(weights),
+            weights=parsed,
+            limit=None if output is not None else 0,
         )
+    if run is None:
+        console.print("No loyalty measurement stored yet; run `retento loyalty measure --store`.")
+        raise typer.Exit(1)
     console.print(
-        f"{stats['customers']} customers measured; {stats['trap']} in the satisfaction trap."
+        f"{stats['customers']} customers measured (run #{run.id}, as of "
+        f"{run.as_of:%Y-%m-%d %H:%M} UTC); {stats['trap']} in the satisfaction trap."
     )
     for t in stats["types"]:
         share = f"{t['share'] * 100:5.1f} %" if t["share"] is not None else "    —"

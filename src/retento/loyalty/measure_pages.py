@@ -1,5 +1,7 @@
 """Web pages of loyalty measurement: the "Loyalty types" page (distribution of the six types,
-loyalty index histogram, satisfaction-trap list with reasons, CSV export) and the 360 panel."""
+loyalty index histogram, satisfaction-trap list with reasons, CSV export, "Recompute" for
+managers with a progress bar), the 360 panel and the loyalty dashboard box. Every view reads
+the stored measurement of the latest run (``measure_store``); nothing is computed per request."""
 
 from __future__ import annotations
 
@@ -11,19 +13,31 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
 from retento.analytics.loyalty import DIMENSIONS, LOYALTY_TYPES
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
-from retento.core.errors import InvalidInput, NotFound
+from retento.core.errors import InvalidInput
+from retento.core.validation import DbId
 from retento.customers.models import Customer
-from retento.loyalty import measure
+from retento.loyalty import measure, measure_jobs
+from retento.loyalty import measure_store as store
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.panels import Panel, register_panel
-from retento.web.render import PageUser, is_htmx, page_router, render, request_locale, tr
+from retento.web.render import (
+    PageUser,
+    flash,
+    is_htmx,
+    page_router,
+    redirect,
+    render,
+    request_locale,
+    tr,
+)
 
 router = page_router()
 
@@ -159,13 +173,32 @@ def _offset(request: Request) -> int:
     return min(int(value), 10_000_000) if value.isdigit() else 0
 
 
+STAGE_LABELS = {
+    "queued": N_("Waiting to start"),
+    "features": N_("Summarising orders, surveys and complaints"),
+    "measure": N_("Classifying customers"),
+    "store": N_("Storing the measurements"),
+    "done": N_("Finishing"),
+}
+
+
+def _progress_view(run: Any) -> dict[str, Any]:
+    """Stage and fraction of a running run; unknown (another process runs it) shows no bar."""
+    stage, fraction = store.LIVE_PROGRESS.get(run.id, (None, None))
+    return {
+        "stage_label": STAGE_LABELS.get(stage or "", N_("Running in another process")),
+        "fraction": fraction,
+    }
+
+
 @router.get("/loyalty/types")
 def loyalty_types(request: Request, session: DbSession, user: PageUser) -> Response:
-    """Distribution of loyalty types, the index histogram and the satisfaction-trap list."""
+    """Distribution of loyalty types, the index histogram and the satisfaction-trap list, from
+    the stored measurement of the latest run."""
     require(user, "score:read")
     show, raw_weights, weights = _filters(request)
     offset = _offset(request)
-    frame, total, stats = measure.measure_customers(
+    frame, total, stats, run = store.stored_customers(
         session, actor=user, weights=weights, offset=offset, limit=PAGE_SIZE, **_select(show)
     )
     page = measure.records(frame)
@@ -176,9 +209,14 @@ def loyalty_types(request: Request, session: DbSession, user: PageUser) -> Respo
         (t["type"], tr(request, label_msgid("loyalty_type", t["type"])), t["customers"])
         for t in stats["types"]
     ]
+    running = store.running_run(session)
     ctx = {
+        "run": run,
+        "running": running,
+        "progress": _progress_view(running) if running is not None else {},
         "show": show,
         "weights": raw_weights,
+        "reweighted": run is not None and store.reweighted(run, weights),
         "stats": stats,
         "types": [
             {**t, "name": name, "explain": tr(request, EXPLAIN[t["type"]])}
@@ -215,7 +253,9 @@ def loyalty_types_export(request: Request, session: DbSession, user: PageUser) -
     """The customers of the page's list (trap, a type or all) with every measure, as CSV."""
     require(user, "data:export")
     show, _, weights = _filters(request)
-    frame, _, _ = measure.measure_customers(session, actor=user, weights=weights, **_select(show))
+    frame, _, _, _ = store.stored_customers(
+        session, actor=user, weights=weights, with_summary=False, **_select(show)
+    )
     name = f"loyalty-{show}.csv"
     return Response(
         measure.csv_text(frame),
@@ -224,27 +264,71 @@ def loyalty_types_export(request: Request, session: DbSession, user: PageUser) -
     )
 
 
+@router.post("/loyalty/types/runs")
+def loyalty_types_run(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Recompute every customer's measurement (managers and admins) after the response; 409
+    while another run is in progress."""
+    run = store.start_run(session, actor=user)
+    # The request commits the run row before responding; the work runs after the response (in a
+    # worker thread, so the server keeps serving) and the page polls its progress.
+    store.LIVE_PROGRESS[run.id] = ("queued", 0.0)
+    flash(request, tr(request, "Loyalty measurement run #%(id)s started.", id=run.id))
+    response = redirect(request, "/loyalty/types")
+    response.background = BackgroundTask(
+        measure_jobs.execute_started_run, request.app.state.session_factory, run.id, user.id
+    )
+    return response
+
+
+@router.get("/loyalty/types/runs/{run_id}/progress")
+def loyalty_types_run_progress(
+    request: Request, session: DbSession, user: PageUser, run_id: DbId
+) -> Response:
+    """The progress bar of a running run (polled by htmx); a finished run reloads the page."""
+    run = store.get_run(session, run_id, actor=user)
+    if run.status != "running":
+        if run.status == "succeeded":
+            flash(
+                request,
+                tr(
+                    request,
+                    "Loyalty measurement run #%(id)s finished: %(n)s customers measured.",
+                    id=run.id,
+                    n=run.customers,
+                ),
+            )
+        else:
+            flash(
+                request,
+                tr(request, "Loyalty measurement run #%(id)s failed.", id=run.id)
+                + (f" {run.error}" if run.error else ""),
+                "error",
+            )
+        return Response(status_code=200, headers={"HX-Redirect": "/loyalty/types"})
+    return render(request, "loyalty/_measure_progress.html", run=run, **_progress_view(run))
+
+
 # --- customer 360 panel -------------------------------------------------------------------------
 
 
 def loyalty_for_panel(
     request: Request, session: Session, customer: Customer, user: User
 ) -> dict[str, Any] | None:
-    """The customer's loyalty type with the rule and reason, index, dimensions and trap flag."""
-    try:
-        frame, _, _ = measure.measure_customers(session, actor=user, customer_id=customer.id)
-    except NotFound:  # archived customers are not measured
+    """The customer's stored loyalty type with the rule and reason, index, dimensions and trap
+    flag (one primary-key read), or a note when the customer has not been measured yet."""
+    if customer.archived_at is not None:  # archived customers are not measured
         return None
-    if frame.empty:
-        return None
-    row = measure.records(frame)[0]
+    row = store.stored_for_customer(session, customer.id)
+    if row is None:
+        return {"m": None, "never": store.latest_run(session) is None}
     zh = request_locale(request) == "zh_CN"
     return {
         "m": row,
-        "reason": row["reason_zh"] if zh else row["reason_en"],
-        "explain": tr(request, EXPLAIN[row["loyalty_type"]]),
+        "reason": row.reason_zh if zh else row.reason_en,
+        "explain": tr(request, EXPLAIN[row.loyalty_type]),
         "dimensions": [
-            (d, tr(request, label_msgid("loyalty_dimension", d)), row[d]) for d in DIMENSIONS
+            (d, tr(request, label_msgid("loyalty_dimension", d)), getattr(row, d))
+            for d in DIMENSIONS
         ],
     }
 
@@ -267,14 +351,15 @@ register_panel(
 
 @router.get("/loyalty/types/summary")
 def loyalty_types_summary(request: Request, session: DbSession, user: PageUser) -> Response:
-    """The type distribution and trap count as a fragment (loaded by the loyalty dashboard after
-    the page, so the dashboard stays fast however many customers there are)."""
+    """The stored type distribution and trap count as a fragment (loaded by the loyalty dashboard
+    after the page)."""
     require(user, "score:read")
-    _, _, stats = measure.measure_customers(session, actor=user, trap=True, limit=0)
+    run = store.latest_run(session)
+    stats = store.stored_summary(session, run)
     types = [
         {**t, "name": tr(request, label_msgid("loyalty_type", t["type"]))} for t in stats["types"]
     ]
-    return render(request, "loyalty/_measure_summary.html", stats=stats, types=types)
+    return render(request, "loyalty/_measure_summary.html", stats=stats, types=types, run=run)
 
 
 def _dashboard_panel(request: Request, session: Session, user: User) -> dict[str, Any] | None:

@@ -1,16 +1,22 @@
-"""JSON API of loyalty measurement: GET /api/v1/loyalty/measurement."""
+"""JSON API of loyalty measurement: GET /api/v1/loyalty/measurement (the stored measurement of
+the latest run; ``live=true`` computes one customer now), POST /api/v1/loyalty/measurement/runs
+(recompute everyone after the response; 409 while a run is in progress) and GET …/runs/{id}."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.background import BackgroundTask
 
 from retento.core.deps import CurrentUser, DbSession
+from retento.core.errors import InvalidInput
 from retento.core.validation import DbId
-from retento.loyalty import measure
+from retento.loyalty import measure, measure_jobs
+from retento.loyalty import measure_store as store
 
 # No prefix: the loyalty router (prefix /api/v1/loyalty) includes this one.
 router = APIRouter(tags=["loyalty"])
@@ -52,6 +58,23 @@ class LoyaltyMeasurementRead(BaseModel):
     complaints_open: float | None
     price_sensitivity: float | None
     switching_cost: float | None
+    computed_at: datetime | None = None
+
+
+class LoyaltyMeasurementRunRead(BaseModel):
+    """A computation of every customer's measurement (the stored rows come from the latest
+    succeeded run)."""
+
+    id: int
+    status: Literal["running", "succeeded", "failed"]
+    as_of: datetime
+    started_at: datetime
+    finished_at: datetime | None
+    triggered_by: str
+    customers: int
+    trap: int
+    weights: dict[str, float] | None
+    error: str | None
 
 
 class TypeCount(BaseModel):
@@ -70,6 +93,7 @@ class LoyaltySummary(BaseModel):
 
 
 class LoyaltyMeasurementPage(BaseModel):
+    run: LoyaltyMeasurementRunRead | None
     summary: LoyaltySummary
     items: list[LoyaltyMeasurementRead]
     total: int
@@ -88,29 +112,90 @@ def get_measurement(
         None,
         max_length=200,
         description="Index weights: 'behavioural,intentional,emotional' (e.g. 0.5,0.25,0.25) "
-        "or name=value pairs. Default 0.4,0.3,0.3.",
+        "or name=value pairs. Default: the run's (0.4,0.3,0.3). Other weights re-weight the "
+        "stored dimension scores (index, attitude, type and rule change; the reasons follow).",
     ),
-    as_of: datetime | None = Query(None, description="Measure as of this time (with a zone)."),
+    live: bool = Query(
+        False,
+        description="Compute the one customer (customer_id) now instead of reading the stored "
+        "run, against the stored run's frequency reference.",
+    ),
+    as_of: datetime | None = Query(
+        None, description="With live=true: measure as of this time (with a zone)."
+    ),
     limit: int = Query(50, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=10_000_000),
 ):
     """Loyalty dimensions, index, type (with the rule and the reason) and the satisfaction-trap
-    flag per customer, with the distribution of types and the index histogram."""
-    page, total, stats = measure.measure_customers(
-        session,
-        actor=user,
-        customer_id=customer_id,
-        loyalty_type=type,
-        trap=trap,
-        weights=measure.parse_weights(weights),
-        as_of=as_of,
-        offset=offset,
-        limit=limit,
-    )
+    flag per customer, with the distribution of types and the index histogram, as stored by the
+    latest run (``run`` is null and the lists are empty before the first run)."""
+    parsed = measure.parse_weights(weights)
+    if live:
+        if customer_id is None:
+            raise InvalidInput("live=true measures one customer: give customer_id", field="live")
+        run = store.latest_run(session)
+        page, total, stats = measure.measure_customers(
+            session,
+            actor=user,
+            customer_id=customer_id,
+            loyalty_type=type,
+            trap=trap,
+            weights=parsed,
+            as_of=as_of,
+            offset=offset,
+            limit=limit,
+            reference=run.reference if run is not None else None,
+        )
+        run = None
+    else:
+        if as_of is not None:
+            raise InvalidInput(
+                "as_of applies to live=true; stored measurements are as of their run",
+                field="as_of",
+            )
+        page, total, stats, run = store.stored_customers(
+            session,
+            actor=user,
+            customer_id=customer_id,
+            loyalty_type=type,
+            trap=trap,
+            weights=parsed,
+            offset=offset,
+            limit=limit,
+        )
     return LoyaltyMeasurementPage(
+        run=LoyaltyMeasurementRunRead(**store.run_dict(run)) if run is not None else None,
         summary=LoyaltySummary(**stats),
         items=[LoyaltyMeasurementRead(**r) for r in measure.records(page)],
         total=total,
         limit=limit,
         offset=offset,
     )
+
+
+@router.post(
+    "/measurement/runs",
+    status_code=202,
+    response_model=LoyaltyMeasurementRunRead,
+    responses={409: {"description": "Another run is in progress."}},
+)
+def start_measurement_run(request: Request, session: DbSession, user: CurrentUser):
+    """Recompute every customer's loyalty measurement after the response (needs score:run);
+    poll GET /measurement/runs/{id} until it has succeeded or failed."""
+    run = store.start_run(session, actor=user)
+    store.LIVE_PROGRESS[run.id] = ("queued", 0.0)
+    body = LoyaltyMeasurementRunRead(**store.run_dict(run))
+    return JSONResponse(
+        body.model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": f"/api/v1/loyalty/measurement/runs/{run.id}"},
+        background=BackgroundTask(
+            measure_jobs.execute_started_run, request.app.state.session_factory, run.id, user.id
+        ),
+    )
+
+
+@router.get("/measurement/runs/{run_id}", response_model=LoyaltyMeasurementRunRead)
+def get_measurement_run(session: DbSession, user: CurrentUser, run_id: DbId):
+    """One loyalty measurement run: status, counts, weights and the error of a failed run."""
+    return LoyaltyMeasurementRunRead(**store.run_dict(store.get_run(session, run_id, actor=user)))
