@@ -104,7 +104,7 @@ REASONS: dict[str, tuple[str, str]] = {
         "消费下降：最近{window}{recent}，此前{window}{prior}",
     ),
     "low_spend": ("low spend: {mean} per purchase on average", "消费偏低：平均每次{mean}"),
-    "new_customer": ("new customer: first purchase {tenure} ago", "新客户：首次购买于{tenure}前"),
+    "new_customer": ("customer for only {tenure}", "成为客户仅{tenure}"),
     "inactive_model": (
         "the purchase-pattern model gives only a {p} % chance that the customer is still active",
         "购买模式模型估计该客户仍活跃的概率仅为{p}%",
@@ -411,9 +411,10 @@ class ChurnRiskModel:
         Gradient boosting hyper-parameters
         (:class:`~sklearn.ensemble.HistGradientBoostingClassifier`); small trees and a slow
         learning rate suit the few, strong features of churn data.
-    linear : bool
+    linear : bool or "auto"
         Stack a spline logistic regression with the boosting (helps on small or nearly
-        linear data such as Telco; off by default for transaction logs).
+        linear data such as CDNOW and Telco). ``"auto"``: only up to 100,000 training rows,
+        where it is cheap and the boosting alone has the most variance.
     n_folds : int
         Folds for the out-of-fold predictions the stacker/calibrator is fitted on.
     max_train_rows : int
@@ -454,14 +455,14 @@ class ChurnRiskModel:
         window_step_days: int | None = None,
         min_history_days: int = 60,
         trend_days: int = 91,
-        max_iter: int = 300,
-        learning_rate: float = 0.03,
+        max_iter: int = 150,
+        learning_rate: float = 0.06,
         max_leaf_nodes: int = 4,
         min_samples_leaf: int = 40,
         l2_regularization: float = 1.0,
-        linear: bool = False,
+        linear: bool | str = "auto",
         n_folds: int = 3,
-        max_train_rows: int = 400_000,
+        max_train_rows: int = 250_000,
         random_state: int = 0,
         feature_labels: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
@@ -622,7 +623,8 @@ class ChurnRiskModel:
         prep = self._prepare(X, fitting=True)
         self.groups_ = self._default_groups()
         self.baseline_ = self._baselines(prep)
-        n_models = 2 if self.linear else 1
+        self.linear_ = bool(len(y) <= 100_000 if self.linear == "auto" else self.linear)
+        n_models = 2 if self.linear_ else 1
         if groups is None:
             folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state)
             splits = list(folds.split(prep.gb, y))
@@ -648,7 +650,7 @@ class ChurnRiskModel:
 
     def _fit_models(self, prep: _Prepared, y: np.ndarray) -> list[Any]:
         ests = [self._make_gb().fit(prep.gb, y)]
-        if self.linear:
+        if self.linear_:
             ests.append(self._make_linear(prep).fit(self._linear_input(prep), y))
         return ests
 

@@ -308,7 +308,7 @@ def churn(
             if cut < log.first_day:
                 _fail(f"--calibration-end {cut.date()} is before the first purchase")
             t1 = time.perf_counter()
-            model = ChurnRiskModel(horizon_days=horizon_days, n_windows=windows, linear=True)
+            model = ChurnRiskModel(horizon_days=horizon_days, n_windows=windows)
             model.fit_transactions(log, cut)
             timings["train_s"] = time.perf_counter() - t1
             t2 = time.perf_counter()
