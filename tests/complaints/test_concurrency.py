@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from retento.auth.models import User
 from retento.complaints import service
 from retento.complaints.models import Complaint, ComplaintEvent, ImprovementAction, SlaPause
 from retento.complaints.public import RateLimiter
@@ -19,7 +20,7 @@ from tests.factories import make_user
 from tests.factories.complaints import make_complaint
 from tests.factories.concurrency import run_parallel
 from tests.factories.race import bearer_headers, post_each, statuses
-from tests.web.conftest import csrf_of
+from tests.web.conftest import Browser, csrf_of
 
 N = 20
 BASE = "/api/v1/complaints"
@@ -246,3 +247,35 @@ def test_escalation_run_twice_at_once_escalates_once(live_pg):
     assert not [r for r in results if isinstance(r, BaseException)], results
     levels = [(e.data["clock"], e.data["level"]) for e in _events(live_pg, cid, "escalation")]
     assert len(levels) == len(set(levels)) and levels, levels
+
+
+def test_web_and_api_transitions_on_one_event_loop_do_not_deadlock(live_pg):
+    """Web (async handler) and API transitions in one process: one wins, nobody hangs."""
+    from fastapi.testclient import TestClient
+
+    from retento.app import create_app
+    from retento.core.config import Settings
+
+    cid, headers, mgr_id = _setup(live_pg)
+    with live_pg.session() as s:
+        username = s.get(User, mgr_id).username
+    app = create_app(
+        Settings(
+            database_url=live_pg.url + "?options=-c%20lock_timeout%3D15000",
+            run_scheduler=False,
+            secret_key="test-" + "x" * 32,
+        )
+    )
+    with TestClient(app) as client:  # one portal: every request runs on the same loop
+        web = Browser(client)
+        assert web.login(username).status_code == 303
+
+        def start(i: int) -> int:
+            if i % 2:
+                return web.post(f"/complaints/{cid}/transition", {"action": "start"}).status_code
+            url = f"{BASE}/{cid}/transitions"
+            return client.post(url, json={"action": "start"}, headers=headers[i]).status_code
+
+        codes = statuses(run_parallel(N, start))
+    assert codes[200] + codes[303] == 1 and codes[409] == N - 1, codes
+    assert len(_events(live_pg, cid, "transition", "start")) == 1

@@ -106,3 +106,40 @@ def test_parallel_refunds_from_the_order_page(live_pg):
     assert codes[303] == 1 and sum(codes.values()) == n, codes
     o, total, _, count = _figures(live_pg, order_id)
     assert count == 1 and total == Decimal("60.00") and o.refunded == total
+
+
+def test_web_and_api_refunds_on_one_event_loop_do_not_deadlock(live_pg):
+    """One process, one event loop (like one uvicorn worker): web and API refunds at once.
+
+    The web handler is ``async``; had it waited for the order's row lock on the event loop, the
+    API request holding the lock could never get back onto the loop to commit, and the process
+    would hang. A lock timeout turns such a regression into failures instead of a hung run.
+    """
+    from fastapi.testclient import TestClient
+
+    from retento.app import create_app
+    from retento.core.config import Settings
+
+    order_id, _, headers, username = _setup(live_pg)
+    app = create_app(
+        Settings(
+            database_url=live_pg.url + "?options=-c%20lock_timeout%3D15000",
+            run_scheduler=False,
+            secret_key="test-" + "x" * 32,
+        )
+    )
+    with TestClient(app) as client:  # one portal: every request runs on the same loop
+        web = Browser(client)
+        assert web.login(username).status_code == 303
+
+        def refund(i: int) -> int:
+            if i % 2:
+                return web.post(f"/orders/{order_id}/refunds", {"amount": "10.00"}).status_code
+            url = f"/api/v1/orders/{order_id}/refunds"
+            return client.post(url, json={"amount": "10.00"}, headers=headers[i]).status_code
+
+        codes = statuses(run_parallel(N, refund))
+    accepted = codes[201] + codes[303]
+    assert accepted == 10 and codes[422] == N - 10, codes
+    o, total, _, count = _figures(live_pg, order_id)
+    assert count == 10 and total == Decimal("100.00") and o.revenue == Decimal("0.00")

@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from retento.auth.models import User
@@ -852,7 +853,8 @@ async def _act(
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     try:
-        action(form)
+        # Off the event loop: the service may wait for the complaint's row lock.
+        await run_in_threadpool(action, form)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         _reraise_access(exc)
@@ -1157,7 +1159,7 @@ async def public_reply_page(request: Request, session: DbSession, code: str) -> 
         data = PublicReplyIn(body=body, website=str(form.get("website") or "") or None)
         if data.website:
             raise InvalidInput(tr(request, "The form could not be accepted."))
-        service.public_reply(session, code, data.body)
+        await run_in_threadpool(service.public_reply, session, code, data.body)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status == 404:
@@ -1290,7 +1292,8 @@ async def public_followup_answer(request: Request, session: DbSession, token: st
     if errors:
         return _render_followup(request, c, token, locale, shown, errors, 422)
     try:
-        service.answer_survey(
+        await run_in_threadpool(
+            service.answer_survey,
             session,
             token,
             SurveyAnswerIn(
@@ -2068,7 +2071,13 @@ async def improvement_update(
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
-        service.update_improvement(session, improvement_id, ImprovementUpdate(**data), actor=user)
+        await run_in_threadpool(
+            service.update_improvement,
+            session,
+            improvement_id,
+            ImprovementUpdate(**data),
+            actor=user,
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         _reraise_access(exc)

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from retento.auth.models import User
 from retento.core.deps import DbSession
@@ -372,7 +373,10 @@ async def order_refund(
         }
         if shown["refunded_at"]:
             data["refunded_at"] = parse_local(request, shown["refunded_at"], "refunded_at")
-        refund = service.add_refund(session, order.id, RefundCreate(**data), actor=user)
+        # Off the event loop: refunds of one order wait for its row lock (docs/security.md).
+        refund = await run_in_threadpool(
+            service.add_refund, session, order.id, RefundCreate(**data), actor=user
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from retento.auth.models import User
 from retento.auth.permissions import can, require
@@ -825,7 +826,13 @@ async def public_submit(request: Request, session: DbSession, token: str) -> Res
     try:
         if errors:
             raise InvalidInput("answers", field="answers")
-        service.public_submit(session, token, AnswersSubmit(answers=answers, complete=complete))
+        # Off the event loop: submissions through one link wait for its row lock.
+        await run_in_threadpool(
+            service.public_submit,
+            session,
+            token,
+            AnswersSubmit(answers=answers, complete=complete),
+        )
     except (NotFound, service.LinkGone) as exc:
         session.rollback()
         return _gone(request, exc, locale)
@@ -923,7 +930,8 @@ async def respond_save(
         if form["customer_id"] and not form["customer_id"].isdigit():
             raise InvalidInput(tr(request, "Enter a whole number."), field="customer_id")
         customer_id = int(form["customer_id"]) if form["customer_id"] else None
-        service.record_response(
+        await run_in_threadpool(
+            service.record_response,
             session,
             survey_id,
             ResponseCreate(
