@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from retento.auth.models import User
 from retento.complaints import service
@@ -279,3 +281,18 @@ def test_web_and_api_transitions_on_one_event_loop_do_not_deadlock(live_pg):
         codes = statuses(run_parallel(N, start))
     assert codes[200] + codes[303] == 1 and codes[409] == N - 1, codes
     assert len(_events(live_pg, cid, "transition", "start")) == 1
+
+
+def test_the_database_refuses_a_second_open_pause(db, users):
+    """Migration 0007's partial unique index, on SQLite and PostgreSQL: closed pauses repeat,
+    an open one does not."""
+    mgr = users["manager"]
+    c = make_complaint(db, mgr)
+    for action in ("start", "await_customer", "customer_replied", "await_customer"):
+        service.apply_transition(db, c.id, TransitionIn(action=action), actor=mgr)
+    db.commit()
+    assert [p.ended_at is None for p in c.pauses] == [False, True]
+    db.add(SlaPause(complaint_id=c.id, started_at=datetime.now(UTC)))
+    with pytest.raises(IntegrityError):
+        db.flush()
+    db.rollback()
