@@ -344,3 +344,18 @@ def test_web_archive_is_forbidden_for_agents_and_shown_in_chinese(web, db, users
     assert web.post(f"/customers/{c.id}/archive").status_code == 303
     zh = web.get(f"/customers/{c.id}").text
     assert "已归档" in zh and ">恢复<" in zh and "个人信息" in zh
+
+
+def test_full_csv_export_keeps_archived_customers_and_the_list_export_follows_the_filter(db, users):
+    from retento.dataio.service import export_csv
+
+    active = make_customer(db, external_id="KEEP-1")
+    gone = make_customer(db, external_id="GONE-1")
+    service.archive_customer(db, gone.id, actor=users["manager"])
+    full = "".join(export_csv(db, "customers", actor=users["analyst"]))
+    assert "KEEP-1" in full and "GONE-1" in full  # so the archived customer's orders re-import
+    listed = "".join(
+        export_csv(db, "customers", actor=users["analyst"], filters={"archived": False})
+    )
+    assert "KEEP-1" in listed and "GONE-1" not in listed
+    assert active.id != gone.id

@@ -116,7 +116,9 @@ def _customers(session: Session, filters: dict[str, Any]) -> Iterator[str]:
         .outerjoin(owner, owner.id == c.owner_id)
         .order_by(c.id)
     )
-    stmt = _restrict(stmt, c, customer_filter(**filters))
+    # A full export (no filter) includes archived customers, so their orders re-import; the
+    # web list's export passes its "archived" choice.
+    stmt = _restrict(stmt, c, customer_filter(**{"archived": None, **filters}))
     yield BOM + _csv([CUSTOMER_HEADER])
     for part in _stream(session, stmt):
         ids = [r[0] for r in part]
