@@ -296,3 +296,20 @@ def test_the_database_refuses_a_second_open_pause(db, users):
     with pytest.raises(IntegrityError):
         db.flush()
     db.rollback()
+
+
+def test_parallel_uploads_stop_at_the_attachment_limit(live_pg, tmp_path):
+    cid, headers, _ = _setup(live_pg)
+    live_pg.app.state.settings.data_dir = str(tmp_path)
+    url = f"{BASE}/{cid}/attachments"
+
+    def upload(i: int) -> dict:
+        files = {"file": (f"note{i}.txt", f"Receipt {i}\n".encode(), "text/plain")}
+        return {"files": files, "headers": headers[i]}
+
+    codes = statuses(run_parallel(N, post_each(live_pg, url, upload)))
+    limit = service.MAX_ATTACHMENTS
+    assert codes == {201: limit, 409: N - limit}, codes
+    with live_pg.session() as s:
+        assert len(s.get(Complaint, cid).attachments) == limit
+    assert len(_events(live_pg, cid, "attachment")) == limit

@@ -1060,7 +1060,9 @@ def add_attachment(
     data_dir: str,
 ) -> ComplaintAttachment:
     """Store a file on disk (size and type limited) and attach it to the complaint."""
-    c = get_complaint(session, complaint_id, actor=actor)
+    require(actor, "complaint:read")
+    # Locked: the count of files (at most MAX_ATTACHMENTS) is checked against committed uploads.
+    c = lock_complaint(session, complaint_id)
     require_work(actor, c)
     ctype = (content_type or "").split(";")[0].strip().lower()
     if ctype not in ATTACHMENT_TYPES:
