@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from retento.auth.models import User
 from retento.auth.permissions import can, require
@@ -181,6 +182,16 @@ def _member_page(
     )
 
 
+def _in_savepoint(session: Session, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` in a savepoint so a refused change leaves nothing half-written."""
+    sp = session.begin_nested()
+    try:
+        return fn()
+    except BaseException:
+        sp.rollback()
+        raise
+
+
 @router.get("/loyalty/members/{customer_id:int}")
 def member(request: Request, session: DbSession, user: PageUser, customer_id: int) -> Response:
     """Balance, lots with expiry, history and tier progress; redemption for agents."""
@@ -200,19 +211,19 @@ async def redeem(
         points = int(pts) if pts else None
         if reward_id is None and points is None:
             raise InvalidInput(tr(request, "Choose a reward or enter points."), field="points")
-        sp = session.begin_nested()
-        try:
-            r = service.redeem(
+        # The wallet row lock may wait: never on the event loop (see orders/pages.py).
+        r = await run_in_threadpool(
+            _in_savepoint,
+            session,
+            lambda: service.redeem(
                 session,
                 customer_id,
                 actor=user,
                 points=points,
                 reward_id=reward_id,
                 idempotency_key=key,
-            )
-        except BaseException:
-            sp.rollback()
-            raise
+            ),
+        )
     except ValueError:
         return _member_page(
             request,
@@ -238,19 +249,18 @@ async def adjust(
     form = await request.form()
     try:
         pts = int(str(form.get("adj_points") or "").strip())
-        sp = session.begin_nested()
-        try:
-            service.adjust(
+        await run_in_threadpool(
+            _in_savepoint,
+            session,
+            lambda: service.adjust(
                 session,
                 customer_id,
                 pts,
                 actor=user,
                 reason=str(form.get("reason") or ""),
                 idempotency_key=str(form.get("idempotency_key") or "").strip() or None,
-            )
-        except BaseException:
-            sp.rollback()
-            raise
+            ),
+        )
     except ValueError:
         return _member_page(
             request,
