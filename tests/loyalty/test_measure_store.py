@@ -48,15 +48,18 @@ def test_a_run_stores_every_customer_as_the_live_computation_does(db, base, admi
     rows = stored_rows(db)
     expected = live(db)
     assert set(rows) == set(expected)  # archived customers are not stored
+    read = {int(r.customer_id): r for r in store.stored_customers(db, actor=admin)[0].itertuples()}
     for cid, want in expected.items():
         got = rows[cid]
         assert got.run_id == run.id and got.computed_at == AS_OF
         assert (got.loyalty_type, got.rule) == (want.loyalty_type, want.rule)
         assert got.loyalty_index == pytest.approx(want.loyalty_index)
         assert got.satisfaction_trap == bool(want.satisfaction_trap)
-        assert (got.reason_en, got.reason_zh) == (want.reason_en, want.reason_zh)
+        # The reasons written from the stored row are those of the live computation.
+        assert (read[cid].reason_en, read[cid].reason_zh) == (want.reason_en, want.reason_zh)
+        assert store.stored_for_customer(db, cid)[1]["reason_zh"] == want.reason_zh
     trap = rows[base["trap"].id]
-    assert trap.trap_signal == "overdue" and "满意陷阱" in trap.reason_zh
+    assert trap.trap_signal == "overdue" and "满意陷阱" in read[trap.customer_id].reason_zh
     assert rows[base["monopoly"].id].no_alternative and rows[base["kinship"].id].affiliated
     assert rows[base["trust"].id].n_orders == 12 and rows[base["trust"].id].median_gap_days == 28
 
@@ -208,12 +211,17 @@ def test_the_stored_summary_and_filters(db, base, admin):
         store.stored_customers(db, actor=admin, customer_id=base["archived"].id)
 
 
-def test_customers_archived_after_the_run_are_hidden(db, base, admin):
+def test_customers_archived_after_the_run_leave_the_lists(db, base, admin):
     store.run_measurement(db, actor=admin, as_of=AS_OF)
     base["trap"].archived_at = utcnow()
     db.flush()
     _, total, stats, _ = store.stored_customers(db, actor=admin, trap=True)
-    assert total == 0 and stats["trap"] == 0 and stats["customers"] == 11
+    assert total == 0  # the lists hide them at once ...
+    assert stats["trap"] == 1 and stats["customers"] == 12  # ... the distribution is the run's
+    _, _, weighted, _ = store.stored_customers(db, actor=admin, weights={"behavioural": 1.0})
+    assert weighted["trap"] == 0 and weighted["customers"] == 11  # aggregated now
+    with pytest.raises(NotFound):
+        store.stored_customers(db, actor=admin, customer_id=base["trap"].id)
 
 
 def test_before_the_first_run_everything_is_empty(db, base, admin):
@@ -235,4 +243,4 @@ def test_live_one_customer_uses_the_stored_reference(db, base, admin, monkeypatc
     row = page.iloc[0]
     assert row.loyalty_type == stored.loyalty_type and row.rule == stored.rule
     assert row.loyalty_index == pytest.approx(stored.loyalty_index)
-    assert row.reason_en == stored.reason_en
+    assert row.reason_en == store.stored_for_customer(db, stored.customer_id)[1]["reason_en"]

@@ -41,8 +41,10 @@ class LoyaltyMeasurementRun(Base):
 
 
 class LoyaltyMeasurement(Base):
-    """A customer's loyalty dimensions, index, type, trap flag, reasons and the inputs behind
-    them, as of the run that wrote it."""
+    """A customer's loyalty dimensions, index, type, trap flag and the inputs behind them, as of
+    the run that wrote it. The reasons in words are not stored: they are written from these
+    columns for the rows shown (``LoyaltyMeasure.describe``), which keeps the rows narrow and
+    the reasons in step with re-weighted decisions."""
 
     __tablename__ = "loyalty_measurements"
     __table_args__ = (
@@ -79,7 +81,7 @@ class LoyaltyMeasurement(Base):
     affiliated: Mapped[bool] = mapped_column(Boolean, default=False)
     orders_per_year: Mapped[float | None] = mapped_column(Float)
     frequency_ratio: Mapped[float | None] = mapped_column(Float)
-    # The inputs (features) the reasons quote, so they can be rewritten for other weights.
+    # The inputs (features) the reasons quote.
     n_orders: Mapped[int] = mapped_column(Integer, default=0)
     orders_recent: Mapped[int] = mapped_column(Integer, default=0)
     days_since_first_order: Mapped[float | None] = mapped_column(Float)
@@ -97,5 +99,3 @@ class LoyaltyMeasurement(Base):
     complaints_open: Mapped[int] = mapped_column(Integer, default=0)
     complaints_breached: Mapped[int] = mapped_column(Integer, default=0)
     followup_csat: Mapped[float | None] = mapped_column(Float)
-    reason_en: Mapped[str] = mapped_column(Text, default="")
-    reason_zh: Mapped[str] = mapped_column(Text, default="")

@@ -315,16 +315,17 @@ def loyalty_for_panel(
     request: Request, session: Session, customer: Customer, user: User
 ) -> dict[str, Any] | None:
     """The customer's stored loyalty type with the rule and reason, index, dimensions and trap
-    flag (one primary-key read), or a note when the customer has not been measured yet."""
+    flag (primary-key reads only), or a note when the customer has not been measured yet."""
     if customer.archived_at is not None:  # archived customers are not measured
         return None
-    row = store.stored_for_customer(session, customer.id)
-    if row is None:
+    found = store.stored_for_customer(session, customer.id)
+    if found is None:
         return {"m": None, "never": store.latest_run(session) is None}
+    row, words = found
     zh = request_locale(request) == "zh_CN"
     return {
         "m": row,
-        "reason": row.reason_zh if zh else row.reason_en,
+        "reason": words["reason_zh"] if zh else words["reason_en"],
         "explain": tr(request, EXPLAIN[row.loyalty_type]),
         "dimensions": [
             (d, tr(request, label_msgid("loyalty_dimension", d)), getattr(row, d))

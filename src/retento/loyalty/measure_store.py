@@ -8,8 +8,8 @@ computes and stores it, reporting progress for the web page; the nightly job and
 ``retento loyalty measure --store`` do both in one transaction.
 
 Custom index weights re-weight the stored dimension scores in SQL (the index, the attitude and
-therefore the type and rule change; the features do not), and the reasons of the rows shown are
-rewritten with :meth:`LoyaltyMeasure.describe` from the stored inputs.
+therefore the type and rule change; the features do not). The reasons in words are written for
+the rows shown only, by :meth:`LoyaltyMeasure.describe` from the stored inputs and decisions.
 """
 
 from __future__ import annotations
@@ -89,9 +89,8 @@ SCORE_COLUMNS = (
     "switching_cost",
     "orders_per_year",
     "frequency_ratio",
-    "reason_en",
-    "reason_zh",
 )
+_WORDS = ("reason_en", "reason_zh")
 _INT_COLUMNS = ("n_orders", "orders_recent", "complaints", "complaints_open", "complaints_breached")
 _BOOL_COLUMNS = ("no_alternative", "affiliated", "satisfaction_trap")
 
@@ -202,7 +201,7 @@ def execute_run(
             timings["features_s"] = round(time.perf_counter() - t0, 3)
             progress("measure", 0.45)
             params = dict(run.params or _params(None))
-            model = LoyaltyMeasure(**params, explain=True)
+            model = LoyaltyMeasure(**params, explain=False)  # words: per row shown
             try:
                 scores = model.fit_transform(features)
             except ValueError as exc:
@@ -216,13 +215,9 @@ def execute_run(
             "segment_frequency": [[k, v] for k, v in model.segment_frequency_.items()],
             "overall_frequency": _finite(model.overall_frequency_),
         }
-        counts = scores["loyalty_type"].value_counts()
         run.customers = len(scores)
         run.trap = int(scores["satisfaction_trap"].sum())
-        run.report = {
-            "types": {t: int(counts.get(t, 0)) for t in LOYALTY_TYPES},
-            "timings": timings,
-        }
+        run.report = {"summary": measure.summary(scores), "timings": timings}
         run.status = "succeeded"
     except Exception as exc:
         log.exception("loyalty measurement run %s failed", run.id)
@@ -293,6 +288,9 @@ def _replace(
         rows = [dict(zip(columns, rec, strict=True)) for rec in part.itertuples(index=False)]
         conn.execute(table.insert(), rows)
         progress("store", 0.6 + 0.39 * min(1.0, (start + CHUNK) / max(total, 1)))
+    if conn.dialect.name == "postgresql":
+        # Fresh statistics for the planner of the read paths (allowed inside the transaction).
+        conn.exec_driver_sql("ANALYZE loyalty_measurements")
 
 
 def last_run_age(session: Session, now: datetime | None = None) -> timedelta | None:
@@ -382,13 +380,34 @@ def _active() -> Any:
     return Customer.archived_at.is_(None)
 
 
+def _not_archived() -> Any:
+    """Rows of customers not archived since the run: an anti-join against the (few, indexed)
+    archived customers, so the stored table is never joined to every customer."""
+    archived = (
+        select(Customer.id)
+        .where(Customer.id == M.customer_id, Customer.archived_at.is_not(None))
+        .exists()
+    )
+    return ~archived
+
+
 def stored_summary(
     session: Session, run: LoyaltyMeasurementRun | None, weights: dict[str, float] | None = None
 ) -> dict[str, Any]:
-    """Type distribution, index histogram, dimension means and trap count of the stored rows
-    (non-archived customers), in one aggregate query; same shape as ``measure.summary``."""
+    """Type distribution, index histogram, dimension means and trap count (the shape of
+    ``measure.summary``): as of the run (kept with it) for the run's weights, else aggregated
+    in SQL over the stored rows of customers not archived since."""
     if run is None:
         return measure.summary(pd.DataFrame(columns=list(measure.OUTPUT_COLUMNS)))
+    if not reweighted(run, weights) and (run.report or {}).get("summary"):
+        return run.report["summary"]
+    return _aggregate(session, run, weights)
+
+
+def _aggregate(
+    session: Session, run: LoyaltyMeasurementRun, weights: dict[str, float] | None
+) -> dict[str, Any]:
+    """``stored_summary`` in one aggregate query over the stored rows."""
     d = decisions(run, weights)
     ltype, bucket = d["loyalty_type"].label("t"), _bucket(d["loyalty_index"]).label("b")
     cols = [
@@ -401,12 +420,7 @@ def stored_summary(
     ]
     for dim in DIMENSIONS:
         cols += [func.count(getattr(M, dim)), func.sum(getattr(M, dim))]
-    stmt = (
-        select(*cols)
-        .join(Customer, Customer.id == M.customer_id)
-        .where(_active())
-        .group_by(ltype, bucket)
-    )
+    stmt = select(*cols).where(_not_archived()).group_by(ltype, bucket)
     rows = session.connection().execute(stmt).all()
     n = sum(int(r[2]) for r in rows)
     per_type = dict.fromkeys(LOYALTY_TYPES, 0)
@@ -448,9 +462,9 @@ def _row_columns(d: dict[str, Any]) -> list[Any]:
         if name in seen:
             continue
         seen.add(name)
-        if name == "name":
-            out.append(Customer.name.label("name"))
-        elif name in d:
+        if name == "name" or name in _WORDS:
+            continue  # read / written for the returned rows only (``_with_names``, ``_words``)
+        if name in d:
             out.append(d[name].label(name))
         else:
             out.append(getattr(M, name).label(name))
@@ -467,28 +481,48 @@ def _select(
 ) -> tuple[Any, Any]:
     """The filtered row query (unsorted) and its WHERE clause."""
     d = decisions(run, weights)
-    where = [_active()]
+    where = [_not_archived()]
     if customer_id is not None:
         where.append(M.customer_id == customer_id)
     if loyalty_type is not None:
         where.append(d["loyalty_type"] == loyalty_type)
     if trap is not None:
-        where.append(M.satisfaction_trap.is_(True) if trap else M.satisfaction_trap.is_(False))
-    stmt = select(*_row_columns(d)).join(Customer, Customer.id == M.customer_id).where(*where)
-    return stmt, d
+        where.append(M.satisfaction_trap == trap)  # "= true": the trap index serves it
+    return select(*_row_columns(d)).where(*where), d
 
 
-def _explain(
-    frame: pd.DataFrame, run: LoyaltyMeasurementRun, weights: dict[str, float] | None
-) -> pd.DataFrame:
-    """Rewrite the reasons for re-weighted decisions from the stored inputs."""
-    if frame.empty or not reweighted(run, weights):
-        return frame
-    params = {**(run.params or {}), "weights": weights}
-    words = LoyaltyMeasure(**params).describe(frame, frame)
+def _with_names(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
+    """The customers' current names, read for the returned rows only."""
+    ids = [int(i) for i in frame["customer_id"]]
+    names: dict[int, str] = {}
+    for start in range(0, len(ids), 10_000):
+        part = ids[start : start + 10_000]
+        found = session.connection().execute(
+            select(Customer.id, Customer.name).where(Customer.id.in_(part))
+        )
+        names.update((int(i), n) for i, n in found)
     frame = frame.copy()
-    frame["reason_en"] = words["reason_en"]
-    frame["reason_zh"] = words["reason_zh"]
+    frame["name"] = [names.get(i) for i in ids]
+    return frame
+
+
+def model_for(run: LoyaltyMeasurementRun, weights: dict[str, float] | None = None) -> Any:
+    """An (unfitted) estimator with the run's hyper-parameters, for writing reasons."""
+    params = dict(run.params or {})
+    if weights is not None:
+        params["weights"] = weights
+    return LoyaltyMeasure(**params)
+
+
+def _words(frame: pd.DataFrame, run: LoyaltyMeasurementRun) -> pd.DataFrame:
+    """``reason_en`` and ``reason_zh`` of the rows, from their stored inputs and decisions."""
+    frame = frame.copy()
+    if frame.empty:
+        frame["reason_en"] = frame["reason_zh"] = pd.Series(dtype=object)
+        return frame
+    words = model_for(run).describe(frame, frame)
+    frame["reason_en"] = words["reason_en"].to_numpy()
+    frame["reason_zh"] = words["reason_zh"].to_numpy()
     return frame
 
 
@@ -522,20 +556,36 @@ def stored_customers(
     stmt, d = _select(run, weights, customer_id=customer_id, loyalty_type=loyalty_type, trap=trap)
     conn = session.connection()
     total = int(conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
-    # Unknown index first (as the live list), the same on both backends.
-    stmt = stmt.order_by(d["loyalty_index"].nulls_first(), M.customer_id).offset(offset)
+    if reweighted(run, weights):  # unknown index first, as the live list
+        order = (d["loyalty_index"].nulls_first(), M.customer_id)
+    else:  # the stored index: the (type|trap, index, id) indexes serve the order
+        order = (M.loyalty_index, M.customer_id)
     if limit is not None:
-        stmt = stmt.limit(limit)
-    result = conn.execute(stmt)
+        # Find the page's ids first (narrow, from the index), then read only those rows.
+        page_ids = stmt.with_only_columns(M.customer_id).order_by(*order)
+        page_ids = page_ids.offset(offset).limit(limit).scalar_subquery()
+        stmt = stmt.where(M.customer_id.in_(page_ids))
+    else:
+        stmt = stmt.offset(offset)
+    result = conn.execute(stmt.order_by(*order))
     frame = pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
-    frame = _explain(frame, run, weights)
+    frame = _words(_with_names(session, frame), run)
     stats = stored_summary(session, run, weights) if with_summary else {}
     return frame[columns], total, stats, run
 
 
-def stored_for_customer(session: Session, customer_id: int) -> LoyaltyMeasurement | None:
-    """The customer's stored row: one primary-key read (the 360 panel)."""
-    return session.get(M, customer_id)
+def stored_for_customer(
+    session: Session, customer_id: int
+) -> tuple[LoyaltyMeasurement, dict[str, str]] | None:
+    """The customer's stored row (one primary-key read; the run by its key from the session's
+    identity map or one more) with the reasons in English and Chinese: the 360 panel."""
+    row = session.get(M, customer_id)
+    if row is None:
+        return None
+    run = session.get(Run, row.run_id)
+    frame = pd.DataFrame([{c.key: getattr(row, c.key) for c in M.__table__.columns}])
+    words = model_for(run).describe(frame, frame).iloc[0]
+    return row, {"reason_en": words["reason_en"], "reason_zh": words["reason_zh"]}
 
 
 def run_dict(run: LoyaltyMeasurementRun | None) -> dict[str, Any] | None:

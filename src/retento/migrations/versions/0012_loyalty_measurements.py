@@ -72,8 +72,6 @@ def upgrade() -> None:
     sa.Column('complaints_open', sa.Integer(), nullable=False),
     sa.Column('complaints_breached', sa.Integer(), nullable=False),
     sa.Column('followup_csat', sa.Float(), nullable=True),
-    sa.Column('reason_en', sa.Text(), nullable=False),
-    sa.Column('reason_zh', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_loyalty_measurements_customer_id_customers'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['run_id'], ['loyalty_measurement_runs.id'], name=op.f('fk_loyalty_measurements_run_id_loyalty_measurement_runs'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_loyalty_measurements'))
