@@ -14,10 +14,13 @@ from retento.auth.permissions import AGENT_SCOPED, MATRIX, ROLES, markdown_matri
 from retento.auth.schemas import UserCreate, UserUpdate
 from retento.complaints import service as complaints
 from retento.complaints.schemas import AssignIn, CalendarIn, ComplaintUpdate, ImprovementCreate
-from retento.core.errors import Forbidden, InvalidInput
+from retento.core.errors import Forbidden, InvalidInput, NotFound
 from retento.customers import privacy
 from retento.customers import service as customers
 from retento.customers.schemas import CustomerCreate, CustomerUpdate
+from retento.loyalty import programme as loyalty_programme
+from retento.loyalty import service as loyalty
+from retento.loyalty.schemas import ProgrammeUpdate
 from retento.mail import service as mail
 from retento.orders import service as orders
 from retento.orders.schemas import OrderCreate, OrderLineIn, OrderUpdate
@@ -114,7 +117,18 @@ def _operations(db, users, own: bool):
         "complaint:improve": lambda a: complaints.create_improvement(
             db, ImprovementCreate(title="t", root_cause="r", plan="p"), actor=a
         ),
-        "sla:manage": lambda a: complaints.create_calendar(db, CalendarIn(name="c"), actor=a),
+        "sla:manage": lambda a: complaints.create_calendar(
+            db, CalendarIn(name="c", hours={"0": [["09:00", "17:00"]]}), actor=a
+        ),
+        "loyalty:read": lambda a: loyalty_programme.get_programme(db, actor=a),
+        # the customer is no member: allowed roles pass the permission check, then get NotFound
+        "loyalty:redeem": lambda a: _expect(
+            NotFound, lambda: loyalty.reserve(db, cust.id, 10, actor=a)
+        ),
+        "loyalty:adjust": lambda a: loyalty.adjust(db, cust.id, 10, actor=a, reason="goodwill"),
+        "loyalty:manage": lambda a: loyalty_programme.update_programme(
+            db, ProgrammeUpdate(name="Club"), actor=a
+        ),
         "survey:read": lambda a: surveys.get_survey(db, svy.id, actor=a),
         "survey:manage": lambda a: surveys.update_survey(
             db, svy.id, SurveyUpdate(name="R"), actor=a
@@ -133,7 +147,12 @@ def _operations(db, users, own: bool):
 
 def _expect_invalid(call):
     """Allowed but refused for lack of data: the permission check passed first."""
-    with pytest.raises(InvalidInput):
+    _expect(InvalidInput, call)
+
+
+def _expect(error, call):
+    """Allowed but refused with ``error`` afterwards: the permission check passed first."""
+    with pytest.raises(error):
         call()
 
 

@@ -156,7 +156,7 @@ def test_create_then_work_through_the_workflow(client, db, users, tmp_path):
     assert "Replaced the machine." in page.text and 'value="reopen"' in page.text
     kinds = [e.kind for e in c.events]
     assert {"created", "transition", "message", "remedy", "feedback", "attachment"} <= set(kinds)
-    assert web.get(f"/complaints/attachments/{c.attachments[0].id}").content == b"\x89PNG fake"
+    assert web.get(f"/complaints/attachments/{c.attachments[0].id}").content == b"\x89PNG\r\n\x1a\nfake"
 
 
 def test_manager_reassigns_and_agent_cannot(client, db, users):

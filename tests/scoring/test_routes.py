@@ -30,7 +30,8 @@ def test_scoring_api_run_scores_and_reports(client, tokens, db, population):
     for part in ("pyramid", "pareto", "cohorts", "fit"):
         body = client.get(f"/api/v1/value/{part}", headers=tokens["analyst"]).json()
         assert body["run_id"] == run["id"] and part in body
-    assert client.get("/api/v1/value/nonsense", headers=tokens["analyst"]).status_code == 422
+    # an unknown part is an unknown resource: path validation answers 404
+    assert client.get("/api/v1/value/nonsense", headers=tokens["analyst"]).status_code == 404
     assert (
         client.post("/api/v1/scoring/runs", json={}, headers=tokens["analyst"]).status_code == 403
     )
