@@ -241,6 +241,7 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="Do not drop the created database.")
     ap.add_argument("--skip-live", action="store_true", help="Skip the live computation.")
     args = ap.parse_args()
+    import_all_models()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     admin = None
     name = ""

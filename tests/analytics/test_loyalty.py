@@ -419,3 +419,50 @@ def test_reasons_can_be_written_later_for_a_few_rows():
         quiet.drop(columns=["reason_en", "reason_zh"]),
         full.drop(columns=["reason_en", "reason_zh"]),
     )
+
+
+# --- stored decisions: reasons afterwards, a reference restored ---------------------------------
+
+
+def _mixed_base() -> pd.DataFrame:
+    rows = [
+        {**STEADY, "satisfaction": 5, "recommend": 9},
+        {**STEADY, "satisfaction": 2, "tenure_days": 2000, "tier_name": "Gold", "tier_rank": 1},
+        {**STEADY, "discount_share": 0.9, "complaints": 2, "complaints_open": 1},
+        {**STEADY, "days_since_last_order": 120, "satisfaction": 5},
+        {"n_orders": 0, "satisfaction": 5, "recommend": 10, "segment": "business"},
+        *PEERS,
+    ]
+    return pd.DataFrame(rows, index=[f"c{i}" for i in range(len(rows))])
+
+
+def test_describe_writes_the_reasons_transform_writes():
+    X = _mixed_base()
+    out = LoyaltyMeasure().fit_transform(X)
+    words = LoyaltyMeasure().describe(X, out[["loyalty_type", "rule", "trap_signal"]])
+    assert list(words.index) == list(X.index)
+    assert words["reason_en"].tolist() == out["reason_en"].tolist()
+    assert words["reason_zh"].tolist() == out["reason_zh"].tolist()
+    assert "Satisfaction trap" in words.loc["c3", "reason_en"]
+
+
+def test_describe_follows_other_decisions():
+    X = _mixed_base().iloc[[1]]
+    decided = pd.DataFrame(
+        {"loyalty_type": ["trust"], "rule": ["R1"], "trap_signal": [""]}, index=X.index
+    )
+    words = LoyaltyMeasure().describe(X, decided)
+    assert words.iloc[0]["reason_en"].endswith("— trust loyalty")
+    assert "信赖忠诚" in words.iloc[0]["reason_zh"] and "Gold" not in words.iloc[0]["reason_en"]
+
+
+def test_a_restored_reference_scores_like_the_fitted_one():
+    X = _mixed_base()
+    fitted = LoyaltyMeasure(weights={"behavioural": 2, "emotional": 1}).fit(X)
+    restored = LoyaltyMeasure(weights={"behavioural": 2, "emotional": 1}).use_reference(
+        fitted.segment_frequency_, fitted.overall_frequency_
+    )
+    pd.testing.assert_frame_equal(restored.transform(X.iloc[:2]), fitted.transform(X.iloc[:2]))
+    assert restored.weights_ == fitted.weights_
+    with pytest.raises(ValueError, match="weights"):
+        LoyaltyMeasure(weights={"behavioural": -1}).use_reference({}, 1.0)

@@ -96,24 +96,21 @@ def test_a_failed_run_keeps_the_previous_rows(db, base, admin, monkeypatch):
 
 def test_a_failure_while_storing_rolls_the_replacement_back(db, base, admin, monkeypatch):
     good = store.run_measurement(db, actor=admin, as_of=AS_OF)
-    monkeypatch.setattr(store, "CHUNK", 5)  # several inserts: the first ones succeed
+    monkeypatch.setattr(store, "CHUNK", 5)  # progress every 5 rows: fail with some rows written
+    stored: list[float] = []
 
-    calls = {"n": 0}
-    real = store.pd.DataFrame.itertuples
+    def failing(stage: str, fraction: float) -> None:
+        if stage == "store":
+            stored.append(fraction)
+            if len(stored) == 3:  # the old rows are deleted, some new ones written
+                raise RuntimeError("connection lost")
 
-    def flaky(self, *a, **kw):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("connection lost")
-        return real(self, *a, **kw)
-
-    monkeypatch.setattr(store.pd.DataFrame, "itertuples", flaky)
-    bad = store.run_measurement(db, actor=admin, as_of=AS_OF)
-    monkeypatch.undo()
+    bad = store.run_measurement(db, actor=admin, as_of=AS_OF, progress=failing)
     assert bad.status == "failed" and "connection lost" in bad.error
     db.expire_all()
     rows = stored_rows(db)
     assert len(rows) == 12 and {m.run_id for m in rows.values()} == {good.id}
+    assert store.latest_run(db).id == good.id
 
 
 def test_one_run_at_a_time(db, base, admin):
@@ -244,3 +241,46 @@ def test_live_one_customer_uses_the_stored_reference(db, base, admin, monkeypatc
     assert row.loyalty_type == stored.loyalty_type and row.rule == stored.rule
     assert row.loyalty_index == pytest.approx(stored.loyalty_index)
     assert row.reason_en == store.stored_for_customer(db, stored.customer_id)[1]["reason_en"]
+
+
+def test_parallel_starts_leave_exactly_one_run_in_progress(live_pg):
+    """Ten managers press "Recompute" at once: one run starts, nine get 409 (PostgreSQL)."""
+    from tests.factories.concurrency import run_parallel
+
+    def press(_i: int):
+        with live_pg.session() as s:
+            run = store.start_run(s, actor=None)
+            s.commit()
+            return run.id
+
+    results = run_parallel(10, press)
+    started = [r for r in results if isinstance(r, int)]
+    refused = [r for r in results if isinstance(r, Conflict)]
+    assert len(started) == 1 and len(refused) == 9, results
+    with live_pg.session() as s:
+        running = s.scalars(
+            select(LoyaltyMeasurementRun).where(LoyaltyMeasurementRun.running.is_(True))
+        ).all()
+        assert [r.id for r in running] == started
+
+
+def test_readers_see_the_previous_rows_until_the_run_commits(live_pg):
+    """The replacement is one transaction: a reader during the run sees the old run's rows."""
+    with live_pg.session() as s:
+        for i in range(3):
+            make_customer(s, name=f"Reader {i}")
+        first = store.run_measurement(s, actor=None)
+        s.commit()
+        first_id = first.id
+    writer = live_pg.session()
+    try:
+        second = store.run_measurement(writer, actor=None)  # replaced, not yet committed
+        assert second.status == "succeeded"
+        with live_pg.session() as reader:
+            ids = set(reader.scalars(select(LoyaltyMeasurement.run_id)))
+            assert ids == {first_id} and store.latest_run(reader).id == first_id
+        writer.commit()
+    finally:
+        writer.close()
+    with live_pg.session() as reader:
+        assert set(reader.scalars(select(LoyaltyMeasurement.run_id))) == {second.id}

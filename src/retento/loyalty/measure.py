@@ -138,40 +138,34 @@ def _restrict(stmt: Any, column: Any, ids: list[int] | None) -> Any:
     return stmt if ids is None else stmt.where(column.in_(ids))
 
 
-def _order_features(
-    session: Session, as_of: datetime, ids: list[int] | None, recent_days: int
-) -> pd.DataFrame:
-    """Orders per customer: count, first and last day, recent count, discounted share, gap."""
-    valid = and_(Order.status != "cancelled", Order.ordered_at < as_of)
-    line_disc = (
-        select(OrderLine.order_id.label("oid"))
-        .where(OrderLine.discount > 0)
-        .group_by(OrderLine.order_id)
-        .subquery()
-    )
-    recent_from = as_of - timedelta(days=recent_days)
-    day = _day(session, Order.ordered_at).label("day")
-    daily = _restrict(
-        select(
-            Order.customer_id.label("cid"),
-            day,
-            func.count().label("n"),
-            func.sum(case((Order.ordered_at >= recent_from, 1), else_=0)).label("recent"),
-            func.sum(
-                case((or_(Order.discount > 0, line_disc.c.oid.is_not(None)), 1), else_=0)
-            ).label("disc"),
-        )
-        .outerjoin(line_disc, line_disc.c.oid == Order.id)
-        .where(valid),
-        Order.customer_id,
-        ids,
-    ).group_by(Order.customer_id, day)
-    if _is_pg(session):
-        # The window sorts over every order: give them memory instead of spilling to disk
-        # (SET LOCAL ends with the transaction).
-        session.execute(text("SET LOCAL work_mem = '64MB'"))
-    # One statement: the daily rows are computed once (a CTE used twice is materialised).
-    daily = daily.cte("daily")
+def _order_stmt_pg(daily: Any) -> Any:
+    """PostgreSQL: one pass over the customers' purchase days sorted by (customer, day) — the
+    gap to the previous day by ``lag`` and, in the same GROUP BY, the counts, first and last
+    day and ``percentile_cont(0.5)`` of the gaps (NULL gaps are ignored)."""
+    lagged = select(
+        daily.c.cid,
+        daily.c.day,
+        daily.c.n,
+        daily.c.recent,
+        daily.c.disc,
+        (
+            daily.c.day - func.lag(daily.c.day).over(partition_by=daily.c.cid, order_by=daily.c.day)
+        ).label("gap"),
+    ).subquery()
+    return select(
+        lagged.c.cid,
+        func.sum(lagged.c.n),
+        func.min(lagged.c.day),
+        func.max(lagged.c.day),
+        func.sum(lagged.c.recent),
+        func.sum(lagged.c.disc),
+        func.percentile_cont(0.5).within_group(lagged.c.gap),
+    ).group_by(lagged.c.cid)
+
+
+def _order_stmt_portable(session: Session, daily: Any) -> Any:
+    """Any backend: per-customer totals joined with the median gap from ranked gaps (the
+    daily rows are a CTE used twice)."""
     agg = (
         select(
             daily.c.cid,
@@ -215,6 +209,44 @@ def _order_features(
     stmt = select(
         agg.c.cid, agg.c.n, agg.c.first_day, agg.c.last_day, agg.c.recent, agg.c.disc, med.c.gap
     ).outerjoin(med, med.c.cid == agg.c.cid)
+    return stmt
+
+
+def _order_features(
+    session: Session, as_of: datetime, ids: list[int] | None, recent_days: int
+) -> pd.DataFrame:
+    """Orders per customer: count, first and last day, recent count, discounted share, gap."""
+    valid = and_(Order.status != "cancelled", Order.ordered_at < as_of)
+    line_disc = (
+        select(OrderLine.order_id.label("oid"))
+        .where(OrderLine.discount > 0)
+        .group_by(OrderLine.order_id)
+        .subquery()
+    )
+    recent_from = as_of - timedelta(days=recent_days)
+    day = _day(session, Order.ordered_at).label("day")
+    daily = _restrict(
+        select(
+            Order.customer_id.label("cid"),
+            day,
+            func.count().label("n"),
+            func.sum(case((Order.ordered_at >= recent_from, 1), else_=0)).label("recent"),
+            func.sum(
+                case((or_(Order.discount > 0, line_disc.c.oid.is_not(None)), 1), else_=0)
+            ).label("disc"),
+        )
+        .outerjoin(line_disc, line_disc.c.oid == Order.id)
+        .where(valid),
+        Order.customer_id,
+        ids,
+    ).group_by(Order.customer_id, day)
+    if _is_pg(session):
+        # The window sorts over every order: give them memory instead of spilling to disk
+        # (SET LOCAL ends with the transaction).
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+        stmt = _order_stmt_pg(daily.subquery("daily"))
+    else:
+        stmt = _order_stmt_portable(session, daily.cte("daily"))
     df = _frame(
         session,
         stmt,
