@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, and_, case, delete, func, literal, select
+from sqlalchemy import Float, Integer, and_, case, cast, delete, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -382,9 +382,12 @@ def decisions(run: LoyaltyMeasurementRun, weights: dict[str, float] | None) -> d
     }
 
 
-def _bucket(index: Any) -> Any:
-    """The histogram bin (0–9) of an index 0–100, like ``numpy.histogram(range=(0, 100))``."""
-    return case(*[(index < 10.0 * (i + 1), i) for i in range(9)], else_=9)
+def _bucket(index: Any, dialect: str) -> Any:
+    """The histogram bin (0–9) of an index 0–100, like ``numpy.histogram(range=(0, 100))``
+    (100 falls in the last bin); the index expression is evaluated once."""
+    if dialect == "postgresql":
+        return func.least(func.width_bucket(index, 0.0, 100.0, 10) - 1, 9)
+    return func.min(cast(index / 10.0, Integer), 9)  # the index is never negative
 
 
 def _active() -> Any:
@@ -394,9 +397,11 @@ def _active() -> Any:
 def _not_archived() -> Any:
     """Rows of customers not archived since the run: an anti-join against the (few, indexed)
     archived customers, so the stored table is never joined to every customer."""
+    gone = Customer.__table__.alias("archived")  # own alias: the export also joins customers
     archived = (
-        select(Customer.id)
-        .where(Customer.id == M.customer_id, Customer.archived_at.is_not(None))
+        select(gone.c.id)
+        .where(gone.c.id == M.customer_id, gone.c.archived_at.is_not(None))
+        .correlate(M)
         .exists()
     )
     return ~archived
@@ -420,7 +425,9 @@ def _aggregate(
 ) -> dict[str, Any]:
     """``stored_summary`` in one aggregate query over the stored rows."""
     d = decisions(run, weights)
-    ltype, bucket = d["loyalty_type"].label("t"), _bucket(d["loyalty_index"]).label("b")
+    dialect = session.get_bind().dialect.name
+    ltype = d["loyalty_type"].label("t")
+    bucket = _bucket(d["loyalty_index"], dialect).label("b")
     cols = [
         ltype,
         bucket,
@@ -503,15 +510,12 @@ def _select(
 
 
 def _with_names(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
-    """The customers' current names, read for the returned rows only."""
+    """The customers' current names, read for the page's rows only."""
     ids = [int(i) for i in frame["customer_id"]]
-    names: dict[int, str] = {}
-    for start in range(0, len(ids), 10_000):
-        part = ids[start : start + 10_000]
-        found = session.connection().execute(
-            select(Customer.id, Customer.name).where(Customer.id.in_(part))
-        )
-        names.update((int(i), n) for i, n in found)
+    found = session.connection().execute(
+        select(Customer.id, Customer.name).where(Customer.id.in_(ids))
+    )
+    names = {int(i): n for i, n in found}
     frame = frame.copy()
     frame["name"] = [names.get(i) for i in ids]
     return frame
@@ -576,11 +580,14 @@ def stored_customers(
         page_ids = stmt.with_only_columns(M.customer_id).order_by(*order)
         page_ids = page_ids.offset(offset).limit(limit).scalar_subquery()
         stmt = stmt.where(M.customer_id.in_(page_ids))
-    else:
-        stmt = stmt.offset(offset)
+    else:  # everything (exports): the names by a join
+        stmt = stmt.add_columns(Customer.name.label("name"))
+        stmt = stmt.join(Customer, Customer.id == M.customer_id).offset(offset)
     result = conn.execute(stmt.order_by(*order))
     frame = pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
-    frame = _words(_with_names(session, frame), run)
+    if limit is not None:
+        frame = _with_names(session, frame)
+    frame = _words(frame, run)
     stats = stored_summary(session, run, weights) if with_summary else {}
     return frame[columns], total, stats, run
 
