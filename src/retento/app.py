@@ -62,7 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # NUL / lone surrogates in any parameter, JSON body or form field: 422 naming the field.
         dependencies=[Depends(reject_unsafe_text)],
     )
-    engine = make_engine(settings.database_url, echo=settings.echo_sql)
+    engine = make_engine(
+        settings.database_url,
+        echo=settings.echo_sql,
+        lock_timeout_ms=settings.db_lock_timeout_ms,
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)

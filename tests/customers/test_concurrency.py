@@ -161,3 +161,105 @@ def test_parallel_primary_switches_never_leave_two_primaries(live_pg):
         rows = s.scalars(select(Contact).where(Contact.customer_id == customer_id)).all()
         assert sorted(k.name for k in rows) == ["A", "B"]
         assert sum(k.is_primary for k in rows) == 1
+
+
+def _app(live_pg, **settings):
+    from retento.app import create_app
+    from retento.core.config import Settings
+
+    return create_app(Settings(run_scheduler=False, secret_key="test-" + "x" * 32, **settings))
+
+
+def _editor(live_pg, n_tokens: int):
+    from tests.factories.race import bearer_headers
+
+    with live_pg.session() as s:
+        admin = make_user(s, role="admin")
+        c = make_customer(s, name="Before")
+        headers = bearer_headers(s, admin, n_tokens)
+        s.commit()
+        return c.id, c.version, headers, admin.username
+
+
+def _web_edit(name: str) -> dict[str, str]:
+    return {"name": name, "party_type": "person", "kind": "consumer"}
+
+
+def test_web_and_api_customer_edits_on_one_event_loop_do_not_deadlock(live_pg):
+    """One process, one event loop (like one uvicorn worker): web edit forms and API PATCHes of
+    one customer at once. Both take the row lock (``lock_for_edit``); the page handler is a
+    plain ``def`` run in the thread pool, so while it waits the loop stays free for the request
+    holding the lock to commit. Had it waited on the loop, the process would hang (the lock
+    timeout turns such a regression into failures instead of a hung run)."""
+    from fastapi.testclient import TestClient
+
+    from tests.factories.race import statuses
+    from tests.web.conftest import Browser
+
+    cid, version, headers, username = _editor(live_pg, N)
+    app = _app(live_pg, database_url=live_pg.url + "?options=-c%20lock_timeout%3D15000")
+    with TestClient(app) as client:  # one portal: every request runs on the same loop
+        web = Browser(client)
+        assert web.login(username).status_code == 303
+
+        def edit(i: int) -> int:
+            if i % 2:
+                return web.post(f"/customers/{cid}/edit", _web_edit(f"Web {i}")).status_code
+            url = f"/api/v1/customers/{cid}"
+            return client.patch(url, json={"name": f"API {i}"}, headers=headers[i]).status_code
+
+        codes = statuses(run_parallel(N, edit))
+    # No version sent: the edits run one after the other on the row lock, the last one wins.
+    assert codes == {200: N // 2, 303: N // 2}, codes
+    with live_pg.session() as s:
+        c = s.get(Customer, cid)
+        assert c.version == version + N
+        assert c.name in {f"Web {i}" for i in range(1, N, 2)} | {f"API {i}" for i in range(0, N, 2)}
+
+
+def test_a_lock_held_past_the_lock_timeout_answers_503_busy(live_pg):
+    """RETENTO_DB_LOCK_TIMEOUT_MS: a request that cannot get a row lock in time gives up with
+    503 ``busy`` and Retry-After (a page for the web), writes nothing, and the next try works."""
+    from fastapi.testclient import TestClient
+
+    from tests.web.conftest import Browser
+
+    cid, version, headers, username = _editor(live_pg, 1)
+    app = _app(live_pg, database_url=live_pg.url, db_lock_timeout_ms=300)
+    url = f"/api/v1/customers/{cid}"
+    holder = live_pg.session()
+    try:
+        holder.execute(select(Customer.id).where(Customer.id == cid).with_for_update())
+        with TestClient(app) as client:
+            r = client.patch(url, json={"name": "Blocked"}, headers=headers[0])
+            assert r.status_code == 503, r.text
+            assert r.headers["retry-after"] == "1"
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert r.json()["code"] == "busy"
+            web = Browser(client)
+            assert web.login(username).status_code == 303
+            page = web.post(f"/customers/{cid}/edit", _web_edit("Blocked too"))
+            assert page.status_code == 503 and page.headers["retry-after"] == "1"
+            assert page.headers["content-type"].startswith("text/html")
+            assert "Try again in a moment" in page.text
+    finally:
+        holder.rollback()
+        holder.close()
+    with live_pg.session() as s:
+        c = s.get(Customer, cid)
+        assert c.name == "Before" and c.version == version  # nothing half-written
+    with TestClient(app) as client:
+        r = client.patch(url, json={"name": "After"}, headers=headers[0])
+        assert r.status_code == 200 and r.json()["name"] == "After"
+
+
+def test_the_lock_timeout_joins_the_urls_own_options():
+    from retento.core.db import postgres_options
+
+    pg = "postgresql+psycopg://u@h/db"
+    assert postgres_options(pg, 10_000) == {"options": "-c lock_timeout=10000"}
+    assert postgres_options(pg, 0) == {}  # 0: wait for ever
+    assert postgres_options(pg + "?options=-c%20statement_timeout%3D5000", 250) == {
+        "options": "-c statement_timeout=5000 -c lock_timeout=250"
+    }
+    assert postgres_options(pg + "?options=-c%20lock_timeout%3D15000", 250) == {}

@@ -17,6 +17,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import RetentoError, Unauthorized
 from retento.core.validation import DbId
 from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
@@ -191,9 +192,9 @@ def user_new(request: Request, user: PageUser) -> Response:
 
 
 @router.post("/admin/users/new")
-async def user_create(request: Request, session: DbSession, user: PageUser) -> Response:
+def user_create(request: Request, raw: PageForm, session: DbSession, user: PageUser) -> Response:
     """Create a user; errors are shown next to their fields and nothing is saved."""
-    form = dict(await request.form())
+    form = dict(raw)
     data: dict[str, Any] = {
         k: (form.get(k) or "").strip()
         for k in ("username", "display_name", "email", "role", "locale")
@@ -262,12 +263,11 @@ def user_detail(request: Request, session: DbSession, user: PageUser, user_id: D
 
 
 @router.post("/admin/users/{user_id}")
-async def user_update(
-    request: Request, session: DbSession, user: PageUser, user_id: DbId
+def user_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, user_id: DbId
 ) -> Response:
     """Change profile, role or active flag (the last active admin is protected)."""
     require(user, "user:manage")
-    form = await request.form()
     target = service.get_user(session, user_id)
     changes: dict[str, Any] = {}
     for key in ("display_name", "email", "role"):

@@ -17,8 +17,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from retento.auth.models import User
 from retento.auth.permissions import can, require
@@ -65,6 +64,7 @@ from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound, Re
 from retento.core.validation import DbId, is_id, offset_from_text
 from retento.customers.models import Customer
 from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.forms import PageForm
 from retento.web.i18n import LOCALES, N_, Formatter, gettext, normalise_locale
 from retento.web.labels import label_msgid, register_labels
 from retento.web.nav import NavItem, register_nav
@@ -573,9 +573,10 @@ def complaint_new(request: Request, session: DbSession, user: PageUser) -> Respo
 
 
 @router.post("/complaints/new")
-async def complaint_create(request: Request, session: DbSession, user: PageUser) -> Response:
+def complaint_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser
+) -> Response:
     """Record a complaint (and its attachment); on any error nothing is saved."""
-    form = await request.form()
     shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in CREATE_FIELDS}
     shown["purposes"] = [p for p in form.getlist("purposes") if isinstance(p, str)]
     upload = form.get("file")
@@ -605,7 +606,7 @@ async def complaint_create(request: Request, session: DbSession, user: PageUser)
                 c.id,
                 upload.filename,
                 upload.content_type or "",
-                await upload.read(service.MAX_ATTACHMENT_BYTES + 1),  # past it: refused
+                upload.file.read(service.MAX_ATTACHMENT_BYTES + 1),  # past it: refused
                 actor=user,
                 data_dir=request.app.state.settings.data_dir,
             )
@@ -686,13 +687,12 @@ def complaint_edit(
 
 
 @router.post("/complaints/{complaint_id:int}/edit")
-async def complaint_update(
-    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
+def complaint_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """Save intake corrections; a new severity recomputes the SLA due times."""
     c = service.get_complaint(session, complaint_id, actor=user)
     service.require_work(user, c)
-    form = await request.form()
     shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in EDIT_FIELDS}
     shown["purposes"] = [p for p in form.getlist("purposes") if isinstance(p, str)]
     shown["version"] = str(form.get("version") or "")  # kept: a re-shown form still detects
@@ -840,8 +840,9 @@ def complaint_detail(
     return _render_detail(request, session, user, c)
 
 
-async def _act(
+def _act(
     request: Request,
+    form: FormData,
     session: Session,
     user: User,
     complaint_id: DbId,
@@ -850,11 +851,9 @@ async def _act(
     done: str,
 ) -> Response:
     """Run one complaint action from a form; errors come back next to the form's fields."""
-    form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     try:
-        # Off the event loop: the service may wait for the complaint's row lock.
-        await run_in_threadpool(action, form)
+        action(form)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         _reraise_access(exc)
@@ -867,8 +866,8 @@ async def _act(
 
 
 @router.post("/complaints/{complaint_id:int}/transition")
-async def complaint_transition(
-    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
+def complaint_transition(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """Move the complaint along its workflow (only legal actions are offered)."""
 
@@ -877,8 +876,9 @@ async def complaint_transition(
         data = TransitionIn(action=str(form.get("action") or ""), note=note)
         service.apply_transition(session, complaint_id, data, actor=user)
 
-    return await _act(
+    return _act(
         request,
+        form,
         session,
         user,
         complaint_id,
@@ -889,8 +889,8 @@ async def complaint_transition(
 
 
 @router.post("/complaints/{complaint_id:int}/assign")
-async def complaint_assign(
-    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
+def complaint_assign(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """Assign or reassign the complaint."""
 
@@ -906,8 +906,9 @@ async def complaint_assign(
             actor=user,
         )
 
-    return await _act(
+    return _act(
         request,
+        form,
         session,
         user,
         complaint_id,
@@ -918,8 +919,8 @@ async def complaint_assign(
 
 
 @router.post("/complaints/{complaint_id:int}/notes")
-async def complaint_note(
-    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
+def complaint_note(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """An internal note or a message to the customer."""
 
@@ -933,8 +934,15 @@ async def complaint_note(
             actor=user,
         )
 
-    return await _act(
-        request, session, user, complaint_id, run, {"kind": "note_kind"}, N_("The entry was added.")
+    return _act(
+        request,
+        form,
+        session,
+        user,
+        complaint_id,
+        run,
+        {"kind": "note_kind"},
+        N_("The entry was added."),
     )
 
 
@@ -948,8 +956,8 @@ def _money(value: str, field: str) -> Decimal:
 
 
 @router.post("/complaints/{complaint_id:int}/remedies")
-async def complaint_remedy(
-    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
+def complaint_remedy(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """Record service recovery: apology, explanation, compensation (amount and cost), thanks."""
 
@@ -966,8 +974,9 @@ async def complaint_remedy(
         )
         service.add_remedy(session, complaint_id, data, actor=user)
 
-    return await _act(
+    return _act(
         request,
+        form,
         session,
         user,
         complaint_id,
@@ -978,8 +987,8 @@ async def complaint_remedy(
 
 
 @router.post("/complaints/{complaint_id:int}/follow-up")
-async def complaint_follow_up(
-    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
+def complaint_follow_up(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """The follow-up outcome: was the customer won back?"""
 
@@ -992,8 +1001,9 @@ async def complaint_follow_up(
             session, complaint_id, FollowUpIn(won_back=answer == "yes", note=note), actor=user
         )
 
-    return await _act(
+    return _act(
         request,
+        form,
         session,
         user,
         complaint_id,
@@ -1004,11 +1014,10 @@ async def complaint_follow_up(
 
 
 @router.post("/complaints/{complaint_id:int}/attachments")
-async def complaint_attach(
-    request: Request, session: DbSession, user: PageUser, complaint_id: DbId
+def complaint_attach(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, complaint_id: DbId
 ) -> Response:
     """Attach a file (photo, PDF, text)."""
-    form = await request.form()
     upload = form.get("file")
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:
@@ -1018,7 +1027,7 @@ async def complaint_attach(
             complaint_id,
             upload.filename,
             upload.content_type or "",
-            await upload.read(service.MAX_ATTACHMENT_BYTES + 1),  # past it: refused
+            upload.file.read(service.MAX_ATTACHMENT_BYTES + 1),  # past it: refused
             actor=user,
             data_dir=request.app.state.settings.data_dir,
         )
@@ -1078,9 +1087,8 @@ def public_form(request: Request, session: DbSession) -> Response:
 
 
 @router.post("/complain")
-async def public_submit(request: Request, session: DbSession) -> Response:
+def public_submit(request: Request, form: PageForm, session: DbSession) -> Response:
     """Accept a public complaint (rate limited, honeypot) and show its tracking code."""
-    form = await request.form()
     shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in PUBLIC_FIELDS}
     shown["purposes"] = [p for p in form.getlist("purposes") if isinstance(p, str)]
     data: dict[str, Any] = {k: (v or None) for k, v in shown.items()}
@@ -1143,9 +1151,8 @@ def public_status_page(request: Request, session: DbSession, code: str) -> Respo
 
 
 @router.post("/complain/status/{code}/reply")
-async def public_reply_page(request: Request, session: DbSession, code: str) -> Response:
+def public_reply_page(request: Request, form: PageForm, session: DbSession, code: str) -> Response:
     """The customer answers from the status page."""
-    form = await request.form()
     body = str(form.get("body") or "").strip()
     try:
         public.check_rate(request)
@@ -1159,7 +1166,7 @@ async def public_reply_page(request: Request, session: DbSession, code: str) -> 
         data = PublicReplyIn(body=body, website=str(form.get("website") or "") or None)
         if data.website:
             raise InvalidInput(tr(request, "The form could not be accepted."))
-        await run_in_threadpool(service.public_reply, session, code, data.body)
+        service.public_reply(session, code, data.body)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status == 404:
@@ -1260,9 +1267,10 @@ def public_followup(request: Request, session: DbSession, token: str) -> Respons
 
 
 @router.post("/complain/followup/{token}")
-async def public_followup_answer(request: Request, session: DbSession, token: str) -> Response:
+def public_followup_answer(
+    request: Request, form: PageForm, session: DbSession, token: str
+) -> Response:
     """Record the answer through the same service as the API (a low score reopens)."""
-    form = await request.form()
     shown = {k: str(form.get(k) or "").strip() for k in ("csat", "would_buy_again", "comment")}
     # Counted first, in its own committed transaction, like the other public forms: the hit
     # counts even for a wrong link, and SQLite is not asked to write while this request reads.
@@ -1292,8 +1300,7 @@ async def public_followup_answer(request: Request, session: DbSession, token: st
     if errors:
         return _render_followup(request, c, token, locale, shown, errors, 422)
     try:
-        await run_in_threadpool(
-            service.answer_survey,
+        service.answer_survey(
             session,
             token,
             SurveyAnswerIn(
@@ -1413,10 +1420,11 @@ def category_admin(request: Request, session: DbSession, user: PageUser) -> Resp
 
 
 @router.post("/complaints/categories")
-async def category_create(request: Request, session: DbSession, user: PageUser) -> Response:
+def category_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser
+) -> Response:
     """Add a category (at the top or under a parent)."""
     require(user, "sla:manage")
-    form = await request.form()
     shown = {k: str(form.get(k) or "").strip() for k in CATEGORY_FIELDS}
     try:
         service.create_category(
@@ -1474,13 +1482,12 @@ def category_edit(
 
 
 @router.post("/complaints/categories/{category_id:int}")
-async def category_update(
-    request: Request, session: DbSession, user: PageUser, category_id: DbId
+def category_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, category_id: DbId
 ) -> Response:
     """Save a category; complaints filed under it keep it."""
     require(user, "sla:manage")
     cat = service.get_category(session, category_id)
-    form = await request.form()
     shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in CATEGORY_FIELDS[1:]}
     shown["is_active"] = form.get("is_active") == "1"
     try:
@@ -1506,12 +1513,11 @@ async def category_update(
 
 
 @router.post("/complaints/categories/{category_id:int}/active")
-async def category_toggle(
-    request: Request, session: DbSession, user: PageUser, category_id: DbId
+def category_toggle(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, category_id: DbId
 ) -> Response:
     """Deactivate (no longer offered on intake) or reactivate a category from the list."""
     require(user, "sla:manage")
-    form = await request.form()
     active = form.get("active") == "1"
     cat = service.update_category(
         session, category_id, CategoryUpdate(is_active=active), actor=user
@@ -1650,10 +1656,12 @@ def sla_admin(request: Request, session: DbSession, user: PageUser) -> Response:
 
 
 @router.post("/complaints/sla/policies")
-async def sla_policy_create(request: Request, session: DbSession, user: PageUser) -> Response:
+def sla_policy_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser
+) -> Response:
     """Create an SLA policy."""
     require(user, "sla:manage")
-    data, shown = _parse_policy(await request.form())
+    data, shown = _parse_policy(form)
     try:
         service.create_policy(session, SlaPolicyIn(**data), actor=user)
     except (ValidationError, RetentoError) as exc:
@@ -1689,15 +1697,15 @@ def sla_policy_edit(
 
 
 @router.post("/complaints/sla/policies/{policy_id:int}")
-async def sla_policy_update(
-    request: Request, session: DbSession, user: PageUser, policy_id: DbId
+def sla_policy_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, policy_id: DbId
 ) -> Response:
     """Save an SLA policy; open complaints under it get new due times."""
     require(user, "sla:manage")
     p = session.get(SlaPolicy, policy_id)
     if p is None:
         raise NotFound("SLA policy", policy_id)
-    data, shown = _parse_policy(await request.form())
+    data, shown = _parse_policy(form)
     try:
         service.update_policy(session, policy_id, SlaPolicyUpdate(**data), actor=user)
     except (ValidationError, RetentoError) as exc:
@@ -1719,10 +1727,12 @@ async def sla_policy_update(
 
 
 @router.post("/complaints/sla/calendars")
-async def sla_calendar_create(request: Request, session: DbSession, user: PageUser) -> Response:
+def sla_calendar_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser
+) -> Response:
     """Create a business calendar."""
     require(user, "sla:manage")
-    data, shown, problems = _parse_calendar(await request.form())
+    data, shown, problems = _parse_calendar(form)
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
@@ -1765,12 +1775,12 @@ def sla_calendar_edit(
 
 
 @router.post("/complaints/sla/calendars/{calendar_id:int}")
-async def sla_calendar_update(
-    request: Request, session: DbSession, user: PageUser, calendar_id: DbId
+def sla_calendar_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, calendar_id: DbId
 ) -> Response:
     """Save a business calendar; open complaints using it get new due times."""
     require(user, "sla:manage")
-    data, shown, problems = _parse_calendar(await request.form())
+    data, shown, problems = _parse_calendar(form)
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
@@ -1940,10 +1950,11 @@ def _render_dashboard(
 
 
 @router.post("/complaints/dashboard/improvements")
-async def improvement_create(request: Request, session: DbSession, user: PageUser) -> Response:
+def improvement_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser
+) -> Response:
     """Log a PDCA improvement against a root cause."""
     require(user, "complaint:improve")
-    form = await request.form()
     keys = ("title", "root_cause", "category_id", "owner_id", "plan", "due_on")
     shown = {k: str(form.get(k) or "").strip() for k in keys}
     data: dict[str, Any] = {k: (v or None) for k, v in shown.items()}
@@ -2039,13 +2050,12 @@ def improvement_page(
 
 
 @router.post("/complaints/improvements/{improvement_id:int}")
-async def improvement_update(
-    request: Request, session: DbSession, user: PageUser, improvement_id: DbId
+def improvement_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, improvement_id: DbId
 ) -> Response:
     """Save an improvement; ``step`` = the next stage records that step (its note is required)."""
     require(user, "complaint:improve")
     a = service.get_improvement(session, improvement_id, actor=user)
-    form = await request.form()
     shown = {k: str(form.get(k) or "").strip() for k in IMPROVEMENT_FIELDS}
     step = str(form.get("step") or "save")
     data: dict[str, Any] = {"title": shown["title"], "plan": shown["plan"]}
@@ -2071,8 +2081,7 @@ async def improvement_update(
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
-        await run_in_threadpool(
-            service.update_improvement,
+        service.update_improvement(
             session,
             improvement_id,
             ImprovementUpdate(**data),

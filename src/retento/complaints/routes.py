@@ -287,7 +287,7 @@ def follow_up(complaint_id: DbId, data: FollowUpIn, session: DbSession, user: Cu
 
 
 @api.post("/{complaint_id}/attachments", response_model=AttachmentRead, status_code=201)
-async def upload_attachment(
+def upload_attachment(
     complaint_id: DbId,
     request: Request,
     session: DbSession,
@@ -295,7 +295,7 @@ async def upload_attachment(
     file: UploadFile = File(...),
 ):
     # Read one byte past the limit so an oversized upload is refused without reading it all.
-    data = await file.read(service.MAX_ATTACHMENT_BYTES + 1)
+    data = file.file.read(service.MAX_ATTACHMENT_BYTES + 1)
     return service.add_attachment(
         session,
         complaint_id,

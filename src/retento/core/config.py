@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     max_xlsx_entries: int = Field(10_000, ge=10)
     max_xlsx_rows: int = Field(1_000_000, ge=1)
     max_xlsx_columns: int = Field(200, ge=1)
+    # PostgreSQL: the longest a request waits for a row or table lock before it gives up with
+    # 503 "busy" (Retry-After: 1) instead of tying up a worker; 0 waits for ever.
+    db_lock_timeout_ms: int = Field(10_000, ge=0)
 
     @property
     def mail_enabled(self) -> bool:

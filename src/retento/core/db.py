@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Numeric, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -56,8 +56,26 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout."""
+def postgres_options(url: str, lock_timeout_ms: int | None) -> dict[str, Any]:
+    """``connect_args`` setting ``lock_timeout`` on every connection (PostgreSQL ``options``),
+    kept with any ``options`` the URL already has; a URL that sets ``lock_timeout`` itself wins.
+    """
+    if not lock_timeout_ms:
+        return {}
+    given = make_url(url).query.get("options") or ""
+    if not isinstance(given, str):  # the parameter repeated in the URL
+        given = " ".join(given)
+    if "lock_timeout" in given:
+        return {}
+    return {"options": f"{given} -c lock_timeout={int(lock_timeout_ms)}".strip()}
+
+
+def make_engine(url: str, *, echo: bool = False, lock_timeout_ms: int | None = None) -> Engine:
+    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout.
+
+    ``lock_timeout_ms`` (PostgreSQL; the app passes ``RETENTO_DB_LOCK_TIMEOUT_MS``) bounds every
+    wait for a lock: the statement then fails with ``LockNotAvailable``, answered 503 ``busy``.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(
             url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
@@ -79,7 +97,12 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        connect_args=postgres_options(url, lock_timeout_ms),
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

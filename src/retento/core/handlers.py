@@ -8,7 +8,7 @@ import re
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -80,6 +80,26 @@ def integrity_to_error(exc: IntegrityError) -> RetentoError:
         "The change conflicts with existing data (a unique or reference rule was broken).",
         field=field,
     )
+
+
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout passed (psycopg.errors.LockNotAvailable)
+BUSY = "The record is being changed in another request. Try again in a moment."
+
+
+class Busy(RetentoError):
+    """503: a lock this request needed stayed taken past ``RETENTO_DB_LOCK_TIMEOUT_MS``."""
+
+    headers = {"Retry-After": "1"}
+
+    def __init__(self) -> None:
+        super().__init__(503, "busy", BUSY)
+        self.msgid = BUSY  # the web page translates it
+        self.params: dict[str, str] = {}
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """True for the database error of a lock wait that ran out (``lock_timeout``)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == LOCK_NOT_AVAILABLE
 
 
 def problem_response(err: RetentoError) -> JSONResponse:
@@ -163,12 +183,27 @@ def install_api_handlers(app: FastAPI) -> None:
         )
         return render(request, InvalidInput("A value is outside what the database can store."))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+    def internal_error(request: Request, exc: Exception):
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return render(
             request,
             RetentoError(
                 500, "internal_error", "Something went wrong on our side; the error was logged."
             ),
         )
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError):
+        if not is_lock_timeout(exc):
+            return internal_error(request, exc)
+        # Another transaction held the row past the lock timeout: nothing was written (the
+        # request's transaction is rolled back); the client may simply try again.
+        log.warning("lock wait timed out on %s %s", request.method, request.url.path)
+        err = Busy()
+        response = render(request, err)
+        response.headers.update(err.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        return internal_error(request, exc)

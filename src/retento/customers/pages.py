@@ -22,6 +22,7 @@ from retento.customers import insights, privacy, service
 from retento.customers.models import CONSENTS, KINDS, Customer
 from retento.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
 from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
 from retento.web.nav import NavItem, register_nav
@@ -402,9 +403,11 @@ def customer_new(request: Request, session: DbSession, user: PageUser) -> Respon
 
 
 @router.post("/customers/new")
-async def customer_create(request: Request, session: DbSession, user: PageUser) -> Response:
+def customer_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser
+) -> Response:
     """Create a customer; on any error the form comes back with messages and nothing is saved."""
-    data, shown, problems = _parse_form(await request.form())
+    data, shown, problems = _parse_form(form)
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
@@ -433,15 +436,14 @@ def customer_edit(
 
 
 @router.post("/customers/{customer_id:int}/edit")
-async def customer_update(
-    request: Request, session: DbSession, user: PageUser, customer_id: DbId
+def customer_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
     """Save a customer's changes; on any error nothing is saved.
 
     A form loaded before someone else saved gets the conflict page (409) instead.
     """
     customer = service.get_customer(session, customer_id, actor=user)
-    form = await request.form()
     data, shown, problems = _parse_form(form)
     expected = form_version(form)
     try:
@@ -557,13 +559,12 @@ def customer_erase_form(
 
 
 @router.post("/customers/{customer_id:int}/erase")
-async def customer_erase(
-    request: Request, session: DbSession, user: PageUser, customer_id: DbId
+def customer_erase(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
     """Erase the customer's personal data once its number was typed in as confirmation."""
     require(user, "customer:erase")
     customer = service.get_customer(session, customer_id, actor=user)
-    form = await request.form()
     typed = str(form.get("confirm") or "").strip().lstrip("#")
     reason = str(form.get("reason") or "").strip()
     errors: dict[str, str] = {}

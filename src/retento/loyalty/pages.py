@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from retento.auth.models import User
 from retento.auth.permissions import can, require
@@ -28,6 +28,7 @@ from retento.customers.service import get_customer
 from retento.loyalty import programme, reports, service
 from retento.loyalty.models import LoyaltyTier
 from retento.loyalty.schemas import ProgrammeUpdate, RewardIn, RuleIn, TierIn
+from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.nav import NavItem, register_nav
 from retento.web.panels import Panel, register_panel
@@ -199,10 +200,9 @@ def member(request: Request, session: DbSession, user: PageUser, customer_id: in
 
 
 @router.post("/loyalty/members/{customer_id:int}/redeem")
-async def redeem(
-    request: Request, session: DbSession, user: PageUser, customer_id: int
+def redeem(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: int
 ) -> Response:
-    form = await request.form()
     reward = str(form.get("reward_id") or "").strip()
     pts = str(form.get("points") or "").strip()
     key = str(form.get("idempotency_key") or "").strip() or None
@@ -211,9 +211,7 @@ async def redeem(
         points = int(pts) if pts else None
         if reward_id is None and points is None:
             raise InvalidInput(tr(request, "Choose a reward or enter points."), field="points")
-        # The wallet row lock may wait: never on the event loop (see orders/pages.py).
-        r = await run_in_threadpool(
-            _in_savepoint,
+        r = _in_savepoint(
             session,
             lambda: service.redeem(
                 session,
@@ -243,14 +241,12 @@ async def redeem(
 
 
 @router.post("/loyalty/members/{customer_id:int}/adjust")
-async def adjust(
-    request: Request, session: DbSession, user: PageUser, customer_id: int
+def adjust(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: int
 ) -> Response:
-    form = await request.form()
     try:
         pts = int(str(form.get("adj_points") or "").strip())
-        await run_in_threadpool(
-            _in_savepoint,
+        _in_savepoint(
             session,
             lambda: service.adjust(
                 session,
@@ -315,8 +311,7 @@ def _clean(form, fields: tuple[str, ...], checks: tuple[str, ...] = ()) -> dict[
     return out
 
 
-async def _save(request, session, user, what: str, fn) -> Response:
-    form = await request.form()
+def _save(request, form: FormData, session, user, what: str, fn) -> Response:
     try:
         sp = session.begin_nested()
         try:
@@ -338,7 +333,9 @@ async def _save(request, session, user, what: str, fn) -> Response:
 
 
 @router.post("/loyalty/programme")
-async def save_programme(request: Request, session: DbSession, user: PageUser) -> Response:
+def save_programme(
+    request: Request, form: PageForm, session: DbSession, user: PageUser
+) -> Response:
     fields = (
         "name",
         "point_value",
@@ -352,8 +349,9 @@ async def save_programme(request: Request, session: DbSession, user: PageUser) -
         "hold_minutes",
         "active_days",
     )
-    return await _save(
+    return _save(
         request,
+        form,
         session,
         user,
         "programme",
@@ -364,7 +362,7 @@ async def save_programme(request: Request, session: DbSession, user: PageUser) -
 
 
 @router.post("/loyalty/programme/tiers")
-async def add_tier(request: Request, session: DbSession, user: PageUser) -> Response:
+def add_tier(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
     fields = (
         "code",
         "name",
@@ -375,8 +373,9 @@ async def add_tier(request: Request, session: DbSession, user: PageUser) -> Resp
         "grace_days",
         "benefits",
     )
-    return await _save(
+    return _save(
         request,
+        form,
         session,
         user,
         "tier",
@@ -390,7 +389,7 @@ async def add_tier(request: Request, session: DbSession, user: PageUser) -> Resp
 
 
 @router.post("/loyalty/programme/rules")
-async def add_rule(request: Request, session: DbSession, user: PageUser) -> Response:
+def add_rule(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
     fields = (
         "name",
         "kind",
@@ -403,8 +402,9 @@ async def add_rule(request: Request, session: DbSession, user: PageUser) -> Resp
         "cap_points",
         "cap_period_days",
     )
-    return await _save(
+    return _save(
         request,
+        form,
         session,
         user,
         "rule",
@@ -415,10 +415,11 @@ async def add_rule(request: Request, session: DbSession, user: PageUser) -> Resp
 
 
 @router.post("/loyalty/programme/rewards")
-async def add_reward(request: Request, session: DbSession, user: PageUser) -> Response:
+def add_reward(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
     fields = ("code", "name", "kind", "points_cost", "stock", "min_tier_id", "description")
-    return await _save(
+    return _save(
         request,
+        form,
         session,
         user,
         "reward",

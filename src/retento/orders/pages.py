@@ -11,7 +11,6 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from retento.auth.models import User
 from retento.core.deps import DbSession
@@ -29,6 +28,7 @@ from retento.orders.schemas import OrderCreate, OrderRead, OrderUpdate, RefundCr
 from retento.products.models import Product
 from retento.touchpoints.pages import local_now, parse_local
 from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.forms import PageForm
 from retento.web.i18n import N_, Formatter
 from retento.web.labels import label_msgid
 from retento.web.panels import Panel, register_panel
@@ -181,12 +181,12 @@ def _line_errors(errors: dict[str, str], index: list[int]) -> dict[str, str]:
 
 
 @router.post("/customers/{customer_id:int}/orders/new")
-async def order_create(
-    request: Request, session: DbSession, user: PageUser, customer_id: DbId
+def order_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
     """Create the order; on any error the form comes back with messages and nothing is saved."""
     customer = get_customer(session, customer_id, actor=user)
-    data, shown, problems = _parse(request, await request.form(), customer.id)
+    data, shown, problems = _parse(request, form, customer.id)
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
@@ -298,14 +298,13 @@ def order_edit(request: Request, session: DbSession, user: PageUser, order_id: D
 
 
 @router.post("/orders/{order_id:int}/edit")
-async def order_update(
-    request: Request, session: DbSession, user: PageUser, order_id: DbId
+def order_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, order_id: DbId
 ) -> Response:
     """Save the changed fields (and the lines, if changed); errors re-show the form."""
     order = service.get_order(session, order_id, actor=user)
     require_customer_change(user, order.customer, "order:update")
     before = _order_form(request, order)
-    form = await request.form()
     expected = form_version(form)
     data, shown, problems = _parse(request, form, order.customer_id)
     shown["version"] = str(form.get("version") or "")  # kept: a re-shown form still detects
@@ -354,12 +353,11 @@ async def order_update(
 
 
 @router.post("/orders/{order_id:int}/refunds")
-async def order_refund(
-    request: Request, session: DbSession, user: PageUser, order_id: DbId
+def order_refund(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, order_id: DbId
 ) -> Response:
     """Record a refund (money back, optionally units of one line returned)."""
     order = service.get_order(session, order_id, actor=user)
-    form = await request.form()
     shown = {
         k: str(form.get(k) or "").strip()
         for k in ("amount", "line_id", "quantity", "reason", "refunded_at")
@@ -373,10 +371,7 @@ async def order_refund(
         }
         if shown["refunded_at"]:
             data["refunded_at"] = parse_local(request, shown["refunded_at"], "refunded_at")
-        # Off the event loop: refunds of one order wait for its row lock (docs/security.md).
-        refund = await run_in_threadpool(
-            service.add_refund, session, order.id, RefundCreate(**data), actor=user
-        )
+        refund = service.add_refund(session, order.id, RefundCreate(**data), actor=user)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):

@@ -24,6 +24,7 @@ from retento.customers.models import Customer
 from retento.scoring import jobs, service
 from retento.scoring.models import LABELS, MODELS, STAGES, VALUE_CLASSES, CustomerScore, ScoreRun
 from retento.scoring.schemas import ScoreRunCreate
+from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels
 from retento.web.nav import NavItem, register_nav
@@ -482,10 +483,9 @@ def value_dashboard(request: Request, session: DbSession, user: PageUser) -> Res
 
 
 @router.post("/value/runs")
-async def value_run(request: Request, session: DbSession, user: PageUser) -> Response:
+def value_run(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
     """Score every customer now (managers and admins), then show the new run."""
     require(user, "score:run")
-    form = await request.form()
     model = str(form.get("model") or "bgnbd")
     holdout = str(form.get("holdout_weeks") or "26").strip()
     as_of_raw = str(form.get("as_of") or "").strip()

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from retento.auth.models import User
 from retento.auth.permissions import can, require
@@ -49,6 +49,7 @@ from retento.surveys.schemas import (
     SurveyFromTemplate,
     SurveyUpdate,
 )
+from retento.web.forms import PageForm
 from retento.web.i18n import LANGUAGE_NAMES, LOCALES, N_, gettext, normalise_locale
 from retento.web.labels import label_msgid, register_labels
 from retento.web.nav import NavItem, register_nav
@@ -188,7 +189,7 @@ def _text(form: Any, key: str) -> str:
     return str(form.get(key) or "").strip()
 
 
-def _survey_url(survey_id: int, tail: str = "") -> str:
+def _survey_url(survey_id: DbId, tail: str = "") -> str:
     """The builder page of a survey, or one of its sub-pages."""
     return f"/surveys/{survey_id}{tail}"
 
@@ -239,9 +240,8 @@ def _render_list(
 
 
 @router.post("/surveys/new")
-async def survey_create(request: Request, session: DbSession, user: PageUser) -> Response:
+def survey_create(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
     """Create a draft survey from the standard or ECSI template, or a blank one."""
-    form = await request.form()
     shown = {k: _text(form, k) for k in ("template", "name", "language")}
     language = shown["language"] if shown["language"] in LOCALES else "en"
     try:
@@ -300,7 +300,7 @@ def _sections_data(survey: Survey) -> list[dict[str, Any]]:
 
 
 def _save_sections(
-    session: Session, survey_id: int, sections: list[dict[str, Any]], user: User
+    session: Session, survey_id: DbId, sections: list[dict[str, Any]], user: User
 ) -> None:
     """Replace the survey's questionnaire (refused by the service once answers exist)."""
     service.update_survey(
@@ -348,7 +348,7 @@ def _builder(
 
 @router.get("/surveys/{survey_id:int}")
 def survey_builder(
-    request: Request, session: DbSession, user: PageUser, survey_id: int
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
     """The survey builder (read-only for roles that cannot manage surveys)."""
     survey = service.get_survey(session, survey_id, actor=user)
@@ -356,11 +356,10 @@ def survey_builder(
 
 
 @router.post("/surveys/{survey_id:int}/settings")
-async def survey_settings(
-    request: Request, session: DbSession, user: PageUser, survey_id: int
+def survey_settings(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
     """Save name, description, language, status, tolerance and link lifetime."""
-    form = await request.form()
     keys = ("name", "description", "language", "status", "expectation_tolerance", "token_days")
     shown = {k: _text(form, k) for k in keys}
     try:
@@ -389,7 +388,9 @@ async def survey_settings(
 
 
 @router.post("/surveys/{survey_id:int}/delete")
-def survey_delete(request: Request, session: DbSession, user: PageUser, survey_id: int) -> Response:
+def survey_delete(
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId
+) -> Response:
     """Delete a survey without responses."""
     survey = service.get_survey(session, survey_id, actor=user)
     name = survey.name
@@ -399,12 +400,11 @@ def survey_delete(request: Request, session: DbSession, user: PageUser, survey_i
 
 
 @router.post("/surveys/{survey_id:int}/sections")
-async def section_add(
-    request: Request, session: DbSession, user: PageUser, survey_id: int
+def section_add(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
     """Add a section at the end (or change one, when ``original`` names it)."""
     survey = service.get_survey(session, survey_id, actor=user)
-    form = await request.form()
     shown = {k: _text(form, k) for k in ("code", "title", "description", "original")}
     sections = _sections_data(survey)
     try:
@@ -440,7 +440,7 @@ async def section_add(
 
 @router.post("/surveys/{survey_id:int}/sections/{code}/delete")
 def section_delete(
-    request: Request, session: DbSession, user: PageUser, survey_id: int, code: str
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId, code: str
 ) -> Response:
     """Remove a section with its questions (a survey keeps at least one section)."""
     survey = service.get_survey(session, survey_id, actor=user)
@@ -569,17 +569,19 @@ def _find_question(survey: Survey, code: str) -> SurveyQuestion:
 
 
 @router.get("/surveys/{survey_id:int}/questions/new")
-def question_new(request: Request, session: DbSession, user: PageUser, survey_id: int) -> Response:
+def question_new(request: Request, session: DbSession, user: PageUser, survey_id: DbId) -> Response:
     """The form for a new question in a section."""
     require(user, "survey:manage")
     survey = service.get_survey(session, survey_id, actor=user)
-    section = request.query_params.get("section") or survey.sections[0].code
+    # A survey may have no section yet: the form then offers none and saving says so (422).
+    first = survey.sections[0].code if survey.sections else ""
+    section = request.query_params.get("section") or first
     return _question_page(request, survey, None, _question_values(None, section))
 
 
 @router.get("/surveys/{survey_id:int}/questions/{code}/edit")
 def question_edit(
-    request: Request, session: DbSession, user: PageUser, survey_id: int, code: str
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId, code: str
 ) -> Response:
     """The form for changing a question."""
     require(user, "survey:manage")
@@ -588,13 +590,18 @@ def question_edit(
     return _question_page(request, survey, q, _question_values(q, q.section.code))
 
 
-async def _save_question(
-    request: Request, session: Session, user: User, survey_id: int, original: str | None
+def _save_question(
+    request: Request,
+    form: FormData,
+    session: Session,
+    user: User,
+    survey_id: DbId,
+    original: str | None,
 ) -> Response:
     """Add (``original`` None) or replace a question; errors come back next to the fields."""
     survey = service.get_survey(session, survey_id, actor=user)
     question = _find_question(survey, original) if original else None
-    data, shown = _parse_question(await request.form())
+    data, shown = _parse_question(form)
     sections = _sections_data(survey)
     try:
         checked = QuestionIn(**data).model_dump()
@@ -627,24 +634,24 @@ async def _save_question(
 
 
 @router.post("/surveys/{survey_id:int}/questions/new")
-async def question_create(
-    request: Request, session: DbSession, user: PageUser, survey_id: int
+def question_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
     """Add a question."""
-    return await _save_question(request, session, user, survey_id, None)
+    return _save_question(request, form, session, user, survey_id, None)
 
 
 @router.post("/surveys/{survey_id:int}/questions/{code}/edit")
-async def question_update(
-    request: Request, session: DbSession, user: PageUser, survey_id: int, code: str
+def question_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId, code: str
 ) -> Response:
     """Change a question."""
-    return await _save_question(request, session, user, survey_id, code)
+    return _save_question(request, form, session, user, survey_id, code)
 
 
 @router.post("/surveys/{survey_id:int}/questions/{code}/delete")
 def question_delete(
-    request: Request, session: DbSession, user: PageUser, survey_id: int, code: str
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId, code: str
 ) -> Response:
     """Remove a question."""
     survey = service.get_survey(session, survey_id, actor=user)
@@ -808,7 +815,7 @@ def public_page(request: Request, session: DbSession, token: str) -> Response:
 
 
 @router.post("/s/{token}")
-async def public_submit(request: Request, session: DbSession, token: str) -> Response:
+def public_submit(request: Request, form: PageForm, session: DbSession, token: str) -> Response:
     """Save the answers (``action=save``) or finish the survey (``action=complete``, once)."""
     locale = _public_locale(request, "en")
     try:
@@ -818,7 +825,6 @@ async def public_submit(request: Request, session: DbSession, token: str) -> Res
     locale = _public_locale(request, ps.language)
     if ps.status == "completed":
         return _gone(request, Conflict("used", "token"), locale)
-    form = await request.form()
     complete = form.get("action") == "complete"
     questions = [q for s in ps.sections for q in s.questions]
     answers, shown, errors = parse_answers(request, questions, form, locale=locale)
@@ -826,9 +832,7 @@ async def public_submit(request: Request, session: DbSession, token: str) -> Res
     try:
         if errors:
             raise InvalidInput("answers", field="answers")
-        # Off the event loop: submissions through one link wait for its row lock.
-        await run_in_threadpool(
-            service.public_submit,
+        service.public_submit(
             session,
             token,
             AnswersSubmit(answers=answers, complete=complete),
@@ -879,7 +883,7 @@ def _respond_page(
 ) -> Response:
     """The agent's answer form (phone call or on site)."""
     customer = None
-    if str(form.get("customer_id") or "").isdigit():
+    if is_id(str(form.get("customer_id") or "")):
         customer = session.get(Customer, int(form["customer_id"]))
     return render(
         request,
@@ -902,7 +906,7 @@ def _require_active(request: Request, survey: Survey) -> None:
 
 
 @router.get("/surveys/{survey_id:int}/respond")
-def respond_form(request: Request, session: DbSession, user: PageUser, survey_id: int) -> Response:
+def respond_form(request: Request, session: DbSession, user: PageUser, survey_id: DbId) -> Response:
     """The form an agent fills in while calling a customer."""
     require(user, "survey:respond")
     survey = service.get_survey(session, survey_id, actor=user)
@@ -915,23 +919,21 @@ def respond_form(request: Request, session: DbSession, user: PageUser, survey_id
 
 
 @router.post("/surveys/{survey_id:int}/respond")
-async def respond_save(
-    request: Request, session: DbSession, user: PageUser, survey_id: int
+def respond_save(
+    request: Request, raw: PageForm, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
     """Save what the customer said; back to the customer's 360 page."""
     survey = service.get_survey(session, survey_id, actor=user)
-    raw = await request.form()
     form = {k: _text(raw, k) for k in ("customer_id", "channel", "action")}
     answers, shown, errors = parse_answers(request, survey.questions, raw)
     complete = form["action"] != "save"
     try:
         if errors:
             raise InvalidInput(tr(request, "Please correct the highlighted fields."), field="")
-        if form["customer_id"] and not form["customer_id"].isdigit():
+        if form["customer_id"] and not is_id(form["customer_id"]):
             raise InvalidInput(tr(request, "Enter a whole number."), field="customer_id")
         customer_id = int(form["customer_id"]) if form["customer_id"] else None
-        await run_in_threadpool(
-            service.record_response,
+        service.record_response(
             session,
             survey_id,
             ResponseCreate(
@@ -996,27 +998,26 @@ def _entry_page(
 
 
 @router.get("/surveys/{survey_id:int}/entry")
-def entry_form(request: Request, session: DbSession, user: PageUser, survey_id: int) -> Response:
+def entry_form(request: Request, session: DbSession, user: PageUser, survey_id: DbId) -> Response:
     """A grid for typing in paper or on-site questionnaires, one per row."""
     require(user, "survey:respond")
     survey = service.get_survey(session, survey_id, actor=user)
     _require_active(request, survey)
     n = request.query_params.get("rows", "")
-    count = min(int(n), MAX_ENTRY_ROWS) if n.isdigit() and int(n) > 0 else ENTRY_ROWS
+    count = (
+        min(int(n), MAX_ENTRY_ROWS) if n.isascii() and n.isdigit() and int(n) > 0 else ENTRY_ROWS
+    )
     return _entry_page(request, survey, [{} for _ in range(count)], "mail")
 
 
 @router.post("/surveys/{survey_id:int}/entry")
-async def entry_save(
-    request: Request, session: DbSession, user: PageUser, survey_id: int
+def entry_save(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
     """Save every filled row, or none of them if any row has a problem."""
     survey = service.get_survey(session, survey_id, actor=user)
-    form = await request.form()
     channel = _text(form, "channel") or "mail"
-    count = (
-        min(int(_text(form, "rows") or 0), MAX_ENTRY_ROWS) if _text(form, "rows").isdigit() else 0
-    )
+    count = min(int(_text(form, "rows") or 0), MAX_ENTRY_ROWS) if is_id(_text(form, "rows")) else 0
     rows: list[dict[str, Any]] = []
     bulk: list[BulkRow] = []
     positions: list[int] = []
@@ -1036,7 +1037,7 @@ async def entry_save(
         if not customer and not filled and not parse_errs:
             continue
         ident: dict[str, Any] = {}
-        if customer.isdigit():
+        if customer.isascii() and customer.isdigit():
             ident["customer_id"] = int(customer)
         elif customer:
             ident["customer_external_id"] = customer
@@ -1074,7 +1075,7 @@ async def entry_save(
 
 
 @router.get("/surveys/{survey_id:int}/import")
-def import_form(request: Request, session: DbSession, user: PageUser, survey_id: int) -> Response:
+def import_form(request: Request, session: DbSession, user: PageUser, survey_id: DbId) -> Response:
     """Upload a CSV or XLSX file of responses."""
     require(user, "survey:import")
     survey = service.get_survey(session, survey_id, actor=user)
@@ -1091,13 +1092,12 @@ def import_form(request: Request, session: DbSession, user: PageUser, survey_id:
 
 
 @router.post("/surveys/{survey_id:int}/import")
-async def import_upload(
-    request: Request, session: DbSession, user: PageUser, survey_id: int
+def import_upload(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
     """Import the file: all rows or none (or only the valid rows when asked); errors per row."""
     require(user, "survey:import")
     survey = service.get_survey(session, survey_id, actor=user)
-    form = await request.form()
     upload = form.get("file")
     channel = _text(form, "channel") or "mail"
     skip = form.get("skip_invalid") == "1"
@@ -1179,7 +1179,7 @@ def _distribute_page(
 
 @router.get("/surveys/{survey_id:int}/distribute")
 def distribute_form(
-    request: Request, session: DbSession, user: PageUser, survey_id: int
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
     """Send the survey to a segment; see who answered per channel."""
     survey = service.get_survey(session, survey_id, actor=user)
@@ -1187,12 +1187,11 @@ def distribute_form(
 
 
 @router.post("/surveys/{survey_id:int}/distribute")
-async def distribute_send(
-    request: Request, session: DbSession, user: PageUser, survey_id: int
+def distribute_send(
+    request: Request, raw: PageForm, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
     """Create the invitations of one segment on one channel."""
     survey = service.get_survey(session, survey_id, actor=user)
-    raw = await request.form()
     keys = (
         "name",
         "channel",
@@ -1252,7 +1251,7 @@ async def distribute_send(
 
 
 def _links(
-    request: Request, session: Session, user: User, survey_id: int, distribution_id: int
+    request: Request, session: Session, user: User, survey_id: DbId, distribution_id: DbId
 ) -> tuple[SurveyDistribution, list[dict[str, Any]]]:
     """A distribution's open invitations with the customer and the full link, which opens in
     the customer's language like the e-mailed links (``customer_locale``)."""
@@ -1280,7 +1279,7 @@ def _links(
 
 @router.get("/surveys/{survey_id:int}/distributions/{distribution_id:int}")
 def distribution_detail(
-    request: Request, session: DbSession, user: PageUser, survey_id: int, distribution_id: int
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId, distribution_id: DbId
 ) -> Response:
     """The open invitations of one distribution with their links (for mail merge)."""
     survey = service.get_survey(session, survey_id, actor=user)
@@ -1298,7 +1297,7 @@ def distribution_detail(
 
 @router.get("/surveys/{survey_id:int}/distributions/{distribution_id:int}/links.csv")
 def distribution_csv(
-    request: Request, session: DbSession, user: PageUser, survey_id: int, distribution_id: int
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId, distribution_id: DbId
 ) -> Response:
     """The invitation links as CSV for a mail merge."""
     _, rows = _links(request, session, user, survey_id, distribution_id)
@@ -1622,7 +1621,7 @@ def driver_matrix_option(drivers: list[dict[str, Any]], t: Callable[[str], str])
 
 @router.get("/surveys/{survey_id:int}/results")
 def survey_results(
-    request: Request, session: DbSession, user: PageUser, survey_id: int
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
     """The results dashboard: NPS, CSAT, CES, c = b/a, word of mouth, value, CSI, funnel, trap."""
     survey = service.get_survey(session, survey_id, actor=user)

@@ -174,7 +174,7 @@ def update_response(response_id: DbId, data: AnswersSubmit, session: DbSession, 
 
 
 @router.post("/surveys/{survey_id}/import", response_model=ImportReport)
-async def import_responses(
+def import_responses(
     survey_id: DbId,
     session: DbSession,
     user: CurrentUser,

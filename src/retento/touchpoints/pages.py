@@ -20,6 +20,7 @@ from retento.customers.service import can_change_customer, get_customer
 from retento.touchpoints import service
 from retento.touchpoints.models import CHANNELS, DIRECTIONS, OUTCOMES, STAGES
 from retento.touchpoints.schemas import TouchpointCreate
+from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
 from retento.web.panels import Panel, register_panel
@@ -120,12 +121,11 @@ def touchpoint_new(
 
 
 @router.post("/customers/{customer_id:int}/touchpoints")
-async def touchpoint_create(
-    request: Request, session: DbSession, user: PageUser, customer_id: DbId
+def touchpoint_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
     """Record the touchpoint; htmx gets a fresh form and a ``timelineChanged`` event."""
     customer = get_customer(session, customer_id, actor=user)
-    form = await request.form()
     values = {k: str(form.get(k) or "").strip() for k in FIELDS}
     try:
         data = TouchpointCreate(

@@ -40,6 +40,7 @@ ERROR_TITLES = {
     413: N_("The request is too large"),
     422: N_("Some values are not valid"),
     500: N_("Something went wrong"),
+    503: N_("The record is busy"),
 }
 
 ERROR_HINTS = {
@@ -47,6 +48,7 @@ ERROR_HINTS = {
     404: N_("The page or record does not exist, or it was deleted."),
     413: N_("Go back and send a smaller file or less text."),
     422: N_("Go back, correct the values and try again."),
+    503: N_("Someone else is saving the same record. Go back and send the form again."),
     500: N_(
         "The error was logged. Try again in a moment; if it keeps happening, tell your administrator."
     ),
