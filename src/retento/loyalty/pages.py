@@ -467,3 +467,8 @@ CODE_LABELS = (
     N_("gift"),
     N_("service"),
 )
+
+# Tier editing, earning rules, the rewards catalogue and member clubs: config_pages.py.
+from retento.loyalty.config_pages import router as _config_router  # noqa: E402
+
+router.include_router(_config_router)

@@ -1,0 +1,626 @@
+"""Loyalty configuration pages: tier editing, earning rules, the rewards catalogue and member
+clubs (客户组织) with events and attendance.
+
+Configuration needs ``loyalty:manage``; the lists need ``loyalty:read``; adding a member to a
+club and recording attendance need ``loyalty:redeem`` — the same permissions as the JSON API,
+enforced by the service functions in ``programme.py`` and ``clubs.py``. A refused or invalid
+form is shown again with the message next to the field and nothing written (savepoint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from retento.auth.permissions import require
+from retento.core.deps import DbSession
+from retento.core.errors import InvalidInput, NotFound, RetentoError
+from retento.customers.models import Customer
+from retento.loyalty import clubs, programme
+from retento.loyalty.models import (
+    LoyaltyAttendance,
+    LoyaltyClubEvent,
+    LoyaltyClubMember,
+    LoyaltyReward,
+    LoyaltyRule,
+    LoyaltyTier,
+)
+from retento.loyalty.schemas import ClubEventIn, ClubIn, RewardIn, RuleIn, TierIn
+from retento.web.forms import PageForm
+from retento.web.i18n import N_
+from retento.web.render import PageUser, flash, form_errors, page_router, redirect, render, tr
+
+router = page_router()
+
+TIER_FIELDS = (
+    "code",
+    "name",
+    "rank",
+    "threshold",
+    "multiplier",
+    "sla_class",
+    "grace_days",
+    "benefits",
+)
+RULE_FIELDS = (
+    "name",
+    "kind",
+    "rate",
+    "fixed_points",
+    "product_id",
+    "category",
+    "event",
+    "min_spend",
+    "valid_from",
+    "valid_until",
+    "cap_points",
+    "cap_period_days",
+)
+REWARD_FIELDS = ("code", "name", "kind", "points_cost", "stock", "min_tier_id", "description")
+RULE_EVENTS = (
+    ("birthday", N_("Birthday")),
+    ("referral", N_("Referral")),
+    ("survey_answered", N_("Survey answered")),
+    ("club_attendance", N_("Club event attended")),
+    ("complaint_remedy", N_("Complaint remedy")),
+)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _clean(form, fields: tuple[str, ...], checks: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Non-empty text fields, and checkboxes as booleans (absent = unchecked)."""
+    out: dict[str, Any] = {}
+    for f in fields:
+        v = str(form.get(f) or "").strip()
+        if v != "":
+            out[f] = v
+    for f in checks:
+        out[f] = form.get(f) == "1"
+    return out
+
+
+def _tz(request: Request) -> ZoneInfo:
+    return ZoneInfo(request.app.state.settings.timezone)
+
+
+def _parse_local(request: Request, value: str, field: str) -> datetime:
+    """A ``datetime-local`` value, read in the installation's time zone."""
+    try:
+        naive = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InvalidInput(tr(request, "Enter a date and time."), field=field) from exc
+    return naive.replace(tzinfo=_tz(request)) if naive.tzinfo is None else naive
+
+
+def _local(request: Request, value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(_tz(request)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _errors(request: Request, exc: ValidationError | RetentoError, fields: tuple[str, ...]):
+    """Field -> message; a whole-form check naming a field ("needs product_id") goes there."""
+    errs = form_errors(request, exc)
+    msg = errs.get("")
+    if msg and isinstance(exc, ValidationError):
+        for f in sorted(fields, key=len, reverse=True):
+            if f in msg:
+                errs.pop("")
+                errs[f] = msg
+                break
+    return errs
+
+
+def _attempt(session: Session, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` in a savepoint so a refused change leaves nothing half-written."""
+    sp = session.begin_nested()
+    try:
+        return fn()
+    except BaseException:
+        sp.rollback()
+        raise
+
+
+def _status(exc: Exception) -> int:
+    return exc.status if isinstance(exc, RetentoError) else 422
+
+
+def _get(session: Session, model, obj_id: int, what: str):
+    obj = session.get(model, obj_id) if 0 < obj_id < 2**31 else None
+    if obj is None:
+        raise NotFound(what, obj_id)
+    return obj
+
+
+def _tiers(session: Session) -> list[LoyaltyTier]:
+    return list(session.scalars(select(LoyaltyTier).order_by(LoyaltyTier.rank)))
+
+
+# --- tiers -------------------------------------------------------------------------------------
+
+
+def _tier_form(request, session, user, tier, values, errors=None, status_code=200) -> Response:
+    require(user, "loyalty:manage")
+    return render(
+        request,
+        "loyalty/tier_form.html",
+        status_code=status_code,
+        tier=tier,
+        f=values,
+        errors=errors or {},
+        programme=programme.get_programme(session, actor=user),
+    )
+
+
+def _tier_values(t: LoyaltyTier) -> dict[str, Any]:
+    v = {k: getattr(t, k) for k in TIER_FIELDS}
+    v["invite_only"] = t.invite_only
+    return {k: ("" if x is None else x) for k, x in v.items()}
+
+
+@router.get("/loyalty/tiers/new")
+def new_tier(request: Request, session: DbSession, user: PageUser) -> Response:
+    return _tier_form(
+        request, session, user, None, {"multiplier": "1", "grace_days": "30", "threshold": "0"}
+    )
+
+
+@router.get("/loyalty/tiers/{tier_id:int}")
+def edit_tier(request: Request, session: DbSession, user: PageUser, tier_id: int) -> Response:
+    require(user, "loyalty:manage")
+    t = _get(session, LoyaltyTier, tier_id, "Tier")
+    return _tier_form(request, session, user, t, _tier_values(t))
+
+
+def _save_tier(request, form, session, user, tier_id: int | None) -> Response:
+    require(user, "loyalty:manage")
+    tier = _get(session, LoyaltyTier, tier_id, "Tier") if tier_id is not None else None
+    try:
+        _attempt(
+            session,
+            lambda: programme.save_tier(
+                session,
+                TierIn(**_clean(form, TIER_FIELDS, ("invite_only",))),
+                actor=user,
+                tier_id=tier_id,
+            ),
+        )
+    except (ValidationError, RetentoError) as exc:
+        values = {**dict(form), "invite_only": form.get("invite_only") == "1"}
+        return _tier_form(
+            request,
+            session,
+            user,
+            tier,
+            values,
+            _errors(request, exc, TIER_FIELDS),
+            _status(exc),
+        )
+    flash(request, tr(request, "Tier saved."))
+    return redirect(request, "/loyalty/programme#tiers")
+
+
+@router.post("/loyalty/tiers/new")
+def create_tier(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
+    return _save_tier(request, form, session, user, None)
+
+
+@router.post("/loyalty/tiers/{tier_id:int}")
+def update_tier(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, tier_id: int
+) -> Response:
+    return _save_tier(request, form, session, user, tier_id)
+
+
+@router.post("/loyalty/tiers/{tier_id:int}/delete")
+def delete_tier(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, tier_id: int
+) -> Response:
+    """Retire a tier: refused while members are in it (move them first)."""
+    require(user, "loyalty:manage")
+    t = _get(session, LoyaltyTier, tier_id, "Tier")
+    try:
+        _attempt(session, lambda: programme.delete_tier(session, tier_id, actor=user))
+    except RetentoError as exc:
+        errs = {"": tr(request, "Members are in this tier; move them to another tier first.")}
+        if exc.status != 409:
+            errs = form_errors(request, exc)
+        return _tier_form(request, session, user, t, _tier_values(t), errs, exc.status)
+    flash(request, tr(request, "Tier removed."))
+    return redirect(request, "/loyalty/programme#tiers")
+
+
+# --- earning rules -----------------------------------------------------------------------------
+
+
+@router.get("/loyalty/rules")
+def rules(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Earning rules: what earns points, how many, when, and the caps."""
+    return render(
+        request,
+        "loyalty/rules.html",
+        rules=programme.list_rules(session, actor=user),
+        event_labels=dict(RULE_EVENTS),
+    )
+
+
+def _rule_values(request: Request, r: LoyaltyRule) -> dict[str, Any]:
+    v: dict[str, Any] = {k: getattr(r, k) for k in RULE_FIELDS}
+    v["valid_from"] = _local(request, r.valid_from)
+    v["valid_until"] = _local(request, r.valid_until)
+    v["apply_multiplier"] = r.apply_multiplier
+    v["active"] = r.active
+    return {k: ("" if x is None else x) for k, x in v.items()}
+
+
+def _rule_form(request, session, user, rule, values, errors=None, status_code=200) -> Response:
+    require(user, "loyalty:manage")
+    return render(
+        request,
+        "loyalty/rule_form.html",
+        status_code=status_code,
+        rule=rule,
+        f=values,
+        errors=errors or {},
+        events=RULE_EVENTS,
+    )
+
+
+@router.get("/loyalty/rules/new")
+def new_rule(request: Request, session: DbSession, user: PageUser) -> Response:
+    defaults = {"kind": "spend", "apply_multiplier": True, "active": True}
+    return _rule_form(request, session, user, None, defaults)
+
+
+@router.get("/loyalty/rules/{rule_id:int}")
+def edit_rule(request: Request, session: DbSession, user: PageUser, rule_id: int) -> Response:
+    require(user, "loyalty:manage")
+    r = _get(session, LoyaltyRule, rule_id, "Rule")
+    return _rule_form(request, session, user, r, _rule_values(request, r))
+
+
+def _rule_in(request: Request, form) -> RuleIn:
+    data = _clean(form, RULE_FIELDS, ("apply_multiplier", "active"))
+    for f in ("valid_from", "valid_until"):
+        if f in data:
+            data[f] = _parse_local(request, data[f], f)
+    if data.get("kind") != "event":
+        data.pop("event", None)
+    if data.get("kind") != "product":
+        data.pop("product_id", None)
+    if data.get("kind") != "category":
+        data.pop("category", None)
+    return RuleIn(**data)
+
+
+def _save_rule(request, form, session, user, rule_id: int | None) -> Response:
+    require(user, "loyalty:manage")
+    rule = _get(session, LoyaltyRule, rule_id, "Rule") if rule_id is not None else None
+    try:
+        _attempt(
+            session,
+            lambda: programme.save_rule(
+                session, _rule_in(request, form), actor=user, rule_id=rule_id
+            ),
+        )
+    except (ValidationError, RetentoError) as exc:
+        values = {
+            **dict(form),
+            "apply_multiplier": form.get("apply_multiplier") == "1",
+            "active": form.get("active") == "1",
+        }
+        errs = _errors(request, exc, RULE_FIELDS)
+        return _rule_form(request, session, user, rule, values, errs, _status(exc))
+    flash(request, tr(request, "Earning rule saved."))
+    return redirect(request, "/loyalty/rules")
+
+
+@router.post("/loyalty/rules/new")
+def create_rule(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
+    return _save_rule(request, form, session, user, None)
+
+
+@router.post("/loyalty/rules/{rule_id:int}")
+def update_rule(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, rule_id: int
+) -> Response:
+    return _save_rule(request, form, session, user, rule_id)
+
+
+@router.post("/loyalty/rules/{rule_id:int}/active")
+def toggle_rule(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, rule_id: int
+) -> Response:
+    """Deactivate (or reactivate) a rule; its past awards stay in the ledger."""
+    require(user, "loyalty:manage")
+    r = _get(session, LoyaltyRule, rule_id, "Rule")
+    try:
+        data = RuleIn.model_validate(
+            {k: getattr(r, k) for k in RuleIn.model_fields} | {"active": form.get("active") == "1"}
+        )
+        _attempt(session, lambda: programme.save_rule(session, data, actor=user, rule_id=r.id))
+    except (ValidationError, RetentoError) as exc:
+        errs = _errors(request, exc, RULE_FIELDS)
+        return _rule_form(request, session, user, r, _rule_values(request, r), errs, _status(exc))
+    msg = "Earning rule activated." if data.active else "Earning rule deactivated."
+    flash(request, tr(request, msg))
+    return redirect(request, "/loyalty/rules")
+
+
+# --- rewards catalogue -------------------------------------------------------------------------
+
+
+@router.get("/loyalty/rewards")
+def rewards(request: Request, session: DbSession, user: PageUser) -> Response:
+    """The rewards catalogue: vouchers, gifts and services with their point cost and stock."""
+    return render(
+        request, "loyalty/rewards.html", rewards=programme.list_rewards(session, actor=user)
+    )
+
+
+def _reward_form(request, session, user, reward, values, errors=None, status_code=200):
+    require(user, "loyalty:manage")
+    return render(
+        request,
+        "loyalty/reward_form.html",
+        status_code=status_code,
+        reward=reward,
+        f=values,
+        errors=errors or {},
+        tiers=_tiers(session),
+    )
+
+
+@router.get("/loyalty/rewards/new")
+def new_reward(request: Request, session: DbSession, user: PageUser) -> Response:
+    return _reward_form(request, session, user, None, {"kind": "voucher", "active": True})
+
+
+@router.get("/loyalty/rewards/{reward_id:int}")
+def edit_reward(request: Request, session: DbSession, user: PageUser, reward_id: int) -> Response:
+    require(user, "loyalty:manage")
+    r = _get(session, LoyaltyReward, reward_id, "Reward")
+    values = {k: getattr(r, k) for k in REWARD_FIELDS} | {"active": r.active}
+    values = {k: ("" if x is None else x) for k, x in values.items()}
+    return _reward_form(request, session, user, r, values)
+
+
+def _save_reward(request, form, session, user, reward_id: int | None) -> Response:
+    require(user, "loyalty:manage")
+    reward = _get(session, LoyaltyReward, reward_id, "Reward") if reward_id is not None else None
+    try:
+        _attempt(
+            session,
+            lambda: programme.save_reward(
+                session,
+                RewardIn(**_clean(form, REWARD_FIELDS, ("active",))),
+                actor=user,
+                reward_id=reward_id,
+            ),
+        )
+    except (ValidationError, RetentoError) as exc:
+        values = {**dict(form), "active": form.get("active") == "1"}
+        errs = _errors(request, exc, REWARD_FIELDS)
+        return _reward_form(request, session, user, reward, values, errs, _status(exc))
+    flash(request, tr(request, "Reward saved."))
+    return redirect(request, "/loyalty/rewards")
+
+
+@router.post("/loyalty/rewards/new")
+def create_reward(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
+    return _save_reward(request, form, session, user, None)
+
+
+@router.post("/loyalty/rewards/{reward_id:int}")
+def update_reward(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, reward_id: int
+) -> Response:
+    return _save_reward(request, form, session, user, reward_id)
+
+
+# --- member clubs ------------------------------------------------------------------------------
+
+
+def _clubs_page(request, session, user, errors=None, values=None, status_code=200) -> Response:
+    return render(
+        request,
+        "loyalty/clubs.html",
+        status_code=status_code,
+        clubs=clubs.list_clubs(session, actor=user),
+        tiers=_tiers(session),
+        errors=errors or {},
+        f=values or {},
+    )
+
+
+@router.get("/loyalty/clubs")
+def club_list(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Member clubs (客户组织), and a form to found one (managers)."""
+    return _clubs_page(request, session, user)
+
+
+@router.post("/loyalty/clubs")
+def create_club(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
+    require(user, "loyalty:manage")
+    fields = ("name", "description", "min_tier_id")
+    try:
+        c = _attempt(
+            session,
+            lambda: clubs.create_club(session, ClubIn(**_clean(form, fields)), actor=user),
+        )
+    except (ValidationError, RetentoError) as exc:
+        return _clubs_page(
+            request, session, user, _errors(request, exc, fields), dict(form), _status(exc)
+        )
+    flash(request, tr(request, "Club created."))
+    return redirect(request, f"/loyalty/clubs/{c.id}")
+
+
+def _club_page(
+    request, session, user, club_id: int, errors=None, values=None, status_code=200
+) -> Response:
+    require(user, "loyalty:read")
+    club = clubs._club(session, club_id)
+    members = session.execute(
+        select(LoyaltyClubMember, Customer)
+        .join(Customer, Customer.id == LoyaltyClubMember.customer_id)
+        .where(LoyaltyClubMember.club_id == club.id)
+        .order_by(Customer.name, Customer.id)
+    ).all()
+    return render(
+        request,
+        "loyalty/club.html",
+        status_code=status_code,
+        club=club,
+        min_tier=session.get(LoyaltyTier, club.min_tier_id) if club.min_tier_id else None,
+        members=members,
+        events=clubs.list_events(session, club.id, actor=user),
+        errors=errors or {},
+        f=values or {},
+    )
+
+
+@router.get("/loyalty/clubs/{club_id:int}")
+def club(request: Request, session: DbSession, user: PageUser, club_id: int) -> Response:
+    """A club: its members, its events, forms to add a member and plan an event."""
+    return _club_page(request, session, user, club_id)
+
+
+def _find_customer(request: Request, session: Session, value: str, field: str) -> Customer:
+    """A customer by customer number, or by id."""
+    q = value.strip()
+    if not q:
+        raise InvalidInput(tr(request, "Enter a customer number."), field=field)
+    c = session.scalar(select(Customer).where(Customer.external_id == q))
+    if c is None and q.isdigit() and int(q) < 2**31:
+        c = session.get(Customer, int(q))
+    if c is None:
+        raise InvalidInput(tr(request, "No customer with this number."), field=field)
+    return c
+
+
+@router.post("/loyalty/clubs/{club_id:int}/members")
+def add_member(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, club_id: int
+) -> Response:
+    require(user, "loyalty:redeem")
+    clubs._club(session, club_id)
+    try:
+        c = _find_customer(request, session, str(form.get("customer") or ""), "customer")
+        _attempt(session, lambda: clubs.join(session, club_id, c.id, actor=user))
+    except RetentoError as exc:
+        errs = form_errors(request, exc)
+        if "customer_id" in errs:
+            errs["customer"] = errs.pop("customer_id")
+        return _club_page(
+            request, session, user, club_id, errs, {"_what": "member", **dict(form)}, exc.status
+        )
+    flash(request, tr(request, "%(name)s joined the club.", name=c.name))
+    return redirect(request, f"/loyalty/clubs/{club_id}")
+
+
+@router.post("/loyalty/clubs/{club_id:int}/events")
+def create_event(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, club_id: int
+) -> Response:
+    require(user, "loyalty:manage")
+    clubs._club(session, club_id)
+    fields = ("title", "starts_at", "location")
+    try:
+        data = _clean(form, fields)
+        if "starts_at" in data:
+            data["starts_at"] = _parse_local(request, data["starts_at"], "starts_at")
+        e = _attempt(
+            session,
+            lambda: clubs.create_event(session, club_id, ClubEventIn(**data), actor=user),
+        )
+    except (ValidationError, RetentoError) as exc:
+        return _club_page(
+            request,
+            session,
+            user,
+            club_id,
+            _errors(request, exc, fields),
+            {"_what": "event", **dict(form)},
+            _status(exc),
+        )
+    flash(request, tr(request, "Event created."))
+    return redirect(request, f"/loyalty/clubs/{club_id}/events/{e.id}")
+
+
+def _event_page(
+    request, session, user, club_id: int, event_id: int, errors=None, status_code=200
+) -> Response:
+    require(user, "loyalty:read")
+    club = clubs._club(session, club_id)
+    event = session.get(LoyaltyClubEvent, event_id) if 0 < event_id < 2**31 else None
+    if event is None or event.club_id != club.id:
+        raise NotFound("Club event", event_id)
+    attended = session.execute(
+        select(LoyaltyAttendance, Customer)
+        .join(Customer, Customer.id == LoyaltyAttendance.customer_id)
+        .where(LoyaltyAttendance.event_id == event.id)
+        .order_by(Customer.name, Customer.id)
+    ).all()
+    seen = {a.customer_id for a, _ in attended}
+    members = session.scalars(
+        select(Customer)
+        .join(LoyaltyClubMember, LoyaltyClubMember.customer_id == Customer.id)
+        .where(LoyaltyClubMember.club_id == club.id)
+        .order_by(Customer.name, Customer.id)
+    ).all()
+    return render(
+        request,
+        "loyalty/club_event.html",
+        status_code=status_code,
+        club=club,
+        event=event,
+        attended=attended,
+        absent=[c for c in members if c.id not in seen],
+        errors=errors or {},
+    )
+
+
+@router.get("/loyalty/clubs/{club_id:int}/events/{event_id:int}")
+def club_event(
+    request: Request, session: DbSession, user: PageUser, club_id: int, event_id: int
+) -> Response:
+    """An event: who attended, and the form to record attendance."""
+    return _event_page(request, session, user, club_id, event_id)
+
+
+@router.post("/loyalty/clubs/{club_id:int}/events/{event_id:int}/attendance")
+def record_attendance(
+    request: Request,
+    form: PageForm,
+    session: DbSession,
+    user: PageUser,
+    club_id: int,
+    event_id: int,
+) -> Response:
+    """Record attendance: a touchpoint on the customer, and club-attendance points if a rule
+    awards them (``clubs.attend``)."""
+    require(user, "loyalty:redeem")
+    _event_page(request, session, user, club_id, event_id)  # 404 for a foreign event
+    raw = str(form.get("customer_id") or "").strip()
+    try:
+        if not raw.isdigit() or not 0 < int(raw) < 2**31:
+            raise InvalidInput(tr(request, "Choose a club member."), field="customer_id")
+        _attempt(session, lambda: clubs.attend(session, event_id, int(raw), actor=user))
+    except RetentoError as exc:
+        errs = form_errors(request, exc)
+        if isinstance(exc, InvalidInput) and exc.field == "customer_id" and raw.isdigit():
+            errs["customer_id"] = tr(request, "The customer is not a member of this club.")
+        return _event_page(request, session, user, club_id, event_id, errs, exc.status)
+    flash(request, tr(request, "Attendance recorded."))
+    return redirect(request, f"/loyalty/clubs/{club_id}/events/{event_id}")
