@@ -150,6 +150,17 @@ def test_bad_rule_names_the_field(db, client, users):
     before = db.query(LoyaltyRule).count()
     r = web.post("/loyalty/rules/new", {"name": "P", "kind": "product", "active": "1"})
     assert r.status_code == 422 and 'id="e-product_id"' in r.text
+    assert "A product rule needs a product." in r.text
+    r = web.post(
+        "/loyalty/rules/new",
+        {
+            "name": "P",
+            "kind": "spend",
+            "valid_from": "2026-05-01T00:00",
+            "valid_until": "2026-04-01T00:00",
+        },
+    )
+    assert r.status_code == 422 and 'id="e-valid_until"' in r.text
     r = web.post(
         "/loyalty/rules/new",
         {"name": "P", "kind": "spend", "rate": "1", "valid_from": "not a date"},
@@ -236,6 +247,8 @@ def test_club_event_and_attendance_through_the_web(db, client, users):
     assert db.query(LoyaltyClubMember).count() == 1
     club_page = web.get(f"/loyalty/clubs/{club.id}")
     assert "Autumn tasting" in club_page.text and "Li Na" in club_page.text
+    dup = web.post("/loyalty/clubs", {"name": "Wine circle"})
+    assert dup.status_code == 409 and "This value is already used." in dup.text
     # An event of another club is not reachable under this club.
     other = web.post("/loyalty/clubs", {"name": "Other"})
     other_id = int(other.headers["location"].rsplit("/", 1)[1])
@@ -255,6 +268,8 @@ def test_configuration_pages_in_chinese(db, client, users):
         assert page.status_code == 200 and word in page.text, url
     r = web.post("/loyalty/tiers/new", {"code": "g", "name": "G", "rank": "x"})
     assert r.status_code == 422 and "整数" in r.text
+    r = web.post("/loyalty/rules/new", {"name": "P", "kind": "product"})
+    assert r.status_code == 422 and "按商品的规则需要指定商品" in r.text
 
 
 def test_non_manager_cannot_configure(db, client, users):

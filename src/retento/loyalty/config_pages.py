@@ -108,16 +108,35 @@ def _local(request: Request, value: datetime | None) -> str:
     return value.astimezone(_tz(request)).strftime("%Y-%m-%dT%H:%M")
 
 
+# Whole-form checks of the schemas (English, naming a field) -> field and translated message.
+SHAPE_MESSAGES = {
+    "a product rule needs product_id": ("product_id", N_("A product rule needs a product.")),
+    "a category rule needs category": ("category", N_("A category rule needs a category.")),
+    "an event rule needs event": ("event", N_("An event rule needs an event.")),
+    "valid_until must be after valid_from": ("valid_until", N_("Must be after the start.")),
+}
+
+
 def _errors(request: Request, exc: ValidationError | RetentoError, fields: tuple[str, ...]):
-    """Field -> message; a whole-form check naming a field ("needs product_id") goes there."""
+    """Field -> message; a whole-form check naming a field ("needs product_id") goes there,
+    and the services' English messages about a field become translated ones."""
     errs = form_errors(request, exc)
     msg = errs.get("")
     if msg and isinstance(exc, ValidationError):
-        for f in sorted(fields, key=len, reverse=True):
-            if f in msg:
-                errs.pop("")
-                errs[f] = msg
-                break
+        if msg in SHAPE_MESSAGES:
+            field, text = SHAPE_MESSAGES[msg]
+            errs.pop("")
+            errs[field] = tr(request, text)
+        else:
+            for f in sorted(fields, key=len, reverse=True):
+                if f in msg:
+                    errs[f] = errs.pop("")
+                    break
+    if isinstance(exc, RetentoError) and exc.field in fields:
+        if exc.status == 409:
+            errs[exc.field] = tr(request, "This value is already used.")
+        elif exc.field in ("product_id", "min_tier_id") and "does not exist" in exc.message:
+            errs[exc.field] = tr(request, "No record with this id.")
     return errs
 
 
