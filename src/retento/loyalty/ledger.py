@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput
@@ -162,12 +163,18 @@ class Replay(Exception):
 
 @dataclass
 class Posting:
-    """A journal being built: postings, lots and allocations, written by ``commit()``."""
+    """A journal being built: postings, lots and allocations, written by ``commit()``.
+
+    System accounts are addressed by their ``system_key`` and resolved to ids by the balance
+    UPDATE's RETURNING clause, so a posting needs no look-up query and no cache that could go
+    stale (demo resets, rolled-back set-ups).
+    """
 
     session: Session
     journal: LoyaltyJournal
     entries: dict[int, int] = field(default_factory=dict)
     wallet: LoyaltyAccount | None = None
+    system: dict[str, int] = field(default_factory=dict)
 
     def add(self, account_id: int, amount: int) -> None:
         if amount:
@@ -178,35 +185,101 @@ class Posting:
         self.add(self.wallet.id, amount)
 
     def to_system(self, kind: str, amount: int, customer_id: int | None = None) -> None:
+        assert kind in SYSTEM_KINDS
         cid = customer_id if customer_id is not None else self.journal.customer_id
-        self.add(system_account_id(self.session, kind, shard_of(cid)), amount)
+        if amount:
+            key = f"{kind}:{shard_of(cid)}"
+            self.system[key] = self.system.get(key, 0) + amount
+
+    def _move_system(self, moves: dict[str, int], accounts: Any) -> dict[str, int]:
+        """``balance += n`` on each system shard (key order = lock order); returns key -> id."""
+        ids: dict[str, int] = {}
+        for key, n in sorted(moves.items()):
+            stmt = (
+                update(accounts)
+                .where(accounts.c.system_key == key)
+                .values(balance=accounts.c.balance + n)
+                .returning(accounts.c.id)
+            )
+            acc_id = self.session.execute(stmt).scalar()
+            if acc_id is None:
+                ensure_system_accounts(self.session)
+                acc_id = self.session.execute(stmt).scalar_one()
+            ids[key] = acc_id
+        return ids
+
+    def _move_pair(
+        self, w: LoyaltyAccount, n: int, moves: dict[str, int], accounts: Any
+    ) -> dict[str, int]:
+        """``balance += n`` on the (already locked) wallet and ``+= m`` on one system shard in
+        a single statement; returns key -> id of the shard."""
+        ((key, m),) = moves.items()
+        at = self.journal.created_at
+        is_w = accounts.c.id == w.id
+        rows = self.session.execute(
+            update(accounts)
+            .where(or_(is_w, accounts.c.system_key == key))
+            .values(
+                balance=accounts.c.balance + case((is_w, n), else_=m),
+                last_activity_at=case((is_w, at), else_=accounts.c.last_activity_at),
+            )
+            .returning(accounts.c.id, accounts.c.system_key)
+        ).all()
+        set_committed_value(w, "balance", w.balance + n)
+        set_committed_value(w, "last_activity_at", at)
+        ids = {k: i for i, k in rows if k == key}
+        if not ids:  # the shard did not exist yet: create it, then move it alone
+            ids = self._move_system(moves, accounts)
+        return ids
 
     def commit(self) -> LoyaltyJournal:
-        """Write the postings and move the balances; refuses anything that does not sum to zero."""
-        total = sum(self.entries.values())
+        """Write the postings and move the balances; refuses anything that does not sum to zero.
+
+        Statements: one UPDATE ... RETURNING per system shard, one for the wallet, one
+        multi-row INSERT of the postings (plus the flush of anything else still pending).
+        """
+        total = sum(self.entries.values()) + sum(self.system.values())
         if total != 0:
             raise AssertionError(f"journal {self.journal.kind} does not balance ({total})")
         s = self.session
+        accounts = LoyaltyAccount.__table__
+        s.flush()  # the journal, lots and allocations built so far, before the balances move
+        w = self.wallet
+        moves = {k: n for k, n in self.system.items() if n}
+        posted = {a: n for a, n in self.entries.items() if n}
+        if w is not None and len(moves) == 1 and set(posted) == {w.id}:
+            # The usual journal (one wallet, one system shard): both balances in one UPDATE.
+            sys_ids = self._move_pair(w, posted[w.id], moves, accounts)
+        else:
+            sys_ids = self._move_system(moves, accounts) if moves else {}
+            for acc_id, n in sorted(posted.items()):
+                if w is not None and acc_id == w.id:
+                    # The wallet row is locked by this transaction: move it in SQL and give
+                    # the ORM object its new committed value (no second UPDATE at flush).
+                    at = self.journal.created_at
+                    s.execute(
+                        update(accounts)
+                        .where(accounts.c.id == acc_id)
+                        .values(balance=accounts.c.balance + n, last_activity_at=at)
+                    )
+                    set_committed_value(w, "balance", w.balance + n)
+                    set_committed_value(w, "last_activity_at", at)
+                else:
+                    s.execute(
+                        update(accounts)
+                        .where(accounts.c.id == acc_id)
+                        .values(balance=accounts.c.balance + n)
+                    )
+        entries = dict(posted)
+        for key, n in moves.items():
+            entries[sys_ids[key]] = entries.get(sys_ids[key], 0) + n
         rows = [
             {"journal_id": self.journal.id, "account_id": a, "amount": n}
-            for a, n in sorted(self.entries.items())
+            for a, n in sorted(entries.items())
             if n
         ]
         if rows:
-            s.execute(LoyaltyPosting.__table__.insert(), rows)
-        for acc_id, n in sorted(self.entries.items()):
-            if not n:
-                continue
-            if self.wallet is not None and acc_id == self.wallet.id:
-                self.wallet.balance += n
-                self.wallet.last_activity_at = self.journal.created_at
-            else:
-                s.execute(
-                    update(LoyaltyAccount)
-                    .where(LoyaltyAccount.id == acc_id)
-                    .values(balance=LoyaltyAccount.balance + n)
-                    .execution_options(synchronize_session=False)
-                )
+            s.execute(insert(LoyaltyPosting.__table__).values(rows))
         s.flush()
         return self.journal
 
@@ -270,31 +343,60 @@ def new_lot(
     expires_at: datetime,
     qualifying: bool = True,
     earned_at: datetime | None = None,
-) -> LoyaltyLot:
-    """Credit ``points`` to the wallet as a new lot; an outstanding debt is paid off first."""
+) -> int:
+    """Credit ``points`` to the wallet as a new lot (returns its id); an outstanding debt is
+    paid off first. One Core INSERT, no ORM object: nothing on the hot path reads it back."""
     assert p.wallet is not None and points > 0
     w = p.wallet
-    lot = LoyaltyLot(
-        account_id=w.id,
-        journal_id=p.journal.id,
-        points=points,
-        remaining=points,
-        clawed=0,
-        qualifying=qualifying,
-        source_type=p.journal.source_type,
-        source_id=p.journal.source_id,
-        earned_at=earned_at or p.journal.created_at,
-        expires_at=expires_at,
-    )
-    p.session.add(lot)
-    p.session.flush()
-    if w.debt > 0:
-        settle = min(points, w.debt)
-        lot.remaining -= settle
+    settle = min(points, w.debt) if w.debt > 0 else 0
+    lot_id = p.session.execute(
+        insert(LoyaltyLot.__table__)
+        .values(
+            account_id=w.id,
+            journal_id=p.journal.id,
+            points=points,
+            remaining=points - settle,
+            clawed=0,
+            qualifying=qualifying,
+            source_type=p.journal.source_type,
+            source_id=p.journal.source_id,
+            earned_at=earned_at or p.journal.created_at,
+            expires_at=expires_at,
+        )
+        .returning(LoyaltyLot.__table__.c.id)
+    ).scalar_one()
+    if settle:
         w.debt -= settle
-        p.session.add(LoyaltyAllocation(journal_id=p.journal.id, lot_id=lot.id, points=settle))
+        p.session.execute(
+            insert(LoyaltyAllocation.__table__).values(
+                journal_id=p.journal.id, lot_id=lot_id, points=settle
+            )
+        )
     p.to_wallet(points)
-    return lot
+    return lot_id
+
+
+def live_lots(session: Session, account_id: int) -> list[LoyaltyLot]:
+    """All of the wallet's lots with points left (due or not), oldest expiry first, in one
+    query: ``split_lots`` divides them into due and spendable (caller holds the wallet lock)."""
+    return list(
+        session.scalars(
+            select(LoyaltyLot)
+            .where(LoyaltyLot.account_id == account_id, LoyaltyLot.remaining > 0)
+            .order_by(LoyaltyLot.expires_at, LoyaltyLot.id)
+        )
+    )
+
+
+def split_lots(
+    lots: Iterable[LoyaltyLot], now: datetime
+) -> tuple[list[LoyaltyLot], list[LoyaltyLot]]:
+    """(due at ``now``, still open) lots, each in ``live_lots`` order."""
+    due, live = [], []
+    for lot in lots:
+        if lot.remaining > 0:
+            (due if lot.expires_at <= now else live).append(lot)
+    return due, live
 
 
 def open_lots(session: Session, account_id: int, now: datetime) -> list[LoyaltyLot]:
@@ -313,7 +415,13 @@ def open_lots(session: Session, account_id: int, now: datetime) -> list[LoyaltyL
 
 
 def consume(p: Posting, points: int, lots: Iterable[LoyaltyLot]) -> int:
-    """Allocate up to ``points`` from ``lots`` in order; returns how many were allocated."""
+    """Allocate up to ``points`` from ``lots`` in order; returns how many were allocated.
+
+    The lots' ``remaining`` is lowered in SQL (one statement per lot, guarded by
+    ``remaining >= take``) and the ORM objects get the new value as committed state.
+    """
+    if p.session.dirty:
+        p.session.flush()  # a lot changed through the ORM (e.g. ``restore``) is written first
     left = points
     rows = []
     for lot in lots:
@@ -322,11 +430,17 @@ def consume(p: Posting, points: int, lots: Iterable[LoyaltyLot]) -> int:
         take = min(left, lot.remaining)
         if take <= 0:
             continue
-        lot.remaining -= take
         left -= take
         rows.append({"journal_id": p.journal.id, "lot_id": lot.id, "points": take})
+        done = p.session.execute(
+            update(LoyaltyLot.__table__)
+            .where(LoyaltyLot.__table__.c.id == lot.id)
+            .values(remaining=LoyaltyLot.__table__.c.remaining - take)
+            .returning(LoyaltyLot.__table__.c.remaining)
+        ).scalar_one()
+        set_committed_value(lot, "remaining", done)
     if rows:
-        p.session.execute(LoyaltyAllocation.__table__.insert(), rows)
+        p.session.execute(insert(LoyaltyAllocation.__table__).values(rows))
     return points - left
 
 
@@ -362,20 +476,30 @@ def restore(p: Posting, journal_id: int, points: int) -> int:
 
 
 def expire_wallet_now(
-    session: Session, w: LoyaltyAccount, now: datetime, *, actor_id: int | None = None
+    session: Session,
+    w: LoyaltyAccount,
+    now: datetime,
+    *,
+    actor_id: int | None = None,
+    due: list[LoyaltyLot] | None = None,
 ) -> int:
-    """Post the remainder of the (locked) wallet's due lots to breakage; returns points expired."""
-    due = list(
-        session.scalars(
-            select(LoyaltyLot)
-            .where(
-                LoyaltyLot.account_id == w.id,
-                LoyaltyLot.remaining > 0,
-                LoyaltyLot.expires_at <= now,
+    """Post the remainder of the (locked) wallet's due lots to breakage; returns points expired.
+
+    ``due``: the due lots if the caller already loaded them (``split_lots``)."""
+    if due is not None:
+        due = [lot for lot in due if lot.remaining > 0]
+    else:
+        due = list(
+            session.scalars(
+                select(LoyaltyLot)
+                .where(
+                    LoyaltyLot.account_id == w.id,
+                    LoyaltyLot.remaining > 0,
+                    LoyaltyLot.expires_at <= now,
+                )
+                .order_by(LoyaltyLot.expires_at, LoyaltyLot.id)
             )
-            .order_by(LoyaltyLot.expires_at, LoyaltyLot.id)
         )
-    )
     if not due:
         return 0
     p = open_journal(

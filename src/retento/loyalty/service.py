@@ -121,8 +121,10 @@ def redeem(
         if o is None or o.customer_id != customer_id:
             raise InvalidInput(f"Order {order_id} is not this customer's.", field="order_id")
     now = now or utcnow()
-    expire_wallet_now(session, w, now, actor_id=actor.id)
-    available = spendable(session, w, now)
+    # One query for the wallet's lots: the due ones expire first, the rest are spent from.
+    due, live = ledger.split_lots(ledger.live_lots(session, w.id), now)
+    expire_wallet_now(session, w, now, actor_id=actor.id, due=due)
+    available = sum(lot.remaining for lot in live) - w.debt
     if points > available:
         raise Conflict(
             f"Not enough points: {available} available, {points} needed.", field="points"
@@ -143,7 +145,7 @@ def redeem(
         )
     except Replay as r:
         return _redemption_of(session, r.journal)
-    taken = consume(p, points, open_lots(session, w.id, now))
+    taken = consume(p, points, live)
     assert taken == points
     p.to_wallet(-points)
     p.to_system("redemption", points)
@@ -198,12 +200,13 @@ def adjust(
     if done is not None:
         return ledger._same_request(done, req)
     now = utcnow()
+    live: list[LoyaltyLot] = []
     if points < 0:
-        expire_wallet_now(session, w, now, actor_id=actor.id)
-        if -points > spendable(session, w, now):
-            raise Conflict(
-                f"Only {spendable(session, w, now)} points can be taken off.", field="points"
-            )
+        due, live = ledger.split_lots(ledger.live_lots(session, w.id), now)
+        expire_wallet_now(session, w, now, actor_id=actor.id, due=due)
+        available = sum(lot.remaining for lot in live) - w.debt
+        if -points > available:
+            raise Conflict(f"Only {available} points can be taken off.", field="points")
     try:
         p = open_journal(
             session,
@@ -228,7 +231,7 @@ def adjust(
             qualifying=False,
         )
     else:
-        consume(p, -points, open_lots(session, w.id, now))
+        consume(p, -points, live)
         p.to_wallet(points)
     p.to_system("expense", -points)
     j = p.commit()
