@@ -92,3 +92,44 @@ def test_parallel_api_redemptions(live_pg):
         assert ledger.get_wallet(s, cid).balance == 10
         assert check_ledger(s).ok
     assert Decimal(1)
+
+
+def test_expiry_racing_redemptions_keeps_the_ledger_whole(live_pg):
+    """The expiry job (batches of 3 wallets) runs while members redeem: every redemption either
+    spends unexpired points or is refused, and the ledger still balances afterwards."""
+    from datetime import timedelta
+
+    from retento.auth.models import User
+    from retento.core.db import utcnow
+    from retento.loyalty.expiry import run_expiry
+
+    with live_pg.session() as s:
+        make_programme(s)
+        agent = make_user(s, role="manager")
+        old = utcnow() - timedelta(days=400)
+        cids = []
+        for _ in range(8):
+            c = make_customer(s)
+            service.adjust(s, c.id, 50, actor=agent, reason="due", expires_at=old)
+            service.adjust(s, c.id, 20, actor=agent, reason="fresh")
+            cids.append(c.id)
+        uid = agent.id
+        s.commit()
+
+    def work(i: int):
+        with live_pg.session() as s:
+            if i == 0:
+                n = run_expiry(s, batch=3)
+            else:
+                n = service.redeem(s, cids[i], points=15, actor=s.get(User, uid)).points
+            s.commit()
+            return n
+
+    results = run_parallel(8, work)
+    assert all(isinstance(r, int) for r in results), results
+    with live_pg.session() as s:
+        # Redeemers expire their own due lots first, so each wallet ends at 20 - 15.
+        assert [ledger.get_wallet(s, c).balance for c in cids[1:]] == [5] * 7
+        assert ledger.get_wallet(s, cids[0]).balance == 20
+        assert run_expiry(s) == 0
+        assert check_ledger(s).ok

@@ -12,7 +12,7 @@ from retento.core.errors import Conflict
 from retento.loyalty import ledger, service
 from retento.loyalty.check import check_ledger
 from retento.loyalty.expiry import run_expiry
-from retento.loyalty.models import LoyaltyJournal, LoyaltyLot
+from retento.loyalty.models import LoyaltyAccount, LoyaltyJournal, LoyaltyLot
 from retento.orders import service as orders
 from retento.orders.schemas import OrderCreate, RefundCreate
 from tests.factories import make_customer, make_product
@@ -170,3 +170,25 @@ def test_adjust(db, users):
         service.adjust(db, c.id, -21, actor=users["manager"], reason="too much")
     assert check_ledger(db).ok
     assert datetime.now(UTC)
+
+
+def test_expiry_in_batches_moves_each_wallet_by_its_due_remainder(db, users):
+    """Several wallets, batch size 2: partly spent, several and no due lots; all balances,
+    allocations and the breakage account agree, and a second run finds nothing."""
+    make_programme(db)
+    old = utcnow() - timedelta(days=400)
+    members = [make_customer(db) for _ in range(5)]
+    for i, c in enumerate(members):
+        service.adjust(db, c.id, 10 * (i + 1), actor=users["admin"], reason="due", expires_at=old)
+        service.adjust(db, c.id, 7, actor=users["admin"], reason="fresh")
+    service.adjust(db, members[1].id, 5, actor=users["admin"], reason="due too", expires_at=old)
+    service.redeem(db, members[2].id, points=25, actor=users["agent"], now=old - timedelta(days=1))
+    breakage = ledger.system_account_id(db, "breakage", 0)
+    before = db.get(LoyaltyAccount, breakage).balance
+    # due: 10, 20 + 5, 30 - 25, 40, 50
+    assert run_expiry(db, batch=2) == 10 + 25 + 5 + 40 + 50
+    assert run_expiry(db, batch=2) == 0
+    db.expire_all()
+    assert [_balance(db, c) for c in members] == [7, 7, 7, 7, 7]
+    assert db.get(LoyaltyAccount, breakage).balance == before + 130
+    assert check_ledger(db).ok
