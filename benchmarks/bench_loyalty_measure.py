@@ -41,7 +41,7 @@ from retento.core.db import make_engine, make_session_factory
 from retento.core.migrate import upgrade
 from retento.customers.models import Customer
 from retento.loyalty.measure import loyalty_measurement
-from retento.loyalty.measure_store import run_measurement
+from retento.loyalty.measure_store import run_measurement, tidy
 from retento.models import import_all_models
 from retento.orders.models import Order
 from retento.surveys.models import (
@@ -295,6 +295,7 @@ def main() -> int:
                 run = run_measurement(s, actor=None, as_of=AS_OF)
                 s.commit()
                 runs.append(time.perf_counter() - t)
+                tidy(engine)
                 assert run.status == "succeeded", run.error
                 timings = (run.report or {}).get("timings", {})
         med = statistics.median(runs)

@@ -61,6 +61,8 @@ def measure(
             )
             run_id, status, error = run.id, run.status, run.error
             timings = (run.report or {}).get("timings", {})
+            bind = session.get_bind()
+        store.tidy(bind)  # after the commit
         if status != "succeeded":
             console.print(f"[red]Run #{run_id} failed:[/red] {error}")
             raise typer.Exit(1)

@@ -62,6 +62,7 @@ def execute_started_run(factory: sessionmaker[Session], run_id: int, actor_id: i
                 actor = session.get(User, actor_id) if actor_id is not None else None
                 store.execute_run(session, run, actor=actor, progress=progress)
                 session.commit()
+                store.tidy(session.get_bind())
             except Exception as exc:
                 session.rollback()
                 reason = (

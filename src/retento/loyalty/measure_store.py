@@ -304,6 +304,23 @@ def _replace(
         conn.exec_driver_sql("ANALYZE loyalty_measurements")
 
 
+def tidy(bind: Any) -> None:
+    """After a committed run on PostgreSQL: VACUUM (ANALYZE) the replaced table, so the
+    previous run's 100,000 dead rows do not slow the reads down until autovacuum comes by.
+    Needs its own autocommit connection (VACUUM cannot run in a transaction); a no-op on
+    SQLite, which reuses the freed pages."""
+    engine = getattr(bind, "engine", bind)
+    if engine.dialect.name != "postgresql":
+        return
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            # Never queue behind another lock holder (a running ANALYZE, a second run).
+            conn.exec_driver_sql("SET lock_timeout = '200ms'")
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {M.__tablename__}")
+    except Exception:  # housekeeping only: autovacuum does it later
+        log.warning("VACUUM of %s failed", M.__tablename__, exc_info=True)
+
+
 def last_run_age(session: Session, now: datetime | None = None) -> timedelta | None:
     last = session.scalar(select(func.max(Run.started_at)).where(Run.status == "succeeded"))
     return None if last is None else (now or utcnow()) - last
