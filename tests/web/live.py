@@ -115,6 +115,8 @@ def seed(url: str) -> dict[str, int]:
                     owner_id=owner.id,
                     tags=tags,
                     consent_email=n % 2 == 0,
+                    # SMS consent for all: survey links may be sent to every customer here
+                    consent_sms=True,
                     consent_phone=True,
                     acquired_on=(now - timedelta(days=500 + 20 * n)).date(),
                     contacts=[

@@ -109,7 +109,13 @@ def test_swagger_ui_and_redoc_render_under_the_policy(page, server):  # noqa: F8
     errors = csp_errors(page)
     page.goto(f"{server.base_url}/docs")
     page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
-    assert page.locator(".swagger-ui .opblock").count() > 20
+    # Swagger UI renders the operations tag by tag: poll until they are all drawn
+    opblocks = page.locator(".swagger-ui .opblock")
+    for _ in range(100):
+        if opblocks.count() > 20:
+            break
+        page.wait_for_timeout(200)
+    assert opblocks.count() > 20
     page.goto(f"{server.base_url}/redoc")
     page.wait_for_selector("#redoc h1, #redoc [role=navigation]", timeout=30_000)
     page.wait_for_timeout(500)
