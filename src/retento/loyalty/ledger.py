@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select, update
+from sqlalchemy import case, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -161,6 +161,26 @@ class Replay(Exception):
         self.journal = journal
 
 
+# The usual journal on PostgreSQL: wallet and system shard balances and both postings in one
+# round trip (the wallet is already locked by this transaction; the shard is locked here).
+_PG_PAIR = text(
+    """
+    WITH u AS (
+        UPDATE loyalty_accounts
+        SET balance = balance + CASE WHEN id = :w THEN :n ELSE :m END,
+            last_activity_at = CASE WHEN id = :w THEN :at ELSE last_activity_at END
+        WHERE id = :w OR system_key = :k
+        RETURNING id, system_key
+    ),
+    p AS (
+        INSERT INTO loyalty_postings (journal_id, account_id, amount)
+        SELECT :j, u.id, CASE WHEN u.id = :w THEN :n ELSE :m END FROM u
+    )
+    SELECT id, system_key FROM u
+    """
+)
+
+
 @dataclass
 class Posting:
     """A journal being built: postings, lots and allocations, written by ``commit()``.
@@ -210,27 +230,36 @@ class Posting:
 
     def _move_pair(
         self, w: LoyaltyAccount, n: int, moves: dict[str, int], accounts: Any
-    ) -> dict[str, int]:
+    ) -> tuple[dict[str, int], set[int]]:
         """``balance += n`` on the (already locked) wallet and ``+= m`` on one system shard in
-        a single statement; returns key -> id of the shard."""
+        a single statement (on PostgreSQL it also inserts their two postings); returns
+        (key -> id of the shard, ids of the accounts already posted)."""
         ((key, m),) = moves.items()
         at = self.journal.created_at
-        is_w = accounts.c.id == w.id
-        rows = self.session.execute(
-            update(accounts)
-            .where(or_(is_w, accounts.c.system_key == key))
-            .values(
-                balance=accounts.c.balance + case((is_w, n), else_=m),
-                last_activity_at=case((is_w, at), else_=accounts.c.last_activity_at),
-            )
-            .returning(accounts.c.id, accounts.c.system_key)
-        ).all()
+        s = self.session
+        if s.get_bind().dialect.name == "postgresql":
+            rows = s.execute(
+                _PG_PAIR, {"w": w.id, "n": n, "m": m, "k": key, "at": at, "j": self.journal.id}
+            ).all()
+            done = {i for i, _k in rows}
+        else:
+            is_w = accounts.c.id == w.id
+            rows = s.execute(
+                update(accounts)
+                .where(or_(is_w, accounts.c.system_key == key))
+                .values(
+                    balance=accounts.c.balance + case((is_w, n), else_=m),
+                    last_activity_at=case((is_w, at), else_=accounts.c.last_activity_at),
+                )
+                .returning(accounts.c.id, accounts.c.system_key)
+            ).all()
+            done = set()
         set_committed_value(w, "balance", w.balance + n)
         set_committed_value(w, "last_activity_at", at)
         ids = {k: i for i, k in rows if k == key}
         if not ids:  # the shard did not exist yet: create it, then move it alone
             ids = self._move_system(moves, accounts)
-        return ids
+        return ids, done
 
     def commit(self) -> LoyaltyJournal:
         """Write the postings and move the balances; refuses anything that does not sum to zero.
@@ -249,8 +278,9 @@ class Posting:
         posted = {a: n for a, n in self.entries.items() if n}
         if w is not None and len(moves) == 1 and set(posted) == {w.id}:
             # The usual journal (one wallet, one system shard): both balances in one UPDATE.
-            sys_ids = self._move_pair(w, posted[w.id], moves, accounts)
+            sys_ids, done = self._move_pair(w, posted[w.id], moves, accounts)
         else:
+            done = set()
             sys_ids = self._move_system(moves, accounts) if moves else {}
             for acc_id, n in sorted(posted.items()):
                 if w is not None and acc_id == w.id:
@@ -276,7 +306,7 @@ class Posting:
         rows = [
             {"journal_id": self.journal.id, "account_id": a, "amount": n}
             for a, n in sorted(entries.items())
-            if n
+            if n and a not in done
         ]
         if rows:
             s.execute(insert(LoyaltyPosting.__table__).values(rows))
