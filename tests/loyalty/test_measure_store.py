@@ -182,6 +182,15 @@ def test_reweighting_the_stored_scores_matches_a_live_computation(db, base, admi
         assert (r.loyalty_type, r.rule) == (want.loyalty_type, want.rule), r.name
         assert r.loyalty_index == pytest.approx(want.loyalty_index, nan_ok=True)
         assert (r.reason_en, r.reason_zh) == (want.reason_en, want.reason_zh)
+    for t in ("trust", "inertia", "potential", "none"):
+        page, total, _, _ = store.stored_customers(
+            db, actor=admin, weights=weights, loyalty_type=t, limit=2
+        )
+        assert total == sum(1 for r in expected.values() if r.loyalty_type == t)
+        assert len(page) == min(2, total) and set(page["loyalty_type"]) <= {t}
+    for flag in (True, False):
+        _, total, _, _ = store.stored_customers(db, actor=admin, weights=weights, trap=flag)
+        assert total == sum(1 for r in expected.values() if bool(r.satisfaction_trap) == flag)
     want_stats = measure.summary(measure.loyalty_measurement(db, as_of=AS_OF, weights=weights))
     assert stats["types"] == want_stats["types"]
     assert stats["index_histogram"] == want_stats["index_histogram"]

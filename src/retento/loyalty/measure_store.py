@@ -587,7 +587,22 @@ def stored_customers(
         return pd.DataFrame(columns=columns), 0, stats, None
     stmt, d = _select(run, weights, customer_id=customer_id, loyalty_type=loyalty_type, trap=trap)
     conn = session.connection()
-    total = int(conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+    stats = stored_summary(session, run, weights) if with_summary else {}
+    if (
+        stats
+        and reweighted(run, weights)
+        and customer_id is None
+        and (trap is None or not loyalty_type)
+    ):
+        # The re-weighted aggregate already counted the matches: no second pass over the table.
+        if loyalty_type is not None:
+            total = next(t["customers"] for t in stats["types"] if t["type"] == loyalty_type)
+        elif trap is not None:
+            total = stats["trap"] if trap else stats["customers"] - stats["trap"]
+        else:
+            total = stats["customers"]
+    else:
+        total = int(conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
     if reweighted(run, weights):  # unknown index first, as the live list
         order = (d["loyalty_index"].nulls_first(), M.customer_id)
     else:  # the stored index: the (type|trap, index, id) indexes serve the order
@@ -605,7 +620,6 @@ def stored_customers(
     if limit is not None:
         frame = _with_names(session, frame)
     frame = _words(frame, run)
-    stats = stored_summary(session, run, weights) if with_summary else {}
     return frame[columns], total, stats, run
 
 
