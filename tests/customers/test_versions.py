@@ -324,3 +324,37 @@ def test_stale_order_complaint_and_user_forms_get_the_conflict_page(web, db, use
         assert "form value" in row and api_value in row, page_url
         # Nothing of the stale form was written.
         assert web.client.get(api_url, headers=tokens["admin"]).json()[field] == api_value
+
+
+def test_a_stale_survey_settings_form_gets_the_conflict_page(web, db, users, tokens):
+    from retento.surveys import service as surveys
+
+    survey = surveys.create_survey(db, small_survey_data(), actor=users["admin"])
+    db.commit()
+    web.login("manager")
+    html = web.get(f"/surveys/{survey.id}").text
+    settings = re.search(r'<form[^>]*id="settings-form".*?</form>', html, re.S).group(0)
+    version = re.search(r'name="version" value="(\d+)"', settings).group(1)
+    changed = web.client.patch(
+        f"/api/v1/surveys/{survey.id}", json={"name": "Renamed by API"}, headers=tokens["admin"]
+    )
+    assert changed.status_code == 200, changed.text
+    form = {
+        "version": version,
+        "name": "Renamed in the form",
+        "language": survey.language,
+        "status": survey.status,
+        "expectation_tolerance": str(survey.expectation_tolerance),
+        "token_days": str(survey.token_days),
+    }
+    page = web.post(f"/surveys/{survey.id}/settings", data=form)
+    assert page.status_code == 409
+    row = re.search(r'<tr data-field="name">(.*?)</tr>', page.text, re.S).group(1)
+    assert "Renamed in the form" in row and "Renamed by API" in row
+    stored = web.client.get(f"/api/v1/surveys/{survey.id}", headers=tokens["admin"]).json()
+    assert stored["name"] == "Renamed by API"
+    # The same form with the current version saves.
+    form["version"] = str(stored["version"])
+    assert web.post(f"/surveys/{survey.id}/settings", data=form).status_code == 303
+    stored = web.client.get(f"/api/v1/surveys/{survey.id}", headers=tokens["admin"]).json()
+    assert stored["name"] == "Renamed in the form"

@@ -49,6 +49,7 @@ from retento.surveys.schemas import (
     SurveyFromTemplate,
     SurveyUpdate,
 )
+from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import LANGUAGE_NAMES, LOCALES, N_, gettext, normalise_locale
 from retento.web.labels import label_msgid, register_labels
@@ -337,6 +338,7 @@ def _builder(
             "status": survey.status,
             "expectation_tolerance": str(survey.expectation_tolerance),
             "token_days": str(survey.token_days),
+            "version": str(survey.version),
         },
         errors=errors or {},
         section_form=section_form or {},
@@ -355,6 +357,17 @@ def survey_builder(
     return _builder(request, session, user, survey)
 
 
+# Settings fields → labels, for the stale-edit page (web.conflict).
+SETTINGS_LABELS = {
+    "name": N_("Name"),
+    "description": N_("Description"),
+    "language": N_("Language of the questions"),
+    "status": N_("Status"),
+    "expectation_tolerance": N_("Tolerance of c = b/a"),
+    "token_days": N_("Links valid for (days)"),
+}
+
+
 @router.post("/surveys/{survey_id:int}/settings")
 def survey_settings(
     request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId
@@ -362,19 +375,36 @@ def survey_settings(
     """Save name, description, language, status, tolerance and link lifetime."""
     keys = ("name", "description", "language", "status", "expectation_tolerance", "token_days")
     shown = {k: _text(form, k) for k in keys}
+    expected = form_version(form)
+    shown["version"] = str(expected or "")
     try:
-        service.update_survey(
+        update = SurveyUpdate(
+            name=shown["name"],
+            description=shown["description"] or None,
+            language=shown["language"] or None,
+            status=shown["status"] or None,
+            expectation_tolerance=shown["expectation_tolerance"] or None,
+            token_days=shown["token_days"] or None,
+        )
+        service.update_survey(session, survey_id, update, actor=user, expected_version=expected)
+    except STALE:
+        # Someone saved the survey after this form was loaded: show both values, revert nothing.
+        session.rollback()
+        current = service.get_survey(session, survey_id, actor=user)
+        return conflict_page(
+            request,
             session,
-            survey_id,
-            SurveyUpdate(
-                name=shown["name"],
-                description=shown["description"] or None,
-                language=shown["language"] or None,
-                status=shown["status"] or None,
-                expectation_tolerance=shown["expectation_tolerance"] or None,
-                token_days=shown["token_days"] or None,
-            ),
-            actor=user,
+            entity="survey",
+            record=current,
+            title=current.name,
+            submitted=update.model_dump(exclude_unset=True, exclude={"version", "sections"}),
+            current={k: getattr(current, k) for k in SETTINGS_LABELS},
+            labels=SETTINGS_LABELS,
+            form=form,
+            action=_survey_url(survey_id, "/settings"),
+            reload_url=_survey_url(survey_id),
+            cancel_url=_survey_url(survey_id),
+            expected=expected,
         )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
