@@ -293,3 +293,17 @@ def test_readers_see_the_previous_rows_until_the_run_commits(live_pg):
         writer.close()
     with live_pg.session() as reader:
         assert set(reader.scalars(select(LoyaltyMeasurement.run_id))) == {second.id}
+
+
+def test_a_reweighted_distribution_is_reused_for_a_minute(db, base, admin, monkeypatch):
+    run = store.run_measurement(db, actor=admin, as_of=AS_OF)
+    weights = {"behavioural": 0.5, "emotional": 0.5}
+    first = store.stored_summary(db, run, weights)
+    base["trust"].archived_at = utcnow()
+    db.flush()
+    assert store.stored_summary(db, run, weights) == first  # paging: no second aggregate
+    monkeypatch.setattr(store, "SUMMARY_TTL", 0.0)
+    assert store.stored_summary(db, run, weights)["customers"] == first["customers"] - 1
+    newer = store.run_measurement(db, actor=admin, as_of=AS_OF)  # a new run: a new key
+    monkeypatch.setattr(store, "SUMMARY_TTL", 60.0)
+    assert store.stored_summary(db, newer, weights)["customers"] == 11

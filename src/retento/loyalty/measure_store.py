@@ -14,6 +14,7 @@ the rows shown only, by :meth:`LoyaltyMeasure.describe` from the stored inputs a
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -434,7 +435,28 @@ def stored_summary(
         return measure.summary(pd.DataFrame(columns=list(measure.OUTPUT_COLUMNS)))
     if not reweighted(run, weights) and (run.report or {}).get("summary"):
         return run.report["summary"]
-    return _aggregate(session, run, weights)
+    # Paging through a re-weighted list asks for the same distribution again: keep it a minute
+    # per run and weights (the stored rows change only with a run; archiving shows within 60 s).
+    key = (
+        session.get_bind().engine.url.render_as_string(hide_password=True),
+        run.id,
+        run.started_at.isoformat(),
+        tuple(sorted(normalise(weights).items())),
+    )
+    now = time.monotonic()
+    hit = _SUMMARY_CACHE.get(key)
+    if hit is not None and now - hit[0] < SUMMARY_TTL:
+        return copy.deepcopy(hit[1])
+    stats = _aggregate(session, run, weights)
+    if len(_SUMMARY_CACHE) >= 64:
+        _SUMMARY_CACHE.pop(next(iter(_SUMMARY_CACHE)))
+    _SUMMARY_CACHE[key] = (now, copy.deepcopy(stats))
+    return stats
+
+
+#: Re-weighted distributions: (database, run, weights) -> (monotonic time, summary).
+_SUMMARY_CACHE: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
+SUMMARY_TTL = 60.0
 
 
 def _aggregate(
