@@ -143,6 +143,7 @@ def bench_postings(url: str, clients: int, seconds: float) -> None:
     ]
     with ctx.Pool(clients) as pool:
         results = pool.starmap(_client, jobs)
+    load = os.getloadavg()
     total = sum(n for n, _e in results)
     errors = [e for _n, e in results if e]
     elapsed = seconds
@@ -150,6 +151,7 @@ def bench_postings(url: str, clients: int, seconds: float) -> None:
         f"postings with {clients} concurrent clients (processes): {total:,} postings in "
         f"{elapsed:.0f} s = {total / elapsed:,.0f} postings/s (target >= 2,000)"
         + (f"; errors: {errors[:3]}" if errors else "")
+        + f"; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (2 cores)"
     )
     engine = make_engine(url)
     factory = make_session_factory(engine)
@@ -235,8 +237,10 @@ def bench_expiry_and_dashboard(url: str, members: int, repeat: int) -> None:
     with transaction(factory) as s:
         expired = run_expiry(s)
     dt = time.perf_counter() - t
+    load = os.getloadavg()
     print(
         f"expiry job over {members:,} lots: {expired:,} points expired in {dt:.1f} s (target < 30 s)"
+        f"; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"
     )
     t = time.perf_counter()
     with transaction(factory) as s:
