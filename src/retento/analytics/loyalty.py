@@ -150,8 +150,12 @@ def _num(data: pd.DataFrame, col: str) -> np.ndarray:
     if col not in data.columns:
         return np.full(len(data), np.nan)
     raw = data[col]
-    out = pd.to_numeric(raw, errors="coerce").astype(float).to_numpy()
-    bad = np.isnan(out) & raw.notna().to_numpy()
+    if pd.api.types.is_numeric_dtype(raw.dtype):  # fast path: nothing to parse
+        out = raw.to_numpy(dtype=float, na_value=np.nan)
+        bad = np.zeros(len(out), dtype=bool)
+    else:
+        out = pd.to_numeric(raw, errors="coerce").astype(float).to_numpy()
+        bad = np.isnan(out) & raw.notna().to_numpy()
     if bad.any():
         example = raw[bad].iloc[0]
         raise ValueError(

@@ -92,6 +92,26 @@ SCORE_COLUMNS = (
     "frequency_ratio",
 )
 _WORDS = ("reason_en", "reason_zh")
+#: What ``LoyaltyMeasure.describe`` reads: the decisions and the inputs the reasons quote.
+_DESCRIBED = (
+    "loyalty_type",
+    "rule",
+    "trap_signal",
+    "n_orders",
+    "days_since_first_order",
+    "days_since_last_order",
+    "median_gap_days",
+    "orders_recent",
+    "discount_share",
+    "points_redeemed_share",
+    "tier_name",
+    "tenure_days",
+    "satisfaction",
+    "repurchase_intent",
+    "recommend",
+    "complaints",
+    "complaints_open",
+)
 _INT_COLUMNS = ("n_orders", "orders_recent", "complaints", "complaints_open", "complaints_breached")
 _BOOL_COLUMNS = ("no_alternative", "affiliated", "satisfaction_trap")
 
@@ -654,7 +674,14 @@ def stored_for_customer(
     if row is None:
         return None
     run = session.get(Run, row.run_id)
-    frame = pd.DataFrame([{c.key: getattr(row, c.key) for c in M.__table__.columns}])
+    # NaN rather than None in number columns: float columns, the estimator's fast path.
+    frame = pd.DataFrame(
+        {
+            c: [np.nan if v is None and c not in ("tier_name", "trap_signal") else v]
+            for c in _DESCRIBED
+            for v in [getattr(row, c)]
+        }
+    )
     words = model_for(run).describe(frame, frame).iloc[0]
     return row, {"reason_en": words["reason_en"], "reason_zh": words["reason_zh"]}
 
