@@ -192,3 +192,18 @@ def test_expiry_in_batches_moves_each_wallet_by_its_due_remainder(db, users):
     assert [_balance(db, c) for c in members] == [7, 7, 7, 7, 7]
     assert db.get(LoyaltyAccount, breakage).balance == before + 130
     assert check_ledger(db).ok
+
+
+def test_first_posting_creates_the_missing_system_shard(db, users):
+    """No system accounts yet: the first journal creates its shard and still posts both sides."""
+    ledger.programme(db).active = True
+    db.flush()
+    c = make_customer(db)
+    j = service.adjust(db, c.id, 25, actor=users["admin"], reason="first ever")
+    service.redeem(db, c.id, points=5, actor=users["agent"])
+    db.expire_all()
+    amounts = sorted(p.amount for p in db.get(LoyaltyJournal, j.id).postings)
+    assert amounts == [-25, 25]
+    assert _balance(db, c) == 20
+    assert db.get(LoyaltyAccount, ledger.system_account_id(db, "expense", c.id % 16)).balance == -25
+    assert check_ledger(db).ok
