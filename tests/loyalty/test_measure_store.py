@@ -307,3 +307,16 @@ def test_a_reweighted_distribution_is_reused_for_a_minute(db, base, admin, monke
     newer = store.run_measurement(db, actor=admin, as_of=AS_OF)  # a new run: a new key
     monkeypatch.setattr(store, "SUMMARY_TTL", 60.0)
     assert store.stored_summary(db, newer, weights)["customers"] == 11
+
+
+def test_a_run_whose_rows_are_gone_no_longer_counts(db, base, admin):
+    """A demo reset deletes customers and, with them, the stored rows: back to "not computed",
+    and the nightly job measures again at once."""
+    from sqlalchemy import delete
+
+    run = store.run_measurement(db, actor=admin, as_of=AS_OF)
+    assert store.latest_run(db).id == run.id
+    db.execute(delete(LoyaltyMeasurement))
+    db.flush()
+    assert store.latest_run(db) is None
+    assert nightly_measurement(db) is not None and store.latest_run(db) is not None

@@ -21,15 +21,16 @@ log = logging.getLogger("retento.loyalty.measure")
 
 @job("loyalty_measurement", every_seconds=3600)
 def nightly_measurement(session: Session) -> int | None:
-    """Measure every customer if the last successful run is older than 20 hours; returns the
-    run id (None when nothing was due). Running it twice in a row stores one run."""
+    """Measure every customer if the last successful run is older than 20 hours or its rows are
+    gone (a demo reset); returns the run id (None when nothing was due). Running it twice in a
+    row stores one run."""
     if session.get_bind().dialect.name == "postgresql":
         # Two workers ticking at once: the second skips instead of queueing behind the first.
         if not session.scalar(select(func.pg_try_advisory_xact_lock(_LOCK_ID))):
             return None
     age = store.last_run_age(session)
-    if age is not None and age < store.MIN_GAP:
-        return None
+    if age is not None and age < store.MIN_GAP and store.latest_run(session) is not None:
+        return None  # measured recently (and the rows are still there)
     from retento.customers.models import Customer
 
     if not session.scalar(select(func.count()).select_from(Customer)):

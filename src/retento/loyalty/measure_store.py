@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, Integer, and_, case, cast, delete, func, literal, select
+from sqlalchemy import Float, Integer, and_, case, cast, delete, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -124,9 +124,14 @@ def _noop(_stage: str, _fraction: float) -> None:
 
 
 def latest_run(session: Session) -> LoyaltyMeasurementRun | None:
-    """The latest successful run: the one whose rows are stored."""
+    """The latest successful run whose rows are stored (a demo reset deletes the rows with the
+    customers: its run no longer counts)."""
+    has_rows = select(M.customer_id).where(M.run_id == Run.id).exists()
     return session.scalar(
-        select(Run).where(Run.status == "succeeded").order_by(Run.id.desc()).limit(1)
+        select(Run)
+        .where(Run.status == "succeeded", or_(Run.customers == 0, has_rows))
+        .order_by(Run.id.desc())
+        .limit(1)
     )
 
 
