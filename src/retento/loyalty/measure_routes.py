@@ -18,8 +18,9 @@ from retento.core.validation import DbId
 from retento.loyalty import measure, measure_jobs
 from retento.loyalty import measure_store as store
 
-# No prefix: the loyalty router (prefix /api/v1/loyalty) includes this one.
-router = APIRouter(tags=["loyalty"])
+# No prefix and no tags: the loyalty router (prefix /api/v1/loyalty, tag "loyalty") includes this
+# one and passes both on; a tag here too would list these operations twice in Swagger UI and ReDoc.
+router = APIRouter()
 
 LoyaltyType = Literal["trust", "monopoly", "kinship", "interest", "inertia", "potential", "none"]
 
