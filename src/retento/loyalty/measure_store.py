@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, Integer, and_, case, cast, delete, func, literal, or_, select
+from sqlalchemy import Float, Integer, and_, case, cast, delete, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -124,12 +124,15 @@ def _noop(_stage: str, _fraction: float) -> None:
 
 
 def latest_run(session: Session) -> LoyaltyMeasurementRun | None:
-    """The latest successful run whose rows are stored (a demo reset deletes the rows with the
-    customers: its run no longer counts)."""
-    has_rows = select(M.customer_id).where(M.run_id == Run.id).exists()
+    """The run whose rows are stored (every stored row belongs to the latest successful run);
+    without rows, the latest successful run that measured nobody. A run whose rows were deleted
+    with their customers (a demo reset) no longer counts."""
+    run_id = session.scalar(select(M.run_id).limit(1))
+    if run_id is not None:
+        return session.get(Run, run_id)
     return session.scalar(
         select(Run)
-        .where(Run.status == "succeeded", or_(Run.customers == 0, has_rows))
+        .where(Run.status == "succeeded", Run.customers == 0)
         .order_by(Run.id.desc())
         .limit(1)
     )
@@ -438,16 +441,11 @@ def _active() -> Any:
 
 
 def _not_archived() -> Any:
-    """Rows of customers not archived since the run: an anti-join against the (few, indexed)
-    archived customers, so the stored table is never joined to every customer."""
-    gone = Customer.__table__.alias("archived")  # own alias: the export also joins customers
-    archived = (
-        select(gone.c.id)
-        .where(gone.c.id == M.customer_id, gone.c.archived_at.is_not(None))
-        .correlate(M)
-        .exists()
-    )
-    return ~archived
+    """Rows of customers not archived since the run: ``NOT IN`` the (few, indexed) archived
+    customers — one uncorrelated lookup set on both backends (a hashed subplan on PostgreSQL,
+    an ephemeral index on SQLite), so the stored table is never joined to every customer."""
+    archived = select(Customer.id).where(Customer.archived_at.is_not(None))
+    return M.customer_id.not_in(archived)
 
 
 def stored_summary(
