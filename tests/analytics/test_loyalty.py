@@ -4,7 +4,6 @@ weights, the satisfaction trap, edge cases and the scikit-learn estimator contra
 from __future__ import annotations
 
 import pickle
-import time
 
 import numpy as np
 import pandas as pd
@@ -377,7 +376,8 @@ def test_transform_before_fit_fails():
         LoyaltyMeasure().transform(pd.DataFrame([STEADY]))
 
 
-def test_hundred_thousand_customers_in_a_few_seconds():
+def test_hundred_thousand_customers_at_once():
+    """Vectorised over a large base (speed is measured in benchmarks/, not asserted here)."""
     rng = np.random.default_rng(0)
     n = 100_000
     orders = rng.poisson(4, n)
@@ -400,11 +400,12 @@ def test_hundred_thousand_customers_in_a_few_seconds():
             "complaints": rng.poisson(0.2, n),
         }
     )
-    start = time.perf_counter()
     out = LoyaltyMeasure().fit_transform(X)
-    elapsed = time.perf_counter() - start
     assert len(out) == n and out["reason_en"].str.len().min() > 0
-    assert elapsed < 5.0, elapsed
+    assert out["loyalty_index"].between(0, 100).all()
+    assert set(out["loyalty_type"]) <= {
+        "monopoly", "kinship", "interest", "inertia", "trust", "potential", "none"
+    }  # fmt: skip
 
 
 def test_reasons_can_be_written_later_for_a_few_rows():
