@@ -172,7 +172,9 @@ def test_page_shows_distribution_histogram_and_trap_list(web, base, monkeypatch)
     assert r.status_code == 200, r.text
     assert 'id="types-chart"' in r.text and 'id="index-chart"' in r.text
     assert 'id="type-inertia"' in r.text and "Inertia loyalty" in r.text
-    assert 'href="/loyalty/types"' in r.text  # the nav entry
+    # reached from the loyalty dashboard; the menu highlights "Loyalty" only
+    assert 'class="active" href="/loyalty"' in r.text or 'href="/loyalty" class="active"' in r.text
+    assert 'href="/loyalty/types"' in web.get("/loyalty").text
     assert 'id="loyalty-table"' in r.text and "Trap" in r.text  # the stored trap list
     assert 'id="loyalty-computed"' in r.text and "12 customers measured" in r.text
     assert 'id="loyalty-recompute"' not in r.text  # analysts cannot recompute

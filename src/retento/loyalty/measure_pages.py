@@ -26,7 +26,6 @@ from retento.loyalty import measure, measure_jobs
 from retento.loyalty import measure_store as store
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels
-from retento.web.nav import NavItem, register_nav
 from retento.web.panels import Panel, register_panel
 from retento.web.render import (
     PageUser,
@@ -41,7 +40,8 @@ from retento.web.render import (
 
 router = page_router()
 
-register_nav(NavItem("loyalty_types", N_("Loyalty types"), "/loyalty/types", "score:read", 36))
+# No menu item of its own: the page lives under "Loyalty" (one highlighted item, one header row
+# at 1280 px); the loyalty dashboard links to it.
 register_labels(
     "loyalty_type",
     {
