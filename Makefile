@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 export RETENTO_DATABASE_URL ?= sqlite:///./retento.db
+PORT   ?= 8000
 
 .PHONY: install lock demo serve test lint format bench clean
 
@@ -21,7 +22,7 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/retento db upgrade
 	$(BIN)/retento demo --customers 2000 --seed 42 --if-empty
-	$(BIN)/retento serve --demo --host 127.0.0.1 --port 8000
+	$(BIN)/retento serve --demo --host 127.0.0.1 --port $(PORT)
 
 serve: install
 	$(BIN)/retento serve
