@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import wraps
 from typing import Any, TypeVar
@@ -456,6 +456,33 @@ def _thread_pool(n: int) -> ThreadPoolExecutor | None:
     return _POOLS[n]
 
 
+def _prepared_chunks(
+    chunk: Callable[[int, int], dict],
+    bounds: Sequence[int],
+    n_chunks: int,
+    xu: FloatArray,
+    inv: np.ndarray,
+    w: FloatArray,
+) -> dict:
+    """The prepared likelihood input shared by BG/NBD and MBG/NBD: the per-chunk arrays built by
+    ``chunk(lo, hi)`` (in the thread pool when there is one) and the weighted counts per
+    distinct ``x``."""
+    pool = _thread_pool(n_chunks)
+    spans = list(zip(bounds[:-1], bounds[1:], strict=True))
+    chunks = (
+        [chunk(*sp) for sp in spans]
+        if pool is None
+        else list(pool.map(lambda sp: chunk(*sp), spans))
+    )
+    return {
+        "xu": xu,
+        "wx": np.bincount(inv, weights=w, minlength=len(xu)),
+        "wsum": float(w.sum()),
+        "chunks": chunks,
+        "pool": pool,
+    }
+
+
 def _bg_chunk(theta: tuple[float, float, float, float], d: dict) -> tuple[float, ...]:
     """BG/NBD log-likelihood terms that depend on (x, t_x, T) for one chunk of customers,
     and their derivatives w.r.t. (r, alpha, a, b). Preallocated buffers (``out=``) avoid
@@ -590,20 +617,7 @@ class BetaGeoModel(_BTYDModel):
                 "buf": [np.empty(len(pos)) for _ in range(6)],
             }
 
-        pool = _thread_pool(n_chunks)
-        spans = list(zip(bounds[:-1], bounds[1:], strict=True))
-        chunks = (
-            [chunk(*sp) for sp in spans]
-            if pool is None
-            else list(pool.map(lambda sp: chunk(*sp), spans))
-        )
-        prep = {
-            "xu": xu,
-            "wx": np.bincount(inv, weights=w, minlength=len(xu)),
-            "wsum": float(w.sum()),
-            "chunks": chunks,
-            "pool": pool,
-        }
+        prep = _prepared_chunks(chunk, bounds, n_chunks, xu, inv, w)
         self._prep_cache = (key, prep)
         return prep
 

@@ -33,7 +33,7 @@ from retento.analytics.btyd import (
     _bg_chunk,
     _BTYDModel,
     _n_threads,
-    _thread_pool,
+    _prepared_chunks,
 )
 
 __all__ = ["ModifiedBetaGeoModel"]
@@ -129,20 +129,7 @@ class ModifiedBetaGeoModel(_BTYDModel):
                 "buf": [np.empty(n) for _ in range(6)],
             }
 
-        pool = _thread_pool(n_chunks)
-        spans = list(zip(bounds[:-1], bounds[1:], strict=True))
-        chunks = (
-            [chunk(*sp) for sp in spans]
-            if pool is None
-            else list(pool.map(lambda sp: chunk(*sp), spans))
-        )
-        prep = {
-            "xu": xu,
-            "wx": np.bincount(inv, weights=w, minlength=len(xu)),
-            "wsum": float(w.sum()),
-            "chunks": chunks,
-            "pool": pool,
-        }
+        prep = _prepared_chunks(chunk, bounds, n_chunks, xu, inv, w)
         self._prep_cache = (key, prep)
         return prep
 
