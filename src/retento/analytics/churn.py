@@ -49,7 +49,7 @@ from threadpoolctl import threadpool_limits
 
 from retento.analytics.btyd import BetaGeoModel, _unique_rows
 from retento.analytics.btyd_mbg import ModifiedBetaGeoModel
-from retento.analytics.summary import SummaryInputError, _lit_date, _materialize, _raise_bad_row
+from retento.analytics.summary import _lit_date, load_checked
 
 __all__ = [
     "TELCO_FEATURE_LABELS",
@@ -156,32 +156,10 @@ class TransactionLog:
         amount_col: str | None = None,
     ) -> None:
         self.customer_col = customer_col
-        columns = [customer_col, date_col] + ([amount_col] if amount_col else [])
         con = duckdb.connect()
         con.execute("SET enable_progress_bar = false")
         try:
-            try:
-                source = _materialize(con, transactions, columns, text=False)
-            except duckdb.Error:
-                con.execute("DROP VIEW IF EXISTS src")
-                con.execute("DROP TABLE IF EXISTS t")
-                try:
-                    source = _materialize(con, transactions, columns, text=True)
-                except duckdb.Error as exc:
-                    raise SummaryInputError(f"Cannot read {transactions}: {exc}") from None
-            n, n_bad_day, n_bad_amt, n_bad_cust = con.execute(
-                "SELECT count(*), count(*) FILTER (bad_day), count(*) FILTER (bad_amt), "
-                "count(*) FILTER (bad_cust) FROM t"
-            ).fetchone()
-            if n == 0:
-                raise SummaryInputError(f"No transactions in {source}")
-            for bad, col, what in (
-                (n_bad_cust, customer_col, "a missing customer id"),
-                (n_bad_day, date_col, "a missing or unparseable date"),
-                (n_bad_amt, amount_col, "a missing or non-numeric amount"),
-            ):
-                if bad:
-                    _raise_bad_row(con, source, col, what, bad)
+            source = load_checked(con, transactions, customer_col, date_col, amount_col)
             con.execute(
                 "CREATE TEMP TABLE d AS SELECT cust, day, sum(amt) AS amt FROM t GROUP BY cust, day"
             )

@@ -178,34 +178,10 @@ def summarize(
     if freq not in _UNIT_DAYS:
         raise ValueError(f"freq must be 'D' or 'W', not {freq!r}")
     unit = _UNIT_DAYS[freq]
-    columns = [customer_col, datetime_col] + ([monetary_col] if monetary_col else [])
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     try:
-        try:
-            source = _materialize(con, transactions, columns, text=False)
-        except duckdb.Error:
-            # A value that DuckDB's typed CSV reader could not convert: re-read as text to
-            # find and report the row.
-            con.execute("DROP VIEW IF EXISTS src")
-            con.execute("DROP TABLE IF EXISTS t")
-            try:
-                source = _materialize(con, transactions, columns, text=True)
-            except duckdb.Error as exc:
-                raise SummaryInputError(f"Cannot read {transactions}: {exc}") from None
-        n, n_bad_day, n_bad_amt, n_bad_cust = con.execute(
-            "SELECT count(*), count(*) FILTER (bad_day), count(*) FILTER (bad_amt), "
-            "count(*) FILTER (bad_cust) FROM t"
-        ).fetchone()
-        if n == 0:
-            raise SummaryInputError(f"No transactions in {source}")
-        for bad, col, what in (
-            (n_bad_cust, customer_col, "a missing customer id"),
-            (n_bad_day, datetime_col, "a missing or unparseable date"),
-            (n_bad_amt, monetary_col, "a missing or non-numeric amount"),
-        ):
-            if bad:
-                _raise_bad_row(con, source, col, what, bad)
+        load_checked(con, transactions, customer_col, datetime_col, monetary_col)
         max_day = con.execute("SELECT max(day) FROM t").fetchone()[0]
         obs_end = _lit_date(observation_end if observation_end is not None else max_day)
         cal_end = _lit_date(calibration_end) if calibration_end is not None else obs_end
@@ -244,6 +220,47 @@ def summarize(
     if len(out) == 0:
         raise SummaryInputError(f"No customer made a first purchase by {cal_end[6:-1]}")
     return out
+
+
+def load_checked(
+    con: duckdb.DuckDBPyConnection,
+    transactions: Any,
+    customer_col: str,
+    date_col: str,
+    amount_col: str | None,
+) -> str:
+    """Load the transactions into table ``t`` of ``con`` and refuse the first bad row.
+
+    Raises ``SummaryInputError`` naming the row and column of a missing customer id, an
+    unparseable date or a non-numeric amount, or when there are no transactions. Returns the
+    source's name.
+    """
+    columns = [customer_col, date_col] + ([amount_col] if amount_col else [])
+    try:
+        source = _materialize(con, transactions, columns, text=False)
+    except duckdb.Error:
+        # A value that DuckDB's typed CSV reader could not convert: re-read as text to
+        # find and report the row.
+        con.execute("DROP VIEW IF EXISTS src")
+        con.execute("DROP TABLE IF EXISTS t")
+        try:
+            source = _materialize(con, transactions, columns, text=True)
+        except duckdb.Error as exc:
+            raise SummaryInputError(f"Cannot read {transactions}: {exc}") from None
+    n, n_bad_day, n_bad_amt, n_bad_cust = con.execute(
+        "SELECT count(*), count(*) FILTER (bad_day), count(*) FILTER (bad_amt), "
+        "count(*) FILTER (bad_cust) FROM t"
+    ).fetchone()
+    if n == 0:
+        raise SummaryInputError(f"No transactions in {source}")
+    for bad, col, what in (
+        (n_bad_cust, customer_col, "a missing customer id"),
+        (n_bad_day, date_col, "a missing or unparseable date"),
+        (n_bad_amt, amount_col, "a missing or non-numeric amount"),
+    ):
+        if bad:
+            _raise_bad_row(con, source, col, what, bad)
+    return source
 
 
 def _raise_bad_row(
