@@ -15,9 +15,9 @@ from retento.analytics.churn import (
     ChurnRiskModel,
     TransactionLog,
     churn_metrics,
-    duration_text,
     telco_features,
 )
+from retento.analytics.churn_reasons import duration_text
 
 DATA = Path(__file__).parents[1] / "data"
 CUT = pd.Timestamp("1997-09-30")
