@@ -91,16 +91,15 @@ TX_FEATURES = [f for group in TX_GROUPS.values() for f in group]
 # -- threads -----------------------------------------------------------------------------------
 @contextmanager
 def _openmp_threads():
-    """Limit OpenMP (scikit-learn's gradient boosting) and BLAS to one thread on a busy machine.
+    """Run OpenMP (scikit-learn's gradient boosting) and BLAS on one thread.
 
-    OpenMP threads spin-wait for each other; with more runnable processes than cores, the
-    5-fold Telco run took 200 s with two threads and 6 s with one (measured on 2 cores,
-    load average 12).
+    The histogram sums of gradient boosting depend on how many threads add them up, so a thread
+    count chosen from the machine's load made the same data score differently (by up to 0.1
+    percentage point) from one run to the next. One thread makes scores reproducible, and on a
+    shared 2-core machine it is also the faster choice: OpenMP threads spin-wait for each other,
+    and the 5-fold Telco run took 200 s with two threads against 6 s with one (load average 12).
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cores = cores or 1
-    busy = hasattr(os, "getloadavg") and os.getloadavg()[0] > cores - 0.5
-    with threadpool_limits(limits=1 if busy or cores < 2 else cores):
+    with threadpool_limits(limits=1):
         yield
 
 
