@@ -41,6 +41,7 @@ class CustomerScore(Base):
         Index("ix_customer_scores_run_customer", "run_id", "customer_id", unique=True),
         Index("ix_customer_scores_customer", "customer_id", "run_id"),
         Index("ix_customer_scores_run_class", "run_id", "value_class"),
+        Index("ix_customer_scores_run_risk", "run_id", "churn_risk"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -67,3 +68,10 @@ class CustomerScore(Base):
     label: Mapped[str] = mapped_column(String(10))
     loyalty_stage: Mapped[str] = mapped_column(String(20))
     lapsed: Mapped[bool] = mapped_column(default=False)
+    # Churn risk from the risk model (analytics.churn.ChurnRiskModel): the probability (0-1) of no
+    # purchase within the run's horizon (ScoreRun.params["churn"]["horizon_days"]). None when the
+    # run had too little history to train the model (the run report says why).
+    churn_risk: Mapped[float | None] = mapped_column(Float)
+    # Up to 3 language-neutral reasons, strongest first: [{"code": str, "params": {...}}], rendered
+    # in English or Chinese at display time with analytics.churn_reasons.
+    churn_reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)

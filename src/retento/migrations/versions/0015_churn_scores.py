@@ -17,8 +17,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('customer_scores', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('churn_risk', sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column('churn_reasons', sa.JSON(), nullable=True))
+        batch_op.create_index('ix_customer_scores_run_risk', ['run_id', 'churn_risk'], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('customer_scores', schema=None) as batch_op:
+        batch_op.drop_index('ix_customer_scores_run_risk')
+        batch_op.drop_column('churn_reasons')
+        batch_op.drop_column('churn_risk')
