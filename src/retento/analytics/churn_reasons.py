@@ -141,3 +141,118 @@ def tx_reason(group: str, sub: pd.DataFrame, w: int) -> tuple[np.ndarray, tuple[
         p = col("p_alive_mbgnbd")
         fill("inactive_model", np.ones(n, bool), p=[f"{v * 100:.0f}" for v in p])
     return codes, (en, zh)
+
+
+# -- reasons from the app's own records (complaints, surveys, touchpoints, loyalty) -------------
+# Codes are the feature columns that the app's feature providers add (retento.scoring.features);
+# ``{n}`` is the customer's value of that column.
+REASONS.update(
+    {
+        "complaints_open": ("{n} complaint(s) still open", "{n}个投诉尚未解决"),
+        "complaints_breached": (
+            "{n} complaint(s) in the last 6 months missed the promised response or resolution time",
+            "近6个月有{n}个投诉未在承诺时限内响应或解决",
+        ),
+        "complaint_severity": (
+            "a complaint of severity {n} (of 4) in the last 6 months",
+            "近6个月有严重程度为{n}级（共4级）的投诉",
+        ),
+        "nps_detractor": (
+            "gave a low recommendation score (0-6 of 10) {n} time(s) in the last year",
+            "近一年有{n}次给出低推荐评分（0-6分，满分10分）",
+        ),
+        "touchpoints_recent": (
+            "{n} contact(s) with us in the last 3 months",
+            "近3个月与我们联系{n}次",
+        ),
+        "loyalty_tier": (
+            "loyalty tier level {n} (0 = no tier)",
+            "会员等级为{n}级（0表示无等级）",
+        ),
+        "loyalty_activity": (
+            "{n} loyalty points transaction(s) in the last 3 months",
+            "近3个月积分变动{n}次",
+        ),
+    }
+)
+
+# Where each placeholder of a reason comes from: (feature column, kind). A column "@trend_days"
+# is the model's trend window. Kinds: days (a duration in words), count, money, percent
+# (a probability shown as a percentage).
+REASON_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
+    "lapsed": {"since": ("days_since_last", "days"), "gap": ("median_gap_days", "days")},
+    "lapsed_once": {"since": ("days_since_last", "days")},
+    "purchases_falling": {
+        "recent": ("purchases_recent", "count"),
+        "prior": ("purchases_prior", "count"),
+        "window": ("@trend_days", "days"),
+    },
+    "few_purchases": {"n": ("purchases", "count"), "tenure": ("tenure_days", "days")},
+    "spend_falling": {
+        "recent": ("spend_recent", "money"),
+        "prior": ("spend_prior", "money"),
+        "window": ("@trend_days", "days"),
+    },
+    "low_spend": {"mean": ("spend_mean", "money")},
+    "new_customer": {"tenure": ("tenure_days", "days")},
+    "inactive_model": {"p": ("p_alive_mbgnbd", "percent")},
+}
+for _code in (
+    "complaints_open",
+    "complaints_breached",
+    "complaint_severity",
+    "nps_detractor",
+    "touchpoints_recent",
+    "loyalty_tier",
+    "loyalty_activity",
+):
+    REASON_PARAMS[_code] = {"n": (_code, "count")}
+
+
+def reason_params(code: str, row: Any, *, trend_days: int = 91) -> dict[str, float | None]:
+    """The raw values a reason's text needs, from one customer's feature row (a mapping):
+    language-neutral, stored with the score and rendered later with :func:`render_reason`."""
+    out: dict[str, float | None] = {}
+    for name, (col, _kind) in REASON_PARAMS.get(code, {}).items():
+        v = float(trend_days) if col == "@trend_days" else row.get(col)
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            f = float("nan")
+        out[name] = round(f, 4) if np.isfinite(f) else None
+    return out
+
+
+def render_reason(code: str, params: dict[str, Any] | None, lang: str = "en") -> str:
+    """A stored reason ``{code, params}`` in words, English (``en``) or Chinese (``zh``).
+
+    Unknown codes (a reason from a newer version) come back as the code itself."""
+    texts = REASONS.get(code)
+    if texts is None:
+        return code
+    lang = "zh" if str(lang).lower().startswith("zh") else "en"
+    kinds = REASON_PARAMS.get(code, {})
+    values: dict[str, str] = {}
+    for name, (_col, kind) in kinds.items():
+        v = (params or {}).get(name)
+        if v is None:
+            values[name] = "?"
+        elif kind == "days":
+            values[name] = duration_text([float(v)], lang)[0]
+        elif kind == "money":
+            values[name] = _money([float(v)])[0]
+        elif kind == "percent":
+            values[name] = f"{float(v) * 100:.0f}"
+        else:
+            values[name] = f"{float(v):.0f}"
+    return texts[0 if lang == "en" else 1].format(**values)
+
+
+def extra_feature_labels(columns: Any) -> dict[str, tuple[str, str]]:
+    """``ChurnRiskModel(feature_labels=...)`` templates for app feature columns with a reason
+    code above (``{n}`` becomes the model's ``{value}``)."""
+    return {
+        c: tuple(t.replace("{n}", "{value:.0f}") for t in REASONS[c])  # type: ignore[misc]
+        for c in columns
+        if c in REASONS
+    }

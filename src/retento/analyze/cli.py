@@ -22,10 +22,6 @@ app = typer.Typer(
 
 MODELS = ("bgnbd", "mbgnbd", "pareto")
 MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pareto": "Pareto/NBD"}
-LEFT_OUT_REASON = (
-    "mean repeat spend is zero or negative ($0 or refunded repeat purchases); "
-    "scored with the population mean spend"
-)
 FREQ_DAYS = {"D": 1.0, "W": 7.0}
 
 
@@ -68,7 +64,6 @@ def clv(
     from retento.analytics import (
         BetaGeoModel,
         ConvergenceError,
-        GammaGammaModel,
         ModifiedBetaGeoModel,
         ParetoNBDModel,
         SummaryInputError,
@@ -76,6 +71,7 @@ def clv(
         summarize,
     )
     from retento.analytics.btyd import _discounted_clv, _unique_rows
+    from retento.analytics.spend import fit_spend
 
     freq = freq.upper()
     if freq not in FREQ_DAYS:
@@ -117,15 +113,10 @@ def clv(
         )()
         fitter.fit(x, tx, T)
         # $0 or refunded repeat purchases give a mean repeat spend of 0 or less, which the
-        # Gamma-Gamma likelihood cannot hold: fit on the others and count who was left out.
-        spend_ok = (x > 0) & (m > 0)
-        left_out = int(((x > 0) & ~spend_ok).sum())
-        if int(spend_ok.sum()) < 2:
-            _fail(
-                "fewer than two customers with repeat purchases of positive mean value: "
-                "cannot fit the spend model"
-            )
-        gg = GammaGammaModel().fit(x[spend_ok], m[spend_ok])
+        # Gamma-Gamma likelihood cannot hold: fit on the others and count who was left out
+        # (one code path with `retento score`: analytics.spend.fit_spend).
+        spend_fit = fit_spend(x, m)
+        gg, left_out = spend_fit.model, spend_fit.left_out
         timings["fit_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         unit = FREQ_DAYS[freq]
@@ -133,9 +124,7 @@ def clv(
         expected = fitter.conditional_expected_purchases(horizon, ux, utx, uT)[inverse]
         alive = fitter.probability_alive(ux, utx, uT)[inverse]
         # x = 0 in the spend model gives the population mean p v / (q - 1).
-        spend = gg.conditional_expected_average_value(
-            np.where(spend_ok, x, 0.0), np.where(spend_ok, m, 0.0)
-        )
+        spend = spend_fit.expected_spend()
         discounted = _discounted_clv(
             lambda t: fitter.conditional_expected_purchases(t, ux, utx, uT),
             np.ones(len(ux)),
@@ -162,14 +151,7 @@ def clv(
         "freq": freq,
         "params": fitter.params_,
         "log_likelihood": fitter.log_likelihood_,
-        "gamma_gamma": {
-            "params": gg.params_,
-            "log_likelihood": gg.log_likelihood_,
-            "customers_fitted": int(spend_ok.sum()),
-            "left_out": left_out,
-            "left_out_reason": LEFT_OUT_REASON if left_out else None,
-            "population_mean_spend": float(gg.conditional_expected_average_value(0.0, 0.0)[0]),
-        },
+        "gamma_gamma": spend_fit.to_dict(),
         "horizon": horizon,
         "discount_rate": discount_rate,
         "margin": margin,
