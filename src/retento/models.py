@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "retento.mail.models",
     "retento.loyalty.models",
     "retento.loyalty.measure_models",
+    "retento.retention.models",
 )
 
 
