@@ -57,6 +57,19 @@ from retento.analytics.simulate import (
 )
 from retento.analytics.stages import LoyaltyStageRules, loyalty_stage
 from retento.analytics.summary import SummaryInputError, summarize
+from retento.analytics.uplift import (
+    IncrementalRevenue,
+    QiniCurve,
+    UpliftEstimate,
+    assign_treatment,
+    auuc,
+    incremental_revenue,
+    qini_coefficient,
+    qini_curve,
+    uplift_at_k,
+    uplift_curve,
+    uplift_estimate,
+)
 from retento.analytics.value import LOYALTY_STAGES, PYRAMID_CLASSES, VALUE_LABELS
 
 __all__: list[str] = []
@@ -114,4 +127,17 @@ __all__ += [
     "btyd_features",
     "churn_metrics",
     "telco_features",
+]
+__all__ += [
+    "IncrementalRevenue",
+    "QiniCurve",
+    "UpliftEstimate",
+    "assign_treatment",
+    "auuc",
+    "incremental_revenue",
+    "qini_coefficient",
+    "qini_curve",
+    "uplift_at_k",
+    "uplift_curve",
+    "uplift_estimate",
 ]
