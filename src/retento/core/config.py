@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     # PostgreSQL: the longest a request waits for a row or table lock before it gives up with
     # 503 "busy" (Retry-After: 1) instead of tying up a worker; 0 waits for ever.
     db_lock_timeout_ms: int = Field(10_000, ge=0)
+    # Churn means no purchase within this many days (scoring runs; `retento score` option).
+    churn_horizon_days: int = Field(90, ge=14, le=3660)
 
     @property
     def mail_enabled(self) -> bool:

@@ -64,3 +64,6 @@ subscribe("orders.imported", _orders_imported)
 subscribe("order.refunded", _order_refunded)
 subscribe("complaint.remedy", _remedy)
 subscribe("survey.answered", _survey_answered)
+
+# Churn features for scoring runs (retento.scoring.features registry).
+from retento.loyalty import churn_features as _churn_features  # noqa: E402,F401

@@ -19,11 +19,18 @@ def score(
     horizon_weeks: int = typer.Option(52, "--horizon-weeks"),
     discount_rate: float = typer.Option(0.10, "--discount-rate", help="Yearly."),
     holdout_weeks: int = typer.Option(26, "--holdout-weeks", help="0 to skip validation."),
+    churn_horizon_days: int | None = typer.Option(
+        None,
+        "--churn-horizon-days",
+        help="Churn = no purchase within this many days (default: setting, 90).",
+    ),
+    churn: bool = typer.Option(True, "--churn/--no-churn", help="Compute churn risk and reasons."),
     as_user: str | None = typer.Option(
         None, "--as", help="Act as this user (default: first admin)."
     ),
 ) -> None:
-    """Score every customer: CLV, P(alive), RFM, value pyramid, labels, loyalty stage."""
+    """Score every customer: CLV, P(alive), RFM, value pyramid, labels, loyalty stage, and
+    churn risk with its top reasons (risk model trained on earlier windows of the orders)."""
     from pydantic import ValidationError
 
     # Imported here: the models pull in SciPy, which every other `retento` command would pay for.
@@ -36,6 +43,8 @@ def score(
             horizon_weeks=horizon_weeks,
             discount_rate=discount_rate,
             holdout_weeks=holdout_weeks,
+            churn_horizon_days=churn_horizon_days,
+            churn=churn,
         )
     except (ValidationError, ValueError) as exc:
         raise InvalidInput(
@@ -74,3 +83,34 @@ def score(
             f"Holdout ({holdout.get('weeks')} weeks): MAE per customer {holdout.get('mae'):.3f}, "
             f"predicted {holdout.get('predicted_total'):.0f} vs actual {holdout.get('actual_total'):.0f}"
         )
+    spend = fit.get("spend") or {}
+    if spend.get("left_out"):
+        console.print(
+            f"Spend model (Gamma-Gamma) left out {spend['left_out']:,} repeat customer(s): "
+            f"{spend.get('left_out_reason')} {spend.get('population_mean_spend', 0):,.2f}"
+        )
+    elif spend.get("model") == "mean_order":
+        console.print(f"Spend model not fitted ({spend.get('reason')}); CLV uses the mean order.")
+    _print_churn((run.report or {}).get("churn") or {})
+
+
+def _print_churn(ch: dict) -> None:
+    horizon = ch.get("horizon_days")
+    if ch.get("status") == "scored":
+        console.print(
+            f"Churn risk ({horizon}-day horizon, {ch.get('model')}): {ch.get('customers'):,} "
+            f"customers, mean {ch.get('mean_risk') or 0:.1%}, {ch.get('above_half'):,} at 50 % "
+            "or more"
+        )
+        hold = ch.get("holdout") or {}
+        if hold.get("status") == "computed":
+            m, b = hold["metrics"], hold["baseline"]
+            console.print(
+                f"Churn holdout (last {hold['test_days']} days): ROC AUC {m['roc_auc']:.3f} "
+                f"(BG/NBD {b['roc_auc']:.3f}), PR AUC {m['pr_auc']:.3f}, lift in top 10 % "
+                f"{m['lift_at_10']:.2f}, Brier {m['brier']:.4f}"
+            )
+        else:
+            console.print(f"Churn holdout not computed: {hold.get('reason')}")
+    else:
+        console.print(f"Churn risk not computed ({horizon}-day horizon): {ch.get('reason')}")

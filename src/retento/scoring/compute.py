@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from retento import analytics as A
+from retento.analytics.btyd import _discounted_clv, _unique_rows
+from retento.analytics.spend import fit_spend
 from retento.scoring.schemas import ScoreRunCreate
 
 DAYS_PER_WEEK = 7.0
@@ -87,28 +89,30 @@ def _score(
     revenue_total = float(buyers["revenue"].sum())
     observed_margin = float(buyers["profit"].sum()) / revenue_total if revenue_total > 0 else 0.0
     margin = cfg.margin if cfg.margin is not None else min(max(observed_margin, 0.0), 1.0)
-    repeaters = buyers["frequency"] > 0
     monetary = buyers["monetary"].to_numpy(float)
     gg_params: dict[str, float] = {}
-    if int(repeaters.sum()) >= 5 and (monetary[repeaters.to_numpy()] > 0).all():
-        gg = A.GammaGammaModel().fit(x[repeaters.to_numpy()], monetary[repeaters.to_numpy()])
-        gg_params = dict(gg.params_)
-        spend = gg.conditional_expected_average_value(x, np.where(monetary > 0, monetary, 0.0))
-        clv = model.customer_lifetime_value(
-            gg,
-            x,
-            t_x,
-            T,
-            np.where(monetary > 0, monetary, 0.0),
-            horizon=horizon,
-            discount_rate=cfg.discount_rate,
-            margin=margin,
-            freq_unit_days=DAYS_PER_WEEK,
-        )
-    else:
+    spend_report: dict[str, Any]
+    try:
+        # Gamma-Gamma only on repeat buyers with a positive mean repeat spend; the others ($0 or
+        # refunded repeat purchases) get the population mean, as in `retento analyze clv`.
+        spend_fit = fit_spend(x, monetary)
+    except (ValueError, A.ConvergenceError) as exc:
         mean_order = revenue_total / max(int(buyers["order_count"].sum()), 1)
         spend = np.full(len(buyers), mean_order)
         clv = buyers["expected_purchases"].to_numpy() * spend * margin
+        spend_report = {
+            "model": "mean_order",
+            "reason": str(exc),
+            "customers_fitted": 0,
+            "left_out": 0,
+            "left_out_reason": None,
+            "population_mean_spend": mean_order,
+        }
+    else:
+        gg_params = dict(spend_fit.model.params_)
+        spend = spend_fit.expected_spend()
+        clv = margin * spend * _discounted_purchases(model, x, t_x, T, horizon, cfg.discount_rate)
+        spend_report = {"model": "gamma_gamma", **spend_fit.to_dict()}
     buyers["expected_spend"] = spend
     buyers["clv"] = clv
 
@@ -119,6 +123,7 @@ def _score(
     )
     scores = _classify(scores)
     report = _report(scores, model, cfg, monthly, holdout_tx, as_of, gg_params, margin)
+    report["fit"]["spend"] = spend_report
     out = pd.DataFrame(
         {
             "customer_id": scores["customer_id"].astype(int),
@@ -147,6 +152,21 @@ def _score(
     )
     out = out.astype(object).where(pd.notna(out), None)
     return ScoringResult(out, _round(model.params_, 6), float(model.log_likelihood_), report)
+
+
+def _discounted_purchases(
+    model: Any, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, horizon: float, rate: float
+) -> np.ndarray:
+    """Discounted expected purchases over the horizon (CLV = margin x spend x this)."""
+    (ux, utx, uT), inverse = _unique_rows([x, t_x, T])
+    return _discounted_clv(
+        lambda t: model.conditional_expected_purchases(t, ux, utx, uT),
+        np.ones(len(ux)),
+        horizon,
+        rate,
+        1.0,
+        DAYS_PER_WEEK,
+    )[inverse]
 
 
 def _classify(scores: pd.DataFrame) -> pd.DataFrame:

@@ -23,6 +23,14 @@ class ScoreRunCreate(BaseModel):
     holdout_weeks: int = Field(
         26, ge=0, le=260, description="Weeks kept out to validate the model (0 = none)."
     )
+    churn_horizon_days: int | None = Field(
+        None,
+        ge=14,
+        le=3660,
+        description="Churn = no purchase within this many days (default: the "
+        "RETENTO_CHURN_HORIZON_DAYS setting, 90).",
+    )
+    churn: bool = Field(True, description="Also compute churn risk and reasons.")
 
 
 class ScoreRunRead(BaseModel):
@@ -69,3 +77,5 @@ class CustomerScoreRead(BaseModel):
     label: str
     loyalty_stage: str
     lapsed: bool
+    churn_risk: float | None = None
+    churn_reasons: list[dict[str, Any]] | None = None

@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 from retento.audit.service import record
 from retento.auth.models import User
 from retento.auth.permissions import require
+from retento.core.config import get_settings
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput, NotFound
 from retento.core.money import to_money
 from retento.core.pagination import apply_sort, paginate
 from retento.customers.models import Customer
-from retento.scoring import compute, queries
+from retento.scoring import churn, compute, queries
 from retento.scoring.models import LABELS, STAGES, VALUE_CLASSES, CustomerScore, ScoreRun
 from retento.scoring.schemas import ScoreRunCreate
 
@@ -118,9 +119,19 @@ def execute_run(
             )
         progress("fit", 0.25)
         result = compute.score_customers(summary, monthly, holdout, data, as_of=as_of)
+        progress("churn", 0.45)
+        scores, churn_report = _with_churn(session, result.scores, data, as_of)
+        result.report["churn"] = compute.json_safe(churn_report)
         progress("store", 0.70)
-        _store(session, run.id, result.scores, progress)
-        run.params = result.params
+        _store(session, run.id, scores, progress)
+        run.params = {
+            **result.params,
+            "churn": {
+                "model": churn_report.get("model"),
+                "horizon_days": churn_report.get("horizon_days"),
+                "status": churn_report.get("status"),
+            },
+        }
         run.log_likelihood = result.log_likelihood
         run.report = result.report
         run.customers_scored = len(result.scores)
@@ -144,6 +155,32 @@ def execute_run(
     )
     progress("done", 1.0)
     return run
+
+
+def churn_horizon(data: ScoreRunCreate) -> int:
+    return int(data.churn_horizon_days or get_settings().churn_horizon_days)
+
+
+def _with_churn(
+    session: Session, scores: pd.DataFrame, data: ScoreRunCreate, as_of: datetime
+) -> tuple[pd.DataFrame, dict]:
+    """Add ``churn_risk`` and ``churn_reasons`` (None where not computed) and the churn report."""
+    horizon = churn_horizon(data)
+    if not data.churn:
+        report = {"model": churn.MODEL_NAME, "horizon_days": horizon, "status": "off"}
+        report["reason"] = "churn risk was not requested for this run"
+        risk = pd.DataFrame(columns=["churn_risk", "churn_reasons"])
+    else:
+        risk, report = churn.churn_scores(session, as_of, horizon_days=horizon)
+    scores = scores.copy()
+    ids = scores["customer_id"].astype("int64")
+    scores["churn_risk"] = [
+        None if v is None or pd.isna(v) else round(float(v), 6)
+        for v in ids.map(risk["churn_risk"]).astype(object)
+    ]
+    reasons = risk["churn_reasons"].to_dict()
+    scores["churn_reasons"] = [reasons.get(int(i)) for i in ids]
+    return scores, report
 
 
 def _money(value: float) -> Decimal:
