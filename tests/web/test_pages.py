@@ -518,6 +518,20 @@ def test_audit_log_filters_and_diff(web, db, users):
 
 
 def test_language_switch_for_anonymous_and_logged_in_users(web, db, users):
+    web.login("agent")
+    db.expire_all()
+    assert db.get(User, users["agent"].id).locale == "en"  # nothing chosen: the saved language
+    html = web.get("/customers").text
+    assert ">Customers<" in html
+    r = web.post("/locale", {"lang": "zh_CN", "next": "/customers"})
+    assert r.headers["location"] == "/customers"
+    db.expire_all()
+    assert db.get(User, users["agent"].id).locale == "zh_CN"
+    html = web.get("/customers").text
+    assert '<html lang="zh-CN">' in html and ">客户<" in html
+
+
+def test_the_language_chosen_on_the_login_page_survives_the_login(web, db, users):
     page = web.get("/login")
     r = web.client.post(
         "/locale",
@@ -527,16 +541,17 @@ def test_language_switch_for_anonymous_and_logged_in_users(web, db, users):
     assert r.status_code == 303
     assert "登录" in web.get("/login").text
     web.login("agent")
-    db.expire_all()
-    assert db.get(User, users["agent"].id).locale == "en"  # the saved choice wins after login
-    html = web.get("/customers").text
-    assert ">Customers<" in html
-    r = web.post("/locale", {"lang": "zh_CN", "next": "/customers"})
-    assert r.headers["location"] == "/customers"
-    db.expire_all()
-    assert db.get(User, users["agent"].id).locale == "zh_CN"
     html = web.get("/customers").text
     assert '<html lang="zh-CN">' in html and ">客户<" in html
+    db.expire_all()
+    assert db.get(User, users["agent"].id).locale == "zh_CN"  # remembered for next time
+    # Logging out keeps the page language but not the "chosen" mark: the next user who logs in
+    # on this browser without choosing gets their own saved language, unchanged.
+    web.post("/logout", {})
+    web.login("analyst")
+    db.expire_all()
+    assert db.get(User, users["analyst"].id).locale == "en"
+    assert ">Customers<" in web.get("/customers").text
 
 
 def test_money_and_dates_follow_the_locale(web, db, users):

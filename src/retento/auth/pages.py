@@ -18,7 +18,7 @@ from retento.core.errors import RetentoError, Unauthorized
 from retento.core.validation import DbId
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
-from retento.web.i18n import N_
+from retento.web.i18n import LOCALES, N_
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
     PageUser,
@@ -48,6 +48,7 @@ def log_in(request: Request, session: DbSession, user: User) -> None:
     new CSRF token; the cookie carries the id, the language and the CSRF token, nothing else."""
     settings = request.app.state.settings
     locale = request.session.get("locale")
+    chosen = bool(request.session.get("locale_chosen"))
     old = request.session.get(sessions.COOKIE_KEY)
     if isinstance(old, str) and old:
         sessions.revoke(session, old)
@@ -59,6 +60,10 @@ def log_in(request: Request, session: DbSession, user: User) -> None:
         user_agent=request.headers.get("user-agent", ""),
         ip=client_ip(request),
     )
+    if chosen and locale in LOCALES and locale != user.locale:
+        # A language picked on the login page is the user's latest choice: keep it, on the user
+        # too (the saved language wins on every page), exactly as the header switcher does.
+        user = service.update_user(session, user.id, UserUpdate(locale=locale), actor=user)
     request.session["locale"] = user.locale or locale or "en"
 
 

@@ -82,7 +82,10 @@ def switch_locale(
         lang = "en"
     request.session["locale"] = lang
     user = optional_user(request, session)
-    if user is not None and user.locale != lang:
+    if user is None:
+        # Chosen before logging in (on the login page): log_in saves it on the user.
+        request.session["locale_chosen"] = True
+    elif user.locale != lang:
         update_user(session, user.id, UserUpdate(locale=lang), actor=user)
     return RedirectResponse(_without_lang(safe_next(next)), status_code=303)
 
