@@ -1,0 +1,112 @@
+"""Shared pieces of the retention pages: churn reasons in words, chart JSON, filter parsing."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from fastapi import Request
+
+from retento.analytics import churn_reasons
+from retento.core.errors import FieldError, InvalidInput
+from retento.core.validation import is_id, offset_from_text
+from retento.web.i18n import N_
+from retento.web.labels import label_msgid, register_labels
+from retento.web.render import request_locale, tr
+
+PAGE_SIZE = 50
+
+# Short names of the churn model's reason codes (the filter's options); the full sentence with
+# the customer's own numbers comes from analytics.churn_reasons.
+register_labels(
+    "churn_reason",
+    {
+        "lapsed": N_("No purchase for longer than usual"),
+        "lapsed_once": N_("Bought once, not since"),
+        "purchases_falling": N_("Fewer purchases"),
+        "few_purchases": N_("Few purchases"),
+        "spend_falling": N_("Spending fell"),
+        "low_spend": N_("Low spend"),
+        "new_customer": N_("New customer"),
+        "inactive_model": N_("Purchase pattern says inactive"),
+        "complaints_open": N_("Open complaints"),
+        "complaints_breached": N_("Complaint past its deadline"),
+        "complaint_severity": N_("Severe complaint"),
+        "nps_detractor": N_("Low recommendation score"),
+        "touchpoints_recent": N_("Recent contacts"),
+        "loyalty_tier": N_("Loyalty tier"),
+        "loyalty_activity": N_("Loyalty points activity"),
+    },
+)
+
+
+def reason_codes() -> list[str]:
+    """Every reason code the churn model can give, in the library's order."""
+    return list(churn_reasons.REASONS)
+
+
+def reason_text(request: Request, reason: dict[str, Any]) -> str:
+    """A stored reason ``{"code", "params"}`` as a sentence in the request's language."""
+    lang = "zh" if request_locale(request) == "zh_CN" else "en"
+    return churn_reasons.render_reason(
+        str(reason.get("code") or ""), reason.get("params") or {}, lang
+    )
+
+
+def reason_label(request: Request, code: str | None) -> str:
+    """The short name of a reason code."""
+    return tr(request, label_msgid("churn_reason", code)) if code else ""
+
+
+def chart_json(option: dict[str, Any]) -> str:
+    """An ECharts option as JSON for ``data-chart`` (NaN and infinities become null)."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float):
+            return v if math.isfinite(v) else None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(option), ensure_ascii=False, default=str)
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    """``0.2345`` → ``23.5 %``."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value * 100:.{digits}f} %"
+
+
+def offset_of(request: Request) -> int:
+    return offset_from_text(request.query_params.get("offset", "0"))
+
+
+def choice(
+    raw: str, allowed: tuple[str, ...] | list[str], field: str, problems: list
+) -> str | None:
+    """``raw`` if it is one of ``allowed`` (empty → ``None``), else a problem naming ``field``."""
+    if not raw:
+        return None
+    if raw not in allowed:
+        problems.append(FieldError(field, f"{field} must be one of {', '.join(allowed)}."))
+        return None
+    return raw
+
+
+def id_param(raw: str, field: str, problems: list) -> int | None:
+    if not raw:
+        return None
+    if not is_id(raw):
+        problems.append(FieldError(field, f"{field} must be a number."))
+        return None
+    return int(raw)
+
+
+def raise_problems(problems: list[FieldError]) -> None:
+    """Bad query parameters answer 422 naming the first field."""
+    if problems:
+        raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)

@@ -1,0 +1,144 @@
+"""The retention dashboard: value at risk by class, why customers are at risk, alerts by reason,
+win-back rate and uplift by playbook, and the churn-rate trend over scoring runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from retento.auth.permissions import require
+from retento.core.deps import DbSession
+from retento.retention import queries_web as q
+from retento.retention.pages_common import chart_json, reason_label
+from retento.web.labels import label_msgid
+from retento.web.render import PageUser, page_router, render, tr
+
+router = page_router()
+
+CLASS_COLOURS = {
+    "vip": "#7c3aed",
+    "major": "#1f6feb",
+    "ordinary": "#22a06b",
+    "small": "#d4a72c",
+    "below_zero": "#cf222e",
+}
+
+
+def _var_chart(request: Request, classes: list[q.ClassRisk]) -> str:
+    """Value at risk per value class (bars), coloured like the value pyramid."""
+    shown = [c for c in classes if c.customers]
+    return chart_json(
+        {
+            "grid": {"left": 8, "right": 24, "top": 8, "bottom": 4, "containLabel": True},
+            "tooltip": {"trigger": "axis"},
+            "xAxis": {"type": "value"},
+            "yAxis": {
+                "type": "category",
+                "inverse": True,
+                "data": [tr(request, label_msgid("value_class", c.value_class)) for c in shown],
+            },
+            "series": [
+                {
+                    "name": tr(request, "Value at risk"),
+                    "type": "bar",
+                    "data": [
+                        {
+                            "value": float(c.value_at_risk),
+                            "itemStyle": {"color": CLASS_COLOURS.get(c.value_class, "#8c959f")},
+                        }
+                        for c in shown
+                    ],
+                }
+            ],
+        }
+    )
+
+
+def _bars(items: list[tuple[str, int]], colour: str, name: str) -> str:
+    """Horizontal bars of counts."""
+    return chart_json(
+        {
+            "grid": {"left": 8, "right": 24, "top": 4, "bottom": 4, "containLabel": True},
+            "tooltip": {"trigger": "axis"},
+            "xAxis": {"type": "value", "minInterval": 1},
+            "yAxis": {"type": "category", "inverse": True, "data": [n for n, _ in items]},
+            "color": [colour],
+            "series": [
+                {
+                    "name": name,
+                    "type": "bar",
+                    "data": [c for _, c in items],
+                    "label": {"show": True},
+                }
+            ],
+        }
+    )
+
+
+def _trend_chart(request: Request, points: list[q.TrendPoint]) -> str:
+    """Expected churn rate and the share at high risk per scoring run."""
+    return chart_json(
+        {
+            "grid": {"left": 8, "right": 16, "top": 32, "bottom": 8, "containLabel": True},
+            "legend": {"top": 0},
+            "tooltip": {"trigger": "axis"},
+            "xAxis": {"type": "category", "data": [p.as_of.isoformat() for p in points]},
+            "yAxis": {
+                "type": "value",
+                "min": 0,
+                "max": 100,
+                "axisLabel": {"formatter": "{value} %"},
+            },
+            "color": ["#cf222e", "#d4a72c"],
+            "series": [
+                {
+                    "name": tr(request, "Expected churn rate"),
+                    "type": "line",
+                    "data": [round(p.mean_risk * 100, 1) for p in points],
+                },
+                {
+                    "name": tr(request, "Share at high risk"),
+                    "type": "line",
+                    "lineStyle": {"type": "dashed"},
+                    "data": [round(p.high_share * 100, 1) for p in points],
+                },
+            ],
+        }
+    )
+
+
+@router.get("/retention/dashboard")
+def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Value at risk, reasons, win-back results and the churn trend on one page."""
+    require(user, "score:read")
+    run = q.latest_risk_run(session)
+    ctx: dict[str, Any] = {"run": run, "charts": {}}
+    if run is not None:
+        classes = q.value_at_risk_by_class(session, run.id, actor=user)
+        reasons = q.reason_counts(session, run.id, actor=user)
+        trend = q.churn_trend(session, actor=user)
+        total_var = sum((c.value_at_risk for c in classes), q.money(0))
+        ctx |= {
+            "classes": classes,
+            "total_var": total_var,
+            "total_at_risk": sum(c.at_risk for c in classes),
+            "total_customers": sum(c.customers for c in classes),
+            "reasons": reasons,
+            "trend": trend,
+            "high_risk": q.HIGH_RISK,
+            "horizon_days": ((run.params or {}).get("churn") or {}).get("horizon_days"),
+        }
+        ctx["charts"] = {
+            "var": _var_chart(request, classes),
+            "reasons": _bars(
+                [(reason_label(request, c), n) for c, n in reasons],
+                "#cf222e",
+                tr(request, "Customers"),
+            )
+            if reasons
+            else "",
+            "trend": _trend_chart(request, trend) if trend else "",
+        }
+    return render(request, "retention/dashboard.html", **ctx)
