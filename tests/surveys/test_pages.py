@@ -252,6 +252,20 @@ def test_distribution_links_and_response_rates(web, db, small_survey):
     assert "Online link" in row and "<td>3</td><td>1</td><td>0</td>" in row
 
 
+def test_distribution_message_counts_in_good_english(web, db, small_survey):
+    c = make_customer(db, name="Only One", email="one@example.com")
+    c.tag_rows.append(CustomerTag(tag="solo"))
+    db.commit()
+    web.login("manager")
+    r = web.post(
+        f"/surveys/{small_survey.id}/distribute",
+        {"channel": "online", "segment_kind": "tag", "tag": "solo"},
+    )
+    assert r.status_code == 303
+    html = web.get(r.headers["location"]).text
+    assert "One customer was invited." in html and "1 customers" not in html
+
+
 def test_draft_survey_cannot_be_sent(web, db, users):
     web.login("manager")
     r = web.post("/surveys/new", {"template": "standard", "language": "en"})

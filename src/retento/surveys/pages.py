@@ -55,7 +55,16 @@ from retento.web.i18n import LANGUAGE_NAMES, LOCALES, N_, gettext, normalise_loc
 from retento.web.labels import label_msgid, register_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.panels import Panel, register_panel
-from retento.web.render import PageUser, flash, form_errors, page_router, redirect, render, tr
+from retento.web.render import (
+    PageUser,
+    flash,
+    form_errors,
+    page_router,
+    redirect,
+    render,
+    tr,
+    tr_count,
+)
 
 router = page_router()
 
@@ -1099,7 +1108,12 @@ def entry_save(
         return _entry_page(request, survey, rows, channel, errors, problems, message, 422)
     flash(
         request,
-        tr(request, "%(n)s questionnaires were saved.", n=report["created"] + report["updated"]),
+        tr_count(
+            request,
+            report["created"] + report["updated"],
+            N_("One questionnaire was saved."),
+            N_("%(n)s questionnaires were saved."),
+        ),
     )
     return redirect(request, _survey_url(survey_id, "/results"))
 
@@ -1276,7 +1290,15 @@ def distribute_send(
             errors[""] = errors.pop("status")
         survey = service.get_survey(session, survey_id, actor=user)
         return _distribute_page(request, session, user, survey, form, errors, 422)
-    flash(request, tr(request, "%(n)s customers were invited.", n=dist.invited))
+    flash(
+        request,
+        tr_count(
+            request,
+            dist.invited,
+            N_("One customer was invited."),
+            N_("%(n)s customers were invited."),
+        ),
+    )
     return redirect(request, _survey_url(survey_id, f"/distributions/{dist.id}"))
 
 

@@ -113,6 +113,12 @@ def tr(request: Request, message: str, **params: Any) -> str:
     return text % params if params else text
 
 
+def tr_count(request: Request, n: int, one: str, many: str, **params: Any) -> str:
+    """Translate a message about ``n`` things: ``one`` ("One customer was invited.") when ``n`` is
+    1, else ``many`` ("%(n)s customers were invited."); Chinese has one form for both."""
+    return tr(request, one if n == 1 else many, n=n, **params)
+
+
 def flash(request: Request, message: str, kind: str = "ok") -> None:
     """Show ``message`` (already translated) on the next rendered page."""
     request.session.setdefault("flash", [])
