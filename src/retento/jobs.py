@@ -28,6 +28,7 @@ JOB_MODULES: tuple[str, ...] = (
     "retento.loyalty.jobs",
     "retento.loyalty.measure_jobs",
     "retento.auth.jobs",
+    "retento.retention.jobs",
 )
 
 

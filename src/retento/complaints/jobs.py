@@ -15,6 +15,7 @@ from retento.complaints.models import Complaint, ComplaintEvent, ComplaintNotifi
 from retento.complaints.public import prune_hits
 from retento.complaints.schemas import AssignIn
 from retento.core.db import utcnow
+from retento.core.hooks import emit
 from retento.core.locking import lock_each
 from retento.jobs import job
 
@@ -144,6 +145,8 @@ def _escalate_one(
         )
         changed = True
     record(session, None, "update", "complaint", c.id, before, _state(c))
+    if any(level == "breached" for _clock, level, _start in actions):
+        emit("complaint.sla_breached", session, complaint=c)
     return changed
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from retento.core.db import utcnow
+from retento.core.hooks import emit
 from retento.loyalty import ledger
 from retento.loyalty.models import LoyaltyAccount, LoyaltyLot, LoyaltyTier, LoyaltyTierChange
 
@@ -108,6 +109,7 @@ def change_tier(
     w.grace_until = None
     session.flush()
     _touch(session, w, tier, reason, now, actor_id)
+    emit("loyalty.tier_changed", session, change=ch)
     return ch
 
 

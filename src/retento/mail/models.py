@@ -17,6 +17,8 @@ MAIL_KINDS = (
     "survey_reminder",
     "complaint_followup",
     "loyalty_tier",
+    "retention_alert",
+    "retention_winback",
     "test",
 )
 

@@ -1,0 +1,56 @@
+"""Churn early warning and win-back (客户流失与预警): rules, alerts, playbooks, tasks, uplift.
+
+Importing the package subscribes it to the events of the lower domains (they never import it):
+a new order settles win-back cases and closes lapse alerts; an SLA breach, an answered survey
+and a loyalty tier change re-evaluate the warning rules for that one customer at once.
+"""
+
+from __future__ import annotations
+
+from retento.core.hooks import subscribe
+
+
+def _evaluate(session, customer_id: int | None, rules: list[str]) -> None:
+    if customer_id is None:
+        return
+    from retento.retention.service import evaluate
+
+    evaluate(session, customer_ids=[customer_id], rules=rules)
+
+
+def _order_created(session, *, order, **_):
+    from retento.retention.outcomes import on_orders
+
+    on_orders(session, [order])
+
+
+def _orders_imported(session, *, order_ids, **_):
+    from sqlalchemy import select
+
+    from retento.orders.models import Order
+    from retento.retention.outcomes import on_orders
+
+    ids = list(order_ids)
+    for i in range(0, len(ids), 1000):
+        on_orders(
+            session, list(session.scalars(select(Order).where(Order.id.in_(ids[i : i + 1000]))))
+        )
+
+
+def _sla_breached(session, *, complaint, **_):
+    _evaluate(session, complaint.customer_id, ["complaint"])
+
+
+def _survey_answered(session, *, response, **_):
+    _evaluate(session, response.customer_id, ["survey"])
+
+
+def _tier_changed(session, *, change, **_):
+    _evaluate(session, change.customer_id, ["tier_downgrade"])
+
+
+subscribe("order.created", _order_created)
+subscribe("orders.imported", _orders_imported)
+subscribe("complaint.sla_breached", _sla_breached)
+subscribe("survey.answered", _survey_answered)
+subscribe("loyalty.tier_changed", _tier_changed)

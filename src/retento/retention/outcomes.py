@@ -1,0 +1,137 @@
+"""Win-back outcomes: came back (a new order inside the case's window) or lost, and revenue.
+
+The ``order.created`` and ``orders.imported`` hooks mark a pending case as came back at once;
+the ``retention_outcomes`` job settles every case whose window has ended from the orders table
+(so orders that reached the database another way count too): came back with the window's
+revenue, or lost. Settling is idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from retento.core.db import utcnow
+from retento.core.errors import InvalidInput, NotFound
+from retento.core.locking import lock_each
+from retento.core.money import ZERO
+from retento.orders.models import Order
+from retento.retention.models import RetentionAlert, RetentionCase
+
+# Alerts about lapsing that an order answers: closed when the customer orders again.
+CLOSED_BY_ORDER = ("churn_risk", "rhythm")
+CAME_BACK_NOTE = "customer ordered again"
+
+
+def on_orders(session: Session, orders: list[Order]) -> int:
+    """Record new orders on the customers' open cases; returns the cases changed."""
+    changed = 0
+    by_customer: dict[int, list[Order]] = {}
+    for o in orders:
+        if o.status != "cancelled":
+            by_customer.setdefault(o.customer_id, []).append(o)
+    if not by_customer:
+        return 0
+    cases = session.scalars(
+        lock_each(
+            select(RetentionCase).where(
+                RetentionCase.customer_id.in_(list(by_customer)),
+                RetentionCase.outcome.in_(("pending", "came_back")),
+            )
+        )
+    ).all()
+    for case in cases:
+        for o in by_customer[case.customer_id]:
+            if not (case.assigned_at <= o.ordered_at <= case.window_ends_at):
+                continue
+            if case.outcome == "pending":
+                case.outcome = "came_back"
+                case.came_back_at = o.ordered_at
+            case.revenue = (case.revenue or ZERO) + (o.revenue or ZERO)
+            changed += 1
+    now = utcnow()
+    for alert in session.scalars(
+        select(RetentionAlert).where(
+            RetentionAlert.customer_id.in_(list(by_customer)),
+            RetentionAlert.rule.in_(CLOSED_BY_ORDER),
+            RetentionAlert.status != "closed",
+        )
+    ):
+        alert.status, alert.closed_at, alert.close_note = "closed", now, CAME_BACK_NOTE
+    session.flush()
+    return changed
+
+
+def settle(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """Settle cases whose window has ended: came back (with revenue) or lost."""
+    now = now or utcnow()
+    due = session.scalars(
+        lock_each(
+            select(RetentionCase)
+            .where(RetentionCase.outcome == "pending", RetentionCase.window_ends_at < now)
+            .order_by(RetentionCase.id)
+            .limit(5000),
+            skip_locked=True,
+        )
+    ).all()
+    out = {"came_back": 0, "lost": 0}
+    for case in due:
+        first, revenue = session.execute(
+            select(func.min(Order.ordered_at), func.coalesce(func.sum(Order.revenue), 0)).where(
+                Order.customer_id == case.customer_id,
+                Order.status != "cancelled",
+                Order.ordered_at >= case.assigned_at,
+                Order.ordered_at <= case.window_ends_at,
+            )
+        ).one()
+        if first is not None:
+            case.outcome, case.came_back_at = "came_back", first
+            case.revenue = Decimal(str(revenue)).quantize(Decimal("0.01"))
+            out["came_back"] += 1
+        else:
+            case.outcome = "lost"
+            out["lost"] += 1
+    session.flush()
+    return out
+
+
+def record_outcome(
+    session: Session,
+    case_id: int,
+    *,
+    actor,
+    reached: bool | None = None,
+    offer_accepted: bool | None = None,
+    lost: bool | None = None,
+    note: str | None = None,
+    version: int | None = None,
+) -> RetentionCase:
+    """Record what the owner learnt on a case: reached, offer accepted, or lost for good."""
+    from retento.audit.service import record, snapshot
+    from retento.auth.permissions import require
+    from retento.core.versioning import lock_for_edit
+
+    require(actor, "retention:work")
+    case = session.get(RetentionCase, case_id)
+    if case is None:
+        raise NotFound("Case", case_id)
+    lock_for_edit(session, case, version)
+    before = snapshot(case)
+    if reached is not None:
+        case.reached = reached
+    if offer_accepted is not None:
+        if case.action != "offer":
+            raise InvalidInput("Only an offer can be accepted.", field="offer_accepted")
+        case.offer_accepted = offer_accepted
+    if lost:
+        if case.outcome == "came_back":
+            raise InvalidInput("The customer came back; the case is not lost.", field="lost")
+        case.outcome = "lost"
+    if note is not None:
+        case.note = note.strip()[:5000] or None
+    session.flush()
+    record(session, actor, "update", "retention_case", case.id, before, snapshot(case))
+    return case

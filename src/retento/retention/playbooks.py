@@ -1,0 +1,345 @@
+"""Playbooks (class × reason → action) and applying one to an alert: treated or control.
+
+Assignment is a stratified, reproducible permuted-block design: the cases of one playbook and one
+retention class are numbered in order (``seq``, counted under a lock of the playbook row) and cut
+into blocks of ``BLOCK``; each block is split by ``analytics.uplift.assign_treatment`` seeded with
+(playbook, class, block). Every class therefore holds out its share within one customer per
+block, and the same history always gives the same split. Only treated cases get the action;
+control cases get nothing and their alert is closed as held out, so no one acts on them.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from retento.audit.service import record, snapshot
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.db import utcnow
+from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.locking import lock_row
+from retento.core.money import ZERO
+from retento.core.versioning import lock_for_edit
+from retento.customers.models import Customer
+from retento.retention.defaults import ensure_defaults
+from retento.retention.models import (
+    ACTIONS,
+    ANY_REASON,
+    CLASSES,
+    RULE_CODES,
+    RetentionAlert,
+    RetentionCase,
+    RetentionPlaybook,
+    RetentionTask,
+)
+
+BLOCK = 20
+HELD_OUT_NOTE = "held out: control group"
+LET_GO_NOTE = "let go (playbook)"
+EDITABLE = (
+    "action",
+    "name_en",
+    "name_zh",
+    "script_en",
+    "script_zh",
+    "due_days",
+    "control_share",
+    "window_days",
+    "cost",
+    "offer_points",
+    "enabled",
+)
+
+
+def list_playbooks(session: Session, *, actor: User) -> list[RetentionPlaybook]:
+    """Every playbook, by class then reason."""
+    require(actor, "retention:read")
+    ensure_defaults(session)
+    rows = session.scalars(select(RetentionPlaybook)).all()
+    return sorted(
+        rows,
+        key=lambda p: (
+            CLASSES.index(p.value_class) if p.value_class in CLASSES else 9,
+            p.reason != ANY_REASON,
+            p.reason,
+        ),
+    )
+
+
+def get_playbook(session: Session, playbook_id: int, *, actor: User) -> RetentionPlaybook:
+    require(actor, "retention:read")
+    pb = session.get(RetentionPlaybook, playbook_id)
+    if pb is None:
+        raise NotFound("Playbook", playbook_id)
+    return pb
+
+
+def _clean(data: dict[str, Any], pb: RetentionPlaybook | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in EDITABLE:
+        if key not in data or data[key] is None:
+            continue
+        v = data[key]
+        if key == "action":
+            if v not in ACTIONS:
+                raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}.", field="action")
+        elif key in ("name_en", "name_zh"):
+            v = str(v).strip()
+            if not v or len(v) > 120:
+                raise InvalidInput("A name of 1 to 120 characters is needed.", field=key)
+        elif key in ("script_en", "script_zh"):
+            v = str(v).strip()
+            if len(v) > 5000:
+                raise InvalidInput("The script is longer than 5000 characters.", field=key)
+        elif key in ("due_days", "window_days", "offer_points"):
+            v = int(v)
+            top = {"due_days": 365, "window_days": 730, "offer_points": 1_000_000}[key]
+            low = 1 if key == "window_days" else 0
+            if not low <= v <= top:
+                raise InvalidInput(f"{key} must be between {low} and {top}.", field=key)
+        elif key == "control_share":
+            v = float(v)
+            if not 0.0 < v < 1.0:
+                raise InvalidInput("control_share must be between 0 and 1.", field=key)
+        elif key == "cost":
+            try:
+                v = Decimal(str(v)).quantize(Decimal("0.01"))
+            except (InvalidOperation, ValueError):
+                raise InvalidInput("cost must be an amount of money.", field=key) from None
+            if v < 0 or v >= Decimal("1e12"):
+                raise InvalidInput("cost must not be negative.", field=key)
+        elif key == "enabled":
+            v = bool(v)
+        out[key] = v
+    action = out.get("action", pb.action if pb else None)
+    if action == "let_go" and out.get("cost", pb.cost if pb else ZERO) != ZERO:
+        raise InvalidInput("Letting go is recorded with no spend: cost must be 0.", field="cost")
+    return out
+
+
+def create_playbook(session: Session, data: dict[str, Any], *, actor: User) -> RetentionPlaybook:
+    """A playbook for one (class, reason); reason is a rule code or ``*``."""
+    require(actor, "retention:manage")
+    ensure_defaults(session)
+    cls, reason = data.get("value_class"), data.get("reason") or ANY_REASON
+    if cls not in CLASSES:
+        raise InvalidInput(f"value_class must be one of {', '.join(CLASSES)}.", field="value_class")
+    if reason != ANY_REASON and reason not in RULE_CODES:
+        raise InvalidInput(f"Unknown reason '{reason}'.", field="reason")
+    for key in ("action", "name_en", "name_zh"):
+        if not data.get(key):
+            raise InvalidInput(f"{key} is required.", field=key)
+    values = _clean(data, None)
+    exists = session.scalar(
+        select(RetentionPlaybook.id).where(
+            RetentionPlaybook.value_class == cls, RetentionPlaybook.reason == reason
+        )
+    )
+    if exists is not None:
+        raise Conflict(
+            f"A playbook for {cls} × {reason} exists already (id {exists}).", field="reason"
+        )
+    pb = RetentionPlaybook(value_class=cls, reason=reason, **{"enabled": True, **values})
+    session.add(pb)
+    session.flush()
+    record(session, actor, "create", "retention_playbook", pb.id, None, snapshot(pb))
+    return pb
+
+
+def update_playbook(
+    session: Session,
+    playbook_id: int,
+    data: dict[str, Any],
+    *,
+    actor: User,
+    version: int | None = None,
+) -> RetentionPlaybook:
+    """Edit a playbook (versioned; class and reason stay: they are what its cases measured)."""
+    require(actor, "retention:manage")
+    pb = get_playbook(session, playbook_id, actor=actor)
+    lock_for_edit(session, pb, version)
+    before = snapshot(pb)
+    for key, v in _clean(data, pb).items():
+        setattr(pb, key, v)
+    session.flush()
+    record(session, actor, "update", "retention_playbook", pb.id, before, snapshot(pb))
+    return pb
+
+
+def delete_playbook(
+    session: Session, playbook_id: int, *, actor: User, version: int | None = None
+) -> None:
+    """Delete a playbook that has no cases yet (one with cases is disabled instead)."""
+    require(actor, "retention:manage")
+    pb = get_playbook(session, playbook_id, actor=actor)
+    lock_for_edit(session, pb, version)
+    used = session.scalar(select(func.count()).where(RetentionCase.playbook_id == pb.id))
+    if used:
+        raise Conflict(
+            f"Playbook {pb.id} has {used} case(s): disable it instead of deleting it.",
+            field="playbook_id",
+        )
+    before = snapshot(pb)
+    session.delete(pb)
+    session.flush()
+    record(session, actor, "delete", "retention_playbook", playbook_id, before, None)
+
+
+def match_playbook(session: Session, value_class: str, rule: str) -> RetentionPlaybook | None:
+    """The enabled playbook for (class, rule), else the class's ``*`` playbook."""
+    rows = session.scalars(
+        select(RetentionPlaybook).where(
+            RetentionPlaybook.value_class == value_class,
+            RetentionPlaybook.reason.in_((rule, ANY_REASON)),
+            RetentionPlaybook.enabled.is_(True),
+        )
+    ).all()
+    exact = [p for p in rows if p.reason == rule]
+    return (exact or rows or [None])[0]
+
+
+def arm_for(playbook_id: int, value_class: str, seq: int, control_share: float) -> str:
+    """Treated or control for the ``seq``-th case of a (playbook, class) stratum."""
+    from retento.analytics.uplift import assign_treatment
+
+    block, pos = divmod(seq, BLOCK)
+    seed = zlib.crc32(f"retention:{playbook_id}:{value_class}:{block}".encode())
+    treated = assign_treatment(BLOCK, control_share=control_share, random_state=seed)
+    return "treated" if bool(treated[pos]) else "control"
+
+
+def apply_playbook(
+    session: Session,
+    alert: RetentionAlert,
+    *,
+    playbook: RetentionPlaybook | None = None,
+    actor: User | None = None,
+    now: datetime | None = None,
+) -> RetentionCase | None:
+    """Open the alert's case: assign treated/control, act for treated ones; None without a
+    matching playbook. An alert has at most one case (unique), so applying twice is refused."""
+    now = now or utcnow()
+    if playbook is None:
+        playbook = match_playbook(session, alert.value_class, alert.rule)
+        if playbook is None:
+            return None
+    existing = session.scalar(select(RetentionCase).where(RetentionCase.alert_id == alert.id))
+    if existing is not None:
+        raise Conflict(f"Alert {alert.id} has a case already (id {existing.id}).", field="alert_id")
+    # The lock serialises numbering within the playbook: seq is then gap-free per class.
+    pb = lock_row(session, RetentionPlaybook, playbook.id)
+    if pb is None:
+        raise NotFound("Playbook", playbook.id)
+    seq = session.scalar(
+        select(func.count()).where(
+            RetentionCase.playbook_id == pb.id, RetentionCase.value_class == alert.value_class
+        )
+    )
+    arm = arm_for(pb.id, alert.value_class, int(seq or 0), pb.control_share)
+    case = RetentionCase(
+        alert_id=alert.id,
+        playbook_id=pb.id,
+        customer_id=alert.customer_id,
+        value_class=alert.value_class,
+        seq=int(seq or 0),
+        arm=arm,
+        action=pb.action,
+        risk=alert.risk,
+        assigned_at=now,
+        window_ends_at=now + timedelta(days=pb.window_days),
+        outcome="pending",
+        revenue=ZERO,
+        cost=ZERO,
+        email_sent=False,
+    )
+    session.add(case)
+    session.flush()
+    before = snapshot(alert)
+    if arm == "control":
+        alert.status, alert.closed_at, alert.close_note = "closed", now, HELD_OUT_NOTE
+    else:
+        _act(session, alert, pb, case, now)
+    session.flush()
+    record(session, actor, "create", "retention_case", case.id, None, snapshot(case))
+    if alert.status != before["status"]:
+        record(session, actor, "update", "retention_alert", alert.id, before, snapshot(alert))
+    return case
+
+
+def _act(
+    session: Session,
+    alert: RetentionAlert,
+    pb: RetentionPlaybook,
+    case: RetentionCase,
+    now: datetime,
+) -> None:
+    customer = session.get(Customer, alert.customer_id)
+    if pb.action == "let_go":
+        case.note = LET_GO_NOTE
+        alert.status, alert.closed_at, alert.close_note = "closed", now, LET_GO_NOTE
+        return
+    case.cost = pb.cost
+    if pb.action == "email":
+        from retento.retention.notify import winback_email
+
+        sent = customer is not None and winback_email(session, customer, pb, case.id, now)
+        case.email_sent = bool(sent)
+        case.reached = bool(sent)
+        if not sent:
+            case.cost = ZERO
+            case.note = "no email consent or address"
+        return
+    from retento.auth.models import User as UserModel
+
+    owner = session.get(UserModel, alert.owner_id) if alert.owner_id else None
+    zh = owner is not None and (owner.locale or "").startswith("zh")
+    name = pb.name_zh if zh else pb.name_en
+    script = pb.script_zh if zh else pb.script_en
+    if pb.action == "offer" and pb.offer_points:
+        script = (script + "\n\n" if script else "") + (
+            f"优惠：{pb.offer_points} 积分" if zh else f"Offer: {pb.offer_points} loyalty points"
+        )
+    session.add(
+        RetentionTask(
+            case_id=case.id,
+            customer_id=alert.customer_id,
+            owner_id=alert.owner_id,
+            kind="task" if pb.action == "task" else pb.action,
+            title=f"{name}: {customer.name if customer else alert.customer_id}"[:200],
+            script=script,
+            due_on=(now + timedelta(days=pb.due_days)).date(),
+            status="open",
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+def apply_to_alert(
+    session: Session, alert_id: int, *, actor: User, playbook_id: int | None = None
+) -> RetentionCase:
+    """A manager applies a playbook (the matching one, or ``playbook_id``) to an alert."""
+    require(actor, "retention:work")
+    alert = lock_row(session, RetentionAlert, alert_id)
+    if alert is None:
+        raise NotFound("Alert", alert_id)
+    if alert.status == "closed":
+        raise InvalidInput("The alert is closed.", field="alert_id")
+    pb = None
+    if playbook_id is not None:
+        pb = session.get(RetentionPlaybook, playbook_id)
+        if pb is None:
+            raise InvalidInput(f"Playbook {playbook_id} does not exist.", field="playbook_id")
+    case = apply_playbook(session, alert, playbook=pb, actor=actor)
+    if case is None:
+        raise InvalidInput(
+            f"No enabled playbook for class {alert.value_class} and reason {alert.rule}.",
+            field="playbook_id",
+        )
+    return case

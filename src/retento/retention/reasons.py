@@ -1,0 +1,88 @@
+"""Alert reasons in words: a language-neutral ``{code, params}`` rendered in English or Chinese.
+
+The texts go through gettext (catalogue ``locale/zh_CN/LC_MESSAGES/retention.po``); model reasons
+of the churn-risk rule (``CustomerScore.churn_reasons``) are rendered by
+``retento.analytics.churn_reasons.render_reason``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retento.web.i18n import N_, gettext
+
+REASON_TEXTS: dict[str, str] = {
+    "churn_risk": N_("Churn risk %(risk)s %% (risk model)"),
+    "rhythm": N_("No purchase for %(days)s days; usually buys every %(gap)s days"),
+    "complaint_open": N_("Complaint %(code)s open for %(days)s days (severity %(severity)s)"),
+    "complaint_breached": N_("Complaint %(code)s breached its SLA %(days)s days ago"),
+    "detractor": N_("Detractor: scored %(score)s of 10 on likelihood to recommend"),
+    "low_survey": N_("Low survey score: %(score)s on a scale of %(min)s to %(max)s"),
+    "tier_downgrade": N_("Loyalty tier dropped from %(from_tier)s to %(to_tier)s"),
+    "points_expiring": N_("%(points)s loyalty points expire unused on %(date)s"),
+}
+
+RULE_NAMES: dict[str, str] = {
+    "churn_risk": N_("Churn risk above a threshold"),
+    "rhythm": N_("Buying slower than the customer's own rhythm"),
+    "complaint": N_("Open or SLA-breached complaint of a valuable customer"),
+    "survey": N_("Detractor or low survey score"),
+    "tier_downgrade": N_("Loyalty tier downgrade"),
+    "points_expiring": N_("Loyalty points expiring unused"),
+}
+
+CLASS_NAMES: dict[str, str] = {
+    "key": N_("Key customers"),
+    "ordinary": N_("Ordinary customers"),
+    "small": N_("Small customers"),
+    "bad": N_("Below zero"),
+}
+
+SEVERITY_NAMES: dict[str, str] = {
+    "low": N_("Low"),
+    "medium": N_("Medium"),
+    "high": N_("High"),
+}
+
+ACTION_NAMES: dict[str, str] = {
+    "task": N_("Task for the owner"),
+    "call": N_("Call"),
+    "offer": N_("Offer"),
+    "email": N_("Automated email"),
+    "let_go": N_("Let go"),
+}
+
+NONE_TIER = N_("no tier")
+REASONS_SEP = "; "
+
+
+def _lang(locale: str) -> str:
+    return "zh" if str(locale).lower().startswith("zh") else "en"
+
+
+def render_reason(code: str, params: dict[str, Any] | None, locale: str = "en") -> str:
+    """The alert reason in words; model reasons of a churn-risk alert follow after a colon."""
+    params = dict(params or {})
+    template = REASON_TEXTS.get(code)
+    if template is None:
+        return code
+    if code == "tier_downgrade":
+        for key in ("from_tier", "to_tier"):
+            if not params.get(key):
+                params[key] = gettext(locale, NONE_TIER)
+    try:
+        text = gettext(locale, template) % {k: v for k, v in params.items() if k != "model"}
+    except (KeyError, TypeError, ValueError):
+        text = gettext(locale, template)
+    model = params.get("model") or []
+    if model:
+        from retento.analytics.churn_reasons import render_reason as render_model
+
+        parts = [render_model(r.get("code", ""), r.get("params"), _lang(locale)) for r in model]
+        text += ": " + REASONS_SEP.join(p for p in parts if p)
+    return text
+
+
+def label(table: dict[str, str], key: str, locale: str = "en") -> str:
+    """A rule, class, severity or action name in ``locale`` (the key itself if unknown)."""
+    return gettext(locale, table[key]) if key in table else key

@@ -1,0 +1,397 @@
+"""Retention service: settings, warning rules, evaluation and alerts (flush only, never commit).
+
+``evaluate`` is what the ``retention_evaluate`` job and the event hooks run: it asks the enabled
+rules for candidates and inserts alerts with insert-or-ignore on (customer, rule, cause key), so
+running it twice, or in two processes at once, raises each alert once. A new alert gets its
+owner (the customer's owner, else the configured default owner), its playbook applied when
+``auto_apply`` is on, and its owner notified (unless the case was held out as control).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from retento.audit.service import record, snapshot
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.db import utcnow
+from retento.core.errors import InvalidInput, NotFound
+from retento.core.pagination import paginate
+from retento.core.versioning import lock_for_edit
+from retento.customers.models import Customer
+from retento.retention import rules as rules_mod
+from retento.retention.defaults import ensure_defaults
+from retento.retention.models import (
+    ALERT_STATUSES,
+    CLASSES,
+    RULE_CODES,
+    SEVERITIES,
+    RetentionAlert,
+    RetentionConfig,
+    RetentionRule,
+)
+
+# Alert status transitions (locked, versioned): open → acknowledged → closed; open → closed;
+# a closed alert is final (a new cause raises a new alert).
+TRANSITIONS = {"open": ("acknowledged", "closed"), "acknowledged": ("closed", "open")}
+
+
+def insert_ignore(
+    session: Session, model: type, rows: list[dict[str, Any]], conflict: list[str], returning
+) -> list[Any]:
+    """INSERT ... ON CONFLICT DO NOTHING; returns ``returning`` of the rows actually inserted.
+
+    On PostgreSQL a conflicting insert of a concurrent, uncommitted transaction makes this one
+    wait and then skip the row, so concurrent evaluations never raise the same alert twice.
+    """
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    out: list[Any] = []
+    for i in range(0, len(rows), 500):
+        stmt = (
+            ins(model)
+            .values(rows[i : i + 500])
+            .on_conflict_do_nothing(index_elements=conflict)
+            .returning(*returning)
+        )
+        out.extend(session.execute(stmt).all())
+    return out
+
+
+# --------------------------------------------------------------------------- settings and rules
+
+
+def get_config(session: Session, *, actor: User | None = None) -> RetentionConfig:
+    """The settings row (created with the default rules and playbooks on first use)."""
+    if actor is not None:
+        require(actor, "retention:read")
+    return ensure_defaults(session)
+
+
+def update_config(
+    session: Session, data: dict[str, Any], *, actor: User, version: int | None = None
+) -> RetentionConfig:
+    """Change default owner, auto-apply or owner notification (``retention:manage``)."""
+    require(actor, "retention:manage")
+    config = ensure_defaults(session)
+    lock_for_edit(session, config, version)
+    before = snapshot(config)
+    if "default_owner_id" in data:
+        owner = data["default_owner_id"]
+        if owner is not None and session.get(User, owner) is None:
+            raise InvalidInput(f"User {owner} does not exist.", field="default_owner_id")
+        config.default_owner_id = owner
+    for key in ("auto_apply", "notify_owner"):
+        if key in data and data[key] is not None:
+            setattr(config, key, bool(data[key]))
+    session.flush()
+    record(session, actor, "update", "retention_config", config.id, before, snapshot(config))
+    return config
+
+
+def list_rules(session: Session, *, actor: User) -> list[RetentionRule]:
+    """Every warning rule in a fixed order."""
+    require(actor, "retention:read")
+    ensure_defaults(session)
+    rows = session.scalars(select(RetentionRule)).all()
+    return sorted(rows, key=lambda r: RULE_CODES.index(r.code) if r.code in RULE_CODES else 99)
+
+
+def get_rule(session: Session, code: str, *, actor: User) -> RetentionRule:
+    require(actor, "retention:read")
+    ensure_defaults(session)
+    rule = session.scalar(select(RetentionRule).where(RetentionRule.code == code))
+    if rule is None:
+        raise NotFound("Warning rule", code)
+    return rule
+
+
+def update_rule(
+    session: Session, code: str, data: dict[str, Any], *, actor: User, version: int | None = None
+) -> RetentionRule:
+    """Enable/disable a rule, change its threshold, window, severity or watched classes."""
+    require(actor, "retention:manage")
+    rule = get_rule(session, code, actor=actor)
+    lock_for_edit(session, rule, version)
+    before = snapshot(rule)
+    if data.get("enabled") is not None:
+        rule.enabled = bool(data["enabled"])
+    if data.get("threshold") is not None:
+        t = float(data["threshold"])
+        if code == "churn_risk" and not 0.0 <= t <= 1.0:
+            raise InvalidInput("The risk threshold must be between 0 and 1.", field="threshold")
+        if t < 0:
+            raise InvalidInput("The threshold must not be negative.", field="threshold")
+        rule.threshold = t
+    if data.get("window_days") is not None:
+        w = int(data["window_days"])
+        if not 0 <= w <= 3650:
+            raise InvalidInput("window_days must be between 0 and 3650.", field="window_days")
+        rule.window_days = w
+    if data.get("severity") is not None:
+        if data["severity"] not in SEVERITIES:
+            raise InvalidInput(
+                f"severity must be one of {', '.join(SEVERITIES)}.", field="severity"
+            )
+        rule.severity = data["severity"]
+    if data.get("classes") is not None:
+        bad = [c for c in data["classes"] if c not in CLASSES]
+        if bad:
+            raise InvalidInput(f"Unknown class '{bad[0]}'.", field="classes")
+        rule.classes = list(dict.fromkeys(data["classes"]))
+    session.flush()
+    record(session, actor, "update", "retention_rule", rule.id, before, snapshot(rule))
+    return rule
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@dataclass
+class EvaluationReport:
+    checked_rules: int = 0
+    candidates: int = 0
+    created: int = 0
+    escalated: int = 0
+    cases: int = 0
+    notified: int = 0
+    alert_ids: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _owners(session: Session, ids: set[int]) -> dict[int, int | None]:
+    if not ids:
+        return {}
+    out: dict[int, int | None] = {}
+    id_list = sorted(ids)
+    for i in range(0, len(id_list), 1000):
+        chunk = id_list[i : i + 1000]
+        out.update(
+            (cid, owner)
+            for cid, owner in session.execute(
+                select(Customer.id, Customer.owner_id).where(Customer.id.in_(chunk))
+            ).tuples()
+        )
+    return out
+
+
+def evaluate(
+    session: Session,
+    *,
+    customer_ids: list[int] | None = None,
+    rules: list[str] | None = None,
+    now: datetime | None = None,
+) -> EvaluationReport:
+    """Raise the alerts the enabled rules call for now; idempotent and safe to run concurrently."""
+    now = now or utcnow()
+    config = ensure_defaults(session)
+    stmt = select(RetentionRule).where(RetentionRule.enabled.is_(True))
+    if rules is not None:
+        stmt = stmt.where(RetentionRule.code.in_(rules))
+    active = list(session.scalars(stmt))
+    report = EvaluationReport(checked_rules=len(active))
+    if not active:
+        return report
+    found, prof = rules_mod.candidates(session, active, customer_ids=customer_ids, now=now)
+    report.candidates = len(found)
+    severity = {r.code: r.severity for r in active}
+    owners = _owners(session, {c.customer_id for c in found})
+    rows = []
+    for c in found:
+        p = prof.get(c.customer_id, rules_mod.Profile())
+        owner = owners.get(c.customer_id) or config.default_owner_id
+        rows.append(
+            {
+                "customer_id": c.customer_id,
+                "rule": c.rule,
+                "cause_key": c.cause_key[:120],
+                "severity": c.severity or severity[c.rule],
+                "reason_code": c.reason_code,
+                "reason_params": c.params,
+                "value_class": p.value_class,
+                "risk": p.risk,
+                "owner_id": owner,
+                "status": "open",
+                "created_at": now,
+                "version": 1,
+            }
+        )
+    inserted = insert_ignore(
+        session,
+        RetentionAlert,
+        rows,
+        ["customer_id", "rule", "cause_key"],
+        [RetentionAlert.id],
+    )
+    new_ids = [r[0] for r in inserted]
+    report.created = len(new_ids)
+    report.alert_ids = new_ids
+    report.escalated = _escalate_known(session, found, set(new_ids))
+    if new_ids:
+        record(
+            session,
+            None,
+            "create",
+            "retention_alert",
+            None,
+            None,
+            {"created": len(new_ids), "first_id": min(new_ids), "last_id": max(new_ids)},
+        )
+        _after_create(session, config, new_ids, now, report)
+    session.flush()
+    return report
+
+
+def _escalate_known(session: Session, found: list, new_ids: set[int]) -> int:
+    """A complaint alert raised while open becomes 'breached' (same cause, same alert)."""
+    breached = [c for c in found if c.reason_code == "complaint_breached"]
+    n = 0
+    for c in breached:
+        alert = session.scalar(
+            select(RetentionAlert).where(
+                RetentionAlert.customer_id == c.customer_id,
+                RetentionAlert.rule == c.rule,
+                RetentionAlert.cause_key == c.cause_key,
+                RetentionAlert.reason_code == "complaint_open",
+            )
+        )
+        if alert is None or alert.id in new_ids or alert.status == "closed":
+            continue
+        alert.reason_code = c.reason_code
+        alert.reason_params = c.params
+        alert.severity = c.severity or alert.severity
+        n += 1
+    return n
+
+
+def _after_create(
+    session: Session, config: RetentionConfig, ids: list[int], now: datetime, report
+) -> None:
+    from retento.retention.notify import notify_owner
+    from retento.retention.playbooks import apply_playbook
+
+    alerts = session.scalars(
+        select(RetentionAlert).where(RetentionAlert.id.in_(ids)).order_by(RetentionAlert.id)
+    ).all()
+    customers = {
+        c.id: c
+        for c in session.scalars(
+            select(Customer).where(Customer.id.in_({a.customer_id for a in alerts}))
+        )
+    }
+    for alert in alerts:
+        case = apply_playbook(session, alert, now=now) if config.auto_apply else None
+        if case is not None:
+            report.cases += 1
+        held_out = case is not None and case.arm == "control"
+        if config.notify_owner and not held_out and alert.status != "closed":
+            if notify_owner(session, alert, customers[alert.customer_id], now):
+                report.notified += 1
+
+
+def alert_query(
+    *,
+    status: str | None = None,
+    owner_id: int | None = None,
+    rule: str | None = None,
+    value_class: str | None = None,
+    severity: str | None = None,
+    customer_id: int | None = None,
+):
+    """The SELECT behind the alert list (newest first), filters checked."""
+    stmt = select(RetentionAlert)
+    if status is not None:
+        if status not in ALERT_STATUSES:
+            raise InvalidInput(
+                f"status must be one of {', '.join(ALERT_STATUSES)}.", field="status"
+            )
+        stmt = stmt.where(RetentionAlert.status == status)
+    if rule is not None:
+        if rule not in RULE_CODES:
+            raise InvalidInput(f"Unknown rule '{rule}'.", field="rule")
+        stmt = stmt.where(RetentionAlert.rule == rule)
+    if value_class is not None:
+        if value_class not in CLASSES:
+            raise InvalidInput(f"Unknown class '{value_class}'.", field="value_class")
+        stmt = stmt.where(RetentionAlert.value_class == value_class)
+    if severity is not None:
+        if severity not in SEVERITIES:
+            raise InvalidInput(f"Unknown severity '{severity}'.", field="severity")
+        stmt = stmt.where(RetentionAlert.severity == severity)
+    if owner_id is not None:
+        stmt = stmt.where(RetentionAlert.owner_id == owner_id)
+    if customer_id is not None:
+        stmt = stmt.where(RetentionAlert.customer_id == customer_id)
+    return stmt.order_by(RetentionAlert.created_at.desc(), RetentionAlert.id.desc())
+
+
+def list_alerts(
+    session: Session, *, actor: User, limit: int = 50, offset: int = 0, **filters: Any
+) -> tuple[list[RetentionAlert], int]:
+    """One page of alerts and the total; filters: status, owner_id, rule, value_class, severity,
+    customer_id."""
+    require(actor, "retention:read")
+    return paginate(session, alert_query(**filters), limit=limit, offset=offset)
+
+
+def get_alert(session: Session, alert_id: int, *, actor: User) -> RetentionAlert:
+    require(actor, "retention:read")
+    alert = session.get(RetentionAlert, alert_id)
+    if alert is None:
+        raise NotFound("Alert", alert_id)
+    return alert
+
+
+def set_alert_status(
+    session: Session,
+    alert_id: int,
+    status: str,
+    *,
+    actor: User,
+    note: str | None = None,
+    version: int | None = None,
+) -> RetentionAlert:
+    """Acknowledge, close or reopen an alert (locked, versioned; 409 on a stale version)."""
+    require(actor, "retention:work")
+    alert = get_alert(session, alert_id, actor=actor)
+    lock_for_edit(session, alert, version)
+    if status not in ALERT_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(ALERT_STATUSES)}.", field="status")
+    if status == alert.status:
+        return alert
+    if status not in TRANSITIONS.get(alert.status, ()):
+        raise InvalidInput(
+            f"An alert that is {alert.status} cannot become {status}.", field="status"
+        )
+    _check_agent_owns(actor, alert.owner_id)
+    before = snapshot(alert)
+    now = utcnow()
+    alert.status = status
+    if status == "acknowledged":
+        alert.acknowledged_at = now
+    elif status == "closed":
+        alert.closed_at = now
+        alert.closed_by_id = actor.id
+        alert.close_note = (note or "").strip()[:2000] or None
+    else:
+        alert.closed_at = None
+    session.flush()
+    record(session, actor, "update", "retention_alert", alert.id, before, snapshot(alert))
+    return alert
+
+
+def _check_agent_owns(actor: User, owner_id: int | None) -> None:
+    from retento.core.errors import Forbidden
+
+    if actor.role == "agent" and owner_id is not None and owner_id != actor.id:
+        raise Forbidden("Agents may work only their own alerts and tasks.")

@@ -1,0 +1,34 @@
+"""Builders for retention tests: a succeeded scoring run with chosen value classes and risks."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from retento.scoring.models import CustomerScore, ScoreRun
+
+
+def make_run(session: Session, scores: dict[int, dict], *, as_of: datetime | None = None) -> ScoreRun:
+    """A succeeded run scoring ``{customer_id: {"value_class": ..., "churn_risk": ...}}``."""
+    now = as_of or datetime.now(UTC)
+    run = ScoreRun(model="bgnbd", status="succeeded", as_of=now, started_at=now, finished_at=now)
+    session.add(run)
+    session.flush()
+    for cid, over in scores.items():
+        values = {
+            "run_id": run.id,
+            "customer_id": cid,
+            "revenue": Decimal("100.00"),
+            "profit": Decimal("30.00"),
+            "monetary": Decimal("50.00"),
+            "value_class": "ordinary",
+            "label": "other",
+            "loyalty_stage": "regular",
+            "last_order_on": date(2025, 1, 1),
+        }
+        values.update(over)
+        session.add(CustomerScore(**values))
+    session.flush()
+    return run
