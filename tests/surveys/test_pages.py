@@ -600,6 +600,19 @@ def test_results_dashboard_with_answers(web, db, users, small_survey):
     assert 'id="csi-note"' in page.text and "needs questions for Image" in page.text
 
 
+def test_export_links_only_for_roles_that_may_export(web, small_survey):
+    # Agents read results but may not export: no link that would answer with a JSON 403.
+    web.login("agent")
+    for tail in ("/results", "/import"):
+        page = web.get(f"/surveys/{small_survey.id}{tail}")
+        if page.status_code == 200:
+            assert "/export?format=xlsx" not in page.text, tail
+    web.login("manager")
+    page = web.get(f"/surveys/{small_survey.id}/results")
+    assert "/export?format=xlsx" in page.text
+    assert web.get(f"/api/v1/surveys/{small_survey.id}/export?format=xlsx").status_code == 200
+
+
 def test_results_dashboard_shows_the_csi(web, db, users):
     from retento.surveys.demo import generate_survey_responses
 
