@@ -28,6 +28,7 @@ API_ROUTERS = (
     "retento.dataio.routes",
     "retento.complaints.routes",
     "retento.loyalty.routes",
+    "retento.retention.routes",
 )
 
 

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 from retento.scoring.models import CustomerScore, ScoreRun
 
 
-def make_run(session: Session, scores: dict[int, dict], *, as_of: datetime | None = None) -> ScoreRun:
+def make_run(
+    session: Session, scores: dict[int, dict], *, as_of: datetime | None = None
+) -> ScoreRun:
     """A succeeded run scoring ``{customer_id: {"value_class": ..., "churn_risk": ...}}``."""
     now = as_of or datetime.now(UTC)
     run = ScoreRun(model="bgnbd", status="succeeded", as_of=now, started_at=now, finished_at=now)

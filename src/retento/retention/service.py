@@ -395,3 +395,19 @@ def _check_agent_owns(actor: User, owner_id: int | None) -> None:
 
     if actor.role == "agent" and owner_id is not None and owner_id != actor.id:
         raise Forbidden("Agents may work only their own alerts and tasks.")
+
+
+def evaluate_now(
+    session: Session,
+    *,
+    actor: User,
+    customer_ids: list[int] | None = None,
+    rules: list[str] | None = None,
+) -> EvaluationReport:
+    """Run the evaluation now on request (``retention:manage``); the job does it on schedule."""
+    require(actor, "retention:manage")
+    if rules is not None:
+        bad = [r for r in rules if r not in RULE_CODES]
+        if bad:
+            raise InvalidInput(f"Unknown rule '{bad[0]}'.", field="rules")
+    return evaluate(session, customer_ids=customer_ids, rules=rules)

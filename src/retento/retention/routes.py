@@ -1,0 +1,332 @@
+"""Retention JSON API: warning rules, alerts, playbooks, win-back cases, tasks, uplift report."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from annotated_types import Gt, Lt
+from fastapi import APIRouter, Query, Response
+
+from retento.core.deps import CurrentUser, DbSession
+from retento.core.errors import NotFound
+from retento.core.validation import DbId, Limit, Offset
+from retento.core.versioning import IfMatch, parse_if_match, set_etag
+from retento.retention import outcomes, playbooks, report, service, tasks
+from retento.retention.models import RetentionCase, RetentionRule
+from retento.retention.reasons import RULE_NAMES, label, render_reason
+from retento.retention.schemas import (
+    AlertPage,
+    AlertRead,
+    AlertStatusIn,
+    ApplyIn,
+    CaseRead,
+    ClassName,
+    ConfigRead,
+    ConfigUpdate,
+    EvaluateIn,
+    OutcomeIn,
+    PlaybookIn,
+    PlaybookRead,
+    PlaybookUpdate,
+    RuleCode,
+    RuleRead,
+    RuleUpdate,
+    Severity,
+    TaskPage,
+    TaskRead,
+    TaskStatusIn,
+    TaskUpdate,
+)
+
+router = APIRouter(prefix="/api/v1/retention", tags=["retention"])
+Share = Annotated[float, Gt(0), Lt(1)]
+
+
+def _version(body: int | None, header: str | None) -> int | None:
+    return body if body is not None else parse_if_match(header)
+
+
+def _alert(a, locale: str) -> dict[str, Any]:
+    out = AlertRead.model_validate(a).model_dump()
+    out["reason"] = render_reason(a.reason_code, a.reason_params, locale)
+    return out
+
+
+def _rule(r: RetentionRule, locale: str) -> dict[str, Any]:
+    out = RuleRead.model_validate(r).model_dump()
+    out["name"] = label(RULE_NAMES, r.code, locale)
+    return out
+
+
+@router.get("/config", response_model=ConfigRead)
+def get_config(session: DbSession, user: CurrentUser, response: Response):
+    config = service.get_config(session, actor=user)
+    set_etag(response, config)
+    return config
+
+
+@router.patch("/config", response_model=ConfigRead)
+def update_config(
+    data: ConfigUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    values = data.model_dump(exclude_unset=True, exclude={"version"})
+    config = service.update_config(
+        session, values, actor=user, version=_version(data.version, if_match)
+    )
+    set_etag(response, config)
+    return config
+
+
+@router.get("/rules", response_model=list[RuleRead])
+def list_rules(session: DbSession, user: CurrentUser):
+    return [_rule(r, user.locale) for r in service.list_rules(session, actor=user)]
+
+
+@router.patch("/rules/{code}", response_model=RuleRead)
+def update_rule(
+    code: RuleCode,
+    data: RuleUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    values = data.model_dump(exclude_unset=True, exclude={"version"})
+    rule = service.update_rule(
+        session, code, values, actor=user, version=_version(data.version, if_match)
+    )
+    set_etag(response, rule)
+    return _rule(rule, user.locale)
+
+
+@router.post("/evaluate")
+def evaluate(data: EvaluateIn, session: DbSession, user: CurrentUser) -> dict[str, Any]:
+    """Evaluate the warning rules now (the retention_evaluate job does it every 15 minutes)."""
+    return service.evaluate_now(
+        session, actor=user, customer_ids=data.customer_ids, rules=data.rules
+    ).to_dict()
+
+
+@router.get("/alerts", response_model=AlertPage)
+def list_alerts(
+    session: DbSession,
+    user: CurrentUser,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    owner_id: DbId | None = None,
+    rule: RuleCode | None = None,
+    value_class: ClassName | None = None,
+    severity: Severity | None = None,
+    customer_id: DbId | None = None,
+    mine: bool = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+):
+    rows, total = service.list_alerts(
+        session,
+        actor=user,
+        limit=limit,
+        offset=offset,
+        status=status,
+        owner_id=user.id if mine else owner_id,
+        rule=rule,
+        value_class=value_class,
+        severity=severity,
+        customer_id=customer_id,
+    )
+    return {
+        "items": [_alert(a, user.locale) for a in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertRead)
+def get_alert(alert_id: DbId, session: DbSession, user: CurrentUser, response: Response):
+    alert = service.get_alert(session, alert_id, actor=user)
+    set_etag(response, alert)
+    return _alert(alert, user.locale)
+
+
+@router.post("/alerts/{alert_id}/status", response_model=AlertRead)
+def set_alert_status(
+    alert_id: DbId,
+    data: AlertStatusIn,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    alert = service.set_alert_status(
+        session,
+        alert_id,
+        data.status,
+        actor=user,
+        note=data.note,
+        version=_version(data.version, if_match),
+    )
+    set_etag(response, alert)
+    return _alert(alert, user.locale)
+
+
+@router.post("/alerts/{alert_id}/apply", response_model=CaseRead, status_code=201)
+def apply_playbook(alert_id: DbId, data: ApplyIn, session: DbSession, user: CurrentUser):
+    return playbooks.apply_to_alert(session, alert_id, actor=user, playbook_id=data.playbook_id)
+
+
+@router.get("/playbooks", response_model=list[PlaybookRead])
+def list_playbooks(session: DbSession, user: CurrentUser):
+    return playbooks.list_playbooks(session, actor=user)
+
+
+@router.post("/playbooks", response_model=PlaybookRead, status_code=201)
+def create_playbook(data: PlaybookIn, session: DbSession, user: CurrentUser):
+    return playbooks.create_playbook(session, data.model_dump(), actor=user)
+
+
+@router.get("/playbooks/{playbook_id}", response_model=PlaybookRead)
+def get_playbook(playbook_id: DbId, session: DbSession, user: CurrentUser, response: Response):
+    pb = playbooks.get_playbook(session, playbook_id, actor=user)
+    set_etag(response, pb)
+    return pb
+
+
+@router.patch("/playbooks/{playbook_id}", response_model=PlaybookRead)
+def update_playbook(
+    playbook_id: DbId,
+    data: PlaybookUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    values = data.model_dump(exclude_unset=True, exclude={"version"})
+    pb = playbooks.update_playbook(
+        session, playbook_id, values, actor=user, version=_version(data.version, if_match)
+    )
+    set_etag(response, pb)
+    return pb
+
+
+@router.delete("/playbooks/{playbook_id}", status_code=204)
+def delete_playbook(
+    playbook_id: DbId, session: DbSession, user: CurrentUser, if_match: IfMatch = None
+):
+    playbooks.delete_playbook(session, playbook_id, actor=user, version=parse_if_match(if_match))
+    return Response(status_code=204)
+
+
+@router.get("/cases/{case_id}", response_model=CaseRead)
+def get_case(case_id: DbId, session: DbSession, user: CurrentUser):
+    from retento.auth.permissions import require
+
+    require(user, "retention:read")
+    case = session.get(RetentionCase, case_id)
+    if case is None:
+        raise NotFound("Case", case_id)
+    return case
+
+
+@router.post("/cases/{case_id}/outcome", response_model=CaseRead)
+def record_outcome(
+    case_id: DbId,
+    data: OutcomeIn,
+    session: DbSession,
+    user: CurrentUser,
+    if_match: IfMatch = None,
+):
+    return outcomes.record_outcome(
+        session,
+        case_id,
+        actor=user,
+        reached=data.reached,
+        offer_accepted=data.offer_accepted,
+        lost=data.lost,
+        note=data.note,
+        version=_version(data.version, if_match),
+    )
+
+
+@router.get("/tasks", response_model=TaskPage)
+def list_tasks(
+    session: DbSession,
+    user: CurrentUser,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    owner_id: DbId | None = None,
+    customer_id: DbId | None = None,
+    mine: bool = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+):
+    rows, total = tasks.list_tasks(
+        session,
+        actor=user,
+        limit=limit,
+        offset=offset,
+        status=status,
+        owner_id=user.id if mine else owner_id,
+        customer_id=customer_id,
+    )
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/tasks/{task_id}", response_model=TaskRead)
+def get_task(task_id: DbId, session: DbSession, user: CurrentUser, response: Response):
+    task = tasks.get_task(session, task_id, actor=user)
+    set_etag(response, task)
+    return task
+
+
+@router.patch("/tasks/{task_id}", response_model=TaskRead)
+def update_task(
+    task_id: DbId,
+    data: TaskUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    values = data.model_dump(exclude_unset=True, exclude={"version"})
+    task = tasks.update_task(
+        session, task_id, values, actor=user, version=_version(data.version, if_match)
+    )
+    set_etag(response, task)
+    return task
+
+
+@router.post("/tasks/{task_id}/status", response_model=TaskRead)
+def set_task_status(
+    task_id: DbId,
+    data: TaskStatusIn,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    task = tasks.set_task_status(
+        session,
+        task_id,
+        data.status,
+        actor=user,
+        result=data.result,
+        note=data.note,
+        version=_version(data.version, if_match),
+    )
+    set_etag(response, task)
+    return task
+
+
+@router.get("/report")
+def uplift_report(
+    session: DbSession,
+    user: CurrentUser,
+    playbook_id: DbId | None = None,
+    top_k: Share = 0.3,
+) -> list[dict[str, Any]]:
+    """Per playbook: came-back rate treated vs control (95 % interval), uplift, Qini, top k by
+    risk, incremental revenue minus cost."""
+    return report.uplift_report(session, actor=user, playbook_id=playbook_id, top_k=top_k)
