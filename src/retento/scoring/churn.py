@@ -52,7 +52,9 @@ def churn_scores(
     empty = pd.DataFrame(columns=["churn_risk", "churn_reasons"])
     tx = _tx(session, as_of)
     if tx.empty:
-        report.update(status="skipped", reason="no orders before the as-of date")
+        report.update(
+            status="skipped", reason_code="no_orders", reason="no orders before the as-of date"
+        )
         return empty, report
     providers = feature_providers()
     check_reason_texts(providers)
@@ -77,7 +79,11 @@ def churn_scores(
         try:
             model.fit_transactions(log, cutoff, extra=extra if providers else None)
         except ValueError as exc:
-            report.update(status="skipped", reason=f"not enough history to train: {exc}")
+            report.update(
+                status="skipped",
+                reason_code="short_history",
+                reason=f"not enough history to train: {exc}",
+            )
             return empty, report
         scored = model.score_transactions(
             log, cutoff, extra=extra if providers else None, top=TOP_REASONS
@@ -135,16 +141,28 @@ def _holdout(
     """Train on windows before ``cutoff - horizon``, test on the last ``horizon`` days."""
     test_cut = cutoff - pd.Timedelta(days=horizon)
     if test_cut <= log.first_day:
-        return {"status": "skipped", "reason": "no history before the test period"}
+        return {
+            "status": "skipped",
+            "reason_code": "short_history",
+            "reason": "no history before the test period",
+        }
     model = ChurnRiskModel(horizon_days=horizon, feature_labels=extra_feature_labels(columns))
     try:
         model.fit_transactions(log, test_cut, extra=extra if providers else None)
         scored = model.score_transactions(log, test_cut, extra=extra if providers else None, top=1)
     except ValueError as exc:
-        return {"status": "skipped", "reason": f"not enough history to train: {exc}"}
+        return {
+            "status": "skipped",
+            "reason_code": "short_history",
+            "reason": f"not enough history to train: {exc}",
+        }
     y = log.labels(test_cut, horizon, scored.index).to_numpy()
     if np.unique(y).size < 2:
-        return {"status": "skipped", "reason": "everyone (or no one) churned in the test period"}
+        return {
+            "status": "skipped",
+            "reason_code": "one_class",
+            "reason": "everyone (or no one) churned in the test period",
+        }
     metrics = churn_metrics(y, scored["churn_risk"].to_numpy(float))
     baseline = churn_metrics(y, scored["p_no_purchase_bgnbd"].fillna(1.0).to_numpy(float))
     keep = ("roc_auc", "pr_auc", "lift_at_10", "brier", "base_rate", "customers")

@@ -21,7 +21,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
 from retento.core.validation import DbId, is_id, offset_from_text
 from retento.customers.models import Customer
-from retento.scoring import jobs, service
+from retento.scoring import jobs, pages_churn, service
 from retento.scoring.models import LABELS, MODELS, STAGES, VALUE_CLASSES, CustomerScore, ScoreRun
 from retento.scoring.schemas import ScoreRunCreate
 from retento.web.forms import PageForm
@@ -81,6 +81,7 @@ CLASS_COLOURS = {
 SORT_OPTIONS = (
     ("-clv", N_("CLV, highest first")),
     ("clv", N_("CLV, lowest first")),
+    ("-churn_risk", N_("Churn risk, highest first")),
     ("p_alive", N_("P(alive), lowest first")),
     ("-p_alive", N_("P(alive), highest first")),
     ("-profit", N_("Profit, highest first")),
@@ -259,8 +260,9 @@ def _histogram_chart(request: Request, hist: dict[str, Any], name: str, digits: 
     )
 
 
-def _scatter_chart(request: Request, points: list) -> str:
-    """P(alive) against CLV, one point per customer (the third value is the customer id)."""
+def _scatter_chart(request: Request, points: list, x_name: str) -> str:
+    """Churn risk or P(alive) against CLV, one point per customer (the third value is the
+    customer id); ``x_name`` names the measure and the model behind it."""
     return _json(
         {
             "grid": {"left": 8, "right": 16, "top": 16, "bottom": 24, "containLabel": True},
@@ -269,7 +271,7 @@ def _scatter_chart(request: Request, points: list) -> str:
                 "type": "value",
                 "min": 0,
                 "max": 1,
-                "name": tr(request, "P(alive)"),
+                "name": x_name,
                 "nameLocation": "middle",
                 "nameGap": 24,
             },
@@ -424,7 +426,23 @@ def _dashboard(request: Request, run: ScoreRun) -> dict[str, Any]:
         (tr(request, label_msgid("value_label", code)), int(labels.get(code, 0))) for code in LABELS
     ]
     metrics = holdout.get("metrics") or {}
+    churn = pages_churn.churn_report(run)
+    risk_dist = churn.get("distribution") or {}
+    if risk_dist.get("scatter"):
+        scatter = _scatter_chart(
+            request, risk_dist["scatter"], pages_churn.risk_label(request, run)
+        )
+    elif dist.get("scatter"):
+        scatter = _scatter_chart(
+            request, dist["scatter"], pages_churn.alive_label(request, run.model)
+        )
+    else:
+        scatter = ""
     return {
+        "churn": churn,
+        "churn_holdout": churn.get("holdout") or {},
+        "spend": fit.get("spend") or {},
+        "scatter_is_risk": bool(risk_dist.get("scatter")),
         "report": report,
         "pyramid": pyramid,
         "pareto": pareto,
@@ -443,10 +461,17 @@ def _dashboard(request: Request, run: ScoreRun) -> dict[str, Any]:
             "clv": _histogram_chart(request, dist["clv"], tr(request, "CLV"), 0)
             if (dist.get("clv") or {}).get("counts")
             else "",
-            "p_alive": _histogram_chart(request, dist["p_alive"], tr(request, "P(alive)"), 2)
+            "p_alive": _histogram_chart(
+                request, dist["p_alive"], pages_churn.alive_label(request, run.model), 2
+            )
             if (dist.get("p_alive") or {}).get("counts")
             else "",
-            "scatter": _scatter_chart(request, dist["scatter"]) if dist.get("scatter") else "",
+            "risk": _histogram_chart(
+                request, risk_dist["hist"], pages_churn.risk_label(request, run), 1
+            )
+            if (risk_dist.get("hist") or {}).get("counts")
+            else "",
+            "scatter": scatter,
             "cohorts": _cohort_chart(request, cohorts) if cohorts.get("cohorts") else "",
             "tracking": _tracking_chart(request, holdout) if holdout.get("tracking") else "",
             "stages": _bars_chart(stage_items, "#22a06b"),
@@ -477,6 +502,7 @@ def value_dashboard(request: Request, session: DbSession, user: PageUser) -> Res
         "total_runs": total_runs,
         "models": [(m, tr(request, label_msgid("score_model", m))) for m in MODELS],
         "data": _dashboard(request, run) if run is not None and run.status == "succeeded" else {},
+        **pages_churn.page_context(request, run),
         "progress": _progress_view(run) if run is not None and run.status == "running" else {},
     }
     return render(request, "scoring/dashboard.html", **ctx)
@@ -594,7 +620,7 @@ def _score_filters(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
     qp = request.query_params
     keys = (
         "value_class", "label", "stage", "p_alive_lt", "p_alive_gte", "clv_gte", "owner", "sort",
-        "run",
+        "run", "churn_risk_gte",
     )  # fmt: skip
     raw = {k: qp.get(k, "").strip() for k in keys}
     problems: list[FieldError] = []
@@ -607,6 +633,7 @@ def _score_filters(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
     filters["p_alive_lt"] = _float(raw["p_alive_lt"], "p_alive_lt", problems, lo=0.0)
     filters["p_alive_gte"] = _float(raw["p_alive_gte"], "p_alive_gte", problems, lo=0.0)
     filters["clv_gte"] = _float(raw["clv_gte"], "clv_gte", problems)
+    filters["churn_risk_gte"] = _float(raw["churn_risk_gte"], "churn_risk_gte", problems, lo=0.0)
     for key, field in (("owner", "owner_id"), ("run", "run_id")):
         if raw[key]:
             if not is_id(raw[key]):
@@ -634,7 +661,12 @@ def value_customers(request: Request, session: DbSession, user: PageUser) -> Res
     offset = _offset(request)
     if filters.get("run_id") is None and service.latest_run(session) is None:
         return render(
-            request, "scoring/customers.html", run=None, f=raw, **_choices(request, session)
+            request,
+            "scoring/customers.html",
+            run=None,
+            f=raw,
+            **_choices(request, session),
+            **pages_churn.page_context(request, None),
         )
     run, rows, total = service.list_scores(
         session, actor=user, limit=PAGE_SIZE, offset=offset, **filters
@@ -658,6 +690,7 @@ def value_customers(request: Request, session: DbSession, user: PageUser) -> Res
         "offset": offset,
         "limit": PAGE_SIZE,
         "f": raw,
+        **pages_churn.page_context(request, run),
     }
     if is_htmx(request) and request.headers.get("hx-target") == "results":
         return render(request, "scoring/_scores.html", **ctx)
@@ -695,10 +728,17 @@ def scores_for_panel(
         runs = {r.id: r for r in found}
     latest: CustomerScore | None = history[0] if history else None
     horizon = None
-    if latest is not None:
-        fit = (runs[latest.run_id].report or {}).get("fit") or {}
+    latest_run = runs.get(latest.run_id) if latest is not None else None
+    if latest_run is not None:
+        fit = (latest_run.report or {}).get("fit") or {}
         horizon = fit.get("horizon_weeks")
     return {
+        **pages_churn.page_context(request, latest_run),
+        "reasons": pages_churn.reason_texts(request, latest.churn_reasons if latest else None),
+        "one_time_mark": latest is not None
+        and latest_run is not None
+        and pages_churn.one_time_safe_mark(latest_run.model, latest.frequency),
+        "model_names": {rid: pages_churn.model_short(r.model) for rid, r in runs.items()},
         "latest": latest,
         "history": history,
         "runs": runs,

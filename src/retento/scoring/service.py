@@ -31,6 +31,7 @@ SORTABLE = {
     "customer_id": CustomerScore.customer_id,
     "clv": CustomerScore.clv,
     "p_alive": CustomerScore.p_alive,
+    "churn_risk": CustomerScore.churn_risk,
     "profit": CustomerScore.profit,
     "revenue": CustomerScore.revenue,
     "expected_purchases": CustomerScore.expected_purchases,
@@ -168,6 +169,7 @@ def _with_churn(
     horizon = churn_horizon(data)
     if not data.churn:
         report = {"model": churn.MODEL_NAME, "horizon_days": horizon, "status": "off"}
+        report["reason_code"] = "off"
         report["reason"] = "churn risk was not requested for this run"
         risk = pd.DataFrame(columns=["churn_risk", "churn_reasons"])
     else:
@@ -180,7 +182,26 @@ def _with_churn(
     ]
     reasons = risk["churn_reasons"].to_dict()
     scores["churn_reasons"] = [reasons.get(int(i)) for i in ids]
+    if report.get("status") == "scored":
+        report["distribution"] = _risk_distribution(scores)
     return scores, report
+
+
+def _risk_distribution(scores: pd.DataFrame) -> dict:
+    """Histogram of churn risk and a sample of (risk, CLV, customer) points for the dashboard."""
+    scored = scores[scores["churn_risk"].notna()]
+    risk = scored["churn_risk"].to_numpy(float)
+    counts, edges = np.histogram(risk, bins=10, range=(0.0, 1.0))
+    rng = np.random.default_rng(0)
+    sample = scored if len(scored) <= 2000 else scored.iloc[rng.choice(len(scored), 2000, False)]
+    points = [
+        [round(float(r), 4), round(float(c or 0.0), 2), int(i)]
+        for r, c, i in zip(sample["churn_risk"], sample["clv"], sample["customer_id"], strict=True)
+    ]
+    return {
+        "hist": {"edges": [round(float(e), 2) for e in edges], "counts": counts.tolist()},
+        "scatter": points,
+    }
 
 
 def _money(value: float) -> Decimal:
@@ -250,6 +271,8 @@ def list_scores(
     p_alive_lt: float | None = None,
     p_alive_gte: float | None = None,
     clv_gte: float | None = None,
+    churn_risk_gte: float | None = None,
+    churn_risk_lt: float | None = None,
     owner_id: int | None = None,
     sort: str | None = None,
     limit: int = 50,
@@ -278,6 +301,10 @@ def list_scores(
         stmt = stmt.where(CustomerScore.p_alive >= p_alive_gte)
     if clv_gte is not None:
         stmt = stmt.where(CustomerScore.clv >= clv_gte)
+    if churn_risk_gte is not None:
+        stmt = stmt.where(CustomerScore.churn_risk >= churn_risk_gte)
+    if churn_risk_lt is not None:
+        stmt = stmt.where(CustomerScore.churn_risk < churn_risk_lt)
     if owner_id is not None:
         stmt = stmt.join(Customer, Customer.id == CustomerScore.customer_id).where(
             Customer.owner_id == owner_id
