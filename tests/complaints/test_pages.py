@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from retento.complaints.models import Complaint, ComplaintEvent, ImprovementAction, SlaPolicy
@@ -156,7 +157,10 @@ def test_create_then_work_through_the_workflow(client, db, users, tmp_path):
     assert "Replaced the machine." in page.text and 'value="reopen"' in page.text
     kinds = [e.kind for e in c.events]
     assert {"created", "transition", "message", "remedy", "feedback", "attachment"} <= set(kinds)
-    assert web.get(f"/complaints/attachments/{c.attachments[0].id}").content == b"\x89PNG\r\n\x1a\nfake"
+    assert (
+        web.get(f"/complaints/attachments/{c.attachments[0].id}").content
+        == b"\x89PNG\r\n\x1a\nfake"
+    )
 
 
 def test_manager_reassigns_and_agent_cannot(client, db, users):
@@ -289,6 +293,36 @@ def test_sla_admin_creates_and_edits_policies_and_calendars(client, db, users):
     db.expire_all()
     assert db.get(SlaPolicy, p.id).resolution_minutes == 300
     assert web.get(f"/complaints/sla/calendars/{cal.id}").status_code == 200
+
+
+def test_sla_targets_in_hours_as_well_as_minutes(client, db, users):
+    web = Browser(client)
+    web.login("manager")
+    cal_id = db.scalar(select(SlaPolicy.calendar_id).limit(1))
+    form = {
+        "name": "Hours policy", "priority": "20", "first_response_minutes": "1h30m",
+        "resolution_minutes": "2 h", "warn_fraction": "0.8", "calendar_id": str(cal_id),
+        "is_active": "1",
+    }  # fmt: skip
+    assert web.post("/complaints/sla/policies", form).status_code == 303
+    p = db.scalar(select(SlaPolicy).where(SlaPolicy.name == "Hours policy"))
+    assert (p.first_response_minutes, p.resolution_minutes) == (90, 120)
+    page = web.get("/complaints/sla").text
+    assert "1 h 30 min" in page and "2 h" in page
+    assert 'value="1h30m"' in web.get(f"/complaints/sla/policies/{p.id}").text
+    bad = web.post(
+        "/complaints/sla/policies", {**form, "name": "Bad", "resolution_minutes": "soon"}
+    )
+    assert bad.status_code == 422 and "write minutes (90), hours (4h) or both (1h30m)" in bad.text
+    assert db.scalar(select(SlaPolicy).where(SlaPolicy.name == "Bad")) is None
+    from retento.complaints.schemas import parse_minutes
+
+    assert [parse_minutes(v) for v in (90, "90", "45m", "30 min", "4h", "1.5h", "2小时")] == [
+        90, 90, 45, 30, 240, 90, 120,
+    ]  # fmt: skip
+    for bad_text in ("", "h", "1.01h", "4 days", "-5"):
+        with pytest.raises(ValueError):
+            parse_minutes(bad_text)
 
 
 def test_dashboard_charts_and_pdca_log(client, db, users):

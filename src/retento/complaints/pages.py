@@ -1540,8 +1540,18 @@ def _policy_values(p: SlaPolicy | None) -> dict[str, Any]:
     if p is None:
         return {"priority": "100", "warn_fraction": "0.8", "is_active": True}
     values = {k: "" if getattr(p, k) is None else str(getattr(p, k)) for k in POLICY_FIELDS}
+    for k in ("first_response_minutes", "resolution_minutes"):
+        values[k] = duration_input(getattr(p, k))
     values["is_active"] = p.is_active
     return values
+
+
+def duration_input(minutes: int) -> str:
+    """Minutes as the form shows them: ``45``, ``4h``, ``1h30m``."""
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return str(rest)
+    return f"{hours}h" + (f"{rest}m" if rest else "")
 
 
 def _calendar_values(row: BusinessCalendarRow | None) -> dict[str, Any]:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
@@ -298,13 +306,36 @@ class CalendarRead(BaseModel):
     holidays: list[str]
 
 
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+)\s*(?:m|min)?)?$", re.I)
+
+
+def parse_minutes(value: Any) -> Any:
+    """An SLA target as minutes: ``90``, ``90m``, ``4h``, ``1.5h`` or ``1h30m`` (also ``4 h``,
+    ``30 min``); numbers pass through. Anything else is refused with the accepted forms."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().replace("小时", "h").replace("分钟", "m").replace("分", "m")
+    m = _DURATION.match(text)
+    if not text or m is None or not (m.group(1) or m.group(2)):
+        raise ValueError("write minutes (90), hours (4h) or both (1h30m)")
+    hours = float(m.group(1) or 0)
+    minutes = hours * 60 + int(m.group(2) or 0)
+    if minutes != int(minutes):
+        raise ValueError("hours must come to whole minutes (1.5h, not 1.01h)")
+    return int(minutes)
+
+
+# Business minutes; the forms also take hours ("4h", "1h30m").
+Minutes = Annotated[int, BeforeValidator(parse_minutes), Field(ge=1, le=60 * 24 * 365)]
+
+
 class SlaPolicyIn(BaseModel):
     name: Name = Field(min_length=1, max_length=100)
     severity: int | None = Field(None, ge=1, le=4)
     value_class: ValueClass | None = None
     priority: int = Field(100, ge=0, le=100000)
-    first_response_minutes: int = Field(ge=1, le=60 * 24 * 365)
-    resolution_minutes: int = Field(ge=1, le=60 * 24 * 365)
+    first_response_minutes: Minutes
+    resolution_minutes: Minutes
     warn_fraction: float = Field(0.8, gt=0, le=1)
     calendar_id: DbId
     auto_reassign_to_id: DbId | None = None
@@ -316,8 +347,8 @@ class SlaPolicyUpdate(BaseModel):
     severity: int | None = Field(None, ge=1, le=4)
     value_class: ValueClass | None = None
     priority: int | None = Field(None, ge=0, le=100000)
-    first_response_minutes: int | None = Field(None, ge=1, le=60 * 24 * 365)
-    resolution_minutes: int | None = Field(None, ge=1, le=60 * 24 * 365)
+    first_response_minutes: Minutes | None = None
+    resolution_minutes: Minutes | None = None
     warn_fraction: float | None = Field(None, gt=0, le=1)
     calendar_id: DbId | None = None
     auto_reassign_to_id: DbId | None = None
