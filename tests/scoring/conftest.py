@@ -17,6 +17,11 @@ AS_OF = datetime(2025, 1, 1, tzinfo=UTC)
 @pytest.fixture
 def population(db, users):
     """120 customers with heterogeneous BG/NBD-like buying over 2 years, 3 with negative profit."""
+    return insert_population(db)
+
+
+def insert_population(db, n_customers: int = 120, prefix: str = "POP"):
+    """The population fixture's data in any session (also a live PostgreSQL one)."""
     rng = np.random.default_rng(7)
     product = make_product(db)
     start = AS_OF - timedelta(days=730)
@@ -26,15 +31,17 @@ def population(db, users):
             "name_key": f"pop {i}",
             "kind": "consumer",
             "party_type": "person",
-            "external_id": f"POP{i:04d}",
+            "external_id": f"{prefix}{i:04d}",
             "custom_fields": {},
         }
-        for i in range(120)
+        for i in range(n_customers)
     ]
     db.execute(insert(Customer), customers)
     ids = [
         c.id
-        for c in db.query(Customer).filter(Customer.external_id.like("POP%")).order_by(Customer.id)
+        for c in db.query(Customer)
+        .filter(Customer.external_id.like(f"{prefix}%"))
+        .order_by(Customer.id)
     ]
     orders = []
     for n, cid in enumerate(ids):
