@@ -337,6 +337,9 @@ def test_dashboard_charts_and_pdca_log(client, db, users):
         assert f'id="{chart}"' in page.text
     assert "× 25" in page.text and "53 %" in page.text
     assert c.category.name in page.text
+    # Every field the server requires is marked: title, root cause and plan.
+    for name in ("title", "root_cause", "plan"):
+        assert re.search(rf'<label for="f-{name}">[^<]*<span class="req"', page.text), name
     r = web.post("/complaints/dashboard/improvements", {"title": "", "root_cause": "courier"})
     assert r.status_code == 422 and count(db, ImprovementAction) == 0
     r = web.post(
