@@ -111,16 +111,17 @@ def test_playbooks_crud_and_report(client, tokens, db, users):
     books = client.get("/api/v1/retention/playbooks", headers=tokens["analyst"]).json()
     assert [(b["value_class"], b["action"]) for b in books] == [
         ("key", "task"),
+        ("key", "call"),
         ("ordinary", "offer"),
         ("small", "email"),
         ("bad", "let_go"),
     ]
     body = {
         "value_class": "key",
-        "reason": "complaint",
+        "reason": "survey",
         "action": "call",
-        "name_en": "Key customer complaint: call back",
-        "name_zh": "重要客户投诉：回电",
+        "name_en": "Key customer detractor: call back",
+        "name_zh": "重要客户贬损者：回电",
         "cost": "25.50",
     }
     r = client.post("/api/v1/retention/playbooks", json=body, headers=tokens["manager"])
@@ -137,7 +138,7 @@ def test_playbooks_crud_and_report(client, tokens, db, users):
     r = client.delete(f"/api/v1/retention/playbooks/{pb['id']}", headers=tokens["manager"])
     assert r.status_code == 204
     rep = client.get("/api/v1/retention/report", headers=tokens["analyst"])
-    assert rep.status_code == 200 and len(rep.json()) == 4
+    assert rep.status_code == 200 and len(rep.json()) == 5
     assert all(x["estimate"] is None for x in rep.json())
     assert (
         client.get("/api/v1/retention/report?top_k=2", headers=tokens["analyst"]).status_code == 422

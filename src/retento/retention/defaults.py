@@ -50,6 +50,27 @@ DEFAULT_PLAYBOOKS: list[dict[str, Any]] = [
         "cost": Decimal("40.00"),
     },
     {
+        "value_class": "key",
+        "reason": "complaint",
+        "action": "call",
+        "name_en": "Key customer complaint: service recovery call",
+        "name_zh": "重要客户投诉：服务补救回访",
+        "script_en": (
+            "Call today. Apologise for the delay in resolving the complaint, tell the customer "
+            "who now owns it and by when it will be solved, and offer a goodwill gesture if the "
+            "delay cost them. No control group: a key customer's breached complaint is always "
+            "followed up."
+        ),
+        "script_zh": (
+            "今天致电。为投诉处理延误致歉，告知客户现在由谁负责以及何时解决；如延误给客户造成损失，"
+            "可提供补偿。无对照组：重要客户超时的投诉必须跟进。"
+        ),
+        "due_days": 1,
+        "control_share": 0.0,
+        "window_days": 90,
+        "cost": Decimal("40.00"),
+    },
+    {
         "value_class": "ordinary",
         "action": "offer",
         "name_en": "Ordinary customer: try with an offer",
@@ -113,6 +134,6 @@ def ensure_defaults(session: Session) -> RetentionConfig:
             )
     if session.scalar(select(RetentionPlaybook.id).limit(1)) is None:
         for pb in DEFAULT_PLAYBOOKS:
-            session.add(RetentionPlaybook(reason="*", enabled=True, **{"offer_points": 0, **pb}))
+            session.add(RetentionPlaybook(enabled=True, **{"reason": "*", "offer_points": 0, **pb}))
     session.flush()
     return config

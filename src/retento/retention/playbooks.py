@@ -105,8 +105,11 @@ def _clean(data: dict[str, Any], pb: RetentionPlaybook | None) -> dict[str, Any]
                 raise InvalidInput(f"{key} must be between {low} and {top}.", field=key)
         elif key == "control_share":
             v = float(v)
-            if not 0.0 < v < 1.0:
-                raise InvalidInput("control_share must be between 0 and 1.", field=key)
+            if not 0.0 <= v < 1.0:
+                raise InvalidInput(
+                    "control_share must be at least 0 and below 1 (0: no control group).",
+                    field=key,
+                )
         elif key == "cost":
             try:
                 v = Decimal(str(v)).quantize(Decimal("0.01"))
@@ -204,12 +207,18 @@ def match_playbook(session: Session, value_class: str, rule: str) -> RetentionPl
     return (exact or rows or [None])[0]
 
 
-def arm_for(playbook_id: int, value_class: str, seq: int, control_share: float) -> str:
-    """Treated or control for the ``seq``-th case of a (playbook, class) stratum."""
+def arm_for(stratum: str, seq: int, control_share: float) -> str:
+    """Treated or control for the ``seq``-th case of a stratum ("class:reason:value class").
+
+    The seed names the playbook by its (class, reason), not its id, so the same history gives
+    the same split in any database. A share of 0 means no control group (every case treated).
+    """
+    if control_share <= 0:
+        return "treated"
     from retento.analytics.uplift import assign_treatment
 
     block, pos = divmod(seq, BLOCK)
-    seed = zlib.crc32(f"retention:{playbook_id}:{value_class}:{block}".encode())
+    seed = zlib.crc32(f"retention:{stratum}:{block}".encode())
     treated = assign_treatment(BLOCK, control_share=control_share, random_state=seed)
     return "treated" if bool(treated[pos]) else "control"
 
@@ -241,7 +250,8 @@ def apply_playbook(
             RetentionCase.playbook_id == pb.id, RetentionCase.value_class == alert.value_class
         )
     )
-    arm = arm_for(pb.id, alert.value_class, int(seq or 0), pb.control_share)
+    stratum = f"{pb.value_class}:{pb.reason}:{alert.value_class}"
+    arm = arm_for(stratum, int(seq or 0), pb.control_share)
     case = RetentionCase(
         alert_id=alert.id,
         playbook_id=pb.id,

@@ -127,7 +127,7 @@ class PlaybookIn(BaseModel):
     script_en: str = Field("", max_length=5000)
     script_zh: str = Field("", max_length=5000)
     due_days: int = Field(3, ge=0, le=365)
-    control_share: float = Field(0.1, gt=0, lt=1)
+    control_share: float = Field(0.1, ge=0, lt=1)
     window_days: int = Field(60, ge=1, le=730)
     cost: Money = Decimal("0.00")
     offer_points: int = Field(0, ge=0, le=1_000_000)
@@ -142,7 +142,7 @@ class PlaybookUpdate(BaseModel):
     script_en: str | None = Field(None, max_length=5000)
     script_zh: str | None = Field(None, max_length=5000)
     due_days: int | None = Field(None, ge=0, le=365)
-    control_share: float | None = Field(None, gt=0, lt=1)
+    control_share: float | None = Field(None, ge=0, lt=1)
     window_days: int | None = Field(None, ge=1, le=730)
     cost: Money | None = None
     offer_points: int | None = Field(None, ge=0, le=1_000_000)
