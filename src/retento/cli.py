@@ -13,6 +13,7 @@ from retento.dataio.cli import export_cmd, import_cmd
 from retento.demo.cli import demo as demo_cmd
 from retento.loyalty.cli import app as loyalty_app
 from retento.mail.cli import app as mail_app
+from retento.retention.cli import app as retention_app
 from retento.scoring.cli import score as score_cmd
 from retento.surveys.cli import app as surveys_app
 
@@ -27,6 +28,7 @@ app.add_typer(complaints_app, name="complaints")
 app.add_typer(surveys_app, name="surveys")
 app.add_typer(mail_app, name="mail")
 app.add_typer(loyalty_app, name="loyalty")
+app.add_typer(retention_app, name="retention")
 app.add_typer(analyze_app, name="analyze", help="Analyse files without a database.")
 app.command("score")(score_cmd)
 app.command("import")(import_cmd)

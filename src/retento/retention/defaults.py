@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from retento.core.db import utcnow
 from retento.retention.models import RetentionConfig, RetentionPlaybook, RetentionRule
+from retento.retention.sql import insert_ignore
 
 # code -> (threshold, window_days, severity, classes)
 #   churn_risk: risk (0-1) above threshold
@@ -114,26 +116,53 @@ DEFAULT_PLAYBOOKS: list[dict[str, Any]] = [
 
 
 def ensure_defaults(session: Session) -> RetentionConfig:
-    """Create the settings row, the rules and the playbooks that do not exist yet (idempotent)."""
+    """Create the settings row, the rules and (on first use) the playbooks; idempotent and safe
+    when two processes start at once (insert-or-ignore on their unique keys)."""
     config = session.get(RetentionConfig, 1)
-    if config is None:
-        config = RetentionConfig(id=1, auto_apply=True, notify_owner=True)
-        session.add(config)
-    have = set(session.scalars(select(RetentionRule.code)))
-    for code, (threshold, window, severity, classes) in DEFAULT_RULES.items():
-        if code not in have:
-            session.add(
-                RetentionRule(
-                    code=code,
-                    enabled=True,
-                    threshold=threshold,
-                    window_days=window,
-                    severity=severity,
-                    classes=list(classes),
-                )
-            )
+    if config is not None:
+        return config
+    insert_ignore(
+        session,
+        RetentionConfig,
+        [{"id": 1, "auto_apply": True, "notify_owner": True, "updated_at": utcnow(), "version": 1}],
+        ["id"],
+        [RetentionConfig.id],
+    )
+    insert_ignore(
+        session,
+        RetentionRule,
+        [
+            {
+                "code": code,
+                "enabled": True,
+                "threshold": threshold,
+                "window_days": window,
+                "severity": severity,
+                "classes": list(classes),
+                "updated_at": utcnow(),
+                "version": 1,
+            }
+            for code, (threshold, window, severity, classes) in DEFAULT_RULES.items()
+        ],
+        ["code"],
+        [RetentionRule.id],
+    )
     if session.scalar(select(RetentionPlaybook.id).limit(1)) is None:
-        for pb in DEFAULT_PLAYBOOKS:
-            session.add(RetentionPlaybook(enabled=True, **{"reason": "*", "offer_points": 0, **pb}))
-    session.flush()
-    return config
+        insert_ignore(
+            session,
+            RetentionPlaybook,
+            [
+                {
+                    "enabled": True,
+                    "reason": "*",
+                    "offer_points": 0,
+                    "updated_at": utcnow(),
+                    "version": 1,
+                    **pb,
+                }
+                for pb in DEFAULT_PLAYBOOKS
+            ],
+            ["value_class", "reason"],
+            [RetentionPlaybook.id],
+        )
+    return session.get_one(RetentionConfig, 1)

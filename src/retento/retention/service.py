@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from retento.audit.service import record, snapshot
@@ -36,34 +35,11 @@ from retento.retention.models import (
     RetentionConfig,
     RetentionRule,
 )
+from retento.retention.sql import insert_ignore
 
 # Alert status transitions (locked, versioned): open → acknowledged → closed; open → closed;
 # a closed alert is final (a new cause raises a new alert).
 TRANSITIONS = {"open": ("acknowledged", "closed"), "acknowledged": ("closed", "open")}
-
-
-def insert_ignore(
-    session: Session, model: type, rows: list[dict[str, Any]], conflict: list[str], returning
-) -> list[Any]:
-    """INSERT ... ON CONFLICT DO NOTHING; returns ``returning`` of the rows actually inserted.
-
-    On PostgreSQL a conflicting insert of a concurrent, uncommitted transaction makes this one
-    wait and then skip the row, so concurrent evaluations never raise the same alert twice.
-    """
-    if not rows:
-        return []
-    dialect = session.get_bind().dialect.name
-    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    out: list[Any] = []
-    for i in range(0, len(rows), 500):
-        stmt = (
-            ins(model)
-            .values(rows[i : i + 500])
-            .on_conflict_do_nothing(index_elements=conflict)
-            .returning(*returning)
-        )
-        out.extend(session.execute(stmt).all())
-    return out
 
 
 # --------------------------------------------------------------------------- settings and rules
@@ -226,6 +202,8 @@ def evaluate(
                 "version": 1,
             }
         )
+    # One order for every process, so concurrent inserts of the same causes queue, not deadlock.
+    rows.sort(key=lambda r: (r["customer_id"], r["rule"], r["cause_key"]))
     inserted = insert_ignore(
         session,
         RetentionAlert,

@@ -1,0 +1,158 @@
+"""`retento retention ...`: evaluate the warning rules, list alerts, print the uplift report."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
+
+app = typer.Typer(
+    help="Churn early warning and win-back: rules, alerts, uplift report.", no_args_is_help=True
+)
+
+RULE_HELP = "Only this rule (repeat for several): " + ", ".join(
+    ("churn_risk", "rhythm", "complaint", "survey", "tier_downgrade", "points_expiring")
+)
+
+
+@app.command("evaluate")
+@friendly_errors
+def evaluate_cmd(
+    rule: list[str] = typer.Option(None, "--rule", help=RULE_HELP),
+    as_user: str | None = typer.Option(
+        None, "--as", help="Act as this user (default: first admin)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Evaluate the warning rules now (the retention_evaluate job does it every 15 minutes);
+    a cause already alerted is never alerted again."""
+    from retento.retention.service import evaluate_now
+
+    with cli_session() as session:
+        rep = evaluate_now(session, actor=cli_actor(session, as_user), rules=rule or None)
+        out = rep.to_dict()
+    if as_json:
+        print(json.dumps(out))
+        return
+    console.print(
+        f"{out['created']} new alert(s) from {out['candidates']} warning(s) of "
+        f"{out['checked_rules']} rule(s); {out['cases']} playbook case(s) opened, "
+        f"{out['escalated']} escalated, {out['notified']} owner notice(s) queued."
+    )
+
+
+@app.command("alerts")
+@friendly_errors
+def alerts_cmd(
+    status: str | None = typer.Option("open", help="open, acknowledged, closed (empty: all)."),
+    rule: str | None = typer.Option(None, help="Only this rule."),
+    value_class: str | None = typer.Option(None, "--class", help="key, ordinary, small, bad."),
+    limit: int = typer.Option(50, min=1, max=500),
+    locale: str = typer.Option("en", help="Language of the reasons: en or zh_CN."),
+    as_user: str | None = typer.Option(
+        None, "--as", help="Act as this user (default: first admin)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the alerts as JSON."),
+) -> None:
+    """List alerts, newest first, with their reason in words."""
+    from retento.retention.reasons import render_reason
+    from retento.retention.service import list_alerts
+
+    with cli_session() as session:
+        rows, total = list_alerts(
+            session,
+            actor=cli_actor(session, as_user),
+            limit=limit,
+            status=status or None,
+            rule=rule,
+            value_class=value_class,
+        )
+        items = [
+            {
+                "id": a.id,
+                "customer_id": a.customer_id,
+                "rule": a.rule,
+                "severity": a.severity,
+                "class": a.value_class,
+                "owner_id": a.owner_id,
+                "status": a.status,
+                "created_at": a.created_at.isoformat(timespec="minutes"),
+                "reason": render_reason(a.reason_code, a.reason_params, locale),
+            }
+            for a in rows
+        ]
+    if as_json:
+        print(json.dumps({"total": total, "items": items}, ensure_ascii=False))
+        return
+    table = Table(title=f"{total} alert(s)")
+    for col in ("id", "customer", "rule", "severity", "class", "owner", "status", "reason"):
+        table.add_column(col)
+    for i in items:
+        table.add_row(
+            str(i["id"]),
+            str(i["customer_id"]),
+            i["rule"],
+            i["severity"],
+            i["class"],
+            str(i["owner_id"] or "—"),
+            i["status"],
+            i["reason"],
+        )
+    console.print(table)
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f} %"
+
+
+@app.command("report")
+@friendly_errors
+def report_cmd(
+    playbook_id: int | None = typer.Option(None, "--playbook", help="Only this playbook."),
+    top_k: float = typer.Option(0.3, help="Share of cases with the highest risk for 'top k'."),
+    as_user: str | None = typer.Option(
+        None, "--as", help="Act as this user (default: first admin)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+) -> None:
+    """Per playbook: came-back rate treated vs control with a 95 % interval, uplift, uplift in
+    the top k by risk, and incremental revenue minus cost (settled cases only)."""
+    from retento.retention.report import uplift_report
+
+    with cli_session() as session:
+        rep = uplift_report(
+            session, actor=cli_actor(session, as_user), playbook_id=playbook_id, top_k=top_k
+        )
+    if as_json:
+        print(json.dumps(rep, ensure_ascii=False, default=str))
+        return
+    table = Table(title="Win-back uplift by playbook")
+    for col in (
+        "playbook",
+        "treated",
+        "control",
+        "rate T",
+        "rate C",
+        "uplift [95 % CI]",
+        f"top {top_k:.0%}",
+        "net revenue",
+    ):
+        table.add_column(col)
+    for r in rep:
+        est, top, money = r["estimate"], r["top_k"], r["revenue"]
+        table.add_row(
+            f"{r['playbook_id']} {r['name_en']}",
+            str(r["n_treated"]),
+            str(r["n_control"]),
+            _pct(est and est["rate_treated"]),
+            _pct(est and est["rate_control"]),
+            "—"
+            if est is None
+            else f"{_pct(est['uplift'])} [{_pct(est['ci_low'])}, {_pct(est['ci_high'])}]",
+            "—" if top is None else _pct(top["uplift"]),
+            "—" if money is None else f"{money['net']} (cost {money['cost']})",
+        )
+    console.print(table)
