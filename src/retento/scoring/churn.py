@@ -82,7 +82,7 @@ def churn_scores(
             report.update(
                 status="skipped",
                 reason_code="short_history",
-                reason=f"not enough history to train: {exc}",
+                reason=str(exc),
             )
             return empty, report
         scored = model.score_transactions(
@@ -154,7 +154,7 @@ def _holdout(
         return {
             "status": "skipped",
             "reason_code": "short_history",
-            "reason": f"not enough history to train: {exc}",
+            "reason": str(exc),
         }
     y = log.labels(test_cut, horizon, scored.index).to_numpy()
     if np.unique(y).size < 2:
