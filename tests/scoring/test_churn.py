@@ -252,3 +252,30 @@ def test_churn_scores_are_stored_and_read_back_on_postgresql(live_pg):
         assert len(top) == run.report["churn"]["above_half"]
         reasons = [r for row in rows for r in (row.churn_reasons or [])]
         assert reasons and all(isinstance(r["params"], dict) for r in reasons)
+
+
+def test_api_gives_churn_risk_and_reasons_and_filters_on_it(client, tokens, db, population):
+    db.commit()
+    r = client.post(
+        "/api/v1/scoring/runs",
+        json={"model": "mbgnbd", "as_of": AS_OF.isoformat(), "churn_horizon_days": 60},
+        headers=tokens["manager"],
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["params"]["churn"]["horizon_days"] == 60
+    r = client.get(
+        "/api/v1/scores",
+        params={"churn_risk_gte": 0.5, "sort": "-churn_risk", "limit": 200},
+        headers=tokens["analyst"],
+    )
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    risks = [i["churn_risk"] for i in items]
+    assert risks and min(risks) >= 0.5 and risks == sorted(risks, reverse=True)
+    assert any(i["churn_reasons"] for i in items)
+    bad = client.get("/api/v1/scores", params={"churn_risk_gte": 2}, headers=tokens["analyst"])
+    assert bad.status_code == 422 and "churn_risk_gte" in bad.text
+    bad = client.post(
+        "/api/v1/scoring/runs", json={"churn_horizon_days": 5}, headers=tokens["manager"]
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "churn_horizon_days"

@@ -52,9 +52,13 @@ def list_scores(
     stage: str | None = Query(None, description="potential, new, regular, old, loyal"),
     p_alive_lt: float | None = Query(None, ge=0, le=1),
     p_alive_gte: float | None = Query(None, ge=0, le=1),
+    churn_risk_gte: float | None = Query(
+        None, ge=0, le=1, description="Churn risk (probability of no purchase in the horizon)."
+    ),
+    churn_risk_lt: float | None = Query(None, ge=0, le=1),
     clv_gte: float | None = None,
     owner_id: DbId | None = None,
-    sort: str | None = Query(None, description="e.g. -clv, p_alive, -profit"),
+    sort: str | None = Query(None, description="e.g. -clv, -churn_risk, p_alive, -profit"),
     limit: Limit = 50,
     offset: Offset = 0,
 ):
@@ -67,6 +71,8 @@ def list_scores(
         stage=stage,
         p_alive_lt=p_alive_lt,
         p_alive_gte=p_alive_gte,
+        churn_risk_gte=churn_risk_gte,
+        churn_risk_lt=churn_risk_lt,
         clv_gte=clv_gte,
         owner_id=owner_id,
         sort=sort,
