@@ -199,3 +199,251 @@ def test_pages_without_a_run_say_so(web, users):
 def test_anonymous_visitors_are_sent_to_login(client):
     r = client.get("/retention/at-risk", follow_redirects=False)
     assert r.status_code in (302, 303, 401)
+
+
+# --- alerts, tasks, playbooks ------------------------------------------------------------------
+
+
+def _alert(db, customer, owner, *, rule="complaint", cls="key", severity="high", **over):
+    from retento.retention.models import RetentionAlert
+
+    a = RetentionAlert(
+        customer_id=customer.id,
+        rule=rule,
+        cause_key=over.pop("cause_key", f"c-{customer.id}-{rule}"),
+        severity=severity,
+        reason_code=over.pop("reason_code", "complaint_breached"),
+        reason_params=over.pop("reason_params", {"code": "C-7", "days": 12}),
+        value_class=cls,
+        risk=0.8,
+        owner_id=owner.id if owner else None,
+        status="open",
+        **over,
+    )
+    db.add(a)
+    db.flush()
+    return a
+
+
+@pytest.fixture
+def alerts(db, users):
+    agent, manager = users["agent"], users["manager"]
+    vip = make_customer(db, name="Vera VIP", owner_id=agent.id)
+    big = make_customer(db, name="Bo Big", owner_id=manager.id)
+    out = {
+        "agent": _alert(db, vip, agent),
+        "manager": _alert(
+            db,
+            big,
+            manager,
+            rule="rhythm",
+            cls="ordinary",
+            severity="medium",
+            reason_code="rhythm",
+            reason_params={"days": 120, "gap": 30},
+        ),
+    }
+    db.commit()
+    return out
+
+
+def test_alerts_inbox_mine_and_all(web, alerts, users):
+    web.login("agent")
+    page = web.get("/retention/alerts")
+    assert page.status_code == 200
+    assert "Vera VIP" in page.text and "Bo Big" not in page.text
+    assert "Complaint C-7 breached its SLA 12 days ago" in page.text
+    assert "Bo Big" not in web.get("/retention/alerts?scope=all").text  # agents see their own
+    assert page.text.count('class="active"') == 1
+
+    mgr = Browser(web.client)
+    web.client.cookies.clear()
+    mgr.login("manager")
+    everyone = mgr.get("/retention/alerts").text
+    assert "Vera VIP" in everyone and "Bo Big" in everyone
+    assert "No purchase for 120 days; usually buys every 30 days" in everyone
+    assert "Vera VIP" not in mgr.get("/retention/alerts?scope=mine").text
+    assert "Bo Big" not in mgr.get("/retention/alerts?rule=complaint").text
+    assert "Vera VIP" not in mgr.get("/retention/alerts?class=ordinary").text
+    assert mgr.get("/retention/alerts?severity=huge").status_code == 422
+
+
+def test_alert_acknowledge_close_and_stale_button(web, alerts, db):
+    from retento.retention.models import RetentionAlert
+
+    web.login("agent")
+    a = alerts["agent"]
+    r = web.post(f"/retention/alerts/{a.id}/status", {"status": "acknowledged", "version": "1"})
+    assert r.status_code == 303
+    db.expire_all()
+    assert db.get(RetentionAlert, a.id).status == "acknowledged"
+    # A second press from the page loaded before (version 1) is refused, nothing changes.
+    r = web.post(
+        f"/retention/alerts/{a.id}/status", {"status": "closed", "version": "1"},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert "Someone else changed this alert" in r.text
+    db.expire_all()
+    assert db.get(RetentionAlert, a.id).status == "acknowledged"
+    r = web.post(
+        f"/retention/alerts/{a.id}/status", {"status": "closed", "version": "2", "note": "called"}
+    )
+    assert r.status_code == 303
+    db.expire_all()
+    closed = db.get(RetentionAlert, a.id)
+    assert closed.status == "closed" and closed.close_note == "called"
+    other = alerts["manager"]
+    assert web.post(f"/retention/alerts/{other.id}/status", {"status": "closed"}).status_code == 403
+
+
+def test_apply_playbook_to_alert(web, alerts, db):
+    from retento.retention.models import RetentionCase, RetentionTask
+
+    web.login("manager")
+    a = alerts["agent"]
+    assert "Apply playbook" in web.get("/retention/alerts").text  # the default playbooks exist
+    r = web.post(f"/retention/alerts/{a.id}/apply", {}, follow_redirects=True)
+    assert r.status_code == 200 and "Playbook applied" in r.text
+    case = db.query(RetentionCase).filter_by(alert_id=a.id).one()
+    tasks = db.query(RetentionTask).filter_by(case_id=case.id).all()
+    assert (case.arm == "treated") == (len(tasks) == 1)
+    again = web.post(f"/retention/alerts/{a.id}/apply", {}, follow_redirects=True)
+    assert "Not done" in again.text  # one case per alert
+    assert db.query(RetentionCase).filter_by(alert_id=a.id).count() == 1
+
+
+def test_analyst_reads_alerts_but_cannot_act(web, alerts):
+    web.login("analyst")
+    page = web.get("/retention/alerts")
+    assert page.status_code == 200 and "Vera VIP" in page.text
+    assert "/status" not in page.text and "Apply playbook" not in page.text
+    a = alerts["agent"]
+    assert web.post(f"/retention/alerts/{a.id}/status", {"status": "closed"}).status_code == 403
+    assert web.post(f"/retention/alerts/{a.id}/apply", {}).status_code == 403
+    assert web.get("/retention/tasks").status_code == 200
+    assert web.get("/retention/playbooks").status_code == 403
+
+
+def _task(db, owner, customer, **over):
+    from retento.retention.models import RetentionTask
+
+    t = RetentionTask(
+        customer_id=customer.id,
+        owner_id=owner.id,
+        kind="task",
+        title=over.pop("title", f"Win back {customer.name}"),
+        script=over.pop("script", "Call and ask what went wrong."),
+        due_on=over.pop("due_on", date(2020, 1, 1)),
+        status="open",
+        **over,
+    )
+    db.add(t)
+    db.flush()
+    return t
+
+
+def test_owner_task_list_and_mark_done(web, db, users):
+    from retento.retention.models import RetentionTask
+
+    c = make_customer(db, name="Tina Task", owner_id=users["agent"].id)
+    mine = _task(db, users["agent"], c)
+    _task(db, users["manager"], c, title="Manager's own task")
+    db.commit()
+    web.login("agent")
+    page = web.get("/retention/tasks")
+    assert page.status_code == 200
+    assert "Win back Tina Task" in page.text and "Call and ask what went wrong." in page.text
+    assert "Overdue" in page.text and "Manager&#39;s own task" not in page.text
+    assert page.text.count('class="active"') == 1
+    assert web.get(f"/retention/tasks?owner={users['manager'].id}").status_code == 403
+    r = web.post(
+        f"/retention/tasks/{mine.id}/status", {"status": "done", "version": "1"},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert "Choose what happened" in r.text
+    db.expire_all()
+    assert db.get(RetentionTask, mine.id).status == "open"
+    r = web.post(
+        f"/retention/tasks/{mine.id}/status",
+        {"status": "done", "result": "offer_accepted", "note": "voucher", "version": "1"},
+    )
+    assert r.status_code == 303
+    db.expire_all()
+    done = db.get(RetentionTask, mine.id)
+    assert (done.status, done.result, done.note) == ("done", "offer_accepted", "voucher")
+    assert f'id="task-{mine.id}"' not in web.get("/retention/tasks").text
+    assert f'id="task-{mine.id}"' in web.get("/retention/tasks?status=done").text
+
+    mgr = Browser(web.client)
+    web.client.cookies.clear()
+    mgr.login("manager")
+    other = mgr.get(f"/retention/tasks?owner={users['agent'].id}&status=done")
+    assert other.status_code == 200 and "Win back Tina Task" in other.text
+
+
+PLAYBOOK = {
+    "action": "task",
+    "name_en": "Key complaint: visit",
+    "name_zh": "重要客户投诉：上门拜访",
+    "script_en": "Visit the customer.",
+    "script_zh": "上门拜访客户。",
+    "due_days": "2",
+    "control_share": "0.2",
+    "window_days": "60",
+    "cost": "80.00",
+    "offer_points": "0",
+    "enabled": "1",
+}
+
+
+def test_playbook_editor_create_edit_and_conflict(web, db, users):
+    from retento.retention.models import RetentionPlaybook
+
+    web.login("manager")
+    listing = web.get("/retention/playbooks")
+    assert listing.status_code == 200 and "Key customer: strive to win back" in listing.text
+    assert (
+        listing.text.count('class="active"') + listing.text.count('class="admin-link active"') >= 1
+    )
+    assert web.get("/retention/playbooks/new").status_code == 200
+    r = web.post("/retention/playbooks/new", {**PLAYBOOK, "value_class": "key", "reason": "survey"})
+    assert r.status_code == 303, r.text
+    pb = db.query(RetentionPlaybook).filter_by(value_class="key", reason="survey").one()
+    assert pb.control_share == 0.2 and pb.cost == Decimal("80.00")
+    dup = web.post(
+        "/retention/playbooks/new", {**PLAYBOOK, "value_class": "key", "reason": "survey"}
+    )
+    assert dup.status_code == 409 and "exists already" in dup.text
+    bad = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "due_days": "soon"})
+    assert bad.status_code == 422 and "Enter a whole number." in bad.text
+    share = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "control_share": "1.5"})
+    assert share.status_code == 422 and "control_share" in share.text
+    ok = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "due_days": "3", "version": "1"})
+    assert ok.status_code == 303
+    stale = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "due_days": "9", "version": "1"})
+    assert stale.status_code == 409
+    assert "Due after (days)" in stale.text
+    db.expire_all()
+    assert db.get(RetentionPlaybook, pb.id).due_days == 3
+    assert web.post(f"/retention/playbooks/{pb.id}/delete", {"version": "2"}).status_code == 303
+    assert db.query(RetentionPlaybook).filter_by(id=pb.id).count() == 0
+
+    agent = Browser(web.client)
+    web.client.cookies.clear()
+    agent.login("agent")
+    assert agent.get("/retention/playbooks").status_code == 403
+    assert agent.post("/retention/playbooks/new", PLAYBOOK).status_code == 403
+
+
+def test_dashboard_shows_alerts_and_winback_in_chinese(web, alerts, users, db):
+    users["manager"].locale = "zh_CN"
+    db.commit()
+    web.login("manager")
+    d = web.get("/retention/dashboard")
+    assert d.status_code == 200
+    assert 'id="alerts-chart"' in d.text and 'id="winback-table"' in d.text
+    assert "重要客户：全力挽回" in d.text
+    a = web.get("/retention/alerts")
+    assert a.status_code == 200 and "流失预警" in a.text
+    assert web.get("/retention/tasks").status_code == 200
+    assert web.get("/retention/playbooks").status_code == 200

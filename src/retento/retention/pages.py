@@ -8,8 +8,11 @@ header item is highlighted on every retention page.
 
 from __future__ import annotations
 
+from retento.retention.pages_alerts import router as _alerts_router
 from retento.retention.pages_atrisk import router as _atrisk_router
 from retento.retention.pages_dashboard import router as _dashboard_router
+from retento.retention.pages_playbooks import router as _playbooks_router
+from retento.retention.pages_tasks import router as _tasks_router
 from retento.web.i18n import N_
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import page_router
@@ -18,8 +21,22 @@ router = page_router()
 
 register_nav(NavItem("retention.at_risk", N_("At risk"), "/retention/at-risk", "score:read", 21))
 register_nav(
-    NavItem("retention.dashboard", N_("Retention"), "/retention/dashboard", "score:read", 22)
+    NavItem("retention.dashboard", N_("Retention"), "/retention/dashboard", "retention:read", 22)
+)
+register_nav(
+    NavItem("retention.alerts", N_("Churn alerts"), "/retention/alerts", "retention:read", 23)
+)
+register_nav(NavItem("retention.tasks", N_("My tasks"), "/retention/tasks", "retention:work", 24))
+register_nav(
+    NavItem(
+        "admin.retention_playbooks",
+        N_("Win-back playbooks"),
+        "/retention/playbooks",
+        "retention:manage",
+        45,
+        "admin",
+    )
 )
 
-router.include_router(_atrisk_router)
-router.include_router(_dashboard_router)
+for _r in (_atrisk_router, _dashboard_router, _alerts_router, _tasks_router, _playbooks_router):
+    router.include_router(_r)

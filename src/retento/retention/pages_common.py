@@ -40,6 +40,28 @@ register_labels(
     },
 )
 
+register_labels(
+    "alert_status",
+    {"open": N_("Open"), "acknowledged": N_("Acknowledged"), "closed": N_("Closed")},
+)
+register_labels(
+    "task_status",
+    {"open": N_("Open"), "done": N_("Done"), "cancelled": N_("Cancelled")},
+)
+register_labels(
+    "task_result",
+    {
+        "reached": N_("Reached the customer"),
+        "offer_accepted": N_("Offer accepted"),
+        "not_reached": N_("Could not reach the customer"),
+        "declined": N_("Reached, offer declined"),
+    },
+)
+register_labels(
+    "task_kind",
+    {"task": N_("Win-back task"), "call": N_("Call"), "offer": N_("Offer")},
+)
+
 
 def reason_codes() -> list[str]:
     """Every reason code the churn model can give, in the library's order."""

@@ -3,6 +3,7 @@ win-back rate and uplift by playbook, and the churn-rate trend over scoring runs
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi import Request
@@ -13,7 +14,7 @@ from retento.core.deps import DbSession
 from retento.retention import queries_web as q
 from retento.retention.pages_common import chart_json, reason_label
 from retento.web.labels import label_msgid
-from retento.web.render import PageUser, page_router, render, tr
+from retento.web.render import PageUser, page_router, render, request_locale, tr
 
 router = page_router()
 
@@ -109,12 +110,68 @@ def _trend_chart(request: Request, points: list[q.TrendPoint]) -> str:
     )
 
 
+def _alerts_by_reason(request: Request, session, user) -> list[tuple[str, str, int]]:
+    """Open and acknowledged alerts per rule: (rule, name, count), most first."""
+    from sqlalchemy import func, select
+
+    from retento.retention import reasons
+    from retento.retention.models import RetentionAlert
+
+    require(user, "retention:read")
+    locale = request_locale(request)
+    rows = session.execute(
+        select(RetentionAlert.rule, func.count())
+        .where(RetentionAlert.status.in_(("open", "acknowledged")))
+        .group_by(RetentionAlert.rule)
+        .order_by(func.count().desc(), RetentionAlert.rule)
+    ).all()
+    return [(r, reasons.label(reasons.RULE_NAMES, r, locale), int(n)) for r, n in rows]
+
+
+def _dec(v: Any) -> Decimal | None:
+    return None if v is None else Decimal(str(v))
+
+
+def _winback(request: Request, session, user) -> list[dict[str, Any]]:
+    """The uplift report per playbook, with the names and texts the table shows."""
+    from retento.retention import reasons, report
+
+    locale = request_locale(request)
+    out = []
+    for r in report.uplift_report(session, actor=user):
+        est = r.get("estimate") or {}
+        rev = r.get("revenue") or {}
+        out.append(
+            {
+                **r,
+                "name": r["name_zh"] if locale == "zh_CN" else r["name_en"],
+                "class_name": reasons.label(reasons.CLASS_NAMES, r["value_class"], locale),
+                "action_name": reasons.label(reasons.ACTION_NAMES, r["action"], locale),
+                "est": est,
+                "net": _dec(rev.get("net")),
+                "incremental_revenue": _dec(rev.get("incremental_revenue")),
+                "cost_total": _dec(r.get("cost")),
+            }
+        )
+    return out
+
+
 @router.get("/retention/dashboard")
 def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
     """Value at risk, reasons, win-back results and the churn trend on one page."""
-    require(user, "score:read")
+    require(user, "retention:read")
     run = q.latest_risk_run(session)
-    ctx: dict[str, Any] = {"run": run, "charts": {}}
+    alerts = _alerts_by_reason(request, session, user)
+    ctx: dict[str, Any] = {
+        "run": run,
+        "charts": {
+            "alerts": _bars([(n, c) for _, n, c in alerts], "#d4a72c", tr(request, "Alerts"))
+            if alerts
+            else ""
+        },
+        "alerts": alerts,
+        "winback": _winback(request, session, user),
+    }
     if run is not None:
         classes = q.value_at_risk_by_class(session, run.id, actor=user)
         reasons = q.reason_counts(session, run.id, actor=user)
@@ -130,7 +187,7 @@ def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
             "high_risk": q.HIGH_RISK,
             "horizon_days": ((run.params or {}).get("churn") or {}).get("horizon_days"),
         }
-        ctx["charts"] = {
+        ctx["charts"] |= {
             "var": _var_chart(request, classes),
             "reasons": _bars(
                 [(reason_label(request, c), n) for c, n in reasons],

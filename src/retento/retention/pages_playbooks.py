@@ -1,0 +1,258 @@
+"""The playbook editor (managers): (customer class × reason) → action, with the suggested script,
+due date, control-group share, came-back window and cost. Edits are versioned: a form loaded
+before someone else saved gets the conflict page (409)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.deps import DbSession
+from retento.core.errors import RetentoError
+from retento.core.validation import DbId
+from retento.retention import playbooks, reasons
+from retento.retention.models import ACTIONS, ANY_REASON, CLASSES, RULE_CODES, RetentionPlaybook
+from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.forms import PageForm
+from retento.web.i18n import N_
+from retento.web.render import (
+    PageUser,
+    flash,
+    form_errors,
+    page_router,
+    redirect,
+    render,
+    request_locale,
+    tr,
+)
+
+router = page_router()
+
+TEXT_FIELDS = ("action", "name_en", "name_zh", "script_en", "script_zh")
+NUMBER_FIELDS = ("due_days", "control_share", "window_days", "cost", "offer_points")
+FIELD_LABELS = {
+    "action": N_("Action"),
+    "name_en": N_("Name (English)"),
+    "name_zh": N_("Name (Chinese)"),
+    "script_en": N_("Script (English)"),
+    "script_zh": N_("Script (Chinese)"),
+    "due_days": N_("Due after (days)"),
+    "control_share": N_("Control-group share"),
+    "window_days": N_("Came-back window (days)"),
+    "cost": N_("Cost per treated customer"),
+    "offer_points": N_("Offer (loyalty points)"),
+    "enabled": N_("Enabled"),
+}
+
+
+def _values(pb: RetentionPlaybook) -> dict[str, Any]:
+    v: dict[str, Any] = {k: getattr(pb, k) for k in (*TEXT_FIELDS, *NUMBER_FIELDS, "enabled")}
+    v["value_class"], v["reason"] = pb.value_class, pb.reason
+    return v
+
+
+def _data(form) -> tuple[dict[str, Any], dict[str, str]]:
+    """Service data from the form, and field errors for numbers that do not parse."""
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for f in TEXT_FIELDS:
+        data[f] = str(form.get(f) or "").strip()
+    for f in NUMBER_FIELDS:
+        raw = str(form.get(f) or "").strip().replace(",", "")
+        if not raw:
+            errors[f] = N_("This field is required.")
+            continue
+        try:
+            data[f] = float(raw) if f == "control_share" else raw if f == "cost" else int(raw)
+        except ValueError:
+            errors[f] = (
+                N_("Enter a number.") if f == "control_share" else N_("Enter a whole number.")
+            )
+    data["enabled"] = form.get("enabled") == "1"
+    return data, errors
+
+
+def _options(request: Request) -> dict[str, Any]:
+    locale = request_locale(request)
+    return {
+        "classes": [(c, reasons.label(reasons.CLASS_NAMES, c, locale)) for c in CLASSES],
+        "reasons_opts": [(ANY_REASON, tr(request, "Any other reason"))]
+        + [(c, reasons.label(reasons.RULE_NAMES, c, locale)) for c in RULE_CODES],
+        "actions": [(a, reasons.label(reasons.ACTION_NAMES, a, locale)) for a in ACTIONS],
+    }
+
+
+def _form(
+    request: Request,
+    session: Session,
+    user: User,
+    pb: RetentionPlaybook | None,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    require(user, "retention:manage")
+    return render(
+        request,
+        "retention/playbook_form.html",
+        status_code=status_code,
+        pb=pb,
+        f=values,
+        errors=errors or {},
+        **_options(request),
+    )
+
+
+@router.get("/retention/playbooks")
+def playbook_list(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Every playbook by class and reason, with its action and control share."""
+    require(user, "retention:manage")
+    locale = request_locale(request)
+    return render(
+        request,
+        "retention/playbooks.html",
+        books=playbooks.list_playbooks(session, actor=user),
+        zh=locale == "zh_CN",
+        class_name=lambda c: reasons.label(reasons.CLASS_NAMES, c, locale),
+        reason_name=lambda r: (
+            tr(request, "Any other reason")
+            if r == ANY_REASON
+            else reasons.label(reasons.RULE_NAMES, r, locale)
+        ),
+        action_name=lambda a: reasons.label(reasons.ACTION_NAMES, a, locale),
+    )
+
+
+@router.get("/retention/playbooks/new")
+def playbook_new(request: Request, session: DbSession, user: PageUser) -> Response:
+    defaults = {
+        "action": "task",
+        "reason": ANY_REASON,
+        "due_days": 3,
+        "control_share": 0.1,
+        "window_days": 60,
+        "cost": "0.00",
+        "offer_points": 0,
+        "enabled": True,
+    }
+    return _form(request, session, user, None, defaults)
+
+
+def _errors(request: Request, exc: RetentoError) -> dict[str, str]:
+    errs = form_errors(request, exc)
+    if exc.status == 409 and exc.field == "reason":
+        errs["reason"] = tr(request, "A playbook for this class and reason exists already.")
+    return errs
+
+
+@router.post("/retention/playbooks/new")
+def playbook_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser
+) -> Response:
+    require(user, "retention:manage")
+    data, errors = _data(form)
+    data["value_class"] = str(form.get("value_class") or "")
+    data["reason"] = str(form.get("reason") or ANY_REASON)
+    shown = {**dict(form), "enabled": data["enabled"]}
+    if errors:
+        errs = {k: tr(request, v) for k, v in errors.items()}
+        return _form(request, session, user, None, shown, errs, 422)
+    sp = session.begin_nested()
+    try:
+        pb = playbooks.create_playbook(session, data, actor=user)
+    except RetentoError as exc:
+        sp.rollback()
+        if exc.status in (401, 403):
+            raise
+        return _form(request, session, user, None, shown, _errors(request, exc), exc.status)
+    flash(request, tr(request, "Playbook saved."))
+    return redirect(request, f"/retention/playbooks#playbook-{pb.id}")
+
+
+@router.get("/retention/playbooks/{playbook_id:int}")
+def playbook_edit(
+    request: Request, session: DbSession, user: PageUser, playbook_id: DbId
+) -> Response:
+    require(user, "retention:manage")
+    pb = playbooks.get_playbook(session, playbook_id, actor=user)
+    return _form(request, session, user, pb, _values(pb))
+
+
+@router.post("/retention/playbooks/{playbook_id:int}")
+def playbook_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, playbook_id: DbId
+) -> Response:
+    """Save a playbook; a stale form (someone saved since it was loaded) gets the conflict page."""
+    require(user, "retention:manage")
+    pb = playbooks.get_playbook(session, playbook_id, actor=user)
+    data, errors = _data(form)
+    expected = form_version(form)
+    shown = {**dict(form), "enabled": data["enabled"]}
+    shown["value_class"], shown["reason"] = pb.value_class, pb.reason
+    if errors:
+        errs = {k: tr(request, v) for k, v in errors.items()}
+        return _form(request, session, user, pb, shown, errs, 422)
+    sp = session.begin_nested()
+    try:
+        playbooks.update_playbook(session, playbook_id, data, actor=user, version=expected)
+    except STALE:
+        sp.rollback()
+        session.expire_all()
+        current = playbooks.get_playbook(session, playbook_id, actor=user)
+        now = _values(current)
+        return conflict_page(
+            request,
+            session,
+            entity="retention_playbook",
+            record=current,
+            title=current.name_zh if request_locale(request) == "zh_CN" else current.name_en,
+            submitted={k: data[k] for k in FIELD_LABELS if k in data},
+            current={k: now[k] for k in FIELD_LABELS},
+            labels=FIELD_LABELS,
+            form=form,
+            action=f"/retention/playbooks/{playbook_id}",
+            reload_url=f"/retention/playbooks/{playbook_id}",
+            cancel_url="/retention/playbooks",
+            expected=expected,
+        )
+    except RetentoError as exc:
+        sp.rollback()
+        if exc.status in (401, 403, 404):
+            raise
+        return _form(request, session, user, pb, shown, _errors(request, exc), exc.status)
+    flash(request, tr(request, "Playbook saved."))
+    return redirect(request, f"/retention/playbooks#playbook-{playbook_id}")
+
+
+@router.post("/retention/playbooks/{playbook_id:int}/delete")
+def playbook_delete(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, playbook_id: DbId
+) -> Response:
+    """Delete a playbook without cases (one with cases is disabled instead)."""
+    require(user, "retention:manage")
+    sp = session.begin_nested()
+    try:
+        playbooks.delete_playbook(session, playbook_id, actor=user, version=form_version(form))
+    except STALE:
+        sp.rollback()
+        flash(
+            request, tr(request, "Someone else changed this playbook; look at it again."), "error"
+        )
+        return redirect(request, f"/retention/playbooks/{playbook_id}")
+    except RetentoError as exc:
+        sp.rollback()
+        if exc.status in (401, 403, 404):
+            raise
+        flash(
+            request,
+            tr(request, "This playbook has win-back cases: disable it instead of deleting it."),
+            "error",
+        )
+        return redirect(request, f"/retention/playbooks/{playbook_id}")
+    flash(request, tr(request, "Playbook deleted."))
+    return redirect(request, "/retention/playbooks")

@@ -1,0 +1,140 @@
+"""The owner's task list: my open win-back tasks by due date with the suggested script; mark one
+done with its outcome (reached, offer accepted, not reached, declined) or cancel it. Managers may
+look at another owner's list."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.auth.permissions import can, require
+from retento.auth.service import list_assignable_users
+from retento.core.db import utcnow
+from retento.core.deps import DbSession
+from retento.core.errors import RetentoError
+from retento.core.validation import DbId
+from retento.customers.models import Customer
+from retento.retention import tasks
+from retento.retention.models import TASK_RESULTS, TASK_STATUSES
+from retento.retention.pages_common import PAGE_SIZE, choice, id_param, offset_of, raise_problems
+from retento.web.conflict import STALE, form_version
+from retento.web.forms import PageForm
+from retento.web.i18n import N_
+from retento.web.labels import label_msgid
+from retento.web.render import PageUser, flash, page_router, redirect, render, tr
+
+router = page_router()
+
+
+def _filters(request: Request, user: User) -> tuple[dict[str, Any], dict[str, str]]:
+    qp = request.query_params
+    raw = {k: qp.get(k, "").strip() for k in ("status", "owner")}
+    problems: list = []
+    status = choice(raw["status"], TASK_STATUSES, "status", problems) or "open"
+    owner_id = id_param(raw["owner"], "owner", problems) or user.id
+    raise_problems(problems)
+    if owner_id != user.id:
+        require(user, "retention:manage")
+    return {"status": status, "owner_id": owner_id}, {"status": status, "owner": str(owner_id)}
+
+
+def _page(request: Request, session: Session, user: User, errors=None, status_code=200):
+    require(user, "retention:read")
+    filters, raw = _filters(request, user)
+    offset = offset_of(request)
+    stmt = tasks.task_query(**filters)
+    rows = list(session.scalars(stmt.limit(PAGE_SIZE + 1).offset(offset)))
+    rows, has_next = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+    ids = {t.customer_id for t in rows}
+    names = (
+        dict(session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(ids))).all())
+        if ids
+        else {}
+    )
+    today = utcnow().astimezone(ZoneInfo(request.app.state.settings.timezone)).date()
+    ctx = {
+        "rows": rows,
+        "names": names,
+        "has_next": has_next,
+        "offset": offset,
+        "limit": PAGE_SIZE,
+        "f": raw,
+        "today": today,
+        "results": [(r, tr(request, label_msgid("task_result", r))) for r in TASK_RESULTS],
+        "statuses": [(s, tr(request, label_msgid("task_status", s))) for s in TASK_STATUSES],
+        "owners": [
+            (str(u.id), u.display_name or u.username) for u in list_assignable_users(session)
+        ]
+        if can(user, "retention:manage")
+        else [],
+        "may_work": can(user, "retention:work"),
+        "errors": errors or {},
+        "back": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+    }
+    return render(request, "retention/tasks.html", status_code=status_code, **ctx)
+
+
+@router.get("/retention/tasks")
+def my_tasks(request: Request, session: DbSession, user: PageUser) -> Response:
+    """My open win-back tasks, earliest due first."""
+    return _page(request, session, user)
+
+
+def _back(form) -> str:
+    url = str(form.get("back") or "")
+    return url if url.startswith("/retention/tasks") and "//" not in url else "/retention/tasks"
+
+
+@router.post("/retention/tasks/{task_id:int}/status")
+def task_status(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, task_id: DbId
+) -> Response:
+    """Mark a task done with its outcome, cancel it or reopen it."""
+    require(user, "retention:work")
+    status = str(form.get("status") or "")
+    result = str(form.get("result") or "").strip() or None
+    note = str(form.get("note") or "").strip() or None
+    sp = session.begin_nested()
+    try:
+        task = tasks.set_task_status(
+            session,
+            task_id,
+            status,
+            actor=user,
+            result=result if status == "done" else None,
+            note=note,
+            version=form_version(form),
+        )
+    except STALE:
+        sp.rollback()
+        flash(
+            request,
+            tr(
+                request, "Someone else changed this task in the meantime; it is shown as it is now."
+            ),
+            "error",
+        )
+        return redirect(request, _back(form))
+    except RetentoError as exc:
+        sp.rollback()
+        if exc.status in (401, 403, 404):
+            raise
+        if exc.field == "result":
+            msg = tr(request, "Choose what happened before marking the task done.")
+        else:
+            msg = tr(request, "Not done: %(reason)s", reason=exc.message)
+        flash(request, msg, "error")
+        return redirect(request, _back(form))
+    messages = {
+        "done": N_("Task done: %(title)s"),
+        "cancelled": N_("Task cancelled: %(title)s"),
+        "open": N_("Task reopened: %(title)s"),
+    }
+    flash(request, tr(request, messages[task.status], title=task.title))
+    return redirect(request, _back(form))
