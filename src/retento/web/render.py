@@ -239,20 +239,47 @@ PYDANTIC_MESSAGES = {
 }
 
 
+# Messages that quote the limit the schema set (``ctx``): "Write at least 10 characters."
+PYDANTIC_LIMIT_MESSAGES = {
+    "string_too_short": ("min_length", N_("Write at least %(n)s characters.")),
+    "string_too_long": ("max_length", N_("Write at most %(n)s characters.")),
+    "greater_than": ("gt", N_("Enter a number greater than %(n)s.")),
+    "greater_than_equal": ("ge", N_("Enter a number of at least %(n)s.")),
+    "less_than": ("lt", N_("Enter a number below %(n)s.")),
+    "less_than_equal": ("le", N_("Enter a number of at most %(n)s.")),
+    "decimal_max_places": ("decimal_places", N_("Use at most %(n)s decimal places.")),
+}
+
+
+def _pydantic_message(request: Request, field: str, e: Any) -> str:
+    """One validation error in words a customer or an agent understands, in their language —
+    never pydantic's own English ("String should have at least 10 characters")."""
+    kind = e["type"]
+    ctx = e.get("ctx") or {}
+    if kind == "string_too_short" and not e.get("input"):
+        return tr(request, PYDANTIC_MESSAGES["missing"])
+    if kind == "string_pattern_mismatch" and field.rsplit(".", 1)[-1].endswith("email"):
+        return tr(request, "Enter an email address such as name@example.com.")
+    if kind == "greater_than" and ctx.get("gt") == 0:
+        return tr(request, PYDANTIC_MESSAGES["greater_than"])
+    limit = PYDANTIC_LIMIT_MESSAGES.get(kind)
+    if limit is not None and limit[0] in ctx:
+        return tr(request, limit[1], n=ctx[limit[0]])
+    msgid = PYDANTIC_MESSAGES.get(kind)
+    if msgid is not None:
+        return tr(request, msgid)
+    # Our own validators raise ValueError with an English sentence: translated when the
+    # catalogue has it.
+    return tr(request, str(e.get("msg", "")).removeprefix("Value error, "))
+
+
 def form_errors(request: Request, exc: ValidationError | RetentoError) -> dict[str, str]:
     """Field name (as used in the form's inputs) → translated message; ``""`` is the form itself."""
     out: dict[str, str] = {}
     if isinstance(exc, ValidationError):
         for e in exc.errors():
             field = ".".join(str(p) for p in e["loc"])
-            msgid = PYDANTIC_MESSAGES.get(e["type"])
-            if e["type"] == "string_too_short" and e.get("input"):
-                msgid = N_("This value is too short.")
-            if msgid is not None:
-                msg = tr(request, msgid)
-            else:
-                msg = str(e.get("msg", "")).removeprefix("Value error, ")
-            out.setdefault(field, msg)
+            out.setdefault(field, _pydantic_message(request, field, e))
         return out
     for fe in exc.errors:
         out.setdefault(fe.field or "", fe.message)
