@@ -517,6 +517,34 @@ def test_audit_log_filters_and_diff(web, db, users):
     assert count(db, AuditEntry) >= 2
 
 
+def test_audit_filters_offer_every_domains_records_with_names(web, db, users):
+    from retento.audit.service import record
+
+    record(db, users["admin"], "update", "sla_policy", 7, {"name": "a"}, {"name": "b"})
+    record(db, users["admin"], "merge", "customer", 8, None, {"into": 9})
+    db.commit()
+    web.login("admin")
+    html = web.get("/admin/audit").text
+    entity_select = html[html.index('id="f-entity"') :].split("</select>")[0]
+    action_select = html[html.index('id="f-action"') :].split("</select>")[0]
+    for code, name in (
+        ("complaint", "Complaint"),
+        ("survey", "Survey"),
+        ("sla_policy", "SLA policy"),
+    ):
+        assert f'<option value="{code}" >{name}</option>' in entity_select, code
+    assert '<option value="merge" >Merged</option>' in action_select
+    rows = web.get("/admin/audit?entity=sla_policy").text
+    table = rows.split('id="audit-table"')[1].split("</table>")[0]
+    assert "SLA policy" in table and "<code>#7</code>" in table and "sla_policy" not in table
+    rows = web.get("/admin/audit?action=merge").text
+    table = rows.split('id="audit-table"')[1].split("</table>")[0]
+    assert "Merged" in table and "<code>#8</code>" in table
+    web.post("/locale", {"lang": "zh_CN", "next": "/admin/audit"})
+    zh = web.get("/admin/audit").text
+    assert ">SLA 策略</option>" in zh and ">已合并</option>" in zh
+
+
 # --- language ----------------------------------------------------------------------------
 
 

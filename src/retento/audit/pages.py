@@ -15,6 +15,7 @@ from retento.audit.models import AuditEntry
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput
 from retento.web.i18n import N_
+from retento.web.labels import LABELS, label_msgid
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import PageUser, page_router, render, tr
 
@@ -23,8 +24,17 @@ router = page_router()
 register_nav(NavItem("admin.audit", N_("Audit log"), "/admin/audit", "audit:read", 20, "admin"))
 
 PAGE_SIZE = 50
-ENTITIES = ("customer", "order", "touchpoint", "product", "user", "api_token")
-ACTIONS = ("create", "update", "delete", "revoke")
+
+
+def _choices(request: Request, group: str, current: str) -> list[tuple[str, str]]:
+    """``(code, label)`` of every record type or action the domains registered labels for
+    (``web.labels.register_labels("entity"|"action", …)``), by translated label; a code typed
+    into the URL that nobody registered is kept so the filter still shows it."""
+    codes = set(LABELS.get(group, {}))
+    if current:
+        codes.add(current)
+    pairs = [(c, tr(request, label_msgid(group, c))) for c in codes]
+    return sorted(pairs, key=lambda p: p[1].casefold())
 
 
 def _show(value: Any) -> str:
@@ -100,8 +110,8 @@ def audit_list(
             "since": since,
             "until": until,
         },
-        "entities": ENTITIES,
-        "actions": ACTIONS,
+        "entities": _choices(request, "entity", entity),
+        "actions": _choices(request, "action", action),
     }
     if request.headers.get("hx-target") == "results":
         return render(request, "audit/_results.html", **ctx)

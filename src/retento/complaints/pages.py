@@ -117,6 +117,19 @@ register_labels(
 )
 register_labels("complaint_kind", {"complaint": N_("Complaint"), "grumble": N_("Grumble")})
 register_labels(
+    "entity",
+    {
+        "complaint": N_("Complaint"),
+        "complaint_event": N_("Complaint event"),
+        "complaint_remedy": N_("Remedy"),
+        "complaint_attachment": N_("Attachment"),
+        "complaint_category": N_("Complaint category"),
+        "complaint_improvement": N_("Improvement (PDCA)"),
+        "business_calendar": N_("Business calendar"),
+        "sla_policy": N_("SLA policy"),
+    },
+)
+register_labels(
     "complaint_channel",
     {
         "phone": N_("Phone"),

@@ -69,6 +69,14 @@ from retento.web.render import (
 router = page_router()
 
 register_nav(NavItem("surveys", N_("Surveys"), "/surveys", "survey:read", 40))
+register_labels(
+    "entity",
+    {
+        "survey": N_("Survey"),
+        "survey_distribution": N_("Survey distribution"),
+        "survey_response": N_("Survey response"),
+    },
+)
 
 register_labels(
     "survey_status",
