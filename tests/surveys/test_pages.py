@@ -266,6 +266,18 @@ def test_distribution_message_counts_in_good_english(web, db, small_survey):
     assert "One customer was invited." in html and "1 customers" not in html
 
 
+def test_distribute_page_says_when_email_sending_is_off(app, web, small_survey):
+    web.login("manager")
+    page = web.get(f"/surveys/{small_survey.id}/distribute").text
+    assert 'id="smtp-off"' in page and "RETENTO_SMTP_HOST is not set" in page
+    settings = app.state.settings
+    app.state.settings = settings.model_copy(update={"smtp_host": "mail.example.com"})
+    try:
+        assert 'id="smtp-off"' not in web.get(f"/surveys/{small_survey.id}/distribute").text
+    finally:
+        app.state.settings = settings
+
+
 def test_draft_survey_cannot_be_sent(web, db, users):
     web.login("manager")
     r = web.post("/surveys/new", {"template": "standard", "language": "en"})

@@ -1226,6 +1226,7 @@ def _distribute_page(
             request, "segment_kind", ("all", "value_class", "tag", "complaint_closed")
         ),
         value_classes=_opts(request, "segment", VALUE_CLASSES),
+        mail_enabled=request.app.state.settings.mail_enabled,
     )
 
 
