@@ -11,7 +11,8 @@ import typer
 from retento.core.cli_support import cli_actor, cli_session, console, err_console, friendly_errors
 
 app = typer.Typer(
-    help="Customers: archive, restore, data export and erasure.", no_args_is_help=True
+    help="Customers: search, merge, archive, restore, data export and erasure.",
+    no_args_is_help=True,
 )
 
 AS_USER = typer.Option(None, "--as", help="Act as this user (default: first admin).")
@@ -115,3 +116,54 @@ def purge_cmd(
     with cli_session() as session:
         purge_customer(session, customer_id, actor=cli_actor(session, as_user))
     console.print(f"Customer {customer_id} deleted.")
+
+
+@app.command("search")
+@friendly_errors
+def search_cmd(
+    query: str = typer.Argument(..., help="Name part, Chinese character, email, phone digits, id."),
+    limit: int = typer.Option(20, "--limit", min=1, max=500, help="At most this many."),
+    archived: bool = typer.Option(False, "--archived", help="Include archived customers."),
+    as_user: str | None = AS_USER,
+) -> None:
+    """Find customers the way the web list and the API do (best match first)."""
+    from retento.auth.permissions import require
+    from retento.customers.search import rank_label, search
+
+    with cli_session() as session:
+        require(cli_actor(session, as_user), "customer:read")
+        rows = search(session, query, limit=limit, include_archived=archived)
+        lines = [
+            f"{c.id}\t{c.name}\t{c.email or ''}\t{c.phone or ''}\t{c.external_id or ''}"
+            f"\t{rank_label(r)}"
+            for c, r in rows
+        ]
+    for line in lines:
+        console.print(line, highlight=False, markup=False)
+    if not lines:
+        err_console.print("No customer matches.")
+
+
+@app.command("merge")
+@friendly_errors
+def merge_cmd(
+    survivor_id: int = typer.Argument(..., min=1, help="The customer that keeps everything."),
+    duplicate_id: int = typer.Argument(..., min=1, help="Merged into the first, then archived."),
+    yes: bool = typer.Option(False, "--yes", help="Confirm: the merge cannot be undone."),
+    as_user: str | None = AS_USER,
+) -> None:
+    """Merge a duplicate customer into another (orders, complaints, surveys, points, ...)."""
+    from retento.customers.merge import merge_customers
+
+    if not yes:
+        err_console.print(
+            f"[bold red]Error:[/] merging customer {duplicate_id} into {survivor_id} cannot be "
+            "undone; add --yes to confirm."
+        )
+        raise typer.Exit(1)
+    with cli_session() as session:
+        _, moved = merge_customers(
+            session, survivor_id, duplicate_id, actor=cli_actor(session, as_user)
+        )
+    done = ", ".join(f"{k} {v}" for k, v in sorted(moved.items()) if v) or "nothing"
+    console.print(f"Customer {duplicate_id} merged into {survivor_id} and archived. Moved: {done}.")

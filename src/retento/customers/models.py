@@ -23,6 +23,17 @@ class Customer(Base):
     __table_args__ = (
         Index("ix_customers_name_lower", "name_key"),
         Index("ix_customers_owner_kind", "owner_id", "kind"),
+        # Substring and fuzzy search (customers/search.py): trigram GIN indexes on PostgreSQL
+        # (pg_trgm); on SQLite these are plain b-trees and customer_search_grams does the work.
+        *(
+            Index(
+                f"ix_customers_{col}_trgm",
+                col,
+                postgresql_using="gin",
+                postgresql_ops={col: "gin_trgm_ops"},
+            )
+            for col in ("name_key", "name_chars", "email", "phone_digits", "external_id")
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -34,6 +45,11 @@ class Customer(Base):
     kind: Mapped[str] = mapped_column(String(20), default="consumer", index=True)
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     phone: Mapped[str | None] = mapped_column(String(50), index=True)
+    # Search copies written by database triggers (migration 0017) on every write path (ORM,
+    # file import, demo, erasure): the phone's digits only, and the name's Chinese characters
+    # spaced out (" 王 小 明 ") so that one character is a trigram-indexable word.
+    phone_digits: Mapped[str | None] = mapped_column(String(50))
+    name_chars: Mapped[str | None] = mapped_column(String(400))
     address: Mapped[str | None] = mapped_column(String(300))
     city: Mapped[str | None] = mapped_column(String(100))
     country: Mapped[str | None] = mapped_column(String(2))
@@ -102,6 +118,15 @@ class Contact(Base):
             postgresql_where=text("is_primary"),
             sqlite_where=text("is_primary"),
         ),
+        *(
+            Index(
+                f"ix_customer_contacts_{col}_trgm",
+                col,
+                postgresql_using="gin",
+                postgresql_ops={col: "gin_trgm_ops"},
+            )
+            for col in ("name", "email", "phone_digits")
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -112,6 +137,7 @@ class Contact(Base):
     role: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(50))
+    phone_digits: Mapped[str | None] = mapped_column(String(50))  # kept by a trigger (0017)
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
 
     customer: Mapped[Customer] = relationship(back_populates="contacts")
@@ -141,3 +167,29 @@ class CustomerAssignment(Base):
     )
 
     customer: Mapped[Customer] = relationship(back_populates="assignments")
+
+
+class SearchGram(Base):
+    """SQLite's substring index: every 3-character piece of a customer's searchable text (name,
+    email, phone digits, external id, contacts), padded so that 1- and 2-character queries are
+    prefixes of a piece. Written by triggers (migration 0017); empty on PostgreSQL, which uses
+    pg_trgm indexes on the columns themselves."""
+
+    __tablename__ = "customer_search_grams"
+    __table_args__ = (Index("ix_customer_search_grams_customer", "customer_id"),)
+
+    gram: Mapped[str] = mapped_column(String(3), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class SearchNumber(Base):
+    """1..SEARCH_NUMBERS: lets SQLite triggers walk a string character by character."""
+
+    __tablename__ = "customer_search_numbers"
+
+    n: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+
+
+SEARCH_NUMBERS = 300

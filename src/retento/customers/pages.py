@@ -18,7 +18,8 @@ from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
 from retento.core.pagination import apply_sort
 from retento.core.validation import DbId, is_id, offset_from_text
-from retento.customers import insights, privacy, service
+from retento.customers import insights, privacy, search, service
+from retento.customers.duplicates import PossibleDuplicate
 from retento.customers.models import CONSENTS, KINDS, Customer
 from retento.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
 from retento.web.conflict import STALE, conflict_page, form_version
@@ -47,6 +48,7 @@ COUNT_CAP = 10_000
 CONTACT_ROWS = 2
 
 SORT_OPTIONS = (
+    ("relevance", N_("Best match")),
     ("name", N_("Name A–Z")),
     ("-name", N_("Name Z–A")),
     ("-id", N_("Newest first")),
@@ -106,7 +108,7 @@ def _filters(
     if raw["mine"] == "1":
         filters["mine_for"] = user
     if raw["sort"] not in SORTS:
-        raw["sort"] = "name"
+        raw["sort"] = "relevance" if raw["q"] else "name"
     # Archived customers are hidden unless asked for: "1" only them, "all" everyone.
     filters["archived"] = {"1": True, "all": None}.get(raw["archived"], False)
     if raw["archived"] not in ("1", "all"):
@@ -128,7 +130,11 @@ def list_page(
     rows are loaded with their tags and contacts: a "deferred join".
     """
     require(user, "customer:read")
-    stmt = service.customer_filter(**filters)
+    stmt = service.customer_filter(**filters, dialect=search.dialect_of(session))
+    if sort == "relevance":
+        if filters.get("q"):
+            stmt = stmt.order_by(search.RANK, Customer.name_key)
+        sort = "name"
     stmt = apply_sort(stmt, sort, service.SORTABLE, Customer.id)
     ids = list(session.scalars(stmt.with_only_columns(Customer.id).limit(limit).offset(offset)))
     if not ids:
@@ -178,7 +184,7 @@ def customer_count(request: Request, session: DbSession, user: PageUser) -> Resp
     """How many customers match, counted up to a cap so it stays fast on millions of rows."""
     require(user, "customer:read")
     filters, _, _ = _filters(request, user)
-    stmt = service.customer_filter(**filters)
+    stmt = service.customer_filter(**filters, dialect=search.dialect_of(session))
     capped = stmt.with_only_columns(Customer.id).limit(COUNT_CAP + 1)
     n = session.scalar(select(func.count()).select_from(capped.subquery())) or 0
     return render(request, "customers/_count.html", n=n, cap=COUNT_CAP)
@@ -191,6 +197,7 @@ def customer_export(request: Request, session: DbSession, user: PageUser) -> Res
 
     require(user, "data:export")
     filters, _, _ = _filters(request, user)
+    filters["dialect"] = search.dialect_of(session)
     user_id = user.id
     factory = request.app.state.session_factory
 
@@ -375,6 +382,7 @@ def _render_form(
     values: dict[str, Any],
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    duplicates: list[dict[str, Any]] | None = None,
 ) -> Response:
     can_assign = user.role in ("admin", "manager")
     owners = list_assignable_users(session) if can_assign else []
@@ -392,6 +400,7 @@ def _render_form(
             (k, tr(request, label_msgid("party_type", k))) for k in ("person", "organisation")
         ],
         consents=CONSENTS,
+        duplicates=duplicates or [],
     )
 
 
@@ -413,7 +422,13 @@ def customer_create(
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
         if user.role not in ("admin", "manager"):
             data.pop("owner_id", None)
-        customer = service.create_customer(session, CustomerCreate(**data), actor=user)
+        customer = service.create_customer(
+            session, CustomerCreate(**data), actor=user, force=form.get("force") == "1"
+        )
+    except PossibleDuplicate as exc:
+        # Not an error: the form comes back listing the matches, with "Create anyway".
+        session.rollback()
+        return _render_form(request, session, user, None, shown, duplicates=exc.matches)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403):
@@ -579,3 +594,9 @@ def customer_erase(
     privacy.erase_customer(session, customer_id, actor=user, reason=reason or None)
     flash(request, tr(request, "The personal data of customer %(id)s was erased.", id=customer_id))
     return redirect(request, f"/customers/{customer_id}")
+
+
+# The merge screens live in their own module; their routes join this page router.
+from retento.customers import merge_pages  # noqa: E402
+
+router.include_router(merge_pages.router)

@@ -8,17 +8,21 @@ from typing import Literal
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
+from retento.auth.permissions import require
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
-from retento.customers import privacy, service
+from retento.customers import duplicates, merge, privacy, service
 from retento.customers.schemas import (
     CustomerCreate,
     CustomerRead,
     CustomerUpdate,
+    DuplicateRead,
     ErasureIn,
     ErasureRead,
+    MergeIn,
+    MergeRead,
 )
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
@@ -28,7 +32,14 @@ router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 def list_customers(
     session: DbSession,
     user: CurrentUser,
-    q: str | None = Query(None, description="Name prefix, external id, email, phone or id."),
+    q: str | None = Query(
+        None,
+        max_length=200,
+        description="Search: any part of the name (one Chinese character is enough), email, "
+        "external id, contact name or email; any run of phone digits (spaces and punctuation "
+        "ignored); the customer number. Typos find close names when little else matches. "
+        "Without sort, results come best match first (exact, prefix, substring, fuzzy).",
+    ),
     kind: str | None = None,
     scope: Literal["external", "internal"] | None = None,
     tag: str | None = None,
@@ -67,9 +78,66 @@ def list_customers(
     )
 
 
-@router.post("", response_model=CustomerRead, status_code=201)
-def create_customer(data: CustomerCreate, session: DbSession, user: CurrentUser):
-    return service.create_customer(session, data, actor=user)
+@router.post(
+    "",
+    response_model=CustomerRead,
+    status_code=201,
+    responses={
+        409: {
+            "description": "possible_duplicate: ``matches`` lists the customers with "
+            "the same email, phone or name; send again with force=true."
+        }
+    },
+)
+def create_customer(
+    data: CustomerCreate,
+    session: DbSession,
+    user: CurrentUser,
+    force: bool = Query(
+        False, description="Create even if customers with the same email, phone or name exist."
+    ),
+):
+    return service.create_customer(session, data, actor=user, force=force)
+
+
+@router.get("/duplicates", response_model=list[DuplicateRead])
+def find_duplicates(
+    session: DbSession,
+    user: CurrentUser,
+    name: str | None = Query(None, max_length=200),
+    email: str | None = Query(None, max_length=254),
+    phone: str | None = Query(None, max_length=50),
+):
+    """Active customers with the same email, phone digits or name (what a create would warn)."""
+    require(user, "customer:read")
+    return duplicates.find_duplicates(session, name=name, email=email, phone=phone)
+
+
+@router.post("/{customer_id}/merge", response_model=MergeRead)
+def merge_customer(
+    customer_id: DbId,
+    data: MergeIn,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Merge customer ``merge_id`` into this one: orders, complaints, surveys, touchpoints,
+    contacts, tags and loyalty points move here; the other is archived pointing here. Versions
+    (``version``/``If-Match`` for this one, ``merge_version`` for the other) that are stale get
+    409 ``version_conflict``."""
+    survivor, moved = merge.merge_customers(
+        session,
+        customer_id,
+        data.merge_id,
+        actor=user,
+        survivor_version=data.version if data.version is not None else parse_if_match(if_match),
+        merged_version=data.merge_version,
+    )
+    set_etag(response, survivor)
+    return MergeRead(
+        customer=CustomerRead.model_validate(survivor), merged_id=data.merge_id, moved=moved
+    )
 
 
 @router.get("/{customer_id}", response_model=CustomerRead)

@@ -135,3 +135,24 @@ class ErasureRead(BaseModel):
     customer_id: int
     erased_at: datetime
     counts: dict[str, int] = Field(description="Records changed, per kind.")
+
+
+class DuplicateRead(BaseModel):
+    id: int
+    name: str
+    email: str | None
+    phone: str | None
+    external_id: str | None
+    matched_on: list[Literal["email", "phone", "name"]]
+
+
+class MergeIn(BaseModel):
+    merge_id: DbId = Field(description="The duplicate: merged into this customer, then archived.")
+    version: ExpectedVersion = Field(None, description="This customer's version (or If-Match).")
+    merge_version: ExpectedVersion = Field(None, description="The duplicate's version.")
+
+
+class MergeRead(BaseModel):
+    customer: CustomerRead
+    merged_id: int
+    moved: dict[str, int] = Field(description="Rows moved to this customer, per table.")

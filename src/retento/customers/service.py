@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, exists, func, or_, select, union, update
+from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from retento.audit.service import record, snapshot
@@ -14,8 +14,9 @@ from retento.core.db import utcnow
 from retento.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from retento.core.locking import lock_row
 from retento.core.pagination import apply_sort, paginate
-from retento.core.validation import id_from_text
 from retento.core.versioning import lock_for_edit
+from retento.customers import search
+from retento.customers.duplicates import PossibleDuplicate, find_duplicates
 from retento.customers.models import (
     EXTERNAL_KINDS,
     INTERNAL_KINDS,
@@ -146,9 +147,19 @@ def _replace_contacts(session: Session, c: Customer, contacts: list[dict]) -> No
     c.contacts = [Contact(**k) for k in contacts]
 
 
-def create_customer(session: Session, data: CustomerCreate, *, actor: User) -> Customer:
-    """Create a customer; an agent who creates one becomes its owner."""
+def create_customer(
+    session: Session, data: CustomerCreate, *, actor: User, force: bool = True
+) -> Customer:
+    """Create a customer; an agent who creates one becomes its owner.
+
+    ``force=False`` (the API and the web form by default) first looks for possible duplicates
+    (same email, phone digits or name) and raises ``PossibleDuplicate`` (409) listing them.
+    """
     require(actor, "customer:create")
+    if not force:
+        matches = find_duplicates(session, name=data.name, email=data.email, phone=data.phone)
+        if matches:
+            raise PossibleDuplicate(matches)
     owner_id = data.owner_id
     if actor.role == "agent":
         if owner_id not in (None, actor.id):
@@ -367,28 +378,6 @@ def purge_customer(session: Session, customer_id: int, *, actor: User) -> None:
     )
 
 
-def search_ids(q: str) -> Select:
-    """Ids of customers matching ``q``: name prefix, external id, email, phone, a contact's
-    email or phone, or the id itself.
-
-    A UNION of index lookups: each branch uses its own index, where one ``OR`` makes SQLite scan
-    the whole table (2–4 s on a million customers).
-    """
-    text = q.strip()
-    key = text.lower()
-    parts = [
-        select(Customer.id).where(Customer.name_key.between(key, key + "\uffff")),
-        select(Customer.id).where(Customer.external_id == text),
-        select(Customer.id).where(Customer.email == key),
-        select(Customer.id).where(Customer.phone == text),
-        select(Contact.customer_id).where(or_(Contact.email == key, Contact.phone == text)),
-    ]
-    # A phone number typed into the search box is text, not an id beyond INTEGER's range.
-    if (as_id := id_from_text(text)) is not None:
-        parts.append(select(Customer.id).where(Customer.id == as_id))
-    return union(*parts)
-
-
 def customer_filter(
     *,
     q: str | None = None,
@@ -399,8 +388,13 @@ def customer_filter(
     party_type: str | None = None,
     mine_for: User | None = None,
     archived: bool | None = False,
+    dialect: str | None = None,
 ) -> Select:
     """The customer list query before sorting; shared by the API, the web list and export.
+
+    ``q`` goes through ``customers.search`` (substring, digits, Chinese characters, fuzzy); the
+    query is then joined to the matches' rank: order by ``search.RANK`` for relevance.
+    ``dialect``: the database's (``search.dialect_of(session)``); default from the settings.
 
     ``archived``: ``False`` (default) active customers only, ``True`` archived ones only (erased
     customers are archived too), ``None`` both.
@@ -410,8 +404,8 @@ def customer_filter(
         stmt = stmt.where(Customer.archived_at.is_not(None))
     elif archived is False:
         stmt = stmt.where(Customer.archived_at.is_(None))
-    if q:
-        stmt = stmt.where(Customer.id.in_(search_ids(q)))
+    if q and q.strip():
+        stmt = search.apply(stmt, q, dialect or search.current_dialect())
     if kind:
         stmt = stmt.where(Customer.kind == kind)
     if scope == "external":
@@ -455,7 +449,9 @@ def list_customers(
 ):
     """A filtered, sorted page of customers."""
     require(actor, "customer:read")
-    stmt = customer_filter(**filters)
+    stmt = customer_filter(**filters, dialect=search.dialect_of(session))
+    if filters.get("q") and (filters["q"].strip()) and not sort:
+        stmt = stmt.order_by(search.RANK, Customer.name_key)  # best matches first
     stmt = apply_sort(stmt, sort, SORTABLE, Customer.id)
     stmt = stmt.options(
         selectinload(Customer.tag_rows),

@@ -67,3 +67,4 @@ subscribe("survey.answered", _survey_answered)
 
 # Churn features for scoring runs (retento.scoring.features registry).
 from retento.loyalty import churn_features as _churn_features  # noqa: E402,F401
+from retento.loyalty import merge as _merge  # noqa: E402,F401  (subscribes to customer.merge)

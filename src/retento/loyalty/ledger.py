@@ -373,9 +373,12 @@ def new_lot(
     expires_at: datetime,
     qualifying: bool = True,
     earned_at: datetime | None = None,
+    available_at: datetime | None = None,
+    basis: Any = None,
 ) -> int:
     """Credit ``points`` to the wallet as a new lot (returns its id); an outstanding debt is
-    paid off first. One Core INSERT, no ORM object: nothing on the hot path reads it back."""
+    paid off first. One Core INSERT, no ORM object: nothing on the hot path reads it back.
+    ``available_at``: pending (not spendable) until then; ``basis``: the order amount earned on."""
     assert p.wallet is not None and points > 0
     w = p.wallet
     settle = min(points, w.debt) if w.debt > 0 else 0
@@ -392,6 +395,8 @@ def new_lot(
             source_id=p.journal.source_id,
             earned_at=earned_at or p.journal.created_at,
             expires_at=expires_at,
+            available_at=available_at,
+            basis=basis,
         )
         .returning(LoyaltyLot.__table__.c.id)
     ).scalar_one()
@@ -421,16 +426,26 @@ def live_lots(session: Session, account_id: int) -> list[LoyaltyLot]:
 def split_lots(
     lots: Iterable[LoyaltyLot], now: datetime
 ) -> tuple[list[LoyaltyLot], list[LoyaltyLot]]:
-    """(due at ``now``, still open) lots, each in ``live_lots`` order."""
+    """(due at ``now``, still open) lots, each in ``live_lots`` order; pending lots (return
+    window not over, ``available_at > now``) are in neither: they cannot be spent yet."""
     due, live = [], []
     for lot in lots:
         if lot.remaining > 0:
-            (due if lot.expires_at <= now else live).append(lot)
+            if lot.expires_at <= now:
+                due.append(lot)
+            elif lot.available_at is None or lot.available_at <= now:
+                live.append(lot)
     return due, live
 
 
+def _available(now: datetime):
+    """Lots whose return window is over (or that never had one)."""
+    return or_(LoyaltyLot.available_at.is_(None), LoyaltyLot.available_at <= now)
+
+
 def open_lots(session: Session, account_id: int, now: datetime) -> list[LoyaltyLot]:
-    """The wallet's unexpired lots with points left, oldest expiry first (caller holds the lock)."""
+    """The wallet's unexpired, spendable (not pending) lots with points left, oldest expiry
+    first (caller holds the lock)."""
     return list(
         session.scalars(
             select(LoyaltyLot)
@@ -438,6 +453,7 @@ def open_lots(session: Session, account_id: int, now: datetime) -> list[LoyaltyL
                 LoyaltyLot.account_id == account_id,
                 LoyaltyLot.remaining > 0,
                 LoyaltyLot.expires_at > now,
+                _available(now),
             )
             .order_by(LoyaltyLot.expires_at, LoyaltyLot.id)
         )
@@ -551,10 +567,13 @@ def expire_wallet_now(
 
 
 def spendable(session: Session, w: LoyaltyAccount, now: datetime) -> int:
-    """Points the member can spend now: unexpired lots minus debt."""
+    """Points the member can spend now: unexpired lots past their return window minus debt."""
     n = session.scalar(
         select(func.coalesce(func.sum(LoyaltyLot.remaining), 0)).where(
-            LoyaltyLot.account_id == w.id, LoyaltyLot.remaining > 0, LoyaltyLot.expires_at > now
+            LoyaltyLot.account_id == w.id,
+            LoyaltyLot.remaining > 0,
+            LoyaltyLot.expires_at > now,
+            _available(now),
         )
     )
     return int(n or 0) - w.debt

@@ -85,6 +85,9 @@ class LoyaltyProgramme(Base):
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     expiry_days: Mapped[int] = mapped_column(Integer, default=365)
     expiring_soon_days: Mapped[int] = mapped_column(Integer, default=30)
+    # Return window: points earned on an order are pending (not spendable) this many days after
+    # the order date; 0 = spendable at once.
+    pending_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     refund_policy: Mapped[str] = mapped_column(String(10), default="negative")
     negative_limit: Mapped[int] = mapped_column(Integer, default=1000)
     tier_basis: Mapped[str] = mapped_column(String(10), default="points")
@@ -215,6 +218,11 @@ class LoyaltyLot(Base):
     source_id: Mapped[str | None] = mapped_column(String(64))
     earned_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Pending until this time (the order's return window): not spendable, not held, not
+    # redeemed before it; NULL = spendable at once. Refunds and cancellations claw back as usual.
+    available_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The order amount paid the lot was earned on (clawbacks keep revenue / basis of the points).
+    basis: Mapped[Decimal | None] = mapped_column(MoneyColumn)
 
 
 class LoyaltyAllocation(Base):

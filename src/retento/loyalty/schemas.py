@@ -26,6 +26,8 @@ class ProgrammeUpdate(BaseModel):
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
     expiry_days: int | None = Field(None, ge=1, le=3660)
     expiring_soon_days: int | None = Field(None, ge=1, le=365)
+    # Return window: order points are pending (not spendable) this many days; 0 = off.
+    pending_days: int | None = Field(None, ge=0, le=365)
     refund_policy: Literal["negative", "debt", "cap"] | None = None
     negative_limit: int | None = Field(None, ge=0, le=1_000_000_000)
     tier_basis: Literal["points", "spend"] | None = None
@@ -44,6 +46,7 @@ class ProgrammeRead(BaseModel):
     currency: str
     expiry_days: int
     expiring_soon_days: int
+    pending_days: int
     refund_policy: str
     negative_limit: int
     tier_basis: str
@@ -220,6 +223,8 @@ class LotRead(BaseModel):
     source_id: str | None
     earned_at: datetime
     expires_at: datetime
+    # Pending (return window) until then: in the balance, not spendable; null = spendable.
+    available_at: datetime | None = None
 
 
 class MemberRead(BaseModel):
