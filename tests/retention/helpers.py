@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ def make_run(
             "value_class": "ordinary",
             "label": "other",
             "loyalty_stage": "regular",
-            "last_order_on": date(2025, 1, 1),
+            "last_order_on": (now - timedelta(days=100)).date(),
         }
         values.update(over)
         session.add(CustomerScore(**values))

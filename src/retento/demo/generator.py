@@ -592,11 +592,12 @@ def domain_steps() -> list[Step]:
     """Steps contributed by later capabilities, run after the core ones in this order."""
     from retento.complaints.demo import step_complaints
     from retento.loyalty.demo import step_loyalty
+    from retento.retention.demo import step_retention
     from retento.scoring.demo import step_scoring
     from retento.surveys.demo import step_surveys
 
     # Scoring first: complaints pick SLA policies and surveys pick segments by value class.
-    return [step_scoring, step_complaints, step_surveys, step_loyalty]
+    return [step_scoring, step_complaints, step_surveys, step_loyalty, step_retention]
 
 
 # --------------------------------------------------------------------------- public API

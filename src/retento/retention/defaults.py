@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from retento.core.db import utcnow
@@ -14,15 +14,16 @@ from retento.retention.models import RetentionConfig, RetentionPlaybook, Retenti
 from retento.retention.sql import insert_ignore
 
 # code -> (threshold, window_days, severity, classes)
-#   churn_risk: risk (0-1) above threshold
-#   rhythm: days since last order > threshold × the customer's median gap (≥ 2 orders)
+#   churn_risk: risk (0-1) above threshold, last order within window_days
+#   rhythm: days since last order > threshold × the customer's median gap (≥ 2 orders), the
+#     lapse (days beyond threshold × gap) not older than window_days
 #   complaint: open complaint of severity ≥ threshold, or any SLA breach, received within window
 #   survey: NPS answer ≤ threshold (detractor), or a rating in the lowest 30 % of its scale
 #   tier_downgrade: a tier drop within the window (threshold unused)
 #   points_expiring: ≥ threshold points expire within window_days
 DEFAULT_RULES: dict[str, tuple[float, int, str, list[str]]] = {
-    "churn_risk": (0.7, 0, "medium", []),
-    "rhythm": (2.0, 0, "medium", ["key", "ordinary", "small"]),
+    "churn_risk": (0.7, 365, "medium", []),
+    "rhythm": (2.0, 180, "medium", ["key", "ordinary", "small"]),
     "complaint": (2.0, 90, "high", ["key", "ordinary"]),
     "survey": (6.0, 30, "medium", []),
     "tier_downgrade": (0.0, 30, "medium", []),
@@ -119,7 +120,8 @@ def ensure_defaults(session: Session) -> RetentionConfig:
     """Create the settings row, the rules and (on first use) the playbooks; idempotent and safe
     when two processes start at once (insert-or-ignore on their unique keys)."""
     config = session.get(RetentionConfig, 1)
-    if config is not None:
+    rules = session.scalar(select(func.count()).select_from(RetentionRule))
+    if config is not None and rules >= len(DEFAULT_RULES):
         return config
     insert_ignore(
         session,

@@ -11,6 +11,7 @@ control cases get nothing and their alert is closed as held out, so no one acts 
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -223,6 +224,17 @@ def arm_for(stratum: str, seq: int, control_share: float) -> str:
     return "treated" if bool(treated[pos]) else "control"
 
 
+@dataclass
+class Batch:
+    """State shared by the applications of one evaluation: matched and locked playbooks, the
+    next ``seq`` per stratum, the audit summary. Playbooks are locked once per batch."""
+
+    books: dict[tuple[str, str], RetentionPlaybook | None] = field(default_factory=dict)
+    locked: dict[int, RetentionPlaybook] = field(default_factory=dict)
+    seq: dict[tuple[int, str], int] = field(default_factory=dict)
+    case_ids: list[int] = field(default_factory=list)
+
+
 def apply_playbook(
     session: Session,
     alert: RetentionAlert,
@@ -230,34 +242,63 @@ def apply_playbook(
     playbook: RetentionPlaybook | None = None,
     actor: User | None = None,
     now: datetime | None = None,
+    batch: Batch | None = None,
 ) -> RetentionCase | None:
     """Open the alert's case: assign treated/control, act for treated ones; None without a
-    matching playbook. An alert has at most one case (unique), so applying twice is refused."""
+    matching playbook. An alert has at most one case (unique), so applying twice is refused.
+
+    With ``batch`` (the evaluation job) the audit log gets one summary entry from the caller
+    instead of one entry per case."""
     now = now or utcnow()
     if playbook is None:
-        playbook = match_playbook(session, alert.value_class, alert.rule)
+        key = (alert.value_class, alert.rule)
+        if batch is not None and key in batch.books:
+            playbook = batch.books[key]
+        else:
+            playbook = match_playbook(session, alert.value_class, alert.rule)
+            if batch is not None:
+                batch.books[key] = playbook
         if playbook is None:
             return None
-    existing = session.scalar(select(RetentionCase).where(RetentionCase.alert_id == alert.id))
-    if existing is not None:
-        raise Conflict(f"Alert {alert.id} has a case already (id {existing.id}).", field="alert_id")
-    # The lock serialises numbering within the playbook: seq is then gap-free per class.
-    pb = lock_row(session, RetentionPlaybook, playbook.id)
-    if pb is None:
-        raise NotFound("Playbook", playbook.id)
-    seq = session.scalar(
-        select(func.count()).where(
-            RetentionCase.playbook_id == pb.id, RetentionCase.value_class == alert.value_class
+    if batch is None:
+        existing = session.scalar(
+            select(RetentionCase.id).where(RetentionCase.alert_id == alert.id)
         )
-    )
+        if existing is not None:
+            raise Conflict(
+                f"Alert {alert.id} has a case already (id {existing}).", field="alert_id"
+            )
+    # The lock serialises numbering within the playbook: seq is then gap-free per class.
+    pb = batch.locked.get(playbook.id) if batch is not None else None
+    if pb is None:
+        pb = lock_row(session, RetentionPlaybook, playbook.id)
+        if pb is None:
+            raise NotFound("Playbook", playbook.id)
+        if batch is not None:
+            batch.locked[pb.id] = pb
+    stratum_key = (pb.id, alert.value_class)
+    if batch is not None and stratum_key in batch.seq:
+        seq = batch.seq[stratum_key]
+    else:
+        seq = int(
+            session.scalar(
+                select(func.count()).where(
+                    RetentionCase.playbook_id == pb.id,
+                    RetentionCase.value_class == alert.value_class,
+                )
+            )
+            or 0
+        )
+    if batch is not None:
+        batch.seq[stratum_key] = seq + 1
     stratum = f"{pb.value_class}:{pb.reason}:{alert.value_class}"
-    arm = arm_for(stratum, int(seq or 0), pb.control_share)
+    arm = arm_for(stratum, seq, pb.control_share)
     case = RetentionCase(
         alert_id=alert.id,
         playbook_id=pb.id,
         customer_id=alert.customer_id,
         value_class=alert.value_class,
-        seq=int(seq or 0),
+        seq=seq,
         arm=arm,
         action=pb.action,
         risk=alert.risk,
@@ -270,14 +311,18 @@ def apply_playbook(
     )
     session.add(case)
     session.flush()
-    before = snapshot(alert)
+    before_status = alert.status
+    before = snapshot(alert) if batch is None else None
     if arm == "control":
         alert.status, alert.closed_at, alert.close_note = "closed", now, HELD_OUT_NOTE
     else:
         _act(session, alert, pb, case, now)
+    if batch is not None:
+        batch.case_ids.append(case.id)
+        return case
     session.flush()
     record(session, actor, "create", "retention_case", case.id, None, snapshot(case))
-    if alert.status != before["status"]:
+    if alert.status != before_status:
         record(session, actor, "update", "retention_alert", alert.id, before, snapshot(alert))
     return case
 

@@ -9,6 +9,7 @@ change, the earliest expiry date of the points.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -90,9 +91,12 @@ def profiles(session: Session, customer_ids: list[int] | None = None) -> dict[in
         stmt = stmt.where(CustomerScore.customer_id.in_(customer_ids))
     out: dict[int, Profile] = {}
     for row in session.execute(stmt):
+        risk = row[3] if len(row) > 3 else None
+        if risk is not None and not math.isfinite(risk):
+            risk = None  # a run that could not score a customer leaves NaN
         out[row[0]] = Profile(
             value_class=CLASS_OF_VALUE.get(row[1], UNSCORED_CLASS),
-            risk=row[3] if len(row) > 3 else None,
+            risk=risk,
             reasons=list(row[4] or []) if len(row) > 4 else [],
             last_order_on=row[2],
         )
@@ -122,19 +126,26 @@ def churn_risk(
     session: Session, rule: RetentionRule, prof: dict[int, Profile], ids: list[int] | None, now
 ) -> list[Candidate]:
     out = []
+    wanted = set(ids) if ids is not None else None
     for cid, p in prof.items():
-        if ids is not None and cid not in ids:
+        if wanted is not None and cid not in wanted:
             continue
-        if p.risk is not None and p.risk > rule.threshold:
-            out.append(
-                Candidate(
-                    cid,
-                    "churn_risk",
-                    f"risk:{p.last_order_on.isoformat() if p.last_order_on else 'none'}",
-                    "churn_risk",
-                    {"risk": round(100 * p.risk), "model": p.reasons[:3]},
-                )
+        if p.risk is None or p.risk <= rule.threshold:
+            continue
+        # Someone who stopped buying long before the window is lost, not at risk.
+        if rule.window_days and (
+            p.last_order_on is None or (now.date() - p.last_order_on).days > rule.window_days
+        ):
+            continue
+        out.append(
+            Candidate(
+                cid,
+                "churn_risk",
+                f"risk:{p.last_order_on.isoformat() if p.last_order_on else 'none'}",
+                "churn_risk",
+                {"risk": round(100 * p.risk), "model": p.reasons[:3]},
             )
+        )
     return out
 
 
@@ -166,7 +177,9 @@ def rhythm(
             continue
         gap = median((b - a).days for a, b in zip(ds, ds[1:], strict=False))
         since = (today - ds[-1]).days
-        if gap >= 1 and since > rule.threshold * gap:
+        overdue = since - rule.threshold * gap
+        # A lapse that began more than window_days ago is old news, not a warning.
+        if gap >= 1 and overdue > 0 and not (rule.window_days and overdue > rule.window_days):
             out.append(
                 Candidate(
                     cid,

@@ -256,7 +256,7 @@ def _after_create(
     session: Session, config: RetentionConfig, ids: list[int], now: datetime, report
 ) -> None:
     from retento.retention.notify import notify_owner
-    from retento.retention.playbooks import apply_playbook
+    from retento.retention.playbooks import Batch, apply_playbook
 
     alerts = session.scalars(
         select(RetentionAlert).where(RetentionAlert.id.in_(ids)).order_by(RetentionAlert.id)
@@ -267,14 +267,30 @@ def _after_create(
             select(Customer).where(Customer.id.in_({a.customer_id for a in alerts}))
         )
     }
+    batch = Batch()
     for alert in alerts:
-        case = apply_playbook(session, alert, now=now) if config.auto_apply else None
+        case = apply_playbook(session, alert, now=now, batch=batch) if config.auto_apply else None
         if case is not None:
             report.cases += 1
         held_out = case is not None and case.arm == "control"
         if config.notify_owner and not held_out and alert.status != "closed":
             if notify_owner(session, alert, customers[alert.customer_id], now):
                 report.notified += 1
+    if batch.case_ids:
+        session.flush()
+        record(
+            session,
+            None,
+            "create",
+            "retention_case",
+            None,
+            None,
+            {
+                "created": len(batch.case_ids),
+                "first_id": min(batch.case_ids),
+                "last_id": max(batch.case_ids),
+            },
+        )
 
 
 def alert_query(
