@@ -27,6 +27,7 @@ API_ROUTERS = (
     "retento.surveys.routes",
     "retento.dataio.routes",
     "retento.complaints.routes",
+    "retento.loyalty.member_routes",
     "retento.loyalty.routes",
     "retento.retention.routes",
 )

@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "retento.loyalty.models",
     "retento.loyalty.measure_models",
     "retento.retention.models",
+    "retento.loyalty.notice_models",
 )
 
 

@@ -47,6 +47,7 @@ from retento.complaints.schemas import (
     SurveyAnswerIn,
     TransitionIn,
 )
+from retento.complaints.sla_classes import provided_class
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RetentoError
 from retento.core.hooks import emit
@@ -225,6 +226,12 @@ def _rule(p: SlaPolicy) -> PolicyRule:
     )
 
 
+def sla_class(session: Session, c: Complaint) -> str:
+    """The class the SLA policy is chosen for: a registered provider's (a loyalty member's tier
+    SLA class, ``sla_classes``) when one answers, else the complaint's value class."""
+    return provided_class(session, c.customer_id) or c.value_class
+
+
 def choose_policy(session: Session, severity: int, value_class: str) -> SlaPolicy | None:
     """The SLA policy for a complaint (precedence in ``policies``)."""
     rows = session.scalars(select(SlaPolicy).where(SlaPolicy.is_active.is_(True))).all()
@@ -240,7 +247,7 @@ def _resolution_pauses(c: Complaint) -> list[sla.Pause]:
 
 def refresh_sla(session: Session, c: Complaint, *, reselect: bool = True) -> None:
     """Recompute due and warning times from the policy, calendar, pauses and current severity."""
-    policy = choose_policy(session, c.severity, c.value_class) if reselect else c.sla_policy
+    policy = choose_policy(session, c.severity, sla_class(session, c)) if reselect else c.sla_policy
     c.sla_policy = policy
     if policy is None:
         c.first_response_due_at = c.first_response_warn_at = None

@@ -5,8 +5,11 @@ domain subscribes in ``retento/loyalty/__init__.py``. Subscribers run inside the
 transaction (they flush, never commit), so the order and its points commit or roll back together.
 
 Events: ``order.created`` (order, actor), ``orders.imported`` (order_ids, actor),
-``order.refunded`` (order, refund, actor), ``complaint.remedy`` (remedy, complaint, actor),
-``survey.answered`` (response, actor).
+``order.refunded`` (order, refund, actor), ``order.cancelled`` (order, actor: the status became
+cancelled), ``order.changed`` (order, actor: lines or discount changed and the revenue fell),
+``orders.updated`` (order_ids, actor: a file import changed existing orders),
+``complaint.remedy`` (remedy, complaint, actor), ``survey.answered`` (response, actor: once per
+completed response on every completion path; subscribers must be idempotent).
 """
 
 from __future__ import annotations

@@ -226,6 +226,33 @@ COVERED_TABLES = {
 }  # fmt: skip
 
 
+# Other domains add export sections and erasure steps for what they keep about a customer
+# (e.g. loyalty: its ledger rows live on accounts, not on the customer); customers never
+# imports them. ExportProvider(session, customer_id) -> {section: rows};
+# Eraser(session, customer, redactor) -> {what: count}, run inside the erasure transaction.
+ExportProvider = Callable[[Session, int], dict[str, list[dict]]]
+Eraser = Callable[[Session, Customer, "Redactor"], dict[str, int]]
+_EXPORT_PROVIDERS: list[ExportProvider] = []
+_ERASERS: list[Eraser] = []
+
+
+def register_export(fn: ExportProvider) -> None:
+    """Add sections to every customer export (once per function)."""
+    if fn not in _EXPORT_PROVIDERS:
+        _EXPORT_PROVIDERS.append(fn)
+
+
+def register_erasure(fn: Eraser) -> None:
+    """Run ``fn`` in every erasure, after the customer's own data is anonymised."""
+    if fn not in _ERASERS:
+        _ERASERS.append(fn)
+
+
+def export_rows(session: Session, table: Table, *where: Any, order: Any = None) -> list[dict]:
+    """Rows of ``table`` as JSON-safe dicts without secret columns (for export providers)."""
+    return _rows(session, table, *where, order=order)
+
+
 def collect(session: Session, customer: Customer) -> dict[str, list[dict]]:
     """Every section of the export: section name -> rows (JSON-safe dicts)."""
     m = _models()
@@ -336,7 +363,10 @@ def collect(session: Session, customer: Customer) -> dict[str, list[dict]]:
     }  # fmt: skip
     for att in sections["complaint_attachments"]:
         att.pop("path", None)
-    sections.update(_other_tables(session, cid))
+    for provider in _EXPORT_PROVIDERS:
+        sections.update(provider(session, cid))
+    for name, rows in _other_tables(session, cid).items():
+        sections.setdefault(name, rows)
     return sections
 
 
@@ -716,6 +746,9 @@ def erase_customer(
         msg.body_html = None
         msg.last_error = redactor.text(msg.last_error) if msg.last_error else msg.last_error
     counts["emails"] = len(mails)
+    session.flush()
+    for eraser in _ERASERS:
+        counts.update(eraser(session, c, redactor))
     session.flush()
     record(
         session,

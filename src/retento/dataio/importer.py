@@ -1002,6 +1002,8 @@ class Importer:
             self._exec_many(insert(lt), line_rows, "writing", done)
         # New orders earn loyalty points like orders made in the API or web (one code path).
         emit("orders.imported", self.session, order_ids=created_ids, actor=None)
+        # Updated orders (cancelled, lines changed) reverse what they earned, like a refund.
+        emit("orders.updated", self.session, order_ids=[u["b_id"] for u in updates], actor=None)
         self.report.created = len(new_orders)
         self.report.updated = len(updates)
         self.report.unchanged = unchanged

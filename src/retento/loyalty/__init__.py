@@ -59,11 +59,63 @@ def _survey_answered(session, *, response, actor=None, **_):
     )
 
 
+def _order_changed(session, *, order, actor=None, **_):
+    from retento.loyalty.earning import reverse_for_change
+
+    reverse_for_change(session, order, actor_id=actor.id if actor else None)
+
+
+def _orders_updated(session, *, order_ids, actor=None, **_):
+    from retento.loyalty.earning import reverse_for_changed
+
+    reverse_for_changed(session, order_ids, actor_id=actor.id if actor else None)
+
+
+def _tier_sla_class(session, customer_id: int) -> str | None:
+    """A member's tier SLA class (complaint SLA policy selection)."""
+    from sqlalchemy import select
+
+    from retento.loyalty.models import LoyaltyAccount, LoyaltyTier
+
+    return session.scalar(
+        select(LoyaltyTier.sla_class)
+        .join(LoyaltyAccount, LoyaltyAccount.tier_id == LoyaltyTier.id)
+        .where(LoyaltyAccount.customer_id == customer_id)
+    )
+
+
+def _privacy_export(session, customer_id: int):
+    from retento.loyalty.privacy import export_sections
+
+    return export_sections(session, customer_id)
+
+
+def _privacy_erase(session, customer, redactor):
+    from retento.loyalty.privacy import erase
+
+    return erase(session, customer, redactor)
+
+
+def _register_providers() -> None:
+    """Complaints and the customer privacy export ask loyalty through registries (they never
+    import loyalty)."""
+    from retento.complaints.sla_classes import register_sla_class_provider
+    from retento.customers.privacy import register_erasure, register_export
+
+    register_sla_class_provider(_tier_sla_class)
+    register_export(_privacy_export)
+    register_erasure(_privacy_erase)
+
+
 subscribe("order.created", _order_created)
 subscribe("orders.imported", _orders_imported)
 subscribe("order.refunded", _order_refunded)
 subscribe("complaint.remedy", _remedy)
 subscribe("survey.answered", _survey_answered)
+subscribe("order.cancelled", _order_changed)
+subscribe("order.changed", _order_changed)
+subscribe("orders.updated", _orders_updated)
+_register_providers()
 
 # Churn features for scoring runs (retento.scoring.features registry).
 from retento.loyalty import churn_features as _churn_features  # noqa: E402,F401

@@ -50,7 +50,7 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
                     rank=0,
                     threshold=0,
                     multiplier=Decimal("1"),
-                    sla_class="standard",
+                    sla_class=None,
                     grace_days=30,
                 ),
                 LoyaltyTier(
@@ -59,7 +59,7 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
                     rank=1,
                     threshold=1500,
                     multiplier=Decimal("1.25"),
-                    sla_class="priority",
+                    sla_class="major",
                     grace_days=60,
                 ),
                 LoyaltyTier(

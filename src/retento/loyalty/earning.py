@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from retento.core.db import utcnow
 from retento.loyalty import ledger
-from retento.loyalty.ledger import Replay, consume, open_journal, open_lots, restore
+from retento.loyalty.ledger import Replay, consume, open_journal, restore
 from retento.loyalty.models import (
     LoyaltyAccount,
     LoyaltyJournal,
@@ -157,6 +157,10 @@ def earn_for_order(session: Session, order, *, actor_id: int | None) -> LoyaltyJ
         total,
         expires_at=order.ordered_at + timedelta(days=prog.expiry_days),
         earned_at=order.ordered_at,
+        available_at=(
+            order.ordered_at + timedelta(days=prog.pending_days) if prog.pending_days else None
+        ),
+        basis=Decimal(order.revenue) + Decimal(order.refunded),
     )
     p.to_system("expense", -total)
     _uses(session, p, parts, order.ordered_at)
@@ -209,7 +213,8 @@ def clawback(
         taken += consume(p, points, [lot])
         lot.clawed = min(lot.points, lot.clawed + points)
     if taken < points:
-        others = [x for x in open_lots(session, w.id, now) if lot is None or x.id != lot.id]
+        # Pending lots (return window) count too: a clawback may take what cannot be spent yet.
+        others = [x for x in _unexpired_lots(session, w.id, now) if lot is None or x.id != lot.id]
         taken += consume(p, points - taken, others)
     short = points - taken
     if short:
@@ -222,13 +227,70 @@ def clawback(
     return p.commit()
 
 
-def _original_paid(order) -> Decimal:
-    return Decimal(order.revenue) + Decimal(order.refunded)
+def _unexpired_lots(session: Session, account_id: int, now: datetime) -> list[LoyaltyLot]:
+    """The wallet's unexpired lots with points left, pending ones included, oldest expiry first."""
+    return list(
+        session.scalars(
+            select(LoyaltyLot)
+            .where(
+                LoyaltyLot.account_id == account_id,
+                LoyaltyLot.remaining > 0,
+                LoyaltyLot.expires_at > now,
+            )
+            .order_by(LoyaltyLot.expires_at, LoyaltyLot.id)
+        )
+    )
 
 
-def reverse_for_refund(session: Session, order, refund, *, actor_id: int | None) -> list:
-    """Claw back the order's earned points and give back points spent on it, pro rata to the
-    money refunded so far (cumulative, so rounding never drifts)."""
+def pending(session: Session, customer_id: int, now: datetime | None = None) -> list[tuple]:
+    """The member's pending points (return window not over): [(points, available_at)], soonest
+    first. They are in the balance but cannot be redeemed or held before ``available_at``."""
+    now = now or utcnow()
+    w = ledger.get_wallet(session, customer_id)
+    if w is None:
+        return []
+    rows = session.execute(
+        select(LoyaltyLot.available_at, func.sum(LoyaltyLot.remaining))
+        .where(
+            LoyaltyLot.account_id == w.id,
+            LoyaltyLot.remaining > 0,
+            LoyaltyLot.expires_at > now,
+            LoyaltyLot.available_at > now,
+        )
+        .group_by(LoyaltyLot.available_at)
+        .order_by(LoyaltyLot.available_at)
+    ).all()
+    return [(int(n), at) for at, n in rows]
+
+
+def _reversed_share(order, lot: LoyaltyLot | None) -> Decimal:
+    """The part of the order no longer paid for (0..1): all of it when the order is cancelled,
+    else 1 - revenue now / the amount the points were earned on (refunds and cancelled lines
+    both lower the revenue). Without a recorded basis, revenue + refunded is the original."""
+    if order.status == "cancelled":
+        return ONE
+    revenue = Decimal(order.revenue)
+    basis = lot.basis if lot is not None and lot.basis is not None else None
+    if basis is None:
+        basis = revenue + Decimal(order.refunded)
+    if basis <= 0:
+        return Decimal(0)
+    return min(ONE, max(Decimal(0), (basis - revenue) / basis))
+
+
+def _reverse_order(
+    session: Session,
+    order,
+    *,
+    key: str,
+    source_type: str,
+    source_id,
+    reason: str,
+    actor_id: int | None,
+) -> list[LoyaltyJournal]:
+    """Claw back the order's earned points and give back points spent on it, in proportion to
+    the part of the order reversed so far (cumulative, so rounding never drifts). ``key``
+    prefixes the journals' idempotency keys."""
     out: list[LoyaltyJournal] = []
     earn = ledger.find_journal(session, f"order:{order.id}:earn")
     redemptions = list(
@@ -236,34 +298,34 @@ def reverse_for_refund(session: Session, order, refund, *, actor_id: int | None)
     )
     if earn is None and not redemptions:
         return out
-    paid = _original_paid(order)
-    share = (Decimal(order.refunded) / paid) if paid > 0 else ONE
-    share = min(share, ONE)
     w = ledger.wallet(session, order.customer_id)
     now = utcnow()
+    lot = None
     if earn is not None:
         lot = session.scalar(select(LoyaltyLot).where(LoyaltyLot.journal_id == earn.id))
-        if lot is not None:
-            target = _round(lot.points * share)
-            due = target - lot.clawed
-            if due > 0:
-                try:
-                    out.append(
-                        clawback(
-                            session,
-                            w,
-                            lot,
-                            due,
-                            source_type="refund",
-                            source_id=refund.id,
-                            reason=f"Refund on order {order.external_id or order.id}",
-                            actor_id=actor_id,
-                            idem_key=f"refund:{refund.id}:clawback",
-                            now=now,
-                        )
+    share = _reversed_share(order, lot)
+    if lot is not None:
+        target = _round(lot.points * share)
+        due = target - lot.clawed
+        if due > 0:
+            k = key.format(target=target) + ":clawback"
+            try:
+                out.append(
+                    clawback(
+                        session,
+                        w,
+                        lot,
+                        due,
+                        source_type=source_type,
+                        source_id=source_id,
+                        reason=reason,
+                        actor_id=actor_id,
+                        idem_key=k,
+                        now=now,
                     )
-                except Replay as r:
-                    out.append(r.journal)
+                )
+            except Replay as r:
+                out.append(r.journal)
     for red in redemptions:
         target = _round(red.points * share)
         due = target - red.returned
@@ -274,11 +336,11 @@ def reverse_for_refund(session: Session, order, refund, *, actor_id: int | None)
                 session,
                 kind="return",
                 customer_id=w.customer_id,
-                source_type="refund",
-                source_id=refund.id,
-                reason=f"Points spent on refunded order {order.external_id or order.id}",
+                source_type=source_type,
+                source_id=source_id,
+                reason=f"Points spent on order {order.external_id or order.id} returned",
                 actor_id=actor_id,
-                idem_key=f"refund:{refund.id}:return:{red.id}",
+                idem_key=key.format(target=target) + f":return:{red.id}",
                 wallet_account=w,
                 at=now,
             )
@@ -299,6 +361,53 @@ def reverse_for_refund(session: Session, order, refund, *, actor_id: int | None)
 
     evaluate(session, w, now, actor_id=actor_id)
     return out
+
+
+def reverse_for_refund(session: Session, order, refund, *, actor_id: int | None) -> list:
+    """A refund (full, partial, one line): claw back pro rata to the money refunded so far."""
+    return _reverse_order(
+        session,
+        order,
+        key=f"refund:{refund.id}",
+        source_type="refund",
+        source_id=refund.id,
+        reason=f"Refund on order {order.external_id or order.id}",
+        actor_id=actor_id,
+    )
+
+
+def reverse_for_change(session: Session, order, *, actor_id: int | None) -> list:
+    """The order was cancelled, or lines were cancelled or reduced after it earned: exactly like
+    a refund of the part no longer paid for (everything when cancelled). Each distinct reversal
+    target has its own key (``order:<id>:reverse:<points>``), so replays post nothing twice."""
+    return _reverse_order(
+        session,
+        order,
+        key=f"order:{order.id}:reverse:{{target}}",
+        source_type="order",
+        source_id=order.id,
+        reason=(
+            f"Order {order.external_id or order.id} cancelled"
+            if order.status == "cancelled"
+            else f"Lines cancelled on order {order.external_id or order.id}"
+        ),
+        actor_id=actor_id,
+    )
+
+
+def reverse_for_changed(session: Session, order_ids: list[int], *, actor_id: int | None) -> int:
+    """``reverse_for_change`` for orders a file import updated; returns journals posted."""
+    if not order_ids:
+        return 0
+    from retento.orders.models import Order
+
+    n = 0
+    for start in range(0, len(order_ids), 1000):
+        chunk = order_ids[start : start + 1000]
+        stmt = select(Order).where(Order.id.in_(chunk)).order_by(Order.id)
+        for o in session.scalars(stmt.execution_options(populate_existing=True)):
+            n += len(reverse_for_change(session, o, actor_id=actor_id))
+    return n
 
 
 def award_event(

@@ -42,3 +42,11 @@ def refresh_stats(session: Session) -> None:
     from retento.loyalty.reports import refresh_stats as refresh
 
     refresh(session)
+
+
+@job("loyalty_expiry_notices", every_seconds=86400)
+def expiring_notices(session: Session) -> int:
+    """E-mail members whose points expire soon (once per lot and expiry date)."""
+    from retento.loyalty.notices import send_expiring_notices
+
+    return send_expiring_notices(session)

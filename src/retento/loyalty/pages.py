@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
@@ -21,12 +22,14 @@ from starlette.datastructures import FormData
 
 from retento.auth.models import User
 from retento.auth.permissions import can, require
+from retento.core.db import utcnow
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, RetentoError
 from retento.customers.models import Customer
 from retento.customers.service import get_customer
-from retento.loyalty import programme, reports, service
+from retento.loyalty import earning, programme, reports, service
 from retento.loyalty.models import LoyaltyTier
+from retento.loyalty.notices import notice_states
 from retento.loyalty.schemas import ProgrammeUpdate, RewardIn, RuleIn, TierIn
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
@@ -131,12 +134,21 @@ def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
         ctx = p.load(request, session, user)
         if ctx is not None:
             extra.append((p, ctx))
+    prog = programme.get_programme(session, actor=user)
+    expiring = service.expiring_soon(session, actor=user, limit=20)
+    now = utcnow()
     return render(
         request,
         "loyalty/dashboard.html",
         d=d,
-        programme=programme.get_programme(session, actor=user),
-        expiring=service.expiring_soon(session, actor=user, limit=20),
+        programme=prog,
+        expiring=expiring,
+        notices=notice_states(
+            session,
+            [row[0] for row in expiring],
+            now,
+            now + timedelta(days=prog.expiring_soon_days),
+        ),
         panels=extra,
     )
 
@@ -174,6 +186,8 @@ def _member_page(
         customer=customer,
         view=view,
         lots=service.lots(session, customer.id, actor=user),
+        pending=earning.pending(session, customer.id) if view is not None else [],
+        now=utcnow(),
         history=service.history(session, customer.id, actor=user, limit=50),
         tier_history=service.tier_history(session, customer.id, actor=user),
         rewards=programme.list_rewards(session, actor=user, active_only=True),
@@ -342,6 +356,7 @@ def save_programme(
         "currency",
         "expiry_days",
         "expiring_soon_days",
+        "pending_days",
         "refund_policy",
         "negative_limit",
         "tier_basis",
@@ -472,3 +487,8 @@ CODE_LABELS = (
 from retento.loyalty.config_pages import router as _config_router  # noqa: E402
 
 router.include_router(_config_router)
+
+# The members list, member import and export: member_pages.py.
+from retento.loyalty.member_pages import router as _member_router  # noqa: E402
+
+router.include_router(_member_router)

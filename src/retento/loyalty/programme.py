@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
+from retento.complaints.policies import VALUE_CLASSES
 from retento.core.errors import Conflict, InvalidInput, NotFound
 from retento.loyalty import ledger
 from retento.loyalty.models import (
@@ -28,9 +29,17 @@ def update_programme(session: Session, data: ProgrammeUpdate, *, actor: User) ->
     require(actor, "loyalty:manage")
     p = ledger.programme(session)
     before = snapshot(p)
-    for k, v in data.model_dump(exclude_unset=True).items():
+    changes = data.model_dump(exclude_unset=True)
+    for k, v in changes.items():
         if v is None:
             raise InvalidInput(f"{k} cannot be empty.", field=k)
+    pending = changes.get("pending_days", p.pending_days)
+    if pending and pending >= changes.get("expiry_days", p.expiry_days):
+        raise InvalidInput(
+            "The return window must be shorter than the points' life (expiry days).",
+            field="pending_days",
+        )
+    for k, v in changes.items():
         setattr(p, k, v)
     session.flush()
     if p.active:
@@ -54,6 +63,12 @@ def save_tier(
     session: Session, data: TierIn, *, actor: User, tier_id: int | None = None
 ) -> LoyaltyTier:
     require(actor, "loyalty:manage")
+    if data.sla_class and data.sla_class not in VALUE_CLASSES:
+        raise InvalidInput(
+            f"sla_class must be one of {', '.join(VALUE_CLASSES)} (the complaint SLA policies' "
+            "value classes).",
+            field="sla_class",
+        )
     _unique(session, LoyaltyTier, "code", data.code, tier_id)
     _unique(session, LoyaltyTier, "rank", data.rank, tier_id)
     t = session.get(LoyaltyTier, tier_id) if tier_id is not None else LoyaltyTier()

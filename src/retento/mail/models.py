@@ -19,6 +19,7 @@ MAIL_KINDS = (
     "loyalty_tier",
     "retention_alert",
     "retention_winback",
+    "loyalty_expiring",
     "test",
 )
 

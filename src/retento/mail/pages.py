@@ -35,6 +35,7 @@ register_labels(
         "survey_reminder": N_("Survey reminder"),
         "complaint_followup": N_("Complaint follow-up"),
         "loyalty_tier": N_("Loyalty tier notice"),
+        "loyalty_expiring": N_("Points expiring notice"),
         "test": N_("Test email"),
     },
 )

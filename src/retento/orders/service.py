@@ -198,6 +198,7 @@ def update_order(
     if "external_id" in changes:
         _check_external_id(session, changes["external_id"], o.id)
     before = order_snapshot(o)
+    was_cancelled, revenue_before = o.status == "cancelled", o.revenue
     if "lines" in changes:
         if o.refunds:
             raise Conflict("An order with refunds cannot have its lines replaced.", field="lines")
@@ -208,6 +209,12 @@ def update_order(
     recompute(o)
     session.flush()
     record(session, actor, "update", "order", o.id, before, order_snapshot(o))
+    # Cancelling the order, or cancelling/reducing lines, reverses what it earned like a refund
+    # (subscribers in other domains, e.g. loyalty; orders never import them).
+    if o.status == "cancelled" and not was_cancelled:
+        emit("order.cancelled", session, order=o, actor=actor)
+    elif o.status != "cancelled" and o.revenue < revenue_before:
+        emit("order.changed", session, order=o, actor=actor)
     return o
 
 

@@ -997,6 +997,8 @@ def update_response(
         before,
         response_snapshot(response),
     )
+    if response.status == "completed":
+        emit("survey.answered", session, response=response, actor=actor)
     return response
 
 
@@ -1206,6 +1208,9 @@ def ingest(
             before,
             response_snapshot(response),
         )
+        if response.status == "completed":
+            # Subscribers are idempotent per response (a re-import awards nothing twice).
+            emit("survey.answered", session, response=response, actor=actor)
     return {
         "created": created,
         "updated": updated,

@@ -1,0 +1,362 @@
+"""Import and export of loyalty members (CSV or XLSX): enrol customers, place them in a tier,
+give them an opening balance, keep their joining date.
+
+Columns (the header names them; order does not matter, other columns are ignored and listed):
+
+=====================  =======================================================================
+customer_external_id   the customer's number, or
+email                  the customer's e-mail (must match exactly one customer)
+tier                   tier code (optional; invite-only tiers allowed: the import is a manager's
+                       placement); an empty cell leaves the member's tier as it is
+opening_balance        whole points to credit once (optional, >= 0)
+key                    the row's idempotency key, required with an opening balance: importing
+                       the same file again posts no second journal
+joined_at              ISO date or date-time (optional; the installation's time zone)
+=====================  =======================================================================
+
+All or nothing: every row is checked first and every problem is reported with its row and
+column; then all rows are applied in one savepoint, and a problem found while posting (e.g. a
+key reused for a different row) undoes all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.config import get_settings
+from retento.core.db import utcnow
+from retento.core.errors import FieldError, InvalidInput, RetentoError
+from retento.customers.models import Customer
+from retento.dataio.cells import restore_row
+from retento.dataio.readers import open_table
+from retento.loyalty import ledger
+from retento.loyalty.ledger import Replay, open_journal
+from retento.loyalty.models import LoyaltyTier
+
+COLUMNS = ("customer_external_id", "email", "tier", "opening_balance", "key", "joined_at")
+MAX_ROWS = 200_000
+MAX_KEY = 120
+
+
+@dataclass
+class _Row:
+    line: int
+    customer_id: int
+    tier: LoyaltyTier | None
+    balance: int
+    key: str | None
+    joined_at: datetime | None
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    enrolled: int = 0
+    tier_changes: int = 0
+    posted: int = 0
+    replayed: int = 0
+    points: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _when(text: str, zone: ZoneInfo) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    if len(text) <= 10:  # a date: midnight in the installation's time zone
+        value = datetime.combine(value.date(), time(0), tzinfo=zone)
+    return value
+
+
+def _check(session: Session, table) -> tuple[list[_Row], list[str]]:
+    header = [h.strip().lower() for h in table.header]
+    idx = {h: i for i, h in enumerate(header) if h}
+    if "customer_external_id" not in idx and "email" not in idx:
+        raise InvalidInput(
+            "The file needs a customer_external_id or an email column.",
+            field="customer_external_id",
+            errors=[FieldError("customer_external_id", "missing column", 1)],
+        )
+    ignored = [h for h in header if h and h not in COLUMNS]
+    tiers = {t.code.lower(): t for t in session.scalars(select(LoyaltyTier))}
+    zone = ZoneInfo(get_settings().timezone)
+    now = utcnow()
+    errors: list[FieldError] = []
+    parsed: list[tuple[int, str, str, LoyaltyTier | None, int, str | None, datetime | None]] = []
+    keys: dict[str, int] = {}
+    for line, raw in table.rows:
+        if len(parsed) + len(errors) >= MAX_ROWS:
+            raise InvalidInput(f"At most {MAX_ROWS} rows per file.", field="file")
+        cells = restore_row(raw)
+
+        def cell(name: str, cells: list[str] = cells) -> str:
+            i = idx.get(name)
+            return cells[i].strip() if i is not None and i < len(cells) else ""
+
+        if not any(c.strip() for c in cells):
+            continue
+        ext, email = cell("customer_external_id"), cell("email")
+        bad = len(errors)
+        if not ext and not email:
+            errors.append(
+                FieldError("customer_external_id", "give the customer number or e-mail", line)
+            )
+        tier = None
+        code = cell("tier")
+        if code:
+            tier = tiers.get(code.lower())
+            if tier is None:
+                errors.append(FieldError("tier", f"unknown tier '{code[:30]}'", line, code))
+        balance = 0
+        text = cell("opening_balance")
+        if text:
+            try:
+                n = int(text)
+                if not 0 <= n <= ledger.MAX_POINTS:
+                    raise ValueError
+                balance = n
+            except ValueError:
+                errors.append(
+                    FieldError(
+                        "opening_balance", "is not a whole number of points >= 0", line, text
+                    )
+                )
+        key = cell("key") or None
+        if balance and not key:
+            errors.append(FieldError("key", "an opening balance needs a key", line))
+        if key and len(key) > MAX_KEY:
+            errors.append(FieldError("key", f"is longer than {MAX_KEY} characters", line))
+        elif key and key in keys:
+            errors.append(FieldError("key", f"is used again (row {keys[key]})", line, key))
+        elif key:
+            keys[key] = line
+        joined = None
+        text = cell("joined_at")
+        if text:
+            try:
+                joined = _when(text, zone)
+                if joined > now:
+                    errors.append(FieldError("joined_at", "is in the future", line, text))
+            except ValueError:
+                errors.append(FieldError("joined_at", "is not a date (YYYY-MM-DD)", line, text))
+        if len(errors) == bad:
+            parsed.append((line, ext, email, tier, balance, key, joined))
+    # Customers in two queries, not one per row.
+    by_ext = dict(
+        session.execute(
+            select(Customer.external_id, Customer.id).where(
+                Customer.external_id.in_({p[1] for p in parsed if p[1]})
+            )
+        ).all()
+    )
+    emails = {p[2].lower() for p in parsed if p[2] and not p[1]}
+    by_email: dict[str, list[int]] = {}
+    for e, cid in session.execute(
+        select(func.lower(Customer.email), Customer.id).where(
+            func.lower(Customer.email).in_(emails)
+        )
+    ):
+        by_email.setdefault(e, []).append(cid)
+    rows: list[_Row] = []
+    seen: dict[int, int] = {}
+    for line, ext, email, tier, balance, key, joined in parsed:
+        if ext:
+            cid = by_ext.get(ext)
+            if cid is None:
+                errors.append(
+                    FieldError("customer_external_id", f"unknown customer '{ext[:40]}'", line, ext)
+                )
+                continue
+        else:
+            found = by_email.get(email.lower(), [])
+            if len(found) != 1:
+                msg = (
+                    "no customer has this e-mail"
+                    if not found
+                    else (f"{len(found)} customers have this e-mail; use customer_external_id")
+                )
+                errors.append(FieldError("email", msg, line, email))
+                continue
+            cid = found[0]
+        if cid in seen:
+            errors.append(
+                FieldError("customer_external_id", f"the same customer as row {seen[cid]}", line)
+            )
+            continue
+        seen[cid] = line
+        rows.append(_Row(line, cid, tier, balance, key, joined))
+    if errors:
+        errors.sort(key=lambda e: e.row or 0)
+        raise InvalidInput(
+            f"{len(errors)} problem(s) in the file; nothing was imported.", errors=errors
+        )
+    return rows, ignored
+
+
+def _apply(session: Session, r: _Row, rep: ImportReport, actor: User) -> None:
+    from retento.loyalty.tiers import set_tier
+
+    if ledger.get_wallet(session, r.customer_id) is None:
+        rep.enrolled += 1
+    w = ledger.wallet(session, r.customer_id)
+    if r.joined_at is not None and w.joined_at != r.joined_at:
+        w.joined_at = r.joined_at
+    if r.tier is not None and w.tier_id != r.tier.id:
+        set_tier(session, r.customer_id, r.tier.id, actor_id=actor.id)
+        rep.tier_changes += 1
+    if not r.balance:
+        return
+    now = utcnow()
+    try:
+        p = open_journal(
+            session,
+            kind="adjust",
+            customer_id=r.customer_id,
+            source_type="import",
+            source_id=r.key,
+            reason="Opening balance (member import)",
+            actor_id=actor.id,
+            idem_key=f"member-import:{r.key}",
+            req_hash=ledger.request_hash({"c": r.customer_id, "p": r.balance}),
+            wallet_account=w,
+            at=now,
+        )
+    except Replay:
+        rep.replayed += 1
+        return
+    ledger.new_lot(p, r.balance, expires_at=ledger.default_expiry(session, now), qualifying=False)
+    p.to_system("expense", -r.balance)
+    p.commit()
+    rep.posted += 1
+    rep.points += r.balance
+
+
+def import_members(
+    session: Session, source: bytes | BinaryIO, name: str, *, actor: User
+) -> ImportReport:
+    """Import the file (see the module docstring); all rows or none."""
+    require(actor, "loyalty:manage")
+    require(actor, "loyalty:adjust")
+    table = open_table(source, name)
+    try:
+        rows, ignored = _check(session, table)
+    finally:
+        table.close()
+    rep = ImportReport(rows=len(rows), ignored_columns=ignored)
+    errors: list[FieldError] = []
+    sp = session.begin_nested()
+    try:
+        for r in rows:
+            try:
+                with session.begin_nested():
+                    _apply(session, r, rep, actor)
+            except RetentoError as exc:
+                col = (
+                    "key"
+                    if exc.field == "Idempotency-Key"
+                    else (exc.field or "customer_external_id")
+                )
+                message = (
+                    "this key was imported before for another customer or balance"
+                    if exc.field == "Idempotency-Key"
+                    else exc.message
+                )
+                errors.append(FieldError(col, message, r.line))
+        if errors:
+            raise InvalidInput(
+                f"{len(errors)} problem(s) in the file; nothing was imported.", errors=errors
+            )
+    except BaseException:
+        sp.rollback()
+        raise
+    from retento.audit.service import record
+
+    record(session, actor, "import", "loyalty_members", None, None, rep.as_dict())
+    return rep
+
+
+EXPORT_HEADER = [
+    "customer_external_id",
+    "email",
+    "customer_id",
+    "tier",
+    "joined_at",
+    "balance",
+    "debt",
+    "last_activity_at",
+]
+
+
+def member_rows(session: Session):
+    """Members, oldest first: the import's columns (balance is exported, not re-imported)."""
+    from retento.loyalty.models import LoyaltyAccount
+
+    stmt = (
+        select(
+            Customer.external_id,
+            Customer.email,
+            LoyaltyAccount.customer_id,
+            LoyaltyTier.code,
+            LoyaltyAccount.joined_at,
+            LoyaltyAccount.balance,
+            LoyaltyAccount.debt,
+            LoyaltyAccount.last_activity_at,
+        )
+        .join(Customer, Customer.id == LoyaltyAccount.customer_id)
+        .outerjoin(LoyaltyTier, LoyaltyTier.id == LoyaltyAccount.tier_id)
+        .order_by(LoyaltyAccount.id)
+        .execution_options(yield_per=2000)
+    )
+    yield from session.execute(stmt)
+
+
+def export_members(session: Session, *, actor: User, fmt: str = "csv"):
+    """(content type, file name, body chunks) of the member export, CSV or XLSX."""
+    require(actor, "data:export")
+    import csv
+    import io
+
+    from retento.dataio.exporter import cell
+
+    if fmt not in ("csv", "xlsx"):
+        raise InvalidInput("format must be csv or xlsx.", field="format")
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("members")
+        ws.append(EXPORT_HEADER)
+        for row in member_rows(session):
+            ws.append([cell(v) if isinstance(v, str | datetime) else v for v in row])
+        buf = io.BytesIO()
+        wb.save(buf)
+        return (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "loyalty-members.xlsx",
+            iter([buf.getvalue()]),
+        )
+
+    def chunks():
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\r\n")
+        w.writerow(EXPORT_HEADER)
+        for i, row in enumerate(member_rows(session)):
+            w.writerow([cell(v) for v in row])
+            if i % 1000 == 999:
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+        yield buf.getvalue()
+
+    return "text/csv; charset=utf-8", "loyalty-members.csv", chunks()
