@@ -131,7 +131,10 @@ def test_remedies_recovery_silent(db, users, dataset):
     }
     assert d["recovery"]["followed_up"] == 2 and d["recovery"]["recovery_rate"] == 0.5
     assert d["silent_dissatisfied"]["estimate"] == 100
-    assert d["silent_dissatisfied"]["estimate_customers"] == 100
+    # 4 complaining customers × 25 = 100 > the 4 customers on record: capped at the base.
+    assert d["silent_dissatisfied"]["estimate_uncapped"] == 100
+    assert d["silent_dissatisfied"]["estimate_customers"] == 4
+    assert d["silent_dissatisfied"]["capped"] is True
 
 
 def test_repurchase_by_severity_and_speed(db, users, dataset):

@@ -330,6 +330,24 @@ def test_sla_targets_in_hours_as_well_as_minutes(client, db, users):
             parse_minutes(bad_text)
 
 
+def test_silent_dissatisfied_never_exceeds_the_customer_base(client, db, users):
+    from retento.customers.models import Customer
+
+    for c in db.scalars(select(Customer)):
+        c.archived_at = None
+    base = count(db, Customer)
+    for _ in range(2):
+        make_complaint(db, users["agent"], customer_id=make_customer(db).id)
+    db.commit()
+    base += 2
+    web = Browser(client)
+    web.login("manager")
+    page = web.get("/complaints/dashboard").text
+    shown = int(re.search(r'id="kpi-silent">([\d,]+)<', page).group(1).replace(",", ""))
+    assert base < 2 * 25  # a small database: the one-in-25 rule overshoots, and says so
+    assert shown == base and 'id="silent-capped"' in page and "50" in page
+
+
 def test_dashboard_charts_and_pdca_log(client, db, users):
     cust = make_customer(db)
     c = make_complaint(db, users["agent"], customer_id=cust.id, root_cause="courier")

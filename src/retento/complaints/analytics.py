@@ -15,6 +15,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.complaints.models import Complaint, ComplaintCategory, Remedy, SlaPolicy
 from retento.core.db import UTCDateTime, utcnow
+from retento.customers.models import Customer
 
 REPURCHASE_DAYS = 90
 SILENT_MULTIPLIER = 25  # only 1 of 25 dissatisfied customers complains
@@ -328,12 +329,19 @@ def silent_dissatisfied(session: Session, since=None, until=None) -> dict:
             select(func.count(), func.count(func.distinct(Complaint.customer_id))), since, until
         )
     ).one()
+    base = session.scalar(select(func.count()).where(Customer.archived_at.is_(None))) or 0
+    raw = customers * SILENT_MULTIPLIER
     return {
         "complaints": n,
         "complaining_customers": customers,
         "multiplier": SILENT_MULTIPLIER,
         "estimate": n * SILENT_MULTIPLIER,
-        "estimate_customers": customers * SILENT_MULTIPLIER,
+        # The rule of thumb cannot find more unhappy customers than there are: where it would,
+        # complainers are simply common here, and the estimate stops at the customer base.
+        "estimate_customers": min(raw, max(base, customers)),
+        "estimate_uncapped": raw,
+        "customer_base": base,
+        "capped": raw > max(base, customers),
     }
 
 
