@@ -2,8 +2,7 @@
 the playbook editor and the retention dashboard.
 
 This is the module the web app discovers for the retention domain; each screen lives in its own
-``pages_<screen>.py`` and is included here. Nav hrefs never prefix one another, so exactly one
-header item is highlighted on every retention page.
+``pages_<screen>.py`` and is included here.
 """
 
 from __future__ import annotations
@@ -19,24 +18,9 @@ from retento.web.render import page_router
 
 router = page_router()
 
-register_nav(NavItem("retention.at_risk", N_("At risk"), "/retention/at-risk", "score:read", 21))
-register_nav(
-    NavItem("retention.dashboard", N_("Retention"), "/retention/dashboard", "retention:read", 22)
-)
-register_nav(
-    NavItem("retention.alerts", N_("Churn alerts"), "/retention/alerts", "retention:read", 23)
-)
-register_nav(NavItem("retention.tasks", N_("My tasks"), "/retention/tasks", "retention:work", 24))
-register_nav(
-    NavItem(
-        "admin.retention_playbooks",
-        N_("Win-back playbooks"),
-        "/retention/playbooks",
-        "retention:manage",
-        45,
-        "admin",
-    )
-)
+# One header item for the whole domain: "/retention" prefixes every retention page, so it is
+# the one highlighted item there; the screens are tabs inside (templates/retention/_tabs.html).
+register_nav(NavItem("retention", N_("Retention"), "/retention", "retention:read", 22))
 
 for _r in (_atrisk_router, _dashboard_router, _alerts_router, _tasks_router, _playbooks_router):
     router.include_router(_r)

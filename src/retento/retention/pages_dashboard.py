@@ -156,7 +156,7 @@ def _winback(request: Request, session, user) -> list[dict[str, Any]]:
     return out
 
 
-@router.get("/retention/dashboard")
+@router.get("/retention")
 def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
     """Value at risk, reasons, win-back results and the churn trend on one page."""
     require(user, "retention:read")
