@@ -26,6 +26,7 @@ from retento.orders import service as orders
 from retento.orders.schemas import OrderCreate, OrderLineIn, OrderUpdate
 from retento.products import service as products
 from retento.products.schemas import ProductCreate, ProductUpdate
+from retento.retention import service as retention
 from retento.scoring import service as scoring
 from retento.scoring.schemas import ScoreRunCreate
 from retento.surveys import fileio as survey_files
@@ -141,6 +142,13 @@ def _operations(db, users, own: bool):
         ),
         "survey:import": lambda a: survey_files.import_responses(
             db, svy.id, b"sat\n4\n", "a.csv", actor=a
+        ),
+        "retention:read": lambda a: retention.list_alerts(db, actor=a),
+        "retention:work": lambda a: _expect(
+            NotFound, lambda: retention.set_alert_status(db, 2_000_000_000, "closed", actor=a)
+        ),
+        "retention:manage": lambda a: retention.update_rule(
+            db, "rhythm", {"threshold": 2.5}, actor=a
         ),
     }
 
