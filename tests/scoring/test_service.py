@@ -15,7 +15,7 @@ def test_scoring_run_scores_everyone_and_keeps_history(db, users, population):
     )
     assert run.status == "succeeded", run.error
     assert run.customers_scored == db.query(CustomerScore).filter_by(run_id=run.id).count() >= 120
-    assert set(run.params) == {"r", "alpha", "a", "b"}
+    assert set(run.params) == {"r", "alpha", "a", "b", "churn"}
     assert run.log_likelihood < 0
     report = run.report
     for part in (
@@ -40,7 +40,7 @@ def test_scoring_run_scores_everyone_and_keeps_history(db, users, population):
         db, ScoreRunCreate(as_of=AS_OF, model="pareto", holdout_weeks=0), actor=users["admin"]
     )
     assert again.status == "succeeded", again.error
-    assert set(again.params) == {"r", "alpha", "s", "beta"}
+    assert set(again.params) == {"r", "alpha", "s", "beta", "churn"}
     history = service.customer_scores(db, population["ids"][10], actor=users["analyst"])
     assert [h.run_id for h in history] == [again.id, run.id]
 
