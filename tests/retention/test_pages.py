@@ -110,6 +110,21 @@ def test_at_risk_list_sorted_by_value_at_risk_with_reasons_in_words(web, scored)
     assert page.text.count('class="active"') == 1  # one highlighted nav item
 
 
+def test_at_risk_rows_say_what_to_do(web, scored, db, users):
+    from retento.retention.defaults import ensure_defaults
+
+    ensure_defaults(db)
+    _alert(db, scored["vip"], users["agent"], rule="churn_risk", reason_code="churn_risk")
+    db.commit()
+    web.login("manager")
+    page = web.get("/retention/at-risk?value_class=vip").text
+    assert "Key customer: strive to win back (Task for the owner)" in page
+    assert "Alert open" in page
+    small = web.get("/retention/at-risk?value_class=small").text
+    assert "Small customer: opportunistic email (Automated email)" in small
+    assert "Alert open" not in small
+
+
 def test_at_risk_filters_by_class_owner_reason_and_risk(web, scored, users):
     web.login("manager")
     assert _names(web.get("/retention/at-risk?value_class=vip").text, ALL) == ["Vera VIP"]

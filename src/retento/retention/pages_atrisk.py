@@ -13,7 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
-from retento.auth.permissions import require
+from retento.auth.permissions import can, require
 from retento.auth.service import list_assignable_users
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError
@@ -32,7 +32,7 @@ from retento.retention.pages_common import (
 from retento.scoring.models import VALUE_CLASSES
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
-from retento.web.render import PageUser, is_htmx, page_router, render, tr
+from retento.web.render import PageUser, is_htmx, page_router, render, request_locale, tr
 
 router = page_router()
 
@@ -93,6 +93,41 @@ def _choices(request: Request, session: Session) -> dict[str, Any]:
     }
 
 
+def _what_to_do(request: Request, session: Session, user: User, rows: list[q.AtRiskRow]):
+    """Per row: the playbook a churn-risk alert of this customer's class gets, and the
+    customer's alert still needing someone (open or acknowledged), if any."""
+    from sqlalchemy import select
+
+    from retento.retention import playbooks, reasons
+    from retento.retention.models import RetentionAlert
+    from retento.retention.rules import CLASS_OF_VALUE, UNSCORED_CLASS
+
+    if not can(user, "retention:read") or not rows:
+        return {}, {}
+    locale = request_locale(request)
+    books: dict[str, str] = {}
+    for cls in {CLASS_OF_VALUE.get(r.value_class, UNSCORED_CLASS) for r in rows}:
+        pb = playbooks.match_playbook(session, cls, "churn_risk")
+        if pb is not None:
+            name = pb.name_zh if locale == "zh_CN" else pb.name_en
+            books[cls] = f"{name} ({reasons.label(reasons.ACTION_NAMES, pb.action, locale)})"
+    plan = {
+        r.customer_id: books.get(CLASS_OF_VALUE.get(r.value_class, UNSCORED_CLASS), "")
+        for r in rows
+    }
+    alerts = dict(
+        session.execute(
+            select(RetentionAlert.customer_id, RetentionAlert.id)
+            .where(
+                RetentionAlert.customer_id.in_([r.customer_id for r in rows]),
+                RetentionAlert.status.in_(("open", "acknowledged")),
+            )
+            .order_by(RetentionAlert.id)
+        ).all()
+    )
+    return plan, alerts
+
+
 @router.get("/retention/at-risk")
 def at_risk(request: Request, session: DbSession, user: PageUser) -> Response:
     """Who is likely to leave, how much value goes with them, and why (htmx swaps results)."""
@@ -113,6 +148,7 @@ def at_risk(request: Request, session: DbSession, user: PageUser) -> Response:
             "reason_text": lambda r: reason_text(request, r),
             "horizon_days": ((run.params or {}).get("churn") or {}).get("horizon_days"),
         }
+        ctx["plan"], ctx["open_alerts"] = _what_to_do(request, session, user, rows)
     if run is not None and is_htmx(request) and request.headers.get("hx-target") == "results":
         return render(request, "retention/_at_risk_rows.html", **ctx)
     return render(request, "retention/at_risk.html", **ctx, **_choices(request, session))
