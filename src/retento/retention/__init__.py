@@ -8,6 +8,24 @@ and a loyalty tier change re-evaluate the warning rules for that one customer at
 from __future__ import annotations
 
 from retento.core.hooks import subscribe
+from retento.web.i18n import N_
+from retento.web.labels import register_labels
+
+register_labels(
+    "mail_kind",
+    {"retention_alert": N_("Retention warning"), "retention_winback": N_("Win-back email")},
+)
+register_labels(
+    "entity",
+    {
+        "retention_config": N_("Retention settings"),
+        "retention_rule": N_("Warning rule"),
+        "retention_alert": N_("Retention alert"),
+        "retention_playbook": N_("Playbook"),
+        "retention_case": N_("Win-back case"),
+        "retention_task": N_("Win-back task"),
+    },
+)
 
 
 def _evaluate(session, customer_id: int | None, rules: list[str]) -> None:
