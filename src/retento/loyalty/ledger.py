@@ -559,7 +559,23 @@ def expire_wallet_now(
         at=now,
     )
     total = sum(lot.remaining for lot in due)
-    consume(p, total, due)
+    # Expiry is recorded on the lots (``expired``, ``expired_journal_id``), not as allocations.
+    if session.dirty:
+        session.flush()
+    lots = LoyaltyLot.__table__
+    session.execute(
+        update(lots)
+        .where(lots.c.id.in_([lot.id for lot in due]))
+        .values(
+            remaining=0,
+            expired=lots.c.expired + lots.c.remaining,
+            expired_journal_id=p.journal.id,
+        )
+    )
+    for lot in due:
+        set_committed_value(lot, "expired", lot.expired + lot.remaining)
+        set_committed_value(lot, "expired_journal_id", p.journal.id)
+        set_committed_value(lot, "remaining", 0)
     p.to_wallet(-total)
     p.to_system("breakage", total)
     p.commit()
