@@ -1,5 +1,11 @@
 """Nightly expiry: each due lot's remainder goes to breakage, in set-based SQL batches.
 
+Expiry is recorded on the lot itself (``expired += remaining``, ``expired_journal_id``,
+``remaining = 0``): one new row version per lot and no allocation row. Each wallet still gets
+one posting (a wallet's balance is the sum of its postings); the run's one journal gets a
+single breakage posting at the end, so it sums to zero. A zeroed lot leaves the partial due index
+(``remaining > 0``), so the index only ever holds lots with points left.
+
 Idempotent: a lot's ``remaining`` drops to zero in the same transaction that posts it, so a
 second run finds nothing. Wallets are locked (in id order) before their lots are touched, the
 same lock order as every other posting.
@@ -9,26 +15,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, literal, select, text, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from retento.core.db import utcnow
 from retento.loyalty import ledger
-from retento.loyalty.models import (
-    LoyaltyAccount,
-    LoyaltyAllocation,
-    LoyaltyJournal,
-    LoyaltyLot,
-    LoyaltyPosting,
-)
+from retento.loyalty.models import LoyaltyAccount, LoyaltyJournal, LoyaltyLot, LoyaltyPosting
 
 BATCH = 100_000
 
 # PostgreSQL: one statement per batch. The due lots of the (already locked) wallets are read
-# once into ``d``; the allocations, the per-wallet postings, the wallet balances and the lots'
-# ``remaining`` are all written from it, so the four writes cannot disagree and the lots table
-# is scanned once instead of four times. Every sub-statement sees the same snapshot. The id
-# range (the batch is sorted) lets the lots be found through the (account_id, expires_at) index.
+# once into ``d``; the lots, the per-wallet postings and the wallet balances are all written
+# from it, so the writes cannot disagree and the lots table is scanned once. Every sub-statement
+# sees the same snapshot. The id range (the batch is sorted) lets the lots be found through the
+# (account_id, expires_at) index.
 _PG_BATCH = text(
     """
     WITH d AS MATERIALIZED (
@@ -37,11 +37,9 @@ _PG_BATCH = text(
           AND l.remaining > 0 AND l.expires_at <= :now
     ),
     z AS (
-        UPDATE loyalty_lots SET remaining = 0 FROM d WHERE loyalty_lots.id = d.id
-    ),
-    a AS (
-        INSERT INTO loyalty_allocations (journal_id, lot_id, points)
-        SELECT :j, d.id, d.remaining FROM d
+        UPDATE loyalty_lots
+        SET remaining = 0, expired = loyalty_lots.expired + d.remaining, expired_journal_id = :j
+        FROM d WHERE loyalty_lots.id = d.id
     ),
     g AS MATERIALIZED (
         SELECT d.account_id, sum(d.remaining) AS s FROM d GROUP BY d.account_id
@@ -60,9 +58,8 @@ _PG_BATCH = text(
 )
 
 
-def _expire_batch_pg(session: Session, ids: list[int], now: datetime, breakage: int) -> int:
-    """Expire the due lots of the locked wallets ``ids`` in one statement; returns the points."""
-    j = session.execute(
+def _journal(session: Session, now: datetime) -> int:
+    return session.execute(
         insert(LoyaltyJournal)
         .values(
             kind="expire",
@@ -74,15 +71,9 @@ def _expire_batch_pg(session: Session, ids: list[int], now: datetime, breakage: 
         )
         .returning(LoyaltyJournal.id)
     ).scalar_one()
-    points = int(
-        session.execute(
-            _PG_BATCH, {"ids": ids, "lo": ids[0], "hi": ids[-1], "now": now, "j": j}
-        ).scalar_one()
-    )
-    if points == 0:
-        # Nothing was due after all (the lots changed before the wallets were locked).
-        session.execute(delete(LoyaltyJournal).where(LoyaltyJournal.id == j))
-        return 0
+
+
+def _to_breakage(session: Session, j: int, breakage: int, points: int) -> None:
     session.execute(insert(LoyaltyPosting).values(journal_id=j, account_id=breakage, amount=points))
     accounts = LoyaltyAccount.__table__
     session.execute(
@@ -90,16 +81,73 @@ def _expire_batch_pg(session: Session, ids: list[int], now: datetime, breakage: 
         .where(accounts.c.id == breakage)
         .values(balance=accounts.c.balance + points)
     )
+
+
+def _expire_batch_pg(session: Session, j: int, ids: list[int], now: datetime) -> int:
+    """Expire the due lots of the locked wallets ``ids`` in one statement; returns the points."""
+    return int(
+        session.execute(
+            _PG_BATCH, {"ids": ids, "lo": ids[0], "hi": ids[-1], "now": now, "j": j}
+        ).scalar_one()
+    )
+
+
+def _expire_batch(
+    session: Session, j: int, ids: list[int], now: datetime, due: ColumnElement[bool]
+) -> int:
+    """``_PG_BATCH`` in portable statements (SQLite, for development); returns the points."""
+    lots = LoyaltyLot.__table__
+    # The wallets are locked, so no other transaction can change these lots meanwhile.
+    mine = and_(due, lots.c.account_id.in_(ids))
+    per_wallet = (
+        select(literal(j), lots.c.account_id, -func.sum(lots.c.remaining))
+        .where(mine)
+        .group_by(lots.c.account_id)
+    )
+    session.execute(
+        insert(LoyaltyPosting).from_select(["journal_id", "account_id", "amount"], per_wallet)
+    )
+    # Balances move by exactly what was posted to each wallet of this batch.
+    postings = LoyaltyPosting.__table__
+    accounts = LoyaltyAccount.__table__
+    moved = (
+        select(postings.c.account_id, postings.c.amount)
+        .where(postings.c.journal_id == j, postings.c.account_id.in_(ids))
+        .subquery()
+    )
+    session.execute(
+        update(accounts)
+        .where(accounts.c.id == moved.c.account_id)
+        .values(balance=accounts.c.balance + moved.c.amount, last_activity_at=now)
+    )
+    points = -int(
+        session.scalar(select(func.coalesce(func.sum(moved.c.amount), 0)).select_from(moved))
+    )
+    # Last: the sums above read the lots' remaining points before they are zeroed (every
+    # right-hand side of the SET sees the old row).
+    session.execute(
+        update(lots)
+        .where(mine)
+        .values(remaining=0, expired=lots.c.expired + lots.c.remaining, expired_journal_id=j)
+    )
     return points
 
 
 def run_expiry(session: Session, now: datetime | None = None, batch: int = BATCH) -> int:
-    """Expire every lot due at ``now``; returns the points moved to breakage."""
+    """Expire every lot due at ``now``; returns the points moved to breakage.
+
+    One ``expire`` journal per run: one posting per wallet, written batch by batch, and one
+    posting to breakage at the end. Taking the breakage shard only after the last wallet lock
+    keeps the lock order of every other posting (wallet, then system shard): a member posting
+    that holds its wallet and waits for that shard can never wait on this job in a cycle.
+    """
     now = now or utcnow()
     total = 0
     lots = LoyaltyLot.__table__
     due = and_(lots.c.remaining > 0, lots.c.expires_at <= now)
     breakage = ledger.system_account_id(session, "breakage", 0)
+    pg = session.get_bind().dialect.name == "postgresql"
+    j = _journal(session, now)
     last = 0
     while True:
         ids = list(
@@ -116,65 +164,16 @@ def run_expiry(session: Session, now: datetime | None = None, batch: int = BATCH
             )
         )
         if not ids:
-            return total
+            break
         last = ids[-1]
-        if session.get_bind().dialect.name == "postgresql":
-            total += _expire_batch_pg(session, ids, now, breakage)
-            session.expire_all()
-            continue
-        in_batch = lots.c.account_id.in_(ids)
-        # The wallets are locked, so no other transaction can change these lots meanwhile.
-        mine = and_(due, in_batch)
-        points = int(
-            session.scalar(select(func.coalesce(func.sum(lots.c.remaining), 0)).where(mine))
-        )
-        if points == 0:
-            continue
-        j = LoyaltyJournal(
-            kind="expire",
-            customer_id=None,
-            source_type="system",
-            source_id=now.date().isoformat(),
-            reason="Points expired",
-            created_at=now,
-        )
-        session.add(j)
-        session.flush()
-        session.execute(
-            insert(LoyaltyAllocation).from_select(
-                ["journal_id", "lot_id", "points"],
-                select(literal(j.id), lots.c.id, lots.c.remaining).where(mine),
-            )
-        )
-        per_wallet = (
-            select(literal(j.id), lots.c.account_id, -func.sum(lots.c.remaining))
-            .where(mine)
-            .group_by(lots.c.account_id)
-        )
-        session.execute(
-            insert(LoyaltyPosting).from_select(["journal_id", "account_id", "amount"], per_wallet)
-        )
-        session.execute(
-            insert(LoyaltyPosting).values(journal_id=j.id, account_id=breakage, amount=points)
-        )
-        # Balances move by exactly what was posted to each wallet in this journal.
-        postings = LoyaltyPosting.__table__
-        accounts = LoyaltyAccount.__table__
-        moved = (
-            select(postings.c.account_id, postings.c.amount)
-            .where(postings.c.journal_id == j.id, postings.c.account_id != breakage)
-            .subquery()
-        )
-        session.execute(
-            update(accounts)
-            .where(accounts.c.id == moved.c.account_id)
-            .values(balance=accounts.c.balance + moved.c.amount, last_activity_at=now)
-        )
-        session.execute(
-            update(accounts)
-            .where(accounts.c.id == breakage)
-            .values(balance=accounts.c.balance + points)
-        )
-        session.execute(update(lots).where(mine).values(remaining=0))
-        total += points
-        session.expire_all()
+        if pg:
+            total += _expire_batch_pg(session, j, ids, now)
+        else:
+            total += _expire_batch(session, j, ids, now, due)
+    if total:
+        _to_breakage(session, j, breakage, total)
+    else:
+        # Nothing was due (or the lots changed before their wallets were locked).
+        session.execute(delete(LoyaltyJournal).where(LoyaltyJournal.id == j))
+    session.expire_all()
+    return total

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -192,14 +193,26 @@ class LoyaltyPosting(Base):
 
 
 class LoyaltyLot(Base):
-    """Points earned together, with their expiry; ``remaining`` = points - allocations."""
+    """Points earned together, with their expiry; ``remaining`` = points - allocations - expired.
+
+    Expiry is recorded on the lot itself (``expired``, ``expired_journal_id``), not as allocation
+    rows: the nightly job then writes one row version per lot instead of a lot update plus an
+    allocation row with three index entries.
+    """
 
     __tablename__ = "loyalty_lots"
     __table_args__ = (
         Index("ix_loyalty_lots_account_expiry", "account_id", "expires_at"),
-        Index("ix_loyalty_lots_due", "expires_at", "remaining"),
+        # Only lots with points left: the expiry job's search; zeroed lots leave the index.
+        Index(
+            "ix_loyalty_lots_due",
+            "expires_at",
+            postgresql_where=text("remaining > 0"),
+            sqlite_where=text("remaining > 0"),
+        ),
         Index("ix_loyalty_lots_source", "source_type", "source_id"),
         CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
+        CheckConstraint("expired >= 0 AND expired <= points", name="expired_in_range"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -213,6 +226,12 @@ class LoyaltyLot(Base):
     remaining: Mapped[int] = mapped_column(BigInteger)
     # Points taken back by refunds: earned-in-window for tiers counts points - clawed.
     clawed: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Points of this lot that expired (to breakage), and the last journal that expired them (a
+    # lot can expire twice when a refunded redemption gives points back to it after its expiry).
+    expired: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    expired_journal_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("loyalty_journals.id", ondelete="RESTRICT")
+    )
     qualifying: Mapped[bool] = mapped_column(Boolean, default=True)
     source_type: Mapped[str] = mapped_column(String(20))
     source_id: Mapped[str | None] = mapped_column(String(64))
@@ -226,7 +245,8 @@ class LoyaltyLot(Base):
 
 
 class LoyaltyAllocation(Base):
-    """Points of one lot consumed (positive) or given back (negative) by one journal."""
+    """Points of one lot consumed (positive) or given back (negative) by one journal (spending,
+    clawbacks, holds, debt settlement; expiry is recorded on the lot, not here)."""
 
     __tablename__ = "loyalty_allocations"
     __table_args__ = (Index("ix_loyalty_allocations_journal", "journal_id"),)
