@@ -3,10 +3,14 @@
 Creates a throw-away PostgreSQL database (``RETENTO_TEST_PG_URL`` admin URL, as the tests use),
 migrates it and measures:
 
-1. **postings/s with 8 concurrent clients**: each client loops over its own members doing what
-   the counter and the shop do (earn by adjustment credit = new lot + 2 postings; redeem =
-   allocation from lots + 2 postings), one transaction per operation through the service layer;
-   ``retento loyalty check`` (``check_ledger``) must pass afterwards. Target >= 2,000 postings/s.
+1. **postings/s with 8 concurrent clients**, two ways, ``retento loyalty check`` (``check_ledger``)
+   passing after each. Target >= 2,000 postings/s.
+   - *single operations*: each client loops over its own members doing what the counter and the
+     shop do (earn by adjustment credit = new lot + 2 postings; redeem = allocation from lots +
+     2 postings), one transaction per operation through the service layer;
+   - *batch path*: each client posts batches of ``--batch-size`` operations (the same mix, 2
+     credits : 1 redemption, each with its own idempotency key) through ``loyalty.batch``, one
+     transaction per batch, like ``POST /api/v1/loyalty/batch`` or the CSV import.
 2. **expiry job over 1,000,000 lots**: bulk-loads a consistent ledger (1,000,000 members with one
    due lot each, their earn journals and postings), runs ``run_expiry`` once and times it; the
    check must pass afterwards. Target < 30 s.
@@ -14,6 +18,7 @@ migrates it and measures:
    manager) and of ``reports.dashboard``. Target < 300 ms median.
 
     .venv/bin/python benchmarks/bench_loyalty.py [--members 1000000] [--seconds 20] [--clients 8]
+        [--batch-size 500] [--postings single,batch]
 """
 
 from __future__ import annotations
@@ -78,6 +83,25 @@ def _customer_insert_sql(conn, n: int) -> str:
     )
 
 
+_BARRIER = None
+
+
+def _init_client(barrier) -> None:
+    global _BARRIER
+    _BARRIER = barrier
+
+
+def _start_together(start_at: float) -> float:
+    """Wait until every client process has imported the app and is ready (under load that can
+    take longer than any fixed delay), then start all at once; returns the start time."""
+    if _BARRIER is not None:
+        _BARRIER.wait()
+        return time.time()
+    while time.time() < start_at:
+        time.sleep(0.01)
+    return start_at
+
+
 def _client(url: str, uid: int, mine: list[int], start_at: float, seconds: float):
     """One client process: earn (credit) twice, redeem once, one transaction each."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -90,9 +114,7 @@ def _client(url: str, uid: int, mine: list[int], start_at: float, seconds: float
     engine = make_engine(url)
     factory = make_session_factory(engine)
     n = k = 0
-    while time.time() < start_at:
-        time.sleep(0.01)
-    stop = start_at + seconds
+    stop = _start_together(start_at) + seconds
     try:
         while time.time() < stop:
             cid = mine[k % len(mine)]
@@ -111,14 +133,81 @@ def _client(url: str, uid: int, mine: list[int], start_at: float, seconds: float
     return n, None
 
 
-def bench_postings(url: str, clients: int, seconds: float) -> None:
+def _batch_client(url: str, uid: int, mine: list[int], start_at: float, seconds: float, size: int):
+    """One client process posting batches of ``size`` operations (2 credits : 1 redemption)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from retento.auth.models import User
+    from retento.core.db import make_engine, make_session_factory, transaction
+    from retento.loyalty.batch import BatchOp, post_batch
+    from retento.models import import_all_models
+
+    import_all_models()
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    n = k = 0
+    tag = uuid.uuid4().hex[:8]
+    stop = _start_together(start_at) + seconds
+    try:
+        while time.time() < stop:
+            items = []
+            for _ in range(size):
+                cid = mine[k % len(mine)]
+                key = f"bench-{tag}-{k}"
+                if k % 3 == 2:
+                    items.append(BatchOp("redeem", cid, 5, key))
+                else:
+                    items.append(BatchOp("adjust", cid, 10, key, "bench"))
+                k += 1
+            with transaction(factory) as s:
+                res = post_batch(s, items, actor=s.get(User, uid))
+            n += 2 * len(res)  # each journal posts to a wallet and a system shard
+    except Exception as exc:  # noqa: BLE001
+        return n, repr(exc)
+    finally:
+        engine.dispose()
+    return n, None
+
+
+def _run_clients(url: str, fn, jobs: list[tuple], seconds: float, label: str) -> None:
+    """Run ``fn`` in one process per job (spawned, so the GIL does not serialise them), all
+    starting together; print postings/s and the load average, then check the ledger."""
+    import multiprocessing as mp
+
+    from retento.core.db import make_engine, make_session_factory, transaction
+    from retento.loyalty.check import check_ledger
+
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(len(jobs))
+    with ctx.Pool(len(jobs), initializer=_init_client, initargs=(barrier,)) as pool:
+        results = pool.starmap(fn, jobs)
+    load = os.getloadavg()
+    total = sum(n for n, _e in results)
+    errors = [e for _n, e in results if e]
+    print(
+        f"{label} with {len(jobs)} concurrent clients (processes): {total:,} postings in "
+        f"{seconds:.0f} s = {total / seconds:,.0f} postings/s (target >= 2,000)"
+        + (f"; errors: {errors[:3]}" if errors else "")
+        + f"; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (2 cores)"
+    )
+    engine = make_engine(url)
+    with transaction(make_session_factory(engine)) as s:
+        rep = check_ledger(s)
+    print(
+        f"check after the run: {'OK' if rep.ok else 'FAILED'} ({rep.journals:,} journals) "
+        f"{rep.problems[:3]}"
+    )
+    engine.dispose()
+
+
+def bench_postings(
+    url: str, clients: int, seconds: float, batch_size: int = 500, modes: str = "single,batch"
+) -> None:
     from tests.factories import make_customer, make_user
     from tests.factories.loyalty import make_programme
 
     from retento.auth.models import User
     from retento.core.db import make_engine, make_session_factory, transaction
-    from retento.loyalty import service
-    from retento.loyalty.check import check_ledger
+    from retento.loyalty.batch import BatchOp, post_batch
 
     engine = make_engine(url)
     factory = make_session_factory(engine)
@@ -128,39 +217,25 @@ def bench_postings(url: str, clients: int, seconds: float) -> None:
         uid = make_user(s, role="manager").id
         members = [make_customer(s).id for _ in range(clients * per_client)]
         manager = s.get(User, uid)
-        for cid in members:
-            service.adjust(s, cid, 1000, actor=manager, reason="opening balance")
+        post_batch(
+            s,
+            [BatchOp("adjust", c, 1000, f"open-{c}", "opening balance") for c in members],
+            actor=manager,
+        )
     engine.dispose()
-    # Each client is its own process (like separate app workers), so Python's GIL does not
-    # serialise them; they start together and stop at the same wall-clock time.
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")
-    start_at = time.time() + 20.0  # time for 8 processes to import the app
-    jobs = [
-        (url, uid, members[i * per_client : (i + 1) * per_client], start_at, seconds)
-        for i in range(clients)
-    ]
-    with ctx.Pool(clients) as pool:
-        results = pool.starmap(_client, jobs)
-    load = os.getloadavg()
-    total = sum(n for n, _e in results)
-    errors = [e for _n, e in results if e]
-    elapsed = seconds
-    print(
-        f"postings with {clients} concurrent clients (processes): {total:,} postings in "
-        f"{elapsed:.0f} s = {total / elapsed:,.0f} postings/s (target >= 2,000)"
-        + (f"; errors: {errors[:3]}" if errors else "")
-        + f"; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (2 cores)"
-    )
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
-    with transaction(factory) as s:
-        rep = check_ledger(s)
-    print(
-        f"check after the run: {'OK' if rep.ok else 'FAILED'} ({rep.journals:,} journals) {rep.problems[:3]}"
-    )
-    engine.dispose()
+    # Each client is its own process (like separate app workers); they start together (once all
+    # have imported the app) and each runs for ``seconds``.
+    mine = [members[i * per_client : (i + 1) * per_client] for i in range(clients)]
+    if "single" in modes:
+        start_at = time.time() + 20.0
+        jobs = [(url, uid, mine[i], start_at, seconds) for i in range(clients)]
+        _run_clients(url, _client, jobs, seconds, "single operations")
+    if "batch" in modes:
+        start_at = time.time() + 20.0
+        jobs = [(url, uid, mine[i], start_at, seconds, batch_size) for i in range(clients)]
+        _run_clients(
+            url, _batch_client, jobs, seconds, f"batch path ({batch_size} operations per batch)"
+        )
 
 
 def bench_expiry_and_dashboard(url: str, members: int, repeat: int) -> None:
@@ -249,6 +324,19 @@ def bench_expiry_and_dashboard(url: str, members: int, repeat: int) -> None:
         f"check after expiry: {'OK' if rep.ok else 'FAILED'} in {time.perf_counter() - t:.1f} s "
         f"{rep.problems[:3]}"
     )
+    with engine.connect() as conn:
+        on_lots, allocs, journals = conn.execute(
+            text(
+                "SELECT (SELECT sum(expired) FROM loyalty_lots), "
+                "(SELECT count(*) FROM loyalty_allocations), "
+                "(SELECT count(*) FROM loyalty_journals WHERE kind = 'expire')"
+            )
+        ).one()
+    print(
+        f"expiry recorded on the lots: {on_lots:,} points expired, {allocs} allocation rows, "
+        f"{journals} expire journal(s)"
+    )
+    t = time.perf_counter()
     with transaction(factory) as s:
         again = run_expiry(s)
     print(f"second expiry run: {again} points (idempotent) in {time.perf_counter() - t:.2f} s")
@@ -302,6 +390,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=21)
     ap.add_argument("--skip-postings", action="store_true")
+    ap.add_argument("--batch-size", type=int, default=500)
+    ap.add_argument("--postings", default="single,batch", help="single, batch or both")
     ap.add_argument("--skip-scale", action="store_true")
     args = ap.parse_args()
     from retento.core.migrate import upgrade
@@ -316,7 +406,7 @@ def main() -> None:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
             upgrade(url)
-            bench_postings(url, args.clients, args.seconds)
+            bench_postings(url, args.clients, args.seconds, args.batch_size, args.postings)
         if not args.skip_scale:
             name = f"retento_bench_{uuid.uuid4().hex[:8]}"
             names.append(name)
@@ -324,19 +414,6 @@ def main() -> None:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
             upgrade(url)
-    with engine.connect() as conn:
-        on_lots, allocs, journals = conn.execute(
-            text(
-                "SELECT (SELECT sum(expired) FROM loyalty_lots), "
-                "(SELECT count(*) FROM loyalty_allocations), "
-                "(SELECT count(*) FROM loyalty_journals WHERE kind = 'expire')"
-            )
-        ).one()
-    print(
-        f"expiry recorded on the lots: {on_lots:,} points expired, {allocs} allocation rows, "
-        f"{journals} expire journal(s)"
-    )
-    t = time.perf_counter()
             bench_expiry_and_dashboard(url, args.members, args.repeat)
     finally:
         with admin.connect() as conn:
