@@ -460,3 +460,19 @@ def test_dashboard_shows_alerts_and_winback_in_chinese(web, alerts, users, db):
     assert a.status_code == 200 and "流失预警" in a.text
     assert web.get("/retention/tasks").status_code == 200
     assert web.get("/retention/playbooks").status_code == 200
+
+
+def test_customer_360_shows_alerts_tasks_and_cases(web, alerts, db, users):
+    from retento.customers.models import Customer
+
+    vip = db.get(Customer, alerts["agent"].customer_id)
+    _task(db, users["agent"], vip, title="Call Vera about the breach")
+    db.commit()
+    web.login("agent")
+    page = web.get(f"/customers/{vip.id}")
+    assert page.status_code == 200 and 'id="retention-panel"' in page.text
+    assert "Complaint C-7 breached its SLA 12 days ago" in page.text
+    assert "Call Vera about the breach" in page.text
+    calm = make_customer(db, name="Quiet Customer")
+    db.commit()
+    assert 'id="retention-panel"' not in web.get(f"/customers/{calm.id}").text

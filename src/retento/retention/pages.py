@@ -7,6 +7,7 @@ This is the module the web app discovers for the retention domain; each screen l
 
 from __future__ import annotations
 
+from retento.retention import pages_panel  # noqa: F401  (registers the 360 box)
 from retento.retention.pages_alerts import router as _alerts_router
 from retento.retention.pages_atrisk import router as _atrisk_router
 from retento.retention.pages_dashboard import router as _dashboard_router

@@ -1,0 +1,81 @@
+"""The retention box on the customer 360 page: the customer's alerts still needing someone,
+open win-back tasks and the win-back cases with their group and outcome (hidden when none)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.customers.models import Customer
+from retento.retention import reasons
+from retento.retention.models import RetentionAlert, RetentionCase, RetentionPlaybook, RetentionTask
+from retento.web.i18n import N_
+from retento.web.labels import register_labels
+from retento.web.panels import Panel, register_panel
+from retento.web.render import request_locale
+
+ROWS = 5
+
+register_labels(
+    "case_outcome",
+    {"pending": N_("Waiting"), "came_back": N_("Came back"), "lost": N_("Lost")},
+)
+
+
+def retention_panel(
+    request: Request, session: Session, customer: Customer, user: User
+) -> dict[str, Any] | None:
+    """Context of the 360 box; ``None`` (hidden) for a customer retention never touched."""
+    alerts = list(
+        session.scalars(
+            select(RetentionAlert)
+            .where(
+                RetentionAlert.customer_id == customer.id,
+                RetentionAlert.status.in_(("open", "acknowledged")),
+            )
+            .order_by(RetentionAlert.id.desc())
+            .limit(ROWS)
+        )
+    )
+    tasks = list(
+        session.scalars(
+            select(RetentionTask)
+            .where(RetentionTask.customer_id == customer.id, RetentionTask.status == "open")
+            .order_by(RetentionTask.due_on)
+            .limit(ROWS)
+        )
+    )
+    cases = session.execute(
+        select(RetentionCase, RetentionPlaybook.name_en, RetentionPlaybook.name_zh)
+        .join(RetentionPlaybook, RetentionPlaybook.id == RetentionCase.playbook_id)
+        .where(RetentionCase.customer_id == customer.id)
+        .order_by(RetentionCase.id.desc())
+        .limit(ROWS)
+    ).all()
+    if not (alerts or tasks or cases):
+        return None
+    locale = request_locale(request)
+    return {
+        "alerts": [
+            (a, reasons.render_reason(a.reason_code, a.reason_params, locale)) for a in alerts
+        ],
+        "tasks": tasks,
+        "cases": [(c, zh if locale == "zh_CN" else en) for c, en, zh in cases],
+    }
+
+
+register_panel(
+    Panel(
+        key="retention",
+        title=N_("Churn warning and win-back"),
+        template="retention/_panel.html",
+        load=retention_panel,
+        permission="retention:read",
+        order=22,
+        slot="side",
+    )
+)
