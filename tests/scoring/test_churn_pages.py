@@ -136,3 +136,29 @@ def test_360_panel_shows_churn_risk_with_reasons_in_words(web, db, population, o
     page = web.get(f"/customers/{once.customer_id}")
     block = page.text.split('id="score-p-alive"')[1].split("</dd>")[0]
     assert "100 % †" in block and "does not mean they are still" in block
+
+
+def test_run_form_takes_a_churn_horizon(web, db, population):
+    web.login("manager")
+    r = web.post(
+        "/value/runs",
+        {
+            "model": "mbgnbd",
+            "holdout_weeks": "0",
+            "churn_horizon_days": "45",
+            "as_of": AS_OF.date().isoformat(),
+        },
+    )
+    assert r.status_code == 303
+    run = db.query(ScoreRun).order_by(ScoreRun.id.desc()).first()
+    assert run.status == "succeeded", run.error
+    assert run.params["churn"]["horizon_days"] == 45
+    page = web.get(r.headers["location"])
+    assert "Churn risk (45 days)" in page.text and 'id="f-churn_horizon_days"' in page.text
+    before = db.query(ScoreRun).count()
+    for bad in ("abc", "5"):
+        r = web.post("/value/runs", {"model": "bgnbd", "churn_horizon_days": bad})
+        assert r.status_code == 303 and r.headers["location"] == "/value"
+        page = web.get("/value")
+        assert "Scoring could not start" in page.text
+    assert db.query(ScoreRun).count() == before

@@ -514,6 +514,7 @@ def value_run(request: Request, form: PageForm, session: DbSession, user: PageUs
     require(user, "score:run")
     model = str(form.get("model") or "bgnbd")
     holdout = str(form.get("holdout_weeks") or "26").strip()
+    churn_days = str(form.get("churn_horizon_days") or "").strip()
     as_of_raw = str(form.get("as_of") or "").strip()
     try:
         as_of = None
@@ -526,9 +527,16 @@ def value_run(request: Request, form: PageForm, session: DbSession, user: PageUs
             raise InvalidInput(f"model must be one of {', '.join(MODELS)}.", field="model")
         if not (holdout.isascii() and holdout.isdigit() and len(holdout) <= 4):
             raise InvalidInput("Holdout weeks must be a whole number.", field="holdout_weeks")
+        if churn_days and not (
+            churn_days.isascii() and churn_days.isdigit() and len(churn_days) <= 4
+        ):
+            raise InvalidInput(
+                "The churn horizon must be a whole number of days.", field="churn_horizon_days"
+            )
         data = ScoreRunCreate(
             model=model,  # type: ignore[arg-type]
             holdout_weeks=int(holdout),
+            churn_horizon_days=int(churn_days) if churn_days else None,
             as_of=as_of,
         )
         run = service.start_run(session, data, actor=user)

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import Request
 
 from retento.analytics.churn_reasons import render_reason
+from retento.core.config import get_settings
 from retento.scoring.models import ScoreRun
 from retento.web.i18n import N_
 from retento.web.render import request_locale, tr
@@ -113,5 +114,6 @@ def page_context(request: Request, run: ScoreRun | None) -> dict[str, Any]:
         "risk_explain": tr(request, RISK_EXPLAIN, days=days) if days else "",
         "one_time_note": tr(request, ONE_TIME_NOTE),
         "risk_missing": not_computed_text(request, run),
+        "default_churn_horizon": get_settings().churn_horizon_days,
         "holdout_missing": reason_text(request, churn_report(run).get("holdout") or {}),
     }
