@@ -211,6 +211,28 @@ def test_pages_without_a_run_say_so(web, users):
     assert 'id="dashboard-empty"' in web.get("/retention").text
 
 
+PAGES = {
+    "/retention": ("admin", "manager", "agent", "analyst"),
+    "/retention/at-risk": ("admin", "manager", "agent", "analyst"),
+    "/retention/at-risk/export.csv": ("admin", "manager", "analyst"),
+    "/retention/at-risk/export.xlsx": ("admin", "manager", "analyst"),
+    "/retention/alerts": ("admin", "manager", "agent", "analyst"),
+    "/retention/tasks": ("admin", "manager", "agent"),
+    "/retention/playbooks": ("admin", "manager"),
+    "/retention/playbooks/new": ("admin", "manager"),
+}
+
+
+@pytest.mark.parametrize("role", ["admin", "manager", "agent", "analyst"])
+def test_every_page_opens_for_its_roles_only(web, scored, role):
+    web.login(role)
+    for path, roles in PAGES.items():
+        r = web.get(path)
+        assert r.status_code == (200 if role in roles else 403), (role, path, r.status_code)
+        if r.status_code == 200 and "html" in r.headers["content-type"]:
+            assert r.text.count('class="active"') == 1, (role, path)
+
+
 def test_anonymous_visitors_are_sent_to_login(client):
     r = client.get("/retention/at-risk", follow_redirects=False)
     assert r.status_code in (302, 303, 401)
@@ -335,7 +357,7 @@ def test_analyst_reads_alerts_but_cannot_act(web, alerts):
     a = alerts["agent"]
     assert web.post(f"/retention/alerts/{a.id}/status", {"status": "closed"}).status_code == 403
     assert web.post(f"/retention/alerts/{a.id}/apply", {}).status_code == 403
-    assert web.get("/retention/tasks").status_code == 200
+    assert web.get("/retention/tasks").status_code == 403  # analysts own no tasks
     assert web.get("/retention/playbooks").status_code == 403
 
 

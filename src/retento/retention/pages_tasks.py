@@ -45,7 +45,7 @@ def _filters(request: Request, user: User) -> tuple[dict[str, Any], dict[str, st
 
 
 def _page(request: Request, session: Session, user: User, errors=None, status_code=200):
-    require(user, "retention:read")
+    require(user, "retention:work")
     filters, raw = _filters(request, user)
     offset = offset_of(request)
     stmt = tasks.task_query(**filters)
