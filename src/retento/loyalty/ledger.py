@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import case, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from retento.core.db import utcnow
@@ -181,6 +181,27 @@ _PG_PAIR = text(
 )
 
 
+def move_system(session: Session, moves: dict[str, int]) -> dict[str, int]:
+    """``balance += n`` on each system shard (key order = lock order); returns key -> id.
+
+    A shard that does not exist yet is created first (``ensure_system_accounts``)."""
+    accounts = LoyaltyAccount.__table__
+    ids: dict[str, int] = {}
+    for key, n in sorted(moves.items()):
+        stmt = (
+            update(accounts)
+            .where(accounts.c.system_key == key)
+            .values(balance=accounts.c.balance + n)
+            .returning(accounts.c.id)
+        )
+        acc_id = session.execute(stmt).scalar()
+        if acc_id is None:
+            ensure_system_accounts(session)
+            acc_id = session.execute(stmt).scalar_one()
+        ids[key] = acc_id
+    return ids
+
+
 @dataclass
 class Posting:
     """A journal being built: postings, lots and allocations, written by ``commit()``.
@@ -212,21 +233,7 @@ class Posting:
             self.system[key] = self.system.get(key, 0) + amount
 
     def _move_system(self, moves: dict[str, int], accounts: Any) -> dict[str, int]:
-        """``balance += n`` on each system shard (key order = lock order); returns key -> id."""
-        ids: dict[str, int] = {}
-        for key, n in sorted(moves.items()):
-            stmt = (
-                update(accounts)
-                .where(accounts.c.system_key == key)
-                .values(balance=accounts.c.balance + n)
-                .returning(accounts.c.id)
-            )
-            acc_id = self.session.execute(stmt).scalar()
-            if acc_id is None:
-                ensure_system_accounts(self.session)
-                acc_id = self.session.execute(stmt).scalar_one()
-            ids[key] = acc_id
-        return ids
+        return move_system(self.session, moves)
 
     def _move_pair(
         self, w: LoyaltyAccount, n: int, moves: dict[str, int], accounts: Any
@@ -314,6 +321,31 @@ class Posting:
         return self.journal
 
 
+_JOURNAL_INSERTS: dict[tuple[str, bool], Any] = {}
+
+
+def _journal_insert(session: Session, keyed: bool) -> Any:
+    """The journal INSERT ... RETURNING id, built once per (dialect, keyed) so every call reuses
+    the compiled statement; keyed: ON CONFLICT (idem_key) DO NOTHING."""
+    dialect = session.get_bind().dialect.name
+    stmt = _JOURNAL_INSERTS.get((dialect, keyed))
+    if stmt is None:
+        table = LoyaltyJournal.__table__
+        if not keyed:
+            stmt = insert(table)
+        elif dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(table).on_conflict_do_nothing(index_elements=["idem_key"])
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=["idem_key"])
+        stmt = stmt.returning(table.c.id)
+        _JOURNAL_INSERTS[(dialect, keyed)] = stmt
+    return stmt
+
+
 def open_journal(
     session: Session,
     *,
@@ -336,34 +368,37 @@ def open_journal(
     existing = find_journal(session, idem_key)
     if existing is not None:
         raise Replay(_same_request(existing, req_hash))
-    j = LoyaltyJournal(
-        kind=kind,
-        customer_id=customer_id,
-        source_type=source_type,
-        source_id=None if source_id is None else str(source_id)[:64],
-        idem_key=idem_key,
-        request_hash=req_hash,
-        reason=(reason or kind)[:300],
-        actor_id=actor_id,
-        created_at=at or utcnow(),
-    )
-    if idem_key:
-        try:
-            with session.begin_nested():
-                session.add(j)
-                session.flush()
-        except IntegrityError:
-            existing = find_journal(session, idem_key)
-            if existing is None:
-                raise
-            raise Replay(_same_request(existing, req_hash)) from None
-    else:
-        session.add(j)
-        session.flush()
+    values = {
+        "kind": kind,
+        "customer_id": customer_id,
+        "source_type": source_type,
+        "source_id": None if source_id is None else str(source_id)[:64],
+        "idem_key": idem_key,
+        "request_hash": req_hash,
+        "reason": (reason or kind)[:300],
+        "actor_id": actor_id,
+        "reverses_id": None,
+        "created_at": at or utcnow(),
+    }
+    # One Core INSERT (no unit-of-work flush, no savepoint): a key inserted meanwhile by another
+    # transaction makes ON CONFLICT wait for it and then insert nothing, so we replay its journal.
+    jid = session.execute(_journal_insert(session, bool(idem_key)), values).scalar()
+    if jid is None:
+        existing = find_journal(session, idem_key)
+        if existing is None:  # pragma: no cover - journals are never deleted
+            raise Conflict("This Idempotency-Key is in use; retry.", field="Idempotency-Key")
+        raise Replay(_same_request(existing, req_hash))
+    # The ORM object of the row just written, persistent without reading it back.
+    j = LoyaltyJournal(id=jid, **values)
+    make_transient_to_detached(j)
+    session.add(j)
     return Posting(session, j, wallet=wallet_account)
 
 
 # --- lots -------------------------------------------------------------------------------------
+
+
+_LOT_INSERT = insert(LoyaltyLot.__table__).returning(LoyaltyLot.__table__.c.id)
 
 
 def new_lot(
@@ -383,22 +418,21 @@ def new_lot(
     w = p.wallet
     settle = min(points, w.debt) if w.debt > 0 else 0
     lot_id = p.session.execute(
-        insert(LoyaltyLot.__table__)
-        .values(
-            account_id=w.id,
-            journal_id=p.journal.id,
-            points=points,
-            remaining=points - settle,
-            clawed=0,
-            qualifying=qualifying,
-            source_type=p.journal.source_type,
-            source_id=p.journal.source_id,
-            earned_at=earned_at or p.journal.created_at,
-            expires_at=expires_at,
-            available_at=available_at,
-            basis=basis,
-        )
-        .returning(LoyaltyLot.__table__.c.id)
+        _LOT_INSERT,  # built once: the compiled statement is reused
+        {
+            "account_id": w.id,
+            "journal_id": p.journal.id,
+            "points": points,
+            "remaining": points - settle,
+            "clawed": 0,
+            "qualifying": qualifying,
+            "source_type": p.journal.source_type,
+            "source_id": p.journal.source_id,
+            "earned_at": earned_at or p.journal.created_at,
+            "expires_at": expires_at,
+            "available_at": available_at,
+            "basis": basis,
+        },
     ).scalar_one()
     if settle:
         w.debt -= settle
@@ -596,7 +630,16 @@ def spendable(session: Session, w: LoyaltyAccount, now: datetime) -> int:
 
 
 def default_expiry(session: Session, at: datetime) -> datetime:
-    return at + timedelta(days=programme(session).expiry_days)
+    """``at`` plus the programme's expiry days (one column read, not the programme object)."""
+    p = session.info.get("loyalty_programme")
+    if p is not None and p in session:
+        return at + timedelta(days=p.expiry_days)
+    days = session.scalar(
+        select(LoyaltyProgramme.expiry_days).order_by(LoyaltyProgramme.id).limit(1)
+    )
+    if days is None:
+        days = programme(session).expiry_days
+    return at + timedelta(days=days)
 
 
 def hold_total(session: Session) -> int:

@@ -6,6 +6,9 @@ returns the original result (same ids), never a second journal.
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from annotated_types import Ge, Le
 from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
@@ -16,6 +19,8 @@ from retento.loyalty.check import check_ledger
 from retento.loyalty.models import LoyaltyJournal
 from retento.loyalty.schemas import (
     AdjustIn,
+    BatchIn,
+    BatchRead,
     ClubEventIn,
     ClubEventRead,
     ClubIn,
@@ -43,6 +48,8 @@ from retento.loyalty.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/loyalty", tags=["loyalty"])
+# Journal ids are 64-bit on PostgreSQL (BigInteger): 1 ... 2**63-1; out of range answers 404.
+LedgerId = Annotated[int, Ge(1), Le(2**63 - 1)]
 IdemKey = Header(None, alias="Idempotency-Key", max_length=120)
 
 
@@ -183,6 +190,25 @@ def adjust(
     )
 
 
+@router.post("/batch", response_model=BatchRead, status_code=201)
+def post_batch(data: BatchIn, session: DbSession, user: CurrentUser):
+    """Up to 1,000 earn / adjust / redeem operations in one transaction, each with its own
+    idempotency ``key``; all or nothing (a bad item is a 422 naming ``items.<index>.<field>``)."""
+    from retento.loyalty.batch import BatchOp
+    from retento.loyalty.batch import post_batch as post
+
+    res = post(
+        session,
+        [
+            BatchOp(it.op, it.customer_id, it.points, it.key, it.reason, it.expires_at)
+            for it in data.items
+        ],
+        actor=user,
+    )
+    fresh = sum(1 for r in res if not r.replayed)
+    return {"posted": fresh, "replayed": len(res) - fresh, "items": [r.__dict__ for r in res]}
+
+
 @router.put("/members/{customer_id}/tier", status_code=204)
 def set_tier(customer_id: DbId, data: TierSet, session: DbSession, user: CurrentUser):
     from fastapi import Response
@@ -242,7 +268,7 @@ def award_event(data: EventIn, session: DbSession, user: CurrentUser):
 
 
 @router.get("/journals/{journal_id}", response_model=JournalRead)
-def get_journal(journal_id: DbId, session: DbSession, user: CurrentUser):
+def get_journal(journal_id: LedgerId, session: DbSession, user: CurrentUser):
     from retento.auth.permissions import require
     from retento.core.errors import NotFound
 
@@ -254,7 +280,7 @@ def get_journal(journal_id: DbId, session: DbSession, user: CurrentUser):
 
 
 @router.post("/journals/{journal_id}/reversal", response_model=JournalRead, status_code=201)
-def reverse(journal_id: DbId, data: ReverseIn, session: DbSession, user: CurrentUser):
+def reverse(journal_id: LedgerId, data: ReverseIn, session: DbSession, user: CurrentUser):
     return service.reverse(session, journal_id, actor=user, reason=data.reason)
 
 

@@ -154,7 +154,7 @@ class RedemptionRead(BaseModel):
     order_id: int | None
     points: int
     returned: int
-    journal_id: DbId
+    journal_id: int  # ledger ids are 64-bit on PostgreSQL
     created_at: datetime
 
 
@@ -194,7 +194,7 @@ class HoldRead(BaseModel):
 class PostingRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    account_id: DbId
+    account_id: int
     amount: int
 
 
@@ -303,3 +303,35 @@ class LiabilityRead(BaseModel):
     breakage_rate: float | None
     redemption_rate: float | None
     currency: str
+
+
+class BatchItemIn(BaseModel):
+    """One operation of ``POST /api/v1/loyalty/batch``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal["earn", "adjust", "redeem"]
+    customer_id: int = Field(..., ge=1, le=2**31 - 1)
+    points: int = Field(..., ge=-1_000_000_000, le=1_000_000_000)
+    key: str = Field(..., min_length=1, max_length=120)
+    reason: str | None = Field(None, max_length=300)
+    expires_at: UTCDatetime | None = None
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[BatchItemIn] = Field(..., min_length=1, max_length=1000)
+
+
+class BatchItemRead(BaseModel):
+    index: int
+    journal_id: int
+    replayed: bool
+    redemption_id: int | None = None
+
+
+class BatchRead(BaseModel):
+    posted: int
+    replayed: int
+    items: list[BatchItemRead]
