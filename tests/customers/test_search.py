@@ -180,3 +180,49 @@ def test_search_on_committed_postgres(live_pg):
             == 1
         )
         assert "customers" in plan
+
+
+def test_file_import_and_reimport_keep_the_search_columns(db, users):
+    from retento.dataio import service as dataio
+
+    csv = (
+        "external_id,name,email,phone\n"
+        "IMP-1,陈美玲,mei@example.cn,+86 (21) 5050-6060\n"
+        "IMP-2,Olga Petrova,olga@example.com,\n"
+    ).encode()
+    dataio.import_file(db, "customers", csv, actor=users["admin"], name="c.csv")
+    assert _names(db, users, "美")[0] == ["陈美玲"]
+    assert _names(db, users, "5050 6060")[0] == ["陈美玲"]
+    assert _names(db, users, "petro")[0] == ["Olga Petrova"]
+    # Re-import changes the phone: the old digits no longer match, the new ones do.
+    csv2 = "external_id,name,email,phone\nIMP-1,陈美玲,mei@example.cn,021-7070 8080\n".encode()
+    dataio.import_file(db, "customers", csv2, actor=users["admin"], name="c2.csv")
+    db.expire_all()
+    assert _names(db, users, "5050 6060")[0] == []
+    assert _names(db, users, "70708080")[0] == ["陈美玲"]
+
+
+def test_demo_customers_are_searchable(db, users):
+    from datetime import date
+
+    from retento.demo import generator
+
+    generator.generate(db, customers=60, seed=3, today=date(2026, 6, 1))
+    c = db.query(Customer).filter(Customer.phone.is_not(None)).order_by(Customer.id).first()
+    fragment = search.digits(c.phone)[-7:]
+    hits = [x.id for x, _ in search.search(db, fragment[:3] + "-" + fragment[3:], limit=100)]
+    assert c.id in hits
+    assert c.phone_digits == search.digits(c.phone)
+
+
+def test_erasure_clears_the_search_copies(db, users):
+    from retento.customers import privacy
+
+    c = service.create_customer(
+        db, CustomerCreate(name="Erase Me", phone="+1 555 0100 999"), actor=users["manager"]
+    )
+    privacy.erase_customer(db, c.id, actor=users["admin"])
+    db.flush()
+    db.expire_all()
+    assert db.get(Customer, c.id).phone_digits is None
+    assert search.search(db, "5550100999", include_archived=True) == []

@@ -130,13 +130,16 @@ def list_page(
     rows are loaded with their tags and contacts: a "deferred join".
     """
     require(user, "customer:read")
-    stmt = service.customer_filter(**filters, dialect=search.dialect_of(session))
-    if sort == "relevance":
-        if filters.get("q"):
-            stmt = stmt.order_by(search.RANK, Customer.name_key)
-        sort = "name"
-    stmt = apply_sort(stmt, sort, service.SORTABLE, Customer.id)
-    ids = list(session.scalars(stmt.with_only_columns(Customer.id).limit(limit).offset(offset)))
+    if sort == "relevance" and filters.get("q"):
+        ids, _ = service.search_page_ids(
+            session, limit=limit, offset=offset, with_total=False, **filters
+        )
+    else:
+        if sort == "relevance":
+            sort = "name"
+        stmt = service.customer_filter(**filters, dialect=search.dialect_of(session))
+        stmt = apply_sort(stmt, sort, service.SORTABLE, Customer.id)
+        ids = list(session.scalars(stmt.with_only_columns(Customer.id).limit(limit).offset(offset)))
     if not ids:
         return []
     loaded = session.scalars(

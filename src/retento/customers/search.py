@@ -42,6 +42,7 @@ from retento.customers.models import Contact, Customer, SearchGram
 # Alias of the ranked id subquery joined by ``customer_filter``; ``RANK`` orders by relevance.
 RANK_ALIAS = "search_rank"
 RANK = literal_column(f"{RANK_ALIAS}.rank")
+RANK_NAME = literal_column(f"{RANK_ALIAS}.name_key")
 FUZZY_BELOW = 10
 # word_similarity threshold for a typo'd name (pg_trgm's default is 0.6).
 FUZZY_THRESHOLD = 0.45
@@ -125,7 +126,17 @@ def _fuzzy_threshold(dbapi_conn, _record) -> None:
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
 
-def _pg_strict(q: Query) -> list[Select]:
+def _finish(stmt: Select, live: ColumnElement[bool] | None) -> Select:
+    """A branch ``(id, rank)`` → ``(id, rank, name_key)`` of live customers only: the name
+    comes from the row the branch already read, so ordering the matches needs no second visit
+    of every matching customer (only the page's rows are joined afterwards)."""
+    if Contact.__table__ in stmt.get_final_froms():
+        stmt = stmt.join(Customer, Customer.id == Contact.customer_id)
+    stmt = stmt.add_columns(Customer.name_key)
+    return stmt if live is None else stmt.where(live)
+
+
+def _pg_strict(q: Query, live: ColumnElement[bool] | None) -> list[Select]:
     C, K = Customer, Contact
     k = q.key
     out: list[Select] = []
@@ -187,10 +198,10 @@ def _pg_strict(q: Query) -> list[Select]:
         )
     if q.number is not None:
         out.append(select(C.id, literal(0.0)).where(C.id == q.number))
-    return out
+    return [_finish(b, live) for b in out]
 
 
-def _pg_fuzzy(q: Query, strict: list[Select]) -> Select | None:
+def _pg_fuzzy(q: Query, strict: list[Select], live: ColumnElement[bool] | None) -> Select | None:
     """Names close to a typo'd query (``<%``: pg_trgm word similarity, GIN-indexed); only runs
     (an InitPlan decides once) when the strict branches found fewer than ``FUZZY_BELOW``."""
     k = q.key
@@ -203,8 +214,11 @@ def _pg_fuzzy(q: Query, strict: list[Select]) -> Select | None:
         < FUZZY_BELOW
     )
     sim = func.word_similarity(k, Customer.name_key)
-    return select(Customer.id, literal(4.0) - cast(sim, Float)).where(
-        few, Customer.name_key.op("%>")(k)
+    return _finish(
+        select(Customer.id, literal(4.0) - cast(sim, Float)).where(
+            few, Customer.name_key.op("%>")(k)
+        ),
+        live,
     )
 
 
@@ -225,7 +239,7 @@ def _grams_all(s: str) -> Select:
     return select(G.customer_id).where(G.gram >= s, G.gram < s + _TOP).distinct()
 
 
-def _sqlite_strict(q: Query) -> list[Select]:
+def _sqlite_strict(q: Query, live: ColumnElement[bool] | None) -> list[Select]:
     C, K = Customer, Contact
     k, d = q.key, q.digits
     cands = []
@@ -266,14 +280,19 @@ def _sqlite_strict(q: Query) -> list[Select]:
     out: list[Select] = []
     if cands:
         ids = cands[0] if len(cands) == 1 else union_all(*cands)
-        inner = select(C.id.label("id"), rank.label("rank")).where(C.id.in_(ids)).subquery()
-        out.append(select(inner.c.id, inner.c.rank).where(inner.c.rank.is_not(None)))
+        inner = select(C.id.label("id"), rank.label("rank"), C.name_key.label("name_key")).where(
+            C.id.in_(ids), *([live] if live is not None else [])
+        )
+        sub = inner.subquery()
+        out.append(select(sub.c.id, sub.c.rank, sub.c.name_key).where(sub.c.rank.is_not(None)))
     if q.number is not None:
-        out.append(select(C.id, literal(0.0)).where(C.id == q.number))
+        out.append(_finish(select(C.id, literal(0.0)).where(C.id == q.number), live))
     return out
 
 
-def _sqlite_fuzzy(q: Query, strict: list[Select]) -> Select | None:
+def _sqlite_fuzzy(
+    q: Query, strict: list[Select], live: ColumnElement[bool] | None
+) -> Select | None:
     """Customers whose name shares at least half of the query's trigrams, closest first, when
     fewer than ``FUZZY_BELOW`` matched otherwise."""
     k = q.key
@@ -299,38 +318,48 @@ def _sqlite_fuzzy(q: Query, strict: list[Select]) -> Select | None:
         (case((func.instr(Customer.name_key, t) > 0, 1), else_=0) for t in tg), literal(0)
     )
     inner = (
-        select(Customer.id.label("id"), in_name.label("shared"))
-        .where(Customer.id.in_(cands))
+        select(Customer.id.label("id"), in_name.label("shared"), Customer.name_key)
+        .where(Customer.id.in_(cands), *([live] if live is not None else []))
         .subquery()
     )
-    return select(inner.c.id, literal(4.0) - cast(inner.c.shared, Float) / len(tg)).where(
-        inner.c.shared >= need
-    )
+    return select(
+        inner.c.id, literal(4.0) - cast(inner.c.shared, Float) / len(tg), inner.c.name_key
+    ).where(inner.c.shared >= need)
 
 
 # --- the one entry point ------------------------------------------------------------------------
 
 
-def ranked(q: str, dialect: str):
-    """``(id, rank)`` of every customer matching ``q`` (archived ones included: the caller
-    filters), as a subquery named ``search_rank``; ``None`` for an empty query."""
+def _live(archived: bool | None) -> ColumnElement[bool] | None:
+    if archived is True:
+        return Customer.archived_at.is_not(None)
+    if archived is False:
+        return Customer.archived_at.is_(None)
+    return None
+
+
+def ranked(q: str, dialect: str, archived: bool | None = None):
+    """``(id, rank, name_key)`` of every customer matching ``q`` (``archived``: False = active
+    ones, True = archived ones, None = both), as a subquery named ``search_rank``; ``None`` for
+    an empty query."""
     parsed = Query.parse(q)
     if not parsed.key:
         return None
+    live = _live(archived)
     if dialect == "postgresql":
-        strict, fuzzy = _pg_strict(parsed), None
-        fuzzy = _pg_fuzzy(parsed, strict)
+        strict = _pg_strict(parsed, live)
+        fuzzy = _pg_fuzzy(parsed, strict, live)
     else:
-        strict = _sqlite_strict(parsed)
-        fuzzy = _sqlite_fuzzy(parsed, strict)
+        strict = _sqlite_strict(parsed, live)
+        fuzzy = _sqlite_fuzzy(parsed, strict, live)
     parts = [*strict, *([fuzzy] if fuzzy is not None else [])]
     if not parts:
-        parts = [select(Customer.id, literal(0.0)).where(literal(False))]
+        parts = [select(Customer.id, literal(0.0), Customer.name_key).where(literal(False))]
     hits = union_all(*parts).subquery("hits")
     cols = list(hits.c)
     return (
-        select(cols[0].label("id"), func.min(cols[1]).label("rank"))
-        .group_by(cols[0])
+        select(cols[0].label("id"), func.min(cols[1]).label("rank"), cols[2].label("name_key"))
+        .group_by(cols[0], cols[2])
         .subquery(RANK_ALIAS)
     )
 
@@ -347,10 +376,10 @@ def current_dialect() -> str:
     return "postgresql" if url.startswith("postgresql") else "sqlite"
 
 
-def apply(stmt: Select, q: str, dialect: str) -> Select:
+def apply(stmt: Select, q: str, dialect: str, archived: bool | None = None) -> Select:
     """``stmt`` (a select of Customer) restricted to the matches of ``q``, joined to their rank
-    (order by ``RANK``)."""
-    sub = ranked(q, dialect)
+    (order by ``RANK, RANK_NAME``); ``archived`` as in ``ranked`` (the caller filters too)."""
+    sub = ranked(q, dialect, archived)
     if sub is None:
         return stmt
     return stmt.join(sub, sub.c.id == Customer.id).where(sub.c.rank.is_not(None))
@@ -360,10 +389,11 @@ def search(
     session: Session, q: str, *, limit: int = 20, include_archived: bool = False
 ) -> list[tuple[Customer, float]]:
     """The best ``limit`` matches of ``q`` with their rank (CLI, duplicate checks, pickers)."""
-    stmt = apply(select(Customer, RANK), q, dialect_of(session))
+    archived = None if include_archived else False
+    stmt = apply(select(Customer, RANK), q, dialect_of(session), archived)
     if not include_archived:
         stmt = stmt.where(Customer.archived_at.is_(None))
-    stmt = stmt.order_by(RANK, Customer.name_key, Customer.id).limit(limit)
+    stmt = stmt.order_by(RANK, RANK_NAME, Customer.id).limit(limit)
     return [(c, float(r)) for c, r in session.execute(stmt).all()]
 
 

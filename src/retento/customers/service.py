@@ -405,7 +405,7 @@ def customer_filter(
     elif archived is False:
         stmt = stmt.where(Customer.archived_at.is_(None))
     if q and q.strip():
-        stmt = search.apply(stmt, q, dialect or search.current_dialect())
+        stmt = search.apply(stmt, q, dialect or search.current_dialect(), archived)
     if kind:
         stmt = stmt.where(Customer.kind == kind)
     if scope == "external":
@@ -437,6 +437,56 @@ def customer_filter(
     return stmt
 
 
+def search_page_ids(
+    session: Session,
+    *,
+    limit: int,
+    offset: int,
+    with_total: bool = True,
+    **filters,
+) -> tuple[list[int], int]:
+    """Ids of one page of a search (``filters["q"]`` set), best match first, and the number of
+    matches (-1 unless ``with_total``).
+
+    With no filter besides ``q`` and ``archived`` the page comes from the ranked matches alone
+    (each already carries its name and archived state): no matching customer is read twice,
+    and the total comes from the same pass (``count(*) OVER ()``)."""
+    from sqlalchemy import func as fn
+
+    if limit < 1 or limit > 500:
+        raise InvalidInput("limit must be between 1 and 500.", field="limit")
+    if offset < 0 or offset > 2**31 - 1:
+        raise InvalidInput(f"offset must be between 0 and {2**31 - 1}.", field="offset")
+    dialect = search.dialect_of(session)
+    plain = not any(
+        filters.get(k) is not None and filters.get(k) != ""
+        for k in ("kind", "scope", "tag", "owner_id", "party_type", "mine_for")
+    )
+    if plain:
+        sub = search.ranked(filters["q"], dialect, filters.get("archived", False))
+        if sub is None:
+            return [], 0
+        cols = [sub.c.id] + ([fn.count().over()] if with_total else [])
+        stmt = select(*cols).order_by(sub.c.rank, sub.c.name_key, sub.c.id)
+    else:
+        stmt = customer_filter(**filters, dialect=dialect)
+        cols = [Customer.id] + ([fn.count().over()] if with_total else [])
+        stmt = stmt.with_only_columns(*cols).order_by(search.RANK, search.RANK_NAME, Customer.id)
+    rows = session.execute(stmt.limit(limit).offset(offset)).all()
+    ids = [r[0] for r in rows]
+    total = -1
+    if with_total:
+        if rows:
+            total = int(rows[0][1])
+        elif offset == 0:
+            total = 0
+        else:  # a page past the end: count separately
+            total = int(
+                session.scalar(select(fn.count()).select_from(stmt.order_by(None).subquery())) or 0
+            )
+    return ids, total
+
+
 def list_customers(
     session: Session,
     *,
@@ -447,15 +497,30 @@ def list_customers(
     count: bool = True,
     **filters,
 ):
-    """A filtered, sorted page of customers."""
+    """A filtered, sorted page of customers; a search without ``sort`` comes best match
+    first (``search_page_ids``)."""
     require(actor, "customer:read")
-    stmt = customer_filter(**filters, dialect=search.dialect_of(session))
-    if filters.get("q") and (filters["q"].strip()) and not sort:
-        stmt = stmt.order_by(search.RANK, Customer.name_key)  # best matches first
-    stmt = apply_sort(stmt, sort, SORTABLE, Customer.id)
-    stmt = stmt.options(
+    options = (
         selectinload(Customer.tag_rows),
         selectinload(Customer.contacts),
         selectinload(Customer.assignments),
     )
+    if filters.get("q") and filters["q"].strip() and not sort:
+        ids, total = search_page_ids(
+            session, limit=limit, offset=offset, with_total=count, **filters
+        )
+        loaded = (
+            {
+                c.id: c
+                for c in session.scalars(
+                    select(Customer).where(Customer.id.in_(ids)).options(*options)
+                )
+            }
+            if ids
+            else {}
+        )
+        return [loaded[i] for i in ids if i in loaded], total
+    stmt = customer_filter(**filters, dialect=search.dialect_of(session))
+    stmt = apply_sort(stmt, sort, SORTABLE, Customer.id)
+    stmt = stmt.options(*options)
     return paginate(session, stmt, limit=limit, offset=offset, count=count)
