@@ -279,3 +279,20 @@ def test_api_gives_churn_risk_and_reasons_and_filters_on_it(client, tokens, db, 
         "/api/v1/scoring/runs", json={"churn_horizon_days": 5}, headers=tokens["manager"]
     )
     assert bad.status_code == 422 and bad.json()["field"] == "churn_horizon_days"
+
+
+def test_customers_without_risk_have_sql_null_reasons(db, users, population):
+    from sqlalchemy import func
+
+    from tests.factories import make_customer
+
+    make_customer(db)  # no orders: not scored for churn
+    run = service.run_scoring(db, ScoreRunCreate(as_of=AS_OF, holdout_weeks=0), actor=None)
+    nulls = db.scalar(
+        select(func.count()).where(
+            CustomerScore.run_id == run.id,
+            CustomerScore.churn_reasons.is_(None),
+            CustomerScore.churn_risk.is_(None),
+        )
+    )
+    assert nulls == db.query(CustomerScore).filter_by(run_id=run.id, order_count=0).count() >= 1

@@ -74,4 +74,4 @@ class CustomerScore(Base):
     churn_risk: Mapped[float | None] = mapped_column(Float)
     # Up to 3 language-neutral reasons, strongest first: [{"code": str, "params": {...}}], rendered
     # in English or Chinese at display time with analytics.churn_reasons.
-    churn_reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    churn_reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))

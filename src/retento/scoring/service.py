@@ -176,12 +176,17 @@ def _with_churn(
         risk, report = churn.churn_scores(session, as_of, horizon_days=horizon)
     scores = scores.copy()
     ids = scores["customer_id"].astype("int64")
-    scores["churn_risk"] = [
+    risk_values = [
         None if v is None or pd.isna(v) else round(float(v), 6)
         for v in ids.map(risk["churn_risk"]).astype(object)
     ]
+    # Object dtype keeps None as None (a float column would turn it into NaN, which PostgreSQL
+    # stores as a number, not NULL).
+    scores["churn_risk"] = pd.Series(risk_values, index=scores.index, dtype=object)
     reasons = risk["churn_reasons"].to_dict()
-    scores["churn_reasons"] = [reasons.get(int(i)) for i in ids]
+    scores["churn_reasons"] = pd.Series(
+        [reasons.get(int(i)) for i in ids], index=scores.index, dtype=object
+    )
     if report.get("status") == "scored":
         report["distribution"] = _risk_distribution(scores)
     return scores, report
