@@ -144,3 +144,49 @@ def test_playbooks_crud_and_report(client, tokens, db, users):
         client.get("/api/v1/retention/report?top_k=2", headers=tokens["analyst"]).status_code == 422
     )
     assert service.get_config(db).auto_apply is True
+
+
+def test_config_and_case_outcome_over_the_api(client, tokens, db, users):
+    r = client.get("/api/v1/retention/config", headers=tokens["analyst"])
+    assert r.status_code == 200 and r.headers["ETag"] == '"1"'
+    r = client.patch(
+        "/api/v1/retention/config",
+        json={"default_owner_id": 2_000_000},
+        headers=tokens["manager"],
+    )
+    assert r.status_code == 422 and "default_owner_id" in r.text
+    r = client.patch(
+        "/api/v1/retention/config",
+        json={"default_owner_id": users["manager"].id},
+        headers={**tokens["manager"], "If-Match": '"1"'},
+    )
+    assert r.status_code == 200 and r.json()["default_owner_id"] == users["manager"].id
+    c = _lapsed_vip(db, None)
+    db.commit()
+    client.post(
+        "/api/v1/retention/evaluate", json={"rules": ["churn_risk"]}, headers=tokens["admin"]
+    )
+    alert = client.get(
+        f"/api/v1/retention/alerts?customer_id={c.id}", headers=tokens["manager"]
+    ).json()["items"][0]
+    assert alert["owner_id"] == users["manager"].id  # no customer owner: the default owner
+    tasks = client.get(f"/api/v1/retention/tasks?customer_id={c.id}", headers=tokens["manager"])
+    case_id = tasks.json()["items"][0]["case_id"] if tasks.json()["total"] else None
+    if case_id is None:  # held out: the alert is closed and no task exists
+        assert alert["status"] == "closed"
+        return
+    r = client.post(
+        f"/api/v1/retention/cases/{case_id}/outcome",
+        json={"offer_accepted": True},
+        headers=tokens["manager"],
+    )
+    assert r.status_code == 422 and "offer_accepted" in r.text  # a task, not an offer
+    r = client.post(
+        f"/api/v1/retention/cases/{case_id}/outcome",
+        json={"reached": True, "lost": True, "note": "moved abroad"},
+        headers=tokens["manager"],
+    )
+    assert r.status_code == 200 and r.json()["outcome"] == "lost" and r.json()["reached"]
+    assert (
+        client.get("/api/v1/retention/cases/2000000", headers=tokens["analyst"]).status_code == 404
+    )
