@@ -1,6 +1,6 @@
-"""Resolving a complaint emails the follow-up question link (resolution CSAT, buy again) to
-customers with an address and email consent; the link opens the public follow-up page in the
-customer's language."""
+"""Resolving a complaint emails the resolution and the follow-up question link (resolution CSAT,
+buy again) to every complainant with an address (transactional: no marketing consent needed);
+the link opens the public follow-up page in the customer's language."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def test_resolving_queues_and_sends_the_follow_up_link(db, users, smtp):
     assert msg.recipient == "wangfang@example.cn" and msg.locale == "zh_CN"
     assert msg.related_type == "complaint" and msg.related_id == c.id
     assert c.followup_token not in msg.body_text  # filled in only when sending
-    assert send_queued(db, settings=settings).sent == 1
-    [mail] = recorder.messages
+    assert send_queued(db, settings=settings).sent == 2  # the acknowledgement and the follow-up
+    [mail] = [m for m in recorder.messages if "满意" in m["Subject"]]
     assert mail["Subject"] == f"您对投诉 {c.tracking_code} 的处理满意吗？"
     text = mail.get_body(("plain",)).get_content()
     link = LINK.search(text)
@@ -60,7 +60,7 @@ def test_resolving_queues_and_sends_the_follow_up_link(db, users, smtp):
     assert answered.survey_answered_at is not None
 
 
-def test_no_email_without_address_or_consent(db, users):
+def test_no_email_without_an_address_but_consent_is_not_needed(db, users):
     agent = users["agent"]
     for cust in (
         make_customer(db, email="no-consent@example.com", consent_email=False),
@@ -69,7 +69,7 @@ def test_no_email_without_address_or_consent(db, users):
         c = make_complaint(db, agent, customer_id=cust.id)
         _resolve(db, c, agent)
         assert c.followup_token
-    assert _followups(db) == []
+    assert [m.recipient for m in _followups(db)] == ["no-consent@example.com"]
 
 
 def test_a_follow_up_answered_before_sending_is_not_emailed(db, users, smtp):
@@ -80,5 +80,7 @@ def test_a_follow_up_answered_before_sending_is_not_emailed(db, users, smtp):
     _resolve(db, c, agent)
     service.answer_survey(db, c.followup_token, SurveyAnswerIn(csat=4, would_buy_again=True))
     report = send_queued(db, settings=settings)
-    assert report.cancelled == 1 and recorder.messages == []
+    assert report.cancelled == 1 and [m["Subject"] for m in recorder.messages] == [
+        f"We received your complaint {c.tracking_code}"
+    ]
     assert _followups(db)[0].status == "cancelled"

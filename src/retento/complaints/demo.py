@@ -100,6 +100,7 @@ def generate_complaints(
                 team_manager_id=manager.id,
             ),
             actor=manager,
+            source="demo",
         )
         made += 1
         # A slow minority makes the dashboards show both met and breached SLAs.

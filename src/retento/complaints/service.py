@@ -320,6 +320,11 @@ def _check_external_id(
         )
 
 
+# Complaints from these sources get the intake acknowledgement e-mail (imports and the demo
+# record history and do not).
+ACKNOWLEDGED_SOURCES = ("agent", "api", "public_form")
+
+
 def create_complaint(
     session: Session, data: ComplaintCreate, *, actor: User | None, source: str = "agent"
 ) -> Complaint:
@@ -398,6 +403,10 @@ def create_complaint(
     if assignee_id is not None:
         _event(session, c, "assignment", actor, data={"assignee_id": assignee_id, "team": team})
     record(session, actor, "create", "complaint", c.id, None, complaint_snapshot(c))
+    if source in ACKNOWLEDGED_SOURCES:
+        from retento.complaints.emails import queue_acknowledgement
+
+        queue_acknowledgement(session, c, actor=actor, now=now)
     return c
 
 
@@ -806,10 +815,7 @@ def apply_transition(
             c.resolution_breached = True
         c.followup_token = secrets.token_urlsafe(24)
         c.survey_answered_at = None
-        # E-mail the follow-up link if the customer has an address and consent (docs/mail.md).
-        from retento.mail.compose import queue_complaint_followup
-
-        queue_complaint_followup(session, c, actor=actor, now=now)
+        # The follow-up is set up below, once the resolution text is on the complaint.
     if data.action == "close":
         c.closed_at = now
     if t.clock == "restart":
@@ -836,6 +842,12 @@ def apply_transition(
     )
     if data.action == "resolve":
         _event(session, c, "feedback", actor, c.feedback, internal=False, at=now)
+    if t.clock == "stop":
+        # Transactional: the resolution and follow-up link go to every complainant with an
+        # address, consent or not (docs/mail.md).
+        from retento.complaints.emails import queue_complaint_followup
+
+        queue_complaint_followup(session, c, actor=actor, now=now)
     session.flush()
     record(session, actor, "update", "complaint", c.id, before, complaint_snapshot(c))
     return c
@@ -883,6 +895,10 @@ def add_note(
         _mark_first_response(c, now)
     ev = _event(session, c, data.kind, actor, data.body, internal=data.kind == "note", at=now)
     session.flush()
+    if data.kind == "message":
+        from retento.complaints.emails import queue_message
+
+        queue_message(session, c, ev, actor=actor, now=now)
     if data.kind == "customer_reply" and c.status == "awaiting_customer":
         apply_transition(session, c.id, TransitionIn(action="customer_replied"), actor=None, at=now)
     record(session, actor, "create", "complaint_event", ev.id, None, snapshot(ev))

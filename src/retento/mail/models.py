@@ -12,16 +12,7 @@ from retento.core.db import Base, UTCDateTime, utcnow
 # queued → sending (claimed by one job run) → sent | queued again (retry later) | failed;
 # cancelled when the link it carries no longer works (answered or expired before sending).
 MAIL_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
-MAIL_KINDS = (
-    "survey_invitation",
-    "survey_reminder",
-    "complaint_followup",
-    "loyalty_tier",
-    "retention_alert",
-    "retention_winback",
-    "loyalty_expiring",
-    "test",
-)
+# The kinds of e-mail are registered by the domains: see kinds.py.
 
 
 class OutboxMessage(Base):

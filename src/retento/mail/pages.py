@@ -9,7 +9,8 @@ from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, RetentoError
 from retento.core.validation import DbId
 from retento.mail import service
-from retento.mail.models import MAIL_KINDS, MAIL_STATUSES
+from retento.mail.kinds import is_kind, known_kinds
+from retento.mail.models import MAIL_STATUSES
 from retento.web.i18n import N_
 from retento.web.labels import register_labels
 from retento.web.nav import NavItem, register_nav
@@ -26,17 +27,6 @@ register_labels(
         "sent": N_("Sent"),
         "failed": N_("Failed"),
         "cancelled": N_("Cancelled"),
-    },
-)
-register_labels(
-    "mail_kind",
-    {
-        "survey_invitation": N_("Survey invitation"),
-        "survey_reminder": N_("Survey reminder"),
-        "complaint_followup": N_("Complaint follow-up"),
-        "loyalty_tier": N_("Loyalty tier notice"),
-        "loyalty_expiring": N_("Points expiring notice"),
-        "test": N_("Test email"),
     },
 )
 register_labels(
@@ -65,7 +55,7 @@ def _page(request: Request, session: DbSession, user: PageUser, status_code: int
     offset = _offset(q.get("offset", ""))
     if status and status not in MAIL_STATUSES:
         raise InvalidInput(tr(request, "Choose one of the listed values."), field="status")
-    if kind and kind not in MAIL_KINDS:
+    if kind and not is_kind(kind):
         raise InvalidInput(tr(request, "Choose one of the listed values."), field="kind")
     rows, _ = service.list_messages(
         session,
@@ -84,7 +74,7 @@ def _page(request: Request, session: DbSession, user: PageUser, status_code: int
         "limit": PAGE_SIZE,
         "f": {"status": status, "kind": kind, "recipient": recipient},
         "statuses": MAIL_STATUSES,
-        "kinds": MAIL_KINDS,
+        "kinds": known_kinds(),
         "counts": service.status_counts(session),
         "enabled": settings.mail_enabled,
         "smtp": f"{settings.smtp_host}:{settings.smtp_port}" if settings.mail_enabled else "",

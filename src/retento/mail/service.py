@@ -31,7 +31,9 @@ from retento.core.config import Settings, get_settings
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput, NotFound
 from retento.core.pagination import paginate
-from retento.mail.models import MAIL_KINDS, MAIL_STATUSES, OutboxMessage
+from retento.mail.kinds import is_kind, load_email_modules
+from retento.mail.models import MAIL_STATUSES, OutboxMessage
+from retento.web.i18n import N_, gettext, normalise_locale
 
 LINK = "[[link]]"
 # Other site links in a body start with this marker; RETENTO_PUBLIC_BASE_URL replaces it when
@@ -64,11 +66,6 @@ def register_link(related_type: str, resolver: LinkResolver) -> None:
     LINK_RESOLVERS[related_type] = resolver
 
 
-def _load_resolvers() -> None:
-    # The resolvers register on import; the sender may run in a worker that imported nothing.
-    import retento.mail.compose  # noqa: F401
-
-
 def valid_address(value: str | None) -> bool:
     """A plain ``name@domain.tld`` address without spaces or header characters."""
     return bool(value) and len(value) <= 254 and bool(_EMAIL.match(value))  # type: ignore[arg-type]
@@ -99,7 +96,7 @@ def _check(email: Email) -> dict[str, Any]:
         raise InvalidInput("The subject must be one line of 1 to 300 characters.", field="subject")
     if not (email.body_text or "").strip():
         raise InvalidInput("The message body is empty.", field="body_text")
-    if email.kind not in MAIL_KINDS:
+    if not is_kind(email.kind):
         raise InvalidInput(f"Unknown kind '{email.kind}'.", field="kind")
     if LINK in email.body_text and email.related_type not in LINK_RESOLVERS:
         raise InvalidInput(
@@ -198,7 +195,7 @@ def list_messages(
     require(actor, "mail:manage")
     if status and status not in MAIL_STATUSES:
         raise InvalidInput(f"Unknown status '{status}'.", field="status")
-    if kind and kind not in MAIL_KINDS:
+    if kind and not is_kind(kind):
         raise InvalidInput(f"Unknown kind '{kind}'.", field="kind")
     stmt = select(OutboxMessage)
     if status:
@@ -514,7 +511,8 @@ def send_queued(
         report.disabled = True
         report.waiting = waiting_count(session)
         return report
-    _load_resolvers()
+    # Resolvers and sent hooks register on import; a worker may have imported nothing else.
+    load_email_modules()
     report.requeued_stale = requeue_stale(session, now)
     ids = claim_batch(session, settings.mail_batch_size, now)
     report.claimed = len(ids)
@@ -554,8 +552,6 @@ def send_test(
     session: Session, address: str, *, actor: User | None, settings: Settings | None = None
 ) -> OutboxMessage:
     """Queue a test e-mail to ``address`` and send it at once; returns the message row."""
-    from retento.mail.compose import smtp_test_email
-
     if actor is not None:
         require(actor, "mail:manage")
     settings = settings or get_settings()
@@ -577,3 +573,31 @@ def send_test(
         msg.status = "failed"
         session.flush()
     return msg
+
+
+def _t(locale: str, message: str, **params: object) -> str:
+    text = gettext(locale, message)
+    return text % params if params else text
+
+
+def smtp_test_email(address: str, settings: Settings) -> Email:
+    """A test message proving the SMTP settings work (sent in the installation's language)."""
+    loc = normalise_locale(settings.default_locale)
+    paragraphs = [
+        _t(loc, N_("This is a test email from Retento.")),
+        _t(
+            loc,
+            N_("It was sent through %(host)s:%(port)s as %(sender)s."),
+            host=settings.smtp_host or "—",
+            port=settings.smtp_port,
+            sender=settings.mail_from,
+        ),
+    ]
+    return Email(
+        recipient=address,
+        subject=_t(loc, N_("Retento test email")),
+        body_text="\n\n".join(paragraphs) + "\n",
+        body_html=html_body(paragraphs, loc),
+        locale=loc,
+        kind="test",
+    )

@@ -11,9 +11,10 @@ from retento.audit.service import record
 from retento.core.db import utcnow
 from retento.customers.models import Customer
 from retento.jobs import job
-from retento.mail.compose import emailable, survey_reminder_email
+from retento.mail.compose import emailable
 from retento.mail.models import OutboxMessage
 from retento.mail.service import queue_emails
+from retento.surveys.emails import survey_reminder_email
 from retento.surveys.models import Survey, SurveyInvitation
 from retento.surveys.service import EMAILED_CHANNELS
 

@@ -469,8 +469,9 @@ def _queue_invitation_emails(
     now: datetime,
 ) -> int:
     """Queue one invitation e-mail per invitee with an address and e-mail consent."""
-    from retento.mail.compose import emailable, survey_invitation_email
+    from retento.mail.compose import emailable
     from retento.mail.service import queue_emails
+    from retento.surveys.emails import survey_invitation_email
 
     if dist.channel not in EMAILED_CHANNELS:
         return 0

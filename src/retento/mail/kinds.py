@@ -1,0 +1,62 @@
+"""Which kinds of e-mail exist, registered by the domains that send them.
+
+The mail layer knows no domain. Each domain that sends e-mail has a ``retento/<domain>/emails.py``
+module that calls ``register_kind`` for its kinds (and ``register_link`` / ``on_sent`` for its
+one-time links and sent hooks). ``load_email_modules`` imports every such module it finds in the
+package directory (as the web app discovers ``pages.py``), so a worker that imported nothing else
+still knows every kind, link resolver and hook before it queues or sends.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from retento.web.i18n import N_
+from retento.web.labels import register_labels
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+# code -> untranslated label (message id), in registration order.
+KINDS: dict[str, str] = {}
+_loaded = False
+
+
+def register_kind(code: str, label_msgid: str) -> None:
+    """Make ``code`` a kind of e-mail the outbox accepts, shown as ``label_msgid``."""
+    if not code or len(code) > 30:
+        raise ValueError(f"A mail kind is 1 to 30 characters: {code!r}")
+    KINDS[code] = label_msgid
+    register_labels("mail_kind", {code: label_msgid})
+
+
+def email_modules() -> list[str]:
+    """Every ``retento.<package>.emails`` module that exists (discovered, so domains plug in)."""
+    return [
+        f"retento.{child.name}.emails"
+        for child in sorted(PACKAGE_DIR.iterdir())
+        if child.is_dir() and (child / "emails.py").is_file()
+    ]
+
+
+def load_email_modules() -> None:
+    """Import every domain's ``emails.py`` once (they register kinds, links and hooks)."""
+    global _loaded
+    if _loaded:
+        return
+    for name in email_modules():
+        importlib.import_module(name)
+    _loaded = True
+
+
+def known_kinds() -> tuple[str, ...]:
+    """Every registered kind, after loading the domains' e-mail modules."""
+    load_email_modules()
+    return tuple(KINDS)
+
+
+def is_kind(code: str | None) -> bool:
+    return bool(code) and code in known_kinds()
+
+
+register_kind("test", N_("Test email"))
