@@ -132,3 +132,32 @@ def test_a_new_order_closes_lapse_alerts_and_settles_cases(db, users):
     assert case.outcome == "came_back" and case.revenue == o.revenue
     assert case.came_back_at == o.ordered_at
     assert datetime.now(UTC) - case.assigned_at < timedelta(minutes=5)
+
+
+def test_a_failing_evaluation_never_undoes_the_event_and_the_job_catches_up(db, users, monkeypatch):
+    from retento.retention import service as retention_service
+
+    s = surveys.create_survey(db, small_survey_data(), actor=users["manager"])
+    surveys.update_survey(db, s.id, SurveyUpdate(status="active"), actor=users["manager"])
+    critic = make_customer(db)
+    real = retention_service.evaluate
+
+    def broken(*a, **k):
+        raise RuntimeError("rules unavailable")
+
+    monkeypatch.setattr(retention_service, "evaluate", broken)
+    resp = surveys.record_response(
+        db,
+        s.id,
+        ResponseCreate(
+            customer_id=critic.id,
+            answers=[AnswerIn(question="sat", number=4), AnswerIn(question="rec", number=2)],
+        ),
+        actor=users["agent"],
+    )
+    assert resp.status == "completed" and _alerts(db, critic.id) == []
+    monkeypatch.setattr(retention_service, "evaluate", real)
+    from retento.jobs import load_jobs
+
+    assert load_jobs()["retention_evaluate"].func(db)["created"] >= 1
+    assert [a.reason_code for a in _alerts(db, critic.id, "survey")] == ["detractor"]

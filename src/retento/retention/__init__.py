@@ -7,6 +7,8 @@ and a loyalty tier change re-evaluate the warning rules for that one customer at
 
 from __future__ import annotations
 
+import logging
+
 from retento.core.hooks import subscribe
 from retento.web.i18n import N_
 from retento.web.labels import register_labels
@@ -28,18 +30,31 @@ register_labels(
 )
 
 
+log = logging.getLogger("retento.retention")
+
+
+def _best_effort(what: str, fn, session, *args, **kwargs) -> None:
+    """Run ``fn`` in a savepoint: a failure here must not undo the caller's work (the survey
+    answer, the escalation, the order); the scheduled jobs catch up on their next run."""
+    try:
+        with session.begin_nested():
+            fn(session, *args, **kwargs)
+    except Exception:
+        log.exception("retention: %s failed; the scheduled job will catch up", what)
+
+
 def _evaluate(session, customer_id: int | None, rules: list[str]) -> None:
     if customer_id is None:
         return
     from retento.retention.service import evaluate
 
-    evaluate(session, customer_ids=[customer_id], rules=rules)
+    _best_effort(f"evaluating {rules}", evaluate, session, customer_ids=[customer_id], rules=rules)
 
 
 def _order_created(session, *, order, **_):
     from retento.retention.outcomes import on_orders
 
-    on_orders(session, [order])
+    _best_effort("recording an order", on_orders, session, [order])
 
 
 def _orders_imported(session, *, order_ids, **_):
@@ -48,11 +63,12 @@ def _orders_imported(session, *, order_ids, **_):
     from retento.orders.models import Order
     from retento.retention.outcomes import on_orders
 
-    ids = list(order_ids)
-    for i in range(0, len(ids), 1000):
-        on_orders(
-            session, list(session.scalars(select(Order).where(Order.id.in_(ids[i : i + 1000]))))
-        )
+    def record(session, ids: list[int]) -> None:
+        for i in range(0, len(ids), 1000):
+            chunk = ids[i : i + 1000]
+            on_orders(session, list(session.scalars(select(Order).where(Order.id.in_(chunk)))))
+
+    _best_effort("recording imported orders", record, session, list(order_ids))
 
 
 def _sla_breached(session, *, complaint, **_):
