@@ -226,3 +226,22 @@ def test_erasure_clears_the_search_copies(db, users):
     db.expire_all()
     assert db.get(Customer, c.id).phone_digits is None
     assert search.search(db, "5550100999", include_archived=True) == []
+
+
+def test_web_list_searches_best_match_first(client, users, db):
+    from tests.web.conftest import Browser
+
+    make_customer(db, name="Ava Clarkson")
+    make_customer(db, name="Clark")
+    make_customer(db, name="Zed Unrelated", phone="+44 7000 000584")
+    db.flush()
+    web = Browser(client)
+    web.login("agent")
+    page = web.get("/customers", params={"q": "clark"})
+    assert page.status_code == 200
+    assert page.text.index(">Clark<") < page.text.index("Ava Clarkson")
+    assert "Zed Unrelated" not in page.text
+    page = web.get("/customers", params={"q": "700-000 0584"})
+    assert "Zed Unrelated" in page.text and "Clarkson" not in page.text
+    count = web.get("/customers/count", params={"q": "clark"})
+    assert count.status_code == 200 and "2" in count.text
