@@ -159,3 +159,45 @@ def test_api_and_web_import_export(db, client, users, tokens):
     bad_file = {"file": ("m.csv", b"customer_external_id\nNOPE\n", "text/csv")}
     r = web.post("/loyalty/members/import", {}, files=bad_file)
     assert r.status_code == 422 and 'id="import-errors"' in r.text and "NOPE" in r.text
+
+
+def _flat(result) -> str:
+    return " ".join(result.output.split())
+
+
+def test_cli_import_and_export_members(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from retento.cli import app
+    from retento.core.config import get_settings
+    from retento.core.db import make_engine, make_session_factory, transaction
+    from retento.core.migrate import upgrade
+    from tests.factories import make_user
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(url)
+    monkeypatch.setenv("RETENTO_DATABASE_URL", url)
+    get_settings.cache_clear()
+    engine = make_engine(url)
+    with transaction(make_session_factory(engine)) as s:
+        make_programme(s)
+        make_user(s, role="admin")
+        make_customer(s, external_id="M-1")
+    src = tmp_path / "members.csv"
+    src.write_text("customer_external_id,opening_balance,key\nM-1,250,k-1\n", encoding="utf-8")
+    runner = CliRunner()
+    r = runner.invoke(app, ["loyalty", "import-members", str(src)])
+    assert r.exit_code == 0 and "1 opening balances posted (250 points)" in _flat(r), r.output
+    r = runner.invoke(app, ["loyalty", "import-members", str(src)])
+    assert r.exit_code == 0 and "1 already imported" in _flat(r), r.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_external_id\nNOPE\n", encoding="utf-8")
+    r = runner.invoke(app, ["loyalty", "import-members", str(bad)])
+    assert r.exit_code == 1 and "line 2" in _flat(r)
+    out = tmp_path / "out.xlsx"
+    r = runner.invoke(app, ["loyalty", "export-members", "-o", str(out), "--format", "xlsx"])
+    assert r.exit_code == 0, r.output
+    rows = list(load_workbook(out).active.values)
+    assert rows[1][0] == "M-1" and rows[1][5] == 250
+    engine.dispose()
+    get_settings.cache_clear()

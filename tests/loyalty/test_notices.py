@@ -85,3 +85,45 @@ def test_inactive_programme_sends_nothing(db, users):
 
     ledger.programme(db).active = False
     assert send_expiring_notices(db) == 0
+
+
+def test_parallel_runs_notice_each_lot_once(live_pg):
+    from retento.auth.models import User
+    from tests.factories import make_user
+    from tests.factories.concurrency import run_parallel
+
+    with live_pg.session() as s:
+        make_programme(s, expiring_soon_days=30)
+        manager = make_user(s, username="mgr", role="manager")
+        ids = []
+        for i in range(5):
+            c = make_customer(s, email=f"m{i}@example.com", consent_email=True)
+            for days in (3, 9):
+                service.adjust(
+                    s,
+                    c.id,
+                    10 + i,
+                    actor=manager,
+                    reason="t",
+                    expires_at=utcnow() + timedelta(days=days),
+                )
+            ids.append(c.id)
+        s.commit()
+        assert s.get(User, manager.id)
+
+    def run(_i: int) -> int:
+        with live_pg.session() as s:
+            n = send_expiring_notices(s)
+            s.commit()
+            return n
+
+    results = run_parallel(4, run)
+    with live_pg.session() as s:
+        msgs = list(
+            s.scalars(
+                select(OutboxMessage.customer_id).where(OutboxMessage.kind == "loyalty_expiring")
+            )
+        )
+        assert sorted(msgs) == sorted(ids)  # one e-mail per member, however many runs
+        assert s.query(LoyaltyNotice).count() == 10
+    assert sum(r for r in results if isinstance(r, int)) == 5, results

@@ -146,3 +146,31 @@ def test_imported_cancellation_reverses_points(db, users):
     assert _wallet(db, c).balance == 0
     assert check_ledger(db).ok
     assert p.id
+
+
+def test_pages_show_pending_points_and_save_the_window(db, client, users):
+    from tests.web.conftest import Browser
+
+    make_programme(db, pending_days=10)
+    c = make_customer(db)
+    _order(db, users["admin"], c, ("40",))
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    page = web.get(f"/loyalty/members/{c.id}")
+    assert page.status_code == 200 and 'id="pending"' in page.text and "40" in page.text
+    assert web.get("/loyalty/programme").text.count('name="pending_days"') == 1
+    form = {"name": "Club", "currency": "CNY", "point_value": "0.01", "expiry_days": "365"}
+    form.update({"expiring_soon_days": "30", "refund_policy": "negative", "negative_limit": "0"})
+    form.update({"tier_basis": "points", "tier_window_days": "365", "hold_minutes": "15"})
+    form.update({"active_days": "90", "active": "1", "auto_enrol": "1"})
+    assert web.post("/loyalty/programme", {**form, "pending_days": "21"}).status_code == 303
+    db.expire_all()
+    assert ledger.programme(db).pending_days == 21
+    bad = web.post("/loyalty/programme", {**form, "pending_days": "400"})
+    assert bad.status_code == 422 and 'id="f-pending_days"' in bad.text
+    users["analyst"].locale = "zh_CN"
+    db.commit()
+    web.login("analyst")
+    zh = web.get(f"/loyalty/members/{c.id}")
+    assert "待生效积分" in zh.text

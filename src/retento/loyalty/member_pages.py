@@ -66,7 +66,10 @@ def import_members(
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise InvalidInput(tr(request, "Choose a file."), field="file")
-        data = upload.file.read(MAX_UPLOAD + 1)
+        try:
+            data = upload.file.read(MAX_UPLOAD + 1)
+        finally:
+            upload.file.close()
         if len(data) > MAX_UPLOAD:
             raise InvalidInput(tr(request, "The file is larger than 50 MB."), field="file")
         rep = members_io.import_members(session, data, upload.filename, actor=user)

@@ -116,7 +116,10 @@ def members(
 def import_members(session: DbSession, user: CurrentUser, file: UploadFile = File(...)):
     """CSV or XLSX of members (docs/loyalty.md "Member import"); all rows or none (422 with
     every row and column at fault); re-importing the same file posts no second journal."""
-    data = file.file.read(MAX_UPLOAD + 1)
+    try:
+        data = file.file.read(MAX_UPLOAD + 1)
+    finally:
+        file.file.close()
     if len(data) > MAX_UPLOAD:
         raise InvalidInput("The file is larger than 50 MB.", field="file")
     return members_io.import_members(
