@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import lru_cache
 from typing import Any
 
 from fastapi import Request
@@ -68,12 +69,21 @@ def reason_codes() -> list[str]:
     return list(churn_reasons.REASONS)
 
 
+@lru_cache(maxsize=65_536)
+def _render(code: str, params: tuple, lang: str) -> str:
+    # Exports render hundreds of thousands of reasons whose values (days, counts) repeat a lot.
+    return churn_reasons.render_reason(code, dict(params), lang)
+
+
 def reason_text(request: Request, reason: dict[str, Any]) -> str:
     """A stored reason ``{"code", "params"}`` as a sentence in the request's language."""
     lang = "zh" if request_locale(request) == "zh_CN" else "en"
-    return churn_reasons.render_reason(
-        str(reason.get("code") or ""), reason.get("params") or {}, lang
-    )
+    code = str(reason.get("code") or "")
+    params = reason.get("params") or {}
+    try:
+        return _render(code, tuple(sorted(params.items())), lang)
+    except TypeError:  # a parameter that cannot be a cache key (a list): render directly
+        return churn_reasons.render_reason(code, params, lang)
 
 
 def reason_label(request: Request, code: str | None) -> str:

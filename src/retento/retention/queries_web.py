@@ -101,6 +101,21 @@ class AtRiskRow:
     p_alive: float | None
 
 
+ROW_COLUMNS = (
+    CustomerScore.customer_id,
+    Customer.name,
+    Customer.external_id,
+    Customer.owner_id,
+    CustomerScore.value_class,
+    CustomerScore.clv,
+    CustomerScore.churn_risk,
+    CustomerScore.churn_reasons,
+    CustomerScore.last_order_on,
+    CustomerScore.order_count,
+    CustomerScore.p_alive,
+)
+
+
 def _reason_code(i: int):
     return CustomerScore.churn_reasons[(i, "code")].as_string()
 
@@ -127,8 +142,9 @@ def _filtered(run_id: int, f: AtRiskFilters) -> Select:
         conds.append(or_(*(_reason_code(i) == f.reason for i in range(MAX_REASONS))))
     if f.min_risk is not None:
         conds.append(CustomerScore.churn_risk >= f.min_risk)
+    # Plain columns, not ORM entities: an export reads every row of a run.
     return (
-        select(CustomerScore, Customer.name, Customer.external_id, Customer.owner_id)
+        select(*ROW_COLUMNS)
         .join(Customer, Customer.id == CustomerScore.customer_id)
         .where(and_(*conds))
     )
@@ -143,26 +159,23 @@ def _owner_names(session: Session, ids: set[int]) -> dict[int, str]:
     return {uid: (dn or un) for uid, dn, un in rows}
 
 
-def _row(
-    score: CustomerScore, name: str, ext: str | None, owner_id: int | None, owners
-) -> AtRiskRow:
-    risk = float(score.churn_risk or 0.0)
-    clv = score.clv
-    var = money((clv or Decimal(0)) * Decimal(str(round(risk, 6))))
+def _row(r: Any, owners: dict[int, str]) -> AtRiskRow:
+    risk = float(r.churn_risk or 0.0)
+    var = money((r.clv or Decimal(0)) * Decimal(str(round(risk, 6))))
     return AtRiskRow(
-        customer_id=score.customer_id,
-        name=name,
-        external_id=ext,
-        owner_id=owner_id,
-        owner_name=owners.get(owner_id) if owner_id is not None else None,
-        value_class=score.value_class,
-        clv=clv,
+        customer_id=r.customer_id,
+        name=r.name,
+        external_id=r.external_id,
+        owner_id=r.owner_id,
+        owner_name=owners.get(r.owner_id) if r.owner_id is not None else None,
+        value_class=r.value_class,
+        clv=r.clv,
         churn_risk=risk,
         value_at_risk=var,
-        reasons=list(score.churn_reasons or []),
-        last_order_on=score.last_order_on,
-        order_count=score.order_count,
-        p_alive=score.p_alive,
+        reasons=list(r.churn_reasons or []),
+        last_order_on=r.last_order_on,
+        order_count=r.order_count,
+        p_alive=r.p_alive,
     )
 
 
@@ -185,8 +198,8 @@ def at_risk(
     page = session.execute(
         stmt.order_by(*SORTS[filters.sort], CustomerScore.customer_id).limit(limit).offset(offset)
     ).all()
-    owners = _owner_names(session, {o for *_, o in page if o is not None})
-    rows = [_row(s, n, e, o, owners) for s, n, e, o in page]
+    owners = _owner_names(session, {r.owner_id for r in page if r.owner_id is not None})
+    rows = [_row(r, owners) for r in page]
     return rows, int(total or 0), money(var_sum)
 
 
@@ -198,9 +211,9 @@ def iter_at_risk(
     stmt = _filtered(run_id, filters).order_by(*SORTS[filters.sort], CustomerScore.customer_id)
     result = session.execute(stmt.execution_options(yield_per=batch))
     for part in result.partitions():
-        owners = _owner_names(session, {o for *_, o in part if o is not None})
-        for s, n, e, o in part:
-            yield _row(s, n, e, o, owners)
+        owners = _owner_names(session, {r.owner_id for r in part if r.owner_id is not None})
+        for r in part:
+            yield _row(r, owners)
 
 
 @dataclass
