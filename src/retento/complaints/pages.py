@@ -841,7 +841,23 @@ def _render_detail(
         category_name=(
             c.category.name_zh if _is_zh(request) and c.category.name_zh else c.category.name
         ),
+        emails=_emails_view(request, session, c),
     )
+
+
+def _emails_view(request: Request, session: Session, c: Complaint) -> dict[str, Any]:
+    """The e-mails about the complaint (status from the outbox) and its follow-up link."""
+    from retento.complaints import emails
+    from retento.mail.compose import customer_locale
+    from retento.mail.service import absolute
+
+    customer = c.customer if c.customer_id else None
+    path = emails.followup_path(c, customer_locale(customer) if customer else None)
+    return {
+        "address": emails.complainant_address(c, customer),
+        "rows": emails.sent_emails(session, c),
+        "followup_url": absolute(request.app.state.settings, path) if path else None,
+    }
 
 
 @router.get("/complaints/{complaint_id:int}")

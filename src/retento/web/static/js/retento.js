@@ -50,6 +50,21 @@
     }
   });
 
+  // <button data-copy="#field-id" data-copied="Copied">: copy the field's value.
+  document.addEventListener("click", function (evt) {
+    var btn = evt.target.closest("button[data-copy]");
+    if (!btn) return;
+    var field = document.querySelector(btn.getAttribute("data-copy"));
+    if (!field) return;
+    var done = function () { btn.textContent = btn.getAttribute("data-copied") || btn.textContent; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () { field.select(); });
+    } else {
+      field.select();
+      if (document.execCommand("copy")) done();
+    }
+  });
+
   // "Add a row" buttons: <button data-add-row="#tpl-id" data-into="#rows-id">.
   document.addEventListener("click", function (evt) {
     var btn = evt.target.closest("[data-add-row]");
