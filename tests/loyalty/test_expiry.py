@@ -92,6 +92,20 @@ def test_expiry_is_recorded_on_the_lot_not_as_allocations(db, users):
     assert check_ledger(db).ok
 
 
+def test_expiry_is_not_member_activity(db, users):
+    # An expiry means the member did nothing: it must not make them count as active.
+    make_programme(db)
+    old = utcnow() - timedelta(days=400)
+    c = make_customer(db)
+    service.adjust(db, c.id, 50, actor=users["admin"], reason="due", expires_at=old)
+    w = ledger.get_wallet(db, c.id)
+    w.last_activity_at = old
+    db.flush()
+    assert run_expiry(db) == 50
+    db.expire_all()
+    assert ledger.get_wallet(db, c.id).last_activity_at == old
+
+
 def test_one_journal_per_run_over_several_batches(db, users):
     make_programme(db)
     old = utcnow() - timedelta(days=400)

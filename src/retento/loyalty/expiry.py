@@ -49,8 +49,7 @@ _PG_BATCH = text(
         SELECT :j, g.account_id, -g.s FROM g
     ),
     u AS (
-        UPDATE loyalty_accounts SET balance = loyalty_accounts.balance - g.s,
-               last_activity_at = :now
+        UPDATE loyalty_accounts SET balance = loyalty_accounts.balance - g.s
         FROM g WHERE loyalty_accounts.id = g.account_id
     )
     SELECT coalesce(sum(g.s), 0) FROM g
@@ -118,7 +117,7 @@ def _expire_batch(
     session.execute(
         update(accounts)
         .where(accounts.c.id == moved.c.account_id)
-        .values(balance=accounts.c.balance + moved.c.amount, last_activity_at=now)
+        .values(balance=accounts.c.balance + moved.c.amount)
     )
     points = -int(
         session.scalar(select(func.coalesce(func.sum(moved.c.amount), 0)).select_from(moved))
