@@ -26,7 +26,7 @@ from retento.retention.models import (
     RetentionAlert,
     RetentionCase,
 )
-from retento.retention.pages_common import PAGE_SIZE, choice, offset_of, raise_problems
+from retento.retention.pages_common import PAGE_SIZE, choice, offset_of, raise_problems, tab_counts
 from retento.web.conflict import STALE, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
@@ -154,7 +154,13 @@ def alerts(request: Request, session: DbSession, user: PageUser) -> Response:
     ctx = _context(request, session, user)
     if is_htmx(request) and request.headers.get("hx-target") == "results":
         return render(request, "retention/_alert_rows.html", **ctx)
-    return render(request, "retention/alerts.html", **ctx, **_choices(request, session, user))
+    return render(
+        request,
+        "retention/alerts.html",
+        **ctx,
+        **_choices(request, session, user),
+        counts=tab_counts(session, user),
+    )
 
 
 def _back(form) -> str:

@@ -28,6 +28,7 @@ from retento.retention.pages_common import (
     reason_codes,
     reason_label,
     reason_text,
+    tab_counts,
 )
 from retento.scoring.models import VALUE_CLASSES
 from retento.web.i18n import N_
@@ -151,7 +152,13 @@ def at_risk(request: Request, session: DbSession, user: PageUser) -> Response:
         ctx["plan"], ctx["open_alerts"] = _what_to_do(request, session, user, rows)
     if run is not None and is_htmx(request) and request.headers.get("hx-target") == "results":
         return render(request, "retention/_at_risk_rows.html", **ctx)
-    return render(request, "retention/at_risk.html", **ctx, **_choices(request, session))
+    return render(
+        request,
+        "retention/at_risk.html",
+        **ctx,
+        **_choices(request, session),
+        counts=tab_counts(session, user),
+    )
 
 
 def _export_rows(request: Request, session: Session, user: User, f: q.AtRiskFilters):

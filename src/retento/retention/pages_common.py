@@ -142,3 +142,23 @@ def raise_problems(problems: list[FieldError]) -> None:
     """Bad query parameters answer 422 naming the first field."""
     if problems:
         raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
+
+
+def tab_counts(session: Any, user: Any) -> dict[str, int]:
+    """The numbers on the tabs: my alerts still needing someone and my open tasks."""
+    from sqlalchemy import func, select
+
+    from retento.retention.models import RetentionAlert, RetentionTask
+
+    alerts = session.scalar(
+        select(func.count(RetentionAlert.id)).where(
+            RetentionAlert.owner_id == user.id,
+            RetentionAlert.status.in_(("open", "acknowledged")),
+        )
+    )
+    tasks = session.scalar(
+        select(func.count(RetentionTask.id)).where(
+            RetentionTask.owner_id == user.id, RetentionTask.status == "open"
+        )
+    )
+    return {"alerts": int(alerts or 0), "tasks": int(tasks or 0)}

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.retention import queries_web as q
-from retento.retention.pages_common import chart_json, reason_label
+from retento.retention.pages_common import chart_json, reason_label, tab_counts
 from retento.web.labels import label_msgid
 from retento.web.render import PageUser, page_router, render, request_locale, tr
 
@@ -198,4 +198,4 @@ def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
             else "",
             "trend": _trend_chart(request, trend) if trend else "",
         }
-    return render(request, "retention/dashboard.html", **ctx)
+    return render(request, "retention/dashboard.html", **ctx, counts=tab_counts(session, user))

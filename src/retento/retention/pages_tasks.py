@@ -22,7 +22,14 @@ from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.retention import tasks
 from retento.retention.models import TASK_RESULTS, TASK_STATUSES
-from retento.retention.pages_common import PAGE_SIZE, choice, id_param, offset_of, raise_problems
+from retento.retention.pages_common import (
+    PAGE_SIZE,
+    choice,
+    id_param,
+    offset_of,
+    raise_problems,
+    tab_counts,
+)
 from retento.web.conflict import STALE, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
@@ -77,6 +84,7 @@ def _page(request: Request, session: Session, user: User, errors=None, status_co
         "errors": errors or {},
         "back": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
+    ctx["counts"] = tab_counts(session, user)
     return render(request, "retention/tasks.html", status_code=status_code, **ctx)
 
 
