@@ -114,7 +114,8 @@ def _client(url: str, uid: int, mine: list[int], start_at: float, seconds: float
     engine = make_engine(url)
     factory = make_session_factory(engine)
     n = k = 0
-    stop = _start_together(start_at) + seconds
+    began = _start_together(start_at)
+    stop = began + seconds
     try:
         while time.time() < stop:
             cid = mine[k % len(mine)]
@@ -127,10 +128,10 @@ def _client(url: str, uid: int, mine: list[int], start_at: float, seconds: float
             n += 2  # each journal posts to a wallet and a system shard
             k += 1
     except Exception as exc:  # noqa: BLE001
-        return n, repr(exc)
+        return n, repr(exc), time.time() - began
     finally:
         engine.dispose()
-    return n, None
+    return n, None, time.time() - began
 
 
 def _batch_client(url: str, uid: int, mine: list[int], start_at: float, seconds: float, size: int):
@@ -146,7 +147,8 @@ def _batch_client(url: str, uid: int, mine: list[int], start_at: float, seconds:
     factory = make_session_factory(engine)
     n = k = 0
     tag = uuid.uuid4().hex[:8]
-    stop = _start_together(start_at) + seconds
+    began = _start_together(start_at)
+    stop = began + seconds
     try:
         while time.time() < stop:
             items = []
@@ -162,10 +164,10 @@ def _batch_client(url: str, uid: int, mine: list[int], start_at: float, seconds:
                 res = post_batch(s, items, actor=s.get(User, uid))
             n += 2 * len(res)  # each journal posts to a wallet and a system shard
     except Exception as exc:  # noqa: BLE001
-        return n, repr(exc)
+        return n, repr(exc), time.time() - began
     finally:
         engine.dispose()
-    return n, None
+    return n, None, time.time() - began
 
 
 def _run_clients(url: str, fn, jobs: list[tuple], seconds: float, label: str) -> None:
@@ -181,11 +183,14 @@ def _run_clients(url: str, fn, jobs: list[tuple], seconds: float, label: str) ->
     with ctx.Pool(len(jobs), initializer=_init_client, initargs=(barrier,)) as pool:
         results = pool.starmap(fn, jobs)
     load = os.getloadavg()
-    total = sum(n for n, _e in results)
-    errors = [e for _n, e in results if e]
+    total = sum(r[0] for r in results)
+    errors = [r[1] for r in results if r[1]]
+    # A client finishes the operation (or batch) it started before the time was up: divide by
+    # the longest client's real running time, not by the nominal seconds.
+    seconds = max(r[2] for r in results)
     print(
         f"{label} with {len(jobs)} concurrent clients (processes): {total:,} postings in "
-        f"{seconds:.0f} s = {total / seconds:,.0f} postings/s (target >= 2,000)"
+        f"{seconds:.1f} s = {total / seconds:,.0f} postings/s (target >= 2,000)"
         + (f"; errors: {errors[:3]}" if errors else "")
         + f"; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (2 cores)"
     )

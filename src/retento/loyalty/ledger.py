@@ -363,11 +363,8 @@ def open_journal(
     """Insert the journal row (its unique key guards against a second one) and start posting.
 
     Raises ``Replay`` with the original journal when ``idem_key`` was used before (also when a
-    concurrent transaction inserts it first: the unique index makes us wait, then fail).
+    concurrent transaction inserts it first: ON CONFLICT waits for it, then inserts nothing).
     """
-    existing = find_journal(session, idem_key)
-    if existing is not None:
-        raise Replay(_same_request(existing, req_hash))
     values = {
         "kind": kind,
         "customer_id": customer_id,
@@ -380,8 +377,9 @@ def open_journal(
         "reverses_id": None,
         "created_at": at or utcnow(),
     }
-    # One Core INSERT (no unit-of-work flush, no savepoint): a key inserted meanwhile by another
-    # transaction makes ON CONFLICT wait for it and then insert nothing, so we replay its journal.
+    # One Core INSERT (no look-up first, no unit-of-work flush, no savepoint): a key used before,
+    # or inserted meanwhile by another transaction (ON CONFLICT waits for it), inserts nothing,
+    # and the journal that has the key is replayed.
     jid = session.execute(_journal_insert(session, bool(idem_key)), values).scalar()
     if jid is None:
         existing = find_journal(session, idem_key)
