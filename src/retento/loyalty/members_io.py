@@ -257,10 +257,10 @@ def import_members(
     errors: list[FieldError] = []
     sp = session.begin_nested()
     try:
+        # One savepoint for the whole file (not one per row): any error undoes every row.
         for r in rows:
             try:
-                with session.begin_nested():
-                    _apply(session, r, rep, actor)
+                _apply(session, r, rep, actor)
             except RetentoError as exc:
                 col = (
                     "key"
