@@ -106,6 +106,19 @@ def test_expiry_is_not_member_activity(db, users):
     assert ledger.get_wallet(db, c.id).last_activity_at == old
 
 
+def test_the_members_history_shows_the_nightly_expiry(db, users):
+    # The run's journal belongs to nobody in particular; the member still sees its effect.
+    make_programme(db)
+    old = utcnow() - timedelta(days=400)
+    a, b = make_customer(db), make_customer(db)
+    for c in (a, b):
+        service.adjust(db, c.id, 30, actor=users["admin"], reason="due", expires_at=old)
+    assert run_expiry(db) == 60
+    rows = service.history(db, a.id, actor=users["agent"])
+    assert [(j.kind, n) for j, n in rows][0] == ("expire", -30)
+    assert len(rows) == 2  # the adjustment and the expiry, nothing of the other member
+
+
 def test_one_journal_per_run_over_several_batches(db, users):
     make_programme(db)
     old = utcnow() - timedelta(days=400)

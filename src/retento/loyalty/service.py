@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from retento.audit.service import record, snapshot
@@ -564,7 +564,16 @@ def history(
     rows = session.execute(
         select(LoyaltyJournal, func.coalesce(moved.c.n, 0))
         .outerjoin(moved, moved.c.jid == LoyaltyJournal.id)
-        .where(LoyaltyJournal.customer_id == customer_id)
+        # Journals about the member, and journals of nobody in particular that still moved
+        # the wallet (the nightly expiry run posts many wallets in one journal).
+        .where(
+            or_(
+                LoyaltyJournal.customer_id == customer_id,
+                LoyaltyJournal.id.in_(
+                    select(LoyaltyPosting.journal_id).where(LoyaltyPosting.account_id == w.id)
+                ),
+            )
+        )
         .order_by(LoyaltyJournal.id.desc())
         .limit(min(max(limit, 1), 500))
         .offset(max(offset, 0))
