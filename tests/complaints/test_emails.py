@@ -163,3 +163,102 @@ def test_the_complaint_page_lists_the_emails_and_the_follow_up_link(client, db, 
     db.flush()
     zh = web.get(f"/complaints/{c.id}").text
     assert "发给客户的邮件" in zh and "复制链接" in zh
+
+
+# --- replies by e-mail through a real local SMTP receiver ---------------------------------------
+
+
+def _reply(port: int, subject: str, body: str, size: int | None = None) -> None:
+    import smtplib
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "Dee <dee@example.com>"
+    msg["To"] = "service@shop.example"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{abs(hash((subject, body)))}@example.com>"
+    msg.set_content(body + ("x" * size if size else ""))
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.send_message(msg)
+
+
+def test_an_emailed_reply_lands_on_the_timeline_and_unknown_codes_are_refused(
+    session_factory, db, users, client
+):
+    import smtplib
+
+    import pytest
+
+    from retento.complaints.models import ComplaintEvent
+    from retento.mail import inbound
+    from tests.mail.conftest import free_port
+
+    agent = users["agent"]
+    cust = make_customer(db, name="Dee", email="dee@example.com")
+    c = make_complaint(db, agent, customer_id=cust.id, assignee_id=agent.id)
+    service.apply_transition(db, c.id, TransitionIn(action="start"), actor=agent)
+    service.apply_transition(db, c.id, TransitionIn(action="await_customer"), actor=agent)
+    db.commit()
+    port = free_port()
+    receiver = inbound.make_controller(session_factory, "127.0.0.1", port)
+    receiver.start()
+    boom = inbound.InboundRoute("boom", lambda s: "x" if "BOOM" in s else None, lambda *a: 1 / 0)
+    try:
+        _reply(
+            port,
+            f"Re: About your complaint {c.tracking_code.lower()}",
+            "The photo is attached now.\n\nOn Tue, Shop wrote:\n> Please send a photo.",
+        )
+        with pytest.raises(smtplib.SMTPDataError) as unknown:
+            _reply(port, "Re: About your complaint RC-ZZZZZZZZZZ", "Hello?")
+        assert unknown.value.smtp_code == 550
+        with pytest.raises(smtplib.SMTPDataError) as nocode:
+            _reply(port, "Hello there", "No code at all.")
+        assert nocode.value.smtp_code == 550
+        with pytest.raises((smtplib.SMTPDataError, smtplib.SMTPSenderRefused)) as big:
+            _reply(port, f"Re: {c.tracking_code}", "big", size=inbound.MAX_BYTES + 10)
+        assert big.value.smtp_code == 552
+        inbound.register_inbound(boom)
+        with pytest.raises(smtplib.SMTPDataError) as failing:
+            _reply(port, "BOOM", "A route that fails.")
+        assert failing.value.smtp_code == 451  # a temporary failure, never a crash
+    finally:
+        inbound.ROUTES[:] = [r for r in inbound.ROUTES if r.name != "boom"]
+        receiver.stop()
+    db.expire_all()
+    replies = list(
+        db.scalars(
+            select(ComplaintEvent).where(
+                ComplaintEvent.complaint_id == c.id, ComplaintEvent.kind == "customer_reply"
+            )
+        )
+    )
+    assert [r.body for r in replies] == ["The photo is attached now."]
+    assert replies[0].data["channel"] == "email" and replies[0].data["from"] == "dee@example.com"
+    assert not replies[0].internal
+    db.refresh(c)
+    assert c.status == "in_progress"  # the customer answered: the clock runs again
+    web = Browser(client)
+    web.login("agent")
+    page = web.get(f"/complaints/{c.id}").text
+    assert "The photo is attached now." in page and "By email from dee@example.com" in page
+
+
+def test_a_reply_to_a_closed_complaint_or_an_empty_reply_is_refused(db, users):
+    import pytest
+
+    from retento.mail.inbound import InboundMail, Rejected
+
+    agent = users["agent"]
+    c = make_complaint(db, agent, customer_id=make_customer(db, email="e@example.com").id)
+    with pytest.raises(Rejected):
+        emails.file_reply(db, c.tracking_code, InboundMail("e@example.com", "Re", "", None))
+    mail = InboundMail("e@example.com", "Re", "Thanks!", "<m1@example.com>")
+    emails.file_reply(db, c.tracking_code, mail)
+    emails.file_reply(db, c.tracking_code, mail)  # delivered twice: filed once
+    db.expire_all()
+    assert [e.body for e in c.events if e.kind == "customer_reply"] == ["Thanks!"]
+    c.status = "closed"
+    db.flush()
+    with pytest.raises(Rejected):
+        emails.file_reply(db, c.tracking_code, InboundMail("e@example.com", "Re", "More", None))

@@ -14,6 +14,7 @@ imported by the mail layer (``mail.kinds.load_email_modules``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime
 
@@ -24,6 +25,7 @@ from retento.auth.models import User
 from retento.complaints.models import Complaint, ComplaintEvent
 from retento.customers.models import Customer
 from retento.mail.compose import customer_email, customer_locale, t
+from retento.mail.inbound import InboundMail, InboundRoute, Rejected, register_inbound
 from retento.mail.kinds import register_kind
 from retento.mail.models import OutboxMessage
 from retento.mail.service import BASE, LINK, Email, queue_email, register_link, valid_address
@@ -247,3 +249,35 @@ def sent_emails(session: Session, c: Complaint) -> list[OutboxMessage]:
             .order_by(OutboxMessage.id)
         )
     )
+
+
+# --- replies by e-mail: threaded by the tracking code in the subject (mail/inbound.py) ---------
+
+TRACKING_CODE = re.compile(r"\bRC-[A-HJ-NP-Z2-9]{10}\b", re.IGNORECASE)
+
+
+def _match_code(subject: str) -> str | None:
+    found = TRACKING_CODE.search(subject or "")
+    return found.group(0).upper() if found else None
+
+
+def file_reply(session: Session, code: str, mail: InboundMail) -> None:
+    """A customer's e-mailed reply becomes a ``customer_reply`` on the complaint's timeline
+    (resuming the SLA clock when we were waiting for the customer, as on the status page)."""
+    from retento.complaints import service
+
+    c = service.get_by_tracking_code(session, code)  # NotFound: refused with 550
+    if mail.message_id and any(
+        (ev.data or {}).get("message_id") == mail.message_id for ev in c.events
+    ):
+        return  # the same message delivered twice
+    if not mail.text:
+        raise Rejected("The reply is empty.")
+    if c.status == "closed":
+        raise Rejected("This complaint is closed; submit a new one.")
+    ev = service.public_reply(session, code, mail.text)
+    ev.data = {"channel": "email", "from": mail.sender, "message_id": mail.message_id}
+    session.flush()
+
+
+register_inbound(InboundRoute("complaint", _match_code, file_reply))

@@ -799,6 +799,8 @@ def _event_view(request: Request, session: Session, ev: Any, users: dict[int, st
         summary = tr(request, "Won back") if data["won_back"] else tr(request, "Not won back")
     elif "csat" in data:
         summary = tr(request, "Satisfaction %(n)s of 5", n=data["csat"])
+    elif data.get("channel") == "email":
+        summary = tr(request, "By email from %(sender)s", sender=data.get("from") or "—")
     return {
         "at": ev.at,
         "kind": ev.kind,

@@ -57,3 +57,41 @@ def test_cmd(
     else:
         err_console.print(f"[bold red]Error:[/] the test email to {address} failed: {error}")
         raise typer.Exit(1)
+
+
+@app.command("receive")
+@friendly_errors
+def receive_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8025, "--port", min=1, max=65535, help="Port to listen on."),
+    lmtp: bool = typer.Option(
+        False, "--lmtp", help="Speak LMTP (behind Postfix/Exim) instead of SMTP."
+    ),
+) -> None:
+    """Receive customer replies (SMTP or LMTP) and file them on their complaint's timeline."""
+    import logging
+    import signal
+    import threading
+
+    from retento.core.config import get_settings
+    from retento.core.db import make_engine, make_session_factory
+    from retento.mail.inbound import make_controller
+    from retento.models import import_all_models
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command lines
+    import_all_models()
+    engine = make_engine(get_settings().database_url)
+    controller = make_controller(make_session_factory(engine), host, port, lmtp=lmtp)
+    controller.start()
+    console.print(f"Receiving {'LMTP' if lmtp else 'SMTP'} on {host}:{port} (Ctrl-C stops).")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+        engine.dispose()
