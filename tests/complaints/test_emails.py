@@ -262,3 +262,27 @@ def test_a_reply_to_a_closed_complaint_or_an_empty_reply_is_refused(db, users):
     db.flush()
     with pytest.raises(Rejected):
         emails.file_reply(db, c.tracking_code, InboundMail("e@example.com", "Re", "More", None))
+
+
+def test_the_public_form_in_chinese_gets_a_chinese_acknowledgement(client, db):
+    page = client.get("/complain", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    r = client.post(
+        "/complain",
+        headers={"Accept-Language": "zh-CN,zh;q=0.9"},
+        data={
+            "csrf_token": token,
+            "name": "王小明",
+            "email": "xiaoming@example.cn",
+            "category": "delivery",
+            "subject": "包裹丢失",
+            "description": "包裹一直没有送到我家门口。",
+            "purposes": ["resolved"],
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    code = r.headers["location"].rsplit("/", 1)[1]
+    [ack] = _outbox(db, "complaint_ack")
+    assert ack.recipient == "xiaoming@example.cn" and ack.locale == "zh_CN"
+    assert ack.subject == f"我们已收到您的投诉 {code}"

@@ -847,6 +847,12 @@ def _render_detail(
     )
 
 
+def _request_locale(request: Request) -> str:
+    from retento.web.render import request_locale
+
+    return request_locale(request)
+
+
 def _emails_view(request: Request, session: Session, c: Complaint) -> dict[str, Any]:
     """The e-mails about the complaint (status from the outbox) and its follow-up link."""
     from retento.complaints import emails
@@ -1133,7 +1139,9 @@ def public_submit(request: Request, form: PageForm, session: DbSession) -> Respo
         page.headers.update(exc.headers)
         return page
     try:
-        c = service.submit_public(session, PublicComplaintIn(**data))
+        c = service.submit_public(
+            session, PublicComplaintIn(**data), locale=_request_locale(request)
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         errors = form_errors(request, exc)

@@ -422,7 +422,9 @@ def _product_model():
     return Product
 
 
-def _customer_for_public(session: Session, data: PublicComplaintIn) -> Customer:
+def _customer_for_public(
+    session: Session, data: PublicComplaintIn, locale: str | None = None
+) -> Customer:
     email = data.email.strip().lower()
     customer = session.scalar(
         select(Customer).where(func.lower(Customer.email) == email).order_by(Customer.id).limit(1)
@@ -443,7 +445,9 @@ def _customer_for_public(session: Session, data: PublicComplaintIn) -> Customer:
             phone=data.phone,
             party_type="person",
             kind="consumer",
-            custom_fields={"source": "public_complaint_form"},
+            # The form's language: the acknowledgement and later mail are written in it.
+            custom_fields={"source": "public_complaint_form"}
+            | ({"language": locale} if locale else {}),
         )
         session.add(customer)
         session.flush()
@@ -451,11 +455,13 @@ def _customer_for_public(session: Session, data: PublicComplaintIn) -> Customer:
     return customer
 
 
-def submit_public(session: Session, data: PublicComplaintIn) -> Complaint:
+def submit_public(
+    session: Session, data: PublicComplaintIn, *, locale: str | None = None
+) -> Complaint:
     """A complaint from the public web form (no login); the honeypot must be empty."""
     if data.website:
         raise InvalidInput("The form could not be accepted.", field="website")
-    customer = _customer_for_public(session, data)
+    customer = _customer_for_public(session, data, locale)
     category = category_by_code(session, data.category.strip().lower())
     if category is None or not category_offered(session, category):
         raise InvalidInput(f"Unknown complaint category '{data.category}'.", field="category")
