@@ -745,6 +745,7 @@ def scores_for_panel(
         "reasons": pages_churn.reason_texts(request, latest.churn_reasons if latest else None),
         "one_time_mark": latest is not None
         and latest_run is not None
+        and latest.p_alive is not None  # an erased customer's row keeps no P(alive)
         and pages_churn.one_time_safe_mark(latest_run.model, latest.frequency),
         "model_names": {rid: pages_churn.model_short(r.model) for rid, r in runs.items()},
         "latest": latest,
@@ -766,3 +767,9 @@ register_panel(
         slot="side",
     )
 )
+
+
+# The list's CSV/XLSX export lives in its own module; its routes join this page router.
+from retento.scoring import pages_export  # noqa: E402
+
+router.include_router(pages_export.router)
