@@ -531,6 +531,8 @@ def test_audit_filters_offer_every_domains_records_with_names(web, db, users):
         ("complaint", "Complaint"),
         ("survey", "Survey"),
         ("sla_policy", "SLA policy"),
+        ("loyalty_journal", "Points journal"),
+        ("score_run", "Scoring run"),
     ):
         assert f'<option value="{code}" >{name}</option>' in entity_select, code
     assert '<option value="merge" >Merged</option>' in action_select

@@ -33,6 +33,7 @@ from retento.loyalty.notices import notice_states
 from retento.loyalty.schemas import ProgrammeUpdate, RewardIn, RuleIn, TierIn
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
+from retento.web.labels import register_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.panels import Panel, register_panel
 from retento.web.render import (
@@ -67,6 +68,23 @@ def _measure_pages():
 
 _include_measure_pages()
 
+register_labels(
+    "entity",
+    {
+        "loyalty_programme": N_("Loyalty programme"),
+        "loyalty_tier": N_("Loyalty tier"),
+        "loyalty_rule": N_("Earning rule"),
+        "loyalty_reward": N_("Reward"),
+        "loyalty_redemption": N_("Redemption"),
+        "loyalty_journal": N_("Points journal"),
+        "loyalty_members": N_("Loyalty members"),
+        "loyalty_measurement_run": N_("Loyalty measurement run"),
+        "loyalty_club": N_("Member club"),
+        "loyalty_club_member": N_("Club member"),
+        "loyalty_club_event": N_("Club event"),
+        "loyalty_attendance": N_("Club attendance"),
+    },
+)
 register_nav(NavItem("loyalty", N_("Loyalty"), "/loyalty", "loyalty:read", 35))
 register_nav(
     NavItem(

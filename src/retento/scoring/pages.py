@@ -34,6 +34,7 @@ from retento.web.render import PageUser, flash, is_htmx, page_router, redirect, 
 router = page_router()
 
 register_nav(NavItem("value", N_("Value"), "/value", "score:read", 20))
+register_labels("entity", {"score_run": N_("Scoring run")})
 
 register_labels(
     "value_class",
