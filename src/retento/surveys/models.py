@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from retento.core.db import Base, UTCDateTime, utcnow
 from retento.core.versioning import version_column
@@ -258,3 +258,19 @@ class SurveyAnswer(Base):
 
     response: Mapped[SurveyResponse] = relationship(back_populates="answers")
     question: Mapped[SurveyQuestion] = relationship()
+
+
+@event.listens_for(Session, "before_flush")
+def _touch_response_on_answer_change(session: Session, _ctx: Any, _instances: Any) -> None:
+    """An added, edited or deleted answer moves its response's ``updated_at``.
+
+    The results cache (``surveys.results_cache``) recognises a change by the responses'
+    latest ``updated_at``; an answer edited alone would not move it otherwise.
+    """
+    now = None
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, SurveyAnswer):
+            response = obj.response
+            if response is not None and response not in session.deleted:
+                now = now or utcnow()
+                response.updated_at = now

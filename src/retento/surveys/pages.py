@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +22,7 @@ from retento.core.validation import DbId, is_id
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise_row
 from retento.surveys import fileio, reports, service
+from retento.surveys.duplicates import DuplicateResponse, earlier_responses
 from retento.surveys.models import (
     CHANNELS,
     CSI_LATENTS,
@@ -35,6 +34,8 @@ from retento.surveys.models import (
     SurveyDistribution,
     SurveyQuestion,
 )
+from retento.surveys.results_charts import driver_matrix_option  # noqa: F401
+from retento.surveys.results_pages import router as results_router
 from retento.surveys.schemas import (
     AnswerIn,
     AnswersSubmit,
@@ -192,7 +193,6 @@ VALUE_CLASSES = ("vip", "major", "ordinary", "small")
 ENTRY_ROWS = 5
 MAX_ENTRY_ROWS = 200
 SAVED_FOR_LATER = N_("Your answers were saved. Open this link again to finish later.")
-LEVEL_COLOURS = {"dissatisfied": "#d1242f", "satisfied": "#bf8700", "highly_satisfied": "#1a7f37"}
 
 
 def _opts(
@@ -928,10 +928,14 @@ def _respond_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The agent's answer form (phone call or on site)."""
+    """The agent's answer form (phone call or on site); warns when the customer already
+    answered this survey (saving then needs the "record another response" confirmation)."""
     customer = None
+    earlier: list[dict[str, Any]] = []
     if is_id(str(form.get("customer_id") or "")):
         customer = session.get(Customer, int(form["customer_id"]))
+        if customer is not None:
+            earlier = earlier_responses(session, survey.id, customer.id)
     return render(
         request,
         "surveys/respond.html",
@@ -943,6 +947,7 @@ def _respond_page(
         answer_errors=errors or {},
         errors=errors or {},
         channels=_entry_channels(request),
+        earlier=earlier,
     )
 
 
@@ -971,7 +976,7 @@ def respond_save(
 ) -> Response:
     """Save what the customer said; back to the customer's 360 page."""
     survey = service.get_survey(session, survey_id, actor=user)
-    form = {k: _text(raw, k) for k in ("customer_id", "channel", "action")}
+    form = {k: _text(raw, k) for k in ("customer_id", "channel", "action", "allow_duplicate")}
     answers, shown, errors = parse_answers(request, survey.questions, raw)
     complete = form["action"] != "save"
     try:
@@ -988,6 +993,7 @@ def respond_save(
                 channel=form["channel"] or "phone",
                 answers=answers,
                 complete=complete,
+                allow_duplicate=form["allow_duplicate"] == "1",
             ),
             actor=user,
         )
@@ -995,6 +1001,15 @@ def respond_save(
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
             raise
+        if isinstance(exc, DuplicateResponse):
+            errors = {
+                "allow_duplicate": tr(
+                    request,
+                    "This customer already answered this survey. Tick "
+                    "“Record another response” to save a second response.",
+                )
+            }
+            return _respond_page(request, session, survey, form, shown, errors, 409)
         if not errors:
             errors = (
                 answer_errors(request, exc, answers)
@@ -1390,338 +1405,6 @@ def distribution_csv(
 
 
 # ---------------------------------------------------------------------------------------------
-# Results dashboard
-# ---------------------------------------------------------------------------------------------
-
-
-def _dump(option: dict[str, Any]) -> str:
-    """An ECharts option as JSON for ``data-chart``."""
-    return json.dumps(option, ensure_ascii=False)
-
-
-def _pct(v: float | None) -> float | None:
-    """A share as a rounded percentage."""
-    return None if v is None else round(100 * v, 1)
-
-
-def _charts(
-    request: Request,
-    res: dict[str, Any],
-    value: dict[str, Any] | None,
-    csi: dict[str, Any] | None,
-) -> dict[str, str]:
-    """Every chart of the dashboard as ECharts options."""
-    t = lambda m: tr(request, m)  # noqa: E731
-    charts: dict[str, str] = {}
-    nps = res["nps"]["headline"]
-    if nps and nps["n"]:
-        charts["nps"] = _dump(
-            {
-                "tooltip": {"trigger": "item"},
-                "legend": {"bottom": 0},
-                "color": ["#1a7f37", "#bf8700", "#d1242f"],
-                "series": [
-                    {
-                        "type": "pie",
-                        "radius": ["45%", "70%"],
-                        "data": [
-                            {"name": t(N_("Promoters")), "value": nps["promoters"]},
-                            {"name": t(N_("Passives")), "value": nps["passives"]},
-                            {"name": t(N_("Detractors")), "value": nps["detractors"]},
-                        ],
-                    }
-                ],
-            }
-        )
-    trend = res["nps"]["trend"]
-    if trend:
-        charts["nps_trend"] = _dump(
-            {
-                "grid": {"left": 8, "right": 8, "top": 24, "bottom": 4, "containLabel": True},
-                "tooltip": {"trigger": "axis"},
-                "xAxis": {"type": "category", "data": [p["month"] for p in trend]},
-                "yAxis": {"type": "value", "min": -100, "max": 100},
-                "series": [
-                    {
-                        "name": "NPS",
-                        "type": "line",
-                        "data": [
-                            None if p["score"] is None else round(p["score"], 1) for p in trend
-                        ],
-                    }
-                ],
-            }
-        )
-    dims = [d for d in res["csat"]["by_dimension"] if d["n"]]
-    if dims:
-        charts["csat"] = _dump(
-            {
-                "grid": {"left": 8, "right": 16, "top": 8, "bottom": 4, "containLabel": True},
-                "tooltip": {"trigger": "axis"},
-                "xAxis": {"type": "value", "max": 100, "name": "%"},
-                "yAxis": {"type": "category", "data": [d["dimension"] for d in dims]},
-                "series": [
-                    {
-                        "name": t(N_("Top-box share")),
-                        "type": "bar",
-                        "data": [_pct(d["top_box_share"]) for d in dims],
-                    },
-                    {
-                        "name": t(N_("Mean (0–100)")),
-                        "type": "bar",
-                        "data": [
-                            None if d["mean_pct"] is None else round(d["mean_pct"], 1) for d in dims
-                        ],
-                    },
-                ],
-                "legend": {"top": 0},
-            }
-        )
-    items = [i for i in res["expectation_ratio"]["by_item"] if i["c"] is not None]
-    tol = res["tolerance"]
-    if items:
-        charts["ratio"] = _dump(
-            {
-                "grid": {"left": 8, "right": 24, "top": 24, "bottom": 4, "containLabel": True},
-                "tooltip": {"trigger": "axis"},
-                "xAxis": {"type": "category", "data": [i["question"] for i in items]},
-                "yAxis": {"type": "value", "name": "c = b/a", "min": 0},
-                "series": [
-                    {
-                        "type": "bar",
-                        "name": "c",
-                        "data": [
-                            {
-                                "value": round(i["c"], 3),
-                                "itemStyle": {"color": LEVEL_COLOURS.get(i["level"], "#1f6feb")},
-                            }
-                            for i in items
-                        ],
-                        "markLine": {
-                            "symbol": "none",
-                            "data": [
-                                {"yAxis": round(1 - tol, 3), "name": t(N_("Dissatisfied"))},
-                                {"yAxis": round(1 + tol, 3), "name": t(N_("Highly satisfied"))},
-                            ],
-                        },
-                    }
-                ],
-            }
-        )
-    if value and value.get("overall"):
-        overall = value["overall"]
-        dims_v = [d for d in DELIVERED_VALUE_DIMENSIONS if d in overall["dimensions"]]
-        charts["value"] = _dump(
-            {
-                "tooltip": {},
-                "radar": {
-                    "indicator": [
-                        {"name": t(label_msgid("value_dimension", d)), "max": 100} for d in dims_v
-                    ]
-                },
-                "series": [
-                    {
-                        "type": "radar",
-                        "data": [
-                            {
-                                "name": t(N_("Delivered value")),
-                                "value": [round(overall["dimensions"][d], 1) for d in dims_v],
-                            }
-                        ],
-                    }
-                ],
-            }
-        )
-    funnel = res["funnel"]["stages"]
-    if res["funnel"]["respondents"]:
-        charts["funnel"] = _dump(
-            {
-                "grid": {"left": 8, "right": 32, "top": 8, "bottom": 4, "containLabel": True},
-                "tooltip": {"trigger": "axis"},
-                "xAxis": {"type": "value", "minInterval": 1},
-                "yAxis": {
-                    "type": "category",
-                    "inverse": True,
-                    "data": [t(label_msgid("funnel_stage", s["stage"])) for s in funnel],
-                },
-                "series": [
-                    {
-                        "type": "bar",
-                        "label": {"show": True, "position": "right"},
-                        "data": [s["count"] for s in funnel],
-                    }
-                ],
-            }
-        )
-    if csi:
-        charts.update(_csi_charts(request, csi))
-    return charts
-
-
-CSI_POSITIONS = {
-    "Image": (0, 0),
-    "Expectation": (0, 200),
-    "Quality": (0, 400),
-    "Value": (220, 300),
-    "Satisfaction": (440, 200),
-    "Complaints": (660, 320),
-    "Loyalty": (660, 80),
-}
-
-
-def _csi_charts(request: Request, csi: dict[str, Any]) -> dict[str, str]:
-    """The CSI path diagram and the driver (importance–performance) matrix."""
-    t = lambda m: tr(request, m)  # noqa: E731
-    latents = list(
-        dict.fromkeys([p["source"] for p in csi["paths"]] + [p["target"] for p in csi["paths"]])
-    )
-    nodes = []
-    for lv in latents:
-        x, y = CSI_POSITIONS.get(lv, (330, 0))
-        index = csi["indices"].get(lv)
-        r2 = csi["r2"].get(lv)
-        text = t(label_msgid("csi_latent", lv))
-        if index is not None:
-            text += f"\n{index:.1f}"
-        if r2:
-            text += f"\nR² {r2:.2f}"
-        nodes.append({"name": lv, "x": x, "y": y, "value": index, "label": {"formatter": text}})
-    links = [
-        {
-            "source": p["source"],
-            "target": p["target"],
-            "value": round(p["coefficient"], 3),
-            "label": {"show": True, "formatter": f"{p['coefficient']:.2f}"},
-            "lineStyle": {"width": 1 + 4 * min(abs(p["coefficient"]), 1)},
-        }
-        for p in csi["paths"]
-    ]
-    graph = {
-        "tooltip": {},
-        "series": [
-            {
-                "type": "graph",
-                "layout": "none",
-                "symbol": "roundRect",
-                "symbolSize": [110, 56],
-                "edgeSymbol": ["none", "arrow"],
-                "edgeSymbolSize": 10,
-                "label": {"show": True, "color": "#fff"},
-                "itemStyle": {"color": "#1f6feb"},
-                "lineStyle": {"color": "#57606a", "curveness": 0.1},
-                "data": nodes,
-                "links": links,
-            }
-        ],
-    }
-    drivers = csi["drivers"].get("Satisfaction") or []
-    scatter = driver_matrix_option(drivers, t)
-    return {"csi": _dump(graph), "drivers": _dump(scatter)}
-
-
-def driver_matrix_option(drivers: list[dict[str, Any]], t: Callable[[str], str]) -> dict[str, Any]:
-    """The importance–performance scatter of the CSI drivers, with readable point labels.
-
-    Drivers often sit close together (similar total effects and indices), so labels next to
-    their points would overlap. The labels stand in a column right of the plot instead, each at
-    its point's height, moved apart vertically where they would touch (ECharts ``labelLayout``
-    ``moveOverlap: shiftY``, which only moves labels detached from their points) and tied to
-    its point by a label line. Dashed lines at the mean importance and the mean performance
-    mark the four quadrants of ``importance_performance``; the table under the chart repeats
-    every figure. Drivers without a defined importance or performance (None) are left out.
-    """
-    points = [d for d in drivers if d["importance"] is not None and d["performance"] is not None]
-    series: dict[str, Any] = {
-        "type": "scatter",
-        "symbolSize": 14,
-        "label": {
-            "show": True,
-            "position": "right",
-            "formatter": "{b}",
-            "minMargin": 2,
-            "width": 150,
-            "overflow": "truncate",
-        },
-        "labelLayout": {"x": "74%", "moveOverlap": "shiftY"},
-        "colorBy": "data",  # each driver its colour, shared by its label line
-        "labelLine": {"show": True, "length2": 4},
-        "emphasis": {"focus": "self", "label": {"fontWeight": "bold"}},
-        "data": [
-            {
-                "name": t(label_msgid("csi_latent", d["driver"])),
-                "value": [round(d["importance"], 3), round(d["performance"], 1)],
-            }
-            for d in points
-        ],
-    }
-    if len(points) > 1:
-        series["markLine"] = {
-            "silent": True,
-            "symbol": "none",
-            "label": {"show": False},
-            "lineStyle": {"type": "dashed", "color": "#8c959f"},
-            "data": [
-                {"xAxis": round(sum(d["importance"] for d in points) / len(points), 3)},
-                {"yAxis": round(sum(d["performance"] for d in points) / len(points), 1)},
-            ],
-        }
-    return {
-        # the right 28 % hold the label column (labelLayout x = 74 %)
-        "grid": {"left": 8, "right": "28%", "top": 28, "bottom": 24, "containLabel": True},
-        "tooltip": {"trigger": "item"},
-        "xAxis": {
-            "type": "value",
-            "name": t(N_("Importance")),
-            "nameLocation": "middle",
-            "nameGap": 24,
-        },
-        "yAxis": {"type": "value", "name": t(N_("Performance")), "min": 0, "max": 100},
-        "series": [series],
-    }
-
-
-@router.get("/surveys/{survey_id:int}/results")
-def survey_results(
-    request: Request, session: DbSession, user: PageUser, survey_id: DbId
-) -> Response:
-    """The results dashboard: NPS, CSAT, CES, c = b/a, word of mouth, value, CSI, funnel, trap."""
-    survey = service.get_survey(session, survey_id, actor=user)
-    res = reports.survey_results(session, survey_id, actor=user)
-    value = None
-    if any(q.value_dimension for q in survey.questions):
-        value = reports.delivered_value_report(session, survey_id, actor=user, limit=20)
-    csi = None
-    csi_note = ""
-    if any(q.csi_latent for q in survey.questions):
-        try:
-            csi = reports.csi_report(session, survey_id, actor=user)
-        except InvalidInput as exc:
-            csi_note = exc.message
-    trap = reports.satisfaction_trap(session, survey_id, actor=user)
-    names = {}
-    if trap:
-        ids = [t["customer_id"] for t in trap]
-        names = dict(
-            session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(ids))).all()
-        )
-    weakest = value["overall"]["weakest"] if value and value.get("overall") else None
-    return render(
-        request,
-        "surveys/results.html",
-        survey=survey,
-        res=res,
-        value=value,
-        weakest=weakest,
-        csi=csi,
-        csi_note=csi_note,
-        trap=trap,
-        names=names,
-        charts=_charts(request, res, value, csi),
-        pct=_pct,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # Customer 360 panel
 # ---------------------------------------------------------------------------------------------
 
@@ -1736,6 +1419,10 @@ def _panel(request: Request, session: Session, customer: Customer, user: User) -
         )
     return {"history": history, "active": active, "customer": customer}
 
+
+# The results screen (results_pages) and its charts (results_charts) live in their own modules;
+# driver_matrix_option stays importable from here.
+router.include_router(results_router)
 
 register_panel(
     Panel(

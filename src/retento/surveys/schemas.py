@@ -288,6 +288,9 @@ class ResponseCreate(AnswersSubmit):
     channel: Channel = "phone"
     external_id: str | None = Field(None, min_length=1, max_length=64)
     complete: bool = True
+    # A second response of the same customer to the same survey needs this confirmation
+    # (otherwise 409 duplicate_response).
+    allow_duplicate: bool = False
 
 
 class BulkRow(BaseModel):

@@ -25,6 +25,7 @@ from retento.core.locking import lock_row
 from retento.core.pagination import apply_sort, paginate
 from retento.core.versioning import lock_for_edit
 from retento.customers.models import Customer, CustomerTag
+from retento.surveys.duplicates import check_duplicate
 from retento.surveys.models import (
     Survey,
     SurveyAnswer,
@@ -916,6 +917,10 @@ def record_response(
             inv = None
     response = _invitation_response(session, inv) if inv is not None else None
     created = response is None
+    if created and data.customer_id is not None and not data.allow_duplicate:
+        # The customer's row lock serialises two agents recording the same customer at once.
+        lock_row(session, Customer, data.customer_id)
+        check_duplicate(session, survey.id, data.customer_id)
     if response is None:
         response = SurveyResponse(
             survey_id=survey.id,

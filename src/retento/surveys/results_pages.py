@@ -1,0 +1,352 @@
+"""The survey results screen: metric cards, charts, per-question distributions and comments.
+
+The metrics come from ``results_cache`` (computed once per survey change, not per view); the
+comment list is read page by page, newest first, and exported as CSV with every cell
+neutralised against spreadsheet formulas.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter, defaultdict
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.auth.permissions import can, require
+from retento.core.deps import DbSession
+from retento.core.errors import InvalidInput
+from retento.core.validation import DbId
+from retento.customers.models import Customer
+from retento.dataio.cells import neutralise_row
+from retento.surveys import reports, results_cache, service
+from retento.surveys.models import (
+    COST_DIMENSIONS,
+    VALUE_DIMENSIONS,
+    Survey,
+    SurveyAnswer,
+    SurveyQuestion,
+    SurveyResponse,
+)
+from retento.surveys.results_charts import dashboard_charts, dump, pct
+from retento.web.i18n import N_
+from retento.web.render import PageUser, page_router, render, request_locale, tr
+
+router = page_router()
+
+COMMENTS_PER_PAGE = 20
+CHOICE_TYPES = ("single_choice", "multiple_choice")
+SCALE_TYPES = ("rating", "nps", "ces")
+METRIC_NAMES = {
+    "nps": N_("NPS"),
+    "csat": N_("CSAT"),
+    "ces": N_("CES (customer effort)"),
+    "ratio": N_("Expectation and perception (c = b/a)"),
+    "value": N_("Customer delivered value"),
+    "csi": N_("Satisfaction index (CSI)"),
+    "choices": N_("Answer distributions"),
+    "comments": N_("Comments"),
+}
+
+
+def measures(survey: Survey) -> dict[str, bool]:
+    """Which metrics the survey's questions can measure (cards of the others are hidden)."""
+    types = {q.qtype for q in survey.questions}
+    return {
+        "nps": "nps" in types,
+        "csat": reports.headline_csat_question(survey) is not None,
+        "ces": "ces" in types,
+        "ratio": "expectation_perception" in types,
+        "value": any(q.value_dimension for q in survey.questions),
+        "csi": any(q.csi_latent for q in survey.questions),
+        "choices": bool(types & {*CHOICE_TYPES, *SCALE_TYPES}),
+        "comments": "free_text" in types,
+    }
+
+
+def value_gaps(survey: Survey) -> dict[str, bool]:
+    """Whether the survey lacks the value or the cost side of delivered value."""
+    dims = {q.value_dimension for q in survey.questions if q.value_dimension}
+    return {
+        "needs_value": not dims & set(VALUE_DIMENSIONS),
+        "needs_cost": not dims & set(COST_DIMENSIONS),
+    }
+
+
+def _option_label(option: dict[str, Any]) -> str:
+    return str(option.get("label") or option.get("value"))
+
+
+def distributions(session: Session, survey: Survey) -> list[dict[str, Any]]:
+    """Counts and shares per option (choices) or per scale point (rating, NPS, CES)."""
+    qs = [q for q in survey.questions if q.qtype in (*CHOICE_TYPES, *SCALE_TYPES)]
+    if not qs:
+        return []
+    done = (SurveyResponse.survey_id == survey.id, SurveyResponse.status == "completed")
+    numbers: dict[int, Counter] = defaultdict(Counter)
+    scale_ids = [q.id for q in qs if q.qtype in SCALE_TYPES]
+    if scale_ids:
+        for qid, number, n in session.execute(
+            select(SurveyAnswer.question_id, SurveyAnswer.number, func.count())
+            .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
+            .where(*done, SurveyAnswer.question_id.in_(scale_ids), SurveyAnswer.number.is_not(None))
+            .group_by(SurveyAnswer.question_id, SurveyAnswer.number)
+        ):
+            numbers[qid][number] += n
+    chosen: dict[int, Counter] = defaultdict(Counter)
+    answered: Counter = Counter()
+    choice_ids = [q.id for q in qs if q.qtype in CHOICE_TYPES]
+    if choice_ids:
+        for qid, choices in session.execute(
+            select(SurveyAnswer.question_id, SurveyAnswer.choices)
+            .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
+            .where(*done, SurveyAnswer.question_id.in_(choice_ids))
+        ):
+            if choices:
+                answered[qid] += 1
+                chosen[qid].update(set(choices))
+    out = []
+    for q in qs:
+        if q.qtype in CHOICE_TYPES:
+            counts = chosen[q.id]
+            base = answered[q.id]
+            labels = [(str(o.get("value")), _option_label(o)) for o in q.options or []]
+            known = {v for v, _ in labels}
+            labels += [(v, v) for v in sorted(counts) if v not in known]
+        else:
+            counts = Counter({int(k): v for k, v in numbers[q.id].items() if float(k).is_integer()})
+            base = sum(numbers[q.id].values())
+            lo = 0 if q.qtype == "nps" else (q.scale_min or 1)
+            hi = 10 if q.qtype == "nps" else (q.scale_max or 5)
+            labels = [(k, str(k)) for k in range(lo, hi + 1)]
+        out.append(
+            {
+                "question": q.code,
+                "text": q.text,
+                "qtype": q.qtype,
+                "respondents": base,
+                "options": [
+                    {
+                        "value": v,
+                        "label": lab,
+                        "count": counts.get(v, 0),
+                        "share": counts.get(v, 0) / base if base else None,
+                    }
+                    for v, lab in labels
+                ],
+            }
+        )
+    return out
+
+
+def distribution_chart(request: Request, d: dict[str, Any]) -> str:
+    """A bar chart of one question's distribution, option labels on the category axis."""
+    horizontal = d["qtype"] in CHOICE_TYPES
+    labels = [o["label"] for o in d["options"]]
+    category = {"type": "category", "data": labels, "axisLabel": {"interval": 0}}
+    value = {"type": "value", "minInterval": 1, "name": tr(request, N_("Respondents"))}
+    if horizontal:
+        category["inverse"] = True
+    return dump(
+        {
+            "grid": {"left": 8, "right": 40, "top": 28, "bottom": 4, "containLabel": True},
+            "tooltip": {"trigger": "axis"},
+            "xAxis": value if horizontal else category,
+            "yAxis": category if horizontal else value,
+            "series": [
+                {
+                    "type": "bar",
+                    "name": tr(request, N_("Respondents")),
+                    "label": {"show": True, "position": "right" if horizontal else "top"},
+                    "data": [o["count"] for o in d["options"]],
+                }
+            ],
+        }
+    )
+
+
+def compute(session: Session, survey: Survey, user: User) -> dict[str, Any]:
+    """Everything the results page shows that depends on the answers."""
+    res = reports.survey_results(session, survey.id, actor=user)
+    value = None
+    if any(q.value_dimension for q in survey.questions):
+        value = reports.delivered_value_report(session, survey.id, actor=user, limit=20)
+    csi = None
+    csi_note = ""
+    if any(q.csi_latent for q in survey.questions):
+        try:
+            csi = reports.csi_report(session, survey.id, actor=user)
+        except InvalidInput as exc:
+            csi_note = exc.message
+    return {
+        "res": res,
+        "value": value,
+        "csi": csi,
+        "csi_note": csi_note,
+        "trap": reports.satisfaction_trap(session, survey.id, actor=user),
+        "distributions": distributions(session, survey),
+    }
+
+
+def _charts(request: Request, survey: Survey, bundle: dict[str, Any]) -> dict[str, Any]:
+    """The charts of the bundle in the request's language (kept with the bundle)."""
+    locale = request_locale(request)
+    store = bundle["charts"]
+    if locale not in store:
+        texts = {q.code: q.text for q in survey.questions}
+        charts = dashboard_charts(request, bundle["res"], bundle["value"], bundle["csi"], texts)
+        charts["questions"] = {
+            d["question"]: distribution_chart(request, d)
+            for d in bundle["distributions"]
+            if d["respondents"]
+        }
+        store[locale] = charts
+    return store[locale]
+
+
+def comment_rows(
+    session: Session, survey_id: int, *, limit: int | None, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """Free-text answers of completed responses, newest first, and how many there are."""
+    where = (
+        SurveyResponse.survey_id == survey_id,
+        SurveyResponse.status == "completed",
+        SurveyQuestion.qtype == "free_text",
+        SurveyAnswer.text.is_not(None),
+        SurveyAnswer.text != "",
+    )
+    joined = (
+        select(SurveyAnswer.id)
+        .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
+        .join(SurveyQuestion, SurveyQuestion.id == SurveyAnswer.question_id)
+        .where(*where)
+    )
+    total = session.scalar(select(func.count()).select_from(joined.subquery())) or 0
+    stmt = (
+        select(
+            SurveyAnswer.text,
+            SurveyQuestion.code,
+            SurveyQuestion.text,
+            SurveyResponse.id,
+            SurveyResponse.customer_id,
+            Customer.name,
+            SurveyResponse.channel,
+            SurveyResponse.completed_at,
+        )
+        .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
+        .join(SurveyQuestion, SurveyQuestion.id == SurveyAnswer.question_id)
+        .outerjoin(Customer, Customer.id == SurveyResponse.customer_id)
+        .where(*where)
+        .order_by(SurveyResponse.completed_at.desc(), SurveyResponse.id.desc(), SurveyAnswer.id)
+        .offset(offset)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = [
+        {
+            "comment": text,
+            "question": code,
+            "question_text": qtext,
+            "response_id": rid,
+            "customer_id": cid,
+            "customer_name": name,
+            "channel": channel,
+            "completed_at": at,
+        }
+        for text, code, qtext, rid, cid, name, channel, at in session.execute(stmt)
+    ]
+    return rows, total
+
+
+def _page_number(request: Request) -> int:
+    raw = request.query_params.get("comments_page", "1").strip() or "1"
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1_000_000:
+        raise InvalidInput(
+            tr(request, N_("The comments page must be a whole number from 1.")),
+            field="comments_page",
+        )
+    return int(raw)
+
+
+@router.get("/surveys/{survey_id:int}/results")
+def survey_results(
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId
+) -> Response:
+    """The results dashboard: NPS, CSAT, CES, c = b/a, word of mouth, value, CSI, funnel, trap,
+    per-question distributions and the comments."""
+    survey = service.get_survey(session, survey_id, actor=user)
+    require(user, "survey:read")
+    page = _page_number(request)
+    bundle = results_cache.cached(session, survey, lambda: compute(session, survey, user))
+    charts = _charts(request, survey, bundle)
+    trap = bundle["trap"]
+    names: dict[int, str] = {}
+    if trap:
+        ids = [t["customer_id"] for t in trap]
+        names = dict(
+            session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(ids))).all()
+        )
+    value = bundle["value"]
+    comments, total = comment_rows(
+        session, survey.id, limit=COMMENTS_PER_PAGE, offset=(page - 1) * COMMENTS_PER_PAGE
+    )
+    pages = max(1, -(-total // COMMENTS_PER_PAGE))
+    shown = measures(survey)
+    return render(
+        request,
+        "surveys/results.html",
+        survey=survey,
+        res=bundle["res"],
+        value=value,
+        weakest=value["overall"]["weakest"] if value and value.get("overall") else None,
+        gaps=value_gaps(survey),
+        csi=bundle["csi"],
+        csi_note=bundle["csi_note"],
+        trap=trap,
+        names=names,
+        charts=charts,
+        pct=pct,
+        measures=shown,
+        measured=[METRIC_NAMES[k] for k, on in shown.items() if on],
+        not_measured=[METRIC_NAMES[k] for k, on in shown.items() if not on],
+        distributions=bundle["distributions"],
+        comments=comments,
+        comments_total=total,
+        comments_page=page,
+        comments_pages=pages,
+        show_customers=can(user, "customer:read"),
+    )
+
+
+@router.get("/surveys/{survey_id:int}/comments.csv")
+def comments_csv(request: Request, session: DbSession, user: PageUser, survey_id: DbId) -> Response:
+    """Every comment of the survey as CSV, newest first; cells neutralised (no formulas)."""
+    require(user, "data:export")
+    survey = service.get_survey(session, survey_id, actor=user)
+    rows, _ = comment_rows(session, survey.id, limit=None)
+    customers = can(user, "customer:read")
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    head = ["response_id", "completed_at", "channel", "question", "comment"]
+    w.writerow(head + (["customer_id", "customer_name"] if customers else []))
+    for r in rows:
+        line = [
+            r["response_id"],
+            r["completed_at"].isoformat() if r["completed_at"] else "",
+            r["channel"],
+            r["question"],
+            r["comment"],
+        ]
+        if customers:
+            line += [r["customer_id"] or "", r["customer_name"] or ""]
+        w.writerow(neutralise_row(line))
+    return Response(
+        "\ufeff" + buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="survey-{survey_id}-comments.csv"'},
+    )
