@@ -132,7 +132,10 @@ def test_at_risk_filters_by_class_owner_reason_and_risk(web, scored, users):
     assert _names(mine, ALL) == ["Vera VIP", "Olga Ordinary", "Carl Calm"]
     assert _names(web.get("/retention/at-risk?owner=me").text, ALL) == ["Mark Major"]
     assert _names(web.get("/retention/at-risk?owner=none").text, ALL) == ["Sam Small"]
-    by_reason = web.get("/retention/at-risk?reason=spend_falling").text
+    # The reason filter matches the strongest reason (indexed); any_rank=1 also the 2nd/3rd.
+    top = web.get("/retention/at-risk?reason=spend_falling").text
+    assert _names(top, ALL) == ["Mark Major"]
+    by_reason = web.get("/retention/at-risk?reason=spend_falling&any_rank=1").text
     assert _names(by_reason, ALL) == ["Vera VIP", "Mark Major"]
     assert _names(web.get("/retention/at-risk?min_risk=0.7").text, ALL) == [
         "Vera VIP", "Olga Ordinary"
@@ -143,7 +146,9 @@ def test_at_risk_filters_by_class_owner_reason_and_risk(web, scored, users):
         "/retention/at-risk?value_class=vip", headers={"HX-Request": "true", "HX-Target": "results"}
     )
     assert part.status_code == 200 and "<html" not in part.text and "Vera VIP" in part.text
-    for bad in ("value_class=gold", "owner=x", "reason=moon", "min_risk=2", "sort=name"):
+    for bad in (
+        "value_class=gold", "owner=x", "reason=moon", "min_risk=2", "sort=name", "any_rank=yes"
+    ):  # fmt: skip
         r = web.get(f"/retention/at-risk?{bad}")
         assert r.status_code == 422, bad
         assert bad.split("=")[0] in r.text

@@ -57,7 +57,8 @@ EXPORT_HEADER = (
 def _filters(request: Request, user: User) -> tuple[q.AtRiskFilters, dict[str, str]]:
     """Validated filters and the raw values echoed back in the form."""
     qp = request.query_params
-    raw = {k: qp.get(k, "").strip() for k in ("value_class", "owner", "reason", "min_risk", "sort")}
+    keys = ("value_class", "owner", "reason", "min_risk", "sort", "any_rank")
+    raw = {k: qp.get(k, "").strip() for k in keys}
     problems: list = []
     value_class = choice(raw["value_class"], VALUE_CLASSES, "value_class", problems)
     reason = choice(raw["reason"], reason_codes(), "reason", problems)
@@ -77,8 +78,11 @@ def _filters(request: Request, user: User) -> tuple[q.AtRiskFilters, dict[str, s
             min_risk = -1.0
         if not 0.0 <= min_risk <= 1.0:
             problems.append(FieldError("min_risk", "min_risk must be between 0 and 1."))
+    if raw["any_rank"] not in ("", "0", "1"):
+        problems.append(FieldError("any_rank", "any_rank must be 0 or 1."))
     raise_problems(problems)
-    f = q.AtRiskFilters(value_class, owner_id, unowned, reason, min_risk, sort)
+    any_rank = raw["any_rank"] == "1"
+    f = q.AtRiskFilters(value_class, owner_id, unowned, reason, min_risk, sort, any_rank)
     return f, raw
 
 

@@ -1,8 +1,15 @@
 """Read-only queries behind the retention web pages that need only the scoring data: the at-risk
 list, value at risk by class and the churn-rate trend over scoring runs.
 
-Value at risk of a customer = CLV × churn risk (the CLV expected to be lost if nothing is done),
-computed in SQL for sorting and totals and returned as ``Decimal`` money.
+Value at risk of a customer = CLV × churn risk (the CLV expected to be lost if nothing is done).
+The scoring store step writes it per score row (``CustomerScore.value_at_risk``, money rounded to
+cents, NULL without CLV or risk) together with the strongest reason's code
+(``CustomerScore.churn_top_reason``), so the list sorts on the index (run_id, value_at_risk) and
+the reason filter uses (run_id, churn_top_reason, value_at_risk) instead of reading every score row
+of the run. Customers without a value at risk (no CLV) come after all others, by customer id.
+
+The reason filter matches the strongest reason (fast path); with ``any_rank`` it also matches the
+2nd and 3rd reason, which reads the JSON of every score row of the run (slow path).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, Select, and_, case, cast, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
@@ -21,19 +28,22 @@ from retento.core.errors import InvalidInput
 from retento.core.money import to_money
 from retento.customers.models import Customer
 from retento.scoring.models import VALUE_CLASSES, CustomerScore, ScoreRun
+from retento.scoring.models import value_at_risk as compute_value_at_risk
 
 # churn_reasons holds at most this many reasons per customer (strongest first).
 MAX_REASONS = 3
 HIGH_RISK = 0.5  # "at risk" on the dashboard: churn risk of 50 % or more
 TREND_RUNS = 24
 
-_RISK = cast(CustomerScore.churn_risk, Numeric(12, 6))
-VALUE_AT_RISK = func.coalesce(CustomerScore.clv, 0) * _RISK
+VAR = CustomerScore.value_at_risk
+TOP_REASON = CustomerScore.churn_top_reason
+VAR_SUM = func.sum(VAR)
 
 HIGH_CASE = case((CustomerScore.churn_risk >= HIGH_RISK, 1), else_=0)
 
 SORTS = {
-    "value_at_risk": (VALUE_AT_RISK.desc(),),
+    # The page reads customers with a value at risk first (index order), then those without.
+    "value_at_risk": (case((VAR.is_(None), 1), else_=0), VAR.desc()),
     "risk": (CustomerScore.churn_risk.desc(),),
     "clv": (func.coalesce(CustomerScore.clv, 0).desc(),),
 }
@@ -80,6 +90,8 @@ class AtRiskFilters:
     reason: str | None = None
     min_risk: float | None = None
     sort: str = "value_at_risk"
+    # False: ``reason`` must be the strongest reason (indexed); True: any of the three (slow).
+    any_rank: bool = False
 
 
 @dataclass
@@ -110,6 +122,7 @@ ROW_COLUMNS = (
     CustomerScore.clv,
     CustomerScore.churn_risk,
     CustomerScore.churn_reasons,
+    CustomerScore.value_at_risk,
     CustomerScore.last_order_on,
     CustomerScore.order_count,
     CustomerScore.p_alive,
@@ -138,8 +151,11 @@ def _filtered(run_id: int, f: AtRiskFilters) -> Select:
         conds.append(Customer.owner_id.is_(None))
     elif f.owner_id is not None:
         conds.append(Customer.owner_id == f.owner_id)
-    if f.reason:
-        conds.append(or_(*(_reason_code(i) == f.reason for i in range(MAX_REASONS))))
+    if f.reason and f.any_rank:
+        later = (_reason_code(i) == f.reason for i in range(1, MAX_REASONS))
+        conds.append(or_(TOP_REASON == f.reason, *later))
+    elif f.reason:
+        conds.append(TOP_REASON == f.reason)
     if f.min_risk is not None:
         conds.append(CustomerScore.churn_risk >= f.min_risk)
     # Plain columns, not ORM entities: an export reads every row of a run.
@@ -161,7 +177,10 @@ def _owner_names(session: Session, ids: set[int]) -> dict[int, str]:
 
 def _row(r: Any, owners: dict[int, str]) -> AtRiskRow:
     risk = float(r.churn_risk or 0.0)
-    var = money((r.clv or Decimal(0)) * Decimal(str(round(risk, 6))))
+    stored = r.value_at_risk
+    if stored is None:
+        stored = compute_value_at_risk(r.clv, r.churn_risk)
+    var = money(stored)
     return AtRiskRow(
         customer_id=r.customer_id,
         name=r.name,
@@ -191,16 +210,45 @@ def at_risk(
     """One page of the at-risk list, the number of matching customers and their value at risk."""
     require(actor, "score:read")
     stmt = _filtered(run_id, filters)
-    sub = stmt.with_only_columns(
-        CustomerScore.id.label("sid"), VALUE_AT_RISK.label("var")
-    ).subquery()
-    total, var_sum = session.execute(select(func.count(sub.c.sid), func.sum(sub.c.var))).one()
-    page = session.execute(
-        stmt.order_by(*SORTS[filters.sort], CustomerScore.customer_id).limit(limit).offset(offset)
-    ).all()
+    total, with_var, var_sum = session.execute(
+        stmt.with_only_columns(func.count(), func.count(VAR), VAR_SUM)
+    ).one()
+    total, with_var = int(total or 0), int(with_var or 0)
+    if filters.sort == "value_at_risk":
+        page = _page_by_value(session, stmt, with_var, limit, offset)
+    else:
+        page = session.execute(
+            stmt.order_by(*SORTS[filters.sort], CustomerScore.customer_id)
+            .limit(limit)
+            .offset(offset)
+        ).all()
     owners = _owner_names(session, {r.owner_id for r in page if r.owner_id is not None})
     rows = [_row(r, owners) for r in page]
-    return rows, int(total or 0), money(var_sum)
+    return rows, total, money(var_sum)
+
+
+def _page_by_value(session: Session, stmt: Select, with_var: int, limit: int, offset: int):
+    """One page in value-at-risk order as two index-friendly reads: the ``with_var`` customers
+    that have a value at risk, highest first (a backward scan of (run_id[, churn_top_reason],
+    value_at_risk) that stops after the page), then those without one, by customer id."""
+    page: list[Any] = []
+    if offset < with_var:
+        page = list(
+            session.execute(
+                stmt.where(VAR.is_not(None))
+                .order_by(VAR.desc(), CustomerScore.customer_id)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        )
+    if len(page) < limit:
+        page += session.execute(
+            stmt.where(VAR.is_(None))
+            .order_by(CustomerScore.customer_id)
+            .limit(limit - len(page))
+            .offset(max(0, offset - with_var))
+        ).all()
+    return page
 
 
 def iter_at_risk(
@@ -237,7 +285,7 @@ def value_at_risk_by_class(session: Session, run_id: int, *, actor: User) -> lis
             CustomerScore.value_class,
             func.count(CustomerScore.id),
             high,
-            func.sum(VALUE_AT_RISK),
+            VAR_SUM,
             func.sum(func.coalesce(CustomerScore.clv, 0)),
             func.avg(CustomerScore.churn_risk),
         )
@@ -266,7 +314,7 @@ def value_at_risk_by_class(session: Session, run_id: int, *, actor: User) -> lis
 def reason_counts(session: Session, run_id: int, *, actor: User) -> list[tuple[str, int]]:
     """How often each reason is the strongest one, among customers with risk ≥ 50 %."""
     require(actor, "score:read")
-    code = _reason_code(0)
+    code = TOP_REASON
     stmt = (
         select(code, func.count())
         .where(
@@ -304,7 +352,7 @@ def churn_trend(session: Session, *, actor: User, runs: int = TREND_RUNS) -> lis
             func.count(CustomerScore.id),
             func.avg(CustomerScore.churn_risk),
             high,
-            func.sum(VALUE_AT_RISK),
+            VAR_SUM,
         )
         .join(CustomerScore, CustomerScore.run_id == ScoreRun.id)
         .where(ScoreRun.status == "succeeded", CustomerScore.churn_risk.is_not(None))

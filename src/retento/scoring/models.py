@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text
@@ -35,6 +35,39 @@ class ScoreRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+CENT = Decimal("0.01")
+REASON_CODE_LENGTH = 40
+
+
+def value_at_risk(clv: Any, churn_risk: Any) -> Decimal | None:
+    """CLV × churn risk rounded to cents (half up, in Decimal); None when either is missing."""
+    if clv is None or churn_risk is None:
+        return None
+    risk = Decimal(repr(float(churn_risk)))
+    if not risk.is_finite():
+        return None
+    amount = clv if isinstance(clv, Decimal) else Decimal(repr(float(clv)))
+    return (amount * risk).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def top_reason(reasons: Any) -> str | None:
+    """The code of the strongest churn reason (the first one), or None."""
+    if not reasons or not isinstance(reasons, list | tuple):
+        return None
+    first = reasons[0]
+    code = first.get("code") if isinstance(first, dict) else None
+    return str(code)[:REASON_CODE_LENGTH] if code else None
+
+
+def _default_value_at_risk(context: Any) -> Decimal | None:
+    params = context.get_current_parameters()
+    return value_at_risk(params.get("clv"), params.get("churn_risk"))
+
+
+def _default_top_reason(context: Any) -> str | None:
+    return top_reason(context.get_current_parameters().get("churn_reasons"))
+
+
 class CustomerScore(Base):
     __tablename__ = "customer_scores"
     __table_args__ = (
@@ -42,6 +75,9 @@ class CustomerScore(Base):
         Index("ix_customer_scores_customer", "customer_id", "run_id"),
         Index("ix_customer_scores_run_class", "run_id", "value_class"),
         Index("ix_customer_scores_run_risk", "run_id", "churn_risk"),
+        # The at-risk list: sorted by value at risk within a run, optionally for one top reason.
+        Index("ix_customer_scores_run_var", "run_id", "value_at_risk"),
+        Index("ix_customer_scores_run_reason_var", "run_id", "churn_top_reason", "value_at_risk"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,3 +111,13 @@ class CustomerScore(Base):
     # Up to 3 language-neutral reasons, strongest first: [{"code": str, "params": {...}}], rendered
     # in English or Chinese at display time with analytics.churn_reasons.
     churn_reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    # Stored so the at-risk list sorts and filters on an index instead of computing CLV × risk
+    # and reading the JSON of every score row of the run. Written by the scoring store step
+    # (scoring.service._store); an insert that leaves them out gets them computed from the row's
+    # clv, churn_risk and churn_reasons (the defaults below).
+    value_at_risk: Mapped[Decimal | None] = mapped_column(
+        MoneyColumn, default=_default_value_at_risk
+    )
+    churn_top_reason: Mapped[str | None] = mapped_column(
+        String(REASON_CODE_LENGTH), default=_default_top_reason
+    )

@@ -22,7 +22,15 @@ from retento.core.money import to_money
 from retento.core.pagination import apply_sort, paginate
 from retento.customers.models import Customer
 from retento.scoring import churn, compute, queries
-from retento.scoring.models import LABELS, STAGES, VALUE_CLASSES, CustomerScore, ScoreRun
+from retento.scoring.models import (
+    LABELS,
+    STAGES,
+    VALUE_CLASSES,
+    CustomerScore,
+    ScoreRun,
+    top_reason,
+    value_at_risk,
+)
 from retento.scoring.schemas import ScoreRunCreate
 
 Progress = Callable[[str, float], None]
@@ -230,6 +238,9 @@ def _store(session: Session, run_id: int, scores: pd.DataFrame, progress: Progre
             for key in ("first_order_on", "last_order_on"):
                 if row.get(key) is not None and pd.isna(row[key]):
                     row[key] = None
+            # Stored for the at-risk list's index (retention.queries_web): CLV × risk in cents.
+            row["value_at_risk"] = value_at_risk(row.get("clv"), row.get("churn_risk"))
+            row["churn_top_reason"] = top_reason(row.get("churn_reasons"))
             row["run_id"] = run_id
             rows.append(row)
         session.execute(insert(CustomerScore), rows)

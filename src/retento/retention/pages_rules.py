@@ -1,0 +1,301 @@
+"""The warning rules and the retention settings (managers): the six rules with enabled, threshold,
+window, severity and watched classes, an edit form per rule, and the settings (default owner,
+auto-apply playbooks, notify the owner). Edits are versioned: a form loaded before someone else
+saved gets the conflict page (409)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.auth.service import list_assignable_users
+from retento.core.deps import DbSession
+from retento.core.errors import NotFound, RetentoError
+from retento.retention import reasons, service
+from retento.retention.models import CLASSES, RULE_CODES, SEVERITIES, RetentionConfig, RetentionRule
+from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.forms import PageForm
+from retento.web.i18n import N_
+from retento.web.render import (
+    PageUser,
+    flash,
+    form_errors,
+    page_router,
+    redirect,
+    render,
+    request_locale,
+    tr,
+)
+
+router = page_router()
+
+MAX_WINDOW_DAYS = 3650
+
+RULE_LABELS = {
+    "enabled": N_("Enabled"),
+    "threshold": N_("Threshold"),
+    "window_days": N_("Window (days)"),
+    "severity": N_("Severity"),
+    "classes": N_("Watched classes"),
+}
+SETTING_LABELS = {
+    "default_owner_id": N_("Default owner"),
+    "auto_apply": N_("Apply playbooks automatically"),
+    "notify_owner": N_("Notify the owner"),
+}
+
+# What the threshold means for each rule (shown next to the field and in the list).
+THRESHOLD_HELP = {
+    "churn_risk": N_("Churn risk from 0 to 1: an alert when the risk is above it."),
+    "rhythm": N_(
+        "Multiple of the customer's usual gap between orders: an alert when the time since the "
+        "last order is longer."
+    ),
+    "complaint": N_(
+        "Lowest complaint severity that raises an alert (a breached deadline always does)."
+    ),
+    "survey": N_("Highest recommendation score (0-10) that counts as a detractor."),
+    "tier_downgrade": N_("Not used: every tier drop raises an alert."),
+    "points_expiring": N_("Fewest points expiring that raise an alert."),
+}
+WINDOW_HELP = N_("How far back (or ahead, for expiring points) the rule looks, in days.")
+
+
+def _rule_values(rule: RetentionRule) -> dict[str, Any]:
+    return {
+        "enabled": rule.enabled,
+        "threshold": rule.threshold,
+        "window_days": rule.window_days,
+        "severity": rule.severity,
+        "classes": list(rule.classes or []),
+    }
+
+
+def _rule_data(request: Request, code: str, form) -> tuple[dict[str, Any], dict[str, str]]:
+    """Service data from the rule form, and translated field errors for values out of range."""
+    data: dict[str, Any] = {"enabled": form.get("enabled") == "1"}
+    errors: dict[str, str] = {}
+    raw = str(form.get("threshold") or "").strip().replace(",", "")
+    try:
+        threshold = float(raw)
+        if not math.isfinite(threshold):
+            raise ValueError(raw)
+    except ValueError:
+        errors["threshold"] = tr(request, "Enter a number.")
+    else:
+        if code == "churn_risk" and not 0.0 <= threshold <= 1.0:
+            errors["threshold"] = tr(request, "The risk threshold must be between 0 and 1.")
+        elif threshold < 0:
+            errors["threshold"] = tr(request, "The threshold must not be negative.")
+        else:
+            data["threshold"] = threshold
+    raw = str(form.get("window_days") or "").strip()
+    if not raw.isdigit() or len(raw) > 5 or int(raw) > MAX_WINDOW_DAYS:
+        errors["window_days"] = tr(request, "Enter a whole number from 0 to 3650.")
+    else:
+        data["window_days"] = int(raw)
+    severity = str(form.get("severity") or "")
+    if severity not in SEVERITIES:
+        errors["severity"] = tr(request, "Choose a severity.")
+    else:
+        data["severity"] = severity
+    classes = [c for c in form.getlist("classes") if isinstance(c, str)]
+    if any(c not in CLASSES for c in classes):
+        errors["classes"] = tr(request, "Choose customer classes from the list.")
+    else:
+        data["classes"] = classes
+    return data, errors
+
+
+def _options(request: Request) -> dict[str, Any]:
+    locale = request_locale(request)
+    return {
+        "class_opts": [(c, reasons.label(reasons.CLASS_NAMES, c, locale)) for c in CLASSES],
+        "severity_opts": [
+            (s, reasons.label(reasons.SEVERITY_NAMES, s, locale)) for s in SEVERITIES
+        ],
+        "rule_name": lambda c: reasons.label(reasons.RULE_NAMES, c, locale),
+        "class_name": lambda c: reasons.label(reasons.CLASS_NAMES, c, locale),
+        "severity_name": lambda s: reasons.label(reasons.SEVERITY_NAMES, s, locale),
+        "threshold_help": lambda c: tr(request, THRESHOLD_HELP[c]) if c in THRESHOLD_HELP else "",
+    }
+
+
+def _owner_opts(session: Session) -> list[tuple[int, str]]:
+    return [(u.id, u.display_name or u.username) for u in list_assignable_users(session)]
+
+
+def _list(
+    request: Request,
+    session: Session,
+    user: User,
+    *,
+    settings: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    require(user, "retention:manage")
+    config = service.get_config(session, actor=user)
+    shown = settings or {
+        "default_owner_id": config.default_owner_id,
+        "auto_apply": config.auto_apply,
+        "notify_owner": config.notify_owner,
+        "version": config.version,
+    }
+    return render(
+        request,
+        "retention/rules.html",
+        status_code=status_code,
+        rules=service.list_rules(session, actor=user),
+        s=shown,
+        errors=errors or {},
+        owner_opts=_owner_opts(session),
+        **_options(request),
+    )
+
+
+def _form(
+    request: Request,
+    user: User,
+    rule: RetentionRule,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    require(user, "retention:manage")
+    return render(
+        request,
+        "retention/rule_form.html",
+        status_code=status_code,
+        rule=rule,
+        f=values,
+        errors=errors or {},
+        window_help=tr(request, WINDOW_HELP),
+        **_options(request),
+    )
+
+
+def _rule_or_404(session: Session, code: str, user: User) -> RetentionRule:
+    if code not in RULE_CODES:
+        raise NotFound("Warning rule", code)
+    return service.get_rule(session, code, actor=user)
+
+
+@router.get("/retention/rules")
+def rule_list(request: Request, session: DbSession, user: PageUser) -> Response:
+    """The warning rules and the retention settings."""
+    return _list(request, session, user)
+
+
+@router.get("/retention/rules/{code}")
+def rule_edit(request: Request, session: DbSession, user: PageUser, code: str) -> Response:
+    require(user, "retention:manage")
+    rule = _rule_or_404(session, code, user)
+    return _form(request, user, rule, _rule_values(rule))
+
+
+@router.post("/retention/rules/{code}")
+def rule_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, code: str
+) -> Response:
+    """Save a rule; a stale form (someone saved since it was loaded) gets the conflict page."""
+    require(user, "retention:manage")
+    rule = _rule_or_404(session, code, user)
+    data, errors = _rule_data(request, code, form)
+    expected = form_version(form)
+    shown = {
+        "enabled": data["enabled"],
+        "threshold": form.get("threshold"),
+        "window_days": form.get("window_days"),
+        "severity": form.get("severity"),
+        "classes": [c for c in form.getlist("classes") if isinstance(c, str)],
+    }
+    if errors:
+        return _form(request, user, rule, shown, errors, 422)
+    sp = session.begin_nested()
+    try:
+        service.update_rule(session, code, data, actor=user, version=expected)
+    except STALE:
+        sp.rollback()
+        session.expire_all()
+        current = service.get_rule(session, code, actor=user)
+        locale = request_locale(request)
+        return conflict_page(
+            request,
+            session,
+            entity="retention_rule",
+            record=current,
+            title=reasons.label(reasons.RULE_NAMES, code, locale),
+            submitted={k: data[k] for k in RULE_LABELS if k in data},
+            current=_rule_values(current),
+            labels=RULE_LABELS,
+            form=form,
+            action=f"/retention/rules/{code}",
+            reload_url=f"/retention/rules/{code}",
+            cancel_url="/retention/rules",
+            expected=expected,
+        )
+    except RetentoError as exc:
+        sp.rollback()
+        if exc.status in (401, 403, 404):
+            raise
+        errs = {k: tr(request, v) for k, v in form_errors(request, exc).items()}
+        return _form(request, user, rule, shown, errs, exc.status)
+    flash(request, tr(request, "Warning rule saved."))
+    return redirect(request, f"/retention/rules#rule-{code}")
+
+
+@router.post("/retention/settings")
+def settings_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser
+) -> Response:
+    """Save the retention settings (versioned like the rules)."""
+    require(user, "retention:manage")
+    raw_owner = str(form.get("default_owner_id") or "").strip()
+    data: dict[str, Any] = {
+        "auto_apply": form.get("auto_apply") == "1",
+        "notify_owner": form.get("notify_owner") == "1",
+    }
+    expected = form_version(form)
+    shown = {**data, "default_owner_id": raw_owner, "version": expected}
+    owners = {str(uid) for uid, _ in _owner_opts(session)}
+    if raw_owner and raw_owner not in owners:
+        errs = {"default_owner_id": tr(request, "Choose an owner from the list.")}
+        return _list(request, session, user, settings=shown, errors=errs, status_code=422)
+    data["default_owner_id"] = int(raw_owner) if raw_owner else None
+    sp = session.begin_nested()
+    try:
+        service.update_config(session, data, actor=user, version=expected)
+    except STALE:
+        sp.rollback()
+        session.expire_all()
+        current: RetentionConfig = service.get_config(session, actor=user)
+        return conflict_page(
+            request,
+            session,
+            entity="retention_config",
+            record=current,
+            title=tr(request, "Retention settings"),
+            submitted=data,
+            current={k: getattr(current, k) for k in SETTING_LABELS},
+            labels=SETTING_LABELS,
+            form=form,
+            action="/retention/settings",
+            reload_url="/retention/rules",
+            cancel_url="/retention/rules",
+            expected=expected,
+        )
+    except RetentoError as exc:
+        sp.rollback()
+        if exc.status in (401, 403, 404):
+            raise
+        errs = {k: tr(request, v) for k, v in form_errors(request, exc).items()}
+        return _list(request, session, user, settings=shown, errors=errs, status_code=exc.status)
+    flash(request, tr(request, "Retention settings saved."))
+    return redirect(request, "/retention/rules#settings")
