@@ -132,18 +132,18 @@ def _customers(session: Session, filters: dict[str, Any]) -> Iterator[str]:
         yield _csv([[*r[1:15], ";".join(tags.get(r[0], [])), *r[15:]] for r in part])
 
 
-def _products(session: Session, filters: dict[str, Any]) -> Iterator[str]:
+def _products(session: Session, filters: dict[str, Any]) -> Iterator[list[list[Any]]]:
     p = Product
     stmt = select(
         p.id, p.external_id, p.name, p.category, p.unit_price, p.unit_cost, p.is_active
     ).order_by(p.id)
     stmt = _restrict(stmt, p, product_filter(**filters))
-    yield BOM + _csv([PRODUCT_HEADER])
+    yield [PRODUCT_HEADER]
     for part in _stream(session, stmt):
-        yield _csv([r[1:] for r in part])
+        yield [r[1:] for r in part]
 
 
-def _lines(session: Session, filters: dict[str, Any], totals: bool) -> Iterator[str]:
+def _lines(session: Session, filters: dict[str, Any], totals: bool) -> Iterator[list[list[Any]]]:
     o, ln = Order, OrderLine
     cols = [
         o.external_id, Customer.external_id, o.ordered_at, o.status, o.channel, o.discount,
@@ -162,12 +162,11 @@ def _lines(session: Session, filters: dict[str, Any], totals: bool) -> Iterator[
     filtered = order_filter(**filters)
     if filtered.whereclause is not None:
         stmt = stmt.where(o.id.in_(filtered.with_only_columns(o.id)))
-    yield BOM + _csv([ORDER_HEADER if totals else LINE_HEADER])
-    for part in _stream(session, stmt):
-        yield _csv(part)
+    yield [ORDER_HEADER if totals else LINE_HEADER]
+    yield from _stream(session, stmt)
 
 
-def _touchpoints(session: Session, filters: dict[str, Any]) -> Iterator[str]:
+def _touchpoints(session: Session, filters: dict[str, Any]) -> Iterator[list[list[Any]]]:
     t = Touchpoint
     owner = aliased(User)
     stmt = (
@@ -188,15 +187,16 @@ def _touchpoints(session: Session, filters: dict[str, Any]) -> Iterator[str]:
         .order_by(t.id)
     )
     stmt = _restrict(stmt, t, touchpoint_filter(**filters))
-    yield BOM + _csv([TOUCHPOINT_HEADER])
+    yield [TOUCHPOINT_HEADER]
     for part in _stream(session, stmt):
-        yield _csv([r[1:] for r in part])
+        yield [r[1:] for r in part]
 
 
-def export(session: Session, entity: str, filters: dict[str, Any]) -> Iterator[str]:
-    """CSV text chunks (header first) for ``entity`` filtered like its list service."""
-    if entity == "customers":
-        return _customers(session, filters)
+def export_batches(
+    session: Session, entity: str, filters: dict[str, Any]
+) -> Iterator[list[list[Any]]]:
+    """Batches of raw rows (the header alone first) for products, orders, order lines or
+    touchpoints filtered like their list service; the web lists write them as CSV or XLSX."""
     if entity == "products":
         return _products(session, filters)
     if entity == "orders":
@@ -204,3 +204,18 @@ def export(session: Session, entity: str, filters: dict[str, Any]) -> Iterator[s
     if entity == "order_lines":
         return _lines(session, filters, totals=False)
     return _touchpoints(session, filters)
+
+
+def _as_csv(batches: Iterator[list[list[Any]]]) -> Iterator[str]:
+    first = True
+    for batch in batches:
+        text = _csv(batch)
+        yield (BOM + text) if first else text
+        first = False
+
+
+def export(session: Session, entity: str, filters: dict[str, Any]) -> Iterator[str]:
+    """CSV text chunks (header first) for ``entity`` filtered like its list service."""
+    if entity == "customers":
+        return _customers(session, filters)
+    return _as_csv(export_batches(session, entity, filters))

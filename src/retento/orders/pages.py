@@ -382,3 +382,9 @@ def order_refund(
     fmt = Formatter(request_locale(request), settings.timezone, settings.currency)
     flash(request, tr(request, "Refund of %(amount)s recorded.", amount=fmt.money(refund.amount)))
     return redirect(request, f"/orders/{order.id}")
+
+
+# The order list lives in its own module; its routes join this page router.
+from retento.orders import list_pages  # noqa: E402
+
+router.include_router(list_pages.router)

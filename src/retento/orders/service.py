@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -16,6 +17,7 @@ from retento.core.locking import lock_row
 from retento.core.money import MAX_MONEY, ZERO
 from retento.core.pagination import apply_sort, paginate
 from retento.core.versioning import lock_for_edit
+from retento.customers.lookup import customer_match
 from retento.customers.models import Customer
 from retento.customers.service import require_customer_change
 from retento.orders.models import Order, OrderLine, Refund
@@ -274,10 +276,21 @@ def order_filter(
     since: datetime | None = None,
     until: datetime | None = None,
     external_id: str | None = None,
+    customer_q: str | None = None,
+    min_amount: Decimal | None = None,
+    max_amount: Decimal | None = None,
 ):
+    """Orders matching every filter given; ``customer_q`` is part of the customer's name or
+    external id, the amounts bound the order's revenue (both ends included)."""
     stmt = select(Order)
     if customer_id is not None:
         stmt = stmt.where(Order.customer_id == customer_id)
+    if customer_q:
+        stmt = stmt.where(Order.customer_id.in_(customer_match(customer_q)))
+    if min_amount is not None:
+        stmt = stmt.where(Order.revenue >= min_amount)
+    if max_amount is not None:
+        stmt = stmt.where(Order.revenue <= max_amount)
     if status:
         stmt = stmt.where(Order.status == status)
     if channel:

@@ -98,15 +98,45 @@ def delete_product(session: Session, product_id: int, *, actor: User) -> None:
 def product_filter(
     *, q: str | None = None, category: str | None = None, active: bool | None = None
 ):
+    """Products whose name, SKU (external id) or category contains ``q`` (any case)."""
     stmt = select(Product)
-    if q:
-        like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(func.lower(Product.name).like(like) | (Product.external_id == q.strip()))
+    if q and q.strip():
+        like = "%" + q.strip().lower().replace("\\", "").replace("%", "").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            func.lower(Product.name).like(like, escape="\\")
+            | func.lower(Product.external_id).like(like, escape="\\")
+            | func.lower(Product.category).like(like, escape="\\")
+        )
     if category:
         stmt = stmt.where(Product.category == category)
     if active is not None:
         stmt = stmt.where(Product.is_active == active)
     return stmt
+
+
+def set_product_active(
+    session: Session,
+    product_id: int,
+    active: bool,
+    *,
+    actor: User,
+    expected_version: int | None = None,
+) -> Product:
+    """Deactivate (hidden from the order form's picker, kept on past orders) or reactivate."""
+    return update_product(
+        session,
+        product_id,
+        ProductUpdate(is_active=active),
+        actor=actor,
+        expected_version=expected_version,
+    )
+
+
+def categories(session: Session, *, actor: User) -> list[str]:
+    """The categories in use, for the list's filter."""
+    require(actor, "product:read")
+    stmt = select(Product.category).where(Product.category.is_not(None)).distinct()
+    return sorted(c for c in session.scalars(stmt) if c)
 
 
 def list_products(

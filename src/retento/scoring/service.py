@@ -295,6 +295,42 @@ def list_scores(
     offset: int = 0,
 ):
     """Scores of one run (default: the latest), filtered e.g. 'VIP customers with P(alive) < 0.5'."""
+    run, stmt = scores_query(
+        session,
+        actor=actor,
+        run_id=run_id,
+        value_class=value_class,
+        label=label,
+        stage=stage,
+        p_alive_lt=p_alive_lt,
+        p_alive_gte=p_alive_gte,
+        clv_gte=clv_gte,
+        churn_risk_gte=churn_risk_gte,
+        churn_risk_lt=churn_risk_lt,
+        owner_id=owner_id,
+        sort=sort,
+    )
+    return run, *paginate(session, stmt, limit=limit, offset=offset)
+
+
+def scores_query(
+    session: Session,
+    *,
+    actor: User,
+    run_id: int | None = None,
+    value_class: str | None = None,
+    label: str | None = None,
+    stage: str | None = None,
+    p_alive_lt: float | None = None,
+    p_alive_gte: float | None = None,
+    clv_gte: float | None = None,
+    churn_risk_gte: float | None = None,
+    churn_risk_lt: float | None = None,
+    owner_id: int | None = None,
+    sort: str | None = None,
+):
+    """``(run, sorted select of its CustomerScore rows)`` for the filters of ``list_scores``
+    (the list pages it; the web export streams all of it)."""
     require(actor, "score:read")
     run = _run_or_latest(session, run_id)
     for name, value, allowed in (
@@ -326,7 +362,7 @@ def list_scores(
             Customer.owner_id == owner_id
         )
     stmt = apply_sort(stmt, sort, SORTABLE, CustomerScore.customer_id)
-    return run, *paginate(session, stmt, limit=limit, offset=offset)
+    return run, stmt
 
 
 def customer_scores(

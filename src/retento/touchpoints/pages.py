@@ -156,3 +156,9 @@ def touchpoint_create(
         )
     flash(request, tr(request, "The touchpoint was recorded."))
     return redirect(request, f"/customers/{customer.id}")
+
+
+# The touchpoint list and edit form live in their own module; their routes join this router.
+from retento.touchpoints import list_pages  # noqa: E402
+
+router.include_router(list_pages.router)

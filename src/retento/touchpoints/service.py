@@ -13,6 +13,7 @@ from retento.auth.permissions import require
 from retento.core.errors import Conflict, InvalidInput, NotFound
 from retento.core.pagination import apply_sort, paginate
 from retento.core.versioning import lock_for_edit
+from retento.customers.lookup import customer_match
 from retento.customers.models import Customer
 from retento.customers.service import require_customer_change
 from retento.touchpoints.models import Touchpoint
@@ -119,8 +120,13 @@ def touchpoint_filter(
     owner_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    customer_q: str | None = None,
 ):
+    """Touchpoints matching every filter given; ``customer_q`` is part of the customer's name
+    or external id."""
     stmt = select(Touchpoint)
+    if customer_q:
+        stmt = stmt.where(Touchpoint.customer_id.in_(customer_match(customer_q)))
     for col, val in (
         (Touchpoint.customer_id, customer_id),
         (Touchpoint.channel, channel),
