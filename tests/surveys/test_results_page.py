@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from retento.auth.models import User
 from retento.surveys import results_cache, service
-from retento.surveys.models import SurveyAnswer, SurveyResponse
+from retento.surveys.models import Survey, SurveyAnswer, SurveyResponse
 from retento.surveys.schemas import (
     AnswersSubmit,
     ResponseCreate,
@@ -24,6 +25,7 @@ from retento.surveys.schemas import (
     SurveyUpdate,
 )
 from tests.factories import make_customer
+from tests.surveys.conftest import small_survey_data
 from tests.web.conftest import Browser
 
 LOCALES = ("en", "zh_CN")
@@ -350,3 +352,83 @@ def test_results_are_cached_and_recomputed_after_each_write(web, db, users, smal
     db.commit()
     page = web.get(url).text
     assert "±0.1" in page and results_cache.stats["misses"] == results_before + 1
+
+
+# --- PostgreSQL: duplicates under concurrency, cache across processes ---------------------------
+
+
+def test_parallel_phone_entries_for_one_customer_record_one_response(live_pg):
+    from tests.factories import make_user
+    from tests.factories.concurrency import run_parallel
+    from tests.factories.race import bearer_headers, post_each, statuses
+
+    n = 8
+    with live_pg.session() as s:
+        mgr = make_user(s, role="manager")
+        agent = make_user(s, role="agent")
+        cust = make_customer(s)
+        (h,) = bearer_headers(s, mgr, 1)
+        headers = bearer_headers(s, agent, n)
+        s.commit()
+        customer_id = cust.id
+    with live_pg.client() as c:
+        sid = c.post(
+            "/api/v1/surveys",
+            json=small_survey_data().model_dump(mode="json", exclude_none=True),
+            headers=h,
+        ).json()["id"]
+        assert c.patch(f"/api/v1/surveys/{sid}", json={"status": "active"}, headers=h).is_success
+    body = {"customer_id": customer_id, "answers": [{"question": "sat", "number": 4}]}
+    call = post_each(
+        live_pg, f"/api/v1/surveys/{sid}/responses", lambda i: {"json": body, "headers": headers[i]}
+    )
+    got = statuses(run_parallel(n, call))
+    assert got == {201: 1, 409: n - 1}, got
+    with live_pg.session() as s:
+        ids = s.scalars(
+            select(SurveyResponse.id).where(
+                SurveyResponse.survey_id == sid, SurveyResponse.customer_id == customer_id
+            )
+        ).all()
+    assert len(ids) == 1
+
+
+def test_cache_sees_a_write_committed_by_another_connection(live_pg):
+    """The fingerprint is read from the database: a response saved by another process (here
+    another session and client) shows at the next view, never the stored results."""
+    from tests.factories import make_user
+    from tests.factories.race import bearer_headers
+
+    with live_pg.session() as s:
+        mgr = make_user(s, role="manager")
+        agent = make_user(s, role="agent")
+        (h,) = bearer_headers(s, mgr, 1)
+        (ha,) = bearer_headers(s, agent, 1)
+        s.commit()
+    with live_pg.client() as c:
+        sid = c.post(
+            "/api/v1/surveys",
+            json=small_survey_data().model_dump(mode="json", exclude_none=True),
+            headers=h,
+        ).json()["id"]
+        assert c.patch(f"/api/v1/surveys/{sid}", json={"status": "active"}, headers=h).is_success
+        url = f"/api/v1/surveys/{sid}/responses"
+        ans = [{"question": "sat", "number": 5}, {"question": "rec", "number": 10}]
+        assert c.post(url, json={"answers": ans}, headers=ha).status_code == 201
+    with live_pg.session() as s:
+        from retento.surveys.results_pages import compute
+
+        survey = s.get(Survey, sid)
+        user = s.scalar(select(User).where(User.id == mgr.id))
+        first = results_cache.cached(s, survey, lambda: compute(s, survey, user))
+        assert first["res"]["nps"]["headline"]["score"] == 100
+        again = results_cache.cached(s, survey, lambda: pytest.fail("recomputed"))
+        assert again is first
+    with live_pg.client() as c:
+        ans = [{"question": "sat", "number": 1}, {"question": "rec", "number": 0}]
+        assert c.post(url, json={"answers": ans}, headers=ha).status_code == 201
+    with live_pg.session() as s:
+        survey = s.get(Survey, sid)
+        user = s.get(User, mgr.id)
+        fresh = results_cache.cached(s, survey, lambda: compute(s, survey, user))
+        assert fresh["res"]["nps"]["headline"]["score"] == 0
