@@ -190,3 +190,18 @@ def test_the_pages_speak_chinese(web, db, users):
     assert "产品" in page.text and "停用" in page.text and "导出" in page.text
     form = web.get(f"/products/{tea.id}/edit")
     assert "标价" in form.text and "单位成本" in form.text
+
+
+def test_xlsx_cells_keep_numbers_localise_times_and_drop_control_characters():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from retento.dataio.downloads import xlsx_cell
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert xlsx_cell(Decimal("-5.00"), shanghai) == Decimal("-5.00")  # a number, not neutralised
+    assert xlsx_cell("-5", shanghai) == "'-5"  # text that looks like a formula
+    assert xlsx_cell("bell\x07 and\x00 nul", shanghai) == "bell and nul"
+    local = xlsx_cell(datetime(2025, 1, 1, 20, tzinfo=UTC), shanghai)
+    assert local == datetime(2025, 1, 2, 4) and local.tzinfo is None
+    assert xlsx_cell({"a": 1}, shanghai) == '{"a": 1}'

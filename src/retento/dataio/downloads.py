@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -35,6 +36,8 @@ Producer = Callable[[Session, User], Batches]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BLOCK = 256 * 1024
 SPOOL = 16 * 1024 * 1024
+# Control characters XML 1.0 cannot hold (openpyxl refuses them): dropped from XLSX cells.
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _in_own_session(request: Request, user: User, produce: Producer) -> Batches:
@@ -66,8 +69,6 @@ def _csv_chunks(batches: Batches) -> Iterator[str]:
 def xlsx_cell(value: Any, tz: ZoneInfo) -> Any:
     """One value as an XLSX cell: numbers stay numbers, times are local and naive (Excel has
     no time zones), formula-looking text is neutralised, control characters are dropped."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
     if value is None or isinstance(value, bool | int | float | Decimal):
         return value
     if isinstance(value, datetime):
@@ -76,7 +77,10 @@ def xlsx_cell(value: Any, tz: ZoneInfo) -> Any:
         return value
     if isinstance(value, dict):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
-    return neutralise(ILLEGAL_CHARACTERS_RE.sub("", str(value)))
+    text = str(value)
+    if _ILLEGAL.search(text):
+        text = _ILLEGAL.sub("", text)
+    return neutralise(text)
 
 
 def _xlsx_chunks(batches: Batches, sheet: str, tz: ZoneInfo) -> Iterator[bytes]:
