@@ -736,7 +736,7 @@ def test_manager_reads_nps_csat_ratio_value_and_csi_on_the_results_page(
 
         cells = page.locator("#ratio-table tr[data-dimension='product.quality'] td")
         assert cells.all_inner_texts() == [
-            "product.quality",
+            "Product quality",  # the dimension's label, not its code
             str(len(pairs)),
             fmt.number(mean_a, 2),
             fmt.number(mean_b, 2),
