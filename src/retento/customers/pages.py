@@ -603,3 +603,8 @@ def customer_erase(
 from retento.customers import merge_pages  # noqa: E402
 
 router.include_router(merge_pages.router)
+
+# The XLSX export of the list lives in its own module; its route joins this page router.
+from retento.customers import export_pages  # noqa: E402
+
+router.include_router(export_pages.router)

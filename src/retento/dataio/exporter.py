@@ -89,7 +89,7 @@ def _stream(session: Session, stmt: Select) -> Iterator[list[Any]]:
         yield [list(r) for r in part]
 
 
-def _customers(session: Session, filters: dict[str, Any]) -> Iterator[str]:
+def _customers(session: Session, filters: dict[str, Any]) -> Iterator[list[list[Any]]]:
     owner = aliased(User)
     c = Customer
     stmt = (
@@ -119,7 +119,7 @@ def _customers(session: Session, filters: dict[str, Any]) -> Iterator[str]:
     # A full export (no filter) includes archived customers, so their orders re-import; the
     # web list's export passes its "archived" choice.
     stmt = _restrict(stmt, c, customer_filter(**{"archived": None, **filters}))
-    yield BOM + _csv([CUSTOMER_HEADER])
+    yield [CUSTOMER_HEADER]
     for part in _stream(session, stmt):
         ids = [r[0] for r in part]
         tags: dict[int, list[str]] = {}
@@ -129,7 +129,7 @@ def _customers(session: Session, filters: dict[str, Any]) -> Iterator[str]:
             .order_by(CustomerTag.customer_id, CustomerTag.tag)
         ):
             tags.setdefault(cid, []).append(tag)
-        yield _csv([[*r[1:15], ";".join(tags.get(r[0], [])), *r[15:]] for r in part])
+        yield [[*r[1:15], ";".join(tags.get(r[0], [])), *r[15:]] for r in part]
 
 
 def _products(session: Session, filters: dict[str, Any]) -> Iterator[list[list[Any]]]:
@@ -195,8 +195,11 @@ def _touchpoints(session: Session, filters: dict[str, Any]) -> Iterator[list[lis
 def export_batches(
     session: Session, entity: str, filters: dict[str, Any]
 ) -> Iterator[list[list[Any]]]:
-    """Batches of raw rows (the header alone first) for products, orders, order lines or
-    touchpoints filtered like their list service; the web lists write them as CSV or XLSX."""
+    """Batches of raw rows (the header alone first) for customers, products, orders, order
+    lines or touchpoints filtered like their list service; the web lists write them as CSV or
+    XLSX."""
+    if entity == "customers":
+        return _customers(session, filters)
     if entity == "products":
         return _products(session, filters)
     if entity == "orders":
@@ -216,6 +219,4 @@ def _as_csv(batches: Iterator[list[list[Any]]]) -> Iterator[str]:
 
 def export(session: Session, entity: str, filters: dict[str, Any]) -> Iterator[str]:
     """CSV text chunks (header first) for ``entity`` filtered like its list service."""
-    if entity == "customers":
-        return _customers(session, filters)
     return _as_csv(export_batches(session, entity, filters))
