@@ -123,7 +123,7 @@ def test_bad_value_shows_the_error_next_to_the_field(page, server):
     page.fill("#f-email", "not-an-email")
     page.click("#customer-form button[type=submit]")
     error = page.locator(".field.has-error:has(#f-email) .field-error")
-    assert "wrong format" in error.inner_text()
+    assert "Enter an email address such as name@example.com." in error.inner_text()
     assert page.input_value("#f-name") == "Browser Co"
     page.goto(f"{server.base_url}/customers?q=browser")
     assert "Browser Co" not in page.inner_text("#customer-table")
