@@ -29,7 +29,9 @@ def test_manager_runs_scoring_sees_charts_and_chinese(page, server):  # noqa: F8
     assert page.locator("#pyramid-table tbody tr").count() == 5
     assert page.locator("#runs-table tbody tr").count() == 1
 
-    # Clicking a point of the P(alive)/CLV scatter opens that customer's 360 page.
+    # Clicking a point of the risk/CLV scatter opens that customer's 360 page (once the points
+    # have finished growing in: a click during the entrance animation can miss a 2-px symbol).
+    page.wait_for_selector("#scatter-chart[data-chart-ready]", state="attached")
     target = page.evaluate(
         """() => {
             const el = document.getElementById("scatter-chart");

@@ -92,6 +92,8 @@
     root.querySelectorAll("[data-chart]").forEach(function (el) {
       if (el._chart) return;
       el._chart = window.echarts.init(el, null, { renderer: "svg" });
+      // Marked once drawn and its entrance animation is over (points are clickable from then).
+      el._chart.on("finished", function () { el.setAttribute("data-chart-ready", ""); });
       el._chart.setOption(JSON.parse(el.dataset.chart));
       // data-chart-link="/customers/": clicking a point whose third value is an id opens it.
       if (el.dataset.chartLink) {
