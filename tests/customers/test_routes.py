@@ -58,3 +58,17 @@ def test_pagination_limits_are_validated(client, tokens):
 def test_healthz(client):
     r = client.get("/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+def test_country_is_an_iso_code_in_either_case_and_an_unknown_one_is_named(client, tokens):
+    h = tokens["manager"]
+    r = client.post("/api/v1/customers", json={"name": "Li Lei", "country": "cn"}, headers=h)
+    assert r.status_code == 201 and r.json()["country"] == "CN"
+    cid = r.json()["id"]
+    r = client.patch(f"/api/v1/customers/{cid}", json={"country": "China"}, headers=h)
+    assert r.status_code == 422
+    [error] = r.json()["errors"]
+    assert error["field"] == "country" and "not a country code" in error["message"]
+    assert client.get(f"/api/v1/customers/{cid}", headers=h).json()["country"] == "CN"
+    r = client.patch(f"/api/v1/customers/{cid}", json={"country": None}, headers=h)
+    assert r.status_code == 200 and r.json()["country"] is None

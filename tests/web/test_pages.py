@@ -322,6 +322,31 @@ def test_customer_form_errors_sit_next_to_the_field_and_nothing_is_saved(web, db
     assert count(db, Customer) == before
 
 
+def test_country_is_picked_by_name_in_the_users_language(web, db):
+    """Issue 14 polish: the country field was a 2-character text box ("China" became "Ch")."""
+    c = make_customer(db, name="Picker Co", country="CN")
+    db.commit()
+    web.login("manager")
+    form = web.get(f"/customers/{c.id}/edit").text
+    field = form[form.index('id="f-country"') :]
+    field = field[: field.index("</select>")]
+    assert '<option value="CN" selected>China</option>' in field
+    assert '<option value="DE" >Germany</option>' in field.replace('"  >', '" >')
+    assert "China" in web.get(f"/customers/{c.id}").text
+    r = web.post("/customers/new", {"name": "Nowhere Ltd", "country": "XX"})
+    assert r.status_code == 422
+    field = r.text[r.text.index('id="f-country"') :]
+    assert "is not a country code" in field[:20000]
+    assert db.scalar(select(Customer).where(Customer.name == "Nowhere Ltd")) is None
+    web.post("/locale", {"lang": "zh_CN", "next": "/"})
+    form = web.get(f"/customers/{c.id}/edit").text
+    assert '<option value="CN" selected>中国</option>' in form and "国家或地区" in form
+    assert (
+        "（中国）" in web.get(f"/customers/{c.id}").text
+        or "(中国)" in web.get(f"/customers/{c.id}").text
+    )
+
+
 def test_duplicate_external_id_is_reported_on_the_field(web, db):
     make_customer(db, name="Existing", external_id="DUP-1")
     db.commit()

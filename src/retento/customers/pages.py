@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.auth.service import list_assignable_users
+from retento.core.countries import country_options
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
 from retento.core.pagination import apply_sort
@@ -36,6 +37,7 @@ from retento.web.render import (
     page_router,
     redirect,
     render,
+    request_locale,
     tr,
 )
 
@@ -68,7 +70,7 @@ FIELD_LABELS = {
     "phone": N_("Phone"),
     "address": N_("Address"),
     "city": N_("City"),
-    "country": N_("Country code"),
+    "country": N_("Country"),
     "acquired_on": N_("Customer since"),
     "tags": N_("Tags"),
     "owner_id": N_("Owner"),
@@ -403,6 +405,7 @@ def _render_form(
             (k, tr(request, label_msgid("party_type", k))) for k in ("person", "organisation")
         ],
         consents=CONSENTS,
+        countries=country_options(request_locale(request)),
         duplicates=duplicates or [],
     )
 

@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from retento.core.countries import Country
 from retento.core.limits import custom_fields_validator
 from retento.core.validation import Day, DbId, Name
 from retento.core.versioning import ExpectedVersion
@@ -52,7 +53,7 @@ class CustomerBase(BaseModel):
     phone: str | None = Field(None, max_length=50)
     address: str | None = Field(None, max_length=300)
     city: str | None = Field(None, max_length=100)
-    country: str | None = Field(None, min_length=2, max_length=2)
+    country: Country | None = None
     acquired_on: date | None = None
     consent_email: bool = False
     consent_sms: bool = False
@@ -83,7 +84,7 @@ class CustomerUpdate(BaseModel):
     phone: str | None = Field(None, max_length=50)
     address: str | None = Field(None, max_length=300)
     city: str | None = Field(None, max_length=100)
-    country: str | None = Field(None, min_length=2, max_length=2)
+    country: Country | None = None
     acquired_on: Day | None = None
     consent_email: bool | None = None
     consent_sms: bool | None = None

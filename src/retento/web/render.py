@@ -17,6 +17,7 @@ import retento
 from retento.auth.models import User
 from retento.auth.permissions import can as role_can
 from retento.core.config import Settings
+from retento.core.countries import country_name
 from retento.core.deps import optional_user
 from retento.core.errors import RetentoError, Unauthorized
 from retento.web.csrf import check_csrf, csrf_token
@@ -175,6 +176,7 @@ def context(request: Request, extra: dict[str, Any], locale: str | None = None) 
         "languages": [(code, LANGUAGE_NAMES[code]) for code in LOCALES],
         "fmt": fmt,
         "label": label,
+        "country_name": lambda code: country_name(code, locale),
         "can": can,
         "nav": nav_for(v),  # type: ignore[arg-type]
         "admin_nav": nav_for(v, "admin"),  # type: ignore[arg-type]
