@@ -656,3 +656,22 @@ def test_fast_list_matches_the_service_query(db, users):
             0
         ]
     ]
+
+
+def test_one_menu_entry_is_highlighted_per_page(web):
+    """Issue 14 polish: /complaints/dashboard, /complaints/sla and /loyalty/programme lit two
+    entries at once (a parent's prefix and the page's own entry)."""
+    import re
+
+    web.login("admin")
+    for path, expected in (
+        ("/complaints/dashboard", "/complaints/dashboard"),
+        ("/complaints/sla", "/complaints/sla"),
+        ("/loyalty/programme", "/loyalty/programme"),
+        ("/complaints", "/complaints"),
+        ("/customers/new", "/customers"),
+    ):
+        html = web.get(path).text
+        header = html[: html.index("</nav>")]
+        lit = re.findall(r'<a href="([^"]+)" class="(?:admin-link )?active"', header)
+        assert lit == [expected], (path, lit)

@@ -40,3 +40,15 @@ def nav_for(user: User | None, section: str = "main") -> list[NavItem]:
         n for n in NAV if n.section == section and (n.permission is None or can(user, n.permission))
     ]
     return sorted(items, key=lambda n: (n.order, n.key))
+
+
+def nav_here(path: str, items: list[NavItem]) -> str | None:
+    """The one entry to highlight for ``path``: the longest ``href`` that is the path or a parent
+    of it, so /complaints/dashboard lights "Dashboard" only, not "Complaints" as well."""
+    best: str | None = None
+    for n in items:
+        if (path == n.href or path.startswith(n.href.rstrip("/") + "/")) and (
+            best is None or len(n.href) > len(best)
+        ):
+            best = n.href
+    return best

@@ -31,7 +31,7 @@ from retento.web.i18n import (
     translations,
 )
 from retento.web.labels import label_msgid
-from retento.web.nav import nav_for
+from retento.web.nav import nav_for, nav_here
 
 WEB_DIR = Path(__file__).resolve().parent
 PACKAGE_DIR = Path(retento.__file__).resolve().parent
@@ -168,6 +168,8 @@ def context(request: Request, extra: dict[str, Any], locale: str | None = None) 
     def can(verb: str) -> bool:
         return v is not None and role_can(v, verb)  # type: ignore[arg-type]
 
+    main_nav = nav_for(v)  # type: ignore[arg-type]
+    admin_nav = nav_for(v, "admin")  # type: ignore[arg-type]
     ctx: dict[str, Any] = {
         "request": request,
         "user": v,
@@ -178,8 +180,9 @@ def context(request: Request, extra: dict[str, Any], locale: str | None = None) 
         "label": label,
         "country_name": lambda code: country_name(code, locale),
         "can": can,
-        "nav": nav_for(v),  # type: ignore[arg-type]
-        "admin_nav": nav_for(v, "admin"),  # type: ignore[arg-type]
+        "nav": main_nav,
+        "admin_nav": admin_nav,
+        "nav_here": nav_here(request.url.path, [*main_nav, *admin_nav]),
         "csrf_token": csrf_token(request) if "session" in request.scope else "",
         "flashes": flashes,
         "path": request.url.path,
