@@ -59,7 +59,8 @@ def page_modules() -> list[str]:
     """Every ``retento.<domain>.pages`` module that exists (discovered, so domains plug in)."""
     names = []
     for child in sorted(PACKAGE_DIR.iterdir()):
-        if child.is_dir() and (child / "pages.py").is_file():
+        pages = child / "pages"
+        if child.is_dir() and ((child / "pages.py").is_file() or (pages / "__init__.py").is_file()):
             names.append(f"retento.{child.name}.pages")
     return names
 

@@ -1,0 +1,236 @@
+"""The complaint category tree admin (managers and admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from retento.auth.permissions import require
+from retento.complaints import service
+from retento.complaints.models import (
+    Complaint,
+    ComplaintCategory,
+)
+from retento.complaints.pages.common import (
+    cat_name,
+    int_or_none,
+    reraise_access,
+    tree_label,
+)
+from retento.complaints.schemas import (
+    CategoryCreate,
+    CategoryUpdate,
+)
+from retento.core.deps import DbSession
+from retento.core.errors import Conflict, InvalidInput, RetentoError
+from retento.core.validation import DbId
+from retento.web.forms import PageForm
+from retento.web.i18n import N_
+from retento.web.render import (
+    PageUser,
+    flash,
+    form_errors,
+    page_router,
+    redirect,
+    render,
+    tr,
+)
+
+router = page_router()
+
+
+# --- category tree admin -----------------------------------------------------------------------
+
+CATEGORY_FIELDS = ("code", "name", "name_zh", "parent_id")
+
+
+def _category_errors(request: Request, exc: ValidationError | RetentoError) -> dict[str, str]:
+    """Form errors by field; the service's usual refusals in the page's language."""
+    errors = form_errors(request, exc)
+    if isinstance(exc, Conflict) and exc.field == "code":
+        errors["code"] = tr(request, "A category with this code exists already.")
+    elif isinstance(exc, InvalidInput) and exc.field == "parent_id":
+        if "itself" in exc.message:
+            errors["parent_id"] = tr(
+                request, "A category cannot move under itself or one of its subcategories."
+            )
+        else:
+            errors["parent_id"] = tr(request, "This parent category does not exist.")
+    if isinstance(exc, ValidationError) and any(
+        e["loc"] == ("code",) and e["type"] == "string_pattern_mismatch" for e in exc.errors()
+    ):
+        errors["code"] = tr(
+            request, "Use lower-case letters, digits, hyphens, dots or underscores only."
+        )
+    return errors
+
+
+def _parent_options(
+    request: Request, session: Session, exclude: int | None = None
+) -> list[tuple[str, str]]:
+    """Possible parents in tree order; ``exclude`` leaves out a category and its subtree."""
+    out = []
+    for c, _, path in service.category_tree(session):
+        if exclude is not None and any(p.id == exclude for p in path):
+            continue
+        out.append((str(c.id), tree_label(request, path)))
+    return out
+
+
+def _render_categories(
+    request: Request,
+    session: Session,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    tree = service.category_tree(session)
+    used = dict(
+        session.execute(
+            select(Complaint.category_id, func.count()).group_by(Complaint.category_id)
+        ).all()
+    )
+    offered = {c.id for c, _, _ in service.category_tree(session, active_only=True)}
+    rows = [
+        {
+            "c": c,
+            "depth": depth,
+            "name": cat_name(request, c),
+            "offered": c.id in offered,
+            "complaints": used.get(c.id, 0),
+        }
+        for c, depth, _ in tree
+    ]
+    return render(
+        request,
+        "complaints/categories.html",
+        status_code=status_code,
+        rows=rows,
+        parents=_parent_options(request, session),
+        form=form or {},
+        errors=errors or {},
+    )
+
+
+def _error_status(exc: Exception) -> int:
+    return 409 if isinstance(exc, Conflict) else 422
+
+
+@router.get("/complaints/categories")
+def category_admin(request: Request, session: DbSession, user: PageUser) -> Response:
+    """The complaint category tree (managers and admins)."""
+    require(user, "sla:manage")
+    return _render_categories(request, session)
+
+
+@router.post("/complaints/categories")
+def category_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser
+) -> Response:
+    """Add a category (at the top or under a parent)."""
+    require(user, "sla:manage")
+    shown = {k: str(form.get(k) or "").strip() for k in CATEGORY_FIELDS}
+    try:
+        service.create_category(
+            session,
+            CategoryCreate(
+                code=shown["code"].lower(),
+                name=shown["name"],
+                name_zh=shown["name_zh"] or None,
+                parent_id=int_or_none(shown["parent_id"]),
+            ),
+            actor=user,
+        )
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        reraise_access(exc)
+        errors = _category_errors(request, exc)
+        return _render_categories(request, session, shown, errors, _error_status(exc))
+    flash(request, tr(request, "The category was saved."))
+    return redirect(request, "/complaints/categories")
+
+
+def _render_category(
+    request: Request,
+    session: Session,
+    cat: ComplaintCategory,
+    form: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "complaints/category.html",
+        status_code=status_code,
+        cat=cat,
+        parents=_parent_options(request, session, exclude=cat.id),
+        form=form,
+        errors=errors or {},
+    )
+
+
+@router.get("/complaints/categories/{category_id:int}")
+def category_edit(
+    request: Request, session: DbSession, user: PageUser, category_id: DbId
+) -> Response:
+    """Rename, move or (de)activate one category."""
+    require(user, "sla:manage")
+    cat = service.get_category(session, category_id)
+    form = {
+        "name": cat.name,
+        "name_zh": cat.name_zh or "",
+        "parent_id": "" if cat.parent_id is None else str(cat.parent_id),
+        "is_active": cat.is_active,
+    }
+    return _render_category(request, session, cat, form)
+
+
+@router.post("/complaints/categories/{category_id:int}")
+def category_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, category_id: DbId
+) -> Response:
+    """Save a category; complaints filed under it keep it."""
+    require(user, "sla:manage")
+    cat = service.get_category(session, category_id)
+    shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in CATEGORY_FIELDS[1:]}
+    shown["is_active"] = form.get("is_active") == "1"
+    try:
+        service.update_category(
+            session,
+            category_id,
+            CategoryUpdate(
+                name=shown["name"],
+                name_zh=shown["name_zh"] or None,
+                parent_id=int_or_none(shown["parent_id"]),
+                is_active=shown["is_active"],
+            ),
+            actor=user,
+        )
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        reraise_access(exc)
+        cat = service.get_category(session, category_id)
+        errors = _category_errors(request, exc)
+        return _render_category(request, session, cat, shown, errors, _error_status(exc))
+    flash(request, tr(request, "The category was saved."))
+    return redirect(request, "/complaints/categories")
+
+
+@router.post("/complaints/categories/{category_id:int}/active")
+def category_toggle(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, category_id: DbId
+) -> Response:
+    """Deactivate (no longer offered on intake) or reactivate a category from the list."""
+    require(user, "sla:manage")
+    active = form.get("active") == "1"
+    cat = service.update_category(
+        session, category_id, CategoryUpdate(is_active=active), actor=user
+    )
+    msgid = N_("%(name)s is offered again.") if active else N_("%(name)s is no longer offered.")
+    flash(request, tr(request, msgid, name=cat_name(request, cat)))
+    return redirect(request, "/complaints/categories")

@@ -1,0 +1,129 @@
+"""Helpers shared by the complaint screens: option lists in the page's language, the queue's
+SLA colour, form value parsing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.auth.service import list_assignable_users
+from retento.complaints import service, workflow
+from retento.complaints.models import (
+    Complaint,
+    ComplaintCategory,
+)
+from retento.core.db import utcnow
+from retento.core.errors import RetentoError
+from retento.web.i18n import Formatter
+from retento.web.labels import label_msgid
+from retento.web.render import (
+    tr,
+)
+
+# --- shared helpers ----------------------------------------------------------------------------
+
+
+def opts(request: Request, group: str, codes: Any) -> list[tuple[str, str]]:
+    """``(code, translated label)`` pairs for a select or checkbox list."""
+    return [(str(c), tr(request, label_msgid(group, str(c)))) for c in codes]
+
+
+def cat_name(request: Request, c: ComplaintCategory) -> str:
+    """A category's name in the page's language."""
+    return c.name_zh if is_zh(request) and c.name_zh else c.name
+
+
+def tree_label(request: Request, path: list[ComplaintCategory]) -> str:
+    """``Parent › Child`` in the page's language."""
+    return " › ".join(cat_name(request, c) for c in path)
+
+
+def category_options(
+    request: Request, session: Session, user: User, keep: int | None = None
+) -> list[tuple[str, str]]:
+    """Categories offered on intake as ``(id, Parent › Child)``, in tree order.
+
+    ``keep``: a complaint's current category, listed even when deactivated since (an edit must
+    not silently move the complaint elsewhere).
+    """
+    require(user, "complaint:read")
+    tree = service.category_tree(session)
+    offered = {c.id for c, _, _ in service.category_tree(session, active_only=True)}
+    return [
+        (str(c.id), tree_label(request, path))
+        for c, _, path in tree
+        if c.id in offered or c.id == keep
+    ]
+
+
+def public_category_options(request: Request, session: Session) -> list[tuple[str, str]]:
+    """Offered categories by code, for the public form (no login)."""
+    return [
+        (c.code, tree_label(request, path))
+        for c, _, path in service.category_tree(session, active_only=True)
+    ]
+
+
+def is_zh(request: Request) -> bool:
+    """True when the page is shown in Chinese."""
+    from retento.web.render import request_locale
+
+    return request_locale(request) == "zh_CN"
+
+
+def user_options(session: Session) -> list[tuple[str, str]]:
+    """People complaints can be assigned to."""
+    return [(str(u.id), u.display_name or u.username) for u in list_assignable_users(session)]
+
+
+def sla_flag(c: Complaint, now: datetime | None = None) -> str:
+    """The queue colour of a complaint: ``ok``, ``near_breach``, ``breached``, ``paused`` …"""
+    now = now or utcnow()
+    if not workflow.is_open(c.status):
+        return "breached" if c.resolution_breached else "done"
+    if c.first_response_due_at is None and c.resolution_due_at is None:
+        return "none"
+    worst = "ok"
+    clocks = [(c.resolution_warn_at, c.resolution_due_at)]
+    if c.first_responded_at is None:
+        clocks.append((c.first_response_warn_at, c.first_response_due_at))
+    for warn, due in clocks:
+        if due is not None and now >= due:
+            return "breached"
+        if warn is not None and now >= warn:
+            worst = "near_breach"
+    if c.paused_since is not None and worst == "ok":
+        return "paused"
+    return worst
+
+
+def when(request: Request, value: datetime) -> str:
+    """A timestamp in the page's language and the installation's time zone."""
+    from retento.web.render import request_locale
+
+    settings = request.app.state.settings
+    return Formatter(request_locale(request), settings.timezone, settings.currency).datetime(
+        value, "short"
+    )
+
+
+def int_or_none(value: str) -> int | None:
+    """A whole number from a form value, ``None`` if blank or not a number."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def map_errors(errors: dict[str, str], mapping: dict[str, str]) -> dict[str, str]:
+    """Rename schema field names to the form's input names."""
+    return {mapping.get(k, k): v for k, v in errors.items()}
+
+
+def reraise_access(exc: Exception) -> None:
+    """Permission and not-found errors become error pages, not form messages."""
+    if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
+        raise exc

@@ -1,0 +1,187 @@
+"""Navigation items and code labels of the complaints domain (registered on import)."""
+
+from __future__ import annotations
+
+from retento.web.i18n import N_
+from retento.web.labels import register_labels
+from retento.web.nav import NavItem, register_nav
+
+register_nav(NavItem("complaints", N_("Complaints"), "/complaints", "complaint:read", 30))
+register_nav(
+    NavItem(
+        "complaints.dashboard",
+        N_("Complaint dashboard"),
+        "/complaints/dashboard",
+        "complaint:read",
+        31,
+    )
+)
+register_nav(NavItem("admin.sla", N_("SLA admin"), "/complaints/sla", "sla:manage", 30, "admin"))
+register_nav(
+    NavItem(
+        "admin.complaint_categories",
+        N_("Complaint categories"),
+        "/complaints/categories",
+        "sla:manage",
+        31,
+        "admin",
+    )
+)
+
+register_labels(
+    "complaint_status",
+    {
+        "accepted": N_("Accepted"),
+        "in_progress": N_("In progress"),
+        "awaiting_customer": N_("Awaiting customer"),
+        "resolved": N_("Resolved (feedback given)"),
+        "follow_up": N_("Follow-up"),
+        "closed": N_("Closed"),
+    },
+)
+register_labels("complaint_kind", {"complaint": N_("Complaint"), "grumble": N_("Grumble")})
+register_labels(
+    "entity",
+    {
+        "complaint": N_("Complaint"),
+        "complaint_event": N_("Complaint event"),
+        "complaint_remedy": N_("Remedy"),
+        "complaint_attachment": N_("Attachment"),
+        "complaint_category": N_("Complaint category"),
+        "complaint_improvement": N_("Improvement (PDCA)"),
+        "business_calendar": N_("Business calendar"),
+        "sla_policy": N_("SLA policy"),
+    },
+)
+register_labels(
+    "complaint_channel",
+    {
+        "phone": N_("Phone"),
+        "email": N_("Email"),
+        "web_form": N_("Web form"),
+        "store": N_("Store"),
+        "chat": N_("Chat"),
+        "social": N_("Social media"),
+        "api": N_("API"),
+    },
+)
+register_labels(
+    "severity",
+    {
+        "1": N_("1 · Inconvenience"),
+        "2": N_("2 · Moderate"),
+        "3": N_("3 · Major"),
+        "4": N_("4 · Serious loss"),
+    },
+)
+register_labels(
+    "emotion", {"calm": N_("Calm"), "cold": N_("Cold anger"), "intense": N_("Intense anger")}
+)
+register_labels(
+    "purpose",
+    {
+        "heard": N_("To be heard"),
+        "respected": N_("To be respected"),
+        "resolved": N_("To get it resolved"),
+        "compensated": N_("To be compensated"),
+    },
+)
+register_labels(
+    "remedy_kind",
+    {
+        "apology": N_("Apology"),
+        "explanation": N_("Explanation"),
+        "compensation": N_("Compensation"),
+        "thanks": N_("Thanks"),
+    },
+)
+register_labels(
+    "compensation_type",
+    {
+        "voucher": N_("Voucher"),
+        "refund": N_("Refund"),
+        "gift": N_("Gift"),
+        "loyalty_points": N_("Loyalty points"),
+    },
+)
+register_labels(
+    "complaint_action",
+    {
+        "start": N_("Start handling"),
+        "await_customer": N_("Wait for the customer"),
+        "customer_replied": N_("Customer replied"),
+        "resolve": N_("Resolve and give feedback"),
+        "follow_up": N_("Start follow-up"),
+        "close": N_("Close"),
+        "reopen": N_("Reopen"),
+    },
+)
+register_labels(
+    "complaint_event",
+    {
+        "created": N_("Received"),
+        "received": N_("Received"),
+        "edited": N_("Intake edited"),
+        "status": N_("Status changed"),
+        "transition": N_("Status changed"),
+        "note": N_("Internal note"),
+        "message": N_("Message to the customer"),
+        "customer_reply": N_("Customer reply"),
+        "assignment": N_("Assignment"),
+        "remedy": N_("Service recovery"),
+        "severity": N_("Severity changed"),
+        "escalation": N_("Escalation"),
+        "feedback": N_("Feedback"),
+        "attachment": N_("Attachment"),
+    },
+)
+register_labels(
+    "sla_state",
+    {
+        "ok": N_("On time"),
+        "running": N_("On time"),
+        "near_breach": N_("Near breach"),
+        "breached": N_("Breached"),
+        "paused": N_("Paused"),
+        "met": N_("Met"),
+        "done": N_("Done"),
+        "none": N_("No SLA"),
+    },
+)
+register_labels(
+    "pdca",
+    {
+        "plan": N_("Plan"),
+        "do": N_("Do"),
+        "check": N_("Check"),
+        "act": N_("Act"),
+        "done": N_("Done"),
+    },
+)
+register_labels(
+    "value_class",
+    {
+        "vip": N_("VIP"),
+        "major": N_("Major"),
+        "ordinary": N_("Ordinary"),
+        "small": N_("Small"),
+        "below_zero": N_("Below zero"),
+    },
+)
+register_labels(
+    "speed",
+    {
+        "within_1_day": N_("Within 1 day"),
+        "1_to_7_days": N_("1 to 7 days"),
+        "over_7_days": N_("Over 7 days"),
+        "unresolved": N_("Not resolved"),
+    },
+)
+register_labels(
+    "literature",
+    {
+        "major_problem": N_("After a major problem (literature: 4 %)"),
+        "minor_problem": N_("After a minor problem (literature: 53 %)"),
+        "solved_fast": N_("Solved fast (literature: 52–95 %)"),
+    },
+)

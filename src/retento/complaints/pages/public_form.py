@@ -1,0 +1,167 @@
+"""The public complaint form (no login), the tracking-code lookup and the status page
+with the customer's reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from retento.complaints import public, service
+from retento.complaints.models import (
+    PURPOSES,
+)
+from retento.complaints.pages.common import (
+    opts,
+    public_category_options,
+)
+from retento.complaints.schemas import (
+    PublicComplaintIn,
+    PublicReplyIn,
+)
+from retento.core.deps import DbSession
+from retento.core.errors import InvalidInput, RetentoError
+from retento.web.forms import PageForm
+from retento.web.render import (
+    flash,
+    form_errors,
+    page_router,
+    redirect,
+    render,
+    request_locale,
+    tr,
+)
+
+router = page_router()
+
+
+# --- public form and status page ---------------------------------------------------------------
+
+PUBLIC_FIELDS = ("name", "email", "phone", "category", "subject", "description", "order_reference")
+
+
+def _render_public(
+    request: Request,
+    session: Session,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "complaints/public_form.html",
+        status_code=status_code,
+        form=values,
+        errors=errors or {},
+        categories=public_category_options(request, session),
+        purposes=opts(request, "purpose", PURPOSES),
+    )
+
+
+def _rate_error(request: Request, exc: public.TooManyRequests) -> dict[str, str]:
+    """The translated rate-limit message as a form-wide error."""
+    msgid = "Too many submissions from this address; try again in %(seconds)s seconds."
+    return {"": tr(request, msgid, seconds=exc.retry_after)}
+
+
+@router.get("/complain")
+def public_form(request: Request, session: DbSession) -> Response:
+    """The public complaint form (no login)."""
+    return _render_public(request, session, {"category": "other", "purposes": []})
+
+
+@router.post("/complain")
+def public_submit(request: Request, form: PageForm, session: DbSession) -> Response:
+    """Accept a public complaint (rate limited, honeypot) and show its tracking code."""
+    shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in PUBLIC_FIELDS}
+    shown["purposes"] = [p for p in form.getlist("purposes") if isinstance(p, str)]
+    data: dict[str, Any] = {k: (v or None) for k, v in shown.items()}
+    data["category"] = shown["category"] or "other"
+    data["purposes"] = shown["purposes"]
+    data["website"] = str(form.get("website") or "") or None
+    try:
+        public.check_rate(request)
+    except public.TooManyRequests as exc:
+        page = _render_public(request, session, shown, _rate_error(request, exc), 429)
+        page.headers.update(exc.headers)
+        return page
+    try:
+        c = service.submit_public(
+            session, PublicComplaintIn(**data), locale=request_locale(request)
+        )
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        errors = form_errors(request, exc)
+        if "website" in errors:
+            errors = {"": tr(request, "The form could not be accepted.")}
+        return _render_public(request, session, shown, errors, 422)
+    request.session["complaint_receipt"] = c.tracking_code
+    return redirect(request, f"/complain/status/{c.tracking_code}")
+
+
+@router.get("/complain/status")
+def public_lookup(request: Request) -> Response:
+    """Look up a complaint by its tracking code."""
+    code = request.query_params.get("code", "").strip().upper()
+    if code:
+        return redirect(request, f"/complain/status/{code}")
+    return render(request, "complaints/public_lookup.html")
+
+
+def _render_status(
+    request: Request,
+    session: Session,
+    code: str,
+    errors: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    st = service.public_status(session, code)
+    receipt = request.session.pop("complaint_receipt", None) == st["tracking_code"]
+    return render(
+        request,
+        "complaints/public_status.html",
+        status_code=status_code,
+        st=st,
+        receipt=receipt,
+        errors=errors or {},
+        form=form or {},
+        open=st["status"] != "closed",
+    )
+
+
+@router.get("/complain/status/{code}")
+def public_status_page(request: Request, session: DbSession, code: str) -> Response:
+    """Status and customer-visible timeline of a complaint, by tracking code."""
+    return _render_status(request, session, code)
+
+
+@router.post("/complain/status/{code}/reply")
+def public_reply_page(request: Request, form: PageForm, session: DbSession, code: str) -> Response:
+    """The customer answers from the status page."""
+    body = str(form.get("body") or "").strip()
+    try:
+        public.check_rate(request)
+    except public.TooManyRequests as exc:
+        page = _render_status(
+            request, session, code, _rate_error(request, exc), {"body": body}, 429
+        )
+        page.headers.update(exc.headers)
+        return page
+    try:
+        data = PublicReplyIn(body=body, website=str(form.get("website") or "") or None)
+        if data.website:
+            raise InvalidInput(tr(request, "The form could not be accepted."))
+        service.public_reply(session, code, data.body)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        if isinstance(exc, RetentoError) and exc.status == 404:
+            raise
+        return _render_status(
+            request, session, code, form_errors(request, exc), {"body": body}, 422
+        )
+    flash(request, tr(request, "Thank you, your message was sent."))
+    return redirect(request, f"/complain/status/{code.strip().upper()}")

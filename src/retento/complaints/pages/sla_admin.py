@@ -1,0 +1,344 @@
+"""SLA policies and business calendars (managers and admins)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.complaints import service
+from retento.complaints.models import (
+    SEVERITIES,
+    BusinessCalendarRow,
+    SlaPolicy,
+)
+from retento.complaints.pages.common import (
+    opts,
+    reraise_access,
+    user_options,
+)
+from retento.complaints.policies import VALUE_CLASSES
+from retento.complaints.schemas import (
+    CalendarIn,
+    SlaPolicyIn,
+    SlaPolicyUpdate,
+)
+from retento.core.deps import DbSession
+from retento.core.errors import FieldError, InvalidInput, NotFound, RetentoError
+from retento.core.validation import DbId
+from retento.web.forms import PageForm
+from retento.web.i18n import N_
+from retento.web.render import (
+    PageUser,
+    flash,
+    form_errors,
+    page_router,
+    redirect,
+    render,
+    tr,
+)
+
+router = page_router()
+
+
+WEEKDAYS = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
+
+
+# --- SLA admin ---------------------------------------------------------------------------------
+
+POLICY_FIELDS = (
+    "name", "severity", "value_class", "priority", "first_response_minutes",
+    "resolution_minutes", "warn_fraction", "calendar_id", "auto_reassign_to_id",
+)  # fmt: skip
+
+
+def _policy_values(p: SlaPolicy | None) -> dict[str, Any]:
+    """A policy as form values."""
+    if p is None:
+        return {"priority": "100", "warn_fraction": "0.8", "is_active": True}
+    values = {k: "" if getattr(p, k) is None else str(getattr(p, k)) for k in POLICY_FIELDS}
+    for k in ("first_response_minutes", "resolution_minutes"):
+        values[k] = duration_input(getattr(p, k))
+    values["is_active"] = p.is_active
+    return values
+
+
+def duration_input(minutes: int) -> str:
+    """Minutes as the form shows them: ``45``, ``4h``, ``1h30m``."""
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return str(rest)
+    return f"{hours}h" + (f"{rest}m" if rest else "")
+
+
+def _calendar_values(row: BusinessCalendarRow | None) -> dict[str, Any]:
+    """A calendar as form values: one line of spans per weekday, holidays one per line."""
+    if row is None:
+        hours = {str(d): [["09:00", "18:00"]] for d in range(5)}
+        return {"timezone": "UTC", **_hours_fields(hours), "holidays": ""}
+    return {
+        "name": row.name,
+        "timezone": row.timezone,
+        **_hours_fields(row.hours),
+        "holidays": "\n".join(row.holidays or []),
+    }
+
+
+def _hours_fields(hours: dict[str, Any]) -> dict[str, str]:
+    """``{"hours_0": "09:00-12:00, 13:00-18:00", …}``."""
+    return {f"hours_{d}": ", ".join(f"{a}-{b}" for a, b in hours.get(str(d), [])) for d in range(7)}
+
+
+def _parse_calendar(form: Any) -> tuple[dict[str, Any], dict[str, Any], list[FieldError]]:
+    """``(CalendarIn payload, values to re-show, problems)``."""
+    shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in ("name", "timezone")}
+    problems: list[FieldError] = []
+    hours: dict[str, list[list[str]]] = {}
+    for d in range(7):
+        key = f"hours_{d}"
+        text = str(form.get(key) or "").strip()
+        shown[key] = text
+        spans = []
+        for part in text.replace("，", ",").split(","):
+            if not part.strip():
+                continue
+            start, sep, end = part.strip().partition("-")
+            if not sep:
+                problems.append(FieldError(key, "Write spans as 09:00-17:00."))
+                break
+            spans.append([start.strip(), end.strip()])
+        if spans:
+            hours[str(d)] = spans
+    holidays_text = str(form.get("holidays") or "")
+    shown["holidays"] = holidays_text.strip()
+    holidays: list[str] = []
+    for line in holidays_text.replace(",", "\n").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            holidays.append(date.fromisoformat(line).isoformat())
+        except ValueError:
+            problems.append(FieldError("holidays", f"'{line}' is not a date (YYYY-MM-DD)."))
+            break
+    data = {
+        "name": shown["name"],
+        "timezone": shown["timezone"] or "UTC",
+        "hours": hours,
+        "holidays": holidays,
+    }
+    return data, shown, problems
+
+
+def _parse_policy(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(SlaPolicyIn payload, values to re-show)``."""
+    shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in POLICY_FIELDS}
+    shown["is_active"] = form.get("is_active") == "1"
+    data: dict[str, Any] = {k: (v if v != "" else None) for k, v in shown.items()}
+    if data["priority"] is None:
+        data["priority"] = 100
+    if data["warn_fraction"] is None:
+        data["warn_fraction"] = 0.8
+    return data, shown
+
+
+def _render_sla(
+    request: Request,
+    session: Session,
+    user: User,
+    template: str,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    calendars = service.list_calendars(session, actor=user)
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        policies=service.list_policies(session, actor=user),
+        calendars=calendars,
+        calendar_opts=[(str(r.id), r.name) for r in calendars],
+        severities=opts(request, "severity", SEVERITIES),
+        value_classes=opts(request, "value_class", VALUE_CLASSES),
+        users=user_options(session),
+        weekdays=[tr(request, w) for w in WEEKDAYS],
+        **extra,
+    )
+
+
+@router.get("/complaints/sla")
+def sla_admin(request: Request, session: DbSession, user: PageUser) -> Response:
+    """SLA policies and business calendars (managers and admins)."""
+    require(user, "sla:manage")
+    return _render_sla(
+        request,
+        session,
+        user,
+        "complaints/sla.html",
+        policy_form=_policy_values(None),
+        calendar_form=_calendar_values(None),
+        policy_errors={},
+        calendar_errors={},
+    )
+
+
+@router.post("/complaints/sla/policies")
+def sla_policy_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser
+) -> Response:
+    """Create an SLA policy."""
+    require(user, "sla:manage")
+    data, shown = _parse_policy(form)
+    try:
+        service.create_policy(session, SlaPolicyIn(**data), actor=user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        reraise_access(exc)
+        return _render_sla(
+            request,
+            session,
+            user,
+            "complaints/sla.html",
+            422,
+            policy_form=shown,
+            calendar_form=_calendar_values(None),
+            policy_errors=form_errors(request, exc),
+            calendar_errors={},
+        )
+    flash(request, tr(request, "The SLA policy was saved."))
+    return redirect(request, "/complaints/sla")
+
+
+@router.get("/complaints/sla/policies/{policy_id:int}")
+def sla_policy_edit(
+    request: Request, session: DbSession, user: PageUser, policy_id: DbId
+) -> Response:
+    """Edit one SLA policy."""
+    require(user, "sla:manage")
+    p = session.get(SlaPolicy, policy_id)
+    if p is None:
+        raise NotFound("SLA policy", policy_id)
+    return _render_sla(
+        request, session, user, "complaints/sla_policy.html", policy=p, form=_policy_values(p)
+    )
+
+
+@router.post("/complaints/sla/policies/{policy_id:int}")
+def sla_policy_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, policy_id: DbId
+) -> Response:
+    """Save an SLA policy; open complaints under it get new due times."""
+    require(user, "sla:manage")
+    p = session.get(SlaPolicy, policy_id)
+    if p is None:
+        raise NotFound("SLA policy", policy_id)
+    data, shown = _parse_policy(form)
+    try:
+        service.update_policy(session, policy_id, SlaPolicyUpdate(**data), actor=user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        reraise_access(exc)
+        p = session.get(SlaPolicy, policy_id)
+        return _render_sla(
+            request,
+            session,
+            user,
+            "complaints/sla_policy.html",
+            422,
+            policy=p,
+            form=shown,
+            errors=form_errors(request, exc),
+        )
+    flash(request, tr(request, "The SLA policy was saved."))
+    return redirect(request, "/complaints/sla")
+
+
+@router.post("/complaints/sla/calendars")
+def sla_calendar_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser
+) -> Response:
+    """Create a business calendar."""
+    require(user, "sla:manage")
+    data, shown, problems = _parse_calendar(form)
+    try:
+        if problems:
+            raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
+        service.create_calendar(session, CalendarIn(**data), actor=user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        reraise_access(exc)
+        return _render_sla(
+            request,
+            session,
+            user,
+            "complaints/sla.html",
+            422,
+            policy_form=_policy_values(None),
+            calendar_form=shown,
+            policy_errors={},
+            calendar_errors=form_errors(request, exc),
+        )
+    flash(request, tr(request, "The business calendar was saved."))
+    return redirect(request, "/complaints/sla")
+
+
+@router.get("/complaints/sla/calendars/{calendar_id:int}")
+def sla_calendar_edit(
+    request: Request, session: DbSession, user: PageUser, calendar_id: DbId
+) -> Response:
+    """Edit one business calendar."""
+    require(user, "sla:manage")
+    row = session.get(BusinessCalendarRow, calendar_id)
+    if row is None:
+        raise NotFound("Calendar", calendar_id)
+    return _render_sla(
+        request,
+        session,
+        user,
+        "complaints/sla_calendar.html",
+        calendar=row,
+        form=_calendar_values(row),
+    )
+
+
+@router.post("/complaints/sla/calendars/{calendar_id:int}")
+def sla_calendar_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, calendar_id: DbId
+) -> Response:
+    """Save a business calendar; open complaints using it get new due times."""
+    require(user, "sla:manage")
+    data, shown, problems = _parse_calendar(form)
+    try:
+        if problems:
+            raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
+        service.update_calendar(session, calendar_id, CalendarIn(**data), actor=user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        reraise_access(exc)
+        row = session.get(BusinessCalendarRow, calendar_id)
+        return _render_sla(
+            request,
+            session,
+            user,
+            "complaints/sla_calendar.html",
+            422,
+            calendar=row,
+            form=shown,
+            errors=form_errors(request, exc),
+        )
+    flash(request, tr(request, "The business calendar was saved."))
+    return redirect(request, "/complaints/sla")
