@@ -131,7 +131,12 @@ def record_outcome(
             raise InvalidInput("The customer came back; the case is not lost.", field="lost")
         case.outcome = "lost"
     if note is not None:
-        case.note = note.strip()[:5000] or None
+        from retento.retention.offers import offer_note
+
+        # What the loyalty offer did stays on the case (the task page shows it).
+        kept = offer_note(case.note)
+        text = note.strip()[:4800]
+        case.note = "\n".join(x for x in (kept, text) if x) or None
     session.flush()
     record(session, actor, "update", "retention_case", case.id, before, snapshot(case))
     return case

@@ -97,9 +97,14 @@ def _form(
     status_code: int = 200,
 ) -> Response:
     require(user, "retention:manage")
+    from retento.retention.offers import programme_point_value
+
+    loyalty_active, point_value = programme_point_value(session)
     return render(
         request,
         "retention/playbook_form.html",
+        loyalty_active=loyalty_active,
+        point_value=f"{point_value.normalize():f}",
         status_code=status_code,
         pb=pb,
         f=values,

@@ -64,10 +64,12 @@ def _page(request: Request, session: Session, user: User, errors=None, status_co
         if ids
         else {}
     )
+    offers = _offers(request, session, rows)
     today = utcnow().astimezone(ZoneInfo(request.app.state.settings.timezone)).date()
     ctx = {
         "rows": rows,
         "names": names,
+        "offers": offers,
         "has_next": has_next,
         "offset": offset,
         "limit": PAGE_SIZE,
@@ -86,6 +88,32 @@ def _page(request: Request, session: Session, user: User, errors=None, status_co
     }
     ctx["counts"] = tab_counts(session, user)
     return render(request, "retention/tasks.html", status_code=status_code, **ctx)
+
+
+def _offers(request: Request, session: Session, rows: list) -> dict[int, str]:
+    """Per task of an offer case: what the loyalty offer did, in the reader's language."""
+    from retento.retention.models import RetentionCase
+    from retento.retention.offers import offer_state
+
+    case_ids = {t.case_id for t in rows if t.kind == "offer" and t.case_id}
+    if not case_ids:
+        return {}
+    notes = dict(
+        session.execute(
+            select(RetentionCase.id, RetentionCase.note).where(RetentionCase.id.in_(case_ids))
+        ).all()
+    )
+    texts = {
+        "posted": N_("%(n)s bonus points posted to the loyalty account"),
+        "not_member": N_("Not a loyalty member: no points posted; make the offer another way"),
+        "inactive": N_("The loyalty programme is not active: no points posted"),
+    }
+    out: dict[int, str] = {}
+    for t in rows:
+        state = offer_state(notes.get(t.case_id)) if t.case_id in notes else None
+        if state is not None:
+            out[t.id] = tr(request, texts[state[0]], n=state[1])
+    return out
 
 
 @router.get("/retention/tasks")

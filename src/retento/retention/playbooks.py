@@ -357,9 +357,22 @@ def _act(
     name = pb.name_zh if zh else pb.name_en
     script = pb.script_zh if zh else pb.script_en
     if pb.action == "offer" and pb.offer_points:
-        script = (script + "\n\n" if script else "") + (
-            f"优惠：{pb.offer_points} 积分" if zh else f"Offer: {pb.offer_points} loyalty points"
+        # Treated only (control cases never get here): post the points through the loyalty
+        # programme, once per case, and count their value as the case's cost.
+        from retento.retention.offers import offer_line, post_offer_points
+
+        offer = post_offer_points(
+            session,
+            case.id,
+            alert.customer_id,
+            pb.offer_points,
+            reason=f"Win-back offer ({pb.name_en})"[:200],
+            now=now,
         )
+        case.cost = pb.cost + offer.value
+        case.note = offer.note
+        line = offer_line(offer.state, offer.points, offer.value, zh)
+        script = (script + "\n\n" if script else "") + line
     session.add(
         RetentionTask(
             case_id=case.id,
