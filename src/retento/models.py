@@ -19,6 +19,7 @@ MODEL_MODULES = (
     "retento.loyalty.measure_models",
     "retento.retention.models",
     "retento.loyalty.notice_models",
+    "retento.dataio.models",
 )
 
 

@@ -51,6 +51,10 @@ def _chunks(seq: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
         yield seq[i : i + n]
 
 
+class _Validated(Exception):
+    """Raised at the point where a run would start writing, when only validating."""
+
+
 class RowProblem(Exception):
     """Raised inside a row parser: the column and the reason."""
 
@@ -72,6 +76,7 @@ class Importer:
         *,
         skip_invalid: bool = False,
         progress: Progress | None = None,
+        validate_only: bool = False,
     ):
         if entity not in COLUMNS:
             raise InvalidInput(
@@ -81,7 +86,8 @@ class Importer:
         self.entity = entity
         self.table = table
         self.conv = Converter(mapping)
-        self.skip_invalid = skip_invalid
+        self.skip_invalid = skip_invalid or validate_only
+        self.validate_only = validate_only
         self.progress = progress or _noop
         self.errors: list[FieldError] = []
         self.rejects: list[tuple[int, list[str], str]] = []
@@ -193,7 +199,10 @@ class Importer:
         started = time.perf_counter()
         self._resolve_header()
         self.session.flush()
-        getattr(self, f"_import_{self.entity}")()
+        try:
+            getattr(self, f"_import_{self.entity}")()
+        except _Validated:
+            pass  # every row was checked; nothing was written
         self.report.rejected = len(self.rejects)
         self.report.errors = [
             RowError(row=e.row, field=e.field, message=e.message)
@@ -226,6 +235,8 @@ class Importer:
                 field=first.field,
                 errors=self.errors[:MAX_REPORTED],
             )
+        if self.validate_only:
+            raise _Validated
 
     def _exec_many(self, stmt: Any, rows: list[dict], label: str, done: list[int]) -> None:
         conn = self.session.connection()
@@ -1080,9 +1091,19 @@ def run_import(
     *,
     skip_invalid: bool = False,
     progress: Progress | None = None,
+    validate_only: bool = False,
 ) -> tuple[ImportReport, list[tuple[int, list[str], str]]]:
-    """Check and upsert one table; returns the report and the rejected rows (line, cells, reason)."""
-    imp = Importer(session, entity, table, mapping, skip_invalid=skip_invalid, progress=progress)
+    """Check and upsert one table; returns the report and the rejected rows (line, cells, reason).
+    With ``validate_only`` every row is checked (as with ``skip_invalid``) and nothing is written."""
+    imp = Importer(
+        session,
+        entity,
+        table,
+        mapping,
+        skip_invalid=skip_invalid,
+        progress=progress,
+        validate_only=validate_only,
+    )
     report = imp.run()
     return report, imp.rejects
 

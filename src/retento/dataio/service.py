@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import io
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -33,14 +34,25 @@ def write_rejects(
     text that a spreadsheet would run as a formula is neutralised as in every export."""
     p = Path(path)
     with p.open("w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.writer(fh)
-        header = [h for h in table.header if h != "_error"]
-        w.writerow(neutralise_row([*header, "_line", "_error"]))
-        keep = [i for i, h in enumerate(table.header) if h != "_error"]
-        for line, cells, reason in rejects:
-            row = [cells[i] if i < len(cells) else "" for i in keep]
-            w.writerow(neutralise_row([*row, line, reason]))
+        _write_rejects(fh, table, rejects)
     return p
+
+
+def rejects_csv(table: Table, rejects: list[tuple[int, list[str], str]]) -> bytes:
+    """``write_rejects`` into bytes (the web wizard keeps them with its job)."""
+    buf = io.StringIO()
+    _write_rejects(buf, table, rejects)
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def _write_rejects(fh: Any, table: Table, rejects: list[tuple[int, list[str], str]]) -> None:
+    w = csv.writer(fh)
+    header = [h for h in table.header if h != "_error"]
+    w.writerow(neutralise_row([*header, "_line", "_error"]))
+    keep = [i for i, h in enumerate(table.header) if h != "_error"]
+    for line, cells, reason in rejects:
+        row = [cells[i] if i < len(cells) else "" for i in keep]
+        w.writerow(neutralise_row([*row, line, reason]))
 
 
 def import_file(
@@ -54,10 +66,13 @@ def import_file(
     skip_invalid: bool = False,
     rejects_path: str | Path | None = None,
     progress: Progress | None = None,
+    validate_only: bool = False,
+    rejects_sink: Callable[[bytes], None] | None = None,
 ) -> ImportReport:
     """Validate and upsert a CSV/XLSX file; all-or-nothing unless ``skip_invalid``.
 
-    One audit entry is written per run (entity ``import``), not one per row: a million-row
+    ``validate_only`` checks every row and writes nothing (the web wizard's check step);
+    ``rejects_sink`` receives the rejected rows as CSV bytes. One audit entry is written per run (entity ``import``), not one per row: a million-row
     import would otherwise write a million audit rows; the file name and counts identify it.
     """
     require(actor, "data:import")
@@ -69,12 +84,22 @@ def import_file(
     table = open_table(source, name, encoding=mapping.encoding, delimiter=mapping.delimiter)
     try:
         report, rejects = run_import(
-            session, entity, table, mapping, skip_invalid=skip_invalid, progress=progress
+            session,
+            entity,
+            table,
+            mapping,
+            skip_invalid=skip_invalid,
+            progress=progress,
+            validate_only=validate_only,
         )
     finally:
         table.close()
     if rejects and rejects_path is not None:
         report.rejects_file = str(write_rejects(rejects_path, table, rejects))
+    if rejects_sink is not None:
+        rejects_sink(rejects_csv(table, rejects) if rejects else b"")
+    if validate_only:
+        return report
     record(
         session,
         actor,
@@ -106,3 +131,8 @@ def export_csv(
             field="entity",
         )
     return exporter.export(session, entity, filters or {})
+
+
+# Subscribes the import notifications (finished, failed) to the import wizard's events wherever
+# this service is used.
+from retento.dataio import notifications as _notifications  # noqa: E402, F401

@@ -1,0 +1,109 @@
+"""The importer's row/column messages in the reader's language.
+
+The importer (shared by the CLI, the API and the web) words its messages in English with the
+offending value inside. The web wizard shows them in the user's language: each known shape is
+matched here and rebuilt from a translated message id with the same values; a message of an
+unknown shape is shown as it is (still naming its row and column).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from retento.web.i18n import N_
+
+# (pattern, msgid); the msgid's %(x)s placeholders are the pattern's named groups.
+PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p, re.S), m)
+    for p, m in (
+        (r"^is empty$", N_("is empty")),
+        (r"^'(?P<v>.*)' is not a number$", N_("'%(v)s' is not a number")),
+        (r"^'(?P<v>.*)' is not a whole number$", N_("'%(v)s' is not a whole number")),
+        (r"^'(?P<v>.*)' has more than two decimals$", N_("'%(v)s' has more than two decimals")),
+        (r"^'(?P<v>.*)' is too large$", N_("'%(v)s' is too large")),
+        (r"^must not be negative$", N_("must not be negative")),
+        (r"^exceeds the line amount$", N_("exceeds the line amount")),
+        (r"^must be a whole number > 0$", N_("must be a whole number > 0")),
+        (
+            r"^(?P<v>-?\d+) is not allowed: must be between 1 and 1000000$",
+            N_("%(v)s is not allowed: must be between 1 and 1000000"),
+        ),
+        (
+            r"^'(?P<v>.*)' is not a valid timestamp \(expected (?P<f>.*)\)$",
+            N_("'%(v)s' is not a valid timestamp (expected %(f)s)"),
+        ),
+        (
+            r"^'(?P<v>.*)' is not a valid date \(expected (?P<f>.*)\)$",
+            N_("'%(v)s' is not a valid date (expected %(f)s)"),
+        ),
+        (
+            r"^'(?P<v>.*)' is not a yes/no value \(use true or false\)$",
+            N_("'%(v)s' is not a yes/no value (use true or false)"),
+        ),
+        (r"^'(?P<v>.*)' is not one of: (?P<a>.*)$", N_("'%(v)s' is not one of: %(a)s")),
+        (
+            r"^'(?P<v>.*)' already appears on line (?P<n>\d+) of this file$",
+            N_("'%(v)s' already appears on line %(n)s of this file"),
+        ),
+        (
+            r"^unknown customer '(?P<v>.*)' \(import customers first\)$",
+            N_("unknown customer '%(v)s' (import customers first)"),
+        ),
+        (
+            r"^unknown product '(?P<v>.*)' \(import products first\)$",
+            N_("unknown product '%(v)s' (import products first)"),
+        ),
+        (r"^unknown user '(?P<v>.*)'$", N_("unknown user '%(v)s'")),
+        (r"^'(?P<v>.*)' is not an e-mail address$", N_("'%(v)s' is not an e-mail address")),
+        (r"^must be a two-letter country code$", N_("must be a two-letter country code")),
+        (
+            r"^is (?P<n>\d+) characters long; the limit is (?P<m>\d+)$",
+            N_("is %(n)s characters long; the limit is %(m)s"),
+        ),
+        (
+            r"^has (?P<n>\d+) values but the header has (?P<m>\d+) columns$",
+            N_("has %(n)s values but the header has %(m)s columns"),
+        ),
+        (
+            r"^order '(?P<v>.*)' has an invalid line \(line (?P<n>\d+)\)$",
+            N_("order '%(v)s' has an invalid line (line %(n)s)"),
+        ),
+        (
+            r"^'(?P<v>.*)' differs from line (?P<n>\d+) of the same order \('(?P<w>.*)'\)$",
+            N_("'%(v)s' differs from line %(n)s of the same order ('%(w)s')"),
+        ),
+        (
+            r"^the order discount is larger than the order's lines$",
+            N_("the order discount is larger than the order's lines"),
+        ),
+        (
+            r"^order '(?P<v>.*)' has refunds, so its lines cannot be replaced$",
+            N_("order '%(v)s' has refunds, so its lines cannot be replaced"),
+        ),
+        (
+            r"^required column '(?P<v>[^']*)' is missing.*; the header has: (?P<h>.*)$",
+            N_("required column '%(v)s' is missing; the header has: %(h)s"),
+        ),
+        (
+            r"^columns '(?P<v>.*)' and '(?P<w>.*)' both give field '(?P<f>.*)'$",
+            N_("columns '%(v)s' and '%(w)s' both give field '%(f)s'"),
+        ),
+        (
+            r"^Line (?P<n>\d+) is not valid (?P<e>\S+) text \(bytes (?P<b>[0-9a-f ]*)\)\..*$",
+            N_(
+                "Line %(n)s is not valid %(e)s text (bytes %(b)s). Choose the file's encoding "
+                "(e.g. GB18030) or save it as UTF-8."
+            ),
+        ),
+    )
+)
+
+
+def translate(message: str, gettext: Callable[[str], str]) -> str:
+    """``message`` in the language of ``gettext`` when its shape is known, else unchanged."""
+    for pattern, msgid in PATTERNS:
+        m = pattern.match(message)
+        if m:
+            return gettext(msgid) % m.groupdict()
+    return message

@@ -1,0 +1,350 @@
+"""The import wizard in the browser: upload, map columns, check, import, download the rejects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from retento.auth.permissions import require
+from retento.core.deps import DbSession
+from retento.core.errors import InvalidInput, RetentoError
+from retento.core.limits import current_limits, human_size
+from retento.core.validation import DbId
+from retento.dataio import wizard
+from retento.dataio.messages import translate
+from retento.dataio.models import ImportJob
+from retento.dataio.schemas import COLUMNS, ENTITIES
+from retento.web.forms import PageForm
+from retento.web.i18n import N_, gettext
+from retento.web.nav import NavItem, register_nav
+from retento.web.render import PageUser, is_htmx, page_router, redirect, render, request_locale, tr
+
+router = page_router()
+
+register_nav(NavItem("imports", N_("Import"), "/imports", "data:import", 85))
+
+ENTITY_LABELS = {
+    "customers": N_("Customers"),
+    "products": N_("Products"),
+    "orders": N_("Orders"),
+    "touchpoints": N_("Touchpoints"),
+}
+ENCODINGS = (
+    ("", N_("UTF-8 (also with BOM)")),
+    ("gb18030", "GB18030 / GBK"),
+    ("utf-16", "UTF-16"),
+    ("big5", "Big5"),
+    ("cp1252", "Windows-1252"),
+)
+FIELD_LABELS = {
+    "external_id": N_("External id (the upsert key)"),
+    "name": N_("Name"),
+    "party_type": N_("Person or organisation"),
+    "kind": N_("Kind"),
+    "email": N_("E-mail"),
+    "phone": N_("Phone"),
+    "address": N_("Address"),
+    "city": N_("City"),
+    "country": N_("Country (two-letter code)"),
+    "acquired_on": N_("Acquired on"),
+    "consent_email": N_("E-mail consent"),
+    "consent_sms": N_("SMS consent"),
+    "consent_phone": N_("Phone consent"),
+    "consent_profiling": N_("Profiling consent"),
+    "tags": N_("Tags (separated by ;)"),
+    "owner": N_("Owner (username)"),
+    "custom_fields": N_("Custom fields (JSON)"),
+    "note": N_("Note"),
+    "category": N_("Category"),
+    "unit_price": N_("Unit price"),
+    "unit_cost": N_("Unit cost"),
+    "is_active": N_("Active"),
+    "order_external_id": N_("Order number"),
+    "customer_external_id": N_("Customer number"),
+    "ordered_at": N_("Order time"),
+    "product_external_id": N_("Product number (SKU)"),
+    "quantity": N_("Quantity"),
+    "line_discount": N_("Line discount"),
+    "order_discount": N_("Order discount"),
+    "channel": N_("Channel"),
+    "status": N_("Status"),
+    "line_no": N_("Line number"),
+    "occurred_at": N_("Time of contact"),
+    "stage": N_("Journey stage"),
+    "direction": N_("Direction"),
+    "outcome": N_("Outcome"),
+}
+STATUS_LABELS = {
+    "uploaded": N_("Uploaded"),
+    "validating": N_("Checking"),
+    "validated": N_("Checked"),
+    "running": N_("Importing"),
+    "done": N_("Imported"),
+    "failed": N_("Not imported"),
+}
+STAGE_LABELS = {"reading": N_("Reading the file"), "writing": N_("Writing")}
+ERRORS_SHOWN = 200
+
+
+def _entities(request: Request) -> list[tuple[str, str]]:
+    return [(e, tr(request, ENTITY_LABELS[e])) for e in ENTITIES]
+
+
+def _text(form: FormData, name: str) -> str:
+    v = form.get(name)
+    return v.strip() if isinstance(v, str) else ""
+
+
+def _errors_view(request: Request, errors: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Stored row/column errors with their message in the reader's language."""
+    locale = request_locale(request)
+    out = []
+    for e in (errors or [])[:ERRORS_SHOWN]:
+        out.append(
+            {
+                "row": e.get("row"),
+                "field": e.get("field"),
+                "message": translate(str(e.get("message") or ""), lambda m: gettext(locale, m)),
+            }
+        )
+    return out
+
+
+def _ctx(request: Request, job: ImportJob) -> dict[str, Any]:
+    return {
+        "job": job,
+        "entity_label": tr(request, ENTITY_LABELS[job.entity]),
+        "status_label": tr(request, STATUS_LABELS.get(job.status, job.status)),
+    }
+
+
+# ------------------------------------------------------------------------- step 1
+def _upload_page(
+    request: Request,
+    session: Any,
+    user: Any,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "dataio/upload.html",
+        status_code=status_code,
+        entities=_entities(request),
+        encodings=[(c, tr(request, t) if c == "" else t) for c, t in ENCODINGS],
+        columns={e: [(c.name, c.required) for c in COLUMNS[e]] for e in ENTITIES},
+        form=form or {"entity": request.query_params.get("entity", "customers")},
+        errors=errors or {},
+        jobs=wizard.recent_jobs(session, actor=user),
+        status_labels={k: tr(request, v) for k, v in STATUS_LABELS.items()},
+        entity_labels={k: tr(request, v) for k, v in ENTITY_LABELS.items()},
+        limit=human_size(current_limits().upload_bytes),
+    )
+
+
+@router.get("/imports")
+def upload_form(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Step 1: choose what to import and the file."""
+    require(user, "data:import")
+    return _upload_page(request, session, user)
+
+
+@router.post("/imports")
+def upload(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
+    """Keep the file and go on to the column mapping (errors stay on this page)."""
+    require(user, "data:import")
+    entity = _text(form, "entity")
+    encoding = _text(form, "encoding") or None
+    shown = {"entity": entity, "encoding": encoding or ""}
+    upload = form.get("file")
+    limit = current_limits().upload_bytes
+    try:
+        if entity not in ENTITIES:
+            raise InvalidInput(tr(request, "Choose what the file holds."), field="entity")
+        if encoding is not None and encoding not in {c for c, _ in ENCODINGS}:
+            raise InvalidInput(tr(request, "Choose one of the listed encodings."), field="encoding")
+        if upload is None or isinstance(upload, str) or not upload.filename:
+            raise InvalidInput(tr(request, "Choose a CSV or XLSX file."), field="file")
+        if (upload.size or 0) > limit:
+            raise InvalidInput(
+                tr(request, "The file is larger than %(limit)s.", limit=human_size(limit)),
+                field="file",
+            )
+        content = upload.file.read(limit + 1)
+        if len(content) > limit:
+            raise InvalidInput(
+                tr(request, "The file is larger than %(limit)s.", limit=human_size(limit)),
+                field="file",
+            )
+        job = wizard.create_job(
+            session, entity, upload.filename, content, actor=user, encoding=encoding
+        )
+    except RetentoError as exc:
+        session.rollback()
+        if exc.status in (401, 403, 404):
+            raise
+        message = translate(exc.message, lambda m: tr(request, m))
+        if exc.errors and exc.errors[0].row:
+            message = translate(exc.errors[0].message, lambda m: tr(request, m))
+        return _upload_page(
+            request,
+            session,
+            user,
+            form=shown,
+            errors={exc.field if exc.field in ("entity", "encoding") else "file": message},
+            status_code=422,
+        )
+    return redirect(request, f"/imports/{job.id}/mapping")
+
+
+# ------------------------------------------------------------------------- step 2
+def _mapping_page(
+    request: Request,
+    job: ImportJob,
+    errors: dict[str, str] | None = None,
+    problems: list[dict[str, Any]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    header, rows = wizard.read_preview(job.content, job.filename, job.encoding)
+    mapping = (job.mapping or {}).get("columns") or {}
+    fields = [
+        (
+            c.name,
+            f"{c.name} · {tr(request, FIELD_LABELS.get(c.name, c.name))}"
+            + (" *" if c.required else ""),
+        )
+        for c in COLUMNS[job.entity]
+    ]
+    return render(
+        request,
+        "dataio/mapping.html",
+        status_code=status_code,
+        header=header,
+        rows=rows,
+        mapping=mapping,
+        fields=fields,
+        required=[c.name for c in COLUMNS[job.entity] if c.required],
+        timezone=(job.mapping or {}).get("timezone") or "UTC",
+        errors=errors or {},
+        problems=problems or [],
+        **_ctx(request, job),
+    )
+
+
+@router.get("/imports/{job_id}/mapping")
+def mapping_form(request: Request, session: DbSession, user: PageUser, job_id: DbId) -> Response:
+    """Step 2: which column feeds which field, guessed from the header, with the first rows."""
+    job = wizard.get_job(session, job_id, actor=user)
+    return _mapping_page(request, job)
+
+
+@router.post("/imports/{job_id}/mapping")
+def mapping_save(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, job_id: DbId
+) -> Response:
+    """Keep the mapping and check every row (in the background for a large file)."""
+    job = wizard.get_job(session, job_id, actor=user)
+    header = wizard.read_preview(job.content, job.filename, job.encoding, n=0)[0]
+    columns: dict[str, str | None] = {}
+    for i, src in enumerate(header):
+        if src and src not in columns:
+            columns[src] = _text(form, f"col_{i}") or None
+    try:
+        wizard.save_mapping(session, job, columns, _text(form, "timezone") or "UTC")
+    except InvalidInput as exc:
+        session.rollback()
+        job = wizard.get_job(session, job_id, actor=user)
+        problems = [e.as_dict() for e in exc.errors]
+        return _mapping_page(
+            request,
+            job,
+            errors={
+                "timezone" if exc.field == "timezone" else "": translate(
+                    exc.message, lambda m: tr(request, m)
+                )
+            },
+            problems=_errors_view(request, problems),
+            status_code=422,
+        )
+    if wizard.claim(session, job, "validating"):
+        wizard.start(session, job, user, request.app.state.session_factory)
+    return redirect(request, f"/imports/{job.id}")
+
+
+# ------------------------------------------------------------------- steps 3 and 4
+@router.get("/imports/{job_id}")
+def job_page(request: Request, session: DbSession, user: PageUser, job_id: DbId) -> Response:
+    """The job as it stands: checking/importing (progress), checked (errors, mode), or done."""
+    job = wizard.get_job(session, job_id, actor=user)
+    ctx = _ctx(request, job)
+    errors = _errors_view(request, job.errors)
+    if job.status == "uploaded":
+        return redirect(request, f"/imports/{job.id}/mapping")
+    if job.status in ("validating", "running"):
+        return render(request, "dataio/progress.html", **ctx, **_progress_view(request, job))
+    template = "dataio/check.html" if job.status == "validated" else "dataio/result.html"
+    return render(
+        request,
+        template,
+        errors=errors,
+        error_count=len(job.errors or []),
+        valid_rows=max(job.rows - job.rejected, 0),
+        report=job.report or {},
+        **ctx,
+    )
+
+
+def _progress_view(request: Request, job: ImportJob) -> dict[str, Any]:
+    state = wizard.progress_of(job.id)
+    if state is None:
+        return {"percent": None, "stage_label": tr(request, STATUS_LABELS[job.status])}
+    return {
+        "percent": state.percent,
+        "stage_label": tr(request, STAGE_LABELS.get(state.stage, state.stage)),
+    }
+
+
+@router.get("/imports/{job_id}/progress")
+def job_progress(request: Request, session: DbSession, user: PageUser, job_id: DbId) -> Response:
+    """The progress bar (polled by htmx); a finished job reloads its page."""
+    job = wizard.get_job(session, job_id, actor=user)
+    if job.status not in ("validating", "running"):
+        if is_htmx(request):
+            return Response(status_code=200, headers={"HX-Redirect": f"/imports/{job.id}"})
+        return redirect(request, f"/imports/{job.id}")
+    return render(
+        request, "dataio/_progress.html", **_ctx(request, job), **_progress_view(request, job)
+    )
+
+
+@router.post("/imports/{job_id}/run")
+def job_run(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, job_id: DbId
+) -> Response:
+    """Import: all rows or none, or the valid rows only; a second click changes nothing."""
+    job = wizard.get_job(session, job_id, actor=user)
+    mode = _text(form, "mode")
+    if mode not in ("all", "skip"):
+        raise InvalidInput(tr(request, "Choose how to treat invalid rows."), field="mode")
+    if wizard.claim(session, job, "running", skip_invalid=mode == "skip"):
+        wizard.start(session, job, user, request.app.state.session_factory)
+    return redirect(request, f"/imports/{job.id}")
+
+
+@router.get("/imports/{job_id}/rejects.csv")
+def job_rejects(request: Request, session: DbSession, user: PageUser, job_id: DbId) -> Response:
+    """The rejected rows as they were read, plus the line and the reason (fix and re-upload)."""
+    job = wizard.get_job(session, job_id, actor=user)
+    if not job.rejects:
+        raise InvalidInput(tr(request, "This import has no rejected rows."), field="rejects")
+    stem = job.filename.rsplit(".", 1)[0] or "import"
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem)[:80]
+    return Response(
+        job.rejects,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{safe}.rejects.csv"'},
+    )

@@ -1,0 +1,355 @@
+"""The browser import wizard's jobs: upload, mapping, check, run, progress (one import path).
+
+Every step goes through ``service.import_file`` — the function behind ``retento import`` and
+``POST /api/v1/imports/{entity}`` — so the web checks the same things, words the same row and
+column errors, and keeps the same all-or-nothing semantics. The check step is the same run with
+``validate_only`` (every row checked, nothing written).
+
+Small files are checked and imported within the request. Larger ones run in a background thread
+with their own transaction; the thread reports progress into ``PROGRESS`` (this process's memory,
+polled by the page every second) and writes the outcome to the ``import_jobs`` row. A progress
+row in the database is not used because SQLite lets one writer at a time: the import's own
+transaction would block every progress update until it commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.db import transaction
+from retento.core.errors import InvalidInput, NotFound, RetentoError
+from retento.core.hooks import emit
+from retento.dataio import service
+from retento.dataio.importer import Importer
+from retento.dataio.mapping import Mapping
+from retento.dataio.models import ImportJob
+from retento.dataio.readers import open_table
+from retento.dataio.schemas import COLUMNS, ENTITIES
+
+log = logging.getLogger("retento.dataio.wizard")
+
+PREVIEW_ROWS = 5
+MAX_STORED_ERRORS = 1_000
+# Files up to this size are checked and imported inside the request (well under a second);
+# larger ones go to a background thread whose progress the page polls.
+INLINE_BYTES = 256 * 1024
+
+# Header words people use for each field (lower case, spaces/dashes as "_"), English and Chinese.
+SYNONYMS: dict[str, dict[str, str]] = {
+    "customers": {
+        "customer_id": "external_id", "customer_no": "external_id", "customer_number": "external_id",
+        "id": "external_id", "客户编号": "external_id", "客户号": "external_id",
+        "customer": "name", "customer_name": "name", "姓名": "name", "名称": "name",
+        "客户名称": "name", "e_mail": "email", "mail": "email", "邮箱": "email",
+        "电子邮件": "email", "mobile": "phone", "telephone": "phone", "电话": "phone",
+        "手机": "phone", "地址": "address", "城市": "city", "国家": "country", "标签": "tags",
+        "type": "kind", "类型": "kind", "备注": "note",
+    },
+    "products": {
+        "sku": "external_id", "product_id": "external_id", "code": "external_id",
+        "商品编号": "external_id", "产品编号": "external_id", "product": "name",
+        "product_name": "name", "名称": "name", "商品名称": "name", "产品名称": "name",
+        "price": "unit_price", "单价": "unit_price", "价格": "unit_price", "cost": "unit_cost",
+        "成本": "unit_cost", "类别": "category", "分类": "category", "active": "is_active",
+    },
+    "orders": {
+        "order": "order_external_id", "order_id": "order_external_id",
+        "order_no": "order_external_id", "order_number": "order_external_id",
+        "订单号": "order_external_id", "订单编号": "order_external_id",
+        "customer": "customer_external_id", "customer_id": "customer_external_id",
+        "客户编号": "customer_external_id", "date": "ordered_at", "order_date": "ordered_at",
+        "下单时间": "ordered_at", "日期": "ordered_at", "sku": "product_external_id",
+        "product": "product_external_id", "product_id": "product_external_id",
+        "商品编号": "product_external_id", "qty": "quantity", "数量": "quantity",
+        "price": "unit_price", "单价": "unit_price", "cost": "unit_cost", "渠道": "channel",
+        "状态": "status", "discount": "line_discount",
+    },
+    "touchpoints": {
+        "id": "external_id", "touchpoint_id": "external_id", "customer": "customer_external_id",
+        "customer_id": "customer_external_id", "客户编号": "customer_external_id",
+        "date": "occurred_at", "time": "occurred_at", "时间": "occurred_at", "渠道": "channel",
+        "阶段": "stage", "方向": "direction", "结果": "outcome", "备注": "note",
+    },
+}  # fmt: skip
+
+
+@dataclass
+class ProgressState:
+    stage: str
+    done: float
+    total: float
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else 0
+
+
+PROGRESS: dict[int, ProgressState] = {}
+_LOCK = threading.Lock()
+
+
+def progress_of(job_id: int) -> ProgressState | None:
+    """The live progress of a job running in this process, if any."""
+    with _LOCK:
+        return PROGRESS.get(job_id)
+
+
+def _reporter(job_id: int):
+    def report(stage: str, done: float, total: float) -> None:
+        with _LOCK:
+            PROGRESS[job_id] = ProgressState(stage, done, total)
+
+    return report
+
+
+# ------------------------------------------------------------------------------ steps
+def create_job(
+    session: Session,
+    entity: str,
+    filename: str,
+    content: bytes,
+    *,
+    actor: User,
+    encoding: str | None = None,
+) -> ImportJob:
+    """Step 1: keep the uploaded file once its header can be read."""
+    require(actor, "data:import")
+    if entity not in ENTITIES:
+        raise InvalidInput(
+            f"Cannot import '{entity}'. Choose one of: {', '.join(ENTITIES)}.", field="entity"
+        )
+    header = read_preview(content, filename, encoding)[0]
+    job = ImportJob(
+        entity=entity,
+        filename=filename[:255],
+        size=len(content),
+        content=content,
+        encoding=encoding,
+        status="uploaded",
+        created_by_id=actor.id,
+        mapping={"columns": guess_mapping(entity, header), "timezone": "UTC"},
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: int, *, actor: User) -> ImportJob:
+    """A job of ``actor`` (administrators see everyone's)."""
+    require(actor, "data:import")
+    job = session.get(ImportJob, job_id)
+    if job is None or (job.created_by_id != actor.id and actor.role != "admin"):
+        raise NotFound("Import", job_id)
+    return job
+
+
+def recent_jobs(session: Session, *, actor: User, limit: int = 10) -> list[ImportJob]:
+    """The latest imports of ``actor`` (all users' for administrators)."""
+    require(actor, "data:import")
+    stmt = select(ImportJob).order_by(ImportJob.id.desc()).limit(limit)
+    if actor.role != "admin":
+        stmt = stmt.where(ImportJob.created_by_id == actor.id)
+    return list(session.scalars(stmt))
+
+
+def read_preview(
+    content: bytes, filename: str, encoding: str | None, n: int = PREVIEW_ROWS
+) -> tuple[list[str], list[list[str]]]:
+    """The header and the first ``n`` rows (reading errors name their line)."""
+    table = open_table(content, filename, encoding=encoding)
+    rows: list[list[str]] = []
+    try:
+        for _line, cells in table.rows:
+            rows.append(cells)
+            if len(rows) >= n:
+                break
+    finally:
+        table.close()
+    return table.header, rows
+
+
+def guess_mapping(entity: str, header: list[str]) -> dict[str, str | None]:
+    """Source column → field: same name (loosely), a known synonym, or nothing."""
+    fields = {c.name for c in COLUMNS[entity]}
+    synonyms = SYNONYMS.get(entity, {})
+    out: dict[str, str | None] = {}
+    taken: set[str] = set()
+    for src in header:
+        if not src or src in out:
+            continue
+        key = src.strip().lower().replace(" ", "_").replace("-", "_")
+        target = key if key in fields else synonyms.get(key)
+        if target in taken:
+            target = None
+        out[src] = target
+        if target:
+            taken.add(target)
+    return out
+
+
+def job_mapping(job: ImportJob) -> Mapping:
+    data = job.mapping or {}
+    return Mapping(
+        columns=dict(data.get("columns") or {}),
+        timezone=data.get("timezone") or "UTC",
+        encoding=job.encoding,
+    )
+
+
+def save_mapping(
+    session: Session, job: ImportJob, columns: dict[str, str | None], timezone: str
+) -> None:
+    """Step 2: keep the mapping once the header satisfies it (required fields, no field twice)."""
+    if job.status not in ("uploaded", "validated", "failed") or job.phase == "running":
+        raise InvalidInput("This import has already run; upload the file again.", field="file")
+    fields = {c.name for c in COLUMNS[job.entity]}
+    for src, dst in columns.items():
+        if dst is not None and dst not in fields:
+            raise InvalidInput(f"'{dst}' is not a field of {job.entity}.", field=src)
+    mapping = Mapping(columns=dict(columns), timezone=timezone or "UTC", encoding=job.encoding)
+    mapping.tz()
+    table = open_table(job.content, job.filename, encoding=job.encoding)
+    try:
+        # The importer's own header check: the same messages as the CLI and API.
+        Importer(session, job.entity, table, mapping)._resolve_header()
+    finally:
+        table.close()
+    job.mapping = {"columns": columns, "timezone": mapping.timezone}
+    job.status = "uploaded"
+    job.phase = None
+    job.errors = None
+    job.message = None
+    job.rejects = None
+    job.report = None
+    session.flush()
+
+
+def claim(session: Session, job: ImportJob, phase: str, *, skip_invalid: bool = False) -> bool:
+    """Move the job into ``phase`` ("validating" or "running") once: a second click, a retry or a
+    second tab finds it taken and changes nothing (one conditional UPDATE on every backend)."""
+    frm, to = ("uploaded", "validating") if phase == "validating" else ("validated", "running")
+    values: dict[str, Any] = {"status": to, "phase": to, "updated_at": datetime.now(UTC)}
+    if phase == "running":
+        values["skip_invalid"] = skip_invalid
+    got = session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job.id, ImportJob.status == frm)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    session.refresh(job)
+    return got.rowcount == 1
+
+
+def runs_inline(job: ImportJob) -> bool:
+    return job.size <= INLINE_BYTES
+
+
+def execute(session: Session, job: ImportJob, actor: User) -> None:
+    """Check (status "validating") or import (status "running") the job's file, and record the
+    outcome on the job. A refused file is recorded, not raised: nothing of it was written."""
+    phase = job.status
+    validate = phase == "validating"
+    got: dict[str, bytes] = {}
+    progress = _reporter(job.id)
+    progress("reading", 0, 1)
+    try:
+        with session.begin_nested():
+            report = service.import_file(
+                session,
+                job.entity,
+                job.content,
+                actor=actor,
+                name=job.filename,
+                mapping=job_mapping(job),
+                skip_invalid=job.skip_invalid,
+                validate_only=validate,
+                rejects_sink=lambda b: got.__setitem__("rejects", b),
+                progress=progress,
+            )
+    except RetentoError as exc:
+        if exc.status in (401, 403):
+            raise
+        job.status = "failed"
+        job.message = exc.message
+        job.errors = [e.as_dict() for e in exc.errors[:MAX_STORED_ERRORS]] or [
+            {"row": None, "field": exc.field, "message": exc.message}
+        ]
+        job.rejected = len({e.row for e in exc.errors if e.row})
+        job.rejects = _rejects_from_errors(job) if not validate else job.rejects
+        job.finished_at = datetime.now(UTC)
+        session.flush()
+        _forget(job.id)
+        if not validate:
+            emit("import.failed", session, job=job, actor=actor)
+        return
+    job.rows = report.rows
+    job.rejected = report.rejected
+    job.errors = [e.model_dump() for e in report.errors[:MAX_STORED_ERRORS]]
+    job.report = report.model_dump(exclude={"errors"})
+    job.rejects = got.get("rejects") or None
+    job.message = None
+    if validate:
+        job.status = "validated"
+    else:
+        job.status = "done"
+        job.finished_at = datetime.now(UTC)
+    session.flush()
+    _forget(job.id)
+    if not validate:
+        emit("import.finished", session, job=job, actor=actor)
+
+
+def _rejects_from_errors(job: ImportJob) -> bytes | None:
+    """An all-or-nothing run that was refused keeps the check's rejects (the same rows)."""
+    return job.rejects
+
+
+def _forget(job_id: int) -> None:
+    with _LOCK:
+        PROGRESS.pop(job_id, None)
+
+
+def start(session: Session, job: ImportJob, actor: User, factory: sessionmaker[Session]) -> None:
+    """Run a claimed job now (small file) or in a background thread (the page polls)."""
+    if runs_inline(job):
+        execute(session, job, actor)
+        return
+    # The thread reads the claimed status: it must be committed first.
+    session.commit()
+    _reporter(job.id)("reading", 0, 1)
+    threading.Thread(
+        target=_work, args=(factory, job.id), name=f"retento-import-{job.id}", daemon=True
+    ).start()
+
+
+def _work(factory: sessionmaker[Session], job_id: int) -> None:
+    try:
+        with transaction(factory) as s:
+            job = s.get(ImportJob, job_id)
+            if job is None or job.status not in ("validating", "running"):
+                return
+            actor = s.get(User, job.created_by_id) if job.created_by_id else None
+            if actor is None:
+                raise RuntimeError("the user who uploaded the file no longer exists")
+            execute(s, job, actor)
+    except Exception as exc:  # the job must not stay "running" forever
+        log.exception("import job %s failed", job_id)
+        _forget(job_id)
+        with transaction(factory) as s:
+            job = s.get(ImportJob, job_id)
+            if job is not None:
+                job.status = "failed"
+                job.message = str(exc)[:2000]
+                job.finished_at = datetime.now(UTC)
+                emit("import.failed", s, job=job, actor=None)
