@@ -30,9 +30,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Select, create_engine, or_, select, text, union
+from sqlalchemy import create_engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 PG_ADMIN_URL = os.environ.get(
     "RETENTO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -64,7 +65,7 @@ PHONE_STYLES = (
 
 
 def _fresh_db() -> tuple[str, str]:
-    name = f"retento_bench_search_{uuid.uuid4().hex[:8]}"
+    name = f"search_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -103,10 +104,11 @@ def load(url: str, n: int, seed: int) -> float:
 
     from retento.core.db import Base
     from retento.customers.models import Contact, Customer
+    from retento.customers.search_tables import NameWord, SearchRow
 
     t0 = time.perf_counter()
     pg_url = url.replace("postgresql+psycopg://", "postgresql://")
-    tables = (Customer.__table__, Contact.__table__)
+    tables = (Customer.__table__, Contact.__table__, SearchRow.__table__, NameWord.__table__)
     indexes = [ix for t in tables for ix in t.indexes]
     with psycopg.connect(pg_url, autocommit=True) as conn:
         for ix in indexes:
@@ -140,42 +142,41 @@ def load(url: str, n: int, seed: int) -> float:
         engine.dispose()
         conn.execute("VACUUM ANALYZE customers")
         conn.execute("VACUUM ANALYZE customer_contacts")
+        conn.execute("VACUUM ANALYZE customer_search")
+        conn.execute("VACUUM ANALYZE customer_name_words")
     assert Base  # metadata loaded
     return time.perf_counter() - t0
 
 
-def old_search_ids(q: str) -> Select:
-    """The search before this change (commit b665606): name prefix and exact matches."""
-    from retento.core.validation import id_from_text
-    from retento.customers.models import Contact, Customer
-
-    t = q.strip()
-    key = t.lower()
-    parts = [
-        select(Customer.id).where(Customer.name_key.between(key, key + "\uffff")),
-        select(Customer.id).where(Customer.external_id == t),
-        select(Customer.id).where(Customer.email == key),
-        select(Customer.id).where(Customer.phone == t),
-        select(Contact.customer_id).where(or_(Contact.email == key, Contact.phone == t)),
-    ]
-    if (as_id := id_from_text(t)) is not None:
-        parts.append(select(Customer.id).where(Customer.id == as_id))
-    return union(*parts)
-
-
-def old_list(session, q: str):
+def old_list(session, q: str, limit: int = 50) -> tuple[list, int]:
+    """The search of migration 0017 (``benchmarks/search_0017.py``), as ``list_customers`` ran it
+    before the search table: ranked matches with ``count(*) OVER ()``, then the page's rows."""
+    import search_0017
     from sqlalchemy import func
+    from sqlalchemy.orm import selectinload
 
-    from retento.core.pagination import paginate
     from retento.customers.models import Customer
 
-    stmt = (
-        select(Customer)
-        .where(Customer.archived_at.is_(None), Customer.id.in_(old_search_ids(q)))
-        .order_by(Customer.name_key, Customer.id)
-    )
-    assert func
-    return paginate(session, stmt, limit=50, offset=0)
+    sub = search_0017.ranked(q, "postgresql", False)
+    rows = session.execute(
+        select(sub.c.id, func.count().over())
+        .order_by(sub.c.rank, sub.c.name_key, sub.c.id)
+        .limit(limit)
+    ).all()
+    ids = [r[0] for r in rows]
+    loaded = {
+        c.id: c
+        for c in session.scalars(
+            select(Customer)
+            .where(Customer.id.in_(ids))
+            .options(
+                selectinload(Customer.tag_rows),
+                selectinload(Customer.contacts),
+                selectinload(Customer.assignments),
+            )
+        )
+    }
+    return [loaded[i] for i in ids if i in loaded], (int(rows[0][1]) if rows else 0)
 
 
 def queries(session, rounds: int, seed: int) -> dict[str, list[str]]:
@@ -221,6 +222,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="Timed runs per query (after 1 warm).")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    ap.add_argument("--cap", type=int, help="Override customers.search.COUNT_CAP.")
     ap.add_argument("--reuse", metavar="DB", help="Time on a database kept by --keep.")
     args = ap.parse_args()
 
@@ -231,6 +233,10 @@ def main() -> None:
     from retento.models import import_all_models
 
     import_all_models()
+    if args.cap:
+        from retento.customers import search
+
+        search.COUNT_CAP = args.cap
     if args.reuse:
         name, url = args.reuse, PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{args.reuse}"
         args.keep = True
@@ -253,16 +259,17 @@ def main() -> None:
             mix = queries(s, args.rounds, args.seed)
             new_all, old_all = [], []
             print(
-                f"\n{'kind':<24}{'query':<22}{'hits':>8}{'new ms':>9}{'old hits':>9}{'old ms':>9}"
+                f"\n{'kind':<24}{'query':<22}{'hits':>8}{'new ms':>9}{'0017 hits':>10}"
+                f"{'0017 ms':>9}"
             )
             per_kind: dict[str, tuple[list[float], list[float]]] = {}
             for kind, qs in mix.items():
                 for q in qs:
-                    _, total = service.list_customers(s, actor=actor, q=q, limit=50)  # warm
+                    _, total, _ = service.list_customers_page(s, actor=actor, q=q, limit=50)
                     new_t, old_t = [], []
                     for _ in range(args.repeat):
                         t = time.perf_counter()
-                        _, total = service.list_customers(s, actor=actor, q=q, limit=50)
+                        _, total, _ = service.list_customers_page(s, actor=actor, q=q, limit=50)
                         new_t.append((time.perf_counter() - t) * 1000)
                     old_list(s, q)
                     for _ in range(args.repeat):
@@ -275,21 +282,23 @@ def main() -> None:
                     per_kind[kind][1].append(om)
                     new_all.append(nm)
                     old_all.append(om)
-                    print(f"{kind:<24}{q:<22}{total:>8}{nm:>9.1f}{old_total:>9}{om:>9.1f}")
-            print(f"\n{'kind':<24}{'new median':>11}{'new p90':>9}{'old median':>11}")
+                    print(f"{kind:<24}{q:<22}{total:>8}{nm:>9.1f}{old_total:>10}{om:>9.1f}")
+            print(
+                f"\n{'kind':<24}{'new median':>11}{'new p90':>9}{'0017 median':>12}{'0017 p90':>9}"
+            )
             for kind, (nv, ov) in per_kind.items():
                 print(
                     f"{kind:<24}{statistics.median(nv):>11.1f}{_pct(nv, 0.9):>9.1f}"
-                    f"{statistics.median(ov):>11.1f}"
+                    f"{statistics.median(ov):>12.1f}{_pct(ov, 0.9):>9.1f}"
                 )
             med, p90 = statistics.median(new_all), _pct(new_all, 0.9)
             old_med = statistics.median(old_all)
             print(
                 f"\nall {len(new_all)} queries: median {med:.1f} ms, p90 {p90:.1f} ms "
-                f"(target: median < 100 ms); old prefix search median {old_med:.1f} ms, "
-                f"ratio new/old {med / old_med:.2f}"
+                f"(target: median < 100 ms); 0017 search median {old_med:.1f} ms, "
+                f"p90 {_pct(old_all, 0.9):.1f} ms"
             )
-            print("load:", os.getloadavg())
+            print("load:", os.getloadavg(), datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
         engine.dispose()
     finally:
         if not args.keep:

@@ -8,6 +8,7 @@ MODEL_MODULES = (
     "retento.auth.models",
     "retento.audit.models",
     "retento.customers.models",
+    "retento.customers.search_tables",
     "retento.products.models",
     "retento.orders.models",
     "retento.touchpoints.models",
@@ -19,6 +20,7 @@ MODEL_MODULES = (
     "retento.loyalty.measure_models",
     "retento.retention.models",
     "retento.loyalty.notice_models",
+    "retento.notifications.models",
     "retento.dataio.models",
 )
 

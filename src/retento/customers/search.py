@@ -3,13 +3,16 @@
 What is matched: the name (any part, Chinese given names included: one character is enough),
 the email, the phone (any run of digits; spaces and punctuation in the query or the stored
 number do not matter), the external id, a contact's name, email or phone, and the customer
-number. Ranked: exact (0) > prefix of the value or of a word in the name (1) > substring (2) >
+number. Ranked: exact (0) > prefix of a field or of a word in the name (1) > substring (2) >
 fuzzy (3..4, closest first: only when fewer than ``FUZZY_BELOW`` customers matched otherwise).
 
-PostgreSQL: every branch is an index scan on a pg_trgm GIN index (migration 0017); a Chinese
-query runs on ``name_chars`` (" 王 小 明 ") where a single character is a whole word and so has
-trigrams. SQLite: candidates come from ``customer_search_grams`` (trigrams written by triggers),
-then are checked and ranked on the rows themselves.
+Everything is read from ``customer_search`` (migration 0022: one narrow row per customer, kept
+by triggers): ``hay`` holds every searchable text of the customer joined by char(31), so one
+row visit checks and ranks all fields. PostgreSQL finds the rows with pg_trgm GIN indexes on
+``hay`` and ``digits``; SQLite with its trigram table (``customer_search_grams``, 0017). A typo'd
+name is compared with the distinct words of all names (``customer_name_words``), and only the
+customers having a close word are read. A capped search (``COUNT_CAP``) ranks the first
+``COUNT_CAP + 1`` substring matches plus every exact name and name prefix.
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ from dataclasses import dataclass
 from sqlalchemy import (
     Float,
     Select,
+    and_,
     case,
     cast,
     event,
-    exists,
+    false,
     func,
     literal,
     literal_column,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -37,13 +42,16 @@ from sqlalchemy.pool import Pool
 from sqlalchemy.sql.elements import ColumnElement
 
 from retento.core.validation import id_from_text
-from retento.customers.models import Contact, Customer, SearchGram
+from retento.customers.models import Customer, SearchGram
+from retento.customers.search_tables import SEP, NameWord, SearchRow
 
 # Alias of the ranked id subquery joined by ``customer_filter``; ``RANK`` orders by relevance.
 RANK_ALIAS = "search_rank"
 RANK = literal_column(f"{RANK_ALIAS}.rank")
 RANK_NAME = literal_column(f"{RANK_ALIAS}.name_key")
 FUZZY_BELOW = 10
+# A search's total counts up to this many (the API then says ``total_is_lower_bound``).
+COUNT_CAP = 1_000
 # word_similarity threshold for a typo'd name (pg_trgm's default is 0.6).
 FUZZY_THRESHOLD = 0.45
 MAX_QUERY = 200
@@ -100,10 +108,6 @@ def _starts(col, s: str, *, ci: bool = False) -> ColumnElement[bool]:
     return col.ilike(pattern, escape="\\") if ci else col.like(pattern, escape="\\")
 
 
-def _rank3(exact, prefix) -> ColumnElement:
-    return case((exact, literal(0.0)), (prefix, literal(1.0)), else_=literal(2.0))
-
-
 def trigrams(s: str) -> list[str]:
     return sorted({s[i : i + 3] for i in range(len(s) - 2)})
 
@@ -123,103 +127,132 @@ def _fuzzy_threshold(dbapi_conn, _record) -> None:
         dbapi_conn.autocommit = was
 
 
-# --- PostgreSQL ---------------------------------------------------------------------------------
+# --- both databases: one narrow row per customer (migration 0022) ------------------------------
 
 
-def _finish(stmt: Select, live: ColumnElement[bool] | None) -> Select:
-    """A branch ``(id, rank)`` → ``(id, rank, name_key)`` of live customers only: the name
-    comes from the row the branch already read, so ordering the matches needs no second visit
-    of every matching customer (only the page's rows are joined afterwards)."""
-    if Contact.__table__ in stmt.get_final_froms():
-        stmt = stmt.join(Customer, Customer.id == Contact.customer_id)
-    stmt = stmt.add_columns(Customer.name_key)
-    return stmt if live is None else stmt.where(live)
-
-
-def _pg_strict(q: Query, live: ColumnElement[bool] | None) -> list[Select]:
-    C, K = Customer, Contact
-    k = q.key
-    out: list[Select] = []
-    name_prefix = or_(_starts(C.name_key, k), _contains(C.name_key, " " + k))
-    if q.cjk:
-        spaced = " " + " ".join(ch for ch in k if ch != " ") + " "
-        out.append(
-            select(C.id, _rank3(C.name_key == k, _starts(C.name_key, k))).where(
-                _contains(C.name_chars, spaced)
-            )
-        )
-    elif len(k) >= 3:
-        out.append(
-            select(C.id, _rank3(C.name_key == k, name_prefix)).where(_contains(C.name_key, k))
-        )
-    elif k:
-        # One or two Latin letters have no trigram: name prefix only (b-tree on name_key).
-        out.append(
-            select(C.id, _rank3(C.name_key == k, literal(True))).where(
-                C.name_key.between(k, k + _TOP)
-            )
-        )
-    if len(k) >= 3 and not q.cjk:
-        out.append(
-            select(C.id, _rank3(func.lower(C.email) == k, _starts(C.email, k, ci=True))).where(
-                _contains(C.email, k, ci=True)
-            )
-        )
-        out.append(
-            select(
-                C.id, _rank3(func.lower(C.external_id) == k, _starts(C.external_id, k, ci=True))
-            ).where(_contains(C.external_id, k, ci=True))
-        )
-        out.append(
-            select(K.customer_id, _rank3(func.lower(K.email) == k, literal(False))).where(
-                _contains(K.email, k, ci=True)
-            )
-        )
-    elif k:
-        out.append(select(C.id, literal(0.0)).where(C.external_id == q.raw))
-    if k and (len(k) >= 3 or q.cjk):
-        out.append(
-            select(
-                K.customer_id,
-                _rank3(func.lower(K.name) == k, _starts(K.name, k, ci=True)),
-            ).where(_contains(K.name, k, ci=True))
-        )
-    if q.digits:
-        d = q.digits
-        out.append(
-            select(C.id, _rank3(C.phone_digits == d, _starts(C.phone_digits, d))).where(
-                _contains(C.phone_digits, d)
-            )
-        )
-        out.append(
-            select(K.customer_id, _rank3(K.phone_digits == d, literal(False))).where(
-                _contains(K.phone_digits, d)
-            )
-        )
+def _rank_parts(q: Query):
+    """``(conds, rank)``: what matches ``q`` on a search row, and its rank there."""
+    S = SearchRow
+    k, d = q.key, q.digits
+    conds: list[ColumnElement[bool]] = []
+    exact: list[ColumnElement[bool]] = []
+    prefix: list[ColumnElement[bool]] = []
+    if k:
+        exact += [S.name_key == k, _contains(S.hay, SEP + k + SEP)]
+        prefix += [_starts(S.name_key, k), _contains(S.hay, SEP + k)]
+        if q.cjk:
+            conds.append(_contains(S.hay, " " + " ".join(ch for ch in k if ch != " ") + " "))
+        elif len(k) >= 3:
+            conds.append(_contains(S.hay, k))
+            prefix.append(_contains(S.name_key, " " + k))
+        else:
+            # One or two Latin letters: a name prefix (b-tree) or a whole field.
+            conds += [S.name_key.between(k, k + _TOP), _contains(S.hay, SEP + k + SEP)]
+    if d:
+        conds.append(_contains(S.digits, d))
+        exact.append(_contains(S.digits, SEP + d + SEP))
+        prefix.append(_contains(S.digits, SEP + d))
     if q.number is not None:
-        out.append(select(C.id, literal(0.0)).where(C.id == q.number))
-    return [_finish(b, live) for b in out]
+        conds.append(S.customer_id == q.number)
+        exact.append(S.customer_id == q.number)
+    rank = case((or_(*exact), literal(0.0)), (or_(*prefix), literal(1.0)), else_=literal(2.0))
+    return conds, rank
 
 
-def _pg_fuzzy(q: Query, strict: list[Select], live: ColumnElement[bool] | None) -> Select | None:
-    """Names close to a typo'd query (``<%``: pg_trgm word similarity, GIN-indexed); only runs
-    (an InitPlan decides once) when the strict branches found fewer than ``FUZZY_BELOW``."""
-    k = q.key
-    if not q.fuzzy or not strict:
+def _row(rank: ColumnElement, *where: ColumnElement[bool] | None) -> Select:
+    S = SearchRow
+    return select(
+        S.customer_id.label("id"), rank.label("rank"), S.name_key.label("name_key")
+    ).where(*(w for w in where if w is not None))
+
+
+def _strict(q: Query, live: ColumnElement[bool] | None, dialect: str) -> Select | None:
+    """``(id, rank, name_key)`` of the customers matching ``q`` exactly, by prefix or as a
+    substring: one pass over ``customer_search`` (PostgreSQL: the trigram GIN indexes on
+    ``hay``/``digits`` find the rows; SQLite: the trigram table), each row checked and ranked
+    on itself."""
+    S = SearchRow
+    conds, rank = _rank_parts(q)
+    if not conds:
         return None
-    few = (
+    found = None
+    if dialect != "postgresql":
+        cands = [_grams_all(x) for x in dict.fromkeys(v for v in (q.key, q.digits) if v)]
+        found = S.customer_id.in_(cands[0] if len(cands) == 1 else union_all(*cands))
+        if q.number is not None:
+            found = or_(found, S.customer_id == q.number)
+    return _row(rank, or_(*conds), found, live)
+
+
+def _best(q: Query, live: ColumnElement[bool] | None, dialect: str) -> Select | None:
+    """The rows ranked exact or prefix, found without the substring matches: kept in a capped
+    search whatever the cap leaves out. A Latin query of 3+ letters on PostgreSQL: a field or a
+    name word starting with it (the trigram index knows word starts); otherwise a name prefix
+    (b-tree)."""
+    S = SearchRow
+    k = q.key
+    if not k:
+        return None
+    _, rank = _rank_parts(q)
+    if dialect == "postgresql" and len(k) >= 3 and not q.cjk:
+        starts = or_(_contains(S.hay, SEP + k), _contains(S.hay, " " + k))
+    else:
+        starts = S.name_key.between(k, k + _TOP)
+    return _row(rank, starts, live)
+
+
+def _fuzzy_words(q: Query) -> list[str]:
+    return [w for w in q.key.split() if len(w) >= 4]
+
+
+def _few(strict) -> ColumnElement[bool]:
+    """Whether the strict matches (a CTE, read once) are fewer than ``FUZZY_BELOW``."""
+    return (
         select(func.count())
-        .select_from(union_all(*strict).limit(FUZZY_BELOW).subquery())
+        .select_from(select(strict.c.id).limit(FUZZY_BELOW).subquery())
         .scalar_subquery()
         < FUZZY_BELOW
     )
-    sim = func.word_similarity(k, Customer.name_key)
-    return _finish(
-        select(Customer.id, literal(4.0) - cast(sim, Float)).where(
-            few, Customer.name_key.op("%>")(k)
-        ),
-        live,
+
+
+def _closest(fuzzy: Select, sim, cap: int | None) -> Select:
+    """A capped fuzzy branch keeps its ``cap + 1`` closest matches."""
+    if cap is None:
+        return fuzzy
+    return select(fuzzy.order_by(sim.desc()).limit(cap + 1).subquery())
+
+
+def _pg_fuzzy(q: Query, strict, live: ColumnElement[bool] | None, cap: int | None) -> Select | None:
+    """Customers having a name word close to a word of a typo'd query (pg_trgm word similarity
+    on the distinct name words, GIN-indexed), closest first; only runs (an InitPlan decides
+    once) when the strict search found fewer than ``FUZZY_BELOW``."""
+    words = _fuzzy_words(q)
+    if not q.fuzzy or strict is None or not words:
+        return None
+    W = NameWord
+    sims = [func.word_similarity(w, W.word) for w in words]
+    close = (
+        select(
+            W.word.label("word"), (sims[0] if len(sims) == 1 else func.greatest(*sims)).label("sim")
+        )
+        .where(_few(strict), or_(*(W.word.op("%>")(w) for w in words)))
+        .subquery("close_words")
     )
+    pattern = literal("%") + func.retento_like_escape(close.c.word) + literal("%")
+    S = SearchRow
+    # Per close word (LATERAL), so that a capped search stops after cap + 1 customers a word.
+    rows = select(S.customer_id.label("id"), S.name_key.label("name_key")).where(
+        S.hay.like(pattern),
+        func.strpos(" " + S.name_key + " ", " " + close.c.word + " ") > 0,
+        *([live] if live is not None else []),
+    )
+    rows = (rows if cap is None else rows.limit(cap + 1)).lateral("fuzzy_rows")
+    fuzzy = (
+        select(rows.c.id, literal(4.0) - cast(close.c.sim, Float), rows.c.name_key)
+        .select_from(close)
+        .join(rows, true())
+    )
+    return _closest(fuzzy, close.c.sim, cap)
 
 
 # --- SQLite -------------------------------------------------------------------------------------
@@ -239,92 +272,43 @@ def _grams_all(s: str) -> Select:
     return select(G.customer_id).where(G.gram >= s, G.gram < s + _TOP).distinct()
 
 
-def _sqlite_strict(q: Query, live: ColumnElement[bool] | None) -> list[Select]:
-    C, K = Customer, Contact
-    k, d = q.key, q.digits
-    cands = []
-    if k:
-        cands.append(_grams_all(k))
-    if d and d != k:
-        cands.append(_grams_all(d))
-    exact = [C.name_key == k, func.lower(C.email) == k, func.lower(C.external_id) == k]
-    prefix = [
-        _starts(C.name_key, k),
-        _contains(C.name_key, " " + k),
-        _starts(C.email, k),
-        _starts(C.external_id, k),
-    ]
-    contains = [
-        _contains(C.name_key, k),
-        _contains(C.email, k),
-        _contains(C.external_id, k),
-        exists().where(
-            K.customer_id == C.id,
-            or_(
-                _contains(K.name, k),
-                _contains(K.email, k),
-                *([_contains(K.phone_digits, d)] if d else []),
-            ),
-        ),
-    ]
-    if d:
-        exact.append(C.phone_digits == d)
-        prefix.append(_starts(C.phone_digits, d))
-        contains.append(_contains(C.phone_digits, d))
-    rank = case(
-        (or_(*exact), literal(0.0)),
-        (or_(*prefix), literal(1.0)),
-        (or_(*contains), literal(2.0)),
-        else_=None,
-    )
-    out: list[Select] = []
-    if cands:
-        ids = cands[0] if len(cands) == 1 else union_all(*cands)
-        inner = select(C.id.label("id"), rank.label("rank"), C.name_key.label("name_key")).where(
-            C.id.in_(ids), *([live] if live is not None else [])
-        )
-        sub = inner.subquery()
-        out.append(select(sub.c.id, sub.c.rank, sub.c.name_key).where(sub.c.rank.is_not(None)))
-    if q.number is not None:
-        out.append(_finish(select(C.id, literal(0.0)).where(C.id == q.number), live))
-    return out
-
-
 def _sqlite_fuzzy(
-    q: Query, strict: list[Select], live: ColumnElement[bool] | None
+    q: Query, strict, live: ColumnElement[bool] | None, cap: int | None
 ) -> Select | None:
-    """Customers whose name shares at least half of the query's trigrams, closest first, when
-    fewer than ``FUZZY_BELOW`` matched otherwise."""
-    k = q.key
-    if not q.fuzzy or not strict:
+    """Customers having a name word that shares at least half of the trigrams of a word of the
+    query, closest first, when fewer than ``FUZZY_BELOW`` matched otherwise."""
+    words = _fuzzy_words(q)
+    if not q.fuzzy or strict is None or not words:
         return None
-    tg = trigrams(k)
-    need = max(2, math.ceil(len(tg) / 2))
-    few = (
-        select(func.count())
-        .select_from(union_all(*strict).limit(FUZZY_BELOW).subquery())
-        .scalar_subquery()
-        < FUZZY_BELOW
+    W, S, G = NameWord, SearchRow, SearchGram
+    shares, enough = [], []
+    for w in words:
+        tg = trigrams(w)
+        shared = sum((case((func.instr(W.word, t) > 0, 1), else_=0) for t in tg), literal(0))
+        shares.append(cast(shared, Float) / len(tg))
+        enough.append(shared >= max(2, math.ceil(len(tg) / 2)))
+    close = (
+        select(
+            W.word.label("word"),
+            (shares[0] if len(shares) == 1 else func.max(*shares)).label("sim"),
+        )
+        .where(_few(strict), or_(*enough))
+        .subquery("close_words")
     )
-    G = SearchGram
-    cands = (
-        select(G.customer_id)
-        .where(few, G.gram.in_(tg))
-        .group_by(G.customer_id)
-        .having(func.count() >= need)
+    having_gram = select(G.customer_id).where(G.gram == func.substr(close.c.word, 1, 3))
+    fuzzy = (
+        select(S.customer_id, literal(4.0) - close.c.sim, S.name_key)
+        .select_from(close)
+        .join(
+            S,
+            and_(
+                S.customer_id.in_(having_gram),
+                func.instr(" " + S.name_key + " ", " " + close.c.word + " ") > 0,
+            ),
+        )
+        .where(*([live] if live is not None else []))
     )
-    # Fuzzy is about names: count the query's trigrams found in the name itself.
-    in_name = sum(
-        (case((func.instr(Customer.name_key, t) > 0, 1), else_=0) for t in tg), literal(0)
-    )
-    inner = (
-        select(Customer.id.label("id"), in_name.label("shared"), Customer.name_key)
-        .where(Customer.id.in_(cands), *([live] if live is not None else []))
-        .subquery()
-    )
-    return select(
-        inner.c.id, literal(4.0) - cast(inner.c.shared, Float) / len(tg), inner.c.name_key
-    ).where(inner.c.shared >= need)
+    return _closest(fuzzy, close.c.sim, cap)
 
 
 # --- the one entry point ------------------------------------------------------------------------
@@ -332,29 +316,39 @@ def _sqlite_fuzzy(
 
 def _live(archived: bool | None) -> ColumnElement[bool] | None:
     if archived is True:
-        return Customer.archived_at.is_not(None)
+        return SearchRow.archived == true()
     if archived is False:
-        return Customer.archived_at.is_(None)
+        return SearchRow.archived == false()
     return None
 
 
-def ranked(q: str, dialect: str, archived: bool | None = None):
+def ranked(q: str, dialect: str, archived: bool | None = None, *, cap: int | None = None):
     """``(id, rank, name_key)`` of every customer matching ``q`` (``archived``: False = active
     ones, True = archived ones, None = both), as a subquery named ``search_rank``; ``None`` for
-    an empty query."""
+    an empty query.
+
+    ``cap``: rank only the first ``cap + 1`` substring matches found (plus every exact name and
+    name prefix): enough to tell "more than ``cap``" and to keep a search for a very common
+    fragment fast; ``None`` ranks every match (exports, sorted lists)."""
     parsed = Query.parse(q)
     if not parsed.key:
         return None
     live = _live(archived)
-    if dialect == "postgresql":
-        strict = _pg_strict(parsed, live)
-        fuzzy = _pg_fuzzy(parsed, strict, live)
-    else:
-        strict = _sqlite_strict(parsed, live)
-        fuzzy = _sqlite_fuzzy(parsed, strict, live)
-    parts = [*strict, *([fuzzy] if fuzzy is not None else [])]
+    strict = _strict(parsed, live, dialect)
+    parts: list[Select] = []
+    fuzzy = None
+    if strict is not None:
+        # Read once (a CTE): the page, the total and the "few matches: try typos" test.
+        hits = (strict if cap is None else strict.limit(cap + 1)).cte("search_hits")
+        parts.append(select(hits.c.id, hits.c.rank, hits.c.name_key))
+        if cap is not None and (best := _best(parsed, live, dialect)) is not None:
+            parts.append(select(best.limit(cap + 1).subquery()))
+        fuzzy_of = _pg_fuzzy if dialect == "postgresql" else _sqlite_fuzzy
+        fuzzy = fuzzy_of(parsed, hits, live, cap)
+    if fuzzy is not None:
+        parts.append(fuzzy)
     if not parts:
-        parts = [select(Customer.id, literal(0.0), Customer.name_key).where(literal(False))]
+        parts = [select(SearchRow.customer_id, literal(0.0), SearchRow.name_key).where(false())]
     hits = union_all(*parts).subquery("hits")
     cols = list(hits.c)
     return (
@@ -388,13 +382,19 @@ def apply(stmt: Select, q: str, dialect: str, archived: bool | None = None) -> S
 def search(
     session: Session, q: str, *, limit: int = 20, include_archived: bool = False
 ) -> list[tuple[Customer, float]]:
-    """The best ``limit`` matches of ``q`` with their rank (CLI, duplicate checks, pickers)."""
-    archived = None if include_archived else False
-    stmt = apply(select(Customer, RANK), q, dialect_of(session), archived)
-    if not include_archived:
-        stmt = stmt.where(Customer.archived_at.is_(None))
-    stmt = stmt.order_by(RANK, RANK_NAME, Customer.id).limit(limit)
-    return [(c, float(r)) for c, r in session.execute(stmt).all()]
+    """The best ``limit`` matches of ``q`` with their rank (CLI, duplicate checks, pickers):
+    ranked on the search rows alone (capped at ``COUNT_CAP``), then only those customers read."""
+    sub = ranked(q, dialect_of(session), None if include_archived else False, cap=COUNT_CAP)
+    if sub is None:
+        return []
+    best = session.execute(
+        select(sub.c.id, sub.c.rank).order_by(sub.c.rank, sub.c.name_key, sub.c.id).limit(limit)
+    ).all()
+    loaded = {
+        c.id: c
+        for c in session.scalars(select(Customer).where(Customer.id.in_([i for i, _ in best])))
+    }
+    return [(loaded[i], float(r)) for i, r in best if i in loaded]
 
 
 def rank_label(rank: float) -> str:

@@ -446,11 +446,13 @@ def search_page_ids(
     **filters,
 ) -> tuple[list[int], int]:
     """Ids of one page of a search (``filters["q"]`` set), best match first, and the number of
-    matches (-1 unless ``with_total``).
+    matches (-1 unless ``with_total``), counted up to ``search.COUNT_CAP``: more than that
+    gives ``COUNT_CAP + 1`` ("more than 10,000"; ``total_is_lower_bound``).
 
-    With no filter besides ``q`` and ``archived`` the page comes from the ranked matches alone
-    (each already carries its name and archived state): no matching customer is read twice,
-    and the total comes from the same pass (``count(*) OVER ()``)."""
+    With no filter besides ``q`` and ``archived`` the page comes from the search rows alone
+    (each carries its name and archived state): no customer is read, and the total comes from
+    the same pass (``count(*) OVER ()``). Pages within the first ``COUNT_CAP`` matches rank a
+    capped set (``search.ranked(cap=...)``); deeper pages rank every match."""
     from sqlalchemy import func as fn
 
     if limit < 1 or limit > 500:
@@ -458,12 +460,12 @@ def search_page_ids(
     if offset < 0 or offset > 2**31 - 1:
         raise InvalidInput(f"offset must be between 0 and {2**31 - 1}.", field="offset")
     dialect = search.dialect_of(session)
-    plain = not any(
-        filters.get(k) is not None and filters.get(k) != ""
-        for k in ("kind", "scope", "tag", "owner_id", "party_type", "mine_for")
-    )
-    if plain:
-        sub = search.ranked(filters["q"], dialect, filters.get("archived", False))
+    cap = search.COUNT_CAP
+    if _plain_search(filters):
+        within = offset + limit <= cap
+        sub = search.ranked(
+            filters["q"], dialect, filters.get("archived", False), cap=cap if within else None
+        )
         if sub is None:
             return [], 0
         cols = [sub.c.id] + ([fn.count().over()] if with_total else [])
@@ -477,14 +479,38 @@ def search_page_ids(
     total = -1
     if with_total:
         if rows:
-            total = int(rows[0][1])
+            total = min(int(rows[0][1]), cap + 1)
         elif offset == 0:
             total = 0
         else:  # a page past the end: count separately
-            total = int(
-                session.scalar(select(fn.count()).select_from(stmt.order_by(None).subquery())) or 0
-            )
+            total = count_customers(session, **filters)
     return ids, total
+
+
+def _plain_search(filters: dict) -> bool:
+    return not any(
+        filters.get(k) is not None and filters.get(k) != ""
+        for k in ("kind", "scope", "tag", "owner_id", "party_type", "mine_for")
+    )
+
+
+def count_customers(session: Session, *, cap: int | None = None, **filters) -> int:
+    """How many customers match ``filters``, counted up to ``cap`` (default
+    ``search.COUNT_CAP``): more than that gives ``cap + 1``. A plain search counts its search
+    rows only."""
+    from sqlalchemy import func as fn
+
+    cap = search.COUNT_CAP if cap is None else cap
+    q = filters.get("q")
+    if q and q.strip() and _plain_search(filters):
+        sub = search.ranked(q, search.dialect_of(session), filters.get("archived", False), cap=cap)
+        if sub is None:
+            return 0
+        inner = select(sub.c.id).limit(cap + 1).subquery()
+    else:
+        stmt = customer_filter(**filters, dialect=search.dialect_of(session))
+        inner = stmt.with_only_columns(Customer.id).limit(cap + 1).subquery()
+    return int(session.scalar(select(fn.count()).select_from(inner)) or 0)
 
 
 def list_customers(
@@ -497,15 +523,36 @@ def list_customers(
     count: bool = True,
     **filters,
 ):
-    """A filtered, sorted page of customers; a search without ``sort`` comes best match
-    first (``search_page_ids``)."""
+    """A filtered, sorted page of customers and the total (``list_customers_page``)."""
+    rows, total, _ = list_customers_page(
+        session, actor=actor, sort=sort, limit=limit, offset=offset, count=count, **filters
+    )
+    return rows, total
+
+
+def list_customers_page(
+    session: Session,
+    *,
+    actor: User,
+    sort: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    count: bool = True,
+    **filters,
+):
+    """A filtered, sorted page of customers, the total and whether the total is a lower bound.
+
+    A search without ``sort`` comes best match first (``search_page_ids``). A search's total
+    counts up to ``search.COUNT_CAP``; past it the total is ``COUNT_CAP + 1`` and the third
+    value is True. Lists without a search count exactly."""
     require(actor, "customer:read")
     options = (
         selectinload(Customer.tag_rows),
         selectinload(Customer.contacts),
         selectinload(Customer.assignments),
     )
-    if filters.get("q") and filters["q"].strip() and not sort:
+    searched = bool(filters.get("q") and filters["q"].strip())
+    if searched and not sort:
         ids, total = search_page_ids(
             session, limit=limit, offset=offset, with_total=count, **filters
         )
@@ -519,8 +566,14 @@ def list_customers(
             if ids
             else {}
         )
-        return [loaded[i] for i in ids if i in loaded], total
-    stmt = customer_filter(**filters, dialect=search.dialect_of(session))
-    stmt = apply_sort(stmt, sort, SORTABLE, Customer.id)
-    stmt = stmt.options(*options)
-    return paginate(session, stmt, limit=limit, offset=offset, count=count)
+        rows = [loaded[i] for i in ids if i in loaded]
+    else:
+        stmt = customer_filter(**filters, dialect=search.dialect_of(session))
+        stmt = apply_sort(stmt, sort, SORTABLE, Customer.id)
+        stmt = stmt.options(*options)
+        rows, total = paginate(
+            session, stmt, limit=limit, offset=offset, count=count and not searched
+        )
+        if searched and count:
+            total = count_customers(session, **filters)
+    return rows, total, searched and total > search.COUNT_CAP

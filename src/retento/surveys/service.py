@@ -1251,3 +1251,7 @@ def bulk_responses(
         source="bulk",
         skip_invalid=data.skip_invalid,
     )
+
+# Subscribes the survey notifications (a detractor or a low answer) to survey.answered wherever
+# this service is used (web, API, CLI, worker).
+from retento.surveys import notifications as _notifications  # noqa: E402, F401
