@@ -30,6 +30,7 @@ API_ROUTERS = (
     "retento.loyalty.member_routes",
     "retento.loyalty.routes",
     "retento.retention.routes",
+    "retento.notifications.routes",
 )
 
 

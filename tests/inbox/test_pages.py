@@ -36,7 +36,8 @@ def test_escalation_shows_in_bell_and_list_and_opens_the_complaint(client, db, u
     page = web.get("/customers").text
     assert 'href="/notifications"' in page and 'hx-get="/notifications/badge"' in page
     badge = web.get("/notifications/badge")
-    assert badge.status_code == 200 and ">1<" in badge.text  # one notice: first response
+    # Two unread: "assigned to you" (notifications) and the first-response breach (SLA notice).
+    assert badge.status_code == 200 and ">2<" in badge.text
 
     r = web.get("/notifications")
     assert r.status_code == 200
@@ -50,6 +51,11 @@ def test_escalation_shows_in_bell_and_list_and_opens_the_complaint(client, db, u
     assert r.status_code == 303 and r.headers["location"] == f"/complaints/{c.id}"
     db.expire_all()
     assert db.get(ComplaintNotification, notice.id).read_at is not None
+    assert ">1<" in web.get("/notifications/badge").text  # the assignment is still unread
+    unread = web.get("/notifications?unread=1").text
+    assert f"Complaint {c.tracking_code} was assigned to you: Broken kettle" in unread
+    assert "SLA is breached" not in unread
+    web.post("/notifications/read-all")
     assert web.get("/notifications/badge").text.strip() == ""
     assert "No unread notifications." in web.get("/notifications?unread=1").text
 
@@ -65,7 +71,8 @@ def test_notices_are_private_and_read_all_marks_only_mine(client, db, users):
     assert web.post(f"/notifications/{lead_notice.id}/open").status_code == 404
     r = web.post("/notifications/read-all")
     assert r.status_code == 303 and r.headers["location"] == "/notifications"
-    assert "1 notifications marked read." in web.get("/notifications").text
+    # The first-response notice and the "assigned to you" notification.
+    assert "2 notifications marked read." in web.get("/notifications").text
     db.expire_all()
     assert db.get(ComplaintNotification, lead_notice.id).read_at is None
     mine = db.scalars(

@@ -407,6 +407,8 @@ def create_complaint(
         from retento.complaints.emails import queue_acknowledgement
 
         queue_acknowledgement(session, c, actor=actor, now=now)
+        if source != "public_form":  # submit_public emits once its owner is assigned
+            emit("complaint.created", session, complaint=c, actor=actor)
     return c
 
 
@@ -489,6 +491,7 @@ def submit_public(
             c.team_manager_id = owner.manager_id
             _event(session, c, "assignment", None, data={"assignee_id": owner.id, "auto": True})
             session.flush()
+    emit("complaint.created", session, complaint=c, actor=None)
     return c
 
 
@@ -886,6 +889,7 @@ def assign(session: Session, complaint_id: int, data: AssignIn, *, actor: User |
     )
     session.flush()
     record(session, actor, "update", "complaint", c.id, before, complaint_snapshot(c))
+    emit("complaint.assigned", session, complaint=c, actor=actor)
     return c
 
 
@@ -908,6 +912,8 @@ def add_note(
     if data.kind == "customer_reply" and c.status == "awaiting_customer":
         apply_transition(session, c.id, TransitionIn(action="customer_replied"), actor=None, at=now)
     record(session, actor, "create", "complaint_event", ev.id, None, snapshot(ev))
+    if data.kind == "customer_reply":
+        emit("complaint.customer_replied", session, complaint=c, reply=ev, actor=actor)
     return ev
 
 
@@ -1498,3 +1504,8 @@ def improvement_evidence(
 
 def remedy_cost_of(c: Complaint) -> Decimal:
     return sum((r.cost for r in c.remedies), ZERO)
+
+
+# Subscribes the complaint notifications (assigned, new in the team, customer replied) to the
+# events above wherever this service is used (web, API, CLI, worker).
+from retento.complaints import notifications as _notifications  # noqa: E402, F401

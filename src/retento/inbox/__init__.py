@@ -1,1 +1,2 @@
-"""The user's inbox: escalation notices (SLA near-breach and breach) in the web UI."""
+"""The user's inbox: every notification (``retento.notifications``) and the complaint SLA
+escalation notices in one list, the header badge, and the notification preferences page."""

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from retento.auth.models import User
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, RetentoError
+from retento.core.hooks import emit
 from retento.jobs import job
+from retento.scoring import notifications as _notifications  # noqa: F401 (subscribes)
 from retento.scoring import service
 from retento.scoring.models import ScoreRun
 from retento.scoring.schemas import ScoreRunCreate
@@ -37,6 +39,7 @@ def nightly_scoring(session: Session) -> int | None:
         run = service.run_scoring(session, ScoreRunCreate(), actor=None)
     except Conflict:
         return None  # a run started by a manager is in progress
+    emit("scoring.run_finished", session, run=run, actor=None)
     return run.id
 
 
@@ -58,6 +61,7 @@ def execute_started_run(
                     return
                 actor = session.get(User, actor_id) if actor_id is not None else None
                 service.execute_run(session, run, data, actor=actor, progress=progress)
+                emit("scoring.run_finished", session, run=run, actor=actor)
                 session.commit()
             except Exception as exc:
                 session.rollback()
@@ -68,6 +72,8 @@ def execute_started_run(
                 run = session.get(ScoreRun, run_id)
                 if run is not None:
                     run.status, run.error, run.finished_at = "failed", reason, utcnow()
+                    actor = session.get(User, actor_id) if actor_id is not None else None
+                    emit("scoring.run_finished", session, run=run, actor=actor)
                     session.commit()
     finally:
         service.LIVE_PROGRESS.pop(run_id, None)

@@ -1,0 +1,118 @@
+"""Import notifications: a file import finished, or failed.
+
+``import_finished`` / ``import_failed`` are the functions to call when an import ends away from
+the person who started it (the browser wizard's background jobs, a future scheduled import).
+They are subscribed to the wizard's ``import.finished`` and ``import.failed`` events (job,
+actor); a synchronous CLI or API import answers its caller directly and raises nothing.
+Keyed by the import (the wizard's job id), so one outcome notifies once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.core.hooks import subscribe
+from retento.notifications.kinds import register_kind
+from retento.notifications.service import notify
+from retento.web.i18n import N_
+
+GROUP = N_("Scoring and imports")
+
+register_kind(
+    "import_finished",
+    label=N_("My import finished"),
+    description=N_("A file you imported in the browser has been loaded."),
+    text=N_("Import of %(file)s finished: %(rows)s rows, %(rejected)s rejected."),
+    defaults={"*": "in_app"},
+    group=GROUP,
+)
+register_kind(
+    "import_failed",
+    label=N_("My import failed"),
+    description=N_("A file you imported in the browser was refused; nothing of it was written."),
+    text=N_("Import of %(file)s failed: %(reason)s"),
+    defaults={"*": "in_app"},
+    group=GROUP,
+)
+
+
+def import_finished(
+    session: Session,
+    user: User | None,
+    *,
+    key: str,
+    file_name: str,
+    rows: int,
+    rejected: int = 0,
+    link: str | None = None,
+) -> int:
+    """Tell ``user`` their import is done; returns how many notifications were raised."""
+    return len(
+        notify(
+            session,
+            "import_finished",
+            [user],
+            key=key,
+            params={"file": file_name[:120], "rows": rows, "rejected": rejected},
+            link=link,
+            subject_type="import",
+        )
+    )
+
+
+def import_failed(
+    session: Session,
+    user: User | None,
+    *,
+    key: str,
+    file_name: str,
+    reason: str,
+    link: str | None = None,
+) -> int:
+    """Tell ``user`` their import was refused; returns how many notifications were raised."""
+    return len(
+        notify(
+            session,
+            "import_failed",
+            [user],
+            key=key,
+            params={"file": file_name[:120], "reason": (reason or "")[:200]},
+            link=link,
+            subject_type="import",
+        )
+    )
+
+
+def _owner(session: Session, job: Any) -> User | None:
+    uid = getattr(job, "created_by_id", None)
+    return session.get(User, uid) if uid is not None else None
+
+
+def on_import_finished(session: Session, job: Any, **_) -> None:
+    import_finished(
+        session,
+        _owner(session, job),
+        key=f"job:{job.id}",
+        file_name=job.filename,
+        rows=job.rows or 0,
+        rejected=job.rejected or 0,
+        link=f"/imports/{job.id}",
+    )
+
+
+def on_import_failed(session: Session, job: Any, **_) -> None:
+    import_failed(
+        session,
+        _owner(session, job),
+        key=f"job:{job.id}",
+        file_name=job.filename,
+        reason=job.message or "",
+        link=f"/imports/{job.id}",
+    )
+
+
+subscribe("import.finished", on_import_finished)
+subscribe("import.failed", on_import_failed)

@@ -1,0 +1,87 @@
+"""The kinds of notification, registered by the domains that raise them.
+
+A domain's ``retento/<domain>/notifications.py`` calls ``register_kind`` with the message id of
+the text (``%(name)s`` placeholders filled from the notification's params when it is shown), a
+label and description for the preferences page, and the default channel per role. The modules
+are discovered (as ``mail/kinds.py`` discovers ``emails.py``), so this package imports no domain.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from retento.web.i18n import N_
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+# in_app: listed in the inbox; email: listed and e-mailed at once; digest: listed and summed up
+# in one e-mail a day; off: not raised at all.
+CHANNELS: tuple[str, ...] = ("in_app", "email", "digest", "off")
+CHANNEL_LABELS: dict[str, str] = {
+    "in_app": N_("In the app"),
+    "email": N_("E-mail at once"),
+    "digest": N_("Daily digest"),
+    "off": N_("Off"),
+}
+
+
+@dataclass(frozen=True)
+class Kind:
+    code: str
+    label: str  # message id: the name on the preferences page
+    description: str  # message id: who gets it and when
+    text: str  # message id with %(param)s placeholders: the notification itself
+    defaults: dict[str, str] = field(default_factory=dict)  # role -> channel; "*" for the rest
+    group: str = ""  # message id of the heading on the preferences page
+
+    def default_for(self, role: str) -> str:
+        return self.defaults.get(role, self.defaults.get("*", "in_app"))
+
+
+KINDS: dict[str, Kind] = {}
+_loaded = False
+
+
+def register_kind(
+    code: str,
+    *,
+    label: str,
+    description: str,
+    text: str,
+    defaults: dict[str, str],
+    group: str = "",
+) -> Kind:
+    """Make ``code`` a kind of notification users can receive and choose a channel for."""
+    if not code or len(code) > 40:
+        raise ValueError(f"A notification kind is 1 to 40 characters: {code!r}")
+    bad = {c for c in defaults.values() if c not in CHANNELS}
+    if bad:
+        raise ValueError(f"Unknown channel(s) {sorted(bad)} for notification kind {code!r}")
+    kind = Kind(code, label, description, text, dict(defaults), group)
+    KINDS[code] = kind
+    return kind
+
+
+def kind_modules() -> list[str]:
+    """Every ``retento.<package>.notifications`` module that exists (discovered)."""
+    return [
+        f"retento.{child.name}.notifications"
+        for child in sorted(PACKAGE_DIR.iterdir())
+        if child.is_dir() and (child / "notifications.py").is_file()
+    ]
+
+
+def load_kind_modules() -> dict[str, Kind]:
+    """Import every domain's ``notifications.py`` once (they register kinds and subscribe)."""
+    global _loaded
+    if not _loaded:
+        for name in kind_modules():
+            importlib.import_module(name)
+        _loaded = True
+    return KINDS
+
+
+def get_kind(code: str) -> Kind | None:
+    return load_kind_modules().get(code)
