@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create the git-ignored venv /work/main/.venv-bench holding the *baseline* libraries that the CLV
-# benchmarks compare against (lifetimes and PyMC-Marketing).  They are never project dependencies.
+# benchmarks compare against (lifetimes, PyMC-Marketing, mlxtend, prefixspan).  They are never project dependencies.
 #
 #   bash benchmarks/setup_baselines.sh
 #
@@ -41,4 +41,12 @@ if available pymc-marketing; then
 else
     echo "pymc-marketing: NOT available from the package index" >&2
 fi
-"$VENV/bin/python" -m pip list 2>/dev/null | grep -Ei '^(lifetimes|pymc|pymc-marketing|numpy|scipy|pandas|pytensor) ' || true
+# Market-basket and sequence baselines (issue 13: bench_basket.py, bench_sequences.py).
+for pkg in mlxtend prefixspan; do
+    if available "$pkg" && "$VENV/bin/python" -m pip install --quiet "$pkg"; then
+        echo "$pkg: installed"
+    else
+        echo "$pkg: NOT available from the package index" >&2
+    fi
+done
+"$VENV/bin/python" -m pip list 2>/dev/null | grep -Ei '^(lifetimes|pymc|pymc-marketing|numpy|scipy|pandas|pytensor|mlxtend|prefixspan) ' || true

@@ -2,142 +2,91 @@
 
 This package never imports the rest of ``retento``, FastAPI or SQLAlchemy, so a data scientist
 can use it without the web stack (a test enforces this).
+
+Names are imported on first use (PEP 562), so importing one model - or a submodule such as
+``retento.analytics.basket`` - does not load scikit-learn, matplotlib and every other model.
 """
 
-from retento.analytics.btyd import (
-    BetaGeoModel,
-    ConvergenceError,
-    GammaGammaModel,
-    ParetoNBDModel,
-)
-from retento.analytics.btyd_mbg import ModifiedBetaGeoModel
-from retento.analytics.churn import (
-    TELCO_FEATURE_LABELS,
-    ChurnRiskModel,
-    TransactionLog,
-    btyd_features,
-    churn_metrics,
-    telco_features,
-)
-from retento.analytics.cohorts import (
-    CohortMatrix,
-    RetentionRate,
-    cohort_retention,
-    repeat_purchase_rate,
-    retention_rate,
-    retention_series,
-)
-from retento.analytics.csi_models import ACSI_MODEL, ECSI_MODEL, CSIModelSpec
-from retento.analytics.holdout import (
-    HoldoutReport,
-    holdout_report,
-    plot_holdout_by_frequency,
-    plot_tracking,
-    tracking_curves,
-)
-from retento.analytics.loyalty import (
-    LOYALTY_TYPE_NAMES,
-    LOYALTY_TYPES,
-    LoyaltyMeasure,
-)
-from retento.analytics.pls import BootstrapResult, PLSPMResult, fit_csi, fit_csi_higher_order
-from retento.analytics.pyramid import (
-    ParetoCurve,
-    PyramidResult,
-    pareto_curve,
-    value_labels,
-    value_pyramid,
-)
-from retento.analytics.rfm import rfm_scores
-from retento.analytics.simulate import (
-    simulate_bgnbd,
-    simulate_gammagamma,
-    simulate_paretonbd,
-    simulate_transactions,
-)
-from retento.analytics.stages import LoyaltyStageRules, loyalty_stage
-from retento.analytics.summary import SummaryInputError, summarize
-from retento.analytics.uplift import (
-    IncrementalRevenue,
-    QiniCurve,
-    UpliftEstimate,
-    assign_treatment,
-    auuc,
-    incremental_revenue,
-    qini_coefficient,
-    qini_curve,
-    uplift_at_k,
-    uplift_curve,
-    uplift_estimate,
-)
-from retento.analytics.value import LOYALTY_STAGES, PYRAMID_CLASSES, VALUE_LABELS
+from __future__ import annotations
 
-__all__: list[str] = []
-__all__ += [
-    "ACSI_MODEL",
-    "BootstrapResult",
-    "CSIModelSpec",
-    "ECSI_MODEL",
-    "PLSPMResult",
-    "fit_csi",
-    "fit_csi_higher_order",
-]
-__all__ += [
-    "BetaGeoModel",
-    "ConvergenceError",
-    "GammaGammaModel",
-    "HoldoutReport",
-    "ParetoNBDModel",
-    "SummaryInputError",
-    "holdout_report",
-    "plot_holdout_by_frequency",
-    "plot_tracking",
-    "simulate_bgnbd",
-    "simulate_gammagamma",
-    "simulate_paretonbd",
-    "simulate_transactions",
-    "summarize",
-    "tracking_curves",
-]
-__all__ += [
-    "CohortMatrix",
-    "LoyaltyStageRules",
-    "ParetoCurve",
-    "PyramidResult",
-    "LOYALTY_STAGES",
-    "PYRAMID_CLASSES",
-    "RetentionRate",
-    "VALUE_LABELS",
-    "cohort_retention",
-    "loyalty_stage",
-    "pareto_curve",
-    "repeat_purchase_rate",
-    "retention_rate",
-    "retention_series",
-    "rfm_scores",
-    "value_labels",
-    "value_pyramid",
-]
-__all__ += ["LOYALTY_TYPES", "LOYALTY_TYPE_NAMES", "LoyaltyMeasure"]
-__all__ += [
-    "ChurnRiskModel",
-    "ModifiedBetaGeoModel",
-    "TELCO_FEATURE_LABELS",
-    "TransactionLog",
-    "btyd_features",
-    "churn_metrics",
-    "telco_features",
-]
-__all__ += [
-    "IncrementalRevenue",
-    "QiniCurve",
-    "UpliftEstimate",
-    "assign_treatment",
-    "auuc",
-    "incremental_revenue",
-    "qini_coefficient",
-    "qini_curve",
-    "uplift_at_k",
-    "uplift_curve",
-    "uplift_estimate",
-]
+from importlib import import_module
+from typing import Any
+
+# name -> submodule of retento.analytics that defines it
+_LAZY: dict[str, str] = {
+    "BetaGeoModel": "btyd",
+    "ConvergenceError": "btyd",
+    "GammaGammaModel": "btyd",
+    "ParetoNBDModel": "btyd",
+    "ModifiedBetaGeoModel": "btyd_mbg",
+    "ChurnRiskModel": "churn",
+    "TELCO_FEATURE_LABELS": "churn",
+    "TransactionLog": "churn",
+    "btyd_features": "churn",
+    "churn_metrics": "churn",
+    "telco_features": "churn",
+    "CohortMatrix": "cohorts",
+    "RetentionRate": "cohorts",
+    "cohort_retention": "cohorts",
+    "repeat_purchase_rate": "cohorts",
+    "retention_rate": "cohorts",
+    "retention_series": "cohorts",
+    "ACSI_MODEL": "csi_models",
+    "CSIModelSpec": "csi_models",
+    "ECSI_MODEL": "csi_models",
+    "HoldoutReport": "holdout",
+    "holdout_report": "holdout",
+    "plot_holdout_by_frequency": "holdout",
+    "plot_tracking": "holdout",
+    "tracking_curves": "holdout",
+    "LOYALTY_TYPES": "loyalty",
+    "LOYALTY_TYPE_NAMES": "loyalty",
+    "LoyaltyMeasure": "loyalty",
+    "BootstrapResult": "pls",
+    "PLSPMResult": "pls",
+    "fit_csi": "pls",
+    "fit_csi_higher_order": "pls",
+    "ParetoCurve": "pyramid",
+    "PyramidResult": "pyramid",
+    "pareto_curve": "pyramid",
+    "value_labels": "pyramid",
+    "value_pyramid": "pyramid",
+    "rfm_scores": "rfm",
+    "simulate_bgnbd": "simulate",
+    "simulate_gammagamma": "simulate",
+    "simulate_paretonbd": "simulate",
+    "simulate_transactions": "simulate",
+    "LoyaltyStageRules": "stages",
+    "loyalty_stage": "stages",
+    "SummaryInputError": "summary",
+    "summarize": "summary",
+    "IncrementalRevenue": "uplift",
+    "QiniCurve": "uplift",
+    "UpliftEstimate": "uplift",
+    "assign_treatment": "uplift",
+    "auuc": "uplift",
+    "incremental_revenue": "uplift",
+    "qini_coefficient": "uplift",
+    "qini_curve": "uplift",
+    "uplift_at_k": "uplift",
+    "uplift_curve": "uplift",
+    "uplift_estimate": "uplift",
+    "LOYALTY_STAGES": "value",
+    "PYRAMID_CLASSES": "value",
+    "VALUE_LABELS": "value",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

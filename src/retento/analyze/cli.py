@@ -373,3 +373,7 @@ def _write_churn_csv(output: Path, scores: Any, customer_col: str, lang: str) ->
     frame.insert(0, customer_col, frame.index.to_numpy())
     output.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(frame).to_csv(output, index=False, float_format="%.6g")
+
+
+# Further subcommands register themselves on ``app``.
+from retento.analyze import basket_cli  # noqa: E402, F401

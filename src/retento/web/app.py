@@ -142,10 +142,14 @@ def page_error(request: Request, err: RetentoError) -> Response:
 def install(app: FastAPI, settings: Settings) -> None:
     """Mount static files, include every domain's page router, render errors as pages."""
     from retento.web.docs import router as docs_router
+    from retento.web.pickers import load_picker_modules
+    from retento.web.pickers import router as pickers_router
 
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     app.include_router(router)
     app.include_router(docs_router)
+    app.include_router(pickers_router)
+    load_picker_modules()
     for name in page_modules():
         module = importlib.import_module(name)
         app.include_router(module.router)

@@ -42,6 +42,7 @@ from retento.complaints.schemas import (
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, NotFound, RetentoError
 from retento.core.validation import DbId, is_id
+from retento.web import pickers
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
@@ -141,6 +142,8 @@ def _render_detail(
             c.category.name_zh if is_zh(request) and c.category.name_zh else c.category.name
         ),
         emails=_emails_view(request, session, c),
+        # The product's name through the picker registry (pages know no products model).
+        product=pickers.label_of(session, "product", c.product_id, user) if c.product_id else None,
     )
 
 

@@ -36,6 +36,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
 from retento.core.validation import DbId, is_id
 from retento.customers.models import Customer
+from retento.web import pickers
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
@@ -50,6 +51,33 @@ from retento.web.render import (
 )
 
 router = page_router()
+
+# Fields chosen with a search-as-you-type picker (web/pickers.py) and the kind each one picks.
+PICKED = {"customer_id": "customer", "product_id": "product"}
+
+
+def _chosen(
+    session: Session, user: User, values: dict[str, Any], fields: tuple[str, ...]
+) -> dict[str, pickers.PickerItem | None]:
+    """The picked record of each picker field, to show its name next to the field again."""
+    return {f: pickers.label_of(session, PICKED[f], values.get(f), user) for f in fields}
+
+
+def _resolve_picked(
+    request: Request,
+    session: Session,
+    user: User,
+    shown: dict[str, Any],
+    fields: tuple[str, ...],
+    problems: list[FieldError],
+) -> None:
+    """Typed text in a picker field (no JavaScript) becomes the id of its only match; otherwise
+    the field gets a message saying how many matched and what to type."""
+    for f in fields:
+        try:
+            shown[f] = pickers.resolve(request, session, PICKED[f], f, shown[f], user)
+        except InvalidInput as exc:
+            problems.extend(exc.errors)
 
 
 # --- new complaint -----------------------------------------------------------------------------
@@ -79,6 +107,7 @@ def _render_new(
         form=values,
         errors=errors or {},
         customer=customer,
+        chosen=_chosen(session, user, values, ("customer_id", "product_id")),
         kinds=opts(request, "complaint_kind", KINDS),
         channels=opts(request, "complaint_channel", CHANNELS),
         categories=category_options(request, session, user),
@@ -112,6 +141,8 @@ def complaint_create(
     shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in CREATE_FIELDS}
     shown["purposes"] = [p for p in form.getlist("purposes") if isinstance(p, str)]
     upload = form.get("file")
+    problems: list[FieldError] = []
+    _resolve_picked(request, session, user, shown, ("customer_id", "product_id"), problems)
     data: dict[str, Any] = {k: (v or None) for k, v in shown.items()}
     data["subject"] = shown["subject"]
     data["description"] = shown["description"]
@@ -120,11 +151,11 @@ def complaint_create(
     data["channel"] = shown["channel"] or "phone"
     data["severity"] = shown["severity"] or "1"
     data["emotion"] = shown["emotion"] or "calm"
-    problems: list[FieldError] = []
+    named = {e.field for e in problems}
     for key in ("customer_id", "order_id", "product_id", "category_id"):
-        if shown[key] and not is_id(shown[key]):
+        if shown[key] and not is_id(shown[key]) and key not in named:
             problems.append(FieldError(key, tr(request, "Enter a whole number.")))
-    if not shown["customer_id"]:
+    if not shown["customer_id"] and "customer_id" not in named:
         problems.append(FieldError("customer_id", tr(request, "This field is required.")))
     if not shown["category_id"]:
         problems.append(FieldError("category_id", tr(request, "This field is required.")))
@@ -198,6 +229,7 @@ def _render_edit(
         c=c,
         form=values,
         errors=errors or {},
+        chosen=_chosen(session, user, values, ("product_id",)),
         sla=service.sla_status(session, c),
         kinds=opts(request, "complaint_kind", KINDS),
         channels=opts(request, "complaint_channel", CHANNELS),
@@ -231,6 +263,8 @@ def complaint_update(
     expected = form_version(form)
     old_severity = c.severity
     problems: list[FieldError] = []
+    _resolve_picked(request, session, user, shown, ("product_id",), problems)
+    named = {e.field for e in problems}
     data: dict[str, Any] = {k: shown[k] for k in ("subject", "description", "purposes")}
     for key in ("kind", "channel", "emotion", "severity", "category_id"):
         if not shown[key]:
@@ -238,7 +272,7 @@ def complaint_update(
         else:
             data[key] = shown[key]
     for key in ("order_id", "product_id"):
-        if shown[key] and not is_id(shown[key]):
+        if shown[key] and not is_id(shown[key]) and key not in named:
             problems.append(FieldError(key, tr(request, "Enter a whole number.")))
         data[key] = shown[key] or None
     data["root_cause"] = shown["root_cause"] or None

@@ -1,0 +1,122 @@
+"""`retento analyze basket`: frequent itemsets and association rules from an order-lines file.
+
+The same library function the app uses (:class:`retento.analytics.basket.BasketAnalysis`);
+the file is read and de-duplicated by DuckDB (CSV or Parquet), no database needed.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from pathlib import Path
+
+import typer
+
+from retento.analyze.cli import _fail, app
+
+
+def _cell(items: tuple) -> str:
+    return " | ".join(str(i) for i in items)
+
+
+@app.command("basket")
+def basket(
+    lines: Path = typer.Argument(..., help="Order lines as CSV (with header) or Parquet."),
+    order_col: str = typer.Option(..., "--order-col", help="Order (basket) id column."),
+    item_col: str = typer.Option(..., "--item-col", help="Item (product or category) column."),
+    min_support: float = typer.Option(
+        ..., "--min-support", help="Smallest share of baskets, e.g. 0.002 for 0.2 %."
+    ),
+    min_confidence: float | None = typer.Option(
+        None, "--min-confidence", help="Write rules with at least this confidence (0-1)."
+    ),
+    max_len: int | None = typer.Option(None, "--max-len", help="Longest itemset to find."),
+    max_itemsets: int = typer.Option(
+        1_000_000, "--max-itemsets", help="Stop with an error past this many itemsets."
+    ),
+    time_budget: float | None = typer.Option(
+        None, "--time-budget", help="Stop with an error after this many seconds."
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the CSV."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Frequent itemsets (or, with --min-confidence, association rules) of an order-lines file.
+
+    Writes the itemsets (support, count, items) or the rules (antecedents, consequents,
+    support, confidence, lift, leverage, conviction) to --output; --json prints n_baskets,
+    n_items, n_itemsets, n_rules and timings.
+    """
+    from retento.analytics import SummaryInputError
+    from retento.analytics.basket import BudgetExceeded, OrderLines, association_rules
+    from retento.analytics.basket import frequent_itemsets as find
+
+    if not 0 < min_support <= 1:
+        _fail("--min-support must be above 0 and at most 1 (a share of baskets, e.g. 0.01)")
+    if min_confidence is not None and not 0 <= min_confidence <= 1:
+        _fail("--min-confidence must be between 0 and 1")
+    if max_len is not None and max_len < 1:
+        _fail("--max-len must be at least 1")
+    if max_itemsets < 1:
+        _fail("--max-itemsets must be at least 1")
+    if time_budget is not None and time_budget <= 0:
+        _fail("--time-budget must be positive")
+    t0 = time.perf_counter()
+    try:
+        data = OrderLines.read(lines, order_col, item_col)
+    except SummaryInputError as exc:
+        _fail(str(exc))
+        return
+    t1 = time.perf_counter()
+    try:
+        itemsets = find(
+            data,
+            min_support=min_support,
+            max_len=max_len,
+            max_itemsets=max_itemsets,
+            time_budget=time_budget,
+        )
+    except BudgetExceeded as exc:
+        _fail(str(exc))
+        return
+    t2 = time.perf_counter()
+    rules = None
+    if min_confidence is not None:
+        rules = association_rules(itemsets, min_confidence=min_confidence)
+    t3 = time.perf_counter()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if rules is not None:
+        frame = rules.assign(
+            antecedents=rules["antecedents"].map(_cell), consequents=rules["consequents"].map(_cell)
+        )
+    else:
+        frame = itemsets.assign(itemsets=itemsets["itemsets"].map(_cell))
+    frame.to_csv(output, index=False, float_format="%.6g")
+    summary = {
+        "n_lines_skipped": data.skipped,
+        "n_baskets": data.n_baskets,
+        "n_items": len(data.labels),
+        "min_support": min_support,
+        "min_count": int(itemsets["count"].min()) if len(itemsets) else None,
+        "n_itemsets": len(itemsets),
+        "max_length": int(itemsets["length"].max()) if len(itemsets) else 0,
+        "n_rules": None if rules is None else len(rules),
+        "output": str(output),
+        "timings": {
+            "read_s": round(t1 - t0, 3),
+            "itemsets_s": round(t2 - t1, 3),
+            "rules_s": round(t3 - t2, 3),
+            "write_s": round(time.perf_counter() - t3, 3),
+        },
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    if data.skipped:
+        typer.echo(f"{data.skipped:,} lines left out: empty order or item")
+    typer.echo(
+        f"{data.n_baskets:,} baskets, {len(data.labels):,} items: {len(itemsets):,} itemsets"
+        + ("" if rules is None else f", {len(rules):,} rules")
+        + f" written to {output}"
+    )
