@@ -89,6 +89,39 @@ def small_survey(db, users):
     return s
 
 
+# Every text of small_survey_data in Chinese (a complete second language).
+SMALL_ZH = {
+    "survey": {"name": "小调查"},
+    "sections": {"main": {"title": "主要问题"}},
+    "questions": {
+        "sat": {"text": "您满意吗？"},
+        "rec": {"text": "您会推荐吗？"},
+        "easy": {"text": "容易吗？"},
+        "speed": {"text": "速度"},
+        "price": {"text": "价格"},
+        "cost": {"text": "时间成本"},
+        "where": {"text": "在哪里？", "options": {"store": "门店", "web": "网站"}},
+        "what": {"text": "什么？", "options": {"a": "甲", "b": "乙", "c": "丙"}},
+        "note": {"text": "还有别的吗？"},
+    },
+}
+
+
+def translate(db, survey, users, texts=SMALL_ZH, lang="zh_CN"):
+    """Give ``survey`` its texts in ``lang`` through the service (as the editor does)."""
+    from retento.surveys.schemas import TranslationIn
+
+    service.set_translation(db, survey.id, lang, TranslationIn(**texts), actor=users["manager"])
+    db.flush()
+    return survey
+
+
+@pytest.fixture
+def bilingual_survey(db, users, small_survey):
+    """small_survey with complete Chinese texts."""
+    return translate(db, small_survey, users)
+
+
 @pytest.fixture
 def standard_survey(db, users):
     s = service.create_from_template(

@@ -56,16 +56,18 @@ def _outbox(db, kind=None):
     return list(db.scalars(stmt))
 
 
-def test_online_distribution_queues_one_email_per_consenting_customer(db, users, small_survey):
+def test_online_distribution_queues_one_email_per_consenting_customer(
+    db, users, bilingual_survey
+):
     cs = _customers(db)
-    dist, links = _distribute(db, small_survey, users, cs.values())
+    dist, links = _distribute(db, bilingual_survey, users, cs.values())
     assert len(links) == 5
     queued = _outbox(db, "survey_invitation")
     assert sorted(m.recipient for m in queued) == ["ann@example.com", "lilei@example.cn"]
     assert all(m.status == "queued" and m.related_type == "survey_invitation" for m in queued)
     by_customer = {m.customer_id: m for m in queued}
     assert by_customer[cs["li"].id].locale == "zh_CN"
-    assert by_customer[cs["li"].id].subject == "诚邀您发表意见：Small survey"
+    assert by_customer[cs["li"].id].subject == "诚邀您发表意见：小调查"
     assert by_customer[cs["ann"].id].subject == "We would like your opinion: Small survey"
     # The outbox never holds the usable link: it is filled in when sending.
     assert all("[[link]]" in m.body_text and "/s/" not in m.body_text for m in queued)
@@ -85,17 +87,17 @@ def test_other_channels_and_unsent_invitations_are_not_emailed(db, users, small_
 
 
 def test_sent_invitation_carries_a_working_link_in_the_customers_language(
-    db, users, small_survey, smtp
+    db, users, bilingual_survey, smtp
 ):
     recorder, settings = smtp
     cs = _customers(db)
-    dist, _ = _distribute(db, small_survey, users, [cs["ann"], cs["li"], cs["noconsent"]])
+    dist, _ = _distribute(db, bilingual_survey, users, [cs["ann"], cs["li"], cs["noconsent"]])
     report = send_queued(db, settings=settings)
     assert report.sent == 2 and report.failed == 0
     got = {m["X-Envelope-To"]: m for m in recorder.messages}
     assert set(got) == {"ann@example.com", "lilei@example.cn"}
     zh = got["lilei@example.cn"]
-    assert zh["Subject"] == "诚邀您发表意见：Small survey"
+    assert zh["Subject"] == "诚邀您发表意见：小调查"
     zh_text = zh.get_body(("plain",)).get_content()
     assert "尊敬的 李雷：" in zh_text
     token, lang = LINK.search(zh_text).groups()
@@ -104,9 +106,9 @@ def test_sent_invitation_carries_a_working_link_in_the_customers_language(
     assert "Dear Ann," in en_text and LINK.search(en_text).group(2) == "en"
     html = got["ann@example.com"].get_body(("html",)).get_content()
     assert 'href="https://shop.example/s/' in html
-    # The emailed token opens the customer's own questionnaire.
-    ps = service.public_survey(db, token)
-    assert ps.status != "completed" and ps.name == "Small survey"
+    # The emailed token opens the customer's own questionnaire, in Chinese.
+    ps = service.public_survey(db, token, lang=lang)
+    assert ps.status != "completed" and ps.name == "小调查" and ps.language == "zh_CN"
     inv = db.scalar(
         select(SurveyInvitation).where(
             SurveyInvitation.distribution_id == dist.id,
@@ -152,12 +154,13 @@ def test_reminders_are_emailed_within_the_reminder_rules(db, users, small_survey
     assert send_reminders(db, now=t0 + timedelta(days=6)) == 2  # Li and the one without email
     reminders = _outbox(db, "survey_reminder")
     assert [m.recipient for m in reminders] == ["lilei@example.cn"]
-    assert reminders[0].subject == "提醒：Small survey"
+    # The survey has no Chinese texts: the Chinese customer's reminder is wholly English.
+    assert reminders[0].subject == "Reminder: Small survey" and reminders[0].locale == "en"
     assert send_reminders(db, now=t0 + timedelta(days=6)) == 0  # idempotent
     assert len(_outbox(db, "survey_reminder")) == 1
     send_queued(db, settings=settings, now=t0 + timedelta(days=6))
     last = recorder.messages[-1]
-    assert last["X-Envelope-To"] == "lilei@example.cn" and last["Subject"] == "提醒：Small survey"
+    assert last["X-Envelope-To"] == "lilei@example.cn" and last["Subject"] == "Reminder: Small survey"
     assert LINK.search(last.get_body(("plain",)).get_content())
     # max_reminders = 2 were used up: no third reminder.
     assert send_reminders(db, now=t0 + timedelta(days=20)) == 0

@@ -16,7 +16,9 @@ from retento.mail.compose import CONSENT_NOTE, Recipient, customer_email, custom
 from retento.mail.compose import valid_until as _valid_until
 from retento.mail.kinds import register_kind
 from retento.mail.service import LINK, Email, on_sent, register_link
+from retento.surveys.languages import pick_language, survey_text
 from retento.surveys.models import Survey, SurveyInvitation
+from retento.surveys.tokens import link_token
 from retento.web.i18n import N_, normalise_locale
 
 SURVEY_PATH = "/s/"
@@ -29,11 +31,13 @@ def survey_invitation_email(
     customer: Recipient, survey: Survey, invitation_id: int, expires_at: datetime
 ) -> Email:
     """The invitation to answer ``survey`` through the invitation's one-time link."""
-    loc = customer_locale(customer, survey.language)
+    # The customer's language only if the survey has it complete (surveys.languages).
+    loc = pick_language(survey, customer_locale(customer, survey.language))
+    name = survey_text(survey, "name", loc)
     return customer_email(
         customer,
         loc,
-        t(loc, N_("We would like your opinion: %(survey)s"), survey=survey.name),
+        t(loc, N_("We would like your opinion: %(survey)s"), survey=name),
         [
             t(loc, N_("Dear %(name)s,"), name=customer.name),
             t(
@@ -42,7 +46,7 @@ def survey_invitation_email(
                     "Would you answer a short survey about your experience with us? "
                     "It takes a few minutes: %(survey)s."
                 ),
-                survey=survey.name,
+                survey=name,
             ),
             t(
                 loc,
@@ -63,11 +67,13 @@ def survey_reminder_email(
     customer: Recipient, survey: Survey, invitation_id: int, expires_at: datetime
 ) -> Email:
     """A reminder for an invitation that is still unanswered."""
-    loc = customer_locale(customer, survey.language)
+    # The customer's language only if the survey has it complete (surveys.languages).
+    loc = pick_language(survey, customer_locale(customer, survey.language))
+    name = survey_text(survey, "name", loc)
     return customer_email(
         customer,
         loc,
-        t(loc, N_("Reminder: %(survey)s"), survey=survey.name),
+        t(loc, N_("Reminder: %(survey)s"), survey=name),
         [
             t(loc, N_("Dear %(name)s,"), name=customer.name),
             t(
@@ -76,7 +82,7 @@ def survey_reminder_email(
                     "A few days ago we asked for your opinion in our survey %(survey)s. "
                     "If you have not found the time yet, your link still works until %(date)s:"
                 ),
-                survey=survey.name,
+                survey=name,
                 date=_valid_until(expires_at, loc),
             ),
             LINK,
@@ -90,8 +96,6 @@ def survey_reminder_email(
 
 
 def _survey_link(session: Session, invitation_id: int, locale: str) -> str | None:
-    from retento.surveys.service import link_token
-
     inv = session.get(SurveyInvitation, invitation_id)
     if inv is None or inv.completed_at is not None or inv.expires_at <= utcnow():
         return None

@@ -61,7 +61,12 @@ class Survey(Base):
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
+    # The survey's own language: its texts are in the columns; the other language's texts,
+    # when given, are in ``translations`` (surveys.languages decides when they are used).
     language: Mapped[str] = mapped_column(String(10), default="en")
+    thank_you: Mapped[str | None] = mapped_column(Text)
+    # {"zh_CN": {"name": ..., "description": ..., "thank_you": ...}}
+    translations: Mapped[dict[str, dict[str, Any]] | None] = mapped_column(JSON)
     template: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     # c = b/a is "satisfied" within ±tolerance of 1 (SPEC §3: tolerance configurable).
@@ -96,6 +101,8 @@ class SurveySection(Base):
     code: Mapped[str] = mapped_column(String(50))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
+    # {"zh_CN": {"title": ..., "description": ...}}
+    translations: Mapped[dict[str, dict[str, Any]] | None] = mapped_column(JSON)
 
     survey: Mapped[Survey] = relationship(back_populates="sections")
     questions: Mapped[list[SurveyQuestion]] = relationship(
@@ -127,6 +134,8 @@ class SurveyQuestion(Base):
     value_dimension: Mapped[str | None] = mapped_column(String(20))
     csi_latent: Mapped[str | None] = mapped_column(String(20))
     csi_item: Mapped[str | None] = mapped_column(String(30))
+    # {"zh_CN": {"text": ..., "help_text": ..., "options": {"<value>": "<label>"}}}
+    translations: Mapped[dict[str, dict[str, Any]] | None] = mapped_column(JSON)
 
     survey: Mapped[Survey] = relationship(back_populates="questions")
     section: Mapped[SurveySection] = relationship(back_populates="questions")

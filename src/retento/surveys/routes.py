@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
 
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.errors import InvalidInput
 from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset, TimeFilter
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
-from retento.surveys import fileio, reports, service
+from retento.surveys import fileio, languages, reports, service
+from retento.surveys.models import Survey
 from retento.surveys.schemas import (
     AnswersSubmit,
     BulkResponses,
@@ -28,6 +29,7 @@ from retento.surveys.schemas import (
     SurveyRead,
     SurveySummary,
     SurveyUpdate,
+    TranslationIn,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["surveys"])
@@ -56,14 +58,28 @@ def list_surveys(
     )
 
 
+def _read(s: Survey) -> SurveyRead:
+    """A survey with the languages it can be shown in and the texts each other one lacks."""
+    return SurveyRead.model_validate(s).model_copy(
+        update={
+            "languages": languages.complete_languages(s),
+            "missing": {
+                lang: [f"{m.where}:{m.code}:{m.key}" for m in languages.missing_texts(s, lang)]
+                for lang in languages.other_languages(s)
+            },
+        }
+    )
+
+
 @router.post("/surveys", response_model=SurveyRead, status_code=201)
 def create_survey(data: SurveyCreate, session: DbSession, user: CurrentUser):
-    return service.create_survey(session, data, actor=user)
+    """Create a draft survey; texts in the second language go in ``translations``."""
+    return _read(service.create_survey(session, data, actor=user))
 
 
 @router.post("/surveys/from-template", response_model=SurveyRead, status_code=201)
 def create_from_template(data: SurveyFromTemplate, session: DbSession, user: CurrentUser):
-    return service.create_from_template(session, data, actor=user)
+    return _read(service.create_from_template(session, data, actor=user))
 
 
 @router.get("/surveys/{survey_id}", response_model=SurveyRead)
@@ -71,7 +87,7 @@ def get_survey(survey_id: DbId, session: DbSession, user: CurrentUser, response:
     """One survey with its questions; the ``ETag`` header carries its version."""
     s = service.get_survey(session, survey_id, actor=user)
     set_etag(response, s)
-    return s
+    return _read(s)
 
 
 @router.patch("/surveys/{survey_id}", response_model=SurveyRead)
@@ -89,7 +105,26 @@ def update_survey(
         session, survey_id, data, actor=user, expected_version=parse_if_match(if_match)
     )
     set_etag(response, s)
-    return s
+    return _read(s)
+
+
+@router.put("/surveys/{survey_id}/translations/{lang}", response_model=SurveyRead)
+def put_translation(
+    survey_id: DbId,
+    lang: Literal["en", "zh_CN"],
+    data: TranslationIn,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Replace every text of the survey in its second language ``lang`` (also after answers
+    exist); blank texts are removed. A customer sees ``lang`` only once nothing is missing."""
+    s = service.set_translation(
+        session, survey_id, lang, data, actor=user, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, s)
+    return _read(s)
 
 
 @router.delete("/surveys/{survey_id}", status_code=204)
@@ -266,9 +301,25 @@ def customer_history(customer_id: DbId, session: DbSession, user: CurrentUser) -
 
 
 @router.get("/public/surveys/{token}", response_model=PublicSurvey, tags=["public"])
-def public_survey(token: str, session: DbSession):
-    """The questions behind a one-time link (no login); saved answers come back for resuming."""
-    return service.public_survey(session, token)
+def public_survey(
+    token: str,
+    session: DbSession,
+    lang: Literal["en", "zh_CN"] | None = Query(None, description="The language wanted."),
+    accept_language: str | None = Header(None),
+):
+    """The questions behind a one-time link (no login); saved answers come back for resuming.
+
+    In ``lang``, else the customer's language, else the ``Accept-Language`` one — only when the
+    survey has that language complete, otherwise in the survey's own language (``language``)."""
+    browser = next(
+        (
+            "zh_CN" if tag.lower().startswith("zh") else "en"
+            for tag in (p.split(";")[0].strip() for p in (accept_language or "").split(","))
+            if tag.lower().startswith(("zh", "en"))
+        ),
+        None,
+    )
+    return service.public_survey(session, token, lang=lang, fallback=browser)
 
 
 @router.post("/public/surveys/{token}/answers", tags=["public"])

@@ -41,6 +41,31 @@ class OptionIn(BaseModel):
     label: str = Field(min_length=1, max_length=200)
 
 
+class QuestionText(BaseModel):
+    """A question's texts in the survey's second language."""
+
+    text: str | None = Field(None, max_length=2000)
+    help_text: str | None = Field(None, max_length=2000)
+    options: dict[str, str] | None = Field(
+        None, description="Option labels by option value.", max_length=100
+    )
+
+
+class SectionText(BaseModel):
+    """A section's texts in the survey's second language."""
+
+    title: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+
+
+class SurveyText(BaseModel):
+    """The survey's own texts in its second language."""
+
+    name: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    thank_you: str | None = Field(None, max_length=2000)
+
+
 class QuestionIn(BaseModel):
     code: str = Field(pattern=CODE_PATTERN)
     text: str = Field(min_length=1, max_length=2000)
@@ -54,6 +79,7 @@ class QuestionIn(BaseModel):
     value_dimension: ValueDimension | None = None
     csi_latent: CsiLatent | None = None
     csi_item: str | None = Field(None, pattern=CODE_PATTERN)
+    translations: dict[Language, QuestionText] | None = None
 
     @model_validator(mode="after")
     def _check_scale_and_options(self) -> QuestionIn:
@@ -88,6 +114,11 @@ class QuestionIn(BaseModel):
             raise ValueError("only rating questions can measure a delivered-value dimension")
         if self.csi_latent and not self.csi_item:
             self.csi_item = self.code
+        values = {o.value for o in self.options or []}
+        for lang, t in (self.translations or {}).items():
+            unknown = sorted(set(t.options or {}) - values)
+            if unknown:
+                raise ValueError(f"translations.{lang}: no option '{unknown[0]}'")
         return self
 
 
@@ -96,6 +127,7 @@ class SectionIn(BaseModel):
     title: Name = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     questions: list[QuestionIn] = Field(default_factory=list, max_length=200)
+    translations: dict[Language, SectionText] | None = None
 
 
 def _check_codes(sections: list[SectionIn] | None) -> None:
@@ -121,6 +153,12 @@ def _check_codes(sections: list[SectionIn] | None) -> None:
 class SurveySettings(BaseModel):
     description: str | None = Field(None, max_length=5000)
     language: Language = "en"
+    thank_you: str | None = Field(
+        None, max_length=2000, description="Shown after the customer sends the answers."
+    )
+    translations: dict[Language, SurveyText] | None = Field(
+        None, description="Name, description and thank-you text in the second language."
+    )
     expectation_tolerance: float = Field(0.05, ge=0, le=0.5)
     token_days: int = Field(30, ge=1, le=365)
     reminder_after_days: int = Field(3, ge=1, le=90)
@@ -149,6 +187,8 @@ class SurveyUpdate(BaseModel):
     name: Name | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
     language: Language | None = None
+    thank_you: str | None = Field(None, max_length=2000)
+    translations: dict[Language, SurveyText] | None = None
     status: SurveyStatus | None = None
     expectation_tolerance: float | None = Field(None, ge=0, le=0.5)
     token_days: int | None = Field(None, ge=1, le=365)
@@ -177,6 +217,7 @@ class QuestionRead(BaseModel):
     value_dimension: str | None
     csi_latent: str | None
     csi_item: str | None
+    translations: dict[str, QuestionText] | None = None
 
 
 class SectionRead(BaseModel):
@@ -186,6 +227,7 @@ class SectionRead(BaseModel):
     title: str
     description: str | None
     questions: list[QuestionRead]
+    translations: dict[str, SectionText] | None = None
 
 
 class SurveySummary(BaseModel):
@@ -196,6 +238,8 @@ class SurveySummary(BaseModel):
     name: str
     description: str | None
     language: str
+    thank_you: str | None = None
+    translations: dict[str, SurveyText] | None = None
     template: str | None
     status: str
     expectation_tolerance: float
@@ -208,6 +252,23 @@ class SurveySummary(BaseModel):
 
 class SurveyRead(SurveySummary):
     sections: list[SectionRead]
+    languages: list[str] = Field(
+        default_factory=list,
+        description="The survey's own language, then each other language it has complete.",
+    )
+    missing: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per other language, the texts still missing (where:code:key).",
+    )
+
+
+class TranslationIn(BaseModel):
+    """All texts of a survey in one of its languages other than its own (replaces them)."""
+
+    version: ExpectedVersion = None
+    survey: SurveyText = Field(default_factory=SurveyText)
+    sections: dict[str, SectionText] = Field(default_factory=dict, max_length=50)
+    questions: dict[str, QuestionText] = Field(default_factory=dict, max_length=10_000)
 
 
 class SegmentIn(BaseModel):
@@ -369,7 +430,11 @@ class PublicSurvey(BaseModel):
 
     name: str
     description: str | None
-    language: str
+    thank_you: str | None = None
+    language: str = Field(description="The language of the texts (and of the page's buttons).")
+    languages: list[str] = Field(
+        default_factory=list, description="The languages the survey can be shown in."
+    )
     status: Literal["partial", "completed", "new"]
     expires_at: datetime
     sections: list[PublicSection]

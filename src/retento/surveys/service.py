@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import math
 import secrets
 from dataclasses import dataclass, field
@@ -17,7 +14,6 @@ from sqlalchemy.orm import Session, selectinload
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.config import get_settings
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound, RetentoError
 from retento.core.hooks import emit
@@ -25,7 +21,9 @@ from retento.core.locking import lock_row
 from retento.core.pagination import apply_sort, paginate
 from retento.core.versioning import lock_for_edit
 from retento.customers.models import Customer, CustomerTag
+from retento.surveys import languages
 from retento.surveys.duplicates import check_duplicate
+from retento.surveys.emails import survey_invitation_email
 from retento.surveys.models import (
     Survey,
     SurveyAnswer,
@@ -50,8 +48,10 @@ from retento.surveys.schemas import (
     SurveyCreate,
     SurveyFromTemplate,
     SurveyUpdate,
+    TranslationIn,
 )
 from retento.surveys.templates import template_sections, template_title
+from retento.surveys.tokens import hash_token, link_token, make_token
 
 SORTABLE = {
     "id": Survey.id,
@@ -121,11 +121,16 @@ def _build_sections(session: Session, survey: Survey, sections: list[SectionIn])
         session.flush()
     for si, sec in enumerate(sections):
         section = SurveySection(
-            position=si, code=sec.code, title=sec.title, description=sec.description
+            position=si,
+            code=sec.code,
+            title=sec.title,
+            description=sec.description,
+            translations=languages.clean(sec.model_dump()["translations"]),
         )
         survey.sections.append(section)
         for qi, q in enumerate(sec.questions):
             data = q.model_dump()
+            data["translations"] = languages.clean(data["translations"])
             question = SurveyQuestion(
                 **data, position=qi, section_position=si, survey=survey, section=section
             )
@@ -146,7 +151,9 @@ def create_survey(session: Session, data: SurveyCreate, *, actor: User) -> Surve
     """Create a draft survey with its sections and questions."""
     require(actor, "survey:manage")
     _check_external_id(session, data.external_id)
-    s = Survey(**data.model_dump(exclude={"sections"}), created_by_id=actor.id, status="draft")
+    fields = data.model_dump(exclude={"sections"})
+    fields["translations"] = languages.clean(fields["translations"])
+    s = Survey(**fields, created_by_id=actor.id, status="draft")
     _build_sections(session, s, data.sections)
     session.add(s)
     session.flush()
@@ -207,12 +214,67 @@ def update_survey(
         raise Conflict("A survey with responses cannot go back to draft.", "status")
     if changes.get("status") == "active" and not s.questions:
         raise InvalidInput("A survey needs at least one question to be activated.", "status")
+    if "translations" in changes:
+        changes["translations"] = languages.clean(changes["translations"])
     for key, value in changes.items():
-        if value is None and key not in ("description",):
+        if value is None and key not in ("description", "thank_you", "translations"):
             continue
         setattr(s, key, value)
     session.flush()
     record(session, actor, "update", "survey", s.id, before, survey_snapshot(s))
+    return s
+
+
+def set_translation(
+    session: Session,
+    survey_id: int,
+    lang: str,
+    data: TranslationIn,
+    *,
+    actor: User,
+    expected_version: int | None = None,
+) -> Survey:
+    """Replace the survey's texts in ``lang`` (not its own language); blank texts are removed.
+
+    Allowed after answers exist: translations change no question, only how it reads."""
+    require(actor, "survey:manage")
+    s = _survey(session, survey_id)
+    lock_for_edit(session, s, data.version, expected_version)
+    if lang not in languages.other_languages(s):
+        raise InvalidInput(f"'{lang}' is not a second language of survey {s.id}.", "language")
+    sections = {sec.code: sec for sec in s.sections}
+    questions = {q.code: q for q in s.questions}
+    for code in data.sections:
+        if code not in sections:
+            raise InvalidInput(f"Survey {s.id} has no section '{code}'.", f"sections.{code}")
+    for code, t in data.questions.items():
+        q = questions.get(code)
+        if q is None:
+            raise InvalidInput(f"Survey {s.id} has no question '{code}'.", f"questions.{code}")
+        values = {o["value"] for o in q.options or []}
+        unknown = sorted(set(t.options or {}) - values)
+        if unknown:
+            raise InvalidInput(
+                f"Question '{code}' has no option '{unknown[0]}'.", f"questions.{code}.options"
+            )
+    before = {"language": lang, "missing": len(languages.missing_texts(s, lang))}
+
+    def put(obj: Any, texts: dict[str, Any] | None) -> None:
+        rest = {k: v for k, v in (obj.translations or {}).items() if k != lang}
+        kept = languages.clean({lang: texts or {}}) or {}
+        obj.translations = {**rest, **kept} or None
+
+    put(s, data.survey.model_dump())
+    for code, sec in sections.items():
+        t = data.sections.get(code)
+        put(sec, t.model_dump() if t else None)
+    for code, q in questions.items():
+        t = data.questions.get(code)
+        put(q, t.model_dump() if t else None)
+    s.updated_at = utcnow()  # a new version of the survey's texts (bumps ``version``)
+    session.flush()
+    after = {"language": lang, "missing": len(languages.missing_texts(s, lang))}
+    record(session, actor, "update", "survey", s.id, before, after)
     return s
 
 
@@ -295,20 +357,6 @@ def segment_customer_ids(session: Session, segment: SegmentIn) -> list[int]:
             )
         return wanted
     return sorted(set(session.scalars(stmt.distinct())))
-
-
-def _secret() -> bytes:
-    return get_settings().secret_key.encode()
-
-
-def make_token(salt: str) -> str:
-    """The link token of an invitation: HMAC(secret_key, salt), URL-safe."""
-    digest = hmac.new(_secret(), f"survey-invitation:{salt}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # The consent a customer must have given to be invited on each channel: e-mail or SMS for an
@@ -472,7 +520,6 @@ def _queue_invitation_emails(
     """Queue one invitation e-mail per invitee with an address and e-mail consent."""
     from retento.mail.compose import emailable
     from retento.mail.service import queue_emails
-    from retento.surveys.emails import survey_invitation_email
 
     if dist.channel not in EMAILED_CHANNELS:
         return 0
@@ -579,16 +626,6 @@ def invitation_links(
             )
         )
     return out
-
-
-def link_token(inv: SurveyInvitation) -> str:
-    """The invitation's token; if the secret key changed since, a fresh token is issued."""
-    token = make_token(inv.token_salt)
-    if hash_token(token) != inv.token_hash:
-        inv.token_salt = secrets.token_hex(16)
-        token = make_token(inv.token_salt)
-        inv.token_hash = hash_token(token)
-    return token
 
 
 # ---------------------------------------------------------------------------------------------
@@ -770,11 +807,26 @@ def _invitation_response(session: Session, inv: SurveyInvitation) -> SurveyRespo
     )
 
 
-def public_survey(session: Session, token: str, *, now: datetime | None = None) -> PublicSurvey:
-    """What the respondent sees: the questions and the answers saved so far; marks it opened."""
+def public_survey(
+    session: Session,
+    token: str,
+    *,
+    lang: str | None = None,
+    fallback: str | None = None,
+    now: datetime | None = None,
+) -> PublicSurvey:
+    """What the respondent sees: the questions and the answers saved so far; marks it opened.
+
+    The language is ``lang`` (chosen on the page or carried by the e-mailed link), else the
+    customer's own, else ``fallback`` (the browser's) — used only when the survey has it
+    complete, otherwise the survey's own language (``surveys.languages``)."""
     now = now or utcnow()
     inv = invitation_for_token(session, token, now)
     survey = _survey(session, inv.survey_id)
+    if not lang:
+        customer = session.get(Customer, inv.customer_id)
+        lang = (languages.customer_language(customer) if customer else None) or fallback
+    shown = languages.pick_language(survey, lang)
     if inv.opened_at is None:
         inv.opened_at = now
         session.flush()
@@ -791,12 +843,16 @@ def public_survey(session: Session, token: str, *, now: datetime | None = None) 
         for a in (response.answers if response else [])
     ]
     return PublicSurvey(
-        name=survey.name,
-        description=survey.description,
-        language=survey.language,
+        name=languages.survey_text(survey, "name", shown) or survey.name,
+        description=languages.survey_text(survey, "description", shown),
+        thank_you=languages.survey_text(survey, "thank_you", shown),
+        language=shown,
+        languages=languages.complete_languages(survey),
         status="new" if response is None else response.status,  # type: ignore[arg-type]
         expires_at=inv.expires_at,
-        sections=[PublicSection.model_validate(s) for s in survey.sections],
+        sections=[
+            PublicSection.model_validate(s) for s in languages.localised_sections(survey, shown)
+        ],
         answers=answers,
     )
 
@@ -1251,6 +1307,7 @@ def bulk_responses(
         source="bulk",
         skip_invalid=data.skip_invalid,
     )
+
 
 # Subscribes the survey notifications (a detractor or a low answer) to survey.answered wherever
 # this service is used (web, API, CLI, worker).
