@@ -17,7 +17,8 @@ from retento.analytics.churn import (
     churn_metrics,
     telco_features,
 )
-from retento.analytics.churn_reasons import duration_text
+from retento.analytics.churn_reasons import duration_text, reason_params, render_reason
+from retento.analytics.summary import SummaryInputError
 
 DATA = Path(__file__).parents[1] / "data"
 CUT = pd.Timestamp("1997-09-30")
@@ -128,6 +129,65 @@ def test_extra_features_need_reason_texts(cdnow: pd.DataFrame) -> None:
         model.feature_labels = None
         with pytest.raises(ValueError, match="no reason text for the feature 'complaints_open'"):
             model._texts(out, np.array(["complaints_open"] * len(out), dtype=object))
+
+
+def _with_cds() -> pd.DataFrame:
+    df = pd.read_csv(
+        DATA / "cdnow" / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["cid", "id", "date", "cds", "amount"],
+    )
+    df["date"] = pd.to_datetime(df["date"].astype(str))
+    return df[["id", "date", "cds", "amount"]]
+
+
+def test_quantity_column_adds_item_features_with_reasons_in_words() -> None:
+    df = _with_cds()
+    cut = pd.Timestamp("1997-06-30")
+    with TransactionLog(df, "id", "date", "amount", quantity_col="cds") as log:
+        feats = log.features(cut, horizon_days=91)
+        model = ChurnRiskModel(horizon_days=91, n_windows=2).fit_transactions(log, cut)
+        scores = model.score_transactions(log, cut)
+    assert "quantity" in model.groups_ and "units_per_order" in model.feature_names_in_
+    # Customer 4: same-day rows merged; 2 CDs on 1997-01-01 and 2 on 1997-01-18 by the cut.
+    mine = df[(df["id"] == 4) & (df["date"] <= cut)]
+    days = mine.groupby("date")[["cds", "amount"]].sum()
+    row = feats.loc[4]
+    assert row["units_total"] == days["cds"].sum()
+    assert row["units_per_order"] == pytest.approx(days["cds"].sum() / len(days))
+    assert row["units_last"] == days["cds"].iloc[-1]
+    assert row["spend_per_unit"] == pytest.approx(days["amount"].sum() / days["cds"].sum())
+    recent = days[days.index > cut - pd.Timedelta(days=91)]["cds"].sum()
+    assert row["units_recent"] == recent
+    assert row["units_trend"] == row["units_recent"] - row["units_prior"]
+    assert scores["churn_risk"].between(0, 1).all()
+    for i in (1, 2, 3):
+        q = scores[scores[f"reason_code_{i}"].isin(["units_falling", "units_per_order"])]
+        for text in q[f"reason_{i}"].tolist() + q[f"reason_zh_{i}"].tolist():
+            assert "units_" not in text and "{" not in text
+    falling = scores[scores["units_trend"] < 0].iloc[:1]
+    from retento.analytics.churn_reasons import tx_reason
+
+    codes, (en, zh) = tx_reason("quantity", falling, 91)
+    r = falling.iloc[0]
+    assert codes[0] == "units_falling"
+    assert en[0] == (
+        f"fewer items bought: {r['units_recent']:.0f} in the last 3 months against "
+        f"{r['units_prior']:.0f} in the 3 months before"
+    )
+    assert zh[0].startswith("购买件数减少：最近3个月")
+    params = reason_params("units_per_order", {"units_per_order": 1.5})
+    assert render_reason("units_per_order", params) == "buys 1.5 item(s) per purchase on average"
+    assert render_reason("units_per_order", {"n": 2.0}, "zh") == "平均每次购买2件"
+
+
+def test_bad_quantity_is_refused_naming_the_column() -> None:
+    df = _with_cds().head(50).copy()
+    df["cds"] = df["cds"].astype(object)
+    df.loc[7, "cds"] = "many"
+    with pytest.raises(SummaryInputError, match="'cds'.*row 8"):
+        TransactionLog(df, "id", "date", "amount", quantity_col="cds")
 
 
 def test_not_enough_history_is_a_clear_error(cdnow: pd.DataFrame) -> None:

@@ -90,9 +90,13 @@ def test_reason_texts_worded_once_per_distinct_row_are_the_same() -> None:
             "spend_prior": rng.choice([0.0, 10.0, 99.99], n),
             "spend_mean": rng.choice([12.5, 40.0, 1234.567], n),
             "p_alive_mbgnbd": rng.choice([0.1, 0.25, 0.9], n),
+            "units_recent": rng.integers(0, 4, n).astype(float),
+            "units_prior": rng.integers(0, 4, n).astype(float),
+            "units_per_order": rng.choice([1.0, 1.5, 2.25, 7.0], n),
         }
     )
     X["purchase_trend"] = X["purchases_recent"] - X["purchases_prior"]
+    X["units_trend"] = X["units_recent"] - X["units_prior"]
     for group, cols in churn._REASON_INPUTS.items():
         first, inverse = _distinct_rows(X[cols])
         assert len(first) < n

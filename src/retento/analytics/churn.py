@@ -702,6 +702,7 @@ _REASON_INPUTS: dict[str, list[str]] = {
     "spend": ["spend_recent", "spend_prior", "spend_mean"],
     "tenure": ["tenure_days"],
     "btyd": ["p_alive_mbgnbd"],
+    "quantity": ["units_trend", "units_recent", "units_prior", "units_per_order"],
 }
 
 

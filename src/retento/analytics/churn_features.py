@@ -37,6 +37,16 @@ TX_GROUPS: dict[str, list[str]] = {
     ],
     "spend": ["spend_mean", "spend_total", "spend_recent", "spend_prior", "first_spend"],
     "tenure": ["tenure_days"],
+    # Only with a quantity column (items per order, e.g. CDNOW's number of CDs).
+    "quantity": [
+        "units_per_order",
+        "units_total",
+        "units_last",
+        "units_recent",
+        "units_prior",
+        "units_trend",
+        "spend_per_unit",
+    ],
     "btyd": [
         "p_alive_mbgnbd",
         "p_alive_bgnbd",
@@ -61,6 +71,11 @@ class TransactionLog:
         Customer id and transaction date (or timestamp) columns.
     amount_col : str, optional
         Transaction value; without it all spend features are 0.
+    quantity_col : str, optional
+        Items per transaction (e.g. the number of CDs). With it the features add the
+        ``quantity`` group: items per purchase, in total, on the last purchase, in the recent
+        and prior windows and their difference, and spend per item. Bad values are refused
+        like bad amounts (naming the column and row).
 
     Notes
     -----
@@ -75,24 +90,43 @@ class TransactionLog:
         customer_col: str,
         date_col: str,
         amount_col: str | None = None,
+        quantity_col: str | None = None,
     ) -> None:
         self.customer_col = customer_col
+        self.has_quantity = quantity_col is not None
         con = duckdb.connect()
         con.execute("SET enable_progress_bar = false")
         try:
             source = load_checked(con, transactions, customer_col, date_col, amount_col)
+            days = "SELECT cust, day, sum(amt) AS amt, 0.0 AS qty FROM t GROUP BY cust, day"
+            if quantity_col is not None:
+                # The quantity is checked and parsed like an amount, by a second pass over the
+                # source; both are summed per customer and day, so they join one to one.
+                con.execute(
+                    "CREATE TEMP TABLE da AS SELECT cust, day, sum(amt) AS amt FROM t "
+                    "GROUP BY cust, day"
+                )
+                con.execute("DROP TABLE t")
+                con.execute("DROP VIEW IF EXISTS src")
+                load_checked(con, transactions, customer_col, date_col, quantity_col)
+                days = (
+                    "SELECT da.cust, da.day, da.amt, CAST(q.qty AS DOUBLE) AS qty FROM da JOIN "
+                    "(SELECT cust, day, sum(amt) AS qty FROM t GROUP BY cust, day) q "
+                    "ON q.cust = da.cust AND q.day = da.day"
+                )
             # The gap since the customer's previous purchase day does not depend on the cut-off
             # (the previous day of a day <= c is <= c too): compute it once here instead of in a
             # window function for every cut-off's features.
             con.execute(
-                """
+                f"""
                 CREATE TEMP TABLE d AS
-                SELECT cust, day, amt,
+                SELECT cust, day, amt, qty,
                        date_diff('day', lag(day) OVER (PARTITION BY cust ORDER BY day), day) AS gap
-                FROM (SELECT cust, day, sum(amt) AS amt FROM t GROUP BY cust, day)
+                FROM ({days})
                 """
             )
             con.execute("DROP TABLE t")
+            con.execute("DROP TABLE IF EXISTS da")
             first, last = con.execute("SELECT min(day), max(day) FROM d").fetchone()
         except BaseException:
             con.close()
@@ -131,9 +165,24 @@ class TransactionLog:
         ``trend_days`` before), ``purchase_trend`` (their difference), ``spend_*`` likewise
         (``spend_mean`` per purchase, ``first_spend``), and with ``btyd`` the six BTYD columns of
         :func:`btyd_features`. Undefined values (a gap of a one-time buyer) are NaN.
+
+        With a quantity column, also ``units_per_order`` (items per purchase day),
+        ``units_total``, ``units_last`` (on the last purchase day), ``units_recent`` /
+        ``units_prior`` / ``units_trend`` (as for purchases) and ``spend_per_unit``.
         """
         cut = _lit_date(cutoff)
         w = int(trend_days)
+        units = (
+            f""",
+               CAST(sum(qty) AS DOUBLE) AS units_total,
+               CAST(arg_max(qty, day) AS DOUBLE) AS units_last,
+               CAST(coalesce(sum(qty) FILTER (WHERE day > {cut} - {w}), 0) AS DOUBLE)
+                    AS units_recent,
+               CAST(coalesce(sum(qty) FILTER (WHERE day > {cut} - {2 * w}
+                    AND day <= {cut} - {w}), 0) AS DOUBLE) AS units_prior"""
+            if self.has_quantity
+            else ""
+        )
         sql = f"""
         SELECT cust,
                CAST(count(*) AS DOUBLE) AS purchases,
@@ -152,7 +201,7 @@ class TransactionLog:
                CAST(coalesce(sum(amt) FILTER (WHERE day > {cut} - {2 * w}
                     AND day <= {cut} - {w}), 0) AS DOUBLE) AS spend_prior,
                CAST(sum(amt) AS DOUBLE) AS spend_total,
-               CAST(arg_min(amt, day) AS DOUBLE) AS first_spend
+               CAST(arg_min(amt, day) AS DOUBLE) AS first_spend{units}
         FROM d WHERE day <= {cut} GROUP BY cust ORDER BY cust
         """
         arrays = self._con.execute(sql).fetchnumpy()
@@ -181,6 +230,16 @@ class TransactionLog:
                 },
                 index=pd.Index(np.asarray(cust), name=self.customer_col),
             )
+            if self.has_quantity:
+                out["units_per_order"] = a["units_total"] / a["purchases"]
+                out["units_total"] = a["units_total"]
+                out["units_last"] = a["units_last"]
+                out["units_recent"] = a["units_recent"]
+                out["units_prior"] = a["units_prior"]
+                out["units_trend"] = a["units_recent"] - a["units_prior"]
+                out["spend_per_unit"] = np.where(
+                    a["units_total"] > 0, a["spend_total"] / a["units_total"], np.nan
+                )
         out = out.replace([np.inf, -np.inf], np.nan)
         out.attrs["trend_days"] = w
         if btyd:

@@ -32,6 +32,14 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "low_spend": ("low spend: {mean} per purchase on average", "消费偏低：平均每次{mean}"),
     "new_customer": ("customer for only {tenure}", "成为客户仅{tenure}"),
+    "units_falling": (
+        "fewer items bought: {recent} in the last {window} against {prior} in the {window} before",
+        "购买件数减少：最近{window}{recent}件，此前{window}{prior}件",
+    ),
+    "units_per_order": (
+        "buys {n} item(s) per purchase on average",
+        "平均每次购买{n}件",
+    ),
     "inactive_model": (
         "the purchase-pattern model gives only a {p} % chance that the customer is still active",
         "购买模式模型估计该客户仍活跃的概率仅为{p}%",
@@ -71,6 +79,15 @@ def duration_text(days: ArrayLike, lang: str = "en") -> list[str]:
 
 def _money(v: ArrayLike) -> list[str]:
     return [f"{x:,.2f}" for x in np.asarray(v, dtype=float).tolist()]
+
+
+def _decimal(v: ArrayLike) -> list[str]:
+    """One decimal, without a trailing '.0' (2 items, 1.5 items)."""
+    out = []
+    for x in np.asarray(v, dtype=float).tolist():
+        t = f"{x:.1f}" if np.isfinite(x) else "?"
+        out.append(t[:-2] if t.endswith(".0") else t)
+    return out
 
 
 def tx_reason(group: str, sub: pd.DataFrame, w: int) -> tuple[np.ndarray, tuple[list, list]]:
@@ -137,6 +154,16 @@ def tx_reason(group: str, sub: pd.DataFrame, w: int) -> tuple[np.ndarray, tuple[
             np.ones(n, bool),
             tenure=lambda lang: duration_text(col("tenure_days"), lang),
         )
+    elif group == "quantity":
+        falling = col("units_trend") < 0
+        fill(
+            "units_falling",
+            falling,
+            recent=[f"{v:.0f}" for v in col("units_recent")[falling]],
+            prior=[f"{v:.0f}" for v in col("units_prior")[falling]],
+            window=lambda lang: [window[lang]] * int(falling.sum()),
+        )
+        fill("units_per_order", ~falling, n=_decimal(col("units_per_order")[~falling]))
     elif group == "btyd":
         p = col("p_alive_mbgnbd")
         fill("inactive_model", np.ones(n, bool), p=[f"{v * 100:.0f}" for v in p])
@@ -177,8 +204,8 @@ REASONS.update(
 )
 
 # Where each placeholder of a reason comes from: (feature column, kind). A column "@trend_days"
-# is the model's trend window. Kinds: days (a duration in words), count, money, percent
-# (a probability shown as a percentage).
+# is the model's trend window. Kinds: days (a duration in words), count, decimal (one decimal
+# place), money, percent (a probability shown as a percentage).
 REASON_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
     "lapsed": {"since": ("days_since_last", "days"), "gap": ("median_gap_days", "days")},
     "lapsed_once": {"since": ("days_since_last", "days")},
@@ -196,6 +223,12 @@ REASON_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
     "low_spend": {"mean": ("spend_mean", "money")},
     "new_customer": {"tenure": ("tenure_days", "days")},
     "inactive_model": {"p": ("p_alive_mbgnbd", "percent")},
+    "units_falling": {
+        "recent": ("units_recent", "count"),
+        "prior": ("units_prior", "count"),
+        "window": ("@trend_days", "days"),
+    },
+    "units_per_order": {"n": ("units_per_order", "decimal")},
 }
 for _code in (
     "complaints_open",
@@ -243,6 +276,8 @@ def render_reason(code: str, params: dict[str, Any] | None, lang: str = "en") ->
             values[name] = _money([float(v)])[0]
         elif kind == "percent":
             values[name] = f"{float(v) * 100:.0f}"
+        elif kind == "decimal":
+            values[name] = _decimal([float(v)])[0]
         else:
             values[name] = f"{float(v):.0f}"
     return texts[0 if lang == "en" else 1].format(**values)

@@ -237,6 +237,7 @@ SCORE_COLUMNS = [
     "p_alive_bgnbd",
     "expected_purchases_bgnbd",
     "p_no_purchase_bgnbd",
+    "units_per_order",  # with --quantity-col
 ]
 
 
@@ -251,6 +252,15 @@ def churn(
     ),
     horizon_days: int = typer.Option(
         ..., "--horizon-days", help="Churn = no purchase within this many days after the date."
+    ),
+    quantity_col: str | None = typer.Option(
+        None,
+        "--quantity-col",
+        help=(
+            "Optional items-per-transaction column (e.g. number of CDs): adds items per "
+            "purchase, their trend and spend per item as features and reasons. On the CDNOW "
+            "sample it did not improve the holdout (docs/analytics-churn.md)."
+        ),
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the per-customer CSV."),
     windows: int = typer.Option(3, "--windows", help="Training cut-offs before the date."),
@@ -285,7 +295,9 @@ def churn(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     try:
-        with TransactionLog(transactions, customer_col, date_col, amount_col) as log:
+        with TransactionLog(
+            transactions, customer_col, date_col, amount_col, quantity_col=quantity_col
+        ) as log:
             timings["load_s"] = time.perf_counter() - t0
             if cut < log.first_day:
                 _fail(f"--calibration-end {cut.date()} is before the first purchase")
