@@ -12,8 +12,8 @@ from retento.notifications.digest import send_digests
 from retento.notifications.models import Notification, NotificationDigest
 from retento.notifications.service import notify, save_preferences
 from tests.factories import make_user
-from tests.factories.concurrency import run_parallel
 from tests.factories.complaints import make_complaint
+from tests.factories.concurrency import run_parallel
 from tests.notifications.helpers import got, outbox
 
 
