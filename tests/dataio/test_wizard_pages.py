@@ -278,3 +278,44 @@ def test_posts_without_csrf_are_refused(manager, data_dir):
         follow_redirects=False,
     )
     assert r.status_code == 403
+
+
+def test_xlsx_workbook_imports_and_a_done_job_keeps_only_its_rejects(manager, db, seeded):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["SKU", "Product name", "Price", "Cost", "Category"])
+    ws.append(["X1", "Teapot", 35.5, 12, "teaware"])
+    ws.append(["X2", "Cup", "cheap", 1, "teaware"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    r = manager.client.post(
+        "/imports",
+        data={"csrf_token": manager.token, "entity": "products"},
+        files={"file": ("products.xlsx", buf.getvalue(), "application/octet-stream")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    job = job_id_of(r)
+    page = manager.get(f"/imports/{job}/mapping")
+    assert guessed(page.text) == {
+        "col_0": "external_id",
+        "col_1": "name",
+        "col_2": "unit_price",
+        "col_3": "unit_cost",
+        "col_4": "category",
+    }
+    assert "<td>Teapot</td>" in page.text
+    manager.post(f"/imports/{job}/mapping", {**guessed(page.text), "timezone": "UTC"})
+    check = manager.get(f"/imports/{job}").text
+    assert "&#39;cheap&#39; is not a number" in check and 'id="count-rejected">1<' in check
+    result = run(manager, job, "skip")
+    assert "Created: 1, updated: 0, unchanged: 0, rejected: 1." in result.text
+    db.expire_all()
+    assert db.scalar(select(Product.unit_price).where(Product.external_id == "X1")) == 35.5
+    stored = db.get(ImportJob, job)
+    assert stored.content == b"" and b"cheap" in stored.rejects
+    # The mapping step of an imported job leads back to its result.
+    r = manager.get(f"/imports/{job}/mapping", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/imports/{job}"

@@ -239,6 +239,8 @@ def _mapping_page(
 def mapping_form(request: Request, session: DbSession, user: PageUser, job_id: DbId) -> Response:
     """Step 2: which column feeds which field, guessed from the header, with the first rows."""
     job = wizard.get_job(session, job_id, actor=user)
+    if job.status in ("validating", "running", "done"):
+        return redirect(request, f"/imports/{job.id}")
     return _mapping_page(request, job)
 
 
@@ -248,6 +250,8 @@ def mapping_save(
 ) -> Response:
     """Keep the mapping and check every row (in the background for a large file)."""
     job = wizard.get_job(session, job_id, actor=user)
+    if job.status in ("validating", "running", "done"):
+        return redirect(request, f"/imports/{job.id}")
     header = wizard.read_preview(job.content, job.filename, job.encoding, n=0)[0]
     columns: dict[str, str | None] = {}
     for i, src in enumerate(header):

@@ -304,6 +304,7 @@ def execute(session: Session, job: ImportJob, actor: User) -> None:
     else:
         job.status = "done"
         job.finished_at = datetime.now(UTC)
+        job.content = b""  # imported: the rows live in their tables now; the rejects are kept
     session.flush()
     _forget(job.id)
     if not validate:
