@@ -243,29 +243,9 @@ def bench_postings(
         )
 
 
-def bench_expiry_and_dashboard(url: str, members: int, repeat: int) -> None:
-    from fastapi.testclient import TestClient
-    from tests.factories import make_user
-    from tests.factories.loyalty import make_tiers
-
-    from retento.app import create_app
-    from retento.auth.models import User
-    from retento.core.config import Settings
-    from retento.core.db import make_engine, make_session_factory, transaction
-    from retento.loyalty import ledger, reports
-    from retento.loyalty.check import check_ledger
-    from retento.loyalty.expiry import run_expiry
-
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
-    with transaction(factory) as s:
-        p = ledger.programme(s)
-        p.active = True
-        ledger.ensure_system_accounts(s)
-        make_tiers(s, ("silver", 0, "1"), ("gold", 1000, "1.5"), ("platinum", 5000, "2"))
-        make_user(s, username="lead", role="manager", password="ledger-Sesame-42")
-        expense = ledger.system_account_id(s, "expense", 0)
-    t = time.perf_counter()
+def load_expiry_ledger(engine, members: int, expense: int) -> None:
+    """Bulk-load a consistent ledger: ``members`` wallets with one due lot of 100 points each,
+    their opening journal and postings (set-based SQL; a migrated database with tiers)."""
     with engine.begin() as conn:
         conn.execute(text(_customer_insert_sql(conn, members)))
         tiers = [r[0] for r in conn.execute(text("SELECT id FROM loyalty_tiers ORDER BY rank"))]
@@ -311,6 +291,32 @@ def bench_expiry_and_dashboard(url: str, members: int, repeat: int) -> None:
             {"j": jid},
         )
         conn.execute(text("ANALYZE"))
+
+
+def bench_expiry_and_dashboard(url: str, members: int, repeat: int) -> None:
+    from fastapi.testclient import TestClient
+    from tests.factories import make_user
+    from tests.factories.loyalty import make_tiers
+
+    from retento.app import create_app
+    from retento.auth.models import User
+    from retento.core.config import Settings
+    from retento.core.db import make_engine, make_session_factory, transaction
+    from retento.loyalty import ledger, reports
+    from retento.loyalty.check import check_ledger
+    from retento.loyalty.expiry import run_expiry
+
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    with transaction(factory) as s:
+        p = ledger.programme(s)
+        p.active = True
+        ledger.ensure_system_accounts(s)
+        make_tiers(s, ("silver", 0, "1"), ("gold", 1000, "1.5"), ("platinum", 5000, "2"))
+        make_user(s, username="lead", role="manager", password="ledger-Sesame-42")
+        expense = ledger.system_account_id(s, "expense", 0)
+    t = time.perf_counter()
+    load_expiry_ledger(engine, members, expense)
     print(f"loaded {members:,} members with one due lot each in {time.perf_counter() - t:.1f} s")
 
     t = time.perf_counter()
