@@ -1,0 +1,238 @@
+"""Distribution: sending a survey to a segment, its invitations, links and e-mails."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.core.deps import DbSession
+from retento.core.errors import InvalidInput, NotFound, RetentoError
+from retento.core.validation import DbId
+from retento.customers.models import Customer
+from retento.dataio.cells import neutralise_row
+from retento.surveys import reports, service
+from retento.surveys.models import (
+    CHANNELS,
+    Survey,
+    SurveyDistribution,
+)
+from retento.surveys.pages.common import (
+    VALUE_CLASSES,
+    form_text,
+    opts,
+    survey_url,
+)
+from retento.surveys.schemas import (
+    DistributionCreate,
+    SegmentIn,
+)
+from retento.web.forms import PageForm
+from retento.web.i18n import N_
+from retento.web.render import (
+    PageUser,
+    flash,
+    form_errors,
+    page_router,
+    redirect,
+    render,
+    tr,
+    tr_count,
+)
+
+router = page_router()
+
+
+def _distribute_page(
+    request: Request,
+    session: Session,
+    user: User,
+    survey: Survey,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """Send form, past distributions and response rates per channel."""
+    return render(
+        request,
+        "surveys/distribute.html",
+        status_code=status_code,
+        survey=survey,
+        distributions=service.list_distributions(session, survey.id, actor=user),
+        rates=reports.response_rates(session, survey.id),
+        form=form or {"channel": "online", "segment_kind": "all"},
+        errors=errors or {},
+        channels=opts(request, "survey_channel", CHANNELS),
+        segment_kinds=opts(
+            request, "segment_kind", ("all", "value_class", "tag", "complaint_closed")
+        ),
+        value_classes=opts(request, "segment", VALUE_CLASSES),
+        mail_enabled=request.app.state.settings.mail_enabled,
+    )
+
+
+@router.get("/surveys/{survey_id:int}/distribute")
+def distribute_form(
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId
+) -> Response:
+    """Send the survey to a segment; see who answered per channel."""
+    survey = service.get_survey(session, survey_id, actor=user)
+    return _distribute_page(request, session, user, survey)
+
+
+@router.post("/surveys/{survey_id:int}/distribute")
+def distribute_send(
+    request: Request, raw: PageForm, session: DbSession, user: PageUser, survey_id: DbId
+) -> Response:
+    """Create the invitations of one segment on one channel."""
+    survey = service.get_survey(session, survey_id, actor=user)
+    keys = (
+        "name",
+        "channel",
+        "segment_kind",
+        "value_class",
+        "tag",
+        "closed_since",
+        "expires_in_days",
+    )
+    form = {k: form_text(raw, k) for k in keys}
+    try:
+        kind = form["segment_kind"] or "all"
+        value = (
+            form["value_class"] if kind == "value_class" else form["tag"] if kind == "tag" else None
+        )
+        since = None
+        if kind == "complaint_closed" and form["closed_since"]:
+            try:
+                since = datetime.fromisoformat(form["closed_since"]).replace(tzinfo=UTC)
+            except ValueError:
+                raise InvalidInput(
+                    tr(request, "Enter a date (YYYY-MM-DD)."), field="closed_since"
+                ) from None
+        try:
+            segment = SegmentIn(kind=kind, value=value or None, closed_since=since)
+        except ValidationError:
+            field = "value_class" if kind == "value_class" else "tag"
+            raise InvalidInput(tr(request, "This field is required."), field=field) from None
+        dist, _ = service.create_distribution(
+            session,
+            survey_id,
+            DistributionCreate(
+                channel=form["channel"] or "online",
+                segment=segment,
+                name=form["name"],
+                expires_in_days=form["expires_in_days"] or None,
+            ),
+            actor=user,
+        )
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
+            raise
+        errors = form_errors(request, exc)
+        if "segment.value" in errors:
+            errors["value_class" if form["segment_kind"] == "value_class" else "tag"] = errors.pop(
+                "segment.value"
+            )
+        if "segment.kind" in errors:
+            errors["segment_kind"] = errors.pop("segment.kind")
+        if "status" in errors:
+            errors[""] = errors.pop("status")
+        survey = service.get_survey(session, survey_id, actor=user)
+        return _distribute_page(request, session, user, survey, form, errors, 422)
+    flash(
+        request,
+        tr_count(
+            request,
+            dist.invited,
+            N_("One customer was invited."),
+            N_("%(n)s customers were invited."),
+        ),
+    )
+    return redirect(request, survey_url(survey_id, f"/distributions/{dist.id}"))
+
+
+def _links(
+    request: Request, session: Session, user: User, survey_id: DbId, distribution_id: DbId
+) -> tuple[SurveyDistribution, list[dict[str, Any]]]:
+    """A distribution's open invitations with the customer and the full link, which opens in
+    the customer's language like the e-mailed links (``customer_locale``)."""
+    from retento.mail.compose import customer_locale
+
+    dist = session.get(SurveyDistribution, distribution_id)
+    if dist is None or dist.survey_id != survey_id:
+        raise NotFound("Distribution", distribution_id, field="distribution_id")
+    links = service.invitation_links(session, distribution_id, actor=user)
+    ids = [link.customer_id for link in links]
+    customers = (
+        {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
+        if ids
+        else {}
+    )
+    base = str(request.base_url).rstrip("/")
+    language = service.get_survey(session, survey_id, actor=user).language
+    rows = []
+    for link in links:
+        c = customers.get(link.customer_id)
+        lang = f"?lang={customer_locale(c, language)}" if c is not None else ""
+        rows.append({"link": link, "customer": c, "url": base + link.path + lang})
+    return dist, rows
+
+
+@router.get("/surveys/{survey_id:int}/distributions/{distribution_id:int}")
+def distribution_detail(
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId, distribution_id: DbId
+) -> Response:
+    """The open invitations of one distribution with their links (for mail merge)."""
+    survey = service.get_survey(session, survey_id, actor=user)
+    dist, rows = _links(request, session, user, survey_id, distribution_id)
+    return render(
+        request,
+        "surveys/distribution.html",
+        survey=survey,
+        dist=dist,
+        rows=rows,
+        emails=service.distribution_emails(session, dist),
+        mail_enabled=request.app.state.settings.mail_enabled,
+    )
+
+
+@router.get("/surveys/{survey_id:int}/distributions/{distribution_id:int}/links.csv")
+def distribution_csv(
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId, distribution_id: DbId
+) -> Response:
+    """The invitation links as CSV for a mail merge."""
+    _, rows = _links(request, session, user, survey_id, distribution_id)
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow(["customer_id", "external_id", "name", "email", "phone", "channel", "url"])
+    for r in rows:
+        c = r["customer"]
+        out.writerow(
+            neutralise_row(  # names and e-mails are customer data: never a live formula
+                [
+                    r["link"].customer_id,
+                    c.external_id if c else "",
+                    c.name if c else "",
+                    (c.email or "") if c else "",
+                    (c.phone or "") if c else "",
+                    r["link"].channel,
+                    r["url"],
+                ]
+            )
+        )
+    return Response(
+        "\ufeff" + buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="survey-{survey_id}-links-{distribution_id}.csv"'
+        },
+    )

@@ -1,0 +1,465 @@
+"""The survey editor: settings, sections and questions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from retento.auth.models import User
+from retento.auth.permissions import can, require
+from retento.core.deps import DbSession
+from retento.core.errors import InvalidInput, NotFound, RetentoError
+from retento.core.validation import DbId
+from retento.surveys import service
+from retento.surveys.models import (
+    CSI_LATENTS,
+    DELIVERED_VALUE_DIMENSIONS,
+    QUESTION_TYPES,
+    SATISFACTION_DIMENSIONS,
+    SURVEY_STATUSES,
+    Survey,
+    SurveyQuestion,
+)
+from retento.surveys.pages.common import (
+    QUESTION_FIELDS,
+    SCALES,
+    form_text,
+    opts,
+    survey_url,
+)
+from retento.surveys.schemas import (
+    QuestionIn,
+    SectionIn,
+    SurveyUpdate,
+)
+from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.forms import PageForm
+from retento.web.i18n import LANGUAGE_NAMES, LOCALES, N_
+from retento.web.render import (
+    PageUser,
+    flash,
+    form_errors,
+    page_router,
+    redirect,
+    render,
+    tr,
+)
+
+router = page_router()
+
+
+def _question_dict(q: SurveyQuestion) -> dict[str, Any]:
+    """A stored question as builder input."""
+    return {k: getattr(q, k) for k in QUESTION_FIELDS}
+
+
+def _sections_data(survey: Survey) -> list[dict[str, Any]]:
+    """The survey's sections and questions as builder input (to change and save back)."""
+    return [
+        {
+            "code": s.code,
+            "title": s.title,
+            "description": s.description,
+            "questions": [_question_dict(q) for q in s.questions],
+        }
+        for s in survey.sections
+    ]
+
+
+def _save_sections(
+    session: Session, survey_id: DbId, sections: list[dict[str, Any]], user: User
+) -> None:
+    """Replace the survey's questionnaire (refused by the service once answers exist)."""
+    service.update_survey(
+        session, survey_id, SurveyUpdate(sections=[SectionIn(**s) for s in sections]), actor=user
+    )
+
+
+def _builder(
+    request: Request,
+    session: Session,
+    user: User,
+    survey: Survey,
+    *,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    section_form: dict[str, Any] | None = None,
+    section_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The builder page: settings, sections and questions."""
+    answered = service.has_responses(session, survey.id)
+    return render(
+        request,
+        "surveys/builder.html",
+        status_code=status_code,
+        survey=survey,
+        answered=answered,
+        may_edit=can(user, "survey:manage") and not answered,
+        form=form
+        or {
+            "name": survey.name,
+            "description": survey.description or "",
+            "language": survey.language,
+            "status": survey.status,
+            "expectation_tolerance": str(survey.expectation_tolerance),
+            "token_days": str(survey.token_days),
+            "version": str(survey.version),
+        },
+        errors=errors or {},
+        section_form=section_form or {},
+        section_errors=section_errors or {},
+        statuses=opts(request, "survey_status", SURVEY_STATUSES),
+        languages_opts=[(c, LANGUAGE_NAMES[c]) for c in LOCALES],
+    )
+
+
+@router.get("/surveys/{survey_id:int}")
+def survey_builder(
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId
+) -> Response:
+    """The survey builder (read-only for roles that cannot manage surveys)."""
+    survey = service.get_survey(session, survey_id, actor=user)
+    return _builder(request, session, user, survey)
+
+
+# Settings fields → labels, for the stale-edit page (web.conflict).
+SETTINGS_LABELS = {
+    "name": N_("Name"),
+    "description": N_("Description"),
+    "language": N_("Language of the questions"),
+    "status": N_("Status"),
+    "expectation_tolerance": N_("Tolerance of c = b/a"),
+    "token_days": N_("Links valid for (days)"),
+}
+
+
+@router.post("/surveys/{survey_id:int}/settings")
+def survey_settings(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId
+) -> Response:
+    """Save name, description, language, status, tolerance and link lifetime."""
+    keys = ("name", "description", "language", "status", "expectation_tolerance", "token_days")
+    shown = {k: form_text(form, k) for k in keys}
+    expected = form_version(form)
+    shown["version"] = str(expected or "")
+    try:
+        update = SurveyUpdate(
+            name=shown["name"],
+            description=shown["description"] or None,
+            language=shown["language"] or None,
+            status=shown["status"] or None,
+            expectation_tolerance=shown["expectation_tolerance"] or None,
+            token_days=shown["token_days"] or None,
+        )
+        service.update_survey(session, survey_id, update, actor=user, expected_version=expected)
+    except STALE:
+        # Someone saved the survey after this form was loaded: show both values, revert nothing.
+        session.rollback()
+        current = service.get_survey(session, survey_id, actor=user)
+        return conflict_page(
+            request,
+            session,
+            entity="survey",
+            record=current,
+            title=current.name,
+            submitted=update.model_dump(exclude_unset=True, exclude={"version", "sections"}),
+            current={k: getattr(current, k) for k in SETTINGS_LABELS},
+            labels=SETTINGS_LABELS,
+            form=form,
+            action=survey_url(survey_id, "/settings"),
+            reload_url=survey_url(survey_id),
+            cancel_url=survey_url(survey_id),
+            expected=expected,
+        )
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
+            raise
+        survey = service.get_survey(session, survey_id, actor=user)
+        errors = form_errors(request, exc)
+        return _builder(request, session, user, survey, form=shown, errors=errors, status_code=422)
+    flash(request, tr(request, "The changes were saved."))
+    return redirect(request, survey_url(survey_id))
+
+
+@router.post("/surveys/{survey_id:int}/delete")
+def survey_delete(
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId
+) -> Response:
+    """Delete a survey without responses."""
+    survey = service.get_survey(session, survey_id, actor=user)
+    name = survey.name
+    service.delete_survey(session, survey_id, actor=user)
+    flash(request, tr(request, "Survey %(name)s was deleted.", name=name))
+    return redirect(request, "/surveys")
+
+
+@router.post("/surveys/{survey_id:int}/sections")
+def section_add(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId
+) -> Response:
+    """Add a section at the end (or change one, when ``original`` names it)."""
+    survey = service.get_survey(session, survey_id, actor=user)
+    shown = {k: form_text(form, k) for k in ("code", "title", "description", "original")}
+    sections = _sections_data(survey)
+    try:
+        data = SectionIn(
+            code=shown["code"], title=shown["title"], description=shown["description"] or None
+        ).model_dump(exclude={"questions"})
+        if shown["original"]:
+            target = next((s for s in sections if s["code"] == shown["original"]), None)
+            if target is None:
+                raise NotFound("Section", shown["original"], field="code")
+            target.update(data)
+        else:
+            sections.append({**data, "questions": []})
+        _save_sections(session, survey_id, sections, user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        if isinstance(exc, RetentoError) and exc.status in (401, 403):
+            raise
+        errors = _model_errors(request, exc, default="code")
+        survey = service.get_survey(session, survey_id, actor=user)
+        return _builder(
+            request,
+            session,
+            user,
+            survey,
+            section_form=shown,
+            section_errors=errors,
+            status_code=422,
+        )
+    flash(request, tr(request, "The changes were saved."))
+    return redirect(request, survey_url(survey_id))
+
+
+@router.post("/surveys/{survey_id:int}/sections/{code}/delete")
+def section_delete(
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId, code: str
+) -> Response:
+    """Remove a section with its questions (a survey keeps at least one section)."""
+    survey = service.get_survey(session, survey_id, actor=user)
+    sections = [s for s in _sections_data(survey) if s["code"] != code]
+    if not sections:
+        raise InvalidInput(tr(request, "A survey needs at least one section."), field="code")
+    _save_sections(session, survey_id, sections, user)
+    flash(request, tr(request, "The section was removed."))
+    return redirect(request, survey_url(survey_id))
+
+
+def _model_errors(
+    request: Request, exc: ValidationError | RetentoError, default: str = ""
+) -> dict[str, str]:
+    """Form errors where whole-model messages are placed on the field they are about."""
+    errors = form_errors(request, exc)
+    if isinstance(exc, RetentoError) and exc.field == "sections":
+        errors[""] = exc.message
+        return errors
+    general = errors.pop("", None)
+    for key in list(errors):
+        if key.startswith("sections.") or key in ("sections", "model"):
+            general = general or errors.pop(key)
+    if general:
+        text = general.lower()
+        if "option" in text:
+            errors.setdefault("options", general)
+        elif "scale" in text or "scored" in text:
+            errors.setdefault("scale", general)
+        elif "csi" in text:
+            errors.setdefault("csi_latent", general)
+        elif "delivered-value" in text:
+            errors.setdefault("value_dimension", general)
+        elif "code" in text:
+            errors.setdefault(default or "code", general)
+        else:
+            errors[""] = general
+    return errors
+
+
+def _question_values(q: SurveyQuestion | None, section: str) -> dict[str, Any]:
+    """The question form's initial values."""
+    if q is None:
+        return {"section": section, "qtype": "rating", "scale": "1-5", "required": False}
+    return {
+        "section": section,
+        "code": q.code,
+        "text": q.text,
+        "help_text": q.help_text or "",
+        "qtype": q.qtype,
+        "scale": f"{q.scale_min}-{q.scale_max}" if q.scale_min is not None else "",
+        "options": "\n".join(f"{o['value']}: {o['label']}" for o in q.options or []),
+        "required": q.required,
+        "satisfaction_dimension": q.satisfaction_dimension or "",
+        "value_dimension": q.value_dimension or "",
+        "csi_latent": q.csi_latent or "",
+        "csi_item": q.csi_item or "",
+    }
+
+
+def _parse_question(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(QuestionIn payload, values to re-show)`` from the question form."""
+    keys = (
+        "section", "code", "text", "help_text", "qtype", "scale", "options",
+        "satisfaction_dimension", "value_dimension", "csi_latent", "csi_item",
+    )  # fmt: skip
+    shown: dict[str, Any] = {k: form_text(form, k) for k in keys}
+    shown["required"] = form.get("required") == "1"
+    qtype = shown["qtype"] or "rating"
+    data: dict[str, Any] = {
+        "code": shown["code"],
+        "text": shown["text"],
+        "help_text": shown["help_text"] or None,
+        "qtype": qtype,
+        "required": shown["required"],
+    }
+    for k in ("satisfaction_dimension", "value_dimension", "csi_latent", "csi_item"):
+        data[k] = shown[k] or None
+    if qtype in SCALES and shown["scale"] in SCALES[qtype] + ("1-10",):
+        lo, hi = shown["scale"].split("-")
+        data["scale_min"], data["scale_max"] = int(lo), int(hi)
+    if qtype in ("single_choice", "multiple_choice"):
+        options = []
+        for line in shown["options"].splitlines():
+            if not line.strip():
+                continue
+            value, sep, label = line.partition(":")
+            value, label = value.strip(), label.strip()
+            options.append({"value": value, "label": label if sep and label else value})
+        data["options"] = options
+    return data, shown
+
+
+def _question_page(
+    request: Request,
+    survey: Survey,
+    question: SurveyQuestion | None,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The form that adds or changes one question."""
+    return render(
+        request,
+        "surveys/question.html",
+        status_code=status_code,
+        survey=survey,
+        question=question,
+        form=values,
+        errors=errors or {},
+        sections=[(s.code, s.title) for s in survey.sections],
+        qtypes=opts(request, "qtype", QUESTION_TYPES),
+        scales=[(s, s.replace("-", "–")) for s in ("1-5", "1-7", "1-10")],
+        dimensions=SATISFACTION_DIMENSIONS,
+        value_dims=opts(request, "value_dimension", DELIVERED_VALUE_DIMENSIONS),
+        latents=opts(request, "csi_latent", CSI_LATENTS),
+    )
+
+
+def _find_question(survey: Survey, code: str) -> SurveyQuestion:
+    """The question with ``code``; 404 otherwise."""
+    for q in survey.questions:
+        if q.code == code:
+            return q
+    raise NotFound("Question", code, field="code")
+
+
+@router.get("/surveys/{survey_id:int}/questions/new")
+def question_new(request: Request, session: DbSession, user: PageUser, survey_id: DbId) -> Response:
+    """The form for a new question in a section."""
+    require(user, "survey:manage")
+    survey = service.get_survey(session, survey_id, actor=user)
+    # A survey may have no section yet: the form then offers none and saving says so (422).
+    first = survey.sections[0].code if survey.sections else ""
+    section = request.query_params.get("section") or first
+    return _question_page(request, survey, None, _question_values(None, section))
+
+
+@router.get("/surveys/{survey_id:int}/questions/{code}/edit")
+def question_edit(
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId, code: str
+) -> Response:
+    """The form for changing a question."""
+    require(user, "survey:manage")
+    survey = service.get_survey(session, survey_id, actor=user)
+    q = _find_question(survey, code)
+    return _question_page(request, survey, q, _question_values(q, q.section.code))
+
+
+def _save_question(
+    request: Request,
+    form: FormData,
+    session: Session,
+    user: User,
+    survey_id: DbId,
+    original: str | None,
+) -> Response:
+    """Add (``original`` None) or replace a question; errors come back next to the fields."""
+    survey = service.get_survey(session, survey_id, actor=user)
+    question = _find_question(survey, original) if original else None
+    data, shown = _parse_question(form)
+    sections = _sections_data(survey)
+    try:
+        checked = QuestionIn(**data).model_dump()
+        target = next((s for s in sections if s["code"] == shown["section"]), None)
+        if target is None:
+            raise InvalidInput(tr(request, "Choose one of the listed values."), field="section")
+        if original:
+            for s in sections:
+                s["questions"] = [q for q in s["questions"] if q["code"] != original]
+            pos = next(
+                (i for i, q in enumerate(question.section.questions) if q.code == original), None
+            )
+            if question.section.code == target["code"] and pos is not None:
+                target["questions"].insert(pos, checked)
+            else:
+                target["questions"].append(checked)
+        else:
+            target["questions"].append(checked)
+        _save_sections(session, survey_id, sections, user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
+            raise
+        survey = service.get_survey(session, survey_id, actor=user)
+        question = _find_question(survey, original) if original else None
+        errors = _model_errors(request, exc)
+        return _question_page(request, survey, question, shown, errors, 422)
+    flash(request, tr(request, "The question was saved."))
+    return redirect(request, survey_url(survey_id) + f"#section-{shown['section']}")
+
+
+@router.post("/surveys/{survey_id:int}/questions/new")
+def question_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId
+) -> Response:
+    """Add a question."""
+    return _save_question(request, form, session, user, survey_id, None)
+
+
+@router.post("/surveys/{survey_id:int}/questions/{code}/edit")
+def question_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId, code: str
+) -> Response:
+    """Change a question."""
+    return _save_question(request, form, session, user, survey_id, code)
+
+
+@router.post("/surveys/{survey_id:int}/questions/{code}/delete")
+def question_delete(
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId, code: str
+) -> Response:
+    """Remove a question."""
+    survey = service.get_survey(session, survey_id, actor=user)
+    _find_question(survey, code)
+    sections = _sections_data(survey)
+    for s in sections:
+        s["questions"] = [q for q in s["questions"] if q["code"] != code]
+    _save_sections(session, survey_id, sections, user)
+    flash(request, tr(request, "The question was removed."))
+    return redirect(request, survey_url(survey_id))
