@@ -18,7 +18,8 @@ def test_new_assigned_complaint_tells_the_assignee_and_the_team_once(db, users):
     db.commit()
     mine = got(db, ann)
     assert [n.kind for n in mine] == ["complaint_assigned"]
-    assert mine[0].message == f"Complaint {c.tracking_code} was assigned to you: Late parcel"
+    assert mine[0].message == f"Complaint {c.tracking_code} was assigned to you."
+    assert mine[0].params == {"code": c.tracking_code}  # no customer text kept
     assert mine[0].link == f"/complaints/{c.id}" and mine[0].delivery == "email"  # agent default
     assert [n.kind for n in got(db, bob)] == ["complaint_new"]
     assert [n.kind for n in got(db, lead)] == ["complaint_new"]

@@ -57,7 +57,7 @@ def test_detractor_tells_the_author_and_the_managers_once(db, users):
     for u in (users["manager"], second, users["admin"]):  # managers and the survey's author
         notes = got(db, u, "survey_low_answer")
         assert len(notes) == 1, u
-        assert notes[0].message == "Low answer from Mia Wong on After the visit: NPS 3/10"
+        assert notes[0].message == "Low answer on After the visit: NPS 3/10"
         assert notes[0].link == f"/customers/{r.customer_id}"
     assert got(db, users["agent"]) == []  # who typed it in
     assert got(db, users["analyst"]) == []  # not the author, not a manager

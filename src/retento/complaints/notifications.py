@@ -33,7 +33,7 @@ register_kind(
     "complaint_assigned",
     label=N_("A complaint is assigned to me"),
     description=N_("When someone assigns a complaint to you, or one comes in for your customer."),
-    text=N_("Complaint %(code)s was assigned to you: %(subject)s"),
+    text=N_("Complaint %(code)s was assigned to you."),
     defaults={"agent": "email", "*": "in_app"},
     group=GROUP,
 )
@@ -43,7 +43,7 @@ register_kind(
     description=N_(
         "A new complaint for your team; managers also hear of complaints that have no team yet."
     ),
-    text=N_("New complaint %(code)s in your queue: %(subject)s"),
+    text=N_("New complaint %(code)s in your queue."),
     defaults={"manager": "in_app", "agent": "in_app", "*": "off"},
     group=GROUP,
 )
@@ -53,14 +53,16 @@ register_kind(
     description=N_(
         "A customer answered on a complaint you work on (by e-mail or on the status page)."
     ),
-    text=N_("The customer replied on %(code)s: %(subject)s"),
+    text=N_("The customer replied on %(code)s."),
     defaults={"agent": "email", "*": "in_app"},
     group=GROUP,
 )
 
 
 def _params(c: Complaint) -> dict:
-    return {"code": c.tracking_code, "subject": c.subject[:200]}
+    # No subject or customer name: a notification must not keep what a customer's erasure
+    # removes (the inbox shows the complaint's subject live, from the complaint).
+    return {"code": c.tracking_code}
 
 
 def _last_assignment(session: Session, c: Complaint) -> int:

@@ -76,7 +76,9 @@ def _row(request: Request, item: service.Item) -> dict:
         "level": None,
         "badge": tr(request, kind.group) if kind and kind.group else None,
         "text": notes.render_text(n.kind, n.params, request_locale(request), n.message),  # type: ignore[union-attr]
-        "subject": (n.params or {}).get("subject") or "",  # type: ignore[union-attr]
+        "subject": item.complaint.subject
+        if item.complaint is not None
+        else (n.params or {}).get("survey") or (n.params or {}).get("file") or "",  # type: ignore[union-attr]
         "link": n.link,  # type: ignore[union-attr]
         "created_at": item.created_at,
     }

@@ -81,6 +81,13 @@ def list_items(
     items = [
         Item("note", n.id, n.created_at, n.read_at is None, note=n) for n in session.scalars(stmt)
     ]
+    # The complaint's subject is read live (a notification keeps no customer text).
+    ids = {i.note.subject_id for i in items if i.note and i.note.subject_type == "complaint"}
+    if ids and can(actor, "complaint:read"):
+        found = {c.id: c for c in session.scalars(select(Complaint).where(Complaint.id.in_(ids)))}
+        for i in items:
+            if i.note and i.note.subject_type == "complaint":
+                i.complaint = found.get(i.note.subject_id)  # type: ignore[arg-type]
     if can(actor, "complaint:read"):
         stmt = (
             select(ComplaintNotification, Complaint)

@@ -25,7 +25,7 @@ register_kind(
         "A customer scored 0–6 on an NPS question or in the bottom quarter of a rating scale; "
         "for the survey's author and the managers."
     ),
-    text=N_("Low answer from %(customer)s on %(survey)s: %(answer)s"),
+    text=N_("Low answer on %(survey)s: %(answer)s"),
     defaults={"manager": "in_app", "admin": "digest", "*": "in_app"},
     group=N_("Surveys"),
 )
@@ -71,7 +71,6 @@ def on_answered(session: Session, response: SurveyResponse, actor: User | None =
         users,
         key=str(response.id),
         params={
-            "customer": customer.name[:120] if customer is not None else "—",
             "survey": survey.name[:120],
             "answer": ", ".join(low)[:200],
         },
