@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from retento.auth.models import User
@@ -189,10 +189,10 @@ def customer_count(request: Request, session: DbSession, user: PageUser) -> Resp
     """How many customers match, counted up to a cap so it stays fast on millions of rows."""
     require(user, "customer:read")
     filters, _, _ = _filters(request, user)
-    stmt = service.customer_filter(**filters, dialect=search.dialect_of(session))
-    capped = stmt.with_only_columns(Customer.id).limit(COUNT_CAP + 1)
-    n = session.scalar(select(func.count()).select_from(capped.subquery())) or 0
-    return render(request, "customers/_count.html", n=n, cap=COUNT_CAP)
+    # A search counts up to search.COUNT_CAP, like the API's total (total_is_lower_bound).
+    cap = search.COUNT_CAP if (filters.get("q") or "").strip() else COUNT_CAP
+    n = service.count_customers(session, cap=cap, **filters)
+    return render(request, "customers/_count.html", n=n, cap=cap)
 
 
 @router.get("/customers/export.csv")

@@ -10,12 +10,12 @@ from fastapi.responses import StreamingResponse
 
 from retento.auth.permissions import require
 from retento.core.deps import CurrentUser, DbSession
-from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
 from retento.customers import duplicates, merge, privacy, service
 from retento.customers.schemas import (
     CustomerCreate,
+    CustomerPage,
     CustomerRead,
     CustomerUpdate,
     DuplicateRead,
@@ -28,7 +28,7 @@ from retento.customers.schemas import (
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
 
-@router.get("", response_model=Page[CustomerRead])
+@router.get("", response_model=CustomerPage)
 def list_customers(
     session: DbSession,
     user: CurrentUser,
@@ -55,7 +55,7 @@ def list_customers(
     limit: Limit = 50,
     offset: Offset = 0,
 ):
-    rows, total = service.list_customers(
+    rows, total, lower_bound = service.list_customers_page(
         session,
         actor=user,
         q=q,
@@ -70,11 +70,12 @@ def list_customers(
         limit=limit,
         offset=offset,
     )
-    return Page(
+    return CustomerPage(
         items=[CustomerRead.model_validate(r) for r in rows],
         total=total,
         limit=limit,
         offset=offset,
+        total_is_lower_bound=lower_bound,
     )
 
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from retento.core.countries import Country
 from retento.core.limits import custom_fields_validator
+from retento.core.pagination import Page
 from retento.core.validation import Day, DbId, Name
 from retento.core.versioning import ExpectedVersion
 
@@ -157,3 +158,14 @@ class MergeRead(BaseModel):
     customer: CustomerRead
     merged_id: int
     moved: dict[str, int] = Field(description="Rows moved to this customer, per table.")
+
+
+class CustomerPage(Page[CustomerRead]):
+    """A page of the customer list. A search (``q``) counts its matches up to 1,000 only."""
+
+    total_is_lower_bound: bool = Field(
+        False,
+        description="True when a search matched more customers than it counts (1,000): "
+        "``total`` is then 1,001, read as \"more than 1,000\". Lists without ``q`` count "
+        "exactly.",
+    )

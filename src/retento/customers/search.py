@@ -184,21 +184,21 @@ def _strict(q: Query, live: ColumnElement[bool] | None, dialect: str) -> Select 
     return _row(rank, or_(*conds), found, live)
 
 
-def _best(q: Query, live: ColumnElement[bool] | None, dialect: str) -> Select | None:
-    """The rows ranked exact or prefix, found without the substring matches: kept in a capped
-    search whatever the cap leaves out. A Latin query of 3+ letters on PostgreSQL: a field or a
-    name word starting with it (the trigram index knows word starts); otherwise a name prefix
-    (b-tree)."""
+def _best(q: Query, live: ColumnElement[bool] | None, dialect: str, cap: int) -> list[Select]:
+    """The rows ranked exact or prefix, found apart from the substring matches so that a capped
+    search keeps them whatever the cap leaves out: names starting with the query (a b-tree
+    range, first by name: what the page shows first), and for a Latin query of 3+ letters on
+    PostgreSQL any field or name word starting with it (the trigram index knows word starts)."""
     S = SearchRow
     k = q.key
     if not k:
-        return None
+        return []
     _, rank = _rank_parts(q)
+    out = [_row(rank, S.name_key.between(k, k + _TOP), live).order_by(S.name_key).limit(cap + 1)]
     if dialect == "postgresql" and len(k) >= 3 and not q.cjk:
         starts = or_(_contains(S.hay, SEP + k), _contains(S.hay, " " + k))
-    else:
-        starts = S.name_key.between(k, k + _TOP)
-    return _row(rank, starts, live)
+        out.append(_row(rank, starts, live).limit(cap + 1))
+    return [select(b.subquery()) for b in out]
 
 
 def _fuzzy_words(q: Query) -> list[str]:
@@ -341,8 +341,8 @@ def ranked(q: str, dialect: str, archived: bool | None = None, *, cap: int | Non
         # Read once (a CTE): the page, the total and the "few matches: try typos" test.
         hits = (strict if cap is None else strict.limit(cap + 1)).cte("search_hits")
         parts.append(select(hits.c.id, hits.c.rank, hits.c.name_key))
-        if cap is not None and (best := _best(parsed, live, dialect)) is not None:
-            parts.append(select(best.limit(cap + 1).subquery()))
+        if cap is not None:
+            parts += _best(parsed, live, dialect, cap)
         fuzzy_of = _pg_fuzzy if dialect == "postgresql" else _sqlite_fuzzy
         fuzzy = fuzzy_of(parsed, hits, live, cap)
     if fuzzy is not None:

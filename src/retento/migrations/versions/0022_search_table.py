@@ -265,7 +265,12 @@ def _sqlite_drop_words(old: str, new: str | None, cid: str) -> str:
 
 
 def _sqlite_add_words(new: str) -> str:
-    return f"INSERT OR IGNORE INTO customer_name_words (word) {_sqlite_words(new)};"
+    # Not "INSERT OR IGNORE": fired from the upsert of customer_search, the upsert's conflict
+    # policy would override it.
+    return (
+        f"INSERT INTO customer_name_words (word) SELECT w FROM ({_sqlite_words(new)}) "
+        "WHERE w NOT IN (SELECT word FROM customer_name_words);"
+    )
 
 
 SQLITE_CHANGED = (
