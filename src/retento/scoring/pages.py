@@ -11,17 +11,24 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 from starlette.background import BackgroundTask
 
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.auth.service import list_assignable_users
 from retento.core.deps import DbSession
-from retento.core.errors import FieldError, InvalidInput, RetentoError
+from retento.core.errors import FieldError, InvalidInput, NotFound, RetentoError
 from retento.core.validation import DbId, is_id, offset_from_text
 from retento.customers.models import Customer
-from retento.scoring import jobs, pages_churn, service
+from retento.scoring import (
+    dashboard_cache,
+    jobs,
+    pages_churn,
+    pages_filtered,
+    queries,
+    service,
+)
 from retento.scoring.models import LABELS, MODELS, STAGES, VALUE_CLASSES, CustomerScore, ScoreRun
 from retento.scoring.schemas import ScoreRunCreate
 from retento.web.forms import PageForm
@@ -29,7 +36,16 @@ from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.panels import Panel, register_panel
-from retento.web.render import PageUser, flash, is_htmx, page_router, redirect, render, tr
+from retento.web.render import (
+    PageUser,
+    flash,
+    is_htmx,
+    page_router,
+    redirect,
+    render,
+    request_locale,
+    tr,
+)
 
 router = page_router()
 
@@ -299,7 +315,8 @@ def _cohort_chart(request: Request, cohorts: dict[str, Any]) -> str:
     for y, shares in enumerate(cohorts.get("shares", [])):
         for x, share in enumerate(shares):
             if _num(share) is not None:
-                data.append([x, y, round(float(share), 3)])
+                # Percent, so each cell can print its value ("37") without a JS formatter.
+                data.append([x, y, round(float(share) * 100)])
     return _json(
         {
             "grid": {"left": 8, "right": 8, "top": 8, "bottom": 48, "containLabel": True},
@@ -315,8 +332,9 @@ def _cohort_chart(request: Request, cohorts: dict[str, Any]) -> str:
             "yAxis": {"type": "category", "data": rows, "inverse": True},
             "visualMap": {
                 "min": 0,
-                "max": 1,
+                "max": 100,
                 "calculable": True,
+                "text": ["100 %", "0 %"],
                 "orient": "horizontal",
                 "left": "center",
                 "bottom": 0,
@@ -328,7 +346,11 @@ def _cohort_chart(request: Request, cohorts: dict[str, Any]) -> str:
                     "name": tr(request, "Still buying"),
                     "type": "heatmap",
                     "data": data,
-                    "label": {"show": len(periods) <= 14},
+                    "label": {
+                        "show": True,
+                        "formatter": "{@[2]}",
+                        "fontSize": 10 if len(periods) <= 24 else 8,
+                    },
                 }
             ],
         }
@@ -409,9 +431,12 @@ def _fit_rows(fit: dict[str, Any]) -> list[tuple[str, float | None, float | None
     return [(k, _num(v), _num(errors.get(k))) for k, v in params.items()]
 
 
-def _dashboard(request: Request, run: ScoreRun) -> dict[str, Any]:
-    """Everything the dashboard shows about one successful run."""
-    report = run.report or {}
+def _dashboard(
+    request: Request, run: ScoreRun, report: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Everything the dashboard shows about one successful run (``report`` replaces the run's
+    own when the page is filtered)."""
+    report = (run.report or {}) if report is None else report
     pyramid = report.get("pyramid") or {}
     pareto = report.get("pareto") or {}
     dist = report.get("distribution") or {}
@@ -427,7 +452,7 @@ def _dashboard(request: Request, run: ScoreRun) -> dict[str, Any]:
         (tr(request, label_msgid("value_label", code)), int(labels.get(code, 0))) for code in LABELS
     ]
     metrics = holdout.get("metrics") or {}
-    churn = pages_churn.churn_report(run)
+    churn = report.get("churn") or {}
     risk_dist = churn.get("distribution") or {}
     if risk_dist.get("scatter"):
         scatter = _scatter_chart(
@@ -482,31 +507,74 @@ def _dashboard(request: Request, run: ScoreRun) -> dict[str, Any]:
 
 
 def _selected_run(request: Request, session: Session, user: User) -> ScoreRun | None:
-    """The run chosen with ``?run=``, else the latest successful one."""
+    """The run chosen with ``?run=``, else the latest successful one (its report is loaded only
+    when the dashboard has to be built)."""
+    require(user, "score:read")
     raw = request.query_params.get("run", "").strip()
     if raw:
         if not is_id(raw):
             raise InvalidInput("run must be a run number", field="run")
-        return service.get_run(session, int(raw), actor=user)
-    return service.latest_run(session)
+        run_id: int | None = int(raw)
+    else:
+        run_id = queries.latest_run_id(session)
+    if run_id is None:
+        return None
+    run = session.get(ScoreRun, run_id, options=[defer(ScoreRun.report)])
+    if run is None:
+        raise NotFound("Scoring run", run_id)
+    return run
+
+
+def _built(request: Request, run: ScoreRun, session: Session, f: Any) -> dict[str, Any]:
+    """The dashboard of a successful run for the filters (computed on a cache miss only)."""
+    ctx: dict[str, Any] = {**pages_churn.page_context(request, run), "filtered": None}
+    if f.segment or f.start is not None:
+        df = pages_filtered.scores_frame(session, run, f)
+        ctx["filtered"] = pages_filtered.summary(df)
+        ctx["data"] = _dashboard(request, run, pages_filtered.filtered_report(run, df))
+    else:
+        ctx["data"] = _dashboard(request, run)
+    return ctx
 
 
 @router.get("/value")
 def value_dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
-    """The value dashboard of one scoring run (the latest by default), with the run history."""
+    """The value dashboard of one scoring run (the latest by default), with the run history;
+    the period and segment filters narrow its customer charts. A run's dashboard is built once
+    per run, language and filters and then reused (``scoring.dashboard_cache``)."""
     require(user, "score:read")
+    f = pages_filtered.parse(request)
     run = _selected_run(request, session, user)
-    runs, total_runs = service.list_runs(session, actor=user, limit=RUN_ROWS)
+    runs, total_runs = queries.runs_overview(session, RUN_ROWS)
     ctx: dict[str, Any] = {
         "run": run,
         "runs": runs,
         "total_runs": total_runs,
         "models": [(m, tr(request, label_msgid("score_model", m))) for m in MODELS],
-        "data": _dashboard(request, run) if run is not None and run.status == "succeeded" else {},
-        **pages_churn.page_context(request, run),
+        "data": {},
+        "filtered": None,
         "progress": _progress_view(run) if run is not None and run.status == "running" else {},
+        **pages_filtered.template_context(request, f, "/value", _run_param(request)),
     }
+    if run is not None and run.status == "succeeded":
+        key = (
+            run.id,
+            # A run is never changed once it succeeded; its finish time tells apart runs of the
+            # same number in another database (a reset demo, tests).
+            run.finished_at,
+            request_locale(request),
+            f.key(),
+            queries.orders_mark(session) if f.start is not None else None,
+        )
+        ctx |= dashboard_cache.cached(key, lambda: _built(request, run, session, f))
+    else:
+        ctx |= pages_churn.page_context(request, run)
     return render(request, "scoring/dashboard.html", **ctx)
+
+
+def _run_param(request: Request) -> list[tuple[str, str]]:
+    raw = request.query_params.get("run", "").strip()
+    return [("run", raw)] if raw and is_id(raw) else []
 
 
 @router.post("/value/runs")

@@ -9,14 +9,16 @@ that this SQL and ``summarize`` agree.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Date, case, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Date, Select, case, cast, func, select
+from sqlalchemy.orm import Session, defer
 
 from retento.customers.models import Customer
 from retento.orders.models import Order
+from retento.scoring.models import LABELS, STAGES, VALUE_CLASSES, CustomerScore, ScoreRun
 
 
 def _day(session: Session):
@@ -146,3 +148,183 @@ def daily_transactions(session: Session, since: date, until: datetime) -> pd.Dat
     df["date"] = pd.to_datetime(df["date"])
     df["amount"] = pd.to_numeric(df["amount"]).astype(float)
     return df[df["date"] >= pd.Timestamp(since)]
+
+
+# --- dashboards: segments, the latest run, filtered score frames ------------------------------
+
+# The segments scoring stores per customer and run: ``kind`` → allowed values.
+SEGMENTS: dict[str, tuple[str, ...]] = {
+    "value_class": VALUE_CLASSES,
+    "stage": STAGES,
+    "label": LABELS,
+}
+_SEGMENT_COLUMNS = {
+    "value_class": CustomerScore.value_class,
+    "stage": CustomerScore.loyalty_stage,
+    "label": CustomerScore.label,
+}
+_SEGMENT_LABEL_KINDS = {
+    "value_class": "value_class",
+    "stage": "loyalty_stage",
+    "label": "value_label",
+}
+
+
+def segment_label_kind(kind: str) -> str:
+    """The ``web.labels`` kind that names the values of segment ``kind``."""
+    return _SEGMENT_LABEL_KINDS[kind]
+
+
+def latest_run_id(session: Session) -> int | None:
+    """The id of the latest successful run, without loading its report."""
+    return session.scalar(
+        select(ScoreRun.id)
+        .where(ScoreRun.status == "succeeded")
+        .order_by(ScoreRun.id.desc())
+        .limit(1)
+    )
+
+
+def segment_customers(run_id: int, kind: str, value: str) -> Select:
+    """``SELECT customer_id`` of the customers in a segment of run ``run_id``."""
+    return select(CustomerScore.customer_id).where(
+        CustomerScore.run_id == run_id, _SEGMENT_COLUMNS[kind] == value
+    )
+
+
+def buyers_between(start: datetime, end: datetime) -> Select:
+    """``SELECT customer_id`` of customers with a (not cancelled) order in ``[start, end)``."""
+    return (
+        select(Order.customer_id)
+        .where(Order.status != "cancelled", Order.ordered_at >= start, Order.ordered_at < end)
+        .distinct()
+    )
+
+
+def run_scores_frame(
+    session: Session,
+    run_id: int,
+    *,
+    segment: tuple[str, str] | None = None,
+    bought: tuple[datetime, datetime] | None = None,
+) -> pd.DataFrame:
+    """The scores of one run as a frame (one row per customer), optionally only a segment and
+    only customers who bought in a period."""
+    cols = (
+        CustomerScore.customer_id,
+        CustomerScore.profit,
+        CustomerScore.clv,
+        CustomerScore.p_alive,
+        CustomerScore.churn_risk,
+        CustomerScore.value_at_risk,
+        CustomerScore.value_class,
+        CustomerScore.label,
+        CustomerScore.loyalty_stage,
+        CustomerScore.order_count,
+    )
+    stmt = select(*cols).where(CustomerScore.run_id == run_id)
+    if segment is not None:
+        stmt = stmt.where(_SEGMENT_COLUMNS[segment[0]] == segment[1])
+    if bought is not None:
+        stmt = stmt.where(CustomerScore.customer_id.in_(buyers_between(*bought)))
+    df = pd.DataFrame(session.execute(stmt).all(), columns=[c.key for c in cols])
+    for col in ("profit", "clv", "p_alive", "churn_risk", "value_at_risk"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    return df
+
+
+def runs_overview(session: Session, limit: int) -> tuple[list[ScoreRun], int]:
+    """The latest ``limit`` runs without their (large) reports, and how many runs exist."""
+    runs = session.scalars(
+        select(ScoreRun).options(defer(ScoreRun.report)).order_by(ScoreRun.id.desc()).limit(limit)
+    ).all()
+    total = int(session.scalar(select(func.count()).select_from(ScoreRun)) or 0)
+    return list(runs), total
+
+
+def orders_mark(session: Session) -> int:
+    """The highest order id: changes when an order is added (part of a filtered view's key)."""
+    return int(session.scalar(select(func.max(Order.id))) or 0)
+
+
+# --- home dashboards ---------------------------------------------------------------------------
+
+
+def home_value(
+    session: Session, run_id: int, *, customers: Select | None = None, limit: int = 5
+) -> dict:
+    """Value at risk of run ``run_id`` (CLV × churn risk, stored per score row): the total, the
+    customers at 50 % risk or more, and the largest amounts at risk."""
+    where = [CustomerScore.run_id == run_id]
+    if customers is not None:
+        where.append(CustomerScore.customer_id.in_(customers))
+    scored, var, at_risk, risk = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(CustomerScore.value_at_risk), 0),
+            func.coalesce(func.sum(case((CustomerScore.churn_risk >= 0.5, 1), else_=0)), 0),
+            func.avg(CustomerScore.churn_risk),
+        ).where(*where)
+    ).one()
+    top = session.execute(
+        select(
+            CustomerScore.customer_id,
+            Customer.name,
+            CustomerScore.value_at_risk,
+            CustomerScore.churn_risk,
+            CustomerScore.value_class,
+        )
+        .join(Customer, Customer.id == CustomerScore.customer_id)
+        .where(*where, CustomerScore.value_at_risk.is_not(None))
+        .order_by(CustomerScore.value_at_risk.desc(), CustomerScore.customer_id)
+        .limit(limit)
+    ).all()
+    return {
+        "customers": int(scored or 0),
+        "value_at_risk": Decimal(str(var or 0)).quantize(Decimal("0.01")),
+        "at_risk": int(at_risk or 0),
+        "mean_risk": float(risk) if risk is not None else None,
+        "top": [
+            {
+                "customer_id": cid,
+                "name": name,
+                "value_at_risk": v,
+                "churn_risk": r,
+                "value_class": vc,
+            }
+            for cid, name, v, r, vc in top
+        ],
+    }
+
+
+def home_model_health(session: Session) -> dict:
+    """The latest scoring run (any outcome) and the latest successful one: when, how long, how
+    many customers, holdout error and churn-model AUC where the run stored them."""
+    last = session.scalar(
+        select(ScoreRun).options(defer(ScoreRun.report)).order_by(ScoreRun.id.desc()).limit(1)
+    )
+    ok_id = latest_run_id(session)
+    ok = session.get(ScoreRun, ok_id) if ok_id is not None else None
+    out: dict = {"last": last, "run": ok, "runs": 0}
+    out["runs"] = int(session.scalar(select(func.count()).select_from(ScoreRun)) or 0)
+    if ok is not None:
+        report = ok.report or {}
+        holdout = report.get("holdout") or {}
+        churn = report.get("churn") or {}
+        churn_holdout = churn.get("holdout") or {}
+        metrics = churn_holdout.get("metrics") or {}
+        mae = holdout.get("mae")
+        if mae is None:
+            mae = (holdout.get("metrics") or {}).get("mae")
+        out |= {
+            "seconds": (ok.finished_at - ok.started_at).total_seconds()
+            if ok.finished_at and ok.started_at
+            else None,
+            "holdout_weeks": holdout.get("weeks"),
+            "holdout_mae": mae,
+            "churn_status": churn.get("status"),
+            "churn_auc": metrics.get("roc_auc"),
+            "churn_baseline_auc": (churn_holdout.get("baseline") or {}).get("roc_auc"),
+            "log_likelihood": ok.log_likelihood,
+        }
+    return out

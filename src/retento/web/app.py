@@ -65,10 +65,7 @@ def page_modules() -> list[str]:
     return names
 
 
-@router.get("/")
-def home() -> Response:
-    """The start page (the customer list until a dashboard takes its place)."""
-    return RedirectResponse("/customers", status_code=303)
+# ``/`` is the role's home dashboard: ``retento.home.pages`` (discovered like every page module).
 
 
 @router.post("/locale")

@@ -1,0 +1,130 @@
+"""The period and segment filters every dashboard carries (home, value, retention, loyalty).
+
+``?period=30|90|365|custom|all`` (custom with ``from`` and ``to`` as YYYY-MM-DD, both days
+included) and ``?segment=<kind>:<value>`` (e.g. ``value_class:vip``, ``stage:loyal``). The
+allowed segment kinds and values are passed in by the caller (the scoring domain knows them),
+so this module knows no domain. Bad values raise ``InvalidInput`` naming the field (a 422).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlencode
+
+from fastapi import Request
+
+from retento.core.errors import InvalidInput
+from retento.web.i18n import N_
+
+PRESETS = ("30", "90", "365")
+PERIOD_OPTIONS = (
+    ("30", N_("Last 30 days")),
+    ("90", N_("Last 90 days")),
+    ("365", N_("Last 365 days")),
+    ("all", N_("All time")),
+    ("custom", N_("Custom dates")),
+)
+MAX_CUSTOM_DAYS = 3660
+
+
+@dataclass(frozen=True)
+class DashFilters:
+    """A parsed period and segment; ``start``/``end`` are UTC instants (``end`` excluded)."""
+
+    period: str
+    start: datetime | None
+    end: datetime | None
+    date_from: str = ""
+    date_to: str = ""
+    segment_kind: str = ""
+    segment_value: str = ""
+
+    @property
+    def segment(self) -> str:
+        return f"{self.segment_kind}:{self.segment_value}" if self.segment_kind else ""
+
+    @property
+    def days(self) -> int | None:
+        if self.start is None or self.end is None:
+            return None
+        return max(1, round((self.end - self.start).total_seconds() / 86400))
+
+    def key(self) -> tuple:
+        """What a cache of filtered numbers depends on (dates, not instants, so it is reused
+        within a day)."""
+        return (
+            self.period,
+            self.start.date() if self.start else None,
+            self.end.date() if self.end else None,
+            self.segment,
+        )
+
+    def query(self, **extra: str) -> str:
+        """The filters as a query string (for links that keep them), plus ``extra``."""
+        params: dict[str, str] = {"period": self.period}
+        if self.period == "custom":
+            params |= {"from": self.date_from, "to": self.date_to}
+        if self.segment:
+            params["segment"] = self.segment
+        params |= {k: v for k, v in extra.items() if v}
+        return urlencode(params)
+
+
+def _day(raw: str, field: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"{field} must be a date as YYYY-MM-DD.", field=field) from None
+
+
+def parse(
+    request: Request,
+    segments: dict[str, tuple[str, ...]],
+    *,
+    default_period: str = "30",
+    now: datetime | None = None,
+) -> DashFilters:
+    """The filters of the request's query string (``default_period`` when none is given)."""
+    qp = request.query_params
+    period = qp.get("period", "").strip() or default_period
+    now = now or datetime.now(UTC)
+    start = end = None
+    date_from = qp.get("from", "").strip()
+    date_to = qp.get("to", "").strip()
+    if period in PRESETS:
+        end = now
+        start = now - timedelta(days=int(period))
+    elif period == "custom":
+        if not date_from:
+            raise InvalidInput("Enter the first day of the period.", field="from")
+        if not date_to:
+            raise InvalidInput("Enter the last day of the period.", field="to")
+        first, last = _day(date_from, "from"), _day(date_to, "to")
+        if last < first:
+            raise InvalidInput("The last day comes before the first day.", field="to")
+        if (last - first).days > MAX_CUSTOM_DAYS:
+            raise InvalidInput("The period may span at most ten years.", field="to")
+        start = datetime.combine(first, time(), tzinfo=UTC)
+        end = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
+    elif period != "all":
+        raise InvalidInput("period must be one of 30, 90, 365, all or custom.", field="period")
+    kind = value = ""
+    raw = qp.get("segment", "").strip()
+    if raw:
+        kind, _, value = raw.partition(":")
+        if kind not in segments or value not in segments[kind]:
+            raise InvalidInput(
+                f"segment must be one of {', '.join(sorted(segments))} with a known value, "
+                "e.g. value_class:vip.",
+                field="segment",
+            )
+    return DashFilters(
+        period=period,
+        start=start,
+        end=end,
+        date_from=date_from if period == "custom" else "",
+        date_to=date_to if period == "custom" else "",
+        segment_kind=kind,
+        segment_value=value,
+    )
