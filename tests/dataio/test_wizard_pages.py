@@ -319,3 +319,26 @@ def test_xlsx_workbook_imports_and_a_done_job_keeps_only_its_rejects(manager, db
     # The mapping step of an imported job leads back to its result.
     r = manager.get(f"/imports/{job}/mapping", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/imports/{job}"
+
+
+def test_a_file_that_breaks_after_the_preview_fails_the_check_with_its_line(manager, db):
+    good = "".join(f"Z{i},Name {i},1.00,0.50\n" for i in range(8))
+    content = (
+        "external_id,name,unit_price,unit_cost\n" + good + 'Z9,"Open quote,1.00,0.50\n'
+    ).encode()
+    job = walk_to_check(manager, "products", "quote.csv", content)
+    page = manager.get(f"/imports/{job}")
+    assert "Nothing was imported." in page.text
+    assert "a quoted value is never closed" in page.text
+    assert '<td class="num">10</td>' in page.text  # the line where the record starts
+    stored = db.get(ImportJob, job)
+    assert (stored.status, stored.phase) == ("failed", "validating")
+    db.expire_all()
+    assert (
+        db.scalar(select(func.count()).select_from(Product).where(Product.external_id.like("Z%")))
+        == 0
+    )
+    # The run cannot start from a failed check.
+    assert manager.post(f"/imports/{job}/run", {"mode": "skip"}).status_code == 303
+    db.expire_all()
+    assert db.get(ImportJob, job).status == "failed"

@@ -181,7 +181,13 @@ def upload(request: Request, form: PageForm, session: DbSession, user: PageUser)
                 field="file",
             )
         job = wizard.create_job(
-            session, entity, upload.filename, content, actor=user, encoding=encoding
+            session,
+            entity,
+            upload.filename,
+            content,
+            actor=user,
+            encoding=encoding,
+            timezone=request.app.state.settings.timezone,
         )
     except RetentoError as exc:
         session.rollback()
@@ -298,6 +304,7 @@ def job_page(request: Request, session: DbSession, user: PageUser, job_id: DbId)
         error_count=len(job.errors or []),
         valid_rows=max(job.rows - job.rejected, 0),
         report=job.report or {},
+        message=translate(job.message or "", lambda m: tr(request, m)),
         **ctx,
     )
 

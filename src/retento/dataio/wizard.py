@@ -120,8 +120,10 @@ def create_job(
     *,
     actor: User,
     encoding: str | None = None,
+    timezone: str = "UTC",
 ) -> ImportJob:
-    """Step 1: keep the uploaded file once its header can be read."""
+    """Step 1: keep the uploaded file once its header and first rows can be read; times without
+    a zone will be read in ``timezone`` (the installation's) unless the mapping step changes it."""
     require(actor, "data:import")
     if entity not in ENTITIES:
         raise InvalidInput(
@@ -136,7 +138,7 @@ def create_job(
         encoding=encoding,
         status="uploaded",
         created_by_id=actor.id,
-        mapping={"columns": guess_mapping(entity, header), "timezone": "UTC"},
+        mapping={"columns": guess_mapping(entity, header), "timezone": timezone},
     )
     session.add(job)
     session.flush()
@@ -286,7 +288,7 @@ def execute(session: Session, job: ImportJob, actor: User) -> None:
             {"row": None, "field": exc.field, "message": exc.message}
         ]
         job.rejected = len({e.row for e in exc.errors if e.row})
-        job.rejects = _rejects_from_errors(job) if not validate else job.rejects
+        # A refused all-or-nothing run keeps the check's rejects: the same rows.
         job.finished_at = datetime.now(UTC)
         session.flush()
         _forget(job.id)
@@ -309,11 +311,6 @@ def execute(session: Session, job: ImportJob, actor: User) -> None:
     _forget(job.id)
     if not validate:
         emit("import.finished", session, job=job, actor=actor)
-
-
-def _rejects_from_errors(job: ImportJob) -> bytes | None:
-    """An all-or-nothing run that was refused keeps the check's rejects (the same rows)."""
-    return job.rejects
 
 
 def _forget(job_id: int) -> None:
