@@ -98,3 +98,31 @@ def test_parallel_digest_runs_send_once(live_pg):
             )
             == 0
         )
+
+
+def test_the_same_event_from_parallel_processes_notifies_once(live_pg):
+    with transaction(live_pg.session_factory) as s:
+        u = make_user(s, username="eve", role="manager", email="eve@example.com")
+        save_preferences(s, {"import_failed": "email"}, actor=u)
+        uid = u.id
+
+    def run(_i: int):
+        with transaction(live_pg.session_factory) as s:
+            user = s.get(type(u), uid)
+            return len(
+                notify(
+                    s,
+                    "import_failed",
+                    [user],
+                    key="job:9",
+                    params={"file": "x.csv", "reason": "bad"},
+                )
+            )
+
+    results = run_parallel(6, run)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert sorted(results) == [0, 0, 0, 0, 0, 1]
+    with live_pg.session() as s:
+        assert s.scalar(select(func.count()).select_from(Notification)) == 1
+        mails = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "notification")).all()
+        assert [m.recipient for m in mails] == ["eve@example.com"]  # e-mailed once
