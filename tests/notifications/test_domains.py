@@ -129,3 +129,30 @@ def test_import_outcomes_reach_the_uploader_once(db, users):
     save_preferences(db, {"import_failed": "off"}, actor=users["admin"])
     assert import_failed(db, users["admin"], key="cli-2", file_name="c.csv", reason="x") == 0
     assert got(db, users["agent"]) == [] and got(db, users["analyst"]) == []
+
+
+def test_the_browser_import_wizard_notifies_the_uploader(db, users):
+    from retento.dataio import wizard
+
+    csv = b"external_id,name,email\nW-1,Wizard One,w1@example.com\nW-2,Wizard Two,w2@example.com\n"
+    job = wizard.create_job(db, "customers", "people.csv", csv, actor=users["manager"])
+    assert wizard.claim(db, job, "validating")
+    wizard.execute(db, job, users["manager"])
+    assert job.status == "validated" and got(db, users["manager"]) == []  # a check is not news
+    assert wizard.claim(db, job, "running")
+    wizard.execute(db, job, users["manager"])
+    assert job.status == "done"
+    [n] = got(db, users["manager"], "import_finished")
+    assert n.message == "Import of people.csv finished: 2 rows, 0 rejected."
+    assert n.link == f"/imports/{job.id}"
+    bad = wizard.create_job(
+        db, "customers", "bad.csv", b"external_id,name\nW-3,\n", actor=users["manager"]
+    )
+    assert wizard.claim(db, bad, "validating")
+    wizard.execute(db, bad, users["manager"])
+    assert bad.status == "validated" and got(db, users["manager"], "import_failed") == []
+    assert wizard.claim(db, bad, "running")  # all or nothing: the invalid row refuses the file
+    wizard.execute(db, bad, users["manager"])
+    assert bad.status == "failed"
+    [f] = got(db, users["manager"], "import_failed")
+    assert f.message.startswith("Import of bad.csv failed: ")
