@@ -26,7 +26,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -201,19 +200,18 @@ class LoyaltyLot(Base):
 
     Expiry is recorded on the lot itself (``expired``, ``expired_journal_id``), not as allocation
     rows: the nightly job then writes one row version per lot instead of a lot update plus an
-    allocation row with three index entries.
+    allocation row with three index entries. PostgreSQL stores lots with ``fillfactor = 50`` and
+    no index covers ``remaining``/``expired`` (migration 0021): spending and expiring a lot are HOT
+    updates, its new version written into the same page with no index entries.
     """
 
     __tablename__ = "loyalty_lots"
     __table_args__ = (
         Index("ix_loyalty_lots_account_expiry", "account_id", "expires_at"),
-        # Only lots with points left: the expiry job's search; zeroed lots leave the index.
-        Index(
-            "ix_loyalty_lots_due",
-            "expires_at",
-            postgresql_where=text("remaining > 0"),
-            sqlite_where=text("remaining > 0"),
-        ),
+        # The "expiring soon" windows (notices, lists, retention rules). Not partial on
+        # ``remaining > 0``: an index predicate on ``remaining`` made every spend and expiry of a
+        # lot a non-HOT update (migration 0021); the expiry job finds lots by wallet range.
+        Index("ix_loyalty_lots_due", "expires_at"),
         CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
         CheckConstraint("expired >= 0 AND expired <= points", name="expired_in_range"),
     )
