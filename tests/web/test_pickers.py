@@ -163,3 +163,51 @@ def test_complaint_form_resolves_a_typed_name_without_javascript(client, db, peo
     # The edit form shows the chosen product by name.
     edit = web.get(f"/complaints/{c.id}/edit")
     assert 'class="picker-chosen-label">Milk frother<' in edit.text
+
+
+def test_a_fuzzy_match_is_offered_but_never_taken_unseen(client, db, people, users):
+    from retento.complaints.service import category_by_code
+
+    web = Browser(client)
+    web.login("agent")
+    customers.create_customer(db, CustomerCreate(name="Ava Clarkson"), actor=users["manager"])
+    db.commit()
+    # "clarkosn": a typo; the picker offers Ava Clarkson (among close names) ...
+    assert "Ava Clarkson" in options(web.get("/pickers/customer", params={"q": "clarkosn"}).text)
+    # ... but a form posted without JavaScript does not file the complaint against a guess.
+    form = {
+        "kind": "complaint",
+        "channel": "phone",
+        "category_id": str(category_by_code(db, "delivery").id),
+        "severity": "1",
+        "emotion": "calm",
+        "subject": "s",
+        "description": "d",
+        "customer_id": "clarkosn",
+    }
+    r = web.post("/complaints/new", form)
+    assert r.status_code == 422 and "No customer matches “clarkosn”." in r.text
+
+
+def test_loyalty_counter_and_rule_form_use_the_pickers(client, db, people, users):
+    web = Browser(client)
+    web.login("manager")
+    page = web.get("/loyalty/counter")
+    assert 'data-picker="customer"' in page.text and "data-picker-submit" in page.text
+    # The picker submits the id; without JavaScript a name with one match finds the member.
+    ava = people["ava"].id
+    r = web.get("/loyalty/counter", params={"q": str(ava)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith(f"/loyalty/members/{ava}#redeem")
+    r = web.get("/loyalty/counter", params={"q": "Ava Clark"}, follow_redirects=False)
+    assert r.status_code == 303 and f"/loyalty/members/{ava}" in r.headers["location"]
+    r = web.get("/loyalty/counter", params={"q": "明"}, follow_redirects=False)
+    assert r.status_code == 200 and "2 customers match “明”" in r.text
+    # The earning-rule form picks the product of a product rule, shown by name when re-shown.
+    page = web.get("/loyalty/rules/new")
+    assert 'data-picker="product"' in page.text
+    frother = db.scalar(select(Product.id).where(Product.name == "Milk frother"))
+    r = web.post(
+        "/loyalty/rules/new",
+        {"name": "Frother bonus", "kind": "product", "product_id": str(frother), "rate": "x"},
+    )
+    assert r.status_code == 422 and 'class="picker-chosen-label">Milk frother<' in r.text

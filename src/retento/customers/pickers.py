@@ -28,6 +28,12 @@ def find(session: Session, q: str, actor: User, limit: int) -> list[PickerItem]:
     return [item(c) for c, _ in search.search(session, q, limit=limit)]
 
 
+def find_sure(session: Session, q: str, actor: User, limit: int) -> list[PickerItem]:
+    """Like ``find`` without fuzzy guesses (a typo'd name is offered, never taken unseen)."""
+    fuzzy = 2.5  # search.rank_label: exact 0, prefix 1, substring 2, fuzzy 3..4
+    return [item(c) for c, rank in search.search(session, q, limit=limit) if rank < fuzzy]
+
+
 def get(session: Session, customer_id: int, actor: User) -> PickerItem | None:
     c = session.get(Customer, customer_id)
     return item(c) if c is not None else None
@@ -39,6 +45,7 @@ register_picker(
         "customer:read",
         search=find,
         get=get,
+        sure_search=find_sure,
         placeholder=N_("Name, phone, email or customer number"),
         no_match=N_("No customer matches “%(q)s”."),
         many=N_(

@@ -34,6 +34,7 @@ from retento.loyalty.models import (
     LoyaltyTier,
 )
 from retento.loyalty.schemas import ClubEventIn, ClubIn, RewardIn, RuleIn, TierIn
+from retento.web import pickers
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import PageUser, flash, form_errors, page_router, redirect, render, tr
@@ -292,6 +293,7 @@ def _rule_form(request, session, user, rule, values, errors=None, status_code=20
         f=values,
         errors=errors or {},
         events=RULE_EVENTS,
+        product=pickers.label_of(session, "product", values.get("product_id"), user),
     )
 
 

@@ -31,6 +31,7 @@ from retento.loyalty import earning, programme, reports, service
 from retento.loyalty.models import LoyaltyTier
 from retento.loyalty.notices import notice_states
 from retento.loyalty.schemas import ProgrammeUpdate, RewardIn, RuleIn, TierIn
+from retento.web import pickers
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import register_labels
@@ -180,6 +181,15 @@ def counter(request: Request, session: DbSession, user: PageUser, q: str = "") -
         c = session.scalar(select(Customer).where(Customer.external_id == q))
         if c is None and q.isdigit() and int(q) < 2**31:
             c = session.get(Customer, int(q))
+        if c is None and not q.isdigit():
+            # A name, phone or email typed without the picker's JavaScript: its only match.
+            try:
+                c = session.get(
+                    Customer, int(pickers.resolve(request, session, "customer", "q", q, user))
+                )
+            except InvalidInput as exc:
+                flash(request, exc.message, "error")
+                return render(request, "loyalty/counter.html", q=q)
         if c is not None:
             return redirect(request, f"/loyalty/members/{c.id}#redeem")
         flash(request, tr(request, "No customer with this number."), "error")

@@ -49,7 +49,9 @@ class PickerSource:
     """What a domain registers: how to search its records and how to label a chosen one.
 
     ``search(session, q, actor, limit)`` returns the best matches first; ``get(session, id,
-    actor)`` the item of one id or ``None``. The messages are msgids (translated when shown)."""
+    actor)`` the item of one id or ``None``; ``sure_search`` (default ``search``) leaves out
+    guesses such as fuzzy matches, since a form without JavaScript takes a single match
+    unseen. The messages are msgids (translated when shown)."""
 
     kind: str
     permission: str
@@ -58,6 +60,7 @@ class PickerSource:
     placeholder: str = N_("Type to search")
     no_match: str = N_("Nothing matches “%(q)s”.")
     many: str = N_("%(n)s records match “%(q)s”: choose one from the list or type its number.")
+    sure_search: Callable[[Session, str, User, int], list[PickerItem]] | None = None
 
 
 _SOURCES: dict[str, PickerSource] = {}
@@ -114,12 +117,13 @@ def resolve(
     source = source_for(kind)
     require(actor, source.permission)
     query = text[:MAX_QUERY]
-    found = source.search(session, query, actor, 2)
+    find = source.sure_search or source.search
+    found = find(session, query, actor, 2)
     if len(found) == 1:
         return str(found[0].id)
     if not found:
         raise _invalid(field, tr(request, source.no_match, q=query))
-    many = len(source.search(session, query, actor, LIMIT + 1))
+    many = len(find(session, query, actor, LIMIT + 1))
     n = f"{LIMIT}+" if many > LIMIT else str(many)
     raise _invalid(field, tr(request, source.many, n=n, q=query))
 

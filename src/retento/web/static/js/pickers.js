@@ -69,6 +69,7 @@
     if (option.dataset.detail) p.chosen.appendChild(document.createTextNode(" · " + option.dataset.detail));
     close(p);
     p.value.dispatchEvent(new Event("change", { bubbles: true }));
+    if (box.hasAttribute("data-picker-submit") && box.closest("form")) box.closest("form").requestSubmit();
   }
 
   document.addEventListener("DOMContentLoaded", function () { setup(document); });
