@@ -342,3 +342,21 @@ def test_a_file_that_breaks_after_the_preview_fails_the_check_with_its_line(mana
     assert manager.post(f"/imports/{job}/run", {"mode": "skip"}).status_code == 303
     db.expire_all()
     assert db.get(ImportJob, job).status == "failed"
+
+
+def test_finished_and_failed_imports_are_announced_for_notifications(
+    manager, db, seeded, monkeypatch
+):
+    from retento.core import hooks
+
+    heard: list[tuple[str, int, str]] = []
+    for event in ("import.finished", "import.failed"):
+        subs = [*hooks._SUBSCRIBERS.get(event, [])]
+        subs.append(lambda s, job, actor, e=event: heard.append((e, job.id, job.status)))
+        monkeypatch.setitem(hooks._SUBSCRIBERS, event, subs)
+    job = walk_to_check(manager, "orders", "broken.csv", BROKEN_ORDERS.encode())
+    assert heard == []  # checking announces nothing
+    run(manager, job, "all")
+    job2 = walk_to_check(manager, "orders", "broken.csv", BROKEN_ORDERS.encode())
+    run(manager, job2, "skip")
+    assert heard == [("import.failed", job, "failed"), ("import.finished", job2, "done")]
