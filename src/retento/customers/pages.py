@@ -225,8 +225,27 @@ def customer_export(request: Request, session: DbSession, user: PageUser) -> Res
     )
 
 
+def _every_month(months: list) -> list:
+    """``months`` with the months between them that had no orders added as zeros, so the
+    chart's time axis is even (the last 24 calendar months at most)."""
+    if not months:
+        return []
+    have = {m: (r, p) for m, r, p in months}
+    year, month = (int(x) for x in months[0][0].split("-"))
+    out = []
+    while True:
+        key = f"{year:04d}-{month:02d}"
+        r, p = have.get(key, (0, 0))
+        out.append((key, r, p))
+        if key >= months[-1][0]:
+            break
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out[-24:]
+
+
 def _chart(request: Request, months: list) -> str:
     """The ECharts option of the revenue-by-month bar chart, as JSON for ``data-chart``."""
+    months = _every_month(months)
     option = {
         "grid": {"left": 8, "right": 8, "top": 28, "bottom": 4, "containLabel": True},
         "tooltip": {"trigger": "axis"},

@@ -1,5 +1,9 @@
 """The retention dashboard: value at risk by class, why customers are at risk, alerts by reason,
-win-back rate and uplift by playbook, and the churn-rate trend over scoring runs."""
+win-back rate and uplift by playbook, and the churn-rate trend over scoring runs.
+
+The segment filter narrows value at risk, reasons and alerts to the segment's customers; the
+period filter keeps the alerts raised in it (the win-back report and the trend cover every
+playbook and run)."""
 
 from __future__ import annotations
 
@@ -11,8 +15,12 @@ from fastapi.responses import Response
 
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
+from retento.retention import queries_home
 from retento.retention import queries_web as q
 from retento.retention.pages_common import chart_json, reason_label, tab_counts
+from retento.scoring import pages_filtered
+from retento.scoring import queries as scoring_queries
+from retento.web.dashfilters import DashFilters
 from retento.web.labels import label_msgid
 from retento.web.render import PageUser, page_router, render, request_locale, tr
 
@@ -110,22 +118,17 @@ def _trend_chart(request: Request, points: list[q.TrendPoint]) -> str:
     )
 
 
-def _alerts_by_reason(request: Request, session, user) -> list[tuple[str, str, int]]:
-    """Open and acknowledged alerts per rule: (rule, name, count), most first."""
-    from sqlalchemy import func, select
-
+def _alerts_by_reason(
+    request: Request, session, user, f: DashFilters, customers
+) -> list[tuple[str, str, int]]:
+    """Open and acknowledged alerts per rule (raised in the period, of the segment's
+    customers): (rule, name, count), most first."""
     from retento.retention import reasons
-    from retento.retention.models import RetentionAlert
 
     require(user, "retention:read")
     locale = request_locale(request)
-    rows = session.execute(
-        select(RetentionAlert.rule, func.count())
-        .where(RetentionAlert.status.in_(("open", "acknowledged")))
-        .group_by(RetentionAlert.rule)
-        .order_by(func.count().desc(), RetentionAlert.rule)
-    ).all()
-    return [(r, reasons.label(reasons.RULE_NAMES, r, locale), int(n)) for r, n in rows]
+    rows = queries_home.alerts_by_rule(session, start=f.start, end=f.end, customers=customers)
+    return [(r, reasons.label(reasons.RULE_NAMES, r, locale), n) for r, n in rows]
 
 
 def _dec(v: Any) -> Decimal | None:
@@ -160,8 +163,15 @@ def _winback(request: Request, session, user) -> list[dict[str, Any]]:
 def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
     """Value at risk, reasons, win-back results and the churn trend on one page."""
     require(user, "retention:read")
+    f = pages_filtered.parse(request, default_period="all")
     run = q.latest_risk_run(session)
-    alerts = _alerts_by_reason(request, session, user)
+    # The segment is that of the run the page shows (the latest run with churn risk).
+    customers = (
+        scoring_queries.segment_customers(run.id if run else -1, f.segment_kind, f.segment_value)
+        if f.segment
+        else None
+    )
+    alerts = _alerts_by_reason(request, session, user, f, customers)
     ctx: dict[str, Any] = {
         "run": run,
         "charts": {
@@ -173,8 +183,13 @@ def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
         "winback": _winback(request, session, user),
     }
     if run is not None:
-        classes = q.value_at_risk_by_class(session, run.id, actor=user)
-        reasons = q.reason_counts(session, run.id, actor=user)
+        if customers is None:
+            classes = q.value_at_risk_by_class(session, run.id, actor=user)
+            reasons = q.reason_counts(session, run.id, actor=user)
+        else:
+            require(user, "score:read")
+            classes = queries_home.var_by_class(session, run.id, customers)
+            reasons = queries_home.reason_counts(session, run.id, customers)
         trend = q.churn_trend(session, actor=user)
         total_var = sum((c.value_at_risk for c in classes), q.money(0))
         ctx |= {
@@ -198,4 +213,5 @@ def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
             else "",
             "trend": _trend_chart(request, trend) if trend else "",
         }
+    ctx |= pages_filtered.template_context(request, f, "/retention")
     return render(request, "retention/dashboard.html", **ctx, counts=tab_counts(session, user))

@@ -9,7 +9,9 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from retento.customers.models import Customer
+from retento.retention import queries_web as q
 from retento.retention.models import RetentionAlert, RetentionTask
+from retento.scoring.models import VALUE_CLASSES, CustomerScore
 
 OPEN_ALERTS = ("open", "acknowledged")
 
@@ -78,3 +80,79 @@ def home_tasks(
             for t, name in rows
         ],
     }
+
+
+# --- the retention dashboard's period and segment filters --------------------------------------
+
+
+def var_by_class(session: Session, run_id: int, customers: Select) -> list[q.ClassRisk]:
+    """``queries_web.value_at_risk_by_class`` for the customers ``customers`` selects."""
+    stmt = (
+        select(
+            CustomerScore.value_class,
+            func.count(CustomerScore.id),
+            func.sum(q.HIGH_CASE),
+            q.VAR_SUM,
+            func.sum(func.coalesce(CustomerScore.clv, 0)),
+            func.avg(CustomerScore.churn_risk),
+        )
+        .join(Customer, Customer.id == CustomerScore.customer_id)
+        .where(
+            CustomerScore.run_id == run_id,
+            CustomerScore.churn_risk.is_not(None),
+            Customer.archived_at.is_(None),
+            CustomerScore.customer_id.in_(customers),
+        )
+        .group_by(CustomerScore.value_class)
+    )
+    found = {
+        vc: q.ClassRisk(
+            vc,
+            int(n or 0),
+            int(h or 0),
+            q.money(var),
+            q.money(clv),
+            float(mean) if mean is not None else None,
+        )  # fmt: skip
+        for vc, n, h, var, clv, mean in session.execute(stmt).all()
+    }
+    return [
+        found.get(vc) or q.ClassRisk(vc, 0, 0, q.money(0), q.money(0), None) for vc in VALUE_CLASSES
+    ]
+
+
+def reason_counts(session: Session, run_id: int, customers: Select) -> list[tuple[str, int]]:
+    """``queries_web.reason_counts`` for the customers ``customers`` selects."""
+    stmt = (
+        select(q.TOP_REASON, func.count())
+        .where(
+            CustomerScore.run_id == run_id,
+            CustomerScore.churn_risk >= q.HIGH_RISK,
+            q.TOP_REASON.is_not(None),
+            CustomerScore.customer_id.in_(customers),
+        )
+        .group_by(q.TOP_REASON)
+        .order_by(func.count().desc(), q.TOP_REASON)
+    )
+    return [(c, int(n)) for c, n in session.execute(stmt).all() if c]
+
+
+def alerts_by_rule(
+    session: Session,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    customers: Select | None,
+) -> list[tuple[str, int]]:
+    """Open and acknowledged alerts per rule (raised in ``[start, end)``), most first."""
+    stmt = (
+        select(RetentionAlert.rule, func.count())
+        .where(RetentionAlert.status.in_(OPEN_ALERTS))
+        .group_by(RetentionAlert.rule)
+        .order_by(func.count().desc(), RetentionAlert.rule)
+    )
+    if start is not None and end is not None:
+        stmt = stmt.where(RetentionAlert.created_at >= start, RetentionAlert.created_at < end)
+    if customers is not None:
+        stmt = stmt.where(RetentionAlert.customer_id.in_(customers))
+    return [(r, int(n)) for r, n in session.execute(stmt).all()]
