@@ -72,13 +72,11 @@ def test_settings_page_saves_and_rejects_unknown_channels(client, db, users):
         p.kind: p.channel
         for p in db.query(NotificationPreference).filter_by(user_id=users["agent"].id)
     }
-    assert saved == {
-        "complaint_assigned": "digest",
-        "complaint_new": "off",
-        "scoring_failed": "email",
-    }
+    # Scoring notifications never reach agents: not offered, not stored.
+    assert saved == {"complaint_assigned": "digest", "complaint_new": "off"}
     page = web.get("/notifications/preferences").text
     assert "Notification settings saved." in page
+    assert "A scoring run failed" not in page
     assert 'value="digest" id="pref-complaint_assigned-digest" checked' in page
     bad = web.post("/notifications/preferences", {"complaint_new": "pigeon"})
     assert bad.status_code == 422 and "Choose one of the listed channels." in bad.text
@@ -138,4 +136,15 @@ def test_api_list_read_and_preferences(client, db, users, tokens):
         headers=h,
     )
     assert bad.status_code == 422 and "complaint_new" in bad.text
+    bad = client.put(
+        "/api/v1/notifications/preferences",
+        json={"channels": {"complaint_new": "email"}},
+        headers=tokens["analyst"],
+    )
+    assert bad.status_code == 422 and "complaint_new" in bad.text
+    kinds = {
+        p["kind"]
+        for p in client.get("/api/v1/notifications/preferences", headers=tokens["analyst"]).json()
+    }
+    assert kinds == {"scoring_finished", "scoring_failed"}
     assert client.get("/api/v1/notifications?limit=0", headers=h).status_code == 422

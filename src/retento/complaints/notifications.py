@@ -36,6 +36,7 @@ register_kind(
     text=N_("Complaint %(code)s was assigned to you."),
     defaults={"agent": "email", "*": "in_app"},
     group=GROUP,
+    roles=("admin", "manager", "agent"),
 )
 register_kind(
     "complaint_new",
@@ -46,6 +47,7 @@ register_kind(
     text=N_("New complaint %(code)s in your queue."),
     defaults={"manager": "in_app", "agent": "in_app", "*": "off"},
     group=GROUP,
+    roles=("admin", "manager", "agent"),
 )
 register_kind(
     "complaint_reply",
@@ -56,6 +58,7 @@ register_kind(
     text=N_("The customer replied on %(code)s."),
     defaults={"agent": "email", "*": "in_app"},
     group=GROUP,
+    roles=("admin", "manager", "agent"),
 )
 
 

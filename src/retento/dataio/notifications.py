@@ -28,6 +28,7 @@ register_kind(
     text=N_("Import of %(file)s finished: %(rows)s rows, %(rejected)s rejected."),
     defaults={"*": "in_app"},
     group=GROUP,
+    roles=("admin", "manager"),
 )
 register_kind(
     "import_failed",
@@ -36,6 +37,7 @@ register_kind(
     text=N_("Import of %(file)s failed: %(reason)s"),
     defaults={"*": "in_app"},
     group=GROUP,
+    roles=("admin", "manager"),
 )
 
 

@@ -185,7 +185,7 @@ def save_preferences(
     request: Request, session: DbSession, user: PageUser, form: PageForm
 ) -> Response:
     """Store the channel chosen for each kind."""
-    kinds = load_kind_modules()
+    kinds = [k.code for k in load_kind_modules().values() if k.offered_to(user.role)]
     choices = {code: str(form.get(code)) for code in kinds if form.get(code) is not None}
     bad = {code: v for code, v in choices.items() if v not in CHANNELS}
     if bad:

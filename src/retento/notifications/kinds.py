@@ -35,6 +35,10 @@ class Kind:
     text: str  # message id with %(param)s placeholders: the notification itself
     defaults: dict[str, str] = field(default_factory=dict)  # role -> channel; "*" for the rest
     group: str = ""  # message id of the heading on the preferences page
+    roles: tuple[str, ...] = ()  # who can receive it (listed on their settings page); () = all
+
+    def offered_to(self, role: str) -> bool:
+        return not self.roles or role in self.roles
 
     def default_for(self, role: str) -> str:
         return self.defaults.get(role, self.defaults.get("*", "in_app"))
@@ -52,6 +56,7 @@ def register_kind(
     text: str,
     defaults: dict[str, str],
     group: str = "",
+    roles: tuple[str, ...] = (),
 ) -> Kind:
     """Make ``code`` a kind of notification users can receive and choose a channel for."""
     if not code or len(code) > 40:
@@ -59,7 +64,7 @@ def register_kind(
     bad = {c for c in defaults.values() if c not in CHANNELS}
     if bad:
         raise ValueError(f"Unknown channel(s) {sorted(bad)} for notification kind {code!r}")
-    kind = Kind(code, label, description, text, dict(defaults), group)
+    kind = Kind(code, label, description, text, dict(defaults), group, tuple(roles))
     KINDS[code] = kind
     return kind
 

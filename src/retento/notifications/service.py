@@ -200,7 +200,7 @@ def mark_all_read(session: Session, *, actor: User) -> int:
 
 def preferences(session: Session, *, actor: User) -> list[tuple[Kind, str, bool]]:
     """Every kind with the actor's channel and whether it is the role's default."""
-    kinds = list(load_kind_modules().values())
+    kinds = [k for k in load_kind_modules().values() if k.offered_to(actor.role)]
     saved = dict(
         session.execute(
             select(NotificationPreference.kind, NotificationPreference.channel).where(
@@ -221,6 +221,10 @@ def save_preferences(session: Session, choices: dict[str, str], *, actor: User) 
     for code, channel in choices.items():
         if code not in kinds:
             raise InvalidInput(f"Unknown notification kind '{code}'.", field=code)
+        if not kinds[code].offered_to(actor.role):
+            raise InvalidInput(
+                f"The {actor.role} role does not receive '{code}' notifications.", field=code
+            )
         if channel not in CHANNELS:
             raise InvalidInput(
                 f"'{channel}' is not a channel; choose one of: {', '.join(CHANNELS)}.",

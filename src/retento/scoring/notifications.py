@@ -26,6 +26,7 @@ register_kind(
     text=N_("Scoring run #%(run)s finished: %(customers)s customers scored."),
     defaults={"admin": "off", "*": "in_app"},
     group=GROUP,
+    roles=("admin", "manager", "analyst"),
 )
 register_kind(
     "scoring_failed",
@@ -34,6 +35,7 @@ register_kind(
     text=N_("Scoring run #%(run)s failed: %(error)s"),
     defaults={"analyst": "email", "admin": "email", "*": "in_app"},
     group=GROUP,
+    roles=("admin", "manager", "analyst"),
 )
 
 

@@ -28,6 +28,7 @@ register_kind(
     text=N_("Low answer on %(survey)s: %(answer)s"),
     defaults={"manager": "in_app", "admin": "digest", "*": "in_app"},
     group=N_("Surveys"),
+    roles=("admin", "manager"),
 )
 
 
