@@ -156,6 +156,8 @@ def test_typo_is_matched_against_name_words(db, users):
     _create(db, users, name="Bob Stone")
     assert _names(db, users, "Campell")[0] == ["Ava Campbell"]
     assert _names(db, users, "Ava Campbel")[0] == ["Ava Campbell"]
+    # Each word of 4+ letters is compared with the name words.
+    assert set(_names(db, users, "Campell Stonne")[0]) == {"Ava Campbell", "Bob Stone"}
     ranked = search.search(db, "campbel")
     # "campbel" is a prefix of the word (strict), not a typo.
     assert [search.rank_label(r) for _, r in ranked] == ["prefix"]

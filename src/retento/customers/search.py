@@ -236,6 +236,8 @@ def _pg_fuzzy(q: Query, strict, live: ColumnElement[bool] | None, cap: int | Non
             W.word.label("word"), (sims[0] if len(sims) == 1 else func.greatest(*sims)).label("sim")
         )
         .where(_few(strict), or_(*(W.word.op("%>")(w) for w in words)))
+        # Closest first: a capped search then reads the next word's customers only if needed.
+        .order_by(literal_column("sim").desc())
         .subquery("close_words")
     )
     pattern = literal("%") + func.retento_like_escape(close.c.word) + literal("%")
@@ -342,7 +344,15 @@ def ranked(q: str, dialect: str, archived: bool | None = None, *, cap: int | Non
         hits = (strict if cap is None else strict.limit(cap + 1)).cte("search_hits")
         parts.append(select(hits.c.id, hits.c.rank, hits.c.name_key))
         if cap is not None:
-            parts += _best(parsed, live, dialect, cap)
+            # Only when the substring matches reached the cap (an InitPlan decides once):
+            # otherwise they hold every exact and prefix match already.
+            full = (
+                select(func.count())
+                .select_from(select(hits.c.id).limit(cap + 1).subquery())
+                .scalar_subquery()
+                > cap
+            )
+            parts += [b.where(full) for b in _best(parsed, live, dialect, cap)]
         fuzzy_of = _pg_fuzzy if dialect == "postgresql" else _sqlite_fuzzy
         fuzzy = fuzzy_of(parsed, hits, live, cap)
     if fuzzy is not None:
