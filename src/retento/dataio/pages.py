@@ -220,7 +220,7 @@ def _mapping_page(
     fields = [
         (
             c.name,
-            f"{c.name} · {tr(request, FIELD_LABELS.get(c.name, c.name))}"
+            f"{tr(request, FIELD_LABELS.get(c.name, c.name))} · {c.name}"
             + (" *" if c.required else ""),
         )
         for c in COLUMNS[job.entity]
