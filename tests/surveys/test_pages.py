@@ -25,7 +25,7 @@ from retento.surveys.schemas import (
     SurveyUpdate,
 )
 from tests.factories import make_customer
-from tests.surveys.conftest import ECSI_LATENTS
+from tests.surveys.conftest import ECSI_LATENTS, translate
 from tests.web.conftest import Browser, csrf_of
 
 
@@ -388,6 +388,14 @@ def test_cost_questions_name_the_cost_at_the_scale_ends(web, db, users):
         actor=users["manager"],
     )
     service.update_survey(db, s.id, SurveyUpdate(status="active"), actor=users["manager"])
+    # Chinese texts for every question, so the page can be shown in Chinese at all.
+    translate(
+        db,
+        s,
+        users,
+        {"survey": {"name": "成本"}, "sections": {"s": {"title": "S"}},
+         "questions": {q["code"]: {"text": "问题 " + q["code"]} for q in questions}},
+    )  # fmt: skip
     customer = make_customer(db)
     link = invite(db, s, users, [customer])[0]
     expected = {
@@ -432,6 +440,19 @@ def test_public_link_language_and_friendly_errors(web, db, users, small_survey):
     service.update_survey(
         db, small_survey.id, SurveyUpdate(language="zh_CN"), actor=users["manager"]
     )
+    # Its texts are now Chinese; with English ones beside them the link can switch to English.
+    en_texts = {
+        "survey": {"name": "Small survey"},
+        "sections": {"main": {"title": "Main"}},
+        "questions": {
+            q.code: {
+                "text": q.text,
+                "options": {o["value"]: o["label"] for o in q.options or []} or None,
+            }
+            for q in small_survey.questions
+        },
+    }
+    translate(db, small_survey, users, en_texts, lang="en")
     customer = make_customer(db)
     link = invite(db, small_survey, users, [customer])[0]
     zh = web.client.get(link.path)

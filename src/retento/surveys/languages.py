@@ -89,6 +89,17 @@ def complete_languages(survey: Survey) -> list[str]:
     return [_own(survey)] + [lang for lang in other_languages(survey) if is_complete(survey, lang)]
 
 
+def browser_language(accept_language: str | None) -> str | None:
+    """The first language we speak in an ``Accept-Language`` header, if any."""
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh_CN"
+        if tag.startswith("en"):
+            return "en"
+    return None
+
+
 def customer_language(customer: Any) -> str | None:
     """The language a customer stated (custom field ``language``, or living in China), if any."""
     own = customer_locale(customer, "en")

@@ -24,7 +24,7 @@ from retento.core.errors import InvalidInput
 from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise_row
-from retento.surveys import reports, results_cache, service
+from retento.surveys import languages, reports, results_cache, service
 from retento.surveys.models import (
     COST_DIMENSIONS,
     VALUE_DIMENSIONS,
@@ -193,16 +193,48 @@ def compute(session: Session, survey: Survey, user: User) -> dict[str, Any]:
     }
 
 
+def question_texts(survey: Survey, locale: str) -> dict[str, str]:
+    """``{question code: text}`` in the viewer's language where the survey has it."""
+    return {q.code: languages.question_texts(q, locale)["text"] for q in survey.questions}
+
+
+def localised_distributions(
+    survey: Survey, dists: list[dict[str, Any]], locale: str
+) -> list[dict[str, Any]]:
+    """The cached distributions with question texts and option labels in ``locale`` where the
+    survey has them (the cache holds the survey's own language)."""
+    by_code = {q.code: q for q in survey.questions}
+    out = []
+    for d in dists:
+        q = by_code.get(d["question"])
+        if q is None or q.qtype not in CHOICE_TYPES:
+            out.append(
+                {**d, "text": languages.question_texts(q, locale)["text"] if q else d["text"]}
+            )
+            continue
+        labels = languages.option_labels(q, locale)
+        out.append(
+            {
+                **d,
+                "text": languages.question_texts(q, locale)["text"],
+                "options": [
+                    {**o, "label": labels.get(o["value"], o["label"])} for o in d["options"]
+                ],
+            }
+        )
+    return out
+
+
 def _charts(request: Request, survey: Survey, bundle: dict[str, Any]) -> dict[str, Any]:
     """The charts of the bundle in the request's language (kept with the bundle)."""
     locale = request_locale(request)
     store = bundle["charts"]
     if locale not in store:
-        texts = {q.code: q.text for q in survey.questions}
+        texts = question_texts(survey, locale)
         charts = dashboard_charts(request, bundle["res"], bundle["value"], bundle["csi"], texts)
         charts["questions"] = {
             d["question"]: distribution_chart(request, d)
-            for d in bundle["distributions"]
+            for d in localised_distributions(survey, bundle["distributions"], locale)
             if d["respondents"]
         }
         store[locale] = charts
@@ -297,6 +329,10 @@ def survey_results(
     )
     pages = max(1, -(-total // COMMENTS_PER_PAGE))
     shown = measures(survey)
+    locale = request_locale(request)
+    qtexts = question_texts(survey, locale)
+    for c in comments:
+        c["question_text"] = qtexts.get(c["question"], c["question_text"])
     return render(
         request,
         "surveys/results.html",
@@ -314,7 +350,8 @@ def survey_results(
         measures=shown,
         measured=[METRIC_NAMES[k] for k, on in shown.items() if on],
         not_measured=[METRIC_NAMES[k] for k, on in shown.items() if not on],
-        distributions=bundle["distributions"],
+        distributions=localised_distributions(survey, bundle["distributions"], locale),
+        qtexts=qtexts,
         comments=comments,
         comments_total=total,
         comments_page=page,

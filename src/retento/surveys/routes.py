@@ -311,14 +311,7 @@ def public_survey(
 
     In ``lang``, else the customer's language, else the ``Accept-Language`` one — only when the
     survey has that language complete, otherwise in the survey's own language (``language``)."""
-    browser = next(
-        (
-            "zh_CN" if tag.lower().startswith("zh") else "en"
-            for tag in (p.split(";")[0].strip() for p in (accept_language or "").split(","))
-            if tag.lower().startswith(("zh", "en"))
-        ),
-        None,
-    )
+    browser = languages.browser_language(accept_language)
     return service.public_survey(session, token, lang=lang, fallback=browser)
 
 

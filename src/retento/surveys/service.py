@@ -545,6 +545,9 @@ class DistributionEmails:
     invitations: dict[str, int]
     reminders: dict[str, int]
     not_emailed: int
+    invited: int = 0  # the distribution's invitations (what the "Invited" column counts)
+    emailed: int = 0  # invitations with an invitation e-mail in the outbox (any status)
+    unsent: int = 0  # invitations created without sending (``send=false``)
 
     @property
     def queued(self) -> int:
@@ -585,7 +588,31 @@ def distribution_emails(session: Session, dist: SurveyDistribution) -> Distribut
         invitations=invitations,
         reminders=reminders,
         not_emailed=max(sent - with_mail, 0) if emailed else 0,
+        invited=dist.invited,
+        emailed=with_mail,
+        unsent=max(dist.invited - sent, 0),
     )
+
+
+def emailed_per_distribution(session: Session, survey_id: int) -> dict[int, int]:
+    """``{distribution id: invitations with an invitation e-mail in the outbox}`` of a survey,
+    shown beside "Invited" so the distribution list and the outbox can be compared."""
+    from retento.mail.models import OutboxMessage
+
+    rows = session.execute(
+        select(
+            SurveyInvitation.distribution_id, func.count(func.distinct(OutboxMessage.related_id))
+        )
+        .join(
+            OutboxMessage,
+            (OutboxMessage.related_id == SurveyInvitation.id)
+            & (OutboxMessage.related_type == "survey_invitation")
+            & (OutboxMessage.kind == "survey_invitation"),
+        )
+        .where(SurveyInvitation.survey_id == survey_id)
+        .group_by(SurveyInvitation.distribution_id)
+    ).all()
+    return {d: n for d, n in rows}
 
 
 def list_distributions(session: Session, survey_id: int, *, actor: User):

@@ -20,6 +20,7 @@ from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise_row
 from retento.surveys import reports, service
+from retento.surveys.languages import pick_language
 from retento.surveys.models import (
     CHANNELS,
     Survey,
@@ -67,6 +68,7 @@ def _distribute_page(
         status_code=status_code,
         survey=survey,
         distributions=service.list_distributions(session, survey.id, actor=user),
+        emailed=service.emailed_per_distribution(session, survey.id),
         rates=reports.response_rates(session, survey.id),
         form=form or {"channel": "online", "segment_kind": "all"},
         errors=errors or {},
@@ -178,11 +180,13 @@ def _links(
         else {}
     )
     base = str(request.base_url).rstrip("/")
-    language = service.get_survey(session, survey_id, actor=user).language
+    survey = service.get_survey(session, survey_id, actor=user)
     rows = []
     for link in links:
         c = customers.get(link.customer_id)
-        lang = f"?lang={customer_locale(c, language)}" if c is not None else ""
+        # The customer's language only if the survey has it complete (surveys.languages).
+        wanted = customer_locale(c, survey.language) if c is not None else None
+        lang = f"?lang={pick_language(survey, wanted)}" if c is not None else ""
         rows.append({"link": link, "customer": c, "url": base + link.path + lang})
     return dist, rows
 

@@ -16,6 +16,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, NotFound, RetentoError
 from retento.core.validation import DbId
 from retento.surveys import service
+from retento.surveys.languages import missing_texts, other_languages
 from retento.surveys.models import (
     CSI_LATENTS,
     DELIVERED_VALUE_DIMENSIONS,
@@ -65,6 +66,7 @@ def _sections_data(survey: Survey) -> list[dict[str, Any]]:
             "code": s.code,
             "title": s.title,
             "description": s.description,
+            "translations": s.translations,
             "questions": [_question_dict(q) for q in s.questions],
         }
         for s in survey.sections
@@ -105,6 +107,7 @@ def _builder(
         or {
             "name": survey.name,
             "description": survey.description or "",
+            "thank_you": survey.thank_you or "",
             "language": survey.language,
             "status": survey.status,
             "expectation_tolerance": str(survey.expectation_tolerance),
@@ -116,6 +119,14 @@ def _builder(
         section_errors=section_errors or {},
         statuses=opts(request, "survey_status", SURVEY_STATUSES),
         languages_opts=[(c, LANGUAGE_NAMES[c]) for c in LOCALES],
+        second_languages=[
+            {
+                "code": lang,
+                "name": LANGUAGE_NAMES[lang],
+                "missing": len(missing_texts(survey, lang)),
+            }
+            for lang in other_languages(survey)
+        ],
     )
 
 
@@ -132,6 +143,7 @@ def survey_builder(
 SETTINGS_LABELS = {
     "name": N_("Name"),
     "description": N_("Description"),
+    "thank_you": N_("Thank-you text"),
     "language": N_("Language of the questions"),
     "status": N_("Status"),
     "expectation_tolerance": N_("Tolerance of c = b/a"),
@@ -144,7 +156,15 @@ def survey_settings(
     request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
     """Save name, description, language, status, tolerance and link lifetime."""
-    keys = ("name", "description", "language", "status", "expectation_tolerance", "token_days")
+    keys = (
+        "name",
+        "description",
+        "thank_you",
+        "language",
+        "status",
+        "expectation_tolerance",
+        "token_days",
+    )
     shown = {k: form_text(form, k) for k in keys}
     expected = form_version(form)
     shown["version"] = str(expected or "")
@@ -152,6 +172,7 @@ def survey_settings(
         update = SurveyUpdate(
             name=shown["name"],
             description=shown["description"] or None,
+            thank_you=shown["thank_you"] or None,
             language=shown["language"] or None,
             status=shown["status"] or None,
             expectation_tolerance=shown["expectation_tolerance"] or None,
@@ -211,7 +232,7 @@ def section_add(
     try:
         data = SectionIn(
             code=shown["code"], title=shown["title"], description=shown["description"] or None
-        ).model_dump(exclude={"questions"})
+        ).model_dump(exclude={"questions", "translations"})
         if shown["original"]:
             target = next((s for s in sections if s["code"] == shown["original"]), None)
             if target is None:
@@ -403,6 +424,17 @@ def _save_question(
     survey = service.get_survey(session, survey_id, actor=user)
     question = _find_question(survey, original) if original else None
     data, shown = _parse_question(form)
+    if question is not None and question.translations:
+        # The form holds the survey's own language: the other language's texts stay, minus
+        # the labels of options that were removed.
+        values = {o["value"] for o in data.get("options") or []}
+        data["translations"] = {
+            lang: {
+                **t,
+                "options": {v: x for v, x in (t.get("options") or {}).items() if v in values},
+            }
+            for lang, t in question.translations.items()
+        }
     sections = _sections_data(survey)
     try:
         checked = QuestionIn(**data).model_dump()

@@ -7,41 +7,61 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from retento.core.deps import DbSession
 from retento.core.errors import Conflict, InvalidInput, NotFound, RetentoError
-from retento.surveys import service
+from retento.surveys import languages, service
 from retento.surveys.pages.common import (
     SAVED_FOR_LATER,
     answer_errors,
     parse_answers,
     saved_answers,
 )
-from retento.surveys.schemas import (
-    AnswersSubmit,
-)
+from retento.surveys.schemas import AnswersSubmit, PublicSurvey
 from retento.web.forms import PageForm
-from retento.web.i18n import LOCALES, N_, gettext, normalise_locale
+from retento.web.i18n import LANGUAGE_NAMES, LOCALES, N_, gettext, normalise_locale
 from retento.web.render import (
     flash,
     page_router,
     redirect,
     render,
+    request_locale,
 )
 
 router = page_router()
 
 
-def _public_locale(request: Request, fallback: str) -> str:
-    """``?lang=`` if the respondent switched, else the survey's language."""
+def _asked(request: Request) -> str | None:
+    """``?lang=`` when the respondent switched (or the e-mailed link carries it)."""
     lang = request.query_params.get("lang")
-    return normalise_locale(lang) if lang in LOCALES else normalise_locale(fallback)
+    return normalise_locale(lang) if lang in LOCALES else None
+
+
+def _public_locale(request: Request) -> str:
+    """The language of a page without a survey (unknown or used link): asked, else browser."""
+    return _asked(request) or request_locale(request)
+
+
+def _survey(session: Session, request: Request, token: str) -> PublicSurvey:
+    """The survey behind ``token`` in one language: ``?lang=``, else the customer's, else the
+    browser's, used only when the survey has it complete (else the survey's own language)."""
+    browser = languages.browser_language(request.headers.get("accept-language"))
+    return service.public_survey(session, token, lang=_asked(request), fallback=browser)
+
+
+def _switch(ps: PublicSurvey) -> list[tuple[str, str]]:
+    """The language switch offers only the languages the survey has complete."""
+    return [(code, LANGUAGE_NAMES[code]) for code in ps.languages]
 
 
 def _public(
     request: Request, template: str, locale: str, status_code: int = 200, **extra: Any
 ) -> Response:
     """Render a public page in ``locale`` regardless of the visitor's session."""
+    survey = extra.get("survey")
+    if isinstance(survey, PublicSurvey):
+        extra.setdefault("languages", _switch(survey))
     return render(request, template, status_code=status_code, locale=locale, **extra)
 
 
@@ -61,12 +81,12 @@ def _gone(request: Request, exc: RetentoError, locale: str) -> Response:
 @router.get("/s/{token}")
 def public_page(request: Request, session: DbSession, token: str) -> Response:
     """The questionnaire behind a one-time link, with the answers saved so far."""
-    locale = _public_locale(request, "en")
     try:
-        ps = service.public_survey(session, token)
+        ps = _survey(session, request, token)
     except (NotFound, service.LinkGone) as exc:
-        return _gone(request, exc, locale)
-    locale = _public_locale(request, ps.language)
+        return _gone(request, exc, _public_locale(request))
+    # Questions and buttons in one language: the one the survey is shown in.
+    locale = ps.language
     if ps.status == "completed":
         return _public(request, "surveys/public_done.html", locale, survey=ps)
     return _public(
@@ -83,12 +103,12 @@ def public_page(request: Request, session: DbSession, token: str) -> Response:
 @router.post("/s/{token}")
 def public_submit(request: Request, form: PageForm, session: DbSession, token: str) -> Response:
     """Save the answers (``action=save``) or finish the survey (``action=complete``, once)."""
-    locale = _public_locale(request, "en")
     try:
-        ps = service.public_survey(session, token)
+        ps = _survey(session, request, token)
     except (NotFound, service.LinkGone) as exc:
-        return _gone(request, exc, locale)
-    locale = _public_locale(request, ps.language)
+        return _gone(request, exc, _public_locale(request))
+    # Questions and buttons in one language: the one the survey is shown in.
+    locale = ps.language
     if ps.status == "completed":
         return _gone(request, Conflict("used", "token"), locale)
     complete = form.get("action") == "complete"
