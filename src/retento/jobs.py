@@ -29,6 +29,7 @@ JOB_MODULES: tuple[str, ...] = (
     "retento.loyalty.measure_jobs",
     "retento.auth.jobs",
     "retento.retention.jobs",
+    "retento.dataio.jobs",
     "retento.notifications.jobs",
 )
 
