@@ -28,9 +28,12 @@ from retento.core.errors import InvalidInput, RetentoError
 from retento.customers.models import Customer
 from retento.customers.service import get_customer
 from retento.loyalty import earning, programme, reports, service
+from retento.loyalty import home as loyalty_home
 from retento.loyalty.models import LoyaltyTier
 from retento.loyalty.notices import notice_states
 from retento.loyalty.schemas import ProgrammeUpdate, RewardIn, RuleIn, TierIn
+from retento.scoring import pages_filtered
+from retento.scoring import queries as scoring_queries
 from retento.web import pickers
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
@@ -146,6 +149,18 @@ register_panel(
 def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
     """Members, active rate, liability, redemption and breakage, tiers, expiring soon."""
     d = reports.dashboard(session, actor=user)
+    f = pages_filtered.parse(request, default_period="all")
+    filtered = None
+    if f.segment or f.start is not None:
+        run_id = scoring_queries.latest_run_id(session) if f.segment else None
+        customers = (
+            scoring_queries.segment_customers(run_id or -1, f.segment_kind, f.segment_value)
+            if f.segment
+            else None
+        )
+        filtered = loyalty_home.filtered_members(
+            session, start=f.start, end=f.end, customers=customers
+        )
     extra = []
     for p in sorted(DASHBOARD_PANELS, key=lambda x: (x.order, x.key)):
         if p.permission and not can(user, p.permission):
@@ -169,6 +184,8 @@ def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
             now + timedelta(days=prog.expiring_soon_days),
         ),
         panels=extra,
+        filtered=filtered,
+        **pages_filtered.template_context(request, f, "/loyalty"),
     )
 
 
