@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from retento.core.db import utcnow
@@ -13,11 +13,25 @@ from retento.jobs import job
 
 # An upload left at any step (or finished) for this long is removed with its file and rejects.
 KEEP = timedelta(days=30)
+# A check or import still "running" after this long died with its server (the largest file
+# takes minutes); its transaction was never committed, so nothing of it was written.
+STALE = timedelta(hours=6)
+STALE_MESSAGE = (
+    "The server stopped during this import; nothing of it was written. Upload the file again."
+)
 
 
 @job("import_jobs_purge", every_seconds=6 * 3600)
 def purge_import_jobs(session: Session) -> int:
-    """Delete wizard jobs untouched for 30 days (never one being checked or imported); idempotent."""
+    """Fail checks and imports that died with their server; delete jobs untouched for 30 days
+    (never one being checked or imported); idempotent."""
+    session.execute(
+        update(ImportJob)
+        .where(ImportJob.status.in_(("validating", "running")))
+        .where(ImportJob.updated_at < utcnow() - STALE)
+        .values(status="failed", message=STALE_MESSAGE, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     result = session.execute(
         delete(ImportJob)
         .where(ImportJob.updated_at < utcnow() - KEEP)

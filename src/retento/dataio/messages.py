@@ -90,6 +90,14 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             N_("columns '%(v)s' and '%(w)s' both give field '%(f)s'"),
         ),
         (
+            r"^The server stopped during this import; nothing of it was written\. Upload the "
+            r"file again\.$",
+            N_(
+                "The server stopped during this import; nothing of it was written. Upload the "
+                "file again."
+            ),
+        ),
+        (
             r"^Line (?P<n>\d+) is not valid (?P<e>\S+) text \(bytes (?P<b>[0-9a-f ]*)\)\..*$",
             N_(
                 "Line %(n)s is not valid %(e)s text (bytes %(b)s). Choose the file's encoding "
