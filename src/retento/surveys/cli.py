@@ -74,6 +74,9 @@ def import_cmd(
 def export_cmd(
     survey: int = typer.Option(..., "--survey", help="Survey id."),
     output: Path = typer.Option(..., "--output", "-o", help="A .csv or .xlsx file to write."),
+    labels: str | None = typer.Option(
+        None, "--labels", help="Write choices as option labels in en or zh_CN (default: values)."
+    ),
     as_user: str | None = AS_USER,
 ) -> None:
     """Export responses in the import format (re-importing updates instead of duplicating)."""
@@ -82,8 +85,12 @@ def export_cmd(
     fmt = output.suffix.lower().lstrip(".")
     if fmt not in ("csv", "xlsx"):
         raise InvalidInput("--output must end in .csv or .xlsx.", field="output")
+    if labels not in (None, "en", "zh_CN"):
+        raise InvalidInput("--labels must be en or zh_CN.", field="labels")
     with cli_session() as session:
-        data = export_bytes(session, survey, actor=cli_actor(session, as_user), fmt=fmt)
+        data = export_bytes(
+            session, survey, actor=cli_actor(session, as_user), fmt=fmt, labels=labels
+        )
     output.write_bytes(data)
     console.print(f"Wrote {output} ({len(data):,} bytes).")
 

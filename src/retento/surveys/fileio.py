@@ -19,6 +19,7 @@ from retento.core.errors import FieldError, InvalidInput
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise, neutralise_row, restore, restore_row
 from retento.dataio.readers import bad_line, open_xlsx, xlsx_rows
+from retento.surveys.languages import option_labels
 from retento.surveys.models import CHANNELS, Survey, SurveyQuestion, SurveyResponse
 from retento.surveys.schemas import AnswerIn
 from retento.surveys.service import EXPORT_ID_PREFIX, IngestRow, _survey, ingest
@@ -142,13 +143,18 @@ def _timestamp(v: Any) -> datetime:
 
 
 def _choice(q: SurveyQuestion, raw: str) -> str:
+    """An option value from a cell holding the value or a label in any of the survey's
+    languages (an export with labels in Chinese imports back to the same answers)."""
     text = raw.strip()
     for o in q.options or []:
         if text == o["value"]:
             return o["value"]
-    for o in q.options or []:
-        if text.lower() in (o["value"].lower(), o["label"].lower()):
-            return o["value"]
+    labels = [(o["value"], o["label"]) for o in q.options or []]
+    for t in (q.translations or {}).values():
+        labels += [(v, label) for v, label in (t.get("options") or {}).items()]
+    for value, label in labels:
+        if text.lower() in (value.lower(), label.lower()):
+            return value
     return text
 
 
@@ -329,8 +335,13 @@ def export_columns(survey: Survey) -> list[str]:
     return cols
 
 
-def export_rows(session: Session, survey_id: int, *, actor: User) -> tuple[list[str], list[list]]:
-    """The survey's responses as a header and rows, in the import format (round-trips)."""
+def export_rows(
+    session: Session, survey_id: int, *, actor: User, labels: str | None = None
+) -> tuple[list[str], list[list]]:
+    """The survey's responses as a header and rows, in the import format (round-trips).
+
+    Choices are option values, or with ``labels`` (``en`` / ``zh_CN``) option labels in that
+    language where the survey has them; both import back to the same answers."""
     require(actor, "survey:read")
     require(actor, "data:export")
     survey = _survey(session, survey_id)
@@ -371,6 +382,9 @@ def export_rows(session: Session, survey_id: int, *, actor: User) -> tuple[list[
                 values[q.code] = _plain(a.number)
             elif q.qtype == "free_text":
                 values[q.code] = a.text
+            elif labels:
+                names = option_labels(q, labels)
+                values[q.code] = MULTI_SEPARATORS[0].join(names.get(c, c) for c in a.choices or [])
             else:
                 values[q.code] = MULTI_SEPARATORS[0].join(a.choices or [])
         rows.append([values.get(c) for c in header])
@@ -383,9 +397,11 @@ def _plain(v: float | None) -> int | float | None:
     return int(v) if float(v).is_integer() else v
 
 
-def export_bytes(session: Session, survey_id: int, *, actor: User, fmt: str = "csv") -> bytes:
+def export_bytes(
+    session: Session, survey_id: int, *, actor: User, fmt: str = "csv", labels: str | None = None
+) -> bytes:
     """The export as CSV (UTF-8 with BOM, opens in Excel) or XLSX bytes."""
-    header, rows = export_rows(session, survey_id, actor=actor)
+    header, rows = export_rows(session, survey_id, actor=actor, labels=labels)
     # Free-text answers come from customers: no text cell may open as a live formula.
     if fmt == "xlsx":
         from openpyxl import Workbook

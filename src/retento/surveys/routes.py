@@ -236,8 +236,11 @@ def export_responses(
     session: DbSession,
     user: CurrentUser,
     format: Literal["csv", "xlsx"] = "csv",
+    labels: Literal["en", "zh_CN"] | None = Query(
+        None, description="Write choices as option labels in this language (default: values)."
+    ),
 ):
-    body = fileio.export_bytes(session, survey_id, actor=user, fmt=format)
+    body = fileio.export_bytes(session, survey_id, actor=user, fmt=format, labels=labels)
     media = (
         "text/csv; charset=utf-8"
         if format == "csv"
