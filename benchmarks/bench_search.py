@@ -1,21 +1,24 @@
 """Benchmark: customer search on PostgreSQL at 1,000,000 customers (target < 100 ms median).
 
-Creates a throw-away PostgreSQL database (``RETENTO_TEST_PG_URL`` admin URL, as the tests use),
-migrates it, bulk-loads ``--customers`` synthetic customers (half with Chinese names, half with
-English ones; emails, phones written in several styles, external ids) plus a contact for every
-tenth one with COPY (the search indexes are dropped for the load and rebuilt after, the
-triggers of migration 0017 fill ``phone_digits`` and ``name_chars``), then times a mix of
-searches through ``customers.service.list_customers`` - what ``GET /api/v1/customers?q=`` runs:
-50 rows ranked best match first plus the total count:
+Creates a throw-away PostgreSQL database named ``search_bench_*`` (``RETENTO_TEST_PG_URL``
+admin URL, as the tests use), migrates it, bulk-loads ``--customers`` synthetic customers (half
+with Chinese names, half with English ones; emails, phones written in several styles, external
+ids) plus a contact for every tenth one with COPY (the search indexes are dropped for the load
+and rebuilt after; the triggers of migrations 0017 and 0022 fill ``phone_digits``,
+``name_chars``, ``customer_search`` and ``customer_name_words``), then times a mix of searches
+through ``customers.service.list_customers_page`` - what ``GET /api/v1/customers?q=`` runs: 50
+rows ranked best match first plus the (capped) total:
 
 - a surname ("Clark"), a single Chinese character ("明"), an email fragment ("ava.clark"), a
   phone fragment with punctuation ("700-000 0584"), a typo'd name ("Clrakson"), each several
   times with different values taken from the loaded data;
 
-and, in the same run, the search it replaced (name prefix and exact email / phone / external id,
-sorted by name) on the same queries, for the ratio. Prints median and p90 per kind and overall.
+and, in the same run, the search of migration 0017 (``benchmarks/search_0017.py``: a branch per
+column on the customer and contact tables, every match ranked and counted) on the same queries.
+Prints median and p90 per kind and overall, and the load average.
 
     .venv/bin/python benchmarks/bench_search.py [--customers 1000000] [--rounds 5] [--keep]
+        [--reuse DB] [--cap N]
 """
 
 from __future__ import annotations

@@ -166,6 +166,6 @@ class CustomerPage(Page[CustomerRead]):
     total_is_lower_bound: bool = Field(
         False,
         description="True when a search matched more customers than it counts (1,000): "
-        "``total`` is then 1,001, read as \"more than 1,000\". Lists without ``q`` count "
+        '``total`` is then 1,001, read as "more than 1,000". Lists without ``q`` count '
         "exactly.",
     )
