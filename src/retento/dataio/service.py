@@ -136,7 +136,3 @@ def export_csv(
 # Subscribes the import notifications (finished, failed) to the import wizard's events wherever
 # this service is used.
 from retento.dataio import notifications as _notifications  # noqa: E402, F401
-
-# Subscribes the import notifications (finished, failed) to the import wizard's events wherever
-# this service is used.
-from retento.dataio import notifications as _notifications  # noqa: E402, F401
