@@ -21,7 +21,7 @@ migrates it and measures:
 
     .venv/bin/python benchmarks/bench_loyalty.py [--members 1000000] [--seconds 20] [--clients 8]
         [--batch-size 500] [--postings single,batch] [--skip-postings] [--workers 2]
-        [--expiry-batch 50000]
+        [--expiry-batch 10000]
 
     RETENTO_TEST_PG_URL=postgresql+psycopg://postgres@127.0.0.1:5440/test  # another server
 """
@@ -302,7 +302,7 @@ def load_expiry_ledger(engine, members: int, expense: int) -> None:
 
 
 def bench_expiry_and_dashboard(
-    url: str, members: int, repeat: int, workers: int = 2, expiry_batch: int = 50_000
+    url: str, members: int, repeat: int, workers: int = 2, expiry_batch: int = 10_000
 ) -> None:
     from fastapi.testclient import TestClient
     from tests.factories import make_user
@@ -428,7 +428,7 @@ def main() -> None:
     ap.add_argument("--postings", default="single,batch", help="single, batch or both")
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--workers", type=int, default=2, help="expiry job: parallel connections")
-    ap.add_argument("--expiry-batch", type=int, default=50_000, help="expiry: wallet ids a batch")
+    ap.add_argument("--expiry-batch", type=int, default=10_000, help="expiry: wallet ids a batch")
     args = ap.parse_args()
     from retento.core.migrate import upgrade
 
