@@ -52,12 +52,12 @@ found.to_csv(out, index=False)
 
 
 def synthetic_lines(n_baskets: int, n_items: int, seed: int = 7) -> pd.DataFrame:
-    """Order lines: Zipf-like popularity (exponent 1.1), sizes 1 + Poisson(7) (mean 8), 20
+    """Order lines: Zipf-like popularity (exponent 1.1), sizes 1 + Poisson(6) (mean 8 with the bundles), 20
     planted bundles of 2-4 items each added to 0.5-3 % of baskets."""
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, n_items + 1) ** 1.1
     weights /= weights.sum()
-    sizes = 1 + rng.poisson(7, size=n_baskets)
+    sizes = 1 + rng.poisson(6, size=n_baskets)
     total = int(sizes.sum())
     items = rng.choice(n_items, size=total, p=weights)
     orders = np.repeat(np.arange(n_baskets), sizes)

@@ -65,7 +65,9 @@ def test_repeated_lines_count_once_and_rule_measures_match_their_definitions():
     orders, items = lines(baskets)
     orders, items = orders + ["o0"], items + ["bread"]  # a duplicate line in basket 0
     model = BasketAnalysis(min_support=0.1, min_confidence=0.5).fit(orders, items)
-    sets = dict(zip(model.itemsets_["itemsets"].map(frozenset), model.itemsets_["count"]))
+    sets = dict(
+        zip(model.itemsets_["itemsets"].map(frozenset), model.itemsets_["count"], strict=True)
+    )
     assert sets[frozenset({"bread"})] == 7 and sets[frozenset({"bread", "butter"})] == 4
     rule = model.rules_[
         (model.rules_["antecedents"] == ("butter",)) & (model.rules_["consequents"] == ("bread",))
@@ -112,3 +114,19 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="unknown parameter"):
         BasketAnalysis().set_params(support=0.1)
     assert frequent_itemsets([], [], min_support=0.5).empty
+
+
+def test_the_sparse_product_path_for_many_items_finds_the_same_itemsets(monkeypatch):
+    import retento.analytics.basket as basket
+
+    rng = np.random.default_rng(3)
+    baskets = [
+        set(rng.choice(30, size=rng.integers(1, 7), replace=False).tolist()) for _ in range(150)
+    ]
+    orders, items = lines(baskets)
+    dense = frequent_itemsets(orders, items, min_support=0.02)
+    monkeypatch.setattr(basket, "_DENSE_PAIRS_MAX", 2)
+    sparse_path = frequent_itemsets(orders, items, min_support=0.02)
+    assert sparse_path.equals(dense)
+    found = {frozenset(s): c for s, c in zip(dense["itemsets"], dense["count"], strict=True)}
+    assert found == brute_force(baskets, 0.02)

@@ -58,7 +58,7 @@ _LAZY: dict[str, str] = {
     "simulate_transactions": "simulate",
     "LoyaltyStageRules": "stages",
     "loyalty_stage": "stages",
-    "SummaryInputError": "summary",
+    "SummaryInputError": "errors",
     "summarize": "summary",
     "IncrementalRevenue": "uplift",
     "QiniCurve": "uplift",

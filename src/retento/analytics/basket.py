@@ -8,9 +8,10 @@ Algorithm (Eclat with bit-sets, after Zaki 2000, "Scalable algorithms for associ
 IEEE TKDE 12(3)):
 
 1. Items below the support threshold are dropped; baskets become rows of a sparse 0/1 matrix
-   ``X`` (CSR) over the frequent items.
-2. All pair counts come from one sparse product ``C = X^T X``: its cost is the sum of squared
-   basket sizes, not ``items^2 x baskets``.
+   ``X`` (compressed rows) over the frequent items.
+2. All pair counts ``C = X^T X`` come from enumerating the pairs inside each basket: the cost is
+   the sum of squared basket sizes, not ``items^2 x baskets`` (a sparse product past 3,000
+   frequent items).
 3. Longer itemsets grow depth-first from frequent pairs. Each frequent item keeps its *tid-set*
    (the baskets holding it) as a packed bit-set; the support of ``P u {j}`` is
    ``popcount(T(P) & T(j))``. A candidate is only intersected when every pair inside it is
@@ -37,12 +38,14 @@ import math
 import time
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import sparse
+
+from retento.analytics.errors import SummaryInputError
 
 __all__ = [
     "BasketAnalysis",
@@ -107,7 +110,7 @@ class OrderLines:
         n_baskets = int(o_codes.max()) + 1 if len(o_codes) else 0
         # One line per (basket, item): an item bought twice in a basket counts once.
         width = max(len(labels), 1)
-        key = np.unique(o_codes.astype(np.int64) * width + i_codes)
+        key = _distinct(o_codes.astype(np.int64) * width + i_codes)
         return cls(
             baskets=key // width,
             items=key % width,
@@ -117,59 +120,133 @@ class OrderLines:
 
     @classmethod
     def read(cls, source: Any, order_col: str, item_col: str) -> OrderLines:
-        """Order lines from a CSV/Parquet path (or a DataFrame): columns ``order_col`` and
-        ``item_col``. Raises :class:`~retento.analytics.SummaryInputError` naming a missing
-        file or column."""
-        import duckdb
-
-        from retento.analytics.summary import SummaryInputError, _q, _register_source
-
-        con = duckdb.connect()
-        try:
-            name = _register_source(con, source, [order_col, item_col])
-            described = [r[0] for r in con.execute("DESCRIBE src").fetchall()]
-            for col in (order_col, item_col):
-                if col not in described:
-                    raise SummaryInputError(
-                        f"Column {col!r} not found in {name}; columns are: {', '.join(described)}"
+        """Order lines from a CSV or Parquet path (or a DataFrame): columns ``order_col`` and
+        ``item_col``; lines with an empty order or item are counted in ``skipped``. Raises
+        :class:`~retento.analytics.SummaryInputError` naming a missing file or column."""
+        if isinstance(source, pd.DataFrame):
+            frame = source
+        else:
+            path = Path(source)
+            if not path.exists():
+                raise SummaryInputError(f"File not found: {path}")
+            if path.stat().st_size == 0:
+                raise SummaryInputError(f"File is empty: {path}")
+            if path.suffix.lower() in {".parquet", ".pq"}:
+                frame = _read_parquet(path, order_col, item_col)
+            else:
+                try:
+                    header = list(pd.read_csv(path, nrows=0).columns)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise SummaryInputError(f"Cannot read {path} as CSV: {exc}") from None
+                for col in (order_col, item_col):
+                    if col not in header:
+                        raise SummaryInputError(
+                            f"Column {col!r} not found in {path}; columns are: "
+                            + ", ".join(map(str, header))
+                        )
+                # The items as a category: the parser hands back integer codes and one label
+                # per distinct item, never a Python string per line.
+                try:
+                    frame = pd.read_csv(
+                        path,
+                        usecols=[order_col, item_col],
+                        dtype={item_col: "category"},
+                        skipinitialspace=True,
                     )
-            o, i = _q(order_col), _q(item_col)
-            con.execute(
-                f"CREATE TEMP TABLE raw AS SELECT {o} AS o, CAST({i} AS VARCHAR) AS i FROM src"
-            )
-            skipped = con.execute(
-                "SELECT count(*) FROM raw WHERE o IS NULL OR i IS NULL OR trim(i) = ''"
-            ).fetchone()[0]
-            con.execute(
-                "CREATE TEMP TABLE items AS SELECT i, (row_number() OVER (ORDER BY i)) - 1 AS k "
-                "FROM (SELECT DISTINCT i FROM raw WHERE i IS NOT NULL AND trim(i) <> '')"
-            )
-            con.execute(
-                "CREATE TEMP TABLE baskets AS SELECT o, (row_number() OVER ()) - 1 AS b "
-                "FROM (SELECT DISTINCT o FROM raw WHERE o IS NOT NULL)"
-            )
-            pairs = con.execute(
-                "SELECT DISTINCT baskets.b, items.k FROM raw "
-                "JOIN items USING (i) JOIN baskets USING (o)"
-            ).fetchnumpy()
-            labels = [r[0] for r in con.execute("SELECT i FROM items ORDER BY k").fetchall()]
-        except duckdb.Error as exc:
-            raise SummaryInputError(f"Cannot read order lines from {source}: {exc}") from None
-        finally:
-            con.close()
-        baskets = np.asarray(pairs["b"], dtype=np.int64)
-        # Dense basket numbers over the baskets that kept at least one item.
-        kept, baskets = np.unique(baskets, return_inverse=True)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise SummaryInputError(f"Cannot read {path} as CSV: {exc}") from None
+        for col in (order_col, item_col):
+            if col not in frame.columns:
+                raise SummaryInputError(
+                    f"Column {col!r} not found; columns are: " + ", ".join(map(str, frame.columns))
+                )
+        o_codes, _ = pd.factorize(frame[order_col].to_numpy(), use_na_sentinel=True)
+        i = frame[item_col].astype("category")
+        i_codes = i.cat.codes.to_numpy()
+        labels = [str(v) for v in i.cat.categories]
+        del frame, i  # the codes are all that is needed from here
+        blank = np.array([not v.strip() for v in labels], dtype=bool)
+        ok = (o_codes >= 0) & (i_codes >= 0)
+        if blank.any():
+            ok &= ~blank[np.where(i_codes >= 0, i_codes, 0)]
+        skipped = int(len(ok) - ok.sum())
+        width = max(len(labels), 1)
+        key = _distinct(o_codes[ok].astype(np.int64) * width + i_codes[ok])
+        baskets, items = key // width, key % width
+        # Dense basket numbers over the baskets that kept at least one item (``key`` is sorted,
+        # so a basket starts wherever the number changes); unused or blank item labels stay
+        # (they simply have no line).
+        starts = np.empty(len(baskets), dtype=bool)
+        starts[:1] = True
+        np.not_equal(baskets[1:], baskets[:-1], out=starts[1:])
+        baskets = np.cumsum(starts) - 1
         return cls(
-            baskets=baskets.astype(np.int64),
-            items=np.asarray(pairs["k"], dtype=np.int64),
+            baskets=baskets,
+            items=items,
             labels=labels,
-            n_baskets=len(kept),
-            skipped=int(skipped),
+            n_baskets=int(baskets[-1]) + 1 if len(baskets) else 0,
+            skipped=skipped,
         )
 
 
-def _bitsets(matrix: sparse.csc_matrix, columns: np.ndarray, n_rows: int) -> np.ndarray:
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort and a comparison: NumPy 2's hash-based ``unique`` takes
+    ~20x longer on millions of int64 keys)."""
+    values = np.sort(values)
+    if len(values) < 2:
+        return values
+    keep = np.empty(len(values), dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
+def _read_parquet(path: Path, order_col: str, item_col: str) -> pd.DataFrame:
+    """The two columns of a Parquet file through DuckDB (no pyarrow needed)."""
+    import duckdb
+
+    from retento.analytics.summary import _q
+
+    sp = str(path).replace("'", "''")
+    con = duckdb.connect()
+    try:
+        cols = [
+            r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{sp}')").fetchall()
+        ]
+        for col in (order_col, item_col):
+            if col not in cols:
+                raise SummaryInputError(
+                    f"Column {col!r} not found in {path}; columns are: {', '.join(cols)}"
+                )
+        return con.execute(
+            f"SELECT {_q(order_col)}, CAST({_q(item_col)} AS VARCHAR) AS {_q(item_col)} "
+            f"FROM read_parquet('{sp}')"
+        ).df()
+    except duckdb.Error as exc:
+        raise SummaryInputError(f"Cannot read {path} as Parquet: {exc}") from None
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class _Compressed:
+    """A 0/1 matrix in compressed form: row ``r``'s columns are ``indices[indptr[r]:indptr[r+1]]``
+    (CSR), or the transposed view (CSC) with rows and columns swapped."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    shape: tuple[int, int]
+
+
+def _compress(major: np.ndarray, minor: np.ndarray, shape: tuple[int, int]) -> _Compressed:
+    """Group ``(major, minor)`` entries by ``major`` (stable, so a sorted ``minor`` stays sorted)."""
+    order = np.argsort(major, kind="stable")
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(major, minlength=shape[0]), out=indptr[1:])
+    return _Compressed(indptr, minor[order], shape)
+
+
+def _bitsets(matrix: _Compressed, columns: np.ndarray, n_rows: int) -> np.ndarray:
     """Packed tid-sets (``uint64`` words) of the given columns, one row per column."""
     words = (n_rows + 63) // 64
     out = np.zeros((len(columns), words * 8), dtype=np.uint8)
@@ -180,6 +257,49 @@ def _bitsets(matrix: sparse.csc_matrix, columns: np.ndarray, n_rows: int) -> np.
         out[k] = np.packbits(flags, bitorder="little")
         flags[rows] = False
     return out.view(np.uint64)
+
+
+_PAIR_CHUNK = 4_000_000  # pairs generated at once by the small-basket path
+_DENSE_PAIRS_MAX = 3000  # frequent items up to which pair counts go into an m x m table
+
+
+def _frequent_pairs(x: _Compressed, min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(a, b, count)`` of every column pair ``a < b`` held together by ``>= min_count`` rows,
+    sorted by ``(a, b)``.
+
+    With up to 3,000 columns, every pair inside each basket is enumerated, grouped by basket
+    size (a ``baskets x size`` block per size) and counted with ``bincount`` into an
+    ``m x m`` table: the cost is the sum of squared basket sizes with no per-row overhead. With
+    more columns, ``X^T X`` by sparse product (memory ``O(pairs present)``).
+    """
+    m = x.shape[1]
+    if m > _DENSE_PAIRS_MAX:
+        from scipy import sparse
+
+        n = x.shape[0]
+        ones = np.ones(len(x.indices), dtype=np.int32)
+        xs = sparse.csr_matrix((ones, x.indices, x.indptr), shape=(n, m))
+        pair = (xs.T @ xs).tocoo()
+        keep = (pair.row < pair.col) & (pair.data >= min_count)
+        pr, pc, pn = pair.row[keep], pair.col[keep], pair.data[keep]
+        order = np.lexsort((pc, pr))
+        return pr[order].astype(np.int64), pc[order].astype(np.int64), pn[order]
+    indptr, cols = x.indptr, x.indices.astype(np.int64)
+    sizes = np.diff(indptr)
+    counts = np.zeros(m * m, dtype=np.int64)
+    for size in np.unique(sizes[sizes >= 2]).tolist():
+        rows = np.flatnonzero(sizes == size)
+        iu, ju = np.triu_indices(size, 1)
+        step = max(1, _PAIR_CHUNK // len(iu))
+        offsets = np.arange(size)
+        for lo in range(0, len(rows), step):
+            block = cols[indptr[rows[lo : lo + step], None] + offsets]
+            a, b = block[:, iu], block[:, ju]
+            counts += np.bincount(
+                (np.minimum(a, b) * m + np.maximum(a, b)).ravel(), minlength=m * m
+            )
+    hit = np.flatnonzero(counts >= min_count)  # sorted, so (a, b) comes out in order
+    return hit // m, hit % m, counts[hit]
 
 
 def _popcount(bits: np.ndarray) -> int:
@@ -264,14 +384,8 @@ def frequent_itemsets(
     keep = position[enc.items] >= 0
     rows, cols = enc.baskets[keep], position[enc.items[keep]]
     m = len(frequent)
-    x = sparse.csr_matrix(
-        (np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(n, m), dtype=np.int32
-    )
-    pair = (x.T @ x).tocoo()
-    upper = (pair.row < pair.col) & (pair.data >= min_count)
-    pr, pc, pn = pair.row[upper], pair.col[upper], pair.data[upper]
-    order = np.lexsort((pc, pr))
-    pr, pc, pn = pr[order], pc[order], pn[order]
+    x = _compress(rows, cols, (n, m))
+    pr, pc, pn = _frequent_pairs(x, min_count)
     result.extend(
         ((int(frequent[a]), int(frequent[b])), int(c)) for a, b, c in zip(pr, pc, pn, strict=True)
     )
@@ -294,7 +408,7 @@ def frequent_itemsets(
         pair_ok = lambda a, b: (a, b) in pair_set  # noqa: E731
     # Tid-sets of every item that starts or extends a frequent pair.
     involved = np.unique(np.concatenate([pr, pc])) if len(pr) else np.array([], dtype=np.int64)
-    csc = x.tocsc()
+    csc = _compress(cols, rows, (m, n))
     bits_of = dict(
         zip(involved.tolist(), _bitsets(csc, involved, n), strict=True)
     )  # rank -> uint64 words

@@ -23,14 +23,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from retento.analytics.errors import SummaryInputError  # noqa: F401 (re-exported)
+
 __all__ = ["SummaryInputError", "summarize"]
 
 _UNIT_DAYS = {"D": 1.0, "W": 7.0}
 _DATE_FORMATS = ["%Y%m%d", "%Y/%m/%d", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
-
-
-class SummaryInputError(ValueError):
-    """The transaction data cannot be summarised (missing column, bad value, empty input)."""
 
 
 def _q(name: str) -> str:

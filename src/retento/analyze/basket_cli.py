@@ -47,9 +47,9 @@ def basket(
     support, confidence, lift, leverage, conviction) to --output; --json prints n_baskets,
     n_items, n_itemsets, n_rules and timings.
     """
-    from retento.analytics import SummaryInputError
     from retento.analytics.basket import BudgetExceeded, OrderLines, association_rules
     from retento.analytics.basket import frequent_itemsets as find
+    from retento.analytics.errors import SummaryInputError
 
     if not 0 < min_support <= 1:
         _fail("--min-support must be above 0 and at most 1 (a share of baskets, e.g. 0.01)")
