@@ -323,3 +323,17 @@ def test_refunded_order_keeps_its_lines(db, base, data_dir):
 def test_import_needs_permission(db, users, data_dir):
     with pytest.raises(Forbidden):
         service.import_file(db, "customers", data_dir / "customers.csv", actor=users["analyst"])
+
+
+def test_a_country_code_that_names_no_country_is_a_row_error(db, users, tmp_path):
+    """The same rule as the API and the form's country picker (core.countries)."""
+    path = tmp_path / "customers.csv"
+    path.write_text("external_id,name,country\nC1,Ok Ltd,cn\nC2,Nowhere Ltd,XX\n", encoding="utf-8")
+    with pytest.raises(InvalidInput) as exc:
+        service.import_file(db, "customers", path, actor=users["admin"])
+    assert errors_of(exc) == [(3, "country")]
+    assert exc.value.errors[0].message == "must be a two-letter country code"
+    assert count(db, Customer) == 0
+    path.write_text("external_id,name,country\nC1,Ok Ltd,cn\n", encoding="utf-8")
+    service.import_file(db, "customers", path, actor=users["admin"])
+    assert db.scalar(select(Customer.country).where(Customer.external_id == "C1")) == "CN"

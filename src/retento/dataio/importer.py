@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
+from retento.core.countries import check_country
 from retento.core.errors import FieldError, InvalidInput
 from retento.core.hooks import emit
 from retento.core.limits import check_custom_fields, check_json_depth
@@ -451,9 +452,12 @@ class Importer:
                             )
                         rec[name] = raw.lower() or None
                     elif name == "country":
-                        if raw and not (len(raw) == 2 and raw.isalpha()):
-                            raise RowProblem(self.col(name), "must be a two-letter country code")
-                        rec[name] = raw.upper() or None
+                        try:
+                            rec[name] = check_country(raw)
+                        except ValueError:
+                            raise RowProblem(
+                                self.col(name), "must be a two-letter country code"
+                            ) from None
                     else:
                         rec[name] = raw or None
                 except RowProblem as p:
