@@ -913,7 +913,58 @@ class GammaGammaModel:
         return p * (v + x * z) / (p * x + q - 1.0)
 
 
-_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(48)
+# Gauss-Legendre rules for the Pareto/NBD integral and the largest a = k * half-width each one
+# integrates to ~1e-14 relative error (measured on e^{a v}, v in [-1, 1]); 64 nodes past a = 30.
+_GL_TIERS = [
+    (nodes, np.log(weights)) for nodes, weights in map(np.polynomial.legendre.leggauss,
+                                                       (8, 12, 16, 24, 32, 64))
+]  # fmt: skip
+_GL_TIER_BOUNDS = np.array([1.8, 5.5, 11.0, 17.0, 30.0])
+
+
+def _pnbd_log_integral_rule(
+    theta: FloatArray,
+    x: FloatArray,
+    lo: FloatArray,
+    half: FloatArray,
+    rule: tuple[FloatArray, FloatArray],
+    grad: bool,
+) -> tuple[FloatArray, FloatArray | None]:
+    r"""One Gauss-Legendre rule over rows: log of the Pareto/NBD integral (and its gradient).
+
+    With :math:`c = \min(\alpha, \beta)` one of :math:`\log(\alpha+\tau)`,
+    :math:`\log(\beta+\tau)` is u itself, which saves a logarithm per node.
+    """
+    r, alpha, s, beta = theta
+    nodes, logw = rule
+    u = (lo + half)[:, None] + half[:, None] * nodes[None, :]
+    eu = np.exp(u)
+    if alpha <= beta:
+        la = u
+        lb = np.log(eu + (beta - alpha))
+    else:
+        lb = u
+        la = np.log(eu + (alpha - beta))
+    rx = (r + x)[:, None]
+    with np.errstate(divide="ignore"):
+        g = u - rx * la - (s + 1.0) * lb + logw[None, :] + np.log(half)[:, None]
+    gmax = g.max(axis=1)
+    empty = ~np.isfinite(gmax)
+    gmax = np.where(empty, 0.0, gmax)
+    e = np.exp(g - gmax[:, None])
+    tot = e.sum(axis=1)
+    with np.errstate(divide="ignore"):
+        logi = np.where(empty, -np.inf, gmax + np.log(np.where(empty, 1.0, tot)))
+    if not grad:
+        return logi, None
+    soft = e / np.where(empty, 1.0, tot)[:, None]
+    soft[empty] = 0.0
+    d = np.empty((len(x), 4))
+    d[:, 0] = -(soft * la).sum(axis=1)
+    d[:, 1] = -rx[:, 0] * (soft * np.exp(-la)).sum(axis=1)
+    d[:, 2] = -(soft * lb).sum(axis=1)
+    d[:, 3] = -(s + 1.0) * (soft * np.exp(-lb)).sum(axis=1)
+    return logi, d
 
 
 class ParetoNBDModel(_BTYDModel):
@@ -959,33 +1010,39 @@ class ParetoNBDModel(_BTYDModel):
     def _log_integral(
         theta: FloatArray, x: FloatArray, tx: FloatArray, T: FloatArray, grad: bool
     ) -> tuple[FloatArray, FloatArray | None]:
-        """log of the integral term and, optionally, its gradient w.r.t. (r, alpha, s, beta)."""
+        r"""log of the integral term and, optionally, its gradient w.r.t. (r, alpha, s, beta).
+
+        Each row gets the smallest Gauss-Legendre rule that integrates it to double precision.
+        In :math:`u = \log(c+\tau)` the log-integrand has slope at most :math:`k = r+x+s+1` in
+        magnitude and little curvature, so the integrand varies by at most :math:`e^{\pm a}`,
+        :math:`a = k(h_i - l_o)/2`, around the midpoint; an n-point rule is exact to ~1e-14 for
+        :math:`e^{av}` on [-1, 1] up to the ``_GL_TIERS`` bound of a (measured). Most customers
+        need 8 or 12 nodes instead of 48.
+        """
         r, alpha, s, beta = theta
         c = min(alpha, beta)
         lo, hi = np.log(c + tx), np.log(c + T)
         half = 0.5 * (hi - lo)
-        u = (0.5 * (hi + lo))[:, None] + half[:, None] * _GL_NODES[None, :]
-        tau = np.maximum(np.exp(u) - c, 0.0)
-        la, lb = np.log(alpha + tau), np.log(beta + tau)
-        rx = (r + x)[:, None]
-        with np.errstate(divide="ignore"):
-            g = -rx * la - (s + 1.0) * lb + u + np.log(_GL_WEIGHTS)[None, :] + np.log(half)[:, None]
-        gmax = g.max(axis=1)
-        empty = ~np.isfinite(gmax)
-        gmax = np.where(empty, 0.0, gmax)
-        e = np.exp(g - gmax[:, None])
-        tot = e.sum(axis=1)
-        with np.errstate(divide="ignore"):
-            logi = np.where(empty, -np.inf, gmax + np.log(np.where(empty, 1.0, tot)))
-        if not grad:
-            return logi, None
-        soft = e / np.where(empty, 1.0, tot)[:, None]
-        soft[empty] = 0.0
-        d = np.empty((len(x), 4))
-        d[:, 0] = -(soft * la).sum(axis=1)
-        d[:, 1] = -(soft * (rx / (alpha + tau))).sum(axis=1)
-        d[:, 2] = -(soft * lb).sum(axis=1)
-        d[:, 3] = -(soft * ((s + 1.0) / (beta + tau))).sum(axis=1)
+        a = (r + x + s + 1.0) * half
+        tier = np.searchsorted(_GL_TIER_BOUNDS, a)
+        logi = np.empty(len(x))
+        d = np.empty((len(x), 4)) if grad else None
+        counts = np.bincount(tier, minlength=len(_GL_TIERS))
+        if counts.max() == len(x):  # one rule for every row: no gathering
+            k = int(tier[0]) if len(x) else 0
+            li, di = _pnbd_log_integral_rule(theta, x, lo, half, _GL_TIERS[k], grad)
+            return li, di
+        order = np.argsort(tier, kind="stable")
+        pos = 0
+        for k, cnt in enumerate(counts):
+            if cnt == 0:
+                continue
+            idx = order[pos : pos + cnt]
+            pos += cnt
+            li, di = _pnbd_log_integral_rule(theta, x[idx], lo[idx], half[idx], _GL_TIERS[k], grad)
+            logi[idx] = li
+            if grad:
+                d[idx] = di
         return logi, d
 
     def _parts(
