@@ -52,6 +52,8 @@ _LAZY: dict[str, str] = {
     "value_labels": "pyramid",
     "value_pyramid": "pyramid",
     "rfm_scores": "rfm",
+    "CustomerSegmentation": "segments",
+    "segment_features": "segments",
     "simulate_bgnbd": "simulate",
     "simulate_gammagamma": "simulate",
     "simulate_paretonbd": "simulate",

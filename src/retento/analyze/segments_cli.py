@@ -1,0 +1,129 @@
+"""`retento analyze segments`: customer segments of a transaction file, no database needed.
+
+The same library code the app uses (:func:`retento.analytics.segments.segment_features` and
+:class:`retento.analytics.segments.CustomerSegmentation`); the file is read by DuckDB (CSV or
+Parquet).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from retento.analyze.cli import _fail, app
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    return value
+
+
+@app.command("segments")
+def segments(
+    transactions: Path = typer.Argument(..., help="Transactions as CSV (with header) or Parquet."),
+    customer_col: str = typer.Option(..., "--customer-col", help="Customer id column."),
+    date_col: str = typer.Option(..., "--date-col", help="Transaction date column."),
+    amount_col: str = typer.Option(..., "--amount-col", help="Transaction amount column."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Cut-off date YYYY-MM-DD (default: the last transaction)."
+    ),
+    method: str = typer.Option("kmeans", "--method", help="kmeans (silhouette) or gmm (BIC)."),
+    k: int | None = typer.Option(None, "--k", help="A fixed number of segments."),
+    k_min: int = typer.Option(2, "--k-min", help="Smallest k to try."),
+    k_max: int = typer.Option(8, "--k-max", help="Largest k to try."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same segments)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the per-customer CSV."),
+    as_json: bool = typer.Option(False, "--json", help="Print k, the score per k and profiles."),
+    lang: str = typer.Option("en", "--lang", help="Segment names in en or zh."),
+) -> None:
+    """Cluster customers on recency, frequency and monetary value, and name the segments.
+
+    Writes one row per customer (customer, recency, frequency, monetary, segment,
+    segment_name) to --output; --json prints the chosen k, the score of every k tried
+    (silhouette for kmeans, BIC for gmm) and each segment's profile.
+    """
+    import pandas as pd
+
+    from retento.analytics.errors import SummaryInputError
+    from retento.analytics.segments import CustomerSegmentation, segment_features
+
+    if method not in ("kmeans", "gmm"):
+        _fail(f"--method must be kmeans or gmm, not {method!r}")
+    if lang not in ("en", "zh"):
+        _fail(f"--lang must be en or zh, not {lang!r}")
+    if k is not None and k < 1:
+        _fail("--k must be at least 1")
+    if k is None and not 2 <= k_min <= k_max:
+        _fail("--k-min and --k-max need 2 <= k-min <= k-max")
+    if k is None and k_max > 30:
+        _fail("--k-max must be at most 30")
+    if not transactions.exists():
+        _fail(f"file not found: {transactions}")
+    if as_of is not None:
+        try:
+            pd.Timestamp(as_of)
+        except ValueError:
+            _fail(f"--as-of is not a date: {as_of!r}")
+    t0 = time.perf_counter()
+    try:
+        features = segment_features(transactions, customer_col, date_col, amount_col, as_of=as_of)
+        t1 = time.perf_counter()
+        model = CustomerSegmentation(
+            method=method, n_clusters=k, k_min=k_min, k_max=k_max, random_state=seed
+        ).fit(features)
+    except SummaryInputError as exc:
+        _fail(str(exc))
+        return
+    t2 = time.perf_counter()
+    names = model.names(lang)
+    frame = features.copy()
+    frame["segment"] = model.labels_
+    frame["segment_name"] = frame["segment"].map(names)
+    frame.insert(0, customer_col, frame.index.to_numpy())
+    output.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(frame).to_csv(output, index=False, float_format="%.6g")
+    t3 = time.perf_counter()
+    chosen_by = {"kmeans": "silhouette", "gmm": "bic"}[method] if k is None else "fixed"
+    summary = {
+        "customers": len(features),
+        "as_of": as_of,
+        "method": method,
+        "k": model.n_clusters_,
+        "chosen_by": chosen_by,
+        "scores": [
+            {"k": int(r.k), "score": _clean(float(r.score)), "chosen": bool(r.chosen)}
+            for r in model.scores_.itertuples()
+        ],
+        "profiles": [
+            {key: _clean(v) for key, v in row.items()}
+            for row in model.profiles_.to_dict(orient="records")
+        ],
+        "output": str(output),
+        "timings": {
+            "features_s": round(t1 - t0, 3),
+            "fit_s": round(t2 - t1, 3),
+            "write_s": round(t3 - t2, 3),
+        },
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    typer.echo(
+        f"{len(features):,} customers in {model.n_clusters_} segments ({chosen_by}) "
+        f"written to {output}"
+    )
+    for row in model.profiles_.itertuples():
+        typer.echo(
+            f"  {row.segment}: {getattr(row, 'name_' + lang)} - {row.size:,} customers "
+            f"({row.share:.1%}), {row.revenue_share:.1%} of revenue"
+        )
