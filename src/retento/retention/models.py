@@ -139,6 +139,10 @@ class RetentionPlaybook(Base):
     window_days: Mapped[int] = mapped_column(Integer, default=60)
     cost: Mapped[Decimal] = mapped_column(MoneyColumn, default=ZERO)
     offer_points: Mapped[int] = mapped_column(Integer, default=0)
+    # A voucher from the loyalty rewards catalogue, issued free of points to treated members.
+    offer_reward_id: Mapped[int | None] = mapped_column(
+        ForeignKey("loyalty_rewards.id", ondelete="SET NULL")
+    )
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = version_column()

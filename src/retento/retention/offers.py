@@ -8,8 +8,15 @@ account is not enrolled by a retention offer); otherwise the task and the case s
 was posted. The points' money value (points × the programme's point value, rounded to the cent)
 is added to the case's cost, so the uplift report's "incremental revenue minus cost" counts it.
 
-The case's ``note`` records what happened in a fixed English form (parsed back by
-:func:`offer_state` to show it in the reader's language).
+An offer playbook may also name a voucher from the loyalty rewards catalogue
+(``offer_reward_id``): :func:`issue_offer_reward` has the loyalty domain grant it free of points
+(:func:`retento.loyalty.grants.grant_reward`, key ``retention_case:<case id>:reward``), once per
+case, stock decremented under the reward's row lock. Its money value (the reward's points cost ×
+the point value, to the cent) is added to the case's cost. Out of stock, not a member, programme
+inactive, reward withdrawn or above the member's tier: nothing is issued and the task says why.
+
+The case's ``note`` records what happened in a fixed English form, one line per offer (parsed
+back by :func:`offer_state` and :func:`voucher_state` to show it in the reader's language).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -29,6 +37,10 @@ POSTED = "loyalty points posted: {points}"
 NOT_MEMBER = "not a loyalty member: no points posted"
 INACTIVE = "loyalty programme inactive: no points posted"
 _POSTED_RE = re.compile(r"loyalty points posted: (\d+)")
+VOUCHER_ISSUED = "loyalty voucher issued: reward {reward}"
+VOUCHER_NOT = "loyalty voucher not issued ({state}): reward {reward}"
+_VOUCHER_RE = re.compile(r"loyalty voucher (?:issued|not issued \((\w+)\)): reward (\d+)")
+VOUCHER_STATES = ("issued", "not_member", "inactive", "out_of_stock", "unavailable", "tier")
 
 
 @dataclass(frozen=True)
@@ -120,12 +132,109 @@ def offer_state(note: str | None) -> tuple[str, int] | None:
 
 
 def offer_note(note: str | None) -> str | None:
-    """The offer's own line of a case note (kept when someone records an outcome note)."""
+    """The offer's own lines of a case note (kept when someone records an outcome note)."""
+    lines = []
     state = offer_state(note)
-    if state is None:
+    if state is not None:
+        kind, points = state
+        lines.append(OfferResult(kind, points, ZERO).note)
+    voucher = voucher_state(note)
+    if voucher is not None:
+        lines.append(VoucherResult(voucher[0], voucher[1], None, ZERO).note)
+    return "\n".join(lines) or None
+
+
+@dataclass(frozen=True)
+class VoucherResult:
+    """What the playbook's voucher did; ``state`` is one of :data:`VOUCHER_STATES`."""
+
+    state: str
+    reward_id: int
+    reward_name: str | None
+    value: Decimal
+
+    @property
+    def note(self) -> str:
+        if self.state == "issued":
+            return VOUCHER_ISSUED.format(reward=self.reward_id)
+        return VOUCHER_NOT.format(state=self.state, reward=self.reward_id)
+
+
+def issue_offer_reward(
+    session: Session,
+    case_id: int,
+    customer_id: int,
+    reward_id: int,
+    *,
+    reason: str,
+    now: datetime | None = None,
+) -> VoucherResult:
+    """Issue the playbook's voucher for treated case ``case_id`` (members only, once per case).
+
+    The value is the reward's points cost at the programme's point value (money, to the cent),
+    zero when nothing was issued.
+    """
+    from retento.loyalty import ledger
+    from retento.loyalty.grants import grant_reward
+
+    g = grant_reward(
+        session,
+        customer_id,
+        reward_id,
+        source_type=SOURCE,
+        source_id=case_id,
+        reason=reason,
+        now=now,
+    )
+    value = ZERO
+    if g.issued:
+        value = points_value(g.points_cost, ledger.programme(session).point_value)
+    return VoucherResult(g.state, reward_id, g.reward_name, value)
+
+
+def voucher_state(note: str | None) -> tuple[str, int] | None:
+    """``(state, reward id)`` from a case note written by :class:`VoucherResult`, else None."""
+    if not note:
         return None
-    kind, points = state
-    return OfferResult(kind, points, ZERO).note
+    m = _VOUCHER_RE.search(note)
+    if m is None:
+        return None
+    return (m.group(1) or "issued"), int(m.group(2))
+
+
+_VOUCHER_TEXT = {
+    "issued": (
+        "Offer: voucher “{name}” issued to the loyalty account (worth {money})",
+        "优惠：已向会员账户发放礼券“{name}”（价值 {money}）",
+    ),
+    "not_member": (
+        "Offer: voucher “{name}” not issued: the customer is not a loyalty member",
+        "优惠：礼券“{name}”未发放：客户不是会员，请另行提供优惠",
+    ),
+    "inactive": (
+        "Offer: voucher “{name}” not issued: the loyalty programme is not active",
+        "优惠：礼券“{name}”未发放：会员计划未启用",
+    ),
+    "out_of_stock": (
+        "Offer: voucher “{name}” not issued: out of stock",
+        "优惠：礼券“{name}”未发放：库存不足",
+    ),
+    "unavailable": (
+        "Offer: voucher “{name}” not issued: the reward is no longer offered",
+        "优惠：礼券“{name}”未发放：该奖励已停用",
+    ),
+    "tier": (
+        "Offer: voucher “{name}” not issued: it is for a higher tier",
+        "优惠：礼券“{name}”未发放：仅限更高等级会员",
+    ),
+}
+
+
+def voucher_line(state: str, name: str | None, value: Decimal | None, zh: bool) -> str:
+    """The task's voucher line in English or Chinese (written into the task's script)."""
+    en, cn = _VOUCHER_TEXT.get(state, _VOUCHER_TEXT["unavailable"])
+    money = f"{value:,.2f}" if value is not None else ""
+    return (cn if zh else en).format(name=name or "?", money=money)
 
 
 def offer_line(state: str, points: int, value: Decimal | None, zh: bool) -> str:
@@ -146,3 +255,40 @@ def offer_line(state: str, points: int, value: Decimal | None, zh: bool) -> str:
     if zh:
         return f"优惠：{points} 积分未发放：会员计划未启用"
     return f"Offer: {points} points not posted: the loyalty programme is not active"
+
+
+def voucher_texts(request: Any, session: Session, rows: list, notes: dict) -> dict[int, str]:
+    """Per task (id): what the playbook's voucher did, in the reader's language."""
+    from sqlalchemy import select
+
+    from retento.loyalty.models import LoyaltyReward
+    from retento.web.i18n import N_
+    from retento.web.render import tr
+
+    states = {}
+    for t in rows:
+        st = voucher_state(notes.get(t.case_id)) if t.case_id in notes else None
+        if st is not None:
+            states[t.id] = st
+    if not states:
+        return {}
+    ids = {rid for _s, rid in states.values()}
+    names = dict(
+        session.execute(
+            select(LoyaltyReward.id, LoyaltyReward.name).where(LoyaltyReward.id.in_(ids))
+        ).all()
+    )
+    texts = {
+        "issued": N_("Voucher “%(name)s” issued to the loyalty account"),
+        "not_member": N_(
+            "Voucher “%(name)s” not issued: not a loyalty member; make the offer another way"
+        ),
+        "inactive": N_("Voucher “%(name)s” not issued: the loyalty programme is not active"),
+        "out_of_stock": N_("Voucher “%(name)s” not issued: out of stock"),
+        "unavailable": N_("Voucher “%(name)s” not issued: the reward is no longer offered"),
+        "tier": N_("Voucher “%(name)s” not issued: it is for a higher tier"),
+    }
+    return {
+        t_id: tr(request, texts.get(st, texts["unavailable"]), name=names.get(rid, f"#{rid}"))
+        for t_id, (st, rid) in states.items()
+    }

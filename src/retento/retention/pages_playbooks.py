@@ -46,6 +46,7 @@ FIELD_LABELS = {
     "window_days": N_("Came-back window (days)"),
     "cost": N_("Cost per treated customer"),
     "offer_points": N_("Offer (loyalty points)"),
+    "offer_reward_id": N_("Offer (loyalty voucher)"),
     "enabled": N_("Enabled"),
 }
 
@@ -53,6 +54,7 @@ FIELD_LABELS = {
 def _values(pb: RetentionPlaybook) -> dict[str, Any]:
     v: dict[str, Any] = {k: getattr(pb, k) for k in (*TEXT_FIELDS, *NUMBER_FIELDS, "enabled")}
     v["value_class"], v["reason"] = pb.value_class, pb.reason
+    v["offer_reward_id"] = pb.offer_reward_id or ""
     return v
 
 
@@ -73,6 +75,14 @@ def _data(form) -> tuple[dict[str, Any], dict[str, str]]:
             errors[f] = (
                 N_("Enter a number.") if f == "control_share" else N_("Enter a whole number.")
             )
+    raw = str(form.get("offer_reward_id") or "").strip()
+    if raw:
+        try:
+            data["offer_reward_id"] = int(raw)
+        except ValueError:
+            errors["offer_reward_id"] = N_("Choose a reward from the list.")
+    else:
+        data["offer_reward_id"] = 0  # no voucher
     data["enabled"] = form.get("enabled") == "1"
     return data, errors
 
@@ -105,6 +115,7 @@ def _form(
         "retention/playbook_form.html",
         loyalty_active=loyalty_active,
         point_value=f"{point_value.normalize():f}",
+        rewards=_reward_options(request, session, pb),
         status_code=status_code,
         pb=pb,
         f=values,
@@ -113,15 +124,53 @@ def _form(
     )
 
 
+def _reward_options(
+    request: Request, session: Session, pb: RetentionPlaybook | None
+) -> list[tuple[int, str]]:
+    """Active rewards of the loyalty catalogue (and the playbook's own, if since withdrawn)."""
+    from sqlalchemy import or_, select
+
+    from retento.loyalty.models import LoyaltyReward
+
+    cond = LoyaltyReward.active.is_(True)
+    if pb is not None and pb.offer_reward_id:
+        cond = or_(cond, LoyaltyReward.id == pb.offer_reward_id)
+    out = []
+    for r in session.scalars(select(LoyaltyReward).where(cond).order_by(LoyaltyReward.name)):
+        extra = [tr(request, "%(n)s points", n=r.points_cost)]
+        if r.stock is not None:
+            extra.append(tr(request, "%(n)s in stock", n=r.stock))
+        if not r.active:
+            extra.append(tr(request, "withdrawn"))
+        out.append((r.id, f"{r.name} ({r.code}; {', '.join(extra)})"))
+    return out
+
+
+def _reward_names(session: Session, books: list[RetentionPlaybook]) -> dict[int, str]:
+    from sqlalchemy import select
+
+    from retento.loyalty.models import LoyaltyReward
+
+    ids = {p.offer_reward_id for p in books if p.offer_reward_id}
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(LoyaltyReward.id, LoyaltyReward.name).where(LoyaltyReward.id.in_(ids))
+    )
+    return {i: n for i, n in rows}
+
+
 @router.get("/retention/playbooks")
 def playbook_list(request: Request, session: DbSession, user: PageUser) -> Response:
     """Every playbook by class and reason, with its action and control share."""
     require(user, "retention:manage")
     locale = request_locale(request)
+    books = playbooks.list_playbooks(session, actor=user)
     return render(
         request,
         "retention/playbooks.html",
-        books=playbooks.list_playbooks(session, actor=user),
+        books=books,
+        reward_names=_reward_names(session, books),
         zh=locale == "zh_CN",
         class_name=lambda c: reasons.label(reasons.CLASS_NAMES, c, locale),
         reason_name=lambda r: (

@@ -113,6 +113,10 @@ def _offers(request: Request, session: Session, rows: list) -> dict[int, str]:
         state = offer_state(notes.get(t.case_id)) if t.case_id in notes else None
         if state is not None:
             out[t.id] = tr(request, texts[state[0]], n=state[1])
+    from retento.retention.offers import voucher_texts
+
+    for t_id, text in voucher_texts(request, session, rows, notes).items():
+        out[t_id] = f"{out[t_id]}; {text}" if t_id in out else text
     return out
 
 

@@ -54,6 +54,7 @@ EDITABLE = (
     "window_days",
     "cost",
     "offer_points",
+    "offer_reward_id",
     "enabled",
 )
 
@@ -118,6 +119,14 @@ def _clean(data: dict[str, Any], pb: RetentionPlaybook | None) -> dict[str, Any]
                 raise InvalidInput("cost must be an amount of money.", field=key) from None
             if v < 0 or v >= Decimal("1e12"):
                 raise InvalidInput("cost must not be negative.", field=key)
+        elif key == "offer_reward_id":
+            try:
+                v = int(v)
+            except (TypeError, ValueError):
+                raise InvalidInput("offer_reward_id must be a reward id.", field=key) from None
+            if v < 0:
+                raise InvalidInput("offer_reward_id must be a reward id.", field=key)
+            v = v or None  # 0: no voucher
         elif key == "enabled":
             v = bool(v)
         out[key] = v
@@ -125,6 +134,20 @@ def _clean(data: dict[str, Any], pb: RetentionPlaybook | None) -> dict[str, Any]
     if action == "let_go" and out.get("cost", pb.cost if pb else ZERO) != ZERO:
         raise InvalidInput("Letting go is recorded with no spend: cost must be 0.", field="cost")
     return out
+
+
+def _check_reward(session: Session, values: dict[str, Any], pb: RetentionPlaybook | None) -> None:
+    """A newly chosen voucher must be an active reward of the loyalty catalogue."""
+    rid = values.get("offer_reward_id")
+    if rid is None or (pb is not None and pb.offer_reward_id == rid):
+        return
+    from retento.loyalty.models import LoyaltyReward
+
+    reward = session.get(LoyaltyReward, rid)
+    if reward is None or not reward.active:
+        raise InvalidInput(
+            f"Reward {rid} is not an active loyalty reward.", field="offer_reward_id"
+        )
 
 
 def create_playbook(session: Session, data: dict[str, Any], *, actor: User) -> RetentionPlaybook:
@@ -140,6 +163,7 @@ def create_playbook(session: Session, data: dict[str, Any], *, actor: User) -> R
         if not data.get(key):
             raise InvalidInput(f"{key} is required.", field=key)
     values = _clean(data, None)
+    _check_reward(session, values, None)
     exists = session.scalar(
         select(RetentionPlaybook.id).where(
             RetentionPlaybook.value_class == cls, RetentionPlaybook.reason == reason
@@ -169,7 +193,9 @@ def update_playbook(
     pb = get_playbook(session, playbook_id, actor=actor)
     lock_for_edit(session, pb, version)
     before = snapshot(pb)
-    for key, v in _clean(data, pb).items():
+    values = _clean(data, pb)
+    _check_reward(session, values, pb)
+    for key, v in values.items():
         setattr(pb, key, v)
     session.flush()
     record(session, actor, "update", "retention_playbook", pb.id, before, snapshot(pb))
@@ -372,6 +398,23 @@ def _act(
         case.cost = pb.cost + offer.value
         case.note = offer.note
         line = offer_line(offer.state, offer.points, offer.value, zh)
+        script = (script + "\n\n" if script else "") + line
+    if pb.action == "offer" and pb.offer_reward_id:
+        # The playbook's voucher, issued free of points by the loyalty domain (once per case);
+        # its value in money (points cost × point value) is added to the case's cost.
+        from retento.retention.offers import issue_offer_reward, voucher_line
+
+        voucher = issue_offer_reward(
+            session,
+            case.id,
+            alert.customer_id,
+            pb.offer_reward_id,
+            reason=f"Win-back offer ({pb.name_en})"[:200],
+            now=now,
+        )
+        case.cost = case.cost + voucher.value
+        case.note = "\n".join(x for x in (case.note, voucher.note) if x)
+        line = voucher_line(voucher.state, voucher.reward_name, voucher.value, zh)
         script = (script + "\n\n" if script else "") + line
     session.add(
         RetentionTask(

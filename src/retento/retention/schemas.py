@@ -113,6 +113,7 @@ class PlaybookRead(BaseModel):
     window_days: int
     cost: Decimal
     offer_points: int
+    offer_reward_id: int | None = None
     enabled: bool
     version: int
 
@@ -131,6 +132,8 @@ class PlaybookIn(BaseModel):
     window_days: int = Field(60, ge=1, le=730)
     cost: Money = Decimal("0.00")
     offer_points: int = Field(0, ge=0, le=1_000_000)
+    # A loyalty reward (voucher) issued free of points to treated members; 0 or null: none.
+    offer_reward_id: int | None = Field(None, ge=0)
     enabled: bool = True
 
 
@@ -146,6 +149,8 @@ class PlaybookUpdate(BaseModel):
     window_days: int | None = Field(None, ge=1, le=730)
     cost: Money | None = None
     offer_points: int | None = Field(None, ge=0, le=1_000_000)
+    # 0 removes the voucher.
+    offer_reward_id: int | None = Field(None, ge=0)
     enabled: bool | None = None
     version: ExpectedVersion = None
 
