@@ -10,6 +10,10 @@ Log-likelihoods are all evaluated with Retento's likelihood at each library's pa
 priors, whose influence is negligible at this sample size).
 
     .venv/bin/python benchmarks/bench_bgnbd_fit.py [--customers 1000000] [--repeat 3]
+
+``--model mbgnbd`` fits the MBG/NBD model (Batislam et al. 2007) to the same data instead:
+Retento's ``ModifiedBetaGeoModel`` against lifetimes' ``ModifiedBetaGeoFitter`` (PyMC-Marketing
+has no MBG/NBD model).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retento.analytics import BetaGeoModel, simulate_bgnbd
+from retento.analytics import BetaGeoModel, ModifiedBetaGeoModel, simulate_bgnbd
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_PY = ROOT / ".venv-bench" / "bin" / "python"
@@ -39,10 +43,11 @@ warnings.filterwarnings("ignore")
 which, path = sys.argv[1], sys.argv[2]
 d = np.load(path)
 x, tx, T = d["frequency"], d["recency"], d["T"]
-if which == "lifetimes":
-    from lifetimes import BetaGeoFitter
+if which.startswith("lifetimes"):
+    from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter
+    cls = ModifiedBetaGeoFitter if which == "lifetimes-mbg" else BetaGeoFitter
     t, c = time.perf_counter(), time.process_time()
-    f = BetaGeoFitter().fit(x, tx, T)
+    f = cls().fit(x, tx, T)
     el, cpu = time.perf_counter() - t, time.process_time() - c
     p = {k: float(v) for k, v in f.params_.items()}
 else:
@@ -69,8 +74,10 @@ def run_baseline(name: str, data: Path) -> dict | None:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def total_ll(params: dict, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> float:
-    m = BetaGeoModel()
+def total_ll(
+    params: dict, x: np.ndarray, tx: np.ndarray, T: np.ndarray, cls: type = BetaGeoModel
+) -> float:
+    m = cls()
     m.params_ = {k: params[k] for k in ("r", "alpha", "a", "b")}
     return float(m.log_likelihood(x, tx, T).sum())
 
@@ -80,7 +87,10 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-baselines", action="store_true")
+    ap.add_argument("--model", choices=("bgnbd", "mbgnbd"), default="bgnbd")
     args = ap.parse_args()
+    cls = ModifiedBetaGeoModel if args.model == "mbgnbd" else BetaGeoModel
+    baselines = ("lifetimes-mbg",) if args.model == "mbgnbd" else ("lifetimes", "pymc-marketing")
 
     sim = simulate_bgnbd(args.customers, **TRUE, T=(27.0, 39.0), seed=42)
     x, tx, T = (sim[c].to_numpy() for c in ("frequency", "recency", "T"))
@@ -91,16 +101,16 @@ def main() -> None:
     times, cpus = [], []
     for _ in range(args.repeat):
         t, c = time.perf_counter(), time.process_time()
-        model = BetaGeoModel().fit(x, tx, T)
+        model = cls().fit(x, tx, T)
         times.append(time.perf_counter() - t)
         cpus.append(time.process_time() - c)
     ours = float(np.median(times))
     ours_cpu = float(np.median(cpus))
-    ll_ours = total_ll(model.params_, x, tx, T)
+    ll_ours = total_ll(model.params_, x, tx, T, cls)
     print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}; python {platform.python_version()}")
     print(f"{args.customers:,} customers, T ~ U(27, 39) weeks, true params {TRUE}")
     print(
-        f"retento BetaGeoModel.fit: median {ours:.3f} s of {args.repeat} "
+        f"retento {cls.__name__}.fit: median {ours:.3f} s of {args.repeat} "
         f"(runs {', '.join(f'{t:.3f}' for t in times)}), {model.n_iter_} iterations"
     )
     print(f"  params { ({k: round(v, 4) for k, v in model.params_.items()}) }, LL {ll_ours:.2f}")
@@ -108,12 +118,12 @@ def main() -> None:
     print(f"  median CPU {ours_cpu:.3f} s; 1-min load average {load:.1f}")
     rows = [("retento", ours, ours_cpu, ll_ours)]
     if not args.skip_baselines:
-        for name in ("lifetimes", "pymc-marketing"):
+        for name in baselines:
             res = run_baseline(name, data)
             if res is None or "error" in res:
                 print(f"{name}: not run ({res and res.get('error')})")
                 continue
-            ll = total_ll(res["params"], x, tx, T)
+            ll = total_ll(res["params"], x, tx, T, cls)
             rows.append((name, res["seconds"], res["cpu"], ll))
             print(
                 f"{name}: {res['seconds']:.2f} s (CPU {res['cpu']:.2f} s), params "

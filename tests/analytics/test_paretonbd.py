@@ -115,3 +115,32 @@ def test_large_data_path_matches_lbfgs(hardie: pd.DataFrame, monkeypatch) -> Non
     assert newton.log_likelihood_ == pytest.approx(plain.log_likelihood_, abs=1e-3)
     for k in ("r", "alpha", "s", "beta"):
         assert newton.params_[k] == pytest.approx(plain.params_[k], rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "theta", [(0.55, 10.58, 0.61, 11.67), (0.55, 14.0, 0.61, 3.0), (2.0, 0.5, 3.0, 40.0)]
+)
+def test_tiered_quadrature_matches_a_400_node_rule(theta: tuple[float, ...]) -> None:
+    """Each row's smallest sufficient Gauss-Legendre rule (8-64 nodes) gives the integral and
+    its gradient as a 400-node rule does, for light and heavy buyers, both alpha < beta and
+    alpha > beta."""
+    from retento.analytics.btyd import _GL_TIER_BOUNDS, _pnbd_log_integral_rule
+
+    rng = np.random.default_rng(1)
+    n = 20_000
+    x = rng.integers(0, 120, n).astype(float)
+    x[:3000] = 0
+    T = rng.uniform(1, 80, n)
+    tx = np.where(x > 0, T * rng.random(n), 0.0)
+    th = np.array(theta)
+    logi, grad = ParetoNBDModel._log_integral(th, x, tx, T, True)
+    c = min(th[1], th[3])
+    lo, hi = np.log(c + tx), np.log(c + T)
+    nodes, weights = np.polynomial.legendre.leggauss(400)
+    ref, ref_grad = _pnbd_log_integral_rule(
+        th, x, lo, 0.5 * (hi - lo), (nodes, np.log(weights)), True
+    )
+    tiers = np.searchsorted(_GL_TIER_BOUNDS, (th[0] + x + th[2] + 1.0) * 0.5 * (hi - lo))
+    assert len(np.unique(tiers)) >= 4  # the data exercise several rules
+    np.testing.assert_allclose(logi, ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-12)
