@@ -39,10 +39,12 @@ score is kept in ``scores_`` so a report can show why that k was chosen.
 Segment names
 -------------
 Segments are numbered by share of revenue (0 = the largest). Each gets an English and a
-Chinese name from its profile relative to the population, by these rules on the segment's mean
-scaled value :math:`\bar z` of a feature (0 = the median customer, 1 = one IQR above):
+Chinese name from its profile relative to the population, by these rules on the percentile
+rank of the segment's median :math:`m` of a feature among all customers,
+:math:`p = (\#\{x < m\} + \#\{x \le m\}) / 2n` (ties count half):
 
-* level "high" when :math:`\bar z > 0.5`, "low" when :math:`\bar z < -0.5`, otherwise "mid";
+* level "high" when :math:`p > 2/3`, "low" when :math:`p < 1/3`, otherwise "mid" (the
+  segment's typical customer is in the top, bottom or middle third of all customers);
 * recency: low = "Recent" / "近期", mid = "Cooling" / "渐冷", high = "Lapsed" / "流失的";
 * frequency: a segment whose median customer bought on one day only is "one-time buyers" /
   "一次性买家"; otherwise high = "frequent" / "高频", mid = "regular" / "中频",
@@ -83,7 +85,6 @@ __all__ = ["CustomerSegmentation", "segment_features", "SEGMENT_FEATURES"]
 SEGMENT_FEATURES = ("recency", "frequency", "monetary", "clv", "churn_risk", "engagement")
 _LOG_FEATURES = {"recency", "frequency", "monetary", "clv"}
 _METHODS = ("kmeans", "gmm")
-HIGH = 0.5
 
 _WORDS = {
     "recency": {
@@ -112,8 +113,15 @@ _WORDS = {
 }
 
 
-def _level(z: float) -> str:
-    return "high" if z > HIGH else "low" if z < -HIGH else "mid"
+def _level(p: float) -> str:
+    return "high" if p > 2 / 3 else "low" if p < 1 / 3 else "mid"
+
+
+def _percentile(sorted_values: np.ndarray, m: float) -> float:
+    """Mid-rank percentile of ``m`` in ``sorted_values`` (ties count half)."""
+    below = np.searchsorted(sorted_values, m, side="left")
+    at_or_below = np.searchsorted(sorted_values, m, side="right")
+    return float(below + at_or_below) / (2 * len(sorted_values))
 
 
 def segment_name(levels: dict[str, str], one_time: bool) -> tuple[str, str]:
@@ -393,7 +401,7 @@ class CustomerSegmentation:
         self._relabel[order] = np.arange(k)
         self.n_clusters_ = k
         self.labels_ = self._relabel[raw]
-        self.profiles_ = self._profiles(X, Z, self.labels_)
+        self.profiles_ = self._profiles(X, self.labels_)
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -416,7 +424,7 @@ class CustomerSegmentation:
         return dict(zip(self.profiles_["segment"], self.profiles_[f"name_{lang}"], strict=True))
 
     # -- profiles and names -----------------------------------------------------------------
-    def _profiles(self, X: pd.DataFrame, Z: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    def _profiles(self, X: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
         k = self.n_clusters_
         n = len(labels)
         raw = pd.DataFrame(
@@ -429,10 +437,13 @@ class CustomerSegmentation:
         money = raw["monetary"].to_numpy()
         total = money.sum()
         revenue = np.bincount(labels, weights=money, minlength=k)
-        zmean = pd.DataFrame(Z, columns=self.features_).groupby(labels).mean()
+        population = {c: np.sort(raw[c].to_numpy()) for c in self.features_}
         rows = []
         for s in range(k):
-            levels = {c: _level(float(zmean.loc[s, c])) for c in self.features_}
+            levels = {
+                c: _level(_percentile(population[c], float(medians.loc[s, c])))
+                for c in self.features_
+            }
             one_time = bool(medians.loc[s, "frequency"] <= 1)
             en, zh = segment_name(levels, one_time)
             row: dict[str, Any] = {
