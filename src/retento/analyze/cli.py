@@ -389,4 +389,5 @@ def _write_churn_csv(output: Path, scores: Any, customer_col: str, lang: str) ->
 
 # Further subcommands register themselves on ``app``.
 import retento.analyze.segments_cli  # noqa: E402, F401
+import retento.analyze.sequences_cli  # noqa: E402, F401
 from retento.analyze import basket_cli  # noqa: E402, F401
