@@ -10,13 +10,15 @@ Scaling
 The skewed, non-negative features (recency, frequency, monetary, CLV) are first put on a log
 scale, :math:`g(x) = \operatorname{sign}(x) \log(1 + |x|)`, so that one customer spending
 100 times the median does not become a cluster of its own; churn risk and engagement are used
-as they are. Every feature :math:`z` is then scaled robustly,
+as they are. Every feature :math:`z` is then centred on its median and divided by the larger
+of its inter-quartile range and its standard deviation,
 
-.. math:: \tilde z = (z - \operatorname{median}(z)) / \operatorname{IQR}(z),
+.. math:: \tilde z = (z - \operatorname{median}(z)) / \max(\operatorname{IQR}(z), \sigma(z)),
 
-falling back to the standard deviation when the inter-quartile range is 0 (e.g. a population of
-mostly one-time buyers) and to 1 when the feature is constant. A scaled value of +1 is one IQR
-above the median customer, so every feature weighs the same in the distance.
+(1 when the feature is constant). The IQR keeps a long tail from setting the scale; the standard
+deviation takes over when most customers share one value (one-time buyers, a score of 0), where
+the IQR alone is near 0 and would make that feature outweigh all others. A scaled value of +1 is
+at most one IQR above the median customer, so the features weigh about the same in the distance.
 
 Clustering and the choice of k
 ------------------------------
@@ -31,6 +33,9 @@ Clustering and the choice of k
   k minimises the Bayesian information criterion
   :math:`\mathrm{BIC} = -2 \log L + p \log n` (Schwarz 1978), with
   :math:`p = k-1 + kd + k\,d(d+1)/2` free parameters in :math:`d` dimensions.
+  Every variance gets a floor of 0.01 (a standard deviation of a tenth of the scale): purchase
+  counts are discrete and a group of one-time buyers has no spread at all, so without the floor
+  a component collapses onto it with an unbounded likelihood and BIC keeps asking for more k.
 
 With more than ``selection_sample`` customers (200,000 by default), k is chosen on a random
 sample of that size; the final model with the chosen k is fitted on everyone. Every candidate's
@@ -83,8 +88,11 @@ __all__ = ["CustomerSegmentation", "segment_features", "SEGMENT_FEATURES"]
 
 #: Feature columns the segmentation knows, in order; the first three are required.
 SEGMENT_FEATURES = ("recency", "frequency", "monetary", "clv", "churn_risk", "engagement")
+_REQUIRED = SEGMENT_FEATURES[:3]
 _LOG_FEATURES = {"recency", "frequency", "monetary", "clv"}
 _METHODS = ("kmeans", "gmm")
+#: Added to the mixture's variances (scaled units: a standard deviation of 0.1).
+GMM_VARIANCE_FLOOR = 0.01
 
 _WORDS = {
     "recency": {
@@ -190,7 +198,7 @@ class CustomerSegmentation:
         ``chosen``. A single row when ``n_clusters`` is fixed.
     features_ : list of str
     center_, scale_ : ndarray
-        Robust-scaling median and IQR (on the log scale for the log features).
+        Scaling median and max(IQR, standard deviation) (on the log scale for the log features).
     labels_ : ndarray of int
         Segment of each customer of the fit, 0 = the segment with the largest revenue share.
     profiles_ : DataFrame
@@ -273,7 +281,7 @@ class CustomerSegmentation:
         if fitting:
             wanted = list(self.features) if self.features is not None else None
             if wanted is None:
-                wanted = [c for c in SEGMENT_FEATURES if c in X.columns]
+                wanted = [c for c in SEGMENT_FEATURES if c in X.columns or c in _REQUIRED]
             unknown = [c for c in wanted if c not in SEGMENT_FEATURES]
             if unknown:
                 raise ValueError(
@@ -309,9 +317,8 @@ class CustomerSegmentation:
         if fitting:
             self.features_ = features
             q1, med, q3 = np.percentile(Z, [25, 50, 75], axis=0)
-            scale = q3 - q1
-            std = Z.std(axis=0)
-            scale = np.where(scale > 0, scale, np.where(std > 0, std, 1.0))
+            scale = np.maximum(q3 - q1, Z.std(axis=0))
+            scale = np.where(scale > 0, scale, 1.0)
             self.center_, self.scale_ = med, scale
         return (Z - self.center_) / self.scale_
 
@@ -323,7 +330,9 @@ class CustomerSegmentation:
             return KMeans(k, init="k-means++", n_init=self.n_init, random_state=seed)
         from sklearn.mixture import GaussianMixture
 
-        return GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=1e-4)
+        return GaussianMixture(
+            k, covariance_type="full", random_state=seed, reg_covar=GMM_VARIANCE_FLOOR
+        )
 
     def _choose_k(self, Z: np.ndarray, rng: np.random.Generator) -> int:
         from sklearn.metrics import silhouette_score
