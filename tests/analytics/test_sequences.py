@@ -11,11 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from retento.analytics.next_item import NextItemRecommender, evaluate_next_item
 from retento.analytics.sequences import (
     BudgetExceeded,
-    NextItemRecommender,
     PurchaseSequences,
-    evaluate_next_item,
     format_pattern,
     frequent_sequences,
 )

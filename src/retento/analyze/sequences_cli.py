@@ -58,10 +58,10 @@ def sequences(
     import pandas as pd
 
     from retento.analytics.errors import SummaryInputError
+    from retento.analytics.next_item import evaluate_next_item
     from retento.analytics.sequences import (
         BudgetExceeded,
         PurchaseSequences,
-        evaluate_next_item,
         format_pattern,
         frequent_sequences,
     )
