@@ -316,15 +316,17 @@ def _build(
         new_seq[0] = new_elem[0] = True
         np.not_equal(cust[1:], cust[:-1], out=new_seq[1:])
         new_elem[1:] = new_seq[1:] | (day[1:] != day[:-1])
-    line_elem = np.cumsum(new_elem) - 1
     starts = np.flatnonzero(new_elem)
-    elem_start = np.append(starts, n).astype(np.int64)
-    seq_of_line = np.cumsum(new_seq) - 1
+    elem_start = np.empty(len(starts) + 1, dtype=np.int64)
+    elem_start[:-1] = starts
+    elem_start[-1] = n
+    line_elem = np.repeat(np.arange(len(starts), dtype=np.int64), np.diff(elem_start))
+    elem_seq = np.cumsum(new_seq[starts], dtype=np.int64) - 1
     return PurchaseSequences(
         line_item=item,
-        line_elem=line_elem.astype(np.int64),
+        line_elem=line_elem,
         elem_start=elem_start,
-        elem_seq=seq_of_line[starts].astype(np.int64),
+        elem_seq=elem_seq,
         elem_day=day[starts],
         seq_customer=cust[new_seq],
         customer_labels=list(customer_labels),
