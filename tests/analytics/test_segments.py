@@ -236,3 +236,18 @@ def test_segment_features_bad_row_named(tmp_path: Path) -> None:
     path.write_text("cust,day,amount\n1,2024-01-01,5\n2,not a date,3\n")
     with pytest.raises(SummaryInputError, match="'day'.*row 2"):
         segment_features(path, "cust", "day", "amount")
+
+
+def test_silhouette_matches_sklearn() -> None:
+    from sklearn.metrics import silhouette_score
+
+    from retento.analytics.segments import silhouette
+
+    rng = np.random.default_rng(4)
+    Z = rng.normal(size=(1500, 3))
+    labels = rng.integers(0, 4, 1500)
+    labels[0] = 4  # a cluster of one scores 0
+    assert silhouette(Z, labels, 5, block=100) == pytest.approx(silhouette_score(Z, labels))
+    X, truth = planted()
+    Zp = np.log1p(X.to_numpy())
+    assert silhouette(Zp, truth, 4) == pytest.approx(silhouette_score(Zp, truth))
