@@ -125,8 +125,13 @@ def test_customer_answers_on_a_phone(browser, server, survey_links):  # noqa: F8
     page.set_default_timeout(10_000)
     try:
         url = server.base_url + survey_links["path"]
-        page.goto(url)
+        page.goto(url + "?lang=zh_CN")
+        # 王芳 reads Chinese, but this survey has no Chinese texts: all of it stays English,
+        # buttons included, and there is no language to switch to.
         assert page.inner_text("#public-title") == "After-sales survey"
+        assert page.locator("html[lang=en]").count() == 1
+        assert page.inner_text("#submit-survey") == "Send my answers"
+        assert page.locator(".langswitch").count() == 0
         fits = "document.documentElement.scrollWidth <= window.innerWidth"
         assert page.evaluate(fits), "the page scrolls sideways on a phone"
 
@@ -272,6 +277,44 @@ def add_question(page, section: str, q: tuple) -> None:
     page.wait_for_selector(f"#q-{code}")
 
 
+SURVEY_NAME_ZH = "咖啡服务调查"
+QUESTION_ZH = {
+    "sat": "总体而言，您对我们满意吗？",
+    "rec": "您向朋友推荐我们的可能性有多大？",
+    "note": "还有什么想告诉我们的吗？",
+}
+
+
+def add_chinese_texts(page) -> None:
+    """On the builder: open the Chinese texts page, fill every text, save, see it complete."""
+    languages = page.locator("#survey-languages [data-lang=zh_CN]")
+    assert "texts missing" in languages.inner_text()
+    page.click("#translate-zh_CN")
+    page.wait_for_selector("#translate-form")
+    missing = int(page.get_attribute("#missing-count", "data-missing"))
+    rows = page.locator("#translate-form tr[data-field]")
+    assert rows.count() == missing > 0  # nothing is translated yet: every row is marked
+    assert page.locator("#translate-form tr.missing").count() == missing
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        field = row.get_attribute("data-field")
+        code = field.split("|")[1]
+        original = row.locator("td").nth(1).inner_text()
+        if field == "s||name":
+            text = SURVEY_NAME_ZH
+        elif field.endswith("|text") and code in QUESTION_ZH:
+            text = QUESTION_ZH[code]
+        else:
+            text = f"（中文）{original}"
+        row.locator("input, textarea").fill(text)
+    page.click("#save-translation")
+    page.wait_for_selector(".flash-ok")
+    assert page.get_attribute("#missing-count", "data-missing") == "0"
+    assert page.locator("#translate-form tr.missing").count() == 0
+    page.click("nav.actions a:has-text('Questions')")
+    assert "complete" in page.inner_text("#survey-languages [data-lang=zh_CN]")
+
+
 def test_manager_builds_a_survey_and_sends_it_to_vip_customers(browser, server, story):  # noqa: F811
     with desktop_page(browser) as page:
         login(page, server, "manager")
@@ -313,6 +356,10 @@ def test_manager_builds_a_survey_and_sends_it_to_vip_customers(browser, server, 
         page.click("#settings-form button[type=submit]")
         page.wait_for_selector(".flash-ok")
         assert page.inner_text("#survey-status") == "Active"
+
+        # The VIP customers read Chinese: the manager gives every text in Chinese, side by side
+        # with the English one (until then they would get the whole survey in English).
+        add_chinese_texts(page)
 
         page.click("nav.actions a:has-text('Distribution')")
         page.fill("#distribute-form #f-name", "VIP wave")
@@ -362,7 +409,11 @@ def test_vip_customer_answers_on_her_phone_in_chinese(browser, server, story):  
     with phone_page(browser) as page:  # a phone set to English
         page.goto(url)  # the link carries her language (a customer in China: zh_CN)
         page.wait_for_selector("html[lang=zh-CN]", state="attached")
-        assert page.inner_text("#public-title") == SURVEY_NAME
+        # Chinese questions inside Chinese buttons: the survey has every text in Chinese.
+        assert page.inner_text("#public-title") == SURVEY_NAME_ZH
+        assert QUESTION_ZH["sat"] in page.inner_text("#sq-qsat legend")
+        assert QUESTION_ZH["rec"] in page.inner_text("#sq-qrec legend")
+        assert SURVEY_NAME not in page.inner_text("main")
         assert page.inner_text("#submit-survey") == "提交答卷"
         assert page.inner_text("#public-form button[value=save]") == "稍后继续"
         assert "您的期望" in page.inner_text("#sq-qquality")
@@ -380,6 +431,8 @@ def test_vip_customer_answers_on_her_phone_in_chinese(browser, server, story):  
         page.tap(".langswitch a[lang=en]")
         page.wait_for_selector("html[lang=en]", state="attached")
         assert page.inner_text("#submit-survey") == "Send my answers"
+        assert page.inner_text("#public-title") == SURVEY_NAME
+        assert "How likely" in page.inner_text("#sq-qrec legend")
         assert page.is_checked("#sq-qrec input[value='9']")
         screenshot(page, "survey-mobile", full_page=False)
         page.tap(".langswitch a[lang=zh-CN]")
@@ -409,7 +462,7 @@ def test_vip_customer_answers_on_her_phone_in_chinese(browser, server, story):  
         page.tap("#submit-survey")
         page.wait_for_selector("#public-done")
         assert page.inner_text("#public-done h1") == "谢谢！"
-        assert SURVEY_NAME in page.inner_text("#public-done")
+        assert SURVEY_NAME_ZH in page.inner_text("#public-done")
 
         page.goto(url)  # a second visit of the link shows the thank-you, no form
         assert page.locator("#public-done").is_visible()
@@ -766,6 +819,8 @@ def test_manager_reads_nps_csat_ratio_value_and_csi_on_the_results_page(
         driver_names = page.locator("#drivers-table tbody td:first-child")
         names = driver_names.all_inner_texts()
         assert len(names) == len(csi["drivers"]["Satisfaction"]) > 1
+        # measure the labels once ECharts has finished drawing (not mid-animation)
+        page.wait_for_selector("#drivers-chart[data-chart-ready]", state="attached")
         boxes = label_boxes(page, "#drivers-chart", names)
         assert sorted(boxes) == sorted(names) and overlaps(boxes) == [], boxes
         screenshot(page, "survey-results")

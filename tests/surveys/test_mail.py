@@ -56,9 +56,7 @@ def _outbox(db, kind=None):
     return list(db.scalars(stmt))
 
 
-def test_online_distribution_queues_one_email_per_consenting_customer(
-    db, users, bilingual_survey
-):
+def test_online_distribution_queues_one_email_per_consenting_customer(db, users, bilingual_survey):
     cs = _customers(db)
     dist, links = _distribute(db, bilingual_survey, users, cs.values())
     assert len(links) == 5
@@ -160,7 +158,9 @@ def test_reminders_are_emailed_within_the_reminder_rules(db, users, small_survey
     assert len(_outbox(db, "survey_reminder")) == 1
     send_queued(db, settings=settings, now=t0 + timedelta(days=6))
     last = recorder.messages[-1]
-    assert last["X-Envelope-To"] == "lilei@example.cn" and last["Subject"] == "Reminder: Small survey"
+    assert (
+        last["X-Envelope-To"] == "lilei@example.cn" and last["Subject"] == "Reminder: Small survey"
+    )
     assert LINK.search(last.get_body(("plain",)).get_content())
     # max_reminders = 2 were used up: no third reminder.
     assert send_reminders(db, now=t0 + timedelta(days=20)) == 0
