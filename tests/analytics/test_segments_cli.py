@@ -81,6 +81,10 @@ def test_segments_gmm_fixed_k_chinese_text(cdnow_csv: Path, tmp_path: Path) -> N
     res = runner.invoke(app, _args(cdnow_csv, out, "--method", "gmm", "--k-max", "4", "--json"))
     payload = json.loads(res.stdout)
     assert payload["chosen_by"] == "bic"
+    text = runner.invoke(app, _args(cdnow_csv, out, "--k-max", "3"))
+    assert text.exit_code == 0, text.output
+    assert "silhouette per k (* = chosen): 2: 0.6" in text.stdout
+    assert "0: Recent frequent high spenders - " in text.stdout
     chosen = [s for s in payload["scores"] if s["chosen"]][0]
     assert chosen["score"] == min(s["score"] for s in payload["scores"])
 

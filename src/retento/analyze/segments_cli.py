@@ -122,6 +122,13 @@ def segments(
         f"{len(features):,} customers in {model.n_clusters_} segments ({chosen_by}) "
         f"written to {output}"
     )
+    if k is None:
+        typer.echo(
+            f"  {chosen_by} per k (* = chosen): "
+            + ", ".join(
+                f"{r.k}: {r.score:.4g}{'*' if r.chosen else ''}" for r in model.scores_.itertuples()
+            )
+        )
     for row in model.profiles_.itertuples():
         typer.echo(
             f"  {row.segment}: {getattr(row, 'name_' + lang)} - {row.size:,} customers "
