@@ -51,8 +51,9 @@ def test_bulk_entry_and_reimport_award_once_per_response(db, users, small_survey
     a, b = make_customer(db), make_customer(db)
     rows = [
         {"customer_id": a.id, "external_id": "P-1", "answers": [{"question": "sat", "number": 4}]},
-        {"customer_id": b.id, "external_id": "P-2", "answers": [{"question": "sat", "number": 2}]},
+        {"customer_id": b.id, "external_id": "P-2", "answers": [{"question": "sat", "number": 5}]},
     ]
+    # Scores that open no retention case: a low score would add a win-back offer's points.
     data = BulkResponses(responses=rows)
     service.bulk_responses(db, small_survey.id, data, actor=users["agent"])
     assert _events(db) == 2
