@@ -4,7 +4,15 @@ Generates (once, cached in the git-ignored ``benchmarks/out/``) a day-level BG/N
 log with Gamma-Gamma amounts, then runs the CLI in a subprocess and reports wall time and peak
 resident memory (``ru_maxrss`` of the child). Targets: under 15 s and under 4 GB.
 
+It also times, in the same run and alternating with the command, one *bare DuckDB aggregation
+pass* over the same file: a fresh Python process that imports duckdb and fetches
+``SELECT customer, count(*), min(date), max(date), sum(amount) ... GROUP BY customer`` into
+NumPy, i.e. the least any per-customer summary of the file costs. The ratio
+``analyze clv / bare pass`` (target <= 1.5x) is printed per pair and for the medians, with the
+command's own start-up (``retento analyze clv --help``) for reference.
+
     .venv/bin/python benchmarks/bench_analyze_clv.py [--customers 1000000] [--model bgnbd]
+        [--repeat 3]
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -42,10 +51,37 @@ def make_data(n: int) -> Path:
     return path
 
 
+BARE = r"""
+import sys, duckdb
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+path = sys.argv[1].replace("'", "''")
+con.execute(
+    "SELECT customer_id, count(*) AS n, min(date) AS first_day, max(date) AS last_day, "
+    f"sum(amount) AS total FROM read_csv('{path}') GROUP BY customer_id"
+).fetchnumpy()
+"""
+
+
+def timed(cmd: list[str]) -> tuple[float, float, float, subprocess.CompletedProcess]:
+    """Wall, CPU and peak RSS (GB) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if res.returncode != 0:
+        print(res.stderr, file=sys.stderr)
+        raise SystemExit(1)
+    return wall, cpu, after.ru_maxrss / 1024**2, res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--model", default="bgnbd")
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     data = make_data(args.customers)
     con = duckdb.connect()
@@ -53,33 +89,47 @@ def main() -> None:
     rows = con.execute(f"SELECT count(*) FROM read_csv('{data}')").fetchall()[0][0]
     con.close()
     out = OUT / "scores.csv"
+    retento = str(ROOT / ".venv" / "bin" / "retento")
     cmd = [
-        str(ROOT / ".venv" / "bin" / "retento"), "analyze", "clv", str(data),
+        retento, "analyze", "clv", str(data),
         "--customer-col", "customer_id", "--date-col", "date", "--amount-col", "amount",
         "--freq", "W", "--model", args.model, "--calibration-end", "2024-10-31",
         "--output", str(out), "--json",
     ]  # fmt: skip
-    t = time.perf_counter()
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak_gb = usage.ru_maxrss / 1024**2
-    cpu = usage.ru_utime + usage.ru_stime
-    load = os.getloadavg()[0]
-    if res.returncode != 0:
-        print(res.stderr, file=sys.stderr)
-        raise SystemExit(1)
-    payload = json.loads(res.stdout)
-    print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}")
-    print(f"input: {rows:,} transactions, {payload['customers']:,} customers ({data.name})")
-    print(f"model: {args.model}; params {payload['params']}")
-    print(f"stages (s): { {k: round(v, 2) for k, v in payload['timings'].items()} }")
-    print(f"1-min load average after the run: {load:.1f} (2 cores)")
-    print("| command | wall (s) | CPU (s) | peak RSS (GB) | target |")
-    print("|---|---|---|---|---|")
+    bare_cmd = [sys.executable, "-c", BARE, str(data)]
+    start_wall, start_cpu, _, _ = timed([retento, "analyze", "clv", "--help"])
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC")
+    print(f"input: {rows:,} transactions ({data.name}); model {args.model}")
+    print(f"start-up (retento analyze clv --help): {start_wall:.2f} s wall, {start_cpu:.2f} s CPU")
     print(
-        f"| retento analyze clv ({args.model}) | {wall:.2f} | {cpu:.2f} | {peak_gb:.2f} "
-        "| < 15 s, < 4 GB |"
+        "| run | load (1 min) | bare DuckDB pass wall (s) | CPU (s) | analyze clv wall (s) "
+        "| CPU (s) | ratio wall | ratio CPU | stages (s) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    bares, clvs, bcpus, ccpus, peak = [], [], [], [], 0.0
+    for i in range(args.repeat):
+        b_wall, b_cpu, _, _ = timed(bare_cmd)
+        c_wall, c_cpu, peak, res = timed(cmd)
+        payload = json.loads(res.stdout)
+        bares.append(b_wall)
+        clvs.append(c_wall)
+        bcpus.append(b_cpu)
+        ccpus.append(c_cpu)
+        stages = ", ".join(
+            f"{k[:-2]} {v:.2f}" for k, v in payload["timings"].items() if k != "total_s"
+        )
+        print(
+            f"| {i + 1} ({time.strftime('%H:%M:%S', time.gmtime())}) | {os.getloadavg()[0]:.1f} "
+            f"| {b_wall:.2f} | {b_cpu:.2f} | {c_wall:.2f} | {c_cpu:.2f} "
+            f"| {c_wall / b_wall:.2f}x | {c_cpu / b_cpu:.2f}x | {stages} |"
+        )
+        sys.stdout.flush()
+    med = statistics.median
+    print(
+        f"medians: bare pass {med(bares):.2f} s (CPU {med(bcpus):.2f}), analyze clv "
+        f"{med(clvs):.2f} s (CPU {med(ccpus):.2f}), ratio {med(clvs) / med(bares):.2f}x wall, "
+        f"{med(ccpus) / med(bcpus):.2f}x CPU; customers {payload['customers']:,}; peak RSS of "
+        f"the children {peak:.2f} GB; params {payload['params']}"
     )
 
 
