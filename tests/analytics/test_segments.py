@@ -77,8 +77,8 @@ def test_planted_names_follow_rules() -> None:
     assert prof["size"].sum() == len(X)
     by_group = {g: int(pd.Series(seg.labels_[truth == i]).mode()[0]) for i, g in enumerate(PLANTED)}
     name = prof.set_index("segment")
-    assert name.loc[by_group["A"], "name_en"] == "Recent frequent high spenders"
-    assert name.loc[by_group["A"], "name_zh"] == "近期高频高消费"
+    assert name.loc[by_group["A"], "name_en"] == "Very recent very frequent top spenders"
+    assert name.loc[by_group["A"], "name_zh"] == "最近超高频顶级消费"
     assert name.loc[by_group["B"], "name_en"] == "Lapsed small-ticket one-time buyers"
     assert name.loc[by_group["B"], "name_zh"] == "流失的低消费一次性买家"
     assert name.loc[by_group["C"], "name_en"] == "Recent frequent mid spenders"
@@ -90,13 +90,14 @@ def test_planted_names_follow_rules() -> None:
             m = getattr(row, f"median_{c}")
             p = ((X[c] < m).sum() + (X[c] <= m).sum()) / (2 * len(X))
             want = "high" if p > 2 / 3 else "low" if p < 1 / 3 else "mid"
+            want = "very_high" if p > 0.9 else "very_low" if p < 0.1 else want
             assert getattr(row, f"level_{c}") == want
         members = X[seg.labels_ == row.segment]
         assert row.mean_monetary == pytest.approx(members["monetary"].mean())
         assert row.median_recency == pytest.approx(members["recency"].median())
         assert row.revenue_share == pytest.approx(members["monetary"].sum() / X["monetary"].sum())
     assert prof["name_en"].is_unique and prof["name_zh"].is_unique
-    assert seg.names("zh")[by_group["A"]] == "近期高频高消费"
+    assert seg.names("zh")[by_group["A"]] == "最近超高频顶级消费"
 
 
 def test_optional_features_add_qualifiers() -> None:
@@ -109,8 +110,8 @@ def test_optional_features_add_qualifiers() -> None:
     a = int(pd.Series(seg.labels_[truth == 0]).mode()[0])
     b = int(pd.Series(seg.labels_[truth == 1]).mode()[0])
     names = seg.names("en")
-    assert names[a] == "Recent frequent high spenders, safe, engaged"
-    assert seg.names("zh")[a] == "近期高频高消费（低流失风险、高互动）"
+    assert names[a] == "Very recent very frequent top spenders, safe, engaged"
+    assert seg.names("zh")[a] == "最近超高频顶级消费（低流失风险、高互动）"
     assert names[b] == "Lapsed small-ticket one-time buyers, at risk"
     assert seg.scores_["metric"].tolist() == ["fixed"]
 
@@ -126,23 +127,50 @@ def test_segment_name_rules_and_duplicates() -> None:
         "Lapsed one-time buyers, with high CLV",
         "流失的一次性买家（高价值）",
     )
-    # Two planted groups with the same profile level in every feature get one name each.
+    assert segment_name(
+        {"recency": "very_low", "frequency": "very_high", "monetary": "very_high"}, False
+    ) == (
+        "Very recent very frequent top spenders",
+        "最近超高频顶级消费",
+    )
+    # "very" levels without words of their own read like the plain ones
+    assert segment_name(
+        {"recency": "very_high", "frequency": "very_low", "monetary": "very_low"}, False
+    ) == (
+        "Lapsed infrequent low spenders",
+        "流失的低频低消费",
+    )
+    # Two planted groups with the same level in every feature get one name each.
     rng = np.random.default_rng(0)
-    n, m = 200, 800
+    sizes = {"elite": 200, "g1": 300, "g2": 300, "lapsed": 1400}
     X = pd.DataFrame(
         {
-            "recency": np.r_[rng.uniform(1, 3, n), rng.uniform(8, 10, n), rng.uniform(300, 400, m)],
-            "frequency": np.r_[rng.integers(10, 12, n), rng.integers(10, 12, n), np.ones(m)],
-            "monetary": np.r_[rng.uniform(900, 1000, n), rng.uniform(500, 600, n), np.ones(m) * 9],
+            "recency": np.r_[
+                rng.uniform(1, 3, 200), rng.uniform(20, 25, 300), rng.uniform(30, 35, 300),
+                rng.uniform(300, 400, 1400),
+            ],
+            "frequency": np.r_[
+                rng.integers(20, 23, 200), rng.integers(5, 7, 300), rng.integers(5, 7, 300),
+                np.ones(1400),
+            ],
+            "monetary": np.r_[
+                rng.uniform(1000, 1100, 200), rng.uniform(100, 120, 300),
+                rng.uniform(150, 170, 300), np.full(1400, 9.0),
+            ],
         }
-    )
-    seg = CustomerSegmentation(n_clusters=3).fit(X)
+    )  # fmt: skip
+    assert sum(sizes.values()) == len(X)
+    seg = CustomerSegmentation(n_clusters=4).fit(X)
+    assert seg.profiles_["size"].tolist() == [200, 300, 300, 1400]
     assert seg.profiles_["name_en"].tolist() == [
+        "Very recent very frequent top spenders",
         "Recent frequent high spenders",
         "Recent frequent high spenders (2)",
-        "Cooling one-time buyers",
+        "Lapsed small-ticket one-time buyers",
     ]
-    assert seg.profiles_["name_zh"].tolist()[1] == "近期高频高消费（2）"
+    assert seg.profiles_["name_zh"].tolist()[1:3] == ["近期高频高消费", "近期高频高消费（2）"]
+    # the first of the two is the one with more revenue (the 150-170 spenders)
+    assert seg.profiles_["median_monetary"].iloc[1] > 150
 
 
 def test_deterministic_and_estimator_contract() -> None:

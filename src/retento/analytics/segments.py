@@ -49,14 +49,17 @@ rank of the segment's median :math:`m` of a feature among all customers,
 :math:`p = (\#\{x < m\} + \#\{x \le m\}) / 2n` (ties count half):
 
 * level "high" when :math:`p > 2/3`, "low" when :math:`p < 1/3`, otherwise "mid" (the
-  segment's typical customer is in the top, bottom or middle third of all customers);
-* recency: low = "Recent" / "近期", mid = "Cooling" / "渐冷", high = "Lapsed" / "流失的";
+  segment's typical customer is in the top, bottom or middle third of all customers), and
+  "very_high" above 0.9, "very_low" below 0.1 (the top or bottom tenth); a "very" level
+  without words of its own below reads like the plain one;
+* recency: very low = "Very recent" / "最近", low = "Recent" / "近期", mid = "Cooling" /
+  "渐冷", high = "Lapsed" / "流失的";
 * frequency: a segment whose median customer bought on one day only is "one-time buyers" /
-  "一次性买家"; otherwise high = "frequent" / "高频", mid = "regular" / "中频",
-  low = "infrequent" / "低频";
-* monetary: high = "high spenders" / "高消费", mid = "mid spenders" / "中等消费",
-  low = "low spenders" / "低消费"; for one-time buyers, high and low become "big-ticket" /
-  "高消费" and "small-ticket" / "低消费" before "one-time buyers" (mid is left out);
+  "一次性买家"; otherwise very high = "very frequent" / "超高频", high = "frequent" / "高频",
+  mid = "regular" / "中频", low = "infrequent" / "低频";
+* monetary: very high = "top spenders" / "顶级消费", high = "high spenders" / "高消费", mid =
+  "mid spenders" / "中等消费", low = "low spenders" / "低消费"; for one-time buyers, high and
+  low become "big-ticket" / "高消费" and "small-ticket" / "低消费" before "one-time buyers" (mid is left out);
 * optional features add a qualifier when not "mid": CLV high "with high CLV" / "高价值",
   low "with low CLV" / "低价值"; churn risk high "at risk" / "高流失风险", low "safe" /
   "低流失风险"; engagement high "engaged" / "高互动", low "disengaged" / "低互动".
@@ -96,16 +99,19 @@ GMM_VARIANCE_FLOOR = 0.01
 
 _WORDS = {
     "recency": {
+        "very_low": ("Very recent", "最近"),
         "low": ("Recent", "近期"),
         "mid": ("Cooling", "渐冷"),
         "high": ("Lapsed", "流失的"),
     },
     "frequency": {
+        "very_high": ("very frequent", "超高频"),
         "high": ("frequent", "高频"),
         "mid": ("regular", "中频"),
         "low": ("infrequent", "低频"),
     },
     "monetary": {
+        "very_high": ("top spenders", "顶级消费"),
         "high": ("high spenders", "高消费"),
         "mid": ("mid spenders", "中等消费"),
         "low": ("low spenders", "低消费"),
@@ -122,7 +128,17 @@ _WORDS = {
 
 
 def _level(p: float) -> str:
+    if p > 0.9:
+        return "very_high"
+    if p < 0.1:
+        return "very_low"
     return "high" if p > 2 / 3 else "low" if p < 1 / 3 else "mid"
+
+
+def _word(feature: str, level: str) -> tuple[str, str]:
+    """The words for a level; "very_" levels without words of their own use the plain ones."""
+    words = _WORDS[feature]
+    return words.get(level) or words.get(level.removeprefix("very_"), ("", ""))
 
 
 def _percentile(sorted_values: np.ndarray, m: float) -> float:
@@ -135,22 +151,23 @@ def _percentile(sorted_values: np.ndarray, m: float) -> float:
 def segment_name(levels: dict[str, str], one_time: bool) -> tuple[str, str]:
     """English and Chinese name from the feature levels ("low"/"mid"/"high"), by the rules in
     the module docstring."""
-    r_en, r_zh = _WORDS["recency"][levels["recency"]]
+    r_en, r_zh = _word("recency", levels["recency"])
     if one_time:
-        m_en, m_zh = _WORDS["one_time_monetary"][levels["monetary"]]
+        m_en, m_zh = _word("one_time_monetary", levels["monetary"])
         en = " ".join(w for w in (r_en, m_en, "one-time buyers") if w)
         zh = r_zh + m_zh + "一次性买家"
     else:
-        f_en, f_zh = _WORDS["frequency"][levels["frequency"]]
-        m_en, m_zh = _WORDS["monetary"][levels["monetary"]]
+        f_en, f_zh = _word("frequency", levels["frequency"])
+        m_en, m_zh = _word("monetary", levels["monetary"])
         en = f"{r_en} {f_en} {m_en}"
         zh = r_zh + f_zh + m_zh
     extra_en, extra_zh = [], []
     for feature in ("clv", "churn_risk", "engagement"):
         level = levels.get(feature, "mid")
         if level != "mid":
-            extra_en.append(_WORDS[feature][level][0])
-            extra_zh.append(_WORDS[feature][level][1])
+            en_word, zh_word = _word(feature, level)
+            extra_en.append(en_word)
+            extra_zh.append(zh_word)
     if extra_en:
         en += ", " + ", ".join(extra_en)
         zh += "（" + "、".join(extra_zh) + "）"
