@@ -209,3 +209,23 @@ def test_the_job_updates_lots_and_wallets_hot_on_postgresql(live_pg):
     delta = {t: (after[t][0] - before[t][0], after[t][1] - before[t][1]) for t in after}
     assert delta["loyalty_lots"] == (12, 12)
     assert delta["loyalty_accounts"] == (13, 13)  # 12 wallets and one breakage shard
+
+
+def test_inside_a_callers_savepoint_the_batches_stay_in_the_callers_transaction(db, users):
+    make_programme(db)
+    old = utcnow() - timedelta(days=400)
+    cids = []
+    for _ in range(3):
+        c = make_customer(db)
+        service.adjust(db, c.id, 40, actor=users["admin"], reason="due", expires_at=old)
+        cids.append(c.id)
+    db.flush()
+    nested = db.begin_nested()
+    assert run_expiry(db, batch=1) == 120
+    assert check_ledger(db).ok
+    nested.rollback()  # the caller's savepoint is still open: the whole run rolls back
+    db.expire_all()
+    assert [ledger.get_wallet(db, cid).balance for cid in cids] == [40, 40, 40]
+    assert not _expire_journals(db)
+    assert run_expiry(db) == 120
+    assert check_ledger(db).ok

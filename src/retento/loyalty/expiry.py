@@ -176,6 +176,14 @@ def _pg_worker(
     return total
 
 
+def _committer(session: Session) -> Callable[[], None]:
+    """Commit each batch, unless the caller holds a savepoint (``begin_nested``): then the
+    caller owns the transaction, and the batches stay in it (on one connection)."""
+    if session.in_nested_transaction():
+        return session.flush
+    return session.commit
+
+
 def _run_pg(session: Session, now: datetime, batch: int, workers: int) -> int:
     lots = LoyaltyLot.__table__
     lo, hi = session.execute(select(func.min(lots.c.account_id), func.max(lots.c.account_id))).one()
@@ -191,12 +199,13 @@ def _run_pg(session: Session, now: datetime, batch: int, workers: int) -> int:
     bind = session.get_bind()
     workers = max(1, min(workers, SHARDS, (hi - lo) // batch + 1))
     shards = [ledger.system_account_id(session, "breakage", k) for k in range(workers)]
+    commit = _committer(session)
     # The shards may just have been created: commit, so the workers' connections see them.
-    session.commit()
-    if workers == 1 or not isinstance(bind, Engine):
+    commit()
+    if workers == 1 or not isinstance(bind, Engine) or session.in_nested_transaction():
         # One connection (e.g. a session joined to an outer transaction): batches in sequence.
         with _unprepared(session.connection()):
-            return _pg_worker(session.execute, session.commit, take, shards[0], now)
+            return _pg_worker(session.execute, commit, take, shards[0], now)
 
     results: list[int] = [0] * workers
     errors: list[BaseException] = []
@@ -287,6 +296,7 @@ def _run_portable(session: Session, now: datetime, batch: int) -> int:
     lots = LoyaltyLot.__table__
     due = and_(lots.c.remaining > 0, lots.c.expires_at <= now)
     breakage = ledger.system_account_id(session, "breakage", 0)
+    commit = _committer(session)
     total = 0
     last = 0
     while True:
@@ -307,7 +317,7 @@ def _run_portable(session: Session, now: datetime, batch: int) -> int:
             break
         last = ids[-1]
         total += _expire_batch(session, ids, now, due, breakage)
-        session.commit()
+        commit()
     return total
 
 
@@ -319,9 +329,11 @@ def run_expiry(
 ) -> int:
     """Expire every lot due at ``now``; returns the points moved to breakage.
 
-    Commits each batch (and whatever the session held before). One ``expire`` journal per
+    Commits each batch (and whatever the session held before), unless the caller holds a
+    savepoint: then everything stays in the caller's transaction. One ``expire`` journal per
     batch: one posting per wallet and one to a breakage shard, summing to zero. On PostgreSQL
-    ``workers`` connections run the batches in parallel when the session is bound to an engine.
+    ``workers`` connections run the batches in parallel when the session is bound to an engine
+    (and holds no savepoint).
     """
     now = now or utcnow()
     if session.get_bind().dialect.name == "postgresql":
