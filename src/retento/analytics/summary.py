@@ -226,7 +226,8 @@ def _summary_select(unit: float, cal_end: str, obs_end: str) -> str:
 
 
 def _summary_sql_bitset(min_day: Any, span: int, unit: float, cal_end: str, obs_end: str) -> str:
-    """One aggregation of ``t`` by customer; same-day purchases merged through bitsets.
+    """Aggregations of ``t`` by customer (calibration, holdout); same-day purchases merged
+    through bitsets.
 
     The number of distinct purchase days is the popcount of a bitset of day offsets. The spend
     of the first day is the single row's amount unless the customer has more rows than days in
@@ -237,20 +238,14 @@ def _summary_sql_bitset(min_day: Any, span: int, unit: float, cal_end: str, obs_
     off = f"CAST(date_diff('day', {d0}, day) AS INTEGER)"
     cal = f"day <= {cal_end} AND day <= {obs_end}"
     hold = f"day > {cal_end} AND day <= {obs_end}"
+    bits = f"CAST(bit_count(bitstring_agg({off}, 0, {span - 1})) AS BIGINT)"
     return f"""
-        WITH agg AS (
-            SELECT cust,
-                   CAST(bit_count(bitstring_agg({off}, 0, {span - 1}) FILTER ({cal})) AS BIGINT)
-                       AS n,
-                   count(*) FILTER ({cal}) AS n_rows,
-                   min(day) FILTER ({cal}) AS first_day,
-                   max(day) FILTER ({cal}) AS last_day,
-                   sum(amt) FILTER ({cal}) AS total,
-                   arg_min(amt, day) FILTER ({cal}) AS first_row_amt,
-                   CAST(bit_count(bitstring_agg({off}, 0, {span - 1}) FILTER ({hold}))
-                       AS BIGINT) AS n_h,
-                   sum(amt) FILTER ({hold}) AS total_h
-            FROM t GROUP BY cust HAVING count(*) FILTER ({cal}) > 0
+        WITH agg AS MATERIALIZED (
+            SELECT cust, {bits} AS n, count(*) AS n_rows, min(day) AS first_day,
+                   max(day) AS last_day, sum(amt) AS total, arg_min(amt, day) AS first_row_amt
+            FROM t WHERE {cal} GROUP BY cust
+        ), hold AS (
+            SELECT cust, {bits} AS n_h, sum(amt) AS total_h FROM t WHERE {hold} GROUP BY cust
         ), dup AS (
             SELECT cust, first_day FROM agg WHERE n_rows > n
         ), first_dup AS (
@@ -261,7 +256,7 @@ def _summary_sql_bitset(min_day: Any, span: int, unit: float, cal_end: str, obs_
             FROM agg LEFT JOIN first_dup ON agg.cust = first_dup.cust
         )
         {_summary_select(unit, cal_end, obs_end)}
-        FROM cal ORDER BY cust
+        FROM cal LEFT JOIN hold ON cal.cust = hold.cust ORDER BY cal.cust
         """
 
 
