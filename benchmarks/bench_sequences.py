@@ -125,6 +125,27 @@ def ours(data: Path, support: float, out: Path, *extra: str) -> tuple[float, flo
     return wall, rss, json.loads(stdout)
 
 
+def evaluate(args: argparse.Namespace, tmpdir: Path) -> None:
+    """Hit-rate@5 after 2020-01-05 (each customer's first four purchase dates are the history)
+    on (a) the benchmark data and (b) the same with personal favourites."""
+    base = synthetic_lines(args.customers, args.items, args.mean_steps, itemsets=False)
+    rng = np.random.default_rng(3)
+    favourites = rng.choice(args.items, size=(args.customers, 3))
+    own = rng.random(len(base)) < 0.5
+    pick = favourites[base["customer"].to_numpy(), rng.integers(0, 3, size=len(base))]
+    mixed = base.copy()
+    mixed.loc[own, "item"] = np.char.add("p", pick[own].astype(str))
+    for name, frame in (("planted sequences", base), ("with favourites", mixed)):
+        path = tmpdir / "eval.csv"
+        frame.to_csv(path, index=False)
+        for extra in ([], ["--max-gap", "1"]):
+            wall, rss, summary = ours(
+                path, 0.005, tmpdir / "e.csv", "--evaluate-after", "2020-01-05", *extra
+            )
+            print(json.dumps({"data": name, "options": " ".join(extra) or None, "wall_s":
+                              round(wall, 2), **summary["evaluation"]}))  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=200_000)
@@ -134,6 +155,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="Runs of each; medians reported.")
     parser.add_argument("--no-baseline", action="store_true", help="Skip prefixspan.")
     parser.add_argument("--itemsets", action="store_true", help="Also time itemset steps.")
+    parser.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="Also run --evaluate-after 2020-01-05 on the data and on a variant where half of "
+        "each customer's purchases are one of three personal favourites.",
+    )
     parser.add_argument("--baseline-python", type=Path, default=BASELINE_PY)
     args = parser.parse_args()
     if not args.no_baseline and not args.baseline_python.exists():
@@ -217,6 +244,8 @@ def main() -> None:
                             }
                         )
                     )
+        if args.evaluate:
+            evaluate(args, tmpdir)
     print(f"load average at end: {os.getloadavg()}")
 
 
