@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+SQLITE_IMMEDIATE = "retento_sqlite_immediate"  # execution option: BEGIN IMMEDIATE
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -94,7 +96,12 @@ def make_engine(url: str, *, echo: bool = False, lock_timeout_ms: int | None = N
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # A deferred transaction that read first and writes later fails at once with
+            # "database is locked" (SQLITE_BUSY_SNAPSHOT, no busy wait) when another writer
+            # committed in between - e.g. a login while the scheduler's jobs run. Units of work
+            # that will write start IMMEDIATE: they queue for the write lock up front instead.
+            immediate = conn.get_execution_options().get(SQLITE_IMMEDIATE)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(
@@ -109,10 +116,21 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
+def will_write(session: Session) -> Session:
+    """Mark ``session``'s unit of work as one that writes (call before its first statement):
+    on SQLite it begins ``IMMEDIATE``, taking its place in the queue for the write lock before
+    it reads; on PostgreSQL nothing changes."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={SQLITE_IMMEDIATE: True})
+    return session
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """The one unit of work: commit if the block succeeds, roll back everything if it raises."""
-    session = factory()
+    """The one unit of work: commit if the block succeeds, roll back everything if it raises.
+
+    Used by jobs, the CLI and other writers, so it begins as a writer (:func:`will_write`)."""
+    session = will_write(factory())
     try:
         yield session
         session.commit()
