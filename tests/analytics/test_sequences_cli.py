@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pandas as pd
 from typer.testing import CliRunner
@@ -117,3 +119,21 @@ def test_a_cap_stops_with_a_clear_message(tmp_path):
     r = run(src, "--customer-col", "cust", "--date-col", "day", "--item-col", "sku",
             "--min-support", "0.01", "--max-patterns", "50", "--output", tmp_path / "o.csv")  # fmt: skip
     assert r.exit_code != 0 and "more than 50 frequent sequences" in r.output
+
+
+def test_the_console_script_mines_without_loading_the_app(tmp_path):
+    src = tmp_path / "lines.csv"
+    write_lines(src, ROWS)
+    args = ["retento", "analyze", "sequences", str(src), "--customer-col", "cust", "--date-col",
+            "day", "--item-col", "sku", "--min-support", "0.6", "--output",
+            str(tmp_path / "o.csv"), "--json"]  # fmt: skip
+    code = (
+        f"import sys; sys.argv = {args!r}\n"
+        "from retento.entry import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('retento.cli', 'fastapi', 'sqlalchemy', 'scipy') if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("HEAVY []"), out.stdout
+    assert json.loads(out.stdout[: out.stdout.rindex("HEAVY")])["n_patterns"] == 3
