@@ -14,25 +14,12 @@ from typing import Any
 
 import typer
 
-app = typer.Typer(
-    help="Analyse transaction files without a database.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
+from retento.analyze.base import app
+from retento.analyze.base import fail as _fail
 
 MODELS = ("bgnbd", "mbgnbd", "pareto")
 MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pareto": "Pareto/NBD"}
 FREQ_DAYS = {"D": 1.0, "W": 7.0}
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(1)
-
-
-@app.callback()
-def _main() -> None:
-    """Analyse transaction files without a database."""
 
 
 @app.command("clv")
@@ -407,7 +394,5 @@ def _write_churn_csv(output: Path, scores: Any, customer_col: str, lang: str) ->
     pd.DataFrame(frame).to_csv(output, index=False, float_format="%.6g")
 
 
-# Further subcommands register themselves on ``app``.
-import retento.analyze.segments_cli  # noqa: E402, F401
-import retento.analyze.sequences_cli  # noqa: E402, F401
-from retento.analyze import basket_cli  # noqa: E402, F401
+# The other subcommands register themselves on ``app`` (they import ``base``, not this module).
+from retento.analyze import basket_cli, segments_cli, sequences_cli  # noqa: E402, F401

@@ -16,7 +16,8 @@ from typing import Any
 
 import typer
 
-from retento.analyze.cli import _fail, app
+from retento.analyze.base import app
+from retento.analyze.base import fail as _fail
 
 
 def _clean(value: Any) -> Any:

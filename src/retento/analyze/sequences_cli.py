@@ -15,7 +15,8 @@ from pathlib import Path
 
 import typer
 
-from retento.analyze.cli import _fail, app
+from retento.analyze.base import app
+from retento.analyze.base import fail as _fail
 
 
 @app.command("sequences")

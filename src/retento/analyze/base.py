@@ -1,0 +1,27 @@
+"""The `retento analyze` command group and its one way of failing.
+
+Each subcommand module (``cli`` for clv and churn, ``basket_cli``, ``segments_cli``,
+``sequences_cli``) registers its command on :data:`app`; ``cli`` imports them all, so importing
+``retento.analyze.cli`` gives the whole group.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    help="Analyse transaction files without a database.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(message: str) -> None:
+    """Print ``Error: message`` to stderr and exit with status 1."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@app.callback()
+def _main() -> None:
+    """Analyse transaction files without a database."""
