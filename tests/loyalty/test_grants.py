@@ -199,3 +199,18 @@ def test_migration_0023_adds_the_playbook_voucher_and_goes_back(backend, tmp_pat
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+
+
+def test_member_page_shows_the_granted_voucher(client, db, users):
+    from tests.web.conftest import Browser
+
+    make_programme(db)
+    reward = _reward(db)
+    member = make_customer(db)
+    ledger.wallet(db, member.id)
+    assert _grant(db, member.id, reward.id).issued
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    page = web.get(f"/loyalty/members/{member.id}").text
+    assert "Reward Voucher V10: Win-back offer" in page

@@ -123,7 +123,7 @@ def grant_reward(
             customer_id=customer_id,
             source_type=source_type,
             source_id=source_id,
-            reason=(reason or f"Reward {name} granted")[:300],
+            reason=(f"Reward {name}: {reason}" if reason else f"Reward {name}")[:300],
             actor_id=None,
             idem_key=key,
             req_hash=ledger.request_hash({"op": "grant", "c": customer_id, "r": reward_id}),
