@@ -242,3 +242,16 @@ def test_parallel_cases_never_take_stock_below_zero(live_pg):
         assert _vouchers(s) == 3
         rep = check_ledger(s)
         assert rep.ok, rep.problems
+
+
+def test_api_sets_and_clears_the_voucher_and_refuses_an_inactive_one(client, db, users, tokens):
+    reward, gone = _reward(db), _reward(db, active=False, code="OLD")
+    pb = _ordinary(db, users)
+    db.commit()
+    url = f"/api/v1/retention/playbooks/{pb.id}"
+    r = client.patch(url, json={"offer_reward_id": gone.id}, headers=tokens["manager"])
+    assert r.status_code == 422 and "offer_reward_id" in r.text
+    r = client.patch(url, json={"offer_reward_id": reward.id}, headers=tokens["manager"])
+    assert r.status_code == 200 and r.json()["offer_reward_id"] == reward.id
+    r = client.patch(url, json={"offer_reward_id": 0}, headers=tokens["manager"])
+    assert r.status_code == 200 and r.json()["offer_reward_id"] is None
