@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
-from tests.web.live import PASSWORD, LiveServer  # noqa: E402
+from tests.web.live import PASSWORD, LiveServer, wait_js  # noqa: E402
 
 OUT = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
@@ -27,13 +27,90 @@ ARGS = [
 ]  # fmt: skip
 
 
-def login(page: Page, base: str, username: str) -> None:
-    """Log in through the form."""
+def login(page: Page, base: str, username: str, password: str = PASSWORD) -> None:
+    """Log in through the form; the user lands on the home dashboard of their role."""
     page.goto(f"{base}/login")
     page.fill("#f-username", username)
-    page.fill("#f-password", PASSWORD)
+    page.fill("#f-password", password)
     page.click("button[type=submit].btn-primary")
-    page.wait_for_url(f"{base}/customers")
+    page.wait_for_url(f"{base}/")
+
+
+def charts_drawn(page: Page) -> None:
+    """Wait until every chart on the page has finished drawing (``data-chart-ready``)."""
+    wait_js(
+        page,
+        "[...document.querySelectorAll('[data-chart]')].every(e => e.hasAttribute('data-chart-ready'))",
+        timeout=20_000,
+    )
+
+
+def demo_pages(out: Path) -> list[Path]:
+    """The role dashboards and the newer screens over the demo data set (`make demo`'s 2,000
+    customers): a real `retento serve --demo` on a temporary SQLite database."""
+    import socket
+    import time
+    import urllib.request
+
+    from retento.demo.generator import DEMO_PASSWORD
+
+    shots: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "RETENTO_DATABASE_URL": f"sqlite:///{tmp}/demo.db"}
+        retento = str(Path(sys.executable).with_name("retento"))
+        subprocess.run([retento, "db", "upgrade"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [retento, "demo", "--customers", "2000", "--seed", "42"],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = subprocess.Popen(
+            [retento, "serve", "--demo", "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    urllib.request.urlopen(f"{base}/login", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                for role, lang in (("manager", "en"), ("agent", "en"), ("analyst", "en"),
+                                   ("manager", "zh")):  # fmt: skip
+                    page = browser.new_page(viewport={"width": 1360, "height": 860})
+                    login(page, base, role, DEMO_PASSWORD)
+                    if lang == "zh":
+                        page.click("button.lang[value=zh_CN]")
+                        page.wait_for_selector("html[lang=zh-CN]", state="attached")
+                    charts_drawn(page)
+                    shots.append(shoot(page, f"home-{role}" + ("-zh" if lang == "zh" else "")))
+                    if role == "manager" and lang == "en":
+                        for name, path in (
+                            ("loyalty-dashboard", "/loyalty"),
+                            ("retention-dashboard", "/retention"),
+                            ("imports-wizard", "/imports"),
+                            ("notifications", "/notifications"),
+                            ("products-list", "/products"),
+                            ("orders-list", "/orders"),
+                        ):
+                            page.goto(f"{base}{path}")
+                            charts_drawn(page)
+                            shots.append(shoot(page, name))
+                        page.goto(f"{base}/complaints/new")
+                        page.fill("#picker-customer_id .picker-search", "harbor")
+                        page.wait_for_selector("#picker-customer_id [role=option]")
+                        shots.append(shoot(page, "complaint-customer-picker", full=False))
+                    page.close()
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    return shots
 
 
 def shoot(page: Page, name: str, full: bool = True) -> Path:
@@ -107,6 +184,7 @@ def main(out: Path = OUT) -> list[Path]:
             page.click("button.lang[value=en]")
             browser.close()
     saved.extend(survey_pages(out))
+    saved.extend(demo_pages(out))
     return saved
 
 
