@@ -421,11 +421,14 @@ def award_event(
     points: int | None = None,
     reason: str | None = None,
     at: datetime | None = None,
+    qualifying: bool = True,
 ) -> LoyaltyJournal | None:
     """Award points for an event (survey answered, referral, birthday, complaint remedy).
 
     ``points`` given explicitly (a complaint remedy's promised points) are posted as they are;
     otherwise the active event rules decide. Keyed by (source, event): awarded once.
+    ``qualifying=False`` for goodwill that must not count toward a tier (a win-back offer to a
+    member who was just downgraded would otherwise put them straight back).
     """
     prog = ledger.programme(session)
     if not prog.active:
@@ -468,7 +471,9 @@ def award_event(
         )
     except Replay as r:
         return r.journal
-    ledger.new_lot(p, points, expires_at=at + timedelta(days=prog.expiry_days))
+    ledger.new_lot(
+        p, points, expires_at=at + timedelta(days=prog.expiry_days), qualifying=qualifying
+    )
     p.to_system("expense", -points)
     _uses(session, p, parts, at)
     p.commit()

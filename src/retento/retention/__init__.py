@@ -43,12 +43,15 @@ def _best_effort(what: str, fn, session, *args, **kwargs) -> None:
         log.exception("retention: %s failed; the scheduled job will catch up", what)
 
 
-def _evaluate(session, customer_id: int | None, rules: list[str]) -> None:
+def _evaluate(session, customer_id: int | None, rules: list[str], now=None) -> None:
+    """Evaluate ``rules`` for one customer at ``now`` (the event's own time when it has one)."""
     if customer_id is None:
         return
     from retento.retention.service import evaluate
 
-    _best_effort(f"evaluating {rules}", evaluate, session, customer_ids=[customer_id], rules=rules)
+    _best_effort(
+        f"evaluating {rules}", evaluate, session, customer_ids=[customer_id], rules=rules, now=now
+    )
 
 
 def _order_created(session, *, order, **_):
@@ -80,7 +83,7 @@ def _survey_answered(session, *, response, **_):
 
 
 def _tier_changed(session, *, change, **_):
-    _evaluate(session, change.customer_id, ["tier_downgrade"])
+    _evaluate(session, change.customer_id, ["tier_downgrade"], now=change.at)
 
 
 subscribe("order.created", _order_created)

@@ -97,6 +97,7 @@ def post_offer_points(
         points=int(points),
         reason=reason,
         at=now,
+        qualifying=False,  # goodwill: never a tier (a downgraded member is not put back)
     )
     if journal is None:  # the programme declined (e.g. switched off meanwhile)
         return OfferResult("inactive", int(points), ZERO)
