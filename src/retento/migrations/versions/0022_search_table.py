@@ -35,10 +35,13 @@ CJK_CLASS = "[\u3400-\u9fff\uf900-\ufaff]"
 
 # Functions that join sets of rows (transition tables, which have no statistics, and freshly
 # loaded tables) run with nested loops off: a bulk import or COPY of 100,000 contacts must hash
-# them, never compare every pair; one row hashes in microseconds too.
+# them, never compare every pair; one row hashes in microseconds too. Every trigger function
+# also runs with JIT off: "nested loops off" adds its 10^10 penalty to the estimated costs,
+# which then pass jit_above_cost, and compiling each one-row statement took ~150 ms (an import
+# of 18,000 customers, one row per statement, took half an hour).
 PG_FUNCTIONS = r"""
 CREATE OR REPLACE FUNCTION retento_search_refresh(ids integer[]) RETURNS void
-LANGUAGE sql SET enable_nestloop = off AS
+LANGUAGE sql SET enable_nestloop = off SET jit = off AS
 $$
 INSERT INTO customer_search AS s (customer_id, archived, name_key, hay, digits)
 SELECT c.id, c.archived_at IS NOT NULL, c.name_key,
@@ -71,14 +74,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT replace(replace(replace(t, '\', '\\'), '%', '\%'), '_', '\_') $$;
 
 CREATE OR REPLACE FUNCTION retento_customers_search_ins() RETURNS trigger
-LANGUAGE plpgsql AS
+LANGUAGE plpgsql SET jit = off AS
 $$ BEGIN
     PERFORM retento_search_refresh(ARRAY(SELECT id FROM new_rows));
     RETURN NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION retento_customers_search_upd() RETURNS trigger
-LANGUAGE plpgsql SET enable_nestloop = off AS
+LANGUAGE plpgsql SET enable_nestloop = off SET jit = off AS
 $$
 DECLARE changed integer[];
 BEGIN
@@ -95,21 +98,21 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION retento_contacts_search_ins() RETURNS trigger
-LANGUAGE plpgsql AS
+LANGUAGE plpgsql SET jit = off AS
 $$ BEGIN
     PERFORM retento_search_refresh(ARRAY(SELECT DISTINCT customer_id FROM new_rows));
     RETURN NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION retento_contacts_search_del() RETURNS trigger
-LANGUAGE plpgsql AS
+LANGUAGE plpgsql SET jit = off AS
 $$ BEGIN
     PERFORM retento_search_refresh(ARRAY(SELECT DISTINCT customer_id FROM old_rows));
     RETURN NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION retento_contacts_search_upd() RETURNS trigger
-LANGUAGE plpgsql SET enable_nestloop = off AS
+LANGUAGE plpgsql SET enable_nestloop = off SET jit = off AS
 $$
 DECLARE changed integer[];
 BEGIN
@@ -126,7 +129,7 @@ END $$;
 
 -- Name words: add the new rows' words; drop the old rows' words nobody else has any more.
 CREATE OR REPLACE FUNCTION retento_name_words_add() RETURNS trigger
-LANGUAGE plpgsql AS
+LANGUAGE plpgsql SET jit = off AS
 $$ BEGIN
     INSERT INTO customer_name_words (word)
     SELECT DISTINCT w FROM new_rows, LATERAL retento_name_words(new_rows.name_key) AS w
@@ -136,7 +139,7 @@ $$ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION retento_name_words_drop() RETURNS trigger
-LANGUAGE plpgsql AS
+LANGUAGE plpgsql SET jit = off AS
 $$ BEGIN
     DELETE FROM customer_name_words d
     WHERE d.word IN (SELECT w FROM old_rows, LATERAL retento_name_words(old_rows.name_key) AS w)
@@ -148,7 +151,7 @@ $$ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION retento_name_words_upd() RETURNS trigger
-LANGUAGE plpgsql SET enable_nestloop = off AS
+LANGUAGE plpgsql SET enable_nestloop = off SET jit = off AS
 $$ BEGIN
     INSERT INTO customer_name_words (word)
     SELECT DISTINCT w FROM new_rows n JOIN old_rows o ON o.customer_id = n.customer_id,
