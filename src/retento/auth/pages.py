@@ -13,6 +13,7 @@ from retento.auth.models import User
 from retento.auth.permissions import ROLES, require
 from retento.auth.schemas import UserCreate, UserRead, UserUpdate
 from retento.auth.throttle import LoginThrottled
+from retento.core.db import transaction, will_write
 from retento.core.deps import DbSession
 from retento.core.errors import RetentoError, Unauthorized
 from retento.core.validation import DbId
@@ -52,16 +53,23 @@ def log_in(request: Request, session: DbSession, user: User) -> None:
     locale = request.session.get("locale")
     chosen = bool(request.session.get("locale_chosen"))
     old = request.session.get(sessions.COOKIE_KEY)
-    if isinstance(old, str) and old:
-        sessions.revoke(session, old)
+    # The session row is written in a short transaction of its own that queues for the write
+    # lock before it starts (on SQLite): the request's own transaction has already read, and a
+    # job committing meanwhile would make its first write fail ("database is locked": a login
+    # right after `make demo` started answered 500).
+    with transaction(request.app.state.session_factory) as own:
+        will_write(own)
+        if isinstance(old, str) and old:
+            sessions.revoke(own, old)
+        plain = sessions.start(
+            own,
+            user,
+            absolute_seconds=settings.session_absolute_seconds,
+            user_agent=request.headers.get("user-agent", ""),
+            ip=client_ip(request),
+        )
     request.session.clear()
-    request.session[sessions.COOKIE_KEY] = sessions.start(
-        session,
-        user,
-        absolute_seconds=settings.session_absolute_seconds,
-        user_agent=request.headers.get("user-agent", ""),
-        ip=client_ip(request),
-    )
+    request.session[sessions.COOKIE_KEY] = plain
     if chosen and locale in LOCALES and locale != user.locale:
         # A language picked on the login page is the user's latest choice: keep it, on the user
         # too (the saved language wins on every page), exactly as the header switcher does.

@@ -98,8 +98,10 @@ def make_engine(url: str, *, echo: bool = False, lock_timeout_ms: int | None = N
         def _sqlite_begin(conn: Any) -> None:
             # A deferred transaction that read first and writes later fails at once with
             # "database is locked" (SQLITE_BUSY_SNAPSHOT, no busy wait) when another writer
-            # committed in between - e.g. a login while the scheduler's jobs run. Units of work
-            # that will write start IMMEDIATE: they queue for the write lock up front instead.
+            # committed in between. A short unit of work that must write (the login's session
+            # row) starts IMMEDIATE instead (core.db.will_write): it queues for the lock first.
+            # Not the request's own unit of work: a request also writes through other
+            # connections (throttles, last use), which would then wait on its lock.
             immediate = conn.get_execution_options().get(SQLITE_IMMEDIATE)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
@@ -127,10 +129,8 @@ def will_write(session: Session) -> Session:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """The one unit of work: commit if the block succeeds, roll back everything if it raises.
-
-    Used by jobs, the CLI and other writers, so it begins as a writer (:func:`will_write`)."""
-    session = will_write(factory())
+    """The one unit of work: commit if the block succeeds, roll back everything if it raises."""
+    session = factory()
     try:
         yield session
         session.commit()

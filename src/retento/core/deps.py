@@ -9,18 +9,13 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
-from retento.core.db import will_write
 from retento.core.errors import Unauthorized
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request: commit on success, roll back on any error."""
     session: Session = request.app.state.session_factory()
     try:
-        if request.method not in SAFE_METHODS:
-            will_write(session)
         yield session
         session.commit()
     except BaseException:
