@@ -31,6 +31,7 @@ API_ROUTERS = (
     "retento.loyalty.routes",
     "retento.retention.routes",
     "retento.notifications.routes",
+    "retento.insights.routes",
 )
 
 
