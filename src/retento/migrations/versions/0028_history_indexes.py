@@ -1,4 +1,4 @@
-"""jobs: leases so a scheduled job runs once per tick across processes; worker runs with progress
+"""history: indexes (and BRIN or partitioning where measured) for order, event and ledger tables past 10M rows
 
 Revision ID: 0028
 Revises: 0027
