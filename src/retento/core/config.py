@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     db_lock_timeout_ms: int = Field(10_000, ge=0)
     # Churn means no purchase within this many days (scoring runs; `retento score` option).
     churn_horizon_days: int = Field(90, ge=14, le=3660)
+    # Engine of the scoring run's BTYD summary: duckdb, or spark (the `spark` extra; master from
+    # RETENTO_SPARK_MASTER, default local[*]).
+    scoring_engine: str = Field("duckdb", pattern="^(duckdb|spark)$")
 
     @property
     def mail_enabled(self) -> bool:
