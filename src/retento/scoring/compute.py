@@ -14,6 +14,7 @@ from retento import analytics as A
 from retento.analytics.btyd import _discounted_clv, _unique_rows
 from retento.analytics.spend import fit_spend
 from retento.scoring.schemas import ScoreRunCreate
+from retento.scoring.value_rules import ValueRules
 
 DAYS_PER_WEEK = 7.0
 
@@ -43,11 +44,17 @@ def score_customers(
     cfg: ScoreRunCreate,
     *,
     as_of: datetime,
+    rules: ValueRules | None = None,
 ) -> ScoringResult:
-    """Fit the chosen model on buyers, score every customer, build the report; keep fit warnings."""
+    """Fit the chosen model on buyers, score every customer, build the report; keep fit warnings.
+
+    ``rules`` are the pyramid cut-offs and loyalty-stage rules of the value settings (default:
+    the library's defaults); the report keeps them under ``settings``.
+    """
+    rules = rules or ValueRules()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = _score(summary, monthly, holdout_tx, cfg, as_of=as_of)
+        result = _score(summary, monthly, holdout_tx, cfg, as_of=as_of, rules=rules)
     messages = sorted(
         {str(w.message).strip() for w in caught if issubclass(w.category, RuntimeWarning)}
     )
@@ -76,6 +83,7 @@ def _score(
     cfg: ScoreRunCreate,
     *,
     as_of: datetime,
+    rules: ValueRules,
 ) -> ScoringResult:
     buyers = summary[summary["order_count"] > 0].copy()
     x = buyers["frequency"].to_numpy(float)
@@ -121,8 +129,8 @@ def _score(
         on="customer_id",
         how="left",
     )
-    scores = _classify(scores)
-    report = _report(scores, model, cfg, monthly, holdout_tx, as_of, gg_params, margin)
+    scores = _classify(scores, rules)
+    report = _report(scores, model, cfg, monthly, holdout_tx, as_of, gg_params, margin, rules)
     report["fit"]["spend"] = spend_report
     out = pd.DataFrame(
         {
@@ -169,17 +177,22 @@ def _discounted_purchases(
     )[inverse]
 
 
-def _classify(scores: pd.DataFrame) -> pd.DataFrame:
+def _pyramid(profit: pd.Series, rules: ValueRules) -> A.PyramidResult:
+    """The value pyramid with the settings' cut-offs and small-customer threshold."""
+    return A.value_pyramid(profit, rules.cutoffs, small_threshold=rules.small_threshold)
+
+
+def _classify(scores: pd.DataFrame, rules: ValueRules) -> pd.DataFrame:
     """RFM, value pyramid, MVC/MGC/BZ labels and loyalty stage via ``retento.analytics``."""
     scores = scores.copy()
     buyers = scores["order_count"] > 0
     rfm = A.rfm_scores(scores[buyers], "days_since_last", "order_count", "revenue")
     for col, src in (("rfm_r", "r"), ("rfm_f", "f"), ("rfm_m", "m"), ("rfm_cell", "cell")):
         scores[col] = rfm[src].reindex(scores.index)
-    scores["value_class"] = A.value_pyramid(scores["profit"]).classes
+    scores["value_class"] = _pyramid(scores["profit"], rules).classes
     future = scores["clv"].fillna(0.0)
     scores["label"] = A.value_labels(scores["profit"], future)
-    stages = A.loyalty_stage(scores.assign(tenure_days=scores["T_days"].fillna(0.0)))
+    stages = A.loyalty_stage(scores.assign(tenure_days=scores["T_days"].fillna(0.0)), rules.stages)
     scores["loyalty_stage"] = stages["stage"]
     scores["lapsed"] = stages["lapsed"]
     return scores
@@ -206,10 +219,11 @@ def _report(
     as_of: datetime,
     gg_params: dict[str, float],
     margin: float,
+    rules: ValueRules,
 ) -> dict[str, Any]:
     """Everything the value dashboard draws, stored with the run so pages never refit."""
     profit = scores["profit"].to_numpy(float)
-    pyramid = A.value_pyramid(pd.Series(profit, index=scores["customer_id"]))
+    pyramid = _pyramid(pd.Series(profit, index=scores["customer_id"]), rules)
     curve = A.pareto_curve(pd.Series(profit, index=scores["customer_id"]), points=101)
     buyers = scores[scores["order_count"] > 0]
     rng = np.random.default_rng(0)
@@ -249,6 +263,7 @@ def _report(
         "labels": {k: int(v) for k, v in scores["label"].value_counts().items()},
         "rfm": {k: int(v) for k, v in scores["rfm_cell"].dropna().value_counts().head(30).items()},
         "repeat_purchase_rate": float((buyers["frequency"] > 0).mean()) if len(buyers) else 0.0,
+        "settings": rules.to_report(),
     }
     if holdout_tx is not None and cfg.holdout_weeks:
         report["holdout"] = _holdout(cfg, holdout_tx, as_of)

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
+from retento.core.versioning import version_column
 
 MODELS = ("bgnbd", "mbgnbd", "pareto")
 VALUE_CLASSES = ("vip", "major", "ordinary", "small", "below_zero")
@@ -121,3 +122,35 @@ class CustomerScore(Base):
     churn_top_reason: Mapped[str | None] = mapped_column(
         String(REASON_CODE_LENGTH), default=_default_top_reason
     )
+
+
+class ValueSettings(Base):
+    """The one value-settings row (id 1): pyramid cut-offs, loyalty-stage rules, wallet window.
+
+    Cut-offs are cumulative percentages of all customers ranked by profit: VIP are the top
+    ``vip_top_pct`` %, major up to ``major_top_pct`` %, ordinary up to ``ordinary_top_pct`` %
+    (the rest, when below 100, are small). The next scoring run applies them
+    (``scoring.value_settings.rules_for_run``); each run's report keeps the values it used.
+    """
+
+    __tablename__ = "value_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vip_top_pct: Mapped[float] = mapped_column(Float, default=5.0)
+    major_top_pct: Mapped[float] = mapped_column(Float, default=20.0)
+    ordinary_top_pct: Mapped[float] = mapped_column(Float, default=100.0)
+    small_profit_threshold: Mapped[Decimal] = mapped_column(MoneyColumn, default=Decimal("0.00"))
+    new_days: Mapped[int] = mapped_column(Integer, default=90)
+    regular_per_year: Mapped[float] = mapped_column(Float, default=2.0)
+    loyal_per_year: Mapped[float] = mapped_column(Float, default=4.0)
+    long_tenure_days: Mapped[int] = mapped_column(Integer, default=730)
+    recent_days: Mapped[int] = mapped_column(Integer, default=180)
+    frequency_window_days: Mapped[int] = mapped_column(Integer, default=365)
+    lapsed_days: Mapped[int] = mapped_column(Integer, default=365)
+    # Share of wallet compares our sales over this many days with the recorded category spend.
+    wallet_window_days: Mapped[int] = mapped_column(Integer, default=365)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = version_column()
+
+    __mapper_args__ = {"version_id_col": version}

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
+from retento.auth.permissions import require
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset
-from retento.scoring import service
-from retento.scoring.schemas import CustomerScoreRead, ScoreRunCreate, ScoreRunRead, ScoreRunReport
+from retento.core.versioning import IfMatch, parse_if_match, set_etag
+from retento.scoring import relationship, service, value_settings
+from retento.scoring.schemas import (
+    CustomerScoreRead,
+    ScoreRunCreate,
+    ScoreRunRead,
+    ScoreRunReport,
+    ValueSettingsRead,
+    ValueSettingsUpdate,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["scoring"])
 
@@ -93,6 +102,81 @@ def customer_scores(
 ):
     """Score history of one customer, newest first."""
     return service.customer_scores(session, customer_id, actor=user, limit=limit)
+
+
+@router.get("/value/settings", response_model=ValueSettingsRead)
+def get_value_settings(session: DbSession, user: CurrentUser, response: Response):
+    """Pyramid cut-offs, loyalty-stage rules and the share-of-wallet window (ETag = version)."""
+    row = value_settings.get_settings(session, actor=user)
+    set_etag(response, row)
+    return row
+
+
+@router.put("/value/settings", response_model=ValueSettingsRead)
+def put_value_settings(
+    data: ValueSettingsUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Change the value settings (managers); the next scoring run applies them. A stale
+    ``version`` / ``If-Match`` answers 409 and changes nothing; a bad value 422 naming it."""
+    values = data.model_dump(exclude_unset=True, exclude={"version"})
+    values = {k: v for k, v in values.items() if v is not None}
+    version = data.version if data.version is not None else parse_if_match(if_match)
+    row = value_settings.update_settings(session, values, actor=user, version=version)
+    set_etag(response, row)
+    return row
+
+
+@router.get("/value/relationship")
+def relationship_rates(
+    session: DbSession,
+    user: CurrentUser,
+    grain: Literal["month", "quarter"] = "month",
+    periods: int | None = Query(None, ge=1, le=240, description="Default 24 months / 8 quarters."),
+    segment: str | None = Query(None, description="e.g. value_class:vip, stage:loyal, label:mvc"),
+) -> dict:
+    """Retention rate and repeat-purchase rate per month or quarter, with their trend."""
+    require(user, "score:read")
+    return relationship.rate_series(
+        session, grain=grain, periods=periods, segment=relationship.parse_segment(segment)
+    )
+
+
+@router.get("/value/share-of-wallet")
+def share_of_wallet(
+    session: DbSession,
+    user: CurrentUser,
+    segment: str | None = Query(None, description="e.g. value_class:vip"),
+) -> dict:
+    """Distribution of the share of wallet of customers with a recorded category spend."""
+    require(user, "score:read")
+    window = value_settings.get_settings(session, actor=user).wallet_window_days
+    return relationship.wallet_distribution(
+        session, window_days=window, segment=relationship.parse_segment(segment)
+    )
+
+
+@router.get("/value/delivered-value")
+def delivered_value(
+    session: DbSession,
+    user: CurrentUser,
+    segment: str | None = Query(None, description="e.g. value_class:vip"),
+) -> dict:
+    """Customer delivered value per value class of the latest run, with the weakest dimension."""
+    require(user, "score:read")
+    return relationship.delivered_value_by_class(
+        session, segment=relationship.parse_segment(segment)
+    )
+
+
+@router.get("/customers/{customer_id}/relationship")
+def customer_relationship(customer_id: DbId, session: DbSession, user: CurrentUser) -> dict:
+    """One customer's share of wallet (overall and per category) and delivered value."""
+    window = value_settings.get_settings(session, actor=user).wallet_window_days
+    return relationship.customer_relationship(session, customer_id, actor=user, window_days=window)
 
 
 @router.get("/value/{part}")

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
 from retento.core.validation import DbId
+from retento.core.versioning import ExpectedVersion
 
 ModelName = Literal["bgnbd", "mbgnbd", "pareto"]
 
@@ -79,3 +80,48 @@ class CustomerScoreRead(BaseModel):
     lapsed: bool
     churn_risk: float | None = None
     churn_reasons: list[dict[str, Any]] | None = None
+
+
+class ValueSettingsRead(BaseModel):
+    """Pyramid cut-offs (cumulative % of customers ranked by profit), loyalty-stage rules and the
+    share-of-wallet window; ``version`` for optimistic concurrency."""
+
+    model_config = ConfigDict(from_attributes=True)
+    vip_top_pct: float
+    major_top_pct: float
+    ordinary_top_pct: float
+    small_profit_threshold: Money
+    new_days: int
+    regular_per_year: float
+    loyal_per_year: float
+    long_tenure_days: int
+    recent_days: int
+    frequency_window_days: int
+    lapsed_days: int
+    wallet_window_days: int
+    updated_at: datetime
+    version: int
+
+
+class ValueSettingsUpdate(BaseModel):
+    """Fields to change (others keep their value). Cut-offs must increase: 0 < VIP < major <
+    ordinary ≤ 100 (%). The next scoring run applies the change."""
+
+    model_config = ConfigDict(extra="forbid")
+    vip_top_pct: float | None = Field(None, description="VIP: the top % of customers by profit.")
+    major_top_pct: float | None = Field(None, description="Major: up to this % (cumulative).")
+    ordinary_top_pct: float | None = Field(
+        None, description="Ordinary: up to this % (cumulative); the rest are small."
+    )
+    small_profit_threshold: Money | None = Field(
+        None, description="Customers with profit at or below this are small."
+    )
+    new_days: int | None = None
+    regular_per_year: float | None = None
+    loyal_per_year: float | None = None
+    long_tenure_days: int | None = None
+    recent_days: int | None = None
+    frequency_window_days: int | None = None
+    lapsed_days: int | None = None
+    wallet_window_days: int | None = None
+    version: ExpectedVersion = None

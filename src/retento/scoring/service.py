@@ -21,7 +21,7 @@ from retento.core.errors import Conflict, InvalidInput, NotFound
 from retento.core.money import to_money
 from retento.core.pagination import apply_sort, paginate
 from retento.customers.models import Customer
-from retento.scoring import churn, compute, queries
+from retento.scoring import churn, compute, queries, value_settings
 from retento.scoring.models import (
     LABELS,
     STAGES,
@@ -127,7 +127,9 @@ def execute_run(
                 session, (holdout_start - timedelta(days=3650)).date(), as_of
             )
         progress("fit", 0.25)
-        result = compute.score_customers(summary, monthly, holdout, data, as_of=as_of)
+        # The value settings (pyramid cut-offs, loyalty-stage rules) as they are now.
+        rules = value_settings.rules_for_run(session)
+        result = compute.score_customers(summary, monthly, holdout, data, as_of=as_of, rules=rules)
         progress("churn", 0.45)
         scores, churn_report = _with_churn(session, result.scores, data, as_of)
         result.report["churn"] = compute.json_safe(churn_report)

@@ -1,0 +1,512 @@
+"""Relationship metrics (SPEC §1): retention and repeat-purchase rates by month or quarter, share
+of wallet and customer delivered value, computed by SQL aggregation in the database.
+
+- **Retention rate** of period t: of the customers who bought in period t−1, the share who
+  bought again in t.
+- **Repeat-purchase rate** of period t: of the customers who bought in t, the share who have
+  bought on at least two different days by the end of t (before t, or twice within it).
+- **Share of wallet** (SoW, 顾客份额): our sales to a customer over the wallet window divided by
+  the customer's total spend on what we sell, as the business recorded it in the customer's
+  custom fields: ``wallet_spend`` (all our categories together) and ``wallet_spend.<category>``
+  (one product category). Import them with columns ``custom.wallet_spend`` and
+  ``custom.wallet_spend.<category>`` (docs/value-settings.md).
+- **Customer delivered value** (CDV, 客户让渡价值) = total customer value (product, service,
+  personnel, image) − total customer cost (money, time, energy, physical), from survey rating
+  questions tagged with a delivered-value dimension: per customer the latest answer per
+  dimension, 0–100; per segment the mean of the customers' scores; the weakest dimension named
+  (``surveys.metrics.delivered_value``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy.orm import Session, aliased
+
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.errors import InvalidInput, NotFound
+from retento.customers.models import Customer
+from retento.orders.models import Order, OrderLine
+from retento.products.models import Product
+from retento.scoring import queries
+from retento.scoring.models import VALUE_CLASSES, CustomerScore
+from retento.surveys import metrics as survey_metrics
+from retento.surveys.models import (
+    COST_DIMENSIONS,
+    DELIVERED_VALUE_DIMENSIONS,
+    SurveyAnswer,
+    SurveyQuestion,
+    SurveyResponse,
+)
+
+GRAINS = ("month", "quarter")
+DEFAULT_PERIODS = {"month": 24, "quarter": 8}
+MAX_PERIODS = 240
+WALLET_FIELD = "wallet_spend"
+WALLET_PREFIX = WALLET_FIELD + "."
+#: Share-of-wallet histogram bins (the last one collects recorded spends below our own sales).
+SOW_EDGES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+# --- periods --------------------------------------------------------------------------------
+
+
+def _index_of(day: datetime, grain: str) -> int:
+    """The period index of an instant: months or quarters since year 0."""
+    if grain == "month":
+        return day.year * 12 + day.month - 1
+    return day.year * 4 + (day.month - 1) // 3
+
+
+def _start_of(index: int, grain: str) -> datetime:
+    """The first instant (UTC) of period ``index``."""
+    if grain == "month":
+        return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+    return datetime(index // 4, (index % 4) * 3 + 1, 1, tzinfo=UTC)
+
+
+def period_label(index: int, grain: str) -> str:
+    """``2026-03`` or ``2026-Q1``."""
+    if grain == "month":
+        return f"{index // 12}-{index % 12 + 1:02d}"
+    return f"{index // 4}-Q{index % 4 + 1}"
+
+
+def _period_expr(session: Session, grain: str):
+    """SQL for an order's period index (UTC), the same arithmetic as ``_index_of``."""
+    if session.get_bind().dialect.name == "postgresql":
+        local = func.timezone("UTC", Order.ordered_at)
+        year = cast(func.extract("year", local), Integer)
+        month = cast(func.extract("month", local), Integer)
+    else:
+        year = cast(func.strftime("%Y", Order.ordered_at), Integer)
+        month = cast(func.strftime("%m", Order.ordered_at), Integer)
+    if grain == "month":
+        return year * 12 + month - 1
+    return year * 4 + (month - 1) // 3
+
+
+def _segment_ids(session: Session, segment: tuple[str, str] | None):
+    """Customers of a segment in the latest run (a subquery), or None for everyone."""
+    if segment is None:
+        return None
+    run_id = queries.latest_run_id(session)
+    column = queries._SEGMENT_COLUMNS[segment[0]]
+    return select(CustomerScore.customer_id).where(
+        CustomerScore.run_id == (run_id or 0), column == segment[1]
+    )
+
+
+@dataclass
+class RatePoint:
+    period: str
+    buyers: int
+    repeat_buyers: int
+    repeat_rate: float | None
+    base: int
+    retained: int
+    retention_rate: float | None
+    partial: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _slope(values: list[float | None]) -> float | None:
+    """Least-squares slope per period of the known values (None with fewer than 3)."""
+    pts = [(i, v) for i, v in enumerate(values) if v is not None]
+    if len(pts) < 3:
+        return None
+    n = len(pts)
+    mx = sum(i for i, _ in pts) / n
+    my = sum(v for _, v in pts) / n
+    sxx = sum((i - mx) ** 2 for i, _ in pts)
+    return sum((i - mx) * (v - my) for i, v in pts) / sxx if sxx else None
+
+
+def rate_series(
+    session: Session,
+    *,
+    grain: str = "month",
+    end: datetime | None = None,
+    start: datetime | None = None,
+    periods: int | None = None,
+    segment: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """Retention and repeat-purchase rate per period up to ``end`` (default now).
+
+    The periods are those overlapping ``[start, end)``, or the last ``periods`` (24 months or 8
+    quarters by default). The period containing ``end`` is marked ``partial`` when it is not
+    over. ``segment`` (kind, value) keeps the customers of that segment in the latest run.
+    Two grouped queries over the orders: one row per (customer, period), then joined with
+    itself on the next period.
+    """
+    if grain not in GRAINS:
+        raise InvalidInput(f"grain must be one of {', '.join(GRAINS)}.", field="grain")
+    end = end or datetime.now(UTC)
+    last = _index_of(end - timedelta(microseconds=1), grain)
+    if start is not None:
+        first = _index_of(start, grain)
+    else:
+        count = periods or DEFAULT_PERIODS[grain]
+        if not 1 <= count <= MAX_PERIODS:
+            raise InvalidInput(f"periods must be between 1 and {MAX_PERIODS}.", field="periods")
+        first = last - count + 1
+    first = max(first, last - MAX_PERIODS + 1)
+    lo = _start_of(first - 1, grain)  # the period before the first, for its retention base
+    pidx = _period_expr(session, grain)
+    day = queries._day(session)
+    valid = [Order.status != "cancelled", Order.ordered_at >= lo, Order.ordered_at < end]
+    ids = _segment_ids(session, segment)
+    if ids is not None:
+        valid.append(Order.customer_id.in_(ids))
+    act = (
+        select(
+            Order.customer_id.label("cid"),
+            pidx.label("p"),
+            func.count(func.distinct(day)).label("days"),
+        )
+        .where(*valid)
+        .group_by(Order.customer_id, pidx)
+        .subquery("act")
+    )
+    # Bought before the period? The period of the customer's first order ever (any date).
+    first_q = select(Order.customer_id.label("cid"), func.min(pidx).label("first_p")).where(
+        Order.status != "cancelled", Order.ordered_at < end
+    )
+    if ids is not None:
+        first_q = first_q.where(Order.customer_id.in_(ids))
+    first_order = first_q.group_by(Order.customer_id).subquery("firsts")
+    period_start = {p: _start_of(p, grain) for p in range(first - 1, last + 2)}
+    repeat = case(((act.c.days >= 2) | (first_order.c.first_p < act.c.p), 1), else_=0)
+    buyers_rows = session.execute(
+        select(act.c.p, func.count(), func.sum(repeat))
+        .join(first_order, first_order.c.cid == act.c.cid)
+        .where(act.c.p >= first)
+        .group_by(act.c.p)
+    ).all()
+    nxt = aliased(act, name="nxt")
+    kept_rows = session.execute(
+        select(act.c.p + 1, func.count(), func.count(nxt.c.cid))
+        .select_from(act)
+        .outerjoin(nxt, and_(nxt.c.cid == act.c.cid, nxt.c.p == act.c.p + 1))
+        .where(act.c.p < last)
+        .group_by(act.c.p)
+    ).all()
+    buyers = {int(p): (int(n), int(r or 0)) for p, n, r in buyers_rows}
+    kept = {int(p): (int(n), int(k)) for p, n, k in kept_rows}
+    points: list[RatePoint] = []
+    for p in range(first, last + 1):
+        n, r = buyers.get(p, (0, 0))
+        base, k = kept.get(p, (0, 0))
+        points.append(
+            RatePoint(
+                period_label(p, grain),
+                n,
+                r,
+                r / n if n else None,
+                base,
+                k,
+                k / base if base else None,
+                partial=period_start[p + 1] > end,
+            )
+        )
+    complete = [pt for pt in points if not pt.partial]
+    return {
+        "grain": grain,
+        "end": end.isoformat(),
+        "segment": f"{segment[0]}:{segment[1]}" if segment else None,
+        "points": [pt.as_dict() for pt in points],
+        "trend": {
+            "retention_slope": _slope([pt.retention_rate for pt in complete]),
+            "repeat_slope": _slope([pt.repeat_rate for pt in complete]),
+            "retention_last": complete[-1].retention_rate if complete else None,
+            "retention_previous": complete[-2].retention_rate if len(complete) > 1 else None,
+            "repeat_last": complete[-1].repeat_rate if complete else None,
+            "repeat_previous": complete[-2].repeat_rate if len(complete) > 1 else None,
+        },
+    }
+
+
+# --- share of wallet --------------------------------------------------------------------------
+
+
+def parse_spend(raw: Any) -> Decimal | None:
+    """A recorded category spend as money, or None when missing, unreadable or not positive."""
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        value = Decimal(str(raw).strip().replace(",", ""))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() and value > 0 else None
+
+
+def _share(ours: Decimal, wallet: Decimal | None) -> float | None:
+    if wallet is None:
+        return None
+    return float(max(ours, Decimal(0)) / wallet)
+
+
+def customer_wallet(
+    session: Session, customer: Customer, *, window_days: int, as_of: datetime | None = None
+) -> dict[str, Any]:
+    """Share of wallet of one customer: overall and per recorded product category."""
+    as_of = as_of or datetime.now(UTC)
+    since = as_of - timedelta(days=window_days)
+    fields = customer.custom_fields or {}
+    recorded = {
+        k[len(WALLET_PREFIX) :]: v for k, v in fields.items() if k.startswith(WALLET_PREFIX)
+    }
+    valid = (
+        Order.customer_id == customer.id,
+        Order.status != "cancelled",
+        Order.ordered_at >= since,
+        Order.ordered_at < as_of,
+    )
+    ours = Decimal(session.scalar(select(func.sum(Order.revenue)).where(*valid)) or 0)
+    rows: list[dict[str, Any]] = []
+    if recorded:
+        amount = OrderLine.quantity * OrderLine.unit_price - OrderLine.discount
+        by_cat = dict(
+            session.execute(
+                select(Product.category, func.sum(amount))
+                .join(Order, Order.id == OrderLine.order_id)
+                .join(Product, Product.id == OrderLine.product_id)
+                .where(*valid, Product.category.in_(list(recorded)))
+                .group_by(Product.category)
+            ).all()
+        )
+        for cat in sorted(recorded):
+            wallet = parse_spend(recorded[cat])
+            mine = Decimal(by_cat.get(cat) or 0)
+            rows.append(
+                {
+                    "category": cat,
+                    "recorded": recorded[cat],
+                    "wallet": wallet,
+                    "ours": mine,
+                    "share": _share(mine, wallet),
+                }
+            )
+    wallet = parse_spend(fields.get(WALLET_FIELD))
+    return {
+        "window_days": window_days,
+        "recorded": fields.get(WALLET_FIELD),
+        "wallet": wallet,
+        "ours": ours,
+        "share": _share(ours, wallet),
+        "categories": rows,
+        "has_data": WALLET_FIELD in fields or bool(recorded),
+    }
+
+
+def wallet_distribution(
+    session: Session,
+    *,
+    window_days: int,
+    as_of: datetime | None = None,
+    segment: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """Histogram of the overall share of wallet of every customer with a recorded spend."""
+    as_of = as_of or datetime.now(UTC)
+    since = as_of - timedelta(days=window_days)
+    ours = (
+        select(Order.customer_id.label("cid"), func.sum(Order.revenue).label("ours"))
+        .where(Order.status != "cancelled", Order.ordered_at >= since, Order.ordered_at < as_of)
+        .group_by(Order.customer_id)
+        .subquery()
+    )
+    raw = Customer.custom_fields[WALLET_FIELD].as_string()
+    stmt = (
+        select(Customer.id, raw, ours.c.ours)
+        .outerjoin(ours, ours.c.cid == Customer.id)
+        .where(Customer.archived_at.is_(None), raw.is_not(None))
+    )
+    ids = _segment_ids(session, segment)
+    if ids is not None:
+        stmt = stmt.where(Customer.id.in_(ids))
+    counts = [0] * (len(SOW_EDGES) - 1)
+    over = unreadable = 0
+    shares: list[float] = []
+    for _cid, text, mine in session.execute(stmt):
+        wallet = parse_spend(text)
+        if wallet is None:
+            unreadable += 1
+            continue
+        share = _share(Decimal(mine or 0), wallet) or 0.0
+        shares.append(share)
+        if share > 1.0:
+            over += 1
+            continue
+        counts[min(int(share * 10), len(counts) - 1)] += 1
+    shares.sort()
+    return {
+        "window_days": window_days,
+        "customers": len(shares),
+        "edges": list(SOW_EDGES),
+        "counts": counts,
+        "over_100": over,
+        "unreadable": unreadable,
+        "mean": sum(min(s, 1.0) for s in shares) / len(shares) if shares else None,
+        "median": shares[len(shares) // 2] if shares else None,
+    }
+
+
+# --- customer delivered value -----------------------------------------------------------------
+
+
+def _dimension_scores(
+    session: Session,
+    *,
+    customer_ids: Any = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+):
+    """Per (customer, dimension): the 0–100 score of the customer's latest completed response
+    answering a question of that dimension (mean over its questions of that dimension)."""
+    span = SurveyQuestion.scale_max - SurveyQuestion.scale_min
+    score = 100.0 * (SurveyAnswer.number - SurveyQuestion.scale_min) / span
+    rank = (
+        func.dense_rank()
+        .over(
+            partition_by=(SurveyResponse.customer_id, SurveyQuestion.value_dimension),
+            order_by=(SurveyResponse.completed_at.desc(), SurveyResponse.id.desc()),
+        )
+        .label("rk")
+    )
+    inner = (
+        select(
+            SurveyResponse.customer_id.label("cid"),
+            SurveyQuestion.value_dimension.label("dim"),
+            score.label("score"),
+            rank,
+        )
+        .join(SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id)
+        .join(SurveyQuestion, SurveyQuestion.id == SurveyAnswer.question_id)
+        .where(
+            SurveyResponse.status == "completed",
+            SurveyResponse.customer_id.is_not(None),
+            SurveyQuestion.value_dimension.in_(DELIVERED_VALUE_DIMENSIONS),
+            SurveyAnswer.number.is_not(None),
+            SurveyQuestion.scale_max > SurveyQuestion.scale_min,
+        )
+    )
+    if customer_ids is not None:
+        inner = inner.where(SurveyResponse.customer_id.in_(customer_ids))
+    if since is not None:
+        inner = inner.where(SurveyResponse.completed_at >= since)
+    if until is not None:
+        inner = inner.where(SurveyResponse.completed_at < until)
+    sub = inner.subquery()
+    return (
+        select(sub.c.cid, sub.c.dim, func.avg(sub.c.score).label("score"))
+        .where(sub.c.rk == 1)
+        .group_by(sub.c.cid, sub.c.dim)
+        .subquery("dims")
+    )
+
+
+def _finite(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def customer_delivered_value(session: Session, customer_id: int) -> dict[str, Any] | None:
+    """One customer's delivered value from their latest survey answers, or None if never asked."""
+    dims = _dimension_scores(session, customer_ids=[customer_id])
+    scores = {d: float(s) for _cid, d, s in session.execute(select(dims))}
+    if not scores:
+        return None
+    return _finite(survey_metrics.delivered_value(scores).as_dict())
+
+
+def delivered_value_by_class(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    segment: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """Delivered value per value class of the latest run (and overall): the mean of the
+    customers' dimension scores, totals, and the weakest dimension. One grouped query."""
+    run_id = queries.latest_run_id(session)
+    dims = _dimension_scores(
+        session, customer_ids=_segment_ids(session, segment), since=since, until=until
+    )
+    klass = func.coalesce(CustomerScore.value_class, "unscored")
+    rows = session.execute(
+        select(klass, dims.c.dim, func.avg(dims.c.score), func.count())
+        .select_from(dims)
+        .outerjoin(
+            CustomerScore,
+            and_(CustomerScore.customer_id == dims.c.cid, CustomerScore.run_id == (run_id or 0)),
+        )
+        .group_by(klass, dims.c.dim)
+    ).all()
+    per_class: dict[str, dict[str, float]] = {}
+    counts: dict[str, int] = {}
+    weighted: dict[str, list[float]] = {}
+    for cls, dim, avg, n in rows:
+        per_class.setdefault(cls, {})[dim] = float(avg)
+        counts[cls] = max(counts.get(cls, 0), int(n))
+        acc = weighted.setdefault(dim, [0.0, 0.0])
+        acc[0] += float(avg) * int(n)
+        acc[1] += int(n)
+    customers = int(session.scalar(select(func.count(func.distinct(dims.c.cid)))) or 0)
+    order = [*VALUE_CLASSES, "unscored"]
+    segments = [
+        {"segment": cls, "customers": counts[cls]}
+        | _finite(survey_metrics.delivered_value(per_class[cls]).as_dict())
+        for cls in order
+        if cls in per_class
+    ]
+    overall = (
+        _finite(
+            survey_metrics.delivered_value({d: s / n for d, (s, n) in weighted.items()}).as_dict()
+        )
+        if weighted
+        else None
+    )
+    return {
+        "run_id": run_id,
+        "customers": customers,
+        "overall": overall,
+        "by_segment": segments,
+        "cost_dimensions": list(COST_DIMENSIONS),
+    }
+
+
+# --- API helpers --------------------------------------------------------------------------------
+
+
+def parse_segment(raw: str | None) -> tuple[str, str] | None:
+    """``value_class:vip`` → ``("value_class", "vip")``; 422 naming ``segment`` otherwise."""
+    if not raw:
+        return None
+    kind, _, value = raw.partition(":")
+    if kind not in queries.SEGMENTS or value not in queries.SEGMENTS[kind]:
+        raise InvalidInput(
+            "segment must look like value_class:vip, stage:loyal or label:mvc.", field="segment"
+        )
+    return kind, value
+
+
+def customer_relationship(
+    session: Session, customer_id: int, *, actor: User, window_days: int
+) -> dict[str, Any]:
+    """Share of wallet and delivered value of one customer (``score:read``)."""
+    require(actor, "score:read")
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("Customer", customer_id)
+    return {
+        "customer_id": customer_id,
+        "share_of_wallet": customer_wallet(session, customer, window_days=window_days),
+        "delivered_value": customer_delivered_value(session, customer_id),
+    }
