@@ -22,6 +22,9 @@ MODEL_MODULES = (
     "retento.loyalty.notice_models",
     "retento.notifications.models",
     "retento.dataio.models",
+    "retento.journey.models",
+    "retento.insights.models",
+    "retento.work.models",
 )
 
 

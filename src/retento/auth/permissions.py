@@ -38,6 +38,7 @@ MATRIX: dict[str, set[str]] = {
     "touchpoint:delete": {"admin", "manager", "agent"},
     "score:read": {"admin", "manager", "agent", "analyst"},
     "score:run": {"admin", "manager"},
+    "insight:manage": {"admin", "manager", "analyst"},
     "survey:read": {"admin", "manager", "agent", "analyst"},
     "survey:manage": {"admin", "manager"},
     "survey:respond": {"admin", "manager", "agent"},
@@ -60,6 +61,7 @@ MATRIX: dict[str, set[str]] = {
     "demo:generate": {"admin"},
     "user:manage": {"admin"},
     "audit:read": {"admin"},
+    "work:read": {"admin"},
     "mail:manage": {"admin"},
     "token:own": {"admin", "manager", "agent", "analyst"},
 }
@@ -90,6 +92,8 @@ DESCRIPTIONS = {
     "customer:assign": "change a customer's owner or assigned agents",
     "score:read": "see value scores, CLV, P(alive), the value dashboard",
     "score:run": "start a scoring run (CLV models, pyramid, stages)",
+    "insight:manage": "run Insights analyses (segments, baskets, sequences); save, rename and "
+    "delete segments",
     "survey:read": "see surveys, responses, satisfaction results and the CSI",
     "survey:manage": "build, distribute, close and delete surveys",
     "survey:respond": "enter answers given on the phone, on paper or on site",
@@ -113,6 +117,7 @@ DESCRIPTIONS = {
     "demo:generate": "generate demo data",
     "user:manage": "create users, change roles, deactivate, reset passwords",
     "audit:read": "read the audit log",
+    "work:read": "see every queued and running background work item and the scheduled jobs",
     "mail:manage": "see the email outbox, retry failed emails, send a test email",
     "token:own": "create and revoke one's own API tokens",
 }

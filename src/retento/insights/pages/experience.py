@@ -1,0 +1,127 @@
+"""Insights: customer experience by mode and journey stage (SPEC §7), from experience records
+and answers to mode-tagged survey questions (``retento.journey.dashboard``), with the list of
+experience records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from retento.auth.permissions import require
+from retento.core.deps import DbSession
+from retento.core.errors import FieldError
+from retento.core.pagination import apply_sort
+from retento.core.validation import offset_from_text
+from retento.customers.models import Customer
+from retento.customers.service import can_change_customer
+from retento.insights.registry import Insight, register_insight, render_insight
+from retento.journey import labels as _labels  # noqa: F401  (registers the labels)
+from retento.journey import service
+from retento.journey.charts import api_url, heatmap_chart, mode_chart
+from retento.journey.dashboard import SOURCES, experience_summary
+from retento.journey.models import MODES, RATING_MAX, RATING_MIN, ExperienceRecord
+from retento.touchpoints.models import STAGES
+from retento.web import dashfilters
+from retento.web.i18n import N_
+from retento.web.labels import label_msgid
+from retento.web.listfilters import raw_params, refuse
+from retento.web.render import PageUser, page_router, tr
+
+router = page_router()
+
+register_insight(
+    Insight(
+        key="experience",
+        title=N_("Experience by mode"),
+        summary=N_(
+            "How customers rate their experience — sense, feel, think, act, relate — at each "
+            "journey stage, from experience records and mode-tagged survey questions."
+        ),
+        href="/insights/experience",
+        permission="touchpoint:read",
+        order=61,
+    )
+)
+
+PAGE_SIZE = 50
+PARAMS = ("source", "mode", "stage", "rating", "customer", "customer_id")
+
+
+def _filters(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
+    """Record filters for ``service.experience_filter`` and the raw values to re-show."""
+    raw = raw_params(request, PARAMS)
+    problems: list[FieldError] = []
+    filters: dict[str, Any] = {}
+    choose = tr(request, "Choose one of the listed values.")
+    for key, allowed in (("mode", MODES), ("stage", STAGES), ("source", SOURCES)):
+        if raw[key] and raw[key] not in allowed:
+            problems.append(FieldError(key, choose))
+        elif raw[key] and key != "source":
+            filters[key] = raw[key]
+    if raw["rating"]:
+        if raw["rating"].isdigit() and RATING_MIN <= int(raw["rating"]) <= RATING_MAX:
+            filters["rating"] = int(raw["rating"])
+        else:
+            problems.append(FieldError("rating", choose))
+    if raw["customer_id"]:
+        if raw["customer_id"].isdigit() and len(raw["customer_id"]) <= 9:
+            filters["customer_id"] = int(raw["customer_id"])
+        else:
+            problems.append(FieldError("customer_id", tr(request, "Enter a whole number.")))
+    if raw["customer"]:
+        filters["customer_q"] = raw["customer"]
+    refuse(problems)
+    return filters, raw
+
+
+@router.get("/insights/experience")
+def experience_page(request: Request, session: DbSession, user: PageUser) -> Response:
+    """The experience dashboard (mode × stage) and the experience records of the period."""
+    require(user, service.READ)
+    dash = dashfilters.parse(request, {}, default_period="365")
+    filters, raw = _filters(request)
+    summary = experience_summary(
+        session, start=dash.start, end=dash.end, source=raw["source"] or None
+    )
+    offset = offset_from_text(request.query_params.get("offset", "0"))
+    stmt = apply_sort(
+        service.experience_filter(since=dash.start, until=dash.end, **filters),
+        "-occurred_at",
+        service.SORTABLE,
+        ExperienceRecord.id,
+    )
+    rows = list(session.scalars(stmt.limit(PAGE_SIZE + 1).offset(offset)))
+    shown = rows[:PAGE_SIZE]
+    ids = {e.customer_id for e in shown}
+    customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
+
+    def opts(group: str, codes: tuple[str, ...]) -> list[tuple[str, str]]:
+        return [(c, tr(request, label_msgid(group, c))) for c in codes]
+
+    return render_insight(
+        request,
+        user,
+        "insights/experience.html",
+        summary=summary,
+        dash=dash,
+        dash_periods=dashfilters.PERIOD_OPTIONS,
+        f=raw,
+        rows=[
+            (e, customers.get(e.customer_id), can_change_customer(user, customers[e.customer_id]))
+            for e in shown
+            if e.customer_id in customers
+        ],
+        has_next=len(rows) > PAGE_SIZE,
+        offset=offset,
+        limit=PAGE_SIZE,
+        modes=opts("experience_mode", MODES),
+        stages=opts("stage", STAGES),
+        sources=opts("experience_source", SOURCES),
+        ratings=[(str(r), str(r)) for r in range(RATING_MAX, RATING_MIN - 1, -1)],
+        rating_max=RATING_MAX,
+        charts={"heatmap": heatmap_chart(request, summary), "modes": mode_chart(request, summary)},
+        api_url=api_url("/api/v1/insights/experience", dash, source=raw["source"]),
+    )

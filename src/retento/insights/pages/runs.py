@@ -1,0 +1,41 @@
+"""The progress box of an analysis computing in the background (polled by htmx every second);
+once the run is over it sends the browser to the run's page."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from retento.auth.permissions import require
+from retento.core.deps import DbSession
+from retento.core.errors import NotFound
+from retento.core.validation import DbId
+from retento.insights import runs
+from retento.insights.models import InsightRun
+from retento.insights.registry import render_insight
+from retento.insights.web import progress_context
+from retento.web.render import PageUser, is_htmx, page_router, redirect
+
+router = page_router()
+
+PAGES = {
+    "segments": "/insights/segments",
+    "basket": "/insights/baskets",
+    "sequences": "/insights/sequences",
+}
+
+
+@router.get("/insights/runs/{run_id}/progress")
+def run_progress(request: Request, session: DbSession, user: PageUser, run_id: DbId) -> Response:
+    require(user, "score:read")
+    run = session.get(InsightRun, run_id)
+    if run is None:
+        raise NotFound("Insight run", run_id)
+    page = f"{PAGES[run.kind]}?run={run.id}"
+    if runs.state(run) != "running":
+        if is_htmx(request):
+            return Response(status_code=200, headers={"HX-Redirect": page})
+        return redirect(request, page)
+    return render_insight(
+        request, user, "insights/_progress.html", **progress_context(request, run, page)
+    )

@@ -1,0 +1,345 @@
+"""Segments page: cluster the customers (k-means or Gaussian mixture on RFM, CLV, churn risk and
+engagement), see how k was chosen, the profiles with plain-language names, save a segmentation
+under a name, rename or delete it, and open its customers in the customer list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from retento.analytics.segments import SEGMENT_FEATURES
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.deps import DbSession
+from retento.core.errors import RetentoError
+from retento.core.validation import DbId
+from retento.insights import segments_service as svc
+from retento.insights.models import InsightRun, InsightSegment
+from retento.insights.registry import Insight, register_insight, render_insight
+from retento.insights.web import (
+    CHOSEN_BY,
+    FEATURE_LABELS,
+    LEVEL_LABELS,
+    METHOD_LABELS,
+    chart_json,
+    chosen_run,
+    error_dict,
+    lang,
+    progress_context,
+)
+from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.forms import PageForm
+from retento.web.i18n import N_
+from retento.web.render import PageUser, flash, page_router, redirect, tr
+
+router = page_router()
+
+register_insight(
+    Insight(
+        key="segments",
+        title=N_("Segments"),
+        summary=N_(
+            "Customer groups found by clustering recency, frequency, spend, CLV, churn risk and "
+            "engagement, named in plain words; saved segments filter the customer list, survey "
+            "distributions and dashboards."
+        ),
+        href="/insights/segments",
+        order=10,
+    )
+)
+
+RUN_FIELDS = ("method", "k", "k_min", "k_max", "seed")
+
+
+def _k_chart(request: Request, result: dict[str, Any]) -> str | None:
+    scores = [s for s in result.get("scores", []) if s.get("score") is not None]
+    if len(scores) < 2:
+        return None
+    metric = tr(request, N_("Silhouette")) if result["method"] == "kmeans" else "BIC"
+    return chart_json(
+        {
+            "tooltip": {"trigger": "axis"},
+            "grid": {"left": 60, "right": 20, "top": 20, "bottom": 40},
+            "xAxis": {"type": "category", "name": "k", "data": [s["k"] for s in scores]},
+            "yAxis": {"type": "value", "name": metric, "scale": True},
+            "series": [
+                {
+                    "type": "line",
+                    "name": metric,
+                    "data": [
+                        {
+                            "value": s["score"],
+                            "symbolSize": 14 if s["chosen"] else 6,
+                            "itemStyle": {"color": "#d9480f"} if s["chosen"] else {},
+                        }
+                        for s in scores
+                    ],
+                }
+            ],
+        }
+    )
+
+
+def _size_chart(request: Request, profiles: list[dict[str, Any]], sizes: dict | None = None) -> str:
+    key = f"name_{lang(request)}"
+    return chart_json(
+        {
+            "tooltip": {"trigger": "item"},
+            "series": [
+                {
+                    "type": "pie",
+                    "radius": ["35%", "70%"],
+                    "data": [
+                        {
+                            "name": p[key],
+                            "value": (sizes or {}).get(p["segment"], p["size"])
+                            if sizes is not None
+                            else p["size"],
+                        }
+                        for p in profiles
+                    ],
+                }
+            ],
+        }
+    )
+
+
+def _labels(request: Request) -> dict[str, Any]:
+    return {
+        "feature_label": lambda f: tr(request, FEATURE_LABELS.get(f, f)),
+        "level_label": lambda v: tr(request, LEVEL_LABELS.get(v, v)),
+        "method_label": lambda m: tr(request, METHOD_LABELS.get(m, m)),
+        "chosen_by_label": lambda c: tr(request, CHOSEN_BY.get(c, c)),
+        "name_key": f"name_{lang(request)}",
+    }
+
+
+def _page(
+    request: Request,
+    session: Session,
+    user: User,
+    *,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    save_errors: dict[str, str] | None = None,
+    save_name: str = "",
+    status_code: int = 200,
+) -> Response:
+    require(user, "score:read")
+    run, state = chosen_run(request, session, svc.KIND)
+    ctx: dict[str, Any] = {}
+    if run is not None and state == "running":
+        ctx |= {"progress": progress_context(request, run, "/insights/segments")}
+    elif run is not None and state == "succeeded":
+        ctx |= {
+            "result": run.result,
+            "k_chart": _k_chart(request, run.result),
+            "size_chart": _size_chart(request, run.result["profiles"]),
+        }
+    return render_insight(
+        request,
+        user,
+        "insights/segments.html",
+        status_code=status_code,
+        run=run,
+        state=state,
+        saved=svc.list_segments(session, actor=user),
+        f=form or {"method": "kmeans", "k": "", "k_min": "2", "k_max": "8", "seed": "0"},
+        chosen_features=(form or {}).get("features", list(SEGMENT_FEATURES)),
+        all_features=SEGMENT_FEATURES,
+        errors=errors or {},
+        save_errors=save_errors or {},
+        save_name=save_name,
+        **ctx,
+        **_labels(request),
+    )
+
+
+@router.get("/insights/segments")
+def segments_page(request: Request, session: DbSession, user: PageUser) -> Response:
+    """The last segmentation (or ``?run=``), the run form and the saved segments."""
+    return _page(request, session, user)
+
+
+def _form_params(form: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in RUN_FIELDS:
+        raw = str(form.get(f) or "").strip()
+        if raw:
+            out[f] = raw
+    out["features"] = [str(v) for v in form.getlist("features")]
+    return out
+
+
+@router.post("/insights/segments/run")
+def segments_run(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
+    require(user, "insight:manage")
+    params = _form_params(form)
+    raw = dict(params)
+    errors: dict[str, str] = {}
+    for f in ("k", "k_min", "k_max", "seed"):
+        if f in params:
+            text = params[f]
+            if not text.isdigit() or len(text) > 9:
+                errors[f] = tr(request, N_("Enter a whole number."))
+            else:
+                params[f] = int(text)
+    if errors:
+        return _page(request, session, user, form=raw, errors=errors, status_code=422)
+    sp = session.begin_nested()
+    try:
+        run = svc.start_run(session, request.app.state.session_factory, params, actor=user)
+    except RetentoError as exc:
+        sp.rollback()
+        if exc.status in (401, 403):
+            raise
+        return _page(
+            request, session, user, form=raw, errors=error_dict(request, exc), status_code=422
+        )
+    return redirect(request, f"/insights/segments?run={run.id}")
+
+
+@router.post("/insights/segments/save")
+def segments_save(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
+    require(user, "insight:manage")
+    raw_run = str(form.get("run_id") or "").strip()
+    name = str(form.get("name") or "")
+    if not raw_run.isdigit() or len(raw_run) > 9:
+        return _page(
+            request,
+            session,
+            user,
+            save_errors={"name": tr(request, N_("Run the segmentation first."))},
+            status_code=422,
+        )
+    sp = session.begin_nested()
+    try:
+        seg, _ = svc.save_segment(session, int(raw_run), name, actor=user)
+    except RetentoError as exc:
+        sp.rollback()
+        if exc.status in (401, 403):
+            raise
+        return _page(
+            request,
+            session,
+            user,
+            save_errors={"name": tr(request, exc.message)},
+            save_name=name,
+            status_code=exc.status if exc.status in (404, 409, 422) else 422,
+        )
+    flash(request, tr(request, N_("Segment saved.")))
+    return redirect(request, f"/insights/segments/{seg.id}")
+
+
+def _detail(
+    request: Request,
+    session: Session,
+    user: User,
+    seg: InsightSegment,
+    *,
+    name: str | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    sizes = svc.cluster_sizes(session, seg.id)
+    profiles = (seg.profile or {}).get("profiles", [])
+    return render_insight(
+        request,
+        user,
+        "insights/segment.html",
+        status_code=status_code,
+        seg=seg,
+        profiles=profiles,
+        sizes=sizes,
+        size_chart=_size_chart(request, profiles, sizes),
+        name=seg.name if name is None else name,
+        errors=errors or {},
+        **_labels(request),
+    )
+
+
+@router.get("/insights/segments/{segment_id:int}")
+def segment_detail(
+    request: Request, session: DbSession, user: PageUser, segment_id: DbId
+) -> Response:
+    """A saved segment: profiles, current sizes, links to its customers, rename and delete."""
+    seg = svc.get_segment(session, segment_id, actor=user)
+    return _detail(request, session, user, seg)
+
+
+@router.post("/insights/segments/{segment_id:int}/rename")
+def segment_rename(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, segment_id: DbId
+) -> Response:
+    require(user, "insight:manage")
+    seg = svc.get_segment(session, segment_id, actor=user)
+    name = str(form.get("name") or "")
+    expected = form_version(form)
+    sp = session.begin_nested()
+    try:
+        svc.rename_segment(session, segment_id, name, actor=user, version=expected)
+        session.flush()
+    except STALE:
+        sp.rollback()
+        session.expire_all()
+        current = svc.get_segment(session, segment_id, actor=user)
+        return conflict_page(
+            request,
+            session,
+            entity="insight_segment",
+            record=current,
+            title=current.name,
+            submitted={"name": name},
+            current={"name": current.name},
+            labels={"name": N_("Name")},
+            form=form,
+            action=f"/insights/segments/{segment_id}/rename",
+            reload_url=f"/insights/segments/{segment_id}",
+            cancel_url="/insights/segments",
+            expected=expected,
+        )
+    except RetentoError as exc:
+        sp.rollback()
+        if exc.status in (401, 403, 404):
+            raise
+        session.expire_all()
+        seg = svc.get_segment(session, segment_id, actor=user)
+        return _detail(
+            request,
+            session,
+            user,
+            seg,
+            name=name,
+            errors={"name": tr(request, exc.message)},
+            status_code=exc.status,
+        )
+    flash(request, tr(request, N_("Segment renamed.")))
+    return redirect(request, f"/insights/segments/{seg.id}")
+
+
+@router.post("/insights/segments/{segment_id:int}/delete")
+def segment_delete(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, segment_id: DbId
+) -> Response:
+    require(user, "insight:manage")
+    expected = form_version(form)
+    sp = session.begin_nested()
+    try:
+        svc.delete_segment(session, segment_id, actor=user, version=expected)
+    except STALE:
+        sp.rollback()
+        flash(
+            request,
+            tr(request, N_("Someone changed this segment meanwhile; it was not deleted.")),
+            "error",
+        )
+        return redirect(request, f"/insights/segments/{segment_id}")
+    flash(request, tr(request, N_("Segment deleted.")))
+    return redirect(request, "/insights/segments")
+
+
+def run_of(session: Session, seg: InsightSegment) -> InsightRun | None:
+    return session.get(InsightRun, seg.run_id) if seg.run_id else None

@@ -1,0 +1,454 @@
+"""Customer segments in the app: cluster the latest scoring run's customers, save, rename,
+delete, and use a saved segment as a filter (customer list, survey distributions, dashboards).
+
+Features per customer, from the latest successful scoring run (``customer_scores``) and the
+touchpoints: ``recency`` (days from the last order to the run's as-of date), ``frequency``
+(orders), ``monetary`` (revenue), ``clv``, ``churn_risk`` and ``engagement`` (touchpoints in the
+365 days before the as-of date). Clustering is :class:`retento.analytics.segments.
+CustomerSegmentation` (k-means with k chosen by silhouette, or a Gaussian mixture with k chosen
+by BIC), so the app and ``retento analyze segments`` give the same segments on the same data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from retento.analytics.segments import SEGMENT_FEATURES, CustomerSegmentation
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.versioning import lock_for_edit
+from retento.insights import runs
+from retento.insights.models import InsightRun, InsightSegment, InsightSegmentMember
+from retento.scoring.models import CustomerScore, ScoreRun
+
+KIND = "segments"
+METHODS = ("kmeans", "gmm")
+REQUIRED = ("recency", "frequency", "monetary")
+MAX_K = 12
+ENGAGEMENT_DAYS = 365
+MEMBER_BATCH = 5_000
+
+
+def _latest_score_run(session: Session) -> ScoreRun:
+    run = session.scalar(
+        select(ScoreRun).where(ScoreRun.status == "succeeded").order_by(ScoreRun.id.desc()).limit(1)
+    )
+    if run is None:
+        raise InvalidInput(
+            "No scoring run has succeeded yet: segments are built on its RFM, CLV and churn "
+            "risk. Run the scoring first (Value page or `retento score`).",
+            field="features",
+        )
+    return run
+
+
+def check_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Normalised parameters; ``InvalidInput`` names the first bad field."""
+    method = params.get("method", "kmeans")
+    if method not in METHODS:
+        raise InvalidInput("method must be kmeans or gmm.", field="method")
+    k = params.get("k")
+    k_min = int(params.get("k_min", 2))
+    k_max = int(params.get("k_max", 8))
+    if k is not None:
+        k = int(k)
+        if not 1 <= k <= MAX_K:
+            raise InvalidInput(f"k must be between 1 and {MAX_K}.", field="k")
+    elif not 2 <= k_min <= k_max:
+        raise InvalidInput("k_min must be at least 2 and at most k_max.", field="k_min")
+    elif k_max > MAX_K:
+        raise InvalidInput(f"k_max must be at most {MAX_K}.", field="k_max")
+    features = list(params.get("features") or SEGMENT_FEATURES)
+    unknown = [f for f in features if f not in SEGMENT_FEATURES]
+    if unknown:
+        raise InvalidInput(
+            f"Unknown feature {unknown[0]!r}; known: {', '.join(SEGMENT_FEATURES)}.",
+            field="features",
+        )
+    missing = [f for f in REQUIRED if f not in features]
+    if missing:
+        raise InvalidInput(f"The feature {missing[0]!r} is required.", field="features")
+    seed = int(params.get("seed", 0))
+    return {
+        "method": method,
+        "k": k,
+        "k_min": k_min,
+        "k_max": k_max,
+        "features": [f for f in SEGMENT_FEATURES if f in features],
+        "seed": seed,
+    }
+
+
+def feature_frame(session: Session, features: list[str]) -> tuple[pd.DataFrame, ScoreRun, list]:
+    """One row per customer who bought (index: customer id) with the wanted features, from the
+    latest scoring run; a feature missing for some customers is filled with its median, one
+    missing for all is left out (both said in the returned notes)."""
+    run = _latest_score_run(session)
+    rows = session.execute(
+        select(
+            CustomerScore.customer_id,
+            CustomerScore.last_order_on,
+            CustomerScore.order_count,
+            CustomerScore.revenue,
+            CustomerScore.clv,
+            CustomerScore.churn_risk,
+        ).where(CustomerScore.run_id == run.id, CustomerScore.order_count > 0)
+    ).all()
+    if not rows:
+        raise InvalidInput(
+            "The latest scoring run has no customer with an order to segment.", field="features"
+        )
+    df = pd.DataFrame(rows, columns=["cid", "last", "orders", "revenue", "clv", "churn_risk"])
+    as_of = run.as_of if run.as_of.tzinfo else run.as_of.replace(tzinfo=UTC)
+    last = pd.to_datetime(df["last"])
+    out = pd.DataFrame(index=pd.Index(df["cid"].astype(int).to_numpy(), name="customer_id"))
+    out["recency"] = ((pd.Timestamp(as_of.date()) - last).dt.days.clip(lower=0)).to_numpy(float)
+    out["frequency"] = df["orders"].to_numpy(float)
+    out["monetary"] = pd.to_numeric(df["revenue"]).to_numpy(float)
+    out["clv"] = pd.to_numeric(df["clv"]).to_numpy(float)
+    out["churn_risk"] = pd.to_numeric(df["churn_risk"]).to_numpy(float)
+    if "engagement" in features:
+        from retento.touchpoints.models import Touchpoint
+
+        counts = dict(
+            session.execute(
+                select(Touchpoint.customer_id, func.count())
+                .where(
+                    Touchpoint.occurred_at >= as_of - timedelta(days=ENGAGEMENT_DAYS),
+                    Touchpoint.occurred_at < as_of,
+                )
+                .group_by(Touchpoint.customer_id)
+            ).all()
+        )
+        out["engagement"] = [float(counts.get(int(c), 0)) for c in out.index]
+    notes: list[dict[str, Any]] = []
+    used = []
+    for f in features:
+        values = out[f].to_numpy(float)
+        bad = ~np.isfinite(values)
+        if bad.all():
+            notes.append({"code": "feature_dropped", "feature": f})
+            continue
+        if bad.any():
+            out.loc[bad, f] = float(np.median(values[~bad]))
+            notes.append({"code": "feature_filled", "feature": f, "customers": int(bad.sum())})
+        used.append(f)
+    return out[used], run, notes
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float | np.floating):
+        v = float(v)
+        return v if np.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def compute(job: dict[str, Any], report: runs.Reporter) -> dict[str, Any]:
+    """Fit the segmentation (pure: no database) and return the stored result."""
+    X: pd.DataFrame = job["X"]
+    p = job["params"]
+    report("clustering", 0.1)
+    model = CustomerSegmentation(
+        method=p["method"],
+        n_clusters=p["k"],
+        k_min=p["k_min"],
+        k_max=min(p["k_max"], max(p["k_min"], len(X) - 1)),
+        features=list(X.columns),
+        random_state=p["seed"],
+    ).fit(X)
+    report("profiles", 0.9)
+    profiles = []
+    for row in model.profiles_.to_dict(orient="records"):
+        profiles.append(
+            {
+                "segment": int(row["segment"]),
+                "name_en": row["name_en"],
+                "name_zh": row["name_zh"],
+                "size": int(row["size"]),
+                "share": _clean(row["share"]),
+                "revenue_share": _clean(row["revenue_share"]),
+                "mean": {f: _clean(row[f"mean_{f}"]) for f in model.features_},
+                "median": {f: _clean(row[f"median_{f}"]) for f in model.features_},
+                "level": {f: row[f"level_{f}"] for f in model.features_},
+            }
+        )
+    chosen_by = (
+        "fixed" if p["k"] is not None else {"kmeans": "silhouette", "gmm": "bic"}[p["method"]]
+    )
+    return {
+        "method": p["method"],
+        "k": int(model.n_clusters_),
+        "chosen_by": chosen_by,
+        "scores": [
+            {"k": int(r.k), "score": _clean(r.score), "chosen": bool(r.chosen)}
+            for r in model.scores_.itertuples()
+        ],
+        "features": list(model.features_),
+        "customers": len(X),
+        "profiles": profiles,
+        "members": [[int(c), int(s)] for c, s in zip(X.index, model.labels_, strict=True)],
+        "score_run_id": job["score_run_id"],
+        "as_of": job["as_of"],
+        "notes": job["notes"],
+    }
+
+
+def start_run(
+    session: Session, factory: sessionmaker[Session], params: dict[str, Any], *, actor: User
+) -> InsightRun:
+    """Check the parameters, read the features and cluster (inline or in the background)."""
+    require(actor, "insight:manage")
+    p = check_params(params)
+    X, score_run, notes = feature_frame(session, p["features"])
+    if p["k"] is not None and p["k"] > len(X):
+        raise InvalidInput(f"k={p['k']} but only {len(X)} customers have orders.", field="k")
+    if p["k"] is None and len(X) < p["k_min"] + 1:
+        raise InvalidInput(
+            f"Only {len(X)} customers have orders: too few to choose k from {p['k_min']}.",
+            field="k_min",
+        )
+    job = {
+        "X": X,
+        "params": p,
+        "score_run_id": score_run.id,
+        "as_of": score_run.as_of.date().isoformat(),
+        "notes": notes,
+    }
+    return runs.start(
+        session,
+        factory,
+        kind=KIND,
+        params=p,
+        data=job,
+        rows=len(X),
+        compute=compute,
+        actor=actor,
+        budget_field="k",
+    )
+
+
+# --- saved segments ---------------------------------------------------------------------------
+
+
+def _clean_name(name: str) -> str:
+    text = " ".join(str(name or "").split())
+    if not text:
+        raise InvalidInput("Enter a name for the segment.", field="name")
+    if len(text) > 120:
+        raise InvalidInput("The name may be at most 120 characters.", field="name")
+    return text
+
+
+def list_segments(session: Session, *, actor: User) -> list[InsightSegment]:
+    require(actor, "score:read")
+    return list(session.scalars(select(InsightSegment).order_by(InsightSegment.name)))
+
+
+def get_segment(session: Session, segment_id: int, *, actor: User) -> InsightSegment:
+    require(actor, "score:read")
+    seg = session.get(InsightSegment, segment_id)
+    if seg is None:
+        raise NotFound("Segment", segment_id)
+    return seg
+
+
+def save_segment(
+    session: Session, run_id: int, name: str, *, actor: User
+) -> tuple[InsightSegment, bool]:
+    """Save the segmentation of run ``run_id`` under ``name`` (unique), with its members.
+
+    Returns ``(segment, created)``. Saving the same run under the same name again returns the
+    saved one (a retried request is harmless); another segment with that name is a 409, also
+    when two saves of one name race (the unique index decides)."""
+    require(actor, "insight:manage")
+    name = _clean_name(name)
+    run = session.get(InsightRun, run_id)
+    if run is None or run.kind != KIND:
+        raise NotFound("Segment run", run_id, field="run_id")
+    if run.status != "succeeded" or not run.result:
+        raise InvalidInput("This run has not finished successfully.", field="run_id")
+
+    def existing() -> tuple[InsightSegment, bool]:
+        found = session.scalar(select(InsightSegment).where(InsightSegment.name == name))
+        if found is None:
+            raise Conflict(f"A segment named {name!r} was just saved; try again.", field="name")
+        if found.run_id == run.id:
+            return found, False
+        raise Conflict(f"A segment named {name!r} already exists.", field="name")
+
+    if session.scalar(select(InsightSegment.id).where(InsightSegment.name == name)) is not None:
+        return existing()
+    result = run.result
+    seg = InsightSegment(
+        name=name,
+        method=result["method"],
+        k=result["k"],
+        features=result["features"],
+        profile={
+            "profiles": result["profiles"],
+            "scores": result["scores"],
+            "chosen_by": result["chosen_by"],
+            "as_of": result.get("as_of"),
+            "score_run_id": result.get("score_run_id"),
+        },
+        run_id=run.id,
+        customers=result["customers"],
+        created_by_id=actor.id,
+    )
+    sp = session.begin_nested()
+    try:
+        session.add(seg)
+        session.flush()
+    except IntegrityError:
+        sp.rollback()
+        return existing()
+    sp.commit()
+    # Customers erased since the run are left out (their rows would fail the foreign key).
+    from retento.customers.models import Customer
+
+    members = result["members"]
+    for start in range(0, len(members), MEMBER_BATCH):
+        chunk = members[start : start + MEMBER_BATCH]
+        alive = set(
+            session.scalars(select(Customer.id).where(Customer.id.in_([c for c, _ in chunk])))
+        )
+        rows = [
+            {"segment_id": seg.id, "customer_id": c, "cluster": s} for c, s in chunk if c in alive
+        ]
+        if rows:
+            session.execute(insert(InsightSegmentMember), rows)
+    return seg, True
+
+
+def rename_segment(
+    session: Session, segment_id: int, name: str, *, actor: User, version: int | None = None
+) -> InsightSegment:
+    """Rename a saved segment; a stale ``version`` is a 409 (``version_conflict``)."""
+    require(actor, "insight:manage")
+    seg = get_segment(session, segment_id, actor=actor)
+    name = _clean_name(name)
+    lock_for_edit(session, seg, version)
+    if name == seg.name:
+        return seg
+    clash = session.scalar(
+        select(InsightSegment.id).where(InsightSegment.name == name, InsightSegment.id != seg.id)
+    )
+    if clash is not None:
+        raise Conflict(f"A segment named {name!r} already exists.", field="name")
+    seg.name = name
+    sp = session.begin_nested()
+    try:
+        session.flush()
+    except IntegrityError:
+        sp.rollback()
+        raise Conflict(f"A segment named {name!r} already exists.", field="name") from None
+    sp.commit()
+    return seg
+
+
+def delete_segment(
+    session: Session, segment_id: int, *, actor: User, version: int | None = None
+) -> None:
+    """Delete a saved segment and its members."""
+    require(actor, "insight:manage")
+    seg = get_segment(session, segment_id, actor=actor)
+    lock_for_edit(session, seg, version)
+    session.execute(delete(InsightSegmentMember).where(InsightSegmentMember.segment_id == seg.id))
+    session.delete(seg)
+    session.flush()
+
+
+def cluster_sizes(session: Session, segment_id: int) -> dict[int, int]:
+    """Members per cluster now (customers erased since the save are gone)."""
+    return dict(
+        session.execute(
+            select(InsightSegmentMember.cluster, func.count())
+            .where(InsightSegmentMember.segment_id == segment_id)
+            .group_by(InsightSegmentMember.cluster)
+        ).all()
+    )
+
+
+def member_page(
+    session: Session, segment_id: int, cluster: int | None, limit: int, offset: int
+) -> tuple[list[int], int]:
+    stmt = select(InsightSegmentMember.customer_id).where(
+        InsightSegmentMember.segment_id == segment_id
+    )
+    if cluster is not None:
+        stmt = stmt.where(InsightSegmentMember.cluster == cluster)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    ids = list(
+        session.scalars(stmt.order_by(InsightSegmentMember.customer_id).limit(limit).offset(offset))
+    )
+    return ids, total
+
+
+# --- saved segments as filters ------------------------------------------------------------------
+
+FILTER_HELP = "segment must be <saved segment id>:<cluster number>, e.g. 3:0."
+
+
+def parse_filter(raw: str | None, field: str = "segment") -> tuple[int, int] | None:
+    """``"12:0"`` → ``(12, 0)``; empty → ``None``; anything else → ``InvalidInput``."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    seg, sep, cluster = text.partition(":")
+    if not sep or not seg.isdigit() or not cluster.isdigit() or len(seg) > 9 or len(cluster) > 3:
+        raise InvalidInput(FILTER_HELP, field=field)
+    return int(seg), int(cluster)
+
+
+def check_filter(session: Session, value: tuple[int, int], field: str = "segment") -> None:
+    """``InvalidInput`` unless saved segment ``value[0]`` exists and has cluster ``value[1]``."""
+    seg = session.get(InsightSegment, value[0])
+    if seg is None:
+        raise InvalidInput(f"Saved segment {value[0]} does not exist.", field=field)
+    if not 0 <= value[1] < seg.k:
+        raise InvalidInput(
+            f"Saved segment {value[0]} has clusters 0 to {seg.k - 1}, not {value[1]}.",
+            field=field,
+        )
+
+
+def members_select(value: tuple[int, int]) -> Select:
+    """``SELECT customer_id`` of the customers in cluster ``value[1]`` of segment ``value[0]``."""
+    return select(InsightSegmentMember.customer_id).where(
+        InsightSegmentMember.segment_id == value[0], InsightSegmentMember.cluster == value[1]
+    )
+
+
+def cluster_name(seg: InsightSegment, cluster: int, locale: str) -> str:
+    lang = "zh" if locale.startswith("zh") else "en"
+    for p in (seg.profile or {}).get("profiles", []):
+        if p.get("segment") == cluster:
+            return p.get(f"name_{lang}") or str(cluster)
+    return str(cluster)
+
+
+def filter_choices(session: Session, locale: str) -> list[tuple[str, str]]:
+    """``(value, label)`` for every cluster of every saved segment: ``"3:0"``,
+    ``"Spring 2026 › Recent frequent high spenders"``."""
+    out = []
+    for seg in session.scalars(select(InsightSegment).order_by(InsightSegment.name)):
+        for c in range(seg.k):
+            out.append((f"{seg.id}:{c}", f"{seg.name} › {cluster_name(seg, c, locale)}"))
+    return out
+
+
+def filter_label(session: Session, value: tuple[int, int], locale: str) -> str:
+    seg = session.get(InsightSegment, value[0])
+    if seg is None:
+        return f"{value[0]}:{value[1]}"
+    return f"{seg.name} › {cluster_name(seg, value[1], locale)}"

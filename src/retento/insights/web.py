@@ -1,0 +1,119 @@
+"""What the Insights pages share: chart data for ``data-chart``, labels, the run parameters of a
+form, and the progress box of a run computing in the background."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from retento.core.errors import RetentoError
+from retento.insights import runs
+from retento.insights.models import InsightRun
+from retento.web.i18n import N_
+from retento.web.render import tr
+
+FEATURE_LABELS = {
+    "recency": N_("Days since the last order"),
+    "frequency": N_("Orders"),
+    "monetary": N_("Revenue"),
+    "clv": N_("CLV"),
+    "churn_risk": N_("Churn risk"),
+    "engagement": N_("Touchpoints (365 days)"),
+}
+LEVEL_LABELS = {
+    "very_low": N_("very low"),
+    "low": N_("low"),
+    "mid": N_("middle"),
+    "high": N_("high"),
+    "very_high": N_("very high"),
+}
+METHOD_LABELS = {"kmeans": N_("k-means"), "gmm": N_("Gaussian mixture")}
+CHOSEN_BY = {
+    "silhouette": N_("k chosen by the highest silhouette"),
+    "bic": N_("k chosen by the lowest BIC"),
+    "fixed": N_("k fixed by you"),
+}
+LEVEL_OPTIONS = (("product", N_("Products")), ("category", N_("Categories")))
+STAGES = {
+    "starting": N_("Starting"),
+    "clustering": N_("Clustering"),
+    "profiles": N_("Profiling the segments"),
+    "baskets": N_("Reading the baskets"),
+    "itemsets": N_("Finding frequent itemsets"),
+    "rules": N_("Building rules"),
+    "sequences": N_("Reading the purchase sequences"),
+    "patterns": N_("Finding frequent sequences"),
+    "evaluation": N_("Measuring hit-rate@5"),
+    "next products": N_("Learning what comes next"),
+    "saving": N_("Saving"),
+}
+WINNERS = {
+    "patterns": N_("Sequential rules"),
+    "popularity": N_("Popularity baseline"),
+    "repeat": N_("Repeat-purchase baseline"),
+}
+
+
+def chart_json(option: dict[str, Any]) -> str:
+    """An ECharts option as JSON for ``data-chart`` (NaN and infinities become null)."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float):
+            return v if math.isfinite(v) else None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(option), ensure_ascii=False, default=str)
+
+
+def lang(request: Request) -> str:
+    from retento.web.render import request_locale
+
+    return "zh" if request_locale(request).startswith("zh") else "en"
+
+
+def form_params(form: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The non-empty text fields of a run form (the service checks and converts them)."""
+    out: dict[str, Any] = {}
+    for f in fields:
+        raw = str(form.get(f) or "").strip()
+        if raw:
+            out[f] = raw
+    return out
+
+
+def error_dict(request: Request, exc: RetentoError) -> dict[str, str]:
+    return {exc.field or "": tr(request, exc.message)}
+
+
+def progress_context(request: Request, run: InsightRun, page: str) -> dict[str, Any]:
+    live = runs.progress_of(run.id)
+    return {
+        "run": run,
+        "percent": live.percent if live else None,
+        "stage_label": tr(request, STAGES.get(live.stage, N_("Starting")))
+        if live
+        else tr(request, N_("Starting")),
+        "poll_url": f"/insights/runs/{run.id}/progress",
+        "page": page,
+    }
+
+
+def chosen_run(
+    request: Request, session: Session, kind: str, **match: Any
+) -> tuple[InsightRun | None, str]:
+    """The run named by ``?run=`` (any state) or the latest successful one, and its state."""
+    raw = request.query_params.get("run", "").strip()
+    if raw.isdigit() and len(raw) <= 9:
+        run = session.get(InsightRun, int(raw))
+        if run is not None and run.kind == kind:
+            return run, runs.state(run)
+    run = runs.latest_run(session, kind, **match)
+    return run, (runs.state(run) if run else "")
