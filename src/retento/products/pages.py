@@ -172,6 +172,7 @@ def _render_form(
     values: dict[str, str],
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    **extra: Any,
 ) -> Response:
     return render(
         request,
@@ -180,7 +181,18 @@ def _render_form(
         product=product,
         form=values,
         errors=errors or {},
+        **extra,
     )
+
+
+def _cross_sell(session: Session, user: User, product_id: int) -> dict[str, Any]:
+    """The "often bought with it" section: the latest product-level market-basket rules."""
+    if not can(user, "score:read"):
+        return {}
+    from retento.insights.basket_service import cross_sell_for_product
+
+    run, items = cross_sell_for_product(session, product_id)
+    return {"cross_sell": items, "cross_sell_run": run}
 
 
 @router.get("/products/new")
@@ -215,7 +227,9 @@ def product_edit(
     """The form for changing a product's name, SKU, category, price and cost."""
     product = service.get_product(session, product_id, actor=user)
     require(user, "product:update")
-    return _render_form(request, product, _values(product))
+    return _render_form(
+        request, product, _values(product), **_cross_sell(session, user, product.id)
+    )
 
 
 def _conflict(

@@ -1,0 +1,173 @@
+"""Purchase sequences page: frequent sequences (what customers buy on later dates), the
+next-product rules, and their hit-rate@5 on the held-out last weeks against the popularity and
+repeat-purchase baselines, saying which wins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.deps import DbSession
+from retento.core.errors import RetentoError
+from retento.insights import sequences_service as svc
+from retento.insights.registry import Insight, register_insight, render_insight
+from retento.insights.web import (
+    LEVEL_OPTIONS,
+    WINNERS,
+    chart_json,
+    chosen_run,
+    error_dict,
+    form_params,
+    progress_context,
+)
+from retento.web.forms import PageForm
+from retento.web.i18n import N_
+from retento.web.render import PageUser, page_router, redirect, tr
+
+router = page_router()
+
+register_insight(
+    Insight(
+        key="sequences",
+        title=N_("Sequences"),
+        summary=N_(
+            "What customers buy next: frequent purchase sequences, and a next-product "
+            "recommender measured by hit-rate@5 against popularity and repeat purchases."
+        ),
+        href="/insights/sequences",
+        order=30,
+    )
+)
+
+RUN_FIELDS = (
+    "level",
+    "min_support",
+    "max_len",
+    "max_gap_days",
+    "holdout_days",
+    "max_patterns",
+    "time_budget",
+)
+DEFAULT_FORM = {
+    "level": "product",
+    "min_support": "0.01",
+    "max_len": "3",
+    "max_gap_days": "",
+    "holdout_days": "90",
+    "max_patterns": "200000",
+    "time_budget": "60",
+}
+SHOWN = 50
+
+
+def _name(names: dict[str, str], item: Any) -> str:
+    return names.get(str(item), str(item))
+
+
+def _pattern(names: dict[str, str], pattern: list[list[Any]]) -> str:
+    return " → ".join(" + ".join(_name(names, i) for i in el) for el in pattern)
+
+
+def _chart(request: Request, ev: dict[str, Any]) -> str:
+    order = ("patterns", "popularity", "repeat")
+    return chart_json(
+        {
+            "tooltip": {"trigger": "axis"},
+            "grid": {"left": 160, "right": 30, "top": 10, "bottom": 30},
+            "xAxis": {"type": "value", "max": 1, "name": tr(request, N_("Hit-rate@5"))},
+            "yAxis": {"type": "category", "data": [tr(request, WINNERS[n]) for n in order]},
+            "series": [
+                {
+                    "type": "bar",
+                    "data": [
+                        {
+                            "value": ev["hit_rate"].get(n),
+                            "itemStyle": {
+                                "color": "#d9480f" if n == ev.get("winner") else "#4c6ef5"
+                            },
+                        }
+                        for n in order
+                    ],
+                }
+            ],
+        }
+    )
+
+
+def _page(
+    request: Request,
+    session: Session,
+    user: User,
+    *,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    require(user, "score:read")
+    run, state = chosen_run(request, session, svc.KIND)
+    ctx: dict[str, Any] = {}
+    if run is not None and state == "running":
+        ctx["progress"] = progress_context(request, run, "/insights/sequences")
+    elif run is not None and state == "succeeded":
+        names = svc.names_for(session, run)
+        result = run.result
+        ev = result.get("evaluation")
+        ctx |= {
+            "result": result,
+            "patterns": [
+                p | {"text": _pattern(names, p["pattern"])} for p in result["patterns"][:SHOWN]
+            ],
+            "next_rules": [
+                r | {"a": _name(names, r["antecedent"]), "b": _name(names, r["consequent"])}
+                for r in result["next"][:SHOWN]
+            ],
+            "ev": ev,
+            "ev_chart": _chart(request, ev) if ev and ev.get("winner") else None,
+            "winner_label": tr(request, WINNERS[ev["winner"]]) if ev and ev.get("winner") else "",
+        }
+    return render_insight(
+        request,
+        user,
+        "insights/sequences.html",
+        status_code=status_code,
+        run=run,
+        state=state,
+        f=form or DEFAULT_FORM,
+        errors=errors or {},
+        levels=[(c, tr(request, t)) for c, t in LEVEL_OPTIONS],
+        winners={k: tr(request, v) for k, v in WINNERS.items()},
+        **ctx,
+    )
+
+
+@router.get("/insights/sequences")
+def sequences_page(request: Request, session: DbSession, user: PageUser) -> Response:
+    """The latest sequence run (or ``?run=``) and the run form."""
+    return _page(request, session, user)
+
+
+@router.post("/insights/sequences/run")
+def sequences_run(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
+    require(user, "insight:manage")
+    params = form_params(form, RUN_FIELDS)
+    sp = session.begin_nested()
+    try:
+        run = svc.start_run(session, request.app.state.session_factory, params, actor=user)
+    except RetentoError as exc:
+        sp.rollback()
+        if exc.status in (401, 403):
+            raise
+        return _page(
+            request,
+            session,
+            user,
+            form=DEFAULT_FORM | params,
+            errors=error_dict(request, exc),
+            status_code=exc.status if exc.status in (409, 422) else 422,
+        )
+    return redirect(request, f"/insights/sequences?run={run.id}")
