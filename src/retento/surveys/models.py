@@ -48,6 +48,8 @@ SATISFACTION_DIMENSIONS = (
 VALUE_DIMENSIONS = ("product", "service", "personnel", "image")
 COST_DIMENSIONS = ("money", "time", "energy", "physical")
 DELIVERED_VALUE_DIMENSIONS = VALUE_DIMENSIONS + COST_DIMENSIONS
+# SPEC §7 experience modes a numeric question may measure (the journey domain's MODES).
+EXPERIENCE_MODES = ("sense", "feel", "think", "act", "relate")
 CSI_LATENTS = ("Image", "Expectation", "Quality", "Value", "Satisfaction", "Complaints", "Loyalty")
 SEGMENT_KINDS = ("all", "value_class", "tag", "complaint_closed", "customers")
 RESPONSE_STATUSES = ("partial", "completed")
@@ -134,6 +136,9 @@ class SurveyQuestion(Base):
     value_dimension: Mapped[str | None] = mapped_column(String(20))
     csi_latent: Mapped[str | None] = mapped_column(String(20))
     csi_item: Mapped[str | None] = mapped_column(String(30))
+    # SPEC §7: the experience mode (sense, feel, think, act, relate; journey.models.MODES) the
+    # question measures; its numeric answers feed the experience dashboard.
+    experience_mode: Mapped[str | None] = mapped_column(String(10))
     # {"zh_CN": {"text": ..., "help_text": ..., "options": {"<value>": "<label>"}}}
     translations: Mapped[dict[str, dict[str, Any]] | None] = mapped_column(JSON)
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from retento.core.timeutil import UTCDatetime
 from retento.core.validation import DbId, Name
 from retento.core.versioning import ExpectedVersion
+from retento.surveys.models import NUMERIC_TYPES as NUMERIC_QUESTION_TYPES
 from retento.surveys.models import RATING_SCALES
 
 Channel = Literal["online", "phone", "mail", "onsite"]
@@ -28,6 +29,8 @@ ValueDimension = Literal[
 CsiLatent = Literal[
     "Image", "Expectation", "Quality", "Value", "Satisfaction", "Complaints", "Loyalty"
 ]
+# SPEC §7 experience modes (journey.models.MODES).
+ExperienceMode = Literal["sense", "feel", "think", "act", "relate"]
 SurveyStatus = Literal["draft", "active", "closed"]
 Language = Literal["en", "zh_CN"]
 TemplateName = Literal["standard", "ecsi"]
@@ -79,6 +82,7 @@ class QuestionIn(BaseModel):
     value_dimension: ValueDimension | None = None
     csi_latent: CsiLatent | None = None
     csi_item: str | None = Field(None, pattern=CODE_PATTERN)
+    experience_mode: ExperienceMode | None = None
     translations: dict[Language, QuestionText] | None = None
 
     @model_validator(mode="after")
@@ -112,6 +116,8 @@ class QuestionIn(BaseModel):
             raise ValueError("only numeric questions can measure a CSI latent")
         if self.value_dimension and self.qtype not in ("rating", "expectation_perception"):
             raise ValueError("only rating questions can measure a delivered-value dimension")
+        if self.experience_mode and self.qtype not in NUMERIC_QUESTION_TYPES:
+            raise ValueError("only numeric questions can measure an experience mode")
         if self.csi_latent and not self.csi_item:
             self.csi_item = self.code
         values = {o.value for o in self.options or []}
@@ -217,6 +223,7 @@ class QuestionRead(BaseModel):
     value_dimension: str | None
     csi_latent: str | None
     csi_item: str | None
+    experience_mode: str | None = None
     translations: dict[str, QuestionText] | None = None
 
 

@@ -136,7 +136,8 @@ SCALES = {
 }
 QUESTION_FIELDS = (
     "code", "text", "help_text", "qtype", "scale_min", "scale_max", "options", "required",
-    "satisfaction_dimension", "value_dimension", "csi_latent", "csi_item", "translations",
+    "satisfaction_dimension", "value_dimension", "csi_latent", "csi_item", "experience_mode",
+    "translations",
 )  # fmt: skip
 VALUE_CLASSES = ("vip", "major", "ordinary", "small")
 ENTRY_ROWS = 5

@@ -20,6 +20,7 @@ from retento.surveys.languages import missing_texts, other_languages
 from retento.surveys.models import (
     CSI_LATENTS,
     DELIVERED_VALUE_DIMENSIONS,
+    EXPERIENCE_MODES,
     QUESTION_TYPES,
     SATISFACTION_DIMENSIONS,
     SURVEY_STATUSES,
@@ -296,6 +297,8 @@ def _model_errors(
             errors.setdefault("csi_latent", general)
         elif "delivered-value" in text:
             errors.setdefault("value_dimension", general)
+        elif "experience mode" in text:
+            errors.setdefault("experience_mode", general)
         elif "code" in text:
             errors.setdefault(default or "code", general)
         else:
@@ -320,6 +323,7 @@ def _question_values(q: SurveyQuestion | None, section: str) -> dict[str, Any]:
         "value_dimension": q.value_dimension or "",
         "csi_latent": q.csi_latent or "",
         "csi_item": q.csi_item or "",
+        "experience_mode": q.experience_mode or "",
     }
 
 
@@ -327,7 +331,7 @@ def _parse_question(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(QuestionIn payload, values to re-show)`` from the question form."""
     keys = (
         "section", "code", "text", "help_text", "qtype", "scale", "options",
-        "satisfaction_dimension", "value_dimension", "csi_latent", "csi_item",
+        "satisfaction_dimension", "value_dimension", "csi_latent", "csi_item", "experience_mode",
     )  # fmt: skip
     shown: dict[str, Any] = {k: form_text(form, k) for k in keys}
     shown["required"] = form.get("required") == "1"
@@ -339,7 +343,9 @@ def _parse_question(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         "qtype": qtype,
         "required": shown["required"],
     }
-    for k in ("satisfaction_dimension", "value_dimension", "csi_latent", "csi_item"):
+    for k in (
+        "satisfaction_dimension", "value_dimension", "csi_latent", "csi_item", "experience_mode",
+    ):  # fmt: skip
         data[k] = shown[k] or None
     if qtype in SCALES and shown["scale"] in SCALES[qtype] + ("1-10",):
         lo, hi = shown["scale"].split("-")
@@ -379,6 +385,7 @@ def _question_page(
         dimensions=SATISFACTION_DIMENSIONS,
         value_dims=opts(request, "value_dimension", DELIVERED_VALUE_DIMENSIONS),
         latents=opts(request, "csi_latent", CSI_LATENTS),
+        experience_modes=opts(request, "experience_mode", EXPERIENCE_MODES),
     )
 
 

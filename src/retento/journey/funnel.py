@@ -1,0 +1,225 @@
+"""The journey funnel (SPEC §2): how far customers get through the stages, per channel, and
+how long they take between stages. Everything is aggregated in SQL (one pass per query over
+the touchpoints of the period), so it runs on millions of touchpoints.
+
+Definitions (docs/journey-experience.md):
+
+- A customer's *first time* at a stage is their earliest touchpoint of that stage in the
+  period; their *furthest stage* is the latest stage (in SPEC order) they reached.
+- *Reached stage k*: the furthest stage is k or later. A customer who ordered without a
+  recorded "information" touchpoint still passed through information, so the funnel is
+  monotone (the counts never grow from one stage to the next).
+- *Conversion* from stage k = reached k+1 / reached k; *drop-off* at k = customers whose
+  furthest stage is k (they stopped there), as a share of those who reached k.
+- *Per channel*: a customer enters stage k through the channel of their first touchpoint of
+  that stage; conversion for (k, channel) is the share of those customers who went further.
+- *Time between stages*: for customers with first times at both stage k and stage k+1, in
+  that order, the median (and mean) of the gap in days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
+
+from retento.core.db import UTCDateTime
+from retento.core.errors import InvalidInput
+from retento.touchpoints.models import CHANNELS, STAGES
+
+
+@dataclass
+class StageRow:
+    stage: str
+    reached: int
+    stopped: int
+    conversion: float | None  # to the next stage; None for the last stage or no customers
+    drop_off: float | None  # share of those who reached the stage that went no further
+
+
+@dataclass
+class ChannelRow:
+    stage: str
+    channel: str
+    entered: int
+    went_on: int
+    conversion: float | None
+    drop_off: float | None
+
+
+@dataclass
+class GapRow:
+    from_stage: str
+    to_stage: str
+    customers: int
+    median_days: float | None
+    mean_days: float | None
+
+
+@dataclass
+class Funnel:
+    start: datetime | None
+    end: datetime | None
+    customers: int
+    stages: list[StageRow] = field(default_factory=list)
+    channels: list[ChannelRow] = field(default_factory=list)
+    gaps: list[GapRow] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _stage_index_sql() -> str:
+    whens = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(STAGES))
+    return f"CASE stage {whens} END"
+
+
+def _seconds_sql(dialect: str, later: str, earlier: str) -> str:
+    if dialect == "postgresql":
+        return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
+    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+
+
+def _where(start: datetime | None, end: datetime | None) -> tuple[str, dict[str, Any]]:
+    parts, params = ["stage IS NOT NULL"], {}
+    if start is not None:
+        parts.append("occurred_at >= :start")
+        params["start"] = start
+    if end is not None:
+        parts.append("occurred_at < :end")
+        params["end"] = end
+    return " AND ".join(parts), params
+
+
+def _bind(sql: str, params: dict[str, Any]):
+    stmt = text(sql)
+    binds = [bindparam(k, type_=UTCDateTime) for k in params]
+    return stmt.bindparams(*binds) if binds else stmt
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def journey_funnel(
+    session: Session, *, start: datetime | None = None, end: datetime | None = None
+) -> Funnel:
+    """The funnel of the touchpoints with ``start <= occurred_at < end`` (either may be None)."""
+    if start is not None and end is not None and end <= start:
+        raise InvalidInput("The end of the period must come after its start.", field="until")
+    dialect = session.get_bind().dialect.name
+    where, params = _where(start, end)
+    k = _stage_index_sql()
+    # First touchpoint per (customer, stage), with its channel; then each customer's furthest
+    # stage. ROW_NUMBER picks the earliest touchpoint (ties by id) without a self-join.
+    firsts = f"""
+        firsts AS (
+            SELECT customer_id, stage_k, occurred_at AS first_at, channel FROM (
+                SELECT customer_id, {k} AS stage_k, occurred_at, channel,
+                       ROW_NUMBER() OVER (
+                           PARTITION BY customer_id, stage ORDER BY occurred_at, id
+                       ) AS rn
+                FROM touchpoints WHERE {where}
+            ) t WHERE rn = 1
+        ),
+        furthest AS (
+            SELECT customer_id, MAX(stage_k) AS kmax FROM firsts GROUP BY customer_id
+        )"""
+    furthest_rows = session.execute(
+        _bind(f"WITH {firsts} SELECT kmax, COUNT(*) FROM furthest GROUP BY kmax", params),
+        params,
+    ).all()
+    stopped = [0] * len(STAGES)
+    for kmax, n in furthest_rows:
+        stopped[int(kmax)] = int(n)
+    customers = sum(stopped)
+    stages: list[StageRow] = []
+    reached_after = 0
+    reached = [0] * len(STAGES)
+    for i in range(len(STAGES) - 1, -1, -1):
+        reached_after += stopped[i]
+        reached[i] = reached_after
+    for i, s in enumerate(STAGES):
+        nxt = reached[i + 1] if i + 1 < len(STAGES) else None
+        stages.append(
+            StageRow(
+                stage=s,
+                reached=reached[i],
+                stopped=stopped[i],
+                conversion=_ratio(nxt, reached[i]) if nxt is not None else None,
+                drop_off=_ratio(stopped[i], reached[i]) if nxt is not None else None,
+            )
+        )
+
+    channel_rows = session.execute(
+        _bind(
+            f"""WITH {firsts}
+            SELECT f.stage_k, f.channel, COUNT(*) AS entered,
+                   SUM(CASE WHEN u.kmax > f.stage_k THEN 1 ELSE 0 END) AS went_on
+            FROM firsts f JOIN furthest u ON u.customer_id = f.customer_id
+            GROUP BY f.stage_k, f.channel""",
+            params,
+        ),
+        params,
+    ).all()
+    order = {c: i for i, c in enumerate(CHANNELS)}
+    channels = []
+    for sk, ch, entered, went_on in sorted(
+        channel_rows, key=lambda r: (int(r[0]), order.get(r[1], 99), r[1])
+    ):
+        last = int(sk) == len(STAGES) - 1
+        entered, went_on = int(entered), int(went_on or 0)
+        channels.append(
+            ChannelRow(
+                stage=STAGES[int(sk)],
+                channel=ch,
+                entered=entered,
+                went_on=went_on,
+                conversion=None if last else _ratio(went_on, entered),
+                drop_off=None if last else _ratio(entered - went_on, entered),
+            )
+        )
+
+    secs = _seconds_sql(dialect, "b.first_at", "a.first_at")
+    gap_rows = session.execute(
+        _bind(
+            f"""WITH {firsts},
+            pairs AS (
+                SELECT a.stage_k AS k, {secs} AS secs
+                FROM firsts a JOIN firsts b
+                  ON b.customer_id = a.customer_id AND b.stage_k = a.stage_k + 1
+                WHERE b.first_at >= a.first_at
+            ),
+            ordered AS (
+                SELECT k, secs,
+                       ROW_NUMBER() OVER (PARTITION BY k ORDER BY secs) AS rn,
+                       COUNT(*) OVER (PARTITION BY k) AS n
+                FROM pairs
+            )
+            SELECT k, MAX(n) AS n,
+                   AVG(CASE WHEN rn IN ((n + 1) / 2, (n + 2) / 2) THEN secs END) AS median_secs,
+                   AVG(secs) AS mean_secs
+            FROM ordered GROUP BY k""",
+            params,
+        ),
+        params,
+    ).all()
+    by_k = {int(r[0]): r for r in gap_rows}
+    gaps = []
+    for i in range(len(STAGES) - 1):
+        r = by_k.get(i)
+        gaps.append(
+            GapRow(
+                from_stage=STAGES[i],
+                to_stage=STAGES[i + 1],
+                customers=int(r[1]) if r else 0,
+                median_days=float(r[2]) / 86400 if r and r[2] is not None else None,
+                mean_days=float(r[3]) / 86400 if r and r[3] is not None else None,
+            )
+        )
+    return Funnel(
+        start=start, end=end, customers=customers, stages=stages, channels=channels, gaps=gaps
+    )

@@ -1,0 +1,26 @@
+"""Display names of experience modes (SPEC §7), registered with the web labels."""
+
+from __future__ import annotations
+
+from retento.web.i18n import N_
+from retento.web.labels import register_labels
+
+MODE_LABELS = {
+    "sense": N_("Sense"),
+    "feel": N_("Feel"),
+    "think": N_("Think"),
+    "act": N_("Act"),
+    "relate": N_("Relate"),
+}
+MODE_HELP = {
+    "sense": N_("What the customer saw, heard, touched: look, sound, packaging, the shop."),
+    "feel": N_("How the customer felt: moods and emotions during the contact."),
+    "think": N_("What made the customer think: surprise, curiosity, clear information."),
+    "act": N_("What the customer did or could do: convenience, usage, lifestyle."),
+    "relate": N_("How the customer relates to others through the brand: community, identity."),
+}
+SOURCE_LABELS = {"record": N_("Experience records"), "survey": N_("Survey answers")}
+
+register_labels("experience_mode", MODE_LABELS)
+register_labels("experience_source", SOURCE_LABELS)
+register_labels("stage", {"unknown": N_("Stage unknown")})

@@ -1,0 +1,328 @@
+"""Web pages: record and edit experience records, and the 360 panel "Journey and experience"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.auth.permissions import can
+from retento.core.deps import DbSession
+from retento.core.errors import InvalidInput, RetentoError
+from retento.core.validation import DbId
+from retento.customers.models import Customer
+from retento.customers.service import can_change_customer, get_customer, require_customer_change
+from retento.journey import labels as _labels  # noqa: F401  (registers the mode labels)
+from retento.journey import service
+from retento.journey.models import MODES, RATING_MAX, RATING_MIN, ExperienceRecord
+from retento.journey.schemas import ExperienceCreate, ExperienceRead, ExperienceUpdate
+from retento.surveys.models import Survey, SurveyResponse
+from retento.touchpoints.models import STAGES, Touchpoint
+from retento.touchpoints.pages import local_now, parse_local
+from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.forms import PageForm
+from retento.web.i18n import N_, Formatter
+from retento.web.labels import label_msgid
+from retento.web.panels import Panel, register_panel
+from retento.web.render import (
+    PageUser,
+    flash,
+    form_errors,
+    page_router,
+    redirect,
+    render,
+    request_locale,
+    tr,
+)
+
+router = page_router()
+
+FIELDS = ("mode", "rating", "stage", "touchpoint_id", "survey_response_id", "occurred_at", "note")
+FIELD_LABELS = {
+    "mode": N_("Experience mode"),
+    "rating": N_("Rating"),
+    "stage": N_("Journey stage"),
+    "touchpoint_id": N_("Touchpoint"),
+    "survey_response_id": N_("Survey response"),
+    "survey_answer_id": N_("Survey answer"),
+    "occurred_at": N_("When"),
+    "note": N_("Note"),
+}
+PANEL_RECORDS = 10
+
+
+def _choices(request: Request, session: Session, customer: Customer) -> dict[str, Any]:
+    """The selects of the form: modes, ratings, stages and the customer's recent touchpoints
+    and survey responses to link."""
+
+    def opts(group: str, codes: tuple[str, ...]) -> list[tuple[str, str]]:
+        return [(c, tr(request, label_msgid(group, c))) for c in codes]
+
+    settings = request.app.state.settings
+    fmt = Formatter(request_locale(request), settings.timezone, settings.currency)
+    tps = session.scalars(
+        select(Touchpoint)
+        .where(Touchpoint.customer_id == customer.id)
+        .order_by(Touchpoint.occurred_at.desc())
+        .limit(50)
+    ).all()
+    responses = session.execute(
+        select(SurveyResponse.id, Survey.name, SurveyResponse.started_at)
+        .join(Survey, Survey.id == SurveyResponse.survey_id)
+        .where(SurveyResponse.customer_id == customer.id)
+        .order_by(SurveyResponse.started_at.desc())
+        .limit(50)
+    ).all()
+
+    def when(dt) -> str:
+        return fmt.date(dt)
+
+    return {
+        "modes": opts("experience_mode", MODES),
+        "ratings": [(str(r), f"{r} / {RATING_MAX}") for r in range(RATING_MAX, RATING_MIN - 1, -1)],
+        "stages": opts("stage", STAGES),
+        "touchpoints": [
+            (
+                str(t.id),
+                f"#{t.id} · {when(t.occurred_at)} · {tr(request, label_msgid('stage', t.stage))}"
+                f" · {tr(request, label_msgid('channel', t.channel))}",
+            )
+            for t in tps
+        ],
+        "responses": [(str(rid), f"#{rid} · {when(at)} · {name}") for rid, name, at in responses],
+    }
+
+
+def _render_form(
+    request: Request,
+    session: Session,
+    customer: Customer,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    record: ExperienceRecord | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "journey/form.html",
+        status_code=status_code,
+        customer=customer,
+        record=record,
+        form=values,
+        errors=errors or {},
+        **_choices(request, session, customer),
+    )
+
+
+def _read_form(form: Any) -> dict[str, str]:
+    return {k: str(form.get(k) or "").strip() for k in FIELDS}
+
+
+def _int(raw: str, field: str, request: Request) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        raise InvalidInput(tr(request, "Choose one of the listed values."), field=field)
+    return int(raw)
+
+
+def _payload(request: Request, shown: dict[str, str]) -> dict[str, Any]:
+    return {
+        "mode": shown["mode"] or None,
+        "rating": _int(shown["rating"], "rating", request),
+        "stage": shown["stage"] or None,
+        "touchpoint_id": _int(shown["touchpoint_id"], "touchpoint_id", request),
+        "survey_response_id": _int(shown["survey_response_id"], "survey_response_id", request),
+        "occurred_at": (
+            parse_local(request, shown["occurred_at"], "occurred_at")
+            if shown["occurred_at"]
+            else None
+        ),
+        "note": shown["note"] or None,
+    }
+
+
+@router.get("/customers/{customer_id:int}/experiences/new")
+def experience_new(
+    request: Request, session: DbSession, user: PageUser, customer_id: DbId
+) -> Response:
+    """The form for recording how the customer experienced a moment of the journey."""
+    customer = get_customer(session, customer_id, actor=user)
+    require_customer_change(user, customer, service.CREATE)
+    values = {"mode": "feel", "rating": "4", "occurred_at": local_now(request)}
+    tp = request.query_params.get("touchpoint", "")
+    if tp.isdigit():
+        values["touchpoint_id"] = tp
+        values["occurred_at"] = ""
+    return _render_form(request, session, customer, values)
+
+
+@router.post("/customers/{customer_id:int}/experiences/new")
+def experience_create(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: DbId
+) -> Response:
+    """Save the record; errors come back next to the fields."""
+    customer = get_customer(session, customer_id, actor=user)
+    shown = _read_form(form)
+    try:
+        data = ExperienceCreate(customer_id=customer.id, **_payload(request, shown))
+        service.create_experience(session, data, actor=user)
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
+            raise
+        customer = get_customer(session, customer_id, actor=user)
+        return _render_form(request, session, customer, shown, form_errors(request, exc), None, 422)
+    flash(request, tr(request, "The experience record was saved."))
+    return redirect(request, f"/customers/{customer.id}#panel-journey")
+
+
+def _editable(session: Session, user: User, experience_id: int) -> ExperienceRecord:
+    e = service.get_experience(session, experience_id, actor=user)
+    require_customer_change(user, e.customer, service.UPDATE)
+    return e
+
+
+def _values(request: Request, e: ExperienceRecord) -> dict[str, str]:
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    return {
+        "mode": e.mode,
+        "rating": str(e.rating),
+        "stage": e.stage,
+        "touchpoint_id": str(e.touchpoint_id or ""),
+        "survey_response_id": str(e.survey_response_id or ""),
+        "occurred_at": e.occurred_at.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
+        "note": e.note or "",
+        "version": str(e.version),
+    }
+
+
+@router.get("/experiences/{experience_id:int}/edit")
+def experience_edit(
+    request: Request, session: DbSession, user: PageUser, experience_id: DbId
+) -> Response:
+    """The form for correcting an experience record."""
+    e = _editable(session, user, experience_id)
+    return _render_form(request, session, e.customer, _values(request, e), record=e)
+
+
+@router.post("/experiences/{experience_id:int}/edit")
+def experience_update(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, experience_id: DbId
+) -> Response:
+    """Save the correction; a form loaded before someone else saved gets the conflict page."""
+    e = _editable(session, user, experience_id)
+    customer_id = e.customer_id
+    shown = _read_form(form)
+    shown["version"] = str(form.get("version") or "").strip()
+    expected = form_version(form)
+    update: ExperienceUpdate | None = None
+    try:
+        payload = _payload(request, shown)
+        if payload["stage"] is None:
+            payload.pop("stage")  # blank: keep it, or take the newly linked touchpoint's
+        if payload["occurred_at"] is None:
+            payload.pop("occurred_at")
+        update = ExperienceUpdate(**payload)
+        service.update_experience(
+            session, experience_id, update, actor=user, expected_version=expected
+        )
+    except STALE:
+        session.rollback()
+        current = service.get_experience(session, experience_id, actor=user)
+        assert update is not None
+        return conflict_page(
+            request,
+            session,
+            entity="experience",
+            record=current,
+            title=tr(request, "Experience record #%(id)s", id=current.id),
+            submitted=update.model_dump(exclude_unset=True, exclude={"version"}),
+            current=ExperienceRead.model_validate(current).model_dump(),
+            labels=FIELD_LABELS,
+            form=form,
+            action=f"/experiences/{experience_id}/edit",
+            reload_url=f"/experiences/{experience_id}/edit",
+            cancel_url=f"/customers/{customer_id}",
+            expected=expected,
+        )
+    except (ValidationError, RetentoError) as exc:
+        session.rollback()
+        if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
+            raise
+        e = service.get_experience(session, experience_id, actor=user)
+        return _render_form(request, session, e.customer, shown, form_errors(request, exc), e, 422)
+    flash(request, tr(request, "The experience record was saved."))
+    return redirect(request, f"/customers/{customer_id}#panel-journey")
+
+
+@router.post("/experiences/{experience_id:int}/delete")
+def experience_delete(
+    request: Request, session: DbSession, user: PageUser, experience_id: DbId
+) -> Response:
+    """Delete an experience record (audited)."""
+    e = service.get_experience(session, experience_id, actor=user)
+    customer_id = e.customer_id
+    service.delete_experience(session, experience_id, actor=user)
+    flash(request, tr(request, "The experience record was deleted."))
+    return redirect(request, f"/customers/{customer_id}#panel-journey")
+
+
+def journey_of(session: Session, customer_id: int) -> list[dict[str, Any]]:
+    """The customer's journey: for each stage reached, the first and last touchpoint and how
+    many there were, in stage order."""
+    rows = session.execute(
+        select(
+            Touchpoint.stage,
+            func.min(Touchpoint.occurred_at),
+            func.max(Touchpoint.occurred_at),
+            func.count(),
+        )
+        .where(Touchpoint.customer_id == customer_id)
+        .group_by(Touchpoint.stage)
+    ).all()
+    by_stage = {r[0]: r for r in rows}
+    return [
+        {"stage": s, "first": by_stage[s][1], "last": by_stage[s][2], "n": int(by_stage[s][3])}
+        for s in STAGES
+        if s in by_stage
+    ]
+
+
+def _panel(request: Request, session: Session, customer: Customer, user: User) -> dict | None:
+    records = session.scalars(
+        select(ExperienceRecord)
+        .where(ExperienceRecord.customer_id == customer.id)
+        .order_by(ExperienceRecord.occurred_at.desc(), ExperienceRecord.id.desc())
+        .limit(PANEL_RECORDS)
+    ).all()
+    total = session.scalar(select(func.count()).where(ExperienceRecord.customer_id == customer.id))
+    may_edit = can(user, service.CREATE) and can_change_customer(user, customer)
+    return {
+        "journey": journey_of(session, customer.id),
+        "stages_total": len(STAGES),
+        "records": records,
+        "records_total": int(total or 0),
+        "may_edit": may_edit,
+        "rating_max": RATING_MAX,
+    }
+
+
+register_panel(
+    Panel(
+        key="journey",
+        title=N_("Journey and experience"),
+        template="journey/_panel.html",
+        load=_panel,
+        permission=service.READ,
+        order=15,
+        slot="main",
+    )
+)

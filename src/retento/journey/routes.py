@@ -1,0 +1,141 @@
+"""Journey and experience JSON API: experience records (CRUD), the journey funnel and the
+experience dashboard data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from retento.auth.permissions import require
+from retento.core.deps import CurrentUser, DbSession
+from retento.core.pagination import Page
+from retento.core.validation import DbId, Limit, Offset, TimeFilter
+from retento.core.versioning import IfMatch, parse_if_match, set_etag
+from retento.journey import service
+from retento.journey.dashboard import experience_summary
+from retento.journey.funnel import journey_funnel
+from retento.journey.schemas import ExperienceCreate, ExperienceRead, ExperienceUpdate
+
+experiences = APIRouter(prefix="/api/v1/experiences", tags=["experience"])
+insights = APIRouter(prefix="/api/v1/insights", tags=["insights"])
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Naive ``since``/``until`` filters are read as UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+@experiences.get("", response_model=Page[ExperienceRead])
+def list_experiences(
+    session: DbSession,
+    user: CurrentUser,
+    customer_id: DbId | None = None,
+    mode: str | None = None,
+    stage: str | None = None,
+    rating: int | None = None,
+    touchpoint_id: DbId | None = None,
+    since: TimeFilter | None = None,
+    until: TimeFilter | None = None,
+    sort: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+):
+    """Experience records, newest first unless ``sort`` says otherwise."""
+    rows, total = service.list_experiences(
+        session,
+        actor=user,
+        customer_id=customer_id,
+        mode=mode,
+        stage=stage,
+        rating=rating,
+        touchpoint_id=touchpoint_id,
+        since=_utc(since),
+        until=_utc(until),
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+    return Page(
+        items=[ExperienceRead.model_validate(r) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@experiences.post("", response_model=ExperienceRead, status_code=201)
+def create_experience(data: ExperienceCreate, session: DbSession, user: CurrentUser):
+    """Record an experience (mode, rating 1–5, note) of a customer, optionally linked to a
+    touchpoint (its stage is used unless ``stage`` is given) and/or a survey answer."""
+    return service.create_experience(session, data, actor=user)
+
+
+@experiences.get("/{experience_id}", response_model=ExperienceRead)
+def get_experience(experience_id: DbId, session: DbSession, user: CurrentUser, response: Response):
+    """One record; the ``ETag`` header carries its version for ``If-Match``."""
+    e = service.get_experience(session, experience_id, actor=user)
+    set_etag(response, e)
+    return e
+
+
+@experiences.patch("/{experience_id}", response_model=ExperienceRead)
+def update_experience(
+    experience_id: DbId,
+    data: ExperienceUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Change the fields sent; a stale ``If-Match`` or ``version`` gets 409."""
+    e = service.update_experience(
+        session, experience_id, data, actor=user, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, e)
+    return e
+
+
+@experiences.delete("/{experience_id}", status_code=204)
+def delete_experience(experience_id: DbId, session: DbSession, user: CurrentUser):
+    service.delete_experience(session, experience_id, actor=user)
+    return Response(status_code=204)
+
+
+@insights.get("/journey")
+def journey_insight(
+    session: DbSession,
+    user: CurrentUser,
+    since: TimeFilter | None = None,
+    until: TimeFilter | None = None,
+) -> dict[str, Any]:
+    """The journey funnel of the touchpoints in ``[since, until)``: customers reaching each
+    stage, conversion and drop-off overall and per channel, median days between stages."""
+    require(user, service.READ)
+    return journey_funnel(session, start=_utc(since), end=_utc(until)).as_dict()
+
+
+@insights.get("/experience")
+def experience_insight(
+    session: DbSession,
+    user: CurrentUser,
+    since: TimeFilter | None = None,
+    until: TimeFilter | None = None,
+    source: str | None = None,
+) -> dict[str, Any]:
+    """Counts and mean ratings (1–5) by experience mode, journey stage and mode × stage, from
+    experience records and answers to mode-tagged survey questions (``source`` keeps one)."""
+    require(user, service.READ)
+    out = experience_summary(session, start=_utc(since), end=_utc(until), source=source).as_dict()
+    out.pop("raw")
+    return out
+
+
+# The app includes ``router``: the records under /api/v1/experiences, the two analyses under
+# /api/v1/insights (next to the other Insights endpoints).
+router = APIRouter()
+router.include_router(experiences)
+router.include_router(insights)
