@@ -114,7 +114,7 @@ def test_contract_and_bad_input(lines):
         PropensityModel("tea", method="svm").fit_transactions(lines, "2025-12-31")
     with pytest.raises(ValueError, match="column 'when' is missing"):
         prepare_lines(_simulate(5), "cust", "when", "item")
-    bad = _simulate(5)
+    bad = _simulate(5).astype({"date": object})
     bad.loc[2, "date"] = "yesterday"
     with pytest.raises(ValueError, match="column 'date', row 3: not a date"):
         prepare_lines(bad, "cust", "date", "item")

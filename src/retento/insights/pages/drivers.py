@@ -1,0 +1,197 @@
+"""Drivers page: what explains spend and satisfaction (coefficients with intervals, R²)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from retento.auth.permissions import require
+from retento.core.deps import DbSession
+from retento.core.errors import InvalidInput, RetentoError
+from retento.insights import drivers_queries as q
+from retento.insights.registry import Insight, register_insight, render_insight
+from retento.retention.pages_common import chart_json
+from retento.surveys.models import Survey
+from retento.web.i18n import N_
+from retento.web.render import PageUser, page_router, tr
+
+router = page_router()
+
+register_insight(
+    Insight(
+        key="drivers",
+        title=N_("Drivers"),
+        summary=N_(
+            "What explains spend and satisfaction: a regularised regression with confidence "
+            "intervals, ranked by importance, checked on held-out customers."
+        ),
+        href="/insights/drivers",
+        order=50,
+    )
+)
+
+QUADRANT_LABELS = {
+    "concentrate here": N_("concentrate here"),
+    "keep up the good work": N_("keep up the good work"),
+    "low priority": N_("low priority"),
+    "possible overkill": N_("possible overkill"),
+}
+CI_LABELS = {"bootstrap": N_("Bootstrap percentiles"), "ols": N_("OLS on the selected drivers")}
+SHOWN = 15
+
+
+def _coef_chart(request: Request, drivers: list[dict[str, Any]]) -> str:
+    """Horizontal bars of the standardised coefficients with the interval as whiskers (a
+    boxplot series whose box is collapsed on the estimate)."""
+    top = [d for d in drivers[:SHOWN]][::-1]
+    labels = [d["label"] for d in top]
+    return chart_json(
+        {
+            "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
+            "legend": {"top": 0},
+            "grid": {"left": 8, "right": 24, "top": 30, "bottom": 24, "containLabel": True},
+            "xAxis": {"type": "value", "name": tr(request, "Standardised coefficient")},
+            "yAxis": {
+                "type": "category",
+                "data": labels,
+                "axisLabel": {"width": 220, "overflow": "truncate"},
+            },
+            "series": [
+                {
+                    "name": tr(request, "Coefficient"),
+                    "type": "bar",
+                    "data": [round(d["coef"] or 0.0, 4) for d in top],
+                    "itemStyle": {"opacity": 0.75},
+                },
+                {
+                    "name": tr(request, "Confidence interval"),
+                    "type": "boxplot",
+                    "boxWidth": [2, 6],
+                    "data": [
+                        [
+                            round(d["ci_lower"] or 0.0, 4),
+                            round(d["coef"] or 0.0, 4),
+                            round(d["coef"] or 0.0, 4),
+                            round(d["coef"] or 0.0, 4),
+                            round(d["ci_upper"] or 0.0, 4),
+                        ]
+                        for d in top
+                    ],
+                },
+            ],
+        }
+    )
+
+
+def _matrix_chart(request: Request, drivers: list[dict[str, Any]]) -> str | None:
+    pts = [d for d in drivers if d.get("quadrant")]
+    if len(pts) < 2:
+        return None
+    mean_i = sum(d["coef"] for d in pts) / len(pts)
+    mean_p = sum(d["performance"] for d in pts) / len(pts)
+    return chart_json(
+        {
+            "tooltip": {"trigger": "item"},
+            "grid": {"left": 8, "right": 24, "top": 24, "bottom": 30, "containLabel": True},
+            "xAxis": {"type": "value", "name": tr(request, "Importance"), "scale": True},
+            "yAxis": {"type": "value", "name": tr(request, "Performance (0–100)"), "scale": True},
+            "series": [
+                {
+                    "type": "scatter",
+                    "symbolSize": 12,
+                    "label": {
+                        "show": True,
+                        "position": "right",
+                        "formatter": "{b}",
+                        "fontSize": 10,
+                    },
+                    "data": [
+                        {
+                            "name": d["label"][:30],
+                            "value": [round(d["coef"], 3), round(d["performance"], 1)],
+                        }
+                        for d in pts
+                    ],
+                    "markLine": {
+                        "silent": True,
+                        "symbol": "none",
+                        "lineStyle": {"type": "dashed"},
+                        "data": [{"xAxis": round(mean_i, 3)}, {"yAxis": round(mean_p, 1)}],
+                    },
+                }
+            ],
+        }
+    )
+
+
+@router.get("/insights/drivers")
+def drivers_page(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Choose an outcome; see what explains it."""
+    require(user, "score:read")
+    qp = request.query_params
+    form = {
+        "outcome": qp.get("outcome", "spend"),
+        "period_days": qp.get("period_days", "365"),
+        "survey_id": qp.get("survey_id", ""),
+        "ci": qp.get("ci", "bootstrap"),
+    }
+    surveys = session.execute(select(Survey.id, Survey.name).order_by(Survey.id)).all()
+    errors: dict[str, str] = {}
+    report = None
+    status = 200
+    try:
+        if form["outcome"] not in q.OUTCOMES:
+            raise InvalidInput(tr(request, "Choose an outcome from the list."), field="outcome")
+        if form["ci"] not in CI_LABELS:
+            raise InvalidInput(tr(request, "Choose an interval method from the list."), field="ci")
+        try:
+            period = int(form["period_days"])
+        except ValueError:
+            raise InvalidInput(
+                tr(request, "Enter a whole number of days."), field="period_days"
+            ) from None
+        survey_id = None
+        if form["outcome"] == "survey_items":
+            if not form["survey_id"]:
+                form["survey_id"] = str(surveys[0][0]) if surveys else ""
+            try:
+                survey_id = int(form["survey_id"])
+            except ValueError:
+                raise InvalidInput(tr(request, "Choose a survey."), field="survey_id") from None
+        report = q.driver_report(
+            session,
+            actor=user,
+            outcome=form["outcome"],
+            period_days=period,
+            survey_id=survey_id,
+            ci=form["ci"],
+        )
+    except RetentoError as exc:
+        if exc.status in (401, 403):
+            raise
+        errors[exc.field or ""] = tr(request, exc.message) if exc.field else exc.message
+        status = 422 if exc.status in (400, 422) else exc.status
+    charts = {}
+    if report:
+        charts["coef"] = _coef_chart(request, report["drivers"])
+        charts["matrix"] = _matrix_chart(request, report["drivers"])
+        for d in report["drivers"]:
+            if d.get("quadrant"):
+                d["quadrant_label"] = tr(request, QUADRANT_LABELS[d["quadrant"]])
+    return render_insight(
+        request,
+        user,
+        "insights/drivers.html",
+        status_code=status,
+        f=form,
+        errors=errors,
+        report=report,
+        charts=charts,
+        shown=SHOWN,
+        outcomes=[(k, tr(request, v)) for k, v in q.OUTCOME_LABELS.items()],
+        ci_options=[(k, tr(request, v)) for k, v in CI_LABELS.items()],
+        surveys=[(str(i), n) for i, n in surveys],
+    )

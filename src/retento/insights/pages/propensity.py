@@ -1,0 +1,210 @@
+"""Propensity page: who will buy a product or category next (holdout AUC vs the "bought it
+before" baseline, lift per decile) and the invite list, as CSV or as a survey distribution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from retento.auth.permissions import can, require
+from retento.core.deps import DbSession
+from retento.core.errors import InvalidInput, RetentoError
+from retento.insights import drivers_queries as q
+from retento.insights.registry import Insight, register_insight, render_insight
+from retento.retention.pages_common import chart_json
+from retento.surveys import service as survey_service
+from retento.surveys.models import Survey
+from retento.surveys.schemas import DistributionCreate, SegmentIn
+from retento.web.forms import PageForm
+from retento.web.i18n import N_
+from retento.web.render import PageUser, flash, page_router, redirect, tr, tr_count
+
+router = page_router()
+
+register_insight(
+    Insight(
+        key="propensity",
+        title=N_("Propensity"),
+        summary=N_(
+            "Who will buy a product or category next: a model trained on earlier periods, "
+            "scored on the latest one against the 'bought it before' rule, and an invite list."
+        ),
+        href="/insights/propensity",
+        order=55,
+    )
+)
+
+METHODS = {"gb": N_("Gradient boosting"), "logistic": N_("Logistic regression")}
+KINDS = {"category": N_("Category"), "product": N_("Product")}
+SHOWN = 50
+
+
+def _params(
+    request: Request, choices: dict[str, list[str]]
+) -> tuple[dict[str, str], dict[str, Any]]:
+    qp = request.query_params
+    kind = qp.get("kind", "category")
+    form = {
+        "kind": kind,
+        "target": qp.get("target", ""),
+        "horizon_days": qp.get("horizon_days", "90"),
+        "top_k": qp.get("top_k", "100"),
+        "method": qp.get("method", "gb"),
+    }
+    if kind not in KINDS:
+        raise InvalidInput(tr(request, "Choose a category or a product."), field="kind")
+    if not form["target"] and choices.get(kind):
+        form["target"] = choices[kind][0]
+    if form["method"] not in METHODS:
+        raise InvalidInput(tr(request, "Choose a method from the list."), field="method")
+    out: dict[str, Any] = {"kind": kind, "target": form["target"], "method": form["method"]}
+    for key in ("horizon_days", "top_k"):
+        try:
+            out[key] = int(form[key])
+        except ValueError:
+            raise InvalidInput(tr(request, "Enter a whole number."), field=key) from None
+    return form, out
+
+
+def _lift_chart(request: Request, hold: dict[str, Any]) -> str:
+    deciles = [str(r["decile"]) for r in hold["lift"]]
+    return chart_json(
+        {
+            "tooltip": {"trigger": "axis"},
+            "legend": {"top": 0},
+            "grid": {"left": 8, "right": 16, "top": 30, "bottom": 28, "containLabel": True},
+            "xAxis": {
+                "type": "category",
+                "data": deciles,
+                "name": tr(request, "Decile (highest propensity first)"),
+                "nameLocation": "middle",
+                "nameGap": 26,
+            },
+            "yAxis": {"type": "value", "name": tr(request, "Lift")},
+            "series": [
+                {
+                    "name": tr(request, "Model"),
+                    "type": "bar",
+                    "data": [round(r["lift"] or 0, 2) for r in hold["lift"]],
+                },
+                {
+                    "name": tr(request, "Bought it before"),
+                    "type": "bar",
+                    "data": [round(r["lift"] or 0, 2) for r in hold["baseline_lift"]],
+                },
+                {
+                    "name": tr(request, "Random"),
+                    "type": "line",
+                    "symbol": "none",
+                    "data": [1.0] * len(deciles),
+                    "lineStyle": {"type": "dashed"},
+                },
+            ],
+        }
+    )
+
+
+def _query(args: dict[str, Any]) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({k: args[k] for k in ("kind", "target", "horizon_days", "top_k", "method")})
+
+
+@router.get("/insights/propensity")
+def propensity_page(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Choose a target and horizon; see the holdout quality and whom to invite."""
+    require(user, "score:read")
+    choices = q.target_choices(session)
+    errors: dict[str, str] = {}
+    report, status, form, args = None, 200, {}, {}
+    try:
+        form, args = _params(request, choices)
+        if args["target"]:
+            report = q.propensity_report(session, actor=user, **args)
+    except RetentoError as exc:
+        if exc.status in (401, 403):
+            raise
+        errors[exc.field or ""] = tr(request, exc.message) if exc.field else exc.message
+        status = 422 if exc.status in (400, 422) else exc.status
+        form = form or dict(request.query_params)
+    surveys = []
+    if report and can(user, "survey:manage"):
+        surveys = [
+            (str(i), n)
+            for i, n in session.execute(
+                select(Survey.id, Survey.name).where(Survey.status == "active").order_by(Survey.id)
+            ).all()
+        ]
+    return render_insight(
+        request,
+        user,
+        "insights/propensity.html",
+        status_code=status,
+        f=form,
+        errors=errors,
+        report=report,
+        chart=_lift_chart(request, report["holdout"]) if report else None,
+        shown=SHOWN,
+        query=_query(args) if report else "",
+        kinds=[(k, tr(request, v)) for k, v in KINDS.items()],
+        methods=[(k, tr(request, v)) for k, v in METHODS.items()],
+        targets=[(t, t) for t in choices.get(form.get("kind", "category"), [])],
+        surveys=surveys,
+        invite_ids=",".join(str(r["customer_id"]) for r in report["invite"]) if report else "",
+    )
+
+
+@router.get("/insights/propensity/invite.csv")
+def propensity_csv(request: Request, session: DbSession, user: PageUser) -> Response:
+    """The invite list as CSV."""
+    require(user, "score:read")
+    _, args = _params(request, q.target_choices(session))
+    report = q.propensity_report(session, actor=user, **args)
+    return Response(
+        q.invite_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="propensity-invite.csv"'},
+    )
+
+
+@router.post("/insights/propensity/distribute")
+def propensity_distribute(
+    request: Request, raw: PageForm, session: DbSession, user: PageUser
+) -> Response:
+    """Send a survey to the invite list (a 'customers' segment of the shown customer ids)."""
+    require(user, "survey:manage")
+    try:
+        survey_id = int(str(raw.get("survey_id") or ""))
+    except ValueError:
+        raise InvalidInput(tr(request, "Choose a survey."), field="survey_id") from None
+    try:
+        ids = sorted({int(x) for x in str(raw.get("customer_ids") or "").split(",") if x.strip()})
+    except ValueError:
+        raise InvalidInput(
+            tr(request, "The invite list is not a list of customer ids."), field="customer_ids"
+        ) from None
+    if not ids:
+        raise InvalidInput(tr(request, "The invite list is empty."), field="customer_ids")
+    try:
+        data = DistributionCreate(
+            channel=str(raw.get("channel") or "online"),
+            segment=SegmentIn(kind="customers", customer_ids=ids),
+            name=str(raw.get("name") or "")[:200],
+        )
+    except ValidationError as exc:
+        raise InvalidInput(str(exc.errors()[0]["msg"]), field="channel") from None
+    dist, _ = survey_service.create_distribution(session, survey_id, data, actor=user)
+    flash(
+        request,
+        tr_count(
+            request,
+            dist.invited,
+            N_("One customer was invited."),
+            N_("%(n)s customers were invited."),
+        ),
+    )
+    return redirect(request, f"/surveys/{survey_id}/distributions/{dist.id}")
