@@ -88,15 +88,21 @@ def test_vip_with_breached_complaint_who_stops_buying_gets_alert_and_task(db, us
     assert sorted(a.rule for a in alerts) == ["complaint", "rhythm"]
     assert first["created"] == 1
     rhythm = next(a for a in alerts if a.rule == "rhythm")
-    case = db.scalar(select(RetentionCase).where(RetentionCase.alert_id == rhythm.id))
-    assert case is not None and case.value_class == "key"
-    rhythm_tasks = db.scalars(select(RetentionTask).where(RetentionTask.case_id == case.id)).all()
-    if case.arm == "treated":
-        assert [t.owner_id for t in rhythm_tasks] == [owner.id]
-    else:  # held out: no action, and the alert is closed so no one acts on it
-        assert rhythm_tasks == [] and rhythm.status == "closed"
+    # One open win-back case per customer: the lapse is a second cause for the VIP the complaint
+    # case already covers, so no second case or task; the alert stays in the owner's inbox.
+    assert db.scalar(select(RetentionCase).where(RetentionCase.alert_id == rhythm.id)) is None
+    case = db.scalar(select(RetentionCase).where(RetentionCase.customer_id == vip.id))
+    assert case is not None and case.value_class == "key" and case.arm == "treated"
+    open_tasks = db.scalars(
+        select(RetentionTask).where(
+            RetentionTask.customer_id == vip.id, RetentionTask.status == "open"
+        )
+    ).all()
+    assert [t.owner_id for t in open_tasks] == [owner.id]
+    assert rhythm.status == "open"
 
     # The customer comes back: the order hook settles the case and closes the lapse alert.
+    from retento.retention.models import RetentionOpenCase
     from retento.retention.outcomes import on_orders
 
     back = make_order(db, vip, ordered_at=now + timedelta(days=3))
@@ -105,6 +111,8 @@ def test_vip_with_breached_complaint_who_stops_buying_gets_alert_and_task(db, us
     db.refresh(rhythm)
     assert case.outcome == "came_back" and case.revenue == back.revenue
     assert rhythm.status == "closed"
+    # Settled: the customer's next cause may open a new case.
+    assert db.get(RetentionOpenCase, vip.id) is None
 
 
 def test_simulated_campaign_uplift_is_recovered_within_its_interval(db, users):

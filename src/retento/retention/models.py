@@ -189,6 +189,23 @@ class RetentionCase(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class RetentionOpenCase(Base):
+    """The customer's one open (pending) win-back case: the primary key makes a second
+    concurrent case for the same customer fail to claim, so a customer with several alerts
+    (causes) gets one case, one task and one treated/control arm at a time. The row is
+    released when the case settles (came back or lost) and deleted with the case."""
+
+    __tablename__ = "retention_open_cases"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("retention_cases.id", ondelete="CASCADE"), unique=True
+    )
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class RetentionTask(Base):
     """A win-back task for the customer's owner: due date, suggested script, result."""
 

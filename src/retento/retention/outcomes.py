@@ -20,6 +20,7 @@ from retento.core.locking import lock_each
 from retento.core.money import ZERO
 from retento.orders.models import Order
 from retento.retention.models import RetentionAlert, RetentionCase
+from retento.retention.playbooks import release_open_cases
 
 # Alerts about lapsing that an order answers: closed when the customer orders again.
 CLOSED_BY_ORDER = ("churn_risk", "rhythm")
@@ -43,6 +44,7 @@ def on_orders(session: Session, orders: list[Order]) -> int:
             )
         )
     ).all()
+    settled: list[int] = []
     for case in cases:
         for o in by_customer[case.customer_id]:
             if not (case.assigned_at <= o.ordered_at <= case.window_ends_at):
@@ -50,8 +52,10 @@ def on_orders(session: Session, orders: list[Order]) -> int:
             if case.outcome == "pending":
                 case.outcome = "came_back"
                 case.came_back_at = o.ordered_at
+                settled.append(case.id)
             case.revenue = (case.revenue or ZERO) + (o.revenue or ZERO)
             changed += 1
+    release_open_cases(session, settled)
     now = utcnow()
     for alert in session.scalars(
         select(RetentionAlert).where(
@@ -94,6 +98,7 @@ def settle(session: Session, now: datetime | None = None) -> dict[str, int]:
         else:
             case.outcome = "lost"
             out["lost"] += 1
+    release_open_cases(session, [case.id for case in due])
     session.flush()
     return out
 
@@ -130,6 +135,7 @@ def record_outcome(
         if case.outcome == "came_back":
             raise InvalidInput("The customer came back; the case is not lost.", field="lost")
         case.outcome = "lost"
+        release_open_cases(session, [case.id])
     if note is not None:
         from retento.retention.offers import offer_note
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from retento.audit.service import record, snapshot
@@ -36,6 +36,7 @@ from retento.retention.models import (
     RULE_CODES,
     RetentionAlert,
     RetentionCase,
+    RetentionOpenCase,
     RetentionPlaybook,
     RetentionTask,
 )
@@ -259,6 +260,34 @@ class Batch:
     locked: dict[int, RetentionPlaybook] = field(default_factory=dict)
     seq: dict[tuple[int, str], int] = field(default_factory=dict)
     case_ids: list[int] = field(default_factory=list)
+    # Customers given a case by this batch, or found with one open already: their case's arm.
+    open_customers: dict[int, str | None] = field(default_factory=dict)
+
+
+def claim_open_case(session: Session, customer_id: int, now: datetime) -> bool:
+    """Claim the customer's one open win-back case; False if another case holds it.
+
+    ``INSERT ... ON CONFLICT DO NOTHING`` on the primary key: on PostgreSQL a concurrent
+    evaluation claiming the same customer waits for this transaction and then gets False, so
+    two causes raised at once still give one case."""
+    from retento.retention.sql import insert_ignore
+
+    got = insert_ignore(
+        session,
+        RetentionOpenCase,
+        [{"customer_id": customer_id, "case_id": None, "claimed_at": now}],
+        ["customer_id"],
+        [RetentionOpenCase.customer_id],
+    )
+    return bool(got)
+
+
+def release_open_cases(session: Session, case_ids: list[int]) -> None:
+    """The cases left 'pending' (came back or lost): their customers may get a new case."""
+    from sqlalchemy import delete
+
+    if case_ids:
+        session.execute(delete(RetentionOpenCase).where(RetentionOpenCase.case_id.in_(case_ids)))
 
 
 def apply_playbook(
@@ -294,6 +323,25 @@ def apply_playbook(
             raise Conflict(
                 f"Alert {alert.id} has a case already (id {existing}).", field="alert_id"
             )
+    # One open case per customer: a second cause (another alert) while a case is pending gets
+    # no second case, task or arm; the alert stays in the owner's inbox.
+    if batch is not None and alert.customer_id in batch.open_customers:
+        _covered(alert, batch.open_customers[alert.customer_id], now)
+        return None
+    if not claim_open_case(session, alert.customer_id, now):
+        held, held_arm = session.execute(
+            select(RetentionOpenCase.case_id, RetentionCase.arm)
+            .outerjoin(RetentionCase, RetentionCase.id == RetentionOpenCase.case_id)
+            .where(RetentionOpenCase.customer_id == alert.customer_id)
+        ).one_or_none() or (None, None)
+        if batch is not None:
+            batch.open_customers[alert.customer_id] = held_arm
+            _covered(alert, held_arm, now)
+            return None
+        raise Conflict(
+            f"Customer {alert.customer_id} has an open win-back case already (id {held}).",
+            field="alert_id",
+        )
     # The lock serialises numbering within the playbook: seq is then gap-free per class.
     pb = batch.locked.get(playbook.id) if batch is not None else None
     if pb is None:
@@ -319,6 +367,8 @@ def apply_playbook(
         batch.seq[stratum_key] = seq + 1
     stratum = f"{pb.value_class}:{pb.reason}:{alert.value_class}"
     arm = arm_for(stratum, seq, pb.control_share)
+    if batch is not None:
+        batch.open_customers[alert.customer_id] = arm
     case = RetentionCase(
         alert_id=alert.id,
         playbook_id=pb.id,
@@ -337,6 +387,11 @@ def apply_playbook(
     )
     session.add(case)
     session.flush()
+    session.execute(
+        update(RetentionOpenCase)
+        .where(RetentionOpenCase.customer_id == alert.customer_id)
+        .values(case_id=case.id)
+    )
     before_status = alert.status
     before = snapshot(alert) if batch is None else None
     if arm == "control":
@@ -351,6 +406,14 @@ def apply_playbook(
     if alert.status != before_status:
         record(session, actor, "update", "retention_alert", alert.id, before, snapshot(alert))
     return case
+
+
+def _covered(alert: RetentionAlert, arm: str | None, now: datetime) -> None:
+    """An alert for a customer whose win-back case is still open: no second case. If that case
+    is in the control group the alert is held out too (closed, no notice to the owner), or the
+    owner would act on a held-out customer and the uplift estimate would be biased."""
+    if arm == "control" and alert.status != "closed":
+        alert.status, alert.closed_at, alert.close_note = "closed", now, HELD_OUT_NOTE
 
 
 def _act(
