@@ -32,6 +32,7 @@ API_ROUTERS = (
     "retento.retention.routes",
     "retento.notifications.routes",
     "retento.insights.routes",
+    "retento.work.routes",
     "retento.journey.routes",
 )
 

@@ -69,6 +69,14 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
     reload: bool = typer.Option(False, "--reload"),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        max=64,
+        help="Web processes serving this port (each runs the scheduler if RETENTO_RUN_SCHEDULER "
+        "is true; scheduled jobs still run once per tick across all of them).",
+    ),
     demo: bool = typer.Option(
         False,
         "--demo",
@@ -101,35 +109,91 @@ def serve(
         console.print(
             "[yellow]Warning: RETENTO_SECRET_KEY is short; use 32 or more random characters.[/]"
         )
+    if workers > 1 and reload:
+        console.print("[red]Error:[/] --reload runs one process; drop --workers or --reload.")
+        raise typer.Exit(2)
+    if workers > 1 and get_settings().database_url.startswith("sqlite"):
+        console.print(
+            "[yellow]Warning: several processes on SQLite wait for each other's writes; "
+            "use PostgreSQL (docs/deploy-postgresql.md).[/]"
+        )
     console.print(f"Retento on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run("retento.asgi:app", host=host, port=port, reload=reload, log_level="info")
+    uvicorn.run(
+        "retento.asgi:app",
+        host=host,
+        port=port,
+        reload=reload,
+        workers=workers if workers > 1 else None,
+        log_level="info",
+    )
 
 
 @app.command("worker")
 @friendly_errors
-def worker(once: bool = typer.Option(False, "--once", help="Run every job once and exit.")) -> None:
-    """Run the scheduled jobs without the web server."""
-    import time
+def worker(
+    once: bool = typer.Option(
+        False, "--once", help="Run every due job and every queued work item once, then exit."
+    ),
+    concurrency: int = typer.Option(
+        0,
+        "--concurrency",
+        min=0,
+        max=64,
+        help="Work items run at once (default RETENTO_WORKER_CONCURRENCY).",
+    ),
+    jobs_only: bool = typer.Option(False, "--jobs-only", help="Scheduled jobs, no queued work."),
+    work_only: bool = typer.Option(False, "--work-only", help="Queued work, no scheduled jobs."),
+) -> None:
+    """Run the scheduled jobs (once per tick across all processes) and the queued long work
+    (scoring runs, large imports) without the web server."""
+    import signal
+    import threading
 
     from retento.core.config import get_settings
     from retento.core.db import make_engine, make_session_factory
     from retento.jobs import Scheduler, load_jobs
     from retento.models import import_all_models
+    from retento.work.queue import WorkRunner, load_kinds
 
+    if jobs_only and work_only:
+        console.print("[red]Error:[/] --jobs-only and --work-only exclude each other.")
+        raise typer.Exit(2)
+    settings = get_settings()
     import_all_models()
-    factory = make_session_factory(make_engine(get_settings().database_url))
-    sched = Scheduler(factory)
+    factory = make_session_factory(
+        make_engine(settings.database_url, lock_timeout_ms=settings.db_lock_timeout_ms)
+    )
+    sched = Scheduler(factory, tick_seconds=settings.scheduler_tick_seconds)
+    runner = WorkRunner(
+        factory,
+        concurrency=concurrency or settings.worker_concurrency,
+        poll_seconds=settings.work_poll_seconds,
+        stale_seconds=settings.work_stale_seconds,
+        max_attempts=settings.work_max_attempts,
+    )
     if once:
-        ran = sched.run_due()
-        console.print(f"Ran {len(ran)} job(s): {', '.join(ran) or 'none'}")
+        ran = [] if work_only else sched.run_due()
+        items = 0 if jobs_only else runner.run_once()
+        console.print(f"Ran {len(ran)} job(s): {', '.join(ran) or 'none'}; {items} work item(s).")
         return
-    console.print(f"Worker running {len(load_jobs())} job(s); Ctrl-C to stop.")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    parts = []
+    if not work_only:
+        sched.start()
+        parts.append(f"{len(load_jobs())} scheduled job(s)")
+    if not jobs_only:
+        runner.start()
+        parts.append(f"queued work ({', '.join(load_kinds())}) × {runner.concurrency}")
+    console.print(f"Worker {runner.holder} running {' and '.join(parts)}; Ctrl-C to stop.")
     try:
-        while True:
-            sched.run_due()
-            time.sleep(sched.tick)
+        while not stop.wait(1.0):
+            pass
     except KeyboardInterrupt:
-        console.print("Stopped.")
+        pass
+    sched.stop()
+    runner.stop()
+    console.print("Stopped.")
 
 
 @app.command("permissions")

@@ -1,7 +1,9 @@
 """In-process scheduler for the domains' idempotent jobs (``retento serve`` and ``retento worker``).
 
 A domain registers work in its ``jobs.py`` with ``@job(name, every_seconds)``; every job takes a
-``Session`` and must be safe to run twice. Each run is its own transaction.
+``Session`` and must be safe to run twice. Each run is its own transaction. Every process may run
+a scheduler (several ``retento serve`` workers, ``retento worker``): a lease row per job makes each
+tick run once across all of them (``retento.work.leases``).
 """
 
 from __future__ import annotations
@@ -9,14 +11,15 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from retento.core.config import Settings
 from retento.core.db import transaction
+from retento.work import leases
 
 log = logging.getLogger("retento.jobs")
 
@@ -31,6 +34,12 @@ JOB_MODULES: tuple[str, ...] = (
     "retento.retention.jobs",
     "retento.dataio.jobs",
     "retento.notifications.jobs",
+)
+
+# Modules registering kinds of queued work (``retento.work.queue.work_kind``).
+WORK_MODULES: tuple[str, ...] = (
+    "retento.scoring.jobs",
+    "retento.dataio.wizard",
 )
 
 
@@ -55,13 +64,13 @@ def job(name: str, every_seconds: float):
 
 
 def load_jobs() -> dict[str, Job]:
-    for mod in JOB_MODULES:
+    for mod in JOB_MODULES + WORK_MODULES:
         importlib.import_module(mod)
     return REGISTRY
 
 
 def run_job(factory: sessionmaker[Session], name: str) -> object:
-    """Run one job now, in its own transaction."""
+    """Run one job now, in its own transaction (``retento`` commands; no lease is taken)."""
     jobs = load_jobs()
     if name not in jobs:
         raise KeyError(f"unknown job '{name}'; known: {', '.join(sorted(jobs)) or 'none'}")
@@ -70,14 +79,31 @@ def run_job(factory: sessionmaker[Session], name: str) -> object:
 
 
 class Scheduler:
-    """A daemon thread that runs due jobs; failures are logged and retried next tick."""
+    """Runs due jobs, each once per tick across every process (``retento.work.leases``).
 
-    def __init__(self, factory: sessionmaker[Session], tick_seconds: float = 5.0):
+    Each tick the scheduler tries to claim every registered job; a job another process claimed
+    for this tick (or still runs) is skipped. The claim, the job and the release are three
+    separate transactions; failures are logged, recorded on the lease row and retried next tick.
+    """
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        tick_seconds: float = 5.0,
+        *,
+        jobs: dict[str, Job] | None = None,
+        holder: str | None = None,
+        lease_seconds: float = leases.LEASE_SECONDS,
+    ):
         self.factory = factory
         self.tick = tick_seconds
+        self.jobs = jobs
+        self.holder = holder or leases.holder_id("scheduler")
+        self.lease_seconds = lease_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="retento-scheduler", daemon=True)
-        self._next: dict[str, float] = {}
+        self._known: set[str] = set()
+        self.runner = None  # a retento.work.queue.WorkRunner stopped with this scheduler
 
     def start(self) -> Scheduler:
         self._thread.start()
@@ -85,28 +111,91 @@ class Scheduler:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self.runner is not None:
+            self.runner.stop()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
-    def run_due(self, now: float | None = None) -> list[str]:
-        now = time.monotonic() if now is None else now
+    def _jobs(self) -> dict[str, Job]:
+        return self.jobs if self.jobs is not None else load_jobs()
+
+    def run_due(self, now: datetime | None = None) -> list[str]:
+        """Run the jobs this process claimed for this tick; returns their names."""
+        jobs = self._jobs()
+        if set(jobs) - self._known:
+            leases.ensure(self.factory, jobs, now)
+            self._known |= set(jobs)
         ran = []
-        for job_ in load_jobs().values():
-            due = self._next.get(job_.name, now)
-            if now >= due:
-                try:
-                    with transaction(self.factory) as session:
-                        job_.func(session)
-                    ran.append(job_.name)
-                except Exception:
-                    log.exception("job %s failed", job_.name)
-                self._next[job_.name] = now + job_.every_seconds
+        for job_ in jobs.values():
+            if self._stop.is_set():
+                break
+            try:
+                claimed = leases.claim(
+                    self.factory,
+                    job_.name,
+                    job_.every_seconds,
+                    self.holder,
+                    lease_seconds=self.lease_seconds,
+                    now=now,
+                )
+            except Exception:
+                log.exception("could not claim job %s", job_.name)
+                continue
+            if claimed:
+                self._run(job_)
+                ran.append(job_.name)
         return ran
+
+    def _run(self, job_: Job) -> None:
+        done = threading.Event()
+        keeper = threading.Thread(
+            target=self._keep_lease, args=(job_.name, done), name="retento-lease", daemon=True
+        )
+        keeper.start()
+        error = None
+        try:
+            with transaction(self.factory) as session:
+                job_.func(session)
+        except Exception as exc:
+            log.exception("job %s failed", job_.name)
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            done.set()
+            keeper.join(timeout=5)
+        try:
+            leases.release(self.factory, job_.name, self.holder, error=error)
+        except Exception:  # the lease then expires and the next tick goes on
+            log.exception("could not release job %s", job_.name)
+
+    def _keep_lease(self, name: str, done: threading.Event) -> None:
+        """Renew the lease of a running job every third of its length until it finishes."""
+        while not done.wait(self.lease_seconds / 3):
+            try:
+                leases.renew(self.factory, name, self.holder, lease_seconds=self.lease_seconds)
+            except Exception:
+                log.exception("could not renew the lease of job %s", name)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.run_due()
+            try:
+                self.run_due()
+            except Exception:
+                log.exception("scheduler tick failed")
             self._stop.wait(self.tick)
 
 
 def start_scheduler(factory: sessionmaker[Session], settings: Settings) -> Scheduler:
-    return Scheduler(factory).start()
+    """The web process's scheduler; with ``RETENTO_RUN_WORK_IN_WEB`` it also runs queued work
+    (one thread), so a single ``retento serve`` is a complete installation."""
+    sched = Scheduler(factory, tick_seconds=settings.scheduler_tick_seconds)
+    if settings.run_work_in_web:
+        from retento.work.queue import WorkRunner
+
+        sched.runner = WorkRunner(
+            factory,
+            concurrency=1,
+            poll_seconds=settings.work_poll_seconds,
+            stale_seconds=settings.work_stale_seconds,
+            max_attempts=settings.work_max_attempts,
+        ).start()
+    return sched.start()

@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     currency: str = "USD"
     run_scheduler: bool = True
+    # Background work (docs/deploy-postgresql.md). Scheduled jobs run once per tick across all
+    # processes (leases); long work (scoring runs, large imports) is queued in `work_items`.
+    # RUN_WORK_IN_WEB: the web process also runs the work it queues (one-process demo); set it
+    # to false in production so only `retento worker` runs it.
+    run_work_in_web: bool = True
+    scheduler_tick_seconds: float = Field(5.0, gt=0, le=3600)
+    work_poll_seconds: float = Field(1.0, gt=0, le=60)  # how often an idle worker looks
+    work_stale_seconds: int = Field(120, ge=15)  # no heartbeat this long: the runner died
+    work_max_attempts: int = Field(3, ge=1, le=20)
+    worker_concurrency: int = Field(2, ge=1, le=64)  # work items a worker runs at once
     data_dir: str = "./retento-data"
     echo_sql: bool = False
     # Outbound e-mail (docs/mail.md). An empty host disables sending: messages stay queued.

@@ -5,11 +5,14 @@ Every step goes through ``service.import_file`` — the function behind ``retent
 column errors, and keeps the same all-or-nothing semantics. The check step is the same run with
 ``validate_only`` (every row checked, nothing written).
 
-Small files are checked and imported within the request. Larger ones run in a background thread
-with their own transaction; the thread reports progress into ``PROGRESS`` (this process's memory,
-polled by the page every second) and writes the outcome to the ``import_jobs`` row. A progress
-row in the database is not used because SQLite lets one writer at a time: the import's own
-transaction would block every progress update until it commits.
+Small files are checked and imported within the request. Larger ones are queued as a
+``dataio.import`` work item (``retento.work``): a ``retento worker`` runs it (or, with
+RETENTO_RUN_WORK_IN_WEB, a thread of the web process that queued it) in its own transaction and
+writes the outcome to the ``import_jobs`` row. Progress goes to ``PROGRESS`` (this process's
+memory) and to the work item's row, so the page polled every second shows it whichever web process
+serves the poll. On SQLite the row is not written during the import (one writer at a time: the
+import's own transaction would block every progress update until it commits), so the one-process
+demo relies on ``PROGRESS``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from retento.auth.models import User
 from retento.auth.permissions import require
+from retento.core.config import get_settings
 from retento.core.db import transaction
 from retento.core.errors import InvalidInput, NotFound, RetentoError
 from retento.core.hooks import emit
@@ -34,6 +38,9 @@ from retento.dataio.mapping import Mapping
 from retento.dataio.models import ImportJob
 from retento.dataio.readers import open_table
 from retento.dataio.schemas import COLUMNS, ENTITIES
+from retento.web.i18n import N_
+from retento.work import queue
+from retento.work.queue import WorkContext, work_kind
 
 log = logging.getLogger("retento.dataio.wizard")
 
@@ -97,16 +104,35 @@ PROGRESS: dict[int, ProgressState] = {}
 _LOCK = threading.Lock()
 
 
-def progress_of(job_id: int) -> ProgressState | None:
-    """The live progress of a job running in this process, if any."""
+# Where a job running in this process also reports its progress (its work item's row).
+_FORWARD: dict[int, Any] = {}
+WORK_KIND = "dataio.import"
+
+
+def work_ref(job_id: int) -> str:
+    return f"import_job:{job_id}"
+
+
+def progress_of(job_id: int, session: Session | None = None) -> ProgressState | None:
+    """The live progress of a job: this process's, else (given a session) the progress its work
+    item stored, when another process runs it."""
     with _LOCK:
-        return PROGRESS.get(job_id)
+        live = PROGRESS.get(job_id)
+    if live is not None or session is None:
+        return live
+    item = queue.item_for_ref(session, work_ref(job_id))
+    if item is None or item.status != "running" or not item.stage:
+        return None
+    return ProgressState(item.stage, float(item.progress), 1.0)
 
 
 def _reporter(job_id: int):
     def report(stage: str, done: float, total: float) -> None:
         with _LOCK:
             PROGRESS[job_id] = ProgressState(stage, done, total)
+            forward = _FORWARD.get(job_id)
+        if forward is not None:
+            forward(stage, done / total if total else 0.0)
 
     return report
 
@@ -319,29 +345,58 @@ def _forget(job_id: int) -> None:
 
 
 def start(session: Session, job: ImportJob, actor: User, factory: sessionmaker[Session]) -> None:
-    """Run a claimed job now (small file) or in a background thread (the page polls)."""
+    """Run a claimed job now (small file) or queue it for a worker (the page polls)."""
     if runs_inline(job):
         execute(session, job, actor)
         return
-    # The thread reads the claimed status: it must be committed first.
+    item = queue.enqueue(
+        session, WORK_KIND, {"job_id": job.id}, ref=work_ref(job.id), actor_id=actor.id
+    )
+    # The worker reads the claimed status and the item: they must be committed first.
     session.commit()
-    _reporter(job.id)("reading", 0, 1)
-    threading.Thread(
-        target=_work, args=(factory, job.id), name=f"retento-import-{job.id}", daemon=True
-    ).start()
+    if get_settings().run_work_in_web:
+        _reporter(job.id)("reading", 0, 1)
+        threading.Thread(
+            target=queue.run_in_web,
+            args=(factory, item.id),
+            name=f"retento-import-{job.id}",
+            daemon=True,
+        ).start()
 
 
-def _work(factory: sessionmaker[Session], job_id: int) -> None:
+def _abandon(session: Session, payload: dict[str, Any], reason: str) -> None:
+    job = session.get(ImportJob, payload.get("job_id"))
+    if job is not None and job.status in ("validating", "running"):
+        job.status, job.message, job.finished_at = "failed", reason, datetime.now(UTC)
+
+
+@work_kind(WORK_KIND, N_("Import"), on_abandon=_abandon)
+def run_queued(ctx: WorkContext) -> dict[str, Any]:
+    """The worker's side: check or import the job's file, progress to the work item."""
+    job_id = int(ctx.payload["job_id"])
+    _FORWARD[job_id] = ctx.progress
+    try:
+        status = _work(ctx.factory, job_id, reraise=True)
+    finally:
+        _FORWARD.pop(job_id, None)
+    return {"job_id": job_id, "status": status}
+
+
+def _work(factory: sessionmaker[Session], job_id: int, *, reraise: bool = False) -> str:
+    """Execute a claimed job in its own transaction; returns the job's status. An unexpected
+    error is recorded on the job (it must not stay "running" for ever) and, with ``reraise``,
+    raised again so the work item fails too."""
     try:
         with transaction(factory) as s:
             job = s.get(ImportJob, job_id)
             if job is None or job.status not in ("validating", "running"):
-                return
+                return job.status if job is not None else "missing"
             actor = s.get(User, job.created_by_id) if job.created_by_id else None
             if actor is None:
                 raise RuntimeError("the user who uploaded the file no longer exists")
             execute(s, job, actor)
-    except Exception as exc:  # the job must not stay "running" forever
+            return job.status
+    except Exception as exc:
         log.exception("import job %s failed", job_id)
         _forget(job_id)
         with transaction(factory) as s:
@@ -351,3 +406,6 @@ def _work(factory: sessionmaker[Session], job_id: int) -> None:
                 job.message = str(exc)[:2000]
                 job.finished_at = datetime.now(UTC)
                 emit("import.failed", s, job=job, actor=None)
+        if reraise:
+            raise
+        return "failed"

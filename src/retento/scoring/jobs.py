@@ -1,10 +1,13 @@
 """Scoring jobs: the nightly run (idempotent: skips if a run succeeded in the last 20 hours) and
-runs started from the web page, executed after the response with progress for the page to poll."""
+runs started from the web page, queued as ``scoring.run`` work items (``retento.work``): a worker
+(or, with RETENTO_RUN_WORK_IN_WEB, the web process after the response) runs them, with progress
+in the item's row for any web process to show."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +20,9 @@ from retento.scoring import notifications as _notifications  # noqa: F401 (subsc
 from retento.scoring import service
 from retento.scoring.models import ScoreRun
 from retento.scoring.schemas import ScoreRunCreate
+from retento.web.i18n import N_
+from retento.work import queue
+from retento.work.queue import WorkContext, work_kind
 
 log = logging.getLogger("retento.scoring")
 
@@ -43,14 +49,74 @@ def nightly_scoring(session: Session) -> int | None:
     return run.id
 
 
+WORK_KIND = "scoring.run"
+
+
+def work_ref(run_id: int) -> str:
+    return f"score_run:{run_id}"
+
+
+def enqueue_started_run(
+    session: Session, run: ScoreRun, data: ScoreRunCreate, actor_id: int | None
+) -> int:
+    """Queue a run recorded by ``service.start_run`` (in the caller's transaction); the item id."""
+    item = queue.enqueue(
+        session,
+        WORK_KIND,
+        {"run_id": run.id, "data": data.model_dump(mode="json"), "actor_id": actor_id},
+        ref=work_ref(run.id),
+        actor_id=actor_id,
+    )
+    return item.id
+
+
+def _abandon(session: Session, payload: dict[str, Any], reason: str) -> None:
+    run = session.get(ScoreRun, payload.get("run_id"))
+    if run is not None and run.status == "running":
+        run.status, run.error, run.finished_at = "failed", reason, utcnow()
+
+
+@work_kind(WORK_KIND, N_("Scoring run"), on_abandon=_abandon)
+def run_queued(ctx: WorkContext) -> dict[str, Any]:
+    run_id = int(ctx.payload["run_id"])
+    data = ScoreRunCreate.model_validate(ctx.payload.get("data") or {})
+    execute_started_run(ctx.factory, run_id, data, ctx.payload.get("actor_id"), report=ctx.progress)
+    with ctx.factory() as s:
+        run = s.get(ScoreRun, run_id)
+        status = run.status if run else "missing"
+        if run is not None and run.status == "failed":
+            raise RuntimeError(f"Scoring run #{run_id} failed: {run.error}")
+        return {"run_id": run_id, "status": status, "customers": run.customers_scored if run else 0}
+
+
+def run_progress(session: Session, run_id: int) -> tuple[str | None, float | None]:
+    """Stage and fraction of a running run: this process's live value, else its work item's
+    stored progress (another process runs it); ``(None, None)`` when nothing is known."""
+    live = service.LIVE_PROGRESS.get(run_id)
+    if live is not None:
+        return live
+    item = queue.item_for_ref(session, work_ref(run_id))
+    if item is None:
+        return None, None
+    return queue.progress_of(item)
+
+
 def execute_started_run(
-    factory: sessionmaker[Session], run_id: int, data: ScoreRunCreate, actor_id: int | None
+    factory: sessionmaker[Session],
+    run_id: int,
+    data: ScoreRunCreate,
+    actor_id: int | None,
+    *,
+    report=None,
 ) -> None:
     """Run a scoring run recorded by ``service.start_run`` in its own transaction, publishing
-    progress in ``service.LIVE_PROGRESS``; a failure is stored on the run, never lost."""
+    progress in ``service.LIVE_PROGRESS`` (and to ``report``, the work item's progress); a
+    failure is stored on the run, never lost."""
 
     def progress(stage: str, fraction: float) -> None:
         service.LIVE_PROGRESS[run_id] = (stage, fraction)
+        if report is not None:
+            report(stage, fraction)
 
     progress("queued", 0.0)
     try:

@@ -1,0 +1,85 @@
+"""Web page: Background work (administrators) — queued, running and finished work items with
+their progress, and the scheduled jobs with who runs them and when they last ran."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from retento.core.deps import DbSession
+from retento.web.i18n import N_
+from retento.web.nav import NavItem, register_nav
+from retento.web.render import PageUser, page_router, render
+from retento.work import queue, service
+from retento.work.models import WORK_STATUSES
+
+router = page_router()
+
+register_nav(NavItem("admin.work", N_("Background work"), "/admin/work", "work:read", 30, "admin"))
+
+PAGE_SIZE = 50
+STATUS_LABELS = {
+    "queued": N_("Queued"),
+    "running": N_("Running"),
+    "done": N_("Done"),
+    "failed": N_("Failed"),
+}
+STATUS_BADGES = {
+    "queued": "",
+    "running": "badge-blue",
+    "done": "badge-green",
+    "failed": "badge-red",
+}
+# Stages the kinds report (scoring, imports), for the page.
+STAGE_LABELS = {
+    "queued": N_("Waiting to start"),
+    "summary": N_("Summarising purchases"),
+    "fit": N_("Fitting the models"),
+    "churn": N_("Estimating churn risk"),
+    "store": N_("Storing the scores"),
+    "reading": N_("Reading the file"),
+    "writing": N_("Writing"),
+    "done": N_("Finishing"),
+}
+
+
+def _row(item) -> dict:
+    stage, fraction = queue.progress_of(item)
+    kind = queue.KINDS.get(item.kind)
+    return {
+        "item": item,
+        "kind_label": kind.label if kind else item.kind,
+        "stage_label": STAGE_LABELS.get(stage or "", stage or ""),
+        "percent": None if fraction is None else int(round(fraction * 100)),
+    }
+
+
+@router.get("/admin/work")
+def work_list(
+    request: Request, session: DbSession, user: PageUser, status: str = "", offset: int = 0
+) -> Response:
+    """The work queue (polled every 2 s while something is queued or running)."""
+    queue.load_kinds()
+    status = status if status in WORK_STATUSES else ""
+    offset = max(offset, 0)
+    rows, _ = service.list_items(
+        session, actor=user, status=status or None, limit=PAGE_SIZE + 1, offset=offset
+    )
+    counts = service.counts(session, actor=user)
+    ctx = {
+        "rows": [_row(r) for r in rows[:PAGE_SIZE]],
+        "has_next": len(rows) > PAGE_SIZE,
+        "offset": offset,
+        "limit": PAGE_SIZE,
+        "status": status,
+        "counts": counts,
+        "busy": counts["queued"] + counts["running"] > 0,
+        "statuses": [(s, STATUS_LABELS[s]) for s in WORK_STATUSES],
+        "badges": STATUS_BADGES,
+        "status_labels": STATUS_LABELS,
+        "leases": service.list_leases(session, actor=user),
+        "run_in_web": request.app.state.settings.run_work_in_web,
+    }
+    if request.headers.get("hx-target") == "work-results":
+        return render(request, "work/_results.html", **ctx)
+    return render(request, "work/list.html", **ctx)

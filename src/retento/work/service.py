@@ -1,0 +1,48 @@
+"""Reading background work: the items (queued, running, finished) and the scheduled jobs."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from retento.auth.models import User
+from retento.auth.permissions import can, require
+from retento.core.errors import InvalidInput, NotFound
+from retento.core.pagination import paginate
+from retento.work import leases
+from retento.work.models import WORK_STATUSES, JobLease, WorkItem
+
+
+def get_item(session, item_id: int, *, actor: User) -> WorkItem:
+    """One item: its creator sees it; so does whoever may read all work (administrators)."""
+    item = session.get(WorkItem, item_id)
+    if item is None or (item.created_by_id != actor.id and not can(actor, "work:read")):
+        raise NotFound("Work item", item_id)
+    return item
+
+
+def list_items(
+    session, *, actor: User, status: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[WorkItem], int]:
+    """Items, newest first, optionally of one status (administrators)."""
+    require(actor, "work:read")
+    stmt = select(WorkItem).order_by(WorkItem.id.desc())
+    if status:
+        if status not in WORK_STATUSES:
+            raise InvalidInput(f"status must be one of {', '.join(WORK_STATUSES)}.", field="status")
+        stmt = stmt.where(WorkItem.status == status)
+    return paginate(session, stmt, limit=limit, offset=offset)
+
+
+def counts(session, *, actor: User) -> dict[str, int]:
+    require(actor, "work:read")
+    from sqlalchemy import func
+
+    rows = session.execute(select(WorkItem.status, func.count()).group_by(WorkItem.status)).all()
+    out = dict.fromkeys(WORK_STATUSES, 0)
+    out.update({status: int(n) for status, n in rows})
+    return out
+
+
+def list_leases(session, *, actor: User) -> list[JobLease]:
+    require(actor, "work:read")
+    return leases.all_leases(session)
