@@ -1,0 +1,342 @@
+"""The import run's shared machinery: header resolution, cell checks, row errors, upserts.
+
+An import validates a whole file, then writes it by ``external_id``. Rows are checked with plain
+Python over the ``csv`` module's lists, look-ups are one query each into dicts, and nothing is
+written until the whole file has been checked: with errors and without ``skip_invalid`` the run
+raises ``InvalidInput`` listing every bad row (line, column, reason). Writes of new rows go
+through :mod:`retento.dataio.bulk` (``COPY`` on PostgreSQL, prepared ``executemany`` on SQLite)
+inside the caller's transaction. The entity parsers live in ``import_records`` and
+``import_orders``; :class:`retento.dataio.importer.Importer` joins them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table as SaTable
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from retento.auth.models import User
+from retento.core.errors import FieldError, InvalidInput
+from retento.dataio.bulk import insert_rows
+from retento.dataio.mapping import Converter, Mapping
+from retento.dataio.readers import Table
+from retento.dataio.schemas import COLUMNS, IGNORED, MAX_FIELD, ImportReport, RowError
+
+Progress = Callable[[str, float, float], None]
+CHUNK = 20_000
+IN_CHUNK = 5_000
+MAX_REPORTED = 1_000  # errors carried in the exception / API answer (the rejects file has all)
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+TAG_SPLIT = re.compile(r"[;|]")
+
+
+def _noop(_d: str, _c: float, _t: float) -> None:
+    return None
+
+
+def _chunks(seq: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+class _Validated(Exception):
+    """Raised at the point where a run would start writing, when only validating."""
+
+
+class RowProblem(Exception):
+    """Raised inside a row parser: the column and the reason."""
+
+    def __init__(self, column: str | None, message: str):
+        super().__init__(message)
+        self.column = column
+        self.message = message
+
+
+class ImporterBase:
+    """State and helpers of one import run; the entity parsers are mixed in by ``Importer``."""
+
+    def __init__(
+        self,
+        session: Session,
+        entity: str,
+        table: Table,
+        mapping: Mapping,
+        *,
+        skip_invalid: bool = False,
+        progress: Progress | None = None,
+        validate_only: bool = False,
+    ):
+        if entity not in COLUMNS:
+            raise InvalidInput(
+                f"Cannot import '{entity}'. Choose one of: {', '.join(COLUMNS)}.", field="entity"
+            )
+        self.session = session
+        self.entity = entity
+        self.table = table
+        self.conv = Converter(mapping)
+        self.skip_invalid = skip_invalid or validate_only
+        self.validate_only = validate_only
+        self.progress = progress or _noop
+        self.errors: list[FieldError] = []
+        self.rejects: list[tuple[int, list[str], str]] = []
+        self.report = ImportReport(entity=entity, file=table.name)
+        self.now = datetime.now(UTC)
+        self.spec = {c.name: c for c in COLUMNS[entity]}
+        self.idx: dict[str, int] = {}
+        self.source: dict[str, str] = {}
+        self.custom_idx: dict[str, int] = {}
+        self._unchanged_ids: set[int] = set()
+
+    # ----------------------------------------------------------------- header and cells
+    def _resolve_header(self) -> None:
+        errors: list[FieldError] = []
+        mapping = self.conv.mapping
+        ignored = set(IGNORED.get(self.entity, ())) | {"_error"}
+        for i, src in enumerate(self.table.header):
+            if not src:
+                continue
+            target = mapping.target(src)
+            if target is None:
+                continue
+            if target in self.spec:
+                if target in self.idx:
+                    errors.append(
+                        FieldError(
+                            src,
+                            f"columns '{self.source[target]}' and '{src}' both give field '{target}'",
+                            row=1,
+                        )
+                    )
+                    continue
+                self.idx[target] = i
+                self.source[target] = src
+            elif self.entity == "customers" and target.startswith("custom."):
+                self.custom_idx[target[len("custom.") :]] = i
+            elif target not in ignored:
+                self.report.ignored_columns.append(src)
+        for col in self.spec.values():
+            if col.required and col.name not in self.idx:
+                mapped = [s for s, t in mapping.columns.items() if t == col.name]
+                hint = f" (mapped from '{mapped[0]}', which is not in the header)" if mapped else ""
+                errors.append(
+                    FieldError(
+                        col.name,
+                        f"required column '{col.name}' is missing{hint}; the header has: "
+                        f"{', '.join(h for h in self.table.header if h)[:300]}",
+                        row=1,
+                    )
+                )
+        if errors:
+            raise InvalidInput(
+                f"{self.table.name}: the header lacks required columns for {self.entity}.",
+                field=errors[0].field,
+                errors=errors,
+            )
+        self.ncols = len(self.table.header)
+
+    def col(self, name: str) -> str:
+        """The column name as the file calls it (errors speak the file's language)."""
+        return self.source.get(name, name)
+
+    def _shape(self, cells: list[str]) -> list[str]:
+        """Pad short rows; reject rows with more values than the header, or huge cells."""
+        n = len(cells)
+        if n != self.ncols:
+            if n > self.ncols and any(c.strip() for c in cells[self.ncols :]):
+                raise RowProblem(None, f"has {n} values but the header has {self.ncols} columns")
+            cells = (cells + [""] * self.ncols)[: self.ncols]
+        if sum(map(len, cells)) > 250:
+            for name, i in self.idx.items():
+                limit = self.spec[name].max_len
+                if len(cells[i]) > limit:
+                    raise RowProblem(
+                        self.col(name),
+                        f"is {len(cells[i])} characters long; the limit is {limit}",
+                    )
+            for key, i in self.custom_idx.items():
+                if len(cells[i]) > MAX_FIELD:
+                    raise RowProblem(f"custom.{key}", f"is longer than {MAX_FIELD} characters")
+        return cells
+
+    def _bad(self, line: int, cells: list[str], problems: list[RowProblem]) -> None:
+        for p in problems:
+            self.errors.append(FieldError(p.column, p.message, row=line))
+        text = "; ".join(f"{p.column}: {p.message}" if p.column else p.message for p in problems)
+        self.rejects.append((line, cells, text))
+
+    def _enum(self, cells: list[str], name: str, allowed: Sequence[str], default: str | None):
+        i = self.idx.get(name)
+        v = cells[i].strip().lower() if i is not None else ""
+        if not v:
+            if default is None:
+                raise RowProblem(self.col(name), "is empty")
+            return default
+        if v not in allowed:
+            raise RowProblem(self.col(name), f"'{v[:40]}' is not one of: {', '.join(allowed)}")
+        return v
+
+    def _text(self, cells: list[str], name: str) -> str | None:
+        i = self.idx.get(name)
+        if i is None:
+            return None
+        v = cells[i].strip()
+        return v or None
+
+    # ----------------------------------------------------------------------- run
+    def run(self) -> ImportReport:
+        started = time.perf_counter()
+        self._resolve_header()
+        self.session.flush()
+        try:
+            getattr(self, f"_import_{self.entity}")()
+        except _Validated:
+            pass  # every row was checked; nothing was written
+        self.report.rejected = len(self.rejects)
+        self.report.errors = [
+            RowError(row=e.row, field=e.field, message=e.message)
+            for e in self.errors[:MAX_REPORTED]
+        ]
+        self.report.seconds = round(time.perf_counter() - started, 3)
+        # Core statements bypassed the identity map: reload anything the caller holds.
+        self.session.expire_all()
+        return self.report
+
+    def _rows(self) -> Iterable[tuple[int, list[str]]]:
+        table = self.table
+        total = float(table.size or 1)
+        self.progress("reading", 0, total)
+        for n, (line, cells) in enumerate(table.rows, 1):
+            if not n % 20_000:
+                self.progress("reading", table.position(), total)
+            yield line, cells
+        self.progress("reading", total, total)
+
+    def _check_errors(self) -> None:
+        """All-or-nothing: any bad row stops the run before a single write."""
+        if self.errors and not self.skip_invalid:
+            bad_rows = len({e.row for e in self.errors})
+            first = self.errors[0]
+            raise InvalidInput(
+                f"{bad_rows} row(s) of {self.table.name} are invalid; nothing was imported "
+                f"(first: line {first.row}, {first.field or 'row'}: {first.message}). "
+                "Fix them, or use --skip-invalid to import the good rows.",
+                field=first.field,
+                errors=self.errors[:MAX_REPORTED],
+            )
+        if self.validate_only:
+            raise _Validated
+
+    def _exec_many(self, stmt: Any, rows: list[dict], label: str, done: list[int]) -> None:
+        conn = self.session.connection()
+        total = float(done[1])
+        for chunk in _chunks(rows, CHUNK):
+            conn.execute(stmt, list(chunk))
+            done[0] += len(chunk)
+            self.progress(label, done[0], total)
+
+    def _insert_many(self, table: SaTable, rows: list[dict], done: list[int]) -> None:
+        """New rows through the bulk writer (COPY on PostgreSQL, executemany on SQLite)."""
+        cols = list(rows[0])
+        base, total = done[0], float(done[1])
+        insert_rows(
+            self.session.connection(),
+            table,
+            cols,
+            ([r[c] for c in cols] for r in rows),
+            progress=lambda k: self.progress("writing", base + k, total),
+        )
+        done[0] += len(rows)
+
+    def _existing(self, table: SaTable, cols: list[Any], keys: set[str]) -> dict[str, Any]:
+        """Rows of ``table`` whose external_id is in ``keys``: one query (IN for a few keys)."""
+        ext = table.c.external_id
+        out: dict[str, Any] = {}
+        if not keys:
+            return out
+        if len(keys) <= IN_CHUNK:
+            stmt = select(*cols).where(ext.in_(list(keys)))
+        else:
+            stmt = select(*cols).where(ext.is_not(None))
+        for row in self.session.connection().execute(stmt):
+            if row.external_id in keys:
+                out[row.external_id] = row
+        return out
+
+    def _users(self) -> dict[str, int]:
+        return dict(
+            self.session.connection().execute(select(User.username, User.id)).tuples().all()
+        )
+
+    def _owner(self, cells: list[str], users: dict[str, int]) -> int | None:
+        name = self._text(cells, "owner")
+        if name is None:
+            return None
+        uid = users.get(name)
+        if uid is None:
+            raise RowProblem(self.col("owner"), f"unknown user '{name[:40]}'")
+        return uid
+
+    def _upsert_simple(
+        self,
+        table: SaTable,
+        records: list[tuple[int, list[str], dict[str, Any]]],
+        compare: list[str],
+        insert_defaults: dict[str, Any],
+        extra_cols: Sequence[Any] = (),
+    ) -> tuple[dict[str, int], list[int]]:
+        """Insert new records, update changed ones; returns ids by external id and changed ids."""
+        keys = {r[2]["external_id"] for r in records}
+        existing = self._existing(
+            table,
+            [table.c.id, table.c.external_id, *[table.c[c] for c in compare], *extra_cols],
+            keys,
+        )
+        inserts, updates, touched = [], [], []
+        for _line, _cells, rec in records:
+            old = existing.get(rec["external_id"])
+            if old is None:
+                row = dict(insert_defaults)
+                row.update(rec)
+                row.setdefault("created_at", self.now)
+                row["updated_at"] = self.now
+                inserts.append(row)
+                continue
+            if any(getattr(old, c) != rec[c] for c in compare):
+                upd = {c: rec[c] for c in compare}
+                upd["b_id"] = old.id
+                upd["updated_at"] = self.now
+                updates.append(upd)
+                touched.append(old.id)
+            else:
+                self.report.unchanged += 1
+                self._unchanged_ids.add(old.id)
+        done = [0, len(inserts) + len(updates)]
+        if inserts:
+            self._insert_many(table, inserts, done)
+        if updates:
+            stmt = update(table).where(table.c.id == bindparam("b_id"))
+            if "version" in table.c:  # an import is an edit too: open forms become stale
+                stmt = stmt.values(version=table.c.version + 1)
+            self._exec_many(stmt, updates, "writing", done)
+        self.report.created, self.report.updated = len(inserts), len(updates)
+        ids = {k: v.id for k, v in existing.items()}
+        if inserts:
+            ids.update(
+                (k, v.id)
+                for k, v in self._existing(
+                    table, [table.c.id, table.c.external_id], {r["external_id"] for r in inserts}
+                ).items()
+            )
+        return ids, touched
+
+    def _dedupe(self, seen: dict[str, int], key: str, line: int, column: str) -> None:
+        first = seen.get(key)
+        if first is not None:
+            raise RowProblem(column, f"'{key[:40]}' already appears on line {first} of this file")
+        seen[key] = line

@@ -1,0 +1,481 @@
+"""Orders: consecutive lines of a file make one order; totals computed as the API does."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, update
+
+from retento.core.errors import FieldError
+from retento.core.hooks import emit
+from retento.customers.models import Customer
+from retento.dataio.bulk import insert_rows, is_postgresql, next_ids
+from retento.dataio.import_base import IN_CHUNK, ImporterBase, RowProblem, _chunks
+from retento.dataio.mapping import money
+from retento.orders.models import ORDER_CHANNELS, ORDER_STATUSES, Order, OrderLine, Refund
+from retento.orders.totals import LineFigures, RefundFigures, order_totals
+from retento.products.models import Product
+
+
+class OrdersImport(ImporterBase):
+    """Order lines grouped into orders, validated, then written in bulk."""
+
+    # -------------------------------------------------------------------- orders
+    def _import_orders(self) -> None:  # noqa: C901 - one tight pass, kept in one place on purpose
+        conv, idx = self.conv, self.idx
+        i_ord, i_cust = idx["order_external_id"], idx["customer_external_id"]
+        i_at, i_prod = idx["ordered_at"], idx["product_external_id"]
+        i_qty, i_price = idx["quantity"], idx["unit_price"]
+        i_ldisc, i_cost = idx.get("line_discount"), idx.get("unit_cost")
+        i_odisc, i_lno = idx.get("order_discount"), idx.get("line_no")
+        i_chan, i_stat = idx.get("channel"), idx.get("status")
+        conn = self.session.connection()
+        customers: dict[str, int] = {
+            ext: cid
+            for cid, ext in conn.execute(
+                select(Customer.id, Customer.external_id).where(Customer.external_id.is_not(None))
+            )
+        }
+        products: dict[str, tuple[int, int]] = {
+            ext: (pid, int(cost * 100))
+            for pid, ext, cost in conn.execute(
+                select(Product.id, Product.external_id, Product.unit_cost).where(
+                    Product.external_id.is_not(None)
+                )
+            )
+        }
+        c_ord, c_cust, c_at, c_prod = (
+            self.col("order_external_id"),
+            self.col("customer_external_id"),
+            self.col("ordered_at"),
+            self.col("product_external_id"),
+        )
+        c_qty, c_price, c_ldisc, c_cost = (
+            self.col("quantity"),
+            self.col("unit_price"),
+            self.col("line_discount"),
+            self.col("unit_cost"),
+        )
+        c_odisc, c_chan, c_stat, c_lno = (
+            self.col("order_discount"),
+            self.col("channel"),
+            self.col("status"),
+            self.col("line_no"),
+        )
+        keep_raw = self.skip_invalid
+        orders: dict[str, _Order] = {}
+        cur: _Order | None = None
+        cents = conv.cents
+        n = 0
+        for line, cells in self._rows():
+            n += 1
+            problems: list[RowProblem] = []
+            try:
+                cells = self._shape(cells)
+            except RowProblem as p:
+                self._bad(line, cells, [p])
+                if cur is not None:
+                    cur.bad_line = cur.bad_line or line
+                continue
+            oext = cells[i_ord].strip()
+            if cur is None or oext != cur.ext:
+                if not oext:
+                    self._bad(line, cells, [RowProblem(c_ord, "is empty")])
+                    continue
+                prev = orders.get(oext)
+                if prev is not None:
+                    self._bad(
+                        line,
+                        cells,
+                        [
+                            RowProblem(
+                                c_ord,
+                                f"order '{oext[:40]}' already appeared on lines "
+                                f"{prev.first}–{prev.last}; an order's lines must be together "
+                                "(is the order duplicated?)",
+                            )
+                        ],
+                    )
+                    continue
+                cur = _Order(oext, line)
+                orders[oext] = cur
+                # Order-level values are read from the order's first line.
+                cur.cust_raw = craw = cells[i_cust].strip()
+                cid = customers.get(craw)
+                if cid is None:
+                    problems.append(
+                        RowProblem(
+                            c_cust,
+                            f"unknown customer '{craw[:40]}' (import customers first)"
+                            if craw
+                            else "is empty",
+                        )
+                    )
+                cur.customer_id = cid
+                cur.at_raw = cells[i_at]
+                try:
+                    cur.ordered_at = conv.timestamp(cur.at_raw)
+                except ValueError as exc:
+                    problems.append(RowProblem(c_at, str(exc)))
+                if i_chan is not None:
+                    cur.chan_raw = cells[i_chan]
+                    try:
+                        cur.channel = self._enum(cells, "channel", ORDER_CHANNELS, "store")
+                    except RowProblem as p:
+                        problems.append(p)
+                if i_stat is not None:
+                    cur.stat_raw = cells[i_stat]
+                    try:
+                        cur.status = self._enum(cells, "status", ORDER_STATUSES, "completed")
+                    except RowProblem as p:
+                        problems.append(p)
+            else:
+                for i, raw, column in (
+                    (i_cust, cur.cust_raw, c_cust),
+                    (i_at, cur.at_raw, c_at),
+                    (i_chan, cur.chan_raw, c_chan),
+                    (i_stat, cur.stat_raw, c_stat),
+                ):
+                    if i is not None and cells[i] != raw and cells[i].strip() != raw.strip():
+                        problems.append(
+                            RowProblem(
+                                column,
+                                f"'{cells[i].strip()[:40]}' differs from line {cur.first} of the "
+                                f"same order ('{raw.strip()[:40]}')",
+                            )
+                        )
+            cur.last = line
+            if i_odisc is not None:
+                raw = cells[i_odisc].strip()
+                if raw:
+                    if cur.odisc_raw is None:
+                        try:
+                            d = cents(raw)
+                            if d < 0:
+                                raise ValueError("must not be negative")
+                            cur.odisc_raw, cur.odisc = raw, d
+                        except ValueError as exc:
+                            problems.append(RowProblem(c_odisc, str(exc)))
+                    elif raw != cur.odisc_raw:
+                        problems.append(
+                            RowProblem(
+                                c_odisc,
+                                f"'{raw[:40]}' differs from the order discount given earlier for "
+                                f"this order ('{cur.odisc_raw}')",
+                            )
+                        )
+            # Line-level values.
+            pext = cells[i_prod].strip()
+            prod = products.get(pext)
+            if prod is None:
+                problems.append(
+                    RowProblem(
+                        c_prod,
+                        f"unknown product '{pext[:40]}' (import products first)"
+                        if pext
+                        else "is empty",
+                    )
+                )
+            qty = 0
+            try:
+                qty = int(cells[i_qty])
+                if qty <= 0 or qty > 1_000_000:
+                    problems.append(
+                        RowProblem(c_qty, f"{qty} is not allowed: must be between 1 and 1000000")
+                    )
+            except ValueError:
+                problems.append(
+                    RowProblem(c_qty, f"'{cells[i_qty].strip()[:40]}' is not a whole number")
+                )
+            price = 0
+            try:
+                price = cents(cells[i_price])
+                if price < 0:
+                    problems.append(RowProblem(c_price, "must not be negative"))
+            except ValueError as exc:
+                problems.append(RowProblem(c_price, str(exc)))
+            ldisc = 0
+            if i_ldisc is not None and cells[i_ldisc].strip():
+                try:
+                    ldisc = cents(cells[i_ldisc])
+                    if ldisc < 0:
+                        problems.append(RowProblem(c_ldisc, "must not be negative"))
+                    elif ldisc > qty * price and qty > 0:
+                        problems.append(RowProblem(c_ldisc, "exceeds the line amount"))
+                except ValueError as exc:
+                    problems.append(RowProblem(c_ldisc, str(exc)))
+            cost = prod[1] if prod is not None else 0
+            if i_cost is not None and cells[i_cost].strip():
+                try:
+                    cost = cents(cells[i_cost])
+                    if cost < 0:
+                        problems.append(RowProblem(c_cost, "must not be negative"))
+                except ValueError as exc:
+                    problems.append(RowProblem(c_cost, str(exc)))
+            line_no = len(cur.lines) + 1
+            if i_lno is not None and cells[i_lno].strip():
+                try:
+                    line_no = int(cells[i_lno])
+                    if line_no <= 0:
+                        raise ValueError
+                    if line_no in cur.line_nos:
+                        problems.append(
+                            RowProblem(
+                                c_lno,
+                                f"line {line_no} of order '{oext[:40]}' already appears on line "
+                                f"{cur.line_nos[line_no]} of this file",
+                            )
+                        )
+                    cur.line_nos[line_no] = line
+                except ValueError:
+                    problems.append(RowProblem(c_lno, "must be a whole number > 0"))
+            if problems:
+                self._bad(line, cells, problems)
+                cur.bad_line = cur.bad_line or line
+                continue
+            cur.lines.append((line_no, prod[0], qty, price, cost, ldisc))  # type: ignore[index]
+            if keep_raw:
+                cur.raw.append((line, cells))
+        self.report.rows = n
+        self._finish_orders(orders)
+
+    def _finish_orders(self, orders: dict[str, _Order]) -> None:
+        conn = self.session.connection()
+        t = Order.__table__
+        existing = self._existing(
+            t,
+            [
+                t.c.id,
+                t.c.external_id,
+                t.c.customer_id,
+                t.c.ordered_at,
+                t.c.status,
+                t.c.channel,
+                t.c.discount,
+            ],
+            set(orders),
+        )
+        old_ids = [o.id for o in existing.values()]
+        old_lines: dict[int, list[tuple]] = {}
+        lt = OrderLine.__table__
+        for chunk in _chunks(old_ids, IN_CHUNK):
+            for oid, *vals in conn.execute(
+                select(
+                    lt.c.order_id,
+                    lt.c.line_no,
+                    lt.c.product_id,
+                    lt.c.quantity,
+                    lt.c.unit_price,
+                    lt.c.unit_cost,
+                    lt.c.discount,
+                )
+                .where(lt.c.order_id.in_(chunk))
+                .order_by(lt.c.order_id, lt.c.line_no)
+            ):
+                ln, pid, q, p, c, d = vals
+                old_lines.setdefault(oid, []).append(
+                    (ln, pid, q, int(p * 100), int(c * 100), int(d * 100))
+                )
+        refunds: dict[int, list[RefundFigures]] = {}
+        if old_ids:
+            old_set = set(old_ids)
+            for oid, amount, qty, unit_cost in conn.execute(
+                select(
+                    Refund.order_id, Refund.amount, Refund.quantity, OrderLine.unit_cost
+                ).outerjoin(OrderLine, Refund.line_id == OrderLine.id)
+            ):
+                if oid in old_set:
+                    refunds.setdefault(oid, []).append(
+                        RefundFigures(
+                            amount, unit_cost * qty if unit_cost is not None else Decimal("0.00")
+                        )
+                    )
+        new_orders: list[dict] = []
+        new_lines: list[list[tuple]] = []
+        updates: list[dict] = []
+        replace: list[tuple[int, list[tuple]]] = []
+        unchanged = 0
+        now = self.now
+        for o in orders.values():
+            if o.bad_line:
+                self._reject_order(
+                    o, f"order '{o.ext[:40]}' has an invalid line (line {o.bad_line})"
+                )
+                continue
+            o.lines.sort()
+            old = existing.get(o.ext)
+            discount = money(o.odisc)
+            if old is not None:
+                lines_same = old_lines.get(old.id, []) == o.lines
+                head_same = (
+                    old.customer_id == o.customer_id
+                    and old.ordered_at == o.ordered_at
+                    and old.status == o.status
+                    and old.channel == o.channel
+                    and old.discount == discount
+                )
+                if lines_same and head_same:
+                    unchanged += 1
+                    continue
+                if not lines_same and refunds.get(old.id):
+                    self._reject_order(
+                        o,
+                        f"order '{o.ext[:40]}' has refunds, so its lines cannot be replaced",
+                        column=self.col("order_external_id"),
+                    )
+                    continue
+            tot = order_totals(
+                [LineFigures(q, money(p), money(c), money(d)) for _n, _pid, q, p, c, d in o.lines],
+                discount,
+                refunds.get(old.id, ()) if old is not None else (),
+            )
+            if tot.gross < 0:
+                self._reject_order(
+                    o,
+                    "the order discount is larger than the order's lines",
+                    column=self.col("order_discount"),
+                    error=True,
+                )
+                continue
+            row = {
+                "customer_id": o.customer_id,
+                "ordered_at": o.ordered_at,
+                "status": o.status,
+                "channel": o.channel,
+                "discount": discount,
+                "revenue": tot.revenue,
+                "cost": tot.cost,
+                "profit": tot.profit,
+                "refunded": tot.refunded,
+                "updated_at": now,
+            }
+            if old is None:
+                row.update(external_id=o.ext, note=None, created_at=now)
+                new_orders.append(row)
+                new_lines.append(o.lines)
+            else:
+                row["b_id"] = old.id
+                updates.append(row)
+                if not lines_same:
+                    replace.append((old.id, o.lines))
+        self.errors.sort(key=lambda e: e.row or 0)
+        self.rejects.sort(key=lambda r: r[0])
+        self._check_errors()
+        n_lines = sum(map(len, new_lines)) + sum(len(ls) for _i, ls in replace)
+        done = [0, len(new_orders) + len(updates) + n_lines]
+        # New orders, then every new line: bulk writes (COPY on PostgreSQL).
+        created_ids = self._insert_orders(conn, new_orders, done)
+        line_rows: list[tuple] = []
+        for oid, lines in zip(created_ids, new_lines, strict=True):
+            line_rows.extend(_line_rows(oid, lines))
+        if updates:
+            stmt = update(t).where(t.c.id == bindparam("b_id")).values(version=t.c.version + 1)
+            self._exec_many(stmt, updates, "writing", done)
+        replaced_ids = [oid for oid, _l in replace]
+        for chunk in _chunks(replaced_ids, IN_CHUNK):
+            conn.execute(delete(lt).where(lt.c.order_id.in_(chunk)))
+        for oid, lines in replace:
+            line_rows.extend(_line_rows(oid, lines))
+        if line_rows:
+            base = done[0]
+            insert_rows(
+                conn,
+                lt,
+                LINE_COLUMNS,
+                line_rows,
+                progress=lambda k: self.progress("writing", base + k, done[1]),
+            )
+            done[0] += len(line_rows)
+        # New orders earn loyalty points like orders made in the API or web (one code path).
+        emit("orders.imported", self.session, order_ids=created_ids, actor=None)
+        # Updated orders (cancelled, lines changed) reverse what they earned, like a refund.
+        emit("orders.updated", self.session, order_ids=[u["b_id"] for u in updates], actor=None)
+        self.report.created = len(new_orders)
+        self.report.updated = len(updates)
+        self.report.unchanged = unchanged
+        self.report.lines = len(line_rows)
+
+    def _insert_orders(self, conn: Any, new_orders: list[dict], done: list[int]) -> list[int]:
+        """Insert the new orders; their ids, in the order given.
+
+        PostgreSQL: ids are drawn from the sequence first, then the rows are copied with them.
+        SQLite: one prepared executemany, then the ids are read back by the (unique) external id.
+        """
+        if not new_orders:
+            return []
+        t = Order.__table__
+        cols = list(new_orders[0])
+        base = done[0]
+
+        def step(k: int) -> None:
+            self.progress("writing", base + k, done[1])
+
+        if is_postgresql(conn):
+            ids = next_ids(conn, t, len(new_orders))
+            rows = ([oid, *r.values()] for oid, r in zip(ids, new_orders, strict=True))
+            insert_rows(conn, t, ["id", *cols], rows, progress=step)
+        else:
+            insert_rows(conn, t, cols, (tuple(r.values()) for r in new_orders), progress=step)
+            exts = {r["external_id"] for r in new_orders}
+            found = self._existing(t, [t.c.id, t.c.external_id], exts)
+            ids = [found[r["external_id"]].id for r in new_orders]
+        done[0] += len(new_orders)
+        return ids
+
+    def _reject_order(
+        self, o: _Order, message: str, *, column: str | None = None, error: bool = False
+    ) -> None:
+        """Reject every line of an order; ``error`` also reports it (else a line already did)."""
+        if error or column is not None:
+            self.errors.append(FieldError(column, message, row=o.first))
+        for line, cells in o.raw:
+            self.rejects.append((line, cells, message))
+
+
+LINE_COLUMNS = ["order_id", "line_no", "product_id", "quantity", "unit_price", "unit_cost",
+                "discount"]  # fmt: skip
+
+
+def _line_rows(order_id: int, lines: list[tuple]) -> list[tuple]:
+    """Rows for ``insert_rows(…, LINE_COLUMNS, …)``; amounts arrive in cents."""
+    return [(order_id, n, pid, q, money(p), money(c), money(d)) for n, pid, q, p, c, d in lines]
+
+
+class _Order:
+    """An order being assembled from consecutive lines of the file."""
+
+    __slots__ = (
+        "ext",
+        "first",
+        "last",
+        "cust_raw",
+        "customer_id",
+        "at_raw",
+        "ordered_at",
+        "chan_raw",
+        "channel",
+        "stat_raw",
+        "status",
+        "odisc_raw",
+        "odisc",
+        "lines",
+        "line_nos",
+        "raw",
+        "bad_line",
+    )
+
+    def __init__(self, ext: str, line: int):
+        self.ext = ext
+        self.first = self.last = line
+        self.cust_raw = self.at_raw = self.chan_raw = self.stat_raw = ""
+        self.customer_id: int | None = None
+        self.ordered_at: datetime | None = None
+        self.channel, self.status = "store", "completed"
+        self.odisc_raw: str | None = None
+        self.odisc = 0
+        self.lines: list[tuple] = []
+        self.line_nos: dict[int, int] = {}
+        self.raw: list[tuple[int, list[str]]] = []
+        self.bad_line = 0

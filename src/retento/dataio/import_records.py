@@ -1,0 +1,344 @@
+"""Products, customers (with tags and custom fields) and touchpoints: one record per row."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+
+from retento.core.countries import check_country
+from retento.core.errors import InvalidInput
+from retento.core.limits import check_custom_fields, check_json_depth
+from retento.customers.models import KINDS, PARTY_TYPES, Customer, CustomerTag
+from retento.dataio.import_base import (
+    CHUNK,
+    EMAIL,
+    IN_CHUNK,
+    TAG_SPLIT,
+    ImporterBase,
+    RowProblem,
+    _chunks,
+)
+from retento.dataio.mapping import money
+from retento.products.models import Product
+from retento.touchpoints.models import CHANNELS, DIRECTIONS, OUTCOMES, STAGES, Touchpoint
+
+
+class RecordsImport(ImporterBase):
+    """The one-row-per-record entities, upserted by external id."""
+
+    # ------------------------------------------------------------------ products
+    def _import_products(self) -> None:
+        conv = self.conv
+        present = [
+            c for c in ("name", "category", "unit_price", "unit_cost", "is_active") if c in self.idx
+        ]
+        seen: dict[str, int] = {}
+        records = []
+        for line, cells in self._rows():
+            self.report.rows += 1
+            problems: list[RowProblem] = []
+            try:
+                cells = self._shape(cells)
+                ext = self._text(cells, "external_id")
+                if ext is None:
+                    raise RowProblem(self.col("external_id"), "is empty")
+                self._dedupe(seen, ext, line, self.col("external_id"))
+            except RowProblem as p:
+                self._bad(line, cells, [p])
+                continue
+            rec: dict[str, Any] = {"external_id": ext}
+            for name in present:
+                try:
+                    raw = cells[self.idx[name]]
+                    if name == "name":
+                        v = raw.strip()
+                        if not v:
+                            raise RowProblem(self.col(name), "is empty")
+                        rec[name] = v
+                    elif name == "category":
+                        rec[name] = raw.strip() or None
+                    elif name == "is_active":
+                        rec[name] = conv.boolean(raw) if raw.strip() else True
+                    else:
+                        c = conv.cents(raw)
+                        if c < 0:
+                            raise RowProblem(self.col(name), "must not be negative")
+                        rec[name] = money(c)
+                except RowProblem as p:
+                    problems.append(p)
+                except ValueError as exc:
+                    problems.append(RowProblem(self.col(name), str(exc)))
+            if problems:
+                self._bad(line, cells, problems)
+            else:
+                records.append((line, cells, rec))
+        self._check_errors()
+        self._upsert_simple(
+            Product.__table__, records, present, {"is_active": True, "category": None}
+        )
+
+    # ----------------------------------------------------------------- customers
+    def _import_customers(self) -> None:
+        conv = self.conv
+        simple = [
+            c
+            for c in (
+                "name",
+                "party_type",
+                "kind",
+                "email",
+                "phone",
+                "address",
+                "city",
+                "country",
+                "acquired_on",
+                "consent_email",
+                "consent_sms",
+                "consent_phone",
+                "consent_profiling",
+                "note",
+                "owner",
+            )
+            if c in self.idx
+        ]
+        has_custom = "custom_fields" in self.idx or bool(self.custom_idx)
+        has_tags = "tags" in self.idx
+        users = self._users() if "owner" in self.idx else {}
+        seen: dict[str, int] = {}
+        records = []
+        for line, cells in self._rows():
+            self.report.rows += 1
+            problems: list[RowProblem] = []
+            try:
+                cells = self._shape(cells)
+                ext = self._text(cells, "external_id")
+                if ext is None:
+                    raise RowProblem(self.col("external_id"), "is empty")
+                self._dedupe(seen, ext, line, self.col("external_id"))
+            except RowProblem as p:
+                self._bad(line, cells, [p])
+                continue
+            rec: dict[str, Any] = {"external_id": ext}
+            for name in simple:
+                raw = cells[self.idx[name]].strip()
+                try:
+                    if name == "name":
+                        if not raw:
+                            raise RowProblem(self.col(name), "is empty")
+                        rec["name"], rec["name_key"] = raw, raw.lower()
+                    elif name == "party_type":
+                        rec[name] = self._enum(cells, name, PARTY_TYPES, "person")
+                    elif name == "kind":
+                        rec[name] = self._enum(cells, name, KINDS, "consumer")
+                    elif name.startswith("consent_"):
+                        rec[name] = conv.boolean(raw)
+                    elif name == "acquired_on":
+                        rec[name] = conv.date(raw) if raw else None
+                    elif name == "owner":
+                        rec["owner_id"] = self._owner(cells, users)
+                    elif name == "email":
+                        if raw and not EMAIL.match(raw):
+                            raise RowProblem(
+                                self.col(name), f"'{raw[:40]}' is not an e-mail address"
+                            )
+                        rec[name] = raw.lower() or None
+                    elif name == "country":
+                        try:
+                            rec[name] = check_country(raw)
+                        except ValueError:
+                            raise RowProblem(
+                                self.col(name), "must be a two-letter country code"
+                            ) from None
+                    else:
+                        rec[name] = raw or None
+                except RowProblem as p:
+                    problems.append(p)
+                except ValueError as exc:
+                    problems.append(RowProblem(self.col(name), str(exc)))
+            if has_custom:
+                custom: dict[str, Any] | None = None
+                if "custom_fields" in self.idx:
+                    raw = cells[self.idx["custom_fields"]].strip()
+                    try:
+                        check_json_depth(raw, self.col("custom_fields"))
+                        custom = json.loads(raw) if raw else {}
+                        if not isinstance(custom, dict):
+                            raise ValueError
+                    except InvalidInput as exc:
+                        problems.append(RowProblem(exc.field, exc.message.split(": ", 1)[-1]))
+                    except ValueError:
+                        problems.append(
+                            RowProblem(
+                                self.col("custom_fields"),
+                                'must be a JSON object like {"size": "L"}',
+                            )
+                        )
+                extra = {
+                    k: cells[i].strip() for k, i in self.custom_idx.items() if cells[i].strip()
+                }
+                if custom or extra:
+                    try:
+                        check_custom_fields({**(custom or {}), **extra}, self.col("custom_fields"))
+                    except InvalidInput as exc:
+                        problems.append(RowProblem(exc.field, exc.message.split(": ", 1)[-1]))
+                rec["_custom"] = (custom, extra)
+            if has_tags:
+                tags: list[str] = []
+                for t in TAG_SPLIT.split(cells[self.idx["tags"]]):
+                    t = t.strip().lower()
+                    if len(t) > 50:
+                        problems.append(
+                            RowProblem(
+                                self.col("tags"), f"tag '{t[:20]}…' is longer than 50 characters"
+                            )
+                        )
+                    elif t and t not in tags:
+                        tags.append(t)
+                rec["_tags"] = tags
+            if problems:
+                self._bad(line, cells, problems)
+            else:
+                records.append((line, cells, rec))
+        self._check_errors()
+        t = Customer.__table__
+        compare = [("owner_id" if c == "owner" else c) for c in simple]
+        if "name" in compare:
+            compare.append("name_key")
+        if has_custom:
+            existing = self._existing(
+                t, [t.c.external_id, t.c.custom_fields], {r[2]["external_id"] for r in records}
+            )
+            for _l, _c, rec in records:
+                base, extra = rec.pop("_custom")
+                if base is None:
+                    old = existing.get(rec["external_id"])
+                    base = dict(old.custom_fields or {}) if old is not None else {}
+                rec["custom_fields"] = {**base, **extra}
+            compare.append("custom_fields")
+        tags_by_ext = {r[2]["external_id"]: r[2].pop("_tags") for r in records} if has_tags else {}
+        defaults = {
+            "party_type": "person",
+            "kind": "consumer",
+            "email": None,
+            "phone": None,
+            "address": None,
+            "city": None,
+            "country": None,
+            "owner_id": None,
+            "acquired_on": None,
+            "consent_email": False,
+            "consent_sms": False,
+            "consent_phone": False,
+            "consent_profiling": False,
+            "custom_fields": {},
+            "note": None,
+        }
+        ids, _touched = self._upsert_simple(t, records, compare, defaults)
+        if has_tags:
+            self._replace_tags(ids, tags_by_ext)
+
+    def _replace_tags(self, ids: dict[str, int], tags_by_ext: dict[str, list[str]]) -> None:
+        conn = self.session.connection()
+        by_id = {ids[e]: set(tags) for e, tags in tags_by_ext.items()}
+        current: dict[int, set[str]] = {}
+        id_list = list(by_id)
+        for chunk in _chunks(id_list, IN_CHUNK):
+            for cid, tag in conn.execute(
+                select(CustomerTag.customer_id, CustomerTag.tag).where(
+                    CustomerTag.customer_id.in_(chunk)
+                )
+            ):
+                current.setdefault(cid, set()).add(tag)
+        changed = [cid for cid, tags in by_id.items() if current.get(cid, set()) != tags]
+        for chunk in _chunks(changed, IN_CHUNK):
+            conn.execute(delete(CustomerTag.__table__).where(CustomerTag.customer_id.in_(chunk)))
+        rows = [{"customer_id": cid, "tag": tag} for cid in changed for tag in sorted(by_id[cid])]
+        for chunk in _chunks(rows, CHUNK):
+            conn.execute(insert(CustomerTag.__table__), list(chunk))
+        # A customer whose only change is its tags counts as updated, not unchanged.
+        moved = len([cid for cid in changed if cid in self._unchanged_ids])
+        self.report.unchanged -= moved
+        self.report.updated += moved
+
+    # -------------------------------------------------------------- touchpoints
+    def _import_touchpoints(self) -> None:
+        conv = self.conv
+        present = [
+            c
+            for c in ("occurred_at", "channel", "stage", "direction", "outcome", "owner", "note")
+            if c in self.idx
+        ]
+        users = self._users() if "owner" in self.idx else {}
+        cust_keys: set[str] = set()
+        seen: dict[str, int] = {}
+        parsed = []
+        for line, cells in self._rows():
+            self.report.rows += 1
+            problems: list[RowProblem] = []
+            try:
+                cells = self._shape(cells)
+                ext = self._text(cells, "external_id")
+                if ext is None:
+                    raise RowProblem(self.col("external_id"), "is empty")
+                self._dedupe(seen, ext, line, self.col("external_id"))
+            except RowProblem as p:
+                self._bad(line, cells, [p])
+                continue
+            rec: dict[str, Any] = {"external_id": ext}
+            cext = self._text(cells, "customer_external_id")
+            if cext is None:
+                problems.append(RowProblem(self.col("customer_external_id"), "is empty"))
+            rec["_customer"] = cext
+            for name in present:
+                try:
+                    if name == "occurred_at":
+                        rec[name] = conv.timestamp(cells[self.idx[name]])
+                    elif name == "channel":
+                        rec[name] = self._enum(cells, name, CHANNELS, None)
+                    elif name == "stage":
+                        rec[name] = self._enum(cells, name, STAGES, None)
+                    elif name == "direction":
+                        rec[name] = self._enum(cells, name, DIRECTIONS, "inbound")
+                    elif name == "outcome":
+                        rec[name] = self._enum(cells, name, OUTCOMES, "neutral")
+                    elif name == "owner":
+                        rec["owner_id"] = self._owner(cells, users)
+                    else:
+                        rec[name] = self._text(cells, name)
+                except RowProblem as p:
+                    problems.append(p)
+                except ValueError as exc:
+                    problems.append(RowProblem(self.col(name), str(exc)))
+            if problems:
+                self._bad(line, cells, problems)
+            else:
+                cust_keys.add(cext)  # type: ignore[arg-type]
+                parsed.append((line, cells, rec))
+        customers = self._existing(
+            Customer.__table__, [Customer.id, Customer.external_id], cust_keys
+        )
+        records = []
+        for line, cells, rec in parsed:
+            c = customers.get(rec.pop("_customer"))
+            if c is None:
+                self._bad(
+                    line,
+                    cells,
+                    [
+                        RowProblem(
+                            self.col("customer_external_id"),
+                            f"unknown customer '{cells[self.idx['customer_external_id']].strip()[:40]}' (import customers first)",
+                        )
+                    ],
+                )
+                continue
+            rec["customer_id"] = c.id
+            records.append((line, cells, rec))
+        self.errors.sort(key=lambda e: e.row or 0)
+        self.rejects.sort(key=lambda r: r[0])
+        self._check_errors()
+        compare = ["customer_id"] + [("owner_id" if c == "owner" else c) for c in present]
+        defaults = {"direction": "inbound", "outcome": "neutral", "owner_id": None, "note": None}
+        self._upsert_simple(Touchpoint.__table__, records, compare, defaults)
