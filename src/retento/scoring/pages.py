@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, defer, object_session
 from starlette.background import BackgroundTask
 
 from retento.auth.models import User
@@ -46,6 +46,7 @@ from retento.web.render import (
     request_locale,
     tr,
 )
+from retento.work.queue import run_in_web
 
 router = page_router()
 
@@ -567,6 +568,9 @@ def value_dashboard(request: Request, session: DbSession, user: PageUser) -> Res
             queries.orders_mark(session) if f.start is not None else None,
         )
         ctx |= dashboard_cache.cached(key, lambda: _built(request, run, session, f))
+        # Relationship metrics and the configured pyramid targets change without a new run.
+        ctx |= pages_relationship.dashboard_context(request, session, f)
+        ctx["targets"] = pages_relationship.configured_targets(session, run)
     else:
         ctx |= pages_churn.page_context(request, run)
     return render(request, "scoring/dashboard.html", **ctx)
@@ -616,23 +620,20 @@ def value_run(request: Request, form: PageForm, session: DbSession, user: PageUs
         message = exc.message if isinstance(exc, RetentoError) else str(exc.errors()[0]["msg"])
         flash(request, tr(request, "Scoring could not start: %(reason)s", reason=message), "error")
         return redirect(request, "/value")
-    # The request commits the run row before responding; the work runs after the response (in a
-    # worker thread, so the server keeps serving) and the page polls its progress.
-    service.LIVE_PROGRESS[run.id] = ("queued", 0.0)
+    # The request commits the run row and its work item before responding; a worker runs it
+    # (or this process after the response, with RETENTO_RUN_WORK_IN_WEB) and the page polls the
+    # progress stored on the item.
+    item_id = jobs.enqueue_started_run(session, run, data, user.id)
     flash(request, tr(request, "Scoring run #%(id)s started.", id=run.id))
     response = redirect(request, f"/value?run={run.id}")
-    response.background = BackgroundTask(
-        jobs.execute_started_run,
-        request.app.state.session_factory,
-        run.id,
-        data,
-        user.id,
-    )
+    if request.app.state.settings.run_work_in_web:
+        response.background = BackgroundTask(run_in_web, request.app.state.session_factory, item_id)
     return response
 
 
 STAGE_LABELS = {
     "queued": N_("Waiting to start"),
+    "churn": N_("Estimating churn risk"),
     "summary": N_("Summarising purchases"),
     "fit": N_("Fitting the models"),
     "store": N_("Storing the scores"),
@@ -665,7 +666,7 @@ def value_run_progress(
 
 def _progress_view(run: ScoreRun) -> dict[str, Any]:
     """Stage and fraction of a running run; unknown (another process runs it) shows no bar."""
-    stage, fraction = service.LIVE_PROGRESS.get(run.id, (None, None))
+    stage, fraction = jobs.run_progress(object_session(run), run.id)
     return {
         "stage_label": STAGE_LABELS.get(stage or "", N_("Running in another process")),
         "fraction": fraction,
@@ -821,7 +822,26 @@ def scores_for_panel(
         "history": history,
         "runs": runs,
         "horizon": horizon,
-        "explain": {k: tr(request, v) for k, v in EXPLAIN.items()},
+        "explain": {k: tr(request, v) for k, v in EXPLAIN.items()}
+        | _class_explain(request, latest_run),
+    }
+
+
+def _class_explain(request: Request, run: ScoreRun | None) -> dict[str, str]:
+    """The value-class line with the cut-offs the customer's run used (value settings)."""
+    top = ((run.report or {}).get("settings") or {}).get("top_pct") if run is not None else None
+    if not top or len(top) != 3:
+        return {}
+    vip, major, ordinary = (float(t) for t in top)
+    return {
+        "value_class": tr(
+            request,
+            "Place in the customer pyramid by profit: VIP (top %(vip)s %%), major (next "
+            "%(major)s %%), ordinary (next %(ordinary)s %%), then small and below-zero customers.",
+            vip=format(vip, "g"),
+            major=format(major - vip, "g"),
+            ordinary=format(ordinary - major, "g"),
+        )
     }
 
 
@@ -842,3 +862,8 @@ register_panel(
 from retento.scoring import pages_export  # noqa: E402
 
 router.include_router(pages_export.router)
+
+# The value settings page and the relationship metrics (dashboard section, 360 panel).
+from retento.scoring import pages_relationship, pages_settings  # noqa: E402
+
+router.include_router(pages_settings.router)
