@@ -1,0 +1,149 @@
+"""Drivers and propensity: the JSON API, the pages in English and Chinese, the CSV invite list,
+a survey distribution from the invite list, and bad input answered with 422 naming the field."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from retento.demo import generator
+from retento.surveys.demo import step_surveys
+from retento.surveys.models import Survey, SurveyDistribution, SurveyInvitation
+
+
+@pytest.fixture
+def shop(db, users):
+    generator.generate(
+        db, customers=300, seed=7, today=date(2026, 6, 30), steps=[*generator.STEPS, step_surveys]
+    )
+    db.commit()
+    return db
+
+
+def test_driver_api_ranks_spend_drivers_with_intervals(shop, client, tokens):
+    r = client.get(
+        "/api/v1/insights/drivers?outcome=spend&n_bootstrap=50", headers=tokens["analyst"]
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["rows"] >= 100 and body["n_test"] > 0
+    assert body["r2_test"] is not None and body["r2_test"] > 0
+    d = body["drivers"]
+    assert d[0]["importance"] == max(x["importance"] for x in d)
+    assert all(x["ci_lower"] <= x["ci_upper"] for x in d)
+    assert {x["feature"] for x in d} >= {"orders", "spend", "days_since_last"}
+    assert "complaints" in body["dropped"]  # no complaints in this demo: the same for everyone
+    assert any(x["label"] == "Spend to date" for x in d)
+    # plain labels follow the user's language, and the survey-item outcome gives the matrix
+    sid = shop.scalar(select(Survey.id).order_by(Survey.id))
+    r = client.get(
+        f"/api/v1/insights/drivers?outcome=survey_items&survey_id={sid}&ci=ols",
+        headers=tokens["analyst"],
+    )
+    assert r.status_code == 200, r.text
+    items = r.json()
+    assert items["r2_test"] > 0.3
+    assert any(x.get("quadrant") == "concentrate here" for x in items["drivers"])
+    r = client.get(
+        "/api/v1/insights/drivers?outcome=satisfaction&n_bootstrap=20", headers=tokens["analyst"]
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_driver_api_bad_input_names_the_field(shop, client, tokens):
+    h = tokens["analyst"]
+    for url, field in (
+        ("/api/v1/insights/drivers?outcome=happiness", "outcome"),
+        ("/api/v1/insights/drivers?period_days=5", "period_days"),
+        ("/api/v1/insights/drivers?ci=magic", "ci"),
+        ("/api/v1/insights/drivers?outcome=survey_items", "survey_id"),
+        ("/api/v1/insights/drivers?outcome=survey_items&survey_id=999999", "survey_id"),
+        ("/api/v1/insights/propensity?target=nothing", "target"),
+        ("/api/v1/insights/propensity?target=tea&horizon_days=3", "horizon_days"),
+        ("/api/v1/insights/propensity?target=tea&kind=brand", "kind"),
+        ("/api/v1/insights/propensity", "target"),
+    ):
+        r = client.get(url, headers=h)
+        assert r.status_code in (404, 422), (url, r.status_code, r.text)
+        assert field in r.text, (url, r.text)
+    assert client.get("/api/v1/insights/drivers").status_code == 401
+
+
+def test_propensity_api_beats_baseline_and_gives_the_invite_list_as_csv(shop, client, tokens):
+    h = tokens["analyst"]
+    cats = client.get("/api/v1/insights/propensity/targets", headers=h).json()["category"]
+    assert "teaware" in cats
+    r = client.get("/api/v1/insights/propensity?target=teaware&top_k=30", headers=h)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    hold = body["holdout"]
+    assert hold["trained_until"] == hold["cutoff"] < hold["period_end"] == body["as_of"]
+    assert all(w["label_end"] <= hold["cutoff"] for w in hold["windows"])
+    assert hold["model"]["roc_auc"] > 0.6
+    assert len(hold["lift"]) == 10
+    inv = body["invite"]
+    assert [x["rank"] for x in inv] == list(range(1, 31))
+    assert inv[0]["propensity"] >= inv[-1]["propensity"]
+    r = client.get("/api/v1/insights/propensity/invite.csv?target=teaware&top_k=30", headers=h)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [int(x["customer_id"]) for x in rows] == [x["customer_id"] for x in inv]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_pages_in_both_languages(shop, web, users, lang):
+    if lang == "zh-CN":
+        users["analyst"].locale = "zh_CN"
+        shop.commit()
+    web.login("analyst")
+    hdr = {"accept-language": lang}
+    r = web.get("/insights/drivers?outcome=spend", headers=hdr)
+    assert r.status_code == 200, r.text
+    assert 'id="drivers-chart"' in r.text and 'id="drivers-table"' in r.text
+    assert 'data-tab="drivers"' in r.text
+    r = web.get("/insights/propensity?kind=category&target=teaware&top_k=20", headers=hdr)
+    assert r.status_code == 200, r.text
+    assert 'id="propensity-lift-chart"' in r.text and r.text.count("data-customer=") == 20
+    assert "/insights/propensity/invite.csv?" in r.text
+    if lang == "zh-CN":
+        assert "驱动因素" in r.text and "购买倾向" in r.text
+        assert "Invite list" not in r.text and "邀请名单" in r.text
+    r = web.get("/insights/drivers?outcome=spend&period_days=abc", headers=hdr)
+    assert r.status_code == 422 and 'aria-invalid="true"' in r.text
+    r = web.get("/insights/propensity?target=teaware&horizon_days=1", headers=hdr)
+    assert r.status_code == 422
+    r = web.get("/insights/propensity/invite.csv?target=teaware&top_k=5", headers=hdr)
+    assert r.status_code == 200 and len(r.text.strip().splitlines()) == 6
+    r = web.get("/insights", headers=hdr)
+    assert 'data-insight="drivers"' in r.text and 'data-insight="propensity"' in r.text
+
+
+def test_invite_list_becomes_a_survey_distribution(shop, web):
+    web.login("manager")
+    page = web.get("/insights/propensity?target=teaware&top_k=15")
+    assert 'id="propensity-distribute"' in page.text
+    sid = shop.scalar(select(Survey.id).where(Survey.status == "active").order_by(Survey.id))
+    import re
+
+    ids = re.search(r'name="customer_ids" value="([0-9,]+)"', page.text).group(1)
+    r = web.post(
+        "/insights/propensity/distribute",
+        {"survey_id": str(sid), "customer_ids": ids, "name": "Teaware buyers"},
+    )
+    assert r.status_code == 303, r.text
+    dist = shop.scalars(
+        select(SurveyDistribution).where(SurveyDistribution.name == "Teaware buyers")
+    ).one()
+    assert dist.segment_kind == "customers"
+    invited = set(
+        shop.scalars(
+            select(SurveyInvitation.customer_id).where(SurveyInvitation.distribution_id == dist.id)
+        )
+    )
+    assert invited and invited <= {int(x) for x in ids.split(",")}
+    r = web.post("/insights/propensity/distribute", {"survey_id": str(sid), "customer_ids": "x"})
+    assert r.status_code == 422 and "customer_ids" in r.text or "invite list" in r.text
