@@ -94,12 +94,11 @@ def _materialize(
         )
     d_expr = _date_expr(datetime_col, described[datetime_col])
     m_expr = _amount_expr(monetary_col)
-    c = _q(customer_col)
-    bad_amt = f"{_q(monetary_col)} IS NULL OR {m_expr} IS NULL" if monetary_col else "false"
+    # A missing or unparseable value is NULL after parsing (the parsers return NULL for NULL),
+    # so the checks count NULLs of ``t`` instead of storing flag columns for every row.
     con.execute(
-        f"CREATE TEMP TABLE t AS SELECT {c} AS cust, {d_expr} AS day, {m_expr} AS amt, "
-        f"{_q(datetime_col)} IS NULL OR {d_expr} IS NULL AS bad_day, "
-        f"{bad_amt} AS bad_amt, {c} IS NULL AS bad_cust FROM src"
+        f"CREATE TEMP TABLE t AS SELECT {_q(customer_col)} AS cust, {d_expr} AS day, "
+        f"{m_expr} AS amt FROM src"
     )
     return source
 
@@ -121,7 +120,10 @@ def _date_expr(col: str, dtype: str) -> str:
 def _amount_expr(col: str | None) -> str:
     if col is None:
         return "0.0"
-    return f"TRY_CAST({_q(col)} AS DOUBLE)"
+    # Written as a CASE so that DuckDB does not push the cast into the CSV reader as the
+    # column's type (it then fails on the first bad value instead of giving NULL).
+    c = _q(col)
+    return f"CASE WHEN {c} IS NULL THEN NULL ELSE TRY_CAST({c} AS DOUBLE) END"
 
 
 def summarize(
@@ -179,10 +181,9 @@ def summarize(
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     try:
-        load_checked(con, transactions, customer_col, datetime_col, monetary_col)
-        min_day, max_day, approx_customers = con.execute(
-            "SELECT min(day), max(day), approx_count_distinct(cust) FROM t"
-        ).fetchone()
+        _, (min_day, max_day, approx_customers) = _load_checked(
+            con, transactions, customer_col, datetime_col, monetary_col
+        )
         obs_end = _lit_date(observation_end if observation_end is not None else max_day)
         cal_end = _lit_date(calibration_end) if calibration_end is not None else obs_end
         holdout = calibration_end is not None
@@ -292,6 +293,18 @@ def load_checked(
     unparseable date or a non-numeric amount, or when there are no transactions. Returns the
     source's name.
     """
+    return _load_checked(con, transactions, customer_col, date_col, amount_col)[0]
+
+
+def _load_checked(
+    con: duckdb.DuckDBPyConnection,
+    transactions: Any,
+    customer_col: str,
+    date_col: str,
+    amount_col: str | None,
+) -> tuple[str, tuple[Any, Any, int]]:
+    """:func:`load_checked`, also returning ``(first day, last day, approximate customers)``
+    from the same scan of ``t`` as the checks."""
     columns = [customer_col, date_col] + ([amount_col] if amount_col else [])
     try:
         source = _materialize(con, transactions, columns, text=False)
@@ -304,27 +317,25 @@ def load_checked(
             source = _materialize(con, transactions, columns, text=True)
         except duckdb.Error as exc:
             raise SummaryInputError(f"Cannot read {transactions}: {exc}") from None
-    n, n_bad_day, n_bad_amt, n_bad_cust = con.execute(
-        "SELECT count(*), count(*) FILTER (bad_day), count(*) FILTER (bad_amt), "
-        "count(*) FILTER (bad_cust) FROM t"
+    n, n_cust, n_day, n_amt, first, last, approx = con.execute(
+        "SELECT count(*), count(cust), count(day), count(amt), min(day), max(day), "
+        "approx_count_distinct(cust) FROM t"
     ).fetchone()
     if n == 0:
         raise SummaryInputError(f"No transactions in {source}")
-    for bad, col, what in (
-        (n_bad_cust, customer_col, "a missing customer id"),
-        (n_bad_day, date_col, "a missing or unparseable date"),
-        (n_bad_amt, amount_col, "a missing or non-numeric amount"),
+    for bad, col, what, flag in (
+        (n - n_cust, customer_col, "a missing customer id", "cust IS NULL"),
+        (n - n_day, date_col, "a missing or unparseable date", "day IS NULL"),
+        (n - n_amt, amount_col, "a missing or non-numeric amount", "amt IS NULL"),
     ):
         if bad:
-            _raise_bad_row(con, source, col, what, bad)
-    return source
+            _raise_bad_row(con, source, col, what, bad, flag)
+    return source, (first, last, int(approx))
 
 
 def _raise_bad_row(
-    con: duckdb.DuckDBPyConnection, source: str, col: str | None, what: str, count: int
+    con: duckdb.DuckDBPyConnection, source: str, col: str | None, what: str, count: int, flag: str
 ) -> None:
-    flag = {"a missing customer id": "bad_cust"}.get(what)
-    flag = flag or ("bad_day" if "date" in what else "bad_amt")
     row = con.execute(
         f"SELECT rn FROM (SELECT row_number() OVER () AS rn, {flag} AS bad FROM t) "
         "WHERE bad ORDER BY rn LIMIT 1"

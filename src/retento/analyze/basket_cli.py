@@ -41,12 +41,21 @@ def basket(
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the CSV."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    engine: str = typer.Option(
+        "duckdb", "--engine", help="duckdb (one machine) or spark (Spark's FPGrowth)."
+    ),
+    spark_master: str | None = typer.Option(
+        None,
+        "--spark-master",
+        help="Spark master with --engine spark (default $RETENTO_SPARK_MASTER, then local[*]).",
+    ),
 ) -> None:
     """Frequent itemsets (or, with --min-confidence, association rules) of an order-lines file.
 
     Writes the itemsets (support, count, items) or the rules (antecedents, consequents,
     support, confidence, lift, leverage, conviction) to --output; --json prints n_baskets,
-    n_items, n_itemsets, n_rules and timings.
+    n_items, n_itemsets, n_rules and timings. With --engine spark the baskets are built and
+    mined by Spark (FPGrowth; the same itemsets), the rules derived on the driver.
     """
     from retento.analytics.basket import BudgetExceeded, OrderLines, association_rules
     from retento.analytics.basket import frequent_itemsets as find
@@ -62,29 +71,58 @@ def basket(
         _fail("--max-itemsets must be at least 1")
     if time_budget is not None and time_budget <= 0:
         _fail("--time-budget must be positive")
+    if engine not in ("duckdb", "spark"):
+        _fail(f"--engine must be duckdb or spark, not {engine!r}")
     t0 = time.perf_counter()
-    try:
-        data = OrderLines.read(lines, order_col, item_col)
-    except SummaryInputError as exc:
-        _fail(str(exc))
-        return
-    t1 = time.perf_counter()
-    try:
-        itemsets = find(
-            data,
-            min_support=min_support,
-            max_len=max_len,
-            max_itemsets=max_itemsets,
-            time_budget=time_budget,
-        )
-    except BudgetExceeded as exc:
-        _fail(str(exc))
-        return
-    t2 = time.perf_counter()
-    rules = None
-    if min_confidence is not None:
-        rules = association_rules(itemsets, min_confidence=min_confidence)
-    t3 = time.perf_counter()
+    if engine == "spark":
+        if time_budget is not None:
+            _fail("--time-budget works with --engine duckdb only (use --max-itemsets on Spark)")
+        from retento.analytics.spark.basket import basket_pipeline
+        from retento.analyze.spark_cli import spark_session
+
+        spark = spark_session(spark_master)
+        try:
+            itemsets, rules, info = basket_pipeline(
+                spark,
+                str(lines),
+                order_col,
+                item_col,
+                min_support=min_support,
+                min_confidence=min_confidence,
+                max_len=max_len,
+                max_itemsets=max_itemsets,
+            )
+        except (SummaryInputError, BudgetExceeded) as exc:
+            _fail(str(exc))
+            return
+        skipped, n_baskets, n_items = info["skipped"], info["n_baskets"], info["n_items"]
+        t1 = t0
+        t2 = t1 + info["timings"]["itemsets_s"]
+        t3 = time.perf_counter()
+    else:
+        try:
+            data = OrderLines.read(lines, order_col, item_col)
+        except SummaryInputError as exc:
+            _fail(str(exc))
+            return
+        skipped, n_baskets, n_items = data.skipped, data.n_baskets, len(data.labels)
+        t1 = time.perf_counter()
+        try:
+            itemsets = find(
+                data,
+                min_support=min_support,
+                max_len=max_len,
+                max_itemsets=max_itemsets,
+                time_budget=time_budget,
+            )
+        except BudgetExceeded as exc:
+            _fail(str(exc))
+            return
+        t2 = time.perf_counter()
+        rules = None
+        if min_confidence is not None:
+            rules = association_rules(itemsets, min_confidence=min_confidence)
+        t3 = time.perf_counter()
     output.parent.mkdir(parents=True, exist_ok=True)
     if rules is not None:
         frame = rules.assign(
@@ -94,9 +132,10 @@ def basket(
         frame = itemsets.assign(itemsets=itemsets["itemsets"].map(_cell))
     frame.to_csv(output, index=False, float_format="%.6g")
     summary = {
-        "n_lines_skipped": data.skipped,
-        "n_baskets": data.n_baskets,
-        "n_items": len(data.labels),
+        "engine": engine,
+        "n_lines_skipped": skipped,
+        "n_baskets": n_baskets,
+        "n_items": n_items,
         "min_support": min_support,
         "min_count": int(itemsets["count"].min()) if len(itemsets) else None,
         "n_itemsets": len(itemsets),
@@ -114,10 +153,10 @@ def basket(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    if data.skipped:
-        typer.echo(f"{data.skipped:,} lines left out: empty order or item")
+    if skipped:
+        typer.echo(f"{skipped:,} lines left out: empty order or item")
     typer.echo(
-        f"{data.n_baskets:,} baskets, {len(data.labels):,} items: {len(itemsets):,} itemsets"
+        f"{n_baskets:,} baskets, {n_items:,} items: {len(itemsets):,} itemsets"
         + ("" if rules is None else f", {len(rules):,} rules")
         + f" written to {output}"
     )

@@ -20,6 +20,24 @@ from retento.analyze.base import fail as _fail
 MODELS = ("bgnbd", "mbgnbd", "pareto")
 MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pareto": "Pareto/NBD"}
 FREQ_DAYS = {"D": 1.0, "W": 7.0}
+ENGINES = ("duckdb", "spark")
+ENGINE_OPTION = typer.Option(
+    "duckdb",
+    "--engine",
+    help="duckdb (one machine) or spark (PySpark, the `spark` extra; see docs/scale-spark.md).",
+)
+SPARK_MASTER_OPTION = typer.Option(
+    None,
+    "--spark-master",
+    help="Spark master with --engine spark (default $RETENTO_SPARK_MASTER, then local[*]).",
+)
+
+
+def _engine(engine: str) -> str:
+    """The validated --engine value."""
+    if engine not in ENGINES:
+        _fail(f"--engine must be duckdb or spark, not {engine!r}")
+    return engine
 
 
 @app.command("clv")
@@ -38,6 +56,8 @@ def clv(
     discount_rate: float = typer.Option(0.10, "--discount-rate", help="Yearly discount rate."),
     margin: float = typer.Option(1.0, "--margin", help="Profit margin applied to spend."),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
+    engine: str = ENGINE_OPTION,
+    spark_master: str | None = SPARK_MASTER_OPTION,
 ) -> None:
     """Fit a BTYD model and Gamma-Gamma, and score every customer's CLV.
 
@@ -45,6 +65,10 @@ def clv(
     horizon), p_alive, clv. Gamma-Gamma is fitted on the repeat customers with a positive mean
     repeat spend; repeat customers whose mean is $0 or negative are left out of the fit (the
     summary counts them) and, like one-time buyers, get the population mean spend.
+
+    With --engine spark the summary is computed by Spark SQL, the models are fitted on the
+    driver from the collapsed statistics and the scores computed on the executors; a
+    .parquet --output is written by the executors as a Parquet directory.
     """
     import threading
 
@@ -70,6 +94,15 @@ def clv(
             pd.Timestamp(calibration_end)
         except ValueError:
             _fail(f"--calibration-end is not a date: {calibration_end!r}")
+    if _engine(engine) == "spark":
+        from retento.analyze.spark_cli import clv_on_spark
+
+        clv_on_spark(
+            transactions, customer_col, date_col, amount_col, output, freq=freq,
+            calibration_end=calibration_end, model=model, horizon=horizon,
+            discount_rate=discount_rate, margin=margin, as_json=as_json, master=spark_master,
+        )  # fmt: skip
+        return
     # The models import SciPy (~0.4 s of CPU): import them while DuckDB, which releases the
     # GIL, reads and aggregates the file.
     preload = threading.Thread(target=_import_models, daemon=True)
@@ -273,6 +306,8 @@ def churn(
     windows: int = typer.Option(3, "--windows", help="Training cut-offs before the date."),
     lang: str = typer.Option("en", "--lang", help="Language of the reasons: en or zh."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    engine: str = ENGINE_OPTION,
+    spark_master: str | None = SPARK_MASTER_OPTION,
 ) -> None:
     """Churn risk of every customer at a date, with the top three reasons.
 
@@ -280,6 +315,9 @@ def churn(
     scores every customer who bought by then, and, when the file holds later data, reports
     holdout ROC AUC, PR AUC, lift in the top 10 %, Brier score and a calibration curve next to
     the BG/NBD-only baseline.
+
+    With --engine spark the features are aggregated by Spark SQL, the model is trained on the
+    driver and every customer is scored on the executors.
     """
     import pandas as pd
 
@@ -298,6 +336,15 @@ def churn(
         cut = pd.Timestamp(calibration_end)
     except ValueError:
         _fail(f"--calibration-end is not a date: {calibration_end!r}")
+        return
+    if _engine(engine) == "spark":
+        from retento.analyze.spark_cli import churn_on_spark
+
+        churn_on_spark(
+            transactions, customer_col, date_col, amount_col, output, cut=cut,
+            horizon_days=horizon_days, quantity_col=quantity_col, windows=windows, lang=lang,
+            as_json=as_json, master=spark_master,
+        )  # fmt: skip
         return
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -396,3 +443,4 @@ def _write_churn_csv(output: Path, scores: Any, customer_col: str, lang: str) ->
 
 # The other subcommands register themselves on ``app`` (they import ``base``, not this module).
 from retento.analyze import basket_cli, segments_cli, sequences_cli  # noqa: E402, F401
+from retento.analyze import drivers_cli, propensity_cli  # noqa: E402, F401

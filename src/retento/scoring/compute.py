@@ -270,6 +270,17 @@ def _report(
     return report
 
 
+def _summarizer() -> Any:
+    """The BTYD summary of the engine the settings name (``RETENTO_SCORING_ENGINE``)."""
+    from retento.core.config import get_settings
+
+    if get_settings().scoring_engine == "spark":
+        from retento.analytics.spark import summarize
+
+        return summarize
+    return A.summarize
+
+
 def _holdout(cfg: ScoreRunCreate, tx: pd.DataFrame, as_of: datetime) -> dict[str, Any] | None:
     """Refit on data before ``as_of − holdout`` and compare forecasts with what happened since."""
     cal_end = (as_of - timedelta(weeks=cfg.holdout_weeks)).date()
@@ -277,7 +288,7 @@ def _holdout(cfg: ScoreRunCreate, tx: pd.DataFrame, as_of: datetime) -> dict[str
     tx = tx[tx["date"] < pd.Timestamp(obs_end)]
     if len(tx) == 0 or (tx["date"] < pd.Timestamp(cal_end)).sum() == 0:
         return None
-    summ = A.summarize(
+    summ = _summarizer()(
         tx,
         "customer_id",
         "date",

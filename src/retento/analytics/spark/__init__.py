@@ -35,7 +35,7 @@ _LAZY = {
     "write_frame": "pipeline",
     "SparkTransactionLog": "churn",
     "score_churn": "churn",
-    "churn_pipeline": "churn",
+    "churn_pipeline": "pipeline",
     "frequent_itemsets": "basket",
     "basket_pipeline": "basket",
 }

@@ -163,9 +163,7 @@ def score_partition(
     m = batch["monetary"].to_numpy(float)
     (ux, utx, uT), inverse = _unique_rows([x, tx, T])
     out = batch.copy()
-    out["expected_purchases"] = model.conditional_expected_purchases(horizon, ux, utx, uT)[
-        inverse
-    ]
+    out["expected_purchases"] = model.conditional_expected_purchases(horizon, ux, utx, uT)[inverse]
     out["p_alive"] = model.probability_alive(ux, utx, uT)[inverse]
     fitted = (x > 0) & np.isfinite(m) & (m > 0)
     value = spend.conditional_expected_average_value(
@@ -213,4 +211,3 @@ def score_clv(
             yield score_partition(batch, model, spend, horizon, discount_rate, margin, unit)
 
     return summary.mapInPandas(score, schema)
-

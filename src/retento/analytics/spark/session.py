@@ -40,7 +40,15 @@ def get_spark(master: str | None = None, *, app_name: str = "retento", **conf: A
     ``**{"spark.sql.shuffle.partitions": "8"}``).
     """
     _import_pyspark()
+    import warnings
+
     from pyspark.sql import SparkSession
+
+    # PySpark 4.x warns on every pandas conversion that pandas 3 is not "fully supported"; the
+    # conversions used here (numeric and string columns through Arrow) are tested with it.
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
 
     active = SparkSession.getActiveSession()
     if active is not None and not conf and master is None:

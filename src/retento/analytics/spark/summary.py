@@ -39,9 +39,7 @@ def _date_expr(col: str, dtype: str) -> str:
         return f"CAST({c} AS DATE)"
     if dtype in ("int", "bigint", "smallint"):
         return f"CAST(try_to_timestamp(CAST({c} AS STRING), 'yyyyMMdd') AS DATE)"
-    parsed = ", ".join(
-        f"try_to_timestamp(trim(CAST({c} AS STRING)), '{f}')" for f in _DATE_FORMATS
-    )
+    parsed = ", ".join(f"try_to_timestamp(trim(CAST({c} AS STRING)), '{f}')" for f in _DATE_FORMATS)
     return f"CAST(coalesce(try_cast(trim(CAST({c} AS STRING)) AS TIMESTAMP), {parsed}) AS DATE)"
 
 
