@@ -87,6 +87,12 @@ _LAZY: dict[str, str] = {
     "LOYALTY_STAGES": "value",
     "PYRAMID_CLASSES": "value",
     "VALUE_LABELS": "value",
+    "ForecastInputError": "forecast",
+    "ForecastResult": "forecast",
+    "forecast_errors": "forecast",
+    "forecast_kpi": "forecast",
+    "make_series": "forecast",
+    "seasonal_naive": "forecast",
 }
 
 __all__ = sorted(_LAZY)
