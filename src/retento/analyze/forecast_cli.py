@@ -1,0 +1,132 @@
+"""`retento analyze forecast`: a KPI forecast with its backtest from an event file.
+
+The same library functions the app uses (:func:`retento.analytics.forecast.make_series` and
+:func:`~retento.analytics.forecast.forecast_kpi`); CSV or Parquet, no database needed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+
+from retento.analyze.base import app
+from retento.analyze.base import fail as _fail
+
+
+@app.command("forecast")
+def forecast(
+    events: Path = typer.Argument(..., help="Events as CSV (with header) or Parquet."),
+    date_col: str = typer.Option(..., "--date-col", help="Event date column."),
+    value_col: str | None = typer.Option(
+        None, "--value-col", help="Value to add up per period (default: count the rows)."
+    ),
+    freq: str = typer.Option("W", "--freq", help="D (days), W (weeks from Monday) or M (months)."),
+    horizon: int | None = typer.Option(
+        None, "--horizon", help="Periods to forecast and backtest (14 D, 13 W, 6 M by default)."
+    ),
+    agg: str | None = typer.Option(
+        None,
+        "--agg",
+        help="sum (of --value-col, the default with it), count (rows, the default without), "
+        "nunique (distinct --id-col) or mean (of --value-col).",
+    ),
+    id_col: str | None = typer.Option(None, "--id-col", help="Ids to count with --agg nunique."),
+    origins: int = typer.Option(4, "--origins", help="Rolling origins of the backtest."),
+    select: str = typer.Option(
+        "backtest", "--select", help="backtest (ETS vs ARIMA by backtest sMAPE) or aic."
+    ),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Where to write the CSV (history, forecast, intervals)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Forecast a KPI (revenue, customers, complaints, ...) per period with ETS or SARIMA.
+
+    Writes one row per period to --output: kind (history or forecast), period, value, and for
+    the forecast mean, lo80, hi80, lo95, hi95 of the model and naive_mean of the seasonal-naive
+    baseline. Prints the chosen model and the rolling-origin backtest (MAPE, sMAPE) next to
+    the seasonal-naive baseline; --json prints everything including the backtest rows.
+    """
+    from retento.analytics.forecast import FREQS, ForecastInputError, forecast_kpi, make_series
+
+    freq = freq.upper()
+    if freq not in FREQS:
+        _fail(f"--freq must be D, W or M, not {freq!r}")
+    if agg is None:
+        agg = "sum" if value_col else ("nunique" if id_col else "count")
+    if agg not in ("sum", "count", "nunique", "mean"):
+        _fail(f"--agg must be sum, count, nunique or mean, not {agg!r}")
+    if agg in ("sum", "mean") and not value_col:
+        _fail(f"--agg {agg} needs --value-col")
+    if agg == "nunique" and not id_col:
+        _fail("--agg nunique needs --id-col")
+    if horizon is not None and not 1 <= horizon <= 366:
+        _fail("--horizon must be between 1 and 366")
+    if not 1 <= origins <= 52:
+        _fail("--origins must be between 1 and 52")
+    if select not in ("backtest", "aic"):
+        _fail(f"--select must be backtest or aic, not {select!r}")
+    t0 = time.perf_counter()
+    try:
+        series = make_series(events, date_col, value_col, freq=freq, agg=agg, id_col=id_col)
+        t1 = time.perf_counter()
+        # Counts and non-negative sums cannot fall below 0: clip the forecast there.
+        lower = 0.0 if agg in ("count", "nunique") or bool((series >= 0).all()) else None
+        result = forecast_kpi(
+            series, freq, horizon, n_origins=origins, select=select, lower=lower
+        )
+    except ForecastInputError as exc:
+        _fail(str(exc))
+        return
+    t2 = time.perf_counter()
+    _write(output, result)
+    out = result.to_dict()
+    out["timings"] = {
+        "read_s": round(t1 - t0, 3),
+        "fit_s": out["timings"].get("fit_s"),
+        "backtest_s": out["timings"].get("backtest_s"),
+        "model_s": round(t2 - t1, 3),
+        "write_s": round(time.perf_counter() - t2, 3),
+    }
+    out["output"] = str(output)
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    em, en = result.errors["model"], result.errors["naive"]
+    base = "seasonal naive" if result.seasonal_period > 1 else "naive"
+
+    def pct(v: float | None) -> str:
+        return "undefined" if v is None else f"{v:.1f} %"
+
+    typer.echo(
+        f"{len(series)} periods ({series.index[0].date()} to {series.index[-1].date()}), "
+        f"freq {freq}; model {result.model}"
+    )
+    typer.echo(
+        f"Backtest ({result.n_origins} origins x {result.horizon} steps): "
+        f"MAPE {pct(em['mape'])} vs {base} {pct(en['mape'])}; "
+        f"sMAPE {pct(em['smape'])} vs {pct(en['smape'])}"
+    )
+    typer.echo(result.summary())
+    for note in result.notes:
+        typer.echo(f"Note: {note}")
+    typer.echo(f"Forecast of {result.horizon} periods written to {output}")
+
+
+def _write(output: Path, result) -> None:
+    import pandas as pd
+
+    hist = pd.DataFrame(
+        {"kind": "history", "period": result.history.index, "value": result.history.to_numpy()}
+    )
+    fc = result.forecast.copy()
+    fc.insert(0, "kind", "forecast")
+    fc.insert(1, "period", fc.index)
+    fc["naive_mean"] = result.naive_forecast["mean"].to_numpy()
+    frame = pd.concat([hist, fc.reset_index(drop=True)], ignore_index=True)
+    frame["period"] = pd.to_datetime(frame["period"]).dt.date
+    output.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(output, index=False, float_format="%.6g")
