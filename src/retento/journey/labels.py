@@ -6,11 +6,11 @@ from retento.web.i18n import N_
 from retento.web.labels import register_labels
 
 MODE_LABELS = {
-    "sense": N_("Sense"),
-    "feel": N_("Feel"),
-    "think": N_("Think"),
-    "act": N_("Act"),
-    "relate": N_("Relate"),
+    "sense": N_("Sense (sensory)"),
+    "feel": N_("Feel (emotional)"),
+    "think": N_("Think (cognitive)"),
+    "act": N_("Act (behavioural)"),
+    "relate": N_("Relate (social)"),
 }
 MODE_HELP = {
     "sense": N_("What the customer saw, heard, touched: look, sound, packaging, the shop."),

@@ -45,7 +45,7 @@ router = page_router()
 FIELDS = ("mode", "rating", "stage", "touchpoint_id", "survey_response_id", "occurred_at", "note")
 FIELD_LABELS = {
     "mode": N_("Experience mode"),
-    "rating": N_("Rating"),
+    "rating": N_("Experience rating"),
     "stage": N_("Journey stage"),
     "touchpoint_id": N_("Touchpoint"),
     "survey_response_id": N_("Survey response"),

@@ -1,0 +1,142 @@
+"""Journey and experience web pages: the Insights pages, the record form, the 360 panel, both
+languages; the survey question editor's experience mode."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from retento.journey.models import ExperienceRecord
+from tests.factories import make_customer, make_touchpoint
+from tests.web.conftest import Browser
+
+
+@pytest.fixture
+def web(client, users) -> Browser:
+    return Browser(client)
+
+
+def _data(db, users):
+    ada = make_customer(db, name="Ada Lovelace", owner_id=users["agent"].id)
+    bob = make_customer(db, name="Bob Stone")
+    make_touchpoint(db, ada, stage="desire", channel="ads",
+                    occurred_at=datetime(2025, 1, 2, tzinfo=UTC))  # fmt: skip
+    tp = make_touchpoint(db, ada, stage="receipt", channel="store",
+                         occurred_at=datetime(2025, 1, 20, tzinfo=UTC))  # fmt: skip
+    make_touchpoint(db, bob, stage="information", channel="web",
+                    occurred_at=datetime(2025, 1, 5, tzinfo=UTC))  # fmt: skip
+    db.add(ExperienceRecord(customer_id=ada.id, touchpoint_id=tp.id, mode="sense", stage="receipt",
+                            rating=2, note="Dented box", occurred_at=tp.occurred_at))  # fmt: skip
+    db.commit()
+    return ada, bob, tp
+
+
+def test_journey_insight_page(web, db, users):
+    _data(db, users)
+    web.login("analyst")
+    r = web.get("/insights/journey?period=all")
+    assert r.status_code == 200
+    assert 'data-tab="journey"' in r.text and 'aria-current="page"' in r.text
+    assert 'id="funnel-chart"' in r.text and "data-chart=" in r.text
+    row = re.search(r'<tr data-stage="desire">(.*?)</tr>', r.text, re.S).group(1)
+    assert ">2<" in row  # both customers reached desire (Bob's furthest is information)
+    assert 'data-stage="information" data-channel="web"' in r.text
+    assert 'id="gap-table"' in r.text
+    # The Insights index has the card.
+    assert 'data-insight="journey"' in web.get("/insights").text
+    # An empty period shows the empty state, bad input names the field.
+    r = web.get("/insights/journey?period=custom&from=1990-01-01&to=1990-01-31")
+    assert r.status_code == 200 and 'id="journey-empty"' in r.text
+    r = web.get("/insights/journey?period=forever")
+    assert r.status_code == 422
+
+
+def test_experience_insight_page_and_filters(web, db, users):
+    ada, bob, _tp = _data(db, users)
+    web.login("analyst")
+    r = web.get("/insights/experience?period=all")
+    assert r.status_code == 200
+    assert 'id="heatmap-chart"' in r.text and '"type": "heatmap"' in r.text.replace("&#34;", '"')
+    assert "data-experience=" in r.text and "Dented box" in r.text
+    mode_row = re.search(r'<tr data-mode="sense">(.*?)</tr>', r.text, re.S).group(1)
+    assert "2.00" in mode_row
+    r = web.get("/insights/experience?period=all&mode=feel")
+    assert "Dented box" not in r.text and "No experience records match." in r.text
+    r = web.get(f"/insights/experience?period=all&customer_id={ada.id}&rating=2")
+    assert "Dented box" in r.text
+    assert web.get("/insights/experience?mode=smell").status_code == 422
+    assert web.get("/insights/experience?rating=9").status_code == 422
+    # Analysts read but do not edit.
+    assert "/experiences/" not in re.search(r'id="record-table".*?</table>', r.text, re.S).group(0)
+
+
+def test_both_pages_in_chinese(web, db, users):
+    _data(db, users)
+    web.login("analyst")
+    web.post("/locale", data={"lang": "zh_CN", "next": "/insights"})
+    r = web.get("/insights/journey?period=all")
+    assert r.status_code == 200
+    assert "客户旅程漏斗" in r.text and "各阶段的转化与流失" in r.text
+    r = web.get("/insights/experience?period=all")
+    assert "按体验模式的客户体验" in r.text and "感官" in r.text and "情感" in r.text
+
+
+def test_panel_and_record_form(web, db, users):
+    ada, bob, tp = _data(db, users)
+    web.login("agent")
+    r = web.get(f"/customers/{ada.id}")
+    assert r.status_code == 200
+    panel = re.search(r'id="panel-journey".*?</section>', r.text, re.S).group(0)
+    assert 'data-stage="desire"' in panel and 'data-stage="receipt"' in panel
+    assert "Dented box" in panel and "2 / 5" in panel
+    assert f'href="/customers/{ada.id}/experiences/new"' in panel
+    # Bob is not the agent's: the panel shows his journey but offers no form.
+    panel = re.search(
+        r'id="panel-journey".*?</section>', web.get(f"/customers/{bob.id}").text, re.S
+    )
+    assert 'data-stage="information"' in panel.group(0) and "experiences/new" not in panel.group(0)
+    assert web.get(f"/customers/{bob.id}/experiences/new").status_code == 403
+
+    r = web.get(f"/customers/{ada.id}/experiences/new?touchpoint={tp.id}")
+    assert r.status_code == 200 and 'id="experience-form"' in r.text
+    # Bad input comes back next to the field.
+    r = web.post(f"/customers/{ada.id}/experiences/new",
+                 {"mode": "feel", "rating": "9", "stage": "", "touchpoint_id": str(tp.id)})  # fmt: skip
+    assert r.status_code == 422 and 'id="f-rating"' in r.text and "has-error" in r.text
+    r = web.post(f"/customers/{ada.id}/experiences/new", {"mode": "feel", "rating": "5"})
+    assert r.status_code == 422  # no touchpoint and no stage
+    r = web.post(
+        f"/customers/{ada.id}/experiences/new",
+        {"mode": "feel", "rating": "5", "touchpoint_id": str(tp.id), "note": "Friendly driver"},
+    )
+    assert r.status_code == 303, r.text
+    rec = db.query(ExperienceRecord).filter_by(note="Friendly driver").one()
+    assert rec.stage == "receipt" and rec.created_by_id == users["agent"].id
+    rec_id = rec.id
+
+    # Edit with the version; a second edit from the same stale form gets the conflict page.
+    r = web.get(f"/experiences/{rec.id}/edit")
+    assert r.status_code == 200 and 'name="version" value="1"' in r.text
+    form = {"mode": "feel", "rating": "4", "stage": "receipt", "touchpoint_id": str(tp.id),
+            "occurred_at": "2025-01-20T08:00", "note": "Friendly driver", "version": "1"}  # fmt: skip
+    assert web.post(f"/experiences/{rec.id}/edit", form).status_code == 303
+    r = web.post(f"/experiences/{rec.id}/edit", dict(form, rating="3"))
+    assert r.status_code == 409
+    db.expire_all()
+    assert db.get(ExperienceRecord, rec_id).rating == 4
+    assert web.post(f"/experiences/{rec_id}/delete").status_code == 303
+    db.expire_all()
+    assert db.get(ExperienceRecord, rec_id) is None
+
+
+def test_panel_in_chinese(web, db, users):
+    ada, _bob, _tp = _data(db, users)
+    web.login("agent")
+    web.post("/locale", data={"lang": "zh_CN", "next": f"/customers/{ada.id}"})
+    r = web.get(f"/customers/{ada.id}")
+    panel = re.search(r'id="panel-journey".*?</section>', r.text, re.S).group(0)
+    assert "旅程与体验" in panel and "感官" in panel and "收货与试用" in panel
+    r = web.get(f"/customers/{ada.id}/experiences/new")
+    assert "记录客户体验" in r.text
