@@ -107,9 +107,7 @@ def test_only_managers_and_admins_change_settings_and_it_is_audited(db, users):
     for role in ("agent", "analyst"):
         with pytest.raises(Forbidden):
             value_settings.update_settings(db, {"vip_top_pct": 2}, actor=users[role])
-    value_settings.update_settings(
-        db, {"small_profit_threshold": "12.50"}, actor=users["manager"]
-    )
+    value_settings.update_settings(db, {"small_profit_threshold": "12.50"}, actor=users["manager"])
     entry = db.scalars(
         select(AuditEntry).where(AuditEntry.entity == "value_settings").order_by(AuditEntry.id)
     ).all()[-1]
