@@ -90,7 +90,7 @@ def _filters(
     qp = request.query_params
     raw = {
         k: qp.get(k, "").strip()
-        for k in ("q", "kind", "scope", "tag", "owner", "mine", "sort", "archived")
+        for k in ("q", "kind", "scope", "tag", "owner", "mine", "sort", "archived", "segment")
     }
     problems: list[FieldError] = []
     filters: dict[str, Any] = {}
@@ -109,6 +109,17 @@ def _filters(
             problems.append(FieldError("owner", "owner must be a user id"))
     if raw["mine"] == "1":
         filters["mine_for"] = user
+    if raw["segment"]:
+        # A saved Insights segment, "<segment id>:<cluster>".
+        from retento.insights import segments_service
+
+        try:
+            chosen = segments_service.parse_filter(raw["segment"])
+        except RetentoError as exc:
+            problems.append(FieldError("segment", exc.message))
+        else:
+            if chosen is not None:
+                filters["member_of"] = segments_service.members_select(chosen)
     if raw["sort"] not in SORTS:
         raw["sort"] = "relevance" if raw["q"] else "name"
     # Archived customers are hidden unless asked for: "1" only them, "all" everyone.
@@ -159,6 +170,7 @@ def customer_list(request: Request, session: DbSession, user: PageUser) -> Respo
     filters, raw, problems = _filters(request, user)
     if problems:
         raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
+    segments = _segment_options(request, session, raw["segment"])
     offset = _offset(request)
     rows = list_page(session, user, filters, raw["sort"], PAGE_SIZE + 1, offset)
     ctx = {
@@ -180,8 +192,20 @@ def customer_list(request: Request, session: DbSession, user: PageUser) -> Respo
         kinds=[(k, tr(request, label_msgid("kind", k))) for k in KINDS],
         owners=[(str(u.id), u.display_name or u.username) for u in owners],
         sorts=[(code, tr(request, msgid)) for code, msgid in SORT_OPTIONS],
+        segments=segments,
         **ctx,
     )
+
+
+def _segment_options(request: Request, session: Session, chosen: str) -> list[tuple[str, str]]:
+    """The saved Insights segments as filter options; a chosen one that does not exist is a
+    422 naming ``segment``."""
+    from retento.insights import segments_service
+
+    parsed = segments_service.parse_filter(chosen)
+    if parsed is not None:
+        segments_service.check_filter(session, parsed)
+    return segments_service.filter_choices(session, request_locale(request))
 
 
 @router.get("/customers/count")

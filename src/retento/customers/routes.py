@@ -52,9 +52,23 @@ def list_customers(
     sort: str | None = Query(
         None, description="Field or -field: id, name, kind, external_id, created_at."
     ),
+    segment: str | None = Query(
+        None,
+        max_length=20,
+        description="A saved Insights segment as <segment id>:<cluster>, e.g. 3:0 (see "
+        "GET /api/v1/insights/segments).",
+    ),
     limit: Limit = 50,
     offset: Offset = 0,
 ):
+    member_of = None
+    if segment:
+        from retento.insights import segments_service
+
+        chosen = segments_service.parse_filter(segment)
+        if chosen is not None:
+            segments_service.check_filter(session, chosen)
+            member_of = segments_service.members_select(chosen)
     rows, total, lower_bound = service.list_customers_page(
         session,
         actor=user,
@@ -66,6 +80,7 @@ def list_customers(
         party_type=party_type,
         mine_for=user if mine else None,
         archived=archived,
+        member_of=member_of,
         sort=sort,
         limit=limit,
         offset=offset,

@@ -389,6 +389,7 @@ def customer_filter(
     mine_for: User | None = None,
     archived: bool | None = False,
     dialect: str | None = None,
+    member_of: Select | None = None,
 ) -> Select:
     """The customer list query before sorting; shared by the API, the web list and export.
 
@@ -424,6 +425,9 @@ def customer_filter(
         stmt = stmt.where(Customer.owner_id == owner_id)
     if party_type:
         stmt = stmt.where(Customer.party_type == party_type)
+    if member_of is not None:
+        # ``SELECT customer_id`` of a saved segment (Insights) or any other customer set.
+        stmt = stmt.where(Customer.id.in_(member_of))
     if mine_for is not None:
         stmt = stmt.where(
             or_(
@@ -490,7 +494,7 @@ def search_page_ids(
 def _plain_search(filters: dict) -> bool:
     return not any(
         filters.get(k) is not None and filters.get(k) != ""
-        for k in ("kind", "scope", "tag", "owner_id", "party_type", "mine_for")
+        for k in ("kind", "scope", "tag", "owner_id", "party_type", "mine_for", "member_of")
     )
 
 

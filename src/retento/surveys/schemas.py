@@ -34,7 +34,7 @@ ExperienceMode = Literal["sense", "feel", "think", "act", "relate"]
 SurveyStatus = Literal["draft", "active", "closed"]
 Language = Literal["en", "zh_CN"]
 TemplateName = Literal["standard", "ecsi"]
-SegmentKind = Literal["all", "value_class", "tag", "complaint_closed", "customers"]
+SegmentKind = Literal["all", "value_class", "tag", "complaint_closed", "customers", "insight"]
 
 CODE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]{0,49}$"
 
@@ -281,7 +281,10 @@ class TranslationIn(BaseModel):
 class SegmentIn(BaseModel):
     kind: SegmentKind = "all"
     value: str | None = Field(
-        None, max_length=100, description="The value class (vip, major, …) or the tag."
+        None,
+        max_length=100,
+        description="The value class (vip, major, …), the tag, or for 'insight' a saved "
+        "Insights segment as <segment id>:<cluster> (e.g. 3:0).",
     )
     customer_ids: list[DbId] | None = Field(None, max_length=100_000)
     closed_since: UTCDatetime | None = Field(
@@ -290,7 +293,7 @@ class SegmentIn(BaseModel):
 
     @model_validator(mode="after")
     def _needs_value(self) -> SegmentIn:
-        if self.kind in ("value_class", "tag") and not self.value:
+        if self.kind in ("value_class", "tag", "insight") and not self.value:
             raise ValueError(f"a '{self.kind}' segment needs a value")
         if self.kind == "customers" and not self.customer_ids:
             raise ValueError("a 'customers' segment needs customer_ids")

@@ -346,6 +346,14 @@ def segment_customer_ids(session: Session, segment: SegmentIn) -> list[int]:
         )
     elif segment.kind == "complaint_closed":
         stmt = _closed_complaint_customers(session, segment.closed_since)
+    elif segment.kind == "insight":
+        from retento.insights import segments_service
+
+        chosen = segments_service.parse_filter(segment.value, field="segment.value")
+        if chosen is None:
+            raise InvalidInput("Choose a saved segment.", field="segment.value")
+        segments_service.check_filter(session, chosen, field="segment.value")
+        stmt = segments_service.members_select(chosen)
     else:
         wanted = sorted(set(segment.customer_ids or []))
         found = set(session.scalars(select(Customer.id).where(Customer.id.in_(wanted))))
@@ -397,6 +405,8 @@ def invitable_ids(session: Session, ids: list[int], channel: str) -> tuple[list[
 def _segment_label(segment: SegmentIn) -> str | None:
     if segment.kind in ("value_class", "tag"):
         return (segment.value or "").strip().lower()
+    if segment.kind == "insight":
+        return (segment.value or "").strip()
     if segment.kind == "customers":
         return f"{len(segment.customer_ids or [])} customers"
     if segment.kind == "complaint_closed" and segment.closed_since:

@@ -17,7 +17,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import RetentoError
 from retento.core.validation import DbId
 from retento.insights import segments_service as svc
-from retento.insights.models import InsightRun, InsightSegment
+from retento.insights.models import InsightSegment
 from retento.insights.registry import Insight, register_insight, render_insight
 from retento.insights.web import (
     CHOSEN_BY,
@@ -33,6 +33,7 @@ from retento.insights.web import (
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
+from retento.web.labels import register_labels
 from retento.web.render import PageUser, flash, page_router, redirect, tr
 
 router = page_router()
@@ -50,6 +51,9 @@ register_insight(
         order=10,
     )
 )
+
+# Survey distributions to a saved segment show as "Saved segment: <id>:<cluster>".
+register_labels("segment_kind", {"insight": N_("Saved segment")})
 
 RUN_FIELDS = ("method", "k", "k_min", "k_max", "seed")
 
@@ -339,7 +343,3 @@ def segment_delete(
         return redirect(request, f"/insights/segments/{segment_id}")
     flash(request, tr(request, N_("Segment deleted.")))
     return redirect(request, "/insights/segments")
-
-
-def run_of(session: Session, seg: InsightSegment) -> InsightRun | None:
-    return session.get(InsightRun, seg.run_id) if seg.run_id else None

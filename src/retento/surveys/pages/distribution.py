@@ -74,11 +74,24 @@ def _distribute_page(
         errors=errors or {},
         channels=opts(request, "survey_channel", CHANNELS),
         segment_kinds=opts(
-            request, "segment_kind", ("all", "value_class", "tag", "complaint_closed")
+            request, "segment_kind", ("all", "value_class", "tag", "complaint_closed", "insight")
         ),
         value_classes=opts(request, "segment", VALUE_CLASSES),
+        insight_segments=_insight_segments(request, session),
         mail_enabled=request.app.state.settings.mail_enabled,
     )
+
+
+# The form field holding the segment's value, per segment kind.
+_VALUE_FIELDS = {"value_class": "value_class", "tag": "tag", "insight": "insight_segment"}
+
+
+def _insight_segments(request: Request, session: Session) -> list[tuple[str, str]]:
+    """Saved Insights segments (``"<id>:<cluster>"``, name) to send a survey to."""
+    from retento.insights.segments_service import filter_choices
+    from retento.web.render import request_locale
+
+    return filter_choices(session, request_locale(request))
 
 
 @router.get("/surveys/{survey_id:int}/distribute")
@@ -102,15 +115,18 @@ def distribute_send(
         "segment_kind",
         "value_class",
         "tag",
+        "insight_segment",
         "closed_since",
         "expires_in_days",
     )
     form = {k: form_text(raw, k) for k in keys}
     try:
         kind = form["segment_kind"] or "all"
-        value = (
-            form["value_class"] if kind == "value_class" else form["tag"] if kind == "tag" else None
-        )
+        value = {
+            "value_class": form["value_class"],
+            "tag": form["tag"],
+            "insight": form["insight_segment"],
+        }.get(kind)
         since = None
         if kind == "complaint_closed" and form["closed_since"]:
             try:
@@ -122,7 +138,7 @@ def distribute_send(
         try:
             segment = SegmentIn(kind=kind, value=value or None, closed_since=since)
         except ValidationError:
-            field = "value_class" if kind == "value_class" else "tag"
+            field = _VALUE_FIELDS.get(kind, "tag")
             raise InvalidInput(tr(request, "This field is required."), field=field) from None
         dist, _ = service.create_distribution(
             session,
@@ -141,9 +157,7 @@ def distribute_send(
             raise
         errors = form_errors(request, exc)
         if "segment.value" in errors:
-            errors["value_class" if form["segment_kind"] == "value_class" else "tag"] = errors.pop(
-                "segment.value"
-            )
+            errors[_VALUE_FIELDS.get(form["segment_kind"], "tag")] = errors.pop("segment.value")
         if "segment.kind" in errors:
             errors["segment_kind"] = errors.pop("segment.kind")
         if "status" in errors:
