@@ -1,0 +1,181 @@
+"""The work queue: concurrent workers on live PostgreSQL run every item exactly once, progress is
+stored for other processes, a dead runner's item is queued again, and the page and API show it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from retento.core.db import transaction, utcnow
+from retento.work import queue
+from retento.work.models import WorkItem
+from tests.factories import make_user
+from tests.factories.concurrency import run_parallel
+from tests.web.conftest import Browser
+
+KIND = "test.count"
+RUNS: Counter = Counter()
+LOCK = threading.Lock()
+GATE = threading.Event()
+
+
+def _abandon(session, payload, reason) -> None:
+    with LOCK:
+        RUNS[f"abandoned-{payload['n']}"] += 1
+
+
+@queue.work_kind(KIND, "Test work", on_abandon=_abandon)
+def _count(ctx: queue.WorkContext) -> dict:
+    n = ctx.payload["n"]
+    with LOCK:
+        RUNS[n] += 1
+    if ctx.payload.get("wait"):
+        ctx.progress("halfway", 0.5)
+        GATE.wait(10)
+    if ctx.payload.get("fail"):
+        raise ValueError(f"item {n} cannot be done")
+    time.sleep(0.01)
+    return {"n": n}
+
+
+@pytest.fixture(autouse=True)
+def _reset():
+    RUNS.clear()
+    GATE.clear()
+    yield
+    GATE.set()
+
+
+def _enqueue(factory, payloads: list[dict]) -> list[int]:
+    with transaction(factory) as s:
+        return [queue.enqueue(s, KIND, p, ref=f"test:{p['n']}").id for p in payloads]
+
+
+def test_parallel_workers_run_every_item_exactly_once(live_pg):
+    ids = _enqueue(live_pg.session_factory, [{"n": i} for i in range(40)])
+    runners = [queue.WorkRunner(live_pg.session_factory) for _ in range(5)]
+    counts = run_parallel(5, lambda i: runners[i].run_once())
+    assert sum(counts) == 40 and RUNS == Counter({i: 1 for i in range(40)})
+    assert sum(1 for c in counts if c) >= 2  # the work was shared, not serialised on one worker
+    with live_pg.session() as s:
+        items = s.scalars(select(WorkItem).where(WorkItem.id.in_(ids))).all()
+        assert {i.status for i in items} == {"done"}
+        assert all(i.progress == 1.0 and i.attempts == 1 and i.finished_at for i in items)
+        assert {i.claimed_by for i in items} <= {r.holder for r in runners}
+
+
+def test_the_web_and_a_worker_racing_for_one_item_run_it_once(live_pg):
+    [item_id] = _enqueue(live_pg.session_factory, [{"n": 7}])
+    runner = queue.WorkRunner(live_pg.session_factory)
+    out = run_parallel(
+        6,
+        lambda i: (
+            queue.run_in_web(live_pg.session_factory, item_id) if i % 2 else runner.run_once()
+        ),
+    )
+    assert RUNS[7] == 1
+    winners = [o for o in out if o == "done" or o == 1]
+    assert len(winners) == 1, out  # the others found it taken or the queue empty
+
+
+def test_progress_is_stored_for_other_processes_and_failures_recorded(live_pg):
+    ids = _enqueue(live_pg.session_factory, [{"n": 1, "wait": True}, {"n": 2, "fail": True}])
+    runner = queue.WorkRunner(live_pg.session_factory, concurrency=2, poll_seconds=0.05).start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with live_pg.session() as s:
+                item = s.get(WorkItem, ids[0])
+                if item.stage == "halfway":
+                    break
+            time.sleep(0.05)
+        # Another process reads the row (this process's memory aside).
+        queue.LOCAL.pop(ids[0], None)
+        assert item.status == "running" and queue.progress_of(item) == ("halfway", 0.5)
+        GATE.set()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with live_pg.session() as s:
+                states = [s.get(WorkItem, i).status for i in ids]
+            if "running" not in states and "queued" not in states:
+                break
+            time.sleep(0.05)
+    finally:
+        runner.stop()
+    with live_pg.session() as s:
+        done, failed = s.get(WorkItem, ids[0]), s.get(WorkItem, ids[1])
+        assert (done.status, done.result) == ("done", {"n": 1})
+        assert failed.status == "failed" and "item 2 cannot be done" in failed.error
+
+
+def test_an_item_whose_runner_died_is_queued_again_then_failed(live_pg):
+    [item_id] = _enqueue(live_pg.session_factory, [{"n": 3}])
+    for attempt in (1, 2):
+        assert queue.claim_item(live_pg.session_factory, item_id, f"dead:{attempt}")
+        with transaction(live_pg.session_factory) as s:  # its heartbeat stopped long ago
+            s.execute(
+                update(WorkItem)
+                .where(WorkItem.id == item_id)
+                .values(heartbeat_at=utcnow() - timedelta(minutes=10))
+            )
+        assert queue.reap_stale(live_pg.session_factory, stale_seconds=60, max_attempts=2) == [
+            item_id
+        ]
+        with live_pg.session() as s:
+            item = s.get(WorkItem, item_id)
+            expected = "queued" if attempt == 1 else "failed"
+            assert item.status == expected and "stopped" in item.error
+    assert RUNS["abandoned-3"] == 1 and RUNS[3] == 0
+    # A live item (fresh heartbeat) is left alone.
+    [other] = _enqueue(live_pg.session_factory, [{"n": 4}])
+    assert queue.claim_item(live_pg.session_factory, other, "alive:1")
+    assert queue.reap_stale(live_pg.session_factory, stale_seconds=60, max_attempts=2) == []
+
+
+def test_work_page_and_api(live_pg):
+    with live_pg.session() as s:
+        admin = make_user(s, username="admin", role="admin")
+        agent = make_user(s, username="agent", role="agent")
+        s.commit()
+        agent_id = agent.id
+        assert admin.id
+    with transaction(live_pg.session_factory) as s:
+        mine = queue.enqueue(s, KIND, {"n": 5}, ref="test:5", actor_id=agent_id).id
+        theirs = queue.enqueue(s, KIND, {"n": 6}).id
+    with live_pg.client() as client:
+        web = Browser(client)
+        web.login("agent")
+        r = client.get(f"/api/v1/work/{mine}")
+        assert r.status_code == 200
+        body = r.json()
+        assert (body["status"], body["kind"], body["progress"]) == ("queued", KIND, 0.0)
+        assert client.get(f"/api/v1/work/{theirs}").status_code == 404
+        assert client.get("/api/v1/work").status_code == 403
+        assert client.get("/admin/work").status_code == 403
+        assert client.get("/api/v1/work/0").status_code == 404
+
+        web = Browser(client)
+        client.cookies.clear()
+        web.login("admin")
+        page = client.get("/admin/work")
+        assert page.status_code == 200 and 'id="work-table"' in page.text
+        assert f'id="work-{mine}"' in page.text and 'id="kpi-queued">2<' in page.text
+        assert 'hx-trigger="every 2s"' in page.text  # polled while work is waiting
+        listed = client.get("/api/v1/work", params={"status": "queued"}).json()
+        assert listed["total"] == 2
+        assert client.get("/api/v1/work", params={"status": "nope"}).status_code == 422
+
+        queue.WorkRunner(live_pg.session_factory).run_once()
+        done = client.get(f"/api/v1/work/{mine}").json()
+        assert (done["status"], done["progress"], done["result"]) == ("done", 1.0, {"n": 5})
+        page = client.get("/admin/work?status=done")
+        assert 'id="kpi-done">2<' in page.text and 'hx-trigger="every 2s"' not in page.text
+
+        web.post("/locale", {"lang": "zh_CN", "next": "/admin/work"})
+        zh = client.get("/admin/work")
+        assert "后台任务" in zh.text and "定时作业" in zh.text and "已完成" in zh.text
