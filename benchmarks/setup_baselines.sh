@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create the git-ignored venv /work/main/.venv-bench holding the *baseline* libraries that the CLV
-# benchmarks compare against (lifetimes, PyMC-Marketing, mlxtend, prefixspan).  They are never project dependencies.
+# benchmarks compare against (lifetimes, PyMC-Marketing, mlxtend, prefixspan), and locust for the
+# load test in benchmarks/load/.  They are never project dependencies.
 #
 #   bash benchmarks/setup_baselines.sh
 #
@@ -49,4 +50,10 @@ for pkg in mlxtend prefixspan; do
         echo "$pkg: NOT available from the package index" >&2
     fi
 done
-"$VENV/bin/python" -m pip list 2>/dev/null | grep -Ei '^(lifetimes|pymc|pymc-marketing|numpy|scipy|pandas|pytensor|mlxtend|prefixspan) ' || true
+# The HTTP load generator of benchmarks/load (issue 15): never a project dependency.
+if available locust && "$VENV/bin/python" -m pip install --quiet locust; then
+    echo "locust: installed"
+else
+    echo "locust: NOT available from the package index" >&2
+fi
+"$VENV/bin/python" -m pip list 2>/dev/null | grep -Ei '^(lifetimes|pymc|pymc-marketing|numpy|scipy|pandas|pytensor|mlxtend|prefixspan|locust) ' || true

@@ -1,0 +1,133 @@
+"""Serve Retento on a scratch database and run the locust mix against it, bounded in time.
+
+    python benchmarks/load/run.py --db bulk_load [--users 50] [--spawn-rate 10] [--time 60s]
+        [--workers 2] [--port 8765]
+
+Starts ``retento serve`` (``--workers``) on 127.0.0.1 against ``--db`` (made by generate.py),
+waits for ``/healthz``, runs ``locust --headless`` from ``.venv-bench`` (see
+benchmarks/setup_baselines.sh), then prints the sustained requests/s, the failure count and
+p50/p95/p99 for the whole mix and per endpoint (from locust's CSV), stops the server, and appends
+the result to ``benchmarks/load/results.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+PG = os.environ.get("RETENTO_LOAD_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+LOCUST = ROOT / ".venv-bench" / "bin" / "locust"
+
+
+def wait_up(url: str, seconds: float = 120) -> None:
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    sys.exit(f"the server did not answer {url} within {seconds:.0f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--db", default="bulk_load")
+    ap.add_argument("--users", type=int, default=50)
+    ap.add_argument("--spawn-rate", type=int, default=10)
+    ap.add_argument("--time", default="60s")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--label", default="", help="a note stored with the result (e.g. 'before')")
+    args = ap.parse_args()
+    if not LOCUST.exists():
+        sys.exit(f"{LOCUST} is missing: run bash benchmarks/setup_baselines.sh")
+    env = {
+        **os.environ,
+        "RETENTO_DATABASE_URL": f"{PG}/{args.db}",
+        "RETENTO_SECRET_KEY": secrets.token_urlsafe(48),
+        "RETENTO_RUN_SCHEDULER": "false",
+    }
+    token_file = HERE / f".token-{args.db}"
+    token = token_file.read_text().strip() if token_file.exists() else ""
+    retento = str(Path(sys.executable).parent / "retento")
+    cmd = [retento, "serve", "--host", "127.0.0.1", "--port", str(args.port)]
+    if args.workers > 1:
+        cmd += ["--workers", str(args.workers)]
+    log = open(HERE / ".serve.log", "w")  # noqa: SIM115 - lives as long as the server
+    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                              start_new_session=True)  # fmt: skip
+    host = f"http://127.0.0.1:{args.port}"
+    try:
+        wait_up(f"{host}/healthz")
+        out = Path(tempfile.mkdtemp(prefix="retento-load-")) / "stats"
+        load = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        subprocess.run(
+            [str(LOCUST), "-f", str(HERE / "locustfile.py"), "--headless", "-u", str(args.users),
+             "-r", str(args.spawn_rate), "-t", args.time, "--host", host, "--csv", str(out),
+             "--only-summary", "--stop-timeout", "5", "--reset-stats"],
+            env={**os.environ, "PYTHONWARNINGS": "ignore", "LOAD_TOKEN": token}, check=False,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wall = time.perf_counter() - t0
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+        log.close()
+    rows = list(csv.DictReader(open(f"{out}_stats.csv")))  # noqa: SIM115
+    print(f"{'endpoint':<42} {'reqs':>7} {'fail':>5} {'req/s':>7} {'p50':>6} {'p95':>6} {'p99':>6}")
+    result = {}
+    for r in rows:
+        name = "TOTAL" if r["Name"] == "Aggregated" else f"{r['Type']} {r['Name']}"
+        print(f"{name[:42]:<42} {r['Request Count']:>7} {r['Failure Count']:>5} "
+              f"{float(r['Requests/s']):>7.1f} {r['50%']:>6} {r['95%']:>6} {r['99%']:>6}")  # fmt: skip
+        if r["Name"] == "Aggregated":
+            result = {
+                "requests": int(r["Request Count"]),
+                "failures": int(r["Failure Count"]),
+                "rps": round(float(r["Requests/s"]), 1),
+                "p50_ms": float(r["50%"]),
+                "p95_ms": float(r["95%"]),
+                "p99_ms": float(r["99%"]),
+            }
+    fails = Path(f"{out}_failures.csv")
+    if fails.exists():
+        for r in list(csv.DictReader(open(fails)))[:10]:  # noqa: SIM115
+            print(f"  failure: {r['Method']} {r['Name']}: {r['Error'][:120]} × {r['Occurrences']}")
+    result.update(
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+        users=args.users,
+        duration=args.time,
+        workers=args.workers,
+        db=args.db,
+        load_before=round(load, 2),
+        wall_s=round(wall, 1),
+        label=args.label,
+    )
+    with (HERE / "results.jsonl").open("a") as fh:
+        fh.write(json.dumps(result) + "\n")
+    goal = result.get("p95_ms", 1e9) <= 200 and result.get("rps", 0) >= 100
+    print(f"\nsustained {result.get('rps')} req/s, p50 {result.get('p50_ms')} ms, "
+          f"p95 {result.get('p95_ms')} ms, p99 {result.get('p99_ms')} ms with {args.users} users "
+          f"({args.workers} worker(s), load {load:.1f} before): goal p95 ≤ 200 ms at ≥ 100 req/s "
+          f"{'MET' if goal else 'NOT met'}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
