@@ -143,6 +143,11 @@ class RetentionPlaybook(Base):
     offer_reward_id: Mapped[int | None] = mapped_column(
         ForeignKey("loyalty_rewards.id", ondelete="SET NULL")
     )
+    # Optional filter: only customers in cluster ``segment_cluster`` of the saved segmentation
+    # ``segment_id`` (Insights). No foreign key on purpose: if the segmentation is deleted the
+    # filter matches nobody (fails closed) instead of silently widening to every customer.
+    segment_id: Mapped[int | None] = mapped_column(Integer)
+    segment_cluster: Mapped[int | None] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = version_column()

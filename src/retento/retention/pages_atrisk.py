@@ -110,16 +110,22 @@ def _what_to_do(request: Request, session: Session, user: User, rows: list[q.AtR
     if not can(user, "retention:read") or not rows:
         return {}, {}
     locale = request_locale(request)
-    books: dict[str, str] = {}
-    for cls in {CLASS_OF_VALUE.get(r.value_class, UNSCORED_CLASS) for r in rows}:
-        pb = playbooks.match_playbook(session, cls, "churn_risk")
-        if pb is not None:
-            name = pb.name_zh if locale == "zh_CN" else pb.name_en
-            books[cls] = f"{name} ({reasons.label(reasons.ACTION_NAMES, pb.action, locale)})"
-    plan = {
-        r.customer_id: books.get(CLASS_OF_VALUE.get(r.value_class, UNSCORED_CLASS), "")
-        for r in rows
-    }
+    # The playbooks a churn-risk alert of each class would try, then per customer the first
+    # whose segment filter (if any) the customer passes.
+    candidates: dict[str, list] = {}
+    plan: dict[int, str] = {}
+    for r in rows:
+        cls = CLASS_OF_VALUE.get(r.value_class, UNSCORED_CLASS)
+        if cls not in candidates:
+            candidates[cls] = playbooks.candidate_playbooks(session, cls, "churn_risk")
+        pb = next(
+            (p for p in candidates[cls] if playbooks.in_segment(session, p, r.customer_id)), None
+        )
+        if pb is None:
+            plan[r.customer_id] = ""
+            continue
+        name = pb.name_zh if locale == "zh_CN" else pb.name_en
+        plan[r.customer_id] = f"{name} ({reasons.label(reasons.ACTION_NAMES, pb.action, locale)})"
     alerts = dict(
         session.execute(
             select(RetentionAlert.customer_id, RetentionAlert.id)

@@ -47,6 +47,7 @@ FIELD_LABELS = {
     "cost": N_("Cost per treated customer"),
     "offer_points": N_("Offer (loyalty points)"),
     "offer_reward_id": N_("Offer (loyalty voucher)"),
+    "segment": N_("Only customers in segment"),
     "enabled": N_("Enabled"),
 }
 
@@ -55,6 +56,7 @@ def _values(pb: RetentionPlaybook) -> dict[str, Any]:
     v: dict[str, Any] = {k: getattr(pb, k) for k in (*TEXT_FIELDS, *NUMBER_FIELDS, "enabled")}
     v["value_class"], v["reason"] = pb.value_class, pb.reason
     v["offer_reward_id"] = pb.offer_reward_id or ""
+    v["segment"] = playbooks.segment_value(pb)
     return v
 
 
@@ -83,6 +85,7 @@ def _data(form) -> tuple[dict[str, Any], dict[str, str]]:
             errors["offer_reward_id"] = N_("Choose a reward from the list.")
     else:
         data["offer_reward_id"] = 0  # no voucher
+    data["segment"] = str(form.get("segment") or "").strip()  # "" = every customer of the class
     data["enabled"] = form.get("enabled") == "1"
     return data, errors
 
@@ -116,6 +119,7 @@ def _form(
         loyalty_active=loyalty_active,
         point_value=f"{point_value.normalize():f}",
         rewards=_reward_options(request, session, pb),
+        segments=_segment_options(request, session, pb),
         status_code=status_code,
         pb=pb,
         f=values,
@@ -146,6 +150,33 @@ def _reward_options(
     return out
 
 
+def _segment_options(
+    request: Request, session: Session, pb: RetentionPlaybook | None
+) -> list[tuple[str, str]]:
+    """Every cluster of every saved segmentation (Insights), and the playbook's own filter even
+    if its segmentation was deleted since (it then matches nobody)."""
+    from retento.insights.segments_service import filter_choices
+
+    out = filter_choices(session, request_locale(request))
+    own = playbooks.segment_value(pb) if pb is not None else ""
+    if own and own not in dict(out):
+        out.append((own, tr(request, "Deleted segment %(value)s (matches nobody)", value=own)))
+    return out
+
+
+def _segment_names(
+    request: Request, session: Session, books: list[RetentionPlaybook]
+) -> dict[int, str]:
+    from retento.insights.segments_service import filter_label
+
+    locale = request_locale(request)
+    return {
+        p.id: filter_label(session, (p.segment_id, p.segment_cluster or 0), locale)
+        for p in books
+        if p.segment_id is not None
+    }
+
+
 def _reward_names(session: Session, books: list[RetentionPlaybook]) -> dict[int, str]:
     from sqlalchemy import select
 
@@ -171,6 +202,7 @@ def playbook_list(request: Request, session: DbSession, user: PageUser) -> Respo
         "retention/playbooks.html",
         books=books,
         reward_names=_reward_names(session, books),
+        segment_names=_segment_names(request, session, books),
         zh=locale == "zh_CN",
         class_name=lambda c: reasons.label(reasons.CLASS_NAMES, c, locale),
         reason_name=lambda r: (

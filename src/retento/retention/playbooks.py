@@ -56,6 +56,7 @@ EDITABLE = (
     "cost",
     "offer_points",
     "offer_reward_id",
+    "segment",
     "enabled",
 )
 
@@ -128,6 +129,12 @@ def _clean(data: dict[str, Any], pb: RetentionPlaybook | None) -> dict[str, Any]
             if v < 0:
                 raise InvalidInput("offer_reward_id must be a reward id.", field=key)
             v = v or None  # 0: no voucher
+        elif key == "segment":
+            from retento.insights.segments_service import parse_filter
+
+            picked = parse_filter(str(v), field="segment")  # "12:0", or "" for no filter
+            out["segment_id"], out["segment_cluster"] = picked if picked else (None, None)
+            continue
         elif key == "enabled":
             v = bool(v)
         out[key] = v
@@ -151,6 +158,21 @@ def _check_reward(session: Session, values: dict[str, Any], pb: RetentionPlayboo
         )
 
 
+def _check_segment(session: Session, values: dict[str, Any], pb: RetentionPlaybook | None) -> None:
+    """A newly chosen segment filter must name a saved segmentation and one of its clusters."""
+    sid, cluster = values.get("segment_id"), values.get("segment_cluster")
+    if sid is None or (pb is not None and (pb.segment_id, pb.segment_cluster) == (sid, cluster)):
+        return
+    from retento.insights.segments_service import check_filter
+
+    check_filter(session, (sid, cluster), field="segment")
+
+
+def segment_value(pb: RetentionPlaybook) -> str:
+    """The playbook's segment filter as the form and API write it (``"12:0"``), or ``""``."""
+    return f"{pb.segment_id}:{pb.segment_cluster}" if pb.segment_id is not None else ""
+
+
 def create_playbook(session: Session, data: dict[str, Any], *, actor: User) -> RetentionPlaybook:
     """A playbook for one (class, reason); reason is a rule code or ``*``."""
     require(actor, "retention:manage")
@@ -165,6 +187,7 @@ def create_playbook(session: Session, data: dict[str, Any], *, actor: User) -> R
             raise InvalidInput(f"{key} is required.", field=key)
     values = _clean(data, None)
     _check_reward(session, values, None)
+    _check_segment(session, values, None)
     exists = session.scalar(
         select(RetentionPlaybook.id).where(
             RetentionPlaybook.value_class == cls, RetentionPlaybook.reason == reason
@@ -196,6 +219,7 @@ def update_playbook(
     before = snapshot(pb)
     values = _clean(data, pb)
     _check_reward(session, values, pb)
+    _check_segment(session, values, pb)
     for key, v in values.items():
         setattr(pb, key, v)
     session.flush()
@@ -222,8 +246,9 @@ def delete_playbook(
     record(session, actor, "delete", "retention_playbook", playbook_id, before, None)
 
 
-def match_playbook(session: Session, value_class: str, rule: str) -> RetentionPlaybook | None:
-    """The enabled playbook for (class, rule), else the class's ``*`` playbook."""
+def candidate_playbooks(session: Session, value_class: str, rule: str) -> list[RetentionPlaybook]:
+    """The enabled playbooks that may take an alert of (class, rule), in the order tried: the
+    rule's own, then the class's ``*`` playbook."""
     rows = session.scalars(
         select(RetentionPlaybook).where(
             RetentionPlaybook.value_class == value_class,
@@ -231,8 +256,29 @@ def match_playbook(session: Session, value_class: str, rule: str) -> RetentionPl
             RetentionPlaybook.enabled.is_(True),
         )
     ).all()
-    exact = [p for p in rows if p.reason == rule]
-    return (exact or rows or [None])[0]
+    return sorted(rows, key=lambda p: p.reason != rule)
+
+
+def in_segment(session: Session, pb: RetentionPlaybook, customer_id: int) -> bool:
+    """True if the playbook has no segment filter or the customer is in its cluster."""
+    if pb.segment_id is None:
+        return True
+    from retento.insights.segments_service import members_select
+
+    stmt = members_select((pb.segment_id, pb.segment_cluster or 0))
+    return session.scalar(stmt.where(stmt.selected_columns[0] == customer_id).limit(1)) is not None
+
+
+def match_playbook(
+    session: Session, value_class: str, rule: str, customer_id: int | None = None
+) -> RetentionPlaybook | None:
+    """The enabled playbook for (class, rule), else the class's ``*`` playbook; with
+    ``customer_id``, the first of those whose segment filter the customer passes (a customer
+    outside a filtered rule playbook falls through to the ``*`` one)."""
+    for pb in candidate_playbooks(session, value_class, rule):
+        if customer_id is None or in_segment(session, pb, customer_id):
+            return pb
+    return None
 
 
 def arm_for(stratum: str, seq: int, control_share: float) -> str:
@@ -256,7 +302,7 @@ class Batch:
     """State shared by the applications of one evaluation: matched and locked playbooks, the
     next ``seq`` per stratum, the audit summary. Playbooks are locked once per batch."""
 
-    books: dict[tuple[str, str], RetentionPlaybook | None] = field(default_factory=dict)
+    books: dict[tuple[str, str], list[RetentionPlaybook]] = field(default_factory=dict)
     locked: dict[int, RetentionPlaybook] = field(default_factory=dict)
     seq: dict[tuple[int, str], int] = field(default_factory=dict)
     case_ids: list[int] = field(default_factory=list)
@@ -308,13 +354,20 @@ def apply_playbook(
     if playbook is None:
         key = (alert.value_class, alert.rule)
         if batch is not None and key in batch.books:
-            playbook = batch.books[key]
+            books = batch.books[key]
         else:
-            playbook = match_playbook(session, alert.value_class, alert.rule)
+            books = candidate_playbooks(session, alert.value_class, alert.rule)
             if batch is not None:
-                batch.books[key] = playbook
+                batch.books[key] = books
+        playbook = next((p for p in books if in_segment(session, p, alert.customer_id)), None)
         if playbook is None:
             return None
+    elif not in_segment(session, playbook, alert.customer_id):
+        raise InvalidInput(
+            f"Customer {alert.customer_id} is not in the segment playbook {playbook.id} is "
+            "limited to.",
+            field="playbook_id",
+        )
     if batch is None:
         existing = session.scalar(
             select(RetentionCase.id).where(RetentionCase.alert_id == alert.id)
@@ -513,7 +566,8 @@ def apply_to_alert(
     case = apply_playbook(session, alert, playbook=pb, actor=actor)
     if case is None:
         raise InvalidInput(
-            f"No enabled playbook for class {alert.value_class} and reason {alert.rule}.",
+            f"No enabled playbook for class {alert.value_class} and reason {alert.rule}"
+            " (or the customer is outside the segment its playbook is limited to).",
             field="playbook_id",
         )
     return case

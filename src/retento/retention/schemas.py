@@ -114,6 +114,8 @@ class PlaybookRead(BaseModel):
     cost: Decimal
     offer_points: int
     offer_reward_id: int | None = None
+    segment_id: int | None = None
+    segment_cluster: int | None = None
     enabled: bool
     version: int
 
@@ -134,6 +136,12 @@ class PlaybookIn(BaseModel):
     offer_points: int = Field(0, ge=0, le=1_000_000)
     # A loyalty reward (voucher) issued free of points to treated members; 0 or null: none.
     offer_reward_id: int | None = Field(None, ge=0)
+    segment: str | None = Field(
+        None,
+        max_length=20,
+        description="Limit the playbook to one cluster of a saved segmentation (Insights): "
+        "'<segment id>:<cluster>', e.g. '12:0'; '' removes the limit.",
+    )
     enabled: bool = True
 
 
@@ -151,6 +159,12 @@ class PlaybookUpdate(BaseModel):
     offer_points: int | None = Field(None, ge=0, le=1_000_000)
     # 0 removes the voucher.
     offer_reward_id: int | None = Field(None, ge=0)
+    segment: str | None = Field(
+        None,
+        max_length=20,
+        description="Limit the playbook to one cluster of a saved segmentation (Insights): "
+        "'<segment id>:<cluster>', e.g. '12:0'; '' removes the limit.",
+    )
     enabled: bool | None = None
     version: ExpectedVersion = None
 
