@@ -159,23 +159,16 @@ def churn_on_spark(
                     "baseline": _baseline_metrics(y, pdf, churn_metrics),
                 }
             t3 = time.perf_counter()
-            out_cols = [c for c in SCORE_COLUMNS if c in scores.columns and not
-                        c.startswith("reason_")]  # fmt: skip
-            reason_src = "reason_zh_{}" if lang == "zh" else "reason_{}"
+            # The DuckDB engine's columns: customer, SCORE_COLUMNS present, churned.
             selected = [f"cust AS `{customer_col.replace('`', '``')}`"]
             for c in SCORE_COLUMNS:
-                if c.startswith("reason_code_"):
-                    selected.append(c)
-                elif c.startswith("reason_"):
-                    selected.append(f"{reason_src.format(c[-1])} AS {c}")
-                elif c in out_cols:
-                    selected.append(c)
-            order = [c for c in SCORE_COLUMNS if c in out_cols or c.startswith("reason")]
-            frame = scores.selectExpr(*selected).select(customer_col, *order)
+                if c not in scores.columns:
+                    continue
+                zh = lang == "zh" and c.startswith("reason_") and not c.startswith("reason_code")
+                selected.append(f"reason_zh_{c[-1]} AS {c}" if zh else c)
             if "churned" in scores.columns:
-                frame = frame.join(
-                    scores.selectExpr(f"cust AS `{customer_col}`", "churned"), customer_col
-                )
+                selected.append("churned")
+            frame = scores.selectExpr(*selected)
             _write(frame, output, customer_col, write_frame)
             timings["write_s"] = time.perf_counter() - t3
     except (SummaryInputError, ValueError) as exc:

@@ -52,7 +52,7 @@ def test_churn_spark_end_to_end(spark, cdnow_csv: Path, tmp_path: Path) -> None:
         app,
         ["churn", str(cdnow_csv), "--customer-col", "id", "--date-col", "date", "--amount-col",
          "amount", "--calibration-end", "1997-09-30", "--horizon-days", "180", "--output",
-         str(out), "--json", "--engine", "spark", "--lang", "zh"],
+         str(out), "--json", "--engine", "spark", "--lang", "zh", "--windows", "1"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output)

@@ -58,7 +58,7 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_million_transactions_same_summary_and_parameters(spark, simulated: Path) -> None:
-    n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{simulated}')").fetchone()[0]
+    n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{simulated}')").fetchall()[0][0]
     assert 900_000 < n < 1_200_000
     duck = summarize(simulated, "customer_id", "date", "amount", freq="W")
     summary = customer_summary(spark, str(simulated), "customer_id", "date", "amount", freq="W")

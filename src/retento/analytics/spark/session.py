@@ -49,6 +49,7 @@ def get_spark(master: str | None = None, *, app_name: str = "retento", **conf: A
     warnings.filterwarnings(
         "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
     )
+    warnings.filterwarnings("ignore", message="The copy keyword is deprecated", module="pyspark")
 
     active = SparkSession.getActiveSession()
     if active is not None and not conf and master is None:
