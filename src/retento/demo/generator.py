@@ -591,13 +591,15 @@ STEPS: list[Step] = [step_users, step_products, step_customers, step_orders, ste
 def domain_steps() -> list[Step]:
     """Steps contributed by later capabilities, run after the core ones in this order."""
     from retento.complaints.demo import step_complaints
+    from retento.journey.demo import step_journey
     from retento.loyalty.demo import step_loyalty
     from retento.retention.demo import step_retention
     from retento.scoring.demo import step_scoring
     from retento.surveys.demo import step_surveys
 
     # Scoring first: complaints pick SLA policies and surveys pick segments by value class.
-    return [step_scoring, step_complaints, step_surveys, step_loyalty, step_retention]
+    # Journey last, on its own random stream: it reads the touchpoints and survey questions.
+    return [step_scoring, step_complaints, step_surveys, step_loyalty, step_retention, step_journey]
 
 
 # --------------------------------------------------------------------------- public API
