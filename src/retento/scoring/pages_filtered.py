@@ -18,7 +18,7 @@ from retento.scoring.models import VALUE_CLASSES, ScoreRun
 from retento.web import dashfilters
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
-from retento.web.render import tr
+from retento.web.render import request_locale, tr
 
 SEGMENT_GROUPS = (
     ("value_class", N_("Value class (pyramid tier)")),
@@ -28,9 +28,23 @@ SEGMENT_GROUPS = (
 SCATTER_POINTS = 2000
 
 
+def _extra_options(request: Request, kinds: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """The options of segment kinds other domains registered (read in a short session)."""
+    if not kinds:
+        return {}
+    locale = request_locale(request)
+    with request.app.state.session_factory() as s:
+        return {k: queries.EXTRA_SEGMENTS[k][1](s, locale) for k in kinds}
+
+
 def parse(request: Request, default_period: str = "all") -> dashfilters.DashFilters:
-    """The period and segment of the request (segments are those scoring stores)."""
-    return dashfilters.parse(request, queries.SEGMENTS, default_period=default_period)
+    """The period and segment of the request (segments are those scoring stores, plus the
+    kinds other domains registered, e.g. Insights' saved segments)."""
+    allowed = dict(queries.SEGMENTS)
+    kind = request.query_params.get("segment", "").strip().partition(":")[0]
+    if kind in queries.EXTRA_SEGMENTS:
+        allowed[kind] = tuple(v for v, _ in _extra_options(request, [kind])[kind])
+    return dashfilters.parse(request, allowed, default_period=default_period)
 
 
 def segment_choices(request: Request) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -42,6 +56,10 @@ def segment_choices(request: Request) -> list[tuple[str, list[tuple[str, str]]]]
             (f"{kind}:{v}", tr(request, label_msgid(label_kind, v))) for v in queries.SEGMENTS[kind]
         ]
         out.append((tr(request, title), options))
+    extra = _extra_options(request, list(queries.EXTRA_SEGMENTS))
+    for kind, (title, _, _) in queries.EXTRA_SEGMENTS.items():
+        if extra[kind]:
+            out.append((tr(request, title), [(f"{kind}:{v}", t) for v, t in extra[kind]]))
     return out
 
 

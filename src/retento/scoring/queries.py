@@ -8,6 +8,7 @@ that this SQL and ``summarize`` agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -170,6 +171,27 @@ _SEGMENT_LABEL_KINDS = {
 }
 
 
+# Segment kinds other domains add to the dashboards' filter (Insights' saved segments):
+# kind → (title msgid, options(session, locale) → [(value, label)], members(value) →
+# ``SELECT customer_id``). Their values are checked against the options when parsed.
+SegmentOptions = Callable[[Session, str], list[tuple[str, str]]]
+EXTRA_SEGMENTS: dict[str, tuple[str, SegmentOptions, Callable[[str], Select]]] = {}
+
+
+def register_segment_kind(
+    kind: str, title: str, options: SegmentOptions, members: Callable[[str], Select]
+) -> None:
+    """Add a segment kind to the dashboards' ``?segment=<kind>:<value>`` filter."""
+    EXTRA_SEGMENTS[kind] = (title, options, members)
+
+
+def segment_condition(kind: str, value: str):
+    """The ``WHERE`` condition on ``customer_scores`` rows of segment ``kind:value``."""
+    if kind in EXTRA_SEGMENTS:
+        return CustomerScore.customer_id.in_(EXTRA_SEGMENTS[kind][2](value))
+    return _SEGMENT_COLUMNS[kind] == value
+
+
 def segment_label_kind(kind: str) -> str:
     """The ``web.labels`` kind that names the values of segment ``kind``."""
     return _SEGMENT_LABEL_KINDS[kind]
@@ -188,7 +210,7 @@ def latest_run_id(session: Session) -> int | None:
 def segment_customers(run_id: int, kind: str, value: str) -> Select:
     """``SELECT customer_id`` of the customers in a segment of run ``run_id``."""
     return select(CustomerScore.customer_id).where(
-        CustomerScore.run_id == run_id, _SEGMENT_COLUMNS[kind] == value
+        CustomerScore.run_id == run_id, segment_condition(kind, value)
     )
 
 
@@ -224,7 +246,7 @@ def run_scores_frame(
     )
     stmt = select(*cols).where(CustomerScore.run_id == run_id)
     if segment is not None:
-        stmt = stmt.where(_SEGMENT_COLUMNS[segment[0]] == segment[1])
+        stmt = stmt.where(segment_condition(segment[0], segment[1]))
     if bought is not None:
         stmt = stmt.where(CustomerScore.customer_id.in_(buyers_between(*bought)))
     df = pd.DataFrame(session.execute(stmt).all(), columns=[c.key for c in cols])

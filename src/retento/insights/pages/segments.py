@@ -30,6 +30,7 @@ from retento.insights.web import (
     lang,
     progress_context,
 )
+from retento.scoring import queries as scoring_queries
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
@@ -54,6 +55,20 @@ register_insight(
 
 # Survey distributions to a saved segment show as "Saved segment: <id>:<cluster>".
 register_labels("segment_kind", {"insight": N_("Saved segment")})
+
+
+def _dash_members(value: str):
+    chosen = svc.parse_filter(value)
+    if chosen is None:  # pragma: no cover - the dashboards check the value first
+        raise ValueError(value)
+    return svc.members_select(chosen)
+
+
+# The dashboards' ?segment= filter (value, loyalty, retention, home) offers saved segments as
+# "insight:<segment id>:<cluster>".
+scoring_queries.register_segment_kind(
+    "insight", N_("Saved segments"), svc.filter_choices, _dash_members
+)
 
 RUN_FIELDS = ("method", "k", "k_min", "k_max", "seed")
 
