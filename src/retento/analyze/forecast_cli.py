@@ -75,9 +75,7 @@ def forecast(
         t1 = time.perf_counter()
         # Counts and non-negative sums cannot fall below 0: clip the forecast there.
         lower = 0.0 if agg in ("count", "nunique") or bool((series >= 0).all()) else None
-        result = forecast_kpi(
-            series, freq, horizon, n_origins=origins, select=select, lower=lower
-        )
+        result = forecast_kpi(series, freq, horizon, n_origins=origins, select=select, lower=lower)
     except ForecastInputError as exc:
         _fail(str(exc))
         return

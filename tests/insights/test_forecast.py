@@ -1,0 +1,261 @@
+"""Forecasts: KPI series from the database, the JSON API, the page in English and Chinese, and
+`retento analyze forecast` on a small CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from typer.testing import CliRunner
+
+from retento.complaints.models import Complaint
+from retento.insights import forecast_queries as fq
+from retento.surveys import service as survey_service
+from retento.surveys.models import SurveyAnswer, SurveyResponse
+from retento.surveys.schemas import SurveyFromTemplate
+from tests.factories import make_customer, make_order, make_product
+from tests.factories.complaints import make_complaint
+
+TODAY = datetime.now(UTC).date()
+MONTHS = 30
+
+
+def _month_start(months_back: int) -> date:
+    y, m = TODAY.year, TODAY.month - months_back
+    while m < 1:
+        y, m = y - 1, m + 12
+    return date(y, m, 1)
+
+
+@pytest.fixture
+def shop(db, users):
+    """30 complete months (and the current one) of orders with a yearly season and growth, a
+    few complaints a month, and NPS answers in most months."""
+    product = make_product(db, unit_price=Decimal("10.00"), unit_cost=Decimal("4.00"))
+    customers = [make_customer(db, name=f"Customer {i}") for i in range(12)]
+    survey = survey_service.create_from_template(
+        db, SurveyFromTemplate(template="standard"), actor=users["manager"]
+    )
+    nps_q = next(q for q in survey.questions if q.qtype == "nps")
+    for back in range(MONTHS, -1, -1):
+        start = _month_start(back)
+        season = 1 + 0.5 * math.sin(2 * math.pi * start.month / 12)
+        n_orders = max(1, round((3 + (MONTHS - back) * 0.1) * season))
+        for i in range(n_orders):
+            when = datetime(start.year, start.month, 2 + (i * 5) % 25, 12, tzinfo=UTC)
+            if when.date() >= TODAY:
+                continue
+            # Customers join over time: a new one every few months.
+            c = customers[min(len(customers) - 1, i + (MONTHS - back) // 4) % len(customers)]
+            make_order(db, c, ordered_at=when, lines=[(product, 1 + i % 3)])
+        for i in range(back % 3 + 1):
+            when = datetime(start.year, start.month, 3 + 7 * i, 9, tzinfo=UTC)
+            if when.date() < TODAY:
+                make_complaint(
+                    db, actor=users["manager"], customer_id=customers[i].id, received_at=when
+                )
+        if back % 5 != 4:  # some months without answers: carried forward
+            for i, score in enumerate((10, 9, 6 if back % 2 else 8)):
+                when = datetime(start.year, start.month, 5 + i, 10, tzinfo=UTC)
+                if when.date() >= TODAY:
+                    continue
+                r = SurveyResponse(
+                    survey_id=survey.id,
+                    customer_id=customers[i].id,
+                    channel="phone",
+                    status="completed",
+                    completed_at=when,
+                )
+                db.add(r)
+                db.flush()
+                db.add(SurveyAnswer(response_id=r.id, question_id=nps_q.id, number=score))
+    db.commit()
+    return {"customers": customers}
+
+
+def test_kpi_series_match_the_rows(db, shop):
+    rev = fq.kpi_series(db, "revenue", "M")
+    # Complete months only: the current month is left out, the first starts on the 2nd → out.
+    assert rev.series.index[-1].date() == _month_start(1)
+    assert len(rev.series) == MONTHS - 1
+    # Revenue is summed exactly as Decimal and matches the orders of one month.
+    last = _month_start(1)
+    orders = db.query(fq.Order).all()
+    expected = sum(
+        (o.revenue for o in orders if o.ordered_at.date().replace(day=1) == last), Decimal("0")
+    )
+    assert rev.totals[last.isoformat()] == expected
+    assert rev.series.iloc[-1] == float(expected)
+    complaints = fq.kpi_series(db, "complaints", "M")
+    n_last = sum(
+        1 for c in db.query(Complaint).all() if c.received_at.date().replace(day=1) == last
+    )
+    assert complaints.series.iloc[-1] == n_last
+    nps = fq.kpi_series(db, "nps", "M")
+    assert nps.filled > 0  # the months without answers
+    assert nps.series.between(-100, 100).all()
+    active = fq.kpi_series(db, "active_customers", "M")
+    new = fq.kpi_series(db, "new_customers", "M")
+    assert (active.series >= 1).all()
+    assert new.series.sum() <= len(shop["customers"])
+    weekly = fq.kpi_series(db, "revenue", "W")
+    assert (weekly.series.index.day_of_week == 0).all()
+    assert weekly.series.sum() <= sum(float(o.revenue) for o in orders)
+
+
+def test_api_forecast_with_backtest_and_intervals(client, tokens, shop):
+    fq._CACHE.clear()  # the other backend's run may have cached the same series
+    r = client.get("/api/v1/insights/forecasts/revenue?freq=M&horizon=3", headers=tokens["analyst"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["kpi"] == "revenue" and body["unit"] == "money"
+    assert len(body["forecast"]) == 3
+    f = body["forecast"][0]
+    assert f["lo95"] <= f["lo80"] <= f["mean"] <= f["hi80"] <= f["hi95"]
+    assert f["lo95"] >= 0  # revenue is clipped at 0
+    assert body["winner"] in ("model", "naive")
+    assert set(body["errors"]) == {"model", "naive"}
+    assert len(body["backtest"]) == 4 * 3
+    assert body["cached"] is False
+    again = client.get(
+        "/api/v1/insights/forecasts/revenue?freq=M&horizon=3", headers=tokens["analyst"]
+    )
+    assert again.json()["cached"] is True
+    listing = client.get("/api/v1/insights/forecasts", headers=tokens["agent"]).json()
+    assert [k["kpi"] for k in listing["kpis"]] == list(fq.KPIS)
+
+
+def test_api_nps_and_complaints(client, tokens, shop):
+    r = client.get("/api/v1/insights/forecasts/nps?freq=M&horizon=2", headers=tokens["manager"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert all(-100 <= p["lo95"] and p["hi95"] <= 100 for p in body["forecast"])
+    assert body["nps_filled"] > 0
+    r = client.get(
+        "/api/v1/insights/forecasts/complaints?freq=M&horizon=2", headers=tokens["admin"]
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_api_bad_input_is_422(client, tokens, shop):
+    h = tokens["analyst"]
+    assert client.get("/api/v1/insights/forecasts/churn", headers=h).status_code == 404
+    assert client.get("/api/v1/insights/forecasts/revenue?freq=Q", headers=h).status_code == 422
+    r = client.get("/api/v1/insights/forecasts/revenue?freq=M&horizon=40", headers=h)
+    assert r.status_code == 422
+    assert "at least 53 needed" in r.json()["detail"]
+    assert client.get("/api/v1/insights/forecasts/revenue").status_code == 401
+
+
+def test_api_without_data(client, tokens):
+    r = client.get("/api/v1/insights/forecasts/complaints", headers=tokens["analyst"])
+    assert r.status_code == 422
+    assert "no data" in r.json()["detail"]
+
+
+def test_page_in_english(web, shop):
+    web.login("analyst")
+    r = web.get("/insights/forecasts?kpi=revenue&freq=M&horizon=3")
+    assert r.status_code == 200
+    assert 'data-tab="forecast"' in r.text and 'aria-current="page"' in r.text
+    assert 'id="forecast-chart" data-chart=' in r.text
+    assert 'id="backtest-table"' in r.text and "sMAPE" in r.text
+    assert 'data-winner="' in r.text
+    assert "Seasonal naive" in r.text
+    assert "retento analyze forecast orders.csv" in r.text
+    assert "/static/vendor/echarts-6.1.0.min.js" in r.text
+    index = web.get("/insights")
+    assert 'data-insight="forecast"' in index.text
+
+
+def test_page_in_chinese(web, shop, db, users):
+    users["analyst"].locale = "zh_CN"
+    db.commit()
+    web.login("analyst")
+    r = web.get("/insights/forecasts?kpi=complaints&freq=M&horizon=3")
+    assert r.status_code == 200
+    assert "回测误差" in r.text and "季节性朴素预测" in r.text
+    assert "Backtest errors" not in r.text
+
+
+def test_page_errors_and_too_short(web, shop):
+    web.login("analyst")
+    r = web.get("/insights/forecasts?kpi=nope&horizon=x")
+    assert r.status_code == 422
+    assert "Choose one of the KPIs." in r.text
+    assert "Enter a whole number of periods" in r.text
+    r = web.get("/insights/forecasts?kpi=revenue&freq=M&horizon=60")
+    assert r.status_code == 200
+    assert 'id="forecast-problem"' in r.text and "at least 73 needed" in r.text
+
+
+def test_cli_on_a_small_csv(tmp_path):
+    from retento.analyze.cli import app
+
+    path = tmp_path / "orders.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["ordered_at", "amount"])
+        day = date(2022, 1, 1)
+        while day < date(2025, 1, 1):
+            n = 2 + (day.month in (11, 12)) * 2 + (day.year - 2022)
+            for i in range(n):
+                w.writerow([day.isoformat(), f"{10 + i}.50"])
+            day += timedelta(days=3)
+    out = tmp_path / "fc.csv"
+    result = CliRunner().invoke(
+        app,
+        [
+            "forecast",
+            str(path),
+            "--date-col",
+            "ordered_at",
+            "--value-col",
+            "amount",
+            "--freq",
+            "M",
+            "--horizon",
+            "4",
+            "--output",
+            str(out),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["freq"] == "M" and len(body["forecast"]) == 4
+    assert body["errors"]["naive"]["smape"] >= 0
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0]["kind"] == "history" and rows[-1]["kind"] == "forecast"
+    assert sum(r["kind"] == "forecast" for r in rows) == 4
+    text = CliRunner().invoke(
+        app,
+        ["forecast", str(path), "--date-col", "ordered_at", "--freq", "M", "--output", str(out)],
+    )
+    assert text.exit_code == 0, text.output
+    assert "Backtest (4 origins x 6 steps)" in text.output
+    bad = CliRunner().invoke(
+        app, ["forecast", str(path), "--date-col", "when", "--output", str(out)]
+    )
+    assert bad.exit_code == 1
+    assert "Column 'when' not found" in bad.output
+    short = CliRunner().invoke(
+        app,
+        [
+            "forecast",
+            str(path),
+            "--date-col",
+            "ordered_at",
+            "--freq",
+            "M",
+            "--horizon",
+            "40",
+            "--output",
+            str(out),
+        ],
+    )
+    assert short.exit_code == 1 and "needs at least" in short.output
