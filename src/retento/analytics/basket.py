@@ -160,7 +160,7 @@ class OrderLines:
                 raise SummaryInputError(
                     f"Column {col!r} not found; columns are: " + ", ".join(map(str, frame.columns))
                 )
-        o_codes, _ = pd.factorize(frame[order_col].to_numpy(), use_na_sentinel=True)
+        o_codes = _order_codes(frame[order_col])
         i = frame[item_col].astype("category")
         i_codes = i.cat.codes.to_numpy()
         labels = [str(v) for v in i.cat.categories]
@@ -171,15 +171,29 @@ class OrderLines:
             ok &= ~blank[np.where(i_codes >= 0, i_codes, 0)]
         skipped = int(len(ok) - ok.sum())
         width = max(len(labels), 1)
-        key = _distinct(o_codes[ok].astype(np.int64) * width + i_codes[ok])
-        baskets, items = key // width, key % width
+        # One int64 key per line, built and sorted in place (peak memory matters here: a few
+        # arrays of 8 bytes per line are the largest thing this command holds).
+        key = o_codes[ok] if skipped else o_codes.astype(np.int64, copy=True)
+        del o_codes
+        key *= width
+        key += i_codes[ok] if skipped else i_codes
+        del i_codes, ok
+        key.sort()
+        starts = np.empty(len(key), dtype=bool)
+        starts[:1] = True
+        np.not_equal(key[1:], key[:-1], out=starts[1:])
+        key = key[starts]  # distinct (basket, item) lines
+        items = (key % width).astype(np.int32)
+        key //= width
         # Dense basket numbers over the baskets that kept at least one item (``key`` is sorted,
         # so a basket starts wherever the number changes); unused or blank item labels stay
         # (they simply have no line).
-        starts = np.empty(len(baskets), dtype=bool)
+        starts = np.empty(len(key), dtype=bool)
         starts[:1] = True
-        np.not_equal(baskets[1:], baskets[:-1], out=starts[1:])
-        baskets = np.cumsum(starts) - 1
+        np.not_equal(key[1:], key[:-1], out=starts[1:])
+        del key
+        baskets = np.cumsum(starts, dtype=np.int64)
+        baskets -= 1
         return cls(
             baskets=baskets,
             items=items,
@@ -187,6 +201,21 @@ class OrderLines:
             n_baskets=int(baskets[-1]) + 1 if len(baskets) else 0,
             skipped=skipped,
         )
+
+
+def _order_codes(orders: pd.Series) -> np.ndarray:
+    """Non-negative integers that tell the orders apart, -1 for a missing order.
+
+    Integer order numbers are used as they are, shifted to start at 0 (the sort that follows
+    groups them anyway), so no hash table of every order is built (~20 MB per million lines);
+    other values (text ids) are numbered by ``pd.factorize``."""
+    values = orders.to_numpy()
+    if values.dtype.kind in "iu" and len(values):
+        low, high = int(values.min()), int(values.max())
+        if high - low < 2**40:  # room for ``order * n_items + item`` in int64
+            return values.astype(np.int64, copy=False) - low
+    codes, _ = pd.factorize(values, use_na_sentinel=True)
+    return codes
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
@@ -240,9 +269,11 @@ class _Compressed:
 
 def _compress(major: np.ndarray, minor: np.ndarray, shape: tuple[int, int]) -> _Compressed:
     """Group ``(major, minor)`` entries by ``major`` (stable, so a sorted ``minor`` stays sorted)."""
-    order = np.argsort(major, kind="stable")
     indptr = np.zeros(shape[0] + 1, dtype=np.int64)
     np.cumsum(np.bincount(major, minlength=shape[0]), out=indptr[1:])
+    if len(major) < 2 or bool((major[1:] >= major[:-1]).all()):
+        return _Compressed(indptr, minor, shape)  # already grouped (order lines come sorted)
+    order = np.argsort(major, kind="stable")
     return _Compressed(indptr, minor[order], shape)
 
 
@@ -259,7 +290,9 @@ def _bitsets(matrix: _Compressed, columns: np.ndarray, n_rows: int) -> np.ndarra
     return out.view(np.uint64)
 
 
-_PAIR_CHUNK = 4_000_000  # pairs generated at once by the small-basket path
+# Pairs generated at once by the small-basket path: ~5 arrays of this many 4-byte numbers are
+# alive at a time (1M: ~20 MB), which bounds this step's memory; larger blocks were no faster.
+_PAIR_CHUNK = 1_000_000
 _DENSE_PAIRS_MAX = 3000  # frequent items up to which pair counts go into an m x m table
 
 
@@ -284,7 +317,8 @@ def _frequent_pairs(x: _Compressed, min_count: int) -> tuple[np.ndarray, np.ndar
         pr, pc, pn = pair.row[keep], pair.col[keep], pair.data[keep]
         order = np.lexsort((pc, pr))
         return pr[order].astype(np.int64), pc[order].astype(np.int64), pn[order]
-    indptr, cols = x.indptr, x.indices.astype(np.int64)
+    # m <= 3,000, so a pair's number a*m + b < 9e6 fits in int32 (half the memory of int64).
+    indptr, cols = x.indptr, x.indices.astype(np.int32)
     sizes = np.diff(indptr)
     counts = np.zeros(m * m, dtype=np.int64)
     for size in np.unique(sizes[sizes >= 2]).tolist():
@@ -295,9 +329,12 @@ def _frequent_pairs(x: _Compressed, min_count: int) -> tuple[np.ndarray, np.ndar
         for lo in range(0, len(rows), step):
             block = cols[indptr[rows[lo : lo + step], None] + offsets]
             a, b = block[:, iu], block[:, ju]
-            counts += np.bincount(
-                (np.minimum(a, b) * m + np.maximum(a, b)).ravel(), minlength=m * m
-            )
+            low = np.minimum(a, b)
+            np.maximum(a, b, out=b)
+            low *= m
+            low += b
+            del a, b
+            counts += np.bincount(low.ravel(), minlength=m * m)
     hit = np.flatnonzero(counts >= min_count)  # sorted, so (a, b) comes out in order
     return hit // m, hit % m, counts[hit]
 
@@ -379,7 +416,7 @@ def frequent_itemsets(
         return _itemset_frame(result, enc.labels, n)
 
     # Sparse basket x frequent-item matrix (position = rank in ``frequent``).
-    position = np.full(len(enc.labels), -1, dtype=np.int64)
+    position = np.full(len(enc.labels), -1, dtype=np.int32)
     position[frequent] = np.arange(len(frequent))
     keep = position[enc.items] >= 0
     rows, cols = enc.baskets[keep], position[enc.items[keep]]
