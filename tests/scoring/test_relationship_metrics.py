@@ -4,6 +4,9 @@ value per customer and per value class, the API, the dashboard section and the 3
 
 from __future__ import annotations
 
+import html as html_lib
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -296,6 +299,20 @@ def test_dashboard_section_both_languages(client, db, users, population):
     # a custom period over 2024 is not.
     custom = web.get("/value?period=custom&from=2024-01-01&to=2024-12-31")
     assert 'id="rates-chart"' in custom.text and 'id="rates-table"' in custom.text
+    m = re.search(r'id="rates-chart" data-chart="([^"]*)"', custom.text)
+    option = json.loads(html_lib.unescape(m.group(1)))
+    assert option["xAxis"]["data"][0] == "2024-01" and len(option["xAxis"]["data"]) == 12
+    retention = option["series"][0]["data"]
+    expected = relationship.rate_series(
+        db,
+        grain="month",
+        start=datetime(2024, 1, 1, tzinfo=UTC),
+        end=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    assert retention == [
+        None if p["retention_rate"] is None else round(p["retention_rate"] * 100, 1)
+        for p in expected["points"]
+    ]
     web.post("/locale", {"lang": "zh_CN", "next": "/value"})
     zh = web.get("/value?period=custom&from=2024-01-01&to=2024-12-31")
     assert "客户保持率" in zh.text and "重复购买率" in zh.text and "顾客份额" in zh.text

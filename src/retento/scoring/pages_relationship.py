@@ -5,7 +5,10 @@ of wallet overall and per category, delivered value per dimension)."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -13,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.customers.models import Customer
-from retento.scoring import dashboard_cache, queries, relationship, value_settings
+from retento.scoring import queries, relationship, value_settings
 from retento.scoring.models import ScoreRun
 from retento.surveys.models import COST_DIMENSIONS, DELIVERED_VALUE_DIMENSIONS
 from retento.web import dashfilters
@@ -173,6 +176,26 @@ def _build(request: Request, session: Session, f: dashfilters.DashFilters, grain
     }
 
 
+_lock = threading.Lock()
+_store: OrderedDict[tuple, Any] = OrderedDict()
+MAX_ENTRIES = 32
+
+
+def _cached(key: tuple, compute: Callable[[], Any]) -> Any:
+    """The section stored under ``key`` (its own store, apart from the run dashboards' cache:
+    its key carries the minute, so it expires by itself)."""
+    with _lock:
+        if key in _store:
+            _store.move_to_end(key)
+            return _store[key]
+    value = compute()
+    with _lock:
+        _store[key] = value
+        while len(_store) > MAX_ENTRIES:
+            _store.popitem(last=False)
+    return value
+
+
 def dashboard_context(
     request: Request, session: Session, f: dashfilters.DashFilters
 ) -> dict[str, Any]:
@@ -189,7 +212,7 @@ def dashboard_context(
         grain,
     )
     return {
-        "rel": dashboard_cache.cached(key, lambda: _build(request, session, f, grain)),
+        "rel": _cached(key, lambda: _build(request, session, f, grain)),
         "rel_links": {g: f.query(grain=g) for g in relationship.GRAINS},
     }
 

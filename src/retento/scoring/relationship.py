@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy import Date, Integer, and_, case, cast, func, literal, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from retento.auth.models import User
@@ -90,6 +90,13 @@ def _period_expr(session: Session, grain: str):
     if grain == "month":
         return year * 12 + month - 1
     return year * 4 + (month - 1) // 3
+
+
+def _date_of(session: Session, instant):
+    """The UTC calendar day of a timestamp expression."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone("UTC", instant), Date)
+    return func.date(instant)
 
 
 def _segment_ids(session: Session, segment: tuple[str, str] | None):
@@ -161,46 +168,58 @@ def rate_series(
     first = max(first, last - MAX_PERIODS + 1)
     lo = _start_of(first - 1, grain)  # the period before the first, for its retention base
     pidx = _period_expr(session, grain)
-    day = queries._day(session)
     valid = [Order.status != "cancelled", Order.ordered_at >= lo, Order.ordered_at < end]
     ids = _segment_ids(session, segment)
     if ids is not None:
         valid.append(Order.customer_id.in_(ids))
+    # One row per (customer, period) in the window, read once (a CTE used three times); two
+    # different days in the period ⇔ the first and the last order fall on different days.
     act = (
         select(
             Order.customer_id.label("cid"),
             pidx.label("p"),
-            func.count(func.distinct(day)).label("days"),
+            (
+                _date_of(session, func.min(Order.ordered_at))
+                < _date_of(session, func.max(Order.ordered_at))
+            ).label("twice"),
         )
         .where(*valid)
         .group_by(Order.customer_id, pidx)
-        .subquery("act")
+        .cte("act")
     )
-    # Bought before the period? The period of the customer's first order ever (any date).
-    first_q = select(Order.customer_id.label("cid"), func.min(pidx).label("first_p")).where(
-        Order.status != "cancelled", Order.ordered_at < end
+    # Bought before the period: an earlier period in the window, or any order before the
+    # window (an index probe on (customer_id, ordered_at) per customer, not a scan of history).
+    first_p = func.min(act.c.p).over(partition_by=act.c.cid)
+    ranked = select(act.c.cid, act.c.p, act.c.twice, first_p.label("first_p")).subquery("ranked")
+    older = aliased(Order, name="older")
+    before = (
+        select(older.id)
+        .where(
+            older.customer_id == ranked.c.cid,
+            older.status != "cancelled",
+            older.ordered_at < lo,
+        )
+        .exists()
     )
-    if ids is not None:
-        first_q = first_q.where(Order.customer_id.in_(ids))
-    first_order = first_q.group_by(Order.customer_id).subquery("firsts")
-    period_start = {p: _start_of(p, grain) for p in range(first - 1, last + 2)}
-    repeat = case(((act.c.days >= 2) | (first_order.c.first_p < act.c.p), 1), else_=0)
-    buyers_rows = session.execute(
-        select(act.c.p, func.count(), func.sum(repeat))
-        .join(first_order, first_order.c.cid == act.c.cid)
-        .where(act.c.p >= first)
-        .group_by(act.c.p)
-    ).all()
-    nxt = aliased(act, name="nxt")
-    kept_rows = session.execute(
-        select(act.c.p + 1, func.count(), func.count(nxt.c.cid))
+    repeat = case((ranked.c.twice | (ranked.c.first_p < ranked.c.p) | before, 1), else_=0)
+    nxt = act.alias("nxt")
+    buyers_q = (
+        select(literal("b").label("kind"), ranked.c.p, func.count(), func.sum(repeat))
+        .where(ranked.c.p >= first)
+        .group_by(ranked.c.p)
+    )
+    kept_q = (
+        select(literal("k").label("kind"), act.c.p + 1, func.count(), func.count(nxt.c.cid))
         .select_from(act)
         .outerjoin(nxt, and_(nxt.c.cid == act.c.cid, nxt.c.p == act.c.p + 1))
         .where(act.c.p < last)
         .group_by(act.c.p)
-    ).all()
-    buyers = {int(p): (int(n), int(r or 0)) for p, n, r in buyers_rows}
-    kept = {int(p): (int(n), int(k)) for p, n, k in kept_rows}
+    )
+    buyers: dict[int, tuple[int, int]] = {}
+    kept: dict[int, tuple[int, int]] = {}
+    for kind, p, n, x in session.execute(union_all(buyers_q, kept_q)):
+        (buyers if kind == "b" else kept)[int(p)] = (int(n), int(x or 0))
+    period_start = {p: _start_of(p, grain) for p in range(first - 1, last + 2)}
     points: list[RatePoint] = []
     for p in range(first, last + 1):
         n, r = buyers.get(p, (0, 0))
