@@ -179,3 +179,26 @@ def test_work_page_and_api(live_pg):
         web.post("/locale", {"lang": "zh_CN", "next": "/admin/work"})
         zh = client.get("/admin/work")
         assert "后台任务" in zh.text and "定时作业" in zh.text and "已完成" in zh.text
+
+
+@queue.work_kind("test.reap_self", "Test work")
+def _reap_self(ctx: queue.WorkContext) -> dict:
+    # Backdate the heartbeat (on SQLite none is written while the work runs) and reap.
+    with transaction(ctx.factory) as s:
+        s.execute(
+            update(WorkItem)
+            .where(WorkItem.id == ctx.item_id)
+            .values(heartbeat_at=utcnow() - timedelta(hours=1))
+        )
+    return {"reaped": queue.reap_stale(ctx.factory, stale_seconds=1, max_attempts=3)}
+
+
+def test_an_item_running_in_this_process_is_never_reaped_by_it(session_factory):
+    """Both backends: the runner's own process does not take its item back, heartbeat or not."""
+    with transaction(session_factory) as s:
+        item_id = queue.enqueue(s, "test.reap_self", {}).id
+    assert queue.run_in_web(session_factory, item_id) == "done"
+    with session_factory() as s:
+        item = s.get(WorkItem, item_id)
+        assert (item.status, item.result, item.attempts) == ("done", {"reaped": []}, 1)
+    assert queue.run_in_web(session_factory, item_id) == "taken"  # done: not run twice

@@ -50,6 +50,9 @@ class WorkKind:
 KINDS: dict[str, WorkKind] = {}
 # Progress of items running in this process: id -> (stage, fraction).
 LOCAL: dict[int, tuple[str, float]] = {}
+# Items running in this process: never reaped by it, whatever their heartbeat says (on SQLite
+# no heartbeat is written, see ``_heartbeat``).
+RUNNING_HERE: set[int] = set()
 _LOCK = threading.Lock()
 
 
@@ -233,6 +236,8 @@ def run_item(factory: sessionmaker[Session], item_id: int, holder: str) -> str:
         target=_heartbeat, args=(factory, item_id, holder, done), daemon=True, name="retento-beat"
     )
     beat.start()
+    with _LOCK:
+        RUNNING_HERE.add(item_id)
     status, result, error = "done", None, None
     try:
         if kind is None:
@@ -247,21 +252,25 @@ def run_item(factory: sessionmaker[Session], item_id: int, holder: str) -> str:
         beat.join(timeout=5)
     with _LOCK:
         stage, _ = LOCAL.pop(item_id, ("done", 1.0))
-    with transaction(factory) as s:
-        s.execute(
-            update(WorkItem)
-            .where(WorkItem.id == item_id, WorkItem.claimed_by == holder)
-            .values(
-                status=status,
-                result=result,
-                error=error[:4000] if error else None,
-                progress=1.0 if status == "done" else WorkItem.progress,
-                stage="done" if status == "done" else stage,
-                finished_at=utcnow(),
-                heartbeat_at=utcnow(),
+    try:
+        with transaction(factory) as s:
+            s.execute(
+                update(WorkItem)
+                .where(WorkItem.id == item_id, WorkItem.claimed_by == holder)
+                .values(
+                    status=status,
+                    result=result,
+                    error=error[:4000] if error else None,
+                    progress=1.0 if status == "done" else WorkItem.progress,
+                    stage="done" if status == "done" else stage,
+                    finished_at=utcnow(),
+                    heartbeat_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        )
+    finally:
+        with _LOCK:
+            RUNNING_HERE.discard(item_id)
     return status
 
 
@@ -306,6 +315,9 @@ def reap_stale(
         if not _is_sqlite(s):
             stmt = stmt.with_for_update(skip_locked=True)
         for item in s.scalars(stmt).all():
+            with _LOCK:
+                if item.id in RUNNING_HERE:
+                    continue
             touched.append(item.id)
             reason = f"The process running it stopped ({item.claimed_by})."
             if item.attempts < max_attempts:
