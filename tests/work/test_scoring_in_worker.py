@@ -67,3 +67,24 @@ def test_a_web_started_run_is_run_by_the_worker_with_progress_in_the_row(live_pg
         stored = s.get(WorkItem, item.id)
         assert stored.status == "done" and stored.claimed_by == runner.holder
         assert stored.result["status"] == "succeeded" and stored.result["customers"] > 0
+
+
+def test_the_nightly_job_queues_the_run_for_the_worker(db, users, session_factory):
+    from retento.core.db import transaction
+
+    insert_population(db)
+    db.commit()
+    with transaction(session_factory) as s:
+        run_id = scoring_jobs.nightly_scoring(s)
+    assert run_id is not None
+    with session_factory() as s:
+        assert s.get(ScoreRun, run_id).status == "running"
+        item = queue.item_for_ref(s, scoring_jobs.work_ref(run_id))
+        assert item.status == "queued" and item.created_by_id is None
+    with transaction(session_factory) as s:  # the next tick: a run is already in progress
+        assert scoring_jobs.nightly_scoring(s) is None
+    assert queue.run_in_web(session_factory, item.id) == "done"
+    with session_factory() as s:
+        assert s.get(ScoreRun, run_id).status == "succeeded"
+    with transaction(session_factory) as s:  # scored less than 20 hours ago: nothing to do
+        assert scoring_jobs.nightly_scoring(s) is None

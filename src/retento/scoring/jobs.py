@@ -31,7 +31,9 @@ MIN_GAP = timedelta(hours=20)
 
 @job("nightly_scoring", every_seconds=3600)
 def nightly_scoring(session: Session) -> int | None:
-    """Score everyone if the last successful run is older than 20 hours; returns the run id."""
+    """Queue a scoring of everyone if the last successful run is older than 20 hours; returns
+    the run id. The run itself is long work: a worker runs it (not the scheduler's process,
+    which may be a web process)."""
     age = service.last_run_age(session)
     if age is not None and age < MIN_GAP:
         return None
@@ -42,10 +44,10 @@ def nightly_scoring(session: Session) -> int | None:
     if (session.scalar(select(func.count(func.distinct(Order.customer_id)))) or 0) < 10:
         return None
     try:
-        run = service.run_scoring(session, ScoreRunCreate(), actor=None)
+        run = service.start_run(session, ScoreRunCreate(), actor=None)
     except Conflict:
-        return None  # a run started by a manager is in progress
-    emit("scoring.run_finished", session, run=run, actor=None)
+        return None  # a run is in progress (started by a manager or queued earlier)
+    enqueue_started_run(session, run, ScoreRunCreate(), None)
     return run.id
 
 
