@@ -89,7 +89,14 @@ def _chart(request: Request, r: dict[str, Any]) -> str:
     model_name = tr(request, N_("Forecast (%(model)s)"), model=r["model"])
     naive_name = tr(request, fq.baseline_name(r))
     band95, band80 = tr(request, BAND95), tr(request, BAND80)
-    stack = {"type": "line", "symbol": "none", "lineStyle": {"opacity": 0}}
+    # A band is a transparent lower bound with its width stacked on top; neither is a value to
+    # read, so they stay out of the tooltip (the table lists the intervals).
+    stack = {
+        "type": "line",
+        "symbol": "none",
+        "lineStyle": {"opacity": 0},
+        "tooltip": {"show": False},
+    }
     series = [
         {
             "name": tr(request, N_("Actual")),
@@ -99,7 +106,13 @@ def _chart(request: Request, r: dict[str, Any]) -> str:
             "symbolSize": 4,
             "itemStyle": {"color": "#1c7ed6"},
         },
-        {**stack, "name": band95, "stack": "b95", "data": pad + col(fc, "lo95")},
+        {
+            **stack,
+            "name": band95,
+            "stack": "b95",
+            "data": pad + col(fc, "lo95"),
+            "itemStyle": {"color": "rgba(240,140,0,0.15)"},
+        },
         {
             **stack,
             "name": band95,
@@ -108,7 +121,13 @@ def _chart(request: Request, r: dict[str, Any]) -> str:
             "areaStyle": {"color": "rgba(240,140,0,0.15)"},
             "itemStyle": {"color": "rgba(240,140,0,0.15)"},
         },
-        {**stack, "name": band80, "stack": "b80", "data": pad + col(fc, "lo80")},
+        {
+            **stack,
+            "name": band80,
+            "stack": "b80",
+            "data": pad + col(fc, "lo80"),
+            "itemStyle": {"color": "rgba(240,140,0,0.3)"},
+        },
         {
             **stack,
             "name": band80,
