@@ -10,9 +10,12 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from retento.customers.models import Customer
 from retento.demo import generator
+from retento.insights import drivers_queries as q
 from retento.surveys.demo import step_surveys
 from retento.surveys.models import Survey, SurveyDistribution, SurveyInvitation
+from tests.factories import make_order
 
 
 @pytest.fixture
@@ -92,6 +95,11 @@ def test_propensity_api_beats_baseline_and_gives_the_invite_list_as_csv(shop, cl
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert [int(x["customer_id"]) for x in rows] == [x["customer_id"] for x in inv]
+    # the report is cached per data fingerprint: a new order makes it stale
+    before = q._purchase_fingerprint(shop)
+    make_order(shop, shop.get(Customer, inv[0]["customer_id"]))
+    shop.commit()
+    assert q._purchase_fingerprint(shop) != before
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])

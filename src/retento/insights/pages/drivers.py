@@ -52,8 +52,13 @@ def _coef_chart(request: Request, drivers: list[dict[str, Any]]) -> str:
         {
             "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
             "legend": {"top": 0},
-            "grid": {"left": 8, "right": 24, "top": 30, "bottom": 24, "containLabel": True},
-            "xAxis": {"type": "value", "name": tr(request, "Standardised coefficient")},
+            "grid": {"left": 8, "right": 24, "top": 30, "bottom": 36, "containLabel": True},
+            "xAxis": {
+                "type": "value",
+                "name": tr(request, "Standardised coefficient"),
+                "nameLocation": "middle",
+                "nameGap": 26,
+            },
             "yAxis": {
                 "type": "category",
                 "data": labels,
@@ -95,8 +100,14 @@ def _matrix_chart(request: Request, drivers: list[dict[str, Any]]) -> str | None
     return chart_json(
         {
             "tooltip": {"trigger": "item"},
-            "grid": {"left": 8, "right": 24, "top": 24, "bottom": 30, "containLabel": True},
-            "xAxis": {"type": "value", "name": tr(request, "Importance"), "scale": True},
+            "grid": {"left": 8, "right": 160, "top": 30, "bottom": 36, "containLabel": True},
+            "xAxis": {
+                "type": "value",
+                "name": tr(request, "Importance"),
+                "nameLocation": "middle",
+                "nameGap": 26,
+                "scale": True,
+            },
             "yAxis": {"type": "value", "name": tr(request, "Performance (0–100)"), "scale": True},
             "series": [
                 {
