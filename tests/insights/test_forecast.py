@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import csv
+import html
 import json
 import math
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -162,7 +164,15 @@ def test_page_in_english(web, shop):
     r = web.get("/insights/forecasts?kpi=revenue&freq=M&horizon=3")
     assert r.status_code == 200
     assert 'data-tab="forecast"' in r.text and 'aria-current="page"' in r.text
-    assert 'id="forecast-chart" data-chart=' in r.text
+    m = re.search(r'id="forecast-chart" data-chart="([^"]+)"', r.text)
+    assert m
+    option = json.loads(html.unescape(m.group(1)))
+    names = [s["name"] for s in option["series"]]
+    assert names[0] == "Actual" and "80 % interval" in names and "Seasonal naive" in names
+    n_hist = sum(v is not None for v in option["series"][0]["data"])
+    assert len(option["xAxis"]["data"]) == n_hist + 3  # history, then the 3 forecast periods
+    model = next(s for s in option["series"] if s["name"].startswith("Forecast ("))
+    assert all(v is not None for v in model["data"][-3:])
     assert 'id="backtest-table"' in r.text and "sMAPE" in r.text
     assert 'data-winner="' in r.text
     assert "Seasonal naive" in r.text
