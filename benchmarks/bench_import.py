@@ -1,25 +1,35 @@
-"""Import 1,000,000 order lines into a fresh SQLite database through the real CLI code path.
+"""Import 1,000,000 order lines on SQLite and PostgreSQL: the bulk path against the old one.
 
-    python benchmarks/bench_import.py [--lines 1000000] [--keep DIR]
+    python benchmarks/bench_import.py [--lines 1000000] [--backend both|sqlite|postgresql]
+        [--old-rev e77a240] [--no-old] [--keep DIR]
 
-Generates customers.csv, products.csv and orders.csv (1–4 lines per order) in a temp dir,
-migrates a fresh SQLite file, imports customers and products, then times `retento import
-orders` (the Typer command itself, progress bar and all). Target: under 60 s.
+Generates customers.csv, products.csv and orders.csv (1–4 lines per order) in a temp dir. For
+each backend it migrates a fresh database, imports customers and products, copies that database
+(SQLite file copy / PostgreSQL ``CREATE DATABASE … TEMPLATE``), then times ``service.import_file``
+(the function behind ``retento import`` and the API) for orders.csv in one transaction: once with
+the current importer (COPY on PostgreSQL, prepared executemany on SQLite) and once with the
+importer of ``--old-rev`` (per-statement Core inserts, the state before issue 15), each on its
+own copy, in the same run. Targets: ≤ 20 s on PostgreSQL, ≤ 30 s on SQLite.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import os
 import random
-import sys
+import shutil
+import subprocess
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-TARGET = 60.0
+TARGETS = {"sqlite": 30.0, "postgresql": 20.0}
+ROOT = Path(__file__).resolve().parent.parent
+PG = os.environ.get("RETENTO_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
 def generate(root: Path, lines: int, seed: int = 1) -> tuple[int, int]:
@@ -63,11 +73,122 @@ def generate(root: Path, lines: int, seed: int = 1) -> tuple[int, int]:
     return orders, written
 
 
+def old_run_import(rev: str, root: Path):
+    """``run_import`` of the importer at git revision ``rev`` (loaded from ``git show``)."""
+    src = subprocess.run(
+        ["git", "show", f"{rev}:src/retento/dataio/importer.py"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    path = root / "importer_old.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("retento_importer_old", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.run_import
+
+
+def prepare(url: str, root: Path) -> None:
+    """Migrate ``url``, add a user, import customers and products."""
+    from retento.auth.models import User
+    from retento.core.db import make_engine, make_session_factory, transaction
+    from retento.core.migrate import upgrade
+    from retento.dataio import service
+
+    upgrade(url)
+    engine = make_engine(url)
+    with transaction(make_session_factory(engine)) as s:
+        user = User(username="bench", role="admin", password_hash="-", display_name="Bench")
+        s.add(user)
+        s.flush()
+        for entity in ("customers", "products"):
+            service.import_file(s, entity, root / f"{entity}.csv", actor=user)
+    engine.dispose()
+
+
+def time_orders(url: str, root: Path, run_import) -> tuple[float, object]:
+    """Seconds to import orders.csv into ``url`` in one committed transaction."""
+    from sqlalchemy import select
+
+    from retento.auth.models import User
+    from retento.core.db import make_engine, make_session_factory, transaction
+    from retento.dataio import service
+
+    engine = make_engine(url)
+    saved = service.run_import
+    service.run_import = run_import
+    try:
+        t0 = time.perf_counter()
+        with transaction(make_session_factory(engine)) as s:
+            user = s.scalar(select(User).where(User.username == "bench"))
+            report = service.import_file(s, "orders", root / "orders.csv", actor=user)
+        seconds = time.perf_counter() - t0
+    finally:
+        service.run_import = saved
+        engine.dispose()
+    return seconds, report
+
+
+def pg_admin(sql: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text(sql))
+    eng.dispose()
+
+
+def bench_backend(backend: str, root: Path, lines: int, old) -> list[str]:
+    from retento.dataio.importer import run_import
+
+    out = []
+    if backend == "sqlite":
+        new_url, old_url = f"sqlite:///{root}/new.db", f"sqlite:///{root}/old.db"
+        for f in root.glob("*.db*"):
+            f.unlink()
+        prepare(new_url, root)
+        shutil.copy(root / "new.db", root / "old.db")
+        cleanup = lambda: [f.unlink() for f in root.glob("*.db*")]  # noqa: E731
+    else:
+        tag = uuid.uuid4().hex[:8]
+        new_db, old_db = f"bulk_bench_new_{tag}", f"bulk_bench_old_{tag}"
+        pg_admin(f'CREATE DATABASE "{new_db}"')
+        new_url, old_url = f"{PG}/{new_db}", f"{PG}/{old_db}"
+        prepare(new_url, root)
+        if old is not None:
+            pg_admin(f'CREATE DATABASE "{old_db}" TEMPLATE "{new_db}"')
+
+        def cleanup() -> None:
+            for db in (new_db, old_db):
+                pg_admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+    try:
+        load = os.getloadavg()[0]
+        new_s, report = time_orders(new_url, root, run_import)
+        line = (f"{backend:<10} new: {lines:,} lines ({report.created:,} orders) in {new_s:5.1f} s "
+                f"= {lines / new_s:>9,.0f} lines/s; target {TARGETS[backend]:.0f} s "
+                f"{'met' if new_s <= TARGETS[backend] else 'MISSED'} (load {load:.1f})")  # fmt: skip
+        print(line, flush=True)
+        out.append(line)
+        if old is not None:
+            load = os.getloadavg()[0]
+            old_s, _r = time_orders(old_url, root, old)
+            line = (f"{backend:<10} old: {lines:,} lines in {old_s:5.1f} s = "
+                    f"{lines / old_s:>9,.0f} lines/s; new is {old_s / new_s:.2f}× faster "
+                    f"(load {load:.1f})")  # fmt: skip
+            print(line, flush=True)
+            out.append(line)
+    finally:
+        cleanup()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--backend", choices=("both", "sqlite", "postgresql"), default="both")
+    ap.add_argument("--old-rev", default="e77a240", help="git revision of the old importer")
+    ap.add_argument("--no-old", action="store_true", help="time only the current importer")
     ap.add_argument("--keep", type=Path, default=None)
-    ap.add_argument("--revision", default="head", help="Schema revision to migrate to.")
     args = ap.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="retento-bench-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -76,40 +197,17 @@ def main() -> None:
     print(
         f"generated {lines:,} lines / {orders:,} orders in {time.perf_counter() - t0:.1f}s ({root})"
     )
-
-    db = root / "bench.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    os.environ["RETENTO_DATABASE_URL"] = f"sqlite:///{db}"
-    from typer.testing import CliRunner
-
-    from retento.auth.models import User
-    from retento.cli import app
-    from retento.core.config import get_settings
-    from retento.core.db import make_engine, make_session_factory, transaction
-    from retento.core.migrate import upgrade
+    os.environ.setdefault("RETENTO_SECRET_KEY", "bench-" + "x" * 40)
     from retento.models import import_all_models
 
-    get_settings.cache_clear()
-    upgrade(os.environ["RETENTO_DATABASE_URL"], args.revision)
     import_all_models()
-    engine = make_engine(os.environ["RETENTO_DATABASE_URL"])
-    with transaction(make_session_factory(engine)) as s:
-        s.add(User(username="bench", role="admin", password_hash="-", display_name="Bench"))
-    engine.dispose()
-    runner = CliRunner()
-    for entity in ("customers", "products"):
-        r = runner.invoke(app, ["import", entity, str(root / f"{entity}.csv")])
-        if r.exit_code:
-            sys.exit(r.output)
-    t0 = time.perf_counter()
-    r = runner.invoke(app, ["import", "orders", str(root / "orders.csv")])
-    seconds = time.perf_counter() - t0
-    if r.exit_code:
-        sys.exit(r.output)
-    print(" ".join(r.output.split()[-22:]))
-    print(f"import orders: {lines:,} lines in {seconds:.1f} s = {lines / seconds:,.0f} lines/s; "
-          f"{seconds / TARGET:.2f} × the {TARGET:.0f} s target")  # fmt: skip
+    old = None if args.no_old else old_run_import(args.old_rev, root)
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load {os.getloadavg()}")
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    for b in backends:
+        bench_backend(b, root, lines, old)
+    if args.keep is None:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

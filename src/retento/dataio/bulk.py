@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table, TypeDecorator, text
+from sqlalchemy import JSON, Integer, Table, TypeDecorator, text
 from sqlalchemy.engine import Connection
 
 from retento.core.errors import Conflict
@@ -38,7 +38,10 @@ def _default_value(col: Any) -> tuple[bool, Any]:
     if getattr(d, "is_scalar", False):
         return True, d.arg
     if getattr(d, "is_callable", False):
-        return True, d.arg(None)
+        try:
+            return True, d.arg(None)
+        except Exception:  # noqa: BLE001 - a default that reads the other parameters
+            return False, None
     return False, None
 
 
@@ -64,6 +67,9 @@ def _pg_converter(col: Any, dialect: Any) -> Callable[[Any], Any] | None:
     if isinstance(typ, TypeDecorator):
         proc = typ.process_bind_param
         return lambda v: proc(v, dialect)
+    if isinstance(typ, Integer):
+        # pandas hands nullable integer columns over as floats (4.0, NaN).
+        return lambda v: None if v is None or v != v else int(v)
     return None
 
 
@@ -139,16 +145,15 @@ def _executemany(conn, table, cols, extra, rows, progress) -> int:
     cur = conn.connection.driver_connection.cursor()
     n = 0
     batch: list[Sequence[Any]] = []
+    if active:
+
+        def convert(rec: Sequence[Any]) -> list[Any]:
+            return [v if p is None or v is None else p(v) for p, v in zip(procs, rec, strict=True)]
+    else:
+        convert = tuple  # type: ignore[assignment]
     try:
         for row in rows:
-            rec = list(row)
-            if extra:
-                rec.extend(extra)
-            for i, p in active:
-                v = rec[i]
-                if v is not None:
-                    rec[i] = p(v)
-            batch.append(rec)
+            batch.append(convert((*row, *extra) if extra else row))
             if len(batch) >= BATCH:
                 cur.executemany(sql, batch)
                 n += len(batch)

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from retento.audit.service import record
@@ -245,7 +245,17 @@ def _store(session: Session, run_id: int, scores: pd.DataFrame, progress: Progre
             row["churn_top_reason"] = top_reason(row.get("churn_reasons"))
             row["run_id"] = run_id
             rows.append(row)
-        session.execute(insert(CustomerScore), rows)
+        if rows:
+            # Bulk path (issue 15): COPY on PostgreSQL, one prepared executemany on SQLite.
+            from retento.dataio.bulk import insert_rows
+
+            names = list(rows[0])
+            insert_rows(
+                session.connection(),
+                CustomerScore.__table__,
+                names,
+                ([r.get(c) for c in names] for r in rows),
+            )
         progress("store", 0.70 + 0.29 * min(1.0, (start + CHUNK) / max(total, 1)))
 
 
