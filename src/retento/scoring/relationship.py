@@ -20,16 +20,33 @@ of wallet and customer delivered value, computed by SQL aggregation in the datab
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Date, Integer, and_, case, cast, func, literal, select, union_all
+import numpy as np
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Integer,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session, aliased
 
 from retento.auth.models import User
 from retento.auth.permissions import require
+from retento.core.db import UTCDateTime
 from retento.core.errors import InvalidInput, NotFound
 from retento.customers.models import Customer
 from retento.orders.models import Order, OrderLine
@@ -47,7 +64,7 @@ from retento.surveys.models import (
 
 GRAINS = ("month", "quarter")
 DEFAULT_PERIODS = {"month": 24, "quarter": 8}
-MAX_PERIODS = 240
+MAX_PERIODS = 60  # periods + 1 bits of a BIGINT activity mask
 WALLET_FIELD = "wallet_spend"
 WALLET_PREFIX = WALLET_FIELD + "."
 #: Share-of-wallet histogram bins (the last one collects recorded spends below our own sales).
@@ -137,6 +154,121 @@ def _slope(values: list[float | None]) -> float | None:
     return sum((i - mx) * (v - my) for i, v in pts) / sxx if sxx else None
 
 
+def _next_midnight(session: Session, instant):
+    """The first instant of the UTC day after ``instant``."""
+    if session.get_bind().dialect.name == "postgresql":
+        day = func.date_trunc("day", func.timezone("UTC", instant))
+        return func.timezone("UTC", day + literal_column("interval '1 day'"))
+    return func.datetime(instant, "start of day", "+1 day")
+
+
+@contextmanager
+def _jit_off(session: Session) -> Iterator[None]:
+    """PostgreSQL's JIT compiles this statement's expressions for seconds (it looks expensive
+    to the planner) while running it takes about as long without; off for it, then restored."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    before = session.scalar(text("SELECT current_setting('jit')"))
+    session.execute(text("SELECT set_config('jit', 'off', true)"))
+    try:
+        yield
+    finally:
+        session.execute(text("SELECT set_config('jit', :v, true)"), {"v": before})
+
+
+def _bit_or(session: Session, bits):
+    """OR of powers of two over a group: ``bit_or`` on PostgreSQL (hash-aggregable; a DISTINCT
+    aggregate would force a sort or an index scan of the orders by customer); SQLite has no
+    ``bit_or``, and the sum of the distinct powers of two is the same number."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.bit_or(bits)
+    return cast(func.sum(distinct(bits)), BigInteger)
+
+
+def _period_counts(
+    session: Session,
+    grain: str,
+    first: int,
+    last: int,
+    lo: datetime,
+    end: datetime,
+    segment: tuple[str, str] | None,
+    period_start: dict[int, datetime],
+) -> tuple[dict[int, tuple[int, int]], dict[int, tuple[int, int]]]:
+    """Per period: (buyers, repeat buyers) and (buyers the period before, of them bought again).
+
+    Each customer's activity in the window becomes a bit mask (bit k = bought in period
+    ``first − 1 + k``; ``bit_or``) plus a flag: 1 = had
+    ordered before the window, 2 = bought on two different days in their first period (an
+    index probe on ``(customer_id, ordered_at)``, only for customers without the first). The
+    database returns one row per distinct (mask, flag) with its customer count; the per-period
+    counts are bit tests on those few rows. One hash aggregation over the orders by customer,
+    instead of one row per customer and period joined with itself.
+    """
+    pidx = _period_expr(session, grain)
+    offset = pidx - (first - 1)
+    one = literal(1, BigInteger)
+    valid = [Order.status != "cancelled", Order.ordered_at >= lo, Order.ordered_at < end]
+    ids = _segment_ids(session, segment)
+    if ids is not None:
+        valid.append(Order.customer_id.in_(ids))
+    masks = (
+        select(
+            Order.customer_id.label("cid"),
+            _bit_or(session, one.op("<<")(offset)).label("m"),
+            func.min(Order.ordered_at).label("f"),
+            func.min(pidx).label("fp"),
+        )
+        .where(*valid)
+        .group_by(Order.customer_id)
+        .subquery("masks")
+    )
+    older = aliased(Order, name="older")
+    before = (
+        select(older.id)
+        .where(older.customer_id == masks.c.cid, older.status != "cancelled", older.ordered_at < lo)
+        .exists()
+    )
+    period_end = case(
+        *(
+            (masks.c.fp == p, literal(period_start[p + 1], UTCDateTime))
+            for p in range(first - 1, last + 1)
+        ),
+        else_=literal(end, UTCDateTime),
+    )
+    later = aliased(Order, name="later")
+    twice = (
+        select(later.id)
+        .where(
+            later.customer_id == masks.c.cid,
+            later.status != "cancelled",
+            later.ordered_at >= _next_midnight(session, masks.c.f),
+            later.ordered_at < period_end,
+        )
+        .exists()
+    )
+    flag = case((before, 1), (twice, 2), else_=0).label("flag")
+    per = select(masks.c.m, flag).subquery("per")
+    with _jit_off(session):
+        rows = session.execute(
+            select(per.c.m, per.c.flag, func.count()).group_by(per.c.m, per.c.flag)
+        ).all()
+    m = np.array([int(r[0]) for r in rows], dtype=np.int64)
+    flags = np.array([int(r[1]) for r in rows], dtype=np.int64)
+    n = np.array([int(r[2]) for r in rows], dtype=np.int64)
+    buyers: dict[int, tuple[int, int]] = {}
+    kept: dict[int, tuple[int, int]] = {}
+    for k in range(1, last - first + 2):
+        active = (m >> k) & 1 == 1
+        earlier = (m & ((1 << k) - 1)) != 0
+        prev = (m >> (k - 1)) & 1 == 1
+        p = first - 1 + k
+        buyers[p] = (int(n[active].sum()), int(n[active & (earlier | (flags != 0))].sum()))
+        kept[p] = (int(n[prev].sum()), int(n[prev & active].sum()))
+    return buyers, kept
+
+
 def rate_series(
     session: Session,
     *,
@@ -151,8 +283,8 @@ def rate_series(
     The periods are those overlapping ``[start, end)``, or the last ``periods`` (24 months or 8
     quarters by default). The period containing ``end`` is marked ``partial`` when it is not
     over. ``segment`` (kind, value) keeps the customers of that segment in the latest run.
-    Two grouped queries over the orders: one row per (customer, period), then joined with
-    itself on the next period.
+    One pass over the window's orders grouped by customer (see ``_period_counts``); at most
+    ``MAX_PERIODS`` periods (the latest ones).
     """
     if grain not in GRAINS:
         raise InvalidInput(f"grain must be one of {', '.join(GRAINS)}.", field="grain")
@@ -167,59 +299,8 @@ def rate_series(
         first = last - count + 1
     first = max(first, last - MAX_PERIODS + 1)
     lo = _start_of(first - 1, grain)  # the period before the first, for its retention base
-    pidx = _period_expr(session, grain)
-    valid = [Order.status != "cancelled", Order.ordered_at >= lo, Order.ordered_at < end]
-    ids = _segment_ids(session, segment)
-    if ids is not None:
-        valid.append(Order.customer_id.in_(ids))
-    # One row per (customer, period) in the window, read once (a CTE used three times); two
-    # different days in the period ⇔ the first and the last order fall on different days.
-    act = (
-        select(
-            Order.customer_id.label("cid"),
-            pidx.label("p"),
-            (
-                _date_of(session, func.min(Order.ordered_at))
-                < _date_of(session, func.max(Order.ordered_at))
-            ).label("twice"),
-        )
-        .where(*valid)
-        .group_by(Order.customer_id, pidx)
-        .cte("act")
-    )
-    # Bought before the period: an earlier period in the window, or any order before the
-    # window (an index probe on (customer_id, ordered_at) per customer, not a scan of history).
-    first_p = func.min(act.c.p).over(partition_by=act.c.cid)
-    ranked = select(act.c.cid, act.c.p, act.c.twice, first_p.label("first_p")).subquery("ranked")
-    older = aliased(Order, name="older")
-    before = (
-        select(older.id)
-        .where(
-            older.customer_id == ranked.c.cid,
-            older.status != "cancelled",
-            older.ordered_at < lo,
-        )
-        .exists()
-    )
-    repeat = case((ranked.c.twice | (ranked.c.first_p < ranked.c.p) | before, 1), else_=0)
-    nxt = act.alias("nxt")
-    buyers_q = (
-        select(literal("b").label("kind"), ranked.c.p, func.count(), func.sum(repeat))
-        .where(ranked.c.p >= first)
-        .group_by(ranked.c.p)
-    )
-    kept_q = (
-        select(literal("k").label("kind"), act.c.p + 1, func.count(), func.count(nxt.c.cid))
-        .select_from(act)
-        .outerjoin(nxt, and_(nxt.c.cid == act.c.cid, nxt.c.p == act.c.p + 1))
-        .where(act.c.p < last)
-        .group_by(act.c.p)
-    )
-    buyers: dict[int, tuple[int, int]] = {}
-    kept: dict[int, tuple[int, int]] = {}
-    for kind, p, n, x in session.execute(union_all(buyers_q, kept_q)):
-        (buyers if kind == "b" else kept)[int(p)] = (int(n), int(x or 0))
     period_start = {p: _start_of(p, grain) for p in range(first - 1, last + 2)}
+    buyers, kept = _period_counts(session, grain, first, last, lo, end, segment, period_start)
     points: list[RatePoint] = []
     for p in range(first, last + 1):
         n, r = buyers.get(p, (0, 0))
@@ -354,8 +435,8 @@ def wallet_distribution(
     counts = [0] * (len(SOW_EDGES) - 1)
     over = unreadable = 0
     shares: list[float] = []
-    for _cid, text, mine in session.execute(stmt):
-        wallet = parse_spend(text)
+    for _cid, recorded, mine in session.execute(stmt):
+        wallet = parse_spend(recorded)
         if wallet is None:
             unreadable += 1
             continue

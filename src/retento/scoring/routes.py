@@ -135,7 +135,7 @@ def relationship_rates(
     session: DbSession,
     user: CurrentUser,
     grain: Literal["month", "quarter"] = "month",
-    periods: int | None = Query(None, ge=1, le=240, description="Default 24 months / 8 quarters."),
+    periods: int | None = Query(None, ge=1, le=60, description="Default 24 months / 8 quarters."),
     segment: str | None = Query(None, description="e.g. value_class:vip, stage:loyal, label:mvc"),
 ) -> dict:
     """Retention rate and repeat-purchase rate per month or quarter, with their trend."""
