@@ -72,9 +72,9 @@ class Funnel:
         return asdict(self)
 
 
-def _stage_index_sql() -> str:
+def _stage_index_sql(column: str) -> str:
     whens = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(STAGES))
-    return f"CASE stage {whens} END"
+    return f"CASE {column} {whens} END"
 
 
 def _seconds_sql(dialect: str, later: str, earlier: str) -> str:
@@ -112,26 +112,59 @@ def journey_funnel(
         raise InvalidInput("The end of the period must come after its start.", field="until")
     dialect = session.get_bind().dialect.name
     where, params = _where(start, end)
-    k = _stage_index_sql()
-    # First touchpoint per (customer, stage), with its channel; then each customer's furthest
-    # stage. ROW_NUMBER picks the earliest touchpoint (ties by id) without a self-join.
+    # First time per (customer, stage) by a hash aggregate, then its channel by joining back
+    # (index ix_touchpoints_customer_time); ties at the same instant take the smallest channel
+    # code. On PostgreSQL this is ~1.6x faster than ROW_NUMBER over a sort of the period's
+    # touchpoints (docs/journey-experience.md).
     firsts = f"""
         firsts AS (
-            SELECT customer_id, stage_k, occurred_at AS first_at, channel FROM (
-                SELECT customer_id, {k} AS stage_k, occurred_at, channel,
-                       ROW_NUMBER() OVER (
-                           PARTITION BY customer_id, stage ORDER BY occurred_at, id
-                       ) AS rn
-                FROM touchpoints WHERE {where}
-            ) t WHERE rn = 1
+            SELECT f.customer_id, {_stage_index_sql("f.stage")} AS stage_k, f.first_at,
+                   MIN(t.channel) AS channel
+            FROM (
+                SELECT customer_id, stage, MIN(occurred_at) AS first_at
+                FROM touchpoints WHERE {where} GROUP BY customer_id, stage
+            ) f
+            JOIN touchpoints t
+              ON t.customer_id = f.customer_id AND t.stage = f.stage
+             AND t.occurred_at = f.first_at
+            GROUP BY f.customer_id, f.stage, f.first_at
         ),
         furthest AS (
             SELECT customer_id, MAX(stage_k) AS kmax FROM firsts GROUP BY customer_id
         )"""
-    furthest_rows = session.execute(
-        _bind(f"WITH {firsts} SELECT kmax, COUNT(*) FROM furthest GROUP BY kmax", params),
-        params,
-    ).all()
+    secs = _seconds_sql(dialect, "b.first_at", "a.first_at")
+    # One statement, so the database computes ``firsts`` (the one sort of the period's
+    # touchpoints) once and reuses it for the three results, told apart by ``kind``.
+    sql = f"""WITH {firsts},
+        pairs AS (
+            SELECT a.stage_k AS k, {secs} AS secs
+            FROM firsts a JOIN firsts b
+              ON b.customer_id = a.customer_id AND b.stage_k = a.stage_k + 1
+            WHERE b.first_at >= a.first_at
+        ),
+        ordered AS (
+            SELECT k, secs,
+                   ROW_NUMBER() OVER (PARTITION BY k ORDER BY secs) AS rn,
+                   COUNT(*) OVER (PARTITION BY k) AS n
+            FROM pairs
+        )
+        SELECT 'f' AS kind, kmax AS k, CAST(NULL AS VARCHAR(20)) AS channel, COUNT(*) AS n1,
+               CAST(NULL AS BIGINT) AS n2, CAST(NULL AS FLOAT) AS x1, CAST(NULL AS FLOAT) AS x2
+        FROM furthest GROUP BY kmax
+        UNION ALL
+        SELECT 'c', f.stage_k, f.channel, COUNT(*),
+               SUM(CASE WHEN u.kmax > f.stage_k THEN 1 ELSE 0 END), NULL, NULL
+        FROM firsts f JOIN furthest u ON u.customer_id = f.customer_id
+        GROUP BY f.stage_k, f.channel
+        UNION ALL
+        SELECT 'g', k, NULL, MAX(n), NULL,
+               AVG(CASE WHEN rn IN ((n + 1) / 2, (n + 2) / 2) THEN secs END), AVG(secs)
+        FROM ordered GROUP BY k"""
+    result = session.execute(_bind(sql, params), params).all()
+    furthest_rows = [(r[1], r[3]) for r in result if r[0] == "f"]
+    channel_rows = [(r[1], r[2], r[3], r[4]) for r in result if r[0] == "c"]
+    gap_rows = [(r[1], r[3], r[5], r[6]) for r in result if r[0] == "g"]
+
     stopped = [0] * len(STAGES)
     for kmax, n in furthest_rows:
         stopped[int(kmax)] = int(n)
@@ -154,17 +187,6 @@ def journey_funnel(
             )
         )
 
-    channel_rows = session.execute(
-        _bind(
-            f"""WITH {firsts}
-            SELECT f.stage_k, f.channel, COUNT(*) AS entered,
-                   SUM(CASE WHEN u.kmax > f.stage_k THEN 1 ELSE 0 END) AS went_on
-            FROM firsts f JOIN furthest u ON u.customer_id = f.customer_id
-            GROUP BY f.stage_k, f.channel""",
-            params,
-        ),
-        params,
-    ).all()
     order = {c: i for i, c in enumerate(CHANNELS)}
     channels = []
     for sk, ch, entered, went_on in sorted(
@@ -183,30 +205,6 @@ def journey_funnel(
             )
         )
 
-    secs = _seconds_sql(dialect, "b.first_at", "a.first_at")
-    gap_rows = session.execute(
-        _bind(
-            f"""WITH {firsts},
-            pairs AS (
-                SELECT a.stage_k AS k, {secs} AS secs
-                FROM firsts a JOIN firsts b
-                  ON b.customer_id = a.customer_id AND b.stage_k = a.stage_k + 1
-                WHERE b.first_at >= a.first_at
-            ),
-            ordered AS (
-                SELECT k, secs,
-                       ROW_NUMBER() OVER (PARTITION BY k ORDER BY secs) AS rn,
-                       COUNT(*) OVER (PARTITION BY k) AS n
-                FROM pairs
-            )
-            SELECT k, MAX(n) AS n,
-                   AVG(CASE WHEN rn IN ((n + 1) / 2, (n + 2) / 2) THEN secs END) AS median_secs,
-                   AVG(secs) AS mean_secs
-            FROM ordered GROUP BY k""",
-            params,
-        ),
-        params,
-    ).all()
     by_k = {int(r[0]): r for r in gap_rows}
     gaps = []
     for i in range(len(STAGES) - 1):
