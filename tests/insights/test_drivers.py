@@ -122,6 +122,8 @@ def test_pages_in_both_languages(shop, web, users, lang):
         assert "Invite list" not in r.text and "邀请名单" in r.text
     r = web.get("/insights/drivers?outcome=spend&period_days=abc", headers=hdr)
     assert r.status_code == 422 and 'aria-invalid="true"' in r.text
+    r = web.get("/insights/propensity?kind=product&target=teaware&top_k=5", headers=hdr)
+    assert r.status_code == 200 and r.text.count("data-customer=") == 5  # kind switched
     r = web.get("/insights/propensity?target=teaware&horizon_days=1", headers=hdr)
     assert r.status_code == 422
     r = web.get("/insights/propensity/invite.csv?target=teaware&top_k=5", headers=hdr)

@@ -57,7 +57,10 @@ def _params(
     }
     if kind not in KINDS:
         raise InvalidInput(tr(request, "Choose a category or a product."), field="kind")
-    if not form["target"] and choices.get(kind):
+    other = [t for k, ts in choices.items() if k != kind for t in ts]
+    switched = form["target"] in other and form["target"] not in choices.get(kind, [])
+    if (not form["target"] or switched) and choices.get(kind):
+        # an empty target, or the kind was switched in the form: the kind's first target
         form["target"] = choices[kind][0]
     if form["method"] not in METHODS:
         raise InvalidInput(tr(request, "Choose a method from the list."), field="method")
