@@ -162,3 +162,24 @@ def test_make_series_names_bad_rows_and_columns():
         make_series(events, "day", "total")
     with pytest.raises(ForecastInputError, match="needs an id column"):
         make_series(events, "day", agg="nunique")
+
+
+def test_make_series_reads_csv_and_parquet(tmp_path):
+    import duckdb
+
+    csv_path = tmp_path / "events.csv"
+    csv_path.write_text(
+        "day,amount\n2024-01-01,1.5\n2024-01-01,2\n2024-01-02,4\n2024-01-03,0\n", encoding="utf-8"
+    )
+    pq_path = tmp_path / "events.parquet"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM read_csv_auto('{csv_path}')) TO '{pq_path}' (FORMAT PARQUET)")
+    con.close()
+    for path in (csv_path, pq_path):
+        s = make_series(path, "day", "amount", freq="D")
+        assert list(s) == [3.5, 4.0, 0.0]
+        assert s.index.freqstr == "D"
+    with pytest.raises(ForecastInputError, match="Column 'when' not found in"):
+        make_series(pq_path, "when", "amount")
+    with pytest.raises(ForecastInputError, match="File not found"):
+        make_series(tmp_path / "missing.csv", "day", agg="count")
