@@ -15,7 +15,7 @@ from retento.demo import generator
 from retento.insights import drivers_queries as q
 from retento.surveys.demo import step_surveys
 from retento.surveys.models import Survey, SurveyDistribution, SurveyInvitation
-from tests.factories import make_order
+from tests.factories import make_order, make_touchpoint
 
 
 @pytest.fixture
@@ -55,6 +55,15 @@ def test_driver_api_ranks_spend_drivers_with_intervals(shop, client, tokens):
         "/api/v1/insights/drivers?outcome=satisfaction&n_bootstrap=20", headers=tokens["analyst"]
     )
     assert r.status_code == 200, r.text
+    # cached per data fingerprint: the same answer again; a new contact makes it stale
+    before = q._driver_fingerprint(shop)
+    again = client.get(
+        "/api/v1/insights/drivers?outcome=spend&n_bootstrap=50", headers=tokens["analyst"]
+    )
+    assert again.json() == body
+    make_touchpoint(shop)
+    shop.commit()
+    assert q._driver_fingerprint(shop) != before
 
 
 def test_driver_api_bad_input_names_the_field(shop, client, tokens):

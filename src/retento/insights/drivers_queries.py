@@ -10,6 +10,7 @@ import io
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,7 @@ from retento.dataio.cells import neutralise_row
 from retento.loyalty.models import LoyaltyAccount
 from retento.orders.models import Order, OrderLine
 from retento.products.models import Product
-from retento.surveys.models import Survey
+from retento.surveys.models import Survey, SurveyResponse
 from retento.surveys.reports import finite, headline_csat_question, load_responses
 from retento.touchpoints.models import Touchpoint
 from retento.web.i18n import N_, gettext
@@ -271,8 +272,6 @@ def driver_report(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Which customer facts explain ``outcome``; standardised coefficients with intervals."""
-    from retento.analytics.drivers import DriverAnalysis, importance_performance
-
     require(actor, "score:read")
     locale = actor.locale or "en"
     if outcome not in OUTCOMES:
@@ -281,6 +280,58 @@ def driver_report(
         raise InvalidInput("ci must be bootstrap or ols.", field="ci")
     if not 30 <= period_days <= 1095:
         raise InvalidInput("period_days must be between 30 and 1095.", field="period_days")
+    key = (
+        str(session.get_bind().engine.url),
+        "drivers",
+        _driver_fingerprint(session),
+        outcome,
+        period_days,
+        survey_id,
+        ci,
+        n_bootstrap,
+        seed,
+        locale,
+    )
+    return _cached(
+        key,
+        lambda: _drivers(session, locale, outcome, period_days, survey_id, ci, n_bootstrap, seed),
+    )
+
+
+def _driver_fingerprint(session: Session) -> tuple[Any, ...]:
+    """Changes whenever the purchases, complaints, contacts, loyalty accounts, survey
+    responses or customers behind a driver analysis change."""
+    out: list[Any] = list(_purchase_fingerprint(session))
+    for model, stamp in (
+        (Complaint, Complaint.updated_at),
+        (Touchpoint, Touchpoint.updated_at),
+        (SurveyResponse, SurveyResponse.updated_at),
+    ):
+        out.extend(session.execute(select(func.count(model.id), func.max(stamp))).one())
+    out.extend(
+        session.execute(
+            select(
+                func.count(LoyaltyAccount.id),
+                func.sum(LoyaltyAccount.balance),
+                func.max(LoyaltyAccount.last_activity_at),
+            )
+        ).one()
+    )
+    return tuple(out)
+
+
+def _drivers(
+    session: Session,
+    locale: str,
+    outcome: str,
+    period_days: int,
+    survey_id: int | None,
+    ci: str,
+    n_bootstrap: int,
+    seed: int,
+) -> dict[str, Any]:
+    from retento.analytics.drivers import DriverAnalysis, importance_performance
+
     last = last_order_day(session)
     info: dict[str, Any] = {}
     if outcome == "survey_items":
@@ -412,24 +463,29 @@ def propensity_report(
         top_k,
         method,
     )
+    return _cached(key, lambda: _propensity(session, kind, target, horizon_days, top_k, method))
+
+
+# The page, its CSV link and the API ask for the same report in a row; it takes seconds and
+# depends only on the rows its fingerprint covers, so it is kept per data fingerprint.
+_CACHE: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 16
+
+
+def _cached(key: tuple[Any, ...], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The report for ``key`` from the cache, or computed (errors are not cached)."""
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
             _CACHE.move_to_end(key)
             return copy.deepcopy(hit)
-    report = _propensity(session, kind, target, horizon_days, top_k, method)
+    report = compute()
     with _CACHE_LOCK:
         _CACHE[key] = copy.deepcopy(report)
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return report
-
-
-# The page, its CSV link and the API ask for the same report in a row; it takes seconds and
-# depends only on the purchases (and customer names), so it is kept per data fingerprint.
-_CACHE: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 16
 
 
 def _purchase_fingerprint(session: Session) -> tuple[Any, ...]:
