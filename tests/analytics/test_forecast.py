@@ -182,4 +182,4 @@ def test_make_series_reads_csv_and_parquet(tmp_path):
     with pytest.raises(ForecastInputError, match="Column 'when' not found in"):
         make_series(pq_path, "when", "amount")
     with pytest.raises(ForecastInputError, match="File not found"):
-        make_series(tmp_path / "missing.csv", "day", agg="count")
+        make_series(tmp_path / "missing.csv", "day")

@@ -167,7 +167,7 @@ def make_series(
     value_col: str | None = None,
     *,
     freq: str = "W",
-    agg: str = "sum",
+    agg: str | None = None,
     id_col: str | None = None,
     start: Any = None,
     end: Any = None,
@@ -183,6 +183,9 @@ def make_series(
     value_col : str, optional
         The value to add up (``agg="sum"``) or average (``"mean"``); not needed for
         ``"count"`` (rows per period) and ``"nunique"`` (distinct ``id_col`` per period).
+    agg : {"sum", "count", "nunique", "mean"}, optional
+        By default ``"sum"`` with ``value_col``, else ``"nunique"`` with ``id_col``, else
+        ``"count"``.
     freq : {"D", "W", "M"}
         Days, weeks starting Monday, or calendar months; the index holds each period's start.
     start, end : date-like, optional
@@ -202,6 +205,8 @@ def make_series(
         empty result.
     """
     freq = _check_freq(freq)
+    if agg is None:
+        agg = "sum" if value_col else ("nunique" if id_col else "count")
     if agg not in AGGREGATES:
         raise ForecastInputError(f"agg must be one of {', '.join(AGGREGATES)}, not {agg!r}")
     if agg in ("sum", "mean") and not value_col:
