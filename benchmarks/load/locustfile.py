@@ -19,6 +19,7 @@ Ids are drawn uniformly from the generated ranges (env ``LOAD_CUSTOMERS``, ``LOA
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -37,27 +38,25 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 NAMES = ["wang", "anna", "smith", "lena", "garcia", "tom"]
 CN = ["王伟", "李娜", "张敏", "刘洋"]
 _counter = iter(range(10**9))
-_SESSIONS: dict[int, dict] = {}
+COOKIES: list[dict] = json.loads(os.environ.get("LOAD_COOKIES", "[]"))
 
 
 class RetentoUser(HttpUser):
     wait_time = between(0.2, 0.8)
 
     def on_start(self) -> None:
-        # One web login per agent, its cookies shared by the users playing that agent: password
-        # hashing is slow on purpose and is not what this test measures.
-        agent = next(_counter) % AGENTS
-        cookies = _SESSIONS.get(agent)
-        if cookies is None:
+        # run.py logs the agents in once before the test (password hashing is slow on purpose
+        # and is not what this test measures) and hands their cookies over in LOAD_COOKIES.
+        n = next(_counter)
+        if COOKIES:
+            self.client.cookies.update(COOKIES[n % len(COOKIES)])
+        else:
             page = self.client.get("/login", name="/login")
             m = CSRF.search(page.text)
-            data = {"username": f"load_agent{agent}", "password": PASSWORD, "next": "/"}
+            data = {"username": f"load_agent{n % AGENTS}", "password": PASSWORD, "next": "/"}
             if m:
                 data["csrf_token"] = m.group(1)
             self.client.post("/login", data=data, name="/login [post]", allow_redirects=False)
-            cookies = _SESSIONS[agent] = self.client.cookies.get_dict()
-        else:
-            self.client.cookies.update(cookies)
         self.api = {"Authorization": f"Bearer {TOKEN}"}
 
     def _customer(self) -> int:

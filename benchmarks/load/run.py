@@ -44,6 +44,26 @@ def wait_up(url: str, seconds: float = 120) -> None:
     sys.exit(f"the server did not answer {url} within {seconds:.0f} s")
 
 
+def login_cookies(host: str, agents: int) -> list[dict]:
+    """Log ``load_agent0..agents-1`` in through the web form; their session cookies."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    out = []
+    for i in range(agents):
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        page = opener.open(f"{host}/login", timeout=120).read().decode()
+        m = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        form = {"username": f"load_agent{i}", "password": "load-test-pass-1", "next": "/"}
+        if m:
+            form["csrf_token"] = m.group(1)
+        opener.open(f"{host}/login", urllib.parse.urlencode(form).encode(), timeout=120).read()
+        out.append({c.name: c.value for c in jar})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", default="bulk_load")
@@ -52,6 +72,7 @@ def main() -> None:
     ap.add_argument("--time", default="60s")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--agents", type=int, default=5, help="distinct web logins")
     ap.add_argument("--label", default="", help="a note stored with the result (e.g. 'before')")
     args = ap.parse_args()
     if not LOCUST.exists():
@@ -74,6 +95,7 @@ def main() -> None:
     host = f"http://127.0.0.1:{args.port}"
     try:
         wait_up(f"{host}/healthz")
+        cookies = json.dumps(login_cookies(host, args.agents))
         out = Path(tempfile.mkdtemp(prefix="retento-load-")) / "stats"
         load = os.getloadavg()[0]
         t0 = time.perf_counter()
@@ -81,7 +103,8 @@ def main() -> None:
             [str(LOCUST), "-f", str(HERE / "locustfile.py"), "--headless", "-u", str(args.users),
              "-r", str(args.spawn_rate), "-t", args.time, "--host", host, "--csv", str(out),
              "--only-summary", "--stop-timeout", "5", "--reset-stats"],
-            env={**os.environ, "PYTHONWARNINGS": "ignore", "LOAD_TOKEN": token}, check=False,
+            env={**os.environ, "PYTHONWARNINGS": "ignore", "LOAD_TOKEN": token,
+                 "LOAD_COOKIES": cookies}, check=False,
             cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
