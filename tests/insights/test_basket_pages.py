@@ -145,7 +145,7 @@ def test_page_in_both_languages(web, shop, db, users, zh):
 
 
 def test_large_run_computes_in_the_background_with_progress(live_pg, monkeypatch):
-    monkeypatch.setattr(runs, "INLINE_ROWS", 0)
+    monkeypatch.setitem(runs.INLINE_ROWS, "basket", 0)
     with live_pg.session() as s:
         build_shop(s, customers=30)
         analyst = make_user(s, role="analyst")

@@ -358,3 +358,56 @@ def test_dashboards_filter_on_a_saved_segment(client, tokens, shop, web, db):
         assert f'value="{value}" selected' in filtered.text, url
     for bad in ("insight:999:0", f"insight:{seg['id']}:9", "insight:x"):
         assert web.get(f"/retention?segment={bad}").status_code == 422, bad
+
+
+def test_running_and_interrupted_runs_on_the_page(web, shop, db, users):
+    from datetime import UTC, datetime, timedelta
+
+    from retento.insights import runs
+    from retento.insights.models import InsightRun
+
+    live = InsightRun(
+        kind="segments", status="running", params={}, created_by_id=users["analyst"].id
+    )
+    old = InsightRun(
+        kind="segments",
+        status="running",
+        params={},
+        created_at=datetime.now(UTC) - timedelta(hours=3),
+    )
+    db.add_all([live, old])
+    db.commit()
+    runs.PROGRESS[live.id] = runs.Progress("clustering", 40)
+    try:
+        web.login("analyst")
+        page = web.get(f"/insights/segments?run={live.id}")
+        assert 'id="insight-progress"' in page.text and "40 %" in page.text
+        assert f'hx-get="/insights/runs/{live.id}/progress"' in page.text
+        box = web.get(f"/insights/runs/{live.id}/progress", headers={"HX-Request": "true"})
+        assert box.status_code == 200 and "Clustering" in box.text
+    finally:
+        runs.PROGRESS.pop(live.id, None)
+    page = web.get(f"/insights/segments?run={old.id}")
+    assert 'id="segment-failed"' in page.text
+    assert web.get(f"/insights/segments?run={old.id}").status_code == 200
+
+
+def test_large_segmentation_runs_in_the_background(live_pg, monkeypatch):
+    import time
+
+    from retento.insights import runs
+
+    monkeypatch.setitem(runs.INLINE_ROWS, "segments", 0)
+    with live_pg.session() as s:
+        build_shop(s, customers=30)
+        analyst = make_user(s, role="analyst")
+        (h,) = bearer_headers(s, analyst, 1)
+        s.commit()
+    with live_pg.client() as c:
+        run = c.post("/api/v1/insights/segments/runs", json={"k_max": 3}, headers=h).json()
+        deadline = time.monotonic() + 60
+        while run["status"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            run = c.get(f"/api/v1/insights/segments/runs/{run['id']}", headers=h).json()
+        assert run["status"] == "succeeded", run
+        assert _save(c, h, run["id"], name="Background").status_code == 201

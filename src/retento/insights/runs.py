@@ -30,8 +30,10 @@ from retento.insights.models import InsightRun
 
 log = logging.getLogger(__name__)
 
-# Inputs up to this many rows (customers, order lines) are computed within the request.
-INLINE_ROWS = 20_000
+# Inputs up to this many rows are computed within the request: customers for a segmentation
+# (k-means over k = 2..8 with silhouettes took 19 s for 5,000 customers on a loaded 2-core
+# machine, so only small sets run inline), order lines for baskets and sequences.
+INLINE_ROWS = {"segments": 2_000, "basket": 20_000, "sequences": 20_000}
 # A run still "running" after this long without a live thread in this process was interrupted.
 STALE_AFTER = timedelta(hours=2)
 
@@ -80,12 +82,13 @@ def start(
     actor: User,
     budget_field: str,
 ) -> InsightRun:
-    """Compute ``data`` with ``compute`` now (``rows <= INLINE_ROWS``) or in the background.
+    """Compute ``data`` with ``compute`` now (``rows <= INLINE_ROWS[kind]``) or in the
+    background.
 
     ``budget_field`` names the parameter to change when a cap stops the run (a 422 inline, a
     failed run with that message in the background)."""
     now = datetime.now(UTC)
-    if rows <= INLINE_ROWS:
+    if rows <= INLINE_ROWS.get(kind, 0):
         try:
             result = compute(data, lambda stage, fraction: None)
         except (BudgetExceeded, SummaryInputError, ValueError) as exc:
