@@ -19,9 +19,9 @@ register_nav(NavItem("admin.work", N_("Background work"), "/admin/work", "work:r
 
 PAGE_SIZE = 50
 STATUS_LABELS = {
-    "queued": N_("Queued"),
+    "queued": N_("In the queue"),
     "running": N_("Running"),
-    "done": N_("Done"),
+    "done": N_("Completed"),
     "failed": N_("Failed"),
 }
 STATUS_BADGES = {
