@@ -57,6 +57,7 @@ def test_parallel_schedulers_run_each_due_job_once_per_tick(live_pg):
         rows = {r.name: r for r in s.scalars(select(JobLease))}
     assert rows["fast"].runs == 2 and rows["slow"].runs == 1
     assert rows["fast"].holder is None and rows["fast"].last_status == "ok"
+    assert rows["fast"].last_holder in {s.holder for s in scheds}
     assert rows["fast"].last_finished_at is not None
 
 

@@ -123,6 +123,7 @@ def release(
             .where(JobLease.name == name, JobLease.holder == holder)
             .values(
                 holder=None,
+                last_holder=holder,
                 lease_until=None,
                 last_finished_at=utcnow(),
                 last_status="failed" if error else "ok",

@@ -23,6 +23,7 @@ class JobLease(Base):
 
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     holder: Mapped[str | None] = mapped_column(String(120))
+    last_holder: Mapped[str | None] = mapped_column(String(120))  # the process that ran it last
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

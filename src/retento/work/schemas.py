@@ -32,6 +32,7 @@ class JobLeaseRead(BaseModel):
 
     name: str
     holder: str | None
+    last_holder: str | None
     lease_until: datetime | None
     next_due_at: datetime
     last_started_at: datetime | None

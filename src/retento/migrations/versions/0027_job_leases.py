@@ -19,6 +19,7 @@ def upgrade() -> None:
         "job_leases",
         sa.Column("name", sa.String(80), primary_key=True),
         sa.Column("holder", sa.String(120), nullable=True),
+        sa.Column("last_holder", sa.String(120), nullable=True),
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_due_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_started_at", sa.DateTime(timezone=True), nullable=True),
