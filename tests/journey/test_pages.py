@@ -140,3 +140,30 @@ def test_panel_in_chinese(web, db, users):
     assert "旅程与体验" in panel and "感官" in panel and "收货与试用" in panel
     r = web.get(f"/customers/{ada.id}/experiences/new")
     assert "记录客户体验" in r.text
+
+
+def test_experience_export(web, db, users):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    ada, _bob, tp = _data(db, users)
+    db.add(ExperienceRecord(customer_id=ada.id, mode="feel", stage="order", rating=5,
+                            note='=HYPERLINK("http://evil")', occurred_at=tp.occurred_at))  # fmt: skip
+    db.commit()
+    web.login("manager")
+    page = web.get("/insights/experience?period=all&mode=sense")
+    assert 'id="export-csv"' in page.text
+    r = web.get("/insights/experience/export.csv?period=all&mode=sense")
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["id", "external_id", "customer_id"]
+    assert len(rows) == 2 and rows[1][6] == "sense" and rows[1][12] == "Dented box"
+    r = web.get("/insights/experience/export.csv?period=all")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert len(rows) == 3 and not any(c.startswith("=") for row in rows for c in row)
+    r = web.get("/insights/experience/export.xlsx?period=all&rating=5")
+    ws = load_workbook(io.BytesIO(r.content)).active
+    assert ws.max_row == 2
+    assert web.get("/insights/experience/export.csv?mode=smell").status_code == 422

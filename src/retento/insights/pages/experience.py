@@ -4,19 +4,22 @@ experience records."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from retento.auth.permissions import require
+from retento.auth.models import User
+from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError
 from retento.core.pagination import apply_sort
 from retento.core.validation import offset_from_text
 from retento.customers.models import Customer
 from retento.customers.service import can_change_customer
+from retento.dataio.downloads import download
 from retento.insights.registry import Insight, register_insight, render_insight
 from retento.journey import labels as _labels  # noqa: F401  (registers the labels)
 from retento.journey import service
@@ -27,7 +30,7 @@ from retento.touchpoints.models import STAGES
 from retento.web import dashfilters
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
-from retento.web.listfilters import raw_params, refuse
+from retento.web.listfilters import raw_params, refuse, with_query
 from retento.web.render import PageUser, page_router, tr
 
 router = page_router()
@@ -47,6 +50,11 @@ register_insight(
 )
 
 PAGE_SIZE = 50
+EXPORT_BATCH = 5_000
+EXPORT_COLUMNS = (
+    "id", "external_id", "customer_id", "customer_external_id", "customer_name", "occurred_at",
+    "mode", "stage", "rating", "touchpoint_id", "survey_response_id", "survey_answer_id", "note",
+)  # fmt: skip
 PARAMS = ("source", "mode", "stage", "rating", "customer", "customer_id")
 
 
@@ -124,4 +132,62 @@ def experience_page(request: Request, session: DbSession, user: PageUser) -> Res
         rating_max=RATING_MAX,
         charts={"heatmap": heatmap_chart(request, summary), "modes": mode_chart(request, summary)},
         api_url=api_url("/api/v1/insights/experience", dash, source=raw["source"]),
+        csv_url=with_query(request, "/insights/experience/export.csv"),
+        xlsx_url=with_query(request, "/insights/experience/export.xlsx"),
+        may_export=can(user, "data:export"),
     )
+
+
+def _producer(filters: dict[str, Any]):
+    """Header, then the filtered records in id order, EXPORT_BATCH rows at a time."""
+
+    def produce(session, actor) -> Iterator[list[list[Any]]]:
+        require(actor, service.READ)
+        yield [list(EXPORT_COLUMNS)]
+        last = 0
+        while True:
+            stmt = (
+                service.experience_filter(**filters)
+                .add_columns(Customer.external_id, Customer.name)
+                .join(Customer, Customer.id == ExperienceRecord.customer_id)
+                .where(ExperienceRecord.id > last)
+                .order_by(ExperienceRecord.id)
+                .limit(EXPORT_BATCH)
+            )
+            rows = session.execute(stmt).all()
+            if not rows:
+                return
+            yield [
+                [e.id, e.external_id, e.customer_id, ext, name, e.occurred_at, e.mode, e.stage,
+                 e.rating, e.touchpoint_id, e.survey_response_id, e.survey_answer_id, e.note]
+                for e, ext, name in rows
+            ]  # fmt: skip
+            last = rows[-1][0].id
+
+    return produce
+
+
+def _export(request: Request, user: User, fmt: str) -> Response:
+    require(user, service.READ)
+    dash = dashfilters.parse(request, {}, default_period="365")
+    filters, _ = _filters(request)
+    return download(
+        request,
+        user,
+        _producer({"since": dash.start, "until": dash.end, **filters}),
+        fmt=fmt,
+        filename="experience-records",
+        sheet=tr(request, "Experience records"),
+    )
+
+
+@router.get("/insights/experience/export.csv")
+def experience_export_csv(request: Request, user: PageUser) -> Response:
+    """The filtered experience records as CSV (``data:export``)."""
+    return _export(request, user, "csv")
+
+
+@router.get("/insights/experience/export.xlsx")
+def experience_export_xlsx(request: Request, user: PageUser) -> Response:
+    """The filtered experience records as XLSX (``data:export``)."""
+    return _export(request, user, "xlsx")
