@@ -47,20 +47,36 @@ def pytest_approx(v: float):
 
 
 def test_churn_spark_end_to_end(spark, cdnow_csv: Path, tmp_path: Path) -> None:
-    out = tmp_path / "churn.csv"
-    res = runner.invoke(
-        app,
-        ["churn", str(cdnow_csv), "--customer-col", "id", "--date-col", "date", "--amount-col",
-         "amount", "--calibration-end", "1997-09-30", "--horizon-days", "180", "--output",
-         str(out), "--json", "--engine", "spark", "--lang", "zh", "--windows", "1"],
-    )  # fmt: skip
-    assert res.exit_code == 0, res.output
-    summary = json.loads(res.output)
-    assert summary["engine"] == "spark" and summary["customers"] == 2357
-    assert summary["holdout"]["complete"] and summary["holdout"]["model"]["roc_auc"] > 0.7
-    frame = pd.read_csv(out)
-    assert len(frame) == 2357 and {"churn_risk", "reason_1", "churned"} <= set(frame.columns)
-    assert frame["reason_1"].dropna().str.contains("[\u4e00-\u9fff]").all()
+    def run(out: Path, *extra: str) -> dict:
+        res = runner.invoke(
+            app,
+            ["churn", str(cdnow_csv), "--customer-col", "id", "--date-col", "date",
+             "--amount-col", "amount", "--calibration-end", "1997-09-30", "--horizon-days",
+             "180", "--windows", "1", "--lang", "zh", "--output", str(out), "--json", *extra],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        return json.loads(res.output)
+
+    duck = run(tmp_path / "duck.csv")
+    sp = run(tmp_path / "spark.csv", "--engine", "spark")
+    assert sp["engine"] == "spark" and sp["customers"] == duck["customers"] == 2357
+    assert sp["training_windows"] == duck["training_windows"]
+    # Spark's and DuckDB's aggregates agree to ~1e-15, but gradient boosting's histogram bins
+    # can flip on the last digit (e.g. of the gaps' standard deviation), so the two trainings
+    # differ slightly (up to ~0.005 in a risk); scoring on the executors with the same fitted
+    # model is exact (test_spark_churn).
+    assert abs(sp["mean_risk"] - duck["mean_risk"]) < 0.005
+    assert sp["holdout"]["complete"]
+    for key in ("roc_auc", "pr_auc", "brier"):
+        assert abs(sp["holdout"]["model"][key] - duck["holdout"]["model"][key]) < 0.01
+        assert sp["holdout"]["baseline"][key] == pytest_approx(duck["holdout"]["baseline"][key])
+    a = pd.read_csv(tmp_path / "duck.csv")
+    b = pd.read_csv(tmp_path / "spark.csv")
+    assert list(b.columns) == list(a.columns) and list(b["id"]) == list(a["id"])
+    np.testing.assert_allclose(b["churn_risk"], a["churn_risk"], atol=0.02)
+    np.testing.assert_allclose(b["p_alive_bgnbd"], a["p_alive_bgnbd"], rtol=1e-4)
+    assert (b["reason_code_1"] == a["reason_code_1"]).mean() > 0.9
+    assert b["reason_1"].dropna().str.contains("[\u4e00-\u9fff]").all()
 
 
 def test_basket_spark_and_bad_engine(spark, tmp_path: Path) -> None:

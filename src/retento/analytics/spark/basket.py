@@ -26,7 +26,9 @@ from typing import Any
 __all__ = ["basket_pipeline", "frequent_itemsets"]
 
 
-def _baskets(spark: Any, source: Any, order_col: str, item_col: str) -> tuple[Any, dict[str, int]]:
+def _baskets(
+    spark: Any, source: Any, order_col: str, item_col: str, **jdbc: Any
+) -> tuple[Any, dict[str, int]]:
     """Baskets as ``(order, items)`` with distinct non-blank items, and the counts
     ``n_baskets``, ``skipped`` (lines with an empty order or item) and ``n_items``."""
     from pyspark import StorageLevel
@@ -34,7 +36,7 @@ def _baskets(spark: Any, source: Any, order_col: str, item_col: str) -> tuple[An
 
     from retento.analytics.spark.session import read_table
 
-    raw = read_table(spark, source, columns=[order_col, item_col])
+    raw = read_table(spark, source, columns=[order_col, item_col], **jdbc)
     lines = raw.select(
         F.col(order_col).alias("o"), F.col(item_col).cast("string").alias("i")
     ).withColumn("ok", F.col("o").isNotNull() & (F.trim(F.coalesce("i", F.lit(""))) != ""))
@@ -62,6 +64,8 @@ def frequent_itemsets(
     max_len: int | None = None,
     max_itemsets: int | None = 1_000_000,
     num_partitions: int | None = None,
+    jdbc_table: str | None = None,
+    jdbc_properties: dict[str, str] | None = None,
 ) -> tuple[Any, dict[str, int]]:
     """Every itemset with support ``>= min_support``, by Spark's ``FPGrowth``.
 
@@ -78,6 +82,8 @@ def frequent_itemsets(
         Raise :class:`~retento.analytics.basket.BudgetExceeded` past this many itemsets.
     num_partitions : int, optional
         FP-growth's partitions of the conditional trees (default: the input's).
+    jdbc_table, jdbc_properties : optional
+        For a ``jdbc:`` source (see :func:`~retento.analytics.spark.read_table`).
 
     Returns
     -------
@@ -95,7 +101,9 @@ def frequent_itemsets(
         raise ValueError("min_support must be in (0, 1]")
     if max_len is not None and max_len < 1:
         raise ValueError("max_len must be at least 1")
-    baskets, info = _baskets(spark, source, order_col, item_col)
+    baskets, info = _baskets(
+        spark, source, order_col, item_col, jdbc_table=jdbc_table, jdbc_properties=jdbc_properties
+    )
     n = info["n_baskets"]
     info["min_count"] = 0
     empty = pd.DataFrame({"support": [], "count": [], "itemsets": [], "length": []})

@@ -91,6 +91,8 @@ def load_transactions(
         "count(*) AS n",
         *(f"count_if({cond}) AS {flag}" for flag, (_, cond, _) in checks.items()),
         f"count_if(NOT ({int_id})) AS non_int" if text_ids else "0 AS non_int",
+        f"min({_date_expr(date_col, types[date_col])}) AS first_day",
+        f"max({_date_expr(date_col, types[date_col])}) AS last_day",
     ).first()
     if stats["n"] == 0:
         raise SummaryInputError(f"No transactions in {name}")
@@ -108,9 +110,11 @@ def load_transactions(
         f"{amt} AS amt",
         *(f"try_cast({_q(col)} AS DOUBLE) AS {_q(out)}" for out, col in extra.items()),
     ]
+    # Cached when the first aggregation reads it: the check above was the only other pass.
     t = raw.selectExpr(*selected).persist(StorageLevel.MEMORY_AND_DISK)
-    first, last = t.selectExpr("min(day)", "max(day)").first()
-    return t, {"rows": int(stats["n"]), "first_day": first, "last_day": last, "source": name}
+    info = {"rows": int(stats["n"]), "first_day": stats["first_day"],
+            "last_day": stats["last_day"], "source": name}  # fmt: skip
+    return t, info
 
 
 def _first_row_where(frame: Any, condition: str) -> int:
