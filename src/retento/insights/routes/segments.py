@@ -44,7 +44,12 @@ def list_segments(session: DbSession, user: CurrentUser):
     return segments_service.list_segments(session, actor=user)
 
 
-@router.post("", response_model=SegmentRead, status_code=201)
+@router.post(
+    "",
+    response_model=SegmentRead,
+    status_code=201,
+    responses={200: {"model": SegmentRead, "description": "This run was already saved so."}},
+)
 def save_segment(data: SegmentSaveIn, response: Response, session: DbSession, user: CurrentUser):
     """Save a run's segmentation under a unique name (201; 200 when this run was already saved
     under this name; 409 when another segment has the name)."""
@@ -55,14 +60,14 @@ def save_segment(data: SegmentSaveIn, response: Response, session: DbSession, us
     return seg
 
 
-@router.get("/{segment_id}", response_model=SegmentRead)
+@router.get("/{segment_id:int}", response_model=SegmentRead)
 def get_segment(segment_id: DbId, response: Response, session: DbSession, user: CurrentUser):
     seg = segments_service.get_segment(session, segment_id, actor=user)
     set_etag(response, seg)
     return seg
 
 
-@router.patch("/{segment_id}", response_model=SegmentRead)
+@router.patch("/{segment_id:int}", response_model=SegmentRead)
 def rename_segment(
     segment_id: DbId,
     data: SegmentRenameIn,
@@ -81,7 +86,7 @@ def rename_segment(
     return seg
 
 
-@router.delete("/{segment_id}", status_code=204)
+@router.delete("/{segment_id:int}", status_code=204)
 def delete_segment(
     segment_id: DbId, session: DbSession, user: CurrentUser, if_match: IfMatch = None
 ):
@@ -91,7 +96,7 @@ def delete_segment(
     return Response(status_code=204)
 
 
-@router.get("/{segment_id}/members", response_model=MemberPage)
+@router.get("/{segment_id:int}/members", response_model=MemberPage)
 def segment_members(
     segment_id: DbId,
     session: DbSession,
