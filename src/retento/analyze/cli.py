@@ -442,6 +442,11 @@ def _write_churn_csv(output: Path, scores: Any, customer_col: str, lang: str) ->
 
 
 # The other subcommands register themselves on ``app`` (they import ``base``, not this module).
-from retento.analyze import basket_cli, segments_cli, sequences_cli  # noqa: E402, F401
-from retento.analyze import drivers_cli, propensity_cli  # noqa: E402, F401
-from retento.analyze import forecast_cli  # noqa: E402, F401
+from retento.analyze import (  # noqa: E402, F401
+    basket_cli,
+    drivers_cli,
+    forecast_cli,
+    propensity_cli,
+    segments_cli,
+    sequences_cli,
+)
