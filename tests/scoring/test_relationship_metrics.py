@@ -118,6 +118,33 @@ def test_segment_keeps_the_latest_runs_customers(db, shop):
     }
 
 
+def test_a_saved_insights_segment_narrows_the_rates(db, shop):
+    """A saved segment (Insights, ``insight:<id>:<cluster>``) is one more segment kind here."""
+    import retento.insights.pages.segments  # noqa: F401  (registers the "insight" kind)
+    from retento.insights.models import InsightSegment, InsightSegmentMember
+    from retento.scoring import queries
+
+    seg = InsightSegment(name="t", method="kmeans", k=2, features=["x"], profile={})
+    db.add(seg)
+    db.flush()
+    vips = [
+        cid
+        for (cid,) in db.execute(
+            queries.segment_customers(queries.latest_run_id(db), "value_class", "vip")
+        )
+    ]
+    for cid in vips:
+        db.add(InsightSegmentMember(segment_id=seg.id, customer_id=cid, cluster=1))
+    db.flush()
+    s = relationship.rate_series(
+        db, grain="month", periods=3, end=END, segment=("insight", f"{seg.id}:1")
+    )
+    vip = relationship.rate_series(
+        db, grain="month", periods=3, end=END, segment=("value_class", "vip")
+    )
+    assert _rows(s) == _rows(vip)
+
+
 def test_bad_grain_and_segment_are_422(db, shop):
     with pytest.raises(InvalidInput) as exc:
         relationship.rate_series(db, grain="week")

@@ -121,11 +121,8 @@ def _segment_ids(session: Session, segment: tuple[str, str] | None):
     """Customers of a segment in the latest run (a subquery), or None for everyone."""
     if segment is None:
         return None
-    run_id = queries.latest_run_id(session)
-    column = queries._SEGMENT_COLUMNS[segment[0]]
-    return select(CustomerScore.customer_id).where(
-        CustomerScore.run_id == (run_id or 0), column == segment[1]
-    )
+    # Every registered segment kind (value class, stage, a saved Insights segment, ...).
+    return queries.segment_customers(queries.latest_run_id(session) or 0, *segment)
 
 
 @dataclass
