@@ -9,7 +9,7 @@ foreign key) rolls back every row.
   statement, no per-row parameter binding in SQLAlchemy). Ids that other rows must point at are
   taken from the table's sequence in one round trip (:func:`next_ids`), so parent and child rows
   can both be copied.
-* SQLite: one prepared ``INSERT`` run by the DBAPI cursor's ``executemany`` over tuples,
+* SQLite: prepared multi-row ``INSERT … VALUES (…), (…)`` statements over tuples,
   converted with the same bind processors SQLAlchemy would use (same stored values as the ORM).
 
 Python-side column defaults (``default=`` in the models) are filled in here, because ``COPY`` and
@@ -141,28 +141,38 @@ def _executemany(conn, table, cols, extra, rows, progress) -> int:
     procs = [table.c[name].type._cached_bind_processor(dialect) for name in cols]
     active = [(i, p) for i, p in enumerate(procs) if p is not None]
     names = ", ".join(f'"{c}"' for c in cols)
-    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(cols))})'
+    # Multi-row VALUES statements (as SQLAlchemy's insertmanyvalues does): far fewer statement
+    # executions than one executemany step per row, within SQLite's bound-parameter limit.
+    per = max(1, min(500, 30_000 // len(cols)))
+    one = "(" + ", ".join("?" * len(cols)) + ")"
+    head = f'INSERT INTO "{table.name}" ({names}) VALUES '
+    full_sql = head + ", ".join([one] * per)
     cur = conn.connection.driver_connection.cursor()
     n = 0
-    batch: list[Sequence[Any]] = []
-    if active:
+    flat: list[Any] = []
+    count = 0
 
-        def convert(rec: Sequence[Any]) -> list[Any]:
-            return [v if p is None or v is None else p(v) for p, v in zip(procs, rec, strict=True)]
-    else:
-        convert = tuple  # type: ignore[assignment]
+    def flush(k: int, params: list[Any]) -> None:
+        cur.execute(full_sql if k == per else head + ", ".join([one] * k), params)
+
     try:
         for row in rows:
-            batch.append(convert((*row, *extra) if extra else row))
-            if len(batch) >= BATCH:
-                cur.executemany(sql, batch)
-                n += len(batch)
-                batch = []
-                if progress is not None:
+            rec = (*row, *extra) if extra else row
+            if active:
+                for p, v in zip(procs, rec, strict=True):
+                    flat.append(v if p is None or v is None else p(v))
+            else:
+                flat.extend(rec)
+            count += 1
+            if count == per:
+                flush(count, flat)
+                n += count
+                flat, count = [], 0
+                if progress is not None and not n % BATCH:
                     progress(n)
-        if batch:
-            cur.executemany(sql, batch)
-            n += len(batch)
+        if count:
+            flush(count, flat)
+            n += count
     finally:
         cur.close()
     if progress is not None:
