@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
+from sqlalchemy.orm import object_session
 from starlette.datastructures import FormData
 
 from retento.auth.permissions import require
@@ -310,7 +311,8 @@ def job_page(request: Request, session: DbSession, user: PageUser, job_id: DbId)
 
 
 def _progress_view(request: Request, job: ImportJob) -> dict[str, Any]:
-    state = wizard.progress_of(job.id)
+    # This process's progress, else what the worker running the import stored on its work item.
+    state = wizard.progress_of(job.id, object_session(job))
     if state is None:
         return {"percent": None, "stage_label": tr(request, STATUS_LABELS[job.status])}
     return {
