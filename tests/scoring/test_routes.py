@@ -42,3 +42,28 @@ def test_scoring_api_run_scores_and_reports(client, tokens, db, population):
 def test_scores_before_any_run_is_404(client, tokens):
     r = client.get("/api/v1/scores", headers=tokens["analyst"])
     assert r.status_code == 404 and r.json()["field"] == "run_id"
+
+
+def test_scoring_api_run_queued_for_the_worker(client, tokens, db, population):
+    """wait=false: 202 at once with the running run and its work item; the item is then run
+    (here by the web process after the response, RETENTO_RUN_WORK_IN_WEB's default)."""
+    db.commit()
+    r = client.post(
+        "/api/v1/scoring/runs?wait=false",
+        json={"model": "bgnbd", "as_of": AS_OF.isoformat()},
+        headers=tokens["manager"],
+    )
+    assert r.status_code == 202, r.text
+    run = r.json()
+    assert run["status"] == "running" and run["report"] is None
+    item = r.headers["location"]
+    assert item.startswith("/api/v1/work/")
+    done = client.get(f"/api/v1/scoring/runs/{run['id']}", headers=tokens["manager"]).json()
+    assert done["status"] == "succeeded" and done["customers_scored"] > 0
+    work = client.get(item, headers=tokens["manager"])
+    assert work.status_code == 200 and work.json()["status"] == "done"
+    # A second queued run while none is running is accepted; bad input is still a 422 at once.
+    bad = client.post(
+        "/api/v1/scoring/runs?wait=false", json={"model": "tree"}, headers=tokens["manager"]
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "model"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
 from retento.auth.permissions import require
 from retento.core.deps import CurrentUser, DbSession
@@ -28,10 +30,48 @@ ReportPart = Literal[
 ]
 
 
-@router.post("/scoring/runs", response_model=ScoreRunReport, status_code=201)
-def start_run(data: ScoreRunCreate, session: DbSession, user: CurrentUser):
-    """Score every customer now (synchronously; a nightly job does the same)."""
-    return service.run_scoring(session, data, actor=user)
+@router.post(
+    "/scoring/runs",
+    response_model=ScoreRunReport,
+    status_code=201,
+    responses={202: {"description": "Queued for the worker (wait=false): the run, still running"}},
+)
+def start_run(
+    data: ScoreRunCreate,
+    session: DbSession,
+    user: CurrentUser,
+    request: Request,
+    wait: bool = Query(
+        True,
+        description="true: score now, in this request, and answer with the finished run (201). "
+        "false: queue the run for the worker and answer at once (202) with the running run; "
+        "follow it at GET /scoring/runs/{id} or at the work item named by the Location header.",
+    ),
+):
+    """Score every customer (a nightly job does the same)."""
+    if wait:
+        return service.run_scoring(session, data, actor=user)
+    from retento.scoring import jobs
+
+    run = service.start_run(session, data, actor=user)
+    item_id = jobs.enqueue_started_run(session, run, data, user.id)
+    session.flush()
+    body = jsonable_encoder(ScoreRunReport.model_validate(run))
+    background = None
+    if request.app.state.settings.run_work_in_web:
+        from starlette.background import BackgroundTask
+
+        from retento.work.queue import run_in_web
+
+        background = BackgroundTask(run_in_web, request.app.state.session_factory, item_id)
+    # Like the Value page: the request's unit of work (run row + work item) is committed before
+    # the response goes out; the background task (or a worker) then runs the item.
+    return JSONResponse(
+        body,
+        status_code=202,
+        headers={"Location": f"/api/v1/work/{item_id}"},
+        background=background,
+    )
 
 
 @router.get("/scoring/runs", response_model=Page[ScoreRunRead])
