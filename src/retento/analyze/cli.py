@@ -16,6 +16,7 @@ import typer
 
 from retento.analyze.base import app
 from retento.analyze.base import fail as _fail
+from retento.analyze.churn_common import SCORE_COLUMNS, baseline_metrics
 
 MODELS = ("bgnbd", "mbgnbd", "pareto")
 MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pareto": "Pareto/NBD"}
@@ -260,27 +261,6 @@ def _write_csv(
         con.close()
 
 
-SCORE_COLUMNS = [
-    "churn_risk",
-    "reason_1",
-    "reason_2",
-    "reason_3",
-    "reason_code_1",
-    "reason_code_2",
-    "reason_code_3",
-    "days_since_last",
-    "purchases",
-    "median_gap_days",
-    "tenure_days",
-    "spend_total",
-    "p_alive_mbgnbd",
-    "p_alive_bgnbd",
-    "expected_purchases_bgnbd",
-    "p_no_purchase_bgnbd",
-    "units_per_order",  # with --quantity-col
-]
-
-
 @app.command("churn")
 def churn(
     transactions: Path = typer.Argument(..., help="Transactions as CSV (with header) or Parquet."),
@@ -370,7 +350,7 @@ def churn(
                     "days": int(seen),
                     "complete": seen == horizon_days,
                     "model": churn_metrics(y, scores["churn_risk"]),
-                    "baseline": _baseline_metrics(y, scores, churn_metrics),
+                    "baseline": baseline_metrics(y, scores, churn_metrics),
                 }
                 scores["churned"] = y
     except (SummaryInputError, ValueError) as exc:
@@ -410,20 +390,6 @@ def churn(
             f"({b['brier']:.4f})"
         )
     typer.echo(f"Scores written to {output}")
-
-
-def _baseline_metrics(y: Any, scores: Any, churn_metrics: Any) -> dict[str, Any]:
-    """BTYD-only baseline: BG/NBD's probability of no purchase in the horizon, and the ROC AUC
-    of ranking by its expected purchases."""
-    from sklearn.metrics import roc_auc_score
-
-    out = churn_metrics(y, scores["p_no_purchase_bgnbd"].fillna(1.0))
-    out["model"] = "BG/NBD"
-    out["score"] = "probability of no purchase in the horizon"
-    out["expected_purchases_roc_auc"] = float(
-        roc_auc_score(y, -scores["expected_purchases_bgnbd"].fillna(0.0))
-    )
-    return out
 
 
 def _write_churn_csv(output: Path, scores: Any, customer_col: str, lang: str) -> None:

@@ -115,7 +115,7 @@ def churn_on_spark(
     from retento.analytics.errors import SummaryInputError
     from retento.analytics.spark.churn import SparkTransactionLog, score_churn
     from retento.analytics.spark.pipeline import write_frame
-    from retento.analyze.cli import SCORE_COLUMNS, _baseline_metrics
+    from retento.analyze.churn_common import SCORE_COLUMNS, baseline_metrics
 
     spark = spark_session(master)
     timings: dict[str, float] = {}
@@ -156,7 +156,7 @@ def churn_on_spark(
                     "days": int(seen),
                     "complete": seen == horizon_days,
                     "model": churn_metrics(y, pdf["churn_risk"]),
-                    "baseline": _baseline_metrics(y, pdf, churn_metrics),
+                    "baseline": baseline_metrics(y, pdf, churn_metrics),
                 }
             t3 = time.perf_counter()
             # The DuckDB engine's columns: customer, SCORE_COLUMNS present, churned.

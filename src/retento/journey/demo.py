@@ -6,7 +6,7 @@ steps' data do not change."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, update
@@ -16,9 +16,6 @@ from retento.customers.models import Customer
 from retento.journey.models import MODES, ExperienceRecord
 from retento.surveys.models import NUMERIC_TYPES, SurveyQuestion
 from retento.touchpoints.models import STAGES, Touchpoint
-
-if TYPE_CHECKING:
-    from retento.demo.generator import DemoContext
 
 # One touchpoint in SAMPLE_EVERY (by id) gets an experience record.
 SAMPLE_EVERY = 16
@@ -79,7 +76,8 @@ def tag_survey_questions(session: Session) -> int:
     return n
 
 
-def step_journey(session: Session, rng: np.random.Generator, ctx: DemoContext) -> None:
+def step_journey(session: Session, rng: np.random.Generator, ctx: Any) -> None:
+    # ctx: the generator's DemoContext (not imported: the generator imports this step).
     """Experience records on one touchpoint in SAMPLE_EVERY, and modes on survey questions."""
     del rng  # own stream: adding this step must not change the other steps' data
     rng = np.random.default_rng(ctx.seed + 7024)
