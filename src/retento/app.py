@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     settings = settings or get_settings()
     import_all_models()
+    importlib.import_module("retento.jobs")  # the job registry, and the work queue's kinds
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from retento.core.config import Settings
 from retento.core.db import transaction
 from retento.work import leases
+from retento.work import queue as work_queue
 
 log = logging.getLogger("retento.jobs")
 
@@ -67,6 +68,10 @@ def load_jobs() -> dict[str, Job]:
     for mod in JOB_MODULES + WORK_MODULES:
         importlib.import_module(mod)
     return REGISTRY
+
+
+# The work queue asks for the job modules (which declare the work kinds too) through this hook.
+work_queue.add_kind_loader(load_jobs)
 
 
 def run_job(factory: sessionmaker[Session], name: str) -> object:

@@ -71,11 +71,20 @@ def work_kind(
     return wrap
 
 
+_KIND_LOADERS: list[Callable[[], object]] = []
+
+
+def add_kind_loader(loader: Callable[[], object]) -> None:
+    """Register what imports the modules that declare work kinds (``retento.jobs`` registers
+    its ``load_jobs``: this lower layer never imports the domains, or the job registry)."""
+    if loader not in _KIND_LOADERS:
+        _KIND_LOADERS.append(loader)
+
+
 def load_kinds() -> dict[str, WorkKind]:
     """Every kind (the domains' job modules register them)."""
-    from retento.jobs import load_jobs
-
-    load_jobs()
+    for loader in _KIND_LOADERS:
+        loader()
     return KINDS
 
 
