@@ -27,10 +27,11 @@ CLOSED_BY_ORDER = ("churn_risk", "rhythm")
 CAME_BACK_NOTE = "customer ordered again"
 
 
-def on_orders(session: Session, orders: list[Order]) -> int:
-    """Record new orders on the customers' open cases; returns the cases changed."""
+def on_orders(session: Session, orders: list) -> int:
+    """Record new orders on the customers' open cases; returns the cases changed. ``orders`` are
+    ``Order`` objects or rows with ``customer_id``, ``ordered_at``, ``status`` and ``revenue``."""
     changed = 0
-    by_customer: dict[int, list[Order]] = {}
+    by_customer: dict[int, list] = {}
     for o in orders:
         if o.status != "cancelled":
             by_customer.setdefault(o.customer_id, []).append(o)
