@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from retento.insights.models import InsightSegment, InsightSegmentMember
@@ -13,7 +14,13 @@ from retento.retention.models import RetentionAlert, RetentionCase, RetentionPla
 from retento.retention.service import get_config
 from tests.factories import make_customer
 from tests.retention.test_pages import PLAYBOOK
-from tests.web.conftest import web  # noqa: F401
+from tests.web.conftest import Browser
+
+
+@pytest.fixture
+def web(client, users) -> Browser:
+    return Browser(client)
+
 
 BODY = {
     "value_class": "key",
