@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -94,6 +95,21 @@ class Busy(RetentoError):
     def __init__(self) -> None:
         super().__init__(503, "busy", BUSY)
         self.msgid = BUSY  # the web page translates it
+        self.params: dict[str, str] = {}
+
+
+OVERLOADED = "The server is busy. Try again in a moment."
+
+
+class Overloaded(RetentoError):
+    """503: every database connection stayed in use past the pool's timeout (a burst of slow
+    requests, e.g. many logins at once, each hashing a password): nothing was done."""
+
+    headers = {"Retry-After": "2"}
+
+    def __init__(self) -> None:
+        super().__init__(503, "overloaded", OVERLOADED)
+        self.msgid = OVERLOADED
         self.params: dict[str, str] = {}
 
 
@@ -200,6 +216,14 @@ def install_api_handlers(app: FastAPI) -> None:
         # request's transaction is rolled back); the client may simply try again.
         log.warning("lock wait timed out on %s %s", request.method, request.url.path)
         err = Busy()
+        response = render(request, err)
+        response.headers.update(err.headers)
+        return response
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(request: Request, exc: PoolTimeout):
+        log.warning("no database connection free for %s %s", request.method, request.url.path)
+        err = Overloaded()
         response = render(request, err)
         response.headers.update(err.headers)
         return response
