@@ -365,6 +365,24 @@ def simulate_purchases(
     return c[order], np.floor(d[order]).astype(np.int64)
 
 
+def _plant_bundles(
+    rng: np.random.Generator, prod: np.ndarray, line_no: np.ndarray, pop: np.ndarray
+) -> None:
+    """Products bought together (what Insights › Market baskets should find): six pairs among
+    the twenty most popular products; an order whose first line is one of a pair gets the other
+    as its second line 60 % of the time. Own random stream, so the other draws do not move."""
+    top = np.argsort(-pop)[:20]
+    pairs = rng.choice(top, size=(6, 2), replace=False)
+    partner = {int(a): int(b) for a, b in pairs}
+    partner.update({int(b): int(a) for a, b in pairs})
+    second = np.flatnonzero(line_no == 2)
+    first_prod = prod[second - 1]
+    take = rng.random(len(second)) < 0.6
+    for i, fp, t in zip(second.tolist(), first_prod.tolist(), take.tolist(), strict=True):
+        if t and fp in partner:
+            prod[i] = partner[fp]
+
+
 def step_orders(session: Session, rng: np.random.Generator, ctx: DemoContext) -> None:
     """Orders with 1–4 lines, discounts, refunds and some below-zero customers."""
     assert ctx.customer_ids is not None and ctx.product_price is not None
@@ -383,6 +401,7 @@ def step_orders(session: Session, rng: np.random.Generator, ctx: DemoContext) ->
     pop = 1.0 / np.arange(1, n_prod + 1) ** 0.8
     pop = rng.permutation(pop / pop.sum())
     prod = rng.choice(n_prod, size=len(line_order), p=pop)
+    _plant_bundles(np.random.default_rng(ctx.seed + 4242), prod, line_no, pop)
     lc = cust[line_order]
     qty = np.where(business[lc], rng.integers(3, 25, len(lc)), rng.geometric(0.65, len(lc)))
     price = ctx.product_price[prod]

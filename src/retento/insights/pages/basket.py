@@ -84,7 +84,8 @@ def _chart(request: Request, rules: list[dict[str, Any]], names: dict[str, str])
     return chart_json(
         {
             "tooltip": {"trigger": "item"},
-            "grid": {"left": 60, "right": 30, "top": 20, "bottom": 50},
+            # The lift scale sits above the plot, right, clear of the support axis' labels.
+            "grid": {"left": 60, "right": 30, "top": 50, "bottom": 40},
             "xAxis": {"type": "value", "name": tr(request, N_("Support")), "scale": True},
             "yAxis": {"type": "value", "name": tr(request, N_("Confidence")), "max": 1},
             "visualMap": {
@@ -94,8 +95,8 @@ def _chart(request: Request, rules: list[dict[str, Any]], names: dict[str, str])
                 "text": [tr(request, N_("Lift")), ""],
                 "calculable": True,
                 "orient": "horizontal",
-                "left": "center",
-                "bottom": 0,
+                "right": 30,
+                "top": 0,
                 "itemHeight": 80,
             },
             "series": [{"type": "scatter", "symbolSize": 10, "data": points}],
