@@ -25,7 +25,7 @@ def _fingerprint(db):
 
 
 def test_demo_experience_and_funnel(db):
-    summary = generator.generate(db, customers=150, seed=7, today=date(2026, 6, 30))
+    summary = generator.generate(db, customers=60, seed=7, today=date(2026, 6, 30))
     assert summary["experience records"] > 0
     assert summary["survey questions with an experience mode"] >= 5
     first = _fingerprint(db)
@@ -39,5 +39,5 @@ def test_demo_experience_and_funnel(db):
     assert fun.customers > 0 and fun.stages[0].reached == fun.customers
     assert [s.reached for s in fun.stages] == sorted((s.reached for s in fun.stages), reverse=True)
     generator.reset_business_data(db)
-    generator.generate(db, customers=150, seed=7, today=date(2026, 6, 30))
+    generator.generate(db, customers=60, seed=7, today=date(2026, 6, 30))
     assert _fingerprint(db) == first
