@@ -18,6 +18,7 @@ from retento.core.errors import Forbidden, InvalidInput, NotFound
 from retento.customers import privacy
 from retento.customers import service as customers
 from retento.customers.schemas import CustomerCreate, CustomerUpdate
+from retento.insights import segments_service  # noqa: E402
 from retento.loyalty import programme as loyalty_programme
 from retento.loyalty import service as loyalty
 from retento.loyalty.schemas import ProgrammeUpdate
@@ -34,6 +35,7 @@ from retento.surveys import service as surveys
 from retento.surveys.schemas import AnswerIn, ResponseCreate, SurveyUpdate
 from retento.touchpoints import service as touchpoints
 from retento.touchpoints.schemas import TouchpointCreate, TouchpointUpdate
+from retento.work import service as work_service  # noqa: E402
 from tests.factories import make_customer, make_order, make_product, make_touchpoint
 from tests.factories.complaints import make_complaint
 from tests.surveys.conftest import small_survey_data
@@ -150,6 +152,11 @@ def _operations(db, users, own: bool):
         "retention:manage": lambda a: retention.update_rule(
             db, "rhythm", {"threshold": 2.5}, actor=a
         ),
+        # Renaming a saved segment that does not exist: the permission is checked first.
+        "insight:manage": lambda a: _expect(
+            NotFound, lambda: segments_service.rename_segment(db, 2_000_000_000, "X", actor=a)
+        ),
+        "work:read": lambda a: work_service.list_items(db, actor=a),
     }
 
 
