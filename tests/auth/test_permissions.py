@@ -18,7 +18,7 @@ from retento.core.errors import Forbidden, InvalidInput, NotFound
 from retento.customers import privacy
 from retento.customers import service as customers
 from retento.customers.schemas import CustomerCreate, CustomerUpdate
-from retento.insights import segments_service  # noqa: E402
+from retento.insights import segments_service
 from retento.loyalty import programme as loyalty_programme
 from retento.loyalty import service as loyalty
 from retento.loyalty.schemas import ProgrammeUpdate
@@ -35,7 +35,7 @@ from retento.surveys import service as surveys
 from retento.surveys.schemas import AnswerIn, ResponseCreate, SurveyUpdate
 from retento.touchpoints import service as touchpoints
 from retento.touchpoints.schemas import TouchpointCreate, TouchpointUpdate
-from retento.work import service as work_service  # noqa: E402
+from retento.work import service as work_service
 from tests.factories import make_customer, make_order, make_product, make_touchpoint
 from tests.factories.complaints import make_complaint
 from tests.surveys.conftest import small_survey_data
