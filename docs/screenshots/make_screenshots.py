@@ -89,6 +89,10 @@ def demo_pages(out: Path) -> list[Path]:
                         page.wait_for_selector("html[lang=zh-CN]", state="attached")
                     charts_drawn(page)
                     shots.append(shoot(page, f"home-{role}" + ("-zh" if lang == "zh" else "")))
+                    if lang == "zh":
+                        page.goto(f"{base}/insights/experience")
+                        charts_drawn(page)
+                        shots.append(shoot(page, "insights-experience-zh"))
                     if role == "manager" and lang == "en":
                         for name, path in (
                             ("loyalty-dashboard", "/loyalty"),
@@ -99,6 +103,25 @@ def demo_pages(out: Path) -> list[Path]:
                             ("orders-list", "/orders"),
                         ):
                             page.goto(f"{base}{path}")
+                            charts_drawn(page)
+                            shots.append(shoot(page, name))
+                        for name, path in (
+                            ("value-settings", "/value/settings"),
+                            ("insights-forecasts", "/insights/forecasts"),
+                            ("insights-journey", "/insights/journey"),
+                        ):
+                            page.goto(f"{base}{path}")
+                            charts_drawn(page)
+                            shots.append(shoot(page, name))
+                        # The analyses that run on demand: run each once, as an analyst would.
+                        for name, path in (
+                            ("insights-segments", "/insights/segments"),
+                            ("insights-baskets", "/insights/baskets"),
+                            ("insights-sequences", "/insights/sequences"),
+                        ):
+                            page.goto(f"{base}{path}")
+                            page.locator("form button.btn-primary").first.click()
+                            page.wait_for_url(f"{base}{path}?run=*", timeout=120_000)
                             charts_drawn(page)
                             shots.append(shoot(page, name))
                         page.goto(f"{base}/complaints/new")
