@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from retento.auth.models import User
 from retento.core.errors import RetentoError
 from retento.insights import runs
 from retento.insights.models import InsightRun
 from retento.web.i18n import N_
-from retento.web.render import tr
+from retento.web.render import redirect, tr
 
 FEATURE_LABELS = {
     "recency": N_("Days since the last order"),
@@ -91,6 +94,34 @@ def form_params(form: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 def error_dict(request: Request, exc: RetentoError) -> dict[str, str]:
     return {exc.field or "": tr(request, exc.message)}
+
+
+def start_run_page(
+    request: Request,
+    session: Session,
+    user: User,
+    params: dict[str, Any],
+    start: Callable[..., InsightRun],
+    *,
+    href: str,
+    rerender: Callable[[dict[str, str], int], Response],
+) -> Response:
+    """Start a run from a page's form and go to it, or show the form again with the error.
+
+    ``start(session, session_factory, params, actor=)`` is the service's ``start_run``; it runs
+    in a savepoint, so a refused start writes nothing. ``rerender(errors, status)`` draws the page
+    with the form as sent; 401 and 403 are raised, not shown in the form.
+    """
+    sp = session.begin_nested()
+    try:
+        run = start(session, request.app.state.session_factory, params, actor=user)
+    except RetentoError as exc:
+        sp.rollback()
+        if exc.status in (401, 403):
+            raise
+        status = exc.status if exc.status in (409, 422) else 422
+        return rerender(error_dict(request, exc), status)
+    return redirect(request, f"{href}?run={run.id}")
 
 
 def progress_context(request: Request, run: InsightRun, page: str) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
-from retento.core.errors import RetentoError
 from retento.customers.models import Customer
 from retento.insights import basket_service as svc
 from retento.insights.registry import Insight, register_insight, render_insight
@@ -21,14 +20,14 @@ from retento.insights.web import (
     LEVEL_OPTIONS,
     chart_json,
     chosen_run,
-    error_dict,
     form_params,
     progress_context,
+    start_run_page,
 )
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.panels import Panel, register_panel
-from retento.web.render import PageUser, page_router, redirect, tr
+from retento.web.render import PageUser, page_router, tr
 
 router = page_router()
 
@@ -157,22 +156,17 @@ def basket_page(request: Request, session: DbSession, user: PageUser) -> Respons
 def basket_run(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
     require(user, "insight:manage")
     params = form_params(form, RUN_FIELDS)
-    sp = session.begin_nested()
-    try:
-        run = svc.start_run(session, request.app.state.session_factory, params, actor=user)
-    except RetentoError as exc:
-        sp.rollback()
-        if exc.status in (401, 403):
-            raise
-        return _page(
-            request,
-            session,
-            user,
-            form=DEFAULT_FORM | params,
-            errors=error_dict(request, exc),
-            status_code=exc.status if exc.status in (409, 422) else 422,
-        )
-    return redirect(request, f"/insights/baskets?run={run.id}")
+    return start_run_page(
+        request,
+        session,
+        user,
+        params,
+        svc.start_run,
+        href="/insights/baskets",
+        rerender=lambda errors, status: _page(
+            request, session, user, form=DEFAULT_FORM | params, errors=errors, status_code=status
+        ),
+    )
 
 
 def _panel(request: Request, session: Session, customer: Customer, user: User) -> dict | None:

@@ -26,9 +26,10 @@ from retento.insights.web import (
     METHOD_LABELS,
     chart_json,
     chosen_run,
-    error_dict,
+    form_params,
     lang,
     progress_context,
+    start_run_page,
 )
 from retento.scoring import queries as scoring_queries
 from retento.web.conflict import STALE, conflict_page, form_version
@@ -184,13 +185,7 @@ def segments_page(request: Request, session: DbSession, user: PageUser) -> Respo
 
 
 def _form_params(form: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in RUN_FIELDS:
-        raw = str(form.get(f) or "").strip()
-        if raw:
-            out[f] = raw
-    out["features"] = [str(v) for v in form.getlist("features")]
-    return out
+    return form_params(form, RUN_FIELDS) | {"features": [str(v) for v in form.getlist("features")]}
 
 
 @router.post("/insights/segments/run")
@@ -208,17 +203,17 @@ def segments_run(request: Request, form: PageForm, session: DbSession, user: Pag
                 params[f] = int(text)
     if errors:
         return _page(request, session, user, form=raw, errors=errors, status_code=422)
-    sp = session.begin_nested()
-    try:
-        run = svc.start_run(session, request.app.state.session_factory, params, actor=user)
-    except RetentoError as exc:
-        sp.rollback()
-        if exc.status in (401, 403):
-            raise
-        return _page(
-            request, session, user, form=raw, errors=error_dict(request, exc), status_code=422
-        )
-    return redirect(request, f"/insights/segments?run={run.id}")
+    return start_run_page(
+        request,
+        session,
+        user,
+        params,
+        svc.start_run,
+        href="/insights/segments",
+        rerender=lambda errs, status: _page(
+            request, session, user, form=raw, errors=errs, status_code=status
+        ),
+    )
 
 
 @router.post("/insights/segments/save")
