@@ -37,6 +37,17 @@ def _backends(config: pytest.Config) -> list[str]:
     return ["sqlite", "postgres"] if choice == "both" else [choice]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``pytest -n N --dist loadgroup`` (``make test``) each file runs whole on one worker,
+    so its module fixtures (live servers, throw-away databases) are built once; the Spark tests
+    share one worker and so one JVM. Runs before xdist reads the ``xdist_group`` marks."""
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        group = "spark" if path.startswith("tests/analytics/spark/") else path
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", _backends(metafunc.config), scope="session")
