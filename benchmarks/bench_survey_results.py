@@ -37,7 +37,7 @@ from retento.core.config import Settings
 from retento.core.db import make_engine, make_session_factory
 from retento.core.migrate import upgrade
 from retento.customers.models import Customer
-from retento.surveys import demo, results_cache, service
+from retento.surveys import demo, responses, results_cache, service
 from retento.surveys.models import Survey
 from retento.surveys.schemas import ResponseCreate, SurveyFromTemplate
 
@@ -161,7 +161,7 @@ def bench(url: str, n: int, runs: int) -> None:
                 with sf() as s:
                     manager = s.scalar(select(User).where(User.username == "manager"))
                     survey = s.get(Survey, sid)
-                    service.record_response(
+                    responses.record_response(
                         s,
                         sid,
                         ResponseCreate(answers=full_answers(survey), channel="phone"),

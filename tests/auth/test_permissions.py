@@ -31,6 +31,7 @@ from retento.retention import service as retention
 from retento.scoring import service as scoring
 from retento.scoring.schemas import ScoreRunCreate
 from retento.surveys import fileio as survey_files
+from retento.surveys import responses as survey_responses
 from retento.surveys import service as surveys
 from retento.surveys.schemas import AnswerIn, ResponseCreate, SurveyUpdate
 from retento.touchpoints import service as touchpoints
@@ -136,7 +137,7 @@ def _operations(db, users, own: bool):
         "survey:manage": lambda a: surveys.update_survey(
             db, svy.id, SurveyUpdate(name="R"), actor=a
         ),
-        "survey:respond": lambda a: surveys.record_response(
+        "survey:respond": lambda a: survey_responses.record_response(
             db,
             svy.id,
             ResponseCreate(customer_id=cust.id, answers=[AnswerIn(question="sat", number=4)]),

@@ -18,6 +18,7 @@ from retento.orders import service as orders
 from retento.orders.models import Order, Refund
 from retento.orders.schemas import RefundCreate
 from retento.scoring.queries import customer_summary
+from retento.surveys import distributions as survey_distributions
 from retento.surveys import service as surveys
 from retento.surveys.jobs import send_reminders
 from retento.surveys.models import SurveyInvitation
@@ -218,7 +219,7 @@ def test_survey_distributions_skip_archived_erased_and_unconsenting_customers(db
 
     def distribute(channel):
         # A fresh survey each time: an open invitation to the same survey is not repeated.
-        dist, links = surveys.create_distribution(
+        dist, links = survey_distributions.create_distribution(
             db,
             _survey(db, users).id,
             DistributionCreate(
@@ -242,7 +243,7 @@ def test_survey_distributions_skip_archived_erased_and_unconsenting_customers(db
     dist, _ = distribute("mail")
     assert _invited(db, dist) == {email_ok.id, sms_ok.id, phone_ok.id}
     # The "all" segment obeys the same rules.
-    dist, _ = surveys.create_distribution(
+    dist, _ = survey_distributions.create_distribution(
         db,
         _survey(db, users).id,
         DistributionCreate(channel="onsite", segment=SegmentIn(kind="all")),
@@ -257,7 +258,7 @@ def test_reminders_skip_customers_archived_after_the_invitation(db, users):
     stays = make_customer(db, email="s@example.com", consent_email=True)
     leaves = make_customer(db, email="l@example.com", consent_email=True)
     sent = datetime.now(UTC) - timedelta(days=10)
-    dist, _ = surveys.create_distribution(
+    dist, _ = survey_distributions.create_distribution(
         db,
         s.id,
         DistributionCreate(

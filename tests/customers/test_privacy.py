@@ -29,6 +29,8 @@ from retento.orders import service as orders
 from retento.orders.models import Order, OrderLine, Refund
 from retento.orders.schemas import OrderCreate, OrderLineIn, RefundCreate
 from retento.scoring.models import CustomerScore, ScoreRun
+from retento.surveys import distributions as survey_distributions
+from retento.surveys import responses as survey_responses
 from retento.surveys import service as surveys
 from retento.surveys.models import SurveyAnswer, SurveyInvitation
 from retento.surveys.schemas import (
@@ -174,7 +176,7 @@ def rich(db, users, tmp_path):
     )
     s = surveys.create_survey(db, small_survey_data(), actor=admin)
     surveys.update_survey(db, s.id, SurveyUpdate(status="active"), actor=admin)
-    surveys.record_response(
+    survey_responses.record_response(
         db,
         s.id,
         ResponseCreate(
@@ -187,7 +189,7 @@ def rich(db, users, tmp_path):
         actor=admin,
     )
     # Invited after answering by phone: the invitation is still open when erasing.
-    surveys.create_distribution(
+    survey_distributions.create_distribution(
         db,
         s.id,
         DistributionCreate(

@@ -115,6 +115,7 @@ def test_complaint_exports_are_inert(db, users, client, tmp_path: Path):
 
 
 def _survey(db, users):
+    from retento.surveys import responses as survey_responses
     from retento.surveys import service as surveys
     from retento.surveys.schemas import AnswerIn, ResponseCreate, SurveyUpdate
     from tests.surveys.conftest import small_survey_data
@@ -122,7 +123,7 @@ def _survey(db, users):
     s = surveys.create_survey(db, small_survey_data(), actor=users["manager"])
     surveys.update_survey(db, s.id, SurveyUpdate(status="active"), actor=users["manager"])
     cust = make_customer(db, external_id="S1")
-    surveys.record_response(
+    survey_responses.record_response(
         db,
         s.id,
         ResponseCreate(
@@ -167,7 +168,7 @@ def test_survey_xlsx_export_has_no_formulas_and_keeps_numbers(db, users):
 
 
 def test_distribution_links_csv_is_inert(db, users, client):
-    from retento.surveys import service as surveys
+    from retento.surveys import distributions as survey_distributions
     from retento.surveys.schemas import DistributionCreate
     from tests.web.conftest import Browser
 
@@ -180,7 +181,7 @@ def test_distribution_links_csv_is_inert(db, users, client):
         consent_phone=True,
         consent_email=True,
     )
-    dist, _ = surveys.create_distribution(
+    dist, _ = survey_distributions.create_distribution(
         db,
         s.id,
         DistributionCreate(channel="phone", segment={"kind": "customers", "customer_ids": [c.id]}),

@@ -11,6 +11,7 @@ from retento.notifications.service import save_preferences
 from retento.scoring.jobs import execute_started_run
 from retento.scoring.models import ScoreRun
 from retento.scoring.schemas import ScoreRunCreate
+from retento.surveys import responses as survey_responses
 from retento.surveys import service as surveys
 from retento.surveys.schemas import ResponseCreate, SurveyCreate, SurveyUpdate
 from tests.factories import make_customer, make_user
@@ -37,7 +38,7 @@ def _survey(db, users):
 
 
 def _answer(db, users, s, **numbers):
-    return surveys.record_response(
+    return survey_responses.record_response(
         db,
         s.id,
         ResponseCreate(

@@ -15,6 +15,7 @@ from retento.orders.schemas import OrderCreate
 from retento.retention import service
 from retento.retention.models import RetentionAlert, RetentionCase
 from retento.retention.reasons import render_reason
+from retento.surveys import responses as survey_responses
 from retento.surveys import service as surveys
 from retento.surveys.schemas import AnswerIn, ResponseCreate, SurveyUpdate
 from tests.factories import make_customer, make_product
@@ -50,7 +51,7 @@ def test_detractor_answer_raises_an_alert_through_the_survey_event(db, users):
     surveys.update_survey(db, s.id, SurveyUpdate(status="active"), actor=users["manager"])
     fan, critic = make_customer(db), make_customer(db)
     for c, score in ((fan, 9), (critic, 3)):
-        surveys.record_response(
+        survey_responses.record_response(
             db,
             s.id,
             ResponseCreate(
@@ -146,7 +147,7 @@ def test_a_failing_evaluation_never_undoes_the_event_and_the_job_catches_up(db, 
         raise RuntimeError("rules unavailable")
 
     monkeypatch.setattr(retention_service, "evaluate", broken)
-    resp = surveys.record_response(
+    resp = survey_responses.record_response(
         db,
         s.id,
         ResponseCreate(

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from retento.core.db import make_engine, make_session_factory, transaction
-from retento.surveys import service
+from retento.surveys import responses, service
 from retento.surveys.schemas import BulkResponses, SurveyCreate, SurveyFromTemplate, SurveyUpdate
 
 
@@ -171,7 +171,7 @@ def single_item_csi_survey(db, users):
                 ]
             }
         )
-    report = service.bulk_responses(
+    report = responses.bulk_responses(
         db, s.id, BulkResponses(channel="mail", responses=rows), actor=users["agent"]
     )
     assert report["created"] == 24

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from retento.loyalty import ledger
 from retento.loyalty.models import LoyaltyJournal, LoyaltyRule
-from retento.surveys import service
+from retento.surveys import responses
 from retento.surveys.schemas import AnswerIn, AnswersSubmit, BulkResponses, ResponseCreate
 from tests.factories import make_customer
 from tests.factories.loyalty import make_programme
@@ -28,7 +28,7 @@ def _events(db):
 def test_update_response_completion_awards_once(db, users, small_survey):
     _rule(db)
     c = make_customer(db)
-    partial = service.record_response(
+    partial = responses.record_response(
         db,
         small_survey.id,
         ResponseCreate(
@@ -37,7 +37,7 @@ def test_update_response_completion_awards_once(db, users, small_survey):
         actor=users["agent"],
     )
     assert ledger.get_wallet(db, c.id) is None
-    service.update_response(
+    responses.update_response(
         db,
         partial.id,
         AnswersSubmit(answers=[AnswerIn(question="sat", number=5)], complete=True),
@@ -55,9 +55,9 @@ def test_bulk_entry_and_reimport_award_once_per_response(db, users, small_survey
     ]
     # Scores that open no retention case: a low score would add a win-back offer's points.
     data = BulkResponses(responses=rows)
-    service.bulk_responses(db, small_survey.id, data, actor=users["agent"])
+    responses.bulk_responses(db, small_survey.id, data, actor=users["agent"])
     assert _events(db) == 2
-    service.bulk_responses(db, small_survey.id, data, actor=users["agent"])  # typed in twice
+    responses.bulk_responses(db, small_survey.id, data, actor=users["agent"])  # typed in twice
     assert ledger.get_wallet(db, a.id).balance == 25
     assert ledger.get_wallet(db, b.id).balance == 25
     assert _events(db) == 2

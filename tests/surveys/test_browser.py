@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from retento.auth.models import User
 from retento.core.db import make_engine, make_session_factory, transaction
-from retento.surveys import reports, service
+from retento.surveys import distributions, reports, responses, service
 from retento.surveys.models import CSI_LATENTS, Survey, SurveyResponse
 from retento.surveys.schemas import (
     BulkResponses,
@@ -94,7 +94,7 @@ def survey_links(server) -> dict:  # noqa: F811
                 actor=manager,
             )
             service.update_survey(s, survey.id, SurveyUpdate(status="active"), actor=manager)
-            service.record_response(
+            responses.record_response(
                 s,
                 survey.id,
                 ResponseCreate(
@@ -103,7 +103,7 @@ def survey_links(server) -> dict:  # noqa: F811
                 ),
                 actor=manager,
             )
-            _, links = service.create_distribution(
+            _, links = distributions.create_distribution(
                 s,
                 survey.id,
                 DistributionCreate(
@@ -728,7 +728,7 @@ def seeded(server, story) -> int:  # noqa: F811
                     ],
                 )
             )
-        report = service.bulk_responses(
+        report = responses.bulk_responses(
             s, survey_id, BulkResponses(channel="mail", responses=rows), actor=manager
         )
     assert report["created"] == 36

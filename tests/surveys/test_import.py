@@ -8,7 +8,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from retento.core.errors import InvalidInput
-from retento.surveys import fileio, service
+from retento.surveys import fileio, responses
 from retento.surveys.models import SurveyResponse
 from retento.surveys.schemas import AnswerIn, ResponseCreate
 from tests.factories import make_customer
@@ -151,7 +151,7 @@ def test_xlsx_with_chinese_labels_and_native_dates(db, users, small_survey):
 
 def test_export_round_trips_through_import(db, users, small_survey):
     c = make_customer(db, external_id="RT1")
-    service.record_response(
+    responses.record_response(
         db,
         small_survey.id,
         ResponseCreate(

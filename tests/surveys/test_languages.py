@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from retento.core.errors import InvalidInput
 from retento.mail.models import OutboxMessage
-from retento.surveys import fileio, languages, service
+from retento.surveys import distributions, fileio, languages, responses, service
 from retento.surveys.models import SurveyResponse
 from retento.surveys.schemas import (
     AnswerIn,
@@ -40,7 +40,7 @@ ZH_QUESTIONS = ("您满意吗？", "您会推荐吗？", "还有别的吗？", "
 
 
 def _invite(db, survey, users, customers):
-    _, links = service.create_distribution(
+    _, links = distributions.create_distribution(
         db,
         survey.id,
         DistributionCreate(
@@ -187,7 +187,7 @@ def test_invitation_email_language_follows_the_same_rule(db, users, small_survey
 
 def test_response_file_round_trip_with_labels_in_both_languages(db, users, bilingual_survey):
     c = make_customer(db, external_id="BL1")
-    service.record_response(
+    responses.record_response(
         db,
         bilingual_survey.id,
         ResponseCreate(
@@ -292,7 +292,7 @@ def test_api_round_trip_of_both_languages(client, db, users, tokens):
 
 
 def test_translation_is_allowed_after_answers_but_not_for_the_own_language(db, users, small_survey):
-    service.record_response(
+    responses.record_response(
         db,
         small_survey.id,
         ResponseCreate(answers=[AnswerIn(question="sat", number=3)]),
@@ -362,7 +362,7 @@ def test_editor_translate_page_is_for_managers_only(web, db, users, small_survey
 
 
 def test_results_show_option_labels_in_the_viewers_language(web, db, users, bilingual_survey):
-    service.record_response(
+    responses.record_response(
         db,
         bilingual_survey.id,
         ResponseCreate(
@@ -390,14 +390,14 @@ def test_distribution_list_shows_the_emails_in_the_outbox(web, db, users, small_
         make_customer(db, email=None, consent_email=True),
         make_customer(db, email="c@example.com", consent_email=False, consent_sms=True),
     ]
-    dist, _ = service.create_distribution(
+    dist, _ = distributions.create_distribution(
         db,
         small_survey.id,
         DistributionCreate(segment=SegmentIn(kind="customers", customer_ids=[c.id for c in cs])),
         actor=users["manager"],
     )
     db.commit()
-    assert service.emailed_per_distribution(db, small_survey.id) == {dist.id: 1}
+    assert distributions.emailed_per_distribution(db, small_survey.id) == {dist.id: 1}
     web.login("manager")
     page = web.get(f"/surveys/{small_survey.id}/distribute")
     row = re.search(r'<td class="emailed">([^<]*)</td>', page.text).group(1)

@@ -13,10 +13,11 @@ from retento.core.db import utcnow
 from retento.demo import generator
 from retento.mail.models import OutboxMessage
 from retento.mail.service import send_queued
-from retento.surveys import service
+from retento.surveys import distributions, responses
 from retento.surveys.jobs import send_reminders
 from retento.surveys.models import SurveyDistribution, SurveyInvitation
 from retento.surveys.schemas import AnswerIn, AnswersSubmit, DistributionCreate, SegmentIn
+from retento.surveys.tokens import hash_token
 from tests.factories import make_customer
 from tests.mail.conftest import smtp_fixture, smtp_server_fixture  # noqa: F401 (fixtures)
 
@@ -36,7 +37,7 @@ def _customers(db):
 
 
 def _distribute(db, survey, users, customers, channel="online", now=None, send=True):
-    return service.create_distribution(
+    return distributions.create_distribution(
         db,
         survey.id,
         DistributionCreate(
@@ -69,7 +70,7 @@ def test_online_distribution_queues_one_email_per_consenting_customer(db, users,
     assert by_customer[cs["ann"].id].subject == "We would like your opinion: Small survey"
     # The outbox never holds the usable link: it is filled in when sending.
     assert all("[[link]]" in m.body_text and "/s/" not in m.body_text for m in queued)
-    emails = service.distribution_emails(db, dist)
+    emails = distributions.distribution_emails(db, dist)
     assert (emails.queued, emails.not_emailed, emails.invitations["sent"]) == (2, 3, 0)
 
 
@@ -77,11 +78,11 @@ def test_other_channels_and_unsent_invitations_are_not_emailed(db, users, small_
     cs = _customers(db)
     dist, _ = _distribute(db, small_survey, users, [cs["ann"]], channel="phone")
     assert _outbox(db) == []
-    emails = service.distribution_emails(db, dist)
+    emails = distributions.distribution_emails(db, dist)
     assert not emails.emailed_channel and emails.not_emailed == 0
     dist2, _ = _distribute(db, small_survey, users, [cs["li"]], send=False)
     assert _outbox(db) == []
-    assert service.distribution_emails(db, dist2).not_emailed == 0
+    assert distributions.distribution_emails(db, dist2).not_emailed == 0
 
 
 def test_sent_invitation_carries_a_working_link_in_the_customers_language(
@@ -105,7 +106,7 @@ def test_sent_invitation_carries_a_working_link_in_the_customers_language(
     html = got["ann@example.com"].get_body(("html",)).get_content()
     assert 'href="https://shop.example/s/' in html
     # The emailed token opens the customer's own questionnaire, in Chinese.
-    ps = service.public_survey(db, token, lang=lang)
+    ps = responses.public_survey(db, token, lang=lang)
     assert ps.status != "completed" and ps.name == "小调查" and ps.language == "zh_CN"
     inv = db.scalar(
         select(SurveyInvitation).where(
@@ -113,8 +114,8 @@ def test_sent_invitation_carries_a_working_link_in_the_customers_language(
             SurveyInvitation.customer_id == cs["li"].id,
         )
     )
-    assert inv.token_hash == service.hash_token(token)
-    emails = service.distribution_emails(db, dist)
+    assert inv.token_hash == hash_token(token)
+    emails = distributions.distribution_emails(db, dist)
     assert (emails.queued, emails.invitations["sent"], emails.not_emailed) == (0, 2, 1)
 
 
@@ -122,7 +123,7 @@ def test_an_invitation_answered_before_sending_is_not_emailed(db, users, small_s
     recorder, settings = smtp
     cs = _customers(db)
     _, links = _distribute(db, small_survey, users, [cs["ann"]])
-    service.public_submit(
+    responses.public_submit(
         db,
         links[0].token,
         AnswersSubmit(answers=[AnswerIn(question="sat", number=5)], complete=True),
@@ -144,7 +145,7 @@ def test_reminders_are_emailed_within_the_reminder_rules(db, users, small_survey
     assert len(recorder.messages) == 2
     # Ann answers; Li gets the next reminder, Ann does not.
     ann_link = next(link for link in links if link.customer_id == cs["ann"].id)
-    service.public_submit(
+    responses.public_submit(
         db,
         ann_link.token,
         AnswersSubmit(answers=[AnswerIn(question="sat", number=4)], complete=True),
@@ -209,7 +210,7 @@ def test_demo_leaves_queued_invitation_emails_in_the_outbox(db):
     dist = db.scalar(
         select(SurveyInvitation.distribution_id).where(SurveyInvitation.id == msgs[0].related_id)
     )
-    emails = service.distribution_emails(db, db.get(SurveyDistribution, dist))
+    emails = distributions.distribution_emails(db, db.get(SurveyDistribution, dist))
     assert emails.queued == len(msgs) and emails.not_emailed > 0
 
 

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from retento.customers.models import CustomerTag
-from retento.surveys import reports, service
+from retento.surveys import distributions, reports, service
+from retento.surveys import responses as survey_responses
 from retento.surveys.models import Survey, SurveyInvitation, SurveyResponse
 from retento.surveys.schemas import (
     DistributionCreate,
@@ -57,7 +58,7 @@ def survey_id_from(location: str) -> int:
 
 def invite(db, survey, users, customers) -> list:
     """Invite ``customers`` online; the plain links."""
-    _, links = service.create_distribution(
+    _, links = distributions.create_distribution(
         db,
         survey.id,
         DistributionCreate(
@@ -597,7 +598,7 @@ def test_results_dashboard_with_answers(web, db, users, small_survey):
     scores = [(5, 10, 5, 4), (4, 9, 4, 4), (2, 3, 2, 5), (3, 7, 4, 4), (5, 10, 5, 3)]
     for sat, rec, b, a in scores:
         c = make_customer(db)
-        service.record_response(
+        survey_responses.record_response(
             db,
             small_survey.id,
             ResponseCreate(

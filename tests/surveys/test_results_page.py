@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from retento.auth.models import User
-from retento.surveys import results_cache, service
+from retento.surveys import responses, results_cache, service
 from retento.surveys.models import Survey, SurveyAnswer, SurveyResponse
 from retento.surveys.schemas import (
     AnswersSubmit,
@@ -51,7 +51,7 @@ def login(web, db, users, role: str, locale: str):
 
 
 def answer(db, users, survey, customer=None, *, allow_duplicate=False, now=None, **answers):
-    r = service.record_response(
+    r = responses.record_response(
         db,
         survey.id,
         ResponseCreate(
@@ -308,7 +308,7 @@ def test_public_one_time_link_is_unaffected(db, users, small_survey):
     answer(db, users, small_survey, c, sat={"number": 4})
     links = invite(db, small_survey, users, [c])
     token = links[0].token
-    service.public_submit(
+    responses.public_submit(
         db, token, AnswersSubmit(answers=[{"question": "sat", "number": 5}], complete=True)
     )
     db.commit()

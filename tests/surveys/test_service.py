@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from retento.audit.models import AuditEntry
 from retento.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RetentoError
 from retento.scoring.models import CustomerScore, ScoreRun
-from retento.surveys import reports, service
+from retento.surveys import distributions, reports, responses, service
 from retento.surveys.models import SurveyInvitation, SurveyResponse
 from retento.surveys.schemas import (
     AnswerIn,
@@ -19,6 +19,7 @@ from retento.surveys.schemas import (
     ResponseCreate,
     SurveyUpdate,
 )
+from retento.surveys.tokens import hash_token
 from tests.factories import make_customer
 from tests.surveys.conftest import small_survey_data
 
@@ -26,7 +27,7 @@ NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 
 
 def _dist(db, survey, users, **seg):
-    return service.create_distribution(
+    return distributions.create_distribution(
         db,
         survey.id,
         DistributionCreate(channel="online", segment=seg or {"kind": "all"}),
@@ -134,7 +135,7 @@ def test_analyst_and_agent_cannot_build(db, users):
 
 def test_questions_are_frozen_once_answered(db, users, small_survey):
     c = make_customer(db)
-    service.record_response(
+    responses.record_response(
         db,
         small_survey.id,
         ResponseCreate(customer_id=c.id, answers=[AnswerIn(question="sat", number=4)]),
@@ -167,10 +168,10 @@ def test_distribution_segments_and_hashed_tokens(db, users, small_survey):
     assert dist.invited == 1 and [ln.customer_id for ln in links] == [b.id]
     inv = db.get(SurveyInvitation, links[0].invitation_id)
     assert links[0].token not in (inv.token_hash, inv.token_salt)
-    assert inv.token_hash == service.hash_token(links[0].token) and inv.sent_at == NOW
+    assert inv.token_hash == hash_token(links[0].token) and inv.sent_at == NOW
     assert inv.expires_at == NOW + timedelta(days=30)
     # Rebuilt links are the same tokens; an open invitation is not duplicated.
-    again = service.invitation_links(db, dist.id, actor=users["manager"])
+    again = distributions.invitation_links(db, dist.id, actor=users["manager"])
     assert again[0].token == links[0].token
     dist2, links2 = _dist(db, small_survey, users, kind="all")
     assert b.id not in {ln.customer_id for ln in links2} and {a.id, c.id} <= {
@@ -233,7 +234,7 @@ def test_complaint_closed_segment(db, users, small_survey):
 def test_complaint_segment_without_complaints_domain_is_a_clear_422(
     db, users, small_survey, monkeypatch
 ):
-    monkeypatch.setattr(service, "complaint_model", lambda: None)
+    monkeypatch.setattr(distributions, "complaint_model", lambda: None)
     with pytest.raises(InvalidInput) as e:
         _dist(db, small_survey, users, kind="complaint_closed")
     assert e.value.field == "segment.kind"
@@ -245,7 +246,7 @@ def test_funnel_counts_recorded_complaints_or_explains_their_absence(
     a = make_customer(db)
     _complaint(db, a, status="closed", closed_at=NOW, csat=5, won_back=True)
     _complaint(db, a, status="accepted", kind="grumble")
-    service.record_response(
+    responses.record_response(
         db,
         small_survey.id,
         ResponseCreate(customer_id=a.id, answers=[AnswerIn(question="sat", number=4)]),
@@ -276,9 +277,9 @@ def test_token_flow_is_resumable_and_single_use(db, users, small_survey):
     c = make_customer(db)
     _, links = _dist(db, small_survey, users, kind="customers", customer_ids=[c.id])
     token = links[0].token
-    page = service.public_survey(db, token, now=NOW)
+    page = responses.public_survey(db, token, now=NOW)
     assert page.status == "new" and page.sections[0].questions[0].code == "sat"
-    r = service.public_submit(
+    r = responses.public_submit(
         db,
         token,
         AnswersSubmit(
@@ -290,12 +291,12 @@ def test_token_flow_is_resumable_and_single_use(db, users, small_survey):
         now=NOW,
     )
     assert r.status == "partial"
-    page = service.public_survey(db, token, now=NOW)
+    page = responses.public_survey(db, token, now=NOW)
     assert page.status == "partial" and {a.question for a in page.answers} == {"rec", "speed"}
     with pytest.raises(InvalidInput) as e:
-        service.public_submit(db, token, AnswersSubmit(complete=True), now=NOW)
+        responses.public_submit(db, token, AnswersSubmit(complete=True), now=NOW)
     assert e.value.field == "sat"
-    r2 = service.public_submit(
+    r2 = responses.public_submit(
         db,
         token,
         AnswersSubmit(
@@ -308,7 +309,7 @@ def test_token_flow_is_resumable_and_single_use(db, users, small_survey):
     inv = db.get(SurveyInvitation, links[0].invitation_id)
     assert inv.completed_at == NOW and inv.opened_at == NOW
     with pytest.raises(Conflict):
-        service.public_submit(db, token, AnswersSubmit(answers=[]), now=NOW)
+        responses.public_submit(db, token, AnswersSubmit(answers=[]), now=NOW)
     assert (
         db.scalar(
             select(func.count())
@@ -323,15 +324,15 @@ def test_expired_unknown_and_closed_links(db, users, small_survey):
     c = make_customer(db)
     _, links = _dist(db, small_survey, users, kind="customers", customer_ids=[c.id])
     with pytest.raises(RetentoError) as e:
-        service.public_survey(db, links[0].token, now=NOW + timedelta(days=31))
+        responses.public_survey(db, links[0].token, now=NOW + timedelta(days=31))
     assert e.value.status == 410
     with pytest.raises(NotFound):
-        service.public_survey(db, "x" * 43, now=NOW)
+        responses.public_survey(db, "x" * 43, now=NOW)
     service.update_survey(
         db, small_survey.id, SurveyUpdate(status="closed"), actor=users["manager"]
     )
     with pytest.raises(RetentoError) as e:
-        service.public_submit(db, links[0].token, AnswersSubmit(), now=NOW)
+        responses.public_submit(db, links[0].token, AnswersSubmit(), now=NOW)
     assert e.value.status == 410
 
 
@@ -348,7 +349,7 @@ def test_answer_validation_names_the_question(db, users, small_survey):
     ]
     for i, a in enumerate(cases):
         with pytest.raises(InvalidInput) as e:
-            service.record_response(
+            responses.record_response(
                 db,
                 small_survey.id,
                 ResponseCreate(answers=[a], complete=False),
@@ -361,7 +362,7 @@ def test_answer_validation_names_the_question(db, users, small_survey):
 def test_phone_entry_completes_the_open_invitation(db, users, small_survey):
     c = make_customer(db)
     _, links = _dist(db, small_survey, users, kind="customers", customer_ids=[c.id])
-    r = service.record_response(
+    r = responses.record_response(
         db,
         small_survey.id,
         ResponseCreate(
@@ -371,7 +372,7 @@ def test_phone_entry_completes_the_open_invitation(db, users, small_survey):
         now=NOW,
     )
     assert r.invitation_id == links[0].invitation_id and r.status == "partial"
-    r = service.update_response(
+    r = responses.update_response(
         db,
         r.id,
         AnswersSubmit(
@@ -387,9 +388,9 @@ def test_phone_entry_completes_the_open_invitation(db, users, small_survey):
     }
     assert db.get(SurveyInvitation, links[0].invitation_id).completed_at == NOW
     with pytest.raises(Conflict):
-        service.update_response(db, r.id, AnswersSubmit(), actor=users["agent"])
+        responses.update_response(db, r.id, AnswersSubmit(), actor=users["agent"])
     with pytest.raises(Forbidden):
-        service.record_response(
+        responses.record_response(
             db, small_survey.id, ResponseCreate(answers=[]), actor=users["analyst"]
         )
 
@@ -404,11 +405,11 @@ def test_bulk_entry_is_all_or_nothing_with_rows(db, users, small_survey):
         ],
     )
     with pytest.raises(InvalidInput) as e:
-        service.bulk_responses(db, small_survey.id, bad, actor=users["manager"])
+        responses.bulk_responses(db, small_survey.id, bad, actor=users["manager"])
     got = {(x.row, x.field) for x in e.value.errors}
     assert got == {(2, "customer_external_id"), (2, "sat")}
     assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
-    report = service.bulk_responses(
+    report = responses.bulk_responses(
         db, small_survey.id, bad.model_copy(update={"skip_invalid": True}), actor=users["manager"]
     )
     assert (report["created"], report["skipped"]) == (1, 1)
@@ -442,7 +443,7 @@ def test_results_end_to_end_on_the_standard_template(db, users, standard_survey)
         if rep:
             ans.append(AnswerIn(question="problem_reported", choices=[rep]))
             ans.append(AnswerIn(question="problem_resolved", choices=[res]))
-        service.record_response(
+        responses.record_response(
             db,
             standard_survey.id,
             ResponseCreate(customer_id=c.id, answers=ans),
@@ -479,7 +480,7 @@ def test_delivered_value_per_customer_and_segment(db, users, small_survey):
     a, b = make_customer(db), make_customer(db)
     _score_run(db, {a.id: "vip", b.id: "ordinary"})
     for c, speed, cost in ((a, 5, 1), (b, 2, 5)):
-        service.record_response(
+        responses.record_response(
             db,
             small_survey.id,
             ResponseCreate(
@@ -512,7 +513,7 @@ def test_reminder_job_is_idempotent(db, users, small_survey):
 
     a, b = make_customer(db), make_customer(db)
     _, links = _dist(db, small_survey, users, kind="customers", customer_ids=[a.id, b.id])
-    service.public_submit(
+    responses.public_submit(
         db,
         links[0].token,
         AnswersSubmit(answers=[AnswerIn(question="sat", number=5)], complete=True),

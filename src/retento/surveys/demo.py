@@ -16,7 +16,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
-from retento.surveys import service
+from retento.surveys import distributions, service
 from retento.surveys.models import (
     Survey,
     SurveyAnswer,
@@ -25,6 +25,7 @@ from retento.surveys.models import (
     SurveyResponse,
 )
 from retento.surveys.schemas import DistributionCreate, SegmentIn, SurveyFromTemplate
+from retento.surveys.tokens import hash_token, make_token
 
 CHUNK = 20_000
 MAX_RESPONDENTS = 5_000
@@ -135,7 +136,7 @@ def _write(
                 "survey_id": survey.id,
                 "customer_id": int(customer_ids[idx]),
                 "channel": "online",
-                "token_hash": service.hash_token(service.make_token(salt)),
+                "token_hash": hash_token(make_token(salt)),
                 "token_salt": salt,
                 "expires_at": expires,
                 "sent_at": first,
@@ -334,7 +335,7 @@ def _email_distribution(
     if len(candidates) == 0:
         return 0
     chosen = rng.choice(candidates, size=min(EMAIL_INVITEES, len(candidates)), replace=False)
-    dist, _ = service.create_distribution(
+    dist, _ = distributions.create_distribution(
         session,
         survey.id,
         DistributionCreate(
@@ -345,7 +346,7 @@ def _email_distribution(
         actor=manager,
         now=now,
     )
-    return service.distribution_emails(session, dist).queued
+    return distributions.distribution_emails(session, dist).queued
 
 
 def step_surveys(session: Session, rng: np.random.Generator, ctx: Any) -> None:

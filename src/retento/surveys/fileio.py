@@ -21,8 +21,9 @@ from retento.dataio.cells import neutralise, neutralise_row, restore, restore_ro
 from retento.dataio.readers import bad_line, open_xlsx, xlsx_rows
 from retento.surveys.languages import option_labels
 from retento.surveys.models import CHANNELS, Survey, SurveyQuestion, SurveyResponse
+from retento.surveys.responses import EXPORT_ID_PREFIX, IngestRow, ingest
 from retento.surveys.schemas import AnswerIn
-from retento.surveys.service import EXPORT_ID_PREFIX, IngestRow, _survey, ingest
+from retento.surveys.service import _survey
 
 MAX_ROWS = 100_000
 META_COLUMNS = (

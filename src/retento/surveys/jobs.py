@@ -14,9 +14,9 @@ from retento.jobs import job
 from retento.mail.compose import emailable
 from retento.mail.models import OutboxMessage
 from retento.mail.service import queue_emails
+from retento.surveys.distributions import EMAILED_CHANNELS
 from retento.surveys.emails import survey_reminder_email
 from retento.surveys.models import Survey, SurveyInvitation
-from retento.surveys.service import EMAILED_CHANNELS
 
 # Only channels with an address to write to get reminders; phone lists are worked by agents.
 REMINDED_CHANNELS = ("online", "mail")
@@ -82,7 +82,7 @@ def send_reminders(session: Session, now: datetime | None = None) -> int:
     An invitation is due when it was sent, is neither answered nor expired, has had fewer than
     the survey's ``max_reminders`` and its last contact is ``reminder_after_days`` old. Online
     invitees with an address and e-mail consent get a reminder e-mail (``mail_outbox``); the
-    others' links are rebuilt with ``service.invitation_links``. A second run at the same
+    others' links are rebuilt with ``distributions.invitation_links``. A second run at the same
     moment finds nothing due.
     """
     now = now or utcnow()

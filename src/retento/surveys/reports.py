@@ -28,7 +28,8 @@ from retento.surveys.models import (
     SurveyQuestion,
     SurveyResponse,
 )
-from retento.surveys.service import _survey, complaint_model
+from retento.surveys.optional_domains import complaint_model
+from retento.surveys.service import _survey
 from retento.surveys.templates import PROBLEM_EXPERIENCED, PROBLEM_REPORTED, PROBLEM_RESOLVED
 
 MIN_CSI_RESPONSES = 10

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from retento.surveys.models import Survey, SurveyResponse
-from retento.surveys.service import complaint_model
+from retento.surveys.optional_domains import complaint_model
 
 MAX_SURVEYS = 64
 

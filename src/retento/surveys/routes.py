@@ -11,7 +11,7 @@ from retento.core.errors import InvalidInput
 from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset, TimeFilter
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
-from retento.surveys import fileio, languages, reports, service
+from retento.surveys import distributions, fileio, languages, reports, responses, service
 from retento.surveys.models import Survey
 from retento.surveys.schemas import (
     AnswersSubmit,
@@ -139,8 +139,8 @@ def delete_survey(survey_id: DbId, session: DbSession, user: CurrentUser):
 def create_distribution(
     survey_id: DbId, data: DistributionCreate, session: DbSession, user: CurrentUser
 ):
-    dist, links = service.create_distribution(session, survey_id, data, actor=user)
-    emails = service.distribution_emails(session, dist)
+    dist, links = distributions.create_distribution(session, survey_id, data, actor=user)
+    emails = distributions.distribution_emails(session, dist)
     return DistributionCreated(
         **DistributionRead.model_validate(dist).model_dump(),
         links=links,
@@ -151,12 +151,12 @@ def create_distribution(
 
 @router.get("/surveys/{survey_id}/distributions", response_model=list[DistributionRead])
 def list_distributions(survey_id: DbId, session: DbSession, user: CurrentUser):
-    return service.list_distributions(session, survey_id, actor=user)
+    return distributions.list_distributions(session, survey_id, actor=user)
 
 
 @router.get("/survey-distributions/{distribution_id}/links", response_model=list[InvitationLink])
 def distribution_links(distribution_id: DbId, session: DbSession, user: CurrentUser):
-    return service.invitation_links(session, distribution_id, actor=user)
+    return distributions.invitation_links(session, distribution_id, actor=user)
 
 
 @router.get("/surveys/{survey_id}/responses", response_model=Page[ResponseRead])
@@ -170,7 +170,7 @@ def list_responses(
     limit: Limit = 50,
     offset: Offset = 0,
 ):
-    rows, total = service.list_responses(
+    rows, total = responses.list_responses(
         session,
         survey_id,
         actor=user,
@@ -190,22 +190,22 @@ def list_responses(
 
 @router.post("/surveys/{survey_id}/responses", response_model=ResponseRead, status_code=201)
 def record_response(survey_id: DbId, data: ResponseCreate, session: DbSession, user: CurrentUser):
-    return service.record_response(session, survey_id, data, actor=user)
+    return responses.record_response(session, survey_id, data, actor=user)
 
 
 @router.post("/surveys/{survey_id}/responses/bulk", response_model=ImportReport)
 def bulk_responses(survey_id: DbId, data: BulkResponses, session: DbSession, user: CurrentUser):
-    return service.bulk_responses(session, survey_id, data, actor=user)
+    return responses.bulk_responses(session, survey_id, data, actor=user)
 
 
 @router.get("/survey-responses/{response_id}", response_model=ResponseRead)
 def get_response(response_id: DbId, session: DbSession, user: CurrentUser):
-    return service.get_response(session, response_id, actor=user)
+    return responses.get_response(session, response_id, actor=user)
 
 
 @router.patch("/survey-responses/{response_id}", response_model=ResponseRead)
 def update_response(response_id: DbId, data: AnswersSubmit, session: DbSession, user: CurrentUser):
-    return service.update_response(session, response_id, data, actor=user)
+    return responses.update_response(session, response_id, data, actor=user)
 
 
 @router.post("/surveys/{survey_id}/import", response_model=ImportReport)
@@ -315,11 +315,11 @@ def public_survey(
     In ``lang``, else the customer's language, else the ``Accept-Language`` one — only when the
     survey has that language complete, otherwise in the survey's own language (``language``)."""
     browser = languages.browser_language(accept_language)
-    return service.public_survey(session, token, lang=lang, fallback=browser)
+    return responses.public_survey(session, token, lang=lang, fallback=browser)
 
 
 @router.post("/public/surveys/{token}/answers", tags=["public"])
 def public_answers(token: str, data: AnswersSubmit, session: DbSession) -> dict:
     """Save answers behind a link; ``complete: true`` finishes the survey (once)."""
-    r = service.public_submit(session, token, data)
+    r = responses.public_submit(session, token, data)
     return {"status": r.status, "answered": len(r.answers)}

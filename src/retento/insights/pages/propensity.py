@@ -16,7 +16,7 @@ from retento.core.errors import InvalidInput, RetentoError
 from retento.insights import drivers_queries as q
 from retento.insights.registry import Insight, register_insight, render_insight
 from retento.retention.pages_common import chart_json
-from retento.surveys import service as survey_service
+from retento.surveys import distributions as survey_distributions
 from retento.surveys.models import Survey
 from retento.surveys.schemas import DistributionCreate, SegmentIn
 from retento.web.forms import PageForm
@@ -200,7 +200,7 @@ def propensity_distribute(
         )
     except ValidationError as exc:
         raise InvalidInput(str(exc.errors()[0]["msg"]), field="channel") from None
-    dist, _ = survey_service.create_distribution(session, survey_id, data, actor=user)
+    dist, _ = survey_distributions.create_distribution(session, survey_id, data, actor=user)
     flash(
         request,
         tr_count(

@@ -19,7 +19,7 @@ from retento.core.errors import InvalidInput, NotFound, RetentoError
 from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise_row
-from retento.surveys import reports, service
+from retento.surveys import distributions, reports, service
 from retento.surveys.languages import pick_language
 from retento.surveys.models import (
     CHANNELS,
@@ -67,8 +67,8 @@ def _distribute_page(
         "surveys/distribute.html",
         status_code=status_code,
         survey=survey,
-        distributions=service.list_distributions(session, survey.id, actor=user),
-        emailed=service.emailed_per_distribution(session, survey.id),
+        distributions=distributions.list_distributions(session, survey.id, actor=user),
+        emailed=distributions.emailed_per_distribution(session, survey.id),
         rates=reports.response_rates(session, survey.id),
         form=form or {"channel": "online", "segment_kind": "all"},
         errors=errors or {},
@@ -140,7 +140,7 @@ def distribute_send(
         except ValidationError:
             field = _VALUE_FIELDS.get(kind, "tag")
             raise InvalidInput(tr(request, "This field is required."), field=field) from None
-        dist, _ = service.create_distribution(
+        dist, _ = distributions.create_distribution(
             session,
             survey_id,
             DistributionCreate(
@@ -186,7 +186,7 @@ def _links(
     dist = session.get(SurveyDistribution, distribution_id)
     if dist is None or dist.survey_id != survey_id:
         raise NotFound("Distribution", distribution_id, field="distribution_id")
-    links = service.invitation_links(session, distribution_id, actor=user)
+    links = distributions.invitation_links(session, distribution_id, actor=user)
     ids = [link.customer_id for link in links]
     customers = (
         {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
@@ -218,7 +218,7 @@ def distribution_detail(
         survey=survey,
         dist=dist,
         rows=rows,
-        emails=service.distribution_emails(session, dist),
+        emails=distributions.distribution_emails(session, dist),
         mail_enabled=request.app.state.settings.mail_enabled,
     )
 

@@ -14,7 +14,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import Conflict, InvalidInput, RetentoError
 from retento.core.validation import DbId, is_id
 from retento.customers.models import Customer
-from retento.surveys import service
+from retento.surveys import responses, service
 from retento.surveys.duplicates import DuplicateResponse, earlier_responses
 from retento.surveys.models import (
     Survey,
@@ -116,7 +116,7 @@ def respond_save(
         if form["customer_id"] and not is_id(form["customer_id"]):
             raise InvalidInput(tr(request, "Enter a whole number."), field="customer_id")
         customer_id = int(form["customer_id"]) if form["customer_id"] else None
-        service.record_response(
+        responses.record_response(
             session,
             survey_id,
             ResponseCreate(
@@ -246,7 +246,7 @@ def entry_save(
             raise InvalidInput(tr(request, "Please correct the highlighted fields."), field="")
         if not bulk:
             raise InvalidInput(tr(request, "Fill in at least one row."), field="")
-        report = service.bulk_responses(
+        report = responses.bulk_responses(
             session, survey_id, BulkResponses(channel=channel, responses=bulk), actor=user
         )
     except (ValidationError, RetentoError) as exc:

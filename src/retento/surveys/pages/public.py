@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from retento.core.deps import DbSession
 from retento.core.errors import Conflict, InvalidInput, NotFound, RetentoError
-from retento.surveys import languages, service
+from retento.surveys import languages, responses
 from retento.surveys.pages.common import (
     SAVED_FOR_LATER,
     answer_errors,
@@ -47,7 +47,7 @@ def _survey(session: Session, request: Request, token: str) -> PublicSurvey:
     """The survey behind ``token`` in one language: ``?lang=``, else the customer's, else the
     browser's, used only when the survey has it complete (else the survey's own language)."""
     browser = languages.browser_language(request.headers.get("accept-language"))
-    return service.public_survey(session, token, lang=_asked(request), fallback=browser)
+    return responses.public_survey(session, token, lang=_asked(request), fallback=browser)
 
 
 def _switch(ps: PublicSurvey) -> list[tuple[str, str]]:
@@ -83,7 +83,7 @@ def public_page(request: Request, session: DbSession, token: str) -> Response:
     """The questionnaire behind a one-time link, with the answers saved so far."""
     try:
         ps = _survey(session, request, token)
-    except (NotFound, service.LinkGone) as exc:
+    except (NotFound, responses.LinkGone) as exc:
         return _gone(request, exc, _public_locale(request))
     # Questions and buttons in one language: the one the survey is shown in.
     locale = ps.language
@@ -105,7 +105,7 @@ def public_submit(request: Request, form: PageForm, session: DbSession, token: s
     """Save the answers (``action=save``) or finish the survey (``action=complete``, once)."""
     try:
         ps = _survey(session, request, token)
-    except (NotFound, service.LinkGone) as exc:
+    except (NotFound, responses.LinkGone) as exc:
         return _gone(request, exc, _public_locale(request))
     # Questions and buttons in one language: the one the survey is shown in.
     locale = ps.language
@@ -118,12 +118,12 @@ def public_submit(request: Request, form: PageForm, session: DbSession, token: s
     try:
         if errors:
             raise InvalidInput("answers", field="answers")
-        service.public_submit(
+        responses.public_submit(
             session,
             token,
             AnswersSubmit(answers=answers, complete=complete),
         )
-    except (NotFound, service.LinkGone) as exc:
+    except (NotFound, responses.LinkGone) as exc:
         session.rollback()
         return _gone(request, exc, locale)
     except Conflict as exc:

@@ -1,0 +1,386 @@
+"""Sending a survey: segments, distributions on a channel, one-time links and invitation e-mails."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from retento.audit.service import record, snapshot
+from retento.auth.models import User
+from retento.auth.permissions import require
+from retento.core.db import utcnow
+from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.customers.models import Customer, CustomerTag
+from retento.surveys.emails import survey_invitation_email
+from retento.surveys.models import Survey, SurveyDistribution, SurveyInvitation
+from retento.surveys.optional_domains import complaint_model
+from retento.surveys.schemas import DistributionCreate, InvitationLink, SegmentIn
+from retento.surveys.service import _survey
+from retento.surveys.tokens import hash_token, link_token, make_token
+
+PUBLIC_PATH = "/s/"
+
+
+def _closed_complaint_customers(session: Session, since: datetime | None) -> Select:
+    model = complaint_model()
+    if model is None or not hasattr(model, "customer_id") or not hasattr(model, "status"):
+        raise InvalidInput(
+            "Complaints are not recorded in this installation, so there is no "
+            "'customers whose complaint closed' segment.",
+            field="segment.kind",
+        )
+    stmt = select(model.customer_id).where(model.status == "closed")
+    if since is not None and hasattr(model, "closed_at"):
+        stmt = stmt.where(model.closed_at >= since)
+    return stmt
+
+
+def segment_customer_ids(session: Session, segment: SegmentIn) -> list[int]:
+    """The customers of a segment: all, a value class (latest scoring run), a tag, a list, or
+    customers whose complaint was closed."""
+    if segment.kind == "all":
+        stmt = select(Customer.id)
+    elif segment.kind == "tag":
+        tag = (segment.value or "").strip().lower()
+        stmt = select(CustomerTag.customer_id).where(CustomerTag.tag == tag)
+    elif segment.kind == "value_class":
+        from retento.scoring.models import VALUE_CLASSES, CustomerScore
+        from retento.scoring.service import latest_run
+
+        if segment.value not in VALUE_CLASSES:
+            raise InvalidInput(
+                f"Unknown value class '{segment.value}'. Known: {', '.join(VALUE_CLASSES)}.",
+                field="segment.value",
+            )
+        run = latest_run(session)
+        if run is None:
+            raise InvalidInput(
+                "No scoring run has succeeded yet: run `retento score` to get value classes.",
+                field="segment.value",
+            )
+        stmt = select(CustomerScore.customer_id).where(
+            CustomerScore.run_id == run.id, CustomerScore.value_class == segment.value
+        )
+    elif segment.kind == "complaint_closed":
+        stmt = _closed_complaint_customers(session, segment.closed_since)
+    elif segment.kind == "insight":
+        from retento.insights import segments_service
+
+        chosen = segments_service.parse_filter(segment.value, field="segment.value")
+        if chosen is None:
+            raise InvalidInput("Choose a saved segment.", field="segment.value")
+        segments_service.check_filter(session, chosen, field="segment.value")
+        stmt = segments_service.members_select(chosen)
+    else:
+        wanted = sorted(set(segment.customer_ids or []))
+        found = set(session.scalars(select(Customer.id).where(Customer.id.in_(wanted))))
+        missing = [c for c in wanted if c not in found]
+        if missing:
+            raise InvalidInput(
+                f"Customer(s) {', '.join(map(str, missing[:10]))} do not exist.",
+                field="segment.customer_ids",
+            )
+        return wanted
+    return sorted(set(session.scalars(stmt.distinct())))
+
+
+# The consent a customer must have given to be invited on each channel: e-mail or SMS for an
+# online link, phone calls for a phone survey, any of them for paper mail and on-site surveys
+# (both still contact the customer for research). Archived and erased customers are never
+# invited. See docs/privacy.md.
+CHANNEL_CONSENTS = {
+    "online": ("consent_email", "consent_sms"),
+    "phone": ("consent_phone",),
+    "mail": ("consent_email", "consent_sms", "consent_phone"),
+    "onsite": ("consent_email", "consent_sms", "consent_phone"),
+}
+
+
+def invitable_ids(session: Session, ids: list[int], channel: str) -> tuple[list[int], int, int]:
+    """``(ids that may be invited on channel, archived skipped, without consent skipped)``."""
+    if not ids:
+        return [], 0, 0
+    wanted = CHANNEL_CONSENTS.get(channel, CHANNEL_CONSENTS["mail"])
+    consent = or_(*(getattr(Customer, c).is_(True) for c in wanted))
+    archived: set[int] = set()
+    allowed: set[int] = set()
+    for start in range(0, len(ids), 10_000):
+        chunk = ids[start : start + 10_000]
+        for cid, is_archived, ok in session.execute(
+            select(Customer.id, Customer.archived_at.is_not(None), consent).where(
+                Customer.id.in_(chunk)
+            )
+        ):
+            if is_archived:
+                archived.add(cid)
+            elif ok:
+                allowed.add(cid)
+    kept = [c for c in ids if c in allowed]
+    return kept, len(archived), len(ids) - len(kept) - len(archived)
+
+
+def _segment_label(segment: SegmentIn) -> str | None:
+    if segment.kind in ("value_class", "tag"):
+        return (segment.value or "").strip().lower()
+    if segment.kind == "insight":
+        return (segment.value or "").strip()
+    if segment.kind == "customers":
+        return f"{len(segment.customer_ids or [])} customers"
+    if segment.kind == "complaint_closed" and segment.closed_since:
+        return segment.closed_since.date().isoformat()
+    return None
+
+
+def create_distribution(
+    session: Session,
+    survey_id: int,
+    data: DistributionCreate,
+    *,
+    actor: User,
+    now: datetime | None = None,
+) -> tuple[SurveyDistribution, list[InvitationLink]]:
+    """Invite a segment on one channel; returns the plain links (only now and via ``links``).
+
+    A customer who already has an open invitation to this survey is not invited twice.
+    """
+    require(actor, "survey:manage")
+    s = _survey(session, survey_id)
+    if s.status != "active":
+        raise Conflict(f"Survey {s.id} is {s.status}; activate it before sending it.", "status")
+    now = now or utcnow()
+    ids = segment_customer_ids(session, data.segment)
+    ids, skipped_archived, skipped_no_consent = invitable_ids(session, ids, data.channel)
+    open_ids = set(
+        session.scalars(
+            select(SurveyInvitation.customer_id).where(
+                SurveyInvitation.survey_id == s.id,
+                SurveyInvitation.completed_at.is_(None),
+                SurveyInvitation.expires_at > now,
+            )
+        )
+    )
+    ids = [c for c in ids if c not in open_ids]
+    expires = now + timedelta(days=data.expires_in_days or s.token_days)
+    dist = SurveyDistribution(
+        survey_id=s.id,
+        name=data.name,
+        channel=data.channel,
+        segment_kind=data.segment.kind,
+        segment_value=_segment_label(data.segment),
+        invited=len(ids),
+        expires_at=expires,
+        created_by_id=actor.id,
+        created_at=now,
+    )
+    session.add(dist)
+    session.flush()
+    salts = {cid: secrets.token_hex(16) for cid in ids}
+    tokens = {cid: make_token(salt) for cid, salt in salts.items()}
+    if ids:
+        session.execute(
+            insert(SurveyInvitation),
+            [
+                {
+                    "distribution_id": dist.id,
+                    "survey_id": s.id,
+                    "customer_id": cid,
+                    "channel": data.channel,
+                    "token_salt": salts[cid],
+                    "token_hash": hash_token(tokens[cid]),
+                    "expires_at": expires,
+                    "sent_at": now if data.send else None,
+                    "reminder_count": 0,
+                    "created_at": now,
+                }
+                for cid in ids
+            ],
+        )
+    rows = session.execute(
+        select(SurveyInvitation.id, SurveyInvitation.customer_id).where(
+            SurveyInvitation.distribution_id == dist.id
+        )
+    ).all()
+    links = [
+        InvitationLink(
+            invitation_id=iid,
+            customer_id=cid,
+            channel=data.channel,
+            token=tokens[cid],
+            path=PUBLIC_PATH + tokens[cid],
+        )
+        for iid, cid in sorted(rows)
+    ]
+    emailed = _queue_invitation_emails(session, s, dist, actor=actor, now=now) if data.send else 0
+    record(
+        session,
+        actor,
+        "create",
+        "survey_distribution",
+        dist.id,
+        None,
+        snapshot(
+            dist,
+            {
+                "skipped_open_invitations": len(open_ids),
+                "skipped_archived": skipped_archived,
+                "skipped_no_consent": skipped_no_consent,
+                "emails_queued": emailed,
+                "not_emailed": len(ids) - emailed if data.channel in EMAILED_CHANNELS else 0,
+            },
+        ),
+    )
+    return dist, links
+
+
+# Channels whose invitations go out by e-mail; phone lists are called, paper is posted.
+EMAILED_CHANNELS = ("online",)
+
+
+def _queue_invitation_emails(
+    session: Session,
+    survey: Survey,
+    dist: SurveyDistribution,
+    *,
+    actor: User | None,
+    now: datetime,
+) -> int:
+    """Queue one invitation e-mail per invitee with an address and e-mail consent."""
+    from retento.mail.compose import emailable
+    from retento.mail.service import queue_emails
+
+    if dist.channel not in EMAILED_CHANNELS:
+        return 0
+    rows = session.execute(
+        select(SurveyInvitation.id, SurveyInvitation.expires_at, Customer)
+        .join(Customer, Customer.id == SurveyInvitation.customer_id)
+        .where(SurveyInvitation.distribution_id == dist.id)
+        .order_by(SurveyInvitation.id)
+    ).all()
+    emails = [
+        survey_invitation_email(customer, survey, inv_id, expires)
+        for inv_id, expires, customer in rows
+        if emailable(customer)
+    ]
+    return queue_emails(session, emails, actor=actor, now=now)
+
+
+@dataclass
+class DistributionEmails:
+    """E-mail delivery of one distribution: messages per status and invitees not e-mailed."""
+
+    emailed_channel: bool
+    invitations: dict[str, int]
+    reminders: dict[str, int]
+    not_emailed: int
+    invited: int = 0  # the distribution's invitations (what the "Invited" column counts)
+    emailed: int = 0  # invitations with an invitation e-mail in the outbox (any status)
+    unsent: int = 0  # invitations created without sending (``send=false``)
+
+    @property
+    def queued(self) -> int:
+        return self.invitations["queued"] + self.invitations["sending"]
+
+
+def distribution_emails(session: Session, dist: SurveyDistribution) -> DistributionEmails:
+    """How the distribution's invitation and reminder e-mails stand (queued / sent / failed)."""
+    from retento.mail.models import OutboxMessage
+    from retento.mail.service import status_counts
+
+    of_dist = OutboxMessage.related_id.in_(
+        select(SurveyInvitation.id).where(SurveyInvitation.distribution_id == dist.id)
+    )
+    about = (OutboxMessage.related_type == "survey_invitation", of_dist)
+    invitations = status_counts(session, *about, OutboxMessage.kind == "survey_invitation")
+    reminders = status_counts(session, *about, OutboxMessage.kind == "survey_reminder")
+    emailed = dist.channel in EMAILED_CHANNELS
+    with_mail = (
+        session.scalar(
+            select(func.count(func.distinct(OutboxMessage.related_id))).where(
+                *about, OutboxMessage.kind == "survey_invitation"
+            )
+        )
+        or 0
+    )
+    # Invitations created without sending (``send=false``) were never meant to be e-mailed.
+    sent = (
+        session.scalar(
+            select(func.count()).where(
+                SurveyInvitation.distribution_id == dist.id, SurveyInvitation.sent_at.is_not(None)
+            )
+        )
+        or 0
+    )
+    return DistributionEmails(
+        emailed_channel=emailed,
+        invitations=invitations,
+        reminders=reminders,
+        not_emailed=max(sent - with_mail, 0) if emailed else 0,
+        invited=dist.invited,
+        emailed=with_mail,
+        unsent=max(dist.invited - sent, 0),
+    )
+
+
+def emailed_per_distribution(session: Session, survey_id: int) -> dict[int, int]:
+    """``{distribution id: invitations with an invitation e-mail in the outbox}`` of a survey,
+    shown beside "Invited" so the distribution list and the outbox can be compared."""
+    from retento.mail.models import OutboxMessage
+
+    rows = session.execute(
+        select(
+            SurveyInvitation.distribution_id, func.count(func.distinct(OutboxMessage.related_id))
+        )
+        .join(
+            OutboxMessage,
+            (OutboxMessage.related_id == SurveyInvitation.id)
+            & (OutboxMessage.related_type == "survey_invitation")
+            & (OutboxMessage.kind == "survey_invitation"),
+        )
+        .where(SurveyInvitation.survey_id == survey_id)
+        .group_by(SurveyInvitation.distribution_id)
+    ).all()
+    return {d: n for d, n in rows}
+
+
+def list_distributions(session: Session, survey_id: int, *, actor: User):
+    """The survey's distributions, newest first."""
+    require(actor, "survey:read")
+    _survey(session, survey_id)
+    return list(
+        session.scalars(
+            select(SurveyDistribution)
+            .where(SurveyDistribution.survey_id == survey_id)
+            .order_by(SurveyDistribution.id.desc())
+        )
+    )
+
+
+def invitation_links(
+    session: Session, distribution_id: int, *, actor: User
+) -> list[InvitationLink]:
+    """Rebuild the links of a distribution's open invitations (for mail merge and reminders)."""
+    require(actor, "survey:manage")
+    dist = session.get(SurveyDistribution, distribution_id)
+    if dist is None:
+        raise NotFound("Distribution", distribution_id, field="distribution_id")
+    out = []
+    for inv in session.scalars(
+        select(SurveyInvitation)
+        .where(SurveyInvitation.distribution_id == dist.id, SurveyInvitation.completed_at.is_(None))
+        .order_by(SurveyInvitation.id)
+    ):
+        token = link_token(inv)
+        out.append(
+            InvitationLink(
+                invitation_id=inv.id,
+                customer_id=inv.customer_id,
+                channel=inv.channel,
+                token=token,
+                path=PUBLIC_PATH + token,
+            )
+        )
+    return out
