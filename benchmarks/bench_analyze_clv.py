@@ -12,7 +12,10 @@ NumPy, i.e. the least any per-customer summary of the file costs. The ratio
 command's own start-up (``retento analyze clv --help``) for reference.
 
     .venv/bin/python benchmarks/bench_analyze_clv.py [--customers 1000000] [--model bgnbd]
-        [--repeat 3]
+        [--repeat 3] [--parquet]
+
+The scores go to ``benchmarks/out/scores.csv`` (six decimals) or, with ``--parquet``,
+``benchmarks/out/scores.parquet`` (full precision).
 """
 
 from __future__ import annotations
@@ -82,13 +85,18 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--model", default="bgnbd")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--parquet",
+        action="store_true",
+        help="write the scores as Parquet (full precision) instead of CSV (six decimals)",
+    )
     args = ap.parse_args()
     data = make_data(args.customers)
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     rows = con.execute(f"SELECT count(*) FROM read_csv('{data}')").fetchall()[0][0]
     con.close()
-    out = OUT / "scores.csv"
+    out = OUT / ("scores.parquet" if args.parquet else "scores.csv")
     retento = str(ROOT / ".venv" / "bin" / "retento")
     cmd = [
         retento, "analyze", "clv", str(data),
@@ -99,7 +107,7 @@ def main() -> None:
     bare_cmd = [sys.executable, "-c", BARE, str(data)]
     start_wall, start_cpu, _, _ = timed([retento, "analyze", "clv", "--help"])
     print(f"date: {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC")
-    print(f"input: {rows:,} transactions ({data.name}); model {args.model}")
+    print(f"input: {rows:,} transactions ({data.name}); model {args.model}; output {out.name}")
     print(f"start-up (retento analyze clv --help): {start_wall:.2f} s wall, {start_cpu:.2f} s CPU")
     print(
         "| run | load (1 min) | bare DuckDB pass wall (s) | CPU (s) | analyze clv wall (s) "

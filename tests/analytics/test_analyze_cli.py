@@ -179,3 +179,42 @@ def test_clv_with_mbgnbd(cdnow_csv: Path, tmp_path: Path) -> None:
     scores = pd.read_csv(out)
     one_timers = scores[scores["frequency"] == 0]
     assert one_timers["p_alive"].lt(1).all() and one_timers["p_alive"].gt(0).all()
+
+
+def test_csv_has_six_decimals_and_parquet_full_precision(cdnow_csv: Path, tmp_path: Path) -> None:
+    from retento.analytics import summarize
+
+    csv_out, pq_out = tmp_path / "s.csv", tmp_path / "s.parquet"
+    for out in (csv_out, pq_out):
+        res = runner.invoke(app, _args(cdnow_csv, out, "--calibration-end", "1997-09-30"))
+        assert res.exit_code == 0, res.output
+    exact = pd.read_parquet(pq_out)
+    text = pd.read_csv(csv_out)
+    assert list(text.columns) == list(exact.columns)
+    # Parquet keeps the summary itself, row for row (doubles, not rounded).
+    summary = summarize(cdnow_csv, "id", "date", "amount", freq="W", calibration_end="1997-09-30")
+    assert exact["id"].tolist() == summary.index.tolist()
+    for col in ("frequency", "recency", "T", "monetary"):
+        assert (exact[col].to_numpy() == summary[col].to_numpy()).all(), col
+    assert 0 < exact["clv"].min() and (exact["p_alive"] <= 1).all()
+    # The CSV: frequency as an integer, every other number with six decimals, within half a
+    # unit of the sixth decimal of the exact value.
+    assert text["frequency"].dtype.kind == "i"
+    assert (text["frequency"] == exact["frequency"]).all()
+    first_row = csv_out.read_text().splitlines()[1].split(",")
+    assert all(len(v.split(".")[1]) == 6 for v in first_row[2:]), first_row
+    for col in ("recency", "T", "monetary", "expected_purchases", "p_alive", "clv"):
+        err = (text[col] - exact[col]).abs().max()
+        assert err <= 5.0000001e-7, (col, err)
+
+
+def test_csv_columns_widen_for_large_values_and_keep_non_finite() -> None:
+    import numpy as np
+
+    from retento.analyze.cli import _csv_column
+
+    assert "DECIMAL(18, 6)" in _csv_column("clv", np.array([1.5, -99_999_999_999.0]))
+    assert "DECIMAL(38, 6)" in _csv_column("clv", np.array([1.5, 1e11]))
+    assert _csv_column("clv", np.array([1.5, np.nan])) == '"clv"'
+    assert _csv_column("clv", np.array([1.5, 1e30])) == '"clv"'
+    assert _csv_column("clv", np.array([])) == '"clv"'

@@ -93,7 +93,7 @@ def _materialize(
             f"Column {missing[0]!r} not found in {source}; columns are: " + ", ".join(described)
         )
     d_expr = _date_expr(datetime_col, described[datetime_col])
-    m_expr = _amount_expr(monetary_col)
+    m_expr = _amount_expr(monetary_col, described[monetary_col] if monetary_col else "")
     # A missing or unparseable value is NULL after parsing (the parsers return NULL for NULL),
     # so the checks count NULLs of ``t`` instead of storing flag columns for every row.
     con.execute(
@@ -117,12 +117,22 @@ def _date_expr(col: str, dtype: str) -> str:
     )
 
 
-def _amount_expr(col: str | None) -> str:
+_NUMERIC_TYPES = (
+    "DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC", "BIGINT", "INTEGER", "SMALLINT", "TINYINT",
+    "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "UHUGEINT",
+)  # fmt: skip
+
+
+def _amount_expr(col: str | None, dtype: str = "") -> str:
     if col is None:
         return "0.0"
+    c = _q(col)
+    if dtype.upper().startswith(_NUMERIC_TYPES):
+        # Already numeric (CSV reader's type, Parquet, DataFrame): the cast cannot fail and a
+        # missing value stays NULL. The CASE below costs ~0.3 s of CPU per 10 M rows.
+        return f"CAST({c} AS DOUBLE)"
     # Written as a CASE so that DuckDB does not push the cast into the CSV reader as the
     # column's type (it then fails on the first bad value instead of giving NULL).
-    c = _q(col)
     return f"CASE WHEN {c} IS NULL THEN NULL ELSE TRY_CAST({c} AS DOUBLE) END"
 
 
