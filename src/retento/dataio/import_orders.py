@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -11,11 +12,10 @@ from sqlalchemy import bindparam, delete, select, update
 from retento.core.errors import FieldError
 from retento.core.hooks import emit
 from retento.customers.models import Customer
-from retento.dataio.bulk import insert_rows, is_postgresql, next_ids
+from retento.dataio.bulk import insert_rows, next_ids
 from retento.dataio.import_base import IN_CHUNK, ImporterBase, RowProblem, _chunks
 from retento.dataio.mapping import money
 from retento.orders.models import ORDER_CHANNELS, ORDER_STATUSES, Order, OrderLine, Refund
-from retento.orders.totals import LineFigures, RefundFigures, order_totals
 from retento.products.models import Product
 
 
@@ -67,18 +67,32 @@ class OrdersImport(ImporterBase):
         keep_raw = self.skip_invalid
         orders: dict[str, _Order] = {}
         cur: _Order | None = None
-        cents = conv.cents
+        cents, timestamp = conv.cents, conv.timestamp
+        ncols, shape = self.ncols, self._shape
+        chan_ok, stat_ok = frozenset(ORDER_CHANNELS), frozenset(ORDER_STATUSES)
+        # Order-level cells every further line of an order must repeat: (index, slot, column).
+        repeated = [
+            (i, slot, column)
+            for i, slot, column in (
+                (i_cust, "cust_raw", c_cust),
+                (i_at, "at_raw", c_at),
+                (i_chan, "chan_raw", c_chan),
+                (i_stat, "stat_raw", c_stat),
+            )
+            if i is not None
+        ]
         n = 0
         for line, cells in self._rows():
             n += 1
             problems: list[RowProblem] = []
-            try:
-                cells = self._shape(cells)
-            except RowProblem as p:
-                self._bad(line, cells, [p])
-                if cur is not None:
-                    cur.bad_line = cur.bad_line or line
-                continue
+            if len(cells) != ncols or sum(map(len, cells)) > 250:
+                try:
+                    cells = shape(cells)
+                except RowProblem as p:
+                    self._bad(line, cells, [p])
+                    if cur is not None:
+                        cur.bad_line = cur.bad_line or line
+                    continue
             oext = cells[i_ord].strip()
             if cur is None or oext != cur.ext:
                 if not oext:
@@ -116,29 +130,33 @@ class OrdersImport(ImporterBase):
                 cur.customer_id = cid
                 cur.at_raw = cells[i_at]
                 try:
-                    cur.ordered_at = conv.timestamp(cur.at_raw)
+                    cur.ordered_at = timestamp(cur.at_raw)
                 except ValueError as exc:
                     problems.append(RowProblem(c_at, str(exc)))
                 if i_chan is not None:
-                    cur.chan_raw = cells[i_chan]
-                    try:
-                        cur.channel = self._enum(cells, "channel", ORDER_CHANNELS, "store")
-                    except RowProblem as p:
-                        problems.append(p)
+                    cur.chan_raw = raw = cells[i_chan]
+                    v = raw.strip().lower()
+                    if v in chan_ok:
+                        cur.channel = v
+                    else:
+                        try:
+                            cur.channel = self._enum(cells, "channel", ORDER_CHANNELS, "store")
+                        except RowProblem as p:
+                            problems.append(p)
                 if i_stat is not None:
-                    cur.stat_raw = cells[i_stat]
-                    try:
-                        cur.status = self._enum(cells, "status", ORDER_STATUSES, "completed")
-                    except RowProblem as p:
-                        problems.append(p)
+                    cur.stat_raw = raw = cells[i_stat]
+                    v = raw.strip().lower()
+                    if v in stat_ok:
+                        cur.status = v
+                    else:
+                        try:
+                            cur.status = self._enum(cells, "status", ORDER_STATUSES, "completed")
+                        except RowProblem as p:
+                            problems.append(p)
             else:
-                for i, raw, column in (
-                    (i_cust, cur.cust_raw, c_cust),
-                    (i_at, cur.at_raw, c_at),
-                    (i_chan, cur.chan_raw, c_chan),
-                    (i_stat, cur.stat_raw, c_stat),
-                ):
-                    if i is not None and cells[i] != raw and cells[i].strip() != raw.strip():
+                for i, slot, column in repeated:
+                    raw = getattr(cur, slot)
+                    if cells[i] != raw and cells[i].strip() != raw.strip():
                         problems.append(
                             RowProblem(
                                 column,
@@ -278,7 +296,8 @@ class OrdersImport(ImporterBase):
                 old_lines.setdefault(oid, []).append(
                     (ln, pid, q, int(p * 100), int(c * 100), int(d * 100))
                 )
-        refunds: dict[int, list[RefundFigures]] = {}
+        # Refunds of the orders being re-imported, in cents: (amount, cost of returned units).
+        refunds: dict[int, list[tuple[int, int]]] = {}
         if old_ids:
             old_set = set(old_ids)
             for oid, amount, qty, unit_cost in conn.execute(
@@ -287,24 +306,23 @@ class OrdersImport(ImporterBase):
                 ).outerjoin(OrderLine, Refund.line_id == OrderLine.id)
             ):
                 if oid in old_set:
-                    refunds.setdefault(oid, []).append(
-                        RefundFigures(
-                            amount, unit_cost * qty if unit_cost is not None else Decimal("0.00")
-                        )
-                    )
-        new_orders: list[dict] = []
+                    returned = unit_cost * qty if unit_cost is not None else Decimal("0.00")
+                    refunds.setdefault(oid, []).append((int(amount * 100), int(returned * 100)))
+        new_orders: list[tuple] = []
         new_lines: list[list[tuple]] = []
         updates: list[dict] = []
         replace: list[tuple[int, list[tuple]]] = []
         unchanged = 0
         now = self.now
+        numbered = self.idx.get("line_no") is not None
         for o in orders.values():
             if o.bad_line:
                 self._reject_order(
                     o, f"order '{o.ext[:40]}' has an invalid line (line {o.bad_line})"
                 )
                 continue
-            o.lines.sort()
+            if numbered:
+                o.lines.sort()
             old = existing.get(o.ext)
             discount = money(o.odisc)
             if old is not None:
@@ -326,12 +344,10 @@ class OrdersImport(ImporterBase):
                         column=self.col("order_external_id"),
                     )
                     continue
-            tot = order_totals(
-                [LineFigures(q, money(p), money(c), money(d)) for _n, _pid, q, p, c, d in o.lines],
-                discount,
-                refunds.get(old.id, ()) if old is not None else (),
+            gross, revenue, cost, refunded = totals_cents(
+                o.lines, o.odisc, refunds.get(old.id, ()) if old is not None else ()
             )
-            if tot.gross < 0:
+            if gross < 0:
                 self._reject_order(
                     o,
                     "the order discount is larger than the order's lines",
@@ -339,25 +355,41 @@ class OrdersImport(ImporterBase):
                     error=True,
                 )
                 continue
-            row = {
-                "customer_id": o.customer_id,
-                "ordered_at": o.ordered_at,
-                "status": o.status,
-                "channel": o.channel,
-                "discount": discount,
-                "revenue": tot.revenue,
-                "cost": tot.cost,
-                "profit": tot.profit,
-                "refunded": tot.refunded,
-                "updated_at": now,
-            }
             if old is None:
-                row.update(external_id=o.ext, note=None, created_at=now)
-                new_orders.append(row)
+                new_orders.append(
+                    (
+                        o.ext,
+                        o.customer_id,
+                        o.ordered_at,
+                        o.status,
+                        o.channel,
+                        discount,
+                        money(revenue),
+                        money(cost),
+                        money(revenue - cost),
+                        money(refunded),
+                        None,
+                        now,
+                        now,
+                    )  # fmt: skip
+                )
                 new_lines.append(o.lines)
             else:
-                row["b_id"] = old.id
-                updates.append(row)
+                updates.append(
+                    {
+                        "customer_id": o.customer_id,
+                        "ordered_at": o.ordered_at,
+                        "status": o.status,
+                        "channel": o.channel,
+                        "discount": discount,
+                        "revenue": money(revenue),
+                        "cost": money(cost),
+                        "profit": money(revenue - cost),
+                        "refunded": money(refunded),
+                        "updated_at": now,
+                        "b_id": old.id,
+                    }
+                )
                 if not lines_same:
                     replace.append((old.id, o.lines))
         self.errors.sort(key=lambda e: e.row or 0)
@@ -367,27 +399,29 @@ class OrdersImport(ImporterBase):
         done = [0, len(new_orders) + len(updates) + n_lines]
         # New orders, then every new line: bulk writes (COPY on PostgreSQL).
         created_ids = self._insert_orders(conn, new_orders, done)
-        line_rows: list[tuple] = []
-        for oid, lines in zip(created_ids, new_lines, strict=True):
-            line_rows.extend(_line_rows(oid, lines))
         if updates:
             stmt = update(t).where(t.c.id == bindparam("b_id")).values(version=t.c.version + 1)
             self._exec_many(stmt, updates, "writing", done)
         replaced_ids = [oid for oid, _l in replace]
         for chunk in _chunks(replaced_ids, IN_CHUNK):
             conn.execute(delete(lt).where(lt.c.order_id.in_(chunk)))
-        for oid, lines in replace:
-            line_rows.extend(_line_rows(oid, lines))
-        if line_rows:
+        owned = [*zip(created_ids, new_lines, strict=True), *replace]
+        dec = _Money()  # line amounts repeat (a product's price): one Decimal per distinct amount
+        if n_lines:
             base = done[0]
             insert_rows(
                 conn,
                 lt,
                 LINE_COLUMNS,
-                line_rows,
+                (
+                    (oid, ln, pid, q, dec[p], dec[c], dec[d])
+                    for oid, lines in owned
+                    for ln, pid, q, p, c, d in lines
+                ),
                 progress=lambda k: self.progress("writing", base + k, done[1]),
+                count=n_lines,
             )
-            done[0] += len(line_rows)
+            done[0] += n_lines
         # New orders earn loyalty points like orders made in the API or web (one code path).
         emit("orders.imported", self.session, order_ids=created_ids, actor=None)
         # Updated orders (cancelled, lines changed) reverse what they earned, like a refund.
@@ -395,32 +429,24 @@ class OrdersImport(ImporterBase):
         self.report.created = len(new_orders)
         self.report.updated = len(updates)
         self.report.unchanged = unchanged
-        self.report.lines = len(line_rows)
+        self.report.lines = n_lines
 
-    def _insert_orders(self, conn: Any, new_orders: list[dict], done: list[int]) -> list[int]:
-        """Insert the new orders; their ids, in the order given.
+    def _insert_orders(self, conn: Any, new_orders: list[tuple], done: list[int]) -> list[int]:
+        """Insert the new orders (tuples in ``ORDER_COLUMNS`` order); their ids, in that order.
 
-        PostgreSQL: ids are drawn from the sequence first, then the rows are copied with them.
-        SQLite: one prepared executemany, then the ids are read back by the (unique) external id.
-        """
+        The ids are drawn first (:func:`~retento.dataio.bulk.next_ids`), then the rows are written
+        with them, so nothing has to be read back and the lines can point at their orders."""
         if not new_orders:
             return []
-        t = Order.__table__
-        cols = list(new_orders[0])
         base = done[0]
 
         def step(k: int) -> None:
             self.progress("writing", base + k, done[1])
 
-        if is_postgresql(conn):
-            ids = next_ids(conn, t, len(new_orders))
-            rows = ([oid, *r.values()] for oid, r in zip(ids, new_orders, strict=True))
-            insert_rows(conn, t, ["id", *cols], rows, progress=step)
-        else:
-            insert_rows(conn, t, cols, (tuple(r.values()) for r in new_orders), progress=step)
-            exts = {r["external_id"] for r in new_orders}
-            found = self._existing(t, [t.c.id, t.c.external_id], exts)
-            ids = [found[r["external_id"]].id for r in new_orders]
+        t = Order.__table__
+        ids = next_ids(conn, t, len(new_orders))
+        rows = ((oid, *r) for oid, r in zip(ids, new_orders, strict=True))
+        insert_rows(conn, t, ["id", *ORDER_COLUMNS], rows, progress=step, count=len(ids))
         done[0] += len(new_orders)
         return ids
 
@@ -434,13 +460,39 @@ class OrdersImport(ImporterBase):
             self.rejects.append((line, cells, message))
 
 
+ORDER_COLUMNS = ["external_id", "customer_id", "ordered_at", "status", "channel", "discount",
+                 "revenue", "cost", "profit", "refunded", "note", "created_at", "updated_at"]  # fmt: skip
 LINE_COLUMNS = ["order_id", "line_no", "product_id", "quantity", "unit_price", "unit_cost",
                 "discount"]  # fmt: skip
 
 
-def _line_rows(order_id: int, lines: list[tuple]) -> list[tuple]:
-    """Rows for ``insert_rows(…, LINE_COLUMNS, …)``; amounts arrive in cents."""
-    return [(order_id, n, pid, q, money(p), money(c), money(d)) for n, pid, q, p, c, d in lines]
+def totals_cents(
+    lines: list[tuple], order_discount: int, refunds: Iterable[tuple[int, int]] = ()
+) -> tuple[int, int, int, int]:
+    """:func:`retento.orders.totals.order_totals` in integer cents, for lines as the importer
+    holds them (``(line_no, product_id, quantity, price, cost, discount)``) and refunds as
+    ``(amount, cost of returned units)``: returns gross, revenue, cost and refunded (profit is
+    revenue − cost). The same arithmetic without a ``Decimal`` per figure (a million lines)."""
+    gross = -order_discount
+    cost = 0
+    for _n, _pid, q, p, c, d in lines:
+        gross += q * p - d
+        cost += q * c
+    refunded = 0
+    for amount, returned_cost in refunds:
+        refunded += amount
+        cost -= returned_cost
+    return gross, gross - refunded, cost, refunded
+
+
+class _Money(dict):
+    """Cents → ``money(cents)``, looked up without a Python call when the amount was seen."""
+
+    def __missing__(self, cents: int) -> Decimal:
+        if len(self) > 100_000:
+            self.clear()
+        d = self[cents] = money(cents)
+        return d
 
 
 class _Order:
