@@ -78,18 +78,23 @@ def _orders_imported(session, *, order_ids, **_):
     )
 
     def record(session, ids: list[int]) -> None:
-        for i in range(0, len(ids), 1000):
-            chunk = ids[i : i + 1000]
-            rows = session.execute(
-                select(
-                    Order.id, Order.customer_id, Order.ordered_at, Order.status, Order.revenue
-                ).where(
-                    Order.id.in_(chunk),
-                    or_(Order.customer_id.in_(with_case), Order.customer_id.in_(with_alert)),
-                )
-            ).all()
-            if rows:
-                on_orders(session, rows)
+        if not ids:
+            return
+        # One query over the few customers with a case or alert, bounded by the imported ids'
+        # range (orders written meanwhile by others fall in it and are dropped here), instead of
+        # hundreds of 1,000-id IN lists; earliest first, so came_back_at is the first order.
+        wanted = set(ids)
+        rows = session.execute(
+            select(Order.id, Order.customer_id, Order.ordered_at, Order.status, Order.revenue)
+            .where(
+                Order.id.between(min(wanted), max(wanted)),
+                or_(Order.customer_id.in_(with_case), Order.customer_id.in_(with_alert)),
+            )
+            .order_by(Order.ordered_at, Order.id)
+        ).all()
+        rows = [r for r in rows if r.id in wanted]
+        if rows:
+            on_orders(session, rows)
 
     _best_effort("recording imported orders", record, session, list(order_ids))
 
