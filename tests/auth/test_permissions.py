@@ -12,7 +12,9 @@ from retento.audit import service as audit_service
 from retento.auth import service as auth_service
 from retento.auth.permissions import AGENT_SCOPED, MATRIX, ROLES, markdown_matrix
 from retento.auth.schemas import UserCreate, UserUpdate
+from retento.complaints import improvements as complaint_improvements
 from retento.complaints import service as complaints
+from retento.complaints import settings as complaint_settings
 from retento.complaints.schemas import AssignIn, CalendarIn, ComplaintUpdate, ImprovementCreate
 from retento.core.errors import Forbidden, InvalidInput, NotFound
 from retento.customers import privacy
@@ -118,10 +120,10 @@ def _operations(db, users, own: bool):
         "complaint:assign": lambda a: complaints.assign(
             db, cpl.id, AssignIn(assignee_id=users["manager"].id), actor=a
         ),
-        "complaint:improve": lambda a: complaints.create_improvement(
+        "complaint:improve": lambda a: complaint_improvements.create_improvement(
             db, ImprovementCreate(title="t", root_cause="r", plan="p"), actor=a
         ),
-        "sla:manage": lambda a: complaints.create_calendar(
+        "sla:manage": lambda a: complaint_settings.create_calendar(
             db, CalendarIn(name="c", hours={"0": [["09:00", "17:00"]]}), actor=a
         ),
         "loyalty:read": lambda a: loyalty_programme.get_programme(db, actor=a),

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from retento.complaints import analytics, service
+from retento.complaints import analytics, followup, service
 from retento.complaints.schemas import FollowUpIn, RemedyCreate, TransitionIn
 from retento.core.errors import Forbidden
 from tests.factories import make_customer, make_order
@@ -74,8 +74,8 @@ def dataset(db, users):
     _respond_and_resolve(db, c2, 2 * H, 48 * H, m)
     _respond_and_resolve(db, c3, 3 * H, 200 * H, m)
     _act(db, c3, "reopen", c3.received_at + 300 * H, m)
-    service.record_follow_up(db, c1.id, FollowUpIn(won_back=True), actor=m)
-    service.record_follow_up(db, c2.id, FollowUpIn(won_back=False), actor=m)
+    followup.record_follow_up(db, c1.id, FollowUpIn(won_back=True), actor=m)
+    followup.record_follow_up(db, c2.id, FollowUpIn(won_back=False), actor=m)
     service.add_remedy(
         db,
         c1.id,

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from retento.auth.models import User
-from retento.complaints import service
+from retento.complaints import attachments, service
 from retento.complaints.models import Complaint, ComplaintEvent, ImprovementAction, SlaPause
 from retento.complaints.public import RateLimiter
 from retento.complaints.schemas import TransitionIn
@@ -308,7 +308,7 @@ def test_parallel_uploads_stop_at_the_attachment_limit(live_pg, tmp_path):
         return {"files": files, "headers": headers[i]}
 
     codes = statuses(run_parallel(N, post_each(live_pg, url, upload)))
-    limit = service.MAX_ATTACHMENTS
+    limit = attachments.MAX_ATTACHMENTS
     assert codes == {201: limit, 409: N - limit}, codes
     with live_pg.session() as s:
         assert len(s.get(Complaint, cid).attachments) == limit

@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import select
 
-from retento.complaints import service
+from retento.complaints import followup, service
 from retento.complaints.schemas import SurveyAnswerIn, TransitionIn
 from retento.mail.models import OutboxMessage
 from retento.mail.service import send_queued
@@ -56,7 +56,7 @@ def test_resolving_queues_and_sends_the_follow_up_link(db, users, smtp):
     token = link.group(1)
     assert token == c.followup_token and link.group(2) == "zh_CN"  # the page in her language
     assert f"https://shop.example/complain/status/{c.tracking_code}" in text
-    answered = service.answer_survey(db, token, SurveyAnswerIn(csat=5, would_buy_again=True))
+    answered = followup.answer_survey(db, token, SurveyAnswerIn(csat=5, would_buy_again=True))
     assert answered.survey_answered_at is not None
 
 
@@ -78,7 +78,7 @@ def test_a_follow_up_answered_before_sending_is_not_emailed(db, users, smtp):
     cust = make_customer(db, name="Ann", email="ann@example.com", consent_email=True)
     c = make_complaint(db, agent, customer_id=cust.id)
     _resolve(db, c, agent)
-    service.answer_survey(db, c.followup_token, SurveyAnswerIn(csat=4, would_buy_again=True))
+    followup.answer_survey(db, c.followup_token, SurveyAnswerIn(csat=4, would_buy_again=True))
     report = send_queued(db, settings=settings)
     assert report.cancelled == 1 and [m["Subject"] for m in recorder.messages] == [
         f"We received your complaint {c.tracking_code}"

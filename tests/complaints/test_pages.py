@@ -580,10 +580,10 @@ def test_pdca_steps_are_recorded_in_the_browser(client, db, users):
 
 
 def test_pdca_page_in_chinese(client, db, users):
-    from retento.complaints import service
+    from retento.complaints import improvements
     from retento.complaints.schemas import ImprovementCreate
 
-    a = service.create_improvement(
+    a = improvements.create_improvement(
         db,
         ImprovementCreate(title="Stronger boxes", root_cause="packaging", plan="New supplier"),
         actor=users["manager"],

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from retento.audit.models import AuditEntry
-from retento.complaints import service
+from retento.complaints import attachments, followup, improvements, queries, service, settings
 from retento.complaints.models import ComplaintEvent, ImprovementAction
 from retento.complaints.schemas import (
     AssignIn,
@@ -142,14 +142,16 @@ def test_full_workflow_with_pause_and_timeline(db, users):
     with pytest.raises(Conflict) as exc:
         _act(db, c, "close", agent)
     assert "resolved → closed" in exc.value.message
-    service.record_follow_up(db, c.id, FollowUpIn(won_back=True, note="Ordered again"), actor=agent)
+    followup.record_follow_up(
+        db, c.id, FollowUpIn(won_back=True, note="Ordered again"), actor=agent
+    )
     assert c.status == "follow_up" and c.won_back is True
     _act(db, c, "close", agent)
     assert c.status == "closed" and c.closed_at is not None
     kinds = [e.kind for e in c.events]
     for k in ("created", "transition", "customer_reply", "feedback"):
         assert k in kinds
-    timeline = service.customer_timeline(db, c.customer_id, actor=users["analyst"])
+    timeline = queries.customer_timeline(db, c.customer_id, actor=users["analyst"])
     assert {e.complaint_id for e in timeline} == {c.id}
     assert len(timeline) == len(c.events)
 
@@ -174,7 +176,7 @@ def test_next_warning_time_follows_the_running_clocks(db, users):
     _act(db, c, "resolve", agent, note="Replaced")
     db.flush()
     assert c.next_warn_at is None
-    soon, _ = service.list_complaints(db, actor=agent, breaching_soon=t0 + 100 * H)
+    soon, _ = queries.list_complaints(db, actor=agent, breaching_soon=t0 + 100 * H)
     assert c.id not in [r.id for r in soon]
 
 
@@ -214,21 +216,21 @@ def test_policy_update_recomputes_open_complaints(db, users):
     (p,) = only_policies(db, {"resolution_minutes": 600})
     t0 = datetime.now(UTC) - H
     c = make_complaint(db, users["manager"], received_at=t0)
-    service.update_policy(db, p.id, SlaPolicyUpdate(resolution_minutes=300), actor=users["admin"])
+    settings.update_policy(db, p.id, SlaPolicyUpdate(resolution_minutes=300), actor=users["admin"])
     db.refresh(c)
     assert c.resolution_due_at == t0 + 5 * H
     with pytest.raises(InvalidInput) as exc:
-        service.update_policy(
+        settings.update_policy(
             db, p.id, SlaPolicyUpdate(resolution_minutes=10), actor=users["admin"]
         )
     assert exc.value.field == "resolution_minutes"
     with pytest.raises(Forbidden):
-        service.update_policy(db, p.id, SlaPolicyUpdate(priority=1), actor=users["agent"])
+        settings.update_policy(db, p.id, SlaPolicyUpdate(priority=1), actor=users["agent"])
 
 
 def test_calendar_admin_validates_and_moves_due_times(db, users):
     admin = users["admin"]
-    cal = service.create_calendar(
+    cal = settings.create_calendar(
         db,
         CalendarIn(
             name="Berlin office", timezone="Europe/Berlin", hours={"0": [["09:00", "17:00"]]}
@@ -237,22 +239,22 @@ def test_calendar_admin_validates_and_moves_due_times(db, users):
     )
     assert cal.hours == {"0": [["09:00", "17:00"]]}
     with pytest.raises(InvalidInput) as exc:
-        service.create_calendar(db, CalendarIn(name="bad", timezone="Nowhere/City"), actor=admin)
+        settings.create_calendar(db, CalendarIn(name="bad", timezone="Nowhere/City"), actor=admin)
     assert exc.value.field == "timezone"
     with pytest.raises(InvalidInput) as exc:
-        service.create_calendar(
+        settings.create_calendar(
             db, CalendarIn(name="bad", hours={"1": [["9am", "5pm"]]}), actor=admin
         )
     assert exc.value.field == "hours"
     with pytest.raises(Conflict):
-        service.create_calendar(db, CalendarIn(name="Berlin office"), actor=admin)
+        settings.create_calendar(db, CalendarIn(name="Berlin office"), actor=admin)
     policies = only_policies(db, {"resolution_minutes": 600})
     row = policies[0].calendar
     t0 = datetime.now(UTC) - H
     c = make_complaint(db, admin, received_at=t0)
     assert c.resolution_due_at == t0 + 10 * H
     # The 24/7 desk becomes a Mon–Fri office in Shanghai: due times of open complaints move.
-    service.update_calendar(
+    settings.update_calendar(
         db,
         row.id,
         CalendarIn(
@@ -269,7 +271,7 @@ def test_calendar_admin_validates_and_moves_due_times(db, users):
 def test_policy_create_validation(db, users):
     cal = always_calendar(db, "x")
     with pytest.raises(InvalidInput) as exc:
-        service.create_policy(
+        settings.create_policy(
             db,
             SlaPolicyIn(
                 name="p", first_response_minutes=60, resolution_minutes=600, calendar_id=9999
@@ -277,7 +279,7 @@ def test_policy_create_validation(db, users):
             actor=users["manager"],
         )
     assert exc.value.field == "calendar_id"
-    p = service.create_policy(
+    p = settings.create_policy(
         db,
         SlaPolicyIn(
             name="p", first_response_minutes=60, resolution_minutes=600, calendar_id=cal.id
@@ -286,7 +288,7 @@ def test_policy_create_validation(db, users):
     )
     assert p.id
     with pytest.raises(Conflict) as exc:
-        service.create_policy(
+        settings.create_policy(
             db,
             SlaPolicyIn(
                 name="p", first_response_minutes=60, resolution_minutes=600, calendar_id=cal.id
@@ -309,11 +311,11 @@ def test_agent_scope_assignment_and_teams(db, users):
     service.assign(db, c.id, AssignIn(assignee_id=a1.id), actor=lead)
     assert c.team_manager_id == lead.id
     _act(db, c, "start", a1)
-    mine, total = service.list_complaints(db, actor=a1, mine_for=a1)
+    mine, total = queries.list_complaints(db, actor=a1, mine_for=a1)
     assert [x.id for x in mine] == [c.id] and total == 1
-    team, _ = service.list_complaints(db, actor=a2, team_for=a2)
+    team, _ = queries.list_complaints(db, actor=a2, team_for=a2)
     assert c.id in [x.id for x in team]
-    other, _ = service.list_complaints(db, actor=outsider, team_for=outsider)
+    other, _ = queries.list_complaints(db, actor=outsider, team_for=outsider)
     assert c.id not in [x.id for x in other]
     assert [e for e in c.events if e.kind == "assignment"][-1].data["assignee_id"] == a1.id
     with pytest.raises(InvalidInput) as exc:
@@ -339,18 +341,18 @@ def test_queue_sorted_by_due_with_paused_last(db, users):
     c = make_complaint(db, mgr, severity=3, received_at=now - H, assignee_id=mgr.id)
     _act(db, b, "start", mgr)
     _act(db, b, "await_customer", mgr)
-    rows, total = service.list_complaints(db, actor=mgr, mine_for=mgr, sort="due")
+    rows, total = queries.list_complaints(db, actor=mgr, mine_for=mgr, sort="due")
     assert [r.id for r in rows] == [c.id, a.id, b.id] and total == 3
-    rows, _ = service.list_complaints(db, actor=mgr, mine_for=mgr, sort="-due")
+    rows, _ = queries.list_complaints(db, actor=mgr, mine_for=mgr, sort="-due")
     assert [r.id for r in rows][:2] == [a.id, c.id]
-    soon, _ = service.list_complaints(db, actor=mgr, breaching_soon=now + 4 * H, mine_for=mgr)
+    soon, _ = queries.list_complaints(db, actor=mgr, breaching_soon=now + 4 * H, mine_for=mgr)
     # c's resolution warning is within 4 h; a's first response (60 min) is already at 80 %.
     assert sorted(r.id for r in soon) == sorted([c.id, a.id])
     service.add_note(db, a.id, NoteIn(body="Looking into it", kind="message"), actor=mgr)
-    soon, _ = service.list_complaints(db, actor=mgr, breaching_soon=now + 4 * H, mine_for=mgr)
+    soon, _ = queries.list_complaints(db, actor=mgr, breaching_soon=now + 4 * H, mine_for=mgr)
     assert [r.id for r in soon] == [c.id]
     with pytest.raises(InvalidInput) as exc:
-        service.list_complaints(db, actor=mgr, sort="description")
+        queries.list_complaints(db, actor=mgr, sort="description")
     assert exc.value.field == "sort"
 
 
@@ -421,27 +423,27 @@ def test_survey_low_score_reopens(db, users):
     _act(db, c, "start", mgr)
     _act(db, c, "resolve", mgr, note="Explained the billing error")
     token = c.followup_token
-    service.answer_survey(db, token, SurveyAnswerIn(csat=1, would_buy_again=False))
+    followup.answer_survey(db, token, SurveyAnswerIn(csat=1, would_buy_again=False))
     assert c.status == "in_progress" and c.reopen_count == 1 and c.csat == 1
-    with pytest.raises(service.FollowUpAnswered) as used:
-        service.answer_survey(db, token, SurveyAnswerIn(csat=5, would_buy_again=True))
+    with pytest.raises(followup.FollowUpAnswered) as used:
+        followup.answer_survey(db, token, SurveyAnswerIn(csat=5, would_buy_again=True))
     assert used.value.status == 410 and used.value.field == "token"
     _act(db, c, "resolve", mgr, note="Refunded")
-    service.answer_survey(db, c.followup_token, SurveyAnswerIn(csat=5, would_buy_again=True))
+    followup.answer_survey(db, c.followup_token, SurveyAnswerIn(csat=5, would_buy_again=True))
     assert c.status == "resolved" and c.would_buy_again is True
 
 
 def test_follow_up_only_after_resolution(db, users):
     c = make_complaint(db, users["manager"])
     with pytest.raises(Conflict) as exc:
-        service.record_follow_up(db, c.id, FollowUpIn(won_back=True), actor=users["manager"])
+        followup.record_follow_up(db, c.id, FollowUpIn(won_back=True), actor=users["manager"])
     assert exc.value.field == "status"
 
 
 def test_attachments_limits(db, users, tmp_path):
     mgr = users["manager"]
     c = make_complaint(db, mgr)
-    att = service.add_attachment(
+    att = attachments.add_attachment(
         db,
         c.id,
         "../../etc/photo.png",
@@ -457,18 +459,20 @@ def test_attachments_limits(db, users, tmp_path):
         ("virus.exe", "application/x-msdownload", b"MZ"),
         ("photo.pdf", "image/png", b"x"),
         ("empty.txt", "text/plain", b""),
-        ("big.txt", "text/plain", b"x" * (service.MAX_ATTACHMENT_BYTES + 1)),
+        ("big.txt", "text/plain", b"x" * (attachments.MAX_ATTACHMENT_BYTES + 1)),
         ("page.png", "image/png", b"<html><script>alert(1)</script>"),  # content is not PNG
         ("note.txt", "text/plain", b"MZ\x90\x00\x03"),  # binary declared as text
     ]:
         with pytest.raises(InvalidInput) as exc:
-            service.add_attachment(db, c.id, name, ctype, data, actor=mgr, data_dir=str(tmp_path))
+            attachments.add_attachment(
+                db, c.id, name, ctype, data, actor=mgr, data_dir=str(tmp_path)
+            )
         assert exc.value.field == "file"
 
 
 def test_improvement_log_pdca(db, users):
     mgr = users["manager"]
-    a = service.create_improvement(
+    a = improvements.create_improvement(
         db,
         ImprovementCreate(
             title="Stronger boxes", root_cause="Packaging", plan="Switch supplier", owner_id=mgr.id
@@ -477,14 +481,14 @@ def test_improvement_log_pdca(db, users):
     )
     assert a.root_cause == "packaging" and a.stage == "plan"
     with pytest.raises(InvalidInput) as exc:
-        service.update_improvement(db, a.id, ImprovementUpdate(stage="check"), actor=mgr)
+        improvements.update_improvement(db, a.id, ImprovementUpdate(stage="check"), actor=mgr)
     assert exc.value.field == "check_result"
-    service.update_improvement(
+    improvements.update_improvement(
         db, a.id, ImprovementUpdate(stage="done", check_result="Breakage down 70 %"), actor=mgr
     )
     assert db.get(ImprovementAction, a.id).stage == "done"
     with pytest.raises(Forbidden):
-        service.create_improvement(
+        improvements.create_improvement(
             db, ImprovementCreate(title="t", root_cause="r", plan="p"), actor=users["agent"]
         )
 
@@ -506,7 +510,7 @@ def test_public_reply_on_closed_is_refused(db, users):
 def _cat(db, code, name, parent=None, actor=None):
     from retento.complaints.schemas import CategoryCreate
 
-    return service.create_category(
+    return settings.create_category(
         db, CategoryCreate(code=code, name=name, parent_id=parent), actor=actor
     )
 
@@ -518,24 +522,26 @@ def test_category_rename_move_and_refuse_cycles(db, users):
     delivery = service.category_by_code(db, "delivery")
     late = _cat(db, "delivery.late", "Late", delivery.id, boss)
     very_late = _cat(db, "delivery.late.week", "A week late", late.id, boss)
-    service.update_category(
+    settings.update_category(
         db, late.id, CategoryUpdate(name=" Late delivery ", name_zh="延迟送达"), actor=boss
     )
     assert (late.name, late.name_zh, late.parent_id) == ("Late delivery", "延迟送达", delivery.id)
     # Moving under itself or a descendant would make a cycle.
     for target in (late.id, very_late.id):
         with pytest.raises(InvalidInput) as exc:
-            service.update_category(db, late.id, CategoryUpdate(parent_id=target), actor=boss)
+            settings.update_category(db, late.id, CategoryUpdate(parent_id=target), actor=boss)
         assert exc.value.field == "parent_id" and "subcategories" in exc.value.message
     with pytest.raises(InvalidInput) as exc:
-        service.update_category(db, late.id, CategoryUpdate(parent_id=999999), actor=boss)
+        settings.update_category(db, late.id, CategoryUpdate(parent_id=999999), actor=boss)
     assert exc.value.field == "parent_id"
     with pytest.raises(InvalidInput) as exc:
-        service.update_category(db, late.id, CategoryUpdate(name=None), actor=boss)
+        settings.update_category(db, late.id, CategoryUpdate(name=None), actor=boss)
     assert exc.value.field == "name"
     # The grandchild moves with it to the top level (parent_id null).
-    service.update_category(db, late.id, CategoryUpdate(parent_id=None), actor=boss)
-    tree = {c.code: (depth, [p.code for p in path]) for c, depth, path in service.category_tree(db)}
+    settings.update_category(db, late.id, CategoryUpdate(parent_id=None), actor=boss)
+    tree = {
+        c.code: (depth, [p.code for p in path]) for c, depth, path in settings.category_tree(db)
+    }
     assert tree["delivery.late"] == (0, ["delivery.late"])
     assert tree["delivery.late.week"] == (1, ["delivery.late", "delivery.late.week"])
     entries = db.scalars(
@@ -546,7 +552,7 @@ def test_category_rename_move_and_refuse_cycles(db, users):
     assert [e.action for e in entries] == ["create", "update", "update"]
     assert entries[1].before["name"] == "Late" and entries[1].after["name"] == "Late delivery"
     with pytest.raises(Forbidden):
-        service.update_category(db, late.id, CategoryUpdate(name="x"), actor=users["agent"])
+        settings.update_category(db, late.id, CategoryUpdate(name="x"), actor=users["agent"])
     with pytest.raises(Conflict) as dup:
         _cat(db, "delivery.late", "Again", None, boss)
     assert dup.value.field == "code"
@@ -559,8 +565,8 @@ def test_deactivated_category_is_not_offered_but_complaints_keep_it(db, users):
     delivery = service.category_by_code(db, "delivery")
     damaged = _cat(db, "delivery.damaged", "Damaged", delivery.id, boss)
     c = make_complaint(db, agent, category="delivery.damaged")
-    service.update_category(db, delivery.id, CategoryUpdate(is_active=False), actor=boss)
-    offered = {cat.code for cat, _, _ in service.category_tree(db, active_only=True)}
+    settings.update_category(db, delivery.id, CategoryUpdate(is_active=False), actor=boss)
+    offered = {cat.code for cat, _, _ in settings.category_tree(db, active_only=True)}
     assert "delivery" not in offered and "delivery.damaged" not in offered  # subtree hidden
     assert "other" in offered
     assert not service.category_offered(db, damaged)
@@ -584,6 +590,6 @@ def test_deactivated_category_is_not_offered_but_complaints_keep_it(db, users):
         db, c.id, ComplaintUpdate(subject="Crushed box", category_id=damaged.id), actor=agent
     )
     assert (c.category_id, c.subject) == (damaged.id, "Crushed box")
-    service.update_category(db, delivery.id, CategoryUpdate(is_active=True), actor=boss)
+    settings.update_category(db, delivery.id, CategoryUpdate(is_active=True), actor=boss)
     assert service.category_offered(db, damaged)
     assert make_complaint(db, agent, category="delivery.damaged").category_id == damaged.id

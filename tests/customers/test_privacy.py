@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from retento.audit.models import AuditEntry
+from retento.complaints import attachments as complaint_attachments
 from retento.complaints import service as complaints
 from retento.complaints.models import Complaint, ComplaintAttachment, Remedy
 from retento.complaints.schemas import NoteIn, RemedyCreate
@@ -165,7 +166,7 @@ def rich(db, users, tmp_path):
         ),
         actor=admin,
     )
-    att = complaints.add_attachment(
+    att = complaint_attachments.add_attachment(
         db,
         cpl.id,
         "wang-receipt.txt",

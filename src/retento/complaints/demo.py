@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
-from retento.complaints import service
+from retento.complaints import followup, service
 from retento.complaints.jobs import escalate
 from retento.complaints.schemas import (
     ComplaintCreate,
@@ -147,7 +147,7 @@ def generate_complaints(
         if received + resolve + timedelta(days=3) < now and rng.random() < 0.7:
             fast = resolve < timedelta(hours=24)
             csat = int(np.clip(rng.normal(4.3 if fast else 3.0, 0.9), 1, 5))
-            service.answer_survey(
+            followup.answer_survey(
                 session,
                 c.followup_token,
                 SurveyAnswerIn(
@@ -155,7 +155,9 @@ def generate_complaints(
                 ),
             )
             if c.status == "resolved" and received + resolve + timedelta(days=7) < now:
-                service.record_follow_up(session, c.id, FollowUpIn(won_back=csat >= 4), actor=agent)
+                followup.record_follow_up(
+                    session, c.id, FollowUpIn(won_back=csat >= 4), actor=agent
+                )
                 if rng.random() < 0.8:
                     step("close", received + resolve + timedelta(days=7))
     escalation = escalate(session, now)

@@ -12,7 +12,9 @@ Subscribes to the complaint service's events (``core/hooks``):
 
 Every notification is keyed by the complaint's event, so a hook run twice notifies once and a
 second assignment to the same agent notifies again. SLA escalations stay in
-``complaint_notifications`` (written by ``jobs.escalate``) and are listed beside these.
+``complaint_notifications`` (written by ``jobs.escalate``) and are listed beside these; a user
+reads and marks their own escalation notices with ``list_notifications`` and
+``mark_notification_read`` below.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
-from retento.complaints.models import Complaint, ComplaintEvent
+from retento.auth.permissions import require
+from retento.complaints.models import Complaint, ComplaintEvent, ComplaintNotification
+from retento.core.db import utcnow
+from retento.core.errors import NotFound
 from retento.core.hooks import subscribe
+from retento.core.pagination import paginate
 from retento.notifications.kinds import register_kind
 from retento.notifications.service import notify
 from retento.web.i18n import N_
@@ -167,3 +173,26 @@ def on_customer_replied(
 subscribe("complaint.created", on_created)
 subscribe("complaint.assigned", on_assigned)
 subscribe("complaint.customer_replied", on_customer_replied)
+
+
+# --- SLA escalation notices (complaint_notifications) ------------------------------------------
+
+
+def list_notifications(
+    session: Session, *, actor: User, unread_only: bool = False, limit: int = 50, offset: int = 0
+):
+    """The actor's own escalation notices, newest first."""
+    require(actor, "complaint:read")
+    stmt = select(ComplaintNotification).where(ComplaintNotification.user_id == actor.id)
+    if unread_only:
+        stmt = stmt.where(ComplaintNotification.read_at.is_(None))
+    stmt = stmt.order_by(ComplaintNotification.id.desc())
+    return paginate(session, stmt, limit=limit, offset=offset)
+
+
+def mark_notification_read(session: Session, notification_id: int, *, actor: User) -> None:
+    n = session.get(ComplaintNotification, notification_id)
+    if n is None or n.user_id != actor.id:
+        raise NotFound("Notification", notification_id)
+    n.read_at = n.read_at or utcnow()
+    session.flush()

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from retento.complaints import service
+from retento.complaints.followup import answer_survey, followup_question
 from retento.complaints.models import RateHit
 from retento.complaints.schemas import (
     PublicComplaintIn,
@@ -119,7 +120,7 @@ def submit(data: PublicComplaintIn, request: Request, session: DbSession):
 @router.get("/followup/{token}")
 def followup(token: str, session: DbSession) -> dict:
     """The satisfaction question behind the follow-up link."""
-    c = service.followup_question(session, token)
+    c = followup_question(session, token)
     return {
         "tracking_code": c.tracking_code,
         "subject": c.subject,
@@ -132,7 +133,7 @@ def followup(token: str, session: DbSession) -> dict:
 def answer_followup(token: str, data: SurveyAnswerIn, request: Request, session: DbSession):
     """Resolution CSAT (1–5) and "would you buy again"."""
     check_rate(request)
-    c = service.answer_survey(session, token, data)
+    c = answer_survey(session, token, data)
     return {"tracking_code": c.tracking_code, "status": c.status}
 
 

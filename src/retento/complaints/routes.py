@@ -8,7 +8,17 @@ from typing import Literal
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
-from retento.complaints import analytics, public, service
+from retento.complaints import (
+    analytics,
+    attachments,
+    followup,
+    improvements,
+    notifications,
+    public,
+    queries,
+    service,
+    settings,
+)
 from retento.complaints.schemas import (
     AssignIn,
     AttachmentRead,
@@ -50,48 +60,48 @@ api = APIRouter(prefix="/api/v1/complaints", tags=["complaints"])
 
 @api.get("/categories", response_model=list[CategoryRead])
 def list_categories(session: DbSession, user: CurrentUser):
-    return service.list_categories(session, actor=user)
+    return settings.list_categories(session, actor=user)
 
 
 @api.post("/categories", response_model=CategoryRead, status_code=201)
 def create_category(data: CategoryCreate, session: DbSession, user: CurrentUser):
-    return service.create_category(session, data, actor=user)
+    return settings.create_category(session, data, actor=user)
 
 
 @api.patch("/categories/{category_id}", response_model=CategoryRead)
 def update_category(category_id: DbId, data: CategoryUpdate, session: DbSession, user: CurrentUser):
     """Rename, move (no cycles) or (de)activate a category; its complaints keep it."""
-    return service.update_category(session, category_id, data, actor=user)
+    return settings.update_category(session, category_id, data, actor=user)
 
 
 @api.get("/calendars", response_model=list[CalendarRead])
 def list_calendars(session: DbSession, user: CurrentUser):
-    return service.list_calendars(session, actor=user)
+    return settings.list_calendars(session, actor=user)
 
 
 @api.post("/calendars", response_model=CalendarRead, status_code=201)
 def create_calendar(data: CalendarIn, session: DbSession, user: CurrentUser):
-    return service.create_calendar(session, data, actor=user)
+    return settings.create_calendar(session, data, actor=user)
 
 
 @api.put("/calendars/{calendar_id}", response_model=CalendarRead)
 def update_calendar(calendar_id: DbId, data: CalendarIn, session: DbSession, user: CurrentUser):
-    return service.update_calendar(session, calendar_id, data, actor=user)
+    return settings.update_calendar(session, calendar_id, data, actor=user)
 
 
 @api.get("/sla-policies", response_model=list[SlaPolicyRead])
 def list_policies(session: DbSession, user: CurrentUser):
-    return service.list_policies(session, actor=user)
+    return settings.list_policies(session, actor=user)
 
 
 @api.post("/sla-policies", response_model=SlaPolicyRead, status_code=201)
 def create_policy(data: SlaPolicyIn, session: DbSession, user: CurrentUser):
-    return service.create_policy(session, data, actor=user)
+    return settings.create_policy(session, data, actor=user)
 
 
 @api.patch("/sla-policies/{policy_id}", response_model=SlaPolicyRead)
 def update_policy(policy_id: DbId, data: SlaPolicyUpdate, session: DbSession, user: CurrentUser):
-    return service.update_policy(session, policy_id, data, actor=user)
+    return settings.update_policy(session, policy_id, data, actor=user)
 
 
 @api.get("/notifications", response_model=Page[NotificationRead])
@@ -102,7 +112,7 @@ def list_notifications(
     limit: Limit = 50,
     offset: Offset = 0,
 ):
-    rows, total = service.list_notifications(
+    rows, total = notifications.list_notifications(
         session, actor=user, unread_only=unread, limit=limit, offset=offset
     )
     return Page(
@@ -115,25 +125,25 @@ def list_notifications(
 
 @api.post("/notifications/{notification_id}/read", status_code=204)
 def read_notification(notification_id: DbId, session: DbSession, user: CurrentUser):
-    service.mark_notification_read(session, notification_id, actor=user)
+    notifications.mark_notification_read(session, notification_id, actor=user)
     return Response(status_code=204)
 
 
 @api.get("/improvements", response_model=list[ImprovementRead])
 def list_improvements(session: DbSession, user: CurrentUser, root_cause: str | None = None):
-    return service.list_improvements(session, actor=user, root_cause=root_cause)
+    return improvements.list_improvements(session, actor=user, root_cause=root_cause)
 
 
 @api.post("/improvements", response_model=ImprovementRead, status_code=201)
 def create_improvement(data: ImprovementCreate, session: DbSession, user: CurrentUser):
-    return service.create_improvement(session, data, actor=user)
+    return improvements.create_improvement(session, data, actor=user)
 
 
 @api.patch("/improvements/{improvement_id}", response_model=ImprovementRead)
 def update_improvement(
     improvement_id: DbId, data: ImprovementUpdate, session: DbSession, user: CurrentUser
 ):
-    return service.update_improvement(session, improvement_id, data, actor=user)
+    return improvements.update_improvement(session, improvement_id, data, actor=user)
 
 
 @api.get("/remedy-totals")
@@ -167,12 +177,12 @@ def customer_timeline(
 ):
     if not 1 <= limit <= 500:
         raise InvalidInput("limit must be between 1 and 500.", field="limit")
-    return service.customer_timeline(session, customer_id, actor=user, limit=limit)
+    return queries.customer_timeline(session, customer_id, actor=user, limit=limit)
 
 
 @api.get("/attachments/{attachment_id}")
 def download_attachment(attachment_id: DbId, session: DbSession, user: CurrentUser):
-    att = service.get_attachment(session, attachment_id, actor=user)
+    att = attachments.get_attachment(session, attachment_id, actor=user)
     return FileResponse(att.path, media_type=att.content_type, filename=att.filename)
 
 
@@ -200,7 +210,7 @@ def list_complaints(
     limit: Limit = 50,
     offset: Offset = 0,
 ):
-    rows, total = service.list_complaints(
+    rows, total = queries.list_complaints(
         session,
         actor=user,
         status=status,
@@ -283,7 +293,7 @@ def add_remedy(complaint_id: DbId, data: RemedyCreate, session: DbSession, user:
 
 @api.post("/{complaint_id}/follow-up", response_model=ComplaintRead)
 def follow_up(complaint_id: DbId, data: FollowUpIn, session: DbSession, user: CurrentUser):
-    return service.record_follow_up(session, complaint_id, data, actor=user)
+    return followup.record_follow_up(session, complaint_id, data, actor=user)
 
 
 @api.post("/{complaint_id}/attachments", response_model=AttachmentRead, status_code=201)
@@ -295,8 +305,8 @@ def upload_attachment(
     file: UploadFile = File(...),
 ):
     # Read one byte past the limit so an oversized upload is refused without reading it all.
-    data = file.file.read(service.MAX_ATTACHMENT_BYTES + 1)
-    return service.add_attachment(
+    data = file.file.read(attachments.MAX_ATTACHMENT_BYTES + 1)
+    return attachments.add_attachment(
         session,
         complaint_id,
         file.filename or "file",

@@ -3,7 +3,7 @@
 Other domains register a provider, e.g. the loyalty programme with the member's tier SLA class:
 ``register_sla_class_provider(fn)`` with ``fn(session, customer_id) -> value class or None``.
 The first provider that answers with a known value class wins over the customer's scored value
-class when the complaint's SLA policy is chosen (``service.refresh_sla``).
+class when the complaint's SLA policy is chosen (``sla_clocks.refresh_sla``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.complaints import service
+from retento.complaints import queries, service
 from retento.complaints.models import Complaint, ComplaintCategory
 from retento.complaints.schemas import ComplaintCreate, ComplaintUpdate
 from retento.core.errors import FieldError, InvalidInput, RetentoError
@@ -158,7 +158,7 @@ def export_rows(session: Session, *, actor: User, **filters) -> Iterator[dict]:
 
 def _rows(session: Session, **filters) -> Iterator[dict]:
     stmt = (
-        service.complaint_filter(**filters)
+        queries.complaint_filter(**filters)
         .add_columns(Customer.external_id)
         .join(Customer, Customer.id == Complaint.customer_id)
         .order_by(Complaint.id)

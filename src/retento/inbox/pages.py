@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from retento.auth.permissions import can
 from retento.complaints.models import ComplaintNotification
-from retento.complaints.service import mark_notification_read
+from retento.complaints.notifications import mark_notification_read
 from retento.core.deps import DbSession
 from retento.core.validation import DbId
 from retento.inbox import service

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from retento.auth.permissions import require
-from retento.complaints import service
+from retento.complaints import settings
 from retento.complaints.models import (
     Complaint,
     ComplaintCategory,
@@ -75,7 +75,7 @@ def _parent_options(
 ) -> list[tuple[str, str]]:
     """Possible parents in tree order; ``exclude`` leaves out a category and its subtree."""
     out = []
-    for c, _, path in service.category_tree(session):
+    for c, _, path in settings.category_tree(session):
         if exclude is not None and any(p.id == exclude for p in path):
             continue
         out.append((str(c.id), tree_label(request, path)))
@@ -89,13 +89,13 @@ def _render_categories(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    tree = service.category_tree(session)
+    tree = settings.category_tree(session)
     used = dict(
         session.execute(
             select(Complaint.category_id, func.count()).group_by(Complaint.category_id)
         ).all()
     )
-    offered = {c.id for c, _, _ in service.category_tree(session, active_only=True)}
+    offered = {c.id for c, _, _ in settings.category_tree(session, active_only=True)}
     rows = [
         {
             "c": c,
@@ -136,7 +136,7 @@ def category_create(
     require(user, "sla:manage")
     shown = {k: str(form.get(k) or "").strip() for k in CATEGORY_FIELDS}
     try:
-        service.create_category(
+        settings.create_category(
             session,
             CategoryCreate(
                 code=shown["code"].lower(),
@@ -180,7 +180,7 @@ def category_edit(
 ) -> Response:
     """Rename, move or (de)activate one category."""
     require(user, "sla:manage")
-    cat = service.get_category(session, category_id)
+    cat = settings.get_category(session, category_id)
     form = {
         "name": cat.name,
         "name_zh": cat.name_zh or "",
@@ -196,11 +196,11 @@ def category_update(
 ) -> Response:
     """Save a category; complaints filed under it keep it."""
     require(user, "sla:manage")
-    cat = service.get_category(session, category_id)
+    cat = settings.get_category(session, category_id)
     shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in CATEGORY_FIELDS[1:]}
     shown["is_active"] = form.get("is_active") == "1"
     try:
-        service.update_category(
+        settings.update_category(
             session,
             category_id,
             CategoryUpdate(
@@ -214,7 +214,7 @@ def category_update(
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         reraise_access(exc)
-        cat = service.get_category(session, category_id)
+        cat = settings.get_category(session, category_id)
         errors = _category_errors(request, exc)
         return _render_category(request, session, cat, shown, errors, _error_status(exc))
     flash(request, tr(request, "The category was saved."))
@@ -228,7 +228,7 @@ def category_toggle(
     """Deactivate (no longer offered on intake) or reactivate a category from the list."""
     require(user, "sla:manage")
     active = form.get("active") == "1"
-    cat = service.update_category(
+    cat = settings.update_category(
         session, category_id, CategoryUpdate(is_active=active), actor=user
     )
     msgid = N_("%(name)s is offered again.") if active else N_("%(name)s is no longer offered.")

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.auth.service import list_assignable_users
-from retento.complaints import service, workflow
+from retento.complaints import workflow
 from retento.complaints.models import (
     Complaint,
     ComplaintCategory,
 )
+from retento.complaints.settings import category_tree
 from retento.core.db import utcnow
 from retento.core.errors import RetentoError
 from retento.web.i18n import Formatter
@@ -52,8 +53,8 @@ def category_options(
     not silently move the complaint elsewhere).
     """
     require(user, "complaint:read")
-    tree = service.category_tree(session)
-    offered = {c.id for c, _, _ in service.category_tree(session, active_only=True)}
+    tree = category_tree(session)
+    offered = {c.id for c, _, _ in category_tree(session, active_only=True)}
     return [
         (str(c.id), tree_label(request, path))
         for c, _, path in tree
@@ -65,7 +66,7 @@ def public_category_options(request: Request, session: Session) -> list[tuple[st
     """Offered categories by code, for the public form (no login)."""
     return [
         (c.code, tree_label(request, path))
-        for c, _, path in service.category_tree(session, active_only=True)
+        for c, _, path in category_tree(session, active_only=True)
     ]
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.complaints import analytics, service
+from retento.complaints import analytics, improvements
 from retento.complaints.models import (
     PDCA_STAGES,
 )
@@ -179,7 +179,7 @@ def _render_dashboard(
         d=d,
         charts=_charts(request, d),
         pct=_pct,
-        improvements=service.list_improvements(session, actor=user),
+        improvements=improvements.list_improvements(session, actor=user),
         users={u.id: (u.display_name or u.username) for u in session.scalars(select(User))},
         owners=user_options(session),
         categories=category_options(request, session, user),
@@ -204,7 +204,7 @@ def improvement_create(
         shown["plan"],
     )
     try:
-        a = service.create_improvement(session, ImprovementCreate(**data), actor=user)
+        a = improvements.create_improvement(session, ImprovementCreate(**data), actor=user)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         reraise_access(exc)

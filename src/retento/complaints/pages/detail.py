@@ -16,7 +16,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from retento.auth.models import User
 from retento.auth.permissions import can
-from retento.complaints import service, workflow
+from retento.complaints import attachments, followup, service, sla_clocks, workflow
 from retento.complaints.models import (
     COMPENSATION_TYPES,
     REMEDY_KINDS,
@@ -127,7 +127,7 @@ def _render_detail(
         c=c,
         errors=errors or {},
         form=form or {},
-        sla=service.sla_status(session, c),
+        sla=sla_clocks.sla_status(session, c),
         flag=sla_flag(c),
         actions=workflow.allowed_actions(c.status),
         may_work=service.can_work(user, c),
@@ -328,7 +328,7 @@ def complaint_follow_up(
         if answer not in ("yes", "no"):
             raise InvalidInput(tr(request, "Choose one of the listed values."), field="won_back")
         note = str(form.get("followup_note") or "").strip() or None
-        service.record_follow_up(
+        followup.record_follow_up(
             session, complaint_id, FollowUpIn(won_back=answer == "yes", note=note), actor=user
         )
 
@@ -353,12 +353,12 @@ def complaint_attach(
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise InvalidInput(tr(request, "Choose a file."), field="file")
-        service.add_attachment(
+        attachments.add_attachment(
             session,
             complaint_id,
             upload.filename,
             upload.content_type or "",
-            upload.file.read(service.MAX_ATTACHMENT_BYTES + 1),  # past it: refused
+            upload.file.read(attachments.MAX_ATTACHMENT_BYTES + 1),  # past it: refused
             actor=user,
             data_dir=request.app.state.settings.data_dir,
         )
@@ -376,7 +376,7 @@ def complaint_attachment(
     request: Request, session: DbSession, user: PageUser, attachment_id: DbId
 ) -> Response:
     """Download an attachment."""
-    att = service.get_attachment(session, attachment_id, actor=user)
+    att = attachments.get_attachment(session, attachment_id, actor=user)
     if not Path(att.path).is_file():
         raise NotFound("Attachment file", attachment_id)
     return FileResponse(att.path, media_type=att.content_type, filename=att.filename)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import can, require
-from retento.complaints import service
+from retento.complaints import improvements
 from retento.complaints.models import (
     PDCA_STAGES,
     ComplaintCategory,
@@ -106,7 +106,7 @@ def _render_improvement(
         category=(category.name_zh if is_zh(request) and category.name_zh else category.name)
         if category
         else None,
-        evidence=service.improvement_evidence(session, a, actor=user),
+        evidence=improvements.improvement_evidence(session, a, actor=user),
         may_improve=can(user, "complaint:improve"),
     )
 
@@ -116,7 +116,7 @@ def improvement_page(
     request: Request, session: DbSession, user: PageUser, improvement_id: DbId
 ) -> Response:
     """One PDCA improvement: its steps so far, the evidence, and the form for the next step."""
-    a = service.get_improvement(session, improvement_id, actor=user)
+    a = improvements.get_improvement(session, improvement_id, actor=user)
     return _render_improvement(request, session, user, a, _improvement_values(a))
 
 
@@ -126,7 +126,7 @@ def improvement_update(
 ) -> Response:
     """Save an improvement; ``step`` = the next stage records that step (its note is required)."""
     require(user, "complaint:improve")
-    a = service.get_improvement(session, improvement_id, actor=user)
+    a = improvements.get_improvement(session, improvement_id, actor=user)
     shown = {k: str(form.get(k) or "").strip() for k in IMPROVEMENT_FIELDS}
     step = str(form.get("step") or "save")
     data: dict[str, Any] = {"title": shown["title"], "plan": shown["plan"]}
@@ -152,7 +152,7 @@ def improvement_update(
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
-        service.update_improvement(
+        improvements.update_improvement(
             session,
             improvement_id,
             ImprovementUpdate(**data),
@@ -161,7 +161,7 @@ def improvement_update(
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         reraise_access(exc)
-        a = service.get_improvement(session, improvement_id, actor=user)
+        a = improvements.get_improvement(session, improvement_id, actor=user)
         errors = form_errors(request, exc)
         if "step" in errors:  # the buttons, not an input: say it above the form
             errors[""] = errors.pop("step")

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.complaints import service
+from retento.complaints import attachments, service, sla_clocks
 from retento.complaints.models import (
     CHANNELS,
     EMOTIONS,
@@ -114,7 +114,7 @@ def _render_new(
         severities=opts(request, "severity", SEVERITIES),
         emotions=opts(request, "emotion", EMOTIONS),
         purposes=opts(request, "purpose", PURPOSES),
-        max_mb=service.MAX_ATTACHMENT_BYTES // (1024 * 1024),
+        max_mb=attachments.MAX_ATTACHMENT_BYTES // (1024 * 1024),
     )
 
 
@@ -164,12 +164,12 @@ def complaint_create(
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
         c = service.create_complaint(session, ComplaintCreate(**data), actor=user)
         if isinstance(upload, UploadFile) and upload.filename:
-            service.add_attachment(
+            attachments.add_attachment(
                 session,
                 c.id,
                 upload.filename,
                 upload.content_type or "",
-                upload.file.read(service.MAX_ATTACHMENT_BYTES + 1),  # past it: refused
+                upload.file.read(attachments.MAX_ATTACHMENT_BYTES + 1),  # past it: refused
                 actor=user,
                 data_dir=request.app.state.settings.data_dir,
             )
@@ -230,7 +230,7 @@ def _render_edit(
         form=values,
         errors=errors or {},
         chosen=_chosen(session, user, values, ("product_id",)),
-        sla=service.sla_status(session, c),
+        sla=sla_clocks.sla_status(session, c),
         kinds=opts(request, "complaint_kind", KINDS),
         channels=opts(request, "complaint_channel", CHANNELS),
         categories=category_options(request, session, user, keep=c.category_id),

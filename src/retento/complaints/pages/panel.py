@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import can
-from retento.complaints import service
+from retento.complaints import queries
 from retento.complaints.pages.common import (
     sla_flag,
 )
@@ -20,10 +20,10 @@ from retento.web.panels import Panel, register_panel
 
 def _panel(request: Request, session: Session, customer: Customer, user: User) -> dict | None:
     """The customer's complaints and their latest timeline events."""
-    rows, total = service.list_complaints(
+    rows, total = queries.list_complaints(
         session, actor=user, customer_id=customer.id, sort="-received_at", limit=20
     )
-    events = service.customer_timeline(session, customer.id, actor=user, limit=20)
+    events = queries.customer_timeline(session, customer.id, actor=user, limit=20)
     subjects = {c.id: c.subject for c in rows}
     return {
         "complaints": [(c, sla_flag(c)) for c in rows],

@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from retento.complaints import public, service, workflow
+from retento.complaints import followup, public, workflow
 from retento.complaints.models import (
     Complaint,
 )
@@ -71,7 +71,7 @@ def _followup_gone(request: Request, locale: str, used: bool) -> Response:
 
 def _followup_complaint(session: Session, token: str) -> Complaint | None:
     try:
-        return service.followup_question(session, token)
+        return followup.followup_question(session, token)
     except NotFound:
         return None
 
@@ -153,7 +153,7 @@ def public_followup_answer(
     if errors:
         return _render_followup(request, c, token, locale, shown, errors, 422)
     try:
-        service.answer_survey(
+        followup.answer_survey(
             session,
             token,
             SurveyAnswerIn(
@@ -162,7 +162,7 @@ def public_followup_answer(
                 comment=shown["comment"] or None,
             ),
         )
-    except service.FollowUpAnswered:
+    except followup.FollowUpAnswered:
         # Another answer through this link won (a double click, a second tab): one per link.
         session.rollback()
         return _followup_gone(request, locale, used=True)

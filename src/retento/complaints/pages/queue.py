@@ -12,7 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.complaints import service, transfer, workflow
+from retento.complaints import queries, transfer, workflow
 from retento.complaints.models import (
     CHANNELS,
     KINDS,
@@ -121,7 +121,7 @@ def complaint_queue(request: Request, session: DbSession, user: PageUser) -> Res
     if problems:
         raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
     offset = page_offset(request)
-    rows, _ = service.list_complaints(
+    rows, _ = queries.list_complaints(
         session,
         actor=user,
         sort=raw["sort"],

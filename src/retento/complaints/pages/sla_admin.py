@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.complaints import service
+from retento.complaints import settings
 from retento.complaints.models import (
     SEVERITIES,
     BusinessCalendarRow,
@@ -164,12 +164,12 @@ def _render_sla(
     status_code: int = 200,
     **extra: Any,
 ) -> Response:
-    calendars = service.list_calendars(session, actor=user)
+    calendars = settings.list_calendars(session, actor=user)
     return render(
         request,
         template,
         status_code=status_code,
-        policies=service.list_policies(session, actor=user),
+        policies=settings.list_policies(session, actor=user),
         calendars=calendars,
         calendar_opts=[(str(r.id), r.name) for r in calendars],
         severities=opts(request, "severity", SEVERITIES),
@@ -204,7 +204,7 @@ def sla_policy_create(
     require(user, "sla:manage")
     data, shown = _parse_policy(form)
     try:
-        service.create_policy(session, SlaPolicyIn(**data), actor=user)
+        settings.create_policy(session, SlaPolicyIn(**data), actor=user)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         reraise_access(exc)
@@ -248,7 +248,7 @@ def sla_policy_update(
         raise NotFound("SLA policy", policy_id)
     data, shown = _parse_policy(form)
     try:
-        service.update_policy(session, policy_id, SlaPolicyUpdate(**data), actor=user)
+        settings.update_policy(session, policy_id, SlaPolicyUpdate(**data), actor=user)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         reraise_access(exc)
@@ -277,7 +277,7 @@ def sla_calendar_create(
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
-        service.create_calendar(session, CalendarIn(**data), actor=user)
+        settings.create_calendar(session, CalendarIn(**data), actor=user)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         reraise_access(exc)
@@ -325,7 +325,7 @@ def sla_calendar_update(
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
-        service.update_calendar(session, calendar_id, CalendarIn(**data), actor=user)
+        settings.update_calendar(session, calendar_id, CalendarIn(**data), actor=user)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         reraise_access(exc)

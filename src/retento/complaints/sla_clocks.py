@@ -1,0 +1,112 @@
+"""A complaint's SLA clocks: the policy chosen for it, its due and warning times, and their state.
+
+The clock arithmetic on business calendars is ``sla``; which policy wins is ``policies``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from retento.complaints import sla, workflow
+from retento.complaints.models import BusinessCalendarRow, Complaint, SlaPolicy
+from retento.complaints.policies import PolicyRule, select_policy
+from retento.complaints.sla_classes import provided_class
+from retento.core.db import utcnow
+
+
+def calendar_of(row: BusinessCalendarRow) -> sla.BusinessCalendar:
+    return sla.BusinessCalendar.from_spec(row.timezone, row.hours, row.holidays, row.name)
+
+
+def _rule(p: SlaPolicy) -> PolicyRule:
+    return PolicyRule(
+        id=p.id,
+        name=p.name,
+        first_response=timedelta(minutes=p.first_response_minutes),
+        resolution=timedelta(minutes=p.resolution_minutes),
+        severity=p.severity,
+        value_class=p.value_class,
+        priority=p.priority,
+        is_active=p.is_active,
+    )
+
+
+def sla_class(session: Session, c: Complaint) -> str:
+    """The class the SLA policy is chosen for: a registered provider's (a loyalty member's tier
+    SLA class, ``sla_classes``) when one answers, else the complaint's value class."""
+    return provided_class(session, c.customer_id) or c.value_class
+
+
+def choose_policy(session: Session, severity: int, value_class: str) -> SlaPolicy | None:
+    """The SLA policy for a complaint (precedence in ``policies``)."""
+    rows = session.scalars(select(SlaPolicy).where(SlaPolicy.is_active.is_(True))).all()
+    rule = select_policy([_rule(p) for p in rows], severity, value_class)
+    return None if rule is None else next(p for p in rows if p.id == rule.id)
+
+
+def _resolution_pauses(c: Complaint) -> list[sla.Pause]:
+    return [
+        sla.Pause(p.started_at, p.ended_at) for p in c.pauses if p.started_at >= c.clock_started_at
+    ]
+
+
+def refresh_sla(session: Session, c: Complaint, *, reselect: bool = True) -> None:
+    """Recompute due and warning times from the policy, calendar, pauses and current severity."""
+    policy = choose_policy(session, c.severity, sla_class(session, c)) if reselect else c.sla_policy
+    c.sla_policy = policy
+    if policy is None:
+        c.first_response_due_at = c.first_response_warn_at = None
+        c.resolution_due_at = c.resolution_warn_at = None
+        return
+    cal = calendar_of(policy.calendar)
+    fr = timedelta(minutes=policy.first_response_minutes)
+    c.first_response_due_at = cal.add(c.received_at, fr)
+    c.first_response_warn_at = cal.add(c.received_at, fr * policy.warn_fraction)
+    if workflow.is_open(c.status):
+        res = timedelta(minutes=policy.resolution_minutes)
+        pauses = _resolution_pauses(c)
+        c.resolution_due_at = sla.due_at(cal, c.clock_started_at, res, pauses)
+        c.resolution_warn_at = sla.due_at(
+            cal, c.clock_started_at, res * policy.warn_fraction, pauses
+        )
+
+
+def sla_status(session: Session, c: Complaint, now: datetime | None = None) -> dict:
+    """Both clocks' state, elapsed fraction and due time, for pages and the API."""
+    now = now or utcnow()
+    policy = c.sla_policy
+    if policy is None:
+        return {"policy": None}
+    cal = calendar_of(policy.calendar)
+    fr = sla.SlaClock(
+        c.received_at,
+        timedelta(minutes=policy.first_response_minutes),
+        warn_fraction=policy.warn_fraction,
+    )
+    if c.first_responded_at:
+        fr = fr.stop(c.first_responded_at)
+    res = sla.SlaClock(
+        c.clock_started_at,
+        timedelta(minutes=policy.resolution_minutes),
+        tuple(_resolution_pauses(c)),
+        warn_fraction=policy.warn_fraction,
+    )
+    if c.resolved_at and not workflow.is_open(c.status):
+        res = res.stop(c.resolved_at)
+    return {
+        "policy": policy.name,
+        "calendar": policy.calendar.name,
+        "first_response": {
+            "due_at": fr.due(cal),
+            "state": fr.state(cal, now),
+            "fraction": round(fr.fraction(cal, now), 3),
+        },
+        "resolution": {
+            "due_at": res.due(cal),
+            "state": res.state(cal, now),
+            "fraction": round(res.fraction(cal, now), 3),
+        },
+    }
