@@ -134,8 +134,15 @@ def main() -> None:
                 summary = json.loads(stdout)
                 if not args.no_baseline:
                     base.append(
-                        timed([str(args.baseline_python), str(script), str(data), str(support),
-                               str(base_out)])  # fmt: skip
+                        timed(
+                            [
+                                str(args.baseline_python),
+                                str(script),
+                                str(data),
+                                str(support),
+                                str(base_out),
+                            ]
+                        )  # fmt: skip
                     )
             o_wall = float(np.median([w for w, _ in ours]))
             o_rss = max(r for _, r in ours)

@@ -42,6 +42,9 @@ from sklearn.metrics import roc_auc_score
 from retento.analytics.btyd import ParetoNBDModel
 from retento.analytics.churn import DAYS_PER_WEEK, ChurnRiskModel, TransactionLog
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from churn_quantity_experiment import cv_ceiling_auc  # noqa: E402
+
 DATA = Path(__file__).parents[1] / "tests" / "data" / "cdnow" / "CDNOW_sample.txt"
 CUT, HORIZON = pd.Timestamp("1997-09-30"), 273
 VALIDATION = (("1997-06-30", 92), ("1997-07-31", 61), ("1997-06-01", 121))
@@ -192,10 +195,6 @@ def blend(res: dict, w: float, other: str) -> np.ndarray:
 def ceiling(df: pd.DataFrame) -> None:
     """5-fold CV on the evaluation labels themselves (not a usable model: it shows how much
     signal the features hold), logistic regression on signed-log features, three repeats."""
-    from sklearn.impute import SimpleImputer
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     with TransactionLog(df, "id", "date", "amount") as log:
         X = log.features(CUT, horizon_days=HORIZON)
@@ -204,19 +203,7 @@ def ceiling(df: pd.DataFrame) -> None:
     X["pnbd_logit_p_none"] = _logit(X["pnbd_p_none"])
     base = [c for c in X.columns if not c.startswith("pnbd_")]
     for name, cols in (("without Pareto/NBD", base), ("with Pareto/NBD", list(X.columns))):
-        a = X[cols].to_numpy()
-        a = np.sign(a) * np.log1p(np.abs(a))
-        aucs = []
-        for seed in range(3):
-            lr = make_pipeline(
-                SimpleImputer(strategy="median", add_indicator=True),
-                StandardScaler(),
-                LogisticRegression(C=0.1, max_iter=3000),
-            )
-            cv = StratifiedKFold(5, shuffle=True, random_state=seed)
-            p = cross_val_predict(lr, a, y, cv=cv, method="predict_proba")[:, 1]
-            aucs.append(roc_auc_score(y, p))
-        print(f"ceiling {name}: {np.mean(aucs):.4f}", flush=True)
+        print(f"ceiling {name}: {cv_ceiling_auc(X[cols].to_numpy(), y):.4f}", flush=True)
 
 
 GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
