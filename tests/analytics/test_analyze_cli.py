@@ -211,10 +211,10 @@ def test_csv_has_six_decimals_and_parquet_full_precision(cdnow_csv: Path, tmp_pa
 def test_csv_columns_widen_for_large_values_and_keep_non_finite() -> None:
     import numpy as np
 
-    from retento.analyze.cli import _csv_column
+    from retento.analytics.csv_out import csv_column
 
-    assert "DECIMAL(18, 6)" in _csv_column("clv", np.array([1.5, -99_999_999_999.0]))
-    assert "DECIMAL(38, 6)" in _csv_column("clv", np.array([1.5, 1e11]))
-    assert _csv_column("clv", np.array([1.5, np.nan])) == '"clv"'
-    assert _csv_column("clv", np.array([1.5, 1e30])) == '"clv"'
-    assert _csv_column("clv", np.array([])) == '"clv"'
+    assert "DECIMAL(18, 6)" in csv_column("clv", np.array([1.5, -99_999_999_999.0]))
+    assert "DECIMAL(38, 6)" in csv_column("clv", np.array([1.5, 1e11]))
+    assert csv_column("clv", np.array([1.5, np.nan])) == '"clv"'
+    assert csv_column("clv", np.array([1.5, 1e30])) == '"clv"'
+    assert csv_column("clv", np.array([])) == '"clv"'

@@ -279,27 +279,6 @@ class _Writer:
         self._thread.join()
 
 
-# CSV output: six decimals. DECIMAL(18, 6) prints fast (DuckDB's 17-digit double-to-text cost
-# 1.45 s of CPU for 1 M rows, the decimals 0.5 s); it holds values below 10^12, so from 10^11
-# on the 38-digit decimal is used; non-finite values or 10^30 and more (none expected) stay
-# doubles.
-CSV_DECIMALS = 6
-
-
-def _csv_column(name: str, values: Any) -> str:
-    """SQL for one score column of the CSV: fixed six decimals where possible."""
-    import numpy as np
-
-    col = f'"{name}"'
-    if len(values) == 0 or not np.isfinite(values).all():
-        return col
-    largest = float(np.abs(values).max())
-    if largest >= 1e30:  # beyond DECIMAL(38, 6)
-        return col
-    big = largest >= 1e11  # DECIMAL(18, 6) holds < 10^12
-    return f"CAST({col} AS DECIMAL({38 if big else 18}, {CSV_DECIMALS})) AS {col}"
-
-
 def _write_scores(
     output: Path, summary: Any, expected: Any, alive: Any, value: Any, customer_col: str
 ) -> None:
@@ -324,12 +303,10 @@ def _write_scores(
         select = f'customer AS "{col}", * EXCLUDE (customer)'
         options = "FORMAT parquet"
     else:
-        floats = [
-            _csv_column(k, v) for k, v in columns.items() if k not in ("customer", "frequency")
-        ]
-        select = f'customer AS "{col}", CAST(frequency AS BIGINT) AS frequency, ' + ", ".join(
-            floats
-        )
+        from retento.analytics.csv_out import csv_select
+
+        rest = {k: v for k, v in columns.items() if k != "customer"}
+        select = f'customer AS "{col}", ' + csv_select(rest, integer=("frequency",))
         options = "HEADER, DELIMITER ','"
     output.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()

@@ -136,7 +136,8 @@ def write_frame(
     * ``*.parquet`` / ``*.pq``: a Parquet directory, written in parallel by the executors;
     * ``jdbc:...``: the database table ``table`` (replaced), written by the executors;
     * anything else: one CSV file with a header, rows sorted by ``order_by``, brought to the
-      driver in Arrow batches and written by DuckDB (as the DuckDB engine writes it).
+      driver in Arrow batches and written by DuckDB as the DuckDB engine writes it (integer
+      frequency, six decimals: :mod:`retento.analytics.csv_out`).
     """
     if output.startswith("jdbc:"):
         frame.write.mode("overwrite").jdbc(output, table, properties=dict(jdbc_properties or {}))
@@ -148,6 +149,8 @@ def write_frame(
         return
     import duckdb
 
+    from retento.analytics.csv_out import csv_select
+
     pdf = frame.toPandas()
     if order_by is not None:
         pdf = pdf.sort_values(order_by, kind="stable")
@@ -156,6 +159,8 @@ def write_frame(
     try:
         con.register("scores", pdf)
         sp = str(path).replace("'", "''")
-        con.execute(f"COPY (SELECT * FROM scores) TO '{sp}' (HEADER, DELIMITER ',')")
+        integer = [c for c in ("frequency",) if c in pdf.columns]
+        select = csv_select({c: pdf[c].to_numpy() for c in pdf.columns}, integer=integer)
+        con.execute(f"COPY (SELECT {select} FROM scores) TO '{sp}' (HEADER, DELIMITER ',')")
     finally:
         con.close()
