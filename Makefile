@@ -45,7 +45,7 @@ format: install
 # One test process per core (pytest-xdist); TEST_WORKERS=0 runs the suite in this process.
 TEST_WORKERS ?= auto
 test: install-spark lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lock:
 	rm -rf .lock-venv

@@ -37,15 +37,20 @@ def _backends(config: pytest.Config) -> list[str]:
     return ["sqlite", "postgres"] if choice == "both" else [choice]
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``pytest -n N --dist loadgroup`` (``make test``) each file runs whole on one worker,
-    so its module fixtures (live servers, throw-away databases) are built once; the Spark tests
-    share one worker and so one JVM. Runs before xdist reads the ``xdist_group`` marks."""
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        group = "spark" if path.startswith("tests/analytics/spark/") else path
-        item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Under ``pytest -n N`` (``make test``) each test file runs whole on one worker, so its
+    module fixtures (live servers, throw-away databases, a story told step by step) are built
+    once and in order; the Spark tests share one worker and so one JVM. (xdist's own
+    ``loadgroup`` marks do not reach the scheduler with pytest 9, whose node ids are computed.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "spark" if path.startswith("tests/analytics/spark/") else path
+
+    return FileScheduling(config, log)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -54,7 +54,9 @@ def test_orders_import_computes_totals_like_the_service(db, base, data_dir):
 
 def test_one_audit_entry_per_run(db, base, data_dir):
     service.import_file(db, "orders", data_dir / "orders.csv", actor=base)
-    entries = db.scalars(select(AuditEntry).where(AuditEntry.entity == "import")).all()
+    entries = db.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "import").order_by(AuditEntry.id)
+    ).all()
     assert len(entries) == 3
     assert entries[-1].after == {
         "entity": "orders", "file": "orders.csv", "created": 2, "updated": 0, "unchanged": 0,
