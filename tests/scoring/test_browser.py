@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.web.test_browser import browser, login, page, server  # noqa: F401  (shared fixtures)
 
@@ -31,20 +32,33 @@ def test_manager_runs_scoring_sees_charts_and_chinese(page, server):  # noqa: F8
 
     # Clicking a point of the risk/CLV scatter opens that customer's 360 page (once the points
     # have finished growing in: a click during the entrance animation can miss a 2-px symbol).
+    # The point clicked is the one farthest from the others, so no neighbour takes the click; a
+    # busy machine may still redraw under the mouse, so the click is tried up to three times.
     page.wait_for_selector("#scatter-chart[data-chart-ready]", state="attached")
-    target = page.evaluate(
-        """() => {
-            const el = document.getElementById("scatter-chart");
-            el.scrollIntoView({block: "center"});
-            const opt = el._chart.getOption();
-            const point = opt.series[0].data[0];
-            const xy = el._chart.convertToPixel({seriesIndex: 0}, [point[0], point[1]]);
-            const box = el.getBoundingClientRect();
-            return {x: box.left + xy[0], y: box.top + xy[1], id: point[2]};
-        }"""
-    )
-    page.mouse.click(target["x"], target["y"])
-    page.wait_for_url(re.compile(r".*/customers/\d+$"))
+    for attempt in range(3):
+        target = page.evaluate(
+            """() => {
+                const el = document.getElementById("scatter-chart");
+                el.scrollIntoView({block: "center"});
+                const data = el._chart.getOption().series[0].data;
+                const px = data.map(p => el._chart.convertToPixel({seriesIndex: 0}, [p[0], p[1]]));
+                let best = 0, bestGap = -1;
+                px.forEach((a, i) => {
+                    let gap = Infinity;
+                    px.forEach((b, j) => { if (i !== j) gap = Math.min(gap, Math.hypot(a[0] - b[0], a[1] - b[1])); });
+                    if (gap > bestGap) { bestGap = gap; best = i; }
+                });
+                const box = el.getBoundingClientRect();
+                return {x: box.left + px[best][0], y: box.top + px[best][1]};
+            }"""
+        )
+        page.mouse.click(target["x"], target["y"])
+        try:
+            page.wait_for_url(re.compile(r".*/customers/\d+$"), timeout=5_000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
     assert page.locator("#panel-scores #customer-scores").is_visible()
     assert page.locator("#score-value-class").inner_text().strip()
 
