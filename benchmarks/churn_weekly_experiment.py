@@ -92,7 +92,9 @@ def main() -> None:
     for v in variants:
         if mode == "val":
             r = [run(df, pd.Timestamp(c), h, v) for c, h in VALIDATION]
-            print(v, "validation", [round(x, 4) for x in r], round(float(np.mean(r)), 4), flush=True)
+            print(
+                v, "validation", [round(x, 4) for x in r], round(float(np.mean(r)), 4), flush=True
+            )
         else:
             print(v, "holdout", round(run(df, CUT, HORIZON, v), 4), flush=True)
 
