@@ -114,7 +114,7 @@ def test_the_console_script_runs_analyze_without_loading_the_app(tmp_path):
 def _expected_baskets(text: str, order_col: str, item_col: str) -> tuple[list, int, int]:
     """What the reader must give, by the csv module line by line: the baskets (sorted item
     tuples, sorted), the skipped lines and the distinct items."""
-    from retento.analytics.basket import _NA_STRINGS
+    from retento.analytics.basket_io import _NA_STRINGS
 
     rows = list(csv.reader(io.StringIO(text), skipinitialspace=True))
     header, rows = rows[0], [r for r in rows[1:] if r]
@@ -147,8 +147,9 @@ def test_the_csv_reader_agrees_with_the_csv_module_line_by_line(tmp_path, monkey
     lines, missing-value markers, long and non-ASCII items, text order ids: whichever way a
     block is read (NumPy on plain blocks, the csv module from the first other one)."""
     import retento.analytics.basket as basket
+    import retento.analytics.basket_io as basket_io
 
-    monkeypatch.setattr(basket, "_CSV_BLOCK_BYTES", block)
+    monkeypatch.setattr(basket_io, "_CSV_BLOCK_BYTES", block)
     rng = np.random.default_rng(seed)
     plain = [f"p{k}" for k in range(12)]
     odd = ["a,b", 'say "hi"', "two\nlines", "  lead", "NA", "", "\t", "Äpfel", "x" * 80, "null"]

@@ -34,21 +34,18 @@ Rule measures, for a rule ``A -> C`` with supports ``s(.)`` as fractions of bask
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 import time
-from array import array
 from dataclasses import dataclass
-from itertools import combinations, compress, islice
-from operator import itemgetter
+from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from retento.analytics.basket_io import order_codes, read_csv_codes, read_parquet_columns
 from retento.analytics.errors import SummaryInputError
 
 if TYPE_CHECKING:
@@ -95,8 +92,9 @@ class OrderLines:
 
     Build it with :meth:`from_arrays` (two columns in memory) or :meth:`read` (a CSV or Parquet
     file, or a DataFrame). A CSV file is read in blocks straight into integer codes (plain
-    blocks split by NumPy, any other by the :mod:`csv` module), so the lines never become a
-    table of Python objects and pandas is not needed.
+    blocks split by NumPy, any other by the :mod:`csv` module; see
+    :mod:`retento.analytics.basket_io`), so the lines never become a table of Python objects
+    and pandas is not needed.
     ``skipped`` counts lines left out because their order or item was empty.
     """
 
@@ -158,14 +156,9 @@ class OrderLines:
         if path.stat().st_size == 0:
             raise SummaryInputError(f"File is empty: {path}")
         if path.suffix.lower() in {".parquet", ".pq"}:
-            return cls._from_frame(_read_parquet(path, order_col, item_col), order_col, item_col)
-        try:
-            o_values, i_codes, labels, dropped = _read_csv(path, order_col, item_col, True)
-        except _TextOrders:
-            # An order id that is not a whole number: read again numbering the ids as text
-            # (it keeps "7" and "07" apart for text ids, as before; text ids usually show in
-            # the first block, so the first pass stops early).
-            o_values, i_codes, labels, dropped = _read_csv(path, order_col, item_col, False)
+            frame = read_parquet_columns(path, order_col, item_col)
+            return cls._from_frame(frame, order_col, item_col)
+        o_values, i_codes, labels, dropped = read_csv_codes(path, order_col, item_col)
         # The reader's arrays are this call's own: the key is built in the orders' memory.
         return cls._from_codes(o_values, i_codes, labels, dropped, owned=True)
 
@@ -177,7 +170,7 @@ class OrderLines:
                 raise SummaryInputError(
                     f"Column {col!r} not found; columns are: " + ", ".join(map(str, frame.columns))
                 )
-        o_codes = _order_codes(frame[order_col])
+        o_codes = order_codes(frame[order_col])
         i = frame[item_col].astype("category")
         i_codes = i.cat.codes.to_numpy()
         labels = [str(v) for v in i.cat.categories]
@@ -238,355 +231,6 @@ class OrderLines:
         )
 
 
-def _order_codes(orders: Any) -> np.ndarray:
-    """Non-negative integers that tell the orders apart, -1 for a missing order.
-
-    Integer order numbers are used as they are, shifted to start at 0 (the sort that follows
-    groups them anyway), so no hash table of every order is built (~20 MB per million lines);
-    other values (text ids) are numbered by ``pd.factorize``."""
-    values = orders.to_numpy()
-    if values.dtype.kind in "iu" and len(values):
-        return _integer_orders(values.astype(np.int64, copy=False))
-    import pandas as pd
-
-    codes, _ = pd.factorize(values, use_na_sentinel=True)
-    return codes
-
-
-def _integer_orders(values: np.ndarray, in_place: bool = False) -> np.ndarray:
-    """Integer order numbers (int64) as non-negative codes: shifted to start at 0 when their
-    range leaves room for ``order * n_items + item`` in int64 (in ``values`` itself if
-    ``in_place``), else numbered by a sort."""
-    if not len(values):
-        return values.astype(np.int64)
-    low, high = int(values.min()), int(values.max())
-    if high - low < 2**40:
-        if in_place:
-            values -= low
-            return values
-        return values - low
-    return np.unique(values, return_inverse=True)[1].astype(np.int64)
-
-
-# pandas' default missing-value markers (``pandas._libs.parsers.STR_NA_VALUES``): a field that
-# is exactly one of these counts as empty, as it did when pandas read these files.
-_NA_STRINGS = frozenset(
-    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
-)  # fmt: skip
-# Rows parsed, mapped to codes and dropped at a time: a block's Python strings (~150 bytes per
-# row) are the reader's only memory besides the codes; larger blocks were no faster.
-_CSV_BLOCK_ROWS = 4096
-
-
-class _Codes(dict):
-    """Text -> 0, 1, 2, ... in order of first appearance; the missing markers -> -1.
-
-    Looked up through ``map(codes.__getitem__, values)``, so a known value costs one C-level
-    dictionary probe and only a new one runs Python code (``__missing__``)."""
-
-    def __init__(self) -> None:
-        super().__init__(dict.fromkeys(_NA_STRINGS, -1))
-        self.size = 0
-
-    def __missing__(self, key: str) -> int:
-        code = self[key] = self.size
-        self.size += 1
-        return code
-
-    def labels(self) -> list[str]:
-        return [k for k, v in self.items() if v >= 0]  # insertion order = code order
-
-
-class _TextOrders(Exception):
-    """An order id is not a whole number in int64: the file is read again with text ids."""
-
-
-class _Lines:
-    """The order and item codes of a CSV file as it is read, one entry per line.
-
-    ``orders`` holds the order numbers themselves (``order_codes is None``: a line whose order
-    is empty is dropped and counted in ``dropped``; another non-integer raises
-    :class:`_TextOrders`) or codes numbered in order of appearance (-1: empty); ``items`` the
-    item codes of :attr:`item_codes` (-1: empty)."""
-
-    def __init__(self, integer_orders: bool) -> None:
-        self.orders = array("q")
-        self.items = array("i")
-        self.item_codes = _Codes()
-        self.order_codes = None if integer_orders else _Codes()
-        self.dropped = 0
-
-    def add_text(self, orders: list[str], items: Any) -> None:
-        """One block: the orders as text, the items already as codes."""
-        if self.order_codes is not None:
-            self.orders.extend(map(self.order_codes.__getitem__, orders))
-            self.items.extend(items)
-            return
-        try:
-            self.orders.extend(map(int, orders))
-        except (ValueError, OverflowError):
-            # ``extend`` stops at the bad value: take back this block's part, leave out the
-            # lines with an empty order and try the rest again.
-            del self.orders[len(self.items) :]
-            keep = [v not in _NA_STRINGS for v in orders]
-            self.dropped += len(keep) - sum(keep)
-            orders = list(compress(orders, keep))
-            items = list(compress(items, keep))
-            try:
-                self.orders.extend(map(int, orders))
-            except (ValueError, OverflowError):
-                raise _TextOrders from None
-        self.items.extend(items)
-
-    def add_rows(self, rows: list[list[str]], get_order: Any, get_item: Any) -> None:
-        """One block of rows from the csv module."""
-        items = array("i", map(self.item_codes.__getitem__, map(get_item, rows)))
-        self.add_text(list(map(get_order, rows)), items)
-
-    def add_fields(self, orders: np.ndarray, items: np.ndarray) -> None:
-        """One block of fields as fixed-width bytes (NumPy ``S`` arrays): each distinct value
-        is decoded and looked up once."""
-        items = self._codes(items, self.item_codes).astype(np.int32)
-        if self.order_codes is not None:
-            self.orders.frombytes(self._codes(orders, self.order_codes).tobytes())
-        else:
-            try:
-                numbers = _digits(orders)
-                if numbers is None:
-                    numbers = orders.astype(np.int64)
-            except (ValueError, OverflowError):
-                self.add_text([v.decode("utf-8") for v in orders.tolist()], items.tolist())
-                return
-            self.orders.frombytes(numbers.tobytes())
-        self.items.frombytes(items.tobytes())
-
-    @staticmethod
-    def _codes(values: np.ndarray, codes: _Codes) -> np.ndarray:
-        """The code of each value: its distinct values by a sort (of the 8 bytes as one
-        ``uint64`` when they fit), each decoded once."""
-        if values.dtype.itemsize == 8:
-            distinct, inverse = np.unique(values.view(np.uint64), return_inverse=True)
-            distinct = distinct.view("S8")
-        else:
-            distinct, inverse = np.unique(values, return_inverse=True)
-        known = [codes[v.decode("utf-8")] for v in distinct.tolist()]
-        return np.asarray(known, dtype=np.int64)[inverse.ravel()]
-
-
-def _digits(values: np.ndarray) -> np.ndarray | None:
-    """Fields of 1-18 ASCII digits (NUL-padded ``S`` values) as int64, column by column; ``None``
-    when any field is something else (a sign, a space, empty: left to ``int``)."""
-    width = values.dtype.itemsize
-    if width > 18 or not len(values):
-        return None
-    cells = values.view(np.uint8).reshape(len(values), width)
-    padding = cells == 0  # only after a field's bytes: the block has no NUL
-    digits = cells - np.uint8(48)  # a digit's value; other bytes wrap round above 9
-    if padding[:, 0].any() or ((digits > 9) & ~padding).any():
-        return None
-    digits[padding] = 0
-    # Left-aligned digits read as ``width`` digits, then the padding's zeros divided away.
-    whole = digits.astype(np.int64) @ (10 ** np.arange(width - 1, -1, -1, dtype=np.int64))
-    whole //= 10 ** np.count_nonzero(padding, axis=1).astype(np.int64)
-    return whole
-
-
-# A block read at a time by the fast path: its index arrays are a few times its size.
-_CSV_BLOCK_BYTES = 1 << 18
-_FIELD_MAX = 64  # longer fields go through the csv module (a block's fields are padded to it)
-
-
-def _plain_fields(buf: bytes, width: int, columns: tuple[int, int]) -> list[np.ndarray] | None:
-    """The fields ``columns`` of every line of ``buf`` (whole lines) as ``S`` arrays, found by
-    NumPy, when the block is plain: no quotes, no NUL, every line with ``width`` fields, no
-    space after a comma, ``\\n`` or ``\\r\\n`` line ends, fields of at most 64 bytes. ``None``
-    sends the block (and the rest of the file) to the csv module."""
-    if b'"' in buf or b"\x00" in buf or b", " in buf or b"\n " in buf or buf[:1] == b" ":
-        return None
-    # NULs after the block, so that a window of up to 64 bytes fits from any field's start.
-    padded = np.frombuffer(buf + bytes(_FIELD_MAX), dtype=np.uint8)
-    a = padded[: len(buf)]
-    ends = np.flatnonzero(a == 10)
-    n = len(ends)
-    commas = np.flatnonzero(a == 44)
-    if not n or len(commas) != n * (width - 1):
-        return None
-    commas = commas.reshape(n, width - 1)
-    starts = np.empty(n, dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    # Each line's commas lie inside it (so no blank line and no line with too many fields).
-    if width > 1 and ((commas[:, 0] < starts).any() or (commas[:, -1] > ends).any()):
-        return None
-    stops = ends
-    if b"\r" in buf:
-        if int(np.count_nonzero(a == 13)) != n or not (a[ends - 1] == 13).all():
-            return None
-        stops = ends - 1
-    out = []
-    for col in columns:
-        lo = starts if col == 0 else commas[:, col - 1] + 1
-        hi = stops if col == width - 1 else commas[:, col]
-        size = hi - lo
-        longest = int(size.max())
-        if longest > _FIELD_MAX:
-            return None
-        longest = 8 if longest <= 8 else longest  # 8 bytes: sorted as one uint64
-        # Each field's window of ``longest`` bytes (one row copy each), NUL past its end
-        # (trailing NULs end an ``S`` value).
-        cells = np.lib.stride_tricks.sliding_window_view(padded, longest)[lo]
-        cells *= np.arange(longest) < size[:, None]
-        out.append(cells.view(f"S{longest}").ravel())
-    return out
-
-
-def _read_csv(
-    path: Path, order_col: str, item_col: str, integer_orders: bool
-) -> tuple[np.ndarray, np.ndarray, list[str], int]:
-    """``(orders, item codes, labels, dropped)`` of a CSV file, one entry per line (see
-    :class:`_Lines`); item codes follow the sorted labels (-1: empty).
-
-    Plain blocks (see :func:`_plain_fields`) are split by NumPy; from the first block that is
-    not, the rest of the file goes through the csv module, 4,096 rows at a time."""
-    fail = f"Cannot read {path} as CSV"
-    try:
-        with open(path, "rb") as raw:
-            header = _csv_header(raw, fail)
-            for col in (order_col, item_col):
-                if col not in header:
-                    raise SummaryInputError(
-                        f"Column {col!r} not found in {path}; columns are: " + ", ".join(header)
-                    )
-            width = len(header)
-            columns = (header.index(order_col), header.index(item_col))
-            lines = _Lines(integer_orders)
-            seen = 0  # records read after the header (blank ones included)
-            offset, tail = raw.tell(), b""
-            while True:
-                chunk = raw.read(_CSV_BLOCK_BYTES)
-                buf = tail + chunk
-                cut = buf.rfind(b"\n") + 1 if chunk else len(buf)
-                if not buf or (chunk and not cut):
-                    tail = buf
-                    if not chunk:
-                        break
-                    continue
-                block, tail = buf[:cut], buf[cut:]
-                fields = _plain_fields(block if chunk else block + b"\n", width, columns)
-                if fields is None:
-                    raw.seek(offset)
-                    seen = _read_rows(raw, lines, width, columns, path, seen, fail)
-                    break
-                lines.add_fields(*fields)
-                seen += len(fields[0])
-                offset += len(block)
-                if not chunk:
-                    break
-    except UnicodeDecodeError as exc:
-        raise SummaryInputError(f"{fail}: {exc} (the file must be UTF-8 text)") from None
-    labels = lines.item_codes.labels()
-    # Items numbered in sorted label order (as a sorted category would): a permutation of the
-    # few codes, then one look-up per line; rank[-1] keeps the empty marker at -1.
-    order = sorted(range(len(labels)), key=labels.__getitem__)
-    rank = np.full(len(labels) + 1, -1, dtype=np.int32)
-    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(labels), dtype=np.int32)
-    items, orders = lines.items, lines.orders
-    del lines.items, lines.orders  # freed as soon as they are converted
-    i_codes = rank[np.frombuffer(items, dtype=np.int32)] if len(items) else np.empty(0, np.int32)
-    del items
-    labels = [labels[k] for k in order]
-    # A view of the array's own (writable) memory, which the caller may overwrite.
-    o = np.frombuffer(orders, dtype=np.int64) if len(orders) else np.empty(0, np.int64)
-    del orders
-    if lines.order_codes is None:
-        o = _integer_orders(o, True)
-    return o, i_codes, labels, lines.dropped
-
-
-def _csv_header(raw: Any, fail: str) -> list[str]:
-    """The header of a CSV file open in binary (blank lines before it skipped; it may hold
-    quoted names, even across lines); ``raw`` is left at the first data line."""
-    text = ""
-    while True:
-        line = raw.readline()
-        if not line:
-            if text.strip():
-                break
-            raise SummaryInputError(f"{fail}: no columns to parse from file")
-        text += line.decode("utf-8-sig" if not text and raw.tell() == len(line) else "utf-8")
-        if not text.strip():
-            text = ""
-            continue
-        if text.count('"') % 2 == 0:
-            break
-    try:
-        return next(csv.reader(io.StringIO(text), skipinitialspace=True))
-    except csv.Error as exc:
-        raise SummaryInputError(f"{fail}: line 1: {exc}") from None
-
-
-def _read_rows(
-    raw: Any,
-    lines: _Lines,
-    width: int,
-    columns: tuple[int, int],
-    path: Path,
-    seen: int,
-    fail: str,
-) -> int:
-    """The rest of the file (``raw`` at a line start) through the csv module into ``lines``;
-    returns the number of records read."""
-    get_order, get_item = itemgetter(columns[0]), itemgetter(columns[1])
-    need = max(columns) + 1
-    start = raw.tell()
-    reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""), skipinitialspace=True)
-    try:
-        while rows := list(islice(reader, _CSV_BLOCK_ROWS)):
-            n_rows = len(rows)
-            if min(map(len, rows)) != width or max(map(len, rows)) != width:
-                rows = _regular_rows(rows, width, need, path, seen, fail)
-            seen += n_rows
-            lines.add_rows(rows, get_order, get_item)
-    except csv.Error as exc:
-        with open(path, "rb") as again:  # lines before this reader started (an error path)
-            before = again.read(start).count(b"\n")
-        raise SummaryInputError(f"{fail}: line {before + reader.line_num}: {exc}") from None
-    return seen
-
-
-def _regular_rows(
-    rows: list[list[str]], width: int, need: int, path: Path, seen: int, fail: str
-) -> list[list[str]]:
-    """The rows of a block with blank lines left out and short rows padded with empty fields
-    (their missing order or item makes them skipped lines, as pandas read them); a row longer
-    than the header is an error naming its line."""
-    out = []
-    for k, row in enumerate(rows):
-        if len(row) > width:
-            line = _line_number(path, seen + k + 1)
-            raise SummaryInputError(
-                f"{fail}: line {line} has {len(row)} fields, the header has {width}"
-            )
-        if not row:
-            continue
-        out.append(row if len(row) >= need else row + [""] * (need - len(row)))
-    return out
-
-
-def _line_number(path: Path, record: int) -> int:
-    """The line of ``path`` on which data record ``record`` (1 = the first after the header)
-    ends: fields may hold line breaks, so it is found by reading again (an error path)."""
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle, skipinitialspace=True)
-        header: list[str] | None = []
-        while header == []:
-            header = next(reader, None)
-        for _ in islice(reader, record):
-            pass
-        return reader.line_num
-
-
 def _distinct(values: np.ndarray) -> np.ndarray:
     """Sorted distinct values (a sort and a comparison: NumPy 2's hash-based ``unique`` takes
     ~20x longer on millions of int64 keys)."""
@@ -597,33 +241,6 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(values[1:], values[:-1], out=keep[1:])
     return values[keep]
-
-
-def _read_parquet(path: Path, order_col: str, item_col: str) -> pd.DataFrame:
-    """The two columns of a Parquet file through DuckDB (no pyarrow needed)."""
-    import duckdb
-
-    from retento.analytics.summary import _q
-
-    sp = str(path).replace("'", "''")
-    con = duckdb.connect()
-    try:
-        cols = [
-            r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{sp}')").fetchall()
-        ]
-        for col in (order_col, item_col):
-            if col not in cols:
-                raise SummaryInputError(
-                    f"Column {col!r} not found in {path}; columns are: {', '.join(cols)}"
-                )
-        return con.execute(
-            f"SELECT {_q(order_col)}, CAST({_q(item_col)} AS VARCHAR) AS {_q(item_col)} "
-            f"FROM read_parquet('{sp}')"
-        ).df()
-    except duckdb.Error as exc:
-        raise SummaryInputError(f"Cannot read {path} as Parquet: {exc}") from None
-    finally:
-        con.close()
 
 
 @dataclass(frozen=True)
