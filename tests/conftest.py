@@ -53,6 +53,42 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     return FileScheduling(config, log)
 
 
+class _RunCount:
+    """Tests the xdist workers collected, and tests that reported an outcome (controller only)."""
+
+    collected: int | None = None
+    reported = 0
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
+    _RunCount.collected = max(_RunCount.collected or 0, len(ids))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # One outcome per test: its call, or its setup when that failed or skipped.
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        _RunCount.reported += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail a green ``pytest -n N`` run in which fewer tests ran than were collected.
+
+    xdist schedules by node id, so tests sharing one id (schemathesis gives its generated tests
+    one) run once and the run still ends green. This turns that into a failure."""
+    if hasattr(session.config, "workerinput") or _RunCount.collected is None:
+        return
+    if exitstatus == 0 and _RunCount.reported != _RunCount.collected:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        msg = (
+            f"{_RunCount.collected} tests were collected but {_RunCount.reported} reported an "
+            "outcome: tests sharing a node id ran once under xdist (run them with -p no:xdist)"
+        )
+        if reporter is not None:
+            reporter.write_line(msg, red=True, bold=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", _backends(metafunc.config), scope="session")
