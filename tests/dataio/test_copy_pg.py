@@ -104,25 +104,29 @@ def test_a_retry_after_success_creates_no_duplicates(pg):
 
 def test_a_failure_during_copy_rolls_back_everything(pg, monkeypatch):
     """A unique key taken between the check and the COPY: a 409, and no row of the file kept."""
-    from retento.dataio import import_orders
+    from retento.dataio import order_stream
 
-    real = import_orders.next_ids
+    real = order_stream.copy_text
+    monkeypatch.setattr(order_stream, "CHUNK_LINES", 100)  # order 150 is in the 5th chunk
+    late = str(BIG * 2 + 150)
 
-    def sneak(conn, table, count):
-        # Another writer commits order 150's external id after this import checked the file.
-        with pg.session() as other, other.begin():
-            c = other.scalar(select(Customer).where(Customer.external_id == str(BIG)))
-            at = datetime(2025, 1, 1, tzinfo=UTC)
-            other.add(Order(external_id=str(BIG * 2 + 150), customer_id=c.id, ordered_at=at))
-        return real(conn, table, count)
+    def sneak(cursor, table, columns, data):
+        # Another writer commits order 150's external id after this import checked its chunk,
+        # when four chunks are written already.
+        if table == "orders" and f"\t{late}\t" in data:
+            with pg.session() as other, other.begin():
+                c = other.scalar(select(Customer).where(Customer.external_id == str(BIG)))
+                at = datetime(2025, 1, 1, tzinfo=UTC)
+                other.add(Order(external_id=late, customer_id=c.id, ordered_at=at))
+        return real(cursor, table, columns, data)
 
-    monkeypatch.setattr(import_orders, "next_ids", sneak)
+    monkeypatch.setattr(order_stream, "copy_text", sneak)
     text = orders_csv(300)
     with pytest.raises(Conflict) as exc:
         _import(pg, text)
     assert "nothing from this file was written" in exc.value.message
     assert _counts(pg) == (1, 0)  # only the other writer's order
-    monkeypatch.setattr(import_orders, "next_ids", real)
+    monkeypatch.setattr(order_stream, "copy_text", real)
     report = _import(pg, text)  # the retry: the other order is updated, the rest created
     assert (report.created, report.updated) == (299, 1)
     assert _counts(pg) == (300, 900)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from retento.core.errors import InvalidInput
-from retento.dataio import bulk, service
+from retento.dataio import bulk, order_stream, service
 from retento.dataio.import_orders import totals_cents
 from retento.orders.models import Order, OrderLine
 from retento.orders.service import recompute
@@ -84,15 +84,25 @@ def test_a_large_import_writes_every_line_with_the_services_totals(db, base):
 
 def test_a_failure_while_writing_a_large_load_keeps_nothing_and_the_indexes(db, base, monkeypatch):
     before = indexes(db)
-    real = bulk._executemany if db.get_bind().dialect.name == "sqlite" else bulk._copy
-    name = real.__name__
+    if db.get_bind().dialect.name == "sqlite":
+        real = bulk._executemany
 
-    def failing(conn, table, cols, extra, rows, progress):
-        if table.name == "order_lines":
-            raise RuntimeError("disk full")
-        return real(conn, table, cols, extra, rows, progress)
+        def failing(conn, table, cols, extra, rows, progress):
+            if table.name == "order_lines":
+                raise RuntimeError("disk full")
+            return real(conn, table, cols, extra, rows, progress)
 
-    monkeypatch.setattr(bulk, name, failing)
+        monkeypatch.setattr(bulk, "_executemany", failing)
+    else:  # PostgreSQL writes while reading: fail the lines of the third chunk
+        real_copy, calls = order_stream.copy_text, []
+
+        def failing_copy(cursor, table, columns, data):
+            calls.append(table)
+            if calls.count("order_lines") == 3:
+                raise RuntimeError("disk full")
+            return real_copy(cursor, table, columns, data)
+
+        monkeypatch.setattr(order_stream, "copy_text", failing_copy)
     with pytest.raises(RuntimeError):
         service.import_file(db, "orders", big_file(), name="big.csv", actor=base)
     db.rollback()

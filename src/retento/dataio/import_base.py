@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.core.errors import FieldError, InvalidInput
-from retento.dataio.bulk import insert_rows
+from retento.dataio.bulk import insert_rows, paused_gc
 from retento.dataio.mapping import Converter, Mapping
 from retento.dataio.readers import Table
 from retento.dataio.schemas import COLUMNS, IGNORED, MAX_FIELD, ImportReport, RowError
@@ -194,7 +194,8 @@ class ImporterBase:
         self._resolve_header()
         self.session.flush()
         try:
-            getattr(self, f"_import_{self.entity}")()
+            with paused_gc():  # millions of short-lived rows: see bulk.paused_gc
+                getattr(self, f"_import_{self.entity}")()
         except _Validated:
             pass  # every row was checked; nothing was written
         self.report.rejected = len(self.rejects)

@@ -12,18 +12,37 @@ from sqlalchemy import bindparam, delete, select, update
 from retento.core.errors import FieldError
 from retento.core.hooks import emit
 from retento.customers.models import Customer
-from retento.dataio.bulk import insert_rows, next_ids
+from retento.dataio.bulk import copy_escape, insert_rows, next_ids
 from retento.dataio.import_base import IN_CHUNK, ImporterBase, RowProblem, _chunks
 from retento.dataio.mapping import money
+from retento.dataio.order_stream import OrderStream
 from retento.orders.models import ORDER_CHANNELS, ORDER_STATUSES, Order, OrderLine, Refund
 from retento.products.models import Product
 
 
 class OrdersImport(ImporterBase):
-    """Order lines grouped into orders, validated, then written in bulk."""
+    """Order lines grouped into orders, validated, then written in bulk.
+
+    On PostgreSQL new orders are written while the file is still being read
+    (:mod:`retento.dataio.order_stream`), inside a savepoint that any bad row rolls back; on
+    SQLite, and when only validating, the whole file is read first."""
 
     # -------------------------------------------------------------------- orders
-    def _import_orders(self) -> None:  # noqa: C901 - one tight pass, kept in one place on purpose
+    def _import_orders(self) -> None:
+        conn = self.session.connection()
+        if self.validate_only or conn.dialect.name != "postgresql":
+            self._read_orders(None)
+            return
+        # All-or-nothing although rows are written before the last one is read: every row of
+        # this run is in one savepoint, rolled back by any error (a bad row: InvalidInput).
+        with self.session.begin_nested():
+            stream = OrderStream(conn, ORDER_COLUMNS, LINE_COLUMNS)
+            try:
+                self._read_orders(stream)
+            finally:
+                stream.abort()
+
+    def _read_orders(self, stream: OrderStream | None) -> None:  # noqa: C901 - one tight pass
         conv, idx = self.conv, self.idx
         i_ord, i_cust = idx["order_external_id"], idx["customer_external_id"]
         i_at, i_prod = idx["ordered_at"], idx["product_external_id"]
@@ -66,6 +85,8 @@ class OrdersImport(ImporterBase):
         )
         keep_raw = self.skip_invalid
         orders: dict[str, _Order] = {}
+        pending: list[_Order] = []  # streaming: complete orders left for the end
+        complete = self._streamer(stream, pending) if stream is not None else None
         cur: _Order | None = None
         cents, timestamp = conv.cents, conv.timestamp
         ncols, shape = self.ncols, self._shape
@@ -95,8 +116,9 @@ class OrdersImport(ImporterBase):
                     continue
             oext = cells[i_ord].strip()
             if cur is None or oext != cur.ext:
-                if not oext:
-                    self._bad(line, cells, [RowProblem(c_ord, "is empty")])
+                if not oext or "\x00" in oext:
+                    problem = "is empty" if not oext else "contains a NUL character"
+                    self._bad(line, cells, [RowProblem(c_ord, problem)])
                     continue
                 prev = orders.get(oext)
                 if prev is not None:
@@ -113,6 +135,8 @@ class OrdersImport(ImporterBase):
                         ],
                     )
                     continue
+                if complete is not None and cur is not None:
+                    complete(cur)  # its lines are all read: the next order has begun
                 cur = _Order(oext, line)
                 orders[oext] = cur
                 # Order-level values are read from the order's first line.
@@ -257,9 +281,50 @@ class OrdersImport(ImporterBase):
             if keep_raw:
                 cur.raw.append((line, cells))
         self.report.rows = n
-        self._finish_orders(orders)
+        if stream is None:
+            self._finish_orders(orders)
+            return
+        if cur is not None:
+            complete(cur)  # type: ignore[misc]
+        stream.close()  # the last chunks written; raises what the writer failed with
+        rest = sorted([*pending, *stream.existing], key=lambda o: o.first)
+        self._finish_orders({o.ext: o for o in rest}, stream)
 
-    def _finish_orders(self, orders: dict[str, _Order]) -> None:
+    def _streamer(self, stream: OrderStream, pending: list[_Order]):
+        """The function taking each complete order while the file is read: a new-looking valid
+        order goes to ``stream`` as COPY text; others (an invalid line, a discount larger than the
+        lines, any row error once the run is bound to fail) wait in ``pending`` for the end."""
+        numbered = self.idx.get("line_no") is not None
+        errors, skip = self.errors, self.skip_invalid
+        m = _CopyMoney()
+        now = self.now.isoformat()
+        tail = f"\t0.00\t\\N\t{now}\t{now}\n"  # refunded, note, created_at, updated_at
+        add = stream.add
+
+        def complete(o: _Order) -> None:
+            if o.bad_line or (errors and not skip) or stream.failed:
+                pending.append(o)
+                return
+            lines = o.lines
+            if numbered:
+                lines.sort()
+            gross, revenue, cost, _refunded = totals_cents(lines, o.odisc)
+            if gross < 0:
+                pending.append(o)
+                return
+            add(
+                o,
+                f"{copy_escape(o.ext)}\t{o.customer_id}\t{o.ordered_at.isoformat()}\t"  # type: ignore[union-attr]
+                f"{o.status}\t{o.channel}\t{m[o.odisc]}\t{m[revenue]}\t{m[cost]}\t"
+                f"{m[revenue - cost]}{tail}",
+                [f"\t{ln}\t{pid}\t{q}\t{m[p]}\t{m[c]}\t{m[d]}\n" for ln, pid, q, p, c, d in lines],
+            )
+
+        return complete
+
+    def _finish_orders(
+        self, orders: dict[str, _Order], streamed: OrderStream | None = None
+    ) -> None:
         conn = self.session.connection()
         t = Order.__table__
         existing = self._existing(
@@ -397,6 +462,10 @@ class OrdersImport(ImporterBase):
         self._check_errors()
         n_lines = sum(map(len, new_lines)) + sum(len(ls) for _i, ls in replace)
         done = [0, len(new_orders) + len(updates) + n_lines]
+        if streamed is not None:  # written while the file was read
+            done[0] = len(streamed.ids) + streamed.lines
+            done[1] += done[0]
+            self.progress("writing", done[0], done[1])
         # New orders, then every new line: bulk writes (COPY on PostgreSQL).
         created_ids = self._insert_orders(conn, new_orders, done)
         if updates:
@@ -422,11 +491,14 @@ class OrdersImport(ImporterBase):
                 count=n_lines,
             )
             done[0] += n_lines
+        if streamed is not None:
+            created_ids = [*streamed.ids, *created_ids]
+            n_lines += streamed.lines
         # New orders earn loyalty points like orders made in the API or web (one code path).
         emit("orders.imported", self.session, order_ids=created_ids, actor=None)
         # Updated orders (cancelled, lines changed) reverse what they earned, like a refund.
         emit("orders.updated", self.session, order_ids=[u["b_id"] for u in updates], actor=None)
-        self.report.created = len(new_orders)
+        self.report.created = len(created_ids)
         self.report.updated = len(updates)
         self.report.unchanged = unchanged
         self.report.lines = n_lines
@@ -483,6 +555,17 @@ def totals_cents(
         refunded += amount
         cost -= returned_cost
     return gross, gross - refunded, cost, refunded
+
+
+class _CopyMoney(dict):
+    """Cents → the amount as COPY text ("12.30", "-0.05"), formatted once per distinct amount."""
+
+    def __missing__(self, cents: int) -> str:
+        if len(self) > 100_000:
+            self.clear()
+        a = abs(cents)
+        s = self[cents] = f"{'-' if cents < 0 else ''}{a // 100}.{a % 100:02d}"
+        return s
 
 
 class _Money(dict):
