@@ -213,12 +213,16 @@ class ModifiedBetaGeoModel(_BTYDModel):
             {}_2F_1\!\left(r+x, b+x+1; a+b+x; \frac{t}{\alpha+T+t}\right)\right]
             P(\text{alive})
         """
-        r, alpha, a, b = self._theta()
         t, x, tx, T = np.broadcast_arrays(_arr(t), _arr(frequency), _arr(recency), _arr(T))
+        return self._purchase_term(t, x, T) * self.probability_alive(x, tx, T)
+
+    def _purchase_term(self, t: ArrayLike, x: FloatArray, T: FloatArray) -> FloatArray:
+        """E[Y(t) | x, t_x, T] / P(alive): depends on (x, T), not on t_x."""
+        r, alpha, a, b = self._theta()
         z = t / (alpha + T + t)
         hyp = special.hyp2f1(r + x, b + x + 1.0, a + b + x, z)
         term = 1.0 - np.exp((r + x) * np.log1p(-z)) * hyp
-        return (a + b + x) / (a - 1.0) * term * self.probability_alive(x, tx, T)
+        return (a + b + x) / (a - 1.0) * term
 
     def expected_purchases_new_customer(self, t: ArrayLike) -> FloatArray:
         r"""Expected repeat purchases :math:`E[X(t)]` of a new customer in :math:`(0, t]`.

@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from retento.analytics.errors import SummaryInputError  # noqa: F401 (re-exported)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported where it is needed, after DuckDB has read the file: `retento analyze clv`
+# imports it in a thread meanwhile (DuckDB releases the GIL), which saves ~0.2 s of start-up.
 
 __all__ = ["SummaryInputError", "summarize"]
 
@@ -36,6 +41,8 @@ def _q(name: str) -> str:
 
 
 def _lit_date(value: Any) -> str:
+    import pandas as pd
+
     return "DATE '" + pd.Timestamp(value).strftime("%Y-%m-%d") + "'"
 
 
@@ -47,12 +54,17 @@ def _register_source(
     With ``text=True`` the CSV columns after the first in ``columns`` are read as text, so that
     a bad value is found with its row number instead of aborting DuckDB's typed CSV reader.
     """
-    if isinstance(transactions, pd.DataFrame):
+    if not isinstance(transactions, str | os.PathLike):
+        # Not a path: a DataFrame (pandas is then fully imported: importing it is a no-op).
+        import pandas as pd
+
+        if not isinstance(transactions, pd.DataFrame):
+            raise TypeError(
+                "transactions must be a pandas DataFrame or a path to a CSV/Parquet file"
+            )
         con.register("src_df", transactions)
         con.execute("CREATE VIEW src AS SELECT * FROM src_df")
         return "DataFrame"
-    if not isinstance(transactions, str | os.PathLike):
-        raise TypeError("transactions must be a pandas DataFrame or a path to a CSV/Parquet file")
     path = Path(transactions)
     if not path.exists():
         raise SummaryInputError(f"File not found: {path}")
@@ -205,6 +217,8 @@ def summarize(
         arrays = con.execute(sql).fetchnumpy()
     finally:
         con.close()
+    import pandas as pd
+
     cust = arrays.pop("cust")
     index = pd.Index(np.asarray(cust), name=customer_col)
     keep = ["frequency", "recency", "T", "monetary"]

@@ -8,7 +8,11 @@ six decimals (the frequency as an integer), or as Parquet with full double preci
 
 from __future__ import annotations
 
+import datetime
+import gc
 import json
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -84,12 +88,6 @@ def clv(
     driver from the collapsed statistics and the scores computed on the executors; a
     .parquet --output is written by the executors as a Parquet directory.
     """
-    import threading
-
-    import numpy as np
-
-    from retento.analytics.summary import SummaryInputError, summarize
-
     freq = freq.upper()
     if freq not in FREQ_DAYS:
         _fail(f"--freq must be W or D, not {freq!r}")
@@ -101,13 +99,8 @@ def clv(
         _fail("--discount-rate must be >= 0 and --margin > 0")
     if not transactions.exists():
         _fail(f"file not found: {transactions}")
-    if calibration_end is not None:
-        try:
-            import pandas as pd
-
-            pd.Timestamp(calibration_end)
-        except ValueError:
-            _fail(f"--calibration-end is not a date: {calibration_end!r}")
+    if calibration_end is not None and not _is_date(calibration_end):
+        _fail(f"--calibration-end is not a date: {calibration_end!r}")
     if _engine(engine) == "spark":
         from retento.analyze.spark_cli import clv_on_spark
 
@@ -117,8 +110,67 @@ def clv(
             discount_rate=discount_rate, margin=margin, as_json=as_json, master=spark_master,
         )  # fmt: skip
         return
-    # The models import SciPy (~0.4 s of CPU): import them while DuckDB, which releases the
-    # GIL, reads and aggregates the file.
+    # A short-lived process allocating few cyclic objects: the collector would only walk the
+    # ~10^5 objects that importing pandas and SciPy creates, several times (~0.15 s of CPU).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _clv_duckdb(
+            transactions, customer_col, date_col, amount_col, output, freq=freq,
+            calibration_end=calibration_end, model=model, horizon=horizon,
+            discount_rate=discount_rate, margin=margin, as_json=as_json,
+        )  # fmt: skip
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _is_date(value: str) -> bool:
+    """Whether ``value`` is a date pandas can read (``YYYY-MM-DD`` without importing it)."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            datetime.date.fromisoformat(value)
+            return True
+        except ValueError:
+            return False
+    import pandas as pd
+
+    try:
+        pd.Timestamp(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _clv_duckdb(
+    transactions: Path,
+    customer_col: str,
+    date_col: str,
+    amount_col: str,
+    output: Path,
+    *,
+    freq: str,
+    calibration_end: str | None,
+    model: str,
+    horizon: float,
+    discount_rate: float,
+    margin: float,
+    as_json: bool,
+) -> None:
+    """`analyze clv` with the DuckDB engine (the arguments are validated)."""
+    import threading
+
+    if "numpy" not in sys.modules:
+        # A fresh process (not a test calling the command in-process): BLAS reductions run on
+        # one thread (the likelihoods parallelise over customer chunks themselves); idle
+        # OpenBLAS threads otherwise spin after every call.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    import numpy as np
+
+    from retento.analytics.summary import SummaryInputError, summarize
+
+    # pandas and the models (SciPy) cost ~0.5 s of CPU to import: import them while DuckDB,
+    # which releases the GIL, reads and aggregates the file.
     preload = threading.Thread(target=_import_models, daemon=True)
     preload.start()
     timings: dict[str, float] = {}
@@ -148,10 +200,13 @@ def clv(
         T = summary["T"].to_numpy()
         m = summary["monetary"].to_numpy()
         t1 = time.perf_counter()
+        # Customers share (x, t_x, T) rows: the fit collapses them to distinct rows and the
+        # scores are computed per distinct row, so the rows are found once for both.
+        (ux, utx, uT), inverse = _unique_rows([x, tx, T])
         fitter = {"bgnbd": BetaGeoModel, "mbgnbd": ModifiedBetaGeoModel}.get(
             model, ParetoNBDModel
         )()
-        fitter.fit(x, tx, T)
+        fitter.fit(ux, utx, uT, weights=np.bincount(inverse, minlength=len(ux)).astype(float))
         # $0 or refunded repeat purchases give a mean repeat spend of 0 or less, which the
         # Gamma-Gamma likelihood cannot hold: fit on the others and count who was left out
         # (one code path with `retento score`: analytics.spend.fit_spend).
@@ -160,19 +215,15 @@ def clv(
         timings["fit_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         unit = FREQ_DAYS[freq]
-        (ux, utx, uT), inverse = _unique_rows([x, tx, T])
-        expected_u = fitter.conditional_expected_purchases(horizon, ux, utx, uT)
+        expected_at = fitter._expected_purchases_fn(ux, utx, uT)
+        expected_u = expected_at(horizon)
         expected = expected_u[inverse]
         alive = fitter.probability_alive(ux, utx, uT)[inverse]
         # x = 0 in the spend model gives the population mean p v / (q - 1).
         spend = spend_fit.expected_spend()
         discounted = _discounted_clv(
             # E[Y(horizon)] is already known; the quadrature nodes are inside (0, horizon).
-            lambda t: (
-                expected_u
-                if t == horizon
-                else fitter.conditional_expected_purchases(t, ux, utx, uT)
-            ),
+            lambda t: expected_u if t == horizon else expected_at(t),
             np.ones(len(ux)),
             horizon,
             discount_rate,
@@ -244,6 +295,8 @@ def clv(
 
 
 def _import_models() -> None:
+    import pandas  # noqa: F401
+
     import retento.analytics.btyd
     import retento.analytics.btyd_mbg
     import retento.analytics.holdout
