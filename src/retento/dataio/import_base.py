@@ -1,11 +1,12 @@
 """The import run's shared machinery: header resolution, cell checks, row errors, upserts.
 
 An import validates a whole file, then writes it by ``external_id``. Rows are checked with plain
-Python over the ``csv`` module's lists, look-ups are one query each into dicts, and nothing is
-written until the whole file has been checked: with errors and without ``skip_invalid`` the run
-raises ``InvalidInput`` listing every bad row (line, column, reason). Writes of new rows go
-through :mod:`retento.dataio.bulk` (``COPY`` on PostgreSQL, prepared ``executemany`` on SQLite)
-inside the caller's transaction. The entity parsers live in ``import_records`` and
+Python over the ``csv`` module's lists, look-ups are one query each into dicts; with errors and
+without ``skip_invalid`` the run raises ``InvalidInput`` listing every bad row (line, column,
+reason) and nothing is written: the writes come after the whole file has been checked, or (orders
+on PostgreSQL, :mod:`retento.dataio.order_stream`) during the reading inside a savepoint that the
+error rolls back. Writes of new rows go through :mod:`retento.dataio.bulk` (``COPY`` on
+PostgreSQL, prepared ``executemany`` on SQLite) inside the caller's transaction. The entity parsers live in ``import_records`` and
 ``import_orders``; :class:`retento.dataio.importer.Importer` joins them.
 """
 

@@ -10,10 +10,10 @@ so :class:`~retento.dataio.import_orders.OrdersImport` hands each complete, vali
 :meth:`OrderStream.add` as text in ``COPY`` format (without its id). Every ``CHUNK_LINES`` lines,
 the chunk goes to a writer thread that, on the import's own connection and transaction:
 
-1. looks up which of the chunk's external ids exist already: those orders go back to the importer
-   (``existing``), which compares, updates or rejects them after the file is read, as before;
-2. draws ids for the others from the ``orders`` sequence;
-3. ``COPY``s the orders, then their lines.
+1. looks up which of the chunk's external ids exist already (those orders go back to the importer,
+   ``existing``, which compares, updates or rejects them after the file is read, as before) and
+   draws ids from the ``orders`` sequence, in one round trip;
+2. ``COPY``s the new orders, then their lines.
 
 The parser never touches the connection while the thread lives. The importer runs the whole thing
 inside a savepoint: a bad row anywhere in the file (or any failure) rolls back every row already
@@ -115,18 +115,21 @@ class OrderStream:
 
     def _write(self, batch: list[tuple[Any, str, list[str]]]) -> None:
         with self._raw.cursor() as cur:
+            # One round trip: which orders exist, and ids for the chunk (those of orders that
+            # turn out to exist are left unused, a gap as any rolled-back insert leaves).
             cur.execute(
-                "SELECT external_id FROM orders WHERE external_id = ANY(%s)",
-                ([o.ext for o, _h, _ls in batch],),
+                "SELECT ARRAY(SELECT external_id FROM orders WHERE external_id = ANY(%s)), "
+                "ARRAY(SELECT nextval(%s) FROM generate_series(1, %s))",
+                ([o.ext for o, _h, _ls in batch], self._seq, len(batch)),
             )
-            found = {ext for (ext,) in cur}
-            if found:
+            found_list, ids = cur.fetchone()
+            if found_list:
+                found = set(found_list)
                 self.existing.extend(o for o, _h, _ls in batch if o.ext in found)
                 batch = [b for b in batch if b[0].ext not in found]
                 if not batch:
                     return
-            cur.execute("SELECT nextval(%s) FROM generate_series(1, %s)", (self._seq, len(batch)))
-            ids = [i for (i,) in cur]
+                ids = ids[: len(batch)]
             copy_text(
                 cur,
                 "orders",
