@@ -218,3 +218,91 @@ def test_csv_columns_widen_for_large_values_and_keep_non_finite() -> None:
     assert csv_column("clv", np.array([1.5, np.nan])) == '"clv"'
     assert csv_column("clv", np.array([1.5, 1e30])) == '"clv"'
     assert csv_column("clv", np.array([])) == '"clv"'
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd", "pareto"])
+def test_scores_equal_the_models_public_methods(
+    cdnow_csv: Path, tmp_path: Path, model: str
+) -> None:
+    """The command scores each distinct (x, t_x, T) row once, P(alive) once and the
+    hypergeometric term once per distinct (x, T): the numbers must be the models' own."""
+    import numpy as np
+
+    from retento.analytics import (
+        BetaGeoModel,
+        GammaGammaModel,
+        ModifiedBetaGeoModel,
+        ParetoNBDModel,
+        summarize,
+    )
+
+    out = tmp_path / "s.parquet"
+    res = runner.invoke(
+        app, _args(cdnow_csv, out, "--model", model, "--calibration-end", "1997-09-30", "--json")
+    )
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    scores = pd.read_parquet(out)
+    s = summarize(cdnow_csv, "id", "date", "amount", freq="W", calibration_end="1997-09-30")
+    x, tx, T = (s[c].to_numpy() for c in ("frequency", "recency", "T"))
+    cls = {"bgnbd": BetaGeoModel, "mbgnbd": ModifiedBetaGeoModel, "pareto": ParetoNBDModel}
+    fitted = cls[model]().fit(x, tx, T)
+    assert payload["params"] == pytest.approx(fitted.params_, rel=1e-9)
+    for t in (52.0, 0.3, 17.5):
+        direct = fitted.conditional_expected_purchases(t, x, tx, T)
+        assert np.array_equal(fitted._expected_purchases_fn(x, tx, T)(t), direct)
+    np.testing.assert_allclose(
+        scores["expected_purchases"], fitted.conditional_expected_purchases(52.0, x, tx, T),
+        rtol=1e-9,
+    )  # fmt: skip
+    np.testing.assert_allclose(scores["p_alive"], fitted.probability_alive(x, tx, T), rtol=1e-9)
+    m = s["monetary"].to_numpy()
+    keep = x > 0
+    gg = GammaGammaModel().fit(x[keep], m[keep])
+    clv = fitted.customer_lifetime_value(gg, x, tx, T, m, horizon=52.0, discount_rate=0.1)
+    np.testing.assert_allclose(scores["clv"], clv, rtol=1e-9)
+    assert len(scores) == len(s) and scores["id"].tolist() == s.index.tolist()
+
+
+def test_holdout_report_failure_removes_the_file(
+    cdnow_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holdout report runs in a thread beside scoring and writing; when it fails, the
+    command fails with its message and leaves no half-valid output behind."""
+    import retento.analytics
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise ValueError("holdout went wrong")
+
+    monkeypatch.setattr(retento.analytics, "holdout_report", boom)
+    out = tmp_path / "s.csv"
+    res = runner.invoke(app, _args(cdnow_csv, out, "--calibration-end", "1997-09-30"))
+    assert res.exit_code == 1
+    assert "holdout went wrong" in res.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("1997-09-30", True), ("1997/09/30", True), ("19970930", True), ("1997-02-30", False),
+     ("soon", False)],
+)  # fmt: skip
+def test_calibration_end_is_checked_before_reading(
+    cdnow_csv: Path, tmp_path: Path, value: str, ok: bool
+) -> None:
+    from retento.analyze.cli import _is_date
+
+    assert _is_date(value) is ok
+    assert _is_date(value) is _pandas_reads(value)
+    if not ok:
+        res = runner.invoke(app, _args(cdnow_csv, tmp_path / "o.csv", "--calibration-end", value))
+        assert res.exit_code == 1
+        assert "--calibration-end is not a date" in res.stderr
+
+
+def _pandas_reads(value: str) -> bool:
+    try:
+        pd.Timestamp(value)
+    except ValueError:
+        return False
+    return True

@@ -174,6 +174,7 @@ def _clv_duckdb(
     preload = threading.Thread(target=_import_models, daemon=True)
     preload.start()
     timings: dict[str, float] = {}
+    report: _Background | None = None
     t0 = time.perf_counter()
     try:
         summary = summarize(
@@ -207,6 +208,13 @@ def _clv_duckdb(
             model, ParetoNBDModel
         )()
         fitter.fit(ux, utx, uT, weights=np.bincount(inverse, minlength=len(ux)).astype(float))
+        # The holdout report needs only this fit: computed in a thread (NumPy and SciPy's
+        # special functions release the GIL on long arrays) while the spend model is fitted,
+        # the customers scored and the file written.
+        unit = FREQ_DAYS[freq]
+        if calibration_end is not None:
+            report = _Background(_holdout_dict, holdout_report, fitter, summary, unit)
+            report.start()
         # $0 or refunded repeat purchases give a mean repeat spend of 0 or less, which the
         # Gamma-Gamma likelihood cannot hold: fit on the others and count who was left out
         # (one code path with `retento score`: analytics.spend.fit_spend).
@@ -214,7 +222,6 @@ def _clv_duckdb(
         gg, left_out = spend_fit.model, spend_fit.left_out
         timings["fit_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        unit = FREQ_DAYS[freq]
         expected_at = fitter._expected_purchases_fn(ux, utx, uT)
         expected_u = expected_at(horizon)
         expected = expected_u[inverse]
@@ -233,21 +240,25 @@ def _clv_duckdb(
         value = margin * spend * discounted
         timings["score_s"] = time.perf_counter() - t2
     except (SummaryInputError, _convergence_error(), ValueError) as exc:
+        if report is not None:
+            report.join()
         _fail(str(exc))
         return
-    # DuckDB writes the file (releasing the GIL) while the holdout report is computed.
+    # DuckDB writes the file (releasing the GIL) while the holdout report may still run.
     t3 = time.perf_counter()
-    writer = _Writer(output, summary, expected, alive, value, customer_col)
+    writer = _Background(_write_scores, output, summary, expected, alive, value, customer_col)
     writer.start()
     holdout: dict[str, Any] | None = None
-    try:
-        if calibration_end is not None:
-            holdout = holdout_report(fitter, summary, freq_unit_days=unit).to_dict()
-    except (SummaryInputError, _convergence_error(), ValueError) as exc:
-        writer.join()
-        output.unlink(missing_ok=True)
-        _fail(str(exc))
-        return
+    if report is not None:
+        report.join()
+        if isinstance(report.error, SummaryInputError | _convergence_error() | ValueError):
+            writer.join()
+            output.unlink(missing_ok=True)
+            _fail(str(report.error))
+            return
+        if report.error is not None:
+            raise report.error
+        holdout = report.result
     writer.join()
     if writer.error is not None:
         raise writer.error
@@ -310,18 +321,24 @@ def _convergence_error() -> type[Exception]:
     return ConvergenceError
 
 
-class _Writer:
-    """Writes the scores in a thread (see :func:`_write_scores`), keeping its exception."""
+def _holdout_dict(holdout_report: Any, fitter: Any, summary: Any, unit: float) -> dict[str, Any]:
+    return holdout_report(fitter, summary, freq_unit_days=unit).to_dict()
 
-    def __init__(self, *args: Any) -> None:
+
+class _Background:
+    """``fn(*args)`` in a thread, keeping its result or exception for the main thread (the
+    caller re-raises it after :meth:`join`)."""
+
+    def __init__(self, fn: Any, *args: Any) -> None:
         import threading
 
+        self.result: Any = None
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=args)
+        self._thread = threading.Thread(target=self._run, args=(fn, *args))
 
-    def _run(self, *args: Any) -> None:
+    def _run(self, fn: Any, *args: Any) -> None:
         try:
-            _write_scores(*args)
+            self.result = fn(*args)
         except BaseException as exc:  # re-raised in the main thread by the caller
             self.error = exc
 
