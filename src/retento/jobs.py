@@ -41,6 +41,8 @@ JOB_MODULES: tuple[str, ...] = (
 WORK_MODULES: tuple[str, ...] = (
     "retento.scoring.jobs",
     "retento.dataio.wizard",
+    "retento.surveys.distribution_jobs",
+    "retento.retention.apply_jobs",
 )
 
 

@@ -176,9 +176,13 @@ def test_api_reports_emails_queued_and_not_emailed(client, db, users, tokens, sm
         json={"segment": {"kind": "customers", "customer_ids": [c.id for c in cs.values()]}},
         headers=tokens["manager"],
     )
-    assert r.status_code == 201, r.text
-    body = r.json()
+    # Queued (202); the one-process test app runs the item after the response.
+    assert r.status_code == 202, r.text
+    assert r.headers["Location"] == r.json()["url"]
+    body = client.get(r.json()["url"], headers=tokens["manager"]).json()
+    assert body["status"] == "done" and body["progress"] == 1.0
     assert (body["invited"], body["emails_queued"], body["not_emailed"]) == (5, 2, 3)
+    assert len(body["links"]) == 5
 
 
 @pytest.mark.parametrize("enabled", [False, True])

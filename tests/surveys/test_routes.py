@@ -99,7 +99,9 @@ def test_public_token_flow(client, tokens, db):
         json={"channel": "online", "segment": {"kind": "customers", "customer_ids": [c.id]}},
         headers=h,
     )
-    assert r.status_code == 201, r.text
+    assert r.status_code == 202, r.text  # queued; the test app runs it after the response
+    r = client.get(r.json()["url"], headers=h)
+    assert r.json()["status"] == "done"
     link = r.json()["links"][0]
     assert link["path"] == "/s/" + link["token"] and r.json()["invited"] == 1
     url = f"/api/v1/public/surveys/{link['token']}"
@@ -157,7 +159,8 @@ def test_expired_and_unknown_links_are_4xx(client, tokens, db):
         json={"segment": {"kind": "customers", "customer_ids": [c.id]}},
         headers=h,
     )
-    token = r.json()["links"][0]["token"]
+    assert r.status_code == 202, r.text
+    token = client.get(r.json()["url"], headers=h).json()["links"][0]["token"]
     db.execute(update(SurveyInvitation).values(expires_at=datetime.now(UTC) - timedelta(days=1)))
     db.commit()
     r = client.get(f"/api/v1/public/surveys/{token}")

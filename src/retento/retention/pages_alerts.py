@@ -10,14 +10,15 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
 from retento.auth.models import User
 from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
-from retento.core.errors import Forbidden, RetentoError
+from retento.core.errors import Forbidden, NotFound, RetentoError
 from retento.core.validation import DbId
 from retento.customers.models import Customer
-from retento.retention import playbooks, reasons, service
+from retento.retention import apply_jobs, playbooks, reasons, service
 from retento.retention.models import (
     ALERT_STATUSES,
     CLASSES,
@@ -40,6 +41,7 @@ from retento.web.render import (
     request_locale,
     tr,
 )
+from retento.work.queue import run_in_web
 
 router = page_router()
 
@@ -233,13 +235,40 @@ def alert_apply(
         alert = service.get_alert(session, alert_id, actor=user)
         if user.role == "agent" and alert.owner_id not in (None, user.id):
             raise Forbidden("Agents apply playbooks only to alerts of their own customers.")
-        return playbooks.apply_to_alert(session, alert_id, actor=user, playbook_id=playbook_id)
+        case = playbooks.apply_to_alert(
+            session, alert_id, actor=user, playbook_id=playbook_id, defer_action=True
+        )
+        queued.append(apply_jobs.enqueue(session, case, user.id))
+        return case
 
     def ok(case: RetentionCase) -> str:
         if case.arm == "control":
             return tr(
                 request, "Playbook applied: the customer is in the control group (no action)."
             )
+        if case.action_status == "queued":
+            return tr(
+                request,
+                "Playbook applied: the customer is treated; the action is being carried out.",
+            )
         return tr(request, "Playbook applied: the customer is treated.")
 
-    return _attempt(request, session, apply, ok, _back(form))
+    # The case is opened (its arm decided) in this request; a treated case's action (e-mail,
+    # offer, task) is queued for a worker, or run by this process after the response.
+    queued: list[int | None] = []
+    response = _attempt(request, session, apply, ok, _back(form))
+    item_id = queued[0] if queued else None
+    if item_id is not None and request.app.state.settings.run_work_in_web:
+        response.background = BackgroundTask(run_in_web, request.app.state.session_factory, item_id)
+    return response
+
+
+@router.get("/retention/cases/{case_id:int}/action")
+def case_action(request: Request, session: DbSession, user: PageUser, case_id: DbId) -> Response:
+    """The status of a case's queued action (polled by htmx from the alerts inbox)."""
+    require(user, "retention:read")
+    case = session.get(RetentionCase, case_id)
+    if case is None:
+        raise NotFound("Case", case_id)
+    _, fraction = apply_jobs.progress(session, case)
+    return render(request, "retention/_case_action.html", case=case, fraction=fraction)

@@ -344,12 +344,15 @@ def apply_playbook(
     actor: User | None = None,
     now: datetime | None = None,
     batch: Batch | None = None,
+    defer_action: bool = False,
 ) -> RetentionCase | None:
     """Open the alert's case: assign treated/control, act for treated ones; None without a
     matching playbook. An alert has at most one case (unique), so applying twice is refused.
 
     With ``batch`` (the evaluation job) the audit log gets one summary entry from the caller
-    instead of one entry per case."""
+    instead of one entry per case. With ``defer_action`` a treated case's action (e-mail,
+    offer, task) is left 'queued' for :func:`carry_out_action` (a worker, see
+    ``retention.apply_jobs``); the case and its arm are decided here either way."""
     now = now or utcnow()
     if playbook is None:
         key = (alert.value_class, alert.rule)
@@ -449,6 +452,8 @@ def apply_playbook(
     before = snapshot(alert) if batch is None else None
     if arm == "control":
         alert.status, alert.closed_at, alert.close_note = "closed", now, HELD_OUT_NOTE
+    elif defer_action and pb.action != "let_go":
+        case.action_status = "queued"
     else:
         _act(session, alert, pb, case, now)
     if batch is not None:
@@ -548,10 +553,39 @@ def _act(
     )
 
 
+def carry_out_action(session: Session, case_id: int, *, actor: User | None = None) -> bool:
+    """Carry out a treated case's queued action (e-mail, offer points or voucher, task) in the
+    caller's transaction; False when there is nothing to do.
+
+    The case row is locked first and its action status checked under the lock, so a second
+    runner (a retried work item, a second worker) waits, then finds it done: the e-mail is
+    queued, the points posted and the task created once. A runner that died wrote nothing."""
+    case = lock_row(session, RetentionCase, case_id)
+    if case is None or case.action_status not in ("queued", "running"):
+        return False
+    alert = session.get(RetentionAlert, case.alert_id)
+    pb = session.get(RetentionPlaybook, case.playbook_id)
+    if alert is None or pb is None:
+        raise NotFound("Alert" if alert is None else "Playbook", case.alert_id)
+    before = snapshot(case)
+    # The decision's time: due dates and the ledger count from when the playbook was applied.
+    _act(session, alert, pb, case, case.assigned_at)
+    case.action_status, case.action_error = "done", None
+    session.flush()
+    record(session, actor, "update", "retention_case", case.id, before, snapshot(case))
+    return True
+
+
 def apply_to_alert(
-    session: Session, alert_id: int, *, actor: User, playbook_id: int | None = None
+    session: Session,
+    alert_id: int,
+    *,
+    actor: User,
+    playbook_id: int | None = None,
+    defer_action: bool = False,
 ) -> RetentionCase:
-    """A manager applies a playbook (the matching one, or ``playbook_id``) to an alert."""
+    """A manager applies a playbook (the matching one, or ``playbook_id``) to an alert; with
+    ``defer_action`` a treated case's action is queued for a worker (``retention.apply_jobs``)."""
     require(actor, "retention:work")
     alert = lock_row(session, RetentionAlert, alert_id)
     if alert is None:
@@ -563,7 +597,7 @@ def apply_to_alert(
         pb = session.get(RetentionPlaybook, playbook_id)
         if pb is None:
             raise InvalidInput(f"Playbook {playbook_id} does not exist.", field="playbook_id")
-    case = apply_playbook(session, alert, playbook=pb, actor=actor)
+    case = apply_playbook(session, alert, playbook=pb, actor=actor, defer_action=defer_action)
     if case is None:
         raise InvalidInput(
             f"No enabled playbook for class {alert.value_class} and reason {alert.rule}"

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from annotated_types import Gt, Lt
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.errors import NotFound
@@ -20,6 +23,7 @@ from retento.retention.schemas import (
     AlertStatusIn,
     ApplyIn,
     CaseRead,
+    CaseRun,
     ClassName,
     ConfigRead,
     ConfigUpdate,
@@ -173,9 +177,52 @@ def set_alert_status(
     return _alert(alert, user.locale)
 
 
-@router.post("/alerts/{alert_id}/apply", response_model=CaseRead, status_code=201)
-def apply_playbook(alert_id: DbId, data: ApplyIn, session: DbSession, user: CurrentUser):
-    return playbooks.apply_to_alert(session, alert_id, actor=user, playbook_id=data.playbook_id)
+def _case_run(session, case: RetentionCase) -> CaseRun:
+    from retento.retention import apply_jobs
+
+    stage, fraction = apply_jobs.progress(session, case)
+    return CaseRun(
+        **CaseRead.model_validate(case).model_dump(),
+        stage=stage,
+        progress=fraction,
+        url=f"/api/v1/retention/cases/{case.id}",
+    )
+
+
+@router.post(
+    "/alerts/{alert_id}/apply",
+    response_model=CaseRun,
+    status_code=202,
+    responses={
+        202: {
+            "description": "The case is open (treated or control, decided now); a treated "
+            "case's action (e-mail, offer, task) is queued for a worker: poll the url (also in "
+            "the Location header) until action_status is done."
+        }
+    },
+)
+def apply_playbook(
+    alert_id: DbId, data: ApplyIn, session: DbSession, user: CurrentUser, request: Request
+):
+    """Apply the matching playbook (or ``playbook_id``) to an alert: the arm is assigned in this
+    request, the treated case's action is carried out by a worker."""
+    from retento.retention import apply_jobs
+
+    case = playbooks.apply_to_alert(
+        session, alert_id, actor=user, playbook_id=data.playbook_id, defer_action=True
+    )
+    item_id = apply_jobs.enqueue(session, case, user.id)
+    session.flush()
+    body = jsonable_encoder(_case_run(session, case))
+    background = None
+    if item_id is not None and request.app.state.settings.run_work_in_web:
+        from retento.work.queue import run_in_web
+
+        background = BackgroundTask(run_in_web, request.app.state.session_factory, item_id)
+    # The case and its work item are committed before the response goes out.
+    return JSONResponse(
+        body, status_code=202, headers={"Location": body["url"]}, background=background
+    )
 
 
 @router.get("/playbooks", response_model=list[PlaybookRead])
@@ -220,15 +267,16 @@ def delete_playbook(
     return Response(status_code=204)
 
 
-@router.get("/cases/{case_id}", response_model=CaseRead)
+@router.get("/cases/{case_id}", response_model=CaseRun)
 def get_case(case_id: DbId, session: DbSession, user: CurrentUser):
+    """A win-back case, with the status and progress of its action."""
     from retento.auth.permissions import require
 
     require(user, "retention:read")
     case = session.get(RetentionCase, case_id)
     if case is None:
         raise NotFound("Case", case_id)
-    return case
+    return _case_run(session, case)
 
 
 @router.post("/cases/{case_id}/outcome", response_model=CaseRead)

@@ -189,7 +189,21 @@ class CaseRead(BaseModel):
     revenue: Decimal
     cost: Decimal
     note: str | None
+    action_status: str = Field(
+        "done",
+        description="The treated case's action (e-mail, offer, task): queued or running while "
+        "a worker carries it out, then done or failed (see action_error).",
+    )
+    action_error: str | None = None
     version: int
+
+
+class CaseRun(CaseRead):
+    """A case opened by applying a playbook, with the progress of its queued action."""
+
+    stage: str | None = Field(None, description="What the worker is doing (while running).")
+    progress: float | None = Field(None, description="0..1 while queued or running; 1 when done.")
+    url: str = Field(description="Poll this URL (GET) until action_status is done or failed.")
 
 
 class OutcomeIn(BaseModel):

@@ -14,6 +14,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.locking import lock_row
 from retento.customers.models import Customer, CustomerTag
 from retento.surveys.emails import survey_invitation_email
 from retento.surveys.models import Survey, SurveyDistribution, SurveyInvitation
@@ -42,6 +43,15 @@ def _closed_complaint_customers(session: Session, since: datetime | None) -> Sel
 def segment_customer_ids(session: Session, segment: SegmentIn) -> list[int]:
     """The customers of a segment: all, a value class (latest scoring run), a tag, a list, or
     customers whose complaint was closed."""
+    stmt = segment_select(session, segment)
+    if isinstance(stmt, list):
+        return stmt
+    return sorted(set(session.scalars(stmt.distinct())))
+
+
+def segment_select(session: Session, segment: SegmentIn) -> Select | list[int]:
+    """The SELECT of a segment's customer ids (a list for an explicit list of customers), its
+    value checked: what the request validates before queueing, without listing anybody."""
     if segment.kind == "all":
         stmt = select(Customer.id)
     elif segment.kind == "tag":
@@ -85,7 +95,7 @@ def segment_customer_ids(session: Session, segment: SegmentIn) -> list[int]:
                 field="segment.customer_ids",
             )
         return wanted
-    return sorted(set(session.scalars(stmt.distinct())))
+    return stmt
 
 
 # The consent a customer must have given to be invited on each channel: e-mail or SMS for an
@@ -135,23 +145,70 @@ def _segment_label(segment: SegmentIn) -> str | None:
     return None
 
 
-def create_distribution(
+def start_distribution(
     session: Session,
     survey_id: int,
     data: DistributionCreate,
     *,
     actor: User,
     now: datetime | None = None,
-) -> tuple[SurveyDistribution, list[InvitationLink]]:
-    """Invite a segment on one channel; returns the plain links (only now and via ``links``).
+) -> SurveyDistribution:
+    """Check a distribution and record it 'queued' (nothing sent yet): the request's part.
 
-    A customer who already has an open invitation to this survey is not invited twice.
-    """
+    Bad input (a survey not active, an unknown value class or customer) is refused here, with
+    the field named, before anything is written; :func:`execute_distribution` (a worker) then
+    creates the invitations and e-mails."""
     require(actor, "survey:manage")
     s = _survey(session, survey_id)
     if s.status != "active":
         raise Conflict(f"Survey {s.id} is {s.status}; activate it before sending it.", "status")
+    segment_select(session, data.segment)  # validates the segment's value
     now = now or utcnow()
+    dist = SurveyDistribution(
+        survey_id=s.id,
+        name=data.name,
+        channel=data.channel,
+        segment_kind=data.segment.kind,
+        segment_value=_segment_label(data.segment),
+        invited=0,
+        expires_at=now + timedelta(days=data.expires_in_days or s.token_days),
+        created_by_id=actor.id,
+        created_at=now,
+        status="queued",
+    )
+    session.add(dist)
+    session.flush()
+    return dist
+
+
+def execute_distribution(
+    session: Session,
+    distribution_id: int,
+    data: DistributionCreate,
+    *,
+    actor: User | None,
+    now: datetime | None = None,
+    progress=None,
+) -> list[InvitationLink] | None:
+    """Create the invitations (and e-mails) of a queued distribution in the caller's
+    transaction; the plain links, or None when the distribution is not waiting any more.
+
+    The distribution's row is locked first and its status checked under the lock: a second
+    runner of the same distribution (a retried work item, a second worker) waits, then finds it
+    done and does nothing, so nobody is invited or e-mailed twice. A runner that died wrote
+    nothing (one transaction). A customer who already has an open invitation to this survey is
+    not invited twice.
+    """
+    report = progress or (lambda stage, fraction: None)
+    dist = lock_row(session, SurveyDistribution, distribution_id)
+    if dist is None or dist.status not in ("queued", "running"):
+        return None
+    s = session.get(Survey, dist.survey_id)
+    if s is None or s.status != "active":
+        status = s.status if s is not None else "deleted"
+        raise Conflict(f"Survey {dist.survey_id} is {status}; activate it before sending it.")
+    now = now or utcnow()
+    report("segment", 0.05)
     ids = segment_customer_ids(session, data.segment)
     ids, skipped_archived, skipped_no_consent = invitable_ids(session, ids, data.channel)
     open_ids = set(
@@ -164,23 +221,11 @@ def create_distribution(
         )
     )
     ids = [c for c in ids if c not in open_ids]
-    expires = now + timedelta(days=data.expires_in_days or s.token_days)
-    dist = SurveyDistribution(
-        survey_id=s.id,
-        name=data.name,
-        channel=data.channel,
-        segment_kind=data.segment.kind,
-        segment_value=_segment_label(data.segment),
-        invited=len(ids),
-        expires_at=expires,
-        created_by_id=actor.id,
-        created_at=now,
-    )
-    session.add(dist)
-    session.flush()
+    expires = dist.expires_at
+    report("invitations", 0.3)
     salts = {cid: secrets.token_hex(16) for cid in ids}
     tokens = {cid: make_token(salt) for cid, salt in salts.items()}
-    if ids:
+    for start in range(0, len(ids), 5_000):
         session.execute(
             insert(SurveyInvitation),
             [
@@ -196,9 +241,10 @@ def create_distribution(
                     "reminder_count": 0,
                     "created_at": now,
                 }
-                for cid in ids
+                for cid in ids[start : start + 5_000]
             ],
         )
+        report("invitations", 0.3 + 0.4 * min(1.0, (start + 5_000) / max(len(ids), 1)))
     rows = session.execute(
         select(SurveyInvitation.id, SurveyInvitation.customer_id).where(
             SurveyInvitation.distribution_id == dist.id
@@ -214,7 +260,10 @@ def create_distribution(
         )
         for iid, cid in sorted(rows)
     ]
+    report("emails", 0.75)
     emailed = _queue_invitation_emails(session, s, dist, actor=actor, now=now) if data.send else 0
+    dist.invited = len(ids)
+    dist.status, dist.error, dist.finished_at = "done", None, utcnow()
     record(
         session,
         actor,
@@ -233,6 +282,24 @@ def create_distribution(
             },
         ),
     )
+    session.flush()
+    report("done", 1.0)
+    return links
+
+
+def create_distribution(
+    session: Session,
+    survey_id: int,
+    data: DistributionCreate,
+    *,
+    actor: User,
+    now: datetime | None = None,
+) -> tuple[SurveyDistribution, list[InvitationLink]]:
+    """Start and carry out a distribution at once, in the caller's transaction (the demo, the
+    CLI, small segments); returns the plain links (only now and via ``links``). The web and the
+    API queue it for a worker instead (``retento.surveys.distribution_jobs``)."""
+    dist = start_distribution(session, survey_id, data, actor=actor, now=now)
+    links = execute_distribution(session, dist.id, data, actor=actor, now=now) or []
     return dist, links
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 
 from retento.core.deps import CurrentUser, DbSession
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, NotFound
 from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset, TimeFilter
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
@@ -17,8 +20,8 @@ from retento.surveys.schemas import (
     AnswersSubmit,
     BulkResponses,
     DistributionCreate,
-    DistributionCreated,
     DistributionRead,
+    DistributionRun,
     ImportReport,
     InvitationLink,
     PublicSurvey,
@@ -133,20 +136,78 @@ def delete_survey(survey_id: DbId, session: DbSession, user: CurrentUser):
     return Response(status_code=204)
 
 
+def _run(session, dist, user) -> DistributionRun:
+    from retento.auth.permissions import can
+    from retento.surveys import distribution_jobs
+
+    stage, fraction = distribution_jobs.progress(session, dist)
+    done = dist.status == "done"
+    emails = distributions.distribution_emails(session, dist) if done else None
+    return DistributionRun(
+        **DistributionRead.model_validate(dist).model_dump(),
+        stage=stage,
+        progress=fraction,
+        url=f"/api/v1/survey-distributions/{dist.id}",
+        links=(
+            distributions.invitation_links(session, dist.id, actor=user)
+            if done and can(user, "survey:manage")
+            else None
+        ),
+        emails_queued=emails.queued if emails else 0,
+        not_emailed=emails.not_emailed if emails else 0,
+    )
+
+
 @router.post(
-    "/surveys/{survey_id}/distributions", response_model=DistributionCreated, status_code=201
+    "/surveys/{survey_id}/distributions",
+    response_model=DistributionRun,
+    status_code=202,
+    responses={
+        202: {
+            "description": "Checked and queued: a worker creates the invitations and e-mails. "
+            "Poll the url (also in the Location header) until status is done; the links are "
+            "there then."
+        }
+    },
 )
 def create_distribution(
-    survey_id: DbId, data: DistributionCreate, session: DbSession, user: CurrentUser
+    survey_id: DbId,
+    data: DistributionCreate,
+    session: DbSession,
+    user: CurrentUser,
+    request: Request,
 ):
-    dist, links = distributions.create_distribution(session, survey_id, data, actor=user)
-    emails = distributions.distribution_emails(session, dist)
-    return DistributionCreated(
-        **DistributionRead.model_validate(dist).model_dump(),
-        links=links,
-        emails_queued=emails.queued,
-        not_emailed=emails.not_emailed,
+    """Send the survey to a segment on one channel: checked now (422/409 naming the field),
+    done by a worker (202)."""
+    from retento.surveys import distribution_jobs
+
+    dist = distributions.start_distribution(session, survey_id, data, actor=user)
+    item_id = distribution_jobs.enqueue(session, dist, data, user.id)
+    session.flush()
+    body = jsonable_encoder(_run(session, dist, user))
+    background = None
+    if request.app.state.settings.run_work_in_web:
+        from retento.work.queue import run_in_web
+
+        background = BackgroundTask(run_in_web, request.app.state.session_factory, item_id)
+    # The request's unit of work (distribution + work item) is committed before the response
+    # goes out; the background task (or a worker) then runs the item.
+    return JSONResponse(
+        body, status_code=202, headers={"Location": body["url"]}, background=background
     )
+
+
+@router.get("/survey-distributions/{distribution_id}", response_model=DistributionRun)
+def get_distribution(distribution_id: DbId, session: DbSession, user: CurrentUser):
+    """A distribution's status and progress; once done, its links (survey:manage) and e-mails."""
+    from retento.auth.permissions import require
+    from retento.surveys.models import SurveyDistribution
+
+    require(user, "survey:read")
+    dist = session.get(SurveyDistribution, distribution_id)
+    if dist is None:
+        raise NotFound("Distribution", distribution_id, field="distribution_id")
+    return _run(session, dist, user)
 
 
 @router.get("/surveys/{survey_id}/distributions", response_model=list[DistributionRead])

@@ -323,6 +323,13 @@ class DistributionRead(BaseModel):
     invited: int
     expires_at: datetime
     created_at: datetime
+    status: str = Field(
+        "done",
+        description="queued or running: a worker is creating the invitations; done; failed "
+        "(see error).",
+    )
+    error: str | None = None
+    finished_at: datetime | None = None
 
 
 class InvitationLink(BaseModel):
@@ -333,9 +340,18 @@ class InvitationLink(BaseModel):
     path: str
 
 
-class DistributionCreated(DistributionRead):
-    links: list[InvitationLink]
-    emails_queued: int = Field(0, description="Invitation e-mails put in the outbox (online).")
+class DistributionRun(DistributionRead):
+    """A distribution as queued work: its status and progress, then its links and e-mails."""
+
+    stage: str | None = Field(None, description="What the worker is doing (while running).")
+    progress: float | None = Field(None, description="0..1 while queued or running; 1 when done.")
+    url: str = Field(description="Poll this URL (GET) until status is done or failed.")
+    links: list[InvitationLink] | None = Field(
+        None,
+        description="The one-time links of the open invitations, once done (to users who may "
+        "send surveys, survey:manage); null before.",
+    )
+    emails_queued: int = Field(0, description="Invitation e-mails in the outbox not yet sent.")
     not_emailed: int = Field(
         0, description="Online invitees without an e-mail address or e-mail consent."
     )

@@ -12,14 +12,15 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
 from retento.auth.models import User
 from retento.core.deps import DbSession
-from retento.core.errors import InvalidInput, NotFound, RetentoError
+from retento.core.errors import Conflict, InvalidInput, NotFound, RetentoError
 from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise_row
-from retento.surveys import distributions, reports, service
+from retento.surveys import distribution_jobs, distributions, reports, service
 from retento.surveys.languages import pick_language
 from retento.surveys.models import (
     CHANNELS,
@@ -48,6 +49,7 @@ from retento.web.render import (
     tr,
     tr_count,
 )
+from retento.work.queue import run_in_web
 
 router = page_router()
 
@@ -140,17 +142,13 @@ def distribute_send(
         except ValidationError:
             field = _VALUE_FIELDS.get(kind, "tag")
             raise InvalidInput(tr(request, "This field is required."), field=field) from None
-        dist, _ = distributions.create_distribution(
-            session,
-            survey_id,
-            DistributionCreate(
-                channel=form["channel"] or "online",
-                segment=segment,
-                name=form["name"],
-                expires_in_days=form["expires_in_days"] or None,
-            ),
-            actor=user,
+        data = DistributionCreate(
+            channel=form["channel"] or "online",
+            segment=segment,
+            name=form["name"],
+            expires_in_days=form["expires_in_days"] or None,
         )
+        dist = distributions.start_distribution(session, survey_id, data, actor=user)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
@@ -164,16 +162,15 @@ def distribute_send(
             errors[""] = errors.pop("status")
         survey = service.get_survey(session, survey_id, actor=user)
         return _distribute_page(request, session, user, survey, form, errors, 422)
-    flash(
-        request,
-        tr_count(
-            request,
-            dist.invited,
-            N_("One customer was invited."),
-            N_("%(n)s customers were invited."),
-        ),
-    )
-    return redirect(request, survey_url(survey_id, f"/distributions/{dist.id}"))
+    # The request commits the distribution ('queued') and its work item; a worker creates the
+    # invitations and e-mails (or this process after the response, RETENTO_RUN_WORK_IN_WEB),
+    # and the distribution's page shows the progress, then the links.
+    item_id = distribution_jobs.enqueue(session, dist, data, user.id)
+    flash(request, tr(request, "The invitations are being created."))
+    response = redirect(request, survey_url(survey_id, f"/distributions/{dist.id}"))
+    if request.app.state.settings.run_work_in_web:
+        response.background = BackgroundTask(run_in_web, request.app.state.session_factory, item_id)
+    return response
 
 
 def _links(
@@ -183,9 +180,12 @@ def _links(
     the customer's language like the e-mailed links (``customer_locale``)."""
     from retento.mail.compose import customer_locale
 
-    dist = session.get(SurveyDistribution, distribution_id)
-    if dist is None or dist.survey_id != survey_id:
-        raise NotFound("Distribution", distribution_id, field="distribution_id")
+    dist = _distribution(session, survey_id, distribution_id)
+    if dist.status != "done":
+        raise Conflict(
+            "The invitations are still being created; try again when they are done.",
+            field="distribution_id",
+        )
     links = distributions.invitation_links(session, distribution_id, actor=user)
     ids = [link.customer_id for link in links]
     customers = (
@@ -209,8 +209,21 @@ def _links(
 def distribution_detail(
     request: Request, session: DbSession, user: PageUser, survey_id: DbId, distribution_id: DbId
 ) -> Response:
-    """The open invitations of one distribution with their links (for mail merge)."""
+    """The open invitations of one distribution with their links (for mail merge); while a
+    worker creates them, the progress (polled)."""
     survey = service.get_survey(session, survey_id, actor=user)
+    dist = _distribution(session, survey_id, distribution_id)
+    if dist.status != "done":
+        return render(
+            request,
+            "surveys/distribution.html",
+            survey=survey,
+            dist=dist,
+            rows=[],
+            emails=None,
+            mail_enabled=request.app.state.settings.mail_enabled,
+            **_progress_view(session, dist),
+        )
     dist, rows = _links(request, session, user, survey_id, distribution_id)
     return render(
         request,
@@ -218,9 +231,51 @@ def distribution_detail(
         survey=survey,
         dist=dist,
         rows=rows,
+        invited_text=tr_count(
+            request,
+            dist.invited,
+            N_("One customer was invited."),
+            N_("%(n)s customers were invited."),
+        ),
         emails=distributions.distribution_emails(session, dist),
         mail_enabled=request.app.state.settings.mail_enabled,
     )
+
+
+def _distribution(session: Session, survey_id: int, distribution_id: int) -> SurveyDistribution:
+    dist = session.get(SurveyDistribution, distribution_id)
+    if dist is None or dist.survey_id != survey_id:
+        raise NotFound("Distribution", distribution_id, field="distribution_id")
+    return dist
+
+
+def _progress_view(session: Session, dist: SurveyDistribution) -> dict[str, Any]:
+    stage, fraction = distribution_jobs.progress(session, dist)
+    return {
+        "stage_label": distribution_jobs.STAGE_LABELS.get(
+            stage or "", N_("Running in another process")
+        ),
+        "fraction": fraction,
+    }
+
+
+@router.get("/surveys/{survey_id:int}/distributions/{distribution_id:int}/progress")
+def distribution_progress(
+    request: Request, session: DbSession, user: PageUser, survey_id: DbId, distribution_id: DbId
+) -> Response:
+    """The progress bar of a distribution being created (polled by htmx); when it has finished
+    the page reloads with the links (or the error)."""
+    service.get_survey(session, survey_id, actor=user)
+    dist = _distribution(session, survey_id, distribution_id)
+    if dist.status in distribution_jobs.WAITING:
+        return render(
+            request,
+            "surveys/_distribution_progress.html",
+            dist=dist,
+            **_progress_view(session, dist),
+        )
+    url = survey_url(survey_id, f"/distributions/{dist.id}")
+    return Response(status_code=200, headers={"HX-Redirect": url})
 
 
 @router.get("/surveys/{survey_id:int}/distributions/{distribution_id:int}/links.csv")
