@@ -138,8 +138,23 @@ def test_starting_needs_score_run_and_valid_weights(db, base):
     assert err.value.field == "weights"
 
 
-def test_the_nightly_job_is_idempotent(db, base):
-    assert nightly_measurement(db) is not None
+def _drain(db, session_factory) -> int:
+    """Run the queued work (the nightly job queues its run for the worker)."""
+    from retento.work import queue
+
+    db.commit()
+    ran = queue.WorkRunner(session_factory).run_once()
+    db.expire_all()
+    return ran
+
+
+def test_the_nightly_job_is_idempotent(db, base, session_factory):
+    first = nightly_measurement(db)
+    assert first is not None
+    assert db.get(LoyaltyMeasurementRun, first).status == "running"  # queued for the worker
+    assert nightly_measurement(db) is None  # one is in progress
+    assert _drain(db, session_factory) == 1
+    assert db.get(LoyaltyMeasurementRun, first).status == "succeeded"
     assert nightly_measurement(db) is None  # ran less than 20 hours ago
     count = db.scalar(select(func.count()).select_from(LoyaltyMeasurementRun))
     assert count == 1
@@ -149,6 +164,7 @@ def test_the_nightly_job_is_idempotent(db, base):
     db.flush()
     again = nightly_measurement(db)
     assert again is not None and again != run.id
+    assert _drain(db, session_factory) == 1
     assert db.scalar(select(func.count()).select_from(LoyaltyMeasurement)) == 12
 
 
@@ -309,7 +325,7 @@ def test_a_reweighted_distribution_is_reused_for_a_minute(db, base, admin, monke
     assert store.stored_summary(db, newer, weights)["customers"] == 11
 
 
-def test_a_run_whose_rows_are_gone_no_longer_counts(db, base, admin):
+def test_a_run_whose_rows_are_gone_no_longer_counts(db, base, admin, session_factory):
     """A demo reset deletes customers and, with them, the stored rows: back to "not computed",
     and the nightly job measures again at once."""
     from sqlalchemy import delete
@@ -319,4 +335,5 @@ def test_a_run_whose_rows_are_gone_no_longer_counts(db, base, admin):
     db.execute(delete(LoyaltyMeasurement))
     db.flush()
     assert store.latest_run(db) is None
-    assert nightly_measurement(db) is not None and store.latest_run(db) is not None
+    assert nightly_measurement(db) is not None
+    assert _drain(db, session_factory) == 1 and store.latest_run(db) is not None

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from starlette.background import BackgroundTask
 
 from retento.analytics.loyalty import DIMENSIONS, LOYALTY_TYPES
@@ -37,6 +37,7 @@ from retento.web.render import (
     request_locale,
     tr,
 )
+from retento.work.queue import run_in_web
 
 router = page_router()
 
@@ -183,8 +184,9 @@ STAGE_LABELS = {
 
 
 def _progress_view(run: Any) -> dict[str, Any]:
-    """Stage and fraction of a running run; unknown (another process runs it) shows no bar."""
-    stage, fraction = store.LIVE_PROGRESS.get(run.id, (None, None))
+    """Stage and fraction of a running run (this process's, else its work item's); unknown
+    shows no bar."""
+    stage, fraction = measure_jobs.run_progress(object_session(run), run.id)
     return {
         "stage_label": STAGE_LABELS.get(stage or "", N_("Running in another process")),
         "fraction": fraction,
@@ -269,14 +271,14 @@ def loyalty_types_run(request: Request, session: DbSession, user: PageUser) -> R
     """Recompute every customer's measurement (managers and admins) after the response; 409
     while another run is in progress."""
     run = store.start_run(session, actor=user)
-    # The request commits the run row before responding; the work runs after the response (in a
-    # worker thread, so the server keeps serving) and the page polls its progress.
-    store.LIVE_PROGRESS[run.id] = ("queued", 0.0)
+    # The request commits the run row and its work item before responding; a worker runs it
+    # (or this process after the response, with RETENTO_RUN_WORK_IN_WEB) and the page polls the
+    # progress stored on the item.
+    item_id = measure_jobs.enqueue_started_run(session, run, user.id)
     flash(request, tr(request, "Loyalty measurement run #%(id)s started.", id=run.id))
     response = redirect(request, "/loyalty/types")
-    response.background = BackgroundTask(
-        measure_jobs.execute_started_run, request.app.state.session_factory, run.id, user.id
-    )
+    if request.app.state.settings.run_work_in_web:
+        response.background = BackgroundTask(run_in_web, request.app.state.session_factory, item_id)
     return response
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from retento.core.deps import CurrentUser, DbSession
@@ -17,6 +17,7 @@ from retento.core.errors import InvalidInput
 from retento.core.validation import DbId
 from retento.loyalty import measure, measure_jobs
 from retento.loyalty import measure_store as store
+from retento.work.queue import run_in_web
 
 # No prefix and no tags: the loyalty router (prefix /api/v1/loyalty, tag "loyalty") includes this
 # one and passes both on; a tag here too would list these operations twice in Swagger UI and ReDoc.
@@ -76,6 +77,11 @@ class LoyaltyMeasurementRunRead(BaseModel):
     trap: int
     weights: dict[str, float] | None
     error: str | None
+    stage: str | None = Field(None, description="What the worker is doing (while running).")
+    progress: float | None = Field(
+        None, description="0..1 while running (0 while it waits for a worker); 1 when succeeded."
+    )
+    url: str | None = Field(None, description="Poll this URL (GET) until the run has finished.")
 
 
 class TypeCount(BaseModel):
@@ -181,22 +187,44 @@ def get_measurement(
     responses={409: {"description": "Another run is in progress."}},
 )
 def start_measurement_run(request: Request, session: DbSession, user: CurrentUser):
-    """Recompute every customer's loyalty measurement after the response (needs score:run);
-    poll GET /measurement/runs/{id} until it has succeeded or failed."""
+    """Recompute every customer's loyalty measurement in the background worker (needs
+    score:run); poll the ``url`` (GET /measurement/runs/{id}, also in the Location header) until
+    it has succeeded or failed."""
     run = store.start_run(session, actor=user)
-    store.LIVE_PROGRESS[run.id] = ("queued", 0.0)
-    body = LoyaltyMeasurementRunRead(**store.run_dict(run))
+    item_id = measure_jobs.enqueue_started_run(session, run, user.id)
+    session.flush()
+    body = _run_read(session, run)
+    background = None
+    if request.app.state.settings.run_work_in_web:
+        background = BackgroundTask(run_in_web, request.app.state.session_factory, item_id)
+    # The run row and its work item are committed before the response goes out; the background
+    # task (or a worker) then runs the item.
     return JSONResponse(
         body.model_dump(mode="json"),
         status_code=202,
-        headers={"Location": f"/api/v1/loyalty/measurement/runs/{run.id}"},
-        background=BackgroundTask(
-            measure_jobs.execute_started_run, request.app.state.session_factory, run.id, user.id
-        ),
+        headers={"Location": body.url},
+        background=background,
+    )
+
+
+def _run_read(session, run) -> LoyaltyMeasurementRunRead:
+    stage, fraction = (
+        measure_jobs.run_progress(session, run.id)
+        if run.status == "running"
+        else ("done", 1.0)
+        if run.status == "succeeded"
+        else (None, None)
+    )
+    return LoyaltyMeasurementRunRead(
+        **store.run_dict(run),
+        stage=stage,
+        progress=fraction,
+        url=f"/api/v1/loyalty/measurement/runs/{run.id}",
     )
 
 
 @router.get("/measurement/runs/{run_id}", response_model=LoyaltyMeasurementRunRead)
 def get_measurement_run(session: DbSession, user: CurrentUser, run_id: DbId):
-    """One loyalty measurement run: status, counts, weights and the error of a failed run."""
-    return LoyaltyMeasurementRunRead(**store.run_dict(store.get_run(session, run_id, actor=user)))
+    """One loyalty measurement run: status, progress, counts, weights and the error of a failed
+    run."""
+    return _run_read(session, store.get_run(session, run_id, actor=user))
