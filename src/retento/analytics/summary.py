@@ -224,7 +224,11 @@ def summarize(
     keep = ["frequency", "recency", "T", "monetary"]
     if holdout:
         keep += ["frequency_holdout", "monetary_holdout", "duration_holdout"]
-    out = pd.DataFrame({k: np.asarray(arrays[k], dtype=float) for k in keep}, index=index)
+    # The arrays are fresh and owned here: the frame takes them as they are (pandas would
+    # otherwise copy them into one block, ~0.07 s of CPU per million customers).
+    out = pd.DataFrame(
+        {k: np.asarray(arrays[k], dtype=float) for k in keep}, index=index, copy=False
+    )
     if len(out) == 0:
         raise SummaryInputError(f"No customer made a first purchase by {cal_end[6:-1]}")
     return out

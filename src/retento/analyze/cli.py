@@ -367,7 +367,7 @@ def _write_scores(
         "p_alive": alive,
         "clv": value,
     }
-    frame = pd.DataFrame(columns)
+    frame = pd.DataFrame(columns, copy=False)  # DuckDB reads the arrays; no copy needed
     col = customer_col.replace('"', '""')
     if output.suffix.lower() in {".parquet", ".pq"}:
         select = f'customer AS "{col}", * EXCLUDE (customer)'
