@@ -62,7 +62,12 @@ def _money(value: object) -> Decimal:
 def customer_totals(session: Session, customer_id: int, *, actor: User) -> CustomerTotals:
     """Order count, revenue, profit, refunds, first/last purchase and touchpoint count."""
     require(actor, "order:read")
-    row = session.execute(
+    touchpoints = (
+        select(func.count(Touchpoint.id))
+        .where(Touchpoint.customer_id == customer_id)
+        .scalar_subquery()
+    )
+    row = session.execute(  # one round trip: the touchpoint count rides along as a subquery
         select(
             func.count(Order.id),
             func.sum(Order.revenue),
@@ -70,11 +75,9 @@ def customer_totals(session: Session, customer_id: int, *, actor: User) -> Custo
             func.sum(Order.refunded),
             func.min(Order.ordered_at),
             func.max(Order.ordered_at),
+            touchpoints,
         ).where(Order.customer_id == customer_id, Order.status != "cancelled")
     ).one()
-    touchpoints = session.scalar(
-        select(func.count(Touchpoint.id)).where(Touchpoint.customer_id == customer_id)
-    )
     return CustomerTotals(
         order_count=int(row[0] or 0),
         revenue=_money(row[1]),
@@ -82,7 +85,7 @@ def customer_totals(session: Session, customer_id: int, *, actor: User) -> Custo
         refunded=_money(row[3]),
         first_purchase=row[4],
         last_purchase=row[5],
-        touchpoint_count=int(touchpoints or 0),
+        touchpoint_count=int(row[6] or 0),
     )
 
 

@@ -297,13 +297,22 @@ def journey_of(session: Session, customer_id: int) -> list[dict[str, Any]]:
 
 
 def _panel(request: Request, session: Session, customer: Customer, user: User) -> dict | None:
-    records = session.scalars(
-        select(ExperienceRecord)
+    # The newest records as plain rows, each carrying the customer's record count (one query).
+    records = session.execute(
+        select(
+            ExperienceRecord.id,
+            ExperienceRecord.occurred_at,
+            ExperienceRecord.mode,
+            ExperienceRecord.stage,
+            ExperienceRecord.rating,
+            ExperienceRecord.note,
+            func.count().over().label("total"),
+        )
         .where(ExperienceRecord.customer_id == customer.id)
         .order_by(ExperienceRecord.occurred_at.desc(), ExperienceRecord.id.desc())
         .limit(PANEL_RECORDS)
     ).all()
-    total = session.scalar(select(func.count()).where(ExperienceRecord.customer_id == customer.id))
+    total = records[0].total if records else 0
     may_edit = can(user, service.CREATE) and can_change_customer(user, customer)
     return {
         "journey": journey_of(session, customer.id),

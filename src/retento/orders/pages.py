@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
+from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
 from retento.core.validation import DbId
@@ -49,11 +50,30 @@ LINE_ROWS = 3
 PICKER_LIMIT = 1000
 
 
+PANEL_ROWS = 10
+
+
 def _recent_orders(request: Request, session: Session, customer: Customer, user: User) -> dict:
-    rows, total = service.list_orders(
-        session, actor=user, customer_id=customer.id, sort="-ordered_at", limit=10
-    )
-    return {"orders": rows, "total": total, "customer": customer}
+    """The customer's 10 newest orders and how many there are, in one query of plain rows (the
+    panel shows no lines or refunds, so no order objects are built)."""
+    require(user, "order:read")
+    rows = session.execute(
+        select(
+            Order.id,
+            Order.external_id,
+            Order.ordered_at,
+            Order.status,
+            Order.channel,
+            Order.revenue,
+            Order.profit,
+            Order.refunded,
+            func.count().over().label("total"),
+        )
+        .where(Order.customer_id == customer.id)
+        .order_by(Order.ordered_at.desc(), Order.id)
+        .limit(PANEL_ROWS)
+    ).all()
+    return {"orders": rows, "total": rows[0].total if rows else 0, "customer": customer}
 
 
 register_panel(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
@@ -29,33 +29,52 @@ register_labels(
 def retention_panel(
     request: Request, session: Session, customer: Customer, user: User
 ) -> dict[str, Any] | None:
-    """Context of the 360 box; ``None`` (hidden) for a customer retention never touched."""
-    alerts = list(
-        session.scalars(
-            select(RetentionAlert)
-            .where(
-                RetentionAlert.customer_id == customer.id,
-                RetentionAlert.status.in_(("open", "acknowledged")),
+    """Context of the 360 box; ``None`` (hidden) for a customer retention never touched.
+
+    One query first tells which of the three lists has rows (most customers have none, and the
+    box is then hidden after that one round trip); only those lists are then read.
+    """
+    alert_where = (
+        RetentionAlert.customer_id == customer.id,
+        RetentionAlert.status.in_(("open", "acknowledged")),
+    )
+    task_where = (RetentionTask.customer_id == customer.id, RetentionTask.status == "open")
+    case_where = (RetentionCase.customer_id == customer.id,)
+    has_alerts, has_tasks, has_cases = session.execute(
+        select(
+            exists().where(*alert_where),
+            exists().where(*task_where),
+            exists().where(*case_where),
+        )
+    ).one()
+    alerts: list[RetentionAlert] = []
+    tasks: list[RetentionTask] = []
+    cases: list[Any] = []
+    if has_alerts:
+        alerts = list(
+            session.scalars(
+                select(RetentionAlert)
+                .where(*alert_where)
+                .order_by(RetentionAlert.id.desc())
+                .limit(ROWS)
             )
-            .order_by(RetentionAlert.id.desc())
-            .limit(ROWS)
         )
-    )
-    tasks = list(
-        session.scalars(
-            select(RetentionTask)
-            .where(RetentionTask.customer_id == customer.id, RetentionTask.status == "open")
-            .order_by(RetentionTask.due_on)
-            .limit(ROWS)
+    if has_tasks:
+        tasks = list(
+            session.scalars(
+                select(RetentionTask).where(*task_where).order_by(RetentionTask.due_on).limit(ROWS)
+            )
         )
-    )
-    cases = session.execute(
-        select(RetentionCase, RetentionPlaybook.name_en, RetentionPlaybook.name_zh)
-        .join(RetentionPlaybook, RetentionPlaybook.id == RetentionCase.playbook_id)
-        .where(RetentionCase.customer_id == customer.id)
-        .order_by(RetentionCase.id.desc())
-        .limit(ROWS)
-    ).all()
+    if has_cases:
+        cases = list(
+            session.execute(
+                select(RetentionCase, RetentionPlaybook.name_en, RetentionPlaybook.name_zh)
+                .join(RetentionPlaybook, RetentionPlaybook.id == RetentionCase.playbook_id)
+                .where(*case_where)
+                .order_by(RetentionCase.id.desc())
+                .limit(ROWS)
+            )
+        )
     if not (alerts or tasks or cases):
         return None
     locale = request_locale(request)

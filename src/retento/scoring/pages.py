@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -791,27 +792,70 @@ def _choices(request: Request, session: Session) -> dict[str, Any]:
 # --- customer 360 panel ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _PanelRun:
+    """What the 360 panel needs of a scoring run: its model and date, and the few parts of its
+    report the labels read (the whole report, ~130 KB of JSON, is never loaded for the panel)."""
+
+    id: int
+    model: str
+    as_of: datetime
+    report: dict[str, Any]
+
+
+# JSON paths of the report that the panel's labels read (pages_churn, _class_explain).
+_PANEL_REPORT_PATHS = (
+    ("fit", "horizon_weeks"),
+    ("settings", "top_pct"),
+    ("churn", "status"),
+    ("churn", "horizon_days"),
+    ("churn", "reason_code"),
+    ("churn", "holdout", "reason_code"),
+)
+
+
+def _panel_report(values: tuple[Any, ...]) -> dict[str, Any]:
+    """The report's parts at ``_PANEL_REPORT_PATHS`` as a nested dict shaped like the report."""
+    out: dict[str, Any] = {}
+    for path, value in zip(_PANEL_REPORT_PATHS, values, strict=True):
+        node = out
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+    return out
+
+
 def scores_for_panel(
     request: Request, session: Session, customer: Customer, user: User
 ) -> dict[str, Any] | None:
-    """The customer's latest scores with explanations and the past runs; hidden before any run."""
-    history = service.customer_scores(session, customer.id, actor=user, limit=HISTORY_ROWS)
-    if not history and service.latest_run(session) is None:
+    """The customer's latest scores with explanations and the past runs; hidden before any run.
+
+    One query reads the history with its runs' model, date and the report parts the labels use.
+    """
+    require(user, "score:read")
+    paths = [ScoreRun.report[path] for path in _PANEL_REPORT_PATHS]
+    rows = session.execute(
+        select(CustomerScore, ScoreRun.model, ScoreRun.as_of, *paths)
+        .join(ScoreRun, ScoreRun.id == CustomerScore.run_id)
+        .where(CustomerScore.customer_id == customer.id, ScoreRun.status == "succeeded")
+        .order_by(CustomerScore.run_id.desc())
+        .limit(HISTORY_ROWS)
+    ).all()
+    if (
+        not rows
+        and session.scalar(select(ScoreRun.id).where(ScoreRun.status == "succeeded").limit(1))
+        is None
+    ):
         return None
-    runs: dict[int, ScoreRun] = {}
-    if history:
-        found = session.scalars(
-            select(ScoreRun).where(ScoreRun.id.in_([h.run_id for h in history]))
-        )
-        runs = {r.id: r for r in found}
+    history: list[CustomerScore] = [r[0] for r in rows]
+    runs: dict[int, _PanelRun] = {
+        r[0].run_id: _PanelRun(r[0].run_id, r[1], r[2], _panel_report(tuple(r[3:]))) for r in rows
+    }
     latest: CustomerScore | None = history[0] if history else None
-    horizon = None
     latest_run = runs.get(latest.run_id) if latest is not None else None
-    if latest_run is not None:
-        fit = (latest_run.report or {}).get("fit") or {}
-        horizon = fit.get("horizon_weeks")
+    horizon = latest_run.report["fit"]["horizon_weeks"] if latest_run is not None else None
     return {
-        **pages_churn.page_context(request, latest_run),
+        **pages_churn.page_context(request, latest_run),  # type: ignore[arg-type]
         "reasons": pages_churn.reason_texts(request, latest.churn_reasons if latest else None),
         "one_time_mark": latest is not None
         and latest_run is not None
@@ -823,7 +867,7 @@ def scores_for_panel(
         "runs": runs,
         "horizon": horizon,
         "explain": {k: tr(request, v) for k, v in EXPLAIN.items()}
-        | _class_explain(request, latest_run),
+        | _class_explain(request, latest_run),  # type: ignore[arg-type]
     }
 
 
