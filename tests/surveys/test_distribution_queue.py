@@ -104,6 +104,9 @@ def test_the_request_queues_and_the_worker_invites_with_progress_shown(
     # An analyst reads the distribution's status but never its links (survey:manage saw them).
     as_analyst = client.get(queued["url"], headers=tokens["analyst"]).json()
     assert as_analyst["status"] == "done" and as_analyst["links"] is None
+    web.login("analyst")
+    assert web.get(done.headers["HX-Redirect"]).status_code == 403
+    assert web.get(progress_url, headers={"HX-Request": "true"}).status_code == 403
 
 
 def test_a_survey_closed_while_queued_fails_the_distribution_without_inviting(

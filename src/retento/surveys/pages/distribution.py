@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from retento.auth.models import User
+from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.core.errors import Conflict, InvalidInput, NotFound, RetentoError
 from retento.core.validation import DbId
@@ -180,7 +181,7 @@ def _links(
     the customer's language like the e-mailed links (``customer_locale``)."""
     from retento.mail.compose import customer_locale
 
-    dist = _distribution(session, survey_id, distribution_id)
+    dist = _distribution(session, user, survey_id, distribution_id)
     if dist.status != "done":
         raise Conflict(
             "The invitations are still being created; try again when they are done.",
@@ -212,7 +213,7 @@ def distribution_detail(
     """The open invitations of one distribution with their links (for mail merge); while a
     worker creates them, the progress (polled)."""
     survey = service.get_survey(session, survey_id, actor=user)
-    dist = _distribution(session, survey_id, distribution_id)
+    dist = _distribution(session, user, survey_id, distribution_id)
     if dist.status != "done":
         return render(
             request,
@@ -242,7 +243,11 @@ def distribution_detail(
     )
 
 
-def _distribution(session: Session, survey_id: int, distribution_id: int) -> SurveyDistribution:
+def _distribution(
+    session: Session, user: User, survey_id: int, distribution_id: int
+) -> SurveyDistribution:
+    """A distribution of the survey, to those who may see its links (survey:manage)."""
+    require(user, "survey:manage")
     dist = session.get(SurveyDistribution, distribution_id)
     if dist is None or dist.survey_id != survey_id:
         raise NotFound("Distribution", distribution_id, field="distribution_id")
@@ -266,7 +271,7 @@ def distribution_progress(
     """The progress bar of a distribution being created (polled by htmx); when it has finished
     the page reloads with the links (or the error)."""
     service.get_survey(session, survey_id, actor=user)
-    dist = _distribution(session, survey_id, distribution_id)
+    dist = _distribution(session, user, survey_id, distribution_id)
     if dist.status in distribution_jobs.WAITING:
         return render(
             request,
