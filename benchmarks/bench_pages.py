@@ -18,12 +18,15 @@ process) on the same database, alternating with the working tree ``--rounds`` ti
 prints the ratios: both numbers come from the same run, at the same machine load, and each is
 a page's best over the rounds (the least disturbed by other work on a shared machine). The
 API writes of the mix add touchpoints and complaint notes to the demo database on each run.
-``--only PAGE`` requests one page (to profile it, e.g. under ``py-spy record``).
+``--only PAGE`` requests one page (to profile it, e.g. under ``py-spy record``). Like the
+server entry point (``retento.asgi``), the app's start-up heap is frozen when the code under
+test has ``retento.app.freeze_startup_heap``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import random
@@ -164,6 +167,11 @@ def measure(url: str, requests: int, seed: int, only: str | None = None) -> dict
     app = create_app(
         Settings(database_url=url, run_scheduler=False, secret_key="bench-pages-" + "x" * 40)
     )
+    # What the server entry point (retento.asgi) does after building the app, where the code
+    # under test has it (a baseline revision may not).
+    freeze = getattr(importlib.import_module("retento.app"), "freeze_startup_heap", None)
+    if freeze is not None:
+        freeze()
     factory = app.state.session_factory
     with transaction(factory) as s:
         n_customers = s.scalar(select(func.max(Customer.id))) or 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -35,6 +36,19 @@ API_ROUTERS = (
     "retento.work.routes",
     "retento.journey.routes",
 )
+
+
+def freeze_startup_heap() -> None:
+    """Put every object alive after start-up (modules, mappers, routes, Pydantic models) out of
+    the cyclic garbage collector's reach, so its full collections scan only what requests
+    allocate. A server process tracks ~410,000 objects after start-up; without this, one full
+    collection every ~100 page views took ~0.5 s, about 5 ms per customer 360 page.
+
+    For server processes only (``retento.asgi``): tests build many apps, and frozen objects are
+    never collected.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
