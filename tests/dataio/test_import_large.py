@@ -93,7 +93,8 @@ def test_a_failure_while_writing_a_large_load_keeps_nothing_and_the_indexes(db, 
             return real(conn, table, cols, extra, rows, progress)
 
         monkeypatch.setattr(bulk, "_executemany", failing)
-    else:  # PostgreSQL writes while reading: fail the lines of the third chunk
+    else:  # PostgreSQL writes while reading: fail the lines of the third chunk of five
+        monkeypatch.setattr(order_stream, "CHUNK_LINES", 5_000)
         real_copy, calls = order_stream.copy_text, []
 
         def failing_copy(cursor, table, columns, data):

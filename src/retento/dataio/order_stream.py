@@ -34,8 +34,8 @@ from sqlalchemy.engine import Connection
 from retento.dataio.bulk import conflict_of, copy_text, with_defaults
 from retento.orders.models import Order, OrderLine
 
-CHUNK_LINES = 5_000  # order lines per chunk handed to the writer
-QUEUE = 4  # chunks waiting for the writer at most: the parser waits when it is this far ahead
+CHUNK_LINES = 20_000  # order lines per chunk handed to the writer (5 round trips each)
+QUEUE = 2  # chunks waiting for the writer at most: the parser waits when it is this far ahead
 
 
 class OrderStream:
