@@ -12,7 +12,11 @@ NumPy, i.e. the least any per-customer summary of the file costs. The ratio
 command's own start-up (``retento analyze clv --help``) for reference.
 
     .venv/bin/python benchmarks/bench_analyze_clv.py [--customers 1000000] [--model bgnbd]
-        [--repeat 3] [--parquet]
+        [--repeat 3] [--parquet] [--before-src DIR]
+
+With ``--before-src DIR`` (a ``src/`` directory of another commit, e.g. from
+``git archive <commit> src | tar -x -C /tmp/before``) each round also runs that version of the
+command (``PYTHONPATH=DIR``), so before and after are timed alternately in the same run.
 
 The scores go to ``benchmarks/out/scores.csv`` (six decimals) or, with ``--parquet``,
 ``benchmarks/out/scores.parquet`` (full precision).
@@ -66,11 +70,13 @@ con.execute(
 """
 
 
-def timed(cmd: list[str]) -> tuple[float, float, float, subprocess.CompletedProcess]:
+def timed(
+    cmd: list[str], env: dict[str, str] | None = None
+) -> tuple[float, float, float, subprocess.CompletedProcess]:
     """Wall, CPU and peak RSS (GB) of one child process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -89,6 +95,11 @@ def main() -> None:
         "--parquet",
         action="store_true",
         help="write the scores as Parquet (full precision) instead of CSV (six decimals)",
+    )
+    ap.add_argument(
+        "--before-src",
+        type=Path,
+        help="also time the command from this src/ directory (PYTHONPATH) in every round",
     )
     args = ap.parse_args()
     data = make_data(args.customers)
@@ -115,8 +126,20 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     bares, clvs, bcpus, ccpus, peak = [], [], [], [], 0.0
+    olds: list[tuple[float, float]] = []
+    old_env = None
+    if args.before_src is not None:
+        old_env = {**os.environ, "PYTHONPATH": str(args.before_src.resolve())}
     for i in range(args.repeat):
         b_wall, b_cpu, _, _ = timed(bare_cmd)
+        if old_env is not None:
+            o_wall, o_cpu, _, _ = timed(cmd, old_env)
+            olds.append((o_wall, o_cpu))
+            print(
+                f"| {i + 1} before ({args.before_src}) | {os.getloadavg()[0]:.1f} | {b_wall:.2f} "
+                f"| {b_cpu:.2f} | {o_wall:.2f} | {o_cpu:.2f} | {o_wall / b_wall:.2f}x "
+                f"| {o_cpu / b_cpu:.2f}x | |"
+            )
         c_wall, c_cpu, peak, res = timed(cmd)
         payload = json.loads(res.stdout)
         bares.append(b_wall)
@@ -139,6 +162,13 @@ def main() -> None:
         f"{med(ccpus) / med(bcpus):.2f}x CPU; customers {payload['customers']:,}; peak RSS of "
         f"the children {peak:.2f} GB; params {payload['params']}"
     )
+    if olds:
+        o_wall = med([o[0] for o in olds])
+        o_cpu = med([o[1] for o in olds])
+        print(
+            f"before ({args.before_src}): {o_wall:.2f} s (CPU {o_cpu:.2f}), ratio "
+            f"{o_wall / med(bares):.2f}x wall, {o_cpu / med(bcpus):.2f}x CPU"
+        )
 
 
 if __name__ == "__main__":
