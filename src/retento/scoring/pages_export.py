@@ -17,6 +17,7 @@ from retento.customers.models import Customer
 from retento.dataio.downloads import Batches, download
 from retento.scoring import service
 from retento.scoring.models import CustomerScore
+from retento.scoring.pages_scores import _score_filters
 from retento.web.render import PageUser, page_router, tr
 
 router = page_router()
@@ -68,8 +69,6 @@ def _producer(filters: dict[str, Any]):
 
 
 def _export(request: Request, session: Session, user: User, fmt: str) -> Response:
-    from retento.scoring.pages import _score_filters
-
     require(user, "score:read")
     filters, _ = _score_filters(request)
     # A missing run is a 404 now, not a broken download later.

@@ -18,6 +18,7 @@ from retento.auth.models import User
 from retento.customers.models import Customer
 from retento.scoring import queries, relationship, value_settings
 from retento.scoring.models import ScoreRun
+from retento.scoring.pages_charts import _json
 from retento.surveys.models import COST_DIMENSIONS, DELIVERED_VALUE_DIMENSIONS
 from retento.web import dashfilters
 from retento.web.i18n import N_
@@ -56,8 +57,6 @@ def _pct(v: float | None) -> float | None:
 
 def _rates_chart(request: Request, series: dict[str, Any]) -> str:
     """Retention and repeat-purchase rate per period, in percent (a partial period is starred)."""
-    from retento.scoring.pages import _json
-
     pts = series["points"]
     cats = [p["period"] + (" *" if p["partial"] else "") for p in pts]
     return _json(
@@ -87,8 +86,6 @@ def _rates_chart(request: Request, series: dict[str, Any]) -> str:
 
 
 def _sow_chart(request: Request, dist: dict[str, Any]) -> str:
-    from retento.scoring.pages import _json
-
     edges = dist["edges"]
     cats = [f"{round(edges[i] * 100)}–{round(edges[i + 1] * 100)} %" for i in range(len(edges) - 1)]
     cats.append(tr(request, "over 100 %"))

@@ -1,0 +1,309 @@
+"""The ECharts options of the value dashboard, each as the JSON of a ``data-chart``
+attribute: the value pyramid, the Pareto curve, histograms, the P(alive) or churn-risk
+scatter, cohorts, the holdout tracking and the stage and label bars; and the number
+formatting they share with the other value pages (``_json``, ``_num``, ``_pct``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from fastapi import Request
+
+from retento.web.labels import label_msgid
+from retento.web.render import tr
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities become ``None`` so the JSON parses in the browser."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _json(option: dict[str, Any]) -> str:
+    """An ECharts option as JSON for ``data-chart``."""
+    return json.dumps(_clean(option), ensure_ascii=False)
+
+
+def _num(value: Any) -> float | None:
+    """A finite float or ``None``."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _pct(value: Any) -> str:
+    """``0.2345`` → ``23.5 %`` (``—`` when unknown)."""
+    f = _num(value)
+    return "—" if f is None else f"{f * 100:.1f} %"
+
+
+CLASS_COLOURS = {
+    "vip": "#7c3aed",
+    "major": "#1f6feb",
+    "ordinary": "#22a06b",
+    "small": "#d4a72c",
+    "below_zero": "#cf222e",
+}
+
+
+def _pyramid_chart(request: Request, pyramid: dict[str, Any]) -> str:
+    """The value pyramid as an ECharts funnel (VIP on top), labelled with counts and shares."""
+    classes = pyramid.get("classes", [])
+    data = []
+    for width, row in enumerate(classes, start=1):
+        name = tr(request, label_msgid("value_class", row["value_class"]))
+        data.append(
+            {
+                "value": width,
+                "name": f"{name} · {row['customers']} · {_pct(row.get('profit_share'))}",
+                "itemStyle": {"color": CLASS_COLOURS.get(row["value_class"], "#8c959f")},
+            }
+        )
+    return _json(
+        {
+            "tooltip": {"show": False},
+            "series": [
+                {
+                    "type": "funnel",
+                    "sort": "ascending",
+                    "left": "10%",
+                    "width": "80%",
+                    "top": 8,
+                    "bottom": 8,
+                    "minSize": "20%",
+                    "gap": 2,
+                    "label": {"position": "inside", "color": "#fff", "fontWeight": "bold"},
+                    "data": data,
+                }
+            ],
+        }
+    )
+
+
+def _pareto_chart(request: Request, pareto: dict[str, Any]) -> str:
+    """Cumulative profit share against customer share, with the 80 % point marked."""
+    xs = pareto.get("customer_share", [])
+    ys = pareto.get("profit_share", [])
+    point = _num(pareto.get("point_80"))
+    series: list[dict[str, Any]] = [
+        {
+            "name": tr(request, "Share of profit"),
+            "type": "line",
+            "showSymbol": False,
+            "data": [[x, y] for x, y in zip(xs, ys, strict=False)],
+            "areaStyle": {"opacity": 0.08},
+        },
+        {
+            "name": tr(request, "Equal shares"),
+            "type": "line",
+            "showSymbol": False,
+            "lineStyle": {"type": "dashed", "color": "#8c959f"},
+            "data": [[0, 0], [1, 1]],
+        },
+    ]
+    if point is not None:
+        label = tr(request, "80 %% of profit from %(share)s of customers", share=_pct(point))
+        series[0]["markPoint"] = {
+            "symbolSize": 12,
+            "symbol": "circle",
+            "data": [{"coord": [point, 0.8], "name": "80/20"}],
+            "label": {"show": True, "position": "right", "formatter": label},
+        }
+        series[0]["markLine"] = {
+            "symbol": "none",
+            "lineStyle": {"type": "dotted"},
+            "data": [{"xAxis": point}, {"yAxis": 0.8}],
+            "label": {"show": False},
+        }
+    return _json(
+        {
+            "grid": {"left": 8, "right": 24, "top": 28, "bottom": 24, "containLabel": True},
+            "legend": {"top": 0},
+            "tooltip": {"trigger": "axis"},
+            "xAxis": {
+                "type": "value",
+                "min": 0,
+                "max": 1,
+                "name": tr(request, "Share of customers"),
+                "nameLocation": "middle",
+                "nameGap": 24,
+            },
+            "yAxis": {"type": "value", "min": 0, "max": 1},
+            "color": ["#1f6feb", "#8c959f"],
+            "series": series,
+        }
+    )
+
+
+def _histogram_chart(request: Request, hist: dict[str, Any], name: str, digits: int) -> str:
+    """A histogram from stored bin edges and counts."""
+    edges = hist.get("edges", [])
+    counts = hist.get("counts", [])
+    cats = [
+        f"{edges[i]:,.{digits}f}–{edges[i + 1]:,.{digits}f}"
+        for i in range(min(len(counts), len(edges) - 1))
+    ]
+    return _json(
+        {
+            "grid": {"left": 8, "right": 8, "top": 16, "bottom": 4, "containLabel": True},
+            "tooltip": {"trigger": "axis"},
+            "xAxis": {"type": "category", "data": cats, "axisLabel": {"rotate": 40}},
+            "yAxis": {"type": "value", "name": tr(request, "Customers")},
+            "color": ["#1f6feb"],
+            "series": [{"name": name, "type": "bar", "barCategoryGap": "8%", "data": counts}],
+        }
+    )
+
+
+def _scatter_chart(request: Request, points: list, x_name: str) -> str:
+    """Churn risk or P(alive) against CLV, one point per customer (the third value is the
+    customer id); ``x_name`` names the measure and the model behind it."""
+    return _json(
+        {
+            "grid": {"left": 8, "right": 16, "top": 16, "bottom": 24, "containLabel": True},
+            "tooltip": {"trigger": "item"},
+            "xAxis": {
+                "type": "value",
+                "min": 0,
+                "max": 1,
+                "name": x_name,
+                "nameLocation": "middle",
+                "nameGap": 24,
+            },
+            "yAxis": {"type": "value", "name": tr(request, "CLV")},
+            "color": ["#7c3aed"],
+            "series": [
+                {
+                    "name": tr(request, "Customers"),
+                    "type": "scatter",
+                    "symbolSize": 7,
+                    "cursor": "pointer",
+                    "data": points,
+                }
+            ],
+        }
+    )
+
+
+def _cohort_chart(request: Request, cohorts: dict[str, Any]) -> str:
+    """The share of each first-purchase cohort still buying, month by month, as a heat map."""
+    rows = cohorts.get("cohorts", [])
+    periods = cohorts.get("periods", [])
+    data = []
+    for y, shares in enumerate(cohorts.get("shares", [])):
+        for x, share in enumerate(shares):
+            if _num(share) is not None:
+                # Percent, so each cell can print its value ("37") without a JS formatter.
+                data.append([x, y, round(float(share) * 100)])
+    return _json(
+        {
+            "grid": {"left": 8, "right": 8, "top": 8, "bottom": 48, "containLabel": True},
+            "tooltip": {"position": "top"},
+            "xAxis": {
+                "type": "category",
+                "data": [str(p) for p in periods],
+                "name": tr(request, "Months since first purchase"),
+                "nameLocation": "middle",
+                "nameGap": 24,
+                "splitArea": {"show": True},
+            },
+            "yAxis": {"type": "category", "data": rows, "inverse": True},
+            "visualMap": {
+                "min": 0,
+                "max": 100,
+                "calculable": True,
+                "text": ["100 %", "0 %"],
+                "orient": "horizontal",
+                "left": "center",
+                "bottom": 0,
+                "itemHeight": 120,
+                "inRange": {"color": ["#f6f8fa", "#9ecbff", "#1f6feb", "#0a3069"]},
+            },
+            "series": [
+                {
+                    "name": tr(request, "Still buying"),
+                    "type": "heatmap",
+                    "data": data,
+                    "label": {
+                        "show": True,
+                        "formatter": "{@[2]}",
+                        "fontSize": 10 if len(periods) <= 24 else 8,
+                    },
+                }
+            ],
+        }
+    )
+
+
+def _tracking_chart(request: Request, holdout: dict[str, Any]) -> str:
+    """Cumulative repeat purchases, actual against expected, with the holdout period shaded."""
+    rows = holdout.get("tracking", [])
+    periods = [str(r["period"]) for r in rows]
+    first_holdout = next((str(r["period"]) for r in rows if r.get("holdout")), None)
+    actual: dict[str, Any] = {
+        "name": tr(request, "Actual"),
+        "type": "line",
+        "showSymbol": False,
+        "data": [r.get("actual_cumulative") for r in rows],
+    }
+    if first_holdout is not None:
+        actual["markLine"] = {
+            "symbol": "none",
+            "lineStyle": {"type": "dashed", "color": "#cf222e"},
+            "label": {"formatter": tr(request, "Holdout starts")},
+            "data": [{"xAxis": first_holdout}],
+        }
+        actual["markArea"] = {
+            "itemStyle": {"color": "rgba(207,34,46,0.06)"},
+            "data": [[{"xAxis": first_holdout}, {"xAxis": periods[-1]}]],
+        }
+    return _json(
+        {
+            "grid": {"left": 8, "right": 16, "top": 28, "bottom": 24, "containLabel": True},
+            "legend": {"top": 0},
+            "tooltip": {"trigger": "axis"},
+            "xAxis": {
+                "type": "category",
+                "data": periods,
+                "name": tr(request, "Week"),
+                "nameLocation": "middle",
+                "nameGap": 24,
+            },
+            "yAxis": {"type": "value", "name": tr(request, "Repeat purchases")},
+            "color": ["#1f6feb", "#22a06b"],
+            "series": [
+                actual,
+                {
+                    "name": tr(request, "Expected"),
+                    "type": "line",
+                    "showSymbol": False,
+                    "lineStyle": {"type": "dashed"},
+                    "data": [r.get("expected_cumulative") for r in rows],
+                },
+            ],
+        }
+    )
+
+
+def _bars_chart(items: list[tuple[str, int]], colour: str) -> str:
+    """A small horizontal bar chart of counts."""
+    return _json(
+        {
+            "grid": {"left": 8, "right": 24, "top": 4, "bottom": 4, "containLabel": True},
+            "tooltip": {"trigger": "axis"},
+            "xAxis": {"type": "value", "minInterval": 1},
+            "yAxis": {"type": "category", "data": [n for n, _ in items], "inverse": True},
+            "color": [colour],
+            "series": [{"type": "bar", "data": [c for _, c in items], "label": {"show": True}}],
+        }
+    )
