@@ -227,3 +227,53 @@ def test_two_workers_running_one_distribution_at_once_invite_once(live_pg, monke
         assert {i.claimed_by for i in items} == {r.holder for r in runners}
         assert _counts(s, dist_id) == (30, 30)
         assert s.get(SurveyDistribution, dist_id).invited == 30
+
+
+def test_progress_of_a_distribution_run_by_a_worker_shows_in_a_web_process(live_pg, monkeypatch):
+    """The web process runs nothing: the page and Background work read the item's row."""
+    from retento.surveys import service
+    from retento.surveys.schemas import SurveyUpdate
+
+    with live_pg.session() as s:
+        make_user(s, username="admin", role="admin")
+        manager = make_user(s, username="manager", role="manager")
+        survey = service.create_survey(s, small_survey_data(), actor=manager)
+        service.update_survey(s, survey.id, SurveyUpdate(status="active"), actor=manager)
+        people = _people(s, 5)
+        s.commit()
+        dist_id, item_id = _start(s, survey, people, manager)
+        survey_id = survey.id
+    gate, paused = threading.Event(), threading.Event()
+    real = distributions._queue_invitation_emails
+
+    def held(*args, **kwargs):  # hold the worker at the "emails" stage
+        paused.set()
+        assert gate.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(distributions, "_queue_invitation_emails", held)
+    monkeypatch.setattr(queue, "PROGRESS_EVERY", 0.0)
+    runner = queue.WorkRunner(live_pg.session_factory)
+    worker = threading.Thread(target=runner.run_once)
+    worker.start()
+    try:
+        assert paused.wait(30)
+        queue.LOCAL.pop(item_id, None)  # what this process shows comes from the row
+        with live_pg.client() as client:
+            web = Browser(client)
+            web.login("admin")
+            work = web.get("/admin/work").text
+            assert "Survey distribution" in work and "Queueing the invitation emails" in work
+            assert 'value="75"' in work
+            page = web.get(f"/surveys/{survey_id}/distributions/{dist_id}").text
+            assert 'id="distribution-progress"' in page and 'value="75"' in page
+            assert "Queueing the invitation emails" in page
+            gate.set()
+            worker.join(30)
+            page = web.get(f"/surveys/{survey_id}/distributions/{dist_id}").text
+            assert 'id="links-table"' in page and "5 customers were invited." in page
+    finally:
+        gate.set()
+        worker.join(30)
+    with live_pg.session() as s:
+        assert _counts(s, dist_id) == (5, 5)

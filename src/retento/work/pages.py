@@ -30,7 +30,7 @@ STATUS_BADGES = {
     "done": "badge-green",
     "failed": "badge-red",
 }
-# Stages the kinds report (scoring, imports), for the page.
+# Stages the kinds report, for the page.
 STAGE_LABELS = {
     "queued": N_("Waiting to start"),
     "summary": N_("Summarising purchases"),
@@ -39,6 +39,13 @@ STAGE_LABELS = {
     "store": N_("Storing the scores"),
     "reading": N_("Reading the file"),
     "writing": N_("Writing"),
+    # survey distributions, playbook actions, loyalty measurement runs
+    "segment": N_("Finding the customers"),
+    "invitations": N_("Creating the invitations"),
+    "emails": N_("Queueing the invitation emails"),
+    "acting": N_("Carrying out the action"),
+    "features": N_("Summarising orders, surveys and complaints"),
+    "measure": N_("Classifying customers"),
     "done": N_("Finishing"),
 }
 
