@@ -190,7 +190,7 @@ class RetentionCase(Base):
     cost: Mapped[Decimal] = mapped_column(MoneyColumn, default=ZERO)
     note: Mapped[str | None] = mapped_column(Text)
     # The treated case's action (e-mail, offer, task), carried out by a worker: queued →
-    # running → done | failed (migration 0032). Control and let-go cases are 'done' at once.
+    # running → done | failed (migration 0031). Control and let-go cases are 'done' at once.
     action_status: Mapped[str] = mapped_column(String(20), default="done", server_default="done")
     action_error: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = version_column()

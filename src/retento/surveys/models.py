@@ -181,7 +181,7 @@ class SurveyDistribution(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # queued → running → done | failed: a worker creates the invitations (migration 0032).
+    # queued → running → done | failed: a worker creates the invitations (migration 0031).
     status: Mapped[str] = mapped_column(String(20), default="done", server_default="done")
     error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

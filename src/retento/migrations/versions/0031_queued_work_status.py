@@ -4,7 +4,7 @@ A distribution is created 'queued' by the request and filled by a worker (its in
 e-mails); a win-back case's action (e-mail, offer, task) is carried out by a worker. Rows that
 exist already were done in the request: they are 'done'.
 
-Revision ID: 0032
+Revision ID: 0031
 Revises: 0030
 Create Date: 2026-12-05 09:20:00.000000
 """
@@ -12,7 +12,7 @@ Create Date: 2026-12-05 09:20:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0032"
+revision = "0031"
 down_revision = "0030"
 branch_labels = None
 depends_on = None
