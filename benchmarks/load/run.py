@@ -1,7 +1,12 @@
 """Serve Retento on a scratch database and run the locust mix against it, bounded in time.
 
     python benchmarks/load/run.py --db bulk_load [--users 50] [--spawn-rate 10] [--time 60s]
-        [--workers 2] [--port 8765]
+        [--workers 2] [--port 8765] [--rate R]
+
+The goal's check (issue 15 point 4), four web processes as the deployment guide sizes 2 cores,
+users paced to offer 110 requests/s in total (``--rate``; see locustfile.py)::
+
+    python benchmarks/load/run.py --db bulk_load --users 50 --workers 4 --rate 110
 
 Starts ``retento serve`` (``--workers``) on 127.0.0.1 against ``--db`` (made by generate.py),
 waits for ``/healthz``, runs ``locust --headless`` from ``.venv-bench`` (see
@@ -74,6 +79,12 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--agents", type=int, default=5, help="distinct web logins")
     ap.add_argument("--label", default="", help="a note stored with the result (e.g. 'before')")
+    ap.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="pace the users to offer this many requests/s in total (0: unpaced)",
+    )
     args = ap.parse_args()
     if not LOCUST.exists():
         sys.exit(f"{LOCUST} is missing: run bash benchmarks/setup_baselines.sh")
@@ -104,7 +115,8 @@ def main() -> None:
              "-r", str(args.spawn_rate), "-t", args.time, "--host", host, "--csv", str(out),
              "--only-summary", "--stop-timeout", "5", "--reset-stats"],
             env={**os.environ, "PYTHONWARNINGS": "ignore", "LOAD_TOKEN": token,
-                 "LOAD_COOKIES": cookies}, check=False,
+                 "LOAD_COOKIES": cookies,
+                 "LOAD_RATE_PER_USER": str(args.rate / args.users)}, check=False,
             cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -138,6 +150,7 @@ def main() -> None:
         users=args.users,
         duration=args.time,
         workers=args.workers,
+        rate=args.rate or None,
         db=args.db,
         load_before=round(load, 2),
         wall_s=round(wall, 1),
