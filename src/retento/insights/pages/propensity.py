@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
+from starlette.background import BackgroundTask
 
 from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
@@ -16,12 +17,14 @@ from retento.core.errors import InvalidInput, RetentoError
 from retento.insights import drivers_queries as q
 from retento.insights.registry import Insight, register_insight, render_insight
 from retento.retention.pages_common import chart_json
+from retento.surveys import distribution_jobs
 from retento.surveys import distributions as survey_distributions
 from retento.surveys.models import Survey
 from retento.surveys.schemas import DistributionCreate, SegmentIn
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
-from retento.web.render import PageUser, flash, page_router, redirect, tr, tr_count
+from retento.web.render import PageUser, flash, page_router, redirect, tr
+from retento.work.queue import run_in_web
 
 router = page_router()
 
@@ -200,14 +203,13 @@ def propensity_distribute(
         )
     except ValidationError as exc:
         raise InvalidInput(str(exc.errors()[0]["msg"]), field="channel") from None
-    dist, _ = survey_distributions.create_distribution(session, survey_id, data, actor=user)
-    flash(
-        request,
-        tr_count(
-            request,
-            dist.invited,
-            N_("One customer was invited."),
-            N_("%(n)s customers were invited."),
-        ),
-    )
-    return redirect(request, f"/surveys/{survey_id}/distributions/{dist.id}")
+    # Like every distribution: checked and recorded ('queued') here, the invitations and e-mails
+    # made by a worker (or by this process after the response, RETENTO_RUN_WORK_IN_WEB); the
+    # distribution's page shows the progress, then the links.
+    dist = survey_distributions.start_distribution(session, survey_id, data, actor=user)
+    item_id = distribution_jobs.enqueue(session, dist, data, user.id)
+    flash(request, tr(request, "The invitations are being created."))
+    response = redirect(request, f"/surveys/{survey_id}/distributions/{dist.id}")
+    if request.app.state.settings.run_work_in_web:
+        response.background = BackgroundTask(run_in_web, request.app.state.session_factory, item_id)
+    return response
