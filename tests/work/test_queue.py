@@ -202,3 +202,21 @@ def test_an_item_running_in_this_process_is_never_reaped_by_it(session_factory):
         item = s.get(WorkItem, item_id)
         assert (item.status, item.result, item.attempts) == ("done", {"reaped": []}, 1)
     assert queue.run_in_web(session_factory, item_id) == "taken"  # done: not run twice
+
+
+def test_each_kind_names_its_own_stages():
+    """The Background work page takes a stage's name from the kind that reports it (this layer
+    knows no domain's words): the loyalty run's "store" is not the scoring run's."""
+    from retento.jobs import load_jobs
+    from retento.work.pages import _row
+
+    load_jobs()
+    kinds = queue.load_kinds()
+    assert kinds["scoring.run"].stages["store"] == "Storing the scores"
+    loyalty = kinds["loyalty.measure"]
+    assert loyalty.stages["store"] == "Storing the measurements"
+
+    class Item:
+        id, kind, status, stage, progress = -1, loyalty.name, "running", "store", 0.5
+
+    assert _row(Item())["stage_label"] == "Storing the measurements"

@@ -370,7 +370,12 @@ def _abandon(session: Session, payload: dict[str, Any], reason: str) -> None:
         job.status, job.message, job.finished_at = "failed", reason, datetime.now(UTC)
 
 
-@work_kind(WORK_KIND, N_("Import"), on_abandon=_abandon)
+@work_kind(
+    WORK_KIND,
+    N_("Import"),
+    on_abandon=_abandon,
+    stages={"reading": N_("Reading the file"), "writing": N_("Writing")},
+)
 def run_queued(ctx: WorkContext) -> dict[str, Any]:
     """The worker's side: check or import the job's file, progress to the work item."""
     job_id = int(ctx.payload["job_id"])

@@ -23,6 +23,15 @@ from retento.web.i18n import N_
 from retento.work import queue
 from retento.work.queue import WorkContext, work_kind
 
+# Stages a measurement run reports (its page and the Background work page show them).
+STAGE_LABELS = {
+    "queued": N_("Waiting to start"),
+    "features": N_("Summarising orders, surveys and complaints"),
+    "measure": N_("Classifying customers"),
+    "store": N_("Storing the measurements"),
+    "done": N_("Finishing"),
+}
+
 log = logging.getLogger("retento.loyalty.measure")
 
 
@@ -79,7 +88,7 @@ def _abandon(session: Session, payload: dict[str, Any], reason: str) -> None:
         run.status, run.error, run.finished_at, run.running = "failed", reason, utcnow(), None
 
 
-@work_kind(WORK_KIND, N_("Loyalty measurement run"), on_abandon=_abandon)
+@work_kind(WORK_KIND, N_("Loyalty measurement run"), on_abandon=_abandon, stages=STAGE_LABELS)
 def run_queued(ctx: WorkContext) -> dict[str, Any]:
     run_id = int(ctx.payload["run_id"])
     ran = execute_started_run(ctx.factory, run_id, ctx.payload.get("actor_id"), report=ctx.progress)

@@ -174,13 +174,7 @@ def _offset(request: Request) -> int:
     return min(int(value), 10_000_000) if value.isdigit() else 0
 
 
-STAGE_LABELS = {
-    "queued": N_("Waiting to start"),
-    "features": N_("Summarising orders, surveys and complaints"),
-    "measure": N_("Classifying customers"),
-    "store": N_("Storing the measurements"),
-    "done": N_("Finishing"),
-}
+STAGE_LABELS = measure_jobs.STAGE_LABELS
 
 
 def _progress_view(run: Any) -> dict[str, Any]:

@@ -70,7 +70,12 @@ def _abandon(session: Session, payload: dict[str, Any], reason: str) -> None:
         case.action_status, case.action_error = "failed", reason
 
 
-@work_kind(WORK_KIND, N_("Playbook action"), on_abandon=_abandon)
+@work_kind(
+    WORK_KIND,
+    N_("Playbook action"),
+    on_abandon=_abandon,
+    stages={"acting": N_("Carrying out the action")},
+)
 def run_queued(ctx: WorkContext) -> dict[str, Any]:
     """Carry out one case's action: once, however often the item is run."""
     case_id = int(ctx.payload["case_id"])

@@ -78,7 +78,17 @@ def _abandon(session: Session, payload: dict[str, Any], reason: str) -> None:
         run.status, run.error, run.finished_at = "failed", reason, utcnow()
 
 
-@work_kind(WORK_KIND, N_("Scoring run"), on_abandon=_abandon)
+@work_kind(
+    WORK_KIND,
+    N_("Scoring run"),
+    on_abandon=_abandon,
+    stages={
+        "summary": N_("Summarising purchases"),
+        "fit": N_("Fitting the models"),
+        "churn": N_("Estimating churn risk"),
+        "store": N_("Storing the scores"),
+    },
+)
 def run_queued(ctx: WorkContext) -> dict[str, Any]:
     run_id = int(ctx.payload["run_id"])
     data = ScoreRunCreate.model_validate(ctx.payload.get("data") or {})

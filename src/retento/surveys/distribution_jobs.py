@@ -79,7 +79,7 @@ def _abandon(session: Session, payload: dict[str, Any], reason: str) -> None:
         dist.status, dist.error, dist.finished_at = "failed", reason, utcnow()
 
 
-@work_kind(WORK_KIND, N_("Survey distribution"), on_abandon=_abandon)
+@work_kind(WORK_KIND, N_("Survey distribution"), on_abandon=_abandon, stages=STAGE_LABELS)
 def run_queued(ctx: WorkContext) -> dict[str, Any]:
     """Create the invitations of one distribution: once, however often the item is run."""
     dist_id = int(ctx.payload["distribution_id"])

@@ -30,22 +30,10 @@ STATUS_BADGES = {
     "done": "badge-green",
     "failed": "badge-red",
 }
-# Stages the kinds report, for the page.
+# Stages every kind passes through; each kind names its own (``work_kind(stages=...)``): this
+# layer knows no domain's vocabulary.
 STAGE_LABELS = {
     "queued": N_("Waiting to start"),
-    "summary": N_("Summarising purchases"),
-    "fit": N_("Fitting the models"),
-    "churn": N_("Estimating churn risk"),
-    "store": N_("Storing the scores"),
-    "reading": N_("Reading the file"),
-    "writing": N_("Writing"),
-    # survey distributions, playbook actions, loyalty measurement runs
-    "segment": N_("Finding the customers"),
-    "invitations": N_("Creating the invitations"),
-    "emails": N_("Queueing the invitation emails"),
-    "acting": N_("Carrying out the action"),
-    "features": N_("Summarising orders, surveys and complaints"),
-    "measure": N_("Classifying customers"),
     "done": N_("Finishing"),
 }
 
@@ -56,7 +44,8 @@ def _row(item) -> dict:
     return {
         "item": item,
         "kind_label": kind.label if kind else item.kind,
-        "stage_label": STAGE_LABELS.get(stage or "", stage or ""),
+        "stage_label": (kind.stages.get(stage or "") if kind else None)
+        or STAGE_LABELS.get(stage or "", stage or ""),
         "percent": None if fraction is None else int(round(fraction * 100)),
     }
 

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -45,6 +45,8 @@ class WorkKind:
     label: str  # a msgid, shown on the Background work page
     run: Callable[[WorkContext], dict[str, Any] | None]
     on_abandon: Callable[[Session, dict[str, Any], str], None] | None = None
+    # stage code -> msgid, for progress shown on the Background work page
+    stages: dict[str, str] = field(default_factory=dict)
 
 
 KINDS: dict[str, WorkKind] = {}
@@ -61,11 +63,13 @@ def work_kind(
     label: str,
     *,
     on_abandon: Callable[[Session, dict[str, Any], str], None] | None = None,
+    stages: dict[str, str] | None = None,
 ):
-    """Register ``func(ctx)`` as the runner of work items of ``name``."""
+    """Register ``func(ctx)`` as the runner of work items of ``name``; ``stages`` names (as
+    msgids) the stages its ``ctx.progress`` reports."""
 
     def wrap(func: Callable[[WorkContext], dict[str, Any] | None]):
-        KINDS[name] = WorkKind(name, label, func, on_abandon)
+        KINDS[name] = WorkKind(name, label, func, on_abandon, dict(stages or {}))
         return func
 
     return wrap
