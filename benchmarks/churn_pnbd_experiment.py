@@ -39,7 +39,7 @@ from scipy import special
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from retento.analytics.btyd import ParetoNBDModel
+from retento.analytics.btyd_pnbd import ParetoNBDModel
 from retento.analytics.churn import DAYS_PER_WEEK, ChurnRiskModel, TransactionLog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from retento.analytics.btyd import BetaGeoModel, ParetoNBDModel
+from retento.analytics.btyd import BetaGeoModel
 from retento.analytics.btyd_mbg import ModifiedBetaGeoModel
+from retento.analytics.btyd_pnbd import ParetoNBDModel
 from retento.analytics.churn import ChurnRiskModel, TransactionLog, churn_metrics
 
 DATA = Path(__file__).parents[1] / "tests" / "data" / "cdnow" / "CDNOW_sample.txt"

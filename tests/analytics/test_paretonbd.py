@@ -124,7 +124,7 @@ def test_tiered_quadrature_matches_a_400_node_rule(theta: tuple[float, ...]) -> 
     """Each row's smallest sufficient Gauss-Legendre rule (8-64 nodes) gives the integral and
     its gradient as a 400-node rule does, for light and heavy buyers, both alpha < beta and
     alpha > beta."""
-    from retento.analytics.btyd import _GL_TIER_BOUNDS, _pnbd_log_integral_rule
+    from retento.analytics.btyd_pnbd import _GL_TIER_BOUNDS, _pnbd_log_integral_rule
 
     rng = np.random.default_rng(1)
     n = 20_000

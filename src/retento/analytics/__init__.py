@@ -17,7 +17,7 @@ _LAZY: dict[str, str] = {
     "BetaGeoModel": "btyd",
     "ConvergenceError": "btyd",
     "GammaGammaModel": "btyd",
-    "ParetoNBDModel": "btyd",
+    "ParetoNBDModel": "btyd_pnbd",
     "ModifiedBetaGeoModel": "btyd_mbg",
     "ChurnRiskModel": "churn",
     "TELCO_FEATURE_LABELS": "churn",

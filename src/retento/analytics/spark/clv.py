@@ -68,8 +68,9 @@ class SparkCLVFit:
 
 
 def _model(name: str) -> Any:
-    from retento.analytics.btyd import BetaGeoModel, ParetoNBDModel
+    from retento.analytics.btyd import BetaGeoModel
     from retento.analytics.btyd_mbg import ModifiedBetaGeoModel
+    from retento.analytics.btyd_pnbd import ParetoNBDModel
 
     if name not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}, not {name!r}")
