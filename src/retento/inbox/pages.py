@@ -14,7 +14,13 @@ from retento.core.validation import DbId
 from retento.inbox import service
 from retento.mail.service import valid_address
 from retento.notifications import service as notes
-from retento.notifications.kinds import CHANNEL_LABELS, CHANNELS, get_kind, load_kind_modules
+from retento.notifications.kinds import (
+    CHANNEL_LABELS,
+    CHANNELS,
+    get_kind,
+    load_kind_modules,
+    render_text,
+)
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import (
@@ -75,7 +81,7 @@ def _row(request: Request, item: service.Item) -> dict:
         "unread": item.unread,
         "level": None,
         "badge": tr(request, kind.group) if kind and kind.group else None,
-        "text": notes.render_text(n.kind, n.params, request_locale(request), n.message),  # type: ignore[union-attr]
+        "text": render_text(n.kind, n.params, request_locale(request), n.message),  # type: ignore[union-attr]
         "subject": item.complaint.subject
         if item.complaint is not None
         else (n.params or {}).get("survey") or (n.params or {}).get("file") or "",  # type: ignore[union-attr]

@@ -24,6 +24,7 @@ from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.loyalty import measure, measure_jobs
 from retento.loyalty import measure_store as store
+from retento.loyalty.panels import DashboardPanel
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels
 from retento.web.panels import Panel, register_panel
@@ -365,8 +366,6 @@ def _dashboard_panel(request: Request, session: Session, user: User) -> dict[str
 
 def register_dashboard(register: Any) -> None:
     """Called by ``pages.py``: a "Loyalty types" box on the loyalty dashboard."""
-    from retento.loyalty.pages import DashboardPanel
-
     register(
         DashboardPanel(
             key="loyalty_types",

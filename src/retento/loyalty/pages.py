@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +30,7 @@ from retento.loyalty import earning, programme, reports, service
 from retento.loyalty import home as loyalty_home
 from retento.loyalty.models import LoyaltyTier
 from retento.loyalty.notices import notice_states
+from retento.loyalty.panels import DASHBOARD_PANELS, register_dashboard_panel
 from retento.loyalty.schemas import ProgrammeUpdate, RewardIn, RuleIn, TierIn
 from retento.scoring import pages_filtered
 from retento.scoring import queries as scoring_queries
@@ -100,31 +100,6 @@ register_nav(
         "admin",
     )
 )
-
-
-@dataclass(frozen=True)
-class DashboardPanel:
-    """A box on the loyalty dashboard: ``load(request, session, user)`` returns its context
-    (``None`` hides it); the template sees it as ``p``."""
-
-    key: str
-    title: str
-    template: str
-    load: Callable[[Request, Session, User], dict[str, Any] | None]
-    permission: str | None = "loyalty:read"
-    order: int = 100
-
-
-DASHBOARD_PANELS: list[DashboardPanel] = []
-
-
-def register_dashboard_panel(panel: DashboardPanel) -> None:
-    """Add (or replace, by key) a loyalty dashboard panel."""
-    for i, existing in enumerate(DASHBOARD_PANELS):
-        if existing.key == panel.key:
-            DASHBOARD_PANELS[i] = panel
-            return
-    DASHBOARD_PANELS.append(panel)
 
 
 def _panel(request: Request, session: Session, customer: Customer, user: User) -> dict | None:

@@ -18,6 +18,7 @@ from retento.auth.models import User
 from retento.mail.kinds import register_kind
 from retento.mail.models import OutboxMessage
 from retento.mail.service import BASE, Email, html_body, queue_email, valid_address
+from retento.notifications.kinds import render_text
 from retento.notifications.models import Notification
 from retento.web.i18n import N_, gettext, normalise_locale
 
@@ -38,8 +39,6 @@ def address_of(user: User) -> str | None:
 
 
 def _text(n: Notification, loc: str) -> str:
-    from retento.notifications.service import render_text
-
     return render_text(n.kind, n.params, loc, n.message)
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from retento.web.i18n import N_
+from retento.web.i18n import N_, gettext
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -90,3 +91,14 @@ def load_kind_modules() -> dict[str, Kind]:
 
 def get_kind(code: str) -> Kind | None:
     return load_kind_modules().get(code)
+
+
+def render_text(kind_code: str, params: dict[str, Any] | None, locale: str, fallback: str) -> str:
+    """The notification in ``locale``; the stored English text if the kind is gone."""
+    kind = get_kind(kind_code)
+    if kind is None:
+        return fallback
+    try:
+        return gettext(locale, kind.text) % (params or {})
+    except (KeyError, TypeError, ValueError):
+        return fallback

@@ -22,24 +22,12 @@ from retento.core.errors import InvalidInput, NotFound
 from retento.core.pagination import MAX_LIMIT
 from retento.notifications.kinds import CHANNELS, Kind, get_kind, load_kind_modules
 from retento.notifications.models import Notification, NotificationPreference
-from retento.web.i18n import gettext
 
 UNREAD_CAP = 99  # the header badge says "99+" beyond this
 
 
 def _insert(session: Session):
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
-def render_text(kind_code: str, params: dict[str, Any] | None, locale: str, fallback: str) -> str:
-    """The notification in ``locale``; the stored English text if the kind is gone."""
-    kind = get_kind(kind_code)
-    if kind is None:
-        return fallback
-    try:
-        return gettext(locale, kind.text) % (params or {})
-    except (KeyError, TypeError, ValueError):
-        return fallback
 
 
 def channels_for(session: Session, users: list[User], kind: Kind) -> dict[int, str]:
