@@ -15,6 +15,7 @@ Definitions (Fader, Hardie & Lee 2005):
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,17 @@ def _register_source(
     With ``text=True`` the CSV columns after the first in ``columns`` are read as text, so that
     a bad value is found with its row number instead of aborting DuckDB's typed CSV reader.
     """
+    return _register_typed(con, transactions, columns, text)[0]
+
+
+def _register_typed(
+    con: duckdb.DuckDBPyConnection, transactions: Any, columns: list[str], text: bool = False
+) -> tuple[str, dict[str, str]]:
+    """:func:`_register_source`, also returning the column types of ``src``.
+
+    A typed CSV's types come from the ``DESCRIBE`` that checks its columns: describing the view
+    again would sniff the file once more (~0.03 s of CPU and ~0.08 s of wall time each).
+    """
     if not isinstance(transactions, str | os.PathLike):
         # Not a path: a DataFrame (pandas is then fully imported: importing it is a no-op).
         import pandas as pd
@@ -64,7 +76,7 @@ def _register_source(
             )
         con.register("src_df", transactions)
         con.execute("CREATE VIEW src AS SELECT * FROM src_df")
-        return "DataFrame"
+        return "DataFrame", _describe(con)
     path = Path(transactions)
     if not path.exists():
         raise SummaryInputError(f"File not found: {path}")
@@ -73,11 +85,14 @@ def _register_source(
     sp = str(path).replace("'", "''")
     if path.suffix.lower() in {".parquet", ".pq"}:
         con.execute(f"CREATE VIEW src AS SELECT * FROM read_parquet('{sp}')")
-        return str(path)
+        return str(path), _describe(con)
     try:
-        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_csv('{sp}')").fetchall()]
+        described = {
+            r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM read_csv('{sp}')").fetchall()
+        }
     except duckdb.Error as exc:
         raise SummaryInputError(f"Cannot read {path} as CSV: {exc}") from None
+    cols = list(described)
     missing = [c for c in columns if c not in cols]
     if missing:
         raise SummaryInputError(
@@ -86,9 +101,13 @@ def _register_source(
     if text:
         types = ", ".join(f"{_q(c)[1:-1]!r}: 'VARCHAR'" for c in columns[1:])
         con.execute(f"CREATE VIEW src AS SELECT * FROM read_csv('{sp}', types={{{types}}})")
-    else:
-        con.execute(f"CREATE VIEW src AS SELECT * FROM read_csv('{sp}')")
-    return str(path)
+        return str(path), _describe(con)
+    con.execute(f"CREATE VIEW src AS SELECT * FROM read_csv('{sp}')")
+    return str(path), described
+
+
+def _describe(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute("DESCRIBE src").fetchall()}
 
 
 def _materialize(
@@ -97,8 +116,7 @@ def _materialize(
     """Create the table ``t`` (cust, day, amt and bad-value flags) from the source."""
     customer_col, datetime_col = columns[0], columns[1]
     monetary_col = columns[2] if len(columns) > 2 else None
-    source = _register_source(con, transactions, columns, text=text)
-    described = {r[0]: r[1] for r in con.execute("DESCRIBE src").fetchall()}
+    source, described = _register_typed(con, transactions, columns, text=text)
     missing = [c for c in columns if c not in described]
     if missing:
         raise SummaryInputError(
@@ -210,16 +228,27 @@ def summarize(
         cal_end = _lit_date(calibration_end) if calibration_end is not None else obs_end
         holdout = calibration_end is not None
         span = (max_day - min_day).days + 1
+        # Integer ids are sorted by NumPy after the fetch (~0.05 s of CPU per million customers
+        # against ~0.25 s for DuckDB's ORDER BY); other types in SQL, in DuckDB's order.
+        sql_order = _column_type(con, "t", "cust") not in _NUMPY_SORTABLE
+        if not sql_order:
+            _use_perfect_hash(con, approx_customers)
         if span <= _BITSET_MAX_DAYS and approx_customers * span <= _BITSET_MAX_BITS:
-            sql = _summary_sql_bitset(min_day, span, unit, cal_end, obs_end)
+            sql = _summary_sql_bitset(
+                min_day, span, unit, cal_end, obs_end, holdout=holdout, order=sql_order
+            )
         else:
-            sql = _summary_sql_days(unit, cal_end, obs_end)
+            sql = _summary_sql_days(unit, cal_end, obs_end, holdout=holdout, order=sql_order)
         arrays = con.execute(sql).fetchnumpy()
     finally:
         con.close()
     import pandas as pd
 
-    cust = arrays.pop("cust")
+    cust = np.asarray(arrays.pop("cust"))
+    if not sql_order:
+        order = np.argsort(cust)  # the ids are distinct (grouped by): no stability needed
+        cust = cust[order]
+        arrays = {k: np.asarray(v)[order] for k, v in arrays.items()}
     index = pd.Index(np.asarray(cust), name=customer_col)
     keep = ["frequency", "recency", "T", "monetary"]
     if holdout:
@@ -234,6 +263,35 @@ def summarize(
     return out
 
 
+# DuckDB integer types that fetchnumpy returns as NumPy integers of the same order.
+_NUMPY_SORTABLE = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+)
+
+
+# Dense integer ids are grouped through an array indexed by id instead of a hash table
+# (DuckDB's perfect hash aggregation, ~0.2 s of CPU less per 10 M rows): when the id range is
+# at most this many times the number of customers, and 2^23 ids at most (~0.3 GB per thread).
+_PERFECT_HASH_DENSITY = 4
+_PERFECT_HASH_MAX_BITS = 23
+
+
+def _use_perfect_hash(con: duckdb.DuckDBPyConnection, approx_customers: int) -> None:
+    """Let DuckDB group integer customer ids of ``t`` by perfect hashing when they are dense."""
+    low, high = con.execute("SELECT min(cust), max(cust) FROM t").fetchone()
+    if low is None:
+        return
+    ids = int(high) - int(low) + 1
+    bits = ids.bit_length() + 1  # DuckDB reserves one more bit for NULL
+    if 12 < bits <= _PERFECT_HASH_MAX_BITS and ids <= _PERFECT_HASH_DENSITY * approx_customers:
+        con.execute(f"SET perfect_ht_threshold = {bits}")  # DuckDB's default is 12 bits
+
+
+def _column_type(con: duckdb.DuckDBPyConnection, table: str, column: str) -> str:
+    types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+    return str(types[column]).upper()
+
+
 # Distinct purchase days per customer are counted with a bitset over the file's day span
 # (DuckDB's bitstring_agg) when it stays small: one hash aggregation by customer instead of a
 # second one by (customer, day), which over 10 M rows cost more than reading the file.
@@ -241,41 +299,68 @@ _BITSET_MAX_DAYS = 20_000
 _BITSET_MAX_BITS = 4 * 8 * 2**30  # about 4 GB of bitsets at most (1 M customers x 55 years)
 
 
-def _summary_select(unit: float, cal_end: str, obs_end: str) -> str:
+def _summary_select(unit: float, cal_end: str, obs_end: str, *, holdout: bool = True) -> str:
+    holdout_cols = (
+        f""",
+               CAST(coalesce(n_h, 0) AS DOUBLE) AS frequency_holdout,
+               CASE WHEN n_h > 0 THEN total_h / n_h ELSE 0.0 END AS monetary_holdout,
+               date_diff('day', {cal_end}, {obs_end}) / {unit} AS duration_holdout"""
+        if holdout
+        else ""
+    )
     return f"""
         SELECT cal.cust AS cust,
                CAST(n - 1 AS DOUBLE) AS frequency,
                date_diff('day', first_day, last_day) / {unit} AS recency,
                date_diff('day', first_day, {cal_end}) / {unit} AS T,
-               CASE WHEN n > 1 THEN (total - first_amt) / (n - 1) ELSE 0.0 END AS monetary,
-               CAST(coalesce(n_h, 0) AS DOUBLE) AS frequency_holdout,
-               CASE WHEN n_h > 0 THEN total_h / n_h ELSE 0.0 END AS monetary_holdout,
-               date_diff('day', {cal_end}, {obs_end}) / {unit} AS duration_holdout
+               CASE WHEN n > 1 THEN (total - first_amt) / (n - 1) ELSE 0.0 END AS monetary
+               {holdout_cols}
         """
 
 
-def _summary_sql_bitset(min_day: Any, span: int, unit: float, cal_end: str, obs_end: str) -> str:
+def _summary_from(holdout: bool, order: bool) -> str:
+    """``FROM`` of the final select: the holdout aggregation joined only when asked for."""
+    join = " LEFT JOIN hold ON cal.cust = hold.cust" if holdout else ""
+    return f"FROM cal{join}" + (" ORDER BY cal.cust" if order else "")
+
+
+def _summary_sql_bitset(
+    min_day: Any,
+    span: int,
+    unit: float,
+    cal_end: str,
+    obs_end: str,
+    *,
+    holdout: bool = True,
+    order: bool = True,
+) -> str:
     """Aggregations of ``t`` by customer (calibration, holdout); same-day purchases merged
     through bitsets.
 
     The number of distinct purchase days is the popcount of a bitset of day offsets. The spend
     of the first day is the single row's amount unless the customer has more rows than days in
     the calibration period; only for those customers is it summed over the first day's rows
-    (a join of ``t`` with that, usually small, set).
+    (a join of ``t`` with that, usually small, set). ``order=False`` leaves the rows unsorted.
     """
     d0 = _lit_date(min_day)
     off = f"CAST(date_diff('day', {d0}, day) AS INTEGER)"
     cal = f"day <= {cal_end} AND day <= {obs_end}"
     hold = f"day > {cal_end} AND day <= {obs_end}"
     bits = f"CAST(bit_count(bitstring_agg({off}, 0, {span - 1})) AS BIGINT)"
+    hold_cte = (
+        f"""hold AS (
+            SELECT cust, {_holdout_days(cal_end, obs_end, bits)} AS n_h, sum(amt) AS total_h
+            FROM t WHERE {hold} GROUP BY cust
+        ), """
+        if holdout
+        else ""
+    )
     return f"""
         WITH agg AS MATERIALIZED (
             SELECT cust, {bits} AS n, count(*) AS n_rows, min(day) AS first_day,
                    max(day) AS last_day, sum(amt) AS total, arg_min(amt, day) AS first_row_amt
             FROM t WHERE {cal} GROUP BY cust
-        ), hold AS (
-            SELECT cust, {bits} AS n_h, sum(amt) AS total_h FROM t WHERE {hold} GROUP BY cust
-        ), dup AS (
+        ), {hold_cte}dup AS (
             SELECT cust, first_day FROM agg WHERE n_rows > n
         ), first_dup AS (
             SELECT t.cust, sum(t.amt) AS amt FROM t JOIN dup
@@ -284,13 +369,40 @@ def _summary_sql_bitset(min_day: Any, span: int, unit: float, cal_end: str, obs_
             SELECT agg.*, coalesce(first_dup.amt, first_row_amt) AS first_amt
             FROM agg LEFT JOIN first_dup ON agg.cust = first_dup.cust
         )
-        {_summary_select(unit, cal_end, obs_end)}
-        FROM cal LEFT JOIN hold ON cal.cust = hold.cust ORDER BY cal.cust
+        {_summary_select(unit, cal_end, obs_end, holdout=holdout)}
+        {_summary_from(holdout, order)}
         """
 
 
-def _summary_sql_days(unit: float, cal_end: str, obs_end: str) -> str:
+def _holdout_days(cal_end: str, obs_end: str, bits: str) -> str:
+    """Distinct holdout purchase days of a customer: for a holdout of up to 127 days, the
+    popcount of a BIGINT or HUGEINT bit mask (``bit_or``, ~0.1 s of CPU less per million
+    customers than a bitstring), else ``bits``."""
+    days = (_date_of(obs_end) - _date_of(cal_end)).days
+    if days > 127:
+        return bits
+    word = "BIGINT" if days <= 63 else "HUGEINT"
+    shift = f"CAST(date_diff('day', {cal_end}, day) - 1 AS {word})"
+    return f"CAST(bit_count(bit_or(CAST(1 AS {word}) << {shift})) AS BIGINT)"
+
+
+def _date_of(literal: str) -> datetime.date:
+    """The date of a ``DATE 'YYYY-MM-DD'`` literal made by :func:`_lit_date`."""
+    return datetime.date.fromisoformat(literal[6:-1])
+
+
+def _summary_sql_days(
+    unit: float, cal_end: str, obs_end: str, *, holdout: bool = True, order: bool = True
+) -> str:
     """Merge same-day purchases by grouping (customer, day), then aggregate by customer."""
+    hold_cte = (
+        f""", hold AS (
+            SELECT cust, count(*) AS n_h, sum(amt) AS total_h
+            FROM days WHERE day > {cal_end} GROUP BY cust
+        )"""
+        if holdout
+        else ""
+    )
     return f"""
         WITH days AS (
             SELECT cust, day, sum(amt) AS amt FROM t WHERE day <= {obs_end} GROUP BY cust, day
@@ -298,13 +410,9 @@ def _summary_sql_days(unit: float, cal_end: str, obs_end: str) -> str:
             SELECT cust, count(*) AS n, min(day) AS first_day, max(day) AS last_day,
                    sum(amt) AS total, arg_min(amt, day) AS first_amt
             FROM days WHERE day <= {cal_end} GROUP BY cust
-        ), hold AS (
-            SELECT cust, count(*) AS n_h, sum(amt) AS total_h
-            FROM days WHERE day > {cal_end} GROUP BY cust
-        )
-        {_summary_select(unit, cal_end, obs_end)}
-        FROM cal LEFT JOIN hold ON cal.cust = hold.cust
-        ORDER BY cal.cust
+        ){hold_cte}
+        {_summary_select(unit, cal_end, obs_end, holdout=holdout)}
+        {_summary_from(holdout, order)}
         """
 
 

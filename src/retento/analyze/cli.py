@@ -203,7 +203,7 @@ def _clv_duckdb(
         t1 = time.perf_counter()
         # Customers share (x, t_x, T) rows: the fit collapses them to distinct rows and the
         # scores are computed per distinct row, so the rows are found once for both.
-        (ux, utx, uT), inverse = _unique_rows([x, tx, T])
+        (ux, utx, uT), inverse = _distinct_rows(x, tx, T, FREQ_DAYS[freq], _unique_rows)
         fitter = {"bgnbd": BetaGeoModel, "mbgnbd": ModifiedBetaGeoModel}.get(
             model, ParetoNBDModel
         )()
@@ -303,6 +303,37 @@ def _clv_duckdb(
                 f"{mt['total_predicted']:.0f} vs actual {mt['total_actual']:.0f} purchases"
             )
         typer.echo(f"Total CLV {value.sum():,.2f}; scores written to {output}")
+
+
+def _distinct_rows(x: Any, tx: Any, T: Any, unit: float, general: Any) -> tuple[list[Any], Any]:
+    """``general([x, tx, T])`` (:func:`retento.analytics.btyd._unique_rows`: the distinct rows
+    in order of first appearance and the inverse index), found with one hash pass.
+
+    The summary's columns are whole numbers of days divided by ``unit``: packed into one
+    integer key, the rows are factorised once instead of three times (~0.1 s of CPU per
+    million customers), with the same rows, order and inverse. Columns that are not such
+    day counts (or a key that could overflow) go through ``general``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    n = len(x)
+    if n == 0:
+        return general([x, tx, T])
+    days = []
+    for col, scale in ((x, 1.0), (tx, unit), (T, unit)):
+        d = np.rint(col * scale)
+        if not (np.isfinite(d).all() and (d / scale == col).all()) or d.min() < 0:
+            return general([x, tx, T])
+        days.append(d.astype(np.int64))
+    size = [int(d.max()) + 1 for d in days]
+    if size[0] * size[1] * size[2] >= 2**62:
+        return general([x, tx, T])
+    key = (days[0] * size[1] + days[1]) * size[2] + days[2]
+    inverse, uniques = pd.factorize(key, sort=False)
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[inverse[::-1]] = np.arange(n - 1, -1, -1)
+    return [np.ascontiguousarray(c[first]) for c in (x, tx, T)], inverse
 
 
 def _import_models() -> None:
