@@ -92,13 +92,14 @@ def test_perfect_hash_grouping_equals_hash_grouping(monkeypatch) -> None:
         ((1, 1_000_000), 1_000_000, 21),  # dense: an array of 2^21 slots
         ((1, 1_000), 1_000, 12),  # DuckDB's default already covers it
         ((1, 10**9), 1_000_000, 12),  # sparse ids: hash table
-        ((0, 2**23), 2**23, 12),  # beyond 2^23 ids
+        ((0, 2**21), 2**21, 12),  # 2^22 slots per thread: more than 2^23 on two threads
     ],
 )
 def test_perfect_hash_only_for_dense_ids(ids, customers, threshold) -> None:
     import duckdb
 
     con = duckdb.connect()
+    con.execute("SET threads = 2")
     con.execute(f"CREATE TABLE t AS SELECT * FROM (VALUES ({ids[0]}), ({ids[1]})) v(cust)")
     summary_mod._use_perfect_hash(con, customers)
     assert con.execute("SELECT current_setting('perfect_ht_threshold')").fetchone()[0] == threshold
