@@ -1,6 +1,6 @@
 """Fuzzing findings (issue 10): each server error reproduced, now a 4xx naming the field.
 
-Runs on SQLite and PostgreSQL (the ``client`` fixture); PostgreSQL is where 32-bit ids, NUL
+Runs on SQLite and PostgreSQL (the ``client`` fixture); PostgreSQL is where out-of-range ids, NUL
 bytes and lone surrogates used to reach the database and fail with a 500.
 """
 
@@ -12,7 +12,7 @@ from tests.factories import make_customer, make_order
 from tests.factories.complaints import make_complaint
 from tests.web.conftest import Browser
 
-TOO_BIG = 2**31  # one past INTEGER
+TOO_BIG = 2**63  # one past BIGINT (ids are 64-bit since migration 0032)
 
 
 def problem(r, status: int, field: str | None = None) -> dict:

@@ -9,8 +9,8 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from retento.core.money import MAX_MONEY, Money, to_money
+from retento.core.types import ID_MAX
 from retento.core.validation import (
-    INT32_MAX,
     Day,
     DbId,
     Name,
@@ -80,7 +80,7 @@ class _Model(BaseModel):
         ("name", "   "),
         ("name", "evil\u202etxt.exe"),
         ("ref", 0),
-        ("ref", INT32_MAX + 1),
+        ("ref", ID_MAX + 1),  # past BIGINT
         ("amount", "1e400"),
     ],
 )
@@ -95,16 +95,18 @@ def test_field_types_accept_the_edges():
         at="2200-12-31T12:00:00+05:00",
         day="1900-01-01",
         name="  Zhang San  ",
-        ref=INT32_MAX,
+        ref=ID_MAX,
         amount="0.01",
     )
     assert m.at == datetime(2200, 12, 31, 7, tzinfo=UTC)
-    assert m.day == date(1900, 1, 1) and m.name == "Zhang San" and m.ref == INT32_MAX
+    assert m.day == date(1900, 1, 1) and m.name == "Zhang San" and m.ref == ID_MAX
 
 
 def test_ids_and_offsets_from_text():
     assert id_from_text("42") == 42
-    assert id_from_text("13800138000") is None  # a phone number
+    assert id_from_text("13800138000") == 13800138000  # ids are 64-bit (migration 0032)
+    assert id_from_text(str(ID_MAX)) == ID_MAX and id_from_text(str(ID_MAX + 1)) is None
+    assert id_from_text("9" * 40) is None
     assert id_from_text("²") is None and id_from_text("0") is None and id_from_text("") is None
     assert offset_from_text("20") == 20
     assert offset_from_text("99999999999") == 0 and offset_from_text("-1") == 0

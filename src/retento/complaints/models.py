@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
 from retento.core.money import ZERO
+from retento.core.types import BigId
 from retento.core.versioning import version_column
 
 KINDS = ("complaint", "grumble")
@@ -68,12 +69,12 @@ class ComplaintCategory(Base):
 
     __tablename__ = "complaint_categories"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(50), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     name_zh: Mapped[str | None] = mapped_column(String(100))
     parent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("complaint_categories.id", ondelete="RESTRICT")
+        BigId, ForeignKey("complaint_categories.id", ondelete="RESTRICT")
     )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -83,7 +84,7 @@ class BusinessCalendarRow(Base):
 
     __tablename__ = "business_calendars"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -97,7 +98,7 @@ class SlaPolicy(Base):
 
     __tablename__ = "sla_policies"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     severity: Mapped[int | None] = mapped_column(Integer)
     value_class: Mapped[str | None] = mapped_column(String(20))
@@ -106,10 +107,10 @@ class SlaPolicy(Base):
     resolution_minutes: Mapped[int] = mapped_column(Integer)
     warn_fraction: Mapped[float] = mapped_column(Float, default=0.8)
     calendar_id: Mapped[int] = mapped_column(
-        ForeignKey("business_calendars.id", ondelete="RESTRICT")
+        BigId, ForeignKey("business_calendars.id", ondelete="RESTRICT")
     )
     auto_reassign_to_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
     )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -159,31 +160,39 @@ class Complaint(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     tracking_code: Mapped[str] = mapped_column(String(20), unique=True)
     # RESTRICT: complaints (remedies, compensation) outlive the customer record (archived instead).
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="RESTRICT"))
     kind: Mapped[str] = mapped_column(String(20), default="complaint")
     channel: Mapped[str] = mapped_column(String(20), index=True)
     category_id: Mapped[int] = mapped_column(
-        ForeignKey("complaint_categories.id", ondelete="RESTRICT"), index=True
+        BigId, ForeignKey("complaint_categories.id", ondelete="RESTRICT"), index=True
     )
     root_cause: Mapped[str | None] = mapped_column(String(100), index=True)
     subject: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
-    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"))
+    order_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("orders.id", ondelete="SET NULL")
+    )
+    product_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("products.id", ondelete="SET NULL")
+    )
     severity: Mapped[int] = mapped_column(Integer, default=1)
     emotion: Mapped[str] = mapped_column(String(10), default="calm")
     purposes: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default="accepted")
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    assignee_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     # A team is a manager and the users reporting to them (User.manager_id).
-    team_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    team_manager_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     value_class: Mapped[str] = mapped_column(String(20), default="ordinary")
     sla_policy_id: Mapped[int | None] = mapped_column(
-        ForeignKey("sla_policies.id", ondelete="SET NULL")
+        BigId, ForeignKey("sla_policies.id", ondelete="SET NULL")
     )
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -216,7 +225,9 @@ class Complaint(Base):
     contact_name: Mapped[str | None] = mapped_column(String(200))
     contact_email: Mapped[str | None] = mapped_column(String(254))
     contact_phone: Mapped[str | None] = mapped_column(String(50))
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = version_column()
@@ -279,9 +290,9 @@ class SlaPause(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     complaint_id: Mapped[int] = mapped_column(
-        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("complaints.id", ondelete="CASCADE"), index=True
     )
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -295,16 +306,18 @@ class ComplaintEvent(Base):
     __tablename__ = "complaint_events"
     __table_args__ = (Index("ix_complaint_events_complaint_at", "complaint_id", "at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("complaints.id", ondelete="CASCADE")
+    )
     customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(20))
     # Internal notes are never shown to the customer; messages and replies are.
     internal: Mapped[bool] = mapped_column(Boolean, default=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     actor_name: Mapped[str] = mapped_column(String(200), default="system")
     body: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -317,9 +330,9 @@ class Remedy(Base):
 
     __tablename__ = "complaint_remedies"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     complaint_id: Mapped[int] = mapped_column(
-        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("complaints.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(20))
     compensation_type: Mapped[str | None] = mapped_column(String(20))
@@ -329,7 +342,9 @@ class Remedy(Base):
     points: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(Text)
     given_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
 
     complaint: Mapped[Complaint] = relationship(back_populates="remedies")
 
@@ -339,9 +354,9 @@ class ComplaintAttachment(Base):
 
     __tablename__ = "complaint_attachments"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     complaint_id: Mapped[int] = mapped_column(
-        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("complaints.id", ondelete="CASCADE"), index=True
     )
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
@@ -349,7 +364,9 @@ class ComplaintAttachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(String(500))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
 
     complaint: Mapped[Complaint] = relationship(back_populates="attachments")
 
@@ -359,10 +376,12 @@ class ComplaintNotification(Base):
 
     __tablename__ = "complaint_notifications"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     complaint_id: Mapped[int] = mapped_column(
-        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("complaints.id", ondelete="CASCADE"), index=True
     )
     level: Mapped[str] = mapped_column(String(20))
     clock: Mapped[str] = mapped_column(String(20))
@@ -378,7 +397,7 @@ class RateHit(Base):
     __tablename__ = "complaint_rate_hits"
     __table_args__ = (Index("ix_complaint_rate_hits_key_at", "key", "at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
@@ -389,13 +408,13 @@ class ImprovementAction(Base):
     __tablename__ = "complaint_improvements"
     __table_args__ = (UniqueConstraint("title", "root_cause", name="uq_improvement_title_cause"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     root_cause: Mapped[str] = mapped_column(String(100), index=True)
     category_id: Mapped[int | None] = mapped_column(
-        ForeignKey("complaint_categories.id", ondelete="SET NULL")
+        BigId, ForeignKey("complaint_categories.id", ondelete="SET NULL")
     )
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     stage: Mapped[str] = mapped_column(String(10), default="plan")
     plan: Mapped[str] = mapped_column(Text)
     do_note: Mapped[str | None] = mapped_column(Text)

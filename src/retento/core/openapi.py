@@ -49,7 +49,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "The request could not be processed (malformed).",
     401: "Missing or invalid bearer token (header `WWW-Authenticate: Bearer`).",
     403: "The user's role or scope does not allow this.",
-    404: "No such record (also: an id outside 1…2147483647).",
+    404: "No such record (also: an id outside 1…9223372036854775807).",
     409: "Conflicts with existing data (duplicate, stale version, wrong state).",
     412: "The `If-Match` version is not the current one.",
     413: "The body or upload is larger than allowed.",

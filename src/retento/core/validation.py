@@ -1,7 +1,7 @@
 """Input limits shared by every interface: id ranges, text safety, names, dates.
 
-The database has limits the type system does not know about: ids are 32-bit ``INTEGER``
-columns, PostgreSQL text cannot hold NUL, no driver can encode a lone UTF-16 surrogate, and a
+The database has limits the type system does not know about: ids are 64-bit (``BIGINT`` on
+PostgreSQL, ``core.types.BigId``), PostgreSQL text cannot hold NUL, no driver can encode a lone UTF-16 surrogate, and a
 timestamp near ``datetime.max`` overflows when converted to UTC. These types and checks turn
 such input into a 4xx naming the field instead of a database error (a 500).
 """
@@ -18,13 +18,14 @@ from fastapi import Request
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 from retento.core.errors import InvalidInput
+from retento.core.types import ID_MAX
 
 INT32_MAX = 2**31 - 1
-"""Largest value of an ``INTEGER`` column (every primary and foreign key)."""
+"""Largest value of an ``INTEGER`` column (counters, offsets; not ids, which are ``ID_MAX``)."""
 
-DbId = Annotated[int, Ge(1), Le(INT32_MAX)]
-"""An id of a row: 1 … 2³¹−1. As a path parameter an id out of range answers 404 (no such
-row can exist); as a query filter or body field, 422 naming the field."""
+DbId = Annotated[int, Ge(1), Le(ID_MAX)]
+"""An id of a row: 1 … 2⁶³−1 (``BIGINT``). As a path parameter an id out of range answers 404
+(no such row can exist); as a query filter or body field, 422 naming the field."""
 
 Offset = Annotated[int, Ge(0), Le(INT32_MAX)]
 """A list offset: 0 … 2³¹−1."""
@@ -204,17 +205,17 @@ An explicit ``null`` is refused (422 naming the field); omitting the field keeps
 def id_from_text(text: str) -> int | None:
     """``text`` as a row id if it is one (digits within the id range), else None.
 
-    Search boxes accept ids, but a phone number typed into one must not be cast to a 32-bit
-    integer (the database would refuse the comparison)."""
+    Search boxes accept ids; a longer run of digits must not be cast to a 64-bit integer (the
+    database would refuse the comparison)."""
     t = text.strip()
-    if not t.isdigit() or not t.isascii() or len(t) > 10:
+    if not t.isdigit() or not t.isascii() or len(t) > 19:
         return None
     n = int(t)
-    return n if 1 <= n <= INT32_MAX else None
+    return n if 1 <= n <= ID_MAX else None
 
 
 def is_id(text: str) -> bool:
-    """Whether a form or query value is a row id (ASCII digits, 1 … 2³¹−1)."""
+    """Whether a form or query value is a row id (ASCII digits, 1 … 2⁶³−1)."""
     return id_from_text(text) is not None
 
 

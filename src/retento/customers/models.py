@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, tex
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, UTCDateTime, utcnow
+from retento.core.types import BigId
 from retento.core.versioning import version_column
 
 PARTY_TYPES = ("person", "organisation")
@@ -45,7 +46,7 @@ class Customer(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     # Lower-cased name kept for fast case-insensitive prefix search on both backends.
@@ -62,7 +63,7 @@ class Customer(Base):
     address: Mapped[str | None] = mapped_column(String(300))
     city: Mapped[str | None] = mapped_column(String(100))
     country: Mapped[str | None] = mapped_column(String(2))
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     acquired_on: Mapped[date | None] = mapped_column(Date)
     consent_email: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_sms: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -75,7 +76,9 @@ class Customer(Base):
     # Archived customers are hidden from lists, search, scoring and survey distributions but keep
     # their history; erased ones also had their personal data anonymised (customers/privacy.py).
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    archived_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    archived_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Bumped by every change, contacts/tags/assignments included (core.versioning).
     version: Mapped[int] = version_column()
@@ -138,9 +141,9 @@ class Contact(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str | None] = mapped_column(String(100))
@@ -156,7 +159,7 @@ class CustomerTag(Base):
     __tablename__ = "customer_tags"
 
     customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(String(50), primary_key=True, index=True)
 
@@ -169,10 +172,10 @@ class CustomerAssignment(Base):
     __tablename__ = "customer_assignments"
 
     customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
 
     customer: Mapped[Customer] = relationship(back_populates="assignments")
@@ -189,7 +192,7 @@ class SearchGram(Base):
 
     gram: Mapped[str] = mapped_column(String(3), primary_key=True)
     customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
 
 

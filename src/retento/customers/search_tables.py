@@ -6,6 +6,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from retento.core.db import Base
+from retento.core.types import BigId
 
 # Joins the fields of ``SearchRow.hay`` and ``SearchRow.digits`` (and starts and ends them), so
 # that "%␟value␟%" is an exact field and "%␟value%" a field prefix.
@@ -34,7 +35,7 @@ class SearchRow(Base):
     )
 
     customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
     archived: Mapped[bool] = mapped_column(Boolean)
     name_key: Mapped[str] = mapped_column(String(200))

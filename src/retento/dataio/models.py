@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from retento.core.db import Base, UTCDateTime, utcnow
+from retento.core.types import BigId
 
 # uploaded → (mapped) validating → validated → running → done | failed. A failure while
 # validating (a file that cannot be read to the end) is "failed" with ``phase`` "validating".
@@ -20,7 +21,7 @@ class ImportJob(Base):
 
     __tablename__ = "import_jobs"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     entity: Mapped[str] = mapped_column(String(20))
     filename: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(Integer, default=0)
@@ -37,7 +38,7 @@ class ImportJob(Base):
     message: Mapped[str | None] = mapped_column(Text)
     rejects: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from retento.core.db import Base, UTCDateTime, utcnow
+from retento.core.types import BigId
 from retento.core.versioning import version_column
 
 RUN_KINDS = ("segments", "basket", "sequences")
@@ -25,14 +26,14 @@ class InsightRun(Base):
     __tablename__ = "insight_runs"
     __table_args__ = (Index("ix_insight_runs_kind_status", "kind", "status", "id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="running")
     params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -45,16 +46,18 @@ class InsightSegment(Base):
 
     __tablename__ = "insight_segments"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     method: Mapped[str] = mapped_column(String(20))
     k: Mapped[int] = mapped_column(Integer)
     features: Mapped[list[str]] = mapped_column(JSON)
     profile: Mapped[dict[str, Any]] = mapped_column(JSON)
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("insight_runs.id", ondelete="SET NULL"))
+    run_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("insight_runs.id", ondelete="SET NULL")
+    )
     customers: Mapped[int] = mapped_column(Integer, default=0)
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -73,7 +76,9 @@ class InsightSegmentMember(Base):
         Index("ix_insight_segment_members_customer", "customer_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    segment_id: Mapped[int] = mapped_column(ForeignKey("insight_segments.id", ondelete="CASCADE"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    segment_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("insight_segments.id", ondelete="CASCADE")
+    )
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
     cluster: Mapped[int] = mapped_column(Integer)

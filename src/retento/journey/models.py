@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, UTCDateTime, utcnow
+from retento.core.types import BigId
 from retento.core.versioning import version_column
 
 # SPEC §7, Schmitt's strategic experiential modules: sense (感官), feel (情感), think (思考),
@@ -27,17 +28,17 @@ class ExperienceRecord(Base):
         CheckConstraint("mode IN ('sense', 'feel', 'think', 'act', 'relate')", name="mode_known"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
     touchpoint_id: Mapped[int | None] = mapped_column(
-        ForeignKey("touchpoints.id", ondelete="SET NULL"), index=True
+        BigId, ForeignKey("touchpoints.id", ondelete="SET NULL"), index=True
     )
     survey_response_id: Mapped[int | None] = mapped_column(
-        ForeignKey("survey_responses.id", ondelete="SET NULL"), index=True
+        BigId, ForeignKey("survey_responses.id", ondelete="SET NULL"), index=True
     )
     survey_answer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("survey_answers.id", ondelete="SET NULL"), index=True
+        BigId, ForeignKey("survey_answers.id", ondelete="SET NULL"), index=True
     )
     mode: Mapped[str] = mapped_column(String(10))
     # The journey stage (touchpoints.STAGES) the experience belongs to: the touchpoint's stage
@@ -46,7 +47,9 @@ class ExperienceRecord(Base):
     rating: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = version_column()

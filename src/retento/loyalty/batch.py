@@ -30,6 +30,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, FieldError, InvalidInput
+from retento.core.types import ID_MAX
 from retento.loyalty import batch_sql, ledger
 from retento.loyalty.models import (
     LoyaltyAccount,
@@ -42,7 +43,6 @@ from retento.loyalty.models import (
 
 MAX_ITEMS = 1000
 OPS = ("earn", "adjust", "redeem")
-INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,8 @@ def _validate(items: list[BatchOp]) -> list[tuple[int, str, str]]:
             bad.append((i, "op", "must be earn, adjust or redeem"))
             continue
         cid = it.customer_id
-        if not isinstance(cid, int) or isinstance(cid, bool) or not 1 <= cid <= INT32_MAX:
-            bad.append((i, "customer_id", f"must be a whole number from 1 to {INT32_MAX}"))
+        if not isinstance(cid, int) or isinstance(cid, bool) or not 1 <= cid <= ID_MAX:
+            bad.append((i, "customer_id", f"must be a whole number from 1 to {ID_MAX}"))
         pts = it.points
         if not isinstance(pts, int) or isinstance(pts, bool) or abs(pts) > ledger.MAX_POINTS:
             bad.append((i, "points", f"must be a whole number up to {ledger.MAX_POINTS}"))

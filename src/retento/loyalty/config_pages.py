@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, NotFound, RetentoError
+from retento.core.types import ID_MAX
 from retento.customers.models import Customer
 from retento.loyalty import clubs, programme
 from retento.loyalty.models import (
@@ -156,7 +157,7 @@ def _status(exc: Exception) -> int:
 
 
 def _get(session: Session, model, obj_id: int, what: str):
-    obj = session.get(model, obj_id) if 0 < obj_id < 2**31 else None
+    obj = session.get(model, obj_id) if 0 < obj_id <= ID_MAX else None
     if obj is None:
         raise NotFound(what, obj_id)
     return obj
@@ -523,7 +524,7 @@ def _find_customer(request: Request, session: Session, value: str, field: str) -
     if not q:
         raise InvalidInput(tr(request, "Enter a customer number."), field=field)
     c = session.scalar(select(Customer).where(Customer.external_id == q))
-    if c is None and q.isdigit() and int(q) < 2**31:
+    if c is None and q.isdigit() and int(q) <= ID_MAX:
         c = session.get(Customer, int(q))
     if c is None:
         raise InvalidInput(tr(request, "No customer with this number."), field=field)
@@ -584,7 +585,7 @@ def _event_page(
 ) -> Response:
     require(user, "loyalty:read")
     club = clubs._club(session, club_id)
-    event = session.get(LoyaltyClubEvent, event_id) if 0 < event_id < 2**31 else None
+    event = session.get(LoyaltyClubEvent, event_id) if 0 < event_id <= ID_MAX else None
     if event is None or event.club_id != club.id:
         raise NotFound("Club event", event_id)
     attended = session.execute(
@@ -635,7 +636,7 @@ def record_attendance(
     _event_page(request, session, user, club_id, event_id)  # 404 for a foreign event
     raw = str(form.get("customer_id") or "").strip()
     try:
-        if not raw.isdigit() or not 0 < int(raw) < 2**31:
+        if not raw.isdigit() or not 0 < int(raw) <= ID_MAX:
             raise InvalidInput(tr(request, "Choose a club member."), field="customer_id")
         _attempt(session, lambda: clubs.attend(session, event_id, int(raw), actor=user))
     except RetentoError as exc:

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Inte
 from sqlalchemy.orm import Mapped, mapped_column
 
 from retento.core.db import Base, UTCDateTime, utcnow
+from retento.core.types import BigId
 
 RUN_STATUSES = ("running", "succeeded", "failed")
 
@@ -19,7 +20,7 @@ class LoyaltyMeasurementRun(Base):
 
     __tablename__ = "loyalty_measurement_runs"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     status: Mapped[str] = mapped_column(String(20), default="running", index=True)
     # True while the run is in progress, NULL afterwards: the unique constraint lets at most one
     # run be in progress on every backend (NULLs never collide).
@@ -59,10 +60,10 @@ class LoyaltyMeasurement(Base):
     )
 
     customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
     run_id: Mapped[int] = mapped_column(
-        ForeignKey("loyalty_measurement_runs.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("loyalty_measurement_runs.id", ondelete="CASCADE"), index=True
     )
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     segment: Mapped[str | None] = mapped_column(String(40))

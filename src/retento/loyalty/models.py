@@ -30,9 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
-
-# SQLite only auto-numbers an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
+from retento.core.types import BigId
 
 SHARDS = 16
 ACCOUNT_KINDS = ("wallet", "expense", "redemption", "breakage", "hold")
@@ -76,7 +74,7 @@ class LoyaltyProgramme(Base):
 
     __tablename__ = "loyalty_programmes"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), default="Loyalty programme")
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_enrol: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -100,7 +98,7 @@ class LoyaltyProgramme(Base):
 class LoyaltyTier(Base):
     __tablename__ = "loyalty_tiers"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(30), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     rank: Mapped[int] = mapped_column(Integer, unique=True)
@@ -133,13 +131,15 @@ class LoyaltyAccount(Base):
     # "expense:3" for system account shards (unique, so they exist once); NULL for wallets.
     system_key: Mapped[str | None] = mapped_column(String(20), unique=True)
     customer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="RESTRICT"), unique=True
+        BigId, ForeignKey("customers.id", ondelete="RESTRICT"), unique=True
     )
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     # Points clawed back beyond what was left (refund policy "negative"/"debt"); future earnings
     # pay it off first. A wallet's balance = its lots' remaining points - debt.
     debt: Mapped[int] = mapped_column(BigInteger, default=0)
-    tier_id: Mapped[int | None] = mapped_column(ForeignKey("loyalty_tiers.id", ondelete="SET NULL"))
+    tier_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("loyalty_tiers.id", ondelete="SET NULL")
+    )
     tier_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     grace_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -160,14 +160,16 @@ class LoyaltyJournal(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(14))
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
+    customer_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="RESTRICT")
+    )
     source_type: Mapped[str] = mapped_column(String(20))
     source_id: Mapped[str | None] = mapped_column(String(64))
     # "<source>:<id>:<event>" or "api:<user>:<Idempotency-Key>": a retry finds the first journal.
     idem_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     request_hash: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(300))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     reverses_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("loyalty_journals.id", ondelete="RESTRICT"), unique=True
     )
@@ -269,7 +271,7 @@ class LoyaltyHold(Base):
     __table_args__ = (Index("ix_loyalty_holds_due", "status", "expires_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="RESTRICT"))
     points: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(10), default="open")
     reference: Mapped[str | None] = mapped_column(String(64))
@@ -285,14 +287,16 @@ class LoyaltyRule(Base):
 
     __tablename__ = "loyalty_rules"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(10))
     # Points per currency unit of net amount (spend/product/category) ...
     rate: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal("0"))
     # ... plus fixed points (per unit bought for product/category, per occurrence for events).
     fixed_points: Mapped[int] = mapped_column(Integer, default=0)
-    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    product_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("products.id", ondelete="CASCADE")
+    )
     category: Mapped[str | None] = mapped_column(String(100))
     event: Mapped[str | None] = mapped_column(String(30))
     min_spend: Mapped[Decimal] = mapped_column(MoneyColumn, default=Decimal("0"))
@@ -312,8 +316,8 @@ class LoyaltyRuleUse(Base):
     __table_args__ = (Index("ix_loyalty_rule_uses_cap", "rule_id", "customer_id", "at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    rule_id: Mapped[int] = mapped_column(ForeignKey("loyalty_rules.id", ondelete="CASCADE"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    rule_id: Mapped[int] = mapped_column(BigId, ForeignKey("loyalty_rules.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
     journal_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("loyalty_journals.id", ondelete="CASCADE")
     )
@@ -324,14 +328,14 @@ class LoyaltyRuleUse(Base):
 class LoyaltyReward(Base):
     __tablename__ = "loyalty_rewards"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(30), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(10))
     points_cost: Mapped[int] = mapped_column(Integer)
     stock: Mapped[int | None] = mapped_column(Integer)
     min_tier_id: Mapped[int | None] = mapped_column(
-        ForeignKey("loyalty_tiers.id", ondelete="SET NULL")
+        BigId, ForeignKey("loyalty_tiers.id", ondelete="SET NULL")
     )
     description: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -346,19 +350,19 @@ class LoyaltyRedemption(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="RESTRICT"), index=True
+        BigId, ForeignKey("customers.id", ondelete="RESTRICT"), index=True
     )
     reward_id: Mapped[int | None] = mapped_column(
-        ForeignKey("loyalty_rewards.id", ondelete="RESTRICT")
+        BigId, ForeignKey("loyalty_rewards.id", ondelete="RESTRICT")
     )
     order_id: Mapped[int | None] = mapped_column(
-        ForeignKey("orders.id", ondelete="SET NULL"), index=True
+        BigId, ForeignKey("orders.id", ondelete="SET NULL"), index=True
     )
     points: Mapped[int] = mapped_column(BigInteger)
     # Points already given back because the order was refunded.
     returned: Mapped[int] = mapped_column(BigInteger, default=0)
     journal_id: Mapped[int] = mapped_column(BigId, ForeignKey("loyalty_journals.id"), unique=True)
-    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    agent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     reward = relationship("LoyaltyReward", lazy="joined")
@@ -369,16 +373,16 @@ class LoyaltyTierChange(Base):
     __table_args__ = (Index("ix_loyalty_tier_changes_customer", "customer_id", "at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
     from_tier_id: Mapped[int | None] = mapped_column(
-        ForeignKey("loyalty_tiers.id", ondelete="SET NULL")
+        BigId, ForeignKey("loyalty_tiers.id", ondelete="SET NULL")
     )
     to_tier_id: Mapped[int | None] = mapped_column(
-        ForeignKey("loyalty_tiers.id", ondelete="SET NULL")
+        BigId, ForeignKey("loyalty_tiers.id", ondelete="SET NULL")
     )
     reason: Mapped[str] = mapped_column(String(20))
     qualifying: Mapped[int] = mapped_column(BigInteger, default=0)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     from_tier = relationship("LoyaltyTier", foreign_keys=[from_tier_id], lazy="joined")
@@ -390,11 +394,11 @@ class LoyaltyClub(Base):
 
     __tablename__ = "loyalty_clubs"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
     min_tier_id: Mapped[int | None] = mapped_column(
-        ForeignKey("loyalty_tiers.id", ondelete="SET NULL")
+        BigId, ForeignKey("loyalty_tiers.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -403,10 +407,10 @@ class LoyaltyClubMember(Base):
     __tablename__ = "loyalty_club_members"
     __table_args__ = (UniqueConstraint("club_id", "customer_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    club_id: Mapped[int] = mapped_column(ForeignKey("loyalty_clubs.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    club_id: Mapped[int] = mapped_column(BigId, ForeignKey("loyalty_clubs.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -416,9 +420,9 @@ class LoyaltyClubMember(Base):
 class LoyaltyClubEvent(Base):
     __tablename__ = "loyalty_club_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     club_id: Mapped[int] = mapped_column(
-        ForeignKey("loyalty_clubs.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("loyalty_clubs.id", ondelete="CASCADE"), index=True
     )
     title: Mapped[str] = mapped_column(String(200))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -429,13 +433,15 @@ class LoyaltyAttendance(Base):
     __tablename__ = "loyalty_attendance"
     __table_args__ = (UniqueConstraint("event_id", "customer_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("loyalty_club_events.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("loyalty_club_events.id", ondelete="CASCADE")
+    )
     customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
     touchpoint_id: Mapped[int | None] = mapped_column(
-        ForeignKey("touchpoints.id", ondelete="SET NULL")
+        BigId, ForeignKey("touchpoints.id", ondelete="SET NULL")
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -448,7 +454,7 @@ class LoyaltyStats(Base):
 
     __tablename__ = "loyalty_stats"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     members: Mapped[int] = mapped_column(BigInteger, default=0)
     active: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from retento.core.db import Base, UTCDateTime, utcnow
-from retento.loyalty.models import BigId
+from retento.core.types import BigId
 
 # queued: an e-mail is in the outbox; skipped: the customer cannot be e-mailed (no usable
 # address or no e-mail consent), recorded so the job does not look at the lot again.
@@ -28,12 +28,12 @@ class LoyaltyNotice(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(20), default="expiring")
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
     lot_id: Mapped[int] = mapped_column(BigId, ForeignKey("loyalty_lots.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     points: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(10))
     message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("mail_outbox.id", ondelete="SET NULL")
+        BigId, ForeignKey("mail_outbox.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

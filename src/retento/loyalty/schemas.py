@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
+from retento.core.types import ID_MAX
 from retento.core.validation import DbId
 
 Points = int
@@ -82,7 +83,7 @@ class RuleIn(BaseModel):
     kind: Literal["spend", "product", "category", "event"]
     rate: Decimal = Field(Decimal("0"), ge=0, le=10000, decimal_places=4)
     fixed_points: int = Field(0, ge=0, le=10_000_000)
-    product_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    product_id: int | None = Field(None, ge=1, le=ID_MAX)
     category: str | None = Field(None, max_length=100)
     event: (
         Literal["survey_answered", "referral", "birthday", "complaint_remedy", "club_attendance"]
@@ -125,7 +126,7 @@ class RewardIn(BaseModel):
     kind: Literal["voucher", "gift", "service"]
     points_cost: int = Field(..., ge=1, le=1_000_000_000)
     stock: int | None = Field(None, ge=0, le=1_000_000_000)
-    min_tier_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    min_tier_id: int | None = Field(None, ge=1, le=ID_MAX)
     description: str | None = Field(None, max_length=2000)
     active: bool = True
 
@@ -140,8 +141,8 @@ class RedeemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     points: int | None = Field(None, ge=1, le=1_000_000_000)
-    reward_id: int | None = Field(None, ge=1, le=2**31 - 1)
-    order_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    reward_id: int | None = Field(None, ge=1, le=ID_MAX)
+    order_id: int | None = Field(None, ge=1, le=ID_MAX)
     note: str | None = Field(None, max_length=300)
 
 
@@ -246,13 +247,13 @@ class MemberRead(BaseModel):
 class TierSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tier_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    tier_id: int | None = Field(None, ge=1, le=ID_MAX)
 
 
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: int = Field(..., ge=1, le=2**31 - 1)
+    customer_id: int = Field(..., ge=1, le=ID_MAX)
     event: Literal["referral", "birthday", "survey_answered"]
     source_id: str = Field(..., min_length=1, max_length=64)
 
@@ -262,7 +263,7 @@ class ClubIn(BaseModel):
 
     name: str = Field(..., min_length=1, max_length=100)
     description: str | None = Field(None, max_length=2000)
-    min_tier_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    min_tier_id: int | None = Field(None, ge=1, le=ID_MAX)
 
 
 class ClubRead(ClubIn):
@@ -289,7 +290,7 @@ class ClubEventRead(ClubEventIn):
 class CustomerRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: int = Field(..., ge=1, le=2**31 - 1)
+    customer_id: int = Field(..., ge=1, le=ID_MAX)
 
 
 class LiabilityRead(BaseModel):
@@ -311,7 +312,7 @@ class BatchItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     op: Literal["earn", "adjust", "redeem"]
-    customer_id: int = Field(..., ge=1, le=2**31 - 1)
+    customer_id: int = Field(..., ge=1, le=ID_MAX)
     points: int = Field(..., ge=-1_000_000_000, le=1_000_000_000)
     key: str = Field(..., min_length=1, max_length=120)
     reason: str | None = Field(None, max_length=300)

@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from retento.core.db import Base, UTCDateTime, utcnow
+from retento.core.types import BigId
 
 # queued → sending (claimed by one job run) → sent | queued again (retry later) | failed;
 # cancelled when the link it carries no longer works (answered or expired before sending).
@@ -24,7 +25,7 @@ class OutboxMessage(Base):
         Index("ix_mail_outbox_related", "related_type", "related_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
@@ -32,9 +33,9 @@ class OutboxMessage(Base):
     locale: Mapped[str] = mapped_column(String(10), default="en")
     kind: Mapped[str] = mapped_column(String(30), index=True)
     related_type: Mapped[str | None] = mapped_column(String(40))
-    related_id: Mapped[int | None] = mapped_column(Integer)
+    related_id: Mapped[int | None] = mapped_column(BigId)  # the id of a row of related_type
     customer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+        BigId, ForeignKey("customers.id", ondelete="SET NULL"), index=True
     )
     status: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -43,6 +44,8 @@ class OutboxMessage(Base):
     # Which job run holds the message while it is being sent (see service.claim_batch).
     claim_token: Mapped[str | None] = mapped_column(String(32))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

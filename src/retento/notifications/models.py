@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from retento.core.db import Base, UTCDateTime, utcnow
+from retento.core.types import BigId
 
 
 class Notification(Base):
@@ -26,15 +27,15 @@ class Notification(Base):
         Index("ix_notifications_digest_due", "delivery", "digested_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(String(500))
     params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Where the notification leads: a site path such as /complaints/12.
     link: Mapped[str | None] = mapped_column(String(300))
     subject_type: Mapped[str | None] = mapped_column(String(40))
-    subject_id: Mapped[int | None] = mapped_column(Integer)
+    subject_id: Mapped[int | None] = mapped_column(BigId)
     # The channel chosen when it was raised: in_app, email or digest.
     delivery: Mapped[str] = mapped_column(String(10), default="in_app")
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -50,8 +51,8 @@ class NotificationPreference(Base):
     __tablename__ = "notification_preferences"
     __table_args__ = (UniqueConstraint("user_id", "kind"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(10))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -63,9 +64,9 @@ class NotificationDigest(Base):
     __tablename__ = "notification_digests"
     __table_args__ = (UniqueConstraint("user_id", "day"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
     day: Mapped[date] = mapped_column(Date)
     items: Mapped[int] = mapped_column(Integer, default=0)
-    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    outbox_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

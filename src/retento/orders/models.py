@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
 from retento.core.money import ZERO
+from retento.core.types import BigId
 from retento.core.versioning import version_column
 
 ORDER_STATUSES = ("placed", "paid", "shipped", "completed", "cancelled")
@@ -24,10 +25,10 @@ class Order(Base):
         Index("ix_orders_time_cover", "ordered_at", "customer_id", "revenue", "profit", "status"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     # RESTRICT: financial history outlives the customer record; customers are archived instead.
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="RESTRICT"))
     ordered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     status: Mapped[str] = mapped_column(String(20), default="completed")
     channel: Mapped[str] = mapped_column(String(20), default="store")
@@ -61,11 +62,13 @@ class Order(Base):
 class OrderLine(Base):
     __tablename__ = "order_lines"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
     line_no: Mapped[int] = mapped_column(Integer)
     product_id: Mapped[int] = mapped_column(
-        ForeignKey("products.id", ondelete="RESTRICT"), index=True
+        BigId, ForeignKey("products.id", ondelete="RESTRICT"), index=True
     )
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(MoneyColumn)
@@ -84,11 +87,15 @@ class OrderLine(Base):
 class Refund(Base):
     __tablename__ = "refunds"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("orders.id", ondelete="RESTRICT"), index=True
+    )
     refunded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     amount: Mapped[Decimal] = mapped_column(MoneyColumn)
-    line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id", ondelete="SET NULL"))
+    line_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("order_lines.id", ondelete="SET NULL")
+    )
     # Units returned to stock: their cost is taken back off the order's cost.
     quantity: Mapped[int] = mapped_column(Integer, default=0)
     reason: Mapped[str | None] = mapped_column(String(300))

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
 from retento.core.money import ZERO
+from retento.core.types import BigId
 from retento.core.versioning import version_column
 
 # Retention classes (SPEC §6): key customers (scoring's vip + major) → strive to win back;
@@ -57,9 +58,9 @@ class RetentionConfig(Base):
 
     __tablename__ = "retention_config"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     default_owner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
     )
     auto_apply: Mapped[bool] = mapped_column(Boolean, default=True)
     notify_owner: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -74,7 +75,7 @@ class RetentionRule(Base):
 
     __tablename__ = "retention_rules"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(30), unique=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     threshold: Mapped[float] = mapped_column(Float)
@@ -96,8 +97,8 @@ class RetentionAlert(Base):
         Index("ix_retention_alerts_owner_status", "owner_id", "status"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
     rule: Mapped[str] = mapped_column(String(30))
     cause_key: Mapped[str] = mapped_column(String(120))
     severity: Mapped[str] = mapped_column(String(10))
@@ -105,12 +106,14 @@ class RetentionAlert(Base):
     reason_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     value_class: Mapped[str] = mapped_column(String(20))
     risk: Mapped[float | None] = mapped_column(Float)
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    closed_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     close_note: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = version_column()
 
@@ -125,7 +128,7 @@ class RetentionPlaybook(Base):
         UniqueConstraint("value_class", "reason", name="uq_retention_playbooks_class_reason"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     value_class: Mapped[str] = mapped_column(String(20))
     # A rule code, or "*" for every reason without a playbook of its own.
     reason: Mapped[str] = mapped_column(String(30), default=ANY_REASON)
@@ -141,12 +144,12 @@ class RetentionPlaybook(Base):
     offer_points: Mapped[int] = mapped_column(Integer, default=0)
     # A voucher from the loyalty rewards catalogue, issued free of points to treated members.
     offer_reward_id: Mapped[int | None] = mapped_column(
-        ForeignKey("loyalty_rewards.id", ondelete="SET NULL")
+        BigId, ForeignKey("loyalty_rewards.id", ondelete="SET NULL")
     )
     # Optional filter: only customers in cluster ``segment_cluster`` of the saved segmentation
     # ``segment_id`` (Insights). No foreign key on purpose: if the segmentation is deleted the
     # filter matches nobody (fails closed) instead of silently widening to every customer.
-    segment_id: Mapped[int | None] = mapped_column(Integer)
+    segment_id: Mapped[int | None] = mapped_column(BigId)
     segment_cluster: Mapped[int | None] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -165,14 +168,14 @@ class RetentionCase(Base):
         Index("ix_retention_cases_outcome_window", "outcome", "window_ends_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     alert_id: Mapped[int] = mapped_column(
-        ForeignKey("retention_alerts.id", ondelete="CASCADE"), unique=True
+        BigId, ForeignKey("retention_alerts.id", ondelete="CASCADE"), unique=True
     )
     playbook_id: Mapped[int] = mapped_column(
-        ForeignKey("retention_playbooks.id", ondelete="RESTRICT")
+        BigId, ForeignKey("retention_playbooks.id", ondelete="RESTRICT")
     )
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
     value_class: Mapped[str] = mapped_column(String(20))
     # Position in the (playbook, class) stratum: decides treated/control by a permuted block.
     seq: Mapped[int] = mapped_column(Integer)
@@ -207,10 +210,10 @@ class RetentionOpenCase(Base):
     __tablename__ = "retention_open_cases"
 
     customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
     case_id: Mapped[int | None] = mapped_column(
-        ForeignKey("retention_cases.id", ondelete="CASCADE"), unique=True
+        BigId, ForeignKey("retention_cases.id", ondelete="CASCADE"), unique=True
     )
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -221,14 +224,14 @@ class RetentionTask(Base):
     __tablename__ = "retention_tasks"
     __table_args__ = (Index("ix_retention_tasks_owner_status_due", "owner_id", "status", "due_on"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_id: Mapped[int | None] = mapped_column(
-        ForeignKey("retention_cases.id", ondelete="CASCADE"), unique=True
+        BigId, ForeignKey("retention_cases.id", ondelete="CASCADE"), unique=True
     )
     customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(20), default="task")
     title: Mapped[str] = mapped_column(String(200))
     script: Mapped[str] = mapped_column(Text, default="")
@@ -237,7 +240,9 @@ class RetentionTask(Base):
     result: Mapped[str | None] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    done_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = version_column()

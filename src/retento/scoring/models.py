@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
+from retento.core.types import BigId
 from retento.core.versioning import version_column
 
 MODELS = ("bgnbd", "mbgnbd", "pareto")
@@ -21,7 +22,7 @@ STAGES = ("potential", "new", "regular", "old", "loyal")
 class ScoreRun(Base):
     __tablename__ = "score_runs"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     model: Mapped[str] = mapped_column(String(20), default="bgnbd")
     status: Mapped[str] = mapped_column(String(20), default="running", index=True)
     as_of: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -81,9 +82,9 @@ class CustomerScore(Base):
         Index("ix_customer_scores_run_reason_var", "run_id", "churn_top_reason", "value_at_risk"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("score_runs.id", ondelete="CASCADE"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigId, ForeignKey("score_runs.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
     order_count: Mapped[int] = mapped_column(Integer, default=0)
     first_order_on: Mapped[date | None] = mapped_column(Date)
     last_order_on: Mapped[date | None] = mapped_column(Date)
@@ -135,7 +136,7 @@ class ValueSettings(Base):
 
     __tablename__ = "value_settings"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     vip_top_pct: Mapped[float] = mapped_column(Float, default=5.0)
     major_top_pct: Mapped[float] = mapped_column(Float, default=20.0)
     ordinary_top_pct: Mapped[float] = mapped_column(Float, default=100.0)
@@ -149,7 +150,9 @@ class ValueSettings(Base):
     lapsed_days: Mapped[int] = mapped_column(Integer, default=365)
     # Share of wallet compares our sales over this many days with the recorded category spend.
     wallet_window_days: Mapped[int] = mapped_column(Integer, default=365)
-    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = version_column()
 

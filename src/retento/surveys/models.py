@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from retento.core.db import Base, UTCDateTime, utcnow
+from retento.core.types import BigId
 from retento.core.versioning import version_column
 
 SURVEY_STATUSES = ("draft", "active", "closed")
@@ -59,7 +60,7 @@ RESPONSE_SOURCES = ("token", "agent", "bulk", "import")
 class Survey(Base):
     __tablename__ = "surveys"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
@@ -76,7 +77,9 @@ class Survey(Base):
     token_days: Mapped[int] = mapped_column(Integer, default=30)
     reminder_after_days: Mapped[int] = mapped_column(Integer, default=3)
     max_reminders: Mapped[int] = mapped_column(Integer, default=2)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = version_column()
@@ -97,8 +100,8 @@ class SurveySection(Base):
     __tablename__ = "survey_sections"
     __table_args__ = (Index("ix_survey_sections_survey_code", "survey_id", "code", unique=True),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(BigId, ForeignKey("surveys.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer, default=0)
     code: Mapped[str] = mapped_column(String(50))
     title: Mapped[str] = mapped_column(String(200))
@@ -116,10 +119,10 @@ class SurveyQuestion(Base):
     __tablename__ = "survey_questions"
     __table_args__ = (Index("ix_survey_questions_survey_code", "survey_id", "code", unique=True),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(BigId, ForeignKey("surveys.id", ondelete="CASCADE"))
     section_id: Mapped[int] = mapped_column(
-        ForeignKey("survey_sections.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("survey_sections.id", ondelete="CASCADE"), index=True
     )
     # Copied from the section so questions sort in questionnaire order without a join.
     section_position: Mapped[int] = mapped_column(Integer, default=0)
@@ -171,15 +174,19 @@ class SurveyDistribution(Base):
 
     __tablename__ = "survey_distributions"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("surveys.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200), default="")
     channel: Mapped[str] = mapped_column(String(20))
     segment_kind: Mapped[str] = mapped_column(String(30))
     segment_value: Mapped[str | None] = mapped_column(String(100))
     invited: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # queued → running → done | failed: a worker creates the invitations (migration 0031).
     status: Mapped[str] = mapped_column(String(20), default="done", server_default="done")
@@ -204,12 +211,12 @@ class SurveyInvitation(Base):
         Index("ix_survey_invitations_due", "completed_at", "expires_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     distribution_id: Mapped[int] = mapped_column(
-        ForeignKey("survey_distributions.id", ondelete="CASCADE")
+        BigId, ForeignKey("survey_distributions.id", ondelete="CASCADE")
     )
-    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    survey_id: Mapped[int] = mapped_column(BigId, ForeignKey("surveys.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(20), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # Random per invitation; the token is HMAC(secret_key, id + salt), so reminders can rebuild
@@ -234,18 +241,22 @@ class SurveyResponse(Base):
         Index("ix_survey_responses_customer", "customer_id", "survey_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    survey_id: Mapped[int] = mapped_column(BigId, ForeignKey("surveys.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="SET NULL")
+    )
     # One response per invitation: a token resumes the same row until it is completed.
     invitation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("survey_invitations.id", ondelete="SET NULL"), unique=True
+        BigId, ForeignKey("survey_invitations.id", ondelete="SET NULL"), unique=True
     )
     channel: Mapped[str] = mapped_column(String(20), index=True)
     source: Mapped[str] = mapped_column(String(20), default="agent")
     status: Mapped[str] = mapped_column(String(20), default="partial")
-    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    entered_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -266,9 +277,13 @@ class SurveyAnswer(Base):
         Index("ix_survey_answers_question", "question_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    response_id: Mapped[int] = mapped_column(ForeignKey("survey_responses.id", ondelete="CASCADE"))
-    question_id: Mapped[int] = mapped_column(ForeignKey("survey_questions.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("survey_responses.id", ondelete="CASCADE")
+    )
+    question_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("survey_questions.id", ondelete="CASCADE")
+    )
     number: Mapped[float | None] = mapped_column(Float)
     expectation: Mapped[float | None] = mapped_column(Float)
     text: Mapped[str | None] = mapped_column(Text)

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from retento.core.db import Base, UTCDateTime, utcnow
+from retento.core.types import BigId
 
 WORK_STATUSES = ("queued", "running", "done", "failed")
 
@@ -38,7 +39,7 @@ class WorkItem(Base):
 
     __tablename__ = "work_items"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(60))
     # What the work is about, e.g. "score_run:12", so a domain page finds its item.
     ref: Mapped[str | None] = mapped_column(String(120), index=True)
@@ -52,7 +53,7 @@ class WorkItem(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(120))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
