@@ -125,6 +125,8 @@ def test_cli_if_empty_and_reset(cli_url):
     assert r.exit_code == 0, out
     assert "Generated 50 customers" in out and "http://127.0.0.1:8000" in out
     assert "agent2 / retento-demo" in out
+    assert "queued work item(s) run" in out
+    _queued_work_was_run(cli_url)
     r = runner.invoke(app, ["demo", "--customers", "50", "--if-empty"])
     assert r.exit_code == 0 and "no demo data generated" in " ".join(r.output.split())
     r = runner.invoke(app, ["demo", "--customers", "50"])
@@ -137,3 +139,29 @@ def test_cli_if_empty_and_reset(cli_url):
     assert key_file.stat().st_mode & 0o077 == 0  # readable by its owner only
     assert get_settings().secret_key == key_file.read_text().strip()
     assert len(get_settings().secret_key) >= 32
+
+
+def _queued_work_was_run(url: str) -> None:
+    """`retento demo` runs the work its data queued (today's win-back actions): nothing is left
+    waiting and every treated task-like case has its owner's task when the demo opens."""
+    from sqlalchemy import func, select
+
+    from retento.core.db import make_engine, make_session_factory
+    from retento.retention.models import RetentionCase, RetentionTask
+    from retento.work.models import WorkItem
+
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as s:
+            assert s.scalar(select(func.count()).where(WorkItem.status != "done")) == 0
+            waiting = select(func.count()).where(RetentionCase.action_status != "done")
+            assert s.scalar(waiting) == 0
+            acting = s.scalar(
+                select(func.count()).where(
+                    RetentionCase.arm == "treated",
+                    RetentionCase.action.in_(("task", "call", "offer")),
+                )
+            )
+            assert s.scalar(select(func.count()).select_from(RetentionTask)) == acting
+    finally:
+        engine.dispose()

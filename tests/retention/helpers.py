@@ -34,3 +34,15 @@ def make_run(
         session.add(CustomerScore(**values))
     session.flush()
     return run
+
+
+def run_queued_work(session: Session, session_factory) -> int:
+    """Commit the test's session, then carry out the queued work as a worker does (``retento
+    worker --once``): an evaluation queues its win-back actions instead of acting. Returns how
+    many work items ran; the session sees their writes afterwards."""
+    from retento.work.queue import WorkRunner
+
+    session.commit()
+    ran = WorkRunner(session_factory).run_once()
+    session.expire_all()
+    return ran

@@ -1,5 +1,6 @@
 """PostgreSQL races: parallel evaluations raise each alert once, one open case per customer, gap-free
-control-group numbering, one task per treated case, one notice per alert."""
+control-group numbering, one notice per alert; the queued actions, run by parallel workers, give
+one task per treated case."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from retento.retention.models import (
     RetentionTask,
 )
 from retento.retention.service import evaluate
+from retento.work.models import WorkItem
+from retento.work.queue import WorkRunner
 from tests.factories import make_customer, make_order, make_user
 from tests.factories.concurrency import run_parallel
 from tests.retention.helpers import make_run
@@ -67,15 +70,27 @@ def test_parallel_evaluations_raise_each_alert_once(live_pg):
             strata.setdefault((c.playbook_id, c.value_class), []).append(c.seq)
         for seqs in strata.values():  # numbered under the playbook lock: no gaps, no repeats
             assert sorted(seqs) == list(range(len(seqs)))
-        task_cases = s.scalars(select(RetentionTask.case_id)).all()
         acting = [
             c.id for c in cases if c.arm == "treated" and c.action in ("task", "call", "offer")
         ]
-        assert sorted(task_cases) == sorted(acting)
+        # The evaluations acted on nobody: the treated cases' actions wait for a worker.
+        assert s.scalar(select(func.count()).select_from(RetentionTask)) == 0
+        queued = sorted(c.id for c in cases if c.action_status == "queued")
+        assert queued == sorted(c.id for c in cases if c.arm == "treated")
         notices = s.scalar(select(func.count()).where(OutboxMessage.kind == "retention_alert"))
         control = {c.customer_id for c in cases if c.arm == "control"}
         # A held-out customer's other alert is held out too: no notice names them.
         assert notices == sum(1 for a in alerts if a.customer_id not in control)
         assert all(a.status == "closed" for a in alerts if a.customer_id in control)
+    # Two workers drain the queue at once: each item is claimed once, each action done once.
+    runners = [WorkRunner(live_pg.session_factory) for _ in range(2)]
+    ran = run_parallel(2, lambda i: runners[i].run_once())
+    assert all(isinstance(n, int) for n in ran), ran
+    with live_pg.session() as s:
+        assert sum(ran) == s.scalar(select(func.count()).select_from(WorkItem))
+        assert {i.status for i in s.scalars(select(WorkItem))} <= {"done"}
+        task_cases = s.scalars(select(RetentionTask.case_id)).all()
+        assert sorted(task_cases) == sorted(acting)
+        assert {c.action_status for c in s.scalars(select(RetentionCase))} == {"done"}
     again = run_parallel(3, run)
     assert again == [0, 0, 0]

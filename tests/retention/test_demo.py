@@ -10,9 +10,10 @@ from retento.demo import generator
 from retento.retention.demo import step_retention
 from retento.retention.models import RetentionAlert, RetentionCase, RetentionTask
 from retento.retention.report import uplift_report
+from tests.retention.helpers import run_queued_work
 
 
-def test_demo_has_alerts_tasks_and_a_report(db, users):
+def test_demo_has_alerts_tasks_and_a_report(db, users, session_factory):
     # The core steps and this one (scoring, complaints, surveys, loyalty have their own tests).
     summary = generator.generate(
         db,
@@ -24,6 +25,9 @@ def test_demo_has_alerts_tasks_and_a_report(db, users):
     assert summary["retention_history_cases"] > 100
     assert summary["retention_settled"] == summary["retention_history_cases"]
     assert summary["retention_alerts"] > 0
+    # Today's win-back actions are queued; `retento demo` runs the queue once the data is in.
+    assert summary["retention_actions_queued"] > 0
+    assert run_queued_work(db, session_factory) >= 1
     assert (
         db.scalar(select(func.count()).select_from(RetentionAlert)) >= summary["retention_alerts"]
     )

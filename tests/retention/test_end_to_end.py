@@ -1,8 +1,9 @@
 """End to end: the warning and win-back loop runs by itself, and the uplift report is right.
 
 1. A VIP (key customer) whose complaint breaches its SLA and who stops buying gets alerts and a
-   win-back task for the owner, with the owner notified by email — run only through the jobs
-   and event hooks, as the scheduler runs them; nobody opens a page.
+   win-back task for the owner, with the owner notified by email — run only through the jobs,
+   the event hooks and the worker, as ``retento worker`` (or ``retento serve`` with
+   RETENTO_RUN_WORK_IN_WEB) runs them; nobody opens a page.
 2. A simulated campaign with a known effect (came-back rate 20 % without, 40 % with the
    playbook; 50.00 revenue per returning customer): the report's 95 % interval holds the true
    uplift and the incremental-revenue interval holds the true net.
@@ -32,10 +33,12 @@ from retento.retention.outcomes import settle
 from retento.retention.service import get_config
 from tests.factories import make_customer, make_order, make_user
 from tests.factories.complaints import make_complaint, only_policies
-from tests.retention.helpers import make_run
+from tests.retention.helpers import make_run, run_queued_work
 
 
-def test_vip_with_breached_complaint_who_stops_buying_gets_alert_and_task(db, users):
+def test_vip_with_breached_complaint_who_stops_buying_gets_alert_and_task(
+    db, users, session_factory
+):
     now = datetime.now(UTC)
     owner = make_user(db, role="agent", email="owner@example.com", locale="zh_CN")
     vip = make_customer(db, name="Ada VIP", owner_id=owner.id)
@@ -63,6 +66,11 @@ def test_vip_with_breached_complaint_who_stops_buying_gets_alert_and_task(db, us
         "key",
         owner.id,
     )
+    # The case is open (treated: no control group for a key complaint); its call task is
+    # queued for the worker, which the scheduler's process or `retento worker` runs.
+    case = db.scalar(select(RetentionCase).where(RetentionCase.alert_id == alert.id))
+    assert (case.arm, case.action, case.action_status) == ("treated", "call", "queued")
+    assert run_queued_work(db, session_factory) == 1
     task = db.scalar(
         select(RetentionTask)
         .join(RetentionCase, RetentionCase.id == RetentionTask.case_id)
@@ -100,6 +108,7 @@ def test_vip_with_breached_complaint_who_stops_buying_gets_alert_and_task(db, us
     ).all()
     assert [t.owner_id for t in open_tasks] == [owner.id]
     assert rhythm.status == "open"
+    assert first["actions_queued"] == 0 and run_queued_work(db, session_factory) == 0
 
     # The customer comes back: the order hook settles the case and closes the lapse alert.
     from retento.retention.models import RetentionOpenCase

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from retento.retention import service
 from retento.retention.models import RetentionAlert, RetentionCase, RetentionTask
 from tests.factories import make_customer, make_order, make_user
-from tests.retention.helpers import make_run
+from tests.retention.helpers import make_run, run_queued_work
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
@@ -19,7 +19,7 @@ def _orders(db, customer, days_ago: list[int]):
         make_order(db, customer, ordered_at=NOW - timedelta(days=d))
 
 
-def test_rhythm_rule_raises_one_alert_per_cause(db, users):
+def test_rhythm_rule_raises_one_alert_per_cause(db, users, session_factory):
     owner = make_user(db, role="agent", email="owner@example.com")
     slow = make_customer(db, owner_id=owner.id)
     steady = make_customer(db)
@@ -42,5 +42,12 @@ def test_rhythm_rule_raises_one_alert_per_cause(db, users):
     assert "30" in render_reason(a.reason_code, a.reason_params, "zh_CN")
     case = db.scalar(select(RetentionCase).where(RetentionCase.alert_id == a.id))
     assert case is not None and case.value_class == "key"
+    # A treated case's task is queued for the worker, not created by the evaluation.
+    treated = case.arm == "treated"
+    assert first.actions_queued == int(treated) and case.action_status == (
+        "queued" if treated else "done"
+    )
+    assert db.scalar(select(func.count()).select_from(RetentionTask)) == 0
+    assert run_queued_work(db, session_factory) == int(treated)
     tasks = db.scalar(select(func.count()).select_from(RetentionTask))
     assert tasks == (1 if case.arm == "treated" else 0)

@@ -73,10 +73,29 @@ def demo(
                 actor=actor,
                 progress=lambda stage, f: bar.update(task, description=stage, completed=f),
             )
+    # The work the demo queued (the win-back actions of today's alerts: e-mails, offers, owners'
+    # tasks) is carried out now, as a worker would, so the demo shows it at once.
+    work_items = _run_queued_work()
     console.print(
         f"Generated {summary['customers']} customers, {summary['products']} products, "
         f"{summary['orders']} orders ({summary['order_lines']} lines, {summary['refunds']} refunds) "
         f"and {summary['touchpoints']} touchpoints with seed {seed} "
-        f"in {time.perf_counter() - started:.1f}s."
+        f"in {time.perf_counter() - started:.1f}s"
+        + (f"; {work_items} queued work item(s) run." if work_items else ".")
     )
     _logins()
+
+
+def _run_queued_work() -> int:
+    """Run the queued work items until none is left (``retento worker --once``)."""
+    from retento.core.config import get_settings
+    from retento.core.db import make_engine, make_session_factory
+    from retento.jobs import load_jobs
+    from retento.work.queue import WorkRunner
+
+    load_jobs()  # every domain's work kinds
+    engine = make_engine(get_settings().database_url)
+    try:
+        return WorkRunner(make_session_factory(engine)).run_once()
+    finally:
+        engine.dispose()

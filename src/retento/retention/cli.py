@@ -39,7 +39,8 @@ def evaluate_cmd(
         return
     console.print(
         f"{out['created']} new alert(s) from {out['candidates']} warning(s) of "
-        f"{out['checked_rules']} rule(s); {out['cases']} playbook case(s) opened, "
+        f"{out['checked_rules']} rule(s); {out['cases']} playbook case(s) opened "
+        f"({out['actions_queued']} action(s) queued for the worker), "
         f"{out['escalated']} escalated, {out['notified']} owner notice(s) queued."
     )
 

@@ -7,7 +7,9 @@ Runs after scoring, complaints, surveys and loyalty (``retento.demo.generator.do
   ordinary +8, small +3, bad 0 over the control rate) through real orders, so the uplift report
   shows rates, intervals and money;
 * today's evaluation of the warning rules on a bounded sample (``TODAY_SAMPLE`` customers), which
-  raises alerts, opens cases and tasks for the owners; a few tasks are already done.
+  raises alerts and opens cases; their actions (e-mails, offers, the owners' tasks) are queued
+  for the worker as in production, and ``retento demo`` runs the queued work once the data is
+  committed, so the owners' tasks are there when the demo opens.
 """
 
 from __future__ import annotations
@@ -142,5 +144,6 @@ def step_retention(session: Session, rng: np.random.Generator, ctx: Any) -> None
         retention_settled=settled["came_back"] + settled["lost"],
         retention_alerts=today.created,
         retention_cases=today.cases,
+        retention_actions_queued=today.actions_queued,
     )
     ctx.progress("retention", 1.0)

@@ -306,6 +306,8 @@ class Batch:
     locked: dict[int, RetentionPlaybook] = field(default_factory=dict)
     seq: dict[tuple[int, str], int] = field(default_factory=dict)
     case_ids: list[int] = field(default_factory=list)
+    # Treated cases whose action was left 'queued' (``defer_action``): the caller queues them.
+    queued: list[int] = field(default_factory=list)
     # Customers given a case by this batch, or found with one open already: their case's arm.
     open_customers: dict[int, str | None] = field(default_factory=dict)
 
@@ -352,7 +354,8 @@ def apply_playbook(
     With ``batch`` (the evaluation job) the audit log gets one summary entry from the caller
     instead of one entry per case. With ``defer_action`` a treated case's action (e-mail,
     offer, task) is left 'queued' for :func:`carry_out_action` (a worker, see
-    ``retention.apply_jobs``); the case and its arm are decided here either way."""
+    ``retention.apply_jobs``; with ``batch`` its id is added to ``batch.queued`` for the caller
+    to queue); the case and its arm are decided here either way."""
     now = now or utcnow()
     if playbook is None:
         key = (alert.value_class, alert.rule)
@@ -454,6 +457,8 @@ def apply_playbook(
         alert.status, alert.closed_at, alert.close_note = "closed", now, HELD_OUT_NOTE
     elif defer_action and pb.action != "let_go":
         case.action_status = "queued"
+        if batch is not None:
+            batch.queued.append(case.id)
     else:
         _act(session, alert, pb, case, now)
     if batch is not None:
@@ -553,13 +558,17 @@ def _act(
     )
 
 
-def carry_out_action(session: Session, case_id: int, *, actor: User | None = None) -> bool:
+def carry_out_action(
+    session: Session, case_id: int, *, actor: User | None = None, audit: bool = True
+) -> bool:
     """Carry out a treated case's queued action (e-mail, offer points or voucher, task) in the
     caller's transaction; False when there is nothing to do.
 
     The case row is locked first and its action status checked under the lock, so a second
     runner (a retried work item, a second worker) waits, then finds it done: the e-mail is
-    queued, the points posted and the task created once. A runner that died wrote nothing."""
+    queued, the points posted and the task created once. A runner that died wrote nothing.
+    With ``audit=False`` (the actions of an evaluation, carried out in groups) the caller
+    records one summary entry instead of one per case."""
     case = lock_row(session, RetentionCase, case_id)
     if case is None or case.action_status not in ("queued", "running"):
         return False
@@ -572,7 +581,8 @@ def carry_out_action(session: Session, case_id: int, *, actor: User | None = Non
     _act(session, alert, pb, case, case.assigned_at)
     case.action_status, case.action_error = "done", None
     session.flush()
-    record(session, actor, "update", "retention_case", case.id, before, snapshot(case))
+    if audit:
+        record(session, actor, "update", "retention_case", case.id, before, snapshot(case))
     return True
 
 

@@ -8,7 +8,7 @@ from annotated_types import Gt, Lt
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from starlette.background import BackgroundTask
+from starlette.background import BackgroundTask, BackgroundTasks
 
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.errors import NotFound
@@ -107,12 +107,34 @@ def update_rule(
     return _rule(rule, user.locale)
 
 
-@router.post("/evaluate")
-def evaluate(data: EvaluateIn, session: DbSession, user: CurrentUser) -> dict[str, Any]:
+@router.post(
+    "/evaluate",
+    responses={
+        200: {
+            "description": "The alerts raised and the win-back cases opened (treated or control, "
+            "decided now). The treated cases' actions (e-mail, offer, task) are queued for a "
+            "worker: actions_queued counts them, work_item_ids names the work items "
+            "(GET /api/v1/work/{id}); each case's action_status is 'queued' until it is done."
+        }
+    },
+)
+def evaluate(
+    data: EvaluateIn, session: DbSession, user: CurrentUser, request: Request
+) -> JSONResponse:
     """Evaluate the warning rules now (the retention_evaluate job does it every 15 minutes)."""
-    return service.evaluate_now(
+    rep = service.evaluate_now(
         session, actor=user, customer_ids=data.customer_ids, rules=data.rules
-    ).to_dict()
+    )
+    background = None
+    if rep.work_item_ids and request.app.state.settings.run_work_in_web:
+        from retento.work.queue import run_in_web
+
+        factory = request.app.state.session_factory
+        background = BackgroundTasks()
+        for item_id in rep.work_item_ids:
+            background.add_task(run_in_web, factory, item_id)
+    # The alerts, cases and work items are committed before the response goes out.
+    return JSONResponse(jsonable_encoder(rep.to_dict()), background=background)
 
 
 @router.get("/alerts", response_model=AlertPage)

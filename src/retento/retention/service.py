@@ -5,6 +5,13 @@ rules for candidates and inserts alerts with insert-or-ignore on (customer, rule
 running it twice, or in two processes at once, raises each alert once. A new alert gets its
 owner (the customer's owner, else the configured default owner), its playbook applied when
 ``auto_apply`` is on, and its owner notified (unless the case was held out as control).
+
+Applying a playbook here decides the case and its arm (treated or control) under the playbook's
+lock, in the evaluation's transaction; a treated case's action (e-mail, offer, task) is not
+carried out here but queued (``retention.apply_jobs``, one work item per evaluation batch) for a
+worker, so an evaluation of thousands of customers does not send thousands of e-mails inside a
+request or a scheduled job. ``EvaluationReport.actions_queued`` counts them and
+``work_item_ids`` names their work items.
 """
 
 from __future__ import annotations
@@ -139,6 +146,9 @@ class EvaluationReport:
     escalated: int = 0
     cases: int = 0
     notified: int = 0
+    # Treated cases whose action is queued for a worker, and the work items that carry them.
+    actions_queued: int = 0
+    work_item_ids: list[int] = field(default_factory=list)
     alert_ids: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,8 +177,10 @@ def evaluate(
     customer_ids: list[int] | None = None,
     rules: list[str] | None = None,
     now: datetime | None = None,
+    requested_by: int | None = None,
 ) -> EvaluationReport:
-    """Raise the alerts the enabled rules call for now; idempotent and safe to run concurrently."""
+    """Raise the alerts the enabled rules call for now; idempotent and safe to run concurrently.
+    ``requested_by``: the user who asked (``evaluate_now``), who may follow the queued work."""
     now = now or utcnow()
     config = ensure_defaults(session)
     stmt = select(RetentionRule).where(RetentionRule.enabled.is_(True))
@@ -225,7 +237,7 @@ def evaluate(
             None,
             {"created": len(new_ids), "first_id": min(new_ids), "last_id": max(new_ids)},
         )
-        _after_create(session, config, new_ids, now, report)
+        _after_create(session, config, new_ids, now, report, requested_by)
     session.flush()
     return report
 
@@ -253,8 +265,14 @@ def _escalate_known(session: Session, found: list, new_ids: set[int]) -> int:
 
 
 def _after_create(
-    session: Session, config: RetentionConfig, ids: list[int], now: datetime, report
+    session: Session,
+    config: RetentionConfig,
+    ids: list[int],
+    now: datetime,
+    report: EvaluationReport,
+    requested_by: int | None,
 ) -> None:
+    from retento.retention import apply_jobs
     from retento.retention.notify import notify_owner
     from retento.retention.playbooks import Batch, apply_playbook
 
@@ -269,7 +287,11 @@ def _after_create(
     }
     batch = Batch()
     for alert in alerts:
-        case = apply_playbook(session, alert, now=now, batch=batch) if config.auto_apply else None
+        case = (
+            apply_playbook(session, alert, now=now, batch=batch, defer_action=True)
+            if config.auto_apply
+            else None
+        )
         if case is not None:
             report.cases += 1
         held_out = case is not None and case.arm == "control"
@@ -290,6 +312,12 @@ def _after_create(
                 "first_id": min(batch.case_ids),
                 "last_id": max(batch.case_ids),
             },
+        )
+    if batch.queued:
+        # The treated cases' actions go to the worker (committed with this evaluation).
+        report.actions_queued = len(batch.queued)
+        report.work_item_ids = apply_jobs.enqueue_cases(
+            session, batch.queued, requested_by=requested_by
         )
 
 
@@ -404,4 +432,4 @@ def evaluate_now(
         bad = [r for r in rules if r not in RULE_CODES]
         if bad:
             raise InvalidInput(f"Unknown rule '{bad[0]}'.", field="rules")
-    return evaluate(session, customer_ids=customer_ids, rules=rules)
+    return evaluate(session, customer_ids=customer_ids, rules=rules, requested_by=actor.id)
