@@ -211,3 +211,43 @@ def test_loyalty_counter_and_rule_form_use_the_pickers(client, db, people, users
         {"name": "Frother bonus", "kind": "product", "product_id": str(frother), "rate": "x"},
     )
     assert r.status_code == 422 and 'class="picker-chosen-label">Milk frother<' in r.text
+
+
+def test_a_mobile_number_typed_without_javascript_is_searched_not_taken_as_an_id(
+    client, db, people, users
+):
+    """Ids are 64-bit, so an 11-digit mobile number is a valid id too: when no record has that
+    id the number is searched, in forms and at the loyalty counter."""
+    from retento.complaints.models import Complaint
+    from retento.complaints.service import category_by_code
+
+    zhao = customers.create_customer(
+        db, CustomerCreate(name="赵敏", phone="13912345678"), actor=users["manager"]
+    )
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    r = web.get("/loyalty/counter", params={"q": "13912345678"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"].endswith(f"/loyalty/members/{zhao.id}#redeem")
+    form = {
+        "kind": "complaint",
+        "channel": "phone",
+        "category_id": str(category_by_code(db, "delivery").id),
+        "severity": "1",
+        "emotion": "calm",
+        "subject": "s",
+        "description": "d",
+        "customer_id": "13912345678",
+    }
+    r = web.post("/complaints/new", form)
+    assert r.status_code == 303, r.text
+    c = db.get(Complaint, int(r.headers["location"].rsplit("/", 1)[1]))
+    assert c.customer_id == zhao.id
+    # A record's own id is still taken as it is, and a number nobody has is refused.
+    assert pickers.resolve(
+        None, db, "customer", "customer_id", str(zhao.id), users["agent"]
+    ) == str(zhao.id)
+    r = web.post("/complaints/new", {**form, "customer_id": "98765432101"})
+    assert r.status_code in (404, 422)
+    assert db.scalar(select(Complaint.id).where(Complaint.subject == "s").offset(1)) is None

@@ -24,6 +24,7 @@ from retento.auth.permissions import can, require
 from retento.core.db import utcnow
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, RetentoError
+from retento.core.validation import id_from_text
 from retento.customers.models import Customer
 from retento.customers.service import get_customer
 from retento.loyalty import earning, programme, reports, service
@@ -171,14 +172,13 @@ def counter(request: Request, session: DbSession, user: PageUser, q: str = "") -
     q = q.strip()
     if q:
         c = session.scalar(select(Customer).where(Customer.external_id == q))
-        if c is None and q.isdigit() and int(q) < 2**31:
-            c = session.get(Customer, int(q))
-        if c is None and not q.isdigit():
+        if c is None and (number := id_from_text(q)) is not None:
+            c = session.get(Customer, number)
+        if c is None:
             # A name, phone or email typed without the picker's JavaScript: its only match.
             try:
-                c = session.get(
-                    Customer, int(pickers.resolve(request, session, "customer", "q", q, user))
-                )
+                found = id_from_text(pickers.resolve(request, session, "customer", "q", q, user))
+                c = session.get(Customer, found) if found is not None else None
             except InvalidInput as exc:
                 flash(request, exc.message, "error")
                 return render(request, "loyalty/counter.html", q=q)

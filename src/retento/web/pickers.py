@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
-from retento.auth.permissions import require
+from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, NotFound
 from retento.core.validation import is_id
@@ -107,14 +107,21 @@ def label_of(session: Session, kind: str, value: object, actor: User) -> PickerI
 def resolve(
     request: Request, session: Session, kind: str, field: str, value: object, actor: User
 ) -> str:
-    """The id a form field stands for, as text: blank stays blank; a number is kept (the
-    service says whether it exists); any other text is searched and taken when exactly one
-    record matches, so the form works without JavaScript. Otherwise ``InvalidInput`` naming
-    ``field`` with a message saying what to do."""
+    """The id a form field stands for, as text: blank stays blank; a record's id is kept; any
+    other text is searched and taken when exactly one record matches, so the form works
+    without JavaScript. Otherwise ``InvalidInput`` naming ``field`` with a message saying what
+    to do. Digits that are no record's id (ids are 64-bit, so an 11-digit mobile number is in
+    range) are searched too, and kept when no single record matches (the service then says
+    the record does not exist)."""
     text = str(value or "").strip()
-    if not text or is_id(text):
+    if not text:
         return text
     source = source_for(kind)
+    if is_id(text):
+        if not can(actor, source.permission) or source.get(session, int(text), actor) is not None:
+            return text  # the service checks the permission and says whether it exists
+        found = (source.sure_search or source.search)(session, text, actor, 2)
+        return str(found[0].id) if len(found) == 1 else text
     require(actor, source.permission)
     query = text[:MAX_QUERY]
     find = source.sure_search or source.search
