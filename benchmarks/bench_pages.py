@@ -18,6 +18,8 @@ process) on the same database, alternating with the working tree ``--rounds`` ti
 prints the ratios: both numbers come from the same run, at the same machine load, and each is
 a page's best over the rounds (the least disturbed by other work on a shared machine). The
 API writes of the mix add touchpoints and complaint notes to the demo database on each run.
+``--baseline-src DIR`` does the same with a ``src`` folder instead of a revision (e.g. the
+working tree with only one's own files put back as they were, when others change the tree too).
 ``--only PAGE`` requests one page (to profile it, e.g. under ``py-spy record``). Like the
 server entry point (``retento.asgi``), the app's start-up heap is frozen when the code under
 test has ``retento.app.freeze_startup_heap``.
@@ -300,6 +302,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=40, help="timed requests per page")
     ap.add_argument("--seed", type=int, default=7, help="seed of the random ids")
     ap.add_argument("--baseline-rev", help="also measure this git revision, first")
+    ap.add_argument("--baseline-src", help="also measure the code in this src folder, first")
     ap.add_argument("--json", help="write the result here")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--no-upgrade", action="store_true", help="do not migrate the database")
@@ -311,18 +314,21 @@ def main() -> None:
     )
     args = ap.parse_args()
     url = build(args.db, args.fresh, upgrade=not args.no_upgrade)
-    if args.rounds == 1 and not args.baseline_rev:
+    baseline = args.baseline_rev or args.baseline_src
+    if args.rounds == 1 and not baseline:
         res = measure(url, args.requests, args.seed, args.only)
     else:
         # Children, alternating baseline and working tree, so both see the same machine load.
         base_src = extract(args.baseline_rev) if args.baseline_rev else None
+        if args.baseline_src:
+            base_src = Path(args.baseline_src).resolve()
         base_runs, runs = [], []
         for _ in range(args.rounds):
             if base_src is not None:
                 base_runs.append(child(base_src, args))
             runs.append(child(ROOT / "src", args))
         res = best_of(runs)
-    base = best_of(base_runs) if args.baseline_rev else None
+    base = best_of(base_runs) if baseline else None
     res["load"] = os.getloadavg()[0]
     if base is not None:
         res["baseline"] = base

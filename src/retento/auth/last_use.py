@@ -31,7 +31,7 @@ def is_stale(last: datetime | None, now: datetime) -> bool:
 def touch(session: Session, model: Any, column: str, row_id: int, now: datetime) -> bool:
     """Set ``model.<column> = now`` for ``row_id`` unless it is recent or locked; commits.
 
-    ``session`` must be a fresh session that belongs to this call alone. Returns True when the
+    ``session`` must have no transaction of its own going (a fresh one, or one just ended). Returns True when the
     row was written; False when it was recent, locked by someone else or the database was busy.
     """
     col = getattr(model, column)
@@ -66,3 +66,21 @@ def touch(session: Session, model: Any, column: str, row_id: int, now: datetime)
         if raw is not None:  # the connection goes back to the pool: restore its patience
             raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     return written
+
+
+def touch_apart(
+    request_session: Session, model: Any, column: str, row_id: int, now: datetime
+) -> bool:
+    """:func:`touch` for a row the request read in its own session (the token or session lookup
+    is the request's first statement: one connection per request), in a short transaction of its
+    own on the same connection, committed before the request goes on.
+
+    The request's read transaction is ended first (rolled back: it has only read the lookup, and
+    the user it loaded reloads on first use): on SQLite its snapshot would be older than this
+    write and its own first write would fail at once (``SQLITE_BUSY_SNAPSHOT``); everywhere, the
+    request's later work must not share a transaction with this write. Never a second pooled
+    connection: a burst of requests holding one each and waiting for another would empty the
+    pool and wait on each other.
+    """
+    request_session.rollback()
+    return touch(request_session, model, column, row_id, now)

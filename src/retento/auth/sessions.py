@@ -11,8 +11,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from retento.auth import last_use
@@ -59,6 +61,16 @@ class Resolved:
     user_id: int
 
 
+def _live(row: Any, user_active: bool, now: datetime, idle_seconds: int) -> bool:
+    """A session row (revoked, expiry and last-seen times) that is still usable."""
+    return (
+        row.revoked_at is None
+        and user_active
+        and row.expires_at > now
+        and row.last_seen_at + timedelta(seconds=idle_seconds) > now
+    )
+
+
 def resolve(
     factory: sessionmaker[Session], plain: str, *, idle_seconds: int, now: datetime | None = None
 ) -> Resolved | None:
@@ -78,13 +90,7 @@ def resolve(
             .join(User, User.id == UserSession.user_id)
             .where(UserSession.sid_hash == hash_sid(plain))
         ).first()
-        if (
-            row is None
-            or row.revoked_at is not None
-            or not row.is_active
-            or row.expires_at <= now
-            or row.last_seen_at + timedelta(seconds=idle_seconds) <= now
-        ):
+        if row is None or not _live(row, row.is_active, now, idle_seconds):
             s.rollback()
             return None
         if last_use.is_stale(row.last_seen_at, now):
@@ -92,6 +98,43 @@ def resolve(
         else:
             s.rollback()
         return Resolved(row.id, row.user_id)
+
+
+@cache
+def _session_user_statement() -> Any:
+    """Built once: building a statement costs more CPU than running this one."""
+    return (
+        select(
+            UserSession.id,
+            UserSession.last_seen_at,
+            UserSession.expires_at,
+            UserSession.revoked_at,
+            User,
+        )
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.sid_hash == bindparam("sid_hash", type_=UserSession.sid_hash.type))
+    )
+
+
+def resolve_user(
+    session: Session,
+    plain: str,
+    *,
+    idle_seconds: int,
+    now: datetime | None = None,
+) -> tuple[int, User] | None:
+    """The live session behind a cookie id and its user, or None, read with one statement in
+    the request's own ``session`` (one connection per request). A plain read takes no lock, so
+    it never waits; the last use is written at most once a minute, in a short transaction of its
+    own that never waits on a lock (:func:`last_use.touch_apart`). Same rules as
+    :func:`resolve`. Returns ``(session row id, user)``."""
+    now = now or utcnow()
+    row = session.execute(_session_user_statement(), {"sid_hash": hash_sid(plain)}).first()
+    if row is None or not _live(row, row.User.is_active, now, idle_seconds):
+        return None
+    if last_use.is_stale(row.last_seen_at, now):
+        last_use.touch_apart(session, UserSession, "last_seen_at", row.id, now)
+    return row.id, row.User
 
 
 def revoke(session: Session, plain: str) -> None:

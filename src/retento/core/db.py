@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select as selectmod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -106,12 +108,51 @@ def make_engine(url: str, *, echo: bool = False, lock_timeout_ms: int | None = N
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(
-        url,
-        echo=echo,
-        pool_pre_ping=True,
-        connect_args=postgres_options(url, lock_timeout_ms),
-    )
+    engine = create_engine(url, echo=echo, connect_args=postgres_options(url, lock_timeout_ms))
+    event.listen(engine, "checkout", _checkout_alive(engine.dialect))
+    return engine
+
+
+def _has_input(fd: int) -> bool:
+    """True when the socket ``fd`` has something to read, or hung up (no wait)."""
+    if hasattr(selectmod, "poll"):
+        poller = selectmod.poll()
+        poller.register(fd, selectmod.POLLIN | selectmod.POLLERR | selectmod.POLLHUP)
+        return bool(poller.poll(0))
+    readable, _, broken = selectmod.select([fd], [], [fd], 0)
+    return bool(readable or broken)
+
+
+def _checkout_alive(dialect: Any) -> Any:
+    """A pool ``checkout`` listener that hands out only live PostgreSQL connections, without a
+    round trip per checkout (``pool_pre_ping`` cost a ``SELECT 1`` on every checkout, two per
+    request).
+
+    A pooled connection is idle (its transaction ended at check-in), so its socket has nothing
+    to read. When PostgreSQL restarts, or a backend is terminated or times out, the server says
+    goodbye (an error message, then the socket closes) and the socket becomes readable: only
+    then is the server pinged, and a connection that fails the ping is replaced by a new one
+    (a ``DisconnectionError`` raised here makes the pool discard it and connect again). Anything
+    else waiting on an idle connection (a notice) is consumed by that ping.
+    """
+
+    def check(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_conn.closed or getattr(dbapi_conn, "broken", False):
+            raise DisconnectionError("the connection is closed")
+        try:
+            fd = dbapi_conn.fileno()
+        except Exception as exc:  # closed underneath
+            raise DisconnectionError("the connection has no socket") from exc
+        if not _has_input(fd):
+            return
+        try:
+            alive = dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError(f"the server closed the connection: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("the server closed the connection")
+
+    return check
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

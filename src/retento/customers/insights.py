@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
+from typing import Any
 
-from sqlalchemy import String, func, literal, null, select, union_all
+from sqlalchemy import Integer, String, bindparam, func, literal, null, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from retento.auth.models import User
@@ -59,25 +61,34 @@ def _money(value: object) -> Decimal:
     return ZERO if value is None else Decimal(str(value)).quantize(CENT)
 
 
-def customer_totals(session: Session, customer_id: int, *, actor: User) -> CustomerTotals:
-    """Order count, revenue, profit, refunds, first/last purchase and touchpoint count."""
-    require(actor, "order:read")
+# The 360 page's statements are built once (per dialect) and reused with bound values: building
+# them and computing their cache keys cost more CPU than running them (1.7 of 4.5 ms for the
+# timeline). Statements are immutable, so one object serves every thread.
+
+
+@cache
+def _totals_statement() -> Any:
+    customer_id = bindparam("customer_id", type_=Order.customer_id.type)
     touchpoints = (
         select(func.count(Touchpoint.id))
         .where(Touchpoint.customer_id == customer_id)
         .scalar_subquery()
     )
-    row = session.execute(  # one round trip: the touchpoint count rides along as a subquery
-        select(
-            func.count(Order.id),
-            func.sum(Order.revenue),
-            func.sum(Order.profit),
-            func.sum(Order.refunded),
-            func.min(Order.ordered_at),
-            func.max(Order.ordered_at),
-            touchpoints,
-        ).where(Order.customer_id == customer_id, Order.status != "cancelled")
-    ).one()
+    return select(  # one round trip: the touchpoint count rides along as a subquery
+        func.count(Order.id),
+        func.sum(Order.revenue),
+        func.sum(Order.profit),
+        func.sum(Order.refunded),
+        func.min(Order.ordered_at),
+        func.max(Order.ordered_at),
+        touchpoints,
+    ).where(Order.customer_id == customer_id, Order.status != "cancelled")
+
+
+def customer_totals(session: Session, customer_id: int, *, actor: User) -> CustomerTotals:
+    """Order count, revenue, profit, refunds, first/last purchase and touchpoint count."""
+    require(actor, "order:read")
+    row = session.execute(_totals_statement(), {"customer_id": customer_id}).one()
     return CustomerTotals(
         order_count=int(row[0] or 0),
         revenue=_money(row[1]),
@@ -89,10 +100,25 @@ def customer_totals(session: Session, customer_id: int, *, actor: User) -> Custo
     )
 
 
-def _month(session: Session):
-    if session.get_bind().dialect.name == "postgresql":
+def _month(dialect: str) -> Any:
+    if dialect == "postgresql":
         return func.to_char(func.timezone("UTC", Order.ordered_at), "YYYY-MM")
     return func.strftime("%Y-%m", Order.ordered_at)
+
+
+@cache
+def _by_month_statement(dialect: str) -> Any:
+    month = _month(dialect).label("month")
+    return (
+        select(month, func.sum(Order.revenue), func.sum(Order.profit))
+        .where(
+            Order.customer_id == bindparam("customer_id", type_=Order.customer_id.type),
+            Order.status != "cancelled",
+        )
+        .group_by(month)
+        .order_by(month.desc())
+        .limit(bindparam("months", type_=Integer()))
+    )
 
 
 def revenue_by_month(
@@ -100,30 +126,16 @@ def revenue_by_month(
 ) -> list[tuple[str, Decimal, Decimal]]:
     """``(YYYY-MM, revenue, profit)`` for the customer's last ``months`` months with orders (UTC)."""
     require(actor, "order:read")
-    month = _month(session).label("month")
-    rows = session.execute(
-        select(month, func.sum(Order.revenue), func.sum(Order.profit))
-        .where(Order.customer_id == customer_id, Order.status != "cancelled")
-        .group_by(month)
-        .order_by(month.desc())
-        .limit(months)
-    ).all()
+    statement = _by_month_statement(session.get_bind().dialect.name)
+    rows = session.execute(statement, {"customer_id": customer_id, "months": months}).all()
     return [(m, _money(r), _money(p)) for m, r, p in reversed(rows)]
 
 
-def timeline(
-    session: Session,
-    customer_id: int,
-    *,
-    actor: User,
-    limit: int = 50,
-    before: datetime | None = None,
-) -> list[TimelineEvent]:
-    """Orders, refunds and touchpoints of one customer, newest first, merged in one SQL query."""
-    require(actor, "order:read")
-    require(actor, "touchpoint:read")
+@cache
+def _timeline_statement(with_before: bool) -> Any:
     owner = aliased(User)
     s = String()
+    customer_id = bindparam("customer_id", type_=Order.customer_id.type)
     orders = select(
         literal("order", s).label("kind"),
         Order.ordered_at.label("at"),
@@ -174,14 +186,34 @@ def timeline(
         .outerjoin(owner, owner.id == Touchpoint.owner_id)
         .where(Touchpoint.customer_id == customer_id)
     )
-    if before is not None:
+    if with_before:
+        before = bindparam("before", type_=Order.ordered_at.type)
         orders = orders.where(Order.ordered_at < before)
         refunds = refunds.where(Refund.refunded_at < before)
         touchpoints = touchpoints.where(Touchpoint.occurred_at < before)
     u = union_all(orders, refunds, touchpoints).subquery()
-    rows = session.execute(
-        select(u).order_by(u.c.at.desc(), u.c.kind, u.c.id.desc()).limit(limit)
-    ).all()
+    return (
+        select(u)
+        .order_by(u.c.at.desc(), u.c.kind, u.c.id.desc())
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
+def timeline(
+    session: Session,
+    customer_id: int,
+    *,
+    actor: User,
+    limit: int = 50,
+    before: datetime | None = None,
+) -> list[TimelineEvent]:
+    """Orders, refunds and touchpoints of one customer, newest first, merged in one SQL query."""
+    require(actor, "order:read")
+    require(actor, "touchpoint:read")
+    values: dict[str, Any] = {"customer_id": customer_id, "limit": limit}
+    if before is not None:
+        values["before"] = before
+    rows = session.execute(_timeline_statement(before is not None), values).all()
     out = []
     for r in rows:
         at_value = r.at

@@ -14,7 +14,15 @@ from babel.dates import format_date as _format_date
 from babel.dates import format_datetime as _format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import (
+    format_currency,
+    format_decimal,
+    get_currency_precision,
+    get_currency_symbol,
+    get_decimal_symbol,
+    get_group_symbol,
+    get_minus_sign_symbol,
+)
 from babel.support import Translations
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
@@ -69,6 +77,81 @@ def gettext(locale: str, message: str) -> str:
     return translations(normalise_locale(locale)).gettext(message)
 
 
+# Money and numbers, the fast way: Babel spends ~30 µs on each amount (the 360 page shows ~60).
+# Where a locale writes numbers like Python's ``format`` does (group ",", decimal ".", minus
+# "-") and its currency pattern is "¤#,##0.00", an exact Decimal or int is formatted with
+# ``format(abs(value), ",.2f")`` behind the locale's currency symbol: the same rounding (the
+# decimal context's, half-even) and the same sign rule as Babel (the sign of the value, so
+# -0.001 is "-$0.00"). Anything else (floats, other patterns, huge values) goes to Babel, and a
+# locale/currency pair is only taken the fast way after it gave Babel's text for PROBES.
+PROBES = tuple(
+    Decimal(v)
+    for v in (
+        "0", "-0", "0.00", "-0.00", "1", "-1", "0.005", "0.015", "0.025", "-0.001", "12.5",
+        "999.995", "1234.5", "-1234.567", "1000000", "-987654321.99", "123456789012.345",
+        "0.1234567890123456789012345678",
+    )
+)  # fmt: skip
+MAX_DIGITS = 28  # Babel normalises in the default decimal context (28 digits) before rounding
+
+
+def _exact(value: object) -> Decimal | None:
+    """``value`` as a Decimal the fast path formats exactly like Babel, else None."""
+    if type(value) is int:
+        value = Decimal(value)
+    elif type(value) is not Decimal:
+        return None
+    if not value.is_finite() or value.adjusted() >= 15:
+        return None
+    if len(value.as_tuple().digits) > MAX_DIGITS:
+        return None
+    return value
+
+
+@cache
+def _plain_numbers(locale: str) -> bool:
+    """True when ``locale`` groups with ",", has "." for decimals and "-" for minus."""
+    loc = Locale.parse(locale)
+    return (get_group_symbol(loc), get_decimal_symbol(loc), get_minus_sign_symbol(loc)) == (
+        ",",
+        ".",
+        "-",
+    )
+
+
+@cache
+def _money_affixes(locale: str, currency: str) -> tuple[str, str] | None:
+    """(positive, negative) prefix of amounts in ``currency`` for the fast path, or None."""
+    loc = Locale.parse(locale)
+    if not _plain_numbers(locale) or get_currency_precision(currency) != 2:
+        return None
+    if loc.currency_formats["standard"].pattern != "¤#,##0.00":
+        return None
+    symbol = get_currency_symbol(currency, loc)
+    affixes = (symbol, "-" + symbol)
+    for v in PROBES:
+        if affixes[v.is_signed()] + format(abs(v), ",.2f") != format_currency(
+            v, currency, locale=loc
+        ):
+            return None
+    return affixes
+
+
+@cache
+def _fast_numbers(locale: str) -> bool:
+    """True when grouped numbers of ``locale`` may be formatted the fast way."""
+    if not _plain_numbers(locale):
+        return False
+    loc = Locale.parse(locale)
+    for digits in range(7):
+        fmt = "#,##0" + ("." + "0" * digits if digits else "")
+        for v in PROBES:
+            mine = ("-" if v.is_signed() else "") + format(abs(v), f",.{digits}f")
+            if mine != format_decimal(v, format=fmt, locale=loc):
+                return False
+    return True
+
+
 class Formatter:
     """Dates, numbers and money for one locale, time zone and currency."""
 
@@ -77,17 +160,27 @@ class Formatter:
         self.babel_locale = Locale.parse(self.locale)
         self.tz = ZoneInfo(timezone)
         self.currency = currency
+        self._money = _money_affixes(self.locale, currency)
+        self._numbers = _fast_numbers(self.locale)
 
     def money(self, value: Decimal | float | int | None) -> str:
         """Amount in the installation's currency, e.g. ``$1,234.50`` / ``US$1,234.50``."""
         if value is None:
             return "—"
+        if self._money is not None:
+            exact = _exact(value)
+            if exact is not None:
+                return self._money[exact.is_signed()] + format(abs(exact), ",.2f")
         return format_currency(value, self.currency, locale=self.babel_locale)
 
     def number(self, value: Decimal | float | int | None, digits: int = 0) -> str:
         """A grouped number with ``digits`` decimals."""
         if value is None:
             return "—"
+        if self._numbers and 0 <= digits <= 6:
+            exact = _exact(value)
+            if exact is not None:
+                return ("-" if exact.is_signed() else "") + format(abs(exact), f",.{digits}f")
         fmt = "#,##0" + ("." + "0" * digits if digits else "")
         return format_decimal(value, format=fmt, locale=self.babel_locale)
 
