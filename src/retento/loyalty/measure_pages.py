@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
+from sqlalchemy import Select, literal, or_, select
 from sqlalchemy.orm import Session, object_session
 from starlette.background import BackgroundTask
 
@@ -24,6 +25,8 @@ from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.loyalty import measure, measure_jobs
 from retento.loyalty import measure_store as store
+from retento.loyalty.measure_models import LoyaltyMeasurement as M
+from retento.loyalty.measure_models import LoyaltyMeasurementRun as Run
 from retento.loyalty.panels import DashboardPanel
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels
@@ -308,16 +311,43 @@ def loyalty_types_run_progress(
 # --- customer 360 panel -------------------------------------------------------------------------
 
 
+def _panel_statement(customer_id: int) -> Select:
+    """One statement for the panel: the customer's stored row and its run (both None when the
+    customer is not measured), and whether ``store.latest_run`` would find a run (a stored row
+    exists, or a successful run that measured nobody) — instead of a read for the row, one for
+    its run, and two more for the latest run."""
+    # Not correlated with the outer joins' tables: over every stored row and run.
+    measured = or_(
+        select(M.customer_id).correlate(None).exists(),
+        select(Run.id)
+        .where(Run.status == "succeeded", Run.customers == 0)
+        .correlate(None)
+        .exists(),
+    )
+    one = select(literal(1).label("one")).subquery()
+    return (
+        select(M, Run, measured.label("measured"))
+        .select_from(one)
+        .outerjoin(M, M.customer_id == customer_id)
+        .outerjoin(Run, Run.id == M.run_id)
+    )
+
+
 def loyalty_for_panel(
     request: Request, session: Session, customer: Customer, user: User
 ) -> dict[str, Any] | None:
     """The customer's stored loyalty type with the rule and reason, index, dimensions and trap
-    flag (primary-key reads only), or a note when the customer has not been measured yet."""
+    flag (one statement, no aggregation), or a note when the customer has not been measured
+    yet."""
     if customer.archived_at is not None:  # archived customers are not measured
         return None
+    row, run, measured = session.execute(_panel_statement(customer.id)).one()
+    if row is None:
+        return {"m": None, "never": not measured}
+    # The row and its run are in the identity map now: no further statement reads them.
     found = store.stored_for_customer(session, customer.id)
     if found is None:
-        return {"m": None, "never": store.latest_run(session) is None}
+        return {"m": None, "never": not measured}
     row, words = found
     zh = request_locale(request) == "zh_CN"
     return {

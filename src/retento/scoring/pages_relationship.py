@@ -234,9 +234,9 @@ def configured_targets(session: Session, run: ScoreRun | None) -> dict[str, Any]
 def panel_data(
     request: Request, session: Session, customer: Customer, user: User
 ) -> dict[str, Any] | None:
-    """Share of wallet and delivered value of the customer."""
-    window = value_settings.get_settings(session, actor=user).wallet_window_days
-    data = relationship.customer_relationship(session, customer.id, actor=user, window_days=window)
+    """Share of wallet and delivered value of the customer (the value settings read with the
+    delivered value, in one statement)."""
+    data = relationship.customer_panel(session, customer, actor=user)
     cdv = data["delivered_value"]
     return {
         "sow": data["share_of_wallet"],

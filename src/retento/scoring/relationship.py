@@ -33,6 +33,7 @@ from sqlalchemy import (
     Date,
     Integer,
     and_,
+    bindparam,
     case,
     cast,
     distinct,
@@ -41,6 +42,7 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.orm import Session, aliased
@@ -53,7 +55,7 @@ from retento.customers.models import Customer
 from retento.orders.models import Order, OrderLine
 from retento.products.models import Product
 from retento.scoring import queries
-from retento.scoring.models import VALUE_CLASSES, CustomerScore
+from retento.scoring.models import VALUE_CLASSES, CustomerScore, ValueSettings
 from retento.surveys import metrics as survey_metrics
 from retento.surveys.models import (
     COST_DIMENSIONS,
@@ -537,6 +539,47 @@ def customer_delivered_value(session: Session, customer_id: int) -> dict[str, An
     if not scores:
         return None
     return _finite(survey_metrics.delivered_value(scores).as_dict())
+
+
+_panel_read: Any = None
+
+
+def _panel_statement() -> Any:
+    """The configured wallet window and the customer's delivered-value dimension scores in one
+    statement (the settings row outer-joined to the scores: one row with NULL scores when the
+    customer never answered); built once, run with the customer's id bound as ``cids``."""
+    global _panel_read
+    if _panel_read is None:
+        dims = _dimension_scores(None, customer_ids=bindparam("cids", expanding=True))  # type: ignore[arg-type]
+        _panel_read = (
+            select(ValueSettings.wallet_window_days, dims.c.dim, dims.c.score)
+            .select_from(ValueSettings)
+            .outerjoin(dims, true())
+            .where(ValueSettings.id == 1)
+        )
+    return _panel_read
+
+
+def customer_panel(session: Session, customer: Customer, *, actor: User) -> dict[str, Any]:
+    """What :func:`customer_relationship` returns, with the configured wallet window, for the
+    360 panel: the settings and the delivered value in one statement, the wallet in one more
+    (two with recorded category spends)."""
+    require(actor, "score:read")
+    rows = session.execute(_panel_statement(), {"cids": [customer.id]}).all()
+    if not rows:  # no settings row yet (a database made by create_all): the ordinary reads
+        from retento.scoring import value_settings
+
+        window = value_settings.get_settings(session).wallet_window_days
+        cdv = customer_delivered_value(session, customer.id)
+    else:
+        window = rows[0][0]
+        scores = {d: float(s) for _w, d, s in rows if d is not None}
+        cdv = _finite(survey_metrics.delivered_value(scores).as_dict()) if scores else None
+    return {
+        "customer_id": customer.id,
+        "share_of_wallet": customer_wallet(session, customer, window_days=window),
+        "delivered_value": cdv,
+    }
 
 
 def delivered_value_by_class(

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -559,7 +560,11 @@ def csi_report(
 
 
 def customer_history(session: Session, customer_id: int, *, actor: User) -> list[dict[str, Any]]:
-    """A customer's survey responses with the headline scores (the 360 page panel)."""
+    """A customer's survey responses with the headline scores (the 360 page panel).
+
+    At most three statements however many responses: the responses with their surveys, then
+    every response's answers (their columns) and every survey's questions in one ``IN`` query
+    each (not one lazy load per response and per survey)."""
     require(actor, "survey:read")
     rows = session.execute(
         select(SurveyResponse, Survey)
@@ -567,19 +572,37 @@ def customer_history(session: Session, customer_id: int, *, actor: User) -> list
         .where(SurveyResponse.customer_id == customer_id)
         .order_by(SurveyResponse.started_at.desc(), SurveyResponse.id.desc())
     ).all()
+    if not rows:
+        return []
+    answers_of: dict[int, dict[int, tuple[Any, Any, Any]]] = defaultdict(dict)
+    for rid, qid, number, expectation, choices in session.execute(
+        select(
+            SurveyAnswer.response_id,
+            SurveyAnswer.question_id,
+            SurveyAnswer.number,
+            SurveyAnswer.expectation,
+            SurveyAnswer.choices,
+        ).where(SurveyAnswer.response_id.in_({r.id for r, _s in rows}))
+    ):
+        answers_of[rid][qid] = (number, expectation, choices)
+    questions_of: dict[int, list[SurveyQuestion]] = defaultdict(list)
+    for q in session.scalars(
+        select(SurveyQuestion)
+        .where(SurveyQuestion.survey_id.in_({s.id for _r, s in rows}))
+        .order_by(
+            SurveyQuestion.survey_id, SurveyQuestion.section_position, SurveyQuestion.position
+        )
+    ):
+        questions_of[q.survey_id].append(q)
     out = []
     for response, survey in rows:
-        answers = {a.question_id: a for a in response.answers}
-        headline = headline_csat_question(survey)
-        nps_q = next((q for q in survey.questions if q.qtype == "nps"), None)
-        pair_qs = [q for q in survey.questions if q.qtype == "expectation_perception"]
-        resp = Resp(
-            response.id,
-            customer_id,
-            response.channel,
-            response.completed_at,
-            {qid: (a.number, a.expectation, a.choices) for qid, a in answers.items()},
-        )
+        answers = answers_of.get(response.id, {})
+        questions = questions_of.get(survey.id, [])
+        # headline_csat_question reads only ``.questions`` (in the relationship's order).
+        headline = headline_csat_question(SimpleNamespace(questions=questions))  # type: ignore[arg-type]
+        nps_q = next((q for q in questions if q.qtype == "nps"), None)
+        pair_qs = [q for q in questions if q.qtype == "expectation_perception"]
+        resp = Resp(response.id, customer_id, response.channel, response.completed_at, answers)
         out.append(
             {
                 "response_id": response.id,
@@ -589,11 +612,9 @@ def customer_history(session: Session, customer_id: int, *, actor: User) -> list
                 "status": response.status,
                 "started_at": response.started_at,
                 "completed_at": response.completed_at,
-                "csat": answers[headline.id].number
-                if headline and headline.id in answers
-                else None,
+                "csat": answers[headline.id][0] if headline and headline.id in answers else None,
                 "csat_scale_max": headline.scale_max if headline else None,
-                "nps_score": answers[nps_q.id].number if nps_q and nps_q.id in answers else None,
+                "nps_score": answers[nps_q.id][0] if nps_q and nps_q.id in answers else None,
                 "level": respondent_level(resp, pair_qs, headline, survey.expectation_tolerance),
             }
         )
