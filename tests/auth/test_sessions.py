@@ -155,20 +155,24 @@ def test_log_out_everywhere_api(app, client, users, tokens):
     assert client.get(f"/api/v1/users/{mid}/sessions", headers=tokens["manager"]).json() == []
 
 
+def _resolve(factory, plain, **kw):
+    """The live session behind ``plain`` as the request resolves it, in a session of its own."""
+    with factory() as s:
+        return sessions.resolve_user(s, plain, **kw)
+
+
 def test_idle_and_absolute_expiry(db, users, session_factory):
     plain = sessions.start(db, users["agent"], absolute_seconds=3600)
     db.commit()
     now = utcnow()
-    assert sessions.resolve(session_factory, plain, idle_seconds=600, now=now)
+    assert _resolve(session_factory, plain, idle_seconds=600, now=now)
     assert (
-        sessions.resolve(session_factory, plain, idle_seconds=600, now=now + timedelta(minutes=11))
-        is None
+        _resolve(session_factory, plain, idle_seconds=600, now=now + timedelta(minutes=11)) is None
     )
     assert (
-        sessions.resolve(session_factory, plain, idle_seconds=7200, now=now + timedelta(minutes=61))
-        is None
+        _resolve(session_factory, plain, idle_seconds=7200, now=now + timedelta(minutes=61)) is None
     )
-    assert sessions.resolve(session_factory, "not-a-session", idle_seconds=600) is None
+    assert _resolve(session_factory, "not-a-session", idle_seconds=600) is None
 
 
 def test_last_seen_is_written_at_most_once_a_minute(db, users, session_factory):
@@ -176,11 +180,11 @@ def test_last_seen_is_written_at_most_once_a_minute(db, users, session_factory):
     db.commit()
     row = db.scalar(select(UserSession))
     start = row.last_seen_at
-    sessions.resolve(session_factory, plain, idle_seconds=600, now=start + timedelta(seconds=30))
+    _resolve(session_factory, plain, idle_seconds=600, now=start + timedelta(seconds=30))
     db.expire_all()
     assert db.get(UserSession, row.id).last_seen_at == start
     later = start + timedelta(seconds=90)
-    sessions.resolve(session_factory, plain, idle_seconds=600, now=later)
+    _resolve(session_factory, plain, idle_seconds=600, now=later)
     db.expire_all()
     assert db.get(UserSession, row.id).last_seen_at == later
 

@@ -31,8 +31,8 @@ def is_stale(last: datetime | None, now: datetime) -> bool:
 def touch(session: Session, model: Any, column: str, row_id: int, now: datetime) -> bool:
     """Set ``model.<column> = now`` for ``row_id`` unless it is recent or locked; commits.
 
-    ``session`` must have no transaction of its own going (a fresh one, or one just ended). Returns True when the
-    row was written; False when it was recent, locked by someone else or the database was busy.
+    ``session`` must have no transaction of its own going (a fresh one, or one just ended).
+    Returns True when the row was written; False when it was recent, locked by someone else or the database was busy.
     """
     col = getattr(model, column)
     recent = or_(col.is_(None), col < now - RESOLUTION)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from retento.auth import last_use
 from retento.auth.models import User, UserSession
@@ -55,12 +54,6 @@ def start(
     return plain
 
 
-@dataclass(frozen=True)
-class Resolved:
-    session_id: int
-    user_id: int
-
-
 def _live(row: Any, user_active: bool, now: datetime, idle_seconds: int) -> bool:
     """A session row (revoked, expiry and last-seen times) that is still usable."""
     return (
@@ -69,35 +62,6 @@ def _live(row: Any, user_active: bool, now: datetime, idle_seconds: int) -> bool
         and row.expires_at > now
         and row.last_seen_at + timedelta(seconds=idle_seconds) > now
     )
-
-
-def resolve(
-    factory: sessionmaker[Session], plain: str, *, idle_seconds: int, now: datetime | None = None
-) -> Resolved | None:
-    """The live session behind a cookie id, or None. Runs in its own short transaction (not the
-    request's) and records the last use there at most once a minute, never waiting on a lock."""
-    now = now or utcnow()
-    with factory() as s:
-        row = s.execute(
-            select(
-                UserSession.id,
-                UserSession.user_id,
-                UserSession.last_seen_at,
-                UserSession.expires_at,
-                UserSession.revoked_at,
-                User.is_active,
-            )
-            .join(User, User.id == UserSession.user_id)
-            .where(UserSession.sid_hash == hash_sid(plain))
-        ).first()
-        if row is None or not _live(row, row.is_active, now, idle_seconds):
-            s.rollback()
-            return None
-        if last_use.is_stale(row.last_seen_at, now):
-            last_use.touch(s, UserSession, "last_seen_at", row.id, now)
-        else:
-            s.rollback()
-        return Resolved(row.id, row.user_id)
 
 
 @cache
@@ -126,8 +90,7 @@ def resolve_user(
     """The live session behind a cookie id and its user, or None, read with one statement in
     the request's own ``session`` (one connection per request). A plain read takes no lock, so
     it never waits; the last use is written at most once a minute, in a short transaction of its
-    own that never waits on a lock (:func:`last_use.touch_apart`). Same rules as
-    :func:`resolve`. Returns ``(session row id, user)``."""
+    own that never waits on a lock (:func:`last_use.touch_apart`). Returns ``(session row id, user)``."""
     now = now or utcnow()
     row = session.execute(_session_user_statement(), {"sid_hash": hash_sid(plain)}).first()
     if row is None or not _live(row, row.User.is_active, now, idle_seconds):

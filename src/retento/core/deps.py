@@ -36,7 +36,8 @@ def optional_user(request: Request, session: DbSession) -> User | None:
     The token or session row and its user are read with one statement in the request's own
     session (one pooled connection per request; a plain read never waits on a lock). Their last
     use is written at most once a minute, in a short transaction of its own on that connection
-    that never waits (``auth.last_use.touch_apart``). A cookie-authenticated unsafe ``/api/`` call must carry the CSRF header.
+    that never waits (``auth.last_use.touch_apart``). A cookie-authenticated unsafe ``/api/``
+    call must carry the CSRF header.
     """
     from retento.auth import sessions
     from retento.auth.service import user_for_bearer
