@@ -423,7 +423,3 @@ class ImprovementAction(Base):
     due_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-# Churn features for scoring runs (retento.scoring.features registry).
-from retento.complaints import churn_features as _churn_features  # noqa: E402,F401
