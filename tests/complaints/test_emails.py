@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import select
 
-from retento.complaints import emails, service
+from retento.complaints import emails, outbound, service
 from retento.complaints.schemas import NoteIn, TransitionIn
 from retento.mail.kinds import email_modules, known_kinds
 from retento.mail.models import OutboxMessage
@@ -64,7 +64,7 @@ def test_intake_acknowledgement_without_consent_once_in_chinese(db, users, smtp)
     c = make_complaint(db, users["agent"], customer_id=cust.id)
     [ack] = _outbox(db, "complaint_ack")
     assert ack.recipient == "lilei@example.cn" and ack.locale == "zh_CN"
-    assert emails.queue_acknowledgement(db, c, actor=None) is None  # one per complaint
+    assert outbound.queue_acknowledgement(db, c, actor=None) is None  # one per complaint
     assert len(_outbox(db, "complaint_ack")) == 1
     assert send_queued(db, settings=settings).sent == 1
     [mail] = recorder.messages
@@ -114,7 +114,7 @@ def test_each_message_to_the_customer_is_emailed_once_notes_never(db, users, smt
     msgs = _outbox(db, "complaint_message")
     assert len(msgs) == 2 and msgs[0].related_type == "complaint_event"
     assert msgs[0].related_id == ev.id
-    assert emails.queue_message(db, c, ev, actor=agent) is None  # one e-mail per message
+    assert outbound.queue_message(db, c, ev, actor=agent) is None  # one e-mail per message
     assert send_queued(db, settings=settings).sent == 3
     bodies = [m.get_body(("plain",)).get_content() for m in recorder.messages]
     assert not any("Internal" in b for b in bodies)

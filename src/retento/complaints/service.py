@@ -272,7 +272,7 @@ def create_complaint(
         _event(session, c, "assignment", actor, data={"assignee_id": assignee_id, "team": team})
     record(session, actor, "create", "complaint", c.id, None, complaint_snapshot(c))
     if source in ACKNOWLEDGED_SOURCES:
-        from retento.complaints.emails import queue_acknowledgement
+        from retento.complaints.outbound import queue_acknowledgement
 
         queue_acknowledgement(session, c, actor=actor, now=now)
         if source != "public_form":  # submit_public emits once its owner is assigned
@@ -598,7 +598,7 @@ def apply_transition(
     if t.clock == "stop":
         # Transactional: the resolution and follow-up link go to every complainant with an
         # address, consent or not (docs/mail.md).
-        from retento.complaints.emails import queue_complaint_followup
+        from retento.complaints.outbound import queue_complaint_followup
 
         queue_complaint_followup(session, c, actor=actor, now=now)
     session.flush()
@@ -650,7 +650,7 @@ def add_note(
     ev = _event(session, c, data.kind, actor, data.body, internal=data.kind == "note", at=now)
     session.flush()
     if data.kind == "message":
-        from retento.complaints.emails import queue_message
+        from retento.complaints.outbound import queue_message
 
         queue_message(session, c, ev, actor=actor, now=now)
     if data.kind == "customer_reply" and c.status == "awaiting_customer":

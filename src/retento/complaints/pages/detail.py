@@ -149,15 +149,15 @@ def _render_detail(
 
 def _emails_view(request: Request, session: Session, c: Complaint) -> dict[str, Any]:
     """The e-mails about the complaint (status from the outbox) and its follow-up link."""
-    from retento.complaints import emails
+    from retento.complaints import outbound
     from retento.mail.compose import customer_locale
     from retento.mail.service import absolute
 
     customer = c.customer if c.customer_id else None
-    path = emails.followup_path(c, customer_locale(customer) if customer else None)
+    path = outbound.followup_path(c, customer_locale(customer) if customer else None)
     return {
-        "address": emails.complainant_address(c, customer),
-        "rows": emails.sent_emails(session, c),
+        "address": outbound.complainant_address(c, customer),
+        "rows": outbound.sent_emails(session, c),
         "followup_url": absolute(request.app.state.settings, path) if path else None,
     }
 
