@@ -1,4 +1,5 @@
-"""Web export of the customer list as XLSX (the CSV export is in ``customers.pages``)."""
+"""Web export of the customer list as XLSX (the CSV export is in ``customers.pages``, which
+includes this router)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.customers import search
+from retento.customers.filters import list_filters
 from retento.dataio.downloads import Batches, download
 from retento.dataio.exporter import export_batches
 from retento.web.listfilters import refuse
@@ -33,10 +35,8 @@ def _producer(filters: dict[str, Any]):
 @router.get("/customers/export.xlsx")
 def customer_export_xlsx(request: Request, session: DbSession, user: PageUser) -> Response:
     """The filtered list as an Excel workbook in the importer's columns, streamed."""
-    from retento.customers.pages import _filters
-
     require(user, "data:export")
-    filters, _, problems = _filters(request, user)
+    filters, _, problems = list_filters(request, user)
     refuse(problems)
     filters["dialect"] = search.dialect_of(session)
     return download(

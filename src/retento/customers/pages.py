@@ -19,9 +19,10 @@ from retento.core.countries import country_options
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
 from retento.core.pagination import apply_sort
-from retento.core.validation import DbId, is_id, offset_from_text
+from retento.core.validation import DbId, offset_from_text
 from retento.customers import insights, privacy, search, service
 from retento.customers.duplicates import PossibleDuplicate
+from retento.customers.filters import SORT_OPTIONS, list_filters
 from retento.customers.models import CONSENTS, KINDS, Customer
 from retento.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
 from retento.web.conflict import STALE, conflict_page, form_version
@@ -50,17 +51,6 @@ PAGE_SIZE = 50
 COUNT_CAP = 10_000
 CONTACT_ROWS = 2
 
-SORT_OPTIONS = (
-    ("relevance", N_("Best match")),
-    ("name", N_("Name A–Z")),
-    ("-name", N_("Name Z–A")),
-    ("-id", N_("Newest first")),
-    ("id", N_("Oldest first")),
-    ("external_id", N_("External id")),
-    ("kind", N_("Kind")),
-)
-SORTS = {code for code, _ in SORT_OPTIONS}
-
 # Field names of CustomerUpdate → labels, for the stale-edit page (web.conflict).
 FIELD_LABELS = {
     "name": N_("Name"),
@@ -82,52 +72,6 @@ FIELD_LABELS = {
     "is_primary": N_("Primary"),
     **{c: label_msgid("consent", c) for c in CONSENTS},
 }
-
-
-def _filters(
-    request: Request, user: User
-) -> tuple[dict[str, Any], dict[str, str], list[FieldError]]:
-    """Service filters and the raw values to echo back in the form, from the query string."""
-    qp = request.query_params
-    raw = {
-        k: qp.get(k, "").strip()
-        for k in ("q", "kind", "scope", "tag", "owner", "mine", "sort", "archived", "segment")
-    }
-    problems: list[FieldError] = []
-    filters: dict[str, Any] = {}
-    if raw["q"]:
-        filters["q"] = raw["q"][:200]
-    if raw["kind"] in KINDS:
-        filters["kind"] = raw["kind"]
-    if raw["scope"] in ("external", "internal"):
-        filters["scope"] = raw["scope"]
-    if raw["tag"]:
-        filters["tag"] = raw["tag"][:50]
-    if raw["owner"]:
-        if is_id(raw["owner"]):
-            filters["owner_id"] = int(raw["owner"])
-        else:
-            problems.append(FieldError("owner", "owner must be a user id"))
-    if raw["mine"] == "1":
-        filters["mine_for"] = user
-    if raw["segment"]:
-        # A saved Insights segment, "<segment id>:<cluster>".
-        from retento.insights import segments_service
-
-        try:
-            chosen = segments_service.parse_filter(raw["segment"])
-        except RetentoError as exc:
-            problems.append(FieldError("segment", exc.message))
-        else:
-            if chosen is not None:
-                filters["member_of"] = segments_service.members_select(chosen)
-    if raw["sort"] not in SORTS:
-        raw["sort"] = "relevance" if raw["q"] else "name"
-    # Archived customers are hidden unless asked for: "1" only them, "all" everyone.
-    filters["archived"] = {"1": True, "all": None}.get(raw["archived"], False)
-    if raw["archived"] not in ("1", "all"):
-        raw["archived"] = ""
-    return filters, raw, problems
 
 
 def _offset(request: Request) -> int:
@@ -167,7 +111,7 @@ def list_page(
 @router.get("/customers")
 def customer_list(request: Request, session: DbSession, user: PageUser) -> Response:
     """Search, filter, sort and page through customers (htmx swaps only the results)."""
-    filters, raw, problems = _filters(request, user)
+    filters, raw, problems = list_filters(request, user)
     if problems:
         raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
     segments = _segment_options(request, session, raw["segment"])
@@ -212,7 +156,7 @@ def _segment_options(request: Request, session: Session, chosen: str) -> list[tu
 def customer_count(request: Request, session: DbSession, user: PageUser) -> Response:
     """How many customers match, counted up to a cap so it stays fast on millions of rows."""
     require(user, "customer:read")
-    filters, _, _ = _filters(request, user)
+    filters, _, _ = list_filters(request, user)
     # A search counts up to search.COUNT_CAP, like the API's total (total_is_lower_bound).
     cap = search.COUNT_CAP if (filters.get("q") or "").strip() else COUNT_CAP
     n = service.count_customers(session, cap=cap, **filters)
@@ -225,7 +169,7 @@ def customer_export(request: Request, session: DbSession, user: PageUser) -> Res
     from retento.dataio.service import export_csv
 
     require(user, "data:export")
-    filters, _, _ = _filters(request, user)
+    filters, _, _ = list_filters(request, user)
     filters["dialect"] = search.dialect_of(session)
     user_id = user.id
     factory = request.app.state.session_factory

@@ -1,0 +1,71 @@
+"""The customer list's filters, read from the query string: shared by the list, its count and
+its CSV and XLSX exports (``pages``, ``export_pages``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from retento.auth.models import User
+from retento.core.errors import FieldError, RetentoError
+from retento.core.validation import is_id
+from retento.customers.models import KINDS
+from retento.web.i18n import N_
+
+SORT_OPTIONS = (
+    ("relevance", N_("Best match")),
+    ("name", N_("Name A–Z")),
+    ("-name", N_("Name Z–A")),
+    ("-id", N_("Newest first")),
+    ("id", N_("Oldest first")),
+    ("external_id", N_("External id")),
+    ("kind", N_("Kind")),
+)
+SORTS = {code for code, _ in SORT_OPTIONS}
+
+
+def list_filters(
+    request: Request, user: User
+) -> tuple[dict[str, Any], dict[str, str], list[FieldError]]:
+    """Service filters and the raw values to echo back in the form, from the query string."""
+    qp = request.query_params
+    raw = {
+        k: qp.get(k, "").strip()
+        for k in ("q", "kind", "scope", "tag", "owner", "mine", "sort", "archived", "segment")
+    }
+    problems: list[FieldError] = []
+    filters: dict[str, Any] = {}
+    if raw["q"]:
+        filters["q"] = raw["q"][:200]
+    if raw["kind"] in KINDS:
+        filters["kind"] = raw["kind"]
+    if raw["scope"] in ("external", "internal"):
+        filters["scope"] = raw["scope"]
+    if raw["tag"]:
+        filters["tag"] = raw["tag"][:50]
+    if raw["owner"]:
+        if is_id(raw["owner"]):
+            filters["owner_id"] = int(raw["owner"])
+        else:
+            problems.append(FieldError("owner", "owner must be a user id"))
+    if raw["mine"] == "1":
+        filters["mine_for"] = user
+    if raw["segment"]:
+        # A saved Insights segment, "<segment id>:<cluster>".
+        from retento.insights import segments_service
+
+        try:
+            chosen = segments_service.parse_filter(raw["segment"])
+        except RetentoError as exc:
+            problems.append(FieldError("segment", exc.message))
+        else:
+            if chosen is not None:
+                filters["member_of"] = segments_service.members_select(chosen)
+    if raw["sort"] not in SORTS:
+        raw["sort"] = "relevance" if raw["q"] else "name"
+    # Archived customers are hidden unless asked for: "1" only them, "all" everyone.
+    filters["archived"] = {"1": True, "all": None}.get(raw["archived"], False)
+    if raw["archived"] not in ("1", "all"):
+        raw["archived"] = ""
+    return filters, raw, problems
