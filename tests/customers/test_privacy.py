@@ -22,7 +22,7 @@ from retento.complaints.models import Complaint, ComplaintAttachment, Remedy
 from retento.complaints.schemas import NoteIn, RemedyCreate
 from retento.core.db import Base
 from retento.core.errors import Conflict, Forbidden
-from retento.customers import privacy, service
+from retento.customers import privacy, redaction, service
 from retento.customers.models import Customer
 from retento.customers.schemas import ContactIn, CustomerCreate, CustomerUpdate
 from retento.mail.models import OutboxMessage
@@ -379,7 +379,7 @@ def test_erasing_twice_is_a_conflict_and_a_rollback_keeps_everything(db, users, 
 
 
 def test_redactor_replaces_known_values_inside_text_but_not_short_fragments():
-    r = privacy.Redactor({"Wang Fang", "wf@example.cn", "Li"})
+    r = redaction.Redactor({"Wang Fang", "wf@example.cn", "Li"})
     assert r.text("Call WANG FANG at wf@example.cn") == "Call [erased] at [erased]"
     assert r.text("Li") == "[erased]"
     assert r.text("Lines and lists") == "Lines and lists"

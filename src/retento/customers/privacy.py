@@ -21,13 +21,13 @@ import json
 import logging
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Table, and_, event, or_, select, update
+from sqlalchemy import Table, event, select, update
 from sqlalchemy.orm import Session
 
 from retento.audit.models import AuditEntry
@@ -38,126 +38,22 @@ from retento.core.db import Base, utcnow
 from retento.core.errors import Conflict, NotFound
 from retento.core.locking import lock_row
 from retento.customers.models import Contact, Customer
+from retento.customers.redaction import (
+    MARK,
+    PERSONAL_KEYS,
+    Redactor,
+    audit_about,
+    domain_models,
+    holdings,
+    redact_audit,
+)
 
 log = logging.getLogger(__name__)
 
-MARK = "[erased]"
 FORMAT = "retento-customer-export/1"
 
 # Never exported: secrets, or links that would let the file's reader act as the customer.
 SECRET_COLUMNS = {"token_hash", "token_salt", "followup_token", "claim_token", "password_hash"}
-
-# Per audited entity, the keys of its before/after snapshots that hold personal data.
-PERSONAL_KEYS: dict[str, set[str]] = {
-    "customer": {
-        "name", "name_key", "email", "phone", "address", "city", "external_id", "custom_fields",
-        "note", "tags", "contacts",
-    },
-    "order": {"note"},
-    "refund": {"reason"},
-    "touchpoint": {"note"},
-    "complaint": {
-        "subject", "description", "contact_name", "contact_email", "contact_phone", "feedback",
-        "followup_token",
-    },
-    "complaint_event": {"body"},
-    "complaint_remedy": {"note"},
-    "complaint_attachment": {"filename", "path"},
-    "survey_response": {"text"},
-    "mail_message": {"recipient", "body_text", "body_html", "last_error"},
-}  # fmt: skip
-
-
-# ---------------------------------------------------------------------------------------------
-# What belongs to a customer
-# ---------------------------------------------------------------------------------------------
-
-
-def _models() -> dict[str, Any]:
-    """The other domains' tables (imported here: customers sits below them)."""
-    from retento.complaints import models as complaints
-    from retento.mail import models as mail
-    from retento.orders import models as orders
-    from retento.products import models as products
-    from retento.scoring import models as scoring
-    from retento.surveys import models as surveys
-    from retento.touchpoints import models as touchpoints
-
-    return {
-        "Complaint": complaints.Complaint,
-        "ComplaintAttachment": complaints.ComplaintAttachment,
-        "ComplaintEvent": complaints.ComplaintEvent,
-        "ComplaintNotification": complaints.ComplaintNotification,
-        "Remedy": complaints.Remedy,
-        "OutboxMessage": mail.OutboxMessage,
-        "Order": orders.Order,
-        "OrderLine": orders.OrderLine,
-        "Refund": orders.Refund,
-        "Product": products.Product,
-        "CustomerScore": scoring.CustomerScore,
-        "ScoreRun": scoring.ScoreRun,
-        "Survey": surveys.Survey,
-        "SurveyAnswer": surveys.SurveyAnswer,
-        "SurveyInvitation": surveys.SurveyInvitation,
-        "SurveyQuestion": surveys.SurveyQuestion,
-        "SurveyResponse": surveys.SurveyResponse,
-        "Touchpoint": touchpoints.Touchpoint,
-    }
-
-
-@dataclass
-class Holdings:
-    """The ids of every record about one customer, per audited entity."""
-
-    ids: dict[str, list[int]] = field(default_factory=dict)
-
-    def of(self, entity: str) -> list[int]:
-        return self.ids.get(entity, [])
-
-
-def holdings(session: Session, customer_id: int) -> Holdings:
-    """Ids of the customer's orders, refunds, touchpoints, complaints (and their events,
-    remedies, attachments), survey responses and e-mails."""
-    m = _models()
-
-    def ids(stmt) -> list[int]:
-        return list(session.scalars(stmt))
-
-    orders = ids(select(m["Order"].id).where(m["Order"].customer_id == customer_id))
-    complaints = ids(select(m["Complaint"].id).where(m["Complaint"].customer_id == customer_id))
-    by_complaint = lambda model: ids(  # noqa: E731
-        select(model.id).where(model.complaint_id.in_(complaints))
-    )
-    return Holdings(
-        {
-            "customer": [customer_id],
-            "order": orders,
-            "refund": ids(select(m["Refund"].id).where(m["Refund"].order_id.in_(orders))),
-            "touchpoint": ids(
-                select(m["Touchpoint"].id).where(m["Touchpoint"].customer_id == customer_id)
-            ),
-            "complaint": complaints,
-            "complaint_event": by_complaint(m["ComplaintEvent"]),
-            "complaint_remedy": by_complaint(m["Remedy"]),
-            "complaint_attachment": by_complaint(m["ComplaintAttachment"]),
-            "survey_response": ids(
-                select(m["SurveyResponse"].id).where(m["SurveyResponse"].customer_id == customer_id)
-            ),
-            "mail_message": ids(
-                select(m["OutboxMessage"].id).where(m["OutboxMessage"].customer_id == customer_id)
-            ),
-        }
-    )
-
-
-def _audit_about(held: Holdings):
-    """The WHERE clause of the audit entries about the customer and its records."""
-    parts = [
-        and_(AuditEntry.entity == entity, AuditEntry.entity_id.in_([str(i) for i in ids]))
-        for entity, ids in held.ids.items()
-        if ids
-    ]
-    return or_(*parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,7 +151,7 @@ def export_rows(session: Session, table: Table, *where: Any, order: Any = None) 
 
 def collect(session: Session, customer: Customer) -> dict[str, list[dict]]:
     """Every section of the export: section name -> rows (JSON-safe dicts)."""
-    m = _models()
+    m = domain_models()
     cid = customer.id
     held = holdings(session, cid)
     t = {name: model.__table__ for name, model in m.items()}
@@ -336,7 +232,7 @@ def collect(session: Session, customer: Customer) -> dict[str, list[dict]]:
             "after": _without_secrets(e.after),
         }
         for e in session.scalars(
-            select(AuditEntry).where(_audit_about(held)).order_by(AuditEntry.id)
+            select(AuditEntry).where(audit_about(held)).order_by(AuditEntry.id)
         )
     ]
     sections: dict[str, list[dict]] = {
@@ -420,12 +316,12 @@ def write_export(
     sections = collect(session, customer)
     attachments = session.execute(
         select(
-            _models()["ComplaintAttachment"].id,
-            _models()["ComplaintAttachment"].complaint_id,
-            _models()["ComplaintAttachment"].filename,
-            _models()["ComplaintAttachment"].path,
+            domain_models()["ComplaintAttachment"].id,
+            domain_models()["ComplaintAttachment"].complaint_id,
+            domain_models()["ComplaintAttachment"].filename,
+            domain_models()["ComplaintAttachment"].path,
         ).where(
-            _models()["ComplaintAttachment"].complaint_id.in_(
+            domain_models()["ComplaintAttachment"].complaint_id.in_(
                 [c["id"] for c in sections["complaints"]]
             )
         )
@@ -471,87 +367,6 @@ def export_filename(customer_id: int, now: datetime | None = None) -> str:
 # ---------------------------------------------------------------------------------------------
 # Erasure
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Redactor:
-    """Replaces a customer's personal data inside free text and audit snapshots."""
-
-    values: set[str]
-
-    @classmethod
-    def for_customer(cls, session: Session, customer: Customer) -> Redactor:
-        """The customer's identifying strings: name, e-mail, phone, address, external id,
-        contacts, and the contact details given with complaints."""
-        m = _models()
-        found = [
-            customer.name,
-            customer.email,
-            customer.phone,
-            customer.address,
-            customer.external_id,
-        ]
-        for k in customer.contacts:
-            found += [k.name, k.email, k.phone]
-        for row in session.execute(
-            select(
-                m["Complaint"].contact_name,
-                m["Complaint"].contact_email,
-                m["Complaint"].contact_phone,
-            ).where(m["Complaint"].customer_id == customer.id)
-        ):
-            found += list(row)
-        return cls({v.strip() for v in found if v and v.strip()})
-
-    def text(self, value: str) -> str:
-        """``value`` with every known personal string replaced (case-insensitive)."""
-        if value.strip().lower() in {v.lower() for v in self.values}:
-            return MARK
-        out = value
-        # Longest first, so "Wang Fang" goes before "Wang"; very short values (a two-letter
-        # name) are replaced only as whole values above, not inside other words.
-        for v in sorted(self.values, key=len, reverse=True):
-            if len(v) < 3:
-                continue
-            lower = out.lower()
-            key = v.lower()
-            start = lower.find(key)
-            while start >= 0:
-                out = out[:start] + MARK + out[start + len(v) :]
-                lower = out.lower()
-                start = lower.find(key, start + len(MARK))
-        return out
-
-    def scrub(self, value: Any, keys: set[str] | frozenset[str] = frozenset()) -> Any:
-        """A copy of a JSON value with ``keys`` blanked and personal strings replaced."""
-        if isinstance(value, dict):
-            return {
-                k: (MARK if v not in (None, "", [], {}) else v)
-                if k in keys
-                else self.scrub(v, keys)
-                for k, v in value.items()
-            }
-        if isinstance(value, list):
-            return [self.scrub(v, keys) for v in value]
-        if isinstance(value, str):
-            return self.text(value)
-        return value
-
-
-def redact_audit(session: Session, customer: Customer, redactor: Redactor) -> int:
-    """Blank the personal data in the before/after of every audit entry about the customer and
-    its records; returns how many entries changed."""
-    held = holdings(session, customer.id)
-    n = 0
-    for entry in session.scalars(select(AuditEntry).where(_audit_about(held))):
-        keys = PERSONAL_KEYS.get(entry.entity, set())
-        before = redactor.scrub(entry.before, keys) if entry.before is not None else None
-        after = redactor.scrub(entry.after, keys) if entry.after is not None else None
-        if before != entry.before or after != entry.after:
-            # New objects, so the JSON columns are seen as changed.
-            entry.before, entry.after = before, after
-            n += 1
-    return n
 
 
 def _erased(value: str | None) -> str | None:
@@ -627,7 +442,7 @@ def erase_customer(
             f"{c.erased_at.date().isoformat()}.",
             field="id",
         )
-    m = _models()
+    m = domain_models()
     now = now or utcnow()
     redactor = Redactor.for_customer(session, c)
     counts: dict[str, int] = {}

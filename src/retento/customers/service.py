@@ -25,6 +25,7 @@ from retento.customers.models import (
     CustomerAssignment,
     CustomerTag,
 )
+from retento.customers.redaction import Redactor, redact_audit
 from retento.customers.schemas import CustomerCreate, CustomerUpdate
 
 SORTABLE = {
@@ -350,8 +351,6 @@ def purge_customer(session: Session, customer_id: int, *, actor: User) -> None:
     invitations and scores go with the customer; survey responses stay, without the customer.
     The audit log keeps that the customer existed, not who it was.
     """
-    from retento.customers import privacy
-
     require(actor, "customer:delete")
     c = _locked(session, customer_id, actor=actor)
     held = restricting_records(session, c.id)
@@ -362,8 +361,8 @@ def purge_customer(session: Session, customer_id: int, *, actor: User) -> None:
             "archive it, or erase its personal data, instead.",
             field="id",
         )
-    redactor = privacy.Redactor.for_customer(session, c)
-    redacted = privacy.redact_audit(session, c, redactor)
+    redactor = Redactor.for_customer(session, c)
+    redacted = redact_audit(session, c, redactor)
     kept = {k: customer_snapshot(c).get(k) for k in ("id", "party_type", "kind", "created_at")}
     session.delete(c)
     session.flush()

@@ -17,7 +17,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from retento.customers.privacy import Redactor, export_rows
+from retento.customers.privacy import export_rows
+from retento.customers.redaction import Redactor
 from retento.loyalty.measure_models import LoyaltyMeasurement
 from retento.loyalty.models import (
     LoyaltyAccount,
