@@ -22,8 +22,8 @@ from retento.journey import service
 from retento.journey.models import MODES, RATING_MAX, RATING_MIN, ExperienceRecord
 from retento.journey.schemas import ExperienceCreate, ExperienceRead, ExperienceUpdate
 from retento.surveys.models import Survey, SurveyResponse
+from retento.touchpoints.forms import local_now, parse_local
 from retento.touchpoints.models import STAGES, Touchpoint
-from retento.touchpoints.pages import local_now, parse_local
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_, Formatter

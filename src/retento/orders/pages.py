@@ -27,7 +27,7 @@ from retento.orders import service
 from retento.orders.models import ORDER_CHANNELS, ORDER_STATUSES, Order
 from retento.orders.schemas import OrderCreate, OrderRead, OrderUpdate, RefundCreate
 from retento.products.models import Product
-from retento.touchpoints.pages import local_now, parse_local
+from retento.touchpoints.forms import local_now, parse_local
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_, Formatter

@@ -21,8 +21,8 @@ from retento.customers.models import Customer
 from retento.customers.service import can_change_customer
 from retento.dataio.downloads import download, entity_producer
 from retento.touchpoints import service
+from retento.touchpoints.forms import FIELDS, field_options, parse_local
 from retento.touchpoints.models import CHANNELS, DIRECTIONS, OUTCOMES, STAGES, Touchpoint
-from retento.touchpoints.pages import FIELDS, _options, parse_local
 from retento.touchpoints.schemas import TouchpointRead, TouchpointUpdate
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
@@ -120,7 +120,7 @@ def touchpoint_list(request: Request, session: DbSession, user: PageUser) -> Res
         request,
         "touchpoints/list.html",
         sorts=[(code, tr(request, msgid)) for code, msgid in SORT_OPTIONS],
-        **_options(request),
+        **field_options(request),
         **ctx,
     )
 
@@ -178,7 +178,7 @@ def _render_form(
         touchpoint=t,
         form=values,
         errors=errors or {},
-        **_options(request),
+        **field_options(request),
     )
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -13,16 +11,15 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.core.deps import DbSession
-from retento.core.errors import InvalidInput, RetentoError
+from retento.core.errors import RetentoError
 from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.customers.service import can_change_customer, get_customer
 from retento.touchpoints import service
-from retento.touchpoints.models import CHANNELS, DIRECTIONS, OUTCOMES, STAGES
+from retento.touchpoints.forms import FIELDS, field_options, local_now, parse_local
 from retento.touchpoints.schemas import TouchpointCreate
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
-from retento.web.labels import label_msgid
 from retento.web.panels import Panel, register_panel
 from retento.web.render import (
     PageUser,
@@ -36,36 +33,6 @@ from retento.web.render import (
 )
 
 router = page_router()
-
-FIELDS = ("occurred_at", "channel", "stage", "direction", "outcome", "note")
-
-
-def local_now(request: Request) -> str:
-    """Now in the installation's time zone, as a ``datetime-local`` input value."""
-    tz = ZoneInfo(request.app.state.settings.timezone)
-    return datetime.now(tz).strftime("%Y-%m-%dT%H:%M")
-
-
-def parse_local(request: Request, value: str, field: str) -> datetime:
-    """A ``datetime-local`` value read in the installation's time zone."""
-    tz = ZoneInfo(request.app.state.settings.timezone)
-    try:
-        naive = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise InvalidInput(tr(request, "Enter a date and time."), field=field) from exc
-    return naive.replace(tzinfo=tz) if naive.tzinfo is None else naive
-
-
-def _options(request: Request) -> dict[str, list[tuple[str, str]]]:
-    def opts(group: str, codes: tuple[str, ...]) -> list[tuple[str, str]]:
-        return [(c, tr(request, label_msgid(group, c))) for c in codes]
-
-    return {
-        "channels": opts("channel", CHANNELS),
-        "stages": opts("stage", STAGES),
-        "directions": opts("direction", DIRECTIONS),
-        "outcomes": opts("outcome", OUTCOMES),
-    }
 
 
 def form_context(
@@ -88,7 +55,7 @@ def form_context(
         "form": form,
         "errors": errors or {},
         "saved": saved,
-        **_options(request),
+        **field_options(request),
     }
 
 
