@@ -143,15 +143,20 @@ def list_users(
     return paginate(session, stmt, limit=limit, offset=offset)
 
 
-def list_assignable_users(session: Session) -> list[User]:
-    """Active users who can own customers (for owner pickers)."""
-    return list(
-        session.scalars(
-            select(User)
-            .where(User.is_active.is_(True), User.role.in_(("admin", "manager", "agent")))
-            .order_by(User.username)
-        )
+@cache
+def _assignable_stmt() -> Any:
+    return (
+        select(User.id, func.coalesce(func.nullif(User.display_name, ""), User.username))
+        .where(User.is_active.is_(True), User.role.in_(("admin", "manager", "agent")))
+        .order_by(User.username)
     )
+
+
+def assignable_user_choices(session: Session) -> list[tuple[str, str]]:
+    """Active users who can own customers, as (id, name) options for owner pickers: the
+    display name, else the username; sorted by username. (Two columns instead of whole users:
+    the customer list shows this picker on every page view.)"""
+    return [(str(i), name) for i, name in session.execute(_assignable_stmt())]
 
 
 def authenticate(session: Session, username: str, password: str) -> User:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import can, require
-from retento.auth.service import list_assignable_users
+from retento.auth.service import assignable_user_choices
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError
 from retento.dataio.cells import neutralise
@@ -88,7 +88,7 @@ def _filters(request: Request, user: User) -> tuple[q.AtRiskFilters, dict[str, s
 
 def _choices(request: Request, session: Session) -> dict[str, Any]:
     owners = [("me", tr(request, "Me")), ("none", tr(request, "No owner"))]
-    owners += [(str(u.id), u.display_name or u.username) for u in list_assignable_users(session)]
+    owners += assignable_user_choices(session)
     return {
         "value_classes": [(c, tr(request, label_msgid("value_class", c))) for c in VALUE_CLASSES],
         "owners": owners,

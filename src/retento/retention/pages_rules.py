@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.auth.service import list_assignable_users
+from retento.auth.service import assignable_user_choices
 from retento.core.deps import DbSession
 from retento.core.errors import NotFound, RetentoError
 from retento.retention import reasons, service
@@ -128,7 +128,7 @@ def _options(request: Request) -> dict[str, Any]:
 
 
 def _owner_opts(session: Session) -> list[tuple[int, str]]:
-    return [(u.id, u.display_name or u.username) for u in list_assignable_users(session)]
+    return [(int(i), name) for i, name in assignable_user_choices(session)]
 
 
 def _list(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import can, require
-from retento.auth.service import list_assignable_users
+from retento.auth.service import assignable_user_choices
 from retento.core.db import utcnow
 from retento.core.deps import DbSession
 from retento.core.errors import RetentoError
@@ -77,11 +77,7 @@ def _page(request: Request, session: Session, user: User, errors=None, status_co
         "today": today,
         "results": [(r, tr(request, label_msgid("task_result", r))) for r in TASK_RESULTS],
         "statuses": [(s, tr(request, label_msgid("task_status", s))) for s in TASK_STATUSES],
-        "owners": [
-            (str(u.id), u.display_name or u.username) for u in list_assignable_users(session)
-        ]
-        if can(user, "retention:manage")
-        else [],
+        "owners": assignable_user_choices(session) if can(user, "retention:manage") else [],
         "may_work": can(user, "retention:work"),
         "errors": errors or {},
         "back": request.url.path + (f"?{request.url.query}" if request.url.query else ""),

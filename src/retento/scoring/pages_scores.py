@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retento.auth.permissions import require
-from retento.auth.service import list_assignable_users
+from retento.auth.service import assignable_user_choices
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput
 from retento.core.validation import is_id, offset_from_text
@@ -150,8 +150,6 @@ def _choices(request: Request, session: Session) -> dict[str, Any]:
         "value_classes": [(c, tr(request, label_msgid("value_class", c))) for c in VALUE_CLASSES],
         "labels": [(c, tr(request, label_msgid("value_label", c))) for c in LABELS],
         "stages": [(c, tr(request, label_msgid("loyalty_stage", c))) for c in STAGES],
-        "owners": [
-            (str(u.id), u.display_name or u.username) for u in list_assignable_users(session)
-        ],
+        "owners": assignable_user_choices(session),
         "sorts": [(code, tr(request, msgid)) for code, msgid in SORT_OPTIONS],
     }

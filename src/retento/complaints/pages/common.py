@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.auth.service import list_assignable_users
+from retento.auth.service import assignable_user_choices
 from retento.complaints import workflow
 from retento.complaints.models import (
     Complaint,
@@ -79,7 +79,7 @@ def is_zh(request: Request) -> bool:
 
 def user_options(session: Session) -> list[tuple[str, str]]:
     """People complaints can be assigned to."""
-    return [(str(u.id), u.display_name or u.username) for u in list_assignable_users(session)]
+    return assignable_user_choices(session)
 
 
 def sla_flag(c: Complaint, now: datetime | None = None) -> str:
