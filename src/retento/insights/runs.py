@@ -16,9 +16,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from retento.analytics.basket import BudgetExceeded
@@ -176,16 +177,26 @@ def get_run(session: Session, run_id: int, kind: str) -> InsightRun:
     return run
 
 
+@cache
+def _latest_stmt(limit: int) -> Any:
+    """The newest successful runs of the kind given as the parameter ``kind`` (built once: the
+    360 page's basket panel reads it on every view)."""
+    return (
+        select(InsightRun)
+        .where(
+            InsightRun.kind == bindparam("kind", type_=InsightRun.kind.type),
+            InsightRun.status == "succeeded",
+        )
+        .order_by(InsightRun.id.desc())
+        .limit(limit)
+    )
+
+
 def latest_run(session: Session, kind: str, **match: Any) -> InsightRun | None:
     """The latest successful run of ``kind`` (whose params match ``match``, if given)."""
-    stmt = (
-        select(InsightRun)
-        .where(InsightRun.kind == kind, InsightRun.status == "succeeded")
-        .order_by(InsightRun.id.desc())
-    )
     if not match:
-        return session.scalars(stmt.limit(1)).first()
-    for run in session.scalars(stmt.limit(20)):
+        return session.scalars(_latest_stmt(1), {"kind": kind}).first()
+    for run in session.scalars(_latest_stmt(20), {"kind": kind}):
         params = run.params or {}
         if all(params.get(k) == v for k, v in match.items()):
             return run

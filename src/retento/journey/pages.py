@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
@@ -275,19 +276,49 @@ def experience_delete(
     return redirect(request, f"/customers/{customer_id}#panel-journey")
 
 
-def journey_of(session: Session, customer_id: int) -> list[dict[str, Any]]:
-    """The customer's journey: for each stage reached, the first and last touchpoint and how
-    many there were, in stage order."""
-    rows = session.execute(
+@cache
+def _journey_stmt() -> Any:
+    """journey_of's statement, built once (the 360 page reads it on every view)."""
+    return (
         select(
             Touchpoint.stage,
             func.min(Touchpoint.occurred_at),
             func.max(Touchpoint.occurred_at),
             func.count(),
         )
-        .where(Touchpoint.customer_id == customer_id)
+        .where(
+            Touchpoint.customer_id == bindparam("customer_id", type_=Touchpoint.customer_id.type)
+        )
         .group_by(Touchpoint.stage)
-    ).all()
+    )
+
+
+@cache
+def _records_stmt() -> Any:
+    """The panel's newest experience records, each carrying the customer's record count."""
+    return (
+        select(
+            ExperienceRecord.id,
+            ExperienceRecord.occurred_at,
+            ExperienceRecord.mode,
+            ExperienceRecord.stage,
+            ExperienceRecord.rating,
+            ExperienceRecord.note,
+            func.count().over().label("total"),
+        )
+        .where(
+            ExperienceRecord.customer_id
+            == bindparam("customer_id", type_=ExperienceRecord.customer_id.type)
+        )
+        .order_by(ExperienceRecord.occurred_at.desc(), ExperienceRecord.id.desc())
+        .limit(PANEL_RECORDS)
+    )
+
+
+def journey_of(session: Session, customer_id: int) -> list[dict[str, Any]]:
+    """The customer's journey: for each stage reached, the first and last touchpoint and how
+    many there were, in stage order."""
+    rows = session.execute(_journey_stmt(), {"customer_id": customer_id}).all()
     by_stage = {r[0]: r for r in rows}
     return [
         {"stage": s, "first": by_stage[s][1], "last": by_stage[s][2], "n": int(by_stage[s][3])}
@@ -298,20 +329,7 @@ def journey_of(session: Session, customer_id: int) -> list[dict[str, Any]]:
 
 def _panel(request: Request, session: Session, customer: Customer, user: User) -> dict | None:
     # The newest records as plain rows, each carrying the customer's record count (one query).
-    records = session.execute(
-        select(
-            ExperienceRecord.id,
-            ExperienceRecord.occurred_at,
-            ExperienceRecord.mode,
-            ExperienceRecord.stage,
-            ExperienceRecord.rating,
-            ExperienceRecord.note,
-            func.count().over().label("total"),
-        )
-        .where(ExperienceRecord.customer_id == customer.id)
-        .order_by(ExperienceRecord.occurred_at.desc(), ExperienceRecord.id.desc())
-        .limit(PANEL_RECORDS)
-    ).all()
+    records = session.execute(_records_stmt(), {"customer_id": customer.id}).all()
     total = records[0].total if records else 0
     may_edit = can(user, service.CREATE) and can_change_customer(user, customer)
     return {

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import math
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import Select, literal, or_, select
+from sqlalchemy import Select, bindparam, literal, or_, select
 from sqlalchemy.orm import Session, object_session
 from starlette.background import BackgroundTask
 
@@ -311,8 +312,9 @@ def loyalty_types_run_progress(
 # --- customer 360 panel -------------------------------------------------------------------------
 
 
-def _panel_statement(customer_id: int) -> Select:
-    """One statement for the panel: the customer's stored row and its run (both None when the
+@cache
+def _panel_statement() -> Select:
+    """One statement (built once; the customer is the parameter ``customer_id``) for the panel: the customer's stored row and its run (both None when the
     customer is not measured), and whether ``store.latest_run`` would find a run (a stored row
     exists, or a successful run that measured nobody) — instead of a read for the row, one for
     its run, and two more for the latest run."""
@@ -328,7 +330,7 @@ def _panel_statement(customer_id: int) -> Select:
     return (
         select(M, Run, measured.label("measured"))
         .select_from(one)
-        .outerjoin(M, M.customer_id == customer_id)
+        .outerjoin(M, M.customer_id == bindparam("customer_id", type_=M.customer_id.type))
         .outerjoin(Run, Run.id == M.run_id)
     )
 
@@ -341,7 +343,7 @@ def loyalty_for_panel(
     yet."""
     if customer.archived_at is not None:  # archived customers are not measured
         return None
-    row, run, measured = session.execute(_panel_statement(customer.id)).one()
+    row, run, measured = session.execute(_panel_statement(), {"customer_id": customer.id}).one()
     if row is None:
         return {"m": None, "never": not measured}
     # The row and its run are in the identity map now: no further statement reads them.

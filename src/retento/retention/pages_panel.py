@@ -3,10 +3,11 @@ open win-back tasks and the win-back cases with their group and outcome (hidden 
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
@@ -26,6 +27,38 @@ register_labels(
 )
 
 
+@cache
+def _panel_stmts() -> dict[str, Any]:
+    """The box's statements, built once; the customer is the parameter ``customer_id``."""
+    cid = bindparam("customer_id", type_=RetentionAlert.customer_id.type)
+    alert_where = (
+        RetentionAlert.customer_id == cid,
+        RetentionAlert.status.in_(("open", "acknowledged")),
+    )
+    task_where = (RetentionTask.customer_id == cid, RetentionTask.status == "open")
+    case_where = (RetentionCase.customer_id == cid,)
+    return {
+        "exists": select(
+            exists().where(*alert_where),
+            exists().where(*task_where),
+            exists().where(*case_where),
+        ),
+        "alerts": select(RetentionAlert)
+        .where(*alert_where)
+        .order_by(RetentionAlert.id.desc())
+        .limit(ROWS),
+        "tasks": select(RetentionTask)
+        .where(*task_where)
+        .order_by(RetentionTask.due_on)
+        .limit(ROWS),
+        "cases": select(RetentionCase, RetentionPlaybook.name_en, RetentionPlaybook.name_zh)
+        .join(RetentionPlaybook, RetentionPlaybook.id == RetentionCase.playbook_id)
+        .where(*case_where)
+        .order_by(RetentionCase.id.desc())
+        .limit(ROWS),
+    }
+
+
 def retention_panel(
     request: Request, session: Session, customer: Customer, user: User
 ) -> dict[str, Any] | None:
@@ -34,47 +67,18 @@ def retention_panel(
     One query first tells which of the three lists has rows (most customers have none, and the
     box is then hidden after that one round trip); only those lists are then read.
     """
-    alert_where = (
-        RetentionAlert.customer_id == customer.id,
-        RetentionAlert.status.in_(("open", "acknowledged")),
-    )
-    task_where = (RetentionTask.customer_id == customer.id, RetentionTask.status == "open")
-    case_where = (RetentionCase.customer_id == customer.id,)
-    has_alerts, has_tasks, has_cases = session.execute(
-        select(
-            exists().where(*alert_where),
-            exists().where(*task_where),
-            exists().where(*case_where),
-        )
-    ).one()
+    q = _panel_stmts()
+    params = {"customer_id": customer.id}
+    has_alerts, has_tasks, has_cases = session.execute(q["exists"], params).one()
     alerts: list[RetentionAlert] = []
     tasks: list[RetentionTask] = []
     cases: list[Any] = []
     if has_alerts:
-        alerts = list(
-            session.scalars(
-                select(RetentionAlert)
-                .where(*alert_where)
-                .order_by(RetentionAlert.id.desc())
-                .limit(ROWS)
-            )
-        )
+        alerts = list(session.scalars(q["alerts"], params))
     if has_tasks:
-        tasks = list(
-            session.scalars(
-                select(RetentionTask).where(*task_where).order_by(RetentionTask.due_on).limit(ROWS)
-            )
-        )
+        tasks = list(session.scalars(q["tasks"], params))
     if has_cases:
-        cases = list(
-            session.execute(
-                select(RetentionCase, RetentionPlaybook.name_en, RetentionPlaybook.name_zh)
-                .join(RetentionPlaybook, RetentionPlaybook.id == RetentionCase.playbook_id)
-                .where(*case_where)
-                .order_by(RetentionCase.id.desc())
-                .limit(ROWS)
-            )
-        )
+        cases = list(session.execute(q["cases"], params))
     if not (alerts or tasks or cases):
         return None
     locale = request_locale(request)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
@@ -84,6 +85,29 @@ def _panel_report(values: tuple[Any, ...]) -> dict[str, Any]:
     return out
 
 
+@cache
+def _history_stmt() -> Any:
+    """The customer's last scores with their runs' parts (built once: building the statement
+    and its cache key cost as much CPU as running it)."""
+    paths = [ScoreRun.report[path] for path in _PANEL_REPORT_PATHS]
+    return (
+        select(CustomerScore, ScoreRun.model, ScoreRun.as_of, *paths)
+        .join(ScoreRun, ScoreRun.id == CustomerScore.run_id)
+        .where(
+            CustomerScore.customer_id
+            == bindparam("customer_id", type_=CustomerScore.customer_id.type),
+            ScoreRun.status == "succeeded",
+        )
+        .order_by(CustomerScore.run_id.desc())
+        .limit(HISTORY_ROWS)
+    )
+
+
+@cache
+def _any_run_stmt() -> Any:
+    return select(ScoreRun.id).where(ScoreRun.status == "succeeded").limit(1)
+
+
 def scores_for_panel(
     request: Request, session: Session, customer: Customer, user: User
 ) -> dict[str, Any] | None:
@@ -92,19 +116,8 @@ def scores_for_panel(
     One query reads the history with its runs' model, date and the report parts the labels use.
     """
     require(user, "score:read")
-    paths = [ScoreRun.report[path] for path in _PANEL_REPORT_PATHS]
-    rows = session.execute(
-        select(CustomerScore, ScoreRun.model, ScoreRun.as_of, *paths)
-        .join(ScoreRun, ScoreRun.id == CustomerScore.run_id)
-        .where(CustomerScore.customer_id == customer.id, ScoreRun.status == "succeeded")
-        .order_by(CustomerScore.run_id.desc())
-        .limit(HISTORY_ROWS)
-    ).all()
-    if (
-        not rows
-        and session.scalar(select(ScoreRun.id).where(ScoreRun.status == "succeeded").limit(1))
-        is None
-    ):
+    rows = session.execute(_history_stmt(), {"customer_id": customer.id}).all()
+    if not rows and session.scalar(_any_run_stmt()) is None:
         return None
     history: list[CustomerScore] = [r[0] for r in rows]
     runs: dict[int, _PanelRun] = {

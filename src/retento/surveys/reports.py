@@ -7,12 +7,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
@@ -559,6 +560,36 @@ def csi_report(
     return finite(report)
 
 
+@cache
+def _history_stmts() -> tuple[Any, Any, Any]:
+    """customer_history's three statements, built once (the ids are parameters): building them
+    and their cache keys cost about as much CPU as running them."""
+    responses = (
+        select(SurveyResponse, Survey)
+        .join(Survey, Survey.id == SurveyResponse.survey_id)
+        .where(
+            SurveyResponse.customer_id
+            == bindparam("customer_id", type_=SurveyResponse.customer_id.type)
+        )
+        .order_by(SurveyResponse.started_at.desc(), SurveyResponse.id.desc())
+    )
+    answers = select(
+        SurveyAnswer.response_id,
+        SurveyAnswer.question_id,
+        SurveyAnswer.number,
+        SurveyAnswer.expectation,
+        SurveyAnswer.choices,
+    ).where(SurveyAnswer.response_id.in_(bindparam("ids", expanding=True)))
+    questions = (
+        select(SurveyQuestion)
+        .where(SurveyQuestion.survey_id.in_(bindparam("ids", expanding=True)))
+        .order_by(
+            SurveyQuestion.survey_id, SurveyQuestion.section_position, SurveyQuestion.position
+        )
+    )
+    return responses, answers, questions
+
+
 def customer_history(session: Session, customer_id: int, *, actor: User) -> list[dict[str, Any]]:
     """A customer's survey responses with the headline scores (the 360 page panel).
 
@@ -566,33 +597,17 @@ def customer_history(session: Session, customer_id: int, *, actor: User) -> list
     every response's answers (their columns) and every survey's questions in one ``IN`` query
     each (not one lazy load per response and per survey)."""
     require(actor, "survey:read")
-    rows = session.execute(
-        select(SurveyResponse, Survey)
-        .join(Survey, Survey.id == SurveyResponse.survey_id)
-        .where(SurveyResponse.customer_id == customer_id)
-        .order_by(SurveyResponse.started_at.desc(), SurveyResponse.id.desc())
-    ).all()
+    stmts = _history_stmts()
+    rows = session.execute(stmts[0], {"customer_id": customer_id}).all()
     if not rows:
         return []
     answers_of: dict[int, dict[int, tuple[Any, Any, Any]]] = defaultdict(dict)
     for rid, qid, number, expectation, choices in session.execute(
-        select(
-            SurveyAnswer.response_id,
-            SurveyAnswer.question_id,
-            SurveyAnswer.number,
-            SurveyAnswer.expectation,
-            SurveyAnswer.choices,
-        ).where(SurveyAnswer.response_id.in_({r.id for r, _s in rows}))
+        stmts[1], {"ids": sorted({r.id for r, _s in rows})}
     ):
         answers_of[rid][qid] = (number, expectation, choices)
     questions_of: dict[int, list[SurveyQuestion]] = defaultdict(list)
-    for q in session.scalars(
-        select(SurveyQuestion)
-        .where(SurveyQuestion.survey_id.in_({s.id for _r, s in rows}))
-        .order_by(
-            SurveyQuestion.survey_id, SurveyQuestion.section_position, SurveyQuestion.position
-        )
-    ):
+    for q in session.scalars(stmts[2], {"ids": sorted({s.id for _r, s in rows})}):
         questions_of[q.survey_id].append(q)
     out = []
     for response, survey in rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from fastapi import Request
@@ -19,14 +20,18 @@ from retento.web.i18n import N_
 from retento.web.panels import Panel, register_panel
 
 
+@cache
+def _active_stmt() -> Any:
+    """The active surveys' ids and names (all the phone-survey picker shows), built once."""
+    return select(Survey.id, Survey.name).where(Survey.status == "active").order_by(Survey.name)
+
+
 def _panel(request: Request, session: Session, customer: Customer, user: User) -> dict[str, Any]:
     """The customer's survey history and, for agents, the surveys to run on the phone."""
     history = reports.customer_history(session, customer.id, actor=user)
-    active: list[Survey] = []
+    active: list[Any] = []
     if can(user, "survey:respond"):
-        active = list(
-            session.scalars(select(Survey).where(Survey.status == "active").order_by(Survey.name))
-        )
+        active = list(session.execute(_active_stmt()))
     return {"history": history, "active": active, "customer": customer}
 
 
