@@ -12,7 +12,13 @@ Starts ``retento serve`` (``--workers``) on 127.0.0.1 against ``--db`` (made by 
 waits for ``/healthz``, runs ``locust --headless`` from ``.venv-bench`` (see
 benchmarks/setup_baselines.sh), then prints the sustained requests/s, the failure count and
 p50/p95/p99 for the whole mix and per endpoint (from locust's CSV), stops the server, and appends
-the result to ``benchmarks/load/results.jsonl``.
+the result to ``benchmarks/load/results.jsonl``. It also prints the CPU per request of the web
+processes and of PostgreSQL over the run (from /proc; ramp-up included).
+
+PostgreSQL as the deployment guide configures it (``deploy/postgresql-retento.conf``; the
+machine's own cluster keeps its defaults for the test suite): ``bash
+benchmarks/load/pg_cluster.sh`` starts a second cluster on port 5433 with that file; then
+generate the data there and point ``RETENTO_LOAD_PG`` at it (see that script).
 """
 
 from __future__ import annotations
@@ -47,6 +53,43 @@ def wait_up(url: str, seconds: float = 120) -> None:
         except OSError:
             time.sleep(0.5)
     sys.exit(f"the server did not answer {url} within {seconds:.0f} s")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the web server's processes and by PostgreSQL's,
+    read from /proc: the server's are those of its process group (run.py starts it in its own
+    session), PostgreSQL's those of the user ``postgres``. A backend that exits between two
+    readings is not counted, so both readings are taken while the server keeps its pool open."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"web": 0.0, "postgres": 0.0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            uid = os.stat(f"/proc/{entry}").st_uid
+        except OSError:
+            continue
+        used = (int(fields[11]) + int(fields[12])) / tick
+        if int(fields[2]) == SERVER_PGID[0]:
+            out["web"] += used
+        elif uid == POSTGRES_UID:
+            out["postgres"] += used
+    return out
+
+
+def _postgres_uid() -> int:
+    import pwd
+
+    try:
+        return pwd.getpwnam("postgres").pw_uid
+    except KeyError:
+        return -1
+
+
+POSTGRES_UID = _postgres_uid()
+SERVER_PGID = [-1]
 
 
 def login_cookies(host: str, agents: int) -> list[dict]:
@@ -109,6 +152,8 @@ def main() -> None:
         cookies = json.dumps(login_cookies(host, args.agents))
         out = Path(tempfile.mkdtemp(prefix="retento-load-")) / "stats"
         load = os.getloadavg()[0]
+        SERVER_PGID[0] = server.pid  # start_new_session: the group id is the server's pid
+        cpu0 = cpu_seconds()
         t0 = time.perf_counter()
         subprocess.run(
             [str(LOCUST), "-f", str(HERE / "locustfile.py"), "--headless", "-u", str(args.users),
@@ -121,6 +166,7 @@ def main() -> None:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         wall = time.perf_counter() - t0
+        cpu1 = cpu_seconds()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
@@ -145,6 +191,14 @@ def main() -> None:
     if fails.exists():
         for r in list(csv.DictReader(open(fails)))[:10]:  # noqa: SIM115
             print(f"  failure: {r['Method']} {r['Name']}: {r['Error'][:120]} × {r['Occurrences']}")
+    # CPU per request over the whole run (ramp-up included), web and database apart.
+    n = max(result.get("requests", 0), 1)
+    result["web_cpu_ms_per_request"] = round(1000 * (cpu1["web"] - cpu0["web"]) / n, 2)
+    result["db_cpu_ms_per_request"] = round(1000 * (cpu1["postgres"] - cpu0["postgres"]) / n, 2)
+    print(
+        f"CPU per request: web {result['web_cpu_ms_per_request']} ms, "
+        f"PostgreSQL {result['db_cpu_ms_per_request']} ms"
+    )
     result.update(
         at=datetime.now(UTC).isoformat(timespec="seconds"),
         users=args.users,
