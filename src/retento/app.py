@@ -92,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.database_url,
         echo=settings.echo_sql,
         lock_timeout_ms=settings.db_lock_timeout_ms,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
     )
     app.state.settings = settings
     app.state.engine = engine

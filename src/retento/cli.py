@@ -161,7 +161,12 @@ def worker(
     settings = get_settings()
     import_all_models()
     factory = make_session_factory(
-        make_engine(settings.database_url, lock_timeout_ms=settings.db_lock_timeout_ms)
+        make_engine(
+            settings.database_url,
+            lock_timeout_ms=settings.db_lock_timeout_ms,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
     )
     sched = Scheduler(factory, tick_seconds=settings.scheduler_tick_seconds)
     runner = WorkRunner(

@@ -84,3 +84,39 @@ def test_a_request_after_the_database_dropped_every_connection(live_pg):
         for _ in range(5):
             r = c.get("/api/v1/me", headers=auth)
             assert r.status_code == 200, r.text
+
+
+def test_the_pool_keeps_as_many_connections_as_configured(live_pg):
+    """``RETENTO_DB_POOL_SIZE`` connections stay open between bursts: a second burst of that
+    many concurrent requests reuses the same backends (SQLAlchemy's default kept only 5, so
+    a web process under load opened and closed connections all the time); a burst past
+    ``RETENTO_DB_MAX_OVERFLOW`` more waits for the pool instead of opening one."""
+    from retento.app import create_app
+    from retento.core.config import Settings
+
+    app = create_app(
+        Settings(
+            database_url=live_pg.url,
+            run_scheduler=False,
+            secret_key="test-" + "x" * 32,
+            db_pool_size=8,
+            db_max_overflow=1,
+        )
+    )
+    engine = app.state.engine
+    try:
+
+        def burst(n: int) -> set[int]:
+            conns = [engine.connect() for _ in range(n)]
+            try:
+                return {c.execute(text("SELECT pg_backend_pid()")).scalar() for c in conns}
+            finally:
+                for c in conns:
+                    c.close()
+
+        first = burst(8)
+        assert len(first) == 8
+        assert burst(8) == first  # all eight kept open and reused
+        assert engine.pool.size() == 8 and engine.pool._max_overflow == 1
+    finally:
+        engine.dispose()

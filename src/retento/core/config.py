@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     # PostgreSQL: the longest a request waits for a row or table lock before it gives up with
     # 503 "busy" (Retry-After: 1) instead of tying up a worker; 0 waits for ever.
     db_lock_timeout_ms: int = Field(10_000, ge=0)
+    # PostgreSQL connections each process keeps open (and how many more it may open for a burst,
+    # closing them afterwards). A web process runs a dozen requests at once under load: with
+    # SQLAlchemy's default of 5 kept, the load test opened ~15 new connections a second (each a
+    # new PostgreSQL backend process and its catalog caches to fill).
+    db_pool_size: int = Field(10, ge=1, le=1000)
+    db_max_overflow: int = Field(5, ge=0, le=1000)
     # Churn means no purchase within this many days (scoring runs; `retento score` option).
     churn_horizon_days: int = Field(90, ge=14, le=3660)
     # Engine of the scoring run's BTYD summary: duckdb, or spark (the `spark` extra; master from

@@ -74,11 +74,20 @@ def postgres_options(url: str, lock_timeout_ms: int | None) -> dict[str, Any]:
     return {"options": f"{given} -c lock_timeout={int(lock_timeout_ms)}".strip()}
 
 
-def make_engine(url: str, *, echo: bool = False, lock_timeout_ms: int | None = None) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    lock_timeout_ms: int | None = None,
+    pool_size: int = 10,
+    max_overflow: int = 5,
+) -> Engine:
     """Create an engine; SQLite gets foreign keys, WAL and a busy timeout.
 
     ``lock_timeout_ms`` (PostgreSQL; the app passes ``RETENTO_DB_LOCK_TIMEOUT_MS``) bounds every
     wait for a lock: the statement then fails with ``LockNotAvailable``, answered 503 ``busy``.
+    ``pool_size`` and ``max_overflow`` (PostgreSQL; ``RETENTO_DB_POOL_SIZE``,
+    ``RETENTO_DB_MAX_OVERFLOW``): connections kept open, and how many more a burst may open.
     """
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -108,7 +117,13 @@ def make_engine(url: str, *, echo: bool = False, lock_timeout_ms: int | None = N
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    engine = create_engine(url, echo=echo, connect_args=postgres_options(url, lock_timeout_ms))
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args=postgres_options(url, lock_timeout_ms),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+    )
     event.listen(engine, "checkout", _checkout_alive(engine.dialect))
     return engine
 
