@@ -174,3 +174,33 @@ def test_pages_show_pending_points_and_save_the_window(db, client, users):
     web.login("analyst")
     zh = web.get(f"/loyalty/members/{c.id}")
     assert "待生效积分" in zh.text
+
+
+def test_member_view_sums_agree_with_the_ledger_and_tier_rules(db, users):
+    """member_view reads its sums in one statement; each must equal the rule it shows: spendable
+    points (ledger.spendable), qualifying points (tiers.qualifying), points expiring within the
+    notice window and open holds."""
+    from retento.loyalty.tiers import qualifying
+
+    make_programme(db, pending_days=14, expiring_soon_days=30)
+    c = make_customer(db)
+    now = utcnow()
+    _order(db, users["admin"], c, ("100",), at=now - timedelta(days=20))  # spendable
+    _order(db, users["admin"], c, ("70",), at=now - timedelta(days=2))  # pending
+    _order(db, users["admin"], c, ("40",), at=now - timedelta(days=400))  # out of the tier window
+    soon_lot = db.query(LoyaltyLot).filter(LoyaltyLot.points == 100).one()
+    soon_lot.expires_at = now + timedelta(days=10)  # expires within the 30-day notice window
+    db.flush()
+    service.reserve(db, c.id, 30, actor=users["agent"])  # an open hold
+    w = _wallet(db, c)
+    view = service.member_view(db, c.id, actor=users["agent"])
+    assert view.available == max(0, ledger.spendable(db, w, utcnow()))
+    assert view.qualifying == qualifying(db, w, utcnow())
+    open_lots = db.query(LoyaltyLot).filter(LoyaltyLot.account_id == w.id).all()
+    assert view.expiring_soon == sum(
+        lot.remaining
+        for lot in open_lots
+        if lot.remaining > 0 and lot.expires_at <= view.expiring_by
+    )
+    assert view.expiring_soon > 0 and view.held == 30
+    assert view.qualifying > 0 and view.available > 0

@@ -614,14 +614,17 @@ def expire_wallet_now(
     return total
 
 
+def spendable_lots(now: Any) -> tuple[Any, ...]:
+    """Conditions on a wallet's lots whose points can be spent at ``now`` (a datetime or a bound
+    parameter): points left, unexpired, past their return window."""
+    return (LoyaltyLot.remaining > 0, LoyaltyLot.expires_at > now, _available(now))
+
+
 def spendable(session: Session, w: LoyaltyAccount, now: datetime) -> int:
     """Points the member can spend now: unexpired lots past their return window minus debt."""
     n = session.scalar(
         select(func.coalesce(func.sum(LoyaltyLot.remaining), 0)).where(
-            LoyaltyLot.account_id == w.id,
-            LoyaltyLot.remaining > 0,
-            LoyaltyLot.expires_at > now,
-            _available(now),
+            LoyaltyLot.account_id == w.id, *spendable_lots(now)
         )
     )
     return int(n or 0) - w.debt

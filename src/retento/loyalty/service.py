@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from retento.audit.service import record, snapshot
@@ -35,7 +37,7 @@ from retento.loyalty.models import (
     LoyaltyReward,
     LoyaltyTierChange,
 )
-from retento.loyalty.tiers import qualifying, tiers
+from retento.loyalty.tiers import QUALIFYING_POINTS, qualifying, qualifying_lots, tiers
 
 
 def _points(n: int, field: str = "points") -> int:
@@ -503,28 +505,28 @@ def member_view(session: Session, customer_id: int, *, actor: User) -> MemberVie
         return None
     now = utcnow()
     prog = ledger.programme(session)
-    q = qualifying(session, w, now)
+    by = now + timedelta(days=prog.expiring_soon_days)
+    # What expires soon, what can be spent, what counts towards the tier and what is held, in
+    # one statement over the wallet's lots (the 360 page shows this for every member).
+    soon, lots, points, held = session.execute(
+        _member_sums(),
+        {
+            "account_id": w.id,
+            "customer_id": customer_id,
+            "now": now,
+            "by": by,
+            "start": now - timedelta(days=prog.tier_window_days),
+        },
+    ).one()
+    q = qualifying(session, w, now) if prog.tier_basis == "spend" else int(points or 0)
     nxt = None
     for t in tiers(session):
         if not t.invite_only and t.threshold > q and (w.tier is None or t.rank > w.tier.rank):
             nxt = t
             break
-    by = now + timedelta(days=prog.expiring_soon_days)
-    soon = session.scalar(
-        select(func.coalesce(func.sum(LoyaltyLot.remaining), 0)).where(
-            LoyaltyLot.account_id == w.id,
-            LoyaltyLot.remaining > 0,
-            LoyaltyLot.expires_at <= by,
-        )
-    )
-    held = session.scalar(
-        select(func.coalesce(func.sum(LoyaltyHold.points), 0)).where(
-            LoyaltyHold.customer_id == customer_id, LoyaltyHold.status == "open"
-        )
-    )
     return MemberView(
         wallet=w,
-        available=max(0, spendable(session, w, now)),
+        available=max(0, int(lots or 0) - w.debt),  # as ledger.spendable
         qualifying=q,
         next_tier=nxt,
         to_next=(nxt.threshold - q) if nxt is not None else 0,
@@ -532,6 +534,36 @@ def member_view(session: Session, customer_id: int, *, actor: User) -> MemberVie
         expiring_by=by,
         held=int(held or 0),
     )
+
+
+@cache
+def _member_sums() -> Any:
+    """member_view's sums over one wallet's lots, built once: points expiring by ``by``, points
+    spendable at ``now`` (ledger.spendable_lots), points qualifying in ``(start, now]`` with the
+    points basis (tiers.qualifying_lots) and the customer's open holds."""
+
+    def param(name: str, column: Any) -> Any:
+        return bindparam(name, type_=column.type)
+
+    now = param("now", LoyaltyLot.expires_at)
+    held = (
+        select(func.coalesce(func.sum(LoyaltyHold.points), 0))
+        .where(
+            LoyaltyHold.customer_id == param("customer_id", LoyaltyHold.customer_id),
+            LoyaltyHold.status == "open",
+        )
+        .scalar_subquery()
+    )
+    return select(
+        func.sum(LoyaltyLot.remaining).filter(
+            LoyaltyLot.remaining > 0, LoyaltyLot.expires_at <= param("by", LoyaltyLot.expires_at)
+        ),
+        func.sum(LoyaltyLot.remaining).filter(*ledger.spendable_lots(now)),
+        func.sum(QUALIFYING_POINTS).filter(
+            *qualifying_lots(param("start", LoyaltyLot.earned_at), now)
+        ),
+        held,
+    ).where(LoyaltyLot.account_id == param("account_id", LoyaltyLot.account_id))
 
 
 def lots(

@@ -4,6 +4,7 @@ balance — with immediate upgrades, downgrades after a grace period, and invite
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,14 +36,25 @@ def qualifying(session: Session, w: LoyaltyAccount, now: datetime) -> int:
         )
         return int(total or 0)
     total = session.scalar(
-        select(func.coalesce(func.sum(LoyaltyLot.points - LoyaltyLot.clawed), 0)).where(
-            LoyaltyLot.account_id == w.id,
-            LoyaltyLot.qualifying.is_(True),
-            LoyaltyLot.earned_at > start,
-            LoyaltyLot.earned_at <= now,
+        select(func.coalesce(func.sum(QUALIFYING_POINTS), 0)).where(
+            LoyaltyLot.account_id == w.id, *qualifying_lots(start, now)
         )
     )
     return int(total or 0)
+
+
+# A lot's points that count towards a tier (net of refunds), on the lots of qualifying_lots.
+QUALIFYING_POINTS = LoyaltyLot.points - LoyaltyLot.clawed
+
+
+def qualifying_lots(start: Any, now: Any) -> tuple[Any, ...]:
+    """Conditions on a wallet's lots that count towards its tier in the window ``(start, now]``
+    (datetimes or bound parameters), with the points basis."""
+    return (
+        LoyaltyLot.qualifying.is_(True),
+        LoyaltyLot.earned_at > start,
+        LoyaltyLot.earned_at <= now,
+    )
 
 
 def eligible_tier(all_tiers: list[LoyaltyTier], q: int) -> LoyaltyTier | None:
