@@ -16,6 +16,13 @@ PARTY_TYPES = ("person", "organisation")
 EXTERNAL_KINDS = ("consumer", "business")
 INTERNAL_KINDS = ("distributor", "supplier", "department", "branch")
 KINDS = EXTERNAL_KINDS + INTERNAL_KINDS
+
+
+def scope_of(kind: str) -> str:
+    """``external`` (consumers, businesses) or ``internal`` (内涵客户: partners, departments)."""
+    return "internal" if kind in INTERNAL_KINDS else "external"
+
+
 CONSENTS = ("consent_email", "consent_sms", "consent_phone", "consent_profiling")
 
 
@@ -111,8 +118,7 @@ class Customer(Base):
 
     @property
     def scope(self) -> str:
-        """``external`` (consumers, businesses) or ``internal`` (内涵客户: partners, departments)."""
-        return "internal" if self.kind in INTERNAL_KINDS else "external"
+        return scope_of(self.kind)
 
     @property
     def assigned_user_ids(self) -> list[int]:

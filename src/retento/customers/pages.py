@@ -24,7 +24,7 @@ from retento.core.validation import DbId, offset_from_text
 from retento.customers import insights, privacy, search, service
 from retento.customers.duplicates import PossibleDuplicate
 from retento.customers.filters import SORT_OPTIONS, list_filters
-from retento.customers.models import CONSENTS, INTERNAL_KINDS, KINDS, Customer, CustomerTag
+from retento.customers.models import CONSENTS, KINDS, Customer, CustomerTag, scope_of
 from retento.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
@@ -98,7 +98,7 @@ class ListRow:
 
     @property
     def scope(self) -> str:
-        return "internal" if self.kind in INTERNAL_KINDS else "external"
+        return scope_of(self.kind)
 
 
 @cache

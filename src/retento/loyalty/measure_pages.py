@@ -314,7 +314,8 @@ def loyalty_types_run_progress(
 
 @cache
 def _panel_statement() -> Select:
-    """One statement (built once; the customer is the parameter ``customer_id``) for the panel: the customer's stored row and its run (both None when the
+    """One statement for the panel (built once; the customer is the parameter
+    ``customer_id``): the customer's stored row and its run (both None when the
     customer is not measured), and whether ``store.latest_run`` would find a run (a stored row
     exists, or a successful run that measured nobody) — instead of a read for the row, one for
     its run, and two more for the latest run."""

@@ -19,6 +19,10 @@ def tiers(session: Session) -> list[LoyaltyTier]:
     return list(session.scalars(select(LoyaltyTier).order_by(LoyaltyTier.rank)))
 
 
+# A lot's points that count towards a tier (net of refunds), on the lots of qualifying_lots.
+QUALIFYING_POINTS = LoyaltyLot.points - LoyaltyLot.clawed
+
+
 def qualifying(session: Session, w: LoyaltyAccount, now: datetime) -> int:
     """Points earned (net of refunds) or money spent in the window ending at ``now``."""
     prog = ledger.programme(session)
@@ -41,10 +45,6 @@ def qualifying(session: Session, w: LoyaltyAccount, now: datetime) -> int:
         )
     )
     return int(total or 0)
-
-
-# A lot's points that count towards a tier (net of refunds), on the lots of qualifying_lots.
-QUALIFYING_POINTS = LoyaltyLot.points - LoyaltyLot.clawed
 
 
 def qualifying_lots(start: Any, now: Any) -> tuple[Any, ...]:
