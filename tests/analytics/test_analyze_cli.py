@@ -114,6 +114,24 @@ def test_too_few_repeaters(tmp_path: Path) -> None:
     assert "repeat" in res.stderr
 
 
+def test_spend_model_failure_is_a_message_and_writes_nothing(tmp_path: Path) -> None:
+    # The transaction model fits (40 customers, half of them repeaters), but every repeat
+    # purchase but one is $0: the spend model, fitted alongside it in a thread, has fewer than
+    # two customers to fit and its error reaches the user as the command's message.
+    rows = ["id,date,amount"]
+    for c in range(1, 41):
+        rows.append(f"{c},2024-01-{1 + c % 20:02d},10")
+        if c % 2 == 0:
+            rows.append(f"{c},2024-03-{1 + c % 25:02d},{5 if c == 2 else 0}")
+    csv = tmp_path / "tx.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "o.csv"
+    res = runner.invoke(app, _args(csv, out))
+    assert res.exit_code == 1, res.output
+    assert "fewer than two customers with repeat purchases of positive mean value" in res.stderr
+    assert not out.exists()
+
+
 def test_registered_in_main_cli() -> None:
     from retento.cli import app as main_app
 

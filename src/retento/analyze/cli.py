@@ -175,6 +175,7 @@ def _clv_duckdb(
     preload.start()
     timings: dict[str, float] = {}
     report: _Background | None = None
+    spend_job: _Background | None = None
     t0 = time.perf_counter()
     try:
         summary = summarize(
@@ -201,6 +202,13 @@ def _clv_duckdb(
         T = summary["T"].to_numpy()
         m = summary["monetary"].to_numpy()
         t1 = time.perf_counter()
+        # $0 or refunded repeat purchases give a mean repeat spend of 0 or less, which the
+        # Gamma-Gamma likelihood cannot hold: fit on the others and count who was left out
+        # (one code path with `retento score`: analytics.spend.fit_spend). The spend model
+        # needs only (x, m): fitted in a thread (its likelihood is NumPy and SciPy work on
+        # long arrays, which release the GIL) while the transaction model is fitted.
+        spend_job = _Background(fit_spend, x, m)
+        spend_job.start()
         # Customers share (x, t_x, T) rows: the fit collapses them to distinct rows and the
         # scores are computed per distinct row, so the rows are found once for both.
         (ux, utx, uT), inverse = _distinct_rows(x, tx, T, FREQ_DAYS[freq], _unique_rows)
@@ -209,16 +217,16 @@ def _clv_duckdb(
         )()
         fitter.fit(ux, utx, uT, weights=np.bincount(inverse, minlength=len(ux)).astype(float))
         # The holdout report needs only this fit: computed in a thread (NumPy and SciPy's
-        # special functions release the GIL on long arrays) while the spend model is fitted,
-        # the customers scored and the file written.
+        # special functions release the GIL on long arrays) while the customers are scored
+        # and the file written.
         unit = FREQ_DAYS[freq]
         if calibration_end is not None:
             report = _Background(_holdout_dict, holdout_report, fitter, summary, unit)
             report.start()
-        # $0 or refunded repeat purchases give a mean repeat spend of 0 or less, which the
-        # Gamma-Gamma likelihood cannot hold: fit on the others and count who was left out
-        # (one code path with `retento score`: analytics.spend.fit_spend).
-        spend_fit = fit_spend(x, m)
+        spend_job.join()
+        if spend_job.error is not None:
+            raise spend_job.error
+        spend_fit = spend_job.result
         gg, left_out = spend_fit.model, spend_fit.left_out
         timings["fit_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
@@ -240,8 +248,9 @@ def _clv_duckdb(
         value = margin * spend * discounted
         timings["score_s"] = time.perf_counter() - t2
     except (SummaryInputError, _convergence_error(), ValueError) as exc:
-        if report is not None:
-            report.join()
+        for job in (spend_job, report):
+            if job is not None:
+                job.join()
         _fail(str(exc))
         return
     # DuckDB writes the file (releasing the GIL) while the holdout report may still run.
