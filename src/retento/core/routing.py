@@ -1,0 +1,138 @@
+"""Route matching that skips the routers a path cannot reach.
+
+FastAPI (0.165) keeps every included router as one top-level route and matches a request
+against the included routers in order, each route by route, with no check of a shared prefix.
+The app includes ~40 routers (~450 routes): a page such as ``/customers/123`` was first tried
+against every API route, ~0.5–0.9 ms of CPU per request before its handler ran (about 5–9 % of
+a page's CPU under load; ``benchmarks/bench_routing.py``).
+
+:func:`gate_included_routers` gives each included router a gate: the leading static path
+segments of its routes (``("api", "v1", "customers")``, ``("customers",)``, ``("static",)``).
+A request whose path starts with none of them cannot match any of the router's routes, so the
+router answers "no match" at once; otherwise FastAPI matches as before. The order of the
+routers, the routes themselves, OpenAPI and ``url_for`` are untouched: only the ``matches``
+method of each included router is wrapped, on that instance.
+
+A router with a route whose first segment is a parameter (``/{slug}``), or a route of a kind
+whose path is not known here (a ``Host``), is left ungated. The gate is rebuilt when FastAPI
+rebuilds the router's effective routes (a route added after start-up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from starlette._utils import get_route_path
+from starlette.routing import BaseRoute, Match
+
+__all__ = ["gate_included_routers", "leading_segments"]
+
+# Up to this many leading static segments are compared: enough to tell the API's
+# /api/v1/<resource> routers apart.
+_DEPTH = 3
+
+# The prefixes of one router, by length: {1: {("customers",)}, 3: {("api", "v1", "orders")}}.
+_Prefixes = dict[int, frozenset[tuple[str, ...]]]
+
+# Where a request's leading segments are kept in its scope, with the path they came from (a
+# redirect-slashes retry copies the scope with another path).
+_SCOPE_KEY = "retento.route_segments"
+
+
+def leading_segments(path: str, depth: int = _DEPTH) -> tuple[str, ...]:
+    """The first ``depth`` path segments of a route path, up to the first one holding a
+    parameter: ``/api/v1/customers/{id}`` → ``("api", "v1", "customers")``."""
+    out: list[str] = []
+    for segment in path[1:].split("/")[:depth]:
+        if "{" in segment:
+            break
+        out.append(segment)
+    return tuple(out)
+
+
+def _request_segments(scope: Any) -> tuple[str, ...]:
+    """The leading segments of the request's path, split once per request."""
+    path = get_route_path(scope)
+    cached = scope.get(_SCOPE_KEY)
+    if cached is not None and cached[0] == path:
+        return cached[1]
+    segments = tuple(path[1:].split("/", _DEPTH)[:_DEPTH])
+    scope[_SCOPE_KEY] = (path, segments)
+    return segments
+
+
+def _route_paths(included: Any) -> list[str] | None:
+    """The full paths of an included router's routes (nested routers walked), or ``None`` if a
+    route's path is unknown."""
+    paths = []
+    for context in included.effective_route_contexts():
+        route = context.starlette_route if context.starlette_route is not None else None
+        path = getattr(route, "path", None) if route is not None else context.path
+        if not isinstance(path, str) or not path.startswith("/"):
+            return None
+        paths.append(path)
+    return paths
+
+
+def _prefixes(paths: Iterable[str]) -> _Prefixes | None:
+    by_length: dict[int, set[tuple[str, ...]]] = {}
+    for path in paths:
+        prefix = leading_segments(path)
+        if not prefix:  # a parameter first: any path may match
+            return None
+        by_length.setdefault(len(prefix), set()).add(prefix)
+    return {n: frozenset(p) for n, p in sorted(by_length.items())}
+
+
+def _may_match(prefixes: _Prefixes, segments: tuple[str, ...]) -> bool:
+    for n, allowed in prefixes.items():
+        if segments[:n] in allowed:
+            return True
+    return False
+
+
+def _gate(included: Any) -> Callable[[Any], tuple[Match, Any]] | None:
+    """The gated ``matches`` of one included router, or ``None`` if it cannot be gated."""
+    inner = included.matches
+    state: dict[str, Any] = {"key": None, "prefixes": None}
+
+    def current() -> _Prefixes | None:
+        # FastAPI returns the same candidate list until the router's routes change.
+        key = included.effective_candidates()
+        if key is not state["key"]:
+            paths = _route_paths(included)
+            state["prefixes"] = None if paths is None else _prefixes(paths)
+            state["key"] = key
+        return state["prefixes"]
+
+    if current() is None:
+        return None
+
+    def matches(scope: Any) -> tuple[Match, Any]:
+        prefixes = current()
+        if prefixes is not None and not _may_match(prefixes, _request_segments(scope)):
+            return Match.NONE, {}
+        return inner(scope)
+
+    return matches
+
+
+def gate_included_routers(routes: list[BaseRoute]) -> int:
+    """Gate every FastAPI included router in ``routes`` (an app's top-level routes); returns
+    how many were gated. Other routes (plain routes, mounts) are left as they are."""
+    gated = 0
+    for route in routes:
+        if not callable(getattr(route, "effective_route_contexts", None)) or not callable(
+            getattr(route, "effective_candidates", None)
+        ):
+            continue  # not an included router of this FastAPI version
+        matches = _gate(route)
+        if matches is None:
+            continue
+        try:
+            route.matches = matches  # type: ignore[method-assign]
+        except (AttributeError, TypeError):  # a FastAPI whose routes take no instance attribute
+            continue
+        gated += 1
+    return gated

@@ -1,0 +1,141 @@
+"""The route gates (retento.core.routing): every path reaches the same route as without them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
+from starlette.routing import Match
+
+from retento.core.routing import gate_included_routers, leading_segments
+
+_PARAM = re.compile(r"\{([^}:]+)(?::([^}]+))?\}")
+_SAMPLE = {
+    "int": "7",
+    "float": "1.5",
+    "path": "a/b",
+    "uuid": "0" * 8 + "-0000-0000-0000-" + "0" * 12,
+}
+
+
+def _concrete(path: str) -> str:
+    return _PARAM.sub(lambda m: _SAMPLE.get(m.group(2) or "", "x"), path)
+
+
+def _first_match(routes, scope, *, gated: bool):
+    """Index of the first route that fully matches, through the gates or around them."""
+    for i, route in enumerate(routes):
+        match, _ = route.matches(scope) if gated else type(route).matches(route, scope)
+        if match == Match.FULL:
+            return i
+    return None
+
+
+def _scope(app, path: str, method: str) -> dict:
+    return {
+        "type": "http", "path": path, "method": method, "root_path": "", "headers": [],
+        "query_string": b"", "app": app,
+    }  # fmt: skip
+
+
+def test_leading_segments() -> None:
+    assert leading_segments("/api/v1/customers/{id}") == ("api", "v1", "customers")
+    assert leading_segments("/customers/{id}/edit") == ("customers",)
+    assert leading_segments("/") == ("",)
+    assert leading_segments("/{slug}") == ()
+    assert leading_segments("/s/{token}") == ("s",)
+
+
+def test_every_route_of_the_app_resolves_as_without_gates(app) -> None:
+    routes = app.router.routes
+    gated = [r for r in routes if "matches" in vars(r)]
+    assert len(gated) >= 30  # the API and page routers
+    paths = []
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if contexts is None:
+            paths.append((getattr(route, "path", "/"), getattr(route, "methods", None)))
+            continue
+        for context in contexts():
+            sub = context.starlette_route
+            path = getattr(sub, "path", None) if sub is not None else context.path
+            methods = getattr(sub, "methods", None) if sub is not None else context.methods
+            paths.append((path, methods))
+    assert len(paths) > 400
+    checked = 0
+    for path, methods in paths:
+        concrete = _concrete(path)
+        for method in sorted(methods or {"GET"}):
+            for candidate in {concrete, concrete.rstrip("/") + "/", concrete + "/extra"}:
+                scope = _scope(app, candidate, method)
+                expected = _first_match(routes, dict(scope), gated=False)
+                assert _first_match(routes, dict(scope), gated=True) == expected, candidate
+                checked += 1
+    # Paths no route has, and near misses of real prefixes.
+    for miss in ["/nope", "/api/v1/nope", "/api/v2/customers", "/customersx", "/", "/static"]:
+        scope = _scope(app, miss, "GET")
+        assert _first_match(routes, dict(scope), gated=True) == _first_match(
+            routes, dict(scope), gated=False
+        )
+    assert checked > 1000
+
+
+def test_pages_and_api_still_answer_through_the_gates(client) -> None:
+    assert client.get("/login").status_code == 200
+    assert client.get("/api/v1/customers").status_code == 401
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/no-such-page").status_code == 404
+    assert client.get("/static/no-such-file.css").status_code == 404
+
+
+def _app_with(router: APIRouter) -> FastAPI:
+    app = FastAPI()
+    app.include_router(router)
+    gate_included_routers(app.router.routes)
+    return app
+
+
+def test_a_route_added_after_gating_is_reachable() -> None:
+    router = APIRouter()
+
+    @router.get("/first")
+    def first() -> dict:
+        return {"route": "first"}
+
+    app = _app_with(router)
+    client = TestClient(app)
+    assert client.get("/first").json() == {"route": "first"}
+    assert client.get("/later").status_code == 404
+
+    @router.get("/later")
+    def later() -> dict:
+        return {"route": "later"}
+
+    assert client.get("/later").json() == {"route": "later"}
+
+
+def test_a_router_with_a_parameter_first_is_not_gated() -> None:
+    router = APIRouter()
+
+    @router.get("/{slug}")
+    def by_slug(slug: str) -> dict:
+        return {"slug": slug}
+
+    app = _app_with(router)
+    assert not any("matches" in vars(r) for r in app.router.routes)
+    assert TestClient(app).get("/anything").json() == {"slug": "anything"}
+
+
+@pytest.mark.parametrize("path", ["/items", "/items/"])
+def test_trailing_slash_redirects_still_work(path: str) -> None:
+    router = APIRouter()
+
+    @router.get("/items/")
+    def items() -> list:
+        return []
+
+    client = TestClient(_app_with(router))
+    response = client.get(path)
+    assert response.status_code == 200 and response.json() == []
