@@ -503,3 +503,15 @@ def test_customer_360_shows_alerts_tasks_and_cases(web, alerts, db, users):
     calm = make_customer(db, name="Quiet Customer")
     db.commit()
     assert 'id="retention-panel"' not in web.get(f"/customers/{calm.id}").text
+
+
+def test_every_churn_reason_filter_option_has_a_name_in_both_languages():
+    """The at-risk reason filter showed the codes units_falling / units_per_order as options."""
+    from retento.retention.pages_common import reason_codes
+    from retento.web.i18n import gettext
+    from retento.web.labels import label_msgid
+
+    for code in reason_codes():
+        name = label_msgid("churn_reason", code)
+        assert name != code, code
+        assert gettext("zh_CN", name) != name, code

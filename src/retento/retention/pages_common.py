@@ -30,6 +30,8 @@ register_labels(
         "spend_falling": N_("Spending fell"),
         "low_spend": N_("Low spend"),
         "new_customer": N_("New customer"),
+        "units_falling": N_("Fewer items bought"),
+        "units_per_order": N_("Few items per purchase"),
         "inactive_model": N_("Purchase pattern says inactive"),
         "complaints_open": N_("Open complaints"),
         "complaints_breached": N_("Complaint past its deadline"),
