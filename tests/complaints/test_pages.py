@@ -762,3 +762,27 @@ def test_category_admin_tree_create_edit_deactivate(client, db, users):
         select(AuditEntry.action).where(AuditEntry.entity == "complaint_category")
     ).all()
     assert actions.count("create") == 1 and actions.count("update") == 3
+
+
+def test_escalations_on_the_timeline_are_named_in_the_reader_s_language(client, db, users):
+    """The timeline showed the stored English body "first response breached" in Chinese too."""
+    from datetime import UTC, datetime
+
+    from retento.complaints.jobs import escalate
+
+    only_policies(db, {"first_response_minutes": 60, "resolution_minutes": 600})
+    t0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
+    c = make_complaint(db, users["admin"], received_at=t0, assignee_id=users["agent"].id)
+    escalate(db, now=t0 + timedelta(hours=2))
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    page = web.get(f"/complaints/{c.id}")
+    assert page.status_code == 200 and "First response · Breached" in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    web.client.post("/locale", data={"csrf_token": token, "lang": "zh_CN", "next": "/"})
+    page = web.get(f"/complaints/{c.id}")
+    assert "首次响应 · 已超时" in page.text
+    assert "first response breached" not in page.text
+    panel = web.get(f"/customers/{c.customer_id}")
+    assert "首次响应 · 已超时" in panel.text and "first response breached" not in panel.text

@@ -66,6 +66,7 @@ def _event_view(request: Request, session: Session, ev: Any, users: dict[int, st
     """One timeline entry with a readable summary of its data."""
     data = ev.data or {}
     summary = ""
+    body = ev.body
     if ev.kind == "transition":
         before = tr(request, label_msgid("complaint_status", data.get("from")))
         after = tr(request, label_msgid("complaint_status", data.get("to")))
@@ -91,6 +92,12 @@ def _event_view(request: Request, session: Session, ev: Any, users: dict[int, st
     elif ev.kind == "edited":
         names = [tr(request, EDIT_LABELS.get(f, f)) for f in data.get("fields", [])]
         summary = tr(request, "Changed: %(fields)s", fields=", ".join(names))
+    elif ev.kind == "escalation" and data.get("clock") and data.get("level"):
+        # The stored body ("first response breached") is English; the data says it in words.
+        clock = tr(request, label_msgid("sla_clock", data["clock"]))
+        level = tr(request, label_msgid("sla_state", data["level"]))
+        summary = f"{clock} · {level}"
+        body = None
     elif ev.kind == "created":
         summary = tr(request, label_msgid("complaint_channel", data.get("channel")))
     elif "won_back" in data:
@@ -104,7 +111,7 @@ def _event_view(request: Request, session: Session, ev: Any, users: dict[int, st
         "kind": ev.kind,
         "internal": ev.internal,
         "actor": ev.actor_name,
-        "body": ev.body,
+        "body": body,
         "summary": summary,
     }
 

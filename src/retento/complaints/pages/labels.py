@@ -149,6 +149,10 @@ register_labels(
     },
 )
 register_labels(
+    "sla_clock",
+    {"first_response": N_("First response"), "resolution": N_("Resolution")},
+)
+register_labels(
     "pdca",
     {
         "plan": N_("Plan"),
