@@ -51,6 +51,20 @@ def test_dashboard_and_panel(db, client, users):
     assert 'id="loyalty-panel"' in page.text and "500" in page.text
 
 
+def test_dashboard_liability_is_in_the_programme_s_currency(db, client, users):
+    """The liability KPI read "$5.00 CNY": the installation's currency symbol on an amount in the
+    programme's currency."""
+    make_programme(db, currency="CNY", point_value=Decimal("0.01"))
+    c = make_customer(db, external_id="M-2")
+    service.adjust(db, c.id, 500, actor=users["manager"], reason="opening")
+    db.commit()
+    web = Browser(client)
+    web.login("analyst")
+    d = web.get("/loyalty")
+    assert d.status_code == 200
+    assert "5.00 CNY" in d.text and "$5.00 CNY" not in d.text
+
+
 def test_manager_configures_tiers_rules_rewards(db, client, users):
     make_programme(db)
     db.commit()
