@@ -65,6 +65,25 @@ def test_dashboard_liability_is_in_the_programme_s_currency(db, client, users):
     assert "5.00 CNY" in d.text and "$5.00 CNY" not in d.text
 
 
+def test_tier_sla_class_is_named_not_coded(db, client, users):
+    """The tier form offered the raw codes vip … below_zero as SLA classes, in Chinese too."""
+    from retento.web.i18n import gettext
+
+    make_programme(db)
+    db.add(LoyaltyTier(code="gold", name="Gold", rank=1, threshold=1000, sla_class="below_zero"))
+    users["manager"].locale = "zh_CN"
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    form = web.get("/loyalty/tiers/new")
+    assert form.status_code == 200
+    name = gettext("zh_CN", "Below zero")
+    assert name != "Below zero"
+    assert f">{name}</option>" in form.text and ">below_zero</option>" not in form.text
+    programme = web.get("/loyalty/programme")
+    assert f"<td>{name}</td>" in programme.text
+
+
 def test_manager_configures_tiers_rules_rewards(db, client, users):
     make_programme(db)
     db.commit()
