@@ -111,6 +111,22 @@ def test_create_refuses_a_third_decimal_naming_the_field_then_saves(web, db, use
     assert "Product Oolong was created." in web.get(ok.headers["location"]).text
 
 
+def test_create_names_missing_prices_and_speaks_chinese_about_bad_ones(web, db, users):
+    """An empty price said "None is not a money amount"; the money checks spoke English only."""
+    web.login("manager")
+    bad = web.post("/products/new", {"name": "Oolong", "unit_price": "", "unit_cost": ""})
+    assert bad.status_code == 422 and "None is not" not in bad.text
+    errors = re.findall(r'class="field-error"[^>]*>([^<]*)<', bad.text)
+    assert errors.count("This field is required.") == 2
+    web.post("/locale", data={"lang": "zh_CN", "next": "/products"})
+    bad = web.post(
+        "/products/new", {"name": "Oolong", "unit_price": "1,000.005", "unit_cost": "Infinity"}
+    )
+    assert bad.status_code == 422 and "金额最多只能有两位小数" in bad.text
+    assert "请输入有效的金额" in bad.text
+    assert db.query(Product).filter_by(name="Oolong").count() == 0
+
+
 def test_edit_price_and_cost_and_a_bad_cost(web, db, users):
     tea, *_ = _catalogue(db)
     web.login("manager")
