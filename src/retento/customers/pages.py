@@ -373,7 +373,9 @@ def _form_values(customer: Customer | None) -> dict[str, Any]:
     return values
 
 
-def _parse_form(form: Any) -> tuple[dict[str, Any], dict[str, Any], list[FieldError]]:
+def _parse_form(
+    request: Request, form: Any
+) -> tuple[dict[str, Any], dict[str, Any], list[FieldError]]:
     """``(payload for the schema, values to re-show, problems found while parsing)``."""
     get = lambda k: str(form.get(k) or "").strip()  # noqa: E731
     shown: dict[str, Any] = {
@@ -401,12 +403,17 @@ def _parse_form(form: Any) -> tuple[dict[str, Any], dict[str, Any], list[FieldEr
             continue
         key, sep, value = line.partition(":")
         if not sep or not key.strip():
-            problems.append(FieldError("custom_fields", f"Line {n}: write 'name: value'."))
+            problems.append(
+                FieldError("custom_fields", tr(request, "Line %(n)s: write 'name: value'.", n=n))
+            )
             continue
         custom[key.strip()] = value.strip()
     data["custom_fields"] = custom
     owner = shown["owner_id"]
     data["owner_id"] = int(owner) if owner.isascii() and owner.isdigit() else None
+    if owner and data["owner_id"] is None:
+        # Not silently dropped: the customer would be saved without the owner chosen.
+        problems.append(FieldError("owner_id", tr(request, "Choose one of the listed values.")))
     contacts, shown_contacts = [], []
     i = 0
     while f"contacts.{i}.name" in form or f"contacts.{i}.email" in form:
@@ -480,7 +487,7 @@ def customer_create(
     request: Request, form: PageForm, session: DbSession, user: PageUser
 ) -> Response:
     """Create a customer; on any error the form comes back with messages and nothing is saved."""
-    data, shown, problems = _parse_form(form)
+    data, shown, problems = _parse_form(request, form)
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
@@ -523,7 +530,7 @@ def customer_update(
     A form loaded before someone else saved gets the conflict page (409) instead.
     """
     customer = service.get_customer(session, customer_id, actor=user)
-    data, shown, problems = _parse_form(form)
+    data, shown, problems = _parse_form(request, form)
     expected = form_version(form)
     try:
         if problems:

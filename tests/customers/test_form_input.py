@@ -1,0 +1,34 @@
+"""The customer form's own parsing (owner, custom fields): a bad value is a 422 naming the field,
+in the reader's language, and nothing is saved."""
+
+from __future__ import annotations
+
+import re
+
+from retento.customers.models import Customer
+from tests.web.conftest import Browser
+
+
+def _errors(html: str) -> list[str]:
+    return re.findall(r'class="field-error"[^>]*>([^<]*)<', html)
+
+
+def test_an_owner_that_is_not_a_user_id_is_refused_not_dropped(client, users, db):
+    web = Browser(client)
+    web.login("manager")
+    for owner in ("abc", "-3"):
+        r = web.post("/customers/new", {"name": "Owner typo", "owner_id": owner})
+        assert r.status_code == 422
+        assert "Choose one of the listed values." in _errors(r.text)
+    assert db.query(Customer).filter_by(name="Owner typo").count() == 0
+
+
+def test_a_custom_field_line_without_a_colon_is_named_in_chinese(client, users, db):
+    users["manager"].locale = "zh_CN"
+    db.flush()
+    web = Browser(client)
+    web.login("manager")
+    r = web.post("/customers/new", {"name": "CF typo", "custom_fields": "vip\nsize: L"})
+    assert r.status_code == 422
+    assert "第 1 行：请写成“名称: 值”。" in _errors(r.text) and "Line 1" not in r.text
+    assert db.query(Customer).filter_by(name="CF typo").count() == 0
