@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retento.analytics.btyd import _unique_rows
+from retento.analytics.btyd_base import _unique_rows
 from retento.analyze.cli import _distinct_rows
 
 

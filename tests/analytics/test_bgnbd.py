@@ -180,12 +180,12 @@ def test_fitted_model_pickles(fitted: BetaGeoModel) -> None:
 
 
 def test_large_data_path_matches_lbfgs(hardie: pd.DataFrame, monkeypatch) -> None:
-    from retento.analytics import btyd
+    from retento.analytics import btyd_base
 
     sim = simulate_bgnbd(30_000, **PAPER, T=(27.0, 39.0), seed=8)
     args = (sim["frequency"], sim["recency"], sim["T"])
     plain = BetaGeoModel().fit(*args)
-    monkeypatch.setattr(btyd, "_LARGE", 1_000)
+    monkeypatch.setattr(btyd_base, "_LARGE", 1_000)
     newton = BetaGeoModel().fit(*args)
     assert newton.n_iter_ < plain.n_iter_
     assert newton.log_likelihood_ == pytest.approx(plain.log_likelihood_, abs=1e-3)

@@ -15,8 +15,8 @@ from typing import Any
 # name -> submodule of retento.analytics that defines it
 _LAZY: dict[str, str] = {
     "BetaGeoModel": "btyd",
-    "ConvergenceError": "btyd",
-    "GammaGammaModel": "btyd",
+    "ConvergenceError": "btyd_base",
+    "GammaGammaModel": "btyd_gg",
     "ParetoNBDModel": "btyd_pnbd",
     "ModifiedBetaGeoModel": "btyd_mbg",
     "ChurnRiskModel": "churn",

@@ -8,7 +8,8 @@ falls with the time since the first purchase for x = 0 as well.
 
 The estimator follows the scikit-learn contract and the conventions of
 :mod:`retento.analytics.btyd` (maximum likelihood on collapsed sufficient statistics with
-analytic gradients, in log-parameter space; the same chunked, threaded likelihood kernel).
+analytic gradients, in log-parameter space, by the base class of ``btyd_base``; the same chunked,
+threaded likelihood kernel as BG/NBD).
 
 References
 ----------
@@ -26,11 +27,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from retento.analytics.btyd import (
-    BetaGeoModel,
+from retento.analytics.btyd import BetaGeoModel, _bg_chunk
+from retento.analytics.btyd_base import (
     FloatArray,
     _arr,
-    _bg_chunk,
     _BTYDModel,
     _n_threads,
     _prepared_chunks,

@@ -1,8 +1,9 @@
 r"""Pareto/NBD model of repeat purchasing (Schmittlein, Morrison & Colombo 1987), fitted as in
 Fader, Hardie & Lee (2005), "A note on deriving the Pareto/NBD model and related expressions".
 
-Split from :mod:`retento.analytics.btyd` (the shared fitting machinery, BG/NBD and Gamma-Gamma
-live there); :class:`ParetoNBDModel` is also importable from :mod:`retento.analytics`.
+Split from :mod:`retento.analytics.btyd` (BG/NBD lives there, the shared fitting machinery in
+``btyd_base``, Gamma-Gamma in ``btyd_gg``); :class:`ParetoNBDModel` is also importable from
+:mod:`retento.analytics`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from retento.analytics.btyd import FloatArray, _arr, _BTYDModel
+from retento.analytics.btyd_base import FloatArray, _arr, _BTYDModel
 
 __all__ = ["ParetoNBDModel"]
 

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from retento.analytics.btyd import BetaGeoModel, _unique_rows
+from retento.analytics.btyd import BetaGeoModel
+from retento.analytics.btyd_base import _unique_rows
 from retento.analytics.btyd_mbg import ModifiedBetaGeoModel
 from retento.analytics.summary import _lit_date, load_checked
 

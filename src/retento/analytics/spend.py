@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-from retento.analytics.btyd import GammaGammaModel
+from retento.analytics.btyd_gg import GammaGammaModel
 
 __all__ = ["LEFT_OUT_REASON", "SpendFit", "fit_spend"]
 

@@ -248,7 +248,7 @@ def _fit_btyd(agg: Any) -> dict[str, Any]:
 
 def _btyd_columns(models: dict[str, Any], x: Any, tx: Any, T: Any, horizon: float) -> dict:
     """The six columns of :func:`retento.analytics.churn.btyd_features` from fitted models."""
-    from retento.analytics.btyd import _unique_rows
+    from retento.analytics.btyd_base import _unique_rows
 
     (ux, utx, uT), inverse = _unique_rows([x, tx, T])
     cols: dict[str, np.ndarray] = {}

@@ -105,7 +105,7 @@ def fit_clv(summary: Any, model: str = "bgnbd") -> SparkCLVFit:
     ConvergenceError
         The transaction model's optimiser did not converge.
     """
-    from retento.analytics.btyd import GammaGammaModel
+    from retento.analytics.btyd_gg import GammaGammaModel
 
     x, tx, T, w = collapsed_rows(summary)
     fitter = _model(model).fit(x, tx, T, weights=w)
@@ -156,7 +156,7 @@ def score_partition(
     ``clv`` = margin x expected spend x discounted expected purchases, exactly as
     ``retento analyze clv`` computes them on one machine.
     """
-    from retento.analytics.btyd import _discounted_clv, _unique_rows
+    from retento.analytics.btyd_base import _discounted_clv, _unique_rows
 
     x = batch["frequency"].to_numpy(float)
     tx = batch["recency"].to_numpy(float)
