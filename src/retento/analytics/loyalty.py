@@ -10,6 +10,8 @@ loyalty) with the rule that fired and a reason in words (English and Chinese), a
 **satisfaction trap** (顾客满意陷阱): satisfied by survey, but buying below their own rhythm.
 
 The decision table is documented in :class:`LoyaltyMeasure` and in ``docs/analytics-loyalty.md``.
+The columns' vocabulary and parsing live in :mod:`retento.analytics.loyalty_columns`, the reasons
+in words in ``loyalty_reasons``; the public names are all importable from here.
 
 Input columns
 -------------
@@ -64,6 +66,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retento.analytics.loyalty_columns import (
+    DEFAULT_WEIGHTS,
+    DIMENSIONS,
+    FEATURE_COLUMNS,
+    LOYALTY_TYPE_NAMES,
+    LOYALTY_TYPES,
+    _flag,
+    _num,
+)
+from retento.analytics.loyalty_reasons import _facts, _reasons
+
 __all__ = [
     "DIMENSIONS",
     "FEATURE_COLUMNS",
@@ -71,128 +84,6 @@ __all__ = [
     "LOYALTY_TYPE_NAMES",
     "LoyaltyMeasure",
 ]
-
-#: The three loyalty dimensions of SPEC §4, in the order of the index weights.
-DIMENSIONS: tuple[str, ...] = ("behavioural", "intentional", "emotional")
-#: The six loyalty types of the course material, plus ``none`` (Dick & Basu's "no loyalty").
-LOYALTY_TYPES: tuple[str, ...] = (
-    "trust",
-    "monopoly",
-    "kinship",
-    "interest",
-    "inertia",
-    "potential",
-    "none",
-)
-#: Display names of the types: ``{type: (English, Chinese)}``.
-LOYALTY_TYPE_NAMES: dict[str, tuple[str, str]] = {
-    "trust": ("trust loyalty", "信赖忠诚"),
-    "monopoly": ("monopoly loyalty", "垄断忠诚"),
-    "kinship": ("kinship loyalty", "亲缘忠诚"),
-    "interest": ("interest loyalty", "利益忠诚"),
-    "inertia": ("inertia loyalty", "惰性忠诚"),
-    "potential": ("potential loyalty", "潜在忠诚"),
-    "none": ("no loyalty", "无忠诚"),
-}
-#: Input columns understood by :class:`LoyaltyMeasure` (all optional).
-FEATURE_COLUMNS: tuple[str, ...] = (
-    "n_orders",
-    "days_since_first_order",
-    "days_since_last_order",
-    "median_gap_days",
-    "orders_recent",
-    "share_of_wallet",
-    "segment",
-    "discount_share",
-    "points_redeemed_share",
-    "tier_rank",
-    "tier_name",
-    "tenure_days",
-    "no_alternative",
-    "affiliated",
-    "satisfaction",
-    "repurchase_intent",
-    "recommend",
-    "complaints",
-    "complaints_open",
-    "complaints_breached",
-    "followup_csat",
-)
-
-DEFAULT_WEIGHTS: dict[str, float] = {"behavioural": 0.4, "intentional": 0.3, "emotional": 0.3}
-
-# (column, low, high): values outside are rejected with a ValueError naming the column.
-_RANGES: dict[str, tuple[float, float]] = {
-    "n_orders": (0, math.inf),
-    "days_since_first_order": (0, math.inf),
-    "days_since_last_order": (0, math.inf),
-    "median_gap_days": (0, math.inf),
-    "orders_recent": (0, math.inf),
-    "share_of_wallet": (0, 1),
-    "discount_share": (0, 1),
-    "points_redeemed_share": (0, 1),
-    "tier_rank": (0, 1),
-    "tenure_days": (0, math.inf),
-    "satisfaction": (1, 5),
-    "repurchase_intent": (1, 5),
-    "recommend": (0, 10),
-    "complaints": (0, math.inf),
-    "complaints_open": (0, math.inf),
-    "complaints_breached": (0, math.inf),
-    "followup_csat": (1, 5),
-}
-_TRUE = {"1", "true", "t", "yes", "y", "on", "是", "x"}
-_FALSE = {"0", "false", "f", "no", "n", "off", "否", ""}
-
-
-def _num(data: pd.DataFrame, col: str) -> np.ndarray:
-    """Column ``col`` as floats (NaN where missing); a missing column is all NaN."""
-    if col not in data.columns:
-        return np.full(len(data), np.nan)
-    raw = data[col]
-    if pd.api.types.is_numeric_dtype(raw.dtype):  # fast path: nothing to parse
-        out = raw.to_numpy(dtype=float, na_value=np.nan)
-        bad = np.zeros(len(out), dtype=bool)
-    else:
-        out = pd.to_numeric(raw, errors="coerce").astype(float).to_numpy()
-        bad = np.isnan(out) & raw.notna().to_numpy()
-    if bad.any():
-        example = raw[bad].iloc[0]
-        raise ValueError(
-            f"column {col!r} has {int(bad.sum())} non-numeric value(s), e.g. {example!r}"
-        )
-    if np.isinf(out).any():
-        raise ValueError(f"column {col!r} has infinite value(s)")
-    lo, hi = _RANGES.get(col, (-math.inf, math.inf))
-    outside = (out < lo) | (out > hi)
-    if outside.any():
-        raise ValueError(
-            f"column {col!r} must lie in [{lo:g}, {hi:g}]; "
-            f"{int(outside.sum())} value(s) outside, e.g. {out[outside][0]:g}"
-        )
-    return out
-
-
-def _flag(data: pd.DataFrame, col: str) -> np.ndarray:
-    """A yes/no column as booleans (missing = False); words like yes/no/true/是 are accepted."""
-    if col not in data.columns:
-        return np.zeros(len(data), dtype=bool)
-    raw = data[col]
-    if pd.api.types.is_bool_dtype(raw):
-        return raw.to_numpy(dtype=bool)
-    out = np.zeros(len(raw), dtype=bool)
-    for i, v in enumerate(raw.tolist()):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            continue
-        if isinstance(v, bool | np.bool_):
-            out[i] = bool(v)
-            continue
-        word = str(v).strip().lower()
-        if word in _TRUE:
-            out[i] = True
-        elif word not in _FALSE:
-            raise ValueError(f"column {col!r} must be yes/no (true/false, 1/0), got {v!r}")
-    return out
 
 
 def _nanmean(parts: list[np.ndarray], weights: list[float] | None = None) -> np.ndarray:
@@ -557,7 +448,7 @@ class LoyaltyMeasure:
         rd = float(self.recent_days)
         with np.errstate(invalid="ignore", divide="ignore"):
             before_rate = np.where(first - rd >= rd, (n - recent) / (first - rd), np.nan)
-        facts = self._facts(X, n if has_orders else None, before_rate, recent / rd)
+        facts = _facts(X, n if has_orders else None, before_rate, recent / rd)
         signal = d["trap_signal"].fillna("").astype(str).to_numpy()
         en, zh = _reasons(
             d["loyalty_type"].astype(str).to_numpy(),
@@ -568,42 +459,6 @@ class LoyaltyMeasure:
             rd,
         )
         return pd.DataFrame({"reason_en": en, "reason_zh": zh}, index=X.index)
-
-    @staticmethod
-    def _facts(
-        X: pd.DataFrame,
-        n: np.ndarray | None,
-        before_rate: np.ndarray,
-        recent_rate: np.ndarray,
-    ) -> dict[str, np.ndarray]:
-        """The numbers the reasons quote, per customer."""
-        n_rows = len(X)
-        gap = np.where(n >= 2, _num(X, "median_gap_days"), np.nan) if n is not None else None
-        if gap is None:  # no order counts: no rhythm either
-            gap = np.full(n_rows, np.nan)
-        n_c = np.nan_to_num(_num(X, "complaints"), nan=0.0)
-        return {
-            "n": n if n is not None else np.full(n_rows, np.nan),
-            "first": _num(X, "days_since_first_order"),
-            "last": _num(X, "days_since_last_order"),
-            "gap": gap,
-            "recent": _num(X, "orders_recent"),
-            "discount": _num(X, "discount_share"),
-            "points": _num(X, "points_redeemed_share"),
-            "tier": (
-                X["tier_name"].astype(object).where(X["tier_name"].notna(), None).to_numpy()
-                if "tier_name" in X.columns
-                else np.full(n_rows, None, dtype=object)
-            ),
-            "tenure": _num(X, "tenure_days"),
-            "sat": _num(X, "satisfaction"),
-            "repurchase": _num(X, "repurchase_intent"),
-            "recommend": _num(X, "recommend"),
-            "complaints": n_c if "complaints" in X.columns else np.full(n_rows, np.nan),
-            "open": np.nan_to_num(_num(X, "complaints_open"), nan=0.0),
-            "before_rate": before_rate,
-            "recent_rate": recent_rate,
-        }
 
     def fit_transform(self, X: pd.DataFrame, y: Any = None) -> pd.DataFrame:
         """:meth:`fit` on ``X``, then :meth:`transform` it."""
@@ -782,7 +637,7 @@ class LoyaltyMeasure:
             },
             index=X.index,
         )
-        facts = self._facts(X, n if has_orders else None, before_rate, recent_rate)
+        facts = _facts(X, n if has_orders else None, before_rate, recent_rate)
         if self.explain:
             en, zh = _reasons(ltype, rule, signal, facts, k, rd)
         else:
@@ -790,168 +645,3 @@ class LoyaltyMeasure:
         out["reason_en"] = en
         out["reason_zh"] = zh
         return out
-
-
-# --- reasons in words ----------------------------------------------------------------------
-
-
-def _f(v: float) -> str:
-    """A number without a pointless ``.0`` (4.0 → "4", 3.5 → "3.5")."""
-    return f"{v:.0f}" if abs(v - round(v)) < 0.05 else f"{v:.1f}"
-
-
-def _d(v: float) -> str:
-    """Days as a whole number."""
-    return f"{round(v):.0f}"
-
-
-def _every(gap: float) -> tuple[str, str]:
-    """A purchase gap in days as friendly words, in English and Chinese."""
-    if gap < 14:
-        d = max(1, round(gap))
-        return (f"every {d} day{'s' if d != 1 else ''}", f"每 {d} 天")
-    if gap < 90:
-        wk = round(gap / 7)
-        return (f"every {wk} weeks", f"每 {wk} 周")
-    mo = round(gap / 30.4)
-    return (f"every {mo} months", f"每 {mo} 个月")
-
-
-def _ok(v: Any) -> bool:
-    return v is not None and not (isinstance(v, float) and math.isnan(v))
-
-
-def _reasons(
-    ltype: np.ndarray,
-    rule: np.ndarray,
-    signal: np.ndarray,
-    facts: dict[str, np.ndarray],
-    k: float,
-    recent_days: float,
-) -> tuple[list[str], list[str]]:
-    """One English and one Chinese sentence per customer, with the numbers filled in."""
-    cols = {name: arr.tolist() for name, arr in facts.items()}
-    en_out: list[str] = []
-    zh_out: list[str] = []
-    for i, (t, r, sig) in enumerate(
-        zip(ltype.tolist(), rule.tolist(), signal.tolist(), strict=True)
-    ):
-        g = {name: values[i] for name, values in cols.items()}
-        en: list[str] = []
-        zh: list[str] = []
-        n, gap, last = g["n"], g["gap"], g["last"]
-        # Behaviour.
-        if not _ok(n):
-            en.append("purchases unknown")
-            zh.append("购买情况未知")
-        elif n == 0:
-            en.append("has not bought yet")
-            zh.append("尚未购买")
-        elif n == 1:
-            if _ok(last):
-                en.append(f"bought once, {_d(last)} days ago")
-                zh.append(f"只购买过一次（{_d(last)} 天前）")
-            else:
-                en.append("bought once")
-                zh.append("只购买过一次")
-        else:
-            if _ok(gap):
-                e, z = _every(gap)
-                en.append(f"buys {e} ({_f(n)} purchases)")
-                zh.append(f"{z}购买一次（共 {_f(n)} 次）")
-            else:
-                en.append(f"{_f(n)} purchases")
-                zh.append(f"共购买 {_f(n)} 次")
-            if _ok(last):
-                en.append(f"last {_d(last)} days ago")
-                zh.append(f"最近一次在 {_d(last)} 天前")
-        # Context relevant to the rule.
-        if r == "R2":
-            en.append("has no alternative supplier")
-            zh.append("没有其他可选的供应商")
-        if r == "R3":
-            en.append("is affiliated (employee, relative or related company)")
-            zh.append("是关联客户（员工、亲属或关联企业）")
-        if r in ("R4", "R5a", "R5b"):
-            d, p = g["discount"], g["points"]
-            if _ok(d):
-                if d < 0.2:
-                    en.append(f"rarely uses discounts ({d * 100:.0f} % of orders)")
-                    zh.append(f"很少使用折扣（{d * 100:.0f}% 的订单）")
-                else:
-                    en.append(f"uses discounts on {d * 100:.0f} % of orders")
-                    zh.append(f"{d * 100:.0f}% 的订单使用了折扣")
-            if _ok(p):
-                en.append(f"has redeemed {p * 100:.0f} % of earned points")
-                zh.append(f"已兑换 {p * 100:.0f}% 的积分")
-        if r in ("R5a", "R5b"):
-            tier, tenure = g["tier"], g["tenure"]
-            bits_en, bits_zh = [], []
-            if _ok(tier):
-                bits_en.append(f"tier {tier}")
-                bits_zh.append(f"会员等级 {tier}")
-            if _ok(tenure):
-                years = tenure / 365.25
-                if years >= 1:
-                    bits_en.append(f"a customer for {_f(years)} years")
-                    bits_zh.append(f"已是 {_f(years)} 年的老客户")
-                else:
-                    bits_en.append(f"a customer for {_f(tenure / 30.4)} months")
-                    bits_zh.append(f"已是 {_f(tenure / 30.4)} 个月的客户")
-            if r == "R5a" and bits_en:
-                en.append("leaving would cost them (" + ", ".join(bits_en) + ")")
-                zh.append("流失成本高（" + "，".join(bits_zh) + "）")
-            elif r == "R5b":
-                en.append(
-                    "stays out of habit" + (" (" + ", ".join(bits_en) + ")" if bits_en else "")
-                )
-                zh.append("出于习惯而留下" + ("（" + "，".join(bits_zh) + "）" if bits_zh else ""))
-        # Attitude.
-        sat, rep, rec = g["sat"], g["repurchase"], g["recommend"]
-        said_en: list[str] = []
-        said_zh: list[str] = []
-        if _ok(sat):
-            said_en.append(f"rated satisfaction {_f(sat)}/5")
-            said_zh.append(f"满意度评分 {_f(sat)}/5")
-        if _ok(rep):
-            said_en.append(f"repurchase intent {_f(rep)}/5")
-            said_zh.append(f"再购意愿 {_f(rep)}/5")
-        if _ok(rec):
-            said_en.append(f"would recommend {_f(rec)}/10")
-            said_zh.append(f"推荐意愿 {_f(rec)}/10")
-        if not said_en:
-            said_en.append("answered no survey, so attitude is unknown")
-            said_zh.append("未回答过调查，态度未知")
-        c = g["complaints"]
-        if _ok(c) and c > 0:
-            opened = g["open"]
-            extra_en = f", {_f(opened)} open" if _ok(opened) and opened > 0 else ""
-            extra_zh = f"，{_f(opened)} 起未结" if _ok(opened) and opened > 0 else ""
-            said_en.append(f"{_f(c)} complaint{'s' if c != 1 else ''}{extra_en}")
-            said_zh.append(f"投诉 {_f(c)} 起{extra_zh}")
-        name_en, name_zh = LOYALTY_TYPE_NAMES[t]
-        sentence_en = ", ".join(en) + "; " + ", ".join(said_en) + f" — {name_en}"
-        sentence_zh = "，".join(zh) + "；" + "，".join(said_zh) + f" —— {name_zh}"
-        if sig == "overdue":
-            sentence_en += (
-                f". Satisfaction trap: satisfied, but the last purchase was {_d(last)} days ago, "
-                f"more than {_f(k)} × their usual {_d(gap)} days"
-            )
-            sentence_zh += (
-                f"。满意陷阱：表示满意，但最近一次购买在 {_d(last)} 天前，"
-                f"超过其平常间隔 {_d(gap)} 天的 {_f(k)} 倍"
-            )
-        elif sig == "slowing":
-            before = g["before_rate"] * recent_days
-            now = g["recent"]
-            sentence_en += (
-                f". Satisfaction trap: satisfied, but only {_f(now)} purchases in the last "
-                f"{_f(recent_days)} days against {_f(before)} per {_f(recent_days)} days before"
-            )
-            sentence_zh += (
-                f"。满意陷阱：表示满意，但最近 {_f(recent_days)} 天只购买 {_f(now)} 次，"
-                f"此前平均每 {_f(recent_days)} 天 {_f(before)} 次"
-            )
-        en_out.append(sentence_en)
-        zh_out.append(sentence_zh)
-    return en_out, zh_out
