@@ -786,3 +786,43 @@ def test_escalations_on_the_timeline_are_named_in_the_reader_s_language(client, 
     assert "first response breached" not in page.text
     panel = web.get(f"/customers/{c.customer_id}")
     assert "首次响应 · 已超时" in panel.text and "first response breached" not in panel.text
+
+
+def test_remedy_amounts_read_like_every_money_field_and_errors_name_their_field(client, db, users):
+    """ "1,000" was recorded as 1.00 (the comma read as a decimal point); a negative amount was
+    reported in English under the remedy type; a missing compensation type likewise."""
+    from decimal import Decimal
+
+    from retento.complaints.models import Remedy
+
+    c = make_complaint(db, users["agent"], assignee_id=users["agent"].id)
+    db.commit()
+    web = Browser(client)
+    web.login("agent")
+    url = f"/complaints/{c.id}/remedies"
+    comp = {"remedy_kind": "compensation", "compensation_type": "voucher"}
+
+    def field_errors(r) -> dict[str, str]:
+        return dict(re.findall(r'<p class="field-error" id="e-([^"]+)">([^<]*)<', r.text))
+
+    r = web.post(url, {**comp, "amount": "-5"})
+    assert r.status_code == 422 and field_errors(r) == {"amount": "must not be negative"}
+    r = web.post(url, {**comp, "cost": "1,000.005"})
+    assert r.status_code == 422
+    assert field_errors(r) == {"cost": "amount must have at most 2 decimal places"}
+    r = web.post(url, {**comp, "amount": "abc"})
+    assert r.status_code == 422 and field_errors(r) == {"amount": "Enter a number."}
+    r = web.post(url, {"remedy_kind": "compensation", "amount": "20"})
+    assert r.status_code == 422
+    flagged = re.findall(r'<div class="field has-error">\s*<label for="f-([^"]+)"', r.text)
+    assert flagged == ["compensation_type"]
+    assert count(db, Remedy) == 0
+    r = web.post(url, {**comp, "amount": "1,000", "cost": "1,250.50"})
+    assert r.status_code == 303
+    db.expire_all()
+    remedy = db.scalars(select(Remedy).where(Remedy.complaint_id == c.id)).one()
+    assert (remedy.amount, remedy.cost) == (Decimal("1000.00"), Decimal("1250.50"))
+    users["agent"].locale = "zh_CN"
+    db.commit()
+    r = web.post(url, {**comp, "amount": "-5"})
+    assert r.status_code == 422 and field_errors(r) == {"amount": "不能为负数"}

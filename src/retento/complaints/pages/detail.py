@@ -41,6 +41,7 @@ from retento.complaints.schemas import (
 )
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, NotFound, RetentoError
+from retento.core.money import to_money
 from retento.core.validation import DbId, is_id
 from retento.web import pickers
 from retento.web.forms import PageForm
@@ -284,13 +285,22 @@ def complaint_note(
     )
 
 
-def _money(value: str, field: str) -> Decimal:
-    """A money amount from a form field (blank is zero)."""
-    text = (value or "").strip().replace(",", ".") or "0"
+def _money(request: Request, value: str, field: str) -> Decimal:
+    """A money amount from a form field (blank is zero), read like every other money field:
+    "1,000" is a thousand (the comma groups digits; it was read as a decimal point: 1.00),
+    more than two decimals and negative amounts are refused, naming the field."""
+    text = (value or "").strip() or "0"
     try:
-        return Decimal(text)
+        Decimal(text.replace(",", ""))
     except InvalidOperation:
-        raise InvalidInput("Enter a number.", field=field) from None
+        raise InvalidInput(tr(request, "Enter a number."), field=field) from None
+    try:
+        amount = to_money(text)
+    except ValueError as exc:
+        raise InvalidInput(tr(request, str(exc)), field=field) from None
+    if amount < 0:
+        raise InvalidInput(tr(request, "must not be negative"), field=field)
+    return amount
 
 
 @router.post("/complaints/{complaint_id:int}/remedies")
@@ -302,11 +312,14 @@ def complaint_remedy(
     def run(form: Any) -> None:
         kind = str(form.get("remedy_kind") or "")
         points = str(form.get("points") or "").strip() or "0"
+        compensation_type = str(form.get("compensation_type") or "") or None
+        if kind == "compensation" and compensation_type is None:
+            raise InvalidInput(tr(request, "This field is required."), field="compensation_type")
         data = RemedyCreate(
             kind=kind,  # type: ignore[arg-type]
-            compensation_type=(str(form.get("compensation_type") or "") or None),  # type: ignore[arg-type]
-            amount=_money(str(form.get("amount") or ""), "amount"),
-            cost=_money(str(form.get("cost") or ""), "cost"),
+            compensation_type=compensation_type,  # type: ignore[arg-type]
+            amount=_money(request, str(form.get("amount") or ""), "amount"),
+            cost=_money(request, str(form.get("cost") or ""), "cost"),
             points=points,  # type: ignore[arg-type]
             note=str(form.get("remedy_note") or "").strip() or None,
         )
