@@ -84,6 +84,26 @@ def test_tier_sla_class_is_named_not_coded(db, client, users):
     assert f"<td>{name}</td>" in programme.text
 
 
+def test_member_list_shows_the_tier_name_not_its_code(db, client, users):
+    """The members list showed "silver" (the tier's code) where the rest shows "Silver"."""
+    from retento.loyalty.members_io import import_members
+    from tests.factories.loyalty import make_tiers
+
+    make_programme(db)
+    (gold,) = make_tiers(db, ("gold", 1000, "1.5"))
+    gold.name = "Gold club"
+    make_customer(db, external_id="M-9")
+    db.commit()
+    csv = "customer_external_id,tier\nM-9,gold\n"
+    import_members(db, csv.encode(), "members.csv", actor=users["manager"])
+    db.commit()
+    web = Browser(client)
+    web.login("agent")
+    page = web.get("/loyalty/members")
+    assert page.status_code == 200
+    assert "<td>Gold club</td>" in page.text and "<td>gold</td>" not in page.text
+
+
 def test_manager_configures_tiers_rules_rewards(db, client, users):
     make_programme(db)
     db.commit()
