@@ -8,9 +8,8 @@ returns ``self`` and learned attributes end in ``_`` (``params_``, ``log_likelih
 log-parameter space using closed-form gradients; identical customer rows are collapsed into
 weights before fitting.
 
-This module also re-exports :class:`~retento.analytics.btyd_gg.GammaGammaModel`,
-:class:`~retento.analytics.btyd_base.ConvergenceError` and the helpers ``_discounted_clv`` and
-``_unique_rows``, which were defined here before the split and are imported from here.
+This module also re-exports :class:`~retento.analytics.btyd_gg.GammaGammaModel` and
+:class:`~retento.analytics.btyd_base.ConvergenceError`, which were defined here before the split.
 
 References
 ----------
@@ -33,17 +32,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-# _discounted_clv and _unique_rows are re-exported: retento.scoring.compute and the analyze CLI
-# import them from here.
 from retento.analytics.btyd_base import (
     ConvergenceError,
     FloatArray,
     _arr,
     _BTYDModel,
-    _discounted_clv,  # noqa: F401 (re-exported)
     _n_threads,
     _prepared_chunks,
-    _unique_rows,  # noqa: F401 (re-exported)
 )
 from retento.analytics.btyd_gg import GammaGammaModel
 

@@ -194,7 +194,7 @@ def _clv_duckdb(
             ParetoNBDModel,
             holdout_report,
         )
-        from retento.analytics.btyd import _discounted_clv, _unique_rows
+        from retento.analytics.btyd_base import _discounted_clv, _unique_rows
         from retento.analytics.spend import fit_spend
 
         x = summary["frequency"].to_numpy()

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from retento import analytics as A
-from retento.analytics.btyd import _discounted_clv, _unique_rows
+from retento.analytics.btyd_base import _discounted_clv, _unique_rows
 from retento.analytics.spend import fit_spend
 from retento.scoring.schemas import ScoreRunCreate
 from retento.scoring.value_rules import ValueRules
