@@ -826,3 +826,15 @@ def test_remedy_amounts_read_like_every_money_field_and_errors_name_their_field(
     db.commit()
     r = web.post(url, {**comp, "amount": "-5"})
     assert r.status_code == 422 and field_errors(r) == {"amount": "不能为负数"}
+
+
+def test_an_empty_intake_form_names_every_missing_field_at_once(client, db, users):
+    """Sent empty, the form flagged customer and category, and the subject only on the retry."""
+    web = Browser(client)
+    web.login("agent")
+    before = count(db, Complaint)
+    r = web.post("/complaints/new", {"kind": "complaint", "channel": "phone", "subject": ""})
+    assert r.status_code == 422
+    flagged = re.findall(r'class="field[^"]*has-error[^"]*"[^>]*>\s*<label for="f-([^"]+)"', r.text)
+    assert {"customer_id", "category_id", "subject"} <= set(flagged)
+    assert count(db, Complaint) == before

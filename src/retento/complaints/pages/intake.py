@@ -159,6 +159,10 @@ def complaint_create(
         problems.append(FieldError("customer_id", tr(request, "This field is required.")))
     if not shown["category_id"]:
         problems.append(FieldError("category_id", tr(request, "This field is required.")))
+    if not shown["subject"]:
+        # Checked here too: the schema (which also wants it) only runs once these pass, and a
+        # form sent empty should name every missing field at once.
+        problems.append(FieldError("subject", tr(request, "This field is required.")))
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
