@@ -435,3 +435,24 @@ def test_cache_sees_a_write_committed_by_another_connection(live_pg):
         user = s.get(User, mgr.id)
         fresh = results_cache.cached(s, survey, lambda: compute(s, survey, user))
         assert fresh["res"]["nps"]["headline"]["score"] == 0
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_answers_without_a_satisfaction_dimension_are_not_called_no_answers(web, db, users, locale):
+    """The ECSI demo survey (600 answers, CSAT from a CSI question without a dimension) said
+    "No answers yet." in its satisfaction-by-dimension box."""
+    s = make_survey(
+        db,
+        users,
+        [{"code": "sat", "text": "Satisfied?", "qtype": "rating", "csi_latent": "Satisfaction"}],
+    )
+    answer(db, users, s, make_customer(db), sat={"number": 5})
+    login(web, db, users, "analyst", locale)
+    page = web.get(f"/surveys/{s.id}/results")
+    assert page.status_code == 200 and 'id="kpi-csat"' in page.text
+    box = re.search(r'id="csat-no-dimension">([^<]*)<', page.text)
+    assert box is not None
+    if locale == "en":
+        assert box.group(1) == "No answers to questions with a satisfaction dimension."
+    else:
+        assert box.group(1) == "没有设置满意度维度的题目的答案。"
