@@ -456,3 +456,18 @@ def test_answers_without_a_satisfaction_dimension_are_not_called_no_answers(web,
         assert box.group(1) == "No answers to questions with a satisfaction dimension."
     else:
         assert box.group(1) == "没有设置满意度维度的题目的答案。"
+
+
+def test_dimension_chart_leaves_room_for_its_legend_and_names_every_dimension(web, db, users):
+    """The legend was drawn over the first bars (grid top 8) and, with a dozen dimensions, every
+    other name was skipped."""
+    questions = [
+        {"code": code, "text": code, "qtype": "rating", "satisfaction_dimension": code}
+        for code in ("overall", "price")
+    ]
+    s = make_survey(db, users, questions)
+    answer(db, users, s, make_customer(db), overall={"number": 5}, price={"number": 4})
+    login(web, db, users, "analyst", "en")
+    chart = charts_of(web.get(f"/surveys/{s.id}/results").text)["csat-chart"]
+    assert chart["legend"]["top"] == 0 and chart["grid"]["top"] >= 24
+    assert chart["yAxis"]["axisLabel"]["interval"] == 0

@@ -106,7 +106,8 @@ def dashboard_charts(
     if dims:
         charts["csat"] = dump(
             {
-                "grid": {"left": 8, "right": 16, "top": 8, "bottom": 4, "containLabel": True},
+                # top: room for the legend above the bars (at 8 it was drawn over the first ones)
+                "grid": {"left": 8, "right": 24, "top": 32, "bottom": 4, "containLabel": True},
                 "tooltip": {"trigger": "axis"},
                 "xAxis": {"type": "value", "max": 100, "name": "%"},
                 "yAxis": {
@@ -114,6 +115,7 @@ def dashboard_charts(
                     "data": [
                         t(label_msgid("satisfaction_dimension", d["dimension"])) for d in dims
                     ],
+                    "axisLabel": {"interval": 0},  # every dimension named, none skipped
                 },
                 "series": [
                     {
@@ -137,7 +139,8 @@ def dashboard_charts(
     if items:
         charts["ratio"] = dump(
             {
-                "grid": {"left": 8, "right": 24, "top": 24, "bottom": 4, "containLabel": True},
+                # right: room for the tolerance lines' labels (1.05 / 0.95), cut off at 24
+                "grid": {"left": 8, "right": 48, "top": 24, "bottom": 4, "containLabel": True},
                 "tooltip": {"trigger": "axis"},
                 "xAxis": {
                     "type": "category",
