@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from retento.orders.models import Order, Refund
@@ -129,5 +130,27 @@ def test_agent_cannot_change_someone_elses_order_and_analyst_sees_no_forms(clien
     analyst.login("analyst")
     page = analyst.get(f"/orders/{o.id}")
     assert 'id="refund-form"' not in page.text and 'id="edit-order"' not in page.text
+    db.expire_all()
+    assert db.query(Refund).count() == 0
+
+
+def test_refund_amount_missing_or_negative_is_named_in_the_reader_s_language(client, db, users):
+    """An empty refund amount said "None is not a money amount"; a negative one was refused in
+    English only."""
+    o, _kettle, _ = _order(db, users)
+    web = Browser(client)
+    web.login("agent")
+
+    def amount_error(r) -> str:
+        return re.search(r'id="e-amount">([^<]*)<', r.text).group(1)
+
+    bad = web.post(f"/orders/{o.id}/refunds", {"amount": "", "reason": "x"})
+    assert bad.status_code == 422 and amount_error(bad) == "This field is required."
+    users["agent"].locale = "zh_CN"
+    db.commit()
+    bad = web.post(f"/orders/{o.id}/refunds", {"amount": "-5"})
+    assert bad.status_code == 422 and amount_error(bad) == "必须大于零"
+    bad = web.post(f"/orders/{o.id}/refunds", {"amount": ""})
+    assert amount_error(bad) == "此项为必填。"
     db.expire_all()
     assert db.query(Refund).count() == 0
