@@ -475,6 +475,21 @@ def test_playbook_editor_create_edit_and_conflict(web, db, users):
     assert agent.post("/retention/playbooks/new", PLAYBOOK).status_code == 403
 
 
+def test_playbook_without_names_names_both_fields_in_the_reader_s_language(web, db, users):
+    """An empty name said "name_en is required." (the code, in English), and only that."""
+    from retento.retention.models import RetentionPlaybook
+
+    users["manager"].locale = "zh_CN"
+    db.commit()
+    web.login("manager")
+    before = db.query(RetentionPlaybook).count()
+    form = {**PLAYBOOK, "value_class": "key", "reason": "survey", "name_en": "", "name_zh": ""}
+    r = web.post("/retention/playbooks/new", form)
+    assert r.status_code == 422 and "name_en is required" not in r.text
+    assert r.text.count("此项为必填。") == 2
+    assert db.query(RetentionPlaybook).count() == before
+
+
 def test_dashboard_shows_alerts_and_winback_in_chinese(web, alerts, users, db):
     users["manager"].locale = "zh_CN"
     db.commit()

@@ -66,6 +66,9 @@ def _data(form) -> tuple[dict[str, Any], dict[str, str]]:
     errors: dict[str, str] = {}
     for f in TEXT_FIELDS:
         data[f] = str(form.get(f) or "").strip()
+        if f in ("name_en", "name_zh") and not data[f]:
+            # Else the service's "name_en is required." (the code, in English) is shown.
+            errors[f] = N_("This field is required.")
     for f in NUMBER_FIELDS:
         raw = str(form.get(f) or "").strip().replace(",", "")
         if not raw:
