@@ -838,3 +838,19 @@ def test_an_empty_intake_form_names_every_missing_field_at_once(client, db, user
     flagged = re.findall(r'class="field[^"]*has-error[^"]*"[^>]*>\s*<label for="f-([^"]+)"', r.text)
     assert {"customer_id", "category_id", "subject"} <= set(flagged)
     assert count(db, Complaint) == before
+
+
+def test_sla_policy_duration_error_in_chinese(client, db, users):
+    """ "write minutes (90), hours (4h) or both (1h30m)" was shown in English on the Chinese page."""
+    users["manager"].locale = "zh_CN"
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    form = {
+        "name": "Typo lane", "priority": "10", "first_response_minutes": "abc",
+        "resolution_minutes": "240", "warn_fraction": "0.8", "is_active": "1",
+    }  # fmt: skip
+    r = web.post("/complaints/sla/policies", form)
+    assert r.status_code == 422 and "write minutes" not in r.text
+    assert "请填写分钟数（90）、小时数（4h）或两者（1h30m）" in r.text
+    assert db.scalar(select(func.count()).where(SlaPolicy.name == "Typo lane")) == 0
