@@ -32,3 +32,16 @@ def test_a_custom_field_line_without_a_colon_is_named_in_chinese(client, users, 
     assert r.status_code == 422
     assert "第 1 行：请写成“名称: 值”。" in _errors(r.text) and "Line 1" not in r.text
     assert db.query(Customer).filter_by(name="CF typo").count() == 0
+
+
+def test_an_owner_filter_that_is_not_a_user_id_is_named_in_chinese(client, users, db):
+    """/customers?owner=abc answered 422 with "owner must be a user id" in English only."""
+    from retento.web.i18n import gettext
+
+    users["manager"].locale = "zh_CN"
+    db.flush()
+    web = Browser(client)
+    web.login("manager")
+    r = web.get("/customers", params={"owner": "abc"})
+    assert r.status_code == 422 and "owner must be a user id" not in r.text
+    assert gettext("zh_CN", "Choose one of the listed values.") in r.text

@@ -12,6 +12,7 @@ from retento.core.errors import FieldError, RetentoError
 from retento.core.validation import is_id
 from retento.customers.models import KINDS
 from retento.web.i18n import N_
+from retento.web.render import tr
 
 SORT_OPTIONS = (
     ("relevance", N_("Best match")),
@@ -48,7 +49,7 @@ def list_filters(
         if is_id(raw["owner"]):
             filters["owner_id"] = int(raw["owner"])
         else:
-            problems.append(FieldError("owner", "owner must be a user id"))
+            problems.append(FieldError("owner", tr(request, "Choose one of the listed values.")))
     if raw["mine"] == "1":
         filters["mine_for"] = user
     if raw["segment"]:
