@@ -854,3 +854,16 @@ def test_sla_policy_duration_error_in_chinese(client, db, users):
     assert r.status_code == 422 and "write minutes" not in r.text
     assert "请填写分钟数（90）、小时数（4h）或两者（1h30m）" in r.text
     assert db.scalar(select(func.count()).where(SlaPolicy.name == "Typo lane")) == 0
+
+
+def test_public_form_sent_empty_names_every_required_field(client, db):
+    """Blank subject and description read "Input should be a valid string" (pydantic's English)."""
+    page = client.get("/complain")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    blank = {"name": "", "email": "", "category": "other", "subject": "", "description": ""}
+    r = client.post("/complain", data={"csrf_token": token, **blank, "website": ""})
+    assert r.status_code == 422 and "Input should be" not in r.text
+    errors = re.findall(r'class="field-error"[^>]*>([^<]*)<', r.text)
+    assert errors.count("This field is required.") == 3  # name, subject, description
+    assert "Enter an email address such as name@example.com." in errors
+    assert count(db, Complaint) == 0

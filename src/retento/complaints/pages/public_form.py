@@ -79,6 +79,10 @@ def public_submit(request: Request, form: PageForm, session: DbSession) -> Respo
     shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in PUBLIC_FIELDS}
     shown["purposes"] = [p for p in form.getlist("purposes") if isinstance(p, str)]
     data: dict[str, Any] = {k: (v or None) for k, v in shown.items()}
+    for key in ("name", "email", "subject", "description"):
+        # Required: kept as "" so a blank one reads "This field is required." (None was
+        # pydantic's own "Input should be a valid string", shown to the public).
+        data[key] = shown[key]
     data["category"] = shown["category"] or "other"
     data["purposes"] = shown["purposes"]
     data["website"] = str(form.get("website") or "") or None
