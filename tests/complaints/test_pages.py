@@ -867,3 +867,13 @@ def test_public_form_sent_empty_names_every_required_field(client, db):
     assert errors.count("This field is required.") == 3  # name, subject, description
     assert "Enter an email address such as name@example.com." in errors
     assert count(db, Complaint) == 0
+
+
+def test_sla_policy_without_a_name_says_it_is_required(client, db, users):
+    """A blank policy name read "Input should be a valid string" (pydantic's English)."""
+    web = Browser(client)
+    web.login("manager")
+    form = {"name": "", "first_response_minutes": "30", "resolution_minutes": "4h"}
+    r = web.post("/complaints/sla/policies", form)
+    assert r.status_code == 422 and "Input should be" not in r.text
+    assert "This field is required." in r.text
