@@ -45,3 +45,22 @@ def test_an_owner_filter_that_is_not_a_user_id_is_named_in_chinese(client, users
     r = web.get("/customers", params={"owner": "abc"})
     assert r.status_code == 422 and "owner must be a user id" not in r.text
     assert gettext("zh_CN", "Choose one of the listed values.") in r.text
+
+
+def test_a_blank_name_on_edit_is_refused_in_chinese(client, users, db):
+    """Blanking the name of a customer (or product, survey, category) read "must not be blank"
+    on the Chinese page."""
+    from tests.factories import make_customer
+
+    c = make_customer(db, name="Keep me")
+    users["manager"].locale = "zh_CN"
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    page = web.get(f"/customers/{c.id}/edit")
+    version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
+    r = web.post(f"/customers/{c.id}/edit", {"name": "   ", "version": version})
+    assert r.status_code == 422 and "must not be blank" not in r.text
+    assert "不能为空" in _errors(r.text)
+    db.expire_all()
+    assert db.get(Customer, c.id).name == "Keep me"
