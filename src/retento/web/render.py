@@ -303,6 +303,10 @@ def _pydantic_message(request: Request, field: str, e: Any) -> str:
     ctx = e.get("ctx") or {}
     if kind == "string_too_short" and not e.get("input"):
         return tr(request, PYDANTIC_MESSAGES["missing"])
+    if "input" in e and e["input"] is None and kind.endswith("_type"):
+        # A blank form field reaches the model as None: pydantic's "Input should be a valid
+        # string" (or number, date ...) means the field was left empty.
+        return tr(request, PYDANTIC_MESSAGES["missing"])
     if kind == "string_pattern_mismatch" and field.rsplit(".", 1)[-1].endswith("email"):
         return tr(request, "Enter an email address such as name@example.com.")
     if kind == "greater_than" and ctx.get("gt") == 0:
@@ -326,7 +330,9 @@ def form_errors(request: Request, exc: ValidationError | RetentoError) -> dict[s
             field = ".".join(str(p) for p in e["loc"])
             out.setdefault(field, _pydantic_message(request, field, e))
         return out
+    # The services' messages are English; one without variable parts is translated when a
+    # catalogue has it (e.g. service_errors.po), like the validators' own sentences above.
     for fe in exc.errors:
-        out.setdefault(fe.field or "", fe.message)
-    out.setdefault(exc.field or "", exc.message)
+        out.setdefault(fe.field or "", tr(request, fe.message))
+    out.setdefault(exc.field or "", tr(request, exc.message))
     return out
