@@ -182,6 +182,14 @@ def test_quantity_column_adds_item_features_with_reasons_in_words() -> None:
     assert render_reason("units_per_order", {"n": 2.0}, "zh") == "平均每次购买2件"
 
 
+def test_reason_amounts_take_a_money_format() -> None:
+    params = {"recent": 0.0, "prior": 9928.9, "window": 91.0}
+    plain = render_reason("spend_falling", params, "zh")
+    assert "0.00" in plain and "9,928.90" in plain
+    with_currency = render_reason("spend_falling", params, "zh", money=lambda v: f"¥{v:,.2f}")
+    assert "¥0.00" in with_currency and "¥9,928.90" in with_currency
+
+
 def test_bad_quantity_is_refused_naming_the_column() -> None:
     df = _with_cds().head(50).copy()
     df["cds"] = df["cds"].astype(object)

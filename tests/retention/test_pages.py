@@ -110,6 +110,17 @@ def test_at_risk_list_sorted_by_value_at_risk_with_reasons_in_words(web, scored)
     assert page.text.count('class="active"') == 1  # one highlighted nav item
 
 
+def test_reasons_write_amounts_in_the_installation_currency(web, scored, db, users):
+    # "spend fell: 10.00 in the last 3 months" gave no currency; the amounts are money.
+    web.login("analyst")
+    page = web.get("/retention/at-risk?value_class=major").text
+    assert "$10.00" in page and "$90.00" in page
+    users["analyst"].locale = "zh_CN"
+    db.commit()
+    page = web.get("/retention/at-risk?value_class=major").text
+    assert "US$10.00" in page and "US$90.00" in page
+
+
 def test_at_risk_rows_say_what_to_do(web, scored, db, users):
     from retento.retention.defaults import ensure_defaults
 

@@ -7,6 +7,7 @@ business language; never raw column names.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -256,10 +257,17 @@ def reason_params(code: str, row: Any, *, trend_days: int = 91) -> dict[str, flo
     return out
 
 
-def render_reason(code: str, params: dict[str, Any] | None, lang: str = "en") -> str:
+def render_reason(
+    code: str,
+    params: dict[str, Any] | None,
+    lang: str = "en",
+    money: Callable[[float], str] | None = None,
+) -> str:
     """A stored reason ``{code, params}`` in words, English (``en``) or Chinese (``zh``).
 
-    Unknown codes (a reason from a newer version) come back as the code itself."""
+    ``money`` formats amounts (e.g. with the currency: ``US$9,928.90``); by default they are
+    grouped numbers with two decimals (``9,928.90``). Unknown codes (a reason from a newer
+    version) come back as the code itself."""
     texts = REASONS.get(code)
     if texts is None:
         return code
@@ -273,7 +281,7 @@ def render_reason(code: str, params: dict[str, Any] | None, lang: str = "en") ->
         elif kind == "days":
             values[name] = duration_text([float(v)], lang)[0]
         elif kind == "money":
-            values[name] = _money([float(v)])[0]
+            values[name] = money(float(v)) if money is not None else _money([float(v)])[0]
         elif kind == "percent":
             values[name] = f"{float(v) * 100:.0f}"
         elif kind == "decimal":

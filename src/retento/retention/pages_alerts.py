@@ -124,7 +124,9 @@ def _context(request: Request, session: Session, user: User) -> dict[str, Any]:
         "customers": {k: v[0] for k, v in customers.items()},
         "owners": {k: (v[0] or v[1]) for k, v in owners.items()},
         "cases": cases,
-        "reason": lambda a: reasons.render_reason(a.reason_code, a.reason_params, locale),
+        "reason": lambda a: reasons.render_reason(
+            a.reason_code, a.reason_params, locale, request.app.state.settings.currency
+        ),
         "class_name": lambda c: reasons.label(reasons.CLASS_NAMES, c, locale),
         "severity_name": lambda s: reasons.label(reasons.SEVERITY_NAMES, s, locale),
         "action_name": lambda s: reasons.label(reasons.ACTION_NAMES, s, locale),

@@ -12,6 +12,7 @@ from fastapi import Request
 from retento.analytics import churn_reasons
 from retento.core.errors import FieldError, InvalidInput
 from retento.core.validation import is_id, offset_from_text
+from retento.retention.reasons import model_reason
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels
 from retento.web.render import request_locale, tr
@@ -72,20 +73,22 @@ def reason_codes() -> list[str]:
 
 
 @lru_cache(maxsize=65_536)
-def _render(code: str, params: tuple, lang: str) -> str:
+def _render(code: str, params: tuple, locale: str, currency: str) -> str:
     # Exports render hundreds of thousands of reasons whose values (days, counts) repeat a lot.
-    return churn_reasons.render_reason(code, dict(params), lang)
+    return model_reason(code, dict(params), locale, currency)
 
 
 def reason_text(request: Request, reason: dict[str, Any]) -> str:
-    """A stored reason ``{"code", "params"}`` as a sentence in the request's language."""
-    lang = "zh" if request_locale(request) == "zh_CN" else "en"
+    """A stored reason ``{"code", "params"}`` as a sentence in the request's language, amounts
+    in the installation's currency."""
+    locale = request_locale(request)
+    currency = request.app.state.settings.currency
     code = str(reason.get("code") or "")
     params = reason.get("params") or {}
     try:
-        return _render(code, tuple(sorted(params.items())), lang)
+        return _render(code, tuple(sorted(params.items())), locale, currency)
     except TypeError:  # a parameter that cannot be a cache key (a list): render directly
-        return churn_reasons.render_reason(code, params, lang)
+        return model_reason(code, params, locale, currency)
 
 
 def reason_label(request: Request, code: str | None) -> str:

@@ -82,9 +82,11 @@ def retention_panel(
     if not (alerts or tasks or cases):
         return None
     locale = request_locale(request)
+    currency = request.app.state.settings.currency
     return {
         "alerts": [
-            (a, reasons.render_reason(a.reason_code, a.reason_params, locale)) for a in alerts
+            (a, reasons.render_reason(a.reason_code, a.reason_params, locale, currency))
+            for a in alerts
         ],
         "tasks": tasks,
         "cases": [(c, zh if locale == "zh_CN" else en) for c, en, zh in cases],

@@ -7,9 +7,12 @@ of the churn-risk rule (``CustomerScore.churn_reasons``) are rendered by
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
-from retento.web.i18n import N_, gettext
+from retento.core.config import get_settings
+from retento.web.i18n import N_, Formatter, gettext, normalise_locale
 
 REASON_TEXTS: dict[str, str] = {
     "churn_risk": N_("Churn risk %(risk)s %% (risk model)"),
@@ -60,8 +63,32 @@ def _lang(locale: str) -> str:
     return "zh" if str(locale).lower().startswith("zh") else "en"
 
 
-def render_reason(code: str, params: dict[str, Any] | None, locale: str = "en") -> str:
-    """The alert reason in words; model reasons of a churn-risk alert follow after a colon."""
+@cache
+def _money_format(locale: str, currency: str) -> Callable[[float], str]:
+    return Formatter(locale, currency=currency).money
+
+
+def money_format(locale: str, currency: str | None = None) -> Callable[[float], str]:
+    """How the churn model's reasons write an amount in ``locale``: in ``currency``, by default
+    the installation's (``US$9,928.90``, not a bare ``9,928.90``)."""
+    return _money_format(normalise_locale(locale), currency or get_settings().currency)
+
+
+def model_reason(
+    code: str, params: dict[str, Any] | None, locale: str = "en", currency: str | None = None
+) -> str:
+    """One reason of the churn model (``CustomerScore.churn_reasons``) in words, amounts in the
+    currency (by default the installation's)."""
+    from retento.analytics.churn_reasons import render_reason as render_model
+
+    return render_model(code, params, _lang(locale), money=money_format(locale, currency))
+
+
+def render_reason(
+    code: str, params: dict[str, Any] | None, locale: str = "en", currency: str | None = None
+) -> str:
+    """The alert reason in words; model reasons of a churn-risk alert follow after a colon
+    (their amounts in ``currency``, by default the installation's)."""
     params = dict(params or {})
     template = REASON_TEXTS.get(code)
     if template is None:
@@ -76,9 +103,7 @@ def render_reason(code: str, params: dict[str, Any] | None, locale: str = "en") 
         text = gettext(locale, template)
     model = params.get("model") or []
     if model:
-        from retento.analytics.churn_reasons import render_reason as render_model
-
-        parts = [render_model(r.get("code", ""), r.get("params"), _lang(locale)) for r in model]
+        parts = [model_reason(r.get("code", ""), r.get("params"), locale, currency) for r in model]
         text += ": " + REASONS_SEP.join(p for p in parts if p)
     return text
 
