@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from types import SimpleNamespace
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
 from starlette.requests import Request
 
 from retento.core.errors import InvalidInput
@@ -51,3 +52,22 @@ def test_a_fixed_service_message_is_translated_and_a_variable_one_kept() -> None
     assert form_errors(_request("zh-CN"), variable) == {
         "customer_id": "Customer 12 does not exist."
     }
+
+
+class _Priced(BaseModel):
+    price: Decimal
+
+    @field_validator("price", mode="before")
+    @classmethod
+    def _money(cls, v: object) -> Decimal:
+        if v is None:
+            raise ValueError("None is not a money amount")
+        return Decimal(str(v))
+
+
+def test_a_blank_field_a_validator_refuses_is_required_too() -> None:
+    try:
+        _Priced.model_validate({"price": None})
+    except ValidationError as exc:
+        errors = exc
+    assert form_errors(_request("zh-CN"), errors) == {"price": "此项为必填。"}

@@ -405,11 +405,7 @@ def order_refund(
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
             raise
         order = service.get_order(session, order_id, actor=user)
-        errors = form_errors(request, exc)
-        if "amount" in errors and not shown["amount"]:
-            # The schema's own words for a missing amount are "None is not a money amount".
-            errors["amount"] = tr(request, "This field is required.")
-        return _detail(request, order, shown, errors, 422)
+        return _detail(request, order, shown, form_errors(request, exc), 422)
     settings = request.app.state.settings
     fmt = Formatter(request_locale(request), settings.timezone, settings.currency)
     flash(request, tr(request, "Refund of %(amount)s recorded.", amount=fmt.money(refund.amount)))

@@ -215,12 +215,7 @@ def product_create(
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403):
             raise
-        errors = form_errors(request, exc)
-        for name in ("unit_price", "unit_cost"):
-            if name in errors and not shown[name]:
-                # The schema's own words for a missing amount are "None is not a money amount".
-                errors[name] = tr(request, "This field is required.")
-        return _render_form(request, None, shown, errors, 422)
+        return _render_form(request, None, shown, form_errors(request, exc), 422)
     flash(request, tr(request, "Product %(name)s was created.", name=product.name))
     return redirect(request, "/products?q=" + quote(product.external_id or product.name))
 

@@ -303,9 +303,10 @@ def _pydantic_message(request: Request, field: str, e: Any) -> str:
     ctx = e.get("ctx") or {}
     if kind == "string_too_short" and not e.get("input"):
         return tr(request, PYDANTIC_MESSAGES["missing"])
-    if "input" in e and e["input"] is None and kind.endswith("_type"):
+    if "input" in e and e["input"] is None:
         # A blank form field reaches the model as None: pydantic's "Input should be a valid
-        # string" (or number, date ...) means the field was left empty.
+        # string" (or number, date ...), or a validator's "None is not a money amount", means
+        # the field was left empty.
         return tr(request, PYDANTIC_MESSAGES["missing"])
     if kind == "string_pattern_mismatch" and field.rsplit(".", 1)[-1].endswith("email"):
         return tr(request, "Enter an email address such as name@example.com.")

@@ -149,7 +149,6 @@ def _parse_policy(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in POLICY_FIELDS}
     shown["is_active"] = form.get("is_active") == "1"
     data: dict[str, Any] = {k: (v if v != "" else None) for k, v in shown.items()}
-    data["name"] = shown["name"]  # blank: "This field is required.", not "Input should be …"
     if data["priority"] is None:
         data["priority"] = 100
     if data["warn_fraction"] is None:
