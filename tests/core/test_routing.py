@@ -139,3 +139,35 @@ def test_trailing_slash_redirects_still_work(path: str) -> None:
     client = TestClient(_app_with(router))
     response = client.get(path)
     assert response.status_code == 200 and response.json() == []
+
+
+def test_nested_routers_and_prefixes_are_gated_on_their_full_paths() -> None:
+    inner = APIRouter(prefix="/inner")
+
+    @inner.get("/leaf/{n}")
+    def leaf(n: int) -> dict:
+        return {"leaf": n}
+
+    outer = APIRouter(prefix="/outer")
+    outer.include_router(inner, prefix="/mid")
+    app = FastAPI()
+    app.include_router(outer, prefix="/top")
+    gate_included_routers(app.router.routes)
+    client = TestClient(app)
+    assert client.get("/top/outer/mid/inner/leaf/3").json() == {"leaf": 3}
+    assert client.get("/outer/mid/inner/leaf/3").status_code == 404
+    # A route added to the nested router after gating is found too.
+
+    @inner.get("/other")
+    def other() -> dict:
+        return {"other": True}
+
+    assert client.get("/top/outer/mid/inner/other").json() == {"other": True}
+
+
+def test_gating_leaves_fastapis_route_analysis_lazy(app) -> None:
+    """The gates read the declared paths: building them must not make FastAPI analyse every
+    endpoint's dependencies at start-up (~0.5 s an app, paid by each test's app)."""
+    included = [r for r in app.router.routes if "matches" in vars(r)]
+    assert included
+    assert all(r._effective_candidates_version is None for r in included)
