@@ -877,3 +877,27 @@ def test_sla_policy_without_a_name_says_it_is_required(client, db, users):
     r = web.post("/complaints/sla/policies", form)
     assert r.status_code == 422 and "Input should be" not in r.text
     assert "This field is required." in r.text
+
+
+def test_queue_filters_outside_the_choices_are_named_in_the_readers_language(client, db, users):
+    """/complaints?channel=fax and ?kind=zzz listed every open complaint as if filtered, and
+    ?status=zzz answered "unknown status" in English on the Chinese page."""
+    from retento.web.i18n import gettext
+
+    cust = make_customer(db, name="Filter Customer")
+    make_complaint(db, users["manager"], customer_id=cust.id, subject="Listed anyway")
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    assert "Listed anyway" in web.get("/complaints?tab=open&channel=phone&kind=complaint").text
+    for query in ("channel=fax", "kind=zzz", "status=zzz", "severity=9", "category=x"):
+        r = web.get(f"/complaints?tab=open&{query}")
+        assert r.status_code == 422, query
+        assert "Choose one of the listed values." in r.text and "Listed anyway" not in r.text
+    r = web.get("/complaints?tab=open&sort=salary")
+    assert r.status_code == 422 and "Choose one of the listed orders." in r.text
+    users["manager"].locale = "zh_CN"
+    db.commit()
+    r = web.get("/complaints?tab=open&status=zzz")
+    assert r.status_code == 422 and "unknown status" not in r.text
+    assert gettext("zh_CN", "Choose one of the listed values.") in r.text

@@ -64,3 +64,28 @@ def test_a_blank_name_on_edit_is_refused_in_chinese(client, users, db):
     assert "不能为空" in _errors(r.text)
     db.expire_all()
     assert db.get(Customer, c.id).name == "Keep me"
+
+
+def test_list_filters_outside_the_choices_are_named_not_dropped(client, users, db):
+    """/customers?kind=zzz listed every customer under a "kind" filter the reader thought was
+    applied; now each value outside the form's choices is a 422 naming the field."""
+    from tests.factories import make_customer
+
+    make_customer(db, name="Any kind")
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    assert web.get("/customers", params={"kind": "business", "archived": "all"}).status_code == 200
+    for field, value in (("kind", "zzz"), ("scope", "outer"), ("archived", "maybe")):
+        r = web.get("/customers", params={field: value})
+        assert r.status_code == 422, field
+        assert "Choose one of the listed values." in r.text and "Any kind" not in r.text
+    r = web.get("/customers", params={"sort": "salary"})
+    assert r.status_code == 422 and "Choose one of the listed orders." in r.text
+    users["manager"].locale = "zh_CN"
+    db.commit()
+    from retento.web.i18n import gettext
+
+    r = web.get("/customers", params={"kind": "zzz"})
+    assert r.status_code == 422
+    assert gettext("zh_CN", "Choose one of the listed values.") in r.text

@@ -39,10 +39,13 @@ def list_filters(
     filters: dict[str, Any] = {}
     if raw["q"]:
         filters["q"] = raw["q"][:200]
-    if raw["kind"] in KINDS:
-        filters["kind"] = raw["kind"]
-    if raw["scope"] in ("external", "internal"):
-        filters["scope"] = raw["scope"]
+    # A value that is not one of the form's choices (a hand-edited or stale link) is named,
+    # not dropped: a dropped filter would list every customer under the filter's heading.
+    for key, allowed in (("kind", KINDS), ("scope", ("external", "internal"))):
+        if raw[key] in allowed:
+            filters[key] = raw[key]
+        elif raw[key]:
+            problems.append(FieldError(key, tr(request, "Choose one of the listed values.")))
     if raw["tag"]:
         filters["tag"] = raw["tag"][:50]
     if raw["owner"]:
@@ -63,9 +66,13 @@ def list_filters(
         else:
             if chosen is not None:
                 filters["member_of"] = segments_service.members_select(chosen)
+    if raw["sort"] and raw["sort"] not in SORTS:
+        problems.append(FieldError("sort", tr(request, "Choose one of the listed orders.")))
     if raw["sort"] not in SORTS:
         raw["sort"] = "relevance" if raw["q"] else "name"
     # Archived customers are hidden unless asked for: "1" only them, "all" everyone.
+    if raw["archived"] not in ("", "0", "1", "all"):
+        problems.append(FieldError("archived", tr(request, "Choose one of the listed values.")))
     filters["archived"] = {"1": True, "all": None}.get(raw["archived"], False)
     if raw["archived"] not in ("1", "all"):
         raw["archived"] = ""

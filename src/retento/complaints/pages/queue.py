@@ -87,23 +87,28 @@ def _queue_filters(
         if raw["status"] in workflow.STATES:
             filters["status"] = raw["status"]
         else:
-            problems.append(FieldError("status", "unknown status"))
+            problems.append(FieldError("status", tr(request, "Choose one of the listed values.")))
     if raw["severity"]:
         if raw["severity"] in {str(s) for s in SEVERITIES}:
             filters["severity"] = int(raw["severity"])
         else:
-            problems.append(FieldError("severity", "severity is 1 to 4"))
+            problems.append(FieldError("severity", tr(request, "Choose one of the listed values.")))
     if raw["category"]:
         if is_id(raw["category"]):
             filters["category_id"] = int(raw["category"])
         else:
-            problems.append(FieldError("category", "category must be a category id"))
-    if raw["channel"] in CHANNELS:
-        filters["channel"] = raw["channel"]
-    if raw["kind"] in KINDS:
-        filters["kind"] = raw["kind"]
+            problems.append(FieldError("category", tr(request, "Choose one of the listed values.")))
+    # Values that are not among the form's choices are named, not dropped (a dropped filter
+    # would show every complaint under the filter's heading).
+    for key, allowed in (("channel", CHANNELS), ("kind", KINDS)):
+        if raw[key] in allowed:
+            filters[key] = raw[key]
+        elif raw[key]:
+            problems.append(FieldError(key, tr(request, "Choose one of the listed values.")))
     if raw["q"]:
         filters["q"] = raw["q"][:64]
+    if raw["sort"] and raw["sort"] not in SORTS:
+        problems.append(FieldError("sort", tr(request, "Choose one of the listed orders.")))
     if raw["sort"] not in SORTS:
         raw["sort"] = "due"
     return filters, raw, problems
