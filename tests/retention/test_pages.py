@@ -501,6 +501,50 @@ def test_playbook_without_names_names_both_fields_in_the_reader_s_language(web, 
     assert db.query(RetentionPlaybook).count() == before
 
 
+@pytest.mark.parametrize(
+    ("cost", "message"),
+    [
+        ("NaN", "amount must be finite"),
+        ("Infinity", "amount must be finite"),
+        ("1e400", "amount must be at most"),
+        ("1.005", "amount must have at most 2 decimal places"),
+        ("abc", "Enter a number."),
+    ],
+)
+def test_playbook_cost_that_is_no_amount_is_refused_naming_the_field(web, db, users, cost, message):
+    """A cost of "NaN" was a 500 (the service compared a NaN); every odd amount is a 422 on the
+    cost field, read like every other money field, and the playbook is unchanged."""
+    from retento.retention.models import RetentionPlaybook
+
+    web.login("manager")
+    created = web.post(
+        "/retention/playbooks/new", {**PLAYBOOK, "value_class": "key", "reason": "survey"}
+    )
+    assert created.status_code == 303
+    pb = db.query(RetentionPlaybook).filter_by(value_class="key", reason="survey").one()
+    r = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "cost": cost, "due_days": "9"})
+    assert r.status_code == 422 and message in r.text
+    db.expire_all()
+    pb = db.get(RetentionPlaybook, pb.id)
+    assert pb.cost == Decimal("80.00") and pb.due_days == 2 and pb.version == 1
+    grouped = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "cost": "1,000.50"})
+    assert grouped.status_code == 303
+    db.expire_all()
+    assert db.get(RetentionPlaybook, pb.id).cost == Decimal("1000.50")
+
+
+def test_playbook_cost_error_in_chinese(web, db, users):
+    from retento.retention.models import RetentionPlaybook
+
+    users["manager"].locale = "zh_CN"
+    db.commit()
+    web.login("manager")
+    web.post("/retention/playbooks/new", {**PLAYBOOK, "value_class": "key", "reason": "survey"})
+    pb = db.query(RetentionPlaybook).filter_by(value_class="key", reason="survey").one()
+    r = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "cost": "NaN"})
+    assert r.status_code == 422 and "请输入有效的金额" in r.text
+
+
 def test_dashboard_shows_alerts_and_winback_in_chinese(web, alerts, users, db):
     users["manager"].locale = "zh_CN"
     db.commit()

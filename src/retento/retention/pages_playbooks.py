@@ -14,6 +14,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.core.errors import RetentoError
+from retento.core.money import MAX_MONEY, to_money
 from retento.core.validation import DbId
 from retento.retention import playbooks, reasons
 from retento.retention.models import ACTIONS, ANY_REASON, CLASSES, RULE_CODES, RetentionPlaybook
@@ -32,6 +33,13 @@ from retento.web.render import (
 )
 
 router = page_router()
+
+# core.money's refusals, translated in the money catalogue.
+MONEY_MESSAGES = (
+    "amount must have at most 2 decimal places",
+    "amount must be finite",
+    f"amount must be at most {MAX_MONEY} in absolute value",
+)
 
 TEXT_FIELDS = ("action", "name_en", "name_zh", "script_en", "script_zh")
 NUMBER_FIELDS = ("due_days", "control_share", "window_days", "cost", "offer_points")
@@ -74,8 +82,16 @@ def _data(form) -> tuple[dict[str, Any], dict[str, str]]:
         if not raw:
             errors[f] = N_("This field is required.")
             continue
+        if f == "cost":
+            # Read like every money field (core.money): NaN, Infinity, 1e400 and a third decimal
+            # are refused here, naming the field; the service's check cannot compare a NaN.
+            try:
+                data[f] = to_money(raw)
+            except ValueError as exc:
+                errors[f] = str(exc) if str(exc) in MONEY_MESSAGES else N_("Enter a number.")
+            continue
         try:
-            data[f] = float(raw) if f == "control_share" else raw if f == "cost" else int(raw)
+            data[f] = float(raw) if f == "control_share" else int(raw)
         except ValueError:
             errors[f] = (
                 N_("Enter a number.") if f == "control_share" else N_("Enter a whole number.")
