@@ -551,6 +551,28 @@ def test_bulk_entry_saves_all_rows_or_none(web, db, small_survey):
     assert channels == {"onsite"}
 
 
+@pytest.mark.parametrize("typed", ["0", "9223372036854775808", "9" * 25, "A" * 65])
+def test_bulk_entry_customer_that_is_no_id_marks_the_cell(web, db, small_survey, typed):
+    """A customer cell of 0, a number past 2^63 or 65 letters was a 500 (the row model refused
+    it outside the form's error handling); the cell is marked and nothing is saved."""
+    b = make_customer(db)
+    db.commit()
+    web.login("agent")
+    rows = {
+        "rows": "2",
+        "channel": "onsite",
+        "r0.customer": str(b.id),
+        "r0.q.sat": "4",
+        "r1.customer": typed,
+        "r1.q.sat": "5",
+    }
+    r = web.post(f"/surveys/{small_survey.id}/entry", rows)
+    assert r.status_code == 422, r.text[-500:]
+    cell = re.search(r'<td class="has-error"><input name="r1.customer".*?</td>', r.text, re.S)
+    assert cell is not None and "field-error" in cell.group(0)
+    assert responses(db, small_survey.id) == 0
+
+
 def test_import_a_broken_file_shows_errors_and_saves_nothing(web, db, small_survey):
     make_customer(db, external_id="IMP-1")
     db.commit()

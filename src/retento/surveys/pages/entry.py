@@ -234,11 +234,16 @@ def entry_save(
         if not customer and not filled and not parse_errs:
             continue
         ident: dict[str, Any] = {}
-        if customer.isascii() and customer.isdigit():
+        if is_id(customer):
             ident["customer_id"] = int(customer)
         elif customer:
+            # Digits that are no row id (0, 20 digits) may still be someone's external id.
             ident["customer_external_id"] = customer
-        bulk.append(BulkRow(answers=filled, **ident))
+        try:
+            bulk.append(BulkRow(answers=filled, **ident))
+        except ValidationError:  # an external id longer than any stored one
+            errors[f"{i}.customer"] = tr(request, "No customer matches “%(q)s”.", q=customer[:64])
+            continue
         positions.append(i)
     problems: list[dict[str, Any]] = []
     try:
