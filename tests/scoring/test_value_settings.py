@@ -92,6 +92,11 @@ def test_stale_version_is_409_and_nothing_changes(db, users):
         ({"recent_days": 400}, "recent_days"),
         ({"new_days": 1.5}, "new_days"),
         ({"small_profit_threshold": "-1"}, "small_profit_threshold"),
+        # 1e400 was a 500 (quantize past the decimal context), 1.005 silently became 1.00
+        ({"small_profit_threshold": "1e400"}, "small_profit_threshold"),
+        ({"small_profit_threshold": "1e15"}, "small_profit_threshold"),
+        ({"small_profit_threshold": "1.005"}, "small_profit_threshold"),
+        ({"small_profit_threshold": "NaN"}, "small_profit_threshold"),
         ({"wallet_window_days": 0}, "wallet_window_days"),
         ({"regular_per_year": "many"}, "regular_per_year"),
     ],
@@ -183,6 +188,21 @@ def test_concurrent_saves_from_one_version_one_wins(live_pg):
         )
         audits = s.scalars(select(AuditEntry).where(AuditEntry.entity == "value_settings")).all()
         assert len(audits) == 1
+
+
+def test_settings_page_refuses_an_amount_past_the_decimal_context(client, db, users):
+    """The form's small-profit threshold "1e400" was a 500; it is a 422 on that field."""
+    web = Browser(client)
+    web.login("manager")
+    form = {k: str(v) for k, v in DEFAULTS.items()} | {"version": "1"}
+    for typed in ("1e400", "1.005"):
+        bad = web.post("/value/settings", form | {"small_profit_threshold": typed})
+        assert bad.status_code == 422 and 'id="e-small_profit_threshold"' in bad.text
+    assert value_settings.get_settings(db).version == 1
+    grouped = web.post("/value/settings", form | {"small_profit_threshold": "1,500.50"})
+    assert grouped.status_code == 303
+    db.expire_all()
+    assert value_settings.get_settings(db).small_profit_threshold == Decimal("1500.50")
 
 
 def test_settings_page_both_languages_and_form(client, db, users, population):

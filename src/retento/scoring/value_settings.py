@@ -10,7 +10,7 @@ the settings page shows the configured targets next to the latest run's shares.
 from __future__ import annotations
 
 import math
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
 from retento.core.errors import FieldError, InvalidInput
+from retento.core.money import to_money
 from retento.core.versioning import lock_for_edit
 from retento.scoring.models import ValueSettings
 from retento.scoring.value_rules import (
@@ -80,15 +81,13 @@ def _number(raw: Any, name: str, problems: list[FieldError]) -> float | Decimal 
         return None
     text = str(raw).strip().replace(",", "")
     if name == "small_profit_threshold":
+        # Read like every money field (core.money): finite, within Numeric(14, 2), at most two
+        # decimals ("1e400" made quantize raise: a 500; "1.005" was silently rounded).
         try:
-            value = Decimal(text)
-        except InvalidOperation:
-            problems.append(FieldError(name, f"{name} must be an amount of money"))
+            return to_money(text)
+        except ValueError as exc:
+            problems.append(FieldError(name, f"{name} must be an amount of money ({exc})"))
             return None
-        if not value.is_finite():
-            problems.append(FieldError(name, f"{name} must be an amount of money"))
-            return None
-        return value.quantize(Decimal("0.01"))
     try:
         number = float(text)
     except ValueError:
