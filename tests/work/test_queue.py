@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from retento.core.db import transaction, utcnow
 from retento.work import queue
@@ -220,3 +220,82 @@ def test_each_kind_names_its_own_stages():
         id, kind, status, stage, progress = -1, loyalty.name, "running", "store", 0.5
 
     assert _row(Item())["stage_label"] == "Storing the measurements"
+
+
+OTHER_WRITER: dict = {}
+
+
+@queue.work_kind("test.read_then_write", "Test: read, let another writer in, then write")
+def _read_then_write(ctx: queue.WorkContext) -> dict:
+    """A kind shaped like a scoring or loyalty measurement run: it reads, another connection
+    writes meanwhile (a login), then it writes what it computed."""
+    with transaction(ctx.factory) as s:
+        queued = s.scalar(select(func.count()).select_from(WorkItem))
+        other = threading.Thread(target=OTHER_WRITER["write"])
+        other.start()
+        other.join(0.5)  # committed by now unless it waits for this unit of work's lock
+        s.execute(
+            update(WorkItem)
+            .where(WorkItem.id == ctx.item_id)
+            .values(stage=f"saw {queued}")
+            .execution_options(synchronize_session=False)
+        )
+    other.join(10)
+    return {"saw": queued}
+
+
+def test_a_sqlite_job_that_reads_then_writes_survives_another_writer(tmp_path):
+    """The demo's loyalty measurement run failed with "database is locked": it read every
+    customer, a login committed meanwhile, and its first write then failed at once (SQLite
+    refuses to upgrade a read snapshot that another writer made stale). A work kind's units of
+    work now begin IMMEDIATE on SQLite: the other writer waits for the run instead."""
+    from retento.core.db import make_engine, make_session_factory
+    from retento.core.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        factory = make_session_factory(engine)
+
+        def other_write() -> None:
+            with transaction(factory) as s:
+                queue.enqueue(s, KIND, {"n": 99}, ref="test:other-writer")
+
+        OTHER_WRITER["write"] = other_write
+        with transaction(factory) as s:
+            item_id = queue.enqueue(s, "test.read_then_write", {}, ref="test:rtw").id
+        assert queue.claim_next(factory, "h") == item_id
+        assert queue.run_item(factory, item_id, "h") == "done"
+        with transaction(factory) as s:
+            item = s.get(WorkItem, item_id)
+            assert item.status == "done" and item.result == {"saw": 1}, item.error
+            assert s.scalar(select(func.count()).select_from(WorkItem)) == 2  # the other write
+    finally:
+        engine.dispose()
+
+
+def test_parallel_claims_on_a_sqlite_file_never_fail_with_database_is_locked(tmp_path):
+    """The demo (SQLite) logged "could not claim work ... database is locked" every few seconds:
+    a claim read the queue and then wrote in one deferred transaction, which SQLite fails at
+    once when another writer committed in between. Claims now begin IMMEDIATE."""
+    from retento.core.db import make_engine, make_session_factory
+    from retento.core.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        factory = make_session_factory(engine)
+        ids = _enqueue(factory, [{"n": i} for i in range(24)])
+        claimed = run_parallel(6, lambda i: [queue.claim_next(factory, f"h{i}") for _ in range(4)])
+        errors = [c for c in claimed if isinstance(c, BaseException)]
+        assert not errors, errors[0]
+        got = [item for batch in claimed for item in batch]
+        assert sorted(got) == sorted(ids)  # every item claimed once, none twice, none lost
+        with transaction(factory) as s:
+            rows = s.execute(select(WorkItem.id, WorkItem.claimed_by, WorkItem.attempts)).all()
+        assert {r.id for r in rows} == set(ids) and all(r.attempts == 1 for r in rows)
+        assert queue.claim_next(factory, "late") is None
+    finally:
+        engine.dispose()

@@ -183,6 +183,20 @@ def will_write(session: Session) -> Session:
     return session
 
 
+def writing_factory(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """``factory`` for background work whose units of work read and then write: on SQLite each
+    of its transactions begins ``IMMEDIATE`` (it waits for the write lock, up to the busy
+    timeout, instead of failing with "database is locked" when another writer commits between
+    its reads and its first write); on PostgreSQL ``factory`` itself. Not for web requests:
+    see ``will_write``."""
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        return factory  # PostgreSQL, or sessions bound to one connection (the tests' rollback)
+    return sessionmaker(
+        **{**factory.kw, "bind": bind.execution_options(**{SQLITE_IMMEDIATE: True})}
+    )
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """The one unit of work: commit if the block succeeds, roll back everything if it raises."""

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from retento.core.db import transaction, utcnow
+from retento.core.db import transaction, utcnow, will_write, writing_factory
 from retento.core.errors import RetentoError
 from retento.work.models import WorkItem
 
@@ -105,7 +105,10 @@ class WorkContext:
     """What a kind's function gets: the item, its payload, sessions and a progress reporter."""
 
     def __init__(self, factory: sessionmaker[Session], item_id: int, payload: dict[str, Any]):
-        self.factory = factory
+        # A kind's units of work read and then write (a scoring run reads every customer, then
+        # stores the scores): on SQLite they begin IMMEDIATE, or another writer committing in
+        # between (a login) failed the run with "database is locked".
+        self.factory = writing_factory(factory)
         self.item_id = item_id
         self.payload = payload
         self._last_write = 0.0
@@ -212,10 +215,19 @@ def claim_next(factory: sessionmaker[Session], holder: str) -> int | None:
                 .execution_options(synchronize_session=False)
             )
             return item_id
-        for item_id in s.scalars(base.order_by(WorkItem.id).limit(5)).all():
-            if _claim_update(s, item_id, holder):
-                return item_id
-        return None
+        # SQLite: look without the write lock first (a poll that finds nothing must not queue
+        # for it), then claim in a unit of work that begins IMMEDIATE: holding the write lock,
+        # it reads the oldest queued item and claims it, and no other writer comes between.
+        # Reading and then writing in one deferred transaction failed at once with "database
+        # is locked" whenever another writer committed in between (the demo logged it).
+        if s.scalar(base.limit(1)) is None:
+            return None
+    with transaction(factory) as s:
+        will_write(s)
+        item_id = s.scalar(base.order_by(WorkItem.id).limit(1))
+        if item_id is None or not _claim_update(s, item_id, holder):
+            return None
+        return item_id
 
 
 def _claim_update(s: Session, item_id: int, holder: str) -> bool:
