@@ -36,6 +36,7 @@ from retento.loyalty.models import (
 )
 from retento.loyalty.schemas import ClubEventIn, ClubIn, RewardIn, RuleIn, TierIn
 from retento.web import pickers
+from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import PageUser, flash, form_errors, page_router, redirect, render, tr
@@ -67,6 +68,44 @@ RULE_FIELDS = (
     "cap_period_days",
 )
 REWARD_FIELDS = ("code", "name", "kind", "points_cost", "stock", "min_tier_id", "description")
+# Field names on the conflict page (the forms' labels).
+TIER_LABELS = {
+    "code": N_("Code"),
+    "name": N_("Name"),
+    "rank": N_("Rank"),
+    "threshold": N_("Threshold"),
+    "multiplier": N_("Multiplier"),
+    "sla_class": N_("SLA class for complaints"),
+    "grace_days": N_("Grace (days)"),
+    "benefits": N_("Benefits"),
+    "invite_only": N_("Invite only (no automatic qualification)"),
+}
+RULE_LABELS = {
+    "name": N_("Name"),
+    "kind": N_("Kind"),
+    "rate": N_("Points per currency unit"),
+    "fixed_points": N_("Fixed points"),
+    "product_id": N_("Product"),
+    "category": N_("Category"),
+    "event": N_("Event"),
+    "min_spend": N_("Minimum spend"),
+    "valid_from": N_("Valid from"),
+    "valid_until": N_("Valid until"),
+    "cap_points": N_("Cap per member (points)"),
+    "cap_period_days": N_("Cap period (days)"),
+    "apply_multiplier": N_("Tier multiplier applies"),
+    "active": N_("Active"),
+}
+REWARD_LABELS = {
+    "code": N_("Code"),
+    "name": N_("Name"),
+    "kind": N_("Kind"),
+    "points_cost": N_("Points"),
+    "stock": N_("Stock"),
+    "min_tier_id": N_("For tier"),
+    "description": N_("Description"),
+    "active": N_("Active"),
+}
 RULE_EVENTS = (
     ("birthday", N_("Birthday")),
     ("referral", N_("Referral")),
@@ -163,6 +202,42 @@ def _get(session: Session, model, obj_id: int, what: str):
     return obj
 
 
+def _stale(
+    request: Request,
+    session: Session,
+    form,
+    *,
+    model,
+    entity: str,
+    obj_id: int,
+    data,
+    labels: dict[str, str],
+    action: str,
+    cancel_url: str,
+) -> Response:
+    """The conflict page (409) for a form loaded before someone else saved the record."""
+    session.expire_all()
+    current = session.get(model, obj_id)
+    if current is None:
+        raise NotFound(entity, obj_id)
+    keys = [k for k in labels if k in type(data).model_fields]
+    return conflict_page(
+        request,
+        session,
+        entity=entity,
+        record=current,
+        title=current.name,
+        submitted=data.model_dump(include=set(keys)),
+        current={k: getattr(current, k) for k in keys},
+        labels=labels,
+        form=form,
+        action=action,
+        reload_url=action,
+        cancel_url=cancel_url,
+        expected=form_version(form),
+    )
+
+
 def _tiers(session: Session) -> list[LoyaltyTier]:
     return list(session.scalars(select(LoyaltyTier).order_by(LoyaltyTier.rank)))
 
@@ -186,6 +261,7 @@ def _tier_form(request, session, user, tier, values, errors=None, status_code=20
 def _tier_values(t: LoyaltyTier) -> dict[str, Any]:
     v = {k: getattr(t, k) for k in TIER_FIELDS}
     v["invite_only"] = t.invite_only
+    v["version"] = t.version
     return {k: ("" if x is None else x) for k, x in v.items()}
 
 
@@ -206,16 +282,25 @@ def edit_tier(request: Request, session: DbSession, user: PageUser, tier_id: int
 def _save_tier(request, form, session, user, tier_id: int | None) -> Response:
     require(user, "loyalty:manage")
     tier = _get(session, LoyaltyTier, tier_id, "Tier") if tier_id is not None else None
+    data = None
     try:
+        data = TierIn(**_clean(form, TIER_FIELDS, ("invite_only",)))
         _attempt(
             session,
             lambda: programme.save_tier(
                 session,
-                TierIn(**_clean(form, TIER_FIELDS, ("invite_only",))),
+                data,
                 actor=user,
                 tier_id=tier_id,
+                expected_version=form_version(form),
             ),
         )
+    except STALE:
+        return _stale(
+            request, session, form, model=LoyaltyTier, entity="loyalty_tier", obj_id=tier_id,
+            data=data, labels=TIER_LABELS, action=f"/loyalty/tiers/{tier_id}",
+            cancel_url="/loyalty/programme#tiers",
+        )  # fmt: skip
     except (ValidationError, RetentoError) as exc:
         values = {**dict(form), "invite_only": form.get("invite_only") == "1"}
         return _tier_form(
@@ -281,6 +366,7 @@ def _rule_values(request: Request, r: LoyaltyRule) -> dict[str, Any]:
     v["valid_until"] = _local(request, r.valid_until)
     v["apply_multiplier"] = r.apply_multiplier
     v["active"] = r.active
+    v["version"] = r.version
     return {k: ("" if x is None else x) for k, x in v.items()}
 
 
@@ -328,13 +414,21 @@ def _rule_in(request: Request, form) -> RuleIn:
 def _save_rule(request, form, session, user, rule_id: int | None) -> Response:
     require(user, "loyalty:manage")
     rule = _get(session, LoyaltyRule, rule_id, "Rule") if rule_id is not None else None
+    data = None
     try:
+        data = _rule_in(request, form)
         _attempt(
             session,
             lambda: programme.save_rule(
-                session, _rule_in(request, form), actor=user, rule_id=rule_id
+                session, data, actor=user, rule_id=rule_id, expected_version=form_version(form)
             ),
         )
+    except STALE:
+        return _stale(
+            request, session, form, model=LoyaltyRule, entity="loyalty_rule", obj_id=rule_id,
+            data=data, labels=RULE_LABELS, action=f"/loyalty/rules/{rule_id}",
+            cancel_url="/loyalty/rules",
+        )  # fmt: skip
     except (ValidationError, RetentoError) as exc:
         values = {
             **dict(form),
@@ -368,7 +462,8 @@ def toggle_rule(
     r = _get(session, LoyaltyRule, rule_id, "Rule")
     try:
         data = RuleIn.model_validate(
-            {k: getattr(r, k) for k in RuleIn.model_fields} | {"active": form.get("active") == "1"}
+            {k: getattr(r, k) for k in RuleIn.model_fields if k != "version"}
+            | {"active": form.get("active") == "1"}
         )
         _attempt(session, lambda: programme.save_rule(session, data, actor=user, rule_id=r.id))
     except (ValidationError, RetentoError) as exc:
@@ -412,7 +507,7 @@ def new_reward(request: Request, session: DbSession, user: PageUser) -> Response
 def edit_reward(request: Request, session: DbSession, user: PageUser, reward_id: int) -> Response:
     require(user, "loyalty:manage")
     r = _get(session, LoyaltyReward, reward_id, "Reward")
-    values = {k: getattr(r, k) for k in REWARD_FIELDS} | {"active": r.active}
+    values = {k: getattr(r, k) for k in REWARD_FIELDS} | {"active": r.active, "version": r.version}
     values = {k: ("" if x is None else x) for k, x in values.items()}
     return _reward_form(request, session, user, r, values)
 
@@ -420,16 +515,25 @@ def edit_reward(request: Request, session: DbSession, user: PageUser, reward_id:
 def _save_reward(request, form, session, user, reward_id: int | None) -> Response:
     require(user, "loyalty:manage")
     reward = _get(session, LoyaltyReward, reward_id, "Reward") if reward_id is not None else None
+    data = None
     try:
+        data = RewardIn(**_clean(form, REWARD_FIELDS, ("active",)))
         _attempt(
             session,
             lambda: programme.save_reward(
                 session,
-                RewardIn(**_clean(form, REWARD_FIELDS, ("active",))),
+                data,
                 actor=user,
                 reward_id=reward_id,
+                expected_version=form_version(form),
             ),
         )
+    except STALE:
+        return _stale(
+            request, session, form, model=LoyaltyReward, entity="loyalty_reward",
+            obj_id=reward_id, data=data, labels=REWARD_LABELS,
+            action=f"/loyalty/rewards/{reward_id}", cancel_url="/loyalty/rewards",
+        )  # fmt: skip
     except (ValidationError, RetentoError) as exc:
         values = {**dict(form), "active": form.get("active") == "1"}
         errs = _errors(request, exc, REWARD_FIELDS)

@@ -106,7 +106,10 @@ def grant_reward(
     if not prog.active:
         return GrantResult(INACTIVE, reward_id)
     reward = session.scalar(
-        select(LoyaltyReward).where(LoyaltyReward.id == reward_id).with_for_update(of=LoyaltyReward)
+        select(LoyaltyReward)
+        .where(LoyaltyReward.id == reward_id)
+        .with_for_update(of=LoyaltyReward)
+        .execution_options(populate_existing=True)  # fresh stock and version under the lock
     )
     if reward is None or not reward.active:
         return GrantResult(UNAVAILABLE, reward_id, reward.name if reward else None)

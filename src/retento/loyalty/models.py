@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
 from retento.core.types import BigId
+from retento.core.versioning import version_column
 
 SHARDS = 16
 ACCOUNT_KINDS = ("wallet", "expense", "redemption", "breakage", "hold")
@@ -93,6 +94,9 @@ class LoyaltyProgramme(Base):
     hold_minutes: Mapped[int] = mapped_column(Integer, default=15)
     active_days: Mapped[int] = mapped_column(Integer, default=90)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = version_column()
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class LoyaltyTier(Base):
@@ -109,6 +113,9 @@ class LoyaltyTier(Base):
     invite_only: Mapped[bool] = mapped_column(Boolean, default=False)
     grace_days: Mapped[int] = mapped_column(Integer, default=30)
     benefits: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = version_column()
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class LoyaltyAccount(Base):
@@ -307,6 +314,9 @@ class LoyaltyRule(Base):
     apply_multiplier: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = version_column()
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class LoyaltyRuleUse(Base):
@@ -339,6 +349,11 @@ class LoyaltyReward(Base):
     )
     description: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped by every UPDATE, stock changes of redemptions included: a reward form loaded before
+    # a redemption must not write its old stock back.
+    version: Mapped[int] = version_column()
+
+    __mapper_args__ = {"version_id_col": version}
 
     min_tier = relationship("LoyaltyTier", lazy="joined")
 

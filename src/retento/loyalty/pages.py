@@ -36,6 +36,7 @@ from retento.loyalty.schemas import ProgrammeUpdate, RewardIn, RuleIn, TierIn
 from retento.scoring import pages_filtered
 from retento.scoring import queries as scoring_queries
 from retento.web import pickers
+from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import register_labels
@@ -384,16 +385,72 @@ def save_programme(
         "hold_minutes",
         "active_days",
     )
-    return _save(
-        request,
-        form,
-        session,
-        user,
-        "programme",
-        lambda f: programme.update_programme(
-            session, ProgrammeUpdate(**_clean(f, fields, ("active", "auto_enrol"))), actor=user
-        ),
-    )
+    expected = form_version(form)
+    try:
+        data = ProgrammeUpdate(**_clean(form, fields, ("active", "auto_enrol")))
+    except ValidationError as exc:
+        return _config_page(
+            request,
+            session,
+            user,
+            form_errors(request, exc),
+            {"_what": "programme", **dict(form)},
+            422,
+        )
+    sp = session.begin_nested()
+    try:
+        programme.update_programme(session, data, actor=user, expected_version=expected)
+    except STALE:
+        sp.rollback()
+        session.expire_all()
+        current = programme.get_programme(session, actor=user)
+        keys = [k for k in PROGRAMME_LABELS if k in data.model_fields_set]
+        return conflict_page(
+            request,
+            session,
+            entity="loyalty_programme",
+            record=current,
+            title=tr(request, "Loyalty programme"),
+            submitted=data.model_dump(include=set(keys)),
+            current={k: getattr(current, k) for k in keys},
+            labels=PROGRAMME_LABELS,
+            form=form,
+            action="/loyalty/programme",
+            reload_url="/loyalty/programme",
+            cancel_url="/loyalty",
+            expected=expected,
+        )
+    except RetentoError as exc:
+        sp.rollback()
+        return _config_page(
+            request,
+            session,
+            user,
+            form_errors(request, exc),
+            {"_what": "programme", **dict(form)},
+            exc.status,
+        )
+    flash(request, tr(request, "Saved."))
+    return redirect(request, "/loyalty/programme")
+
+
+# Field names on the conflict page (the settings form's labels).
+PROGRAMME_LABELS = {
+    "name": N_("Name"),
+    "point_value": N_("Value of one point"),
+    "currency": N_("Currency"),
+    "expiry_days": N_("Points expire after (days)"),
+    "expiring_soon_days": N_('"Expiring soon" means within (days)'),
+    "pending_days": N_("Points pending during the return window (days)"),
+    "refund_policy": N_("When refunded points were already spent"),
+    "negative_limit": N_("Negative balance limit (points)"),
+    "tier_basis": N_("Tiers qualify on"),
+    "tier_window_days": N_("Qualification window (days)"),
+    "hold_minutes": N_("Checkout holds time out after (minutes)"),
+    "active_days": N_("Active member: activity within (days)"),
+    "active": N_("Programme active (orders earn points)"),
+    "auto_enrol": N_("Enrol customers with their first order"),
+}
 
 
 @router.post("/loyalty/programme/tiers")

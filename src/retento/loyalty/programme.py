@@ -1,4 +1,9 @@
-"""Programme configuration: settings, tiers, earning rules, rewards (managers only, audited)."""
+"""Programme configuration: settings, tiers, earning rules, rewards (managers only, audited).
+
+Each of them is versioned (core.versioning): an update locks the row, then refuses with 409
+``version_conflict`` when the client edited an older version (the ``version`` field of the body,
+``If-Match`` of the API, the hidden input of the web form); without either, the last write wins.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.complaints.policies import VALUE_CLASSES
 from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.versioning import lock_for_edit
 from retento.loyalty import ledger
 from retento.loyalty.models import (
     LoyaltyProgramme,
@@ -25,11 +31,18 @@ def get_programme(session: Session, *, actor: User) -> LoyaltyProgramme:
     return ledger.programme(session)
 
 
-def update_programme(session: Session, data: ProgrammeUpdate, *, actor: User) -> LoyaltyProgramme:
+def update_programme(
+    session: Session,
+    data: ProgrammeUpdate,
+    *,
+    actor: User,
+    expected_version: int | None = None,
+) -> LoyaltyProgramme:
     require(actor, "loyalty:manage")
     p = ledger.programme(session)
+    lock_for_edit(session, p, data.version, expected_version)
     before = snapshot(p)
-    changes = data.model_dump(exclude_unset=True)
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for k, v in changes.items():
         if v is None:
             raise InvalidInput(f"{k} cannot be empty.", field=k)
@@ -53,6 +66,18 @@ def list_tiers(session: Session, *, actor: User) -> list[LoyaltyTier]:
     return list(session.scalars(select(LoyaltyTier).order_by(LoyaltyTier.rank)))
 
 
+def _for_edit(session: Session, model, what: str, obj_id: int | None, *expected: int | None):
+    """A new ``model`` row, or row ``obj_id`` locked and checked against the versions the
+    client edited (``VersionConflict`` if it moved on since)."""
+    if obj_id is None:
+        return model()
+    obj = session.get(model, obj_id)
+    if obj is None:
+        raise NotFound(what, obj_id)
+    lock_for_edit(session, obj, *expected)
+    return obj
+
+
 def _unique(session: Session, model, field: str, value, own_id: int | None) -> None:
     other = session.scalar(select(model.id).where(getattr(model, field) == value))
     if other is not None and other != own_id:
@@ -60,7 +85,12 @@ def _unique(session: Session, model, field: str, value, own_id: int | None) -> N
 
 
 def save_tier(
-    session: Session, data: TierIn, *, actor: User, tier_id: int | None = None
+    session: Session,
+    data: TierIn,
+    *,
+    actor: User,
+    tier_id: int | None = None,
+    expected_version: int | None = None,
 ) -> LoyaltyTier:
     require(actor, "loyalty:manage")
     if data.sla_class and data.sla_class not in VALUE_CLASSES:
@@ -71,11 +101,9 @@ def save_tier(
         )
     _unique(session, LoyaltyTier, "code", data.code, tier_id)
     _unique(session, LoyaltyTier, "rank", data.rank, tier_id)
-    t = session.get(LoyaltyTier, tier_id) if tier_id is not None else LoyaltyTier()
-    if t is None:
-        raise NotFound("Tier", tier_id)
+    t = _for_edit(session, LoyaltyTier, "Tier", tier_id, data.version, expected_version)
     before = snapshot(t) if tier_id is not None else None
-    for k, v in data.model_dump().items():
+    for k, v in data.model_dump(exclude={"version"}).items():
         setattr(t, k, v)
     session.add(t)
     session.flush()
@@ -106,7 +134,12 @@ def list_rules(session: Session, *, actor: User) -> list[LoyaltyRule]:
 
 
 def save_rule(
-    session: Session, data: RuleIn, *, actor: User, rule_id: int | None = None
+    session: Session,
+    data: RuleIn,
+    *,
+    actor: User,
+    rule_id: int | None = None,
+    expected_version: int | None = None,
 ) -> LoyaltyRule:
     require(actor, "loyalty:manage")
     if data.product_id is not None:
@@ -114,11 +147,9 @@ def save_rule(
 
         if session.get(Product, data.product_id) is None:
             raise InvalidInput(f"Product {data.product_id} does not exist.", field="product_id")
-    r = session.get(LoyaltyRule, rule_id) if rule_id is not None else LoyaltyRule()
-    if r is None:
-        raise NotFound("Rule", rule_id)
+    r = _for_edit(session, LoyaltyRule, "Rule", rule_id, data.version, expected_version)
     before = snapshot(r) if rule_id is not None else None
-    for k, v in data.model_dump().items():
+    for k, v in data.model_dump(exclude={"version"}).items():
         setattr(r, k, v)
     session.add(r)
     session.flush()
@@ -139,17 +170,20 @@ def list_rewards(
 
 
 def save_reward(
-    session: Session, data: RewardIn, *, actor: User, reward_id: int | None = None
+    session: Session,
+    data: RewardIn,
+    *,
+    actor: User,
+    reward_id: int | None = None,
+    expected_version: int | None = None,
 ) -> LoyaltyReward:
     require(actor, "loyalty:manage")
     _unique(session, LoyaltyReward, "code", data.code, reward_id)
     if data.min_tier_id is not None and session.get(LoyaltyTier, data.min_tier_id) is None:
         raise InvalidInput(f"Tier {data.min_tier_id} does not exist.", field="min_tier_id")
-    r = session.get(LoyaltyReward, reward_id) if reward_id is not None else LoyaltyReward()
-    if r is None:
-        raise NotFound("Reward", reward_id)
+    r = _for_edit(session, LoyaltyReward, "Reward", reward_id, data.version, expected_version)
     before = snapshot(r) if reward_id is not None else None
-    for k, v in data.model_dump().items():
+    for k, v in data.model_dump(exclude={"version"}).items():
         setattr(r, k, v)
     session.add(r)
     session.flush()

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from annotated_types import Ge, Le
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Response
 from fastapi.responses import StreamingResponse
 
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.validation import DbId, Limit, Offset
+from retento.core.versioning import IfMatch, parse_if_match, set_etag
 from retento.loyalty import clubs, programme, reports, service, tiers
 from retento.loyalty.check import check_ledger
 from retento.loyalty.models import LoyaltyJournal
@@ -54,13 +55,26 @@ IdemKey = Header(None, alias="Idempotency-Key", max_length=120)
 
 
 @router.get("/programme", response_model=ProgrammeRead)
-def get_programme(session: DbSession, user: CurrentUser):
-    return programme.get_programme(session, actor=user)
+def get_programme(session: DbSession, user: CurrentUser, response: Response):
+    p = programme.get_programme(session, actor=user)
+    set_etag(response, p)
+    return p
 
 
 @router.patch("/programme", response_model=ProgrammeRead)
-def update_programme(data: ProgrammeUpdate, session: DbSession, user: CurrentUser):
-    return programme.update_programme(session, data, actor=user)
+def update_programme(
+    data: ProgrammeUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Change settings; a stale ``If-Match`` or ``version`` is 409 with nothing written."""
+    p = programme.update_programme(
+        session, data, actor=user, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, p)
+    return p
 
 
 @router.get("/tiers", response_model=list[TierRead])
@@ -74,8 +88,20 @@ def create_tier(data: TierIn, session: DbSession, user: CurrentUser):
 
 
 @router.put("/tiers/{tier_id}", response_model=TierRead)
-def update_tier(tier_id: DbId, data: TierIn, session: DbSession, user: CurrentUser):
-    return programme.save_tier(session, data, actor=user, tier_id=tier_id)
+def update_tier(
+    tier_id: DbId,
+    data: TierIn,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Replace a tier; a stale ``If-Match`` or ``version`` is 409 with nothing written."""
+    t = programme.save_tier(
+        session, data, actor=user, tier_id=tier_id, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, t)
+    return t
 
 
 @router.get("/rules", response_model=list[RuleRead])
@@ -89,8 +115,20 @@ def create_rule(data: RuleIn, session: DbSession, user: CurrentUser):
 
 
 @router.put("/rules/{rule_id}", response_model=RuleRead)
-def update_rule(rule_id: DbId, data: RuleIn, session: DbSession, user: CurrentUser):
-    return programme.save_rule(session, data, actor=user, rule_id=rule_id)
+def update_rule(
+    rule_id: DbId,
+    data: RuleIn,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Replace an earning rule; a stale ``If-Match`` or ``version`` is 409, nothing written."""
+    r = programme.save_rule(
+        session, data, actor=user, rule_id=rule_id, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, r)
+    return r
 
 
 @router.get("/rewards", response_model=list[RewardRead])
@@ -104,8 +142,21 @@ def create_reward(data: RewardIn, session: DbSession, user: CurrentUser):
 
 
 @router.put("/rewards/{reward_id}", response_model=RewardRead)
-def update_reward(reward_id: DbId, data: RewardIn, session: DbSession, user: CurrentUser):
-    return programme.save_reward(session, data, actor=user, reward_id=reward_id)
+def update_reward(
+    reward_id: DbId,
+    data: RewardIn,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Replace a reward; a stale ``If-Match`` or ``version`` (the stock moves with every
+    redemption) is 409 with nothing written."""
+    r = programme.save_reward(
+        session, data, actor=user, reward_id=reward_id, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, r)
+    return r
 
 
 def _member_read(v, customer_id: DbId) -> MemberRead:

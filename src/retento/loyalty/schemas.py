@@ -12,6 +12,7 @@ from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
 from retento.core.types import ID_MAX
 from retento.core.validation import DbId
+from retento.core.versioning import ExpectedVersion
 
 Points = int
 PositivePoints = Field(..., ge=1, le=1_000_000_000)
@@ -35,6 +36,7 @@ class ProgrammeUpdate(BaseModel):
     tier_window_days: int | None = Field(None, ge=1, le=3660)
     hold_minutes: int | None = Field(None, ge=1, le=10080)
     active_days: int | None = Field(None, ge=1, le=3660)
+    version: ExpectedVersion = None
 
 
 class ProgrammeRead(BaseModel):
@@ -54,6 +56,7 @@ class ProgrammeRead(BaseModel):
     tier_window_days: int
     hold_minutes: int
     active_days: int
+    version: int
 
 
 class TierIn(BaseModel):
@@ -68,12 +71,15 @@ class TierIn(BaseModel):
     invite_only: bool = False
     grace_days: int = Field(30, ge=0, le=3660)
     benefits: str | None = Field(None, max_length=2000)
+    version: ExpectedVersion = None
 
 
 class TierRead(TierIn):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    # The stored version (the ETag); in TierIn, the version the client edited.
+    version: int  # type: ignore[assignment]
 
 
 class RuleIn(BaseModel):
@@ -96,6 +102,7 @@ class RuleIn(BaseModel):
     cap_period_days: int | None = Field(None, ge=1, le=3660)
     apply_multiplier: bool = True
     active: bool = True
+    version: ExpectedVersion = None
 
     @model_validator(mode="after")
     def _shape(self) -> RuleIn:
@@ -116,6 +123,8 @@ class RuleRead(RuleIn):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    # The stored version (the ETag); in RuleIn, the version the client edited.
+    version: int  # type: ignore[assignment]
 
 
 class RewardIn(BaseModel):
@@ -129,12 +138,15 @@ class RewardIn(BaseModel):
     min_tier_id: int | None = Field(None, ge=1, le=ID_MAX)
     description: str | None = Field(None, max_length=2000)
     active: bool = True
+    version: ExpectedVersion = None
 
 
 class RewardRead(RewardIn):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    # The stored version (the ETag); in RewardIn, the version the client edited.
+    version: int  # type: ignore[assignment]
 
 
 class RedeemIn(BaseModel):

@@ -16,6 +16,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.locking import lock_row
 from retento.loyalty import ledger
 from retento.loyalty.ledger import (
     MAX_POINTS,
@@ -96,10 +97,13 @@ def redeem(
         return _redemption_of(session, ledger._same_request(done, req))
     reward = None
     if reward_id is not None:
+        # Fresh under the lock: the stock (and the versioned UPDATE taking one) must not start
+        # from a copy another transaction has changed since.
         reward = session.scalar(
             select(LoyaltyReward)
             .where(LoyaltyReward.id == reward_id)
             .with_for_update(of=LoyaltyReward)
+            .execution_options(populate_existing=True)
         )
         if reward is None or not reward.active:
             raise InvalidInput(f"Reward {reward_id} is not available.", field="reward_id")
@@ -300,8 +304,15 @@ def reverse(session: Session, journal_id: int, *, actor: User, reason: str) -> L
             red = session.scalar(
                 select(LoyaltyRedemption).where(LoyaltyRedemption.journal_id == j.id)
             )
-            if red is not None and red.reward is not None and red.reward.stock is not None:
-                red.reward.stock += 1
+            # The reward's row locked and read fresh: two reversals at once each give their
+            # unit back (a plain read-then-write lost one; the versioned UPDATE refused one).
+            reward = (
+                lock_row(session, LoyaltyReward, red.reward_id)
+                if red is not None and red.reward_id is not None
+                else None
+            )
+            if reward is not None and reward.stock is not None:
+                reward.stock += 1
     for x in postings:
         p.add(x.account_id, -x.amount)
     # Wallet lots were handled above: the wallet entry's balance change equals -delta.
