@@ -41,6 +41,22 @@ def test_counter_finds_member_and_redeems_reward_once(db, client, users):
     assert bad.status_code == 422
 
 
+def test_counter_reward_that_is_no_id_is_refused_on_its_field(db, client, users):
+    """A reward of 0 or past 2^63 reached the database (PostgreSQL: "bigint out of range", a bare
+    'A value is outside what the database can store.'); it is refused on the reward field."""
+    c = _member(db, users)
+    web = Browser(client)
+    web.login("agent")
+    for typed in ("9223372036854775808", "99999999999999999999", "0"):
+        r = web.post(f"/loyalty/members/{c.id}/redeem", {"reward_id": typed, "points": "200"})
+        assert r.status_code == 422, typed
+        assert (
+            "Choose a reward from the list." in r.text and "outside what the database" not in r.text
+        )
+    db.expire_all()
+    assert ledger.get_wallet(db, c.id).balance == 500
+
+
 def test_dashboard_and_panel(db, client, users):
     c = _member(db, users)
     web = Browser(client)

@@ -243,6 +243,9 @@ def redeem(
     key = str(form.get("idempotency_key") or "").strip() or None
     try:
         reward_id = int(reward) if reward else None
+        if reward_id is not None and id_from_text(reward) is None:
+            # Not a row id (0, past 2^63): the database would refuse the lookup (a bare 422).
+            raise InvalidInput(tr(request, "Choose a reward from the list."), field="reward_id")
         points = int(pts) if pts else None
         if reward_id is None and points is None:
             raise InvalidInput(tr(request, "Choose a reward or enter points."), field="points")
