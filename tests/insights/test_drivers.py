@@ -8,7 +8,7 @@ import io
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from retento.customers.models import Customer
 from retento.demo import generator
@@ -166,3 +166,26 @@ def test_invite_list_becomes_a_survey_distribution(shop, web):
     assert invited and invited <= {int(x) for x in ids.split(",")}
     r = web.post("/insights/propensity/distribute", {"survey_id": str(sid), "customer_ids": "x"})
     assert r.status_code == 422 and "customer_ids" in r.text or "invite list" in r.text
+
+
+def test_invite_list_ids_outside_the_id_range_are_refused_on_their_field(shop, web):
+    """A survey id past 2^63 reached PostgreSQL ("bigint out of range": a bare 'A value is
+    outside what the database can store.'), and a customer id past it was reported under the
+    channel field; both name their own field and nothing is distributed."""
+    web.login("manager")
+    sid = shop.scalar(select(Survey.id).where(Survey.status == "active").order_by(Survey.id))
+    before = shop.scalar(select(func.count(SurveyDistribution.id)))
+    for form, message in (
+        ({"survey_id": "9223372036854775808", "customer_ids": "1,2"}, "Choose a survey."),
+        ({"survey_id": "0", "customer_ids": "1,2"}, "Choose a survey."),
+        (
+            {"survey_id": str(sid), "customer_ids": "1,9223372036854775808"},
+            "The invite list is not a list of customer ids.",
+        ),
+        ({"survey_id": str(sid), "customer_ids": "1,0"}, "not a list of customer ids"),
+    ):
+        r = web.post("/insights/propensity/distribute", form)
+        assert r.status_code == 422, form
+        assert message in r.text and "outside what the database" not in r.text
+        assert "less than or equal to" not in r.text
+    assert shop.scalar(select(func.count(SurveyDistribution.id))) == before

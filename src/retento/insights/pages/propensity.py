@@ -14,6 +14,7 @@ from starlette.background import BackgroundTask
 from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, RetentoError
+from retento.core.validation import id_from_text
 from retento.insights import drivers_queries as q
 from retento.insights.registry import Insight, register_insight, render_insight
 from retento.retention.pages_common import chart_json
@@ -183,16 +184,18 @@ def propensity_distribute(
 ) -> Response:
     """Send a survey to the invite list (a 'customers' segment of the shown customer ids)."""
     require(user, "survey:manage")
-    try:
-        survey_id = int(str(raw.get("survey_id") or ""))
-    except ValueError:
-        raise InvalidInput(tr(request, "Choose a survey."), field="survey_id") from None
-    try:
-        ids = sorted({int(x) for x in str(raw.get("customer_ids") or "").split(",") if x.strip()})
-    except ValueError:
+    # Ids as the database holds them (1 … 2^63-1): 0 or a longer number would reach it as a
+    # value it refuses ("bigint out of range"), or a field-less error from the segment schema.
+    survey_id = id_from_text(str(raw.get("survey_id") or ""))
+    if survey_id is None:
+        raise InvalidInput(tr(request, "Choose a survey."), field="survey_id")
+    parts = [x.strip() for x in str(raw.get("customer_ids") or "").split(",") if x.strip()]
+    found = [id_from_text(x) for x in parts]
+    if None in found:
         raise InvalidInput(
             tr(request, "The invite list is not a list of customer ids."), field="customer_ids"
-        ) from None
+        )
+    ids = sorted({i for i in found if i is not None})
     if not ids:
         raise InvalidInput(tr(request, "The invite list is empty."), field="customer_ids")
     try:
@@ -202,7 +205,9 @@ def propensity_distribute(
             name=str(raw.get("name") or "")[:200],
         )
     except ValidationError as exc:
-        raise InvalidInput(str(exc.errors()[0]["msg"]), field="channel") from None
+        first = exc.errors()[0]
+        field = "customer_ids" if "customer_ids" in first["loc"] else str(first["loc"][0])
+        raise InvalidInput(str(first["msg"]), field=field) from None
     # Like every distribution: checked and recorded ('queued') here, the invitations and e-mails
     # made by a worker (or by this process after the response, RETENTO_RUN_WORK_IN_WEB); the
     # distribution's page shows the progress, then the links.
