@@ -125,7 +125,8 @@ def test_create_then_work_through_the_workflow(client, db, users, tmp_path):
     assert "photo.png" in page.text
     # An illegal transition is refused with the workflow's message.
     r = web.post(f"/complaints/{cid}/transition", {"action": "close"})
-    assert r.status_code == 409 and "accepted → closed" in r.text
+    assert r.status_code == 409 and "Accepted → Closed" in r.text  # labels, not codes
+    assert "allowed from Accepted: Start handling" in r.text
     assert web.post(f"/complaints/{cid}/transition", {"action": "start"}).status_code == 303
     r = web.post(f"/complaints/{cid}/transition", {"action": "resolve", "feedback": ""})
     assert r.status_code == 422 and "feedback" in r.text

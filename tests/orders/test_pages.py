@@ -154,3 +154,28 @@ def test_refund_amount_missing_or_negative_is_named_in_the_reader_s_language(cli
     assert amount_error(bad) == "此项为必填。"
     db.expire_all()
     assert db.query(Refund).count() == 0
+
+
+def test_refund_limits_with_their_amounts_are_named_in_chinese(client, db, users):
+    """'The refund exceeds what remains paid on the order (100.00).' and 'Only 2 units of line
+    1 can still be returned.' carry values, so the catalogues could not translate them: they
+    stayed English on the Chinese page. The API keeps the English text."""
+    o, kettle, _ = _order(db, users)
+    users["agent"].locale = "zh_CN"
+    db.commit()
+    web = Browser(client)
+    web.login("agent")
+
+    def error(r, field: str) -> str:
+        return re.search(rf'id="e-{field}">([^<]*)<', r.text).group(1)
+
+    bad = web.post(f"/orders/{o.id}/refunds", {"amount": "1000"})
+    assert bad.status_code == 422
+    assert error(bad, "amount") == "退款超过了订单剩余的实付金额（100.00）。"
+    line = next(ln for ln in o.lines if ln.product_id == kettle.id)
+    bad = web.post(
+        f"/orders/{o.id}/refunds", {"amount": "5", "line_id": str(line.id), "quantity": "5"}
+    )
+    assert error(bad, "quantity") == f"第 {line.line_no} 行最多还能退回 2 件。"
+    db.expire_all()
+    assert db.query(Refund).count() == 0

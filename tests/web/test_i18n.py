@@ -10,7 +10,7 @@ from babel.messages.pofile import read_po
 from retento.web.i18n import LOCALE_DIR, compile_catalog, translations
 from retento.web.render import PACKAGE_DIR, template_dirs
 
-KEYWORDS = {"_": None, "gettext": None, "N_": None, "tr": (2,)}
+KEYWORDS = {"_": None, "gettext": None, "N_": None, "tr": (2,), "Msg": None}
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 

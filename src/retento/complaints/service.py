@@ -39,7 +39,7 @@ from retento.complaints.schemas import (
 )
 from retento.complaints.sla_clocks import refresh_sla, sla_status
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from retento.core.errors import Conflict, Forbidden, InvalidInput, Msg, NotFound
 from retento.core.hooks import emit
 from retento.core.locking import lock_row
 from retento.core.money import ZERO
@@ -95,13 +95,18 @@ def _check_user(session: Session, user_id: int | None, field: str) -> User | Non
         return None
     u = session.get(User, user_id)
     if u is None or not u.is_active:
-        raise InvalidInput(f"User {user_id} does not exist or is inactive.", field=field)
+        raise InvalidInput(
+            Msg("User %(id)s does not exist or is inactive.", id=user_id), field=field
+        )
     return u
 
 
 def _check_ref(session: Session, model: type, key: int | None, field: str) -> None:
     if key is not None and session.get(model, key) is None:
-        raise InvalidInput(f"{model.__name__} {key} does not exist.", field=field)
+        raise InvalidInput(
+            Msg("%(entity)s %(key)s does not exist.", entity=Msg(model.__name__), key=key),
+            field=field,
+        )
 
 
 def category_by_code(session: Session, code: str) -> ComplaintCategory | None:
@@ -123,15 +128,20 @@ def _resolve_category(session: Session, category_id: int | None, code: str | Non
     if category_id is not None:
         cat = session.get(ComplaintCategory, category_id)
         if cat is None:
-            raise InvalidInput(f"Category {category_id} does not exist.", field="category_id")
+            raise InvalidInput(
+                Msg("Category %(id)s does not exist.", id=category_id), field="category_id"
+            )
         if not category_offered(session, cat):
             raise InvalidInput(
-                f"Category {cat.code} is deactivated; choose another.", field="category_id"
+                Msg("Category %(code)s is deactivated; choose another.", code=cat.code),
+                field="category_id",
             )
         return cat.id
     cat = category_by_code(session, (code or "").strip().lower())
     if cat is None or not category_offered(session, cat):
-        raise InvalidInput(f"Unknown complaint category '{code}'.", field="category")
+        raise InvalidInput(
+            Msg("Unknown complaint category '%(code)s'.", code=code), field="category"
+        )
     return cat.id
 
 
@@ -183,7 +193,11 @@ def _check_external_id(
     other = session.scalar(select(Complaint.id).where(Complaint.external_id == external_id))
     if other is not None and other != own_id:
         raise Conflict(
-            f"external_id '{external_id}' is already used by complaint {other}.",
+            Msg(
+                "external_id '%(value)s' is already used by complaint %(id)s.",
+                value=external_id,
+                id=other,
+            ),
             field="external_id",
         )
 
@@ -201,7 +215,9 @@ def create_complaint(
         require(actor, "complaint:create")
     customer = session.get(Customer, data.customer_id)
     if customer is None:
-        raise InvalidInput(f"Customer {data.customer_id} does not exist.", field="customer_id")
+        raise InvalidInput(
+            Msg("Customer %(id)s does not exist.", id=data.customer_id), field="customer_id"
+        )
     if actor is not None and actor.role == "agent" and data.assignee_id not in (None, actor.id):
         # Agents take complaints from anyone (they answer the phone) but assign only to themselves.
         require(actor, "complaint:assign")
@@ -212,7 +228,7 @@ def create_complaint(
         order = session.get(_order_model(), data.order_id)
         if order.customer_id != customer.id:
             raise InvalidInput(
-                f"Order {data.order_id} belongs to another customer.", field="order_id"
+                Msg("Order %(id)s belongs to another customer.", id=data.order_id), field="order_id"
             )
     assignee = _check_user(session, data.assignee_id, "assignee_id")
     if assignee is not None and assignee.role not in ("admin", "manager", "agent"):
@@ -334,7 +350,10 @@ def submit_public(
     customer = _customer_for_public(session, data, locale)
     category = category_by_code(session, data.category.strip().lower())
     if category is None or not category_offered(session, category):
-        raise InvalidInput(f"Unknown complaint category '{data.category}'.", field="category")
+        raise InvalidInput(
+            Msg("Unknown complaint category '%(code)s'.", code=data.category),
+            field="category",
+        )
     description = data.description
     if data.order_reference:
         description += f"\n\nOrder reference: {data.order_reference}"
@@ -461,7 +480,7 @@ def update_complaint(
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("subject", "description", "kind", "channel", "emotion", "severity", "category_id"):
         if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key} cannot be empty.", field=key)
+            raise InvalidInput(Msg("%(field)s cannot be empty.", field=key), field=key)
     if "purposes" in changes and changes["purposes"] is None:
         changes["purposes"] = []
     before = complaint_snapshot(c)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retento.core.errors import Conflict, InvalidInput
+from retento.core.errors import Conflict, InvalidInput, Msg, Term
+from retento.web.i18n import N_
 
 STATES = ("accepted", "in_progress", "awaiting_customer", "resolved", "follow_up", "closed")
 OPEN_STATES = ("accepted", "in_progress", "awaiting_customer")
@@ -47,6 +48,14 @@ def _check_state(state: str) -> None:
         raise InvalidInput(f"Unknown complaint state '{state}'.", field="status")
 
 
+def _terms(group: str, codes: list[str]) -> Msg:
+    """Codes as one message of terms ("start, reopen" in English, their labels elsewhere)."""
+    from retento.web.labels import label_msgid
+
+    template = ", ".join(f"%(t{i})s" for i in range(len(codes))) or N_("none")
+    return Msg(template, **{f"t{i}": Term(c, label_msgid(group, c)) for i, c in enumerate(codes)})
+
+
 def transition(state: str, action: str) -> Transition:
     """The transition for ``action`` from ``state``; a clear error if it is not legal."""
     _check_state(state)
@@ -56,10 +65,18 @@ def transition(state: str, action: str) -> Transition:
             f"Unknown action '{action}'. Known: {', '.join(TRANSITIONS)}.", field="action"
         )
     if state not in t.sources:
+        from retento.web.labels import label_msgid
+
         allowed = allowed_actions(state)
         raise Conflict(
-            f"Cannot '{action}' a complaint that is {state} ({state} → {t.target} is not allowed); "
-            f"allowed from {state}: {', '.join(allowed) or 'none'}.",
+            Msg(
+                "Cannot '%(action)s' a complaint that is %(state)s (%(state)s → %(target)s is not "
+                "allowed); allowed from %(state)s: %(allowed)s.",
+                action=Term(action, label_msgid("complaint_action", action)),
+                state=Term(state, label_msgid("complaint_status", state)),
+                target=Term(t.target, label_msgid("complaint_status", t.target)),
+                allowed=_terms("complaint_action", allowed),
+            ),
             field="action",
         )
     return t

@@ -6,6 +6,39 @@ from dataclasses import dataclass
 from typing import Any
 
 
+class Msg(str):
+    """An English message that keeps the template and values it was made from.
+
+    It is the English text wherever a ``str`` is expected (the API's ``detail``, logs, tests),
+    and an interface that speaks another language translates ``template`` and puts ``params``
+    back in (``web.render.error_text``); a value that is itself a ``Msg`` (an entity's name) is
+    translated too. Templates use ``%(name)s`` placeholders, like the catalogues::
+
+        raise Conflict(Msg("Only %(n)s points can be taken off.", n=available), field="points")
+    """
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> Msg:
+        obj = super().__new__(cls, template % params if params else template)
+        obj.template = template
+        obj.params = params
+        return obj
+
+
+class Term(str):
+    """A stored code inside a ``Msg``: the code itself in the English text, its display label
+    (a msgid) in a translated one: ``Term("closed", "Closed")``."""
+
+    label: str
+
+    def __new__(cls, code: str, label: str | None = None) -> Term:
+        obj = super().__new__(cls, code)
+        obj.label = label or code
+        return obj
+
+
 @dataclass
 class FieldError:
     """One reason an input was rejected; ``row`` is set for file imports (1-based line)."""
@@ -71,7 +104,8 @@ class InvalidInput(RetentoError):
 
 class NotFound(RetentoError):
     def __init__(self, entity: str, key: Any, field: str | None = None):
-        super().__init__(404, "not_found", f"{entity} {key!s} does not exist.", field)
+        message = Msg("%(entity)s %(key)s does not exist.", entity=Msg(entity), key=str(key))
+        super().__init__(404, "not_found", message, field)
 
 
 class Conflict(RetentoError):

@@ -11,7 +11,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from retento.core.errors import Conflict, FieldError, Forbidden, InvalidInput, Msg, NotFound
 from retento.core.locking import lock_row
 from retento.core.pagination import apply_sort, paginate
 from retento.core.versioning import lock_for_edit
@@ -80,7 +80,10 @@ def require_customer_change(actor: User, customer: Customer, verb: str) -> None:
         )
     if verb == "customer:update" and customer.erased_at is not None:
         raise Conflict(
-            f"Customer {customer.id}'s personal data was erased; the record cannot be edited.",
+            Msg(
+                "Customer %(id)s's personal data was erased; the record cannot be edited.",
+                id=customer.id,
+            ),
             field="id",
         )
 
@@ -101,7 +104,9 @@ def _check_user(session: Session, user_id: int | None, field: str) -> None:
     if user_id is not None:
         u = session.get(User, user_id)
         if u is None or not u.is_active:
-            raise InvalidInput(f"User {user_id} does not exist or is inactive.", field=field)
+            raise InvalidInput(
+                Msg("User %(id)s does not exist or is inactive.", id=user_id), field=field
+            )
 
 
 def _check_external_id(
@@ -112,7 +117,12 @@ def _check_external_id(
     other = session.scalar(select(Customer.id).where(Customer.external_id == external_id))
     if other is not None and other != own_id:
         raise Conflict(
-            f"external_id '{external_id}' is already used by customer {other}.", field="external_id"
+            Msg(
+                "external_id '%(value)s' is already used by customer %(id)s.",
+                value=external_id,
+                id=other,
+            ),
+            field="external_id",
         )
 
 
@@ -300,7 +310,8 @@ def restore_customer(session: Session, customer_id: int, *, actor: User) -> Cust
     c = _locked(session, customer_id, actor=actor)
     if c.erased_at is not None:
         raise Conflict(
-            f"Customer {c.id} was erased; an erased customer cannot be restored.", field="id"
+            Msg("Customer %(id)s was erased; an erased customer cannot be restored.", id=c.id),
+            field="id",
         )
     if c.archived_at is None:
         return c
@@ -357,8 +368,12 @@ def purge_customer(session: Session, customer_id: int, *, actor: User) -> None:
     if held:
         listed = ", ".join(f"{n} {table}" for table, n in sorted(held.items()))
         raise Conflict(
-            f"Customer {c.id} has financial records ({listed}) and cannot be deleted; "
-            "archive it, or erase its personal data, instead.",
+            Msg(
+                "Customer %(id)s has financial records (%(records)s) and cannot be deleted; "
+                "archive it, or erase its personal data, instead.",
+                id=c.id,
+                records=listed,
+            ),
             field="id",
         )
     redactor = Redactor.for_customer(session, c)

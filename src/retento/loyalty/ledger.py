@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput
+from retento.core.errors import Conflict, InvalidInput, Msg
 from retento.loyalty.models import (
     SHARDS,
     SYSTEM_KINDS,
@@ -113,11 +113,15 @@ def wallet(session: Session, customer_id: int, *, create: bool = True) -> Loyalt
     if w is not None:
         return w
     if not create:
-        raise InvalidInput(f"Customer {customer_id} is not a member.", field="customer_id")
+        raise InvalidInput(
+            Msg("Customer %(id)s is not a member.", id=customer_id), field="customer_id"
+        )
     from retento.customers.models import Customer
 
     if session.get(Customer, customer_id) is None:
-        raise InvalidInput(f"Customer {customer_id} does not exist.", field="customer_id")
+        raise InvalidInput(
+            Msg("Customer %(id)s does not exist.", id=customer_id), field="customer_id"
+        )
     try:
         with session.begin_nested():
             session.add(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound
+from retento.core.errors import Conflict, FieldError, InvalidInput, Msg, NotFound
 from retento.core.hooks import emit
 from retento.core.locking import lock_row
 from retento.core.money import MAX_MONEY, ZERO
@@ -75,7 +75,11 @@ def recompute(order: Order) -> None:
     if t.refunded > t.gross:
         # A larger discount after refunds would make the refunds exceed what was paid.
         raise InvalidInput(
-            f"The refunds ({t.refunded}) would exceed the order's amount ({t.gross}).",
+            Msg(
+                "The refunds (%(refunded)s) would exceed the order's amount (%(gross)s).",
+                refunded=t.refunded,
+                gross=t.gross,
+            ),
             field="discount",
         )
     for name, value in (
@@ -87,7 +91,12 @@ def recompute(order: Order) -> None:
         if abs(value) > MAX_MONEY:
             # Numeric(14, 2) holds at most 999 999 999 999.99; quantity × price can exceed it.
             raise InvalidInput(
-                f"The order's {name} ({value}) exceeds the largest amount stored ({MAX_MONEY}).",
+                Msg(
+                    "The order's %(name)s (%(value)s) exceeds the largest amount stored (%(max)s).",
+                    name=Msg(name),
+                    value=value,
+                    max=MAX_MONEY,
+                ),
                 field="lines",
             )
     order.revenue, order.cost, order.profit, order.refunded = (
@@ -101,7 +110,9 @@ def recompute(order: Order) -> None:
 def _customer(session: Session, customer_id: int) -> Customer:
     c = session.get(Customer, customer_id)
     if c is None:
-        raise InvalidInput(f"Customer {customer_id} does not exist.", field="customer_id")
+        raise InvalidInput(
+            Msg("Customer %(id)s does not exist.", id=customer_id), field="customer_id"
+        )
     return c
 
 
@@ -146,7 +157,12 @@ def _check_external_id(
     other = session.scalar(select(Order.id).where(Order.external_id == external_id))
     if other is not None and other != own_id:
         raise Conflict(
-            f"external_id '{external_id}' is already used by order {other}.", field="external_id"
+            Msg(
+                "external_id '%(value)s' is already used by order %(id)s.",
+                value=external_id,
+                id=other,
+            ),
+            field="external_id",
         )
 
 
@@ -196,7 +212,7 @@ def update_order(
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("ordered_at", "status", "channel", "discount"):
         if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key} cannot be empty.", field=key)
+            raise InvalidInput(Msg("%(field)s cannot be empty.", field=key), field=key)
     if "external_id" in changes:
         _check_external_id(session, changes["external_id"], o.id)
     before = order_snapshot(o)
@@ -237,16 +253,24 @@ def add_refund(session: Session, order_id: int, data: RefundCreate, *, actor: Us
     if data.line_id is not None:
         line = next((ln for ln in o.lines if ln.id == data.line_id), None)
         if line is None:
-            raise InvalidInput(f"Line {data.line_id} is not on order {o.id}.", field="line_id")
+            raise InvalidInput(
+                Msg("Line %(line)s is not on order %(order)s.", line=data.line_id, order=o.id),
+                field="line_id",
+            )
         returned = sum(r.quantity for r in o.refunds if r.line_id == line.id)
         if data.quantity > line.quantity - returned:
             raise InvalidInput(
-                f"Only {line.quantity - returned} units of line {line.line_no} can still be returned.",
+                Msg(
+                    "Only %(n)s units of line %(line)s can still be returned.",
+                    n=line.quantity - returned,
+                    line=line.line_no,
+                ),
                 field="quantity",
             )
     if data.amount > o.revenue:
         raise InvalidInput(
-            f"The refund exceeds what remains paid on the order ({o.revenue}).", field="amount"
+            Msg("The refund exceeds what remains paid on the order (%(paid)s).", paid=o.revenue),
+            field="amount",
         )
     r = Refund(amount=data.amount, line_id=data.line_id, quantity=data.quantity, reason=data.reason)
     if data.refunded_at is not None:

@@ -20,6 +20,7 @@ from retento.web.i18n import LOCALES, N_
 from retento.web.render import (
     PACKAGE_DIR,
     WEB_DIR,
+    error_text,
     is_htmx,
     page_router,
     render,
@@ -113,10 +114,8 @@ def page_error(request: Request, err: RetentoError) -> Response:
     status = err.status if 400 <= err.status < 600 else 500
     title = ERROR_TITLES.get(status, ERROR_TITLES[400] if status < 500 else ERROR_TITLES[500])
     hint = ERROR_HINTS.get(status, "")
-    message = err.message if status != 500 else ""
-    if err.code == "csrf_failed":
-        message = tr(request, err.message)
-    elif getattr(err, "msgid", None):  # e.g. core.limits.LimitExceeded carries its msgid
+    message = error_text(request, err.message) if status != 500 else ""
+    if getattr(err, "msgid", None):  # e.g. core.limits.LimitExceeded carries its msgid
         message = tr(request, err.msgid, **getattr(err, "params", {}))
     try:
         return render(
@@ -127,7 +126,9 @@ def page_error(request: Request, err: RetentoError) -> Response:
             title=tr(request, title),
             hint=tr(request, hint) if hint else "",
             message=message,
-            details=[e.as_dict() for e in err.errors],
+            details=[
+                {**e.as_dict(), "message": error_text(request, e.message)} for e in err.errors
+            ],
         )
     except Exception:  # the error page itself must never fail
         log.exception("could not render the error page")

@@ -20,7 +20,7 @@ from retento.auth.permissions import can as role_can
 from retento.core.config import Settings
 from retento.core.countries import country_name
 from retento.core.deps import optional_user
-from retento.core.errors import RetentoError, Unauthorized
+from retento.core.errors import Msg, RetentoError, Term, Unauthorized
 from retento.web.csrf import check_csrf, csrf_token
 from retento.web.i18n import (
     LANGUAGE_NAMES,
@@ -323,6 +323,21 @@ def _pydantic_message(request: Request, field: str, e: Any) -> str:
     return tr(request, str(e.get("msg", "")).removeprefix("Value error, "))
 
 
+def error_text(request: Request, message: str) -> str:
+    """A service's (English) error message in the reader's language: a ``core.errors.Msg`` by
+    its template with its values put back (``Msg`` and ``Term`` values translated too), a fixed
+    message by the catalogues (``service_errors.po``); English when no catalogue has it."""
+    if isinstance(message, Term):
+        return tr(request, message.label)
+    if isinstance(message, Msg):
+        params = {
+            k: error_text(request, v) if isinstance(v, (Msg, Term)) else v
+            for k, v in message.params.items()
+        }
+        return tr(request, message.template, **params)
+    return tr(request, message)
+
+
 def form_errors(request: Request, exc: ValidationError | RetentoError) -> dict[str, str]:
     """Field name (as used in the form's inputs) → translated message; ``""`` is the form itself."""
     out: dict[str, str] = {}
@@ -331,9 +346,9 @@ def form_errors(request: Request, exc: ValidationError | RetentoError) -> dict[s
             field = ".".join(str(p) for p in e["loc"])
             out.setdefault(field, _pydantic_message(request, field, e))
         return out
-    # The services' messages are English; one without variable parts is translated when a
-    # catalogue has it (e.g. service_errors.po), like the validators' own sentences above.
+    # The services' messages are English; they are translated when a catalogue has them
+    # (service_errors.po), with their values put back (core.errors.Msg).
     for fe in exc.errors:
-        out.setdefault(fe.field or "", tr(request, fe.message))
-    out.setdefault(exc.field or "", tr(request, exc.message))
+        out.setdefault(fe.field or "", error_text(request, fe.message))
+    out.setdefault(exc.field or "", error_text(request, exc.message))
     return out
