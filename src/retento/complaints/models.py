@@ -77,6 +77,9 @@ class ComplaintCategory(Base):
         BigId, ForeignKey("complaint_categories.id", ondelete="RESTRICT")
     )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = version_column()
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class BusinessCalendarRow(Base):
@@ -91,6 +94,9 @@ class BusinessCalendarRow(Base):
     holidays: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = version_column()
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class SlaPolicy(Base):
@@ -115,6 +121,9 @@ class SlaPolicy(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = version_column()
+
+    __mapper_args__ = {"version_id_col": version}
 
     calendar: Mapped[BusinessCalendarRow] = relationship(lazy="joined")
 

@@ -69,9 +69,21 @@ def create_category(data: CategoryCreate, session: DbSession, user: CurrentUser)
 
 
 @api.patch("/categories/{category_id}", response_model=CategoryRead)
-def update_category(category_id: DbId, data: CategoryUpdate, session: DbSession, user: CurrentUser):
-    """Rename, move (no cycles) or (de)activate a category; its complaints keep it."""
-    return settings.update_category(session, category_id, data, actor=user)
+def update_category(
+    category_id: DbId,
+    data: CategoryUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Rename, move (no cycles) or (de)activate a category; its complaints keep it. A stale
+    ``If-Match`` or ``version`` is 409 with nothing written."""
+    cat = settings.update_category(
+        session, category_id, data, actor=user, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, cat)
+    return cat
 
 
 @api.get("/calendars", response_model=list[CalendarRead])
@@ -85,8 +97,20 @@ def create_calendar(data: CalendarIn, session: DbSession, user: CurrentUser):
 
 
 @api.put("/calendars/{calendar_id}", response_model=CalendarRead)
-def update_calendar(calendar_id: DbId, data: CalendarIn, session: DbSession, user: CurrentUser):
-    return settings.update_calendar(session, calendar_id, data, actor=user)
+def update_calendar(
+    calendar_id: DbId,
+    data: CalendarIn,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Replace a calendar; a stale ``If-Match`` or ``version`` is 409 with nothing written."""
+    row = settings.update_calendar(
+        session, calendar_id, data, actor=user, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, row)
+    return row
 
 
 @api.get("/sla-policies", response_model=list[SlaPolicyRead])
@@ -100,8 +124,20 @@ def create_policy(data: SlaPolicyIn, session: DbSession, user: CurrentUser):
 
 
 @api.patch("/sla-policies/{policy_id}", response_model=SlaPolicyRead)
-def update_policy(policy_id: DbId, data: SlaPolicyUpdate, session: DbSession, user: CurrentUser):
-    return settings.update_policy(session, policy_id, data, actor=user)
+def update_policy(
+    policy_id: DbId,
+    data: SlaPolicyUpdate,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Change a policy; a stale ``If-Match`` or ``version`` is 409 with nothing written."""
+    p = settings.update_policy(
+        session, policy_id, data, actor=user, expected_version=parse_if_match(if_match)
+    )
+    set_etag(response, p)
+    return p
 
 
 @api.get("/notifications", response_model=Page[NotificationRead])

@@ -279,6 +279,7 @@ class CategoryUpdate(BaseModel):
     name_zh: str | None = Field(None, max_length=100)
     parent_id: DbId | None = None
     is_active: bool | None = None
+    version: ExpectedVersion = None
 
 
 class CategoryRead(CategoryCreate):
@@ -286,6 +287,7 @@ class CategoryRead(CategoryCreate):
     id: int
     name: str  # what is stored is shown as is; only new input is checked
     is_active: bool
+    version: int
 
 
 class CalendarIn(BaseModel):
@@ -295,6 +297,7 @@ class CalendarIn(BaseModel):
         default_factory=dict, description='{"0": [["09:00", "17:00"]], ...}; 0 is Monday.'
     )
     holidays: list[Day] = Field(default_factory=list)
+    version: ExpectedVersion = None  # on replace (PUT): the version edited
 
 
 class CalendarRead(BaseModel):
@@ -304,6 +307,7 @@ class CalendarRead(BaseModel):
     timezone: str
     hours: dict[str, Any]
     holidays: list[str]
+    version: int
 
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+)\s*(?:m|min)?)?$", re.I)
@@ -353,12 +357,14 @@ class SlaPolicyUpdate(BaseModel):
     calendar_id: DbId | None = None
     auto_reassign_to_id: DbId | None = None
     is_active: bool | None = None
+    version: ExpectedVersion = None
 
 
 class SlaPolicyRead(SlaPolicyIn):
     model_config = ConfigDict(from_attributes=True)
     id: int
     name: str  # what is stored is shown as is; only new input is checked
+    version: int
 
 
 class NotificationRead(BaseModel):

@@ -1,6 +1,8 @@
 """Complaint settings: the category tree, business calendars and SLA policies.
 
-A changed calendar or policy gives the open complaints under it new due times.
+A changed calendar or policy gives the open complaints under it new due times. Updates are
+versioned (core.versioning): the row is locked, and a client that edited an older version (the
+body's ``version``, ``If-Match``, the form's hidden input) gets 409 with nothing written.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from retento.complaints.schemas import (
 from retento.complaints.service import _check_user, category_by_code
 from retento.complaints.sla_clocks import refresh_sla
 from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.versioning import lock_for_edit
 
 
 def list_categories(session: Session, *, actor: User) -> list[ComplaintCategory]:
@@ -52,7 +55,12 @@ def get_category(session: Session, category_id: int) -> ComplaintCategory:
 
 
 def update_category(
-    session: Session, category_id: int, data: CategoryUpdate, *, actor: User
+    session: Session,
+    category_id: int,
+    data: CategoryUpdate,
+    *,
+    actor: User,
+    expected_version: int | None = None,
 ) -> ComplaintCategory:
     """Rename, move or (de)activate a category; complaints filed under it keep it.
 
@@ -61,7 +69,8 @@ def update_category(
     """
     require(actor, "sla:manage")
     cat = get_category(session, category_id)
-    changes = data.model_dump(exclude_unset=True)
+    lock_for_edit(session, cat, data.version, expected_version)
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("name", "is_active"):
         if key in changes and changes[key] is None:
             raise InvalidInput(f"{key} cannot be empty.", field=key)
@@ -154,13 +163,19 @@ def create_calendar(session: Session, data: CalendarIn, *, actor: User) -> Busin
 
 
 def update_calendar(
-    session: Session, calendar_id: int, data: CalendarIn, *, actor: User
+    session: Session,
+    calendar_id: int,
+    data: CalendarIn,
+    *,
+    actor: User,
+    expected_version: int | None = None,
 ) -> BusinessCalendarRow:
     """Replace a calendar's hours and holidays; open complaints using it get new due times."""
     require(actor, "sla:manage")
     row = session.get(BusinessCalendarRow, calendar_id)
     if row is None:
         raise NotFound("Calendar", calendar_id)
+    lock_for_edit(session, row, data.version, expected_version)
     other = session.scalar(
         select(BusinessCalendarRow.id).where(BusinessCalendarRow.name == data.name)
     )
@@ -209,14 +224,20 @@ def create_policy(session: Session, data: SlaPolicyIn, *, actor: User) -> SlaPol
 
 
 def update_policy(
-    session: Session, policy_id: int, data: SlaPolicyUpdate, *, actor: User
+    session: Session,
+    policy_id: int,
+    data: SlaPolicyUpdate,
+    *,
+    actor: User,
+    expected_version: int | None = None,
 ) -> SlaPolicy:
     """Change a policy; open complaints under it get their due times recomputed."""
     require(actor, "sla:manage")
     p = session.get(SlaPolicy, policy_id)
     if p is None:
         raise NotFound("SLA policy", policy_id)
-    changes = data.model_dump(exclude_unset=True)
+    lock_for_edit(session, p, data.version, expected_version)
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("name", "first_response_minutes", "resolution_minutes", "calendar_id"):
         if key in changes and changes[key] is None:
             raise InvalidInput(f"{key} cannot be empty.", field=key)

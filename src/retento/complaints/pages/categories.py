@@ -18,7 +18,6 @@ from retento.complaints.models import (
 )
 from retento.complaints.pages.common import (
     cat_name,
-    int_or_none,
     reraise_access,
     tree_label,
 )
@@ -28,7 +27,8 @@ from retento.complaints.schemas import (
 )
 from retento.core.deps import DbSession
 from retento.core.errors import Conflict, InvalidInput, RetentoError
-from retento.core.validation import DbId
+from retento.core.validation import DbId, id_from_text
+from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import (
@@ -47,6 +47,25 @@ router = page_router()
 # --- category tree admin -----------------------------------------------------------------------
 
 CATEGORY_FIELDS = ("code", "name", "name_zh", "parent_id")
+# Field names on the conflict page (the edit form's labels).
+CATEGORY_LABELS = {
+    "name": N_("Name"),
+    "name_zh": N_("Chinese name"),
+    "parent_id": N_("Parent category"),
+    "is_active": N_("Offered on the intake forms"),
+}
+
+
+def _parent_id(value: str) -> int | None:
+    """The chosen parent: blank is the top level; anything that is no category id (a tampered
+    select, "abc", "-1") is refused on the field, not read as "top level" (which silently moved
+    the category)."""
+    if not value:
+        return None
+    parent = id_from_text(value)
+    if parent is None:
+        raise InvalidInput(f"Category {value[:40]!r} does not exist.", field="parent_id")
+    return parent
 
 
 def _category_errors(request: Request, exc: ValidationError | RetentoError) -> dict[str, str]:
@@ -142,7 +161,7 @@ def category_create(
                 code=shown["code"].lower(),
                 name=shown["name"],
                 name_zh=shown["name_zh"] or None,
-                parent_id=int_or_none(shown["parent_id"]),
+                parent_id=_parent_id(shown["parent_id"]),
             ),
             actor=user,
         )
@@ -186,6 +205,7 @@ def category_edit(
         "name_zh": cat.name_zh or "",
         "parent_id": "" if cat.parent_id is None else str(cat.parent_id),
         "is_active": cat.is_active,
+        "version": str(cat.version),
     }
     return _render_category(request, session, cat, form)
 
@@ -199,17 +219,37 @@ def category_update(
     cat = settings.get_category(session, category_id)
     shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in CATEGORY_FIELDS[1:]}
     shown["is_active"] = form.get("is_active") == "1"
+    expected = form_version(form)
+    shown["version"] = "" if expected is None else str(expected)
+    update = None
     try:
+        update = CategoryUpdate(
+            name=shown["name"],
+            name_zh=shown["name_zh"] or None,
+            parent_id=_parent_id(shown["parent_id"]),
+            is_active=shown["is_active"],
+        )
         settings.update_category(
+            session, category_id, update, actor=user, expected_version=expected
+        )
+    except STALE:
+        session.rollback()
+        current = settings.get_category(session, category_id)
+        keys = [k for k in CATEGORY_LABELS if k in update.model_fields_set]
+        return conflict_page(
+            request,
             session,
-            category_id,
-            CategoryUpdate(
-                name=shown["name"],
-                name_zh=shown["name_zh"] or None,
-                parent_id=int_or_none(shown["parent_id"]),
-                is_active=shown["is_active"],
-            ),
-            actor=user,
+            entity="complaint_category",
+            record=current,
+            title=current.name,
+            submitted=update.model_dump(include=set(keys)),
+            current={k: getattr(current, k) for k in keys},
+            labels=CATEGORY_LABELS,
+            form=form,
+            action=f"/complaints/categories/{category_id}",
+            reload_url=f"/complaints/categories/{category_id}",
+            cancel_url="/complaints/categories",
+            expected=expected,
         )
     except (ValidationError, RetentoError) as exc:
         session.rollback()

@@ -32,6 +32,7 @@ from retento.complaints.schemas import (
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, NotFound, RetentoError
 from retento.core.validation import DbId
+from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import (
@@ -66,6 +67,27 @@ POLICY_FIELDS = (
 )  # fmt: skip
 
 
+# Field names on the conflict page (the forms' labels).
+POLICY_LABELS = {
+    "name": N_("Name"),
+    "severity": N_("Severity"),
+    "value_class": N_("Customer value"),
+    "priority": N_("Priority"),
+    "first_response_minutes": N_("First response"),
+    "resolution_minutes": N_("Resolution"),
+    "warn_fraction": N_("Warn at (fraction)"),
+    "calendar_id": N_("Business calendar"),
+    "auto_reassign_to_id": N_("Reassign on breach to"),
+    "is_active": N_("Active"),
+}
+CALENDAR_LABELS = {
+    "name": N_("Name"),
+    "timezone": N_("Time zone"),
+    "hours": N_("Working hours"),
+    "holidays": N_("Holidays"),
+}
+
+
 def _policy_values(p: SlaPolicy | None) -> dict[str, Any]:
     """A policy as form values."""
     if p is None:
@@ -74,6 +96,7 @@ def _policy_values(p: SlaPolicy | None) -> dict[str, Any]:
     for k in ("first_response_minutes", "resolution_minutes"):
         values[k] = duration_input(getattr(p, k))
     values["is_active"] = p.is_active
+    values["version"] = str(p.version)
     return values
 
 
@@ -95,6 +118,7 @@ def _calendar_values(row: BusinessCalendarRow | None) -> dict[str, Any]:
         "timezone": row.timezone,
         **_hours_fields(row.hours),
         "holidays": "\n".join(row.holidays or []),
+        "version": str(row.version),
     }
 
 
@@ -247,8 +271,33 @@ def sla_policy_update(
     if p is None:
         raise NotFound("SLA policy", policy_id)
     data, shown = _parse_policy(form)
+    expected = form_version(form)
+    shown["version"] = "" if expected is None else str(expected)
+    update = None
     try:
-        settings.update_policy(session, policy_id, SlaPolicyUpdate(**data), actor=user)
+        update = SlaPolicyUpdate(**data)
+        settings.update_policy(session, policy_id, update, actor=user, expected_version=expected)
+    except STALE:
+        session.rollback()
+        current = session.get(SlaPolicy, policy_id)
+        if current is None:
+            raise NotFound("SLA policy", policy_id) from None
+        keys = [k for k in POLICY_LABELS if k in update.model_fields_set]
+        return conflict_page(
+            request,
+            session,
+            entity="sla_policy",
+            record=current,
+            title=current.name,
+            submitted=update.model_dump(include=set(keys)),
+            current={k: getattr(current, k) for k in keys},
+            labels=POLICY_LABELS,
+            form=form,
+            action=f"/complaints/sla/policies/{policy_id}",
+            reload_url=f"/complaints/sla/policies/{policy_id}",
+            cancel_url="/complaints/sla",
+            expected=expected,
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         reraise_access(exc)
@@ -322,10 +371,36 @@ def sla_calendar_update(
     """Save a business calendar; open complaints using it get new due times."""
     require(user, "sla:manage")
     data, shown, problems = _parse_calendar(form)
+    expected = form_version(form)
+    shown["version"] = "" if expected is None else str(expected)
+    replace = None
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
-        settings.update_calendar(session, calendar_id, CalendarIn(**data), actor=user)
+        replace = CalendarIn(**data)
+        settings.update_calendar(
+            session, calendar_id, replace, actor=user, expected_version=expected
+        )
+    except STALE:
+        session.rollback()
+        current = session.get(BusinessCalendarRow, calendar_id)
+        if current is None:
+            raise NotFound("Calendar", calendar_id) from None
+        return conflict_page(
+            request,
+            session,
+            entity="business_calendar",
+            record=current,
+            title=current.name,
+            submitted=replace.model_dump(include=set(CALENDAR_LABELS)),
+            current={k: getattr(current, k) for k in CALENDAR_LABELS},
+            labels=CALENDAR_LABELS,
+            form=form,
+            action=f"/complaints/sla/calendars/{calendar_id}",
+            reload_url=f"/complaints/sla/calendars/{calendar_id}",
+            cancel_url="/complaints/sla",
+            expected=expected,
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         reraise_access(exc)
