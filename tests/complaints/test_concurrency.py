@@ -7,7 +7,9 @@ pause, one follow-up answer per link, a consistent assignment history.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -313,3 +315,79 @@ def test_parallel_uploads_stop_at_the_attachment_limit(live_pg, tmp_path):
     with live_pg.session() as s:
         assert len(s.get(Complaint, cid).attachments) == limit
     assert len(_events(live_pg, cid, "attachment")) == limit
+
+
+def _remedies(live_pg, complaint_id: int) -> list:
+    from retento.complaints.models import Remedy
+
+    with live_pg.session() as s:
+        return s.scalars(select(Remedy).where(Remedy.complaint_id == complaint_id)).all()
+
+
+def test_double_clicked_remedy_form_records_once_and_awards_points_once(live_pg):
+    """One page, its "Record" clicked eight times at once: one remedy, one compensation cost,
+    one loyalty posting (the form's key was missing: each click recorded and awarded anew)."""
+    from retento.loyalty import ledger
+    from tests.factories.loyalty import make_programme
+
+    cid, _, mgr_id = _setup(live_pg, n_tokens=0)
+    with live_pg.session() as s:
+        make_programme(s)
+        customer_id = s.get(Complaint, cid).customer_id
+        username = s.get(User, mgr_id).username
+        s.commit()
+    web = Browser(live_pg.client())
+    assert web.login(username).status_code == 303
+    page = web.get(f"/complaints/{cid}").text
+    key = re.search(r'name="remedy_key" value="([0-9a-f]+)"', page).group(1)
+    form = {
+        "remedy_key": key, "remedy_kind": "compensation", "compensation_type": "loyalty_points",
+        "amount": "0", "cost": "5.00", "points": "300", "remedy_note": "Sorry",
+    }  # fmt: skip
+    n = 8
+    codes = statuses(
+        run_parallel(n, lambda i: web.post(f"/complaints/{cid}/remedies", form).status_code)
+    )
+    assert codes == {303: n}, codes
+    remedies = _remedies(live_pg, cid)
+    assert len(remedies) == 1 and remedies[0].points == 300
+    assert len(_events(live_pg, cid, "remedy")) == 1
+    with live_pg.session() as s:
+        assert ledger.get_wallet(s, customer_id).balance == 300
+    # A new page draws a new key: the next remedy is recorded.
+    fresh = re.search(r'name="remedy_key" value="([0-9a-f]+)"', web.get(f"/complaints/{cid}").text)
+    assert fresh.group(1) != key
+    assert (
+        web.post(f"/complaints/{cid}/remedies", {**form, "remedy_key": fresh.group(1)}).status_code
+        == 303
+    )
+    assert len(_remedies(live_pg, cid)) == 2
+
+
+def test_parallel_api_remedy_retries_with_one_key_record_once(live_pg):
+    cid, headers, _ = _setup(live_pg)
+    url = f"{BASE}/{cid}/remedies"
+    body = {
+        "kind": "compensation",
+        "compensation_type": "voucher",
+        "amount": "20.00",
+        "cost": "8.00",
+    }
+    codes = statuses(
+        run_parallel(
+            N,
+            post_each(
+                live_pg,
+                url,
+                lambda i: {"json": body, "headers": {**headers[i], "Idempotency-Key": "retry-1"}},
+            ),
+        )
+    )
+    assert codes == {201: N}, codes
+    remedies = _remedies(live_pg, cid)
+    assert len(remedies) == 1 and remedies[0].cost == Decimal("8.00")
+    # Without a key every request is a remedy of its own (as before).
+    codes = statuses(
+        run_parallel(3, post_each(live_pg, url, lambda i: {"json": body, "headers": headers[i]}))
+    )
+    assert codes == {201: 3} and len(_remedies(live_pg, cid)) == 4

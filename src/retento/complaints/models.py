@@ -338,6 +338,11 @@ class Remedy(Base):
     """What was done to recover the customer: apology, explanation, compensation or thanks."""
 
     __tablename__ = "complaint_remedies"
+    __table_args__ = (
+        UniqueConstraint(
+            "complaint_id", "idempotency_key", name="uq_complaint_remedies_idempotency_key"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     complaint_id: Mapped[int] = mapped_column(
@@ -354,6 +359,8 @@ class Remedy(Base):
     created_by_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("users.id", ondelete="SET NULL")
     )
+    # The form's (or the API's Idempotency-Key) key: a repeated request returns this remedy.
+    idempotency_key: Mapped[str | None] = mapped_column(String(120))
 
     complaint: Mapped[Complaint] = relationship(back_populates="remedies")
 

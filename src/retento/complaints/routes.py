@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from retento.complaints import (
@@ -323,8 +323,23 @@ def add_note(complaint_id: DbId, data: NoteIn, session: DbSession, user: Current
 
 
 @api.post("/{complaint_id}/remedies", response_model=RemedyRead, status_code=201)
-def add_remedy(complaint_id: DbId, data: RemedyCreate, session: DbSession, user: CurrentUser):
-    return service.add_remedy(session, complaint_id, data, actor=user)
+def add_remedy(
+    complaint_id: DbId,
+    data: RemedyCreate,
+    session: DbSession,
+    user: CurrentUser,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=120,
+            description="A retried request with the same key returns the first remedy.",
+        ),
+    ] = None,
+):
+    return service.add_remedy(
+        session, complaint_id, data, actor=user, idempotency_key=idempotency_key
+    )
 
 
 @api.post("/{complaint_id}/follow-up", response_model=ComplaintRead)

@@ -688,11 +688,31 @@ def public_reply(session: Session, code: str, body: str) -> ComplaintEvent:
     return add_note(session, c.id, NoteIn(body=body, kind="customer_reply"), actor=None)
 
 
-def add_remedy(session: Session, complaint_id: int, data: RemedyCreate, *, actor: User) -> Remedy:
-    """Record an apology, explanation, compensation (with amount and cost) or thanks."""
+def add_remedy(
+    session: Session,
+    complaint_id: int,
+    data: RemedyCreate,
+    *,
+    actor: User,
+    idempotency_key: str | None = None,
+) -> Remedy:
+    """Record an apology, explanation, compensation (with amount and cost) or thanks.
+
+    With ``idempotency_key`` (the form's key, the API's ``Idempotency-Key``) a repeated request
+    (a double click, a retry) returns the remedy the first one recorded: nothing is recorded,
+    costed or awarded twice. The complaint's row lock makes the check and the insert one step.
+    """
     require(actor, "complaint:read")
     c = lock_complaint(session, complaint_id)
     require_work(actor, c)
+    if idempotency_key:
+        done = session.scalar(
+            select(Remedy).where(
+                Remedy.complaint_id == c.id, Remedy.idempotency_key == idempotency_key
+            )
+        )
+        if done is not None:
+            return done
     r = Remedy(
         complaint_id=c.id,
         kind=data.kind,
@@ -703,6 +723,7 @@ def add_remedy(session: Session, complaint_id: int, data: RemedyCreate, *, actor
         note=data.note,
         given_at=data.given_at or utcnow(),
         created_by_id=actor.id,
+        idempotency_key=idempotency_key or None,
     )
     session.add(r)
     session.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -146,6 +147,7 @@ def _render_detail(
         remedy_kinds=opts(request, "remedy_kind", REMEDY_KINDS),
         compensation_types=opts(request, "compensation_type", COMPENSATION_TYPES),
         remedy_cost=remedy_cost,
+        remedy_key=uuid.uuid4().hex,  # a new remedy's idempotency key
         category_name=(
             c.category.name_zh if is_zh(request) and c.category.name_zh else c.category.name
         ),
@@ -323,7 +325,9 @@ def complaint_remedy(
             points=points,  # type: ignore[arg-type]
             note=str(form.get("remedy_note") or "").strip() or None,
         )
-        service.add_remedy(session, complaint_id, data, actor=user)
+        # The key drawn with the form: a double click or a resubmitted page records it once.
+        key = str(form.get("remedy_key") or "").strip()[:120] or None
+        service.add_remedy(session, complaint_id, data, actor=user, idempotency_key=key)
 
     return _act(
         request,
