@@ -542,6 +542,18 @@ def test_audit_log_filters_and_diff(web, db, users):
     assert count(db, AuditEntry) >= 2
 
 
+def test_audit_log_dates_outside_the_accepted_range_are_refused_naming_the_field(web, users):
+    """until=9999-12-31 was a 500 (the day after it overflows); the range is 1900 … 2200."""
+    web.login("admin")
+    for query in ("until=9999-12-31", "since=0001-01-01", "since=1899-12-31"):
+        r = web.get(f"/admin/audit?{query}")
+        assert r.status_code == 422 and "Enter a date between 1900-01-01 and 2200-12-31." in r.text
+    assert web.get("/admin/audit?until=2200-12-31").status_code == 200
+    web.post("/locale", {"lang": "zh_CN", "next": "/admin/audit"})
+    zh = web.get("/admin/audit?until=9999-12-31")
+    assert zh.status_code == 422 and "请输入 1900-01-01 至 2200-12-31 之间的日期。" in zh.text
+
+
 def test_audit_filters_offer_every_domains_records_with_names(web, db, users):
     from retento.audit.service import record
 

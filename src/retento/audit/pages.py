@@ -14,6 +14,7 @@ from retento.audit import service
 from retento.audit.models import AuditEntry
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput
+from retento.core.validation import MAX_DAY, MIN_DAY
 from retento.web.i18n import N_
 from retento.web.labels import LABELS, label_msgid
 from retento.web.nav import NavItem, register_nav
@@ -61,6 +62,12 @@ def _day(request: Request, value: str, field: str, problems: list[FieldError]) -
         d = date.fromisoformat(value)
     except ValueError:
         problems.append(FieldError(field, tr(request, "Enter a date (YYYY-MM-DD).")))
+        return None
+    if not MIN_DAY <= d <= MAX_DAY:
+        # "until 9999-12-31" overflowed on the day after it (a 500).
+        message = tr(request, "Enter a date between %(first)s and %(last)s.",
+                     first=MIN_DAY.isoformat(), last=MAX_DAY.isoformat())  # fmt: skip
+        problems.append(FieldError(field, message))
         return None
     tz = ZoneInfo(request.app.state.settings.timezone)
     return datetime(d.year, d.month, d.day, tzinfo=tz)
