@@ -11,6 +11,7 @@ from retento.complaints.models import RateHit
 from retento.complaints.public import RateLimiter
 from tests.factories import make_customer
 from tests.factories.complaints import only_policies
+from tests.web.conftest import Browser
 
 BASE = "/api/v1/complaints"
 PUBLIC = "/api/v1/public/complaints"
@@ -194,6 +195,24 @@ def test_queues(client, db, users, tokens):
     tracking = client.get(f"{BASE}/{a}", headers=tokens["agent"]).json()["tracking_code"]
     found = client.get(BASE, params={"q": tracking.lower()}, headers=tokens["agent"]).json()
     assert [x["id"] for x in found["items"]] == [a]
+
+
+def test_search_by_a_number_past_the_id_range_finds_nothing(client, db, users, tokens):
+    """q=9223372036854775808 was compared with the complaint id: PostgreSQL refused the bigint
+    (a field-less 'A value is outside what the database can store.'); it matches nothing."""
+    cust = make_customer(db)
+    db.commit()
+    a = _create(client, tokens["agent"], cust.id).json()["id"]
+    for q in ("9223372036854775808", "9" * 30, "0"):
+        r = client.get(BASE, params={"q": q}, headers=tokens["agent"])
+        assert r.status_code == 200 and r.json()["total"] == 0, (q, r.text)
+    assert [
+        x["id"]
+        for x in client.get(BASE, params={"q": str(a)}, headers=tokens["agent"]).json()["items"]
+    ] == [a]
+    web = Browser(client)
+    web.login("agent")
+    assert web.get("/complaints", params={"q": "9223372036854775808"}).status_code == 200
 
 
 def test_public_form_status_reply_and_followup(client, db, users, tokens):

@@ -16,6 +16,7 @@ from retento.complaints import workflow
 from retento.complaints.models import Complaint, ComplaintEvent
 from retento.core.errors import InvalidInput
 from retento.core.pagination import apply_sort, paginate
+from retento.core.validation import id_from_text
 from retento.customers.models import Customer
 
 SORTABLE = {
@@ -86,8 +87,8 @@ def complaint_filter(
     if q:
         text = q.strip()
         conds = [Complaint.tracking_code == text.upper(), Complaint.external_id == text]
-        if text.isdigit():
-            conds.append(Complaint.id == int(text))
+        if (number := id_from_text(text)) is not None:  # a longer number is no id (and
+            conds.append(Complaint.id == number)  # PostgreSQL refuses it as a bigint)
         stmt = stmt.where(or_(*conds))
     return stmt
 
