@@ -103,6 +103,24 @@ def test_create_with_bad_value_shows_error_and_saves_nothing(client, db, users):
     assert count(db, Complaint) == before
 
 
+@pytest.mark.parametrize("typed", ["9223372036854775808", "99999999999999999999", "0"])
+def test_intake_with_a_customer_number_past_the_id_range(client, db, users, typed):
+    """?customer_id=9223372036854775808 (a link, or the form coming back with what was typed)
+    looked the customer up by it: PostgreSQL refused the bigint (a field-less 'A value is
+    outside what the database can store.' instead of the form), SQLite raised OverflowError."""
+    cust = make_customer(db)
+    db.commit()
+    web = Browser(client)
+    web.login("agent")
+    page = web.get(f"/complaints/new?customer_id={typed}")
+    assert page.status_code == 200 and 'name="subject"' in page.text
+    before = count(db, Complaint)
+    r = web.post("/complaints/new", new_form(typed, category_id(db)))  # type: ignore[arg-type]
+    assert r.status_code == 422 and 'id="e-customer_id"' in r.text
+    assert "outside what the database" not in r.text
+    assert count(db, Complaint) == before
+
+
 def test_create_then_work_through_the_workflow(client, db, users, tmp_path):
     client.app.state.settings.data_dir = str(tmp_path)
     cust = make_customer(db)

@@ -23,7 +23,6 @@ from retento.complaints.models import (
 )
 from retento.complaints.pages.common import (
     category_options,
-    int_or_none,
     opts,
     reraise_access,
 )
@@ -34,7 +33,7 @@ from retento.complaints.schemas import (
 )
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
-from retento.core.validation import DbId, is_id
+from retento.core.validation import DbId, id_from_text, is_id
 from retento.customers.models import Customer
 from retento.web import pickers
 from retento.web.conflict import STALE, conflict_page, form_version
@@ -97,7 +96,9 @@ def _render_new(
     status_code: int = 200,
 ) -> Response:
     customer = None
-    cid = int_or_none(str(values.get("customer_id") or ""))
+    # A row id or nothing: ?customer_id=9223372036854775808 reached the database (a bigint it
+    # refuses; SQLite: OverflowError).
+    cid = id_from_text(str(values.get("customer_id") or ""))
     if cid is not None:
         customer = session.get(Customer, cid)
     return render(
