@@ -108,7 +108,7 @@ def test_intake_with_a_customer_number_past_the_id_range(client, db, users, type
     """?customer_id=9223372036854775808 (a link, or the form coming back with what was typed)
     looked the customer up by it: PostgreSQL refused the bigint (a field-less 'A value is
     outside what the database can store.' instead of the form), SQLite raised OverflowError."""
-    cust = make_customer(db)
+    make_customer(db)
     db.commit()
     web = Browser(client)
     web.login("agent")
