@@ -585,3 +585,26 @@ def test_every_churn_reason_filter_option_has_a_name_in_both_languages():
         name = label_msgid("churn_reason", code)
         assert name != code, code
         assert gettext("zh_CN", name) != name, code
+
+
+def test_a_task_that_cannot_change_so_is_explained_in_chinese(web, db, users):
+    """ "Not done: A task that is done cannot become cancelled." was English, with codes, on the
+    Chinese task list; the statuses are now named as the list names them."""
+    from retento.retention.models import RetentionTask
+    from retento.web.i18n import gettext
+
+    c = make_customer(db, name="Tina Zh", owner_id=users["agent"].id)
+    t = _task(db, users["agent"], c, result="reached")
+    t.status = "done"
+    users["agent"].locale = "zh_CN"
+    db.commit()
+    web.login("agent")
+    r = web.post(
+        f"/retention/tasks/{t.id}/status", {"status": "cancelled", "version": str(t.version)},
+        follow_redirects=True,
+    )  # fmt: skip
+    done, cancelled = gettext("zh_CN", "Done"), gettext("zh_CN", "Cancelled")
+    assert f"状态为“{done}”的任务不能改为“{cancelled}”。" in r.text
+    assert "cannot become" not in r.text
+    db.expire_all()
+    assert db.get(RetentionTask, t.id).status == "done"

@@ -17,7 +17,7 @@ from retento.core.errors import RetentoError
 from retento.insights import runs
 from retento.insights.models import InsightRun
 from retento.web.i18n import N_
-from retento.web.render import redirect, tr
+from retento.web.render import error_text, redirect, tr
 
 FEATURE_LABELS = {
     "recency": N_("Days since the last order"),
@@ -93,7 +93,7 @@ def form_params(form: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 def error_dict(request: Request, exc: RetentoError) -> dict[str, str]:
-    return {exc.field or "": tr(request, exc.message)}
+    return {exc.field or "": error_text(request, exc.message)}
 
 
 def start_run_page(

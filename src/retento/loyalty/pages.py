@@ -44,6 +44,7 @@ from retento.web.nav import NavItem, register_nav
 from retento.web.panels import Panel, register_panel
 from retento.web.render import (
     PageUser,
+    error_text,
     flash,
     form_errors,
     page_router,
@@ -181,7 +182,7 @@ def counter(request: Request, session: DbSession, user: PageUser, q: str = "") -
                 found = id_from_text(pickers.resolve(request, session, "customer", "q", q, user))
                 c = session.get(Customer, found) if found is not None else None
             except InvalidInput as exc:
-                flash(request, exc.message, "error")
+                flash(request, error_text(request, exc.message), "error")
                 return render(request, "loyalty/counter.html", q=q)
         if c is not None:
             return redirect(request, f"/loyalty/members/{c.id}#redeem")

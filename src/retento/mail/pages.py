@@ -14,7 +14,7 @@ from retento.mail.models import MAIL_STATUSES
 from retento.web.i18n import N_
 from retento.web.labels import register_labels
 from retento.web.nav import NavItem, register_nav
-from retento.web.render import PageUser, flash, page_router, redirect, render, tr
+from retento.web.render import PageUser, error_text, flash, page_router, redirect, render, tr
 
 router = page_router()
 
@@ -119,7 +119,7 @@ def send_test(
             session,
             user,
             422,
-            errors={"address": exc.message},
+            errors={"address": error_text(request, exc.message)},
             form={"address": address},
         )
     if msg.status == "sent":

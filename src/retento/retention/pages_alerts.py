@@ -33,6 +33,7 @@ from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import (
     PageUser,
+    error_text,
     flash,
     is_htmx,
     page_router,
@@ -194,7 +195,11 @@ def _attempt(request: Request, session: Session, fn, ok, back: str) -> Response:
         sp.rollback()
         if exc.status in (401, 403, 404):
             raise
-        flash(request, tr(request, "Not done: %(reason)s", reason=exc.message), "error")
+        flash(
+            request,
+            tr(request, "Not done: %(reason)s", reason=error_text(request, exc.message)),
+            "error",
+        )
         return redirect(request, back)
     flash(request, ok(done))
     return redirect(request, back)

@@ -34,7 +34,7 @@ from retento.web.conflict import STALE, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
-from retento.web.render import PageUser, flash, page_router, redirect, render, tr
+from retento.web.render import PageUser, error_text, flash, page_router, redirect, render, tr
 
 router = page_router()
 
@@ -164,7 +164,7 @@ def task_status(
         if exc.field == "result":
             msg = tr(request, "Choose what happened before marking the task done.")
         else:
-            msg = tr(request, "Not done: %(reason)s", reason=exc.message)
+            msg = tr(request, "Not done: %(reason)s", reason=error_text(request, exc.message))
         flash(request, msg, "error")
         return redirect(request, _back(form))
     messages = {

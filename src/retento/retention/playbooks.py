@@ -23,7 +23,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
 from retento.core.locking import lock_row
 from retento.core.money import ZERO
 from retento.core.versioning import lock_for_edit
@@ -59,6 +59,20 @@ EDITABLE = (
     "segment",
     "enabled",
 )
+
+
+def _class_term(code: str) -> Term:
+    """A customer class in an error: the code in English, its name on pages."""
+    from retento.retention.reasons import CLASS_NAMES
+
+    return Term(code, CLASS_NAMES.get(code))
+
+
+def _reason_term(code: str) -> Term:
+    """A warning rule (a playbook's reason) in an error: the code in English, its name on pages."""
+    from retento.retention.reasons import RULE_NAMES
+
+    return Term(code, RULE_NAMES.get(code))
 
 
 def list_playbooks(session: Session, *, actor: User) -> list[RetentionPlaybook]:
@@ -106,7 +120,15 @@ def _clean(data: dict[str, Any], pb: RetentionPlaybook | None) -> dict[str, Any]
             top = {"due_days": 365, "window_days": 730, "offer_points": 1_000_000}[key]
             low = 1 if key == "window_days" else 0
             if not low <= v <= top:
-                raise InvalidInput(f"{key} must be between {low} and {top}.", field=key)
+                raise InvalidInput(
+                    Msg(
+                        "%(field)s must be between %(low)s and %(top)s.",
+                        field=key,
+                        low=low,
+                        top=top,
+                    ),
+                    field=key,
+                )
         elif key == "control_share":
             v = float(v)
             if not 0.0 <= v < 1.0:
@@ -154,7 +176,7 @@ def _check_reward(session: Session, values: dict[str, Any], pb: RetentionPlayboo
     reward = session.get(LoyaltyReward, rid)
     if reward is None or not reward.active:
         raise InvalidInput(
-            f"Reward {rid} is not an active loyalty reward.", field="offer_reward_id"
+            Msg("Reward %(id)s is not an active loyalty reward.", id=rid), field="offer_reward_id"
         )
 
 
@@ -195,7 +217,13 @@ def create_playbook(session: Session, data: dict[str, Any], *, actor: User) -> R
     )
     if exists is not None:
         raise Conflict(
-            f"A playbook for {cls} × {reason} exists already (id {exists}).", field="reason"
+            Msg(
+                "A playbook for %(class)s × %(reason)s exists already (id %(id)s).",
+                **{"class": _class_term(cls)},
+                reason=_reason_term(reason),
+                id=exists,
+            ),
+            field="reason",
         )
     pb = RetentionPlaybook(value_class=cls, reason=reason, **{"enabled": True, **values})
     session.add(pb)
@@ -237,7 +265,11 @@ def delete_playbook(
     used = session.scalar(select(func.count()).where(RetentionCase.playbook_id == pb.id))
     if used:
         raise Conflict(
-            f"Playbook {pb.id} has {used} case(s): disable it instead of deleting it.",
+            Msg(
+                "Playbook %(id)s has %(n)s case(s): disable it instead of deleting it.",
+                id=pb.id,
+                n=used,
+            ),
             field="playbook_id",
         )
     before = snapshot(pb)
@@ -370,8 +402,11 @@ def apply_playbook(
             return None
     elif not in_segment(session, playbook, alert.customer_id):
         raise InvalidInput(
-            f"Customer {alert.customer_id} is not in the segment playbook {playbook.id} is "
-            "limited to.",
+            Msg(
+                "Customer %(customer)s is not in the segment playbook %(id)s is limited to.",
+                customer=alert.customer_id,
+                id=playbook.id,
+            ),
             field="playbook_id",
         )
     if batch is None:
@@ -380,7 +415,8 @@ def apply_playbook(
         )
         if existing is not None:
             raise Conflict(
-                f"Alert {alert.id} has a case already (id {existing}).", field="alert_id"
+                Msg("Alert %(id)s has a case already (id %(case)s).", id=alert.id, case=existing),
+                field="alert_id",
             )
     # One open case per customer: a second cause (another alert) while a case is pending gets
     # no second case, task or arm; the alert stays in the owner's inbox.
@@ -398,7 +434,11 @@ def apply_playbook(
             _covered(alert, held_arm, now)
             return None
         raise Conflict(
-            f"Customer {alert.customer_id} has an open win-back case already (id {held}).",
+            Msg(
+                "Customer %(customer)s has an open win-back case already (id %(case)s).",
+                customer=alert.customer_id,
+                case=held,
+            ),
             field="alert_id",
         )
     # The lock serialises numbering within the playbook: seq is then gap-free per class.
@@ -606,12 +646,18 @@ def apply_to_alert(
     if playbook_id is not None:
         pb = session.get(RetentionPlaybook, playbook_id)
         if pb is None:
-            raise InvalidInput(f"Playbook {playbook_id} does not exist.", field="playbook_id")
+            raise InvalidInput(
+                Msg("Playbook %(id)s does not exist.", id=playbook_id), field="playbook_id"
+            )
     case = apply_playbook(session, alert, playbook=pb, actor=actor, defer_action=defer_action)
     if case is None:
         raise InvalidInput(
-            f"No enabled playbook for class {alert.value_class} and reason {alert.rule}"
-            " (or the customer is outside the segment its playbook is limited to).",
+            Msg(
+                "No enabled playbook for class %(class)s and reason %(reason)s (or the customer "
+                "is outside the segment its playbook is limited to).",
+                **{"class": _class_term(alert.value_class)},
+                reason=_reason_term(alert.rule),
+            ),
             field="playbook_id",
         )
     return case

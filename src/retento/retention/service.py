@@ -27,7 +27,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import InvalidInput, NotFound
+from retento.core.errors import InvalidInput, Msg, NotFound, Term
 from retento.core.pagination import paginate
 from retento.core.versioning import lock_for_edit
 from retento.customers.models import Customer
@@ -43,6 +43,7 @@ from retento.retention.models import (
     RetentionRule,
 )
 from retento.retention.sql import insert_ignore
+from retento.web.labels import label_msgid
 
 # Alert status transitions (locked, versioned): open → acknowledged → closed; open → closed;
 # a closed alert is final (a new cause raises a new alert).
@@ -393,7 +394,12 @@ def set_alert_status(
         return alert
     if status not in TRANSITIONS.get(alert.status, ()):
         raise InvalidInput(
-            f"An alert that is {alert.status} cannot become {status}.", field="status"
+            Msg(
+                "An alert that is %(state)s cannot become %(target)s.",
+                state=Term(alert.status, label_msgid("alert_status", alert.status)),
+                target=Term(status, label_msgid("alert_status", status)),
+            ),
+            field="status",
         )
     _check_agent_owns(actor, alert.owner_id)
     before = snapshot(alert)

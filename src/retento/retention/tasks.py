@@ -16,11 +16,12 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import InvalidInput, NotFound
+from retento.core.errors import InvalidInput, Msg, NotFound, Term
 from retento.core.pagination import paginate
 from retento.core.versioning import lock_for_edit
 from retento.retention.models import TASK_RESULTS, TASK_STATUSES, RetentionCase, RetentionTask
 from retento.retention.service import _check_agent_owns
+from retento.web.labels import label_msgid
 
 # open → done | cancelled; done/cancelled → open (reopen)
 TASK_TRANSITIONS = {"open": ("done", "cancelled"), "done": ("open",), "cancelled": ("open",)}
@@ -106,7 +107,9 @@ def update_task(
         require(actor, "retention:manage")
         owner = session.get(User, data["owner_id"])
         if owner is None or not owner.is_active:
-            raise InvalidInput(f"User {data['owner_id']} is not an active user.", field="owner_id")
+            raise InvalidInput(
+                Msg("User %(id)s is not an active user.", id=data["owner_id"]), field="owner_id"
+            )
         task.owner_id = owner.id
     session.flush()
     record(session, actor, "update", "retention_task", task.id, before, snapshot(task))
@@ -131,7 +134,14 @@ def set_task_status(
     if status not in TASK_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(TASK_STATUSES)}.", field="status")
     if status not in TASK_TRANSITIONS.get(task.status, ()):
-        raise InvalidInput(f"A task that is {task.status} cannot become {status}.", field="status")
+        raise InvalidInput(
+            Msg(
+                "A task that is %(state)s cannot become %(target)s.",
+                state=Term(task.status, label_msgid("task_status", task.status)),
+                target=Term(status, label_msgid("task_status", status)),
+            ),
+            field="status",
+        )
     if status == "done":
         if result not in TASK_RESULTS:
             raise InvalidInput(f"result must be one of {', '.join(TASK_RESULTS)}.", field="result")

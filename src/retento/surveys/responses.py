@@ -15,7 +15,15 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound, RetentoError
+from retento.core.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    Msg,
+    NotFound,
+    RetentoError,
+    Term,
+)
 from retento.core.hooks import emit
 from retento.core.locking import lock_row
 from retento.core.pagination import paginate
@@ -40,6 +48,7 @@ from retento.surveys.schemas import (
 )
 from retento.surveys.service import _survey
 from retento.surveys.tokens import hash_token
+from retento.web.labels import label_msgid
 
 # ---------------------------------------------------------------------------------------------
 # Answers: one validation for every channel
@@ -166,8 +175,11 @@ def _complete(
         for e in missing:
             e.row = row
         raise InvalidInput(
-            f"{len(missing)} required question(s) are not answered: "
-            + ", ".join(e.field or "" for e in missing),
+            Msg(
+                "%(n)s required question(s) are not answered: %(fields)s",
+                n=len(missing),
+                fields=", ".join(e.field or "" for e in missing),
+            ),
             field=missing[0].field,
             errors=missing,
         )
@@ -177,7 +189,14 @@ def _complete(
 
 def _require_open(survey: Survey) -> None:
     if survey.status != "active":
-        raise Conflict(f"Survey {survey.id} is {survey.status} and takes no answers.", "status")
+        raise Conflict(
+            Msg(
+                "Survey %(id)s is %(status)s and takes no answers.",
+                id=survey.id,
+                status=Term(survey.status, label_msgid("survey_status", survey.status)),
+            ),
+            "status",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -447,7 +466,7 @@ def update_response(
     # Locked: two agents finishing the same interrupted call complete it once.
     response = lock_row(session, SurveyResponse, response_id)
     if response.status == "completed":
-        raise Conflict(f"Response {response.id} is already completed.", "response_id")
+        raise Conflict(Msg("Response %(id)s is already completed.", id=response.id), "response_id")
     survey = _survey(session, response.survey_id)
     _require_open(survey)
     checked, errors = validate_answers(survey, data.answers)

@@ -16,7 +16,7 @@ from retento.insights.registry import Insight, register_insight, render_insight
 from retento.retention.pages_common import chart_json
 from retento.surveys.models import Survey
 from retento.web.i18n import N_
-from retento.web.render import PageUser, page_router, tr
+from retento.web.render import PageUser, error_text, page_router, tr
 
 router = page_router()
 
@@ -183,7 +183,7 @@ def drivers_page(request: Request, session: DbSession, user: PageUser) -> Respon
     except RetentoError as exc:
         if exc.status in (401, 403):
             raise
-        errors[exc.field or ""] = tr(request, exc.message) if exc.field else exc.message
+        errors[exc.field or ""] = error_text(request, exc.message)
         status = 422 if exc.status in (400, 422) else exc.status
     charts = {}
     if report:

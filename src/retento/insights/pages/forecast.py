@@ -16,7 +16,7 @@ from retento.insights import forecast_queries as fq
 from retento.insights.registry import Insight, register_insight, render_insight
 from retento.insights.web import chart_json
 from retento.web.i18n import N_
-from retento.web.render import PageUser, page_router, tr
+from retento.web.render import PageUser, error_text, page_router, tr
 
 router = page_router()
 
@@ -256,5 +256,5 @@ def forecast_page(request: Request, session: DbSession, user: PageUser) -> Respo
                 "cli": _cli(kpi, freq, result["horizon"]),
             }
     except RetentoError as exc:
-        ctx["problem"] = tr(request, exc.message)
+        ctx["problem"] = error_text(request, exc.message)
     return render_insight(request, user, "insights/forecast.html", **ctx)

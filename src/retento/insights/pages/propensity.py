@@ -24,7 +24,7 @@ from retento.surveys.models import Survey
 from retento.surveys.schemas import DistributionCreate, SegmentIn
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
-from retento.web.render import PageUser, flash, page_router, redirect, tr
+from retento.web.render import PageUser, error_text, flash, page_router, redirect, tr
 from retento.work.queue import run_in_web
 
 router = page_router()
@@ -135,7 +135,7 @@ def propensity_page(request: Request, session: DbSession, user: PageUser) -> Res
     except RetentoError as exc:
         if exc.status in (401, 403):
             raise
-        errors[exc.field or ""] = tr(request, exc.message) if exc.field else exc.message
+        errors[exc.field or ""] = error_text(request, exc.message)
         status = 422 if exc.status in (400, 422) else exc.status
         form = form or dict(request.query_params)
     surveys = []

@@ -36,7 +36,7 @@ from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import register_labels
-from retento.web.render import PageUser, flash, page_router, redirect, tr
+from retento.web.render import PageUser, error_text, flash, page_router, redirect, tr
 
 router = page_router()
 
@@ -240,7 +240,7 @@ def segments_save(request: Request, form: PageForm, session: DbSession, user: Pa
             request,
             session,
             user,
-            save_errors={"name": tr(request, exc.message)},
+            save_errors={"name": error_text(request, exc.message)},
             save_name=name,
             status_code=exc.status if exc.status in (404, 409, 422) else 422,
         )
@@ -327,7 +327,7 @@ def segment_rename(
             user,
             seg,
             name=name,
-            errors={"name": tr(request, exc.message)},
+            errors={"name": error_text(request, exc.message)},
             status_code=exc.status,
         )
     flash(request, tr(request, N_("Segment renamed.")))

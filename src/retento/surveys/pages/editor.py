@@ -44,6 +44,7 @@ from retento.web.forms import PageForm
 from retento.web.i18n import LANGUAGE_NAMES, LOCALES, N_
 from retento.web.render import (
     PageUser,
+    error_text,
     flash,
     form_errors,
     page_router,
@@ -281,7 +282,7 @@ def _model_errors(
     """Form errors where whole-model messages are placed on the field they are about."""
     errors = form_errors(request, exc)
     if isinstance(exc, RetentoError) and exc.field == "sections":
-        errors[""] = exc.message
+        errors[""] = error_text(request, exc.message)
         return errors
     general = errors.pop("", None)
     for key in list(errors):

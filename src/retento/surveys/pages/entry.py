@@ -38,6 +38,7 @@ from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import (
     PageUser,
+    error_text,
     flash,
     form_errors,
     page_router,
@@ -260,13 +261,13 @@ def entry_save(
             raise
         message = tr(request, "Please correct the highlighted fields.")
         if isinstance(exc, RetentoError):
-            message = exc.message if not errors else message
+            message = error_text(request, exc.message) if not errors else message
             for fe in exc.errors:
                 if fe.row is None or not 1 <= fe.row <= len(positions):
                     continue
                 i = positions[fe.row - 1]
                 field = "customer" if fe.field and fe.field.startswith("customer") else fe.field
-                errors.setdefault(f"{i}.{field}", fe.message)
+                errors.setdefault(f"{i}.{field}", error_text(request, fe.message))
                 problems.append({"row": i + 1, "field": fe.field, "message": fe.message})
         return _entry_page(request, survey, rows, channel, errors, problems, message, 422)
     flash(

@@ -19,6 +19,7 @@ from retento.surveys.pages.common import (
 from retento.web.forms import PageForm
 from retento.web.render import (
     PageUser,
+    error_text,
     page_router,
     render,
     tr,
@@ -79,9 +80,9 @@ def import_upload(
         if exc.status in (401, 403, 404):
             raise
         problems = [e.as_dict() for e in exc.errors]
-        errors = {"": exc.message}
+        errors = {"": error_text(request, exc.message)}
         if exc.field == "file" or not problems:
-            errors = {"file": exc.message}
+            errors = {"file": error_text(request, exc.message)}
         status_code = 422
     survey = service.get_survey(session, survey_id, actor=user)
     return render(
