@@ -339,3 +339,59 @@ def test_a_country_code_that_names_no_country_is_a_row_error(db, users, tmp_path
     path.write_text("external_id,name,country\nC1,Ok Ltd,cn\n", encoding="utf-8")
     service.import_file(db, "customers", path, actor=users["admin"])
     assert db.scalar(select(Customer.country).where(Customer.external_id == "C1")) == "CN"
+
+
+@pytest.mark.parametrize(
+    ("entity", "data", "expected"),
+    [
+        (
+            "products",
+            b"external_id,name,category,unit_price,unit_cost\nNP1,Tea\x00pot,tea,10.00,4.00\n",
+            [(2, "name")],
+        ),
+        (
+            "customers",
+            b"external_id,name,custom.segment\nNC1,Alice,gold\nNC2,Bob,si\x00lver\n",
+            [(3, "custom.segment")],
+        ),
+        (
+            "touchpoints",
+            b"external_id,customer_external_id,occurred_at,channel,stage,direction,note\n"
+            b"NT1,IC001,2025-01-01T10:00:00+00:00,phone,information,inbound,hel\x00lo\n",
+            [(2, "note")],
+        ),
+        (
+            "orders",
+            b"order_external_id,customer_external_id,ordered_at,product_external_id,quantity,"
+            b"unit_price,channel\n"
+            b"A,IC001,2025-01-01T00:00:00+00:00,IP01,1,68,web\n"
+            b"A,IC001,2025-01-01T00:00:00+00:00,IP02,1,24,we\x00b\n",
+            [(3, "channel")],
+        ),
+    ],
+)
+def test_a_nul_character_in_any_stored_cell_is_a_row_error(db, base, entity, data, expected):
+    """A NUL in a product name (or a note, a custom field, an order's channel) reached COPY and
+    PostgreSQL refused it with an unhandled error: a 500, and on SQLite it was stored. It is
+    the row's error naming its column; nothing is written."""
+    before = count(db, {"products": Product, "customers": Customer,
+                        "touchpoints": Touchpoint, "orders": Order}[entity])  # fmt: skip
+    with pytest.raises(InvalidInput) as exc:
+        service.import_file(db, entity, data, name="x.csv", actor=base)
+    assert errors_of(exc) == expected
+    assert exc.value.errors[0].message == "contains a NUL character"
+    model = {"products": Product, "customers": Customer, "touchpoints": Touchpoint, "orders": Order}
+    assert count(db, model[entity]) == before
+
+
+def test_a_nul_character_rejects_the_whole_order_when_skipping(db, base):
+    data = (
+        b"order_external_id,customer_external_id,ordered_at,product_external_id,quantity,"
+        b"unit_price,line_discount\n"
+        b"A,IC001,2025-01-01T00:00:00+00:00,IP01,1,68,\n"
+        b"A,IC001,2025-01-01T00:00:00+00:00,IP02,1,24,0\x00\n"
+        b"B,IC002,2025-01-01T00:00:00+00:00,IP02,1,24,\n"
+    )
+    report = service.import_file(db, "orders", data, name="o.csv", actor=base, skip_invalid=True)
+    assert db.scalars(select(Order.external_id)).all() == ["B"]
+    assert report.rejected == 2 and report.errors[0].message == "contains a NUL character"

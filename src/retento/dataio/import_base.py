@@ -46,6 +46,9 @@ def _chunks(seq: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
         yield seq[i : i + n]
 
 
+NUL_PROBLEM = "contains a NUL character"
+
+
 class _Validated(Exception):
     """Raised at the point where a run would start writing, when only validating."""
 
@@ -146,13 +149,22 @@ class ImporterBase:
         return self.source.get(name, name)
 
     def _shape(self, cells: list[str]) -> list[str]:
-        """Pad short rows; reject rows with more values than the header, or huge cells."""
+        """Pad short rows; reject rows with more values than the header, huge cells, or a NUL
+        character in a column that is stored (PostgreSQL text cannot hold one: COPY failed)."""
         n = len(cells)
         if n != self.ncols:
             if n > self.ncols and any(c.strip() for c in cells[self.ncols :]):
                 raise RowProblem(None, f"has {n} values but the header has {self.ncols} columns")
             cells = (cells + [""] * self.ncols)[: self.ncols]
-        if sum(map(len, cells)) > 250:
+        joined = "".join(cells)
+        if "\x00" in joined:
+            for name, i in self.idx.items():
+                if "\x00" in cells[i]:
+                    raise RowProblem(self.col(name), NUL_PROBLEM)
+            for key, i in self.custom_idx.items():
+                if "\x00" in cells[i]:
+                    raise RowProblem(f"custom.{key}", NUL_PROBLEM)
+        if len(joined) > 250:
             for name, i in self.idx.items():
                 limit = self.spec[name].max_len
                 if len(cells[i]) > limit:

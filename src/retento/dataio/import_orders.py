@@ -106,7 +106,8 @@ class OrdersImport(ImporterBase):
         for line, cells in self._rows():
             n += 1
             problems: list[RowProblem] = []
-            if len(cells) != ncols or sum(map(len, cells)) > 250:
+            joined = "".join(cells)  # one pass: long cells and NUL characters need _shape
+            if len(cells) != ncols or len(joined) > 250 or "\x00" in joined:
                 try:
                     cells = shape(cells)
                 except RowProblem as p:

@@ -18,6 +18,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(p, re.S), m)
     for p, m in (
         (r"^is empty$", N_("is empty")),
+        (r"^contains a NUL character$", N_("contains a NUL character")),
         (r"^'(?P<v>.*)' is not a number$", N_("'%(v)s' is not a number")),
         (r"^'(?P<v>.*)' is not a whole number$", N_("'%(v)s' is not a whole number")),
         (r"^'(?P<v>.*)' has more than two decimals$", N_("'%(v)s' has more than two decimals")),
