@@ -88,6 +88,24 @@ def test_broken_rows_name_line_and_column_and_nothing_is_saved(db, users, small_
     assert rep["errors"][0]["row"] == 3 and _count(db) == 1
 
 
+def test_nul_characters_and_ids_past_2_63_are_cell_errors(db, users, small_survey):
+    """A NUL in a customer's external id (or a note) and a customer id past 2^63 reached the
+    database, which refused them field-less ('A value is outside what the database can
+    store.'); each is its row's error naming the column, and nothing is saved."""
+    make_customer(db, external_id="K1")
+    header = "response_id,customer_id,customer_external_id,sat,rec,note\n"
+    body = header + ("A,,K1\x00,5,10,\nB,9223372036854775808,,5,10,\nC,,K1,5,10,fine\x00\n")
+    with pytest.raises(InvalidInput) as e:
+        fileio.import_responses(db, small_survey.id, _csv(body), "nul.csv", actor=users["manager"])
+    got = {(x.row, x.field): x.message for x in e.value.errors}
+    assert got == {
+        (2, "customer_external_id"): "contains a NUL character",
+        (3, "customer_id"): "'9223372036854775808' is not a customer id",
+        (4, "note"): "contains a NUL character",
+    }, e.value.errors
+    assert _count(db) == 0
+
+
 def test_choice_errors_after_the_row_parses(db, users, small_survey):
     body = HEADER + "C,,,4,10,4,5,moon,a|zz,\n"
     with pytest.raises(InvalidInput) as e:

@@ -16,6 +16,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.config import get_settings
 from retento.core.errors import FieldError, InvalidInput
+from retento.core.types import ID_MAX
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise, neutralise_row, restore, restore_row
 from retento.dataio.readers import bad_line, open_xlsx, xlsx_rows
@@ -238,6 +239,10 @@ def parse_rows(survey: Survey, table: list[list[Any]]) -> list[IngestRow]:
             value = cells[i] if i < len(cells) else None
             if _blank(value):
                 continue
+            if isinstance(value, str) and "\x00" in value:
+                # PostgreSQL text cannot hold it: the lookup or the insert failed field-less.
+                row.errors.append(FieldError(name, "contains a NUL character", n))
+                continue
             try:
                 if q is None:
                     _set_meta(row, name, value)
@@ -284,6 +289,8 @@ def _set_meta(row: IngestRow, name: str, value: Any) -> None:
         number = _number(value)
         if number != int(number):
             raise ValueError(f"'{text}' is not a whole number")
+        if not 1 <= int(number) <= ID_MAX:  # past 2^63 the database refuses the lookup
+            raise ValueError(f"'{text}' is not a customer id")
         row.customer_id = int(number)
     elif name == "customer_external_id":
         row.customer_external_id = text
