@@ -83,6 +83,27 @@ def test_errors_name_row_and_column_and_nothing_is_written(db, users):
     )
 
 
+def test_nul_characters_are_row_errors_not_a_database_refusal(db, users):
+    """A NUL in a customer number, an e-mail or a key reached the customer lookup and the
+    database refused it field-less ('A value is outside what the database can store.')."""
+    _setup(db)
+    bad = (
+        "customer_external_id,email,tier,opening_balance,key\n"
+        "M-1\x00,,gold,,\n"
+        ",bo\x00@example.com,,,\n"
+        "M-3,,,100,k\x001\n"
+    )
+    with pytest.raises(InvalidInput) as e:
+        import_members(db, bad.encode(), "m.csv", actor=users["manager"])
+    got = {(x.row, x.field): x.message for x in e.value.errors}
+    assert got == {
+        (2, "customer_external_id"): "contains a NUL character",
+        (3, "email"): "contains a NUL character",
+        (4, "key"): "contains a NUL character",
+    }
+    assert _journals(db) == 0
+
+
 def test_missing_columns_and_key_reused_for_another_balance(db, users):
     _setup(db)
     with pytest.raises(InvalidInput) as e:

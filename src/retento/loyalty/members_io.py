@@ -106,8 +106,12 @@ def _check(session: Session, table) -> tuple[list[_Row], list[str]]:
 
         if not any(c.strip() for c in cells):
             continue
-        ext, email = cell("customer_external_id"), cell("email")
         bad = len(errors)
+        nul = [c for c in COLUMNS if "\x00" in cell(c)]
+        if nul:  # PostgreSQL text cannot hold it: the lookups failed field-less
+            errors.extend(FieldError(c, "contains a NUL character", line) for c in nul)
+            continue
+        ext, email = cell("customer_external_id"), cell("email")
         if not ext and not email:
             errors.append(
                 FieldError("customer_external_id", "give the customer number or e-mail", line)
