@@ -106,6 +106,16 @@ def test_validation_names_the_field(client, tokens, db, users):
     assert client.get("/api/v1/experiences", headers=tokens["agent"]).json()["total"] == 0
 
 
+def test_rating_filter_outside_1_to_5_names_the_field(client, tokens, db, users):
+    """?rating=99999999999 reached PostgreSQL ("integer out of range"), a field-less 422."""
+    for value in ("99999999999", "9223372036854775808", "0", "6"):
+        r = client.get("/api/v1/experiences", params={"rating": value}, headers=tokens["manager"])
+        assert r.status_code == 422 and r.json()["field"] == "rating", (value, r.text)
+        assert "outside what the database" not in r.text
+    ok = client.get("/api/v1/experiences", params={"rating": "5"}, headers=tokens["manager"])
+    assert ok.status_code == 200
+
+
 def test_survey_answer_link(client, tokens, db, users):
     mine, other, _tp, _ = _setup(db, users)
     survey = Survey(name="Delivery", status="active")

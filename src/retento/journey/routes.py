@@ -4,9 +4,9 @@ experience dashboard data."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from retento.auth.permissions import require
 from retento.core.deps import CurrentUser, DbSession
@@ -36,7 +36,8 @@ def list_experiences(
     customer_id: DbId | None = None,
     mode: str | None = None,
     stage: str | None = None,
-    rating: int | None = None,
+    # 1–5 like the records: a number past 2^31 reached the database (a field-less 422).
+    rating: Annotated[int | None, Query(ge=1, le=5)] = None,
     touchpoint_id: DbId | None = None,
     since: TimeFilter | None = None,
     until: TimeFilter | None = None,
