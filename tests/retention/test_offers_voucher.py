@@ -255,3 +255,8 @@ def test_api_sets_and_clears_the_voucher_and_refuses_an_inactive_one(client, db,
     assert r.status_code == 200 and r.json()["offer_reward_id"] == reward.id
     r = client.patch(url, json={"offer_reward_id": 0}, headers=tokens["manager"])
     assert r.status_code == 200 and r.json()["offer_reward_id"] is None
+    # Past 2^63 the reward lookup reached PostgreSQL, refused field-less ("A value is outside
+    # what the database can store."): it is the field's error like any other bad id.
+    for big in (2**63, 10**30):
+        r = client.patch(url, json={"offer_reward_id": big}, headers=tokens["manager"])
+        assert r.status_code == 422 and r.json()["field"] == "offer_reward_id", r.text

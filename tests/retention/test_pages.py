@@ -533,6 +533,22 @@ def test_playbook_cost_that_is_no_amount_is_refused_naming_the_field(web, db, us
     assert db.get(RetentionPlaybook, pb.id).cost == Decimal("1000.50")
 
 
+def test_playbook_voucher_that_is_no_id_is_refused_on_its_field(web, db, users):
+    """A voucher id past 2^63 reached PostgreSQL (a field-less 'A value is outside what the
+    database can store.'); it is refused on the voucher field."""
+    from retento.retention.models import RetentionPlaybook
+
+    web.login("manager")
+    web.post("/retention/playbooks/new", {**PLAYBOOK, "value_class": "key", "reason": "survey"})
+    pb = db.query(RetentionPlaybook).filter_by(value_class="key", reason="survey").one()
+    for typed in ("9223372036854775808", "-1", "abc"):
+        r = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "offer_reward_id": typed})
+        assert r.status_code == 422 and "Choose a reward from the list." in r.text, typed
+        assert "outside what the database" not in r.text
+    db.expire_all()
+    assert db.get(RetentionPlaybook, pb.id).version == 1
+
+
 def test_playbook_cost_error_in_chinese(web, db, users):
     from retento.retention.models import RetentionPlaybook
 

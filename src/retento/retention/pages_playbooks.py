@@ -15,7 +15,7 @@ from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.core.errors import RetentoError
 from retento.core.money import MAX_MONEY, to_money
-from retento.core.validation import DbId
+from retento.core.validation import DbId, id_from_text
 from retento.retention import playbooks, reasons
 from retento.retention.models import ACTIONS, ANY_REASON, CLASSES, RULE_CODES, RetentionPlaybook
 from retento.web.conflict import STALE, conflict_page, form_version
@@ -98,10 +98,12 @@ def _data(form) -> tuple[dict[str, Any], dict[str, str]]:
             )
     raw = str(form.get("offer_reward_id") or "").strip()
     if raw:
-        try:
-            data["offer_reward_id"] = int(raw)
-        except ValueError:
+        # A row id (or 0, none): a number past 2^63 reached the database, refused field-less.
+        reward_id = id_from_text(raw) if raw != "0" else 0
+        if reward_id is None:
             errors["offer_reward_id"] = N_("Choose a reward from the list.")
+        else:
+            data["offer_reward_id"] = reward_id
     else:
         data["offer_reward_id"] = 0  # no voucher
     data["segment"] = str(form.get("segment") or "").strip()  # "" = every customer of the class

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from retento.core.money import Money
+from retento.core.types import ID_MAX
 from retento.core.validation import Day, DbId
 from retento.core.versioning import ExpectedVersion
 
@@ -135,7 +136,7 @@ class PlaybookIn(BaseModel):
     cost: Money = Decimal("0.00")
     offer_points: int = Field(0, ge=0, le=1_000_000)
     # A loyalty reward (voucher) issued free of points to treated members; 0 or null: none.
-    offer_reward_id: int | None = Field(None, ge=0)
+    offer_reward_id: int | None = Field(None, ge=0, le=ID_MAX)
     segment: str | None = Field(
         None,
         max_length=20,
@@ -158,7 +159,7 @@ class PlaybookUpdate(BaseModel):
     cost: Money | None = None
     offer_points: int | None = Field(None, ge=0, le=1_000_000)
     # 0 removes the voucher.
-    offer_reward_id: int | None = Field(None, ge=0)
+    offer_reward_id: int | None = Field(None, ge=0, le=ID_MAX)
     segment: str | None = Field(
         None,
         max_length=20,
