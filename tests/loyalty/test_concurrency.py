@@ -133,3 +133,49 @@ def test_expiry_racing_redemptions_keeps_the_ledger_whole(live_pg):
         assert ledger.get_wallet(s, cids[0]).balance == 20
         assert run_expiry(s) == 0
         assert check_ledger(s).ok
+
+
+def test_parallel_attendance_clicks_record_once_and_answer_alike(live_pg):
+    """Eight clicks on "Record attendance" at once: one attendance, one touchpoint, one award,
+    and every click answers 201 with it (all but one got a 409 'conflicts with existing data'
+    from the unique index)."""
+    from retento.loyalty import clubs
+    from retento.loyalty.models import LoyaltyAttendance, LoyaltyRule
+    from retento.loyalty.schemas import ClubEventIn, ClubIn
+    from retento.touchpoints.models import Touchpoint
+    from tests.factories.concurrency import run_parallel as parallel
+    from tests.factories.race import bearer_headers, post_each, statuses
+
+    cid, uid = _member_with(live_pg, 10)
+    with live_pg.session() as s:
+        from retento.auth.models import User
+
+        mgr = s.get(User, uid)
+        s.add(LoyaltyRule(name="Attend", kind="event", event="club_attendance", fixed_points=50))
+        club = clubs.create_club(s, ClubIn(name="Tea club"), actor=mgr)
+        clubs.join(s, club.id, cid, actor=mgr)
+        ev = clubs.create_event(
+            s,
+            club.id,
+            ClubEventIn(title="Tasting", starts_at="2026-11-01T10:00:00+00:00"),
+            actor=mgr,
+        )
+        headers = bearer_headers(s, mgr, 8)
+        s.commit()
+        event_id = ev.id
+    url = f"/api/v1/loyalty/club-events/{event_id}/attendance"
+    codes = statuses(
+        parallel(
+            8,
+            post_each(
+                live_pg, url, lambda i: {"json": {"customer_id": cid}, "headers": headers[i]}
+            ),
+        )
+    )
+    assert codes == {201: 8}, codes
+    with live_pg.session() as s:
+        assert s.scalar(select(func.count()).where(LoyaltyAttendance.event_id == event_id)) == 1
+        notes = s.scalars(select(Touchpoint.note).where(Touchpoint.customer_id == cid)).all()
+        assert notes.count("Club event: Tasting") == 1
+        assert ledger.get_wallet(s, cid).balance == 60
+        assert check_ledger(s).ok

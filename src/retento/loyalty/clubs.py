@@ -134,11 +134,23 @@ def attend(session: Session, event_id: int, customer_id: int, *, actor: User) ->
         owner_id=actor.id,
         note=f"Club event: {e.title}",
     )
-    session.add(tp)
-    session.flush()
-    a = LoyaltyAttendance(event_id=e.id, customer_id=customer_id, touchpoint_id=tp.id)
-    session.add(a)
-    session.flush()
+    a = LoyaltyAttendance(event_id=e.id, customer_id=customer_id)
+    try:
+        # A second click (or a retry) racing this one: the unique (event, customer) refuses
+        # one of them; it answers with the attendance the other recorded (as when it is seen
+        # above), not a 409, and its touchpoint goes with the savepoint.
+        with session.begin_nested():
+            session.add(tp)
+            session.flush()
+            a.touchpoint_id = tp.id
+            session.add(a)
+            session.flush()
+    except IntegrityError:
+        return session.scalars(
+            select(LoyaltyAttendance).where(
+                LoyaltyAttendance.event_id == e.id, LoyaltyAttendance.customer_id == customer_id
+            )
+        ).one()
     record(session, actor, "create", "loyalty_attendance", a.id, None, snapshot(a))
     from retento.loyalty.earning import award_event
 
