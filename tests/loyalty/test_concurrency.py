@@ -179,3 +179,32 @@ def test_parallel_attendance_clicks_record_once_and_answer_alike(live_pg):
         assert notes.count("Club event: Tasting") == 1
         assert ledger.get_wallet(s, cid).balance == 60
         assert check_ledger(s).ok
+
+
+def test_parallel_tier_placements_record_one_change(live_pg):
+    """Eight managers (or clicks) place a member in the same tier at once: one change in the
+    history, not one per request (each used to record a change from the tier to itself)."""
+    from retento.auth.models import User
+    from retento.loyalty.models import LoyaltyTierChange
+    from tests.factories.concurrency import run_parallel as parallel
+    from tests.factories.loyalty import make_tiers
+    from tests.factories.race import bearer_headers, statuses
+
+    cid, uid = _member_with(live_pg, 10)
+    with live_pg.session() as s:
+        (gold,) = make_tiers(s, ("gold", 10**9, "1.5"))
+        headers = bearer_headers(s, s.get(User, uid), 8)
+        s.commit()
+        gold_id = gold.id
+    url = f"/api/v1/loyalty/members/{cid}/tier"
+
+    def place(i: int) -> int:
+        with live_pg.client() as client:
+            return client.put(url, json={"tier_id": gold_id}, headers=headers[i]).status_code
+
+    assert statuses(parallel(8, place)) == {204: 8}
+    with live_pg.session() as s:
+        changes = s.scalars(
+            select(LoyaltyTierChange).where(LoyaltyTierChange.customer_id == cid)
+        ).all()
+        assert [(c.from_tier_id, c.to_tier_id) for c in changes] == [(None, gold_id)]

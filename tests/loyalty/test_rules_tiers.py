@@ -181,6 +181,28 @@ def test_invite_only_tier_is_never_automatic(db, users):
     assert w.tier.code == "black"
 
 
+def test_placing_a_member_in_their_own_tier_changes_nothing(db, users):
+    """A second "set tier" (a double click, a retry) recorded a change from the tier to itself,
+    restarted its time and told the customer again."""
+    from retento.loyalty.models import LoyaltyTierChange
+
+    make_programme(db)
+    ts = make_tiers(db, ("silver", 10**9, "1"), ("black", 10**9, "3"))
+    c = make_customer(db)
+    ledger.wallet(db, c.id)
+    first = tiers.set_tier(db, c.id, ts[1].id, actor_id=users["manager"].id)
+    w = ledger.get_wallet(db, c.id)
+    since = w.tier_since
+    assert first is not None and w.tier_id == ts[1].id
+    assert tiers.set_tier(db, c.id, ts[1].id, actor_id=users["manager"].id) is None
+    assert w.tier_since == since
+    n = db.query(LoyaltyTierChange).filter_by(customer_id=c.id).count()
+    assert n == 1
+    assert tiers.set_tier(db, c.id, None, actor_id=users["manager"].id) is not None
+    assert tiers.set_tier(db, c.id, None, actor_id=users["manager"].id) is None
+    assert db.query(LoyaltyTierChange).filter_by(customer_id=c.id).count() == 2
+
+
 def test_event_rules_award_once(db, users):
     make_programme(db)
     db.add(LoyaltyRule(name="Birthday", kind="event", event="birthday", fixed_points=88))

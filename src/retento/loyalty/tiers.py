@@ -167,14 +167,20 @@ def _touch(session, w, tier, reason, now, actor_id) -> None:
 
 def set_tier(
     session: Session, customer_id: int, tier_id: int | None, *, actor_id: int | None
-) -> LoyaltyTierChange:
-    """A manager places a member in a tier (the way into invite-only tiers)."""
+) -> LoyaltyTierChange | None:
+    """A manager places a member in a tier (the way into invite-only tiers).
+
+    Placing a member in the tier they are in changes nothing (``None``): a double click or a
+    retry recorded a "change" from the tier to itself, restarted the tier's time (its grace)
+    and told the customer again, as a touchpoint and a notice."""
     from retento.core.errors import InvalidInput
 
-    w = ledger.wallet(session, customer_id)
+    w = ledger.wallet(session, customer_id)  # locked: parallel requests see each other's tier
     tier = session.get(LoyaltyTier, tier_id) if tier_id is not None else None
     if tier_id is not None and tier is None:
         raise InvalidInput(f"Tier {tier_id} does not exist.", field="tier_id")
+    if w.tier_id == tier_id:
+        return None
     now = utcnow()
     return change_tier(
         session,
