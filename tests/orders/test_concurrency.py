@@ -6,6 +6,7 @@ per thread, then checks the invariant in the database, not only the status codes
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -143,3 +144,48 @@ def test_web_and_api_refunds_on_one_event_loop_do_not_deadlock(live_pg):
     assert accepted == 10 and codes[422] == N - 10, codes
     o, total, _, count = _figures(live_pg, order_id)
     assert count == 10 and total == Decimal("100.00") and o.revenue == Decimal("0.00")
+
+
+def test_double_clicked_refund_form_pays_back_once(live_pg):
+    """One order page, "Record refund" of 10.00 clicked eight times at once: each click fitted
+    in what remained paid, so 80.00 went back for one 10.00 refund. The form's key (drawn with
+    the page) makes it one refund; a new page draws a new key."""
+    order_id, _, _, username = _setup(live_pg, n_tokens=0)
+    web = Browser(live_pg.client())
+    assert web.login(username).status_code == 303
+    page = web.get(f"/orders/{order_id}").text
+    key = re.search(r'name="refund_key" value="([0-9a-f]+)"', page).group(1)
+    form = {"amount": "10.00", "reason": "broken lid", "refund_key": key}
+    n = 8
+    codes = statuses(
+        run_parallel(n, lambda i: web.post(f"/orders/{order_id}/refunds", form).status_code)
+    )
+    assert codes == {303: n}, codes
+    o, total, _, count = _figures(live_pg, order_id)
+    assert count == 1 and total == Decimal("10.00") and o.refunded == total
+    fresh = re.search(r'name="refund_key" value="([0-9a-f]+)"', web.get(f"/orders/{order_id}").text)
+    assert fresh.group(1) != key
+    again = web.post(f"/orders/{order_id}/refunds", {**form, "refund_key": fresh.group(1)})
+    assert again.status_code == 303
+    assert _figures(live_pg, order_id)[3] == 2
+
+
+def test_api_refund_retries_with_one_key_refund_once(live_pg):
+    order_id, _, headers, _ = _setup(live_pg)
+    url = f"/api/v1/orders/{order_id}/refunds"
+    codes = statuses(
+        run_parallel(
+            N,
+            post_each(
+                live_pg,
+                url,
+                lambda i: {
+                    "json": {"amount": "10.00"},
+                    "headers": {**headers[i], "Idempotency-Key": "refund-7"},
+                },
+            ),
+        )
+    )
+    assert codes == {201: N}, codes
+    o, total, _, count = _figures(live_pg, order_id)
+    assert count == 1 and total == Decimal("10.00") and o.revenue == Decimal("90.00")

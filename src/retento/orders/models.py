@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
@@ -86,6 +86,9 @@ class OrderLine(Base):
 
 class Refund(Base):
     __tablename__ = "refunds"
+    __table_args__ = (
+        UniqueConstraint("order_id", "idempotency_key", name="uq_refunds_idempotency_key"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     order_id: Mapped[int] = mapped_column(
@@ -99,5 +102,7 @@ class Refund(Base):
     # Units returned to stock: their cost is taken back off the order's cost.
     quantity: Mapped[int] = mapped_column(Integer, default=0)
     reason: Mapped[str | None] = mapped_column(String(300))
+    # The form's (or the API's Idempotency-Key) key: a repeated request returns this refund.
+    idempotency_key: Mapped[str | None] = mapped_column(String(120))
 
     order: Mapped[Order] = relationship(back_populates="refunds")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
@@ -252,6 +253,7 @@ def _detail(
         ],
         refund=refund or {},
         errors=errors or {},
+        refund_key=uuid.uuid4().hex,  # a new refund's idempotency key
     )
 
 
@@ -388,7 +390,7 @@ def order_refund(
     order = service.get_order(session, order_id, actor=user)
     shown = {
         k: str(form.get(k) or "").strip()
-        for k in ("amount", "line_id", "quantity", "reason", "refunded_at")
+        for k in ("amount", "line_id", "quantity", "reason", "refunded_at", "refund_key")
     }
     try:
         data: dict[str, Any] = {
@@ -399,7 +401,11 @@ def order_refund(
         }
         if shown["refunded_at"]:
             data["refunded_at"] = parse_local(request, shown["refunded_at"], "refunded_at")
-        refund = service.add_refund(session, order.id, RefundCreate(**data), actor=user)
+        # The key drawn with the page: a double click or a resubmitted page refunds once.
+        key = str(form.get("refund_key") or "").strip()[:120] or None
+        refund = service.add_refund(
+            session, order.id, RefundCreate(**data), actor=user, idempotency_key=key
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
 
 from retento.core.deps import CurrentUser, DbSession
 from retento.core.pagination import Page
@@ -77,8 +79,21 @@ def update_order(
 
 
 @router.post("/{order_id}/refunds", response_model=RefundRead, status_code=201)
-def add_refund(order_id: DbId, data: RefundCreate, session: DbSession, user: CurrentUser):
-    return service.add_refund(session, order_id, data, actor=user)
+def add_refund(
+    order_id: DbId,
+    data: RefundCreate,
+    session: DbSession,
+    user: CurrentUser,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=120,
+            description="A retried request with the same key returns the first refund.",
+        ),
+    ] = None,
+):
+    return service.add_refund(session, order_id, data, actor=user, idempotency_key=idempotency_key)
 
 
 @router.delete("/{order_id}", status_code=204)

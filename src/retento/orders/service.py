@@ -236,17 +236,30 @@ def update_order(
     return o
 
 
-def add_refund(session: Session, order_id: int, data: RefundCreate, *, actor: User) -> Refund:
+def add_refund(
+    session: Session,
+    order_id: int,
+    data: RefundCreate,
+    *,
+    actor: User,
+    idempotency_key: str | None = None,
+) -> Refund:
     """Refund money (and optionally returned units of one line); never more than was paid.
 
     The order row is locked first, so refunds of one order run one after the other and each
     checks what remains against the refunds committed before it (docs/security.md "Races").
+    With ``idempotency_key`` (the order page's form key, the API's ``Idempotency-Key``) a
+    repeated request (a double click, a retry) returns the refund the first one recorded.
     """
     require(actor, "order:read")
     o = lock_row(session, Order, order_id)
     if o is None:
         raise NotFound("Order", order_id)
     require_customer_change(actor, o.customer, "order:update")
+    if idempotency_key:
+        done = next((r for r in o.refunds if r.idempotency_key == idempotency_key), None)
+        if done is not None:
+            return done
     before = order_snapshot(o)
     if data.quantity and data.line_id is None:
         raise InvalidInput("Returned units need the line they belong to.", field="line_id")
@@ -272,7 +285,13 @@ def add_refund(session: Session, order_id: int, data: RefundCreate, *, actor: Us
             Msg("The refund exceeds what remains paid on the order (%(paid)s).", paid=o.revenue),
             field="amount",
         )
-    r = Refund(amount=data.amount, line_id=data.line_id, quantity=data.quantity, reason=data.reason)
+    r = Refund(
+        amount=data.amount,
+        line_id=data.line_id,
+        quantity=data.quantity,
+        reason=data.reason,
+        idempotency_key=idempotency_key or None,
+    )
     if data.refunded_at is not None:
         r.refunded_at = data.refunded_at
     o.refunds.append(r)
