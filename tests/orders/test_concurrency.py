@@ -189,3 +189,68 @@ def test_api_refund_retries_with_one_key_refund_once(live_pg):
     assert codes == {201: N}, codes
     o, total, _, count = _figures(live_pg, order_id)
     assert count == 1 and total == Decimal("10.00") and o.revenue == Decimal("90.00")
+
+
+def test_double_clicked_new_order_form_saves_one_order(live_pg):
+    """ "Save order" clicked eight times at once saved eight orders (revenue and loyalty points
+    eight times); the form's key (drawn with the page) makes it one."""
+    with live_pg.session() as s:
+        admin = make_user(s, role="admin")
+        p = make_product(s, unit_price=Decimal("25.00"))
+        c = make_customer(s)
+        s.commit()
+        customer_id, product_id, username = c.id, p.id, admin.username
+    web = Browser(live_pg.client())
+    assert web.login(username).status_code == 303
+    page = web.get(f"/customers/{customer_id}/orders/new").text
+    key = re.search(r'name="order_key" value="([0-9a-f]+)"', page).group(1)
+    form = {
+        "order_key": key, "ordered_at": "2026-11-02T10:00", "status": "completed",
+        "channel": "store", "lines.0.product_id": str(product_id), "lines.0.quantity": "2",
+    }  # fmt: skip
+    codes = statuses(
+        run_parallel(
+            8, lambda i: web.post(f"/customers/{customer_id}/orders/new", form).status_code
+        )
+    )
+    assert codes == {303: 8}, codes
+    with live_pg.session() as s:
+        orders = s.scalars(select(Order).where(Order.customer_id == customer_id)).all()
+        assert len(orders) == 1 and orders[0].revenue == Decimal("50.00")
+
+
+def test_api_order_retries_with_one_key_create_one(live_pg):
+    with live_pg.session() as s:
+        admin = make_user(s, role="admin")
+        p = make_product(s, unit_price=Decimal("25.00"))
+        c = make_customer(s)
+        other = make_customer(s)
+        headers = bearer_headers(s, admin, N)
+        s.commit()
+        customer_id, other_id, product_id = c.id, other.id, p.id
+    body = {
+        "customer_id": customer_id,
+        "ordered_at": "2026-11-02T10:00:00+00:00",
+        "lines": [{"product_id": product_id, "quantity": 1}],
+    }
+    url = "/api/v1/orders"
+    codes = statuses(
+        run_parallel(
+            N,
+            post_each(
+                live_pg,
+                url,
+                lambda i: {"json": body, "headers": {**headers[i], "Idempotency-Key": "o-1"}},
+            ),
+        )
+    )
+    assert codes == {201: N}, codes
+    with live_pg.session() as s:
+        assert s.scalar(select(func.count()).where(Order.customer_id == customer_id)) == 1
+    with live_pg.client() as client:
+        reused = client.post(
+            url,
+            json={**body, "customer_id": other_id},
+            headers={**headers[0], "Idempotency-Key": "o-1"},
+        )
+    assert reused.status_code == 409

@@ -23,6 +23,7 @@ class Order(Base):
         Index("ix_orders_customer_time", "customer_id", "ordered_at"),
         # Revenue/profit by period without heap reads (migration 0028: 3.2 s → 0.4 s a quarter).
         Index("ix_orders_time_cover", "ordered_at", "customer_id", "revenue", "profit", "status"),
+        UniqueConstraint("idempotency_key", name="uq_orders_idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -41,6 +42,8 @@ class Order(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The new-order form's (or the API's Idempotency-Key) key: a repeat returns this order.
+    idempotency_key: Mapped[str | None] = mapped_column(String(120))
     version: Mapped[int] = version_column()
 
     __mapper_args__ = {"version_id_col": version}

@@ -132,6 +132,7 @@ def _render_form(
         products=_products(session),
         statuses=[(s, tr(request, label_msgid("status", s))) for s in ORDER_STATUSES],
         channels=[(c, tr(request, label_msgid("channel", c))) for c in ORDER_CHANNELS],
+        order_key=uuid.uuid4().hex,  # a new order's idempotency key
     )
 
 
@@ -216,12 +217,15 @@ def order_create(
     """Create the order; on any error the form comes back with messages and nothing is saved."""
     customer = get_customer(session, customer_id, actor=user)
     data, shown, problems = _parse(request, form, customer.id)
+    shown["order_key"] = str(form.get("order_key") or "").strip()[:120]  # kept on a retry
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
         if not data["lines"]:
             raise InvalidInput(tr(request, "Add at least one line."), field="lines")
-        order = service.create_order(session, OrderCreate(**data), actor=user)
+        # The key drawn with the form: a double click or a resubmitted page saves one order.
+        key = str(form.get("order_key") or "").strip()[:120] or None
+        order = service.create_order(session, OrderCreate(**data), actor=user, idempotency_key=key)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):

@@ -49,8 +49,20 @@ def list_orders(
 
 
 @router.post("", response_model=OrderRead, status_code=201)
-def create_order(data: OrderCreate, session: DbSession, user: CurrentUser):
-    return service.create_order(session, data, actor=user)
+def create_order(
+    data: OrderCreate,
+    session: DbSession,
+    user: CurrentUser,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=120,
+            description="A retried request with the same key returns the first order.",
+        ),
+    ] = None,
+):
+    return service.create_order(session, data, actor=user, idempotency_key=idempotency_key)
 
 
 @router.get("/{order_id}", response_model=OrderRead)

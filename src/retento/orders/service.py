@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from retento.audit.service import record, snapshot
@@ -174,10 +175,26 @@ def get_order(session: Session, order_id: int, *, actor: User) -> Order:
     return o
 
 
-def create_order(session: Session, data: OrderCreate, *, actor: User) -> Order:
-    """Create an order with its lines; unit price and cost default to the product's."""
+def _order_with_key(session: Session, key: str, customer_id: int) -> Order | None:
+    done = session.scalar(select(Order).where(Order.idempotency_key == key))
+    if done is not None and done.customer_id != customer_id:
+        raise Conflict("This Idempotency-Key was used for another customer's order.")
+    return done
+
+
+def create_order(
+    session: Session, data: OrderCreate, *, actor: User, idempotency_key: str | None = None
+) -> Order:
+    """Create an order with its lines; unit price and cost default to the product's.
+
+    With ``idempotency_key`` (the new-order form's key, the API's ``Idempotency-Key``) a
+    repeated request (a double click, a retry) returns the order the first one recorded; two at
+    once meet at the key's unique index and the later one returns the earlier one's order.
+    """
     customer = _customer(session, data.customer_id)
     require_customer_change(actor, customer, "order:create")
+    if idempotency_key and (done := _order_with_key(session, idempotency_key, customer.id)):
+        return done
     _check_external_id(session, data.external_id)
     o = Order(
         external_id=data.external_id,
@@ -187,11 +204,18 @@ def create_order(session: Session, data: OrderCreate, *, actor: User) -> Order:
         channel=data.channel,
         discount=data.discount,
         note=data.note,
+        idempotency_key=idempotency_key or None,
     )
     o.lines = _build_lines(session, data.lines)
     recompute(o)
-    session.add(o)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(o)
+            session.flush()
+    except IntegrityError:
+        if idempotency_key and (done := _order_with_key(session, idempotency_key, customer.id)):
+            return done
+        raise
     record(session, actor, "create", "order", o.id, None, order_snapshot(o))
     emit("order.created", session, order=o, actor=actor)
     return o
