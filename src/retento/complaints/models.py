@@ -339,8 +339,11 @@ class Remedy(Base):
 
     __tablename__ = "complaint_remedies"
     __table_args__ = (
-        UniqueConstraint(
-            "complaint_id", "idempotency_key", name="uq_complaint_remedies_idempotency_key"
+        Index(
+            "uq_complaint_remedies_idempotency_key",
+            "complaint_id",
+            "idempotency_key",
+            unique=True,
         ),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
@@ -23,7 +23,7 @@ class Order(Base):
         Index("ix_orders_customer_time", "customer_id", "ordered_at"),
         # Revenue/profit by period without heap reads (migration 0028: 3.2 s → 0.4 s a quarter).
         Index("ix_orders_time_cover", "ordered_at", "customer_id", "revenue", "profit", "status"),
-        UniqueConstraint("idempotency_key", name="uq_orders_idempotency_key"),
+        Index("uq_orders_idempotency_key", "idempotency_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -90,7 +90,7 @@ class OrderLine(Base):
 class Refund(Base):
     __tablename__ = "refunds"
     __table_args__ = (
-        UniqueConstraint("order_id", "idempotency_key", name="uq_refunds_idempotency_key"),
+        Index("uq_refunds_idempotency_key", "order_id", "idempotency_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

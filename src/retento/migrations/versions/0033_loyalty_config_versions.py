@@ -27,6 +27,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Not a batch (SQLite would copy the table and drop the old one, which the rows that
+    # reference it refuse with foreign keys on): SQLite >= 3.35 drops the column in place.
     for table in reversed(VERSIONED):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("version")
+        op.drop_column(table, "version")

@@ -20,14 +20,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("complaint_remedies") as batch:
-        batch.add_column(sa.Column("idempotency_key", sa.String(length=120), nullable=True))
-        batch.create_unique_constraint(
-            "uq_complaint_remedies_idempotency_key", ["complaint_id", "idempotency_key"]
-        )
+    op.add_column("complaint_remedies", sa.Column("idempotency_key", sa.String(length=120), nullable=True))
+    # A unique index, not a table constraint: SQLite can then drop it and the column in place
+    # (a batch copy of the table fails on the rows that reference it, foreign keys on).
+    op.create_index("uq_complaint_remedies_idempotency_key", "complaint_remedies", ["complaint_id", "idempotency_key"], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("complaint_remedies") as batch:
-        batch.drop_constraint("uq_complaint_remedies_idempotency_key", type_="unique")
-        batch.drop_column("idempotency_key")
+    op.drop_index("uq_complaint_remedies_idempotency_key", table_name="complaint_remedies")
+    op.drop_column("complaint_remedies", "idempotency_key")
