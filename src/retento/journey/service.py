@@ -12,7 +12,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.pagination import apply_sort, paginate
 from retento.core.versioning import lock_for_edit
 from retento.customers.lookup import customer_match
@@ -57,7 +57,11 @@ def _check_external_id(session: Session, external_id: str | None, own_id: int | 
     )
     if other is not None and other != own_id:
         raise Conflict(
-            f"external_id '{external_id}' is already used by experience record {other}.",
+            Msg(
+                "external_id '%(value)s' is already used by experience record %(id)s.",
+                value=external_id,
+                id=other,
+            ),
             field="external_id",
         )
 
@@ -71,10 +75,13 @@ def _links(session: Session, customer_id: int, values: dict[str, Any]) -> dict[s
     if tp_id is not None:
         tp = session.get(Touchpoint, tp_id)
         if tp is None:
-            raise InvalidInput(f"Touchpoint {tp_id} does not exist.", field="touchpoint_id")
+            raise InvalidInput(
+                Msg("Touchpoint %(id)s does not exist.", id=tp_id), field="touchpoint_id"
+            )
         if tp.customer_id != customer_id:
             raise InvalidInput(
-                f"Touchpoint {tp_id} belongs to another customer.", field="touchpoint_id"
+                Msg("Touchpoint %(id)s belongs to another customer.", id=tp_id),
+                field="touchpoint_id",
             )
     resp_id = values.get("survey_response_id")
     answer_id = values.get("survey_answer_id")
@@ -83,11 +90,15 @@ def _links(session: Session, customer_id: int, values: dict[str, Any]) -> dict[s
         answer = session.get(SurveyAnswer, answer_id)
         if answer is None:
             raise InvalidInput(
-                f"Survey answer {answer_id} does not exist.", field="survey_answer_id"
+                Msg("Survey answer %(id)s does not exist.", id=answer_id), field="survey_answer_id"
             )
         if resp_id is not None and answer.response_id != resp_id:
             raise InvalidInput(
-                f"Survey answer {answer_id} is not part of survey response {resp_id}.",
+                Msg(
+                    "Survey answer %(id)s is not part of survey response %(response)s.",
+                    id=answer_id,
+                    response=resp_id,
+                ),
                 field="survey_answer_id",
             )
         resp_id = answer.response_id
@@ -96,11 +107,12 @@ def _links(session: Session, customer_id: int, values: dict[str, Any]) -> dict[s
         resp = session.get(SurveyResponse, resp_id)
         if resp is None:
             raise InvalidInput(
-                f"Survey response {resp_id} does not exist.", field="survey_response_id"
+                Msg("Survey response %(id)s does not exist.", id=resp_id),
+                field="survey_response_id",
             )
         if resp.customer_id != customer_id:
             raise InvalidInput(
-                f"Survey response {resp_id} belongs to another customer.",
+                Msg("Survey response %(id)s belongs to another customer.", id=resp_id),
                 field="survey_answer_id" if answer_id is not None else "survey_response_id",
             )
     if values.get("stage") is None and tp is not None:
@@ -117,7 +129,9 @@ def create_experience(session: Session, data: ExperienceCreate, *, actor: User) 
     """Record how the customer experienced a moment of the journey (SPEC §7)."""
     customer = session.get(Customer, data.customer_id)
     if customer is None:
-        raise InvalidInput(f"Customer {data.customer_id} does not exist.", field="customer_id")
+        raise InvalidInput(
+            Msg("Customer %(id)s does not exist.", id=data.customer_id), field="customer_id"
+        )
     require_customer_change(actor, customer, CREATE)
     _check_external_id(session, data.external_id)
     values = data.model_dump()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.pagination import apply_sort, paginate
 from retento.core.versioning import lock_for_edit
 from retento.customers.lookup import customer_match
@@ -43,7 +43,11 @@ def _check_external_id(
     other = session.scalar(select(Touchpoint.id).where(Touchpoint.external_id == external_id))
     if other is not None and other != own_id:
         raise Conflict(
-            f"external_id '{external_id}' is already used by touchpoint {other}.",
+            Msg(
+                "external_id '%(value)s' is already used by touchpoint %(id)s.",
+                value=external_id,
+                id=other,
+            ),
             field="external_id",
         )
 
@@ -52,14 +56,18 @@ def _check_owner(session: Session, owner_id: int | None) -> None:
     if owner_id is not None:
         u = session.get(User, owner_id)
         if u is None or not u.is_active:
-            raise InvalidInput(f"User {owner_id} does not exist or is inactive.", field="owner_id")
+            raise InvalidInput(
+                Msg("User %(id)s does not exist or is inactive.", id=owner_id), field="owner_id"
+            )
 
 
 def create_touchpoint(session: Session, data: TouchpointCreate, *, actor: User) -> Touchpoint:
     """Record an interaction; the actor is its owner unless another is named."""
     customer = session.get(Customer, data.customer_id)
     if customer is None:
-        raise InvalidInput(f"Customer {data.customer_id} does not exist.", field="customer_id")
+        raise InvalidInput(
+            Msg("Customer %(id)s does not exist.", id=data.customer_id), field="customer_id"
+        )
     require_customer_change(actor, customer, "touchpoint:create")
     _check_external_id(session, data.external_id)
     _check_owner(session, data.owner_id)
