@@ -272,3 +272,33 @@ def _reverse(live_pg, journal_id: int, headers: dict[str, str]) -> int:
     with live_pg.client() as client:
         url = f"/api/v1/loyalty/journals/{journal_id}/reversal"
         return client.post(url, json={"reason": "oops"}, headers=headers).status_code
+
+
+def test_names_with_bidirectional_controls_are_refused(db, client, users, tokens):
+    """A rule, tier, reward, club or programme named "\u202egpj.exe" was stored (it shows as
+    "exe.jpg"); names are checked like every other name (core.validation.Name)."""
+    make_programme(db)
+    db.commit()
+    mh = tokens["manager"]
+    evil = "\u202e" + "gpj.exe"
+    for url, body in (
+        ("/api/v1/loyalty/rules", {"name": evil, "kind": "spend", "rate": "1"}),
+        ("/api/v1/loyalty/tiers", {"code": "x", "name": evil, "rank": 9}),
+        ("/api/v1/loyalty/rewards", {"code": "x", "name": evil, "kind": "gift", "points_cost": 5}),
+        ("/api/v1/loyalty/clubs", {"name": evil}),
+    ):
+        r = client.post(url, json=body, headers=mh)
+        assert r.status_code == 422 and r.json()["field"] == "name", (url, r.text)
+    r = client.patch("/api/v1/loyalty/programme", json={"name": evil}, headers=mh)
+    assert r.status_code == 422 and r.json()["field"] == "name"
+    web = Browser(client)
+    web.login("manager")
+    rule = db.scalars(select(LoyaltyRule)).one()
+    page = web.post(f"/loyalty/rules/{rule.id}", {**RULE, "name": evil})
+    assert page.status_code == 422 and 'id="e-name"' in page.text
+    db.expire_all()
+    assert db.get(LoyaltyRule, rule.id).name == "Spend"
+    # A name stored before the check still reads back.
+    rule.name = evil
+    db.commit()
+    assert client.get("/api/v1/loyalty/rules", headers=mh).json()[0]["name"] == evil

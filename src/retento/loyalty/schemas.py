@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
 from retento.core.types import ID_MAX
-from retento.core.validation import DbId
+from retento.core.validation import DbId, Name
 from retento.core.versioning import ExpectedVersion
 
 Points = int
@@ -21,7 +21,7 @@ PositivePoints = Field(..., ge=1, le=1_000_000_000)
 class ProgrammeUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=100)
+    name: Name | None = Field(None, min_length=1, max_length=100)
     active: bool | None = None
     auto_enrol: bool | None = None
     point_value: Decimal | None = Field(None, ge=0, le=Decimal("1000"), decimal_places=6)
@@ -63,7 +63,7 @@ class TierIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(..., min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_-]+$")
-    name: str = Field(..., min_length=1, max_length=100)
+    name: Name = Field(..., min_length=1, max_length=100)
     rank: int = Field(..., ge=0, le=1000)
     threshold: int = Field(0, ge=0, le=10**12)
     multiplier: Decimal = Field(Decimal("1"), ge=0, le=100, decimal_places=2)
@@ -78,6 +78,7 @@ class TierRead(TierIn):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    name: str  # what is stored is shown as is; only new input is checked
     # The stored version (the ETag); in TierIn, the version the client edited.
     version: int  # type: ignore[assignment]
 
@@ -85,7 +86,7 @@ class TierRead(TierIn):
 class RuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(..., min_length=1, max_length=100)
+    name: Name = Field(..., min_length=1, max_length=100)
     kind: Literal["spend", "product", "category", "event"]
     rate: Decimal = Field(Decimal("0"), ge=0, le=10000, decimal_places=4)
     fixed_points: int = Field(0, ge=0, le=10_000_000)
@@ -123,6 +124,7 @@ class RuleRead(RuleIn):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    name: str  # what is stored is shown as is; only new input is checked
     # The stored version (the ETag); in RuleIn, the version the client edited.
     version: int  # type: ignore[assignment]
 
@@ -131,7 +133,7 @@ class RewardIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(..., min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_-]+$")
-    name: str = Field(..., min_length=1, max_length=100)
+    name: Name = Field(..., min_length=1, max_length=100)
     kind: Literal["voucher", "gift", "service"]
     points_cost: int = Field(..., ge=1, le=1_000_000_000)
     stock: int | None = Field(None, ge=0, le=1_000_000_000)
@@ -145,6 +147,7 @@ class RewardRead(RewardIn):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    name: str  # what is stored is shown as is; only new input is checked
     # The stored version (the ETag); in RewardIn, the version the client edited.
     version: int  # type: ignore[assignment]
 
@@ -273,7 +276,7 @@ class EventIn(BaseModel):
 class ClubIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(..., min_length=1, max_length=100)
+    name: Name = Field(..., min_length=1, max_length=100)
     description: str | None = Field(None, max_length=2000)
     min_tier_id: int | None = Field(None, ge=1, le=ID_MAX)
 
@@ -282,6 +285,7 @@ class ClubRead(ClubIn):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    name: str  # what is stored is shown as is; only new input is checked
 
 
 class ClubEventIn(BaseModel):
