@@ -89,3 +89,15 @@ def test_list_filters_outside_the_choices_are_named_not_dropped(client, users, d
     r = web.get("/customers", params={"kind": "zzz"})
     assert r.status_code == 422
     assert gettext("zh_CN", "Choose one of the listed values.") in r.text
+
+
+def test_a_name_with_bidirectional_controls_is_refused_in_chinese(client, users, db):
+    """'\u202egpj.exe' shows as 'exe.jpg'; the refusal was English on the Chinese form."""
+    users["manager"].locale = "zh_CN"
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    r = web.post("/customers/new", {"name": "\u202egpj.exe"})
+    assert r.status_code == 422
+    assert "不能包含双向控制字符（U+202A–U+202E、U+2066–U+2069）" in _errors(r.text)
+    assert db.query(Customer).filter(Customer.name.like("%gpj%")).count() == 0

@@ -179,3 +179,24 @@ def test_refund_limits_with_their_amounts_are_named_in_chinese(client, db, users
     assert error(bad, "quantity") == f"第 {line.line_no} 行最多还能退回 2 件。"
     db.expire_all()
     assert db.query(Refund).count() == 0
+
+
+def test_list_dates_outside_the_supported_range_are_named_not_a_500(client, db, users):
+    """/orders?until=9999-12-31 and /touchpoints?until=9999-12-31 were a 500: the filter adds a
+    day to 'until', past Python's last date. Dates outside 1900-01-01 … 2200-12-31 (what every
+    other input takes) are refused on their field, in the reader's language."""
+    web = Browser(client)
+    web.login("manager")
+    for path in ("/orders", "/touchpoints"):
+        for field, value in (("until", "9999-12-31"), ("since", "0001-01-01")):
+            r = web.get(path, params={field: value})
+            assert r.status_code == 422, (path, field)
+            assert "Enter a date between 1900-01-01 and 2200-12-31." in r.text
+        assert web.get(path, params={"until": "2200-12-31"}).status_code == 200
+    users["manager"].locale = "zh_CN"
+    db.commit()
+    from retento.web.i18n import gettext
+
+    r = web.get("/orders", params={"until": "9999-12-31"})
+    zh = gettext("zh_CN", "Enter a date between %(first)s and %(last)s.")
+    assert r.status_code == 422 and zh % {"first": "1900-01-01", "last": "2200-12-31"} in r.text

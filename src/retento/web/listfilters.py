@@ -14,6 +14,7 @@ from fastapi import Request
 
 from retento.core.errors import FieldError, InvalidInput
 from retento.core.money import to_money
+from retento.core.validation import MAX_DAY, MIN_DAY
 from retento.web.render import tr
 
 
@@ -35,9 +36,17 @@ def day_bounds(
         if not text:
             continue
         try:
-            days[field] = date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             problems.append(FieldError(field, tr(request, "Enter a date as YYYY-MM-DD.")))
+            continue
+        if not MIN_DAY <= day <= MAX_DAY:
+            # "until 9999-12-31" overflowed on the day after it (a 500).
+            message = tr(request, "Enter a date between %(first)s and %(last)s.",
+                         first=MIN_DAY.isoformat(), last=MAX_DAY.isoformat())  # fmt: skip
+            problems.append(FieldError(field, message))
+            continue
+        days[field] = day
     if "since" in days:
         out["since"] = datetime.combine(days["since"], time.min, tzinfo=tz)
     if "until" in days:
