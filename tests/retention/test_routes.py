@@ -190,3 +190,31 @@ def test_config_and_case_outcome_over_the_api(client, tokens, db, users):
     assert (
         client.get("/api/v1/retention/cases/2000000", headers=tokens["analyst"]).status_code == 404
     )
+
+
+def test_playbook_names_and_costs_are_checked_by_the_service_itself(client, tokens, db, users):
+    """PATCH {"name_zh": "\u202e中文"} was accepted (a name that displays reversed), and a raw
+    NaN cost handed to the service (not through the page or the API schema) was compared and
+    failed with a 500. The service now checks names like every name and reads costs as money."""
+    from decimal import Decimal
+
+    import pytest
+
+    from retento.core.errors import InvalidInput
+    from retento.retention import playbooks
+    from retento.retention.models import RetentionPlaybook
+
+    books = client.get("/api/v1/retention/playbooks", headers=tokens["manager"]).json()
+    pb = books[0]
+    r = client.patch(
+        f"/api/v1/retention/playbooks/{pb['id']}",
+        json={"name_zh": "\u202e中文"},
+        headers=tokens["manager"],
+    )
+    assert r.status_code == 422 and r.json()["field"] == "name_zh"
+    for cost in (Decimal("NaN"), "1.005", float("inf")):
+        with pytest.raises(InvalidInput) as exc:
+            playbooks.update_playbook(db, pb["id"], {"cost": cost}, actor=users["manager"])
+        assert exc.value.field == "cost"
+    db.expire_all()
+    assert db.get(RetentionPlaybook, pb["id"]).name_zh == pb["name_zh"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -25,7 +25,8 @@ from retento.auth.permissions import require
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
 from retento.core.locking import lock_row
-from retento.core.money import ZERO
+from retento.core.money import ZERO, to_money
+from retento.core.validation import check_name
 from retento.core.versioning import lock_for_edit
 from retento.customers.models import Customer
 from retento.retention.defaults import ensure_defaults
@@ -111,6 +112,10 @@ def _clean(data: dict[str, Any], pb: RetentionPlaybook | None) -> dict[str, Any]
             v = str(v).strip()
             if not v or len(v) > 120:
                 raise InvalidInput("A name of 1 to 120 characters is needed.", field=key)
+            try:
+                v = check_name(v)  # no bidirectional controls ('\u202egpj.exe' reads 'exe.jpg')
+            except ValueError as exc:
+                raise InvalidInput(str(exc), field=key) from None
         elif key in ("script_en", "script_zh"):
             v = str(v).strip()
             if len(v) > 5000:
@@ -138,8 +143,8 @@ def _clean(data: dict[str, Any], pb: RetentionPlaybook | None) -> dict[str, Any]
                 )
         elif key == "cost":
             try:
-                v = Decimal(str(v)).quantize(Decimal("0.01"))
-            except (InvalidOperation, ValueError):
+                v = to_money(v)  # finite, two decimals at most: a raw NaN never gets compared
+            except ValueError:
                 raise InvalidInput("cost must be an amount of money.", field=key) from None
             if v < 0 or v >= Decimal("1e12"):
                 raise InvalidInput("cost must not be negative.", field=key)
