@@ -504,3 +504,21 @@ def test_category_patch_renames_moves_deactivates_and_refuses_bad_input(client, 
         f"{BASE}/categories/{wait}", json={"name": "x"}, headers=tokens["agent"]
     )
     assert forbidden.status_code == 403
+
+
+def test_a_category_chinese_name_is_checked_like_a_name_and_blank_still_clears(client, db, tokens):
+    """POST {"name_zh": "\u202e中文"} was stored (it displays reversed); "" still clears it."""
+    body = {"code": "qa.bidi", "name": "Bidi", "name_zh": "\u202e中文"}
+    r = client.post("/api/v1/complaints/categories", json=body, headers=tokens["admin"])
+    assert r.status_code == 422 and "name_zh" in r.text
+    r = client.post(
+        "/api/v1/complaints/categories", json={**body, "name_zh": "中文"}, headers=tokens["admin"]
+    )
+    assert r.status_code == 201, r.text
+    cat = r.json()
+    r = client.patch(
+        f"/api/v1/complaints/categories/{cat['id']}",
+        json={"name_zh": "", "version": cat["version"]},
+        headers=tokens["admin"],
+    )
+    assert r.status_code == 200 and r.json()["name_zh"] is None, r.text

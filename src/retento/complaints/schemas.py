@@ -18,7 +18,7 @@ from pydantic import (
 
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
-from retento.core.validation import Day, DbId, Name
+from retento.core.validation import Day, DbId, Name, OptionalName
 from retento.core.versioning import ExpectedVersion
 
 Kind = Literal["complaint", "grumble"]
@@ -268,7 +268,7 @@ class ComplaintDetail(ComplaintRead):
 class CategoryCreate(BaseModel):
     code: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_\-.]+$")
     name: Name = Field(min_length=1, max_length=100)
-    name_zh: str | None = Field(None, max_length=100)
+    name_zh: OptionalName | None = Field(None, max_length=100)
     parent_id: DbId | None = None
 
 
@@ -276,7 +276,7 @@ class CategoryUpdate(BaseModel):
     """Rename, move (``parent_id``: null = top level) or (de)activate a category; the code stays."""
 
     name: Name | None = Field(None, min_length=1, max_length=100)
-    name_zh: str | None = Field(None, max_length=100)
+    name_zh: OptionalName | None = Field(None, max_length=100)
     parent_id: DbId | None = None
     is_active: bool | None = None
     version: ExpectedVersion = None

@@ -191,6 +191,15 @@ Name = Annotated[str, AfterValidator(check_name)]
 """A name shown to people (customers, contacts, products, users, categories …)."""
 
 
+def check_optional_name(value: str) -> str:
+    """A second name that may be left blank (``""`` clears it, e.g. a category's Chinese name);
+    when given, checked like ``check_name``."""
+    return check_name(value) if value.strip() else ""
+
+
+OptionalName = Annotated[str, AfterValidator(check_optional_name)]
+
+
 def _not_null(value: Any) -> Any:
     if value is None:
         raise ValueError("must not be null (leave the field out to keep its value)")
