@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from retento.core.config import Settings
-from retento.core.db import transaction
+from retento.core.db import transaction, writing_factory
 from retento.work import leases
 from retento.work import queue as work_queue
 
@@ -81,7 +81,7 @@ def run_job(factory: sessionmaker[Session], name: str) -> object:
     jobs = load_jobs()
     if name not in jobs:
         raise KeyError(f"unknown job '{name}'; known: {', '.join(sorted(jobs)) or 'none'}")
-    with transaction(factory) as session:
+    with transaction(writing_factory(factory)) as session:
         return jobs[name].func(session)
 
 
@@ -103,6 +103,9 @@ class Scheduler:
         lease_seconds: float = leases.LEASE_SECONDS,
     ):
         self.factory = factory
+        # A job reads, then writes, in one transaction: on SQLite it begins IMMEDIATE, or a
+        # write committed in between (a login) failed it with "database is locked".
+        self._job_factory = writing_factory(factory)
         self.tick = tick_seconds
         self.jobs = jobs
         self.holder = holder or leases.holder_id("scheduler")
@@ -161,7 +164,7 @@ class Scheduler:
         keeper.start()
         error = None
         try:
-            with transaction(self.factory) as session:
+            with transaction(self._job_factory) as session:
                 job_.func(session)
         except Exception as exc:
             log.exception("job %s failed", job_.name)

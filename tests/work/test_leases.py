@@ -158,3 +158,44 @@ def test_leases_work_on_sqlite_and_postgres(session_factory):
     assert b.run_due(now=t0 + timedelta(seconds=10)) == ["fast"]
     assert a.run_due(now=t0 + timedelta(seconds=10)) == []
     assert counter == {"fast": 2, "slow": 1}
+
+
+def test_a_sqlite_job_that_reads_then_writes_survives_another_writer(tmp_path):
+    """The demo's scheduler logged "job loyalty_tiers failed ... database is locked": a job read,
+    a login committed meanwhile, and the job's first write then failed at once. On SQLite a
+    job's transaction now begins IMMEDIATE, so the other writer waits for it instead."""
+    from sqlalchemy import func
+
+    from retento.audit.models import AuditEntry
+    from retento.audit.service import record
+    from retento.core.db import make_engine, make_session_factory, transaction
+    from retento.core.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        factory = make_session_factory(engine)
+
+        def other_write() -> None:
+            with transaction(factory) as s:
+                record(s, None, "create", "other_writer", 1, None, {"who": "login"})
+
+        def read_then_write(session) -> None:
+            seen = session.scalar(select(func.count()).select_from(AuditEntry))
+            other = threading.Thread(target=other_write)
+            other.start()
+            other.join(0.5)  # committed by now unless it waits for this job's lock
+            record(session, None, "create", "job", 1, None, {"seen": seen})
+            session.flush()
+            threading.Thread(target=other.join, args=(10,)).start()
+
+        sched = Scheduler(factory, jobs={"rtw": Job("rtw", 60.0, read_then_write)})
+        assert sched.run_due(now=utcnow()) == ["rtw"]
+        time.sleep(0.5)
+        with transaction(factory) as s:
+            assert s.get(JobLease, "rtw").last_error is None
+            kinds = sorted(s.scalars(select(AuditEntry.entity)))
+        assert kinds == ["job", "other_writer"]
+    finally:
+        engine.dispose()
