@@ -93,9 +93,7 @@ class Busy(RetentoError):
     headers = {"Retry-After": "1"}
 
     def __init__(self) -> None:
-        super().__init__(503, "busy", BUSY)
-        self.msgid = BUSY  # the web page translates it
-        self.params: dict[str, str] = {}
+        super().__init__(503, "busy", BUSY)  # a fixed message: the web page translates it
 
 
 OVERLOADED = "The server is busy. Try again in a moment."
@@ -109,8 +107,6 @@ class Overloaded(RetentoError):
 
     def __init__(self) -> None:
         super().__init__(503, "overloaded", OVERLOADED)
-        self.msgid = OVERLOADED
-        self.params: dict[str, str] = {}
 
 
 def is_lock_timeout(exc: BaseException) -> bool:

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from retento.core.config import Settings, get_settings
-from retento.core.errors import FieldError, InvalidInput, RetentoError
+from retento.core.errors import FieldError, InvalidInput, Msg, RetentoError
 
 log = logging.getLogger("retento.limits")
 
@@ -93,15 +93,13 @@ def human_size(n: int) -> str:
 class LimitExceeded(RetentoError):
     """413: the request, the file or what it unpacks to is larger than the server accepts.
 
-    ``msgid`` and ``params`` let the web translate the message (``message`` is English).
+    The message is a ``Msg``: English here, translated with its values by the web.
     """
 
     def __init__(self, msgid: str, field: str | None = None, row: int | None = None, **params: Any):
-        message = msgid % params if params else msgid
+        message = Msg(msgid, **params)
         errors = [FieldError(field, message, row=row)] if row is not None else []
         super().__init__(413, "payload_too_large", message, field, errors)
-        self.msgid = msgid
-        self.params = params
 
 
 BODY_TOO_LARGE = "The request is too large: the limit is %(limit)s."

@@ -115,8 +115,6 @@ def page_error(request: Request, err: RetentoError) -> Response:
     title = ERROR_TITLES.get(status, ERROR_TITLES[400] if status < 500 else ERROR_TITLES[500])
     hint = ERROR_HINTS.get(status, "")
     message = error_text(request, err.message) if status != 500 else ""
-    if getattr(err, "msgid", None):  # e.g. core.limits.LimitExceeded carries its msgid
-        message = tr(request, err.msgid, **getattr(err, "params", {}))
     try:
         return render(
             request,
