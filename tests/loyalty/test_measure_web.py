@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import event, func, select
 from typer.testing import CliRunner
 
+from retento.customers import panels
 from retento.loyalty import measure
 from retento.loyalty import measure_store as store
 from retento.loyalty.measure_models import LoyaltyMeasurement, LoyaltyMeasurementRun
-from retento.web import panels
 from tests.loyalty.measure_data import AS_OF, build_base
 from tests.web.conftest import Browser
 

@@ -7,10 +7,10 @@ import re
 import pytest
 
 from retento.analytics.churn_reasons import render_reason
+from retento.customers import panels
 from retento.scoring import service
 from retento.scoring.models import CustomerScore, ScoreRun
 from retento.scoring.schemas import ScoreRunCreate
-from retento.web import panels
 from tests.scoring.conftest import AS_OF
 from tests.web.conftest import Browser
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from babel.messages.extract import extract_from_dir
 
+from retento.customers import panels
 from retento.scoring import service
 from retento.scoring.models import CustomerScore, ScoreRun
 from retento.scoring.schemas import ScoreRunCreate
-from retento.web import panels
 from retento.web.i18n import translations
 from retento.web.render import PACKAGE_DIR
 from tests.scoring.conftest import AS_OF

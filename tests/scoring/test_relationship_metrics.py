@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from retento.core.errors import InvalidInput
+from retento.customers import panels
 from retento.scoring import relationship, service
 from retento.scoring.models import CustomerScore, ScoreRun
 from retento.scoring.schemas import ScoreRunCreate
@@ -23,7 +24,6 @@ from retento.surveys.models import (
     SurveyResponse,
     SurveySection,
 )
-from retento.web import panels
 from tests.factories import make_customer, make_order, make_product
 from tests.scoring.conftest import AS_OF
 from tests.web.conftest import Browser

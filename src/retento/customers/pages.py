@@ -25,13 +25,13 @@ from retento.customers import insights, privacy, search, service
 from retento.customers.duplicates import PossibleDuplicate
 from retento.customers.filters import SORT_OPTIONS, list_filters
 from retento.customers.models import CONSENTS, KINDS, Customer, CustomerTag, scope_of
+from retento.customers.panels import panels_for
 from retento.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
 from retento.web.nav import NavItem, register_nav
-from retento.web.panels import panels_for
 from retento.web.render import (
     PageUser,
     flash,

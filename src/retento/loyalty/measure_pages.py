@@ -24,6 +24,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput
 from retento.core.validation import DbId
 from retento.customers.models import Customer
+from retento.customers.panels import Panel, register_panel
 from retento.loyalty import measure, measure_jobs
 from retento.loyalty import measure_store as store
 from retento.loyalty.measure_models import LoyaltyMeasurement as M
@@ -31,7 +32,6 @@ from retento.loyalty.measure_models import LoyaltyMeasurementRun as Run
 from retento.loyalty.panels import DashboardPanel
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels
-from retento.web.panels import Panel, register_panel
 from retento.web.render import (
     PageUser,
     flash,

@@ -26,6 +26,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, RetentoError
 from retento.core.validation import id_from_text
 from retento.customers.models import Customer
+from retento.customers.panels import Panel, register_panel
 from retento.customers.service import get_customer
 from retento.loyalty import earning, programme, reports, service
 from retento.loyalty import home as loyalty_home
@@ -41,7 +42,6 @@ from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import register_labels
 from retento.web.nav import NavItem, register_nav
-from retento.web.panels import Panel, register_panel
 from retento.web.render import (
     PageUser,
     error_text,

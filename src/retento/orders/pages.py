@@ -20,6 +20,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
 from retento.core.validation import DbId
 from retento.customers.models import Customer
+from retento.customers.panels import Panel, register_panel
 from retento.customers.service import (
     can_change_customer,
     get_customer,
@@ -34,7 +35,6 @@ from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_, Formatter
 from retento.web.labels import label_msgid
-from retento.web.panels import Panel, register_panel
 from retento.web.render import (
     PageUser,
     flash,

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.customers.models import Customer
+from retento.customers.panels import Panel, register_panel
 from retento.retention import reasons
 from retento.retention.models import RetentionAlert, RetentionCase, RetentionPlaybook, RetentionTask
 from retento.web.i18n import N_
 from retento.web.labels import register_labels
-from retento.web.panels import Panel, register_panel
 from retento.web.render import request_locale
 
 ROWS = 5

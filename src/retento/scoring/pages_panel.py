@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.customers.models import Customer
+from retento.customers.panels import Panel, register_panel
 from retento.scoring import pages_churn
 from retento.scoring.models import CustomerScore, ScoreRun
 from retento.web.i18n import N_
-from retento.web.panels import Panel, register_panel
 from retento.web.render import tr
 
 HISTORY_ROWS = 6

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.customers.models import Customer
+from retento.customers.panels import Panel, register_panel
 from retento.scoring import queries, relationship, value_settings
 from retento.scoring.models import ScoreRun
 from retento.scoring.pages_charts import _json
@@ -23,7 +24,6 @@ from retento.surveys.models import COST_DIMENSIONS, DELIVERED_VALUE_DIMENSIONS
 from retento.web import dashfilters
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels
-from retento.web.panels import Panel, register_panel
 from retento.web.render import request_locale, tr
 
 # The relationship section reads orders, surveys and customers, which change all the time; it

@@ -14,13 +14,13 @@ from retento.core.deps import DbSession
 from retento.core.errors import RetentoError
 from retento.core.validation import DbId
 from retento.customers.models import Customer
+from retento.customers.panels import Panel, register_panel
 from retento.customers.service import can_change_customer, get_customer
 from retento.touchpoints import service
 from retento.touchpoints.forms import FIELDS, field_options, local_now, parse_local
 from retento.touchpoints.schemas import TouchpointCreate
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
-from retento.web.panels import Panel, register_panel
 from retento.web.render import (
     PageUser,
     flash,

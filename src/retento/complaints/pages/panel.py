@@ -12,8 +12,8 @@ from retento.complaints.pages.common import (
     sla_flag,
 )
 from retento.customers.models import Customer
+from retento.customers.panels import Panel, register_panel
 from retento.web.i18n import N_
-from retento.web.panels import Panel, register_panel
 
 # --- customer 360 panel ------------------------------------------------------------------------
 

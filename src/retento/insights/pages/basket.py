@@ -14,6 +14,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.customers.models import Customer
+from retento.customers.panels import Panel, register_panel
 from retento.insights import basket_service as svc
 from retento.insights.registry import Insight, register_insight, render_insight
 from retento.insights.web import (
@@ -26,7 +27,6 @@ from retento.insights.web import (
 )
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
-from retento.web.panels import Panel, register_panel
 from retento.web.render import PageUser, page_router, tr
 
 router = page_router()

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.auth.permissions import can
 from retento.customers.models import Customer
+from retento.customers.panels import Panel, register_panel
 from retento.surveys import reports
 from retento.surveys.models import (
     Survey,
 )
 from retento.web.i18n import N_
-from retento.web.panels import Panel, register_panel
 
 
 @cache
