@@ -189,3 +189,26 @@ def test_invite_list_ids_outside_the_id_range_are_refused_on_their_field(shop, w
         assert message in r.text and "outside what the database" not in r.text
         assert "less than or equal to" not in r.text
     assert shop.scalar(select(func.count(SurveyDistribution.id))) == before
+
+
+def test_invite_list_sent_twice_is_one_distribution(shop, web):
+    """The form's key (drawn with the page): a double click or a resubmitted page records one
+    distribution; the same page sent back with another name is refused."""
+    import re
+
+    web.login("manager")
+    page = web.get("/insights/propensity?target=teaware&top_k=15").text
+    sid = shop.scalar(select(Survey.id).where(Survey.status == "active").order_by(Survey.id))
+    ids = re.search(r'name="customer_ids" value="([0-9,]+)"', page).group(1)
+    key = re.search(r'name="distribution_key" value="([0-9a-f]+)"', page).group(1)
+    before = shop.scalar(select(func.count(SurveyDistribution.id)))
+    form = {"survey_id": str(sid), "customer_ids": ids, "name": "Twice", "distribution_key": key}
+    first = web.post("/insights/propensity/distribute", form)
+    second = web.post("/insights/propensity/distribute", form)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    assert shop.scalar(select(func.count(SurveyDistribution.id))) == before + 1
+    changed = web.post("/insights/propensity/distribute", {**form, "name": "Other"})
+    assert changed.status_code == 409
+    assert "This form was already sent with other choices" in changed.text
+    assert shop.scalar(select(func.count(SurveyDistribution.id))) == before + 1

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import Select, func, insert, or_, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.locking import lock_row
 from retento.customers.models import Customer, CustomerTag
 from retento.surveys.emails import survey_invitation_email
@@ -145,6 +148,35 @@ def _segment_label(segment: SegmentIn) -> str | None:
     return None
 
 
+def _clean_key(key: str | None) -> str | None:
+    key = (key or "").strip()
+    if not key:
+        return None
+    if len(key) > 120 or not key.isprintable():
+        raise InvalidInput(
+            Msg("Idempotency-Key must be 1 to 120 printable characters."), field="Idempotency-Key"
+        )
+    return key
+
+
+def request_hash(survey_id: int, data: DistributionCreate) -> str:
+    """SHA-256 of what a distribution request asks for: the survey and the whole body."""
+    body = {"survey_id": survey_id, "data": data.model_dump(mode="json")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _distribution_with_key(session: Session, key: str, req_hash: str) -> SurveyDistribution | None:
+    done = session.scalar(
+        select(SurveyDistribution).where(SurveyDistribution.idempotency_key == key)
+    )
+    if done is not None and done.request_hash != req_hash:
+        raise Conflict(
+            Msg("This Idempotency-Key was already used to send a different distribution."),
+            field="Idempotency-Key",
+        )
+    return done
+
+
 def start_distribution(
     session: Session,
     survey_id: int,
@@ -152,14 +184,42 @@ def start_distribution(
     *,
     actor: User,
     now: datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> SurveyDistribution:
     """Check a distribution and record it 'queued' (nothing sent yet): the request's part.
 
     Bad input (a survey not active, an unknown value class or customer) is refused here, with
     the field named, before anything is written; :func:`execute_distribution` (a worker) then
-    creates the invitations and e-mails."""
+    creates the invitations and e-mails. See :func:`start_distribution_once` for the key."""
+    return start_distribution_once(
+        session, survey_id, data, actor=actor, now=now, idempotency_key=idempotency_key
+    )[0]
+
+
+def start_distribution_once(
+    session: Session,
+    survey_id: int,
+    data: DistributionCreate,
+    *,
+    actor: User,
+    now: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[SurveyDistribution, bool]:
+    """:func:`start_distribution`, and whether it recorded a new distribution (queue it then).
+
+    With ``idempotency_key`` (the distribute form's key, the API's ``Idempotency-Key``) a
+    repeated request (a double click, a refresh, a retry) returns the distribution the first one
+    recorded, with ``False``: nothing is queued or sent twice. Two at once meet at the key's
+    unique index; the later one waits for the earlier one's transaction and returns its
+    distribution. The same key with another survey or body is a 409 naming ``Idempotency-Key``.
+    """
     require(actor, "survey:manage")
     s = _survey(session, survey_id)
+    key = _clean_key(idempotency_key)
+    req_hash = request_hash(s.id, data) if key else None
+    # A retry gets the first answer even if the survey was closed meanwhile.
+    if key and (done := _distribution_with_key(session, key, req_hash)):
+        return done, False
     if s.status != "active":
         raise Conflict(f"Survey {s.id} is {s.status}; activate it before sending it.", "status")
     segment_select(session, data.segment)  # validates the segment's value
@@ -175,10 +235,35 @@ def start_distribution(
         created_by_id=actor.id,
         created_at=now,
         status="queued",
+        idempotency_key=key,
+        request_hash=req_hash,
     )
-    session.add(dist)
-    session.flush()
-    return dist
+    try:
+        with session.begin_nested():
+            session.add(dist)
+            session.flush()
+    except IntegrityError:
+        if key and (done := _distribution_with_key(session, key, req_hash)):
+            return done, False
+        raise
+    return dist, True
+
+
+def _lock_survey(session: Session, survey_id: int) -> Survey | None:
+    """Lock the survey for a distribution's run, waiting as long as another run of it takes.
+
+    A run holds the lock until it commits (tens of seconds for a large segment); failing the
+    second run after the request lock timeout (``RETENTO_DB_LOCK_TIMEOUT_MS``) would fail a
+    distribution that only had to wait its turn. ``SET LOCAL`` ends with the transaction, and
+    the timeout is put back once the lock is held; a survey edit meanwhile waits (503 busy).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return lock_row(session, Survey, survey_id)  # SQLite: one writer at a time anyway
+    before = session.scalar(text("SHOW lock_timeout"))
+    session.execute(text("SET LOCAL lock_timeout = 0"))
+    survey = lock_row(session, Survey, survey_id)
+    session.execute(select(func.set_config("lock_timeout", before, True)))
+    return survey
 
 
 def execute_distribution(
@@ -197,13 +282,15 @@ def execute_distribution(
     runner of the same distribution (a retried work item, a second worker) waits, then finds it
     done and does nothing, so nobody is invited or e-mailed twice. A runner that died wrote
     nothing (one transaction). A customer who already has an open invitation to this survey is
-    not invited twice.
+    not invited twice: the survey's row is locked too, so two distributions of one survey run
+    one after the other and the second sees the first one's invitations (and a survey closed
+    meanwhile is seen closed).
     """
     report = progress or (lambda stage, fraction: None)
     dist = lock_row(session, SurveyDistribution, distribution_id)
     if dist is None or dist.status not in ("queued", "running"):
         return None
-    s = session.get(Survey, dist.survey_id)
+    s = _lock_survey(session, dist.survey_id)
     if s is None or s.status != "active":
         status = s.status if s is not None else "deleted"
         raise Conflict(f"Survey {dist.survey_id} is {status}; activate it before sending it.")

@@ -173,6 +173,9 @@ class SurveyDistribution(Base):
     """One mailing / call list: a survey sent to a customer segment on one channel."""
 
     __tablename__ = "survey_distributions"
+    __table_args__ = (
+        Index("uq_survey_distributions_idempotency_key", "idempotency_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     survey_id: Mapped[int] = mapped_column(
@@ -192,6 +195,10 @@ class SurveyDistribution(Base):
     status: Mapped[str] = mapped_column(String(20), default="done", server_default="done")
     error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The form's (or the API's Idempotency-Key) key: a repeated request returns this
+    # distribution; request_hash (survey and body) tells a retry from another request (0038).
+    idempotency_key: Mapped[str | None] = mapped_column(String(120))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
 
     survey: Mapped[Survey] = relationship()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.encoders import jsonable_encoder
@@ -176,17 +176,29 @@ def create_distribution(
     session: DbSession,
     user: CurrentUser,
     request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=120,
+            description="A retried request with the same key and body returns the first "
+            "distribution (202, nothing queued again); with another body it is a 409.",
+        ),
+    ] = None,
 ):
     """Send the survey to a segment on one channel: checked now (422/409 naming the field),
     done by a worker (202)."""
     from retento.surveys import distribution_jobs
 
-    dist = distributions.start_distribution(session, survey_id, data, actor=user)
-    item_id = distribution_jobs.enqueue(session, dist, data, user.id)
+    dist, created = distributions.start_distribution_once(
+        session, survey_id, data, actor=user, idempotency_key=idempotency_key
+    )
+    # A repeated key returns the first distribution as it stands now; its item is queued once.
+    item_id = distribution_jobs.enqueue(session, dist, data, user.id) if created else None
     session.flush()
     body = jsonable_encoder(_run(session, dist, user))
     background = None
-    if request.app.state.settings.run_work_in_web:
+    if item_id is not None and request.app.state.settings.run_work_in_web:
         from retento.work.queue import run_in_web
 
         background = BackgroundTask(run_in_web, request.app.state.session_factory, item_id)

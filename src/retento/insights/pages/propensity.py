@@ -3,6 +3,7 @@ before" baseline, lift per decile) and the invite list, as CSV or as a survey di
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import Request
@@ -13,7 +14,7 @@ from starlette.background import BackgroundTask
 
 from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
-from retento.core.errors import InvalidInput, RetentoError
+from retento.core.errors import Conflict, InvalidInput, RetentoError
 from retento.core.validation import id_from_text
 from retento.insights import drivers_queries as q
 from retento.insights.registry import Insight, register_insight, render_insight
@@ -162,6 +163,7 @@ def propensity_page(request: Request, session: DbSession, user: PageUser) -> Res
         targets=[(t, t) for t in choices.get(form.get("kind", "category"), [])],
         surveys=surveys,
         invite_ids=",".join(str(r["customer_id"]) for r in report["invite"]) if report else "",
+        distribution_key=uuid.uuid4().hex,  # the distribution's idempotency key
     )
 
 
@@ -211,10 +213,33 @@ def propensity_distribute(
     # Like every distribution: checked and recorded ('queued') here, the invitations and e-mails
     # made by a worker (or by this process after the response, RETENTO_RUN_WORK_IN_WEB); the
     # distribution's page shows the progress, then the links.
-    dist = survey_distributions.start_distribution(session, survey_id, data, actor=user)
+    # The key drawn with the page: a double click or a resubmitted page records one distribution.
+    try:
+        dist, created = survey_distributions.start_distribution_once(
+            session,
+            survey_id,
+            data,
+            actor=user,
+            idempotency_key=str(raw.get("distribution_key") or "").strip()[:120],
+        )
+    except Conflict as exc:
+        if exc.field != "Idempotency-Key":
+            raise
+        # Sent before with another survey or name (the browser's Back button).
+        raise Conflict(
+            tr(
+                request,
+                "This form was already sent with other choices; reload the page to send it again.",
+            ),
+            field="distribution_key",
+        ) from None
+    url = f"/surveys/{survey_id}/distributions/{dist.id}"
+    if not created:
+        flash(request, tr(request, "This form was already sent: here is its distribution."))
+        return redirect(request, url)
     item_id = distribution_jobs.enqueue(session, dist, data, user.id)
     flash(request, tr(request, "The invitations are being created."))
-    response = redirect(request, f"/surveys/{survey_id}/distributions/{dist.id}")
+    response = redirect(request, url)
     if request.app.state.settings.run_work_in_web:
         response.background = BackgroundTask(run_in_web, request.app.state.session_factory, item_id)
     return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,6 +83,7 @@ def _distribute_page(
         value_classes=opts(request, "segment", VALUE_CLASSES),
         insight_segments=_insight_segments(request, session),
         mail_enabled=request.app.state.settings.mail_enabled,
+        distribution_key=uuid.uuid4().hex,  # a new distribution's idempotency key
     )
 
 
@@ -123,6 +125,9 @@ def distribute_send(
         "expires_in_days",
     )
     form = {k: form_text(raw, k) for k in keys}
+    # The key drawn with the form (kept when the form comes back with an error, nothing saved):
+    # a double click, a refresh or a resubmitted page records one distribution.
+    form["distribution_key"] = form_text(raw, "distribution_key")[:120]
     try:
         kind = form["segment_kind"] or "all"
         value = {
@@ -149,7 +154,9 @@ def distribute_send(
             name=form["name"],
             expires_in_days=form["expires_in_days"] or None,
         )
-        dist = distributions.start_distribution(session, survey_id, data, actor=user)
+        dist, created = distributions.start_distribution_once(
+            session, survey_id, data, actor=user, idempotency_key=form["distribution_key"]
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
@@ -161,14 +168,29 @@ def distribute_send(
             errors["segment_kind"] = errors.pop("segment.kind")
         if "status" in errors:
             errors[""] = errors.pop("status")
+        if "Idempotency-Key" in errors:
+            # The page was sent before with other choices (the browser's Back button): a fresh
+            # key lets the person send these choices as a new distribution.
+            errors[""] = errors.pop("Idempotency-Key")
+            if isinstance(exc, Conflict):
+                errors[""] = tr(
+                    request,
+                    "This form was already sent with other choices. Check them and send it "
+                    "again to create a new distribution.",
+                )
+            form.pop("distribution_key")
         survey = service.get_survey(session, survey_id, actor=user)
         return _distribute_page(request, session, user, survey, form, errors, 422)
     # The request commits the distribution ('queued') and its work item; a worker creates the
     # invitations and e-mails (or this process after the response, RETENTO_RUN_WORK_IN_WEB),
     # and the distribution's page shows the progress, then the links.
+    url = survey_url(survey_id, f"/distributions/{dist.id}")
+    if not created:  # the same form again: its distribution, queued once
+        flash(request, tr(request, "This form was already sent: here is its distribution."))
+        return redirect(request, url)
     item_id = distribution_jobs.enqueue(session, dist, data, user.id)
     flash(request, tr(request, "The invitations are being created."))
-    response = redirect(request, survey_url(survey_id, f"/distributions/{dist.id}"))
+    response = redirect(request, url)
     if request.app.state.settings.run_work_in_web:
         response.background = BackgroundTask(run_in_web, request.app.state.session_factory, item_id)
     return response
