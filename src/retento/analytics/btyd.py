@@ -35,6 +35,7 @@ from scipy import special
 from retento.analytics.btyd_base import (
     ConvergenceError,
     FloatArray,
+    _across_a_one,
     _arr,
     _BTYDModel,
     _n_threads,
@@ -289,9 +290,13 @@ class BetaGeoModel(_BTYDModel):
         """E[Y(t) | x, t_x, T] / P(alive): depends on (x, T), not on t_x."""
         r, alpha, a, b = self._theta()
         z = t / (alpha + T + t)
-        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1.0, z)
-        term = 1.0 - np.exp((r + x) * np.log1p(-z)) * hyp
-        return (a + b + x - 1.0) / (a - 1.0) * term
+        stay = np.exp((r + x) * np.log1p(-z))
+
+        def term(a: float) -> FloatArray:
+            hyp = special.hyp2f1(r + x, b + x, a + b + x - 1.0, z)
+            return (a + b + x - 1.0) / (a - 1.0) * (1.0 - stay * hyp)
+
+        return _across_a_one(a, term)
 
     def expected_purchases_new_customer(self, t: ArrayLike) -> FloatArray:
         r"""Expected repeat purchases :math:`E[X(t)]` of a new customer in :math:`(0, t]`.
@@ -303,10 +308,12 @@ class BetaGeoModel(_BTYDModel):
         r, alpha, a, b = self._theta()
         t = _arr(t)
         z = t / (alpha + t)
-        return (
-            (a + b - 1.0)
-            / (a - 1.0)
-            * (1.0 - np.exp(r * np.log1p(-z)) * special.hyp2f1(r, b, a + b - 1.0, z))
+        stay = np.exp(r * np.log1p(-z))
+        return _across_a_one(
+            a,
+            lambda a: (
+                (a + b - 1.0) / (a - 1.0) * (1.0 - stay * special.hyp2f1(r, b, a + b - 1.0, z))
+            ),
         )
 
     def probability_of_purchases(self, t: float, n: ArrayLike) -> FloatArray:

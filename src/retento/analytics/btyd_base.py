@@ -71,6 +71,24 @@ class _SpendModel(Protocol):
     ) -> FloatArray: ...
 
 
+_A_ONE = 1e-5  # half-width of the neighbourhood of a = 1 evaluated by symmetry
+
+
+def _across_a_one(a: float, f: Callable[[float], FloatArray]) -> FloatArray:
+    r"""``f(a)`` for an expression :math:`g(a)/(a-1)` whose singularity at :math:`a = 1` is
+    removable (:math:`g(1) = 0`), as in the BG/NBD and MBG/NBD expected purchases.
+
+    A fit can end exactly at :math:`a = 1` (seen when no customer has bought twice: the
+    likelihood does not depend on :math:`a, b`, which keep their start values), where the
+    formula gives 0/0. Within :math:`10^{-5}` of 1 the value is the mean of ``f`` at
+    :math:`1 \pm 10^{-5}`: ``f`` is analytic in :math:`a`, so the error is
+    :math:`O(10^{-10})`, and :math:`g` is still computed to ~11 significant digits there.
+    """
+    if abs(a - 1.0) >= _A_ONE:
+        return f(a)
+    return 0.5 * (f(1.0 - _A_ONE) + f(1.0 + _A_ONE))
+
+
 def _arr(x: ArrayLike) -> FloatArray:
     return np.atleast_1d(np.asarray(x, dtype=float))
 

@@ -30,6 +30,7 @@ from scipy import special
 from retento.analytics.btyd import BetaGeoModel, _bg_chunk
 from retento.analytics.btyd_base import (
     FloatArray,
+    _across_a_one,
     _arr,
     _BTYDModel,
     _n_threads,
@@ -220,9 +221,13 @@ class ModifiedBetaGeoModel(_BTYDModel):
         """E[Y(t) | x, t_x, T] / P(alive): depends on (x, T), not on t_x."""
         r, alpha, a, b = self._theta()
         z = t / (alpha + T + t)
-        hyp = special.hyp2f1(r + x, b + x + 1.0, a + b + x, z)
-        term = 1.0 - np.exp((r + x) * np.log1p(-z)) * hyp
-        return (a + b + x) / (a - 1.0) * term
+        stay = np.exp((r + x) * np.log1p(-z))
+
+        def term(a: float) -> FloatArray:
+            hyp = special.hyp2f1(r + x, b + x + 1.0, a + b + x, z)
+            return (a + b + x) / (a - 1.0) * (1.0 - stay * hyp)
+
+        return _across_a_one(a, term)
 
     def expected_purchases_new_customer(self, t: ArrayLike) -> FloatArray:
         r"""Expected repeat purchases :math:`E[X(t)]` of a new customer in :math:`(0, t]`.
@@ -234,6 +239,7 @@ class ModifiedBetaGeoModel(_BTYDModel):
         r, alpha, a, b = self._theta()
         t = _arr(t)
         z = t / (alpha + t)
-        return (
-            b / (a - 1.0) * (1.0 - np.exp(r * np.log1p(-z)) * special.hyp2f1(r, b + 1.0, a + b, z))
+        stay = np.exp(r * np.log1p(-z))
+        return _across_a_one(
+            a, lambda a: b / (a - 1.0) * (1.0 - stay * special.hyp2f1(r, b + 1.0, a + b, z))
         )
