@@ -14,7 +14,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from retento.core.errors import Conflict, FieldError, InvalidInput, NotFound, RetentoError
+from retento.core.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    Msg,
+    NotFound,
+    RetentoError,
+)
 from retento.core.openapi import install_problem_docs
 from retento.core.versioning import stale_to_error
 
@@ -70,17 +77,46 @@ _NOT_NULL = (
 )
 
 
+_KEY_COLUMNS = (
+    re.compile(r"key \(([^)]+)\)="),  # PostgreSQL's DETAIL: Key (customer_id, code)=(...)
+    re.compile(r"unique constraint failed: ([\w., ]+)"),  # SQLite: table.col, table.col2
+)
+
+
+def _key_field(text: str) -> str | None:
+    """The column a broken unique or reference rule names (never its value, which may be
+    personal data): the last column of a composite key that is not another row's id, since
+    ``(customer_id, code)`` is a clash on the code."""
+    for pattern in _KEY_COLUMNS:
+        if m := pattern.search(text):
+            cols = [c.strip().strip('"').rsplit(".", 1)[-1] for c in m.group(1).split(",")]
+            cols = [c for c in cols if c]
+            own = [c for c in cols if c != "id" and not c.endswith("_id")]
+            return (own or cols or [None])[-1]
+    return None
+
+
 def integrity_to_error(exc: IntegrityError) -> RetentoError:
     text = str(exc.orig).lower()
     for pattern in _NOT_NULL:
         if m := pattern.search(text):
             # An explicit null sent for a required value: the input is invalid, not conflicting.
             return InvalidInput(f"{m.group(1)}: must not be null", field=m.group(1))
-    field = "external_id" if "external_id" in text else None
-    return Conflict(
-        "The change conflicts with existing data (a unique or reference rule was broken).",
-        field=field,
-    )
+    field = _key_field(text)
+    if field is None:
+        field = "external_id" if "external_id" in text else None
+    if field is None:
+        return Conflict(
+            "The change conflicts with existing data (a unique or reference rule was broken).",
+        )
+    if "foreign key" in text:
+        # Usually a race: the row referred to was deleted after the form was read.
+        return Conflict(
+            Msg("%(field)s refers to a record that does not exist (any more).", field=field),
+            field=field,
+        )
+    # Usually a race too: another request saved the same value between our check and insert.
+    return Conflict(Msg("Another record already has this %(field)s.", field=field), field=field)
 
 
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout passed (psycopg.errors.LockNotAvailable)
