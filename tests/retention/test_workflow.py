@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from retento.core.db import utcnow
-from retento.core.errors import Forbidden, InvalidInput
+from retento.core.errors import Conflict, Forbidden, InvalidInput
 from retento.core.versioning import VersionConflict
 from retento.mail.models import OutboxMessage
 from retento.retention import playbooks, service, tasks
@@ -79,7 +79,7 @@ def test_task_is_versioned_and_transitions_are_checked(db, users):
         tasks.update_task(db, task.id, {"note": "not mine"}, actor=other)
     with pytest.raises(Forbidden):  # only managers move a task to another owner
         tasks.update_task(db, task.id, {"owner_id": other.id}, actor=agent)
-    with pytest.raises(InvalidInput) as e:
+    with pytest.raises(Conflict) as e:  # the task is open already: 409, as for a lost race
         tasks.set_task_status(db, task.id, "open", actor=agent)
     assert e.value.field == "status"
     tasks.set_task_status(db, task.id, "done", actor=agent, result="not_reached")
@@ -107,9 +107,9 @@ def test_alert_transitions(db, users):
         "called, fine",
         users["manager"].id,
     )
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):  # a closed alert is final: 409, the state conflicts
         service.set_alert_status(db, a.id, "open", actor=users["manager"])
-    with pytest.raises(InvalidInput) as e:
+    with pytest.raises(Conflict) as e:
         playbooks.apply_to_alert(db, a.id, actor=users["manager"])
     assert e.value.field == "alert_id"
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from retento.core.db import utcnow
-from retento.core.errors import InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.locking import lock_each
 from retento.core.money import ZERO
 from retento.orders.models import Order
@@ -39,10 +39,12 @@ def on_orders(session: Session, orders: list) -> int:
         return 0
     cases = session.scalars(
         lock_each(
-            select(RetentionCase).where(
+            select(RetentionCase)
+            .where(
                 RetentionCase.customer_id.in_(list(by_customer)),
                 RetentionCase.outcome.in_(("pending", "came_back")),
             )
+            .order_by(RetentionCase.id)  # one order for every process: queue, not deadlock
         )
     ).all()
     settled: list[int] = []
@@ -54,15 +56,25 @@ def on_orders(session: Session, orders: list) -> int:
                 case.outcome = "came_back"
                 case.came_back_at = o.ordered_at
                 settled.append(case.id)
+            elif case.came_back_at is None or o.ordered_at < case.came_back_at:
+                # Orders committed out of their order (parallel, back-dated): the first counts.
+                case.came_back_at = o.ordered_at
             case.revenue = (case.revenue or ZERO) + (o.revenue or ZERO)
             changed += 1
     release_open_cases(session, settled)
     now = utcnow()
+    # Locked (after the cases, as every path taking both): an owner acknowledging the alert at
+    # this moment is waited for, then the alert is closed, instead of the order's hook failing
+    # on the alert's version and the came-back case being rolled back with it.
     for alert in session.scalars(
-        select(RetentionAlert).where(
-            RetentionAlert.customer_id.in_(list(by_customer)),
-            RetentionAlert.rule.in_(CLOSED_BY_ORDER),
-            RetentionAlert.status != "closed",
+        lock_each(
+            select(RetentionAlert)
+            .where(
+                RetentionAlert.customer_id.in_(list(by_customer)),
+                RetentionAlert.rule.in_(CLOSED_BY_ORDER),
+                RetentionAlert.status != "closed",
+            )
+            .order_by(RetentionAlert.id)
         )
     ):
         alert.status, alert.closed_at, alert.close_note = "closed", now, CAME_BACK_NOTE
@@ -134,7 +146,11 @@ def record_outcome(
         case.offer_accepted = offer_accepted
     if lost:
         if case.outcome == "came_back":
-            raise InvalidInput("The customer came back; the case is not lost.", field="lost")
+            # Often an order recorded a moment ago (it waited for, or took, the case's lock).
+            raise Conflict(
+                Msg("Case %(id)s: the customer came back; the case is not lost.", id=case.id),
+                field="lost",
+            )
         case.outcome = "lost"
         release_open_cases(session, [case.id])
     if note is not None:

@@ -428,6 +428,16 @@ def apply_playbook(
     if batch is not None and alert.customer_id in batch.open_customers:
         _covered(alert, batch.open_customers[alert.customer_id], now)
         return None
+    # The lock serialises numbering within the playbook: seq is then gap-free per class. It is
+    # taken before the customer's open-case row, in every path: a request applying a playbook
+    # while an evaluation opens cases under it took the two in opposite orders and deadlocked.
+    pb = batch.locked.get(playbook.id) if batch is not None else None
+    if pb is None:
+        pb = lock_row(session, RetentionPlaybook, playbook.id)
+        if pb is None:
+            raise NotFound("Playbook", playbook.id)
+        if batch is not None:
+            batch.locked[pb.id] = pb
     if not claim_open_case(session, alert.customer_id, now):
         held, held_arm = session.execute(
             select(RetentionOpenCase.case_id, RetentionCase.arm)
@@ -446,14 +456,6 @@ def apply_playbook(
             ),
             field="alert_id",
         )
-    # The lock serialises numbering within the playbook: seq is then gap-free per class.
-    pb = batch.locked.get(playbook.id) if batch is not None else None
-    if pb is None:
-        pb = lock_row(session, RetentionPlaybook, playbook.id)
-        if pb is None:
-            raise NotFound("Playbook", playbook.id)
-        if batch is not None:
-            batch.locked[pb.id] = pb
     stratum_key = (pb.id, alert.value_class)
     if batch is not None and stratum_key in batch.seq:
         seq = batch.seq[stratum_key]
@@ -646,7 +648,11 @@ def apply_to_alert(
     if alert is None:
         raise NotFound("Alert", alert_id)
     if alert.status == "closed":
-        raise InvalidInput("The alert is closed.", field="alert_id")
+        # Often closed a moment ago by someone else (this request waited for the alert's lock).
+        raise Conflict(
+            Msg("Alert %(id)s is closed: no playbook can be applied to it.", id=alert_id),
+            field="alert_id",
+        )
     pb = None
     if playbook_id is not None:
         pb = session.get(RetentionPlaybook, playbook_id)

@@ -27,7 +27,8 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import InvalidInput, Msg, NotFound, Term
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
+from retento.core.locking import lock_each
 from retento.core.pagination import paginate
 from retento.core.versioning import lock_for_edit
 from retento.customers.models import Customer
@@ -248,12 +249,16 @@ def _escalate_known(session: Session, found: list, new_ids: set[int]) -> int:
     breached = [c for c in found if c.reason_code == "complaint_breached"]
     n = 0
     for c in breached:
+        # Locked: an owner acknowledging or closing the alert meanwhile is waited for, not
+        # overwritten, and does not fail the whole evaluation on the alert's version.
         alert = session.scalar(
-            select(RetentionAlert).where(
-                RetentionAlert.customer_id == c.customer_id,
-                RetentionAlert.rule == c.rule,
-                RetentionAlert.cause_key == c.cause_key,
-                RetentionAlert.reason_code == "complaint_open",
+            lock_each(
+                select(RetentionAlert).where(
+                    RetentionAlert.customer_id == c.customer_id,
+                    RetentionAlert.rule == c.rule,
+                    RetentionAlert.cause_key == c.cause_key,
+                    RetentionAlert.reason_code == "complaint_open",
+                )
             )
         )
         if alert is None or alert.id in new_ids or alert.status == "closed":
@@ -393,7 +398,9 @@ def set_alert_status(
     if status == alert.status:
         return alert
     if status not in TRANSITIONS.get(alert.status, ()):
-        raise InvalidInput(
+        # Closed meanwhile (by someone else, an order or a held-out case): a conflict with the
+        # alert's state, not a malformed request.
+        raise Conflict(
             Msg(
                 "An alert that is %(state)s cannot become %(target)s.",
                 state=Term(alert.status, label_msgid("alert_status", alert.status)),

@@ -16,7 +16,8 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import InvalidInput, Msg, NotFound, Term
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
+from retento.core.locking import lock_row
 from retento.core.pagination import paginate
 from retento.core.versioning import lock_for_edit
 from retento.retention.models import TASK_RESULTS, TASK_STATUSES, RetentionCase, RetentionTask
@@ -134,7 +135,9 @@ def set_task_status(
     if status not in TASK_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(TASK_STATUSES)}.", field="status")
     if status not in TASK_TRANSITIONS.get(task.status, ()):
-        raise InvalidInput(
+        # The state the request was meant for is gone (often: another request completed,
+        # cancelled or reopened the task a moment ago, and this one waited for its lock): 409.
+        raise Conflict(
             Msg(
                 "A task that is %(state)s cannot become %(target)s.",
                 state=Term(task.status, label_msgid("task_status", task.status)),
@@ -164,7 +167,9 @@ def set_task_status(
 
 
 def _record_on_case(session: Session, task: RetentionTask, actor: User) -> None:
-    case = session.get(RetentionCase, task.case_id)
+    # Locked (after the task: the one order of every path that takes both), so an outcome
+    # recorded on the case at the same moment is neither reverted nor fails this completion.
+    case = lock_row(session, RetentionCase, task.case_id)
     if case is None:
         return
     before = snapshot(case)
