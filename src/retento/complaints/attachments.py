@@ -13,7 +13,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.complaints.models import ComplaintAttachment
 from retento.complaints.service import _event, lock_complaint, require_work
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.validation import content_matches_type
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
@@ -52,26 +52,36 @@ def add_attachment(
     ctype = (content_type or "").split(";")[0].strip().lower()
     if ctype not in ATTACHMENT_TYPES:
         raise InvalidInput(
-            f"Files of type '{ctype or 'unknown'}' are not accepted; allowed: "
-            f"{', '.join(sorted(ATTACHMENT_TYPES))}.",
+            Msg(
+                "Files of type '%(type)s' are not accepted; allowed: %(allowed)s.",
+                type=ctype or "unknown",
+                allowed=", ".join(sorted(ATTACHMENT_TYPES)),
+            ),
             field="file",
         )
     safe = _safe_name(filename)
     if not safe.lower().endswith(ATTACHMENT_TYPES[ctype]):
         raise InvalidInput(
-            f"The file name must end in {' or '.join(ATTACHMENT_TYPES[ctype])} for {ctype}.",
+            Msg(
+                "The file name must end in %(endings)s for %(type)s.",
+                endings=" or ".join(ATTACHMENT_TYPES[ctype]),
+                type=ctype,
+            ),
             field="file",
         )
     if not data:
         raise InvalidInput("The file is empty.", field="file")
     if not content_matches_type(ctype, data):
-        raise InvalidInput(f"The file's contents are not {ctype}.", field="file")
+        raise InvalidInput(Msg("The file's contents are not %(type)s.", type=ctype), field="file")
     if len(data) > MAX_ATTACHMENT_BYTES:
         raise InvalidInput(
-            f"The file is larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB.", field="file"
+            Msg("The file is larger than %(mb)s MB.", mb=MAX_ATTACHMENT_BYTES // (1024 * 1024)),
+            field="file",
         )
     if len(c.attachments) >= MAX_ATTACHMENTS:
-        raise Conflict(f"A complaint holds at most {MAX_ATTACHMENTS} files.", field="file")
+        raise Conflict(
+            Msg("A complaint holds at most %(n)s files.", n=MAX_ATTACHMENTS), field="file"
+        )
     digest = hashlib.sha256(data).hexdigest()
     folder = Path(data_dir) / "complaints" / str(c.id)
     folder.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from retento.complaints.service import (
     require_work,
 )
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, NotFound, RetentoError
+from retento.core.errors import Conflict, Msg, NotFound, RetentoError, Term
 
 LOW_CSAT = 2  # a follow-up answer at or below this reopens the complaint
 
@@ -35,8 +35,14 @@ def record_follow_up(
     if c.status == "resolved":
         apply_transition(session, c.id, TransitionIn(action="follow_up"), actor=actor)
     elif c.status != "follow_up":
+        from retento.web.labels import label_msgid
+
         raise Conflict(
-            f"Follow-up is recorded after resolution; complaint {c.id} is {c.status}.",
+            Msg(
+                "Follow-up is recorded after resolution; complaint %(id)s is %(status)s.",
+                id=c.id,
+                status=Term(c.status, label_msgid("complaint_status", c.status)),
+            ),
             field="status",
         )
     before = complaint_snapshot(c)

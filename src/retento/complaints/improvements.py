@@ -15,7 +15,7 @@ from retento.complaints.models import Complaint, ImprovementAction
 from retento.complaints.schemas import ImprovementCreate, ImprovementUpdate
 from retento.complaints.service import _check_user, _resolve_category
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
 from retento.core.locking import lock_row
 
 
@@ -68,7 +68,7 @@ def update_improvement(
     changes = data.model_dump(exclude_unset=True)
     for key in ("title", "plan", "stage"):
         if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key} cannot be empty.", field=key)
+            raise InvalidInput(Msg("%(field)s cannot be empty.", field=key), field=key)
     if "owner_id" in changes:
         _check_user(session, changes["owner_id"], "owner_id")
     before = snapshot(a)
@@ -76,7 +76,16 @@ def update_improvement(
         setattr(a, key, value)
     need = PDCA_NEEDS.get(a.stage)
     if need and not getattr(a, need):
-        raise InvalidInput(f"Stage '{a.stage}' needs {need}.", field=need)
+        from retento.web.labels import label_msgid
+
+        raise InvalidInput(
+            Msg(
+                "Stage '%(stage)s' needs %(need)s.",
+                stage=Term(a.stage, label_msgid("pdca", a.stage)),
+                need=need,
+            ),
+            field=need,
+        )
     if a.stage == "done" and not a.check_result:
         raise InvalidInput("An improvement is done only with a check result.", field="check_result")
     session.flush()

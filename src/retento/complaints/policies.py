@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 
 SEVERITIES = (1, 2, 3, 4)
 VALUE_CLASSES = ("vip", "major", "ordinary", "small", "below_zero")
@@ -40,7 +40,8 @@ class PolicyRule:
             raise InvalidInput("severity must be 1, 2, 3 or 4.", field="severity")
         if self.value_class is not None and self.value_class not in VALUE_CLASSES:
             raise InvalidInput(
-                f"value_class must be one of {', '.join(VALUE_CLASSES)}.", field="value_class"
+                Msg("value_class must be one of %(choices)s.", choices=", ".join(VALUE_CLASSES)),
+                field="value_class",
             )
         if self.first_response <= timedelta(0):
             raise InvalidInput(

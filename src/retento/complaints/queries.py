@@ -14,7 +14,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.complaints import workflow
 from retento.complaints.models import Complaint, ComplaintEvent
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.core.pagination import apply_sort, paginate
 from retento.core.validation import id_from_text
 from retento.customers.models import Customer
@@ -56,7 +56,7 @@ def complaint_filter(
     stmt = select(Complaint)
     if status:
         if status not in workflow.STATES:
-            raise InvalidInput(f"Unknown status '{status}'.", field="status")
+            raise InvalidInput(Msg("Unknown status '%(status)s'.", status=status), field="status")
         stmt = stmt.where(Complaint.status == status)
     if open_only or breaching_soon is not None:
         stmt = stmt.where(open_condition())

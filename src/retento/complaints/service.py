@@ -177,8 +177,13 @@ def require_work(actor: User, c: Complaint) -> None:
     require(actor, "complaint:update")
     if not can_work(actor, c):
         raise Forbidden(
-            f"Agent '{actor.username}' is neither assigned to complaint {c.id} "
-            f"nor owns customer {c.customer_id}."
+            Msg(
+                "Agent '%(user)s' is neither assigned to complaint %(id)s nor owns customer "
+                "%(customer)s.",
+                user=actor.username,
+                id=c.id,
+                customer=c.customer_id,
+            )
         )
 
 

@@ -24,7 +24,7 @@ from retento.complaints.schemas import (
 )
 from retento.complaints.service import _check_user, category_by_code
 from retento.complaints.sla_clocks import refresh_sla
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.versioning import lock_for_edit
 
 
@@ -37,9 +37,11 @@ def create_category(session: Session, data: CategoryCreate, *, actor: User) -> C
     """Add a node to the category tree."""
     require(actor, "sla:manage")
     if category_by_code(session, data.code) is not None:
-        raise Conflict(f"Category '{data.code}' exists already.", field="code")
+        raise Conflict(Msg("Category '%(code)s' exists already.", code=data.code), field="code")
     if data.parent_id is not None and session.get(ComplaintCategory, data.parent_id) is None:
-        raise InvalidInput(f"Category {data.parent_id} does not exist.", field="parent_id")
+        raise InvalidInput(
+            Msg("Category %(id)s does not exist.", id=data.parent_id), field="parent_id"
+        )
     cat = ComplaintCategory(**data.model_dump())
     session.add(cat)
     session.flush()
@@ -73,7 +75,7 @@ def update_category(
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("name", "is_active"):
         if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key} cannot be empty.", field=key)
+            raise InvalidInput(Msg("%(field)s cannot be empty.", field=key), field=key)
     if "name" in changes:
         changes["name"] = changes["name"].strip()
         if not changes["name"]:
@@ -84,14 +86,17 @@ def update_category(
         parent = session.get(ComplaintCategory, changes["parent_id"])
         if parent is None:
             raise InvalidInput(
-                f"Category {changes['parent_id']} does not exist.", field="parent_id"
+                Msg("Category %(id)s does not exist.", id=changes["parent_id"]), field="parent_id"
             )
         seen: set[int] = set()
         node: ComplaintCategory | None = parent
         while node is not None and node.id not in seen:
             if node.id == cat.id:
                 raise InvalidInput(
-                    f"Category {cat.code} cannot move under itself or one of its subcategories.",
+                    Msg(
+                        "Category %(code)s cannot move under itself or one of its subcategories.",
+                        code=cat.code,
+                    ),
                     field="parent_id",
                 )
             seen.add(node.id)
@@ -154,7 +159,7 @@ def create_calendar(session: Session, data: CalendarIn, *, actor: User) -> Busin
     """A business calendar: working hours per weekday, holidays and a time zone."""
     require(actor, "sla:manage")
     if session.scalar(select(BusinessCalendarRow.id).where(BusinessCalendarRow.name == data.name)):
-        raise Conflict(f"Calendar '{data.name}' exists already.", field="name")
+        raise Conflict(Msg("Calendar '%(name)s' exists already.", name=data.name), field="name")
     row = BusinessCalendarRow(**_calendar_values(data))
     session.add(row)
     session.flush()
@@ -180,7 +185,7 @@ def update_calendar(
         select(BusinessCalendarRow.id).where(BusinessCalendarRow.name == data.name)
     )
     if other is not None and other != row.id:
-        raise Conflict(f"Calendar '{data.name}' exists already.", field="name")
+        raise Conflict(Msg("Calendar '%(name)s' exists already.", name=data.name), field="name")
     before = snapshot(row)
     for key, value in _calendar_values(data).items():
         setattr(row, key, value)
@@ -199,7 +204,9 @@ def list_policies(session: Session, *, actor: User) -> list[SlaPolicy]:
 
 def _check_policy(session: Session, values: dict, own_id: int | None = None) -> None:
     if session.get(BusinessCalendarRow, values["calendar_id"]) is None:
-        raise InvalidInput(f"Calendar {values['calendar_id']} does not exist.", field="calendar_id")
+        raise InvalidInput(
+            Msg("Calendar %(id)s does not exist.", id=values["calendar_id"]), field="calendar_id"
+        )
     _check_user(session, values.get("auto_reassign_to_id"), "auto_reassign_to_id")
     if values["resolution_minutes"] < values["first_response_minutes"]:
         raise InvalidInput(
@@ -208,7 +215,7 @@ def _check_policy(session: Session, values: dict, own_id: int | None = None) -> 
         )
     other = session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == values["name"]))
     if other is not None and other != own_id:
-        raise Conflict(f"Policy '{values['name']}' exists already.", field="name")
+        raise Conflict(Msg("Policy '%(name)s' exists already.", name=values["name"]), field="name")
 
 
 def create_policy(session: Session, data: SlaPolicyIn, *, actor: User) -> SlaPolicy:
@@ -240,7 +247,7 @@ def update_policy(
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("name", "first_response_minutes", "resolution_minutes", "calendar_id"):
         if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key} cannot be empty.", field=key)
+            raise InvalidInput(Msg("%(field)s cannot be empty.", field=key), field=key)
     before = snapshot(p)
     values = {**before, **changes}
     _check_policy(session, values, p.id)

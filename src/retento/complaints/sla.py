@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from retento.core.errors import Conflict, InvalidInput
+from retento.core.errors import Conflict, InvalidInput, Msg
 
 MINUTES_PER_DAY = 24 * 60
 ZERO = timedelta(0)
@@ -27,9 +27,11 @@ def parse_hhmm(text: str, field_name: str = "hours") -> int:
         hh, mm = text.strip().split(":")
         h, m = int(hh), int(mm)
     except (AttributeError, ValueError) as exc:
-        raise InvalidInput(f"'{text}' is not a time like 09:00.", field=field_name) from exc
+        raise InvalidInput(
+            Msg("'%(text)s' is not a time like 09:00.", text=text), field=field_name
+        ) from exc
     if not (0 <= h <= 24 and 0 <= m < 60) or (h == 24 and m != 0):
-        raise InvalidInput(f"'{text}' is not a time of day.", field=field_name)
+        raise InvalidInput(Msg("'%(text)s' is not a time of day.", text=text), field=field_name)
     return h * 60 + m
 
 
@@ -42,12 +44,14 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(f"Unknown time zone '{name}'.", field="timezone") from exc
+        raise InvalidInput(
+            Msg("Unknown time zone '%(name)s'.", name=name), field="timezone"
+        ) from exc
 
 
 def _aware(value: datetime, name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput(f"{name} needs a time zone.", field=name)
+        raise InvalidInput(Msg("%(field)s needs a time zone.", field=name), field=name)
     return value.astimezone(UTC)
 
 
@@ -68,7 +72,9 @@ class BusinessCalendar:
         _zone(self.timezone)
         for day, spans in self.hours.items():
             if day not in range(7):
-                raise InvalidInput(f"Weekday {day} must be 0 (Monday) … 6 (Sunday).", field="hours")
+                raise InvalidInput(
+                    Msg("Weekday %(day)s must be 0 (Monday) … 6 (Sunday).", day=day), field="hours"
+                )
             for start, end in spans:
                 if not (0 <= start < MINUTES_PER_DAY and 0 <= end <= MINUTES_PER_DAY):
                     raise InvalidInput("Opening hours must lie within the day.", field="hours")
@@ -93,7 +99,9 @@ class BusinessCalendar:
             try:
                 day = int(key)
             except ValueError as exc:
-                raise InvalidInput(f"Weekday '{key}' must be 0…6.", field="hours") from exc
+                raise InvalidInput(
+                    Msg("Weekday '%(day)s' must be 0…6.", day=key), field="hours"
+                ) from exc
             out = []
             for span in spans:
                 if len(span) != 2:
@@ -108,7 +116,9 @@ class BusinessCalendar:
             try:
                 days.add(h if isinstance(h, date) else date.fromisoformat(str(h)))
             except ValueError as exc:
-                raise InvalidInput(f"Holiday '{h}' is not an ISO date.", field="holidays") from exc
+                raise InvalidInput(
+                    Msg("Holiday '%(day)s' is not an ISO date.", day=h), field="holidays"
+                ) from exc
         return cls(timezone, parsed, frozenset(days), name)
 
     def to_spec(self) -> dict:
@@ -194,7 +204,11 @@ class BusinessCalendar:
                 return a + left
             left -= b - a
         raise InvalidInput(
-            f"Calendar '{self.name}' has no working time within {MAX_SEARCH_DAYS} days.",
+            Msg(
+                "Calendar '%(name)s' has no working time within %(days)s days.",
+                name=self.name,
+                days=MAX_SEARCH_DAYS,
+            ),
             field="calendar",
         )
 

@@ -45,7 +45,7 @@ def allowed_actions(state: str) -> list[str]:
 
 def _check_state(state: str) -> None:
     if state not in STATES:
-        raise InvalidInput(f"Unknown complaint state '{state}'.", field="status")
+        raise InvalidInput(Msg("Unknown complaint state '%(state)s'.", state=state), field="status")
 
 
 def _terms(group: str, codes: list[str]) -> Msg:
@@ -62,7 +62,12 @@ def transition(state: str, action: str) -> Transition:
     t = TRANSITIONS.get(action)
     if t is None:
         raise InvalidInput(
-            f"Unknown action '{action}'. Known: {', '.join(TRANSITIONS)}.", field="action"
+            Msg(
+                "Unknown action '%(action)s'. Known: %(known)s.",
+                action=action,
+                known=", ".join(TRANSITIONS),
+            ),
+            field="action",
         )
     if state not in t.sources:
         from retento.web.labels import label_msgid

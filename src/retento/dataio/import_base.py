@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
-from retento.core.errors import FieldError, InvalidInput
+from retento.core.errors import FieldError, InvalidInput, Msg
 from retento.dataio.bulk import insert_rows, paused_gc
 from retento.dataio.mapping import Converter, Mapping
 from retento.dataio.readers import Table
@@ -78,7 +78,12 @@ class ImporterBase:
     ):
         if entity not in COLUMNS:
             raise InvalidInput(
-                f"Cannot import '{entity}'. Choose one of: {', '.join(COLUMNS)}.", field="entity"
+                Msg(
+                    "Cannot import '%(entity)s'. Choose one of: %(choices)s.",
+                    entity=entity,
+                    choices=", ".join(COLUMNS),
+                ),
+                field="entity",
             )
         self.session = session
         self.entity = entity
@@ -138,7 +143,11 @@ class ImporterBase:
                 )
         if errors:
             raise InvalidInput(
-                f"{self.table.name}: the header lacks required columns for {self.entity}.",
+                Msg(
+                    "%(name)s: the header lacks required columns for %(entity)s.",
+                    name=self.table.name,
+                    entity=self.entity,
+                ),
                 field=errors[0].field,
                 errors=errors,
             )

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from retento.core.errors import FieldError, InvalidInput
+from retento.core.errors import FieldError, InvalidInput, Msg
 from retento.core.money import MAX_MONEY
 
 MAX_CENTS = int(MAX_MONEY * 100)
@@ -55,7 +55,10 @@ class Mapping:
             return ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise InvalidInput(
-                f"Unknown time zone '{self.timezone}' (use an IANA name like Asia/Shanghai).",
+                Msg(
+                    "Unknown time zone '%(name)s' (use an IANA name like Asia/Shanghai).",
+                    name=self.timezone,
+                ),
                 field="timezone",
             ) from exc
 

@@ -99,6 +99,20 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             ),
         ),
         (
+            r"^text follows a closing quote \((?P<error>.*)\); quote the whole value$",
+            N_("text follows a closing quote (%(error)s); quote the whole value"),
+        ),
+        (
+            r"^a quoted value is never closed, so the quote swallows the rest of the file; close "
+            r'the quote \(write a quote inside a value as two quotes: ""\)$',
+            N_(
+                "a quoted value is never closed, so the quote swallows the rest of the file; "
+                'close the quote (write a quote inside a value as two quotes: "")'
+            ),
+        ),
+        (r"^The file is empty\.$", N_("The file is empty.")),
+        (r"^The worksheet is empty\.$", N_("The worksheet is empty.")),
+        (
             r"^Line (?P<n>\d+) is not valid (?P<e>\S+) text \(bytes (?P<b>[0-9a-f ]*)\)\..*$",
             N_(
                 "Line %(n)s is not valid %(e)s text (bytes %(b)s). Choose the file's encoding "

@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
-from retento.core.errors import InvalidInput, RetentoError
+from retento.core.errors import InvalidInput, Msg, RetentoError
 from retento.core.limits import current_limits, human_size
 from retento.core.validation import DbId
 from retento.dataio import wizard
@@ -19,9 +19,17 @@ from retento.dataio.messages import translate
 from retento.dataio.models import ImportJob
 from retento.dataio.schemas import COLUMNS, ENTITIES
 from retento.web.forms import PageForm
-from retento.web.i18n import N_, gettext
+from retento.web.i18n import N_
 from retento.web.nav import NavItem, register_nav
-from retento.web.render import PageUser, is_htmx, page_router, redirect, render, request_locale, tr
+from retento.web.render import (
+    PageUser,
+    error_text,
+    is_htmx,
+    page_router,
+    redirect,
+    render,
+    tr,
+)
 
 router = page_router()
 
@@ -99,19 +107,29 @@ def _text(form: FormData, name: str) -> str:
     return v.strip() if isinstance(v, str) else ""
 
 
+def _message(request: Request, message: str | None) -> str:
+    """An import message in the reader's language: a ``Msg`` (raised just now) by its template
+    with its values, a stored row message by its known shape (``dataio.messages``), a fixed one
+    by the catalogues; English when none knows it."""
+    if isinstance(message, Msg):
+        return error_text(request, message)
+    text = str(message or "")
+    if not text:
+        return text
+    shown = translate(text, lambda m: tr(request, m))
+    return shown if shown is not text else tr(request, text)
+
+
 def _errors_view(request: Request, errors: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """Stored row/column errors with their message in the reader's language."""
-    locale = request_locale(request)
-    out = []
-    for e in (errors or [])[:ERRORS_SHOWN]:
-        out.append(
-            {
-                "row": e.get("row"),
-                "field": e.get("field"),
-                "message": translate(str(e.get("message") or ""), lambda m: gettext(locale, m)),
-            }
-        )
-    return out
+    return [
+        {
+            "row": e.get("row"),
+            "field": e.get("field"),
+            "message": _message(request, e.get("message")),
+        }
+        for e in (errors or [])[:ERRORS_SHOWN]
+    ]
 
 
 def _ctx(request: Request, job: ImportJob) -> dict[str, Any]:
@@ -194,9 +212,9 @@ def upload(request: Request, form: PageForm, session: DbSession, user: PageUser)
         session.rollback()
         if exc.status in (401, 403, 404):
             raise
-        message = translate(exc.message, lambda m: tr(request, m))
+        message = _message(request, exc.message)
         if exc.errors and exc.errors[0].row:
-            message = translate(exc.errors[0].message, lambda m: tr(request, m))
+            message = _message(request, exc.errors[0].message)
         return _upload_page(
             request,
             session,
@@ -273,11 +291,7 @@ def mapping_save(
         return _mapping_page(
             request,
             job,
-            errors={
-                "timezone" if exc.field == "timezone" else "": translate(
-                    exc.message, lambda m: tr(request, m)
-                )
-            },
+            errors={"timezone" if exc.field == "timezone" else "": _message(request, exc.message)},
             problems=_errors_view(request, problems),
             status_code=422,
         )
@@ -305,7 +319,7 @@ def job_page(request: Request, session: DbSession, user: PageUser, job_id: DbId)
         error_count=len(job.errors or []),
         valid_rows=max(job.rows - job.rejected, 0),
         report=job.report or {},
-        message=translate(job.message or "", lambda m: tr(request, m)),
+        message=_message(request, job.message),
         **ctx,
     )
 

@@ -14,10 +14,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from retento.core.errors import FieldError, InvalidInput
+from retento.core.errors import FieldError, InvalidInput, Msg
 from retento.core.limits import LimitExceeded, Limits, current_limits, human_size
 from retento.dataio.cells import restore_row
 from retento.dataio.schemas import MAX_FIELD
+from retento.web.i18n import N_
 
 # The csv module's own guard; our per-column limits (MAX_FIELD and narrower) come after it.
 csv.field_size_limit(max(MAX_FIELD * 10, 1_000_000))
@@ -84,7 +85,9 @@ def _encoding_of(head: bytes, encoding: str | None) -> str:
     try:
         codecs.lookup(encoding)
     except LookupError as exc:
-        raise InvalidInput(f"Unknown encoding '{encoding}'.", field="encoding") from exc
+        raise InvalidInput(
+            Msg("Unknown encoding '%(name)s'.", name=encoding), field="encoding"
+        ) from exc
     if encoding.replace("-", "").lower() in ("utf8", "utf8sig"):
         return "utf-8-sig"
     return encoding
@@ -156,7 +159,7 @@ def read_csv(
     sample = head.decode(enc, errors="replace").lstrip("\ufeff")
     if not sample.strip() and size <= len(head):
         raise InvalidInput(
-            f"{name} is empty: expected a header line and at least one row.",
+            Msg("%(name)s is empty: expected a header line and at least one row.", name=name),
             errors=[FieldError(None, "The file is empty.", row=1)],
         )
     delim = delimiter or _guess_delimiter(sample[: sample.find("\n") if "\n" in sample else None])
@@ -183,7 +186,9 @@ def read_csv(
                 'close the quote (write a quote inside a value as two quotes: "")'
             )
         else:
-            reason = f"text follows a closing quote ({exc}); quote the whole value"
+            reason = Msg(
+                "text follows a closing quote (%(error)s); quote the whole value", error=str(exc)
+            )
         return InvalidInput(
             f"{name}: {where}: {reason}.",
             field=column,
@@ -206,7 +211,7 @@ def read_csv(
         header_cells.extend(header)
         if not any(header):
             raise InvalidInput(
-                f"{name} is empty: expected a header line and at least one row.",
+                Msg("%(name)s is empty: expected a header line and at least one row.", name=name),
                 errors=[FieldError(None, "The file is empty.", row=1)],
             )
     except BaseException:
@@ -254,8 +259,8 @@ _WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.w
 _GRACE_BYTES = 1024 * 1024  # entries smaller than this inflate too little to matter
 
 
-def _too_large(msg: str, row: int | None = None) -> LimitExceeded:
-    return LimitExceeded(msg, field="file", row=row)
+def _too_large(msg: str, row: int | None = None, **params: object) -> LimitExceeded:
+    return LimitExceeded(msg, field="file", row=row, **params)
 
 
 def _worksheet_parts(zf: zipfile.ZipFile, limits: Limits) -> set[str]:
@@ -289,13 +294,16 @@ def check_xlsx_archive(fh: BinaryIO, name: str, limits: Limits | None = None) ->
         zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
         raise InvalidInput(
-            f"{name} is not a readable XLSX workbook: {exc}.", field="file"
+            Msg("%(name)s is not a readable XLSX workbook: %(error)s.", name=name, error=str(exc)),
+            field="file",
         ) from None
     infos = zf.infolist()
     if len(infos) > limits.xlsx_entries:
         raise _too_large(
-            f"{name} holds {len(infos):,} files; an XLSX workbook may hold at most "
-            f"{limits.xlsx_entries:,}."
+            N_("%(name)s holds %(n)s files; an XLSX workbook may hold at most %(max)s."),
+            name=name,
+            n=f"{len(infos):,}",
+            max=f"{limits.xlsx_entries:,}",
         )
     sheets = _worksheet_parts(zf, limits)
     total = 0
@@ -304,19 +312,36 @@ def check_xlsx_archive(fh: BinaryIO, name: str, limits: Limits | None = None) ->
         packed = max(info.compress_size, 1)
         if info.file_size > _GRACE_BYTES and info.file_size > limits.xlsx_ratio * packed:
             raise _too_large(
-                f"{name} looks like a zip bomb: {info.filename} would inflate to "
-                f"{human_size(info.file_size)} ({info.file_size // packed:,} times its packed "
-                f"size; the limit is {limits.xlsx_ratio} times)."
+                N_(
+                    "%(name)s looks like a zip bomb: %(part)s would inflate to %(size)s (%(ratio)s "
+                    "times its packed size; the limit is %(max)s times)."
+                ),
+                name=name,
+                part=info.filename,
+                size=human_size(info.file_size),
+                ratio=f"{info.file_size // packed:,}",
+                max=limits.xlsx_ratio,
             )
         if info.filename not in sheets and info.file_size > limits.xlsx_part_bytes:
             raise _too_large(
-                f"{name}: {info.filename} would inflate to {human_size(info.file_size)}, and it "
-                f"is read whole into memory; the limit is {human_size(limits.xlsx_part_bytes)}."
+                N_(
+                    "%(name)s: %(part)s would inflate to %(size)s, and it is read whole into "
+                    "memory; the limit is %(max)s."
+                ),
+                name=name,
+                part=info.filename,
+                size=human_size(info.file_size),
+                max=human_size(limits.xlsx_part_bytes),
             )
     if total > limits.xlsx_uncompressed_bytes:
         raise _too_large(
-            f"{name} would inflate to {human_size(total)}; the limit is "
-            f"{human_size(limits.xlsx_uncompressed_bytes)}. Split the workbook or import CSV."
+            N_(
+                "%(name)s would inflate to %(size)s; the limit is %(max)s. Split the workbook or "
+                "import CSV."
+            ),
+            name=name,
+            size=human_size(total),
+            max=human_size(limits.xlsx_uncompressed_bytes),
         )
 
 
@@ -333,7 +358,8 @@ def open_xlsx(source: bytes | BinaryIO, name: str) -> Any:
         ws = wb.worksheets[0]
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise InvalidInput(
-            f"{name} is not a readable XLSX workbook: {exc}.", field="file"
+            Msg("%(name)s is not a readable XLSX workbook: %(error)s.", name=name, error=str(exc)),
+            field="file",
         ) from None
     return wb, ws
 
@@ -354,15 +380,24 @@ def xlsx_rows(ws: Any, name: str) -> Iterator[tuple[int, tuple[Any, ...]]]:
     for no, values in enumerate(ws.iter_rows(values_only=True, max_col=width), 1):
         if no > max_rows:
             raise _too_large(
-                f"{name} has more than {max_rows:,} rows; the limit is {max_rows:,} rows. "
-                "Split the file or import it as CSV.",
+                N_(
+                    "%(name)s has more than %(max)s rows; the limit is %(max)s rows. Split the file "
+                    "or import it as CSV."
+                ),
                 row=no,
+                name=name,
+                max=f"{max_rows:,}",
             )
         if len(values) > max_cols and values[max_cols] is not None:
             raise _too_large(
-                f"{name}: row {no} has more than {max_cols} columns; the limit is "
-                f"{max_cols} columns.",
+                N_(
+                    "%(name)s: row %(line)s has more than %(max)s columns; the limit is %(max)s "
+                    "columns."
+                ),
                 row=no,
+                name=name,
+                line=no,
+                max=max_cols,
             )
         yield no, values
 
@@ -396,7 +431,7 @@ def read_xlsx(source: bytes | BinaryIO, name: str, owned: bool = False) -> Table
     if header_row is None:
         release()
         raise InvalidInput(
-            f"{name} is empty: expected a header row and at least one row.",
+            Msg("%(name)s is empty: expected a header row and at least one row.", name=name),
             errors=[FieldError(None, "The worksheet is empty.", row=1)],
         )
     header = [_cell(v).strip() for v in header_row]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from retento.audit.service import record
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.dataio import exporter
 from retento.dataio.cells import neutralise_row
 from retento.dataio.importer import Progress, run_import
@@ -78,7 +78,12 @@ def import_file(
     require(actor, "data:import")
     if entity not in ENTITIES:
         raise InvalidInput(
-            f"Cannot import '{entity}'. Choose one of: {', '.join(ENTITIES)}.", field="entity"
+            Msg(
+                "Cannot import '%(entity)s'. Choose one of: %(choices)s.",
+                entity=entity,
+                choices=", ".join(ENTITIES),
+            ),
+            field="entity",
         )
     mapping = mapping or Mapping()
     table = open_table(source, name, encoding=mapping.encoding, delimiter=mapping.delimiter)
@@ -127,7 +132,11 @@ def export_csv(
     require(actor, "data:export")
     if entity not in EXPORT_ENTITIES:
         raise InvalidInput(
-            f"Cannot export '{entity}'. Choose one of: {', '.join(EXPORT_ENTITIES)}.",
+            Msg(
+                "Cannot export '%(entity)s'. Choose one of: %(choices)s.",
+                entity=entity,
+                choices=", ".join(EXPORT_ENTITIES),
+            ),
             field="entity",
         )
     return exporter.export(session, entity, filters or {})

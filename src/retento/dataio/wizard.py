@@ -30,7 +30,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.config import get_settings
 from retento.core.db import transaction
-from retento.core.errors import InvalidInput, NotFound, RetentoError
+from retento.core.errors import InvalidInput, Msg, NotFound, RetentoError
 from retento.core.hooks import emit
 from retento.dataio import service
 from retento.dataio.importer import Importer
@@ -153,7 +153,12 @@ def create_job(
     require(actor, "data:import")
     if entity not in ENTITIES:
         raise InvalidInput(
-            f"Cannot import '{entity}'. Choose one of: {', '.join(ENTITIES)}.", field="entity"
+            Msg(
+                "Cannot import '%(entity)s'. Choose one of: %(choices)s.",
+                entity=entity,
+                choices=", ".join(ENTITIES),
+            ),
+            field="entity",
         )
     header = read_preview(content, filename, encoding)[0]
     job = ImportJob(
@@ -242,7 +247,10 @@ def save_mapping(
     fields = {c.name for c in COLUMNS[job.entity]}
     for src, dst in columns.items():
         if dst is not None and dst not in fields:
-            raise InvalidInput(f"'{dst}' is not a field of {job.entity}.", field=src)
+            raise InvalidInput(
+                Msg("'%(field)s' is not a field of %(entity)s.", field=dst, entity=job.entity),
+                field=src,
+            )
     mapping = Mapping(columns=dict(columns), timezone=timezone or "UTC", encoding=job.encoding)
     mapping.tz()
     table = open_table(job.content, job.filename, encoding=job.encoding)

@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from retento.analytics.basket import BasketAnalysis, OrderLines
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.insights import runs
 from retento.insights.models import InsightRun
 from retento.orders.models import Order, OrderLine
 from retento.products.models import Product
+from retento.web.i18n import N_
 
 KIND = "basket"
 LEVELS = ("product", "category")
@@ -43,10 +44,16 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            raise InvalidInput(f"{field} must be a number.", field=field) from None
+            raise InvalidInput(
+                Msg("%(field)s must be a number.", field=field), field=field
+            ) from None
         if not math.isfinite(value) or value > hi or value < lo or (lo_open and value == lo):
-            rng = f"above {lo}" if lo_open else f"at least {lo}"
-            raise InvalidInput(f"{field} must be {rng} and at most {hi}.", field=field)
+            template = (
+                N_("%(field)s must be above %(lo)s and at most %(hi)s.")
+                if lo_open
+                else N_("%(field)s must be at least %(lo)s and at most %(hi)s.")
+            )
+            raise InvalidInput(Msg(template, field=field, lo=lo, hi=hi), field=field)
         return value
 
     min_support = number("min_support", 0.01, 0.0, 1.0, lo_open=True)
@@ -90,7 +97,8 @@ def order_lines(session: Session, level: str, since: str | None) -> tuple[np.nda
     rows = session.execute(stmt.limit(MAX_LINES + 1)).all()
     if len(rows) > MAX_LINES:
         raise InvalidInput(
-            f"More than {MAX_LINES:,} order lines: choose a later start date.", field="since"
+            Msg("More than %(n)s order lines: choose a later start date.", n=f"{MAX_LINES:,}"),
+            field="since",
         )
     if not rows:
         raise InvalidInput("There are no order lines to analyse.", field="since")

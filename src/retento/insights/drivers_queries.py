@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.complaints.models import Complaint
-from retento.core.errors import InvalidInput, NotFound
+from retento.core.errors import InvalidInput, Msg, NotFound
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise_row
 from retento.loyalty.models import LoyaltyAccount
@@ -275,7 +275,9 @@ def driver_report(
     require(actor, "score:read")
     locale = actor.locale or "en"
     if outcome not in OUTCOMES:
-        raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}.", field="outcome")
+        raise InvalidInput(
+            Msg("outcome must be one of %(choices)s.", choices=", ".join(OUTCOMES)), field="outcome"
+        )
     if ci not in ("bootstrap", "ols"):
         raise InvalidInput("ci must be bootstrap or ols.", field="ci")
     if not 30 <= period_days <= 1095:
@@ -360,8 +362,11 @@ def _drivers(
             info["features_until"] = end.date().isoformat()
     if len(X) < MIN_ROWS or int(np.isfinite(np.asarray(y, dtype=float)).sum()) < MIN_ROWS:
         raise InvalidInput(
-            f"Only {len(X)} customers or responses have this outcome; at least {MIN_ROWS} are "
-            "needed.",
+            Msg(
+                "Only %(n)s customers or responses have this outcome; at least %(min)s are needed.",
+                n=len(X),
+                min=MIN_ROWS,
+            ),
             field="survey_id" if outcome == "survey_items" else "outcome",
         )
     logged = [c for c in LOG_FEATURES if c in X.columns] if outcome != "survey_items" else []
@@ -371,7 +376,9 @@ def _drivers(
     try:
         model.fit(X, np.asarray(y, dtype=float))
     except ValueError as exc:
-        raise InvalidInput(f"The drivers cannot be estimated: {exc}", field="outcome") from exc
+        raise InvalidInput(
+            Msg("The drivers cannot be estimated: %(reason)s", reason=str(exc)), field="outcome"
+        ) from exc
     s = model.summary()
     perf = None
     if outcome == "survey_items":
@@ -453,7 +460,12 @@ def propensity_report(
     if method not in ("gb", "logistic"):
         raise InvalidInput("method must be gb or logistic.", field="method")
     if target not in target_choices(session)[kind]:
-        raise InvalidInput(f"No {kind} is called {target!r}.", field="target")
+        template = (
+            N_("No category is called %(target)s.")
+            if kind == "category"
+            else N_("No product is called %(target)s.")
+        )
+        raise InvalidInput(Msg(template, target=repr(target)), field="target")
     key = (
         str(session.get_bind().engine.url),
         _purchase_fingerprint(session),
@@ -516,7 +528,8 @@ def _propensity(
         model.fit_transactions(lines, as_of)
     except ValueError as exc:
         raise InvalidInput(
-            f"The propensity cannot be estimated: {exc}", field="horizon_days"
+            Msg("The propensity cannot be estimated: %(reason)s", reason=str(exc)),
+            field="horizon_days",
         ) from exc
     scores = model.score_transactions(lines, as_of)
     inv = scores.head(top_k).assign(rank=np.arange(1, min(top_k, len(scores)) + 1))

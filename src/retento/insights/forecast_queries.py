@@ -33,7 +33,7 @@ from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from retento.complaints.models import Complaint
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.orders.models import Order
 from retento.surveys.models import SurveyAnswer, SurveyQuestion, SurveyResponse
 from retento.web.i18n import N_
@@ -170,9 +170,14 @@ def kpi_series(session: Session, kpi: str, freq: str, *, today: date | None = No
     from retento.analytics.forecast import ForecastInputError, make_series
 
     if kpi not in KPIS:
-        raise InvalidInput(f"Unknown KPI {kpi!r}; use one of {', '.join(KPIS)}.", field="kpi")
+        raise InvalidInput(
+            Msg("Unknown KPI %(kpi)s; use one of %(known)s.", kpi=repr(kpi), known=", ".join(KPIS)),
+            field="kpi",
+        )
     if freq not in FREQ_NAMES:
-        raise InvalidInput(f"Unknown frequency {freq!r}; use D, W or M.", field="freq")
+        raise InvalidInput(
+            Msg("Unknown frequency %(freq)s; use D, W or M.", freq=repr(freq)), field="freq"
+        )
     today = today or datetime.now(UTC).date()
     rows, first = _rows(session, kpi, freq)
     first = _as_utc(first)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from retento.analytics.segments import SEGMENT_FEATURES, CustomerSegmentation
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.versioning import lock_for_edit
 from retento.insights import runs
 from retento.insights.models import InsightRun, InsightSegment, InsightSegmentMember
@@ -50,6 +50,10 @@ def _latest_score_run(session: Session) -> ScoreRun:
     return run
 
 
+def _name_taken(name: str) -> Msg:
+    return Msg("A segment named %(name)s already exists.", name=repr(name))
+
+
 def check_params(params: dict[str, Any]) -> dict[str, Any]:
     """Normalised parameters; ``InvalidInput`` names the first bad field."""
     method = params.get("method", "kmeans")
@@ -61,21 +65,27 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
     if k is not None:
         k = int(k)
         if not 1 <= k <= MAX_K:
-            raise InvalidInput(f"k must be between 1 and {MAX_K}.", field="k")
+            raise InvalidInput(Msg("k must be between 1 and %(max)s.", max=MAX_K), field="k")
     elif not 2 <= k_min <= k_max:
         raise InvalidInput("k_min must be at least 2 and at most k_max.", field="k_min")
     elif k_max > MAX_K:
-        raise InvalidInput(f"k_max must be at most {MAX_K}.", field="k_max")
+        raise InvalidInput(Msg("k_max must be at most %(max)s.", max=MAX_K), field="k_max")
     features = list(params.get("features") or SEGMENT_FEATURES)
     unknown = [f for f in features if f not in SEGMENT_FEATURES]
     if unknown:
         raise InvalidInput(
-            f"Unknown feature {unknown[0]!r}; known: {', '.join(SEGMENT_FEATURES)}.",
+            Msg(
+                "Unknown feature %(feature)s; known: %(known)s.",
+                feature=repr(unknown[0]),
+                known=", ".join(SEGMENT_FEATURES),
+            ),
             field="features",
         )
     missing = [f for f in REQUIRED if f not in features]
     if missing:
-        raise InvalidInput(f"The feature {missing[0]!r} is required.", field="features")
+        raise InvalidInput(
+            Msg("The feature %(feature)s is required.", feature=repr(missing[0])), field="features"
+        )
     seed = int(params.get("seed", 0))
     return {
         "method": method,
@@ -211,10 +221,16 @@ def start_run(
     p = check_params(params)
     X, score_run, notes = feature_frame(session, p["features"])
     if p["k"] is not None and p["k"] > len(X):
-        raise InvalidInput(f"k={p['k']} but only {len(X)} customers have orders.", field="k")
+        raise InvalidInput(
+            Msg("k=%(k)s but only %(n)s customers have orders.", k=p["k"], n=len(X)), field="k"
+        )
     if p["k"] is None and len(X) < p["k_min"] + 1:
         raise InvalidInput(
-            f"Only {len(X)} customers have orders: too few to choose k from {p['k_min']}.",
+            Msg(
+                "Only %(n)s customers have orders: too few to choose k from %(k_min)s.",
+                n=len(X),
+                k_min=p["k_min"],
+            ),
             field="k_min",
         )
     job = {
@@ -281,10 +297,13 @@ def save_segment(
     def existing() -> tuple[InsightSegment, bool]:
         found = session.scalar(select(InsightSegment).where(InsightSegment.name == name))
         if found is None:
-            raise Conflict(f"A segment named {name!r} was just saved; try again.", field="name")
+            raise Conflict(
+                Msg("A segment named %(name)s was just saved; try again.", name=repr(name)),
+                field="name",
+            )
         if found.run_id == run.id:
             return found, False
-        raise Conflict(f"A segment named {name!r} already exists.", field="name")
+        raise Conflict(_name_taken(name), field="name")
 
     if session.scalar(select(InsightSegment.id).where(InsightSegment.name == name)) is not None:
         return existing()
@@ -344,14 +363,14 @@ def rename_segment(
         select(InsightSegment.id).where(InsightSegment.name == name, InsightSegment.id != seg.id)
     )
     if clash is not None:
-        raise Conflict(f"A segment named {name!r} already exists.", field="name")
+        raise Conflict(_name_taken(name), field="name")
     seg.name = name
     sp = session.begin_nested()
     try:
         session.flush()
     except IntegrityError:
         sp.rollback()
-        raise Conflict(f"A segment named {name!r} already exists.", field="name") from None
+        raise Conflict(_name_taken(name), field="name") from None
     sp.commit()
     return seg
 
@@ -414,10 +433,15 @@ def check_filter(session: Session, value: tuple[int, int], field: str = "segment
     """``InvalidInput`` unless saved segment ``value[0]`` exists and has cluster ``value[1]``."""
     seg = session.get(InsightSegment, value[0])
     if seg is None:
-        raise InvalidInput(f"Saved segment {value[0]} does not exist.", field=field)
+        raise InvalidInput(Msg("Saved segment %(id)s does not exist.", id=value[0]), field=field)
     if not 0 <= value[1] < seg.k:
         raise InvalidInput(
-            f"Saved segment {value[0]} has clusters 0 to {seg.k - 1}, not {value[1]}.",
+            Msg(
+                "Saved segment %(id)s has clusters 0 to %(last)s, not %(cluster)s.",
+                id=value[0],
+                last=seg.k - 1,
+                cluster=value[1],
+            ),
             field=field,
         )
 

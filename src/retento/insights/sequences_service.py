@@ -21,7 +21,7 @@ from retento.analytics.next_item import NextItemRecommender, evaluate_next_item
 from retento.analytics.sequences import PurchaseSequences, frequent_sequences
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.insights import runs
 from retento.insights.basket_service import _names
 from retento.insights.models import InsightRun
@@ -46,13 +46,23 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
         if raw is None or raw == "":
             if optional:
                 return None
-            raise InvalidInput(f"{field} is required.", field=field)
+            raise InvalidInput(Msg("%(field)s is required.", field=field), field=field)
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            raise InvalidInput(f"{field} must be a number.", field=field) from None
+            raise InvalidInput(
+                Msg("%(field)s must be a number.", field=field), field=field
+            ) from None
         if not math.isfinite(value) or not lo <= value <= hi:
-            raise InvalidInput(f"{field} must be between {lo:g} and {hi:g}.", field=field)
+            raise InvalidInput(
+                Msg(
+                    "%(field)s must be between %(lo)s and %(hi)s.",
+                    field=field,
+                    lo=format(lo, "g"),
+                    hi=format(hi, "g"),
+                ),
+                field=field,
+            )
         return value
 
     min_support = number("min_support", 0.01, 0.0, 1.0)
@@ -88,7 +98,7 @@ def purchase_lines(session: Session, level: str) -> pd.DataFrame:
         )
     rows = session.execute(stmt.limit(MAX_LINES + 1)).all()
     if len(rows) > MAX_LINES:
-        raise InvalidInput(f"More than {MAX_LINES:,} order lines.", field="level")
+        raise InvalidInput(Msg("More than %(n)s order lines.", n=f"{MAX_LINES:,}"), field="level")
     if not rows:
         raise InvalidInput("There are no order lines to analyse.", field="level")
     df = pd.DataFrame(rows, columns=["customer", "at", "item"])

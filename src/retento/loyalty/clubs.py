@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.loyalty import ledger
 from retento.loyalty.models import (
     LoyaltyAttendance,
@@ -29,9 +29,11 @@ def list_clubs(session: Session, *, actor: User) -> list[LoyaltyClub]:
 def create_club(session: Session, data: ClubIn, *, actor: User) -> LoyaltyClub:
     require(actor, "loyalty:manage")
     if session.scalar(select(LoyaltyClub.id).where(LoyaltyClub.name == data.name)):
-        raise Conflict(f"A club named '{data.name}' exists.", field="name")
+        raise Conflict(Msg("A club named '%(name)s' exists.", name=data.name), field="name")
     if data.min_tier_id is not None and session.get(LoyaltyTier, data.min_tier_id) is None:
-        raise InvalidInput(f"Tier {data.min_tier_id} does not exist.", field="min_tier_id")
+        raise InvalidInput(
+            Msg("Tier %(id)s does not exist.", id=data.min_tier_id), field="min_tier_id"
+        )
     c = LoyaltyClub(**data.model_dump())
     session.add(c)
     session.flush()
@@ -52,11 +54,16 @@ def join(session: Session, club_id: int, customer_id: int, *, actor: User) -> Lo
     club = _club(session, club_id)
     w = ledger.get_wallet(session, customer_id)
     if w is None:
-        raise InvalidInput(f"Customer {customer_id} is not a loyalty member.", field="customer_id")
+        raise InvalidInput(
+            Msg("Customer %(id)s is not a loyalty member.", id=customer_id), field="customer_id"
+        )
     if club.min_tier_id is not None:
         need = session.get(LoyaltyTier, club.min_tier_id)
         if need is not None and (w.tier is None or w.tier.rank < need.rank):
-            raise Conflict(f"The club is for {need.name} members and above.", field="customer_id")
+            raise Conflict(
+                Msg("The club is for %(tier)s members and above.", tier=need.name),
+                field="customer_id",
+            )
     existing = session.scalar(
         select(LoyaltyClubMember).where(
             LoyaltyClubMember.club_id == club.id, LoyaltyClubMember.customer_id == customer_id

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from retento.analytics.loyalty import DIMENSIONS, LoyaltyMeasure
 from retento.complaints.models import OPEN_STATUSES, Complaint
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.customers.models import Customer
 from retento.orders.models import Order, OrderLine
 from retento.surveys.models import SurveyAnswer, SurveyQuestion, SurveyResponse
@@ -85,7 +85,12 @@ def parse_weights(raw: str | None) -> dict[str, float] | None:
                 key = key.strip()
                 if key not in DIMENSIONS:
                     raise InvalidInput(
-                        f"unknown dimension {key!r}; use {', '.join(DIMENSIONS)}", field="weights"
+                        Msg(
+                            "unknown dimension %(key)s; use %(dims)s",
+                            key=repr(key),
+                            dims=", ".join(DIMENSIONS),
+                        ),
+                        field="weights",
                     )
                 out[key] = float(value)
         elif len(parts) == len(DIMENSIONS):
@@ -658,7 +663,9 @@ def measure_customers(
 
     require(actor, "score:read")
     if loyalty_type is not None and loyalty_type not in LOYALTY_TYPES:
-        raise InvalidInput(f"type must be one of {', '.join(LOYALTY_TYPES)}", field="type")
+        raise InvalidInput(
+            Msg("type must be one of %(choices)s", choices=", ".join(LOYALTY_TYPES)), field="type"
+        )
     ids = None
     if customer_id is not None:
         found = session.scalar(

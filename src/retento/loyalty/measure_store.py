@@ -32,7 +32,7 @@ from retento.analytics.loyalty import DEFAULT_WEIGHTS, DIMENSIONS, LOYALTY_TYPES
 from retento.audit.service import record
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, NotFound, RetentoError
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, RetentoError
 from retento.customers.models import Customer
 from retento.loyalty import measure
 from retento.loyalty.measure_models import LoyaltyMeasurement, LoyaltyMeasurementRun
@@ -203,9 +203,16 @@ def start_run(
 
 
 def _busy(run_id: int | None) -> Conflict:
-    which = f" #{run_id}" if run_id is not None else ""
+    if run_id is None:
+        return Conflict(
+            Msg("Loyalty measurement run is still in progress; wait for it to finish."),
+            field="run",
+        )
     return Conflict(
-        f"Loyalty measurement run{which} is still in progress; wait for it to finish.",
+        Msg(
+            "Loyalty measurement run #%(id)s is still in progress; wait for it to finish.",
+            id=run_id,
+        ),
         field="run",
     )
 
@@ -620,7 +627,9 @@ def stored_customers(
     and the run it comes from (None before the first run: then everything is empty)."""
     require(actor, "score:read")
     if loyalty_type is not None and loyalty_type not in LOYALTY_TYPES:
-        raise InvalidInput(f"type must be one of {', '.join(LOYALTY_TYPES)}", field="type")
+        raise InvalidInput(
+            Msg("type must be one of %(choices)s", choices=", ".join(LOYALTY_TYPES)), field="type"
+        )
     if customer_id is not None:
         found = session.scalar(select(Customer.id).where(Customer.id == customer_id, _active()))
         if found is None:

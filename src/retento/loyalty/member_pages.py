@@ -12,7 +12,15 @@ from retento.core.errors import InvalidInput, RetentoError
 from retento.loyalty import members_io, programme
 from retento.loyalty.member_routes import MAX_UPLOAD, list_members
 from retento.web.forms import PageForm
-from retento.web.render import PageUser, flash, page_router, redirect, render, tr
+from retento.web.render import (
+    PageUser,
+    error_text,
+    flash,
+    page_router,
+    redirect,
+    render,
+    tr,
+)
 
 router = page_router()
 PAGE = 50
@@ -77,7 +85,10 @@ def import_members(
         session.rollback()
         if exc.status == 403:
             raise
-        errors = [e.as_dict() for e in exc.errors] or [{"field": exc.field, "message": exc.message}]
+        # The rows' messages (and the file's) in the reader's language, values put back.
+        errors = [
+            {**e.as_dict(), "message": error_text(request, e.message)} for e in exc.errors
+        ] or [{"field": exc.field, "message": error_text(request, exc.message)}]
         return _page(request, session, user, errors=errors, status_code=exc.status)
     flash(
         request,

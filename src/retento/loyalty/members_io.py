@@ -33,7 +33,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.config import get_settings
 from retento.core.db import utcnow
-from retento.core.errors import FieldError, InvalidInput, RetentoError
+from retento.core.errors import FieldError, InvalidInput, Msg, RetentoError
 from retento.customers.models import Customer
 from retento.dataio.cells import restore_row
 from retento.dataio.readers import open_table
@@ -97,7 +97,7 @@ def _check(session: Session, table) -> tuple[list[_Row], list[str]]:
     keys: dict[str, int] = {}
     for line, raw in table.rows:
         if len(parsed) + len(errors) >= MAX_ROWS:
-            raise InvalidInput(f"At most {MAX_ROWS} rows per file.", field="file")
+            raise InvalidInput(Msg("At most %(n)s rows per file.", n=MAX_ROWS), field="file")
         cells = restore_row(raw)
 
         def cell(name: str, cells: list[str] = cells) -> str:
@@ -121,7 +121,9 @@ def _check(session: Session, table) -> tuple[list[_Row], list[str]]:
         if code:
             tier = tiers.get(code.lower())
             if tier is None:
-                errors.append(FieldError("tier", f"unknown tier '{code[:30]}'", line, code))
+                errors.append(
+                    FieldError("tier", Msg("unknown tier '%(code)s'", code=code[:30]), line, code)
+                )
         balance = 0
         text = cell("opening_balance")
         if text:
@@ -140,9 +142,13 @@ def _check(session: Session, table) -> tuple[list[_Row], list[str]]:
         if balance and not key:
             errors.append(FieldError("key", "an opening balance needs a key", line))
         if key and len(key) > MAX_KEY:
-            errors.append(FieldError("key", f"is longer than {MAX_KEY} characters", line))
+            errors.append(
+                FieldError("key", Msg("is longer than %(n)s characters", n=MAX_KEY), line)
+            )
         elif key and key in keys:
-            errors.append(FieldError("key", f"is used again (row {keys[key]})", line, key))
+            errors.append(
+                FieldError("key", Msg("is used again (row %(row)s)", row=keys[key]), line, key)
+            )
         elif key:
             keys[key] = line
         joined = None
@@ -179,7 +185,12 @@ def _check(session: Session, table) -> tuple[list[_Row], list[str]]:
             cid = by_ext.get(ext)
             if cid is None:
                 errors.append(
-                    FieldError("customer_external_id", f"unknown customer '{ext[:40]}'", line, ext)
+                    FieldError(
+                        "customer_external_id",
+                        Msg("unknown customer '%(v)s'", v=ext[:40]),
+                        line,
+                        ext,
+                    )
                 )
                 continue
         else:
@@ -188,14 +199,21 @@ def _check(session: Session, table) -> tuple[list[_Row], list[str]]:
                 msg = (
                     "no customer has this e-mail"
                     if not found
-                    else (f"{len(found)} customers have this e-mail; use customer_external_id")
+                    else Msg(
+                        "%(n)s customers have this e-mail; use customer_external_id",
+                        n=len(found),
+                    )
                 )
                 errors.append(FieldError("email", msg, line, email))
                 continue
             cid = found[0]
         if cid in seen:
             errors.append(
-                FieldError("customer_external_id", f"the same customer as row {seen[cid]}", line)
+                FieldError(
+                    "customer_external_id",
+                    Msg("the same customer as row %(row)s", row=seen[cid]),
+                    line,
+                )
             )
             continue
         seen[cid] = line
@@ -203,7 +221,8 @@ def _check(session: Session, table) -> tuple[list[_Row], list[str]]:
     if errors:
         errors.sort(key=lambda e: e.row or 0)
         raise InvalidInput(
-            f"{len(errors)} problem(s) in the file; nothing was imported.", errors=errors
+            Msg("%(n)s problem(s) in the file; nothing was imported.", n=len(errors)),
+            errors=errors,
         )
     return rows, ignored
 
@@ -279,7 +298,8 @@ def import_members(
                 errors.append(FieldError(col, message, r.line))
         if errors:
             raise InvalidInput(
-                f"{len(errors)} problem(s) in the file; nothing was imported.", errors=errors
+                Msg("%(n)s problem(s) in the file; nothing was imported.", n=len(errors)),
+                errors=errors,
             )
     except BaseException:
         sp.rollback()

@@ -18,7 +18,7 @@ from __future__ import annotations
 from sqlalchemy import insert, select, update
 
 from retento.core.db import utcnow
-from retento.core.errors import Conflict
+from retento.core.errors import Conflict, Msg
 from retento.core.hooks import subscribe
 from retento.loyalty import ledger
 from retento.loyalty.models import LoyaltyAccount, LoyaltyHold, LoyaltyLot
@@ -48,7 +48,10 @@ def merge_points(session, *, survivor, merged, actor=None, handled: set, moved=N
     )
     if held is not None:
         raise Conflict(
-            f"Customer {merged.id} has open point holds; confirm or void them before merging.",
+            Msg(
+                "Customer %(id)s has open point holds; confirm or void them before merging.",
+                id=merged.id,
+            ),
             field="merge_id",
         )
     actor_id = actor.id if actor else None

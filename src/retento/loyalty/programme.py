@@ -14,7 +14,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.complaints.policies import VALUE_CLASSES
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.versioning import lock_for_edit
 from retento.loyalty import ledger
 from retento.loyalty.models import (
@@ -45,7 +45,7 @@ def update_programme(
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for k, v in changes.items():
         if v is None:
-            raise InvalidInput(f"{k} cannot be empty.", field=k)
+            raise InvalidInput(Msg("%(field)s cannot be empty.", field=k), field=k)
     pending = changes.get("pending_days", p.pending_days)
     if pending and pending >= changes.get("expiry_days", p.expiry_days):
         raise InvalidInput(
@@ -81,7 +81,9 @@ def _for_edit(session: Session, model, what: str, obj_id: int | None, *expected:
 def _unique(session: Session, model, field: str, value, own_id: int | None) -> None:
     other = session.scalar(select(model.id).where(getattr(model, field) == value))
     if other is not None and other != own_id:
-        raise Conflict(f"{field} '{value}' is already used.", field=field)
+        raise Conflict(
+            Msg("%(field)s '%(value)s' is already used.", field=field, value=value), field=field
+        )
 
 
 def save_tier(
@@ -95,8 +97,10 @@ def save_tier(
     require(actor, "loyalty:manage")
     if data.sla_class and data.sla_class not in VALUE_CLASSES:
         raise InvalidInput(
-            f"sla_class must be one of {', '.join(VALUE_CLASSES)} (the complaint SLA policies' "
-            "value classes).",
+            Msg(
+                "sla_class must be one of %(choices)s (the complaint SLA policies' value classes).",
+                choices=", ".join(VALUE_CLASSES),
+            ),
             field="sla_class",
         )
     _unique(session, LoyaltyTier, "code", data.code, tier_id)
@@ -146,7 +150,9 @@ def save_rule(
         from retento.products.models import Product
 
         if session.get(Product, data.product_id) is None:
-            raise InvalidInput(f"Product {data.product_id} does not exist.", field="product_id")
+            raise InvalidInput(
+                Msg("Product %(id)s does not exist.", id=data.product_id), field="product_id"
+            )
     r = _for_edit(session, LoyaltyRule, "Rule", rule_id, data.version, expected_version)
     before = snapshot(r) if rule_id is not None else None
     for k, v in data.model_dump(exclude={"version"}).items():
@@ -180,7 +186,9 @@ def save_reward(
     require(actor, "loyalty:manage")
     _unique(session, LoyaltyReward, "code", data.code, reward_id)
     if data.min_tier_id is not None and session.get(LoyaltyTier, data.min_tier_id) is None:
-        raise InvalidInput(f"Tier {data.min_tier_id} does not exist.", field="min_tier_id")
+        raise InvalidInput(
+            Msg("Tier %(id)s does not exist.", id=data.min_tier_id), field="min_tier_id"
+        )
     r = _for_edit(session, LoyaltyReward, "Reward", reward_id, data.version, expected_version)
     before = snapshot(r) if reward_id is not None else None
     for k, v in data.model_dump(exclude={"version"}).items():

@@ -15,7 +15,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
 from retento.core.locking import lock_row
 from retento.loyalty import ledger
 from retento.loyalty.ledger import (
@@ -39,11 +39,14 @@ from retento.loyalty.models import (
     LoyaltyTierChange,
 )
 from retento.loyalty.tiers import QUALIFYING_POINTS, qualifying, qualifying_lots, tiers
+from retento.web.i18n import N_
 
 
 def _points(n: int, field: str = "points") -> int:
     if not isinstance(n, int) or isinstance(n, bool) or n <= 0 or n > MAX_POINTS:
-        raise InvalidInput(f"Points must be a whole number from 1 to {MAX_POINTS}.", field=field)
+        raise InvalidInput(
+            Msg("Points must be a whole number from 1 to %(max)s.", max=MAX_POINTS), field=field
+        )
     return n
 
 
@@ -106,15 +109,23 @@ def redeem(
             .execution_options(populate_existing=True)
         )
         if reward is None or not reward.active:
-            raise InvalidInput(f"Reward {reward_id} is not available.", field="reward_id")
+            raise InvalidInput(
+                Msg("Reward %(id)s is not available.", id=reward_id), field="reward_id"
+            )
         if points is not None and points != reward.points_cost:
             raise InvalidInput("Points must match the reward's cost.", field="points")
         points = reward.points_cost
         if reward.stock is not None and reward.stock <= 0:
-            raise Conflict(f"Reward '{reward.name}' is out of stock.", field="reward_id")
+            raise Conflict(
+                Msg("Reward '%(name)s' is out of stock.", name=reward.name), field="reward_id"
+            )
         if reward.min_tier is not None and (w.tier is None or w.tier.rank < reward.min_tier.rank):
             raise Conflict(
-                f"Reward '{reward.name}' is for {reward.min_tier.name} members and above.",
+                Msg(
+                    "Reward '%(name)s' is for %(tier)s members and above.",
+                    name=reward.name,
+                    tier=reward.min_tier.name,
+                ),
                 field="reward_id",
             )
     if points is None:
@@ -125,7 +136,9 @@ def redeem(
 
         o = session.get(Order, order_id)
         if o is None or o.customer_id != customer_id:
-            raise InvalidInput(f"Order {order_id} is not this customer's.", field="order_id")
+            raise InvalidInput(
+                Msg("Order %(id)s is not this customer's.", id=order_id), field="order_id"
+            )
     now = now or utcnow()
     # One query for the wallet's lots: the due ones expire first, the rest are spent from.
     due, live = ledger.split_lots(ledger.live_lots(session, w.id), now)
@@ -133,7 +146,12 @@ def redeem(
     available = sum(lot.remaining for lot in live) - w.debt
     if points > available:
         raise Conflict(
-            f"Not enough points: {available} available, {points} needed.", field="points"
+            Msg(
+                "Not enough points: %(available)s available, %(points)s needed.",
+                available=available,
+                points=points,
+            ),
+            field="points",
         )
     try:
         p = open_journal(
@@ -212,7 +230,7 @@ def adjust(
         expire_wallet_now(session, w, now, actor_id=actor.id, due=due)
         available = sum(lot.remaining for lot in live) - w.debt
         if -points > available:
-            raise Conflict(f"Only {available} points can be taken off.", field="points")
+            raise Conflict(Msg("Only %(n)s points can be taken off.", n=available), field="points")
     try:
         p = open_journal(
             session,
@@ -256,10 +274,12 @@ def reverse(session: Session, journal_id: int, *, actor: User, reason: str) -> L
     if j is None:
         raise NotFound("Journal", journal_id)
     if j.kind not in REVERSIBLE or j.customer_id is None:
-        raise Conflict(f"A {j.kind} journal cannot be reversed.", field="journal_id")
+        raise Conflict(
+            Msg("A %(kind)s journal cannot be reversed.", kind=Term(j.kind)), field="journal_id"
+        )
     w = _member(session, j.customer_id)
     if session.scalar(select(LoyaltyJournal.id).where(LoyaltyJournal.reverses_id == j.id)):
-        raise Conflict(f"Journal {j.id} is already reversed.", field="journal_id")
+        raise Conflict(Msg("Journal %(id)s is already reversed.", id=j.id), field="journal_id")
     postings = list(
         session.scalars(select(LoyaltyPosting).where(LoyaltyPosting.journal_id == j.id))
     )
@@ -289,7 +309,7 @@ def reverse(session: Session, journal_id: int, *, actor: User, reason: str) -> L
         taken = consume(p, delta, own)
         if taken < delta:
             raise Conflict(
-                f"{delta - taken} of these points were already spent; adjust instead.",
+                Msg("%(n)s of these points were already spent; adjust instead.", n=delta - taken),
                 field="journal_id",
             )
     elif delta < 0:
@@ -349,7 +369,12 @@ def reserve(
     available = spendable(session, w, now)
     if points > available:
         raise Conflict(
-            f"Not enough points: {available} available, {points} needed.", field="points"
+            Msg(
+                "Not enough points: %(available)s available, %(points)s needed.",
+                available=available,
+                points=points,
+            ),
+            field="points",
         )
     try:
         p = open_journal(
@@ -395,6 +420,20 @@ def _hold_of(session: Session, j: LoyaltyJournal) -> LoyaltyHold:
     return h
 
 
+# A hold's status in a message: the code in English, its label elsewhere.
+HOLD_STATUS_LABELS = {
+    "open": N_("open"),
+    "confirmed": N_("confirmed"),
+    "voided": N_("voided"),
+    "expired": N_("expired"),
+}
+
+
+def _hold_is(h: LoyaltyHold) -> Msg:
+    label = HOLD_STATUS_LABELS.get(h.status, h.status)
+    return Msg("Hold %(id)s is %(status)s.", id=h.id, status=Term(h.status, label))
+
+
 def _locked_hold(session: Session, hold_id: int) -> tuple[LoyaltyHold, LoyaltyAccount]:
     h = session.get(LoyaltyHold, hold_id)
     if h is None:
@@ -411,7 +450,7 @@ def confirm_hold(session: Session, hold_id: int, *, actor: User) -> LoyaltyHold:
     if h.status == "confirmed":
         return h
     if h.status != "open":
-        raise Conflict(f"Hold {h.id} is {h.status}.", field="hold_id")
+        raise Conflict(_hold_is(h), field="hold_id")
     p = open_journal(
         session,
         kind="hold_confirm",
@@ -449,7 +488,7 @@ def void_hold(
     if h.status in ("voided", "expired"):
         return h
     if h.status != "open":
-        raise Conflict(f"Hold {h.id} is {h.status}.", field="hold_id")
+        raise Conflict(_hold_is(h), field="hold_id")
     p = open_journal(
         session,
         kind="hold_void",

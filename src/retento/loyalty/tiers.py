@@ -173,12 +173,12 @@ def set_tier(
     Placing a member in the tier they are in changes nothing (``None``): a double click or a
     retry recorded a "change" from the tier to itself, restarted the tier's time (its grace)
     and told the customer again, as a touchpoint and a notice."""
-    from retento.core.errors import InvalidInput
+    from retento.core.errors import InvalidInput, Msg
 
     w = ledger.wallet(session, customer_id)  # locked: parallel requests see each other's tier
     tier = session.get(LoyaltyTier, tier_id) if tier_id is not None else None
     if tier_id is not None and tier is None:
-        raise InvalidInput(f"Tier {tier_id} does not exist.", field="tier_id")
+        raise InvalidInput(Msg("Tier %(id)s does not exist.", id=tier_id), field="tier_id")
     if w.tier_id == tier_id:
         return None
     now = utcnow()

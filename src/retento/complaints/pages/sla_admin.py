@@ -30,7 +30,7 @@ from retento.complaints.schemas import (
     SlaPolicyUpdate,
 )
 from retento.core.deps import DbSession
-from retento.core.errors import FieldError, InvalidInput, NotFound, RetentoError
+from retento.core.errors import FieldError, InvalidInput, Msg, NotFound, RetentoError
 from retento.core.validation import DbId
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
@@ -142,7 +142,7 @@ def _parse_calendar(form: Any) -> tuple[dict[str, Any], dict[str, Any], list[Fie
                 continue
             start, sep, end = part.strip().partition("-")
             if not sep:
-                problems.append(FieldError(key, "Write spans as 09:00-17:00."))
+                problems.append(FieldError(key, Msg("Write spans as 09:00-17:00.")))
                 break
             spans.append([start.strip(), end.strip()])
         if spans:
@@ -157,7 +157,9 @@ def _parse_calendar(form: Any) -> tuple[dict[str, Any], dict[str, Any], list[Fie
         try:
             holidays.append(date.fromisoformat(line).isoformat())
         except ValueError:
-            problems.append(FieldError("holidays", f"'{line}' is not a date (YYYY-MM-DD)."))
+            problems.append(
+                FieldError("holidays", Msg("'%(text)s' is not a date (YYYY-MM-DD).", text=line))
+            )
             break
     data = {
         "name": shown["name"],
