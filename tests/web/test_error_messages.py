@@ -53,7 +53,10 @@ def test_a_complaint_moved_meanwhile_is_explained_in_chinese(client, db, users, 
     web.login("manager")
     r = web.post(f"/complaints/{c.id}/transition", {"action": "close"})
     assert r.status_code == 409
-    assert "这条投诉当前为“已关闭”，不能执行“关闭”（已关闭 → 已关闭 不允许；“已关闭”时可执行：重新打开）" in r.text
+    assert (
+        "这条投诉当前为“已关闭”，不能执行“关闭”（已关闭 → 已关闭 不允许；“已关闭”时可执行：重新打开）"
+        in r.text
+    )
     assert "Cannot &#39;close&#39;" not in r.text and "closed →" not in r.text
     api = client.post(
         f"/api/v1/complaints/{c.id}/transitions",

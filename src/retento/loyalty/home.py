@@ -26,7 +26,8 @@ def filtered_members(
     if start is not None and end is not None:
         active = case(
             (
-                (LoyaltyAccount.last_activity_at >= start) & (LoyaltyAccount.last_activity_at < end),
+                (LoyaltyAccount.last_activity_at >= start)
+                & (LoyaltyAccount.last_activity_at < end),
                 1,
             ),
             else_=0,
