@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -94,35 +95,73 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", _backends(metafunc.config), scope="session")
 
 
-@pytest.fixture(scope="session")
-def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """A migrated database of the given backend, created for this test run and dropped after."""
-    if backend == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "retento.db"
-        url = f"sqlite:///{path}"
+class _Databases:
+    """The migrated databases of this test process, one per backend, made on first use.
+
+    ``engine`` is parametrized by backend at session scope, so pytest tears it down whenever the
+    next test uses the other backend, which under ``--dist loadfile`` is at every file (each
+    file's SQLite tests run before its PostgreSQL ones). The databases live here instead, for
+    the whole process: a switch of backend costs nothing, not a fresh migrated database."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory):
+        self._tmp = tmp_path_factory
+        self._engines: dict[str, Engine] = {}
+        self._pg_names: list[str] = []
+
+    def engine(self, backend: str) -> Engine:
+        if backend not in self._engines:
+            self._engines[backend] = self._create(backend)
+        return self._engines[backend]
+
+    def _create(self, backend: str) -> Engine:
+        if backend == "sqlite":
+            url = f"sqlite:///{self._tmp.mktemp('db') / 'retento.db'}"
+            upgrade(url)
+            return make_engine(url)
+        name = f"retento_test_{uuid.uuid4().hex[:10]}"
+        _pg_admin_execute(f'CREATE DATABASE "{name}"')
+        self._pg_names.append(name)
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
         upgrade(url)
-        eng = make_engine(url)
-        yield eng
-        eng.dispose()
-        return
-    name = f"retento_test_{uuid.uuid4().hex[:10]}"
+        return make_engine(url)
+
+    def close(self) -> None:
+        for eng in self._engines.values():
+            eng.dispose()
+        for name in self._pg_names:
+            _pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _pg_admin_execute(sql: str) -> None:
+    """One statement on the PostgreSQL server's admin connection (CREATE/DROP DATABASE).
+
+    A server that cannot be reached fails the test under ``CI=true`` and skips it elsewhere; a
+    statement that fails on a reachable server is an error either way."""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - depends on the machine
+        try:
+            conn = admin.connect()
+        except Exception as exc:  # pragma: no cover - depends on the machine
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"PostgreSQL is required under CI but unreachable: {exc}")
+            pytest.skip(f"PostgreSQL unreachable: {exc}")
+        with conn:
+            conn.execute(text(sql))
+    finally:
         admin.dispose()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required under CI but unreachable: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Databases]:
+    dbs = _Databases(tmp_path_factory)
+    yield dbs
+    dbs.close()
+
+
+@pytest.fixture(scope="session")
+def engine(backend: str, _databases: _Databases) -> Engine:
+    """A migrated database of the given backend, created for this test run and dropped after."""
+    return _databases.engine(backend)
 
 
 @pytest.fixture
@@ -237,35 +276,54 @@ class LivePG:
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     """A migrated PostgreSQL database used only as a CREATE DATABASE template."""
-    name = f"retento_tpl_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        admin.dispose()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required under CI but unreachable: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    upgrade(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    yield name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_pg_database(prefix="retento_tpl") as url:
+        upgrade(url)
+        yield url.rsplit("/", 1)[1]
 
 
 @pytest.fixture
 def live_pg(pg_template: str) -> Iterator[LivePG]:
     """A fresh migrated PostgreSQL database with real transactions, for concurrency tests."""
-    name = f"retento_live_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    live = LivePG(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    with scratch_pg_database(prefix="retento_live", template=pg_template) as url:
+        live = LivePG(url)
+        try:
+            yield live
+        finally:
+            live.dispose()
+
+
+# --- Empty throw-away databases for migration tests ------------------------------------------
+# A migration test walks a database up and down step by step from nothing, so it needs its own
+# empty database rather than the migrated ``engine`` or a copy of ``pg_template``.
+
+
+@contextmanager
+def scratch_pg_database(
+    *, prefix: str = "retento_scratch", template: str | None = None
+) -> Iterator[str]:
+    """Create a PostgreSQL database, yield its URL, and drop it ``WITH (FORCE)`` afterwards.
+
+    Empty unless ``template`` names a database to copy. The code behind ``scratch_db_url``,
+    there for PostgreSQL-only fixtures of any scope too. An unreachable server fails the test
+    under ``CI=true`` and skips it elsewhere (``_pg_admin_execute``)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    _pg_admin_execute(f'CREATE DATABASE "{name}"{copy}')
     try:
-        yield live
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        live.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def scratch_db_url(backend: str, tmp_path) -> Iterator[str]:
+    """The URL of an empty database (no tables, not migrated) of the test's backend.
+
+    SQLite: a file in ``tmp_path``. PostgreSQL: a fresh database, dropped ``WITH (FORCE)`` after
+    the test (so an engine the test forgot to dispose does not block the drop). For tests that
+    migrate step by step: ``upgrade(scratch_db_url, "0012")``, ``downgrade(...)``, ..."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    with scratch_pg_database() as url:
+        yield url

@@ -9,12 +9,11 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import make_url
 
 
 @dataclass
@@ -49,40 +48,38 @@ def _seed(live) -> tuple[dict[str, dict[str, str]], dict[str, int]]:
 
 @pytest.fixture(scope="module")
 def served_pg(pg_template: str) -> Iterator[Served]:
-    """Uvicorn in a thread serving an app bound to its own throw-away PostgreSQL database."""
+    """Uvicorn in a thread serving an app bound to its own throw-away PostgreSQL database.
+
+    Not ``live_pg``: one server and database serve the whole module (``live_pg`` is one per
+    test), and commits do not wait for the WAL flush."""
     import uvicorn
 
-    from tests.conftest import PG_ADMIN_URL, LivePG
+    from tests.conftest import LivePG, _pg_admin_execute, scratch_pg_database
 
-    name = f"retento_fuzz_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    with scratch_pg_database(prefix="retento_fuzz", template=pg_template) as url:
         # A throw-away database: no need to wait for the WAL flush on each of ~2000 commits.
-        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
-    live = LivePG(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    headers, ids = _seed(live)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(live.app, log_level="warning", lifespan="on", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield Served(url=f"http://127.0.0.1:{port}", headers=headers, ids=ids)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        live.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        name = make_url(url).database
+        _pg_admin_execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        live = LivePG(url)
+        headers, ids = _seed(live)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        server = uvicorn.Server(
+            uvicorn.Config(live.app, log_level="warning", lifespan="on", access_log=False)
+        )
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        try:
+            yield Served(url=f"http://127.0.0.1:{port}", headers=headers, ids=ids)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            sock.close()
+            live.dispose()

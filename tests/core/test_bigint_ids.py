@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,7 +23,7 @@ from retento.core.db import Base
 from retento.core.migrate import downgrade, upgrade
 from retento.core.types import ID_MAX
 from retento.models import import_all_models
-from tests.conftest import PG_ADMIN_URL
+from tests.factories.raw_rows import insert_customer, insert_product
 
 BIG = 2**31
 BASE = 3_000_000_000  # every sequence starts past 2^31, each table 10M apart
@@ -451,16 +450,6 @@ def test_rowid_alias_numbers_past_2_31(backend, client, db, tokens):
 # --- Migration 0032 ---------------------------------------------------------------------------
 
 
-def _db(backend: str, tmp_path):
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'm32.db'}", None, None
-    name = f"retento_bigid_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", admin, name
-
-
 def _type(eng, table: str, column: str) -> str:
     return next(str(c["type"]) for c in inspect(eng).get_columns(table) if c["name"] == column)
 
@@ -480,100 +469,80 @@ VIEWS = [
 ]
 
 
-def test_migration_0032_keeps_views_and_goes_back_down(backend, tmp_path):
-    url, admin, name = _db(backend, tmp_path)
-    pg = admin is not None
-    try:
-        upgrade(url, "0031")
-        eng = create_engine(url)
-        now = datetime.now(UTC) - timedelta(days=1)
-        with eng.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO customers (id, kind, party_type, name, name_key, consent_email, "
-                    "consent_sms, consent_phone, consent_profiling, custom_fields, created_at, "
-                    "updated_at) VALUES (7, 'consumer', 'person', 'Ava', 'ava', false, false, "
-                    "false, false, '{}', :t, :t)"
-                ),
-                {"t": now},
+def test_migration_0032_keeps_views_and_goes_back_down(backend, scratch_db_url):
+    url = scratch_db_url
+    pg = backend == "postgres"
+    upgrade(url, "0031")
+    eng = create_engine(url)
+    now = datetime.now(UTC) - timedelta(days=1)
+    with eng.begin() as conn:
+        insert_customer(conn, 7, now)
+        insert_product(conn, 3, now)
+        conn.execute(
+            text(
+                "INSERT INTO orders (id, customer_id, ordered_at, status, channel, discount, "
+                "revenue, cost, profit, refunded, created_at, updated_at, version) "
+                "VALUES (11, 7, :t, 'completed', 'store', 0, 2, 1, 1, 0, :t, :t, 1)"
+            ),
+            {"t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO order_lines (order_id, line_no, product_id, quantity, "
+                "unit_price, unit_cost, discount) VALUES (11, 1, 3, 2, 1, 1, 0)"
             )
-            conn.execute(
-                text(
-                    "INSERT INTO products (id, name, unit_price, unit_cost, is_active, created_at, "
-                    "updated_at, version) VALUES (3, 'Tea', 1, 1, true, :t, :t, 1)"
-                ),
-                {"t": now},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO orders (id, customer_id, ordered_at, status, channel, discount, "
-                    "revenue, cost, profit, refunded, created_at, updated_at, version) "
-                    "VALUES (11, 7, :t, 'completed', 'store', 0, 2, 1, 1, 0, :t, :t, 1)"
-                ),
-                {"t": now},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO order_lines (order_id, line_no, product_id, quantity, "
-                    "unit_price, unit_cost, discount) VALUES (11, 1, 3, 2, 1, 1, 0)"
-                )
-            )
-            if pg:
-                with conn.connection.driver_connection.cursor() as cur:
-                    for sql in VIEWS:
-                        cur.execute(sql)
-        assert _type(eng, "orders", "customer_id") == "INTEGER"
-        eng.dispose()
-
-        upgrade(url, "0032")
-        eng = create_engine(url)
-        assert _type(eng, "orders", "customer_id") == ("BIGINT" if pg else "INTEGER")
-        with eng.begin() as conn:
-            assert conn.execute(text("SELECT id, customer_id FROM orders")).one() == (11, 7)
-            if pg:
-                assert conn.execute(text("SELECT * FROM big_orders")).one() == (11, 7, "Ava")
-                assert conn.execute(text("SELECT * FROM big_orders_count")).one() == (7, 1)
-                assert conn.execute(text("SELECT * FROM big_lines")).one() == (11, 2)
-                assert _type(eng, "big_orders", "id") == "BIGINT"
-                assert conn.execute(
-                    text(
-                        "SELECT obj_description('big_lines'::regclass, 'pg_class'), "
-                        "has_table_privilege('public', 'big_lines', 'SELECT'), "
-                        "(SELECT count(*) FROM pg_indexes WHERE indexname = 'big_lines_order')"
-                    )
-                ).one() == ("units per order", True, 1)
-                # A row past 2^31 everywhere: ids, the foreign keys, the sequence.
-                conn.execute(text("SELECT setval('orders_id_seq', :v)"), {"v": BIG + 5})
-                new = conn.execute(
-                    text(
-                        "INSERT INTO orders (customer_id, ordered_at, status, channel, discount, "
-                        "revenue, cost, profit, refunded, created_at, updated_at, version) "
-                        "VALUES (7, now(), 'completed', 'store', 0, 0, 0, 0, 0, now(), now(), 1) "
-                        "RETURNING id"
-                    )
-                ).scalar()
-                assert new == BIG + 6
-                conn.execute(text("DELETE FROM orders WHERE id = :i"), {"i": new})
-                conn.execute(text("SELECT setval('orders_id_seq', 11)"))
-        eng.dispose()
-
-        downgrade(url, "0031")
-        eng = create_engine(url)
-        assert _type(eng, "orders", "customer_id") == "INTEGER"
+        )
         if pg:
-            with eng.connect() as conn:
-                assert conn.execute(text("SELECT * FROM big_orders")).one() == (11, 7, "Ava")
-                typ = conn.execute(
-                    text(
-                        "SELECT seqtypid::regtype::text FROM pg_sequence "
-                        "WHERE seqrelid = 'orders_id_seq'::regclass"
-                    )
-                ).scalar()
-                assert typ == "integer"
-        eng.dispose()
-        upgrade(url)
-    finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+            with conn.connection.driver_connection.cursor() as cur:
+                for sql in VIEWS:
+                    cur.execute(sql)
+    assert _type(eng, "orders", "customer_id") == "INTEGER"
+    eng.dispose()
+
+    upgrade(url, "0032")
+    eng = create_engine(url)
+    assert _type(eng, "orders", "customer_id") == ("BIGINT" if pg else "INTEGER")
+    with eng.begin() as conn:
+        assert conn.execute(text("SELECT id, customer_id FROM orders")).one() == (11, 7)
+        if pg:
+            assert conn.execute(text("SELECT * FROM big_orders")).one() == (11, 7, "Ava")
+            assert conn.execute(text("SELECT * FROM big_orders_count")).one() == (7, 1)
+            assert conn.execute(text("SELECT * FROM big_lines")).one() == (11, 2)
+            assert _type(eng, "big_orders", "id") == "BIGINT"
+            assert conn.execute(
+                text(
+                    "SELECT obj_description('big_lines'::regclass, 'pg_class'), "
+                    "has_table_privilege('public', 'big_lines', 'SELECT'), "
+                    "(SELECT count(*) FROM pg_indexes WHERE indexname = 'big_lines_order')"
+                )
+            ).one() == ("units per order", True, 1)
+            # A row past 2^31 everywhere: ids, the foreign keys, the sequence.
+            conn.execute(text("SELECT setval('orders_id_seq', :v)"), {"v": BIG + 5})
+            new = conn.execute(
+                text(
+                    "INSERT INTO orders (customer_id, ordered_at, status, channel, discount, "
+                    "revenue, cost, profit, refunded, created_at, updated_at, version) "
+                    "VALUES (7, now(), 'completed', 'store', 0, 0, 0, 0, 0, now(), now(), 1) "
+                    "RETURNING id"
+                )
+            ).scalar()
+            assert new == BIG + 6
+            conn.execute(text("DELETE FROM orders WHERE id = :i"), {"i": new})
+            conn.execute(text("SELECT setval('orders_id_seq', 11)"))
+    eng.dispose()
+
+    downgrade(url, "0031")
+    eng = create_engine(url)
+    assert _type(eng, "orders", "customer_id") == "INTEGER"
+    if pg:
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT * FROM big_orders")).one() == (11, 7, "Ava")
+            typ = conn.execute(
+                text(
+                    "SELECT seqtypid::regtype::text FROM pg_sequence "
+                    "WHERE seqrelid = 'orders_id_seq'::regclass"
+                )
+            ).scalar()
+            assert typ == "integer"
+    eng.dispose()
+    upgrade(url)

@@ -5,7 +5,6 @@ second distribution with the same key, and distributions without a key are not l
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +12,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from retento.core.migrate import downgrade, upgrade
-from tests.conftest import PG_ADMIN_URL
+from tests.factories.raw_rows import insert_customer
 
 COLUMNS = {"idempotency_key", "request_hash"}
 INDEX = "uq_survey_distributions_idempotency_key"
@@ -38,74 +37,49 @@ def _distribution(conn, dist_id: int, key: str | None, now: datetime) -> None:
     )
 
 
-def test_up_down_and_up_again_with_an_invitation(backend, tmp_path):
-    admin = name = None
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'm38.db'}"
-    else:
-        name = f"retento_m38_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except Exception as exc:  # pragma: no cover - depends on the machine
-            pytest.skip(f"PostgreSQL unreachable: {exc}")
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        upgrade(url)
-        eng = create_engine(url)
-        assert COLUMNS <= _columns(eng) and INDEX in _indexes(eng)
-        now = datetime.now(UTC)
-        with eng.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO customers (id, kind, party_type, name, name_key, consent_email, "
-                    "consent_sms, consent_phone, consent_profiling, custom_fields, created_at, "
-                    "updated_at) VALUES (7, 'consumer', 'person', 'Ava', 'ava', false, false, "
-                    "false, false, '{}', :t, :t)"
-                ),
-                {"t": now},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO surveys (id, name, language, status, expectation_tolerance, "
-                    "token_days, reminder_after_days, max_reminders, created_at, updated_at, "
-                    "version) VALUES (5, 'S', 'en', 'active', 0.5, 30, 7, 2, :t, :t, 1)"
-                ),
-                {"t": now},
-            )
-            _distribution(conn, 11, "k-11", now)
-            _distribution(conn, 12, None, now)
-            _distribution(conn, 13, None, now)  # no key: as many as wanted
-            conn.execute(
-                text(
-                    "INSERT INTO survey_invitations (distribution_id, survey_id, customer_id, "
-                    "channel, token_hash, token_salt, expires_at, reminder_count, created_at) "
-                    "VALUES (11, 5, 7, 'online', 'h', 's', :t, 0, :t)"
-                ),
-                {"t": now},
-            )
-        with pytest.raises(IntegrityError), eng.begin() as conn:
-            _distribution(conn, 14, "k-11", now)
-        eng.dispose()
+def test_up_down_and_up_again_with_an_invitation(scratch_db_url):
+    url = scratch_db_url
+    upgrade(url)
+    eng = create_engine(url)
+    assert COLUMNS <= _columns(eng) and INDEX in _indexes(eng)
+    now = datetime.now(UTC)
+    with eng.begin() as conn:
+        insert_customer(conn, 7, now)
+        conn.execute(
+            text(
+                "INSERT INTO surveys (id, name, language, status, expectation_tolerance, "
+                "token_days, reminder_after_days, max_reminders, created_at, updated_at, "
+                "version) VALUES (5, 'S', 'en', 'active', 0.5, 30, 7, 2, :t, :t, 1)"
+            ),
+            {"t": now},
+        )
+        _distribution(conn, 11, "k-11", now)
+        _distribution(conn, 12, None, now)
+        _distribution(conn, 13, None, now)  # no key: as many as wanted
+        conn.execute(
+            text(
+                "INSERT INTO survey_invitations (distribution_id, survey_id, customer_id, "
+                "channel, token_hash, token_salt, expires_at, reminder_count, created_at) "
+                "VALUES (11, 5, 7, 'online', 'h', 's', :t, 0, :t)"
+            ),
+            {"t": now},
+        )
+    with pytest.raises(IntegrityError), eng.begin() as conn:
+        _distribution(conn, 14, "k-11", now)
+    eng.dispose()
 
-        downgrade(url, "0037")
-        eng = create_engine(url)
-        assert not COLUMNS & _columns(eng) and INDEX not in _indexes(eng)
-        with eng.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM survey_distributions")).scalar() == 3
-            assert conn.execute(text("SELECT count(*) FROM survey_invitations")).scalar() == 1
-        eng.dispose()
+    downgrade(url, "0037")
+    eng = create_engine(url)
+    assert not COLUMNS & _columns(eng) and INDEX not in _indexes(eng)
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM survey_distributions")).scalar() == 3
+        assert conn.execute(text("SELECT count(*) FROM survey_invitations")).scalar() == 1
+    eng.dispose()
 
-        upgrade(url)
-        eng = create_engine(url)
-        assert COLUMNS <= _columns(eng) and INDEX in _indexes(eng)
-        with eng.connect() as conn:
-            keys = conn.execute(text("SELECT idempotency_key FROM survey_distributions")).all()
-            assert keys == [(None,)] * 3
-        eng.dispose()
-    finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+    upgrade(url)
+    eng = create_engine(url)
+    assert COLUMNS <= _columns(eng) and INDEX in _indexes(eng)
+    with eng.connect() as conn:
+        keys = conn.execute(text("SELECT idempotency_key FROM survey_distributions")).all()
+        assert keys == [(None,)] * 3
+    eng.dispose()

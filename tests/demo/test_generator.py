@@ -27,14 +27,14 @@ def _totals(db):
 
 
 def test_same_seed_same_data_and_reset(db):
-    generator.generate(db, customers=150, seed=7, today=TODAY)
+    generator.generate(db, customers=60, seed=7, today=TODAY)
     first = _totals(db)
     generator.reset_business_data(db)
     assert db.scalar(select(func.count()).select_from(Customer)) == 0
-    generator.generate(db, customers=150, seed=7, today=TODAY)
+    generator.generate(db, customers=60, seed=7, today=TODAY)
     assert _totals(db) == first
     generator.reset_business_data(db)
-    generator.generate(db, customers=150, seed=8, today=TODAY)
+    generator.generate(db, customers=60, seed=8, today=TODAY)
     assert _totals(db) != first
 
 

@@ -4,7 +4,6 @@ lots; the job keeps every invariant while members redeem at the same time (Postg
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -24,7 +23,6 @@ from retento.loyalty.models import (
     LoyaltyJournal,
     LoyaltyLot,
 )
-from tests.conftest import PG_ADMIN_URL
 from tests.factories import make_customer, make_user
 from tests.factories.concurrency import run_parallel
 from tests.factories.loyalty import make_programme
@@ -326,46 +324,33 @@ def _allocation_rows(conn) -> list[tuple]:
     )
 
 
-def test_migration_0013_moves_expiry_allocations_onto_the_lots(backend, tmp_path):
-    if backend == "sqlite":
-        url, admin, name = f"sqlite:///{tmp_path / 'm13.db'}", None, None
-    else:
-        name = f"retento_m13_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        upgrade(url, "0012")
-        eng = create_engine(url)
-        with eng.begin() as conn:
-            ids = _old_ledger(conn)
-            before = _allocation_rows(conn)
-        upgrade(url, "0013")
-        with eng.begin() as conn:
-            lots = _lot_rows(conn)
-            assert lots[ids["spent"]] == (0, 70, ids["expire"])
-            assert lots[ids["twice"]] == (20, 30, ids["expire2"])
-            assert lots[ids["open"]] == (40, 0, None)
-            assert _allocation_rows(conn) == [(ids["redeem"], ids["spent"], 30)]
-        downgrade(url, "0012")
-        with eng.begin() as conn:
-            after = _allocation_rows(conn)
-        # Back to allocation rows (the lot that expired twice gets one row, on its last journal).
-        assert after == sorted(
-            [
-                (ids["redeem"], ids["spent"], 30),
-                (ids["expire"], ids["spent"], 70),
-                (ids["expire2"], ids["twice"], 30),
-            ]
-        )
-        assert sum(r[2] for r in after) == sum(r[2] for r in before)
-        eng.dispose()
-    finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+def test_migration_0013_moves_expiry_allocations_onto_the_lots(scratch_db_url):
+    url = scratch_db_url
+    upgrade(url, "0012")
+    eng = create_engine(url)
+    with eng.begin() as conn:
+        ids = _old_ledger(conn)
+        before = _allocation_rows(conn)
+    upgrade(url, "0013")
+    with eng.begin() as conn:
+        lots = _lot_rows(conn)
+        assert lots[ids["spent"]] == (0, 70, ids["expire"])
+        assert lots[ids["twice"]] == (20, 30, ids["expire2"])
+        assert lots[ids["open"]] == (40, 0, None)
+        assert _allocation_rows(conn) == [(ids["redeem"], ids["spent"], 30)]
+    downgrade(url, "0012")
+    with eng.begin() as conn:
+        after = _allocation_rows(conn)
+    # Back to allocation rows (the lot that expired twice gets one row, on its last journal).
+    assert after == sorted(
+        [
+            (ids["redeem"], ids["spent"], 30),
+            (ids["expire"], ids["spent"], 70),
+            (ids["expire2"], ids["twice"], 30),
+        ]
+    )
+    assert sum(r[2] for r in after) == sum(r[2] for r in before)
+    eng.dispose()
 
 
 # --- PostgreSQL: expiry while members redeem --------------------------------------------------

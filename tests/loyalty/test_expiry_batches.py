@@ -4,7 +4,6 @@ half-way, and the storage settings of migration 0021 that make its updates HOT."
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -17,7 +16,6 @@ from retento.loyalty import ledger, service
 from retento.loyalty.check import check_ledger
 from retento.loyalty.expiry import run_expiry
 from retento.loyalty.models import LoyaltyAccount, LoyaltyJournal, LoyaltyLot, LoyaltyPosting
-from tests.conftest import PG_ADMIN_URL
 from tests.factories import make_customer, make_user
 from tests.factories.loyalty import make_programme
 
@@ -111,16 +109,6 @@ def test_a_run_stopped_half_way_leaves_whole_batches_and_the_next_run_finishes(l
         assert posted == 24 * 50
 
 
-def _db(backend: str, tmp_path):
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'm21.db'}", None, None
-    name = f"retento_m21_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", admin, name
-
-
 def _lot_indexes(eng) -> dict[str, tuple]:
     return {
         ix["name"]: (
@@ -142,34 +130,28 @@ def _fillfactor(eng, table: str) -> str | None:
     return next((o for o in opts or [] if o.startswith("fillfactor")), None)
 
 
-def test_migration_0021_makes_lot_and_wallet_updates_hot_and_goes_back(backend, tmp_path):
-    url, admin, name = _db(backend, tmp_path)
-    try:
-        upgrade(url, "0021")
-        eng = create_engine(url)
-        ix = _lot_indexes(eng)
-        assert ix["ix_loyalty_lots_due"] == (("expires_at",), None)  # no predicate on remaining
-        assert "ix_loyalty_lots_source" not in ix
-        # No lot index covers a column that spending or expiring a lot changes.
-        changed = {"remaining", "expired", "expired_journal_id", "clawed"}
-        assert not changed & {c for cols, _ in ix.values() for c in cols}
-        if backend == "postgres":
-            assert _fillfactor(eng, "loyalty_lots") == "fillfactor=50"
-            assert _fillfactor(eng, "loyalty_accounts") == "fillfactor=50"
-        eng.dispose()
-        downgrade(url, "0020")
-        eng = create_engine(url)
-        ix = _lot_indexes(eng)
-        assert ix["ix_loyalty_lots_source"][0] == ("source_type", "source_id")
-        assert "remaining > 0" in str(ix["ix_loyalty_lots_due"][1])
-        assert _fillfactor(eng, "loyalty_accounts") is None
-        eng.dispose()
-        upgrade(url, "0021")
-    finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+def test_migration_0021_makes_lot_and_wallet_updates_hot_and_goes_back(backend, scratch_db_url):
+    url = scratch_db_url
+    upgrade(url, "0021")
+    eng = create_engine(url)
+    ix = _lot_indexes(eng)
+    assert ix["ix_loyalty_lots_due"] == (("expires_at",), None)  # no predicate on remaining
+    assert "ix_loyalty_lots_source" not in ix
+    # No lot index covers a column that spending or expiring a lot changes.
+    changed = {"remaining", "expired", "expired_journal_id", "clawed"}
+    assert not changed & {c for cols, _ in ix.values() for c in cols}
+    if backend == "postgres":
+        assert _fillfactor(eng, "loyalty_lots") == "fillfactor=50"
+        assert _fillfactor(eng, "loyalty_accounts") == "fillfactor=50"
+    eng.dispose()
+    downgrade(url, "0020")
+    eng = create_engine(url)
+    ix = _lot_indexes(eng)
+    assert ix["ix_loyalty_lots_source"][0] == ("source_type", "source_id")
+    assert "remaining > 0" in str(ix["ix_loyalty_lots_due"][1])
+    assert _fillfactor(eng, "loyalty_accounts") is None
+    eng.dispose()
+    upgrade(url, "0021")
 
 
 def _update_stats(live_pg) -> dict[str, tuple[int, int]]:

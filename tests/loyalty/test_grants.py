@@ -3,10 +3,8 @@ its row lock (never below zero), the ledger's invariants intact, and migration 0
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy import create_engine, func, inspect, select
 
 from retento.core.migrate import downgrade, upgrade
 from retento.loyalty import ledger, service
@@ -18,7 +16,6 @@ from retento.loyalty.models import (
     LoyaltyRedemption,
     LoyaltyReward,
 )
-from tests.conftest import PG_ADMIN_URL
 from tests.factories import make_customer
 from tests.factories.concurrency import run_parallel
 from tests.factories.loyalty import make_programme, make_tiers
@@ -165,40 +162,26 @@ def test_parallel_grants_never_take_stock_below_zero(live_pg):
         assert rep.ok, rep.problems
 
 
-def test_migration_0023_adds_the_playbook_voucher_and_goes_back(backend, tmp_path):
-    admin = name = None
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'm23.db'}"
-    else:
-        name = f"retento_m23_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        upgrade(url, "0023")
-        eng = create_engine(url)
-        cols = {c["name"]: c for c in inspect(eng).get_columns("retention_playbooks")}
-        assert cols["offer_reward_id"]["nullable"]
-        [fk] = [
-            f
-            for f in inspect(eng).get_foreign_keys("retention_playbooks")
-            if f["constrained_columns"] == ["offer_reward_id"]
-        ]
-        assert fk["referred_table"] == "loyalty_rewards"
-        assert (fk.get("options") or {}).get("ondelete", "").upper() == "SET NULL"
-        eng.dispose()
-        downgrade(url, "0022")
-        eng = create_engine(url)
-        cols = {c["name"] for c in inspect(eng).get_columns("retention_playbooks")}
-        assert "offer_reward_id" not in cols
-        eng.dispose()
-        upgrade(url, "0023")
-    finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+def test_migration_0023_adds_the_playbook_voucher_and_goes_back(scratch_db_url):
+    url = scratch_db_url
+    upgrade(url, "0023")
+    eng = create_engine(url)
+    cols = {c["name"]: c for c in inspect(eng).get_columns("retention_playbooks")}
+    assert cols["offer_reward_id"]["nullable"]
+    [fk] = [
+        f
+        for f in inspect(eng).get_foreign_keys("retention_playbooks")
+        if f["constrained_columns"] == ["offer_reward_id"]
+    ]
+    assert fk["referred_table"] == "loyalty_rewards"
+    assert (fk.get("options") or {}).get("ondelete", "").upper() == "SET NULL"
+    eng.dispose()
+    downgrade(url, "0022")
+    eng = create_engine(url)
+    cols = {c["name"] for c in inspect(eng).get_columns("retention_playbooks")}
+    assert "offer_reward_id" not in cols
+    eng.dispose()
+    upgrade(url, "0023")
 
 
 def test_member_page_shows_the_granted_voucher(client, db, users):
