@@ -21,6 +21,7 @@ from retento.complaints.service import (
 )
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, Msg, NotFound, RetentoError, Term
+from retento.web.i18n import N_, system_text
 
 LOW_CSAT = 2  # a follow-up answer at or below this reopens the complaint
 
@@ -108,7 +109,10 @@ def answer_survey(session: Session, token: str, data: SurveyAnswerIn) -> Complai
         apply_transition(
             session,
             c.id,
-            TransitionIn(action="reopen", note=f"Customer not satisfied (CSAT {data.csat})."),
+            TransitionIn(
+                action="reopen",
+                note=system_text(N_("Customer not satisfied (CSAT %(csat)s)."), csat=data.csat),
+            ),
             actor=None,
         )
     return c

@@ -18,6 +18,7 @@ from retento.core.db import utcnow
 from retento.core.hooks import emit
 from retento.core.locking import lock_each
 from retento.jobs import job
+from retento.web.i18n import N_, system_text
 
 RANK = {"ok": 0, "near_breach": 1, "breached": 2}
 BATCH = 1000
@@ -168,7 +169,10 @@ def _reassign(session: Session, c: Complaint, target: int, now: datetime) -> Non
     assign(
         session,
         c.id,
-        AssignIn(assignee_id=target, note="Reassigned automatically after an SLA breach."),
+        AssignIn(
+            assignee_id=target,
+            note=system_text(N_("Reassigned automatically after an SLA breach.")),
+        ),
         actor=None,
     )
 

@@ -19,6 +19,7 @@ from retento.loyalty.models import (
     LoyaltyTier,
 )
 from retento.loyalty.schemas import ClubEventIn, ClubIn
+from retento.web.i18n import N_, system_text
 
 
 def list_clubs(session: Session, *, actor: User) -> list[LoyaltyClub]:
@@ -139,7 +140,7 @@ def attend(session: Session, event_id: int, customer_id: int, *, actor: User) ->
         direction="inbound",
         outcome="positive",
         owner_id=actor.id,
-        note=f"Club event: {e.title}",
+        note=system_text(N_("Club event: %(title)s"), title=e.title),
     )
     a = LoyaltyAttendance(event_id=e.id, customer_id=customer_id)
     try:

@@ -26,7 +26,7 @@ from retento.loyalty import ledger
 from retento.loyalty.models import LoyaltyAccount, LoyaltyLot
 from retento.loyalty.notice_models import LoyaltyNotice
 from retento.mail.models import OutboxMessage
-from retento.web.i18n import N_, Formatter, gettext
+from retento.web.i18n import N_, Formatter, translate
 
 BATCH = 5000
 
@@ -34,18 +34,11 @@ SUBJECT = N_("%(n)s of your points expire on %(date)s")
 GREETING = N_("Dear %(name)s,")
 BODY = N_("%(n)s points in your membership account expire on %(date)s.")
 BALANCE = N_("Your balance is %(balance)s points. Use your points before they expire.")
-CONSENT = N_("You receive this email because you agreed to hear from us by email.")
-
-
-def _t(locale: str, message: str, **params: object) -> str:
-    text = gettext(locale, message)
-    return text % params if params else text
 
 
 def expiring_email(customer: Customer, wallet: LoyaltyAccount, lots: list[LoyaltyLot]):
     """The notice for ``lots`` (all expiring soon) in the customer's language."""
-    from retento.mail.compose import customer_locale
-    from retento.mail.service import Email, html_body
+    from retento.mail.compose import CONSENT_NOTE, customer_email, customer_locale
 
     loc = customer_locale(customer)
     settings = get_settings()
@@ -53,21 +46,19 @@ def expiring_email(customer: Customer, wallet: LoyaltyAccount, lots: list[Loyalt
     first = min(lot.expires_at for lot in lots)
     n = sum(lot.remaining for lot in lots)
     paragraphs = [
-        _t(loc, GREETING, name=customer.name),
-        _t(loc, BODY, n=fmt.number(n), date=fmt.date(first, "long")),
-        _t(loc, BALANCE, balance=fmt.number(wallet.balance)),
-        _t(loc, CONSENT),
+        translate(loc, GREETING, name=customer.name),
+        translate(loc, BODY, n=fmt.number(n), date=fmt.date(first, "long")),
+        translate(loc, BALANCE, balance=fmt.number(wallet.balance)),
+        translate(loc, CONSENT_NOTE),
     ]
-    return Email(
-        recipient=(customer.email or "").strip(),
-        subject=_t(loc, SUBJECT, n=fmt.number(n), date=fmt.date(first, "long")),
-        body_text="\n\n".join(paragraphs) + "\n",
-        body_html=html_body(paragraphs, loc),
-        locale=loc,
+    return customer_email(
+        customer,
+        loc,
+        translate(loc, SUBJECT, n=fmt.number(n), date=fmt.date(first, "long")),
+        paragraphs,
         kind="loyalty_expiring",
         related_type="customer",
         related_id=customer.id,
-        customer_id=customer.id,
     )
 
 

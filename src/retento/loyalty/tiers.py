@@ -13,6 +13,7 @@ from retento.core.db import utcnow
 from retento.core.hooks import emit
 from retento.loyalty import ledger
 from retento.loyalty.models import LoyaltyAccount, LoyaltyLot, LoyaltyTier, LoyaltyTierChange
+from retento.web.i18n import N_, installation_locale, translate
 
 
 def tiers(session: Session) -> list[LoyaltyTier]:
@@ -125,12 +126,32 @@ def change_tier(
     return ch
 
 
+# The touchpoint's note and the customer's notice, by the reason of the change.
+TIER_NOTES = {
+    "upgrade": N_("Loyalty tier raised to %(tier)s"),
+    "downgrade": N_("Loyalty tier lowered to %(tier)s"),
+    "invite": N_("Invited into the loyalty tier %(tier)s"),
+    "manual": N_("Loyalty tier set to %(tier)s"),
+}
+NO_TIER_NOTE = N_("Loyalty tier removed")
+TIER_SUBJECT = N_("Your membership tier: %(tier)s")
+TIER_BODY = N_("Your membership tier is now %(tier)s.")
+TIER_GREETING = N_("Dear %(name)s,")
+NO_TIER_SUBJECT = N_("Your membership tier has ended")
+NO_TIER_BODY = N_("You no longer hold a membership tier.")
+
+
+def tier_note(reason: str, tier_name: str | None, locale: str) -> str:
+    """The touchpoint's note for a change to ``tier_name`` (``None``: no tier any more)."""
+    if tier_name is None:
+        return translate(locale, NO_TIER_NOTE)
+    return translate(locale, TIER_NOTES.get(reason, TIER_NOTES["manual"]), tier=tier_name)
+
+
 def _touch(session, w, tier, reason, now, actor_id) -> None:
     from retento.customers.models import Customer
     from retento.touchpoints.models import Touchpoint
 
-    name = tier.name if tier is not None else "—"
-    note = f"Loyalty tier {reason}: {name}"
     session.add(
         Touchpoint(
             customer_id=w.customer_id,
@@ -140,28 +161,36 @@ def _touch(session, w, tier, reason, now, actor_id) -> None:
             direction="outbound",
             outcome="positive" if reason in ("upgrade", "invite") else "neutral",
             owner_id=None,
-            note=note,
+            note=tier_note(reason, tier.name if tier is not None else None, installation_locale()),
         )
     )
     c = session.get(Customer, w.customer_id)
-    if c is not None and c.email and c.consent_email:
-        from retento.mail.service import Email, queue_email, valid_address
+    if c is None:
+        return
+    from retento.mail.compose import CONSENT_NOTE, customer_email, customer_locale, emailable
+    from retento.mail.service import queue_email
 
-        if valid_address(c.email):
-            queue_email(
-                session,
-                Email(
-                    recipient=c.email,
-                    subject=f"Your membership tier: {name}",
-                    body_text=f"Dear {c.name},\n\nYour membership tier is now {name}.\n",
-                    kind="loyalty_tier",
-                    related_type="customer",
-                    related_id=c.id,
-                    customer_id=c.id,
-                ),
-                actor=None,
-                now=now,
-            )
+    if emailable(c):
+        loc = customer_locale(c)
+        if tier is None:
+            subject, body = translate(loc, NO_TIER_SUBJECT), translate(loc, NO_TIER_BODY)
+        else:
+            subject = translate(loc, TIER_SUBJECT, tier=tier.name)
+            body = translate(loc, TIER_BODY, tier=tier.name)
+        queue_email(
+            session,
+            customer_email(
+                c,
+                loc,
+                subject,
+                [translate(loc, TIER_GREETING, name=c.name), body, translate(loc, CONSENT_NOTE)],
+                kind="loyalty_tier",
+                related_type="customer",
+                related_id=c.id,
+            ),
+            actor=None,
+            now=now,
+        )
     session.flush()
 
 

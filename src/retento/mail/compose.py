@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from retento.core.config import get_settings
 from retento.mail.service import Email, html_body, smtp_test_email, valid_address
-from retento.web.i18n import LOCALES, N_, Formatter, gettext, normalise_locale
+from retento.web.i18n import LOCALES, N_, Formatter, normalise_locale
+from retento.web.i18n import translate as t
 
 __all__ = [
     "CONSENT_NOTE",
@@ -41,12 +42,6 @@ class Recipient(Protocol):
     consent_email: bool
     country: str | None
     custom_fields: Any
-
-
-def t(locale: str, message: str, **params: object) -> str:
-    """``message`` translated into ``locale`` with ``%(name)s`` parameters filled in."""
-    text = gettext(locale, message)
-    return text % params if params else text
 
 
 def customer_locale(customer: Recipient, fallback: str | None = None) -> str:

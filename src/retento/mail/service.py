@@ -33,7 +33,7 @@ from retento.core.errors import Conflict, InvalidInput, NotFound
 from retento.core.pagination import paginate
 from retento.mail.kinds import is_kind, load_email_modules
 from retento.mail.models import MAIL_STATUSES, OutboxMessage
-from retento.web.i18n import N_, gettext, normalise_locale
+from retento.web.i18n import N_, normalise_locale, translate
 
 LINK = "[[link]]"
 # Other site links in a body start with this marker; RETENTO_PUBLIC_BASE_URL replaces it when
@@ -575,17 +575,12 @@ def send_test(
     return msg
 
 
-def _t(locale: str, message: str, **params: object) -> str:
-    text = gettext(locale, message)
-    return text % params if params else text
-
-
 def smtp_test_email(address: str, settings: Settings) -> Email:
     """A test message proving the SMTP settings work (sent in the installation's language)."""
     loc = normalise_locale(settings.default_locale)
     paragraphs = [
-        _t(loc, N_("This is a test email from Retento.")),
-        _t(
+        translate(loc, N_("This is a test email from Retento.")),
+        translate(
             loc,
             N_("It was sent through %(host)s:%(port)s as %(sender)s."),
             host=settings.smtp_host or "—",
@@ -595,7 +590,7 @@ def smtp_test_email(address: str, settings: Settings) -> Email:
     ]
     return Email(
         recipient=address,
-        subject=_t(loc, N_("Retento test email")),
+        subject=translate(loc, N_("Retento test email")),
         body_text="\n\n".join(paragraphs) + "\n",
         body_html=html_body(paragraphs, loc),
         locale=loc,

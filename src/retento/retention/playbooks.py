@@ -41,6 +41,7 @@ from retento.retention.models import (
     RetentionPlaybook,
     RetentionTask,
 )
+from retento.web.i18n import N_, installation_locale, system_text
 
 BLOCK = 20
 HELD_OUT_NOTE = "held out: control group"
@@ -375,6 +376,12 @@ def release_open_cases(session: Session, case_ids: list[int]) -> None:
         session.execute(delete(RetentionOpenCase).where(RetentionOpenCase.case_id.in_(case_ids)))
 
 
+def _offer_reason(pb: RetentionPlaybook) -> str:
+    """The ledger reason of a playbook's offer, in the installation's language."""
+    name = pb.name_zh if installation_locale() == "zh_CN" and pb.name_zh else pb.name_en
+    return system_text(N_("Win-back offer (%(playbook)s)"), playbook=name)[:200]
+
+
 def apply_playbook(
     session: Session,
     alert: RetentionAlert,
@@ -565,7 +572,7 @@ def _act(
             case.id,
             alert.customer_id,
             pb.offer_points,
-            reason=f"Win-back offer ({pb.name_en})"[:200],
+            reason=_offer_reason(pb),
             now=now,
         )
         case.cost = pb.cost + offer.value
@@ -582,7 +589,7 @@ def _act(
             case.id,
             alert.customer_id,
             pb.offer_reward_id,
-            reason=f"Win-back offer ({pb.name_en})"[:200],
+            reason=_offer_reason(pb),
             now=now,
         )
         case.cost = case.cost + voucher.value
