@@ -1,4 +1,5 @@
-"""`retento surveys`: import and export responses, list surveys, estimate the CSI, remind."""
+"""`retento surveys`: list surveys, send one to a segment, import and export responses, estimate
+the CSI, remind."""
 
 from __future__ import annotations
 
@@ -35,6 +36,128 @@ def list_cmd(as_user: str | None = AS_USER) -> None:
             )
     console.print(table)
     console.print(f"{total} survey(s)")
+
+
+def _segment_ids(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise InvalidInput(
+            f"--customers must be customer ids separated by commas, not {text!r}.",
+            field="customers",
+        ) from None
+
+
+@app.command("distribute")
+@friendly_errors
+def distribute_cmd(
+    survey: int = typer.Option(..., "--survey", help="Survey id (the survey must be active)."),
+    segment: str = typer.Option(
+        "all",
+        "--segment",
+        help="Who is invited: all, value_class, tag, complaint_closed, customers or insight.",
+    ),
+    value: str | None = typer.Option(
+        None,
+        "--value",
+        help="The value class (vip, major, ordinary, small, below_zero), the tag, or for "
+        "insight <segment id>:<cluster>.",
+    ),
+    customers: str | None = typer.Option(
+        None, "--customers", help="For --segment customers: ids separated by commas."
+    ),
+    closed_since: str | None = typer.Option(
+        None,
+        "--closed-since",
+        help="For --segment complaint_closed: complaints closed on or after this date.",
+    ),
+    channel: str = typer.Option("online", "--channel", help="online, phone, mail or onsite."),
+    name: str = typer.Option("", "--name", help="A name for this distribution."),
+    expires_in_days: int | None = typer.Option(
+        None, "--expires-in-days", help="Days the links stay valid (default: the survey's)."
+    ),
+    send: bool = typer.Option(
+        True,
+        "--send/--no-send",
+        help="E-mail online invitees who have an address and e-mail consent (default), or "
+        "only create the links.",
+    ),
+    key: str | None = typer.Option(
+        None,
+        "--key",
+        help="Idempotency key: running the command again with the same key sends nothing "
+        "twice and reports the first run's distribution.",
+    ),
+    links: Path | None = typer.Option(
+        None,
+        "--links",
+        dir_okay=False,
+        help="Write the invitation links to this CSV file (for a mail merge or phone list).",
+    ),
+    as_user: str | None = AS_USER,
+) -> None:
+    """Send a survey to a segment of customers: invitations, one-time links and e-mails."""
+    from pydantic import ValidationError
+
+    from retento.core.config import get_settings
+    from retento.surveys import distributions
+    from retento.surveys.link_lists import link_rows, links_csv
+    from retento.surveys.schemas import DistributionCreate
+
+    try:
+        data = DistributionCreate(
+            channel=channel,
+            name=name,
+            expires_in_days=expires_in_days,
+            send=send,
+            segment={
+                "kind": segment,
+                "value": value,
+                "customer_ids": _segment_ids(customers),
+                "closed_since": closed_since,
+            },
+        )
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        option = {"kind": "segment", "customer_ids": "customers"}.get(
+            str(e["loc"][-1]), str(e["loc"][-1])
+        )
+        if e["loc"] == ("segment",):
+            option = "segment"
+        msg = e["msg"].removeprefix("Value error, ")
+        raise InvalidInput(f"--{option.replace('_', '-')}: {msg}", field=option) from exc
+    with cli_session() as session:
+        actor = cli_actor(session, as_user)
+        dist, created = distributions.start_distribution_once(
+            session, survey, data, actor=actor, idempotency_key=key
+        )
+        if created:
+            distributions.execute_distribution(session, dist.id, data, actor=actor)
+        session.flush()
+        emails = distributions.distribution_emails(session, dist)
+        rows = (
+            link_rows(session, survey, dist.id, get_settings().public_base_url, actor=actor)
+            if links is not None and dist.status == "done"
+            else None
+        )
+        dist_id, invited, status = dist.id, dist.invited, dist.status
+    if not created:
+        console.print(
+            f"Distribution {dist_id} was made before with the key {key!r}: nothing was sent again."
+        )
+    console.print(
+        f"Distribution {dist_id} of survey {survey} ({status}): {invited} invited by "
+        f"{channel}; {emails.emailed} e-mailed, {emails.not_emailed} without an address or "
+        f"e-mail consent, {emails.unsent} not sent."
+    )
+    if links is not None:
+        if rows is None:
+            console.print("No links written: the distribution is not done yet.")
+        else:
+            links.write_text(links_csv(rows), encoding="utf-8")
+            console.print(f"Wrote {len(rows)} link(s) to {links}.")
 
 
 @app.command("import")

@@ -382,9 +382,10 @@ def create_distribution(
     actor: User,
     now: datetime | None = None,
 ) -> tuple[SurveyDistribution, list[InvitationLink]]:
-    """Start and carry out a distribution at once, in the caller's transaction (the demo, the
-    CLI, small segments); returns the plain links (only now and via ``links``). The web and the
-    API queue it for a worker instead (``retento.surveys.distribution_jobs``)."""
+    """Start and carry out a distribution at once, in the caller's transaction (the demo,
+    scripts); returns the plain links (only now and via ``links``). The web and the API queue
+    it for a worker instead (``retento.surveys.distribution_jobs``); ``retento surveys
+    distribute`` runs both steps in its process, with an idempotency key."""
     dist = start_distribution(session, survey_id, data, actor=actor, now=now)
     links = execute_distribution(session, dist.id, data, actor=actor, now=now) or []
     return dist, links

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +9,6 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
@@ -20,10 +17,8 @@ from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.core.errors import Conflict, InvalidInput, NotFound, RetentoError
 from retento.core.validation import DbId
-from retento.customers.models import Customer
-from retento.dataio.cells import neutralise_row
 from retento.surveys import distribution_jobs, distributions, reports, service
-from retento.surveys.languages import pick_language
+from retento.surveys.link_lists import link_rows, links_csv
 from retento.surveys.models import (
     CHANNELS,
     Survey,
@@ -199,32 +194,14 @@ def distribute_send(
 def _links(
     request: Request, session: Session, user: User, survey_id: DbId, distribution_id: DbId
 ) -> tuple[SurveyDistribution, list[dict[str, Any]]]:
-    """A distribution's open invitations with the customer and the full link, which opens in
-    the customer's language like the e-mailed links (``customer_locale``)."""
-    from retento.mail.compose import customer_locale
-
+    """A distribution's open invitations with the customer and the full link (``link_rows``)."""
     dist = _distribution(session, user, survey_id, distribution_id)
     if dist.status != "done":
         raise Conflict(
             "The invitations are still being created; try again when they are done.",
             field="distribution_id",
         )
-    links = distributions.invitation_links(session, distribution_id, actor=user)
-    ids = [link.customer_id for link in links]
-    customers = (
-        {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
-        if ids
-        else {}
-    )
-    base = str(request.base_url).rstrip("/")
-    survey = service.get_survey(session, survey_id, actor=user)
-    rows = []
-    for link in links:
-        c = customers.get(link.customer_id)
-        # The customer's language only if the survey has it complete (surveys.languages).
-        wanted = customer_locale(c, survey.language) if c is not None else None
-        lang = f"?lang={pick_language(survey, wanted)}" if c is not None else ""
-        rows.append({"link": link, "customer": c, "url": base + link.path + lang})
+    rows = link_rows(session, survey_id, distribution_id, str(request.base_url), actor=user)
     return dist, rows
 
 
@@ -311,26 +288,8 @@ def distribution_csv(
 ) -> Response:
     """The invitation links as CSV for a mail merge."""
     _, rows = _links(request, session, user, survey_id, distribution_id)
-    buf = io.StringIO()
-    out = csv.writer(buf)
-    out.writerow(["customer_id", "external_id", "name", "email", "phone", "channel", "url"])
-    for r in rows:
-        c = r["customer"]
-        out.writerow(
-            neutralise_row(  # names and e-mails are customer data: never a live formula
-                [
-                    r["link"].customer_id,
-                    c.external_id if c else "",
-                    c.name if c else "",
-                    (c.email or "") if c else "",
-                    (c.phone or "") if c else "",
-                    r["link"].channel,
-                    r["url"],
-                ]
-            )
-        )
     return Response(
-        "\ufeff" + buf.getvalue(),
+        links_csv(rows),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="survey-{survey_id}-links-{distribution_id}.csv"'
