@@ -9,7 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from retento.audit.models import AuditEntry
-from retento.complaints import attachments, followup, improvements, queries, service, settings
+from retento.complaints import (
+    attachments,
+    followup,
+    improvements,
+    public_intake,
+    queries,
+    service,
+    settings,
+)
 from retento.complaints.models import ComplaintEvent, ImprovementAction
 from retento.complaints.schemas import (
     AssignIn,
@@ -405,15 +413,15 @@ def test_public_submission_matches_or_creates_the_customer(db, users):
         subject="Kettle leaks",
         description="The kettle leaks after two days of use.",
     )
-    c = service.submit_public(db, data)
+    c = public_intake.submit_public(db, data)
     assert c.customer_id == known.id and c.channel == "web_form"
     assert c.assignee_id == users["agent"].id  # the owner gets it
-    c2 = service.submit_public(
+    c2 = public_intake.submit_public(
         db, data.model_copy(update={"email": "new@example.com", "name": "Han Meimei"})
     )
     assert c2.customer_id != known.id and c2.customer.name == "Han Meimei"
     with pytest.raises(InvalidInput) as exc:
-        service.submit_public(db, data.model_copy(update={"website": "http://spam"}))
+        public_intake.submit_public(db, data.model_copy(update={"website": "http://spam"}))
     assert exc.value.field == "website"
 
 
@@ -574,7 +582,7 @@ def test_deactivated_category_is_not_offered_but_complaints_keep_it(db, users):
         make_complaint(db, agent, category_id=damaged.id, category=None)
     assert exc.value.field == "category_id" and "deactivated" in exc.value.message
     with pytest.raises(InvalidInput) as exc:
-        service.submit_public(
+        public_intake.submit_public(
             db,
             PublicComplaintIn(
                 name="Ann",

@@ -3,7 +3,7 @@ each raised once, for the right people, on the channel each chose."""
 
 from __future__ import annotations
 
-from retento.complaints import service
+from retento.complaints import public_intake, service
 from retento.complaints.schemas import AssignIn, NoteIn, PublicComplaintIn
 from retento.core.hooks import emit
 from retento.notifications.service import save_preferences
@@ -71,7 +71,7 @@ def test_customer_reply_reaches_the_assignee_on_their_channel(db, users):
 def test_public_form_complaint_goes_to_the_owner_and_their_team(db, users):
     lead, ann, bob = team(db, users)
     customer = make_customer(db, email="kim@example.com", owner_id=ann.id)
-    c = service.submit_public(
+    c = public_intake.submit_public(
         db,
         PublicComplaintIn(
             name="Kim",

@@ -161,6 +161,7 @@ class Complaint(Base):
             postgresql_where=_OPEN_SQL,
             sqlite_where=_OPEN_SQL,
         ),
+        Index("uq_complaints_idempotency_key", "idempotency_key", unique=True),
         Index(
             "ix_complaints_next_warn",
             "next_warn_at",
@@ -172,6 +173,8 @@ class Complaint(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     tracking_code: Mapped[str] = mapped_column(String(20), unique=True)
+    # A form's key drawn with the page or the API's Idempotency-Key (migration 0039).
+    idempotency_key: Mapped[str | None] = mapped_column(String(120))
     # RESTRICT: complaints (remedies, compensation) outlive the customer record (archived instead).
     customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="RESTRICT"))
     kind: Mapped[str] = mapped_column(String(20), default="complaint")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from retento.complaints import service
+from retento.complaints import public_intake, service
 from retento.complaints.followup import answer_survey, followup_question
 from retento.complaints.models import RateHit
 from retento.complaints.schemas import (
@@ -110,10 +111,23 @@ def client_ip(request: Request) -> str:
 
 
 @router.post("", response_model=PublicReceipt, status_code=201)
-def submit(data: PublicComplaintIn, request: Request, session: DbSession):
+def submit(
+    data: PublicComplaintIn,
+    request: Request,
+    session: DbSession,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=120,
+            description="A retried submission with the same key and e-mail address returns "
+            "the first complaint's receipt.",
+        ),
+    ] = None,
+):
     """Submit a complaint without logging in; returns the tracking code."""
     check_rate(request)
-    c = service.submit_public(session, data)
+    c = public_intake.submit_public(session, data, idempotency_key=idempotency_key)
     return PublicReceipt(tracking_code=c.tracking_code, status=c.status, received_at=c.received_at)
 
 

@@ -277,8 +277,22 @@ def list_complaints(
 
 
 @api.post("", response_model=ComplaintRead, status_code=201)
-def create_complaint(data: ComplaintCreate, session: DbSession, user: CurrentUser):
-    return service.create_complaint(session, data, actor=user, source="api")
+def create_complaint(
+    data: ComplaintCreate,
+    session: DbSession,
+    user: CurrentUser,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=120,
+            description="A retried request with the same key returns the first complaint.",
+        ),
+    ] = None,
+):
+    return service.create_complaint(
+        session, data, actor=user, source="api", idempotency_key=idempotency_key
+    )
 
 
 @api.get("/{complaint_id}", response_model=ComplaintDetail)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from retento.audit.service import record, snapshot
@@ -33,7 +34,6 @@ from retento.complaints.schemas import (
     ComplaintCreate,
     ComplaintUpdate,
     NoteIn,
-    PublicComplaintIn,
     RemedyCreate,
     TransitionIn,
 )
@@ -43,8 +43,9 @@ from retento.core.errors import Conflict, Forbidden, InvalidInput, Msg, NotFound
 from retento.core.hooks import emit
 from retento.core.locking import lock_row
 from retento.core.money import ZERO
+from retento.core.validation import clean_idempotency_key
 from retento.core.versioning import lock_for_edit
-from retento.customers.models import Contact, Customer
+from retento.customers.models import Customer
 from retento.customers.service import can_change_customer
 
 # --- small helpers -----------------------------------------------------------------------------
@@ -212,10 +213,49 @@ def _check_external_id(
 ACKNOWLEDGED_SOURCES = ("agent", "api", "public_form")
 
 
+KEY_REUSED = Msg("This form was already sent with other details; check them and send it again.")
+
+
+def _complaint_with_key(
+    session: Session, key: str, customer_id: int, subject: str
+) -> Complaint | None:
+    """The complaint recorded with ``key``; 409 if it is another customer's or has another
+    subject (a form sent again after Back with a new complaint in it: the page then draws a
+    new key, so sending it once more records that complaint)."""
+    done = session.scalar(select(Complaint).where(Complaint.idempotency_key == key))
+    if done is not None and (done.customer_id != customer_id or done.subject != subject.strip()):
+        raise Conflict(KEY_REUSED, field="Idempotency-Key")
+    return done
+
+
 def create_complaint(
-    session: Session, data: ComplaintCreate, *, actor: User | None, source: str = "agent"
+    session: Session,
+    data: ComplaintCreate,
+    *,
+    actor: User | None,
+    source: str = "agent",
+    idempotency_key: str | None = None,
 ) -> Complaint:
-    """Record a complaint or grumble, pick its SLA policy and compute the due times."""
+    """Record a complaint or grumble, pick its SLA policy and compute the due times.
+
+    With ``idempotency_key`` (the intake form's key, the API's ``Idempotency-Key``) a repeated
+    request (a double click, a retry) returns the complaint the first one recorded, with no
+    second acknowledgement; two at once meet at the key's unique index and the later one
+    returns the earlier one's complaint. See :func:`create_complaint_once`."""
+    return create_complaint_once(
+        session, data, actor=actor, source=source, idempotency_key=idempotency_key
+    )[0]
+
+
+def create_complaint_once(
+    session: Session,
+    data: ComplaintCreate,
+    *,
+    actor: User | None,
+    source: str = "agent",
+    idempotency_key: str | None = None,
+) -> tuple[Complaint, bool]:
+    """:func:`create_complaint`, and whether it recorded a new complaint."""
     if actor is not None:
         require(actor, "complaint:create")
     customer = session.get(Customer, data.customer_id)
@@ -223,6 +263,9 @@ def create_complaint(
         raise InvalidInput(
             Msg("Customer %(id)s does not exist.", id=data.customer_id), field="customer_id"
         )
+    key = clean_idempotency_key(idempotency_key)
+    if key and (done := _complaint_with_key(session, key, customer.id, data.subject)):
+        return done, False
     if actor is not None and actor.role == "agent" and data.assignee_id not in (None, actor.id):
         # Agents take complaints from anyone (they answer the phone) but assign only to themselves.
         require(actor, "complaint:assign")
@@ -275,11 +318,18 @@ def create_complaint(
         contact_email=data.contact_email,
         contact_phone=data.contact_phone,
         created_by_id=actor.id if actor else None,
+        idempotency_key=key,
     )
-    c.customer = customer
-    session.add(c)
-    refresh_sla(session, c)
-    session.flush()
+    try:
+        with session.begin_nested():  # flushes what is pending first: c is added inside
+            c.customer = customer
+            session.add(c)
+            refresh_sla(session, c)
+            session.flush()
+    except IntegrityError:
+        if key and (done := _complaint_with_key(session, key, customer.id, data.subject)):
+            return done, False
+        raise
     _event(
         session,
         c,
@@ -298,7 +348,7 @@ def create_complaint(
         queue_acknowledgement(session, c, actor=actor, now=now)
         if source != "public_form":  # submit_public emits once its owner is assigned
             emit("complaint.created", session, complaint=c, actor=actor)
-    return c
+    return c, True
 
 
 def _order_model():
@@ -311,80 +361,6 @@ def _product_model():
     from retento.products.models import Product
 
     return Product
-
-
-def _customer_for_public(
-    session: Session, data: PublicComplaintIn, locale: str | None = None
-) -> Customer:
-    email = data.email.strip().lower()
-    customer = session.scalar(
-        select(Customer).where(func.lower(Customer.email) == email).order_by(Customer.id).limit(1)
-    )
-    if customer is None:
-        customer = session.scalar(
-            select(Customer)
-            .join(Contact, Contact.customer_id == Customer.id)
-            .where(func.lower(Contact.email) == email)
-            .order_by(Customer.id)
-            .limit(1)
-        )
-    if customer is None:
-        customer = Customer(
-            name=data.name.strip(),
-            name_key=data.name.strip().lower(),
-            email=email,
-            phone=data.phone,
-            party_type="person",
-            kind="consumer",
-            # The form's language: the acknowledgement and later mail are written in it.
-            custom_fields={"source": "public_complaint_form"}
-            | ({"language": locale} if locale else {}),
-        )
-        session.add(customer)
-        session.flush()
-        record(session, None, "create", "customer", customer.id, None, snapshot(customer))
-    return customer
-
-
-def submit_public(
-    session: Session, data: PublicComplaintIn, *, locale: str | None = None
-) -> Complaint:
-    """A complaint from the public web form (no login); the honeypot must be empty."""
-    if data.website:
-        raise InvalidInput("The form could not be accepted.", field="website")
-    customer = _customer_for_public(session, data, locale)
-    category = category_by_code(session, data.category.strip().lower())
-    if category is None or not category_offered(session, category):
-        raise InvalidInput(
-            Msg("Unknown complaint category '%(code)s'.", code=data.category),
-            field="category",
-        )
-    description = data.description
-    if data.order_reference:
-        description += f"\n\nOrder reference: {data.order_reference}"
-    create = ComplaintCreate(
-        customer_id=customer.id,
-        kind="complaint",
-        channel="web_form",
-        category_id=category.id,
-        subject=data.subject,
-        description=description,
-        purposes=data.purposes,
-        contact_name=data.name,
-        contact_email=data.email.strip().lower(),
-        contact_phone=data.phone,
-        severity=1,
-    )
-    c = create_complaint(session, create, actor=None, source="public_form")
-    if customer.owner_id is not None:
-        owner = session.get(User, customer.owner_id)
-        if owner is not None and owner.is_active and owner.role in ("agent", "manager", "admin"):
-            c.assignee_id = owner.id
-            c.team_manager_id = owner.manager_id
-            _event(session, c, "assignment", None, data={"assignee_id": owner.id, "auto": True})
-            session.flush()
-    emit("complaint.created", session, complaint=c, actor=None)
-    return c
 
 
 # --- reading -----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from annotated_types import Ge, Le
 from fastapi import Request
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.core.types import ID_MAX
 
 INT32_MAX = 2**31 - 1
@@ -263,3 +263,16 @@ def content_matches_type(content_type: str, data: bytes) -> bool:
         return True
     prefixes = _MAGIC.get(content_type)
     return bool(prefixes) and data.startswith(prefixes)
+
+
+def clean_idempotency_key(key: str | None) -> str | None:
+    """An ``Idempotency-Key`` (header or form key) stripped, or None when empty; 422 naming
+    ``Idempotency-Key`` unless it is 1 to 120 printable characters."""
+    key = (key or "").strip()
+    if not key:
+        return None
+    if len(key) > 120 or not key.isprintable():
+        raise InvalidInput(
+            Msg("Idempotency-Key must be 1 to 120 printable characters."), field="Idempotency-Key"
+        )
+    return key

@@ -18,6 +18,7 @@ from retento.auth.permissions import require
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.locking import lock_row
+from retento.core.validation import clean_idempotency_key
 from retento.customers.models import Customer, CustomerTag
 from retento.surveys.emails import survey_invitation_email
 from retento.surveys.models import Survey, SurveyDistribution, SurveyInvitation
@@ -148,17 +149,6 @@ def _segment_label(segment: SegmentIn) -> str | None:
     return None
 
 
-def _clean_key(key: str | None) -> str | None:
-    key = (key or "").strip()
-    if not key:
-        return None
-    if len(key) > 120 or not key.isprintable():
-        raise InvalidInput(
-            Msg("Idempotency-Key must be 1 to 120 printable characters."), field="Idempotency-Key"
-        )
-    return key
-
-
 def request_hash(survey_id: int, data: DistributionCreate) -> str:
     """SHA-256 of what a distribution request asks for: the survey and the whole body."""
     body = {"survey_id": survey_id, "data": data.model_dump(mode="json")}
@@ -215,7 +205,7 @@ def start_distribution_once(
     """
     require(actor, "survey:manage")
     s = _survey(session, survey_id)
-    key = _clean_key(idempotency_key)
+    key = clean_idempotency_key(idempotency_key)
     req_hash = request_hash(s.id, data) if key else None
     # A retry gets the first answer even if the survey was closed meanwhile.
     if key and (done := _distribution_with_key(session, key, req_hash)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import Request
@@ -105,6 +106,7 @@ def _render_new(
         request,
         "complaints/new.html",
         status_code=status_code,
+        complaint_key=uuid.uuid4().hex,  # a new complaint's idempotency key
         form=values,
         errors=errors or {},
         customer=customer,
@@ -141,10 +143,11 @@ def complaint_create(
     """Record a complaint (and its attachment); on any error nothing is saved."""
     shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in CREATE_FIELDS}
     shown["purposes"] = [p for p in form.getlist("purposes") if isinstance(p, str)]
+    shown["complaint_key"] = str(form.get("complaint_key") or "").strip()[:120]  # kept on a retry
     upload = form.get("file")
     problems: list[FieldError] = []
     _resolve_picked(request, session, user, shown, ("customer_id", "product_id"), problems)
-    data: dict[str, Any] = {k: (v or None) for k, v in shown.items()}
+    data: dict[str, Any] = {k: (v or None) for k, v in shown.items() if k != "complaint_key"}
     data["subject"] = shown["subject"]
     data["description"] = shown["description"]
     data["purposes"] = shown["purposes"]
@@ -167,8 +170,13 @@ def complaint_create(
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
-        c = service.create_complaint(session, ComplaintCreate(**data), actor=user)
-        if isinstance(upload, UploadFile) and upload.filename:
+        c, created = service.create_complaint_once(
+            session,
+            ComplaintCreate(**data),
+            actor=user,
+            idempotency_key=shown["complaint_key"] or None,
+        )
+        if created and isinstance(upload, UploadFile) and upload.filename:
             attachments.add_attachment(
                 session,
                 c.id,
@@ -185,6 +193,9 @@ def complaint_create(
         errors = form_errors(request, exc)
         if "category" in errors:
             errors["category_id"] = errors.pop("category")
+        if "Idempotency-Key" in errors:  # sent again with other details: a new key to send it
+            errors[""] = errors.pop("Idempotency-Key")
+            shown["complaint_key"] = ""
         return _render_new(request, session, user, shown, errors, 422)
     flash(request, tr(request, "Complaint %(code)s was recorded.", code=c.tracking_code))
     return redirect(request, f"/complaints/{c.id}")

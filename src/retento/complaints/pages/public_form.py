@@ -3,6 +3,7 @@ with the customer's reply."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import Request
@@ -10,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from retento.complaints import public, service
+from retento.complaints import public, public_intake, service
 from retento.complaints.models import (
     PURPOSES,
 )
@@ -54,6 +55,7 @@ def _render_public(
         request,
         "complaints/public_form.html",
         status_code=status_code,
+        complaint_key=uuid.uuid4().hex,  # a new complaint's idempotency key
         form=values,
         errors=errors or {},
         categories=public_category_options(request, session),
@@ -79,6 +81,7 @@ def public_submit(request: Request, form: PageForm, session: DbSession) -> Respo
     shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in PUBLIC_FIELDS}
     shown["purposes"] = [p for p in form.getlist("purposes") if isinstance(p, str)]
     data: dict[str, Any] = {k: (v or None) for k, v in shown.items()}
+    shown["complaint_key"] = str(form.get("complaint_key") or "").strip()[:120]  # kept on a retry
     for key in ("name", "email", "subject", "description"):
         # Required: kept as "" so a blank one reads "This field is required." (None was
         # pydantic's own "Input should be a valid string", shown to the public).
@@ -93,14 +96,20 @@ def public_submit(request: Request, form: PageForm, session: DbSession) -> Respo
         page.headers.update(exc.headers)
         return page
     try:
-        c = service.submit_public(
-            session, PublicComplaintIn(**data), locale=request_locale(request)
+        c = public_intake.submit_public(
+            session,
+            PublicComplaintIn(**data),
+            locale=request_locale(request),
+            idempotency_key=shown["complaint_key"] or None,
         )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         errors = form_errors(request, exc)
         if "website" in errors:
             errors = {"": tr(request, "The form could not be accepted.")}
+        if "Idempotency-Key" in errors:  # sent again with other details: a new key to send it
+            errors[""] = errors.pop("Idempotency-Key")
+            shown["complaint_key"] = ""
         return _render_public(request, session, shown, errors, 422)
     request.session["complaint_receipt"] = c.tracking_code
     return redirect(request, f"/complain/status/{c.tracking_code}")
