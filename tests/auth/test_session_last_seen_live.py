@@ -63,7 +63,8 @@ def test_a_locked_session_row_neither_stalls_the_page_nor_is_waited_for(live_pg)
         try:
             t = time.perf_counter()
             assert c.get("/customers").status_code == 200
-            assert time.perf_counter() - t < 1.0
+            # Waiting for the row would last the lock timeout (10 s), then answer 503.
+            assert time.perf_counter() - t < 5.0
         finally:
             tx.rollback()
             holder.close()
