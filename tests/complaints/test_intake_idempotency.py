@@ -256,3 +256,141 @@ def test_migration_0039_up_down(scratch_db_url):
     finally:
         eng.dispose()
     upgrade(scratch_db_url)
+
+
+def _events(db, complaint_id, kind):
+    from retento.complaints.models import ComplaintEvent
+
+    return db.scalars(
+        select(ComplaintEvent).where(
+            ComplaintEvent.complaint_id == complaint_id, ComplaintEvent.kind == kind
+        )
+    ).all()
+
+
+def _messages(db, event_id):
+    return db.scalar(
+        select(func.count()).where(
+            OutboxMessage.kind == "complaint_message", OutboxMessage.related_id == event_id
+        )
+    )
+
+
+def test_message_and_reply_sent_twice_are_recorded_and_emailed_once(db, users):
+    from retento.complaints.schemas import NoteIn
+
+    c = make_customer(db, email="ava@example.com")
+    comp = service.create_complaint(
+        db,
+        ComplaintCreate(
+            customer_id=c.id, category="delivery", subject="Late", description="x" * 12
+        ),
+        actor=users["agent"],
+    )
+    msg = NoteIn(kind="message", body="We are on it.")
+    a = service.add_note(db, comp.id, msg, actor=users["agent"], idempotency_key="m-1")
+    b = service.add_note(db, comp.id, msg, actor=users["agent"], idempotency_key="m-1")
+    assert a.id == b.id and len(_events(db, comp.id, "message")) == 1
+    assert _messages(db, a.id) == 1  # e-mailed to the customer once
+    with pytest.raises(Conflict) as exc:
+        service.add_note(
+            db,
+            comp.id,
+            NoteIn(kind="message", body="Other"),
+            actor=users["agent"],
+            idempotency_key="m-1",
+        )
+    assert exc.value.field == "Idempotency-Key"
+    r1 = service.public_reply(db, comp.tracking_code, "Thanks!", idempotency_key="r-1")
+    r2 = service.public_reply(db, comp.tracking_code, "Thanks!", idempotency_key="r-1")
+    assert r1.id == r2.id and len(_events(db, comp.id, "customer_reply")) == 1
+    # The same key on another kind of entry is another entry.
+    service.add_note(
+        db,
+        comp.id,
+        NoteIn(kind="note", body="We are on it."),
+        actor=users["agent"],
+        idempotency_key="m-1",
+    )
+    assert len(_events(db, comp.id, "note")) == 1
+
+
+def test_note_and_reply_forms_double_clicked_record_once(client, db, users):
+    from tests.web.conftest import Browser
+
+    c = make_customer(db, email="ava@example.com")
+    comp = service.create_complaint(
+        db,
+        ComplaintCreate(
+            customer_id=c.id,
+            category="delivery",
+            subject="Late",
+            description="x" * 12,
+            assignee_id=users["agent"].id,
+        ),
+        actor=users["manager"],
+    )
+    db.commit()
+    b = Browser(client)
+    b.login("agent")
+    page = b.get(f"/complaints/{comp.id}")
+    key = re.search(r'name="note_key" value="([^"]+)"', page.text).group(1)
+    form = {"note_kind": "note", "body": "Called, no answer.", "note_key": key}
+    for _ in range(2):
+        r = b.post(f"/complaints/{comp.id}/notes", data=form, follow_redirects=False)
+        assert r.status_code == 303
+    db.expire_all()
+    assert len(_events(db, comp.id, "note")) == 1
+    # The same page sent back with another text: refused once, then a fresh key records it.
+    r = b.post(f"/complaints/{comp.id}/notes", data={**form, "body": "Second call."})
+    assert r.status_code == 409 and "already sent with other details" in r.text
+    fresh = re.search(r'name="note_key" value="([^"]+)"', r.text).group(1)
+    assert fresh != key
+    r = b.post(
+        f"/complaints/{comp.id}/notes",
+        data={**form, "body": "Second call.", "note_key": fresh},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+
+    status = client.get(f"/complain/status/{comp.tracking_code}")
+    reply_key = re.search(r'name="reply_key" value="([^"]+)"', status.text).group(1)
+    token = CSRF.search(status.text).group(1)
+    for _ in range(2):
+        r = client.post(
+            f"/complain/status/{comp.tracking_code}/reply",
+            data={"csrf_token": token, "body": "Any news?", "reply_key": reply_key},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+    db.expire_all()
+    assert len(_events(db, comp.id, "customer_reply")) == 1
+
+
+def test_parallel_public_replies_with_one_key_record_one(live_pg):
+    live_pg.app.state.complaint_rate_limiter = RateLimiter(max_events=100)
+    with live_pg.session() as s:
+        agent = make_user(s, username="replier", role="agent")
+        c = make_customer(s, email="r@example.com")
+        s.flush()
+        comp = service.create_complaint(
+            s,
+            ComplaintCreate(
+                customer_id=c.id, category="delivery", subject="Late", description="x" * 12
+            ),
+            actor=agent,
+        )
+        s.commit()
+        code, cid = comp.tracking_code, comp.id
+
+    def reply(i: int) -> int:
+        with live_pg.client() as client:
+            return client.post(
+                f"/api/v1/public/complaints/{code}/replies",
+                json={"body": "Any news?"},
+                headers={"Idempotency-Key": "reply-race"},
+            ).status_code
+
+    assert statuses(run_parallel(8, reply)) == {201: 8}
+    with live_pg.session() as s:
+        assert len(_events(s, cid, "customer_reply")) == 1

@@ -158,10 +158,23 @@ def status(tracking_code: str, session: DbSession):
 
 
 @router.post("/{tracking_code}/replies", status_code=201)
-def reply(tracking_code: str, data: PublicReplyIn, request: Request, session: DbSession):
+def reply(
+    tracking_code: str,
+    data: PublicReplyIn,
+    request: Request,
+    session: DbSession,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=120,
+            description="A retried reply with the same key is recorded once.",
+        ),
+    ] = None,
+):
     """The customer answers a question from the agent (the SLA clock resumes)."""
     check_rate(request)
     if data.website:
         raise InvalidInput("The form could not be accepted.", field="website")
-    service.public_reply(session, tracking_code, data.body)
+    service.public_reply(session, tracking_code, data.body, idempotency_key=idempotency_key)
     return service.public_status(session, tracking_code)

@@ -331,9 +331,25 @@ def assign(complaint_id: DbId, data: AssignIn, session: DbSession, user: Current
 
 
 @api.post("/{complaint_id}/notes", response_model=EventRead, status_code=201)
-def add_note(complaint_id: DbId, data: NoteIn, session: DbSession, user: CurrentUser):
+def add_note(
+    complaint_id: DbId,
+    data: NoteIn,
+    session: DbSession,
+    user: CurrentUser,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=120,
+            description="A retried request with the same key returns the first entry (a "
+            "message to the customer is e-mailed once).",
+        ),
+    ] = None,
+):
     service.get_complaint(session, complaint_id, actor=user)
-    return service.add_note(session, complaint_id, data, actor=user)
+    return service.add_note(
+        session, complaint_id, data, actor=user, idempotency_key=idempotency_key
+    )
 
 
 @api.post("/{complaint_id}/remedies", response_model=RemedyRead, status_code=201)

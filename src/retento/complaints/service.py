@@ -637,17 +637,54 @@ def assign(session: Session, complaint_id: int, data: AssignIn, *, actor: User |
     return c
 
 
+def _event_with_key(session: Session, c: Complaint, kind: str, key: str, body: str):
+    """The complaint's ``kind`` event recorded with ``key`` (in its data), checked under the
+    complaint's row lock; 409 if that event has another text."""
+    for ev in session.scalars(
+        select(ComplaintEvent).where(
+            ComplaintEvent.complaint_id == c.id, ComplaintEvent.kind == kind
+        )
+    ):
+        if (ev.data or {}).get("idempotency_key") == key:
+            if (ev.body or "") != body:
+                raise Conflict(KEY_REUSED, field="Idempotency-Key")
+            return ev
+    return None
+
+
 def add_note(
-    session: Session, complaint_id: int, data: NoteIn, *, actor: User | None
+    session: Session,
+    complaint_id: int,
+    data: NoteIn,
+    *,
+    actor: User | None,
+    idempotency_key: str | None = None,
 ) -> ComplaintEvent:
-    """An internal note, a message to the customer, or the customer's reply (resumes the clock)."""
+    """An internal note, a message to the customer, or the customer's reply (resumes the clock).
+
+    With ``idempotency_key`` (the form's key, the API's ``Idempotency-Key``) a repeated request
+    (a double click, a retry) returns the entry the first one recorded: no second message is
+    e-mailed and no second reply notifies the agent. The key is kept in the event's data and
+    checked under the complaint's row lock, which makes the check and the insert one step."""
     c = lock_complaint(session, complaint_id)
     if actor is not None:
         require_work(actor, c)
+    key = clean_idempotency_key(idempotency_key)
+    if key and (done := _event_with_key(session, c, data.kind, key, data.body)):
+        return done
     now = utcnow()
     if data.kind == "message":
         _mark_first_response(c, now)
-    ev = _event(session, c, data.kind, actor, data.body, internal=data.kind == "note", at=now)
+    ev = _event(
+        session,
+        c,
+        data.kind,
+        actor,
+        data.body,
+        internal=data.kind == "note",
+        data={"idempotency_key": key} if key else None,
+        at=now,
+    )
     session.flush()
     if data.kind == "message":
         from retento.complaints.outbound import queue_message
@@ -661,12 +698,19 @@ def add_note(
     return ev
 
 
-def public_reply(session: Session, code: str, body: str) -> ComplaintEvent:
-    """The customer answers through the status page."""
+def public_reply(
+    session: Session, code: str, body: str, *, idempotency_key: str | None = None
+) -> ComplaintEvent:
+    """The customer answers through the status page (once per key: :func:`add_note`)."""
     c = lock_complaint(session, get_by_tracking_code(session, code).id)
+    key = clean_idempotency_key(idempotency_key)
+    if key and (done := _event_with_key(session, c, "customer_reply", key, body)):
+        return done  # a retry after the complaint was closed still gets its first answer
     if c.status == "closed":
         raise Conflict("This complaint is closed; submit a new one.", field="tracking_code")
-    return add_note(session, c.id, NoteIn(body=body, kind="customer_reply"), actor=None)
+    return add_note(
+        session, c.id, NoteIn(body=body, kind="customer_reply"), actor=None, idempotency_key=key
+    )
 
 
 def add_remedy(

@@ -148,6 +148,7 @@ def _render_detail(
         compensation_types=opts(request, "compensation_type", COMPENSATION_TYPES),
         remedy_cost=remedy_cost,
         remedy_key=uuid.uuid4().hex,  # a new remedy's idempotency key
+        note_key=uuid.uuid4().hex,  # a new note's idempotency key
         category_name=(
             c.category.name_zh if is_zh(request) and c.category.name_zh else c.category.name
         ),
@@ -199,6 +200,9 @@ def _act(
         session.rollback()
         reraise_access(exc)
         errors = map_errors(form_errors(request, exc), mapping)
+        if "Idempotency-Key" in errors:  # sent again with other details: new keys to send it
+            errors[""] = errors.pop("Idempotency-Key")
+            values = {k: v for k, v in values.items() if not k.endswith("_key")}
         c = service.get_complaint(session, complaint_id, actor=user)
         status = exc.status if isinstance(exc, RetentoError) else 422
         return _render_detail(request, session, user, c, errors, values, status)
@@ -273,6 +277,8 @@ def complaint_note(
             complaint_id,
             NoteIn(body=str(form.get("body") or "").strip(), kind=kind),
             actor=user,
+            # The key drawn with the form: a double click records (and e-mails) it once.
+            idempotency_key=str(form.get("note_key") or "").strip()[:120] or None,
         )
 
     return _act(

@@ -143,6 +143,7 @@ def _render_status(
         errors=errors or {},
         form=form or {},
         open=st["status"] != "closed",
+        reply_key=uuid.uuid4().hex,  # a new reply's idempotency key
     )
 
 
@@ -168,13 +169,17 @@ def public_reply_page(request: Request, form: PageForm, session: DbSession, code
         data = PublicReplyIn(body=body, website=str(form.get("website") or "") or None)
         if data.website:
             raise InvalidInput(tr(request, "The form could not be accepted."))
-        service.public_reply(session, code, data.body)
+        key = str(form.get("reply_key") or "").strip()[:120] or None
+        service.public_reply(session, code, data.body, idempotency_key=key)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status == 404:
             raise
-        return _render_status(
-            request, session, code, form_errors(request, exc), {"body": body}, 422
-        )
+        errors = form_errors(request, exc)
+        kept = {"body": body, "reply_key": str(form.get("reply_key") or "")}
+        if "Idempotency-Key" in errors:  # sent again with another text: a new key to send it
+            errors[""] = errors.pop("Idempotency-Key")
+            kept["reply_key"] = ""
+        return _render_status(request, session, code, errors, kept, 422)
     flash(request, tr(request, "Thank you, your message was sent."))
     return redirect(request, f"/complain/status/{code.strip().upper()}")
