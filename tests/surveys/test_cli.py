@@ -153,4 +153,6 @@ def test_distribute_same_key_other_segment_is_refused(on_test_db, db, users, sma
     )
     r = runner.invoke(app, [*base, "--segment", "all"])
     assert r.exit_code == 1
-    assert "already used to send a different distribution" in " ".join(r.output.split())
+    out = " ".join(r.output.split())
+    assert "--key: This Idempotency-Key was already used to send a different distribution" in out
+    assert "(field: key)" in out

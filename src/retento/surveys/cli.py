@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, RetentoError
 
 app = typer.Typer(help="Satisfaction surveys.", no_args_is_help=True)
 
@@ -130,9 +130,14 @@ def distribute_cmd(
         raise InvalidInput(f"--{option.replace('_', '-')}: {msg}", field=option) from exc
     with cli_session() as session:
         actor = cli_actor(session, as_user)
-        dist, created = distributions.start_distribution_once(
-            session, survey, data, actor=actor, idempotency_key=key
-        )
+        try:
+            dist, created = distributions.start_distribution_once(
+                session, survey, data, actor=actor, idempotency_key=key
+            )
+        except RetentoError as exc:
+            if exc.field == "Idempotency-Key":  # the API's name for what is --key here
+                exc.message, exc.field = f"--key: {exc.message}", "key"
+            raise
         if created:
             distributions.execute_distribution(session, dist.id, data, actor=actor)
         session.flush()
