@@ -394,3 +394,22 @@ def test_parallel_public_replies_with_one_key_record_one(live_pg):
     assert statuses(run_parallel(8, reply)) == {201: 8}
     with live_pg.session() as s:
         assert len(_events(s, cid, "customer_reply")) == 1
+
+
+def test_a_retried_submission_is_not_counted_against_the_rate_limit(app, client, db):
+    app.state.complaint_rate_limiter = RateLimiter(max_events=2)
+    body = {"name": "Vera", "email": "vera@example.com", "category": "delivery"}
+    body |= {"subject": "Parcel lost", "description": "The parcel never arrived."}
+    h = {"Idempotency-Key": "slow-network"}
+    codes = [client.post("/api/v1/public/complaints", json=body, headers=h) for _ in range(5)]
+    assert [r.status_code for r in codes] == [201] * 5
+    assert len({r.json()["tracking_code"] for r in codes}) == 1
+    # One hit was counted: one more new submission fits, the next is limited.
+    other = {**body, "subject": "Second parcel"}
+    assert client.post("/api/v1/public/complaints", json=other).status_code == 201
+    assert client.post("/api/v1/public/complaints", json=other).status_code == 429
+    # The same key with someone else's details is not a retry: counted, then limited.
+    r = client.post(
+        "/api/v1/public/complaints", json={**body, "email": "eve@example.com"}, headers=h
+    )
+    assert r.status_code == 429

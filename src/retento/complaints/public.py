@@ -126,8 +126,10 @@ def submit(
     ] = None,
 ):
     """Submit a complaint without logging in; returns the tracking code."""
-    check_rate(request)
-    c = public_intake.submit_public(session, data, idempotency_key=idempotency_key)
+    c = public_intake.earlier_submission(session, data, idempotency_key)  # a retry: not counted
+    if c is None:
+        check_rate(request)
+        c = public_intake.submit_public(session, data, idempotency_key=idempotency_key)
     return PublicReceipt(tracking_code=c.tracking_code, status=c.status, received_at=c.received_at)
 
 

@@ -71,6 +71,26 @@ def _public_with_key(session: Session, key: str, email: str, subject: str) -> Co
     return done
 
 
+def earlier_submission(
+    session: Session, data: PublicComplaintIn, idempotency_key: str | None
+) -> Complaint | None:
+    """The complaint this very submission (key, e-mail address, subject) recorded before, or
+    None. A retry found here is answered without counting against the rate limit; anything else
+    (no key, an unknown key, other details) goes through the limit to :func:`submit_public`."""
+    key = clean_idempotency_key(idempotency_key)
+    if not key:
+        return None
+    try:
+        done = _public_with_key(session, key, data.email.strip().lower(), data.subject)
+    except Conflict:
+        done = None
+    if done is None:
+        # End the read before the limiter commits its hit in a transaction of its own: on
+        # SQLite a read transaction that began before that commit cannot become a write.
+        session.rollback()
+    return done
+
+
 def submit_public(
     session: Session,
     data: PublicComplaintIn,

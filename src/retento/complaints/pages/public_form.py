@@ -89,6 +89,17 @@ def public_submit(request: Request, form: PageForm, session: DbSession) -> Respo
     data["category"] = shown["category"] or "other"
     data["purposes"] = shown["purposes"]
     data["website"] = str(form.get("website") or "") or None
+    earlier = None
+    if shown["complaint_key"]:  # the same page sent again: its receipt, not counted twice
+        try:
+            earlier = public_intake.earlier_submission(
+                session, PublicComplaintIn(**data), shown["complaint_key"]
+            )
+        except (ValidationError, RetentoError):
+            earlier = None  # a bad form or key is answered below, through the limit
+    if earlier is not None:
+        request.session["complaint_receipt"] = earlier.tracking_code
+        return redirect(request, f"/complain/status/{earlier.tracking_code}")
     try:
         public.check_rate(request)
     except public.TooManyRequests as exc:
