@@ -111,4 +111,4 @@ def test_system_texts_follow_the_installation_language(installation_in, message,
     installation_in("zh_CN")
     assert system_text(message, **params) == zh
     installation_in("en")
-    assert system_text(message, **params) == message % params if params else message
+    assert system_text(message, **params) == (message % params if params else message)

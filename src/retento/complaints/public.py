@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -22,7 +21,7 @@ from retento.complaints.schemas import (
     SurveyAnswerIn,
 )
 from retento.core.db import transaction, utcnow
-from retento.core.deps import DbSession
+from retento.core.deps import DbSession, IdempotencyKey
 from retento.core.errors import InvalidInput, RetentoError
 
 router = APIRouter(prefix="/api/v1/public/complaints", tags=["public complaints"])
@@ -115,15 +114,7 @@ def submit(
     data: PublicComplaintIn,
     request: Request,
     session: DbSession,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            max_length=120,
-            description="A retried submission with the same key and e-mail address returns "
-            "the first complaint's receipt.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Submit a complaint without logging in; returns the tracking code."""
     c = public_intake.earlier_submission(session, data, idempotency_key)  # a retry: not counted
@@ -165,14 +156,7 @@ def reply(
     data: PublicReplyIn,
     request: Request,
     session: DbSession,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            max_length=120,
-            description="A retried reply with the same key is recorded once.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """The customer answers a question from the agent (the SLA clock resumes)."""
     check_rate(request)

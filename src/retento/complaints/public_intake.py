@@ -123,7 +123,7 @@ def submit_public(
     attempt.rollback()
     done = _public_with_key(session, key, email, data.subject) if key else None
     if done is None:  # pragma: no cover - the key's row was found a moment ago
-        raise Conflict("The complaint could not be recorded; send the form again.")
+        raise Conflict(Msg("The complaint could not be recorded; send the form again."))
     return done
 
 

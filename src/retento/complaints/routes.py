@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from retento.complaints import (
@@ -46,7 +46,7 @@ from retento.complaints.schemas import (
     TransitionIn,
 )
 from retento.core.db import utcnow
-from retento.core.deps import CurrentUser, DbSession
+from retento.core.deps import CurrentUser, DbSession, IdempotencyKey
 from retento.core.errors import InvalidInput
 from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset, TimeFilter
@@ -281,14 +281,7 @@ def create_complaint(
     data: ComplaintCreate,
     session: DbSession,
     user: CurrentUser,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            max_length=120,
-            description="A retried request with the same key returns the first complaint.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     return service.create_complaint(
         session, data, actor=user, source="api", idempotency_key=idempotency_key
@@ -336,15 +329,7 @@ def add_note(
     data: NoteIn,
     session: DbSession,
     user: CurrentUser,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            max_length=120,
-            description="A retried request with the same key returns the first entry (a "
-            "message to the customer is e-mailed once).",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     service.get_complaint(session, complaint_id, actor=user)
     return service.add_note(
@@ -358,14 +343,7 @@ def add_remedy(
     data: RemedyCreate,
     session: DbSession,
     user: CurrentUser,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            max_length=120,
-            description="A retried request with the same key returns the first remedy.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     return service.add_remedy(
         session, complaint_id, data, actor=user, idempotency_key=idempotency_key

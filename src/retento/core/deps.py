@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
@@ -28,6 +28,20 @@ def get_session(request: Request) -> Iterator[Session]:
 # scope="function": commit as soon as the endpoint returns, *before* the response is sent, so
 # the client's next request (a redirect, an htmx refresh) always reads what was just written.
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
+
+# The header that makes a POST safe to retry (orders, refunds, complaints and their entries,
+# remedies, loyalty postings, survey distributions): the service keeps the key with what it
+# recorded, and a repeat answers with that instead of doing it again.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=120,
+        description="1–120 printable characters. A retried request with the same key answers "
+        "with what the first one recorded and does nothing again; the same key with other "
+        "details may be refused (409, field Idempotency-Key).",
+    ),
+]
 
 
 def optional_user(request: Request, session: DbSession) -> User | None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from annotated_types import Ge, Le
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
-from retento.core.deps import CurrentUser, DbSession
+from retento.core.deps import CurrentUser, DbSession, IdempotencyKey
 from retento.core.validation import DbId, Limit, Offset
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
 from retento.loyalty import clubs, programme, reports, service, tiers
@@ -51,7 +51,6 @@ from retento.loyalty.schemas import (
 router = APIRouter(prefix="/api/v1/loyalty", tags=["loyalty"])
 # Journal ids are 64-bit on PostgreSQL (BigInteger): 1 ... 2**63-1; out of range answers 404.
 LedgerId = Annotated[int, Ge(1), Le(2**63 - 1)]
-IdemKey = Header(None, alias="Idempotency-Key", max_length=120)
 
 
 @router.get("/programme", response_model=ProgrammeRead)
@@ -208,7 +207,7 @@ def redeem(
     data: RedeemIn,
     session: DbSession,
     user: CurrentUser,
-    idempotency_key: str | None = IdemKey,
+    idempotency_key: IdempotencyKey = None,
 ):
     return service.redeem(
         session,
@@ -228,7 +227,7 @@ def adjust(
     data: AdjustIn,
     session: DbSession,
     user: CurrentUser,
-    idempotency_key: str | None = IdemKey,
+    idempotency_key: IdempotencyKey = None,
 ):
     return service.adjust(
         session,
@@ -277,7 +276,7 @@ def reserve(
     data: HoldIn,
     session: DbSession,
     user: CurrentUser,
-    idempotency_key: str | None = IdemKey,
+    idempotency_key: IdempotencyKey = None,
 ):
     return service.reserve(
         session,

@@ -20,17 +20,12 @@ from retento.mail.models import OutboxMessage
 from retento.mail.service import BASE, Email, html_body, queue_email, valid_address
 from retento.notifications.kinds import render_text
 from retento.notifications.models import Notification
-from retento.web.i18n import N_, gettext, normalise_locale
+from retento.web.i18n import N_, normalise_locale, translate
 
 register_kind("notification", N_("Notification"))
 register_kind("notification_digest", N_("Notification digest"))
 
 DIGEST_LISTED = 50  # items spelled out in one digest; the rest are counted
-
-
-def _t(locale: str, message: str, **params: object) -> str:
-    text = gettext(locale, message)
-    return text % params if params else text
 
 
 def address_of(user: User) -> str | None:
@@ -49,18 +44,21 @@ def queue_now(session: Session, n: Notification, user: User, *, now: datetime) -
         return False
     loc = normalise_locale(user.locale)
     text = _text(n, loc)
-    paragraphs = [_t(loc, N_("Hello %(name)s,"), name=user.display_name or user.username), text]
+    paragraphs = [
+        translate(loc, N_("Hello %(name)s,"), name=user.display_name or user.username),
+        text,
+    ]
     if n.link:
         paragraphs.append(BASE + n.link)
     paragraphs.append(
-        _t(loc, N_("You can choose how you are notified under Notification settings."))
+        translate(loc, N_("You can choose how you are notified under Notification settings."))
     )
     paragraphs.append(f"{BASE}/notifications/preferences")
     queue_email(
         session,
         Email(
             recipient=addr,
-            subject=_t(loc, N_("Retento: %(text)s"), text=text)[:300].replace("\n", " "),
+            subject=translate(loc, N_("Retento: %(text)s"), text=text)[:300].replace("\n", " "),
             body_text="\n\n".join(paragraphs) + "\n",
             body_html=html_body(paragraphs, loc),
             locale=loc,
@@ -89,22 +87,22 @@ def queue_digest(
             line += f"\n  {BASE}{n.link}"
         lines.append(line)
     paragraphs = [
-        _t(loc, N_("Hello %(name)s,"), name=user.display_name or user.username),
-        _t(loc, N_("Your notifications since the last digest (%(n)s):"), n=len(items)),
+        translate(loc, N_("Hello %(name)s,"), name=user.display_name or user.username),
+        translate(loc, N_("Your notifications since the last digest (%(n)s):"), n=len(items)),
         "\n".join(lines),
     ]
     if len(items) > DIGEST_LISTED:
-        paragraphs.append(_t(loc, N_("… and %(n)s more."), n=len(items) - DIGEST_LISTED))
+        paragraphs.append(translate(loc, N_("… and %(n)s more."), n=len(items) - DIGEST_LISTED))
     paragraphs += [
         f"{BASE}/notifications",
-        _t(loc, N_("You can choose how you are notified under Notification settings.")),
+        translate(loc, N_("You can choose how you are notified under Notification settings.")),
         f"{BASE}/notifications/preferences",
     ]
     return queue_email(
         session,
         Email(
             recipient=addr,
-            subject=_t(loc, N_("Retento: your daily digest (%(n)s)"), n=len(items))[:300],
+            subject=translate(loc, N_("Retento: your daily digest (%(n)s)"), n=len(items))[:300],
             body_text="\n\n".join(paragraphs) + "\n",
             body_html=html_body(paragraphs, loc),
             locale=loc,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Header, Response
-
-from retento.core.deps import CurrentUser, DbSession
+from retento.core.deps import CurrentUser, DbSession, IdempotencyKey
 from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset, TimeFilter
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
@@ -53,14 +51,7 @@ def create_order(
     data: OrderCreate,
     session: DbSession,
     user: CurrentUser,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            max_length=120,
-            description="A retried request with the same key returns the first order.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     return service.create_order(session, data, actor=user, idempotency_key=idempotency_key)
 
@@ -96,14 +87,7 @@ def add_refund(
     data: RefundCreate,
     session: DbSession,
     user: CurrentUser,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            max_length=120,
-            description="A retried request with the same key returns the first refund.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     return service.add_refund(session, order_id, data, actor=user, idempotency_key=idempotency_key)
 

@@ -14,12 +14,7 @@ from retento.mail.compose import CONSENT_NOTE, customer_locale, emailable
 from retento.mail.service import BASE, Email, html_body, queue_email, valid_address
 from retento.retention.models import RetentionAlert, RetentionPlaybook
 from retento.retention.reasons import CLASS_NAMES, SEVERITY_NAMES, label, render_reason
-from retento.web.i18n import N_, gettext, normalise_locale
-
-
-def _t(locale: str, message: str, **params: object) -> str:
-    text = gettext(locale, message)
-    return text % params if params else text
+from retento.web.i18n import N_, normalise_locale, translate
 
 
 def notify_owner(session: Session, alert: RetentionAlert, customer: Customer, now) -> bool:
@@ -31,22 +26,26 @@ def notify_owner(session: Session, alert: RetentionAlert, customer: Customer, no
         return False
     loc = normalise_locale(owner.locale)
     paragraphs = [
-        _t(loc, N_("Hello %(name)s,"), name=owner.display_name or owner.username),
-        _t(
+        translate(loc, N_("Hello %(name)s,"), name=owner.display_name or owner.username),
+        translate(
             loc,
             N_("A retention warning was raised for your customer %(customer)s (%(class)s):"),
             customer=customer.name,
             **{"class": label(CLASS_NAMES, alert.value_class, loc)},
         ),
         render_reason(alert.reason_code, alert.reason_params, loc),
-        _t(loc, N_("Severity: %(severity)s"), severity=label(SEVERITY_NAMES, alert.severity, loc)),
+        translate(
+            loc, N_("Severity: %(severity)s"), severity=label(SEVERITY_NAMES, alert.severity, loc)
+        ),
         f"{BASE}/customers/{customer.id}",
     ]
     queue_email(
         session,
         Email(
             recipient=owner.email.strip(),  # type: ignore[union-attr]
-            subject=_t(loc, N_("Retention warning: %(customer)s"), customer=customer.name)[:300],
+            subject=translate(loc, N_("Retention warning: %(customer)s"), customer=customer.name)[
+                :300
+            ],
             body_text="\n\n".join(paragraphs) + "\n",
             body_html=html_body(paragraphs, loc),
             locale=loc,
@@ -70,15 +69,15 @@ def winback_email(
     loc = customer_locale(customer)
     script = playbook.script_zh if loc.startswith("zh") else playbook.script_en
     paragraphs = [
-        _t(loc, N_("Dear %(name)s,"), name=customer.name),
-        script or _t(loc, N_("We miss you. We would be glad to see you again.")),
-        _t(loc, CONSENT_NOTE),
+        translate(loc, N_("Dear %(name)s,"), name=customer.name),
+        script or translate(loc, N_("We miss you. We would be glad to see you again.")),
+        translate(loc, CONSENT_NOTE),
     ]
     queue_email(
         session,
         Email(
             recipient=(customer.email or "").strip(),
-            subject=_t(loc, N_("We miss you, %(name)s"), name=customer.name)[:300],
+            subject=translate(loc, N_("We miss you, %(name)s"), name=customer.name)[:300],
             body_text="\n\n".join(paragraphs) + "\n",
             body_html=html_body(paragraphs, loc),
             locale=loc,

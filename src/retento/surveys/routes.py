@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
-from retento.core.deps import CurrentUser, DbSession
+from retento.core.deps import CurrentUser, DbSession, IdempotencyKey
 from retento.core.errors import InvalidInput, NotFound
 from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset, TimeFilter
@@ -176,15 +176,7 @@ def create_distribution(
     session: DbSession,
     user: CurrentUser,
     request: Request,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            max_length=120,
-            description="A retried request with the same key and body returns the first "
-            "distribution (202, nothing queued again); with another body it is a 409.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Send the survey to a segment on one channel: checked now (422/409 naming the field),
     done by a worker (202)."""

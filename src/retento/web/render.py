@@ -27,8 +27,8 @@ from retento.web.i18n import (
     LOCALES,
     N_,
     Formatter,
-    gettext,
     normalise_locale,
+    translate,
     translations,
 )
 from retento.web.labels import label_msgid
@@ -114,8 +114,7 @@ def request_locale(request: Request) -> str:
 
 def tr(request: Request, message: str, **params: Any) -> str:
     """Translate ``message`` for this request (flash messages, page titles set in Python)."""
-    text = gettext(request_locale(request), message)
-    return text % params if params else text
+    return translate(request_locale(request), message, **params)
 
 
 def tr_count(request: Request, n: int, one: str, many: str, **params: Any) -> str:
