@@ -14,7 +14,6 @@ from retento.auth.models import User
 from retento.complaints.models import Complaint
 from retento.complaints.schemas import ComplaintCreate, PublicComplaintIn
 from retento.complaints.service import (
-    KEY_REUSED,
     _event,
     category_by_code,
     category_offered,
@@ -22,6 +21,7 @@ from retento.complaints.service import (
 )
 from retento.core.errors import Conflict, InvalidInput, Msg
 from retento.core.hooks import emit
+from retento.core.idempotency import keyed_row
 from retento.core.validation import clean_idempotency_key
 from retento.customers.models import Contact, Customer
 from retento.web.i18n import N_, system_text
@@ -63,12 +63,12 @@ def _customer_for_public(
 def _public_with_key(session: Session, key: str, email: str, subject: str) -> Complaint | None:
     """The public complaint recorded with ``key``: returned only for the same e-mail address
     and subject (the key alone must not open someone else's complaint), else 409."""
-    done = session.scalar(select(Complaint).where(Complaint.idempotency_key == key))
-    if done is not None and (
-        (done.contact_email or "") != email or done.subject != subject.strip()
-    ):
-        raise Conflict(KEY_REUSED, field="Idempotency-Key")
-    return done
+    return keyed_row(
+        session,
+        Complaint,
+        key,
+        lambda c: (c.contact_email or "") == email and c.subject == subject.strip(),
+    )
 
 
 def earlier_submission(

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from retento.audit.service import record, snapshot
@@ -41,12 +40,12 @@ from retento.complaints.sla_clocks import refresh_sla, sla_status
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, Forbidden, InvalidInput, Msg, NotFound
 from retento.core.hooks import emit
+from retento.core.idempotency import KEY_REUSED, insert_keyed, keyed_row
 from retento.core.locking import lock_row
 from retento.core.money import ZERO
 from retento.core.validation import clean_idempotency_key
 from retento.core.versioning import lock_for_edit
-from retento.customers.models import Customer
-from retento.customers.service import can_change_customer
+from retento.customers.service import can_change_customer, referenced_customer
 
 # --- small helpers -----------------------------------------------------------------------------
 
@@ -213,19 +212,17 @@ def _check_external_id(
 ACKNOWLEDGED_SOURCES = ("agent", "api", "public_form")
 
 
-KEY_REUSED = Msg("This form was already sent with other details; check them and send it again.")
-
-
 def _complaint_with_key(
     session: Session, key: str, customer_id: int, subject: str
 ) -> Complaint | None:
     """The complaint recorded with ``key``; 409 if it is another customer's or has another
     subject (a form sent again after Back with a new complaint in it: the page then draws a
     new key, so sending it once more records that complaint)."""
-    done = session.scalar(select(Complaint).where(Complaint.idempotency_key == key))
-    if done is not None and (done.customer_id != customer_id or done.subject != subject.strip()):
-        raise Conflict(KEY_REUSED, field="Idempotency-Key")
-    return done
+    return keyed_row(session, Complaint, key, _same_complaint(customer_id, subject))
+
+
+def _same_complaint(customer_id: int, subject: str):
+    return lambda c: c.customer_id == customer_id and c.subject == subject.strip()
 
 
 def create_complaint(
@@ -258,11 +255,7 @@ def create_complaint_once(
     """:func:`create_complaint`, and whether it recorded a new complaint."""
     if actor is not None:
         require(actor, "complaint:create")
-    customer = session.get(Customer, data.customer_id)
-    if customer is None:
-        raise InvalidInput(
-            Msg("Customer %(id)s does not exist.", id=data.customer_id), field="customer_id"
-        )
+    customer = referenced_customer(session, data.customer_id)
     key = clean_idempotency_key(idempotency_key)
     if key and (done := _complaint_with_key(session, key, customer.id, data.subject)):
         return done, False
@@ -320,16 +313,14 @@ def create_complaint_once(
         created_by_id=actor.id if actor else None,
         idempotency_key=key,
     )
-    try:
-        with session.begin_nested():  # flushes what is pending first: c is added inside
-            c.customer = customer
-            session.add(c)
-            refresh_sla(session, c)
-            session.flush()
-    except IntegrityError:
-        if key and (done := _complaint_with_key(session, key, customer.id, data.subject)):
-            return done, False
-        raise
+
+    def prepare() -> None:
+        c.customer = customer  # inside the savepoint: the backref would add c outside it
+        refresh_sla(session, c)
+
+    c, created = insert_keyed(session, c, key, _same_complaint(customer.id, data.subject), prepare)
+    if not created:
+        return c, False
     _event(
         session,
         c,

@@ -51,10 +51,13 @@ class Customer(Base):
             )
             for col in ("name_key", "name_chars", "email", "phone_digits", "external_id")
         ),
+        Index("uq_customers_idempotency_key", "idempotency_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The key of the create request (form key, Idempotency-Key header): a retry returns this row.
+    idempotency_key: Mapped[str | None] = mapped_column(String(120))
     name: Mapped[str] = mapped_column(String(200))
     # Lower-cased name kept for fast case-insensitive prefix search on both backends.
     name_key: Mapped[str] = mapped_column(String(200))

@@ -28,7 +28,7 @@ from retento.customers.models import CONSENTS, KINDS, Customer, CustomerTag, sco
 from retento.customers.panels import panels_for
 from retento.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
 from retento.web.conflict import STALE, conflict_page, form_version
-from retento.web.forms import PageForm
+from retento.web.forms import FORM_KEY, PageForm, reissue_key_on_reuse, submitted_key
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
 from retento.web.nav import NavItem, register_nav
@@ -488,13 +488,18 @@ def customer_create(
 ) -> Response:
     """Create a customer; on any error the form comes back with messages and nothing is saved."""
     data, shown, problems = _parse_form(request, form)
+    shown[FORM_KEY] = submitted_key(form)
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
         if user.role not in ("admin", "manager"):
             data.pop("owner_id", None)
         customer = service.create_customer(
-            session, CustomerCreate(**data), actor=user, force=form.get("force") == "1"
+            session,
+            CustomerCreate(**data),
+            actor=user,
+            force=form.get("force") == "1",
+            idempotency_key=shown[FORM_KEY] or None,
         )
     except PossibleDuplicate as exc:
         # Not an error: the form comes back listing the matches, with "Create anyway".
@@ -506,6 +511,7 @@ def customer_create(
             raise
         errors = form_errors(request, exc)
         _contact_errors(errors, data, shown)
+        reissue_key_on_reuse(errors, shown)
         return _render_form(request, session, user, None, shown, errors, 422)
     flash(request, tr(request, "Customer %(name)s was created.", name=customer.name))
     return redirect(request, f"/customers/{customer.id}")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from retento.auth.permissions import require
-from retento.core.deps import CurrentUser, DbSession
+from retento.core.deps import CurrentUser, DbSession, IdempotencyKey
 from retento.core.validation import DbId, Limit, Offset
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
 from retento.customers import duplicates, merge, privacy, service
@@ -112,8 +112,13 @@ def create_customer(
     force: bool = Query(
         False, description="Create even if customers with the same email, phone or name exist."
     ),
+    idempotency_key: IdempotencyKey = None,
 ):
-    return service.create_customer(session, data, actor=user, force=force)
+    """Create a customer; a retry with the same ``Idempotency-Key`` returns the first one
+    (before the duplicate check, so a retry is never answered with ``possible_duplicate``)."""
+    return service.create_customer(
+        session, data, actor=user, force=force, idempotency_key=idempotency_key
+    )
 
 
 @router.get("/duplicates", response_model=list[DuplicateRead])

@@ -12,8 +12,10 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, FieldError, Forbidden, InvalidInput, Msg, NotFound
+from retento.core.idempotency import insert_keyed, keyed_row
 from retento.core.locking import lock_row
 from retento.core.pagination import apply_sort, paginate
+from retento.core.validation import clean_idempotency_key
 from retento.core.versioning import lock_for_edit
 from retento.customers import search
 from retento.customers.duplicates import PossibleDuplicate, find_duplicates
@@ -69,6 +71,16 @@ def can_change_customer(actor: User, customer: Customer) -> bool:
     if actor.role == "agent":
         return customer.owner_id == actor.id or actor.id in customer.assigned_user_ids
     return False
+
+
+def referenced_customer(session: Session, customer_id: int) -> Customer:
+    """The customer a new record names in ``customer_id``; 422 naming that field if none."""
+    c = session.get(Customer, customer_id)
+    if c is None:
+        raise InvalidInput(
+            Msg("Customer %(id)s does not exist.", id=customer_id), field="customer_id"
+        )
+    return c
 
 
 def require_customer_change(actor: User, customer: Customer, verb: str) -> None:
@@ -159,17 +171,32 @@ def _replace_contacts(session: Session, c: Customer, contacts: list[dict]) -> No
 
 
 def create_customer(
-    session: Session, data: CustomerCreate, *, actor: User, force: bool = True
+    session: Session,
+    data: CustomerCreate,
+    *,
+    actor: User,
+    force: bool = True,
+    idempotency_key: str | None = None,
 ) -> Customer:
     """Create a customer; an agent who creates one becomes its owner.
 
     ``force=False`` (the API and the web form by default) first looks for possible duplicates
     (same email, phone digits or name) and raises ``PossibleDuplicate`` (409) listing them.
+    With ``idempotency_key`` (the form's key, the API's ``Idempotency-Key``) a repeated request
+    (a double click, a retry) returns the customer the first one created, before looking for
+    duplicates; the same key with another name is a 409 (core.idempotency).
     """
     require(actor, "customer:create")
+    key = clean_idempotency_key(idempotency_key)
+    if key and (done := keyed_row(session, Customer, key, _same_name(data.name))):
+        return done
     if not force:
         matches = find_duplicates(session, name=data.name, email=data.email, phone=data.phone)
         if matches:
+            # One of them may be this request's own customer, committed by a retry that ran
+            # alongside it since the key was looked up.
+            if key and (done := keyed_row(session, Customer, key, _same_name(data.name))):
+                return done
             raise PossibleDuplicate(matches)
     owner_id = data.owner_id
     if actor.role == "agent":
@@ -179,15 +206,19 @@ def create_customer(
     _check_user(session, owner_id, "owner_id")
     _check_external_id(session, data.external_id)
     fields = data.model_dump(exclude={"tags", "contacts", "owner_id"})
-    c = Customer(**fields, owner_id=owner_id, name_key=name_key(data.name))
+    c = Customer(**fields, owner_id=owner_id, name_key=name_key(data.name), idempotency_key=key)
     contacts = [k.model_dump() for k in data.contacts]
     _check_one_primary(contacts)
     c.contacts = [Contact(**k) for k in contacts]
     _set_tags(c, data.tags)
-    session.add(c)
-    session.flush()
-    record(session, actor, "create", "customer", c.id, None, customer_snapshot(c))
+    c, created = insert_keyed(session, c, key, _same_name(data.name))
+    if created:
+        record(session, actor, "create", "customer", c.id, None, customer_snapshot(c))
     return c
+
+
+def _same_name(name: str):
+    return lambda c: c.name == name
 
 
 def update_customer(

@@ -26,10 +26,13 @@ class ExperienceRecord(Base):
         Index("ix_experience_records_mode_stage", "mode", "stage"),
         CheckConstraint("rating >= 1 AND rating <= 5", name="rating_range"),
         CheckConstraint("mode IN ('sense', 'feel', 'think', 'act', 'relate')", name="mode_known"),
+        Index("uq_experience_records_idempotency_key", "idempotency_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The key of the create request (form key, Idempotency-Key header): a retry returns this row.
+    idempotency_key: Mapped[str | None] = mapped_column(String(120))
     customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
     touchpoint_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("touchpoints.id", ondelete="SET NULL"), index=True

@@ -27,7 +27,7 @@ from retento.surveys.models import Survey, SurveyResponse
 from retento.touchpoints.forms import local_now, parse_local
 from retento.touchpoints.models import STAGES, Touchpoint
 from retento.web.conflict import STALE, conflict_page, form_version
-from retento.web.forms import PageForm
+from retento.web.forms import FORM_KEY, PageForm, reissue_key_on_reuse, submitted_key
 from retento.web.i18n import N_, Formatter
 from retento.web.labels import label_msgid
 from retento.web.render import (
@@ -170,15 +170,20 @@ def experience_create(
     """Save the record; errors come back next to the fields."""
     customer = get_customer(session, customer_id, actor=user)
     shown = _read_form(form)
+    shown[FORM_KEY] = submitted_key(form)
     try:
         data = ExperienceCreate(customer_id=customer.id, **_payload(request, shown))
-        service.create_experience(session, data, actor=user)
+        service.create_experience(
+            session, data, actor=user, idempotency_key=shown[FORM_KEY] or None
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
             raise
         customer = get_customer(session, customer_id, actor=user)
-        return _render_form(request, session, customer, shown, form_errors(request, exc), None, 422)
+        errors = form_errors(request, exc)
+        reissue_key_on_reuse(errors, shown)
+        return _render_form(request, session, customer, shown, errors, None, 422)
     flash(request, tr(request, "The experience record was saved."))
     return redirect(request, f"/customers/{customer.id}#panel-journey")
 

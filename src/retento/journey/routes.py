@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from retento.auth.permissions import require
-from retento.core.deps import CurrentUser, DbSession
+from retento.core.deps import CurrentUser, DbSession, IdempotencyKey
 from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset, TimeFilter
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
@@ -69,10 +69,16 @@ def list_experiences(
 
 
 @experiences.post("", response_model=ExperienceRead, status_code=201)
-def create_experience(data: ExperienceCreate, session: DbSession, user: CurrentUser):
+def create_experience(
+    data: ExperienceCreate,
+    session: DbSession,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+):
     """Record an experience (mode, rating 1–5, note) of a customer, optionally linked to a
-    touchpoint (its stage is used unless ``stage`` is given) and/or a survey answer."""
-    return service.create_experience(session, data, actor=user)
+    touchpoint (its stage is used unless ``stage`` is given) and/or a survey answer. A retry
+    with the same ``Idempotency-Key`` returns the first record."""
+    return service.create_experience(session, data, actor=user, idempotency_key=idempotency_key)
 
 
 @experiences.get("/{experience_id}", response_model=ExperienceRead)

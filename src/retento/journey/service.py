@@ -13,11 +13,12 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
+from retento.core.idempotency import insert_keyed, keyed_row
 from retento.core.pagination import apply_sort, paginate
+from retento.core.validation import clean_idempotency_key
 from retento.core.versioning import lock_for_edit
 from retento.customers.lookup import customer_match
-from retento.customers.models import Customer
-from retento.customers.service import require_customer_change
+from retento.customers.service import referenced_customer, require_customer_change
 from retento.journey.models import MODES, ExperienceRecord
 from retento.journey.schemas import ExperienceCreate, ExperienceUpdate
 from retento.surveys.models import SurveyAnswer, SurveyResponse
@@ -125,14 +126,28 @@ def _links(session: Session, customer_id: int, values: dict[str, Any]) -> dict[s
     return out
 
 
-def create_experience(session: Session, data: ExperienceCreate, *, actor: User) -> ExperienceRecord:
-    """Record how the customer experienced a moment of the journey (SPEC §7)."""
-    customer = session.get(Customer, data.customer_id)
-    if customer is None:
-        raise InvalidInput(
-            Msg("Customer %(id)s does not exist.", id=data.customer_id), field="customer_id"
-        )
+def _same_experience(data: ExperienceCreate):
+    details = (data.customer_id, data.mode, data.rating, data.note)
+    return lambda e: (e.customer_id, e.mode, e.rating, e.note) == details
+
+
+def create_experience(
+    session: Session,
+    data: ExperienceCreate,
+    *,
+    actor: User,
+    idempotency_key: str | None = None,
+) -> ExperienceRecord:
+    """Record how the customer experienced a moment of the journey (SPEC §7).
+
+    With ``idempotency_key`` (the form's key, the API's ``Idempotency-Key``) a repeated request
+    (a double click, a retry) returns the record the first one saved; the same key with another
+    customer, mode, rating or note is a 409 (core.idempotency)."""
+    customer = referenced_customer(session, data.customer_id)
     require_customer_change(actor, customer, CREATE)
+    key = clean_idempotency_key(idempotency_key)
+    if key and (done := keyed_row(session, ExperienceRecord, key, _same_experience(data))):
+        return done
     _check_external_id(session, data.external_id)
     values = data.model_dump()
     values.update(_links(session, customer.id, values))
@@ -142,10 +157,14 @@ def create_experience(session: Session, data: ExperienceCreate, *, actor: User) 
         )
     if values["occurred_at"] is None:
         values["occurred_at"] = utcnow()
-    e = ExperienceRecord(**values, created_by_id=actor.id)
-    session.add(e)
-    session.flush()
-    record(session, actor, "create", "experience", e.id, None, snapshot(e))
+    e, created = insert_keyed(
+        session,
+        ExperienceRecord(**values, created_by_id=actor.id, idempotency_key=key),
+        key,
+        _same_experience(data),
+    )
+    if created:
+        record(session, actor, "create", "experience", e.id, None, snapshot(e))
     return e
 
 

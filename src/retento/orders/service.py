@@ -6,7 +6,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from retento.audit.service import record, snapshot
@@ -14,13 +13,14 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.errors import Conflict, FieldError, InvalidInput, Msg, NotFound
 from retento.core.hooks import emit
+from retento.core.idempotency import insert_keyed, keyed_row
 from retento.core.locking import lock_row
 from retento.core.money import MAX_MONEY, ZERO
 from retento.core.pagination import apply_sort, paginate
+from retento.core.validation import clean_idempotency_key
 from retento.core.versioning import lock_for_edit
 from retento.customers.lookup import customer_match
-from retento.customers.models import Customer
-from retento.customers.service import require_customer_change
+from retento.customers.service import referenced_customer, require_customer_change
 from retento.orders.models import Order, OrderLine, Refund
 from retento.orders.schemas import OrderCreate, OrderLineIn, OrderUpdate, RefundCreate
 from retento.orders.totals import LineFigures, RefundFigures, order_totals
@@ -108,15 +108,6 @@ def recompute(order: Order) -> None:
     )
 
 
-def _customer(session: Session, customer_id: int) -> Customer:
-    c = session.get(Customer, customer_id)
-    if c is None:
-        raise InvalidInput(
-            Msg("Customer %(id)s does not exist.", id=customer_id), field="customer_id"
-        )
-    return c
-
-
 def _build_lines(session: Session, lines: list[OrderLineIn]) -> list[OrderLine]:
     ids = {ln.product_id for ln in lines}
     products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))}
@@ -175,11 +166,8 @@ def get_order(session: Session, order_id: int, *, actor: User) -> Order:
     return o
 
 
-def _order_with_key(session: Session, key: str, customer_id: int) -> Order | None:
-    done = session.scalar(select(Order).where(Order.idempotency_key == key))
-    if done is not None and done.customer_id != customer_id:
-        raise Conflict("This Idempotency-Key was used for another customer's order.")
-    return done
+def _same_customer(customer_id: int):
+    return lambda o: o.customer_id == customer_id
 
 
 def create_order(
@@ -191,9 +179,10 @@ def create_order(
     repeated request (a double click, a retry) returns the order the first one recorded; two at
     once meet at the key's unique index and the later one returns the earlier one's order.
     """
-    customer = _customer(session, data.customer_id)
+    customer = referenced_customer(session, data.customer_id)
     require_customer_change(actor, customer, "order:create")
-    if idempotency_key and (done := _order_with_key(session, idempotency_key, customer.id)):
+    key = clean_idempotency_key(idempotency_key)
+    if key and (done := keyed_row(session, Order, key, _same_customer(customer.id))):
         return done
     _check_external_id(session, data.external_id)
     o = Order(
@@ -204,18 +193,13 @@ def create_order(
         channel=data.channel,
         discount=data.discount,
         note=data.note,
-        idempotency_key=idempotency_key or None,
+        idempotency_key=key,
     )
     o.lines = _build_lines(session, data.lines)
     recompute(o)
-    try:
-        with session.begin_nested():
-            session.add(o)
-            session.flush()
-    except IntegrityError:
-        if idempotency_key and (done := _order_with_key(session, idempotency_key, customer.id)):
-            return done
-        raise
+    o, created = insert_keyed(session, o, key, _same_customer(customer.id))
+    if not created:
+        return o
     record(session, actor, "create", "order", o.id, None, order_snapshot(o))
     emit("order.created", session, order=o, actor=actor)
     return o

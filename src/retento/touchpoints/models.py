@@ -30,10 +30,15 @@ OUTCOMES = ("positive", "neutral", "negative", "no_response", "purchase", "resol
 
 class Touchpoint(Base):
     __tablename__ = "touchpoints"
-    __table_args__ = (Index("ix_touchpoints_customer_time", "customer_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_touchpoints_customer_time", "customer_id", "occurred_at"),
+        Index("uq_touchpoints_idempotency_key", "idempotency_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The key of the create request (form key, Idempotency-Key header): a retry returns this row.
+    idempotency_key: Mapped[str | None] = mapped_column(String(120))
     customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     channel: Mapped[str] = mapped_column(String(20), index=True)

@@ -19,7 +19,7 @@ from retento.customers.service import can_change_customer, get_customer
 from retento.touchpoints import service
 from retento.touchpoints.forms import FIELDS, field_options, local_now, parse_local
 from retento.touchpoints.schemas import TouchpointCreate
-from retento.web.forms import PageForm
+from retento.web.forms import FORM_KEY, PageForm, reissue_key_on_reuse, submitted_key
 from retento.web.i18n import N_
 from retento.web.render import (
     PageUser,
@@ -94,6 +94,7 @@ def touchpoint_create(
     """Record the touchpoint; htmx gets a fresh form and a ``timelineChanged`` event."""
     customer = get_customer(session, customer_id, actor=user)
     values = {k: str(form.get(k) or "").strip() for k in FIELDS}
+    values[FORM_KEY] = submitted_key(form)
     try:
         data = TouchpointCreate(
             customer_id=customer.id,
@@ -104,13 +105,17 @@ def touchpoint_create(
             outcome=values["outcome"] or "neutral",
             note=values["note"] or None,
         )
-        service.create_touchpoint(session, data, actor=user)
+        service.create_touchpoint(
+            session, data, actor=user, idempotency_key=values[FORM_KEY] or None
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
             raise
         customer = get_customer(session, customer_id, actor=user)
-        ctx = form_context(request, customer, values, form_errors(request, exc))
+        errors = form_errors(request, exc)
+        reissue_key_on_reuse(errors, values)
+        ctx = form_context(request, customer, values, errors)
         if is_htmx(request):
             return render(request, "touchpoints/_form.html", **ctx)
         return render(request, "touchpoints/new.html", status_code=422, **ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from retento.core.deps import CurrentUser, DbSession
+from retento.core.deps import CurrentUser, DbSession, IdempotencyKey
 from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset, TimeFilter
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
@@ -54,8 +54,14 @@ def list_touchpoints(
 
 
 @router.post("", response_model=TouchpointRead, status_code=201)
-def create_touchpoint(data: TouchpointCreate, session: DbSession, user: CurrentUser):
-    return service.create_touchpoint(session, data, actor=user)
+def create_touchpoint(
+    data: TouchpointCreate,
+    session: DbSession,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+):
+    """Record a touchpoint; a retry with the same ``Idempotency-Key`` returns the first one."""
+    return service.create_touchpoint(session, data, actor=user, idempotency_key=idempotency_key)
 
 
 @router.get("/{touchpoint_id}", response_model=TouchpointRead)

@@ -11,11 +11,12 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
+from retento.core.idempotency import insert_keyed, keyed_row
 from retento.core.pagination import apply_sort, paginate
+from retento.core.validation import clean_idempotency_key
 from retento.core.versioning import lock_for_edit
 from retento.customers.lookup import customer_match
-from retento.customers.models import Customer
-from retento.customers.service import require_customer_change
+from retento.customers.service import referenced_customer, require_customer_change
 from retento.touchpoints.models import Touchpoint
 from retento.touchpoints.schemas import TouchpointCreate, TouchpointUpdate
 
@@ -61,23 +62,38 @@ def _check_owner(session: Session, owner_id: int | None) -> None:
             )
 
 
-def create_touchpoint(session: Session, data: TouchpointCreate, *, actor: User) -> Touchpoint:
-    """Record an interaction; the actor is its owner unless another is named."""
-    customer = session.get(Customer, data.customer_id)
-    if customer is None:
-        raise InvalidInput(
-            Msg("Customer %(id)s does not exist.", id=data.customer_id), field="customer_id"
-        )
+def _same_touchpoint(data: TouchpointCreate):
+    details = (data.customer_id, data.channel, data.stage, data.note)
+    return lambda t: (t.customer_id, t.channel, t.stage, t.note) == details
+
+
+def create_touchpoint(
+    session: Session,
+    data: TouchpointCreate,
+    *,
+    actor: User,
+    idempotency_key: str | None = None,
+) -> Touchpoint:
+    """Record an interaction; the actor is its owner unless another is named.
+
+    With ``idempotency_key`` (the form's key, the API's ``Idempotency-Key``) a repeated request
+    (a double click, a retry) returns the touchpoint the first one recorded; the same key with
+    another customer, channel, stage or note is a 409 (core.idempotency)."""
+    customer = referenced_customer(session, data.customer_id)
     require_customer_change(actor, customer, "touchpoint:create")
+    key = clean_idempotency_key(idempotency_key)
+    if key and (done := keyed_row(session, Touchpoint, key, _same_touchpoint(data))):
+        return done
     _check_external_id(session, data.external_id)
     _check_owner(session, data.owner_id)
     values = data.model_dump()
     if values["owner_id"] is None:
         values["owner_id"] = actor.id
-    t = Touchpoint(**values)
-    session.add(t)
-    session.flush()
-    record(session, actor, "create", "touchpoint", t.id, None, snapshot(t))
+    t, created = insert_keyed(
+        session, Touchpoint(**values, idempotency_key=key), key, _same_touchpoint(data)
+    )
+    if created:
+        record(session, actor, "create", "touchpoint", t.id, None, snapshot(t))
     return t
 
 

@@ -24,3 +24,30 @@ async def read_form(request: Request) -> FormData:
 
 
 PageForm = Annotated[FormData, Depends(read_form)]
+
+
+# A form that creates something (a customer, a touchpoint, an experience record) carries a key
+# drawn when the page is drawn; the service records it (core.idempotency), so a double click or
+# a resend after a lost answer creates one row. The key is kept when the form comes back with
+# errors (nothing was recorded), and replaced when the service says it was already used with
+# other details (the page was sent again after Back with something new typed in).
+FORM_KEY = "form_key"
+
+
+def new_form_key() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+def submitted_key(form: FormData, name: str = FORM_KEY) -> str:
+    """The create form's key as sent (empty if none), at most 120 characters."""
+    return str(form.get(name) or "").strip()[:120]
+
+
+def reissue_key_on_reuse(errors: dict[str, str], shown: dict, name: str = FORM_KEY) -> None:
+    """When the key was refused as used for other details, show that as the form's error and
+    draw a new key (``shown[name] = ""``), so sending the form again records it."""
+    if "Idempotency-Key" in errors:
+        errors[""] = errors.pop("Idempotency-Key")
+        shown[name] = ""

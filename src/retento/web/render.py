@@ -22,6 +22,7 @@ from retento.core.countries import country_name
 from retento.core.deps import optional_user
 from retento.core.errors import Msg, RetentoError, Term, Unauthorized
 from retento.web.csrf import check_csrf, csrf_token
+from retento.web.forms import new_form_key
 from retento.web.i18n import (
     LANGUAGE_NAMES,
     LOCALES,
@@ -146,7 +147,7 @@ def environment(locale: str) -> jinja2.Environment:
     # ``_`` and ``gettext`` memoised: a page calls them hundreds of times, mostly without
     # variables, and Jinja's newstyle gettext formats even those (``Markup(text) % {}``).
     fast = _memoised_gettext(catalogue.gettext)
-    env.globals.update(gettext=fast, _=fast)
+    env.globals.update(gettext=fast, _=fast, new_form_key=new_form_key)
     return env
 
 
