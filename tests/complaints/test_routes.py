@@ -522,3 +522,15 @@ def test_a_category_chinese_name_is_checked_like_a_name_and_blank_still_clears(c
         headers=tokens["admin"],
     )
     assert r.status_code == 200 and r.json()["name_zh"] is None, r.text
+
+
+@pytest.mark.parametrize("value", ["9" * 400, "1" * 320 + "h", "9" * 21, "99999999999999999999h"])
+def test_sla_targets_too_large_for_a_number_are_refused_not_a_500(client, tokens, value):
+    """A minutes field of hundreds of digits overflowed a float (500, found by a QA pass)."""
+    h = tokens["admin"]
+    for field in ("first_response_minutes", "resolution_minutes"):
+        body = {"name": "x", "severity": 1, "first_response_minutes": 30}
+        body |= {"resolution_minutes": 60, "calendar_id": 1, field: value}
+        r = client.post(f"{BASE}/sla-policies", json=body, headers=h)
+        assert r.status_code == 422, r.text
+        assert field in r.text

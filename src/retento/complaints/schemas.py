@@ -322,8 +322,9 @@ def parse_minutes(value: Any) -> Any:
     m = _DURATION.match(text)
     if not text or m is None or not (m.group(1) or m.group(2)):
         raise ValueError("write minutes (90), hours (4h) or both (1h30m)")
-    hours = float(m.group(1) or 0)
-    minutes = hours * 60 + int(m.group(2) or 0)
+    if len(text) > 20:  # a year is 525600 minutes: longer input is no target (and no float)
+        raise ValueError("write minutes (90), hours (4h) or both (1h30m)")
+    minutes = Decimal(m.group(1) or 0) * 60 + int(m.group(2) or 0)  # exact: 1.01h is not 60.6
     if minutes != int(minutes):
         raise ValueError("hours must come to whole minutes (1.5h, not 1.01h)")
     return int(minutes)

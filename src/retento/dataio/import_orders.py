@@ -403,6 +403,14 @@ class OrdersImport(ImporterBase):
                 if lines_same and head_same:
                     unchanged += 1
                     continue
+                if old.status == "cancelled" and o.status != "cancelled":
+                    self._reject_order(
+                        o,
+                        f"order '{o.ext[:40]}' is cancelled and cannot be reopened; "
+                        "import it as a new order",
+                        column=self.col("status"),
+                    )
+                    continue
                 if not lines_same and refunds.get(old.id):
                     self._reject_order(
                         o,

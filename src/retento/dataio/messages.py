@@ -83,6 +83,10 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             N_("order '%(v)s' has refunds, so its lines cannot be replaced"),
         ),
         (
+            r"^order '(?P<v>.*)' is cancelled and cannot be reopened; import it as a new order$",
+            N_("order '%(v)s' is cancelled and cannot be reopened; import it as a new order"),
+        ),
+        (
             r"^required column '(?P<v>[^']*)' is missing.*; the header has: (?P<h>.*)$",
             N_("required column '%(v)s' is missing; the header has: %(h)s"),
         ),

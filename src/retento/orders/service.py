@@ -225,6 +225,12 @@ def update_order(
         _check_external_id(session, changes["external_id"], o.id)
     before = order_snapshot(o)
     was_cancelled, revenue_before = o.status == "cancelled", o.revenue
+    if was_cancelled and changes.get("status", "cancelled") != "cancelled":
+        # Cancelling reversed what the order earned (points clawed back, points spent on it
+        # returned); reopening it would leave it paid for with nothing earned. A new order earns.
+        raise Conflict(
+            "A cancelled order cannot be reopened; record a new order instead.", field="status"
+        )
     if "lines" in changes:
         if o.refunds:
             raise Conflict("An order with refunds cannot have its lines replaced.", field="lines")
@@ -311,9 +317,24 @@ def add_refund(
 
 
 def delete_order(session: Session, order_id: int, *, actor: User) -> None:
-    o = get_order(session, order_id, actor=actor)
-    require(actor, "order:delete")
+    """Delete an order entered by mistake. What it earned is reversed first, as when it is
+    cancelled (subscribers of ``order.cancelled``: loyalty claws its points back and returns
+    points spent on it), so nothing stays credited for an order that no longer exists. An
+    order with refunds is refused: money was paid back against it."""
+    o = lock_row(session, Order, order_id)
+    if o is None:
+        raise NotFound("Order", order_id)
+    require_customer_change(actor, o.customer, "order:delete")
+    if o.refunds:
+        raise Conflict(
+            "An order with refunds cannot be deleted; cancel it instead.", field="order_id"
+        )
     before = order_snapshot(o)
+    if o.status != "cancelled":
+        o.status = "cancelled"
+        recompute(o)
+        session.flush()
+        emit("order.cancelled", session, order=o, actor=actor)
     session.delete(o)
     session.flush()
     record(session, actor, "delete", "order", order_id, before, None)
