@@ -295,7 +295,7 @@ def test_parallel_creates_with_one_key_record_one_row_each(live_pg):
                 post_each(
                     live_pg,
                     url,
-                    lambda i, body=body: {
+                    lambda i, body=body, url=url: {
                         "json": body,
                         "headers": {**headers[i], "Idempotency-Key": f"race {url}"},
                     },
@@ -340,3 +340,45 @@ def test_migration_0040_up_down(scratch_db_url):
     finally:
         eng.dispose()
     upgrade(scratch_db_url)
+
+
+def test_every_service_checks_its_key_the_same_way(db, users):
+    """Refunds and remedies took any key (a tab, 500 characters) where the other POSTs answer
+    422 naming Idempotency-Key; all go through core.validation.clean_idempotency_key now."""
+    from decimal import Decimal
+
+    from retento.complaints import service as complaints
+    from retento.complaints.schemas import RemedyCreate
+    from retento.core.errors import InvalidInput
+    from retento.orders import service as orders
+    from retento.orders.schemas import OrderCreate, RefundCreate
+    from tests.factories import make_product
+    from tests.factories.complaints import make_complaint
+
+    c = make_customer(db)
+    p = make_product(db, unit_price=Decimal("20.00"))
+    o = orders.create_order(
+        db,
+        OrderCreate(customer_id=c.id, ordered_at=WHEN, lines=[{"product_id": p.id, "quantity": 1}]),
+        actor=users["admin"],
+    )
+    complaint = make_complaint(db, customer_id=c.id)
+    calls = (
+        lambda key: orders.add_refund(
+            db, o.id, RefundCreate(amount=Decimal("1")), actor=users["admin"], idempotency_key=key
+        ),
+        lambda key: complaints.add_remedy(
+            db,
+            complaint.id,
+            RemedyCreate(kind="apology"),
+            actor=users["admin"],
+            idempotency_key=key,
+        ),
+    )
+    for call in calls:
+        for bad in ("bad\tkey", "k" * 121):
+            with pytest.raises(InvalidInput) as exc:
+                call(bad)
+            assert exc.value.field == "Idempotency-Key"
+        # Surrounding spaces are not part of the key: " k " and "k" are one request.
+        assert call(" k ").id == call("k").id

@@ -721,6 +721,7 @@ def add_remedy(
     require(actor, "complaint:read")
     c = lock_complaint(session, complaint_id)
     require_work(actor, c)
+    idempotency_key = clean_idempotency_key(idempotency_key)
     if idempotency_key:
         done = session.scalar(
             select(Remedy).where(

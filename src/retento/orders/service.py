@@ -270,6 +270,7 @@ def add_refund(
     if o is None:
         raise NotFound("Order", order_id)
     require_customer_change(actor, o.customer, "order:update")
+    idempotency_key = clean_idempotency_key(idempotency_key)
     if idempotency_key:
         done = next((r for r in o.refunds if r.idempotency_key == idempotency_key), None)
         if done is not None:
