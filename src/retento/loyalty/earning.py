@@ -1,7 +1,8 @@
 """Earning and reversing: orders earn by the rules, refunds claw back pro rata, events award.
 
 One code path for every source: the API, the web and imports all create orders through the
-order hooks (``retento.core.hooks``), which call ``earn_for_order`` / ``reverse_for_refund``.
+order hooks (``retento.core.hooks``), which call ``earn_for_order`` / ``reverse_for_refund``
+(a file import's new orders: ``earn_for_imported``, set-based with the same results).
 Every journal carries a key per (source document, event), so a retry or a re-import finds the
 first journal instead of posting a second one.
 """
@@ -484,7 +485,16 @@ def award_event(
 
 
 def earn_for_imported(session: Session, order_ids: list[int], *, actor_id: int | None) -> int:
-    """Earn for orders a file import created (one by one: each keyed by its order)."""
+    """Earn for orders a file import created: set-based (``earning_bulk``), with the results of
+    ``earn_for_order`` order by order (each journal keyed by its order)."""
+    from retento.loyalty.earning_bulk import earn_orders
+
+    return earn_orders(session, order_ids, actor_id=actor_id)
+
+
+def earn_one_by_one(session: Session, order_ids: list[int], *, actor_id: int | None) -> int:
+    """The per-order path for imported orders (``earn_for_order`` each): the reference the
+    set-based path is tested against."""
     if not order_ids or not ledger.programme(session).active:
         return 0
     from sqlalchemy.orm import selectinload

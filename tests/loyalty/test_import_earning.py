@@ -1,0 +1,489 @@
+"""Imported orders earn set-based (``earning_bulk``) with the results of ``earn_for_order`` one
+by one: the same journals, lots, allocations, postings, rule uses, balances, debts, tier changes
+with their touchpoints and e-mails; once per order; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from retento.core.db import utcnow
+from retento.loyalty import earning, earning_bulk, ledger, service, tiers
+from retento.loyalty.check import check_ledger
+from retento.loyalty.models import (
+    LoyaltyAccount,
+    LoyaltyAllocation,
+    LoyaltyJournal,
+    LoyaltyLot,
+    LoyaltyPosting,
+    LoyaltyRule,
+    LoyaltyRuleUse,
+    LoyaltyTier,
+    LoyaltyTierChange,
+)
+from retento.mail.models import OutboxMessage
+from retento.orders.models import Order, OrderLine
+from retento.orders.service import recompute
+from retento.touchpoints.models import Touchpoint
+from tests.factories import make_customer, make_product, make_user
+from tests.factories.concurrency import run_parallel
+from tests.factories.loyalty import make_programme, make_tiers
+
+# --- a varied programme, members and orders ----------------------------------------------------
+
+
+def _programme(db, **settings) -> dict:
+    now = utcnow()
+    make_programme(db, rate="0.5", expiry_days=200, **settings)
+    tea = make_product(db, unit_price=Decimal("12.50"), category="tea")
+    cups = make_product(db, unit_price=Decimal("7.30"), category="cups")
+    big = make_product(db, unit_price=Decimal("199.99"), category="tea")
+    odd = make_product(db, unit_price=Decimal("0.33"), category=None)
+    db.add_all(
+        [
+            LoyaltyRule(
+                name="Tea", kind="category", category="tea", rate=Decimal("0.5"), fixed_points=3
+            ),
+            LoyaltyRule(
+                name="Cup",
+                kind="product",
+                product_id=cups.id,
+                rate=Decimal("1.25"),
+                apply_multiplier=False,
+            ),
+            LoyaltyRule(
+                name="Big basket",
+                kind="spend",
+                fixed_points=40,
+                min_spend=Decimal("150"),
+                cap_points=100,
+                cap_period_days=30,
+            ),
+            LoyaltyRule(name="Lifetime", kind="spend", rate=Decimal("0.1"), cap_points=60),
+            LoyaltyRule(
+                name="Last spring",
+                kind="spend",
+                rate=Decimal("0.3"),
+                valid_from=now - timedelta(days=200),
+                valid_until=now - timedelta(days=100),
+            ),
+            LoyaltyRule(name="Off", kind="spend", rate=Decimal("10"), active=False),
+            LoyaltyRule(name="Survey", kind="event", event="survey_answered", fixed_points=9),
+        ]
+    )
+    silver, gold, plat = make_tiers(
+        db, ("silver", 150, "1.25"), ("gold", 600, "1.5"), ("plat", 2000, "2")
+    )
+    gold.grace_days = 0  # below gold's threshold: lowered at the next evaluation
+    vip = LoyaltyTier(code="vip", name="Vip", rank=10, threshold=0, multiplier=Decimal("3"))
+    vip.invite_only = True
+    db.add(vip)
+    db.flush()
+    return {"products": [tea, cups, big, odd], "tiers": [silver, gold, plat, vip]}
+
+
+def _order(db, c, rnd: random.Random, products, at, status="completed", lines=None) -> Order:
+    o = Order(
+        external_id=f"IMP-{rnd.randrange(10**12)}",
+        customer_id=c.id,
+        ordered_at=at,
+        status=status,
+        discount=Decimal("0.00"),
+    )
+    o.lines = []
+    for i in range(len(lines) if lines else rnd.randint(1, 3)):
+        p, q = lines[i] if lines else (rnd.choice(products), rnd.randint(1, 4))
+        disc = Decimal("0.00")
+        if not lines and rnd.random() < 0.2:
+            disc = (p.unit_price * q * Decimal("0.15")).quantize(Decimal("0.01"))
+        o.lines.append(
+            OrderLine(
+                line_no=i + 1,
+                product_id=p.id,
+                quantity=q,
+                unit_price=p.unit_price,
+                unit_cost=p.unit_cost,
+                discount=disc,
+            )
+        )
+    gross = sum(ln.quantity * ln.unit_price - ln.discount for ln in o.lines)
+    r = rnd.random() if not lines else 1
+    if r < 0.05:
+        o.discount = gross  # paid nothing: earns nothing
+    elif r < 0.2:
+        o.discount = (gross * Decimal("0.1")).quantize(Decimal("0.01"))
+    recompute(o)
+    db.add(o)
+    return o
+
+
+def _world(db, users, *, seed: int = 7, n_orders: int = 240, **settings) -> list[int]:
+    """Members in every state, then new orders written as an import writes them (no hooks);
+    returns the new orders' ids."""
+    rnd = random.Random(seed)
+    setup = _programme(db, **settings)
+    products, (silver, gold, _plat, vip) = setup["products"], setup["tiers"]
+    now = utcnow()
+    manager = users["manager"]
+    customers = []
+    for i in range(24):
+        mail = {"email": f"m{i}@example.com", "consent_email": True} if i % 3 == 0 else {}
+        customers.append(make_customer(db, **mail))
+    # Members: plain, in debt, placed above their points (silver: grace; gold: no grace), invited.
+    for c in customers[:14]:
+        ledger.wallet(db, c.id)
+    for c in customers[2:5]:
+        w = ledger.wallet(db, c.id)
+        earning.clawback(
+            db, w, None, 80 + c.id % 50, source_type="manual", source_id=None, reason="test",
+            actor_id=None, idem_key=None, now=now,
+        )  # fmt: skip
+    tiers.set_tier(db, customers[5].id, silver.id, actor_id=manager.id)
+    tiers.set_tier(db, customers[6].id, gold.id, actor_id=manager.id)
+    tiers.set_tier(db, customers[7].id, vip.id, actor_id=manager.id)
+    service.adjust(db, customers[8].id, 500, actor=manager, reason="opening")
+    # Earlier orders through the live path: uses that caps count, lots that count for tiers.
+    for c in customers[9:12]:
+        o = _order(db, c, rnd, products, now - timedelta(days=rnd.randint(1, 20)))
+        db.flush()
+        earning.earn_for_order(db, o, actor_id=None)
+    # In silver below its threshold: its grace starts, then ends as it earns enough; another
+    # whose grace is over: lowered at its first earning.
+    tiers.set_tier(db, customers[12].id, silver.id, actor_id=manager.id)
+    tiers.set_tier(db, customers[13].id, silver.id, actor_id=manager.id)
+    ledger.wallet(db, customers[13].id).grace_until = now - timedelta(days=1)
+    low = make_customer(db)  # stays below silver: its grace starts and is still on after
+    tiers.set_tier(db, low.id, silver.id, actor_id=manager.id)
+    tea, cups = products[0], products[1]
+    day = now - timedelta(days=1)
+    new = [
+        _order(db, low, rnd, products, day, lines=[(tea, 1)]),
+        _order(db, customers[12], rnd, products, day, lines=[(tea, 1)]),
+        _order(db, customers[13], rnd, products, day, lines=[(tea, 1)]),
+        _order(db, customers[12], rnd, products, day, lines=[(cups, 10)]),
+    ]
+    for _k in range(n_orders):
+        c = rnd.choice(customers)
+        if rnd.random() < 0.04:
+            at = now + timedelta(days=rnd.randint(1, 5))  # dated ahead: earns, not in the window
+        else:
+            at = now - timedelta(days=rnd.randint(0, 420), minutes=rnd.randint(0, 1440))
+        status = "cancelled" if rnd.random() < 0.06 else "completed"
+        new.append(_order(db, c, rnd, products, at, status))
+    db.flush()
+    earning.earn_for_order(db, new[3], actor_id=None)  # one of them earned already
+    db.flush()
+    return sorted(o.id for o in new)
+
+
+# --- what the ledger and the tiers hold --------------------------------------------------------
+
+
+def _snapshot(db) -> dict:
+    db.flush()
+    key = {
+        jid: k or f"id:{jid}"
+        for jid, k in db.execute(select(LoyaltyJournal.id, LoyaltyJournal.idem_key))
+    }
+    acc = {
+        aid: (sk or f"w{cid}")
+        for aid, sk, cid in db.execute(
+            select(LoyaltyAccount.id, LoyaltyAccount.system_key, LoyaltyAccount.customer_id)
+        )
+    }
+    J, L, A, P, U = (
+        LoyaltyJournal.__table__,
+        LoyaltyLot.__table__,
+        LoyaltyAllocation.__table__,
+        LoyaltyPosting.__table__,
+        LoyaltyRuleUse.__table__,
+    )
+    journals = {
+        key[r.id]: (r.kind, r.customer_id, r.source_type, r.source_id, r.reason, r.actor_id)
+        for r in db.execute(select(J))
+    }
+    lots = sorted(
+        (
+            key[r.journal_id],
+            acc[r.account_id],
+            r.points,
+            r.remaining,
+            r.clawed,
+            r.expired,
+            r.qualifying,
+            r.source_type,
+            r.source_id,
+            r.earned_at,
+            r.expires_at,
+            r.available_at,
+            r.basis,
+        )  # fmt: skip
+        for r in db.execute(select(L))
+    )
+    lot_key = {r.id: key[r.journal_id] for r in db.execute(select(L.c.id, L.c.journal_id))}
+    allocations = sorted(
+        (key[r.journal_id], lot_key[r.lot_id], r.points) for r in db.execute(select(A))
+    )
+    postings = sorted(
+        (key[r.journal_id], acc[r.account_id], r.amount) for r in db.execute(select(P))
+    )
+    uses = sorted(
+        (r.rule_id, r.customer_id, key[r.journal_id], r.points, r.at) for r in db.execute(select(U))
+    )
+    wallets = {
+        (sk or f"w{cid}"): (bal, debt, tier, grace is not None, last is not None)
+        for sk, cid, bal, debt, tier, grace, last in db.execute(
+            select(
+                LoyaltyAccount.system_key,
+                LoyaltyAccount.customer_id,
+                LoyaltyAccount.balance,
+                LoyaltyAccount.debt,
+                LoyaltyAccount.tier_id,
+                LoyaltyAccount.grace_until,
+                LoyaltyAccount.last_activity_at,
+            )
+        )
+    }
+    changes: dict[int, list] = {}
+    for r in db.execute(select(LoyaltyTierChange.__table__).order_by(LoyaltyTierChange.id)):
+        changes.setdefault(r.customer_id, []).append(
+            (r.from_tier_id, r.to_tier_id, r.reason, r.qualifying, r.actor_id)
+        )
+    touches: dict[int, list] = {}
+    for cid, note, outcome in db.execute(
+        select(Touchpoint.customer_id, Touchpoint.note, Touchpoint.outcome).order_by(Touchpoint.id)
+    ):
+        touches.setdefault(cid, []).append((note, outcome))
+    mails: dict[int, list] = {}
+    for rid, kind, subject in db.execute(
+        select(OutboxMessage.related_id, OutboxMessage.kind, OutboxMessage.subject).order_by(
+            OutboxMessage.id
+        )
+    ):
+        mails.setdefault(rid, []).append((kind, subject))
+    return {
+        "journals": journals,
+        "lots": lots,
+        "allocations": allocations,
+        "postings": postings,
+        "uses": uses,
+        "wallets": wallets,
+        "changes": changes,
+        "touches": touches,
+        "mails": mails,
+    }
+
+
+def _both(db, ids: list[int]) -> tuple[dict, dict, int, int]:
+    """The ledger after the per-order path (then rolled back) and after the set-based one."""
+    sp = db.begin_nested()
+    n_ref = earning.earn_one_by_one(db, ids, actor_id=None)
+    ref = _snapshot(db)
+    sp.rollback()
+    ledger.forget(db)
+    db.expire_all()
+    n = earning.earn_for_imported(db, ids, actor_id=None)
+    return ref, _snapshot(db), n_ref, n
+
+
+def _assert_same(ref: dict, got: dict) -> None:
+    for part in ref:
+        assert got[part] == ref[part], part
+
+
+# --- tests -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"tier_basis": "spend", "tier_window_days": 200},
+        {"auto_enrol": False, "pending_days": 14},
+    ],
+    ids=["points", "spend", "no-auto-enrol"],
+)
+def test_batched_earning_equals_one_by_one(db, users, monkeypatch, settings):
+    ids = _world(db, users, **settings)
+    monkeypatch.setattr(earning_bulk, "BATCH", 37)  # many batches, members across them
+    ref, got, n_ref, n = _both(db, ids)
+    assert ref["changes"], "the scenario should change tiers"
+    assert any(a for a in ref["allocations"]), "the scenario should pay off debt"
+    _assert_same(ref, got)
+    assert n == n_ref
+    assert check_ledger(db).ok
+
+
+def test_one_batch_and_many_rounds(db, users, monkeypatch):
+    ids = _world(db, users, seed=11, n_orders=300)
+    monkeypatch.setattr(earning_bulk, "BATCH", 10_000)
+    ref, got, n_ref, n = _both(db, ids)
+    _assert_same(ref, got)
+    assert n == n_ref
+
+
+def test_rerun_posts_nothing(db, users):
+    ids = _world(db, users, seed=3, n_orders=120)
+    first = earning.earn_for_imported(db, ids, actor_id=None)
+    before = _snapshot(db)
+    again = earning.earn_for_imported(db, ids, actor_id=None)
+    assert again == first
+    _assert_same(before, _snapshot(db))
+    # The per-order path finds the same keys: nothing either.
+    assert earning.earn_one_by_one(db, ids, actor_id=None) == first
+    _assert_same(before, _snapshot(db))
+    assert check_ledger(db).ok
+
+
+def test_inactive_programme_and_cancelled_orders_earn_nothing(db, users):
+    ids = _world(db, users, seed=5, n_orders=40)
+    ledger.programme(db).active = False
+    db.flush()
+    before = _snapshot(db)
+    assert earning.earn_for_imported(db, ids, actor_id=None) == 0
+    _assert_same(before, _snapshot(db))
+    ledger.programme(db).active = True
+    db.flush()
+    earning.earn_for_imported(db, ids, actor_id=None)
+    cancelled = [o.id for o in db.scalars(select(Order).where(Order.status == "cancelled"))]
+    assert cancelled
+    assert not db.scalars(
+        select(LoyaltyJournal).where(
+            LoyaltyJournal.idem_key.in_([f"order:{i}:earn" for i in cancelled])
+        )
+    ).all()
+
+
+def test_file_import_earns_like_one_by_one(db, users, monkeypatch):
+    from retento.dataio.service import import_file
+
+    setup = _programme(db)
+    tea, cups = setup["products"][:2]
+    tea.external_id, cups.external_id = "P-TEA", "P-CUP"
+    for i in range(6):
+        make_customer(db, external_id=f"C-{i}")
+    db.commit()
+    day = (utcnow() - timedelta(days=3)).date()
+    rows = ["order_external_id,customer_external_id,ordered_at,product_external_id,quantity,"
+            "unit_price,status"]  # fmt: skip
+    for k in range(60):
+        d = (day - timedelta(days=k * 3)).isoformat()
+        status = "cancelled" if k % 17 == 5 else "completed"
+        rows.append(f"O-{k},C-{k % 6},{d},P-TEA,{1 + k % 3},12.50,{status}")
+        rows.append(f"O-{k},C-{k % 6},{d},P-CUP,{1 + k % 2},7.30,{status}")
+    data = ("\n".join(rows) + "\n").encode()
+    sp = db.begin_nested()
+    monkeypatch.setattr(earning, "earn_for_imported", earning.earn_one_by_one)
+    import_file(db, "orders", data, actor=users["admin"])
+    monkeypatch.undo()
+    ref, ref_wallets = _by_reason(db), _snapshot(db)["wallets"]
+    sp.rollback()
+    ledger.forget(db)
+    db.expire_all()
+    report = import_file(db, "orders", data, actor=users["admin"])
+    assert report.created == 60
+    # Order ids differ between the two runs (sequences are not rolled back): compare by the
+    # journals' reasons, which name the orders' external ids.
+    got = _by_reason(db)
+    assert got == ref and len(got) == 56
+    assert _snapshot(db)["wallets"] == ref_wallets
+    assert check_ledger(db).ok
+    # Re-importing the same file earns nothing more.
+    import_file(db, "orders", data, actor=users["admin"])
+    assert _by_reason(db) == got
+
+
+def _by_reason(db) -> dict:
+    J, L = LoyaltyJournal.__table__, LoyaltyLot.__table__
+    return {
+        r.reason: (r.kind, r.customer_id, r.points, r.remaining, r.earned_at, r.expires_at, r.basis)
+        for r in db.execute(
+            select(
+                J.c.reason,
+                J.c.kind,
+                J.c.customer_id,
+                L.c.points,
+                L.c.remaining,
+                L.c.earned_at,
+                L.c.expires_at,
+                L.c.basis,
+            )
+            .join(L, L.c.journal_id == J.c.id)
+            .where(J.c.kind == "earn")
+        )
+    }
+
+
+# --- PostgreSQL races --------------------------------------------------------------------------
+
+
+def _live_world(live_pg, n_orders: int = 60):
+    with live_pg.session() as s:
+        make_programme(s)
+        make_tiers(s, ("silver", 200, "1.5"))
+        agent = make_user(s, role="manager")
+        p = make_product(s, unit_price=Decimal("10.00"))
+        a, b = make_customer(s), make_customer(s)
+        service.adjust(s, a.id, 100, actor=agent, reason="opening")
+        rnd = random.Random(1)
+        ids = []
+        for k in range(n_orders):
+            o = _order(s, a if k % 2 else b, rnd, [p], utcnow() - timedelta(days=k))
+            s.flush()
+            ids.append(o.id)
+        s.commit()
+        return a.id, b.id, agent.id, sorted(ids)
+
+
+def test_import_earning_and_redemptions_race(live_pg):
+    cid, _other, uid, ids = _live_world(live_pg)
+
+    def work(i: int):
+        with live_pg.session() as s:
+            if i == 0:
+                n = earning.earn_for_imported(s, ids, actor_id=None)
+            else:
+                from retento.auth.models import User
+
+                n = service.redeem(s, cid, points=20, actor=s.get(User, uid)).points
+            s.commit()
+            return n
+
+    results = run_parallel(4, work)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    with live_pg.session() as s:
+        assert check_ledger(s).ok
+        w = ledger.get_wallet(s, cid)
+        earned = sum(
+            lot.points
+            for lot in s.scalars(
+                select(LoyaltyLot).where(
+                    LoyaltyLot.account_id == w.id, LoyaltyLot.source_type == "order"
+                )
+            )
+        )
+        assert earned > 0
+        assert w.balance == 100 + earned - 3 * 20
+
+
+def test_two_runs_at_once_earn_once(live_pg):
+    _a, _b, _uid, ids = _live_world(live_pg)
+
+    def work(i: int):
+        with live_pg.session() as s:
+            n = earning.earn_for_imported(s, ids, actor_id=None)
+            s.commit()
+            return n
+
+    results = run_parallel(3, work)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    with live_pg.session() as s:
+        assert check_ledger(s).ok
+        keys = s.scalars(select(LoyaltyJournal.idem_key).where(LoyaltyJournal.kind == "earn")).all()
+        assert len(keys) == len(set(keys))
+        # Every run reports every earning order (earned by itself or by the run before it).
+        assert 0 < len(keys) <= len(ids) and results == [len(keys)] * 3
