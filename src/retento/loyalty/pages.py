@@ -33,6 +33,7 @@ from retento.loyalty import home as loyalty_home
 from retento.loyalty.models import LoyaltyTier
 from retento.loyalty.notices import notice_states
 from retento.loyalty.panels import DASHBOARD_PANELS, register_dashboard_panel
+from retento.loyalty.reason_labels import reason_labeller
 from retento.loyalty.schemas import ProgrammeUpdate, RewardIn, RuleIn, TierIn
 from retento.scoring import pages_filtered
 from retento.scoring import queries as scoring_queries
@@ -50,6 +51,7 @@ from retento.web.render import (
     page_router,
     redirect,
     render,
+    request_locale,
     tr,
 )
 
@@ -211,6 +213,7 @@ def _member_page(
         pending=earning.pending(session, customer.id) if view is not None else [],
         now=utcnow(),
         history=service.history(session, customer.id, actor=user, limit=50),
+        journal_reason=reason_labeller(request_locale(request)),
         tier_history=service.tier_history(session, customer.id, actor=user),
         rewards=programme.list_rewards(session, actor=user, active_only=True),
         errors=errors or {},

@@ -1,0 +1,63 @@
+"""The ledger's journal reasons in the reader's language.
+
+The ledger stores each journal's reason as an English sentence the system wrote ("Order
+DO00000388", "Refund on order DO00000388", "Points expired") or the text an agent typed (an
+adjustment's reason). Pages show them in the reader's language: a system reason is matched
+here and rebuilt from a translated message id with the same values; anything else (typed
+text, a reason of an unknown shape) is shown as stored. Stored rows stay as they are, so old
+history reads translated too and the API and exports keep the stored text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from retento.web.i18n import N_, translate
+
+# (pattern, msgid); the msgid's %(x)s placeholders are the pattern's named groups. The most
+# specific shape comes first ("Order X cancelled" before "Order X").
+PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p, re.S), m)
+    for p, m in (
+        (r"^Points expired$", N_("Points expired")),
+        (r"^Points redeemed$", N_("Points redeemed")),
+        (r"^Opening balance \(member import\)$", N_("Opening balance (member import)")),
+        (r"^Order (?P<ref>.+) cancelled$", N_("Order %(ref)s cancelled")),
+        (r"^Lines cancelled on order (?P<ref>.+)$", N_("Lines cancelled on order %(ref)s")),
+        (
+            r"^Points spent on order (?P<ref>.+) returned$",
+            N_("Points spent on order %(ref)s returned"),
+        ),
+        (r"^Refund on order (?P<ref>.+)$", N_("Refund on order %(ref)s")),
+        (r"^Order (?P<ref>.+)$", N_("Order %(ref)s")),
+        (r"^Reward (?P<name>.+)$", N_("Reward %(name)s")),
+        (r"^Reversal of journal (?P<id>\d+)$", N_("Reversal of journal %(id)s")),
+        (r"^Hold (?P<id>\d+) confirmed$", N_("Hold %(id)s confirmed")),
+        (r"^Hold (?P<id>\d+) voided$", N_("Hold %(id)s voided")),
+        (r"^Hold (?P<id>\d+) expired$", N_("Hold %(id)s expired")),
+        (r"^Hold$", N_("Hold")),
+        (r"^Hold (?P<ref>.+)$", N_("Hold %(ref)s")),
+        (r"^Complaint (?P<code>\S+): remedy$", N_("Complaint %(code)s: remedy")),
+        (
+            r"^Points of customer (?P<a>\d+) merged into customer (?P<b>\d+)$",
+            N_("Points of customer %(a)s merged into customer %(b)s"),
+        ),
+    )
+)
+
+
+def journal_reason(locale: str, reason: str | None) -> str:
+    """``reason`` in ``locale`` when the system wrote it, else as stored."""
+    if not reason:
+        return ""
+    for pattern, msgid in PATTERNS:
+        m = pattern.match(reason)
+        if m is not None:
+            return translate(locale, msgid, **m.groupdict())
+    return reason
+
+
+def reason_labeller(locale: str) -> Callable[[str | None], str]:
+    """:func:`journal_reason` for one page's locale (what the templates call)."""
+    return lambda reason: journal_reason(locale, reason)
