@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from retento.auth import service
 from retento.auth.schemas import UserCreate
 from retento.core.cli_support import cli_session, console, friendly_errors
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 
 app = typer.Typer(help="Manage users and API tokens.", no_args_is_help=True)
 
@@ -38,7 +38,8 @@ def create(
     except ValidationError as exc:
         e = exc.errors()[0]
         raise InvalidInput(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}", field=str(e["loc"][0])
+            Msg("%(field)s: %(message)s", field=".".join(map(str, e["loc"])), message=e["msg"]),
+            field=str(e["loc"][0]),
         ) from exc
     with cli_session() as session:
         user = service.create_user(session, data, actor=None)
@@ -110,7 +111,12 @@ def revoke(
         ]
         if not hits:
             raise InvalidInput(
-                f"No active token of {username} starts with '{prefix}'.", field="prefix"
+                Msg(
+                    "No active token of %(username)s starts with '%(prefix)s'.",
+                    username=username,
+                    prefix=prefix,
+                ),
+                field="prefix",
             )
         for t in hits:
             t.revoked_at = utcnow()

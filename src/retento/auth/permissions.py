@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from retento.core.errors import Forbidden
+from retento.core.errors import Forbidden, Msg
 
 if TYPE_CHECKING:
     from retento.auth.models import User
@@ -133,7 +133,11 @@ def can(user: User, verb: str) -> bool:
 def require(user: User, verb: str) -> None:
     """Raise ``Forbidden`` unless the role may use ``verb``."""
     if not can(user, verb):
-        raise Forbidden(f"Role '{user.role}' may not {verb.replace(':', ' ')}.")
+        raise Forbidden(
+            Msg(
+                "Role '%(role)s' may not %(action)s.", role=user.role, action=verb.replace(":", " ")
+            )
+        )
 
 
 def markdown_matrix() -> str:

@@ -23,7 +23,7 @@ from retento.auth.security import (
 )
 from retento.core.config import Settings
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from retento.core.errors import Conflict, Forbidden, InvalidInput, Msg, NotFound, Unauthorized
 from retento.core.pagination import apply_sort, paginate
 from retento.core.versioning import lock_for_edit
 
@@ -33,7 +33,10 @@ def create_user(session: Session, data: UserCreate, *, actor: User | None) -> Us
     if actor is not None:
         require(actor, "user:manage")
     if session.scalar(select(User.id).where(func.lower(User.username) == data.username.lower())):
-        raise Conflict(f"A user named '{data.username}' already exists.", field="username")
+        raise Conflict(
+            Msg("A user named '%(username)s' already exists.", username=data.username),
+            field="username",
+        )
     if data.manager_id is not None:
         get_user(session, data.manager_id)
     check_password(data.password, data.username)
@@ -211,7 +214,9 @@ def issue_token(
     if actor is not None and actor.id != user.id:
         require(actor, "user:manage")
     if not user.is_active:
-        raise InvalidInput(f"User '{user.username}' is deactivated.", field="username")
+        raise InvalidInput(
+            Msg("User '%(username)s' is deactivated.", username=user.username), field="username"
+        )
     plain = new_token()
     token = ApiToken(user_id=user.id, name=name, prefix=plain[:10], token_hash=hash_token(plain))
     session.add(token)

@@ -47,7 +47,7 @@ from retento.complaints.schemas import (
 )
 from retento.core.db import utcnow
 from retento.core.deps import CurrentUser, DbSession, IdempotencyKey
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset, TimeFilter
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
@@ -203,7 +203,7 @@ def dashboard(
     """Every figure of the complaints dashboard."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
-            raise InvalidInput(f"{name} needs a time zone.", field=name)
+            raise InvalidInput(Msg("%(field)s needs a time zone.", field=name), field=name)
     return analytics.dashboard(session, actor=user, since=since, until=until)
 
 

@@ -16,7 +16,7 @@ from retento.auth.permissions import require
 from retento.complaints import queries, service
 from retento.complaints.models import Complaint, ComplaintCategory
 from retento.complaints.schemas import ComplaintCreate, ComplaintUpdate
-from retento.core.errors import FieldError, InvalidInput, RetentoError
+from retento.core.errors import FieldError, InvalidInput, Msg, RetentoError
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise
 
@@ -78,7 +78,9 @@ def import_complaints(session: Session, table, *, actor: User) -> dict[str, int]
     header = [h.strip().lower() for h in table.header]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise InvalidInput(f"Missing column(s): {', '.join(missing)}.", field=missing[0])
+        raise InvalidInput(
+            Msg("Missing column(s): %(columns)s.", columns=", ".join(missing)), field=missing[0]
+        )
     errors: list[FieldError] = []
     created = updated = 0
     customers: dict[str, int | None] = {}
@@ -117,7 +119,8 @@ def import_complaints(session: Session, table, *, actor: User) -> dict[str, int]
                     cat = service.category_by_code(session, cells["category"].strip().lower())
                     if cat is None:
                         raise InvalidInput(
-                            f"Unknown category '{cells['category']}'.", field="category"
+                            Msg("Unknown category '%(category)s'.", category=cells["category"]),
+                            field="category",
                         )
                     extra.pop("received_at", None)
                     extra.pop("channel", None)
@@ -140,7 +143,7 @@ def import_complaints(session: Session, table, *, actor: User) -> dict[str, int]
             break
     if errors:
         raise InvalidInput(
-            f"{len(errors)} row(s) were rejected; nothing was imported.",
+            Msg("%(n)s row(s) were rejected; nothing was imported.", n=len(errors)),
             field=errors[0].field,
             errors=errors,
         )

@@ -13,6 +13,8 @@ from typing import Annotated
 from babel import Locale
 from pydantic import AfterValidator
 
+from retento.core.errors import Msg
+
 # CLDR also lists regions ("001" World, "150" Europe) and private-use or transitional codes;
 # only two-letter codes that name a country or territory are offered.
 _NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB", "XK"})
@@ -56,7 +58,12 @@ def check_country(value: str | None) -> str | None:
     if not code:
         return None
     if code not in codes():
-        raise ValueError(f"'{value}' is not a country code (two letters, ISO 3166-1, e.g. CN, US)")
+        raise ValueError(
+            Msg(
+                "'%(value)s' is not a country code (two letters, ISO 3166-1, e.g. CN, US)",
+                value=value,
+            )
+        )
     return code
 
 

@@ -67,8 +67,10 @@ def validation_to_error(exc: RequestValidationError) -> RetentoError:
             )
         )
     first = errors[0] if errors else FieldError(None, "invalid input")
-    where = f"{first.field}: " if first.field else ""
-    return InvalidInput(f"{where}{first.message}", field=first.field, errors=errors)
+    message = first.message
+    if first.field:
+        message = Msg("%(field)s: %(message)s", field=first.field, message=first.message)
+    return InvalidInput(message, field=first.field, errors=errors)
 
 
 _NOT_NULL = (
@@ -101,7 +103,9 @@ def integrity_to_error(exc: IntegrityError) -> RetentoError:
     for pattern in _NOT_NULL:
         if m := pattern.search(text):
             # An explicit null sent for a required value: the input is invalid, not conflicting.
-            return InvalidInput(f"{m.group(1)}: must not be null", field=m.group(1))
+            return InvalidInput(
+                Msg("%(field)s: must not be null", field=m.group(1)), field=m.group(1)
+            )
     field = _key_field(text)
     if field is None:
         field = "external_id" if "external_id" in text else None

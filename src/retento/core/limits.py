@@ -191,16 +191,28 @@ def check_custom_fields(value: dict[str, Any] | None, field: str = "custom_field
     lim = current_limits()
     if len(value) > lim.custom_fields_keys:
         raise InvalidInput(
-            f"{field}: at most {lim.custom_fields_keys} keys are allowed ({len(value)} given).",
+            Msg(
+                "%(field)s: at most %(max)s keys are allowed (%(n)s given).",
+                field=field,
+                max=lim.custom_fields_keys,
+                n=len(value),
+            ),
             field=field,
         )
     if _depth_of(value, lim.json_depth - 1):
-        raise InvalidInput(f"{field}: nested deeper than {lim.json_depth} levels.", field=field)
+        raise InvalidInput(
+            Msg("%(field)s: nested deeper than %(max)s levels.", field=field, max=lim.json_depth),
+            field=field,
+        )
     size = len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8"))
     if size > lim.custom_fields_bytes:
         raise InvalidInput(
-            f"{field}: {human_size(size)} of JSON; the limit is "
-            f"{human_size(lim.custom_fields_bytes)}.",
+            Msg(
+                "%(field)s: %(size)s of JSON; the limit is %(limit)s.",
+                field=field,
+                size=human_size(size),
+                limit=human_size(lim.custom_fields_bytes),
+            ),
             field=field,
         )
 

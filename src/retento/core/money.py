@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
+from retento.core.errors import Msg
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 MAX_MONEY = Decimal("999999999999.99")  # Numeric(14, 2)
@@ -30,16 +32,16 @@ def to_money(value: Any) -> Decimal:
         try:
             d = Decimal(text)
         except InvalidOperation as exc:
-            raise ValueError(f"{value!r} is not a number") from exc
+            raise ValueError(Msg("%(value)s is not a number", value=repr(value))) from exc
     elif isinstance(value, float):
         d = Decimal(repr(value))
     else:
-        raise ValueError(f"{value!r} is not a money amount")
+        raise ValueError(Msg("%(value)s is not a money amount", value=repr(value)))
     if not d.is_finite():
         raise ValueError("amount must be finite")
     # Magnitude first: quantizing 1e400 would exceed the decimal context and raise.
     if abs(d) > MAX_MONEY:
-        raise ValueError(f"amount must be at most {MAX_MONEY} in absolute value")
+        raise ValueError(Msg("amount must be at most %(max)s in absolute value", max=MAX_MONEY))
     q = d.quantize(CENT, rounding=ROUND_HALF_UP)
     if q != d:
         # Refused, not rounded: a silently changed amount is worse than an error.

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 
 T = TypeVar("T")
 
@@ -40,7 +40,12 @@ def apply_sort(stmt: Select, sort: str | None, allowed: dict[str, Any], default:
         name = part.lstrip("-+")
         if name not in allowed:
             raise InvalidInput(
-                f"Cannot sort by '{name}'. Allowed: {', '.join(sorted(allowed))}.", field="sort"
+                Msg(
+                    "Cannot sort by '%(field)s'. Allowed: %(choices)s.",
+                    field=name,
+                    choices=", ".join(sorted(allowed)),
+                ),
+                field="sort",
             )
         col = allowed[name]
         orders.append(col.desc() if desc else col.asc())
@@ -51,9 +56,13 @@ def apply_sort(stmt: Select, sort: str | None, allowed: dict[str, Any], default:
 def paginate(session: Session, stmt: Select, *, limit: int, offset: int, count: bool = True):
     """Run ``stmt`` for one page; returns ``(rows, total)``."""
     if limit < 1 or limit > MAX_LIMIT:
-        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
+        raise InvalidInput(
+            Msg("limit must be between 1 and %(max)s.", max=MAX_LIMIT), field="limit"
+        )
     if offset < 0 or offset > MAX_OFFSET:
-        raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}.", field="offset")
+        raise InvalidInput(
+            Msg("offset must be between 0 and %(max)s.", max=MAX_OFFSET), field="offset"
+        )
     total = -1
     if count:
         total = (

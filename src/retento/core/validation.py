@@ -37,12 +37,13 @@ MIN_DAY = date(1900, 1, 1)
 MAX_DAY = date(2200, 12, 31)
 """Accepted calendar range for every date and timestamp a client sends (after conversion to UTC)."""
 
-_RANGE_TEXT = f"between {MIN_DAY.isoformat()} and {MAX_DAY.isoformat()}"
+_RANGE = {"low": MIN_DAY.isoformat(), "top": MAX_DAY.isoformat()}
+"""The accepted range as ``Msg`` parameters: "date must be between %(low)s and %(top)s"."""
 
 
 def check_day(value: date) -> date:
     if not MIN_DAY <= value <= MAX_DAY:
-        raise ValueError(f"date must be {_RANGE_TEXT}")
+        raise ValueError(Msg("date must be between %(low)s and %(top)s", **_RANGE))
     return value
 
 
@@ -53,9 +54,9 @@ def utc_in_range(value: datetime) -> datetime:
     try:
         utc = value.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise ValueError(f"timestamp must be {_RANGE_TEXT}") from None
+        raise ValueError(Msg("timestamp must be between %(low)s and %(top)s", **_RANGE)) from None
     if not MIN_DAY <= utc.date() <= MAX_DAY:
-        raise ValueError(f"timestamp must be {_RANGE_TEXT}")
+        raise ValueError(Msg("timestamp must be between %(low)s and %(top)s", **_RANGE))
     return utc
 
 
@@ -64,7 +65,7 @@ def filter_in_range(value: datetime) -> datetime:
     ones stay naive (each route decides: most read them as UTC, some require a zone)."""
     if value.tzinfo is None:
         if not MIN_DAY <= value.date() <= MAX_DAY:
-            raise ValueError(f"timestamp must be {_RANGE_TEXT}")
+            raise ValueError(Msg("timestamp must be between %(low)s and %(top)s", **_RANGE))
         return value
     return utc_in_range(value)
 
@@ -105,8 +106,8 @@ def unsafe_text_reason(text: str) -> str | None:
     if m is None:
         return None
     if m.group() == "\x00":
-        return "must not contain NUL characters"
-    return "must not contain unpaired surrogate characters"
+        return Msg("must not contain NUL characters")
+    return Msg("must not contain unpaired surrogate characters")
 
 
 def find_unsafe(value: Any, path: tuple[str, ...] = ()) -> tuple[str, str] | None:
@@ -119,7 +120,7 @@ def find_unsafe(value: Any, path: tuple[str, ...] = ()) -> tuple[str, str] | Non
             key = str(k)
             reason = unsafe_text_reason(key)
             if reason:
-                return (".".join((*path, "<key>")) or "body", f"keys {reason}")
+                return (".".join((*path, "<key>")) or "body", Msg("keys %(reason)s", reason=reason))
             found = find_unsafe(v, (*path, key))
             if found:
                 return found
@@ -145,11 +146,13 @@ async def reject_unsafe_text(request: Request) -> None:
     """
     for name, value in request.path_params.items():
         if isinstance(value, str) and (reason := unsafe_text_reason(value)):
-            raise InvalidInput(f"{name}: {reason}", field=name)
+            raise InvalidInput(Msg("%(field)s: %(reason)s", field=name, reason=reason), field=name)
     for name, value in request.query_params.multi_items():
         for text, field in ((name, "query"), (value, name)):
             if reason := unsafe_text_reason(text):
-                raise InvalidInput(f"{field}: {reason}", field=field)
+                raise InvalidInput(
+                    Msg("%(field)s: %(reason)s", field=field, reason=reason), field=field
+                )
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     ctype = request.headers.get("content-type", "").lower()
@@ -172,7 +175,7 @@ async def reject_unsafe_text(request: Request) -> None:
                 break
     if found:
         field, reason = found
-        raise InvalidInput(f"{field}: {reason}", field=field)
+        raise InvalidInput(Msg("%(field)s: %(reason)s", field=field, reason=reason), field=field)
 
 
 def check_name(value: str) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy import Integer
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.locking import lock_row
 
 
@@ -140,7 +140,10 @@ def parse_if_match(header: str | None) -> int | None:
         text = text[1:-1]
     if not text.isdigit() or len(text) > 12:
         raise InvalidInput(
-            f'If-Match must be an ETag sent by this API, like "3"; got {header[:40]!r}.',
+            Msg(
+                'If-Match must be an ETag sent by this API, like "3"; got %(header)s.',
+                header=repr(header[:40]),
+            ),
             field="If-Match",
         )
     return int(text)

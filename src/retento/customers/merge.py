@@ -24,7 +24,7 @@ from retento.audit.service import record
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.hooks import emit
 from retento.core.locking import lock_row
 from retento.core.versioning import check_version
@@ -139,9 +139,13 @@ def merge_customers(
     check_version(merged, merged_version)
     for c, field in ((survivor, "id"), (merged, "merge_id")):
         if c.erased_at is not None:
-            raise Conflict(f"Customer {c.id} was erased and cannot be merged.", field=field)
+            raise Conflict(
+                Msg("Customer %(id)s was erased and cannot be merged.", id=c.id), field=field
+            )
         if c.archived_at is not None:
-            raise Conflict(f"Customer {c.id} is archived; restore it before merging.", field=field)
+            raise Conflict(
+                Msg("Customer %(id)s is archived; restore it before merging.", id=c.id), field=field
+            )
 
     moved: dict[str, int] = {}
     handled: set[str] = set()

@@ -35,7 +35,7 @@ from retento.audit.service import record
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import Base, utcnow
-from retento.core.errors import Conflict, NotFound
+from retento.core.errors import Conflict, Msg, NotFound
 from retento.core.locking import lock_row
 from retento.customers.models import Contact, Customer
 from retento.customers.redaction import (
@@ -438,8 +438,11 @@ def erase_customer(
         raise NotFound("Customer", customer_id)
     if c.erased_at is not None:
         raise Conflict(
-            f"Customer {c.id}'s personal data was already erased on "
-            f"{c.erased_at.date().isoformat()}.",
+            Msg(
+                "Customer %(id)s's personal data was already erased on %(date)s.",
+                id=c.id,
+                date=c.erased_at.date().isoformat(),
+            ),
             field="id",
         )
     m = domain_models()

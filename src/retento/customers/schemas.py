@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from retento.core.countries import Country
+from retento.core.errors import Msg
 from retento.core.limits import custom_fields_validator
 from retento.core.pagination import Page
 from retento.core.validation import Day, DbId, Name
@@ -40,7 +41,7 @@ def _clean_tags(tags: list[str] | None) -> list[str] | None:
         if not t:
             continue
         if len(t) > 50:
-            raise ValueError(f"tag '{t[:20]}…' is longer than 50 characters")
+            raise ValueError(Msg("tag '%(tag)s…' is longer than 50 characters", tag=t[:20]))
         if t not in out:
             out.append(t)
     return out

@@ -88,7 +88,11 @@ def require_customer_change(actor: User, customer: Customer, verb: str) -> None:
     require(actor, verb)
     if not can_change_customer(actor, customer):
         raise Forbidden(
-            f"Agent '{actor.username}' neither owns nor is assigned to customer {customer.id}."
+            Msg(
+                "Agent '%(username)s' neither owns nor is assigned to customer %(id)s.",
+                username=actor.username,
+                id=customer.id,
+            )
         )
     if verb == "customer:update" and customer.erased_at is not None:
         raise Conflict(
@@ -247,7 +251,7 @@ def update_customer(
         require(actor, "customer:assign")
     for key in ("name",):
         if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key} cannot be empty.", field=key)
+            raise InvalidInput(Msg("%(field)s cannot be empty.", field=key), field=key)
     before = customer_snapshot(c)
     if "external_id" in changes:
         _check_external_id(session, changes["external_id"], c.id)
@@ -507,7 +511,9 @@ def search_page_ids(
     if limit < 1 or limit > 500:
         raise InvalidInput("limit must be between 1 and 500.", field="limit")
     if offset < 0 or offset > 2**31 - 1:
-        raise InvalidInput(f"offset must be between 0 and {2**31 - 1}.", field="offset")
+        raise InvalidInput(
+            Msg("offset must be between 0 and %(max)s.", max=2**31 - 1), field="offset"
+        )
     dialect = search.dialect_of(session)
     cap = search.COUNT_CAP
     if _plain_search(filters):

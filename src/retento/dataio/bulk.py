@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import JSON, Integer, Table, TypeDecorator, text
 from sqlalchemy.engine import Connection
 
-from retento.core.errors import Conflict
+from retento.core.errors import Conflict, Msg
 
 BATCH = 50_000  # rows per progress report
 REBUILD_MIN = 20_000  # SQLite: rows from which rebuilding the secondary indexes can pay off
@@ -124,9 +124,11 @@ def conflict_of(table_name: str, exc: BaseException) -> Conflict | None:
         return None
     detail = getattr(getattr(exc, "diag", None), "message_detail", None) or str(exc)
     return Conflict(
-        f"Another change wrote some of the same {table_name} at the same time "
-        f"({detail.splitlines()[0][:200]}); nothing from this file was written. "
-        "Run the import again.",
+        Msg(
+            "Another change wrote some of the same %(table)s at the same time (%(detail)s); nothing from this file was written. Run the import again.",
+            table=table_name,
+            detail=detail.splitlines()[0][:200],
+        ),
         field="external_id",
     )
 

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.dataio import service
 from retento.dataio.mapping import Mapping, apply_map_flags, load_mapping_file
 from retento.dataio.schemas import ENTITIES, EXPORT_ENTITIES
@@ -55,7 +55,13 @@ def import_cmd(
 ) -> None:
     """Import customers, products, orders (one row per line) or touchpoints; upsert by external id."""
     if entity not in ENTITIES:
-        raise InvalidInput(f"Cannot import '{entity}'. Choose one of: {', '.join(ENTITIES)}.")
+        raise InvalidInput(
+            Msg(
+                "Cannot import '%(entity)s'. Choose one of: %(choices)s.",
+                entity=entity,
+                choices=", ".join(ENTITIES),
+            )
+        )
     mapping = load_mapping_file(mapping_file) if mapping_file else Mapping()
     apply_map_flags(mapping, maps)
     if encoding:
@@ -64,7 +70,7 @@ def import_cmd(
         mapping.timezone = timezone
         mapping.tz()
     if not file.is_file():
-        raise InvalidInput(f"File {file} does not exist.", field="file")
+        raise InvalidInput(Msg("File %(file)s does not exist.", file=file), field="file")
     rejects_path = (rejects or service.default_rejects_path(file)) if skip_invalid else None
     with cli_session() as session, _progress() as bar:
         actor = cli_actor(session, as_user)
@@ -106,7 +112,9 @@ def _when(value: str | None, name: str) -> datetime | None:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidInput(f"--{name} must be an ISO date or timestamp.", field=name) from exc
+        raise InvalidInput(
+            Msg("--%(field)s must be an ISO date or timestamp.", field=name), field=name
+        ) from exc
     if dt.tzinfo is None:
         from datetime import UTC
 
@@ -139,8 +147,12 @@ def export_filters(session: Any, entity: str, opts: dict[str, Any]) -> dict[str,
     bad = set(given) - allowed
     if bad:
         raise InvalidInput(
-            f"Option(s) --{', --'.join(sorted(bad))} do not apply to {entity}; "
-            f"use: --{', --'.join(sorted(allowed))}."
+            Msg(
+                "Option(s) --%(options)s do not apply to %(entity)s; use: --%(allowed)s.",
+                options=", --".join(sorted(bad)),
+                entity=entity,
+                allowed=", --".join(sorted(allowed)),
+            )
         )
     out: dict[str, Any] = {}
     for k, v in given.items():
@@ -149,7 +161,9 @@ def export_filters(session: Any, entity: str, opts: dict[str, Any]) -> dict[str,
         elif k == "customer":
             c = get_by_external_id(session, v)
             if c is None:
-                raise InvalidInput(f"No customer has external id '{v}'.", field="customer")
+                raise InvalidInput(
+                    Msg("No customer has external id '%(value)s'.", value=v), field="customer"
+                )
             out["customer_id"] = c.id
         elif k in ("since", "until"):
             out[k] = _when(v, k)
@@ -187,7 +201,11 @@ def export_cmd(
     """Export a list as CSV in the import format (customers, products, orders, order_lines, touchpoints)."""
     if entity not in EXPORT_ENTITIES:
         raise InvalidInput(
-            f"Cannot export '{entity}'. Choose one of: {', '.join(EXPORT_ENTITIES)}."
+            Msg(
+                "Cannot export '%(entity)s'. Choose one of: %(choices)s.",
+                entity=entity,
+                choices=", ".join(EXPORT_ENTITIES),
+            )
         )
     opts = {
         "q": q, "kind": kind, "scope": scope, "tag": tag, "party_type": party_type,

@@ -246,9 +246,14 @@ class ImporterBase:
             bad_rows = len({e.row for e in self.errors})
             first = self.errors[0]
             raise InvalidInput(
-                f"{bad_rows} row(s) of {self.table.name} are invalid; nothing was imported "
-                f"(first: line {first.row}, {first.field or 'row'}: {first.message}). "
-                "Fix them, or use --skip-invalid to import the good rows.",
+                Msg(
+                    "%(rows)s row(s) of %(table)s are invalid; nothing was imported (first: line %(line)s, %(field)s: %(message)s). Fix them, or use --skip-invalid to import the good rows.",
+                    rows=bad_rows,
+                    table=self.table.name,
+                    line=first.row,
+                    field=first.field or "row",
+                    message=first.message,
+                ),
                 field=first.field,
                 errors=self.errors[:MAX_REPORTED],
             )

@@ -73,7 +73,11 @@ def mapping_from_dict(data: Any) -> Mapping:
     unknown = set(data) - KEYS
     if unknown:
         raise InvalidInput(
-            f"Unknown mapping key(s): {', '.join(sorted(unknown))}. Allowed: {', '.join(sorted(KEYS))}.",
+            Msg(
+                "Unknown mapping key(s): %(keys)s. Allowed: %(allowed)s.",
+                keys=", ".join(sorted(unknown)),
+                allowed=", ".join(sorted(KEYS)),
+            ),
             "mapping",
         )
     cols = data.get("columns") or {}
@@ -86,12 +90,14 @@ def mapping_from_dict(data: Any) -> Mapping:
         elif isinstance(dst, str):
             columns[src] = dst.strip()
         else:
-            raise InvalidInput(f"Column '{src}' must map to a field name.", "mapping")
+            raise InvalidInput(
+                Msg("Column '%(column)s' must map to a field name.", column=src), "mapping"
+            )
     m = Mapping(columns=columns)
     for key in ("date_format", "datetime_format", "timezone", "encoding", "delimiter"):
         if data.get(key) is not None:
             if not isinstance(data[key], str):
-                raise InvalidInput(f"'{key}' must be a string.", "mapping")
+                raise InvalidInput(Msg("'%(key)s' must be a string.", key=key), "mapping")
             setattr(m, key, data[key])
     if m.delimiter is not None and len(m.delimiter) != 1:
         raise InvalidInput("'delimiter' must be one character.", "mapping")
@@ -107,7 +113,8 @@ def load_mapping_text(text: str, name: str = "mapping") -> Mapping:
         data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise InvalidInput(
-            f"The mapping {name} is not valid JSON or YAML: {exc}", "mapping"
+            Msg("The mapping %(name)s is not valid JSON or YAML: %(error)s", name=name, error=exc),
+            "mapping",
         ) from exc
     return mapping_from_dict(data or {})
 
@@ -115,7 +122,7 @@ def load_mapping_text(text: str, name: str = "mapping") -> Mapping:
 def load_mapping_file(path: str | Path) -> Mapping:
     p = Path(path)
     if not p.is_file():
-        raise InvalidInput(f"Mapping file {p} does not exist.", "mapping")
+        raise InvalidInput(Msg("Mapping file %(path)s does not exist.", path=p), "mapping")
     return load_mapping_text(p.read_text(encoding="utf-8-sig"), str(p))
 
 
@@ -124,7 +131,7 @@ def apply_map_flags(mapping: Mapping, flags: list[str] | None) -> Mapping:
     for flag in flags or []:
         src, sep, dst = flag.partition("=")
         if not sep or not src.strip():
-            raise InvalidInput(f"--map expects source=field, got '{flag}'.", "map")
+            raise InvalidInput(Msg("--map expects source=field, got '%(flag)s'.", flag=flag), "map")
         dst = dst.strip()
         mapping.columns[src.strip()] = None if dst in ("", "-") else dst
     return mapping
@@ -160,7 +167,13 @@ class Converter:
                 dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             fmt = self.mapping.datetime_format or "ISO 8601 (2025-03-01T14:30:00+08:00)"
-            raise ValueError(f"'{value[:40]}' is not a valid timestamp (expected {fmt})") from None
+            raise ValueError(
+                Msg(
+                    "'%(v)s' is not a valid timestamp (expected %(f)s)",
+                    v=value[:40],
+                    f=fmt,
+                )
+            ) from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=self.tz)
         dt = dt.astimezone(UTC)
@@ -179,7 +192,9 @@ class Converter:
                 return datetime.fromisoformat(value).date()
         except ValueError:
             fmt = self.mapping.date_format or "YYYY-MM-DD"
-            raise ValueError(f"'{value[:40]}' is not a valid date (expected {fmt})") from None
+            raise ValueError(
+                Msg("'%(v)s' is not a valid date (expected %(f)s)", v=value[:40], f=fmt)
+            ) from None
 
     def cents(self, text: str) -> int:
         """Money as integer cents: at most two decimals, numeric, within Numeric(14, 2)."""
@@ -192,15 +207,15 @@ class Converter:
         try:
             d = Decimal(value)
         except InvalidOperation:
-            raise ValueError(f"'{value[:40]}' is not a number") from None
+            raise ValueError(Msg("'%(v)s' is not a number", v=value[:40])) from None
         if not d.is_finite():
-            raise ValueError(f"'{value[:40]}' is not a number")
+            raise ValueError(Msg("'%(v)s' is not a number", v=value[:40]))
         scaled = d * 100
         if scaled != scaled.to_integral_value():
-            raise ValueError(f"'{value[:40]}' has more than two decimals")
+            raise ValueError(Msg("'%(v)s' has more than two decimals", v=value[:40]))
         c = int(scaled)
         if abs(c) > MAX_CENTS:
-            raise ValueError(f"'{value[:40]}' is too large")
+            raise ValueError(Msg("'%(v)s' is too large", v=value[:40]))
         if len(self._cents) < 200_000:
             self._cents[text] = c
         return c
@@ -212,7 +227,7 @@ class Converter:
             return True
         if v in FALSE:
             return False
-        raise ValueError(f"'{text[:40]}' is not a yes/no value (use true or false)")
+        raise ValueError(Msg("'%(v)s' is not a yes/no value (use true or false)", v=text[:40]))
 
 
 _DEC: dict[int, Decimal] = {}

@@ -179,9 +179,13 @@ def read_csv(
         column = None
         if col is not None and 0 <= col < len(header_cells):
             column = header_cells[col] or None
-        where = f"line {start}" + (f", column {column}" if column else "")
+        where = (
+            Msg("line %(line)s, column %(column)s", line=start, column=column)
+            if column
+            else Msg("line %(line)s", line=start)
+        )
         if "end of data" in str(exc):
-            reason = (
+            reason = Msg(
                 "a quoted value is never closed, so the quote swallows the rest of the file; "
                 'close the quote (write a quote inside a value as two quotes: "")'
             )
@@ -190,7 +194,7 @@ def read_csv(
                 "text follows a closing quote (%(error)s); quote the whole value", error=str(exc)
             )
         return InvalidInput(
-            f"{name}: {where}: {reason}.",
+            Msg("%(name)s: %(where)s: %(reason)s.", name=name, where=where, reason=reason),
             field=column,
             errors=[FieldError(column, reason, row=start)],
         )
@@ -204,7 +208,7 @@ def read_csv(
             raise _encoding_error(fh, enc) from None
         except csv.Error as exc:
             raise InvalidInput(
-                f"The header line cannot be read: {exc}.",
+                Msg("The header line cannot be read: %(error)s.", error=exc),
                 errors=[FieldError(None, str(exc), row=1)],
             ) from None
         header = [h.strip() for h in header]
@@ -467,7 +471,7 @@ def open_table(
     if isinstance(source, str | Path):
         p = Path(source)
         if not p.is_file():
-            raise InvalidInput(f"File {p} does not exist.", field="file")
+            raise InvalidInput(Msg("File %(path)s does not exist.", path=p), field="file")
         name = name or p.name
         fh: BinaryIO = p.open("rb")
     elif isinstance(source, bytes):

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from retento.auth.permissions import require
 from retento.core.deps import CurrentUser, DbSession
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.core.limits import check_json_depth
 from retento.core.validation import DbId, TimeFilter
 from retento.dataio import service
@@ -40,7 +40,9 @@ def import_entity(
         try:
             m = mapping_from_dict(json.loads(mapping))
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"mapping is not valid JSON: {exc}", field="mapping") from exc
+            raise InvalidInput(
+                Msg("mapping is not valid JSON: %(error)s", error=exc), field="mapping"
+            ) from exc
     return service.import_file(
         session,
         entity,
@@ -91,7 +93,11 @@ def export_entity(
     require(user, "data:export")
     if entity not in EXPORT_ENTITIES:
         raise InvalidInput(
-            f"Cannot export '{entity}'. Choose one of: {', '.join(EXPORT_ENTITIES)}.",
+            Msg(
+                "Cannot export '%(entity)s'. Choose one of: %(choices)s.",
+                entity=entity,
+                choices=", ".join(EXPORT_ENTITIES),
+            ),
             field="entity",
         )
     given: dict[str, Any] = {

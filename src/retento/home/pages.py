@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from retento.core.deps import DbSession
-from retento.core.errors import Forbidden, InvalidInput
+from retento.core.errors import Forbidden, InvalidInput, Msg
 from retento.home import queries
 from retento.scoring import pages_filtered
 from retento.web.i18n import N_
@@ -67,12 +67,14 @@ def home(request: Request, session: DbSession, user: PageUser) -> Response:
     """The start page: the dashboard of the user's role (or the permitted one chosen)."""
     allowed = queries.views_for(user)
     if not allowed:
-        raise Forbidden(f"Role '{user.role}' has no home dashboard.")
+        raise Forbidden(Msg("Role '%(role)s' has no home dashboard.", role=user.role))
     view = request.query_params.get("view", "").strip() or allowed[0]
     if view not in queries.VIEWS:
         raise InvalidInput("view must be manager, agent or analyst.", field="view")
     if view not in allowed:
-        raise Forbidden(f"Role '{user.role}' may not open the {view} dashboard.")
+        raise Forbidden(
+            Msg("Role '%(role)s' may not open the %(view)s dashboard.", role=user.role, view=view)
+        )
     f = pages_filtered.parse(request, default_period="30")
     now = datetime.now(UTC)
     if view == "manager":

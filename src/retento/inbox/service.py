@@ -18,7 +18,7 @@ from retento.auth.models import User
 from retento.auth.permissions import can, require
 from retento.complaints.models import Complaint, ComplaintNotification
 from retento.core.db import utcnow
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.core.pagination import MAX_LIMIT
 from retento.notifications import service as notes
 from retento.notifications.models import Notification
@@ -42,9 +42,13 @@ class Item:
 
 def _check_page(limit: int, offset: int) -> None:
     if limit < 1 or limit > MAX_LIMIT:
-        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
+        raise InvalidInput(
+            Msg("limit must be between 1 and %(max)s.", max=MAX_LIMIT), field="limit"
+        )
     if offset < 0 or offset > MAX_OFFSET:
-        raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}.", field="offset")
+        raise InvalidInput(
+            Msg("offset must be between 0 and %(max)s.", max=MAX_OFFSET), field="offset"
+        )
 
 
 def list_notices(

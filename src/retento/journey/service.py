@@ -183,7 +183,7 @@ def update_experience(
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("mode", "rating", "stage", "occurred_at"):
         if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key} cannot be empty.", field=key)
+            raise InvalidInput(Msg("%(field)s cannot be empty.", field=key), field=key)
     if "external_id" in changes:
         _check_external_id(session, changes["external_id"], e.id)
     link_keys = ("touchpoint_id", "survey_response_id", "survey_answer_id")
@@ -228,9 +228,13 @@ def experience_filter(
 ):
     """Experience records matching every filter given (an unknown mode or stage is a 422)."""
     if mode and mode not in MODES:
-        raise InvalidInput(f"mode must be one of {', '.join(MODES)}.", field="mode")
+        raise InvalidInput(
+            Msg("mode must be one of %(choices)s.", choices=", ".join(MODES)), field="mode"
+        )
     if stage and stage not in STAGES:
-        raise InvalidInput(f"stage must be one of {', '.join(STAGES)}.", field="stage")
+        raise InvalidInput(
+            Msg("stage must be one of %(choices)s.", choices=", ".join(STAGES)), field="stage"
+        )
     stmt = select(ExperienceRecord)
     if customer_q:
         stmt = stmt.where(ExperienceRecord.customer_id.in_(customer_match(customer_q)))

@@ -29,7 +29,7 @@ from retento.audit.models import AuditEntry
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, FieldError, InvalidInput
+from retento.core.errors import Conflict, FieldError, InvalidInput, Msg
 from retento.core.types import ID_MAX
 from retento.loyalty import batch_sql, ledger
 from retento.loyalty.models import (
@@ -174,7 +174,7 @@ def post_batch(
     if not items:
         raise InvalidInput("Give at least one item.", field="items")
     if len(items) > MAX_ITEMS:
-        raise InvalidInput(f"At most {MAX_ITEMS} items per batch.", field="items")
+        raise InvalidInput(Msg("At most %(max)s items per batch.", max=MAX_ITEMS), field="items")
     bad = _validate(items)
     if bad:
         raise BatchInvalid(bad)

@@ -166,11 +166,11 @@ def import_members(
 ) -> None:
     """Import members from CSV or XLSX (customer_external_id or email, tier, opening_balance,
     key, joined_at). All rows or none; re-importing the file posts nothing twice."""
-    from retento.core.errors import InvalidInput
+    from retento.core.errors import InvalidInput, Msg
     from retento.loyalty.members_io import import_members as run
 
     if not path.is_file():
-        raise InvalidInput(f"File {path} does not exist.", field="file")
+        raise InvalidInput(Msg("File %(path)s does not exist.", path=str(path)), field="file")
     with cli_session() as session:
         rep = run(session, path.read_bytes(), path.name, actor=cli_actor(session, as_user))
     console.print(

@@ -164,8 +164,11 @@ def _errors(request: Request, exc: ValidationError | RetentoError, fields: tuple
     errs = form_errors(request, exc)
     msg = errs.get("")
     if msg and isinstance(exc, ValidationError):
-        if msg in SHAPE_MESSAGES:
-            field, text = SHAPE_MESSAGES[msg]
+        # Matched on the schema's own English text: the form's message is already translated.
+        raw = (str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
+        shape = next((SHAPE_MESSAGES[r] for r in raw if r in SHAPE_MESSAGES), None)
+        if shape is not None:
+            field, text = shape
             errs.pop("")
             errs[field] = tr(request, text)
         else:

@@ -21,7 +21,7 @@ from retento.analytics.loyalty import DIMENSIONS, LOYALTY_TYPES
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.customers.panels import Panel, register_panel
@@ -158,7 +158,8 @@ def _filters(request: Request) -> tuple[str, str, dict[str, float] | None]:
     show = request.query_params.get("show", SHOW_TRAP).strip() or SHOW_TRAP
     if show not in (SHOW_TRAP, SHOW_ALL, *LOYALTY_TYPES):
         raise InvalidInput(
-            f"show must be trap, all or one of {', '.join(LOYALTY_TYPES)}", field="show"
+            Msg("show must be trap, all or one of %(choices)s", choices=", ".join(LOYALTY_TYPES)),
+            field="show",
         )
     raw = request.query_params.get("weights", "").strip()
     if len(raw) > 200:

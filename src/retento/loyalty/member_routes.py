@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from retento.auth.permissions import require
 from retento.core.db import utcnow
 from retento.core.deps import CurrentUser, DbSession
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.core.validation import DbId, Limit, Offset
 from retento.customers.models import Customer
 from retento.loyalty import earning, ledger, members_io, service
@@ -83,7 +83,7 @@ def list_members(session, *, actor, tier: str | None, limit: int, offset: int):
     if tier:
         t = session.scalar(select(LoyaltyTier).where(LoyaltyTier.code == tier))
         if t is None:
-            raise InvalidInput(f"Unknown tier '{tier[:30]}'.", field="tier")
+            raise InvalidInput(Msg("Unknown tier '%(tier)s'.", tier=tier[:30]), field="tier")
         stmt = stmt.where(LoyaltyAccount.tier_id == t.id)
         count = count.where(LoyaltyAccount.tier_id == t.id)
     rows = [

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import FieldError, InvalidInput
+from retento.core.errors import FieldError, InvalidInput, Msg
 from retento.loyalty.batch import MAX_ITEMS, BatchInvalid, BatchOp, post_batch
 
 REQUIRED = ("customer_external_id", "points", "reason", "key")
@@ -31,14 +31,16 @@ def import_adjustments(session: Session, fh: IO[str], *, actor: User) -> dict[st
     reader = csv.DictReader(fh)
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
     if missing:
-        raise InvalidInput(f"Missing column(s): {', '.join(missing)}.", field=missing[0])
+        raise InvalidInput(
+            Msg("Missing column(s): %(columns)s.", columns=", ".join(missing)), field=missing[0]
+        )
     errors: list[FieldError] = []
     rows: list[tuple[int, str, int, str, str]] = []  # (line, external id, points, reason, key)
     first_line: dict[str, tuple[int, str, int, str]] = {}
     repeated = 0
     for i, row in enumerate(reader, start=2):
         if i > MAX_ROWS + 1:
-            raise InvalidInput(f"At most {MAX_ROWS} rows per file.", field="points")
+            raise InvalidInput(Msg("At most %(n)s rows per file.", n=MAX_ROWS), field="points")
         ext = (row.get("customer_external_id") or "").strip()
         try:
             pts = int((row.get("points") or "").strip())
@@ -94,5 +96,5 @@ def import_adjustments(session: Session, fh: IO[str], *, actor: User) -> dict[st
             replayed += len(res) - fresh
     if errors:
         errors.sort(key=lambda e: e.row or 0)
-        raise InvalidInput(f"{len(errors)} row(s) could not be imported.", errors=errors)
+        raise InvalidInput(Msg("%(n)s row(s) could not be imported.", n=len(errors)), errors=errors)
     return {"posted": posted, "replayed": replayed}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from retento.core.errors import Msg
 from retento.web.i18n import N_
 from retento.web.labels import register_labels
 
@@ -25,7 +26,7 @@ _loaded = False
 def register_kind(code: str, label_msgid: str) -> None:
     """Make ``code`` a kind of e-mail the outbox accepts, shown as ``label_msgid``."""
     if not code or len(code) > 30:
-        raise ValueError(f"A mail kind is 1 to 30 characters: {code!r}")
+        raise ValueError(Msg("A mail kind is 1 to 30 characters: %(code)s", code=repr(code)))
     KINDS[code] = label_msgid
     register_labels("mail_kind", {code: label_msgid})
 

@@ -29,7 +29,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.config import Settings, get_settings
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.pagination import paginate
 from retento.mail.kinds import is_kind, load_email_modules
 from retento.mail.models import MAIL_STATUSES, OutboxMessage
@@ -90,17 +90,21 @@ class Email:
 def _check(email: Email) -> dict[str, Any]:
     recipient = (email.recipient or "").strip()
     if not valid_address(recipient):
-        raise InvalidInput(f"'{email.recipient}' is not an e-mail address.", field="recipient")
+        raise InvalidInput(
+            Msg("'%(address)s' is not an e-mail address.", address=email.recipient),
+            field="recipient",
+        )
     subject = (email.subject or "").strip()
     if not subject or "\n" in subject or "\r" in subject or len(subject) > 300:
         raise InvalidInput("The subject must be one line of 1 to 300 characters.", field="subject")
     if not (email.body_text or "").strip():
         raise InvalidInput("The message body is empty.", field="body_text")
     if not is_kind(email.kind):
-        raise InvalidInput(f"Unknown kind '{email.kind}'.", field="kind")
+        raise InvalidInput(Msg("Unknown kind '%(kind)s'.", kind=email.kind), field="kind")
     if LINK in email.body_text and email.related_type not in LINK_RESOLVERS:
         raise InvalidInput(
-            f"A {LINK} needs a related entity with a link resolver.", field="related_type"
+            Msg("A %(kind)s needs a related entity with a link resolver.", kind=LINK),
+            field="related_type",
         )
     return {
         "recipient": recipient,
@@ -194,9 +198,9 @@ def list_messages(
     """The outbox, newest first, filtered by status, kind and a recipient fragment."""
     require(actor, "mail:manage")
     if status and status not in MAIL_STATUSES:
-        raise InvalidInput(f"Unknown status '{status}'.", field="status")
+        raise InvalidInput(Msg("Unknown status '%(status)s'.", status=status), field="status")
     if kind and not is_kind(kind):
-        raise InvalidInput(f"Unknown kind '{kind}'.", field="kind")
+        raise InvalidInput(Msg("Unknown kind '%(kind)s'.", kind=kind), field="kind")
     stmt = select(OutboxMessage)
     if status:
         stmt = stmt.where(OutboxMessage.status == status)
@@ -224,7 +228,12 @@ def retry(
     msg = get_message(session, message_id, actor=actor)
     if msg.status != "failed":
         raise Conflict(
-            f"Only failed e-mails can be retried; e-mail {msg.id} is {msg.status}.", "status"
+            Msg(
+                "Only failed e-mails can be retried; e-mail %(id)s is %(status)s.",
+                id=msg.id,
+                status=msg.status,
+            ),
+            "status",
         )
     before = _audit_view(msg)
     msg.status = "queued"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from retento.core.errors import Msg
 from retento.web.i18n import N_, gettext
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -61,10 +62,18 @@ def register_kind(
 ) -> Kind:
     """Make ``code`` a kind of notification users can receive and choose a channel for."""
     if not code or len(code) > 40:
-        raise ValueError(f"A notification kind is 1 to 40 characters: {code!r}")
+        raise ValueError(
+            Msg("A notification kind is 1 to 40 characters: %(code)s", code=repr(code))
+        )
     bad = {c for c in defaults.values() if c not in CHANNELS}
     if bad:
-        raise ValueError(f"Unknown channel(s) {sorted(bad)} for notification kind {code!r}")
+        raise ValueError(
+            Msg(
+                "Unknown channel(s) %(channels)s for notification kind %(code)s",
+                channels=sorted(bad),
+                code=repr(code),
+            )
+        )
     kind = Kind(code, label, description, text, dict(defaults), group, tuple(roles))
     KINDS[code] = kind
     return kind

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from retento.audit.service import record
 from retento.auth.models import User
 from retento.core.db import utcnow
-from retento.core.errors import InvalidInput, NotFound
+from retento.core.errors import InvalidInput, Msg, NotFound
 from retento.core.pagination import MAX_LIMIT
 from retento.notifications.kinds import CHANNELS, Kind, get_kind, load_kind_modules
 from retento.notifications.models import Notification, NotificationPreference
@@ -62,7 +62,7 @@ def notify(
     """
     kind = get_kind(kind_code)
     if kind is None:
-        raise ValueError(f"Unknown notification kind {kind_code!r}")
+        raise ValueError(Msg("Unknown notification kind %(kind)s", kind=repr(kind_code)))
     seen: dict[int, User] = {}
     for u in users:
         if u is not None and u.is_active and (actor is None or u.id != actor.id):
@@ -74,7 +74,13 @@ def notify(
     try:
         message = (kind.text % params)[:500]
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"Parameters {sorted(params)} do not fit kind {kind_code!r}") from exc
+        raise ValueError(
+            Msg(
+                "Parameters %(params)s do not fit kind %(kind)s",
+                params=sorted(params),
+                kind=repr(kind_code),
+            )
+        ) from exc
     channels = channels_for(session, list(seen.values()), kind)
     rows = [
         {
@@ -119,7 +125,9 @@ def notify(
 
 def _check_page(limit: int, offset: int) -> None:
     if limit < 1 or limit > MAX_LIMIT:
-        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
+        raise InvalidInput(
+            Msg("limit must be between 1 and %(max)s.", max=MAX_LIMIT), field="limit"
+        )
     if offset < 0:
         raise InvalidInput("offset must not be negative.", field="offset")
 
@@ -208,14 +216,23 @@ def save_preferences(session: Session, choices: dict[str, str], *, actor: User) 
     kinds = load_kind_modules()
     for code, channel in choices.items():
         if code not in kinds:
-            raise InvalidInput(f"Unknown notification kind '{code}'.", field=code)
+            raise InvalidInput(Msg("Unknown notification kind '%(code)s'.", code=code), field=code)
         if not kinds[code].offered_to(actor.role):
             raise InvalidInput(
-                f"The {actor.role} role does not receive '{code}' notifications.", field=code
+                Msg(
+                    "The %(role)s role does not receive '%(code)s' notifications.",
+                    role=actor.role,
+                    code=code,
+                ),
+                field=code,
             )
         if channel not in CHANNELS:
             raise InvalidInput(
-                f"'{channel}' is not a channel; choose one of: {', '.join(CHANNELS)}.",
+                Msg(
+                    "'%(channel)s' is not a channel; choose one of: %(choices)s.",
+                    channel=channel,
+                    choices=", ".join(CHANNELS),
+                ),
                 field=code,
             )
     now = utcnow()

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.pagination import apply_sort, paginate
 from retento.core.versioning import lock_for_edit
 from retento.products.models import Product
@@ -39,7 +39,12 @@ def _check_external_id(
     other = session.scalar(select(Product.id).where(Product.external_id == external_id))
     if other is not None and other != own_id:
         raise Conflict(
-            f"external_id '{external_id}' is already used by product {other}.", field="external_id"
+            Msg(
+                "external_id '%(value)s' is already used by product %(id)s.",
+                value=external_id,
+                id=other,
+            ),
+            field="external_id",
         )
 
 
@@ -68,7 +73,7 @@ def update_product(
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("name", "unit_price", "unit_cost"):
         if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key} cannot be empty.", field=key)
+            raise InvalidInput(Msg("%(field)s cannot be empty.", field=key), field=key)
     if "external_id" in changes:
         _check_external_id(session, changes["external_id"], p.id)
     before = snapshot(p)
@@ -87,7 +92,8 @@ def delete_product(session: Session, product_id: int, *, actor: User) -> None:
     used = session.scalar(select(func.count()).where(OrderLine.product_id == p.id))
     if used:
         raise Conflict(
-            f"Product {p.id} is on {used} order lines; deactivate it instead.", field="id"
+            Msg("Product %(id)s is on %(n)s order lines; deactivate it instead.", id=p.id, n=used),
+            field="id",
         )
     before = snapshot(p)
     session.delete(p)

@@ -108,7 +108,10 @@ def _clean(data: dict[str, Any], pb: RetentionPlaybook | None) -> dict[str, Any]
         v = data[key]
         if key == "action":
             if v not in ACTIONS:
-                raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}.", field="action")
+                raise InvalidInput(
+                    Msg("action must be one of %(choices)s.", choices=", ".join(ACTIONS)),
+                    field="action",
+                )
         elif key in ("name_en", "name_zh"):
             v = str(v).strip()
             if not v or len(v) > 120:
@@ -207,12 +210,15 @@ def create_playbook(session: Session, data: dict[str, Any], *, actor: User) -> R
     ensure_defaults(session)
     cls, reason = data.get("value_class"), data.get("reason") or ANY_REASON
     if cls not in CLASSES:
-        raise InvalidInput(f"value_class must be one of {', '.join(CLASSES)}.", field="value_class")
+        raise InvalidInput(
+            Msg("value_class must be one of %(choices)s.", choices=", ".join(CLASSES)),
+            field="value_class",
+        )
     if reason != ANY_REASON and reason not in RULE_CODES:
-        raise InvalidInput(f"Unknown reason '{reason}'.", field="reason")
+        raise InvalidInput(Msg("Unknown reason '%(reason)s'.", reason=reason), field="reason")
     for key in ("action", "name_en", "name_zh"):
         if not data.get(key):
-            raise InvalidInput(f"{key} is required.", field=key)
+            raise InvalidInput(Msg("%(field)s is required.", field=key), field=key)
     values = _clean(data, None)
     _check_reward(session, values, None)
     _check_segment(session, values, None)

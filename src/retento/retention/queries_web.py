@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.core.money import to_money
 from retento.customers.models import Customer
 from retento.scoring.models import VALUE_CLASSES, CustomerScore, ScoreRun
@@ -136,10 +136,13 @@ def _reason_code(i: int):
 def _filtered(run_id: int, f: AtRiskFilters) -> Select:
     if f.value_class is not None and f.value_class not in VALUE_CLASSES:
         raise InvalidInput(
-            f"value_class must be one of {', '.join(VALUE_CLASSES)}.", field="value_class"
+            Msg("value_class must be one of %(choices)s.", choices=", ".join(VALUE_CLASSES)),
+            field="value_class",
         )
     if f.sort not in SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}.", field="sort")
+        raise InvalidInput(
+            Msg("sort must be one of %(choices)s.", choices=", ".join(SORTS)), field="sort"
+        )
     conds = [
         CustomerScore.run_id == run_id,
         CustomerScore.churn_risk.is_not(None),

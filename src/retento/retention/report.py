@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.core.money import ZERO
 from retento.retention.defaults import ensure_defaults
 from retento.retention.models import RetentionCase, RetentionPlaybook
@@ -135,5 +135,7 @@ def uplift_report(
         stmt = stmt.where(RetentionPlaybook.id == playbook_id)
     books = session.scalars(stmt).all()
     if playbook_id is not None and not books:
-        raise InvalidInput(f"Playbook {playbook_id} does not exist.", field="playbook_id")
+        raise InvalidInput(
+            Msg("Playbook %(id)s does not exist.", id=playbook_id), field="playbook_id"
+        )
     return [playbook_report(session, pb, top_k=top_k, now=now) for pb in books]

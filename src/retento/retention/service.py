@@ -72,7 +72,9 @@ def update_config(
     if "default_owner_id" in data:
         owner = data["default_owner_id"]
         if owner is not None and session.get(User, owner) is None:
-            raise InvalidInput(f"User {owner} does not exist.", field="default_owner_id")
+            raise InvalidInput(
+                Msg("User %(id)s does not exist.", id=owner), field="default_owner_id"
+            )
         config.default_owner_id = owner
     for key in ("auto_apply", "notify_owner"):
         if key in data and data[key] is not None:
@@ -124,13 +126,16 @@ def update_rule(
     if data.get("severity") is not None:
         if data["severity"] not in SEVERITIES:
             raise InvalidInput(
-                f"severity must be one of {', '.join(SEVERITIES)}.", field="severity"
+                Msg("severity must be one of %(choices)s.", choices=", ".join(SEVERITIES)),
+                field="severity",
             )
         rule.severity = data["severity"]
     if data.get("classes") is not None:
         bad = [c for c in data["classes"] if c not in CLASSES]
         if bad:
-            raise InvalidInput(f"Unknown class '{bad[0]}'.", field="classes")
+            raise InvalidInput(
+                Msg("Unknown class '%(value_class)s'.", value_class=bad[0]), field="classes"
+            )
         rule.classes = list(dict.fromkeys(data["classes"]))
     session.flush()
     record(session, actor, "update", "retention_rule", rule.id, before, snapshot(rule))
@@ -341,20 +346,26 @@ def alert_query(
     if status is not None:
         if status not in ALERT_STATUSES:
             raise InvalidInput(
-                f"status must be one of {', '.join(ALERT_STATUSES)}.", field="status"
+                Msg("status must be one of %(choices)s.", choices=", ".join(ALERT_STATUSES)),
+                field="status",
             )
         stmt = stmt.where(RetentionAlert.status == status)
     if rule is not None:
         if rule not in RULE_CODES:
-            raise InvalidInput(f"Unknown rule '{rule}'.", field="rule")
+            raise InvalidInput(Msg("Unknown rule '%(rule)s'.", rule=rule), field="rule")
         stmt = stmt.where(RetentionAlert.rule == rule)
     if value_class is not None:
         if value_class not in CLASSES:
-            raise InvalidInput(f"Unknown class '{value_class}'.", field="value_class")
+            raise InvalidInput(
+                Msg("Unknown class '%(value_class)s'.", value_class=value_class),
+                field="value_class",
+            )
         stmt = stmt.where(RetentionAlert.value_class == value_class)
     if severity is not None:
         if severity not in SEVERITIES:
-            raise InvalidInput(f"Unknown severity '{severity}'.", field="severity")
+            raise InvalidInput(
+                Msg("Unknown severity '%(severity)s'.", severity=severity), field="severity"
+            )
         stmt = stmt.where(RetentionAlert.severity == severity)
     if owner_id is not None:
         stmt = stmt.where(RetentionAlert.owner_id == owner_id)
@@ -394,7 +405,10 @@ def set_alert_status(
     alert = get_alert(session, alert_id, actor=actor)
     lock_for_edit(session, alert, version)
     if status not in ALERT_STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(ALERT_STATUSES)}.", field="status")
+        raise InvalidInput(
+            Msg("status must be one of %(choices)s.", choices=", ".join(ALERT_STATUSES)),
+            field="status",
+        )
     if status == alert.status:
         return alert
     if status not in TRANSITIONS.get(alert.status, ()):
@@ -444,5 +458,5 @@ def evaluate_now(
     if rules is not None:
         bad = [r for r in rules if r not in RULE_CODES]
         if bad:
-            raise InvalidInput(f"Unknown rule '{bad[0]}'.", field="rules")
+            raise InvalidInput(Msg("Unknown rule '%(rule)s'.", rule=bad[0]), field="rules")
     return evaluate(session, customer_ids=customer_ids, rules=rules, requested_by=actor.id)

@@ -39,7 +39,10 @@ def task_query(
     stmt = select(RetentionTask)
     if status is not None:
         if status not in TASK_STATUSES:
-            raise InvalidInput(f"status must be one of {', '.join(TASK_STATUSES)}.", field="status")
+            raise InvalidInput(
+                Msg("status must be one of %(choices)s.", choices=", ".join(TASK_STATUSES)),
+                field="status",
+            )
         stmt = stmt.where(RetentionTask.status == status)
     if owner_id is not None:
         stmt = stmt.where(RetentionTask.owner_id == owner_id)
@@ -133,7 +136,10 @@ def set_task_status(
     lock_for_edit(session, task, version)
     _check_agent_owns(actor, task.owner_id)
     if status not in TASK_STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(TASK_STATUSES)}.", field="status")
+        raise InvalidInput(
+            Msg("status must be one of %(choices)s.", choices=", ".join(TASK_STATUSES)),
+            field="status",
+        )
     if status not in TASK_TRANSITIONS.get(task.status, ()):
         # The state the request was meant for is gone (often: another request completed,
         # cancelled or reopened the task a moment ago, and this one waited for its lock): 409.
@@ -147,7 +153,10 @@ def set_task_status(
         )
     if status == "done":
         if result not in TASK_RESULTS:
-            raise InvalidInput(f"result must be one of {', '.join(TASK_RESULTS)}.", field="result")
+            raise InvalidInput(
+                Msg("result must be one of %(choices)s.", choices=", ".join(TASK_RESULTS)),
+                field="result",
+            )
     elif result is not None:
         raise InvalidInput("Only a completed task has a result.", field="result")
     before = snapshot(task)

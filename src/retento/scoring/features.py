@@ -25,6 +25,8 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from retento.core.errors import Msg
+
 Loader = Callable[[Session, datetime], pd.DataFrame]
 
 
@@ -48,8 +50,12 @@ def register_feature_provider(provider: FeatureProvider) -> None:
         clash = set(other.columns) & set(provider.columns)
         if other.name != provider.name and clash:
             raise ValueError(
-                f"feature provider {provider.name!r}: column(s) {', '.join(sorted(clash))} "
-                f"already come from {other.name!r}"
+                Msg(
+                    "feature provider %(provider)s: column(s) %(columns)s already come from %(other)s",
+                    provider=repr(provider.name),
+                    columns=", ".join(sorted(clash)),
+                    other=repr(other.name),
+                )
             )
     _PROVIDERS[provider.name] = provider
 
@@ -71,8 +77,11 @@ def check_reason_texts(providers: list[FeatureProvider]) -> None:
         missing = [c for c in p.columns if c not in REASONS]
         if missing:
             raise ValueError(
-                f"churn feature provider {p.name!r}: no reason text for {', '.join(missing)} "
-                "(add it to retento.analytics.churn_reasons.REASONS)"
+                Msg(
+                    "churn feature provider %(provider)s: no reason text for %(columns)s (add it to retento.analytics.churn_reasons.REASONS)",
+                    provider=repr(p.name),
+                    columns=", ".join(missing),
+                )
             )
 
 

@@ -16,7 +16,7 @@ from starlette.background import BackgroundTask
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
-from retento.core.errors import InvalidInput, NotFound, RetentoError
+from retento.core.errors import InvalidInput, Msg, NotFound, RetentoError
 from retento.core.validation import DbId, is_id
 from retento.scoring import (
     dashboard_cache,
@@ -222,7 +222,9 @@ def value_run(request: Request, form: PageForm, session: DbSession, user: PageUs
             except ValueError:
                 raise InvalidInput("Enter the date as YYYY-MM-DD.", field="as_of") from None
         if model not in MODELS:
-            raise InvalidInput(f"model must be one of {', '.join(MODELS)}.", field="model")
+            raise InvalidInput(
+                Msg("model must be one of %(choices)s.", choices=", ".join(MODELS)), field="model"
+            )
         if not (holdout.isascii() and holdout.isdigit() and len(holdout) <= 4):
             raise InvalidInput("Holdout weeks must be a whole number.", field="holdout_weeks")
         if churn_days and not (

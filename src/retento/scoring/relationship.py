@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session, aliased
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import UTCDateTime
-from retento.core.errors import InvalidInput, NotFound
+from retento.core.errors import InvalidInput, Msg, NotFound
 from retento.customers.models import Customer
 from retento.orders.models import Order, OrderLine
 from retento.products.models import Product
@@ -303,7 +303,9 @@ def rate_series(
     ``MAX_PERIODS`` periods (the latest ones).
     """
     if grain not in GRAINS:
-        raise InvalidInput(f"grain must be one of {', '.join(GRAINS)}.", field="grain")
+        raise InvalidInput(
+            Msg("grain must be one of %(choices)s.", choices=", ".join(GRAINS)), field="grain"
+        )
     end = end or datetime.now(UTC)
     last = _index_of(end - timedelta(microseconds=1), grain)
     if start is not None:
@@ -311,7 +313,9 @@ def rate_series(
     else:
         count = periods or DEFAULT_PERIODS[grain]
         if not 1 <= count <= MAX_PERIODS:
-            raise InvalidInput(f"periods must be between 1 and {MAX_PERIODS}.", field="periods")
+            raise InvalidInput(
+                Msg("periods must be between 1 and %(max)s.", max=MAX_PERIODS), field="periods"
+            )
         first = last - count + 1
     first = max(first, last - MAX_PERIODS + 1)
     lo = _start_of(first - 1, grain)  # the period before the first, for its retention base

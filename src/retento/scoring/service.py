@@ -17,7 +17,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.config import get_settings
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.money import to_money
 from retento.core.pagination import apply_sort, paginate
 from retento.customers.models import Customer
@@ -78,7 +78,9 @@ def start_run(session: Session, data: ScoreRunCreate, *, actor: User | None) -> 
     for other in busy:
         if now - other.started_at < STALE_RUN:
             raise Conflict(
-                f"Scoring run #{other.id} is still in progress; wait for it to finish.",
+                Msg(
+                    "Scoring run #%(id)s is still in progress; wait for it to finish.", id=other.id
+                ),
                 field="model",
             )
         other.status, other.error, other.finished_at = "failed", "Interrupted.", now
@@ -351,7 +353,12 @@ def scores_query(
         ("stage", stage, STAGES),
     ):
         if value and value not in allowed:
-            raise InvalidInput(f"{name} must be one of {', '.join(allowed)}.", field=name)
+            raise InvalidInput(
+                Msg(
+                    "%(field)s must be one of %(choices)s.", field=name, choices=", ".join(allowed)
+                ),
+                field=name,
+            )
     stmt = select(CustomerScore).where(CustomerScore.run_id == run.id)
     if value_class:
         stmt = stmt.where(CustomerScore.value_class == value_class)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
-from retento.core.errors import InvalidInput, RetentoError
+from retento.core.errors import InvalidInput, Msg, RetentoError
 
 app = typer.Typer(help="Satisfaction surveys.", no_args_is_help=True)
 
@@ -45,7 +45,10 @@ def _segment_ids(text: str | None) -> list[int] | None:
         return [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError:
         raise InvalidInput(
-            f"--customers must be customer ids separated by commas, not {text!r}.",
+            Msg(
+                "--customers must be customer ids separated by commas, not %(value)s.",
+                value=repr(text),
+            ),
             field="customers",
         ) from None
 
@@ -127,7 +130,10 @@ def distribute_cmd(
         if e["loc"] == ("segment",):
             option = "segment"
         msg = e["msg"].removeprefix("Value error, ")
-        raise InvalidInput(f"--{option.replace('_', '-')}: {msg}", field=option) from exc
+        raise InvalidInput(
+            Msg("--%(option)s: %(message)s", option=option.replace("_", "-"), message=msg),
+            field=option,
+        ) from exc
     with cli_session() as session:
         actor = cli_actor(session, as_user)
         try:

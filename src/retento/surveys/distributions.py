@@ -16,7 +16,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
 from retento.core.locking import lock_row
 from retento.core.validation import clean_idempotency_key
 from retento.customers.models import Customer, CustomerTag
@@ -26,6 +26,7 @@ from retento.surveys.optional_domains import complaint_model
 from retento.surveys.schemas import DistributionCreate, InvitationLink, SegmentIn
 from retento.surveys.service import _survey
 from retento.surveys.tokens import hash_token, link_token, make_token
+from retento.web.labels import label_msgid
 
 PUBLIC_PATH = "/s/"
 
@@ -67,7 +68,11 @@ def segment_select(session: Session, segment: SegmentIn) -> Select | list[int]:
 
         if segment.value not in VALUE_CLASSES:
             raise InvalidInput(
-                f"Unknown value class '{segment.value}'. Known: {', '.join(VALUE_CLASSES)}.",
+                Msg(
+                    "Unknown value class '%(value)s'. Known: %(choices)s.",
+                    value=segment.value,
+                    choices=", ".join(VALUE_CLASSES),
+                ),
                 field="segment.value",
             )
         run = latest_run(session)
@@ -95,7 +100,7 @@ def segment_select(session: Session, segment: SegmentIn) -> Select | list[int]:
         missing = [c for c in wanted if c not in found]
         if missing:
             raise InvalidInput(
-                f"Customer(s) {', '.join(map(str, missing[:10]))} do not exist.",
+                Msg("Customer(s) %(ids)s do not exist.", ids=", ".join(map(str, missing[:10]))),
                 field="segment.customer_ids",
             )
         return wanted
@@ -211,7 +216,14 @@ def start_distribution_once(
     if key and (done := _distribution_with_key(session, key, req_hash)):
         return done, False
     if s.status != "active":
-        raise Conflict(f"Survey {s.id} is {s.status}; activate it before sending it.", "status")
+        raise Conflict(
+            Msg(
+                "Survey %(id)s is %(status)s; activate it before sending it.",
+                id=s.id,
+                status=Term(s.status, label_msgid("survey_status", s.status)),
+            ),
+            "status",
+        )
     segment_select(session, data.segment)  # validates the segment's value
     now = now or utcnow()
     dist = SurveyDistribution(
@@ -283,7 +295,13 @@ def execute_distribution(
     s = _lock_survey(session, dist.survey_id)
     if s is None or s.status != "active":
         status = s.status if s is not None else "deleted"
-        raise Conflict(f"Survey {dist.survey_id} is {status}; activate it before sending it.")
+        raise Conflict(
+            Msg(
+                "Survey %(id)s is %(status)s; activate it before sending it.",
+                id=dist.survey_id,
+                status=Term(status, label_msgid("survey_status", status)),
+            )
+        )
     now = now or utcnow()
     report("segment", 0.05)
     ids = segment_customer_ids(session, data.segment)

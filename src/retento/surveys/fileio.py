@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.config import get_settings
-from retento.core.errors import FieldError, InvalidInput
+from retento.core.errors import FieldError, InvalidInput, Msg
 from retento.core.types import ID_MAX
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise, neutralise_row, restore, restore_row
@@ -71,7 +71,7 @@ def read_table(content: bytes | BinaryIO, filename: str) -> list[list[Any]]:
     else:
         line = bad_line(content, "utf-8-sig")
         raise InvalidInput(
-            f"Line {line} of the CSV file is neither UTF-8 nor GB18030 text.",
+            Msg("Line %(line)s of the CSV file is neither UTF-8 nor GB18030 text.", line=line),
             field="file",
             errors=[FieldError("file", "is neither UTF-8 nor GB18030 text", line)],
         )
@@ -88,11 +88,11 @@ def read_table(content: bytes | BinaryIO, filename: str) -> list[list[Any]]:
         line = reader.line_num
         if "end of data" in str(exc):
             line = _record_start(text, len(rows))
-            reason = "a quoted value is never closed (the quote swallows the rest of the file)"
+            reason = Msg("a quoted value is never closed (the quote swallows the rest of the file)")
         else:
-            reason = f"text follows a closing quote ({exc})"
+            reason = Msg("text follows a closing quote (%(error)s)", error=str(exc))
         raise InvalidInput(
-            f"The CSV file is malformed: line {line}: {reason}.",
+            Msg("The CSV file is malformed: line %(line)s: %(reason)s.", line=line, reason=reason),
             field="file",
             errors=[FieldError("file", reason, line)],
         ) from exc
@@ -124,7 +124,7 @@ def _number(v: Any) -> float:
     try:
         return float(str(v).strip().replace(",", "."))
     except ValueError:
-        raise ValueError(f"'{v}' is not a number") from None
+        raise ValueError(Msg("'%(v)s' is not a number", v=v)) from None
 
 
 def _timestamp(v: Any) -> datetime:
@@ -138,7 +138,9 @@ def _timestamp(v: Any) -> datetime:
         try:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"'{text}' is not a date (use YYYY-MM-DD or ISO 8601)") from None
+            raise ValueError(
+                Msg("'%(value)s' is not a date (use YYYY-MM-DD or ISO 8601)", value=text)
+            ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=local)
     return dt.astimezone(UTC)
@@ -220,12 +222,14 @@ def parse_rows(survey: Survey, table: list[list[Any]]) -> list[IngestRow]:
     if not table:
         raise InvalidInput("The file is empty.", field="file")
     if len(table) - 1 > MAX_ROWS:
-        raise InvalidInput(f"At most {MAX_ROWS} rows can be imported at once.", field="file")
+        raise InvalidInput(
+            Msg("At most %(max)s rows can be imported at once.", max=MAX_ROWS), field="file"
+        )
     questions = {q.code: q for q in survey.questions}
     columns, header_errors = _map_header(table[0], questions)
     if header_errors:
         raise InvalidInput(
-            f"The header row has {len(header_errors)} problem(s); nothing was imported.",
+            Msg("The header row has %(n)s problem(s); nothing was imported.", n=len(header_errors)),
             field=header_errors[0].field,
             errors=header_errors,
         )
@@ -288,15 +292,21 @@ def _set_meta(row: IngestRow, name: str, value: Any) -> None:
     elif name == "customer_id":
         number = _number(value)
         if number != int(number):
-            raise ValueError(f"'{text}' is not a whole number")
+            raise ValueError(Msg("'%(v)s' is not a whole number", v=text))
         if not 1 <= int(number) <= ID_MAX:  # past 2^63 the database refuses the lookup
-            raise ValueError(f"'{text}' is not a customer id")
+            raise ValueError(Msg("'%(value)s' is not a customer id", value=text))
         row.customer_id = int(number)
     elif name == "customer_external_id":
         row.customer_external_id = text
     elif name == "channel":
         if text not in CHANNELS:
-            raise ValueError(f"'{text}' is not a channel ({', '.join(CHANNELS)})")
+            raise ValueError(
+                Msg(
+                    "'%(value)s' is not a channel (%(choices)s)",
+                    value=text,
+                    choices=", ".join(CHANNELS),
+                )
+            )
         row.channel = text
     elif name == "status":
         if text not in ("completed", "partial"):
@@ -319,7 +329,7 @@ def import_responses(
     """Import a CSV/XLSX of responses: all rows or none, unless ``skip_invalid``."""
     require(actor, "survey:import")
     if channel not in CHANNELS:
-        raise InvalidInput(f"'{channel}' is not a channel.", field="channel")
+        raise InvalidInput(Msg("'%(channel)s' is not a channel.", channel=channel), field="channel")
     survey = _survey(session, survey_id)
     rows = parse_rows(survey, read_table(content, filename))
     return ingest(

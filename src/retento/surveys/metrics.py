@@ -13,6 +13,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from retento.core.errors import Msg
+
 DISSATISFIED = "dissatisfied"
 SATISFIED = "satisfied"
 HIGHLY_SATISFIED = "highly_satisfied"
@@ -102,7 +104,7 @@ def nps(scores: Iterable[float | None]) -> NPSResult:
     vals = _clean(scores)
     for v in vals:
         if v < 0 or v > 10:
-            raise ValueError(f"an NPS score lies in 0..10, got {v}")
+            raise ValueError(Msg("an NPS score lies in 0..10, got %(score)s", score=v))
     p = sum(1 for v in vals if v >= 9)
     d = sum(1 for v in vals if v <= 6)
     score = 100.0 * (p - d) / len(vals) if vals else None
@@ -249,7 +251,9 @@ def delivered_value(scores: Mapping[str, float]) -> DeliveredValue:
     """Delivered value from per-dimension scores (0–100; costs: higher = more costly)."""
     unknown = set(scores) - set(VALUE_DIMENSIONS) - set(COST_DIMENSIONS)
     if unknown:
-        raise ValueError(f"unknown delivered-value dimension(s): {sorted(unknown)}")
+        raise ValueError(
+            Msg("unknown delivered-value dimension(s): %(dimensions)s", dimensions=sorted(unknown))
+        )
     values = [scores[d] for d in VALUE_DIMENSIONS if d in scores]
     costs = [scores[d] for d in COST_DIMENSIONS if d in scores]
     tv, tc = _mean(values), _mean(costs)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.customers.models import Customer
 from retento.surveys import metrics
 from retento.surveys.models import (
@@ -496,15 +496,21 @@ def csi_report(
     missing = [lv for lv in spec.latents if lv not in meta["blocks"]]
     if missing:
         raise InvalidInput(
-            f"The {spec.name} model needs questions for {', '.join(missing)}; tag questions "
-            "with csi_latent (the ECSI template has them all).",
+            Msg(
+                "The %(model)s model needs questions for %(latents)s; tag questions with csi_latent (the ECSI template has them all).",
+                model=spec.name,
+                latents=", ".join(missing),
+            ),
             field="model",
         )
     complete = frame.dropna()
     if len(complete) < MIN_CSI_RESPONSES:
         raise InvalidInput(
-            f"Only {len(complete)} completed responses answer every CSI item; at least "
-            f"{MIN_CSI_RESPONSES} are needed.",
+            Msg(
+                "Only %(n)s completed responses answer every CSI item; at least %(min)s are needed.",
+                n=len(complete),
+                min=MIN_CSI_RESPONSES,
+            ),
             field="survey_id",
         )
     with warnings.catch_warnings(record=True):
@@ -512,7 +518,9 @@ def csi_report(
         try:
             res = spec.fit(complete, meta["blocks"], scheme=scheme, scale_range=meta["ranges"])
         except ValueError as exc:
-            raise InvalidInput(f"The CSI model cannot be estimated: {exc}", field="model") from exc
+            raise InvalidInput(
+                Msg("The CSI model cannot be estimated: %(error)s", error=exc), field="model"
+            ) from exc
     pc = res.path_coefficients
     paths = [{"source": s, "target": t, "coefficient": float(pc.loc[s, t])} for s, t in spec.paths]
     boot = None
@@ -520,7 +528,9 @@ def csi_report(
         try:
             b = res.bootstrap(n=bootstrap, seed=seed)
         except (RuntimeError, ValueError) as exc:
-            raise InvalidInput(f"The bootstrap failed: {exc}", field="bootstrap") from exc
+            raise InvalidInput(
+                Msg("The bootstrap failed: %(error)s", error=exc), field="bootstrap"
+            ) from exc
         ci = b.paths
         for p in paths:
             key = f"{p['source']} -> {p['target']}"

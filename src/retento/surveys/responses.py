@@ -58,7 +58,14 @@ from retento.web.labels import label_msgid
 def _scaled(q: SurveyQuestion, value: float, what: str) -> float:
     # JSON bodies may carry NaN / Infinity: reject them here, never store a non-finite score.
     if not math.isfinite(value) or value != int(value) or not (q.scale_min <= value <= q.scale_max):
-        raise ValueError(f"{what} must be a whole number from {q.scale_min} to {q.scale_max}")
+        raise ValueError(
+            Msg(
+                "%(field)s must be a whole number from %(low)s to %(top)s",
+                field=what,
+                low=q.scale_min,
+                top=q.scale_max,
+            )
+        )
     return float(value)
 
 
@@ -90,7 +97,13 @@ def check_answer(q: SurveyQuestion, a: AnswerIn) -> dict[str, Any] | None:
         allowed = [o["value"] for o in q.options or []]
         bad = [c for c in picked if c not in allowed]
         if bad:
-            raise ValueError(f"'{bad[0]}' is not an option; options: {', '.join(allowed)}")
+            raise ValueError(
+                Msg(
+                    "'%(value)s' is not an option; options: %(choices)s",
+                    value=bad[0],
+                    choices=", ".join(allowed),
+                )
+            )
         if q.qtype == "single_choice" and len(picked) != 1:
             raise ValueError("exactly one option must be chosen")
         out["choices"] = list(dict.fromkeys(picked))
@@ -349,7 +362,7 @@ def public_submit(
 def _customer(session: Session, customer_id: int, field: str = "customer_id") -> Customer:
     c = session.get(Customer, customer_id)
     if c is None:
-        raise InvalidInput(f"Customer {customer_id} does not exist.", field=field)
+        raise InvalidInput(Msg("Customer %(id)s does not exist.", id=customer_id), field=field)
     return c
 
 
@@ -388,7 +401,9 @@ def record_response(
     if data.external_id is not None and session.scalar(
         select(SurveyResponse.id).where(SurveyResponse.external_id == data.external_id)
     ):
-        raise Conflict(f"Response '{data.external_id}' already exists.", "external_id")
+        raise Conflict(
+            Msg("Response '%(value)s' already exists.", value=data.external_id), "external_id"
+        )
     checked, errors = validate_answers(survey, data.answers)
     if errors:
         raise InvalidInput(errors[0].message, field=errors[0].field, errors=errors)
@@ -648,7 +663,11 @@ def ingest(
     if errors and not skip_invalid:
         bad_rows = len({e.row for e in errors})
         raise InvalidInput(
-            f"{len(errors)} problem(s) in {bad_rows} row(s); nothing was saved.",
+            Msg(
+                "%(n)s problem(s) in %(rows)s row(s); nothing was saved.",
+                n=len(errors),
+                rows=bad_rows,
+            ),
             field=errors[0].field,
             errors=errors,
         )

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
 from retento.core.deps import CurrentUser, DbSession, IdempotencyKey
-from retento.core.errors import InvalidInput, NotFound
+from retento.core.errors import InvalidInput, Msg, NotFound
 from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset, TimeFilter
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
@@ -331,7 +331,7 @@ def survey_results(
 ) -> dict:
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
-            raise InvalidInput(f"{name} needs a time zone.", field=name)
+            raise InvalidInput(Msg("%(field)s needs a time zone.", field=name), field=name)
     return reports.survey_results(
         session, survey_id, actor=user, tolerance=tolerance, since=since, until=until
     )

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from retento.core.errors import Msg
 from retento.core.timeutil import UTCDatetime
 from retento.core.validation import DbId, Name
 from retento.core.versioning import ExpectedVersion
@@ -103,7 +104,7 @@ class QuestionIn(BaseModel):
             if (self.scale_min, self.scale_max) not in RATING_SCALES:
                 raise ValueError("a rating scale is 1–5, 1–7 or 1–10")
         elif self.scale_min is not None or self.scale_max is not None:
-            raise ValueError(f"a {self.qtype} question has no scale")
+            raise ValueError(Msg("a %(qtype)s question has no scale", qtype=self.qtype))
         if self.qtype in ("single_choice", "multiple_choice"):
             if not self.options or len(self.options) < 2:
                 raise ValueError("a choice question needs at least two options")
@@ -111,7 +112,7 @@ class QuestionIn(BaseModel):
             if len(set(values)) != len(values):
                 raise ValueError("option values must be unique")
         elif self.options:
-            raise ValueError(f"a {self.qtype} question has no options")
+            raise ValueError(Msg("a %(qtype)s question has no options", qtype=self.qtype))
         if self.csi_latent and self.qtype not in ("rating", "nps", "ces", "expectation_perception"):
             raise ValueError("only numeric questions can measure a CSI latent")
         if self.value_dimension and self.qtype not in ("rating", "expectation_perception"):
@@ -124,7 +125,13 @@ class QuestionIn(BaseModel):
         for lang, t in (self.translations or {}).items():
             unknown = sorted(set(t.options or {}) - values)
             if unknown:
-                raise ValueError(f"translations.{lang}: no option '{unknown[0]}'")
+                raise ValueError(
+                    Msg(
+                        "translations.%(lang)s: no option '%(option)s'",
+                        lang=lang,
+                        option=unknown[0],
+                    )
+                )
         return self
 
 
@@ -144,15 +151,17 @@ def _check_codes(sections: list[SectionIn] | None) -> None:
     seen_items: set[str] = set()
     for s in sections:
         if s.code in seen_sections:
-            raise ValueError(f"section code '{s.code}' is used twice")
+            raise ValueError(Msg("section code '%(code)s' is used twice", code=s.code))
         seen_sections.add(s.code)
         for q in s.questions:
             if q.code in seen_q:
-                raise ValueError(f"question code '{q.code}' is used twice")
+                raise ValueError(Msg("question code '%(code)s' is used twice", code=q.code))
             seen_q.add(q.code)
             if q.csi_item:
                 if q.csi_item in seen_items:
-                    raise ValueError(f"CSI item '{q.csi_item}' is used twice")
+                    raise ValueError(
+                        Msg("CSI item '%(csi_item)s' is used twice", csi_item=q.csi_item)
+                    )
                 seen_items.add(q.csi_item)
 
 
@@ -294,7 +303,7 @@ class SegmentIn(BaseModel):
     @model_validator(mode="after")
     def _needs_value(self) -> SegmentIn:
         if self.kind in ("value_class", "tag", "insight") and not self.value:
-            raise ValueError(f"a '{self.kind}' segment needs a value")
+            raise ValueError(Msg("a '%(kind)s' segment needs a value", kind=self.kind))
         if self.kind == "customers" and not self.customer_ids:
             raise ValueError("a 'customers' segment needs customer_ids")
         return self

@@ -13,7 +13,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.pagination import apply_sort, paginate
 from retento.core.versioning import lock_for_edit
 from retento.surveys import languages
@@ -121,7 +121,12 @@ def _check_external_id(session: Session, external_id: str | None, own_id: int | 
     other = session.scalar(select(Survey.id).where(Survey.external_id == external_id))
     if other is not None and other != own_id:
         raise Conflict(
-            f"external_id '{external_id}' is already used by survey {other}.", "external_id"
+            Msg(
+                "external_id '%(value)s' is already used by survey %(id)s.",
+                value=external_id,
+                id=other,
+            ),
+            "external_id",
         )
 
 
@@ -219,21 +224,33 @@ def set_translation(
     s = _survey(session, survey_id)
     lock_for_edit(session, s, data.version, expected_version)
     if lang not in languages.other_languages(s):
-        raise InvalidInput(f"'{lang}' is not a second language of survey {s.id}.", "language")
+        raise InvalidInput(
+            Msg("'%(lang)s' is not a second language of survey %(id)s.", lang=lang, id=s.id),
+            "language",
+        )
     sections = {sec.code: sec for sec in s.sections}
     questions = {q.code: q for q in s.questions}
     for code in data.sections:
         if code not in sections:
-            raise InvalidInput(f"Survey {s.id} has no section '{code}'.", f"sections.{code}")
+            raise InvalidInput(
+                Msg("Survey %(id)s has no section '%(code)s'.", id=s.id, code=code),
+                f"sections.{code}",
+            )
     for code, t in data.questions.items():
         q = questions.get(code)
         if q is None:
-            raise InvalidInput(f"Survey {s.id} has no question '{code}'.", f"questions.{code}")
+            raise InvalidInput(
+                Msg("Survey %(id)s has no question '%(code)s'.", id=s.id, code=code),
+                f"questions.{code}",
+            )
         values = {o["value"] for o in q.options or []}
         unknown = sorted(set(t.options or {}) - values)
         if unknown:
             raise InvalidInput(
-                f"Question '{code}' has no option '{unknown[0]}'.", f"questions.{code}.options"
+                Msg(
+                    "Question '%(code)s' has no option '%(option)s'.", code=code, option=unknown[0]
+                ),
+                f"questions.{code}.options",
             )
     before = {"language": lang, "missing": len(languages.missing_texts(s, lang))}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.surveys.schemas import OptionIn, QuestionIn, SectionIn
 
 # A bilingual text: (English, Simplified Chinese).
@@ -557,7 +557,12 @@ def template_sections(name: str, language: str = "en") -> list[SectionIn]:
     """The sections and questions of a named template in ``language`` (en or zh_CN)."""
     if name not in TEMPLATES:
         raise InvalidInput(
-            f"Unknown template '{name}'. Known: {', '.join(TEMPLATES)}.", field="template"
+            Msg(
+                "Unknown template '%(name)s'. Known: %(choices)s.",
+                name=name,
+                choices=", ".join(TEMPLATES),
+            ),
+            field="template",
         )
     sections = []
     for code, title, questions in TEMPLATES[name]:

@@ -112,7 +112,7 @@ def update_touchpoint(
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("occurred_at", "channel", "stage", "direction", "outcome"):
         if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key} cannot be empty.", field=key)
+            raise InvalidInput(Msg("%(field)s cannot be empty.", field=key), field=key)
     if "external_id" in changes:
         _check_external_id(session, changes["external_id"], t.id)
     if "owner_id" in changes:

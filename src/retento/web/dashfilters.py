@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.web.i18n import N_
 
 PRESETS = ("30", "90", "365")
@@ -75,7 +75,9 @@ def _day(raw: str, field: str) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise InvalidInput(f"{field} must be a date as YYYY-MM-DD.", field=field) from None
+        raise InvalidInput(
+            Msg("%(field)s must be a date as YYYY-MM-DD.", field=field), field=field
+        ) from None
 
 
 def parse(
@@ -115,8 +117,10 @@ def parse(
         kind, _, value = raw.partition(":")
         if kind not in segments or value not in segments[kind]:
             raise InvalidInput(
-                f"segment must be one of {', '.join(sorted(segments))} with a known value, "
-                "e.g. value_class:vip.",
+                Msg(
+                    "segment must be one of %(choices)s with a known value, e.g. value_class:vip.",
+                    choices=", ".join(sorted(segments)),
+                ),
                 field="segment",
             )
     return DashFilters(

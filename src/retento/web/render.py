@@ -281,6 +281,7 @@ PYDANTIC_MESSAGES = {
     "timezone_aware": N_("Enter a date and time."),
     "literal_error": N_("Choose one of the listed values."),
     "too_short": N_("Add at least one line."),
+    "finite_number": N_("Enter a number."),
 }
 
 
@@ -312,6 +313,16 @@ def _pydantic_message(request: Request, field: str, e: Any) -> str:
         return tr(request, "Enter an email address such as name@example.com.")
     if kind == "greater_than" and ctx.get("gt") == 0:
         return tr(request, PYDANTIC_MESSAGES["greater_than"])
+    if kind == "too_long" and "max_length" in ctx:
+        # A length limit applied after a validator (``Name = Field(max_length=200)``): pydantic
+        # says "Value should have at most 200 items after validation" even for a string.
+        if isinstance(e.get("input"), str):
+            return tr(request, PYDANTIC_LIMIT_MESSAGES["string_too_long"][1], n=ctx["max_length"])
+        return tr(request, N_("Give at most %(n)s entries."), n=ctx["max_length"])
+    error = ctx.get("error")
+    if isinstance(error, Exception) and error.args and isinstance(error.args[0], Msg):
+        # Our validators raise ``ValueError(Msg(...))``: translated with the values put back.
+        return error_text(request, error.args[0])
     limit = PYDANTIC_LIMIT_MESSAGES.get(kind)
     if limit is not None and limit[0] in ctx:
         return tr(request, limit[1], n=ctx[limit[0]])

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from retento.auth.models import User
 from retento.auth.permissions import can, require
-from retento.core.errors import InvalidInput, NotFound
+from retento.core.errors import InvalidInput, Msg, NotFound
 from retento.core.pagination import paginate
 from retento.work import leases
 from retento.work.models import WORK_STATUSES, JobLease, WorkItem
@@ -28,7 +28,10 @@ def list_items(
     stmt = select(WorkItem).order_by(WorkItem.id.desc())
     if status:
         if status not in WORK_STATUSES:
-            raise InvalidInput(f"status must be one of {', '.join(WORK_STATUSES)}.", field="status")
+            raise InvalidInput(
+                Msg("status must be one of %(choices)s.", choices=", ".join(WORK_STATUSES)),
+                field="status",
+            )
         stmt = stmt.where(WorkItem.status == status)
     return paginate(session, stmt, limit=limit, offset=offset)
 

@@ -26,7 +26,7 @@ from retento.complaints.schemas import (
     CategoryUpdate,
 )
 from retento.core.deps import DbSession
-from retento.core.errors import Conflict, InvalidInput, RetentoError
+from retento.core.errors import Conflict, InvalidInput, Msg, RetentoError
 from retento.core.validation import DbId, id_from_text
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
@@ -64,7 +64,9 @@ def _parent_id(value: str) -> int | None:
         return None
     parent = id_from_text(value)
     if parent is None:
-        raise InvalidInput(f"Category {value[:40]!r} does not exist.", field="parent_id")
+        raise InvalidInput(
+            Msg("Category %(value)s does not exist.", value=repr(value[:40])), field="parent_id"
+        )
     return parent
 
 
