@@ -31,7 +31,7 @@ from tests.web.conftest import Browser
         ("Hold POS-7", "冻结 POS-7"),
         ("Complaint RC-ABC: remedy", "投诉 RC-ABC：补救措施"),
         ("Points of customer 4 merged into customer 2", "客户 4 的积分已并入客户 2"),
-        ("Reward Tea set", "兑换奖励 Tea set"),
+        ("Reward Tea set", "兑换礼品 Tea set"),
     ],
 )
 def test_system_reasons_are_translated_and_english_kept(stored, chinese):
@@ -68,3 +68,5 @@ def test_member_history_reads_in_chinese(client, db, users):
     assert page.status_code == 200
     assert "订单 DO-ZH-1" in page.text and "订单 DO-ZH-1 退款" in page.text
     assert "Order DO-ZH-1" not in page.text and "Refund on order" not in page.text
+    # The lots list names each lot's source in Chinese too ("order 12" before).
+    assert f"<td>订单 {o.id}</td>" in page.text and f"<td>order {o.id}</td>" not in page.text

@@ -14,6 +14,26 @@ import re
 from collections.abc import Callable
 
 from retento.web.i18n import N_, translate
+from retento.web.labels import register_labels
+
+# What a lot or journal came from (``source_type``), for the member page's lot list. A source
+# an API client named itself (``POST /loyalty/events``) is shown as it was sent.
+register_labels(
+    "loyalty_source",
+    {
+        "order": N_("Order"),
+        "refund": N_("Refund"),
+        "survey": N_("Survey"),
+        "complaint_remedy": N_("Complaint remedy"),
+        "hold": N_("Hold"),
+        "import": N_("Import"),
+        "manual": N_("Adjustment"),
+        "birthday": N_("Birthday"),
+        "reward": N_("Reward"),
+        "system": N_("System"),
+        "retention_case": N_("Win-back offer"),
+    },
+)
 
 # (pattern, msgid); the msgid's %(x)s placeholders are the pattern's named groups. The most
 # specific shape comes first ("Order X cancelled" before "Order X").
