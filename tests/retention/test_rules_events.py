@@ -88,6 +88,25 @@ def test_tier_downgrade_raises_an_alert_through_the_tier_event(db, users):
     )
 
 
+def test_only_a_downgrade_evaluates_the_customer(db, users, monkeypatch):
+    """An upgrade or a first tier (most tier changes of an order import) cannot raise a
+    tier_downgrade alert: the tier event no longer evaluates the customer for it."""
+    make_programme(db)
+    make_tiers(db, ("basic", 0, "1"), ("gold", 1000, "1.5"))
+    c = make_customer(db)
+    ids = {t.code: t.id for t in db.scalars(select(LoyaltyTier))}
+    calls = []
+    real = service.evaluate
+    monkeypatch.setattr(service, "evaluate", lambda *a, **k: calls.append(k) or real(*a, **k))
+    tiers.set_tier(db, c.id, ids["basic"], actor_id=users["manager"].id)  # first tier
+    tiers.set_tier(db, c.id, ids["gold"], actor_id=users["manager"].id)  # upgrade
+    assert calls == []
+    tiers.set_tier(db, c.id, ids["basic"], actor_id=users["manager"].id)  # downgrade
+    tiers.set_tier(db, c.id, None, actor_id=users["manager"].id)  # out of every tier
+    assert [k["customer_ids"] for k in calls] == [[c.id], [c.id]]
+    assert len(_alerts(db, c.id, "tier_downgrade")) == 2
+
+
 def test_points_expiring_unused(db, users):
     make_programme(db)
     c = make_customer(db)

@@ -108,7 +108,23 @@ def _survey_answered(session, *, response, **_):
 
 
 def _tier_changed(session, *, change, **_):
-    _evaluate(session, change.customer_id, ["tier_downgrade"], now=change.at)
+    # Only a downgrade can raise a tier_downgrade alert (rules.tier_downgrade): an upgrade or a
+    # first tier, most changes during an order import, needs no evaluation (~4.5 ms each).
+    if _is_downgrade(session, change):
+        _evaluate(session, change.customer_id, ["tier_downgrade"], now=change.at)
+
+
+def _is_downgrade(session, change) -> bool:
+    """The change left a tier for a lower one or for none (what ``rules.tier_downgrade`` reads)."""
+    from retento.loyalty.models import LoyaltyTier
+
+    if change.from_tier_id is None:
+        return False
+    if change.to_tier_id is None:
+        return True
+    frm = session.get(LoyaltyTier, change.from_tier_id)
+    to = session.get(LoyaltyTier, change.to_tier_id)
+    return frm is not None and to is not None and to.rank < frm.rank
 
 
 subscribe("order.created", _order_created)
