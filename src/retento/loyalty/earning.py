@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -70,6 +71,35 @@ def _capped(
     return max(0, min(points, rule.cap_points - used))
 
 
+# The category of a line whose product no longer exists: no category rule matches it.
+NO_PRODUCT = object()
+
+
+def uncapped_points(rules, paid: Decimal, lines, mult: Decimal) -> list[tuple[Any, int]]:
+    """Points each rule gives an order that paid ``paid`` (> 0), after the tier multiplier and
+    before the rules' caps. ``lines`` are (net amount, product id, quantity, the product's
+    category or ``NO_PRODUCT``); the order-level discount is spread over them in proportion to
+    their amounts. The one arithmetic of earning: ``order_points`` here and the bulk path of
+    imports (``earning_bulk``) both call it."""
+    line_net = sum((net for net, _pid, _qty, _cat in lines), Decimal(0))
+    scale = paid / line_net if line_net > 0 else Decimal(0)
+    out = []
+    for rule in rules:
+        if paid < rule.min_spend:
+            continue
+        if rule.kind == "spend":
+            base = Decimal(_floor(paid * rule.rate)) + rule.fixed_points
+        else:
+            base = Decimal(0)
+            for net, pid, qty, cat in lines:
+                if (rule.kind == "product" and pid == rule.product_id) or (
+                    rule.kind == "category" and cat is not NO_PRODUCT and cat == rule.category
+                ):
+                    base += _floor(net * scale * rule.rate) + rule.fixed_points * qty
+        out.append((rule, _floor(base * mult) if rule.apply_multiplier else int(base)))
+    return out
+
+
 def order_points(session: Session, order, w: LoyaltyAccount) -> list[tuple[LoyaltyRule, int]]:
     """Points each active rule gives this order (after tier multiplier and caps)."""
     at = order.ordered_at
@@ -79,29 +109,17 @@ def order_points(session: Session, order, w: LoyaltyAccount) -> list[tuple[Loyal
     rules = active_rules(session, at, ("spend", "product", "category"))
     if not rules:
         return []
-    line_net = sum((ln.net_amount for ln in order.lines), Decimal(0))
-    # The order-level discount is spread over the lines in proportion to their amounts.
-    scale = paid / line_net if line_net > 0 else Decimal(0)
-    mult = multiplier(w)
+    lines = [
+        (
+            ln.net_amount,
+            ln.product_id,
+            ln.quantity,
+            ln.product.category if ln.product is not None else NO_PRODUCT,
+        )
+        for ln in order.lines
+    ]
     out = []
-    for rule in rules:
-        if paid < rule.min_spend:
-            continue
-        if rule.kind == "spend":
-            base = Decimal(_floor(paid * rule.rate)) + rule.fixed_points
-        else:
-            base = Decimal(0)
-            for ln in order.lines:
-                hit = (rule.kind == "product" and ln.product_id == rule.product_id) or (
-                    rule.kind == "category"
-                    and ln.product is not None
-                    and ln.product.category == rule.category
-                )
-                if hit:
-                    base += (
-                        _floor(ln.net_amount * scale * rule.rate) + rule.fixed_points * ln.quantity
-                    )
-        pts = _floor(base * mult) if rule.apply_multiplier else int(base)
+    for rule, pts in uncapped_points(rules, paid, lines, multiplier(w)):
         pts = _capped(session, rule, w.customer_id, pts, at)
         if pts > 0:
             out.append((rule, pts))

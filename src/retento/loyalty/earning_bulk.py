@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from retento.core.db import utcnow
 from retento.loyalty import batch_sql, ledger
+from retento.loyalty.earning import NO_PRODUCT, uncapped_points
 from retento.loyalty.models import (
     LoyaltyAccount,
     LoyaltyAllocation,
@@ -358,7 +359,8 @@ def _order_points(
     cats: dict[int, str | None],
     uses: dict[tuple[int, int], list[tuple[datetime | None, int]]],
 ) -> list[tuple[_Rule, int]]:
-    """``earning.order_points`` on plain values (same arithmetic, same order of operations)."""
+    """``earning.order_points`` on plain values: the same ``uncapped_points``, with the caps
+    counted from the uses read for the batch."""
     at = o.ordered_at
     paid = o.revenue
     if paid <= 0:
@@ -366,24 +368,9 @@ def _order_points(
     rules = [r for r in ctx.rules if r.valid(at)]
     if not rules:
         return []
-    line_net = sum((net for net, _p, _q in o.lines), ZERO)
-    scale = paid / line_net if line_net > 0 else ZERO
+    lines = [(net, pid, qty, cats.get(pid, NO_PRODUCT)) for net, pid, qty in o.lines]
     out = []
-    for rule in rules:
-        if paid < rule.min_spend:
-            continue
-        if rule.kind == "spend":
-            base = Decimal(_floor(paid * rule.rate)) + rule.fixed_points
-        else:
-            base = ZERO
-            for net, pid, qty in o.lines:
-                if rule.kind == "product":
-                    hit = pid == rule.product_id
-                else:
-                    hit = pid in cats and cats[pid] == rule.category
-                if hit:
-                    base += _floor(net * scale * rule.rate) + rule.fixed_points * qty
-        pts = _floor(base * mult) if rule.apply_multiplier else int(base)
+    for rule, pts in uncapped_points(rules, paid, lines, mult):
         if rule.cap_points is not None and pts > 0:
             past = uses.get((rule.id, o.customer_id), ())
             if rule.cap_period_days:
