@@ -8,15 +8,13 @@ unknown shape is shown as it is (still naming its row and column).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
-from retento.web.i18n import N_
+from retento.web.i18n import N_, Shapes, message_shapes, translate_shaped
 
 # (pattern, msgid); the msgid's %(x)s placeholders are the pattern's named groups.
-PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p, re.S), m)
-    for p, m in (
+PATTERNS: Shapes = message_shapes(
+    (
         (r"^is empty$", N_("is empty")),
         (r"^contains a NUL character$", N_("contains a NUL character")),
         (r"^'(?P<v>.*)' is not a number$", N_("'%(v)s' is not a number")),
@@ -129,8 +127,4 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 
 def translate(message: str, gettext: Callable[[str], str]) -> str:
     """``message`` in the language of ``gettext`` when its shape is known, else unchanged."""
-    for pattern, msgid in PATTERNS:
-        m = pattern.match(message)
-        if m:
-            return gettext(msgid) % m.groupdict()
-    return message
+    return translate_shaped(PATTERNS, message, gettext)

@@ -10,10 +10,9 @@ history reads translated too and the API and exports keep the stored text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
-from retento.web.i18n import N_, translate
+from retento.web.i18n import N_, Shapes, message_shapes, translate, translate_shaped
 from retento.web.labels import register_labels
 
 # What a lot or journal came from (``source_type``), for the member page's lot list. A source
@@ -37,9 +36,8 @@ register_labels(
 
 # (pattern, msgid); the msgid's %(x)s placeholders are the pattern's named groups. The most
 # specific shape comes first ("Order X cancelled" before "Order X").
-PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p, re.S), m)
-    for p, m in (
+PATTERNS: Shapes = message_shapes(
+    (
         (r"^Points expired$", N_("Points expired")),
         (r"^Points redeemed$", N_("Points redeemed")),
         (r"^Opening balance \(member import\)$", N_("Opening balance (member import)")),
@@ -71,11 +69,7 @@ def journal_reason(locale: str, reason: str | None) -> str:
     """``reason`` in ``locale`` when the system wrote it, else as stored."""
     if not reason:
         return ""
-    for pattern, msgid in PATTERNS:
-        m = pattern.match(reason)
-        if m is not None:
-            return translate(locale, msgid, **m.groupdict())
-    return reason
+    return translate_shaped(PATTERNS, reason, lambda msgid: translate(locale, msgid))
 
 
 def reason_labeller(locale: str) -> Callable[[str | None], str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -81,6 +83,26 @@ def translate(locale: str, message: str, **params: object) -> str:
     """``message`` translated into ``locale`` with its ``%(name)s`` parameters filled in."""
     text = gettext(locale, message)
     return text % params if params else text
+
+
+Shapes = tuple[tuple[re.Pattern[str], str], ...]
+
+
+def message_shapes(pairs: Iterable[tuple[str, str]]) -> Shapes:
+    """(regular expression with named groups, message id) pairs for :func:`translate_shaped`;
+    the message id's ``%(name)s`` placeholders are the expression's group names."""
+    return tuple((re.compile(p, re.S), m) for p, m in pairs)
+
+
+def translate_shaped(shapes: Shapes, text: str, gettext: Callable[[str], str]) -> str:
+    """An English sentence the system wrote with values inside (an import's row error, a ledger
+    reason), in the language of ``gettext`` when it has one of ``shapes`` (rebuilt from the
+    translated message id with the same values); anything else unchanged."""
+    for pattern, msgid in shapes:
+        m = pattern.match(text)
+        if m:
+            return gettext(msgid) % m.groupdict()
+    return text
 
 
 def installation_locale() -> str:
