@@ -140,10 +140,11 @@ def prepare(url: str, root: Path, with_tiers: bool = True) -> None:
 
 
 class _Timed:
-    """``fn`` with the wall and CPU seconds spent inside it, and its number of calls."""
+    """``fn`` with the wall and CPU seconds spent inside it, and its number of calls (or of
+    the items it was given: ``count`` of its arguments)."""
 
-    def __init__(self, fn):
-        self.fn, self.seconds, self.cpu, self.calls = fn, 0.0, 0.0, 0
+    def __init__(self, fn, count=None):
+        self.fn, self.seconds, self.cpu, self.calls, self.count = fn, 0.0, 0.0, 0, count
 
     def __call__(self, *a, **kw):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -152,7 +153,7 @@ class _Timed:
         finally:
             self.seconds += time.perf_counter() - t0
             self.cpu += time.process_time() - c0
-            self.calls += 1
+            self.calls += 1 if self.count is None else self.count(*a, **kw)
 
 
 def time_orders(url: str, path: Path, mode: str) -> dict:
@@ -171,10 +172,16 @@ def time_orders(url: str, path: Path, mode: str) -> dict:
     factory = make_session_factory(engine)
     with transaction(factory) as s:
         ledger.programme(s).active = mode != "inactive"
-    saved, saved_change = earning.earn_for_imported, tiers.change_tier
+    saved, saved_change, saved_many = (
+        earning.earn_for_imported,
+        tiers.change_tier,
+        tiers.change_tiers,
+    )
     timed = _Timed(earning.earn_one_by_one if mode == "old" else saved)
-    changes = _Timed(saved_change)  # tier changes: touchpoint, e-mail, hooks (both paths)
-    earning.earn_for_imported, tiers.change_tier = timed, changes
+    # Tier changes (touchpoint, e-mail, hooks): one by one, or in bulk (the import's upgrades).
+    change = _Timed(saved_change)
+    many = _Timed(saved_many, count=lambda _s, moves, *_a, **_k: len(moves))
+    earning.earn_for_imported, tiers.change_tier, tiers.change_tiers = timed, change, many
     try:
         t0 = time.perf_counter()
         with transaction(factory) as s:
@@ -182,13 +189,17 @@ def time_orders(url: str, path: Path, mode: str) -> dict:
             report = service.import_file(s, "orders", path, actor=user)
         seconds = time.perf_counter() - t0
     finally:
-        earning.earn_for_imported, tiers.change_tier = saved, saved_change
+        earning.earn_for_imported, tiers.change_tier, tiers.change_tiers = (
+            saved,
+            saved_change,
+            saved_many,
+        )
     out = {
         "seconds": seconds,
         "earning": timed.seconds,
         "earning_cpu": timed.cpu,
-        "changes": changes.calls,
-        "changes_s": changes.seconds,
+        "changes": change.calls + many.calls,
+        "changes_s": change.seconds + many.seconds,
         "orders": report.created,
     }
     with transaction(factory) as s:

@@ -487,3 +487,112 @@ def test_two_runs_at_once_earn_once(live_pg):
         assert len(keys) == len(set(keys))
         # Every run reports every earning order (earned by itself or by the run before it).
         assert 0 < len(keys) <= len(ids) and results == [len(keys)] * 3
+
+
+# --- tier changes in bulk: upgrades and downgrades in one batch ---------------------------------
+
+
+def _climbers(db, users) -> list[int]:
+    """One batch in which members climb several tiers (their multiplier changing between their
+    orders), one is lowered at its first earning and climbs back, one in an invite-only tier stays;
+    orders interleaved across members; returns the new orders' ids."""
+    rnd = random.Random(23)
+    setup = _programme(db)
+    (tea, cups, big, _odd), (silver, gold, _plat, vip) = setup["products"], setup["tiers"]
+    manager = users["manager"]
+    climbers = [
+        make_customer(db, email=f"up{i}@example.com", consent_email=i % 2 == 0) for i in range(4)
+    ]
+    fallen = make_customer(db, email="down@example.com", consent_email=True)
+    invited = make_customer(db)
+    for c in climbers[:2]:
+        ledger.wallet(db, c.id)  # members already; the others are enrolled by their first order
+    tiers.set_tier(db, climbers[1].id, silver.id, actor_id=manager.id)
+    tiers.set_tier(db, fallen.id, gold.id, actor_id=manager.id)  # gold: no grace, lowered at once
+    tiers.set_tier(db, invited.id, vip.id, actor_id=manager.id)
+    day = utcnow() - timedelta(days=2)
+    new = []
+    for k in range(8):
+        for c in [*climbers, fallen, invited]:
+            basket = [(big, 1 + k % 3), (tea, 2)] if k else [(tea, 1)]
+            at = day - timedelta(hours=rnd.randint(0, 300))
+            new.append(_order(db, c, rnd, [tea, cups, big], at, lines=basket))
+    db.flush()
+    return sorted(o.id for o in new)
+
+
+def _alerts(db) -> list[tuple]:
+    from retento.retention.models import RetentionAlert
+
+    return sorted(
+        (a.customer_id, a.rule, a.reason_code, sorted(a.reason_params.items()), a.status)
+        for a in db.scalars(select(RetentionAlert))
+    )
+
+
+def test_upgrades_and_downgrades_in_one_batch_equal_one_by_one(db, users, monkeypatch):
+    import retento.retention  # noqa: F401 - subscribes to loyalty.tier_changed (downgrades)
+
+    ids = _climbers(db, users)
+    monkeypatch.setattr(earning_bulk, "BATCH", 10_000)
+    sp = db.begin_nested()
+    earning.earn_one_by_one(db, ids, actor_id=None)
+    ref, ref_alerts = _snapshot(db), _alerts(db)
+    sp.rollback()
+    ledger.forget(db)
+    db.expire_all()
+    bulk_calls = []
+    real = tiers.change_tiers
+    monkeypatch.setattr(
+        tiers,
+        "change_tiers",
+        lambda s, m, *a, **k: bulk_calls.append(len(m)) or real(s, m, *a, **k),
+    )
+    earning.earn_for_imported(db, ids, actor_id=None)
+    got = _snapshot(db)
+    _assert_same(ref, got)
+    assert _alerts(db) == ref_alerts
+    reasons = [ch[2] for cs in ref["changes"].values() for ch in cs]
+    assert reasons.count("downgrade") == 1 and reasons.count("upgrade") >= 8
+    # The member lowered at its first earning climbs back in the same batch; the climbers pass
+    # through several tiers (upgrades written by change_tiers, not one change_tier each).
+    fallen = next(c for c, cs in ref["changes"].items() if any(ch[2] == "downgrade" for ch in cs))
+    fallen_reasons = [ch[2] for ch in ref["changes"][fallen]]
+    assert fallen_reasons[fallen_reasons.index("downgrade") + 1 :][:1] == ["upgrade"]
+    assert max(len(cs) for cs in ref["changes"].values()) >= 3
+    assert sum(bulk_calls) == reasons.count("upgrade")
+    assert [a for a in ref_alerts if a[1] == "tier_downgrade" and a[0] == fallen]
+    assert any(mails for mails in ref["mails"].values())
+    assert check_ledger(db).ok
+
+
+def test_change_tiers_writes_what_change_tier_writes(db, users):
+    """The bulk tier change and the one-by-one one give the same history, wallets, touchpoints
+    and notices (a member moving twice, into no tier, with and without e-mail consent)."""
+    _programme(db)
+    silver, gold = db.scalars(select(LoyaltyTier).order_by(LoyaltyTier.rank)).all()[:2]
+    cs = [make_customer(db, email=f"t{i}@example.com", consent_email=i != 1) for i in range(3)]
+    for c in cs:
+        ledger.wallet(db, c.id)
+    db.flush()
+    now = utcnow()
+    steps = [(cs[0], silver, "upgrade"), (cs[1], gold, "upgrade"), (cs[0], gold, "upgrade"),
+             (cs[2], silver, "upgrade"), (cs[2], None, "downgrade")]  # fmt: skip
+
+    sp = db.begin_nested()
+    for c, t, reason in steps:
+        tiers.change_tier(db, ledger.wallet(db, c.id), t, reason, 7, now, actor_id=None)
+    ref = _snapshot(db)
+    sp.rollback()
+    db.expire_all()
+    moves, cur = [], {}
+    for c, t, reason in steps:
+        w = ledger.wallet(db, c.id)
+        moves.append(tiers.TierMove(w.id, c.id, cur.get(c.id), t, reason, 7))
+        cur[c.id] = t.id if t is not None else None
+    changes = tiers.change_tiers(db, moves, now, actor_id=None)
+    got = _snapshot(db)
+    _assert_same(ref, got)
+    assert [ch.id is not None for ch in changes] == [True] * len(steps)
+    w = ledger.wallet(db, cs[0].id)
+    assert w.tier_id == gold.id and w.tier_since is not None and w.grace_until is None

@@ -14,10 +14,14 @@ Equivalence with the per-order path (``earn_for_order`` in processing order):
   caps counting the uses of the member's earlier orders, the tier multiplier of the moment);
 - a member's tier is re-evaluated after each of its earning orders, in Python on the same
   qualifying figure ``tiers.qualifying`` reads (points earned in the window, or money spent);
-  grace periods start and end as ``tiers.evaluate`` does. When a member's tier changes, the
-  member's orders so far are written, ``tiers.change_tier`` runs (tier change, touchpoint,
-  e-mail and hooks as always) and the member's further orders continue in the next round with
-  its new multiplier;
+  grace periods start and end as ``tiers.evaluate`` does. An upgrade (almost every change of an
+  import: the window's points only grow) takes effect at once for the member's next order (its
+  multiplier) and is written with the round by ``tiers.change_tiers``: the history rows,
+  touchpoints and notices ``change_tier`` writes, one UPDATE per tier for the wallets, then
+  ``loyalty.tier_changed`` for each change in order. A downgrade (a member placed above its
+  points, grace over) is what a subscriber acts on (retention raises an alert, a playbook may
+  post points): the member's orders so far are written, ``tiers.change_tier`` runs as after a
+  single order, and the member's further orders continue in the next round;
 - keys (``order:<id>:earn``) are checked under the wallets' row locks (taken in account id
   order), so an order earns once; cancelled orders never earn; a customer who is not a member
   is enrolled first when the programme enrols automatically (also when the order earns nothing).
@@ -39,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from retento.core.db import utcnow
 from retento.loyalty import batch_sql, ledger
+from retento.loyalty import tiers as tier_rules
 from retento.loyalty.earning import NO_PRODUCT, uncapped_points
 from retento.loyalty.models import (
     LoyaltyAccount,
@@ -134,6 +139,7 @@ class _Round:
     lots: list[tuple] = field(default_factory=list)  # (journal index, wallet id, points, ...)
     settles: list[tuple[int, int]] = field(default_factory=list)  # (lot index, points)
     uses: list[tuple[int, int, int, int, datetime]] = field(default_factory=list)
+    moves: list[tier_rules.TierMove] = field(default_factory=list)  # upgrades, written in bulk
     changes: list[tuple[_Member, LoyaltyTier | None, str]] = field(default_factory=list)
 
 
@@ -521,10 +527,23 @@ def _round(
             if points_basis and start < o.ordered_at <= now:
                 m.q += total
             change = _tier_changes(ctx, m, now)
-            if change is not None:
+            if change is None:
+                pass
+            elif change[1] == "upgrade":
+                # As change_tier leaves the wallet: the new tier (its multiplier for the member's
+                # next order), no grace; written with the round by change_tiers.
+                tier = change[0]
+                plan.moves.append(
+                    tier_rules.TierMove(m.wallet_id, m.customer_id, m.tier_id, tier, "upgrade", m.q)
+                )
+                m.tier_id = tier.id if tier is not None else None
+                m.grace = m.grace0 = None
+                touched.add(m.wallet_id)
+            else:
                 m.blocked = True
                 plan.changes.append((m, *change))
     _write(ctx, plan, members, now, touched)
+    tier_rules.change_tiers(ctx.session, plan.moves, now, actor_id=ctx.actor_id)
     for m, tier, reason in plan.changes:
         _change_tier(ctx, m, tier, reason, now)
     return later, len(plan.journals)
@@ -610,10 +629,10 @@ def _write(
 def _change_tier(
     ctx: _Context, m: _Member, tier: LoyaltyTier | None, reason: str, now: datetime
 ) -> None:
-    """The change ``tiers.evaluate`` makes for the member at this point (its orders so far are
-    written): ``tiers.change_tier`` with its tier change, touchpoint, e-mail and hooks, as after
-    a single order; then the member's state is read back for its next orders (a hook may have
-    posted to the wallet)."""
+    """The downgrade ``tiers.evaluate`` makes for the member at this point (its orders so far
+    are written): ``tiers.change_tier`` with its tier change, touchpoint, e-mail and hooks, as
+    after a single order; then the member's state is read back for its next orders (a hook may
+    have posted to the wallet)."""
     from retento.loyalty.tiers import change_tier
 
     s = ctx.session

@@ -3,6 +3,7 @@ balance — with immediate upgrades, downgrades after a grace period, and invite
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -106,15 +107,7 @@ def change_tier(
     actor_id: int | None,
 ) -> LoyaltyTierChange:
     """Move the member to ``tier``; recorded in the history, as a touchpoint and a notice."""
-    ch = LoyaltyTierChange(
-        customer_id=w.customer_id,
-        from_tier_id=w.tier_id,
-        to_tier_id=tier.id if tier is not None else None,
-        reason=reason,
-        qualifying=q,
-        actor_id=actor_id,
-        at=now,
-    )
+    ch = _change_row(w.customer_id, w.tier_id, tier, reason, q, now, actor_id)
     session.add(ch)
     w.tier_id = tier.id if tier is not None else None
     w.tier = tier
@@ -124,6 +117,99 @@ def change_tier(
     _touch(session, w, tier, reason, now, actor_id)
     emit("loyalty.tier_changed", session, change=ch)
     return ch
+
+
+@dataclass(frozen=True)
+class TierMove:
+    """One change for ``change_tiers``: the member's wallet and tier before, the new tier."""
+
+    wallet_id: int
+    customer_id: int
+    from_tier_id: int | None
+    tier: LoyaltyTier | None
+    reason: str
+    qualifying: int
+
+
+def change_tiers(
+    session: Session, moves: list[TierMove], now: datetime, *, actor_id: int | None
+) -> list[LoyaltyTierChange]:
+    """``change_tier`` for many members at once (the wallets locked by the caller; a member may
+    move more than once, in list order): the same history rows, touchpoints and notices, with
+    the wallets moved by one UPDATE per tier they end in and one flush for the rows; then
+    ``loyalty.tier_changed`` for each change in list order. For a bulk caller whose later work
+    does not wait for what a subscriber does (a file import's upgrades)."""
+    if not moves:
+        return []
+    from sqlalchemy import update
+    from sqlalchemy.orm.util import identity_key
+
+    from retento.customers.models import Customer
+
+    changes = [
+        _change_row(m.customer_id, m.from_tier_id, m.tier, m.reason, m.qualifying, now, actor_id)
+        for m in moves
+    ]
+    session.add_all(changes)
+    final: dict[int, int | None] = {}
+    for m in moves:
+        final[m.wallet_id] = m.tier.id if m.tier is not None else None
+    by_tier: dict[int | None, list[int]] = {}
+    for wid, tid in final.items():
+        by_tier.setdefault(tid, []).append(wid)
+    A = LoyaltyAccount.__table__
+    for tid, wids in sorted(by_tier.items(), key=lambda kv: kv[0] or 0):
+        for start in range(0, len(wids), 1000):
+            session.execute(
+                update(A)
+                .where(A.c.id.in_(sorted(wids[start : start + 1000])))
+                .values(tier_id=tid, tier_since=now, grace_until=None)
+                .execution_options(synchronize_session=False)
+            )
+    for wid in final:  # the ORM copies are stale (change_tier sets them)
+        obj = session.identity_map.get(identity_key(LoyaltyAccount, wid))
+        if obj is not None:
+            session.expire(obj)
+    locale = installation_locale()
+    session.add_all(_touchpoint(m.customer_id, m.tier, m.reason, now, locale) for m in moves)
+    session.flush()
+    cids = sorted({m.customer_id for m in moves})
+    customers: dict[int, Any] = {}
+    for start in range(0, len(cids), 1000):
+        customers.update(
+            (c.id, c)
+            for c in session.scalars(
+                select(Customer).where(Customer.id.in_(cids[start : start + 1000]))
+            )
+        )
+    for m in moves:
+        c = customers.get(m.customer_id)
+        if c is not None:
+            _notice(session, c, m.tier, now)
+    session.flush()
+    for ch in changes:
+        emit("loyalty.tier_changed", session, change=ch)
+    return changes
+
+
+def _change_row(
+    customer_id: int,
+    from_tier_id: int | None,
+    tier: LoyaltyTier | None,
+    reason: str,
+    q: int,
+    now: datetime,
+    actor_id: int | None,
+) -> LoyaltyTierChange:
+    return LoyaltyTierChange(
+        customer_id=customer_id,
+        from_tier_id=from_tier_id,
+        to_tier_id=tier.id if tier is not None else None,
+        reason=reason,
+        qualifying=q,
+        actor_id=actor_id,
+        at=now,
+    )
 
 
 # The touchpoint's note and the customer's notice, by the reason of the change.
@@ -150,48 +236,58 @@ def tier_note(reason: str, tier_name: str | None, locale: str) -> str:
 
 def _touch(session, w, tier, reason, now, actor_id) -> None:
     from retento.customers.models import Customer
-    from retento.touchpoints.models import Touchpoint
 
-    session.add(
-        Touchpoint(
-            customer_id=w.customer_id,
-            occurred_at=now,
-            channel="other",
-            stage="after_sales",
-            direction="outbound",
-            outcome="positive" if reason in ("upgrade", "invite") else "neutral",
-            owner_id=None,
-            note=tier_note(reason, tier.name if tier is not None else None, installation_locale()),
-        )
-    )
+    session.add(_touchpoint(w.customer_id, tier, reason, now, installation_locale()))
     c = session.get(Customer, w.customer_id)
     if c is None:
         return
+    _notice(session, c, tier, now)
+    session.flush()
+
+
+def _touchpoint(customer_id: int, tier: LoyaltyTier | None, reason: str, now, locale: str):
+    """The touchpoint recording a change to ``tier`` (notes in the installation's language)."""
+    from retento.touchpoints.models import Touchpoint
+
+    return Touchpoint(
+        customer_id=customer_id,
+        occurred_at=now,
+        channel="other",
+        stage="after_sales",
+        direction="outbound",
+        outcome="positive" if reason in ("upgrade", "invite") else "neutral",
+        owner_id=None,
+        note=tier_note(reason, tier.name if tier is not None else None, locale),
+    )
+
+
+def _notice(session: Session, c, tier: LoyaltyTier | None, now: datetime) -> None:
+    """Queue the customer's e-mail notice of a change to ``tier`` (with e-mail consent only)."""
     from retento.mail.compose import CONSENT_NOTE, customer_email, customer_locale, emailable
     from retento.mail.service import queue_email
 
-    if emailable(c):
-        loc = customer_locale(c)
-        if tier is None:
-            subject, body = translate(loc, NO_TIER_SUBJECT), translate(loc, NO_TIER_BODY)
-        else:
-            subject = translate(loc, TIER_SUBJECT, tier=tier.name)
-            body = translate(loc, TIER_BODY, tier=tier.name)
-        queue_email(
-            session,
-            customer_email(
-                c,
-                loc,
-                subject,
-                [translate(loc, TIER_GREETING, name=c.name), body, translate(loc, CONSENT_NOTE)],
-                kind="loyalty_tier",
-                related_type="customer",
-                related_id=c.id,
-            ),
-            actor=None,
-            now=now,
-        )
-    session.flush()
+    if not emailable(c):
+        return
+    loc = customer_locale(c)
+    if tier is None:
+        subject, body = translate(loc, NO_TIER_SUBJECT), translate(loc, NO_TIER_BODY)
+    else:
+        subject = translate(loc, TIER_SUBJECT, tier=tier.name)
+        body = translate(loc, TIER_BODY, tier=tier.name)
+    queue_email(
+        session,
+        customer_email(
+            c,
+            loc,
+            subject,
+            [translate(loc, TIER_GREETING, name=c.name), body, translate(loc, CONSENT_NOTE)],
+            kind="loyalty_tier",
+            related_type="customer",
+            related_id=c.id,
+        ),
+        actor=None,
+        now=now,
+    )
 
 
 def set_tier(
