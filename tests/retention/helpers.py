@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from retento.core.db import utcnow
+from retento.retention.models import RetentionAlert
 from retento.scoring.models import CustomerScore, ScoreRun
 
 
@@ -34,6 +36,34 @@ def make_run(
         session.add(CustomerScore(**values))
     session.flush()
     return run
+
+
+def make_alert(
+    session: Session,
+    customer_id: int,
+    *,
+    value_class: str = "key",
+    rule: str = "rhythm",
+    cause: str = "c1",
+    owner_id: int | None = None,
+) -> RetentionAlert:
+    """An open rhythm-style alert (90 days silent, usually every 30) for ``customer_id``."""
+    alert = RetentionAlert(
+        customer_id=customer_id,
+        rule=rule,
+        cause_key=cause,
+        severity="medium",
+        reason_code="rhythm",
+        reason_params={"days": 90, "gap": 30},
+        value_class=value_class,
+        risk=0.7,
+        owner_id=owner_id,
+        status="open",
+        created_at=utcnow(),
+    )
+    session.add(alert)
+    session.flush()
+    return alert
 
 
 def run_queued_work(session: Session, session_factory) -> int:

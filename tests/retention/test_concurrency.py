@@ -68,7 +68,7 @@ def test_parallel_evaluations_raise_each_alert_once(live_pg):
         strata: dict[tuple[int, str], list[int]] = {}
         for c in cases:
             strata.setdefault((c.playbook_id, c.value_class), []).append(c.seq)
-        for seqs in strata.values():  # numbered under the playbook lock: no gaps, no repeats
+        for seqs in strata.values():  # numbered by reserve_seq: no repeats, no gaps (no rollback)
             assert sorted(seqs) == list(range(len(seqs)))
         acting = [
             c.id for c in cases if c.arm == "treated" and c.action in ("task", "call", "offer")

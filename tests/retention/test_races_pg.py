@@ -28,6 +28,7 @@ from retento.audit.models import AuditEntry
 from retento.auth.models import User
 from retento.auth.service import issue_token
 from retento.core.db import utcnow
+from retento.core.errors import Conflict
 from retento.customers.models import Customer
 from retento.jobs import Scheduler, load_jobs, run_job
 from retento.orders.models import Order
@@ -49,7 +50,7 @@ from retento.work.models import WorkItem
 from retento.work.queue import WorkRunner
 from tests.factories import make_customer, make_order, make_product, make_user
 from tests.factories.concurrency import run_parallel
-from tests.retention.helpers import make_run
+from tests.retention.helpers import make_alert, make_run
 
 N = 8
 API = "/api/v1/retention"
@@ -59,22 +60,10 @@ API = "/api/v1/retention"
 
 
 def _alert(s, customer, *, owner=None, rule="rhythm", cause="c1", value_class="key"):
-    a = RetentionAlert(
-        customer_id=customer.id,
-        rule=rule,
-        cause_key=cause,
-        severity="medium",
-        reason_code="rhythm",
-        reason_params={"days": 90, "gap": 30},
-        value_class=value_class,
-        risk=0.7,
-        owner_id=owner.id if owner else None,
-        status="open",
-        created_at=utcnow(),
+    owner_id = owner.id if owner else None
+    return make_alert(
+        s, customer.id, value_class=value_class, rule=rule, cause=cause, owner_id=owner_id
     )
-    s.add(a)
-    s.flush()
-    return a
 
 
 def _key_book(s, manager, **over) -> RetentionPlaybook:
@@ -364,50 +353,64 @@ def test_parallel_schedulers_run_the_evaluation_once_per_tick(live_pg):
         assert len({(a.customer_id, a.rule, a.cause_key) for a in alerts}) == len(alerts)
 
 
-def test_manual_apply_racing_the_evaluation_does_not_deadlock(live_pg, monkeypatch):
-    """A manager applies a playbook to customer A's alert while the evaluation opens cases for
-    B then A under the same playbook. Taken in opposite orders (the request: A's open-case row,
-    then the playbook; the evaluation: the playbook, then A's row), the two locks deadlocked and
-    PostgreSQL failed one of them; both now take the playbook first."""
-    b_id, a_id = _lapsed_customers(live_pg, 2)  # B's id is lower: the evaluation does B first
+def _manual_and_job(live_pg):
+    """Lapsed key customers B then A (the evaluation does B first), a key playbook with no
+    control group, an open alert for A to apply it to by hand."""
+    b_id, a_id = _lapsed_customers(live_pg, 2)
     with live_pg.session() as s:
         s.execute(CustomerScore.__table__.update().values(value_class="vip"))  # both key
         manager = make_user(s, role="manager")
         pb = _key_book(s, manager)
         a_alert = _alert(s, s.get(Customer, a_id))
-        manager_id, pb_id, a_alert_id = manager.id, pb.id, a_alert.id
+        out = {"a": a_id, "b": b_id, "manager": manager.id, "pb": pb.id, "alert": a_alert.id}
         s.commit()
+    return out
 
-    t1_claimed, t2_locked = threading.Event(), threading.Event()
-    real_claim, real_lock = playbooks.claim_open_case, playbooks.lock_row
+
+def _stratum_seqs(live_pg, pb_id: int) -> list[int]:
+    with live_pg.session() as s:
+        return sorted(
+            s.scalars(select(RetentionCase.seq).where(RetentionCase.playbook_id == pb_id))
+        )
+
+
+def test_manual_apply_racing_the_evaluation_does_not_deadlock(live_pg, monkeypatch):
+    """A manager applies a playbook to customer A's alert while the evaluation opens cases for
+    B then A under the same playbook. The request claims A's open-case row and waits until the
+    evaluation has numbered B's case; the evaluation then waits on A's row. When both took the
+    playbook's row lock (in opposite orders at first) this deadlocked; now neither locks the
+    playbook for writing, numbers come from ``reserve_seq``, and both finish."""
+    w = _manual_and_job(live_pg)
+    manual_claimed, job_numbered = threading.Event(), threading.Event()
+    real_claim, real_reserve = playbooks.claim_open_case, playbooks.reserve_seq
     role = threading.local()
 
     def claim(session, customer_id, now):
         got = real_claim(session, customer_id, now)
         if getattr(role, "name", None) == "manual":
-            t1_claimed.set()
-            t2_locked.wait(3)  # before the fix: the evaluation takes the playbook meanwhile
+            manual_claimed.set()
+            assert job_numbered.wait(10)
         return got
 
-    def lock_row(session, model, key):
-        row = real_lock(session, model, key)
-        if getattr(role, "name", None) == "job" and model is RetentionPlaybook:
-            t2_locked.set()
-        return row
+    def reserve(session, playbook_id, value_class):
+        seq = real_reserve(session, playbook_id, value_class)
+        if getattr(role, "name", None) == "job":
+            job_numbered.set()
+        return seq
 
     monkeypatch.setattr(playbooks, "claim_open_case", claim)
-    monkeypatch.setattr(playbooks, "lock_row", lock_row)
+    monkeypatch.setattr(playbooks, "reserve_seq", reserve)
 
     def run(i: int):
         with live_pg.session() as s:
             if i == 0:
                 role.name = "manual"
-                case = playbooks.apply_to_alert(s, a_alert_id, actor=s.get(User, manager_id))
+                case = playbooks.apply_to_alert(s, w["alert"], actor=s.get(User, w["manager"]))
                 s.commit()
                 return case.id
             role.name = "job"
-            t1_claimed.wait(10)
-            rep = service.evaluate(s, customer_ids=[b_id, a_id])
+            assert manual_claimed.wait(10)
+            rep = service.evaluate(s, customer_ids=[w["b"], w["a"]])
             s.commit()
             return rep.cases
 
@@ -415,11 +418,75 @@ def test_manual_apply_racing_the_evaluation_does_not_deadlock(live_pg, monkeypat
     _no_errors([manual_case, job_cases])
     with live_pg.session() as s:
         cases = s.scalars(select(RetentionCase)).all()
-        assert sorted(c.customer_id for c in cases) == sorted([a_id, b_id])
-        assert {c.id for c in cases if c.customer_id == a_id} == {manual_case}
+        assert sorted(c.customer_id for c in cases) == sorted([w["a"], w["b"]])
+        assert {c.id for c in cases if c.customer_id == w["a"]} == {manual_case}
         assert job_cases == 1
-        seqs = sorted(c.seq for c in cases if c.playbook_id == pb_id)
-        assert seqs == list(range(len(seqs)))
+    assert _stratum_seqs(live_pg, w["pb"]) == [0, 1]
+
+
+def test_manual_apply_does_not_wait_for_an_evaluation_under_the_same_playbook(live_pg):
+    """The evaluation has opened B's case under the key playbook and not committed yet (it was
+    measured holding the playbook's row lock for ~10 s with 1,500 cases). A manager applying
+    the same playbook to A's alert meanwhile is served at once: the request commits first."""
+    w = _manual_and_job(live_pg)
+    opened, manual_done = threading.Event(), threading.Event()
+    commits: list[str] = []
+
+    def run(i: int):
+        with live_pg.session() as s:
+            if i == 0:
+                rep = service.evaluate(s, customer_ids=[w["b"]])
+                opened.set()
+                manual_done.wait(15)  # before the fix: the request waits for this commit
+                s.commit()
+                commits.append("job")
+                return rep.cases
+            assert opened.wait(10)
+            case = playbooks.apply_to_alert(s, w["alert"], actor=s.get(User, w["manager"]))
+            s.commit()
+            commits.append("manual")
+            manual_done.set()
+            return case.id
+
+    job_cases, manual_case = run_parallel(2, run)
+    _no_errors([job_cases, manual_case])
+    assert commits == ["manual", "job"]
+    assert job_cases == 1
+    assert _stratum_seqs(live_pg, w["pb"]) == [0, 1]
+
+
+def test_playbook_deleted_while_a_case_is_opened_under_it_is_refused(live_pg):
+    """Deleting a playbook with no cases yet while a request opens the first one: the delete
+    waits for the request (its key-share lock), then sees the case and answers 409; before, it
+    could pass its count and fail on the foreign key."""
+    w = _manual_and_job(live_pg)
+    applied, deleted = threading.Event(), threading.Event()
+
+    def run(i: int):
+        with live_pg.session() as s:
+            manager = s.get(User, w["manager"])
+            if i == 0:
+                case = playbooks.apply_to_alert(s, w["alert"], actor=manager)
+                applied.set()
+                deleted.wait(1.5)  # the delete is waiting for this transaction meanwhile
+                s.commit()
+                return case.id
+            assert applied.wait(10)
+            try:
+                playbooks.delete_playbook(s, w["pb"], actor=manager)
+                s.commit()
+                return "deleted"
+            except Conflict as exc:
+                return exc.field
+            finally:
+                deleted.set()
+
+    case_id, refused = run_parallel(2, run)
+    assert isinstance(case_id, int), case_id
+    assert refused == "playbook_id"
+    with live_pg.session() as s:
+        assert s.get(RetentionPlaybook, w["pb"]) is not None
+        assert s.get(RetentionCase, case_id).playbook_id == w["pb"]
 
 
 # --------------------------------------------------------------------------- applying playbooks

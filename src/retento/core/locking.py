@@ -39,6 +39,19 @@ def lock_row(session: Session, model: type[T], key: Any) -> T | None:
     return session.scalars(stmt).one_or_none()
 
 
+def key_share_row(session: Session, model: type[T], key: Any) -> T | None:
+    """``SELECT ... FOR KEY SHARE`` the row of ``model`` with primary key ``key``: keep it from
+    being deleted (or its key changed) until the transaction ends, without making anyone else
+    wait. It is the lock a foreign-key check takes; take it first when the rows this
+    transaction will insert under a shared parent (a playbook) decide whether a delete of the
+    parent is allowed. Updates (``NO KEY UPDATE``, ``lock_row``) and other key-share readers
+    proceed; a ``FOR UPDATE`` or ``DELETE`` waits. SQLite ignores it.
+    """
+    pk = model.__mapper__.primary_key  # type: ignore[attr-defined]
+    stmt = select(model).where(pk[0] == key).with_for_update(read=True, key_share=True, of=model)
+    return session.scalars(stmt).one_or_none()
+
+
 def lock_each(stmt: Select[Any], *, skip_locked: bool = False) -> Select[Any]:
     """The rows of ``stmt`` locked like ``lock_row`` (``FOR NO KEY UPDATE``), fresh from the table.
 

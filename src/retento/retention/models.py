@@ -201,6 +201,25 @@ class RetentionCase(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class RetentionSeq(Base):
+    """The next case number of one stratum (playbook × retention class), for the permuted blocks
+    of ``playbooks.arm_for``.
+
+    Numbers are reserved one at a time by ``playbooks.reserve_seq`` (an upsert that adds one), on
+    PostgreSQL in a short transaction of its own: an evaluation opening hundreds of cases under
+    a playbook then holds no lock that a manager applying the same playbook waits for. No
+    foreign key: the reservation commits on its own and must not wait for, or fail on, the
+    playbook's own uncommitted transaction; ``delete_playbook`` deletes the row with the
+    playbook. A transaction that rolls back after reserving leaves a gap in its stratum (the
+    arms stay random; that block is only less exactly balanced)."""
+
+    __tablename__ = "retention_seqs"
+
+    playbook_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    value_class: Mapped[str] = mapped_column(String(20), primary_key=True)
+    next_seq: Mapped[int] = mapped_column(Integer)
+
+
 class RetentionOpenCase(Base):
     """The customer's one open (pending) win-back case: the primary key makes a second
     concurrent case for the same customer fail to claim, so a customer with several alerts
