@@ -138,3 +138,15 @@ def test_the_page_in_chinese(web, db, users):
     web.login("admin")
     page = web.get("/admin/mail")
     assert "发件箱" in page.text and "待发送" in page.text and "发送已停用" in page.text
+
+
+def test_retry_refusal_names_the_status_in_the_users_language(web, db, users):
+    """A Chinese administrator retrying an e-mail that is still queued read "e-mail 1 is
+    queued": the status is now its label, 待发送, inside the translated sentence."""
+    msg = _queue(db, 1)[0]
+    users["admin"].locale = "zh_CN"
+    db.commit()
+    web.login("admin")
+    r = web.post(f"/admin/mail/{msg.id}/retry")
+    assert r.status_code == 409
+    assert f"只有发送失败的邮件才能重试；邮件 {msg.id} 的状态为“待发送”。" in r.text

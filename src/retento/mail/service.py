@@ -29,11 +29,12 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.config import Settings, get_settings
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
 from retento.core.pagination import paginate
 from retento.mail.kinds import is_kind, load_email_modules
 from retento.mail.models import MAIL_STATUSES, OutboxMessage
 from retento.web.i18n import N_, normalise_locale, translate
+from retento.web.labels import label_msgid
 
 LINK = "[[link]]"
 # Other site links in a body start with this marker; RETENTO_PUBLIC_BASE_URL replaces it when
@@ -231,7 +232,7 @@ def retry(
             Msg(
                 "Only failed e-mails can be retried; e-mail %(id)s is %(status)s.",
                 id=msg.id,
-                status=msg.status,
+                status=Term(msg.status, label_msgid("mail_status", msg.status)),
             ),
             "status",
         )
