@@ -164,7 +164,7 @@ def time_orders(url: str, path: Path, mode: str) -> dict:
     from retento.auth.models import User
     from retento.core.db import make_engine, make_session_factory, transaction
     from retento.dataio import service
-    from retento.loyalty import earning, ledger, tiers
+    from retento.loyalty import earning, earning_bulk, ledger, tiers
     from retento.loyalty.check import check_ledger
     from retento.loyalty.models import LoyaltyJournal
 
@@ -173,7 +173,7 @@ def time_orders(url: str, path: Path, mode: str) -> dict:
     with transaction(factory) as s:
         ledger.programme(s).active = mode != "inactive"
     saved, saved_change, saved_many = (
-        earning.earn_for_imported,
+        earning_bulk.earn_for_imported,
         tiers.change_tier,
         tiers.change_tiers,
     )
@@ -181,7 +181,7 @@ def time_orders(url: str, path: Path, mode: str) -> dict:
     # Tier changes (touchpoint, e-mail, hooks): one by one, or in bulk (the import's upgrades).
     change = _Timed(saved_change)
     many = _Timed(saved_many, count=lambda _s, moves, *_a, **_k: len(moves))
-    earning.earn_for_imported, tiers.change_tier, tiers.change_tiers = timed, change, many
+    earning_bulk.earn_for_imported, tiers.change_tier, tiers.change_tiers = timed, change, many
     try:
         t0 = time.perf_counter()
         with transaction(factory) as s:
@@ -189,7 +189,7 @@ def time_orders(url: str, path: Path, mode: str) -> dict:
             report = service.import_file(s, "orders", path, actor=user)
         seconds = time.perf_counter() - t0
     finally:
-        earning.earn_for_imported, tiers.change_tier, tiers.change_tiers = (
+        earning_bulk.earn_for_imported, tiers.change_tier, tiers.change_tiers = (
             saved,
             saved_change,
             saved_many,

@@ -286,7 +286,7 @@ def _both(db, ids: list[int]) -> tuple[dict, dict, int, int]:
     sp.rollback()
     ledger.forget(db)
     db.expire_all()
-    n = earning.earn_for_imported(db, ids, actor_id=None)
+    n = earning_bulk.earn_for_imported(db, ids, actor_id=None)
     return ref, _snapshot(db), n_ref, n
 
 
@@ -328,9 +328,9 @@ def test_one_batch_and_many_rounds(db, users, monkeypatch):
 
 def test_rerun_posts_nothing(db, users):
     ids = _world(db, users, seed=3, n_orders=120)
-    first = earning.earn_for_imported(db, ids, actor_id=None)
+    first = earning_bulk.earn_for_imported(db, ids, actor_id=None)
     before = _snapshot(db)
-    again = earning.earn_for_imported(db, ids, actor_id=None)
+    again = earning_bulk.earn_for_imported(db, ids, actor_id=None)
     assert again == first
     _assert_same(before, _snapshot(db))
     # The per-order path finds the same keys: nothing either.
@@ -344,11 +344,11 @@ def test_inactive_programme_and_cancelled_orders_earn_nothing(db, users):
     ledger.programme(db).active = False
     db.flush()
     before = _snapshot(db)
-    assert earning.earn_for_imported(db, ids, actor_id=None) == 0
+    assert earning_bulk.earn_for_imported(db, ids, actor_id=None) == 0
     _assert_same(before, _snapshot(db))
     ledger.programme(db).active = True
     db.flush()
-    earning.earn_for_imported(db, ids, actor_id=None)
+    earning_bulk.earn_for_imported(db, ids, actor_id=None)
     cancelled = [o.id for o in db.scalars(select(Order).where(Order.status == "cancelled"))]
     assert cancelled
     assert not db.scalars(
@@ -377,7 +377,7 @@ def test_file_import_earns_like_one_by_one(db, users, monkeypatch):
         rows.append(f"O-{k},C-{k % 6},{d},P-CUP,{1 + k % 2},7.30,{status}")
     data = ("\n".join(rows) + "\n").encode()
     sp = db.begin_nested()
-    monkeypatch.setattr(earning, "earn_for_imported", earning.earn_one_by_one)
+    monkeypatch.setattr(earning_bulk, "earn_for_imported", earning.earn_one_by_one)
     import_file(db, "orders", data, actor=users["admin"])
     monkeypatch.undo()
     ref, ref_wallets = _by_reason(db), _snapshot(db)["wallets"]
@@ -445,7 +445,7 @@ def test_import_earning_and_redemptions_race(live_pg):
     def work(i: int):
         with live_pg.session() as s:
             if i == 0:
-                n = earning.earn_for_imported(s, ids, actor_id=None)
+                n = earning_bulk.earn_for_imported(s, ids, actor_id=None)
             else:
                 from retento.auth.models import User
 
@@ -475,7 +475,7 @@ def test_two_runs_at_once_earn_once(live_pg):
 
     def work(i: int):
         with live_pg.session() as s:
-            n = earning.earn_for_imported(s, ids, actor_id=None)
+            n = earning_bulk.earn_for_imported(s, ids, actor_id=None)
             s.commit()
             return n
 
@@ -548,7 +548,7 @@ def test_upgrades_and_downgrades_in_one_batch_equal_one_by_one(db, users, monkey
         "change_tiers",
         lambda s, m, *a, **k: bulk_calls.append(len(m)) or real(s, m, *a, **k),
     )
-    earning.earn_for_imported(db, ids, actor_id=None)
+    earning_bulk.earn_for_imported(db, ids, actor_id=None)
     got = _snapshot(db)
     _assert_same(ref, got)
     assert _alerts(db) == ref_alerts

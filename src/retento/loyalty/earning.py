@@ -2,7 +2,7 @@
 
 One code path for every source: the API, the web and imports all create orders through the
 order hooks (``retento.core.hooks``), which call ``earn_for_order`` / ``reverse_for_refund``
-(a file import's new orders: ``earn_for_imported``, set-based with the same results).
+(a file import's new orders: ``earning_bulk.earn_for_imported``, set-based, same results).
 Every journal carries a key per (source document, event), so a retry or a re-import finds the
 first journal instead of posting a second one.
 """
@@ -500,14 +500,6 @@ def award_event(
 
     evaluate(session, w, at, actor_id=actor_id)
     return p.journal
-
-
-def earn_for_imported(session: Session, order_ids: list[int], *, actor_id: int | None) -> int:
-    """Earn for orders a file import created: set-based (``earning_bulk``), with the results of
-    ``earn_for_order`` order by order (each journal keyed by its order)."""
-    from retento.loyalty.earning_bulk import earn_orders
-
-    return earn_orders(session, order_ids, actor_id=actor_id)
 
 
 def earn_one_by_one(session: Session, order_ids: list[int], *, actor_id: int | None) -> int:

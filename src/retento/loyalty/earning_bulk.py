@@ -183,7 +183,7 @@ class _Context:
         self.tier_by_id = {t.id: t for t in self.tiers}
 
 
-def earn_orders(session: Session, order_ids: list[int], *, actor_id: int | None) -> int:
+def earn_for_imported(session: Session, order_ids: list[int], *, actor_id: int | None) -> int:
     """Earn for ``order_ids`` (new orders of a file import) as ``earn_for_order`` would one by
     one; returns the number of orders that have an earn journal (posted now or before)."""
     if not order_ids or not ledger.programme(session).active:
