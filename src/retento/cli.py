@@ -100,6 +100,9 @@ def serve(
             console.print(
                 f"[yellow]Demo mode: session cookies are signed with the key in {path}.[/]"
             )
+    public = _public_base_url(host, port, demo)
+    if public:
+        console.print(f"[yellow]{public}[/]")
     try:
         key = check_secret_key(get_settings())
     except InsecureSecretKey as exc:
@@ -125,6 +128,34 @@ def serve(
         reload=reload,
         workers=workers if workers > 1 else None,
         log_level="info",
+    )
+
+
+def _public_base_url(host: str, port: int, demo: bool) -> str | None:
+    """Links in e-mails and on pages for customers (a complaint's follow-up, a survey's links in
+    a CSV) use ``RETENTO_PUBLIC_BASE_URL``. Unset, a demo uses the address it serves on (the
+    default, port 8000, sent customers of a demo on another port to a dead page); a real server
+    is warned, since behind a reverse proxy only the operator knows the public address.
+    Returns the line to print, if any."""
+    import os
+
+    from retento.core.config import get_settings
+
+    if os.environ.get("RETENTO_PUBLIC_BASE_URL"):
+        return None
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    here = f"http://{shown}:{port}"
+    if demo:
+        os.environ["RETENTO_PUBLIC_BASE_URL"] = here
+        get_settings.cache_clear()
+        return f"Demo mode: links for customers point to {here} (RETENTO_PUBLIC_BASE_URL)."
+    default = get_settings().public_base_url
+    if default.rstrip("/") == here:
+        return None
+    return (
+        f"Warning: RETENTO_PUBLIC_BASE_URL is not set: links in e-mails and follow-up links "
+        f"point to {default}; set it to the address customers reach this server at."
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from datetime import timedelta
 
 import pytest
@@ -212,8 +213,10 @@ def serve_env(monkeypatch, tmp_path):
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append((a, kw)))
     monkeypatch.setenv("RETENTO_SECRET_KEY", "")
     monkeypatch.setenv("RETENTO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("RETENTO_PUBLIC_BASE_URL", raising=False)
     get_settings.cache_clear()
     yield calls
+    os.environ.pop("RETENTO_PUBLIC_BASE_URL", None)  # set by `serve --demo` itself
     get_settings.cache_clear()
 
 
@@ -241,6 +244,37 @@ def test_serve_demo_generates_and_keeps_a_random_key(serve_env, tmp_path):
     # Started again, the demo keeps the same key (sessions survive a restart).
     r = CliRunner().invoke(app, ["serve", "--demo"])
     assert r.exit_code == 0 and key_file.read_text().strip() == key
+
+
+def test_serve_demo_links_for_customers_point_at_the_served_port(serve_env):
+    """QA: a demo served on port 8765 showed complaint follow-up links on port 8000."""
+    from retento.cli import app
+    from retento.core.config import get_settings
+    from retento.mail.service import absolute
+
+    r = CliRunner().invoke(app, ["serve", "--demo", "--port", "8765"])
+    assert r.exit_code == 0, r.output
+    assert "http://127.0.0.1:8765" in " ".join(r.output.split())
+    assert absolute(get_settings(), "/complain/followup/x") == (
+        "http://127.0.0.1:8765/complain/followup/x"
+    )
+
+
+def test_serve_warns_when_links_for_customers_would_point_elsewhere(serve_env, monkeypatch):
+    from retento.cli import app
+    from retento.core.config import get_settings
+
+    monkeypatch.setenv("RETENTO_SECRET_KEY", "k" * 48)
+    get_settings.cache_clear()
+    r = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "9000"])
+    out = " ".join(r.output.split())
+    assert r.exit_code == 0, out
+    assert "RETENTO_PUBLIC_BASE_URL is not set" in out and "http://127.0.0.1:8000" in out
+    assert get_settings().public_base_url == "http://127.0.0.1:8000"  # unchanged
+    monkeypatch.setenv("RETENTO_PUBLIC_BASE_URL", "https://crm.example.com")
+    get_settings.cache_clear()
+    r = CliRunner().invoke(app, ["serve", "--port", "9000"])
+    assert r.exit_code == 0 and "RETENTO_PUBLIC_BASE_URL" not in r.output
 
 
 def test_serve_with_a_real_key_starts(serve_env, monkeypatch):
