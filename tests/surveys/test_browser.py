@@ -369,7 +369,9 @@ def test_manager_builds_a_survey_and_sends_it_to_vip_customers(browser, server, 
         page.click("#distribute-form button[type=submit]")
         # A worker (here the server's own process, after the response) creates the
         # invitations; the page shows its progress until then, then reloads with the links.
-        page.wait_for_selector("#links-table")
+        # The job runs after the response and the page polls every second: give it time on a
+        # busy machine.
+        page.wait_for_selector("#links-table", timeout=30_000)
         assert "2 customers were invited." in page.inner_text("#invited-count")
         rows = page.locator("#links-table tbody tr")
         assert rows.count() == 2
@@ -494,7 +496,9 @@ def test_agent_enters_a_phone_survey_from_the_customer_360_page(browser, server,
         page.fill("#f-q", "maria")
         wait_js(page, "document.querySelectorAll('#customer-table tbody tr').length === 1")
         page.click("#customer-table a:has-text('Maria Rossi')")
-        page.wait_for_selector("#panel-surveys")
+        # wait_for_url waits for the load event: the page's deferred scripts (ECharts, then
+        # retento.js, which moves the phone-survey form to the chosen survey) have run.
+        page.wait_for_url(f"{server.base_url}/customers/{customer_id}")
         panel = page.locator("#panel-surveys")
         assert "This customer has not answered a survey yet." in panel.inner_text()
         panel.locator("#f-phone-survey").select_option(label=SURVEY_NAME)
@@ -626,8 +630,9 @@ def upload(page, name: str, content: bytes, channel: str) -> None:
     )
     page.set_input_files("#f-file", {"name": name, "mimeType": mime, "buffer": content})
     page.select_option("#import-form #f-channel", channel)
-    page.click("#import-form button[type=submit]")
-    page.wait_for_load_state()
+    # The page after a file shows #import-report too: wait for this submission's page.
+    with page.expect_navigation():
+        page.click("#import-form button[type=submit]")
 
 
 def test_manager_imports_paper_responses_from_csv_and_xlsx(browser, server, story):  # noqa: F811
@@ -814,6 +819,7 @@ def test_manager_reads_nps_csat_ratio_value_and_csi_on_the_results_page(
             row = page.locator(f"#csi-table tr[data-latent='{latent}'] td").all_inner_texts()
             r2 = fmt.number(csi["r2"][latent], 3) if latent in csi["r2"] else "—"
             assert row[1:] == [fmt.number(index, 1), r2], latent
+        page.wait_for_selector("#csi-chart[data-chart-ready]", state="attached")
         labels = svg_texts(page, "#csi-chart")
         for path in csi["paths"]:
             assert f"{path['coefficient']:.2f}" in labels, path
@@ -830,7 +836,7 @@ def test_manager_reads_nps_csat_ratio_value_and_csi_on_the_results_page(
         # the same dashboard in Chinese
         page.click("button.lang[value=zh_CN]")
         page.wait_for_selector("html[lang=zh-CN]", state="attached")
-        page.wait_for_selector("#csi-chart svg")
+        page.wait_for_selector("#csi-chart[data-chart-ready]", state="attached")
         headings = page.locator("h2").all_inner_texts()
         for title in (
             "净推荐值（NPS）",

@@ -1,6 +1,13 @@
 // Search-as-you-type pickers (templates/pickers.html, web/pickers.py). Progressive enhancement:
 // the server renders a plain id input; here it becomes hidden and a combobox searches through
 // htmx (GET /pickers/<kind>?q=), chosen with the mouse or Arrow keys + Enter, closed by Escape.
+//
+// Answers come late: a request leaves 200 ms after the last key and takes its time, so the list
+// may still show the options of an earlier text ("华" while the box says "华联"). The list
+// records the text its options answer (data-q); Enter on options of an earlier text asks at once
+// and picks the best match of what the box says when that answer comes, never a stale option
+// (Tab leaves a stale list alone). A list the person closed (Escape, a pick, leaving the box)
+// stays closed when an answer arrives after that; typing again reopens it.
 (function () {
   "use strict";
   if (window.retentoPickers) return;  // included by more than one template on a page
@@ -57,6 +64,11 @@
     return options(p).findIndex(function (o) { return o.classList.contains("is-active"); });
   }
 
+  // The options on show answer what the box says now (not an earlier text).
+  function current(p) {
+    return p.list.dataset.q === p.search.value.trim();
+  }
+
   function pick(box, option) {
     var p = parts(box);
     p.value.value = option.dataset.id;
@@ -67,6 +79,8 @@
     strong.textContent = option.dataset.label;
     p.chosen.appendChild(strong);
     if (option.dataset.detail) p.chosen.appendChild(document.createTextNode(" · " + option.dataset.detail));
+    box.pickerClosed = true;
+    box.pickerPickOnAnswer = false;
     close(p);
     p.value.dispatchEvent(new Event("change", { bubbles: true }));
     if (box.hasAttribute("data-picker-submit") && box.closest("form")) box.closest("form").requestSubmit();
@@ -86,8 +100,19 @@
   document.addEventListener("htmx:afterSwap", function (evt) {
     var list = evt.target;
     if (!list.classList || !list.classList.contains("picker-options")) return;
-    var p = parts(list.closest("[data-picker]"));
-    var open = list.children.length > 0 && p.search.value.trim() !== "";
+    var box = list.closest("[data-picker]");
+    var p = parts(box);
+    var config = evt.detail && evt.detail.requestConfig;
+    list.dataset.q = String((config && config.parameters.q) || "").trim();
+    if (box.pickerPickOnAnswer && current(p)) {
+      box.pickerPickOnAnswer = false;
+      if (options(p).length) {
+        pick(box, options(p)[0]);
+        return;
+      }
+      box.pickerClosed = false;  // nothing matches: show it
+    }
+    var open = list.children.length > 0 && p.search.value.trim() !== "" && !box.pickerClosed;
     list.hidden = !open;
     p.search.setAttribute("aria-expanded", open ? "true" : "false");
     activate(p, options(p).length ? 0 : -1);
@@ -98,6 +123,8 @@
     if (!search) return;
     var box = search.closest("[data-picker]");
     var p = parts(box);
+    box.pickerClosed = false;
+    box.pickerPickOnAnswer = false;
     // Typing again drops the earlier choice: what is submitted is always what is shown.
     if (p.value.value) {
       p.value.value = "";
@@ -119,6 +146,7 @@
     if (evt.key === "ArrowDown" || evt.key === "ArrowUp") {
       evt.preventDefault();
       if (p.list.hidden && opts.length) {
+        box.pickerClosed = false;
         p.list.hidden = false;
         search.setAttribute("aria-expanded", "true");
       }
@@ -128,11 +156,19 @@
     } else if (evt.key === "Enter") {
       // Enter in the search box picks; it never submits the form half-filled.
       evt.preventDefault();
-      if (!p.list.hidden && opts.length) pick(box, opts[i >= 0 ? i : 0]);
+      if (!p.value.value && search.value.trim() && !current(p)) {
+        // The options answer an earlier text: ask for this one now, pick when it answers.
+        box.pickerPickOnAnswer = true;
+        search.dispatchEvent(new Event("search"));
+      } else if (!p.list.hidden && opts.length) {
+        pick(box, opts[i >= 0 ? i : 0]);
+      }
     } else if (evt.key === "Escape" && !p.list.hidden) {
       evt.preventDefault();
+      box.pickerClosed = true;
+      box.pickerPickOnAnswer = false;
       close(p);
-    } else if (evt.key === "Tab" && !p.list.hidden && i >= 0 && !p.value.value) {
+    } else if (evt.key === "Tab" && !p.list.hidden && i >= 0 && !p.value.value && current(p)) {
       pick(box, opts[i]);
     }
   });
@@ -147,6 +183,10 @@
 
   document.addEventListener("focusout", function (evt) {
     var search = evt.target.closest && evt.target.closest(".picker-search");
-    if (search) close(parts(search.closest("[data-picker]")));
+    if (!search) return;
+    var box = search.closest("[data-picker]");
+    box.pickerClosed = true;
+    box.pickerPickOnAnswer = false;
+    close(parts(box));
   });
 })();
