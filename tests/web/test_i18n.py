@@ -10,19 +10,32 @@ from babel.messages.pofile import read_po
 from retento.web.i18n import LOCALE_DIR, compile_catalog, translations
 from retento.web.render import PACKAGE_DIR, template_dirs
 
-KEYWORDS = {"_": None, "gettext": None, "N_": None, "tr": (2,), "Msg": None}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "N_": None,
+    "tr": (2,),
+    "Msg": None,
+    "pgettext": ((1, "c"), 2),
+}
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 
 
-def used_msgids() -> set[str]:
-    """Message ids in templates and Python files, extracted as ``pybabel extract`` does."""
+def used_messages() -> set[tuple[str | None, str]]:
+    """(context, message id) of every message in templates and Python files, extracted as
+    ``pybabel extract`` does; the context is None except for ``pgettext(context, msgid)``."""
     found = set()
-    for _, _, msg, _, _ in extract_from_dir(
+    for _, _, msg, _, context in extract_from_dir(
         str(PACKAGE_DIR), METHODS, keywords=KEYWORDS, options_map=OPTIONS
     ):
-        found.add(msg if isinstance(msg, str) else msg[0])
-    return {m for m in found if m}
+        found.add((context, msg if isinstance(msg, str) else msg[0]))
+    return {(c, m) for c, m in found if m}
+
+
+def used_msgids() -> set[str]:
+    """Message ids in templates and Python files, extracted as ``pybabel extract`` does."""
+    return {m for _, m in used_messages()}
 
 
 def zh_catalogs():
@@ -35,8 +48,10 @@ def zh_catalogs():
 
 
 def test_every_msgid_has_a_chinese_translation():
-    translated = {m.id for cat in zh_catalogs() for m in cat if m.id and m.string}
-    missing = sorted(m for m in used_msgids() if m not in translated)
+    # pgettext falls back to the English msgid (not to the msgid without a context), so a
+    # (context, msgid) pair needs its own entry
+    translated = {(m.context, m.id) for cat in zh_catalogs() for m in cat if m.id and m.string}
+    missing = sorted(used_messages() - translated, key=lambda cm: (cm[1], cm[0] or ""))
     assert missing == []
 
 

@@ -29,7 +29,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "few_purchases": ("only {n} purchase(s) in {tenure}", "{tenure}内仅购买{n}次"),
     "spend_falling": (
         "spending fell: {recent} in the last {window} against {prior} in the {window} before",
-        "消费下降：最近{window}{recent}，此前{window}{prior}",
+        "消费下降：最近{window}为 {recent}，此前{window}为 {prior}",
     ),
     "low_spend": ("low spend: {mean} per purchase on average", "消费偏低：平均每次{mean}"),
     "new_customer": ("customer for only {tenure}", "成为客户仅{tenure}"),
@@ -43,7 +43,7 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "inactive_model": (
         "the purchase-pattern model gives only a {p} % chance that the customer is still active",
-        "购买模式模型估计该客户仍活跃的概率仅为{p}%",
+        "购买模式模型估计该客户仍活跃的概率仅为 {p}%",
     ),
 }
 

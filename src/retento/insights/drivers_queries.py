@@ -42,7 +42,7 @@ OUTCOME_LABELS = {
 }
 # Plain-language labels of the behavioural features (message ids).
 FEATURE_LABELS = {
-    "orders": N_("Orders"),
+    "orders": N_("Number of orders"),
     "spend": N_("Spend to date"),
     "order_value": N_("Average order value"),
     "tenure_days": N_("Days since the first order"),

@@ -21,7 +21,7 @@ from retento.web.render import error_text, redirect, tr
 
 FEATURE_LABELS = {
     "recency": N_("Days since the last order"),
-    "frequency": N_("Orders"),
+    "frequency": N_("Number of orders"),
     "monetary": N_("Revenue"),
     "clv": N_("CLV"),
     "churn_risk": N_("Churn risk"),

@@ -92,7 +92,7 @@ register_labels(
         "Quality": N_("Perceived quality"),
         "Value": N_("Perceived value"),
         "Satisfaction": N_("Satisfaction"),
-        "Complaints": N_("Complaints"),
+        "Complaints": N_("Customer complaints"),
         "Loyalty": N_("Loyalty"),
     },
 )
