@@ -80,12 +80,12 @@ def check_answer(q: SurveyQuestion, a: AnswerIn) -> dict[str, Any] | None:
             raise ValueError("a score is required (number)")
         if expectation is not None or text or choices:
             raise ValueError("only a number is allowed")
-        out["number"] = _scaled(q, number, "the score")
+        out["number"] = _scaled(q, number, Msg("the score"))
     elif q.qtype == "expectation_perception":
         if number is None or expectation is None:
             raise ValueError("both the expectation (a) and the perception (number, b) are needed")
-        out["expectation"] = _scaled(q, expectation, "the expectation")
-        out["number"] = _scaled(q, number, "the perception")
+        out["expectation"] = _scaled(q, expectation, Msg("the expectation"))
+        out["number"] = _scaled(q, number, Msg("the perception"))
     elif q.qtype == "free_text":
         if number is not None or expectation is not None or choices:
             raise ValueError("only text is allowed")
@@ -125,12 +125,20 @@ def validate_answers(
         where = a.question if row is not None else f"{prefix}.{i}"
         q = questions.get(a.question)
         if q is None:
-            errors.append(FieldError(where, f"Unknown question '{a.question}'.", row))
+            errors.append(
+                FieldError(where, Msg("Unknown question '%(question)s'.", question=a.question), row)
+            )
             continue
         try:
             out[q.id] = check_answer(q, a)
         except ValueError as exc:
-            errors.append(FieldError(where, f"{a.question}: {exc}", row))
+            reason = exc.args[0] if exc.args else str(exc)
+            reason = reason if isinstance(reason, Msg) else Msg(str(reason))
+            errors.append(
+                FieldError(
+                    where, Msg("%(question)s: %(reason)s", question=a.question, reason=reason), row
+                )
+            )
     return out, errors
 
 
@@ -152,7 +160,7 @@ def _apply(response: SurveyResponse, checked: dict[int, dict[str, Any] | None]) 
 def _missing_required(survey: Survey, response: SurveyResponse) -> list[FieldError]:
     answered = {a.question_id for a in response.answers}
     return [
-        FieldError(q.code, f"Question '{q.code}' must be answered.")
+        FieldError(q.code, Msg("Question '%(code)s' must be answered.", code=q.code))
         for q in survey.questions
         if q.required and q.id not in answered
     ]
@@ -616,7 +624,10 @@ def ingest(
                 errs.append(
                     FieldError(
                         "customer_external_id",
-                        f"No customer has external id '{r.customer_external_id}'.",
+                        Msg(
+                            "No customer has external id '%(value)s'.",
+                            value=r.customer_external_id,
+                        ),
                         r.row,
                     )
                 )
@@ -630,18 +641,31 @@ def ingest(
                 cid = by_ext[r.customer_external_id]
         if r.customer_id is not None and r.customer_id not in known_ids:
             errs.append(
-                FieldError("customer_id", f"Customer {r.customer_id} does not exist.", r.row)
+                FieldError(
+                    "customer_id",
+                    Msg("Customer %(id)s does not exist.", id=r.customer_id),
+                    r.row,
+                )
             )
         if r.external_id:
             if r.external_id in seen:
-                errs.append(FieldError("response_id", f"'{r.external_id}' appears twice.", r.row))
+                errs.append(
+                    FieldError(
+                        "response_id", Msg("'%(id)s' appears twice.", id=r.external_id), r.row
+                    )
+                )
             seen.add(r.external_id)
             old = existing.get(r.external_id)
             if old is not None and old.survey_id != survey.id:
                 errs.append(
                     FieldError(
                         "response_id",
-                        f"'{r.external_id}' belongs to survey {old.survey_id}, not {survey.id}.",
+                        Msg(
+                            "'%(id)s' belongs to survey %(other)s, not %(survey)s.",
+                            id=r.external_id,
+                            other=old.survey_id,
+                            survey=survey.id,
+                        ),
                         r.row,
                     )
                 )
@@ -649,10 +673,13 @@ def ingest(
             errs.append(FieldError("completed_at", "The completion time is in the future.", r.row))
         checked, answer_errs = validate_answers(survey, r.answers, row=r.row)
         errs.extend(answer_errs)
-        if r.status == "completed" and not answer_errs:
+        if r.status == "completed":
+            # Also on a row with other answer errors: every problem of the row at once (a
+            # required question left empty beside a bad score was found only after the fix).
             answered = {qid for qid, v in checked.items() if v is not None}
+            erred = {e.field for e in answer_errs}
             for q in survey.questions:
-                if q.required and q.id not in answered:
+                if q.required and q.id not in answered and q.code not in erred:
                     old = existing.get(r.external_id or "")
                     if old is None or q.id not in {a.question_id for a in old.answers}:
                         errs.append(FieldError(q.code, "This question must be answered.", r.row))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -93,6 +94,13 @@ def _require_active(request: Request, survey: Survey) -> None:
 def respond_form(request: Request, session: DbSession, user: PageUser, survey_id: DbId) -> Response:
     """The form an agent fills in while calling a customer."""
     require(user, "survey:respond")
+    chosen = request.query_params.get("survey", "")
+    if is_id(chosen) and int(chosen) != survey_id:
+        # The 360 page's "Start phone survey" form sends the chosen survey as ?survey=; its
+        # script moves the form to that survey's address, but without the script (or before it
+        # has loaded) the form goes to the first survey's: go to the chosen one.
+        query = urlencode({k: v for k, v in request.query_params.items() if k != "survey"})
+        return redirect(request, f"/surveys/{int(chosen)}/respond" + (f"?{query}" if query else ""))
     survey = service.get_survey(session, survey_id, actor=user)
     _require_active(request, survey)
     form = {
@@ -268,7 +276,9 @@ def entry_save(
                 i = positions[fe.row - 1]
                 field = "customer" if fe.field and fe.field.startswith("customer") else fe.field
                 errors.setdefault(f"{i}.{field}", error_text(request, fe.message))
-                problems.append({"row": i + 1, "field": fe.field, "message": fe.message})
+                problems.append(
+                    {"row": i + 1, "field": fe.field, "message": error_text(request, fe.message)}
+                )
         return _entry_page(request, survey, rows, channel, errors, problems, message, 422)
     flash(
         request,
