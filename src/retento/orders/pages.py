@@ -1,4 +1,5 @@
-"""Web pages: enter an order with lines for a customer, see an order, list recent orders on the 360."""
+"""Web pages: enter an order with lines for a customer, see, edit or delete an order, list recent
+orders on the 360."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
-from retento.core.errors import FieldError, InvalidInput, RetentoError
+from retento.core.errors import Conflict, FieldError, InvalidInput, RetentoError
 from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.customers.panels import Panel, register_panel
@@ -37,6 +38,7 @@ from retento.web.i18n import N_, Formatter
 from retento.web.labels import label_msgid
 from retento.web.render import (
     PageUser,
+    error_text,
     flash,
     form_errors,
     page_router,
@@ -420,6 +422,22 @@ def order_refund(
     fmt = Formatter(request_locale(request), settings.timezone, settings.currency)
     flash(request, tr(request, "Refund of %(amount)s recorded.", amount=fmt.money(refund.amount)))
     return redirect(request, f"/orders/{order.id}")
+
+
+@router.post("/orders/{order_id:int}/delete")
+def order_delete(request: Request, session: DbSession, user: PageUser, order_id: DbId) -> Response:
+    """Delete an order entered by mistake (the API's DELETE: what it earned is reversed first).
+    An order with refunds is refused with the reason on its page; one already deleted is a 404."""
+    order = service.get_order(session, order_id, actor=user)
+    customer_id = order.customer_id
+    try:
+        service.delete_order(session, order.id, actor=user)
+    except Conflict as exc:
+        session.rollback()
+        flash(request, error_text(request, exc.message), "error")
+        return redirect(request, f"/orders/{order_id}")
+    flash(request, tr(request, "Order #%(id)s was deleted.", id=order_id))
+    return redirect(request, f"/customers/{customer_id}")
 
 
 # The order list lives in its own module; its routes join this page router.
