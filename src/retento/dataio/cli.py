@@ -41,7 +41,9 @@ def import_cmd(
         None, "--encoding", help="File encoding, e.g. gb18030 (default: UTF-8, BOM optional)."
     ),
     timezone: str | None = typer.Option(
-        None, "--timezone", help="Zone for timestamps without one (default UTC)."
+        None,
+        "--timezone",
+        help="Zone for timestamps without one (default: the installation's, RETENTO_TIMEZONE).",
     ),
     skip_invalid: bool = typer.Option(
         False, "--skip-invalid", help="Import the good rows; write the bad ones to a rejects file."

@@ -53,6 +53,12 @@ class _Validated(Exception):
     """Raised at the point where a run would start writing, when only validating."""
 
 
+# A rejected row: its line, its cells as read, and its problems as (column or None, English
+# message); the rejects file words them in its reader's language (``service.rejects_csv``).
+Problem = tuple[str | None, str]
+Reject = tuple[int, list[str], tuple[Problem, ...]]
+
+
 class RowProblem(Exception):
     """Raised inside a row parser: the column and the reason."""
 
@@ -93,7 +99,7 @@ class ImporterBase:
         self.validate_only = validate_only
         self.progress = progress or _noop
         self.errors: list[FieldError] = []
-        self.rejects: list[tuple[int, list[str], str]] = []
+        self.rejects: list[Reject] = []
         self.report = ImportReport(entity=entity, file=table.name)
         self.now = datetime.now(UTC)
         self.spec = {c.name: c for c in COLUMNS[entity]}
@@ -189,8 +195,7 @@ class ImporterBase:
     def _bad(self, line: int, cells: list[str], problems: list[RowProblem]) -> None:
         for p in problems:
             self.errors.append(FieldError(p.column, p.message, row=line))
-        text = "; ".join(f"{p.column}: {p.message}" if p.column else p.message for p in problems)
-        self.rejects.append((line, cells, text))
+        self.rejects.append((line, cells, tuple((p.column, str(p.message)) for p in problems)))
 
     def _enum(self, cells: list[str], name: str, allowed: Sequence[str], default: str | None):
         i = self.idx.get(name)

@@ -538,7 +538,7 @@ class OrdersImport(ImporterBase):
         if error or column is not None:
             self.errors.append(FieldError(column, message, row=o.first))
         for line, cells in o.raw:
-            self.rejects.append((line, cells, message))
+            self.rejects.append((line, cells, ((None, message),)))
 
 
 ORDER_COLUMNS = ["external_id", "customer_id", "ordered_at", "status", "channel", "discount",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from retento.dataio.import_base import Progress, RowProblem
+from retento.dataio.import_base import Progress, Reject, RowProblem
 from retento.dataio.import_orders import OrdersImport
 from retento.dataio.import_records import RecordsImport
 from retento.dataio.mapping import Mapping
@@ -31,8 +31,9 @@ def run_import(
     skip_invalid: bool = False,
     progress: Progress | None = None,
     validate_only: bool = False,
-) -> tuple[ImportReport, list[tuple[int, list[str], str]]]:
-    """Check and upsert one table; returns the report and the rejected rows (line, cells, reason).
+) -> tuple[ImportReport, list[Reject]]:
+    """Check and upsert one table; returns the report and the rejected rows (line, cells, and the
+    problems as (column, English message) pairs).
     With ``validate_only`` every row is checked (as with ``skip_invalid``) and nothing is written."""
     imp = Importer(
         session,

@@ -7,7 +7,8 @@ A mapping comes from repeatable ``--map source=field`` flags and/or a small YAML
       Name: name
     date_format: "%d.%m.%Y"          # for date columns (default ISO 8601)
     datetime_format: "%d.%m.%Y %H:%M" # for timestamps (default ISO 8601)
-    timezone: Europe/Berlin          # for naive timestamps (default UTC)
+    timezone: Europe/Berlin          # for naive timestamps (default: the installation's,
+                                     # RETENTO_TIMEZONE)
     encoding: gb18030                # default: UTF-8, with or without BOM
     delimiter: ";"                   # default: guessed from the header line
 """
@@ -26,6 +27,16 @@ from retento.core.errors import FieldError, InvalidInput, Msg
 from retento.core.money import MAX_MONEY
 
 MAX_CENTS = int(MAX_MONEY * 100)
+
+
+def installation_timezone() -> str:
+    """The installation's time zone (``RETENTO_TIMEZONE``): times without a zone are read in it
+    unless a mapping names another, the same in the CLI, the API and the web wizard."""
+    from retento.core.config import get_settings
+
+    return get_settings().timezone or "UTC"
+
+
 TRUE = {"true", "t", "yes", "y", "1", "on", "是"}
 FALSE = {"false", "f", "no", "n", "0", "off", "否", ""}
 
@@ -37,7 +48,7 @@ class Mapping:
     columns: dict[str, str | None] = field(default_factory=dict)
     date_format: str | None = None
     datetime_format: str | None = None
-    timezone: str = "UTC"
+    timezone: str = field(default_factory=installation_timezone)
     encoding: str | None = None
     delimiter: str | None = None
 
@@ -66,8 +77,9 @@ class Mapping:
 KEYS = {"columns", "date_format", "datetime_format", "timezone", "encoding", "delimiter"}
 
 
-def mapping_from_dict(data: Any) -> Mapping:
-    """Validate a parsed mapping document."""
+def mapping_from_dict(data: Any, timezone: str | None = None) -> Mapping:
+    """Validate a parsed mapping document; without a ``timezone`` key, times without a zone are
+    read in ``timezone`` (default: the installation's)."""
     if not isinstance(data, dict):
         raise InvalidInput("The mapping must be an object with a 'columns' section.", "mapping")
     unknown = set(data) - KEYS
@@ -93,7 +105,7 @@ def mapping_from_dict(data: Any) -> Mapping:
             raise InvalidInput(
                 Msg("Column '%(column)s' must map to a field name.", column=src), "mapping"
             )
-    m = Mapping(columns=columns)
+    m = Mapping(columns=columns, timezone=timezone or installation_timezone())
     for key in ("date_format", "datetime_format", "timezone", "encoding", "delimiter"):
         if data.get(key) is not None:
             if not isinstance(data[key], str):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import Response
+from markupsafe import Markup
 from sqlalchemy.orm import object_session
 from starlette.datastructures import FormData
 
@@ -14,7 +16,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, Msg, RetentoError
 from retento.core.limits import current_limits, human_size
 from retento.core.validation import DbId
-from retento.dataio import wizard
+from retento.dataio import service, wizard
 from retento.dataio.messages import translate
 from retento.dataio.models import ImportJob
 from retento.dataio.schemas import COLUMNS, ENTITIES
@@ -96,6 +98,12 @@ STATUS_LABELS = {
 }
 STAGE_LABELS = {"reading": N_("Reading the file"), "writing": N_("Writing")}
 ERRORS_SHOWN = 200
+
+
+def _installation_tz(request: Request) -> str:
+    """The installation's time zone: times without one are read in it unless the mapping step
+    names another (as in the CLI and the API)."""
+    return request.app.state.settings.timezone or "UTC"
 
 
 def _entities(request: Request) -> list[tuple[str, str]]:
@@ -206,7 +214,7 @@ def upload(request: Request, form: PageForm, session: DbSession, user: PageUser)
             content,
             actor=user,
             encoding=encoding,
-            timezone=request.app.state.settings.timezone,
+            timezone=_installation_tz(request),
         )
     except RetentoError as exc:
         session.rollback()
@@ -253,7 +261,9 @@ def _mapping_page(
         mapping=mapping,
         fields=fields,
         required=[c.name for c in COLUMNS[job.entity] if c.required],
-        timezone=(job.mapping or {}).get("timezone") or "UTC",
+        timezone=(job.mapping or {}).get("timezone") or _installation_tz(request),
+        default_timezone=_installation_tz(request),
+        timezone_attrs=Markup('placeholder="%s"') % _installation_tz(request),
         errors=errors or {},
         problems=problems or [],
         **_ctx(request, job),
@@ -283,7 +293,8 @@ def mapping_save(
         if src and src not in columns:
             columns[src] = _text(form, f"col_{i}") or None
     try:
-        wizard.save_mapping(session, job, columns, _text(form, "timezone") or "UTC")
+        timezone = _text(form, "timezone") or _installation_tz(request)
+        wizard.save_mapping(session, job, columns, timezone)
     except InvalidInput as exc:
         session.rollback()
         job = wizard.get_job(session, job_id, actor=user)
@@ -364,14 +375,20 @@ def job_run(
 
 @router.get("/imports/{job_id}/rejects.csv")
 def job_rejects(request: Request, session: DbSession, user: PageUser, job_id: DbId) -> Response:
-    """The rejected rows as they were read, plus the line and the reason (fix and re-upload)."""
+    """The rejected rows as they were read, plus the line and the reason (fix and re-upload); the
+    reasons in the reader's language, as the check table words them (``_message``)."""
     job = wizard.get_job(session, job_id, actor=user)
     if not job.rejects:
         raise InvalidInput(tr(request, "This import has no rejected rows."), field="rejects")
     stem = job.filename.rsplit(".", 1)[0] or "import"
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem)[:80]
+    # An ASCII name for every client, the file's own (a Chinese one too) per RFC 6266/5987.
+    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in stem)
+    name = quote(f"{stem[:80]}.rejects.csv", safe="")
     return Response(
-        job.rejects,
+        service.rejects_csv(job.rejects, lambda m: _message(request, m)),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{safe}.rejects.csv"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe[:80]}.rejects.csv"; '
+            f"filename*=UTF-8''{name}"
+        },
     )

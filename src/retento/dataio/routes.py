@@ -16,7 +16,7 @@ from retento.core.errors import InvalidInput, Msg
 from retento.core.limits import check_json_depth
 from retento.core.validation import DbId, TimeFilter
 from retento.dataio import service
-from retento.dataio.mapping import mapping_from_dict
+from retento.dataio.mapping import Mapping, mapping_from_dict
 from retento.dataio.schemas import EXPORT_ENTITIES, ImportReport
 
 router = APIRouter(prefix="/api/v1", tags=["import-export"])
@@ -25,20 +25,26 @@ router = APIRouter(prefix="/api/v1", tags=["import-export"])
 @router.post("/imports/{entity}", response_model=ImportReport)
 def import_entity(
     entity: str,
+    request: Request,
     session: DbSession,
     user: CurrentUser,
     file: UploadFile = File(..., description="CSV or XLSX file."),
     mapping: str | None = Form(
-        None, description='JSON: {"columns": {"source": "field"}, "timezone": "Asia/Shanghai"}'
+        None,
+        description='JSON: {"columns": {"source": "field"}, "timezone": "Asia/Shanghai"}; '
+        "times without a zone are read in the installation's time zone (RETENTO_TIMEZONE) "
+        "unless it names another.",
     ),
     skip_invalid: bool = Form(False),
 ):
-    """Import a file; all-or-nothing (422 listing the bad rows) unless ``skip_invalid``."""
-    m = None
+    """Import a file; all-or-nothing (422 listing the bad rows) unless ``skip_invalid``. Row
+    errors are in English, like every API error (the web wizard translates them)."""
+    tz = request.app.state.settings.timezone
+    m = Mapping(timezone=tz)
     if mapping:
         check_json_depth(mapping, "mapping")
         try:
-            m = mapping_from_dict(json.loads(mapping))
+            m = mapping_from_dict(json.loads(mapping), timezone=tz)
         except json.JSONDecodeError as exc:
             raise InvalidInput(
                 Msg("mapping is not valid JSON: %(error)s", error=exc), field="mapping"

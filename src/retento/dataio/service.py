@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -16,6 +17,7 @@ from retento.auth.permissions import require
 from retento.core.errors import InvalidInput, Msg
 from retento.dataio import exporter
 from retento.dataio.cells import neutralise_row
+from retento.dataio.import_base import Problem, Reject
 from retento.dataio.importer import Progress, run_import
 from retento.dataio.mapping import Mapping
 from retento.dataio.readers import Table, open_table
@@ -27,32 +29,61 @@ def default_rejects_path(source: str | Path) -> Path:
     return p.with_name(f"{p.stem}.rejects.csv")
 
 
-def write_rejects(
-    path: str | Path, table: Table, rejects: list[tuple[int, list[str], str]]
-) -> Path:
+def reason(problems: tuple[Problem, ...], message: Callable[[str], str] | None = None) -> str:
+    """A rejected row's ``_error`` cell: its problems as ``column: message`` joined by ``; ``,
+    each message through ``message`` (the web's translation; English as the importer wrote it
+    when ``None``)."""
+    say = message or str
+    return "; ".join(f"{col}: {say(text)}" if col else say(text) for col, text in problems)
+
+
+def write_rejects(path: str | Path, table: Table, rejects: list[Reject]) -> Path:
     """The rejected rows as they were read, plus ``_line`` and ``_error`` columns (UTF-8 with BOM);
-    text that a spreadsheet would run as a formula is neutralised as in every export."""
+    text that a spreadsheet would run as a formula is neutralised as in every export. The CLI's
+    file: its reasons are in English, like everything the CLI prints."""
     p = Path(path)
     with p.open("w", encoding="utf-8-sig", newline="") as fh:
-        _write_rejects(fh, table, rejects)
+        _write_rejects(fh, table.header, rejects)
     return p
 
 
-def rejects_csv(table: Table, rejects: list[tuple[int, list[str], str]]) -> bytes:
-    """``write_rejects`` into bytes (the web wizard keeps them with its job)."""
+def rejects_record(table: Table, rejects: list[Reject]) -> bytes:
+    """The rejected rows as the web wizard keeps them with its job (JSON: the header, and each
+    row's line, cells and problems), so the download words the reasons in the language of
+    whoever downloads it (``rejects_csv``)."""
+    rows = [[line, cells, [list(p) for p in problems]] for line, cells, problems in rejects]
+    return json.dumps(
+        {"header": table.header, "rows": rows}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+
+
+def rejects_csv(record: bytes, message: Callable[[str], str] | None = None) -> bytes:
+    """The rejects file (the CSV of ``write_rejects``) of a ``rejects_record``, every problem's
+    message through ``message``. A job stored before the record existed kept the CSV itself:
+    returned as it is."""
+    if not record.startswith(b"{"):
+        return record
+    data = json.loads(record)
+    rejects = [
+        (line, cells, tuple((c, m) for c, m in problems)) for line, cells, problems in data["rows"]
+    ]
     buf = io.StringIO()
-    _write_rejects(buf, table, rejects)
+    _write_rejects(buf, data["header"], rejects, message)
     return buf.getvalue().encode("utf-8-sig")
 
 
-def _write_rejects(fh: Any, table: Table, rejects: list[tuple[int, list[str], str]]) -> None:
+def _write_rejects(
+    fh: Any,
+    header: list[str],
+    rejects: list[Reject],
+    message: Callable[[str], str] | None = None,
+) -> None:
     w = csv.writer(fh)
-    header = [h for h in table.header if h != "_error"]
-    w.writerow(neutralise_row([*header, "_line", "_error"]))
-    keep = [i for i, h in enumerate(table.header) if h != "_error"]
-    for line, cells, reason in rejects:
+    keep = [i for i, h in enumerate(header) if h != "_error"]
+    w.writerow(neutralise_row([*(header[i] for i in keep), "_line", "_error"]))
+    for line, cells, problems in rejects:
         row = [cells[i] if i < len(cells) else "" for i in keep]
-        w.writerow(neutralise_row([*row, line, reason]))
+        w.writerow(neutralise_row([*row, line, reason(problems, message)]))
 
 
 def import_file(
@@ -72,7 +103,8 @@ def import_file(
     """Validate and upsert a CSV/XLSX file; all-or-nothing unless ``skip_invalid``.
 
     ``validate_only`` checks every row and writes nothing (the web wizard's check step);
-    ``rejects_sink`` receives the rejected rows as CSV bytes. One audit entry is written per run (entity ``import``), not one per row: a million-row
+    ``rejects_sink`` receives the rejected rows as a ``rejects_record`` (empty when there are
+    none), which ``rejects_csv`` turns into the file in the reader's language. One audit entry is written per run (entity ``import``), not one per row: a million-row
     import would otherwise write a million audit rows; the file name and counts identify it.
     """
     require(actor, "data:import")
@@ -102,7 +134,7 @@ def import_file(
     if rejects and rejects_path is not None:
         report.rejects_file = str(write_rejects(rejects_path, table, rejects))
     if rejects_sink is not None:
-        rejects_sink(rejects_csv(table, rejects) if rejects else b"")
+        rejects_sink(rejects_record(table, rejects) if rejects else b"")
     if validate_only:
         return report
     record(

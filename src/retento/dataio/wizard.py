@@ -18,6 +18,7 @@ demo relies on ``PROGRESS``.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +35,7 @@ from retento.core.errors import InvalidInput, Msg, NotFound, RetentoError
 from retento.core.hooks import emit
 from retento.dataio import service
 from retento.dataio.importer import Importer
-from retento.dataio.mapping import Mapping
+from retento.dataio.mapping import Mapping, installation_timezone
 from retento.dataio.models import ImportJob
 from retento.dataio.readers import open_table
 from retento.dataio.schemas import COLUMNS, ENTITIES
@@ -50,43 +51,96 @@ MAX_STORED_ERRORS = 1_000
 # larger ones go to a background thread whose progress the page polls.
 INLINE_BYTES = 256 * 1024
 
-# Header words people use for each field (lower case, spaces/dashes as "_"), English and Chinese.
-SYNONYMS: dict[str, dict[str, str]] = {
+# Header words people use for each field (lower case, spaces/dashes as "_"), English and Chinese,
+# beside the field's own name. A header is looked up as it is and then without a bracketed note
+# ("单价（元）", "Product number (SKU)"), so the wizard's own field labels, in either language,
+# map back (tests/dataio/test_wizard_zh.py checks every field of every entity).
+_CUSTOMER_ID = ("customer", "customer_id", "customer_no", "customer_number", "customer_code",
+                "customer_ref", "客户编号", "客户号", "客户代码", "客户id", "客户编码", "会员编号",
+                "会员号", "会员卡号")  # fmt: skip
+_PRODUCT_ID = ("sku", "product", "product_id", "product_code", "product_no", "product_number",
+               "product_ref", "item", "item_id", "item_code", "item_no", "article", "article_no",
+               "商品编号", "产品编号", "货号", "商品货号", "商品代码", "产品代码", "商品编码",
+               "产品编码", "商品id", "产品id", "物料编号", "物料号", "sku编号")  # fmt: skip
+_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "customers": {
-        "customer_id": "external_id", "customer_no": "external_id", "customer_number": "external_id",
-        "id": "external_id", "客户编号": "external_id", "客户号": "external_id",
-        "customer": "name", "customer_name": "name", "姓名": "name", "名称": "name",
-        "客户名称": "name", "e_mail": "email", "mail": "email", "邮箱": "email",
-        "电子邮件": "email", "mobile": "phone", "telephone": "phone", "电话": "phone",
-        "手机": "phone", "地址": "address", "城市": "city", "国家": "country", "标签": "tags",
-        "type": "kind", "类型": "kind", "备注": "note",
+        "external_id": (*_CUSTOMER_ID[1:], "id", "外部编号", "编号"),
+        "name": ("customer", "customer_name", "full_name", "姓名", "名称", "客户名称", "客户姓名",
+                 "客户名", "名字", "公司名称"),
+        "party_type": ("party", "person_or_organisation", "person_or_organization", "个人或组织",
+                       "客户性质", "主体类型"),
+        "kind": ("type", "customer_type", "类型", "客户类型", "客户类别"),
+        "email": ("e_mail", "mail", "email_address", "e_mail_address", "邮箱", "电子邮件",
+                  "电子邮箱", "邮件", "邮箱地址"),
+        "phone": ("mobile", "telephone", "tel", "phone_number", "mobile_phone", "cell", "电话",
+                  "手机", "手机号", "手机号码", "联系电话", "电话号码"),
+        "address": ("street", "street_address", "地址", "联系地址", "详细地址", "通讯地址"),
+        "city": ("town", "城市", "所在城市"),
+        "country": ("country_code", "国家", "国家代码", "国家/地区", "国家或地区"),
+        "acquired_on": ("acquired", "acquisition_date", "signup_date", "signed_up", "registered_on",
+                        "registration_date", "customer_since", "获客日期", "注册日期", "注册时间",
+                        "入会日期", "开户日期"),
+        "consent_email": ("email_consent", "e_mail_consent", "电子邮件许可", "邮件许可",
+                          "邮件同意"),
+        "consent_sms": ("sms_consent", "短信许可", "短信同意"),
+        "consent_phone": ("phone_consent", "电话许可", "电话同意"),
+        "consent_profiling": ("profiling_consent", "画像分析许可", "画像许可"),
+        "tags": ("tag", "labels", "标签"),
+        "owner": ("account_manager", "owner_username", "sales_rep", "负责人", "客户经理",
+                  "归属人"),
+        "custom_fields": ("custom", "extra", "自定义字段"),
+        "note": ("notes", "remark", "remarks", "comment", "comments", "备注", "说明"),
     },
     "products": {
-        "sku": "external_id", "product_id": "external_id", "code": "external_id",
-        "商品编号": "external_id", "产品编号": "external_id", "product": "name",
-        "product_name": "name", "名称": "name", "商品名称": "name", "产品名称": "name",
-        "price": "unit_price", "单价": "unit_price", "价格": "unit_price", "cost": "unit_cost",
-        "成本": "unit_cost", "类别": "category", "分类": "category", "active": "is_active",
+        "external_id": (*(w for w in _PRODUCT_ID if w != "product"), "code", "id", "外部编号",
+                        "编号"),
+        "name": ("product", "product_name", "item_name", "title", "名称", "商品名称", "产品名称",
+                 "商品名", "产品名", "品名"),
+        "category": ("product_category", "product_group", "group", "类别", "分类", "品类",
+                     "类目", "商品类别", "产品类别", "商品分类", "产品分类"),
+        "unit_price": ("price", "sale_price", "selling_price", "list_price", "单价", "价格",
+                       "售价", "销售价", "零售价", "销售单价"),
+        "unit_cost": ("cost", "cost_price", "purchase_price", "成本", "单位成本", "成本价",
+                      "进价", "采购价"),
+        "is_active": ("active", "enabled", "启用", "是否启用", "在售", "是否在售", "有效"),
     },
     "orders": {
-        "order": "order_external_id", "order_id": "order_external_id",
-        "order_no": "order_external_id", "order_number": "order_external_id",
-        "订单号": "order_external_id", "订单编号": "order_external_id",
-        "customer": "customer_external_id", "customer_id": "customer_external_id",
-        "客户编号": "customer_external_id", "date": "ordered_at", "order_date": "ordered_at",
-        "下单时间": "ordered_at", "日期": "ordered_at", "sku": "product_external_id",
-        "product": "product_external_id", "product_id": "product_external_id",
-        "商品编号": "product_external_id", "qty": "quantity", "数量": "quantity",
-        "price": "unit_price", "单价": "unit_price", "cost": "unit_cost", "渠道": "channel",
-        "状态": "status", "discount": "line_discount",
+        "order_external_id": ("order", "order_id", "order_no", "order_number", "order_code",
+                              "order_ref", "订单号", "订单编号", "订单id", "订单编码", "单号"),
+        "customer_external_id": _CUSTOMER_ID,
+        "ordered_at": ("date", "time", "timestamp", "order_date", "order_time", "ordered",
+                       "ordered_on", "下单时间", "下单日期", "订单日期", "订单时间", "日期",
+                       "时间", "交易时间", "交易日期"),
+        "product_external_id": _PRODUCT_ID,
+        "quantity": ("qty", "units", "数量", "件数", "购买数量", "销售数量"),
+        "unit_price": ("price", "sale_price", "selling_price", "单价", "价格", "售价",
+                       "销售单价", "成交价"),
+        "line_discount": ("discount", "折扣", "行折扣", "优惠", "商品折扣"),
+        "unit_cost": ("cost", "cost_price", "成本", "单位成本", "成本价"),
+        "order_discount": ("订单折扣", "订单优惠", "整单折扣", "整单优惠"),
+        "channel": ("sales_channel", "source", "渠道", "销售渠道", "下单渠道"),
+        "status": ("order_status", "状态", "订单状态"),
+        "line_no": ("line", "line_number", "行号", "明细行号", "序号"),
     },
     "touchpoints": {
-        "id": "external_id", "touchpoint_id": "external_id", "customer": "customer_external_id",
-        "customer_id": "customer_external_id", "客户编号": "customer_external_id",
-        "date": "occurred_at", "time": "occurred_at", "时间": "occurred_at", "渠道": "channel",
-        "阶段": "stage", "方向": "direction", "结果": "outcome", "备注": "note",
+        "external_id": ("id", "touchpoint_id", "contact_id", "外部编号", "编号", "接触编号"),
+        "customer_external_id": _CUSTOMER_ID,
+        "occurred_at": ("date", "time", "timestamp", "time_of_contact", "contact_time",
+                        "contact_date", "occurred", "时间", "日期", "接触时间", "联系时间",
+                        "发生时间"),
+        "channel": ("contact_channel", "渠道", "接触渠道"),
+        "stage": ("journey_stage", "阶段", "旅程阶段"),
+        "direction": ("方向",),
+        "outcome": ("result", "结果"),
+        "owner": ("agent", "user", "负责人", "经办人", "处理人"),
+        "note": ("notes", "remark", "remarks", "comment", "备注", "说明", "内容"),
     },
 }  # fmt: skip
+SYNONYMS: dict[str, dict[str, str]] = {
+    entity: {word: f for f, words in fields.items() for word in words}
+    for entity, fields in _WORDS.items()
+}
+_NOTE = re.compile(r"\s*[(（\[【][^)）\]】]*[)）\]】]\s*$")
 
 
 @dataclass
@@ -146,7 +200,7 @@ def create_job(
     *,
     actor: User,
     encoding: str | None = None,
-    timezone: str = "UTC",
+    timezone: str | None = None,
 ) -> ImportJob:
     """Step 1: keep the uploaded file once its header and first rows can be read; times without
     a zone will be read in ``timezone`` (the installation's) unless the mapping step changes it."""
@@ -169,7 +223,10 @@ def create_job(
         encoding=encoding,
         status="uploaded",
         created_by_id=actor.id,
-        mapping={"columns": guess_mapping(entity, header), "timezone": timezone},
+        mapping={
+            "columns": guess_mapping(entity, header),
+            "timezone": timezone or installation_timezone(),
+        },
     )
     session.add(job)
     session.flush()
@@ -196,13 +253,14 @@ def recent_jobs(session: Session, *, actor: User, limit: int = 10) -> list[Impor
 
 def read_preview(
     content: bytes, filename: str, encoding: str | None, n: int = PREVIEW_ROWS
-) -> tuple[list[str], list[list[str]]]:
-    """The header and the first ``n`` rows (reading errors name their line)."""
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the first ``n`` rows with their line in the file, as the problem table
+    and a spreadsheet number it (the header is line 1); reading errors name their line."""
     table = open_table(content, filename, encoding=encoding)
-    rows: list[list[str]] = []
+    rows: list[tuple[int, list[str]]] = []
     try:
-        for _line, cells in table.rows:
-            rows.append(cells)
+        for line, cells in table.rows:
+            rows.append((line, cells))
             if len(rows) >= n:
                 break
     finally:
@@ -219,8 +277,12 @@ def guess_mapping(entity: str, header: list[str]) -> dict[str, str | None]:
     for src in header:
         if not src or src in out:
             continue
-        key = src.strip().lower().replace(" ", "_").replace("-", "_")
-        target = key if key in fields else synonyms.get(key)
+        target = None
+        for text in (src, _NOTE.sub("", src)):
+            key = text.strip().strip("*：:").strip().lower().replace(" ", "_").replace("-", "_")
+            target = key if key in fields else synonyms.get(key)
+            if target:
+                break
         if target in taken:
             target = None
         out[src] = target
@@ -233,7 +295,7 @@ def job_mapping(job: ImportJob) -> Mapping:
     data = job.mapping or {}
     return Mapping(
         columns=dict(data.get("columns") or {}),
-        timezone=data.get("timezone") or "UTC",
+        timezone=data.get("timezone") or installation_timezone(),
         encoding=job.encoding,
     )
 
@@ -241,7 +303,8 @@ def job_mapping(job: ImportJob) -> Mapping:
 def save_mapping(
     session: Session, job: ImportJob, columns: dict[str, str | None], timezone: str
 ) -> None:
-    """Step 2: keep the mapping once the header satisfies it (required fields, no field twice)."""
+    """Step 2: keep the mapping once the header satisfies it (required fields, no field twice);
+    an empty ``timezone`` is the installation's."""
     if job.status not in ("uploaded", "validated", "failed") or job.phase == "running":
         raise InvalidInput("This import has already run; upload the file again.", field="file")
     fields = {c.name for c in COLUMNS[job.entity]}
@@ -251,7 +314,11 @@ def save_mapping(
                 Msg("'%(field)s' is not a field of %(entity)s.", field=dst, entity=job.entity),
                 field=src,
             )
-    mapping = Mapping(columns=dict(columns), timezone=timezone or "UTC", encoding=job.encoding)
+    mapping = Mapping(
+        columns=dict(columns),
+        timezone=timezone or installation_timezone(),
+        encoding=job.encoding,
+    )
     mapping.tz()
     table = open_table(job.content, job.filename, encoding=job.encoding)
     try:
