@@ -800,3 +800,64 @@ def test_acknowledging_while_an_order_closes_the_alert(live_pg):
                 RetentionAlert.__table__.update().values(status="open", closed_at=None)
             )  # again
             s.commit()
+
+
+def test_order_racing_the_owner_completing_the_task_ends_in_one_state(live_pg):
+    """An order comes in while the owner marks the case's task done: either the owner won (the
+    task done with their result, the case reached, then came back) or the order did (the task
+    closed as "the customer came back", the owner's request a 409 naming the state); never both,
+    never still open, never a deadlock or a 500; the revenue and the audit entries once."""
+    w = _world(live_pg)
+    with live_pg.session() as s:
+        product_id = make_product(s, unit_price=Decimal("25.00")).id
+        s.commit()
+    seen = Counter()
+    for round_ in range(6):  # a narrow window: several rounds to see both orders of arrival
+        with live_pg.session() as s:
+            manager, agent = s.get(User, w["manager_id"]), s.get(User, w["agent_id"])
+            customer = make_customer(s, owner_id=agent.id)
+            alert = _alert(s, customer, owner=agent, cause=f"r{round_}")
+            case = playbooks.apply_to_alert(s, alert.id, actor=manager)
+            task = s.scalar(select(RetentionTask).where(RetentionTask.case_id == case.id))
+            ids = (customer.id, case.id, task.id)
+            s.commit()
+        customer_id, case_id, task_id = ids
+
+        def run(i: int, task_id: int = task_id, customer_id: int = customer_id):
+            if i == 0:
+                with live_pg.client() as client:
+                    body = {"status": "done", "result": "reached", "note": "spoke to them"}
+                    return client.post(
+                        f"{API}/tasks/{task_id}/status", json=body, headers=w["headers"][0]
+                    )
+            with live_pg.session() as s:
+                data = OrderCreate(
+                    customer_id=customer_id,
+                    ordered_at=utcnow(),
+                    lines=[{"product_id": product_id, "quantity": 1}],
+                )
+                o = create_order(s, data, actor=s.get(User, w["manager_id"]))
+                s.commit()
+                return o.id
+
+        results = run_parallel(2, run)
+        _no_errors(results)
+        owner = results[0]
+        assert owner.status_code in (200, 409), owner.text
+        with live_pg.session() as s:
+            task = s.get(RetentionTask, task_id)
+            case = s.get(RetentionCase, case_id)
+            assert case.outcome == "came_back" and case.revenue == Decimal("25.00")
+            assert s.get(RetentionOpenCase, customer_id) is None
+            assert _audits(s, "retention_task", task_id) == 1
+            if owner.status_code == 200:
+                assert (task.status, task.result, task.note) == ("done", "reached", "spoke to them")
+                assert case.reached is True
+                seen["owner first"] += 1
+            else:
+                assert owner.json()["code"] == "conflict" and "cancelled" in owner.json()["detail"]
+                assert task.status == "cancelled" and task.result is None
+                assert task.note == "Closed automatically: the customer came back (ordered again)."
+                assert case.reached is None
+                seen["order first"] += 1
+    assert sum(seen.values()) == 6, seen

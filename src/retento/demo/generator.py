@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from retento.audit.service import record
 from retento.auth.models import User
 from retento.core.db import Base
+from retento.core.locking import IN_TRANSACTION_COUNTERS
 from retento.customers.models import Customer, CustomerTag
 from retento.orders.models import Order, OrderLine, Refund
 from retento.products.models import Product
@@ -623,7 +624,9 @@ def domain_steps() -> list[Step]:
 
 # --------------------------------------------------------------------------- public API
 def business_tables() -> list[Table]:
-    """Tables holding business data (everything depending on customers or products), children first."""
+    """Tables holding business data (everything depending on customers or products, and tables
+    that say so with ``info={"business_data": True}``: counters over such rows without a foreign
+    key), children first."""
     from retento.models import import_all_models
 
     import_all_models()
@@ -637,6 +640,7 @@ def business_tables() -> list[Table]:
             if t.name not in deps and any(fk.column.table.name in deps for fk in t.foreign_keys):
                 deps.add(t.name)
                 changed = True
+    deps |= {t.name for t in tables if t.info.get("business_data")}
     return [t for t in reversed(tables) if t.name in deps]
 
 
@@ -644,6 +648,8 @@ def reset_business_data(session: Session) -> None:
     """Delete customers, products and everything hanging off them (users and audit stay)."""
     from sqlalchemy import inspect
 
+    # The counters are deleted here, in this transaction: numbers are then reserved in it too.
+    session.info[IN_TRANSACTION_COUNTERS] = True
     conn = session.connection()
     present = set(inspect(conn).get_table_names())  # models may be ahead of the migrations
     for t in business_tables():
@@ -678,6 +684,7 @@ def generate(
         progress=progress or (lambda _s, _f: None),
     )
     rng = np.random.default_rng(seed)
+    session.info[IN_TRANSACTION_COUNTERS] = True  # one transaction writes the whole data set
     session.flush()
     for step in steps or [*STEPS, *domain_steps()]:
         step(session, rng, ctx)

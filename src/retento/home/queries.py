@@ -69,7 +69,13 @@ def agent_view(session: Session, user: User, f: DashFilters, now: datetime) -> d
             session, start=f.start, end=f.end, customers=customers, assignee_id=user.id
         ),
         "tasks": retention_home.home_tasks(
-            session, user.id, today=now.date(), start=f.start, end=f.end, customers=customers
+            session,
+            user.id,
+            today=now.date(),
+            start=f.start,
+            end=f.end,
+            customers=customers,
+            locale=user.locale or "",  # the page's language: the user's saved one
         ),
     }
 

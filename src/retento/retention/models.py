@@ -214,6 +214,8 @@ class RetentionSeq(Base):
     arms stay random; that block is only less exactly balanced)."""
 
     __tablename__ = "retention_seqs"
+    # Deleted with the cases it numbers when the demo's business data is reset.
+    __table_args__ = {"info": {"business_data": True}}
 
     playbook_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     value_class: Mapped[str] = mapped_column(String(20), primary_key=True)

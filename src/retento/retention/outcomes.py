@@ -4,6 +4,10 @@ The ``order.created`` and ``orders.imported`` hooks mark a pending case as came 
 the ``retention_outcomes`` job settles every case whose window has ended from the orders table
 (so orders that reached the database another way count too): came back with the window's
 revenue, or lost. Settling is idempotent.
+
+A case that settles (came back or lost, by an order, the job or by hand) closes its owner's
+open task in the same transaction: cancelled, with a note saying why, in the audit log. The
+task is locked before the case, as every path that takes both.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from retento.core.money import ZERO
 from retento.orders.models import Order
 from retento.retention.models import RetentionAlert, RetentionCase
 from retento.retention.playbooks import release_open_cases
+from retento.retention.tasks import close_settled_tasks, lock_open_tasks
 
 # Alerts about lapsing that an order answers: closed when the customer orders again.
 CLOSED_BY_ORDER = ("churn_risk", "rhythm")
@@ -37,6 +42,12 @@ def on_orders(session: Session, orders: list) -> int:
             by_customer.setdefault(o.customer_id, []).append(o)
     if not by_customer:
         return 0
+    # The open tasks of the customers' pending cases first (the task, then its case: the order
+    # of set_task_status), so an owner completing one at this moment cannot deadlock with us.
+    pending = select(RetentionCase.id).where(
+        RetentionCase.customer_id.in_(list(by_customer)), RetentionCase.outcome == "pending"
+    )
+    tasks = lock_open_tasks(session, session.scalars(pending).all())
     cases = session.scalars(
         lock_each(
             select(RetentionCase)
@@ -62,6 +73,8 @@ def on_orders(session: Session, orders: list) -> int:
             case.revenue = (case.revenue or ZERO) + (o.revenue or ZERO)
             changed += 1
     release_open_cases(session, settled)
+    came_back = set(settled)
+    close_settled_tasks(session, [c for c in cases if c.id in came_back], tasks)
     now = utcnow()
     # Locked (after the cases, as every path taking both): an owner acknowledging the alert at
     # this moment is waited for, then the alert is closed, instead of the order's hook failing
@@ -85,15 +98,25 @@ def on_orders(session: Session, orders: list) -> int:
 def settle(session: Session, now: datetime | None = None) -> dict[str, int]:
     """Settle cases whose window has ended: came back (with revenue) or lost."""
     now = now or utcnow()
-    due = session.scalars(
-        lock_each(
-            select(RetentionCase)
-            .where(RetentionCase.outcome == "pending", RetentionCase.window_ends_at < now)
-            .order_by(RetentionCase.id)
-            .limit(5000),
-            skip_locked=True,
-        )
+    ripe = (RetentionCase.outcome == "pending", RetentionCase.window_ends_at < now)
+    candidates = session.scalars(
+        select(RetentionCase.id).where(*ripe).order_by(RetentionCase.id).limit(5000)
     ).all()
+    # Their open tasks before the cases (the one order of every path taking both); a parallel
+    # job waits here, then finds those tasks closed and the cases settled.
+    tasks = lock_open_tasks(session, candidates)
+    due = (
+        session.scalars(
+            lock_each(
+                select(RetentionCase)
+                .where(RetentionCase.id.in_(candidates), *ripe)
+                .order_by(RetentionCase.id),
+                skip_locked=True,
+            )
+        ).all()
+        if candidates
+        else []
+    )
     out = {"came_back": 0, "lost": 0}
     for case in due:
         first, revenue = session.execute(
@@ -113,6 +136,7 @@ def settle(session: Session, now: datetime | None = None) -> dict[str, int]:
             out["lost"] += 1
     release_open_cases(session, [case.id for case in due])
     session.flush()
+    close_settled_tasks(session, due, tasks)
     return out
 
 
@@ -136,6 +160,8 @@ def record_outcome(
     case = session.get(RetentionCase, case_id)
     if case is None:
         raise NotFound("Case", case_id)
+    # The case's open task first (task, then case), in case it is marked lost now.
+    tasks = lock_open_tasks(session, [case.id]) if lost else {}
     lock_for_edit(session, case, version)
     before = snapshot(case)
     if reached is not None:
@@ -162,4 +188,6 @@ def record_outcome(
         case.note = "\n".join(x for x in (kept, text) if x) or None
     session.flush()
     record(session, actor, "update", "retention_case", case.id, before, snapshot(case))
+    if lost:
+        close_settled_tasks(session, [case], tasks, actor=actor)
     return case

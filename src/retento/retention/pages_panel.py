@@ -15,6 +15,7 @@ from retento.customers.models import Customer
 from retento.customers.panels import Panel, register_panel
 from retento.retention import reasons
 from retento.retention.models import RetentionAlert, RetentionCase, RetentionPlaybook, RetentionTask
+from retento.retention.tasks import display_texts
 from retento.web.i18n import N_
 from retento.web.labels import register_labels
 from retento.web.render import request_locale
@@ -89,6 +90,8 @@ def retention_panel(
             for a in alerts
         ],
         "tasks": tasks,
+        # The playbook's name in the reader's language (the title was written in the owner's).
+        "titles": {k: v[0] for k, v in display_texts(session, tasks, locale).items()},
         "cases": [(c, zh if locale == "zh_CN" else en) for c, en, zh in cases],
     }
 

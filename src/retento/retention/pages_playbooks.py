@@ -23,6 +23,7 @@ from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import (
     PageUser,
+    error_text,
     flash,
     form_errors,
     page_router,
@@ -43,20 +44,10 @@ MONEY_MESSAGES = (
 
 TEXT_FIELDS = ("action", "name_en", "name_zh", "script_en", "script_zh")
 NUMBER_FIELDS = ("due_days", "control_share", "window_days", "cost", "offer_points")
+# The editor's labels (the service's, so its messages name a field as the form does); class and
+# reason are fixed once a playbook exists, so the conflict page does not compare them.
 FIELD_LABELS = {
-    "action": N_("Action"),
-    "name_en": N_("Name (English)"),
-    "name_zh": N_("Name (Chinese)"),
-    "script_en": N_("Script (English)"),
-    "script_zh": N_("Script (Chinese)"),
-    "due_days": N_("Due after (days)"),
-    "control_share": N_("Control-group share"),
-    "window_days": N_("Came-back window (days)"),
-    "cost": N_("Cost per treated customer"),
-    "offer_points": N_("Offer (loyalty points)"),
-    "offer_reward_id": N_("Offer (loyalty voucher)"),
-    "segment": N_("Only customers in segment"),
-    "enabled": N_("Enabled"),
+    k: v for k, v in playbooks.FIELD_LABELS.items() if k not in ("value_class", "reason")
 }
 
 
@@ -250,6 +241,18 @@ def playbook_new(request: Request, session: DbSession, user: PageUser) -> Respon
     return _form(request, session, user, None, defaults)
 
 
+def _all_errors(
+    request: Request, data: dict[str, Any], errors: dict[str, str], pb: RetentionPlaybook | None
+) -> dict[str, str]:
+    """The form's own errors (numbers that do not parse, empty names) and, at once, what the
+    service would refuse in the other fields (ranges, cost), each on its field."""
+    out = {k: tr(request, v) for k, v in errors.items()}
+    rest = {k: v for k, v in data.items() if k not in errors and v != ""}
+    for fe in playbooks.check_values(rest, pb):
+        out.setdefault(fe.field or "", error_text(request, fe.message))
+    return out
+
+
 def _errors(request: Request, exc: RetentoError) -> dict[str, str]:
     errs = form_errors(request, exc)
     if exc.status == 409 and exc.field == "reason":
@@ -267,7 +270,7 @@ def playbook_create(
     data["reason"] = str(form.get("reason") or ANY_REASON)
     shown = {**dict(form), "enabled": data["enabled"]}
     if errors:
-        errs = {k: tr(request, v) for k, v in errors.items()}
+        errs = _all_errors(request, data, errors, None)
         return _form(request, session, user, None, shown, errs, 422)
     sp = session.begin_nested()
     try:
@@ -302,7 +305,7 @@ def playbook_update(
     shown = {**dict(form), "enabled": data["enabled"]}
     shown["value_class"], shown["reason"] = pb.value_class, pb.reason
     if errors:
-        errs = {k: tr(request, v) for k, v in errors.items()}
+        errs = _all_errors(request, data, errors, pb)
         return _form(request, session, user, pb, shown, errs, 422)
     sp = session.begin_nested()
     try:

@@ -34,7 +34,16 @@ from retento.web.conflict import STALE, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
-from retento.web.render import PageUser, error_text, flash, page_router, redirect, render, tr
+from retento.web.render import (
+    PageUser,
+    error_text,
+    flash,
+    page_router,
+    redirect,
+    render,
+    request_locale,
+    tr,
+)
 
 router = page_router()
 
@@ -65,11 +74,14 @@ def _page(request: Request, session: Session, user: User, errors=None, status_co
         else {}
     )
     offers = _offers(request, session, rows)
+    # Title and script from the playbook in the reader's language (stored in the owner's).
+    texts = tasks.display_texts(session, rows, request_locale(request))
     today = utcnow().astimezone(ZoneInfo(request.app.state.settings.timezone)).date()
     ctx = {
         "rows": rows,
         "names": names,
         "offers": offers,
+        "texts": texts,
         "has_next": has_next,
         "offset": offset,
         "limit": PAGE_SIZE,
@@ -172,5 +184,6 @@ def task_status(
         "cancelled": N_("Task cancelled: %(title)s"),
         "open": N_("Task reopened: %(title)s"),
     }
-    flash(request, tr(request, messages[task.status], title=task.title))
+    title = tasks.display_title(session, task, request_locale(request))
+    flash(request, tr(request, messages[task.status], title=title))
     return redirect(request, _back(form))

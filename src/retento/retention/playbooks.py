@@ -23,8 +23,8 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
-from retento.core.locking import key_share_row, lock_row
+from retento.core.errors import Conflict, FieldError, InvalidInput, Msg, NotFound, Term
+from retento.core.locking import IN_TRANSACTION_COUNTERS, key_share_row, lock_row
 from retento.core.money import ZERO, to_money
 from retento.core.validation import check_name
 from retento.core.versioning import lock_for_edit
@@ -101,79 +101,156 @@ def get_playbook(session: Session, playbook_id: int, *, actor: User) -> Retentio
     return pb
 
 
-def _clean(data: dict[str, Any], pb: RetentionPlaybook | None) -> dict[str, Any]:
+# The fields as the playbook editor labels them (msgids): a message about a field names it by
+# its label in a translated text (``Term``), by its code in the API's English one.
+FIELD_LABELS = {
+    "value_class": N_("Customer class"),
+    "reason": N_("Reason"),
+    "action": N_("Action"),
+    "name_en": N_("Name (English)"),
+    "name_zh": N_("Name (Chinese)"),
+    "script_en": N_("Script (English)"),
+    "script_zh": N_("Script (Chinese)"),
+    "due_days": N_("Due after (days)"),
+    "control_share": N_("Control-group share"),
+    "window_days": N_("Came-back window (days)"),
+    "cost": N_("Cost per treated customer"),
+    "offer_points": N_("Offer (loyalty points)"),
+    "offer_reward_id": N_("Offer (loyalty voucher)"),
+    "segment": N_("Only customers in segment"),
+    "enabled": N_("Enabled"),
+}
+
+
+def _field(key: str) -> Term:
+    return Term(key, FIELD_LABELS.get(key))
+
+
+def _collect(errors: list[FieldError], fn, *args) -> Any:
+    """``fn(*args)``; an ``InvalidInput`` it raises is added to ``errors`` (None returned)."""
+    try:
+        return fn(*args)
+    except InvalidInput as exc:
+        errors.extend(exc.errors or [FieldError(exc.field, exc.message)])
+        return None
+
+
+def _raise_all(errors: list[FieldError]) -> None:
+    """One 422 naming every field that was refused (the first one's message as its detail)."""
+    if errors:
+        raise InvalidInput(errors[0].message, field=errors[0].field, errors=errors)
+
+
+def _clean_one(key: str, v: Any) -> Any:
+    if key == "action":
+        if v not in ACTIONS:
+            raise InvalidInput(
+                Msg("action must be one of %(choices)s.", choices=", ".join(ACTIONS)),
+                field="action",
+            )
+    elif key in ("name_en", "name_zh"):
+        v = str(v).strip()
+        if not v or len(v) > 120:
+            raise InvalidInput("A name of 1 to 120 characters is needed.", field=key)
+        try:
+            v = check_name(v)  # no bidirectional controls ('\u202egpj.exe' reads 'exe.jpg')
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field=key) from None
+    elif key in ("script_en", "script_zh"):
+        v = str(v).strip()
+        if len(v) > 5000:
+            raise InvalidInput("The script is longer than 5000 characters.", field=key)
+    elif key in ("due_days", "window_days", "offer_points"):
+        top = {"due_days": 365, "window_days": 730, "offer_points": 1_000_000}[key]
+        low = 1 if key == "window_days" else 0
+        try:
+            v = int(v)
+            ok = low <= v <= top
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise InvalidInput(
+                Msg(
+                    "%(field)s must be a whole number from %(low)s to %(top)s.",
+                    field=_field(key),
+                    low=low,
+                    top=top,
+                ),
+                field=key,
+            )
+    elif key == "control_share":
+        try:
+            v = float(v)
+            ok = 0.0 <= v < 1.0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise InvalidInput(
+                Msg(
+                    "%(field)s must be at least 0 and below 1 (0: no control group).",
+                    field=_field(key),
+                ),
+                field=key,
+            )
+    elif key == "cost":
+        try:
+            v = to_money(v)  # finite, two decimals at most: a raw NaN never gets compared
+        except ValueError:
+            raise InvalidInput("cost must be an amount of money.", field=key) from None
+        if v < 0 or v >= Decimal("1e12"):
+            raise InvalidInput("cost must not be negative.", field=key)
+    elif key == "offer_reward_id":
+        try:
+            v = int(v)
+        except (TypeError, ValueError):
+            raise InvalidInput("offer_reward_id must be a reward id.", field=key) from None
+        if v < 0:
+            raise InvalidInput("offer_reward_id must be a reward id.", field=key)
+        v = v or None  # 0: no voucher
+    elif key == "enabled":
+        v = bool(v)
+    return v
+
+
+def _clean(
+    data: dict[str, Any], pb: RetentionPlaybook | None, errors: list[FieldError] | None = None
+) -> dict[str, Any]:
+    """The checked values of ``data``; every refused field is reported at once (422 with one
+    ``FieldError`` each), or added to ``errors`` when the caller collects more of its own."""
+    own: list[FieldError] = [] if errors is None else errors
     out: dict[str, Any] = {}
     for key in EDITABLE:
         if key not in data or data[key] is None:
             continue
-        v = data[key]
-        if key == "action":
-            if v not in ACTIONS:
-                raise InvalidInput(
-                    Msg("action must be one of %(choices)s.", choices=", ".join(ACTIONS)),
-                    field="action",
-                )
-        elif key in ("name_en", "name_zh"):
-            v = str(v).strip()
-            if not v or len(v) > 120:
-                raise InvalidInput("A name of 1 to 120 characters is needed.", field=key)
-            try:
-                v = check_name(v)  # no bidirectional controls ('\u202egpj.exe' reads 'exe.jpg')
-            except ValueError as exc:
-                raise InvalidInput(str(exc), field=key) from None
-        elif key in ("script_en", "script_zh"):
-            v = str(v).strip()
-            if len(v) > 5000:
-                raise InvalidInput("The script is longer than 5000 characters.", field=key)
-        elif key in ("due_days", "window_days", "offer_points"):
-            v = int(v)
-            top = {"due_days": 365, "window_days": 730, "offer_points": 1_000_000}[key]
-            low = 1 if key == "window_days" else 0
-            if not low <= v <= top:
-                raise InvalidInput(
-                    Msg(
-                        "%(field)s must be between %(low)s and %(top)s.",
-                        field=key,
-                        low=low,
-                        top=top,
-                    ),
-                    field=key,
-                )
-        elif key == "control_share":
-            v = float(v)
-            if not 0.0 <= v < 1.0:
-                raise InvalidInput(
-                    "control_share must be at least 0 and below 1 (0: no control group).",
-                    field=key,
-                )
-        elif key == "cost":
-            try:
-                v = to_money(v)  # finite, two decimals at most: a raw NaN never gets compared
-            except ValueError:
-                raise InvalidInput("cost must be an amount of money.", field=key) from None
-            if v < 0 or v >= Decimal("1e12"):
-                raise InvalidInput("cost must not be negative.", field=key)
-        elif key == "offer_reward_id":
-            try:
-                v = int(v)
-            except (TypeError, ValueError):
-                raise InvalidInput("offer_reward_id must be a reward id.", field=key) from None
-            if v < 0:
-                raise InvalidInput("offer_reward_id must be a reward id.", field=key)
-            v = v or None  # 0: no voucher
-        elif key == "segment":
+        if key == "segment":
             from retento.insights.segments_service import parse_filter
 
-            picked = parse_filter(str(v), field="segment")  # "12:0", or "" for no filter
+            try:
+                picked = parse_filter(str(data[key]), field="segment")  # "12:0", or "" (none)
+            except InvalidInput as exc:
+                own.extend(exc.errors or [FieldError(exc.field, exc.message)])
+                continue
             out["segment_id"], out["segment_cluster"] = picked if picked else (None, None)
             continue
-        elif key == "enabled":
-            v = bool(v)
-        out[key] = v
+        failed = len(own)
+        v = _collect(own, _clean_one, key, data[key])
+        if len(own) == failed:
+            out[key] = v
     action = out.get("action", pb.action if pb else None)
-    if action == "let_go" and out.get("cost", pb.cost if pb else ZERO) != ZERO:
-        raise InvalidInput("Letting go is recorded with no spend: cost must be 0.", field="cost")
+    cost_ok = not any(e.field == "cost" for e in own)
+    if action == "let_go" and cost_ok and out.get("cost", pb.cost if pb else ZERO) != ZERO:
+        own.append(FieldError("cost", "Letting go is recorded with no spend: cost must be 0."))
+    if errors is None:
+        _raise_all(own)
     return out
+
+
+def check_values(data: dict[str, Any], pb: RetentionPlaybook | None = None) -> list[FieldError]:
+    """What ``create_playbook`` / ``update_playbook`` would refuse in ``data`` without the
+    database (ranges, names, cost): the editor shows these next to its own parse errors."""
+    errors: list[FieldError] = []
+    _clean(data, pb, errors)
+    return errors
 
 
 def _check_reward(session: Session, values: dict[str, Any], pb: RetentionPlaybook | None) -> None:
@@ -210,19 +287,26 @@ def create_playbook(session: Session, data: dict[str, Any], *, actor: User) -> R
     require(actor, "retention:manage")
     ensure_defaults(session)
     cls, reason = data.get("value_class"), data.get("reason") or ANY_REASON
+    errors: list[FieldError] = []
     if cls not in CLASSES:
-        raise InvalidInput(
-            Msg("value_class must be one of %(choices)s.", choices=", ".join(CLASSES)),
-            field="value_class",
+        errors.append(
+            FieldError(
+                "value_class",
+                Msg("value_class must be one of %(choices)s.", choices=", ".join(CLASSES)),
+            )
         )
     if reason != ANY_REASON and reason not in RULE_CODES:
-        raise InvalidInput(Msg("Unknown reason '%(reason)s'.", reason=reason), field="reason")
+        errors.append(FieldError("reason", Msg("Unknown reason '%(reason)s'.", reason=reason)))
     for key in ("action", "name_en", "name_zh"):
         if not data.get(key):
-            raise InvalidInput(Msg("%(field)s is required.", field=key), field=key)
-    values = _clean(data, None)
-    _check_reward(session, values, None)
-    _check_segment(session, values, None)
+            errors.append(FieldError(key, Msg("%(field)s must be filled in.", field=_field(key))))
+    missing = {e.field for e in errors}
+    values = _clean({k: v for k, v in data.items() if k not in missing}, None, errors)
+    if not any(e.field == "offer_reward_id" for e in errors):
+        _collect(errors, _check_reward, session, values, None)
+    if not any(e.field == "segment" for e in errors):
+        _collect(errors, _check_segment, session, values, None)
+    _raise_all(errors)
     exists = session.scalar(
         select(RetentionPlaybook.id).where(
             RetentionPlaybook.value_class == cls, RetentionPlaybook.reason == reason
@@ -258,9 +342,13 @@ def update_playbook(
     pb = get_playbook(session, playbook_id, actor=actor)
     lock_for_edit(session, pb, version)
     before = snapshot(pb)
-    values = _clean(data, pb)
-    _check_reward(session, values, pb)
-    _check_segment(session, values, pb)
+    errors: list[FieldError] = []
+    values = _clean(data, pb, errors)
+    if not any(e.field == "offer_reward_id" for e in errors):
+        _collect(errors, _check_reward, session, values, pb)
+    if not any(e.field == "segment" for e in errors):
+        _collect(errors, _check_segment, session, values, pb)
+    _raise_all(errors)
     for key, v in values.items():
         setattr(pb, key, v)
     session.flush()
@@ -361,7 +449,8 @@ def reserve_seq(session: Session, playbook_id: int, value_class: str) -> int:
     before that loses only numbers no committed case holds. A transaction that rolls back
     after reserving leaves a gap. SQLite serialises writers anyway (a second connection would
     wait for this session's own write lock): there the number is reserved in the session's
-    transaction, and a rollback takes it back.
+    transaction, and a rollback takes it back; so it is where the session asks for it
+    (``core.locking.IN_TRANSACTION_COUNTERS``: the demo, which resets the counters itself).
     """
     from sqlalchemy.dialects import postgresql, sqlite
 
@@ -376,7 +465,7 @@ def reserve_seq(session: Session, playbook_id: int, value_class: str) -> int:
         )
         .returning(RetentionSeq.next_seq)
     )
-    if not pg:
+    if not pg or session.info.get(IN_TRANSACTION_COUNTERS):
         return int(session.execute(stmt).scalar_one()) - 1
     engine = getattr(bind, "engine", bind)
     with engine.begin() as conn:
@@ -628,20 +717,25 @@ def _act(
         case.note = "\n".join(x for x in (case.note, voucher.note) if x)
         line = voucher_line(voucher.state, voucher.reward_name, voucher.value, zh)
         script = (script + "\n\n" if script else "") + line
-    session.add(
-        RetentionTask(
-            case_id=case.id,
-            customer_id=alert.customer_id,
-            owner_id=alert.owner_id,
-            kind="task" if pb.action == "task" else pb.action,
-            title=f"{name}: {customer.name if customer else alert.customer_id}"[:200],
-            script=script,
-            due_on=(now + timedelta(days=pb.due_days)).date(),
-            status="open",
-            created_at=now,
-            updated_at=now,
-        )
+    task = RetentionTask(
+        case_id=case.id,
+        customer_id=alert.customer_id,
+        owner_id=alert.owner_id,
+        kind="task" if pb.action == "task" else pb.action,
+        title=f"{name}: {customer.name if customer else alert.customer_id}"[:200],
+        script=script,
+        due_on=(now + timedelta(days=pb.due_days)).date(),
+        status="open",
+        created_at=now,
+        updated_at=now,
     )
+    if case.outcome != "pending":
+        # The customer came back (or the case was marked lost) before the worker got to the
+        # queued action: the task is kept for the record, closed as the settling closes one.
+        from retento.retention.tasks import close_settled_task
+
+        close_settled_task(task, case.outcome, now)
+    session.add(task)
 
 
 def carry_out_action(

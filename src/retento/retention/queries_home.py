@@ -12,6 +12,7 @@ from retento.customers.models import Customer
 from retento.retention import queries_web as q
 from retento.retention.models import RetentionAlert, RetentionTask
 from retento.scoring.models import VALUE_CLASSES, CustomerScore
+from retento.web.i18n import normalise_locale
 
 OPEN_ALERTS = ("open", "acknowledged")
 
@@ -38,9 +39,11 @@ def home_tasks(
     end: datetime | None = None,
     customers: Select | None = None,
     limit: int = 10,
+    locale: str | None = None,
 ) -> dict[str, Any]:
     """The owner's open win-back tasks (overdue first, then by due day), and how many they
-    finished in ``[start, end)``."""
+    finished in ``[start, end)``; with ``locale`` the titles name the playbook in that language
+    (``tasks.display_texts``), else as stored."""
     where = [RetentionTask.owner_id == user_id, RetentionTask.status == "open"]
     if customers is not None:
         where.append(RetentionTask.customer_id.in_(customers))
@@ -64,6 +67,12 @@ def home_tasks(
         done = done.where(RetentionTask.done_at >= start, RetentionTask.done_at < end)
     if customers is not None:
         done = done.where(RetentionTask.customer_id.in_(customers))
+    titles: dict[int, str] = {}
+    if locale is not None and rows:
+        from retento.retention.tasks import display_texts
+
+        texts = display_texts(session, [t for t, _ in rows], normalise_locale(locale))
+        titles = {k: v[0] for k, v in texts.items()}
     return {
         "count": int(total or 0),
         "overdue": int(overdue or 0),
@@ -71,7 +80,7 @@ def home_tasks(
         "rows": [
             {
                 "id": t.id,
-                "title": t.title,
+                "title": titles.get(t.id, t.title),
                 "customer_id": t.customer_id,
                 "customer": name,
                 "due_on": t.due_on,

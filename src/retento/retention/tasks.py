@@ -17,15 +17,28 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
-from retento.core.locking import lock_row
+from retento.core.locking import lock_each, lock_row
 from retento.core.pagination import paginate
 from retento.core.versioning import lock_for_edit
-from retento.retention.models import TASK_RESULTS, TASK_STATUSES, RetentionCase, RetentionTask
+from retento.retention.models import (
+    TASK_RESULTS,
+    TASK_STATUSES,
+    RetentionCase,
+    RetentionPlaybook,
+    RetentionTask,
+)
 from retento.retention.service import _check_agent_owns
+from retento.web.i18n import N_, system_text
 from retento.web.labels import label_msgid
 
 # open → done | cancelled; done/cancelled → open (reopen)
 TASK_TRANSITIONS = {"open": ("done", "cancelled"), "done": ("open",), "cancelled": ("open",)}
+
+# Written on a task closed because its case settled (in the installation's language).
+SETTLED_NOTES = {
+    "came_back": N_("Closed automatically: the customer came back (ordered again)."),
+    "lost": N_("Closed automatically: the case was settled as lost."),
+}
 
 
 def task_query(
@@ -190,3 +203,128 @@ def _record_on_case(session: Session, task: RetentionTask, actor: User) -> None:
             case.offer_accepted = task.result == "offer_accepted"
     session.flush()
     record(session, actor, "update", "retention_case", case.id, before, snapshot(case))
+
+
+# --- tasks of settled cases ---------------------------------------------------------------------
+
+
+def lock_open_tasks(session: Session, case_ids) -> dict[int, RetentionTask]:
+    """The open tasks of ``case_ids``, locked, by case id.
+
+    Every path that takes a task and its case locks the task first (``set_task_status``), so
+    the order hooks, the settling job and "mark lost" call this *before* they lock the cases:
+    an owner completing the task at that moment is waited for (then the task is no longer
+    open and is left as the owner left it), or waits and finds it closed (409)."""
+    ids = sorted({int(i) for i in case_ids})
+    if not ids:
+        return {}
+    tasks = session.scalars(
+        lock_each(
+            select(RetentionTask)
+            .where(RetentionTask.case_id.in_(ids), RetentionTask.status == "open")
+            .order_by(RetentionTask.id)
+        )
+    ).all()
+    return {t.case_id: t for t in tasks if t.status == "open"}
+
+
+def close_settled_tasks(
+    session: Session,
+    cases,
+    locked: dict[int, RetentionTask] | None = None,
+    *,
+    actor: User | None = None,
+) -> int:
+    """Cancel the open task of each settled case (came back or lost), with a note saying why;
+    one audit entry per task. ``locked`` are the tasks ``lock_open_tasks`` locked before the
+    cases; a task created after that (the worker carried out a queued action meanwhile) is
+    locked here. Returns the tasks closed."""
+    settled = {c.id: c.outcome for c in cases if c.outcome in SETTLED_NOTES}
+    if not settled:
+        return 0
+    tasks = {k: t for k, t in (locked or {}).items() if k in settled}
+    missing = [cid for cid in settled if cid not in tasks]
+    if missing:
+        tasks.update(lock_open_tasks(session, missing))
+    closed = 0
+    now = utcnow()
+    for case_id in sorted(tasks):
+        task = tasks[case_id]
+        if task.status != "open":
+            continue
+        before = snapshot(task)
+        close_settled_task(task, settled[case_id], now)
+        session.flush()
+        record(session, actor, "update", "retention_task", task.id, before, snapshot(task))
+        closed += 1
+    return closed
+
+
+def close_settled_task(task: RetentionTask, outcome: str, now) -> None:
+    """Cancel ``task`` (no result: the owner did not finish it) with the note of ``outcome``;
+    the owner's own note is kept above it."""
+    text = system_text(SETTLED_NOTES[outcome])
+    task.status = "cancelled"
+    task.result, task.done_at, task.done_by_id = None, None, None
+    task.note = "\n".join(x for x in ((task.note or "")[: 5000 - len(text) - 1], text) if x)
+    task.updated_at = now
+
+
+# --- the task's title and script in the reader's language -----------------------------------
+
+
+def _swap(text: str, texts: tuple[str, str], want: str, sep: str) -> str:
+    """``text`` with its leading playbook text (in either language) replaced by ``want``."""
+    if not want or (text == want or text.startswith(want + sep)):
+        return text
+    for own in texts:
+        if own and own != want and (text == own or text.startswith(own + sep)):
+            return want + text[len(own) :]
+    return text
+
+
+def display_texts(
+    session: Session, tasks: list[RetentionTask], locale: str
+) -> dict[int, tuple[str, str]]:
+    """``{task id: (title, script)}`` in the reader's language.
+
+    A task's title ("<playbook name>: <customer>") and script were written once, in its owner's
+    language, when the case's action was carried out; the stored text stays (the API and the
+    audit log show it). On the pages the playbook's part is shown from the playbook in the
+    reader's language instead, when the stored text still starts with the playbook's name
+    (script) in English or Chinese. A title someone edited, or one written under a name the
+    playbook no longer has, is shown as stored."""
+    case_ids = {t.case_id for t in tasks if t.case_id is not None}
+    books: dict[int, tuple[str, str, str, str]] = {}
+    if case_ids:
+        rows = session.execute(
+            select(
+                RetentionCase.id,
+                RetentionPlaybook.name_en,
+                RetentionPlaybook.name_zh,
+                RetentionPlaybook.script_en,
+                RetentionPlaybook.script_zh,
+            )
+            .join(RetentionPlaybook, RetentionPlaybook.id == RetentionCase.playbook_id)
+            .where(RetentionCase.id.in_(case_ids))
+        ).all()
+        books = {r[0]: tuple(r[1:]) for r in rows}
+    zh = locale.startswith("zh")
+    out: dict[int, tuple[str, str]] = {}
+    for t in tasks:
+        book = books.get(t.case_id) if t.case_id is not None else None
+        if book is None:
+            out[t.id] = (t.title, t.script or "")
+            continue
+        name_en, name_zh, script_en, script_zh = book
+        title = _swap(t.title, (name_en, name_zh), name_zh if zh else name_en, ": ")
+        script = _swap(
+            t.script or "", (script_en, script_zh), script_zh if zh else script_en, "\n\n"
+        )
+        out[t.id] = (title, script)
+    return out
+
+
+def display_title(session: Session, task: RetentionTask, locale: str) -> str:
+    """One task's title in the reader's language (see ``display_texts``)."""
+    return display_texts(session, [task], locale)[task.id][0]
