@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from annotated_types import Ge, Le
@@ -82,6 +82,50 @@ def iso_only(value: Any) -> Any:
 
 Day = Annotated[date, BeforeValidator(iso_only), AfterValidator(check_day)]
 """A calendar date between 1900-01-01 and 2200-12-31."""
+
+
+def not_after_tomorrow(value: date) -> date:
+    """A date that has happened (a day of slack for time zones): a customer since next year, a
+    birthday to come, is a typing error."""
+    if value > datetime.now(UTC).date() + timedelta(days=1):
+        raise ValueError(Msg("lies in the future"))
+    return value
+
+
+PastDay = Annotated[Day, AfterValidator(not_after_tomorrow)]
+"""A ``Day`` that is not in the future."""
+
+FUTURE_SLACK = timedelta(minutes=5)
+"""How far ahead of the server's clock a recorded time may be (a client's clock runs fast)."""
+
+
+def check_not_future(value: datetime | None, field: str, now: datetime) -> None:
+    """Refuse a recorded time (a touchpoint, a complaint received) later than ``now``."""
+    if value is not None and value > now + FUTURE_SLACK:
+        raise InvalidInput(Msg("lies in the future"), field=field)
+
+
+_PHONE_SEPARATORS = re.compile(r"[\s+\-().\/#*]|ext\.?|[xX]|转|分机")
+
+
+def check_phone(value: str | None) -> str | None:
+    """A phone number: digits with the usual separators (spaces, + ( ) - . /) and an extension
+    after x, ext, 转 or 分机; 3 to 20 digits. Free text ("abc-not-phone") is refused, or a
+    search by the number's digits could never find the customer."""
+    if value is None or not value.strip():
+        return None
+    digits = _PHONE_SEPARATORS.sub("", value.strip())
+    if not digits.isascii() or not digits.isdigit() or not 3 <= len(digits) <= 20:
+        raise ValueError(
+            Msg(
+                "is not a phone number (digits, with + ( ) - . spaces; x or 转 before an extension)"
+            )
+        )
+    return value.strip()
+
+
+Phone = Annotated[str, AfterValidator(check_phone)]
+"""A phone number (``check_phone``), stripped."""
 
 UTCDatetime = Annotated[AwareDatetime, BeforeValidator(iso_only), AfterValidator(utc_in_range)]
 """A timestamp with a zone, normalised to UTC, between 1900-01-01 and 2200-12-31."""

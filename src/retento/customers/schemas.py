@@ -9,7 +9,7 @@ from retento.core.countries import Country
 from retento.core.errors import Msg
 from retento.core.limits import custom_fields_validator
 from retento.core.pagination import Page
-from retento.core.validation import Day, DbId, Name
+from retento.core.validation import DbId, Name, PastDay, Phone
 from retento.core.versioning import ExpectedVersion
 
 PartyType = Literal["person", "organisation"]
@@ -22,14 +22,20 @@ class ContactIn(BaseModel):
     name: Name = Field(min_length=1, max_length=200)
     role: str | None = Field(None, max_length=100)
     email: str | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=50)
+    phone: Phone | None = Field(None, max_length=50)
     is_primary: bool = False
 
 
-class ContactRead(ContactIn):
+class ContactRead(BaseModel):
+    """What is stored, shown as is: only new input is checked (``ContactIn``)."""
+
     model_config = ConfigDict(from_attributes=True)
     id: int
-    name: str  # what is stored is shown as is; only new input is checked
+    name: str
+    role: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    is_primary: bool = False
 
 
 def _clean_tags(tags: list[str] | None) -> list[str] | None:
@@ -67,7 +73,8 @@ class CustomerBase(BaseModel):
 
 class CustomerCreate(CustomerBase):
     name: Name = Field(min_length=1, max_length=200)
-    acquired_on: Day | None = None
+    phone: Phone | None = Field(None, max_length=50)
+    acquired_on: PastDay | None = None
     external_id: str | None = Field(None, min_length=1, max_length=64)
     owner_id: DbId | None = None
     tags: list[str] = Field(default_factory=list)
@@ -83,11 +90,11 @@ class CustomerUpdate(BaseModel):
     party_type: PartyType | None = None
     kind: Kind | None = None
     email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    phone: str | None = Field(None, max_length=50)
+    phone: Phone | None = Field(None, max_length=50)
     address: str | None = Field(None, max_length=300)
     city: str | None = Field(None, max_length=100)
     country: Country | None = None
-    acquired_on: Day | None = None
+    acquired_on: PastDay | None = None
     consent_email: bool | None = None
     consent_sms: bool | None = None
     consent_phone: bool | None = None

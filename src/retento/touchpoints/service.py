@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
+from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.idempotency import insert_keyed, keyed_row
 from retento.core.pagination import apply_sort, paginate
-from retento.core.validation import clean_idempotency_key
+from retento.core.validation import check_not_future, clean_idempotency_key
 from retento.core.versioning import lock_for_edit
 from retento.customers.lookup import customer_match
 from retento.customers.service import referenced_customer, require_customer_change
@@ -84,6 +85,7 @@ def create_touchpoint(
     key = clean_idempotency_key(idempotency_key)
     if key and (done := keyed_row(session, Touchpoint, key, _same_touchpoint(data))):
         return done
+    check_not_future(data.occurred_at, "occurred_at", utcnow())
     _check_external_id(session, data.external_id)
     _check_owner(session, data.owner_id)
     values = data.model_dump()
@@ -113,6 +115,7 @@ def update_touchpoint(
     for key in ("occurred_at", "channel", "stage", "direction", "outcome"):
         if key in changes and changes[key] is None:
             raise InvalidInput(Msg("%(field)s cannot be empty.", field=key), field=key)
+    check_not_future(changes.get("occurred_at"), "occurred_at", utcnow())
     if "external_id" in changes:
         _check_external_id(session, changes["external_id"], t.id)
     if "owner_id" in changes:
