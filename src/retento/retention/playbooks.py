@@ -436,6 +436,23 @@ def arm_for(stratum: str, seq: int, control_share: float) -> str:
     return "treated" if bool(treated[pos]) else "control"
 
 
+# Written on a task closed because its case settled (in the installation's language).
+SETTLED_NOTES = {
+    "came_back": N_("Closed automatically: the customer came back (ordered again)."),
+    "lost": N_("Closed automatically: the case was settled as lost."),
+}
+
+
+def close_settled_task(task: RetentionTask, outcome: str, now) -> None:
+    """Cancel ``task`` (no result: the owner did not finish it) with the note of ``outcome``;
+    the owner's own note is kept above it."""
+    text = system_text(SETTLED_NOTES[outcome])
+    task.status = "cancelled"
+    task.result, task.done_at, task.done_by_id = None, None, None
+    task.note = "\n".join(x for x in ((task.note or "")[: 5000 - len(text) - 1], text) if x)
+    task.updated_at = now
+
+
 def reserve_seq(session: Session, playbook_id: int, value_class: str) -> int:
     """The next case number of the stratum (playbook, class): 0, 1, 2, … never given twice.
 
@@ -732,8 +749,6 @@ def _act(
     if case.outcome != "pending":
         # The customer came back (or the case was marked lost) before the worker got to the
         # queued action: the task is kept for the record, closed as the settling closes one.
-        from retento.retention.tasks import close_settled_task
-
         close_settled_task(task, case.outcome, now)
     session.add(task)
 

@@ -27,18 +27,12 @@ from retento.retention.models import (
     RetentionPlaybook,
     RetentionTask,
 )
+from retento.retention.playbooks import SETTLED_NOTES, close_settled_task
 from retento.retention.service import _check_agent_owns
-from retento.web.i18n import N_, system_text
 from retento.web.labels import label_msgid
 
 # open → done | cancelled; done/cancelled → open (reopen)
 TASK_TRANSITIONS = {"open": ("done", "cancelled"), "done": ("open",), "cancelled": ("open",)}
-
-# Written on a task closed because its case settled (in the installation's language).
-SETTLED_NOTES = {
-    "came_back": N_("Closed automatically: the customer came back (ordered again)."),
-    "lost": N_("Closed automatically: the case was settled as lost."),
-}
 
 
 def task_query(
@@ -258,16 +252,6 @@ def close_settled_tasks(
         record(session, actor, "update", "retention_task", task.id, before, snapshot(task))
         closed += 1
     return closed
-
-
-def close_settled_task(task: RetentionTask, outcome: str, now) -> None:
-    """Cancel ``task`` (no result: the owner did not finish it) with the note of ``outcome``;
-    the owner's own note is kept above it."""
-    text = system_text(SETTLED_NOTES[outcome])
-    task.status = "cancelled"
-    task.result, task.done_at, task.done_by_id = None, None, None
-    task.note = "\n".join(x for x in ((task.note or "")[: 5000 - len(text) - 1], text) if x)
-    task.updated_at = now
 
 
 # --- the task's title and script in the reader's language -----------------------------------
