@@ -677,7 +677,7 @@ def ingest(
             # Also on a row with other answer errors: every problem of the row at once (a
             # required question left empty beside a bad score was found only after the fix).
             answered = {qid for qid, v in checked.items() if v is not None}
-            erred = {e.field for e in answer_errs}
+            erred = {(e.field or "").split(".")[0] for e in errs}  # the cell said why already
             for q in survey.questions:
                 if q.required and q.id not in answered and q.code not in erred:
                     old = existing.get(r.external_id or "")
