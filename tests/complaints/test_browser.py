@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.live import wait_js
+from tests.web.live import BROWSER_TIMEOUT_MS, wait_js
 from tests.web.test_browser import browser, login, page, server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -147,7 +147,7 @@ def test_customer_answers_the_follow_up_on_a_phone(browser, page, server):  # no
     )
     try:
         mobile = phone.new_page()
-        mobile.set_default_timeout(10_000)
+        mobile.set_default_timeout(BROWSER_TIMEOUT_MS)
         mobile.goto(f"{server.base_url}/complain/followup/{token}")
         # The customer's language (China), whatever the phone says.
         assert mobile.inner_text("h1") == "您对我们处理投诉的结果满意吗？"

@@ -7,7 +7,7 @@ import pytest
 
 from retento.core.db import make_engine, make_session_factory, transaction
 from tests.factories.complaints import make_complaint
-from tests.web.live import wait_js
+from tests.web.live import BROWSER_TIMEOUT_MS, wait_js
 from tests.web.test_browser import browser, login, page, server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -39,7 +39,7 @@ def test_agent_is_told_of_an_assignment_opens_it_and_sets_preferences(
 
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     agent = context.new_page()
-    agent.set_default_timeout(10_000)
+    agent.set_default_timeout(BROWSER_TIMEOUT_MS)
     try:
         login(agent, server, "agent")
         agent.wait_for_selector("#bell-count .bell-count")

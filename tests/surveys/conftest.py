@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from retento.core.db import make_engine, make_session_factory, transaction
 from retento.surveys import responses, service
 from retento.surveys.schemas import BulkResponses, SurveyCreate, SurveyFromTemplate, SurveyUpdate
+from tests.web.live import BROWSER_TIMEOUT_MS
 
 
 def small_survey_data(**over) -> SurveyCreate:
@@ -211,7 +212,7 @@ def phone_page(browser, locale: str = "en-US") -> Iterator[Any]:
         locale=locale,
     )
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     try:
         yield page
     finally:
@@ -223,7 +224,7 @@ def desktop_page(browser, locale: str = "en-US") -> Iterator[Any]:
     """A page in a desktop-sized browser context."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     try:
         yield page
     finally:

@@ -34,7 +34,7 @@ from retento.surveys.schemas import (
 from retento.web.i18n import Formatter
 from tests.factories import make_customer
 from tests.surveys.conftest import desktop_page, live_session, phone_page, screenshot
-from tests.web.live import CUSTOMERS, wait_js
+from tests.web.live import BROWSER_TIMEOUT_MS, CUSTOMERS, wait_js
 from tests.web.test_browser import browser, login, server  # noqa: F401  (shared fixtures)
 
 pytestmark = pytest.mark.browser
@@ -122,7 +122,7 @@ def test_customer_answers_on_a_phone(browser, server, survey_links):  # noqa: F8
         viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="en-US"
     )
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     try:
         url = server.base_url + survey_links["path"]
         page.goto(url + "?lang=zh_CN")
@@ -164,7 +164,7 @@ def test_customer_answers_on_a_phone(browser, server, survey_links):  # noqa: F8
 def test_manager_sees_the_nps_on_the_results_page(browser, server, survey_links):  # noqa: F811
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     try:
         login(page, server, "manager")
         page.click("nav.mainnav a[href='/surveys']")

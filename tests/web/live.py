@@ -25,6 +25,10 @@ from tests.factories import make_order, make_product, make_touchpoint, make_user
 
 PASSWORD = "ledger-Sesame-42"
 
+BROWSER_TIMEOUT_MS = 30_000
+"""Default wait of every browser test page: CI runs them beside the rest of the suite on two
+cores, where the 360 page's charts (ECharts, ~1 MB) took longer than 10 s to draw."""
+
 CUSTOMERS = [
     (
         "Acme Trading Ltd",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.live import PASSWORD, LiveServer, wait_js
+from tests.web.live import BROWSER_TIMEOUT_MS, PASSWORD, LiveServer, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -80,7 +80,7 @@ class CspWatchingBrowser:
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     pg = context.new_page()
-    pg.set_default_timeout(10_000)
+    pg.set_default_timeout(BROWSER_TIMEOUT_MS)
     yield pg
     context.close()
 
