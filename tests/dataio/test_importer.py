@@ -395,3 +395,37 @@ def test_a_nul_character_rejects_the_whole_order_when_skipping(db, base):
     report = service.import_file(db, "orders", data, name="o.csv", actor=base, skip_invalid=True)
     assert db.scalars(select(Order.external_id)).all() == ["B"]
     assert report.rejected == 2 and report.errors[0].message == "contains a NUL character"
+
+
+def test_phone_and_future_dates_are_checked_as_on_the_form(db, users):
+    """The form and the API refuse a phone that is no number and dates in the future
+    (core.validation); a file import of customers or touchpoints refuses the same rows, naming
+    line and column, in the reader's language on the wizard (dataio.messages)."""
+    from retento.dataio.messages import PATTERNS
+    from retento.web.i18n import gettext, translate_shaped
+
+    data = (
+        b"external_id,name,phone,acquired_on\n"
+        b"P1,Good Phone,+86 138 0013 8000,2024-01-15\n"
+        b"P2,Bad Phone,abc-not-phone,2024-01-15\n"
+        b"P3,Future,021-5555-0100,2031-01-01\n"
+    )
+    with pytest.raises(InvalidInput) as exc:
+        service.import_file(db, "customers", data, name="c.csv", actor=users["admin"])
+    assert errors_of(exc) == [(3, "phone"), (4, "acquired_on")]
+    assert db.scalar(select(Customer.id).where(Customer.external_id == "P1")) is None
+    zh = [
+        translate_shaped(PATTERNS, e.message, lambda m: gettext("zh_CN", m))
+        for e in exc.value.errors
+    ]
+    assert zh[0].startswith("不是电话号码") and zh[1] == "不能晚于现在"
+
+    service.import_file(db, "customers", data.split(b"P2")[0], name="c.csv", actor=users["admin"])
+    tp = (
+        b"external_id,customer_external_id,occurred_at,channel,stage\n"
+        b"T1,P1,2025-01-01T10:00:00Z,phone,after_sales\n"
+        b"T2,P1,2030-01-01T10:00:00Z,phone,after_sales\n"
+    )
+    with pytest.raises(InvalidInput) as exc:
+        service.import_file(db, "touchpoints", tp, name="t.csv", actor=users["admin"])
+    assert errors_of(exc) == [(3, "occurred_at")]

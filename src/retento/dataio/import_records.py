@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 
 from retento.core.countries import check_country
+from retento.core.db import utcnow
 from retento.core.errors import InvalidInput
 from retento.core.limits import check_custom_fields, check_json_depth
+from retento.core.validation import FUTURE_SLACK, check_phone, not_after_tomorrow
 from retento.customers.models import KINDS, PARTY_TYPES, Customer, CustomerTag
 from retento.dataio.import_base import (
     CHUNK,
@@ -135,7 +137,10 @@ class RecordsImport(ImporterBase):
                     elif name.startswith("consent_"):
                         rec[name] = conv.boolean(raw)
                     elif name == "acquired_on":
-                        rec[name] = conv.date(raw) if raw else None
+                        # The checks of the form and the API (core.validation), one of each.
+                        rec[name] = not_after_tomorrow(conv.date(raw)) if raw else None
+                    elif name == "phone":
+                        rec[name] = check_phone(raw)
                     elif name == "owner":
                         rec["owner_id"] = self._owner(cells, users)
                     elif name == "email":
@@ -295,6 +300,8 @@ class RecordsImport(ImporterBase):
                 try:
                     if name == "occurred_at":
                         rec[name] = conv.timestamp(cells[self.idx[name]])
+                        if rec[name] is not None and rec[name] > utcnow() + FUTURE_SLACK:
+                            raise RowProblem(self.col(name), "lies in the future")
                     elif name == "channel":
                         rec[name] = self._enum(cells, name, CHANNELS, None)
                     elif name == "stage":

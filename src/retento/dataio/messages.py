@@ -16,6 +16,14 @@ from retento.web.i18n import N_, Shapes, message_shapes, translate_shaped
 PATTERNS: Shapes = message_shapes(
     (
         (r"^is empty$", N_("is empty")),
+        (r"^lies in the future$", N_("lies in the future")),
+        (
+            r"^is not a phone number \(digits, with \+ \( \) - \. spaces; x or 转 before an "
+            r"extension\)$",
+            N_(
+                "is not a phone number (digits, with + ( ) - . spaces; x or 转 before an extension)"
+            ),
+        ),
         (r"^contains a NUL character$", N_("contains a NUL character")),
         (r"^'(?P<v>.*)' is not a number$", N_("'%(v)s' is not a number")),
         (r"^'(?P<v>.*)' is not a whole number$", N_("'%(v)s' is not a whole number")),
