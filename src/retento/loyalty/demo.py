@@ -1,7 +1,8 @@
 """Demo step: a running loyalty programme with tiers, earnings, redemptions, refunds, expiries.
 
-Runs after the core demo data (``retento.demo.generator.domain_steps``). Orders earn through the
-same code path as live orders (``earn_for_order``); a bounded set of members keeps the demo fast.
+Runs after the core demo data (``retento.demo.generator.domain_steps``). Members' orders earn
+through the path of a file import (``earning_bulk.earn_for_imported``: the rules, caps and tiers
+of ``earn_for_order``, set-based); a bounded set of members keeps the demo fast.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
     if ctx.customer_ids is None or "manager" not in ctx.user_ids or len(ctx.customer_ids) == 0:
         return
     from retento.loyalty import service
-    from retento.loyalty.earning import award_event, earn_for_order
+    from retento.loyalty.earning import award_event
+    from retento.loyalty.earning_bulk import earn_for_imported
     from retento.loyalty.expiry import run_expiry
     from retento.loyalty.tiers import review_all
     from retento.orders import service as orders
@@ -139,10 +141,10 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
             .order_by(Order.ordered_at)
         )
     )
-    for i, o in enumerate(order_list):
-        earn_for_order(session, o, actor_id=None)
-        if i % 200 == 0:
-            ctx.progress("loyalty", 0.1 + 0.6 * i / max(len(order_list), 1))
+    # Set-based, as a file import earns (same journals, lots and tiers as one by one, tested
+    # in tests/loyalty/test_import_earning.py); by id, which is each member's order in time.
+    earn_for_imported(session, sorted(o.id for o in order_list), actor_id=None)
+    ctx.progress("loyalty", 0.7)
     for cid in members[: len(members) // 4]:
         award_event(
             session,
