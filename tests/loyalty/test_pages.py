@@ -69,7 +69,7 @@ def test_dashboard_and_panel(db, client, users):
 
 def test_dashboard_liability_is_in_the_programme_s_currency(db, client, users):
     """The liability KPI read "$5.00 CNY": the installation's currency symbol on an amount in the
-    programme's currency."""
+    programme's currency. It is money in the programme's currency (its symbol, not its code)."""
     make_programme(db, currency="CNY", point_value=Decimal("0.01"))
     c = make_customer(db, external_id="M-2")
     service.adjust(db, c.id, 500, actor=users["manager"], reason="opening")
@@ -78,7 +78,7 @@ def test_dashboard_liability_is_in_the_programme_s_currency(db, client, users):
     web.login("analyst")
     d = web.get("/loyalty")
     assert d.status_code == 200
-    assert "5.00 CNY" in d.text and "$5.00 CNY" not in d.text
+    assert "CN¥5.00" in d.text and "$5.00" not in d.text and "CNY" not in d.text
 
 
 def test_tier_sla_class_is_named_not_coded(db, client, users):

@@ -50,6 +50,22 @@ def test_money_is_babels_text(locale, currency):
 
 
 @pytest.mark.parametrize("locale", ["en", "zh_CN"])
+@pytest.mark.parametrize("currency", ["USD", "CNY", "JPY", "XYZ"])
+def test_money_in_another_currency_is_babels_text(locale, currency):
+    """``money(v, currency)`` (the loyalty liability in the programme's currency) is Babel's text
+    in that currency, whatever the installation's."""
+    fmt = Formatter(locale, "UTC", "EUR")
+    loc = Locale.parse(locale)
+    for v in _values()[:500]:
+        _same(
+            lambda v=v: fmt.money(v, currency),
+            lambda v=v: format_currency(v, currency, locale=loc),
+            v,
+        )
+    assert fmt.money(Decimal("5"), None) == format_currency(Decimal("5"), "EUR", locale=loc)
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
 def test_numbers_are_babels_text(locale):
     fmt = Formatter(locale, "UTC", "USD")
     loc = Locale.parse(locale)

@@ -83,11 +83,16 @@ def _hours(v: float | None) -> float | None:
 
 
 def volume(session: Session, since=None, until=None) -> dict:
-    """Counts by category, channel, kind and month."""
+    """Counts by category (with its English and Chinese names), channel, kind and month."""
     cat = _window(
-        select(ComplaintCategory.code, ComplaintCategory.name, func.count(Complaint.id))
+        select(
+            ComplaintCategory.code,
+            ComplaintCategory.name,
+            ComplaintCategory.name_zh,
+            func.count(Complaint.id),
+        )
         .join(Complaint, Complaint.category_id == ComplaintCategory.id)
-        .group_by(ComplaintCategory.code, ComplaintCategory.name)
+        .group_by(ComplaintCategory.code, ComplaintCategory.name, ComplaintCategory.name_zh)
         .order_by(func.count(Complaint.id).desc()),
         since,
         until,
@@ -101,7 +106,10 @@ def volume(session: Session, since=None, until=None) -> dict:
     )
     kind = _window(select(Complaint.kind, func.count()).group_by(Complaint.kind), since, until)
     return {
-        "by_category": [{"category": c, "name": n, "count": k} for c, n, k in session.execute(cat)],
+        "by_category": [
+            {"category": c, "name": n, "name_zh": zh, "count": k}
+            for c, n, zh, k in session.execute(cat)
+        ],
         "by_channel": [{"channel": c, "count": k} for c, k in session.execute(chan)],
         "by_kind": {k: n for k, n in session.execute(kind)},
     }

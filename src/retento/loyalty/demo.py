@@ -16,11 +16,41 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from retento.auth.models import User
+from retento.core.config import get_settings
 from retento.core.errors import Conflict, NotFound
 from retento.loyalty import ledger
 from retento.loyalty.models import LoyaltyReward, LoyaltyRule, LoyaltyTier
+from retento.web.i18n import Formatter
 
 MEMBERS = 200
+# code: (name, Chinese name)
+TIER_NAMES = {
+    "silver": ("Silver", "银卡"),
+    "gold": ("Gold", "金卡"),
+    "platinum": ("Platinum", "白金卡"),
+    "black": ("Black card", "黑卡"),
+}
+
+
+def _reward_names(currency: str) -> dict[str, tuple[str, str]]:
+    """code: (name, Chinese name); the voucher is named by its money (1,000 points at 0.01)."""
+    ten = Decimal(10)
+    en, zh = Formatter("en", currency=currency), Formatter("zh_CN", currency=currency)
+    return {
+        "V10": (f"{en.money(ten)} voucher", f"{zh.money(ten)} 代金券"),
+        "MUG": ("Tea mug", "茶杯"),
+        "CARE": ("Free care service", "免费茶具保养"),
+    }
+
+
+def _fill_chinese_names(session: Session, model, names: dict[str, tuple[str, str]]) -> None:
+    """Give the demo's tiers or rewards kept from an earlier run (``--reset`` keeps the
+    programme's configuration) their Chinese names, unless someone renamed or named them."""
+    rows = session.scalars(select(model).where(model.code.in_(names), model.name_zh.is_(None)))
+    for row in rows:
+        en, zh = names[row.code]
+        if row.name == en:
+            row.name_zh = zh
 
 
 def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
@@ -41,14 +71,17 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
     agent = session.get(User, ctx.user_ids.get("agent", ctx.user_ids["manager"]))
     p = ledger.programme(session)
     p.name, p.active, p.expiry_days, p.tier_window_days = "Retento Rewards", True, 365, 365
-    p.point_value = Decimal("0.01")
+    # The demo's orders are in the installation's currency: so are its points' value and the
+    # liability (a programme kept from an earlier run may still hold another currency).
+    p.point_value, p.currency = Decimal("0.01"), get_settings().currency
     ledger.ensure_system_accounts(session)
     if session.scalar(select(LoyaltyTier.id).limit(1)) is None:
         session.add_all(
             [
                 LoyaltyTier(
                     code="silver",
-                    name="Silver",
+                    name=TIER_NAMES["silver"][0],
+                    name_zh=TIER_NAMES["silver"][1],
                     rank=0,
                     threshold=0,
                     multiplier=Decimal("1"),
@@ -57,7 +90,8 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
                 ),
                 LoyaltyTier(
                     code="gold",
-                    name="Gold",
+                    name=TIER_NAMES["gold"][0],
+                    name_zh=TIER_NAMES["gold"][1],
                     rank=1,
                     threshold=1500,
                     multiplier=Decimal("1.25"),
@@ -66,7 +100,8 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
                 ),
                 LoyaltyTier(
                     code="platinum",
-                    name="Platinum",
+                    name=TIER_NAMES["platinum"][0],
+                    name_zh=TIER_NAMES["platinum"][1],
                     rank=2,
                     threshold=5000,
                     multiplier=Decimal("1.5"),
@@ -75,7 +110,8 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
                 ),
                 LoyaltyTier(
                     code="black",
-                    name="Black card",
+                    name=TIER_NAMES["black"][0],
+                    name_zh=TIER_NAMES["black"][1],
                     rank=3,
                     threshold=0,
                     multiplier=Decimal("2"),
@@ -86,6 +122,7 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
             ]
         )
         session.flush()
+    _fill_chinese_names(session, LoyaltyTier, TIER_NAMES)
     gold = session.scalar(select(LoyaltyTier).where(LoyaltyTier.code == "gold"))
     if session.scalar(select(LoyaltyRule.id).limit(1)) is None:
         session.add_all(
@@ -110,20 +147,36 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
                 ),
             ]
         )
+    rewards = _reward_names(p.currency)
     if session.scalar(select(LoyaltyReward.id).limit(1)) is None:
         session.add_all(
             [
-                LoyaltyReward(code="V10", name="10 voucher", kind="voucher", points_cost=1000),
-                LoyaltyReward(code="MUG", name="Tea mug", kind="gift", points_cost=600, stock=80),
+                LoyaltyReward(
+                    code="V10",
+                    name=rewards["V10"][0],
+                    name_zh=rewards["V10"][1],
+                    kind="voucher",
+                    points_cost=1000,
+                ),
+                LoyaltyReward(
+                    code="MUG",
+                    name=rewards["MUG"][0],
+                    name_zh=rewards["MUG"][1],
+                    kind="gift",
+                    points_cost=600,
+                    stock=80,
+                ),
                 LoyaltyReward(
                     code="CARE",
-                    name="Free care service",
+                    name=rewards["CARE"][0],
+                    name_zh=rewards["CARE"][1],
                     kind="service",
                     points_cost=2500,
                     min_tier_id=gold.id if gold else None,
                 ),
             ]
         )
+    _fill_chinese_names(session, LoyaltyReward, rewards)
     session.flush()
     noon = datetime.combine(ctx.today, time(12), tzinfo=UTC)
     now = min(noon, datetime.now(UTC))

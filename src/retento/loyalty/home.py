@@ -17,9 +17,11 @@ def filtered_members(
     start: datetime | None,
     end: datetime | None,
     customers: Select | None,
+    locale: str = "en",
 ) -> dict[str, Any]:
     """Members of the segment (all when ``customers`` is None): how many, how many were active
-    and how many joined in ``[start, end)``, their outstanding points and tiers."""
+    and how many joined in ``[start, end)``, their outstanding points and tiers (named in
+    ``locale``)."""
     where = [LoyaltyAccount.customer_id.is_not(None)]
     if customers is not None:
         where.append(LoyaltyAccount.customer_id.in_(customers))
@@ -46,7 +48,7 @@ def filtered_members(
             func.coalesce(func.sum(LoyaltyAccount.balance), 0),
         ).where(*where)
     ).one()
-    names = {t.id: t.name for t in session.scalars(select(LoyaltyTier))}
+    names = {t.id: t.name_in(locale) for t in session.scalars(select(LoyaltyTier))}
     tiers = session.execute(
         select(LoyaltyAccount.tier_id, func.count())
         .where(*where)

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from retento.core.config import get_settings
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
 from retento.core.types import BigId
 from retento.core.versioning import version_column
@@ -70,6 +71,17 @@ REWARD_KINDS = ("voucher", "gift", "service")
 HOLD_STATUSES = ("open", "confirmed", "voided", "expired")
 
 
+def _installation_currency() -> str:
+    """A new programme's currency: the installation's (``RETENTO_CURRENCY``), so its liability
+    is in the money every other page shows; a stored programme keeps the currency it has."""
+    return get_settings().currency
+
+
+def _in_locale(name: str, name_zh: str | None, locale: str) -> str:
+    """``name_zh`` on Chinese pages when there is one, else ``name``."""
+    return name_zh if name_zh and locale.startswith("zh") else name
+
+
 class LoyaltyProgramme(Base):
     """The one programme's settings (a single row, created on first use)."""
 
@@ -81,7 +93,7 @@ class LoyaltyProgramme(Base):
     auto_enrol: Mapped[bool] = mapped_column(Boolean, default=True)
     # Money value of one point, for the liability report (e.g. 0.0100 = one cent).
     point_value: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal("0.01"))
-    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    currency: Mapped[str] = mapped_column(String(3), default=_installation_currency)
     expiry_days: Mapped[int] = mapped_column(Integer, default=365)
     expiring_soon_days: Mapped[int] = mapped_column(Integer, default=30)
     # Return window: points earned on an order are pending (not spendable) this many days after
@@ -105,6 +117,8 @@ class LoyaltyTier(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(30), unique=True)
     name: Mapped[str] = mapped_column(String(100))
+    # The name on Chinese pages and in Chinese notices (empty: ``name`` everywhere).
+    name_zh: Mapped[str | None] = mapped_column(String(100))
     rank: Mapped[int] = mapped_column(Integer, unique=True)
     # Points earned (or money spent) in the rolling window needed to reach and keep the tier.
     threshold: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -116,6 +130,10 @@ class LoyaltyTier(Base):
     version: Mapped[int] = version_column()
 
     __mapper_args__ = {"version_id_col": version}
+
+    def name_in(self, locale: str) -> str:
+        """The tier's name in ``locale`` (the Chinese name, if any, in Chinese)."""
+        return _in_locale(self.name, self.name_zh, locale)
 
 
 class LoyaltyAccount(Base):
@@ -341,6 +359,8 @@ class LoyaltyReward(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(30), unique=True)
     name: Mapped[str] = mapped_column(String(100))
+    # The name shown to readers of Chinese (empty: ``name`` everywhere).
+    name_zh: Mapped[str | None] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(10))
     points_cost: Mapped[int] = mapped_column(Integer)
     stock: Mapped[int | None] = mapped_column(Integer)
@@ -356,6 +376,10 @@ class LoyaltyReward(Base):
     __mapper_args__ = {"version_id_col": version}
 
     min_tier = relationship("LoyaltyTier", lazy="joined")
+
+    def name_in(self, locale: str) -> str:
+        """The reward's name in ``locale`` (the Chinese name, if any, in Chinese)."""
+        return _in_locale(self.name, self.name_zh, locale)
 
 
 class LoyaltyRedemption(Base):

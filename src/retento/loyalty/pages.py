@@ -128,7 +128,8 @@ register_panel(
 @router.get("/loyalty")
 def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
     """Members, active rate, liability, redemption and breakage, tiers, expiring soon."""
-    d = reports.dashboard(session, actor=user)
+    locale = request_locale(request)
+    d = reports.dashboard(session, actor=user, locale=locale)
     f = pages_filtered.parse(request, default_period="all")
     filtered = None
     if f.segment or f.start is not None:
@@ -139,7 +140,7 @@ def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
             else None
         )
         filtered = loyalty_home.filtered_members(
-            session, start=f.start, end=f.end, customers=customers
+            session, start=f.start, end=f.end, customers=customers, locale=locale
         )
     extra = []
     for p in sorted(DASHBOARD_PANELS, key=lambda x: (x.order, x.key)):
@@ -465,6 +466,7 @@ def add_tier(request: Request, form: PageForm, session: DbSession, user: PageUse
     fields = (
         "code",
         "name",
+        "name_zh",
         "rank",
         "threshold",
         "multiplier",
@@ -515,7 +517,16 @@ def add_rule(request: Request, form: PageForm, session: DbSession, user: PageUse
 
 @router.post("/loyalty/programme/rewards")
 def add_reward(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
-    fields = ("code", "name", "kind", "points_cost", "stock", "min_tier_id", "description")
+    fields = (
+        "code",
+        "name",
+        "name_zh",
+        "kind",
+        "points_cost",
+        "stock",
+        "min_tier_id",
+        "description",
+    )
     return _save(
         request,
         form,

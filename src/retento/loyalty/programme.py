@@ -109,6 +109,7 @@ def save_tier(
     before = snapshot(t) if tier_id is not None else None
     for k, v in data.model_dump(exclude={"version"}).items():
         setattr(t, k, v)
+    t.name_zh = data.name_zh or None  # "" clears it
     session.add(t)
     session.flush()
     record(
@@ -193,6 +194,7 @@ def save_reward(
     before = snapshot(r) if reward_id is not None else None
     for k, v in data.model_dump(exclude={"version"}).items():
         setattr(r, k, v)
+    r.name_zh = data.name_zh or None  # "" clears it
     session.add(r)
     session.flush()
     record(

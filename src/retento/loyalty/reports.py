@@ -133,8 +133,11 @@ def refresh_stats(session: Session) -> None:
     session.flush()
 
 
-def dashboard(session: Session, *, actor: User, live: bool = False) -> Dashboard:
-    """Members, active rate, liability, redemption and breakage, tier distribution and flows.
+def dashboard(
+    session: Session, *, actor: User, live: bool = False, locale: str = "en"
+) -> Dashboard:
+    """Members, active rate, liability, redemption and breakage, tier distribution and flows
+    (tiers named in ``locale``).
 
     Counts come from the stats row the job refreshes (``live`` or no row yet: counted now);
     liability, redemption and breakage are always live (a few system-account rows)."""
@@ -144,7 +147,7 @@ def dashboard(session: Session, *, actor: User, live: bool = False) -> Dashboard
     st = None if live else session.get(LoyaltyStats, 1)
     if st is None:
         st = compute_stats(session)
-    names = {t.id: t.name for t in session.scalars(select(LoyaltyTier))}
+    names = {t.id: t.name_in(locale) for t in session.scalars(select(LoyaltyTier))}
     return Dashboard(
         members=st.members,
         active=st.active,

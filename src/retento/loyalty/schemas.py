@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
 from retento.core.types import ID_MAX
-from retento.core.validation import DbId, Name
+from retento.core.validation import DbId, Name, OptionalName
 from retento.core.versioning import ExpectedVersion
 
 Points = int
@@ -64,6 +64,8 @@ class TierIn(BaseModel):
 
     code: str = Field(..., min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_-]+$")
     name: Name = Field(..., min_length=1, max_length=100)
+    # Shown on Chinese pages and in Chinese notices; empty or absent: ``name`` is shown.
+    name_zh: OptionalName | None = Field(None, max_length=100)
     rank: int = Field(..., ge=0, le=1000)
     threshold: int = Field(0, ge=0, le=10**12)
     multiplier: Decimal = Field(Decimal("1"), ge=0, le=100, decimal_places=2)
@@ -134,6 +136,8 @@ class RewardIn(BaseModel):
 
     code: str = Field(..., min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_-]+$")
     name: Name = Field(..., min_length=1, max_length=100)
+    # Shown to readers of Chinese; empty or absent: ``name`` is shown.
+    name_zh: OptionalName | None = Field(None, max_length=100)
     kind: Literal["voucher", "gift", "service"]
     points_cost: int = Field(..., ge=1, le=1_000_000_000)
     stock: int | None = Field(None, ge=0, le=1_000_000_000)

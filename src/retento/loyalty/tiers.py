@@ -257,7 +257,7 @@ def _touchpoint(customer_id: int, tier: LoyaltyTier | None, reason: str, now, lo
         direction="outbound",
         outcome="positive" if reason in ("upgrade", "invite") else "neutral",
         owner_id=None,
-        note=tier_note(reason, tier.name if tier is not None else None, locale),
+        note=tier_note(reason, tier.name_in(locale) if tier is not None else None, locale),
     )
 
 
@@ -272,8 +272,8 @@ def _notice(session: Session, c, tier: LoyaltyTier | None, now: datetime) -> Non
     if tier is None:
         subject, body = translate(loc, NO_TIER_SUBJECT), translate(loc, NO_TIER_BODY)
     else:
-        subject = translate(loc, TIER_SUBJECT, tier=tier.name)
-        body = translate(loc, TIER_BODY, tier=tier.name)
+        subject = translate(loc, TIER_SUBJECT, tier=tier.name_in(loc))
+        body = translate(loc, TIER_BODY, tier=tier.name_in(loc))
     queue_email(
         session,
         customer_email(

@@ -264,7 +264,7 @@ def voucher_texts(request: Any, session: Session, rows: list, notes: dict) -> di
 
     from retento.loyalty.models import LoyaltyReward
     from retento.web.i18n import N_
-    from retento.web.render import tr
+    from retento.web.render import request_locale, tr
 
     states = {}
     for t in rows:
@@ -274,11 +274,11 @@ def voucher_texts(request: Any, session: Session, rows: list, notes: dict) -> di
     if not states:
         return {}
     ids = {rid for _s, rid in states.values()}
-    names = dict(
-        session.execute(
-            select(LoyaltyReward.id, LoyaltyReward.name).where(LoyaltyReward.id.in_(ids))
-        ).all()
-    )
+    locale = request_locale(request)
+    names = {
+        r.id: r.name_in(locale)
+        for r in session.scalars(select(LoyaltyReward).where(LoyaltyReward.id.in_(ids)))
+    }
     texts = {
         "issued": N_("Voucher “%(name)s” issued to the loyalty account"),
         "not_member": N_(

@@ -151,6 +151,7 @@ def _reward_options(
     cond = LoyaltyReward.active.is_(True)
     if pb is not None and pb.offer_reward_id:
         cond = or_(cond, LoyaltyReward.id == pb.offer_reward_id)
+    locale = request_locale(request)
     out = []
     for r in session.scalars(select(LoyaltyReward).where(cond).order_by(LoyaltyReward.name)):
         extra = [tr(request, "%(n)s points", n=r.points_cost)]
@@ -158,7 +159,7 @@ def _reward_options(
             extra.append(tr(request, "%(n)s in stock", n=r.stock))
         if not r.active:
             extra.append(tr(request, "withdrawn"))
-        out.append((r.id, f"{r.name} ({r.code}; {', '.join(extra)})"))
+        out.append((r.id, f"{r.name_in(locale)} ({r.code}; {', '.join(extra)})"))
     return out
 
 
@@ -189,7 +190,7 @@ def _segment_names(
     }
 
 
-def _reward_names(session: Session, books: list[RetentionPlaybook]) -> dict[int, str]:
+def _reward_names(session: Session, books: list[RetentionPlaybook], locale: str) -> dict[int, str]:
     from sqlalchemy import select
 
     from retento.loyalty.models import LoyaltyReward
@@ -197,10 +198,8 @@ def _reward_names(session: Session, books: list[RetentionPlaybook]) -> dict[int,
     ids = {p.offer_reward_id for p in books if p.offer_reward_id}
     if not ids:
         return {}
-    rows = session.execute(
-        select(LoyaltyReward.id, LoyaltyReward.name).where(LoyaltyReward.id.in_(ids))
-    )
-    return {i: n for i, n in rows}
+    rows = session.scalars(select(LoyaltyReward).where(LoyaltyReward.id.in_(ids)))
+    return {r.id: r.name_in(locale) for r in rows}
 
 
 @router.get("/retention/playbooks")
@@ -213,7 +212,7 @@ def playbook_list(request: Request, session: DbSession, user: PageUser) -> Respo
         request,
         "retention/playbooks.html",
         books=books,
-        reward_names=_reward_names(session, books),
+        reward_names=_reward_names(session, books, locale),
         segment_names=_segment_names(request, session, books),
         zh=locale == "zh_CN",
         class_name=lambda c: reasons.label(reasons.CLASS_NAMES, c, locale),

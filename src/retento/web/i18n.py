@@ -193,6 +193,17 @@ def _fast_numbers(locale: str) -> bool:
     return True
 
 
+@cache
+def _datetime_pattern(locale: str, time_length: str) -> str:
+    """The CLDR pattern of a timestamp in ``locale``: the medium date (as dates are written on
+    their own) and the time in ``time_length``, joined as the locale joins them."""
+    loc = Locale.parse(locale)
+    glue = str(loc.datetime_formats["medium"])
+    date_pattern = loc.date_formats["medium"].pattern
+    time_pattern = loc.time_formats[time_length].pattern
+    return glue.replace("{1}", date_pattern).replace("{0}", time_pattern)
+
+
 class Formatter:
     """Dates, numbers and money for one locale, time zone and currency."""
 
@@ -204,15 +215,20 @@ class Formatter:
         self._money = _money_affixes(self.locale, currency)
         self._numbers = _fast_numbers(self.locale)
 
-    def money(self, value: Decimal | float | int | None) -> str:
-        """Amount in the installation's currency, e.g. ``$1,234.50`` / ``US$1,234.50``."""
+    def money(self, value: Decimal | float | int | None, currency: str | None = None) -> str:
+        """Amount in the installation's currency (or ``currency``, an ISO code), e.g.
+        ``$1,234.50`` / ``US$1,234.50``."""
         if value is None:
             return "—"
-        if self._money is not None:
+        currency = currency or self.currency
+        affixes = (
+            self._money if currency == self.currency else _money_affixes(self.locale, currency)
+        )
+        if affixes is not None:
             exact = _exact(value)
             if exact is not None:
-                return self._money[exact.is_signed()] + format(abs(exact), ",.2f")
-        return format_currency(value, self.currency, locale=self.babel_locale)
+                return affixes[exact.is_signed()] + format(abs(exact), ",.2f")
+        return format_currency(value, currency, locale=self.babel_locale)
 
     def number(self, value: Decimal | float | int | None, digits: int = 0) -> str:
         """A grouped number with ``digits`` decimals."""
@@ -225,11 +241,15 @@ class Formatter:
         fmt = "#,##0" + ("." + "0" * digits if digits else "")
         return format_decimal(value, format=fmt, locale=self.babel_locale)
 
-    def datetime(self, value: datetime | None, fmt: str = "medium") -> str:
-        """A timestamp in the installation's time zone."""
+    def datetime(self, value: datetime | None, fmt: str = "short") -> str:
+        """A timestamp in the installation's time zone, its day written as :meth:`date` writes
+        one ("Jun 30, 2025, 2:05 PM" / "2025年6月30日 14:05"), so a page never shows a day in two
+        ways; ``fmt`` is the time's length ("short": to the minute, "medium": to the second),
+        "long" and "full" are Babel's own."""
         if value is None:
             return "—"
-        return _format_datetime(value, fmt, tzinfo=self.tz, locale=self.babel_locale)
+        pattern = _datetime_pattern(self.locale, fmt) if fmt in ("short", "medium") else fmt
+        return _format_datetime(value, pattern, tzinfo=self.tz, locale=self.babel_locale)
 
     def date(self, value: date | datetime | None, fmt: str = "medium") -> str:
         """A calendar date (timestamps are first moved into the installation's time zone)."""
