@@ -171,3 +171,84 @@ def test_gating_leaves_fastapis_route_analysis_lazy(app) -> None:
     included = [r for r in app.router.routes if "matches" in vars(r)]
     assert included
     assert all(r._effective_candidates_version is None for r in included)
+
+
+def test_parallel_first_requests_build_routes_without_pydantic_warnings(app) -> None:
+    """FastAPI builds a route's fields on the first request that reaches it and silences
+    pydantic's UnsupportedFieldAttributeWarning (the ``alias`` it gives every parameter) with
+    warnings.catch_warnings(), which is process-wide: first requests to different routers from
+    several threads let the warning out (seen in the PostgreSQL race tests)."""
+    import threading
+    import warnings
+
+    from pydantic.warnings import UnsupportedFieldAttributeWarning
+
+    from retento.core.routing import _route_paths
+
+    # One path into each router, all requested at once.
+    gated = [r for r in app.router.routes if "matches" in vars(r)]
+    paths = [_concrete(_route_paths(r)[0]) for r in gated]
+    barrier = threading.Barrier(len(paths))
+    failures: list[BaseException] = []
+
+    def first_request(path: str) -> None:
+        try:
+            barrier.wait(30)
+            TestClient(app).get(path, follow_redirects=False)
+        except BaseException as exc:  # handed to the test thread
+            failures.append(exc)
+
+    def silencing() -> list:
+        return [
+            f
+            for f in warnings.filters
+            if f[0] == "ignore" and f[2] is UnsupportedFieldAttributeWarning
+        ]
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        before = silencing()
+        threads = [threading.Thread(target=first_request, args=(p,)) for p in paths]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        after = silencing()
+    assert not failures, failures[0]
+    assert not [w for w in seen if w.category is UnsupportedFieldAttributeWarning]
+    assert after == before  # nor left silenced for the rest of the process
+
+
+def test_field_building_is_serialised_across_threads(monkeypatch) -> None:
+    """What the test above depends on, without timing luck: no two fields build at once."""
+    import threading
+    import time
+
+    from fastapi._compat import v2
+
+    from retento.core.routing import serialize_field_building
+
+    inside: list[int] = []
+    overlaps: list[int] = []
+
+    def slow_build(self) -> None:
+        inside.append(1)
+        if len(inside) > 1:
+            overlaps.append(len(inside))
+        time.sleep(0.002)  # a build long enough for another thread to start one
+        inside.pop()
+
+    monkeypatch.setattr(v2.ModelField, "__post_init__", slow_build)
+    assert serialize_field_building()
+    assert getattr(v2.ModelField.__post_init__, "retento_serialized", False)
+
+    def build_some() -> None:
+        for _ in range(20):
+            v2.ModelField.__post_init__(object())
+
+    threads = [threading.Thread(target=build_some) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert overlaps == []

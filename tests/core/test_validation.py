@@ -15,6 +15,7 @@ from retento.core.validation import (
     DbId,
     Name,
     UTCDatetime,
+    check_phone,
     content_matches_type,
     find_unsafe,
     id_from_text,
@@ -130,3 +131,37 @@ def test_content_sniffing():
     assert content_matches_type("text/plain", "你好".encode())
     assert not content_matches_type("text/plain", b"\xff\xfe\x00")
     assert not content_matches_type("application/x-msdownload", b"MZ")
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "+1 555 123 4567 x89",
+        "555-123-4567x1234",
+        "+1-555-123-4567 ext. 12",
+        "(555) 010-0100 X12",
+        "010-12345678转123",
+        "010 8888 8888 分机 8",
+        "13800138000",
+    ],
+)
+def test_an_extension_marker_is_accepted_after_the_number(phone):
+    assert check_phone(f"  {phone} ") == phone
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "55x5123",  # a marker inside the number (it read as the digits 555123)
+        "5x551234",
+        "12x34x56",
+        "555 12x34 567",
+        "x1234567",  # no number before the extension
+        "1234567x",  # a marker with no extension
+        "123x4567",  # an "extension" longer than the number
+        "138 0013 8000 转 二",
+    ],
+)
+def test_an_extension_marker_anywhere_else_is_refused(phone):
+    with pytest.raises(ValueError, match="is not a phone number"):
+        check_phone(phone)

@@ -101,3 +101,92 @@ def test_a_name_with_bidirectional_controls_is_refused_in_chinese(client, users,
     assert r.status_code == 422
     assert "不能包含双向控制字符（U+202A–U+202E、U+2066–U+2069）" in _errors(r.text)
     assert db.query(Customer).filter(Customer.name.like("%gpj%")).count() == 0
+
+
+def _errors_by_field(html: str) -> dict[str, str]:
+    """Each invalid input's name → the message shown right after it (in the same field box)."""
+    import html as markup
+
+    found = re.findall(
+        r'name="([^"]+)"[^>]*aria-invalid="true"(?:(?!name=").)*?class="field-error"[^>]*>([^<]*)<',
+        html,
+        re.S,
+    )
+    return {name: markup.unescape(text) for name, text in found}
+
+
+# Every field the form can get wrong, in each way it is checked: the form's own parsing (custom
+# fields, owner), the schema (email, phone, date) and the stored rows (owner, external id,
+# primary contact). The form used to name one of these groups per submission.
+_EVERY_MISTAKE = {
+    "name": "Many mistakes",
+    "email": "not-an-email",
+    "phone": "55x5123 call me",
+    "acquired_on": "2099-05-01",
+    "custom_fields": "vip",
+    "external_id": "TAKEN-1",
+    "contacts.0.name": "Ann",
+    "contacts.0.phone": "ask Ann",
+    "contacts.0.is_primary": "1",
+    "contacts.1.name": "Bo",
+    "contacts.1.is_primary": "1",
+}
+
+
+def _every_mistake_expected(taken_id: int) -> dict[str, str]:
+    return {
+        "email": "请输入电子邮件地址，例如 name@example.com。",
+        "phone": "不是电话号码（由数字组成，可含 + ( ) - . 和空格；分机号前写 x 或“转”）",
+        "acquired_on": "不能晚于现在",
+        "custom_fields": "第 1 行：请写成“名称: 值”。",
+        "external_id": f"外部编号“TAKEN-1”已被客户 {taken_id} 使用。",
+        "contacts.0.phone": "不是电话号码（由数字组成，可含 + ( ) - . 和空格；分机号前写 x 或“转”）",
+        "contacts.1.is_primary": "只能有一位主要联系人。",
+    }
+
+
+def test_every_mistake_on_the_new_customer_form_is_named_at_once_in_chinese(client, users, db):
+    from tests.factories import make_customer
+
+    taken = make_customer(db, name="Has the id", external_id="TAKEN-1")
+    users["manager"].locale = "zh_CN"
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    r = web.post("/customers/new", {**_EVERY_MISTAKE, "owner_id": "abc"})
+    assert r.status_code == 422
+    assert _errors_by_field(r.text) == {
+        **_every_mistake_expected(taken.id),
+        "owner_id": "请从列表中选择。",
+    }
+    # An owner that is a number but no user is named with the others too.
+    r = web.post("/customers/new", {**_EVERY_MISTAKE, "owner_id": "987654"})
+    assert r.status_code == 422
+    assert _errors_by_field(r.text) == {
+        **_every_mistake_expected(taken.id),
+        "owner_id": "用户 987654 不存在或已停用。",
+    }
+    assert db.query(Customer).filter_by(name="Many mistakes").count() == 0
+
+
+def test_every_mistake_on_the_edit_form_is_named_at_once_and_nothing_is_saved(client, users, db):
+    from tests.customers.test_versions import _edit_form
+    from tests.factories import make_customer
+
+    taken = make_customer(db, name="Has the id", external_id="TAKEN-1")
+    c = make_customer(db, name="Edit me", email="keep@example.com")
+    users["manager"].locale = "zh_CN"
+    db.commit()
+    own_id = c.external_id
+    web = Browser(client)
+    web.login("manager")
+    fields = _edit_form(web, f"/customers/{c.id}/edit")
+    r = web.post(f"/customers/{c.id}/edit", {**fields, **_EVERY_MISTAKE, "owner_id": "987654"})
+    assert r.status_code == 422
+    assert _errors_by_field(r.text) == {
+        **_every_mistake_expected(taken.id),
+        "owner_id": "用户 987654 不存在或已停用。",
+    }
+    db.expire_all()
+    saved = db.get(Customer, c.id)
+    assert (saved.name, saved.email, saved.external_id) == ("Edit me", "keep@example.com", own_id)

@@ -40,6 +40,22 @@ def test_bad_input_is_422_problem_naming_the_field(client, tokens):
     assert {e["field"] for e in body["errors"]} == {"name", "kind"}
 
 
+def test_problems_with_stored_rows_are_listed_together(client, tokens):
+    """An unknown owner, a taken external id and two primary contacts: one answer lists all
+    three (it used to name the owner, then the id, then the contact, one request at a time)."""
+    h = tokens["admin"]
+    r = client.post("/api/v1/customers", json={"name": "First", "external_id": "E-1"}, headers=h)
+    assert r.status_code == 201
+    contacts = [{"name": "A", "is_primary": True}, {"name": "B", "is_primary": True}]
+    body = {"name": "Second", "external_id": "E-1", "owner_id": 987654, "contacts": contacts}
+    r = client.post("/api/v1/customers", json=body, headers=h)
+    assert r.status_code == 422 and r.json()["field"] == "owner_id"
+    fields = [e["field"] for e in r.json()["errors"]]
+    assert fields == ["owner_id", "external_id", "contacts.1.is_primary"]
+    r = client.get("/api/v1/customers", params={"q": "Second"}, headers=h)
+    assert r.json()["total"] == 0
+
+
 def test_no_token_is_401_and_analyst_cannot_write(client, tokens):
     assert client.get("/api/v1/customers").status_code == 401
     r = client.get("/api/v1/customers", headers={"Authorization": "Bearer rt_wrong"})

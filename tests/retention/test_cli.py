@@ -47,3 +47,36 @@ def test_evaluate_alerts_and_report(tmp_path, monkeypatch):
     rep_json = json.loads(runner.invoke(app, ["retention", "report", "--json"]).output)
     assert {r["action"] for r in rep_json} == {"task", "call", "offer", "email", "let_go"}
     engine.dispose()
+
+
+def test_report_names_playbooks_in_the_chosen_language(tmp_path, monkeypatch):
+    """`retento retention report` printed the English names only; --locale (or --lang) zh_CN
+    prints the Chinese ones, English where a playbook has none, and English by default."""
+    from retento.retention import playbooks, service
+    from retento.retention.models import RetentionPlaybook
+
+    url = f"sqlite:///{tmp_path / 'report.db'}"
+    upgrade(url)
+    monkeypatch.setenv("RETENTO_DATABASE_URL", url)
+    monkeypatch.setenv("COLUMNS", "200")  # one line per playbook
+    get_settings.cache_clear()
+    engine = make_engine(url)
+    with transaction(make_session_factory(engine)) as s:
+        admin = make_user(s, role="admin")
+        service.get_config(s)
+        books = playbooks.list_playbooks(s, actor=admin)
+        unnamed = next(p for p in books if p.action == "let_go")
+        s.get(RetentionPlaybook, unnamed.id).name_zh = ""
+        names = {p.id: (p.name_en, p.name_zh) for p in books}
+    english = runner.invoke(app, ["retention", "report"])
+    chinese = runner.invoke(app, ["retention", "report", "--locale", "zh_CN"])
+    short = runner.invoke(app, ["retention", "report", "--lang", "zh"])
+    assert english.exit_code == chinese.exit_code == short.exit_code == 0, chinese.output
+    for pid, (name_en, name_zh) in names.items():
+        assert f"{pid} {name_en}" in english.output
+        if pid == unnamed.id:
+            assert f"{pid} {name_en}" in chinese.output
+        else:
+            assert f"{pid} {name_zh}" in chinese.output and name_en not in chinese.output
+    assert short.output == chinese.output
+    engine.dispose()

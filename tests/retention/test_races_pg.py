@@ -861,3 +861,59 @@ def test_order_racing_the_owner_completing_the_task_ends_in_one_state(live_pg):
                 assert case.reached is None
                 seen["order first"] += 1
     assert sum(seen.values()) == 6, seen
+
+
+def test_order_racing_the_owner_reopening_the_task_never_leaves_it_open(live_pg):
+    """An order comes in while the owner reopens the task they cancelled: either the reopen won
+    (then the order closed the task again, as settling does) or the order did (the reopen is a
+    409: the case is settled); never a task left open on a settled case, never a deadlock."""
+    w = _world(live_pg)
+    with live_pg.session() as s:
+        product_id = make_product(s, unit_price=Decimal("25.00")).id
+        s.commit()
+    seen = Counter()
+    for round_ in range(6):  # a narrow window: several rounds to see both orders of arrival
+        with live_pg.session() as s:
+            manager, agent = s.get(User, w["manager_id"]), s.get(User, w["agent_id"])
+            customer = make_customer(s, owner_id=agent.id)
+            alert = _alert(s, customer, owner=agent, cause=f"o{round_}")
+            case = playbooks.apply_to_alert(s, alert.id, actor=manager)
+            task = s.scalar(select(RetentionTask).where(RetentionTask.case_id == case.id))
+            task.status = "cancelled"
+            ids = (customer.id, case.id, task.id)
+            s.commit()
+        customer_id, case_id, task_id = ids
+
+        def run(i: int, task_id: int = task_id, customer_id: int = customer_id):
+            if i == 0:
+                with live_pg.client() as client:
+                    return client.post(
+                        f"{API}/tasks/{task_id}/status",
+                        json={"status": "open"},
+                        headers=w["headers"][0],
+                    )
+            with live_pg.session() as s:
+                data = OrderCreate(
+                    customer_id=customer_id,
+                    ordered_at=utcnow(),
+                    lines=[{"product_id": product_id, "quantity": 1}],
+                )
+                o = create_order(s, data, actor=s.get(User, w["manager_id"]))
+                s.commit()
+                return o.id
+
+        results = run_parallel(2, run)
+        _no_errors(results)
+        owner = results[0]
+        assert owner.status_code in (200, 409), owner.text
+        with live_pg.session() as s:
+            task = s.get(RetentionTask, task_id)
+            assert s.get(RetentionCase, case_id).outcome == "came_back"
+            assert task.status == "cancelled"
+            if owner.status_code == 200:
+                assert task.note == "Closed automatically: the customer came back (ordered again)."
+                seen["reopen first"] += 1
+            else:
+                assert "is settled" in owner.json()["detail"]
+                seen["order first"] += 1
+    assert sum(seen.values()) == 6, seen

@@ -17,17 +17,29 @@ A router with a route whose first segment is a parameter (``/{slug}``), or a rou
 whose path is not known here (a ``Host``), is left ungated. The gate is rebuilt when FastAPI
 counts a change to the router's routes (a route added after start-up). The gates are read from
 the routers as declared, so building them costs ~1 ms and leaves FastAPI's lazy work lazy.
+
+That lazy work is not thread-safe in one respect: :func:`serialize_field_building`. FastAPI
+builds a route's parameter fields on the first request that reaches it, and hides pydantic's
+``UnsupportedFieldAttributeWarning`` meanwhile (it sets an ``alias`` on every parameter's
+field, the header's name such as ``If-Match`` or the body's ``data``, and builds a pydantic type
+adapter from it) with ``warnings.catch_warnings()``. That saves and restores the process-wide
+warning filters, so when two threads build at once (parallel first requests reaching different
+routers, as in the PostgreSQL race tests), one restores the filters while the other is still
+building and the warning escapes (or the "ignore" stays behind for good). The app's parameter
+schemas are not at fault; building the fields one at a time is the fix.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match
 
-__all__ = ["gate_included_routers", "leading_segments"]
+__all__ = ["gate_included_routers", "leading_segments", "serialize_field_building"]
 
 # Up to this many leading static segments are compared: enough to tell the API's
 # /api/v1/<resource> routers apart.
@@ -155,3 +167,33 @@ def gate_included_routers(routes: list[BaseRoute]) -> int:
             continue
         gated += 1
     return gated
+
+
+# Held while FastAPI builds one parameter or response field (re-entrant: a field's type may
+# need another built).
+_FIELD_BUILD_LOCK = threading.RLock()
+
+
+def serialize_field_building() -> bool:
+    """Make FastAPI build its fields one at a time across threads (see the module's docstring);
+    returns whether this FastAPI version has the hook. Safe to call for every app: it wraps
+    once per process. Once every route a process serves is built, nothing takes the lock."""
+    try:
+        from fastapi._compat import v2
+    except ImportError:  # a FastAPI without its pydantic-v2 layer here: nothing to wrap
+        return False
+    model_field = getattr(v2, "ModelField", None)
+    build = getattr(model_field, "__post_init__", None)
+    if model_field is None or build is None:
+        return False
+    if getattr(build, "retento_serialized", False):
+        return True
+
+    @functools.wraps(build)
+    def serialized(self: Any) -> None:
+        with _FIELD_BUILD_LOCK:
+            build(self)
+
+    serialized.retento_serialized = True  # type: ignore[attr-defined]
+    model_field.__post_init__ = serialized
+    return True

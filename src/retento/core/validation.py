@@ -105,23 +105,33 @@ def check_not_future(value: datetime | None, field: str, now: datetime) -> None:
         raise InvalidInput(Msg("lies in the future"), field=field)
 
 
-_PHONE_SEPARATORS = re.compile(r"[\s+\-().\/#*]|ext\.?|[xX]|转|分机")
+_PHONE_SEPARATORS = re.compile(r"[\s+\-().\/#*]")
+# An extension comes last: a marker, then its digits up to the end ("… x89", "… ext. 12",
+# "…转123", "…分机 8").
+_PHONE_EXTENSION = re.compile(r"(?:ext\.?|x|转|分机)\s*([0-9]+)\s*$", re.IGNORECASE)
 
 
 def check_phone(value: str | None) -> str | None:
-    """A phone number: digits with the usual separators (spaces, + ( ) - . /) and an extension
-    after x, ext, 转 or 分机; 3 to 20 digits. Free text ("abc-not-phone") is refused, or a
-    search by the number's digits could never find the customer."""
+    """A phone number: digits with the usual separators (spaces, + ( ) - . /), optionally
+    followed by an extension after x, ext, 转 or 分机; 3 to 20 digits in all. Free text
+    ("abc-not-phone") is refused, or a search by the number's digits could never find the
+    customer; so is a marker inside the number ("55x5123"): the number before an extension
+    has at least 3 digits and more than the extension."""
     if value is None or not value.strip():
         return None
-    digits = _PHONE_SEPARATORS.sub("", value.strip())
-    if not digits.isascii() or not digits.isdigit() or not 3 <= len(digits) <= 20:
+    text = value.strip()
+    main, extension = text, ""
+    if marker := _PHONE_EXTENSION.search(text):
+        main, extension = text[: marker.start()], marker.group(1)
+    digits = _PHONE_SEPARATORS.sub("", main)
+    number_ok = digits.isascii() and digits.isdigit() and len(digits) >= 3
+    if not number_ok or len(extension) >= len(digits) or len(digits) + len(extension) > 20:
         raise ValueError(
             Msg(
                 "is not a phone number (digits, with + ( ) - . spaces; x or 转 before an extension)"
             )
         )
-    return value.strip()
+    return text
 
 
 Phone = Annotated[str, AfterValidator(check_phone)]

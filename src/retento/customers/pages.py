@@ -34,6 +34,7 @@ from retento.web.labels import label_msgid
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
     PageUser,
+    error_text,
     flash,
     form_errors,
     is_htmx,
@@ -445,6 +446,44 @@ def _contact_errors(errors: dict[str, str], data: dict[str, Any], shown: dict[st
                 errors[f"contacts.{rows[idx]}.{parts[2]}"] = errors.pop(key)
 
 
+def _check_form(
+    request: Request,
+    session: Session,
+    schema: type[CustomerCreate] | type[CustomerUpdate],
+    data: dict[str, Any],
+    problems: list[FieldError],
+    own_id: int | None = None,
+) -> tuple[Any, dict[str, str]]:
+    """``(the schema's object or None, every error of the form)``: the form's own parsing, the
+    schema's checks and the service's checks against stored rows (owner, external id, one
+    primary contact) all at once, so a form with several mistakes does not come back once for
+    each of them."""
+    errors: dict[str, str] = {}
+    payload = None
+    try:
+        payload = schema(**data)
+    except ValidationError as exc:
+        errors = form_errors(request, exc)
+    for p in problems:
+        errors.setdefault(p.field or "", error_text(request, p.message))
+
+    def accepted(name: str) -> Any:
+        """The value when the steps above found nothing wrong with it (else not checked)."""
+        wrong = any(k == name or k.startswith(f"{name}.") for k in errors)
+        return None if wrong else data.get(name)
+
+    for exc in service.field_problems(
+        session,
+        owner_id=accepted("owner_id"),
+        external_id=accepted("external_id"),
+        contacts=data.get("contacts"),
+        own_id=own_id,
+    ):
+        for name, message in form_errors(request, exc).items():
+            errors.setdefault(name, message)
+    return payload, errors
+
+
 def _render_form(
     request: Request,
     session: DbSession,
@@ -487,29 +526,31 @@ def customer_create(
     request: Request, form: PageForm, session: DbSession, user: PageUser
 ) -> Response:
     """Create a customer; on any error the form comes back with messages and nothing is saved."""
+    require(user, "customer:create")  # before the checks, which look up external ids
     data, shown, problems = _parse_form(request, form)
     shown[FORM_KEY] = submitted_key(form)
+    if user.role not in ("admin", "manager"):
+        data.pop("owner_id", None)
+    payload, errors = _check_form(request, session, CustomerCreate, data, problems)
     try:
-        if problems:
-            raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
-        if user.role not in ("admin", "manager"):
-            data.pop("owner_id", None)
-        customer = service.create_customer(
-            session,
-            CustomerCreate(**data),
-            actor=user,
-            force=form.get("force") == "1",
-            idempotency_key=shown[FORM_KEY] or None,
-        )
+        if not errors:
+            customer = service.create_customer(
+                session,
+                payload,
+                actor=user,
+                force=form.get("force") == "1",
+                idempotency_key=shown[FORM_KEY] or None,
+            )
     except PossibleDuplicate as exc:
         # Not an error: the form comes back listing the matches, with "Create anyway".
         session.rollback()
         return _render_form(request, session, user, None, shown, duplicates=exc.matches)
-    except (ValidationError, RetentoError) as exc:
+    except RetentoError as exc:
         session.rollback()
-        if isinstance(exc, RetentoError) and exc.status in (401, 403):
+        if exc.status in (401, 403):
             raise
         errors = form_errors(request, exc)
+    if errors:
         _contact_errors(errors, data, shown)
         reissue_key_on_reuse(errors, shown)
         return _render_form(request, session, user, None, shown, errors, 422)
@@ -538,13 +579,16 @@ def customer_update(
     customer = service.get_customer(session, customer_id, actor=user)
     data, shown, problems = _parse_form(request, form)
     expected = form_version(form)
+    if user.role not in ("admin", "manager"):
+        data.pop("owner_id", None)
     try:
-        if problems:
-            raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
-        if user.role not in ("admin", "manager"):
-            data.pop("owner_id", None)
-        update = CustomerUpdate(**data)
-        service.update_customer(session, customer_id, update, actor=user, expected_version=expected)
+        # Before the checks, which look up other customers' external ids.
+        service.require_customer_change(user, customer, "customer:update")
+        update, errors = _check_form(request, session, CustomerUpdate, data, problems, customer_id)
+        if not errors:
+            service.update_customer(
+                session, customer_id, update, actor=user, expected_version=expected
+            )
     except STALE:
         session.rollback()
         current = service.get_customer(session, customer_id, actor=user)
@@ -563,11 +607,12 @@ def customer_update(
             cancel_url=f"/customers/{customer_id}",
             expected=expected,
         )
-    except (ValidationError, RetentoError) as exc:
+    except RetentoError as exc:
         session.rollback()
-        if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
+        if exc.status in (401, 403, 404):
             raise
         errors = form_errors(request, exc)
+    if errors:
         _contact_errors(errors, data, shown)
         customer = service.get_customer(session, customer_id, actor=user)
         return _render_form(request, session, user, customer, shown, errors, 422)

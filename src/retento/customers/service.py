@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -11,7 +12,15 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, FieldError, Forbidden, InvalidInput, Msg, NotFound
+from retento.core.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    Msg,
+    NotFound,
+    RetentoError,
+)
 from retento.core.idempotency import insert_keyed, keyed_row
 from retento.core.locking import lock_row
 from retento.core.pagination import apply_sort, paginate
@@ -161,6 +170,44 @@ def _check_one_primary(contacts: list[dict]) -> None:
         raise InvalidInput(errors[0].message, field=errors[0].field, errors=errors)
 
 
+def field_problems(
+    session: Session,
+    *,
+    owner_id: int | None = None,
+    external_id: str | None = None,
+    contacts: list[dict] | None = None,
+    assigned_user_ids: list[int] | None = None,
+    own_id: int | None = None,
+) -> list[RetentoError]:
+    """Every problem with the fields that depend on stored rows (owner, assignees, external id)
+    or on each other (one primary contact), not only the first: a form shows them all at once.
+    ``None`` skips a check."""
+    problems: list[RetentoError] = []
+
+    def attempt(check: Callable[..., object], *args: object) -> None:
+        try:
+            check(*args)
+        except RetentoError as exc:
+            problems.append(exc)
+
+    attempt(_check_user, session, owner_id, "owner_id")
+    for user_id in dict.fromkeys(assigned_user_ids or []):
+        attempt(_check_user, session, user_id, "assigned_user_ids")
+    attempt(_check_external_id, session, external_id, own_id)
+    attempt(_check_one_primary, contacts or [])
+    return problems
+
+
+def check_fields(session: Session, **fields: Any) -> None:
+    """Raise the problems of ``field_problems`` together: the first one's status and message,
+    every one of them in ``errors``."""
+    problems = field_problems(session, **fields)
+    if problems:
+        first = problems[0]
+        first.errors = [e for p in problems for e in (p.errors or [FieldError(p.field, p.message)])]
+        raise first
+
+
 def _replace_contacts(session: Session, c: Customer, contacts: list[dict]) -> None:
     """Replace the contact list (call with the customer row locked, see update_customer).
 
@@ -207,12 +254,10 @@ def create_customer(
         if owner_id not in (None, actor.id):
             raise Forbidden("Agents can only create customers they own.")
         owner_id = actor.id
-    _check_user(session, owner_id, "owner_id")
-    _check_external_id(session, data.external_id)
+    contacts = [k.model_dump() for k in data.contacts]
+    check_fields(session, owner_id=owner_id, external_id=data.external_id, contacts=contacts)
     fields = data.model_dump(exclude={"tags", "contacts", "owner_id"})
     c = Customer(**fields, owner_id=owner_id, name_key=name_key(data.name), idempotency_key=key)
-    contacts = [k.model_dump() for k in data.contacts]
-    _check_one_primary(contacts)
     c.contacts = [Contact(**k) for k in contacts]
     _set_tags(c, data.tags)
     c, created = insert_keyed(session, c, key, _same_name(data.name))
@@ -253,18 +298,20 @@ def update_customer(
         if key in changes and changes[key] is None:
             raise InvalidInput(Msg("%(field)s cannot be empty.", field=key), field=key)
     before = customer_snapshot(c)
-    if "external_id" in changes:
-        _check_external_id(session, changes["external_id"], c.id)
-    if "owner_id" in changes:
-        _check_user(session, changes["owner_id"], "owner_id")
+    check_fields(
+        session,
+        owner_id=changes.get("owner_id"),
+        external_id=changes.get("external_id"),
+        contacts=changes.get("contacts"),
+        assigned_user_ids=changes.get("assigned_user_ids"),
+        own_id=c.id,
+    )
     if "tags" in changes:
         _set_tags(c, changes.pop("tags") or [])
     if "contacts" in changes:
         _replace_contacts(session, c, changes.pop("contacts") or [])
     if "assigned_user_ids" in changes:
         ids = list(dict.fromkeys(changes.pop("assigned_user_ids") or []))
-        for uid in ids:
-            _check_user(session, uid, "assigned_user_ids")
         c.assignments = [a for a in c.assignments if a.user_id in ids] + [
             CustomerAssignment(user_id=u) for u in ids if u not in c.assigned_user_ids
         ]

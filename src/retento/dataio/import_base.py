@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.core.errors import FieldError, InvalidInput, Msg
 from retento.dataio.bulk import insert_rows, paused_gc
+from retento.dataio.headers import header_fields
 from retento.dataio.mapping import Converter, Mapping
 from retento.dataio.readers import Table
 from retento.dataio.schemas import COLUMNS, IGNORED, MAX_FIELD, ImportReport, RowError
@@ -113,10 +114,15 @@ class ImporterBase:
         errors: list[FieldError] = []
         mapping = self.conv.mapping
         ignored = set(IGNORED.get(self.entity, ())) | {"_error"}
+        # The one header mapping of the CLI, the API and the wizard (dataio.headers): the
+        # mapping's choice, the field's own name loosely, or a header word ("客户编号").
+        fields = header_fields(self.entity, self.table.header, mapping.columns)
         for i, src in enumerate(self.table.header):
             if not src:
                 continue
-            target = mapping.target(src)
+            target = fields.get(src)
+            if target is None and src not in mapping.columns:
+                target = mapping.target(src)  # custom.x, a computed column, or ignored
             if target is None:
                 continue
             if target in self.spec:

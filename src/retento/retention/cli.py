@@ -114,14 +114,23 @@ def _pct(x: float | None) -> str:
 def report_cmd(
     playbook_id: int | None = typer.Option(None, "--playbook", help="Only this playbook."),
     top_k: float = typer.Option(0.3, help="Share of cases with the highest risk for 'top k'."),
+    locale: str = typer.Option(
+        "en",
+        "--locale",
+        "--lang",
+        help="Language of the playbook names: en or zh_CN (English where a playbook has no "
+        "Chinese name).",
+    ),
     as_user: str | None = typer.Option(
         None, "--as", help="Act as this user (default: first admin)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the full report as JSON (both names)."
+    ),
 ) -> None:
     """Per playbook: came-back rate treated vs control with a 95 % interval, uplift, uplift in
     the top k by risk, and incremental revenue minus cost (settled cases only)."""
-    from retento.retention.report import uplift_report
+    from retento.retention.report import playbook_name, uplift_report
 
     with cli_session() as session:
         rep = uplift_report(
@@ -145,7 +154,7 @@ def report_cmd(
     for r in rep:
         est, top, money = r["estimate"], r["top_k"], r["revenue"]
         table.add_row(
-            f"{r['playbook_id']} {r['name_en']}",
+            f"{r['playbook_id']} {playbook_name(r, locale)}",
             str(r["n_treated"]),
             str(r["n_control"]),
             _pct(est and est["rate_treated"]),

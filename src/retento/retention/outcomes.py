@@ -25,11 +25,11 @@ from retento.core.money import ZERO
 from retento.orders.models import Order
 from retento.retention.models import RetentionAlert, RetentionCase
 from retento.retention.playbooks import release_open_cases
+from retento.retention.reasons import CAME_BACK_NOTE
 from retento.retention.tasks import close_settled_tasks, lock_open_tasks
 
 # Alerts about lapsing that an order answers: closed when the customer orders again.
 CLOSED_BY_ORDER = ("churn_risk", "rhythm")
-CAME_BACK_NOTE = "customer ordered again"
 
 
 def on_orders(session: Session, orders: list) -> int:

@@ -76,12 +76,15 @@ def _page(request: Request, session: Session, user: User, errors=None, status_co
     offers = _offers(request, session, rows)
     # Title and script from the playbook in the reader's language (stored in the owner's).
     texts = tasks.display_texts(session, rows, request_locale(request))
+    # A task of a settled case is not offered "Reopen" (the service refuses it: 409).
+    settled = tasks.settled_cases(session, [t for t in rows if t.status != "open"])
     today = utcnow().astimezone(ZoneInfo(request.app.state.settings.timezone)).date()
     ctx = {
         "rows": rows,
         "names": names,
         "offers": offers,
         "texts": texts,
+        "settled": settled,
         "has_next": has_next,
         "offset": offset,
         "limit": PAGE_SIZE,

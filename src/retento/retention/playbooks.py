@@ -42,11 +42,10 @@ from retento.retention.models import (
     RetentionSeq,
     RetentionTask,
 )
+from retento.retention.reasons import HELD_OUT_NOTE, LET_GO_NOTE
 from retento.web.i18n import N_, installation_locale, system_text
 
 BLOCK = 20
-HELD_OUT_NOTE = "held out: control group"
-LET_GO_NOTE = "let go (playbook)"
 EDITABLE = (
     "action",
     "name_en",
@@ -720,6 +719,7 @@ def _act(
     if pb.action == "offer" and pb.offer_reward_id:
         # The playbook's voucher, issued free of points by the loyalty domain (once per case);
         # its value in money (points cost × point value) is added to the case's cost.
+        from retento.loyalty.models import LoyaltyReward
         from retento.retention.offers import issue_offer_reward, voucher_line
 
         voucher = issue_offer_reward(
@@ -732,7 +732,9 @@ def _act(
         )
         case.cost = case.cost + voucher.value
         case.note = "\n".join(x for x in (case.note, voucher.note) if x)
-        line = voucher_line(voucher.state, voucher.reward_name, voucher.value, zh)
+        reward = session.get(LoyaltyReward, pb.offer_reward_id)
+        shown = reward.name_in("zh_CN" if zh else "en") if reward else voucher.reward_name
+        line = voucher_line(voucher.state, shown, voucher.value, zh)
         script = (script + "\n\n" if script else "") + line
     task = RetentionTask(
         case_id=case.id,

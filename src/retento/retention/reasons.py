@@ -58,6 +58,14 @@ ACTION_NAMES: dict[str, str] = {
 NONE_TIER = N_("no tier")
 REASONS_SEP = "; "
 
+# The close notes the system writes on an alert it closes itself. The note is stored as this
+# English message id (the API shows it so) and the pages translate it (``close_note``); a note
+# an owner typed when closing an alert is shown as typed.
+CAME_BACK_NOTE = N_("customer ordered again")
+HELD_OUT_NOTE = N_("held out: control group")
+LET_GO_NOTE = N_("let go (playbook)")
+SYSTEM_CLOSE_NOTES = frozenset((CAME_BACK_NOTE, HELD_OUT_NOTE, LET_GO_NOTE))
+
 
 def _lang(locale: str) -> str:
     return "zh" if str(locale).lower().startswith("zh") else "en"
@@ -111,3 +119,10 @@ def render_reason(
 def label(table: dict[str, str], key: str, locale: str = "en") -> str:
     """A rule, class, severity or action name in ``locale`` (the key itself if unknown)."""
     return gettext(locale, table[key]) if key in table else key
+
+
+def close_note(note: str | None, locale: str = "en") -> str:
+    """An alert's close note in ``locale`` when the system wrote it, else as stored."""
+    if not note:
+        return ""
+    return gettext(locale, note) if note in SYSTEM_CLOSE_NOTES else note

@@ -139,3 +139,13 @@ def uplift_report(
             Msg("Playbook %(id)s does not exist.", id=playbook_id), field="playbook_id"
         )
     return [playbook_report(session, pb, top_k=top_k, now=now) for pb in books]
+
+
+def playbook_name(row: dict[str, Any], locale: str) -> str:
+    """A report row's playbook name in ``locale`` (``en`` or ``zh_CN``); the English name when
+    there is no Chinese one or for any other language."""
+    from retento.web.i18n import normalise_locale
+
+    if normalise_locale(locale) == "zh_CN" and row.get("name_zh"):
+        return str(row["name_zh"])
+    return str(row["name_en"])

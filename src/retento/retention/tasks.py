@@ -166,6 +166,8 @@ def set_task_status(
             )
     elif result is not None:
         raise InvalidInput("Only a completed task has a result.", field="result")
+    if status == "open" and task.case_id is not None:
+        _refuse_reopen_of_settled(session, task)
     before = snapshot(task)
     now = utcnow()
     task.status = status
@@ -180,6 +182,40 @@ def set_task_status(
     if task.case_id is not None:
         _record_on_case(session, task, actor)
     return task
+
+
+def _refuse_reopen_of_settled(session: Session, task: RetentionTask) -> None:
+    """A task whose case has settled (came back or lost) stays closed: settling closed it, or
+    found it finished, and nothing would close it again, so it would stay open on a case that
+    needs no more work. What the owner learnt later is recorded on the case (reached, offer
+    accepted). The case is locked (after the task, the one order of every path that takes
+    both), so a case settling at this moment is waited for, and a reopen it waits for is then
+    closed by it."""
+    case = lock_row(session, RetentionCase, task.case_id)
+    if case is not None and case.outcome != "pending":
+        raise Conflict(
+            Msg(
+                "Case %(id)s is settled (%(outcome)s): its task cannot be reopened.",
+                id=case.id,
+                outcome=Term(case.outcome, label_msgid("case_outcome", case.outcome)),
+            ),
+            field="status",
+        )
+
+
+def settled_cases(session: Session, tasks: list[RetentionTask]) -> dict[int, str]:
+    """``{task id: outcome}`` for the tasks whose case has settled (their reopen is refused)."""
+    case_ids = {t.case_id for t in tasks if t.case_id is not None}
+    if not case_ids:
+        return {}
+    outcomes = dict(
+        session.execute(
+            select(RetentionCase.id, RetentionCase.outcome).where(
+                RetentionCase.id.in_(case_ids), RetentionCase.outcome != "pending"
+            )
+        ).all()
+    )
+    return {t.id: outcomes[t.case_id] for t in tasks if t.case_id in outcomes}
 
 
 def _record_on_case(session: Session, task: RetentionTask, actor: User) -> None:
