@@ -69,6 +69,7 @@ def _upload_and_check(page, server, content: bytes, name: str) -> None:  # noqa:
 def test_manager_fixes_a_broken_orders_file_and_imports_it(page, server, tmp_path):  # noqa: F811
     cust, p1, p2 = _keys(server)
     login(page, server, "manager")
+    page.click("nav details.moremenu summary")  # Import is under More
     page.click("nav a[href='/imports']")
     page.wait_for_selector("#upload-form")
 

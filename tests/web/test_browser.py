@@ -164,3 +164,44 @@ def test_switch_to_chinese(page, server):
     page.click("button.lang[value=en]")
     page.wait_for_selector("html[lang=en]", state="attached")
     assert "Customers" in page.inner_text("nav.mainnav")
+
+
+# The header's rows: the vertical extent of each entry of the bar (brand, links, menus, language
+# switch, bell, user menu, log-out button).
+HEADER_ROWS = """() => {
+    const items = [...document.querySelectorAll(
+        '.topbar-inner > .brand, nav.mainnav > *, .topbar-right > *')];
+    const nav = document.querySelector('nav.mainnav').getBoundingClientRect();
+    const link = document.querySelector('nav.mainnav > a').getBoundingClientRect();
+    return {nav: nav.height, link: link.height, width: document.documentElement.clientWidth,
+            centres: items.map(e => { const r = e.getBoundingClientRect();
+                                      return [e.textContent.trim(), r.top + r.height / 2]; })};
+}"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_the_header_is_one_line_on_a_1366_px_laptop(browser, server, lang):
+    """A 1366-px laptop screen less a 17-px scrollbar, as the admin (who has the most entries):
+    the links, the More and Administration menus and the user's controls share one line, in
+    English and in Chinese, and the pages under More are one click away."""
+    context = browser.new_context(viewport={"width": 1349, "height": 768}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
+    try:
+        login(page, server, "admin")
+        if lang == "zh_CN":
+            page.click("button.lang[value=zh_CN]")
+            page.wait_for_selector("html[lang=zh-CN]", state="attached")
+        rows = page.evaluate(HEADER_ROWS)
+        assert rows["width"] == 1349
+        assert rows["nav"] < 1.5 * rows["link"], rows  # one line of links, not two
+        centres = [y for _, y in rows["centres"]]
+        assert max(centres) - min(centres) <= 4, rows["centres"]
+        page.click("nav.mainnav details.moremenu summary")
+        for href in ("/orders", "/touchpoints", "/complaints/dashboard", "/products", "/imports"):
+            assert page.locator(f"nav.mainnav .moremenu a[href='{href}']").is_visible(), href
+    finally:
+        if lang == "zh_CN":  # the choice is saved on the user: leave the admin in English
+            page.click("button.lang[value=en]")
+            page.wait_for_selector("html[lang=en]", state="attached")
+        context.close()

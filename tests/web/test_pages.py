@@ -7,6 +7,7 @@ import io
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
@@ -685,5 +686,40 @@ def test_one_menu_entry_is_highlighted_per_page(web):
     ):
         html = web.get(path).text
         header = html[: html.index("</nav>")]
-        lit = re.findall(r'<a href="([^"]+)" class="(?:admin-link )?active"', header)
+        lit = re.findall(r'<a href="([^"]+)" class="(?:admin-link |more-link )?active"', header)
         assert lit == [expected], (path, lit)
+
+
+@pytest.mark.parametrize("role", ["admin", "manager", "agent", "analyst"])
+def test_every_page_of_the_menu_is_in_the_header_once(web, users, role):
+    """The header keeps to one line by putting pages opened less often under More: each entry
+    the user may open is still in it, once, and the More menu holds only those entries."""
+    import re
+
+    from retento.web.nav import NAV, nav_for
+
+    web.login(role)
+    html = web.get("/customers").text
+    header = html[html.index('<nav class="mainnav"') : html.index("</nav>")]
+    links = re.findall(r'<a href="([^"]+)"', header)
+    allowed = [n.href for s in ("main", "more", "admin") for n in nav_for(users[role], s)]
+    assert sorted(links) == sorted(allowed) and len(set(links)) == len(links)
+    assert allowed and len(allowed) <= len(NAV)
+    more = nav_for(users[role], "more")
+    if more:
+        menu = header[header.index('class="navmenu moremenu"') :].split("</details>")[0]
+        assert re.findall(r'<a href="([^"]+)"', menu) == [n.href for n in more]
+
+
+def test_the_country_picker_lists_chinese_names_in_pinyin_order(web):
+    """By code point the Chinese names came in no order a reader knows (不丹, 东帝汶, 中国, …)."""
+    import re
+
+    web.login("manager")
+    web.post("/locale", {"lang": "zh_CN", "next": "/"})
+    html = web.get("/customers/new").text
+    picker = html[html.index('<select id="f-country"') :].split("</select>")[0]
+    shown = re.findall(r'<option value="[A-Z]{2}"[^>]*>([^<]+)</option>', picker)
+    assert shown[:3] == ["阿尔巴尼亚", "阿尔及利亚", "阿富汗"]
+    assert shown.index("澳大利亚") < shown.index("巴西") < shown.index("中国")
+    assert len(shown) > 240

@@ -7,12 +7,14 @@ API accepts a code in either case (``"cn"`` → ``"CN"``) and refuses a code tha
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 from typing import Annotated
 
 from babel import Locale
 from pydantic import AfterValidator
 
+from retento.core.country_pinyin import ZH_PINYIN
 from retento.core.errors import Msg
 
 # CLDR also lists regions ("001" World, "150" Europe) and private-use or transitional codes;
@@ -44,11 +46,29 @@ def country_name(code: str | None, locale: str = "en") -> str:
     return _names(locale).get(code.upper(), code)
 
 
+def _latin_key(name: str) -> str:
+    """A name's letters without accents or case: "Åland Islands" sorts under A, not after Z."""
+    letters = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in letters if not unicodedata.combining(c)).casefold()
+
+
+def _pinyin_key(name: str) -> tuple:
+    """A Chinese name's place in pinyin order (``country_pinyin``): syllable by syllable, then by
+    tone; a name missing from the table goes after the others, by code point."""
+    reading = ZH_PINYIN.get(name)
+    if reading is None:
+        return (1, (), name)
+    return (0, tuple((s[:-1], int(s[-1])) for s in reading.split()), name)
+
+
 @cache
 def country_options(locale: str = "en") -> tuple[tuple[str, str], ...]:
-    """``(code, name)`` pairs sorted by name in ``locale`` (Chinese by its code points, which
-    CLDR's own collation would refine; the picker filters as the user types either way)."""
-    return tuple(sorted(_names(locale).items(), key=lambda kv: kv[1].casefold()))
+    """``(code, name)`` pairs in the order a reader of ``locale`` looks for a name: Chinese
+    names by pinyin, others alphabetically with accents ignored."""
+    names = _names(locale)
+    if (locale or "").lower().startswith("zh"):
+        return tuple(sorted(names.items(), key=lambda kv: _pinyin_key(kv[1])))
+    return tuple(sorted(names.items(), key=lambda kv: (_latin_key(kv[1]), kv[1])))
 
 
 def check_country(value: str | None) -> str | None:

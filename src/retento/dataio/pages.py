@@ -35,7 +35,7 @@ from retento.web.render import (
 
 router = page_router()
 
-register_nav(NavItem("imports", N_("Import"), "/imports", "data:import", 85))
+register_nav(NavItem("imports", N_("Import"), "/imports", "data:import", 85, "more"))
 
 ENTITY_LABELS = {
     "customers": N_("Customers"),

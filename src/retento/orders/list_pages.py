@@ -27,7 +27,7 @@ from retento.web.render import PageUser, is_htmx, page_router, render, tr
 
 router = page_router()
 
-register_nav(NavItem("orders", N_("All orders"), "/orders", "order:read", 12))
+register_nav(NavItem("orders", N_("All orders"), "/orders", "order:read", 12, "more"))
 
 PAGE_SIZE = 50
 

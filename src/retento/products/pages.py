@@ -38,7 +38,7 @@ from retento.web.render import (
 
 router = page_router()
 
-register_nav(NavItem("products", N_("Products"), "/products", "product:read", 45))
+register_nav(NavItem("products", N_("Products"), "/products", "product:read", 45, "more"))
 
 PAGE_SIZE = 50
 FORM_FIELDS = ("name", "external_id", "category", "unit_price", "unit_cost")

@@ -12,8 +12,9 @@ from typing import Any
 
 from fastapi import Request
 
+from retento.web.i18n import Formatter
 from retento.web.labels import label_msgid
-from retento.web.render import tr
+from retento.web.render import request_locale, tr
 
 
 def _clean(value: Any) -> Any:
@@ -41,10 +42,59 @@ def _num(value: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+# Numbers are written alike in English and Chinese (',' groups, '.' decimals); through the
+# app's formatter a share rounds as the page's text beside the chart rounds it (14.95 → 15.0).
+_NUMBERS = Formatter("en")
+
+
 def _pct(value: Any) -> str:
     """``0.2345`` → ``23.5 %`` (``—`` when unknown)."""
     f = _num(value)
-    return "—" if f is None else f"{f * 100:.1f} %"
+    return "—" if f is None else _NUMBERS.number(f * 100, 1) + " %"
+
+
+def _numbers(request: Request) -> Formatter:
+    """The page's number formatter."""
+    return Formatter(request_locale(request))
+
+
+OUTER_BOUNDS = {"left": 2, "right": 4, "top": 2, "bottom": 2}
+"""How close to the chart's edges an axis label or axis name may be drawn."""
+
+
+def _grid(
+    *, left: int = 8, right: int = 16, top: int = 28, bottom: int = 8, below: int = 0
+) -> dict[str, Any]:
+    """A cartesian grid whose plot shrinks until its axis labels *and* axis names lie inside
+    the chart (``OUTER_BOUNDS``, and ``below`` px above the bottom edge for a colour scale
+    there); ``left`` … ``bottom`` place the plot when they fit anyway.
+
+    ECharts 6 replaced ``containLabel`` (deprecated) with ``outerBounds``: with
+    ``containLabel: true`` it keeps only the tick labels in, so a y-axis name above the plot
+    ("Customers", "CLV"), an x-axis name below it or a long Chinese one was cut off at the edge.
+    """
+    outer = {**OUTER_BOUNDS, "bottom": OUTER_BOUNDS["bottom"] + below}
+    # A plot placed beyond the outer bounds is shrunk out of all proportion (ECharts 6.1): each
+    # side starts at least as far in as its bound.
+    return {
+        "left": max(left, outer["left"]),
+        "right": max(right, outer["right"]),
+        "top": max(top, outer["top"]),
+        "bottom": max(bottom, outer["bottom"]),
+        "outerBounds": outer,
+        "outerBoundsContain": "all",
+    }
+
+
+RANGE_LABELS: dict[str, Any] = {"rotate": 45, "interval": 0, "hideOverlap": True}
+"""Category labels of a histogram's ranges ("1,012–1,214"): slanted so twenty of them fit under
+a half-width card, every one shown (ECharts otherwise skips some), none drawn over another."""
+
+
+def _range_labels(edges: list, count: int, number: Any, digits: int) -> list[str]:
+    """``lo–hi`` for each of ``count`` bins, the numbers as the page writes them."""
+    n = min(count, len(edges) - 1)
+    return [f"{number(edges[i], digits)}–{number(edges[i + 1], digits)}" for i in range(n)]
 
 
 CLASS_COLOURS = {
@@ -59,13 +109,15 @@ CLASS_COLOURS = {
 def _pyramid_chart(request: Request, pyramid: dict[str, Any]) -> str:
     """The value pyramid as an ECharts funnel (VIP on top), labelled with counts and shares."""
     classes = pyramid.get("classes", [])
+    number = _numbers(request).number
     data = []
     for width, row in enumerate(classes, start=1):
         name = tr(request, label_msgid("value_class", row["value_class"]))
+        count = number(row["customers"])
         data.append(
             {
                 "value": width,
-                "name": f"{name} · {row['customers']} · {_pct(row.get('profit_share'))}",
+                "name": f"{name} · {count} · {_pct(row.get('profit_share'))}",
                 "itemStyle": {"color": CLASS_COLOURS.get(row["value_class"], "#8c959f")},
             }
         )
@@ -80,7 +132,8 @@ def _pyramid_chart(request: Request, pyramid: dict[str, Any]) -> str:
                     "width": "80%",
                     "top": 8,
                     "bottom": 8,
-                    "minSize": "20%",
+                    # the top (VIP) band wide enough for its label in Chinese too
+                    "minSize": "40%",
                     "gap": 2,
                     "label": {"position": "inside", "color": "#fff", "fontWeight": "bold"},
                     "data": data,
@@ -117,7 +170,12 @@ def _pareto_chart(request: Request, pareto: dict[str, Any]) -> str:
             "symbolSize": 12,
             "symbol": "circle",
             "data": [{"coord": [point, 0.8], "name": "80/20"}],
-            "label": {"show": True, "position": "right", "formatter": label},
+            # beside the point on the side with room, so the sentence is not cut at an edge
+            "label": {
+                "show": True,
+                "position": "right" if point <= 0.5 else "left",
+                "formatter": label,
+            },
         }
         series[0]["markLine"] = {
             "symbol": "none",
@@ -127,7 +185,7 @@ def _pareto_chart(request: Request, pareto: dict[str, Any]) -> str:
         }
     return _json(
         {
-            "grid": {"left": 8, "right": 24, "top": 28, "bottom": 24, "containLabel": True},
+            "grid": _grid(right=24, top=32),
             "legend": {"top": 0},
             "tooltip": {"trigger": "axis"},
             "xAxis": {
@@ -149,15 +207,12 @@ def _histogram_chart(request: Request, hist: dict[str, Any], name: str, digits: 
     """A histogram from stored bin edges and counts."""
     edges = hist.get("edges", [])
     counts = hist.get("counts", [])
-    cats = [
-        f"{edges[i]:,.{digits}f}–{edges[i + 1]:,.{digits}f}"
-        for i in range(min(len(counts), len(edges) - 1))
-    ]
+    cats = _range_labels(edges, len(counts), _numbers(request).number, digits)
     return _json(
         {
-            "grid": {"left": 8, "right": 8, "top": 16, "bottom": 4, "containLabel": True},
+            "grid": _grid(),
             "tooltip": {"trigger": "axis"},
-            "xAxis": {"type": "category", "data": cats, "axisLabel": {"rotate": 40}},
+            "xAxis": {"type": "category", "data": cats, "axisLabel": RANGE_LABELS},
             "yAxis": {"type": "value", "name": tr(request, "Customers")},
             "color": ["#1f6feb"],
             "series": [{"name": name, "type": "bar", "barCategoryGap": "8%", "data": counts}],
@@ -170,7 +225,7 @@ def _scatter_chart(request: Request, points: list, x_name: str) -> str:
     customer id); ``x_name`` names the measure and the model behind it."""
     return _json(
         {
-            "grid": {"left": 8, "right": 16, "top": 16, "bottom": 24, "containLabel": True},
+            "grid": _grid(),
             "tooltip": {"trigger": "item"},
             "xAxis": {
                 "type": "value",
@@ -207,7 +262,8 @@ def _cohort_chart(request: Request, cohorts: dict[str, Any]) -> str:
                 data.append([x, y, round(float(share) * 100)])
     return _json(
         {
-            "grid": {"left": 8, "right": 8, "top": 8, "bottom": 48, "containLabel": True},
+            # the colour scale and its handles' values take the bottom 64 px, below the axis name
+            "grid": _grid(right=8, top=8, below=64),
             "tooltip": {"position": "top"},
             "xAxis": {
                 "type": "category",
@@ -269,7 +325,7 @@ def _tracking_chart(request: Request, holdout: dict[str, Any]) -> str:
         }
     return _json(
         {
-            "grid": {"left": 8, "right": 16, "top": 28, "bottom": 24, "containLabel": True},
+            "grid": _grid(top=32),
             "legend": {"top": 0},
             "tooltip": {"trigger": "axis"},
             "xAxis": {
@@ -295,15 +351,19 @@ def _tracking_chart(request: Request, holdout: dict[str, Any]) -> str:
     )
 
 
-def _bars_chart(items: list[tuple[str, int]], colour: str) -> str:
-    """A small horizontal bar chart of counts."""
+def _bars_chart(request: Request, items: list[tuple[str, int]], colour: str) -> str:
+    """A small horizontal bar chart of counts, each written right of its bar as the page writes
+    numbers ("1,428"): inside a short bar it did not fit, and the axis leaves room after the
+    longest bar so its count is not cut off at the right edge."""
+    number = _numbers(request).number
+    data = [{"value": c, "label": {"formatter": number(c)}} for _, c in items]
     return _json(
         {
-            "grid": {"left": 8, "right": 24, "top": 4, "bottom": 4, "containLabel": True},
+            "grid": _grid(right=16, top=4, bottom=4),
             "tooltip": {"trigger": "axis"},
-            "xAxis": {"type": "value", "minInterval": 1},
+            "xAxis": {"type": "value", "minInterval": 1, "boundaryGap": [0, "15%"]},
             "yAxis": {"type": "category", "data": [n for n, _ in items], "inverse": True},
             "color": [colour],
-            "series": [{"type": "bar", "data": [c for _, c in items], "label": {"show": True}}],
+            "series": [{"type": "bar", "data": data, "label": {"show": True, "position": "right"}}],
         }
     )

@@ -126,8 +126,8 @@ def _dashboard(
             "scatter": scatter,
             "cohorts": _cohort_chart(request, cohorts) if cohorts.get("cohorts") else "",
             "tracking": _tracking_chart(request, holdout) if holdout.get("tracking") else "",
-            "stages": _bars_chart(stage_items, "#22a06b"),
-            "labels": _bars_chart(label_items, "#7c3aed"),
+            "stages": _bars_chart(request, stage_items, "#22a06b"),
+            "labels": _bars_chart(request, label_items, "#7c3aed"),
         },
     }
 

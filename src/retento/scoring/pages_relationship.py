@@ -19,7 +19,7 @@ from retento.customers.models import Customer
 from retento.customers.panels import Panel, register_panel
 from retento.scoring import queries, relationship, value_settings
 from retento.scoring.models import ScoreRun
-from retento.scoring.pages_charts import _json
+from retento.scoring.pages_charts import RANGE_LABELS, _grid, _json
 from retento.surveys.models import COST_DIMENSIONS, DELIVERED_VALUE_DIMENSIONS
 from retento.web import dashfilters
 from retento.web.i18n import N_
@@ -61,7 +61,7 @@ def _rates_chart(request: Request, series: dict[str, Any]) -> str:
     cats = [p["period"] + (" *" if p["partial"] else "") for p in pts]
     return _json(
         {
-            "grid": {"left": 8, "right": 16, "top": 32, "bottom": 24, "containLabel": True},
+            "grid": _grid(top=32),
             "legend": {"top": 0},
             "tooltip": {"trigger": "axis"},
             "xAxis": {"type": "category", "data": cats},
@@ -91,9 +91,9 @@ def _sow_chart(request: Request, dist: dict[str, Any]) -> str:
     cats.append(tr(request, "over 100 %"))
     return _json(
         {
-            "grid": {"left": 8, "right": 8, "top": 16, "bottom": 4, "containLabel": True},
+            "grid": _grid(),
             "tooltip": {"trigger": "axis"},
-            "xAxis": {"type": "category", "data": cats, "axisLabel": {"rotate": 40}},
+            "xAxis": {"type": "category", "data": cats, "axisLabel": RANGE_LABELS},
             "yAxis": {"type": "value", "name": tr(request, "Customers"), "minInterval": 1},
             "color": ["#7c3aed"],
             "series": [

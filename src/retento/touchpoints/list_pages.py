@@ -42,7 +42,9 @@ from retento.web.render import (
 
 router = page_router()
 
-register_nav(NavItem("touchpoints", N_("Touchpoints"), "/touchpoints", "touchpoint:read", 14))
+register_nav(
+    NavItem("touchpoints", N_("Touchpoints"), "/touchpoints", "touchpoint:read", 14, "more")
+)
 
 PAGE_SIZE = 50
 SORT_OPTIONS = (

@@ -17,7 +17,10 @@ class NavItem:
     href: str
     permission: str | None = None
     order: int = 100
-    section: str = "main"  # "main" (left) or "admin" (admin menu)
+    # "main" (a link in the bar), "more" (the More menu after those links: pages most people
+    # open less often, so the bar stays one line at 1366 px in every language) or "admin"
+    # (the Administration menu)
+    section: str = "main"
 
 
 NAV: list[NavItem] = []

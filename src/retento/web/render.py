@@ -32,7 +32,7 @@ from retento.web.i18n import (
     translate,
     translations,
 )
-from retento.web.labels import label_msgid
+from retento.web.labels import SYSTEM_ACTOR, SYSTEM_ACTOR_LABEL, label_msgid
 from retento.web.nav import nav_for, nav_here
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -205,10 +205,15 @@ def context(request: Request, extra: dict[str, Any], locale: str | None = None) 
         msgid = label_msgid(group, code)
         return catalogue.gettext(msgid) if msgid else ""
 
+    def actor_name(name: str | None) -> str:
+        """Who made a recorded change: "System" (translated) for no user, else the username."""
+        return catalogue.gettext(SYSTEM_ACTOR_LABEL) if name == SYSTEM_ACTOR else (name or "")
+
     def can(verb: str) -> bool:
         return v is not None and role_can(v, verb)  # type: ignore[arg-type]
 
     main_nav = nav_for(v)  # type: ignore[arg-type]
+    more_nav = nav_for(v, "more")  # type: ignore[arg-type]
     admin_nav = nav_for(v, "admin")  # type: ignore[arg-type]
     ctx: dict[str, Any] = {
         "request": request,
@@ -218,11 +223,13 @@ def context(request: Request, extra: dict[str, Any], locale: str | None = None) 
         "languages": [(code, LANGUAGE_NAMES[code]) for code in LOCALES],
         "fmt": fmt,
         "label": label,
+        "actor_name": actor_name,
         "country_name": lambda code: country_name(code, locale),
         "can": can,
         "nav": main_nav,
+        "more_nav": more_nav,
         "admin_nav": admin_nav,
-        "nav_here": nav_here(request.url.path, [*main_nav, *admin_nav]),
+        "nav_here": nav_here(request.url.path, [*main_nav, *more_nav, *admin_nav]),
         "csrf_token": csrf_token(request) if "session" in request.scope else "",
         "flashes": flashes,
         "path": request.url.path,

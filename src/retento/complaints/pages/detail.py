@@ -46,7 +46,7 @@ from retento.core.money import to_money
 from retento.core.validation import DbId, is_id
 from retento.web import pickers
 from retento.web.forms import PageForm
-from retento.web.i18n import N_
+from retento.web.i18n import N_, Formatter
 from retento.web.labels import label_msgid
 from retento.web.render import (
     PageUser,
@@ -55,6 +55,7 @@ from retento.web.render import (
     page_router,
     redirect,
     render,
+    request_locale,
     tr,
 )
 
@@ -85,7 +86,12 @@ def _event_view(request: Request, session: Session, ev: Any, users: dict[int, st
                 request, label_msgid("compensation_type", data["compensation_type"])
             )
         if data.get("amount") and Decimal(data["amount"]):
-            summary += " · " + data["amount"]
+            # with its currency, as the service recovery list and cost beside it
+            settings = request.app.state.settings
+            money = Formatter(request_locale(request), currency=settings.currency).money
+            summary += " · " + money(Decimal(data["amount"]))
+        if data.get("points"):
+            summary += " · " + tr(request, "%(n)s points", n=data["points"])
     elif ev.kind == "severity":
         summary = f"{data.get('from')} → {data.get('to')}"
         if data.get("resolution_due_at"):

@@ -105,15 +105,15 @@
   }
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
 
-  // The administration menu closes on a click elsewhere or Escape, like any menu.
+  // The header menus (More, Administration, the user's) close on a click elsewhere or Escape.
   document.addEventListener("click", function (evt) {
-    document.querySelectorAll("details.adminmenu[open]").forEach(function (menu) {
+    document.querySelectorAll("details.navmenu[open]").forEach(function (menu) {
       if (!menu.contains(evt.target)) menu.removeAttribute("open");
     });
   });
   document.addEventListener("keydown", function (evt) {
     if (evt.key !== "Escape") return;
-    document.querySelectorAll("details.adminmenu[open]").forEach(function (menu) {
+    document.querySelectorAll("details.navmenu[open]").forEach(function (menu) {
       menu.removeAttribute("open");
     });
   });
