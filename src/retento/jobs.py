@@ -1,9 +1,10 @@
 """In-process scheduler for the domains' idempotent jobs (``retento serve`` and ``retento worker``).
 
-A domain registers work in its ``jobs.py`` with ``@job(name, every_seconds)``; every job takes a
-``Session`` and must be safe to run twice. Each run is its own transaction. Every process may run
-a scheduler (several ``retento serve`` workers, ``retento worker``): a lease row per job makes each
-tick run once across all of them (``retento.work.leases``).
+A domain registers work in its ``jobs.py`` with ``@job(name, every_seconds, label=N_("…"))``
+(the label names the job on the Background work page); every job takes a ``Session`` and must be
+safe to run twice. Each run is its own transaction. Every process may run a scheduler (several
+``retento serve`` workers, ``retento worker``): a lease row per job makes each tick run once
+across all of them (``retento.work.leases``).
 """
 
 from __future__ import annotations
@@ -51,16 +52,19 @@ class Job:
     name: str
     every_seconds: float
     func: Callable[[Session], object]
+    label: str = ""  # a msgid: the job's name on the Background work page
 
 
 REGISTRY: dict[str, Job] = {}
 
 
-def job(name: str, every_seconds: float):
-    """Register ``func(session)`` to run every ``every_seconds``."""
+def job(name: str, every_seconds: float, *, label: str):
+    """Register ``func(session)`` to run every ``every_seconds``; ``label`` (a msgid, marked with
+    ``N_``) names the job on the Background work page."""
 
     def wrap(func: Callable[[Session], object]):
-        REGISTRY[name] = Job(name, every_seconds, func)
+        REGISTRY[name] = Job(name, every_seconds, func, label)
+        leases.register_label(name, label)
         return func
 
     return wrap

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 
 import pytest
@@ -15,6 +16,7 @@ from retento.demo import generator
 from retento.insights import drivers_queries as q
 from retento.surveys.demo import step_surveys
 from retento.surveys.models import Survey, SurveyDistribution, SurveyInvitation
+from retento.web.i18n import gettext
 from tests.factories import make_order, make_touchpoint
 
 
@@ -122,6 +124,13 @@ def test_pages_in_both_languages(shop, web, users, lang):
     assert r.status_code == 200, r.text
     assert 'id="drivers-chart"' in r.text and 'id="drivers-table"' in r.text
     assert 'data-tab="drivers"' in r.text
+    # every driver, and every fact left out, by its business label, never its column name
+    locale = "zh_CN" if lang == "zh-CN" else "en"
+    rows = re.findall(r'<tr data-feature="(\w+)"[^>]*>\s*<td>([^<]*)', r.text)
+    assert rows and all(shown.strip() == gettext(locale, q.FEATURE_LABELS[f]) for f, shown in rows)
+    left_out = re.search(r"(Left out because|因所有人取值相同而略去)[^<]*", r.text)
+    assert left_out is not None and gettext(locale, "Complaints") in left_out.group(0)
+    assert "complaints" not in left_out.group(0)
     r = web.get("/insights/propensity?kind=category&target=teaware&top_k=20", headers=hdr)
     assert r.status_code == 200, r.text
     assert 'id="propensity-lift-chart"' in r.text and r.text.count("data-customer=") == 20

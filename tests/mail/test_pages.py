@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import html
+import re
 
-from retento.mail import pages
+import pytest
+from sqlalchemy import func, select
+
+from retento.mail import pages, service
 from retento.mail.models import OutboxMessage
 from retento.mail.service import Email, queue_email
 from tests.mail.conftest import mail_settings
@@ -150,3 +154,33 @@ def test_retry_refusal_names_the_status_in_the_users_language(web, db, users):
     r = web.post(f"/admin/mail/{msg.id}/retry")
     assert r.status_code == 409
     assert f"只有发送失败的邮件才能重试；邮件 {msg.id} 的状态为“待发送”。" in r.text
+
+
+@pytest.mark.parametrize(
+    ("locale", "placeholder"),
+    [
+        ("zh_CN", "［个人专属链接，发送邮件时填入］"),
+        ("en", "[personal link, added when the email is sent]"),
+    ],
+)
+def test_preview_shows_site_links_and_names_the_one_time_link(
+    web, db, users, client, monkeypatch, locale, placeholder
+):
+    """QA saw the markers ``[[link]]`` and ``[[base]]`` in the outbox preview."""
+    monkeypatch.setitem(service.LINK_RESOLVERS, "test_link", lambda session, rid, loc: "/s/x")
+    body = "Your link:\n\n[[link]]\n\nStatus: [[base]]/complain/status/RC-1"
+    _queue(db, 1, body_text=body, related_type="test_link", related_id=1)
+    users["admin"].locale = locale
+    db.commit()
+    web.login("admin")
+    m = re.search(r'<pre class="mail-body">(.*?)</pre>', web.get("/admin/mail").text, re.S)
+    assert m is not None
+    shown = html.unescape(m.group(1))
+    base = client.app.state.settings.public_base_url.rstrip("/")
+    assert shown == f"Your link:\n\n{placeholder}\n\nStatus: {base}/complain/status/RC-1"
+    # what is stored (and sent) keeps the markers
+    assert db.get(OutboxMessage, _last_id(db)).body_text == body
+
+
+def _last_id(db) -> int:
+    return db.scalar(select(func.max(OutboxMessage.id)))

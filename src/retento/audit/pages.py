@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput
 from retento.core.validation import MAX_DAY, MIN_DAY
 from retento.web.i18n import N_
-from retento.web.labels import LABELS, label_msgid
+from retento.web.labels import LABELS, field_msgid, label_msgid, register_field_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import PageUser, page_router, render, tr
 
@@ -25,6 +26,26 @@ router = page_router()
 register_nav(NavItem("admin.audit", N_("Audit log"), "/admin/audit", "audit:read", 20, "admin"))
 
 PAGE_SIZE = 50
+
+# Fields most record types share; each domain names its records' own fields with
+# ``web.labels.register_field_labels`` (a field nobody named is shown as stored).
+register_field_labels(
+    "*",
+    {
+        "id": N_("Record id"),
+        "external_id": N_("External id"),
+        "idempotency_key": N_("Idempotency key"),
+        "customer_id": N_("Customer"),
+        "name": N_("Name"),
+        "status": N_("Status"),
+        "channel": N_("Channel"),
+        "note": N_("Note"),
+        "created_by_id": N_("Created by"),
+        "created_at": N_("Created at"),
+        "updated_at": N_("Updated at"),
+        "version": N_("Version"),
+    },
+)
 
 
 def _choices(request: Request, group: str, current: str) -> list[tuple[str, str]]:
@@ -53,6 +74,31 @@ def diff_rows(entry: AuditEntry) -> list[tuple[str, str, str, bool]]:
     return [
         (k, _show(before.get(k)), _show(after.get(k)), before.get(k) != after.get(k)) for k in keys
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class DiffRow:
+    """One field of an entry's before/after view; ``label`` is None for a field nobody named."""
+
+    field: str
+    label: str | None
+    before: str
+    after: str
+    changed: bool
+
+    @property
+    def name(self) -> str:
+        """The field's label, else its stored name."""
+        return self.label or self.field
+
+
+def labelled_diff(request: Request, entry: AuditEntry) -> list[DiffRow]:
+    """:func:`diff_rows` with each field's name in the reader's language where one is known."""
+    out = []
+    for field, before, after, changed in diff_rows(entry):
+        msgid = field_msgid(entry.entity, field)
+        out.append(DiffRow(field, tr(request, msgid) if msgid else None, before, after, changed))
+    return out
 
 
 def _day(request: Request, value: str, field: str, problems: list[FieldError]) -> datetime | None:
@@ -105,7 +151,7 @@ def audit_list(
         offset=max(offset, 0),
     )
     ctx = {
-        "rows": [(e, diff_rows(e)) for e in rows[:PAGE_SIZE]],
+        "rows": [(e, labelled_diff(request, e)) for e in rows[:PAGE_SIZE]],
         "has_next": len(rows) > PAGE_SIZE,
         "offset": max(offset, 0),
         "limit": PAGE_SIZE,

@@ -11,11 +11,12 @@ from retento.auth.models import LoginThrottle, UserSession
 from retento.auth.throttle import FORGET_AFTER
 from retento.core.db import utcnow
 from retento.jobs import job
+from retento.web.i18n import N_
 
 KEEP_ENDED_SESSIONS = timedelta(days=30)  # admins can still see recent sign-ins
 
 
-@job("auth_cleanup", every_seconds=3600)
+@job("auth_cleanup", every_seconds=3600, label=N_("Clean up ended sessions and old login failures"))
 def cleanup(session: Session) -> dict[str, int]:
     """Delete sessions that ended over 30 days ago and login failures over a day old."""
     now = utcnow()

@@ -219,7 +219,11 @@ def _notify(
     return n
 
 
-@job("complaint_escalation", every_seconds=300)
+@job(
+    "complaint_escalation",
+    every_seconds=300,
+    label=N_("Escalate complaints past their deadlines"),
+)
 def complaint_escalation(session: Session) -> dict:
     """Scheduled every five minutes."""
     r = escalate(session)
@@ -231,7 +235,11 @@ def complaint_escalation(session: Session) -> dict:
     }
 
 
-@job("complaint_rate_hits_prune", every_seconds=600)
+@job(
+    "complaint_rate_hits_prune",
+    every_seconds=600,
+    label=N_("Prune old rate-limit records of the public complaint form"),
+)
 def complaint_rate_hits_prune(session: Session) -> dict:
     """Delete public-form rate-limit hits older than the window (idle addresses)."""
     return {"deleted": prune_hits(session)}

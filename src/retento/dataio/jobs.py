@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from retento.core.db import utcnow
 from retento.dataio.models import ImportJob
 from retento.jobs import job
+from retento.web.i18n import N_
 
 # An upload left at any step (or finished) for this long is removed with its file and rejects.
 KEEP = timedelta(days=30)
@@ -21,7 +22,7 @@ STALE_MESSAGE = (
 )
 
 
-@job("import_jobs_purge", every_seconds=6 * 3600)
+@job("import_jobs_purge", every_seconds=6 * 3600, label=N_("Clean up stalled and old imports"))
 def purge_import_jobs(session: Session) -> int:
     """Fail checks and imports that died with their server; delete jobs untouched for 30 days
     (never one being checked or imported); idempotent."""

@@ -419,6 +419,7 @@ def _drivers(
             "level": model.level,
             "bootstrap": n_bootstrap if ci == "bootstrap" else None,
             "dropped": model.dropped_,
+            "dropped_labels": [labels.get(c, c) for c in model.dropped_],
             "drivers": drivers,
             **info,
         }

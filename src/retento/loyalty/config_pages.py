@@ -39,6 +39,7 @@ from retento.web import pickers
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
+from retento.web.labels import register_labels
 from retento.web.render import PageUser, flash, form_errors, page_router, redirect, render, tr
 
 router = page_router()
@@ -46,6 +47,7 @@ router = page_router()
 TIER_FIELDS = (
     "code",
     "name",
+    "name_zh",
     "rank",
     "threshold",
     "multiplier",
@@ -67,11 +69,21 @@ RULE_FIELDS = (
     "cap_points",
     "cap_period_days",
 )
-REWARD_FIELDS = ("code", "name", "kind", "points_cost", "stock", "min_tier_id", "description")
+REWARD_FIELDS = (
+    "code",
+    "name",
+    "name_zh",
+    "kind",
+    "points_cost",
+    "stock",
+    "min_tier_id",
+    "description",
+)
 # Field names on the conflict page (the forms' labels).
 TIER_LABELS = {
     "code": N_("Code"),
     "name": N_("Name"),
+    "name_zh": N_("Chinese name"),
     "rank": N_("Rank"),
     "threshold": N_("Threshold"),
     "multiplier": N_("Multiplier"),
@@ -99,6 +111,7 @@ RULE_LABELS = {
 REWARD_LABELS = {
     "code": N_("Code"),
     "name": N_("Name"),
+    "name_zh": N_("Chinese name"),
     "kind": N_("Kind"),
     "points_cost": N_("Points"),
     "stock": N_("Stock"),
@@ -113,6 +126,17 @@ RULE_EVENTS = (
     ("club_attendance", N_("Club event attended")),
     ("complaint_remedy", N_("Complaint remedy")),
 )
+# What a rule earns on (its kind) and the event it is for, in the rules tables.
+register_labels(
+    "loyalty_rule_kind",
+    {
+        "spend": N_("Per currency unit spent"),
+        "product": N_("Per product"),
+        "category": N_("Per category"),
+        "event": N_("Per event"),
+    },
+)
+register_labels("loyalty_rule_event", dict(RULE_EVENTS))
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -359,7 +383,6 @@ def rules(request: Request, session: DbSession, user: PageUser) -> Response:
         request,
         "loyalty/rules.html",
         rules=programme.list_rules(session, actor=user),
-        event_labels=dict(RULE_EVENTS),
     )
 
 

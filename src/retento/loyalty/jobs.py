@@ -6,9 +6,10 @@ from sqlalchemy.orm import Session
 
 from retento.jobs import job
 from retento.loyalty import ledger
+from retento.web.i18n import N_
 
 
-@job("loyalty_expiry", every_seconds=3600)
+@job("loyalty_expiry", every_seconds=3600, label=N_("Expire loyalty points"))
 def expire_points(session: Session) -> int:
     """Move the remainder of every due lot to breakage (safe to run any number of times)."""
     from retento.loyalty.expiry import run_expiry
@@ -18,7 +19,7 @@ def expire_points(session: Session) -> int:
     return run_expiry(session)
 
 
-@job("loyalty_holds", every_seconds=60)
+@job("loyalty_holds", every_seconds=60, label=N_("Release timed-out point holds"))
 def time_out_holds(session: Session) -> int:
     """Void checkout holds that were neither confirmed nor voided in time."""
     from retento.loyalty.service import expire_holds
@@ -26,7 +27,7 @@ def time_out_holds(session: Session) -> int:
     return expire_holds(session)
 
 
-@job("loyalty_tiers", every_seconds=86400)
+@job("loyalty_tiers", every_seconds=86400, label=N_("Review loyalty tiers"))
 def review_tiers(session: Session) -> int:
     """Downgrade members whose grace period has ended; start grace for those below threshold."""
     from retento.loyalty.tiers import review_all
@@ -36,7 +37,7 @@ def review_tiers(session: Session) -> int:
     return review_all(session)
 
 
-@job("loyalty_stats", every_seconds=600)
+@job("loyalty_stats", every_seconds=600, label=N_("Refresh loyalty statistics"))
 def refresh_stats(session: Session) -> None:
     """Recount members, active members and tiers for the dashboard."""
     from retento.loyalty.reports import refresh_stats as refresh
@@ -44,7 +45,7 @@ def refresh_stats(session: Session) -> None:
     refresh(session)
 
 
-@job("loyalty_expiry_notices", every_seconds=86400)
+@job("loyalty_expiry_notices", every_seconds=86400, label=N_("Email points-expiry notices"))
 def expiring_notices(session: Session) -> int:
     """E-mail members whose points expire soon (once per lot and expiry date)."""
     from retento.loyalty.notices import send_expiring_notices

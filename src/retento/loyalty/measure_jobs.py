@@ -35,7 +35,7 @@ STAGE_LABELS = {
 log = logging.getLogger("retento.loyalty.measure")
 
 
-@job("loyalty_measurement", every_seconds=3600)
+@job("loyalty_measurement", every_seconds=3600, label=N_("Measure customer loyalty"))
 def nightly_measurement(session: Session) -> int | None:
     """Measure every customer if the last successful run is older than 20 hours or its rows are
     gone (a demo reset); returns the run id (None when nothing was due). Running it twice in a

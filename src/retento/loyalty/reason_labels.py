@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from retento.web.i18n import N_, Shapes, message_shapes, translate, translate_shaped
-from retento.web.labels import register_labels
+from retento.web.labels import register_field_labels, register_labels
 
 # What a lot or journal came from (``source_type``), for the member page's lot list. A source
 # an API client named itself (``POST /loyalty/events``) is shown as it was sent.
@@ -31,6 +31,33 @@ register_labels(
         "reward": N_("Reward"),
         "system": N_("System"),
         "retention_case": N_("Win-back offer"),
+    },
+)
+# The fields of a points posting (journal entry) and of a redemption in the audit log's
+# before/after view: what changed a member's points account.
+register_field_labels(
+    "loyalty_journal",
+    {
+        "kind": N_("Entry type"),
+        "source_type": N_("Source"),
+        "source_id": N_("Source number"),
+        "idem_key": N_("Idempotency key"),
+        "request_hash": N_("Request fingerprint"),
+        "reason": N_("Reason"),
+        "actor_id": N_("User"),
+        "reverses_id": N_("Reverses entry"),
+        "points": N_("Points"),
+    },
+)
+register_field_labels(
+    "loyalty_redemption",
+    {
+        "reward_id": N_("Reward"),
+        "order_id": N_("Order"),
+        "points": N_("Points"),
+        "returned": N_("Points returned"),
+        "journal_id": N_("Journal entry"),
+        "agent_id": N_("Service agent"),
     },
 )
 

@@ -6,9 +6,10 @@ from sqlalchemy.orm import Session
 
 from retento.jobs import job
 from retento.mail.service import SendReport, send_queued
+from retento.web.i18n import N_
 
 
-@job("mail_outbox", every_seconds=60)
+@job("mail_outbox", every_seconds=60, label=N_("Send queued emails"))
 def send_outbox(session: Session) -> SendReport:
     """Send due messages; with ``RETENTO_SMTP_HOST`` empty it only counts what waits."""
     return send_queued(session)

@@ -35,6 +35,9 @@ register_labels(
 )
 
 PAGE_SIZE = 50
+# Stands for the one-time link in a queued message's preview: the link is made only when the
+# message is sent, so the outbox never stores a usable one.
+LINK_PREVIEW = N_("[personal link, added when the email is sent]")
 
 
 def _offset(value: str) -> int:
@@ -67,6 +70,7 @@ def _page(request: Request, session: DbSession, user: PageUser, status_code: int
         offset=offset,
     )
     settings = request.app.state.settings
+    link_text = tr(request, LINK_PREVIEW)
     ctx = {
         "rows": rows[:PAGE_SIZE],
         "has_next": len(rows) > PAGE_SIZE,
@@ -79,6 +83,7 @@ def _page(request: Request, session: DbSession, user: PageUser, status_code: int
         "enabled": settings.mail_enabled,
         "smtp": f"{settings.smtp_host}:{settings.smtp_port}" if settings.mail_enabled else "",
         "mail_from": settings.mail_from,
+        "preview": lambda body: service.preview_text(body, settings, link_text),
         **extra,
     }
     if request.headers.get("hx-target") == "results":

@@ -305,6 +305,12 @@ def absolute(settings: Settings, path: str) -> str:
     return settings.public_base_url.rstrip("/") + path
 
 
+def preview_text(body: str, settings: Settings, link_text: str) -> str:
+    """A queued body as the outbox shows it: site links on ``RETENTO_PUBLIC_BASE_URL`` and, for
+    the one-time link that exists only once the message is sent, ``link_text``."""
+    return body.replace(BASE, settings.public_base_url.rstrip("/")).replace(LINK, link_text)
+
+
 def html_body(paragraphs: list[str], locale: str) -> str:
     """A minimal HTML alternative: escaped paragraphs, the link as an anchor."""
     lang = "zh-CN" if locale == "zh_CN" else "en"

@@ -35,7 +35,7 @@ from retento.touchpoints.forms import local_now, parse_local
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_, Formatter
-from retento.web.labels import label_msgid
+from retento.web.labels import label_msgid, register_field_labels
 from retento.web.render import (
     PageUser,
     error_text,
@@ -323,6 +323,17 @@ FIELD_LABELS = {
     "note": N_("Note"),
     "lines": N_("Lines"),
 }
+# The order's fields in the audit log's before/after view.
+register_field_labels(
+    "order",
+    {
+        **FIELD_LABELS,
+        "revenue": N_("Revenue"),
+        "cost": N_("Cost"),
+        "profit": N_("Profit"),
+        "refunded": N_("Refunded"),
+    },
+)
 
 
 @router.get("/orders/{order_id:int}/edit")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from retento.jobs import job
+from retento.web.i18n import N_
 
 
-@job("retention_evaluate", every_seconds=900)
+@job("retention_evaluate", every_seconds=900, label=N_("Evaluate retention alert rules"))
 def evaluate_rules(session: Session) -> dict:
     """Raise the alerts every enabled rule calls for (a cause already alerted is skipped)."""
     from retento.retention.service import evaluate
@@ -15,7 +16,7 @@ def evaluate_rules(session: Session) -> dict:
     return evaluate(session).to_dict()
 
 
-@job("retention_outcomes", every_seconds=3600)
+@job("retention_outcomes", every_seconds=3600, label=N_("Settle win-back case outcomes"))
 def settle_cases(session: Session) -> dict:
     """Settle win-back cases whose window has ended: came back (with revenue) or lost."""
     from retento.retention.outcomes import settle

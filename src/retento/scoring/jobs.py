@@ -29,7 +29,7 @@ log = logging.getLogger("retento.scoring")
 MIN_GAP = timedelta(hours=20)
 
 
-@job("nightly_scoring", every_seconds=3600)
+@job("nightly_scoring", every_seconds=3600, label=N_("Nightly scoring of all customers"))
 def nightly_scoring(session: Session) -> int | None:
     """Queue a scoring of everyone if the last successful run is older than 20 hours; returns
     the run id. The run itself is long work: a worker runs it (not the scheduler's process,

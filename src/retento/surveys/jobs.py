@@ -17,6 +17,7 @@ from retento.mail.service import queue_emails
 from retento.surveys.distributions import EMAILED_CHANNELS
 from retento.surveys.emails import survey_reminder_email
 from retento.surveys.models import Survey, SurveyInvitation
+from retento.web.i18n import N_
 
 # Only channels with an address to write to get reminders; phone lists are worked by agents.
 REMINDED_CHANNELS = ("online", "mail")
@@ -75,7 +76,7 @@ def queue_reminder_emails(
     return queue_emails(session, emails, actor=None, now=now)
 
 
-@job("survey_reminders", every_seconds=3600)
+@job("survey_reminders", every_seconds=3600, label=N_("Send survey reminders"))
 def send_reminders(session: Session, now: datetime | None = None) -> int:
     """Mark due invitations as reminded (count + time); returns how many were reminded.
 

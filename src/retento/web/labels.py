@@ -110,6 +110,12 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+# The actor name recorded for a change no user made (a scheduled job, the demo, a customer's own
+# form): the audit log, complaint events, scoring and measurement runs. Shown as "System".
+SYSTEM_ACTOR = "system"
+SYSTEM_ACTOR_LABEL = N_("System")
+
+
 def register_labels(group: str, labels: dict[str, str]) -> None:
     """Add or extend a group of code → message id labels."""
     LABELS.setdefault(group, {}).update(labels)
@@ -120,3 +126,15 @@ def label_msgid(group: str, code: str | None) -> str:
     if code is None:
         return ""
     return LABELS.get(group, {}).get(code, code)
+
+
+def register_field_labels(entity: str, labels: dict[str, str]) -> None:
+    """Name the fields of one record type (an audit entity: ``customer``, ``order`` …) for the
+    audit log's before/after view; field → message id. Fields every record type shares (``id``,
+    ``created_at`` …) are registered with ``entity="*"``."""
+    register_labels(f"field:{entity}", labels)
+
+
+def field_msgid(entity: str, field: str) -> str | None:
+    """The message id naming ``field`` of ``entity`` records, or None for a field nobody named."""
+    return LABELS.get(f"field:{entity}", {}).get(field) or LABELS.get("field:*", {}).get(field)

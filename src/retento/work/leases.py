@@ -37,6 +37,15 @@ from retento.work.models import JobLease
 
 LEASE_SECONDS = 300.0
 
+# Job name -> its label (a msgid) on the Background work page. ``retento.jobs.job`` fills this
+# as the domains register their jobs: this lower layer never imports a domain.
+LABELS: dict[str, str] = {}
+
+
+def register_label(name: str, label: str) -> None:
+    """Name the job ``name`` on the Background work page (``label`` is a msgid)."""
+    LABELS[name] = label
+
 
 def holder_id(role: str = "proc") -> str:
     """A name for this process in ``holder``/``claimed_by``: host, pid and a random suffix."""

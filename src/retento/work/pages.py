@@ -10,7 +10,7 @@ from retento.core.deps import DbSession
 from retento.web.i18n import N_
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import PageUser, page_router, render
-from retento.work import queue, service
+from retento.work import leases, queue, service
 from retento.work.models import WORK_STATUSES
 
 router = page_router()
@@ -55,7 +55,7 @@ def work_list(
     request: Request, session: DbSession, user: PageUser, status: str = "", offset: int = 0
 ) -> Response:
     """The work queue (polled every 2 s while something is queued or running)."""
-    queue.load_kinds()
+    queue.load_kinds()  # imports the domains' job modules, which register the jobs' labels too
     status = status if status in WORK_STATUSES else ""
     offset = max(offset, 0)
     rows, _ = service.list_items(
@@ -73,7 +73,10 @@ def work_list(
         "statuses": [(s, STATUS_LABELS[s]) for s in WORK_STATUSES],
         "badges": STATUS_BADGES,
         "status_labels": STATUS_LABELS,
-        "leases": service.list_leases(session, actor=user),
+        # (lease row, its label msgid or None for a job this version no longer registers)
+        "leases": [
+            (j, leases.LABELS.get(j.name)) for j in service.list_leases(session, actor=user)
+        ],
         "run_in_web": request.app.state.settings.run_work_in_web,
     }
     if request.headers.get("hx-target") == "work-results":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from retento.web.i18n import N_
-from retento.web.labels import register_labels
+from retento.web.labels import register_field_labels, register_labels
 from retento.web.nav import NavItem, register_nav
 
 register_nav(NavItem("complaints", N_("Complaints"), "/complaints", "complaint:read", 30))
@@ -14,6 +14,7 @@ register_nav(
         "/complaints/dashboard",
         "complaint:read",
         31,
+        "more",
     )
 )
 register_nav(NavItem("admin.sla", N_("SLA admin"), "/complaints/sla", "sla:manage", 30, "admin"))
@@ -187,5 +188,54 @@ register_labels(
         "major_problem": N_("After a major problem (literature: 4 %)"),
         "minor_problem": N_("After a minor problem (literature: 53 %)"),
         "solved_fast": N_("Solved fast (literature: 52–95 %)"),
+    },
+)
+
+# The complaint's fields in the audit log's before/after view.
+register_field_labels(
+    "complaint",
+    {
+        "tracking_code": N_("Tracking code"),
+        "kind": N_("Type"),
+        "category_id": N_("Category"),
+        "root_cause": N_("Root cause"),
+        "subject": N_("Subject"),
+        "description": N_("What happened"),
+        "order_id": N_("Related order number"),
+        "product_id": N_("Related product number"),
+        "severity": N_("Severity"),
+        "emotion": N_("Emotion"),
+        "purposes": N_("What the customer wants"),
+        "assignee_id": N_("Assignee"),
+        "team_manager_id": N_("Team manager"),
+        "value_class": N_("Value class"),
+        "sla_policy_id": N_("SLA policy"),
+        "received_at": N_("Received at"),
+        "clock_started_at": N_("SLA clock started at"),
+        "paused_since": N_("Paused since"),
+        "first_response_due_at": N_("First response due"),
+        "first_response_warn_at": N_("First response warning at"),
+        "first_responded_at": N_("First responded at"),
+        "first_response_breached": N_("First response overdue"),
+        "first_response_flag": N_("First response state"),
+        "resolution_due_at": N_("Resolution due"),
+        "resolution_warn_at": N_("Resolution warning at"),
+        "resolution_breached": N_("Resolution overdue"),
+        "next_warn_at": N_("Next warning at"),
+        "sla_flag": N_("SLA state"),
+        "flagged": N_("Flagged"),
+        "resolved_at": N_("Resolved at"),
+        "first_resolved_at": N_("First resolved at"),
+        "closed_at": N_("Closed at"),
+        "reopen_count": N_("Times reopened"),
+        "feedback": N_("Feedback to the customer"),
+        "followup_token": N_("Follow-up link"),
+        "csat": N_("Customer's rating of the handling"),
+        "would_buy_again": N_("Would buy again"),
+        "survey_answered_at": N_("Follow-up answered at"),
+        "won_back": N_("Won back"),
+        "contact_name": N_("Contact name"),
+        "contact_email": N_("Contact email"),
+        "contact_phone": N_("Contact phone"),
     },
 )

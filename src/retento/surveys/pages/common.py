@@ -11,8 +11,8 @@ from retento.core.validation import DbId
 from retento.surveys.schemas import (
     AnswerIn,
 )
-from retento.web.i18n import N_, gettext
-from retento.web.labels import label_msgid, register_labels
+from retento.web.i18n import LOCALES, N_, gettext
+from retento.web.labels import label_msgid, register_field_labels, register_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
     tr,
@@ -129,6 +129,39 @@ TEMPLATE_CHOICES = (
     ("ecsi", N_("ECSI satisfaction index survey")),
     ("blank", N_("Blank survey")),
 )
+# A survey's ``template`` (the one it was made from) and ``language`` on the staff pages; the
+# public form names each language in itself (``LANGUAGE_NAMES``), as a language switch does.
+register_labels("survey_template", dict(TEMPLATE_CHOICES))
+register_labels("survey_language", {"en": N_("English"), "zh_CN": N_("Simplified Chinese")})
+
+# The fields of a survey and of a response in the audit log's before/after view.
+register_field_labels(
+    "survey",
+    {
+        "description": N_("Description"),
+        "language": N_("Language of the questions"),
+        "thank_you": N_("Thank-you text"),
+        "translations": N_("Texts in other languages"),
+        "template": N_("Template"),
+        "expectation_tolerance": N_("Tolerance of c = b/a"),
+        "token_days": N_("Links valid for (days)"),
+        "reminder_after_days": N_("Remind after (days)"),
+        "max_reminders": N_("Reminders at most"),
+        "sections": N_("Sections"),
+    },
+)
+register_field_labels(
+    "survey_response",
+    {
+        "survey_id": N_("Survey"),
+        "invitation_id": N_("Invitation"),
+        "source": N_("Source"),
+        "entered_by_id": N_("Entered by"),
+        "started_at": N_("Started at"),
+        "completed_at": N_("Completed at"),
+        "answers": N_("Answers given"),
+    },
+)
 SCALES = {
     "rating": ("1-5", "1-7", "1-10"),
     "expectation_perception": ("1-5", "1-7", "1-10"),
@@ -148,6 +181,16 @@ SAVED_FOR_LATER = N_("Your answers were saved. Open this link again to finish la
 def opts(request: Request, group: str, codes: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
     """``(code, translated label)`` pairs for a select."""
     return [(c, tr(request, label_msgid(group, c))) for c in codes]
+
+
+def language_name(request: Request, code: str) -> str:
+    """The name of a survey language in the reader's language."""
+    return tr(request, label_msgid("survey_language", code))
+
+
+def language_opts(request: Request) -> list[tuple[str, str]]:
+    """``(code, name in the reader's language)`` of every language a survey may be written in."""
+    return [(c, language_name(request, c)) for c in LOCALES]
 
 
 def form_text(form: Any, key: str) -> str:

@@ -31,6 +31,8 @@ from retento.surveys.pages.common import (
     QUESTION_FIELDS,
     SCALES,
     form_text,
+    language_name,
+    language_opts,
     opts,
     survey_url,
 )
@@ -41,7 +43,7 @@ from retento.surveys.schemas import (
 )
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
-from retento.web.i18n import LANGUAGE_NAMES, LOCALES, N_
+from retento.web.i18n import N_
 from retento.web.render import (
     PageUser,
     error_text,
@@ -120,11 +122,11 @@ def _builder(
         section_form=section_form or {},
         section_errors=section_errors or {},
         statuses=opts(request, "survey_status", SURVEY_STATUSES),
-        languages_opts=[(c, LANGUAGE_NAMES[c]) for c in LOCALES],
+        languages_opts=language_opts(request),
         second_languages=[
             {
                 "code": lang,
-                "name": LANGUAGE_NAMES[lang],
+                "name": language_name(request, lang),
                 "missing": len(missing_texts(survey, lang)),
             }
             for lang in other_languages(survey)

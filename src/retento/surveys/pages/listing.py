@@ -18,6 +18,7 @@ from retento.surveys.models import (
 from retento.surveys.pages.common import (
     TEMPLATE_CHOICES,
     form_text,
+    language_opts,
     opts,
     survey_url,
 )
@@ -27,7 +28,7 @@ from retento.surveys.schemas import (
     SurveyFromTemplate,
 )
 from retento.web.forms import PageForm
-from retento.web.i18n import LANGUAGE_NAMES, LOCALES
+from retento.web.i18n import LOCALES
 from retento.web.render import (
     PageUser,
     flash,
@@ -77,7 +78,7 @@ def _render_list(
         errors=errors or {},
         statuses=opts(request, "survey_status", SURVEY_STATUSES),
         templates=[(c, tr(request, m)) for c, m in TEMPLATE_CHOICES],
-        languages_opts=[(c, LANGUAGE_NAMES[c]) for c in LOCALES],
+        languages_opts=language_opts(request),
     )
 
 

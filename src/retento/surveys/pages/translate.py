@@ -23,11 +23,11 @@ from retento.core.validation import DbId
 from retento.surveys import service
 from retento.surveys.languages import missing_texts, other_languages
 from retento.surveys.models import Survey
-from retento.surveys.pages.common import survey_url
+from retento.surveys.pages.common import language_name, survey_url
 from retento.surveys.schemas import QuestionText, SectionText, SurveyText, TranslationIn
 from retento.web.conflict import STALE, form_version
 from retento.web.forms import PageForm
-from retento.web.i18n import LANGUAGE_NAMES, N_
+from retento.web.i18n import N_
 from retento.web.render import PageUser, flash, form_errors, page_router, redirect, render, tr
 
 router = page_router()
@@ -130,8 +130,8 @@ def _page(
         status_code=status_code,
         survey=survey,
         lang=lang,
-        lang_name=LANGUAGE_NAMES[lang],
-        own_name=LANGUAGE_NAMES.get(survey.language, survey.language),
+        lang_name=language_name(request, lang),
+        own_name=language_name(request, survey.language),
         rows=rows,
         missing=sum(1 for r in rows if r["missing"]),
         version=survey.version if version is None else version,
@@ -218,7 +218,7 @@ def _save(request: Request, form: Any, session: Session, user: User, survey_id: 
             tr(
                 request,
                 "The texts were saved. Customers who read %(language)s now get the survey in it.",
-                language=LANGUAGE_NAMES[lang],
+                language=language_name(request, lang),
             ),
         )
     return redirect(request, survey_url(survey_id, f"/translate?lang={lang}"))

@@ -1,0 +1,68 @@
+"""The audit log page in the reader's language: QA (Chinese UI) saw the actor of automatic
+changes as "system" and every field of the before/after view by its column name."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from retento.audit.service import record
+from tests.factories import make_customer
+from tests.web.conftest import Browser
+
+# (entity, field, Chinese label, English label): one field of each commonly audited record type,
+# and one every type shares.
+FIELDS = (
+    ("customer", "city", "城市", "City"),
+    ("order", "ordered_at", "下单时间", "Ordered at"),
+    ("complaint", "severity", "严重程度", "Severity"),
+    ("loyalty_journal", "points", "积分", "Points"),
+    ("survey_response", "completed_at", "完成时间", "Completed at"),
+    ("customer", "version", "版本", "Version"),
+)
+
+
+def _admin(client, db, users, locale: str) -> Browser:
+    users["admin"].locale = locale
+    db.commit()
+    web = Browser(client)
+    web.login("admin")
+    return web
+
+
+def _entry_row(html: str) -> str:
+    m = re.search(
+        r'<table class="data" id="audit-table">.*?<tbody>\s*(<tr>.*?</details>)', html, re.S
+    )
+    assert m is not None, html[-800:]
+    return m.group(1)
+
+
+@pytest.mark.parametrize(("locale", "shown"), [("zh_CN", "系统"), ("en", "System")])
+def test_a_change_no_user_made_reads_system_in_the_readers_language(
+    client, db, users, locale, shown
+):
+    c = make_customer(db)
+    record(db, None, "update", "customer", c.id, {"city": "Xi'an"}, {"city": "Hangzhou"})
+    web = _admin(client, db, users, locale)
+    row = _entry_row(web.get(f"/admin/audit?entity=customer&entity_id={c.id}").text)
+    assert f"<td>{shown}</td>" in row and "<td>system</td>" not in row
+
+
+@pytest.mark.parametrize(("locale", "which"), [("zh_CN", 0), ("en", 1)])
+def test_diff_fields_are_named_and_unknown_fields_keep_their_name(client, db, users, locale, which):
+    for n, (entity, field, *_names) in enumerate(FIELDS, start=9000):
+        before = {field: "a", "mystery_column": 1}
+        record(db, users["admin"], "update", entity, n, before, {field: "b", "mystery_column": 2})
+    web = _admin(client, db, users, locale)
+    for n, (entity, field, *names) in enumerate(FIELDS, start=9000):
+        html = web.get(f"/admin/audit?entity={entity}&entity_id={n}").text
+        row = _entry_row(html)
+        label = names[which]
+        assert f'<tr data-field="{field}"><td><span title="{field}">{label}</span></td>' in row
+        assert f"<code>{field}</code>" not in row
+        # the summary of the entry names the fields the same way
+        assert re.search(r"<summary>[^<]*" + re.escape(label), row), row
+        # a field no domain named is shown as stored
+        assert '<tr data-field="mystery_column"><td><code>mystery_column</code></td>' in row
