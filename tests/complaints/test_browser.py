@@ -36,7 +36,8 @@ def test_agent_takes_a_complaint_from_intake_to_closed(page, server):  # noqa: F
     page.wait_for_selector("#complaint-subject")
     assert "4 · Serious loss" in page.inner_text("aside")
     timeline = page.inner_text("#complaint-timeline")
-    assert "Intake edited" in timeline and "Severity changed" in timeline and "3 → 4" in timeline
+    assert "Intake edited" in timeline and "Severity changed" in timeline
+    assert "3 · Major → 4 · Serious loss" in timeline
     page.click("#action-start")
     wait_js(page, "document.getElementById('complaint-status').innerText === 'In progress'")
     page.fill("#note-form #f-body", "We will send a replacement.")

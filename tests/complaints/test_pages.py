@@ -498,7 +498,7 @@ def test_edit_intake_recomputes_due_times_and_is_on_timeline_and_audit(client, d
     assert any(a.before["severity"] == 1 and a.after["severity"] == 4 for a in audit)
     shown = web.get(f"/complaints/{c.id}")
     assert "SLA due times were recomputed" in shown.text
-    assert "Intake edited" in shown.text and "1 → 4" in shown.text
+    assert "Intake edited" in shown.text and "1 · Inconvenience → 4 · Serious loss" in shown.text
     # The analyst reads but may not edit.
     analyst = Browser(client)
     analyst.client.cookies.clear()

@@ -22,6 +22,22 @@ def fail(message: str) -> None:
     raise typer.Exit(1)
 
 
+# The language option of every command that has one: ``--lang``, or ``--locale`` as the
+# commands that read the database spell it.
+LANGUAGE_OPTION_NAMES = ("--lang", "--locale")
+
+
+def language(value: str) -> str:
+    """``en`` or ``zh`` from a language option; ``zh_CN`` / ``zh-CN`` (as the rest of Retento
+    writes Chinese) are ``zh`` here. Anything else fails."""
+    v = value.strip().replace("-", "_")
+    if v in ("zh", "zh_CN"):
+        return "zh"
+    if v != "en":
+        fail(f"--lang must be en or zh, not {value!r}")
+    return v
+
+
 @app.callback()
 def _main() -> None:
     """Analyse transaction files without a database."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import typer
 
-from retento.analyze.base import app
+from retento.analyze.base import LANGUAGE_OPTION_NAMES, app, language
 from retento.analyze.base import fail as _fail
 from retento.analyze.churn_common import SCORE_COLUMNS, baseline_metrics
 
@@ -452,7 +452,9 @@ def churn(
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the per-customer CSV."),
     windows: int = typer.Option(3, "--windows", help="Training cut-offs before the date."),
-    lang: str = typer.Option("en", "--lang", help="Language of the reasons: en or zh."),
+    lang: str = typer.Option(
+        "en", *LANGUAGE_OPTION_NAMES, help="Language of the reasons: en or zh (zh_CN)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     engine: str = ENGINE_OPTION,
     spark_master: str | None = SPARK_MASTER_OPTION,
@@ -476,8 +478,7 @@ def churn(
         _fail("--horizon-days must be between 1 and 3660")
     if windows < 1 or windows > 24:
         _fail("--windows must be between 1 and 24")
-    if lang not in ("en", "zh"):
-        _fail(f"--lang must be en or zh, not {lang!r}")
+    lang = language(lang)
     if not transactions.exists():
         _fail(f"file not found: {transactions}")
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from retento.analyze.base import app
+from retento.analyze.base import LANGUAGE_OPTION_NAMES, app, language
 from retento.analyze.base import fail as _fail
 
 
@@ -44,7 +44,9 @@ def segments(
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same segments)."),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the per-customer CSV."),
     as_json: bool = typer.Option(False, "--json", help="Print k, the score per k and profiles."),
-    lang: str = typer.Option("en", "--lang", help="Segment names in en or zh."),
+    lang: str = typer.Option(
+        "en", *LANGUAGE_OPTION_NAMES, help="Segment names in en or zh (zh_CN)."
+    ),
 ) -> None:
     """Cluster customers on recency, frequency and monetary value, and name the segments.
 
@@ -59,8 +61,7 @@ def segments(
 
     if method not in ("kmeans", "gmm"):
         _fail(f"--method must be kmeans or gmm, not {method!r}")
-    if lang not in ("en", "zh"):
-        _fail(f"--lang must be en or zh, not {lang!r}")
+    lang = language(lang)
     if k is not None and k < 1:
         _fail("--k must be at least 1")
     if k is None and not 2 <= k_min <= k_max:

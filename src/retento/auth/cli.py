@@ -23,7 +23,9 @@ def create(
     ),
     display_name: str = typer.Option("", "--display-name"),
     email: str | None = typer.Option(None, "--email"),
-    locale: str = typer.Option("en", "--locale", help="en or zh_CN."),
+    locale: str = typer.Option(
+        "en", "--locale", "--lang", help="The user's language: en or zh_CN."
+    ),
 ) -> None:
     """Create a user (no login needed: whoever runs the CLI administers the installation)."""
     try:

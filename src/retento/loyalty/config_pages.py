@@ -27,6 +27,8 @@ from retento.core.types import ID_MAX
 from retento.customers.models import Customer
 from retento.loyalty import clubs, programme
 from retento.loyalty.models import (
+    REWARD_KINDS,
+    RULE_KINDS,
     LoyaltyAttendance,
     LoyaltyClubEvent,
     LoyaltyClubMember,
@@ -39,7 +41,7 @@ from retento.web import pickers
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
-from retento.web.labels import register_labels
+from retento.web.labels import label_msgid, register_labels
 from retento.web.render import PageUser, flash, form_errors, page_router, redirect, render, tr
 
 router = page_router()
@@ -137,6 +139,11 @@ register_labels(
     },
 )
 register_labels("loyalty_rule_event", dict(RULE_EVENTS))
+# What a reward is, in the catalogue and its form.
+register_labels(
+    "loyalty_reward_kind",
+    {"voucher": N_("Voucher"), "gift": N_("Gift"), "service": N_("Service")},
+)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -263,6 +270,11 @@ def _stale(
         cancel_url=cancel_url,
         expected=form_version(form),
     )
+
+
+def _options(request: Request, group: str, codes: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``(code, label)`` of a form's dropdown: the same labels as the tables show."""
+    return [(c, tr(request, label_msgid(group, c))) for c in codes]
 
 
 def _tiers(session: Session) -> list[LoyaltyTier]:
@@ -405,6 +417,7 @@ def _rule_form(request, session, user, rule, values, errors=None, status_code=20
         rule=rule,
         f=values,
         errors=errors or {},
+        kinds=_options(request, "loyalty_rule_kind", RULE_KINDS),
         events=RULE_EVENTS,
         product=pickers.label_of(session, "product", values.get("product_id"), user),
     )
@@ -520,6 +533,7 @@ def _reward_form(request, session, user, reward, values, errors=None, status_cod
         reward=reward,
         f=values,
         errors=errors or {},
+        kinds=_options(request, "loyalty_reward_kind", REWARD_KINDS),
         tiers=_tiers(session),
     )
 

@@ -204,6 +204,7 @@ def _member_page(
 ) -> Response:
     customer = get_customer(session, customer_id, actor=user)
     view = service.member_view(session, customer.id, actor=user)
+    history = service.history(session, customer.id, actor=user, limit=50)
     return render(
         request,
         "loyalty/member.html",
@@ -213,7 +214,11 @@ def _member_page(
         lots=service.lots(session, customer.id, actor=user),
         pending=earning.pending(session, customer.id) if view is not None else [],
         now=utcnow(),
-        history=service.history(session, customer.id, actor=user, limit=50),
+        history=history,
+        # A redemption's reason names its reward: shown in the reader's language.
+        rewards_by_journal=service.redeemed_rewards(
+            session, [j.id for j, _ in history], actor=user
+        ),
         journal_reason=reason_labeller(request_locale(request)),
         tier_history=service.tier_history(session, customer.id, actor=user),
         rewards=programme.list_rewards(session, actor=user, active_only=True),
@@ -551,32 +556,6 @@ def _register_measure_dashboard() -> None:
 
 _register_measure_dashboard()
 
-
-# Codes shown through _() in the templates (journal kinds, tier-change reasons, rule and reward
-# kinds), listed so the catalogue extraction sees them.
-CODE_LABELS = (
-    N_("earn"),
-    N_("event"),
-    N_("redeem"),
-    N_("clawback"),
-    N_("return"),
-    N_("expire"),
-    N_("adjust"),
-    N_("hold"),
-    N_("hold_confirm"),
-    N_("hold_void"),
-    N_("reversal"),
-    N_("upgrade"),
-    N_("downgrade"),
-    N_("invite"),
-    N_("manual"),
-    N_("spend"),
-    N_("product"),
-    N_("category"),
-    N_("voucher"),
-    N_("gift"),
-    N_("service"),
-)
 
 # Tier editing, earning rules, the rewards catalogue and member clubs: config_pages.py.
 from retento.loyalty.config_pages import router as _config_router  # noqa: E402

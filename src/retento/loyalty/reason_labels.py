@@ -11,9 +11,13 @@ history reads translated too and the API and exports keep the stored text.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from retento.web.i18n import N_, Shapes, message_shapes, translate, translate_shaped
 from retento.web.labels import register_field_labels, register_labels
+
+if TYPE_CHECKING:
+    from retento.loyalty.models import LoyaltyReward
 
 # What a lot or journal came from (``source_type``), for the member page's lot list. A source
 # an API client named itself (``POST /loyalty/events``) is shown as it was sent.
@@ -31,6 +35,31 @@ register_labels(
         "reward": N_("Reward"),
         "system": N_("System"),
         "retention_case": N_("Win-back offer"),
+    },
+)
+# What a journal did to the member's points (its ``kind``), for the member page's history.
+JOURNAL_KIND_LABELS = {
+    "earn": N_("Points earned"),
+    "event": N_("Event points"),
+    "redeem": N_("Redemption"),
+    "clawback": N_("Refund clawback"),
+    "return": N_("Points returned"),
+    "expire": N_("Expiry"),
+    "adjust": N_("Adjustment"),
+    "hold": N_("Hold"),
+    "hold_confirm": N_("Hold confirmed"),
+    "hold_void": N_("Hold released"),
+    "reversal": N_("Reversal"),
+}
+register_labels("loyalty_journal_kind", JOURNAL_KIND_LABELS)
+# Why a member's tier changed (``LoyaltyTierChange.reason``), for the member page.
+register_labels(
+    "loyalty_tier_reason",
+    {
+        "upgrade": N_("Upgrade"),
+        "downgrade": N_("Downgrade"),
+        "invite": N_("Invitation"),
+        "manual": N_("Set by hand"),
     },
 )
 # The fields of a points posting (journal entry) and of a redemption in the audit log's
@@ -92,13 +121,34 @@ PATTERNS: Shapes = message_shapes(
 )
 
 
-def journal_reason(locale: str, reason: str | None) -> str:
-    """``reason`` in ``locale`` when the system wrote it, else as stored."""
+def journal_reason(locale: str, reason: str | None, reward: LoyaltyReward | None = None) -> str:
+    """``reason`` in ``locale`` when the system wrote it, else as stored.
+
+    A redemption's reason holds the reward's English name ("Reward Tea mug", or "Reward Tea
+    mug: <why>" for a granted voucher); given the ``reward`` redeemed, its name is shown in
+    ``locale`` instead while it still has the name the reason recorded (a reward renamed since
+    keeps the recorded name, as a typed note does).
+    """
     if not reason:
         return ""
+    if reward is not None:
+        named = _reward_reason(locale, reason, reward)
+        if named is not None:
+            return named
     return translate_shaped(PATTERNS, reason, lambda msgid: translate(locale, msgid))
 
 
-def reason_labeller(locale: str) -> Callable[[str | None], str]:
+def _reward_reason(locale: str, reason: str, reward: LoyaltyReward) -> str | None:
+    head = f"Reward {reward.name}"
+    name = reward.name_in(locale)
+    if reason == head:
+        return translate(locale, N_("Reward %(name)s"), name=name)
+    if reason.startswith(head + ": "):
+        why = reason[len(head) + 2 :]
+        return translate(locale, N_("Reward %(name)s: %(reason)s"), name=name, reason=why)
+    return None
+
+
+def reason_labeller(locale: str) -> Callable[[str | None, LoyaltyReward | None], str]:
     """:func:`journal_reason` for one page's locale (what the templates call)."""
-    return lambda reason: journal_reason(locale, reason)
+    return lambda reason, reward=None: journal_reason(locale, reason, reward)

@@ -38,6 +38,7 @@ from retento.loyalty.models import (
     LoyaltyReward,
     LoyaltyTierChange,
 )
+from retento.loyalty.reason_labels import JOURNAL_KIND_LABELS
 from retento.loyalty.tiers import QUALIFYING_POINTS, qualifying, qualifying_lots, tiers
 from retento.web.i18n import N_
 
@@ -275,7 +276,11 @@ def reverse(session: Session, journal_id: int, *, actor: User, reason: str) -> L
         raise NotFound("Journal", journal_id)
     if j.kind not in REVERSIBLE or j.customer_id is None:
         raise Conflict(
-            Msg("A %(kind)s journal cannot be reversed.", kind=Term(j.kind)), field="journal_id"
+            Msg(
+                "A %(kind)s journal cannot be reversed.",
+                kind=Term(j.kind, JOURNAL_KIND_LABELS.get(j.kind)),
+            ),
+            field="journal_id",
         )
     w = _member(session, j.customer_id)
     if session.scalar(select(LoyaltyJournal.id).where(LoyaltyJournal.reverses_id == j.id)):
@@ -661,6 +666,21 @@ def history(
         .offset(max(offset, 0))
     ).all()
     return [(j, int(n)) for j, n in rows]
+
+
+def redeemed_rewards(
+    session: Session, journal_ids: list[int], *, actor: User
+) -> dict[int, LoyaltyReward]:
+    """Journal id → the reward it redeemed or granted, for those of ``journal_ids`` that did."""
+    require(actor, "loyalty:read")
+    if not journal_ids:
+        return {}
+    rows = session.execute(
+        select(LoyaltyRedemption.journal_id, LoyaltyReward)
+        .join(LoyaltyReward, LoyaltyReward.id == LoyaltyRedemption.reward_id)
+        .where(LoyaltyRedemption.journal_id.in_(journal_ids))
+    ).all()
+    return {jid: reward for jid, reward in rows}
 
 
 def tier_history(session: Session, customer_id: int, *, actor: User) -> list[LoyaltyTierChange]:

@@ -52,7 +52,9 @@ def alerts_cmd(
     rule: str | None = typer.Option(None, help="Only this rule."),
     value_class: str | None = typer.Option(None, "--class", help="key, ordinary, small, bad."),
     limit: int = typer.Option(50, min=1, max=500),
-    locale: str = typer.Option("en", help="Language of the reasons: en or zh_CN."),
+    locale: str = typer.Option(
+        "en", "--locale", "--lang", help="Language of the reasons: en or zh_CN."
+    ),
     as_user: str | None = typer.Option(
         None, "--as", help="Act as this user (default: first admin)."
     ),

@@ -93,7 +93,12 @@ def _event_view(request: Request, session: Session, ev: Any, users: dict[int, st
         if data.get("points"):
             summary += " · " + tr(request, "%(n)s points", n=data["points"])
     elif ev.kind == "severity":
-        summary = f"{data.get('from')} → {data.get('to')}"
+        # Stored as numbers (1-4): shown by their labels ("2 · Moderate → 3 · Major").
+        before, after = (
+            tr(request, label_msgid("severity", str(v))) if v is not None else "—"
+            for v in (data.get("from"), data.get("to"))
+        )
+        summary = f"{before} → {after}"
         if data.get("resolution_due_at"):
             due = datetime.fromisoformat(data["resolution_due_at"])
             summary += " · " + tr(request, "resolution due %(at)s", at=when(request, due))
