@@ -50,9 +50,9 @@ class _Demo:
 
 @pytest.fixture(scope="module")
 def demo(engine) -> Iterator[_Demo]:
-    """400 customers (seed 42) with an extra step appended, in one transaction rolled back after
-    the module; only the tests of this module that take this fixture use it, and they write
-    nothing."""
+    """The whole demo of 400 customers (seed 42; the domains' steps too, whose refunds and
+    touchpoints the tests below check) and an extra step after them, in one transaction rolled
+    back after the module. Only the tests that take this fixture use it; they write nothing."""
     seen: list[tuple[int, int]] = []
 
     def step_extra(session, rng, ctx):
@@ -63,7 +63,11 @@ def demo(engine) -> Iterator[_Demo]:
     session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:
         summary = generator.generate(
-            session, customers=400, seed=42, today=TODAY, steps=[*generator.STEPS, step_extra]
+            session,
+            customers=400,
+            seed=42,
+            today=TODAY,
+            steps=[*generator.STEPS, *generator.domain_steps(), step_extra],
         )
         yield _Demo(session, summary, seen)
     finally:
