@@ -15,20 +15,18 @@ import retento.scoring.pages  # noqa: F401  (registers the names of value classe
 from retento.scoring import pages_charts, pages_relationship
 from retento.scoring.models import LABELS, STAGES
 from retento.web.labels import label_msgid
-from retento.web.render import PACKAGE_DIR, Viewer, tr
-from tests.web.live import BROWSER_TIMEOUT_MS
+from retento.web.render import tr
+from tests.web.chart_layout import (
+    FULL,
+    HALF,
+    chart_page,  # noqa: F401  (shared fixture)
+    page_request,
+    problems,
+    uses_outer_bounds,
+)
 from tests.web.test_browser import browser  # noqa: F401  (shared fixture)
 
 pytestmark = pytest.mark.browser
-
-HALF, FULL = 574, 1202
-
-
-def page_request(locale: str) -> Request:
-    """A request of a user who reads ``locale`` (all the chart builders need of one)."""
-    request = Request({"type": "http", "headers": [], "state": {}})
-    request.state.viewer = Viewer(1, "analyst", "Ann Analyst", "analyst", locale)
-    return request
 
 
 def histogram(top: float, bins: int) -> dict[str, list]:
@@ -127,114 +125,26 @@ def options(request: Request) -> dict[str, tuple[dict[str, Any], int, int]]:
     }
 
 
-# The corners of each drawn text's box, in page pixels (rotated labels give rotated boxes).
-TEXT_BOXES = """el => [...el.querySelectorAll('svg text')]
-    .filter(t => t.textContent.trim() && getComputedStyle(t).display !== 'none'
-                 && t.getAttribute('opacity') !== '0' && t.getAttribute('fill-opacity') !== '0')
-    .map(t => {
-        const b = t.getBBox(), m = t.getScreenCTM(), box = el.getBoundingClientRect();
-        const at = (x, y) => { const p = new DOMPoint(x, y).matrixTransform(m);
-                               return [p.x - box.left, p.y - box.top]; };
-        return {text: t.textContent, corners: [at(b.x, b.y), at(b.x + b.width, b.y),
-                at(b.x + b.width, b.y + b.height), at(b.x, b.y + b.height)]};
-    })"""
-
-
-def draw(page, option: dict[str, Any], width: int, height: int) -> list[dict]:
-    """Draw ``option`` in a ``width`` × ``height`` box; the boxes of its texts."""
-    page.evaluate(
-        """([opt, w, h]) => {
-            const el = document.getElementById('chart');
-            if (el._chart) el._chart.dispose();
-            el.style.width = w + 'px'; el.style.height = h + 'px';
-            el._chart = echarts.init(el, null, {renderer: 'svg'});
-            el._chart.setOption(Object.assign({animation: false}, opt));
-        }""",
-        [option, width, height],
-    )
-    return page.eval_on_selector("#chart", TEXT_BOXES)
-
-
-def outside(boxes: list[dict], width: int, height: int) -> list[str]:
-    """Texts drawn (partly) outside the chart: cut off on the page."""
-    return [
-        b["text"]
-        for b in boxes
-        if any(x < -1 or x > width + 1 or y < -1 or y > height + 1 for x, y in b["corners"])
-    ]
-
-
-def _separated(p: list, q: list) -> bool:
-    """Whether two convex quadrilaterals are at least apart along one of their edges' normals
-    (they may touch: 1 px of antialiasing is not an overlap)."""
-    for quad in (p, q):
-        for i in range(4):
-            (x1, y1), (x2, y2) = quad[i], quad[(i + 1) % 4]
-            nx, ny = y1 - y2, x2 - x1
-            length = (nx * nx + ny * ny) ** 0.5 or 1.0
-            a = [(x * nx + y * ny) / length for x, y in p]
-            b = [(x * nx + y * ny) / length for x, y in q]
-            if max(a) <= min(b) + 1 or max(b) <= min(a) + 1:
-                return True
-    return False
-
-
-def overlapping(boxes: list[dict]) -> list[tuple[str, str]]:
-    """Pairs of texts drawn over each other."""
-    out = []
-    for i, p in enumerate(boxes):
-        for q in boxes[i + 1 :]:
-            if not _separated(p["corners"], q["corners"]):
-                out.append((p["text"], q["text"]))
-    return out
-
-
-@pytest.fixture(scope="module")
-def chart_page(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    page = context.new_page()
-    page.set_default_timeout(BROWSER_TIMEOUT_MS)
-    vendor = next((PACKAGE_DIR / "web" / "static" / "vendor").glob("echarts-*.min.js"))
-    page.set_content('<div id="chart"></div>')
-    page.add_script_tag(path=str(vendor))
-    yield page
-    context.close()
-
-
-@pytest.mark.parametrize("locale", ["en", "zh_CN"])
-def test_every_label_is_inside_its_chart_and_clear_of_the_others(chart_page, locale):
+def test_every_label_is_inside_its_chart_and_clear_of_the_others(chart_page):  # noqa: F811
+    page, locale = chart_page
     request = page_request(locale)
     for name, (option_json, width, height) in options(request).items():
-        option = json.loads(option_json)
-        boxes = draw(chart_page, option, width, height)
-        texts = [b["text"] for b in boxes]
-        assert outside(boxes, width, height) == [], (name, locale)
-        assert overlapping(boxes) == [], (name, locale)
-        # nothing was left out to make room: every range, count and axis name is drawn
-        for axis in ("xAxis", "yAxis"):
-            spec = option.get(axis) or {}
-            if spec.get("name"):
-                assert spec["name"] in texts, (name, locale, spec["name"])
-            if spec.get("type") == "category" and len(spec["data"]) <= 20:
-                assert set(spec["data"]) <= set(texts), (name, locale)
+        counts = []
         if name in ("stages", "labels"):
-            counts = [d["label"]["formatter"] for d in option["series"][0]["data"]]
+            # every bar's count is drawn too, as the page writes numbers
+            counts = [d["label"]["formatter"] for d in json.loads(option_json)["series"][0]["data"]]
             assert "1,428" in counts or "969" in counts
-            assert set(counts) <= set(texts), (name, locale)
+        assert problems(page, option_json, width, height, also=counts) == {}, (name, locale)
 
 
 def test_axis_names_are_kept_inside_by_the_grid():
     """ECharts 6 keeps only tick labels inside with the deprecated ``containLabel``; the grid's
-    outer bounds must contain the axis names too, and the plot must start within them (a plot
-    placed outside its bounds is shrunk to a sliver)."""
+    outer bounds must contain the axis names too (``retento.web.charts.grid``)."""
     request = page_request("zh_CN")
     for name, (option_json, _, _) in options(request).items():
-        grid = json.loads(option_json).get("grid")
-        if grid is None:  # the pyramid is a funnel: no axes
+        if name == "pyramid":  # a funnel: no axes
             continue
-        assert grid["outerBoundsContain"] == "all" and "containLabel" not in grid, name
-        for side in ("left", "right", "top", "bottom"):
-            assert grid[side] >= grid["outerBounds"][side], (name, side)
+        assert uses_outer_bounds(option_json), name
 
 
 def test_histogram_ranges_and_shares_are_written_as_the_page_writes_numbers():

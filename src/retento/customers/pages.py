@@ -27,6 +27,7 @@ from retento.customers.filters import SORT_OPTIONS, list_filters
 from retento.customers.models import CONSENTS, KINDS, Customer, CustomerTag, scope_of
 from retento.customers.panels import panels_for
 from retento.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
+from retento.web.charts import grid
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import FORM_KEY, PageForm, reissue_key_on_reuse, submitted_key
 from retento.web.i18n import N_
@@ -268,7 +269,7 @@ def _chart(request: Request, months: list) -> str:
     """The ECharts option of the revenue-by-month bar chart, as JSON for ``data-chart``."""
     months = _every_month(months)
     option = {
-        "grid": {"left": 8, "right": 8, "top": 28, "bottom": 4, "containLabel": True},
+        "grid": grid(right=8, bottom=4),
         "tooltip": {"trigger": "axis"},
         "legend": {"data": [tr(request, "Revenue"), tr(request, "Profit")], "top": 0},
         "xAxis": {"type": "category", "data": [m for m, _, _ in months]},

@@ -15,6 +15,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import Forbidden, InvalidInput, Msg
 from retento.home import queries
 from retento.scoring import pages_filtered
+from retento.web.charts import grid
 from retento.web.i18n import N_
 from retento.web.render import PageUser, page_router, render, tr
 
@@ -33,7 +34,7 @@ def _nps_chart(request: Request, points: list[dict[str, Any]]) -> str:
     """NPS per month as a line (−100 … 100), the answers per month as bars behind it."""
     return json.dumps(
         {
-            "grid": {"left": 8, "right": 8, "top": 32, "bottom": 4, "containLabel": True},
+            "grid": grid(right=8, top=32, bottom=4),
             "legend": {"top": 0},
             "tooltip": {"trigger": "axis"},
             "xAxis": {"type": "category", "data": [p["month"] for p in points]},

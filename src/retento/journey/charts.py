@@ -13,6 +13,7 @@ from retento.journey.dashboard import Summary
 from retento.journey.funnel import Funnel
 from retento.journey.models import MODES
 from retento.touchpoints.models import CHANNELS
+from retento.web.charts import grid
 from retento.web.labels import label_msgid
 from retento.web.render import tr
 
@@ -76,7 +77,7 @@ def channel_chart(request: Request, funnel: Funnel) -> str:
         {
             "tooltip": {"trigger": "axis"},
             "legend": {"top": 0},
-            "grid": {"left": 48, "right": 16, "top": 40, "bottom": 60},
+            "grid": grid(top=40),
             "xAxis": {
                 "type": "category",
                 "data": [tr(request, label_msgid("stage", s)) for s in stages],
@@ -101,7 +102,8 @@ def heatmap_chart(request: Request, summary: Summary) -> str:
     return chart_json(
         {
             "tooltip": {"position": "top"},
-            "grid": {"left": 80, "right": 16, "top": 10, "bottom": 90},
+            # below: the colour scale at the bottom, with its handles' values
+            "grid": grid(top=10, below=48),
             "xAxis": {
                 "type": "category",
                 "data": [tr(request, label_msgid("stage", s)) for s in stages],
@@ -145,8 +147,13 @@ def mode_chart(request: Request, summary: Summary) -> str:
         {
             "tooltip": {"trigger": "axis"},
             "legend": {"top": 0},
-            "grid": {"left": 40, "right": 16, "top": 36, "bottom": 30},
-            "xAxis": {"type": "category", "data": modes},
+            "grid": grid(top=36),
+            # every mode named ("Feel (emotional)"), on two lines where one is too long
+            "xAxis": {
+                "type": "category",
+                "data": modes,
+                "axisLabel": {"interval": 0, "width": 80, "overflow": "break"},
+            },
             "yAxis": {"type": "value", "min": 1, "max": 5},
             "series": [
                 {

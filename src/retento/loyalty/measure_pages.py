@@ -30,6 +30,7 @@ from retento.loyalty import measure_store as store
 from retento.loyalty.measure_models import LoyaltyMeasurement as M
 from retento.loyalty.measure_models import LoyaltyMeasurementRun as Run
 from retento.loyalty.panels import DashboardPanel
+from retento.web.charts import grid
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels
 from retento.web.render import (
@@ -112,7 +113,7 @@ def _types_chart(items: list[tuple[str, str, int]]) -> str:
     """Customers per loyalty type as horizontal bars in the types' colours."""
     return _json(
         {
-            "grid": {"left": 8, "right": 32, "top": 4, "bottom": 4, "containLabel": True},
+            "grid": grid(right=32, top=4, bottom=4),
             "tooltip": {"trigger": "axis"},
             "xAxis": {"type": "value", "minInterval": 1},
             "yAxis": {"type": "category", "data": [name for _, name, _ in items], "inverse": True},
@@ -136,7 +137,7 @@ def _index_chart(request: Request, hist: dict[str, list[float]]) -> str:
     cats = [f"{edges[i]:.0f}–{edges[i + 1]:.0f}" for i in range(len(counts))]
     return _json(
         {
-            "grid": {"left": 8, "right": 8, "top": 16, "bottom": 4, "containLabel": True},
+            "grid": grid(right=8, top=16, bottom=4),
             "tooltip": {"trigger": "axis"},
             "xAxis": {"type": "category", "data": cats},
             "yAxis": {"type": "value", "name": tr(request, "Customers"), "minInterval": 1},

@@ -20,6 +20,7 @@ from retento.retention import queries_web as q
 from retento.retention.pages_common import chart_json, reason_label, tab_counts
 from retento.scoring import pages_filtered
 from retento.scoring import queries as scoring_queries
+from retento.web.charts import grid
 from retento.web.dashfilters import DashFilters
 from retento.web.labels import label_msgid
 from retento.web.render import PageUser, page_router, render, request_locale, tr
@@ -40,7 +41,7 @@ def _var_chart(request: Request, classes: list[q.ClassRisk]) -> str:
     shown = [c for c in classes if c.customers]
     return chart_json(
         {
-            "grid": {"left": 8, "right": 24, "top": 8, "bottom": 4, "containLabel": True},
+            "grid": grid(right=24, top=8, bottom=4),
             "tooltip": {"trigger": "axis"},
             "xAxis": {"type": "value"},
             "yAxis": {
@@ -69,7 +70,7 @@ def _bars(items: list[tuple[str, int]], colour: str, name: str) -> str:
     """Horizontal bars of counts."""
     return chart_json(
         {
-            "grid": {"left": 8, "right": 24, "top": 4, "bottom": 4, "containLabel": True},
+            "grid": grid(right=24, top=4, bottom=4),
             "tooltip": {"trigger": "axis"},
             "xAxis": {"type": "value", "minInterval": 1},
             "yAxis": {"type": "category", "inverse": True, "data": [n for n, _ in items]},
@@ -90,7 +91,7 @@ def _trend_chart(request: Request, points: list[q.TrendPoint]) -> str:
     """Expected churn rate and the share at high risk per scoring run."""
     return chart_json(
         {
-            "grid": {"left": 8, "right": 16, "top": 32, "bottom": 8, "containLabel": True},
+            "grid": grid(top=32),
             "legend": {"top": 0},
             "tooltip": {"trigger": "axis"},
             "xAxis": {"type": "category", "data": [p.as_of.isoformat() for p in points]},

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import Request
 
+from retento.web.charts import grid
 from retento.web.i18n import Formatter
 from retento.web.labels import label_msgid
 from retento.web.render import request_locale, tr
@@ -56,34 +57,6 @@ def _pct(value: Any) -> str:
 def _numbers(request: Request) -> Formatter:
     """The page's number formatter."""
     return Formatter(request_locale(request))
-
-
-OUTER_BOUNDS = {"left": 2, "right": 4, "top": 2, "bottom": 2}
-"""How close to the chart's edges an axis label or axis name may be drawn."""
-
-
-def _grid(
-    *, left: int = 8, right: int = 16, top: int = 28, bottom: int = 8, below: int = 0
-) -> dict[str, Any]:
-    """A cartesian grid whose plot shrinks until its axis labels *and* axis names lie inside
-    the chart (``OUTER_BOUNDS``, and ``below`` px above the bottom edge for a colour scale
-    there); ``left`` … ``bottom`` place the plot when they fit anyway.
-
-    ECharts 6 replaced ``containLabel`` (deprecated) with ``outerBounds``: with
-    ``containLabel: true`` it keeps only the tick labels in, so a y-axis name above the plot
-    ("Customers", "CLV"), an x-axis name below it or a long Chinese one was cut off at the edge.
-    """
-    outer = {**OUTER_BOUNDS, "bottom": OUTER_BOUNDS["bottom"] + below}
-    # A plot placed beyond the outer bounds is shrunk out of all proportion (ECharts 6.1): each
-    # side starts at least as far in as its bound.
-    return {
-        "left": max(left, outer["left"]),
-        "right": max(right, outer["right"]),
-        "top": max(top, outer["top"]),
-        "bottom": max(bottom, outer["bottom"]),
-        "outerBounds": outer,
-        "outerBoundsContain": "all",
-    }
 
 
 RANGE_LABELS: dict[str, Any] = {"rotate": 45, "interval": 0, "hideOverlap": True}
@@ -185,7 +158,7 @@ def _pareto_chart(request: Request, pareto: dict[str, Any]) -> str:
         }
     return _json(
         {
-            "grid": _grid(right=24, top=32),
+            "grid": grid(right=24, top=32),
             "legend": {"top": 0},
             "tooltip": {"trigger": "axis"},
             "xAxis": {
@@ -210,7 +183,7 @@ def _histogram_chart(request: Request, hist: dict[str, Any], name: str, digits: 
     cats = _range_labels(edges, len(counts), _numbers(request).number, digits)
     return _json(
         {
-            "grid": _grid(),
+            "grid": grid(),
             "tooltip": {"trigger": "axis"},
             "xAxis": {"type": "category", "data": cats, "axisLabel": RANGE_LABELS},
             "yAxis": {"type": "value", "name": tr(request, "Customers")},
@@ -225,7 +198,7 @@ def _scatter_chart(request: Request, points: list, x_name: str) -> str:
     customer id); ``x_name`` names the measure and the model behind it."""
     return _json(
         {
-            "grid": _grid(),
+            "grid": grid(),
             "tooltip": {"trigger": "item"},
             "xAxis": {
                 "type": "value",
@@ -263,7 +236,7 @@ def _cohort_chart(request: Request, cohorts: dict[str, Any]) -> str:
     return _json(
         {
             # the colour scale and its handles' values take the bottom 64 px, below the axis name
-            "grid": _grid(right=8, top=8, below=64),
+            "grid": grid(right=8, top=8, below=64),
             "tooltip": {"position": "top"},
             "xAxis": {
                 "type": "category",
@@ -325,7 +298,7 @@ def _tracking_chart(request: Request, holdout: dict[str, Any]) -> str:
         }
     return _json(
         {
-            "grid": _grid(top=32),
+            "grid": grid(top=32),
             "legend": {"top": 0},
             "tooltip": {"trigger": "axis"},
             "xAxis": {
@@ -359,7 +332,7 @@ def _bars_chart(request: Request, items: list[tuple[str, int]], colour: str) -> 
     data = [{"value": c, "label": {"formatter": number(c)}} for _, c in items]
     return _json(
         {
-            "grid": _grid(right=16, top=4, bottom=4),
+            "grid": grid(right=16, top=4, bottom=4),
             "tooltip": {"trigger": "axis"},
             "xAxis": {"type": "value", "minInterval": 1, "boundaryGap": [0, "15%"]},
             "yAxis": {"type": "category", "data": [n for n, _ in items], "inverse": True},

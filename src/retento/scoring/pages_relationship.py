@@ -19,9 +19,10 @@ from retento.customers.models import Customer
 from retento.customers.panels import Panel, register_panel
 from retento.scoring import queries, relationship, value_settings
 from retento.scoring.models import ScoreRun
-from retento.scoring.pages_charts import RANGE_LABELS, _grid, _json
+from retento.scoring.pages_charts import RANGE_LABELS, _json
 from retento.surveys.models import COST_DIMENSIONS, DELIVERED_VALUE_DIMENSIONS
 from retento.web import dashfilters
+from retento.web.charts import grid
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels
 from retento.web.render import request_locale, tr
@@ -61,7 +62,7 @@ def _rates_chart(request: Request, series: dict[str, Any]) -> str:
     cats = [p["period"] + (" *" if p["partial"] else "") for p in pts]
     return _json(
         {
-            "grid": _grid(top=32),
+            "grid": grid(top=32),
             "legend": {"top": 0},
             "tooltip": {"trigger": "axis"},
             "xAxis": {"type": "category", "data": cats},
@@ -91,7 +92,7 @@ def _sow_chart(request: Request, dist: dict[str, Any]) -> str:
     cats.append(tr(request, "over 100 %"))
     return _json(
         {
-            "grid": _grid(),
+            "grid": grid(),
             "tooltip": {"trigger": "axis"},
             "xAxis": {"type": "category", "data": cats, "axisLabel": RANGE_LABELS},
             "yAxis": {"type": "value", "name": tr(request, "Customers"), "minInterval": 1},

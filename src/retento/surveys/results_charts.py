@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import Request
 
 from retento.surveys.models import DELIVERED_VALUE_DIMENSIONS
+from retento.web.charts import grid
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels
 from retento.web.render import tr
@@ -73,6 +74,9 @@ def dashboard_charts(
                 "series": [
                     {
                         "type": "pie",
+                        # the ring and its labels above the legend: a slice at the bottom put
+                        # its label over the legend's names
+                        "bottom": 28,
                         "radius": ["45%", "70%"],
                         "data": [
                             {"name": t(N_("Promoters")), "value": nps["promoters"]},
@@ -87,7 +91,7 @@ def dashboard_charts(
     if trend:
         charts["nps_trend"] = dump(
             {
-                "grid": {"left": 8, "right": 8, "top": 24, "bottom": 4, "containLabel": True},
+                "grid": grid(right=8, top=24, bottom=4),
                 "tooltip": {"trigger": "axis"},
                 "xAxis": {"type": "category", "data": [p["month"] for p in trend]},
                 "yAxis": {"type": "value", "min": -100, "max": 100},
@@ -107,7 +111,7 @@ def dashboard_charts(
         charts["csat"] = dump(
             {
                 # top: room for the legend above the bars (at 8 it was drawn over the first ones)
-                "grid": {"left": 8, "right": 24, "top": 32, "bottom": 4, "containLabel": True},
+                "grid": grid(right=24, top=32, bottom=4),
                 "tooltip": {"trigger": "axis"},
                 "xAxis": {"type": "value", "max": 100, "name": "%"},
                 "yAxis": {
@@ -140,7 +144,7 @@ def dashboard_charts(
         charts["ratio"] = dump(
             {
                 # right: room for the tolerance lines' labels (1.05 / 0.95), cut off at 24
-                "grid": {"left": 8, "right": 48, "top": 24, "bottom": 4, "containLabel": True},
+                "grid": grid(right=48, top=24, bottom=4),
                 "tooltip": {"trigger": "axis"},
                 "xAxis": {
                     "type": "category",
@@ -161,9 +165,19 @@ def dashboard_charts(
                         ],
                         "markLine": {
                             "symbol": "none",
+                            # the two lines are close: one value written above its line, the
+                            # other below, not over each other
                             "data": [
-                                {"yAxis": round(1 - tol, 3), "name": t(N_("Dissatisfied"))},
-                                {"yAxis": round(1 + tol, 3), "name": t(N_("Highly satisfied"))},
+                                {
+                                    "yAxis": round(1 - tol, 3),
+                                    "name": t(N_("Dissatisfied")),
+                                    "label": {"verticalAlign": "top"},
+                                },
+                                {
+                                    "yAxis": round(1 + tol, 3),
+                                    "name": t(N_("Highly satisfied")),
+                                    "label": {"verticalAlign": "bottom"},
+                                },
                             ],
                         },
                     }
@@ -198,7 +212,7 @@ def dashboard_charts(
     if res["funnel"]["respondents"]:
         charts["funnel"] = dump(
             {
-                "grid": {"left": 8, "right": 32, "top": 8, "bottom": 4, "containLabel": True},
+                "grid": grid(right=32, top=8, bottom=4),
                 "tooltip": {"trigger": "axis"},
                 "xAxis": {"type": "value", "minInterval": 1},
                 "yAxis": {
@@ -220,11 +234,13 @@ def dashboard_charts(
     return charts
 
 
+# Value stands below the middle of the path from Quality to Satisfaction: at it (220, 300), that
+# path's coefficient was written over Value's name.
 CSI_POSITIONS = {
     "Image": (0, 0),
     "Expectation": (0, 200),
     "Quality": (0, 400),
-    "Value": (220, 300),
+    "Value": (220, 340),
     "Satisfaction": (440, 200),
     "Complaints": (660, 320),
     "Loyalty": (660, 80),
@@ -329,7 +345,7 @@ def driver_matrix_option(drivers: list[dict[str, Any]], t: Callable[[str], str])
         }
     return {
         # the right 28 % hold the label column (labelLayout x = 74 %)
-        "grid": {"left": 8, "right": "28%", "top": 28, "bottom": 24, "containLabel": True},
+        "grid": grid(right="28%", top=28, bottom=24),
         "tooltip": {"trigger": "item"},
         "xAxis": {
             "type": "value",

@@ -34,6 +34,7 @@ from retento.surveys.models import (
     SurveyResponse,
 )
 from retento.surveys.results_charts import dashboard_charts, dump, pct
+from retento.web.charts import grid
 from retento.web.i18n import N_
 from retento.web.render import PageUser, page_router, render, request_locale, tr
 
@@ -154,7 +155,7 @@ def distribution_chart(request: Request, d: dict[str, Any]) -> str:
         category["inverse"] = True
     return dump(
         {
-            "grid": {"left": 8, "right": 40, "top": 28, "bottom": 4, "containLabel": True},
+            "grid": grid(right=40, bottom=4),
             "tooltip": {"trigger": "axis"},
             "xAxis": value if horizontal else category,
             "yAxis": category if horizontal else value,

@@ -29,6 +29,7 @@ from retento.complaints.schemas import (
 )
 from retento.core.deps import DbSession
 from retento.core.errors import RetentoError
+from retento.web.charts import grid
 from retento.web.forms import PageForm
 from retento.web.labels import label_msgid
 from retento.web.render import (
@@ -53,12 +54,12 @@ def _pct(value: float | None) -> float | None:
 
 def _charts(request: Request, d: dict[str, Any]) -> dict[str, str]:
     """ECharts options (JSON) for the dashboard's charts."""
-    grid = {"left": 8, "right": 8, "top": 28, "bottom": 4, "containLabel": True}
+    frame = grid(right=8, bottom=4)
 
     def bar(names: list[str], values: list[Any], name: str, color: str = "#1f6feb") -> str:
         return json.dumps(
             {
-                "grid": grid,
+                "grid": frame,
                 "tooltip": {"trigger": "axis"},
                 "xAxis": {"type": "category", "data": names, "axisLabel": {"interval": 0}},
                 "yAxis": {"type": "value"},
@@ -87,10 +88,20 @@ def _charts(request: Request, d: dict[str, Any]) -> dict[str, str]:
     pareto = d["pareto"]
     charts["pareto"] = json.dumps(
         {
-            "grid": grid,
+            "grid": frame,
             "tooltip": {"trigger": "axis"},
             "legend": {"top": 0},
-            "xAxis": {"type": "category", "data": [r["root_cause"] for r in pareto]},
+            "xAxis": {
+                "type": "category",
+                "data": [r["root_cause"] for r in pareto],
+                # every cause named: slanted when five or more share the width, cut if long
+                "axisLabel": {
+                    "interval": 0,
+                    "rotate": 30 if len(pareto) > 4 else 0,
+                    "width": 120,
+                    "overflow": "truncate",
+                },
+            },
             "yAxis": [
                 {"type": "value"},
                 {"type": "value", "max": 100, "axisLabel": {"formatter": "{value} %"}},
@@ -112,7 +123,7 @@ def _charts(request: Request, d: dict[str, Any]) -> dict[str, str]:
     labels = [tr(request, "First response"), tr(request, "Resolution")]
     charts["times"] = json.dumps(
         {
-            "grid": grid,
+            "grid": frame,
             "tooltip": {"trigger": "axis"},
             "legend": {"top": 0},
             "xAxis": {"type": "category", "data": labels},

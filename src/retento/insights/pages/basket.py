@@ -25,6 +25,7 @@ from retento.insights.web import (
     progress_context,
     start_run_page,
 )
+from retento.web.charts import grid
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import PageUser, page_router, tr
@@ -84,7 +85,7 @@ def _chart(request: Request, rules: list[dict[str, Any]], names: dict[str, str])
         {
             "tooltip": {"trigger": "item"},
             # The lift scale sits above the plot, right, clear of the support axis' labels.
-            "grid": {"left": 60, "right": 30, "top": 50, "bottom": 40},
+            "grid": grid(right=30, top=50),
             "xAxis": {"type": "value", "name": tr(request, N_("Support")), "scale": True},
             "yAxis": {"type": "value", "name": tr(request, N_("Confidence")), "max": 1},
             "visualMap": {

@@ -15,6 +15,7 @@ from retento.insights import drivers_queries as q
 from retento.insights.registry import Insight, register_insight, render_insight
 from retento.retention.pages_common import chart_json
 from retento.surveys.models import Survey
+from retento.web.charts import grid
 from retento.web.i18n import N_
 from retento.web.render import PageUser, error_text, page_router, tr
 
@@ -52,7 +53,7 @@ def _coef_chart(request: Request, drivers: list[dict[str, Any]]) -> str:
         {
             "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
             "legend": {"top": 0},
-            "grid": {"left": 8, "right": 24, "top": 30, "bottom": 36, "containLabel": True},
+            "grid": grid(right=24, top=30, bottom=36),
             "xAxis": {
                 "type": "value",
                 "name": tr(request, "Standardised coefficient"),
@@ -100,7 +101,7 @@ def _matrix_chart(request: Request, drivers: list[dict[str, Any]]) -> str | None
     return chart_json(
         {
             "tooltip": {"trigger": "item"},
-            "grid": {"left": 8, "right": 160, "top": 30, "bottom": 36, "containLabel": True},
+            "grid": grid(right=160, top=30, bottom=36),
             "xAxis": {
                 "type": "value",
                 "name": tr(request, "Importance"),
@@ -108,7 +109,14 @@ def _matrix_chart(request: Request, drivers: list[dict[str, Any]]) -> str | None
                 "nameGap": 26,
                 "scale": True,
             },
-            "yAxis": {"type": "value", "name": tr(request, "Performance (0–100)"), "scale": True},
+            "yAxis": {
+                "type": "value",
+                "name": tr(request, "Performance (0–100)"),
+                "scale": True,
+                # at the plot's left edge, not where importance is 0: there its name stood over
+                # the mean importance line's value
+                "axisLine": {"onZero": False},
+            },
             "series": [
                 {
                     "type": "scatter",
@@ -119,6 +127,9 @@ def _matrix_chart(request: Request, drivers: list[dict[str, Any]]) -> str | None
                         "formatter": "{b}",
                         "fontSize": 10,
                     },
+                    # drivers close together: a name that would cover another is left to the
+                    # tooltip and the table below
+                    "labelLayout": {"hideOverlap": True},
                     "data": [
                         {
                             "name": d["label"][:30],

@@ -15,6 +15,7 @@ from retento.core.errors import RetentoError
 from retento.insights import forecast_queries as fq
 from retento.insights.registry import Insight, register_insight, render_insight
 from retento.insights.web import chart_json
+from retento.web.charts import grid
 from retento.web.i18n import N_
 from retento.web.render import PageUser, error_text, page_router, tr
 
@@ -156,8 +157,13 @@ def _chart(request: Request, r: dict[str, Any]) -> str:
     return chart_json(
         {
             "tooltip": {"trigger": "axis"},
-            "legend": {"data": [series[0]["name"], model_name, naive_name, band80, band95]},
-            "grid": {"left": 70, "right": 20, "top": 40, "bottom": 60},
+            # above the plot: at the bottom (ECharts 6's default) it lay over the zoom slider
+            "legend": {
+                "data": [series[0]["name"], model_name, naive_name, band80, band95],
+                "top": 0,
+            },
+            # below: the zoom slider's 26 px at the bottom
+            "grid": grid(right=20, top=40, below=28),
             "xAxis": {"type": "category", "data": labels, "boundaryGap": False},
             "yAxis": {"type": "value", "scale": True},
             "dataZoom": [{"type": "inside"}, {"type": "slider", "height": 18, "bottom": 8}],

@@ -23,6 +23,7 @@ from retento.surveys import distribution_jobs
 from retento.surveys import distributions as survey_distributions
 from retento.surveys.models import Survey
 from retento.surveys.schemas import DistributionCreate, SegmentIn
+from retento.web.charts import grid
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import PageUser, error_text, flash, page_router, redirect, tr
@@ -84,7 +85,7 @@ def _lift_chart(request: Request, hold: dict[str, Any]) -> str:
         {
             "tooltip": {"trigger": "axis"},
             "legend": {"top": 0},
-            "grid": {"left": 8, "right": 16, "top": 30, "bottom": 28, "containLabel": True},
+            "grid": grid(top=30, bottom=28),
             "xAxis": {
                 "type": "category",
                 "data": deciles,

@@ -32,6 +32,7 @@ from retento.insights.web import (
     start_run_page,
 )
 from retento.scoring import queries as scoring_queries
+from retento.web.charts import grid
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
@@ -82,7 +83,7 @@ def _k_chart(request: Request, result: dict[str, Any]) -> str | None:
     return chart_json(
         {
             "tooltip": {"trigger": "axis"},
-            "grid": {"left": 60, "right": 20, "top": 20, "bottom": 40},
+            "grid": grid(right=20, top=20),
             "xAxis": {"type": "category", "name": "k", "data": [s["k"] for s in scores]},
             "yAxis": {"type": "value", "name": metric, "scale": True},
             "series": [

@@ -24,6 +24,7 @@ from retento.insights.web import (
     progress_context,
     start_run_page,
 )
+from retento.web.charts import grid
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import PageUser, page_router, tr
@@ -77,7 +78,7 @@ def _chart(request: Request, ev: dict[str, Any]) -> str:
     return chart_json(
         {
             "tooltip": {"trigger": "axis"},
-            "grid": {"left": 160, "right": 30, "top": 10, "bottom": 30},
+            "grid": grid(right=30, top=10),
             "xAxis": {"type": "value", "max": 1, "name": tr(request, N_("Hit-rate@5"))},
             "yAxis": {"type": "category", "data": [tr(request, WINNERS[n]) for n in order]},
             "series": [

@@ -86,9 +86,32 @@
     if (input) input.placeholder = opt && opt.dataset.price ? opt.dataset.price : "";
   });
 
+  // ECharts lays labels out by their widths measured on a canvas, which knows nothing of the
+  // page's language, while it draws them as SVG text in that language: on a Chinese page Latin
+  // text is drawn in the CJK font, some 7 % wider than measured, and a long label ran over the
+  // chart's edge or into its neighbour. Measure on a canvas told the page's language instead.
+  var measuring = false;
+  function measureInPageLanguage() {
+    if (measuring || !window.echarts || !window.echarts.setPlatformAPI) return;
+    measuring = true;
+    var ctx = document.createElement("canvas").getContext("2d");
+    if (!ctx || !("lang" in ctx)) return;
+    ctx.lang = document.documentElement.lang || "en";
+    var font = "";
+    window.echarts.setPlatformAPI({
+      measureText: function (text, f) {
+        f = f || "12px sans-serif";
+        if (f !== font) ctx.font = font = f;
+        return ctx.measureText(text);
+      }
+    });
+  }
+  measureInPageLanguage();
+
   // Charts: <div class="chart" data-chart='{"echarts option": ...}'>.
   function drawCharts(root) {
     if (!window.echarts) return;
+    measureInPageLanguage();
     root.querySelectorAll("[data-chart]").forEach(function (el) {
       if (el._chart) return;
       el._chart = window.echarts.init(el, null, { renderer: "svg" });
