@@ -58,7 +58,11 @@ def test_report_names_playbooks_in_the_chosen_language(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'report.db'}"
     upgrade(url)
     monkeypatch.setenv("RETENTO_DATABASE_URL", url)
-    monkeypatch.setenv("COLUMNS", "200")  # one line per playbook
+    # One line per playbook. The CLI's console is made at import (possibly by an earlier
+    # test in this process, without a terminal: 80 columns), so COLUMNS would come too late.
+    from retento.core.cli_support import console
+
+    monkeypatch.setattr(console, "_width", 200)
     get_settings.cache_clear()
     engine = make_engine(url)
     with transaction(make_session_factory(engine)) as s:
