@@ -41,7 +41,7 @@ from retento.web import pickers
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
-from retento.web.labels import label_msgid, register_labels
+from retento.web.labels import label_msgid, register_field_labels, register_labels
 from retento.web.render import PageUser, flash, form_errors, page_router, redirect, render, tr
 
 router = page_router()
@@ -59,6 +59,7 @@ TIER_FIELDS = (
 )
 RULE_FIELDS = (
     "name",
+    "name_zh",
     "kind",
     "rate",
     "fixed_points",
@@ -96,6 +97,7 @@ TIER_LABELS = {
 }
 RULE_LABELS = {
     "name": N_("Name"),
+    "name_zh": N_("Chinese name"),
     "kind": N_("Kind"),
     "rate": N_("Points per currency unit"),
     "fixed_points": N_("Fixed points"),
@@ -121,6 +123,10 @@ REWARD_LABELS = {
     "description": N_("Description"),
     "active": N_("Active"),
 }
+# The same names in the audit log's before/after view of these records.
+register_field_labels("loyalty_tier", TIER_LABELS)
+register_field_labels("loyalty_rule", RULE_LABELS)
+register_field_labels("loyalty_reward", REWARD_LABELS)
 RULE_EVENTS = (
     ("birthday", N_("Birthday")),
     ("referral", N_("Referral")),

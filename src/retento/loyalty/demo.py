@@ -32,6 +32,16 @@ TIER_NAMES = {
 }
 
 
+# Earning rules have no code: name: Chinese name. The orders are in the installation's
+# currency, whatever it is, so the spend rule says "currency unit", not 元.
+RULE_NAMES = {
+    "1 point per unit spent": "每消费一个货币单位积1分",
+    "Big basket bonus": "大单奖励",
+    "Birthday": "生日礼分",
+    "Survey thank-you": "问卷答谢",
+}
+
+
 def _reward_names(currency: str) -> dict[str, tuple[str, str]]:
     """code: (name, Chinese name); the voucher is named by its money (1,000 points at 0.01)."""
     ten = Decimal(10)
@@ -51,6 +61,16 @@ def _fill_chinese_names(session: Session, model, names: dict[str, tuple[str, str
         en, zh = names[row.code]
         if row.name == en:
             row.name_zh = zh
+
+
+def _fill_rule_chinese_names(session: Session) -> None:
+    """The same for earning rules, found by their (English) name: a renamed rule or one
+    someone named in Chinese is left alone."""
+    rows = session.scalars(
+        select(LoyaltyRule).where(LoyaltyRule.name.in_(RULE_NAMES), LoyaltyRule.name_zh.is_(None))
+    )
+    for row in rows:
+        row.name_zh = RULE_NAMES[row.name]
 
 
 def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
@@ -127,18 +147,31 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
     if session.scalar(select(LoyaltyRule.id).limit(1)) is None:
         session.add_all(
             [
-                LoyaltyRule(name="1 point per unit spent", kind="spend", rate=Decimal("1")),
+                LoyaltyRule(
+                    name="1 point per unit spent",
+                    name_zh=RULE_NAMES["1 point per unit spent"],
+                    kind="spend",
+                    rate=Decimal("1"),
+                ),
                 LoyaltyRule(
                     name="Big basket bonus",
+                    name_zh=RULE_NAMES["Big basket bonus"],
                     kind="spend",
                     fixed_points=100,
                     min_spend=Decimal("300"),
                     cap_points=300,
                     cap_period_days=90,
                 ),
-                LoyaltyRule(name="Birthday", kind="event", event="birthday", fixed_points=200),
+                LoyaltyRule(
+                    name="Birthday",
+                    name_zh=RULE_NAMES["Birthday"],
+                    kind="event",
+                    event="birthday",
+                    fixed_points=200,
+                ),
                 LoyaltyRule(
                     name="Survey thank-you",
+                    name_zh=RULE_NAMES["Survey thank-you"],
                     kind="event",
                     event="survey_answered",
                     fixed_points=50,
@@ -147,6 +180,7 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
                 ),
             ]
         )
+    _fill_rule_chinese_names(session)
     rewards = _reward_names(p.currency)
     if session.scalar(select(LoyaltyReward.id).limit(1)) is None:
         session.add_all(

@@ -314,6 +314,8 @@ class LoyaltyRule(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
+    # The name on Chinese pages (empty: ``name`` everywhere).
+    name_zh: Mapped[str | None] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(10))
     # Points per currency unit of net amount (spend/product/category) ...
     rate: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal("0"))
@@ -335,6 +337,10 @@ class LoyaltyRule(Base):
     version: Mapped[int] = version_column()
 
     __mapper_args__ = {"version_id_col": version}
+
+    def name_in(self, locale: str) -> str:
+        """The rule's name in ``locale`` (the Chinese name, if any, in Chinese)."""
+        return _in_locale(self.name, self.name_zh, locale)
 
 
 class LoyaltyRuleUse(Base):

@@ -498,6 +498,7 @@ def add_tier(request: Request, form: PageForm, session: DbSession, user: PageUse
 def add_rule(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
     fields = (
         "name",
+        "name_zh",
         "kind",
         "rate",
         "fixed_points",

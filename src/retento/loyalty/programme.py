@@ -156,7 +156,9 @@ def save_rule(
             )
     r = _for_edit(session, LoyaltyRule, "Rule", rule_id, data.version, expected_version)
     before = snapshot(r) if rule_id is not None else None
-    for k, v in data.model_dump(exclude={"version"}).items():
+    values = data.model_dump(exclude={"version"})
+    values["name_zh"] = values["name_zh"] or None  # "" clears it: the name everywhere
+    for k, v in values.items():
         setattr(r, k, v)
     session.add(r)
     session.flush()

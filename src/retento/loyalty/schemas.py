@@ -89,6 +89,8 @@ class RuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name = Field(..., min_length=1, max_length=100)
+    # Shown on Chinese pages; empty or absent: ``name`` is shown.
+    name_zh: OptionalName | None = Field(None, max_length=100)
     kind: Literal["spend", "product", "category", "event"]
     rate: Decimal = Field(Decimal("0"), ge=0, le=10000, decimal_places=4)
     fixed_points: int = Field(0, ge=0, le=10_000_000)
