@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from retento.core.db import utcnow
+from retento.customers.privacy import erase_customer
+from retento.loyalty import service
+from retento.loyalty.models import LoyaltyJournal
 from retento.loyalty.reason_labels import journal_reason
 from retento.orders import service as orders
 from retento.orders.schemas import OrderCreate, RefundCreate
@@ -70,3 +74,42 @@ def test_member_history_reads_in_chinese(client, db, users):
     assert "Order DO-ZH-1" not in page.text and "Refund on order" not in page.text
     # The lots list names each lot's source in Chinese too ("order 12" before).
     assert f"<td>订单 {o.id}</td>" in page.text and f"<td>order {o.id}</td>" not in page.text
+
+
+def test_a_kind_code_or_empty_reason_reads_as_the_kinds_label():
+    # An erasure used to store the journal's kind code in place of an empty reason.
+    assert journal_reason("en", "redeem", None, "redeem") == "Redemption"
+    assert journal_reason("zh_CN", "redeem", None, "redeem") == "兑换"
+    assert journal_reason("zh_CN", "", None, "adjust") == "手工调整"
+    # Only the journal's own kind: a typed reason that happens to be another code stays.
+    assert journal_reason("en", "redeem", None, "adjust") == "redeem"
+
+
+def test_erased_members_history_shows_kind_labels_not_codes(client, db, users):
+    """A QA pass saw ``redeem`` in an erased member's history: the erasure stored the kind code
+    as the reason when nothing was left of it."""
+    make_programme(db)
+    c = make_customer(db, name="Li Lei")
+    service.adjust(db, c.id, 50, actor=users["admin"], reason="Welcome")
+    service.redeem(db, c.id, points=20, actor=users["agent"], note="Gift")
+    journals = {j.kind: j for j in db.query(LoyaltyJournal).filter_by(customer_id=c.id)}
+    journals["redeem"].reason = ""  # nothing left to keep
+    journals["adjust"].reason = "adjust"  # as an earlier erasure left it
+    db.flush()
+    erase_customer(db, c.id, actor=users["admin"], reason="request")
+    db.expire_all()
+    stored = {j.kind: j.reason for j in db.query(LoyaltyJournal).filter_by(customer_id=c.id)}
+    assert stored["redeem"] == ""
+    web = Browser(client)
+    web.login("manager")
+    for locale, redeemed, adjusted in (
+        ("en", "Redemption", "Adjustment"),
+        ("zh_CN", "兑换", "手工调整"),
+    ):
+        users["manager"].locale = locale
+        db.commit()
+        page = web.get(f"/loyalty/members/{c.id}")
+        assert page.status_code == 200
+        reasons = re.findall(r"</td><td>([^<]*)</td><td>[^<]*</td><td class=\"num", page.text)
+        assert f"{redeemed}" in reasons and adjusted in reasons, reasons
+        assert "redeem" not in reasons and "adjust" not in reasons

@@ -13,7 +13,7 @@ import pytest
 
 from retento.core.db import make_engine, make_session_factory, transaction
 from retento.scoring.models import CustomerScore, ScoreRun
-from tests.web.live import wait_js
+from tests.web.live import BROWSER_TIMEOUT_MS, wait_js
 from tests.web.test_browser import browser, login, page, server  # noqa: F401  (shared fixtures)
 
 pytestmark = pytest.mark.browser
@@ -176,3 +176,39 @@ def test_agent_works_tasks_and_reads_chinese(page, risky):  # noqa: F811
     page.screenshot(path=str(SHOTS / "dashboard-zh.png"), full_page=True)
     page.click("button.lang[value=en]")
     page.wait_for_selector("html[lang=en]", state="attached")
+
+
+VAR_TABLE_FIT = """() => {
+    const card = document.querySelector('#value-at-risk');
+    const wrap = document.querySelector('#var-table').parentElement;
+    const inner = card.getBoundingClientRect().right - parseFloat(getComputedStyle(card).paddingRight);
+    const cells = [...document.querySelectorAll('#var-table tr > :last-child')];
+    return {scroll: wrap.scrollWidth, client: wrap.clientWidth, inner,
+            right: Math.max(...cells.map(c => c.getBoundingClientRect().right)),
+            money: cells.map(c => c.textContent.trim())};
+}"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_value_at_risk_table_fits_its_card_on_a_1366_px_laptop(browser, risky, lang):  # noqa: F811
+    """The half-width card's table was wider than the card at 1366 × 768: its last column
+    (money, "$11,593.8…") was cut off behind a scrollbar. Every column shows in both languages."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    pg = context.new_page()
+    pg.set_default_timeout(BROWSER_TIMEOUT_MS)
+    try:
+        login(pg, risky, "manager")
+        if lang == "zh_CN":
+            pg.click("button.lang[value=zh_CN]")
+            pg.wait_for_selector("html[lang=zh-CN]", state="attached")
+        pg.goto(f"{risky.base_url}/retention")
+        fit = pg.evaluate(VAR_TABLE_FIT)
+        # vip: 12,500 × 82 % + 9,800 × 74 % ("US$" on Chinese pages)
+        assert any(m.endswith("$17,502.00") for m in fit["money"]), fit
+        assert fit["scroll"] <= fit["client"], fit
+        assert fit["right"] <= fit["inner"] + 0.5, fit
+    finally:
+        if lang == "zh_CN":  # the choice is saved on the user: leave the manager in English
+            pg.click("button.lang[value=en]")
+            pg.wait_for_selector("html[lang=en]", state="attached")
+        context.close()

@@ -3,8 +3,6 @@ form, and the progress box of a run computing in the background."""
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -59,21 +57,6 @@ WINNERS = {
     "popularity": N_("Popularity baseline"),
     "repeat": N_("Repeat-purchase baseline"),
 }
-
-
-def chart_json(option: dict[str, Any]) -> str:
-    """An ECharts option as JSON for ``data-chart`` (NaN and infinities become null)."""
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, float):
-            return v if math.isfinite(v) else None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [clean(x) for x in v]
-        return v
-
-    return json.dumps(clean(option), ensure_ascii=False, default=str)
 
 
 def lang(request: Request) -> str:

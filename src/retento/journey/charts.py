@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 from fastapi import Request
@@ -13,24 +11,9 @@ from retento.journey.dashboard import Summary
 from retento.journey.funnel import Funnel
 from retento.journey.models import MODES
 from retento.touchpoints.models import CHANNELS
-from retento.web.charts import grid
+from retento.web.charts import chart_json, grid
 from retento.web.labels import label_msgid
 from retento.web.render import tr
-
-
-def chart_json(option: dict[str, Any]) -> str:
-    """An ECharts option as JSON for ``data-chart`` (NaN and infinities become null)."""
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, float):
-            return v if math.isfinite(v) else None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [clean(x) for x in v]
-        return v
-
-    return json.dumps(clean(option), ensure_ascii=False, default=str)
 
 
 def funnel_chart(request: Request, funnel: Funnel) -> str:

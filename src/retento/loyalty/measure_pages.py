@@ -5,8 +5,6 @@ the stored measurement of the latest run (``measure_store``); nothing is compute
 
 from __future__ import annotations
 
-import json
-import math
 from functools import cache
 from typing import Any
 from urllib.parse import urlencode
@@ -30,7 +28,7 @@ from retento.loyalty import measure_store as store
 from retento.loyalty.measure_models import LoyaltyMeasurement as M
 from retento.loyalty.measure_models import LoyaltyMeasurementRun as Run
 from retento.loyalty.panels import DashboardPanel
-from retento.web.charts import grid
+from retento.web.charts import chart_json, grid
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels
 from retento.web.render import (
@@ -96,22 +94,9 @@ SHOW_TRAP = "trap"
 SHOW_ALL = "all"
 
 
-def _json(option: dict[str, Any]) -> str:
-    def clean(v: Any) -> Any:
-        if isinstance(v, float):
-            return v if math.isfinite(v) else None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [clean(x) for x in v]
-        return v
-
-    return json.dumps(clean(option), ensure_ascii=False)
-
-
 def _types_chart(items: list[tuple[str, str, int]]) -> str:
     """Customers per loyalty type as horizontal bars in the types' colours."""
-    return _json(
+    return chart_json(
         {
             "grid": grid(right=32, top=4, bottom=4),
             "tooltip": {"trigger": "axis"},
@@ -135,7 +120,7 @@ def _index_chart(request: Request, hist: dict[str, list[float]]) -> str:
     """The loyalty index histogram (0–100 in bins of 10)."""
     edges, counts = hist["edges"], hist["counts"]
     cats = [f"{edges[i]:.0f}–{edges[i + 1]:.0f}" for i in range(len(counts))]
-    return _json(
+    return chart_json(
         {
             "grid": grid(right=8, top=16, bottom=4),
             "tooltip": {"trigger": "axis"},

@@ -80,7 +80,9 @@ def erase(session: Session, customer, redactor: Redactor) -> dict[str, int]:
         session.scalars(select(LoyaltyJournal).where(LoyaltyJournal.customer_id == customer.id))
     )
     for j in journals:
-        j.reason = redactor.text(j.reason) or j.kind
+        # An empty reason stays empty (the member page shows the kind's label for it), so no
+        # code is stored where the API and exports expect text.
+        j.reason = redactor.text(j.reason)
     holds = list(session.scalars(select(LoyaltyHold).where(LoyaltyHold.customer_id == customer.id)))
     for h in holds:
         if h.reference:

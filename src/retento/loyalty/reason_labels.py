@@ -121,14 +121,25 @@ PATTERNS: Shapes = message_shapes(
 )
 
 
-def journal_reason(locale: str, reason: str | None, reward: LoyaltyReward | None = None) -> str:
+def journal_reason(
+    locale: str,
+    reason: str | None,
+    reward: LoyaltyReward | None = None,
+    kind: str | None = None,
+) -> str:
     """``reason`` in ``locale`` when the system wrote it, else as stored.
 
     A redemption's reason holds the reward's English name ("Reward Tea mug", or "Reward Tea
     mug: <why>" for a granted voucher); given the ``reward`` redeemed, its name is shown in
     ``locale`` instead while it still has the name the reason recorded (a reward renamed since
     keeps the recorded name, as a typed note does).
+
+    Given the journal's ``kind``, a reason left empty, or holding the kind's code (what a
+    privacy erasure stored in place of an empty reason before it kept the reason as it was),
+    reads as the kind's label ("Redemption", not ``redeem``).
     """
+    if kind in JOURNAL_KIND_LABELS and (not reason or reason == kind):
+        return translate(locale, JOURNAL_KIND_LABELS[kind])
     if not reason:
         return ""
     if reward is not None:
@@ -149,6 +160,8 @@ def _reward_reason(locale: str, reason: str, reward: LoyaltyReward) -> str | Non
     return None
 
 
-def reason_labeller(locale: str) -> Callable[[str | None, LoyaltyReward | None], str]:
+def reason_labeller(
+    locale: str,
+) -> Callable[[str | None, LoyaltyReward | None, str | None], str]:
     """:func:`journal_reason` for one page's locale (what the templates call)."""
-    return lambda reason, reward=None: journal_reason(locale, reason, reward)
+    return lambda reason, reward=None, kind=None: journal_reason(locale, reason, reward, kind)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from functools import lru_cache
 from typing import Any
@@ -94,21 +93,6 @@ def reason_text(request: Request, reason: dict[str, Any]) -> str:
 def reason_label(request: Request, code: str | None) -> str:
     """The short name of a reason code."""
     return tr(request, label_msgid("churn_reason", code)) if code else ""
-
-
-def chart_json(option: dict[str, Any]) -> str:
-    """An ECharts option as JSON for ``data-chart`` (NaN and infinities become null)."""
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, float):
-            return v if math.isfinite(v) else None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [clean(x) for x in v]
-        return v
-
-    return json.dumps(clean(option), ensure_ascii=False, default=str)
 
 
 def pct(value: float | None, digits: int = 1) -> str:

@@ -17,10 +17,10 @@ from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.retention import queries_home
 from retento.retention import queries_web as q
-from retento.retention.pages_common import chart_json, reason_label, tab_counts
+from retento.retention.pages_common import reason_label, tab_counts
 from retento.scoring import pages_filtered
 from retento.scoring import queries as scoring_queries
-from retento.web.charts import grid
+from retento.web.charts import chart_json, grid
 from retento.web.dashfilters import DashFilters
 from retento.web.labels import label_msgid
 from retento.web.render import PageUser, page_router, render, request_locale, tr

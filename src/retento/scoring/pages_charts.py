@@ -1,37 +1,20 @@
 """The ECharts options of the value dashboard, each as the JSON of a ``data-chart``
 attribute: the value pyramid, the Pareto curve, histograms, the P(alive) or churn-risk
 scatter, cohorts, the holdout tracking and the stage and label bars; and the number
-formatting they share with the other value pages (``_json``, ``_num``, ``_pct``).
+formatting they share with the other value pages (``_num``, ``_pct``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 from fastapi import Request
 
-from retento.web.charts import grid
+from retento.web.charts import chart_json, grid
 from retento.web.i18n import Formatter
 from retento.web.labels import label_msgid
 from retento.web.render import request_locale, tr
-
-
-def _clean(value: Any) -> Any:
-    """NaN and infinities become ``None`` so the JSON parses in the browser."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
-def _json(option: dict[str, Any]) -> str:
-    """An ECharts option as JSON for ``data-chart``."""
-    return json.dumps(_clean(option), ensure_ascii=False)
 
 
 def _num(value: Any) -> float | None:
@@ -94,7 +77,7 @@ def _pyramid_chart(request: Request, pyramid: dict[str, Any]) -> str:
                 "itemStyle": {"color": CLASS_COLOURS.get(row["value_class"], "#8c959f")},
             }
         )
-    return _json(
+    return chart_json(
         {
             "tooltip": {"show": False},
             "series": [
@@ -156,7 +139,7 @@ def _pareto_chart(request: Request, pareto: dict[str, Any]) -> str:
             "data": [{"xAxis": point}, {"yAxis": 0.8}],
             "label": {"show": False},
         }
-    return _json(
+    return chart_json(
         {
             "grid": grid(right=24, top=32),
             "legend": {"top": 0},
@@ -181,7 +164,7 @@ def _histogram_chart(request: Request, hist: dict[str, Any], name: str, digits: 
     edges = hist.get("edges", [])
     counts = hist.get("counts", [])
     cats = _range_labels(edges, len(counts), _numbers(request).number, digits)
-    return _json(
+    return chart_json(
         {
             "grid": grid(),
             "tooltip": {"trigger": "axis"},
@@ -196,7 +179,7 @@ def _histogram_chart(request: Request, hist: dict[str, Any], name: str, digits: 
 def _scatter_chart(request: Request, points: list, x_name: str) -> str:
     """Churn risk or P(alive) against CLV, one point per customer (the third value is the
     customer id); ``x_name`` names the measure and the model behind it."""
-    return _json(
+    return chart_json(
         {
             "grid": grid(),
             "tooltip": {"trigger": "item"},
@@ -233,7 +216,7 @@ def _cohort_chart(request: Request, cohorts: dict[str, Any]) -> str:
             if _num(share) is not None:
                 # Percent, so each cell can print its value ("37") without a JS formatter.
                 data.append([x, y, round(float(share) * 100)])
-    return _json(
+    return chart_json(
         {
             # the colour scale and its handles' values take the bottom 64 px, below the axis name
             "grid": grid(right=8, top=8, below=64),
@@ -296,7 +279,7 @@ def _tracking_chart(request: Request, holdout: dict[str, Any]) -> str:
             "itemStyle": {"color": "rgba(207,34,46,0.06)"},
             "data": [[{"xAxis": first_holdout}, {"xAxis": periods[-1]}]],
         }
-    return _json(
+    return chart_json(
         {
             "grid": grid(top=32),
             "legend": {"top": 0},
@@ -330,7 +313,7 @@ def _bars_chart(request: Request, items: list[tuple[str, int]], colour: str) -> 
     longest bar so its count is not cut off at the right edge."""
     number = _numbers(request).number
     data = [{"value": c, "label": {"formatter": number(c)}} for _, c in items]
-    return _json(
+    return chart_json(
         {
             "grid": grid(right=16, top=4, bottom=4),
             "tooltip": {"trigger": "axis"},

@@ -19,10 +19,10 @@ from retento.customers.models import Customer
 from retento.customers.panels import Panel, register_panel
 from retento.scoring import queries, relationship, value_settings
 from retento.scoring.models import ScoreRun
-from retento.scoring.pages_charts import RANGE_LABELS, _json
+from retento.scoring.pages_charts import RANGE_LABELS
 from retento.surveys.models import COST_DIMENSIONS, DELIVERED_VALUE_DIMENSIONS
 from retento.web import dashfilters
-from retento.web.charts import grid
+from retento.web.charts import chart_json, grid
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels
 from retento.web.render import request_locale, tr
@@ -60,7 +60,7 @@ def _rates_chart(request: Request, series: dict[str, Any]) -> str:
     """Retention and repeat-purchase rate per period, in percent (a partial period is starred)."""
     pts = series["points"]
     cats = [p["period"] + (" *" if p["partial"] else "") for p in pts]
-    return _json(
+    return chart_json(
         {
             "grid": grid(top=32),
             "legend": {"top": 0},
@@ -90,7 +90,7 @@ def _sow_chart(request: Request, dist: dict[str, Any]) -> str:
     edges = dist["edges"]
     cats = [f"{round(edges[i] * 100)}–{round(edges[i + 1] * 100)} %" for i in range(len(edges) - 1)]
     cats.append(tr(request, "over 100 %"))
-    return _json(
+    return chart_json(
         {
             "grid": grid(),
             "tooltip": {"trigger": "axis"},

@@ -1,8 +1,10 @@
 """What every page's ECharts options share: the cartesian grid that keeps axis labels and axis
-names inside the chart."""
+names inside the chart, and the JSON the page reads them from."""
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 OUTER_BOUNDS = {"left": 2, "right": 4, "top": 2, "bottom": 2}
@@ -37,3 +39,20 @@ def grid(
         "outerBounds": outer,
         "outerBoundsContain": "all",
     }
+
+
+def chart_json(option: dict[str, Any]) -> str:
+    """An ECharts option as JSON for a ``data-chart`` attribute: NaN and infinities become
+    ``null`` (the browser's JSON.parse rejects them), other values JSON cannot hold
+    (``Decimal``, dates) their text, and non-ASCII text (Chinese labels) stays as it is."""
+    return json.dumps(_finite(option), ensure_ascii=False, allow_nan=False, default=str)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

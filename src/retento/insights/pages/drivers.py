@@ -13,9 +13,8 @@ from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, RetentoError
 from retento.insights import drivers_queries as q
 from retento.insights.registry import Insight, register_insight, render_insight
-from retento.retention.pages_common import chart_json
 from retento.surveys.models import Survey
-from retento.web.charts import grid
+from retento.web.charts import chart_json, grid
 from retento.web.i18n import N_
 from retento.web.render import PageUser, error_text, page_router, tr
 

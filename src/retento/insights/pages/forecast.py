@@ -14,8 +14,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import RetentoError
 from retento.insights import forecast_queries as fq
 from retento.insights.registry import Insight, register_insight, render_insight
-from retento.insights.web import chart_json
-from retento.web.charts import grid
+from retento.web.charts import chart_json, grid
 from retento.web.i18n import N_
 from retento.web.render import PageUser, error_text, page_router, tr
 

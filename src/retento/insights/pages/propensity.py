@@ -18,12 +18,11 @@ from retento.core.errors import Conflict, InvalidInput, RetentoError
 from retento.core.validation import id_from_text
 from retento.insights import drivers_queries as q
 from retento.insights.registry import Insight, register_insight, render_insight
-from retento.retention.pages_common import chart_json
 from retento.surveys import distribution_jobs
 from retento.surveys import distributions as survey_distributions
 from retento.surveys.models import Survey
 from retento.surveys.schemas import DistributionCreate, SegmentIn
-from retento.web.charts import grid
+from retento.web.charts import chart_json, grid
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import PageUser, error_text, flash, page_router, redirect, tr

@@ -24,7 +24,6 @@ from retento.insights.web import (
     FEATURE_LABELS,
     LEVEL_LABELS,
     METHOD_LABELS,
-    chart_json,
     chosen_run,
     form_params,
     lang,
@@ -32,7 +31,7 @@ from retento.insights.web import (
     start_run_page,
 )
 from retento.scoring import queries as scoring_queries
-from retento.web.charts import grid
+from retento.web.charts import chart_json, grid
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_

@@ -18,13 +18,12 @@ from retento.insights.registry import Insight, register_insight, render_insight
 from retento.insights.web import (
     LEVEL_OPTIONS,
     WINNERS,
-    chart_json,
     chosen_run,
     form_params,
     progress_context,
     start_run_page,
 )
-from retento.web.charts import grid
+from retento.web.charts import chart_json, grid
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import PageUser, page_router, tr
