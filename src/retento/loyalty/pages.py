@@ -30,6 +30,7 @@ from retento.customers.panels import Panel, register_panel
 from retento.customers.service import get_customer
 from retento.loyalty import earning, programme, reports, service
 from retento.loyalty import home as loyalty_home
+from retento.loyalty.config_pages import REWARD_FIELDS, TIER_FIELDS
 from retento.loyalty.models import LoyaltyTier
 from retento.loyalty.notices import notice_states
 from retento.loyalty.panels import DASHBOARD_PANELS, register_dashboard_panel
@@ -468,17 +469,7 @@ PROGRAMME_LABELS = {
 
 @router.post("/loyalty/programme/tiers")
 def add_tier(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
-    fields = (
-        "code",
-        "name",
-        "name_zh",
-        "rank",
-        "threshold",
-        "multiplier",
-        "sla_class",
-        "grace_days",
-        "benefits",
-    )
+    fields = TIER_FIELDS  # the tier form's fields (config_pages)
     return _save(
         request,
         form,
@@ -523,16 +514,7 @@ def add_rule(request: Request, form: PageForm, session: DbSession, user: PageUse
 
 @router.post("/loyalty/programme/rewards")
 def add_reward(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
-    fields = (
-        "code",
-        "name",
-        "name_zh",
-        "kind",
-        "points_cost",
-        "stock",
-        "min_tier_id",
-        "description",
-    )
+    fields = REWARD_FIELDS  # the reward form's fields (config_pages)
     return _save(
         request,
         form,
