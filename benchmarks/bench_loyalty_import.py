@@ -14,7 +14,12 @@ database is copied (file copy / ``CREATE DATABASE … TEMPLATE``) and ``service.
 in one committed transaction:
 
 - *inactive*: the programme switched off (the import alone);
-- *active*: the programme on, imported orders earning set-based (``earning_bulk``);
+- *active*: the programme on, imported orders earning set-based (``earning_bulk``) inside the
+  import's transaction (``earning_jobs.INLINE_MAX`` raised above the file's orders);
+- *queued*: the programme on, as shipped: an import of more than ``INLINE_MAX`` orders queues
+  its earning (``loyalty.earn_import``), which a worker (``WorkRunner.run_once``, timed
+  separately: "worker") runs after the import commits, a batch of 5,000 orders per transaction;
+  its ledger must equal the *active* run's;
 - *old*: the programme on, earning order by order (``earning.earn_one_by_one``, the path before).
 
 The time inside ``earn_for_imported`` is measured on its own too, and the ledger is checked
@@ -164,9 +169,10 @@ def time_orders(url: str, path: Path, mode: str) -> dict:
     from retento.auth.models import User
     from retento.core.db import make_engine, make_session_factory, transaction
     from retento.dataio import service
-    from retento.loyalty import earning, earning_bulk, ledger, tiers
+    from retento.loyalty import earning, earning_bulk, earning_jobs, ledger, tiers
     from retento.loyalty.check import check_ledger
     from retento.loyalty.models import LoyaltyJournal
+    from retento.work.queue import WorkRunner
 
     engine = make_engine(url)
     factory = make_session_factory(engine)
@@ -182,19 +188,31 @@ def time_orders(url: str, path: Path, mode: str) -> dict:
     change = _Timed(saved_change)
     many = _Timed(saved_many, count=lambda _s, moves, *_a, **_k: len(moves))
     earning_bulk.earn_for_imported, tiers.change_tier, tiers.change_tiers = timed, change, many
+    inline_max = earning_jobs.INLINE_MAX
+    if mode != "queued":
+        earning_jobs.INLINE_MAX = 10**12
+    worker = worker_cpu = 0.0
     try:
         t0 = time.perf_counter()
         with transaction(factory) as s:
             user = s.scalar(select(User).where(User.username == "bench"))
             report = service.import_file(s, "orders", path, actor=user)
         seconds = time.perf_counter() - t0
+        if mode == "queued":
+            t1, c1 = time.perf_counter(), time.process_time()
+            ran = WorkRunner(factory).run_once()
+            worker, worker_cpu = time.perf_counter() - t1, time.process_time() - c1
+            assert ran == len(report.work_item_ids) == 1, (ran, report.work_item_ids)
     finally:
         earning_bulk.earn_for_imported, tiers.change_tier, tiers.change_tiers = (
             saved,
             saved_change,
             saved_many,
         )
+        earning_jobs.INLINE_MAX = inline_max
     out = {
+        "worker": worker,
+        "worker_cpu": worker_cpu,
         "seconds": seconds,
         "earning": timed.seconds,
         "earning_cpu": timed.cpu,
@@ -264,7 +282,9 @@ def _sortable(rows) -> list[tuple]:
 
 
 def _line(r: dict) -> str:
-    return (f"{r['orders']:,} orders in {r['seconds']:6.2f} s (earning {r['earning']:6.2f} s, "
+    after = (f"; then the worker {r['worker']:6.2f} s, cpu {r['worker_cpu']:.2f} s"
+             if r["worker"] else "")  # fmt: skip
+    return (f"{r['orders']:,} orders in {r['seconds']:6.2f} s{after} (earning {r['earning']:6.2f} s, "
             f"cpu {r['earning_cpu']:.2f} s; {r['changes']:,} tier changes {r['changes_s']:.2f} s; "
             f"{r['journals']:,} earn journals, check {r.get('check', '-')})")  # fmt: skip
 
@@ -334,11 +354,19 @@ def bench_backend(backend: str, root: Path, args) -> list[str]:
     try:
         orders_csv = root / "orders.csv"
         runs = {}
-        for mode in ("inactive", "active"):
+        for mode in ("inactive", "active", "queued"):
             load = os.getloadavg()[0]
             r = runs[mode] = time_orders(fresh(mode), orders_csv, mode)
             say(f"{backend:<10} {mode:<8}: {_line(r)}; load {load:.1f}")
-        act, ina = runs["active"], runs["inactive"]
+        act, ina, que = runs["active"], runs["inactive"], runs["queued"]
+        same = que["state"] == act["state"] and que["check"]
+        say(
+            f"{backend:<10} queued: the import {que['seconds']:.2f} s "
+            f"({que['seconds'] / ina['seconds']:.2f}× the inactive import), then the worker "
+            f"{que['worker']:.2f} s; ledger identical to earning inside the import: {same}"
+        )
+        if not same:
+            raise SystemExit("earning queued and earning inside the import disagree")
         n = act["orders"]
         say(f"{backend:<10} programme active / inactive: {act['seconds'] / ina['seconds']:.2f}×; "
             f"earning {act['earning'] / n * 1e6:,.0f} µs per order "

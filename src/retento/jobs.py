@@ -44,6 +44,7 @@ WORK_MODULES: tuple[str, ...] = (
     "retento.dataio.wizard",
     "retento.surveys.distribution_jobs",
     "retento.retention.apply_jobs",
+    "retento.loyalty.earning_jobs",
 )
 
 

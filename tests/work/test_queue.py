@@ -208,7 +208,7 @@ def test_each_kind_names_its_own_stages():
     """The Background work page takes a stage's name from the kind that reports it (this layer
     knows no domain's words): the loyalty run's "store" is not the scoring run's."""
     from retento.jobs import load_jobs
-    from retento.work.pages import _row
+    from retento.work.pages import item_view
 
     load_jobs()
     kinds = queue.load_kinds()
@@ -219,7 +219,7 @@ def test_each_kind_names_its_own_stages():
     class Item:
         id, kind, status, stage, progress = -1, loyalty.name, "running", "store", 0.5
 
-    assert _row(Item())["stage_label"] == "Storing the measurements"
+    assert item_view(Item())["stage_label"] == "Storing the measurements"
 
 
 OTHER_WRITER: dict = {}

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
+from retento.core.cli_support import cli_actor, cli_session, console, err_console, friendly_errors
 from retento.core.errors import InvalidInput, Msg
 from retento.dataio import service
 from retento.dataio.mapping import Mapping, apply_map_flags, load_mapping_file
@@ -106,6 +106,59 @@ def import_cmd(
         console.print(f"  … and more; {report.rejected} rejected row(s) in total")
     if report.rejects_file:
         console.print(f"Rejected rows written to {report.rejects_file}")
+    if report.work_item_ids:
+        run_follow_ups(report.work_item_ids)
+
+
+def run_follow_ups(item_ids: list[int]) -> None:
+    """Run the work an import queued (a large import's loyalty points) here and now, after the
+    import committed, unless a worker has already taken it; with a progress bar."""
+    import threading
+    import time
+
+    from retento.core.config import get_settings
+    from retento.core.db import make_engine, make_session_factory
+    from retento.work import queue
+    from retento.work.leases import holder_id
+    from retento.work.models import WorkItem
+
+    engine = make_engine(get_settings().database_url)
+    factory = make_session_factory(engine)
+    try:
+        for item_id in item_ids:
+            with factory() as s:
+                item = s.get(WorkItem, item_id)
+                kind = queue.load_kinds().get(item.kind) if item is not None else None
+            name = kind.label if kind is not None else f"work item {item_id}"
+            got: dict[str, str] = {}
+            started = time.monotonic()
+
+            def run(i: int = item_id, out: dict[str, str] = got) -> None:
+                out["status"] = queue.run_in_web(factory, i, holder_id("cli"))
+
+            runner = threading.Thread(target=run, daemon=True)
+            with _progress() as bar:
+                task = bar.add_task(name, total=1.0)
+                runner.start()
+                while runner.is_alive():
+                    runner.join(0.2)
+                    _stage, fraction = queue.LOCAL.get(item_id, (None, 0.0))
+                    bar.update(task, completed=fraction)
+                bar.update(task, completed=1.0)
+            status = got.get("status", "failed")
+            if status == "taken":
+                console.print(f"{name}: a worker is running it (work item #{item_id}).")
+                continue
+            with factory() as s:
+                item = s.get(WorkItem, item_id)
+                result, error = (item.result, item.error) if item is not None else (None, None)
+            if status != "done":
+                err_console.print(f"[bold red]Error:[/] {name} (work item #{item_id}): {error}")
+                raise typer.Exit(1)
+            detail = ", ".join(f"{k} {v}" for k, v in (result or {}).items())
+            console.print(f"{name}: done in {time.monotonic() - started:.1f}s ({detail}).")
+    finally:
+        engine.dispose()
 
 
 def _when(value: str | None, name: str) -> datetime | None:

@@ -8,7 +8,8 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import Response
 from markupsafe import Markup
-from sqlalchemy.orm import object_session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 from starlette.datastructures import FormData
 
 from retento.auth.permissions import require
@@ -32,6 +33,10 @@ from retento.web.render import (
     render,
     tr,
 )
+from retento.work import queue
+from retento.work.models import WorkItem
+from retento.work.pages import STATUS_LABELS as WORK_STATUS_LABELS
+from retento.work.pages import item_view
 
 router = page_router()
 
@@ -326,6 +331,8 @@ def job_page(request: Request, session: DbSession, user: PageUser, job_id: DbId)
     return render(
         request,
         template,
+        follow_ups=_follow_ups(session, (job.report or {}).get("work_item_ids") or []),
+        work_status_labels=WORK_STATUS_LABELS,
         errors=errors,
         error_count=len(job.errors or []),
         valid_rows=max(job.rows - job.rejected, 0),
@@ -333,6 +340,15 @@ def job_page(request: Request, session: DbSession, user: PageUser, job_id: DbId)
         message=_message(request, job.message),
         **ctx,
     )
+
+
+def _follow_ups(session: Session, ids: list[int]) -> list[dict[str, Any]]:
+    """The work the import queued (a large import's loyalty points), as the work page shows it."""
+    if not ids:
+        return []
+    queue.load_kinds()
+    items = session.scalars(select(WorkItem).where(WorkItem.id.in_(ids)).order_by(WorkItem.id))
+    return [item_view(i) for i in items]
 
 
 def _progress_view(request: Request, job: ImportJob) -> dict[str, Any]:

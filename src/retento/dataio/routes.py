@@ -7,8 +7,9 @@ import json
 from datetime import UTC
 from typing import Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from retento.auth.permissions import require
 from retento.core.deps import CurrentUser, DbSession
@@ -49,7 +50,7 @@ def import_entity(
             raise InvalidInput(
                 Msg("mapping is not valid JSON: %(error)s", error=exc), field="mapping"
             ) from exc
-    return service.import_file(
+    report = service.import_file(
         session,
         entity,
         file.file,
@@ -58,6 +59,15 @@ def import_entity(
         mapping=m,
         skip_invalid=skip_invalid,
     )
+    background = None
+    if report.work_item_ids and request.app.state.settings.run_work_in_web:
+        from retento.work.queue import run_in_web
+
+        background = BackgroundTasks()
+        for item_id in report.work_item_ids:
+            background.add_task(run_in_web, request.app.state.session_factory, item_id)
+    # The import and its work items are committed before the response goes out.
+    return JSONResponse(jsonable_encoder(report), background=background)
 
 
 FILTER_KEYS = {

@@ -116,3 +116,8 @@ class ImportReport(BaseModel):
     rejects_file: str | None = None
     errors: list[RowError] = Field(default_factory=list)
     seconds: float = 0.0
+    work_item_ids: list[int] = Field(
+        default_factory=list,
+        description="Work queued by the import and run after it by a worker (e.g. the loyalty "
+        "points of a large import's orders): GET /api/v1/work/{id} shows its progress.",
+    )

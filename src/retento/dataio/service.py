@@ -22,6 +22,7 @@ from retento.dataio.importer import Progress, run_import
 from retento.dataio.mapping import Mapping
 from retento.dataio.readers import Table, open_table
 from retento.dataio.schemas import ENTITIES, EXPORT_ENTITIES, ImportReport
+from retento.work.queue import enqueued
 
 
 def default_rejects_path(source: str | Path) -> Path:
@@ -119,6 +120,7 @@ def import_file(
         )
     mapping = mapping or Mapping()
     table = open_table(source, name, encoding=mapping.encoding, delimiter=mapping.delimiter)
+    queued = len(enqueued(session))
     try:
         report, rejects = run_import(
             session,
@@ -137,6 +139,7 @@ def import_file(
         rejects_sink(rejects_record(table, rejects) if rejects else b"")
     if validate_only:
         return report
+    report.work_item_ids = enqueued(session)[queued:]
     record(
         session,
         actor,

@@ -16,9 +16,9 @@ def _order_created(session, *, order, actor=None, **_):
 
 
 def _orders_imported(session, *, order_ids, actor=None, **_):
-    from retento.loyalty import earning_bulk
+    from retento.loyalty import earning_jobs
 
-    earning_bulk.earn_for_imported(session, order_ids, actor_id=actor.id if actor else None)
+    earning_jobs.earn_or_queue(session, order_ids, actor_id=actor.id if actor else None)
 
 
 def _order_refunded(session, *, order, refund, actor=None, **_):

@@ -151,6 +151,7 @@ class _Context:
 
         self.session = session
         self.actor_id = actor_id
+        self.lock_orders = False
         self.prog = ledger.programme(session)
         self.rules = [
             _Rule(
@@ -183,13 +184,22 @@ class _Context:
         self.tier_by_id = {t.id: t for t in self.tiers}
 
 
-def earn_for_imported(session: Session, order_ids: list[int], *, actor_id: int | None) -> int:
+def earn_for_imported(
+    session: Session, order_ids: list[int], *, actor_id: int | None, lock_orders: bool = False
+) -> int:
     """Earn for ``order_ids`` (new orders of a file import) as ``earn_for_order`` would one by
-    one; returns the number of orders that have an earn journal (posted now or before)."""
+    one; returns the number of orders that have an earn journal (posted now or before).
+
+    ``lock_orders``: the orders are committed and others may refund, cancel or change them
+    meanwhile (the import's earning run later by a worker, ``earning_jobs``). They are then read
+    ``FOR SHARE`` before the wallets are locked (the lock order of a refund: the order, then the
+    wallet), so a refund either waits until these points are posted, and then claws them back,
+    or commits first, and the points are computed on what is left of the order."""
     if not order_ids or not ledger.programme(session).active:
         return 0
     session.flush()  # ORM changes made before go first: the batch reads and writes in SQL
     ctx = _Context(session, actor_id)
+    ctx.lock_orders = lock_orders and batch_sql.is_pg(session)
     seq = processing_order(order_ids)
     n = 0
     touched: set[int] = set()
@@ -203,23 +213,24 @@ def earn_for_imported(session: Session, order_ids: list[int], *, actor_id: int |
     return n
 
 
-def _load_orders(session: Session, ids: list[int]) -> dict[int, tuple]:
+def _load_orders(session: Session, ids: list[int], *, lock: bool = False) -> dict[int, tuple]:
     from retento.orders.models import Order
 
     t = Order.__table__
     out: dict[int, tuple] = {}
-    for chunk in _chunks(ids, IN):
-        for row in session.execute(
-            select(
-                t.c.id,
-                t.c.customer_id,
-                t.c.ordered_at,
-                t.c.status,
-                t.c.revenue,
-                t.c.refunded,
-                t.c.external_id,
-            ).where(t.c.id.in_(chunk))
-        ):
+    for chunk in _chunks(sorted(ids) if lock else ids, IN):
+        stmt = select(
+            t.c.id,
+            t.c.customer_id,
+            t.c.ordered_at,
+            t.c.status,
+            t.c.revenue,
+            t.c.refunded,
+            t.c.external_id,
+        ).where(t.c.id.in_(chunk))
+        if lock:  # id order: two runs over overlapping orders take the locks in one order
+            stmt = stmt.order_by(t.c.id).with_for_update(read=True)
+        for row in session.execute(stmt):
             out[row[0]] = tuple(row)
     return out
 
@@ -420,7 +431,7 @@ def _tier_changes(
 def _earn_batch(ctx: _Context, ids: list[int], touched: set[int]) -> int:
     s = ctx.session
     prog = ctx.prog
-    rows = _load_orders(s, ids)
+    rows = _load_orders(s, ids, lock=ctx.lock_orders)
     live = [rows[i] for i in ids if i in rows and rows[i][3] != "cancelled"]
     if not live:
         return 0

@@ -38,7 +38,8 @@ STAGE_LABELS = {
 }
 
 
-def _row(item) -> dict:
+def item_view(item) -> dict:
+    """An item as a row of a page: its kind and stage labels (msgids) and percent done."""
     stage, fraction = queue.progress_of(item)
     kind = queue.KINDS.get(item.kind)
     return {
@@ -63,7 +64,7 @@ def work_list(
     )
     counts = service.counts(session, actor=user)
     ctx = {
-        "rows": [_row(r) for r in rows[:PAGE_SIZE]],
+        "rows": [item_view(r) for r in rows[:PAGE_SIZE]],
         "has_next": len(rows) > PAGE_SIZE,
         "offset": offset,
         "limit": PAGE_SIZE,

@@ -56,6 +56,7 @@ LOCAL: dict[int, tuple[str, float]] = {}
 # no heartbeat is written, see ``_heartbeat``).
 RUNNING_HERE: set[int] = set()
 _LOCK = threading.Lock()
+ENQUEUED = "retento.work.enqueued"  # key in ``Session.info``: ids of the items it queued
 
 
 def work_kind(
@@ -159,7 +160,14 @@ def enqueue(
     )
     session.add(item)
     session.flush()
+    session.info.setdefault(ENQUEUED, []).append(item.id)
     return item
+
+
+def enqueued(session: Session) -> list[int]:
+    """Ids of the items this session has queued so far (a caller takes ``len()`` before some
+    work and slices after it to learn what that work queued, e.g. a file import's follow-ups)."""
+    return session.info.get(ENQUEUED, [])
 
 
 def item_for_ref(session: Session, ref: str) -> WorkItem | None:
