@@ -203,8 +203,9 @@ def earn_for_imported(
     seq = processing_order(order_ids)
     n = 0
     touched: set[int] = set()
-    for batch in _chunks(seq, BATCH):
-        n += _earn_batch(ctx, batch, touched)
+    with batch_sql.unprepared(session.connection()):
+        for batch in _chunks(seq, BATCH):
+            n += _earn_batch(ctx, batch, touched)
     if touched:
         # The ORM copies of the wallets are stale after the set-based UPDATEs.
         for obj in list(session.identity_map.values()):

@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, insert, literal, select, text, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from retento.core.db import utcnow
 from retento.loyalty import ledger
+from retento.loyalty.batch_sql import unprepared
 from retento.loyalty.models import (
     SHARDS,
     LoyaltyAccount,
@@ -125,24 +125,6 @@ def _ranges(lo: int, hi: int, size: int) -> Iterator[tuple[int, int]]:
         lo += size
 
 
-@contextmanager
-def _unprepared(conn: Connection) -> Iterator[None]:
-    """Plan every batch for its own id range: psycopg prepares a statement run five times on a
-    connection, and the generic plan the server then switches to, blind to the range, cost 3x
-    the CPU in batches of 10,000. (``plan_cache_mode`` would also re-plan every foreign-key
-    check, three per lot.) The connection's setting is restored for the pool."""
-    raw = conn.connection.dbapi_connection
-    if not hasattr(raw, "prepare_threshold"):
-        yield
-        return
-    before = raw.prepare_threshold
-    raw.prepare_threshold = None
-    try:
-        yield
-    finally:
-        raw.prepare_threshold = before
-
-
 def _pg_worker(
     execute: Callable[..., Any],
     commit: Callable[[], None],
@@ -204,7 +186,7 @@ def _run_pg(session: Session, now: datetime, batch: int, workers: int) -> int:
     commit()
     if workers == 1 or not isinstance(bind, Engine) or session.in_nested_transaction():
         # One connection (e.g. a session joined to an outer transaction): batches in sequence.
-        with _unprepared(session.connection()):
+        with unprepared(session.connection()):
             return _pg_worker(session.execute, commit, take, shards[0], now)
 
     results: list[int] = [0] * workers
@@ -215,7 +197,7 @@ def _run_pg(session: Session, now: datetime, batch: int, workers: int) -> int:
             return None if errors else take()
 
         try:
-            with bind.connect() as conn, _unprepared(conn):
+            with bind.connect() as conn, unprepared(conn):
                 results[k] = _pg_worker(conn.execute, conn.commit, stopping_take, shards[k], now)
         except BaseException as exc:  # noqa: BLE001 - re-raised below, in the caller's thread
             errors.append(exc)
