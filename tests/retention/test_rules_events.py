@@ -82,7 +82,14 @@ def test_tier_downgrade_raises_an_alert_through_the_tier_event(db, users):
     assert _alerts(db, c.id, "tier_downgrade") == []  # an upgrade is no warning
     tiers.set_tier(db, c.id, ids["basic"], actor_id=users["manager"].id)
     (a,) = _alerts(db, c.id, "tier_downgrade")
-    assert a.reason_params == {"from_tier": "Gold", "to_tier": "Basic"}
+    assert a.reason_params == {
+        "from_tier": "Gold",
+        "to_tier": "Basic",
+        "from_tier_zh": None,
+        "to_tier_zh": None,
+        "from_tier_id": ids["gold"],
+        "to_tier_id": ids["basic"],
+    }
     assert (
         render_reason(a.reason_code, a.reason_params) == "Loyalty tier dropped from Gold to Basic"
     )

@@ -131,7 +131,7 @@ def _context(request: Request, session: Session, user: User) -> dict[str, Any]:
         "class_name": lambda c: reasons.label(reasons.CLASS_NAMES, c, locale),
         "severity_name": lambda s: reasons.label(reasons.SEVERITY_NAMES, s, locale),
         "action_name": lambda s: reasons.label(reasons.ACTION_NAMES, s, locale),
-        "close_note": lambda note: reasons.close_note(note, locale),
+        "close_note": lambda note: reasons.system_note(note, locale),
         "badge": SEVERITY_BADGE,
         "may_work": can(user, "retention:work"),
         "sees_all": sees_all(user),

@@ -92,7 +92,15 @@ def retention_panel(
         "tasks": tasks,
         # The playbook's name in the reader's language (the title was written in the owner's).
         "titles": {k: v[0] for k, v in display_texts(session, tasks, locale).items()},
-        "cases": [(c, zh if locale == "zh_CN" else en) for c, en, zh in cases],
+        # A case's note when the system wrote it (e.g. no e-mail could be sent), translated.
+        "cases": [
+            (
+                c,
+                zh if locale == "zh_CN" else en,
+                reasons.system_note(c.note, locale) if c.note in reasons.SYSTEM_NOTES else "",
+            )
+            for c, en, zh in cases
+        ],
     }
 
 

@@ -20,7 +20,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import RetentoError
 from retento.core.validation import DbId
 from retento.customers.models import Customer
-from retento.retention import tasks
+from retento.retention import reasons, tasks
 from retento.retention.models import TASK_RESULTS, TASK_STATUSES
 from retento.retention.pages_common import (
     PAGE_SIZE,
@@ -75,7 +75,8 @@ def _page(request: Request, session: Session, user: User, errors=None, status_co
     )
     offers = _offers(request, session, rows)
     # Title and script from the playbook in the reader's language (stored in the owner's).
-    texts = tasks.display_texts(session, rows, request_locale(request))
+    locale = request_locale(request)
+    texts = tasks.display_texts(session, rows, locale)
     # A task of a settled case is not offered "Reopen" (the service refuses it: 409).
     settled = tasks.settled_cases(session, [t for t in rows if t.status != "open"])
     today = utcnow().astimezone(ZoneInfo(request.app.state.settings.timezone)).date()
@@ -84,6 +85,9 @@ def _page(request: Request, session: Session, user: User, errors=None, status_co
         "names": names,
         "offers": offers,
         "texts": texts,
+        # A note the system wrote (the task closed because its case settled) in the reader's
+        # language; the owner's own note as typed.
+        "notes": {t.id: reasons.system_note(t.note, locale) for t in rows if t.note},
         "settled": settled,
         "has_next": has_next,
         "offset": offset,

@@ -42,7 +42,7 @@ from retento.retention.models import (
     RetentionSeq,
     RetentionTask,
 )
-from retento.retention.reasons import HELD_OUT_NOTE, LET_GO_NOTE
+from retento.retention.reasons import HELD_OUT_NOTE, LET_GO_NOTE, NO_EMAIL_NOTE, SETTLED_NOTES
 from retento.web.i18n import N_, installation_locale, system_text
 
 BLOCK = 20
@@ -435,17 +435,11 @@ def arm_for(stratum: str, seq: int, control_share: float) -> str:
     return "treated" if bool(treated[pos]) else "control"
 
 
-# Written on a task closed because its case settled (in the installation's language).
-SETTLED_NOTES = {
-    "came_back": N_("Closed automatically: the customer came back (ordered again)."),
-    "lost": N_("Closed automatically: the case was settled as lost."),
-}
-
-
 def close_settled_task(task: RetentionTask, outcome: str, now) -> None:
-    """Cancel ``task`` (no result: the owner did not finish it) with the note of ``outcome``;
-    the owner's own note is kept above it."""
-    text = system_text(SETTLED_NOTES[outcome])
+    """Cancel ``task`` (no result: the owner did not finish it) with the note of ``outcome``
+    (stored as its message id, translated when shown: ``reasons.system_note``); the owner's own
+    note is kept above it."""
+    text = SETTLED_NOTES[outcome]
     task.status = "cancelled"
     task.result, task.done_at, task.done_by_id = None, None, None
     task.note = "\n".join(x for x in ((task.note or "")[: 5000 - len(text) - 1], text) if x)
@@ -691,7 +685,7 @@ def _act(
         case.reached = bool(sent)
         if not sent:
             case.cost = ZERO
-            case.note = "no email consent or address"
+            case.note = NO_EMAIL_NOTE
         return
     from retento.auth.models import User as UserModel
 

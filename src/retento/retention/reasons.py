@@ -58,13 +58,22 @@ ACTION_NAMES: dict[str, str] = {
 NONE_TIER = N_("no tier")
 REASONS_SEP = "; "
 
-# The close notes the system writes on an alert it closes itself. The note is stored as this
-# English message id (the API shows it so) and the pages translate it (``close_note``); a note
-# an owner typed when closing an alert is shown as typed.
+# The notes the system writes itself: the close note of an alert it closes, the note of a task
+# closed because its case settled, a case's note. The note is stored as this English message id
+# (the API shows it so) and the pages translate it (``system_note``); a note someone typed is
+# shown as typed.
 CAME_BACK_NOTE = N_("customer ordered again")
 HELD_OUT_NOTE = N_("held out: control group")
 LET_GO_NOTE = N_("let go (playbook)")
-SYSTEM_CLOSE_NOTES = frozenset((CAME_BACK_NOTE, HELD_OUT_NOTE, LET_GO_NOTE))
+NO_EMAIL_NOTE = N_("no email consent or address")
+# Written on a task closed because its case settled (below the owner's own note, if any).
+SETTLED_NOTES: dict[str, str] = {
+    "came_back": N_("Closed automatically: the customer came back (ordered again)."),
+    "lost": N_("Closed automatically: the case was settled as lost."),
+}
+SYSTEM_NOTES = frozenset(
+    (CAME_BACK_NOTE, HELD_OUT_NOTE, LET_GO_NOTE, NO_EMAIL_NOTE, *SETTLED_NOTES.values())
+)
 
 
 def _lang(locale: str) -> str:
@@ -102,9 +111,13 @@ def render_reason(
     if template is None:
         return code
     if code == "tier_downgrade":
+        # The tiers' names as they were when the alert was raised, in both languages
+        # (``from_tier_zh``/``to_tier_zh`` since alerts store them; an older alert has the
+        # English name only and reads as it did).
+        zh = _lang(locale) == "zh"
         for key in ("from_tier", "to_tier"):
-            if not params.get(key):
-                params[key] = gettext(locale, NONE_TIER)
+            name = (params.get(f"{key}_zh") if zh else None) or params.get(key)
+            params[key] = name or gettext(locale, NONE_TIER)
     try:
         text = gettext(locale, template) % {k: v for k, v in params.items() if k != "model"}
     except (KeyError, TypeError, ValueError):
@@ -121,8 +134,12 @@ def label(table: dict[str, str], key: str, locale: str = "en") -> str:
     return gettext(locale, table[key]) if key in table else key
 
 
-def close_note(note: str | None, locale: str = "en") -> str:
-    """An alert's close note in ``locale`` when the system wrote it, else as stored."""
+def system_note(note: str | None, locale: str = "en") -> str:
+    """A stored note (an alert's close note, a task's or a case's note) for a reader in
+    ``locale``: each line the system wrote (one of ``SYSTEM_NOTES``) translated, every other
+    line (typed by someone, or written before notes were stored so) as stored."""
     if not note:
         return ""
-    return gettext(locale, note) if note in SYSTEM_CLOSE_NOTES else note
+    return "\n".join(
+        gettext(locale, line) if line in SYSTEM_NOTES else line for line in note.split("\n")
+    )

@@ -300,7 +300,16 @@ def tier_downgrade(
 
     frm, to = aliased(LoyaltyTier), aliased(LoyaltyTier)
     stmt = (
-        select(LoyaltyTierChange.id, LoyaltyTierChange.customer_id, frm.name, to.name)
+        select(
+            LoyaltyTierChange.id,
+            LoyaltyTierChange.customer_id,
+            frm.id,
+            frm.name,
+            frm.name_zh,
+            to.id,
+            to.name,
+            to.name_zh,
+        )
         .join(frm, frm.id == LoyaltyTierChange.from_tier_id)
         .outerjoin(to, to.id == LoyaltyTierChange.to_tier_id)
         .where(or_(to.id.is_(None), to.rank < frm.rank))
@@ -308,11 +317,24 @@ def tier_downgrade(
     if rule.window_days:
         stmt = stmt.where(LoyaltyTierChange.at >= now - timedelta(days=rule.window_days))
     stmt = _scope(stmt, LoyaltyTierChange.customer_id, ids)
+    # The tiers by id and by name in both languages: the reason is rendered in the reader's
+    # language when shown (``reasons.render_reason``), not stored in words.
     return [
         Candidate(
-            cid, "tier_downgrade", f"tier:{ch}", "tier_downgrade", {"from_tier": a, "to_tier": b}
+            cid,
+            "tier_downgrade",
+            f"tier:{ch}",
+            "tier_downgrade",
+            {
+                "from_tier": a,
+                "to_tier": b,
+                "from_tier_zh": a_zh,
+                "to_tier_zh": b_zh,
+                "from_tier_id": a_id,
+                "to_tier_id": b_id,
+            },
         )
-        for ch, cid, a, b in session.execute(stmt)
+        for ch, cid, a_id, a, a_zh, b_id, b, b_zh in session.execute(stmt)
     ]
 
 
