@@ -83,6 +83,41 @@ def test_user_create_takes_lang(cli_db):
     engine.dispose()
 
 
+@pytest.mark.parametrize(
+    ("option", "stored"),
+    [
+        (("--lang", "zh"), "zh_CN"),
+        (("--locale", "zh-CN"), "zh_CN"),
+        (("--locale", "zh_cn"), "zh_CN"),
+        (("--lang", "en"), "en"),
+    ],
+)
+def test_user_create_takes_the_spellings_other_commands_take(cli_db, option, stored):
+    """``zh`` / ``zh-CN``, as ``retention alerts --lang zh`` takes them (the shared
+    ``web.i18n.normalise_locale``), are stored as the user's ``zh_CN``."""
+    from retento.auth.models import User
+    from retento.core.db import make_engine, make_session_factory, transaction
+
+    r = runner.invoke(
+        app,
+        ["user", "create", "li", "--role", "agent", "--password", "ledger-Sesame-42", *option],
+    )
+    assert r.exit_code == 0, r.output
+    engine = make_engine(cli_db)
+    with transaction(make_session_factory(engine)) as s:
+        assert s.query(User).filter_by(username="li").one().locale == stored
+    engine.dispose()
+
+
+def test_user_create_refuses_another_language_naming_the_option(cli_db):
+    r = runner.invoke(
+        app,
+        ["user", "create", "li", "--role", "agent", "--password", "ledger-Sesame-42",
+         "--lang", "fr"],
+    )  # fmt: skip
+    assert r.exit_code != 0 and "locale" in r.output, r.output
+
+
 @pytest.mark.parametrize("option", [("--locale", "zh_CN"), ("--lang", "zh"), ("--locale", "zh")])
 def test_analyze_segments_takes_locale_and_zh_cn(tmp_path, option):
     """``--locale zh_CN`` as the database commands write it, ``--lang zh`` as before."""

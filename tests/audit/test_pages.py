@@ -66,3 +66,47 @@ def test_diff_fields_are_named_and_unknown_fields_keep_their_name(client, db, us
         assert re.search(r"<summary>[^<]*" + re.escape(label), row), row
         # a field no domain named is shown as stored
         assert '<tr data-field="mystery_column"><td><code>mystery_column</code></td>' in row
+
+
+# (entity, field, before, after, English labels, Chinese labels): enumerated fields whose codes
+# the before/after view shows by their labels (web.labels.register_value_labels).
+VALUES = (
+    ("loyalty_reward", "kind", "gift", "voucher", ("Gift", "Voucher"), ("礼品", "代金券")),
+    ("complaint", "status", "accepted", "in_progress", ("Accepted", "In progress"),
+     ("受理", "处理中")),
+    ("complaint", "severity", 1, 3, ("1 · Inconvenience", "3 · Major"), ("1 · 轻微不便", "3 · 严重")),
+    ("order", "status", "placed", "paid", ("Placed", "Paid"), ("已下单", "已付款")),
+    ("customer", "kind", "consumer", "business", ("Consumer", "Business"), ("消费者", "企业客户")),
+)  # fmt: skip
+
+
+def _cell(row: str, field: str, side: str) -> str:
+    m = re.search(
+        rf'<tr data-field="{field}">.*?<td class="{side}"><pre>(.*?)</pre></td>', row, re.S
+    )
+    assert m is not None, row
+    return m.group(1)
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
+def test_diff_values_of_enumerated_fields_read_as_labels(client, db, users, locale):
+    for n, (entity, field, before, after, *_labels) in enumerate(VALUES, start=9100):
+        record(db, users["admin"], "update", entity, n, {field: before}, {field: after})
+    record(db, users["admin"], "update", "customer", 9199, {"kind": "mystery"}, {"kind": None})
+    web = _admin(client, db, users, locale)
+    for n, (entity, field, _before, _after, en, zh) in enumerate(VALUES, start=9100):
+        row = _entry_row(web.get(f"/admin/audit?entity={entity}&entity_id={n}").text)
+        assert (_cell(row, field, "before"), _cell(row, field, "after")) == (
+            en if locale == "en" else zh
+        )
+    # A code nobody labelled is shown as stored.
+    row = _entry_row(web.get("/admin/audit?entity=customer&entity_id=9199").text)
+    assert _cell(row, "kind", "before") == "mystery"
+
+
+def test_a_list_of_codes_reads_as_its_labels(client, db, users):
+    before, after = {"purposes": ["heard"]}, {"purposes": ["heard", "compensated"]}
+    record(db, users["admin"], "update", "complaint", 9200, before, after)
+    web = _admin(client, db, users, "en")
+    row = _entry_row(web.get("/admin/audit?entity=complaint&entity_id=9200").text)
+    assert _cell(row, "purposes", "after") == "To be heard, To be compensated"

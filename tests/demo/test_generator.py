@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -130,6 +131,62 @@ def test_demo_users_have_known_passwords(demo):
 
 def test_steps_are_extensible(demo):
     assert demo.seen and demo.seen[0][0] == 400 and demo.seen[0][1] > 0
+
+
+CJK = re.compile("[\u4e00-\u9fff]")
+
+
+def test_demo_surveys_read_wholly_in_chinese_and_in_english(demo):
+    """Every text of the demo's template surveys (name, section titles, questions, help texts,
+    option labels) exists in Chinese as well, so Chinese customers get the Chinese form."""
+    from retento.surveys import languages
+    from retento.surveys.models import Survey
+
+    surveys = demo.session.scalars(select(Survey)).all()
+    assert {s.template for s in surveys} == {"standard", "ecsi"}
+    for s in surveys:
+        assert languages.complete_languages(s) == ["en", "zh_CN"], s.name
+        zh = languages.localised_sections(s, "zh_CN")
+        texts = [languages.survey_text(s, "name", "zh_CN")]
+        for sec in zh:
+            texts.append(sec["title"])
+            for q in sec["questions"]:
+                texts += [q["text"], *([q["help_text"]] if q["help_text"] else [])]
+                texts += [o["label"] for o in q["options"] or []]
+        assert len(texts) > 30 and [t for t in texts if not CJK.search(t)] == [], s.name
+
+
+def test_demo_complaints_are_written_in_the_customer_s_language(demo):
+    """A Chinese-speaking customer's complaint (customer_locale: in China, or a stated
+    language) has a Chinese subject, description, note and feedback; the others English.
+    Root causes stay codes, which the pages name in the reader's language."""
+    import retento.complaints.pages.labels  # noqa: F401  (registers the root-cause names)
+    from retento.complaints.demo import FEEDBACK, NOTE
+    from retento.complaints.models import Complaint, ComplaintEvent
+    from retento.mail.compose import customer_locale
+    from retento.web.i18n import translations
+    from retento.web.labels import LABELS, label_msgid
+
+    db = demo.session
+    rows = db.execute(
+        select(Complaint, Customer).join(Customer, Customer.id == Complaint.customer_id)
+    ).all()
+    seen = set()
+    for c, customer in rows:
+        lang = int(customer_locale(customer, "en") == "zh_CN")
+        seen.add(lang)
+        for text in (c.subject, c.description):
+            assert bool(CJK.search(text)) == bool(lang), (text, customer.country)
+            assert lang == 0 or not re.search("[A-Za-z]", text), text
+        bodies = set(
+            db.scalars(select(ComplaintEvent.body).where(ComplaintEvent.complaint_id == c.id))
+        )
+        assert bodies & {*NOTE, *FEEDBACK} <= {NOTE[lang], FEEDBACK[lang]}
+    assert seen == {0, 1} and len(rows) >= 20
+    zh = translations("zh_CN")
+    causes = set(db.scalars(select(Complaint.root_cause).distinct()))
+    assert causes and causes <= set(LABELS["root_cause"])
+    assert all(CJK.search(zh.gettext(label_msgid("root_cause", rc))) for rc in causes)
 
 
 @pytest.fixture

@@ -216,6 +216,52 @@ def test_api_reads_and_writes_the_chinese_names(db, client, users, tokens):
     assert r.status_code == 201 and r.json()["name_zh"] is None
 
 
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_api_stores_an_empty_chinese_name_as_none_like_earning_rules(
+    db, client, users, tokens, blank
+):
+    """An empty or blank ``name_zh`` is no Chinese name on tiers and rewards, as on earning
+    rules: None in the response, the database and the audit log, on create and on replace."""
+    from retento.audit.models import AuditEntry
+    from retento.loyalty.models import LoyaltyRule
+
+    make_programme(db)
+    db.commit()
+    cases = (
+        ("tiers", LoyaltyTier, {"code": "gold", "name": "Gold", "rank": 1}),
+        ("rewards", LoyaltyReward, {"code": "MUG", "name": "Mug", "kind": "gift", "points_cost": 5}),
+        ("rules", LoyaltyRule, {"name": "Spend", "kind": "spend", "rate": "1"}),
+    )  # fmt: skip
+    for path, model, body in cases:
+        url = f"/api/v1/loyalty/{path}"
+        r = client.post(url, json={**body, "name_zh": blank}, headers=tokens["manager"])
+        assert r.status_code == 201, r.text
+        created = r.json()
+        assert created["name_zh"] is None, path
+        # named, then emptied again by a replace
+        r = client.put(
+            f"{url}/{created['id']}",
+            json={**body, "name_zh": "中文名", "version": created["version"]},
+            headers=tokens["manager"],
+        )
+        assert r.status_code == 200 and r.json()["name_zh"] == "中文名", r.text
+        r = client.put(
+            f"{url}/{created['id']}",
+            json={**body, "name_zh": blank, "version": r.json()["version"]},
+            headers=tokens["manager"],
+        )
+        assert r.status_code == 200 and r.json()["name_zh"] is None, r.text
+        db.expire_all()
+        assert db.get(model, created["id"]).name_zh is None, path
+        entity = f"loyalty_{path[:-1]}"
+        last = db.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity == entity, AuditEntry.entity_id == str(created["id"]))
+            .order_by(AuditEntry.id.desc())
+        ).first()
+        assert (last.before["name_zh"], last.after["name_zh"]) == ("中文名", None), path
+
+
 def test_chinese_tier_notice_names_the_tier_in_chinese(db, users):
     c, _ = _gold_member(db, users, email="wang@example.cn", consent_email=True, country="CN")
     (mail,) = db.scalars(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -125,6 +126,62 @@ def test_standard_template_has_spec_sections_in_chinese(db, users):
         "Complaints",
         "Loyalty",
     }
+
+
+@pytest.mark.parametrize("template", ["standard", "ecsi"])
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+def test_a_survey_from_a_template_is_complete_in_both_languages(db, users, template, language):
+    """The templates are bilingual: the other language comes along as translations, so a
+    Chinese customer reads an English-made template survey in Chinese (and the reverse)."""
+    from retento.surveys import languages
+    from retento.surveys.schemas import SurveyFromTemplate
+
+    s = service.create_from_template(
+        db, SurveyFromTemplate(template=template, language=language), actor=users["manager"]
+    )
+    other = "en" if language == "zh_CN" else "zh_CN"
+    assert languages.missing_texts(s, other) == []
+    assert languages.complete_languages(s) == [language, other]
+    zh = languages.localised_sections(s, "zh_CN")
+    shown = [sec["title"] for sec in zh] + [q["text"] for sec in zh for q in sec["questions"]]
+    shown += [o["label"] for sec in zh for q in sec["questions"] for o in q["options"] or []]
+    assert [t for t in shown if not re.search("[\u4e00-\u9fff]", t)] == []
+    assert languages.survey_text(s, "name", "zh_CN") in (
+        "客户满意度调查",
+        "顾客满意度指数调查（ECSI）",
+    )
+    assert languages.survey_text(s, "name", "en") in (
+        "Customer satisfaction survey",
+        "Customer satisfaction index (ECSI)",
+    )
+    if template == "standard":
+        q = next(q for q in s.questions if q.code == "product_price")
+        assert languages.question_texts(q, "zh_CN")["help_text"].startswith("请先评价")
+        assert languages.question_texts(q, "en")["help_text"].startswith("First rate")
+
+
+def test_a_named_template_survey_keeps_its_name_and_given_translations(db, users):
+    from retento.surveys import languages
+    from retento.surveys.schemas import SurveyFromTemplate
+
+    s = service.create_from_template(
+        db,
+        SurveyFromTemplate(
+            name="Tea shop 2025",
+            translations={"zh_CN": {"thank_you": "谢谢！"}},
+            thank_you="Thanks!",
+        ),
+        actor=users["manager"],
+    )
+    # A name the template does not know has no Chinese until someone writes one.
+    assert s.name == "Tea shop 2025" and s.translations == {"zh_CN": {"thank_you": "谢谢！"}}
+    assert [m.key for m in languages.missing_texts(s, "zh_CN")] == ["name"]
+    s2 = service.create_from_template(
+        db,
+        SurveyFromTemplate(translations={"zh_CN": {"name": "茶叶店满意度调查"}}),
+        actor=users["manager"],
+    )
+    assert s2.translations == {"zh_CN": {"name": "茶叶店满意度调查"}}
 
 
 def test_analyst_and_agent_cannot_build(db, users):

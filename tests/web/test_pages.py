@@ -535,7 +535,8 @@ def test_audit_log_filters_and_diff(web, db, users):
     web.post(f"/customers/{c.id}/edit", {"name": "Audited", "kind": "business"})
     html = web.get(f"/admin/audit?entity=customer&entity_id={c.id}&actor=admin").text
     assert html.count("<details>") == 2
-    assert "<pre>consumer</pre>" in html and "<pre>business</pre>" in html
+    # the kind by its label, not its code (web.labels.register_value_labels)
+    assert "<pre>Consumer</pre>" in html and "<pre>Business</pre>" in html
     today = datetime.now(UTC).date().isoformat()
     assert "Audited" in web.get(f"/admin/audit?since={today}&until={today}").text
     assert "No entries match" in web.get("/admin/audit?since=2000-01-01&until=2000-01-02").text

@@ -17,7 +17,13 @@ from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput
 from retento.core.validation import MAX_DAY, MIN_DAY
 from retento.web.i18n import N_
-from retento.web.labels import LABELS, field_msgid, label_msgid, register_field_labels
+from retento.web.labels import (
+    LABELS,
+    field_msgid,
+    label_msgid,
+    register_field_labels,
+    value_msgid,
+)
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import PageUser, page_router, render, tr
 
@@ -92,11 +98,27 @@ class DiffRow:
         return self.label or self.field
 
 
+def _show_value(request: Request, entity: str, field: str, value: Any) -> str:
+    """A value as :func:`_show` writes it, but a code of an enumerated field (or a list of
+    them) by its label in the reader's language (``web.labels.register_value_labels``)."""
+    msgid = value_msgid(entity, field, value)
+    if msgid:
+        return tr(request, msgid)
+    if isinstance(value, list) and value:
+        msgids = [value_msgid(entity, field, v) for v in value]
+        if all(msgids):
+            return ", ".join(tr(request, m) for m in msgids if m)
+    return _show(value)
+
+
 def labelled_diff(request: Request, entry: AuditEntry) -> list[DiffRow]:
-    """:func:`diff_rows` with each field's name in the reader's language where one is known."""
+    """:func:`diff_rows` with each field's name, and the values of enumerated fields, in the
+    reader's language where one is known."""
     out = []
-    for field, before, after, changed in diff_rows(entry):
+    for field, _before, _after, changed in diff_rows(entry):
         msgid = field_msgid(entry.entity, field)
+        before = _show_value(request, entry.entity, field, (entry.before or {}).get(field))
+        after = _show_value(request, entry.entity, field, (entry.after or {}).get(field))
         out.append(DiffRow(field, tr(request, msgid) if msgid else None, before, after, changed))
     return out
 

@@ -9,8 +9,17 @@ from retento.auth import service
 from retento.auth.schemas import UserCreate
 from retento.core.cli_support import cli_session, console, friendly_errors
 from retento.core.errors import InvalidInput, Msg
+from retento.web.i18n import normalise_locale
 
 app = typer.Typer(help="Manage users and API tokens.", no_args_is_help=True)
+
+
+def _locale(value: str) -> str:
+    """A language option as the rest of Retento reads it (``zh``, ``zh-CN`` … are ``zh_CN``:
+    ``web.i18n.normalise_locale``); another language is left as typed, so the schema refuses
+    it naming ``locale`` rather than making the user English unasked."""
+    v = value.strip().replace("-", "_").lower()
+    return normalise_locale(value) if v == "en" or v.startswith("zh") else value
 
 
 @app.command("create")
@@ -24,7 +33,10 @@ def create(
     display_name: str = typer.Option("", "--display-name"),
     email: str | None = typer.Option(None, "--email"),
     locale: str = typer.Option(
-        "en", "--locale", "--lang", help="The user's language: en or zh_CN."
+        "en",
+        "--locale",
+        "--lang",
+        help="The user's language: en or zh_CN (zh and zh-CN too, as other commands take).",
     ),
 ) -> None:
     """Create a user (no login needed: whoever runs the CLI administers the installation)."""
@@ -35,7 +47,7 @@ def create(
             password=password,
             display_name=display_name,
             email=email,
-            locale=locale,
+            locale=_locale(locale),
         )
     except ValidationError as exc:
         e = exc.errors()[0]

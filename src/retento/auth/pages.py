@@ -20,7 +20,7 @@ from retento.core.validation import DbId
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import LOCALES, N_
-from retento.web.labels import register_labels
+from retento.web.labels import register_labels, register_value_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
     PageUser,
@@ -37,6 +37,7 @@ router = page_router()
 
 register_nav(NavItem("admin.users", N_("Users"), "/admin/users", "user:manage", 10, "admin"))
 register_labels("entity", {"user_sessions": N_("User sessions")})
+register_value_labels("user", {"role": "role"})
 
 PAGE_SIZE = 50
 

@@ -1,9 +1,10 @@
-"""The customer's fields by name, for the audit log's before/after view (``/admin/audit``)."""
+"""The customer's fields by name, and its coded values by label, for the audit log's before/after
+view (``/admin/audit``) and the stale-edit page."""
 
 from __future__ import annotations
 
 from retento.web.i18n import N_
-from retento.web.labels import register_field_labels
+from retento.web.labels import register_field_labels, register_value_labels
 
 register_field_labels(
     "customer",
@@ -35,3 +36,5 @@ register_field_labels(
         "phone_digits": N_("Phone digits (search key)"),
     },
 )
+# Its enumerated fields' values by their labels (web.labels' "kind" and "party_type" groups).
+register_value_labels("customer", {"kind": "kind", "party_type": "party_type"})

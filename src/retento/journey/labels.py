@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from retento.web.i18n import N_
-from retento.web.labels import register_labels
+from retento.web.labels import register_labels, register_value_labels
 
 MODE_LABELS = {
     "sense": N_("Sense (sensory)"),
@@ -24,3 +24,5 @@ SOURCE_LABELS = {"record": N_("Experience records"), "survey": N_("Survey answer
 register_labels("experience_mode", MODE_LABELS)
 register_labels("experience_source", SOURCE_LABELS)
 register_labels("stage", {"unknown": N_("Stage unknown")})
+# An experience record's mode and stage by label in the audit log and on the stale-edit page.
+register_value_labels("experience", {"mode": "experience_mode", "stage": "stage"})

@@ -41,7 +41,12 @@ from retento.web import pickers
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
-from retento.web.labels import label_msgid, register_field_labels, register_labels
+from retento.web.labels import (
+    label_msgid,
+    register_field_labels,
+    register_labels,
+    register_value_labels,
+)
 from retento.web.render import PageUser, flash, form_errors, page_router, redirect, render, tr
 
 router = page_router()
@@ -150,6 +155,11 @@ register_labels(
     "loyalty_reward_kind",
     {"voucher": N_("Voucher"), "gift": N_("Gift"), "service": N_("Service")},
 )
+# The same labels for these codes in the audit log and on the stale-edit page; a tier's SLA
+# class is one of the complaint SLA policies' value classes.
+register_value_labels("loyalty_reward", {"kind": "loyalty_reward_kind"})
+register_value_labels("loyalty_rule", {"kind": "loyalty_rule_kind", "event": "loyalty_rule_event"})
+register_value_labels("loyalty_tier", {"sla_class": "value_class"})
 
 
 # --- helpers -----------------------------------------------------------------------------------

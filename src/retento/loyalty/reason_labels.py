@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from retento.web.i18n import N_, Shapes, message_shapes, translate, translate_shaped
-from retento.web.labels import register_field_labels, register_labels
+from retento.web.labels import register_field_labels, register_labels, register_value_labels
 
 if TYPE_CHECKING:
     from retento.loyalty.models import LoyaltyReward
@@ -77,6 +77,9 @@ register_field_labels(
         "reverses_id": N_("Reverses entry"),
         "points": N_("Points"),
     },
+)
+register_value_labels(
+    "loyalty_journal", {"kind": "loyalty_journal_kind", "source_type": "loyalty_source"}
 )
 register_field_labels(
     "loyalty_redemption",

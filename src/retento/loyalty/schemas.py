@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
@@ -16,6 +16,11 @@ from retento.core.versioning import ExpectedVersion
 
 Points = int
 PositivePoints = Field(..., ge=1, le=1_000_000_000)
+
+
+def _no_chinese_name(value: str | None) -> str | None:
+    """An empty or blank ``name_zh`` is no Chinese name: None, as stored (the name is shown)."""
+    return value or None
 
 
 class ProgrammeUpdate(BaseModel):
@@ -75,6 +80,8 @@ class TierIn(BaseModel):
     benefits: str | None = Field(None, max_length=2000)
     version: ExpectedVersion = None
 
+    _name_zh = field_validator("name_zh")(_no_chinese_name)
+
 
 class TierRead(TierIn):
     model_config = ConfigDict(from_attributes=True)
@@ -108,6 +115,8 @@ class RuleIn(BaseModel):
     apply_multiplier: bool = True
     active: bool = True
     version: ExpectedVersion = None
+
+    _name_zh = field_validator("name_zh")(_no_chinese_name)
 
     @model_validator(mode="after")
     def _shape(self) -> RuleIn:
@@ -147,6 +156,8 @@ class RewardIn(BaseModel):
     description: str | None = Field(None, max_length=2000)
     active: bool = True
     version: ExpectedVersion = None
+
+    _name_zh = field_validator("name_zh")(_no_chinese_name)
 
 
 class RewardRead(RewardIn):

@@ -12,7 +12,7 @@ from retento.mail import service
 from retento.mail.kinds import is_kind, known_kinds
 from retento.mail.models import MAIL_STATUSES
 from retento.web.i18n import N_
-from retento.web.labels import register_labels
+from retento.web.labels import register_labels, register_value_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import PageUser, error_text, flash, page_router, redirect, render, tr
 
@@ -33,6 +33,7 @@ register_labels(
     "entity",
     {"mail_message": N_("Email"), "mail_outbox": N_("Outbox")},
 )
+register_value_labels("mail_message", {"status": "mail_status", "kind": "mail_kind"})
 
 PAGE_SIZE = 50
 # Stands for the one-time link in a queued message's preview: the link is made only when the

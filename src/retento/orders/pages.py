@@ -35,7 +35,7 @@ from retento.touchpoints.forms import local_now, parse_local
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_, Formatter
-from retento.web.labels import label_msgid, register_field_labels
+from retento.web.labels import label_msgid, register_field_labels, register_value_labels
 from retento.web.render import (
     PageUser,
     error_text,
@@ -334,6 +334,7 @@ register_field_labels(
         "refunded": N_("Refunded"),
     },
 )
+register_value_labels("order", {"status": "status", "channel": "channel"})
 
 
 @router.get("/orders/{order_id:int}/edit")

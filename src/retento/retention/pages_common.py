@@ -13,7 +13,7 @@ from retento.core.errors import FieldError, InvalidInput
 from retento.core.validation import is_id, offset_from_text
 from retento.retention.reasons import model_reason
 from retento.web.i18n import N_
-from retento.web.labels import label_msgid, register_labels
+from retento.web.labels import label_msgid, register_labels, register_value_labels
 from retento.web.render import request_locale, tr
 
 PAGE_SIZE = 50
@@ -64,6 +64,12 @@ register_labels(
     "task_kind",
     {"task": N_("Win-back task"), "call": N_("Call"), "offer": N_("Offer")},
 )
+# The audit log and the stale-edit page name these records' coded values by these groups.
+register_value_labels(
+    "retention_task", {"status": "task_status", "kind": "task_kind", "result": "task_result"}
+)
+register_value_labels("retention_alert", {"status": "alert_status"})
+register_value_labels("retention_case", {"outcome": "case_outcome"})
 
 
 def reason_codes() -> list[str]:

@@ -30,7 +30,11 @@ from retento.surveys.schemas import (
     SurveyUpdate,
     TranslationIn,
 )
-from retento.surveys.templates import template_sections, template_title
+from retento.surveys.templates import (
+    template_sections,
+    template_title,
+    template_title_translations,
+)
 
 SORTABLE = {
     "id": Survey.id,
@@ -148,6 +152,12 @@ def create_from_template(session: Session, data: SurveyFromTemplate, *, actor: U
     """Create a draft survey from the standard or the ECSI template, in its language."""
     sections = template_sections(data.template, data.language)
     fields = data.model_dump(exclude={"template", "name"})
+    if not data.name:  # the template's own name, then in its other language too
+        texts = fields["translations"] or {}
+        for lang, title in template_title_translations(data.template, data.language).items():
+            given = texts.get(lang) or {}
+            texts[lang] = {**given, "name": given.get("name") or title}
+        fields["translations"] = texts
     s = create_survey(
         session,
         SurveyCreate(

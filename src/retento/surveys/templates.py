@@ -9,6 +9,8 @@ from retento.surveys.schemas import OptionIn, QuestionIn, SectionIn
 
 # A bilingual text: (English, Simplified Chinese).
 T = tuple[str, str]
+# The languages of a bilingual text, in its order.
+LANGUAGES = ("en", "zh_CN")
 
 YES_NO: list[tuple[str, T]] = [("yes", ("Yes", "是")), ("no", ("No", "否"))]
 
@@ -553,8 +555,26 @@ def _pick(text: T, language: str) -> str:
     return text[1] if language == "zh_CN" else text[0]
 
 
+def _others(language: str) -> list[str]:
+    """The template's languages but ``language`` (a survey's second language)."""
+    own = "zh_CN" if language == "zh_CN" else "en"
+    return [lang for lang in LANGUAGES if lang != own]
+
+
+def _question_texts(q: dict[str, Any], language: str) -> dict[str, Any]:
+    """A template question's texts in ``language``: text, help text, option labels by value."""
+    out: dict[str, Any] = {"text": _pick(q["text"], language)}
+    if "help_text" in q:
+        out["help_text"] = _pick(q["help_text"], language)
+    if "options" in q:
+        out["options"] = {v: _pick(label, language) for v, label in q["options"]}
+    return out
+
+
 def template_sections(name: str, language: str = "en") -> list[SectionIn]:
-    """The sections and questions of a named template in ``language`` (en or zh_CN)."""
+    """The sections and questions of a named template in ``language`` (en or zh_CN), with the
+    template's other language as their translations (a survey made from a template is complete
+    in both languages, so every customer reads it in their own)."""
     if name not in TEMPLATES:
         raise InvalidInput(
             Msg(
@@ -564,23 +584,33 @@ def template_sections(name: str, language: str = "en") -> list[SectionIn]:
             ),
             field="template",
         )
+    others = _others(language)
     sections = []
     for code, title, questions in TEMPLATES[name]:
         qs = []
         for q in questions:
-            data = dict(q)
-            data["text"] = _pick(data["text"], language)
-            if "help_text" in data:
-                data["help_text"] = _pick(data["help_text"], language)
-            if "options" in data:
-                data["options"] = [
-                    OptionIn(value=v, label=_pick(label, language)) for v, label in data["options"]
-                ]
+            own = _question_texts(q, language)
+            data = {**q, **own}
+            if "options" in q:
+                data["options"] = [OptionIn(value=v, label=lb) for v, lb in own["options"].items()]
+            data["translations"] = {lang: _question_texts(q, lang) for lang in others}
             qs.append(QuestionIn(**data))
-        sections.append(SectionIn(code=code, title=_pick(title, language), questions=qs))
+        sections.append(
+            SectionIn(
+                code=code,
+                title=_pick(title, language),
+                questions=qs,
+                translations={lang: {"title": _pick(title, lang)} for lang in others},
+            )
+        )
     return sections
 
 
 def template_title(name: str, language: str = "en") -> str:
     """The default survey name of a template."""
     return _pick(TEMPLATE_NAMES[name], language)
+
+
+def template_title_translations(name: str, language: str = "en") -> dict[str, str]:
+    """The default survey name of a template in its other languages (``{language: name}``)."""
+    return {lang: _pick(TEMPLATE_NAMES[name], lang) for lang in _others(language)}

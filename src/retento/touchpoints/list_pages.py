@@ -27,6 +27,7 @@ from retento.touchpoints.schemas import TouchpointRead, TouchpointUpdate
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
+from retento.web.labels import register_value_labels
 from retento.web.listfilters import day_bounds, raw_params, refuse, with_query
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
@@ -65,6 +66,8 @@ FIELD_LABELS = {
     "outcome": N_("Outcome"),
     "note": N_("Note"),
 }
+# Its coded values by label on the stale-edit page and in the audit log (web.labels' groups).
+register_value_labels("touchpoint", {k: k for k in CHOICES})
 
 
 def _filters(request: Request) -> tuple[dict[str, Any], dict[str, str]]:

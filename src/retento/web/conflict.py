@@ -9,9 +9,11 @@ current record, or re-apply the submitted values on top of the new version.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from fastapi import Request
@@ -23,6 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from retento.audit.models import AuditEntry
 from retento.core.versioning import VersionConflict
 from retento.web.i18n import N_
+from retento.web.labels import value_msgid
 from retento.web.render import render, tr
 
 # Both mean "the record moved on since the form was loaded".
@@ -50,12 +53,22 @@ class ConflictRow:
     changed_at: datetime | None = None
 
 
-def _text(request: Request, value: Any, labels: dict[str, str]) -> str:
-    """A stored or submitted value as one line of text for the comparison table."""
+def _text(
+    request: Request,
+    value: Any,
+    labels: dict[str, str],
+    coded: Callable[[Any], str | None] | None = None,
+) -> str:
+    """A stored or submitted value as one line of text for the comparison table; ``coded``
+    gives the label (message id) of a code of an enumerated field, applied to the value and to
+    the items of a list of codes."""
     if value is None or value == "" or value == [] or value == {}:
         return "—"
     if isinstance(value, bool):
         return tr(request, N_("Yes") if value else N_("No"))
+    msgid = coded(value) if coded is not None else None
+    if msgid:
+        return tr(request, msgid)
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, datetime | date):
@@ -69,7 +82,7 @@ def _text(request: Request, value: Any, labels: dict[str, str]) -> str:
             parts.append(name if v is True else f"{name}: {_text(request, v, labels)}")
         return ", ".join(parts) or "—"
     if isinstance(value, list | tuple):
-        items = [_text(request, v, labels) for v in value]
+        items = [_text(request, v, labels, coded) for v in value]
         sep = "; " if any(isinstance(v, dict) for v in value) else ", "
         return sep.join(items) or "—"
     return str(value)
@@ -110,19 +123,23 @@ def conflict_rows(
     current: dict[str, Any],
     labels: dict[str, str],
     history: list,
+    entity: str = "",
 ) -> list[ConflictRow]:
-    """The fields where what the user sent differs from what is stored, with who changed them."""
+    """The fields where what the user sent differs from what is stored, with who changed them;
+    a value of an enumerated field of ``entity`` records is shown by its label
+    (``web.labels.register_value_labels``)."""
     rows = []
     for key, yours in submitted.items():
         if key not in current or _comparable(yours) == _comparable(current[key]):
             continue
         last = next((e for e in reversed(history) if key in (e.after or {})), None)
+        coded = partial(value_msgid, entity, key)
         rows.append(
             ConflictRow(
                 field=key,
                 label=tr(request, labels[key]) if key in labels else key,
-                yours=_text(request, yours, labels),
-                current=_text(request, current[key], labels),
+                yours=_text(request, yours, labels, coded),
+                current=_text(request, current[key], labels, coded),
                 changed_by=last.actor_name if last else None,
                 changed_at=last.at if last else None,
             )
@@ -153,7 +170,7 @@ def conflict_page(
     with the current version.
     """
     history = changes_since(session, entity, record.id, expected)
-    rows = conflict_rows(request, submitted, current, labels, history)
+    rows = conflict_rows(request, submitted, current, labels, history, entity)
     hidden = [
         (k, v)
         for k, v in form.multi_items()

@@ -1,9 +1,14 @@
 """Display names of stored codes (kinds, channels, stages …), translated when rendered.
 
-Later capabilities add their own groups with ``register_labels`` (e.g. complaint statuses).
+Later capabilities add their own groups with ``register_labels`` (e.g. complaint statuses),
+name their records' fields with ``register_field_labels`` and say which group labels the
+values of an enumerated field with ``register_value_labels`` (the audit log and the stale-edit
+page show ``Voucher``, not ``voucher``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from retento.web.i18n import N_
 
@@ -138,3 +143,26 @@ def register_field_labels(entity: str, labels: dict[str, str]) -> None:
 def field_msgid(entity: str, field: str) -> str | None:
     """The message id naming ``field`` of ``entity`` records, or None for a field nobody named."""
     return LABELS.get(f"field:{entity}", {}).get(field) or LABELS.get("field:*", {}).get(field)
+
+
+# Which label group names the stored values of an enumerated field: entity → field → group.
+VALUE_GROUPS: dict[str, dict[str, str]] = {}
+
+
+def register_value_labels(entity: str, groups: dict[str, str]) -> None:
+    """Say which label group (one given to ``register_labels``) names the values of each
+    enumerated field of one record type (an audit entity), field → group: the audit log's
+    before/after view and the stale-edit page then show a value's label, not its code.
+    ``entity="*"`` is for a field whose codes mean the same on every record type."""
+    VALUE_GROUPS.setdefault(entity, {}).update(groups)
+
+
+def value_msgid(entity: str, field: str, value: Any) -> str | None:
+    """The message id naming ``value`` of ``field`` on ``entity`` records, or None when the
+    field is not enumerated or the value is not a known code (shown as stored then)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    group = VALUE_GROUPS.get(entity, {}).get(field) or VALUE_GROUPS.get("*", {}).get(field)
+    if group is None:
+        return None
+    return LABELS.get(group, {}).get(str(value))

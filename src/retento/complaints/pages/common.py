@@ -21,7 +21,7 @@ from retento.complaints.settings import category_tree
 from retento.core.db import utcnow
 from retento.core.errors import RetentoError
 from retento.web.i18n import Formatter
-from retento.web.labels import label_msgid
+from retento.web.labels import LABELS, label_msgid
 from retento.web.render import (
     tr,
 )
@@ -32,6 +32,15 @@ from retento.web.render import (
 def opts(request: Request, group: str, codes: Any) -> list[tuple[str, str]]:
     """``(code, translated label)`` pairs for a select or checkbox list."""
     return [(str(c), tr(request, label_msgid(group, str(c)))) for c in codes]
+
+
+def root_cause_options(request: Request, recorded: Any = ()) -> list[tuple[str, str]]:
+    """``(stored value, name in the page's language)`` of the common root causes and of
+    ``recorded`` ones, for a form's suggestions: picking one stores the value the Pareto and the
+    improvements group by, whatever language the reader types in."""
+    codes = dict.fromkeys(c for c in LABELS.get("root_cause", {}) if c != "unclassified")
+    codes.update(dict.fromkeys(c for c in recorded if c and c != "unclassified"))
+    return sorted(opts(request, "root_cause", codes), key=lambda o: o[1].lower())
 
 
 def cat_name(request: Request, c: ComplaintCategory) -> str:

@@ -22,6 +22,7 @@ from retento.complaints.pages.common import (
     category_options,
     is_zh,
     reraise_access,
+    root_cause_options,
     user_options,
 )
 from retento.complaints.schemas import (
@@ -50,6 +51,12 @@ router = page_router()
 
 def _pct(value: float | None) -> float | None:
     return None if value is None else round(value * 100, 1)
+
+
+def _cause_name(request: Request, cause: str | None) -> str:
+    """A root cause in the page's language when it is a common one, else as typed."""
+    msgid = label_msgid("root_cause", cause)
+    return tr(request, msgid) if msgid.strip() else msgid
 
 
 def _charts(request: Request, d: dict[str, Any]) -> dict[str, str]:
@@ -93,7 +100,7 @@ def _charts(request: Request, d: dict[str, Any]) -> dict[str, str]:
             "legend": {"top": 0},
             "xAxis": {
                 "type": "category",
-                "data": [r["root_cause"] for r in pareto],
+                "data": [_cause_name(request, r["root_cause"]) for r in pareto],
                 # every cause named: slanted when five or more share the width, cut if long
                 "axisLabel": {
                     "interval": 0,
@@ -198,6 +205,7 @@ def _render_dashboard(
         users={u.id: (u.display_name or u.username) for u in session.scalars(select(User))},
         owners=user_options(session),
         categories=category_options(request, session, user),
+        root_causes=root_cause_options(request, [r["root_cause"] for r in d["pareto"]]),
         form=form or {},
         errors=errors or {},
         stages=PDCA_STAGES,

@@ -26,6 +26,7 @@ from retento.complaints.pages.common import (
     category_options,
     opts,
     reraise_access,
+    root_cause_options,
 )
 from retento.complaints.schemas import (
     ComplaintCreate,
@@ -250,6 +251,7 @@ def _render_edit(
         kinds=opts(request, "complaint_kind", KINDS),
         channels=opts(request, "complaint_channel", CHANNELS),
         categories=category_options(request, session, user, keep=c.category_id),
+        root_causes=root_cause_options(request, [c.root_cause]),
         severities=opts(request, "severity", SEVERITIES),
         emotions=opts(request, "emotion", EMOTIONS),
         purposes=opts(request, "purpose", PURPOSES),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from retento.web.i18n import N_
-from retento.web.labels import register_field_labels, register_labels
+from retento.web.labels import register_field_labels, register_labels, register_value_labels
 from retento.web.nav import NavItem, register_nav
 
 register_nav(NavItem("complaints", N_("Complaints"), "/complaints", "complaint:read", 30))
@@ -190,6 +190,26 @@ register_labels(
         "solved_fast": N_("Solved fast (literature: 52–95 %)"),
     },
 )
+# Root causes are short labels the Pareto groups by, stored lower-cased in one language whatever
+# the reader's; the common ones (the demo's among them) are named in the reader's language and
+# offered on the forms, any other shows as typed. "unclassified": complaints without one.
+register_labels(
+    "root_cause",
+    {
+        "courier delay": N_("Courier delay"),
+        "wrong address": N_("Wrong address"),
+        "packaging": N_("Packaging"),
+        "supplier batch": N_("Supplier batch"),
+        "storage humidity": N_("Storage humidity"),
+        "promotion rules": N_("Promotion rules"),
+        "double charge": N_("Double charge"),
+        "booking system": N_("Booking system"),
+        "training": N_("Lack of staff training"),
+        "understaffing": N_("Understaffing"),
+        "other": N_("Other"),
+        "unclassified": N_("Unclassified"),
+    },
+)
 
 # The complaint's fields in the audit log's before/after view.
 register_field_labels(
@@ -239,3 +259,26 @@ register_field_labels(
         "contact_phone": N_("Contact phone"),
     },
 )
+# Which of the groups above names the values of a record's enumerated fields (the audit log's
+# before/after view and the stale-edit page show "Major", not 3).
+register_value_labels(
+    "complaint",
+    {
+        "status": "complaint_status",
+        "kind": "complaint_kind",
+        "channel": "complaint_channel",
+        "severity": "severity",
+        "emotion": "emotion",
+        "purposes": "purpose",
+        "value_class": "value_class",
+        "first_response_flag": "sla_state",
+        "sla_flag": "sla_state",
+        "root_cause": "root_cause",
+    },
+)
+register_value_labels("sla_policy", {"severity": "severity", "value_class": "value_class"})
+register_value_labels(
+    "complaint_remedy", {"kind": "remedy_kind", "compensation_type": "compensation_type"}
+)
+register_value_labels("complaint_event", {"kind": "complaint_event"})
+register_value_labels("complaint_improvement", {"stage": "pdca"})

@@ -12,7 +12,12 @@ from retento.surveys.schemas import (
     AnswerIn,
 )
 from retento.web.i18n import LOCALES, N_, gettext
-from retento.web.labels import label_msgid, register_field_labels, register_labels
+from retento.web.labels import (
+    label_msgid,
+    register_field_labels,
+    register_labels,
+    register_value_labels,
+)
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
     tr,
@@ -133,6 +138,16 @@ TEMPLATE_CHOICES = (
 # public form names each language in itself (``LANGUAGE_NAMES``), as a language switch does.
 register_labels("survey_template", dict(TEMPLATE_CHOICES))
 register_labels("survey_language", {"en": N_("English"), "zh_CN": N_("Simplified Chinese")})
+# Which of these groups names the values of a record's coded fields in the audit log and on
+# the stale-edit page.
+register_value_labels(
+    "survey",
+    {"status": "survey_status", "template": "survey_template", "language": "survey_language"},
+)
+register_value_labels(
+    "survey_distribution", {"channel": "survey_channel", "segment_kind": "segment_kind"}
+)
+register_value_labels("survey_response", {"channel": "survey_channel"})
 
 # The fields of a survey and of a response in the audit log's before/after view.
 register_field_labels(
