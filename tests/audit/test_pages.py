@@ -20,6 +20,8 @@ FIELDS = (
     ("loyalty_journal", "points", "积分", "Points"),
     ("survey_response", "completed_at", "完成时间", "Completed at"),
     ("customer", "version", "版本", "Version"),
+    ("touchpoint", "stage", "旅程阶段", "Journey stage"),
+    ("touchpoint", "occurred_at", "时间", "When"),
 )
 
 
@@ -77,6 +79,9 @@ VALUES = (
     ("complaint", "severity", 1, 3, ("1 · Inconvenience", "3 · Major"), ("1 · 轻微不便", "3 · 严重")),
     ("order", "status", "placed", "paid", ("Placed", "Paid"), ("已下单", "已付款")),
     ("customer", "kind", "consumer", "business", ("Consumer", "Business"), ("消费者", "企业客户")),
+    # a language by its own name, through gettext (a Chinese reader sees English as 英语)
+    ("user", "locale", "en", "zh_CN", ("English", "简体中文"), ("英语", "简体中文")),
+    ("retention_alert", "severity", "low", "high", ("Low", "High"), ("低", "高")),
 )  # fmt: skip
 
 

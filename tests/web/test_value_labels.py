@@ -77,6 +77,8 @@ def test_registered_value_groups_exist(client):
         ("complaint", "severity"),
         ("order", "status"),
         ("customer", "kind"),
+        ("user", "locale"),
+        ("retention_alert", "severity"),
     ):
         assert entity in labels.VALUE_GROUPS and field in labels.VALUE_GROUPS[entity]
 
@@ -139,3 +141,19 @@ def test_retention_and_root_cause_values_are_labelled(app):
     assert value_msgid("retention_case", "outcome", "came_back")
     assert value_msgid("complaint", "root_cause", "courier delay") == "Courier delay"
     assert value_msgid("complaint", "root_cause", "something typed") is None
+
+
+def test_user_locale_alert_severity_and_touchpoint_fields_are_labelled(app):
+    """A user's language, a retention alert's (and rule's) severity and a touchpoint's own
+    fields read by their labels in the audit log, not as stored."""
+    from retento.web.labels import field_msgid
+
+    assert value_msgid("user", "locale", "en") == "English"
+    assert value_msgid("user", "locale", "zh_CN") == "简体中文"
+    assert value_msgid("retention_alert", "severity", "high") == "High"
+    assert value_msgid("retention_rule", "severity", "low") == "Low"
+    assert value_msgid("retention_alert", "severity", "extreme") is None
+    assert field_msgid("touchpoint", "stage") == "Journey stage"
+    assert field_msgid("touchpoint", "owner_id") == "Owner"
+    assert field_msgid("touchpoint", "occurred_at") == "When"
+    assert field_msgid("touchpoint", "customer_id") == "Customer"  # shared by every type

@@ -19,7 +19,7 @@ from retento.core.errors import RetentoError, Unauthorized
 from retento.core.validation import DbId
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
-from retento.web.i18n import LOCALES, N_
+from retento.web.i18n import LANGUAGE_NAMES, LOCALES, N_
 from retento.web.labels import register_labels, register_value_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
@@ -37,7 +37,10 @@ router = page_router()
 
 register_nav(NavItem("admin.users", N_("Users"), "/admin/users", "user:manage", 10, "admin"))
 register_labels("entity", {"user_sessions": N_("User sessions")})
-register_value_labels("user", {"role": "role"})
+# A user's language by its own name (as the language switch shows it); the audit log names
+# these values through gettext, so a Chinese reader sees "English" as 英语.
+register_labels("user_locale", LANGUAGE_NAMES)
+register_value_labels("user", {"role": "role", "locale": "user_locale"})
 
 PAGE_SIZE = 50
 

@@ -11,7 +11,7 @@ from fastapi import Request
 from retento.analytics import churn_reasons
 from retento.core.errors import FieldError, InvalidInput
 from retento.core.validation import is_id, offset_from_text
-from retento.retention.reasons import model_reason
+from retento.retention.reasons import SEVERITY_NAMES, model_reason
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels, register_value_labels
 from retento.web.render import request_locale, tr
@@ -68,7 +68,11 @@ register_labels(
 register_value_labels(
     "retention_task", {"status": "task_status", "kind": "task_kind", "result": "task_result"}
 )
-register_value_labels("retention_alert", {"status": "alert_status"})
+register_labels("retention_severity", SEVERITY_NAMES)
+register_value_labels(
+    "retention_alert", {"status": "alert_status", "severity": "retention_severity"}
+)
+register_value_labels("retention_rule", {"severity": "retention_severity"})
 register_value_labels("retention_case", {"outcome": "case_outcome"})
 
 

@@ -27,7 +27,7 @@ from retento.touchpoints.schemas import TouchpointRead, TouchpointUpdate
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
-from retento.web.labels import register_value_labels
+from retento.web.labels import register_field_labels, register_value_labels
 from retento.web.listfilters import day_bounds, raw_params, refuse, with_query
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
@@ -66,6 +66,12 @@ FIELD_LABELS = {
     "outcome": N_("Outcome"),
     "note": N_("Note"),
 }
+# Its fields by name in the audit log's before/after view, as the list's column headings call
+# them (``id``, ``customer_id``, ``created_at`` … are named for every record type).
+register_field_labels(
+    "touchpoint",
+    {**FIELD_LABELS, "stage": N_("Journey stage"), "owner_id": N_("Owner")},
+)
 # Its coded values by label on the stale-edit page and in the audit log (web.labels' groups).
 register_value_labels("touchpoint", {k: k for k in CHOICES})
 
