@@ -14,7 +14,11 @@ from retento.core.config import Settings, check_secret_key, get_settings
 from retento.core.db import make_engine, make_session_factory
 from retento.core.handlers import install_api_handlers
 from retento.core.limits import install_limits
-from retento.core.routing import gate_included_routers, serialize_field_building
+from retento.core.routing import (
+    gate_included_routers,
+    quiet_pydantic_v1_checks,
+    serialize_field_building,
+)
 from retento.core.validation import reject_unsafe_text
 from retento.models import import_all_models
 
@@ -130,4 +134,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FastAPI builds each route's fields on its first request; parallel first requests must
     # not build at once (core.routing).
     serialize_field_building()
+    quiet_pydantic_v1_checks()
     return app

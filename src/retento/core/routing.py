@@ -27,6 +27,13 @@ warning filters, so when two threads build at once (parallel first requests reac
 routers, as in the PostgreSQL race tests), one restores the filters while the other is still
 building and the warning escapes (or the "ignore" stays behind for good). The app's parameter
 schemas are not at fault; building the fields one at a time is the fix.
+
+FastAPI also toggles the filters on the request path itself. ``jsonable_encoder`` asks, of any
+object it has no encoder for, whether it is a pydantic v1 model. That check imports
+``pydantic.v1`` inside ``warnings.catch_warnings()`` every time. A response encoded while
+another thread builds a field restored the filters under that build (a CI run caught the
+warning so). :func:`quiet_pydantic_v1_checks` makes those checks plain ``isinstance`` tests
+against ``pydantic.v1``, imported once at start-up.
 """
 
 from __future__ import annotations
@@ -39,7 +46,12 @@ from typing import Any
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match
 
-__all__ = ["gate_included_routers", "leading_segments", "serialize_field_building"]
+__all__ = [
+    "gate_included_routers",
+    "leading_segments",
+    "quiet_pydantic_v1_checks",
+    "serialize_field_building",
+]
 
 # Up to this many leading static segments are compared: enough to tell the API's
 # /api/v1/<resource> routers apart.
@@ -196,4 +208,43 @@ def serialize_field_building() -> bool:
 
     serialized.retento_serialized = True  # type: ignore[attr-defined]
     model_field.__post_init__ = serialized
+    return True
+
+
+def quiet_pydantic_v1_checks() -> bool:
+    """Replace FastAPI's "is this a pydantic v1 model?" checks, which toggle the process-wide
+    warning filters on every call (see the module's docstring), by the same tests without the
+    toggling; returns whether this FastAPI has them. Wraps once per process; a FastAPI whose
+    private layout differs is left as it is."""
+    import warnings
+
+    try:
+        from fastapi import encoders
+        from fastapi._compat import shared
+    except ImportError:
+        return False
+    names = ("is_pydantic_v1_model_instance", "is_pydantic_v1_model_class")
+    if not all(callable(getattr(shared, n, None)) for n in names):
+        return False
+    if getattr(shared.is_pydantic_v1_model_class, "retento_quiet", False):
+        return True
+    try:
+        with warnings.catch_warnings():  # once, while the app is made (one thread)
+            warnings.simplefilter("ignore", UserWarning)
+            from pydantic import v1
+        base: type | None = v1.BaseModel
+    except ImportError:
+        base = None
+
+    def is_instance(obj: Any) -> bool:
+        return base is not None and isinstance(obj, base)
+
+    def is_class(cls: Any) -> bool:
+        return base is not None and bool(shared.lenient_issubclass(cls, base))
+
+    is_instance.retento_quiet = is_class.retento_quiet = True  # type: ignore[attr-defined]
+    shared.is_pydantic_v1_model_instance = is_instance
+    shared.is_pydantic_v1_model_class = is_class
+    if hasattr(encoders, "is_pydantic_v1_model_instance"):  # imported by name there
+        encoders.is_pydantic_v1_model_instance = is_instance
     return True
