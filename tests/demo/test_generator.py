@@ -189,6 +189,71 @@ def test_demo_complaints_are_written_in_the_customer_s_language(demo):
     assert all(CJK.search(zh.gettext(label_msgid("root_cause", rc))) for rc in causes)
 
 
+def _check_languages(rows, texts) -> set[int]:
+    """Each (text, customer) row: Chinese text (one of ``texts``' Chinese halves) for a
+    Chinese-speaking customer (customer_locale), English otherwise; returns the languages seen."""
+    from retento.mail.compose import customer_locale
+
+    seen = set()
+    for text, customer in rows:
+        lang = int(customer_locale(customer, "en") == "zh_CN")
+        seen.add(lang)
+        assert text in {t[lang] for t in texts}, (text, customer.country)
+        assert bool(CJK.search(text)) == bool(lang) and (lang or text.isascii()), text
+    return seen
+
+
+def test_demo_touchpoint_notes_and_refund_reasons_follow_the_customer_s_language(demo):
+    """Touchpoint notes and refund reasons are written in the customer's language, like the
+    demo complaints: Chinese for Chinese-speaking customers, English for the others."""
+    from retento.orders.models import Refund
+
+    db = demo.session
+    notes = db.execute(
+        select(Touchpoint.note, Customer)
+        .join(Customer, Customer.id == Touchpoint.customer_id)
+        .where(Touchpoint.note.is_not(None), Touchpoint.external_id.like("DT%"))
+    ).all()  # the generator's own touchpoints (other steps' are system texts)
+    all_notes = [t for ts in generator.NOTES.values() for t in ts]
+    assert len(notes) >= 20 and _check_languages(notes, all_notes) == {0, 1}
+    from retento.loyalty.demo import DEMO_RETURN
+
+    texts = [*generator.REFUND_REASONS, DEMO_RETURN]  # the loyalty step's returns too
+    reasons = db.execute(
+        select(Refund.reason, Customer)
+        .join(Order, Order.id == Refund.order_id)
+        .join(Customer, Customer.id == Order.customer_id)
+    ).all()
+    assert len(reasons) >= 10 and _check_languages(reasons, texts) == {0, 1}
+    assert {r for r, _c in reasons} & set(DEMO_RETURN), "the loyalty step should refund too"
+
+
+def test_demo_experience_notes_follow_the_customer_s_language(demo):
+    from retento.journey.demo import NOTES
+    from retento.journey.models import ExperienceRecord
+
+    rows = demo.session.execute(
+        select(ExperienceRecord.note, Customer)
+        .join(Customer, Customer.id == ExperienceRecord.customer_id)
+        .where(ExperienceRecord.note.is_not(None))
+    ).all()
+    all_notes = [t for ts in NOTES.values() for t in ts]
+    assert len(rows) >= 10 and _check_languages(rows, all_notes) == {0, 1}
+
+
+def test_demo_distribution_names_are_in_the_installation_s_language(demo, monkeypatch):
+    """Staff read distribution names: the installation's language (English in the tests)."""
+    from retento.core.config import get_settings
+    from retento.surveys import demo as surveys_demo
+    from retento.surveys.models import SurveyDistribution
+
+    names = set(demo.session.scalars(select(SurveyDistribution.name)))
+    assert names == {surveys_demo.PAST_DISTRIBUTION[0], surveys_demo.EMAIL_DISTRIBUTION[0]}
+    monkeypatch.setattr(get_settings(), "default_locale", "zh_CN")
+    assert surveys_demo._staff_text(surveys_demo.PAST_DISTRIBUTION) == "演示问卷发放"
+    assert CJK.search(surveys_demo._staff_text(surveys_demo.EMAIL_DISTRIBUTION))
+
+
 @pytest.fixture
 def cli_url(tmp_path, monkeypatch):
     from retento.core.config import get_settings

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from retento.auth.models import User
 from retento.core.db import Base
 from retento.core.locking import IN_TRANSACTION_COUNTERS
 from retento.customers.models import Customer, CustomerTag
+from retento.mail.compose import customer_locale
 from retento.orders.models import Order, OrderLine, Refund
 from retento.products.models import Product
 from retento.touchpoints.models import CHANNELS, STAGES, Touchpoint
@@ -57,6 +59,7 @@ class DemoContext:
     customer_owner: np.ndarray | None = None  # user id or 0
     customer_business: np.ndarray | None = None  # bool: organisation
     customer_bargain: np.ndarray | None = None  # bool: heavy discounts → below zero
+    customer_zh: np.ndarray | None = None  # bool: speaks Chinese (``customer_locale``)
     acquired_day: np.ndarray | None = None  # days since ``start``
     start: datetime | None = None
     order_ids: np.ndarray | None = None
@@ -64,6 +67,12 @@ class DemoContext:
     order_time: np.ndarray | None = None  # seconds since ``start``
     order_channel: np.ndarray | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+
+
+# A bilingual text: (English, Simplified Chinese). What the staff record about a customer (a
+# touchpoint's note, a refund's reason) is written in the customer's language, as in
+# ``retento.complaints.demo``; picking the language draws nothing, so a seed gives the same data.
+T = tuple[str, str]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -326,6 +335,20 @@ def step_customers(session: Session, rng: np.random.Generator, ctx: DemoContext)
     ctx.customer_business = org
     ctx.customer_bargain = bargain
     ctx.acquired_day = acquired
+    ctx.customer_zh = np.asarray(
+        [_speaks_chinese(r["country"], r["custom_fields"]) for r in rows], dtype=bool
+    )
+
+
+def _speaks_chinese(country: str | None, custom_fields: dict) -> bool:
+    """The customer's language is Chinese (``customer_locale``: stated, else in China)."""
+    person = SimpleNamespace(country=country, custom_fields=custom_fields)
+    return customer_locale(person, "en") == "zh_CN"  # type: ignore[arg-type]
+
+
+def _lang(ctx: DemoContext, idx: int) -> int:
+    """Index into a ``T`` for customer index ``idx``: 1 for Chinese, else 0 (English)."""
+    return int(ctx.customer_zh is not None and bool(ctx.customer_zh[idx]))
 
 
 # ---------------------------------------------------------------------------- orders
@@ -333,6 +356,10 @@ ORDER_CHANNELS = np.asarray(
     ["store", "web", "phone", "email", "chat", "partner", "other"], dtype=object
 )
 ORDER_CHANNEL_P = [0.4, 0.3, 0.1, 0.05, 0.08, 0.05, 0.02]
+REFUND_REASONS: tuple[T, T] = (
+    ("Customer not satisfied", "顾客不满意"),
+    ("Damaged in delivery", "运输途中损坏"),
+)
 
 
 def simulate_purchases(
@@ -500,7 +527,7 @@ def step_orders(session: Session, rng: np.random.Generator, ctx: DemoContext) ->
             "amount": _money(int(refund_amt[j])),
             "line_id": None,
             "quantity": 0,
-            "reason": "Customer not satisfied" if k % 3 else "Damaged in delivery",
+            "reason": (REFUND_REASONS[0] if k % 3 else REFUND_REASONS[1])[_lang(ctx, cust[j])],
         }
         for k, j in enumerate(ref_idx.tolist())
     ]
@@ -530,10 +557,14 @@ STAGE_OUTCOMES = {
 DEFAULT_OUTCOMES = (["positive", "neutral", "negative", "no_response"], [0.35, 0.4, 0.1, 0.15])
 ORDER_TO_TP = {"store": "store", "web": "web", "phone": "phone", "email": "email", "chat": "chat",
                "partner": "other", "other": "other"}  # fmt: skip
-NOTES = {
-    "after_sales": ["Asked how to brew", "Lid chipped, replacement sent", "Late delivery"],
-    "selection": ["Asked for bulk discount", "Wants engraving", "Compared with competitor"],
-}
+NOTES: dict[str, list[T]] = {
+    "after_sales": [("Asked how to brew", "询问冲泡方法"),
+                    ("Lid chipped, replacement sent", "盖子有缺口，已寄出替换件"),
+                    ("Late delivery", "送货延迟")],
+    "selection": [("Asked for bulk discount", "询问批量折扣"),
+                  ("Wants engraving", "想要刻字"),
+                  ("Compared with competitor", "与竞争对手做了比较")],
+}  # fmt: skip
 
 
 def step_touchpoints(session: Session, rng: np.random.Generator, ctx: DemoContext) -> None:
@@ -594,7 +625,11 @@ def step_touchpoints(session: Session, rng: np.random.Generator, ctx: DemoContex
                     "direction": "outbound" if outbound[j] else "inbound",
                     "outcome": outcome[j],
                     "owner_id": (int(owners[cidx[j]]) or None) if personal else None,
-                    "note": notes[note_pick[j]] if notes is not None and j % 2 == 0 else None,
+                    "note": (
+                        notes[note_pick[j]][_lang(ctx, cidx[j])]
+                        if notes is not None and j % 2 == 0
+                        else None
+                    ),
                     "created_at": now,
                     "updated_at": now,
                 }

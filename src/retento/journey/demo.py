@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from retento.customers.models import Customer
 from retento.journey.models import MODES, ExperienceRecord
+from retento.mail.compose import customer_locale
 from retento.surveys.models import NUMERIC_TYPES, SurveyQuestion
 from retento.touchpoints.models import STAGES, Touchpoint
 
@@ -50,13 +51,26 @@ OUTCOME_MEAN = {"positive": 4.3, "purchase": 4.2, "resolved": 3.9, "neutral": 3.
                 "no_response": 3.0, "negative": 2.2, "escalated": 1.9}  # fmt: skip
 SHIFT = {("payment", "act"): -1.0, ("after_sales", "feel"): -0.7, ("receipt", "sense"): 0.4,
          ("information", "think"): 0.3, ("desire", "relate"): -0.4}  # fmt: skip
-NOTES = {
-    "sense": ("Liked the showroom", "Packaging looked cheap", "Clear product photos"),
-    "feel": ("Felt welcome", "Was kept waiting and annoyed", "Reassured by the agent"),
-    "think": ("Comparison sheet was useful", "Terms were confusing", "Curious about new range"),
-    "act": ("Checkout took too many steps", "Easy to book delivery", "Had to call twice"),
-    "relate": ("Recommended us to a friend", "Joined the user group", "Friends use a rival"),
-}
+# Notes in the customer's language (``customer_locale``), as (English, Simplified Chinese);
+# choosing the language draws nothing, so a seed still gives the same records.
+T = tuple[str, str]
+NOTES: dict[str, tuple[T, T, T]] = {
+    "sense": (("Liked the showroom", "喜欢展厅"),
+              ("Packaging looked cheap", "包装看起来很廉价"),
+              ("Clear product photos", "产品照片清晰")),
+    "feel": (("Felt welcome", "感到宾至如归"),
+             ("Was kept waiting and annoyed", "等了很久，很恼火"),
+             ("Reassured by the agent", "客服的解释让人放心")),
+    "think": (("Comparison sheet was useful", "对比表很有用"),
+              ("Terms were confusing", "条款令人困惑"),
+              ("Curious about new range", "对新品系列很好奇")),
+    "act": (("Checkout took too many steps", "结账步骤太多"),
+            ("Easy to book delivery", "预约送货很方便"),
+            ("Had to call twice", "打了两次电话才办成")),
+    "relate": (("Recommended us to a friend", "把我们推荐给了朋友"),
+               ("Joined the user group", "加入了用户群"),
+               ("Friends use a rival", "朋友们用的是竞争对手的产品")),
+}  # fmt: skip
 
 
 def tag_survey_questions(session: Session) -> int:
@@ -102,6 +116,8 @@ def step_journey(session: Session, rng: np.random.Generator, ctx: Any) -> None:
             ranked.c.outcome,
             ranked.c.occurred_at,
             Customer.owner_id,
+            Customer.country,
+            Customer.custom_fields,
         )
         .join(Customer, Customer.id == ranked.c.customer_id)
         .where(ranked.c.rn % SAMPLE_EVERY == 0)
@@ -124,8 +140,9 @@ def step_journey(session: Session, rng: np.random.Generator, ctx: Any) -> None:
     with_note = rng.random(k) < 0.4
     now = datetime.now(UTC)
     values = []
-    for j, (tp_id, customer_id, stage, _outcome, at, owner) in enumerate(rows):
+    for j, (tp_id, customer_id, stage, _outcome, at, owner, *_) in enumerate(rows):
         mode = MODES[int(mode_idx[j])]
+        lang = int(customer_locale(rows[j], "en") == "zh_CN")  # type: ignore[arg-type]
         values.append(
             {
                 "customer_id": customer_id,
@@ -133,7 +150,7 @@ def step_journey(session: Session, rng: np.random.Generator, ctx: Any) -> None:
                 "mode": mode,
                 "stage": stage,
                 "rating": int(rating[j]),
-                "note": NOTES[mode][int(note_pick[j])] if with_note[j] else None,
+                "note": NOTES[mode][int(note_pick[j])][lang] if with_note[j] else None,
                 "occurred_at": at,
                 "created_by_id": owner,
                 "created_at": now,

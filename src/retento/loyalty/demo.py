@@ -20,9 +20,11 @@ from retento.core.config import get_settings
 from retento.core.errors import Conflict, NotFound
 from retento.loyalty import ledger
 from retento.loyalty.models import LoyaltyReward, LoyaltyRule, LoyaltyTier
+from retento.mail.compose import customer_locale
 from retento.web.i18n import Formatter
 
 MEMBERS = 200
+DEMO_RETURN = ("Demo return", "演示退货")  # a refund's reason (English, Chinese)
 # code: (name, Chinese name)
 TIER_NAMES = {
     "silver": ("Silver", "银卡"),
@@ -262,8 +264,10 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
             Decimal("0.01")
         )
         if amount > 0:
+            # The reason in the customer's language, as the demo's other refunds.
+            reason = DEMO_RETURN[int(customer_locale(o.customer, "en") == "zh_CN")]
             orders.add_refund(
-                session, o.id, RefundCreate(amount=amount, reason="Demo return"), actor=manager
+                session, o.id, RefundCreate(amount=amount, reason=reason), actor=manager
             )
             refunded += 1
     expired = run_expiry(session, now)

@@ -26,6 +26,7 @@ from retento.surveys.models import (
 )
 from retento.surveys.schemas import DistributionCreate, SegmentIn, SurveyFromTemplate
 from retento.surveys.tokens import hash_token, make_token
+from retento.web.i18n import installation_locale
 
 CHUNK = 20_000
 MAX_RESPONDENTS = 5_000
@@ -35,6 +36,10 @@ EMAIL_INVITEES = 60
 ACTIVE_DAYS = 180
 TRAP_SHARE = 0.3  # lapsed customers who still say they are (highly) satisfied
 CHANNEL_MIX = (("online", 0.45), ("phone", 0.3), ("mail", 0.15), ("onsite", 0.1))
+# Distribution names (English, Simplified Chinese): staff read them, so they are written in the
+# installation's language (``RETENTO_DEFAULT_LOCALE``).
+PAST_DISTRIBUTION = ("Demo mailing", "演示问卷发放")
+EMAIL_DISTRIBUTION = ("Demo: email invitations", "演示：邮件邀请")
 # Structural model of the demo ECSI data (standardised latent scores).
 ECSI_TRUTH: dict[str, dict[str, float]] = {
     "Expectation": {"Image": 0.5},
@@ -71,6 +76,11 @@ def mood(
     base = np.where(active, 0.7, -0.8) + rng.normal(0, 0.8, len(active))
     trapped = (~active) & (rng.random(len(active)) < trap_share)
     return np.where(trapped, 1.0 + np.abs(rng.normal(0, 0.5, len(active))), base)
+
+
+def _staff_text(text: tuple[str, str]) -> str:
+    """``text`` in the installation's language (Chinese or English)."""
+    return text[int(installation_locale() == "zh_CN")]
 
 
 def _question_ids(survey: Survey) -> dict[str, Any]:
@@ -113,7 +123,7 @@ def _write(
         [
             {
                 "survey_id": survey.id,
-                "name": "Demo mailing",
+                "name": _staff_text(PAST_DISTRIBUTION),
                 "channel": "online",
                 "segment_kind": "all",
                 "segment_value": None,
@@ -339,7 +349,7 @@ def _email_distribution(
         session,
         survey.id,
         DistributionCreate(
-            name="Demo: email invitations",
+            name=_staff_text(EMAIL_DISTRIBUTION),
             channel="online",
             segment=SegmentIn(kind="customers", customer_ids=sorted(int(c) for c in chosen)),
         ),
