@@ -15,6 +15,7 @@ from retento.cli import app
 from retento.core.config import get_settings
 from retento.core.db import make_engine, make_session_factory, transaction, utcnow
 from retento.core.migrate import upgrade
+from retento.dataio.models import ImportJob
 from retento.dataio.service import import_file
 from retento.loyalty import earning_jobs, ledger
 from retento.loyalty.check import check_ledger
@@ -100,11 +101,14 @@ def test_small_import_earns_inline_large_import_queues(db, users, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("locale", "words"),
-    [("en", ("Loyalty points for imported orders", "In the queue", "keep redeeming")),
-     ("zh_CN", ("导入订单的积分", "排队中", "期间会员仍可照常兑换"))],
+    ("locale", "words", "done"),
+    [("en", ("Work after the import", "Loyalty points for imported orders", "In the queue",
+             "keep redeeming"), "Completed"),
+     ("zh_CN", ("导入后的后台任务", "导入订单的积分", "排队中", "期间会员仍可照常兑换"), "已完成")],
 )  # fmt: skip
-def test_the_wizard_result_shows_the_queued_points(client, db, users, monkeypatch, locale, words):
+def test_the_wizard_result_shows_the_queued_points(
+    client, db, users, monkeypatch, locale, words, done
+):
     _setup(db, 7)
     users["manager"].locale = locale
     db.commit()
@@ -117,7 +121,14 @@ def test_the_wizard_result_shows_the_queued_points(client, db, users, monkeypatc
     card = page.text.split('id="import-follow-ups"', 1)[1].split("</div>", 1)[0]
     for w in words:
         assert w in card, (w, card)
-    assert 'href="/admin/work"' in card
+    assert 'hx-get="/imports/' in page.text.split('id="import-follow-ups"', 1)[1][:120]  # polls
+    assert 'href="/admin/work"' not in card  # the Background work page is the admins'
+    # Once the worker is done, the card says so and stops polling.
+    item = db.get(WorkItem, db.get(ImportJob, job).report["work_item_ids"][0])
+    item.status = "done"
+    db.commit()
+    part = web.get(f"/imports/{job}/follow-ups").text
+    assert done in part and "hx-get" not in part and words[-1] not in part
     # A small import earns at once: no such card.
     job = walk_to_check(web, "orders", "small.csv", _file(5, 7, start=100))
     assert 'id="import-follow-ups"' not in run(web, job, "all").text

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 from starlette.datastructures import FormData
 
-from retento.auth.permissions import require
+from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, Msg, RetentoError
 from retento.core.limits import current_limits, human_size
@@ -333,6 +333,7 @@ def job_page(request: Request, session: DbSession, user: PageUser, job_id: DbId)
         template,
         follow_ups=_follow_ups(session, (job.report or {}).get("work_item_ids") or []),
         work_status_labels=WORK_STATUS_LABELS,
+        may_see_work=can(user, "work:read"),
         errors=errors,
         error_count=len(job.errors or []),
         valid_rows=max(job.rows - job.rejected, 0),
@@ -372,6 +373,20 @@ def job_progress(request: Request, session: DbSession, user: PageUser, job_id: D
         return redirect(request, f"/imports/{job.id}")
     return render(
         request, "dataio/_progress.html", **_ctx(request, job), **_progress_view(request, job)
+    )
+
+
+@router.get("/imports/{job_id}/follow-ups")
+def job_follow_ups(request: Request, session: DbSession, user: PageUser, job_id: DbId) -> Response:
+    """The work the import queued, as its result page shows it (polled while it runs)."""
+    job = wizard.get_job(session, job_id, actor=user)
+    return render(
+        request,
+        "dataio/_follow_ups.html",
+        job=job,
+        follow_ups=_follow_ups(session, (job.report or {}).get("work_item_ids") or []),
+        work_status_labels=WORK_STATUS_LABELS,
+        may_see_work=can(user, "work:read"),
     )
 
 
