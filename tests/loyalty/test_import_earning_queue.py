@@ -248,3 +248,35 @@ def test_refunds_racing_the_worker_leave_no_points(live_pg, monkeypatch):
         # Orders refunded before their batch earned nothing; the others earned and gave it back.
         lots = s.scalars(select(LoyaltyLot).where(LoyaltyLot.source_type == "order")).all()
         assert all(lot.remaining == 0 and lot.clawed == lot.points for lot in lots)
+
+
+def test_api_import_returns_the_queued_work_and_the_web_process_runs_it(
+    client, tokens, db, monkeypatch
+):
+    """POST /api/v1/imports/orders names the queued earning in work_item_ids; with
+    RETENTO_RUN_WORK_IN_WEB (the default) the web process runs it after the response, and
+    GET /api/v1/work/{id} shows it done."""
+    _setup(db, 7)
+    db.commit()
+    monkeypatch.setattr(earning_jobs, "INLINE_MAX", 10)
+    r = client.post(
+        "/api/v1/imports/orders",
+        headers=tokens["admin"],
+        files={"file": ("orders.csv", _file(30, 7), "text/csv")},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["created"] == 30 and len(body["work_item_ids"]) == 1
+    item = client.get(f"/api/v1/work/{body['work_item_ids'][0]}", headers=tokens["admin"])
+    assert item.status_code == 200 and item.json()["status"] == "done", item.text
+    db.expire_all()
+    assert len(_earned(db)) == 30 - 2  # k % 13 == 4: two cancelled orders earn nothing
+    # A small import answers with no queued work and has earned already.
+    small = client.post(
+        "/api/v1/imports/orders",
+        headers=tokens["admin"],
+        files={"file": ("more.csv", _file(5, 7, start=200), "text/csv")},
+    )
+    assert small.status_code == 200 and small.json()["work_item_ids"] == []
+    db.expire_all()
+    assert len(_earned(db)) == 28 + 5
