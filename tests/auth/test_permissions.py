@@ -160,6 +160,10 @@ def _operations(db, users, own: bool):
             NotFound, lambda: segments_service.rename_segment(db, 2_000_000_000, "X", actor=a)
         ),
         "work:read": lambda a: work_service.list_items(db, actor=a),
+        # Running again an item that does not exist: the permission is checked first.
+        "work:retry": lambda a: _expect(
+            NotFound, lambda: work_service.retry_item(db, 2_000_000_000, actor=a)
+        ),
     }
 
 

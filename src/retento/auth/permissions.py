@@ -62,6 +62,7 @@ MATRIX: dict[str, set[str]] = {
     "user:manage": {"admin"},
     "audit:read": {"admin"},
     "work:read": {"admin"},
+    "work:retry": {"admin"},
     "mail:manage": {"admin"},
     "token:own": {"admin", "manager", "agent", "analyst"},
 }
@@ -118,6 +119,7 @@ DESCRIPTIONS = {
     "user:manage": "create users, change roles, deactivate, reset passwords",
     "audit:read": "read the audit log",
     "work:read": "see every queued and running background work item and the scheduled jobs",
+    "work:retry": "run a failed background work item again (kinds that are safe to repeat)",
     "mail:manage": "see the email outbox, retry failed emails, send a test email",
     "token:own": "create and revoke one's own API tokens",
 }

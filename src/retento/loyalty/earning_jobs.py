@@ -96,7 +96,7 @@ def analyze(session: Session, tables: Iterable[Any]) -> None:
         session.execute(text(f"ANALYZE {names}"))
 
 
-@work_kind(WORK_KIND, N_("Loyalty points for imported orders"), stages=STAGES)
+@work_kind(WORK_KIND, N_("Loyalty points for imported orders"), stages=STAGES, retry_safe=True)
 def run_queued(ctx: WorkContext) -> dict[str, Any]:
     """Earn the item's orders, ``BATCH`` per transaction, reporting progress."""
     ids = earning_bulk.processing_order(from_ranges(ctx.payload.get("ranges") or []))

@@ -6,10 +6,13 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import Response
 
+from retento.auth.permissions import can
 from retento.core.deps import DbSession
+from retento.core.errors import Conflict
+from retento.core.validation import DbId
 from retento.web.i18n import N_
 from retento.web.nav import NavItem, register_nav
-from retento.web.render import PageUser, page_router, render
+from retento.web.render import PageUser, error_text, flash, page_router, redirect, render, tr
 from retento.work import leases, queue, service
 from retento.work.models import WORK_STATUSES
 
@@ -44,6 +47,7 @@ def item_view(item) -> dict:
     kind = queue.KINDS.get(item.kind)
     return {
         "item": item,
+        "retry_safe": bool(kind and kind.retry_safe),
         "kind_label": kind.label if kind else item.kind,
         "stage_label": (kind.stages.get(stage or "") if kind else None)
         or STAGE_LABELS.get(stage or "", stage or ""),
@@ -79,7 +83,23 @@ def work_list(
             (j, leases.LABELS.get(j.name)) for j in service.list_leases(session, actor=user)
         ],
         "run_in_web": request.app.state.settings.run_work_in_web,
+        "may_retry": can(user, "work:retry"),
     }
     if request.headers.get("hx-target") == "work-results":
         return render(request, "work/_results.html", **ctx)
     return render(request, "work/list.html", **ctx)
+
+
+@router.post("/admin/work/{item_id:int}/retry")
+def retry(request: Request, session: DbSession, user: PageUser, item_id: DbId) -> Response:
+    """Run a failed item again (kinds safe to repeat); a second click finds it queued."""
+    queue.load_kinds()
+    try:
+        item = service.retry_item(session, item_id, actor=user)
+    except Conflict as exc:
+        session.rollback()
+        flash(request, error_text(request, exc.message), "error")
+        return redirect(request, "/admin/work")
+    kind = queue.KINDS.get(item.kind)
+    flash(request, tr(request, "%(work)s is queued again.", work=tr(request, kind.label)))
+    return redirect(request, "/admin/work")

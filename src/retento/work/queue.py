@@ -47,6 +47,9 @@ class WorkKind:
     on_abandon: Callable[[Session, dict[str, Any], str], None] | None = None
     # stage code -> msgid, for progress shown on the Background work page
     stages: dict[str, str] = field(default_factory=dict)
+    # A failed item may be run again from the start (its work is idempotent: what it did
+    # before it failed is not done twice); Background work then offers "Run again".
+    retry_safe: bool = False
 
 
 KINDS: dict[str, WorkKind] = {}
@@ -65,12 +68,14 @@ def work_kind(
     *,
     on_abandon: Callable[[Session, dict[str, Any], str], None] | None = None,
     stages: dict[str, str] | None = None,
+    retry_safe: bool = False,
 ):
     """Register ``func(ctx)`` as the runner of work items of ``name``; ``stages`` names (as
-    msgids) the stages its ``ctx.progress`` reports."""
+    msgids) the stages its ``ctx.progress`` reports; ``retry_safe``: a failed item may be run
+    again (:func:`requeue_failed`)."""
 
     def wrap(func: Callable[[WorkContext], dict[str, Any] | None]):
-        KINDS[name] = WorkKind(name, label, func, on_abandon, dict(stages or {}))
+        KINDS[name] = WorkKind(name, label, func, on_abandon, dict(stages or {}), retry_safe)
         return func
 
     return wrap
@@ -168,6 +173,27 @@ def enqueued(session: Session) -> list[int]:
     """Ids of the items this session has queued so far (a caller takes ``len()`` before some
     work and slices after it to learn what that work queued, e.g. a file import's follow-ups)."""
     return session.info.get(ENQUEUED, [])
+
+
+def requeue_failed(session: Session, item_id: int) -> bool:
+    """Queue a failed item again, from the start; False when it is not failed (any more). One
+    conditional UPDATE: of two clicks at once, one queues it and the other changes nothing."""
+    got = session.execute(
+        update(WorkItem)
+        .where(WorkItem.id == item_id, WorkItem.status == "failed")
+        .values(
+            status="queued",
+            claimed_by=None,
+            error=None,
+            attempts=0,
+            progress=0.0,
+            stage=None,
+            started_at=None,
+            finished_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return got.rowcount == 1
 
 
 def item_for_ref(session: Session, ref: str) -> WorkItem | None:

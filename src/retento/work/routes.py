@@ -46,3 +46,10 @@ def list_jobs(session: DbSession, user: CurrentUser):
 def get_work(item_id: DbId, session: DbSession, user: CurrentUser):
     """One item's status, stage and progress (0..1); its creator or an administrator."""
     return _read(service.get_item(session, item_id, actor=user))
+
+
+@router.post("/{item_id}/retry", response_model=WorkItemRead)
+def retry_work(item_id: DbId, session: DbSession, user: CurrentUser):
+    """Queue a failed item again (administrators; only kinds safe to repeat, such as a large
+    import's loyalty points): 409 if it is not failed or its kind may not be repeated."""
+    return _read(service.retry_item(session, item_id, actor=user))

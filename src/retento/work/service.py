@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from retento.auth.models import User
 from retento.auth.permissions import can, require
-from retento.core.errors import InvalidInput, Msg, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.pagination import paginate
-from retento.work import leases
+from retento.work import leases, queue
 from retento.work.models import WORK_STATUSES, JobLease, WorkItem
 
 
@@ -17,6 +17,24 @@ def get_item(session, item_id: int, *, actor: User) -> WorkItem:
     item = session.get(WorkItem, item_id)
     if item is None or (item.created_by_id != actor.id and not can(actor, "work:read")):
         raise NotFound("Work item", item_id)
+    return item
+
+
+def retry_item(session, item_id: int, *, actor: User) -> WorkItem:
+    """Run a failed item again from the start (administrators; kinds that declare themselves
+    safe to repeat, ``work_kind(retry_safe=True)``). 409 when it is not failed any more or its
+    kind may not be repeated."""
+    require(actor, "work:retry")
+    item = get_item(session, item_id, actor=actor)
+    kind = queue.load_kinds().get(item.kind)
+    if kind is None or not kind.retry_safe:
+        raise Conflict(
+            Msg("Work of this kind cannot be run again safely: start it anew where it began."),
+            field="kind",
+        )
+    if not queue.requeue_failed(session, item.id):
+        raise Conflict("Only failed work can be run again.", field="status")
+    session.refresh(item)
     return item
 
 
