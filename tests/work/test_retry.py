@@ -5,7 +5,9 @@ Chinese; other kinds and other statuses are refused with 409 and nothing changes
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from retento.audit.models import AuditEntry
 from retento.core.db import utcnow
 from retento.work import queue
 from retento.work.models import WorkItem
@@ -40,6 +42,16 @@ def test_api_runs_a_failed_item_again_once(client, tokens, db):
     assert (body["status"], body["attempts"], body["error"]) == ("queued", 0, None)
     again = client.post(f"/api/v1/work/{item.id}/retry", headers=tokens["admin"])
     assert again.status_code == 409 and again.json()["field"] == "status"
+    # Audited once, like retrying a failed e-mail: who ran it again, from which failure.
+    db.expire_all()
+    entries = db.scalars(
+        select(AuditEntry).where(
+            AuditEntry.entity == "work_item", AuditEntry.entity_id == str(item.id)
+        )
+    ).all()
+    assert len(entries) == 1
+    assert entries[0].before["status"] == "failed" and entries[0].after["status"] == "queued"
+    assert entries[0].before["error"].startswith("OperationalError")
     # It runs to the end like any queued item (no orders: nothing to earn).
     assert queue.WorkRunner(client.app.state.session_factory).run_once() == 1
     db.expire_all()

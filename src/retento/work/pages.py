@@ -11,6 +11,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import Conflict
 from retento.core.validation import DbId
 from retento.web.i18n import N_
+from retento.web.labels import register_labels, register_value_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import PageUser, error_text, flash, page_router, redirect, render, tr
 from retento.work import leases, queue, service
@@ -27,6 +28,10 @@ STATUS_LABELS = {
     "done": N_("Completed"),
     "failed": N_("Failed"),
 }
+# The audit log names a work item and its status ("Run again" is audited).
+register_labels("entity", {"work_item": N_("Background work item")})
+register_labels("work_status", STATUS_LABELS)
+register_value_labels("work_item", {"status": "work_status"})
 STATUS_BADGES = {
     "queued": "",
     "running": "badge-blue",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from retento.audit.service import record
 from retento.auth.models import User
 from retento.auth.permissions import can, require
 from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
@@ -32,9 +33,12 @@ def retry_item(session, item_id: int, *, actor: User) -> WorkItem:
             Msg("Work of this kind cannot be run again safely: start it anew where it began."),
             field="kind",
         )
+    before = {"status": item.status, "error": item.error, "attempts": item.attempts}
     if not queue.requeue_failed(session, item.id):
         raise Conflict("Only failed work can be run again.", field="status")
     session.refresh(item)
+    after = {"status": item.status, "error": item.error, "attempts": item.attempts}
+    record(session, actor, "update", "work_item", item.id, before, after)
     return item
 
 
