@@ -151,6 +151,30 @@ def test_orders_already_there_are_compared_while_new_ones_stream(db, base, chunk
     assert [o.external_id for o in new] == [f"S{i:05d}" for i in range(100, 300)]
 
 
+def test_an_order_written_earlier_in_the_transaction_is_updated_not_a_conflict(
+    db, base, chunks, monkeypatch
+):
+    """An import in a transaction that has written orders already: those are not committed, so
+    on PostgreSQL the writer asks which orders exist inside the import's own transaction."""
+    asked_in: list[str] = []
+    real = order_stream._found
+
+    def spy(raw, batch):
+        asked_in.append(threading.current_thread().name)
+        return real(raw, batch)
+
+    monkeypatch.setattr(order_stream, "_found", spy)
+    service.import_file(db, "orders", csv(rows(30)), name="a.csv", actor=base)
+    db.flush()  # written, not committed
+    lines = rows(60)
+    lines[11] = lines[11].replace(",2,24.00,", ",3,24.00,")  # S00005: 3 cups, not 2
+    report = service.import_file(db, "orders", csv(lines), name="b.csv", actor=base)
+    assert (report.created, report.updated, report.unchanged) == (30, 1, 29)
+    assert counts(db) == (60, 120)
+    if db.get_bind().dialect.name == "postgresql":
+        assert asked_in and set(asked_in) == {"retento-import-copy"}
+
+
 def first_max(db, n: int) -> int:
     return db.scalar(select(func.max(Order.id)).where(Order.external_id <= f"S{n - 1:05d}"))
 
@@ -318,3 +342,44 @@ def test_two_imports_of_overlapping_files_at_once_keep_orders_whole(pg):
             select(OrderLine.order_id, func.count()).group_by(OrderLine.order_id)
         ).all()
         assert {n for _o, n in per_order} == {2} and len(per_order) == 500
+
+
+def test_a_fresh_transaction_asks_ahead_which_orders_exist(pg, monkeypatch):
+    """An import starting in a transaction of its own (the CLI, the API, the wizard): the parser
+    asks which orders are there on its own connection, while the writer's server process works
+    on the previous chunk; orders found are compared and updated as before."""
+    asked_in: list[str] = []
+    real = order_stream._found
+
+    def spy(raw, batch):
+        asked_in.append(threading.current_thread().name)
+        return real(raw, batch)
+
+    assert _import(pg, csv(rows(100))).created == 100
+    monkeypatch.setattr(order_stream, "_found", spy)
+    lines = rows(300)
+    lines[11] = lines[11].replace(",2,24.00,", ",3,24.00,")  # S00005 changed
+    report = _import(pg, csv(lines))
+    assert (report.created, report.updated, report.unchanged) == (200, 1, 99)
+    assert _pg_counts(pg) == (300, 600)
+    assert len(asked_in) >= 10 and set(asked_in) == {threading.main_thread().name}
+    with pg.session() as s:
+        changed = s.scalar(select(Order).where(Order.external_id == "S00005"))
+        assert changed.version == 2 and changed.revenue == Decimal("274.50")
+
+
+def test_the_switch_interval_and_the_id_connection_are_given_back(pg, monkeypatch):
+    """The shorter GIL switch interval lasts only while an import streams, and its connection
+    for ids goes back to the pool, whether the import succeeds or fails on its last row."""
+    import sys
+
+    before = sys.getswitchinterval()
+    pool = pg.engine.pool
+    assert _import(pg, csv(rows(100))).created == 100
+    assert sys.getswitchinterval() == before and pool.checkedout() == 0
+    bad = rows(100, prefix="T")
+    bad[-1] = bad[-1].replace("IP02", "NOPE")
+    with pytest.raises(InvalidInput):
+        _import(pg, csv(bad))
+    assert sys.getswitchinterval() == before and pool.checkedout() == 0
+    assert _pg_counts(pg) == (100, 200)

@@ -300,7 +300,7 @@ class OrdersImport(ImporterBase):
         m = _CopyMoney()
         now = self.now.isoformat()
         tail = f"\t0.00\t\\N\t{now}\t{now}\n"  # refunded, note, created_at, updated_at
-        add = stream.add
+        add, next_id = stream.add, stream.next_id
 
         def complete(o: _Order) -> None:
             if o.bad_line or (errors and not skip) or stream.failed:
@@ -313,12 +313,17 @@ class OrdersImport(ImporterBase):
             if gross < 0:
                 pending.append(o)
                 return
+            oid = next_id()
             add(
                 o,
-                f"{copy_escape(o.ext)}\t{o.customer_id}\t{o.ordered_at.isoformat()}\t"  # type: ignore[union-attr]
+                oid,
+                f"{oid}\t{copy_escape(o.ext)}\t{o.customer_id}\t{o.ordered_at.isoformat()}\t"  # type: ignore[union-attr]
                 f"{o.status}\t{o.channel}\t{m[o.odisc]}\t{m[revenue]}\t{m[cost]}\t"
                 f"{m[revenue - cost]}{tail}",
-                [f"\t{ln}\t{pid}\t{q}\t{m[p]}\t{m[c]}\t{m[d]}\n" for ln, pid, q, p, c, d in lines],
+                [
+                    f"{oid}\t{ln}\t{pid}\t{q}\t{m[p]}\t{m[c]}\t{m[d]}\n"
+                    for ln, pid, q, p, c, d in lines
+                ],
             )
 
         return complete

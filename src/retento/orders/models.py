@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
@@ -22,15 +22,23 @@ class Order(Base):
     __table_args__ = (
         Index("ix_orders_customer_time", "customer_id", "ordered_at"),
         # Revenue/profit by period without heap reads (migration 0028: 3.2 s → 0.4 s a quarter).
+        # It also serves every query by time alone (migration 0044 dropped ix_orders_ordered_at).
         Index("ix_orders_time_cover", "ordered_at", "customer_id", "revenue", "profit", "status"),
-        Index("uq_orders_idempotency_key", "idempotency_key", unique=True),
+        # Only keyed orders have an entry: imported orders carry none (migration 0044).
+        Index(
+            "uq_orders_idempotency_key",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     # RESTRICT: financial history outlives the customer record; customers are archived instead.
     customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="RESTRICT"))
-    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(20), default="completed")
     channel: Mapped[str] = mapped_column(String(20), default="store")
     discount: Mapped[Decimal] = mapped_column(MoneyColumn, default=ZERO)
