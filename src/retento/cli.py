@@ -16,6 +16,7 @@ from retento.mail.cli import app as mail_app
 from retento.retention.cli import app as retention_app
 from retento.scoring.cli import score as score_cmd
 from retento.surveys.cli import app as surveys_app
+from retento.work.cli import app as work_app
 
 app = typer.Typer(
     help="Retento customer-retention system.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -29,6 +30,15 @@ app.add_typer(surveys_app, name="surveys")
 app.add_typer(mail_app, name="mail")
 app.add_typer(loyalty_app, name="loyalty")
 app.add_typer(retention_app, name="retention")
+
+
+def _work_kinds() -> None:
+    """The domains' work kinds registered (``retento.jobs`` knows them), as the web app and the
+    worker have them: whether a kind may run again is the kind's own declaration."""
+    import retento.jobs  # noqa: F401
+
+
+app.add_typer(work_app, name="work", callback=_work_kinds)
 app.add_typer(analyze_app, name="analyze", help="Analyse files without a database.")
 app.command("score")(score_cmd)
 app.command("import")(import_cmd)

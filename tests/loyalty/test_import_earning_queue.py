@@ -17,7 +17,7 @@ from retento.core.db import make_engine, make_session_factory, transaction, utcn
 from retento.core.migrate import upgrade
 from retento.dataio.models import ImportJob
 from retento.dataio.service import import_file
-from retento.loyalty import earning_jobs, ledger
+from retento.loyalty import earning_bulk, earning_jobs, ledger
 from retento.loyalty.check import check_ledger
 from retento.loyalty.models import LoyaltyJournal, LoyaltyLot
 from retento.orders.models import Order
@@ -172,6 +172,56 @@ def test_cli_import_runs_the_queued_earning_with_the_inline_results(tmp_path, mo
     assert len(ref) == 120 - 9 and got == ref  # 9 cancelled
     assert wallets == ref_wallets
     assert any(tier for _b, tier in wallets.values()), "members should have climbed tiers"
+
+
+def test_cli_import_whose_earning_fails_is_run_again_from_the_shell(tmp_path, monkeypatch):
+    """The import commits; its queued earning fails (the database went away, say): the command
+    exits 1 naming the item and how to run it again, and `retento work retry` then `retento
+    worker --once` earn exactly what an import earning inline would have."""
+    ref, ref_wallets, _out = _cli_import(tmp_path, monkeypatch, "inline.db", 10_000)
+    url = f"sqlite:///{tmp_path / 'failing.db'}"
+    upgrade(url)
+    monkeypatch.setenv("RETENTO_DATABASE_URL", url)
+    get_settings.cache_clear()
+    engine = make_engine(url)
+    try:
+        with transaction(make_session_factory(engine)) as s:
+            _setup(s, 9)
+            make_user(s, role="admin")
+        path = tmp_path / "failing.csv"
+        path.write_bytes(_file(120, 9))
+        monkeypatch.setattr(earning_jobs, "INLINE_MAX", 10)
+        monkeypatch.setattr(earning_jobs, "BATCH", 50)
+        real = earning_bulk.earn_for_imported
+
+        def broken(*a, **k):
+            raise RuntimeError("server closed the connection")
+
+        monkeypatch.setattr(earning_bulk, "earn_for_imported", broken)
+        out = runner.invoke(app, ["import", "orders", str(path)])
+        text = " ".join(out.output.split())
+        assert out.exit_code == 1 and "server closed the connection" in text
+        item_id = int(text.split("work item #")[1].split(")")[0])
+        assert f"retento work retry {item_id}" in text
+        with make_session_factory(engine)() as s:
+            assert s.scalar(select(func.count()).select_from(Order)) == 120  # saved
+            assert _earned(s) == {}
+        monkeypatch.setattr(earning_bulk, "earn_for_imported", real)
+        again = runner.invoke(app, ["work", "retry", str(item_id)])
+        assert again.exit_code == 0, again.output
+        ran = runner.invoke(app, ["worker", "--once", "--work-only"])
+        assert ran.exit_code == 0, ran.output
+        with make_session_factory(engine)() as s:
+            assert check_ledger(s).ok and _earned(s) == ref
+            wallets = {
+                a.customer_id: (a.balance, a.tier_id)
+                for a in s.scalars(select(ledger.LoyaltyAccount).where(
+                    ledger.LoyaltyAccount.customer_id.is_not(None)))
+            }  # fmt: skip
+            assert wallets == ref_wallets
+    finally:
+        engine.dispose()
+        get_settings.cache_clear()
 
 
 # --- PostgreSQL: the worker's batches, retries and refunds racing them -------------------------

@@ -154,6 +154,12 @@ def run_follow_ups(item_ids: list[int]) -> None:
                 result, error = (item.result, item.error) if item is not None else (None, None)
             if status != "done":
                 err_console.print(f"[bold red]Error:[/] {name} (work item #{item_id}): {error}")
+                if kind is not None and kind.retry_safe:
+                    err_console.print(
+                        f"The import itself is saved. Once the cause is fixed, run this work "
+                        f"again: `retento work retry {item_id}`, then `retento worker --once`.",
+                        markup=False,
+                    )
                 raise typer.Exit(1)
             detail = ", ".join(f"{k} {v}" for k, v in (result or {}).items())
             console.print(f"{name}: done in {time.monotonic() - started:.1f}s ({detail}).")
