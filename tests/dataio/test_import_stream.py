@@ -383,3 +383,46 @@ def test_the_switch_interval_and_the_id_connection_are_given_back(pg, monkeypatc
         _import(pg, csv(bad))
     assert sys.getswitchinterval() == before and pool.checkedout() == 0
     assert _pg_counts(pg) == (100, 200)
+
+
+def test_overlapping_imports_put_the_switch_interval_back_when_the_last_ends(pg, monkeypatch):
+    """Two imports streaming at once in one process (a web process's threads), the first to start
+    ending first: it must not restore the interval under the other, nor the last leave the short
+    one behind."""
+    import sys
+
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+    started: list[int] = []  # thread idents, in the order their streams started
+    both_started, first_closed = threading.Barrier(2), threading.Event()
+    real_init, real_send = order_stream.OrderStream.__init__, order_stream.OrderStream._send
+    real_close = order_stream.OrderStream.close
+
+    init_lock = threading.Lock()
+
+    def init(self, *a, **k):
+        with init_lock:  # "started" in the order the streams really began
+            real_init(self, *a, **k)
+            started.append(threading.get_ident())
+        both_started.wait(10)
+
+    def send(self):
+        seen.append(sys.getswitchinterval())
+        real_send(self)
+
+    def close(self):
+        if threading.get_ident() == started[1]:
+            assert first_closed.wait(10)
+            seen.append(sys.getswitchinterval())  # the other has ended: still short here
+        real_close(self)
+        if threading.get_ident() == started[0]:
+            first_closed.set()
+
+    monkeypatch.setattr(order_stream.OrderStream, "__init__", init)
+    monkeypatch.setattr(order_stream.OrderStream, "_send", send)
+    monkeypatch.setattr(order_stream.OrderStream, "close", close)
+    results = run_parallel(2, lambda i: _import(pg, csv(rows(200, prefix="AB"[i]))))
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert seen and set(seen) == {order_stream.SWITCH_INTERVAL}
+    assert sys.getswitchinterval() == before
+    assert _pg_counts(pg) == (400, 800)

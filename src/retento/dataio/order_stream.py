@@ -50,6 +50,28 @@ IDS_FIRST, IDS_MAX = 1_024, 65_536  # ids drawn ahead: the first block, doubling
 SWITCH_INTERVAL = 0.0005  # seconds; the interpreter's default is 0.005
 
 
+_SWITCH_LOCK = threading.Lock()
+_SWITCH_USERS = 0
+_SWITCH_SAVED = 0.005
+
+
+def _short_switch(on: bool) -> None:
+    """The shorter switch interval while at least one import streams in this process (imports may
+    overlap, in a web process's threads): the interval from before the first is put back when the
+    last ends."""
+    global _SWITCH_USERS, _SWITCH_SAVED
+    with _SWITCH_LOCK:
+        if on:
+            if _SWITCH_USERS == 0:
+                _SWITCH_SAVED = sys.getswitchinterval()
+                sys.setswitchinterval(min(_SWITCH_SAVED, SWITCH_INTERVAL))
+            _SWITCH_USERS += 1
+        else:
+            _SWITCH_USERS -= 1
+            if _SWITCH_USERS == 0:
+                sys.setswitchinterval(_SWITCH_SAVED)
+
+
 class _Batch(list):
     """A chunk of ``(order, id, head, lines)``: each ``head`` a finished ``orders`` row and
     ``lines`` the order's finished ``order_lines`` rows, all ending in a newline. ``checked``:
@@ -115,8 +137,7 @@ class OrderStream:
         self._batch_lines = 0
         self._stop = False
         self._queue: queue.Queue[_Batch | None] = queue.Queue(QUEUE)
-        self._switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch, SWITCH_INTERVAL))
+        _short_switch(True)
         self._thread = threading.Thread(target=self._run, name="retento-import-copy", daemon=True)
         self._thread.start()
 
@@ -164,7 +185,7 @@ class OrderStream:
     def _release(self) -> None:
         """The id connection back to the pool and the switch interval as it was (once)."""
         if not self._id_conn.closed:
-            sys.setswitchinterval(self._switch)
+            _short_switch(False)
             self._id_conn.close()
 
     def close(self) -> None:
