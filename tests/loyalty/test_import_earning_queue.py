@@ -4,8 +4,12 @@ safe against refunds of the orders made before their batch runs (PostgreSQL)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -134,7 +138,10 @@ def test_the_wizard_result_shows_the_queued_points(
     assert 'id="import-follow-ups"' not in run(web, job, "all").text
 
 
-def _cli_import(tmp_path, monkeypatch, name: str, inline_max: int) -> tuple[dict, dict, str]:
+@contextmanager
+def _cli_db(tmp_path, monkeypatch, name: str, inline_max: int) -> Iterator[tuple[Any, Path]]:
+    """A file database with members and an admin as ``RETENTO_DATABASE_URL``, and an order file
+    of 120 orders; imports with more than ``inline_max`` new orders queue their earning."""
     url = f"sqlite:///{tmp_path / name}"
     upgrade(url)
     monkeypatch.setenv("RETENTO_DATABASE_URL", url)
@@ -148,19 +155,27 @@ def _cli_import(tmp_path, monkeypatch, name: str, inline_max: int) -> tuple[dict
         path.write_bytes(_file(120, 9))
         monkeypatch.setattr(earning_jobs, "INLINE_MAX", inline_max)
         monkeypatch.setattr(earning_jobs, "BATCH", 50)  # three transactions
+        yield engine, path
+    finally:
+        engine.dispose()
+        get_settings.cache_clear()
+
+
+def _wallets(s) -> dict:
+    return {
+        a.customer_id: (a.balance, a.tier_id)
+        for a in s.scalars(select(ledger.LoyaltyAccount).where(
+            ledger.LoyaltyAccount.customer_id.is_not(None)))
+    }  # fmt: skip
+
+
+def _cli_import(tmp_path, monkeypatch, name: str, inline_max: int) -> tuple[dict, dict, str]:
+    with _cli_db(tmp_path, monkeypatch, name, inline_max) as (engine, path):
         out = runner.invoke(app, ["import", "orders", str(path)])
         assert out.exit_code == 0, out.output
         with make_session_factory(engine)() as s:
             assert check_ledger(s).ok
-            wallets = {
-                a.customer_id: (a.balance, a.tier_id)
-                for a in s.scalars(select(ledger.LoyaltyAccount).where(
-                    ledger.LoyaltyAccount.customer_id.is_not(None)))
-            }  # fmt: skip
-            return _earned(s), wallets, out.output
-    finally:
-        engine.dispose()
-        get_settings.cache_clear()
+            return _earned(s), _wallets(s), out.output
 
 
 def test_cli_import_runs_the_queued_earning_with_the_inline_results(tmp_path, monkeypatch):
@@ -179,19 +194,7 @@ def test_cli_import_whose_earning_fails_is_run_again_from_the_shell(tmp_path, mo
     exits 1 naming the item and how to run it again, and `retento work retry` then `retento
     worker --once` earn exactly what an import earning inline would have."""
     ref, ref_wallets, _out = _cli_import(tmp_path, monkeypatch, "inline.db", 10_000)
-    url = f"sqlite:///{tmp_path / 'failing.db'}"
-    upgrade(url)
-    monkeypatch.setenv("RETENTO_DATABASE_URL", url)
-    get_settings.cache_clear()
-    engine = make_engine(url)
-    try:
-        with transaction(make_session_factory(engine)) as s:
-            _setup(s, 9)
-            make_user(s, role="admin")
-        path = tmp_path / "failing.csv"
-        path.write_bytes(_file(120, 9))
-        monkeypatch.setattr(earning_jobs, "INLINE_MAX", 10)
-        monkeypatch.setattr(earning_jobs, "BATCH", 50)
+    with _cli_db(tmp_path, monkeypatch, "failing.db", 10) as (engine, path):
         real = earning_bulk.earn_for_imported
 
         def broken(*a, **k):
@@ -213,15 +216,7 @@ def test_cli_import_whose_earning_fails_is_run_again_from_the_shell(tmp_path, mo
         assert ran.exit_code == 0, ran.output
         with make_session_factory(engine)() as s:
             assert check_ledger(s).ok and _earned(s) == ref
-            wallets = {
-                a.customer_id: (a.balance, a.tier_id)
-                for a in s.scalars(select(ledger.LoyaltyAccount).where(
-                    ledger.LoyaltyAccount.customer_id.is_not(None)))
-            }  # fmt: skip
-            assert wallets == ref_wallets
-    finally:
-        engine.dispose()
-        get_settings.cache_clear()
+            assert _wallets(s) == ref_wallets
 
 
 # --- PostgreSQL: the worker's batches, retries and refunds racing them -------------------------

@@ -66,6 +66,10 @@ def test_list_shows_the_failed_items_and_why(cli_db):
     assert "#3" not in out and "2 of 2 item(s)." in out
     bad = runner.invoke(app, ["work", "list", "--status", "lost"])
     assert bad.exit_code == 1 and "status must be one of" in _out(bad)
+    as_json = runner.invoke(app, ["work", "list", "--status", "failed", "--json"])
+    body = json.loads(as_json.output)
+    assert body["total"] == 2 and [i["id"] for i in body["items"]] == [2, 1]
+    assert body["items"][1]["error"] == "OperationalError: server closed the connection"
     # Work items are for administrators.
     denied = runner.invoke(app, ["work", "list", "--as", "mia"])
     assert denied.exit_code == 1

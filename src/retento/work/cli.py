@@ -37,7 +37,9 @@ def list_cmd(
         None, "--status", help="Only items of this status (queued, running, done, failed)."
     ),
     limit: int = typer.Option(20, "--limit", min=1, max=500, help="Newest items shown."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per item."),
+    as_json: bool = typer.Option(
+        False, "--json", help='JSON: {"total": N, "items": [...]}, as `retention alerts --json`.'
+    ),
     as_user: str | None = _AS,
 ) -> None:
     """The newest work items, with their status and, for failed ones, why."""
@@ -48,9 +50,8 @@ def list_cmd(
             session, actor=cli_actor(session, as_user), status=status, limit=limit
         )
         rows = [_row(i) for i in items]
-    if as_json:
-        for r in rows:
-            console.print_json(json.dumps(r))
+    if as_json:  # plain print: a console would wrap long lines inside the JSON
+        print(json.dumps({"total": total, "items": rows}, ensure_ascii=False))
         return
     if not rows:
         console.print("No work items" + (f" with status {status}." if status else "."))
@@ -74,7 +75,7 @@ def show_cmd(item_id: int = typer.Argument(..., help="Work item id."), as_user: 
 
     with cli_session() as session:
         row = _row(get_item(session, item_id, actor=cli_actor(session, as_user)))
-    console.print_json(json.dumps(row))
+    print(json.dumps(row, indent=2, ensure_ascii=False))
 
 
 @app.command("retry")
