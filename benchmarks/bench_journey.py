@@ -4,6 +4,9 @@
 
 Prints the median of 3 runs of the funnel (all time and a 365-day period) and of the experience
 summary, with a distinct-customer scan over the same table as the baseline measured in the same run.
+The database also gets as many orders as touchpoints (2 % cancelled, channels round-robin), for the
+funnel that counts orders as "order and deposit" events (``sources=("orders",)``), timed against
+the same baseline and the same scan over touchpoints and orders together.
 """
 
 import statistics
@@ -69,9 +72,21 @@ with eng.begin() as c:
               FROM generate_series(1::bigint, {N_TP}) g
           ) s""")
         )
+        c.execute(
+            text(f"""
+          INSERT INTO orders (customer_id, ordered_at, status, channel, discount, revenue, cost,
+                              profit, refunded, created_at, updated_at, version)
+          SELECT 1 + (g * 40503) % {N_CUST},
+                 timestamptz '2024-01-01' + ((g * 7919) % 900) * interval '1 day',
+                 CASE WHEN g % 50 = 0 THEN 'cancelled' ELSE 'completed' END,
+                 (ARRAY['store','web','phone','email','chat','partner','other'])[1 + g % 7],
+                 0, 10, 6, 4, 0, now(), now(), 1
+          FROM generate_series(1::bigint, {N_TP}) g""")
+        )
         c.execute(text("SET session_replication_role = DEFAULT"))
         c.execute(text("ANALYZE customers"))
         c.execute(text("ANALYZE touchpoints"))
+        c.execute(text("ANALYZE orders"))
 load = time.perf_counter() - t0
 n = eng.connect().execute(text("SELECT count(*) FROM touchpoints")).scalar()
 Session = make_session_factory(eng)
@@ -98,12 +113,33 @@ all_t, fun = timed(lambda s: journey_funnel(s))
 start = datetime(2024, 6, 1, tzinfo=UTC)
 per_t, fun_p = timed(lambda s: journey_funnel(s, start=start, end=start + timedelta(days=365)))
 exp_t, _ = timed(lambda s: experience_summary(s))
+both_t, _ = timed(
+    lambda s: s.execute(
+        text(
+            "SELECT stage, channel, count(DISTINCT customer_id) FROM ("
+            "SELECT customer_id, stage, channel FROM touchpoints UNION ALL "
+            "SELECT customer_id, 'order', channel FROM orders) u GROUP BY stage, channel"
+        )
+    ).all()
+)
+ord_t, fun_o = timed(lambda s: journey_funnel(s, sources=("orders",)))
+ordp_t, _ = timed(
+    lambda s: journey_funnel(s, start=start, end=start + timedelta(days=365), sources=("orders",))
+)
+n_ord = eng.connect().execute(text("SELECT count(*) FROM orders")).scalar()
 print(f"touchpoints={n} customers={N_CUST} load_s={load:.1f}")
 print(f"baseline distinct-customers-by-stage-channel median_s={base_t:.2f}")
 print(f"funnel all-time median_s={all_t:.2f} customers={fun.customers} ratio={all_t / base_t:.2f}")
 print(f"funnel 365-day median_s={per_t:.2f} customers={fun_p.customers} ratio={per_t / base_t:.2f}")
 print(f"experience summary (0 records) median_s={exp_t:.3f}")
+print(f"with {n_ord} orders: baseline over both tables median_s={both_t:.2f}")
+print(
+    f"funnel with orders all-time median_s={ord_t:.2f} customers={fun_o.customers} "
+    f"ratio={ord_t / base_t:.2f} (to the touchpoint baseline), {ord_t / both_t:.2f} (to both)"
+)
+print(f"funnel with orders 365-day median_s={ordp_t:.2f} ratio={ordp_t / base_t:.2f}")
 print("reached:", [s.reached for s in fun.stages])
+print("reached with orders:", [s.reached for s in fun_o.stages])
 print("gaps median days:", [round(g.median_days, 1) if g.median_days else None for g in fun.gaps])
 eng.dispose()
 if not KEEP:

@@ -125,3 +125,56 @@ def test_empty_and_bad_period(db):
     with pytest.raises(InvalidInput) as exc:
         journey_funnel(db, start=DAY0, end=DAY0)
     assert exc.value.field == "until"
+
+
+def test_orders_and_complaints_count_as_stages(db, journeys):
+    """``sources``: orders (not cancelled) are "order and deposit" events, complaints
+    "after-sales service" events, each in its own channel mapped onto the touchpoint ones."""
+    from tests.factories import make_order
+    from tests.factories.complaints import make_complaint
+
+    start, end = journeys
+    b = make_customer(db, name="Journey B2")
+    _tp(db, b, 2, "desire", "ads")
+    # B2 orders on the web on day 6, complains through the web form on day 9: it reaches
+    # after-sales only when complaints count, order only when orders count.
+    make_order(db, b, ordered_at=DAY0 + timedelta(days=6), channel="web")
+    make_complaint(db, customer_id=b.id, channel="web_form", received_at=DAY0 + timedelta(days=9))
+    # A customer with only a partner order in the period and a cancelled one; another whose
+    # only order is after the period.
+    c = make_customer(db, name="Journey C2")
+    make_order(db, c, ordered_at=DAY0 + timedelta(days=3), channel="partner")
+    make_order(db, c, ordered_at=DAY0 + timedelta(days=1), channel="store", status="cancelled")
+    late = make_customer(db, name="Journey late")
+    make_order(db, late, ordered_at=end + timedelta(days=1))
+    db.flush()
+
+    plain = journey_funnel(db, start=start, end=end)
+    assert plain.customers == 8 and plain.sources == []  # the seven + B2 (desire only)
+
+    fun = journey_funnel(db, start=start, end=end, sources=("orders",))
+    assert fun.sources == ["orders"]
+    assert fun.customers == 9  # C2 enters through its order; "late" does not
+    reached = {s.stage: s.reached for s in fun.stages}
+    assert reached["order"] == 2 + 2  # A, E (payment) + B2, C2
+    channels = {(r.stage, r.channel): r.entered for r in fun.channels}
+    assert channels[("order", "web")] == 1  # B2
+    assert channels[("order", "other")] == 1  # C2's partner order; the cancelled one ignored
+    assert channels[("order", "store")] == 1  # A's touchpoint
+    # B2: desire on day 2 → order on day 6; A's desire → order is not adjacent.
+    assert fun.gaps[3].customers == 0  # selection → order: nobody has both
+
+    both = journey_funnel(db, start=start, end=end, sources=("complaints", "orders"))
+    assert both.sources == ["orders", "complaints"]
+    after = {s.stage: (s.reached, s.stopped) for s in both.stages}["after_sales"]
+    assert after == (1, 1)  # B2 through the web form
+    assert {(r.stage, r.channel): r.entered for r in both.channels}[("after_sales", "web")] == 1
+
+
+def test_unknown_source_is_refused(db):
+    from retento.journey.funnel import parse_sources
+
+    assert parse_sources(["orders,complaints", "orders"]) == ("orders", "complaints")
+    with pytest.raises(InvalidInput) as exc:
+        journey_funnel(db, sources=("payments",))
+    assert exc.value.field == "include"

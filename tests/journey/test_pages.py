@@ -53,6 +53,38 @@ def test_journey_insight_page(web, db, users):
     assert r.status_code == 422
 
 
+def test_journey_page_counts_orders_and_complaints_on_request(web, db, users):
+    from tests.factories import make_order
+    from tests.factories.complaints import make_complaint
+
+    ada, bob, _tp = _data(db, users)
+    carol = make_customer(db, name="Carol Order")
+    make_order(db, carol, ordered_at=datetime(2025, 1, 7, tzinfo=UTC), channel="store")
+    make_complaint(db, customer_id=bob.id, received_at=datetime(2025, 1, 9, tzinfo=UTC))
+    db.commit()
+    web.login("analyst")
+
+    def reached(html: str, stage: str) -> str:
+        row = re.search(rf'<tr data-stage="{stage}">(.*?)</tr>', html, re.S).group(1)
+        return re.findall(r'<td class="num">([^<]*)</td>', row)[0]
+
+    r = web.get("/insights/journey?period=all")
+    assert 'id="f-include-orders"' in r.text and 'id="journey-sources"' not in r.text
+    assert reached(r.text, "after_sales") == "0"
+    r = web.get("/insights/journey?period=all&include=orders&include=complaints")
+    assert r.status_code == 200
+    assert 'id="journey-sources"' in r.text
+    assert re.search(r'id="f-include-orders"\s+checked', r.text)
+    assert reached(r.text, "after_sales") == "1"  # Bob's complaint
+    assert reached(r.text, "order") == "3"  # Ada (receipt), Carol's order, Bob (after-sales)
+    # The JSON link keeps the choice.
+    assert "include=orders&amp;include=complaints" in r.text
+    assert web.get("/insights/journey?include=payments").status_code == 422
+    web.post("/locale", data={"lang": "zh_CN", "next": "/insights"})
+    r = web.get("/insights/journey?period=all&include=orders")
+    assert "将订单计为“订货与定金”" in r.text and "除触点外，漏斗还计入" in r.text
+
+
 def test_experience_insight_page_and_filters(web, db, users):
     ada, bob, _tp = _data(db, users)
     web.login("analyst")

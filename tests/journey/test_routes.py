@@ -174,6 +174,30 @@ def test_insight_endpoints(client, tokens, db, users):
     stages = {s["stage"]: s["reached"] for s in data["stages"]}
     assert (stages["desire"], stages["order"], stages["receipt"], stages["payment"]) == (2, 2, 1, 0)
     assert data["gaps"][0]["from_stage"] == "desire"
+    assert data["sources"] == []
+    # Orders and complaints counted as stages on request; an unknown source names the field.
+    from tests.factories import make_order
+    from tests.factories.complaints import make_complaint
+
+    make_order(db, mine, ordered_at=datetime(2025, 6, 1, tzinfo=UTC), channel="web")
+    make_complaint(db, customer_id=mine.id, received_at=datetime(2025, 6, 3, tzinfo=UTC))
+    db.commit()
+    params = {"since": "2025-01-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}
+    r = client.get(
+        "/api/v1/insights/journey",
+        params={**params, "include": ["orders", "complaints"]},
+        headers=tokens["analyst"],
+    )
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["sources"] == ["orders", "complaints"]
+    stages = {s["stage"]: (s["reached"], s["stopped"]) for s in data["stages"]}
+    assert stages["after_sales"] == (1, 1) and stages["order"][0] == 2
+    r = client.get(
+        "/api/v1/insights/journey", params={**params, "include": "payments"},
+        headers=tokens["analyst"],
+    )  # fmt: skip
+    assert r.status_code == 422 and r.json()["field"] == "include.0"
     r = client.get("/api/v1/insights/experience", headers=tokens["analyst"])
     assert r.status_code == 200
     exp = r.json()

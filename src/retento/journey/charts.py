@@ -154,14 +154,15 @@ def mode_chart(request: Request, summary: Summary) -> str:
     )
 
 
-def api_url(path: str, dash: Any, **extra: str) -> str:
-    """The JSON API address of a page's numbers: the period as ``since``/``until``."""
+def api_url(path: str, dash: Any, **extra: str | tuple[str, ...]) -> str:
+    """The JSON API address of a page's numbers: the period as ``since``/``until``; a tuple
+    in ``extra`` repeats its parameter."""
     from urllib.parse import urlencode
 
-    params: dict[str, str] = {}
+    params: dict[str, str | tuple[str, ...]] = {}
     if dash.start is not None:
         params["since"] = dash.start.isoformat()
     if dash.end is not None:
         params["until"] = dash.end.isoformat()
     params |= {k: v for k, v in extra.items() if v}
-    return f"{path}?{urlencode(params)}" if params else path
+    return f"{path}?{urlencode(params, doseq=True)}" if params else path

@@ -15,6 +15,12 @@ Definitions (docs/journey-experience.md):
   that stage; conversion for (k, channel) is the share of those customers who went further.
 - *Time between stages*: for customers with first times at both stage k and stage k+1, in
   that order, the median (and mean) of the gap in days.
+- *Records as stages* (``sources``): orders and complaints happen in the system of record
+  whether or not anyone typed in a touchpoint for them. With ``"orders"`` every order of the
+  period that was not cancelled counts as an "order and deposit" event (at ``ordered_at``, its
+  channel), with ``"complaints"`` every complaint received in the period as an "after-sales
+  service" event (at ``received_at``). Their channels map onto the touchpoint channels
+  (``web_form`` → ``web``; ``partner``, ``social``, ``api`` → ``other``).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from retento.core.db import UTCDateTime
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.touchpoints.models import CHANNELS, STAGES
 
 
@@ -67,6 +73,7 @@ class Funnel:
     stages: list[StageRow] = field(default_factory=list)
     channels: list[ChannelRow] = field(default_factory=list)
     gaps: list[GapRow] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # records counted besides touchpoints
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,19 +111,111 @@ def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
+# Records of other domains counted as journey events: source → (stage, table, time column,
+# condition on the table's alias ``r``). Read by table name only: the funnel is a report.
+SOURCES = ("orders", "complaints")
+_SOURCE_SQL = {
+    "orders": ("order", "orders", "ordered_at", "r.status <> 'cancelled'"),
+    "complaints": ("after_sales", "complaints", "received_at", None),
+}
+
+
+def _channel_sql(column: str) -> str:
+    """A record's channel as a touchpoint channel."""
+    same = ", ".join(f"'{c}'" for c in CHANNELS if c != "other")
+    return (
+        f"CASE WHEN {column} IN ({same}) THEN {column} "
+        f"WHEN {column} = 'web_form' THEN 'web' ELSE 'other' END"
+    )
+
+
+def _firsts_with_sources(where: str, sources: tuple[str, ...], start, end) -> tuple[str, str]:
+    """``f`` (first time per customer and stage over the touchpoints and the records of
+    ``sources``) and ``ch`` (the channels of the events at those first times).
+
+    Each table is aggregated on its own (a record source has one stage: its first time is a
+    plain ``MIN`` by customer), and the channels are joined back per table through its
+    (customer, time) index, as for the touchpoints alone; one relation of all events would be
+    hashed whole and joined back without an index (1.5x slower on 1 M touchpoints and 1 M
+    orders, docs/benchmarks.md)."""
+    raw = [
+        "SELECT customer_id, stage, MIN(occurred_at) AS first_at "
+        f"FROM touchpoints WHERE {where} GROUP BY customer_id, stage"
+    ]
+    chans = [
+        "SELECT f.customer_id, f.stage, MIN(t.channel) AS channel FROM f JOIN touchpoints t "
+        "ON t.customer_id = f.customer_id AND t.stage = f.stage AND t.occurred_at = f.first_at "
+        "GROUP BY f.customer_id, f.stage"
+    ]
+    for src in sources:
+        stage, table, at, cond = _SOURCE_SQL[src]
+        conds = (
+            ([cond] if cond else [])
+            + ([f"r.{at} >= :start"] if start is not None else [])
+            + ([f"r.{at} < :end"] if end is not None else [])
+        )
+        filt = f" WHERE {' AND '.join(conds)}" if conds else ""
+        raw.append(
+            f"SELECT r.customer_id, '{stage}', MIN(r.{at}) FROM {table} r{filt} "
+            "GROUP BY r.customer_id"
+        )
+        join = " AND ".join(
+            [f"f.stage = '{stage}'", "r.customer_id = f.customer_id", f"r.{at} = f.first_at"]
+            + ([cond] if cond else [])
+        )
+        chans.append(
+            f"SELECT f.customer_id, f.stage, MIN({_channel_sql('r.channel')}) FROM f "
+            f"JOIN {table} r ON {join} GROUP BY f.customer_id, f.stage"
+        )
+    f = (
+        "f AS (SELECT customer_id, stage, MIN(first_at) AS first_at FROM ("
+        + " UNION ALL ".join(raw)
+        + ") raw GROUP BY customer_id, stage)"
+    )
+    return f, "ch AS (" + " UNION ALL ".join(chans) + ")"
+
+
+def parse_sources(raw: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """The ``include`` values (repeated or comma-separated) as a tuple of :data:`SOURCES`."""
+    asked = {p.strip() for value in raw or () for p in str(value).split(",") if p.strip()}
+    unknown = sorted(asked - set(SOURCES))
+    if unknown:
+        raise InvalidInput(
+            Msg("include must be one of %(choices)s.", choices=", ".join(SOURCES)),
+            field="include",
+        )
+    return tuple(s for s in SOURCES if s in asked)
+
+
 def journey_funnel(
-    session: Session, *, start: datetime | None = None, end: datetime | None = None
+    session: Session,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    sources: tuple[str, ...] = (),
 ) -> Funnel:
-    """The funnel of the touchpoints with ``start <= occurred_at < end`` (either may be None)."""
+    """The funnel of the touchpoints with ``start <= occurred_at < end`` (either may be None),
+    plus the orders and complaints of the period when ``sources`` names them."""
     if start is not None and end is not None and end <= start:
         raise InvalidInput("The end of the period must come after its start.", field="until")
+    sources = parse_sources(sources)
     dialect = session.get_bind().dialect.name
     where, params = _where(start, end)
-    # First time per (customer, stage) by a hash aggregate, then its channel by joining back
-    # (index ix_touchpoints_customer_time); ties at the same instant take the smallest channel
-    # code. On PostgreSQL this is ~1.6x faster than ROW_NUMBER over a sort of the period's
-    # touchpoints (docs/journey-experience.md).
-    firsts = f"""
+    if sources:
+        f_cte, ch_cte = _firsts_with_sources(where, sources, start, end)
+        firsts = f"""{f_cte}, {ch_cte},
+        firsts AS (
+            SELECT f.customer_id, {_stage_index_sql("f.stage")} AS stage_k, f.first_at,
+                   MIN(ch.channel) AS channel
+            FROM f JOIN ch ON ch.customer_id = f.customer_id AND ch.stage = f.stage
+            GROUP BY f.customer_id, f.stage, f.first_at
+        ),"""
+    else:
+        # First time per (customer, stage) by a hash aggregate, then its channel by joining
+        # back (index ix_touchpoints_customer_time); ties at the same instant take the
+        # smallest channel code. On PostgreSQL this is ~1.6x faster than ROW_NUMBER over a
+        # sort of the period's touchpoints (docs/journey-experience.md).
+        firsts = f"""
         firsts AS (
             SELECT f.customer_id, {_stage_index_sql("f.stage")} AS stage_k, f.first_at,
                    MIN(t.channel) AS channel
@@ -128,7 +227,8 @@ def journey_funnel(
               ON t.customer_id = f.customer_id AND t.stage = f.stage
              AND t.occurred_at = f.first_at
             GROUP BY f.customer_id, f.stage, f.first_at
-        ),
+        ),"""
+    firsts += """
         furthest AS (
             SELECT customer_id, MAX(stage_k) AS kmax FROM firsts GROUP BY customer_id
         )"""
@@ -219,5 +319,11 @@ def journey_funnel(
             )
         )
     return Funnel(
-        start=start, end=end, customers=customers, stages=stages, channels=channels, gaps=gaps
+        start=start,
+        end=end,
+        customers=customers,
+        stages=stages,
+        channels=channels,
+        gaps=gaps,
+        sources=list(sources),
     )

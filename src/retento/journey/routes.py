@@ -4,7 +4,7 @@ experience dashboard data."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -118,11 +118,20 @@ def journey_insight(
     user: CurrentUser,
     since: TimeFilter | None = None,
     until: TimeFilter | None = None,
+    include: Annotated[
+        list[Literal["orders", "complaints"]],
+        Query(
+            description="Records counted as journey events besides the touchpoints: orders "
+            "(not cancelled) as 'order and deposit', complaints as 'after-sales service'."
+        ),
+    ] = [],  # noqa: B006 (FastAPI copies the default)
 ) -> dict[str, Any]:
     """The journey funnel of the touchpoints in ``[since, until)``: customers reaching each
     stage, conversion and drop-off overall and per channel, median days between stages."""
     require(user, service.READ)
-    return journey_funnel(session, start=_utc(since), end=_utc(until)).as_dict()
+    return journey_funnel(
+        session, start=_utc(since), end=_utc(until), sources=tuple(include)
+    ).as_dict()
 
 
 @insights.get("/experience")

@@ -11,12 +11,17 @@ from retento.core.deps import DbSession
 from retento.insights.registry import Insight, register_insight, render_insight
 from retento.journey import labels as _labels  # noqa: F401  (registers the labels)
 from retento.journey.charts import api_url, channel_chart, funnel_chart
-from retento.journey.funnel import journey_funnel
+from retento.journey.funnel import SOURCES, journey_funnel, parse_sources
 from retento.web import dashfilters
 from retento.web.i18n import N_
 from retento.web.render import PageUser, page_router
 
 router = page_router()
+
+SOURCE_LABELS = {
+    "orders": N_("Count orders as “order and deposit”"),
+    "complaints": N_("Count complaints as “after-sales service”"),
+}
 
 register_insight(
     Insight(
@@ -38,7 +43,8 @@ def journey_page(request: Request, session: DbSession, user: PageUser) -> Respon
     """The journey funnel for a period."""
     require(user, "touchpoint:read")
     dash = dashfilters.parse(request, {}, default_period="365")
-    funnel = journey_funnel(session, start=dash.start, end=dash.end)
+    sources = parse_sources(request.query_params.getlist("include"))
+    funnel = journey_funnel(session, start=dash.start, end=dash.end, sources=sources)
     by_stage: dict[str, list] = {}
     for row in funnel.channels:
         by_stage.setdefault(row.stage, []).append(row)
@@ -54,5 +60,6 @@ def journey_page(request: Request, session: DbSession, user: PageUser) -> Respon
             "funnel": funnel_chart(request, funnel),
             "channels": channel_chart(request, funnel),
         },
-        api_url=api_url("/api/v1/insights/journey", dash),
+        api_url=api_url("/api/v1/insights/journey", dash, include=sources),
+        period_checks=[("include", src, SOURCE_LABELS[src], src in sources) for src in SOURCES],
     )
