@@ -221,3 +221,18 @@ def test_invite_list_sent_twice_is_one_distribution(shop, web):
     assert changed.status_code == 409
     assert "This form was already sent with other choices" in changed.text
     assert shop.scalar(select(func.count(SurveyDistribution.id))) == before + 1
+
+
+def test_online_share_counts_web_orders(db):
+    """The share of a customer's orders placed in the web shop (it compared the channel with
+    "online", which no order has, so the feature was 0 for everyone and dropped)."""
+    from datetime import UTC, datetime
+
+    from tests.factories import make_customer, make_order
+
+    c = make_customer(db)
+    for day, channel in ((1, "web"), (2, "store"), (3, "web"), (4, "phone")):
+        make_order(db, c, ordered_at=datetime(2025, 3, day, tzinfo=UTC), channel=channel)
+    db.flush()
+    f = q.behaviour_features(db, datetime(2025, 4, 1, tzinfo=UTC))
+    assert f.loc[c.id, "online_share"] == 0.5

@@ -149,9 +149,19 @@ class Overloaded(RetentoError):
         super().__init__(503, "overloaded", OVERLOADED)
 
 
+SQLITE_BUSY = 5  # primary result code; SQLITE_BUSY_SNAPSHOT (517) and the others share it
+
+
 def is_lock_timeout(exc: BaseException) -> bool:
-    """True for the database error of a lock wait that ran out (``lock_timeout``)."""
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) == LOCK_NOT_AVAILABLE
+    """True for the database error of a lock wait that ran out: PostgreSQL's ``lock_timeout``,
+    or SQLite's "database is locked" (the busy timeout passed, or a transaction that had read
+    could not start writing because another connection wrote meanwhile, which SQLite reports
+    at once instead of waiting). Either way nothing was written and a retry may pass."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+        return True
+    code = getattr(orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == SQLITE_BUSY
 
 
 def problem_response(err: RetentoError) -> JSONResponse:
