@@ -3,8 +3,10 @@ with events and attendance; validation errors name the field; Chinese; permissio
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from retento.audit.models import AuditEntry
@@ -302,3 +304,42 @@ def test_non_manager_cannot_configure(db, client, users):
     analyst = Browser(client)
     analyst.login("analyst")
     assert analyst.post(f"/loyalty/clubs/{club.id}/members", {"customer": "1"}).status_code == 403
+
+
+@pytest.mark.parametrize("locale,heading", [("en", "Earning rules"), ("zh_CN", "积分规则")])
+def test_rates_and_the_point_value_show_the_digits_that_carry_information(
+    db, client, users, locale, heading
+):
+    """A rate stored as 1.0000 or 0.0000 (Numeric(10, 4)) is shown and edited as "1" and "0",
+    a point value stored as 0.010000 as "0.01", and 2.5 stays "2.5"; in English and Chinese."""
+    users["manager"].locale = locale
+    web = _manager(db, client)  # the "Spend" rule, 1 point per unit
+    db.add(LoyaltyRule(name="Birthday", kind="event", event="birthday", rate=Decimal("0")))
+    db.add(LoyaltyRule(name="Double", kind="spend", rate=Decimal("2.5"), fixed_points=0))
+    db.commit()
+    spend = db.scalars(select(LoyaltyRule).where(LoyaltyRule.name == "Spend")).one()
+
+    def rates(html: str, table: str) -> dict[str, str]:
+        body = re.search(rf'id="{table}".*?<tbody>(.*?)</tbody>', html, re.S)
+        assert body, table
+        out = {}
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1), re.S):
+            cells = [
+                re.sub(r"<[^>]+>", "", c).strip()
+                for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+            ]
+            out[cells[0]] = cells[2]
+        return out
+
+    listing = web.get("/loyalty/rules").text
+    assert heading in listing
+    assert rates(listing, "rules-table") == {"Spend": "1", "Birthday": "0", "Double": "2.5"}
+    assert ".0000" not in listing
+    config = web.get("/loyalty/programme").text
+    assert re.search(r'name="point_value"[^>]*value="0.01"', config), config
+    assert "0.010000" not in config and ".0000" not in config
+    edit = web.get(f"/loyalty/rules/{spend.id}").text
+    assert re.search(r'name="rate"[^>]*value="1"', edit), edit
+    # saved back as shown, the rule is unchanged
+    db.expire_all()
+    assert db.get(LoyaltyRule, spend.id).rate == Decimal("1")

@@ -430,3 +430,32 @@ def test_loyalty_dashboard_box_before_any_run(web, unmeasured):
     web.login("manager")
     frag = web.get("/loyalty/types/summary", headers={"HX-Request": "true"})
     assert frag.status_code == 200 and 'id="loyalty-types-none"' in frag.text
+
+
+@pytest.mark.parametrize(
+    "locale,quoted,not_quoted",
+    [("en", "tier Gold", "金卡"), ("zh_CN", "会员等级 金卡", "Gold")],
+)
+def test_the_reason_quotes_the_tier_in_the_readers_language(
+    web, db, users, unmeasured, only_my_panel, locale, quoted, not_quoted
+):
+    """A member of a tier with a Chinese name: a run stores both names and the 360 panel's
+    reason quotes the tier as the reader reads it ("会员等级 金卡", not "会员等级 Gold")."""
+    from retento.loyalty import models as lm
+
+    gold = lm.LoyaltyTier(code="gold", name="Gold", name_zh="金卡", rank=1, threshold=0)
+    db.add(gold)
+    db.flush()
+    cust = unmeasured["inertia"]  # stays out of habit: the reason names the tier
+    db.add(lm.LoyaltyAccount(kind="wallet", customer_id=cust.id, tier_id=gold.id, balance=0))
+    run = store.run_measurement(db, actor=users["admin"], as_of=AS_OF)
+    assert run.status == "succeeded", run.error
+    users["agent"].locale = locale
+    db.commit()
+    row = db.get(LoyaltyMeasurement, cust.id)
+    assert (row.tier_name, row.tier_name_zh) == ("Gold", "金卡")
+    web.login("agent")
+    page = web.get(f"/customers/{cust.id}")
+    assert page.status_code == 200
+    reason = page.text.split('id="loyalty-reason">', 1)[1].split("</dd>", 1)[0]
+    assert quoted in reason and not_quoted not in reason, reason

@@ -180,3 +180,35 @@ def test_dashboard_counts_come_from_the_stats_job(db, client, users):
     make_customer(db)  # not a member: counts unchanged
     d = reports.dashboard(db, actor=users["analyst"])
     assert d.members == 1 and d.tiers == [("—", 1)]
+
+
+def test_member_club_and_event_pages_answer_404_for_an_id_past_int8(db, client, users):
+    """The loyalty pages took their path ids as plain ``int``: past 2^63 the lookup reached the
+    database (PostgreSQL: "bigint out of range", a 422 naming no field). Like every other page
+    they take ``DbId``: no such record can exist, 404, and nothing is written."""
+    c = _member(db, users)
+    web = Browser(client)
+    web.login("manager")
+    past = "9223372036854775808"
+    for path in (
+        f"/loyalty/members/{past}",
+        f"/loyalty/tiers/{past}",
+        f"/loyalty/rules/{past}",
+        f"/loyalty/rewards/{past}",
+        f"/loyalty/clubs/{past}",
+        f"/loyalty/clubs/{past}/events/1",
+        f"/loyalty/clubs/1/events/{past}",
+    ):
+        r = web.get(path)
+        assert r.status_code == 404, (path, r.status_code)
+    for path, form in (
+        (f"/loyalty/members/{past}/redeem", {"points": "1"}),
+        (f"/loyalty/members/{past}/adjust", {"adj_points": "5", "reason": "x"}),
+        (f"/loyalty/clubs/{past}/members", {"customer": str(c.id)}),
+        (f"/loyalty/clubs/{past}/events/1/attendance", {"customer": str(c.id)}),
+    ):
+        r = web.post(path, form)
+        assert r.status_code == 404, (path, r.status_code)
+        assert "outside what the database" not in r.text
+    db.expire_all()
+    assert ledger.get_wallet(db, c.id).balance == 500

@@ -476,6 +476,10 @@ def test_playbook_editor_create_edit_and_conflict(web, db, users):
     assert "Due after (days)" in stale.text
     db.expire_all()
     assert db.get(RetentionPlaybook, pb.id).due_days == 3
+    # A version that is no number is refused, not read as "no version" (the stale check).
+    tampered = web.post(f"/retention/playbooks/{pb.id}/delete", {"version": "abc"})
+    assert tampered.status_code == 422
+    assert db.query(RetentionPlaybook).filter_by(id=pb.id).count() == 1
     assert web.post(f"/retention/playbooks/{pb.id}/delete", {"version": "2"}).status_code == 303
     assert db.query(RetentionPlaybook).filter_by(id=pb.id).count() == 0
 

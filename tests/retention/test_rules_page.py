@@ -4,6 +4,8 @@ rule with field errors (422) and the conflict page for a stale form (409), in En
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from retento.retention.models import RULE_CODES, RetentionConfig, RetentionRule
@@ -157,3 +159,49 @@ def test_rules_page_in_chinese(web, db, users):
     assert "门槛" in form
     bad = web.post("/retention/rules/churn_risk", {**RULE, "threshold": "2", "version": "1"})
     assert bad.status_code == 422 and "风险阈值必须在 0 到 1 之间。" in bad.text
+
+
+def _row(html: str, code: str) -> list[str]:
+    """The cells of a rule's row on the rules list, their text without tags."""
+    row = re.search(rf'<tr id="rule-{code}">(.*?)</tr>', html, re.S)
+    assert row, code
+    return [
+        re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row[1], re.S)
+    ]
+
+
+@pytest.mark.parametrize(
+    "locale,every_class,none",
+    [("en", "All classes", "None"), ("zh_CN", "全部类别", "无")],
+)
+def test_thresholds_by_kind_and_no_classes_means_every_class(
+    web, db, users, locale, every_class, none
+):
+    """The default rules: points (100) and a severity level (2) are whole numbers, the churn
+    risk a probability with two decimals, a multiple its own decimals; a rule that watches no
+    class watches every class (``rules.candidates``) and says so, in English and Chinese."""
+    users["manager"].locale = locale
+    db.commit()
+    web.login("manager")
+    web.get("/retention/rules")  # creates the defaults
+    rhythm = _rule(db, "rhythm")
+    rhythm.threshold = 1.5
+    db.commit()
+    page = web.get("/retention/rules").text
+    cells = {code: _row(page, code) for code in RULE_CODES}
+    threshold = {code: c[2] for code, c in cells.items()}
+    assert threshold == {
+        "churn_risk": "0.70",
+        "rhythm": "1.5",
+        "complaint": "2",
+        "survey": "6",
+        "tier_downgrade": "0",
+        "points_expiring": "100",
+    }
+    classes = {code: c[5] for code, c in cells.items()}
+    for code in ("churn_risk", "survey", "tier_downgrade", "points_expiring"):  # no class chosen
+        assert classes[code] == every_class, (code, classes[code])
+    assert every_class not in classes["complaint"] and none not in classes.values()
+    form = web.get("/retention/rules/points_expiring").text
+    assert re.search(r'name="threshold"[^>]*value="100"', form), form
+    assert "every class" in form if locale == "en" else "所有类别的客户" in form

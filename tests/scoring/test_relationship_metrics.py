@@ -310,6 +310,39 @@ def test_360_panel_both_languages(client, db, users, shop, answers, monkeypatch)
     assert "顾客份额" in zh.text and "产品价值" in zh.text and "客户让渡价值" in zh.text
 
 
+def test_360_panel_names_the_wallet_fields_as_text_in_both_languages(
+    client, db, users, shop, monkeypatch
+):
+    """Without recorded spend the panel says where to record it: ``wallet_spend.<category>``
+    reaches the reader as text (escaped), not as an unknown ``<category>`` tag the browser
+    drops, and its placeholder is in the reader's language."""
+    mine = [p for p in panels.CUSTOMER_PANELS if p.key == "relationship_value"]
+    monkeypatch.setattr(panels, "CUSTOMER_PANELS", mine)
+    web = Browser(client)
+    web.login("agent")
+
+    def note(url: str) -> str:
+        m = re.search(r'<p class="muted" id="sow-none">(.*?)</p>', web.get(url).text, re.S)
+        assert m, url
+        return m.group(1)
+
+    en = note(f"/customers/{shop['a'].id}")
+    assert "<category>" not in en
+    assert "<code>wallet_spend.&lt;category&gt;</code>" in en
+    assert "the custom field <code>wallet_spend</code> (or" in en
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", en))
+    assert text == (
+        "No category spend recorded. Record it in the custom field wallet_spend "
+        "(or wallet_spend.<category>) to see the share of wallet."
+    )
+    web.post("/locale", {"lang": "zh_CN", "next": "/"})
+    zh = note(f"/customers/{shop['a'].id}")
+    assert "<code>wallet_spend.&lt;品类&gt;</code>" in zh
+    assert html_lib.unescape(re.sub(r"<[^>]+>", "", zh)) == (
+        "尚未记录品类支出。在自定义字段 wallet_spend（或 wallet_spend.<品类>）中记录后即可查看顾客份额。"
+    )
+
+
 def test_dashboard_section_both_languages(client, db, users, population):
     run = service.run_scoring(db, ScoreRunCreate(as_of=AS_OF, holdout_weeks=0), actor=None)
     db.commit()

@@ -390,7 +390,7 @@ def test_manager_builds_a_survey_and_sends_it_to_vip_customers(browser, server, 
         assert "VIP wave" in page.inner_text("#distribution-table")
         assert "Tag: vip" in page.inner_text("#distribution-table")
         cells = page.locator("#rates-table tbody tr").first.locator("td").all_inner_texts()
-        assert cells == ["Online link", "2", "0", "0", "0.0%"]
+        assert cells == ["Online link", "2", "0", "0", "0.0 %"]
 
     with live_session(server.url_db) as s:
         survey = s.get(Survey, survey_id)
@@ -792,7 +792,7 @@ def test_manager_reads_nps_csat_ratio_value_and_csi_on_the_results_page(
         assert page.inner_text("#kpi-passives") == str(n - promoters - detractors)
         assert page.inner_text("#kpi-detractors") == str(detractors)
         csat = 100 * res["csat"]["headline"]["top_box_share"]
-        assert page.inner_text("#kpi-csat") == fmt.number(csat, 1) + "%"
+        assert page.inner_text("#kpi-csat") == fmt.number(csat, 1) + " %"
 
         cells = page.locator("#ratio-table tr[data-dimension='product.quality'] td")
         assert cells.all_inner_texts() == [
@@ -849,7 +849,7 @@ def test_manager_reads_nps_csat_ratio_value_and_csi_on_the_results_page(
             ".subtitle"
         )
         assert page.inner_text("#kpi-nps") == fmt.number(nps["score"], 0)
-        assert page.inner_text("#kpi-csat") == fmt.number(csat, 1) + "%"
+        assert page.inner_text("#kpi-csat") == fmt.number(csat, 1) + " %"
         assert page.inner_text("#dv-delivered") == fmt.number(overall["delivered"], 1)
         assert page.locator("#csi-table tr[data-latent='Satisfaction'] td").first.inner_text() == (
             "顾客满意"

@@ -109,12 +109,12 @@ def test_choice_and_scale_distributions_use_labels(web, db, users, small_survey,
     text = page.text
     block = text[text.index('data-question="where"') :]
     block = block[: block.index("</table>")]
-    assert re.search(r'data-value="store"><td>Store</td><td>2</td><td>66[.,]7%', block)
-    assert re.search(r'data-value="web"><td>Web</td><td>1</td><td>33[.,]3%', block)
+    assert re.search(r'data-value="store"><td>Store</td><td>2</td><td>66[.,]7 %', block)
+    assert re.search(r'data-value="web"><td>Web</td><td>1</td><td>33[.,]3 %', block)
     multi = text[text.index('data-question="what"') :]
     multi = multi[: multi.index("</table>")]
     # Shares of a multiple choice are per respondent: A was picked by 2 of 3.
-    assert re.search(r'data-value="a"><td>A</td><td>2</td><td>66[.,]7%', multi)
+    assert re.search(r'data-value="a"><td>A</td><td>2</td><td>66[.,]7 %', multi)
     charts = charts_of(text)
     where_chart = charts["dist-chart-where"]
     assert where_chart["yAxis"]["data"] == ["Store", "Web"]

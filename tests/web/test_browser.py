@@ -205,3 +205,66 @@ def test_the_header_is_one_line_on_a_1366_px_laptop(browser, server, lang):
             page.click("button.lang[value=en]")
             page.wait_for_selector("html[lang=en]", state="attached")
         context.close()
+
+
+# Every KPI value: its text, whether it reaches past its box, and its lines (a value wrapped
+# onto a second line is taller than 1.6 of its font size).
+KPI_FIT = """() => [...document.querySelectorAll('.kpi')].map(k => {
+    const v = k.querySelector('.kpi-value'), box = k.getBoundingClientRect();
+    const r = v.getBoundingClientRect(), size = parseFloat(getComputedStyle(v).fontSize);
+    return {text: v.textContent.trim(), past: v.scrollWidth > v.clientWidth || r.right > box.right,
+            lines: Math.round(r.height / (1.6 * size) + 0.49), size};
+})"""
+
+# Tables on a page that are not inside the scrolling wrapper, and how wide the page is.
+PAGE_FIT = """() => ({width: document.documentElement.scrollWidth,
+    bare: [...document.querySelectorAll('table.data')]
+        .filter(t => !t.closest('.table-wrap')).map(t => t.id || t.className)})"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_kpi_values_and_the_360_page_fit_laptop_and_phone(browser, server, lang):
+    """The home page's KPI boxes hold an amount such as the Chinese "US$128,486.84" on one
+    line, inside the box, on a 1366-px laptop and a 390-px phone; on the phone the customer
+    360 page is no wider than the screen (every panel's table scrolls in its ``table-wrap``)."""
+    customer = server.ids["Acme Trading Ltd"]
+    for width in (1366, 390):
+        context = browser.new_context(
+            viewport={"width": width, "height": 844},
+            is_mobile=width < 500,
+            has_touch=width < 500,
+            locale="en-US",
+        )
+        page = context.new_page()
+        page.set_default_timeout(BROWSER_TIMEOUT_MS)
+        try:
+            login(page, server, "manager")
+            if lang == "zh_CN":
+                page.click("button.lang[value=zh_CN]")
+                page.wait_for_selector("html[lang=zh-CN]", state="attached")
+            page.goto(f"{server.base_url}/")
+            for kpi in page.evaluate(KPI_FIT):
+                assert not kpi["past"] and kpi["lines"] == 1, (width, kpi)
+            # the amounts the review saw overflow the Chinese home page's boxes
+            page.evaluate(
+                """() => { document.querySelector('#kpi-revenue .kpi-value').textContent =
+                               'US$128,486.84';
+                           document.querySelector('#kpi-var .kpi-value').textContent =
+                               'US$228,828.67'; }"""
+            )
+            kpis = {k["text"]: k for k in page.evaluate(KPI_FIT)}
+            for amount in ("US$128,486.84", "US$228,828.67"):
+                assert not kpis[amount]["past"] and kpis[amount]["lines"] == 1, (width, kpis)
+            if width == 1366:  # the laptop keeps the full-size value
+                assert kpis["US$128,486.84"]["size"] == 18.75, kpis
+                continue
+            page.goto(f"{server.base_url}/customers/{customer}")
+            page.wait_for_selector("#customer-experiences")
+            fit = page.evaluate(PAGE_FIT)
+            assert fit == {"width": 390, "bare": []}, fit
+            assert page.locator("#customer-journey").count() == 1  # the panel has both tables
+        finally:
+            if lang == "zh_CN":  # the choice is saved on the user: leave them in English
+                page.click("button.lang[value=en]")
+                page.wait_for_selector("html[lang=en]", state="attached")
+            context.close()

@@ -81,10 +81,14 @@ def retention_charts(request: Request) -> dict[str, Chart]:
     return {
         "value-at-risk": Chart(retention_dashboard._var_chart(request, classes), HALF, 220),
         "reasons": Chart(
-            retention_dashboard._bars(bars, "#cf222e", "Customers"), HALF, 60 + 32 * len(bars)
+            retention_dashboard._bars(request, bars, "#cf222e", "Customers"),
+            HALF,
+            60 + 32 * len(bars),
         ),
         "alerts": Chart(
-            retention_dashboard._bars([("No purchase in 90 days", 118)], "#d4a72c", "Alerts"),
+            retention_dashboard._bars(
+                request, [("No purchase in 90 days", 118)], "#d4a72c", "Alerts"
+            ),
             HALF,
             60 + 32,
         ),
@@ -354,6 +358,7 @@ def insight_charts(request: Request) -> dict[str, Chart]:
         f"2025-{m:02d}-01" for m in range(1, 13)
     ]
     result = {
+        "kpi": "revenue",
         "unit": "money",
         "model": "ETS(A,N,A)",
         "seasonal_period": 12,

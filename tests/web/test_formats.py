@@ -72,3 +72,36 @@ def test_refunds_and_order_discounts_have_the_formatters_minus_sign(web, db, use
     page = web.get(f"/customers/{customer.id}").text
     assert f"<strong>{fmt.money(Decimal('-12.50'))}</strong>" in page
     assert MINUS_SIGN + "$" not in page
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
+def test_decimal_writes_the_digits_that_carry_information(locale):
+    """``fmt.decimal`` for stored numbers padded with zeros (a rate ``Numeric(10, 4)``, a point
+    value ``Numeric(12, 6)``, a float threshold), ``decimal_input`` for their form fields."""
+    from retento.web.forms import decimal_input
+
+    fmt = Formatter(locale)
+    shown = [
+        fmt.decimal(v)
+        for v in (
+            Decimal("1.0000"),
+            Decimal("0.0000"),
+            Decimal("0.010000"),
+            100.0,
+            2.0,
+            1.25,
+            0.1,
+            Decimal("1234567.50"),
+            Decimal("-0.0000001"),
+            None,
+        )
+    ]
+    assert shown == ["1", "0", "0.01", "100", "2", "1.25", "0.1", "1,234,567.5", "0", "—"]
+    assert fmt.decimal(Decimal("0.123456789"), 3) == "0.123"
+    assert [decimal_input(v) for v in (Decimal("1.0000"), Decimal("0.010000"), 100.0, 0.7)] == [
+        "1",
+        "0.01",
+        "100",
+        "0.7",
+    ]
+    assert decimal_input(None) == "" and decimal_input(Decimal("1E+3")) == "1000"

@@ -87,8 +87,10 @@ def test_customer_360_shows_every_part_in_few_round_trips(web, engine, rich_cust
     # 20 today: the session row and its user in one statement; the loyalty-type panel's row,
     # run and "ever measured" in one (three before), the relationship panel's value settings
     # with the delivered value (three statements, now two). 37 before this work (one query per
-    # panel part, lazy loads in the template).
-    assert sql.n <= 20, sql.seen
+    # panel part, lazy loads in the template). 25 since the timeline merges the other domains'
+    # records: one bounded statement each for this customer's complaints, survey responses,
+    # loyalty wallet, retention records (one probe) and e-mails.
+    assert sql.n <= 25, sql.seen
 
 
 def test_customer_360_of_a_missing_customer_is_404(web, users):

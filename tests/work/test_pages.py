@@ -9,8 +9,8 @@ import re
 from retento.core.db import utcnow
 from retento.jobs import load_jobs
 from retento.web.i18n import translations
-from retento.work import leases
-from retento.work.models import JobLease
+from retento.work import leases, queue
+from retento.work.models import JobLease, WorkItem
 from tests.web.conftest import Browser
 
 
@@ -54,3 +54,65 @@ def test_scheduled_jobs_show_their_label_in_chinese_and_english(client, db, user
     en = web.get("/admin/work").text
     row = _job_row(en, "retention_evaluate")
     assert "Evaluate retention alert rules" in row and ">retention_evaluate<" not in row
+
+
+def _item_row(html: str, item_id: int) -> str:
+    m = re.search(rf'<tr id="work-{item_id}">.*?</tr>', html, re.S)
+    assert m is not None, f"no row for item {item_id}"
+    return m.group(0)
+
+
+def test_every_registered_reference_is_translated_into_chinese():
+    zh = translations("zh_CN")
+    queue.load_kinds()
+    assert {"retention_case", "retention_cases", "loyalty_measurement_run", "score_run"} <= set(
+        queue.REF_LABELS
+    )
+    for prefix, label in queue.REF_LABELS.items():
+        for msgid in filter(None, (label.one, label.span)):
+            assert zh.gettext(msgid) != msgid, f"{prefix}: {msgid!r} has no translation"
+
+
+def test_work_items_say_what_they_work_on_in_words(client, db, users):
+    """QA saw ``retention_cases:405-1107`` and ``loyalty_measurement_run:1``: each domain
+    registers words for its references (``work_ref_label``); the raw reference stays the
+    title for administrators, and a reference no domain registered is shown as it is."""
+    now = utcnow()
+    items = {
+        ref: WorkItem(kind=kind, ref=ref, payload={}, status="done", progress=1.0, created_at=now)
+        for kind, ref in (
+            ("retention.apply", "retention_cases:405-1107"),
+            ("retention.apply", "retention_case:12"),
+            ("loyalty.measure", "loyalty_measurement_run:1"),
+            ("scoring.run", "score_run:3"),
+            ("retention.apply", "mystery:9"),
+        )
+    }
+    db.add_all(items.values())
+    users["admin"].locale = "zh_CN"
+    db.commit()
+    web = Browser(client)
+    web.login("admin")
+    words = {
+        "zh_CN": {
+            "retention_cases:405-1107": "挽回案例 405–1107",
+            "retention_case:12": "挽回案例 #12",
+            "loyalty_measurement_run:1": "忠诚度测量 #1",
+            "score_run:3": "评分运行 #3",
+        },
+        "en": {
+            "retention_cases:405-1107": "Win-back cases 405–1107",
+            "retention_case:12": "Win-back case #12",
+            "loyalty_measurement_run:1": "Measurement run #1",
+            "score_run:3": "Run #3",
+        },
+    }
+    for locale in ("zh_CN", "en"):
+        if locale == "en":
+            web.post("/locale", {"lang": "en", "next": "/admin/work"})
+        page = web.get("/admin/work").text
+        for ref, text in words[locale].items():
+            row = _item_row(page, items[ref].id)
+            assert f'title="{ref}">{text}</span>' in row, (locale, row)
+            assert f"<code>{ref}</code>" not in row
+        assert "<code>mystery:9</code>" in _item_row(page, items["mystery:9"].id)

@@ -218,6 +218,7 @@ def test_each_kind_names_its_own_stages():
 
     class Item:
         id, kind, status, stage, progress = -1, loyalty.name, "running", "store", 0.5
+        ref = None
 
     assert item_view(Item())["stage_label"] == "Storing the measurements"
 

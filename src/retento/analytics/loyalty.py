@@ -32,6 +32,7 @@ column                      meaning
 ``points_redeemed_share``   share of earned loyalty points the customer has redeemed, 0–1
 ``tier_rank``               place of the customer's loyalty tier, 0 (lowest) – 1 (highest)
 ``tier_name``               the tier's name, used in the reason only
+``tier_name_zh``            the tier's Chinese name, used in the Chinese reason (else ``tier_name``)
 ``tenure_days``             days the customer has been a customer
 ``no_alternative``          True: the customer has no alternative supplier (垄断)
 ``affiliated``              True: employee, relative or related company (亲缘)

@@ -61,6 +61,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "points_redeemed_share",
     "tier_rank",
     "tier_name",
+    "tier_name_zh",
     "tenure_days",
     "no_alternative",
     "affiliated",

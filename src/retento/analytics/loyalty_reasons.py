@@ -38,11 +38,9 @@ def _facts(
         "recent": _num(X, "orders_recent"),
         "discount": _num(X, "discount_share"),
         "points": _num(X, "points_redeemed_share"),
-        "tier": (
-            X["tier_name"].astype(object).where(X["tier_name"].notna(), None).to_numpy()
-            if "tier_name" in X.columns
-            else np.full(n_rows, None, dtype=object)
-        ),
+        "tier": _names(X, "tier_name"),
+        # the tier's Chinese name for the Chinese sentence, where it has one
+        "tier_zh": _names(X, "tier_name_zh"),
         "tenure": _num(X, "tenure_days"),
         "sat": _num(X, "satisfaction"),
         "repurchase": _num(X, "repurchase_intent"),
@@ -52,6 +50,13 @@ def _facts(
         "before_rate": before_rate,
         "recent_rate": recent_rate,
     }
+
+
+def _names(X: pd.DataFrame, column: str) -> np.ndarray:
+    """A text column as objects, None where missing (or where there is no such column)."""
+    if column not in X.columns:
+        return np.full(len(X), None, dtype=object)
+    return X[column].astype(object).where(X[column].notna(), None).to_numpy()
 
 
 def _f(v: float) -> str:
@@ -145,10 +150,11 @@ def _reasons(
                 zh.append(f"已兑换 {p * 100:.0f}% 的积分")
         if r in ("R5a", "R5b"):
             tier, tenure = g["tier"], g["tenure"]
+            tier_zh = g["tier_zh"] if _ok(g["tier_zh"]) and g["tier_zh"] else tier
             bits_en, bits_zh = [], []
             if _ok(tier):
                 bits_en.append(f"tier {tier}")
-                bits_zh.append(f"会员等级 {tier}")
+                bits_zh.append(f"会员等级 {tier_zh}")
             if _ok(tenure):
                 years = tenure / 365.25
                 if years >= 1:

@@ -38,6 +38,11 @@ def create(
         "--lang",
         help="The user's language: en or zh_CN (zh and zh-CN too, as other commands take).",
     ),
+    manager: str | None = typer.Option(
+        None,
+        "--manager",
+        help="Username of the user's manager (an active user): their team queue and escalations.",
+    ),
 ) -> None:
     """Create a user (no login needed: whoever runs the CLI administers the installation)."""
     try:
@@ -56,8 +61,24 @@ def create(
             field=str(e["loc"][0]),
         ) from exc
     with cli_session() as session:
+        if manager:
+            lead = _manager(session, manager)
+            data = data.model_copy(update={"manager_id": lead.id})
         user = service.create_user(session, data, actor=None)
-        console.print(f"Created {user.role} [bold]{user.username}[/] (id {user.id}).")
+        reports = f", reports to {manager}" if manager else ""
+        console.print(f"Created {user.role} [bold]{user.username}[/] (id {user.id}{reports}).")
+
+
+def _manager(session, username: str):
+    """The user named by ``--manager`` (refused naming that option when there is none)."""
+    from retento.core.errors import NotFound
+
+    try:
+        return service.get_user_by_name(session, username)
+    except NotFound:
+        raise InvalidInput(
+            Msg("No user named '%(username)s' (--manager).", username=username), field="manager"
+        ) from None
 
 
 @app.command("password")
@@ -147,7 +168,16 @@ def list_() -> None:
     from retento.auth.models import User
 
     with cli_session() as session:
-        table = Table("id", "username", "role", "active", "locale")
-        for u in session.scalars(select(User).order_by(User.id)):
-            table.add_row(str(u.id), u.username, u.role, "yes" if u.is_active else "no", u.locale)
+        table = Table("id", "username", "role", "active", "locale", "manager")
+        users = list(session.scalars(select(User).order_by(User.id)))
+        names = {u.id: u.username for u in users}
+        for u in users:
+            table.add_row(
+                str(u.id),
+                u.username,
+                u.role,
+                "yes" if u.is_active else "no",
+                u.locale,
+                names.get(u.manager_id, "") if u.manager_id else "",
+            )
         console.print(table)

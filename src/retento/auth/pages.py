@@ -15,12 +15,12 @@ from retento.auth.schemas import UserCreate, UserRead, UserUpdate
 from retento.auth.throttle import LoginThrottled
 from retento.core.db import transaction, will_write
 from retento.core.deps import DbSession
-from retento.core.errors import RetentoError, Unauthorized
+from retento.core.errors import InvalidInput, Msg, RetentoError, Unauthorized
 from retento.core.validation import DbId
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import LANGUAGE_NAMES, LOCALES, N_
-from retento.web.labels import register_labels, register_value_labels
+from retento.web.labels import register_field_labels, register_labels, register_value_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
     PageUser,
@@ -169,37 +169,50 @@ def users_list(
     q: str = "",
     role: str = "",
     active: str = "",
+    manager: str = "",
     offset: int = 0,
 ) -> Response:
-    """All users, filtered by name, role and status."""
+    """All users, filtered by name, role, status and team (a manager's direct reports)."""
     active_flag = {"1": True, "0": False}.get(active)
+    manager = manager.strip()
+    if manager and not (manager.isdigit() and len(manager) <= 18):
+        raise InvalidInput(Msg("Unknown manager '%(value)s'.", value=manager[:40]), field="manager")
     rows, _ = service.list_users(
         session,
         user,
         q=q or None,
         role=role or None,
         active=active_flag,
+        manager_id=int(manager) if manager else None,
         sort="username",
         limit=PAGE_SIZE + 1,
         offset=max(offset, 0),
     )
+    has_next, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+    # The "team of" filter offers every user who has reports; the column names each manager.
+    leads = service.team_leads(session, also=int(manager) if manager else None)
     template = "auth/_users_table.html" if request.headers.get("hx-target") else "auth/users.html"
     return render(
         request,
         template,
-        rows=rows[:PAGE_SIZE],
-        has_next=len(rows) > PAGE_SIZE,
+        rows=rows,
+        has_next=has_next,
         offset=max(offset, 0),
         limit=PAGE_SIZE,
         q=q,
         role=role,
         active=active,
+        manager=manager,
         role_options=_role_options(request),
+        managers=service.user_names(session, {u.manager_id for u in rows}),
+        team_options=sorted(
+            ((str(i), name) for i, name in leads.items()), key=lambda p: p[1].casefold()
+        ),
     )
 
 
 @router.get("/admin/users/new")
-def user_new(request: Request, user: PageUser) -> Response:
+def user_new(request: Request, session: DbSession, user: PageUser) -> Response:
     """The form for a new user."""
     require(user, "user:manage")
     return render(
@@ -207,6 +220,7 @@ def user_new(request: Request, user: PageUser) -> Response:
         "auth/user_new.html",
         form={"role": "agent", "locale": "en"},
         role_options=_role_options(request),
+        manager_options=service.manager_choices(session),
     )
 
 
@@ -220,6 +234,7 @@ def user_create(request: Request, raw: PageForm, session: DbSession, user: PageU
     }
     data["password"] = form.get("password") or ""
     data["email"] = data["email"] or None
+    data["manager_id"] = str(form.get("manager_id") or "").strip() or None
     try:
         created = service.create_user(session, UserCreate(**data), actor=user)
     except (ValidationError, RetentoError) as exc:
@@ -233,6 +248,7 @@ def user_create(request: Request, raw: PageForm, session: DbSession, user: PageU
             form=data,
             errors=_translated(request, form_errors(request, exc)),
             role_options=_role_options(request),
+            manager_options=service.manager_choices(session),
         )
     flash(request, tr(request, "User %(name)s was created.", name=created.username))
     return redirect(request, f"/admin/users/{created.id}")
@@ -256,6 +272,8 @@ def _user_page(
         sessions=open_sessions,
         current_session_id=getattr(request.state, "session_row_id", None),
         role_options=_role_options(request),
+        manager_options=service.manager_choices(session, target),
+        manager_name=service.user_names(session, {target.manager_id}).get(target.manager_id),
         **extra,
     )
 
@@ -271,7 +289,9 @@ USER_FIELD_LABELS = {
     "email": N_("Email"),
     "role": N_("Role"),
     "is_active": N_("Active"),
+    "manager_id": N_("Manager"),
 }
+register_field_labels("user", {"manager_id": N_("Manager")})
 
 
 @router.get("/admin/users/{user_id}")
@@ -285,7 +305,7 @@ def user_detail(request: Request, session: DbSession, user: PageUser, user_id: D
 def user_update(
     request: Request, form: PageForm, session: DbSession, user: PageUser, user_id: DbId
 ) -> Response:
-    """Change profile, role or active flag (the last active admin is protected)."""
+    """Change profile, role, manager or active flag (the last active admin is protected)."""
     require(user, "user:manage")
     target = service.get_user(session, user_id)
     changes: dict[str, Any] = {}
@@ -295,6 +315,8 @@ def user_update(
             changes[key] = value or (None if key == "email" else value)
     if "is_active" in form:
         changes["is_active"] = form.get("is_active") == "1"
+    if "manager_id" in form:
+        changes["manager_id"] = str(form.get("manager_id") or "").strip() or None
     try:
         data = UserUpdate(**changes)
         demoting = (data.role not in (None, "admin")) or data.is_active is False
@@ -305,14 +327,21 @@ def user_update(
     except STALE:
         session.rollback()
         current = service.get_user(session, user_id)
+        submitted = data.model_dump(exclude_unset=True, exclude={"version"})
+        stored = UserRead.model_validate(current).model_dump()
+        # The manager by name on both sides, not by id.
+        names = service.user_names(session, {submitted.get("manager_id"), current.manager_id})
+        for values in (submitted, stored):
+            if values.get("manager_id") is not None:
+                values["manager_id"] = names.get(values["manager_id"], values["manager_id"])
         return conflict_page(
             request,
             session,
             entity="user",
             record=current,
             title=current.username,
-            submitted=data.model_dump(exclude_unset=True, exclude={"version"}),
-            current=UserRead.model_validate(current).model_dump(),
+            submitted=submitted,
+            current=stored,
             labels=USER_FIELD_LABELS,
             form=form,
             action=f"/admin/users/{user_id}",
@@ -371,7 +400,7 @@ def user_password(
 
 @router.post("/admin/users/{user_id}/sessions/revoke")
 def user_sessions_revoke(
-    request: Request, session: DbSession, user: PageUser, user_id: int
+    request: Request, session: DbSession, user: PageUser, user_id: DbId
 ) -> Response:
     """Log the user out everywhere: every open web session ends at once (API tokens stay)."""
     require(user, "user:manage")

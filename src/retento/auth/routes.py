@@ -35,12 +35,22 @@ def list_users(
     q: str | None = None,
     role: str | None = None,
     active: bool | None = None,
+    manager_id: DbId | None = None,
     sort: str | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ):
+    """Users; ``manager_id`` lists that manager's direct reports (their team)."""
     rows, total = service.list_users(
-        session, user, q=q, role=role, active=active, sort=sort, limit=limit, offset=offset
+        session,
+        user,
+        q=q,
+        role=role,
+        active=active,
+        manager_id=manager_id,
+        sort=sort,
+        limit=limit,
+        offset=offset,
     )
     return Page(
         items=[UserRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
@@ -100,7 +110,7 @@ def revoke_token(token_id: DbId, session: DbSession, user: CurrentUser):
 
 
 @router.get("/users/{user_id}/sessions", response_model=list[SessionRead])
-def list_sessions(user_id: int, request: Request, session: DbSession, user: CurrentUser):
+def list_sessions(user_id: DbId, request: Request, session: DbSession, user: CurrentUser):
     """The user's open web sessions (the user themself, or `user:manage`)."""
     return service.list_sessions(
         session,
@@ -111,7 +121,7 @@ def list_sessions(user_id: int, request: Request, session: DbSession, user: Curr
 
 
 @router.delete("/users/{user_id}/sessions", response_model=SessionsRevoked)
-def log_out_everywhere(user_id: int, session: DbSession, user: CurrentUser):
+def log_out_everywhere(user_id: DbId, session: DbSession, user: CurrentUser):
     """Log the user out everywhere: every open web session ends (API tokens are not touched)."""
     n = service.log_out_everywhere(session, service.get_user(session, user_id), actor=user)
     return SessionsRevoked(revoked=n)

@@ -38,7 +38,7 @@ def create_user(session: Session, data: UserCreate, *, actor: User | None) -> Us
             field="username",
         )
     if data.manager_id is not None:
-        get_user(session, data.manager_id)
+        check_manager(session, None, data.manager_id)
     check_password(data.password, data.username)
     user = User(
         username=data.username,
@@ -53,6 +53,83 @@ def create_user(session: Session, data: UserCreate, *, actor: User | None) -> Us
     session.flush()
     record(session, actor, "create", "user", user.id, None, snapshot(user))
     return user
+
+
+# A fixed 64-bit key of the advisory lock that serialises manager changes on PostgreSQL.
+_TEAM_LOCK_ID = 0x7465616D5F6D6772  # "team_mgr"
+
+
+def check_manager(session: Session, user_id: int | None, manager_id: int) -> User:
+    """The one check of a newly chosen manager (API, web form and CLI): an existing, active
+    user, not the user themself, and not someone who reports to the user, directly or through
+    others (a cycle would make "my team" and escalation loop). ``user_id`` is None for a user
+    being created (who has no reports yet). 422 naming ``manager_id`` otherwise.
+
+    On PostgreSQL manager changes are serialised by a transaction advisory lock, and the chain
+    is read from the table (not the session's cache): two admins making A report to B and B to
+    A at the same moment cannot both pass the check."""
+    if user_id is not None and manager_id == user_id:
+        raise InvalidInput("A user cannot be their own manager.", field="manager_id")
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_TEAM_LOCK_ID)))
+    row = session.execute(
+        select(User.username, User.is_active, User.manager_id).where(User.id == manager_id)
+    ).one_or_none()
+    if row is None:
+        raise InvalidInput(Msg("User %(id)s does not exist.", id=manager_id), field="manager_id")
+    if not row.is_active:
+        raise InvalidInput(
+            Msg("%(username)s is deactivated and cannot be a manager.", username=row.username),
+            field="manager_id",
+        )
+    if user_id is not None:
+        seen = {manager_id}
+        up = row.manager_id
+        while up is not None and up not in seen:
+            if up == user_id:
+                raise InvalidInput(
+                    Msg(
+                        "%(username)s reports to this user (directly or through others): "
+                        "a user cannot be managed by their own report.",
+                        username=row.username,
+                    ),
+                    field="manager_id",
+                )
+            seen.add(up)
+            up = session.scalar(select(User.manager_id).where(User.id == up))
+    return session.get(User, manager_id)  # type: ignore[return-value]
+
+
+def manager_choices(session: Session, user: User | None = None) -> list[tuple[str, str]]:
+    """Who may be chosen as ``user``'s manager, as (id, name) options: active users other than
+    the user, by username (the check refuses a report of the user on saving); the current
+    manager is kept even when deactivated, so saving the form unchanged keeps it."""
+    stmt = select(User.id, User.username, User.display_name).where(
+        User.is_active.is_(True) | (User.id == (user.manager_id if user else None))
+    )
+    if user is not None:
+        stmt = stmt.where(User.id != user.id)
+    return [
+        (str(i), f"{name} ({username})" if name and name != username else username)
+        for i, username, name in session.execute(stmt.order_by(User.username))
+    ]
+
+
+def user_names(session: Session, ids) -> dict[int, str]:
+    """``{id: display name or username}`` of the users ``ids`` (one query)."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(User.id, User.username, User.display_name).where(User.id.in_(ids))
+    )
+    return {i: name or username for i, username, name in rows}
+
+
+def team_leads(session: Session, *, also: int | None = None) -> dict[int, str]:
+    """``{id: name}`` of every user someone reports to (and ``also``, e.g. a filter's value)."""
+    ids = set(session.scalars(select(User.manager_id).where(User.manager_id.is_not(None))))
+    return user_names(session, ids | ({also} if also is not None else set()))
 
 
 def get_user(session: Session, user_id: int) -> User:
@@ -93,8 +170,8 @@ def update_user(
     ):
         raise InvalidInput("You cannot deactivate or demote yourself.", field="role")
     before = snapshot(user)
-    if "manager_id" in changes and changes["manager_id"] is not None:
-        get_user(session, changes["manager_id"])
+    if changes.get("manager_id") is not None and changes["manager_id"] != user.manager_id:
+        check_manager(session, user.id, changes["manager_id"])
     if "password" in changes:
         check_password(changes["password"], user.username)
     was_active = user.is_active
@@ -122,10 +199,13 @@ def list_users(
     q: str | None = None,
     role: str | None = None,
     active: bool | None = None,
+    manager_id: int | None = None,
     sort: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ):
+    """Users filtered by name, role, status and manager (``manager_id``: that manager's
+    direct reports)."""
     require(actor, "user:manage")
     stmt = select(User)
     if q:
@@ -137,6 +217,8 @@ def list_users(
         stmt = stmt.where(User.role == role)
     if active is not None:
         stmt = stmt.where(User.is_active == active)
+    if manager_id is not None:
+        stmt = stmt.where(User.manager_id == manager_id)
     stmt = apply_sort(
         stmt,
         sort,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,8 +14,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.complaints.models import Complaint, ComplaintCategory, Remedy, SlaPolicy
+from retento.complaints.models import CHANNELS, Complaint, ComplaintCategory, Remedy, SlaPolicy
+from retento.complaints.policies import VALUE_CLASSES
 from retento.core.db import UTCDateTime, utcnow
+from retento.core.errors import InvalidInput, Msg
 from retento.customers.models import Customer
 
 REPURCHASE_DAYS = 90
@@ -51,12 +54,97 @@ def plus_days(session: Session, col: Any, days: int) -> ColumnElement:
     return func.strftime("%Y-%m-%d %H:%M:%f", col, f"+{days} days")
 
 
-def _window(stmt, since: datetime | None, until: datetime | None):
-    if since is not None:
-        stmt = stmt.where(Complaint.received_at >= since)
-    if until is not None:
-        stmt = stmt.where(Complaint.received_at < until)
-    return stmt
+@dataclass(frozen=True)
+class Scope:
+    """Which complaints the figures count: received in ``[since, until)``, from customers of
+    ``value_class`` (the class recorded on the complaint at intake, the one its SLA used),
+    through ``channel``, in category ``category`` or below it (``category_ids``)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    value_class: str | None = None
+    channel: str | None = None
+    category: str | None = None
+    category_ids: tuple[int, ...] | None = None
+
+    def conditions(self) -> list[ColumnElement]:
+        """The ``WHERE`` conditions on ``complaints`` rows."""
+        out: list[ColumnElement] = []
+        if self.since is not None:
+            out.append(Complaint.received_at >= self.since)
+        if self.until is not None:
+            out.append(Complaint.received_at < self.until)
+        if self.value_class is not None:
+            out.append(Complaint.value_class == self.value_class)
+        if self.channel is not None:
+            out.append(Complaint.channel == self.channel)
+        if self.category_ids is not None:
+            out.append(Complaint.category_id.in_(self.category_ids))
+        return out
+
+
+ALL = Scope()
+
+
+def make_scope(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    value_class: str | None = None,
+    channel: str | None = None,
+    category: str | None = None,
+) -> Scope:
+    """A checked ``Scope``: an unknown class, channel or category, or ``until`` not after
+    ``since``, is an ``InvalidInput`` naming the field."""
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("until must be after since.", field="until")
+    value_class = (value_class or "").strip() or None
+    if value_class is not None and value_class not in VALUE_CLASSES:
+        raise InvalidInput(
+            Msg("value_class must be one of %(choices)s.", choices=", ".join(VALUE_CLASSES)),
+            field="value_class",
+        )
+    channel = (channel or "").strip() or None
+    if channel is not None and channel not in CHANNELS:
+        raise InvalidInput(
+            Msg("channel must be one of %(choices)s.", choices=", ".join(CHANNELS)),
+            field="channel",
+        )
+    category = (category or "").strip().lower() or None
+    ids = None
+    if category is not None:
+        ids = _category_and_below(session, category)
+        if not ids:
+            raise InvalidInput(
+                Msg("Unknown complaint category '%(code)s'.", code=category), field="category"
+            )
+    return Scope(since, until, value_class, channel, category, ids)
+
+
+def _category_and_below(session: Session, code: str) -> tuple[int, ...]:
+    """The ids of category ``code`` and of every category under it (empty if unknown)."""
+    rows = session.execute(
+        select(ComplaintCategory.id, ComplaintCategory.parent_id, ComplaintCategory.code)
+    ).all()
+    root = next((i for i, _, c in rows if c == code), None)
+    if root is None:
+        return ()
+    children: dict[int | None, list[int]] = {}
+    for i, parent, _ in rows:
+        children.setdefault(parent, []).append(i)
+    found, todo = [], [root]
+    while todo:
+        i = todo.pop()
+        if i in found:
+            continue
+        found.append(i)
+        todo.extend(children.get(i, []))
+    return tuple(sorted(found))
+
+
+def _window(stmt, scope: Scope | None):
+    return stmt.where(*scope.conditions()) if scope is not None else stmt
 
 
 def quantiles(session: Session, expr: ColumnElement, conds: list, qs=(0.5, 0.9)) -> list:
@@ -82,7 +170,7 @@ def _hours(v: float | None) -> float | None:
     return None if v is None else round(v / 3600.0, 2)
 
 
-def volume(session: Session, since=None, until=None) -> dict:
+def volume(session: Session, scope: Scope | None = None) -> dict:
     """Counts by category (with its English and Chinese names), channel, kind and month."""
     cat = _window(
         select(
@@ -94,17 +182,15 @@ def volume(session: Session, since=None, until=None) -> dict:
         .join(Complaint, Complaint.category_id == ComplaintCategory.id)
         .group_by(ComplaintCategory.code, ComplaintCategory.name, ComplaintCategory.name_zh)
         .order_by(func.count(Complaint.id).desc()),
-        since,
-        until,
+        scope,
     )
     chan = _window(
         select(Complaint.channel, func.count())
         .group_by(Complaint.channel)
         .order_by(func.count().desc()),
-        since,
-        until,
+        scope,
     )
-    kind = _window(select(Complaint.kind, func.count()).group_by(Complaint.kind), since, until)
+    kind = _window(select(Complaint.kind, func.count()).group_by(Complaint.kind), scope)
     return {
         "by_category": [
             {"category": c, "name": n, "name_zh": zh, "count": k}
@@ -115,15 +201,14 @@ def volume(session: Session, since=None, until=None) -> dict:
     }
 
 
-def pareto(session: Session, since=None, until=None) -> list[dict]:
+def pareto(session: Session, scope: Scope | None = None) -> list[dict]:
     """Root causes by frequency with cumulative share (the vital few first)."""
     cause = func.coalesce(Complaint.root_cause, literal("unclassified"))
     stmt = _window(
         select(cause.label("cause"), func.count().label("n"))
         .group_by(cause)
         .order_by(func.count().desc(), cause),
-        since,
-        until,
+        scope,
     )
     rows = session.execute(stmt).all()
     total = sum(n for _, n in rows)
@@ -141,13 +226,9 @@ def pareto(session: Session, since=None, until=None) -> list[dict]:
     return out
 
 
-def response_times(session: Session, since=None, until=None) -> dict:
+def response_times(session: Session, scope: Scope | None = None) -> dict:
     """First-response and resolution time (median, p90, hours) against the SLA targets."""
-    base = []
-    if since is not None:
-        base.append(Complaint.received_at >= since)
-    if until is not None:
-        base.append(Complaint.received_at < until)
+    base = scope.conditions() if scope is not None else []
     fr_expr = seconds_between(session, Complaint.first_responded_at, Complaint.received_at)
     res_expr = seconds_between(session, Complaint.first_resolved_at, Complaint.received_at)
     fr_q = quantiles(session, fr_expr, [*base, Complaint.first_responded_at.is_not(None)])
@@ -156,8 +237,7 @@ def response_times(session: Session, since=None, until=None) -> dict:
         select(func.avg(SlaPolicy.first_response_minutes), func.avg(SlaPolicy.resolution_minutes))
         .select_from(Complaint)
         .join(SlaPolicy, SlaPolicy.id == Complaint.sla_policy_id),
-        since,
-        until,
+        scope,
     )
     fr_target, res_target = session.execute(targets).one()
     counts = session.execute(
@@ -171,8 +251,7 @@ def response_times(session: Session, since=None, until=None) -> dict:
                 func.count(Complaint.first_resolved_at),
                 func.sum(case((Complaint.reopen_count > 0, 1), else_=0)),
             ),
-            since,
-            until,
+            scope,
         )
     ).one()
     total, with_sla, fr_breached, res_breached, responded, resolved, reopened = (
@@ -202,7 +281,7 @@ def response_times(session: Session, since=None, until=None) -> dict:
     }
 
 
-def remedies(session: Session, since=None, until=None) -> dict:
+def remedies(session: Session, scope: Scope | None = None) -> dict:
     """Remedy counts, value and cost by kind for complaints received in the window."""
     stmt = _window(
         select(
@@ -214,8 +293,7 @@ def remedies(session: Session, since=None, until=None) -> dict:
         .join(Complaint, Complaint.id == Remedy.complaint_id)
         .group_by(Remedy.kind)
         .order_by(Remedy.kind),
-        since,
-        until,
+        scope,
     )
     rows = [
         {
@@ -230,7 +308,7 @@ def remedies(session: Session, since=None, until=None) -> dict:
     return {"by_kind": rows, "total_cost": format(total, "f")}
 
 
-def recovery(session: Session, since=None, until=None) -> dict:
+def recovery(session: Session, scope: Scope | None = None) -> dict:
     """Won back at follow-up, resolution CSAT and "would buy again"."""
     row = session.execute(
         _window(
@@ -242,8 +320,7 @@ def recovery(session: Session, since=None, until=None) -> dict:
                 func.count(Complaint.would_buy_again),
                 func.sum(case((Complaint.would_buy_again.is_(True), 1), else_=0)),
             ),
-            since,
-            until,
+            scope,
         )
     ).one()
     followed, won, answered, csat, wba_n, wba_yes = row
@@ -257,7 +334,7 @@ def recovery(session: Session, since=None, until=None) -> dict:
     }
 
 
-def repurchase(session: Session, since=None, until=None, as_of: datetime | None = None) -> dict:
+def repurchase(session: Session, scope: Scope | None = None, as_of: datetime | None = None) -> dict:
     """Share of complaints followed by an order within 90 days, by severity and resolution speed.
 
     Only complaints whose 90-day window has ended by ``as_of`` count, so recent ones do not drag
@@ -288,8 +365,7 @@ def repurchase(session: Session, since=None, until=None, as_of: datetime | None 
             .where(mature)
             .group_by(key)
             .order_by(key),
-            since,
-            until,
+            scope,
         )
         return [
             {
@@ -330,12 +406,10 @@ def _as_param(value: datetime):
     return bindparam("as_of", value, type_=UTCDateTime())
 
 
-def silent_dissatisfied(session: Session, since=None, until=None) -> dict:
+def silent_dissatisfied(session: Session, scope: Scope | None = None) -> dict:
     """Only 1 of 25 dissatisfied customers complains: the estimate behind the visible ones."""
     n, customers = session.execute(
-        _window(
-            select(func.count(), func.count(func.distinct(Complaint.customer_id))), since, until
-        )
+        _window(select(func.count(), func.count(func.distinct(Complaint.customer_id))), scope)
     ).one()
     base = session.scalar(select(func.count()).where(Customer.archived_at.is_(None))) or 0
     raw = customers * SILENT_MULTIPLIER
@@ -353,15 +427,13 @@ def silent_dissatisfied(session: Session, since=None, until=None) -> dict:
     }
 
 
-def monthly(session: Session, since=None, until=None) -> list[dict]:
+def monthly(session: Session, scope: Scope | None = None) -> list[dict]:
     """Complaints per month (received)."""
     if _is_pg(session):
         month = func.to_char(func.date_trunc("month", Complaint.received_at), "YYYY-MM")
     else:
         month = func.strftime("%Y-%m", Complaint.received_at)
-    stmt = _window(
-        select(month.label("m"), func.count()).group_by(month).order_by(month), since, until
-    )
+    stmt = _window(select(month.label("m"), func.count()).group_by(month).order_by(month), scope)
     return [{"month": m, "count": n} for m, n in session.execute(stmt)]
 
 
@@ -371,19 +443,37 @@ def dashboard(
     actor: User,
     since: datetime | None = None,
     until: datetime | None = None,
+    value_class: str | None = None,
+    channel: str | None = None,
+    category: str | None = None,
     as_of: datetime | None = None,
 ) -> dict:
-    """Every figure of the complaints dashboard in one dictionary (JSON-ready)."""
+    """Every figure of the complaints dashboard in one dictionary (JSON-ready), for the
+    complaints received in ``[since, until)`` and, when given, of one value class, channel and
+    category (with its sub-categories)."""
     require(actor, "complaint:read")
+    scope = make_scope(
+        session,
+        since=since,
+        until=until,
+        value_class=value_class,
+        channel=channel,
+        category=category,
+    )
     return {
         "since": since,
         "until": until,
-        "volume": volume(session, since, until),
-        "monthly": monthly(session, since, until),
-        "pareto": pareto(session, since, until),
-        "times": response_times(session, since, until),
-        "remedies": remedies(session, since, until),
-        "recovery": recovery(session, since, until),
-        "repurchase": repurchase(session, since, until, as_of=as_of),
-        "silent_dissatisfied": silent_dissatisfied(session, since, until),
+        "filters": {
+            "value_class": scope.value_class,
+            "channel": scope.channel,
+            "category": scope.category,
+        },
+        "volume": volume(session, scope),
+        "monthly": monthly(session, scope),
+        "pareto": pareto(session, scope),
+        "times": response_times(session, scope),
+        "remedies": remedies(session, scope),
+        "recovery": recovery(session, scope),
+        "repurchase": repurchase(session, scope, as_of=as_of),
+        "silent_dissatisfied": silent_dissatisfied(session, scope),
     }

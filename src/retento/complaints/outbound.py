@@ -35,9 +35,11 @@ FOLLOWUP_PATH = "/complain/followup/"
 STATUS_PATH = "/complain/status/"
 
 KINDS = ("complaint_ack", "complaint_message", "complaint_followup")
-register_kind("complaint_ack", N_("Complaint acknowledgement"))
-register_kind("complaint_message", N_("Message about a complaint"))
-register_kind("complaint_followup", N_("Complaint resolution and follow-up"))
+register_kind("complaint_ack", N_("Complaint acknowledgement"), to_customer="complaint:read")
+register_kind("complaint_message", N_("Message about a complaint"), to_customer="complaint:read")
+register_kind(
+    "complaint_followup", N_("Complaint resolution and follow-up"), to_customer="complaint:read"
+)
 
 
 def complainant_address(c: Complaint, customer: Customer | None) -> str | None:

@@ -199,12 +199,27 @@ def dashboard(
     user: CurrentUser,
     since: TimeFilter | None = Query(None, description="Complaints received from (with zone)."),
     until: TimeFilter | None = Query(None, description="… until (exclusive)."),
+    value_class: str | None = Query(
+        None, description="Only complaints of customers of this value class (vip, major, …)."
+    ),
+    channel: str | None = Query(None, description="Only complaints received on this channel."),
+    category: str | None = Query(
+        None, description="Only complaints in this category (its code) or below it."
+    ),
 ) -> dict:
-    """Every figure of the complaints dashboard."""
+    """Every figure of the complaints dashboard, for the complaints the filters select."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(Msg("%(field)s needs a time zone.", field=name), field=name)
-    return analytics.dashboard(session, actor=user, since=since, until=until)
+    return analytics.dashboard(
+        session,
+        actor=user,
+        since=since,
+        until=until,
+        value_class=value_class,
+        channel=channel,
+        category=category,
+    )
 
 
 @api.get("/timeline/{customer_id}", response_model=list[EventRead])

@@ -8,7 +8,18 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, func, literal, null, select, union_all
+from sqlalchemy import (
+    Integer,
+    String,
+    Text,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from retento.auth.models import User
@@ -131,91 +142,102 @@ def revenue_by_month(
     return [(m, _money(r), _money(p)) for m, r, p in reversed(rows)]
 
 
+# The columns after (kind, at, id), with the type an empty one is cast to.
+_ROW_COLUMNS: dict[str, Any] = {
+    "order_id": Order.id.type,
+    "amount": Order.revenue.type,
+    "status": String(),
+    "channel": String(),
+    "stage": String(),
+    "outcome": String(),
+    "direction": String(),
+    "note": Text(),
+    "owner": String(),
+}
+
+
 @cache
-def _timeline_statement(with_before: bool) -> Any:
+def _timeline_statement(kinds: tuple[str, ...], bound: str | None) -> Any:
+    """The orders/refunds/touchpoints union for ``kinds``; ``bound`` is ``None``, ``"before"``
+    (``at < :before``, ``timeline``) or ``"until"`` (``at <= :until``, the merged timeline's
+    cursor)."""
     owner = aliased(User)
     s = String()
     customer_id = bindparam("customer_id", type_=Order.customer_id.type)
-    orders = select(
-        literal("order", s).label("kind"),
-        Order.ordered_at.label("at"),
-        Order.id.label("id"),
-        Order.id.label("order_id"),
-        Order.revenue.label("amount"),
-        Order.status.label("status"),
-        Order.channel.label("channel"),
-        null().label("stage"),
-        null().label("outcome"),
-        null().label("direction"),
-        Order.note.label("note"),
-        null().label("owner"),
+
+    def row(kind: str, at: Any, id_: Any, **cols: Any) -> Any:
+        # Every column labelled and every NULL typed: each kind is read as its own bounded
+        # subquery, and PostgreSQL takes an untyped NULL in a subquery for text.
+        values = [literal(kind, s).label("kind"), at.label("at"), id_.label("id")]
+        for name, column in _ROW_COLUMNS.items():
+            given = cols.get(name)
+            values.append((cast(null(), column) if given is None else given).label(name))
+        return select(*values)
+
+    orders = row(
+        "order",
+        Order.ordered_at,
+        Order.id,
+        order_id=Order.id,
+        amount=Order.revenue,
+        status=Order.status,
+        channel=Order.channel,
+        note=Order.note,
     ).where(Order.customer_id == customer_id)
     refunds = (
-        select(
-            literal("refund", s),
+        row(
+            "refund",
             Refund.refunded_at,
             Refund.id,
-            Refund.order_id,
-            Refund.amount,
-            null(),
-            null(),
-            null(),
-            null(),
-            null(),
-            Refund.reason,
-            null(),
+            order_id=Refund.order_id,
+            amount=Refund.amount,
+            note=Refund.reason,
         )
         .join(Order, Order.id == Refund.order_id)
         .where(Order.customer_id == customer_id)
     )
     touchpoints = (
-        select(
-            literal("touchpoint", s),
+        row(
+            "touchpoint",
             Touchpoint.occurred_at,
             Touchpoint.id,
-            null(),
-            null(),
-            null(),
-            Touchpoint.channel,
-            Touchpoint.stage,
-            Touchpoint.outcome,
-            Touchpoint.direction,
-            Touchpoint.note,
-            func.coalesce(owner.display_name, owner.username),
+            channel=Touchpoint.channel,
+            stage=Touchpoint.stage,
+            outcome=Touchpoint.outcome,
+            direction=Touchpoint.direction,
+            note=Touchpoint.note,
+            owner=func.coalesce(owner.display_name, owner.username),
         )
         .outerjoin(owner, owner.id == Touchpoint.owner_id)
         .where(Touchpoint.customer_id == customer_id)
     )
-    if with_before:
-        before = bindparam("before", type_=Order.ordered_at.type)
-        orders = orders.where(Order.ordered_at < before)
-        refunds = refunds.where(Refund.refunded_at < before)
-        touchpoints = touchpoints.where(Touchpoint.occurred_at < before)
-    u = union_all(orders, refunds, touchpoints).subquery()
-    return (
-        select(u)
-        .order_by(u.c.at.desc(), u.c.kind, u.c.id.desc())
-        .limit(bindparam("limit", type_=Integer()))
-    )
+    if bound is not None:
+        edge = bindparam(bound, type_=Order.ordered_at.type)
+
+        def cut(column: Any) -> Any:
+            return column < edge if bound == "before" else column <= edge
+
+        orders = orders.where(cut(Order.ordered_at))
+        refunds = refunds.where(cut(Refund.refunded_at))
+        touchpoints = touchpoints.where(cut(Touchpoint.occurred_at))
+    parts = {"order": orders, "refund": refunds, "touchpoint": touchpoints}
+    limit = bindparam("limit", type_=Integer())
+    # Each part is cut to the page size before the union, so a customer with thousands of
+    # orders sorts at most ``limit`` rows per kind, not all of them.
+    bounded = []
+    for k in kinds:
+        part = parts[k].subquery()
+        bounded.append(select(part).order_by(part.c.at.desc(), part.c.id.desc()).limit(limit))
+    u = union_all(*(select(b.subquery()) for b in bounded)).subquery()
+    return select(u).order_by(u.c.at.desc(), u.c.kind, u.c.id.desc()).limit(limit)
 
 
-def timeline(
-    session: Session,
-    customer_id: int,
-    *,
-    actor: User,
-    limit: int = 50,
-    before: datetime | None = None,
-) -> list[TimelineEvent]:
-    """Orders, refunds and touchpoints of one customer, newest first, merged in one SQL query."""
-    require(actor, "order:read")
-    require(actor, "touchpoint:read")
-    values: dict[str, Any] = {"customer_id": customer_id, "limit": limit}
-    if before is not None:
-        values["before"] = before
-    rows = session.execute(_timeline_statement(before is not None), values).all()
+CORE_ORDER = ("order", "refund", "touchpoint")
+
+
+def _events(session: Session, statement: Any, values: dict[str, Any]) -> list[TimelineEvent]:
     out = []
-    for r in rows:
+    for r in session.execute(statement, values).all():
         at_value = r.at
         if isinstance(at_value, str):  # SQLite may hand back text through a UNION
             at_value = UTCDateTime().process_result_value(datetime.fromisoformat(at_value), None)
@@ -236,3 +258,42 @@ def timeline(
             )
         )
     return out
+
+
+def timeline(
+    session: Session,
+    customer_id: int,
+    *,
+    actor: User,
+    limit: int = 50,
+    before: datetime | None = None,
+) -> list[TimelineEvent]:
+    """Orders, refunds and touchpoints of one customer, newest first, merged in one SQL query."""
+    require(actor, "order:read")
+    require(actor, "touchpoint:read")
+    values: dict[str, Any] = {"customer_id": customer_id, "limit": limit}
+    if before is not None:
+        values["before"] = before
+    statement = _timeline_statement(CORE_ORDER, "before" if before is not None else None)
+    return _events(session, statement, values)
+
+
+def core_events(
+    session: Session,
+    customer_id: int,
+    kinds: list[str],
+    *,
+    limit: int,
+    until: datetime | None = None,
+) -> list[TimelineEvent]:
+    """The merged timeline's built-in part (``customers.timeline``): ``kinds`` of orders,
+    refunds and touchpoints at or before ``until``, newest first (the caller checked the
+    reader's permissions)."""
+    chosen = tuple(k for k in CORE_ORDER if k in kinds)
+    if not chosen:
+        return []
+    values: dict[str, Any] = {"customer_id": customer_id, "limit": limit}
+    if until is not None:
+        values["until"] = until
+    statement = _timeline_statement(chosen, "until" if until is not None else None)
+    return _events(session, statement, values)

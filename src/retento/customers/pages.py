@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
@@ -21,12 +22,13 @@ from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
 from retento.core.pagination import apply_sort
 from retento.core.validation import DbId, offset_from_text
-from retento.customers import insights, privacy, search, service
+from retento.customers import insights, privacy, search, service, timeline
 from retento.customers.duplicates import PossibleDuplicate
 from retento.customers.filters import SORT_OPTIONS, list_filters
 from retento.customers.models import CONSENTS, KINDS, Customer, CustomerTag, scope_of
 from retento.customers.panels import panels_for
 from retento.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
+from retento.web.chart_units import money_axis_name
 from retento.web.charts import grid
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import FORM_KEY, PageForm, reissue_key_on_reuse, submitted_key
@@ -51,6 +53,7 @@ router = page_router()
 register_nav(NavItem("customers", N_("Customers"), "/customers", "customer:read", 10))
 
 PAGE_SIZE = 50
+TIMELINE_PAGE = 50
 COUNT_CAP = 10_000
 CONTACT_ROWS = 2
 
@@ -273,7 +276,8 @@ def _chart(request: Request, months: list) -> str:
         "tooltip": {"trigger": "axis"},
         "legend": {"data": [tr(request, "Revenue"), tr(request, "Profit")], "top": 0},
         "xAxis": {"type": "category", "data": [m for m, _, _ in months]},
-        "yAxis": {"type": "value"},
+        # revenue and profit are amounts: the axis names its currency ("Amount ($)")
+        "yAxis": {"type": "value", "name": money_axis_name(request, tr(request, "Amount"))},
         "color": ["#1f6feb", "#22a06b"],
         "series": [
             {
@@ -327,7 +331,7 @@ def customer_360(
         totals=insights.customer_totals(session, customer.id, actor=user),
         months=months,
         chart=_chart(request, months) if months else "",
-        events=insights.timeline(session, customer.id, actor=user, limit=50),
+        **_timeline_context(request, session, user, customer),
         side_panels=[(p, c) for p, c in panels if p.slot == "side"],
         main_panels=[(p, c) for p, c in panels if p.slot != "side"],
         may_change=service.can_change_customer(user, customer),
@@ -335,18 +339,54 @@ def customer_360(
     )
 
 
+def _timeline_context(
+    request: Request,
+    session: Session,
+    user: User,
+    customer: Customer,
+    kind: str = "",
+    cursor: str = "",
+) -> dict[str, Any]:
+    """One page of the merged timeline with the kind filter's choices and the next page's URL."""
+    page = timeline.customer_timeline(
+        session,
+        customer.id,
+        actor=user,
+        locale=request_locale(request),
+        kind=kind or None,
+        limit=TIMELINE_PAGE,
+        cursor=timeline.Cursor.decode(cursor) if cursor else None,
+    )
+    next_url = ""
+    if page.next_cursor is not None:
+        query = {"kind": kind} if kind else {}
+        query["cursor"] = page.next_cursor.encode()
+        next_url = f"/customers/{customer.id}/timeline?{urlencode(query)}"
+    return {
+        "events": page.entries,
+        "timeline_kinds": timeline.visible_kinds(user),
+        "timeline_kind": kind,
+        "timeline_sources": {s.kind: s for s in timeline.timeline_sources()},
+        "timeline_next": next_url,
+        "timeline_more_page": bool(cursor),
+    }
+
+
 @router.get("/customers/{customer_id:int}/timeline")
 def customer_timeline(
     request: Request, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
-    """The timeline alone (htmx refreshes it after a touchpoint is added)."""
+    """The customer's timeline, filtered by ``kind``, from ``cursor`` on: a page of its own, the
+    360 box's content for htmx (after a touchpoint is added, or the filter changed), or only the
+    next entries when htmx asks for older ones."""
     customer = service.get_customer(session, customer_id, actor=user)
-    return render(
-        request,
-        "customers/_timeline.html",
-        customer=customer,
-        events=insights.timeline(session, customer.id, actor=user, limit=50),
-    )
+    kind = request.query_params.get("kind", "").strip()
+    cursor = request.query_params.get("cursor", "").strip()
+    ctx = _timeline_context(request, session, user, customer, kind, cursor)
+    if not is_htmx(request):
+        return render(request, "customers/timeline.html", customer=customer, **ctx)
+    template = "customers/_timeline_items.html" if cursor else "customers/_timeline.html"
+    return render(request, template, customer=customer, **ctx)
 
 
 def _form_values(customer: Customer | None) -> dict[str, Any]:

@@ -76,6 +76,9 @@ def work_ref(job_id: int) -> str:
     return f"import_job:{job_id}"
 
 
+queue.work_ref_label("import_job", N_("Import job #%(id)s"))
+
+
 def progress_of(job_id: int, session: Session | None = None) -> ProgressState | None:
     """The live progress of a job: this process's, else (given a session) the progress its work
     item stored, when another process runs it."""

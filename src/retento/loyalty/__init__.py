@@ -120,3 +120,6 @@ _register_providers()
 # Churn features for scoring runs (retento.scoring.features registry).
 from retento.loyalty import churn_features as _churn_features  # noqa: E402,F401
 from retento.loyalty import merge as _merge  # noqa: E402,F401  (subscribes to customer.merge)
+
+# The customer timeline's loyalty entries (retento.customers.timeline registry).
+from retento.loyalty import timeline as _timeline  # noqa: E402,F401

@@ -24,6 +24,7 @@ from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, NotFound, RetentoError
 from retento.core.types import ID_MAX
+from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.loyalty import clubs, programme
 from retento.loyalty.models import (
@@ -39,7 +40,7 @@ from retento.loyalty.models import (
 from retento.loyalty.schemas import ClubEventIn, ClubIn, RewardIn, RuleIn, TierIn
 from retento.web import pickers
 from retento.web.conflict import STALE, conflict_page, form_version
-from retento.web.forms import PageForm
+from retento.web.forms import PageForm, decimal_input
 from retento.web.i18n import N_
 from retento.web.labels import (
     label_msgid,
@@ -328,7 +329,7 @@ def new_tier(request: Request, session: DbSession, user: PageUser) -> Response:
 
 
 @router.get("/loyalty/tiers/{tier_id:int}")
-def edit_tier(request: Request, session: DbSession, user: PageUser, tier_id: int) -> Response:
+def edit_tier(request: Request, session: DbSession, user: PageUser, tier_id: DbId) -> Response:
     require(user, "loyalty:manage")
     t = _get(session, LoyaltyTier, tier_id, "Tier")
     return _tier_form(request, session, user, t, _tier_values(t))
@@ -378,14 +379,14 @@ def create_tier(request: Request, form: PageForm, session: DbSession, user: Page
 
 @router.post("/loyalty/tiers/{tier_id:int}")
 def update_tier(
-    request: Request, form: PageForm, session: DbSession, user: PageUser, tier_id: int
+    request: Request, form: PageForm, session: DbSession, user: PageUser, tier_id: DbId
 ) -> Response:
     return _save_tier(request, form, session, user, tier_id)
 
 
 @router.post("/loyalty/tiers/{tier_id:int}/delete")
 def delete_tier(
-    request: Request, form: PageForm, session: DbSession, user: PageUser, tier_id: int
+    request: Request, form: PageForm, session: DbSession, user: PageUser, tier_id: DbId
 ) -> Response:
     """Retire a tier: refused while members are in it (move them first)."""
     require(user, "loyalty:manage")
@@ -416,6 +417,7 @@ def rules(request: Request, session: DbSession, user: PageUser) -> Response:
 
 def _rule_values(request: Request, r: LoyaltyRule) -> dict[str, Any]:
     v: dict[str, Any] = {k: getattr(r, k) for k in RULE_FIELDS}
+    v["rate"] = decimal_input(r.rate)  # "1", not the stored "1.0000"
     v["valid_from"] = _local(request, r.valid_from)
     v["valid_until"] = _local(request, r.valid_until)
     v["apply_multiplier"] = r.apply_multiplier
@@ -446,7 +448,7 @@ def new_rule(request: Request, session: DbSession, user: PageUser) -> Response:
 
 
 @router.get("/loyalty/rules/{rule_id:int}")
-def edit_rule(request: Request, session: DbSession, user: PageUser, rule_id: int) -> Response:
+def edit_rule(request: Request, session: DbSession, user: PageUser, rule_id: DbId) -> Response:
     require(user, "loyalty:manage")
     r = _get(session, LoyaltyRule, rule_id, "Rule")
     return _rule_form(request, session, user, r, _rule_values(request, r))
@@ -503,14 +505,14 @@ def create_rule(request: Request, form: PageForm, session: DbSession, user: Page
 
 @router.post("/loyalty/rules/{rule_id:int}")
 def update_rule(
-    request: Request, form: PageForm, session: DbSession, user: PageUser, rule_id: int
+    request: Request, form: PageForm, session: DbSession, user: PageUser, rule_id: DbId
 ) -> Response:
     return _save_rule(request, form, session, user, rule_id)
 
 
 @router.post("/loyalty/rules/{rule_id:int}/active")
 def toggle_rule(
-    request: Request, form: PageForm, session: DbSession, user: PageUser, rule_id: int
+    request: Request, form: PageForm, session: DbSession, user: PageUser, rule_id: DbId
 ) -> Response:
     """Deactivate (or reactivate) a rule; its past awards stay in the ledger."""
     require(user, "loyalty:manage")
@@ -560,7 +562,7 @@ def new_reward(request: Request, session: DbSession, user: PageUser) -> Response
 
 
 @router.get("/loyalty/rewards/{reward_id:int}")
-def edit_reward(request: Request, session: DbSession, user: PageUser, reward_id: int) -> Response:
+def edit_reward(request: Request, session: DbSession, user: PageUser, reward_id: DbId) -> Response:
     require(user, "loyalty:manage")
     r = _get(session, LoyaltyReward, reward_id, "Reward")
     values = {k: getattr(r, k) for k in REWARD_FIELDS} | {"active": r.active, "version": r.version}
@@ -605,7 +607,7 @@ def create_reward(request: Request, form: PageForm, session: DbSession, user: Pa
 
 @router.post("/loyalty/rewards/{reward_id:int}")
 def update_reward(
-    request: Request, form: PageForm, session: DbSession, user: PageUser, reward_id: int
+    request: Request, form: PageForm, session: DbSession, user: PageUser, reward_id: DbId
 ) -> Response:
     return _save_reward(request, form, session, user, reward_id)
 
@@ -673,7 +675,7 @@ def _club_page(
 
 
 @router.get("/loyalty/clubs/{club_id:int}")
-def club(request: Request, session: DbSession, user: PageUser, club_id: int) -> Response:
+def club(request: Request, session: DbSession, user: PageUser, club_id: DbId) -> Response:
     """A club: its members, its events, forms to add a member and plan an event."""
     return _club_page(request, session, user, club_id)
 
@@ -693,7 +695,7 @@ def _find_customer(request: Request, session: Session, value: str, field: str) -
 
 @router.post("/loyalty/clubs/{club_id:int}/members")
 def add_member(
-    request: Request, form: PageForm, session: DbSession, user: PageUser, club_id: int
+    request: Request, form: PageForm, session: DbSession, user: PageUser, club_id: DbId
 ) -> Response:
     require(user, "loyalty:redeem")
     clubs._club(session, club_id)
@@ -713,7 +715,7 @@ def add_member(
 
 @router.post("/loyalty/clubs/{club_id:int}/events")
 def create_event(
-    request: Request, form: PageForm, session: DbSession, user: PageUser, club_id: int
+    request: Request, form: PageForm, session: DbSession, user: PageUser, club_id: DbId
 ) -> Response:
     require(user, "loyalty:manage")
     clubs._club(session, club_id)
@@ -775,7 +777,7 @@ def _event_page(
 
 @router.get("/loyalty/clubs/{club_id:int}/events/{event_id:int}")
 def club_event(
-    request: Request, session: DbSession, user: PageUser, club_id: int, event_id: int
+    request: Request, session: DbSession, user: PageUser, club_id: DbId, event_id: DbId
 ) -> Response:
     """An event: who attended, and the form to record attendance."""
     return _event_page(request, session, user, club_id, event_id)
@@ -787,8 +789,8 @@ def record_attendance(
     form: PageForm,
     session: DbSession,
     user: PageUser,
-    club_id: int,
-    event_id: int,
+    club_id: DbId,
+    event_id: DbId,
 ) -> Response:
     """Record attendance: a touchpoint on the customer, and club-attendance points if a rule
     awards them (``clubs.attend``)."""

@@ -385,7 +385,8 @@ def _has_tables(session: Session, *names: str) -> bool:
 
 
 def _programme_features(session: Session, ids: list[int] | None) -> pd.DataFrame | None:
-    """Tier rank (0–1) and share of earned points redeemed, when the programme tables exist."""
+    """Tier rank (0–1), the tier's name in English and Chinese (the reasons quote it in the
+    reader's language) and share of earned points redeemed, when the programme tables exist."""
     try:
         from retento.loyalty import models as lm
     except ImportError:  # the programme is not installed
@@ -398,13 +399,13 @@ def _programme_features(session: Session, ids: list[int] | None) -> pd.DataFrame
     members = _frame(
         session,
         _restrict(
-            select(acct.customer_id, tier.rank, tier.name)
+            select(acct.customer_id, tier.rank, tier.name, tier.name_zh)
             .outerjoin(tier, tier.id == acct.tier_id)
             .where(acct.customer_id.is_not(None)),
             acct.customer_id,
             ids,
         ),
-        ["customer_id", "rank", "tier_name"],
+        ["customer_id", "rank", "tier_name", "tier_name_zh"],
     )
     earned = _frame(
         session,
@@ -443,7 +444,7 @@ def _programme_features(session: Session, ids: list[int] | None) -> pd.DataFrame
         earned_v > 0, np.clip(redeemed_v / earned_v.where(earned_v > 0, 1.0), 0, 1), np.nan
     )
     df.attrs["tiers"] = lo is not None
-    return df[["customer_id", "tier_rank", "tier_name", "points_redeemed_share"]]
+    return df[["customer_id", "tier_rank", "tier_name", "tier_name_zh", "points_redeemed_share"]]
 
 
 def _flag_values(values: pd.Series) -> pd.Series:

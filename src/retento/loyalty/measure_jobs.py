@@ -70,6 +70,9 @@ def work_ref(run_id: int) -> str:
     return f"loyalty_measurement_run:{run_id}"
 
 
+queue.work_ref_label("loyalty_measurement_run", N_("Measurement run #%(id)s"))
+
+
 def enqueue_started_run(session: Session, run: LoyaltyMeasurementRun, actor_id: int | None) -> int:
     """Queue a run recorded by ``store.start_run`` (in the caller's transaction); the item id."""
     item = queue.enqueue(

@@ -92,6 +92,7 @@ class LoyaltyMeasurement(Base):
     points_redeemed_share: Mapped[float | None] = mapped_column(Float)
     tier_rank: Mapped[float | None] = mapped_column(Float)
     tier_name: Mapped[str | None] = mapped_column(String(100))
+    tier_name_zh: Mapped[str | None] = mapped_column(String(100))  # the Chinese reasons quote it
     tenure_days: Mapped[float | None] = mapped_column(Float)
     satisfaction: Mapped[float | None] = mapped_column(Float)
     repurchase_intent: Mapped[float | None] = mapped_column(Float)

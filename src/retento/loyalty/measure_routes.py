@@ -50,6 +50,7 @@ class LoyaltyMeasurementRead(BaseModel):
     discount_share: float | None
     points_redeemed_share: float | None
     tier_name: str | None
+    tier_name_zh: str | None = None
     tenure_days: float | None
     no_alternative: bool
     affiliated: bool

@@ -64,6 +64,7 @@ FEATURE_COLUMNS = (
     "points_redeemed_share",
     "tier_rank",
     "tier_name",
+    "tier_name_zh",
     "tenure_days",
     "no_alternative",
     "affiliated",
@@ -105,6 +106,7 @@ _DESCRIBED = (
     "discount_share",
     "points_redeemed_share",
     "tier_name",
+    "tier_name_zh",
     "tenure_days",
     "satisfaction",
     "repurchase_intent",
@@ -312,6 +314,7 @@ def _replace(
     for col in _BOOL_COLUMNS:
         frame[col] = frame[col].fillna(False).astype(bool)
     frame["tier_name"] = frame["tier_name"].astype(object)
+    frame["tier_name_zh"] = frame["tier_name_zh"].astype(object)
     frame["run_id"] = run.id
     frame["computed_at"] = run.as_of
     values = frame.astype(object).where(frame.notna(), None)
@@ -689,7 +692,9 @@ def stored_for_customer(
     # NaN rather than None in number columns: float columns, the estimator's fast path.
     frame = pd.DataFrame(
         {
-            c: [np.nan if v is None and c not in ("tier_name", "trap_signal") else v]
+            c: [
+                np.nan if v is None and c not in ("tier_name", "tier_name_zh", "trap_signal") else v
+            ]
             for c in _DESCRIBED
             for v in [getattr(row, c)]
         }

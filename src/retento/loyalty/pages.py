@@ -24,7 +24,7 @@ from retento.auth.permissions import can, require
 from retento.core.db import utcnow
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, RetentoError
-from retento.core.validation import id_from_text
+from retento.core.validation import DbId, id_from_text
 from retento.customers.models import Customer
 from retento.customers.panels import Panel, register_panel
 from retento.customers.service import get_customer
@@ -40,7 +40,7 @@ from retento.scoring import pages_filtered
 from retento.scoring import queries as scoring_queries
 from retento.web import pickers
 from retento.web.conflict import STALE, conflict_page, form_version
-from retento.web.forms import PageForm
+from retento.web.forms import PageForm, decimal_input
 from retento.web.i18n import N_
 from retento.web.labels import register_labels
 from retento.web.nav import NavItem, register_nav
@@ -240,14 +240,14 @@ def _in_savepoint(session: Session, fn: Callable[[], Any]) -> Any:
 
 
 @router.get("/loyalty/members/{customer_id:int}")
-def member(request: Request, session: DbSession, user: PageUser, customer_id: int) -> Response:
+def member(request: Request, session: DbSession, user: PageUser, customer_id: DbId) -> Response:
     """Balance, lots with expiry, history and tier progress; redemption for agents."""
     return _member_page(request, session, user, customer_id)
 
 
 @router.post("/loyalty/members/{customer_id:int}/redeem")
 def redeem(
-    request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: int
+    request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
     reward = str(form.get("reward_id") or "").strip()
     pts = str(form.get("points") or "").strip()
@@ -291,7 +291,7 @@ def redeem(
 
 @router.post("/loyalty/members/{customer_id:int}/adjust")
 def adjust(
-    request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: int
+    request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
     try:
         pts = int(str(form.get("adj_points") or "").strip())
@@ -330,11 +330,13 @@ def adjust(
 
 def _config_page(request, session, user, errors=None, form=None, status_code=200) -> Response:
     require(user, "loyalty:manage")
+    current = programme.get_programme(session, actor=user)
     return render(
         request,
         "loyalty/programme.html",
         status_code=status_code,
-        programme=programme.get_programme(session, actor=user),
+        programme=current,
+        point_value=decimal_input(current.point_value),  # "0.01", not the stored "0.010000"
         tiers=programme.list_tiers(session, actor=user),
         rules=programme.list_rules(session, actor=user),
         rewards=programme.list_rewards(session, actor=user),

@@ -20,15 +20,23 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 # code -> untranslated label (message id), in registration order.
 KINDS: dict[str, str] = {}
+# code -> the permission a reader needs to see e-mails of that kind on the customer timeline
+# (e-mails sent to the customer); kinds missing here (to staff, tests) are not shown there.
+TIMELINE_KINDS: dict[str, str] = {}
 _loaded = False
 
 
-def register_kind(code: str, label_msgid: str) -> None:
-    """Make ``code`` a kind of e-mail the outbox accepts, shown as ``label_msgid``."""
+def register_kind(code: str, label_msgid: str, *, to_customer: str | None = None) -> None:
+    """Make ``code`` a kind of e-mail the outbox accepts, shown as ``label_msgid``.
+
+    ``to_customer`` is given for e-mails that go to the customer: the permission (the sending
+    domain's read permission) a reader needs to see them on the customer's timeline."""
     if not code or len(code) > 30:
         raise ValueError(Msg("A mail kind is 1 to 30 characters: %(code)s", code=repr(code)))
     KINDS[code] = label_msgid
     register_labels("mail_kind", {code: label_msgid})
+    if to_customer is not None:
+        TIMELINE_KINDS[code] = to_customer
 
 
 def email_modules() -> list[str]:
@@ -54,6 +62,12 @@ def known_kinds() -> tuple[str, ...]:
     """Every registered kind, after loading the domains' e-mail modules."""
     load_email_modules()
     return tuple(KINDS)
+
+
+def customer_kinds() -> dict[str, str]:
+    """Kinds of e-mail sent to customers, with the permission that shows them on a timeline."""
+    load_email_modules()
+    return dict(TIMELINE_KINDS)
 
 
 def is_kind(code: str | None) -> bool:

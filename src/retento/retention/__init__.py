@@ -132,3 +132,6 @@ subscribe("orders.imported", _orders_imported)
 subscribe("complaint.sla_breached", _sla_breached)
 subscribe("survey.answered", _survey_answered)
 subscribe("loyalty.tier_changed", _tier_changed)
+
+# The customer timeline's churn-warning and win-back entries (retento.customers.timeline).
+from retento.retention import timeline as _timeline  # noqa: E402,F401

@@ -42,6 +42,15 @@ def work_ref(case_id: int) -> str:
     return f"retention_case:{case_id}"
 
 
+# Background work names the cases an item carries out in words, not as the bare reference.
+queue.work_ref_label("retention_case", N_("Win-back case #%(id)s"))
+queue.work_ref_label(
+    BATCH_REF.rstrip(":"),
+    N_("Win-back cases %(id)s"),
+    span=N_("Win-back cases %(first)s–%(last)s"),
+)
+
+
 def batch_ref(case_ids: list[int]) -> str:
     return f"{BATCH_REF}{min(case_ids)}-{max(case_ids)}"
 

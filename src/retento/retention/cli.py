@@ -157,7 +157,8 @@ def report_cmd(
         est, top, money = r["estimate"], r["top_k"], r["revenue"]
         table.add_row(
             f"{r['playbook_id']} {playbook_name(r, locale)}",
-            str(r["n_treated"]),
+            str(r["n_treated"])
+            + (f" ({r['no_phone_consent']} no phone consent)" if r["no_phone_consent"] else ""),
             str(r["n_control"]),
             _pct(est and est["rate_treated"]),
             _pct(est and est["rate_control"]),

@@ -181,11 +181,13 @@ def record_outcome(
         release_open_cases(session, [case.id])
     if note is not None:
         from retento.retention.offers import offer_note
+        from retento.retention.reasons import consent_lines
 
-        # What the loyalty offer did stays on the case (the task page shows it).
-        kept = offer_note(case.note)
-        text = note.strip()[:4800]
-        case.note = "\n".join(x for x in (kept, text) if x) or None
+        # What the loyalty offer did, and a missing consent, stay on the case (the task page
+        # shows the offer; the uplift report counts the cases that could not be phoned).
+        kept = [offer_note(case.note), consent_lines(case.note)]
+        text = note.strip()[:4700]
+        case.note = "\n".join(x for x in (*kept, text) if x) or None
     session.flush()
     record(session, actor, "update", "retention_case", case.id, before, snapshot(case))
     if lost:

@@ -14,6 +14,7 @@ from retento.auth.models import User
 from retento.customers.models import Customer
 from retento.customers.panels import Panel, register_panel
 from retento.retention import reasons
+from retento.retention.consent import CONTACT_KINDS, may_phone, phone_notice
 from retento.retention.models import RetentionAlert, RetentionCase, RetentionPlaybook, RetentionTask
 from retento.retention.tasks import display_texts
 from retento.web.i18n import N_
@@ -92,13 +93,14 @@ def retention_panel(
         "tasks": tasks,
         # The playbook's name in the reader's language (the title was written in the owner's).
         "titles": {k: v[0] for k, v in display_texts(session, tasks, locale).items()},
-        # A case's note when the system wrote it (e.g. no e-mail could be sent), translated.
+        # "Do not call" on the open tasks of a customer who has not agreed to phone calls.
+        "phone": {t.id: phone_notice(customer, locale) for t in tasks if t.kind in CONTACT_KINDS}
+        if not may_phone(customer)
+        else {},
+        # The lines of a case's note the system wrote (no e-mail could be sent, the owner was
+        # asked not to call …), translated; an owner's own text is left to the case.
         "cases": [
-            (
-                c,
-                zh if locale == "zh_CN" else en,
-                reasons.system_note(c.note, locale) if c.note in reasons.SYSTEM_NOTES else "",
-            )
+            (c, zh if locale == "zh_CN" else en, reasons.system_lines(c.note, locale))
             for c, en, zh in cases
         ],
     }

@@ -19,7 +19,7 @@ from retento.core.validation import DbId, id_from_text
 from retento.retention import playbooks, reasons
 from retento.retention.models import ACTIONS, ANY_REASON, CLASSES, RULE_CODES, RetentionPlaybook
 from retento.web.conflict import STALE, conflict_page, form_version
-from retento.web.forms import PageForm
+from retento.web.forms import PageForm, decimal_input
 from retento.web.i18n import N_
 from retento.web.render import (
     PageUser,
@@ -129,7 +129,7 @@ def _form(
         request,
         "retention/playbook_form.html",
         loyalty_active=loyalty_active,
-        point_value=f"{point_value.normalize():f}",
+        point_value=decimal_input(point_value),
         rewards=_reward_options(request, session, pb),
         segments=_segment_options(request, session, pb),
         status_code=status_code,
@@ -344,9 +344,10 @@ def playbook_delete(
 ) -> Response:
     """Delete a playbook without cases (one with cases is disabled instead)."""
     require(user, "retention:manage")
+    version = form_version(form)  # a version that is no number: 422, nothing deleted
     sp = session.begin_nested()
     try:
-        playbooks.delete_playbook(session, playbook_id, actor=user, version=form_version(form))
+        playbooks.delete_playbook(session, playbook_id, actor=user, version=version)
     except STALE:
         sp.rollback()
         flash(

@@ -20,8 +20,8 @@ from retento.core.errors import NotFound, RetentoError
 from retento.retention import reasons, service
 from retento.retention.models import CLASSES, RULE_CODES, SEVERITIES, RetentionConfig, RetentionRule
 from retento.web.conflict import STALE, conflict_page, form_version
-from retento.web.forms import PageForm
-from retento.web.i18n import N_
+from retento.web.forms import PageForm, decimal_input
+from retento.web.i18n import N_, Formatter
 from retento.web.render import (
     PageUser,
     flash,
@@ -65,6 +65,17 @@ THRESHOLD_HELP = {
     "points_expiring": N_("Fewest points expiring that raise an alert."),
 }
 WINDOW_HELP = N_("How far back (or ahead, for expiring points) the rule looks, in days.")
+# The churn risk is a probability, written with two decimals (0.70); the other thresholds are
+# counts, levels, scores and multiples, written with the decimals they have (100, 2, 1.5).
+FIXED_THRESHOLD_DIGITS = {"churn_risk": 2}
+
+
+def threshold_text(fmt: Formatter, code: str, value: float | None) -> str:
+    """A rule's threshold as the rules list shows it: "0.70" for the churn risk, "100" points
+    or severity "2" rather than "100.00" and "2.00", "1.5" times the usual gap."""
+    if code in FIXED_THRESHOLD_DIGITS:
+        return fmt.number(value, FIXED_THRESHOLD_DIGITS[code])
+    return fmt.decimal(value)
 
 
 def _rule_values(rule: RetentionRule) -> dict[str, Any]:
@@ -115,6 +126,8 @@ def _rule_data(request: Request, code: str, form) -> tuple[dict[str, Any], dict[
 
 def _options(request: Request) -> dict[str, Any]:
     locale = request_locale(request)
+    settings = request.app.state.settings
+    fmt = Formatter(locale, settings.timezone, settings.currency)
     return {
         "class_opts": [(c, reasons.label(reasons.CLASS_NAMES, c, locale)) for c in CLASSES],
         "severity_opts": [
@@ -124,6 +137,7 @@ def _options(request: Request) -> dict[str, Any]:
         "class_name": lambda c: reasons.label(reasons.CLASS_NAMES, c, locale),
         "severity_name": lambda s: reasons.label(reasons.SEVERITY_NAMES, s, locale),
         "threshold_help": lambda c: tr(request, THRESHOLD_HELP[c]) if c in THRESHOLD_HELP else "",
+        "threshold_text": lambda c, v: threshold_text(fmt, c, v),
     }
 
 
@@ -197,7 +211,9 @@ def rule_list(request: Request, session: DbSession, user: PageUser) -> Response:
 def rule_edit(request: Request, session: DbSession, user: PageUser, code: str) -> Response:
     require(user, "retention:manage")
     rule = _rule_or_404(session, code, user)
-    return _form(request, user, rule, _rule_values(rule))
+    return _form(
+        request, user, rule, _rule_values(rule) | {"threshold": decimal_input(rule.threshold)}
+    )
 
 
 @router.post("/retention/rules/{code}")

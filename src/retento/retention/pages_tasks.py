@@ -21,6 +21,7 @@ from retento.core.errors import RetentoError
 from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.retention import reasons, tasks
+from retento.retention.consent import phone_notices
 from retento.retention.models import TASK_RESULTS, TASK_STATUSES
 from retento.retention.pages_common import (
     PAGE_SIZE,
@@ -89,6 +90,8 @@ def _page(request: Request, session: Session, user: User, errors=None, status_co
         # language; the owner's own note as typed.
         "notes": {t.id: reasons.system_note(t.note, locale) for t in rows if t.note},
         "settled": settled,
+        # Open tasks of customers who have not agreed to phone calls: "do not call" (consent.py).
+        "phone": phone_notices(session, rows, locale),
         "has_next": has_next,
         "offset": offset,
         "limit": PAGE_SIZE,

@@ -29,6 +29,7 @@ from retento.core.money import ZERO, to_money
 from retento.core.validation import check_name
 from retento.core.versioning import lock_for_edit
 from retento.customers.models import Customer
+from retento.retention.consent import CONTACT_KINDS, may_phone
 from retento.retention.defaults import ensure_defaults
 from retento.retention.models import (
     ACTIONS,
@@ -42,7 +43,13 @@ from retento.retention.models import (
     RetentionSeq,
     RetentionTask,
 )
-from retento.retention.reasons import HELD_OUT_NOTE, LET_GO_NOTE, NO_EMAIL_NOTE, SETTLED_NOTES
+from retento.retention.reasons import (
+    HELD_OUT_NOTE,
+    LET_GO_NOTE,
+    NO_EMAIL_NOTE,
+    NO_PHONE_NOTE,
+    SETTLED_NOTES,
+)
 from retento.web.i18n import N_, installation_locale, system_text
 
 BLOCK = 20
@@ -742,6 +749,10 @@ def _act(
         created_at=now,
         updated_at=now,
     )
+    if task.kind in CONTACT_KINDS and customer is not None and not may_phone(customer):
+        # The task stays (the owner still reaches out: intention to treat), but the customer has
+        # not agreed to phone calls: the case records it, the task list says not to call.
+        case.note = "\n".join(x for x in (case.note, NO_PHONE_NOTE) if x)
     if case.outcome != "pending":
         # The customer came back (or the case was marked lost) before the worker got to the
         # queued action: the task is kept for the record, closed as the settling closes one.

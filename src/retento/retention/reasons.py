@@ -66,14 +66,27 @@ CAME_BACK_NOTE = N_("customer ordered again")
 HELD_OUT_NOTE = N_("held out: control group")
 LET_GO_NOTE = N_("let go (playbook)")
 NO_EMAIL_NOTE = N_("no email consent or address")
+# Written on a treated case whose owner task would have the owner phone a customer who has not
+# agreed to phone calls: the task is still created, and says not to call (playbooks._act).
+NO_PHONE_NOTE = N_("no phone consent: the owner is asked not to call")
 # Written on a task closed because its case settled (below the owner's own note, if any).
 SETTLED_NOTES: dict[str, str] = {
     "came_back": N_("Closed automatically: the customer came back (ordered again)."),
     "lost": N_("Closed automatically: the case was settled as lost."),
 }
 SYSTEM_NOTES = frozenset(
-    (CAME_BACK_NOTE, HELD_OUT_NOTE, LET_GO_NOTE, NO_EMAIL_NOTE, *SETTLED_NOTES.values())
+    (
+        CAME_BACK_NOTE,
+        HELD_OUT_NOTE,
+        LET_GO_NOTE,
+        NO_EMAIL_NOTE,
+        NO_PHONE_NOTE,
+        *SETTLED_NOTES.values(),
+    )
 )
+# The consent lines of a case's note: kept when someone records an outcome note on the case
+# (outcomes.record_outcome), so the report still tells which treated cases could not be acted on.
+CONSENT_NOTES = (NO_EMAIL_NOTE, NO_PHONE_NOTE)
 
 
 def _lang(locale: str) -> str:
@@ -132,6 +145,19 @@ def render_reason(
 def label(table: dict[str, str], key: str, locale: str = "en") -> str:
     """A rule, class, severity or action name in ``locale`` (the key itself if unknown)."""
     return gettext(locale, table[key]) if key in table else key
+
+
+def consent_lines(note: str | None) -> str | None:
+    """The lines of a case note that record a missing consent (``CONSENT_NOTES``), or None."""
+    lines = [x for x in (note or "").split("\n") if x in CONSENT_NOTES]
+    return "\n".join(lines) or None
+
+
+def system_lines(note: str | None, locale: str = "en", sep: str = " · ") -> str:
+    """Only the lines of ``note`` the system wrote, translated (an owner's own text and the
+    offers' fixed lines left out), joined by ``sep``: what the 360 box shows of a case."""
+    lines = [x for x in (note or "").split("\n") if x in SYSTEM_NOTES]
+    return sep.join(gettext(locale, x) for x in lines)
 
 
 def system_note(note: str | None, locale: str = "en") -> str:

@@ -23,6 +23,7 @@ from retento.core.errors import InvalidInput, Msg
 from retento.core.money import ZERO
 from retento.retention.defaults import ensure_defaults
 from retento.retention.models import RetentionCase, RetentionPlaybook
+from retento.retention.reasons import NO_PHONE_NOTE
 
 QINI_POINTS = 21
 
@@ -55,6 +56,7 @@ def playbook_report(
             RetentionCase.risk,
             RetentionCase.reached,
             RetentionCase.offer_accepted,
+            RetentionCase.note.contains(NO_PHONE_NOTE, autoescape=True).label("no_phone"),
         ).where(RetentionCase.playbook_id == playbook.id, _settled(now))
     ).all()
     pending = session.scalar(
@@ -80,6 +82,9 @@ def playbook_report(
         "n_control": len(rows) - sum(treated),
         "reached": sum(1 for r in rows if r.arm == "treated" and r.reached),
         "offers_accepted": sum(1 for r in rows if r.arm == "treated" and r.offer_accepted),
+        # Treated cases whose owner was asked not to call (no phone consent): their task was
+        # still created, so they stay in the treated group (intention to treat).
+        "no_phone_consent": sum(1 for r in rows if r.arm == "treated" and r.no_phone),
         "cost": str(cost.quantize(Decimal("0.01"))),
         "estimate": None,
         "qini": None,

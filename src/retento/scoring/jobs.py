@@ -58,6 +58,9 @@ def work_ref(run_id: int) -> str:
     return f"score_run:{run_id}"
 
 
+queue.work_ref_label("score_run", N_("Run #%(id)s"))
+
+
 def enqueue_started_run(
     session: Session, run: ScoreRun, data: ScoreRunCreate, actor_id: int | None
 ) -> int:

@@ -39,6 +39,9 @@ def work_ref(distribution_id: int) -> str:
     return f"survey_distribution:{distribution_id}"
 
 
+queue.work_ref_label("survey_distribution", N_("Distribution #%(id)s"))
+
+
 def enqueue(
     session: Session, dist: SurveyDistribution, data: DistributionCreate, actor_id: int | None
 ) -> int:

@@ -22,6 +22,7 @@ from retento.core.errors import InvalidInput, Msg
 from retento.customers.models import Customer
 from retento.surveys import metrics
 from retento.surveys.models import (
+    CHANNELS,
     COST_DIMENSIONS,
     Survey,
     SurveyAnswer,
@@ -76,6 +77,94 @@ class Resp:
     )
 
 
+@dataclass(frozen=True)
+class ResponseFilter:
+    """Which completed responses a report reads: completed in ``[since, until)``, on
+    ``channel``, from customers of ``value_class`` in scoring run ``run_id`` (the latest run
+    when the filter was made; no run selects no one). Build it with ``response_filter``."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    channel: str | None = None
+    value_class: str | None = None
+    run_id: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.since, self.until, self.channel, self.value_class))
+
+    def _members(self, column: Any) -> list:
+        from retento.scoring.models import CustomerScore
+
+        if self.value_class is None:
+            return []
+        members = select(CustomerScore.customer_id).where(
+            CustomerScore.run_id == (self.run_id if self.run_id is not None else -1),
+            CustomerScore.value_class == self.value_class,
+        )
+        return [column.in_(members)]
+
+    def conditions(self) -> list:
+        """``WHERE`` conditions on ``survey_responses`` rows."""
+        out: list = []
+        if self.since is not None:
+            out.append(SurveyResponse.completed_at >= self.since)
+        if self.until is not None:
+            out.append(SurveyResponse.completed_at < self.until)
+        if self.channel is not None:
+            out.append(SurveyResponse.channel == self.channel)
+        return out + self._members(SurveyResponse.customer_id)
+
+    def invitation_conditions(self) -> list:
+        """The same filter on ``survey_invitations`` (sent in the period) for response rates."""
+        sent = func.coalesce(SurveyInvitation.sent_at, SurveyInvitation.created_at)
+        out: list = []
+        if self.since is not None:
+            out.append(sent >= self.since)
+        if self.until is not None:
+            out.append(sent < self.until)
+        if self.channel is not None:
+            out.append(SurveyInvitation.channel == self.channel)
+        return out + self._members(SurveyInvitation.customer_id)
+
+
+NO_FILTER = ResponseFilter()
+
+
+def response_filter(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel: str | None = None,
+    value_class: str | None = None,
+) -> ResponseFilter:
+    """A checked ``ResponseFilter``: an unknown channel or value class, or ``until`` not after
+    ``since``, is an ``InvalidInput`` naming the field."""
+    from retento.scoring.models import VALUE_CLASSES
+    from retento.scoring.service import latest_run
+
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("until must be after since.", field="until")
+    channel = (channel or "").strip() or None
+    if channel is not None and channel not in CHANNELS:
+        raise InvalidInput(
+            Msg("channel must be one of %(choices)s.", choices=", ".join(CHANNELS)),
+            field="channel",
+        )
+    value_class = (value_class or "").strip() or None
+    run_id = None
+    if value_class is not None:
+        if value_class not in VALUE_CLASSES:
+            raise InvalidInput(
+                Msg("value_class must be one of %(choices)s.", choices=", ".join(VALUE_CLASSES)),
+                field="value_class",
+            )
+        run = latest_run(session)
+        run_id = run.id if run is not None else None
+    return ResponseFilter(since, until, channel, value_class, run_id)
+
+
 def load_responses(
     session: Session,
     survey_id: int,
@@ -83,8 +172,10 @@ def load_responses(
     since: datetime | None = None,
     until: datetime | None = None,
     customer_ids: Iterable[int] | None = None,
+    flt: ResponseFilter | None = None,
 ) -> list[Resp]:
-    """Completed responses with their numeric and choice answers, in one query."""
+    """Completed responses with their numeric and choice answers, in one query (``flt``
+    narrows them to a period, channel and value class)."""
     stmt = (
         select(
             SurveyResponse.id,
@@ -106,6 +197,8 @@ def load_responses(
         stmt = stmt.where(SurveyResponse.completed_at < until)
     if customer_ids is not None:
         stmt = stmt.where(SurveyResponse.customer_id.in_(list(customer_ids)))
+    if flt is not None:
+        stmt = stmt.where(*flt.conditions())
     out: dict[int, Resp] = {}
     for rid, cid, channel, done, qid, number, expectation, choices in session.execute(stmt):
         r = out.get(rid)
@@ -232,14 +325,22 @@ def survey_results(
     tolerance: float | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    channel: str | None = None,
+    value_class: str | None = None,
 ) -> dict[str, Any]:
-    """Every satisfaction metric of a survey in one report (the results dashboard)."""
+    """Every satisfaction metric of a survey in one report (the results dashboard), over the
+    responses completed in ``[since, until)``, on ``channel``, from customers of
+    ``value_class`` (latest scoring run) when given, with the headline figures split by
+    channel and by value class."""
     require(actor, "survey:read")
     survey = _survey(session, survey_id)
     tol = survey.expectation_tolerance if tolerance is None else tolerance
     if not 0 <= tol <= 0.5:
         raise InvalidInput("tolerance must be between 0 and 0.5.", field="tolerance")
-    resps = load_responses(session, survey.id, since=since, until=until)
+    flt = response_filter(
+        session, since=since, until=until, channel=channel, value_class=value_class
+    )
+    resps = load_responses(session, survey.id, flt=flt)
     vals = _per_question_scores(survey, resps)
     qs = survey.questions
 
@@ -339,17 +440,86 @@ def survey_results(
         },
         "levels": level_counts,
         "word_of_mouth": metrics.word_of_mouth(level_counts),
-        "response_rates": response_rates(session, survey.id),
+        "response_rates": response_rates(session, survey.id, flt),
         "funnel": metrics.expression_funnel(funnel_in, counts, complaints_note=note),
+        "filters": {
+            "since": flt.since,
+            "until": flt.until,
+            "channel": flt.channel,
+            "value_class": flt.value_class,
+        },
+        "split": split(survey, resps, _value_classes(session, customers), headline, levels, nps_qs),
     }
     return finite(report)
 
 
-def response_rates(session: Session, survey_id: int) -> dict[str, Any]:
-    """Invited, opened and completed per channel and per segment (SQL aggregation)."""
+def split(
+    survey: Survey,
+    resps: list[Resp],
+    classes: dict[int, str],
+    headline: SurveyQuestion | None,
+    levels: list[str | None],
+    nps_qs: list[SurveyQuestion],
+) -> dict[str, list[dict[str, Any]]]:
+    """Responses, CSAT (top-box share of the headline rating), NPS, CES and the share of
+    dissatisfied respondents per channel and per value class (``unscored``: no class in the
+    latest run, or no customer)."""
+    ces_q = next((q for q in survey.questions if q.qtype == "ces"), None)
+
+    def numbers(part: list[Resp], q: SurveyQuestion | None) -> list[float | None]:
+        return [] if q is None else [r.answers.get(q.id, (None,))[0] for r in part]
+
+    def figures(group: str, idx: list[int]) -> dict[str, Any]:
+        part = [resps[i] for i in idx]
+        lv = [levels[i] for i in idx if levels[i] is not None]
+        row: dict[str, Any] = {"group": group, "responses": len(part)}
+        row["csat"] = (
+            metrics.csat(
+                numbers(part, headline), headline.scale_min, headline.scale_max
+            ).top_box_share
+            if headline is not None
+            else None
+        )
+        row["nps"] = metrics.nps(numbers(part, nps_qs[0])).score if nps_qs else None
+        row["ces"] = (
+            metrics.ces(numbers(part, ces_q), ces_q.scale_min, ces_q.scale_max).mean
+            if ces_q is not None
+            else None
+        )
+        row["dissatisfied_share"] = (
+            sum(1 for x in lv if x == metrics.DISSATISFIED) / len(lv) if lv else None
+        )
+        return row
+
+    by_channel: dict[str, list[int]] = defaultdict(list)
+    by_class: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(resps):
+        by_channel[r.channel].append(i)
+        cls = classes.get(r.customer_id) if r.customer_id is not None else None
+        by_class[cls or "unscored"].append(i)
+    from retento.scoring.models import VALUE_CLASSES
+
+    class_order = {c: i for i, c in enumerate((*VALUE_CLASSES, "unscored"))}
+    return {
+        "by_channel": [figures(c, by_channel[c]) for c in sorted(by_channel)],
+        "by_value_class": [
+            figures(c, by_class[c])
+            for c in sorted(by_class, key=lambda c: class_order.get(c, len(class_order)))
+        ],
+    }
+
+
+def response_rates(
+    session: Session, survey_id: int, flt: ResponseFilter | None = None
+) -> dict[str, Any]:
+    """Invited, opened and completed per channel and per segment (SQL aggregation); with a
+    filter, the invitations sent in its period, on its channel, to its value class."""
+    flt = flt or NO_FILTER
     opened = func.count(func.coalesce(SurveyInvitation.opened_at, SurveyInvitation.completed_at))
     done = func.count(SurveyInvitation.completed_at)
-    base = select(func.count(), opened, done).where(SurveyInvitation.survey_id == survey_id)
+    base = select(func.count(), opened, done).where(
+        SurveyInvitation.survey_id == survey_id, *flt.invitation_conditions()
+    )
     by_channel = session.execute(
         base.add_columns(SurveyInvitation.channel).group_by(SurveyInvitation.channel)
     ).all()
@@ -361,7 +531,11 @@ def response_rates(session: Session, survey_id: int) -> dict[str, Any]:
     ).all()
     responses = session.execute(
         select(SurveyResponse.channel, func.count())
-        .where(SurveyResponse.survey_id == survey_id, SurveyResponse.status == "completed")
+        .where(
+            SurveyResponse.survey_id == survey_id,
+            SurveyResponse.status == "completed",
+            *flt.conditions(),
+        )
         .group_by(SurveyResponse.channel)
     ).all()
     return {
@@ -384,7 +558,12 @@ def _dimension_scores(survey: Survey, r: Resp) -> dict[str, float]:
 
 
 def delivered_value_report(
-    session: Session, survey_id: int, *, actor: User, limit: int = 100
+    session: Session,
+    survey_id: int,
+    *,
+    actor: User,
+    limit: int = 100,
+    flt: ResponseFilter | None = None,
 ) -> dict[str, Any]:
     """Customer delivered value per customer (latest response), per value class and overall."""
     require(actor, "survey:read")
@@ -394,7 +573,7 @@ def delivered_value_report(
             "No question of this survey measures a delivered-value dimension.", field="survey_id"
         )
     latest: dict[int, Resp] = {}
-    for r in load_responses(session, survey.id):
+    for r in load_responses(session, survey.id, flt=flt):
         if r.customer_id is not None:
             prev = latest.get(r.customer_id)
             if prev is None or (r.completed_at or datetime.min) >= (
@@ -478,8 +657,10 @@ def csi_report(
     scheme: str = "centroid",
     bootstrap: int = 0,
     seed: int | None = 0,
+    flt: ResponseFilter | None = None,
 ) -> dict[str, Any]:
-    """The satisfaction index (ACSI or ECSI) estimated by PLS path modelling on the answers."""
+    """The satisfaction index (ACSI or ECSI) estimated by PLS path modelling on the answers
+    (those ``flt`` selects, when given)."""
     from retento.analytics import ACSI_MODEL, ECSI_MODEL
 
     require(actor, "survey:read")
@@ -492,7 +673,7 @@ def csi_report(
         raise InvalidInput("bootstrap must be between 0 and 2000 resamples.", field="bootstrap")
     spec = specs[model]
     survey = _survey(session, survey_id)
-    frame, meta = csi_frame(survey, load_responses(session, survey.id), spec.latents)
+    frame, meta = csi_frame(survey, load_responses(session, survey.id, flt=flt), spec.latents)
     missing = [lv for lv in spec.latents if lv not in meta["blocks"]]
     if missing:
         raise InvalidInput(
@@ -646,11 +827,13 @@ def customer_history(session: Session, customer_id: int, *, actor: User) -> list
     return finite(out)
 
 
-def satisfaction_trap(session: Session, survey_id: int, *, actor: User) -> list[dict[str, Any]]:
+def satisfaction_trap(
+    session: Session, survey_id: int, *, actor: User, flt: ResponseFilter | None = None
+) -> list[dict[str, Any]]:
     """Satisfied or highly satisfied respondents whose buying has lapsed (SPEC §4 满意陷阱)."""
     require(actor, "survey:read")
     survey = _survey(session, survey_id)
-    resps = [r for r in load_responses(session, survey.id) if r.customer_id is not None]
+    resps = [r for r in load_responses(session, survey.id, flt=flt) if r.customer_id is not None]
     headline = headline_csat_question(survey)
     pair_qs = [q for q in survey.questions if q.qtype == "expectation_perception"]
     lapsed = _lapsed(session, {r.customer_id for r in resps})  # type: ignore[misc]

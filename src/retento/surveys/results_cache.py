@@ -11,6 +11,10 @@ deleted response changes the count or highest id; an edited response or answer m
 ``updated_at``, see the flush hook in ``surveys.models``; a survey or question edit changes
 the survey version or the question tuple), so every process — each worker keeps its own
 cache — sees a write at its next view: never stale, no table and no invalidation message.
+
+Filtered results (a period, channel or value class on the results page) are stored under their
+own key next to the unfiltered ones, with the same fingerprint check: a filter never sees
+another filter's numbers.
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ from sqlalchemy.orm import Session
 from retento.surveys.models import Survey, SurveyResponse
 from retento.surveys.optional_domains import complaint_model
 
-MAX_SURVEYS = 64
+MAX_SURVEYS = 64  # entries: a survey's unfiltered and filtered results count one each
 
 _lock = threading.Lock()
-_store: OrderedDict[int, tuple[tuple, dict[str, Any]]] = OrderedDict()
+_store: OrderedDict[tuple[int, tuple], tuple[tuple, dict[str, Any]]] = OrderedDict()
 stats = {"hits": 0, "misses": 0}
 
 
@@ -83,22 +87,28 @@ def fingerprint(session: Session, survey: Survey) -> tuple:
 
 
 def cached(
-    session: Session, survey: Survey, compute: Callable[[], dict[str, Any]]
+    session: Session,
+    survey: Survey,
+    compute: Callable[[], dict[str, Any]],
+    *,
+    key: tuple = (),
 ) -> dict[str, Any]:
-    """The stored results of ``survey`` if still current, else ``compute()`` stored."""
-    key = fingerprint(session, survey)
+    """The stored results of ``survey`` for filter ``key`` (``()``: unfiltered) if still
+    current, else ``compute()`` stored."""
+    slot = (survey.id, key)
+    fp = fingerprint(session, survey)
     with _lock:
-        hit = _store.get(survey.id)
-        if hit is not None and hit[0] == key:
-            _store.move_to_end(survey.id)
+        hit = _store.get(slot)
+        if hit is not None and hit[0] == fp:
+            _store.move_to_end(slot)
             stats["hits"] += 1
             return hit[1]
     bundle = compute()
     bundle.setdefault("charts", {})
     with _lock:
         stats["misses"] += 1
-        _store[survey.id] = (key, bundle)
-        _store.move_to_end(survey.id)
+        _store[slot] = (fp, bundle)
+        _store.move_to_end(slot)
         while len(_store) > MAX_SURVEYS:
             _store.popitem(last=False)
     return bundle

@@ -1,8 +1,9 @@
 """The survey results screen: metric cards, charts, per-question distributions and comments.
 
-The metrics come from ``results_cache`` (computed once per survey change, not per view); the
-comment list is read page by page, newest first, and exported as CSV with every cell
-neutralised against spreadsheet formulas.
+The metrics come from ``results_cache`` (computed once per survey change and filter, not per
+view); the comment list is read page by page, newest first, and exported as CSV with every cell
+neutralised against spreadsheet formulas. The page's filters (period of completion, channel,
+the respondent's value class) apply to every figure, the distributions and the comments.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from retento.customers.models import Customer
 from retento.dataio.cells import neutralise_row
 from retento.surveys import languages, reports, results_cache, service
 from retento.surveys.models import (
+    CHANNELS,
     COST_DIMENSIONS,
     VALUE_DIMENSIONS,
     Survey,
@@ -33,10 +35,21 @@ from retento.surveys.models import (
     SurveyQuestion,
     SurveyResponse,
 )
+from retento.surveys.reports import NO_FILTER, ResponseFilter
 from retento.surveys.results_charts import dashboard_charts, dump, pct
+from retento.web import dashfilters
 from retento.web.charts import grid
 from retento.web.i18n import N_
-from retento.web.render import PageUser, page_router, render, request_locale, tr
+from retento.web.labels import label_msgid
+from retento.web.render import (
+    PageUser,
+    error_text,
+    page_router,
+    query_with,
+    render,
+    request_locale,
+    tr,
+)
 
 router = page_router()
 
@@ -83,12 +96,18 @@ def _option_label(option: dict[str, Any]) -> str:
     return str(option.get("label") or option.get("value"))
 
 
-def distributions(session: Session, survey: Survey) -> list[dict[str, Any]]:
+def distributions(
+    session: Session, survey: Survey, flt: ResponseFilter = NO_FILTER
+) -> list[dict[str, Any]]:
     """Counts and shares per option (choices) or per scale point (rating, NPS, CES)."""
     qs = [q for q in survey.questions if q.qtype in (*CHOICE_TYPES, *SCALE_TYPES)]
     if not qs:
         return []
-    done = (SurveyResponse.survey_id == survey.id, SurveyResponse.status == "completed")
+    done = (
+        SurveyResponse.survey_id == survey.id,
+        SurveyResponse.status == "completed",
+        *flt.conditions(),
+    )
     numbers: dict[int, Counter] = defaultdict(Counter)
     scale_ids = [q.id for q in qs if q.qtype in SCALE_TYPES]
     if scale_ids:
@@ -171,17 +190,27 @@ def distribution_chart(request: Request, d: dict[str, Any]) -> str:
     )
 
 
-def compute(session: Session, survey: Survey, user: User) -> dict[str, Any]:
-    """Everything the results page shows that depends on the answers."""
-    res = reports.survey_results(session, survey.id, actor=user)
+def compute(
+    session: Session, survey: Survey, user: User, flt: ResponseFilter = NO_FILTER
+) -> dict[str, Any]:
+    """Everything the results page shows that depends on the answers (those ``flt`` selects)."""
+    res = reports.survey_results(
+        session,
+        survey.id,
+        actor=user,
+        since=flt.since,
+        until=flt.until,
+        channel=flt.channel,
+        value_class=flt.value_class,
+    )
     value = None
     if any(q.value_dimension for q in survey.questions):
-        value = reports.delivered_value_report(session, survey.id, actor=user, limit=20)
+        value = reports.delivered_value_report(session, survey.id, actor=user, limit=20, flt=flt)
     csi = None
     csi_note = ""
     if any(q.csi_latent for q in survey.questions):
         try:
-            csi = reports.csi_report(session, survey.id, actor=user)
+            csi = reports.csi_report(session, survey.id, actor=user, flt=flt)
         except InvalidInput as exc:
             csi_note = exc.message
     return {
@@ -189,8 +218,8 @@ def compute(session: Session, survey: Survey, user: User) -> dict[str, Any]:
         "value": value,
         "csi": csi,
         "csi_note": csi_note,
-        "trap": reports.satisfaction_trap(session, survey.id, actor=user),
-        "distributions": distributions(session, survey),
+        "trap": reports.satisfaction_trap(session, survey.id, actor=user, flt=flt),
+        "distributions": distributions(session, survey, flt),
     }
 
 
@@ -243,12 +272,18 @@ def _charts(request: Request, survey: Survey, bundle: dict[str, Any]) -> dict[st
 
 
 def comment_rows(
-    session: Session, survey_id: int, *, limit: int | None, offset: int = 0
+    session: Session,
+    survey_id: int,
+    *,
+    limit: int | None,
+    offset: int = 0,
+    flt: ResponseFilter = NO_FILTER,
 ) -> tuple[list[dict[str, Any]], int]:
     """Free-text answers of completed responses, newest first, and how many there are."""
     where = (
         SurveyResponse.survey_id == survey_id,
         SurveyResponse.status == "completed",
+        *flt.conditions(),
         SurveyQuestion.qtype == "free_text",
         SurveyAnswer.text.is_not(None),
         SurveyAnswer.text != "",
@@ -306,16 +341,77 @@ def _page_number(request: Request) -> int:
     return int(raw)
 
 
+# --- filters -----------------------------------------------------------------------------------
+
+
+def _value_classes() -> tuple[str, ...]:
+    from retento.scoring.models import VALUE_CLASSES
+
+    return VALUE_CLASSES
+
+
+def parse_filters(
+    request: Request, session: Session
+) -> tuple[dashfilters.DashFilters, str, ResponseFilter, dict[str, str]]:
+    """The period (``period``, ``from``, ``to``: responses completed then), the respondent's
+    value class (``segment=value_class:vip``, latest scoring run) and the channel of the query
+    string: the shown filters, the channel, the response filter and the field errors (in the
+    reader's language; with errors the filter selects every response)."""
+    segments = {"value_class": _value_classes()}
+    dash, bad = dashfilters.parse_or_typed(request, segments, default_period="all")
+    errors: dict[str, str] = {}
+    if bad is not None:
+        errors[bad.field or "period"] = error_text(request, bad.message)
+    channel = request.query_params.get("channel", "").strip()
+    try:
+        flt = reports.response_filter(
+            session,
+            since=dash.start,
+            until=dash.end,
+            channel=channel,
+            value_class=dash.segment_value or None,
+        )
+    except InvalidInput as exc:
+        errors[exc.field or "channel"] = error_text(request, exc.message)
+    return dash, channel, NO_FILTER if errors else flt, errors
+
+
+def filter_context(
+    request: Request, survey: Survey, dash: dashfilters.DashFilters, channel: str, errors: dict
+) -> dict[str, Any]:
+    """What ``_dash_filters.html`` needs, with the channel select."""
+    classes = [
+        (f"value_class:{c}", tr(request, label_msgid("value_class", c))) for c in _value_classes()
+    ]
+    channels = [(c, tr(request, label_msgid("survey_channel", c))) for c in CHANNELS]
+    return {
+        "dash": dash,
+        "dash_segments": [(tr(request, N_("Value class")), classes)],
+        "dash_segment_label": tr(request, N_("Value class")),
+        "dash_periods": dashfilters.PERIOD_OPTIONS,
+        "dash_action": f"/surveys/{survey.id}/results",
+        "dash_selects": [("channel", tr(request, N_("Channel")), channels, channel)],
+        "dash_errors": errors,
+        "filter_query": dash.query(channel=channel),
+    }
+
+
 @router.get("/surveys/{survey_id:int}/results")
 def survey_results(
     request: Request, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
     """The results dashboard: NPS, CSAT, CES, c = b/a, word of mouth, value, CSI, funnel, trap,
-    per-question distributions and the comments."""
+    per-question distributions and the comments, for the responses the filters select (a bad
+    filter gives the page back, 422, with the field's error and every response)."""
     survey = service.get_survey(session, survey_id, actor=user)
     require(user, "survey:read")
     page = _page_number(request)
-    bundle = results_cache.cached(session, survey, lambda: compute(session, survey, user))
+    dash, channel, flt, errors = parse_filters(request, session)
+    # Presets end "now": the key holds their days, so a filtered view is reused within a day.
+    key = (dash.key(), flt.channel) if flt.active else ()
+    bundle = results_cache.cached(
+        session, survey, lambda: compute(session, survey, user, flt), key=key
+    )
     charts = _charts(request, survey, bundle)
     trap = bundle["trap"]
     names: dict[int, str] = {}
@@ -326,7 +422,11 @@ def survey_results(
         )
     value = bundle["value"]
     comments, total = comment_rows(
-        session, survey.id, limit=COMMENTS_PER_PAGE, offset=(page - 1) * COMMENTS_PER_PAGE
+        session,
+        survey.id,
+        limit=COMMENTS_PER_PAGE,
+        offset=(page - 1) * COMMENTS_PER_PAGE,
+        flt=flt,
     )
     pages = max(1, -(-total // COMMENTS_PER_PAGE))
     shown = measures(survey)
@@ -337,6 +437,7 @@ def survey_results(
     return render(
         request,
         "surveys/results.html",
+        status_code=422 if errors else 200,
         survey=survey,
         res=bundle["res"],
         value=value,
@@ -358,15 +459,23 @@ def survey_results(
         comments_page=page,
         comments_pages=pages,
         show_customers=can(user, "customer:read"),
+        filtered=flt.active,
+        page_link=lambda n: query_with(request, comments_page=n),
+        **filter_context(request, survey, dash, channel, errors),
     )
 
 
 @router.get("/surveys/{survey_id:int}/comments.csv")
 def comments_csv(request: Request, session: DbSession, user: PageUser, survey_id: DbId) -> Response:
-    """Every comment of the survey as CSV, newest first; cells neutralised (no formulas)."""
+    """Every comment of the survey as CSV, newest first; cells neutralised (no formulas). The
+    results page's filters apply (a bad one is a 422 naming the field)."""
     require(user, "data:export")
     survey = service.get_survey(session, survey_id, actor=user)
-    rows, _ = comment_rows(session, survey.id, limit=None)
+    _, _, flt, errors = parse_filters(request, session)
+    if errors:
+        name, message = next(iter(errors.items()))
+        raise InvalidInput(message, field=name)
+    rows, _ = comment_rows(session, survey.id, limit=None, flt=flt)
     customers = can(user, "customer:read")
     buf = io.StringIO()
     w = csv.writer(buf)

@@ -326,14 +326,27 @@ def survey_results(
     session: DbSession,
     user: CurrentUser,
     tolerance: float | None = Query(None, description="Tolerance of c = b/a around 1."),
-    since: TimeFilter | None = None,
-    until: TimeFilter | None = None,
+    since: TimeFilter | None = Query(None, description="Responses completed from (with zone)."),
+    until: TimeFilter | None = Query(None, description="… until (exclusive)."),
+    channel: str | None = Query(
+        None, description="Only responses on this channel (online, phone, mail, onsite)."
+    ),
+    value_class: str | None = Query(
+        None, description="Only respondents of this value class in the latest scoring run."
+    ),
 ) -> dict:
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(Msg("%(field)s needs a time zone.", field=name), field=name)
     return reports.survey_results(
-        session, survey_id, actor=user, tolerance=tolerance, since=since, until=until
+        session,
+        survey_id,
+        actor=user,
+        tolerance=tolerance,
+        since=since,
+        until=until,
+        channel=channel,
+        value_class=value_class,
     )
 
 

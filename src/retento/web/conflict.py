@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from retento.audit.models import AuditEntry
+from retento.core.errors import InvalidInput
 from retento.core.versioning import VersionConflict
 from retento.web.i18n import N_
 from retento.web.labels import value_msgid
@@ -36,9 +37,16 @@ AUDIT_LOOKBACK = 50
 
 
 def form_version(form: Any) -> int | None:
-    """The hidden ``version`` input of an edit form (``None`` if absent or not a number)."""
+    """The hidden ``version`` input of an edit form (``None`` if absent or empty).
+
+    A version that is there but is no whole number (a tampered or broken form) is refused
+    (422 naming ``version``): read as "no version" it would skip the stale-write check."""
     raw = str(form.get("version") or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) <= 12 else None
+    if not raw:
+        return None
+    if not (raw.isdigit() and len(raw) <= 12):
+        raise InvalidInput("version must be a whole number.", field="version")
+    return int(raw)
 
 
 @dataclass

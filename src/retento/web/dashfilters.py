@@ -132,3 +132,32 @@ def parse(
         segment_kind=kind,
         segment_value=value,
     )
+
+
+def typed(request: Request, segments: dict[str, tuple[str, ...]]) -> DashFilters:
+    """The filters as the reader typed them, selecting nothing (no period, no segment): what a
+    page shows back next to the errors of a bad query string."""
+    qp = request.query_params
+    period = qp.get("period", "").strip()
+    kind, _, value = qp.get("segment", "").strip().partition(":")
+    ok = kind in segments and value in segments[kind]
+    return DashFilters(
+        period=period if period in {code for code, _ in PERIOD_OPTIONS} else "all",
+        start=None,
+        end=None,
+        date_from=qp.get("from", "").strip(),
+        date_to=qp.get("to", "").strip(),
+        segment_kind=kind if ok else "",
+        segment_value=value if ok else "",
+    )
+
+
+def parse_or_typed(
+    request: Request, segments: dict[str, tuple[str, ...]], *, default_period: str = "30"
+) -> tuple[DashFilters, InvalidInput | None]:
+    """``parse`` for a page that shows itself again on a bad value: the parsed filters and
+    None, or the typed filters (``typed``) and the error naming the field."""
+    try:
+        return parse(request, segments, default_period=default_period), None
+    except InvalidInput as exc:
+        return typed(request, segments), exc

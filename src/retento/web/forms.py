@@ -12,6 +12,7 @@ read with ``upload.file.read(n)``.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -24,6 +25,17 @@ async def read_form(request: Request) -> FormData:
 
 
 PageForm = Annotated[FormData, Depends(read_form)]
+
+
+def decimal_input(value: Decimal | float | int | None) -> str:
+    """A stored number as a form's field holds it: plain digits without grouping or trailing
+    zeros (a rate stored as ``1.0000`` is "1", a point value ``0.010000`` "0.01", a threshold
+    ``100.0`` "100"), what a person would type; saved back unchanged, it is the same number.
+    Pages show such numbers with ``fmt.decimal``."""
+    if value is None:
+        return ""
+    exact = value if isinstance(value, Decimal) else Decimal(str(value))
+    return f"{exact.normalize():f}" if exact.is_finite() else str(exact)
 
 
 # A form that creates something (a customer, a touchpoint, an experience record) carries a key

@@ -79,8 +79,11 @@ def gettext(locale: str, message: str) -> str:
     return translations(normalise_locale(locale)).gettext(message)
 
 
-def translate(locale: str, message: str, **params: object) -> str:
-    """``message`` translated into ``locale`` with its ``%(name)s`` parameters filled in."""
+def translate(locale: str, message: str, /, **params: object) -> str:
+    """``message`` translated into ``locale`` with its ``%(name)s`` parameters filled in.
+
+    Positional-only, so a parameter may be called ``message`` or ``locale``: a validation
+    error's ``Msg("%(field)s: %(message)s", ...)`` is translated through here."""
     text = gettext(locale, message)
     return text % params if params else text
 
@@ -112,7 +115,7 @@ def installation_locale() -> str:
     return normalise_locale(get_settings().default_locale)
 
 
-def system_text(message: str, **params: object) -> str:
+def system_text(message: str, /, **params: object) -> str:
     """Text the system writes into a record no one typed (a touchpoint's note, a workflow note,
     a ledger reason): stored once, so written in the installation's language."""
     return translate(installation_locale(), message, **params)
@@ -240,6 +243,22 @@ class Formatter:
                 return ("-" if exact.is_signed() else "") + format(abs(exact), f",.{digits}f")
         fmt = "#,##0" + ("." + "0" * digits if digits else "")
         return format_decimal(value, format=fmt, locale=self.babel_locale)
+
+    def decimal(self, value: Decimal | float | int | None, max_digits: int = 6) -> str:
+        """A grouped number with the decimals that carry information and no trailing zeros, at
+        most ``max_digits`` of them: a rate stored as ``1.0000`` is "1", a point value
+        ``0.010000`` "0.01", a threshold ``100.0`` "100", ``1.25`` stays "1.25". Floats are
+        read by their shortest text (``0.1`` is "0.1", not 0.1000000000000000055…)."""
+        if value is None:
+            return "—"
+        exact = value if isinstance(value, Decimal) else Decimal(str(value))
+        if not exact.is_finite():
+            return self.number(value)
+        shown = exact.quantize(Decimal(1).scaleb(-max_digits)) if exact.adjusted() < 15 else exact
+        shown = shown.copy_abs() if shown.is_zero() else shown  # -0.0000001 is "0", not "-0"
+        exponent = shown.normalize().as_tuple().exponent
+        digits = min(max(0, -exponent), max_digits) if isinstance(exponent, int) else 0
+        return self.number(shown, digits)
 
     def datetime(self, value: datetime | None, fmt: str = "short") -> str:
         """A timestamp in the installation's time zone, its day written as :meth:`date` writes

@@ -113,8 +113,10 @@ def request_locale(request: Request) -> str:
     return normalise_locale(settings.default_locale)
 
 
-def tr(request: Request, message: str, **params: Any) -> str:
-    """Translate ``message`` for this request (flash messages, page titles set in Python)."""
+def tr(request: Request, message: str, /, **params: Any) -> str:
+    """Translate ``message`` for this request (flash messages, page titles set in Python).
+
+    Positional-only like ``translate``: ``%(message)s`` and ``%(request)s`` are fine parameters."""
     return translate(request_locale(request), message, **params)
 
 

@@ -47,11 +47,14 @@ STAGE_LABELS = {
 
 
 def item_view(item) -> dict:
-    """An item as a row of a page: its kind and stage labels (msgids) and percent done."""
+    """An item as a row of a page: its kind and stage labels (msgids), what it works on in
+    words (a msgid and its parameters) and percent done."""
     stage, fraction = queue.progress_of(item)
     kind = queue.KINDS.get(item.kind)
     return {
         "item": item,
+        # what the item works on, in words ("Win-back cases 405–1107"), or None: the raw ref
+        "ref_words": queue.ref_words(item.ref),
         "retry_safe": bool(kind and kind.retry_safe),
         "kind_label": kind.label if kind else item.kind,
         "stage_label": (kind.stages.get(stage or "") if kind else None)

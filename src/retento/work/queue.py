@@ -81,6 +81,39 @@ def work_kind(
     return wrap
 
 
+@dataclass(frozen=True)
+class RefLabel:
+    """How the Background work page names what an item's ``ref`` points at: ``one`` (a msgid
+    with ``%(id)s``) for ``prefix:<id>``, ``span`` (with ``%(first)s`` and ``%(last)s``) for
+    ``prefix:<first>-<last>``."""
+
+    one: str
+    span: str | None = None
+
+
+REF_LABELS: dict[str, RefLabel] = {}
+
+
+def work_ref_label(prefix: str, one: str, span: str | None = None) -> None:
+    """Register the words for references ``prefix:<id>`` (and ``prefix:<first>-<last>``) that a
+    domain gives its items (``enqueue(..., ref=...)``): "Win-back cases 405–1107" rather than
+    ``retention_cases:405-1107``. This layer knows no domain's vocabulary."""
+    REF_LABELS[prefix] = RefLabel(one, span)
+
+
+def ref_words(ref: str | None) -> tuple[str, dict[str, str]] | None:
+    """The msgid and parameters that name ``ref`` in words, or None for a reference no domain
+    registered (the page then shows it as it is)."""
+    prefix, sep, rest = (ref or "").partition(":")
+    label = REF_LABELS.get(prefix) if sep and rest else None
+    if label is None:
+        return None
+    first, dash, last = rest.partition("-")
+    if dash and label.span and first.isdigit() and last.isdigit():
+        return label.span, {"first": first, "last": last}
+    return label.one, {"id": rest}
+
+
 _KIND_LOADERS: list[Callable[[], object]] = []
 
 

@@ -1,9 +1,12 @@
 """Complaint analytics: volume, Pareto, SLA times, remedies, recovery, repurchase, and the
-form that logs a PDCA improvement."""
+form that logs a PDCA improvement. Every figure follows the page's filters (period, value
+class, channel, category), and the same filters download the figures as CSV."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
@@ -16,6 +19,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.complaints import analytics, improvements
 from retento.complaints.models import (
+    CHANNELS,
     PDCA_STAGES,
 )
 from retento.complaints.pages.common import (
@@ -23,18 +27,24 @@ from retento.complaints.pages.common import (
     is_zh,
     reraise_access,
     root_cause_options,
+    tree_label,
     user_options,
 )
+from retento.complaints.policies import VALUE_CLASSES
 from retento.complaints.schemas import (
     ImprovementCreate,
 )
+from retento.complaints.settings import category_tree
 from retento.core.deps import DbSession
-from retento.core.errors import RetentoError
+from retento.core.errors import InvalidInput, RetentoError
+from retento.dataio.downloads import Batches, download
+from retento.web import dashfilters
 from retento.web.charts import grid
 from retento.web.forms import PageForm
 from retento.web.labels import label_msgid
 from retento.web.render import (
     PageUser,
+    error_text,
     flash,
     form_errors,
     page_router,
@@ -176,10 +186,89 @@ def _charts(request: Request, d: dict[str, Any]) -> dict[str, str]:
     return charts
 
 
+# --- filters -----------------------------------------------------------------------------------
+
+# The segment select offers the value classes only: a complaint records its customer's class at
+# intake (the class its SLA was chosen for), so the filter needs no scoring run.
+SEGMENTS = {"value_class": VALUE_CLASSES}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The dashboard's parsed filters; ``errors`` (field → message) when the query was bad,
+    and then the figures are those of every complaint."""
+
+    dash: dashfilters.DashFilters
+    channel: str = ""
+    category: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def dashboard_args(self) -> dict[str, Any]:
+        """The keyword arguments of ``analytics.dashboard`` for these filters."""
+        if self.errors:
+            return {}
+        return {
+            "since": self.dash.start,
+            "until": self.dash.end,
+            "value_class": self.dash.segment_value or None,
+            "channel": self.channel or None,
+            "category": self.category or None,
+        }
+
+    def query(self) -> str:
+        """The filters as a query string (the CSV link keeps them)."""
+        return self.dash.query(channel=self.channel, category=self.category)
+
+
+def parse_filters(request: Request, session: Session) -> Filters:
+    """The period, value class (``segment=value_class:vip``), channel and category of the
+    query string; bad values are collected as field errors in the reader's language."""
+    errors: dict[str, str] = {}
+    dash, bad = dashfilters.parse_or_typed(request, SEGMENTS, default_period="all")
+    if bad is not None:
+        errors[bad.field or "period"] = error_text(request, bad.message)
+    channel = request.query_params.get("channel", "").strip()
+    category = request.query_params.get("category", "").strip().lower()
+    for name, value in (("channel", channel), ("category", category)):
+        try:
+            analytics.make_scope(session, **{name: value})
+        except InvalidInput as exc:
+            errors[exc.field or name] = error_text(request, exc.message)
+    return Filters(dash, channel, category, errors)
+
+
+def _filter_context(request: Request, session: Session, f: Filters) -> dict[str, Any]:
+    """What ``_dash_filters.html`` needs, with the channel and category selects."""
+    classes = [
+        (f"value_class:{c}", tr(request, label_msgid("value_class", c))) for c in VALUE_CLASSES
+    ]
+    channels = [(c, tr(request, label_msgid("complaint_channel", c))) for c in CHANNELS]
+    categories = [(c.code, tree_label(request, path)) for c, _, path in category_tree(session)]
+    return {
+        "dash": f.dash,
+        "dash_segments": [(tr(request, "Value class"), classes)],
+        "dash_segment_label": tr(request, "Value class"),
+        "dash_periods": dashfilters.PERIOD_OPTIONS,
+        "dash_action": "/complaints/dashboard",
+        "dash_selects": [
+            ("channel", tr(request, "Channel"), channels, f.channel),
+            ("category", tr(request, "Category"), categories, f.category),
+        ],
+        "dash_errors": f.errors,
+        "filters": f,
+    }
+
+
 @router.get("/complaints/dashboard")
 def complaint_dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
-    """Complaint analytics: volume, Pareto, SLA times, remedies, recovery, repurchase, PDCA log."""
-    return _render_dashboard(request, session, user)
+    """Complaint analytics: volume, Pareto, SLA times, remedies, recovery, repurchase, PDCA log.
+
+    A bad filter gives the page back (422) with the field's error, showing every complaint."""
+    require(user, "complaint:read")
+    f = parse_filters(request, session)
+    return _render_dashboard(
+        request, session, user, filters=f, status_code=422 if f.errors else 200
+    )
 
 
 def _render_dashboard(
@@ -189,8 +278,10 @@ def _render_dashboard(
     form: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    filters: Filters | None = None,
 ) -> Response:
-    d = analytics.dashboard(session, actor=user)
+    f = filters or parse_filters(request, session)
+    d = analytics.dashboard(session, actor=user, **f.dashboard_args())
     zh = is_zh(request)
     for r in d["volume"]["by_category"]:  # the table and the chart: in the reader's language
         r["name"] = r["name_zh"] if zh and r["name_zh"] else r["name"]
@@ -209,6 +300,7 @@ def _render_dashboard(
         form=form or {},
         errors=errors or {},
         stages=PDCA_STAGES,
+        **_filter_context(request, session, f),
     )
 
 
@@ -234,3 +326,150 @@ def improvement_create(
         return _render_dashboard(request, session, user, shown, form_errors(request, exc), 422)
     flash(request, tr(request, "The improvement was logged."))
     return redirect(request, f"/complaints/improvements/{a.id}")
+
+
+# --- CSV of the dashboard's figures --------------------------------------------------------------
+
+CSV_HEADER = ["table", "group", "name", "measure", "value"]
+
+
+def csv_rows(request: Request, d: dict[str, Any], f: Filters) -> list[list[Any]]:
+    """The dashboard's figures in long form: one row per (table, group, measure); ``table``,
+    ``group`` and ``measure`` are stable English codes, ``name`` the group in the reader's
+    language; rates are fractions (0.25 = 25 %), times in hours, money with two decimals."""
+    rows: list[list[Any]] = []
+
+    def add(table: str, group: Any, name: str, measures: dict[str, Any]) -> None:
+        for measure, value in measures.items():
+            rows.append([table, group, name, measure, value])
+
+    dash = f.dash
+    add(
+        "filter",
+        "",
+        "",
+        {
+            "period": dash.period,
+            "received_from": dash.start.date().isoformat() if dash.start else "",
+            # the last day included (the period ends at the start of the next day)
+            "received_to": (dash.end - timedelta(microseconds=1)).date().isoformat()
+            if dash.end
+            else "",
+            "value_class": dash.segment_value,
+            "channel": f.channel,
+            "category": f.category,
+        },
+    )
+    vol = d["volume"]
+    for r in vol["by_category"]:
+        add("by_category", r["category"], r["name"], {"complaints": r["count"]})
+    for r in vol["by_channel"]:
+        name = tr(request, label_msgid("complaint_channel", r["channel"]))
+        add("by_channel", r["channel"], name, {"complaints": r["count"]})
+    for kind, n in sorted(vol["by_kind"].items()):
+        add("by_kind", kind, tr(request, label_msgid("complaint_kind", kind)), {"complaints": n})
+    for r in d["monthly"]:
+        add("by_month", r["month"], r["month"], {"complaints": r["count"]})
+    for r in d["pareto"]:
+        add(
+            "root_causes",
+            r["root_cause"],
+            _cause_name(request, r["root_cause"]),
+            {"complaints": r["count"], "share": r["share"], "cumulative_share": r["cumulative"]},
+        )
+    t = d["times"]
+    for clock in ("first_response", "resolution"):
+        add("sla", clock, tr(request, label_msgid("sla_clock", clock)), t[clock])
+    add(
+        "sla",
+        "all",
+        tr(request, "Complaints"),
+        {
+            k: t[k]
+            for k in ("complaints", "with_sla", "responded", "resolved", "reopened", "reopen_rate")
+        },
+    )
+    for r in d["remedies"]["by_kind"]:
+        add(
+            "remedies",
+            r["kind"],
+            tr(request, label_msgid("remedy_kind", r["kind"])),
+            {"count": r["count"], "amount": r["amount"], "cost": r["cost"]},
+        )
+    add(
+        "remedies",
+        "all",
+        tr(request, "Service recovery cost"),
+        {"cost": d["remedies"]["total_cost"]},
+    )
+    add("recovery", "all", tr(request, "Recovery rate (won back)"), d["recovery"])
+    rep = d["repurchase"]
+    for r in rep["by_severity"]:
+        name = tr(request, label_msgid("severity", str(r["group"])))
+        add("repurchase_by_severity", r["group"], name, _rate_measures(r))
+    for r in rep["by_resolution_speed"]:
+        name = tr(request, label_msgid("speed", r["group"]))
+        add("repurchase_by_speed", r["group"], name, _rate_measures(r))
+    for r in rep["comparison"]:
+        lit = (
+            {"literature_rate": r["rate"]}
+            if "rate" in r
+            else {
+                "literature_rate_low": r["rate_low"],
+                "literature_rate_high": r["rate_high"],
+            }
+        )
+        add(
+            "repurchase_vs_literature",
+            r["key"],
+            tr(request, label_msgid("literature", r["key"])),
+            {"own_rate": r["own"], **lit},
+        )
+    s = d["silent_dissatisfied"]
+    add(
+        "silent_dissatisfied",
+        "all",
+        tr(request, "Silent dissatisfied customers (estimate)"),
+        {
+            k: s[k]
+            for k in (
+                "complaints",
+                "complaining_customers",
+                "multiplier",
+                "estimate_customers",
+                "customer_base",
+                "capped",
+            )
+        },
+    )
+    return rows
+
+
+def _rate_measures(r: dict[str, Any]) -> dict[str, Any]:
+    return {"complaints": r["complaints"], "repurchased": r["repurchased"], "rate": r["rate"]}
+
+
+@router.get("/complaints/dashboard/export.csv")
+def complaint_dashboard_csv(request: Request, session: DbSession, user: PageUser) -> Response:
+    """The dashboard's figures for the same filters as CSV (``data:export``); a bad filter is a
+    422 naming the field, before any download starts."""
+    require(user, "complaint:read")
+    require(user, "data:export")
+    f = parse_filters(request, session)
+    if f.errors:
+        name, message = next(iter(f.errors.items()))
+        raise InvalidInput(message, field=name)
+    args = f.dashboard_args()
+
+    def produce(s: Session, actor: User) -> Batches:
+        d = analytics.dashboard(s, actor=actor, **args)
+        if is_zh(request):
+            for r in d["volume"]["by_category"]:
+                r["name"] = r["name_zh"] or r["name"]
+        yield [CSV_HEADER]
+        yield csv_rows(request, d, f)
+
+    return download(
+        request, user, produce, fmt="csv", filename="complaint-dashboard",
+        sheet=tr(request, "Complaint dashboard"),
+    )  # fmt: skip

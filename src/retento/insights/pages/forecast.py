@@ -14,6 +14,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import RetentoError
 from retento.insights import forecast_queries as fq
 from retento.insights.registry import Insight, register_insight, render_insight
+from retento.web.chart_units import money_axis_name
 from retento.web.charts import chart_json, grid
 from retento.web.i18n import N_
 from retento.web.render import PageUser, error_text, page_router, tr
@@ -67,6 +68,13 @@ def _fmt_value(value: float | None, unit: str) -> float | None:
     if value is None:
         return None
     return round(value, 2 if unit == "money" else 1)
+
+
+def _axis_name(request: Request, r: dict[str, Any]) -> str:
+    """The value axis's name: the KPI, with its currency when it is an amount ("Revenue ($)",
+    "收入（US$）"), else its own unit ("Active buyers", "NPS")."""
+    name = tr(request, fq.KPIS[r["kpi"]]["name"])
+    return money_axis_name(request, name) if r["unit"] == "money" else name
 
 
 def _chart(request: Request, r: dict[str, Any]) -> str:
@@ -164,7 +172,7 @@ def _chart(request: Request, r: dict[str, Any]) -> str:
             # below: the zoom slider's 26 px at the bottom
             "grid": grid(right=20, top=40, below=28),
             "xAxis": {"type": "category", "data": labels, "boundaryGap": False},
-            "yAxis": {"type": "value", "scale": True},
+            "yAxis": {"type": "value", "scale": True, "name": _axis_name(request, r)},
             "dataZoom": [{"type": "inside"}, {"type": "slider", "height": 18, "bottom": 8}],
             "series": series,
         }
