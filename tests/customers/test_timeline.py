@@ -56,7 +56,7 @@ def test_every_source_appears_newest_first_in_english(db, users, story):
     assert alert.facts == ("Severity: High", "Open")
     assert alert.note == "No purchase for 90 days; usually buys every 30 days"
     assert alert.href.startswith("/retention/alerts?scope=all&status=open#alert-")
-    assert tier.text == "Loyalty tier no tier → Gold" and tier.facts == ("Upgrade",)
+    assert tier.text == "Reached loyalty tier Gold" and tier.facts == ("Upgrade",)
     assert points.text == "Adjustment" and points.facts == ("+120 points",)
     assert points.note == "Goodwill" and points.href == f"/loyalty/members/{c.id}"
     assert answered.text == "Answered the survey “Small survey”"
@@ -80,7 +80,7 @@ def test_every_source_speaks_chinese(db, users, story):
     assert case.text == "挽回案例：致电重点客户" and case.facts[0] == "干预组"
     assert alert.text == "发出流失预警" and alert.facts[0].startswith("严重程度：")
     assert alert.note == "已 90 天未购买；通常每 30 天购买一次"
-    assert tier.text == "会员等级 无等级 → 金卡"
+    assert tier.text == "进入会员等级 金卡"
     assert points.facts == ("+120 积分",)
     assert answered.text == "填写了问卷“小调查”"
     assert answered.facts == ("满意度 4 / 5", "NPS 6：贬损者")
@@ -249,7 +249,7 @@ def test_a_ledger_run_for_many_members_shows_on_each_members_timeline(db, users,
     db.commit()
     entries = page(db, c.id, users["agent"], kind="loyalty").entries
     assert [(e.text, e.facts) for e in entries] == [
-        ("Loyalty tier no tier → Gold", ("Upgrade",)),
+        ("Reached loyalty tier Gold", ("Upgrade",)),
         ("Expiry", ("-20 points",)),
         ("Adjustment", ("+120 points",)),
     ]

@@ -35,7 +35,7 @@ def test_the_360_page_shows_every_kind_in_english_and_chinese(web, db, story):
     assert len(shown) == 11
     assert "Email “We received your complaint”" in shown[0] and "Sent" in shown[0]
     assert "Win-back task: Ring Ann back" in shown[1]
-    assert "Loyalty tier no tier → Gold" in shown[4] and "+120 points" in shown[5]
+    assert "Reached loyalty tier Gold" in shown[4] and "+120 points" in shown[5]
     assert "Answered the survey “Small survey”" in shown[6] and "NPS 6: detractor" in shown[6]
     assert f"Complaint {complaint.tracking_code} received" in shown[8]
     assert "Asked about the warranty" in shown[9] and "Order #" in shown[10]
@@ -46,7 +46,7 @@ def test_the_360_page_shows_every_kind_in_english_and_chinese(web, db, story):
     web.post("/locale", {"lang": "zh_CN", "next": "/"})
     zh = items(web.get(f"/customers/{c.id}").text.split('id="timeline-list"', 1)[1])
     assert "电子邮件“We received your complaint”" in zh[0]
-    assert "会员等级 无等级 → 金卡" in zh[4] and "+120 积分" in zh[5]
+    assert "进入会员等级 金卡" in zh[4] and "+120 积分" in zh[5]
     assert "填写了问卷“小调查”" in zh[6] and "NPS 6：贬损者" in zh[6]
     assert f"已受理投诉 {complaint.tracking_code}" in zh[8] and "配送" in zh[8]
 

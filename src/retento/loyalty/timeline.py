@@ -133,12 +133,17 @@ def loyalty_entries(
         entry = TimelineEntry(r.created_at, "loyalty", title, href, facts, note, r.kind)
         keyed.append((r.created_at, 0, r.id, entry))
     for r in session.execute(changes, values):
-        text = translate(
-            loc,
-            N_("Loyalty tier %(from_tier)s → %(to_tier)s"),
-            from_tier=_tier_name(r[3], loc),
-            to_tier=_tier_name(r[4], loc),
-        )
+        if r[3] is None:  # the member's first tier
+            text = translate(loc, N_("Reached loyalty tier %(tier)s"), tier=_tier_name(r[4], loc))
+        elif r[4] is None:  # fell out of every tier
+            text = translate(loc, N_("Left loyalty tier %(tier)s"), tier=_tier_name(r[3], loc))
+        else:
+            text = translate(
+                loc,
+                N_("Loyalty tier %(from_tier)s → %(to_tier)s"),
+                from_tier=_tier_name(r[3], loc),
+                to_tier=_tier_name(r[4], loc),
+            )
         facts = (translate(loc, label_msgid("loyalty_tier_reason", r.reason)),)
         keyed.append(
             (r.at, 1, r.id, TimelineEntry(r.at, "loyalty", text, href, facts, None, "tier"))
