@@ -72,6 +72,17 @@ class TimelineWindow:
 SourceLoader = Callable[[Session, int, TimelineWindow], Sequence[TimelineEntry]]
 
 
+def newest_first(
+    keyed: list[tuple[datetime, int, int, TimelineEntry]], limit: int
+) -> list[TimelineEntry]:
+    """A source's entries from several of its tables, newest first and at most ``limit``.
+
+    Each item is ``(at, rank, id, entry)``: at one instant a lower ``rank`` (the table's
+    place) comes first, then the higher id, so ties are ordered the same on every page."""
+    keyed.sort(key=lambda k: (k[0], -k[1], k[2]), reverse=True)
+    return [k[3] for k in keyed[:limit]]
+
+
 @dataclass(frozen=True)
 class TimelineSource:
     """A domain's contribution; users without ``permission`` never see (or query) it."""

@@ -16,6 +16,7 @@ from retento.customers.timeline import (
     TimelineEntry,
     TimelineSource,
     TimelineWindow,
+    newest_first,
     register_timeline_source,
 )
 from retento.loyalty.models import (
@@ -148,8 +149,7 @@ def loyalty_entries(
         keyed.append(
             (r.at, 1, r.id, TimelineEntry(r.at, "loyalty", text, href, facts, None, "tier"))
         )
-    keyed.sort(key=lambda k: (k[0], -k[1], k[2]), reverse=True)
-    return [k[3] for k in keyed[: window.limit]]
+    return newest_first(keyed, window.limit)
 
 
 register_timeline_source(

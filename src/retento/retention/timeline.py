@@ -18,6 +18,7 @@ from retento.customers.timeline import (
     TimelineEntry,
     TimelineSource,
     TimelineWindow,
+    newest_first,
     register_timeline_source,
 )
 from retento.retention import reasons
@@ -159,8 +160,7 @@ def retention_entries(
             t.created_at, "retention", text, _task_href(actor, t), tuple(facts), note, "task"
         )
         keyed.append((t.created_at, 2, t.id, entry))
-    keyed.sort(key=lambda k: (k[0], -k[1], k[2]), reverse=True)
-    return [k[3] for k in keyed[: window.limit]]
+    return newest_first(keyed, window.limit)
 
 
 register_timeline_source(
