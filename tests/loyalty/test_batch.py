@@ -106,7 +106,7 @@ def test_batch_posts_every_kind_and_the_books_balance(db, users):
 
 
 def test_credit_pays_debt_and_debit_expires_due_lots_first(db, users):
-    make_programme(db)
+    make_programme(db, refund_policy="negative")
     mgr = users["manager"]
     a, b = make_customer(db), make_customer(db)
     old = utcnow() - timedelta(days=1)

@@ -38,6 +38,8 @@ from tests.factories.loyalty import make_programme, make_tiers
 
 def _programme(db, **settings) -> dict:
     now = utcnow()
+    # debt (policy "negative", no longer the default) so that new points pay some of it off
+    settings.setdefault("refund_policy", "negative")
     make_programme(db, rate="0.5", expiry_days=200, **settings)
     tea = make_product(db, unit_price=Decimal("12.50"), category="tea")
     cups = make_product(db, unit_price=Decimal("7.30"), category="cups")

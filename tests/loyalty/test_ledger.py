@@ -105,6 +105,21 @@ def test_cap_policy_never_goes_negative(db, users):
     assert check_ledger(db).ok
 
 
+def test_default_policy_never_goes_negative(db, users):
+    """SPEC §4: "never a negative balance". A programme whose refund policy was never chosen
+    takes back only what is left; a negative balance or debt is an explicit choice."""
+    make_programme(db)
+    prog = ledger.programme(db)
+    assert prog.refund_policy == "cap"
+    c = make_customer(db)
+    o = _order(db, users["admin"], c, "100")
+    service.redeem(db, c.id, points=90, actor=users["agent"])
+    orders.add_refund(db, o.id, RefundCreate(amount=Decimal("100")), actor=users["admin"])
+    w = ledger.get_wallet(db, c.id)
+    assert (w.balance, w.debt) == (0, 0)
+    assert check_ledger(db).ok
+
+
 def test_expiry_job_is_idempotent(db, users):
     make_programme(db, expiry_days=30)
     c = make_customer(db)

@@ -63,7 +63,9 @@ SOURCE_TYPES = (
     "import",
     "system",
 )
-REFUND_POLICIES = ("negative", "debt", "cap")
+# "cap" first: it is the default, because SPEC §4 asks for "never a negative balance"; the
+# other two are a business's explicit choice to recover spent points.
+REFUND_POLICIES = ("cap", "negative", "debt")
 TIER_BASES = ("points", "spend")
 RULE_KINDS = ("spend", "product", "category", "event")
 EVENTS = ("survey_answered", "referral", "birthday", "complaint_remedy", "club_attendance")
@@ -99,7 +101,7 @@ class LoyaltyProgramme(Base):
     # Return window: points earned on an order are pending (not spendable) this many days after
     # the order date; 0 = spendable at once.
     pending_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    refund_policy: Mapped[str] = mapped_column(String(10), default="negative")
+    refund_policy: Mapped[str] = mapped_column(String(10), default="cap")
     negative_limit: Mapped[int] = mapped_column(Integer, default=1000)
     tier_basis: Mapped[str] = mapped_column(String(10), default="points")
     tier_window_days: Mapped[int] = mapped_column(Integer, default=365)
