@@ -75,10 +75,33 @@ def test_list_shows_the_failed_items_and_why(cli_db):
     assert denied.exit_code == 1
 
 
+def test_list_show_and_retry_speak_the_asked_language(cli_db):
+    """The codes stay (scripts and `--status` use them); the words beside them are the
+    Background work page's, in `--lang` (both spellings, like every other command)."""
+    from retento.web.i18n import translate
+
+    en = _out(runner.invoke(app, ["work", "list", "--status", "failed"]))
+    kind_en = "Loyalty points for imported orders"
+    assert f"#1 loyalty.earn_import failed 40% earning — {kind_en} · Failed" in en
+    kind_zh = translate("zh_CN", kind_en)
+    assert kind_zh != kind_en
+    for spelling in ("--lang", "--locale"):
+        zh = _out(runner.invoke(app, ["work", "list", "--status", "failed", spelling, "zh_CN"]))
+        assert f"#1 loyalty.earn_import failed 40% earning — {kind_zh} · 失败" in zh, zh
+        assert "共 2 项，显示 2 项。" in zh
+    none = _out(runner.invoke(app, ["work", "list", "--status", "running", "--lang", "zh_CN"]))
+    assert none == "没有状态为 running 的工作项。"
+    row = json.loads(runner.invoke(app, ["work", "show", "2", "--lang", "zh_CN"]).output)
+    assert row["kind"] == "scoring.run" and row["status_label"] == "失败"
+    assert row["kind_label"] == translate("zh_CN", "Scoring run") != "Scoring run"
+    r = runner.invoke(app, ["work", "retry", "1", "--lang", "zh_CN"])
+    assert r.exit_code == 0 and f"工作项 #1（{kind_zh}）已重新排队" in _out(r)
+
+
 def test_retry_queues_a_failed_item_once_and_is_audited(cli_db):
     r = runner.invoke(app, ["work", "retry", "1"])
     assert r.exit_code == 0, r.output
-    assert "Work item #1 (loyalty.earn_import) is queued again" in _out(r)
+    assert "Work item #1 (Loyalty points for imported orders) is queued again" in _out(r)
     shown = runner.invoke(app, ["work", "show", "1"])
     row = json.loads(shown.output)
     assert (row["status"], row["attempts"], row["error"]) == ("queued", 0, None)
