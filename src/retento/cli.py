@@ -6,6 +6,7 @@ import typer
 
 from retento.analyze.cli import app as analyze_app
 from retento.auth.cli import app as user_app
+from retento.auth.role_cli import app as role_app
 from retento.complaints.cli import app as complaints_app
 from retento.core.cli_support import console, friendly_errors
 from retento.customers.cli import app as customers_app
@@ -24,6 +25,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(role_app, name="role")
 app.add_typer(customers_app, name="customers")
 app.add_typer(complaints_app, name="complaints")
 app.add_typer(surveys_app, name="surveys")

@@ -31,6 +31,7 @@ from retento.products import service as products
 from retento.products.schemas import ProductCreate, ProductUpdate
 from retento.retention import service as retention
 from retento.scoring import service as scoring
+from retento.scoring import value_settings
 from retento.scoring.schemas import ScoreRunCreate
 from retento.surveys import fileio as survey_files
 from retento.surveys import responses as survey_responses
@@ -112,6 +113,7 @@ def _operations(db, users, own: bool):
         "score:run": lambda a: _expect_invalid(
             lambda: scoring.run_scoring(db, ScoreRunCreate(), actor=a)
         ),
+        "score:configure": lambda a: value_settings.update_settings(db, {}, actor=a),
         "complaint:read": lambda a: complaints.get_complaint(db, cpl.id, actor=a),
         "complaint:create": lambda a: make_complaint(db, a, customer_id=cust.id),
         "complaint:update": lambda a: complaints.update_complaint(

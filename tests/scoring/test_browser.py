@@ -72,8 +72,8 @@ def test_manager_runs_scoring_sees_charts_and_chinese(page, server):  # noqa: F8
     page.wait_for_selector("html[lang=en]", state="attached")
 
 
-def test_analyst_has_no_run_button(page, server):  # noqa: F811
-    login(page, server, "analyst")
+def test_agent_has_no_run_button(page, server):  # noqa: F811
+    login(page, server, "agent")
     page.goto(f"{server.base_url}/value")
     assert page.locator("h1").inner_text() == "Customer value"
     assert page.locator("#run-button").count() == 0

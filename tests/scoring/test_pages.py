@@ -97,16 +97,18 @@ def test_htmx_run_redirects_with_a_header(web, db, population):
     assert r.headers["HX-Redirect"].startswith("/value?run=")
 
 
-def test_analyst_sees_the_dashboard_without_the_button(web, scored):
-    web.login("analyst")
+def test_agent_sees_the_dashboard_without_the_button(web, scored):
+    web.login("agent")
     page = web.get("/value")
     assert page.status_code == 200
     assert 'id="pyramid-chart"' in page.text
     assert 'id="run-form"' not in page.text and "Run scoring" not in page.text
+    web.login("analyst")  # analysts run the models (score:run, SPEC 9)
+    assert 'id="run-form"' in web.get("/value").text
 
 
-def test_analyst_post_is_refused_with_a_friendly_403(web, db, population):
-    web.login("analyst")
+def test_agent_post_is_refused_with_a_friendly_403(web, db, population):
+    web.login("agent")
     r = web.post("/value/runs", {"model": "bgnbd"})
     assert r.status_code == 403
     assert "You do not have access to this page" in r.text

@@ -57,10 +57,10 @@ def test_filters_vip_with_low_p_alive(db, users, population):
     assert exc.value.field == "value_class"
 
 
-def test_only_managers_and_admins_run_scoring(db, users, population):
-    for role in ("agent", "analyst"):
-        with pytest.raises(Forbidden):
-            service.run_scoring(db, ScoreRunCreate(as_of=AS_OF), actor=users[role])
+def test_agents_may_not_run_scoring(db, users, population):
+    """Admins, managers and analysts (SPEC §9: analyst = models) run it; agents do not."""
+    with pytest.raises(Forbidden):
+        service.run_scoring(db, ScoreRunCreate(as_of=AS_OF), actor=users["agent"])
 
 
 def test_too_little_data_is_a_clear_error(db, users):

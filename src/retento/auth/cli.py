@@ -26,7 +26,9 @@ def _locale(value: str) -> str:
 @friendly_errors
 def create(
     username: str = typer.Argument(..., help="Login name."),
-    role: str = typer.Option(..., "--role", help="admin, manager, agent or analyst."),
+    role: str = typer.Option(
+        ..., "--role", help="admin, manager, agent, analyst or a custom role (retento role list)."
+    ),
     password: str = typer.Option(
         ..., "--password", help="At least 12 characters, not a common password."
     ),
@@ -69,7 +71,7 @@ def create(
         console.print(f"Created {user.role} [bold]{user.username}[/] (id {user.id}{reports}).")
 
 
-def _manager(session, username: str):
+def _manager(session, username: str, option: str = "--manager"):
     """The user named by ``--manager`` (refused naming that option when there is none)."""
     from retento.core.errors import NotFound
 
@@ -77,8 +79,73 @@ def _manager(session, username: str):
         return service.get_user_by_name(session, username)
     except NotFound:
         raise InvalidInput(
-            Msg("No user named '%(username)s' (--manager).", username=username), field="manager"
+            Msg("No user named '%(username)s' (%(option)s).", username=username, option=option),
+            field=option.lstrip("-").replace("-", "_"),
         ) from None
+
+
+@app.command("update")
+@friendly_errors
+def update(
+    username: str = typer.Argument(..., help="Login name."),
+    manager: str | None = typer.Option(
+        None, "--manager", help="Username of the user's new manager (an active user, no cycle)."
+    ),
+    no_manager: bool = typer.Option(False, "--no-manager", help="The user reports to nobody."),
+    role: str | None = typer.Option(None, "--role", help="A built-in or custom role."),
+    active: bool | None = typer.Option(
+        None, "--active/--deactivate", help="Reactivate, or deactivate (ends their sessions)."
+    ),
+    reports_to: str | None = typer.Option(
+        None,
+        "--reports-to",
+        help="With --deactivate: who the user's reports move to (default: the user's own "
+        "manager, else nobody).",
+    ),
+) -> None:
+    """Change USERNAME's manager, role or active flag (same checks as the web form and API)."""
+    from retento.auth.schemas import UserUpdate
+
+    if manager and no_manager:
+        raise InvalidInput("Give --manager or --no-manager, not both.", field="manager")
+    with cli_session() as session:
+        user = service.get_user_by_name(session, username)
+        changes: dict = {}
+        if manager:
+            changes["manager_id"] = _manager(session, manager).id
+        elif no_manager:
+            changes["manager_id"] = None
+        if role is not None:
+            changes["role"] = role
+        if active is not None:
+            changes["is_active"] = active
+        if reports_to:
+            changes["reports_to"] = _manager(session, reports_to, option="--reports-to").id
+        if not changes:
+            raise InvalidInput(
+                "Nothing to change: give --manager, --no-manager, --role, --active, "
+                "--deactivate or --reports-to.",
+                field="username",
+            )
+        try:
+            data = UserUpdate(**changes)
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            raise InvalidInput(
+                Msg("%(field)s: %(message)s", field=str(e["loc"][0]), message=e["msg"]),
+                field=str(e["loc"][0]),
+            ) from exc
+        if data.role not in (None, "admin") or data.is_active is False:
+            service.ensure_not_last_admin(session, user)
+        moving = len(service.report_ids(session, user.id)) if data.is_active is False else 0
+        # The CLI administers the installation (audited without a user, like `user create`).
+        service.update_user(session, user.id, data, actor=None)
+        lead = service.user_names(session, {user.manager_id}).get(user.manager_id, "nobody")
+        extra = f"; {moving} report(s) moved" if moving else ""
+        console.print(
+            f"Saved [bold]{user.username}[/]: {user.role}, "
+            f"{'active' if user.is_active else 'deactivated'}, reports to {lead}{extra}."
+        )
 
 
 @app.command("password")

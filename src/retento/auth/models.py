@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, UTCDateTime, utcnow
@@ -84,3 +84,36 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Role(Base):
+    """A custom role: a name, a Chinese name, a description and a chosen set of permissions
+    (``auth.permissions.MATRIX`` verbs). The four built-in roles are not rows: their
+    permissions are fixed in code. ``users.role`` holds the name (``auth.roles``)."""
+
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(20), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(40), default="")
+    description: Mapped[str] = mapped_column(String(500), default="")
+    permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # "all": scoped verbs act on every customer (like a manager); "own": only on customers the
+    # user owns or is assigned to (like an agent). See docs/permissions.md.
+    scope: Mapped[str] = mapped_column(String(10), default="own")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = version_column()
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class RoleStamp(Base):
+    """One row: a random stamp replaced by every change of a custom role, so each process
+    knows when its cache of role permissions is stale (``auth.roles``). Random, not a counter:
+    a stamp written by a transaction that rolled back never comes back."""
+
+    __tablename__ = "role_stamp"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    stamp: Mapped[str] = mapped_column(String(32))

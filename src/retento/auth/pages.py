@@ -8,7 +8,7 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from retento.auth import service, sessions
+from retento.auth import roles, service, sessions
 from retento.auth.models import User
 from retento.auth.permissions import ROLES, require
 from retento.auth.schemas import UserCreate, UserRead, UserUpdate
@@ -155,10 +155,17 @@ def logout(request: Request, session: DbSession) -> Response:
     return redirect(request, "/login")
 
 
-def _role_options(request: Request) -> list[tuple[str, str]]:
+def _role_options(request: Request, session: DbSession) -> list[tuple[str, str]]:
+    """The built-in roles by their translated names, then the custom roles (auth.roles) by
+    name, with the Chinese name for a Chinese reader."""
     from retento.web.labels import label_msgid
+    from retento.web.render import request_locale
 
-    return [(r, tr(request, label_msgid("role", r))) for r in ROLES]
+    zh = request_locale(request) == "zh_CN"
+    return [(r, tr(request, label_msgid("role", r))) for r in ROLES] + [
+        (name, f"{name_zh} ({name})" if zh and name_zh else name)
+        for name, name_zh, _ in roles.role_choices(session)
+    ]
 
 
 @router.get("/admin/users")
@@ -203,7 +210,7 @@ def users_list(
         role=role,
         active=active,
         manager=manager,
-        role_options=_role_options(request),
+        role_options=_role_options(request, session),
         managers=service.user_names(session, {u.manager_id for u in rows}),
         team_options=sorted(
             ((str(i), name) for i, name in leads.items()), key=lambda p: p[1].casefold()
@@ -219,7 +226,7 @@ def user_new(request: Request, session: DbSession, user: PageUser) -> Response:
         request,
         "auth/user_new.html",
         form={"role": "agent", "locale": "en"},
-        role_options=_role_options(request),
+        role_options=_role_options(request, session),
         manager_options=service.manager_choices(session),
     )
 
@@ -247,7 +254,7 @@ def user_create(request: Request, raw: PageForm, session: DbSession, user: PageU
             status_code=422,
             form=data,
             errors=_translated(request, form_errors(request, exc)),
-            role_options=_role_options(request),
+            role_options=_role_options(request, session),
             manager_options=service.manager_choices(session),
         )
     flash(request, tr(request, "User %(name)s was created.", name=created.username))
@@ -271,9 +278,10 @@ def _user_page(
         tokens=tokens,
         sessions=open_sessions,
         current_session_id=getattr(request.state, "session_row_id", None),
-        role_options=_role_options(request),
+        role_options=_role_options(request, session),
         manager_options=service.manager_choices(session, target),
         manager_name=service.user_names(session, {target.manager_id}).get(target.manager_id),
+        report_count=len(service.report_ids(session, target.id)),
         **extra,
     )
 
@@ -317,6 +325,9 @@ def user_update(
         changes["is_active"] = form.get("is_active") == "1"
     if "manager_id" in form:
         changes["manager_id"] = str(form.get("manager_id") or "").strip() or None
+    if "reports_to" in form:
+        # Deactivating a manager: who their reports move to (service.move_reports).
+        changes["reports_to"] = str(form.get("reports_to") or "").strip() or None
     try:
         data = UserUpdate(**changes)
         demoting = (data.role not in (None, "admin")) or data.is_active is False
@@ -443,3 +454,10 @@ def token_revoke(request: Request, session: DbSession, user: PageUser, token_id:
     token = service.revoke_token(session, token_id, actor=user)
     flash(request, tr(request, "The token was revoked."))
     return redirect(request, f"/admin/users/{token.user_id}")
+
+
+# The Roles page and the Settings hub: their own modules, served with these pages.
+from retento.auth import role_pages, settings_hub  # noqa: E402
+
+router.include_router(role_pages.router)
+router.include_router(settings_hub.router)

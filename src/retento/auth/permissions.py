@@ -37,7 +37,8 @@ MATRIX: dict[str, set[str]] = {
     "touchpoint:update": {"admin", "manager", "agent"},
     "touchpoint:delete": {"admin", "manager", "agent"},
     "score:read": {"admin", "manager", "agent", "analyst"},
-    "score:run": {"admin", "manager"},
+    "score:run": {"admin", "manager", "analyst"},
+    "score:configure": {"admin", "manager"},
     "insight:manage": {"admin", "manager", "analyst"},
     "survey:read": {"admin", "manager", "agent", "analyst"},
     "survey:manage": {"admin", "manager"},
@@ -92,7 +93,10 @@ DESCRIPTIONS = {
     "records kept)",
     "customer:assign": "change a customer's owner or assigned agents",
     "score:read": "see value scores, CLV, P(alive), the value dashboard",
-    "score:run": "start a scoring run (CLV models, pyramid, stages)",
+    "score:run": "start a scoring run or a loyalty-type measurement (CLV models, pyramid, "
+    "stages); analysts too (SPEC 9: models)",
+    "score:configure": "change the value settings the next scoring run applies (pyramid "
+    "shares, thresholds: a business decision, not a model run)",
     "insight:manage": "run Insights analyses (segments, baskets, sequences); save, rename and "
     "delete segments",
     "survey:read": "see surveys, responses, satisfaction results and the CSI",
@@ -125,11 +129,111 @@ DESCRIPTIONS = {
 }
 
 
+# --- custom roles ----------------------------------------------------------------------------
+# Custom roles (auth.roles) live in the database; each process keeps their permissions here,
+# replaced as a whole (one reference swap: safe across threads) when the role stamp read with
+# the user of a request differs from the one loaded (auth.roles.seen). ``can`` itself never
+# queries: a permission check costs a dict look-up whatever the role.
+
+
+class CustomRoles:
+    """The custom roles a process knows: name -> permissions and name -> scope."""
+
+    __slots__ = ("stamp", "permissions", "scopes")
+
+    def __init__(
+        self,
+        stamp: str | None,
+        permissions: dict[str, frozenset[str]],
+        scopes: dict[str, str],
+    ):
+        self.stamp = stamp
+        self.permissions = permissions
+        self.scopes = scopes
+
+
+_custom = CustomRoles(None, {}, {})
+
+# Permissions no custom role may hold: whoever can manage users can make themself an
+# administrator, so the permission is as good as the admin role itself (give that instead).
+ADMIN_ONLY = frozenset({"user:manage"})
+
+BUILTIN_PERMISSIONS: dict[str, frozenset[str]] = {
+    role: frozenset(v for v, roles in MATRIX.items() if role in roles) for role in ROLES
+}
+
+
+def install_custom_roles(
+    stamp: str | None, permissions: dict[str, frozenset[str]], scopes: dict[str, str]
+) -> None:
+    """Replace this process's custom roles (auth.roles loads them)."""
+    global _custom
+    _custom = CustomRoles(stamp, permissions, scopes)
+
+
+def custom_roles() -> CustomRoles:
+    return _custom
+
+
+def is_builtin(role: str) -> bool:
+    return role in ROLES
+
+
+def role_permissions(role: str) -> frozenset[str]:
+    """What ``role`` may do (built-in or custom; an unknown role may do nothing)."""
+    if role == "admin":
+        return frozenset(MATRIX)
+    builtin = BUILTIN_PERMISSIONS.get(role)
+    if builtin is not None:
+        return builtin
+    return _custom.permissions.get(role, frozenset())
+
+
+def roles_holding(verb: str) -> tuple[str, ...]:
+    """Every role (built-in first, then custom) that may use ``verb``."""
+    return tuple(ROLES_BY_VERB[verb]) + tuple(
+        sorted(r for r, perms in _custom.permissions.items() if verb in perms)
+    )
+
+
+ROLES_BY_VERB = {verb: [r for r in ROLES if r in roles] for verb, roles in MATRIX.items()}
+
+
+def acts_on_all(user: User) -> bool:
+    """True if ``user``'s scoped verbs act on every customer (admins, managers, custom roles of
+    scope "all"); agents and custom roles of scope "own" act on their own customers only."""
+    role = user.role
+    if role in ("admin", "manager"):
+        return True
+    if role in ROLES:
+        return False
+    return _custom.scopes.get(role) == "all"
+
+
+def acts_on_own(user: User) -> bool:
+    """True if ``user`` works on the customers they own or are assigned to only (agents and
+    custom roles of scope "own")."""
+    role = user.role
+    if role == "agent":
+        return True
+    if role in ROLES:
+        return False
+    return _custom.scopes.get(role, "own") == "own"
+
+
 def can(user: User, verb: str) -> bool:
     """True if the role may use ``verb`` at all (scope checks come on top)."""
     if verb not in MATRIX:
         raise KeyError(f"unknown permission {verb}")
-    return user.is_active and user.role in MATRIX[verb]
+    if not user.is_active:
+        return False
+    role = user.role
+    if role == "admin":
+        return True
+    builtin = BUILTIN_PERMISSIONS.get(role)
+    if builtin is not None:
+        return verb in builtin
+    return verb in _custom.permissions.get(role, ())
 
 
 def require(user: User, verb: str) -> None:

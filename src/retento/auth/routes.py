@@ -125,3 +125,9 @@ def log_out_everywhere(user_id: DbId, session: DbSession, user: CurrentUser):
     """Log the user out everywhere: every open web session ends (API tokens are not touched)."""
     n = service.log_out_everywhere(session, service.get_user(session, user_id), actor=user)
     return SessionsRevoked(revoked=n)
+
+
+# Roles and permissions: their own module, served under this router's prefix.
+from retento.auth.role_routes import router as _roles_router  # noqa: E402
+
+router.include_router(_roles_router)

@@ -9,7 +9,10 @@ from retento.auth.password_policy import MAX_LENGTH, MIN_LENGTH
 from retento.core.validation import DbId, NotNull
 from retento.core.versioning import ExpectedVersion
 
-Role = Literal["admin", "manager", "agent", "analyst"]
+# A built-in role (admin, manager, agent, analyst) or a custom one: the service checks that it
+# exists (auth.roles.check_role).
+Role = Annotated[str, Field(min_length=2, max_length=20, pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")]
+RoleScope = Literal["own", "all"]
 Locale = Literal["en", "zh_CN"]
 
 
@@ -35,6 +38,11 @@ class UserUpdate(BaseModel):
     is_active: Annotated[bool | None, NotNull] = None
     locale: Annotated[Locale | None, NotNull] = None
     manager_id: DbId | None = None
+    reports_to: DbId | None = Field(
+        None,
+        description="When deactivating a user who manages others: who their reports move to "
+        "(default: the deactivated user's own manager, else nobody). Not stored on the user.",
+    )
     password: Annotated[str | None, NotNull] = Field(
         None,
         min_length=MIN_LENGTH,
@@ -89,3 +97,49 @@ class SessionRead(BaseModel):
 
 class SessionsRevoked(BaseModel):
     revoked: int = Field(description="How many open sessions were ended.")
+
+
+class RoleCreate(BaseModel):
+    name: Role
+    name_zh: str = Field("", max_length=40)
+    description: str = Field("", max_length=500)
+    permissions: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Permissions from GET /api/v1/permissions (user:manage is refused).",
+    )
+    scope: RoleScope = Field(
+        "own",
+        description="own: scoped verbs act on the customers the user owns or is assigned to "
+        "(like an agent); all: on every customer (like a manager).",
+    )
+
+
+class RoleUpdate(BaseModel):
+    version: ExpectedVersion = None
+    name: Annotated[Role | None, NotNull] = None
+    name_zh: Annotated[str | None, NotNull] = Field(None, max_length=40)
+    description: Annotated[str | None, NotNull] = Field(None, max_length=500)
+    permissions: Annotated[list[str] | None, NotNull] = Field(None, max_length=200)
+    scope: Annotated[RoleScope | None, NotNull] = None
+
+
+class RoleRead(BaseModel):
+    id: int | None = Field(description="None for a built-in role.")
+    name: str
+    name_zh: str
+    description: str
+    builtin: bool
+    scope: str
+    permissions: list[str]
+    users: int = Field(description="How many users hold the role.")
+    version: int | None
+
+
+class PermissionRead(BaseModel):
+    name: str
+    description: str
+    label: str
+    label_zh: str
+    group: str
+    grantable: bool = Field(description="False for user:manage: no custom role may hold it.")

@@ -9,10 +9,10 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from retento.audit.service import record, snapshot
-from retento.auth import last_use, sessions, throttle
+from retento.auth import last_use, roles, sessions, throttle
 from retento.auth.models import ApiToken, User, UserSession
 from retento.auth.password_policy import check_password
-from retento.auth.permissions import require
+from retento.auth.permissions import require, roles_holding
 from retento.auth.schemas import UserCreate, UserUpdate
 from retento.auth.security import (
     hash_password,
@@ -37,6 +37,7 @@ def create_user(session: Session, data: UserCreate, *, actor: User | None) -> Us
             Msg("A user named '%(username)s' already exists.", username=data.username),
             field="username",
         )
+    roles.check_role(session, data.role)
     if data.manager_id is not None:
         check_manager(session, None, data.manager_id)
     check_password(data.password, data.username)
@@ -151,25 +152,34 @@ def update_user(
     user_id: int,
     data: UserUpdate,
     *,
-    actor: User,
+    actor: User | None,
     expected_version: int | None = None,
 ) -> User:
     """Change role, profile, active flag or password (admins; users may change own locale).
+    ``actor=None`` is the CLI (``retento user update``), which administers the installation.
 
     A stale ``version``/If-Match gets 409 (core.versioning)."""
     user = get_user(session, user_id)
-    changes = data.model_dump(exclude_unset=True, exclude={"version"})
-    self_service = user.id == actor.id and set(changes) <= {"locale", "display_name", "password"}
-    if not self_service:
-        require(actor, "user:manage")
+    changes = data.model_dump(exclude_unset=True, exclude={"version", "reports_to"})
+    if actor is not None:
+        self_service = user.id == actor.id and set(changes) <= {
+            "locale",
+            "display_name",
+            "password",
+        }
+        if not self_service:
+            require(actor, "user:manage")
     lock_for_edit(session, user, data.version, expected_version)
     if (
-        user.id == actor.id
+        actor is not None
+        and user.id == actor.id
         and (changes.get("is_active") is False or changes.get("role", "admin") != "admin")
         and actor.role == "admin"
     ):
         raise InvalidInput("You cannot deactivate or demote yourself.", field="role")
     before = snapshot(user)
+    if "role" in changes and changes["role"] != user.role:
+        roles.check_role(session, changes["role"])
     if changes.get("manager_id") is not None and changes["manager_id"] != user.manager_id:
         check_manager(session, user.id, changes["manager_id"])
     if "password" in changes:
@@ -186,10 +196,49 @@ def update_user(
         after["password"] = "changed"
         before["password"] = "***"
     record(session, actor, "update", "user", user.id, before, after)
+    if was_active and not user.is_active:
+        move_reports(session, user, data.reports_to, actor=actor)
     if "password" in changes or (was_active and not user.is_active):
         # A new password or a deactivation ends every open web session of the user.
         sessions.revoke_all(session, user.id)
     return user
+
+
+def report_ids(session: Session, user_id: int) -> list[int]:
+    """The ids of ``user_id``'s direct reports (active or not)."""
+    return list(session.scalars(select(User.id).where(User.manager_id == user_id)))
+
+
+def move_reports(
+    session: Session, leaving: User, reports_to: int | None, *, actor: User | None
+) -> int:
+    """Give the direct reports of ``leaving`` (being deactivated) a new manager in the same
+    transaction: ``reports_to``, else ``leaving``'s own manager, else nobody. Each move is the
+    same check as any manager change (``check_manager``: active, no cycle) and audited; returns
+    how many moved. Deactivating a manager thus never leaves a team reporting to someone who
+    can no longer log in."""
+    ids = report_ids(session, leaving.id)
+    target = reports_to if reports_to is not None else leaving.manager_id
+    if target == leaving.id:
+        raise InvalidInput(
+            "The reports cannot move to the user being deactivated.", field="reports_to"
+        )
+    if not ids:
+        return 0
+    for rid in ids:
+        report = session.get(User, rid)
+        assert report is not None
+        if target is not None:
+            try:
+                check_manager(session, rid, target)
+            except InvalidInput as exc:
+                exc.field = "reports_to"
+                raise
+        before = snapshot(report)
+        report.manager_id = target
+        session.flush()
+        record(session, actor, "update", "user", report.id, before, snapshot(report))
+    return len(ids)
 
 
 def list_users(
@@ -232,7 +281,7 @@ def list_users(
 def _assignable_stmt() -> Any:
     return (
         select(User.id, func.coalesce(func.nullif(User.display_name, ""), User.username))
-        .where(User.is_active.is_(True), User.role.in_(("admin", "manager", "agent")))
+        .where(User.is_active.is_(True), User.role.in_(bindparam("roles", expanding=True)))
         .order_by(User.username)
     )
 
@@ -241,7 +290,10 @@ def assignable_user_choices(session: Session) -> list[tuple[str, str]]:
     """Active users who can own customers, as (id, name) options for owner pickers: the
     display name, else the username; sorted by username. (Two columns instead of whole users:
     the customer list shows this picker on every page view.)"""
-    return [(str(i), name) for i, name in session.execute(_assignable_stmt())]
+    # Whoever may edit customers (admins, managers, agents and custom roles holding
+    # customer:update) may own them.
+    owners = list(roles_holding("customer:update"))
+    return [(str(i), name) for i, name in session.execute(_assignable_stmt(), {"roles": owners})]
 
 
 def authenticate(session: Session, username: str, password: str) -> User:
@@ -340,7 +392,7 @@ def revoke_token(session: Session, token_id: int, *, actor: User) -> ApiToken:
 def _token_user_statement() -> Any:
     """Built once: building a statement costs more CPU than running this one."""
     return (
-        select(ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at, User)
+        select(ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at, User, roles.stamp_column())
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == bindparam("token_hash", type_=ApiToken.token_hash.type))
     )
@@ -360,6 +412,7 @@ def user_for_bearer(session: Session, plain: str) -> User:
     user = row.User
     if not user.is_active:
         raise Unauthorized("The token's user is deactivated.")
+    roles.seen(session, row.role_stamp)
     if last_use.is_stale(row.last_used_at, now):
         last_use.touch_apart(session, ApiToken, "last_used_at", row.id, now)
     return user

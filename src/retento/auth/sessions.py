@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from retento.auth import last_use
+from retento.auth import last_use, roles
 from retento.auth.models import User, UserSession
 from retento.core.db import utcnow
 
@@ -74,6 +74,8 @@ def _session_user_statement() -> Any:
             UserSession.expires_at,
             UserSession.revoked_at,
             User,
+            # The custom roles' stamp rides along: no extra query per request (auth.roles).
+            roles.stamp_column(),
         )
         .join(User, User.id == UserSession.user_id)
         .where(UserSession.sid_hash == bindparam("sid_hash", type_=UserSession.sid_hash.type))
@@ -95,6 +97,7 @@ def resolve_user(
     row = session.execute(_session_user_statement(), {"sid_hash": hash_sid(plain)}).first()
     if row is None or not _live(row, row.User.is_active, now, idle_seconds):
         return None
+    roles.seen(session, row.role_stamp)
     if last_use.is_stale(row.last_seen_at, now):
         last_use.touch_apart(session, UserSession, "last_seen_at", row.id, now)
     return row.id, row.User

@@ -42,8 +42,10 @@ def cli_actor(session: Session, username: str | None):
     from sqlalchemy import select
 
     from retento.auth.models import User
+    from retento.auth.roles import sync
     from retento.auth.service import get_user_by_name
 
+    sync(session)  # the custom roles' permissions, for the checks the command makes as the user
     if username:
         return get_user_by_name(session, username)
     user = session.scalar(

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from retento.audit.models import AuditEntry
 from retento.auth.models import User
+from retento.auth.permissions import can
 from retento.complaints import home as complaints_home
 from retento.orders import home as orders_home
 from retento.retention import queries_home as retention_home
@@ -28,8 +29,20 @@ VIEWS_BY_ROLE: dict[str, tuple[str, ...]] = {
 
 
 def views_for(user: User) -> tuple[str, ...]:
-    """The dashboards ``user`` may switch between (their own first)."""
-    return VIEWS_BY_ROLE.get(user.role, ())
+    """The dashboards ``user`` may switch between (their own first). A custom role (auth.roles)
+    lands on "My work"; of scope "all" with complaints and retention to read, on the manager's
+    view; it gets the analyst's view with the value scores to read."""
+    from retento.auth.permissions import ROLES, acts_on_all, can
+
+    if user.role in ROLES:
+        return VIEWS_BY_ROLE.get(user.role, ())
+    views = []
+    if acts_on_all(user) and can(user, "complaint:read") and can(user, "retention:read"):
+        views.append("manager")
+    views.append("agent")
+    if can(user, "score:read"):
+        views.append("analyst")
+    return tuple(views)
 
 
 def segment_customers(session: Session, f: DashFilters) -> Select | None:
@@ -61,21 +74,35 @@ def manager_view(session: Session, f: DashFilters, now: datetime) -> dict[str, A
 
 
 def agent_view(session: Session, user: User, f: DashFilters, now: datetime) -> dict[str, Any]:
-    """My complaint queue (breaching first) and my win-back tasks."""
+    """My complaint queue (breaching first) and my win-back tasks; each part only for a role
+    that may open it (a custom role may hold one and not the other): None otherwise."""
     customers = segment_customers(session, f)
+    queue = can(user, "complaint:read")
     return {
-        "queue": complaints_home.home_queue(session, user.id, now=now, customers=customers),
-        "received": complaints_home.home_received(
-            session, start=f.start, end=f.end, customers=customers, assignee_id=user.id
+        "queue": (
+            complaints_home.home_queue(session, user.id, now=now, customers=customers)
+            if queue
+            else None
         ),
-        "tasks": retention_home.home_tasks(
-            session,
-            user.id,
-            today=now.date(),
-            start=f.start,
-            end=f.end,
-            customers=customers,
-            locale=user.locale or "",  # the page's language: the user's saved one
+        "received": (
+            complaints_home.home_received(
+                session, start=f.start, end=f.end, customers=customers, assignee_id=user.id
+            )
+            if queue
+            else None
+        ),
+        "tasks": (
+            retention_home.home_tasks(
+                session,
+                user.id,
+                today=now.date(),
+                start=f.start,
+                end=f.end,
+                customers=customers,
+                locale=user.locale or "",  # the page's language: the user's saved one
+            )
+            if can(user, "retention:work")
+            else None
         ),
     }
 

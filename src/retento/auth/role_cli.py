@@ -1,0 +1,141 @@
+"""`retento role ...`: list, show, create, update and delete roles (as the user CLI, whoever
+runs it administers the installation; changes are audited without a user)."""
+
+from __future__ import annotations
+
+import typer
+from pydantic import ValidationError
+
+from retento.auth import roles
+from retento.auth.permissions import MATRIX, ROLES, role_permissions
+from retento.auth.schemas import RoleCreate, RoleUpdate
+from retento.core.cli_support import cli_session, console, friendly_errors
+from retento.core.errors import InvalidInput, Msg, NotFound
+
+app = typer.Typer(help="Manage roles: the four built-in ones and your own.", no_args_is_help=True)
+
+
+def _invalid(exc: ValidationError) -> InvalidInput:
+    e = exc.errors()[0]
+    return InvalidInput(
+        Msg("%(field)s: %(message)s", field=".".join(map(str, e["loc"])), message=e["msg"]),
+        field=str(e["loc"][0]),
+    )
+
+
+def _perms(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+@app.command("list")
+@friendly_errors
+def list_() -> None:
+    """Every role: built-in ones first, how many users hold each, how many permissions."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from retento.auth.models import Role
+
+    with cli_session() as session:
+        counts = roles.holder_counts(session)
+        table = Table("name", "chinese name", "built-in", "works on", "permissions", "users")
+        for r in ROLES:
+            scope = "own" if r == "agent" else "all"
+            table.add_row(r, "", "yes", scope, str(len(role_permissions(r))), str(counts.get(r, 0)))
+        for role in session.scalars(select(Role).order_by(Role.name)):
+            table.add_row(
+                role.name,
+                role.name_zh,
+                "no",
+                role.scope,
+                str(len(role.permissions or ())),
+                str(counts.get(role.name, 0)),
+            )
+        console.print(table)
+
+
+@app.command("show")
+@friendly_errors
+def show(name: str = typer.Argument(..., help="Role name.")) -> None:
+    """NAME's permissions, one per line."""
+    with cli_session() as session:
+        if name in ROLES:
+            perms = [v for v in MATRIX if v in role_permissions(name)]
+        else:
+            role = roles.get_role(session, name)
+            console.print(f"{role.name} {role.name_zh} (version {role.version}, {role.scope})")
+            perms = list(role.permissions or ())
+        for p in perms:
+            print(p)
+
+
+@app.command("create")
+@friendly_errors
+def create(
+    name: str = typer.Argument(..., help="Letters, digits and . _ - (up to 20)."),
+    permissions: str = typer.Option(
+        "", "--permissions", help="Comma-separated, e.g. customer:read,complaint:read."
+    ),
+    name_zh: str = typer.Option("", "--name-zh", help="The role's Chinese name."),
+    description: str = typer.Option("", "--description"),
+    scope: str = typer.Option("own", "--scope", help="own (like an agent) or all (a manager)."),
+) -> None:
+    """Create a custom role (user:manage cannot be granted: give the admin role instead)."""
+    try:
+        data = RoleCreate(
+            name=name,
+            name_zh=name_zh,
+            description=description,
+            permissions=_perms(permissions) or [],
+            scope=scope,  # type: ignore[arg-type]
+        )
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    with cli_session() as session:
+        role = roles.create_role(session, data, actor=None)
+        console.print(
+            f"Created role [bold]{role.name}[/] with {len(role.permissions)} permission(s)."
+        )
+
+
+@app.command("update")
+@friendly_errors
+def update_(
+    name: str = typer.Argument(...),
+    new_name: str | None = typer.Option(None, "--name", help="Rename (users move with it)."),
+    permissions: str | None = typer.Option(None, "--permissions", help="The whole new set."),
+    name_zh: str | None = typer.Option(None, "--name-zh"),
+    description: str | None = typer.Option(None, "--description"),
+    scope: str | None = typer.Option(None, "--scope"),
+) -> None:
+    """Change a custom role (the options given; --permissions replaces the whole set)."""
+    given = {
+        "name": new_name,
+        "permissions": _perms(permissions),
+        "name_zh": name_zh,
+        "description": description,
+        "scope": scope,
+    }
+    try:
+        data = RoleUpdate(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    with cli_session() as session:
+        role = roles.update_role(session, name, data, actor=None)
+        console.print(f"Saved role [bold]{role.name}[/] (version {role.version}).")
+
+
+@app.command("delete")
+@friendly_errors
+def delete(name: str = typer.Argument(...)) -> None:
+    """Delete a custom role no user holds."""
+    with cli_session() as session:
+        try:
+            roles.delete_role(session, name, actor=None)
+        except NotFound:
+            raise InvalidInput(
+                Msg("There is no role '%(role)s'.", role=name), field="name"
+            ) from None
+        console.print(f"Deleted role [bold]{name}[/].")
