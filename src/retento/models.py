@@ -8,6 +8,7 @@ MODEL_MODULES = (
     "retento.auth.models",
     "retento.audit.models",
     "retento.customers.models",
+    "retento.customers.field_models",
     "retento.customers.search_tables",
     "retento.products.models",
     "retento.orders.models",

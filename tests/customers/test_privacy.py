@@ -91,7 +91,10 @@ PERSONAL = [
 @pytest.fixture
 def rich(db, users, tmp_path):
     """A customer with something in every domain, plus another customer left untouched."""
+    from tests.factories.custom_fields import define_fields
+
     admin = users["admin"]
+    define_fields(db, "favourite", "language")
     c = service.create_customer(
         db,
         CustomerCreate(

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 
-def test_crud_through_the_api(client, tokens):
+def test_crud_through_the_api(client, tokens, db):
+    from tests.factories.custom_fields import define_fields
+
+    define_fields(db, "size")
+    db.commit()
     h = tokens["manager"]
     r = client.post(
         "/api/v1/customers",

@@ -62,7 +62,10 @@ def test_check_version_passes_on_none_and_equal_and_names_both_versions_otherwis
 
 
 def test_every_customer_change_bumps_the_version_child_rows_included(db, users):
+    from tests.factories.custom_fields import define_fields
+
     admin = users["admin"]
+    define_fields(db, "size")
     c = make_customer(db)
     assert c.version == 1
     service.update_customer(db, c.id, CustomerUpdate(name="New name"), actor=admin)

@@ -319,3 +319,18 @@ def _queued_work_was_run(url: str) -> None:
             assert s.scalar(select(func.count()).select_from(RetentionTask)) == acting
     finally:
         engine.dispose()
+
+
+def test_a_share_of_people_give_their_date_of_birth_organisations_none(demo):
+    """About seven in ten people have a date of birth (in the year of their ``birth_year``, so
+    the birthday job has members to award); no organisation has one."""
+    db = demo.session
+    rows = db.execute(
+        select(Customer.party_type, Customer.birth_date, Customer.custom_fields)
+    ).all()
+    people = [(b, cf) for p, b, cf in rows if p == "person"]
+    dated = [(b, cf) for b, cf in people if b is not None]
+    assert 0.55 < len(dated) / len(people) < 0.85
+    assert all(b.year == cf["birth_year"] and b <= TODAY for b, cf in dated)
+    assert len({(b.month, b.day) for b, _ in dated}) > 100  # spread over the year
+    assert all(b is None for p, b, _ in rows if p == "organisation")

@@ -176,4 +176,5 @@ def test_a_fresh_demo_names_every_rule_in_chinese(db):
         "Big basket bonus": "大单奖励",
         "Birthday": "生日礼分",
         "Survey thank-you": "问卷答谢",
+        "Referral bonus": "推荐奖励",
     }

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
-from retento.auth.permissions import can, require
+from retento.auth.permissions import acts_on_all, acts_on_own, can, require, role_permissions
 from retento.complaints import workflow
 from retento.complaints.models import (
     Complaint,
@@ -146,7 +146,9 @@ def _resolve_category(session: Session, category_id: int | None, code: str | Non
 
 
 def customer_value_class(session: Session, customer_id: int) -> str:
-    """The customer's class in the latest scoring run (``ordinary`` if never scored)."""
+    """The customer's class in the latest scoring run (``ordinary`` if never scored or not
+    profiled for want of consent, see ``scoring.consent``)."""
+    from retento.scoring.consent import profiled_condition
     from retento.scoring.models import CustomerScore
     from retento.scoring.service import latest_run
 
@@ -155,7 +157,9 @@ def customer_value_class(session: Session, customer_id: int) -> str:
         return DEFAULT_VALUE_CLASS
     cls = session.scalar(
         select(CustomerScore.value_class).where(
-            CustomerScore.run_id == run.id, CustomerScore.customer_id == customer_id
+            CustomerScore.run_id == run.id,
+            CustomerScore.customer_id == customer_id,
+            profiled_condition(session, CustomerScore.customer_id),
         )
     )
     return cls or DEFAULT_VALUE_CLASS
@@ -168,7 +172,7 @@ def can_work(actor: User, c: Complaint) -> bool:
     """Admins and managers work any complaint; agents those assigned to them or their customers'."""
     if not can(actor, "complaint:update"):
         return False
-    if actor.role in ("admin", "manager"):
+    if acts_on_all(actor):
         return True
     return c.assignee_id == actor.id or can_change_customer(actor, c.customer)
 
@@ -259,7 +263,7 @@ def create_complaint_once(
     key = clean_idempotency_key(idempotency_key)
     if key and (done := _complaint_with_key(session, key, customer.id, data.subject)):
         return done, False
-    if actor is not None and actor.role == "agent" and data.assignee_id not in (None, actor.id):
+    if actor is not None and acts_on_own(actor) and data.assignee_id not in (None, actor.id):
         # Agents take complaints from anyone (they answer the phone) but assign only to themselves.
         require(actor, "complaint:assign")
     category_id = _resolve_category(session, data.category_id, data.category)
@@ -272,7 +276,7 @@ def create_complaint_once(
                 Msg("Order %(id)s belongs to another customer.", id=data.order_id), field="order_id"
             )
     assignee = _check_user(session, data.assignee_id, "assignee_id")
-    if assignee is not None and assignee.role not in ("admin", "manager", "agent"):
+    if assignee is not None and "complaint:update" not in role_permissions(assignee.role):
         raise InvalidInput("Complaints are assigned to agents or managers.", field="assignee_id")
     _check_user(session, data.team_manager_id, "team_manager_id")
     _check_external_id(session, data.external_id)
@@ -281,7 +285,7 @@ def create_complaint_once(
     if received > now + timedelta(minutes=5):
         raise InvalidInput("received_at lies in the future.", field="received_at")
     assignee_id = data.assignee_id
-    if assignee_id is None and actor is not None and actor.role == "agent":
+    if assignee_id is None and actor is not None and acts_on_own(actor):
         assignee_id = actor.id
     team = data.team_manager_id
     if team is None and assignee_id is not None:
@@ -601,11 +605,11 @@ def assign(session: Session, complaint_id: int, data: AssignIn, *, actor: User |
     """Assign or reassign to an agent and/or a team (a manager and their reports)."""
     c = lock_complaint(session, complaint_id)
     if actor is not None:
-        self_assign = actor.role == "agent" and data.assignee_id == actor.id and can_work(actor, c)
+        self_assign = acts_on_own(actor) and data.assignee_id == actor.id and can_work(actor, c)
         if not self_assign:
             require(actor, "complaint:assign")
     assignee = _check_user(session, data.assignee_id, "assignee_id")
-    if assignee is not None and assignee.role not in ("admin", "manager", "agent"):
+    if assignee is not None and "complaint:update" not in role_permissions(assignee.role):
         raise InvalidInput("Complaints are assigned to agents or managers.", field="assignee_id")
     _check_user(session, data.team_manager_id, "team_manager_id")
     before = complaint_snapshot(c)

@@ -167,3 +167,67 @@ def merge_cmd(
         )
     done = ", ".join(f"{k} {v}" for k, v in sorted(moved.items()) if v) or "nothing"
     console.print(f"Customer {duplicate_id} merged into {survivor_id} and archived. Moved: {done}.")
+
+
+@app.command("fields")
+@friendly_errors
+def fields_cmd(as_user: str | None = AS_USER) -> None:
+    """List the custom field definitions of customer records, in the forms' order."""
+    from retento.customers.field_defs import list_definitions
+
+    with cli_session() as session:
+        rows = list_definitions(session, actor=cli_actor(session, as_user))
+        lines = [
+            f"{d.position:>5}  {d.key:<24} {d.field_type:<8} {'required' if d.required else '':<8} "
+            f"{'active' if d.active else 'retired':<7}  {d.label}"
+            + (f" / {d.label_zh}" if d.label_zh else "")
+            + (f"  [{', '.join(str(o['value']) for o in d.options)}]" if d.options else "")
+            for d in rows
+        ]
+    console.print("\n".join(lines) if lines else "No custom fields are defined.", markup=False)
+
+
+@app.command("field-add")
+@friendly_errors
+def field_add_cmd(
+    key: str = typer.Argument(..., help="lower-case letters, digits and _; fixed once created"),
+    label: str = typer.Argument(..., help="the display name"),
+    field_type: str = typer.Option(
+        "text", "--type", help="text, number, date, boolean (yes/no) or choice"
+    ),
+    label_zh: str | None = typer.Option(None, "--label-zh", help="the Chinese display name"),
+    option: list[str] = typer.Option(
+        [], "--option", help="a choice's option, 'Gold' or 'Gold|金卡' (repeat the option)"
+    ),
+    required: bool = typer.Option(False, "--required", help="a value is needed"),
+    as_user: str | None = AS_USER,
+) -> None:
+    """Define a custom field of customer records (administrators; see docs/customers.md)."""
+    from pydantic import ValidationError
+
+    from retento.core.errors import InvalidInput, Msg
+    from retento.customers.field_defs import FieldDefinitionCreate, create_definition
+
+    options = [
+        {"value": v.strip(), "label_zh": zh.strip() or None}
+        for v, _, zh in (o.partition("|") for o in option)
+    ]
+    try:
+        data = FieldDefinitionCreate(
+            key=key,
+            label=label,
+            label_zh=label_zh,
+            field_type=field_type,  # type: ignore[arg-type]
+            options=options,  # type: ignore[arg-type]
+            required=required,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "field"
+        raise InvalidInput(
+            Msg("%(field)s: %(reason)s", field=where, reason=first["msg"]), field=where
+        ) from None
+    with cli_session() as session:
+        d = create_definition(session, data, actor=cli_actor(session, as_user))
+        key, version = d.key, d.version
+    console.print(f"Custom field {key} is defined (version {version}).")

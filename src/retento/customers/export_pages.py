@@ -36,7 +36,7 @@ def _producer(filters: dict[str, Any]):
 def customer_export_xlsx(request: Request, session: DbSession, user: PageUser) -> Response:
     """The filtered list as an Excel workbook in the importer's columns, streamed."""
     require(user, "data:export")
-    filters, _, problems = list_filters(request, user)
+    filters, _, problems = list_filters(request, user, session)
     refuse(problems)
     filters["dialect"] = search.dialect_of(session)
     return download(

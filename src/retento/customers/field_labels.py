@@ -19,6 +19,7 @@ register_field_labels(
         "country": N_("Country"),
         "owner_id": N_("Owner"),
         "acquired_on": N_("Customer since"),
+        "birth_date": N_("Date of birth"),
         "consent_email": N_("E-mail consent"),
         "consent_sms": N_("SMS consent"),
         "consent_phone": N_("Phone consent"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.core.errors import FieldError, RetentoError
@@ -27,14 +28,18 @@ SORTS = {code for code, _ in SORT_OPTIONS}
 
 
 def list_filters(
-    request: Request, user: User
+    request: Request, user: User, session: Session | None = None
 ) -> tuple[dict[str, Any], dict[str, str], list[FieldError]]:
-    """Service filters and the raw values to echo back in the form, from the query string."""
+    """Service filters and the raw values to echo back in the form, from the query string.
+    ``session`` reads the custom field definitions for the ``field`` filter (without one, the
+    filter is not applied)."""
     qp = request.query_params
     raw = {
         k: qp.get(k, "").strip()
-        for k in ("q", "kind", "scope", "tag", "owner", "mine", "sort", "archived", "segment")
-    }
+        for k in (
+            "q", "kind", "scope", "tag", "owner", "mine", "sort", "archived", "segment", "field",
+        )
+    }  # fmt: skip
     problems: list[FieldError] = []
     filters: dict[str, Any] = {}
     if raw["q"]:
@@ -66,6 +71,14 @@ def list_filters(
         else:
             if chosen is not None:
                 filters["member_of"] = segments_service.members_select(chosen)
+    if raw["field"] and session is not None:
+        # A choice or yes/no custom field, "<key>:<value>" (customers.field_values).
+        from retento.customers.field_values import parse_filter
+
+        try:
+            filters["custom_field"] = parse_filter(session, raw["field"][:200])
+        except RetentoError as exc:
+            problems.append(FieldError("field", tr(request, exc.message)))
     if raw["sort"] and raw["sort"] not in SORTS:
         problems.append(FieldError("sort", tr(request, "Choose one of the listed orders.")))
     if raw["sort"] not in SORTS:

@@ -75,6 +75,8 @@ class Customer(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     owner_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     acquired_on: Mapped[date | None] = mapped_column(Date)
+    # Date of birth (people; migration 0046): the loyalty birthday job awards on its day.
+    birth_date: Mapped[date | None] = mapped_column(Date)
     consent_email: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_sms: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_phone: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -12,17 +12,25 @@ from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, object_session
 
 from retento.auth.models import User
-from retento.auth.permissions import require
+from retento.auth.permissions import acts_on_all, require
 from retento.auth.service import assignable_user_choices
 from retento.core.countries import country_options
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, RetentoError
 from retento.core.pagination import apply_sort
 from retento.core.validation import DbId, offset_from_text
-from retento.customers import insights, privacy, search, service, timeline
+from retento.customers import (
+    field_forms,
+    field_values,
+    insights,
+    privacy,
+    search,
+    service,
+    timeline,
+)
 from retento.customers.duplicates import PossibleDuplicate
 from retento.customers.filters import SORT_OPTIONS, list_filters
 from retento.customers.models import CONSENTS, KINDS, Customer, CustomerTag, scope_of
@@ -69,6 +77,7 @@ FIELD_LABELS = {
     "city": N_("City"),
     "country": N_("Country"),
     "acquired_on": N_("Customer since"),
+    "birth_date": N_("Date of birth"),
     "tags": N_("Tags"),
     "owner_id": N_("Owner"),
     "note": N_("Note"),
@@ -169,7 +178,7 @@ def list_page(
 @router.get("/customers")
 def customer_list(request: Request, session: DbSession, user: PageUser) -> Response:
     """Search, filter, sort and page through customers (htmx swaps only the results)."""
-    filters, raw, problems = list_filters(request, user)
+    filters, raw, problems = list_filters(request, user, session)
     if problems:
         raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
     segments = _segment_options(request, session, raw["segment"])
@@ -194,6 +203,12 @@ def customer_list(request: Request, session: DbSession, user: PageUser) -> Respo
         owners=assignable_user_choices(session),
         sorts=[(code, tr(request, msgid)) for code, msgid in SORT_OPTIONS],
         segments=segments,
+        field_filters=field_values.filter_options(
+            field_values.definitions(session, active_only=True),
+            request_locale(request),
+            tr(request, "Yes"),
+            tr(request, "No"),
+        ),
         **ctx,
     )
 
@@ -213,7 +228,7 @@ def _segment_options(request: Request, session: Session, chosen: str) -> list[tu
 def customer_count(request: Request, session: DbSession, user: PageUser) -> Response:
     """How many customers match, counted up to a cap so it stays fast on millions of rows."""
     require(user, "customer:read")
-    filters, _, _ = list_filters(request, user)
+    filters, _, _ = list_filters(request, user, session)
     # A search counts up to search.COUNT_CAP, like the API's total (total_is_lower_bound).
     cap = search.COUNT_CAP if (filters.get("q") or "").strip() else COUNT_CAP
     n = service.count_customers(session, cap=cap, **filters)
@@ -226,8 +241,9 @@ def customer_export(request: Request, session: DbSession, user: PageUser) -> Res
     from retento.dataio.service import export_csv
 
     require(user, "data:export")
-    filters, _, _ = list_filters(request, user)
+    filters, _, _ = list_filters(request, user, session)
     filters["dialect"] = search.dialect_of(session)
+    filters["custom_field_keys"] = [d.key for d in field_values.definitions(session)]
     user_id = user.id
     factory = request.app.state.session_factory
 
@@ -336,6 +352,12 @@ def customer_360(
         main_panels=[(p, c) for p, c in panels if p.slot != "side"],
         may_change=service.can_change_customer(user, customer),
         consents=CONSENTS,
+        # (no definitions read for a customer without custom fields: one statement less)
+        custom_rows=field_forms.display_rows(
+            field_values.definitions(session) if customer.custom_fields else [],
+            customer.custom_fields,
+            request_locale(request),
+        ),
     )
 
 
@@ -401,10 +423,15 @@ def _form_values(customer: Customer | None) -> dict[str, Any]:
         )
     }  # fmt: skip
     values["acquired_on"] = customer.acquired_on.isoformat() if customer.acquired_on else ""
+    values["birth_date"] = customer.birth_date.isoformat() if customer.birth_date else ""
     values["version"] = str(customer.version)
     values["tags"] = ", ".join(customer.tags)
     values["owner_id"] = str(customer.owner_id or "")
-    values["custom_fields"] = "\n".join(f"{k}: {v}" for k, v in customer.custom_fields.items())
+    values.update(
+        field_forms.form_values(
+            field_values.definitions(object_session(customer)), customer.custom_fields or {}
+        )
+    )
     for c in CONSENTS:
         values[c] = getattr(customer, c)
     values["contacts"] = [
@@ -416,15 +443,16 @@ def _form_values(customer: Customer | None) -> dict[str, Any]:
 
 
 def _parse_form(
-    request: Request, form: Any
+    request: Request, form: Any, session: Session, stored: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any], list[FieldError]]:
-    """``(payload for the schema, values to re-show, problems found while parsing)``."""
+    """``(payload for the schema, values to re-show, problems found while parsing)``;
+    ``stored``: the edited customer's custom fields."""
     get = lambda k: str(form.get(k) or "").strip()  # noqa: E731
     shown: dict[str, Any] = {
         k: get(k)
         for k in (
             "name", "party_type", "kind", "external_id", "email", "phone", "address", "city",
-            "country", "acquired_on", "note", "tags", "owner_id", "custom_fields",
+            "country", "acquired_on", "birth_date", "note", "tags", "owner_id",
         )
     }  # fmt: skip
     # Kept as sent, so a form shown again after a 422 still detects someone else's save.
@@ -439,18 +467,11 @@ def _parse_form(
     data["tags"] = [t for t in shown["tags"].replace("，", ",").split(",") if t.strip()]
     for c in CONSENTS:
         shown[c] = data[c] = form.get(c) == "1"
-    custom: dict[str, str] = {}
-    for n, line in enumerate(shown["custom_fields"].splitlines(), start=1):
-        if not line.strip():
-            continue
-        key, sep, value = line.partition(":")
-        if not sep or not key.strip():
-            problems.append(
-                FieldError("custom_fields", tr(request, "Line %(n)s: write 'name: value'.", n=n))
-            )
-            continue
-        custom[key.strip()] = value.strip()
-    data["custom_fields"] = custom
+    data["custom_fields"], custom_shown, custom_problems = field_forms.parse(
+        request, form, field_values.definitions(session), stored or {}
+    )
+    shown.update(custom_shown)
+    problems += custom_problems
     owner = shown["owner_id"]
     data["owner_id"] = int(owner) if owner.isascii() and owner.isdigit() else None
     if owner and data["owner_id"] is None:
@@ -494,6 +515,7 @@ def _check_form(
     data: dict[str, Any],
     problems: list[FieldError],
     own_id: int | None = None,
+    stored_custom: dict[str, Any] | None = None,
 ) -> tuple[Any, dict[str, str]]:
     """``(the schema's object or None, every error of the form)``: the form's own parsing, the
     schema's checks and the service's checks against stored rows (owner, external id, one
@@ -519,9 +541,12 @@ def _check_form(
         external_id=accepted("external_id"),
         contacts=data.get("contacts"),
         own_id=own_id,
+        custom_fields=None if accepted("custom_fields") is None else data["custom_fields"],
+        stored_custom=stored_custom,
     ):
         for name, message in form_errors(request, exc).items():
             errors.setdefault(name, message)
+    field_forms.place_errors(errors, field_values.definitions(session))
     return payload, errors
 
 
@@ -535,7 +560,7 @@ def _render_form(
     status_code: int = 200,
     duplicates: list[dict[str, Any]] | None = None,
 ) -> Response:
-    can_assign = user.role in ("admin", "manager")
+    can_assign = acts_on_all(user)
     return render(
         request,
         "customers/form.html",
@@ -552,6 +577,7 @@ def _render_form(
         consents=CONSENTS,
         countries=country_options(request_locale(request)),
         duplicates=duplicates or [],
+        field_defs=field_values.definitions(session, active_only=True),
     )
 
 
@@ -568,9 +594,9 @@ def customer_create(
 ) -> Response:
     """Create a customer; on any error the form comes back with messages and nothing is saved."""
     require(user, "customer:create")  # before the checks, which look up external ids
-    data, shown, problems = _parse_form(request, form)
+    data, shown, problems = _parse_form(request, form, session)
     shown[FORM_KEY] = submitted_key(form)
-    if user.role not in ("admin", "manager"):
+    if not acts_on_all(user):
         data.pop("owner_id", None)
     payload, errors = _check_form(request, session, CustomerCreate, data, problems)
     try:
@@ -618,14 +644,17 @@ def customer_update(
     A form loaded before someone else saved gets the conflict page (409) instead.
     """
     customer = service.get_customer(session, customer_id, actor=user)
-    data, shown, problems = _parse_form(request, form)
+    stored_custom = dict(customer.custom_fields or {})
+    data, shown, problems = _parse_form(request, form, session, stored_custom)
     expected = form_version(form)
-    if user.role not in ("admin", "manager"):
+    if not acts_on_all(user):
         data.pop("owner_id", None)
     try:
         # Before the checks, which look up other customers' external ids.
         service.require_customer_change(user, customer, "customer:update")
-        update, errors = _check_form(request, session, CustomerUpdate, data, problems, customer_id)
+        update, errors = _check_form(
+            request, session, CustomerUpdate, data, problems, customer_id, stored_custom
+        )
         if not errors:
             service.update_customer(
                 session, customer_id, update, actor=user, expected_version=expected
@@ -768,3 +797,8 @@ router.include_router(merge_pages.router)
 from retento.customers import export_pages  # noqa: E402
 
 router.include_router(export_pages.router)
+
+# The administrators' Customer fields pages (custom field definitions) join this page router.
+from retento.customers import field_pages  # noqa: E402
+
+router.include_router(field_pages.router)

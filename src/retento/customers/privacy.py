@@ -5,7 +5,7 @@
   complaints with events, remedies and attachments, survey invitations, responses and answers,
   scores, audit entries, e-mail sent), the complaint attachments themselves and a README.
 - ``erase_customer`` anonymises the personal data (names, e-mail addresses, phone numbers,
-  addresses, contacts, tags, custom fields, free text, complaint contact details, survey
+  addresses, dates of birth, contacts, tags, custom fields, free text, complaint contact details, survey
   free-text answers, e-mail bodies and recipients, the audit log's before/after values) and
   keeps the financial records (amounts, dates, products, quantities) so totals stay correct.
   The customer is marked erased and archived.
@@ -459,7 +459,7 @@ def erase_customer(
     c.tag_rows = []
     c.name = f"Erased customer {c.id}"
     c.name_key = name_key(c.name)
-    for attr in ("email", "phone", "address", "city", "external_id", "note"):
+    for attr in ("email", "phone", "address", "city", "external_id", "note", "birth_date"):
         setattr(c, attr, None)
     c.custom_fields = {}
     for attr in ("consent_email", "consent_sms", "consent_phone", "consent_profiling"):

@@ -22,7 +22,7 @@ MARK = "[erased]"
 PERSONAL_KEYS: dict[str, set[str]] = {
     "customer": {
         "name", "name_key", "email", "phone", "address", "city", "external_id", "custom_fields",
-        "note", "tags", "contacts",
+        "note", "tags", "contacts", "birth_date",
     },
     "order": {"note"},
     "refund": {"reason"},

@@ -58,9 +58,18 @@ def list_customers(
         description="A saved Insights segment as <segment id>:<cluster>, e.g. 3:0 (see "
         "GET /api/v1/insights/segments).",
     ),
+    field: str | None = Query(
+        None,
+        max_length=200,
+        description="A choice or yes/no custom field as <key>:<value>, e.g. tier:Gold or "
+        "vip:yes (see GET /api/v1/customer-fields).",
+    ),
     limit: Limit = 50,
     offset: Offset = 0,
 ):
+    from retento.customers.field_values import parse_filter
+
+    custom_field = parse_filter(session, field) if field else None
     member_of = None
     if segment:
         from retento.insights import segments_service
@@ -81,6 +90,7 @@ def list_customers(
         mine_for=user if mine else None,
         archived=archived,
         member_of=member_of,
+        custom_field=custom_field,
         sort=sort,
         limit=limit,
         offset=offset,

@@ -17,6 +17,9 @@ Kind = Literal["consumer", "business", "distributor", "supplier", "department", 
 
 TAG_PATTERN = r"^[\w\- .:/]{1,50}$"
 
+BirthDate = PastDay
+"""A date of birth: 1900-01-01 at the earliest (``Day``), not in the future (``PastDay``)."""
+
 
 class ContactIn(BaseModel):
     name: Name = Field(min_length=1, max_length=200)
@@ -63,6 +66,7 @@ class CustomerBase(BaseModel):
     city: str | None = Field(None, max_length=100)
     country: Country | None = None
     acquired_on: date | None = None
+    birth_date: date | None = None
     consent_email: bool = False
     consent_sms: bool = False
     consent_phone: bool = False
@@ -75,6 +79,7 @@ class CustomerCreate(CustomerBase):
     name: Name = Field(min_length=1, max_length=200)
     phone: Phone | None = Field(None, max_length=50)
     acquired_on: PastDay | None = None
+    birth_date: BirthDate | None = None
     external_id: str | None = Field(None, min_length=1, max_length=64)
     owner_id: DbId | None = None
     tags: list[str] = Field(default_factory=list)
@@ -95,6 +100,7 @@ class CustomerUpdate(BaseModel):
     city: str | None = Field(None, max_length=100)
     country: Country | None = None
     acquired_on: PastDay | None = None
+    birth_date: BirthDate | None = None
     consent_email: bool | None = None
     consent_sms: bool | None = None
     consent_phone: bool | None = None

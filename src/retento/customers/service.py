@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
-from retento.auth.permissions import require
+from retento.auth.permissions import acts_on_all, acts_on_own, require
 from retento.core.db import utcnow
 from retento.core.errors import (
     Conflict,
@@ -26,7 +26,7 @@ from retento.core.locking import lock_row
 from retento.core.pagination import apply_sort, paginate
 from retento.core.validation import clean_idempotency_key
 from retento.core.versioning import lock_for_edit
-from retento.customers import search
+from retento.customers import field_values, search
 from retento.customers.duplicates import PossibleDuplicate, find_duplicates
 from retento.customers.models import (
     EXTERNAL_KINDS,
@@ -74,10 +74,11 @@ def customer_snapshot(c: Customer) -> dict:
 
 
 def can_change_customer(actor: User, customer: Customer) -> bool:
-    """Admins and managers change any customer; agents only those they own or are assigned."""
-    if actor.role in ("admin", "manager"):
+    """Admins and managers (and custom roles of scope "all") change any customer; agents (and
+    custom roles of scope "own") only those they own or are assigned."""
+    if acts_on_all(actor):
         return True
-    if actor.role == "agent":
+    if acts_on_own(actor):
         return customer.owner_id == actor.id or actor.id in customer.assigned_user_ids
     return False
 
@@ -178,11 +179,15 @@ def field_problems(
     contacts: list[dict] | None = None,
     assigned_user_ids: list[int] | None = None,
     own_id: int | None = None,
+    custom_fields: dict[str, Any] | None = None,
+    stored_custom: dict[str, Any] | None = None,
 ) -> list[RetentoError]:
-    """Every problem with the fields that depend on stored rows (owner, assignees, external id)
-    or on each other (one primary contact), not only the first: a form shows them all at once.
-    ``None`` skips a check."""
+    """Every problem with the fields that depend on stored rows (owner, assignees, external id,
+    custom fields against their definitions) or on each other (one primary contact), not only
+    the first: a form shows them all at once. ``None`` skips a check."""
     problems: list[RetentoError] = []
+    if custom_fields is not None:
+        problems.extend(custom_field_values(session, custom_fields, stored_custom)[1])
 
     def attempt(check: Callable[..., object], *args: object) -> None:
         try:
@@ -196,6 +201,25 @@ def field_problems(
     attempt(_check_external_id, session, external_id, own_id)
     attempt(_check_one_primary, contacts or [])
     return problems
+
+
+def custom_field_values(
+    session: Session, values: dict[str, Any] | None, stored: dict[str, Any] | None
+) -> tuple[dict[str, Any], list[RetentoError]]:
+    """``(custom_fields to store, problems)`` checked against the definitions
+    (``customers.field_values``): each problem names ``custom_fields.<key>``."""
+    clean, found = field_values.check_values(
+        field_values.definitions(session), values or {}, stored or {}
+    )
+    problems: list[RetentoError] = [
+        InvalidInput(
+            Msg("%(field)s: %(reason)s", field=p.field, reason=p.message),
+            field=p.field,
+            errors=[p],
+        )
+        for p in found
+    ]
+    return clean, problems
 
 
 def check_fields(session: Session, **fields: Any) -> None:
@@ -250,13 +274,20 @@ def create_customer(
                 return done
             raise PossibleDuplicate(matches)
     owner_id = data.owner_id
-    if actor.role == "agent":
+    if acts_on_own(actor):
         if owner_id not in (None, actor.id):
             raise Forbidden("Agents can only create customers they own.")
         owner_id = actor.id
     contacts = [k.model_dump() for k in data.contacts]
-    check_fields(session, owner_id=owner_id, external_id=data.external_id, contacts=contacts)
+    check_fields(
+        session,
+        owner_id=owner_id,
+        external_id=data.external_id,
+        contacts=contacts,
+        custom_fields=data.custom_fields,
+    )
     fields = data.model_dump(exclude={"tags", "contacts", "owner_id"})
+    fields["custom_fields"] = custom_field_values(session, data.custom_fields, None)[0]
     c = Customer(**fields, owner_id=owner_id, name_key=name_key(data.name), idempotency_key=key)
     c.contacts = [Contact(**k) for k in contacts]
     _set_tags(c, data.tags)
@@ -305,7 +336,13 @@ def update_customer(
         contacts=changes.get("contacts"),
         assigned_user_ids=changes.get("assigned_user_ids"),
         own_id=c.id,
+        custom_fields=(changes.get("custom_fields") or {}) if "custom_fields" in changes else None,
+        stored_custom=c.custom_fields,
     )
+    if "custom_fields" in changes:
+        changes["custom_fields"] = custom_field_values(
+            session, changes["custom_fields"], c.custom_fields
+        )[0]
     if "tags" in changes:
         _set_tags(c, changes.pop("tags") or [])
     if "contacts" in changes:
@@ -486,6 +523,7 @@ def customer_filter(
     archived: bool | None = False,
     dialect: str | None = None,
     member_of: Select | None = None,
+    custom_field: tuple[str, str, Any] | None = None,
 ) -> Select:
     """The customer list query before sorting; shared by the API, the web list and export.
 
@@ -495,6 +533,9 @@ def customer_filter(
 
     ``archived``: ``False`` (default) active customers only, ``True`` archived ones only (erased
     customers are archived too), ``None`` both.
+
+    ``custom_field``: ``(key, type, value)`` of a choice or yes/no custom field
+    (``field_values.filter_clause``).
     """
     stmt = select(Customer)
     if archived is True:
@@ -524,6 +565,10 @@ def customer_filter(
     if member_of is not None:
         # ``SELECT customer_id`` of a saved segment (Insights) or any other customer set.
         stmt = stmt.where(Customer.id.in_(member_of))
+    if custom_field is not None:
+        key, field_type, value = custom_field
+        dialect = dialect or search.current_dialect()
+        stmt = stmt.where(field_values.filter_clause(key, field_type, value, dialect))
     if mine_for is not None:
         stmt = stmt.where(
             or_(
@@ -592,8 +637,11 @@ def search_page_ids(
 def _plain_search(filters: dict) -> bool:
     return not any(
         filters.get(k) is not None and filters.get(k) != ""
-        for k in ("kind", "scope", "tag", "owner_id", "party_type", "mine_for", "member_of")
-    )
+        for k in (
+            "kind", "scope", "tag", "owner_id", "party_type", "mine_for", "member_of",
+            "custom_field",
+        )
+    )  # fmt: skip
 
 
 def count_customers(session: Session, *, cap: int | None = None, **filters) -> int:

@@ -17,6 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
 from retento.auth.models import User
+from retento.customers.field_values import definitions
 from retento.customers.models import Customer, CustomerTag
 from retento.customers.service import customer_filter
 from retento.dataio.cells import neutralise
@@ -28,12 +29,15 @@ from retento.touchpoints.models import Touchpoint
 from retento.touchpoints.service import touchpoint_filter
 
 BATCH = 5_000
+#: A customer export's filter entry holding the custom field keys, read by the request before a
+#: stream that reads through its own session starts (its header then needs no query).
+CUSTOM_KEYS = "custom_field_keys"
 BOM = "\ufeff"  # lets spreadsheet programs read UTF-8 (Chinese names) correctly
 
 CUSTOMER_HEADER = [
     "external_id", "name", "party_type", "kind", "email", "phone", "address", "city", "country",
-    "acquired_on", "consent_email", "consent_sms", "consent_phone", "consent_profiling", "tags",
-    "owner", "custom_fields", "note",
+    "acquired_on", "birth_date", "consent_email", "consent_sms", "consent_phone",
+    "consent_profiling", "tags", "owner", "custom_fields", "note",
 ]  # fmt: skip
 PRODUCT_HEADER = ["external_id", "name", "category", "unit_price", "unit_cost", "is_active"]
 LINE_HEADER = [
@@ -90,6 +94,9 @@ def _stream(session: Session, stmt: Select) -> Iterator[list[Any]]:
 
 
 def _customers(session: Session, filters: dict[str, Any]) -> Iterator[list[list[Any]]]:
+    # The custom field keys, when the caller read them already (``CUSTOM_KEYS``).
+    filters = dict(filters)
+    given_keys = filters.pop(CUSTOM_KEYS, None)
     owner = aliased(User)
     c = Customer
     stmt = (
@@ -105,6 +112,7 @@ def _customers(session: Session, filters: dict[str, Any]) -> Iterator[list[list[
             c.city,
             c.country,
             c.acquired_on,
+            c.birth_date,
             c.consent_email,
             c.consent_sms,
             c.consent_phone,
@@ -119,7 +127,10 @@ def _customers(session: Session, filters: dict[str, Any]) -> Iterator[list[list[
     # A full export (no filter) includes archived customers, so their orders re-import; the
     # web list's export passes its "archived" choice.
     stmt = _restrict(stmt, c, customer_filter(**{"archived": None, **filters}))
-    yield [CUSTOMER_HEADER]
+    # One column per defined custom field (custom.<key>, which the importer reads back); the
+    # custom_fields column keeps the other (undefined) keys as JSON.
+    keys = list(given_keys) if given_keys is not None else [d.key for d in definitions(session)]
+    yield [CUSTOMER_HEADER + [f"custom.{k}" for k in keys]]
     for part in _stream(session, stmt):
         ids = [r[0] for r in part]
         tags: dict[int, list[str]] = {}
@@ -129,7 +140,15 @@ def _customers(session: Session, filters: dict[str, Any]) -> Iterator[list[list[
             .order_by(CustomerTag.customer_id, CustomerTag.tag)
         ):
             tags.setdefault(cid, []).append(tag)
-        yield [[*r[1:15], ";".join(tags.get(r[0], [])), *r[15:]] for r in part]
+        rows = []
+        for r in part:
+            custom = r[17] or {}
+            other = {k: v for k, v in custom.items() if k not in keys} if keys else custom
+            rows.append(
+                [*r[1:16], ";".join(tags.get(r[0], [])), r[16], other, *r[18:]]
+                + [custom.get(k) for k in keys]
+            )
+        yield rows
 
 
 def _products(session: Session, filters: dict[str, Any]) -> Iterator[list[list[Any]]]:
@@ -220,3 +239,8 @@ def _as_csv(batches: Iterator[list[list[Any]]]) -> Iterator[str]:
 def export(session: Session, entity: str, filters: dict[str, Any]) -> Iterator[str]:
     """CSV text chunks (header first) for ``entity`` filtered like its list service."""
     return _as_csv(export_batches(session, entity, filters))
+
+
+def custom_field_keys(session: Session) -> list[str]:
+    """The keys of the custom field columns a customer export writes (``CUSTOM_KEYS``)."""
+    return [d.key for d in definitions(session)]

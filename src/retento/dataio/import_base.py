@@ -107,6 +107,9 @@ class ImporterBase:
         self.idx: dict[str, int] = {}
         self.source: dict[str, str] = {}
         self.custom_idx: dict[str, int] = {}
+        # Customers: the custom field definitions, and the header each custom column had.
+        self.field_defs: list[Any] = []
+        self.custom_source: dict[str, str] = {}
         self._unchanged_ids: set[int] = set()
 
     # ----------------------------------------------------------------- header and cells
@@ -117,6 +120,7 @@ class ImporterBase:
         # The one header mapping of the CLI, the API and the wizard (dataio.headers): the
         # mapping's choice, the field's own name loosely, or a header word ("客户编号").
         fields = header_fields(self.entity, self.table.header, mapping.columns)
+        by_name = self._custom_field_names() if self.entity == "customers" else {}
         for i, src in enumerate(self.table.header):
             if not src:
                 continue
@@ -125,6 +129,12 @@ class ImporterBase:
                 target = mapping.target(src)  # custom.x, a computed column, or ignored
             if target is None:
                 continue
+            if target not in self.spec and not target.startswith("custom."):
+                # A defined custom field named by its key or label, English or Chinese.
+                key = by_name.get(src.strip().casefold())
+                target = f"custom.{key}" if key else target
+            if target.startswith("custom."):
+                self.custom_source[target[len("custom.") :]] = src
             if target in self.spec:
                 if target in self.idx:
                     errors.append(
@@ -164,6 +174,20 @@ class ImporterBase:
                 errors=errors,
             )
         self.ncols = len(self.table.header)
+
+    def _custom_field_names(self) -> dict[str, str]:
+        """Header (case-folded) → key of each custom field definition: its key, its label and
+        its Chinese label (keys win over labels)."""
+        from retento.customers.field_values import definitions
+
+        self.field_defs = definitions(self.session)
+        names: dict[str, str] = {}
+        for d in self.field_defs:
+            for name in (d.label_zh, d.label):
+                if name:
+                    names.setdefault(name.strip().casefold(), d.key)
+        names.update({d.key.casefold(): d.key for d in self.field_defs})
+        return names
 
     def col(self, name: str) -> str:
         """The column name as the file calls it (errors speak the file's language)."""

@@ -9,9 +9,10 @@ from sqlalchemy import delete, insert, select
 
 from retento.core.countries import check_country
 from retento.core.db import utcnow
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, Msg
 from retento.core.limits import check_custom_fields, check_json_depth
-from retento.core.validation import FUTURE_SLACK, check_phone, not_after_tomorrow
+from retento.core.validation import FUTURE_SLACK, check_day, check_phone, not_after_tomorrow
+from retento.customers.field_values import convert, shown_text
 from retento.customers.models import KINDS, PARTY_TYPES, Customer, CustomerTag
 from retento.dataio.import_base import (
     CHUNK,
@@ -96,6 +97,7 @@ class RecordsImport(ImporterBase):
                 "city",
                 "country",
                 "acquired_on",
+                "birth_date",
                 "consent_email",
                 "consent_sms",
                 "consent_phone",
@@ -139,6 +141,9 @@ class RecordsImport(ImporterBase):
                     elif name == "acquired_on":
                         # The checks of the form and the API (core.validation), one of each.
                         rec[name] = not_after_tomorrow(conv.date(raw)) if raw else None
+                    elif name == "birth_date":
+                        # As the form and the API: 1900-01-01 at the earliest, not in the future.
+                        rec[name] = not_after_tomorrow(check_day(conv.date(raw))) if raw else None
                     elif name == "phone":
                         rec[name] = check_phone(raw)
                     elif name == "owner":
@@ -188,7 +193,9 @@ class RecordsImport(ImporterBase):
                         check_custom_fields({**(custom or {}), **extra}, self.col("custom_fields"))
                     except InvalidInput as exc:
                         problems.append(RowProblem(exc.field, exc.message.split(": ", 1)[-1]))
+                custom, extra, legacy = self._typed_custom(custom, extra, problems)
                 rec["_custom"] = (custom, extra)
+                rec["_legacy"] = legacy
             if has_tags:
                 tags: list[str] = []
                 for t in TAG_SPLIT.split(cells[self.idx["tags"]]):
@@ -206,15 +213,17 @@ class RecordsImport(ImporterBase):
                 self._bad(line, cells, problems)
             else:
                 records.append((line, cells, rec))
-        self._check_errors()
         t = Customer.__table__
-        compare = [("owner_id" if c == "owner" else c) for c in simple]
-        if "name" in compare:
-            compare.append("name_key")
         if has_custom:
             existing = self._existing(
                 t, [t.c.external_id, t.c.custom_fields], {r[2]["external_id"] for r in records}
             )
+            records = self._check_legacy(records, existing)
+        self._check_errors()
+        compare = [("owner_id" if c == "owner" else c) for c in simple]
+        if "name" in compare:
+            compare.append("name_key")
+        if has_custom:
             for _l, _c, rec in records:
                 base, extra = rec.pop("_custom")
                 if base is None:
@@ -233,6 +242,7 @@ class RecordsImport(ImporterBase):
             "country": None,
             "owner_id": None,
             "acquired_on": None,
+            "birth_date": None,
             "consent_email": False,
             "consent_sms": False,
             "consent_phone": False,
@@ -243,6 +253,71 @@ class RecordsImport(ImporterBase):
         ids, _touched = self._upsert_simple(t, records, compare, defaults)
         if has_tags:
             self._replace_tags(ids, tags_by_ext)
+
+    def _custom_column(self, key: str) -> str:
+        """A custom field's column as the file calls it (its label, 等级, custom.tier)."""
+        return self.custom_source.get(key, f"custom.{key}")
+
+    def _typed_custom(
+        self, custom: dict[str, Any] | None, extra: dict[str, str], problems: list[RowProblem]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any], dict[str, tuple[str, Any]]]:
+        """Convert the values of defined, active fields to their stored shape (a choice may be
+        given by its label in either language); a bad one is a problem naming its column. Keys
+        of no active definition are set aside as ``{key: (column, value)}``: allowed only where
+        the customer already stores that value (``_check_legacy``)."""
+        active = {d.key: d for d in self.field_defs if d.active}
+        legacy: dict[str, tuple[str, Any]] = {}
+
+        def typed(values: dict[str, Any], column) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for key, value in values.items():
+                d = active.get(key)
+                if d is None:
+                    legacy[key] = (column(key), value)
+                    continue
+                try:
+                    converted = convert(d, value, lenient=True)
+                except ValueError as exc:
+                    problems.append(RowProblem(column(key), str(exc.args[0])))
+                    continue
+                if converted is not None:
+                    out[key] = converted
+            return out
+
+        if custom:
+            custom = typed(custom, lambda k: f"{self.col('custom_fields')}.{k}")
+        return custom, typed(extra, self._custom_column), legacy
+
+    def _check_legacy(self, records: list, existing: dict[str, Any]) -> list:
+        """Keys of no active field. A retired field's value is refused unless the customer
+        already stores that very value (an exported file imported again). Keys no definition
+        names at all are stored as "other fields", as imports always did (``custom.<key>``
+        columns of existing files and mappings keep working; the API and the form refuse them).
+        """
+        kept = []
+        retired = {d.key for d in self.field_defs if not d.active}
+        for line, cells, rec in records:
+            legacy = rec.pop("_legacy", None) or {}
+            old = existing.get(rec["external_id"])
+            stored = dict(old.custom_fields or {}) if old is not None else {}
+            problems = []
+            for key, (column, value) in legacy.items():
+                if key in stored and (
+                    stored[key] == value
+                    or (isinstance(value, str) and shown_text(stored[key]) == value)
+                ):
+                    rec["_custom"][1][key] = stored[key]  # kept as stored (a number stays one)
+                    continue
+                if key not in retired:
+                    rec["_custom"][1][key] = value
+                    continue
+                why = Msg("This field is retired: its value can be kept or removed only.")
+                problems.append(RowProblem(column, str(why)))
+            if problems:
+                self._bad(line, cells, problems)
+            else:
+                kept.append((line, cells, rec))
+        return kept
 
     def _replace_tags(self, ids: dict[str, int], tags_by_ext: dict[str, list[str]]) -> None:
         conn = self.session.connection()

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from retento.auth.models import User
 from retento.dataio.import_base import Progress, Reject, RowProblem
+from retento.dataio.import_complaints import ComplaintsImport
 from retento.dataio.import_orders import OrdersImport
 from retento.dataio.import_records import RecordsImport
 from retento.dataio.mapping import Mapping
@@ -18,7 +20,7 @@ from retento.dataio.readers import Table
 from retento.dataio.schemas import Column, ImportReport
 
 
-class Importer(RecordsImport, OrdersImport):
+class Importer(RecordsImport, OrdersImport, ComplaintsImport):
     """One import run over an opened table; ``run()`` returns the report."""
 
 
@@ -31,10 +33,12 @@ def run_import(
     skip_invalid: bool = False,
     progress: Progress | None = None,
     validate_only: bool = False,
+    actor: User | None = None,
 ) -> tuple[ImportReport, list[Reject]]:
     """Check and upsert one table; returns the report and the rejected rows (line, cells, and the
     problems as (column, English message) pairs).
-    With ``validate_only`` every row is checked (as with ``skip_invalid``) and nothing is written."""
+    With ``validate_only`` every row is checked (as with ``skip_invalid``) and nothing is written.
+    ``actor`` is who imports (complaints are recorded in their name)."""
     imp = Importer(
         session,
         entity,
@@ -44,6 +48,7 @@ def run_import(
         progress=progress,
         validate_only=validate_only,
     )
+    imp.actor = actor  # complaints are recorded through their service, as this user
     report = imp.run()
     return report, imp.rejects
 

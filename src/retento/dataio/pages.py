@@ -47,6 +47,7 @@ ENTITY_LABELS = {
     "products": N_("Products"),
     "orders": N_("Orders"),
     "touchpoints": N_("Touchpoints"),
+    "complaints": N_("Complaints"),
 }
 ENCODINGS = (
     ("", N_("UTF-8 (also with BOM)")),
@@ -66,6 +67,7 @@ FIELD_LABELS = {
     "city": N_("City"),
     "country": N_("Country (two-letter code)"),
     "acquired_on": N_("Acquired on"),
+    "birth_date": N_("Date of birth"),
     "consent_email": N_("E-mail consent"),
     "consent_sms": N_("SMS consent"),
     "consent_phone": N_("Phone consent"),
@@ -92,6 +94,13 @@ FIELD_LABELS = {
     "stage": N_("Journey stage"),
     "direction": N_("Direction"),
     "outcome": N_("Outcome"),
+    "subject": N_("Subject"),
+    "description": N_("Description"),
+    "severity": N_("Severity (1–4)"),
+    "emotion": N_("Emotion"),
+    "purposes": N_("Customer's purposes (separated by ;)"),
+    "root_cause": N_("Root cause"),
+    "received_at": N_("Received at"),
 }
 STATUS_LABELS = {
     "uploaded": N_("Uploaded"),
@@ -111,8 +120,15 @@ def _installation_tz(request: Request) -> str:
     return request.app.state.settings.timezone or "UTC"
 
 
-def _entities(request: Request) -> list[tuple[str, str]]:
-    return [(e, tr(request, ENTITY_LABELS[e])) for e in ENTITIES]
+def _entities(request: Request, user: Any = None) -> list[tuple[str, str]]:
+    """What the user may import (complaints need ``complaint:create`` as well)."""
+    return [
+        (e, tr(request, ENTITY_LABELS[e]))
+        for e in ENTITIES
+        if user is None
+        or e not in service.ENTITY_PERMISSIONS
+        or can(user, service.ENTITY_PERMISSIONS[e])
+    ]
 
 
 def _text(form: FormData, name: str) -> str:
@@ -166,7 +182,7 @@ def _upload_page(
         request,
         "dataio/upload.html",
         status_code=status_code,
-        entities=_entities(request),
+        entities=_entities(request, user),
         encodings=[(c, tr(request, t) if c == "" else t) for c, t in ENCODINGS],
         columns={e: [(c.name, c.required) for c in COLUMNS[e]] for e in ENTITIES},
         form=form or {"entity": request.query_params.get("entity", "customers")},

@@ -122,6 +122,10 @@ def export_entity(
     for key in ("since", "until"):
         if key in given and given[key].tzinfo is None:
             given[key] = given[key].replace(tzinfo=UTC)
+    if entity == "customers":
+        from retento.dataio.exporter import CUSTOM_KEYS, custom_field_keys
+
+        given[CUSTOM_KEYS] = custom_field_keys(session)
     # The stream outlives the request's session, so it reads through its own.
     factory = request.app.state.session_factory
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-ENTITIES = ("customers", "products", "orders", "touchpoints")
+ENTITIES = ("customers", "products", "orders", "touchpoints", "complaints")
 EXPORT_ENTITIES = ("customers", "products", "orders", "order_lines", "touchpoints")
 
 # Longest text accepted in any one cell; the database columns are narrower still (checked per field).
@@ -34,6 +34,7 @@ CUSTOMER_COLUMNS = (
     Column("city", max_len=100),
     Column("country", max_len=2, help="ISO 3166 two-letter code"),
     Column("acquired_on", help="date the customer was acquired"),
+    Column("birth_date", help="date of birth (people), 1900-01-01 to today"),
     Column("consent_email", help="true/false, yes/no, 1/0"),
     Column("consent_sms"),
     Column("consent_phone"),
@@ -86,11 +87,29 @@ TOUCHPOINT_COLUMNS = (
     Column("note", max_len=5000),
 )
 
+# The columns of ``retento complaints import`` (complaints.transfer); the upsert key is the
+# complaint's external_id (dataio.import_complaints).
+COMPLAINT_COLUMNS = (
+    Column("external_id", True, 64, "your complaint number; the upsert key"),
+    Column("customer_external_id", True, 64),
+    Column("category", True, 50, help="a complaint category code (e.g. product, delivery)"),
+    Column("subject", True, 200),
+    Column("description", True, MAX_FIELD),
+    Column("kind", help="complaint (default) or grumble"),
+    Column("channel", help="phone (default), email, web_form, store, chat, social, api"),
+    Column("severity", help="1 inconvenience (default) … 4 serious loss"),
+    Column("emotion", help="calm (default), cold, intense"),
+    Column("purposes", help="heard, respected, resolved, compensated; separated by ';'"),
+    Column("root_cause", max_len=100),
+    Column("received_at", help="timestamp (default: now); naive ones in the mapping's time zone"),
+)
+
 COLUMNS: dict[str, tuple[Column, ...]] = {
     "customers": CUSTOMER_COLUMNS,
     "products": PRODUCT_COLUMNS,
     "orders": ORDER_COLUMNS,
     "touchpoints": TOUCHPOINT_COLUMNS,
+    "complaints": COMPLAINT_COLUMNS,
 }
 IGNORED: dict[str, tuple[str, ...]] = {"orders": ORDER_COMPUTED}
 

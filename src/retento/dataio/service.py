@@ -87,6 +87,17 @@ def _write_rejects(
         w.writerow(neutralise_row([*row, line, reason(problems, message)]))
 
 
+# What importing an entity needs beyond ``data:import``: complaints are recorded, as by
+# ``retento complaints import``, by someone who may record complaints.
+ENTITY_PERMISSIONS = {"complaints": "complaint:create"}
+
+
+def require_entity(actor: User, entity: str) -> None:
+    """403 unless ``actor`` may import ``entity`` (``data:import`` is checked by the caller)."""
+    if entity in ENTITY_PERMISSIONS:
+        require(actor, ENTITY_PERMISSIONS[entity])
+
+
 def import_file(
     session: Session,
     entity: str,
@@ -118,6 +129,7 @@ def import_file(
             ),
             field="entity",
         )
+    require_entity(actor, entity)
     mapping = mapping or Mapping()
     table = open_table(source, name, encoding=mapping.encoding, delimiter=mapping.delimiter)
     queued = len(enqueued(session))
@@ -130,6 +142,7 @@ def import_file(
             skip_invalid=skip_invalid,
             progress=progress,
             validate_only=validate_only,
+            actor=actor,
         )
     finally:
         table.close()

@@ -126,6 +126,7 @@ def create_job(
             ),
             field="entity",
         )
+    service.require_entity(actor, entity)
     header = read_preview(content, filename, encoding)[0]
     job = ImportJob(
         entity=entity,

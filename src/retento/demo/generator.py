@@ -278,6 +278,11 @@ def step_customers(session: Session, rng: np.random.Generator, ctx: DemoContext)
     bargain = rng.random(n) < 0.05
     birth = rng.integers(1950, 2004, n)
     source = _pick(rng, ["store", "web", "referral", "trade-show", "ads"], n)
+    # Seven in ten people gave their date of birth (in their birth year); organisations have
+    # none. Drawn from a generator of its own, so the other data of a seed stay as they were.
+    brng = np.random.default_rng(ctx.seed + 1946)
+    gave_birthday = (brng.random(n) < 0.7) & ~org
+    birth_day = brng.integers(0, 365, n)
     now = datetime.now(UTC)
     start_day = ctx.start.date()
     rows = []
@@ -313,6 +318,11 @@ def step_customers(session: Session, rng: np.random.Generator, ctx: DemoContext)
                 "country": COUNTRY[city[i]],
                 "owner_id": int(owner[i]) or None,
                 "acquired_on": start_day + timedelta(days=int(acquired[i])),
+                "birth_date": (
+                    date(int(birth[i]), 1, 1) + timedelta(days=int(birth_day[i]))
+                    if gave_birthday[i]
+                    else None
+                ),
                 "consent_email": bool(consent[i, 0]),
                 "consent_sms": bool(consent[i, 1]),
                 "consent_phone": bool(consent[i, 2]),

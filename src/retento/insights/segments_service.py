@@ -27,6 +27,7 @@ from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.versioning import lock_for_edit
 from retento.insights import runs
 from retento.insights.models import InsightRun, InsightSegment, InsightSegmentMember
+from retento.scoring.consent import profiled_condition, profiled_sql
 from retento.scoring.models import CustomerScore, ScoreRun
 
 KIND = "segments"
@@ -110,7 +111,12 @@ def feature_frame(session: Session, features: list[str]) -> tuple[pd.DataFrame, 
             CustomerScore.revenue,
             CustomerScore.clv,
             CustomerScore.churn_risk,
-        ).where(CustomerScore.run_id == run.id, CustomerScore.order_count > 0)
+        ).where(
+            CustomerScore.run_id == run.id,
+            CustomerScore.order_count > 0,
+            # Not trained on customers who may not be profiled (scoring.consent).
+            profiled_condition(session, CustomerScore.customer_id),
+        )
     ).all()
     if not rows:
         raise InvalidInput(
@@ -447,9 +453,12 @@ def check_filter(session: Session, value: tuple[int, int], field: str = "segment
 
 
 def members_select(value: tuple[int, int]) -> Select:
-    """``SELECT customer_id`` of the customers in cluster ``value[1]`` of segment ``value[0]``."""
+    """``SELECT customer_id`` of the customers in cluster ``value[1]`` of segment ``value[0]``
+    (a segment by scores: without customers who may not be profiled now, ``scoring.consent``)."""
     return select(InsightSegmentMember.customer_id).where(
-        InsightSegmentMember.segment_id == value[0], InsightSegmentMember.cluster == value[1]
+        InsightSegmentMember.segment_id == value[0],
+        InsightSegmentMember.cluster == value[1],
+        profiled_sql(InsightSegmentMember.customer_id),
     )
 
 

@@ -121,5 +121,8 @@ _register_providers()
 from retento.loyalty import churn_features as _churn_features  # noqa: E402,F401
 from retento.loyalty import merge as _merge  # noqa: E402,F401  (subscribes to customer.merge)
 
+# The tier change's touchpoint note, shown in the reader's language (retento.web.system_texts).
+from retento.loyalty import system_texts as _system_texts  # noqa: E402,F401
+
 # The customer timeline's loyalty entries (retento.customers.timeline registry).
 from retento.loyalty import timeline as _timeline  # noqa: E402,F401

@@ -41,6 +41,52 @@ def expire() -> None:
     console.print(f"{n} points expired.")
 
 
+@app.command("birthdays")
+@friendly_errors
+def birthdays(
+    day: str = typer.Option(
+        None, "--date", help="YYYY-MM-DD; default today in the installation's time zone"
+    ),
+) -> None:
+    """Award birthday points now (the hourly job does the same; safe to repeat): a day the
+    scheduler missed can be given with --date."""
+    from datetime import date
+
+    from retento.core.errors import InvalidInput
+    from retento.loyalty.events import award_birthdays
+
+    try:
+        on = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise InvalidInput("Enter a date as YYYY-MM-DD.", field="date") from None
+    with cli_session() as session:
+        run = award_birthdays(session, on)
+    console.print(
+        f"{run.day.isoformat()}: {run.members} active members celebrate; "
+        f"{run.awarded} awarded birthday points, {run.already} had them already."
+    )
+
+
+@app.command("referral")
+@friendly_errors
+def referral(
+    customer_id: int = typer.Argument(..., help="The member who referred"),
+    referred_id: int = typer.Argument(..., help="The customer they brought in"),
+    as_user: str = typer.Option(None, "--as"),
+) -> None:
+    """Record a referral: the member earns the referral event once per referred customer."""
+    from retento.loyalty.events import record_referral
+
+    with cli_session() as session:
+        r = record_referral(session, customer_id, referred_id, actor=cli_actor(session, as_user))
+        points = sum(p.amount for p in r.journal.postings if p.amount > 0)
+        jid = r.journal.id
+    if r.created:
+        console.print(f"Referral recorded: journal {jid}, {points} points.")
+    else:
+        console.print(f"Already recorded: journal {jid}.")
+
+
 @app.command("balance")
 @friendly_errors
 def balance(customer_id: int, as_user: str = typer.Option(None, "--as")) -> None:

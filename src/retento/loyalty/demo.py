@@ -41,6 +41,7 @@ RULE_NAMES = {
     "Big basket bonus": "大单奖励",
     "Birthday": "生日礼分",
     "Survey thank-you": "问卷答谢",
+    "Referral bonus": "推荐奖励",
 }
 
 
@@ -79,7 +80,8 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
     """Configure the programme, earn on members' orders, redeem, refund, expire, review tiers."""
     if ctx.customer_ids is None or "manager" not in ctx.user_ids or len(ctx.customer_ids) == 0:
         return
-    from retento.loyalty import service
+    from retento.customers.models import Customer
+    from retento.loyalty import events, service
     from retento.loyalty.earning import award_event
     from retento.loyalty.earning_bulk import earn_for_imported
     from retento.loyalty.expiry import run_expiry
@@ -180,6 +182,13 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
                     cap_points=200,
                     cap_period_days=365,
                 ),
+                LoyaltyRule(
+                    name="Referral bonus",
+                    name_zh=RULE_NAMES["Referral bonus"],
+                    kind="event",
+                    event="referral",
+                    fixed_points=300,
+                ),
             ]
         )
     _fill_rule_chinese_names(session)
@@ -234,15 +243,28 @@ def step_loyalty(session: Session, rng: np.random.Generator, ctx: Any) -> None:
     # in tests/loyalty/test_import_earning.py); by id, which is each member's order in time.
     earn_for_imported(session, sorted(o.id for o in order_list), actor_id=None)
     ctx.progress("loyalty", 0.7)
-    for cid in members[: len(members) // 4]:
+    # Birthday points as the daily job gave them (loyalty.events): to the members whose
+    # birthday this year was in the last 200 days, at noon on the day, keyed as the job keys.
+    born = dict(
+        session.execute(
+            select(Customer.id, Customer.birth_date).where(
+                Customer.id.in_(members), Customer.birth_date.is_not(None)
+            )
+        ).all()
+    )
+    for cid in sorted(born):
+        day = events.birthday_in(born[cid], ctx.today.year)
+        if not ctx.today - timedelta(days=200) < day <= ctx.today or born[cid] > day:
+            continue
         award_event(
             session,
             cid,
             "birthday",
             source_type="birthday",
-            source_id=f"{ctx.today.year}-{cid}",
+            source_id=events.birthday_source_id(cid, day.year),
             actor_id=None,
-            at=now - timedelta(days=int(rng.integers(1, 200))),
+            reason=f"Birthday {day.year}",
+            at=min(now, datetime.combine(day, time(12), tzinfo=UTC)),
         )
     rewards = list(session.scalars(select(LoyaltyReward).order_by(LoyaltyReward.points_cost)))
     redeemed = refunded = 0

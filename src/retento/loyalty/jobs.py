@@ -51,3 +51,12 @@ def expiring_notices(session: Session) -> int:
     from retento.loyalty.notices import send_expiring_notices
 
     return send_expiring_notices(session)
+
+
+@job("loyalty_birthdays", every_seconds=3600, label=N_("Award birthday points"))
+def birthday_points(session: Session) -> int:
+    """Award the birthday event to the active members whose birthday is today (once a year
+    each, by its key; hourly, so a restart on the day still awards it)."""
+    from retento.loyalty.events import award_birthdays
+
+    return award_birthdays(session).awarded

@@ -220,12 +220,14 @@ def _member_page(
         rewards_by_journal=service.redeemed_rewards(
             session, [j.id for j, _ in history], actor=user
         ),
-        journal_reason=reason_labeller(request_locale(request)),
+        journal_reason=reason_labeller(request_locale(request), session),
         tier_history=service.tier_history(session, customer.id, actor=user),
         rewards=programme.list_rewards(session, actor=user, active_only=True),
         errors=errors or {},
         form=form or {},
         new_key=uuid.uuid4().hex,
+        # The referral form's picked customer, named under the field when it is shown again.
+        referred=pickers.label_of(session, "customer", (form or {}).get("referred_id"), user),
     )
 
 
@@ -323,6 +325,43 @@ def adjust(
         return _member_page(request, session, user, customer_id, errs, dict(form), exc.status)
     flash(request, tr(request, "Points adjusted."))
     return redirect(request, f"/loyalty/members/{customer_id}")
+
+
+@router.post("/loyalty/members/{customer_id:int}/referral")
+def referral(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: DbId
+) -> Response:
+    """Record that the member referred a customer (picked with the customer picker): the
+    referral event rules award it, once per referred customer (``events.record_referral``)."""
+    from retento.loyalty.events import record_referral
+
+    require(user, "loyalty:adjust")
+    raw = str(form.get("referred_id") or "").strip()
+    try:
+        if not raw:
+            raise InvalidInput(
+                tr(request, "Choose the customer who was referred."), field="referred_id"
+            )
+        picked = pickers.resolve(request, session, "customer", "referred_id", raw, user)
+        referred_id = id_from_text(picked)
+        if referred_id is None:
+            raise InvalidInput(
+                tr(request, "No customer matches “%(q)s”.", q=raw[:100]), field="referred_id"
+            )
+        r = _in_savepoint(
+            session, lambda: record_referral(session, customer_id, referred_id, actor=user)
+        )
+    except RetentoError as exc:
+        if exc.status == 403:
+            raise
+        return _member_page(
+            request, session, user, customer_id, form_errors(request, exc), dict(form), exc.status
+        )
+    if r.created:
+        flash(request, tr(request, "Referral recorded."))
+    else:
+        flash(request, tr(request, "This referral was recorded before; no more points."))
+    return redirect(request, f"/loyalty/members/{customer_id}#history")
 
 
 # --- programme configuration -------------------------------------------------------------------

@@ -11,10 +11,11 @@ history reads translated too and the API and exports keep the stored text.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from retento.web.i18n import N_, Shapes, message_shapes, translate, translate_shaped
 from retento.web.labels import register_field_labels, register_labels, register_value_labels
+from retento.web.system_texts import localize_system_text
 
 if TYPE_CHECKING:
     from retento.loyalty.models import LoyaltyReward
@@ -32,6 +33,7 @@ register_labels(
         "import": N_("Import"),
         "manual": N_("Adjustment"),
         "birthday": N_("Birthday"),
+        "referral": N_("Referral"),
         "reward": N_("Reward"),
         "system": N_("System"),
         "retention_case": N_("Win-back offer"),
@@ -116,6 +118,10 @@ PATTERNS: Shapes = message_shapes(
         (r"^Hold$", N_("Hold")),
         (r"^Hold (?P<ref>.+)$", N_("Hold %(ref)s")),
         (r"^Complaint (?P<code>\S+): remedy$", N_("Complaint %(code)s: remedy")),
+        (r"^Birthday (?P<year>\d{4})$", N_("Birthday %(year)s")),
+        (r"^Birthday$", N_("Birthday")),
+        (r"^Referral of customer (?P<id>\d+)$", N_("Referral of customer %(id)s")),
+        (r"^Referral$", N_("Referral")),
         (
             r"^Points of customer (?P<a>\d+) merged into customer (?P<b>\d+)$",
             N_("Points of customer %(a)s merged into customer %(b)s"),
@@ -129,6 +135,7 @@ def journal_reason(
     reason: str | None,
     reward: LoyaltyReward | None = None,
     kind: str | None = None,
+    session: Any = None,
 ) -> str:
     """``reason`` in ``locale`` when the system wrote it, else as stored.
 
@@ -140,6 +147,10 @@ def journal_reason(
     Given the journal's ``kind``, a reason left empty, or holding the kind's code (what a
     privacy erasure stored in place of an empty reason before it kept the reason as it was),
     reads as the kind's label ("Redemption", not ``redeem``).
+
+    A reason another domain wrote (a win-back offer's) is one of the registered system texts
+    (:mod:`retento.web.system_texts`); ``session`` lets its values (the playbook's name) be
+    shown in ``locale`` too.
     """
     if kind in JOURNAL_KIND_LABELS and (not reason or reason == kind):
         return translate(locale, JOURNAL_KIND_LABELS[kind])
@@ -149,7 +160,12 @@ def journal_reason(
         named = _reward_reason(locale, reason, reward)
         if named is not None:
             return named
-    return translate_shaped(PATTERNS, reason, lambda msgid: translate(locale, msgid))
+    shaped = translate_shaped(PATTERNS, reason, lambda msgid: translate(locale, msgid))
+    return (
+        shaped
+        if shaped != reason
+        else localize_system_text(locale, reason, session, field="loyalty_journal.reason")
+    )
 
 
 def _reward_reason(locale: str, reason: str, reward: LoyaltyReward) -> str | None:
@@ -164,7 +180,9 @@ def _reward_reason(locale: str, reason: str, reward: LoyaltyReward) -> str | Non
 
 
 def reason_labeller(
-    locale: str,
+    locale: str, session: Any = None
 ) -> Callable[[str | None, LoyaltyReward | None, str | None], str]:
     """:func:`journal_reason` for one page's locale (what the templates call)."""
-    return lambda reason, reward=None, kind=None: journal_reason(locale, reason, reward, kind)
+    return lambda reason, reward=None, kind=None: journal_reason(
+        locale, reason, reward, kind, session
+    )

@@ -38,6 +38,7 @@ from retento.loyalty.schemas import (
     ProgrammeUpdate,
     RedeemIn,
     RedemptionRead,
+    ReferralIn,
     ReverseIn,
     RewardIn,
     RewardRead,
@@ -315,6 +316,20 @@ def award_event(data: EventIn, session: DbSession, user: CurrentUser):
         source_id=data.source_id,
         actor_id=user.id,
     )
+
+
+@router.post("/members/{customer_id}/referrals", response_model=JournalRead, status_code=201)
+def record_referral(
+    customer_id: DbId, data: ReferralIn, session: DbSession, user: CurrentUser, response: Response
+):
+    """The member referred ``referred_id``: the referral event rules award it, once per
+    referred customer (a repeat by the same member answers 200 with the first award)."""
+    from retento.loyalty.events import record_referral as record
+
+    r = record(session, customer_id, data.referred_id, actor=user)
+    if not r.created:
+        response.status_code = 200
+    return r.journal
 
 
 @router.get("/journals/{journal_id}", response_model=JournalRead)

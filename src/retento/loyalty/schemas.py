@@ -290,6 +290,14 @@ class EventIn(BaseModel):
     source_id: str = Field(..., min_length=1, max_length=64)
 
 
+class ReferralIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    referred_id: int = Field(
+        ..., ge=1, le=ID_MAX, description="The customer the member brought in (not the member)."
+    )
+
+
 class ClubIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -128,7 +128,7 @@ def loyalty_entries(
     for r in journals:
         points = int(r.points or 0)
         title = translate(loc, JOURNAL_KIND_LABELS.get(r.kind, r.kind))
-        note = journal_reason(loc, r.reason, r.LoyaltyReward, r.kind)
+        note = journal_reason(loc, r.reason, r.LoyaltyReward, r.kind, session)
         facts = (translate(loc, N_("%(n)s points"), n=f"{points:+,}"),)
         note = None if note == title else note or None
         entry = TimelineEntry(r.created_at, "loyalty", title, href, facts, note, r.kind)

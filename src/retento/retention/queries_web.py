@@ -27,6 +27,7 @@ from retento.auth.permissions import require
 from retento.core.errors import InvalidInput, Msg
 from retento.core.money import to_money
 from retento.customers.models import Customer
+from retento.scoring.consent import profiled_customer_sql
 from retento.scoring.models import VALUE_CLASSES, CustomerScore, ScoreRun
 from retento.scoring.models import value_at_risk as compute_value_at_risk
 
@@ -147,6 +148,8 @@ def _filtered(run_id: int, f: AtRiskFilters) -> Select:
         CustomerScore.run_id == run_id,
         CustomerScore.churn_risk.is_not(None),
         Customer.archived_at.is_(None),
+        # "Profiling needs the customer's consent" (scoring.consent): not on the list without it.
+        profiled_customer_sql(),
     ]
     if f.value_class:
         conds.append(CustomerScore.value_class == f.value_class)

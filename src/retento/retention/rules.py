@@ -23,6 +23,7 @@ from retento.complaints.models import OPEN_STATUSES, Complaint
 from retento.customers.models import Customer
 from retento.orders.models import Order
 from retento.retention.models import RetentionRule
+from retento.scoring.consent import profiled_condition
 from retento.scoring.models import CustomerScore, ScoreRun
 
 # scoring's value classes → retention classes (SPEC §6).
@@ -78,7 +79,8 @@ def _risk_columns() -> tuple[Any, Any]:
 
 
 def profiles(session: Session, customer_ids: list[int] | None = None) -> dict[int, Profile]:
-    """Value class, churn risk and model reasons per customer from the latest succeeded run."""
+    """Value class, churn risk and model reasons per customer from the latest succeeded run
+    (only customers who may be profiled, see ``scoring.consent``)."""
     run_id = latest_run_id(session)
     if run_id is None:
         return {}
@@ -86,7 +88,11 @@ def profiles(session: Session, customer_ids: list[int] | None = None) -> dict[in
     cols = [CustomerScore.customer_id, CustomerScore.value_class, CustomerScore.last_order_on]
     if risk_col is not None:
         cols += [risk_col, reasons_col]
-    stmt = select(*cols).where(CustomerScore.run_id == run_id)
+    # Customers who may not be profiled (scoring.consent) have no profile: no churn-risk warning,
+    # and the other rules treat them as unscored.
+    stmt = select(*cols).where(
+        CustomerScore.run_id == run_id, profiled_condition(session, CustomerScore.customer_id)
+    )
     if customer_ids is not None:
         stmt = stmt.where(CustomerScore.customer_id.in_(customer_ids))
     out: dict[int, Profile] = {}

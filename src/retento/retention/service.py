@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
-from retento.auth.permissions import require
+from retento.auth.permissions import acts_on_own, require
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
 from retento.core.locking import lock_each
@@ -44,6 +44,7 @@ from retento.retention.models import (
     RetentionRule,
 )
 from retento.retention.sql import insert_ignore
+from retento.scoring import consent
 from retento.web.labels import label_msgid
 
 # Alert status transitions (locked, versioned): open → acknowledged → closed; open → closed;
@@ -155,6 +156,8 @@ class EvaluationReport:
     notified: int = 0
     # Treated cases whose action is queued for a worker, and the work items that carry them.
     actions_queued: int = 0
+    # New alerts left for the owner: no automated playbook without profiling consent.
+    not_profiled: int = 0
     work_item_ids: list[int] = field(default_factory=list)
     alert_ids: list[int] = field(default_factory=list)
 
@@ -297,10 +300,18 @@ def _after_create(
         )
     }
     batch = Batch()
+    # "Profiling needs the customer's consent" (scoring.consent): no automated playbook action
+    # for a customer who has not agreed; the alert stays with the owner to handle in person.
+    consent_needed = consent.required(session)
     for alert in alerts:
+        automated = config.auto_apply and (
+            not consent_needed or bool(customers[alert.customer_id].consent_profiling)
+        )
+        if config.auto_apply and not automated:
+            report.not_profiled += 1
         case = (
             apply_playbook(session, alert, now=now, batch=batch, defer_action=True)
-            if config.auto_apply
+            if automated
             else None
         )
         if case is not None:
@@ -442,7 +453,7 @@ def set_alert_status(
 def _check_agent_owns(actor: User, owner_id: int | None) -> None:
     from retento.core.errors import Forbidden
 
-    if actor.role == "agent" and owner_id is not None and owner_id != actor.id:
+    if acts_on_own(actor) and owner_id is not None and owner_id != actor.id:
         raise Forbidden("Agents may work only their own alerts and tasks.")
 
 

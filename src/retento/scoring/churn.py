@@ -32,17 +32,24 @@ TOP_REASONS = 3
 MODEL_NAME = "ChurnRiskModel"
 
 
-def _tx(session: Session, as_of: datetime) -> pd.DataFrame:
-    tx = queries.daily_transactions(session, pd.Timestamp.min.date(), as_of)
+def _tx(session: Session, as_of: datetime, consent_only: bool = False) -> pd.DataFrame:
+    tx = queries.daily_transactions(
+        session, pd.Timestamp.min.date(), as_of, consent_only=consent_only
+    )
     return tx[["customer_id", "date", "amount"]]
 
 
 def churn_scores(
-    session: Session, as_of: datetime, *, horizon_days: int = DEFAULT_HORIZON_DAYS
+    session: Session,
+    as_of: datetime,
+    *,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    consent_only: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``(scores, report)``: scores indexed by customer id with ``churn_risk`` and
     ``churn_reasons``; empty with ``report["status"] == "skipped"`` and a ``reason`` when the
-    history is too short (or one-sided) to train the model."""
+    history is too short (or one-sided) to train the model. With ``consent_only`` the model is
+    trained on and scores only customers who agreed to profiling (``scoring.consent``)."""
     t0 = time.perf_counter()
     report: dict[str, Any] = {
         "model": MODEL_NAME,
@@ -50,7 +57,7 @@ def churn_scores(
         "cutoff": as_of.date().isoformat(),
     }
     empty = pd.DataFrame(columns=["churn_risk", "churn_reasons"])
-    tx = _tx(session, as_of)
+    tx = _tx(session, as_of, consent_only)
     if tx.empty:
         report.update(
             status="skipped", reason_code="no_orders", reason="no orders before the as-of date"

@@ -92,6 +92,13 @@ def score(
     elif spend.get("model") == "mean_order":
         console.print(f"Spend model not fitted ({spend.get('reason')}); CLV uses the mean order.")
     _print_churn((run.report or {}).get("churn") or {})
+    consent = (run.report or {}).get("consent") or {}
+    if consent.get("required"):
+        console.print(
+            f"Profiling needs consent: {consent.get('left_out_customers', 0):,} customer(s) left "
+            f"out ({consent.get('left_out_buyers', 0):,} with orders); earlier scores of "
+            f"{consent.get('cleared', 0):,} customer(s) deleted."
+        )
 
 
 def _print_churn(ch: dict) -> None:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
@@ -150,6 +150,11 @@ class ValueSettings(Base):
     lapsed_days: Mapped[int] = mapped_column(Integer, default=365)
     # Share of wallet compares our sales over this many days with the recorded category spend.
     wallet_window_days: Mapped[int] = mapped_column(Integer, default=365)
+    # "Profiling needs the customer's consent": when on, customers without consent_profiling
+    # are neither scored nor kept in scores (scoring.consent). Off by default.
+    profiling_needs_consent: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     updated_by_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("users.id", ondelete="SET NULL")
     )

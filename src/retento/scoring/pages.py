@@ -12,6 +12,7 @@ from retento.scoring.pages_dashboard import router as _dashboard_router
 from retento.scoring.pages_export import router as _export_router
 from retento.scoring.pages_scores import router as _scores_router
 from retento.scoring.pages_settings import router as _settings_router
+from retento.scoring.pages_tables import router as _tables_router
 from retento.web.i18n import N_
 from retento.web.labels import register_labels
 from retento.web.nav import NavItem, register_nav
@@ -54,5 +55,5 @@ register_labels(
     {"running": N_("Running"), "succeeded": N_("Succeeded"), "failed": N_("Failed")},
 )
 
-for _r in (_dashboard_router, _scores_router, _export_router, _settings_router):
+for _r in (_dashboard_router, _scores_router, _export_router, _settings_router, _tables_router):
     router.include_router(_r)

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session, defer, object_session
 from starlette.background import BackgroundTask
 
 from retento.auth.models import User
-from retento.auth.permissions import require
+from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, Msg, NotFound, RetentoError
 from retento.core.validation import DbId, is_id
+from retento.dataio.downloads import export_url
 from retento.scoring import (
     dashboard_cache,
     jobs,
@@ -48,6 +49,8 @@ from retento.work.queue import run_in_web
 router = page_router()
 
 RUN_ROWS = 10
+# The dashboard's filters a table download keeps.
+DASH_KEYS = ("period", "from", "to", "segment")
 
 
 def _fit_rows(fit: dict[str, Any]) -> list[tuple[str, float | None, float | None]]:
@@ -196,6 +199,11 @@ def value_dashboard(request: Request, session: DbSession, user: PageUser) -> Res
         # Relationship metrics and the configured pyramid targets change without a new run.
         ctx |= pages_relationship.dashboard_context(request, session, f)
         ctx["targets"] = pages_relationship.configured_targets(session, run)
+        if can(user, "data:export"):
+            ctx["tables_csv"] = {
+                t: export_url(request, "/value/tables.csv", DASH_KEYS, run=run.id, table=t)
+                for t in ("pyramid", "labels", "pareto", "stages")
+            }
     else:
         ctx |= pages_churn.page_context(request, run)
     return render(request, "scoring/dashboard.html", **ctx)

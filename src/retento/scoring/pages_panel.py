@@ -17,7 +17,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.customers.models import Customer
 from retento.customers.panels import Panel, register_panel
-from retento.scoring import pages_churn
+from retento.scoring import consent, pages_churn
 from retento.scoring.models import CustomerScore, ScoreRun
 from retento.web.i18n import N_
 from retento.web.render import tr
@@ -90,8 +90,9 @@ def _history_stmt() -> Any:
     """The customer's last scores with their runs' parts (built once: building the statement
     and its cache key cost as much CPU as running it)."""
     paths = [ScoreRun.report[path] for path in _PANEL_REPORT_PATHS]
+    # Last column: whether profiling needs consent (the setting), read in the same round trip.
     return (
-        select(CustomerScore, ScoreRun.model, ScoreRun.as_of, *paths)
+        select(CustomerScore, ScoreRun.model, ScoreRun.as_of, *paths, consent.setting_on_sql())
         .join(ScoreRun, ScoreRun.id == CustomerScore.run_id)
         .where(
             CustomerScore.customer_id
@@ -105,7 +106,9 @@ def _history_stmt() -> Any:
 
 @cache
 def _any_run_stmt() -> Any:
-    return select(ScoreRun.id).where(ScoreRun.status == "succeeded").limit(1)
+    """Whether any run succeeded, and the consent setting (for a customer with no scores)."""
+    any_run = select(ScoreRun.id).where(ScoreRun.status == "succeeded").exists()
+    return select(any_run.label("any_run"), consent.setting_on_sql())
 
 
 def scores_for_panel(
@@ -117,7 +120,13 @@ def scores_for_panel(
     """
     require(user, "score:read")
     rows = session.execute(_history_stmt(), {"customer_id": customer.id}).all()
-    if not rows and session.scalar(_any_run_stmt()) is None:
+    any_run, needs_consent = (True, rows[0][-1]) if rows else session.execute(_any_run_stmt()).one()
+    if needs_consent and not customer.consent_profiling:
+        # "Profiling needs the customer's consent" is on and this customer has not agreed:
+        # no score is shown, not even one an earlier run stored (the next run deletes it).
+        return {"not_profiled": True}
+    rows = [r[:-1] for r in rows]
+    if not any_run:
         return None
     history: list[CustomerScore] = [r[0] for r in rows]
     runs: dict[int, _PanelRun] = {

@@ -1,6 +1,6 @@
 """The value settings page (``/value/settings``): pyramid cut-offs, loyalty-stage rules and the
 share-of-wallet window, with the configured targets next to the latest run's real shares.
-Managers and admins edit (``score:run``); everyone who sees scores reads. Edits are versioned:
+Managers and admins edit (``score:configure``); everyone who sees scores reads. Edits are versioned:
 a form loaded before someone else saved gets the conflict page (409)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.core.errors import RetentoError
-from retento.scoring import service, value_settings
+from retento.scoring import consent, service, value_settings
 from retento.scoring.models import STAGES, VALUE_CLASSES, ScoreRun, ValueSettings
 from retento.scoring.value_rules import DEFAULTS, rules_from
 from retento.web.conflict import STALE, conflict_page, form_version
@@ -38,6 +38,7 @@ FIELD_LABELS = {
     "frequency_window_days": N_("Frequency window (days)"),
     "lapsed_days": N_("Lapsed after (days without a purchase)"),
     "wallet_window_days": N_("Share of wallet: our sales over (days)"),
+    "profiling_needs_consent": N_("Profiling needs the customer's consent"),
 }
 # One rule per field, shown when the value breaks it (translated; the API says it in English).
 FIELD_RULES = {
@@ -119,6 +120,7 @@ def _shown(row: ValueSettings) -> dict[str, Any]:
     for k in ("vip_top_pct", "major_top_pct", "ordinary_top_pct", "regular_per_year"):
         out[k] = f"{out[k]:g}"
     out["loyal_per_year"] = f"{out['loyal_per_year']:g}"
+    out["profiling_needs_consent"] = bool(row.profiling_needs_consent)
     out["version"] = row.version
     return out
 
@@ -143,6 +145,7 @@ def _page(
         labels={k: tr(request, v) for k, v in FIELD_LABELS.items()},
         helps={k: tr(request, v) for k, v in FIELD_HELP.items()},
         cmp=comparison(session, row),
+        no_consent=consent.left_out_counts(session),
         pyramid_fields=("vip_top_pct", "major_top_pct", "ordinary_top_pct"),
         stage_fields=(
             "new_days",
@@ -166,8 +169,10 @@ def settings_page(request: Request, session: DbSession, user: PageUser) -> Respo
 @router.post("/value/settings")
 def save_settings(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
     """Save the value settings; the next scoring run applies them."""
-    require(user, "score:run")
-    data = {k: str(form.get(k) or "").strip() for k in DEFAULTS}
+    require(user, "score:configure")
+    data: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in DEFAULTS}
+    # A checkbox: absent when unticked.
+    data["profiling_needs_consent"] = form.get("profiling_needs_consent") == "1"
     expected = form_version(form)
     shown = {**data, "version": expected}
     sp = session.begin_nested()
@@ -184,7 +189,7 @@ def save_settings(request: Request, form: PageForm, session: DbSession, user: Pa
             record=current,
             title=tr(request, "Value settings"),
             submitted=data,
-            current={k: getattr(current, k) for k in DEFAULTS},
+            current={k: getattr(current, k) for k in (*DEFAULTS, "profiling_needs_consent")},
             labels=FIELD_LABELS,
             form=form,
             action="/value/settings",

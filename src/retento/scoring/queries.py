@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, defer
 
 from retento.customers.models import Customer
 from retento.orders.models import Order
+from retento.scoring.consent import profiled_condition, profiled_sql
 from retento.scoring.models import LABELS, STAGES, VALUE_CLASSES, CustomerScore, ScoreRun
 
 
@@ -38,8 +39,16 @@ def _to_date(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, errors="raise").dt.normalize()
 
 
-def customer_summary(session: Session, as_of: datetime) -> pd.DataFrame:
-    """Per-customer RFM/BTYD inputs and money totals, for every customer (buyers or not)."""
+def _consenting() -> Select:
+    """``SELECT id`` of the customers who agreed to profiling."""
+    return select(Customer.id).where(Customer.consent_profiling.is_(True))
+
+
+def customer_summary(
+    session: Session, as_of: datetime, *, consent_only: bool = False
+) -> pd.DataFrame:
+    """Per-customer RFM/BTYD inputs and money totals, for every customer (buyers or not);
+    with ``consent_only`` only the customers who agreed to profiling (``scoring.consent``)."""
     valid = (Order.status != "cancelled") & (Order.ordered_at < as_of)
     day = _day(session).label("day")
     daily = (
@@ -94,6 +103,8 @@ def customer_summary(session: Session, as_of: datetime) -> pd.DataFrame:
         .where(Customer.archived_at.is_(None))
         .order_by(Customer.id)
     )
+    if consent_only:
+        stmt = stmt.where(Customer.consent_profiling.is_(True))
     rows = session.execute(stmt).all()
     df = pd.DataFrame(
         rows,
@@ -124,7 +135,9 @@ def customer_summary(session: Session, as_of: datetime) -> pd.DataFrame:
     return df
 
 
-def monthly_activity(session: Session, as_of: datetime) -> pd.DataFrame:
+def monthly_activity(
+    session: Session, as_of: datetime, *, consent_only: bool = False
+) -> pd.DataFrame:
     """Distinct (customer, month) pairs with purchases: the input of cohort retention."""
     month = _month(session).label("month")
     stmt = (
@@ -132,19 +145,25 @@ def monthly_activity(session: Session, as_of: datetime) -> pd.DataFrame:
         .where(Order.status != "cancelled", Order.ordered_at < as_of)
         .group_by(Order.customer_id, month)
     )
+    if consent_only:
+        stmt = stmt.where(Order.customer_id.in_(_consenting()))
     df = pd.DataFrame(session.execute(stmt).all(), columns=["customer_id", "month"])
     df["date"] = pd.to_datetime(df["month"] + "-01")
     return df
 
 
-def daily_transactions(session: Session, since: date, until: datetime) -> pd.DataFrame:
-    """Day-merged transactions between two dates (for holdout tracking)."""
+def daily_transactions(
+    session: Session, since: date, until: datetime, *, consent_only: bool = False
+) -> pd.DataFrame:
+    """Day-merged transactions between two dates (for holdout tracking and the churn model)."""
     day = _day(session).label("day")
     stmt = (
         select(Order.customer_id, day, func.sum(Order.revenue))
         .where(Order.status != "cancelled", Order.ordered_at < until)
         .group_by(Order.customer_id, day)
     )
+    if consent_only:
+        stmt = stmt.where(Order.customer_id.in_(_consenting()))
     df = pd.DataFrame(session.execute(stmt).all(), columns=["customer_id", "date", "amount"])
     df["date"] = pd.to_datetime(df["date"])
     df["amount"] = pd.to_numeric(df["amount"]).astype(float)
@@ -208,9 +227,12 @@ def latest_run_id(session: Session) -> int | None:
 
 
 def segment_customers(run_id: int, kind: str, value: str) -> Select:
-    """``SELECT customer_id`` of the customers in a segment of run ``run_id``."""
+    """``SELECT customer_id`` of the customers in a segment of run ``run_id`` (without those
+    who may not be profiled now: ``scoring.consent``)."""
     return select(CustomerScore.customer_id).where(
-        CustomerScore.run_id == run_id, segment_condition(kind, value)
+        CustomerScore.run_id == run_id,
+        segment_condition(kind, value),
+        profiled_sql(CustomerScore.customer_id),
     )
 
 
@@ -244,7 +266,9 @@ def run_scores_frame(
         CustomerScore.loyalty_stage,
         CustomerScore.order_count,
     )
-    stmt = select(*cols).where(CustomerScore.run_id == run_id)
+    stmt = select(*cols).where(
+        CustomerScore.run_id == run_id, profiled_condition(session, CustomerScore.customer_id)
+    )
     if segment is not None:
         stmt = stmt.where(segment_condition(segment[0], segment[1]))
     if bought is not None:
@@ -277,7 +301,7 @@ def home_value(
 ) -> dict:
     """Value at risk of run ``run_id`` (CLV × churn risk, stored per score row): the total, the
     customers at 50 % risk or more, and the largest amounts at risk."""
-    where = [CustomerScore.run_id == run_id]
+    where = [CustomerScore.run_id == run_id, profiled_condition(session, CustomerScore.customer_id)]
     if customers is not None:
         where.append(CustomerScore.customer_id.in_(customers))
     scored, var, at_risk, risk = session.execute(

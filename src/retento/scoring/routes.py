@@ -221,7 +221,30 @@ def customer_relationship(customer_id: DbId, session: DbSession, user: CurrentUs
 
 @router.get("/value/{part}")
 def value_report(
-    part: ReportPart, session: DbSession, user: CurrentUser, run_id: DbId | None = None
+    part: ReportPart,
+    request: Request,
+    session: DbSession,
+    user: CurrentUser,
+    run_id: DbId | None = None,
+    period: str | None = Query(
+        None, description="30, 90, 365, all or custom (with from/to), as on the value dashboard"
+    ),
+    date_from: str | None = Query(None, alias="from", description="YYYY-MM-DD (custom period)"),
+    date_to: str | None = Query(None, alias="to", description="YYYY-MM-DD (custom period)"),
+    segment: str | None = Query(None, description="e.g. value_class:vip, stage:loyal"),
 ) -> dict:
-    """Pyramid, Pareto curve, cohort matrix, fit report or holdout tracking of a run (default latest)."""
-    return service.report_part(session, part, actor=user, run_id=run_id)
+    """Pyramid, Pareto curve, cohort matrix, fit report or holdout tracking of a run (default
+    latest). ``period``/``segment`` recompute the customer parts (pyramid, pareto,
+    distribution, stages, labels) for those customers, as the dashboard and its CSV downloads do;
+    cohorts, fit and holdout describe the model and stay as the run computed them."""
+    out = service.report_part(session, part, actor=user, run_id=run_id)
+    if period or date_from or date_to or segment:
+        from retento.scoring import pages_filtered
+        from retento.scoring.models import ScoreRun
+        from retento.scoring.pages_tables import run_report
+
+        f = pages_filtered.parse(request)
+        run = session.get(ScoreRun, out["run_id"])
+        filtered = run_report(session, run, f)
+        out[part] = filtered.get(part, out[part])
+    return out

@@ -99,6 +99,7 @@ class ValueSettingsRead(BaseModel):
     frequency_window_days: int
     lapsed_days: int
     wallet_window_days: int
+    profiling_needs_consent: bool = False
     updated_at: datetime
     version: int
 
@@ -124,4 +125,9 @@ class ValueSettingsUpdate(BaseModel):
     frequency_window_days: int | None = None
     lapsed_days: int | None = None
     wallet_window_days: int | None = None
+    profiling_needs_consent: bool | None = Field(
+        None,
+        description="Profiling needs the customer's consent: when true, customers without "
+        "consent_profiling are not scored and are left out of everything that uses scores.",
+    )
     version: ExpectedVersion = None

@@ -21,7 +21,7 @@ from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.money import to_money
 from retento.core.pagination import apply_sort, paginate
 from retento.customers.models import Customer
-from retento.scoring import churn, compute, queries, value_settings
+from retento.scoring import churn, compute, consent, queries, value_settings
 from retento.scoring.models import (
     LABELS,
     STAGES,
@@ -116,25 +116,36 @@ def execute_run(
     as_of = run.as_of
     try:
         progress("summary", 0.05)
-        summary = queries.customer_summary(session, as_of)
+        # "Profiling needs the customer's consent" (scoring.consent): customers without it are
+        # neither in the models' data nor scored, and earlier runs' scores of them are deleted.
+        only = consent.required(session)
+        summary = queries.customer_summary(session, as_of, consent_only=only)
         if int((summary["order_count"] > 0).sum()) < MIN_CUSTOMERS:
             raise InvalidInput(
                 "At least 10 customers with orders are needed to fit the models.", field="model"
             )
-        monthly = queries.monthly_activity(session, as_of)
+        monthly = queries.monthly_activity(session, as_of, consent_only=only)
         holdout = None
         if data.holdout_weeks:
             holdout_start = as_of - timedelta(weeks=data.holdout_weeks)
             holdout = queries.daily_transactions(
-                session, (holdout_start - timedelta(days=3650)).date(), as_of
+                session, (holdout_start - timedelta(days=3650)).date(), as_of, consent_only=only
             )
         progress("fit", 0.25)
         # The value settings (pyramid cut-offs, loyalty-stage rules) as they are now.
         rules = value_settings.rules_for_run(session)
         result = compute.score_customers(summary, monthly, holdout, data, as_of=as_of, rules=rules)
         progress("churn", 0.45)
-        scores, churn_report = _with_churn(session, result.scores, data, as_of)
+        scores, churn_report = _with_churn(session, result.scores, data, as_of, only)
         result.report["churn"] = compute.json_safe(churn_report)
+        result.report["consent"] = {"required": only}
+        if only:
+            result.report["consent"] |= {
+                **{f"left_out_{k}": v for k, v in consent.left_out_counts(session).items()},
+                "cleared": consent.clear_scores(session),
+            }
+            # Consent withdrawn while the models were fitted: not stored either.
+            scores = consent.without_refused(session, scores)
         progress("store", 0.70)
         _store(session, run.id, scores, progress)
         run.params = {
@@ -147,7 +158,7 @@ def execute_run(
         }
         run.log_likelihood = result.log_likelihood
         run.report = result.report
-        run.customers_scored = len(result.scores)
+        run.customers_scored = len(scores)
         run.status = "succeeded"
     except InvalidInput:
         raise  # bad request: the caller rolls back (the background runner records it as failed)
@@ -164,7 +175,16 @@ def execute_run(
         "score_run",
         run.id,
         None,
-        {"model": run.model, "status": run.status, "customers": run.customers_scored},
+        {
+            "model": run.model,
+            "status": run.status,
+            "customers": run.customers_scored,
+            **(
+                {"consent": (run.report or {}).get("consent")}
+                if (run.report or {}).get("consent", {}).get("required")
+                else {}
+            ),
+        },
     )
     progress("done", 1.0)
     return run
@@ -175,7 +195,11 @@ def churn_horizon(data: ScoreRunCreate) -> int:
 
 
 def _with_churn(
-    session: Session, scores: pd.DataFrame, data: ScoreRunCreate, as_of: datetime
+    session: Session,
+    scores: pd.DataFrame,
+    data: ScoreRunCreate,
+    as_of: datetime,
+    consent_only: bool = False,
 ) -> tuple[pd.DataFrame, dict]:
     """Add ``churn_risk`` and ``churn_reasons`` (None where not computed) and the churn report."""
     horizon = churn_horizon(data)
@@ -185,7 +209,9 @@ def _with_churn(
         report["reason"] = "churn risk was not requested for this run"
         risk = pd.DataFrame(columns=["churn_risk", "churn_reasons"])
     else:
-        risk, report = churn.churn_scores(session, as_of, horizon_days=horizon)
+        risk, report = churn.churn_scores(
+            session, as_of, horizon_days=horizon, consent_only=consent_only
+        )
     scores = scores.copy()
     ids = scores["customer_id"].astype("int64")
     risk_values = [
@@ -359,7 +385,10 @@ def scores_query(
                 ),
                 field=name,
             )
-    stmt = select(CustomerScore).where(CustomerScore.run_id == run.id)
+    stmt = select(CustomerScore).where(
+        CustomerScore.run_id == run.id,
+        consent.profiled_condition(session, CustomerScore.customer_id),
+    )
     if value_class:
         stmt = stmt.where(CustomerScore.value_class == value_class)
     if label:
@@ -389,8 +418,11 @@ def customer_scores(
 ) -> list[CustomerScore]:
     """A customer's score history, newest run first."""
     require(actor, "score:read")
-    if session.get(Customer, customer_id) is None:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
         raise NotFound("Customer", customer_id)
+    if not consent.may_profile(session, customer):
+        return []  # not profiled (no consent): earlier scores are not shown
     stmt = (
         select(CustomerScore)
         .join(ScoreRun, ScoreRun.id == CustomerScore.run_id)

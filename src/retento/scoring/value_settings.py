@@ -31,6 +31,11 @@ from retento.scoring.value_rules import (
     rules_from,
 )
 
+#: Yes/no settings beside the numbers (not rules of the pyramid: see ``scoring.consent``).
+BOOL_FIELDS = ("profiling_needs_consent",)
+BOOL_DEFAULTS = {"profiling_needs_consent": False}
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
 MAX_DAYS = 3650
 MAX_PER_YEAR = 365.0
 MAX_THRESHOLD = Decimal("999999999999.99")
@@ -68,7 +73,20 @@ def rules_for_run(session: Session) -> ValueRules:
 
 def as_dict(row: ValueSettings) -> dict[str, Any]:
     """The editable fields of ``row``."""
-    return {k: getattr(row, k) for k in DEFAULTS}
+    return {k: getattr(row, k) for k in (*DEFAULTS, *BOOL_FIELDS)}
+
+
+def _flag(raw: Any, name: str, problems: list[FieldError]) -> bool | None:
+    """A yes/no field (true/false, yes/no, 1/0, on/off), or a problem naming the field."""
+    if isinstance(raw, bool) or raw is None:
+        return bool(raw)
+    text = str(raw).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    problems.append(FieldError(name, f"{name} must be true or false"))
+    return None
 
 
 def _number(raw: Any, name: str, problems: list[FieldError]) -> float | Decimal | int | None:
@@ -110,10 +128,13 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
     Cut-offs are cumulative percentages and must increase: 0 < VIP < major < ordinary ≤ 100.
     """
     problems: list[FieldError] = []
-    unknown = sorted(set(values) - set(DEFAULTS))
+    unknown = sorted(set(values) - set(DEFAULTS) - set(BOOL_FIELDS))
     for name in unknown:
         problems.append(FieldError(name, f"{name} is not a value setting"))
     parsed = {k: _number(values.get(k), k, problems) for k in DEFAULTS}
+    for name in BOOL_FIELDS:
+        if name in values:
+            parsed[name] = _flag(values[name], name, problems)
 
     def bad(name: str, message: str) -> None:
         if not any(p.field == name for p in problems):
@@ -159,12 +180,12 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
 def update_settings(
     session: Session, data: dict[str, Any], *, actor: User, version: int | None = None
 ) -> ValueSettings:
-    """Change some or all value settings (``score:run``); the next scoring run applies them.
+    """Change some or all value settings (``score:configure``); the next scoring run applies them.
 
     The row is locked and its version checked first, so of two concurrent edits from the same
     version one wins and the other gets 409; nothing is written when a field is invalid.
     """
-    require(actor, "score:run")
+    require(actor, "score:configure")
     row = ensure(session)
     lock_for_edit(session, row, version)
     before = snapshot(row)

@@ -81,8 +81,12 @@ def segment_select(session: Session, segment: SegmentIn) -> Select | list[int]:
                 "No scoring run has succeeded yet: run `retento score` to get value classes.",
                 field="segment.value",
             )
+        from retento.scoring.consent import profiled_condition
+
         stmt = select(CustomerScore.customer_id).where(
-            CustomerScore.run_id == run.id, CustomerScore.value_class == segment.value
+            CustomerScore.run_id == run.id,
+            CustomerScore.value_class == segment.value,
+            profiled_condition(session, CustomerScore.customer_id),
         )
     elif segment.kind == "complaint_closed":
         stmt = _closed_complaint_customers(session, segment.closed_since)
