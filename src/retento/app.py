@@ -25,6 +25,8 @@ from retento.models import import_all_models
 API_ROUTERS = (
     "retento.auth.routes",
     "retento.customers.routes",
+    "retento.customers.field_routes",
+    "retento.customers.timeline_routes",
     "retento.products.routes",
     "retento.orders.routes",
     "retento.touchpoints.routes",

@@ -74,7 +74,7 @@ def test_queue_tabs_filters_and_sla_colours(client, db, users):
     assert csv_text.startswith("\ufeffid,") and other.tracking_code in csv_text
     # Colours: a complaint past its due time is breached, near its warning time near breach.
     c = db.get(Complaint, mine.id)
-    assert sla_flag(c, c.resolution_due_at) == "breached"
+    assert sla_flag(c, c.resolution_due_at) == "resolution_late"
     assert sla_flag(c, c.first_response_warn_at) == "near_breach"
 
 

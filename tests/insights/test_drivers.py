@@ -236,3 +236,72 @@ def test_online_share_counts_web_orders(db):
     db.flush()
     f = q.behaviour_features(db, datetime(2025, 4, 1, tzinfo=UTC))
     assert f.loc[c.id, "online_share"] == 0.5
+
+
+def _cells(page: str, table_id: str) -> list[list[str]]:
+    import html
+
+    body = re.search(rf'id="{table_id}".*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    return [
+        [
+            " ".join(html.unescape(re.sub(r"<[^>]+>", " ", c)).split())
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    ]
+
+
+def _download(web, page: str, link_id: str) -> list[list[str]]:
+    import html
+
+    url = html.unescape(re.search(rf'id="{link_id}" href="([^"]+)"', page).group(1))
+    r = web.get(url)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.content.startswith("\ufeff".encode())
+    return list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
+def test_driver_and_lift_tables_download_as_shown(shop, web, users, locale):
+    users["analyst"].locale = locale
+    shop.commit()
+    web.login("analyst")
+    page = web.get("/insights/drivers?outcome=spend").text
+    rows = _download(web, page, "drivers-csv")
+    assert rows[0][:2] == [gettext(locale, "Driver"), gettext(locale, "Coefficient")]
+    shown = _cells(page, "drivers-table")
+    assert len(rows) - 1 == len(shown)
+    for got, seen in zip(rows[1:], shown, strict=True):
+        assert seen[0].startswith(got[0])  # the driver's business label
+        assert f"{float(got[1]):.3f}" == seen[1]
+        assert f"{float(got[2]):.3f} … {float(got[3]):.3f}" == seen[2]
+        assert f"{float(got[5]) * 100:.0f} %" == seen[4]
+    page = web.get("/insights/propensity?kind=category&target=teaware&top_k=20").text
+    lift = _download(web, page, "lift-csv")
+    assert lift[0][:4] == [gettext(locale, h) for h in ("Decile", "Customers", "Buyers", "Lift")]
+    shown = _cells(page, "propensity-lift-table")
+    assert len(lift) - 1 == len(shown) == 10
+    for got, seen in zip(lift[1:], shown, strict=True):
+        assert got[:3] == [s.replace(",", "") for s in seen[:3]]
+        assert (f"{float(got[3]):.2f}" if got[3] else "—") == seen[3]
+
+
+def test_driver_and_lift_downloads_need_export_and_name_bad_filters(shop, web):
+    web.login("agent")
+    page = web.get("/insights/propensity?kind=category&target=teaware&top_k=5")
+    assert page.status_code == 200 and "lift-csv" not in page.text and "invite-csv" not in page.text
+    assert web.get("/insights/drivers/export.csv?outcome=spend").status_code == 403
+    assert web.get("/insights/propensity/lift.csv?target=teaware").status_code == 403
+    assert web.get("/insights/propensity/invite.csv?target=teaware").status_code == 403
+    web.client.cookies.clear()
+    web.login("analyst")
+    as_json = {"accept": "application/json"}
+    for url, field in (
+        ("/insights/drivers/export.csv?outcome=height", "outcome"),
+        ("/insights/drivers/export.csv?period_days=abc", "period_days"),
+        ("/insights/propensity/lift.csv?target=teaware&method=svm", "method"),
+        ("/insights/propensity/lift.csv?target=teaware&top_k=x", "top_k"),
+    ):
+        r = web.get(url, headers=as_json)
+        assert r.status_code == 422, url
+        assert r.json()["field"] == field, url

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 import json
 import math
 import re
@@ -269,3 +270,66 @@ def test_cli_on_a_small_csv(tmp_path):
         ],
     )
     assert short.exit_code == 1 and "needs at least" in short.output
+
+
+def _table(page: str, table_id: str) -> list[list[str]]:
+    body = re.search(rf'id="{table_id}".*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    return [
+        [
+            " ".join(html.unescape(re.sub(r"<[^>]+>", " ", c)).split())
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    ]
+
+
+def _download(web, page: str, link_id: str) -> list[list[str]]:
+    url = html.unescape(re.search(rf'id="{link_id}" href="([^"]+)"', page).group(1))
+    r = web.get(url)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.content.startswith("\ufeff".encode())
+    return list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
+def test_forecast_and_backtest_download_as_the_page_shows_them(web, shop, db, users, locale):
+    from retento.web.i18n import gettext
+
+    users["analyst"].locale = locale
+    db.commit()
+    web.login("analyst")
+    page = web.get("/insights/forecasts?kpi=revenue&freq=M&horizon=3").text
+    rows = _download(web, page, "forecast-csv")
+    assert rows[0][0] == gettext(locale, "Period") and len(rows) == 4
+    shown = _table(page, "forecast-table")
+    for got, seen in zip(rows[1:], shown, strict=True):
+        assert got[0] == seen[0]
+        assert re.fullmatch(r"-?\d+\.\d\d", got[1])  # an amount: exact to the cent
+        assert Decimal(got[1]) == Decimal(re.sub(r"[^\d.\-]", "", seen[1]))
+    back = _download(web, page, "backtest-csv")
+    assert back[0][0] == gettext(locale, "Forecast") and len(back) == 3
+    assert back[1][2] + " %" == _table(page, "backtest-table")[0][2]
+    # a count KPI keeps the page's one decimal
+    page = web.get("/insights/forecasts?kpi=complaints&freq=M&horizon=3").text
+    rows = _download(web, page, "forecast-csv")
+    assert all(re.fullmatch(r"-?\d+(\.\d)?", r[1]) for r in rows[1:])
+
+
+def test_forecast_download_permission_and_bad_filters(web, shop):
+    web.login("agent")
+    page = web.get("/insights/forecasts?kpi=revenue&freq=M&horizon=3")
+    assert page.status_code == 200 and "forecast-csv" not in page.text
+    assert web.get("/insights/forecasts/export.csv?kpi=revenue").status_code == 403
+    web.client.cookies.clear()
+    web.login("analyst")
+    as_json = {"accept": "application/json"}
+    for query, field in (
+        ("kpi=nope", "kpi"),
+        ("freq=Y", "freq"),
+        ("horizon=x", "horizon"),
+        ("horizon=60", "kpi"),  # too little history for 60 months
+        ("table=chart", "table"),
+    ):
+        r = web.get(f"/insights/forecasts/export.csv?{query}", headers=as_json)
+        assert r.status_code == 422, query
+        assert r.json()["field"] == field, query

@@ -24,6 +24,7 @@ from retento.journey.funnel import ChannelRow, Funnel, StageRow
 from retento.journey.models import MODES
 from retento.loyalty import measure_pages
 from retento.retention import pages_dashboard as retention_dashboard
+from retento.retention import pages_uplift
 from retento.retention.pages_common import reason_label
 from retento.retention.queries_web import ClassRisk, TrendPoint
 from retento.surveys import results_charts, results_pages
@@ -95,7 +96,18 @@ def retention_charts(request: Request) -> dict[str, Chart]:
         "trend": Chart(
             retention_dashboard._trend_chart(request, runs), FULL, 260, every_category=False
         ),
+        "qini": Chart(pages_uplift.qini_chart(request, QINI_ROW), HALF, 300),
     }
+
+
+# A playbook's Qini curve as the uplift report gives it: 21 points, 36 customers won back.
+QINI_ROW = {
+    "qini": [
+        {"fraction": i / 20, "value": 36 * (1 - (1 - i / 20) ** 2), "random": 36 * i / 20}
+        for i in range(21)
+    ],
+    "top_k": {"k": 0.3},
+}
 
 
 def customer_charts(request: Request) -> dict[str, Chart]:

@@ -265,6 +265,10 @@ def test_customer_360_actions_follow_the_permissions(web, db, users):
 
 
 def test_create_customer_with_contacts_tags_and_owner(web, db, users):
+    from tests.factories.custom_fields import define_fields
+
+    define_fields(db, "segment", "region")
+    db.commit()
     web.login("manager")
     form = web.get("/customers/new")
     assert form.status_code == 200 and 'name="owner_id"' in form.text
@@ -279,7 +283,8 @@ def test_create_customer_with_contacts_tags_and_owner(web, db, users):
             "tags": "Wholesale, north",
             "consent_email": "1",
             "owner_id": str(users["agent"].id),
-            "custom_fields": "segment: food\nregion: north",
+            "custom_fields.segment": "food",
+            "custom_fields.region": "north",
             "contacts.0.name": "Li Na",
             "contacts.0.email": "li@fresh.example",
             "contacts.0.is_primary": "1",

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from retento.complaints.models import OPEN_STATUSES, Complaint
+from retento.complaints.sla_clocks import sla_badge
 
 
 def breaching(now: datetime) -> ColumnElement[bool]:
@@ -44,6 +45,8 @@ def _rows(session: Session, stmt: Select, now: datetime, limit: int) -> list[dic
             "customer_id": c.customer_id,
             "due": c.resolution_due_at,
             "breaching": bool(b),
+            # which target it missed, as the queue and the complaint's page say it
+            "sla": sla_badge(c, now),
         }
         for c, b in session.execute(
             stmt.add_columns(case((breaching(now), True), else_=False))

@@ -110,3 +110,39 @@ def sla_status(session: Session, c: Complaint, now: datetime | None = None) -> d
             "fraction": round(res.fraction(cal, now), 3),
         },
     }
+
+
+def sla_badge(c: Complaint, now: datetime | None = None) -> str:
+    """The one SLA state the queue, the complaint's page, the 360 box and the home dashboards
+    show for ``c`` (a ``sla_state`` label), naming the target that was missed:
+
+    ``resolution_late`` (not resolved by the resolution due time), ``first_response_late`` (no
+    first response by its due time, or one given late), else ``near_breach``, ``paused``,
+    ``ok`` while open and ``done`` once resolved in time; ``none`` without a policy. A
+    complaint answered late but resolved in time reads "First response late", not "Breached".
+    A first response still outstanding and overdue wins over a resolution clock only near its
+    due time; a late first response already given ranks below it (the queue's colour is about
+    what can still be saved)."""
+    now = now or utcnow()
+    fr_late = bool(c.first_response_breached) or (
+        c.first_responded_at is not None
+        and c.first_response_due_at is not None
+        and c.first_responded_at > c.first_response_due_at
+    )
+    if not workflow.is_open(c.status):
+        if c.resolution_breached:
+            return "resolution_late"
+        return "first_response_late" if fr_late else "done"
+    if c.first_response_due_at is None and c.resolution_due_at is None:
+        return "none"
+    if c.resolution_breached or (c.resolution_due_at is not None and now >= c.resolution_due_at):
+        return "resolution_late"
+    waiting = c.first_responded_at is None
+    if waiting and c.first_response_due_at is not None and now >= c.first_response_due_at:
+        return "first_response_late"
+    clocks = [c.resolution_warn_at] + ([c.first_response_warn_at] if waiting else [])
+    if any(w is not None and now >= w for w in clocks):
+        return "near_breach"
+    if fr_late:
+        return "first_response_late"
+    return "paused" if c.paused_since is not None else "ok"

@@ -21,7 +21,7 @@ reads with one or two bounded queries (``LIMIT window.limit``), never one query 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from retento.auth.models import User
 from retento.auth.permissions import can, require
 from retento.core.errors import InvalidInput, Msg
 from retento.web.i18n import N_
+from retento.web.system_texts import localize_system_text
 
 # The kinds the 360 statement itself reads (customers.insights), with what a reader needs.
 CORE_KINDS: dict[str, tuple[str, str]] = {
@@ -138,7 +139,9 @@ class Cursor:
             at_text, _, seen_text = text.strip().rpartition("~")
             at = datetime.fromisoformat(at_text)
             seen = int(seen_text)
-        except ValueError:
+            if at.tzinfo is not None:
+                at = at.astimezone(UTC)  # year 1 or 9999 with an offset leaves the calendar
+        except (ValueError, OverflowError):
             raise InvalidInput(
                 Msg("'%(value)s' is not a timeline position.", value=text[:40]), field="cursor"
             ) from None
@@ -194,7 +197,8 @@ def customer_timeline(
         k for k, (_label, perm) in CORE_KINDS.items() if (kind in (None, k)) and can(actor, perm)
     ]
     if core:
-        lists.append(insights.core_events(session, customer_id, core, limit=want, until=until))
+        events = insights.core_events(session, customer_id, core, limit=want, until=until)
+        lists.append([_localized(session, e, locale) for e in events])
     window = TimelineWindow(actor=actor, locale=locale, limit=want, until=until)
     for source in timeline_sources():
         if kind not in (None, source.kind) or not can(actor, source.permission):
@@ -216,3 +220,11 @@ def customer_timeline(
             same += seen
         page.next_cursor = Cursor(last, same)
     return page
+
+
+def _localized(session: Session, event: Any, locale: str) -> Any:
+    """A touchpoint whose note the system wrote (a tier change's) with the note in ``locale``."""
+    if event.kind != "touchpoint" or not event.note:
+        return event
+    note = localize_system_text(locale, event.note, session, field="touchpoint.note")
+    return event if note == event.note else replace(event, note=note)

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
-from retento.core.errors import RetentoError
+from retento.core.errors import InvalidInput, Msg, NotFound, RetentoError
 from retento.insights import runs
 from retento.insights.models import InsightRun
 from retento.web.i18n import N_
@@ -131,3 +131,34 @@ def chosen_run(
             return run, runs.state(run)
     run = runs.latest_run(session, kind, **match)
     return run, (runs.state(run) if run else "")
+
+
+def export_run(request: Request, session: Session, kind: str) -> InsightRun:
+    """The succeeded run a CSV download reads: ``?run=`` as on the page, else the latest
+    successful one. Unlike the page, a bad ``run`` is an error naming it (422, or 404 for a run
+    that does not exist or has no result), not a silent fallback."""
+    raw = request.query_params.get("run", "").strip()
+    if raw:
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+            raise InvalidInput(Msg("run must be a run number"), field="run")
+        run = session.get(InsightRun, int(raw))
+        if run is None or run.kind != kind:
+            raise NotFound("Insight run", raw, field="run")
+    else:
+        run = runs.latest_run(session, kind)
+        if run is None:
+            raise NotFound("Insight run", "latest", field="run")
+    if runs.state(run) != "succeeded":
+        raise InvalidInput(Msg("Run %(id)s has no result to download.", id=run.id), field="run")
+    return run
+
+
+def export_table(request: Request, tables: tuple[str, ...]) -> str:
+    """The ``?table=`` of a download with several tables (the first by default); another value
+    is a 422 naming ``table``."""
+    table = request.query_params.get("table", "").strip() or tables[0]
+    if table not in tables:
+        raise InvalidInput(
+            Msg("table must be one of %(choices)s.", choices=", ".join(tables)), field="table"
+        )
+    return table

@@ -134,4 +134,6 @@ subscribe("survey.answered", _survey_answered)
 subscribe("loyalty.tier_changed", _tier_changed)
 
 # The customer timeline's churn-warning and win-back entries (retento.customers.timeline).
+# The win-back offer's ledger reason, shown in the reader's language (retento.web.system_texts).
+from retento.retention import system_texts as _system_texts  # noqa: E402,F401
 from retento.retention import timeline as _timeline  # noqa: E402,F401

@@ -14,6 +14,7 @@ from retento.retention.pages_dashboard import router as _dashboard_router
 from retento.retention.pages_playbooks import router as _playbooks_router
 from retento.retention.pages_rules import router as _rules_router
 from retento.retention.pages_tasks import router as _tasks_router
+from retento.retention.pages_uplift import router as _uplift_router
 from retento.web.i18n import N_
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import page_router
@@ -31,5 +32,6 @@ for _r in (
     _tasks_router,
     _playbooks_router,
     _rules_router,
+    _uplift_router,
 ):
     router.include_router(_r)

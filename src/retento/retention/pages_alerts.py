@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from retento.auth.models import User
-from retento.auth.permissions import can, require
+from retento.auth.permissions import acts_on_own, can, require
 from retento.core.deps import DbSession
 from retento.core.errors import Forbidden, NotFound, RetentoError
 from retento.core.validation import DbId
@@ -58,7 +58,7 @@ SEVERITY_BADGE = {"high": "badge-red", "medium": "badge-amber", "low": "badge-bl
 
 def sees_all(user: User) -> bool:
     """Managers, admins and analysts may look at everybody's alerts; agents see their own."""
-    return user.role != "agent"
+    return not acts_on_own(user)
 
 
 def _filters(request: Request, user: User) -> tuple[dict[str, Any], dict[str, str]]:
@@ -241,7 +241,7 @@ def alert_apply(
 
     def apply() -> RetentionCase:
         alert = service.get_alert(session, alert_id, actor=user)
-        if user.role == "agent" and alert.owner_id not in (None, user.id):
+        if acts_on_own(user) and alert.owner_id not in (None, user.id):
             raise Forbidden("Agents apply playbooks only to alerts of their own customers.")
         case = playbooks.apply_to_alert(
             session, alert_id, actor=user, playbook_id=playbook_id, defer_action=True

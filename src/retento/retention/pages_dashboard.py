@@ -7,15 +7,15 @@ playbook and run)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
 
-from retento.auth.permissions import require
+from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
-from retento.retention import queries_home
+from retento.dataio.downloads import export_url
+from retento.retention import pages_uplift, queries_home
 from retento.retention import queries_web as q
 from retento.retention.pages_common import reason_label, tab_counts
 from retento.scoring import pages_filtered
@@ -144,34 +144,6 @@ def _alerts_by_reason(
     return [(r, reasons.label(reasons.RULE_NAMES, r, locale), n) for r, n in rows]
 
 
-def _dec(v: Any) -> Decimal | None:
-    return None if v is None else Decimal(str(v))
-
-
-def _winback(request: Request, session, user) -> list[dict[str, Any]]:
-    """The uplift report per playbook, with the names and texts the table shows."""
-    from retento.retention import reasons, report
-
-    locale = request_locale(request)
-    out = []
-    for r in report.uplift_report(session, actor=user):
-        est = r.get("estimate") or {}
-        rev = r.get("revenue") or {}
-        out.append(
-            {
-                **r,
-                "name": r["name_zh"] if locale == "zh_CN" else r["name_en"],
-                "class_name": reasons.label(reasons.CLASS_NAMES, r["value_class"], locale),
-                "action_name": reasons.label(reasons.ACTION_NAMES, r["action"], locale),
-                "est": est,
-                "net": _dec(rev.get("net")),
-                "incremental_revenue": _dec(rev.get("incremental_revenue")),
-                "cost_total": _dec(r.get("cost")),
-            }
-        )
-    return out
-
-
 @router.get("/retention")
 def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
     """Value at risk, reasons, win-back results and the churn trend on one page."""
@@ -185,6 +157,8 @@ def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
         else None
     )
     alerts = _alerts_by_reason(request, session, user, f, customers)
+    top_k = pages_uplift.parse_top_k(request)
+    winback = pages_uplift.winback_rows(request, session, user, top_k)
     ctx: dict[str, Any] = {
         "run": run,
         "charts": {
@@ -195,7 +169,11 @@ def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
             else ""
         },
         "alerts": alerts,
-        "winback": _winback(request, session, user),
+        "winback": winback,
+        **pages_uplift.qini_context(request, winback, top_k),
+        "uplift_csv": export_url(request, "/retention/uplift.csv", ("top_k",))
+        if can(user, "data:export")
+        else "",
     }
     if run is not None:
         if customers is None:

@@ -50,6 +50,7 @@ from retento.retention.reasons import (
     NO_PHONE_NOTE,
     SETTLED_NOTES,
 )
+from retento.retention.system_texts import OFFER_REASON
 from retento.web.i18n import N_, installation_locale, system_text
 
 BLOCK = 20
@@ -531,7 +532,7 @@ def release_open_cases(session: Session, case_ids: list[int]) -> None:
 def _offer_reason(pb: RetentionPlaybook) -> str:
     """The ledger reason of a playbook's offer, in the installation's language."""
     name = pb.name_zh if installation_locale() == "zh_CN" and pb.name_zh else pb.name_en
-    return system_text(N_("Win-back offer (%(playbook)s)"), playbook=name)[:200]
+    return system_text(OFFER_REASON, playbook=name)[:200]
 
 
 def apply_playbook(

@@ -8,11 +8,13 @@ of the churn-risk rule (``CustomerScore.churn_reasons``) are rendered by
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from functools import cache
 from typing import Any
 
 from retento.core.config import get_settings
 from retento.web.i18n import N_, Formatter, gettext, normalise_locale
+from retento.web.system_texts import localize_system_text
 
 REASON_TEXTS: dict[str, str] = {
     "churn_risk": N_("Churn risk %(risk)s %% (risk model)"),
@@ -104,6 +106,30 @@ def money_format(locale: str, currency: str | None = None) -> Callable[[float], 
     return _money_format(normalise_locale(locale), currency or get_settings().currency)
 
 
+# Reason parameters that hold a day, stored as ISO text ("2026-11-03") so the reason stays
+# language-neutral, and written in the reader's way inside the sentence ("Nov 3, 2026",
+# "2026年11月3日").
+DATE_PARAMS = frozenset({"date"})
+
+
+@cache
+def _formatter(locale: str, timezone: str) -> Formatter:
+    return Formatter(locale, timezone)
+
+
+def format_day(value: Any, locale: str) -> Any:
+    """An ISO day (text or ``date``) as the pages write a date in ``locale``; anything else
+    (a reason stored by hand, a value that is not a day) unchanged."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(value, date):
+        return value
+    return _formatter(normalise_locale(locale), get_settings().timezone).date(value)
+
+
 def model_reason(
     code: str, params: dict[str, Any] | None, locale: str = "en", currency: str | None = None
 ) -> str:
@@ -131,6 +157,10 @@ def render_reason(
         for key in ("from_tier", "to_tier"):
             name = (params.get(f"{key}_zh") if zh else None) or params.get(key)
             params[key] = name or gettext(locale, NONE_TIER)
+    for key in DATE_PARAMS.intersection(params):
+        params[key] = format_day(params[key], locale)
+    if isinstance(params.get("points"), int):
+        params["points"] = _formatter(normalise_locale(locale), "UTC").number(params["points"])
     try:
         text = gettext(locale, template) % {k: v for k, v in params.items() if k != "model"}
     except (KeyError, TypeError, ValueError):
@@ -167,5 +197,8 @@ def system_note(note: str | None, locale: str = "en") -> str:
     if not note:
         return ""
     return "\n".join(
-        gettext(locale, line) if line in SYSTEM_NOTES else line for line in note.split("\n")
+        gettext(locale, line)
+        if line in SYSTEM_NOTES
+        else localize_system_text(locale, line, field="retention.note")
+        for line in note.split("\n")
     )

@@ -22,7 +22,7 @@ from retento.auth.models import User
 from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput
-from retento.core.validation import DbId
+from retento.core.validation import DbId, offset_from_text
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise_row
 from retento.surveys import languages, reports, results_cache, service
@@ -44,6 +44,7 @@ from retento.web.labels import label_msgid
 from retento.web.render import (
     PageUser,
     error_text,
+    is_htmx,
     page_router,
     query_with,
     render,
@@ -54,6 +55,7 @@ from retento.web.render import (
 router = page_router()
 
 COMMENTS_PER_PAGE = 20
+TRAP_PAGE = 50  # satisfaction-trap rows per page of the results page
 CHOICE_TYPES = ("single_choice", "multiple_choice")
 SCALE_TYPES = ("rating", "nps", "ces")
 METRIC_NAMES = {
@@ -413,13 +415,25 @@ def survey_results(
         session, survey, lambda: compute(session, survey, user, flt), key=key
     )
     charts = _charts(request, survey, bundle)
-    trap = bundle["trap"]
+    # The trap can hold hundreds of respondents: one page of it, paged like every list.
+    trap_offset = offset_from_text(request.query_params.get("trap_offset", ""))
+    trap_total = len(bundle["trap"])
+    trap = bundle["trap"][trap_offset : trap_offset + TRAP_PAGE]
     names: dict[int, str] = {}
     if trap:
         ids = [t["customer_id"] for t in trap]
         names = dict(
             session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(ids))).all()
         )
+    trap_ctx = {
+        "trap": trap,
+        "names": names,
+        "trap_offset": trap_offset,
+        "trap_limit": TRAP_PAGE,
+        "trap_total": trap_total,
+    }
+    if is_htmx(request) and request.headers.get("hx-target") == "trap-results":
+        return render(request, "surveys/_trap.html", **trap_ctx)
     value = bundle["value"]
     comments, total = comment_rows(
         session,
@@ -445,8 +459,7 @@ def survey_results(
         gaps=value_gaps(survey),
         csi=bundle["csi"],
         csi_note=bundle["csi_note"],
-        trap=trap,
-        names=names,
+        **trap_ctx,
         charts=charts,
         pct=pct,
         measures=shown,

@@ -38,8 +38,10 @@ from retento.web.render import (
     page_router,
     redirect,
     render,
+    request_locale,
     tr,
 )
+from retento.web.system_texts import localize_system_text
 
 router = page_router()
 
@@ -124,6 +126,10 @@ def touchpoint_list(request: Request, session: DbSession, user: PageUser) -> Res
         "f": raw,
         "csv_url": with_query(request, "/touchpoints/export.csv"),
         "xlsx_url": with_query(request, "/touchpoints/export.xlsx"),
+        # a note the system wrote (a tier change's) in the reader's language, tier name too
+        "systext": lambda field, text: localize_system_text(
+            request_locale(request), text, session, field=field
+        ),
     }
     if is_htmx(request) and request.headers.get("hx-target") == "results":
         return render(request, "touchpoints/_list_results.html", **ctx)

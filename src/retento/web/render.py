@@ -34,6 +34,7 @@ from retento.web.i18n import (
 )
 from retento.web.labels import SYSTEM_ACTOR, SYSTEM_ACTOR_LABEL, label_msgid
 from retento.web.nav import nav_for, nav_here
+from retento.web.system_texts import localize_system_text
 
 WEB_DIR = Path(__file__).resolve().parent
 PACKAGE_DIR = Path(retento.__file__).resolve().parent
@@ -227,6 +228,9 @@ def context(request: Request, extra: dict[str, Any], locale: str | None = None) 
         "label": label,
         "actor_name": actor_name,
         "country_name": lambda code: country_name(code, locale),
+        # a text the system stored (a tier change's note, a default policy's name) in ``locale``:
+        # ``systext("sla_policy.name", p.name)``
+        "systext": lambda field, text: localize_system_text(locale, text, field=field),
         "can": can,
         "nav": main_nav,
         "more_nav": more_nav,

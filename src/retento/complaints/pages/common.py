@@ -12,13 +12,12 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.auth.service import assignable_user_choices
-from retento.complaints import workflow
 from retento.complaints.models import (
     Complaint,
     ComplaintCategory,
 )
 from retento.complaints.settings import category_tree
-from retento.core.db import utcnow
+from retento.complaints.sla_clocks import sla_badge
 from retento.core.errors import RetentoError
 from retento.web.i18n import Formatter
 from retento.web.labels import LABELS, label_msgid
@@ -92,24 +91,9 @@ def user_options(session: Session) -> list[tuple[str, str]]:
 
 
 def sla_flag(c: Complaint, now: datetime | None = None) -> str:
-    """The queue colour of a complaint: ``ok``, ``near_breach``, ``breached``, ``paused`` …"""
-    now = now or utcnow()
-    if not workflow.is_open(c.status):
-        return "breached" if c.resolution_breached else "done"
-    if c.first_response_due_at is None and c.resolution_due_at is None:
-        return "none"
-    worst = "ok"
-    clocks = [(c.resolution_warn_at, c.resolution_due_at)]
-    if c.first_responded_at is None:
-        clocks.append((c.first_response_warn_at, c.first_response_due_at))
-    for warn, due in clocks:
-        if due is not None and now >= due:
-            return "breached"
-        if warn is not None and now >= warn:
-            worst = "near_breach"
-    if c.paused_since is not None and worst == "ok":
-        return "paused"
-    return worst
+    """The SLA badge of a complaint (``sla_clocks.sla_badge``): which target was missed, or
+    ``ok``, ``near_breach``, ``paused``, ``done`` …"""
+    return sla_badge(c, now)
 
 
 def when(request: Request, value: datetime) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from retento.web.i18n import N_
 from retento.web.labels import register_field_labels, register_labels, register_value_labels
 from retento.web.nav import NavItem, register_nav
+from retento.web.system_texts import pgettext_noop as pgettext
+from retento.web.system_texts import register_system_text
 
 register_nav(NavItem("complaints", N_("Complaints"), "/complaints", "complaint:read", 30))
 register_nav(
@@ -143,6 +145,10 @@ register_labels(
         "running": N_("On time"),
         "near_breach": N_("Near breach"),
         "breached": N_("Breached"),
+        # Which target a complaint missed (sla_clocks.sla_badge): the queue, its page, the
+        # 360 box and the home dashboards name it rather than saying "Breached".
+        "first_response_late": N_("First response late"),
+        "resolution_late": N_("Resolution late"),
         "paused": N_("Paused"),
         "met": N_("Met"),
         "done": N_("Done"),
@@ -282,3 +288,23 @@ register_value_labels(
 )
 register_value_labels("complaint_event", {"kind": "complaint_event"})
 register_value_labels("complaint_improvement", {"stage": "pdca"})
+
+# The SLA policies and the business calendar a new installation starts with (migration 0003)
+# store English names; pages show them in the reader's language while they keep those names
+# (a renamed policy is shown as typed). The context keeps "Major" (a severity) apart from the
+# value class "Major" (重要型).
+for _name in (
+    pgettext("sla policy", "Default"),
+    pgettext("sla policy", "Inconvenience"),
+    pgettext("sla policy", "Moderate"),
+    pgettext("sla policy", "Major"),
+    pgettext("sla policy", "Serious loss"),
+    pgettext("sla policy", "VIP"),
+    pgettext("sla policy", "VIP serious loss"),
+):
+    register_system_text(_name, field="sla_policy.name", context="sla policy")
+register_system_text(
+    pgettext("business calendar", "Office hours"),
+    field="business_calendar.name",
+    context="business calendar",
+)

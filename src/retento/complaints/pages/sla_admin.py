@@ -42,8 +42,10 @@ from retento.web.render import (
     page_router,
     redirect,
     render,
+    request_locale,
     tr,
 )
+from retento.web.system_texts import localize_system_text
 
 router = page_router()
 
@@ -197,7 +199,15 @@ def _render_sla(
         status_code=status_code,
         policies=settings.list_policies(session, actor=user),
         calendars=calendars,
-        calendar_opts=[(str(r.id), r.name) for r in calendars],
+        calendar_opts=[
+            (
+                str(r.id),
+                localize_system_text(
+                    request_locale(request), r.name, field="business_calendar.name"
+                ),
+            )
+            for r in calendars
+        ],
         severities=opts(request, "severity", SEVERITIES),
         value_classes=opts(request, "value_class", VALUE_CLASSES),
         users=user_options(session),

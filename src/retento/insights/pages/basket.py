@@ -187,3 +187,38 @@ register_panel(
         slot="side",
     )
 )
+
+
+@router.get("/insights/baskets/export.csv")
+def basket_export(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Every rule stored with the page's run (``?run=``, else the latest; best lift first, the
+    page shows the first 50) as CSV; a conviction of infinity (confidence 1) is written ``inf``."""
+    from retento.dataio.downloads import as_ratio, table_download
+    from retento.insights.web import export_run
+
+    require(user, "score:read")
+    require(user, "data:export")
+    run = export_run(request, session, svc.KIND)
+    names = svc.names_for(session, run)
+    header = [
+        tr(request, N_("If the order holds")),
+        tr(request, N_("it also holds")),
+        tr(request, N_("Support")),
+        tr(request, N_("Confidence")),
+        tr(request, N_("Lift")),
+        tr(request, N_("Conviction")),
+        tr(request, N_("Leverage")),
+    ]
+    rows = [
+        [
+            _label(names, r["antecedents"]),
+            _label(names, r["consequents"]),
+            as_ratio(r["support"], 6),
+            as_ratio(r["confidence"], 6),
+            as_ratio(r["lift"], 6),
+            "inf" if r.get("conviction") is None else as_ratio(r["conviction"], 6),
+            as_ratio(r["leverage"], 6),
+        ]
+        for r in (run.result or {}).get("rules", [])
+    ]
+    return table_download(request, user, header, rows, filename=f"basket-rules-run-{run.id}")

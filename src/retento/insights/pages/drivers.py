@@ -148,48 +148,56 @@ def _matrix_chart(request: Request, drivers: list[dict[str, Any]]) -> str | None
     )
 
 
-@router.get("/insights/drivers")
-def drivers_page(request: Request, session: DbSession, user: PageUser) -> Response:
-    """Choose an outcome; see what explains it."""
-    require(user, "score:read")
+def _form(request: Request) -> dict[str, str]:
     qp = request.query_params
-    form = {
+    return {
         "outcome": qp.get("outcome", "spend"),
         "period_days": qp.get("period_days", "365"),
         "survey_id": qp.get("survey_id", ""),
         "ci": qp.get("ci", "bootstrap"),
     }
+
+
+def _report_args(request: Request, form: dict[str, str], surveys: list) -> dict[str, Any]:
+    """``driver_report``'s arguments from the page's query (a bad one is a 422 naming it); an
+    empty survey with the survey outcome takes the first survey, as the form shows it."""
+    if form["outcome"] not in q.OUTCOMES:
+        raise InvalidInput(tr(request, "Choose an outcome from the list."), field="outcome")
+    if form["ci"] not in CI_LABELS:
+        raise InvalidInput(tr(request, "Choose an interval method from the list."), field="ci")
+    try:
+        period = int(form["period_days"])
+    except ValueError:
+        raise InvalidInput(
+            tr(request, "Enter a whole number of days."), field="period_days"
+        ) from None
+    survey_id = None
+    if form["outcome"] == "survey_items":
+        if not form["survey_id"]:
+            form["survey_id"] = str(surveys[0][0]) if surveys else ""
+        try:
+            survey_id = int(form["survey_id"])
+        except ValueError:
+            raise InvalidInput(tr(request, "Choose a survey."), field="survey_id") from None
+    return {
+        "outcome": form["outcome"],
+        "period_days": period,
+        "survey_id": survey_id,
+        "ci": form["ci"],
+    }
+
+
+@router.get("/insights/drivers")
+def drivers_page(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Choose an outcome; see what explains it."""
+    require(user, "score:read")
+    form = _form(request)
     surveys = session.execute(select(Survey.id, Survey.name).order_by(Survey.id)).all()
     errors: dict[str, str] = {}
     report = None
     status = 200
     try:
-        if form["outcome"] not in q.OUTCOMES:
-            raise InvalidInput(tr(request, "Choose an outcome from the list."), field="outcome")
-        if form["ci"] not in CI_LABELS:
-            raise InvalidInput(tr(request, "Choose an interval method from the list."), field="ci")
-        try:
-            period = int(form["period_days"])
-        except ValueError:
-            raise InvalidInput(
-                tr(request, "Enter a whole number of days."), field="period_days"
-            ) from None
-        survey_id = None
-        if form["outcome"] == "survey_items":
-            if not form["survey_id"]:
-                form["survey_id"] = str(surveys[0][0]) if surveys else ""
-            try:
-                survey_id = int(form["survey_id"])
-            except ValueError:
-                raise InvalidInput(tr(request, "Choose a survey."), field="survey_id") from None
-        report = q.driver_report(
-            session,
-            actor=user,
-            outcome=form["outcome"],
-            period_days=period,
-            survey_id=survey_id,
-            ci=form["ci"],
-        )
+        report = q.driver_report(session, actor=user, **_report_args(request, form, surveys))
     except RetentoError as exc:
         if exc.status in (401, 403):
             raise
@@ -216,3 +224,49 @@ def drivers_page(request: Request, session: DbSession, user: PageUser) -> Respon
         ci_options=[(k, tr(request, v)) for k, v in CI_LABELS.items()],
         surveys=[(str(i), n) for i, n in surveys],
     )
+
+
+@router.get("/insights/drivers/export.csv")
+def drivers_export(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Every driver of the page's report (same ``outcome``, ``period_days``, ``survey_id``,
+    ``ci``) as CSV: coefficient with its interval, per unit, importance, how often it was kept,
+    and performance and quadrant when the outcome has them."""
+    from retento.dataio.downloads import as_ratio, table_download
+
+    require(user, "score:read")
+    require(user, "data:export")
+    form = _form(request)
+    surveys = session.execute(select(Survey.id, Survey.name).order_by(Survey.id)).all()
+    report = q.driver_report(session, actor=user, **_report_args(request, form, surveys))
+    drivers = report["drivers"]
+    matrix = any("performance" in d for d in drivers)
+    header = [
+        tr(request, "Driver"),
+        tr(request, "Coefficient"),
+        tr(request, "Interval, low"),
+        tr(request, "Interval, high"),
+        tr(request, "Per unit"),
+        tr(request, "Importance"),
+        tr(request, "Kept in resamples"),
+    ]
+    if matrix:
+        header += [tr(request, "Performance"), tr(request, "Quadrant")]
+    rows = []
+    for d in drivers:
+        row = [
+            d["label"],
+            as_ratio(d["coef"], 6),
+            as_ratio(d["ci_lower"], 6),
+            as_ratio(d["ci_upper"], 6),
+            as_ratio(d["coef_per_unit"], 6),
+            as_ratio(d["importance"]),
+            as_ratio(d["selection_frequency"]),
+        ]
+        if matrix:
+            quadrant = d.get("quadrant")
+            row += [
+                as_ratio(d.get("performance"), 2),
+                tr(request, QUADRANT_LABELS[quadrant]) if quadrant else "",
+            ]
+        rows.append(row)
+    return table_download(request, user, header, rows, filename=f"drivers-{form['outcome']}")

@@ -271,3 +271,62 @@ def forecast_page(request: Request, session: DbSession, user: PageUser) -> Respo
     except RetentoError as exc:
         ctx["problem"] = error_text(request, exc.message)
     return render_insight(request, user, "insights/forecast.html", **ctx)
+
+
+@router.get("/insights/forecasts/export.csv")
+def forecast_export(request: Request, session: DbSession, user: PageUser) -> Response:
+    """The page's forecast (``table=forecast``: each period's forecast, intervals and baseline)
+    or its backtest errors (``table=backtest``) as CSV, for the same ``kpi``, ``freq`` and
+    ``horizon``; amounts are exact decimals, other values as the page rounds them."""
+    from retento.core.errors import InvalidInput, Msg
+    from retento.dataio.downloads import as_money, as_ratio, table_download
+    from retento.insights.web import export_table
+
+    require(user, "score:read")
+    require(user, "data:export")
+    table = export_table(request, ("forecast", "backtest"))
+    params, errors = _params(request)
+    if errors:
+        name, message = next(iter(errors.items()))
+        raise InvalidInput(message, field=name)
+    kpi, freq, horizon = params["kpi"], params["freq"], params["horizon"]
+    ks = fq.kpi_series(session, kpi, freq)
+    need = fq.need_periods(freq, horizon)
+    if len(ks.series) < need:
+        raise InvalidInput(Msg(fq.TOO_SHORT, n=len(ks.series), need=need), field="kpi")
+    r = fq.forecast_for(session, kpi, freq, horizon, series=ks)
+    money = r["unit"] == "money"
+
+    def val(v: float | None) -> Any:
+        return as_money(v) if money else as_ratio(_fmt_value(v, r["unit"]), 1)
+
+    baseline = tr(request, fq.baseline_name(r))
+    if table == "forecast":
+        band80, band95 = tr(request, BAND80), tr(request, BAND95)
+        low, high = tr(request, N_("low")), tr(request, N_("high"))
+        header = [
+            tr(request, N_("Period")),
+            tr(request, N_("Forecast (%(model)s)"), model=r["model"]),
+            f"{band80} ({low})",
+            f"{band80} ({high})",
+            f"{band95} ({low})",
+            f"{band95} ({high})",
+            baseline,
+        ]
+        rows = [
+            [p["period"], val(p["mean"]), val(p["lo80"]), val(p["hi80"]), val(p["lo95"]),
+             val(p["hi95"]), val(r["naive_forecast"][i]["mean"])]
+            for i, p in enumerate(r["forecast"])
+        ]  # fmt: skip
+    else:
+        header = [
+            tr(request, N_("Forecast")),
+            "MAPE (%)",
+            "sMAPE (%)",
+            tr(request, N_("Mean absolute error")),
+        ]
+        rows = [
+            [name, as_ratio(e["mape"], 1), as_ratio(e["smape"], 1), val(e["mae"])]
+            for name, e in ((r["model"], r["errors"]["model"]), (baseline, r["errors"]["naive"]))
+        ]
+    return table_download(request, user, header, rows, filename=f"forecast-{kpi}-{freq}-{table}")

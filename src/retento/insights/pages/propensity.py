@@ -169,8 +169,9 @@ def propensity_page(request: Request, session: DbSession, user: PageUser) -> Res
 
 @router.get("/insights/propensity/invite.csv")
 def propensity_csv(request: Request, session: DbSession, user: PageUser) -> Response:
-    """The invite list as CSV."""
+    """The invite list as CSV (``data:export``)."""
     require(user, "score:read")
+    require(user, "data:export")
     _, args = _params(request, q.target_choices(session))
     report = q.propensity_report(session, actor=user, **args)
     return Response(
@@ -243,3 +244,37 @@ def propensity_distribute(
     if request.app.state.settings.run_work_in_web:
         response.background = BackgroundTask(run_in_web, request.app.state.session_factory, item_id)
     return response
+
+
+@router.get("/insights/propensity/lift.csv")
+def propensity_lift_csv(request: Request, session: DbSession, user: PageUser) -> Response:
+    """The page's lift per decile on the later period (same ``kind``, ``target``,
+    ``horizon_days``, ``top_k``, ``method``) as CSV, with the "bought it before" baseline."""
+    from retento.dataio.downloads import as_ratio, table_download
+
+    require(user, "score:read")
+    require(user, "data:export")
+    _, args = _params(request, q.target_choices(session))
+    report = q.propensity_report(session, actor=user, **args)
+    hold = report["holdout"]
+    header = [
+        tr(request, "Decile"),
+        tr(request, "Customers"),
+        tr(request, "Buyers"),
+        tr(request, "Lift"),
+        tr(request, "Share of all buyers reached"),
+        tr(request, "Lift of “bought it before”"),
+    ]
+    base = {r["decile"]: r for r in hold.get("baseline_lift", [])}
+    rows = [
+        [
+            r["decile"],
+            r["customers"],
+            r["buyers"],
+            as_ratio(r["lift"]),
+            as_ratio(r["cumulative_gain"]),
+            as_ratio((base.get(r["decile"]) or {}).get("lift")),
+        ]
+        for r in hold["lift"]
+    ]
+    return table_download(request, user, header, rows, filename="propensity-lift")

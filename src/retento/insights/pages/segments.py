@@ -353,3 +353,87 @@ def segment_delete(
         return redirect(request, f"/insights/segments/{segment_id}")
     flash(request, tr(request, N_("Segment deleted.")))
     return redirect(request, "/insights/segments")
+
+
+# Medians written as amounts (exact decimals), as rates, or as plain numbers.
+_MONEY_FEATURES = {"monetary", "clv"}
+
+
+def _profile_table(
+    request: Request, result: dict[str, Any], profiles: list, sizes: dict | None = None
+) -> tuple[list[str], list[list[Any]]]:
+    """The profile table as the page shows it: segment, name, customers, shares, then each
+    feature's median and its level, in the reader's language."""
+    from retento.dataio.downloads import as_money, as_ratio
+
+    feats = result.get("features") or []
+    median = tr(request, N_("median"))
+    level = tr(request, N_("level"))
+    header = [
+        "#",
+        tr(request, N_("Segment")),
+        tr(request, N_("Customers")),
+        tr(request, N_("Share")),
+        tr(request, N_("Share of revenue")),
+    ]
+    for f in feats:
+        name = tr(request, FEATURE_LABELS.get(f, f))
+        header += [f"{name} ({median})", f"{name} ({level})"]
+    labels = _labels(request)
+    rows = []
+    for p in profiles:
+        size = (sizes or {}).get(p["segment"], 0) if sizes is not None else p["size"]
+        row = [
+            p["segment"],
+            p[labels["name_key"]],
+            size,
+            as_ratio(p.get("share")),
+            as_ratio(p.get("revenue_share")),
+        ]
+        for f in feats:
+            m = (p.get("median") or {}).get(f)
+            value = as_money(m) if f in _MONEY_FEATURES else as_ratio(m)
+            row += [value, labels["level_label"]((p.get("level") or {}).get(f, ""))]
+        rows.append(row)
+    return header, rows
+
+
+@router.get("/insights/segments/export.csv")
+def segments_export(request: Request, session: DbSession, user: PageUser) -> Response:
+    """A segmentation run's profiles (``table=profiles``) or the score of every k tried
+    (``table=scores``) as CSV, for the page's run (``?run=``, else the latest)."""
+    from retento.dataio.downloads import as_ratio, table_download
+    from retento.insights.web import export_run, export_table
+
+    require(user, "score:read")
+    require(user, "data:export")
+    table = export_table(request, ("profiles", "scores"))
+    run = export_run(request, session, svc.KIND)
+    result = run.result or {}
+    if table == "scores":
+        metric = tr(request, N_("Silhouette")) if result.get("method") == "kmeans" else "BIC"
+        header = ["k", metric, tr(request, N_("chosen"))]
+        rows = [
+            [s["k"], as_ratio(s.get("score"), 6), s.get("chosen", False)]
+            for s in result.get("scores", [])
+        ]
+    else:
+        header, rows = _profile_table(request, result, result.get("profiles", []))
+    return table_download(request, user, header, rows, filename=f"segments-run-{run.id}-{table}")
+
+
+@router.get("/insights/segments/{segment_id:int}/export.csv")
+def segment_export(
+    request: Request, session: DbSession, user: PageUser, segment_id: DbId
+) -> Response:
+    """A saved segment's profiles with today's cluster sizes, as CSV."""
+    from retento.dataio.downloads import table_download
+
+    require(user, "data:export")
+    seg = svc.get_segment(session, segment_id, actor=user)
+    profile = seg.profile or {}
+    result = {"features": seg.features or []}
+    header, rows = _profile_table(
+        request, result, profile.get("profiles", []), svc.cluster_sizes(session, seg.id)
+    )
+    return table_download(request, user, header, rows, filename=f"segment-{seg.id}")

@@ -165,3 +165,61 @@ def sequences_run(request: Request, form: PageForm, session: DbSession, user: Pa
             request, session, user, form=DEFAULT_FORM | params, errors=errors, status_code=status
         ),
     )
+
+
+@router.get("/insights/sequences/export.csv")
+def sequences_export(request: Request, session: DbSession, user: PageUser) -> Response:
+    """One table of the page's run (``?run=``, else the latest) as CSV: ``table=next`` (the
+    next-product rules), ``patterns`` (the frequent sequences) or ``evaluation`` (hit-rate@5
+    of the rules and the two baselines)."""
+    from retento.dataio.downloads import as_ratio, table_download
+    from retento.insights.web import export_run, export_table
+
+    require(user, "score:read")
+    require(user, "data:export")
+    table = export_table(request, ("next", "patterns", "evaluation"))
+    run = export_run(request, session, svc.KIND)
+    result = run.result or {}
+    names = svc.names_for(session, run)
+    if table == "next":
+        header = [
+            tr(request, N_("Bought first")),
+            tr(request, N_("Bought next")),
+            tr(request, N_("Confidence")),
+            tr(request, N_("Support")),
+        ]
+        rows = [
+            [
+                _name(names, r["antecedent"]),
+                _name(names, r["consequent"]),
+                as_ratio(r["confidence"], 6),
+                as_ratio(r["support"], 6),
+            ]
+            for r in result.get("next", [])
+        ]
+    elif table == "patterns":
+        header = [
+            tr(request, N_("Sequence")),
+            tr(request, N_("Customers")),
+            tr(request, N_("Support")),
+        ]
+        rows = [
+            [_pattern(names, p["pattern"]), p["customers"], as_ratio(p["support"], 6)]
+            for p in result.get("patterns", [])
+        ]
+    else:
+        ev = result.get("evaluation") or {}
+        header = [tr(request, N_("Model")), tr(request, N_("Hit-rate@5")), tr(request, N_("best"))]
+        rows = (
+            [
+                [
+                    tr(request, WINNERS[n]),
+                    as_ratio((ev.get("hit_rate") or {}).get(n), 6),
+                    n == ev.get("winner"),
+                ]
+                for n in ("patterns", "popularity", "repeat")
+            ]
+            if ev
+            else []
+        )
+    return table_download(request, user, header, rows, filename=f"sequences-run-{run.id}-{table}")
