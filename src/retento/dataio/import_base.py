@@ -275,6 +275,23 @@ class ImporterBase:
             yield line, cells
         self.progress("reading", total, total)
 
+    def _keyed_rows(self) -> Iterable[tuple[int, list[str], str]]:
+        """``(line, cells, external_id)`` of each row, counted, shaped and keyed: a row with no
+        ``external_id``, or one an earlier row of the file has, is recorded as bad and skipped."""
+        seen: dict[str, int] = {}
+        for line, cells in self._rows():
+            self.report.rows += 1
+            try:
+                cells = self._shape(cells)
+                ext = self._text(cells, "external_id")
+                if ext is None:
+                    raise RowProblem(self.col("external_id"), "is empty")
+                self._dedupe(seen, ext, line, self.col("external_id"))
+            except RowProblem as p:
+                self._bad(line, cells, [p])
+                continue
+            yield line, cells, ext
+
     def _check_errors(self) -> None:
         """All-or-nothing: any bad row stops the run before a single write."""
         if self.errors and not self.skip_invalid:

@@ -124,19 +124,8 @@ class ComplaintsImport(ImporterBase):
         require(self.actor, "complaint:create")
         enums = self._complaint_enums()
         cats = self._categories()
-        seen: dict[str, int] = {}
         parsed: list[tuple[int, list[str], dict[str, Any]]] = []
-        for line, cells in self._rows():
-            self.report.rows += 1
-            try:
-                cells = self._shape(cells)
-                ext = self._text(cells, "external_id")
-                if ext is None:
-                    raise RowProblem(self.col("external_id"), "is empty")
-                self._dedupe(seen, ext, line, self.col("external_id"))
-            except RowProblem as p:
-                self._bad(line, cells, [p])
-                continue
+        for line, cells, ext in self._keyed_rows():
             rec, problems = self._complaint_row(cells, enums, cats)
             rec["external_id"] = ext
             if problems:

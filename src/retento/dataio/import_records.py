@@ -37,20 +37,9 @@ class RecordsImport(ImporterBase):
         present = [
             c for c in ("name", "category", "unit_price", "unit_cost", "is_active") if c in self.idx
         ]
-        seen: dict[str, int] = {}
         records = []
-        for line, cells in self._rows():
-            self.report.rows += 1
+        for line, cells, ext in self._keyed_rows():
             problems: list[RowProblem] = []
-            try:
-                cells = self._shape(cells)
-                ext = self._text(cells, "external_id")
-                if ext is None:
-                    raise RowProblem(self.col("external_id"), "is empty")
-                self._dedupe(seen, ext, line, self.col("external_id"))
-            except RowProblem as p:
-                self._bad(line, cells, [p])
-                continue
             rec: dict[str, Any] = {"external_id": ext}
             for name in present:
                 try:
@@ -110,20 +99,9 @@ class RecordsImport(ImporterBase):
         has_custom = "custom_fields" in self.idx or bool(self.custom_idx)
         has_tags = "tags" in self.idx
         users = self._users() if "owner" in self.idx else {}
-        seen: dict[str, int] = {}
         records = []
-        for line, cells in self._rows():
-            self.report.rows += 1
+        for line, cells, ext in self._keyed_rows():
             problems: list[RowProblem] = []
-            try:
-                cells = self._shape(cells)
-                ext = self._text(cells, "external_id")
-                if ext is None:
-                    raise RowProblem(self.col("external_id"), "is empty")
-                self._dedupe(seen, ext, line, self.col("external_id"))
-            except RowProblem as p:
-                self._bad(line, cells, [p])
-                continue
             rec: dict[str, Any] = {"external_id": ext}
             for name in simple:
                 raw = cells[self.idx[name]].strip()
@@ -352,20 +330,9 @@ class RecordsImport(ImporterBase):
         ]
         users = self._users() if "owner" in self.idx else {}
         cust_keys: set[str] = set()
-        seen: dict[str, int] = {}
         parsed = []
-        for line, cells in self._rows():
-            self.report.rows += 1
+        for line, cells, ext in self._keyed_rows():
             problems: list[RowProblem] = []
-            try:
-                cells = self._shape(cells)
-                ext = self._text(cells, "external_id")
-                if ext is None:
-                    raise RowProblem(self.col("external_id"), "is empty")
-                self._dedupe(seen, ext, line, self.col("external_id"))
-            except RowProblem as p:
-                self._bad(line, cells, [p])
-                continue
             rec: dict[str, Any] = {"external_id": ext}
             cext = self._text(cells, "customer_external_id")
             if cext is None:
