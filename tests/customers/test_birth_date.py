@@ -124,6 +124,49 @@ def test_form_refuses_a_bad_birth_date_on_its_field_in_chinese(client, users, db
     assert "出生日期" in page and 'id="birth-date"' in page
 
 
+ORG_REASON = "An organisation has no date of birth"
+
+
+def test_an_organisation_is_refused_a_birth_date_naming_the_field(client, tokens, db):
+    h = tokens["manager"]
+    org = {"name": "Acme Ltd", "party_type": "organisation", "kind": "business"}
+    r = client.post("/api/v1/customers", json={**org, "birth_date": "1990-01-01"}, headers=h)
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["birth_date"]
+    assert r.json()["detail"].startswith(ORG_REASON)
+    # A person with one becomes an organisation only without it.
+    r = client.post(
+        "/api/v1/customers", json={"name": "Born", "birth_date": "1980-05-06"}, headers=h
+    )
+    cid, url = r.json()["id"], f"/api/v1/customers/{r.json()['id']}"
+    r = client.patch(url, json={"party_type": "organisation"}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "birth_date"
+    db.expire_all()
+    assert db.get(Customer, cid).party_type == "person" and db.get(Customer, cid).version == 1
+    r = client.patch(url, json={"party_type": "organisation", "birth_date": None}, headers=h)
+    assert r.status_code == 200 and r.json()["birth_date"] is None
+    r = client.patch(url, json={"birth_date": "1980-05-06"}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "birth_date"
+    # One stored before the rule can still be edited otherwise.
+    old = make_customer(db, party_type="organisation", birth_date=date(1970, 1, 1))
+    db.commit()
+    r = client.patch(f"/api/v1/customers/{old.id}", json={"city": "Suzhou"}, headers=h)
+    assert r.status_code == 200, r.text
+
+
+def test_the_form_shows_the_organisation_s_birth_date_error_on_its_field(client, users, db):
+    users["manager"].locale = "zh_CN"
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    form = {"name": "QA 公司", "party_type": "organisation", "birth_date": "1990-01-01"}
+    r = web.post("/customers/new", form)
+    assert r.status_code == 422
+    assert re.search(r'field [^"]*has-error[^"]*"[^>]*>\s*<label for="f-birth_date"', r.text)
+    assert "组织没有出生日期" in r.text and ORG_REASON not in r.text
+    assert db.query(Customer).filter_by(name="QA 公司").count() == 0
+
+
 def test_erasure_clears_it_everywhere_and_the_export_holds_it(db, users):
     from retento.customers import service
     from retento.customers.schemas import CustomerCreate, CustomerUpdate

@@ -3,6 +3,7 @@ survivor, versions are checked, the ledger stays balanced; on committed PostgreS
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -13,7 +14,7 @@ from retento.complaints.models import Complaint
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, Forbidden, InvalidInput
 from retento.core.versioning import VersionConflict
-from retento.customers import merge, service
+from retento.customers import merge, privacy, service
 from retento.customers.models import Contact, Customer
 from retento.customers.schemas import ContactIn, CustomerCreate
 from retento.loyalty import ledger
@@ -166,6 +167,52 @@ def test_merge_checks_roles_versions_and_states(db, users):
     assert db.get(Customer, keep.id).version > v
     with pytest.raises(Conflict):  # the duplicate is archived now
         merge.merge_customers(db, keep.id, dup.id, actor=users["manager"])
+
+
+def _merge_entry(db, customer_id):
+    return db.scalar(
+        select(AuditEntry).where(
+            AuditEntry.entity == "customer",
+            AuditEntry.entity_id == str(customer_id),
+            AuditEntry.action == "merge",
+        )
+    )
+
+
+def test_merge_fills_an_empty_date_of_birth_and_never_overwrites_one(db, users):
+    """The survivor without a date of birth takes the duplicate's (audited as before/after);
+    one with its own keeps it; the duplicate keeps its own, restored too. Organisations have
+    none, so nothing passes to or from one."""
+    manager = users["manager"]
+    keep = make_customer(db, name="Ava")
+    dup = make_customer(db, name="Ava (old)", birth_date=date(1988, 2, 29))
+    survivor, _ = merge.merge_customers(db, keep.id, dup.id, actor=manager)
+    assert survivor.birth_date == date(1988, 2, 29)
+    entry = _merge_entry(db, keep.id)
+    assert entry.before == {"birth_date": None}
+    assert entry.after["birth_date"] == "1988-02-29" and entry.after["merged_id"] == dup.id
+    service.restore_customer(db, dup.id, actor=manager)
+    db.expire_all()
+    assert db.get(Customer, dup.id).birth_date == date(1988, 2, 29)
+    assert db.get(Customer, keep.id).birth_date == date(1988, 2, 29)
+    # An erasure of the survivor blanks it in the merge's audit entry too.
+    privacy.erase_customer(db, keep.id, actor=manager, reason="DSR")
+    db.flush()
+    db.expire_all()
+    assert "1988-02-29" not in str(_merge_entry(db, keep.id).after)
+
+    own = make_customer(db, birth_date=date(1990, 1, 2))
+    other = make_customer(db, birth_date=date(1991, 3, 4))
+    org = make_customer(db, party_type="organisation", kind="business")
+    person = make_customer(db, birth_date=date(1992, 5, 6))
+    merge.merge_customers(db, own.id, other.id, actor=manager)
+    merge.merge_customers(db, org.id, person.id, actor=manager)
+    db.expire_all()
+    assert db.get(Customer, own.id).birth_date == date(1990, 1, 2)
+    assert db.get(Customer, org.id).birth_date is None
+    for cid in (own.id, org.id):
+        entry = _merge_entry(db, cid)
+        assert entry.before is None and "birth_date" not in entry.after
 
 
 def test_api_merge_and_stale_version(client, tokens, db, users):

@@ -15,6 +15,8 @@ from retento.core.errors import InvalidInput
 from retento.customers.models import Customer
 from retento.dataio import service
 from retento.dataio.headers import header_fields
+from retento.dataio.messages import translate
+from retento.web.i18n import gettext
 
 
 def _import(db, actor, text: str, **kw):
@@ -58,6 +60,33 @@ def test_a_bad_birth_date_names_the_row_and_column_and_nothing_is_written(db, us
     assert db.scalar(select(Customer.id).where(Customer.external_id == "B1")) is None
     rep = _import(db, users["admin"], text, skip_invalid=True)
     assert (rep.created, rep.rejected) == (1, 1)
+
+
+def test_an_organisation_s_birth_date_names_the_row_and_column(db, users):
+    """In the row itself, or against the stored customer when the file has only one of the
+    two columns; nothing of the file is written."""
+    admin = users["admin"]
+    _import(
+        db,
+        admin,
+        "external_id,name,party_type,生日\nP1,王芳,person,1979-11-02\nO1,Acme,organisation,\n",
+    )
+    cases = [
+        ("external_id,name,party_type,出生日期\nN1,New,,\nN2,Beta,organisation,1990-01-01\n", "出生日期"),
+        ("external_id,name,生日\nN1,New,\nO1,Acme,1990-01-01\n", "生日"),
+        ("external_id,name,个人或组织\nN1,New,\nP1,王芳,organisation\n", "个人或组织"),
+    ]  # fmt: skip
+    for text, column in cases:
+        with pytest.raises(InvalidInput) as exc:
+            _import(db, admin, text)
+        assert [(e.row, e.field) for e in exc.value.errors] == [(3, column)], text
+        message = exc.value.errors[0].message
+        assert message.startswith("an organisation has no date of birth")
+        assert translate(message, lambda m: gettext("zh_CN", m)).startswith("组织没有出生日期")
+    assert db.scalar(select(Customer.id).where(Customer.external_id == "N1")) is None
+    db.expire_all()
+    got = dict(db.execute(select(Customer.external_id, Customer.party_type)).all())
+    assert got == {"P1": "person", "O1": "organisation"}
 
 
 def test_export_round_trips_birth_dates(db, users):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from typer.testing import CliRunner
 
 from retento.cli import app
@@ -110,7 +110,8 @@ def test_leap_day_members_on_the_28th_of_a_common_year(db, users):
 
 
 def test_members_of_live_customers_earn_dormant_ones_too(db, users):
-    """A dormant member gets birthday points as well: a reason to come back."""
+    """A dormant member gets birthday points as well: a reason to come back. An organisation
+    stored with a date of birth (before they were refused) gets none."""
     _setup(db, active_days=90)
     manager = users["manager"]
     active = _member(db, manager, date(1990, 6, 15))
@@ -119,12 +120,40 @@ def test_members_of_live_customers_earn_dormant_ones_too(db, users):
     archived = _member(db, manager, date(1992, 6, 15), archived_at=utcnow())
     erased = _member(db, manager, date(1993, 6, 15), erased_at=utcnow())
     make_customer(db, birth_date=date(1994, 6, 15))  # not a member
+    org = _member(db, manager, date(1995, 6, 15), party_type="organisation", kind="business")
     db.flush()
     run = events.award_birthdays(db, DAY)
     assert (run.members, run.awarded) == (2, 2)
     assert _birthday_journals(db, active.id) == _birthday_journals(db, dormant.id) == 1
-    for c in (archived, erased):
+    for c in (archived, erased, org):
         assert _birthday_journals(db, c.id) == 0
+
+
+def test_the_day_is_read_from_the_birthday_index(db):
+    """Migration 0050: each query of the job (two on 28 February of a common year) reads
+    ``ix_customers_birthday`` instead of every customer. On a table of a few rows PostgreSQL
+    would rather scan it, so it is told not to; with 1,000,000 customers it picks the index
+    itself (the plans are in migration 0050's docstring)."""
+    conn = db.connection()
+    sent = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _many):
+        sent.append((statement, parameters))
+
+    event.listen(conn, "before_cursor_execute", keep)
+    try:
+        events._celebrating(db, date(2027, 2, 28))
+    finally:
+        event.remove(conn, "before_cursor_execute", keep)
+    assert len(sent) == 2
+    pg = conn.dialect.name == "postgresql"
+    if pg:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    for statement, parameters in sent:
+        explain = "EXPLAIN " if pg else "EXPLAIN QUERY PLAN "
+        rows = conn.exec_driver_sql(explain + statement, parameters)
+        plan = "\n".join(str(r[-1]) for r in rows)
+        assert "ix_customers_birthday" in plan, plan
 
 
 def test_nothing_while_the_programme_is_off_or_without_a_birthday_rule(db, users):

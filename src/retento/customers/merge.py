@@ -5,16 +5,19 @@ transaction with both rows locked in id order, audited and versioned (stale vers
 What moves: every row of every table whose foreign key points at ``customers`` (orders,
 complaints, survey responses and invitations, touchpoints, retention alerts and cases, ...),
 contacts (the duplicate's primary contact becomes a normal one when the survivor has a primary),
-tags and assignments (a union). Other domains take over their own tables through the
-``customer.merge`` hook (``core.hooks``): subscribers get ``survivor``, ``merged``, ``actor``
-and ``handled`` (a set they add the table names they moved themselves to); loyalty moves the
-points with a balanced journal there. Rows that would break a unique constraint on the
-survivor (a survey invitation of the same distribution, a score of the same run, ...) stay with
-the archived duplicate.
+tags and assignments (a union). The survivor's own fields stay as they are; one it lacks is
+filled from the duplicate: the date of birth (``FILLED_WHEN_EMPTY``; between persons only, as
+an organisation has none), recorded in the merge's audit entry as before and after. Other
+domains take over their own tables through the ``customer.merge`` hook (``core.hooks``):
+subscribers get ``survivor``, ``merged``, ``actor`` and ``handled`` (a set they add the table
+names they moved themselves to); loyalty moves the points with a balanced journal there. Rows
+that would break a unique constraint on the survivor (a survey invitation of the same
+distribution, a score of the same run, ...) stay with the archived duplicate.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Table, and_, exists, update
@@ -43,6 +46,28 @@ OWN_TABLES = {
     CustomerAssignment.__tablename__,
     SearchGram.__tablename__,
 }
+
+
+# Fields the survivor takes from the duplicate when it has none of its own.
+FILLED_WHEN_EMPTY = ("birth_date",)
+
+
+def _fill_empty(survivor: Customer, merged: Customer) -> dict[str, Any]:
+    """Copy the duplicate's value of each ``FILLED_WHEN_EMPTY`` field the survivor lacks,
+    never over the survivor's own; returns what was filled, as the audit log stores it (a
+    date in ISO form). The duplicate keeps its own value, so restoring it gives back the
+    record as it was. A date of birth passes between persons only: an organisation has none
+    (``service.birth_date_problem``)."""
+    filled: dict[str, Any] = {}
+    for name in FILLED_WHEN_EMPTY:
+        value = getattr(merged, name)
+        if getattr(survivor, name) is not None or value is None:
+            continue
+        if name == "birth_date" and "organisation" in (survivor.party_type, merged.party_type):
+            continue
+        setattr(survivor, name, value)
+        filled[name] = value.isoformat() if isinstance(value, date) else value
+    return filled
 
 
 def _unique_sets(table: Table, col_name: str) -> list[list[str]]:
@@ -180,16 +205,18 @@ def merge_customers(
     merged.archived_by_id = actor.id
     merged.custom_fields = {**(merged.custom_fields or {}), "merged_into": survivor.id}
     survivor.updated_at = now  # a merge changes the survivor: its version goes up
+    filled = _fill_empty(survivor, merged)
     session.flush()
     details: dict[str, Any] = {"merged_id": merged.id, "moved": moved}
+    # Filled fields as an edit records them: the survivor's empty value before, the new after.
     record(
         session,
         actor,
         "merge",
         "customer",
         survivor.id,
-        None,
-        details,
+        dict.fromkeys(filled) or None,
+        {**details, **filled},
     )
     record(
         session,

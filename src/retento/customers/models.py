@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, extract, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from retento.core.db import Base, UTCDateTime, utcnow
@@ -75,7 +75,8 @@ class Customer(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     owner_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     acquired_on: Mapped[date | None] = mapped_column(Date)
-    # Date of birth (people; migration 0046): the loyalty birthday job awards on its day.
+    # Date of birth (people only: refused for organisations, service.birth_date_problem;
+    # migration 0046): the loyalty birthday job awards on its day (``ix_customers_birthday``).
     birth_date: Mapped[date | None] = mapped_column(Date)
     consent_email: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_sms: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -128,6 +129,21 @@ class Customer(Base):
     @property
     def assigned_user_ids(self) -> list[int]:
         return [a.user_id for a in self.assignments]
+
+
+# The birthday job's lookup by month and day of birth (loyalty.events, migration 0050): the
+# query compares these very expressions, so both databases answer it from this index
+# (``EXTRACT(month FROM birth_date)`` on PostgreSQL, ``CAST(STRFTIME('%m', birth_date) AS
+# INTEGER)`` on SQLite) instead of reading every customer.
+BIRTH_MONTH = extract("month", Customer.birth_date)
+BIRTH_DAY = extract("day", Customer.birth_date)
+Index(
+    "ix_customers_birthday",
+    BIRTH_MONTH,
+    BIRTH_DAY,
+    postgresql_where=text("birth_date IS NOT NULL"),
+    sqlite_where=text("birth_date IS NOT NULL"),
+)
 
 
 class Contact(Base):

@@ -519,8 +519,8 @@ def _check_form(
 ) -> tuple[Any, dict[str, str]]:
     """``(the schema's object or None, every error of the form)``: the form's own parsing, the
     schema's checks and the service's checks against stored rows (owner, external id, one
-    primary contact) all at once, so a form with several mistakes does not come back once for
-    each of them."""
+    primary contact, no date of birth for an organisation) all at once, so a form with several
+    mistakes does not come back once for each of them."""
     errors: dict[str, str] = {}
     payload = None
     try:
@@ -543,6 +543,8 @@ def _check_form(
         own_id=own_id,
         custom_fields=None if accepted("custom_fields") is None else data["custom_fields"],
         stored_custom=stored_custom,
+        party_type=accepted("party_type"),
+        birth_date=accepted("birth_date"),
     ):
         for name, message in form_errors(request, exc).items():
             errors.setdefault(name, message)

@@ -171,6 +171,18 @@ def _check_one_primary(contacts: list[dict]) -> None:
         raise InvalidInput(errors[0].message, field=errors[0].field, errors=errors)
 
 
+def birth_date_problem(party_type: str | None, birth_date: object) -> InvalidInput | None:
+    """An organisation has no date of birth (the loyalty birthday job is for people): the
+    problem naming ``birth_date`` when both are given that way, else ``None``."""
+    if party_type != "organisation" or not birth_date:
+        return None
+    message = Msg(
+        "An organisation has no date of birth: leave the date of birth empty, or make the "
+        "customer a person."
+    )
+    return InvalidInput(message, field="birth_date")
+
+
 def field_problems(
     session: Session,
     *,
@@ -181,11 +193,16 @@ def field_problems(
     own_id: int | None = None,
     custom_fields: dict[str, Any] | None = None,
     stored_custom: dict[str, Any] | None = None,
+    party_type: str | None = None,
+    birth_date: object = None,
 ) -> list[RetentoError]:
     """Every problem with the fields that depend on stored rows (owner, assignees, external id,
-    custom fields against their definitions) or on each other (one primary contact), not only
-    the first: a form shows them all at once. ``None`` skips a check."""
+    custom fields against their definitions) or on each other (one primary contact, no date of
+    birth for an organisation), not only the first: a form shows them all at once. ``None``
+    skips a check."""
     problems: list[RetentoError] = []
+    if (born := birth_date_problem(party_type, birth_date)) is not None:
+        problems.append(born)
     if custom_fields is not None:
         problems.extend(custom_field_values(session, custom_fields, stored_custom)[1])
 
@@ -285,6 +302,8 @@ def create_customer(
         external_id=data.external_id,
         contacts=contacts,
         custom_fields=data.custom_fields,
+        party_type=data.party_type,
+        birth_date=data.birth_date,
     )
     fields = data.model_dump(exclude={"tags", "contacts", "owner_id"})
     fields["custom_fields"] = custom_field_values(session, data.custom_fields, None)[0]
@@ -329,6 +348,10 @@ def update_customer(
         if key in changes and changes[key] is None:
             raise InvalidInput(Msg("%(field)s cannot be empty.", field=key), field=key)
     before = customer_snapshot(c)
+    # A change of either (the form sends both) is checked against the other as it will be;
+    # an organisation stored with a date of birth before this rule can still be edited
+    # otherwise, and is refused only once one of the two is sent.
+    born = "party_type" in changes or "birth_date" in changes
     check_fields(
         session,
         owner_id=changes.get("owner_id"),
@@ -338,6 +361,8 @@ def update_customer(
         own_id=c.id,
         custom_fields=(changes.get("custom_fields") or {}) if "custom_fields" in changes else None,
         stored_custom=c.custom_fields,
+        party_type=(changes.get("party_type") or c.party_type) if born else None,
+        birth_date=changes.get("birth_date", c.birth_date) if born else None,
     )
     if "custom_fields" in changes:
         changes["custom_fields"] = custom_field_values(

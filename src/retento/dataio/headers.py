@@ -9,7 +9,9 @@ A column feeds, in this order:
 2. the field of its own name, loosely: "Unit Price", "unit-price", "单价（元）" without its
    bracketed note, "name*" without the required-field star;
 3. the field it is a header word for ("Customer ID", "客户编号", "手机号"), when no other column
-   gives that field already (a file with both ``name`` and "Customer name" keeps ``name``).
+   gives that field already (a file with both ``name`` and "Customer name" keeps ``name``);
+4. customers: the custom field it names (:func:`custom_field_of`): ``custom.<key>`` as exports
+   write it, or a defined field's key, label or Chinese label ("Tier", "等级").
 
 Anything else is not a field: the importer reports it as an ignored column.
 """
@@ -17,8 +19,21 @@ Anything else is not a field: the importer reports it as an ignored column.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Protocol
 
 from retento.dataio.schemas import COLUMNS
+
+CUSTOM = "custom."
+
+
+class FieldDefinition(Protocol):
+    """What the header mapping reads of a custom field definition (``CustomFieldDefinition``)."""
+
+    key: str
+    label: str
+    label_zh: str | None
+
 
 # Header words people use for each field (lower case, spaces/dashes as "_"), English and Chinese,
 # beside the field's own name. A header is looked up as it is and then without a bracketed note
@@ -171,3 +186,28 @@ def header_fields(
             out[src] = word
             given.add(word)
     return out
+
+
+def custom_field_names(defs: Iterable[FieldDefinition]) -> dict[str, str]:
+    """Header (case-folded) → key of each custom field definition: its key, its label and its
+    Chinese label (keys win over labels)."""
+    defs = list(defs)
+    names: dict[str, str] = {}
+    for d in defs:
+        for name in (d.label_zh, d.label):
+            if name:
+                names.setdefault(name.strip().casefold(), d.key)
+    names.update({d.key.casefold(): d.key for d in defs})
+    return names
+
+
+def custom_field_of(header: str, names: dict[str, str]) -> str | None:
+    """The ``custom.<key>`` target a column no built-in field takes feeds by its header alone:
+    ``custom.<key>`` as exports write it (defined or not: imports keep undefined keys as other
+    fields), else the defined field whose key or label the header is (``names``:
+    :func:`custom_field_names`)."""
+    loose = header.strip().lower().replace(" ", "_").replace("-", "_")
+    if loose.startswith(CUSTOM):
+        return loose
+    key = names.get(header.strip().casefold())
+    return f"{CUSTOM}{key}" if key else None

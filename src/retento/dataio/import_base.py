@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.core.errors import FieldError, InvalidInput, Msg
 from retento.dataio.bulk import insert_rows, paused_gc
-from retento.dataio.headers import header_fields
+from retento.dataio.headers import CUSTOM, custom_field_names, custom_field_of, header_fields
 from retento.dataio.mapping import Converter, Mapping
 from retento.dataio.readers import Table
 from retento.dataio.schemas import COLUMNS, IGNORED, MAX_FIELD, ImportReport, RowError
@@ -58,6 +58,11 @@ class _Validated(Exception):
 # message); the rejects file words them in its reader's language (``service.rejects_csv``).
 Problem = tuple[str | None, str]
 Reject = tuple[int, list[str], tuple[Problem, ...]]
+
+
+def _both(first: str, second: str, target: str) -> FieldError:
+    """Two columns of the file feed one field: the header is refused (row 1)."""
+    return FieldError(second, f"columns '{first}' and '{second}' both give field '{target}'", row=1)
 
 
 class RowProblem(Exception):
@@ -120,7 +125,7 @@ class ImporterBase:
         # The one header mapping of the CLI, the API and the wizard (dataio.headers): the
         # mapping's choice, the field's own name loosely, or a header word ("客户编号").
         fields = header_fields(self.entity, self.table.header, mapping.columns)
-        by_name = self._custom_field_names() if self.entity == "customers" else {}
+        names = self._custom_field_names() if self.entity == "customers" else {}
         for i, src in enumerate(self.table.header):
             if not src:
                 continue
@@ -129,26 +134,22 @@ class ImporterBase:
                 target = mapping.target(src)  # custom.x, a computed column, or ignored
             if target is None:
                 continue
-            if target not in self.spec and not target.startswith("custom."):
+            if target not in self.spec and not target.startswith(CUSTOM):
                 # A defined custom field named by its key or label, English or Chinese.
-                key = by_name.get(src.strip().casefold())
-                target = f"custom.{key}" if key else target
-            if target.startswith("custom."):
-                self.custom_source[target[len("custom.") :]] = src
+                target = custom_field_of(src, names) or target
             if target in self.spec:
                 if target in self.idx:
-                    errors.append(
-                        FieldError(
-                            src,
-                            f"columns '{self.source[target]}' and '{src}' both give field '{target}'",
-                            row=1,
-                        )
-                    )
+                    errors.append(_both(self.source[target], src, target))
                     continue
                 self.idx[target] = i
                 self.source[target] = src
-            elif self.entity == "customers" and target.startswith("custom."):
-                self.custom_idx[target[len("custom.") :]] = i
+            elif self.entity == "customers" and target.startswith(CUSTOM):
+                key = target[len(CUSTOM) :]
+                if key in self.custom_idx:
+                    errors.append(_both(self.custom_source[key], src, target))
+                    continue
+                self.custom_idx[key] = i
+                self.custom_source[key] = src
             elif target not in ignored:
                 self.report.ignored_columns.append(src)
         for col in self.spec.values():
@@ -176,18 +177,11 @@ class ImporterBase:
         self.ncols = len(self.table.header)
 
     def _custom_field_names(self) -> dict[str, str]:
-        """Header (case-folded) → key of each custom field definition: its key, its label and
-        its Chinese label (keys win over labels)."""
+        """Header (case-folded) → key of each custom field definition (``headers``)."""
         from retento.customers.field_values import definitions
 
         self.field_defs = definitions(self.session)
-        names: dict[str, str] = {}
-        for d in self.field_defs:
-            for name in (d.label_zh, d.label):
-                if name:
-                    names.setdefault(name.strip().casefold(), d.key)
-        names.update({d.key.casefold(): d.key for d in self.field_defs})
-        return names
+        return custom_field_names(self.field_defs)
 
     def col(self, name: str) -> str:
         """The column name as the file calls it (errors speak the file's language)."""
@@ -208,7 +202,7 @@ class ImporterBase:
                     raise RowProblem(self.col(name), NUL_PROBLEM)
             for key, i in self.custom_idx.items():
                 if "\x00" in cells[i]:
-                    raise RowProblem(f"custom.{key}", NUL_PROBLEM)
+                    raise RowProblem(self.custom_source[key], NUL_PROBLEM)
         if len(joined) > 250:
             for name, i in self.idx.items():
                 limit = self.spec[name].max_len
@@ -219,7 +213,9 @@ class ImporterBase:
                     )
             for key, i in self.custom_idx.items():
                 if len(cells[i]) > MAX_FIELD:
-                    raise RowProblem(f"custom.{key}", f"is longer than {MAX_FIELD} characters")
+                    raise RowProblem(
+                        self.custom_source[key], f"is longer than {MAX_FIELD} characters"
+                    )
         return cells
 
     def _bad(self, line: int, cells: list[str], problems: list[RowProblem]) -> None:

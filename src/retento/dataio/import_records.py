@@ -27,6 +27,14 @@ from retento.dataio.mapping import money
 from retento.products.models import Product
 from retento.touchpoints.models import CHANNELS, DIRECTIONS, OUTCOMES, STAGES, Touchpoint
 
+# An organisation has no date of birth (customers.service.birth_date_problem): the row's
+# date of birth column, or its party type column when the stored customer has a date of birth.
+ORGANISATION_BORN = "an organisation has no date of birth"
+ORGANISATION_HAS_BIRTH_DATE = (
+    "an organisation has no date of birth, but this customer has one (add an empty date of "
+    "birth column)"
+)
+
 
 class RecordsImport(ImporterBase):
     """The one-row-per-record entities, upserted by external id."""
@@ -145,6 +153,8 @@ class RecordsImport(ImporterBase):
                     problems.append(p)
                 except ValueError as exc:
                     problems.append(RowProblem(self.col(name), str(exc)))
+            if rec.get("party_type") == "organisation" and rec.get("birth_date") is not None:
+                problems.append(RowProblem(self.col("birth_date"), ORGANISATION_BORN))
             if has_custom:
                 custom: dict[str, Any] | None = None
                 if "custom_fields" in self.idx:
@@ -192,6 +202,8 @@ class RecordsImport(ImporterBase):
             else:
                 records.append((line, cells, rec))
         t = Customer.__table__
+        if ("party_type" in self.idx) != ("birth_date" in self.idx):
+            records = self._check_organisation_birth_dates(records)
         if has_custom:
             existing = self._existing(
                 t, [t.c.external_id, t.c.custom_fields], {r[2]["external_id"] for r in records}
@@ -231,6 +243,34 @@ class RecordsImport(ImporterBase):
         ids, _touched = self._upsert_simple(t, records, compare, defaults)
         if has_tags:
             self._replace_tags(ids, tags_by_ext)
+
+    def _check_organisation_birth_dates(self, records: list) -> list:
+        """A file with a party type or a date of birth column but not both: the other one is
+        the stored customer's (a new one is a person without a date of birth), and an
+        organisation still has no date of birth. Refused rows name the column the file has."""
+        t = Customer.__table__
+        stored = self._existing(
+            t,
+            [t.c.external_id, t.c.party_type, t.c.birth_date],
+            {r[2]["external_id"] for r in records},
+        )
+        kept = []
+        for line, cells, rec in records:
+            old = stored.get(rec["external_id"])
+            problem = None
+            if old is not None and "birth_date" in rec:
+                if old.party_type == "organisation" and rec["birth_date"] is not None:
+                    problem = RowProblem(self.col("birth_date"), ORGANISATION_BORN)
+            elif old is not None and rec["party_type"] == "organisation" and old.birth_date:
+                problem = RowProblem(self.col("party_type"), ORGANISATION_HAS_BIRTH_DATE)
+            if problem is None:
+                kept.append((line, cells, rec))
+            else:
+                self._bad(line, cells, [problem])
+        if len(kept) < len(records):
+            self.errors.sort(key=lambda e: e.row or 0)
+            self.rejects.sort(key=lambda r: r[0])
+        return kept
 
     def _custom_column(self, key: str) -> str:
         """A custom field's column as the file calls it (its label, 等级, custom.tier)."""

@@ -65,6 +65,18 @@ PATTERNS: Shapes = message_shapes(
         (r"^'(?P<v>.*)' is not an e-mail address$", N_("'%(v)s' is not an e-mail address")),
         (r"^must be a two-letter country code$", N_("must be a two-letter country code")),
         (
+            r"^an organisation has no date of birth$",
+            N_("an organisation has no date of birth"),
+        ),
+        (
+            r"^an organisation has no date of birth, but this customer has one \(add an empty "
+            r"date of birth column\)$",
+            N_(
+                "an organisation has no date of birth, but this customer has one (add an empty "
+                "date of birth column)"
+            ),
+        ),
+        (
             r"^is (?P<n>\d+) characters long; the limit is (?P<m>\d+)$",
             N_("is %(n)s characters long; the limit is %(m)s"),
         ),

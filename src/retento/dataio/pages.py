@@ -31,6 +31,7 @@ from retento.web.render import (
     page_router,
     redirect,
     render,
+    request_locale,
     tr,
 )
 from retento.work import queue
@@ -256,6 +257,40 @@ def upload(request: Request, form: PageForm, session: DbSession, user: PageUser)
 
 
 # ------------------------------------------------------------------------- step 2
+def _field_choices(
+    request: Request, job: ImportJob
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The mapping step's choices as ``(code, text)``: the entity's fields, and (customers) the
+    custom fields as ``custom.<key>`` with their label in the reader's language."""
+    fields = [
+        (
+            c.name,
+            f"{tr(request, FIELD_LABELS.get(c.name, c.name))} · {c.name}"
+            + (" *" if c.required else ""),
+        )
+        for c in COLUMNS[job.entity]
+    ]
+    locale = request_locale(request)
+    retired = tr(request, "retired")
+    custom = [
+        (
+            f"custom.{d.key}",
+            f"{d.label_for(locale)} · {d.key}" + ("" if d.active else f" ({retired})"),
+        )
+        for d in wizard.custom_fields(object_session(job), job.entity)
+    ]
+    return fields, custom
+
+
+def _columns_view(request: Request, job: ImportJob) -> list[tuple[str, str | None]]:
+    """Each column of the file with the field it feeds as the mapping step words it (``None``:
+    not imported), for the check step."""
+    fields, custom = _field_choices(request, job)
+    text = dict(fields + custom)
+    columns = (job.mapping or {}).get("columns") or {}
+    return [(src, text.get(dst, dst) if dst else None) for src, dst in columns.items()]
+
+
 def _mapping_page(
     request: Request,
     job: ImportJob,
@@ -265,14 +300,7 @@ def _mapping_page(
 ) -> Response:
     header, rows = wizard.read_preview(job.content, job.filename, job.encoding)
     mapping = (job.mapping or {}).get("columns") or {}
-    fields = [
-        (
-            c.name,
-            f"{tr(request, FIELD_LABELS.get(c.name, c.name))} · {c.name}"
-            + (" *" if c.required else ""),
-        )
-        for c in COLUMNS[job.entity]
-    ]
+    fields, custom = _field_choices(request, job)
     return render(
         request,
         "dataio/mapping.html",
@@ -281,6 +309,7 @@ def _mapping_page(
         rows=rows,
         mapping=mapping,
         fields=fields,
+        custom_fields=custom,
         required=[c.name for c in COLUMNS[job.entity] if c.required],
         timezone=(job.mapping or {}).get("timezone") or _installation_tz(request),
         default_timezone=_installation_tz(request),
@@ -343,10 +372,11 @@ def job_page(request: Request, session: DbSession, user: PageUser, job_id: DbId)
         return redirect(request, f"/imports/{job.id}/mapping")
     if job.status in ("validating", "running"):
         return render(request, "dataio/progress.html", **ctx, **_progress_view(request, job))
-    template = "dataio/check.html" if job.status == "validated" else "dataio/result.html"
+    validated = job.status == "validated"
     return render(
         request,
-        template,
+        "dataio/check.html" if validated else "dataio/result.html",
+        columns=_columns_view(request, job) if validated else [],
         follow_ups=_follow_ups(session, (job.report or {}).get("work_item_ids") or []),
         work_status_labels=WORK_STATUS_LABELS,
         may_see_work=can(user, "work:read"),

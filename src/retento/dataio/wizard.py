@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,8 +33,16 @@ from retento.core.config import get_settings
 from retento.core.db import transaction
 from retento.core.errors import InvalidInput, Msg, NotFound, RetentoError
 from retento.core.hooks import emit
+from retento.customers.field_models import CustomFieldDefinition
+from retento.customers.field_values import definitions
 from retento.dataio import service
-from retento.dataio.headers import header_fields
+from retento.dataio.headers import (
+    CUSTOM,
+    FieldDefinition,
+    custom_field_names,
+    custom_field_of,
+    header_fields,
+)
 from retento.dataio.importer import Importer
 from retento.dataio.mapping import Mapping, installation_timezone
 from retento.dataio.models import ImportJob
@@ -137,7 +146,7 @@ def create_job(
         status="uploaded",
         created_by_id=actor.id,
         mapping={
-            "columns": guess_mapping(entity, header),
+            "columns": guess_mapping(entity, header, custom_fields(session, entity)),
             "timezone": timezone or installation_timezone(),
         },
     )
@@ -181,13 +190,29 @@ def read_preview(
     return table.header, rows
 
 
-def guess_mapping(entity: str, header: list[str]) -> dict[str, str | None]:
+def custom_fields(session: Session, entity: str) -> list[CustomFieldDefinition]:
+    """The custom field definitions a file of ``entity`` may feed (customers' only), active
+    and retired: an exported file has a column for each, and a retired field's value may be
+    kept as stored (the importer checks that)."""
+    return definitions(session) if entity == "customers" else []
+
+
+def guess_mapping(
+    entity: str, header: list[str], defs: Iterable[FieldDefinition] = ()
+) -> dict[str, str | None]:
     """Source column → field, as the CLI and the API read the file without a mapping
-    (``headers.header_fields``: same name loosely, else a header word), the first column of a
-    field keeping it: the mapping step's starting point."""
+    (``headers.header_fields``: same name loosely, else a header word; else the defined custom
+    field ``custom.<key>`` the header names by key or label), the first column of a field
+    keeping it: the mapping step's starting point."""
+    names = custom_field_names(defs)
+    defined = set(names.values())
     out: dict[str, str | None] = {}
     taken: set[str] = set()
     for src, target in header_fields(entity, header).items():
+        if target is None and names:
+            custom = custom_field_of(src, names)
+            # Only a defined field can be chosen in the mapping step.
+            target = custom if custom and custom[len(CUSTOM) :] in defined else None
         out[src] = None if target in taken else target
         if target:
             taken.add(target)
@@ -211,6 +236,7 @@ def save_mapping(
     if job.status not in ("uploaded", "validated", "failed") or job.phase == "running":
         raise InvalidInput("This import has already run; upload the file again.", field="file")
     fields = {c.name for c in COLUMNS[job.entity]}
+    fields |= {f"{CUSTOM}{d.key}" for d in custom_fields(session, job.entity)}
     for src, dst in columns.items():
         if dst is not None and dst not in fields:
             raise InvalidInput(
