@@ -8,6 +8,7 @@ from retento.analyze.cli import app as analyze_app
 from retento.auth.cli import app as user_app
 from retento.auth.role_cli import app as role_app
 from retento.complaints.cli import app as complaints_app
+from retento.core.cli_language import LANGUAGE_OPTIONS, set_global_language, supported
 from retento.core.cli_support import console, friendly_errors
 from retento.customers.cli import app as customers_app
 from retento.dataio.cli import export_cmd, import_cmd
@@ -22,6 +23,26 @@ from retento.work.cli import app as work_app
 app = typer.Typer(
     help="Retento customer-retention system.", no_args_is_help=True, pretty_exceptions_enable=False
 )
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    lang: str | None = typer.Option(
+        None,
+        *LANGUAGE_OPTIONS,
+        help="Language of the errors: en or zh_CN (zh and zh-CN too). Default: the command's "
+        "own --lang, else RETENTO_LANG, else LC_ALL / LC_MESSAGES / LANG, else "
+        "RETENTO_DEFAULT_LOCALE.",
+    ),
+) -> None:
+    """Retento customer-retention system."""
+    if lang is not None and supported(lang) is None:
+        raise typer.BadParameter(f"must be en or zh_CN, not {lang!r}", param_hint="--lang")
+    set_global_language(lang)
+    ctx.call_on_close(lambda: set_global_language(None))  # CliRunner runs many in one process
+
+
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")

@@ -7,6 +7,8 @@ Each subcommand module (``cli`` for clv and churn, ``basket_cli``, ``segments_cl
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import typer
 
 app = typer.Typer(
@@ -16,9 +18,24 @@ app = typer.Typer(
 )
 
 
-def fail(message: str) -> None:
-    """Print ``Error: message`` to stderr and exit with status 1."""
-    typer.echo(f"Error: {message}", err=True)
+def N_(message: str) -> str:
+    """Mark a message for the catalogues (``analyze.po``), as ``web.i18n.N_`` does: this
+    package does not import the web stack until it has something to translate."""
+    return message
+
+
+def fail(message: str, /, **params: object) -> NoReturn:
+    """Print ``Error: message`` to stderr and exit with status 1, in the command line's
+    language (``core.cli_language``: ``--lang``, then the environment): ``message`` is an English
+    template marked with :func:`N_` (its ``%(name)s`` filled from ``params``) or an error's own
+    text, shown as it is when no catalogue has it."""
+    from retento.core.cli_language import cli_locale
+    from retento.web.i18n import translate
+
+    locale = cli_locale()
+    head = translate(locale, "Error:")
+    sep = "" if head.endswith("：") else " "
+    typer.echo(f"{head}{sep}{translate(locale, message, **params)}", err=True)
     raise typer.Exit(1)
 
 
@@ -34,7 +51,7 @@ def language(value: str) -> str:
     if v in ("zh", "zh_CN"):
         return "zh"
     if v != "en":
-        fail(f"--lang must be en or zh, not {value!r}")
+        fail(N_("--lang must be en or zh, not %(value)s"), value=repr(value))
     return v
 
 

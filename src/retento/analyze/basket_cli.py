@@ -20,7 +20,7 @@ from typing import Any
 
 import typer
 
-from retento.analyze.base import app
+from retento.analyze.base import N_, app
 from retento.analyze.base import fail as _fail
 
 
@@ -97,21 +97,21 @@ def basket(
     from retento.analytics.errors import SummaryInputError
 
     if not 0 < min_support <= 1:
-        _fail("--min-support must be above 0 and at most 1 (a share of baskets, e.g. 0.01)")
+        _fail(N_("--min-support must be above 0 and at most 1 (a share of baskets, e.g. 0.01)"))
     if min_confidence is not None and not 0 <= min_confidence <= 1:
-        _fail("--min-confidence must be between 0 and 1")
+        _fail(N_("--min-confidence must be between 0 and 1"))
     if max_len is not None and max_len < 1:
-        _fail("--max-len must be at least 1")
+        _fail(N_("--max-len must be at least 1"))
     if max_itemsets < 1:
-        _fail("--max-itemsets must be at least 1")
+        _fail(N_("--max-itemsets must be at least 1"))
     if time_budget is not None and time_budget <= 0:
-        _fail("--time-budget must be positive")
+        _fail(N_("--time-budget must be positive"))
     if engine not in ("duckdb", "spark"):
-        _fail(f"--engine must be duckdb or spark, not {engine!r}")
+        _fail(N_("--engine must be duckdb or spark, not %(value)s"), value=repr(engine))
     t0 = time.perf_counter()
     if engine == "spark":
         if time_budget is not None:
-            _fail("--time-budget works with --engine duckdb only (use --max-itemsets on Spark)")
+            _fail(N_("--time-budget works with --engine duckdb only (use --max-itemsets on Spark)"))
         from retento.analytics.spark.basket import basket_pipeline
         from retento.analyze.spark_cli import spark_session
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import typer
 
-from retento.analyze.base import LANGUAGE_OPTION_NAMES, app, language
+from retento.analyze.base import LANGUAGE_OPTION_NAMES, N_, app, language
 from retento.analyze.base import fail as _fail
 from retento.analyze.churn_common import SCORE_COLUMNS, baseline_metrics
 
@@ -43,7 +43,7 @@ SPARK_MASTER_OPTION = typer.Option(
 def _engine(engine: str) -> str:
     """The validated --engine value."""
     if engine not in ENGINES:
-        _fail(f"--engine must be duckdb or spark, not {engine!r}")
+        _fail(N_("--engine must be duckdb or spark, not %(value)s"), value=repr(engine))
     return engine
 
 
@@ -90,17 +90,21 @@ def clv(
     """
     freq = freq.upper()
     if freq not in FREQ_DAYS:
-        _fail(f"--freq must be W or D, not {freq!r}")
+        _fail(N_("--freq must be W or D, not %(value)s"), value=repr(freq))
     if model not in MODELS:
-        _fail(f"--model must be one of {', '.join(MODELS)}, not {model!r}")
+        _fail(
+            N_("--model must be one of %(choices)s, not %(value)s"),
+            choices=", ".join(MODELS),
+            value=repr(model),
+        )
     if horizon <= 0:
-        _fail("--horizon must be positive")
+        _fail(N_("--horizon must be positive"))
     if discount_rate < 0 or margin <= 0:
-        _fail("--discount-rate must be >= 0 and --margin > 0")
+        _fail(N_("--discount-rate must be >= 0 and --margin > 0"))
     if not transactions.exists():
-        _fail(f"file not found: {transactions}")
+        _fail(N_("file not found: %(path)s"), path=transactions)
     if calibration_end is not None and not _is_date(calibration_end):
-        _fail(f"--calibration-end is not a date: {calibration_end!r}")
+        _fail(N_("--calibration-end is not a date: %(value)s"), value=repr(calibration_end))
     if _engine(engine) == "spark":
         from retento.analyze.spark_cli import clv_on_spark
 
@@ -475,16 +479,16 @@ def churn(
     from retento.analytics.churn import ChurnRiskModel, TransactionLog, churn_metrics
 
     if horizon_days < 1 or horizon_days > 3660:
-        _fail("--horizon-days must be between 1 and 3660")
+        _fail(N_("--horizon-days must be between 1 and 3660"))
     if windows < 1 or windows > 24:
-        _fail("--windows must be between 1 and 24")
+        _fail(N_("--windows must be between 1 and 24"))
     lang = language(lang)
     if not transactions.exists():
-        _fail(f"file not found: {transactions}")
+        _fail(N_("file not found: %(path)s"), path=transactions)
     try:
         cut = pd.Timestamp(calibration_end)
     except ValueError:
-        _fail(f"--calibration-end is not a date: {calibration_end!r}")
+        _fail(N_("--calibration-end is not a date: %(value)s"), value=repr(calibration_end))
         return
     if _engine(engine) == "spark":
         from retento.analyze.spark_cli import churn_on_spark
@@ -503,7 +507,9 @@ def churn(
         ) as log:
             timings["load_s"] = time.perf_counter() - t0
             if cut < log.first_day:
-                _fail(f"--calibration-end {cut.date()} is before the first purchase")
+                _fail(
+                    N_("--calibration-end %(date)s is before the first purchase"), date=cut.date()
+                )
             t1 = time.perf_counter()
             model = ChurnRiskModel(horizon_days=horizon_days, n_windows=windows)
             model.fit_transactions(log, cut)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from retento.analyze.base import app
+from retento.analyze.base import N_, app
 from retento.analyze.base import fail as _fail
 from retento.analyze.propensity_cli import _clean, read_table
 
@@ -35,22 +35,22 @@ def drivers(
     from retento.analytics.drivers import DriverAnalysis
 
     if ci not in ("bootstrap", "ols"):
-        _fail(f"--ci must be bootstrap or ols, not {ci!r}")
+        _fail(N_("--ci must be bootstrap or ols, not %(value)s"), value=repr(ci))
     frame = read_table(table)
     if outcome not in frame.columns:
-        _fail(f"--outcome: column {outcome!r} is missing")
+        _fail(N_("--outcome: column %(column)s is missing"), column=repr(outcome))
     skip = {c.strip() for c in exclude.split(",") if c.strip()} | {outcome}
     if features:
         cols = [c.strip() for c in features.split(",") if c.strip()]
         missing = [c for c in cols if c not in frame.columns]
         if missing:
-            _fail(f"--features: column {missing[0]!r} is missing")
+            _fail(N_("--features: column %(column)s is missing"), column=repr(missing[0]))
     else:
         cols = [
             c for c in frame.columns if c not in skip and pd.api.types.is_numeric_dtype(frame[c])
         ]
     if not cols:
-        _fail("no numeric feature columns")
+        _fail(N_("no numeric feature columns"))
     t0 = time.perf_counter()
     try:
         y = pd.to_numeric(frame[outcome], errors="coerce")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from retento.analyze.base import app
+from retento.analyze.base import N_, app
 from retento.analyze.base import fail as _fail
 
 
@@ -54,21 +54,21 @@ def forecast(
 
     freq = freq.upper()
     if freq not in FREQS:
-        _fail(f"--freq must be D, W or M, not {freq!r}")
+        _fail(N_("--freq must be D, W or M, not %(value)s"), value=repr(freq))
     if agg is None:
         agg = "sum" if value_col else ("nunique" if id_col else "count")
     if agg not in ("sum", "count", "nunique", "mean"):
-        _fail(f"--agg must be sum, count, nunique or mean, not {agg!r}")
+        _fail(N_("--agg must be sum, count, nunique or mean, not %(value)s"), value=repr(agg))
     if agg in ("sum", "mean") and not value_col:
-        _fail(f"--agg {agg} needs --value-col")
+        _fail(N_("--agg %(agg)s needs --value-col"), agg=agg)
     if agg == "nunique" and not id_col:
-        _fail("--agg nunique needs --id-col")
+        _fail(N_("--agg nunique needs --id-col"))
     if horizon is not None and not 1 <= horizon <= 366:
-        _fail("--horizon must be between 1 and 366")
+        _fail(N_("--horizon must be between 1 and 366"))
     if not 1 <= origins <= 52:
-        _fail("--origins must be between 1 and 52")
+        _fail(N_("--origins must be between 1 and 52"))
     if select not in ("backtest", "aic"):
-        _fail(f"--select must be backtest or aic, not {select!r}")
+        _fail(N_("--select must be backtest or aic, not %(value)s"), value=repr(select))
     t0 = time.perf_counter()
     try:
         series = make_series(events, date_col, value_col, freq=freq, agg=agg, id_col=id_col)

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from retento.analyze.base import app
+from retento.analyze.base import N_, app
 from retento.analyze.base import fail as _fail
 
 
@@ -20,13 +20,13 @@ def read_table(path: Path) -> Any:
     import pandas as pd
 
     if not path.exists():
-        _fail(f"file not found: {path}")
+        _fail(N_("file not found: %(path)s"), path=path)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
         return pd.read_csv(path)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
-        _fail(f"cannot read {path}: {exc}")
+        _fail(N_("cannot read %(path)s: %(error)s"), path=path, error=exc)
 
 
 def _clean(value: Any) -> Any:
@@ -69,9 +69,9 @@ def propensity(
     from retento.analytics.propensity import PropensityModel, prepare_lines, propensity_holdout
 
     if method not in ("gb", "logistic"):
-        _fail(f"--method must be gb or logistic, not {method!r}")
+        _fail(N_("--method must be gb or logistic, not %(value)s"), value=repr(method))
     if horizon_days < 1 or top_k < 1:
-        _fail("--horizon-days and --top-k must be at least 1")
+        _fail(N_("--horizon-days and --top-k must be at least 1"))
     t0 = time.perf_counter()
     raw = read_table(lines)
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from retento.analyze.base import LANGUAGE_OPTION_NAMES, app, language
+from retento.analyze.base import LANGUAGE_OPTION_NAMES, N_, app, language
 from retento.analyze.base import fail as _fail
 
 
@@ -60,21 +60,21 @@ def segments(
     from retento.analytics.segments import CustomerSegmentation, segment_features
 
     if method not in ("kmeans", "gmm"):
-        _fail(f"--method must be kmeans or gmm, not {method!r}")
+        _fail(N_("--method must be kmeans or gmm, not %(value)s"), value=repr(method))
     lang = language(lang)
     if k is not None and k < 1:
-        _fail("--k must be at least 1")
+        _fail(N_("--k must be at least 1"))
     if k is None and not 2 <= k_min <= k_max:
-        _fail("--k-min and --k-max need 2 <= k-min <= k-max")
+        _fail(N_("--k-min and --k-max need 2 <= k-min <= k-max"))
     if k is None and k_max > 30:
-        _fail("--k-max must be at most 30")
+        _fail(N_("--k-max must be at most 30"))
     if not transactions.exists():
-        _fail(f"file not found: {transactions}")
+        _fail(N_("file not found: %(path)s"), path=transactions)
     if as_of is not None:
         try:
             pd.Timestamp(as_of)
         except ValueError:
-            _fail(f"--as-of is not a date: {as_of!r}")
+            _fail(N_("--as-of is not a date: %(value)s"), value=repr(as_of))
     t0 = time.perf_counter()
     try:
         features = segment_features(transactions, customer_col, date_col, amount_col, as_of=as_of)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from retento.analyze.base import app
+from retento.analyze.base import N_, app
 from retento.analyze.base import fail as _fail
 
 
@@ -68,25 +68,28 @@ def sequences(
     )
 
     if not 0 < min_support <= 1:
-        _fail("--min-support must be above 0 and at most 1 (a share of customers, e.g. 0.01)")
+        _fail(N_("--min-support must be above 0 and at most 1 (a share of customers, e.g. 0.01)"))
     if max_gap is not None and max_gap < 1:
-        _fail("--max-gap must be at least 1 (purchase dates)")
+        _fail(N_("--max-gap must be at least 1 (purchase dates)"))
     if max_gap_days is not None and max_gap_days < 0:
-        _fail("--max-gap-days must not be negative")
+        _fail(N_("--max-gap-days must not be negative"))
     if max_len is not None and max_len < 1:
-        _fail("--max-len must be at least 1")
+        _fail(N_("--max-len must be at least 1"))
     if max_patterns < 1:
-        _fail("--max-patterns must be at least 1")
+        _fail(N_("--max-patterns must be at least 1"))
     if time_budget is not None and time_budget <= 0:
-        _fail("--time-budget must be positive")
+        _fail(N_("--time-budget must be positive"))
     if k < 1:
-        _fail("--k must be at least 1")
+        _fail(N_("--k must be at least 1"))
     cutoff = None
     if evaluate_after is not None:
         try:
             cutoff = pd.Timestamp(evaluate_after)
         except ValueError:
-            _fail(f"--evaluate-after must be a date (YYYY-MM-DD), not {evaluate_after!r}")
+            _fail(
+                N_("--evaluate-after must be a date (YYYY-MM-DD), not %(value)s"),
+                value=repr(evaluate_after),
+            )
             return
     t0 = time.perf_counter()
     try:

@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from retento.analyze.base import N_
 from retento.analyze.base import fail as _fail
 
 
@@ -25,7 +26,9 @@ def spark_session(master: str | None) -> Any:
     except SummaryInputError as exc:
         _fail(str(exc))
     except Exception as exc:  # Java missing or the master unreachable: py4j's own errors
-        _fail(f"cannot start Spark ({master or 'local[*]'}): {exc}")
+        _fail(
+            N_("cannot start Spark (%(master)s): %(error)s"), master=master or "local[*]", error=exc
+        )
 
 
 def clv_on_spark(
@@ -126,7 +129,9 @@ def churn_on_spark(
         ) as log:
             timings["load_s"] = time.perf_counter() - t0
             if cut < log.first_day:
-                _fail(f"--calibration-end {cut.date()} is before the first purchase")
+                _fail(
+                    N_("--calibration-end %(date)s is before the first purchase"), date=cut.date()
+                )
             t1 = time.perf_counter()
             model = ChurnRiskModel(horizon_days=horizon_days, n_windows=windows)
             model.fit_transactions(log, cut)

@@ -9,12 +9,15 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from retento.core.cli_language import cli_locale
 from retento.core.config import get_settings
 from retento.core.db import make_engine, make_session_factory, transaction
-from retento.core.errors import RetentoError
+from retento.core.errors import Msg, RetentoError
+from retento.web.i18n import N_, message_text, translate
 
 console = Console()
 err_console = Console(stderr=True)
@@ -55,39 +58,100 @@ def cli_actor(session: Session, username: str | None):
         raise RetentoError(
             400,
             "no_admin",
-            "No admin user exists yet: run `retento user create NAME --role admin --password P` first, or pass --as USER.",
+            N_(
+                "No admin user exists yet: run `retento user create NAME --role admin --password P` first, or pass --as USER."
+            ),
         )
     return user
 
 
+# The words friendly_errors adds itself (Chinese in messages.po).
+ERROR = N_("Error:")
+IN_FIELD = N_("%(message)s (field: %(field)s)")
+AT_LINE_COLUMN = N_("line %(line)s, column %(column)s: %(message)s")
+AT_LINE = N_("line %(line)s: %(message)s")
+AT_COLUMN = N_("column %(column)s: %(message)s")
+MORE = N_("… and %(n)s more")
+DATABASE_ERROR = N_("Database error:")
+DATABASE_HINT = N_("Check RETENTO_DATABASE_URL and run `retento db upgrade`.")
+CONFLICT = N_("Conflict:")
+ROWS_SHOWN = 50
+
+# Readers of a domain's English reasons with values inside (the importer's row messages, by
+# their shape: ``dataio.messages.translate``), registered by the domain's CLI module:
+# ``reader(text, gettext)`` is the text in gettext's language, or ``text`` itself if unknown.
+Reader = Callable[[str, Callable[[str], str]], str]
+_reason_readers: list[Reader] = []
+
+
+def register_reason_reader(reader: Reader) -> None:
+    """Let ``friendly_errors`` show a domain's reasons as its web pages do."""
+    if reader not in _reason_readers:
+        _reason_readers.append(reader)
+
+
+def error_head(locale: str, label: str) -> str:
+    """``label`` ("Error:") in ``locale`` in bold red, with the space English puts after its
+    colon (Chinese writes a full-width colon and no space)."""
+    text = translate(locale, label)
+    return f"[bold red]{escape(text)}[/]" + ("" if text.endswith("：") else " ")
+
+
+def error_lines(exc: RetentoError, locale: str) -> list[str]:
+    """``exc`` and its row/column errors as lines of text in ``locale`` (Rich markup escaped):
+    the message as the web shows it (``web.i18n.message_text``), a reason of a known shape as
+    the domain's pages show it (the import wizard's row messages: ``register_reason_reader``)."""
+
+    def gettext(msgid: str) -> str:
+        return translate(locale, msgid)
+
+    def said(message: str) -> str:
+        if not isinstance(message, Msg):
+            for reader in _reason_readers:
+                shown = reader(message, gettext)
+                if shown is not message:
+                    return shown
+        return message_text(locale, message)
+
+    text = said(exc.message)
+    if exc.field:
+        text = translate(locale, IN_FIELD, message=text, field=exc.field)
+    lines = [error_head(locale, ERROR) + escape(text)]
+    for e in exc.errors[:ROWS_SHOWN]:
+        reason = said(e.message)
+        if e.row and e.field:
+            where = translate(locale, AT_LINE_COLUMN, line=e.row, column=e.field, message=reason)
+        elif e.row:
+            where = translate(locale, AT_LINE, line=e.row, message=reason)
+        elif e.field:
+            where = translate(locale, AT_COLUMN, column=e.field, message=reason)
+        else:
+            where = reason
+        lines.append("  " + escape(where))
+    if len(exc.errors) > ROWS_SHOWN:
+        lines.append("  " + escape(translate(locale, MORE, n=len(exc.errors) - ROWS_SHOWN)))
+    return lines
+
+
 def friendly_errors(func: F) -> F:
-    """Print a RetentoError (or a database error) as one clear line and exit non-zero."""
+    """Print a RetentoError (or a database error) in the user's language (``cli_locale``) and
+    exit non-zero."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except RetentoError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}")
-            for e in exc.errors[:50]:
-                where = ", ".join(
-                    p
-                    for p in (
-                        f"line {e.row}" if e.row else "",
-                        f"column {e.field}" if e.field else "",
-                    )
-                    if p
-                )
-                err_console.print(f"  {where}: {e.message}" if where else f"  {e.message}")
-            if len(exc.errors) > 50:
-                err_console.print(f"  … and {len(exc.errors) - 50} more")
+            for line in error_lines(exc, cli_locale()):
+                err_console.print(line)
             sys.exit(1)
         except OperationalError as exc:
-            err_console.print(f"[bold red]Database error:[/] {exc.orig}")
-            err_console.print("Check RETENTO_DATABASE_URL and run `retento db upgrade`.")
+            locale = cli_locale()
+            err_console.print(error_head(locale, DATABASE_ERROR) + escape(str(exc.orig)))
+            err_console.print(escape(translate(locale, DATABASE_HINT)))
             sys.exit(1)
         except IntegrityError as exc:
-            err_console.print(f"[bold red]Conflict:[/] {exc.orig}")
+            err_console.print(error_head(cli_locale(), CONFLICT) + escape(str(exc.orig)))
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]

@@ -9,11 +9,21 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from retento.core.cli_support import cli_actor, cli_session, console, err_console, friendly_errors
+from retento.core.cli_support import (
+    cli_actor,
+    cli_session,
+    console,
+    err_console,
+    friendly_errors,
+    register_reason_reader,
+)
 from retento.core.errors import InvalidInput, Msg
-from retento.dataio import service
+from retento.dataio import messages, service
 from retento.dataio.mapping import Mapping, apply_map_flags, load_mapping_file
 from retento.dataio.schemas import ENTITIES, EXPORT_ENTITIES
+
+# The importer's row reasons in the user's language, as the import wizard shows them.
+register_reason_reader(messages.translate)
 
 
 def _progress() -> Progress:

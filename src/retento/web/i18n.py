@@ -27,6 +27,8 @@ from babel.numbers import (
 )
 from babel.support import Translations
 
+from retento.core.errors import Msg, Term
+
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 LOCALES = ("en", "zh_CN")
 LANGUAGE_NAMES = {"en": "English", "zh_CN": "简体中文"}
@@ -86,6 +88,23 @@ def translate(locale: str, message: str, /, **params: object) -> str:
     error's ``Msg("%(field)s: %(message)s", ...)`` is translated through here."""
     text = gettext(locale, message)
     return text % params if params else text
+
+
+def message_text(locale: str, message: str) -> str:
+    """A service's (English) error message in ``locale``: a ``core.errors.Msg`` by its template
+    with its values put back (``Msg`` and ``Term`` values translated too), a ``Term`` by its
+    label, a fixed message by the catalogues (``service_errors.po``); English when no catalogue
+    has it. The web (``render.error_text``) and the command line (``core.cli_support``) both
+    show errors through here."""
+    if isinstance(message, Term):
+        return translate(locale, message.label)
+    if isinstance(message, Msg):
+        params = {
+            k: message_text(locale, v) if isinstance(v, (Msg, Term)) else v
+            for k, v in message.params.items()
+        }
+        return translate(locale, message.template, **params)
+    return translate(locale, message)
 
 
 Shapes = tuple[tuple[re.Pattern[str], str], ...]

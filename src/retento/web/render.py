@@ -20,7 +20,7 @@ from retento.auth.permissions import can as role_can
 from retento.core.config import Settings
 from retento.core.countries import country_name
 from retento.core.deps import optional_user
-from retento.core.errors import Msg, RetentoError, Term, Unauthorized
+from retento.core.errors import Msg, RetentoError, Unauthorized
 from retento.web.csrf import check_csrf, csrf_token
 from retento.web.forms import new_form_key
 from retento.web.i18n import (
@@ -28,6 +28,7 @@ from retento.web.i18n import (
     LOCALES,
     N_,
     Formatter,
+    message_text,
     normalise_locale,
     translate,
     translations,
@@ -350,16 +351,9 @@ def _pydantic_message(request: Request, field: str, e: Any) -> str:
 def error_text(request: Request, message: str) -> str:
     """A service's (English) error message in the reader's language: a ``core.errors.Msg`` by
     its template with its values put back (``Msg`` and ``Term`` values translated too), a fixed
-    message by the catalogues (``service_errors.po``); English when no catalogue has it."""
-    if isinstance(message, Term):
-        return tr(request, message.label)
-    if isinstance(message, Msg):
-        params = {
-            k: error_text(request, v) if isinstance(v, (Msg, Term)) else v
-            for k, v in message.params.items()
-        }
-        return tr(request, message.template, **params)
-    return tr(request, message)
+    message by the catalogues (``service_errors.po``); English when no catalogue has it
+    (``web.i18n.message_text``, which the command line's errors go through too)."""
+    return message_text(request_locale(request), message)
 
 
 def form_errors(request: Request, exc: ValidationError | RetentoError) -> dict[str, str]:

@@ -1,0 +1,87 @@
+"""The language the command line speaks: one choice, used by every command's errors.
+
+In order: the global option (``retento --lang zh_CN customers ...``), else the command's own
+``--lang``/``--locale`` when it has one and it was given, else the environment
+(``RETENTO_LANG``, then the POSIX ``LC_ALL``, ``LC_MESSAGES``, ``LANG``: ``zh*`` is Chinese,
+``en*`` English; ``C``, ``POSIX`` and languages Retento does not speak decide nothing), else the
+installation's ``RETENTO_DEFAULT_LOCALE``.
+
+Light on purpose (``os`` and typer, which every command has loaded): ``retento analyze`` is dispatched
+before the web stack and SQLAlchemy are imported (``retento.entry``) and reads this only when
+it fails.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Typer ships its own copy of click: the context of a running command is typer's.
+from typer.main import get_current_context
+
+# The one spelling of a language option on the command line (``analyze.base`` and the
+# database commands spell theirs the same way).
+LANGUAGE_OPTIONS = ("--lang", "--locale")
+ENV_VARIABLES = ("RETENTO_LANG", "LC_ALL", "LC_MESSAGES", "LANG")
+
+_global: str | None = None
+
+
+def supported(value: str | None) -> str | None:
+    """``en`` or ``zh_CN`` for a language tag (``zh``, ``zh-CN``, ``zh_CN.UTF-8``, ``en_US``);
+    None for anything else (``C``, ``POSIX``, ``fr_FR``, empty)."""
+    tag = (value or "").strip().split(".")[0].split("@")[0].replace("-", "_").lower()
+    if tag.startswith("zh"):
+        return "zh_CN"
+    if tag == "en" or tag.startswith("en_"):
+        return "en"
+    return None
+
+
+def set_global_language(value: str | None) -> None:
+    """Record the top-level ``--lang`` (None when it was not given) for this invocation."""
+    global _global
+    _global = supported(value) if value else None
+
+
+def _command_option() -> str | None:
+    """The running command's own language option, if it was given (not its default)."""
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return None
+    for param in ctx.command.params:
+        if not set(param.opts) & set(LANGUAGE_OPTIONS) or param.name is None:
+            continue
+        source = ctx.get_parameter_source(param.name)  # None or DEFAULT: not given
+        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
+            value = ctx.params.get(param.name)
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _environment() -> str | None:
+    """``RETENTO_LANG``, else the first of the POSIX variables that is set (as ``setlocale``
+    reads them: ``LC_ALL`` wins over ``LC_MESSAGES``, which wins over ``LANG``)."""
+    if supported(os.environ.get("RETENTO_LANG")):
+        return os.environ["RETENTO_LANG"]
+    for name in ENV_VARIABLES[1:]:
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
+
+
+def _installation() -> str:
+    try:
+        from retento.core.config import get_settings
+
+        return supported(get_settings().default_locale) or "en"
+    except Exception:  # a broken setting must not hide the error being reported
+        return "en"
+
+
+def cli_locale() -> str:
+    """``en`` or ``zh_CN``: the language the command line writes its errors in (see above)."""
+    for value in (_global, _command_option(), _environment()):
+        locale = supported(value)
+        if locale:
+            return locale
+    return _installation()
