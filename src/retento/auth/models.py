@@ -101,6 +101,10 @@ class Role(Base):
     # "all": scoped verbs act on every customer (like a manager); "own": only on customers the
     # user owns or is assigned to (like an agent). See docs/permissions.md.
     scope: Mapped[str] = mapped_column(String(10), default="own")
+    # The built-in role it "works like" (manager, agent or analyst): whose defaults its users
+    # get — home dashboard, notification defaults, the complaint queue's tabs. Permissions come
+    # from ``permissions`` only (auth.permissions.base_role).
+    base_role: Mapped[str] = mapped_column(String(10), default="agent")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = version_column()

@@ -10,6 +10,10 @@ if TYPE_CHECKING:
     from retento.auth.models import User
 
 ROLES = ("admin", "manager", "agent", "analyst")
+# What a custom role may "work like" (``base_role``): the built-in role whose defaults it gets
+# (home dashboard, notification defaults, complaint queue tab). Not admin: the admin role is
+# given, never imitated.
+BASE_ROLES = ("manager", "agent", "analyst")
 
 ENTITIES = ("customer", "product", "order", "touchpoint")
 
@@ -137,19 +141,22 @@ DESCRIPTIONS = {
 
 
 class CustomRoles:
-    """The custom roles a process knows: name -> permissions and name -> scope."""
+    """The custom roles a process knows: name -> permissions, name -> scope and name -> base
+    role."""
 
-    __slots__ = ("stamp", "permissions", "scopes")
+    __slots__ = ("stamp", "permissions", "scopes", "bases")
 
     def __init__(
         self,
         stamp: str | None,
         permissions: dict[str, frozenset[str]],
         scopes: dict[str, str],
+        bases: dict[str, str] | None = None,
     ):
         self.stamp = stamp
         self.permissions = permissions
         self.scopes = scopes
+        self.bases = bases or {}
 
 
 _custom = CustomRoles(None, {}, {})
@@ -164,11 +171,14 @@ BUILTIN_PERMISSIONS: dict[str, frozenset[str]] = {
 
 
 def install_custom_roles(
-    stamp: str | None, permissions: dict[str, frozenset[str]], scopes: dict[str, str]
+    stamp: str | None,
+    permissions: dict[str, frozenset[str]],
+    scopes: dict[str, str],
+    bases: dict[str, str] | None = None,
 ) -> None:
     """Replace this process's custom roles (auth.roles loads them)."""
     global _custom
-    _custom = CustomRoles(stamp, permissions, scopes)
+    _custom = CustomRoles(stamp, permissions, scopes, bases)
 
 
 def custom_roles() -> CustomRoles:
@@ -177,6 +187,16 @@ def custom_roles() -> CustomRoles:
 
 def is_builtin(role: str) -> bool:
     return role in ROLES
+
+
+def base_role(role: str) -> str:
+    """The built-in role whose defaults ``role`` gets (home dashboard, notification defaults,
+    the complaint queue's tabs): a built-in role itself, a custom role the one it works like
+    (``Role.base_role``), an unknown role none (""). Never a permission: checks use
+    :func:`can`."""
+    if role in ROLES:
+        return role
+    return _custom.bases.get(role, "")
 
 
 def role_permissions(role: str) -> frozenset[str]:

@@ -40,16 +40,28 @@ def list_() -> None:
 
     with cli_session() as session:
         counts = roles.holder_counts(session)
-        table = Table("name", "chinese name", "built-in", "works on", "permissions", "users")
+        table = Table()
+        table.add_column("name", no_wrap=True)  # a name is what the other commands take
+        for header in (
+            "chinese name",
+            "built-in",
+            "works on",
+            "works like",
+            "permissions",
+            "users",
+        ):
+            table.add_column(header)
         for r in ROLES:
             scope = "own" if r == "agent" else "all"
-            table.add_row(r, "", "yes", scope, str(len(role_permissions(r))), str(counts.get(r, 0)))
+            n = str(len(role_permissions(r)))
+            table.add_row(r, "", "yes", scope, r, n, str(counts.get(r, 0)))
         for role in session.scalars(select(Role).order_by(Role.name)):
             table.add_row(
                 role.name,
                 role.name_zh,
                 "no",
                 role.scope,
+                role.base_role,
                 str(len(role.permissions or ())),
                 str(counts.get(role.name, 0)),
             )
@@ -65,7 +77,10 @@ def show(name: str = typer.Argument(..., help="Role name.")) -> None:
             perms = [v for v in MATRIX if v in role_permissions(name)]
         else:
             role = roles.get_role(session, name)
-            console.print(f"{role.name} {role.name_zh} (version {role.version}, {role.scope})")
+            console.print(
+                f"{role.name} {role.name_zh} (version {role.version}, {role.scope}, "
+                f"works like {role.base_role})"
+            )
             perms = list(role.permissions or ())
         for p in perms:
             print(p)
@@ -81,6 +96,12 @@ def create(
     name_zh: str = typer.Option("", "--name-zh", help="The role's Chinese name."),
     description: str = typer.Option("", "--description"),
     scope: str = typer.Option("own", "--scope", help="own (like an agent) or all (a manager)."),
+    base_role: str = typer.Option(
+        "agent",
+        "--base-role",
+        help="The built-in role it works like (manager, agent or analyst): whose home "
+        "dashboard, notification defaults and complaint queue views its users get.",
+    ),
 ) -> None:
     """Create a custom role (user:manage cannot be granted: give the admin role instead)."""
     try:
@@ -90,6 +111,7 @@ def create(
             description=description,
             permissions=_perms(permissions) or [],
             scope=scope,  # type: ignore[arg-type]
+            base_role=base_role,  # type: ignore[arg-type]
         )
     except ValidationError as exc:
         raise _invalid(exc) from exc
@@ -109,6 +131,9 @@ def update_(
     name_zh: str | None = typer.Option(None, "--name-zh"),
     description: str | None = typer.Option(None, "--description"),
     scope: str | None = typer.Option(None, "--scope"),
+    base_role: str | None = typer.Option(
+        None, "--base-role", help="manager, agent or analyst: whose defaults its users get."
+    ),
 ) -> None:
     """Change a custom role (the options given; --permissions replaces the whole set)."""
     given = {
@@ -117,6 +142,7 @@ def update_(
         "name_zh": name_zh,
         "description": description,
         "scope": scope,
+        "base_role": base_role,
     }
     try:
         data = RoleUpdate(**{k: v for k, v in given.items() if v is not None})

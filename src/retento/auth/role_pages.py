@@ -10,14 +10,19 @@ from pydantic import ValidationError
 
 from retento.auth import roles
 from retento.auth.permission_labels import LABELS, grouped
-from retento.auth.permissions import ADMIN_ONLY, MATRIX, ROLES, require
+from retento.auth.permissions import ADMIN_ONLY, BASE_ROLES, MATRIX, ROLES, require
 from retento.auth.schemas import RoleCreate, RoleUpdate
 from retento.core.deps import DbSession
 from retento.core.errors import NotFound, RetentoError
 from retento.web.conflict import STALE, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
-from retento.web.labels import register_field_labels, register_labels
+from retento.web.labels import (
+    label_msgid,
+    register_field_labels,
+    register_labels,
+    register_value_labels,
+)
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import PageUser, flash, form_errors, page_router, redirect, render, tr
 
@@ -34,8 +39,10 @@ register_field_labels(
         "description": N_("Description"),
         "permissions": N_("Permissions"),
         "scope": N_("Works on"),
+        "base_role": N_("Works like"),
     },
 )
+register_value_labels("role", {"scope": "role_scope", "base_role": "role"})
 
 
 def _groups() -> list[tuple[str, list[tuple[str, str, bool]]]]:
@@ -53,12 +60,17 @@ def _scope_options(request: Request) -> list[tuple[str, str]]:
     ]
 
 
+def _base_options(request: Request) -> list[tuple[str, str]]:
+    return [(r, tr(request, label_msgid("role", r))) for r in BASE_ROLES]
+
+
 def _form_data(form: Any) -> dict[str, Any]:
     return {
         "name": str(form.get("name") or "").strip(),
         "name_zh": str(form.get("name_zh") or "").strip(),
         "description": str(form.get("description") or "").strip(),
         "scope": str(form.get("scope") or "own").strip(),
+        "base_role": str(form.get("base_role") or "agent").strip(),
         "permissions": [p for p in form.getlist("permissions") if isinstance(p, str)],
     }
 
@@ -71,6 +83,7 @@ def _form(request: Request, *, role: dict[str, Any] | None, form: dict[str, Any]
         form=form,
         groups=_groups(),
         scope_options=_scope_options(request),
+        base_options=_base_options(request),
         **extra,
     )
 
@@ -88,7 +101,12 @@ def role_new(request: Request, user: PageUser) -> Response:
     """The form for a new custom role."""
     require(user, "user:manage")
     # Every built-in role may keep API tokens of its own: checked to start with.
-    return _form(request, role=None, form={"scope": "own", "permissions": ["token:own"]}, errors={})
+    return _form(
+        request,
+        role=None,
+        form={"scope": "own", "base_role": "agent", "permissions": ["token:own"]},
+        errors={},
+    )
 
 
 @router.post("/admin/roles/new")

@@ -41,7 +41,9 @@ def list_roles(session: DbSession, user: CurrentUser):
 
 @router.post("/roles", response_model=RoleRead, status_code=201)
 def create_role(data: RoleCreate, session: DbSession, user: CurrentUser, response: Response):
-    """Create a custom role (``user:manage``); user:manage itself cannot be granted (422)."""
+    """Create a custom role (``user:manage``); user:manage itself cannot be granted (422).
+    ``base_role`` (manager, agent or analyst) is the built-in role whose defaults its users get;
+    any other value is 422 naming it."""
     role = roles.create_role(session, data, actor=user)
     set_etag(response, role)
     return roles.as_dict(role, 0)

@@ -13,6 +13,11 @@ role is a row of ``roles``; ``users.role`` holds its name. Invariants:
 - every change replaces the random stamp of ``role_stamp`` in the same transaction; each
   request reads the stamp with its user (``auth.sessions``, ``auth.service.user_for_bearer``)
   and reloads this process's cache only when it differs (:func:`seen`).
+
+A custom role also "works like" a built-in role (``base_role``: manager, agent or analyst):
+wherever defaults are picked by role — home dashboard, notification defaults and recipients,
+the complaint queue's tabs, the retention alerts' scope, public intake's owner — its users get
+that role's (``permissions.base_role``). Permissions never follow it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from sqlalchemy.orm import Session
 from retento.audit.service import record, snapshot
 from retento.auth import permissions
 from retento.auth.models import Role, RoleStamp, User
-from retento.auth.permissions import ADMIN_ONLY, MATRIX, ROLES, require
+from retento.auth.permissions import ADMIN_ONLY, MATRIX, ROLES, base_role, can, require
 from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.versioning import check_version
 from retento.web.i18n import translate
@@ -59,11 +64,12 @@ def sync(session: Session) -> None:
 
 
 def load(session: Session, stamp: str | None) -> None:
-    rows = session.execute(select(Role.name, Role.permissions, Role.scope)).all()
+    rows = session.execute(select(Role.name, Role.permissions, Role.scope, Role.base_role)).all()
     permissions.install_custom_roles(
         stamp,
-        {name: frozenset(p for p in perms or () if p in MATRIX) for name, perms, _ in rows},
-        {name: scope for name, _, scope in rows},
+        {name: frozenset(p for p in perms or () if p in MATRIX) for name, perms, _, _ in rows},
+        {name: scope for name, _, scope, _ in rows},
+        {name: base for name, _, _, base in rows},
     )
 
 
@@ -101,6 +107,7 @@ def list_roles(session: Session, actor: User) -> list[dict[str, Any]]:
             "description": label_msgid("role", r),
             "builtin": True,
             "scope": "all" if r in ("admin", "manager", "analyst") else "own",
+            "base_role": r,
             "permissions": sorted(permissions.role_permissions(r), key=list(MATRIX).index),
             "users": counts.get(r, 0),
             "version": None,
@@ -120,6 +127,7 @@ def as_dict(role: Role, users: int) -> dict[str, Any]:
         "description": role.description,
         "builtin": False,
         "scope": role.scope,
+        "base_role": role.base_role,
         "permissions": [p for p in MATRIX if p in set(role.permissions or ())],
         "users": users,
         "version": role.version,
@@ -154,6 +162,29 @@ def check_role(session: Session, name: str) -> None:
     )
     if found is None:
         raise InvalidInput(Msg("There is no role '%(role)s'.", role=name[:40]), field="role")
+
+
+def works_like(session: Session, role: str) -> str:
+    """``permissions.base_role`` with this process's cache made current first (for a custom
+    role only): for code that runs without a signed-in user's request having refreshed it —
+    jobs, the worker, public forms."""
+    if role not in ROLES:
+        sync(session)
+    return base_role(role)
+
+
+def users_working_like(session: Session, *bases: str, verb: str | None = None) -> list[User]:
+    """Active users whose role is one of the built-in roles ``bases`` or a custom role working
+    like one of them, holding ``verb`` when given (a custom role need not hold every
+    permission of its base role), by id: who gets "every manager's" notifications. The cache
+    is made current first: notifications are raised by jobs and public forms too."""
+    sync(session)
+    names = [r for r in ROLES if r in bases]
+    names += sorted(n for n, b in permissions.custom_roles().bases.items() if b in bases)
+    found = session.scalars(
+        select(User).where(User.is_active.is_(True), User.role.in_(names)).order_by(User.id)
+    )
+    return [u for u in found if verb is None or can(u, verb)]
 
 
 # --- changing ----------------------------------------------------------------------------------
@@ -201,6 +232,7 @@ def create_role(session: Session, data: RoleCreate, *, actor: User | None) -> Ro
         description=data.description,
         permissions=_check_permissions(data.permissions),
         scope=data.scope,
+        base_role=data.base_role,
     )
     session.add(role)
     session.flush()
@@ -235,8 +267,9 @@ def update_role(
     actor: User | None,
     expected_version: int | None = None,
 ) -> Role:
-    """Change a custom role's name, Chinese name, description, scope or permissions; a stale
-    ``version``/If-Match gets 409. A new name is carried to every user holding the role."""
+    """Change a custom role's name, Chinese name, description, scope, base role or
+    permissions; a stale ``version``/If-Match gets 409. A new name is carried to every user
+    holding the role."""
     if actor is not None:
         require(actor, "user:manage")
     role = _lock(session, name)

@@ -13,6 +13,7 @@ from retento.core.versioning import ExpectedVersion
 # exists (auth.roles.check_role).
 Role = Annotated[str, Field(min_length=2, max_length=20, pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")]
 RoleScope = Literal["own", "all"]
+BaseRole = Literal["manager", "agent", "analyst"]
 Locale = Literal["en", "zh_CN"]
 
 
@@ -113,6 +114,11 @@ class RoleCreate(BaseModel):
         description="own: scoped verbs act on the customers the user owns or is assigned to "
         "(like an agent); all: on every customer (like a manager).",
     )
+    base_role: BaseRole = Field(
+        "agent",
+        description="The built-in role it works like: its users get that role's home "
+        "dashboard, notification defaults and complaint queue tabs (not its permissions).",
+    )
 
 
 class RoleUpdate(BaseModel):
@@ -122,6 +128,7 @@ class RoleUpdate(BaseModel):
     description: Annotated[str | None, NotNull] = Field(None, max_length=500)
     permissions: Annotated[list[str] | None, NotNull] = Field(None, max_length=200)
     scope: Annotated[RoleScope | None, NotNull] = None
+    base_role: Annotated[BaseRole | None, NotNull] = None
 
 
 class RoleRead(BaseModel):
@@ -131,6 +138,9 @@ class RoleRead(BaseModel):
     description: str
     builtin: bool
     scope: str
+    base_role: str = Field(
+        description="The built-in role whose defaults it gets (a built-in role: itself)."
+    )
     permissions: list[str]
     users: int = Field(description="How many users hold the role.")
     version: int | None

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import require
+from retento.auth.roles import users_working_like
 from retento.complaints.models import Complaint, ComplaintEvent, ComplaintNotification
 from retento.core.db import utcnow
 from retento.core.errors import NotFound
@@ -86,14 +87,14 @@ def _last_assignment(session: Session, c: Complaint) -> int:
 
 
 def team_members(session: Session, team_manager_id: int | None) -> list[User]:
-    """The team (its manager and their reports), or every manager for the unassigned queue."""
-    active = User.is_active.is_(True)
+    """The team (its manager and their reports), or for the unassigned queue every manager
+    (and every custom role working like one that may read complaints)."""
     if team_manager_id is None:
-        stmt = select(User).where(active, User.role == "manager")
-    else:
-        stmt = select(User).where(
-            active, or_(User.id == team_manager_id, User.manager_id == team_manager_id)
-        )
+        return users_working_like(session, "manager", verb="complaint:read")
+    stmt = select(User).where(
+        User.is_active.is_(True),
+        or_(User.id == team_manager_id, User.manager_id == team_manager_id),
+    )
     return list(session.scalars(stmt.order_by(User.id)))
 
 

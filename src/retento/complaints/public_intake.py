@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
+from retento.auth.permissions import role_permissions
+from retento.auth.roles import works_like
 from retento.complaints.models import Complaint
 from retento.complaints.schemas import ComplaintCreate, PublicComplaintIn
 from retento.complaints.service import (
@@ -169,7 +171,14 @@ def _submit_public(
         return c, False
     if customer.owner_id is not None:
         owner = session.get(User, customer.owner_id)
-        if owner is not None and owner.is_active and owner.role in ("agent", "manager", "admin"):
+        # The owner takes it if they work complaints: an agent, a manager or an admin (or a
+        # custom role working like an agent or a manager) that may work complaints at all.
+        if (
+            owner is not None
+            and owner.is_active
+            and works_like(session, owner.role) in ("agent", "manager", "admin")
+            and "complaint:update" in role_permissions(owner.role)
+        ):
             c.assignee_id = owner.id
             c.team_manager_id = owner.manager_id
             _event(session, c, "assignment", None, data={"assignee_id": owner.id, "auto": True})

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Integer, Select, bindparam, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from retento.auth.models import User
-from retento.auth.permissions import require
+from retento.auth.permissions import base_role, require
 from retento.complaints import workflow
 from retento.complaints.models import Complaint, ComplaintEvent
 from retento.core.errors import InvalidInput, Msg
@@ -30,8 +30,9 @@ DUE_SORTS = {"due", "-due", "resolution_due_at", "-resolution_due_at"}
 
 
 def team_lead_for(user: User) -> int:
-    """Whose team a user looks at: a manager their own, anyone else their manager's."""
-    if user.role in ("manager", "admin") or user.manager_id is None:
+    """Whose team a user looks at: a manager (or a custom role working like one) their own,
+    anyone else their manager's."""
+    if base_role(user.role) in ("manager", "admin") or user.manager_id is None:
         return user.id
     return user.manager_id
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from retento.audit.models import AuditEntry
 from retento.auth.models import User
-from retento.auth.permissions import can
+from retento.auth.permissions import base_role, can
 from retento.complaints import home as complaints_home
 from retento.orders import home as orders_home
 from retento.retention import queries_home as retention_home
@@ -19,30 +19,34 @@ from retento.surveys import home as surveys_home
 from retento.web.dashfilters import DashFilters
 
 VIEWS = ("manager", "agent", "analyst")
-# The views each role may open; the first is the one it lands on.
+# The views each role may open; the first is the one it lands on. A custom role gets those of
+# the built-in role it works like (auth.permissions.base_role).
 VIEWS_BY_ROLE: dict[str, tuple[str, ...]] = {
     "admin": ("manager", "agent", "analyst"),
     "manager": ("manager", "agent", "analyst"),
     "agent": ("agent",),
     "analyst": ("analyst", "manager"),
 }
+# What a view shows, to be read by whoever opens it: every built-in role that has a view holds
+# these; a custom role may not. The agent's view shows each of its parts only to a role that
+# may open it (agent_view), so it needs nothing and is the fallback.
+VIEW_NEEDS: dict[str, tuple[str, ...]] = {
+    "manager": ("order:read", "score:read", "complaint:read", "survey:read", "retention:read"),
+    "agent": (),
+    "analyst": ("order:read", "score:read", "survey:read"),
+}
 
 
 def views_for(user: User) -> tuple[str, ...]:
-    """The dashboards ``user`` may switch between (their own first). A custom role (auth.roles)
-    lands on "My work"; of scope "all" with complaints and retention to read, on the manager's
-    view; it gets the analyst's view with the value scores to read."""
-    from retento.auth.permissions import ROLES, acts_on_all, can
-
-    if user.role in ROLES:
-        return VIEWS_BY_ROLE.get(user.role, ())
-    views = []
-    if acts_on_all(user) and can(user, "complaint:read") and can(user, "retention:read"):
-        views.append("manager")
-    views.append("agent")
-    if can(user, "score:read"):
-        views.append("analyst")
-    return tuple(views)
+    """The dashboards ``user`` may switch between (their own first): those of their role's
+    base role (a custom role's "works like") whose data the role may read; "My work" when none
+    is left."""
+    views = tuple(
+        v
+        for v in VIEWS_BY_ROLE.get(base_role(user.role), ())
+        if all(can(user, p) for p in VIEW_NEEDS[v])
+    )
+    return views or ("agent",)
 
 
 def segment_customers(session: Session, f: DashFilters) -> Select | None:

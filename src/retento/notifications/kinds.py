@@ -2,8 +2,10 @@
 
 A domain's ``retento/<domain>/notifications.py`` calls ``register_kind`` with the message id of
 the text (``%(name)s`` placeholders filled from the notification's params when it is shown), a
-label and description for the preferences page, and the default channel per role. The modules
-are discovered (as ``mail/kinds.py`` discovers ``emails.py``), so this package imports no domain.
+label and description for the preferences page, and the default channel per role. Roles are
+the built-in ones: a custom role is offered the kinds, and gets the defaults, of the built-in
+role it works like (``auth.permissions.base_role``). The modules are discovered (as
+``mail/kinds.py`` discovers ``emails.py``), so this package imports no domain.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from retento.auth.permissions import base_role
 from retento.core.errors import Msg
 from retento.web.i18n import N_, gettext
 
@@ -40,10 +43,10 @@ class Kind:
     roles: tuple[str, ...] = ()  # who can receive it (listed on their settings page); () = all
 
     def offered_to(self, role: str) -> bool:
-        return not self.roles or role in self.roles
+        return not self.roles or base_role(role) in self.roles
 
     def default_for(self, role: str) -> str:
-        return self.defaults.get(role, self.defaults.get("*", "in_app"))
+        return self.defaults.get(base_role(role), self.defaults.get("*", "in_app"))
 
 
 KINDS: dict[str, Kind] = {}

@@ -16,7 +16,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from retento.audit.service import record
+from retento.auth import roles
 from retento.auth.models import User
+from retento.auth.permissions import is_builtin
 from retento.core.db import utcnow
 from retento.core.errors import InvalidInput, Msg, NotFound
 from retento.core.pagination import MAX_LIMIT
@@ -31,7 +33,12 @@ def _insert(session: Session):
 
 
 def channels_for(session: Session, users: list[User], kind: Kind) -> dict[int, str]:
-    """Each user's channel for ``kind``: their saved choice, else their role's default."""
+    """Each user's channel for ``kind``: their saved choice, else their role's default (a
+    custom role's: its base role's)."""
+    if any(not is_builtin(u.role) for u in users):
+        # Notifications are raised by jobs and public forms too, where no signed-in user's
+        # request made this process's cache of custom roles current.
+        roles.sync(session)
     saved = dict(
         session.execute(
             select(NotificationPreference.user_id, NotificationPreference.channel).where(

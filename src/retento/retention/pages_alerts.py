@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from retento.auth.models import User
-from retento.auth.permissions import acts_on_own, can, require
+from retento.auth.permissions import acts_on_own, base_role, can, require
 from retento.core.deps import DbSession
 from retento.core.errors import Forbidden, NotFound, RetentoError
 from retento.core.validation import DbId
@@ -66,7 +66,9 @@ def _filters(request: Request, user: User) -> tuple[dict[str, Any], dict[str, st
     raw = {k: qp.get(k, "").strip() for k in ("scope", "status", "rule", "class", "severity")}
     problems: list = []
     scope = choice(raw["scope"], ("mine", "all"), "scope", problems)
-    scope = scope or ("all" if sees_all(user) else "mine")
+    # Agents (and custom roles working like one) start on their own alerts; whoever may see
+    # everybody's otherwise starts on all of them.
+    scope = scope or ("all" if sees_all(user) and base_role(user.role) != "agent" else "mine")
     if scope == "all" and not sees_all(user):
         scope = "mine"
     status = choice(raw["status"], (ACTIVE, *ALERT_STATUSES), "status", problems) or ACTIVE

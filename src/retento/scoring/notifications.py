@@ -7,10 +7,10 @@ analysts and the admins; keyed by the run, so it is raised once.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
+from retento.auth.roles import users_working_like
 from retento.core.hooks import subscribe
 from retento.notifications.kinds import register_kind
 from retento.notifications.service import notify
@@ -42,12 +42,9 @@ register_kind(
 def on_run_finished(session: Session, run: ScoreRun, actor: User | None = None, **_) -> None:
     if run.status not in ("succeeded", "failed"):
         return
+    # The analysts (and custom roles working like one that may read scores) and the admins.
     users: list[User | None] = list(
-        session.scalars(
-            select(User)
-            .where(User.is_active.is_(True), User.role.in_(("analyst", "admin")))
-            .order_by(User.id)
-        )
+        users_working_like(session, "analyst", "admin", verb="score:read")
     )
     users.append(actor)
     ok = run.status == "succeeded"

@@ -8,10 +8,10 @@ raise nothing.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
+from retento.auth.roles import users_working_like
 from retento.core.hooks import subscribe
 from retento.notifications.kinds import register_kind
 from retento.notifications.service import notify
@@ -58,11 +58,8 @@ def on_answered(session: Session, response: SurveyResponse, actor: User | None =
     if not low:
         return
     survey = response.survey
-    users = list(
-        session.scalars(
-            select(User).where(User.is_active.is_(True), User.role == "manager").order_by(User.id)
-        )
-    )
+    # The managers (and custom roles working like one that may read surveys).
+    users: list[User | None] = list(users_working_like(session, "manager", verb="survey:read"))
     if survey.created_by_id is not None:
         users.append(session.get(User, survey.created_by_id))
     customer = response.customer

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from retento.auth.models import User
-from retento.auth.permissions import require
+from retento.auth.permissions import base_role, require
 from retento.complaints import queries, transfer, workflow
 from retento.complaints.models import (
     CHANNELS,
@@ -72,7 +72,8 @@ def _queue_filters(
     problems: list[FieldError] = []
     filters: dict[str, Any] = {}
     if raw["tab"] not in {t for t, _ in TABS}:
-        raw["tab"] = "mine" if user.role == "agent" else "open"
+        # An agent (or a custom role working like one) starts on their own complaints.
+        raw["tab"] = "mine" if base_role(user.role) == "agent" else "open"
     if raw["tab"] == "mine":
         filters["mine_for"] = user
     elif raw["tab"] == "team":
