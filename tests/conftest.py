@@ -6,6 +6,7 @@ the run instead of skipping. Each test runs inside one transaction that is rolle
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,23 @@ from retento.core.migrate import upgrade
 PG_ADMIN_URL = os.environ.get(
     "RETENTO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+# Messages the tests read are the English ones, whatever the machine's locale says (the command
+# line follows LANG/LC_ALL: core.cli_language; the tests of that choice set these themselves).
+os.environ.setdefault("RETENTO_LANG", "en")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what collection left alive (every imported module: SQLAlchemy, pandas,
+    scikit-learn, the app's routes and mappers) out of the cyclic collector's reach, and make
+    its collections rarer, as ``retento.app.freeze_startup_heap`` does for a server process.
+    With CPython's defaults the collector ran ~8,700 times over ``tests/complaints``, its full
+    collections walking that heap each time: 16-19 s of a 134 s run; frozen, 5 s (115 s).
+    Objects the tests create are still collected."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
