@@ -211,3 +211,32 @@ def test_posix_order_lc_all_first_and_c_decides_nothing(env):
     assert cli_locale() == "en"  # LC_ALL=C wins, then the installation's default
     env.setenv("RETENTO_LANG", "zh_CN")
     assert cli_locale() == "zh_CN"
+
+
+def test_a_commands_output_follows_the_same_choice_unless_its_own_lang_is_given(
+    import_db, env, tmp_path
+):
+    """Labels, reasons and names a command prints follow the command line's language when its
+    own ``--lang`` is not given: the global option, then the environment."""
+    url, _ = import_db
+    env.setenv("RETENTO_DATABASE_URL", url)
+    _says(runner.invoke(app, ["work", "list"]), "No work items.")
+    _says(runner.invoke(app, ["--lang", "zh_CN", "work", "list"]), "没有工作项。")
+    env.setenv("LANG", "zh_CN.UTF-8")
+    _says(runner.invoke(app, ["work", "list"]), "没有工作项。")
+    _says(runner.invoke(app, ["work", "list", "--lang", "en"]), "No work items.")
+    r = runner.invoke(app, ["work", "list", "--lang", "fr"])
+    assert r.exit_code != 0 and "--lang" in r.output, r.output
+
+    rows = "".join(f"{c},2024-0{m}-10,{10 * c * m}\n" for c in range(1, 9) for m in range(1, 4))
+    (tmp_path / "t.csv").write_text("id,date,amount\n" + rows)
+    names = {}
+    for lang in ([], ["--lang", "en"]):
+        out = tmp_path / f"seg{len(lang)}.csv"
+        args = ["analyze", "segments", str(tmp_path / "t.csv"), "--customer-col", "id",
+                "--date-col", "date", "--amount-col", "amount", "--k", "2", "--output",
+                str(out), *lang]  # fmt: skip
+        assert runner.invoke(app, args).exit_code == 0
+        names[bool(lang)] = out.read_text(encoding="utf-8")
+    assert re.search("[\u4e00-\u9fff]", names[False])  # LANG says Chinese
+    assert not re.search("[\u4e00-\u9fff]", names[True])  # its own --lang en wins

@@ -44,9 +44,15 @@ def fail(message: str, /, **params: object) -> NoReturn:
 LANGUAGE_OPTION_NAMES = ("--lang", "--locale")
 
 
-def language(value: str) -> str:
+def language(value: str | None) -> str:
     """``en`` or ``zh`` from a language option; ``zh_CN`` / ``zh-CN`` (as the rest of Retento
-    writes Chinese) are ``zh`` here. Anything else fails."""
+    writes Chinese) are ``zh`` here. Anything else fails. Not given (None): the command line's
+    language, as its errors use it (``core.cli_language.cli_locale``: ``retento --lang``,
+    ``RETENTO_LANG``, ``LC_ALL`` / ``LC_MESSAGES`` / ``LANG``, the installation default)."""
+    if value is None:
+        from retento.core.cli_language import cli_locale
+
+        return "zh" if cli_locale() == "zh_CN" else "en"
     v = value.strip().replace("-", "_")
     if v in ("zh", "zh_CN"):
         return "zh"

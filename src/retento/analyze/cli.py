@@ -456,8 +456,11 @@ def churn(
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the per-customer CSV."),
     windows: int = typer.Option(3, "--windows", help="Training cut-offs before the date."),
-    lang: str = typer.Option(
-        "en", *LANGUAGE_OPTION_NAMES, help="Language of the reasons: en or zh (zh_CN)."
+    lang: str | None = typer.Option(
+        None,
+        *LANGUAGE_OPTION_NAMES,
+        help="Language of the reasons: en or zh (zh_CN); default: the command line's language "
+        "(retento --lang, RETENTO_LANG, LANG).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     engine: str = ENGINE_OPTION,

@@ -44,8 +44,11 @@ def segments(
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same segments)."),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the per-customer CSV."),
     as_json: bool = typer.Option(False, "--json", help="Print k, the score per k and profiles."),
-    lang: str = typer.Option(
-        "en", *LANGUAGE_OPTION_NAMES, help="Segment names in en or zh (zh_CN)."
+    lang: str | None = typer.Option(
+        None,
+        *LANGUAGE_OPTION_NAMES,
+        help="Segment names in en or zh (zh_CN); default: the command line's language "
+        "(retento --lang, RETENTO_LANG, LANG).",
     ),
 ) -> None:
     """Cluster customers on recency, frequency and monetary value, and name the segments.

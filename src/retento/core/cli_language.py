@@ -1,4 +1,5 @@
-"""The language the command line speaks: one choice, used by every command's errors.
+"""The language the command line speaks: one choice, used by every command's errors and,
+when a command's own ``--lang`` is not given, by what it prints in words (``output_locale``).
 
 In order: the global option (``retento --lang zh_CN customers ...``), else the command's own
 ``--lang``/``--locale`` when it has one and it was given, else the environment
@@ -85,3 +86,17 @@ def cli_locale() -> str:
         if locale:
             return locale
     return _installation()
+
+
+def output_locale(value: str | None, option: str = "--lang") -> str:
+    """``en`` or ``zh_CN`` for a command's own output (labels, reasons, names): its
+    ``--lang`` when given, else the same choice as its errors (:func:`cli_locale`). A language
+    Retento does not speak is refused, naming the option."""
+    if value is None:
+        return cli_locale()
+    locale = supported(value)
+    if locale is None:
+        import typer
+
+        raise typer.BadParameter(f"must be en or zh_CN, not {value!r}", param_hint=option)
+    return locale

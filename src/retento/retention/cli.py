@@ -7,6 +7,7 @@ import json
 import typer
 from rich.table import Table
 
+from retento.core.cli_language import output_locale
 from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
 
 app = typer.Typer(
@@ -52,8 +53,11 @@ def alerts_cmd(
     rule: str | None = typer.Option(None, help="Only this rule."),
     value_class: str | None = typer.Option(None, "--class", help="key, ordinary, small, bad."),
     limit: int = typer.Option(50, min=1, max=500),
-    locale: str = typer.Option(
-        "en", "--locale", "--lang", help="Language of the reasons: en or zh_CN."
+    locale: str | None = typer.Option(
+        None,
+        "--locale",
+        "--lang",
+        help="Language of the reasons: en or zh_CN (default: the command line's language).",
     ),
     as_user: str | None = typer.Option(
         None, "--as", help="Act as this user (default: first admin)."
@@ -64,6 +68,7 @@ def alerts_cmd(
     from retento.retention.reasons import render_reason
     from retento.retention.service import list_alerts
 
+    locale = output_locale(locale)
     with cli_session() as session:
         rows, total = list_alerts(
             session,
@@ -116,12 +121,12 @@ def _pct(x: float | None) -> str:
 def report_cmd(
     playbook_id: int | None = typer.Option(None, "--playbook", help="Only this playbook."),
     top_k: float = typer.Option(0.3, help="Share of cases with the highest risk for 'top k'."),
-    locale: str = typer.Option(
-        "en",
+    locale: str | None = typer.Option(
+        None,
         "--locale",
         "--lang",
         help="Language of the playbook names: en or zh_CN (English where a playbook has no "
-        "Chinese name).",
+        "Chinese name; default: the command line's language).",
     ),
     as_user: str | None = typer.Option(
         None, "--as", help="Act as this user (default: first admin)."
@@ -134,6 +139,7 @@ def report_cmd(
     the top k by risk, and incremental revenue minus cost (settled cases only)."""
     from retento.retention.report import playbook_name, uplift_report
 
+    locale = output_locale(locale)
     with cli_session() as session:
         rep = uplift_report(
             session, actor=cli_actor(session, as_user), playbook_id=playbook_id, top_k=top_k

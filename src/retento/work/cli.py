@@ -7,6 +7,7 @@ import json
 
 import typer
 
+from retento.core.cli_language import output_locale
 from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
 
 app = typer.Typer(help="Background work items (imports' follow-ups, scoring runs, ...).",
@@ -14,7 +15,11 @@ app = typer.Typer(help="Background work items (imports' follow-ups, scoring runs
 
 _AS = typer.Option(None, "--as", help="Act as this user (default: first admin).")
 _LOCALE = typer.Option(
-    "en", "--locale", "--lang", help="Language of the kinds, statuses and stages: en or zh_CN."
+    None,
+    "--locale",
+    "--lang",
+    help="Language of the kinds, statuses and stages: en or zh_CN (default: the command "
+    "line's language: retento --lang, RETENTO_LANG, LANG).",
 )
 
 
@@ -61,7 +66,7 @@ def list_cmd(
         False, "--json", help='JSON: {"total": N, "items": [...]}, as `retention alerts --json`.'
     ),
     as_user: str | None = _AS,
-    locale: str = _LOCALE,
+    locale: str | None = _LOCALE,
 ) -> None:
     """The newest work items, with their status and, for failed ones, why.
 
@@ -71,6 +76,7 @@ def list_cmd(
     from retento.work.queue import load_kinds
     from retento.work.service import list_items
 
+    locale = output_locale(locale)
     load_kinds()
     with cli_session() as session:
         items, total = list_items(
@@ -104,12 +110,13 @@ def list_cmd(
 def show_cmd(
     item_id: int = typer.Argument(..., help="Work item id."),
     as_user: str | None = _AS,
-    locale: str = _LOCALE,
+    locale: str | None = _LOCALE,
 ):
     """One work item as JSON: kind, status, progress, result or error, and their words."""
     from retento.work.queue import load_kinds
     from retento.work.service import get_item
 
+    locale = output_locale(locale)
     load_kinds()
     with cli_session() as session:
         row = _row(get_item(session, item_id, actor=cli_actor(session, as_user)), locale)
@@ -121,7 +128,7 @@ def show_cmd(
 def retry_cmd(
     item_id: int = typer.Argument(..., help="Work item id."),
     as_user: str | None = _AS,
-    locale: str = _LOCALE,
+    locale: str | None = _LOCALE,
 ):
     """Run a failed item again from the start, as "Run again" in the web does.
 
@@ -131,6 +138,7 @@ def retry_cmd(
     from retento.work.queue import load_kinds
     from retento.work.service import retry_item
 
+    locale = output_locale(locale)
     load_kinds()
     with cli_session() as session:
         item = retry_item(session, item_id, actor=cli_actor(session, as_user))
