@@ -321,3 +321,23 @@ def test_merge_on_committed_postgres_with_parallel_merges(live_pg):
         assert s.scalar(select(func.count()).where(Order.customer_id == winner)) == 1
         assert s.get(Customer, ids[2]).custom_fields["merged_into"] == winner
         assert check_ledger(s).ok, check_ledger(s).problems
+
+
+@pytest.mark.parametrize(
+    ("locale", "note"), [("en", "taken from the merged customer"), ("zh_CN", "取自被合并的客户")]
+)
+def test_web_review_shows_the_date_of_birth_the_survivor_takes(client, users, db, locale, note):
+    keep, dup = _pair(db, users)
+    dup.birth_date = date(1988, 2, 29)
+    users["manager"].locale = locale
+    db.commit()
+    web = Browser(client)
+    web.login("manager")
+    page = web.get(f"/customers/{keep.id}/merge", params={"other": dup.id}).text
+    row = page.split('id="merge-birth-date"', 1)[1].split("</tr>", 1)[0]
+    assert note in row and row.count("1988") == 2  # the survivor's cell and the duplicate's
+    keep.birth_date = date(1990, 1, 2)  # a survivor's own date stays: nothing is taken
+    db.commit()
+    page = web.get(f"/customers/{keep.id}/merge", params={"other": dup.id}).text
+    row = page.split('id="merge-birth-date"', 1)[1].split("</tr>", 1)[0]
+    assert note not in row and "1990" in row and "1988" in row
