@@ -77,5 +77,12 @@ def test_undefined_or_doubled_custom_fields_stay_on_the_mapping_step(manager):
         ("col_2", "custom.nope", "&#39;custom.nope&#39; is not a field of customers."),
         ("col_2", "custom.vip", "columns &#39;Level&#39; and &#39;贵宾&#39; both give field"),
     ):
-        r = manager.post(f"/imports/{job}/mapping", {**guessed(page), col: target})
+        sent = {**guessed(page), col: target, "col_5": "note", "timezone": "Asia/Shanghai"}
+        r = manager.post(f"/imports/{job}/mapping", sent)
         assert r.status_code == 422 and text in r.text, r.text
+        # The page comes back with what was sent, not the stored guesses: fix one, keep the rest.
+        back = guessed(r.text)
+        assert back["col_5"] == "note" and back["col_3"] == "custom.vip", back
+        assert 'value="Asia/Shanghai"' in r.text
+        if target == "custom.vip":
+            assert back["col_2"] == "custom.vip"

@@ -297,9 +297,15 @@ def _mapping_page(
     errors: dict[str, str] | None = None,
     problems: list[dict[str, Any]] | None = None,
     status_code: int = 200,
+    submitted: tuple[dict[str, str | None], str] | None = None,
 ) -> Response:
+    """The mapping step: the stored mapping, or (``submitted``: columns and time zone) the
+    choices a refused save sent, so the user corrects them instead of starting over."""
     header, rows = wizard.read_preview(job.content, job.filename, job.encoding)
     mapping = (job.mapping or {}).get("columns") or {}
+    timezone = (job.mapping or {}).get("timezone") or _installation_tz(request)
+    if submitted is not None:
+        mapping, timezone = submitted
     fields, custom = _field_choices(request, job)
     return render(
         request,
@@ -311,7 +317,7 @@ def _mapping_page(
         fields=fields,
         custom_fields=custom,
         required=[c.name for c in COLUMNS[job.entity] if c.required],
-        timezone=(job.mapping or {}).get("timezone") or _installation_tz(request),
+        timezone=timezone,
         default_timezone=_installation_tz(request),
         timezone_attrs=Markup('placeholder="%s"') % _installation_tz(request),
         errors=errors or {},
@@ -342,8 +348,8 @@ def mapping_save(
     for i, src in enumerate(header):
         if src and src not in columns:
             columns[src] = _text(form, f"col_{i}") or None
+    timezone = _text(form, "timezone") or _installation_tz(request)
     try:
-        timezone = _text(form, "timezone") or _installation_tz(request)
         wizard.save_mapping(session, job, columns, timezone)
     except InvalidInput as exc:
         session.rollback()
@@ -355,6 +361,7 @@ def mapping_save(
             errors={"timezone" if exc.field == "timezone" else "": _message(request, exc.message)},
             problems=_errors_view(request, problems),
             status_code=422,
+            submitted=(columns, timezone),
         )
     if wizard.claim(session, job, "validating"):
         wizard.start(session, job, user, request.app.state.session_factory)
