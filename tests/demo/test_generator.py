@@ -334,3 +334,23 @@ def test_a_share_of_people_give_their_date_of_birth_organisations_none(demo):
     assert all(b.year == cf["birth_year"] and b <= TODAY for b, cf in dated)
     assert len({(b.month, b.day) for b, _ in dated}) > 100  # spread over the year
     assert all(b is None for p, b, _ in rows if p == "organisation")
+
+
+def test_the_demo_defines_its_acquisition_source_as_a_choice_field(demo):
+    """Every customer's ``source`` is one of the defined choice's options, so the demo shows a
+    typed custom field in forms, on the 360 page and as a list filter."""
+    from retento.customers.field_models import CustomFieldDefinition
+    from retento.customers.field_values import filter_clause
+    from retento.customers.service import custom_field_values
+
+    db = demo.session
+    d = db.scalar(select(CustomFieldDefinition).where(CustomFieldDefinition.key == "source"))
+    assert d is not None and d.field_type == "choice" and d.label_zh == "获客来源"
+    assert d.option_label("referral", "zh_CN") == "推荐"
+    sources = [cf["source"] for cf in db.scalars(select(Customer.custom_fields))]
+    assert set(sources) == {o["value"] for o in d.options}
+    for value in set(sources):
+        assert custom_field_values(db, {"source": value}, None)[1] == []
+    dialect = db.get_bind().dialect.name
+    picked = select(func.count()).where(filter_clause("source", "choice", "referral", dialect))
+    assert db.scalar(picked.select_from(Customer)) == sources.count("referral") > 0

@@ -251,6 +251,36 @@ def _pick(rng: np.random.Generator, items: list | np.ndarray, n: int) -> np.ndar
     return arr[rng.integers(0, len(arr), n)]
 
 
+# Where each demo customer came from: a typed choice field (customers.field_models), so the demo
+# shows custom fields in the form, on the 360 page, as a list filter and as an export column.
+SOURCE_FIELD: dict[str, Any] = {
+    "key": "source",
+    "label": "Acquisition source",
+    "label_zh": "获客来源",
+    "field_type": "choice",
+    "options": [
+        {"value": "store", "label_zh": "门店"},
+        {"value": "web", "label_zh": "网站"},
+        {"value": "referral", "label_zh": "推荐"},
+        {"value": "trade-show", "label_zh": "展会"},
+        {"value": "ads", "label_zh": "广告"},
+    ],
+    "position": 50,
+}
+
+
+def _define_demo_fields(session: Session) -> None:
+    """Define ``SOURCE_FIELD`` unless a field with its key exists (an administrator's own, or
+    the one an earlier demo defined: definitions are settings and outlive a reset)."""
+    from retento.customers.field_models import CustomFieldDefinition
+
+    key = SOURCE_FIELD["key"]
+    if session.scalar(select(CustomFieldDefinition.id).where(CustomFieldDefinition.key == key)):
+        return
+    session.add(CustomFieldDefinition(**SOURCE_FIELD))
+    session.flush()
+
+
 def step_customers(session: Session, rng: np.random.Generator, ctx: DemoContext) -> None:
     """Persons and organisations, external mostly and a few internal; Chinese and English names."""
     n = ctx.n_customers
@@ -277,7 +307,7 @@ def step_customers(session: Session, rng: np.random.Generator, ctx: DemoContext)
     owner[rng.random(n) < 0.1] = 0
     bargain = rng.random(n) < 0.05
     birth = rng.integers(1950, 2004, n)
-    source = _pick(rng, ["store", "web", "referral", "trade-show", "ads"], n)
+    source = _pick(rng, [o["value"] for o in SOURCE_FIELD["options"]], n)
     # Seven in ten people gave their date of birth (in their birth year); organisations have
     # none. Drawn from a generator of its own, so the other data of a seed stay as they were.
     brng = np.random.default_rng(ctx.seed + 1946)
@@ -337,6 +367,7 @@ def step_customers(session: Session, rng: np.random.Generator, ctx: DemoContext)
             tags_rows.append((i, TAGS[t]))
         if bargain[i]:
             tags_rows.append((i, "price-sensitive"))
+    _define_demo_fields(session)
     ids = _insert_returning(session, Customer.__table__, rows, ctx, "customers")
     tag_dicts = [{"customer_id": int(ids[i]), "tag": t} for i, t in dict.fromkeys(tags_rows)]
     _insert(session, CustomerTag.__table__, tag_dicts, ctx, "tags")
