@@ -29,13 +29,12 @@ def fail(message: str, /, **params: object) -> NoReturn:
     language (``core.cli_language``: ``--lang``, then the environment): ``message`` is an English
     template marked with :func:`N_` (its ``%(name)s`` filled from ``params``) or an error's own
     text, shown as it is when no catalogue has it."""
-    from retento.core.cli_language import cli_locale
+    from retento.core.cli_language import cli_locale, spaced
     from retento.web.i18n import translate
 
     locale = cli_locale()
-    head = translate(locale, "Error:")
-    sep = "" if head.endswith("：") else " "
-    typer.echo(f"{head}{sep}{translate(locale, message, **params)}", err=True)
+    head = spaced(translate(locale, "Error:"))
+    typer.echo(f"{head}{translate(locale, message, **params)}", err=True)
     raise typer.Exit(1)
 
 

@@ -100,3 +100,9 @@ def output_locale(value: str | None, option: str = "--lang") -> str:
 
         raise typer.BadParameter(f"must be en or zh_CN, not {value!r}", param_hint=option)
     return locale
+
+
+def spaced(label: str) -> str:
+    """A translated head ("Error:", "错误：") with what follows it: the space English puts after
+    its colon, none after Chinese's full-width one (``cli_support.error_head``, ``analyze``)."""
+    return label if label.endswith("：") else label + " "

@@ -13,7 +13,7 @@ from rich.markup import escape
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from retento.core.cli_language import cli_locale
+from retento.core.cli_language import cli_locale, spaced
 from retento.core.config import get_settings
 from retento.core.db import make_engine, make_session_factory, transaction
 from retento.core.errors import Msg, RetentoError
@@ -94,7 +94,7 @@ def error_head(locale: str, label: str) -> str:
     """``label`` ("Error:") in ``locale`` in bold red, with the space English puts after its
     colon (Chinese writes a full-width colon and no space)."""
     text = translate(locale, label)
-    return f"[bold red]{escape(text)}[/]" + ("" if text.endswith("：") else " ")
+    return f"[bold red]{escape(text)}[/]" + spaced(text)[len(text) :]
 
 
 def error_lines(exc: RetentoError, locale: str) -> list[str]:
