@@ -51,6 +51,14 @@ def test_churn_json_reports_holdout_against_btyd_baseline(cdnow_csv: Path, tmp_p
     assert model["roc_auc"] >= 0.775 and model["roc_auc"] > base["expected_purchases_roc_auc"]
     assert model["brier"] < base["brier"] and model["lift_at_10"] > base["lift_at_10"]
     assert len(model["calibration"]) == 10
+    # The AUC's DeLong interval (measured 0.755-0.799; the goal of 0.79 lies inside
+    # it) and the paired test against the BG/NBD baseline on the same customers.
+    low, high = model["roc_auc_ci95"]
+    assert low < model["roc_auc"] < high and 0.005 < model["roc_auc_se"] < 0.02
+    cmp = hold["comparison"]
+    assert cmp["roc_auc_difference"] == pytest.approx(model["roc_auc"] - base["roc_auc"])
+    assert cmp["ci95"][0] < cmp["roc_auc_difference"] < cmp["ci95"][1]
+    assert 0.0 <= cmp["p_value"] <= 1.0
     scores = pd.read_csv(out)
     assert len(scores) == 2357 and scores.columns[0] == "id"
     assert scores["churn_risk"].between(0, 1).all()
@@ -67,6 +75,7 @@ def test_churn_text_output_in_chinese(cdnow_csv: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, _args(cdnow_csv, out, "--lang", "zh", "--windows", "2"))
     assert res.exit_code == 0, res.output
     assert "Holdout: ROC AUC" in res.stdout and "BG/NBD" in res.stdout
+    assert "95 % CI" in res.stdout and "difference +" in res.stdout and "p = " in res.stdout
     assert pd.read_csv(out)["reason_1"].dropna().str.contains("未购买|购买模式").any()
 
 

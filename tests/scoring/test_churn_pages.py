@@ -95,11 +95,48 @@ def test_dashboard_plots_churn_risk_and_reports_the_holdout(web, db, population)
     assert "Churn risk (90 days) and CLV" in page.text
     assert "Valuable customers on the right are at risk" in page.text
     assert 'id="churn-holdout"' in page.text and "BG/NBD alone" in page.text
+    hold = run.report["churn"]["holdout"]
+    low, high = hold["metrics"]["roc_auc_ci95"]
+    assert f"95 % interval of the ROC AUC: {low:.3f}–{high:.3f}" in page.text
+    cmp = hold["comparison"]
+    verdict = (
+        "the model ranks customers better."
+        if cmp["ci95"][0] > 0
+        else "BG/NBD alone ranks customers better."
+        if cmp["ci95"][1] < 0
+        else "no clear difference on this test."
+    )
+    said = " ".join(page.text.split())
+    assert 'id="churn-comparison"' in page.text and "Against BG/NBD alone" in page.text
+    assert (
+        f"ROC AUC difference {cmp['roc_auc_difference']:+.3f} (95 % interval" in said
+        and verdict in said
+    )
     above = run.report["churn"]["above_half"]
     assert f'churn_risk_gte=0.5&amp;sort=-churn_risk">{above}<' in page.text
     web.post("/locale", {"lang": "zh_CN", "next": "/value"})
     zh = web.get("/value")
     assert "流失风险（90 天） 与 CLV" in zh.text and "平均流失风险" in zh.text
+    assert "ROC AUC 的 95% 置信区间" in zh.text and "与仅用 BG/NBD 相比" in zh.text
+    assert "ROC AUC 之差" in zh.text
+    assert any(
+        v in zh.text for v in ("模型对客户的排序更好", "仅用 BG/NBD 的排序更好", "两者无明显差别")
+    )
+
+
+def test_dashboard_of_a_run_stored_before_the_interval_still_renders(web, db, population):
+    run = _run(db, "bgnbd")
+    report = dict(run.report)
+    hold = dict(report["churn"]["holdout"])
+    hold.pop("comparison")
+    hold["metrics"] = {k: v for k, v in hold["metrics"].items() if not k.startswith("roc_auc_")}
+    report["churn"] = {**report["churn"], "holdout": hold}
+    run.report = report
+    db.commit()
+    web.login("manager")
+    page = web.get("/value")
+    assert page.status_code == 200 and 'id="churn-holdout"' in page.text
+    assert "95 % interval" not in page.text and 'id="churn-comparison"' not in page.text
 
 
 def test_run_without_enough_history_says_so_on_the_dashboard(web, db, users, population):

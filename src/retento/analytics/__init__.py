@@ -14,6 +14,10 @@ from typing import Any
 
 # name -> submodule of retento.analytics that defines it
 _LAZY: dict[str, str] = {
+    "AUCComparison": "auc",
+    "AUCInterval": "auc",
+    "compare_roc_auc": "auc",
+    "roc_auc_interval": "auc",
     "BetaGeoModel": "btyd",
     "ConvergenceError": "btyd_base",
     "GammaGammaModel": "btyd_gg",

@@ -88,12 +88,16 @@ def _openmp_threads():
 def churn_metrics(y_true: ArrayLike, risk: ArrayLike, *, bins: int = 10) -> dict[str, Any]:
     """Holdout quality of churn probabilities.
 
-    Returns ``roc_auc``, ``pr_auc`` (average precision), ``lift_at_10`` (churn rate among the
-    10 % highest risks over the overall rate), ``brier`` (mean squared error of the
-    probabilities), ``base_rate``, ``customers`` and ``calibration`` (per quantile bin of risk:
-    mean predicted and observed churn rate, and the count).
+    Returns ``roc_auc`` with its DeLong standard error ``roc_auc_se`` and 95 % interval
+    ``roc_auc_ci95`` (:func:`retento.analytics.auc.roc_auc_interval`), ``pr_auc`` (average
+    precision), ``lift_at_10`` (churn rate among the 10 % highest risks over the overall rate),
+    ``brier`` (mean squared error of the probabilities), ``base_rate``, ``customers`` and
+    ``calibration`` (per quantile bin of risk: mean predicted and observed churn rate, and the
+    count).
     """
-    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+    from sklearn.metrics import average_precision_score, brier_score_loss
+
+    from retento.analytics.auc import roc_auc_interval
 
     y = np.asarray(y_true, dtype=float)
     p = np.asarray(risk, dtype=float)
@@ -116,7 +120,7 @@ def churn_metrics(y_true: ArrayLike, risk: ArrayLike, *, bins: int = 10) -> dict
                 }
             )
     return {
-        "roc_auc": float(roc_auc_score(y, p)),
+        **roc_auc_interval(y, p).as_dict(),
         "pr_auc": float(average_precision_score(y, p)),
         "lift_at_10": float(y[top].mean() / base) if base > 0 else float("nan"),
         "brier": float(brier_score_loss(y, np.clip(p, 0.0, 1.0))),

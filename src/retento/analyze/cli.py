@@ -22,7 +22,7 @@ import typer
 
 from retento.analyze.base import LANGUAGE_OPTION_NAMES, N_, app, language
 from retento.analyze.base import fail as _fail
-from retento.analyze.churn_common import SCORE_COLUMNS, baseline_metrics
+from retento.analyze.churn_common import SCORE_COLUMNS, holdout_line, holdout_metrics
 
 MODELS = ("bgnbd", "mbgnbd", "pareto")
 MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pareto": "Pareto/NBD"}
@@ -527,8 +527,7 @@ def churn(
                 holdout = {
                     "days": int(seen),
                     "complete": seen == horizon_days,
-                    "model": churn_metrics(y, scores["churn_risk"]),
-                    "baseline": baseline_metrics(y, scores, churn_metrics),
+                    **holdout_metrics(y, scores, churn_metrics),
                 }
                 scores["churned"] = y
     except (SummaryInputError, ValueError) as exc:
@@ -559,14 +558,8 @@ def churn(
         + ", ".join(f"{w['cutoff']} (+{w['label_days']} d)" for w in model.windows_)
     )
     if holdout is not None:
-        m, b = holdout["model"], holdout["baseline"]
         note = "" if holdout["complete"] else f" (only {holdout['days']} days of data after it)"
-        typer.echo(
-            f"Holdout{note}: ROC AUC {m['roc_auc']:.3f} (BG/NBD {b['roc_auc']:.3f}), "
-            f"PR AUC {m['pr_auc']:.3f} ({b['pr_auc']:.3f}), lift in top 10 % "
-            f"{m['lift_at_10']:.2f} ({b['lift_at_10']:.2f}), Brier {m['brier']:.4f} "
-            f"({b['brier']:.4f})"
-        )
+        typer.echo(holdout_line(holdout, note))
     typer.echo(f"Scores written to {output}")
 
 

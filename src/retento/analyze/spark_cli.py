@@ -118,7 +118,7 @@ def churn_on_spark(
     from retento.analytics.errors import SummaryInputError
     from retento.analytics.spark.churn import SparkTransactionLog, score_churn
     from retento.analytics.spark.pipeline import write_frame
-    from retento.analyze.churn_common import SCORE_COLUMNS, baseline_metrics
+    from retento.analyze.churn_common import SCORE_COLUMNS, holdout_line, holdout_metrics
 
     spark = spark_session(master)
     timings: dict[str, float] = {}
@@ -160,8 +160,7 @@ def churn_on_spark(
                 holdout = {
                     "days": int(seen),
                     "complete": seen == horizon_days,
-                    "model": churn_metrics(y, pdf["churn_risk"]),
-                    "baseline": baseline_metrics(y, pdf, churn_metrics),
+                    **holdout_metrics(y, pdf, churn_metrics),
                 }
             t3 = time.perf_counter()
             # The DuckDB engine's columns: customer, SCORE_COLUMNS present, churned.
@@ -201,12 +200,7 @@ def churn_on_spark(
         + ", ".join(f"{w['cutoff']} (+{w['label_days']} d)" for w in model.windows_)
     )
     if holdout is not None:
-        m, b = holdout["model"], holdout["baseline"]
-        typer.echo(
-            f"Holdout: ROC AUC {m['roc_auc']:.3f} (BG/NBD {b['roc_auc']:.3f}), PR AUC "
-            f"{m['pr_auc']:.3f} ({b['pr_auc']:.3f}), lift in top 10 % {m['lift_at_10']:.2f} "
-            f"({b['lift_at_10']:.2f}), Brier {m['brier']:.4f} ({b['brier']:.4f})"
-        )
+        typer.echo(holdout_line(holdout))
     typer.echo(f"Scores written to {output}")
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from retento.analytics.auc import compare_roc_auc
 from retento.analytics.churn import ChurnRiskModel, TransactionLog, churn_metrics
 from retento.analytics.churn_reasons import extra_feature_labels, reason_params
 from retento.scoring import queries
@@ -170,9 +171,14 @@ def _holdout(
             "reason_code": "one_class",
             "reason": "everyone (or no one) churned in the test period",
         }
-    metrics = churn_metrics(y, scored["churn_risk"].to_numpy(float))
-    baseline = churn_metrics(y, scored["p_no_purchase_bgnbd"].fillna(1.0).to_numpy(float))
-    keep = ("roc_auc", "pr_auc", "lift_at_10", "brier", "base_rate", "customers")
+    risk = scored["churn_risk"].to_numpy(float)
+    btyd = scored["p_no_purchase_bgnbd"].fillna(1.0).to_numpy(float)
+    metrics = churn_metrics(y, risk)
+    baseline = churn_metrics(y, btyd)
+    keep = (
+        "roc_auc", "roc_auc_se", "roc_auc_ci95", "pr_auc", "lift_at_10", "brier", "base_rate",
+        "customers",
+    )  # fmt: skip
     return {
         "status": "computed",
         "test_cutoff": test_cut.date().isoformat(),
@@ -182,4 +188,6 @@ def _holdout(
             "model": "BG/NBD",
             **{k: baseline[k] for k in keep if k in baseline},
         },
+        # DeLong's paired test of the model's ROC AUC against BG/NBD's on the same customers.
+        "comparison": compare_roc_auc(y, risk, btyd).as_dict(),
     }
