@@ -10,6 +10,7 @@ from retento.auth.role_cli import app as role_app
 from retento.complaints.cli import app as complaints_app
 from retento.core.cli_language import LANGUAGE_OPTIONS, set_global_language, supported
 from retento.core.cli_support import console, friendly_errors
+from retento.core.cli_usage import UsageLanguageGroup
 from retento.customers.cli import app as customers_app
 from retento.dataio.cli import export_cmd, import_cmd
 from retento.demo.cli import demo as demo_cmd
@@ -21,7 +22,10 @@ from retento.surveys.cli import app as surveys_app
 from retento.work.cli import app as work_app
 
 app = typer.Typer(
-    help="Retento customer-retention system.", no_args_is_help=True, pretty_exceptions_enable=False
+    cls=UsageLanguageGroup,  # usage errors in the command line's language
+    help="Retento customer-retention system.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
 
 

@@ -11,7 +11,10 @@ from typing import NoReturn
 
 import typer
 
+from retento.core.cli_usage import UsageLanguageGroup
+
 app = typer.Typer(
+    cls=UsageLanguageGroup,  # usage errors in the command line's language, run on its own too
     help="Analyse transaction files without a database.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -7,6 +7,11 @@ In order: the global option (``retento --lang zh_CN customers ...``), else the c
 ``en*`` English; ``C``, ``POSIX`` and languages Retento does not speak decide nothing), else the
 installation's ``RETENTO_DEFAULT_LOCALE``.
 
+Usage errors (an unknown option, a missing argument, ...) may be raised while Typer parses the
+arguments, before either ``--lang`` has been acted on: ``core.cli_usage`` reads the first one as
+typed (``retento --lang zh_CN customers list --bogus`` is in Chinese), else asks
+:func:`cli_locale`.
+
 Light on purpose (``os`` and typer, which every command has loaded): ``retento analyze`` is dispatched
 before the web stack and SQLAlchemy are imported (``retento.entry``) and reads this only when
 it fails.

@@ -1,0 +1,253 @@
+"""Usage errors (an unknown option, a missing argument, a bad value, an unknown command) in
+the command line's language.
+
+Typer 0.29 ships its own copy of click whose messages are English f-strings (no gettext), and
+its few gettext calls (the "Error" panel's title, "Try ... for help.") run once, at import. So
+a usage error cannot be translated where it is written: :class:`UsageLanguageGroup`, the group
+class of the top-level apps (``retento`` and ``retento analyze``, run on its own by
+``retento.entry``), catches it on its way out and, when the language is Chinese, prints it as
+Typer would (the usage line, the help hint, the message in Rich's "Error" panel, or the plain
+``Error: ...`` without Rich) in Chinese and exits with the same status (2). The message is read
+back by its shape (:data:`SHAPES`, as ``web.i18n.translate_shaped`` reads the importer's row
+errors) and rebuilt from the Chinese of its msgid (``locale/zh_CN/LC_MESSAGES/cli_usage.po``); a
+reason inside it (pydantic's "Input should be ...", Typer's "... is not one of ...", a Retento
+message) is read the same way, else looked up in the catalogues, else left as it is. In English
+the error is re-raised and Typer prints it exactly as before.
+
+Which language: a usage error may be raised while the arguments are parsed, before the global
+``--lang`` callback or the command's own ``--lang`` has been acted on. The first ``--lang`` /
+``--locale`` on the command line that names a language Retento speaks is therefore read as
+typed (the global option comes before the command's own, as in ``cli_language.cli_locale``);
+without one, ``cli_locale`` decides (``RETENTO_LANG``, ``LC_ALL``/``LC_MESSAGES``/``LANG``,
+the installation's ``RETENTO_DEFAULT_LOCALE``). So ``retento --lang zh_CN customers list --bogus``
+is in Chinese (the global option was parsed before the subcommand failed, and would be read as
+typed even if it had not been), as are ``retento analyze clv --lang zh --bogus`` and
+``LANG=zh_CN.UTF-8 retento customers search``; ``retento --lang en ...`` stays English whatever
+the environment says.
+
+Light on purpose: the fast path of ``retento analyze`` imports this (typer only); the language
+choice, the catalogues (Babel) and Rich are imported once there is an error to print.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any, NoReturn
+
+import typer
+
+# Typer's own copy of click (``typer.BadParameter`` is its subclass of UsageError).
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
+
+
+def N_(message: str) -> str:
+    """Mark a message for the catalogues (``cli_usage.po``), as ``web.i18n.N_`` does."""
+    return message
+
+
+# What Typer adds around the message (rich_utils.RICH_HELP, ERRORS_PANEL_TITLE, the usage prefix
+# of click's HelpFormatter.write_usage, UsageError.show's "Error: ").
+USAGE = N_("Usage:")
+TRY_HELP = N_("Try %(command)s for help.")
+ERROR_TITLE = N_("Error")
+ERROR = N_("Error:")
+USAGE_PREFIX = "Usage: "
+_ARGS = "retento.cli_usage.args"  # the command line, in the contexts' shared ``meta``
+
+# A hint names a parameter: '--limit', '--customers' / '-n', 'transactions', --bogus, or with
+# Typer's "(env var: 'X')" after it.
+_NAME = r"(?P<name>(?:[^:(]|\(env var: [^)]*\))+?)"
+
+# (regular expression of an English message, its msgid): the messages of Typer 0.29.2 (its
+# click: exceptions.py, parser.py, core.py; typer/core.py, _param_types.py) and of pydantic 2
+# (Typer's coercion) that Retento's options can produce. Groups named ``reason`` are read again
+# (a reason inside a message). tests/test_cli_usage_errors_language.py exercises every one.
+SHAPES: tuple[tuple[str, str], ...] = (
+    (
+        r"No such option: (?P<name>\S+) \(Possible options: (?P<options>.+)\)",
+        N_("No such option: %(name)s (Possible options: %(options)s)"),
+    ),
+    (r"No such option: (?P<name>\S+)", N_("No such option: %(name)s")),
+    (
+        r"No such command (?P<name>.+?)\. Did you mean (?P<options>.+)\?",
+        N_("No such command %(name)s. Did you mean %(options)s?"),
+    ),
+    (r"No such command (?P<name>.+?)\.", N_("No such command %(name)s.")),
+    (r"Missing command\.", N_("Missing command.")),
+    (r"Missing argument (?P<name>.+?)\.", N_("Missing argument %(name)s.")),
+    (
+        r"Missing option (?P<name>.+?)\. Choose from:(?P<choices>\n.*)",
+        N_("Missing option %(name)s. Choose from:%(choices)s"),
+    ),
+    (r"Missing option (?P<name>.+?)\.", N_("Missing option %(name)s.")),
+    (
+        r"Got unexpected extra argument\(s\) \((?P<args>.*)\)",
+        N_("Got unexpected extra argument(s) (%(args)s)"),
+    ),
+    (
+        r"Option (?P<name>.+?) requires an argument\.",
+        N_("Option %(name)s requires an argument."),
+    ),
+    (
+        r"Option (?P<name>.+?) requires (?P<n>\d+) arguments\.",
+        N_("Option %(name)s requires %(n)s arguments."),
+    ),
+    (
+        r"Option (?P<name>.+?) does not take a value\.",
+        N_("Option %(name)s does not take a value."),
+    ),
+    (
+        r"Argument (?P<name>.+?) takes (?P<n>\d+) values\.",
+        N_("Argument %(name)s takes %(n)s values."),
+    ),
+    (
+        rf"Invalid value for {_NAME}: (?P<reason>.*)",
+        N_("Invalid value for %(name)s: %(reason)s"),
+    ),
+    (r"Invalid value: (?P<reason>.*)", N_("Invalid value: %(reason)s")),
+    # reasons
+    (
+        r"Input should be a valid integer, unable to parse string as an integer",
+        N_("Input should be a valid integer, unable to parse string as an integer"),
+    ),
+    (
+        r"Input should be a valid number, unable to parse string as a number",
+        N_("Input should be a valid number, unable to parse string as a number"),
+    ),
+    (
+        r"Input should be greater than or equal to (?P<limit>\S+)",
+        N_("Input should be greater than or equal to %(limit)s"),
+    ),
+    (
+        r"Input should be less than or equal to (?P<limit>\S+)",
+        N_("Input should be less than or equal to %(limit)s"),
+    ),
+    (
+        r"Value error, (?P<value>.+?) is not one of (?P<options>.+)\.",
+        N_("Value error, %(value)s is not one of %(options)s."),
+    ),
+    (r"path (?P<path>.+) does not exist\.", N_("path %(path)s does not exist.")),
+    (r"file (?P<path>.+) does not exist\.", N_("file %(path)s does not exist.")),
+    (r"dir (?P<path>.+) does not exist\.", N_("dir %(path)s does not exist.")),
+    # Retento's own (core.cli_language.output_locale, the global --lang of retento.cli)
+    (r"must be en or zh_CN, not (?P<value>.+)", N_("must be en or zh_CN, not %(value)s")),
+)
+
+NESTED = ("reason",)
+
+
+@cache
+def _compiled() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """:data:`SHAPES` compiled, once a message is to be read (not on every start)."""
+    return tuple((re.compile(pattern, re.S), msgid) for pattern, msgid in SHAPES)
+
+
+def said(text: str, gettext: Callable[[str], str]) -> str:
+    """``text``, an English usage message, in the language of ``gettext``: by its shape, else
+    as a message of the catalogues, else as it is."""
+    for pattern, msgid in _compiled():
+        m = pattern.fullmatch(text)
+        if m:
+            values = {k: said(v, gettext) if k in NESTED else v for k, v in m.groupdict().items()}
+            return gettext(msgid) % values
+    return gettext(text)
+
+
+def usage_locale(args: Sequence[str]) -> str:
+    """``en`` or ``zh_CN``: the language of a usage error on the command line ``args`` (see
+    above): the first ``--lang``/``--locale`` in it that Retento speaks, else ``cli_locale``."""
+    from retento.core.cli_language import LANGUAGE_OPTIONS, cli_locale, supported
+
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        name, eq, value = arg.partition("=")
+        if name in LANGUAGE_OPTIONS:
+            locale = supported(value if eq else (args[i + 1] if i + 1 < len(args) else None))
+            if locale:
+                return locale
+    return cli_locale()
+
+
+def show(exc: UsageError, locale: str, rich: bool) -> None:
+    """Print ``exc`` in ``locale`` laid out as Typer prints it (``rich_utils.rich_format_error``
+    with Rich, ``UsageError.show`` without)."""
+    from retento.core.cli_language import spaced
+    from retento.web.i18n import translate
+
+    ctx = exc.ctx
+    message = said(exc.format_message(), lambda msgid: translate(locale, msgid))
+    usage = command = None
+    if ctx is not None:
+        usage = ctx.get_usage()
+        if usage.startswith(USAGE_PREFIX):
+            usage = spaced(translate(locale, USAGE)) + usage[len(USAGE_PREFIX) :]
+        if ctx.command.get_help_option(ctx) is not None:
+            command = f"{ctx.command_path} {ctx.help_option_names[0]}"
+    if rich:
+        from rich.markup import escape
+        from rich.panel import Panel
+        from typer import rich_utils
+
+        console = rich_utils._get_rich_console(stderr=True)
+        if usage is not None:
+            console.print(rich_utils.highlighter(usage), style=rich_utils.STYLE_USAGE_COMMAND)
+        if command is not None:
+            hint = translate(locale, TRY_HELP, command=f"[blue]'{escape(command)}'[/]")
+            console.print(hint, style=rich_utils.STYLE_ERRORS_SUGGESTION)
+        console.print(
+            Panel(
+                rich_utils.highlighter(message),
+                border_style=rich_utils.STYLE_ERRORS_PANEL_BORDER,
+                title=translate(locale, ERROR_TITLE),
+                title_align=rich_utils.ALIGN_ERRORS_PANEL,
+            )
+        )
+        return
+    if usage is not None:
+        hint = translate(locale, TRY_HELP, command=f"'{command}'") + "\n" if command else ""
+        typer.echo(f"{usage}\n{hint}", err=True, color=ctx.color if ctx else None)
+    typer.echo(spaced(translate(locale, ERROR)) + message, err=True)
+
+
+class UsageLanguageGroup(TyperGroup):
+    """A Typer group whose usage errors are printed in the command line's language (see
+    above). Only the group the command line starts from prints: the errors of its subcommands
+    and sub-groups pass through it. A Chinese error ends as ``typer.Exit(2)`` (a caller with
+    ``standalone_mode=False`` gets 2 back rather than the exception); help pages, shown as
+    errors when no arguments are given, are left to Typer."""
+
+    def _usage_error(self, exc: UsageError, args: Sequence[str], top: bool) -> NoReturn:
+        if not top or isinstance(exc, NoArgsIsHelpError):
+            raise exc
+        locale = usage_locale(args)
+        if locale == "en":
+            raise exc  # Typer prints it, as it always has
+        from typer.core import HAS_RICH
+
+        show(exc, locale, HAS_RICH and self.rich_markup_mode is not None)
+        raise typer.Exit(exc.exit_code)
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: Any = None,
+        **extra: Any,
+    ) -> Any:
+        given = list(args)
+        try:
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+        except UsageError as exc:
+            self._usage_error(exc, given, top=parent is None)
+        ctx.meta.setdefault(_ARGS, given)  # shared with the sub-contexts
+        return ctx
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            self._usage_error(exc, ctx.meta.get(_ARGS, ()), top=ctx.parent is None)
