@@ -21,6 +21,10 @@ def test_score_adds_churn_risk_with_mbgnbd_and_a_horizon(cli_db):  # noqa: F811
     out = _output(r)
     assert "customers scored with mbgnbd" in out
     assert "Churn risk (60-day horizon, ChurnRiskModel):" in out
+    # The holdout line gives the AUC's 95 % interval and the paired test against BG/NBD.
+    flat = " ".join(out.split())
+    assert "Churn holdout (last 60 days): ROC AUC" in flat
+    assert "95 % CI" in flat and "difference" in flat
     with cli_db.connect() as conn:
         run_id = conn.execute(text("SELECT max(id) FROM score_runs")).scalar_one()
         n_risk, n_buyers, lo, hi = conn.execute(

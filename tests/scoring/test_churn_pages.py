@@ -7,10 +7,12 @@ import re
 import pytest
 
 from retento.analytics.churn_reasons import render_reason
+from retento.core.config import get_settings
 from retento.customers import panels
 from retento.scoring import service
 from retento.scoring.models import CustomerScore, ScoreRun
 from retento.scoring.schemas import ScoreRunCreate
+from retento.web.i18n import Formatter
 from tests.scoring.conftest import AS_OF
 from tests.web.conftest import Browser
 
@@ -160,13 +162,16 @@ def test_360_panel_shows_churn_risk_with_reasons_in_words(web, db, population, o
     assert 'id="score-churn-risk"' in page.text and "Churn risk (90 days)" in page.text
     assert f"{round(s.churn_risk * 100)} %" in page.text
     assert "P(alive) (BG/NBD)" in page.text
+    # Amounts in a reason are written as money, in the installation's currency.
+    currency = get_settings().currency
+    money = {lang: Formatter(lang, currency=currency).money for lang in ("en", "zh_CN")}
     for r in s.churn_reasons:
-        assert render_reason(r["code"], r["params"], "en") in page.text
+        assert render_reason(r["code"], r["params"], "en", money=money["en"]) in page.text
     web.post("/locale", {"lang": "zh_CN", "next": f"/customers/{s.customer_id}"})
     zh = web.get(f"/customers/{s.customer_id}")
     assert "流失风险（90 天）" in zh.text and "活跃概率（BG/NBD）" in zh.text
     for r in s.churn_reasons:
-        assert render_reason(r["code"], r["params"], "zh") in zh.text
+        assert render_reason(r["code"], r["params"], "zh", money=money["zh_CN"]) in zh.text
     # A one-time buyer's BG/NBD P(alive) of 100 % is marked, never shown as plain safety.
     once = _one_time(db, run)
     web.post("/locale", {"lang": "en", "next": "/value"})

@@ -54,6 +54,9 @@ from retento.analytics.churn_features import (
     btyd_features,
 )
 from retento.analytics.churn_reasons import tx_reason
+
+# The IBM Telco (contractual) preprocessing lives in churn_telco; re-exported (public API).
+from retento.analytics.churn_telco import TELCO_FEATURE_LABELS, telco_features
 from retento.analytics.churn_trees import FlatTrees
 
 __all__ = [
@@ -82,6 +85,10 @@ def _openmp_threads():
     """
     with threadpool_limits(limits=1):
         yield
+
+
+# Features the stacker may take as logits besides the models' (``btyd_stack``).
+_STACK_COLUMNS = ("p_no_purchase_bgnbd",)
 
 
 # -- metrics ----------------------------------------------------------------------------------
@@ -165,6 +172,11 @@ class ChurnRiskModel:
         Stack a spline logistic regression with the boosting (helps on small or nearly
         linear data such as CDNOW and Telco). ``"auto"``: only up to 100,000 training rows,
         where it is cheap and the boosting alone has the most variance.
+    btyd_stack : bool or "auto"
+        Also give the stacker the logit of BG/NBD's probability of no purchase in the horizon
+        (the feature ``p_no_purchase_bgnbd``), so that where the parametric model already ranks
+        customers well (logs close to a BG/NBD process) the calibrated risk leans on it instead
+        of on the noisier learnt models. ``"auto"``: when that column is among the features.
     n_folds : int
         Folds for the out-of-fold predictions the stacker/calibrator is fitted on. Boosting
         alone on more than 100,000 rows holds out only the first fold (a one-logit Platt
@@ -184,7 +196,11 @@ class ChurnRiskModel:
     estimators_ : list
         The boosting model and, with ``linear``, the logistic regression, fitted on all rows.
     stacker_ : LogisticRegression
-        Maps the models' logits to a calibrated probability (Platt scaling).
+        Maps the models' logits (and, with ``btyd_stack``, BG/NBD's logit) to a calibrated
+        probability (Platt scaling).
+    stack_columns_ : list of str
+        Feature columns given to the stacker as logits besides the models' (``[]`` or
+        ``["p_no_purchase_bgnbd"]``).
     oof_rows_, oof_risk_ : ndarray
         Training rows (after subsampling) held out for the stacker, and their out-of-fold
         risk.
@@ -219,6 +235,7 @@ class ChurnRiskModel:
         min_samples_leaf: int = 40,
         l2_regularization: float = 1.0,
         linear: bool | str = "auto",
+        btyd_stack: bool | str = "auto",
         n_folds: int = 3,
         max_train_rows: int = 250_000,
         random_state: int = 0,
@@ -235,6 +252,7 @@ class ChurnRiskModel:
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.linear = linear
+        self.btyd_stack = btyd_stack
         self.n_folds = n_folds
         self.max_train_rows = max_train_rows
         self.random_state = random_state
@@ -360,6 +378,24 @@ class ChurnRiskModel:
                 out[sl, 1] = ests[1].decision_function(lin.iloc[sl])
         return out
 
+    def _stack_logits(self, gb: pd.DataFrame, moved: Mapping[str, float] | None = None) -> list:
+        """The stacker's inputs besides the models' logits: logit of each ``stack_columns_``
+        column (a missing value is the training median; ``moved`` replaces a column by a value,
+        for occlusion)."""
+        out = []
+        for c in getattr(self, "stack_columns_", []):
+            if moved is not None and c in moved:
+                p = np.full(len(gb), float(moved[c]))
+            else:
+                p = gb[c].to_numpy(dtype=float)
+            p = np.clip(np.where(np.isfinite(p), p, self.baseline_[c]), 1e-6, 1.0 - 1e-6)
+            out.append(np.log(p) - np.log1p(-p))
+        return out
+
+    def _stack_input(self, logits: np.ndarray, gb: pd.DataFrame) -> np.ndarray:
+        extra = self._stack_logits(gb)
+        return np.column_stack([logits, *extra]) if extra else logits
+
     def _flat(self, est: Any) -> FlatTrees | None:
         """The boosting as :class:`FlatTrees` (exact, vectorised), or None when unsupported.
 
@@ -397,6 +433,11 @@ class ChurnRiskModel:
         prep = self._prepare(X, fitting=True)
         self.groups_ = self._default_groups()
         self.baseline_ = self._baselines(prep)
+        stackable = [c for c in _STACK_COLUMNS if c in prep.numeric]
+        wanted = bool(stackable) if self.btyd_stack == "auto" else bool(self.btyd_stack)
+        if wanted and not stackable:
+            raise ValueError("btyd_stack=True needs the feature column p_no_purchase_bgnbd")
+        self.stack_columns_ = stackable if wanted else []
         self.linear_ = bool(len(y) <= 100_000 if self.linear == "auto" else self.linear)
         n_models = 2 if self.linear_ else 1
         if groups is None:
@@ -423,7 +464,8 @@ class ChurnRiskModel:
                     ests, _Prepared(prep.gb.iloc[test], prep.numeric, prep.categorical)
                 )
             self.estimators_ = self._fit_models(prep, y)
-        oof, y_oof = oof[held_out], y[held_out]
+        oof = self._stack_input(oof[held_out], prep.gb.iloc[held_out])
+        y_oof = y[held_out]
         self.stacker_ = LogisticRegression(C=1e4, max_iter=1000).fit(oof, y_oof)
         self.oof_rows_ = held_out
         self.oof_risk_ = self.stacker_.predict_proba(oof)[:, 1]
@@ -537,7 +579,8 @@ class ChurnRiskModel:
 
     def _risk_prepared(self, prep: _Prepared) -> np.ndarray:
         with _openmp_threads():
-            return self.stacker_.predict_proba(self._logits(self.estimators_, prep))[:, 1]
+            logits = self._stack_input(self._logits(self.estimators_, prep), prep.gb)
+            return self.stacker_.predict_proba(logits)[:, 1]
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Columns: P(stays), P(churns)."""
@@ -592,11 +635,14 @@ class ChurnRiskModel:
                 lin_in = self._linear_input(prep)
                 lin = self.estimators_[1].decision_function(lin_in)
 
-            def risk_of(gb_logit: np.ndarray, lin_logit: np.ndarray | None) -> np.ndarray:
+            def risk_of(
+                gb_logit: np.ndarray, lin_logit: np.ndarray | None, stack: list
+            ) -> np.ndarray:
                 cols = [gb_logit] if lin_logit is None else [gb_logit, lin_logit]
-                return self.stacker_.predict_proba(np.column_stack(cols))[:, 1]
+                return self.stacker_.predict_proba(np.column_stack(cols + stack))[:, 1]
 
-            risk = risk_of(raw, lin)
+            stack = self._stack_logits(prep.gb)
+            risk = risk_of(raw, lin, stack)
             out = {}
             for g, cols in self.groups_.items():
                 lin_moved = lin
@@ -605,7 +651,10 @@ class ChurnRiskModel:
                     for c in cols:
                         shifted[c] = self.baseline_[c]
                     lin_moved = self.estimators_[1].decision_function(shifted)
-                out[g] = risk - risk_of(moved[g], lin_moved)
+                stack_moved = stack
+                if set(cols) & set(getattr(self, "stack_columns_", [])):
+                    stack_moved = self._stack_logits(prep.gb, {c: self.baseline_[c] for c in cols})
+                out[g] = risk - risk_of(moved[g], lin_moved, stack_moved)
         frame = pd.DataFrame(out, index=prep.gb.index)
         frame.attrs["risk"] = risk
         return frame
@@ -762,51 +811,3 @@ def _with_extra(
 
 def _signed_log(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
-
-
-# -- Telco (contractual) preprocessing -----------------------------------------------------------
-TELCO_FEATURE_LABELS: dict[str, tuple[str, str]] = {
-    "tenure": ("customer for only {value:.0f} months", "入网仅{value:.0f}个月"),
-    "Contract": ("contract: {value}", "合约类型：{value}"),
-    "MonthlyCharges": ("monthly charges of {value:,.2f}", "月费{value:,.2f}"),
-    "TotalCharges": ("total charges so far {value:,.2f}", "累计费用{value:,.2f}"),
-    "InternetService": ("internet service: {value}", "上网服务：{value}"),
-    "PaymentMethod": ("pays by {value}", "付款方式：{value}"),
-    "PaperlessBilling": ("paperless billing: {value}", "电子账单：{value}"),
-    "OnlineSecurity": ("online security: {value}", "网络安全服务：{value}"),
-    "OnlineBackup": ("online backup: {value}", "在线备份：{value}"),
-    "DeviceProtection": ("device protection: {value}", "设备保护：{value}"),
-    "TechSupport": ("tech support: {value}", "技术支持：{value}"),
-    "StreamingTV": ("streaming TV: {value}", "流媒体电视：{value}"),
-    "StreamingMovies": ("streaming movies: {value}", "流媒体电影：{value}"),
-    "PhoneService": ("phone service: {value}", "电话服务：{value}"),
-    "MultipleLines": ("multiple lines: {value}", "多线路：{value}"),
-    "SeniorCitizen": ("senior citizen: {value}", "老年用户：{value}"),
-    "Partner": ("has a partner: {value}", "有伴侣：{value}"),
-    "Dependents": ("has dependents: {value}", "有家属：{value}"),
-    "gender": ("gender: {value}", "性别：{value}"),
-}
-
-
-def telco_features(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """IBM Telco churn data to ``(X, y)`` for :meth:`ChurnRiskModel.fit`.
-
-    The documented preprocessing: ``customerID`` is dropped; ``TotalCharges`` (text, blank
-    for the 11 customers with tenure 0) becomes a number with 0 for blanks; ``SeniorCitizen``
-    (0/1) becomes "Yes"/"No"; every other text column stays a categorical feature; ``Churn``
-    ("Yes"/"No") is the label. Use with ``ChurnRiskModel(linear=True,
-    feature_labels=TELCO_FEATURE_LABELS)``.
-    """
-    needed = {"customerID", "tenure", "MonthlyCharges", "TotalCharges", "Churn"}
-    missing = needed - set(frame.columns)
-    if missing:
-        raise ValueError(f"not the Telco layout: missing {', '.join(sorted(missing))}")
-    y = (frame["Churn"].astype(str).str.strip() == "Yes").to_numpy().astype(int)
-    X = frame.drop(columns=["customerID", "Churn"]).copy()
-    X["TotalCharges"] = pd.to_numeric(X["TotalCharges"], errors="coerce").fillna(0.0)
-    if "SeniorCitizen" in X:
-        X["SeniorCitizen"] = np.where(X["SeniorCitizen"].astype(int) == 1, "Yes", "No")
-    for c in X.columns:
-        if not pd.api.types.is_numeric_dtype(X[c]):
-            X[c] = X[c].astype("string")
-    return X, y

@@ -111,10 +111,13 @@ def _print_churn(ch: dict) -> None:
         )
         hold = ch.get("holdout") or {}
         if hold.get("status") == "computed":
-            m, b = hold["metrics"], hold["baseline"]
+            m, b, d = hold["metrics"], hold["baseline"], hold["comparison"]
+            low, high = m["roc_auc_ci95"]
             console.print(
                 f"Churn holdout (last {hold['test_days']} days): ROC AUC {m['roc_auc']:.3f} "
-                f"(BG/NBD {b['roc_auc']:.3f}), PR AUC {m['pr_auc']:.3f}, lift in top 10 % "
+                f"(95 % CI {low:.3f}-{high:.3f}; BG/NBD {b['roc_auc']:.3f}; difference "
+                f"{d['roc_auc_difference']:+.3f}, 95 % CI {d['ci95'][0]:+.3f} to "
+                f"{d['ci95'][1]:+.3f}), PR AUC {m['pr_auc']:.3f}, lift in top 10 % "
                 f"{m['lift_at_10']:.2f}, Brier {m['brier']:.4f}"
             )
         else:
