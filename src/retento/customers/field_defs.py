@@ -22,7 +22,7 @@ from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.versioning import ExpectedVersion, lock_for_edit
 from retento.customers.field_models import FIELD_TYPES, CustomFieldDefinition
-from retento.customers.field_values import KEY_RE
+from retento.customers.field_values import MAX_KEY, is_key
 
 #: Defining fields is an administrator's task, like users and roles (admin only).
 MANAGE = "user:manage"
@@ -59,7 +59,7 @@ def _check_options(options: list[OptionIn] | None) -> list[OptionIn] | None:
 class FieldDefinitionCreate(BaseModel):
     key: str = Field(
         min_length=1,
-        max_length=50,
+        max_length=MAX_KEY,
         description="The key in custom_fields: lower-case letters, digits and _ (a dot "
         "separates parts, as in wallet_spend.coffee). Cannot be changed later.",
     )
@@ -75,7 +75,7 @@ class FieldDefinitionCreate(BaseModel):
     @classmethod
     def _key(cls, v: str) -> str:
         v = v.strip()
-        if not KEY_RE.match(v):
+        if not is_key(v):
             raise ValueError(
                 Msg("Use lower-case letters, digits and _ only, starting with a letter.")
             )

@@ -29,9 +29,18 @@ from retento.customers.field_models import CustomFieldDefinition
 from retento.customers.models import CUSTOM_FIELDS_JSONB, Customer
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
+MAX_KEY = 50  # field_models: String(50)
 MAX_TEXT = 1000
 YES = {"true", "yes", "y", "1", "t", "on", "x", "是", "真"}
 NO = {"false", "no", "n", "0", "f", "off", "否", "假"}
+
+
+def is_key(key: str) -> bool:
+    """Whether ``key`` is one a custom field could have (a definition's key, or a breakdown key
+    ``<key>.<part>``): lower-case letters, digits and ``_``, starting with a letter, dot-separated
+    parts, at most :data:`MAX_KEY` characters. The definitions and the file import check keys
+    with this one rule."""
+    return len(key) <= MAX_KEY and KEY_RE.fullmatch(key) is not None
 
 
 def shown_text(value: Any) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.core.errors import FieldError, InvalidInput, Msg
+from retento.customers.field_values import MAX_KEY, definitions, is_key
 from retento.dataio.bulk import insert_rows, paused_gc
 from retento.dataio.headers import CUSTOM, custom_field_names, custom_field_of, header_fields
 from retento.dataio.mapping import Converter, Mapping
@@ -58,6 +59,25 @@ class _Validated(Exception):
 # message); the rejects file words them in its reader's language (``service.rejects_csv``).
 Problem = tuple[str | None, str]
 Reject = tuple[int, list[str], tuple[Problem, ...]]
+
+
+# A ``custom.<key>`` column whose key no custom field could have (``field_values.is_key``).
+INVALID_KEY = (
+    "Column '%(column)s': '%(key)s' is not a custom field key (lower-case letters, digits and _, "
+    "starting with a letter, parts separated by a dot, at most %(max)s characters)."
+)
+
+
+def custom_key_problem(column: str, key: str) -> Msg | None:
+    """Why a customer column feeding ``custom.<key>`` is refused (``None``: it is not): a key
+    that is not one a custom field could have, by the rule an administrator's definition keys
+    follow (``customers.field_values.is_key``). The header is loosened before (``custom.Gift-Wrap``
+    is ``gift_wrap``: :func:`headers.custom_field_of`); a target a mapping names is taken as
+    written. The import wizard's mapping step refuses the same columns (it runs this header
+    check)."""
+    if is_key(key):
+        return None
+    return Msg(INVALID_KEY, column=column, key=key[:60], max=MAX_KEY)
 
 
 def _both(first: str, second: str, target: str) -> FieldError:
@@ -114,12 +134,14 @@ class ImporterBase:
         self.custom_idx: dict[str, int] = {}
         # Customers: the custom field definitions, and the header each custom column had.
         self.field_defs: list[Any] = []
+        self.field_by_key: dict[str, Any] = {}
         self.custom_source: dict[str, str] = {}
         self._unchanged_ids: set[int] = set()
 
     # ----------------------------------------------------------------- header and cells
     def _resolve_header(self) -> None:
         errors: list[FieldError] = []
+        bad_keys: list[FieldError] = []  # refused before any row is read
         mapping = self.conv.mapping
         ignored = set(IGNORED.get(self.entity, ())) | {"_error"}
         # The one header mapping of the CLI, the API and the wizard (dataio.headers): the
@@ -145,6 +167,10 @@ class ImporterBase:
                 self.source[target] = src
             elif self.entity == "customers" and target.startswith(CUSTOM):
                 key = target[len(CUSTOM) :]
+                why = custom_key_problem(src, key)
+                if why is not None:
+                    bad_keys.append(FieldError(src, why, row=1))
+                    continue
                 if key in self.custom_idx:
                     errors.append(_both(self.custom_source[key], src, target))
                     continue
@@ -172,15 +198,21 @@ class ImporterBase:
                     entity=self.entity,
                 ),
                 field=errors[0].field,
-                errors=errors,
+                errors=errors + bad_keys,
+            )
+        if bad_keys:
+            # The first names its column and reason; with more, every one is listed.
+            raise InvalidInput(
+                bad_keys[0].message,
+                field=bad_keys[0].field,
+                errors=bad_keys if len(bad_keys) > 1 else [],
             )
         self.ncols = len(self.table.header)
 
     def _custom_field_names(self) -> dict[str, str]:
         """Header (case-folded) → key of each custom field definition (``headers``)."""
-        from retento.customers.field_values import definitions
-
         self.field_defs = definitions(self.session)
+        self.field_by_key = {d.key: d for d in self.field_defs}
         return custom_field_names(self.field_defs)
 
     def col(self, name: str) -> str:

@@ -12,7 +12,7 @@ from retento.core.db import utcnow
 from retento.core.errors import InvalidInput, Msg
 from retento.core.limits import check_custom_fields, check_json_depth
 from retento.core.validation import FUTURE_SLACK, check_day, check_phone, not_after_tomorrow
-from retento.customers.field_values import convert, shown_text
+from retento.customers.field_values import convert, defined_for, shown_text
 from retento.customers.models import KINDS, PARTY_TYPES, Customer, CustomerTag
 from retento.dataio.import_base import (
     CHUNK,
@@ -279,18 +279,20 @@ class RecordsImport(ImporterBase):
     def _typed_custom(
         self, custom: dict[str, Any] | None, extra: dict[str, str], problems: list[RowProblem]
     ) -> tuple[dict[str, Any] | None, dict[str, Any], dict[str, tuple[str, Any]]]:
-        """Convert the values of defined, active fields to their stored shape (a choice may be
-        given by its label in either language); a bad one is a problem naming its column. Keys
-        of no active definition are set aside as ``{key: (column, value)}``: allowed only where
-        the customer already stores that value (``_check_legacy``)."""
-        active = {d.key: d for d in self.field_defs if d.active}
+        """Convert the values of active fields to their stored shape (a choice may be given by
+        its label in either language), and those of their breakdown keys ``<key>.<part>`` with
+        the field's type, as the API does (``field_values.defined_for``: ``wallet_spend.coffee``
+        is a number when ``wallet_spend`` is one); a bad one is a problem naming its column.
+        Keys of no active definition are set aside as ``{key: (column, value)}``
+        (``_check_legacy``)."""
+        by_key = self.field_by_key
         legacy: dict[str, tuple[str, Any]] = {}
 
         def typed(values: dict[str, Any], column) -> dict[str, Any]:
             out: dict[str, Any] = {}
             for key, value in values.items():
-                d = active.get(key)
-                if d is None:
+                d = defined_for(by_key, key)
+                if d is None or not d.active:
                     legacy[key] = (column(key), value)
                     continue
                 try:
@@ -307,13 +309,13 @@ class RecordsImport(ImporterBase):
         return custom, typed(extra, self._custom_column), legacy
 
     def _check_legacy(self, records: list, existing: dict[str, Any]) -> list:
-        """Keys of no active field. A retired field's value is refused unless the customer
-        already stores that very value (an exported file imported again). Keys no definition
-        names at all are stored as "other fields", as imports always did (``custom.<key>``
-        columns of existing files and mappings keep working; the API and the form refuse them).
-        """
+        """Keys of no active field. A retired field's value (or its breakdown key's) is refused
+        unless the customer already stores that very value (an exported file imported again).
+        Keys no definition governs at all are stored as "other fields", as text as read, as
+        imports always did (``custom.<key>`` columns of existing files and mappings keep
+        working; the API and the form refuse them)."""
         kept = []
-        retired = {d.key for d in self.field_defs if not d.active}
+        by_key = self.field_by_key
         for line, cells, rec in records:
             legacy = rec.pop("_legacy", None) or {}
             old = existing.get(rec["external_id"])
@@ -326,7 +328,7 @@ class RecordsImport(ImporterBase):
                 ):
                     rec["_custom"][1][key] = stored[key]  # kept as stored (a number stays one)
                     continue
-                if key not in retired:
+                if defined_for(by_key, key) is None:
                     rec["_custom"][1][key] = value
                     continue
                 why = Msg("This field is retired: its value can be kept or removed only.")

@@ -21,6 +21,7 @@ from retento.dataio import service, wizard
 from retento.dataio.messages import translate
 from retento.dataio.models import ImportJob
 from retento.dataio.schemas import COLUMNS, ENTITIES
+from retento.dataio.wizard_custom import undefined_targets
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.nav import NavItem, register_nav
@@ -258,10 +259,12 @@ def upload(request: Request, form: PageForm, session: DbSession, user: PageUser)
 
 # ------------------------------------------------------------------------- step 2
 def _field_choices(
-    request: Request, job: ImportJob
+    request: Request, job: ImportJob, header: list[str], mapping: dict[str, str | None]
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """The mapping step's choices as ``(code, text)``: the entity's fields, and (customers) the
-    custom fields as ``custom.<key>`` with their label in the reader's language."""
+    custom fields as ``custom.<key>``: the defined ones with their label in the reader's
+    language, then the keys no field defines that the file's ``custom.<key>`` headers or the
+    ``mapping`` name, as the CLI imports them (``wizard_custom.undefined_targets``)."""
     fields = [
         (
             c.name,
@@ -272,22 +275,35 @@ def _field_choices(
     ]
     locale = request_locale(request)
     retired = tr(request, "retired")
+    defs = wizard.custom_fields(object_session(job), job.entity)
     custom = [
         (
             f"custom.{d.key}",
             f"{d.label_for(locale)} · {d.key}" + ("" if d.active else f" ({retired})"),
         )
-        for d in wizard.custom_fields(object_session(job), job.entity)
+        for d in defs
     ]
+    # The key first, so that a narrow drop-down still shows which key it is.
+    by_key = {d.key: d for d in defs}
+    for target in undefined_targets(job.entity, header, mapping.values(), defs):
+        key = target[len("custom.") :]
+        owner = by_key.get(key.split(".", 1)[0])
+        if owner is not None:
+            text = tr(
+                request, "%(key)s (breakdown of %(field)s)", key=key, field=owner.label_for(locale)
+            )
+        else:
+            text = tr(request, "%(key)s (not defined)", key=key)
+        custom.append((target, text))
     return fields, custom
 
 
 def _columns_view(request: Request, job: ImportJob) -> list[tuple[str, str | None]]:
     """Each column of the file with the field it feeds as the mapping step words it (``None``:
     not imported), for the check step."""
-    fields, custom = _field_choices(request, job)
-    text = dict(fields + custom)
     columns = (job.mapping or {}).get("columns") or {}
+    fields, custom = _field_choices(request, job, list(columns), columns)
+    text = dict(fields + custom)
     return [(src, text.get(dst, dst) if dst else None) for src, dst in columns.items()]
 
 
@@ -306,7 +322,7 @@ def _mapping_page(
     timezone = (job.mapping or {}).get("timezone") or _installation_tz(request)
     if submitted is not None:
         mapping, timezone = submitted
-    fields, custom = _field_choices(request, job)
+    fields, custom = _field_choices(request, job, header, mapping)
     return render(
         request,
         "dataio/mapping.html",

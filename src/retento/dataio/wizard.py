@@ -36,18 +36,13 @@ from retento.core.hooks import emit
 from retento.customers.field_models import CustomFieldDefinition
 from retento.customers.field_values import definitions
 from retento.dataio import service
-from retento.dataio.headers import (
-    CUSTOM,
-    FieldDefinition,
-    custom_field_names,
-    custom_field_of,
-    header_fields,
-)
+from retento.dataio.headers import FieldDefinition, custom_field_names, header_fields
 from retento.dataio.importer import Importer
 from retento.dataio.mapping import Mapping, installation_timezone
 from retento.dataio.models import ImportJob
 from retento.dataio.readers import open_table
-from retento.dataio.schemas import COLUMNS, ENTITIES
+from retento.dataio.schemas import ENTITIES
+from retento.dataio.wizard_custom import check_targets, suggested
 from retento.web.i18n import N_
 from retento.work import queue
 from retento.work.queue import WorkContext, work_kind
@@ -201,18 +196,16 @@ def guess_mapping(
     entity: str, header: list[str], defs: Iterable[FieldDefinition] = ()
 ) -> dict[str, str | None]:
     """Source column → field, as the CLI and the API read the file without a mapping
-    (``headers.header_fields``: same name loosely, else a header word; else the defined custom
-    field ``custom.<key>`` the header names by key or label), the first column of a field
-    keeping it: the mapping step's starting point."""
+    (``headers.header_fields``: same name loosely, else a header word; else, for customers, the
+    custom field ``custom.<key>`` the header names: a defined one by key or label, or the key of
+    a ``custom.<key>`` header the importer accepts, ``wizard_custom.suggested``), the first
+    column of a field keeping it: the mapping step's starting point."""
     names = custom_field_names(defs)
-    defined = set(names.values())
     out: dict[str, str | None] = {}
     taken: set[str] = set()
     for src, target in header_fields(entity, header).items():
-        if target is None and names:
-            custom = custom_field_of(src, names)
-            # Only a defined field can be chosen in the mapping step.
-            target = custom if custom and custom[len(CUSTOM) :] in defined else None
+        if target is None and entity == "customers":
+            target = suggested(src, names)
         out[src] = None if target in taken else target
         if target:
             taken.add(target)
@@ -235,14 +228,8 @@ def save_mapping(
     an empty ``timezone`` is the installation's."""
     if job.status not in ("uploaded", "validated", "failed") or job.phase == "running":
         raise InvalidInput("This import has already run; upload the file again.", field="file")
-    fields = {c.name for c in COLUMNS[job.entity]}
-    fields |= {f"{CUSTOM}{d.key}" for d in custom_fields(session, job.entity)}
-    for src, dst in columns.items():
-        if dst is not None and dst not in fields:
-            raise InvalidInput(
-                Msg("'%(field)s' is not a field of %(entity)s.", field=dst, entity=job.entity),
-                field=src,
-            )
+    # A target that is no field; the custom keys are checked by the importer's header check.
+    check_targets(job.entity, columns)
     mapping = Mapping(
         columns=dict(columns),
         timezone=timezone or installation_timezone(),
