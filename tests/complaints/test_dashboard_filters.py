@@ -155,13 +155,21 @@ def test_page_filters_every_figure(client, db, users, shop):
 @pytest.mark.parametrize(
     ("locale", "query", "message"),
     [
-        ("en", "period=custom&from=soon&to=2024-01-01", "from must be a date as YYYY-MM-DD."),
-        ("zh_CN", "period=custom&from=soon&to=2024-01-01", "from 必须是 YYYY-MM-DD 格式的日期。"),
+        (
+            "en",
+            "period=custom&from=soon&to=2024-01-01",
+            "From (from) must be a date as YYYY-MM-DD.",
+        ),
+        (
+            "zh_CN",
+            "period=custom&from=soon&to=2024-01-01",
+            "开始日期（from）必须是 YYYY-MM-DD 格式的日期。",
+        ),
         ("en", "period=custom&from=2024-05-01&to=2024-04-01", "The last day comes before"),
         ("zh_CN", "period=custom&from=2024-05-01&to=2024-04-01", "最后一天早于第一天。"),
         ("en", "category=nope", "Unknown complaint category"),
         ("zh_CN", "category=nope", "未知的投诉类别"),
-        ("en", "segment=value_class:gold", "segment must be one of value_class"),
+        ("en", "segment=value_class:gold", "Segment (segment) must be one of the segments"),
         ("zh_CN", "channel=fax", "channel 必须是"),
     ],
 )

@@ -122,8 +122,8 @@ def test_create_names_missing_prices_and_speaks_chinese_about_bad_ones(web, db, 
     bad = web.post(
         "/products/new", {"name": "Oolong", "unit_price": "1,000.005", "unit_cost": "Infinity"}
     )
-    assert bad.status_code == 422 and "金额最多只能有两位小数" in bad.text
-    assert "请输入有效的金额" in bad.text
+    assert bad.status_code == 422 and "标价最多只能有两位小数。" in bad.text
+    assert "单位成本必须是金额，例如 12.50。" in bad.text
     assert db.query(Product).filter_by(name="Oolong").count() == 0
 
 

@@ -208,11 +208,15 @@ def test_comments_csv_keeps_the_filters(client, db, users, survey):
             "The last day comes before the first day.",
         ),
         ("zh_CN", "period=custom&from=2026-02-01&to=2026-01-01", "最后一天早于第一天。"),
-        ("en", "period=custom&from=someday&to=2026-01-01", "from must be a date as YYYY-MM-DD."),
+        (
+            "en",
+            "period=custom&from=someday&to=2026-01-01",
+            "From (from) must be a date as YYYY-MM-DD.",
+        ),
         ("en", "channel=fax", "channel must be one of online, phone, mail, onsite."),
         ("zh_CN", "channel=fax", "channel 必须是以下之一：online, phone, mail, onsite。"),
-        ("en", "segment=value_class:gold", "segment must be one of value_class"),
-        ("en", "period=7", "period must be one of 30, 90, 365, all or custom."),
+        ("en", "segment=value_class:gold", "Segment (segment) must be one of the segments"),
+        ("en", "period=7", "Period (period) must be one of: Last 30 days, Last 90 days,"),
     ],
 )
 def test_bad_page_filters_give_the_page_back(client, db, users, survey, locale, query, message):

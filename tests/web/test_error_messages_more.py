@@ -95,8 +95,8 @@ def test_basket_parameters_out_of_range_name_the_range(client, db, users, zh):
     web = _as(client, db, users, "analyst", zh)
     r = web.post("/insights/baskets/run", {"level": "product", "min_support": "5"})
     assert r.status_code == 422
-    assert ("min_support 必须大于 0.0 且不超过 1.0。" in r.text) == zh
-    assert ("min_support must be above 0.0 and at most 1.0." in r.text) == (not zh)
+    assert ("最小支持度必须大于 0 且不超过 1。" in r.text) == zh
+    assert ("Minimum support must be above 0 and at most 1." in r.text) == (not zh)
 
 
 @pytest.mark.parametrize("zh", [False, True])

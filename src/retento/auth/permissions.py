@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from retento.core.errors import Forbidden, Msg
+from retento.auth.permission_labels import LABELS as PERMISSION_LABELS
+from retento.core.errors import Forbidden, Msg, Named
+from retento.web.labels import label_msgid
 
 if TYPE_CHECKING:
     from retento.auth.models import User
@@ -141,10 +143,10 @@ DESCRIPTIONS = {
 
 
 class CustomRoles:
-    """The custom roles a process knows: name -> permissions, name -> scope and name -> base
-    role."""
+    """The custom roles a process knows: name -> permissions, name -> scope, name -> base
+    role and name -> Chinese name."""
 
-    __slots__ = ("stamp", "permissions", "scopes", "bases")
+    __slots__ = ("stamp", "permissions", "scopes", "bases", "names_zh")
 
     def __init__(
         self,
@@ -152,11 +154,13 @@ class CustomRoles:
         permissions: dict[str, frozenset[str]],
         scopes: dict[str, str],
         bases: dict[str, str] | None = None,
+        names_zh: dict[str, str] | None = None,
     ):
         self.stamp = stamp
         self.permissions = permissions
         self.scopes = scopes
         self.bases = bases or {}
+        self.names_zh = names_zh or {}
 
 
 _custom = CustomRoles(None, {}, {})
@@ -175,10 +179,11 @@ def install_custom_roles(
     permissions: dict[str, frozenset[str]],
     scopes: dict[str, str],
     bases: dict[str, str] | None = None,
+    names_zh: dict[str, str] | None = None,
 ) -> None:
     """Replace this process's custom roles (auth.roles loads them)."""
     global _custom
-    _custom = CustomRoles(stamp, permissions, scopes, bases)
+    _custom = CustomRoles(stamp, permissions, scopes, bases, names_zh)
 
 
 def custom_roles() -> CustomRoles:
@@ -256,13 +261,34 @@ def can(user: User, verb: str) -> bool:
     return verb in _custom.permissions.get(role, ())
 
 
+def role_name(role: str) -> str:
+    """``role`` as people know it, inside a ``Msg``: a built-in role by its label ("Service
+    agent" / "客服专员"), a custom role by its name (its Chinese name in Chinese, when it has
+    one), anything else as it is."""
+    if role in ROLES:
+        return Msg(label_msgid("role", role))
+    if role in _custom.permissions:
+        return Named(role, zh_CN=_custom.names_zh.get(role, ""))
+    return role
+
+
+def permission_name(verb: str) -> str:
+    """``verb`` by its label on the Roles page ("Manage users and roles"), inside a ``Msg``."""
+    return Msg(PERMISSION_LABELS.get(verb, verb))
+
+
 def require(user: User, verb: str) -> None:
-    """Raise ``Forbidden`` unless the role may use ``verb``."""
+    """Raise ``Forbidden`` unless the role may use ``verb``: the message names the role and the
+    permission as the Roles page does, the API's problem adds both codes."""
     if not can(user, verb):
         raise Forbidden(
             Msg(
-                "Role '%(role)s' may not %(action)s.", role=user.role, action=verb.replace(":", " ")
-            )
+                "The role %(role)s may not: %(permission)s.",
+                role=role_name(user.role),
+                permission=permission_name(verb),
+            ),
+            permission=verb,
+            role=user.role,
         )
 
 

@@ -64,12 +64,15 @@ def sync(session: Session) -> None:
 
 
 def load(session: Session, stamp: str | None) -> None:
-    rows = session.execute(select(Role.name, Role.permissions, Role.scope, Role.base_role)).all()
+    rows = session.execute(
+        select(Role.name, Role.permissions, Role.scope, Role.base_role, Role.name_zh)
+    ).all()
     permissions.install_custom_roles(
         stamp,
-        {name: frozenset(p for p in perms or () if p in MATRIX) for name, perms, _, _ in rows},
-        {name: scope for name, _, scope, _ in rows},
-        {name: base for name, _, _, base in rows},
+        {name: frozenset(p for p in perms or () if p in MATRIX) for name, perms, *_ in rows},
+        {name: scope for name, _, scope, *_ in rows},
+        {name: base for name, _, _, base, _ in rows},
+        {name: zh or "" for name, *_, zh in rows},
     )
 
 

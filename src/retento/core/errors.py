@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,36 @@ class Term(str):
         return obj
 
 
+class Terms(str):
+    """Several stored codes inside a ``Msg``: the codes joined by ", " in the English text
+    (``vip, major``), their labels (msgids) joined the reader's way in a translated one
+    ("VIP、大客户"). Each item is a ``Term``, a code, or a ``(code, label)`` pair."""
+
+    terms: tuple[Term, ...]
+
+    def __new__(cls, items: Iterable[Term | str | tuple[str, str]]) -> Terms:
+        terms = tuple(
+            t if isinstance(t, Term) else Term(*t) if isinstance(t, tuple) else Term(t)
+            for t in items
+        )
+        obj = super().__new__(cls, ", ".join(terms))
+        obj.terms = terms
+        return obj
+
+
+class Named(str):
+    """A name someone gave a record in each language (a custom role's English and Chinese
+    names) inside a ``Msg``: the English name in the English text, the one of the reader's
+    language (``names[locale]``) in a translated one, the English one where that is empty."""
+
+    names: dict[str, str]
+
+    def __new__(cls, name: str, **names: str) -> Named:
+        obj = super().__new__(cls, name)
+        obj.names = {k: v for k, v in names.items() if v}
+        return obj
+
+
 @dataclass
 class FieldError:
     """One reason an input was rejected; ``row`` is set for file imports (1-based line)."""
@@ -56,9 +87,17 @@ class FieldError:
             out["value"] = str(self.value)[:200]
         return out
 
+    def refuse(self) -> InvalidInput:
+        """This problem as the 422 to raise."""
+        return InvalidInput(self.message, field=self.field, errors=[self])
+
 
 class RetentoError(Exception):
     """Base error: an HTTP status, a stable machine code and a human message."""
+
+    # Extension members of the problem (RFC 9457 §3.2) a subclass adds, e.g. the permission a
+    # 403 refused: stable codes for programs next to the human ``detail``.
+    extensions: dict[str, Any]
 
     def __init__(
         self,
@@ -74,6 +113,7 @@ class RetentoError(Exception):
         self.message = message
         self.field = field
         self.errors = list(errors or [])
+        self.extensions = {}
 
     def __str__(self) -> str:
         where = f" (field: {self.field})" if self.field else ""
@@ -92,6 +132,8 @@ class RetentoError(Exception):
             body["field"] = self.field
         if self.errors:
             body["errors"] = [e.as_dict() for e in self.errors]
+        for key, value in getattr(self, "extensions", {}).items():
+            body.setdefault(key, value)
         return body
 
 
@@ -114,10 +156,68 @@ class Conflict(RetentoError):
 
 
 class Forbidden(RetentoError):
-    def __init__(self, message: str = "You are not allowed to do this."):
+    """403; ``permission`` and ``role`` (codes) go into the API's problem next to the message,
+    which names them by their labels."""
+
+    def __init__(
+        self,
+        message: str = "You are not allowed to do this.",
+        *,
+        permission: str | None = None,
+        role: str | None = None,
+    ):
         super().__init__(403, "forbidden", message)
+        if permission is not None:
+            self.extensions["permission"] = permission
+        if role is not None:
+            self.extensions["role"] = role
 
 
 class Unauthorized(RetentoError):
     def __init__(self, message: str = "Log in or send a valid bearer token."):
         super().__init__(401, "unauthorized", message)
+
+
+# Query parameters and fields a person did not type by hand (a link, a hidden input): the
+# message names them as the page labels them and as they are sent, in the reader's language.
+
+
+def param(name: str, label: str) -> Msg:
+    """A query parameter (or a field the reader cannot see) named as the page labels it, with
+    the name it is sent as: "Value class (value_class)"; ``label`` is a msgid."""
+    return Msg("%(label)s (%(name)s)", label=Msg(label), name=name)
+
+
+def choice_error(
+    name: str, label: str, choices: Iterable[Term | str | tuple[str, str]]
+) -> FieldError:
+    """``name`` is not one of ``choices`` (codes, or ``(code, label msgid)`` pairs): "Value
+    class (value_class) must be one of: VIP, Major, …" (the codes in the English text)."""
+    return FieldError(
+        name,
+        Msg(
+            "%(field)s must be one of: %(choices)s.",
+            field=param(name, label),
+            choices=Terms(choices),
+        ),
+    )
+
+
+def number_error(name: str, label: str, *, whole: bool = False) -> FieldError:
+    """``name`` is not a number (``whole``: not a whole number, e.g. a record's id)."""
+    if whole:
+        return FieldError(name, Msg("%(field)s must be a whole number.", field=param(name, label)))
+    return FieldError(name, Msg("%(field)s must be a number.", field=param(name, label)))
+
+
+def range_error(name: str, label: str, low: Any, top: Any) -> FieldError:
+    """``name`` is outside ``low`` … ``top`` (both allowed)."""
+    return FieldError(
+        name,
+        Msg(
+            "%(field)s must be between %(low)s and %(top)s.",
+            field=param(name, label),
+            low=low,
+            top=top,
+        ),
+    )

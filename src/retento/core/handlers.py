@@ -69,7 +69,9 @@ def validation_to_error(exc: RequestValidationError) -> RetentoError:
     first = errors[0] if errors else FieldError(None, "invalid input")
     message = first.message
     if first.field:
-        message = Msg("%(field)s: %(message)s", field=first.field, message=first.message)
+        # The message as a Msg of its own, so a page translates it too (pydantic's English
+        # sentences are in the catalogues), not only the "field: message" around it.
+        message = Msg("%(field)s: %(message)s", field=first.field, message=Msg(first.message))
     return InvalidInput(message, field=first.field, errors=errors)
 
 

@@ -29,6 +29,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "unauthorized, rate_limited, method_not_allowed, internal_error …",
         },
         "field": {"type": "string", "description": "The first field at fault, dotted path."},
+        "permission": {
+            "type": "string",
+            "description": "403: the permission the role lacks, e.g. customer:create.",
+        },
+        "role": {"type": "string", "description": "403: the role that lacks it."},
         "errors": {
             "type": "array",
             "items": {

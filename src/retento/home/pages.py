@@ -11,8 +11,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
+from retento.auth.permissions import role_name
 from retento.core.deps import DbSession
-from retento.core.errors import Forbidden, InvalidInput, Msg
+from retento.core.errors import Forbidden, Msg, Term, choice_error
 from retento.home import queries
 from retento.scoring import pages_filtered
 from retento.web.charts import grid
@@ -68,13 +69,23 @@ def home(request: Request, session: DbSession, user: PageUser) -> Response:
     """The start page: the dashboard of the user's role (or the permitted one chosen)."""
     allowed = queries.views_for(user)
     if not allowed:
-        raise Forbidden(Msg("Role '%(role)s' has no home dashboard.", role=user.role))
+        raise Forbidden(
+            Msg("The role %(role)s has no home dashboard.", role=role_name(user.role)),
+            role=user.role,
+        )
     view = request.query_params.get("view", "").strip() or allowed[0]
     if view not in queries.VIEWS:
-        raise InvalidInput("view must be manager, agent or analyst.", field="view")
+        raise choice_error(
+            "view", N_("Dashboard"), [(v, VIEW_TITLES[v]) for v in queries.VIEWS]
+        ).refuse()
     if view not in allowed:
         raise Forbidden(
-            Msg("Role '%(role)s' may not open the %(view)s dashboard.", role=user.role, view=view)
+            Msg(
+                "The role %(role)s may not open this dashboard: %(view)s.",
+                role=role_name(user.role),
+                view=Term(view, VIEW_TITLES[view]),
+            ),
+            role=user.role,
         )
     f = pages_filtered.parse(request, default_period="30")
     now = datetime.now(UTC)

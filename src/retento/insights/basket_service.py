@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from retento.analytics.basket import BasketAnalysis, OrderLines
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import InvalidInput, Msg
+from retento.core.errors import InvalidInput, Msg, Term, Terms
 from retento.insights import runs
 from retento.insights.models import InsightRun
 from retento.orders.models import Order, OrderLine
@@ -34,10 +34,35 @@ TOP_RULES = 500
 CROSS_SELL = 5
 
 
+# The run form's labels: a refused value names its field as the form does (the code in the
+# API's English text).
+FIELD_LABELS = {
+    "level": N_("Items"),
+    "min_support": N_("Minimum support"),
+    "min_confidence": N_("Minimum confidence"),
+    "max_len": N_("Most items in a rule"),
+    "max_itemsets": N_("Most itemsets"),
+    "time_budget": N_("Time limit (seconds)"),
+    "since": N_("Orders since"),
+}
+LEVEL_LABELS = {"product": N_("Products"), "category": N_("Categories")}
+
+
+def _field(name: str) -> Term:
+    return Term(name, FIELD_LABELS.get(name))
+
+
 def check_params(params: dict[str, Any]) -> dict[str, Any]:
     level = params.get("level", "product")
     if level not in LEVELS:
-        raise InvalidInput("level must be product or category.", field="level")
+        raise InvalidInput(
+            Msg(
+                "%(field)s must be one of: %(choices)s.",
+                field=_field("level"),
+                choices=Terms(LEVEL_LABELS.items()),
+            ),
+            field="level",
+        )
 
     def number(field: str, default: float, lo: float, hi: float, lo_open: bool = False) -> float:
         raw = params.get(field, default)
@@ -45,7 +70,7 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
             value = float(raw)
         except (TypeError, ValueError):
             raise InvalidInput(
-                Msg("%(field)s must be a number.", field=field), field=field
+                Msg("%(field)s must be a number.", field=_field(field)), field=field
             ) from None
         if not math.isfinite(value) or value > hi or value < lo or (lo_open and value == lo):
             template = (
@@ -53,7 +78,8 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
                 if lo_open
                 else N_("%(field)s must be at least %(lo)s and at most %(hi)s.")
             )
-            raise InvalidInput(Msg(template, field=field, lo=lo, hi=hi), field=field)
+            bounds = {"lo": format(lo, "g"), "hi": format(hi, "g")}
+            raise InvalidInput(Msg(template, field=_field(field), **bounds), field=field)
         return value
 
     min_support = number("min_support", 0.01, 0.0, 1.0, lo_open=True)
@@ -66,7 +92,10 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
         try:
             since = date.fromisoformat(str(since)).isoformat()
         except ValueError:
-            raise InvalidInput("since must be a date as YYYY-MM-DD.", field="since") from None
+            raise InvalidInput(
+                Msg("%(field)s must be a date as YYYY-MM-DD.", field=_field("since")),
+                field="since",
+            ) from None
     return {
         "level": level,
         "min_support": min_support,

@@ -21,12 +21,13 @@ from retento.analytics.next_item import NextItemRecommender, evaluate_next_item
 from retento.analytics.sequences import PurchaseSequences, frequent_sequences
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import InvalidInput, Msg
+from retento.core.errors import InvalidInput, Msg, Term, Terms
 from retento.insights import runs
-from retento.insights.basket_service import _names
+from retento.insights.basket_service import LEVEL_LABELS, _names
 from retento.insights.models import InsightRun
 from retento.orders.models import Order, OrderLine
 from retento.products.models import Product
+from retento.web.i18n import N_
 
 KIND = "sequences"
 LEVELS = ("product", "category")
@@ -36,28 +37,52 @@ TOP_NEXT = 100
 HIT_K = 5
 
 
+# The run form's labels: a refused value names its field as the form does (the code in the
+# API's English text).
+FIELD_LABELS = {
+    "level": N_("Items"),
+    "min_support": N_("Minimum support"),
+    "max_len": N_("Most items in a sequence"),
+    "max_gap_days": N_("Most days between steps"),
+    "holdout_days": N_("Days held out for the test"),
+    "max_patterns": N_("Most sequences"),
+    "time_budget": N_("Time limit (seconds)"),
+}
+
+
+def _field(name: str) -> Term:
+    return Term(name, FIELD_LABELS.get(name))
+
+
 def check_params(params: dict[str, Any]) -> dict[str, Any]:
     level = params.get("level", "product")
     if level not in LEVELS:
-        raise InvalidInput("level must be product or category.", field="level")
+        raise InvalidInput(
+            Msg(
+                "%(field)s must be one of: %(choices)s.",
+                field=_field("level"),
+                choices=Terms(LEVEL_LABELS.items()),
+            ),
+            field="level",
+        )
 
     def number(field: str, default: Any, lo: float, hi: float, *, optional: bool = False):
         raw = params.get(field, default)
         if raw is None or raw == "":
             if optional:
                 return None
-            raise InvalidInput(Msg("%(field)s is required.", field=field), field=field)
+            raise InvalidInput(Msg("%(field)s is required.", field=_field(field)), field=field)
         try:
             value = float(raw)
         except (TypeError, ValueError):
             raise InvalidInput(
-                Msg("%(field)s must be a number.", field=field), field=field
+                Msg("%(field)s must be a number.", field=_field(field)), field=field
             ) from None
         if not math.isfinite(value) or not lo <= value <= hi:
             raise InvalidInput(
                 Msg(
                     "%(field)s must be between %(lo)s and %(hi)s.",
-                    field=field,
+                    field=_field(field),
                     lo=format(lo, "g"),
                     hi=format(hi, "g"),
                 ),
@@ -67,7 +92,9 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
 
     min_support = number("min_support", 0.01, 0.0, 1.0)
     if min_support == 0:
-        raise InvalidInput("min_support must be above 0.", field="min_support")
+        raise InvalidInput(
+            Msg("%(field)s must be above 0.", field=_field("min_support")), field="min_support"
+        )
     max_len = int(number("max_len", 3, 2, 6))
     max_gap_days = number("max_gap_days", None, 0, 3650, optional=True)
     holdout_days = int(number("holdout_days", 90, 7, 730))

@@ -11,7 +11,14 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
-from retento.core.errors import InvalidInput, Msg, NotFound, RetentoError
+from retento.core.errors import (
+    InvalidInput,
+    Msg,
+    NotFound,
+    RetentoError,
+    choice_error,
+    number_error,
+)
 from retento.insights import runs
 from retento.insights.models import InsightRun
 from retento.web.i18n import N_
@@ -133,6 +140,14 @@ def chosen_run(
     return run, (runs.state(run) if run else "")
 
 
+# What a download without ``?run=`` says when no run of its kind has succeeded yet.
+NO_RUN_YET = {
+    "segments": N_("There is no segmentation run yet: run a segmentation first."),
+    "basket": N_("There is no market-basket run yet: run a basket analysis first."),
+    "sequences": N_("There is no purchase-sequence run yet: run a sequence analysis first."),
+}
+
+
 def export_run(request: Request, session: Session, kind: str) -> InsightRun:
     """The succeeded run a CSV download reads: ``?run=`` as on the page, else the latest
     successful one. Unlike the page, a bad ``run`` is an error naming it (422, or 404 for a run
@@ -140,14 +155,15 @@ def export_run(request: Request, session: Session, kind: str) -> InsightRun:
     raw = request.query_params.get("run", "").strip()
     if raw:
         if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
-            raise InvalidInput(Msg("run must be a run number"), field="run")
+            raise number_error("run", N_("Insight run"), whole=True).refuse()
         run = session.get(InsightRun, int(raw))
         if run is None or run.kind != kind:
             raise NotFound("Insight run", raw, field="run")
     else:
         run = runs.latest_run(session, kind)
         if run is None:
-            raise NotFound("Insight run", "latest", field="run")
+            message = NO_RUN_YET.get(kind, N_("There is no finished run of this analysis yet."))
+            raise RetentoError(404, "not_found", message, field="run")
     if runs.state(run) != "succeeded":
         raise InvalidInput(Msg("Run %(id)s has no result to download.", id=run.id), field="run")
     return run
@@ -158,7 +174,5 @@ def export_table(request: Request, tables: tuple[str, ...]) -> str:
     is a 422 naming ``table``."""
     table = request.query_params.get("table", "").strip() or tables[0]
     if table not in tables:
-        raise InvalidInput(
-            Msg("table must be one of %(choices)s.", choices=", ".join(tables)), field="table"
-        )
+        raise choice_error("table", N_("Table"), tables).refuse()
     return table

@@ -19,7 +19,7 @@ from retento.analytics.loyalty import DIMENSIONS, LOYALTY_TYPES
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
-from retento.core.errors import InvalidInput, Msg
+from retento.core.errors import InvalidInput, choice_error
 from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.customers.panels import Panel, register_panel
@@ -143,10 +143,9 @@ def _filters(request: Request) -> tuple[str, str, dict[str, float] | None]:
     """``show`` (trap, all or a type) and the raw and parsed index weights of the query."""
     show = request.query_params.get("show", SHOW_TRAP).strip() or SHOW_TRAP
     if show not in (SHOW_TRAP, SHOW_ALL, *LOYALTY_TYPES):
-        raise InvalidInput(
-            Msg("show must be trap, all or one of %(choices)s", choices=", ".join(LOYALTY_TYPES)),
-            field="show",
-        )
+        shows = [(SHOW_TRAP, N_("Satisfaction trap")), (SHOW_ALL, N_("All customers"))]
+        shows += [(t, label_msgid("loyalty_type", t)) for t in LOYALTY_TYPES]
+        raise choice_error("show", N_("Show"), shows).refuse()
     raw = request.query_params.get("weights", "").strip()
     if len(raw) > 200:
         raise InvalidInput("weights is too long", field="weights")

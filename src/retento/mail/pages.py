@@ -6,7 +6,7 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 
 from retento.core.deps import DbSession
-from retento.core.errors import InvalidInput, RetentoError
+from retento.core.errors import InvalidInput, RetentoError, number_error
 from retento.core.validation import DbId
 from retento.mail import service
 from retento.mail.kinds import is_kind, known_kinds
@@ -45,7 +45,7 @@ def _offset(value: str) -> int:
     try:
         offset = int(value or 0)
     except ValueError:
-        raise InvalidInput("offset must be a whole number.", field="offset") from None
+        raise number_error("offset", N_("Position in the list"), whole=True).refuse() from None
     if offset < 0:
         raise InvalidInput("offset must not be negative.", field="offset")
     return offset

@@ -215,7 +215,7 @@ def product_create(
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403):
             raise
-        return _render_form(request, None, shown, form_errors(request, exc), 422)
+        return _render_form(request, None, shown, form_errors(request, exc, FIELD_LABELS), 422)
     flash(request, tr(request, "Product %(name)s was created.", name=product.name))
     return redirect(request, "/products?q=" + quote(product.external_id or product.name))
 
@@ -284,7 +284,7 @@ def product_update(
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
             raise
         product = service.get_product(session, product_id, actor=user)
-        return _render_form(request, product, shown, form_errors(request, exc), 422)
+        return _render_form(request, product, shown, form_errors(request, exc, FIELD_LABELS), 422)
     flash(request, tr(request, "The changes were saved."))
     return redirect(request, "/products?q=" + quote(product.external_id or product.name))
 

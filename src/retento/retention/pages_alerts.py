@@ -28,6 +28,7 @@ from retento.retention.models import (
     RetentionCase,
 )
 from retento.retention.pages_common import PAGE_SIZE, choice, offset_of, raise_problems, tab_counts
+from retento.retention.points_now import current_notes
 from retento.web.conflict import STALE, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
@@ -53,6 +54,7 @@ STATUS_OPTIONS = (
     ("acknowledged", N_("Acknowledged")),
     ("closed", N_("Closed")),
 )
+SCOPE_NAMES = {"mine": N_("My alerts"), "all": N_("All alerts")}
 SEVERITY_BADGE = {"high": "badge-red", "medium": "badge-amber", "low": "badge-blue"}
 
 
@@ -65,17 +67,43 @@ def _filters(request: Request, user: User) -> tuple[dict[str, Any], dict[str, st
     qp = request.query_params
     raw = {k: qp.get(k, "").strip() for k in ("scope", "status", "rule", "class", "severity")}
     problems: list = []
-    scope = choice(raw["scope"], ("mine", "all"), "scope", problems)
+    scope = choice(
+        raw["scope"], ("mine", "all"), "scope", problems, label=N_("Whose"), labels=SCOPE_NAMES
+    )
     # Agents (and custom roles working like one) start on their own alerts; whoever may see
     # everybody's otherwise starts on all of them.
     scope = scope or ("all" if sees_all(user) and base_role(user.role) != "agent" else "mine")
     if scope == "all" and not sees_all(user):
         scope = "mine"
-    status = choice(raw["status"], (ACTIVE, *ALERT_STATUSES), "status", problems) or ACTIVE
+    status = choice(
+        raw["status"], (ACTIVE, *ALERT_STATUSES), "status", problems,
+        label=N_("Status"), labels=dict(STATUS_OPTIONS),
+    ) or ACTIVE  # fmt: skip
     filters: dict[str, Any] = {
-        "rule": choice(raw["rule"], RULE_CODES, "rule", problems),
-        "value_class": choice(raw["class"], CLASSES, "class", problems),
-        "severity": choice(raw["severity"], SEVERITIES, "severity", problems),
+        "rule": choice(
+            raw["rule"],
+            RULE_CODES,
+            "rule",
+            problems,
+            label=N_("Reason"),
+            labels=reasons.RULE_NAMES,
+        ),
+        "value_class": choice(
+            raw["class"],
+            CLASSES,
+            "class",
+            problems,
+            label=N_("Customer class"),
+            labels=reasons.CLASS_NAMES,
+        ),
+        "severity": choice(
+            raw["severity"],
+            SEVERITIES,
+            "severity",
+            problems,
+            label=N_("Severity"),
+            labels=reasons.SEVERITY_NAMES,
+        ),
         "status": None if status == ACTIVE else status,
         "owner_id": user.id if scope == "mine" else None,
     }
@@ -130,6 +158,8 @@ def _context(request: Request, session: Session, user: User) -> dict[str, Any]:
         "reason": lambda a: reasons.render_reason(
             a.reason_code, a.reason_params, locale, request.app.state.settings.currency
         ),
+        # Points-expiring alerts whose points changed since: what the ledger says now.
+        "reason_now": current_notes(session, rows, locale),
         "class_name": lambda c: reasons.label(reasons.CLASS_NAMES, c, locale),
         "severity_name": lambda s: reasons.label(reasons.SEVERITY_NAMES, s, locale),
         "action_name": lambda s: reasons.label(reasons.ACTION_NAMES, s, locale),
@@ -149,7 +179,7 @@ def _choices(request: Request, session: Session, user: User) -> dict[str, Any]:
         "rules": [(c, reasons.label(reasons.RULE_NAMES, c, locale)) for c in RULE_CODES],
         "classes": [(c, reasons.label(reasons.CLASS_NAMES, c, locale)) for c in CLASSES],
         "severities": [(c, reasons.label(reasons.SEVERITY_NAMES, c, locale)) for c in SEVERITIES],
-        "scopes": [("mine", tr(request, "My alerts")), ("all", tr(request, "All alerts"))],
+        "scopes": [(c, tr(request, m)) for c, m in SCOPE_NAMES.items()],
         "playbook_options": [
             (str(p.id), p.name_zh if locale == "zh_CN" else p.name_en) for p in books if p.enabled
         ],

@@ -16,7 +16,7 @@ from retento.auth.models import User
 from retento.auth.permissions import can, require
 from retento.auth.service import assignable_user_choices
 from retento.core.deps import DbSession
-from retento.core.errors import FieldError
+from retento.core.errors import choice_error, range_error
 from retento.dataio.cells import neutralise
 from retento.retention import queries_web as q
 from retento.retention.pages_common import (
@@ -32,7 +32,7 @@ from retento.retention.pages_common import (
 )
 from retento.scoring.models import VALUE_CLASSES
 from retento.web.i18n import N_
-from retento.web.labels import label_msgid
+from retento.web.labels import LABELS, label_msgid
 from retento.web.render import PageUser, is_htmx, page_router, render, request_locale, tr
 
 router = page_router()
@@ -60,16 +60,24 @@ def _filters(request: Request, user: User) -> tuple[q.AtRiskFilters, dict[str, s
     keys = ("value_class", "owner", "reason", "min_risk", "sort", "any_rank")
     raw = {k: qp.get(k, "").strip() for k in keys}
     problems: list = []
-    value_class = choice(raw["value_class"], VALUE_CLASSES, "value_class", problems)
-    reason = choice(raw["reason"], reason_codes(), "reason", problems)
-    sort = choice(raw["sort"], tuple(q.SORTS), "sort", problems) or "value_at_risk"
+    value_class = choice(
+        raw["value_class"], VALUE_CLASSES, "value_class", problems,
+        label=N_("Value class"), labels=LABELS.get("value_class"),
+    )  # fmt: skip
+    reason = choice(
+        raw["reason"], reason_codes(), "reason", problems,
+        label=N_("Reason"), labels=LABELS.get("churn_reason"),
+    )  # fmt: skip
+    sort = choice(
+        raw["sort"], tuple(q.SORTS), "sort", problems, label=N_("Sort"), labels=dict(SORT_OPTIONS)
+    ) or "value_at_risk"  # fmt: skip
     owner_id, unowned = None, False
     if raw["owner"] == "me":
         owner_id = user.id
     elif raw["owner"] == "none":
         unowned = True
     else:
-        owner_id = id_param(raw["owner"], "owner", problems)
+        owner_id = id_param(raw["owner"], "owner", problems, label=N_("Owner"))
     min_risk = None
     if raw["min_risk"]:
         try:
@@ -77,9 +85,13 @@ def _filters(request: Request, user: User) -> tuple[q.AtRiskFilters, dict[str, s
         except ValueError:
             min_risk = -1.0
         if not 0.0 <= min_risk <= 1.0:
-            problems.append(FieldError("min_risk", "min_risk must be between 0 and 1."))
+            problems.append(range_error("min_risk", N_("Churn risk"), 0, 1))
     if raw["any_rank"] not in ("", "0", "1"):
-        problems.append(FieldError("any_rank", "any_rank must be 0 or 1."))
+        problems.append(
+            choice_error(
+                "any_rank", N_("Also as 2nd or 3rd reason"), [("0", N_("No")), ("1", N_("Yes"))]
+            )
+        )
     raise_problems(problems)
     any_rank = raw["any_rank"] == "1"
     f = q.AtRiskFilters(value_class, owner_id, unowned, reason, min_risk, sort, any_rank)

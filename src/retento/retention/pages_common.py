@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from fastapi import Request
 
 from retento.analytics import churn_reasons
-from retento.core.errors import FieldError, InvalidInput
+from retento.core.errors import FieldError, InvalidInput, choice_error, number_error
 from retento.core.validation import is_id, offset_from_text
 from retento.retention.reasons import SEVERITY_NAMES, model_reason
 from retento.web.i18n import N_
@@ -117,22 +118,31 @@ def offset_of(request: Request) -> int:
 
 
 def choice(
-    raw: str, allowed: tuple[str, ...] | list[str], field: str, problems: list
+    raw: str,
+    allowed: tuple[str, ...] | list[str],
+    field: str,
+    problems: list,
+    *,
+    label: str,
+    labels: Mapping[str, str] | None = None,
 ) -> str | None:
-    """``raw`` if it is one of ``allowed`` (empty → ``None``), else a problem naming ``field``."""
+    """``raw`` if it is one of ``allowed`` (empty → ``None``), else a problem naming ``field``
+    by the filter's ``label`` (a msgid) and listing the choices by ``labels`` (code → msgid)."""
     if not raw:
         return None
     if raw not in allowed:
-        problems.append(FieldError(field, f"{field} must be one of {', '.join(allowed)}."))
+        names = labels or {}
+        problems.append(choice_error(field, label, [(c, names.get(c, c)) for c in allowed]))
         return None
     return raw
 
 
-def id_param(raw: str, field: str, problems: list) -> int | None:
+def id_param(raw: str, field: str, problems: list, *, label: str) -> int | None:
+    """A record's id in the query (empty → ``None``), else a problem naming ``field``."""
     if not raw:
         return None
     if not is_id(raw):
-        problems.append(FieldError(field, f"{field} must be a number."))
+        problems.append(number_error(field, label, whole=True))
         return None
     return int(raw)
 

@@ -34,7 +34,7 @@ from retento.retention.pages_common import (
 from retento.web.conflict import STALE, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
-from retento.web.labels import label_msgid
+from retento.web.labels import LABELS, label_msgid
 from retento.web.render import (
     PageUser,
     error_text,
@@ -53,8 +53,11 @@ def _filters(request: Request, user: User) -> tuple[dict[str, Any], dict[str, st
     qp = request.query_params
     raw = {k: qp.get(k, "").strip() for k in ("status", "owner")}
     problems: list = []
-    status = choice(raw["status"], TASK_STATUSES, "status", problems) or "open"
-    owner_id = id_param(raw["owner"], "owner", problems) or user.id
+    status = choice(
+        raw["status"], TASK_STATUSES, "status", problems,
+        label=N_("Status"), labels=LABELS.get("task_status"),
+    ) or "open"  # fmt: skip
+    owner_id = id_param(raw["owner"], "owner", problems, label=N_("Owner")) or user.id
     raise_problems(problems)
     if owner_id != user.id:
         require(user, "retention:manage")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from retento.auth.permissions import require
 from retento.auth.service import assignable_user_choices
 from retento.core.deps import DbSession
-from retento.core.errors import FieldError, InvalidInput
+from retento.core.errors import FieldError, InvalidInput, number_error, range_error
 from retento.core.validation import is_id, offset_from_text
 from retento.customers.models import Customer
 from retento.scoring import pages_churn, service
@@ -45,6 +45,17 @@ SORT_OPTIONS = (
 SORTS = {code for code, _ in SORT_OPTIONS}
 
 
+# The filters' labels as the page shows them: a bad value names the filter so.
+FILTER_LABELS = {
+    "p_alive_lt": N_("P(alive) below"),
+    "p_alive_gte": N_("P(alive) at least"),
+    "clv_gte": N_("CLV at least"),
+    "churn_risk_gte": N_("Churn risk at least"),
+    "owner": N_("Owner"),
+    "run": N_("Scoring run"),
+}
+
+
 def _float(
     raw: str, field: str, problems: list[FieldError], lo: float | None = None
 ) -> float | None:
@@ -54,10 +65,13 @@ def _float(
     try:
         value = float(raw.replace(",", ""))
     except ValueError:
-        problems.append(FieldError(field, f"{field} must be a number"))
+        problems.append(number_error(field, FILTER_LABELS[field]))
         return None
-    if not math.isfinite(value) or (lo is not None and not lo <= value <= 1):
-        problems.append(FieldError(field, f"{field} must be between 0 and 1"))
+    if lo is not None and not (math.isfinite(value) and lo <= value <= 1):
+        problems.append(range_error(field, FILTER_LABELS[field], 0, 1))
+        return None
+    if not math.isfinite(value):
+        problems.append(number_error(field, FILTER_LABELS[field]))
         return None
     return value
 
@@ -84,7 +98,7 @@ def _score_filters(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
     for key, field in (("owner", "owner_id"), ("run", "run_id")):
         if raw[key]:
             if not is_id(raw[key]):
-                problems.append(FieldError(key, f"{key} must be a number"))
+                problems.append(number_error(key, FILTER_LABELS[key], whole=True))
             else:
                 filters[field] = int(raw[key])
     if raw["sort"] not in SORTS:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
-from retento.core.errors import InvalidInput, Msg
+from retento.core.errors import InvalidInput, Msg, choice_error
 from retento.dataio.downloads import as_money, as_ratio, table_download
 from retento.scoring import pages_filtered
 from retento.scoring.models import LABELS, STAGES, ScoreRun
@@ -98,9 +98,7 @@ def value_tables_csv(request: Request, session: DbSession, user: PageUser) -> Re
     require(user, "data:export")
     table = request.query_params.get("table", "").strip()
     if table not in TABLES:
-        raise InvalidInput(
-            Msg("table must be one of %(choices)s.", choices=", ".join(TABLES)), field="table"
-        )
+        raise choice_error("table", N_("Table"), TABLES).refuse()
     f = pages_filtered.parse(request)
     run = _selected_run(request, session, user)
     if run is None or run.status != "succeeded":

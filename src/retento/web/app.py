@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+from http import HTTPStatus
 from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import FastAPI, Form, Request
@@ -15,7 +16,7 @@ from retento.auth.schemas import UserUpdate
 from retento.auth.service import update_user
 from retento.core.config import Settings
 from retento.core.deps import DbSession, optional_user
-from retento.core.errors import RetentoError
+from retento.core.errors import Msg, RetentoError
 from retento.web.i18n import LOCALES, N_
 from retento.web.render import (
     PACKAGE_DIR,
@@ -99,6 +100,22 @@ def _without_lang(url: str) -> str:
     return path + ("?" + urlencode(kept) if kept else "")
 
 
+# What a page says instead of the bare English reason phrase ("Not Found") an error raised
+# without a message of its own carries: a path no route serves, a method no route takes.
+HTTP_PHRASES = {
+    404: N_("There is no page at this address."),
+    405: N_("This address does not accept this kind of request."),
+}
+
+
+def _is_bare_phrase(status: int, message: str) -> bool:
+    """True for Starlette's default detail of ``status`` (its HTTP reason phrase)."""
+    try:
+        return not isinstance(message, Msg) and message == HTTPStatus(status).phrase
+    except ValueError:
+        return False
+
+
 def page_error(request: Request, err: RetentoError) -> Response:
     """The friendly HTML version of an error (the API keeps its problem+json)."""
     if err.status == 401:
@@ -114,7 +131,13 @@ def page_error(request: Request, err: RetentoError) -> Response:
     status = err.status if 400 <= err.status < 600 else 500
     title = ERROR_TITLES.get(status, ERROR_TITLES[400] if status < 500 else ERROR_TITLES[500])
     hint = ERROR_HINTS.get(status, "")
-    message = error_text(request, err.message) if status != 500 else ""
+    if status == 500:
+        message = ""
+    elif _is_bare_phrase(err.status, err.message):
+        phrase = HTTP_PHRASES.get(err.status)
+        message = tr(request, phrase) if phrase else ""
+    else:
+        message = error_text(request, err.message)
     try:
         return render(
             request,

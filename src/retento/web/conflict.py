@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from retento.audit.models import AuditEntry
-from retento.core.errors import InvalidInput
+from retento.core.errors import number_error
 from retento.core.versioning import VersionConflict
 from retento.web.i18n import N_
 from retento.web.labels import value_msgid
@@ -45,7 +45,7 @@ def form_version(form: Any) -> int | None:
     if not raw:
         return None
     if not (raw.isdigit() and len(raw) <= 12):
-        raise InvalidInput("version must be a whole number.", field="version")
+        raise number_error("version", N_("Version"), whole=True).refuse()
     return int(raw)
 
 

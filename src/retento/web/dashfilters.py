@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 
-from retento.core.errors import InvalidInput, Msg
+from retento.core.errors import InvalidInput, Msg, choice_error, param
 from retento.web.i18n import N_
 
 PRESETS = ("30", "90", "365")
@@ -71,12 +71,22 @@ class DashFilters:
         return urlencode(params)
 
 
+# The filters' labels in ``_dash_filters.html``: an error names a filter as the form shows it.
+FIELD_LABELS = {
+    "period": N_("Period"),
+    "from": N_("From"),
+    "to": N_("To"),
+    "segment": N_("Segment"),
+}
+
+
 def _day(raw: str, field: str) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
         raise InvalidInput(
-            Msg("%(field)s must be a date as YYYY-MM-DD.", field=field), field=field
+            Msg("%(field)s must be a date as YYYY-MM-DD.", field=param(field, FIELD_LABELS[field])),
+            field=field,
         ) from None
 
 
@@ -110,16 +120,20 @@ def parse(
         start = datetime.combine(first, time(), tzinfo=UTC)
         end = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
     elif period != "all":
-        raise InvalidInput("period must be one of 30, 90, 365, all or custom.", field="period")
+        raise choice_error("period", FIELD_LABELS["period"], PERIOD_OPTIONS).refuse()
     kind = value = ""
     raw = qp.get("segment", "").strip()
     if raw:
         kind, _, value = raw.partition(":")
         if kind not in segments or value not in segments[kind]:
+            kinds = sorted(segments, key=lambda k: (k != "value_class", k))
+            example = next((f"{k}:{segments[k][0]}" for k in kinds if segments[k]), "")
             raise InvalidInput(
                 Msg(
-                    "segment must be one of %(choices)s with a known value, e.g. value_class:vip.",
-                    choices=", ".join(sorted(segments)),
+                    "%(field)s must be one of the segments listed on the page, as kind:value, "
+                    "e.g. %(example)s.",
+                    field=param("segment", FIELD_LABELS["segment"]),
+                    example=example,
                 ),
                 field="segment",
             )

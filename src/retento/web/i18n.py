@@ -27,7 +27,7 @@ from babel.numbers import (
 )
 from babel.support import Translations
 
-from retento.core.errors import Msg, Term
+from retento.core.errors import Msg, Named, Term, Terms
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 LOCALES = ("en", "zh_CN")
@@ -92,19 +92,40 @@ def translate(locale: str, message: str, /, **params: object) -> str:
 
 def message_text(locale: str, message: str) -> str:
     """A service's (English) error message in ``locale``: a ``core.errors.Msg`` by its template
-    with its values put back (``Msg`` and ``Term`` values translated too), a ``Term`` by its
-    label, a fixed message by the catalogues (``service_errors.po``); English when no catalogue
+    with its values put back (``Msg``, ``Term``, ``Terms`` and ``Named`` values in ``locale``
+    too), a ``Term`` by its label, a fixed message by the catalogues (``service_errors.po``); English when no catalogue
     has it. The web (``render.error_text``) and the command line (``core.cli_support``) both
     show errors through here."""
     if isinstance(message, Term):
         return translate(locale, message.label)
+    if isinstance(message, Terms):
+        return join_list(locale, [translate(locale, t.label) for t in message.terms])
+    if isinstance(message, Named):
+        return message.names.get(normalise_locale(locale)) or str(message)
     if isinstance(message, Msg):
         params = {
-            k: message_text(locale, v) if isinstance(v, (Msg, Term)) else v
+            k: message_text(locale, v) if isinstance(v, (Msg, Term, Terms, Named)) else v
             for k, v in message.params.items()
         }
         return translate(locale, message.template, **params)
     return translate(locale, message)
+
+
+@cache
+def _list_middle(locale: str) -> str:
+    return str(Locale.parse(locale).list_patterns["standard"]["middle"])
+
+
+def join_list(locale: str, items: list[str]) -> str:
+    """``items`` as one list in ``locale``'s way, without a conjunction: "a, b, c" / "a、b、c"
+    (the CLDR list pattern's middle part)."""
+    if not items:
+        return ""
+    middle = _list_middle(normalise_locale(locale))
+    text = items[0]
+    for item in items[1:]:
+        text = middle.format(text, item)
+    return text
 
 
 Shapes = tuple[tuple[re.Pattern[str], str], ...]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -311,7 +313,44 @@ PYDANTIC_LIMIT_MESSAGES = {
 }
 
 
-def _pydantic_message(request: Request, field: str, e: Any) -> str:
+# The shared validators' refusals (``core.money``, the "not negative" checks of the schemas)
+# are fragments the API and imports put after a field's name ("unit_price: must not be
+# negative"). A form that gives ``form_errors`` its labels shows them as sentences naming the
+# field as the form does: validator message (template) → sentence with ``%(field)s``.
+FIELD_SENTENCES = {
+    "%(value)s is not a number": N_("%(field)s must be a number, not %(value)s."),
+    "amount must be at most %(max)s in absolute value": N_(
+        "%(field)s is too large: at most %(max)s is allowed."
+    ),
+    "amount must have at most 2 decimal places": N_(
+        "%(field)s may have at most two decimal places."
+    ),
+    "amount must be finite": N_("%(field)s must be an amount such as 12.50."),
+    "%(value)s is not a money amount": N_("%(field)s must be an amount such as 12.50."),
+    "not a money amount": N_("%(field)s must be an amount such as 12.50."),
+    "must not be negative": N_("%(field)s must not be negative."),
+}
+
+
+def _field_sentence(request: Request, label: str, error: Any) -> str | None:
+    """A validator's refusal ``error`` as a sentence naming the field ``label`` (a msgid), or
+    None when it is not one of ``FIELD_SENTENCES``."""
+    if not (isinstance(error, Exception) and error.args and isinstance(error.args[0], str)):
+        return None
+    message = error.args[0]
+    template = message.template if isinstance(message, Msg) else message
+    sentence = FIELD_SENTENCES.get(template)
+    if sentence is None:
+        return None
+    params = dict(message.params) if isinstance(message, Msg) else {}
+    if isinstance(params.get("max"), int | Decimal):
+        params["max"] = f"{params['max']:,}"
+    return tr(request, sentence, **params, field=tr(request, label))
+
+
+def _pydantic_message(
+    request: Request, field: str, e: Any, labels: Mapping[str, str] | None = None
+) -> str:
     """One validation error in words a customer or an agent understands, in their language —
     never pydantic's own English ("String should have at least 10 characters")."""
     kind = e["type"]
@@ -323,6 +362,11 @@ def _pydantic_message(request: Request, field: str, e: Any) -> str:
         # string" (or number, date ...), or a validator's "None is not a money amount", means
         # the field was left empty.
         return tr(request, PYDANTIC_MESSAGES["missing"])
+    label = (labels or {}).get(field)
+    if label is not None and kind == "value_error":
+        sentence = _field_sentence(request, label, ctx.get("error"))
+        if sentence is not None:
+            return sentence
     if kind == "string_pattern_mismatch" and field.rsplit(".", 1)[-1].endswith("email"):
         return tr(request, "Enter an email address such as name@example.com.")
     if kind == "greater_than" and ctx.get("gt") == 0:
@@ -356,13 +400,21 @@ def error_text(request: Request, message: str) -> str:
     return message_text(request_locale(request), message)
 
 
-def form_errors(request: Request, exc: ValidationError | RetentoError) -> dict[str, str]:
-    """Field name (as used in the form's inputs) → translated message; ``""`` is the form itself."""
+def form_errors(
+    request: Request,
+    exc: ValidationError | RetentoError,
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Field name (as used in the form's inputs) → translated message; ``""`` is the form itself.
+
+    ``labels`` (field → msgid, the form's labels) turns the shared validators' fragments
+    ("must not be negative") into sentences naming the field ("Unit cost must not be
+    negative.")."""
     out: dict[str, str] = {}
     if isinstance(exc, ValidationError):
         for e in exc.errors():
             field = ".".join(str(p) for p in e["loc"])
-            out.setdefault(field, _pydantic_message(request, field, e))
+            out.setdefault(field, _pydantic_message(request, field, e, labels))
         return out
     # The services' messages are English; they are translated when a catalogue has them
     # (service_errors.po), with their values put back (core.errors.Msg).

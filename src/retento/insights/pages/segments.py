@@ -72,6 +72,14 @@ scoring_queries.register_segment_kind(
 )
 
 RUN_FIELDS = ("method", "k", "k_min", "k_max", "seed")
+# The run form's whole-number fields and the values each may take (the service checks k_min
+# against k_max).
+WHOLE_NUMBER_FIELDS = {
+    "k": (1, svc.MAX_K),
+    "k_min": (2, svc.MAX_K),
+    "k_max": (2, svc.MAX_K),
+    "seed": (0, 999_999_999),
+}
 
 
 def _k_chart(request: Request, result: dict[str, Any]) -> str | None:
@@ -103,15 +111,28 @@ def _k_chart(request: Request, result: dict[str, Any]) -> str | None:
     )
 
 
+SIZE_CHART_HEIGHT = 240
+LEGEND_ROW = 22  # px a legend row takes (12 px text, 6 px gap and some room)
+
+
 def _size_chart(request: Request, profiles: list[dict[str, Any]], sizes: dict | None = None) -> str:
+    """The segments' shares as a ring, named in a legend below it, one segment a row: their
+    names are long ("近期高频高消费（高价值、低流失风险、高互动）"), and beside the ring they were
+    cut to "近期高频高消费（高价值、低..." (no room in a half-width card, less on a phone). The
+    slices carry their share. The chart is ``size_chart_height`` tall: the ring and a
+    legend row a segment."""
     key = f"name_{lang(request)}"
     return chart_json(
         {
             "tooltip": {"trigger": "item"},
+            "legend": {"orient": "vertical", "bottom": 0, "left": "center", "itemGap": 6},
             "series": [
                 {
                     "type": "pie",
-                    "radius": ["35%", "70%"],
+                    "radius": ["38%", "72%"],
+                    "bottom": LEGEND_ROW * len(profiles) + 8,
+                    "percentPrecision": 1,
+                    "label": {"formatter": "{d} %"},
                     "data": [
                         {
                             "name": p[key],
@@ -134,6 +155,8 @@ def _labels(request: Request) -> dict[str, Any]:
         "method_label": lambda m: tr(request, METHOD_LABELS.get(m, m)),
         "chosen_by_label": lambda c: tr(request, CHOSEN_BY.get(c, c)),
         "name_key": f"name_{lang(request)}",
+        # The ring's height for n segments: the ring and its legend, one row a segment.
+        "size_chart_height": lambda n: SIZE_CHART_HEIGHT + LEGEND_ROW * n,
     }
 
 
@@ -194,11 +217,16 @@ def segments_run(request: Request, form: PageForm, session: DbSession, user: Pag
     params = _form_params(form)
     raw = dict(params)
     errors: dict[str, str] = {}
-    for f in ("k", "k_min", "k_max", "seed"):
+    for f, (low, top) in WHOLE_NUMBER_FIELDS.items():
         if f in params:
             text = params[f]
-            if not text.isdigit() or len(text) > 9:
-                errors[f] = tr(request, N_("Enter a whole number."))
+            if not (
+                text.isascii() and text.isdigit() and len(text) <= 12 and low <= int(text) <= top
+            ):
+                # A whole number that is too large is not "not a whole number": say the range.
+                errors[f] = tr(
+                    request, N_("Enter a whole number from %(low)s to %(top)s."), low=low, top=top
+                )
             else:
                 params[f] = int(text)
     if errors:
