@@ -28,7 +28,8 @@ def _login(client, db, users, locale: str) -> Browser:
 
 def test_survey_list_names_language_and_template_in_chinese(client, db, users, standard_survey):
     web = _login(client, db, users, "zh_CN")
-    row = _row(web.get("/surveys").text, standard_survey.name)
+    # the survey's name too is in Chinese: the standard template has it in both languages
+    row = _row(web.get("/surveys").text, "客户满意度调查")
     assert "<td>英语</td>" in row and "<td>标准满意度问卷</td>" in row
     assert "<td>en</td>" not in row and "<td>standard</td>" not in row
 
@@ -50,7 +51,7 @@ def test_builder_names_template_language_sections_and_dimensions_in_chinese(
     # the language select names the languages in the reader's language too
     assert '<option value="en" selected>英语</option>' in html
     # a section's code is labelled as one, not left bare beside the title
-    assert re.search(r"<small class=\"muted\">代码: <code>product</code></small>", html)
+    assert re.search(r"<small class=\"muted\">代码：<code>product</code></small>", html)
     # dimension tags: the label, the code only as a tooltip
     assert '<span class="tag" title="product.price">价格</span>' in html
     assert '<span class="tag">product.price</span>' not in html

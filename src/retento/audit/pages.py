@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from retento.audit import service
+from retento.audit.field_labels import load_kind_labels
 from retento.audit.models import AuditEntry
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput
@@ -155,6 +156,7 @@ def audit_list(
     offset: int = 0,
 ) -> Response:
     """Who changed what and when; ``until`` includes the whole day."""
+    load_kind_labels()
     problems: list[FieldError] = []
     start = _day(request, since, "since", problems)
     end = _day(request, until, "until", problems)

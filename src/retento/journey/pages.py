@@ -23,6 +23,7 @@ from retento.journey import labels as _labels  # noqa: F401  (registers the mode
 from retento.journey import service
 from retento.journey.models import MODES, RATING_MAX, RATING_MIN, ExperienceRecord
 from retento.journey.schemas import ExperienceCreate, ExperienceRead, ExperienceUpdate
+from retento.surveys.languages import name_in
 from retento.surveys.models import Survey, SurveyResponse
 from retento.touchpoints.forms import local_now, parse_local
 from retento.touchpoints.models import STAGES, Touchpoint
@@ -73,7 +74,13 @@ def _choices(request: Request, session: Session, customer: Customer) -> dict[str
         .limit(50)
     ).all()
     responses = session.execute(
-        select(SurveyResponse.id, Survey.name, SurveyResponse.started_at)
+        select(
+            SurveyResponse.id,
+            Survey.name,
+            Survey.language,
+            Survey.translations,
+            SurveyResponse.started_at,
+        )
         .join(Survey, Survey.id == SurveyResponse.survey_id)
         .where(SurveyResponse.customer_id == customer.id)
         .order_by(SurveyResponse.started_at.desc())
@@ -95,7 +102,10 @@ def _choices(request: Request, session: Session, customer: Customer) -> dict[str
             )
             for t in tps
         ],
-        "responses": [(str(rid), f"#{rid} · {when(at)} · {name}") for rid, name, at in responses],
+        "responses": [
+            (str(rid), f"#{rid} · {when(at)} · {name_in(name, own, texts, fmt.locale)}")
+            for rid, name, own, texts, at in responses
+        ],
     }
 
 

@@ -9,8 +9,10 @@ by the catalogues, so they follow the page's language by themselves.
 
 The rule for customers (public form, invitation and reminder e-mails): the customer's language
 only when the survey has it complete, otherwise the survey's own language, for the questions and
-the buttons alike — never Chinese buttons around English questions. Staff pages (results, the
-editor) show each text in the viewer's language where it exists and fall back text by text.
+the buttons alike — never Chinese buttons around English questions. Staff pages (phone and
+paper entry, results, distributions, the editor's overview, lists and pickers) show each text in
+the reader's language where it exists and fall back text by text (:func:`shown_survey`,
+:func:`name_in`); the editor's forms and the translation page edit the stored texts as they are.
 """
 
 from __future__ import annotations
@@ -128,6 +130,16 @@ def survey_text(survey: Survey, key: str, lang: str | None) -> str | None:
     return _texts(survey, normalise_locale(lang)).get(key) or own
 
 
+def name_in(
+    name: str, language: str | None, translations: dict[str, Any] | None, lang: str | None
+) -> str:
+    """A survey's name in ``lang`` from its stored columns (``name``, ``language``,
+    ``translations``): for lists and pickers that select only those."""
+    if not lang or normalise_locale(lang) == normalise_locale(language):
+        return name
+    return ((translations or {}).get(normalise_locale(lang)) or {}).get("name") or name
+
+
 def section_texts(sec: SurveySection, lang: str | None) -> dict[str, Any]:
     """A section's title and description in ``lang`` where given."""
     t = _texts(sec, normalise_locale(lang)) if lang else {}
@@ -193,3 +205,51 @@ def clean(translations: dict[str, Any] | None) -> dict[str, Any] | None:
         if kept:
             out[lang] = kept
     return out or None
+
+
+# ---------------------------------------------------------------------------------------------
+# A stored survey as a staff reader sees it
+# ---------------------------------------------------------------------------------------------
+
+
+class Shown:
+    """A stored survey, section or question read in one language: its texts (name, title,
+    question text, option labels …) in that language where the survey has them, text by text,
+    every other attribute as stored. ``own`` is the stored object (what the editor's forms
+    edit). Only for showing: services take the stored objects."""
+
+    def __init__(self, own: Any, texts: dict[str, Any]) -> None:
+        self.own = own
+        self._texts = texts
+
+    def __getattr__(self, name: str) -> Any:
+        texts = self.__dict__.get("_texts") or {}
+        if name in texts:
+            return texts[name]
+        return getattr(self.__dict__["own"], name)
+
+
+def named(survey: Survey, lang: str | None) -> Shown:
+    """``survey`` with its name in ``lang`` where it has it (lists: no questions loaded)."""
+    return Shown(survey, {"name": survey_text(survey, "name", lang) or survey.name})
+
+
+def shown_survey(survey: Survey, lang: str | None) -> Shown:
+    """``survey`` with its sections and questions in ``lang`` where it has them (staff pages:
+    the reader's language, falling back text by text to the survey's own)."""
+    if lang and normalise_locale(lang) == _own(survey):
+        lang = None
+    questions = {id(q): Shown(q, question_texts(q, lang)) for q in survey.questions}
+
+    def question(q: SurveyQuestion) -> Shown:
+        return questions.get(id(q)) or Shown(q, question_texts(q, lang))
+
+    sections = [
+        Shown(sec, {**section_texts(sec, lang), "questions": [question(q) for q in sec.questions]})
+        for sec in survey.sections
+    ]
+    texts = {key: survey_text(survey, key, lang) for key in SURVEY_KEYS}
+    return Shown(
+        survey,
+        {**texts, "sections": sections, "questions": [question(q) for q in survey.questions]},
+    )

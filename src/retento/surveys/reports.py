@@ -21,6 +21,7 @@ from retento.auth.permissions import require
 from retento.core.errors import InvalidInput, Msg
 from retento.customers.models import Customer
 from retento.surveys import metrics
+from retento.surveys.languages import survey_text
 from retento.surveys.models import (
     CHANNELS,
     COST_DIMENSIONS,
@@ -781,8 +782,11 @@ def _history_stmts() -> tuple[Any, Any, Any]:
     return responses, answers, questions
 
 
-def customer_history(session: Session, customer_id: int, *, actor: User) -> list[dict[str, Any]]:
-    """A customer's survey responses with the headline scores (the 360 page panel).
+def customer_history(
+    session: Session, customer_id: int, *, actor: User, lang: str | None = None
+) -> list[dict[str, Any]]:
+    """A customer's survey responses with the headline scores (the 360 page panel); survey
+    names in ``lang`` where the survey has it.
 
     At most three statements however many responses: the responses with their surveys, then
     every response's answers (their columns) and every survey's questions in one ``IN`` query
@@ -813,7 +817,7 @@ def customer_history(session: Session, customer_id: int, *, actor: User) -> list
             {
                 "response_id": response.id,
                 "survey_id": survey.id,
-                "survey_name": survey.name,
+                "survey_name": survey_text(survey, "name", lang) or survey.name,
                 "channel": response.channel,
                 "status": response.status,
                 "started_at": response.started_at,

@@ -452,7 +452,7 @@ def survey_results(
         request,
         "surveys/results.html",
         status_code=422 if errors else 200,
-        survey=survey,
+        survey=languages.shown_survey(survey, locale),
         res=bundle["res"],
         value=value,
         weakest=value["overall"]["weakest"] if value and value.get("overall") else None,

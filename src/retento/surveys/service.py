@@ -95,6 +95,20 @@ def list_surveys(
     return paginate(session, stmt, limit=limit, offset=offset)
 
 
+def survey_names(
+    session: Session, lang: str | None, *, status: str | None = None
+) -> list[tuple[int, str]]:
+    """``(id, name)`` of every survey (with ``status``, if given) by id, each name in ``lang``
+    where the survey has it (the pickers of other pages)."""
+    stmt = select(Survey.id, Survey.name, Survey.language, Survey.translations)
+    if status:
+        stmt = stmt.where(Survey.status == status)
+    return [
+        (i, languages.name_in(name, own, texts, lang))
+        for i, name, own, texts in session.execute(stmt.order_by(Survey.id))
+    ]
+
+
 def _build_sections(session: Session, survey: Survey, sections: list[SectionIn]) -> None:
     """Replace the questionnaire; the old rows are deleted first so codes can be reused."""
     if survey.sections or survey.questions:

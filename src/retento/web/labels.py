@@ -140,9 +140,24 @@ def register_field_labels(entity: str, labels: dict[str, str]) -> None:
     register_labels(f"field:{entity}", labels)
 
 
+# Record types whose fields are the codes of a label group (the outbox's count per kind of
+# e-mail, a user's channel per kind of notification): entity → group.
+FIELD_GROUPS: dict[str, str] = {}
+
+
+def register_field_group(entity: str, group: str) -> None:
+    """Name the fields of ``entity`` records that no ``register_field_labels`` named by the
+    labels of ``group`` (one given to ``register_labels``): for records whose fields are codes."""
+    FIELD_GROUPS[entity] = group
+
+
 def field_msgid(entity: str, field: str) -> str | None:
     """The message id naming ``field`` of ``entity`` records, or None for a field nobody named."""
-    return LABELS.get(f"field:{entity}", {}).get(field) or LABELS.get("field:*", {}).get(field)
+    return (
+        LABELS.get(f"field:{entity}", {}).get(field)
+        or LABELS.get(FIELD_GROUPS.get(entity, ""), {}).get(field)
+        or LABELS.get("field:*", {}).get(field)
+    )
 
 
 # Which label group names the stored values of an enumerated field: entity → field → group.
@@ -153,7 +168,8 @@ def register_value_labels(entity: str, groups: dict[str, str]) -> None:
     """Say which label group (one given to ``register_labels``) names the values of each
     enumerated field of one record type (an audit entity), field → group: the audit log's
     before/after view and the stale-edit page then show a value's label, not its code.
-    ``entity="*"`` is for a field whose codes mean the same on every record type."""
+    ``entity="*"`` is for a field whose codes mean the same on every record type, ``field="*"``
+    for every field of a record type whose fields all hold codes of one group."""
     VALUE_GROUPS.setdefault(entity, {}).update(groups)
 
 
@@ -162,7 +178,8 @@ def value_msgid(entity: str, field: str, value: Any) -> str | None:
     field is not enumerated or the value is not a known code (shown as stored then)."""
     if value is None or isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    group = VALUE_GROUPS.get(entity, {}).get(field) or VALUE_GROUPS.get("*", {}).get(field)
+    own = VALUE_GROUPS.get(entity, {})
+    group = own.get(field) or own.get("*") or VALUE_GROUPS.get("*", {}).get(field)
     if group is None:
         return None
     return LABELS.get(group, {}).get(str(value))

@@ -6,17 +6,16 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, RetentoError
 from retento.insights import drivers_queries as q
 from retento.insights.registry import Insight, register_insight, render_insight
-from retento.surveys.models import Survey
+from retento.surveys.service import survey_names
 from retento.web.charts import chart_json, grid
 from retento.web.i18n import N_
-from retento.web.render import PageUser, error_text, page_router, tr
+from retento.web.render import PageUser, error_text, page_router, request_locale, tr
 
 router = page_router()
 
@@ -192,7 +191,7 @@ def drivers_page(request: Request, session: DbSession, user: PageUser) -> Respon
     """Choose an outcome; see what explains it."""
     require(user, "score:read")
     form = _form(request)
-    surveys = session.execute(select(Survey.id, Survey.name).order_by(Survey.id)).all()
+    surveys = survey_names(session, request_locale(request))
     errors: dict[str, str] = {}
     report = None
     status = 200
@@ -236,7 +235,7 @@ def drivers_export(request: Request, session: DbSession, user: PageUser) -> Resp
     require(user, "score:read")
     require(user, "data:export")
     form = _form(request)
-    surveys = session.execute(select(Survey.id, Survey.name).order_by(Survey.id)).all()
+    surveys = survey_names(session, request_locale(request))
     report = q.driver_report(session, actor=user, **_report_args(request, form, surveys))
     drivers = report["drivers"]
     matrix = any("performance" in d for d in drivers)

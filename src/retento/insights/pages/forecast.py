@@ -38,6 +38,13 @@ register_insight(
 FREQ_OPTIONS = (("W", N_("Weeks")), ("M", N_("Months")), ("D", N_("Days")))
 DEFAULT_FREQ = "M"
 BAND80, BAND95 = N_("80 % interval"), N_("95 % interval")
+# The download's interval columns, whole (Chinese brackets their bound: 80% 区间（低）).
+BAND_COLUMNS = (
+    N_("80 % interval (low)"),
+    N_("80 % interval (high)"),
+    N_("95 % interval (low)"),
+    N_("95 % interval (high)"),
+)
 
 
 def _params(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
@@ -302,15 +309,10 @@ def forecast_export(request: Request, session: DbSession, user: PageUser) -> Res
 
     baseline = tr(request, fq.baseline_name(r))
     if table == "forecast":
-        band80, band95 = tr(request, BAND80), tr(request, BAND95)
-        low, high = tr(request, N_("low")), tr(request, N_("high"))
         header = [
             tr(request, N_("Period")),
             tr(request, N_("Forecast (%(model)s)"), model=r["model"]),
-            f"{band80} ({low})",
-            f"{band80} ({high})",
-            f"{band95} ({low})",
-            f"{band95} ({high})",
+            *(tr(request, column) for column in BAND_COLUMNS),
             baseline,
         ]
         rows = [

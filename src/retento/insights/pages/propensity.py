@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.background import BackgroundTask
 
 from retento.auth.permissions import can, require
@@ -20,12 +19,20 @@ from retento.insights import drivers_queries as q
 from retento.insights.registry import Insight, register_insight, render_insight
 from retento.surveys import distribution_jobs
 from retento.surveys import distributions as survey_distributions
-from retento.surveys.models import Survey
 from retento.surveys.schemas import DistributionCreate, SegmentIn
+from retento.surveys.service import survey_names
 from retento.web.charts import chart_json, grid
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
-from retento.web.render import PageUser, error_text, flash, page_router, redirect, tr
+from retento.web.render import (
+    PageUser,
+    error_text,
+    flash,
+    page_router,
+    redirect,
+    request_locale,
+    tr,
+)
 from retento.work.queue import run_in_web
 
 router = page_router()
@@ -142,10 +149,7 @@ def propensity_page(request: Request, session: DbSession, user: PageUser) -> Res
     surveys = []
     if report and can(user, "survey:manage"):
         surveys = [
-            (str(i), n)
-            for i, n in session.execute(
-                select(Survey.id, Survey.name).where(Survey.status == "active").order_by(Survey.id)
-            ).all()
+            (str(i), n) for i, n in survey_names(session, request_locale(request), status="active")
         ]
     return render_insight(
         request,

@@ -8,6 +8,8 @@ from fastapi import Request
 
 from retento.core.errors import FieldError, RetentoError
 from retento.core.validation import DbId
+from retento.surveys.languages import Shown, shown_survey
+from retento.surveys.models import Survey
 from retento.surveys.schemas import (
     AnswerIn,
 )
@@ -20,6 +22,7 @@ from retento.web.labels import (
 )
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
+    request_locale,
     tr,
 )
 
@@ -206,6 +209,11 @@ def language_name(request: Request, code: str) -> str:
 def language_opts(request: Request) -> list[tuple[str, str]]:
     """``(code, name in the reader's language)`` of every language a survey may be written in."""
     return [(c, language_name(request, c)) for c in LOCALES]
+
+
+def in_reader_language(request: Request, survey: Survey) -> Shown:
+    """``survey`` as the reader sees it: its texts in the reader's language where it has them."""
+    return shown_survey(survey, request_locale(request))
 
 
 def form_text(form: Any, key: str) -> str:

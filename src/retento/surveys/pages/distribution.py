@@ -27,6 +27,7 @@ from retento.surveys.models import (
 from retento.surveys.pages.common import (
     VALUE_CLASSES,
     form_text,
+    in_reader_language,
     opts,
     survey_url,
 )
@@ -65,7 +66,7 @@ def _distribute_page(
         request,
         "surveys/distribute.html",
         status_code=status_code,
-        survey=survey,
+        survey=in_reader_language(request, survey),
         distributions=distributions.list_distributions(session, survey.id, actor=user),
         emailed=distributions.emailed_per_distribution(session, survey.id),
         rates=reports.response_rates(session, survey.id),
@@ -217,7 +218,7 @@ def distribution_detail(
         return render(
             request,
             "surveys/distribution.html",
-            survey=survey,
+            survey=in_reader_language(request, survey),
             dist=dist,
             rows=[],
             emails=None,
@@ -228,7 +229,7 @@ def distribution_detail(
     return render(
         request,
         "surveys/distribution.html",
-        survey=survey,
+        survey=in_reader_language(request, survey),
         dist=dist,
         rows=rows,
         invited_text=tr_count(

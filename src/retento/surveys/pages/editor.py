@@ -31,6 +31,7 @@ from retento.surveys.pages.common import (
     QUESTION_FIELDS,
     SCALES,
     form_text,
+    in_reader_language,
     language_name,
     language_opts,
     opts,
@@ -104,7 +105,9 @@ def _builder(
         request,
         "surveys/builder.html",
         status_code=status_code,
-        survey=survey,
+        # Shown in the reader's language where translated; the forms edit the stored texts
+        # (the settings ``form`` below, ``sec.own`` in the template).
+        survey=in_reader_language(request, survey),
         answered=answered,
         may_edit=can(user, "survey:manage") and not answered,
         form=form
@@ -373,16 +376,17 @@ def _question_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The form that adds or changes one question."""
+    """The form that adds or changes one question (its fields hold the stored texts)."""
+    seen = in_reader_language(request, survey)
     return render(
         request,
         "surveys/question.html",
         status_code=status_code,
-        survey=survey,
+        survey=seen,
         question=question,
         form=values,
         errors=errors or {},
-        sections=[(s.code, s.title) for s in survey.sections],
+        sections=[(s.code, s.title) for s in seen.sections],
         qtypes=opts(request, "qtype", QUESTION_TYPES),
         scales=[(s, s.replace("-", "–")) for s in ("1-5", "1-7", "1-10")],
         dimensions=SATISFACTION_DIMENSIONS,

@@ -17,6 +17,7 @@ from retento.core.validation import DbId, is_id
 from retento.customers.models import Customer
 from retento.surveys import responses, service
 from retento.surveys.duplicates import DuplicateResponse, earlier_responses
+from retento.surveys.languages import Shown
 from retento.surveys.models import (
     Survey,
     SurveyQuestion,
@@ -27,6 +28,7 @@ from retento.surveys.pages.common import (
     answer_errors,
     entry_channels,
     form_text,
+    in_reader_language,
     parse_answers,
     survey_url,
 )
@@ -73,7 +75,8 @@ def _respond_page(
         request,
         "surveys/respond.html",
         status_code=status_code,
-        survey=survey,
+        # Sections and questions in the agent's language where the survey has them.
+        survey=in_reader_language(request, survey),
         customer=customer,
         form=form,
         values=values,
@@ -168,7 +171,7 @@ def respond_save(
     return redirect(request, survey_url(survey_id, "/results"))
 
 
-def _entry_columns(survey: Survey) -> list[SurveyQuestion]:
+def _entry_columns(survey: Survey | Shown) -> list[SurveyQuestion | Shown]:
     """The questions shown as columns of the bulk entry grid."""
     return list(survey.questions)
 
@@ -183,18 +186,20 @@ def _entry_page(
     message: str = "",
     status_code: int = 200,
 ) -> Response:
-    """The paper / on-site entry grid."""
+    """The paper / on-site entry grid (question texts, in its tooltips, in the reader's
+    language where the survey has them)."""
+    seen = in_reader_language(request, survey)
     return render(
         request,
         "surveys/entry.html",
         status_code=status_code,
-        survey=survey,
+        survey=seen,
         rows=rows,
         channel=channel,
         errors=errors or {},
         problems=problems or [],
         message=message,
-        columns=_entry_columns(survey),
+        columns=_entry_columns(seen),
         channels=entry_channels(request),
     )
 

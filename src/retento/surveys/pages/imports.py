@@ -15,6 +15,7 @@ from retento.surveys import fileio, service
 from retento.surveys.pages.common import (
     entry_channels,
     form_text,
+    in_reader_language,
 )
 from retento.web.forms import PageForm
 from retento.web.render import (
@@ -36,7 +37,7 @@ def import_form(request: Request, session: DbSession, user: PageUser, survey_id:
     return render(
         request,
         "surveys/import.html",
-        survey=survey,
+        survey=in_reader_language(request, survey),
         report=None,
         problems=[],
         form={"channel": "mail"},
@@ -89,7 +90,7 @@ def import_upload(
         request,
         "surveys/import.html",
         status_code=status_code,
-        survey=survey,
+        survey=in_reader_language(request, survey),
         report=report,
         problems=problems,
         errors=errors,

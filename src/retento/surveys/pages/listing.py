@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, RetentoError
 from retento.surveys import service
+from retento.surveys.languages import named
 from retento.surveys.models import (
     SURVEY_STATUSES,
     Survey,
@@ -36,6 +37,7 @@ from retento.web.render import (
     page_router,
     redirect,
     render,
+    request_locale,
     tr,
 )
 
@@ -71,7 +73,7 @@ def _render_list(
         request,
         "surveys/list.html",
         status_code=status_code,
-        rows=rows,
+        rows=[named(s, request_locale(request)) for s in rows],
         total=total,
         f=f,
         form=form,
@@ -115,5 +117,6 @@ def survey_create(request: Request, form: PageForm, session: DbSession, user: Pa
         return _render_list(
             request, rows, total, {"status": "", "q": ""}, shown, form_errors(request, exc), 422
         )
-    flash(request, tr(request, "Survey %(name)s was created.", name=survey.name))
+    name = named(survey, request_locale(request)).name
+    flash(request, tr(request, "Survey %(name)s was created.", name=name))
     return redirect(request, survey_url(survey.id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import Request
@@ -14,24 +15,36 @@ from retento.auth.permissions import can
 from retento.customers.models import Customer
 from retento.customers.panels import Panel, register_panel
 from retento.surveys import reports
+from retento.surveys.languages import name_in
 from retento.surveys.models import (
     Survey,
 )
 from retento.web.i18n import N_
+from retento.web.render import request_locale
 
 
 @cache
 def _active_stmt() -> Any:
     """The active surveys' ids and names (all the phone-survey picker shows), built once."""
-    return select(Survey.id, Survey.name).where(Survey.status == "active").order_by(Survey.name)
+    return select(Survey.id, Survey.name, Survey.language, Survey.translations).where(
+        Survey.status == "active"
+    )
 
 
 def _panel(request: Request, session: Session, customer: Customer, user: User) -> dict[str, Any]:
-    """The customer's survey history and, for agents, the surveys to run on the phone."""
-    history = reports.customer_history(session, customer.id, actor=user)
+    """The customer's survey history and, for agents, the surveys to run on the phone (names
+    in the reader's language where the survey has it)."""
+    lang = request_locale(request)
+    history = reports.customer_history(session, customer.id, actor=user, lang=lang)
     active: list[Any] = []
     if can(user, "survey:respond"):
-        active = list(session.execute(_active_stmt()))
+        active = sorted(
+            (
+                SimpleNamespace(id=i, name=name_in(name, own, texts, lang))
+                for i, name, own, texts in session.execute(_active_stmt())
+            ),
+            key=lambda s: s.name,
+        )
     return {"history": history, "active": active, "customer": customer}
 
 

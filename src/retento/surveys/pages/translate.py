@@ -23,7 +23,7 @@ from retento.core.validation import DbId
 from retento.surveys import service
 from retento.surveys.languages import missing_texts, other_languages
 from retento.surveys.models import Survey
-from retento.surveys.pages.common import language_name, survey_url
+from retento.surveys.pages.common import in_reader_language, language_name, survey_url
 from retento.surveys.schemas import QuestionText, SectionText, SurveyText, TranslationIn
 from retento.web.conflict import STALE, form_version
 from retento.web.forms import PageForm
@@ -128,7 +128,8 @@ def _page(
         request,
         "surveys/translate.html",
         status_code=status_code,
-        survey=survey,
+        # The page's title and breadcrumb in the reader's language; the rows show the texts.
+        survey=in_reader_language(request, survey),
         lang=lang,
         lang_name=language_name(request, lang),
         own_name=language_name(request, survey.language),
