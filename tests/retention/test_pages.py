@@ -628,3 +628,31 @@ def test_a_task_that_cannot_change_so_is_explained_in_chinese(web, db, users):
     assert "cannot become" not in r.text
     db.expire_all()
     assert db.get(RetentionTask, t.id).status == "done"
+
+
+@pytest.mark.parametrize(
+    ("locale", "note"),
+    [
+        ("en", "The trend line appears once there are two scoring runs with churn risk."),
+        ("zh_CN", "有两次含流失风险的评分运行后，这里会显示趋势线。"),
+    ],
+)
+def test_dashboard_trend_with_one_run_says_it_needs_two(web, db, users, locale, note):
+    """One scoring run is one point, no line: a note instead of a lone dot; the run's row stays."""
+    c = make_customer(db, name="Una Only")
+    run = _run(db, datetime(2025, 6, 30, tzinfo=UTC))
+    db.add(_score(run, c, "ordinary", "1000.00", 0.4, [LAPSED]))
+    users["manager"].locale = locale
+    db.commit()
+    web.login("manager")
+    d = web.get("/retention")
+    assert d.status_code == 200
+    assert 'id="trend-chart"' not in d.text
+    assert 'id="trend-empty"' in d.text and note in d.text
+    assert 'id="trend-table"' in d.text and f"<td>#{run.id}</td>" in d.text
+    # A second run: the chart, no note.
+    later = _run(db, datetime(2025, 9, 30, tzinfo=UTC))
+    db.add(_score(later, c, "ordinary", "1000.00", 0.6, [LAPSED]))
+    db.commit()
+    d = web.get("/retention")
+    assert 'id="trend-chart"' in d.text and 'id="trend-empty"' not in d.text

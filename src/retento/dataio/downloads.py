@@ -10,8 +10,6 @@ number in XLSX.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import tempfile
@@ -28,7 +26,7 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.dataio.cells import neutralise
-from retento.dataio.exporter import BOM, cell, export_batches
+from retento.dataio.exporter import csv_chunks, export_batches
 
 Batches = Iterator[list[list[Any]]]
 Producer = Callable[[Session, User], Batches]
@@ -55,17 +53,6 @@ def _in_own_session(request: Request, user: User, produce: Producer) -> Batches:
     return batches()
 
 
-def _csv_chunks(batches: Batches) -> Iterator[str]:
-    first = True
-    for batch in batches:
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\r\n")
-        for row in batch:
-            w.writerow([cell(v) for v in row])
-        yield (BOM + buf.getvalue()) if first else buf.getvalue()
-        first = False
-
-
 def xlsx_cell(value: Any, tz: ZoneInfo) -> Any:
     """One value as an XLSX cell: numbers stay numbers, times are local and naive (Excel has
     no time zones), formula-looking text is neutralised, control characters are dropped."""
@@ -83,7 +70,9 @@ def xlsx_cell(value: Any, tz: ZoneInfo) -> Any:
     return neutralise(text)
 
 
-def _xlsx_chunks(batches: Batches, sheet: str, tz: ZoneInfo) -> Iterator[bytes]:
+def xlsx_chunks(batches: Batches, sheet: str, tz: ZoneInfo) -> Iterator[bytes]:
+    """The one XLSX writer of every export: ``batches`` (header first) as one sheet, cells by
+    ``xlsx_cell``, in blocks read from a spooled temporary file."""
     from openpyxl import Workbook
 
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL)
@@ -114,12 +103,12 @@ def download(
     if fmt == "xlsx":
         tz = ZoneInfo(request.app.state.settings.timezone)
         return StreamingResponse(
-            _xlsx_chunks(batches, sheet, tz),
+            xlsx_chunks(batches, sheet, tz),
             media_type=XLSX_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
         )
     return StreamingResponse(
-        _csv_chunks(batches),
+        csv_chunks(batches),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
     )

@@ -228,7 +228,10 @@ def export_batches(
     return _touchpoints(session, filters)
 
 
-def _as_csv(batches: Iterator[list[list[Any]]]) -> Iterator[str]:
+def csv_chunks(batches: Iterator[list[list[Any]]]) -> Iterator[str]:
+    """The one CSV writer of every export (files, web and API downloads): a chunk of text per
+    batch of rows, UTF-8 BOM first (spreadsheet programs then read Chinese correctly), CRLF
+    line ends, each value written by ``cell`` (formula-looking text neutralised)."""
     first = True
     for batch in batches:
         text = _csv(batch)
@@ -238,7 +241,7 @@ def _as_csv(batches: Iterator[list[list[Any]]]) -> Iterator[str]:
 
 def export(session: Session, entity: str, filters: dict[str, Any]) -> Iterator[str]:
     """CSV text chunks (header first) for ``entity`` filtered like its list service."""
-    return _as_csv(export_batches(session, entity, filters))
+    return csv_chunks(export_batches(session, entity, filters))
 
 
 def custom_field_keys(session: Session) -> list[str]:

@@ -103,6 +103,7 @@ def balance(customer_id: int, as_user: str = typer.Option(None, "--as")) -> None
             f"Customer {customer_id}: balance {w.balance} (available {v.available}, debt {w.debt}), "
             f"tier {w.tier.name if w.tier else '—'}, {v.expiring_soon} expiring by "
             f"{v.expiring_by:%Y-%m-%d}"
+            + (f" (first on {v.expiring.first:%Y-%m-%d})" if v.expiring else "")
         )
 
 
@@ -168,23 +169,26 @@ def export(
     out: Path = typer.Option(..., "--out", "-o"),
     as_user: str = typer.Option(None, "--as"),
 ) -> None:
-    """Export members, postings or the liability report as CSV."""
+    """Export members, postings or the liability report as CSV (UTF-8 with BOM)."""
     from retento.core.errors import InvalidInput
+    from retento.dataio.exporter import csv_chunks
     from retento.loyalty import reports
 
-    makers = {
-        "members": reports.export_members,
-        "postings": reports.export_postings,
-        "liability": reports.export_liability,
-    }
-    if what not in makers:
+    if what not in reports.EXPORTS:
         raise InvalidInput("Choose members, postings or liability.", field="what")
+    rows = 0
+
+    def counted(batches):
+        nonlocal rows
+        for batch in batches:
+            rows += len(batch)
+            yield batch
+
     with cli_session() as session, out.open("w", encoding="utf-8", newline="") as fh:
-        n = 0
-        for chunk in makers[what](session, actor=cli_actor(session, as_user)):
+        batches = reports.EXPORTS[what](session, cli_actor(session, as_user))
+        for chunk in csv_chunks(counted(batches)):
             fh.write(chunk)
-            n += 1
-    console.print(f"Wrote {n - 1} rows to {out}.")
+    console.print(f"Wrote {rows - 1} rows to {out}.")
 
 
 @app.command("import-postings")

@@ -16,10 +16,10 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select, text, update
+from sqlalchemy import Select, case, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -632,6 +632,79 @@ def spendable(session: Session, w: LoyaltyAccount, now: datetime) -> int:
         )
     )
     return int(n or 0) - w.debt
+
+
+# --- points expiring soon ---------------------------------------------------------------------
+# One computation for every place that says which points expire soon and when: the member card
+# on the 360 page and the member page, the "expiring soon" list, the retention rule
+# ``points_expiring`` (the date it puts in an alert) and the alert's current state. Points
+# expire by lot: a lot's ``expires_at`` is fixed when it is earned, but its ``remaining`` falls
+# as the member spends (earliest expiry first) and rises again when a redemption is reversed, so
+# what expires and the first date can change between two looks.
+
+
+@dataclass(frozen=True)
+class Expiring:
+    """A member's points that expire unless spent: their sum and the first and last expiry."""
+
+    points: int
+    first: datetime
+    last: datetime
+
+    def first_day(self, tz: Any) -> date:
+        """The first expiry's calendar day in ``tz`` (the installation's time zone), the day
+        the pages write (``Formatter.date``)."""
+        return _aware(self.first).astimezone(tz).date()
+
+    def last_day(self, tz: Any) -> date:
+        return _aware(self.last).astimezone(tz).date()
+
+
+def _aware(at: datetime) -> datetime:
+    # SQLite returns aggregates of a timestamp column (min, max) as naive UTC.
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def expiring_lots(now: Any, by: Any) -> tuple[Any, ...]:
+    """Conditions on lots whose points expire in ``(now, by]`` unless spent: points left, not
+    due yet (a due lot has expired already, whether or not the hourly job has posted it), pending
+    ones included (they are in the balance and can expire before they are spent)."""
+    return (LoyaltyLot.remaining > 0, LoyaltyLot.expires_at > now, LoyaltyLot.expires_at <= by)
+
+
+def expiring_select(now: Any, by: Any) -> Select:
+    """(customer id, points, first expiry, last expiry) per member with points expiring in
+    ``(now, by]``: set-based, for lists and rules (add ``.where``/``.having`` to narrow it)."""
+    points = func.sum(LoyaltyLot.remaining)
+    return (
+        select(
+            LoyaltyAccount.customer_id,
+            points.label("points"),
+            func.min(LoyaltyLot.expires_at).label("first"),
+            func.max(LoyaltyLot.expires_at).label("last"),
+        )
+        .join(LoyaltyAccount, LoyaltyAccount.id == LoyaltyLot.account_id)
+        .where(LoyaltyAccount.customer_id.is_not(None), *expiring_lots(now, by))
+        .group_by(LoyaltyAccount.customer_id)
+    )
+
+
+def expiring_row(row: Any) -> Expiring:
+    """An ``expiring_select`` row's (points, first, last) as ``Expiring``."""
+    return Expiring(int(row.points), _aware(row.first), _aware(row.last))
+
+
+def expiring(
+    session: Session, customer_ids: Iterable[int], now: datetime, by: datetime
+) -> dict[int, Expiring]:
+    """Customer id → the points of theirs that expire in ``(now, by]`` (members with none are
+    left out)."""
+    ids = sorted(set(customer_ids))
+    out: dict[int, Expiring] = {}
+    for i in range(0, len(ids), 1000):
+        stmt = expiring_select(now, by).where(LoyaltyAccount.customer_id.in_(ids[i : i + 1000]))
+        out.update({r.customer_id: expiring_row(r) for r in session.execute(stmt)})
+    return out
 
 
 def default_expiry(session: Session, at: datetime) -> datetime:

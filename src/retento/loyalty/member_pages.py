@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from fastapi import Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, RetentoError
+from retento.dataio.downloads import download
 from retento.loyalty import members_io, programme
 from retento.loyalty.member_routes import MAX_UPLOAD, list_members
 from retento.web.forms import PageForm
@@ -55,12 +56,15 @@ def members(
 
 @router.get("/loyalty/members/export.{fmt}")
 def export(request: Request, session: DbSession, user: PageUser, fmt: str) -> Response:
-    ctype, name, chunks = members_io.export_members(session, actor=user, fmt=fmt)
-    body = list(chunks)
-    return StreamingResponse(
-        iter(body),
-        media_type=ctype,
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    """All members as CSV (UTF-8 with BOM) or XLSX, streamed like every list export."""
+    require(user, "data:export")
+    return download(
+        request,
+        user,
+        members_io.member_batches,
+        fmt=members_io.check_export_format(fmt),
+        filename=members_io.EXPORT_NAME,
+        sheet=tr(request, "Members"),
     )
 
 

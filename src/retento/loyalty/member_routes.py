@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter, File, Query, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
@@ -21,6 +20,7 @@ from retento.core.deps import CurrentUser, DbSession
 from retento.core.errors import InvalidInput, Msg
 from retento.core.validation import DbId, Limit, Offset
 from retento.customers.models import Customer
+from retento.dataio.downloads import download
 from retento.loyalty import earning, ledger, members_io, service
 from retento.loyalty.models import LoyaltyAccount, LoyaltyTier
 from retento.loyalty.notices import notice_states
@@ -128,14 +128,16 @@ def import_members(session: DbSession, user: CurrentUser, file: UploadFile = Fil
 
 
 @router.get("/members/export")
-def export_members(session: DbSession, user: CurrentUser, format: Literal["csv", "xlsx"] = "csv"):
-    """Members as CSV or XLSX (re-importable: the import ignores the balance columns)."""
-    ctype, name, chunks = members_io.export_members(session, actor=user, fmt=format)
-    body = list(chunks)
-    return StreamingResponse(
-        iter(body),
-        media_type=ctype,
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+def export_members(request: Request, user: CurrentUser, format: Literal["csv", "xlsx"] = "csv"):
+    """Members as CSV (UTF-8 with BOM) or XLSX, streamed (re-importable: the import ignores
+    the balance columns)."""
+    return download(
+        request,
+        user,
+        members_io.member_batches,
+        fmt=format,
+        filename=members_io.EXPORT_NAME,
+        sheet="members",
     )
 
 

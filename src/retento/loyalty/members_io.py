@@ -21,6 +21,7 @@ key reused for a different row) undoes all of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any, BinaryIO
@@ -322,10 +323,19 @@ EXPORT_HEADER = [
 ]
 
 
-def member_rows(session: Session):
-    """Members, oldest first: the import's columns (balance is exported, not re-imported)."""
+EXPORT_FORMATS = ("csv", "xlsx")
+EXPORT_NAME = "loyalty-members"
+_BATCH = 2000
+
+
+def member_batches(session: Session, actor: User) -> Iterator[list[list[Any]]]:
+    """Members, oldest first, in batches of rows, the header alone first: the import's columns
+    (balance is exported, not re-imported). A producer of ``dataio.downloads.download``, the
+    one way every list is written as CSV (UTF-8 with BOM) or XLSX."""
     from retento.loyalty.models import LoyaltyAccount
 
+    require(actor, "data:export")
+    yield [list(EXPORT_HEADER)]
     stmt = (
         select(
             Customer.external_id,
@@ -340,47 +350,29 @@ def member_rows(session: Session):
         .join(Customer, Customer.id == LoyaltyAccount.customer_id)
         .outerjoin(LoyaltyTier, LoyaltyTier.id == LoyaltyAccount.tier_id)
         .order_by(LoyaltyAccount.id)
-        .execution_options(yield_per=2000)
+        .execution_options(yield_per=_BATCH)
     )
-    yield from session.execute(stmt)
+    for part in session.execute(stmt).partitions():
+        yield [list(r) for r in part]
+
+
+def check_export_format(fmt: str) -> str:
+    """``fmt`` if the member export can write it, else a 4xx naming the field."""
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput("format must be csv or xlsx.", field="format")
+    return fmt
 
 
 def export_members(session: Session, *, actor: User, fmt: str = "csv"):
-    """(content type, file name, body chunks) of the member export, CSV or XLSX."""
+    """(content type, file name, body chunks) of the member export as a file (the CLI), written
+    by the same writers as the web and API downloads (``member_batches``)."""
+    from retento.dataio.downloads import XLSX_TYPE, xlsx_chunks
+    from retento.dataio.exporter import csv_chunks
+
     require(actor, "data:export")
-    import csv
-    import io
-
-    from retento.dataio.exporter import cell
-
-    if fmt not in ("csv", "xlsx"):
-        raise InvalidInput("format must be csv or xlsx.", field="format")
+    check_export_format(fmt)
+    batches = member_batches(session, actor)
     if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet("members")
-        ws.append(EXPORT_HEADER)
-        for row in member_rows(session):
-            ws.append([cell(v) if isinstance(v, str | datetime) else v for v in row])
-        buf = io.BytesIO()
-        wb.save(buf)
-        return (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "loyalty-members.xlsx",
-            iter([buf.getvalue()]),
-        )
-
-    def chunks():
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\r\n")
-        w.writerow(EXPORT_HEADER)
-        for i, row in enumerate(member_rows(session)):
-            w.writerow([cell(v) for v in row])
-            if i % 1000 == 999:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-        yield buf.getvalue()
-
-    return "text/csv; charset=utf-8", "loyalty-members.csv", chunks()
+        tz = ZoneInfo(get_settings().timezone)
+        return XLSX_TYPE, f"{EXPORT_NAME}.xlsx", xlsx_chunks(batches, "members", tz)
+    return "text/csv; charset=utf-8", f"{EXPORT_NAME}.csv", csv_chunks(batches)

@@ -73,9 +73,7 @@ def _due_lots(session: Session, now: datetime, by: datetime, after_id: int) -> l
             select(LoyaltyLot, LoyaltyAccount.customer_id)
             .join(LoyaltyAccount, LoyaltyAccount.id == LoyaltyLot.account_id)
             .where(
-                LoyaltyLot.remaining > 0,
-                LoyaltyLot.expires_at > now,
-                LoyaltyLot.expires_at <= by,
+                *ledger.expiring_lots(now, by),
                 LoyaltyAccount.customer_id.is_not(None),
                 LoyaltyAccount.customer_id > after_id,
                 ~noticed,

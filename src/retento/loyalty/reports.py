@@ -6,12 +6,11 @@ dozen rows), never from summing wallets, so the dashboard stays fast at millions
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -162,25 +161,16 @@ def dashboard(
     )
 
 
-def _csv(rows: Iterator[list]) -> Iterator[str]:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    for row in rows:
-        w.writerow(
-            ["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row]
-        )
-        yield buf.getvalue()
-        buf.seek(0)
-        buf.truncate()
+Batches = Iterator[list[list[Any]]]
 
 
-def export_members(session: Session, *, actor: User) -> Iterator[str]:
-    """Members as CSV: customer, balance, debt, tier, joined, last activity."""
+def member_batches(session: Session, actor: User) -> Batches:
+    """Members (header first): customer, balance, debt, tier, joined, last activity."""
     require(actor, "data:export")
     from retento.customers.models import Customer
 
-    def rows():
-        yield [
+    yield [
+        [
             "customer_external_id",
             "customer_id",
             "balance",
@@ -189,32 +179,31 @@ def export_members(session: Session, *, actor: User) -> Iterator[str]:
             "joined_at",
             "last_activity_at",
         ]
-        stmt = (
-            select(LoyaltyAccount, Customer.external_id)
-            .join(Customer, Customer.id == LoyaltyAccount.customer_id)
-            .order_by(LoyaltyAccount.id)
-            .execution_options(yield_per=2000)
+    ]
+    stmt = (
+        select(
+            Customer.external_id,
+            LoyaltyAccount.customer_id,
+            LoyaltyAccount.balance,
+            LoyaltyAccount.debt,
+            LoyaltyTier.code,
+            LoyaltyAccount.joined_at,
+            LoyaltyAccount.last_activity_at,
         )
-        for a, ext in session.execute(stmt):
-            yield [
-                ext or "",
-                a.customer_id,
-                a.balance,
-                a.debt,
-                a.tier.code if a.tier else "",
-                a.joined_at.isoformat(),
-                a.last_activity_at.isoformat() if a.last_activity_at else "",
-            ]
-
-    return _csv(rows())
+        .join(Customer, Customer.id == LoyaltyAccount.customer_id)
+        .outerjoin(LoyaltyTier, LoyaltyTier.id == LoyaltyAccount.tier_id)
+        .order_by(LoyaltyAccount.id)
+        .execution_options(yield_per=2000)
+    )
+    for part in session.execute(stmt).partitions():
+        yield [list(r) for r in part]
 
 
-def export_postings(session: Session, *, actor: User) -> Iterator[str]:
-    """Every posting with its journal (for accounting): one row per posting."""
+def posting_batches(session: Session, actor: User) -> Batches:
+    """Every posting with its journal (for accounting), header first: one row per posting."""
     require(actor, "data:export")
-
-    def rows():
-        yield [
+    yield [
+        [
             "journal_id",
             "created_at",
             "kind",
@@ -227,38 +216,39 @@ def export_postings(session: Session, *, actor: User) -> Iterator[str]:
             "account_kind",
             "amount",
         ]
-        stmt = (
-            select(LoyaltyPosting, LoyaltyJournal, LoyaltyAccount.kind)
-            .join(LoyaltyJournal, LoyaltyJournal.id == LoyaltyPosting.journal_id)
-            .join(LoyaltyAccount, LoyaltyAccount.id == LoyaltyPosting.account_id)
-            .order_by(LoyaltyPosting.id)
-            .execution_options(yield_per=5000)
+    ]
+    stmt = (
+        select(
+            LoyaltyJournal.id,
+            LoyaltyJournal.created_at,
+            LoyaltyJournal.kind,
+            LoyaltyJournal.customer_id,
+            LoyaltyJournal.source_type,
+            LoyaltyJournal.source_id,
+            LoyaltyJournal.reason,
+            LoyaltyJournal.actor_id,
+            LoyaltyPosting.account_id,
+            LoyaltyAccount.kind,
+            LoyaltyPosting.amount,
         )
-        for p, j, kind in session.execute(stmt):
-            yield [
-                j.id,
-                j.created_at.isoformat(),
-                j.kind,
-                j.customer_id or "",
-                j.source_type,
-                j.source_id or "",
-                j.reason,
-                j.actor_id or "",
-                p.account_id,
-                kind,
-                p.amount,
-            ]
-
-    return _csv(rows())
+        .join(LoyaltyJournal, LoyaltyJournal.id == LoyaltyPosting.journal_id)
+        .join(LoyaltyAccount, LoyaltyAccount.id == LoyaltyPosting.account_id)
+        .order_by(LoyaltyPosting.id)
+        .execution_options(yield_per=5000)
+    )
+    for part in session.execute(stmt).partitions():
+        yield [list(r) for r in part]
 
 
-def export_liability(session: Session, *, actor: User) -> Iterator[str]:
-    """The liability report as CSV (one row per figure)."""
+def liability_batches(session: Session, actor: User) -> Batches:
+    """The liability report, header first (one row per figure)."""
+    require(actor, "data:export")
     lia = liability(session, actor=actor)
+    yield [["figure", "value"]]
+    # Exact decimals as text (``cell`` would round a point value of 0.005 to two places).
+    yield [[k, format(v, "f") if isinstance(v, Decimal) else v] for k, v in lia.__dict__.items()]
 
-    def rows():
-        yield ["figure", "value"]
-        for k, v in lia.__dict__.items():
-            yield [k, "" if v is None else (format(v, "f") if isinstance(v, Decimal) else v)]
 
-    return _csv(rows())
+# ``retento loyalty export`` and ``GET /api/v1/loyalty/export/{what}``: written by the one CSV
+# writer of every export (``dataio.exporter.csv_chunks``: UTF-8 with BOM, formulas neutralised).
+EXPORTS = {"members": member_batches, "postings": posting_batches, "liability": liability_batches}

@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from annotated_types import Ge, Le
-from fastapi import APIRouter, Response
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Request, Response
 
 from retento.core.deps import CurrentUser, DbSession, IdempotencyKey
 from retento.core.validation import DbId, Limit, Offset
@@ -175,6 +174,8 @@ def _member_read(v, customer_id: DbId) -> MemberRead:
         to_next_tier=v.to_next,
         expiring_soon=v.expiring_soon,
         expiring_by=v.expiring_by,
+        expiring_first=v.expiring.first if v.expiring else None,
+        expiring_last=v.expiring.last if v.expiring else None,
     )
 
 
@@ -371,22 +372,18 @@ def check(session: DbSession, user: CurrentUser):
 
 
 @router.get("/export/{what}")
-def export(what: str, session: DbSession, user: CurrentUser):
-    """CSV export: ``members``, ``postings`` or ``liability``."""
+def export(what: str, request: Request, user: CurrentUser):
+    """CSV export (UTF-8 with BOM, streamed): ``members``, ``postings`` or ``liability``."""
+    from retento.auth.permissions import require
     from retento.core.errors import NotFound
+    from retento.dataio.downloads import download
 
-    makers = {
-        "members": reports.export_members,
-        "postings": reports.export_postings,
-        "liability": reports.export_liability,
-    }
-    if what not in makers:
+    if what not in reports.EXPORTS:
         raise NotFound("Export", what)
-    body = list(makers[what](session, actor=user))
-    return StreamingResponse(
-        iter(body),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="loyalty-{what}.csv"'},
+    if what == "liability":
+        require(user, "loyalty:read")  # before the stream starts: a 403, not a broken file
+    return download(
+        request, user, reports.EXPORTS[what], fmt="csv", filename=f"loyalty-{what}", sheet=what
     )
 
 

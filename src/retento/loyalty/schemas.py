@@ -274,6 +274,10 @@ class MemberRead(BaseModel):
     to_next_tier: int
     expiring_soon: int
     expiring_by: datetime
+    # The first and last expiry of the points expiring soon (null when none): the day a
+    # "points expiring" retention alert names.
+    expiring_first: datetime | None = None
+    expiring_last: datetime | None = None
 
 
 class TierSet(BaseModel):

@@ -547,9 +547,12 @@ class MemberView:
     qualifying: int
     next_tier: object | None
     to_next: int
-    expiring_soon: int
-    expiring_by: datetime
+    expiring_soon: int  # points expiring in (now, expiring_by]: ``expiring.points`` or 0
+    expiring_by: datetime  # the end of the programme's "expiring soon" window
     held: int
+    # What expires soon and its first and last date (``ledger.expiring``: the same computation
+    # as the retention alert ``points_expiring``), None if nothing does.
+    expiring: ledger.Expiring | None = None
 
 
 def member_view(session: Session, customer_id: int, *, actor: User) -> MemberView | None:
@@ -561,18 +564,18 @@ def member_view(session: Session, customer_id: int, *, actor: User) -> MemberVie
     now = utcnow()
     prog = ledger.programme(session)
     by = now + timedelta(days=prog.expiring_soon_days)
-    # What expires soon, what can be spent, what counts towards the tier and what is held, in
-    # one statement over the wallet's lots (the 360 page shows this for every member).
-    soon, lots, points, held = session.execute(
+    # What can be spent, what counts towards the tier and what is held, in one statement over
+    # the wallet's lots (the 360 page shows this for every member).
+    lots, points, held = session.execute(
         _member_sums(),
         {
             "account_id": w.id,
             "customer_id": customer_id,
             "now": now,
-            "by": by,
             "start": now - timedelta(days=prog.tier_window_days),
         },
     ).one()
+    soon = ledger.expiring(session, [customer_id], now, by).get(customer_id)
     q = qualifying(session, w, now) if prog.tier_basis == "spend" else int(points or 0)
     nxt = None
     for t in tiers(session):
@@ -585,16 +588,16 @@ def member_view(session: Session, customer_id: int, *, actor: User) -> MemberVie
         qualifying=q,
         next_tier=nxt,
         to_next=(nxt.threshold - q) if nxt is not None else 0,
-        expiring_soon=int(soon or 0),
+        expiring_soon=soon.points if soon else 0,
         expiring_by=by,
         held=int(held or 0),
+        expiring=soon,
     )
 
 
 @cache
 def _member_sums() -> Any:
-    """member_view's sums over one wallet's lots, built once: points expiring by ``by``, points
-    spendable at ``now`` (ledger.spendable_lots), points qualifying in ``(start, now]`` with the
+    """member_view's sums over one wallet's lots, built once: points spendable at ``now`` (ledger.spendable_lots), points qualifying in ``(start, now]`` with the
     points basis (tiers.qualifying_lots) and the customer's open holds."""
 
     def param(name: str, column: Any) -> Any:
@@ -610,9 +613,6 @@ def _member_sums() -> Any:
         .scalar_subquery()
     )
     return select(
-        func.sum(LoyaltyLot.remaining).filter(
-            LoyaltyLot.remaining > 0, LoyaltyLot.expires_at <= param("by", LoyaltyLot.expires_at)
-        ),
         func.sum(LoyaltyLot.remaining).filter(*ledger.spendable_lots(now)),
         func.sum(QUALIFYING_POINTS).filter(
             *qualifying_lots(param("start", LoyaltyLot.earned_at), now)
@@ -698,7 +698,8 @@ def tier_history(session: Session, customer_id: int, *, actor: User) -> list[Loy
 def expiring_soon(
     session: Session, *, actor: User, days: int | None = None, limit: int = 100
 ) -> list[tuple[int, str, int, datetime]]:
-    """Members with points expiring within ``days``: (customer id, name, points, first expiry)."""
+    """Members with points expiring within ``days``: (customer id, name, points, first expiry)
+    (``ledger.expiring_select``, as the member card and the retention alert count them)."""
     require(actor, "loyalty:read")
     from retento.customers.models import Customer
 
@@ -706,22 +707,15 @@ def expiring_soon(
     days = days if days is not None else ledger.programme(session).expiring_soon_days
     if days < 0 or days > 3660:
         raise InvalidInput("days must be between 0 and 3660.", field="days")
+    soon = ledger.expiring_select(now, now + timedelta(days=days)).subquery()
     rows = session.execute(
-        select(
-            LoyaltyAccount.customer_id,
-            Customer.name,
-            func.sum(LoyaltyLot.remaining),
-            func.min(LoyaltyLot.expires_at),
-        )
-        .join(LoyaltyAccount, LoyaltyAccount.id == LoyaltyLot.account_id)
-        .join(Customer, Customer.id == LoyaltyAccount.customer_id)
-        .where(
-            LoyaltyLot.remaining > 0,
-            LoyaltyLot.expires_at > now,
-            LoyaltyLot.expires_at <= now + timedelta(days=days),
-        )
-        .group_by(LoyaltyAccount.customer_id, Customer.name)
-        .order_by(func.min(LoyaltyLot.expires_at))
+        select(soon, Customer.name)
+        .join(Customer, Customer.id == soon.c.customer_id)
+        .order_by(soon.c.first, soon.c.customer_id)
         .limit(min(max(limit, 1), 1000))
     ).all()
-    return [(cid, name, int(n), at) for cid, name, n, at in rows]
+    out = []
+    for r in rows:
+        e = ledger.expiring_row(r)
+        out.append((r.customer_id, r.name, e.points, e.first))
+    return out

@@ -28,6 +28,7 @@ from retento.web.labels import label_msgid
 from retento.web.render import PageUser, page_router, render, request_locale, tr
 
 router = page_router()
+TREND_MIN_RUNS = 2
 
 CLASS_COLOURS = {
     "vip": "#7c3aed",
@@ -205,7 +206,8 @@ def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
             )
             if reasons
             else "",
-            "trend": _trend_chart(request, trend) if trend else "",
+            # A line needs two points: with one run the page says so instead of a lone dot.
+            "trend": _trend_chart(request, trend) if len(trend) >= TREND_MIN_RUNS else "",
         }
     ctx |= pages_filtered.template_context(request, f, "/retention")
     return render(request, "retention/dashboard.html", **ctx, counts=tab_counts(session, user))

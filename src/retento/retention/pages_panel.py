@@ -16,6 +16,7 @@ from retento.customers.panels import Panel, register_panel
 from retento.retention import reasons
 from retento.retention.consent import CONTACT_KINDS, may_phone, phone_notice
 from retento.retention.models import RetentionAlert, RetentionCase, RetentionPlaybook, RetentionTask
+from retento.retention.points_now import current_notes
 from retento.retention.tasks import display_texts
 from retento.web.i18n import N_
 from retento.web.labels import register_labels
@@ -90,6 +91,8 @@ def retention_panel(
             (a, reasons.render_reason(a.reason_code, a.reason_params, locale, currency))
             for a in alerts
         ],
+        # Points-expiring alerts whose points changed since: what the ledger says now.
+        "now": current_notes(session, alerts, locale),
         "tasks": tasks,
         # The playbook's name in the reader's language (the title was written in the owner's).
         "titles": {k: v[0] for k, v in display_texts(session, tasks, locale).items()},

@@ -26,6 +26,10 @@ REASON_TEXTS: dict[str, str] = {
     "tier_downgrade": N_("Loyalty tier dropped from %(from_tier)s to %(to_tier)s"),
     "points_expiring": N_("%(points)s loyalty points expire unused on %(date)s"),
 }
+# A reason whose values span several days (``last`` set): points expiring over several days.
+RANGE_TEXTS: dict[str, str] = {
+    "points_expiring": N_("%(points)s loyalty points expire unused between %(date)s and %(last)s"),
+}
 
 RULE_NAMES: dict[str, str] = {
     "churn_risk": N_("Churn risk above a threshold"),
@@ -109,7 +113,7 @@ def money_format(locale: str, currency: str | None = None) -> Callable[[float], 
 # Reason parameters that hold a day, stored as ISO text ("2026-11-03") so the reason stays
 # language-neutral, and written in the reader's way inside the sentence ("Nov 3, 2026",
 # "2026年11月3日").
-DATE_PARAMS = frozenset({"date"})
+DATE_PARAMS = frozenset({"date", "last"})
 
 
 @cache
@@ -149,6 +153,8 @@ def render_reason(
     template = REASON_TEXTS.get(code)
     if template is None:
         return code
+    if params.get("last") and params.get("last") != params.get("date"):
+        template = RANGE_TEXTS.get(code, template)
     if code == "tier_downgrade":
         # The tiers' names as they were when the alert was raised, in both languages
         # (``from_tier_zh``/``to_tier_zh`` since alerts store them; an older alert has the

@@ -20,6 +20,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from retento.complaints.models import OPEN_STATUSES, Complaint
+from retento.core.config import get_settings
 from retento.customers.models import Customer
 from retento.orders.models import Order
 from retento.retention.models import RetentionRule
@@ -347,41 +348,42 @@ def tier_downgrade(
 def points_expiring(
     session: Session, rule: RetentionRule, prof: dict[int, Profile], ids: list[int] | None, now
 ) -> list[Candidate]:
+    """Members with at least ``threshold`` points expiring within the window, counted by the
+    loyalty ledger (``ledger.expiring_select``), as the member card counts them. The reason holds
+    the points and the first (and last) expiry day in the installation's time zone, the days the
+    pages write; the cause key the first expiry's UTC day (what it always was)."""
+    from zoneinfo import ZoneInfo
+
+    from retento.loyalty import ledger
     from retento.loyalty.models import LoyaltyAccount, LoyaltyLot
 
-    horizon = now + timedelta(days=rule.window_days or 30)
-    stmt = (
-        select(
-            LoyaltyAccount.customer_id,
-            func.sum(LoyaltyLot.remaining),
-            func.min(LoyaltyLot.expires_at),
-        )
-        .join(LoyaltyAccount, LoyaltyAccount.id == LoyaltyLot.account_id)
-        .where(
-            LoyaltyAccount.customer_id.is_not(None),
-            LoyaltyLot.remaining > 0,
-            LoyaltyLot.expires_at > now,
-            LoyaltyLot.expires_at <= horizon,
-        )
-        .group_by(LoyaltyAccount.customer_id)
-        .having(func.sum(LoyaltyLot.remaining) >= rule.threshold)
+    tz = ZoneInfo(get_settings().timezone)
+    stmt = ledger.expiring_select(now, now + timedelta(days=rule.window_days or 30)).having(
+        func.sum(LoyaltyLot.remaining) >= rule.threshold
     )
     stmt = _scope(stmt, LoyaltyAccount.customer_id, ids)
     out = []
-    for cid, points, first in session.execute(stmt):
-        if isinstance(first, datetime) and first.tzinfo is None:
-            first = first.replace(tzinfo=UTC)
-        day = first.date().isoformat()
+    for row in session.execute(stmt):
+        e = ledger.expiring_row(row)
         out.append(
             Candidate(
-                cid,
+                row.customer_id,
                 "points_expiring",
-                f"points:{day}",
+                f"points:{e.first.astimezone(UTC).date().isoformat()}",
                 "points_expiring",
-                {"points": int(points), "date": day},
+                points_params(e, tz),
             )
         )
     return out
+
+
+def points_params(e: Any, tz: Any) -> dict[str, Any]:
+    """The reason values of ``points_expiring`` for ``e`` (a ``ledger.Expiring``): points, the
+    first expiry day and, when the points expire over several days, the last one."""
+    params: dict[str, Any] = {"points": e.points, "date": e.first_day(tz).isoformat()}
+    if e.last_day(tz) != e.first_day(tz):
+        params["last"] = e.last_day(tz).isoformat()
+    return params
 
 
 RULES = {
