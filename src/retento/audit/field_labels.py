@@ -30,7 +30,9 @@ register_labels(
     },
 )
 
-# entity → field → message id.
+# entity → field → message id. The settings pages name their own records' fields where their
+# forms label them (value_settings in scoring.pages_settings, retention_playbook in
+# retention.pages_playbooks, loyalty_programme in loyalty.pages).
 FIELDS: dict[str, dict[str, str]] = {
     "user": {
         "username": N_("Username"),
@@ -239,21 +241,6 @@ FIELDS: dict[str, dict[str, str]] = {
         "rating": N_("Experience rating"),
         "occurred_at": N_("When"),
     },
-    "loyalty_programme": {
-        "active": N_("Programme active (orders earn points)"),
-        "auto_enrol": N_("Enrol customers with their first order"),
-        "point_value": N_("Value of one point"),
-        "currency": N_("Currency"),
-        "expiry_days": N_("Points expire after (days)"),
-        "expiring_soon_days": N_('"Expiring soon" means within (days)'),
-        "pending_days": N_("Points pending during the return window (days)"),
-        "refund_policy": N_("When refunded points were already spent"),
-        "negative_limit": N_("Negative balance limit (points)"),
-        "tier_basis": N_("Tiers qualify on"),
-        "tier_window_days": N_("Qualification window (days)"),
-        "hold_minutes": N_("Checkout holds time out after (minutes)"),
-        "active_days": N_("Active member: activity within (days)"),
-    },
     "loyalty_club": {
         "description": N_("Description"),
         "min_tier_id": N_("Lowest tier"),
@@ -298,24 +285,6 @@ FIELDS: dict[str, dict[str, str]] = {
         "window_days": N_("Window (days)"),
         "severity": N_("Severity"),
         "classes": N_("Customer classes"),
-    },
-    "retention_playbook": {
-        "value_class": N_("Value class"),
-        "reason": N_("Reason"),
-        "action": N_("Action"),
-        "name_en": N_("Name (English)"),
-        "name_zh": N_("Name (Chinese)"),
-        "script_en": N_("Script (English)"),
-        "script_zh": N_("Script (Chinese)"),
-        "due_days": N_("Due after (days)"),
-        "control_share": N_("Control-group share"),
-        "window_days": N_("Came-back window (days)"),
-        "cost": N_("Cost per treated customer"),
-        "offer_points": N_("Offer (loyalty points)"),
-        "offer_reward_id": N_("Offer (loyalty voucher)"),
-        "segment_id": N_("Segmentation"),
-        "segment_cluster": N_("Segment"),
-        "enabled": N_("Enabled"),
     },
     "retention_alert": {
         "rule": N_("Warning rule"),
@@ -372,22 +341,6 @@ FIELDS: dict[str, dict[str, str]] = {
     "score_run": {
         "model": N_("Model"),
         "customers": N_("Customers scored"),
-    },
-    "value_settings": {
-        "vip_top_pct": N_("VIP: top % of customers"),
-        "major_top_pct": N_("Major: up to % of customers"),
-        "ordinary_top_pct": N_("Ordinary: up to % of customers"),
-        "small_profit_threshold": N_("Small: profit at or below"),
-        "new_days": N_("New for (days after the first purchase)"),
-        "regular_per_year": N_("Regular: purchases a year"),
-        "loyal_per_year": N_("Loyal: purchases a year"),
-        "long_tenure_days": N_("Old and loyal: tenure (days)"),
-        "recent_days": N_("Loyal: last purchase within (days)"),
-        "frequency_window_days": N_("Frequency window (days)"),
-        "lapsed_days": N_("Lapsed after (days without a purchase)"),
-        "wallet_window_days": N_("Share of wallet: our sales over (days)"),
-        "profiling_needs_consent": N_("Profiling needs the customer's consent"),
-        "updated_by_id": N_("Updated by"),
     },
 }
 for _entity, _labels in FIELDS.items():

@@ -42,7 +42,7 @@ from retento.web import pickers
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm, decimal_input
 from retento.web.i18n import N_
-from retento.web.labels import register_labels
+from retento.web.labels import register_field_labels, register_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
     PageUser,
@@ -506,6 +506,10 @@ PROGRAMME_LABELS = {
     "active": N_("Programme active (orders earn points)"),
     "auto_enrol": N_("Enrol customers with their first order"),
 }
+# The audit log names the programme's fields as the settings form does.
+register_field_labels(
+    "loyalty_programme", {k: v for k, v in PROGRAMME_LABELS.items() if k != "name"}
+)
 
 
 @router.post("/loyalty/programme/tiers")

@@ -21,6 +21,7 @@ from retento.retention.models import ACTIONS, ANY_REASON, CLASSES, RULE_CODES, R
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm, decimal_input
 from retento.web.i18n import N_
+from retento.web.labels import register_field_labels
 from retento.web.render import (
     PageUser,
     error_text,
@@ -49,6 +50,13 @@ NUMBER_FIELDS = ("due_days", "control_share", "window_days", "cost", "offer_poin
 FIELD_LABELS = {
     k: v for k, v in playbooks.FIELD_LABELS.items() if k not in ("value_class", "reason")
 }
+# The audit log names a playbook's fields as the editor does (the segment filter is stored as
+# two columns).
+register_field_labels(
+    "retention_playbook",
+    {k: v for k, v in playbooks.FIELD_LABELS.items() if k != "segment"}
+    | {"segment_id": N_("Segmentation"), "segment_cluster": N_("Segment")},
+)
 
 
 def _values(pb: RetentionPlaybook) -> dict[str, Any]:

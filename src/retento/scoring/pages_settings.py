@@ -21,6 +21,7 @@ from retento.scoring.value_rules import DEFAULTS, rules_from
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
+from retento.web.labels import register_field_labels
 from retento.web.render import PageUser, flash, page_router, redirect, render, tr
 
 router = page_router()
@@ -40,6 +41,8 @@ FIELD_LABELS = {
     "wallet_window_days": N_("Share of wallet: our sales over (days)"),
     "profiling_needs_consent": N_("Profiling needs the customer's consent"),
 }
+# The audit log names the settings' fields as the form does.
+register_field_labels("value_settings", {**FIELD_LABELS, "updated_by_id": N_("Updated by")})
 # One rule per field, shown when the value breaks it (translated; the API says it in English).
 FIELD_RULES = {
     "vip_top_pct": N_("Enter a percentage above 0 and below the major cut-off."),
