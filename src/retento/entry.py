@@ -30,16 +30,22 @@ def main() -> None:
             set_global_language(lang)
             argv = rest
     if argv[:1] == ["analyze"]:
+        import gc
+
+        was_enabled = gc.isenabled()
         if argv[1:2] == ["clv"]:
             # A short batch run timed as a whole process (issue 15 point 5): the cyclic
             # collector would only walk the objects created by importing typer, pandas and
             # SciPy, ~60 times (~0.1 s of CPU).
-            import gc
-
             gc.disable()
-        from retento.analyze.cli import app as analyze_app
+        try:
+            from retento.analyze.cli import app as analyze_app
 
-        analyze_app(args=argv[1:], prog_name="retento analyze")
+            analyze_app(args=argv[1:], prog_name="retento analyze")
+        finally:
+            # Called in-process (tests, an embedding program), the collector is left as found.
+            if was_enabled:
+                gc.enable()
         return
     from retento.cli import main as full
 
