@@ -170,7 +170,8 @@ def test_page_filters_every_figure(client, db, users, shop):
         ("en", "category=nope", "Unknown complaint category"),
         ("zh_CN", "category=nope", "未知的投诉类别"),
         ("en", "segment=value_class:gold", "Segment (segment) must be one of the segments"),
-        ("zh_CN", "channel=fax", "channel 必须是"),
+        ("zh_CN", "channel=fax", "渠道（channel）必须是以下之一：电话、电子邮件、"),
+        ("en", "channel=fax", "Channel (channel) must be one of: Phone, Email, Web form,"),
     ],
 )
 def test_bad_filters_give_the_page_back_with_the_error(

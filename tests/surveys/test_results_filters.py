@@ -213,8 +213,16 @@ def test_comments_csv_keeps_the_filters(client, db, users, survey):
             "period=custom&from=someday&to=2026-01-01",
             "From (from) must be a date as YYYY-MM-DD.",
         ),
-        ("en", "channel=fax", "channel must be one of online, phone, mail, onsite."),
-        ("zh_CN", "channel=fax", "channel 必须是以下之一：online, phone, mail, onsite。"),
+        (
+            "en",
+            "channel=fax",
+            "Channel (channel) must be one of: Online link, Phone, Mail / paper, On site.",
+        ),
+        (
+            "zh_CN",
+            "channel=fax",
+            "渠道（channel）必须是以下之一：在线链接、电话、邮寄 / 纸质、现场。",
+        ),
         ("en", "segment=value_class:gold", "Segment (segment) must be one of the segments"),
         ("en", "period=7", "Period (period) must be one of: Last 30 days, Last 90 days,"),
     ],

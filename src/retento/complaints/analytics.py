@@ -17,8 +17,10 @@ from retento.auth.permissions import require
 from retento.complaints.models import CHANNELS, Complaint, ComplaintCategory, Remedy, SlaPolicy
 from retento.complaints.policies import VALUE_CLASSES
 from retento.core.db import UTCDateTime, utcnow
-from retento.core.errors import InvalidInput, Msg
+from retento.core.errors import InvalidInput, Msg, choice_error
 from retento.customers.models import Customer
+from retento.web.i18n import N_
+from retento.web.labels import label_msgid
 
 REPURCHASE_DAYS = 90
 SILENT_MULTIPLIER = 25  # only 1 of 25 dissatisfied customers complains
@@ -100,17 +102,14 @@ def make_scope(
     if since is not None and until is not None and until <= since:
         raise InvalidInput("until must be after since.", field="until")
     value_class = (value_class or "").strip() or None
+    # Named as the dashboard's filters name them; the API's English keeps the codes.
     if value_class is not None and value_class not in VALUE_CLASSES:
-        raise InvalidInput(
-            Msg("value_class must be one of %(choices)s.", choices=", ".join(VALUE_CLASSES)),
-            field="value_class",
-        )
+        choices = [(c, label_msgid("value_class", c)) for c in VALUE_CLASSES]
+        raise choice_error("value_class", N_("Value class"), choices).refuse()
     channel = (channel or "").strip() or None
     if channel is not None and channel not in CHANNELS:
-        raise InvalidInput(
-            Msg("channel must be one of %(choices)s.", choices=", ".join(CHANNELS)),
-            field="channel",
-        )
+        choices = [(c, label_msgid("complaint_channel", c)) for c in CHANNELS]
+        raise choice_error("channel", N_("Channel"), choices).refuse()
     category = (category or "").strip().lower() or None
     ids = None
     if category is not None:

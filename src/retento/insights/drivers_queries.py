@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.complaints.models import Complaint
-from retento.core.errors import InvalidInput, Msg, NotFound
+from retento.core.errors import InvalidInput, Msg, NotFound, choice_error, range_error
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise_row
 from retento.loyalty.models import LoyaltyAccount
@@ -281,13 +281,13 @@ def driver_report(
     require(actor, "score:read")
     locale = actor.locale or "en"
     if outcome not in OUTCOMES:
-        raise InvalidInput(
-            Msg("outcome must be one of %(choices)s.", choices=", ".join(OUTCOMES)), field="outcome"
-        )
+        raise choice_error(
+            "outcome", N_("Outcome"), [(o, OUTCOME_LABELS[o]) for o in OUTCOMES]
+        ).refuse()
     if ci not in ("bootstrap", "ols"):
         raise InvalidInput("ci must be bootstrap or ols.", field="ci")
     if not 30 <= period_days <= 1095:
-        raise InvalidInput("period_days must be between 30 and 1095.", field="period_days")
+        raise range_error("period_days", N_("Outcome period (days)"), 30, 1095).refuse()
     key = (
         str(session.get_bind().engine.url),
         "drivers",
@@ -461,9 +461,9 @@ def propensity_report(
     if kind not in TARGET_KINDS:
         raise InvalidInput("kind must be category or product.", field="kind")
     if not 7 <= horizon_days <= 365:
-        raise InvalidInput("horizon_days must be between 7 and 365.", field="horizon_days")
+        raise range_error("horizon_days", N_("Horizon (days)"), 7, 365).refuse()
     if not 1 <= top_k <= 5000:
-        raise InvalidInput("top_k must be between 1 and 5000.", field="top_k")
+        raise range_error("top_k", N_("Customers to invite"), 1, 5000).refuse()
     if method not in ("gb", "logistic"):
         raise InvalidInput("method must be gb or logistic.", field="method")
     if target not in target_choices(session)[kind]:

@@ -23,12 +23,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from retento.analytics.segments import SEGMENT_FEATURES, CustomerSegmentation
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, range_error
 from retento.core.versioning import lock_for_edit
 from retento.insights import runs
 from retento.insights.models import InsightRun, InsightSegment, InsightSegmentMember
 from retento.scoring.consent import profiled_condition, profiled_sql
 from retento.scoring.models import CustomerScore, ScoreRun
+from retento.web.i18n import N_
 
 KIND = "segments"
 METHODS = ("kmeans", "gmm")
@@ -66,7 +67,7 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
     if k is not None:
         k = int(k)
         if not 1 <= k <= MAX_K:
-            raise InvalidInput(Msg("k must be between 1 and %(max)s.", max=MAX_K), field="k")
+            raise range_error("k", N_("Fixed k"), 1, MAX_K).refuse()
     elif not 2 <= k_min <= k_max:
         raise InvalidInput("k_min must be at least 2 and at most k_max.", field="k_min")
     elif k_max > MAX_K:

@@ -16,10 +16,12 @@ from typing import Any
 from sqlalchemy import Float, and_, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from retento.core.errors import InvalidInput
+from retento.core.errors import InvalidInput, choice_error
+from retento.journey.labels import SOURCE_LABELS
 from retento.journey.models import MODES, ExperienceRecord
 from retento.surveys.models import SurveyAnswer, SurveyQuestion, SurveyResponse
 from retento.touchpoints.models import STAGES, Touchpoint
+from retento.web.i18n import N_
 
 UNKNOWN_STAGE = "unknown"
 SOURCES = ("record", "survey")
@@ -128,7 +130,8 @@ def experience_summary(
     """Experience in the period from records and mode-tagged survey answers (``source`` keeps
     one of them: ``record`` or ``survey``)."""
     if source not in (None, "", *SOURCES):
-        raise InvalidInput("source must be record or survey.", field="source")
+        choices = [(s, SOURCE_LABELS[s]) for s in SOURCES]
+        raise choice_error("source", N_("Source"), choices).refuse()
     if start is not None and end is not None and end <= start:
         raise InvalidInput("The end of the period must come after its start.", field="until")
     raw: list[Cell] = []

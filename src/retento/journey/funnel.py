@@ -33,8 +33,9 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from retento.core.db import UTCDateTime
-from retento.core.errors import InvalidInput, Msg
+from retento.core.errors import InvalidInput, choice_error
 from retento.touchpoints.models import CHANNELS, STAGES
+from retento.web.i18n import N_
 
 
 @dataclass
@@ -114,6 +115,12 @@ def _ratio(num: int, den: int) -> float | None:
 # Records of other domains counted as journey events: source → (stage, table, time column,
 # condition on the table's alias ``r``). Read by table name only: the funnel is a report.
 SOURCES = ("orders", "complaints")
+# The journey page's check boxes of ``include`` (their labels name the choices in an error).
+SOURCE_LABELS = {
+    "orders": N_("Count orders as “order and deposit”"),
+    "complaints": N_("Count complaints as “after-sales service”"),
+}
+INCLUDE_LABEL = N_("Records counted besides the touchpoints")
 _SOURCE_SQL = {
     "orders": ("order", "orders", "ordered_at", "r.status <> 'cancelled'"),
     "complaints": ("after_sales", "complaints", "received_at", None),
@@ -180,10 +187,9 @@ def parse_sources(raw: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
     asked = {p.strip() for value in raw or () for p in str(value).split(",") if p.strip()}
     unknown = sorted(asked - set(SOURCES))
     if unknown:
-        raise InvalidInput(
-            Msg("include must be one of %(choices)s.", choices=", ".join(SOURCES)),
-            field="include",
-        )
+        raise choice_error(
+            "include", INCLUDE_LABEL, [(s, SOURCE_LABELS[s]) for s in SOURCES]
+        ).refuse()
     return tuple(s for s in SOURCES if s in asked)
 
 

@@ -12,17 +12,20 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, choice_error
 from retento.core.idempotency import insert_keyed, keyed_row
 from retento.core.pagination import apply_sort, paginate
 from retento.core.validation import clean_idempotency_key
 from retento.core.versioning import lock_for_edit
 from retento.customers.lookup import customer_match
 from retento.customers.service import referenced_customer, require_customer_change
+from retento.journey.labels import MODE_LABELS
 from retento.journey.models import MODES, ExperienceRecord
 from retento.journey.schemas import ExperienceCreate, ExperienceUpdate
 from retento.surveys.models import SurveyAnswer, SurveyResponse
 from retento.touchpoints.models import STAGES, Touchpoint
+from retento.web.i18n import N_
+from retento.web.labels import label_msgid
 
 # Experience records use the touchpoint permissions: they are notes on the same interactions,
 # kept by the same people (agents for their own customers; analysts read).
@@ -227,14 +230,13 @@ def experience_filter(
     customer_q: str | None = None,
 ):
     """Experience records matching every filter given (an unknown mode or stage is a 422)."""
+    # Named as the experience page's filters name them; the API's English keeps the codes.
     if mode and mode not in MODES:
-        raise InvalidInput(
-            Msg("mode must be one of %(choices)s.", choices=", ".join(MODES)), field="mode"
-        )
+        choices = [(m, MODE_LABELS[m]) for m in MODES]
+        raise choice_error("mode", N_("Experience mode"), choices).refuse()
     if stage and stage not in STAGES:
-        raise InvalidInput(
-            Msg("stage must be one of %(choices)s.", choices=", ".join(STAGES)), field="stage"
-        )
+        choices = [(s, label_msgid("stage", s)) for s in STAGES]
+        raise choice_error("stage", N_("Journey stage"), choices).refuse()
     stmt = select(ExperienceRecord)
     if customer_q:
         stmt = stmt.where(ExperienceRecord.customer_id.in_(customer_match(customer_q)))

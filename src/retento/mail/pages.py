@@ -6,7 +6,7 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 
 from retento.core.deps import DbSession
-from retento.core.errors import InvalidInput, RetentoError, number_error
+from retento.core.errors import FieldError, InvalidInput, Msg, RetentoError, number_error, param
 from retento.core.validation import DbId
 from retento.mail import service
 from retento.mail.kinds import is_kind, known_kinds
@@ -47,7 +47,8 @@ def _offset(value: str) -> int:
     except ValueError:
         raise number_error("offset", N_("Position in the list"), whole=True).refuse() from None
     if offset < 0:
-        raise InvalidInput("offset must not be negative.", field="offset")
+        where = param("offset", N_("Position in the list"))
+        raise FieldError("offset", Msg("%(field)s must not be negative.", field=where)).refuse()
     return offset
 
 

@@ -16,7 +16,7 @@ from starlette.background import BackgroundTask
 from retento.auth.models import User
 from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
-from retento.core.errors import InvalidInput, Msg, NotFound, RetentoError
+from retento.core.errors import InvalidInput, NotFound, RetentoError, choice_error
 from retento.core.validation import DbId, is_id
 from retento.dataio.downloads import export_url
 from retento.scoring import (
@@ -43,7 +43,16 @@ from retento.scoring.schemas import ScoreRunCreate
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
-from retento.web.render import PageUser, flash, page_router, redirect, render, request_locale, tr
+from retento.web.render import (
+    PageUser,
+    error_text,
+    flash,
+    page_router,
+    redirect,
+    render,
+    request_locale,
+    tr,
+)
 from retento.work.queue import run_in_web
 
 router = page_router()
@@ -230,9 +239,8 @@ def value_run(request: Request, form: PageForm, session: DbSession, user: PageUs
             except ValueError:
                 raise InvalidInput("Enter the date as YYYY-MM-DD.", field="as_of") from None
         if model not in MODELS:
-            raise InvalidInput(
-                Msg("model must be one of %(choices)s.", choices=", ".join(MODELS)), field="model"
-            )
+            choices = [(m, label_msgid("score_model", m)) for m in MODELS]
+            raise choice_error("model", N_("Model"), choices).refuse()
         if not (holdout.isascii() and holdout.isdigit() and len(holdout) <= 4):
             raise InvalidInput("Holdout weeks must be a whole number.", field="holdout_weeks")
         if churn_days and not (
@@ -252,7 +260,11 @@ def value_run(request: Request, form: PageForm, session: DbSession, user: PageUs
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403):
             raise
-        message = exc.message if isinstance(exc, RetentoError) else str(exc.errors()[0]["msg"])
+        message = (
+            error_text(request, exc.message)
+            if isinstance(exc, RetentoError)
+            else str(exc.errors()[0]["msg"])
+        )
         flash(request, tr(request, "Scoring could not start: %(reason)s", reason=message), "error")
         return redirect(request, "/value")
     # The request commits the run row and its work item before responding; a worker runs it

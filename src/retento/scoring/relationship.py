@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session, aliased
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import UTCDateTime
-from retento.core.errors import InvalidInput, Msg, NotFound
+from retento.core.errors import InvalidInput, NotFound, choice_error, range_error
 from retento.customers.models import Customer
 from retento.orders.models import Order, OrderLine
 from retento.products.models import Product
@@ -65,8 +65,12 @@ from retento.surveys.models import (
     SurveyQuestion,
     SurveyResponse,
 )
+from retento.web.i18n import N_
 
 GRAINS = ("month", "quarter")
+# The rates' buttons on the Value page ("By month", "By quarter"), naming a bad ``grain``.
+GRAIN_LABEL = N_("Period length")
+GRAIN_LABELS = {"month": N_("By month"), "quarter": N_("By quarter")}
 DEFAULT_PERIODS = {"month": 24, "quarter": 8}
 MAX_PERIODS = 60  # periods + 1 bits of a BIGINT activity mask
 WALLET_FIELD = "wallet_spend"
@@ -303,9 +307,7 @@ def rate_series(
     ``MAX_PERIODS`` periods (the latest ones).
     """
     if grain not in GRAINS:
-        raise InvalidInput(
-            Msg("grain must be one of %(choices)s.", choices=", ".join(GRAINS)), field="grain"
-        )
+        raise choice_error("grain", GRAIN_LABEL, GRAIN_LABELS.items()).refuse()
     end = end or datetime.now(UTC)
     last = _index_of(end - timedelta(microseconds=1), grain)
     if start is not None:
@@ -313,9 +315,7 @@ def rate_series(
     else:
         count = periods or DEFAULT_PERIODS[grain]
         if not 1 <= count <= MAX_PERIODS:
-            raise InvalidInput(
-                Msg("periods must be between 1 and %(max)s.", max=MAX_PERIODS), field="periods"
-            )
+            raise range_error("periods", N_("Number of periods"), 1, MAX_PERIODS).refuse()
         first = last - count + 1
     first = max(first, last - MAX_PERIODS + 1)
     lo = _start_of(first - 1, grain)  # the period before the first, for its retention base

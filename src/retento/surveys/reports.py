@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import InvalidInput, Msg
+from retento.core.errors import InvalidInput, Msg, choice_error
 from retento.customers.models import Customer
 from retento.surveys import metrics
 from retento.surveys.languages import survey_text
@@ -35,6 +35,8 @@ from retento.surveys.models import (
 from retento.surveys.optional_domains import complaint_model
 from retento.surveys.service import _survey
 from retento.surveys.templates import PROBLEM_EXPERIENCED, PROBLEM_REPORTED, PROBLEM_RESOLVED
+from retento.web.i18n import N_
+from retento.web.labels import label_msgid
 
 MIN_CSI_RESPONSES = 10
 NO_COMPLAINTS_NOTE = (
@@ -149,18 +151,15 @@ def response_filter(
         raise InvalidInput("until must be after since.", field="until")
     channel = (channel or "").strip() or None
     if channel is not None and channel not in CHANNELS:
-        raise InvalidInput(
-            Msg("channel must be one of %(choices)s.", choices=", ".join(CHANNELS)),
-            field="channel",
-        )
+        # Named as the results page's filters name them; the API's English keeps the codes.
+        choices = [(c, label_msgid("survey_channel", c)) for c in CHANNELS]
+        raise choice_error("channel", N_("Channel"), choices).refuse()
     value_class = (value_class or "").strip() or None
     run_id = None
     if value_class is not None:
         if value_class not in VALUE_CLASSES:
-            raise InvalidInput(
-                Msg("value_class must be one of %(choices)s.", choices=", ".join(VALUE_CLASSES)),
-                field="value_class",
-            )
+            choices = [(c, label_msgid("value_class", c)) for c in VALUE_CLASSES]
+            raise choice_error("value_class", N_("Value class"), choices).refuse()
         run = latest_run(session)
         run_id = run.id if run is not None else None
     return ResponseFilter(since, until, channel, value_class, run_id)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from retento.auth.models import User
 from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
-from retento.core.errors import FieldError
+from retento.core.errors import FieldError, choice_error
 from retento.core.pagination import apply_sort
 from retento.core.validation import offset_from_text
 from retento.customers.models import Customer
@@ -64,9 +64,14 @@ def _filters(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
     problems: list[FieldError] = []
     filters: dict[str, Any] = {}
     choose = tr(request, "Choose one of the listed values.")
-    for key, allowed in (("mode", MODES), ("stage", STAGES), ("source", SOURCES)):
+    # A code not in a select (a hand-edited link) is named as the filter is, choices by label.
+    for key, label, group, allowed in (
+        ("mode", N_("Experience mode"), "experience_mode", MODES),
+        ("stage", N_("Journey stage"), "stage", STAGES),
+        ("source", N_("Source"), "experience_source", SOURCES),
+    ):
         if raw[key] and raw[key] not in allowed:
-            problems.append(FieldError(key, choose))
+            problems.append(choice_error(key, label, [(c, label_msgid(group, c)) for c in allowed]))
         elif raw[key] and key != "source":
             filters[key] = raw[key]
     if raw["rating"]:

@@ -11,17 +11,12 @@ from retento.core.deps import DbSession
 from retento.insights.registry import Insight, register_insight, render_insight
 from retento.journey import labels as _labels  # noqa: F401  (registers the labels)
 from retento.journey.charts import api_url, channel_chart, funnel_chart
-from retento.journey.funnel import SOURCES, journey_funnel, parse_sources
+from retento.journey.funnel import SOURCE_LABELS, SOURCES, journey_funnel, parse_sources
 from retento.web import dashfilters
 from retento.web.i18n import N_
 from retento.web.render import PageUser, page_router
 
 router = page_router()
-
-SOURCE_LABELS = {
-    "orders": N_("Count orders as “order and deposit”"),
-    "complaints": N_("Count complaints as “after-sales service”"),
-}
 
 register_insight(
     Insight(
