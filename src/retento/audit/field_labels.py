@@ -11,13 +11,10 @@ so a new column cannot appear under its column name.
 
 from __future__ import annotations
 
-from retento.notifications.kinds import CHANNEL_LABELS, load_kind_modules
 from retento.web.i18n import N_
 from retento.web.labels import (
-    register_field_group,
     register_field_labels,
     register_labels,
-    register_value_labels,
 )
 
 # Record types of the audit log no domain named yet.
@@ -346,20 +343,13 @@ FIELDS: dict[str, dict[str, str]] = {
 for _entity, _labels in FIELDS.items():
     register_field_labels(_entity, _labels)
 
-# The outbox's summaries count e-mails per kind; a user's notification settings map each kind of
-# notification to a channel: their fields are kinds, named by the kinds' own labels.
-register_field_group("mail_outbox", "mail_kind")
-register_field_group("notification_preferences", "notification_kind")
-register_labels("notification_kind", {})  # filled by load_kind_labels
-register_labels("notification_channel", CHANNEL_LABELS)
-register_value_labels("notification_preferences", {"*": "notification_channel"})
-
 
 def load_kind_labels() -> None:
-    """Register the labels of every kind of e-mail and of notification (the domains register
-    the kinds when their modules are loaded, which a page may not have done yet)."""
+    """Load every kind of e-mail and of notification: the mail and notification registries
+    name the audit log's per-kind fields with the kinds' labels as the domains register them,
+    which a page may not have done yet."""
     from retento.mail.kinds import load_email_modules
+    from retento.notifications.kinds import load_kind_modules
 
     load_email_modules()
-    kinds = load_kind_modules()
-    register_labels("notification_kind", {code: kind.label for code, kind in kinds.items()})
+    load_kind_modules()

@@ -141,19 +141,18 @@ NESTED = ("reason",)
 
 @cache
 def _compiled() -> tuple[tuple[re.Pattern[str], str], ...]:
-    """:data:`SHAPES` compiled, once a message is to be read (not on every start)."""
-    return tuple((re.compile(pattern, re.S), msgid) for pattern, msgid in SHAPES)
+    """:data:`SHAPES` compiled, once a message is to be read (not on every start); each shape
+    must match the whole message."""
+    return tuple((re.compile(rf"(?:{pattern})\Z", re.S), msgid) for pattern, msgid in SHAPES)
 
 
 def said(text: str, gettext: Callable[[str], str]) -> str:
-    """``text``, an English usage message, in the language of ``gettext``: by its shape, else
-    as a message of the catalogues, else as it is."""
-    for pattern, msgid in _compiled():
-        m = pattern.fullmatch(text)
-        if m:
-            values = {k: said(v, gettext) if k in NESTED else v for k, v in m.groupdict().items()}
-            return gettext(msgid) % values
-    return gettext(text)
+    """``text``, an English usage message, in the language of ``gettext``: by its shape
+    (``web.i18n.translate_shaped``, the reason inside translated the same way), else as a
+    message of the catalogues, else as it is."""
+    from retento.web.i18n import translate_shaped
+
+    return translate_shaped(_compiled(), text, gettext, nested=NESTED, unmatched=gettext)
 
 
 def usage_locale(args: Sequence[str]) -> str:

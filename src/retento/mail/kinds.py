@@ -14,7 +14,7 @@ from pathlib import Path
 
 from retento.core.errors import Msg
 from retento.web.i18n import N_
-from retento.web.labels import register_labels
+from retento.web.labels import register_field_group, register_labels
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,6 +24,8 @@ KINDS: dict[str, str] = {}
 # (e-mails sent to the customer); kinds missing here (to staff, tests) are not shown there.
 TIMELINE_KINDS: dict[str, str] = {}
 _loaded = False
+# The audit log's outbox summaries count e-mails per kind: each field is a kind of e-mail.
+register_field_group("mail_outbox", "mail_kind")
 
 
 def register_kind(code: str, label_msgid: str, *, to_customer: str | None = None) -> None:

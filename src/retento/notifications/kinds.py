@@ -18,6 +18,7 @@ from typing import Any
 from retento.auth.permissions import base_role
 from retento.core.errors import Msg
 from retento.web.i18n import N_, gettext
+from retento.web.labels import register_field_group, register_labels, register_value_labels
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,6 +31,12 @@ CHANNEL_LABELS: dict[str, str] = {
     "digest": N_("Daily digest"),
     "off": N_("Off"),
 }
+# The audit log shows a user's notification settings as kind → channel: each field is a kind,
+# named by the kind's label (registered with the kind), each value a channel.
+register_labels("notification_channel", CHANNEL_LABELS)
+register_labels("notification_kind", {})
+register_field_group("notification_preferences", "notification_kind")
+register_value_labels("notification_preferences", {"*": "notification_channel"})
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ def register_kind(
         )
     kind = Kind(code, label, description, text, dict(defaults), group, tuple(roles))
     KINDS[code] = kind
+    register_labels("notification_kind", {code: label})
     return kind
 
 

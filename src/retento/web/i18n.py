@@ -137,15 +137,31 @@ def message_shapes(pairs: Iterable[tuple[str, str]]) -> Shapes:
     return tuple((re.compile(p, re.S), m) for p, m in pairs)
 
 
-def translate_shaped(shapes: Shapes, text: str, gettext: Callable[[str], str]) -> str:
+def translate_shaped(
+    shapes: Shapes,
+    text: str,
+    gettext: Callable[[str], str],
+    *,
+    nested: Iterable[str] = (),
+    unmatched: Callable[[str], str] | None = None,
+) -> str:
     """An English sentence the system wrote with values inside (an import's row error, a ledger
     reason), in the language of ``gettext`` when it has one of ``shapes`` (rebuilt from the
-    translated message id with the same values); anything else unchanged."""
+    translated message id with the same values); anything else unchanged, or
+    ``unmatched(text)``. The groups named in ``nested`` hold sentences themselves (a usage
+    error's reason): they are translated the same way before they are put in."""
+    inner = tuple(nested)
     for pattern, msgid in shapes:
         m = pattern.match(text)
         if m:
-            return gettext(msgid) % m.groupdict()
-    return text
+            values = {
+                k: translate_shaped(shapes, v, gettext, nested=inner, unmatched=unmatched)
+                if k in inner
+                else v
+                for k, v in m.groupdict().items()
+            }
+            return gettext(msgid) % values
+    return text if unmatched is None else unmatched(text)
 
 
 def installation_locale() -> str:
