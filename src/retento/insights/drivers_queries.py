@@ -77,7 +77,28 @@ LOG_FEATURES = (
     "contacts_outbound",
     "points_balance",
 )
-TARGET_KINDS = ("category", "product")
+# The choices of the drivers and propensity forms (message ids), named by these labels when a
+# request sends another value (``check_choice``).
+CI_LABELS = {"bootstrap": N_("Bootstrap percentiles"), "ols": N_("OLS on the selected drivers")}
+KIND_LABELS = {"category": N_("Category"), "product": N_("Product")}
+METHOD_LABELS = {"gb": N_("Gradient boosting"), "logistic": N_("Logistic regression")}
+CHOICES = {
+    "outcome": (N_("Outcome"), OUTCOME_LABELS),
+    "ci": (N_("Confidence intervals"), CI_LABELS),
+    "kind": (N_("Target is a"), KIND_LABELS),
+    "method": (N_("Model"), METHOD_LABELS),
+}
+
+
+def check_choice(name: str, value: str) -> str:
+    """``value`` of the form's select ``name`` (``CHOICES``), else the 422 naming the select by
+    its label, with its choices (codes in the API's English, labels on the pages)."""
+    label, choices = CHOICES[name]
+    if value not in choices:
+        raise choice_error(name, label, list(choices.items())).refuse()
+    return value
+
+
 MIN_ROWS = 30
 
 
@@ -280,12 +301,8 @@ def driver_report(
     """Which customer facts explain ``outcome``; standardised coefficients with intervals."""
     require(actor, "score:read")
     locale = actor.locale or "en"
-    if outcome not in OUTCOMES:
-        raise choice_error(
-            "outcome", N_("Outcome"), [(o, OUTCOME_LABELS[o]) for o in OUTCOMES]
-        ).refuse()
-    if ci not in ("bootstrap", "ols"):
-        raise InvalidInput("ci must be bootstrap or ols.", field="ci")
+    check_choice("outcome", outcome)
+    check_choice("ci", ci)
     if not 30 <= period_days <= 1095:
         raise range_error("period_days", N_("Outcome period (days)"), 30, 1095).refuse()
     key = (
@@ -458,14 +475,12 @@ def propensity_report(
     """Holdout quality on the latest horizon (trained before it), lift, and the invite list
     scored with a model trained up to the last order day."""
     require(actor, "score:read")
-    if kind not in TARGET_KINDS:
-        raise InvalidInput("kind must be category or product.", field="kind")
+    check_choice("kind", kind)
     if not 7 <= horizon_days <= 365:
         raise range_error("horizon_days", N_("Horizon (days)"), 7, 365).refuse()
     if not 1 <= top_k <= 5000:
         raise range_error("top_k", N_("Customers to invite"), 1, 5000).refuse()
-    if method not in ("gb", "logistic"):
-        raise InvalidInput("method must be gb or logistic.", field="method")
+    check_choice("method", method)
     if target not in target_choices(session)[kind]:
         template = (
             N_("No category is called %(target)s.")

@@ -23,7 +23,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from retento.analytics.segments import SEGMENT_FEATURES, CustomerSegmentation
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, range_error
+from retento.core.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    Msg,
+    NotFound,
+    choice_error,
+    param,
+    range_error,
+)
 from retento.core.versioning import lock_for_edit
 from retento.insights import runs
 from retento.insights.models import InsightRun, InsightSegment, InsightSegmentMember
@@ -33,6 +42,11 @@ from retento.web.i18n import N_
 
 KIND = "segments"
 METHODS = ("kmeans", "gmm")
+# The run form's methods as its select shows them (message ids).
+METHOD_CHOICES = {
+    "kmeans": N_("k-means (k by silhouette)"),
+    "gmm": N_("Gaussian mixture (k by BIC)"),
+}
 REQUIRED = ("recency", "frequency", "monetary")
 MAX_K = 12
 ENGAGEMENT_DAYS = 365
@@ -60,7 +74,7 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
     """Normalised parameters; ``InvalidInput`` names the first bad field."""
     method = params.get("method", "kmeans")
     if method not in METHODS:
-        raise InvalidInput("method must be kmeans or gmm.", field="method")
+        raise choice_error("method", N_("Method"), list(METHOD_CHOICES.items())).refuse()
     k = params.get("k")
     k_min = int(params.get("k_min", 2))
     k_max = int(params.get("k_max", 8))
@@ -68,10 +82,21 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
         k = int(k)
         if not 1 <= k <= MAX_K:
             raise range_error("k", N_("Fixed k"), 1, MAX_K).refuse()
-    elif not 2 <= k_min <= k_max:
-        raise InvalidInput("k_min must be at least 2 and at most k_max.", field="k_min")
-    elif k_max > MAX_K:
-        raise InvalidInput(Msg("k_max must be at most %(max)s.", max=MAX_K), field="k_max")
+    else:
+        # Named as the run form names them (the API's English keeps the codes).
+        smallest, largest = ("k_min", N_("Smallest k")), ("k_max", N_("Largest k"))
+        for (name, label), value in ((smallest, k_min), (largest, k_max)):
+            if not 2 <= value <= MAX_K:
+                raise range_error(name, label, 2, MAX_K).refuse()
+        if k_min > k_max:
+            raise FieldError(
+                "k_min",
+                Msg(
+                    "%(field)s must not be larger than %(other)s.",
+                    field=param(*smallest),
+                    other=param(*largest),
+                ),
+            ).refuse()
     features = list(params.get("features") or SEGMENT_FEATURES)
     unknown = [f for f in features if f not in SEGMENT_FEATURES]
     if unknown:

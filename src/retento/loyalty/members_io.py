@@ -34,13 +34,14 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.config import get_settings
 from retento.core.db import utcnow
-from retento.core.errors import FieldError, InvalidInput, Msg, RetentoError
+from retento.core.errors import FieldError, InvalidInput, Msg, RetentoError, choice_error
 from retento.customers.models import Customer
 from retento.dataio.cells import restore_row
 from retento.dataio.readers import open_table
 from retento.loyalty import ledger
 from retento.loyalty.ledger import Replay, open_journal
 from retento.loyalty.models import LoyaltyTier
+from retento.web.i18n import N_
 
 COLUMNS = ("customer_external_id", "email", "tier", "opening_balance", "key", "joined_at")
 MAX_ROWS = 200_000
@@ -359,7 +360,9 @@ def member_batches(session: Session, actor: User) -> Iterator[list[list[Any]]]:
 def check_export_format(fmt: str) -> str:
     """``fmt`` if the member export can write it, else a 4xx naming the field."""
     if fmt not in EXPORT_FORMATS:
-        raise InvalidInput("format must be csv or xlsx.", field="format")
+        # Named as the members page's buttons name the formats (the API keeps the codes).
+        choices = [("csv", "CSV"), ("xlsx", "Excel")]
+        raise choice_error("format", N_("File format"), choices).refuse()
     return fmt
 
 

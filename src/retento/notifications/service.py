@@ -20,10 +20,11 @@ from retento.auth import roles
 from retento.auth.models import User
 from retento.auth.permissions import is_builtin
 from retento.core.db import utcnow
-from retento.core.errors import InvalidInput, Msg, NotFound
+from retento.core.errors import FieldError, InvalidInput, Msg, NotFound, param, range_error
 from retento.core.pagination import MAX_LIMIT
 from retento.notifications.kinds import CHANNELS, Kind, get_kind, load_kind_modules
 from retento.notifications.models import Notification, NotificationPreference
+from retento.web.i18n import N_
 
 UNREAD_CAP = 99  # the header badge says "99+" beyond this
 
@@ -131,12 +132,12 @@ def notify(
 
 
 def _check_page(limit: int, offset: int) -> None:
+    """A page of the list, its parameters named as the outbox's are (``mail.pages``)."""
     if limit < 1 or limit > MAX_LIMIT:
-        raise InvalidInput(
-            Msg("limit must be between 1 and %(max)s.", max=MAX_LIMIT), field="limit"
-        )
+        raise range_error("limit", N_("Page size"), 1, MAX_LIMIT).refuse()
     if offset < 0:
-        raise InvalidInput("offset must not be negative.", field="offset")
+        where = param("offset", N_("Position in the list"))
+        raise FieldError("offset", Msg("%(field)s must not be negative.", field=where)).refuse()
 
 
 def list_notifications(

@@ -38,7 +38,9 @@ def parse_top_k(request: Request) -> float:
     except ValueError:
         k = -1.0
     if not 0.0 < k < 1.0:
-        raise InvalidInput(Msg("top_k must be a share between 0 and 1."), field="top_k")
+        from retento.retention.report import top_k_error
+
+        raise top_k_error()
     return k
 
 

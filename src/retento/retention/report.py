@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import InvalidInput, Msg
+from retento.core.errors import FieldError, InvalidInput, Msg, param
 from retento.core.money import ZERO
 from retento.retention.defaults import ensure_defaults
 from retento.retention.models import RetentionCase, RetentionPlaybook
 from retento.retention.reasons import NO_PHONE_NOTE
+from retento.web.i18n import N_
 
 QINI_POINTS = 21
 
@@ -122,6 +123,14 @@ def playbook_report(
     return out
 
 
+def top_k_error() -> InvalidInput:
+    """``top_k`` is not a share: named as the Qini curve's select names it (the API's English
+    keeps the code)."""
+    where = param("top_k", N_("Top k by churn risk"))
+    message = Msg("%(field)s must be a share between 0 and 1.", field=where)
+    return FieldError("top_k", message).refuse()
+
+
 def uplift_report(
     session: Session,
     *,
@@ -133,7 +142,7 @@ def uplift_report(
     """The report for every playbook (or one), in the playbook list's order."""
     require(actor, "retention:read")
     if not 0.0 < top_k < 1.0:
-        raise InvalidInput("top_k must be a share between 0 and 1.", field="top_k")
+        raise top_k_error()
     ensure_defaults(session)
     stmt = select(RetentionPlaybook).order_by(RetentionPlaybook.id)
     if playbook_id is not None:

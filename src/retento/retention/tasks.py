@@ -16,7 +16,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term, choice_error
 from retento.core.locking import lock_each, lock_row
 from retento.core.pagination import paginate
 from retento.core.versioning import lock_for_edit
@@ -29,10 +29,18 @@ from retento.retention.models import (
 )
 from retento.retention.playbooks import SETTLED_NOTES, close_settled_task
 from retento.retention.service import _check_agent_owns
+from retento.web.i18n import N_
 from retento.web.labels import label_msgid
 
 # open → done | cancelled; done/cancelled → open (reopen)
 TASK_TRANSITIONS = {"open": ("done", "cancelled"), "done": ("open",), "cancelled": ("open",)}
+
+
+def _status_error() -> InvalidInput:
+    """A status that is not a task's, named as the task list's filter names it (the API's
+    English keeps the codes)."""
+    choices = [(st, label_msgid("task_status", st)) for st in TASK_STATUSES]
+    return choice_error("status", N_("Status"), choices).refuse()
 
 
 def task_query(
@@ -46,10 +54,7 @@ def task_query(
     stmt = select(RetentionTask)
     if status is not None:
         if status not in TASK_STATUSES:
-            raise InvalidInput(
-                Msg("status must be one of %(choices)s.", choices=", ".join(TASK_STATUSES)),
-                field="status",
-            )
+            raise _status_error()
         stmt = stmt.where(RetentionTask.status == status)
     if owner_id is not None:
         stmt = stmt.where(RetentionTask.owner_id == owner_id)
@@ -143,10 +148,7 @@ def set_task_status(
     lock_for_edit(session, task, version)
     _check_agent_owns(actor, task.owner_id)
     if status not in TASK_STATUSES:
-        raise InvalidInput(
-            Msg("status must be one of %(choices)s.", choices=", ".join(TASK_STATUSES)),
-            field="status",
-        )
+        raise _status_error()
     if status not in TASK_TRANSITIONS.get(task.status, ()):
         # The state the request was meant for is gone (often: another request completed,
         # cancelled or reopened the task a moment ago, and this one waited for its lock): 409.
@@ -160,10 +162,8 @@ def set_task_status(
         )
     if status == "done":
         if result not in TASK_RESULTS:
-            raise InvalidInput(
-                Msg("result must be one of %(choices)s.", choices=", ".join(TASK_RESULTS)),
-                field="result",
-            )
+            choices = [(r, label_msgid("task_result", r)) for r in TASK_RESULTS]
+            raise choice_error("result", N_("What happened"), choices).refuse()
     elif result is not None:
         raise InvalidInput("Only a completed task has a result.", field="result")
     if status == "open" and task.case_id is not None:

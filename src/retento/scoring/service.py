@@ -17,7 +17,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.config import get_settings
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, choice_error
 from retento.core.money import to_money
 from retento.core.pagination import apply_sort, paginate
 from retento.customers.models import Customer
@@ -32,6 +32,8 @@ from retento.scoring.models import (
     value_at_risk,
 )
 from retento.scoring.schemas import ScoreRunCreate
+from retento.web.i18n import N_
+from retento.web.labels import label_msgid
 
 Progress = Callable[[str, float], None]
 
@@ -372,19 +374,16 @@ def scores_query(
     """``(run, sorted select of its CustomerScore rows)`` for the filters of ``list_scores``
     (the list pages it; the web export streams all of it)."""
     require(actor, "score:read")
-    run = _run_or_latest(session, run_id)
-    for name, value, allowed in (
-        ("value_class", value_class, VALUE_CLASSES),
-        ("label", label, LABELS),
-        ("stage", stage, STAGES),
+    # Named as the scored customers page's filters name them (the API keeps the codes).
+    for name, value, allowed, title, group in (
+        ("value_class", value_class, VALUE_CLASSES, N_("Value class"), "value_class"),
+        ("label", label, LABELS, N_("Label"), "value_label"),
+        ("stage", stage, STAGES, N_("Loyalty stage"), "loyalty_stage"),
     ):
         if value and value not in allowed:
-            raise InvalidInput(
-                Msg(
-                    "%(field)s must be one of %(choices)s.", field=name, choices=", ".join(allowed)
-                ),
-                field=name,
-            )
+            choices = [(c, label_msgid(group, c)) for c in allowed]
+            raise choice_error(name, title, choices).refuse()
+    run = _run_or_latest(session, run_id)
     stmt = select(CustomerScore).where(
         CustomerScore.run_id == run.id,
         consent.profiled_condition(session, CustomerScore.customer_id),

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import InvalidInput, Msg, choice_error
+from retento.core.errors import InvalidInput, Msg, choice_error, range_error
 from retento.customers.models import Customer
 from retento.surveys import metrics
 from retento.surveys.languages import survey_text
@@ -336,7 +336,7 @@ def survey_results(
     survey = _survey(session, survey_id)
     tol = survey.expectation_tolerance if tolerance is None else tolerance
     if not 0 <= tol <= 0.5:
-        raise InvalidInput("tolerance must be between 0 and 0.5.", field="tolerance")
+        raise range_error("tolerance", N_("Tolerance of c = b/a"), 0, 0.5).refuse()
     flt = response_filter(
         session, since=since, until=until, channel=channel, value_class=value_class
     )
@@ -666,11 +666,18 @@ def csi_report(
     require(actor, "survey:read")
     specs = {"ecsi": ECSI_MODEL, "acsi": ACSI_MODEL}
     if model not in specs:
-        raise InvalidInput("model must be 'ecsi' or 'acsi'.", field="model")
+        choices = [("ecsi", "ECSI"), ("acsi", "ACSI")]
+        raise choice_error("model", N_("Satisfaction index model"), choices).refuse()
     if scheme not in ("centroid", "factorial", "path"):
-        raise InvalidInput("scheme must be centroid, factorial or path.", field="scheme")
+        # PLS path modelling's inner weighting schemes (the API's English keeps the codes).
+        choices = [
+            ("centroid", N_("Centroid scheme")),
+            ("factorial", N_("Factorial scheme")),
+            ("path", N_("Path weighting scheme")),
+        ]
+        raise choice_error("scheme", N_("Inner weighting scheme"), choices).refuse()
     if not 0 <= bootstrap <= 2000:
-        raise InvalidInput("bootstrap must be between 0 and 2000 resamples.", field="bootstrap")
+        raise range_error("bootstrap", N_("Bootstrap resamples"), 0, 2000).refuse()
     spec = specs[model]
     survey = _survey(session, survey_id)
     frame, meta = csi_frame(survey, load_responses(session, survey.id, flt=flt), spec.latents)

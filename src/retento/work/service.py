@@ -7,8 +7,10 @@ from sqlalchemy import select
 from retento.audit.service import record
 from retento.auth.models import User
 from retento.auth.permissions import can, require
-from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
+from retento.core.errors import Conflict, Msg, NotFound, choice_error
 from retento.core.pagination import paginate
+from retento.web.i18n import N_
+from retento.web.labels import label_msgid
 from retento.work import leases, queue
 from retento.work.models import WORK_STATUSES, JobLease, WorkItem
 
@@ -50,10 +52,9 @@ def list_items(
     stmt = select(WorkItem).order_by(WorkItem.id.desc())
     if status:
         if status not in WORK_STATUSES:
-            raise InvalidInput(
-                Msg("status must be one of %(choices)s.", choices=", ".join(WORK_STATUSES)),
-                field="status",
-            )
+            # Named as the Background work page's filter names it (the API keeps the codes).
+            choices = [(st, label_msgid("work_status", st)) for st in WORK_STATUSES]
+            raise choice_error("status", N_("Status"), choices).refuse()
         stmt = stmt.where(WorkItem.status == status)
     return paginate(session, stmt, limit=limit, offset=offset)
 

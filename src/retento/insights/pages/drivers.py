@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
-from retento.core.errors import InvalidInput, RetentoError
+from retento.core.errors import InvalidInput, RetentoError, number_error
 from retento.insights import drivers_queries as q
 from retento.insights.registry import Insight, register_insight, render_insight
 from retento.surveys.service import survey_names
@@ -38,7 +38,6 @@ QUADRANT_LABELS = {
     "low priority": N_("low priority"),
     "possible overkill": N_("possible overkill"),
 }
-CI_LABELS = {"bootstrap": N_("Bootstrap percentiles"), "ols": N_("OLS on the selected drivers")}
 SHOWN = 15
 
 
@@ -160,16 +159,14 @@ def _form(request: Request) -> dict[str, str]:
 def _report_args(request: Request, form: dict[str, str], surveys: list) -> dict[str, Any]:
     """``driver_report``'s arguments from the page's query (a bad one is a 422 naming it); an
     empty survey with the survey outcome takes the first survey, as the form shows it."""
-    if form["outcome"] not in q.OUTCOMES:
-        raise InvalidInput(tr(request, "Choose an outcome from the list."), field="outcome")
-    if form["ci"] not in CI_LABELS:
-        raise InvalidInput(tr(request, "Choose an interval method from the list."), field="ci")
+    q.check_choice("outcome", form["outcome"])
+    q.check_choice("ci", form["ci"])
     try:
         period = int(form["period_days"])
     except ValueError:
-        raise InvalidInput(
-            tr(request, "Enter a whole number of days."), field="period_days"
-        ) from None
+        raise number_error(
+            "period_days", N_("Outcome period (days)"), whole=True
+        ).refuse() from None
     survey_id = None
     if form["outcome"] == "survey_items":
         if not form["survey_id"]:
@@ -220,7 +217,7 @@ def drivers_page(request: Request, session: DbSession, user: PageUser) -> Respon
         charts=charts,
         shown=SHOWN,
         outcomes=[(k, tr(request, v)) for k, v in q.OUTCOME_LABELS.items()],
-        ci_options=[(k, tr(request, v)) for k, v in CI_LABELS.items()],
+        ci_options=[(k, tr(request, v)) for k, v in q.CI_LABELS.items()],
         surveys=[(str(i), n) for i, n in surveys],
     )
 

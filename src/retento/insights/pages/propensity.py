@@ -13,7 +13,7 @@ from starlette.background import BackgroundTask
 
 from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
-from retento.core.errors import Conflict, InvalidInput, RetentoError
+from retento.core.errors import Conflict, InvalidInput, RetentoError, number_error
 from retento.core.validation import id_from_text
 from retento.insights import drivers_queries as q
 from retento.insights.registry import Insight, register_insight, render_insight
@@ -50,8 +50,6 @@ register_insight(
     )
 )
 
-METHODS = {"gb": N_("Gradient boosting"), "logistic": N_("Logistic regression")}
-KINDS = {"category": N_("Category"), "product": N_("Product")}
 SHOWN = 50
 
 
@@ -67,21 +65,22 @@ def _params(
         "top_k": qp.get("top_k", "100"),
         "method": qp.get("method", "gb"),
     }
-    if kind not in KINDS:
-        raise InvalidInput(tr(request, "Choose a category or a product."), field="kind")
+    q.check_choice("kind", kind)
     other = [t for k, ts in choices.items() if k != kind for t in ts]
     switched = form["target"] in other and form["target"] not in choices.get(kind, [])
     if (not form["target"] or switched) and choices.get(kind):
         # an empty target, or the kind was switched in the form: the kind's first target
         form["target"] = choices[kind][0]
-    if form["method"] not in METHODS:
-        raise InvalidInput(tr(request, "Choose a method from the list."), field="method")
+    q.check_choice("method", form["method"])
     out: dict[str, Any] = {"kind": kind, "target": form["target"], "method": form["method"]}
-    for key in ("horizon_days", "top_k"):
+    for key, label in (
+        ("horizon_days", N_("Horizon (days)")),
+        ("top_k", N_("Customers to invite")),
+    ):
         try:
             out[key] = int(form[key])
         except ValueError:
-            raise InvalidInput(tr(request, "Enter a whole number."), field=key) from None
+            raise number_error(key, label, whole=True).refuse() from None
     return form, out
 
 
@@ -162,8 +161,8 @@ def propensity_page(request: Request, session: DbSession, user: PageUser) -> Res
         chart=_lift_chart(request, report["holdout"]) if report else None,
         shown=SHOWN,
         query=_query(args) if report else "",
-        kinds=[(k, tr(request, v)) for k, v in KINDS.items()],
-        methods=[(k, tr(request, v)) for k, v in METHODS.items()],
+        kinds=[(k, tr(request, v)) for k, v in q.KIND_LABELS.items()],
+        methods=[(k, tr(request, v)) for k, v in q.METHOD_LABELS.items()],
         targets=[(t, t) for t in choices.get(form.get("kind", "category"), [])],
         surveys=surveys,
         invite_ids=",".join(str(r["customer_id"]) for r in report["invite"]) if report else "",
