@@ -136,6 +136,11 @@ def test_bad_input_is_4xx_naming_the_field(client, db, users, tokens):
     assert r.status_code == 422 and r.json()["field"] == "sort"
     r = client.get(BASE, params={"limit": 0}, headers=tokens["agent"])
     assert r.status_code == 422 and r.json()["field"] == "limit"
+    # The timeline's limit: one bound, the schema's (it said 1000 while the handler refused 501).
+    timeline = f"{BASE}/timeline/{cust.id}"
+    assert client.get(timeline, params={"limit": 500}, headers=tokens["agent"]).status_code == 200
+    r = client.get(timeline, params={"limit": 501}, headers=tokens["agent"])
+    assert r.status_code == 422 and r.json()["field"] == "limit"
     r = client.get(
         f"{BASE}/analytics", params={"since": "2025-01-01T00:00:00"}, headers=tokens["agent"]
     )
