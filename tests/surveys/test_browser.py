@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from retento.auth.models import User
 from retento.core.db import make_engine, make_session_factory, transaction
-from retento.surveys import distributions, reports, responses, service
+from retento.surveys import csi_report, distributions, reports, responses, service
 from retento.surveys.models import CSI_LATENTS, Survey, SurveyResponse
 from retento.surveys.schemas import (
     BulkResponses,
@@ -768,7 +768,7 @@ def test_manager_reads_nps_csat_ratio_value_and_csi_on_the_results_page(
         manager = s.scalar(select(User).where(User.username == "manager"))
         res = reports.survey_results(s, survey_id, actor=manager)
         value = reports.delivered_value_report(s, survey_id, actor=manager)
-        csi = reports.csi_report(s, survey_id, actor=manager)
+        csi = csi_report.csi_report(s, survey_id, actor=manager)
     nps = res["nps"]["headline"]
     assert (nps["n"], nps["promoters"], nps["detractors"]) == (n, promoters, detractors)
     assert nps["score"] == pytest.approx(100 * (promoters - detractors) / n)

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from retento.cli import app
 from retento.surveys import cli as surveys_cli
+from retento.surveys.csi_report import csi_report
 from retento.surveys.demo import generate_survey_responses
 from retento.surveys.models import Survey
-from retento.surveys.reports import csi_report
 from tests.factories import make_customer
 
 runner = CliRunner()

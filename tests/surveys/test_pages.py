@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from retento.customers.models import CustomerTag
-from retento.surveys import distributions, reports, service
+from retento.surveys import csi_report, distributions, service
 from retento.surveys import responses as survey_responses
 from retento.surveys.models import Survey, SurveyInvitation, SurveyResponse
 from retento.surveys.schemas import (
@@ -690,7 +690,7 @@ def test_results_dashboard_shows_the_csi(web, db, users):
     table = re.search(r'id="csi-table".*?</table>', page.text, re.S).group(0)
     assert "Loyalty" in table and "Perceived quality" in table
     # the driver matrix: one point per driver of Satisfaction, labels kept apart
-    drivers = reports.csi_report(db, ecsi.id, actor=users["manager"])["drivers"]["Satisfaction"]
+    drivers = csi_report.csi_report(db, ecsi.id, actor=users["manager"])["drivers"]["Satisfaction"]
     series = chart_option(page.text, "drivers-chart")["series"][0]
     assert [p["value"] for p in series["data"]] == [
         [round(d["importance"], 3), round(d["performance"], 1)] for d in drivers

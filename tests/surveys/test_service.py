@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from retento.audit.models import AuditEntry
 from retento.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RetentoError
 from retento.scoring.models import CustomerScore, ScoreRun
-from retento.surveys import distributions, reports, responses, service
+from retento.surveys import csi_report, distributions, reports, responses, service
 from retento.surveys.models import SurveyInvitation, SurveyResponse
 from retento.surveys.schemas import (
     AnswerIn,
@@ -600,7 +600,7 @@ def test_demo_step_data_recovers_the_ecsi_paths_and_shows_the_trap(db, users):
     out = generate_survey_responses(db, rng, ids, days, NOW, manager=users["manager"])
     assert out["survey_responses"] == 2 * 120
     std, ecsi = db.scalars(select(Survey).order_by(Survey.id)).all()[-2:]
-    res = reports.csi_report(db, ecsi.id, actor=users["analyst"], bootstrap=30)
+    res = csi_report.csi_report(db, ecsi.id, actor=users["analyst"], bootstrap=30)
     paths = {(p["source"], p["target"]): p["coefficient"] for p in res["paths"]}
     for target, sources in ECSI_TRUTH.items():
         for source, true in sources.items():
@@ -615,7 +615,9 @@ def test_demo_step_data_recovers_the_ecsi_paths_and_shows_the_trap(db, users):
     }
     assert "ci_lower" in res["paths"][0]
     # The service's CSI equals a direct fit on the same answers.
-    frame, meta = reports.csi_frame(ecsi, reports.load_responses(db, ecsi.id), ECSI_MODEL.latents)
+    frame, meta = csi_report.csi_frame(
+        ecsi, reports.load_responses(db, ecsi.id), ECSI_MODEL.latents
+    )
     direct = fit_csi(frame.dropna(), meta["blocks"], ECSI_MODEL.paths, scale_range=meta["ranges"])
     assert res["indices"]["Satisfaction"] == pytest.approx(float(direct.indices["Satisfaction"]))
     # Satisfaction follows behaviour, but some lapsed customers are satisfied: the trap.

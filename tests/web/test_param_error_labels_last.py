@@ -18,6 +18,7 @@ from retento.insights import drivers_queries, segments_service
 from retento.loyalty import members_io
 from retento.notifications import service as notifications
 from retento.retention import report as retention_report
+from retento.surveys import csi_report
 from retento.surveys import reports as survey_reports
 from retento.surveys import service as surveys
 from retento.surveys.schemas import SurveyCreate, SurveyUpdate
@@ -263,19 +264,19 @@ def test_service_checks_the_pages_do_not_reach_speak_both_languages(db, users, s
     admin = users["admin"]
     cases = [
         (
-            lambda: survey_reports.csi_report(db, survey_id, actor=admin, model="scsi"),
+            lambda: csi_report.csi_report(db, survey_id, actor=admin, model="scsi"),
             "model",
             "Satisfaction index model (model) must be one of: ecsi, acsi.",
             "满意度指数模型（model）必须是以下之一：ECSI、ACSI。",
         ),
         (
-            lambda: survey_reports.csi_report(db, survey_id, actor=admin, scheme="mode_a"),
+            lambda: csi_report.csi_report(db, survey_id, actor=admin, scheme="mode_a"),
             "scheme",
             "Inner weighting scheme (scheme) must be one of: centroid, factorial, path.",
             "内部加权方案（scheme）必须是以下之一：质心加权、因子加权、路径加权。",
         ),
         (
-            lambda: survey_reports.csi_report(db, survey_id, actor=admin, bootstrap=5000),
+            lambda: csi_report.csi_report(db, survey_id, actor=admin, bootstrap=5000),
             "bootstrap",
             "Bootstrap resamples (bootstrap) must be between 0 and 2000.",
             "Bootstrap 重抽样次数（bootstrap）必须在 0 到 2000 之间。",

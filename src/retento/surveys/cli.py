@@ -244,7 +244,7 @@ def csi_cmd(
     as_user: str | None = AS_USER,
 ) -> None:
     """Estimate the satisfaction index by PLS path modelling: paths, R², 0–100 indices."""
-    from retento.surveys.reports import csi_report
+    from retento.surveys.csi_report import csi_report
 
     with cli_session() as session:
         res = csi_report(

@@ -25,7 +25,7 @@ from retento.core.errors import InvalidInput
 from retento.core.validation import DbId, offset_from_text
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise_row
-from retento.surveys import languages, reports, results_cache, service
+from retento.surveys import csi_report, languages, reports, results_cache, service
 from retento.surveys.models import (
     CHANNELS,
     COST_DIMENSIONS,
@@ -212,7 +212,7 @@ def compute(
     csi_note = ""
     if any(q.csi_latent for q in survey.questions):
         try:
-            csi = reports.csi_report(session, survey.id, actor=user, flt=flt)
+            csi = csi_report.csi_report(session, survey.id, actor=user, flt=flt)
         except InvalidInput as exc:
             csi_note = exc.message
     return {

@@ -14,7 +14,15 @@ from retento.core.errors import InvalidInput, Msg, NotFound
 from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset, TimeFilter
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
-from retento.surveys import distributions, fileio, languages, reports, responses, service
+from retento.surveys import (
+    csi_report,
+    distributions,
+    fileio,
+    languages,
+    reports,
+    responses,
+    service,
+)
 from retento.surveys.models import Survey
 from retento.surveys.schemas import (
     AnswersSubmit,
@@ -366,7 +374,7 @@ def csi(
     scheme: Literal["centroid", "factorial", "path"] = "centroid",
     bootstrap: int = Query(0, ge=0, le=2000),
 ) -> dict:
-    return reports.csi_report(
+    return csi_report.csi_report(
         session, survey_id, actor=user, model=model, scheme=scheme, bootstrap=bootstrap
     )
 
