@@ -119,3 +119,56 @@ def test_manager_fixes_a_broken_orders_file_and_imports_it(page, server, tmp_pat
     listed = page.inner_text("#results")
     for ext in ("WEB-1001", "WEB-1002", "WEB-1003"):
         assert ext in listed
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_a_column_is_kept_under_a_custom_key_typed_for_it(page, server, lang):  # noqa: F811
+    """A customer file's column "Loyalty card no." kept as custom.loyalty_card: the key typed
+    under the column on the mapping step (a plain form field, no script); a key no custom
+    field could have is refused naming the column, in the reader's language, the key kept in
+    its box to correct."""
+    zh = lang == "zh_CN"
+    ext = f"LOY-{lang}"
+    login(page, server, "manager")
+    if zh:
+        page.click("form.langswitch button[value='zh_CN']")
+        page.wait_for_selector("html[lang=zh-CN]", state="attached")
+    try:
+        page.goto(f"{server.base_url}/imports")
+        page.select_option("#f-entity", "customers")
+        content = f"external_id,name,Loyalty card no.\n{ext},Loyal {lang},LC-{lang}\n".encode()
+        page.set_input_files(
+            "#f-file", {"name": "loyalty.csv", "mimeType": "text/csv", "buffer": content}
+        )
+        page.click("#upload-submit")
+        page.wait_for_url(re.compile(r"/imports/\d+/mapping$"))
+        assert page.input_value("#map-2") == ""
+        page.fill("#key-2", "Loyalty Card")
+        page.click("#mapping-submit")
+        page.wait_for_selector("#mapping-problems, .flash-error")
+        said = (
+            "列“Loyalty card no.”：“Loyalty Card”不是有效的自定义字段键"
+            if zh
+            else "Column 'Loyalty card no.': 'Loyalty Card' is not a custom field key"
+        )
+        assert said in page.inner_text("main")
+        assert page.input_value("#key-2") == "Loyalty Card"
+        assert page.get_attribute("#key-2", "aria-invalid") == "true"
+        page.fill("#key-2", "loyalty_card")
+        page.click("#mapping-submit")
+        page.wait_for_selector("#check-summary")
+        shown = "loyalty_card（未定义）" if zh else "loyalty_card (not defined)"
+        assert shown in page.inner_text("main")
+        page.click("#run-import")
+        page.wait_for_selector("#import-result")
+        engine = make_engine(server.url_db)
+        try:
+            with transaction(make_session_factory(engine)) as s:
+                stored = s.scalar(select(Customer.custom_fields).where(Customer.external_id == ext))
+        finally:
+            engine.dispose()
+        assert stored == {"loyalty_card": f"LC-{lang}"}
+    finally:
+        if zh:  # the manager's language is stored: leave it as the other tests expect it
+            page.click("form.langswitch button[value='en']")
+            page.wait_for_selector("html[lang=en]", state="attached")

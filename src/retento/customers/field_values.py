@@ -9,7 +9,9 @@ Every write path (the API, the form, the import) goes through ``check_values``:
   before the definitions existed (undefined "other fields"), for a field since retired, or for a
   choice option since removed never block an edit that leaves them alone;
 * a new or changed value for a key no definition names is refused (``custom_fields.<key>``), as
-  is a changed value of a retired field; required active fields must have a value.
+  is a changed value of a retired field, and a key no field could have (:func:`key_problem`:
+  ``wallet_spend.Coffee Beans`` under the field ``wallet_spend``); required active fields must
+  have a value.
 """
 
 from __future__ import annotations
@@ -38,9 +40,23 @@ NO = {"false", "no", "n", "0", "f", "off", "否", "假"}
 def is_key(key: str) -> bool:
     """Whether ``key`` is one a custom field could have (a definition's key, or a breakdown key
     ``<key>.<part>``): lower-case letters, digits and ``_``, starting with a letter, dot-separated
-    parts, at most :data:`MAX_KEY` characters. The definitions and the file import check keys
-    with this one rule."""
+    parts, at most :data:`MAX_KEY` characters. The definitions, the API, the form and the file
+    import check keys with this one rule."""
     return len(key) <= MAX_KEY and KEY_RE.fullmatch(key) is not None
+
+
+KEY_RULE = (
+    "'%(key)s' is not a custom field key (lower-case letters, digits and _, starting with a "
+    "letter, parts separated by a dot, at most %(max)s characters)."
+)
+
+
+def key_problem(key: Any) -> Msg | None:
+    """Why ``key`` cannot be a custom field's key (``None``: it can, :func:`is_key`), the key
+    named; the file import words its columns' and its JSON cells' keys with it too."""
+    if isinstance(key, str) and is_key(key):
+        return None
+    return Msg(KEY_RULE, key=str(key)[:60], max=MAX_KEY)
 
 
 def shown_text(value: Any) -> str:
@@ -154,6 +170,9 @@ def check_values(
         name = f"{field}.{key}"
         if key in stored and stored[key] == value:
             clean[key] = value
+            continue
+        if (why := key_problem(key)) is not None:
+            problems.append(FieldError(name, why))
             continue
         d = defined_for(by_key, key)
         if d is None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from retento.auth.models import User
 from retento.core.errors import FieldError, InvalidInput, Msg
-from retento.customers.field_values import MAX_KEY, definitions, is_key
+from retento.customers.field_values import definitions, key_problem
 from retento.dataio.bulk import insert_rows, paused_gc
 from retento.dataio.headers import CUSTOM, custom_field_names, custom_field_of, header_fields
 from retento.dataio.mapping import Converter, Mapping
@@ -61,23 +61,18 @@ Problem = tuple[str | None, str]
 Reject = tuple[int, list[str], tuple[Problem, ...]]
 
 
-# A ``custom.<key>`` column whose key no custom field could have (``field_values.is_key``).
-INVALID_KEY = (
-    "Column '%(column)s': '%(key)s' is not a custom field key (lower-case letters, digits and _, "
-    "starting with a letter, parts separated by a dot, at most %(max)s characters)."
-)
-
-
 def custom_key_problem(column: str, key: str) -> Msg | None:
     """Why a customer column feeding ``custom.<key>`` is refused (``None``: it is not): a key
     that is not one a custom field could have, by the rule an administrator's definition keys
-    follow (``customers.field_values.is_key``). The header is loosened before (``custom.Gift-Wrap``
-    is ``gift_wrap``: :func:`headers.custom_field_of`); a target a mapping names is taken as
-    written. The import wizard's mapping step refuses the same columns (it runs this header
-    check)."""
-    if is_key(key):
+    follow (``customers.field_values.key_problem``, which the API and the form apply too). The
+    header is loosened before (``custom.Gift-Wrap`` is ``gift_wrap``:
+    :func:`headers.custom_field_of`); a target a mapping names (``--map``, the API's mapping, a
+    key typed in the wizard) is taken as written. The import wizard's mapping step refuses the
+    same columns (it runs this header check)."""
+    why = key_problem(key)
+    if why is None:
         return None
-    return Msg(INVALID_KEY, column=column, key=key[:60], max=MAX_KEY)
+    return Msg("Column '%(column)s': %(problem)s", column=column, problem=why)
 
 
 def _both(first: str, second: str, target: str) -> FieldError:

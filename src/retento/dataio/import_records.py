@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -12,7 +13,7 @@ from retento.core.db import utcnow
 from retento.core.errors import InvalidInput, Msg
 from retento.core.limits import check_custom_fields, check_json_depth
 from retento.core.validation import FUTURE_SLACK, check_day, check_phone, not_after_tomorrow
-from retento.customers.field_values import convert, defined_for, shown_text
+from retento.customers.field_values import convert, defined_for, key_problem, shown_text
 from retento.customers.models import KINDS, PARTY_TYPES, Customer, CustomerTag
 from retento.dataio.import_base import (
     CHUNK,
@@ -26,6 +27,23 @@ from retento.dataio.import_base import (
 from retento.dataio.mapping import money
 from retento.products.models import Product
 from retento.touchpoints.models import CHANNELS, DIRECTIONS, OUTCOMES, STAGES, Touchpoint
+
+# A key set aside for ``_check_legacy``: the key, its column, its value as read, and why it cannot be
+# stored unless the customer already stores it (``None``: no active field governs it; else the
+# key no field could have, or the value not of its field's type).
+Legacy = tuple[str, str, Any, Msg | str | None]
+
+# A date as the XLSX reader writes a spreadsheet's date cell (``readers._cell``: the cell is a
+# datetime at midnight), and as imports before custom fields were typed stored it as read.
+XLSX_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})T00:00:00")
+
+
+def xlsx_date(value: str) -> str:
+    """``value`` with a spreadsheet date cell read as a date (``2024-02-29T00:00:00`` is
+    ``2024-02-29``): what a date custom field's ``convert`` reads; anything else unchanged."""
+    m = XLSX_DATE.fullmatch(value.strip())
+    return m.group(1) if m else value
+
 
 # An organisation has no date of birth (customers.service.birth_date_problem): the row's
 # date of birth column, or its party type column when the stored customer has a date of birth.
@@ -108,6 +126,7 @@ class RecordsImport(ImporterBase):
         has_tags = "tags" in self.idx
         users = self._users() if "owner" in self.idx else {}
         records = []
+        held: list = []  # rows refused whose custom values are checked with the stored ones
         for line, cells, ext in self._keyed_rows():
             problems: list[RowProblem] = []
             rec: dict[str, Any] = {"external_id": ext}
@@ -181,7 +200,7 @@ class RecordsImport(ImporterBase):
                         check_custom_fields({**(custom or {}), **extra}, self.col("custom_fields"))
                     except InvalidInput as exc:
                         problems.append(RowProblem(exc.field, exc.message.split(": ", 1)[-1]))
-                custom, extra, legacy = self._typed_custom(custom, extra, problems)
+                custom, extra, legacy = self._typed_custom(custom, extra)
                 rec["_custom"] = (custom, extra)
                 rec["_legacy"] = legacy
             if has_tags:
@@ -197,7 +216,9 @@ class RecordsImport(ImporterBase):
                     elif t and t not in tags:
                         tags.append(t)
                 rec["_tags"] = tags
-            if problems:
+            if problems and any(w is not None for *_kcv, w in rec.get("_legacy", ())):
+                held.append((line, cells, rec, problems))  # its custom values' problems too
+            elif problems:
                 self._bad(line, cells, problems)
             else:
                 records.append((line, cells, rec))
@@ -205,10 +226,10 @@ class RecordsImport(ImporterBase):
         if ("party_type" in self.idx) != ("birth_date" in self.idx):
             records = self._check_organisation_birth_dates(records)
         if has_custom:
-            existing = self._existing(
-                t, [t.c.external_id, t.c.custom_fields], {r[2]["external_id"] for r in records}
-            )
-            records = self._check_legacy(records, existing)
+            ids = {r[2]["external_id"] for r in records}
+            ids |= {h[2]["external_id"] for h in held if h[2].get("external_id")}
+            existing = self._existing(t, [t.c.external_id, t.c.custom_fields], ids)
+            records = self._check_legacy(records, existing, held)
         self._check_errors()
         compare = [("owner_id" if c == "owner" else c) for c in simple]
         if "name" in compare:
@@ -277,56 +298,78 @@ class RecordsImport(ImporterBase):
         return self.custom_source.get(key, f"custom.{key}")
 
     def _typed_custom(
-        self, custom: dict[str, Any] | None, extra: dict[str, str], problems: list[RowProblem]
-    ) -> tuple[dict[str, Any] | None, dict[str, Any], dict[str, tuple[str, Any]]]:
+        self, custom: dict[str, Any] | None, extra: dict[str, str]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any], list[Legacy]]:
         """Convert the values of active fields to their stored shape (a choice may be given by
         its label in either language), and those of their breakdown keys ``<key>.<part>`` with
         the field's type, as the API does (``field_values.defined_for``: ``wallet_spend.coffee``
-        is a number when ``wallet_spend`` is one); a bad one is a problem naming its column.
-        Keys of no active definition are set aside as ``{key: (column, value)}``
-        (``_check_legacy``)."""
-        by_key = self.field_by_key
-        legacy: dict[str, tuple[str, Any]] = {}
+        is a number when ``wallet_spend`` is one).
 
-        def typed(values: dict[str, Any], column) -> dict[str, Any]:
+        A key of the JSON column (``custom``) is checked as the API checks it
+        (``field_values.key_problem``; a ``custom.<key>`` column's key was checked with the
+        header). Keys of no active definition, keys no field could have and values not of their
+        field's type are set aside as ``(key, column, value, problem)`` (``_check_legacy``:
+        what the customer already stores, unchanged, is kept; otherwise the problem names its
+        column)."""
+        by_key = self.field_by_key
+        legacy: list[Legacy] = []
+
+        def typed(values: dict[str, Any], column, *, check_keys: bool) -> dict[str, Any]:
             out: dict[str, Any] = {}
             for key, value in values.items():
+                if check_keys and (why := key_problem(key)) is not None:
+                    legacy.append((key, column(key), value, why))
+                    continue
                 d = defined_for(by_key, key)
                 if d is None or not d.active:
-                    legacy[key] = (column(key), value)
+                    legacy.append((key, column(key), value, None))
                     continue
+                if d.field_type == "date" and isinstance(value, str):
+                    value = xlsx_date(value)
                 try:
                     converted = convert(d, value, lenient=True)
                 except ValueError as exc:
-                    problems.append(RowProblem(column(key), str(exc.args[0])))
+                    # Refused unless the customer already stores this very value (an export of
+                    # what an earlier import stored as read, imported again), as the API keeps it.
+                    legacy.append((key, column(key), value, str(exc.args[0])))
                     continue
                 if converted is not None:
                     out[key] = converted
             return out
 
         if custom:
-            custom = typed(custom, lambda k: f"{self.col('custom_fields')}.{k}")
-        return custom, typed(extra, self._custom_column), legacy
+            custom = typed(custom, lambda k: f"{self.col('custom_fields')}.{k}", check_keys=True)
+        return custom, typed(extra, self._custom_column, check_keys=False), legacy
 
-    def _check_legacy(self, records: list, existing: dict[str, Any]) -> list:
-        """Keys of no active field. A retired field's value (or its breakdown key's) is refused
-        unless the customer already stores that very value (an exported file imported again).
-        Keys no definition governs at all are stored as "other fields", as text as read, as
-        imports always did (``custom.<key>`` columns of existing files and mappings keep
-        working; the API and the form refuse them)."""
+    def _check_legacy(self, records: list, existing: dict[str, Any], held: list) -> list:
+        """Keys of no active field, keys no field could have, and values not of their field's
+        type. What the customer already stores under the key, unchanged, is kept as stored (an
+        exported file imported again, as the API keeps it): a retired field's value (or its
+        breakdown key's), or a key or value an earlier import stored as read. Otherwise a key no
+        field could have is refused (the key named, as the API refuses it), as are a value not
+        of its type and a retired field's value; keys no definition governs at
+        all are stored as "other fields", as text as read, as imports always did
+        (``custom.<key>`` columns of existing files and mappings keep working; the API and the
+        form refuse them)."""
         kept = []
         by_key = self.field_by_key
-        for line, cells, rec in records:
-            legacy = rec.pop("_legacy", None) or {}
-            old = existing.get(rec["external_id"])
+        # Rows already refused for another cell (``held``: their problems so far) are checked
+        # too, so one pass names every bad cell of a row.
+        rows = [(*r, []) for r in records] + held
+        for line, cells, rec, problems in sorted(rows, key=lambda r: r[0]):
+            legacy = rec.pop("_legacy", None) or []
+            old = existing.get(rec.get("external_id"))
             stored = dict(old.custom_fields or {}) if old is not None else {}
-            problems = []
-            for key, (column, value) in legacy.items():
+            problems = list(problems)
+            for key, column, value, why in legacy:
                 if key in stored and (
                     stored[key] == value
                     or (isinstance(value, str) and shown_text(stored[key]) == value)
                 ):
                     rec["_custom"][1][key] = stored[key]  # kept as stored (a number stays one)
+                    continue
+                if why is not None:
+                    problems.append(RowProblem(column, why))
                     continue
                 if defined_for(by_key, key) is None:
                     rec["_custom"][1][key] = value
@@ -337,6 +380,9 @@ class RecordsImport(ImporterBase):
                 self._bad(line, cells, problems)
             else:
                 kept.append((line, cells, rec))
+        if held or len(kept) < len(records):
+            self.errors.sort(key=lambda e: e.row or 0)
+            self.rejects.sort(key=lambda r: r[0])
         return kept
 
     def _replace_tags(self, ids: dict[str, int], tags_by_ext: dict[str, list[str]]) -> None:

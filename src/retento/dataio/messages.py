@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from retento.customers.field_values import KEY_RULE
 from retento.web.i18n import N_, Shapes, message_shapes, translate_shaped
 
 # (pattern, msgid); the msgid's %(x)s placeholders are the pattern's named groups.
@@ -49,6 +50,13 @@ PATTERNS: Shapes = message_shapes(
             N_("'%(v)s' is not a yes/no value (use true or false)"),
         ),
         (r"^'(?P<v>.*)' is not one of: (?P<a>.*)$", N_("'%(v)s' is not one of: %(a)s")),
+        # A key of the custom_fields JSON column no custom field could have (customer_fields.po)
+        (
+            r"^'(?P<key>.*)' is not a custom field key \(lower-case letters, digits and _, "
+            r"starting with a letter, parts separated by a dot, at most (?P<max>\d+) "
+            r"characters\)\.$",
+            KEY_RULE,
+        ),
         (
             r"^'(?P<v>.*)' already appears on line (?P<n>\d+) of this file$",
             N_("'%(v)s' already appears on line %(n)s of this file"),

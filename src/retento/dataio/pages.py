@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +22,7 @@ from retento.dataio import service, wizard
 from retento.dataio.messages import translate
 from retento.dataio.models import ImportJob
 from retento.dataio.schemas import COLUMNS, ENTITIES
-from retento.dataio.wizard_custom import undefined_targets
+from retento.dataio.wizard_custom import typed_target, undefined_targets
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.nav import NavItem, register_nav
@@ -313,15 +314,18 @@ def _mapping_page(
     errors: dict[str, str] | None = None,
     problems: list[dict[str, Any]] | None = None,
     status_code: int = 200,
-    submitted: tuple[dict[str, str | None], str] | None = None,
+    submitted: tuple[dict[str, str | None], str, dict[str, str]] | None = None,
+    refused: Iterable[str] = (),
 ) -> Response:
-    """The mapping step: the stored mapping, or (``submitted``: columns and time zone) the
-    choices a refused save sent, so the user corrects them instead of starting over."""
+    """The mapping step: the stored mapping, or (``submitted``: the drop-downs' choices, the
+    time zone and the custom keys typed under the columns) the choices a refused save sent, so
+    the user corrects them instead of starting over; the ``refused`` columns are marked."""
     header, rows = wizard.read_preview(job.content, job.filename, job.encoding)
     mapping = (job.mapping or {}).get("columns") or {}
     timezone = (job.mapping or {}).get("timezone") or _installation_tz(request)
+    typed: dict[str, str] = {}
     if submitted is not None:
-        mapping, timezone = submitted
+        mapping, timezone, typed = submitted
     fields, custom = _field_choices(request, job, header, mapping)
     return render(
         request,
@@ -332,6 +336,10 @@ def _mapping_page(
         mapping=mapping,
         fields=fields,
         custom_fields=custom,
+        # Customers: a custom key may be typed under each column (wizard_custom.typed_target).
+        key_inputs=job.entity == "customers",
+        typed=typed,
+        refused=set(refused),
         required=[c.name for c in COLUMNS[job.entity] if c.required],
         timezone=timezone,
         default_timezone=_installation_tz(request),
@@ -360,10 +368,20 @@ def mapping_save(
     if job.status in ("validating", "running", "done"):
         return redirect(request, f"/imports/{job.id}")
     header = wizard.read_preview(job.content, job.filename, job.encoding, n=0)[0]
+    # Each column's choice in the drop-down, or (customers) the custom key typed under it,
+    # which takes its place: custom.<key>, checked by the importer's header check as a --map
+    # target is (the column named when the key is refused).
     columns: dict[str, str | None] = {}
+    chosen: dict[str, str | None] = {}
+    typed: dict[str, str] = {}
     for i, src in enumerate(header):
         if src and src not in columns:
-            columns[src] = _text(form, f"col_{i}") or None
+            chosen[src] = _text(form, f"col_{i}") or None
+            key = _text(form, f"key_{i}") if job.entity == "customers" else ""
+            target = typed_target(key)
+            if target is not None:
+                typed[src] = key
+            columns[src] = target or chosen[src]
     timezone = _text(form, "timezone") or _installation_tz(request)
     try:
         wizard.save_mapping(session, job, columns, timezone)
@@ -377,7 +395,8 @@ def mapping_save(
             errors={"timezone" if exc.field == "timezone" else "": _message(request, exc.message)},
             problems=_errors_view(request, problems),
             status_code=422,
-            submitted=(columns, timezone),
+            submitted=(chosen, timezone, typed),
+            refused={exc.field or ""} | {e.field or "" for e in exc.errors},
         )
     if wizard.claim(session, job, "validating"):
         wizard.start(session, job, user, request.app.state.session_factory)

@@ -16,6 +16,11 @@ a key no custom field could have (``import_base.custom_key_problem``: the rule o
 administrator's definition keys). This module adds only what the wizard's drop-down needs: a
 target that is no field at all (the importer would ignore that column) is refused, and a refused
 key is neither offered nor suggested.
+
+A key that is neither defined nor named by the file's header (a column "Loyalty card no." to be
+kept as ``custom.loyalty_card``) is typed under the column (``typed_target``), as
+``retento import --map "Loyalty card no.=custom.loyalty_card"`` names it; once kept, the mapping
+names it and the drop-down offers it like the others.
 """
 
 from __future__ import annotations
@@ -66,6 +71,19 @@ def undefined_targets(
             if target not in out:
                 out.append(target)
     return out
+
+
+def typed_target(text: str) -> str | None:
+    """The target of a custom key typed for a column on the mapping step (``None``: nothing
+    typed): ``loyalty_card`` (or ``custom.loyalty_card``) is ``custom.loyalty_card``. The key is
+    taken as written, as a ``--map`` target is: the importer's header check refuses one no
+    custom field could have (``import_base.custom_key_problem``), naming the column."""
+    key = text.strip()
+    if not key:
+        return None
+    if key.startswith(CUSTOM):
+        key = key[len(CUSTOM) :]
+    return CUSTOM + key
 
 
 def check_targets(entity: str, columns: dict[str, str | None]) -> None:
