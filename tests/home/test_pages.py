@@ -120,12 +120,90 @@ def test_analyst_sees_model_health_and_freshness(web, shop):
     assert re.search(r'id="model-seconds">12.0 s<', html)
     assert re.search(r'id="model-mae">0.1234<', html)
     assert re.search(r'id="model-auc">0.812 \(BG/NBD alone 0.700\)<', html)
+    # the shop's run was stored before the interval and the paired test: what exists shows
+    assert 'id="model-auc-ci"' not in html and 'id="model-auc-comparison"' not in html
     assert 'id="fresh-customers">3<' in html
     assert 'id="home-queue"' not in html and 'id="manager-kpis"' not in html
     assert "Call Sam" not in html
     # the analyst may also open the manager view, never the agent's
     assert web.get("/?view=manager").status_code == 200
     assert web.get("/?view=agent").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("difference", "ci95", "verdict", "english", "chinese"),
+    [
+        (0.112, [0.051, 0.173], "model", "the model ranks customers better.", "模型对客户的排序更好。"),
+        (-0.09, [-0.15, -0.03], "baseline", "BG/NBD alone ranks customers better.", "仅用 BG/NBD 的排序更好。"),
+        (0.02, [-0.04, 0.08], "unclear", "no clear difference on this test.", "本次检验中两者无明显差别。"),
+    ],
+)  # fmt: skip
+def test_analyst_sees_the_auc_interval_and_the_paired_test(
+    web, db, shop, difference, ci95, verdict, english, chinese
+):
+    """The home card shows the churn AUC's 95 % interval and DeLong's verdict against BG/NBD
+    alone from the stored run, in the value dashboard's words."""
+    run = shop["run"]
+    report = dict(run.report)
+    report["churn"] = {
+        **report["churn"],
+        "holdout": {
+            "status": "computed",
+            "metrics": {"roc_auc": 0.812, "roc_auc_ci95": [0.781, 0.843]},
+            "baseline": {"roc_auc": 0.7},
+            "comparison": {"roc_auc_difference": difference, "ci95": ci95, "p_value": 0.01},
+        },
+    }
+    run.report = report
+    db.commit()
+    web.login("analyst")
+    html = web.get("/").text
+    said = " ".join(html.split())
+    assert re.search(
+        r'id="model-auc">0.812 \(BG/NBD alone 0.700\); <span id="model-auc-ci">'
+        r"95 % interval of the ROC AUC: 0.781–0.843</span><",
+        html,
+    )
+    low, high = (f"{v:+.3f}" for v in ci95)
+    row = re.search(
+        r'<dt>Against BG/NBD alone</dt>\s*<dd id="model-auc-comparison"([^>]*)>([^<]*)<', html
+    )
+    assert row, "no comparison row"
+    assert f'data-verdict="{verdict}"' in row.group(1)
+    assert row.group(2) == (
+        f"ROC AUC difference {difference:+.3f} (95 % interval {low} to {high}): {english}"
+    )
+    assert "Against BG/NBD alone" in said
+    web.post("/locale", {"lang": "zh_CN", "next": "/?view=analyst"})
+    zh = web.get("/").text
+    m = re.search(r'id="model-auc-ci">([^<]*)<', zh)
+    assert m and m.group(1) == "ROC AUC 的 95% 置信区间：0.781–0.843"
+    row = re.search(
+        r'<dt>与仅用 BG/NBD 相比</dt>\s*<dd id="model-auc-comparison"[^>]*>([^<]*)<', zh
+    )
+    assert row, "no comparison row in Chinese"
+    assert row.group(1) == (
+        f"ROC AUC 之差 {difference:+.3f}（95% 置信区间 {low} 至 {high}）：{chinese}"
+    )
+    assert "仅用 BG/NBD：0.700" in zh
+
+
+def test_analyst_card_shows_the_interval_of_a_run_stored_without_the_paired_test(web, db, shop):
+    run = shop["run"]
+    report = dict(run.report)
+    report["churn"] = {
+        **report["churn"],
+        "holdout": {
+            "metrics": {"roc_auc": 0.812, "roc_auc_ci95": [0.781, 0.843]},
+            "baseline": {"roc_auc": 0.7},
+        },
+    }
+    run.report = report
+    db.commit()
+    web.login("analyst")
+    html = web.get("/").text
+    assert 'id="model-auc-ci">95 % interval of the ROC AUC: 0.781–0.843<' in html
+    assert 'id="model-auc-comparison"' not in html and "Against BG/NBD alone" not in html
 
 
 def test_admin_lands_on_the_manager_view_and_may_switch(web, shop):

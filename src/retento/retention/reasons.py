@@ -71,6 +71,12 @@ REASONS_SEP = "; "
 CAME_BACK_NOTE = N_("customer ordered again")
 HELD_OUT_NOTE = N_("held out: control group")
 LET_GO_NOTE = N_("let go (playbook)")
+# A points_expiring alert the ledger no longer bears out (retention.points_now.follow_ledger):
+# nothing expires within the rule's window, fewer points than its threshold do, or the first
+# expiry day moved (the new day is a new cause, with an alert of its own).
+POINTS_GONE_NOTE = N_("no loyalty points expire within the rule's window any more")
+POINTS_BELOW_NOTE = N_("fewer loyalty points than the rule's threshold expire now")
+POINTS_MOVED_NOTE = N_("the first expiry day of the loyalty points moved")
 NO_EMAIL_NOTE = N_("no email consent or address")
 # Written on a treated case whose owner task would have the owner phone a customer who has not
 # agreed to phone calls: the task is still created, and says not to call (playbooks._act).
@@ -85,6 +91,9 @@ SYSTEM_NOTES = frozenset(
         CAME_BACK_NOTE,
         HELD_OUT_NOTE,
         LET_GO_NOTE,
+        POINTS_GONE_NOTE,
+        POINTS_BELOW_NOTE,
+        POINTS_MOVED_NOTE,
         NO_EMAIL_NOTE,
         NO_PHONE_NOTE,
         *SETTLED_NOTES.values(),

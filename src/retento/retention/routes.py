@@ -14,7 +14,7 @@ from retento.core.deps import CurrentUser, DbSession
 from retento.core.errors import NotFound
 from retento.core.validation import DbId, Limit, Offset
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
-from retento.retention import outcomes, playbooks, report, service, tasks
+from retento.retention import outcomes, playbooks, points_now, report, service, tasks
 from retento.retention.models import RetentionCase, RetentionRule
 from retento.retention.reasons import RULE_NAMES, label, render_reason
 from retento.retention.schemas import (
@@ -50,9 +50,24 @@ def _version(body: int | None, header: str | None) -> int | None:
     return body if body is not None else parse_if_match(header)
 
 
-def _alert(a, locale: str) -> dict[str, Any]:
-    out = AlertRead.model_validate(a).model_dump()
-    out["reason"] = render_reason(a.reason_code, a.reason_params, locale)
+def _alerts(session, alerts: list, locale: str) -> list[dict[str, Any]]:
+    """The alerts as ``AlertRead``: the reason in ``locale`` and, for a points alert whose
+    points changed since, what the ledger says now (as the web's "Now: …" line)."""
+    states = points_now.current_states(session, alerts)
+    out = []
+    for a in alerts:
+        row = AlertRead.model_validate(a).model_dump()
+        row["reason"] = render_reason(a.reason_code, a.reason_params, locale)
+        st = states.get(a.id)
+        if st is not None:
+            row["now"] = {
+                "points": st.points,
+                "first_day": st.first_day,
+                "last_day": st.last_day,
+                "window_days": st.window_days,
+                "text": st.text(locale),
+            }
+        out.append(row)
     return out
 
 
@@ -164,7 +179,7 @@ def list_alerts(
         customer_id=customer_id,
     )
     return {
-        "items": [_alert(a, user.locale) for a in rows],
+        "items": _alerts(session, rows, user.locale),
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -175,7 +190,7 @@ def list_alerts(
 def get_alert(alert_id: DbId, session: DbSession, user: CurrentUser, response: Response):
     alert = service.get_alert(session, alert_id, actor=user)
     set_etag(response, alert)
-    return _alert(alert, user.locale)
+    return _alerts(session, [alert], user.locale)[0]
 
 
 @router.post("/alerts/{alert_id}/status", response_model=AlertRead)
@@ -196,7 +211,7 @@ def set_alert_status(
         version=_version(data.version, if_match),
     )
     set_etag(response, alert)
-    return _alert(alert, user.locale)
+    return _alerts(session, [alert], user.locale)[0]
 
 
 def _case_run(session, case: RetentionCase) -> CaseRun:

@@ -369,12 +369,18 @@ def points_expiring(
             Candidate(
                 row.customer_id,
                 "points_expiring",
-                f"points:{e.first.astimezone(UTC).date().isoformat()}",
+                points_cause_key(e),
                 "points_expiring",
                 points_params(e, tz),
             )
         )
     return out
+
+
+def points_cause_key(e: Any) -> str:
+    """The cause key of ``points_expiring`` for ``e`` (a ``ledger.Expiring``): the first
+    expiry's UTC day. A later first expiry is a new cause (``points_now.follow_ledger``)."""
+    return f"points:{e.first.astimezone(UTC).date().isoformat()}"
 
 
 def points_params(e: Any, tz: Any) -> dict[str, Any]:

@@ -59,6 +59,30 @@ class RuleUpdate(BaseModel):
     version: ExpectedVersion = None
 
 
+class AlertNow(BaseModel):
+    """What the loyalty ledger says now about an open or acknowledged ``points_expiring`` alert
+    whose points changed since it was raised: the web's "Now: …" line under the reason."""
+
+    points: int = Field(
+        description="Points of the member expiring unused within the rule's window now; 0 when "
+        "none do any more."
+    )
+    first_day: date | None = Field(
+        description="The first of those points' expiry days, in the installation's time zone "
+        "(the day the pages write); null when no points expire."
+    )
+    last_day: date | None = Field(
+        description="The last of those points' expiry days (equal to first_day when they all "
+        "expire on one day); null when no points expire."
+    )
+    window_days: int = Field(description="The rule's window the points were counted in (days).")
+    text: str = Field(
+        description="The line the web shows, in the reader's language, e.g. \"Now: 188 loyalty "
+        'points expire unused on Dec 25, 2026" or "Now: no loyalty points expire within 30 '
+        'days".'
+    )
+
+
 class AlertRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -78,6 +102,12 @@ class AlertRead(BaseModel):
     closed_at: datetime | None
     close_note: str | None
     version: int
+    now: AlertNow | None = Field(
+        None,
+        description="For an open or acknowledged points_expiring alert whose points changed "
+        "since it was raised: what the loyalty ledger says now (the reason stays as raised). "
+        "Null for any other alert, or when nothing changed.",
+    )
 
 
 class AlertPage(BaseModel):

@@ -32,6 +32,7 @@ from retento.core.locking import lock_each
 from retento.core.pagination import paginate
 from retento.core.versioning import lock_for_edit
 from retento.customers.models import Customer
+from retento.retention import points_now
 from retento.retention import rules as rules_mod
 from retento.retention.defaults import ensure_defaults
 from retento.retention.models import (
@@ -158,6 +159,11 @@ class EvaluationReport:
     actions_queued: int = 0
     # New alerts left for the owner: no automated playbook without profiling consent.
     not_profiled: int = 0
+    # points_expiring alerts following the ledger (``points_now.follow_ledger``): open ones
+    # closed because the ledger no longer bears out their cause, and ones it had closed that are
+    # open again because it does.
+    resolved: int = 0
+    reopened: int = 0
     work_item_ids: list[int] = field(default_factory=list)
     alert_ids: list[int] = field(default_factory=list)
 
@@ -202,6 +208,13 @@ def evaluate(
         return report
     found, prof = rules_mod.candidates(session, active, customer_ids=customer_ids, now=now)
     report.candidates = len(found)
+    points_rule = next((r for r in active if r.code == points_now.RULE), None)
+    if points_rule is not None:
+        # Before the inserts: an alert whose first expiry day moved is closed, then the new
+        # day's alert raised, so the member has one open alert for expiring points.
+        report.resolved, report.reopened = points_now.follow_ledger(
+            session, points_rule, found, customer_ids=customer_ids, now=now
+        )
     severity = {r.code: r.severity for r in active}
     owners = _owners(session, {c.customer_id for c in found})
     rows = []

@@ -16,7 +16,14 @@ from starlette.background import BackgroundTask
 from retento.auth.models import User
 from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
-from retento.core.errors import InvalidInput, NotFound, RetentoError, choice_error
+from retento.core.errors import (
+    InvalidInput,
+    Msg,
+    NotFound,
+    RetentoError,
+    choice_error,
+    number_error,
+)
 from retento.core.validation import DbId, is_id
 from retento.dataio.downloads import export_url
 from retento.scoring import (
@@ -47,6 +54,7 @@ from retento.web.render import (
     PageUser,
     error_text,
     flash,
+    form_errors,
     page_router,
     redirect,
     render,
@@ -151,7 +159,7 @@ def _selected_run(request: Request, session: Session, user: User) -> ScoreRun | 
     raw = request.query_params.get("run", "").strip()
     if raw:
         if not is_id(raw):
-            raise InvalidInput("run must be a run number", field="run")
+            raise number_error("run", N_("Scoring run"), whole=True).refuse()
         run_id: int | None = int(raw)
     else:
         run_id = queries.latest_run_id(session)
@@ -223,6 +231,15 @@ def _run_param(request: Request) -> list[tuple[str, str]]:
     return [("run", raw)] if raw and is_id(raw) else []
 
 
+# The run form's fields as it labels them, for the reasons a run could not start.
+RUN_LABELS = {
+    "model": N_("Model"),
+    "holdout_weeks": N_("Holdout weeks"),
+    "churn_horizon_days": N_("Churn horizon (days)"),
+    "as_of": N_("Score as of"),
+}
+
+
 @router.post("/value/runs")
 def value_run(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
     """Score every customer now (managers and admins), then show the new run."""
@@ -237,10 +254,13 @@ def value_run(request: Request, form: PageForm, session: DbSession, user: PageUs
             try:
                 as_of = datetime.combine(date.fromisoformat(as_of_raw), time(), tzinfo=UTC)
             except ValueError:
-                raise InvalidInput("Enter the date as YYYY-MM-DD.", field="as_of") from None
+                raise InvalidInput(
+                    Msg("%(field)s must be a date as YYYY-MM-DD.", field=Msg(RUN_LABELS["as_of"])),
+                    field="as_of",
+                ) from None
         if model not in MODELS:
             choices = [(m, label_msgid("score_model", m)) for m in MODELS]
-            raise choice_error("model", N_("Model"), choices).refuse()
+            raise choice_error("model", RUN_LABELS["model"], choices).refuse()
         if not (holdout.isascii() and holdout.isdigit() and len(holdout) <= 4):
             raise InvalidInput("Holdout weeks must be a whole number.", field="holdout_weeks")
         if churn_days and not (
@@ -260,11 +280,13 @@ def value_run(request: Request, form: PageForm, session: DbSession, user: PageUs
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403):
             raise
-        message = (
-            error_text(request, exc.message)
-            if isinstance(exc, RetentoError)
-            else str(exc.errors()[0]["msg"])
-        )
+        if isinstance(exc, RetentoError):
+            message = error_text(request, exc.message)
+        else:
+            # The schema's limits (holdout weeks up to 260 ...), named by the form's labels.
+            field, text = next(iter(form_errors(request, exc).items()))
+            label = tr(request, RUN_LABELS[field]) if field in RUN_LABELS else field
+            message = tr(request, "%(field)s: %(message)s", field=label, message=text)
         flash(request, tr(request, "Scoring could not start: %(reason)s", reason=message), "error")
         return redirect(request, "/value")
     # The request commits the run row and its work item before responding; a worker runs it

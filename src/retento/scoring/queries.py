@@ -345,7 +345,8 @@ def home_value(
 
 def home_model_health(session: Session) -> dict:
     """The latest scoring run (any outcome) and the latest successful one: when, how long, how
-    many customers, holdout error and churn-model AUC where the run stored them."""
+    many customers, holdout error and churn-model AUC (with its interval and the paired test
+    against BG/NBD) where the run stored them."""
     last = session.scalar(
         select(ScoreRun).options(defer(ScoreRun.report)).order_by(ScoreRun.id.desc()).limit(1)
     )
@@ -371,6 +372,10 @@ def home_model_health(session: Session) -> dict:
             "churn_status": churn.get("status"),
             "churn_auc": metrics.get("roc_auc"),
             "churn_baseline_auc": (churn_holdout.get("baseline") or {}).get("roc_auc"),
+            # The 95 % interval and DeLong's paired test against BG/NBD alone, as the value
+            # dashboard shows them; None for a run stored before they were computed.
+            "churn_auc_ci95": metrics.get("roc_auc_ci95"),
+            "churn_comparison": churn_holdout.get("comparison"),
             "log_likelihood": ok.log_likelihood,
         }
     return out
