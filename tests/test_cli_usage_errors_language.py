@@ -166,8 +166,8 @@ def test_retentos_own_bad_parameter_reasons(chinese):
 
 
 def test_help_pages_are_not_errors(chinese):
-    r = runner.invoke(app, [])  # no arguments: the help page, as before
-    assert r.exit_code == 2 and "Usage: root" in r.output
+    r = runner.invoke(app, [])  # no arguments: the help page (in Chinese: cli_help), as before
+    assert r.exit_code == 2 and "用法：root" in r.output
     assert runner.invoke(analyze_app, []).exit_code == 2
 
 

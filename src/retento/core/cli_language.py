@@ -20,6 +20,7 @@ it fails.
 from __future__ import annotations
 
 import os
+import sys
 
 # Typer ships its own copy of click: the context of a running command is typer's.
 from typer.main import get_current_context
@@ -76,6 +77,13 @@ def _environment() -> str | None:
 
 
 def _installation() -> str:
+    if "retento.core.config" not in sys.modules and not any(
+        name.upper() == "RETENTO_DEFAULT_LOCALE" for name in os.environ
+    ):
+        # The settings are read from the environment alone (case-insensitively): without the
+        # variable it is the default, English, known without importing pydantic-settings
+        # (~60 ms of a help page of the `retento analyze` fast path).
+        return "en"
     try:
         from retento.core.config import get_settings
 

@@ -25,8 +25,12 @@ typed even if it had not been), as are ``retento analyze clv --lang zh --bogus``
 ``LANG=zh_CN.UTF-8 retento customers search``; ``retento --lang en ...`` stays English whatever
 the environment says.
 
+Help pages: every command under a :class:`UsageLanguageGroup` gets a
+:class:`HelpLanguageContext`, whose help page is in the same language (``core.cli_help``).
+
 Light on purpose: the fast path of ``retento analyze`` imports this (typer only); the language
-choice, the catalogues (Babel) and Rich are imported once there is an error to print.
+choice, the catalogues (Babel) and Rich are imported once there is an error or a help page to
+print.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from typing import Any, NoReturn
 import typer
 
 # Typer's own copy of click (``typer.BadParameter`` is its subclass of UsageError).
+from typer._click.core import Command, Context
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
@@ -212,12 +217,39 @@ def show(exc: UsageError, locale: str, rich: bool) -> None:
     typer.echo(spaced(translate(locale, ERROR)) + message, err=True)
 
 
+class HelpLanguageContext(Context):
+    """The context of a command under a :class:`UsageLanguageGroup`: its help page (``--help``,
+    or a group run without arguments) is in the command line's language
+    (``core.cli_help.localized_help``, imported only to print one in Chinese)."""
+
+    def get_help(self) -> str:
+        locale = usage_locale(self.meta.get(_ARGS, ()))  # a help page is printed as it is parsed
+        if locale == "en":
+            return super().get_help()  # Typer's own
+        from retento.core.cli_help import localized_help
+
+        return localized_help(self, locale, super().get_help)
+
+
+def _help_in_language(command: Command) -> None:
+    """``command`` and every command under it make :class:`HelpLanguageContext` contexts."""
+    command.context_class = HelpLanguageContext
+    for sub in getattr(command, "commands", {}).values():
+        _help_in_language(sub)
+
+
 class UsageLanguageGroup(TyperGroup):
     """A Typer group whose usage errors are printed in the command line's language (see
     above). Only the group the command line starts from prints: the errors of its subcommands
     and sub-groups pass through it. A Chinese error ends as ``typer.Exit(2)`` (a caller with
     ``standalone_mode=False`` gets 2 back rather than the exception); help pages, shown as
-    errors when no arguments are given, are left to Typer."""
+    errors when no arguments are given, are left to Typer; they are in the command line's
+    language too, as are the help pages of every command under the group
+    (:class:`HelpLanguageContext`)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        _help_in_language(self)  # Typer builds the subcommands first
 
     def _usage_error(self, exc: UsageError, args: Sequence[str], top: bool) -> NoReturn:
         if not top or isinstance(exc, NoArgsIsHelpError):
@@ -239,11 +271,14 @@ class UsageLanguageGroup(TyperGroup):
     ) -> Any:
         given = list(args)
         try:
-            ctx = super().make_context(info_name, args, parent=parent, **extra)
+            return super().make_context(info_name, args, parent=parent, **extra)
         except UsageError as exc:
             self._usage_error(exc, given, top=parent is None)
-        ctx.meta.setdefault(_ARGS, given)  # shared with the sub-contexts
-        return ctx
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # Before parsing: a help page is printed while the arguments are parsed.
+        ctx.meta.setdefault(_ARGS, list(args))  # shared with the sub-contexts
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
         try:
