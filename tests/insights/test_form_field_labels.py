@@ -55,6 +55,12 @@ BASKET = [
         "最小支持度必须大于 0 且不超过 1。",
     ),
     (
+        {"max_itemsets": "3000000"},
+        "max_itemsets",
+        "Most itemsets must be at least 1 and at most 2,000,000.",  # not 2e+06
+        "最多项集数必须不小于 1 且不超过 2,000,000。",
+    ),
+    (
         {"level": "shelf"},
         "level",
         "Items must be one of: Products, Categories.",
@@ -100,3 +106,14 @@ def test_the_api_keeps_the_code_in_its_english_message(client, tokens):
     body = r.json()
     assert body["field"] == "min_support"
     assert "min_support" in body["detail"] and "Minimum support" not in body["detail"]
+
+
+@pytest.mark.parametrize(("lang", "thing"), [("en", "Insight run"), ("zh_CN", "数据分析运行")])
+def test_a_malformed_run_id_names_an_insight_run_not_a_scoring_run(web, users, lang, thing):
+    """``/insights/runs/abc/progress`` said "评分运行 abc 不存在" (a scoring run)."""
+    _speak(web, "analyst", lang)
+    for run_id in ("abc", "99999999"):
+        r = web.get(f"/insights/runs/{run_id}/progress")
+        assert r.status_code == 404
+        text = html.unescape(r.text)
+        assert thing in text and "评分运行" not in text and "Scoring run" not in text

@@ -78,7 +78,10 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
                 if lo_open
                 else N_("%(field)s must be at least %(lo)s and at most %(hi)s.")
             )
-            bounds = {"lo": format(lo, "g"), "hi": format(hi, "g")}
+            # 2,000,000 rather than format()'s 2e+06; 0.01 stays 0.01
+            bounds = {
+                k: f"{v:,.0f}" if v == int(v) else f"{v:g}" for k, v in (("lo", lo), ("hi", hi))
+            }
             raise InvalidInput(Msg(template, field=_field(field), **bounds), field=field)
         return value
 

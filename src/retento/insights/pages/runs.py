@@ -25,12 +25,16 @@ PAGES = {
 }
 
 
-@router.get("/insights/runs/{run_id}/progress")
-def run_progress(request: Request, session: DbSession, user: PageUser, run_id: DbId) -> Response:
+# (The parameter's name is what a 404 for a malformed id calls the thing: "Insight run", not
+# the scoring run that "Run" is in the catalogues.)
+@router.get("/insights/runs/{insight_run_id}/progress")
+def run_progress(
+    request: Request, session: DbSession, user: PageUser, insight_run_id: DbId
+) -> Response:
     require(user, "score:read")
-    run = session.get(InsightRun, run_id)
+    run = session.get(InsightRun, insight_run_id)
     if run is None:
-        raise NotFound("Insight run", run_id)
+        raise NotFound("Insight run", insight_run_id)
     page = f"{PAGES[run.kind]}?run={run.id}"
     if runs.state(run) != "running":
         if is_htmx(request):
