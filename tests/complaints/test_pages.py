@@ -920,3 +920,26 @@ def test_queue_filters_outside_the_choices_are_named_in_the_readers_language(cli
     r = web.get("/complaints?tab=open&status=zzz")
     assert r.status_code == 422 and "unknown status" not in r.text
     assert gettext("zh_CN", "Choose one of the listed values.") in r.text
+
+
+@pytest.mark.parametrize(
+    ("lang", "past"),
+    [("en", "6 days past the target (business time)"), ("zh_CN", "已超出目标 6天（按工作时间计）")],
+)
+def test_a_clock_long_past_its_target_says_how_far_not_a_percentage(client, db, users, lang, past):
+    """An overdue complaint's page said "7339 %" of the target used; it says how far past it is,
+    in business time (a 24/7 calendar here: 6 days and 10 hours past a 1-hour target)."""
+    from datetime import UTC, datetime
+
+    only_policies(db, {"first_response_minutes": 60, "resolution_minutes": 7 * 24 * 60})
+    received = datetime.now(UTC) - timedelta(days=6, hours=11)
+    c = make_complaint(db, users["agent"], received_at=received)
+    db.commit()
+    web = Browser(client)
+    web.login("agent")
+    web.post("/locale", {"lang": lang, "next": "/"})
+    page = web.get(f"/complaints/{c.id}").text
+    used = re.findall(r'<span class="muted sla-used">([^<]*)</span>', page)
+    assert used[0] == past, used  # first response: 1 hour target, 6 days 11 hours ago
+    assert re.fullmatch(r"9\d %", used[1]), used  # resolution: 7 days, not past yet
+    assert "%" not in used[0]

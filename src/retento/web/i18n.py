@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date as _format_date
 from babel.dates import format_datetime as _format_datetime
+from babel.dates import format_timedelta as _format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import (
@@ -325,6 +326,15 @@ class Formatter:
             return "—"
         pattern = _datetime_pattern(self.locale, fmt) if fmt in ("short", "medium") else fmt
         return _format_datetime(value, pattern, tzinfo=self.tz, locale=self.babel_locale)
+
+    def duration(self, value: timedelta | None = None, *, minutes: int | None = None) -> str:
+        """A length of time (or of ``minutes``) in its largest unit, rounded ("6 days", "3 hours"
+        / "6天", "3小时")."""
+        if minutes is not None:
+            value = timedelta(minutes=minutes)
+        if value is None:
+            return "—"
+        return _format_timedelta(value, threshold=1.0, locale=self.babel_locale)
 
     def date(self, value: date | datetime | None, fmt: str = "medium") -> str:
         """A calendar date (timestamps are first moved into the installation's time zone)."""
