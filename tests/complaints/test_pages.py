@@ -195,10 +195,23 @@ def test_manager_reassigns_and_agent_cannot(client, db, users):
     agent = Browser(client)
     agent.client.cookies.clear()
     agent.login("agent")
+    # Theirs already: no "Take it" (the button offered to take what they had).
     page = agent.get(f"/complaints/{c.id}")
-    assert 'name="assignee_id"' in page.text and '<select id="f-assignee_id"' not in page.text
+    assert 'id="assign-form"' not in page.text and "Take it" not in page.text
     r = agent.post(f"/complaints/{c.id}/assign", {"assignee_id": str(users["manager"].id)})
     assert r.status_code == 403
+    # Nobody's, of a customer the agent owns: the agent may take it, and only take it.
+    web.client.cookies.clear()
+    web.login("manager")
+    r = web.post(f"/complaints/{c.id}/assign", {"assignee_id": ""})
+    assert r.status_code == 303
+    db.get(type(cust), cust.id).owner_id = users["agent"].id
+    db.commit()
+    agent.client.cookies.clear()
+    agent.login("agent")
+    page = agent.get(f"/complaints/{c.id}")
+    assert 'name="assignee_id"' in page.text and '<select id="f-assignee_id"' not in page.text
+    assert "Take it" in page.text
 
 
 def test_public_form_status_page_and_reply(client, db):
