@@ -183,7 +183,9 @@ def render_reason(
     model = params.get("model") or []
     if model:
         parts = [model_reason(r.get("code", ""), r.get("params"), locale, currency) for r in model]
-        text += ": " + REASONS_SEP.join(p for p in parts if p)
+        # Full-width punctuation in Chinese ("流失风险 84 %（风险模型）：…；…").
+        zh = _lang(locale) == "zh"
+        text += ("：" if zh else ": ") + ("；" if zh else REASONS_SEP).join(p for p in parts if p)
     return text
 
 
