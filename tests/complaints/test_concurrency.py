@@ -334,6 +334,7 @@ def test_double_clicked_remedy_form_records_once_and_awards_points_once(live_pg)
     with live_pg.session() as s:
         make_programme(s)
         customer_id = s.get(Complaint, cid).customer_id
+        ledger.wallet(s, customer_id)  # a member: a points remedy enrols nobody
         username = s.get(User, mgr_id).username
         s.commit()
     web = Browser(live_pg.client())

@@ -220,6 +220,7 @@ def test_complaint_remedy_posts_real_points(db, users):
 
     make_programme(db)
     comp = make_complaint(db, actor=users["manager"])
+    ledger.wallet(db, comp.customer_id)  # a member: a remedy enrols nobody
     complaints.add_remedy(
         db,
         comp.id,

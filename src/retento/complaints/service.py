@@ -762,8 +762,11 @@ def add_remedy(
             "points": r.points,
         },
     )
-    record(session, actor, "create", "complaint_remedy", r.id, None, snapshot(r))
+    # Subscribers first: loyalty posts (or refuses) a points remedy and costs it, and the
+    # audit entry records the remedy as kept.
     emit("complaint.remedy", session, remedy=r, complaint=c, actor=actor)
+    session.flush()
+    record(session, actor, "create", "complaint_remedy", r.id, None, snapshot(r))
     return r
 
 

@@ -30,18 +30,9 @@ def _order_refunded(session, *, order, refund, actor=None, **_):
 def _remedy(session, *, remedy, complaint, actor=None, **_):
     if remedy.compensation_type != "loyalty_points" or not remedy.points:
         return
-    from retento.loyalty.earning import award_event
+    from retento.loyalty.events import award_remedy
 
-    award_event(
-        session,
-        complaint.customer_id,
-        "complaint_remedy",
-        source_type="complaint_remedy",
-        source_id=remedy.id,
-        actor_id=actor.id if actor else None,
-        points=int(remedy.points),
-        reason=f"Complaint {complaint.tracking_code}: remedy",
-    )
+    award_remedy(session, remedy, complaint, actor_id=actor.id if actor else None)
 
 
 def _survey_answered(session, *, response, actor=None, **_):

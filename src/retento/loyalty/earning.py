@@ -214,7 +214,12 @@ def clawback(
     now: datetime,
 ) -> LoyaltyJournal:
     """Take back ``points``: from ``lot`` first, then the member's other lots, then as debt
-    up to the refund policy's limit; what is left beyond that is written off (not posted)."""
+    up to the refund policy's limit; what is left beyond that is written off.
+
+    The clawback journal takes all ``points`` (the points the refunded money earned); the part
+    the policy does not let it take is given back at once by a ``write_off`` journal (keyed
+    ``<idem_key>:write_off``), so the ledger shows both lines and the balance never goes below
+    what the policy allows: clawback − write-off = what was taken from lots and debt."""
     p = open_journal(
         session,
         kind="clawback",
@@ -236,13 +241,60 @@ def clawback(
         others = [x for x in _unexpired_lots(session, w.id, now) if lot is None or x.id != lot.id]
         taken += consume(p, points - taken, others)
     short = points - taken
+    written_off = 0
     if short:
         room = debt_room(session, w)
         owed = short if room is None else min(short, room)
         w.debt += owed
-        taken += owed
-    p.to_wallet(-taken)
-    p.to_system("expense", taken)
+        written_off = short - owed
+    p.to_wallet(-points)
+    p.to_system("expense", points)
+    journal = p.commit()
+    if written_off:
+        write_off(
+            session,
+            w,
+            written_off,
+            source_type=source_type,
+            source_id=source_id,
+            reason=reason,
+            actor_id=actor_id,
+            idem_key=f"{idem_key}:write_off" if idem_key else None,
+            now=now,
+        )
+    return journal
+
+
+def write_off(
+    session: Session,
+    w: LoyaltyAccount,
+    points: int,
+    *,
+    source_type: str,
+    source_id,
+    reason: str,
+    actor_id: int | None,
+    idem_key: str | None,
+    now: datetime,
+) -> LoyaltyJournal:
+    """Write off ``points`` a clawback could not take (nothing left, no debt allowed): they
+    stay with the member, and the expense for them stands (``expense`` −points, wallet
+    +points), as its own ``write_off`` line in the ledger. No lot: the clawback that preceded it
+    in the same transaction took them from no lot either."""
+    p = open_journal(
+        session,
+        kind="write_off",
+        customer_id=w.customer_id,
+        source_type=source_type,
+        source_id=source_id,
+        reason=reason,
+        actor_id=actor_id,
+        idem_key=idem_key,
+        wallet_account=w,
+        at=now,
+    )
+    p.to_wallet(points)
+    p.to_system("expense", -points)
     return p.commit()
 
 

@@ -232,3 +232,42 @@ def _same_referrer(j: LoyaltyJournal, referrer_id: int, referred_id: int) -> Loy
             field="referred_id",
         )
     return j
+
+
+def award_remedy(session: Session, remedy, complaint, *, actor_id: int | None) -> None:
+    """A complaint remedy of type "loyalty points": post exactly the promised points to the
+    customer's wallet (key ``complaint_remedy:<remedy id>:complaint_remedy``) and cost them.
+
+    - **Members only.** The programme enrols with a first order (or a manager's adjustment),
+      never with a remedy, as a playbook's offer and a granted reward enrol nobody: a remedy for
+      a customer without a wallet is refused naming ``points`` (409), nothing recorded.
+    - **Cost.** A remedy whose cost was left at 0 costs its points' value at the programme's
+      point value (``ledger.points_value``, as the playbooks' offers), so the service recovery
+      cost counts it; a cost typed in is kept.
+    - While the programme is off nothing is posted (and nothing costed), as before.
+    """
+    prog = ledger.programme(session)
+    if not prog.active:
+        return
+    if ledger.get_wallet(session, complaint.customer_id) is None:
+        raise Conflict(
+            Msg(
+                "Customer %(id)s is not a loyalty member: points cannot be given as a remedy "
+                "(a remedy enrols nobody). Choose another compensation, or enrol the customer "
+                "in the programme first.",
+                id=complaint.customer_id,
+            ),
+            field="points",
+        )
+    award_event(
+        session,
+        complaint.customer_id,
+        "complaint_remedy",
+        source_type="complaint_remedy",
+        source_id=remedy.id,
+        actor_id=actor_id,
+        points=int(remedy.points),
+        reason=f"Complaint {complaint.tracking_code}: remedy",
+    )
+    if not remedy.cost:
+        remedy.cost = ledger.points_value(remedy.points, prog.point_value)

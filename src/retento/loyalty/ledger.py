@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import Select, case, func, insert, or_, select, text, update
@@ -26,6 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput, Msg
+from retento.core.money import CENT
 from retento.loyalty.models import (
     SHARDS,
     SYSTEM_KINDS,
@@ -39,6 +41,12 @@ from retento.loyalty.models import (
 )
 
 MAX_POINTS = 1_000_000_000
+
+
+def points_value(points: int, point_value: Decimal) -> Decimal:
+    """Money value of ``points`` at ``point_value`` per point, rounded half up to the cent: the
+    one valuation of points (the liability, a playbook's offer, a complaint remedy's cost)."""
+    return (Decimal(int(points)) * Decimal(point_value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def programme(session: Session) -> LoyaltyProgramme:

@@ -42,6 +42,8 @@ JOURNAL_KINDS = (
     "event",
     "redeem",
     "clawback",
+    # The part of a clawback the refund policy does not let it take (given back at once).
+    "write_off",
     "return",
     "expire",
     "adjust",

@@ -40,7 +40,7 @@ from retento.scoring import pages_filtered
 from retento.scoring import queries as scoring_queries
 from retento.web import pickers
 from retento.web.conflict import STALE, conflict_page, form_version
-from retento.web.forms import PageForm, decimal_input
+from retento.web.forms import PageForm, decimal_input, reissue_key_on_reuse
 from retento.web.i18n import N_
 from retento.web.labels import register_field_labels, register_labels
 from retento.web.nav import NavItem, register_nav
@@ -202,7 +202,10 @@ def _member_page(
     errors: dict | None = None,
     form: dict | None = None,
     status_code: int = 200,
+    failed: str = "redeem",
 ) -> Response:
+    """The member page; ``failed`` names the form whose ``errors`` are shown (its card says
+    what went wrong: redeem, adjust or referral)."""
     customer = get_customer(session, customer_id, actor=user)
     view = service.member_view(session, customer.id, actor=user)
     history = service.history(session, customer.id, actor=user, limit=50)
@@ -224,6 +227,7 @@ def _member_page(
         tier_history=service.tier_history(session, customer.id, actor=user),
         rewards=programme.list_rewards(session, actor=user, active_only=True),
         errors=errors or {},
+        failed=failed,
         form=form or {},
         new_key=uuid.uuid4().hex,
         # The referral form's picked customer, named under the field when it is shown again.
@@ -317,12 +321,32 @@ def adjust(
             {"adj_points": tr(request, "Enter a whole number.")},
             dict(form),
             422,
+            failed="adjust",
         )
     except RetentoError as exc:
         errs = form_errors(request, exc)
         if "points" in errs:
             errs["adj_points"] = errs.pop("points")
-        return _member_page(request, session, user, customer_id, errs, dict(form), exc.status)
+        shown = dict(form)
+        if "Idempotency-Key" in errs:
+            # Sent again (Back, then another value): say what the first sending recorded and
+            # give the form a new key, so sending it again records a second adjustment.
+            reissue_key_on_reuse(errs, shown, name="idempotency_key")
+            done = service.recorded_adjustment(
+                session, str(form.get("idempotency_key") or ""), actor=user
+            )
+            if done is not None:
+                errs[""] = tr(
+                    request,
+                    "This form was already sent: an adjustment of %(points)s points "
+                    "(“%(reason)s”) was recorded. Check the values and send the form again "
+                    "to record another adjustment.",
+                    points=f"{done[1]:+d}",
+                    reason=done[2],
+                )
+        return _member_page(
+            request, session, user, customer_id, errs, shown, exc.status, failed="adjust"
+        )
     flash(request, tr(request, "Points adjusted."))
     return redirect(request, f"/loyalty/members/{customer_id}")
 
@@ -355,7 +379,14 @@ def referral(
         if exc.status == 403:
             raise
         return _member_page(
-            request, session, user, customer_id, form_errors(request, exc), dict(form), exc.status
+            request,
+            session,
+            user,
+            customer_id,
+            form_errors(request, exc),
+            dict(form),
+            exc.status,
+            failed="referral",
         )
     if r.created:
         flash(request, tr(request, "Referral recorded."))

@@ -45,6 +45,7 @@ JOURNAL_KIND_LABELS = {
     "event": N_("Event points"),
     "redeem": N_("Redemption"),
     "clawback": N_("Refund clawback"),
+    "write_off": N_("Written off (nothing left to take back)"),
     "return": N_("Points returned"),
     "expire": N_("Expiry"),
     "adjust": N_("Adjustment"),

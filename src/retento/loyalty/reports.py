@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -55,9 +55,7 @@ def liability(session: Session, *, actor: User) -> Liability:
     expired = b.get("breakage", 0)
     held = b.get("hold", 0)
     outstanding = issued - redeemed - expired  # = sum of wallets + holds
-    value = (Decimal(outstanding) * prog.point_value).quantize(
-        Decimal("0.01"), rounding=ROUND_HALF_UP
-    )
+    value = ledger.points_value(outstanding, prog.point_value)
     settled = redeemed + expired
     return Liability(
         outstanding_points=outstanding,

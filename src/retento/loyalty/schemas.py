@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
@@ -14,7 +22,17 @@ from retento.core.types import ID_MAX
 from retento.core.validation import DbId, Name, OptionalName
 from retento.core.versioning import ExpectedVersion
 
-Points = int
+
+def _no_bool(value: object) -> object:
+    """``true``/``false`` are not a number of points (pydantic reads ``true`` as 1)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+# Every points field of the loyalty API: a whole number, never a boolean. (Not ``StrictInt``:
+# the web forms send their numbers as text, "500", and share these models.)
+Points = Annotated[int, BeforeValidator(_no_bool)]
 PositivePoints = Field(..., ge=1, le=1_000_000_000)
 
 
@@ -36,7 +54,7 @@ class ProgrammeUpdate(BaseModel):
     # Return window: order points are pending (not spendable) this many days; 0 = off.
     pending_days: int | None = Field(None, ge=0, le=365)
     refund_policy: Literal["negative", "debt", "cap"] | None = None
-    negative_limit: int | None = Field(None, ge=0, le=1_000_000_000)
+    negative_limit: Points | None = Field(None, ge=0, le=1_000_000_000)
     tier_basis: Literal["points", "spend"] | None = None
     tier_window_days: int | None = Field(None, ge=1, le=3660)
     hold_minutes: int | None = Field(None, ge=1, le=10080)
@@ -72,7 +90,7 @@ class TierIn(BaseModel):
     # Shown on Chinese pages and in Chinese notices; empty or absent: ``name`` is shown.
     name_zh: OptionalName | None = Field(None, max_length=100)
     rank: int = Field(..., ge=0, le=1000)
-    threshold: int = Field(0, ge=0, le=10**12)
+    threshold: Points = Field(0, ge=0, le=10**12)
     multiplier: Decimal = Field(Decimal("1"), ge=0, le=100, decimal_places=2)
     sla_class: str | None = Field(None, max_length=30)
     invite_only: bool = False
@@ -100,7 +118,7 @@ class RuleIn(BaseModel):
     name_zh: OptionalName | None = Field(None, max_length=100)
     kind: Literal["spend", "product", "category", "event"]
     rate: Decimal = Field(Decimal("0"), ge=0, le=10000, decimal_places=4)
-    fixed_points: int = Field(0, ge=0, le=10_000_000)
+    fixed_points: Points = Field(0, ge=0, le=10_000_000)
     product_id: int | None = Field(None, ge=1, le=ID_MAX)
     category: str | None = Field(None, max_length=100)
     event: (
@@ -110,7 +128,7 @@ class RuleIn(BaseModel):
     min_spend: Money = Decimal("0")
     valid_from: UTCDatetime | None = None
     valid_until: UTCDatetime | None = None
-    cap_points: int | None = Field(None, ge=0, le=1_000_000_000)
+    cap_points: Points | None = Field(None, ge=0, le=1_000_000_000)
     cap_period_days: int | None = Field(None, ge=1, le=3660)
     apply_multiplier: bool = True
     active: bool = True
@@ -150,7 +168,7 @@ class RewardIn(BaseModel):
     # Shown to readers of Chinese; empty or absent: ``name`` is shown.
     name_zh: OptionalName | None = Field(None, max_length=100)
     kind: Literal["voucher", "gift", "service"]
-    points_cost: int = Field(..., ge=1, le=1_000_000_000)
+    points_cost: Points = Field(..., ge=1, le=1_000_000_000)
     stock: int | None = Field(None, ge=0, le=1_000_000_000)
     min_tier_id: int | None = Field(None, ge=1, le=ID_MAX)
     description: str | None = Field(None, max_length=2000)
@@ -172,7 +190,7 @@ class RewardRead(RewardIn):
 class RedeemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    points: int | None = Field(None, ge=1, le=1_000_000_000)
+    points: Points | None = Field(None, ge=1, le=1_000_000_000)
     reward_id: int | None = Field(None, ge=1, le=ID_MAX)
     order_id: int | None = Field(None, ge=1, le=ID_MAX)
     note: str | None = Field(None, max_length=300)
@@ -194,7 +212,7 @@ class RedemptionRead(BaseModel):
 class AdjustIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    points: int = Field(..., ge=-1_000_000_000, le=1_000_000_000)
+    points: Points = Field(..., ge=-1_000_000_000, le=1_000_000_000)
     reason: str = Field(..., min_length=1, max_length=300)
     expires_at: UTCDatetime | None = None
 
@@ -208,7 +226,7 @@ class ReverseIn(BaseModel):
 class HoldIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    points: int = Field(..., ge=1, le=1_000_000_000)
+    points: Points = Field(..., ge=1, le=1_000_000_000)
     reference: str | None = Field(None, max_length=64)
     minutes: int | None = Field(None, ge=1, le=10080)
 
@@ -358,7 +376,7 @@ class BatchItemIn(BaseModel):
 
     op: Literal["earn", "adjust", "redeem"]
     customer_id: int = Field(..., ge=1, le=ID_MAX)
-    points: int = Field(..., ge=-1_000_000_000, le=1_000_000_000)
+    points: Points = Field(..., ge=-1_000_000_000, le=1_000_000_000)
     key: str = Field(..., min_length=1, max_length=120)
     reason: str | None = Field(None, max_length=300)
     expires_at: UTCDatetime | None = None

@@ -15,7 +15,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
+from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term, range_error
 from retento.core.locking import lock_row
 from retento.loyalty import ledger
 from retento.loyalty.ledger import (
@@ -214,8 +214,11 @@ def adjust(
 ) -> LoyaltyJournal:
     """A manager's manual correction: credit (a new lot) or debit (from the lots, never below 0)."""
     require(actor, "loyalty:adjust")
-    if not isinstance(points, int) or points == 0 or abs(points) > MAX_POINTS:
+    if not isinstance(points, int) or isinstance(points, bool) or points == 0:
         raise InvalidInput("Points must be a non-zero whole number.", field="points")
+    if abs(points) > MAX_POINTS:
+        # The size is the problem, not the form of the number: say the allowed range.
+        raise range_error("points", N_("Points"), -MAX_POINTS, MAX_POINTS).refuse()
     if not reason or not reason.strip():
         raise InvalidInput("Give a reason for the adjustment.", field="reason")
     key = _api_key(actor, idempotency_key)
@@ -262,6 +265,24 @@ def adjust(
     j = p.commit()
     record(session, actor, "create", "loyalty_journal", j.id, None, snapshot(j, {"points": points}))
     return j
+
+
+def recorded_adjustment(
+    session: Session, idempotency_key: str | None, *, actor: User
+) -> tuple[int, int, str] | None:
+    """What the adjustment first sent with ``idempotency_key`` (by ``actor``) recorded:
+    (customer id, points, reason), or None; for a form sent again with other values."""
+    require(actor, "loyalty:read")
+    try:
+        key = _api_key(actor, idempotency_key)
+    except InvalidInput:
+        return None
+    j = ledger.find_journal(session, key)
+    if j is None or j.kind != "adjust" or j.customer_id is None:
+        return None
+    w = ledger.get_wallet(session, j.customer_id)
+    points = sum(x.amount for x in j.postings if w is not None and x.account_id == w.id)
+    return j.customer_id, points, j.reason
 
 
 REVERSIBLE = ("earn", "event", "adjust", "redeem")

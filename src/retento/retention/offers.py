@@ -24,12 +24,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from retento.core.money import CENT, ZERO
+from retento.core.money import ZERO
 
 EVENT = "retention_offer"
 SOURCE = "retention_case"
@@ -60,8 +60,11 @@ class OfferResult:
 
 
 def points_value(points: int, point_value: Decimal) -> Decimal:
-    """Money value of ``points`` at ``point_value`` per point, rounded half up to the cent."""
-    return (Decimal(int(points)) * Decimal(point_value)).quantize(CENT, rounding=ROUND_HALF_UP)
+    """Money value of ``points`` at ``point_value`` per point (``loyalty.ledger.points_value``,
+    the one valuation of points, also a complaint remedy's cost)."""
+    from retento.loyalty.ledger import points_value as value
+
+    return value(points, point_value)
 
 
 def post_offer_points(
