@@ -18,7 +18,7 @@ Message ids: a help text as the page shows it (:func:`msgid`: cleaned of the doc
 indentation, each paragraph's line breaks and runs of spaces made one space), so re-wrapping a
 docstring keeps its translation. :func:`help_texts` lists every text of a command tree:
 ``tests/test_cli_help_language.py`` fails when one has no Chinese, and
-``python -m retento.core.cli_help`` prints the missing ones as .po entries.
+``python -m retento.cli_help_catalog`` prints the missing ones as .po entries.
 
 Imported (with the catalogues, Babel) only when a help page is printed in Chinese.
 """
@@ -279,37 +279,3 @@ def _formatter(usage: str) -> type[HelpFormatter]:
             self.write(f"{'':>{self.current_indent}}{heading}：\n")
 
     return Formatter
-
-
-def _missing() -> Iterator[str]:
-    """The help texts and words of ``retento`` and ``retento analyze`` that the catalogues have
-    no Chinese for, as .po entries to fill in (``cli_help.po``)."""
-    import typer.main
-
-    from retento.analyze.base import app as analyze_app
-    from retento.cli import app
-    from retento.web.i18n import gettext
-
-    texts = [*help_texts(typer.main.get_command(app), ("retento",))]
-    texts += help_texts(typer.main.get_command(analyze_app), ("retento analyze",))
-    texts += [("Typer", w) for w in words()]
-    seen: set[str] = set()
-    chinese = "zh_CN"
-    for where, text in texts:
-        if text not in seen and gettext(chinese, text) == text:
-            seen.add(text)
-            yield f'#: {where}\nmsgid {_po_string(text)}\nmsgstr ""\n'
-
-
-def _po_string(text: str) -> str:
-    """``text`` as a .po string, one line per line of text."""
-    parts = text.replace("\\", "\\\\").replace('"', '\\"').split("\n")
-    if len(parts) == 1:
-        return f'"{parts[0]}"'
-    lines = [f'"{p}\\n"' for p in parts[:-1]] + ([f'"{parts[-1]}"'] if parts[-1] else [])
-    return '""\n' + "\n".join(lines)
-
-
-if __name__ == "__main__":
-    for entry in _missing():
-        print(entry)
