@@ -37,7 +37,9 @@ def _keyed_only(eng) -> bool:
     """Whether the key index is partial (PostgreSQL: its definition; SQLite: its SQL)."""
     with eng.connect() as conn:
         if eng.dialect.name == "postgresql":
-            sql = conn.execute(text("SELECT pg_get_indexdef(CAST(:n AS regclass))"), {"n": KEY_INDEX})
+            sql = conn.execute(
+                text("SELECT pg_get_indexdef(CAST(:n AS regclass))"), {"n": KEY_INDEX}
+            )
         else:
             sql = conn.execute(
                 text("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :n"),

@@ -171,7 +171,7 @@ def test_refund_limits_with_their_amounts_are_named_in_chinese(client, db, users
 
     bad = web.post(f"/orders/{o.id}/refunds", {"amount": "1000"})
     assert bad.status_code == 422
-    assert error(bad, "amount") == "退款超过了订单剩余的实付金额（100.00）。"
+    assert error(bad, "amount") == "退款超过了订单剩余的实付金额（US$100.00）。"
     line = next(ln for ln in o.lines if ln.product_id == kettle.id)
     bad = web.post(
         f"/orders/{o.id}/refunds", {"amount": "5", "line_id": str(line.id), "quantity": "5"}

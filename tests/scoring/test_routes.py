@@ -32,9 +32,7 @@ def test_scoring_api_run_scores_and_reports(client, tokens, db, population):
         assert body["run_id"] == run["id"] and part in body
     # an unknown part is an unknown resource: path validation answers 404
     assert client.get("/api/v1/value/nonsense", headers=tokens["analyst"]).status_code == 404
-    assert (
-        client.post("/api/v1/scoring/runs", json={}, headers=tokens["agent"]).status_code == 403
-    )
+    assert client.post("/api/v1/scoring/runs", json={}, headers=tokens["agent"]).status_code == 403
     r = client.post("/api/v1/scoring/runs", json={"model": "tree"}, headers=tokens["manager"])
     assert r.status_code == 422 and r.json()["field"] == "model"
 

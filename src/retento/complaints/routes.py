@@ -223,9 +223,7 @@ def dashboard(
 
 
 @api.get("/timeline/{customer_id}", response_model=list[EventRead])
-def customer_timeline(
-    customer_id: DbId, session: DbSession, user: CurrentUser, limit: Limit = 200
-):
+def customer_timeline(customer_id: DbId, session: DbSession, user: CurrentUser, limit: Limit = 200):
     # (The schema said up to 1000 while the handler refused more than 500: one bound, the API's.)
     return queries.customer_timeline(session, customer_id, actor=user, limit=limit)
 

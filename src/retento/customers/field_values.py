@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from retento.core.errors import FieldError, Msg
+from retento.core.money import number_text
 from retento.customers.field_models import CustomFieldDefinition
 from retento.customers.models import CUSTOM_FIELDS_JSONB, Customer
 
@@ -94,8 +95,8 @@ def convert(d: CustomFieldDefinition, value: Any, *, lenient: bool = False) -> A
         if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
             raise ValueError(Msg("Must be a number, like 12.50."))
         try:
-            number = Decimal(str(value).replace(",", "")) if isinstance(value, str) else None
-            number = number if number is not None else Decimal(str(value))
+            # "1,200.50" groups thousands; "12,5" is refused, saying why (core.money).
+            number = Decimal(number_text(value) if isinstance(value, str) else str(value))
         except InvalidOperation:
             raise ValueError(Msg("Must be a number, like 12.50.")) from None
         if not number.is_finite() or abs(number.adjusted()) > 20:

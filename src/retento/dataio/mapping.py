@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from retento.core.errors import FieldError, InvalidInput, Msg
-from retento.core.money import MAX_MONEY
+from retento.core.money import MAX_MONEY, number_text
 
 MAX_CENTS = int(MAX_MONEY * 100)
 
@@ -209,11 +209,12 @@ class Converter:
             ) from None
 
     def cents(self, text: str) -> int:
-        """Money as integer cents: at most two decimals, numeric, within Numeric(14, 2)."""
+        """Money as integer cents: at most two decimals, numeric, within Numeric(14, 2); commas
+        only as thousands separators (``core.money.number_text``: "12,50" is refused)."""
         got = self._cents.get(text)
         if got is not None:
             return got
-        value = text.strip().replace(",", "")
+        value = number_text(text)
         if not value:
             raise ValueError("is empty")
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from retento.core.money import COMMA_DECIMAL, COMMA_MISPLACED
 from retento.customers.field_values import KEY_RULE
 from retento.web.i18n import N_, Shapes, message_shapes, translate_shaped
 
@@ -28,6 +29,16 @@ PATTERNS: Shapes = message_shapes(
         (r"^contains a NUL character$", N_("contains a NUL character")),
         (r"^'(?P<v>.*)' is not a number$", N_("'%(v)s' is not a number")),
         (r"^'(?P<v>.*)' is not a whole number$", N_("'%(v)s' is not a whole number")),
+        # A comma that does not group thousands (core.money.number_text; money.po).
+        (
+            r"^'(?P<value>.*)' is not a number: a comma may only group thousands \(1,250\.00\); "
+            r"use a point for decimals: (?P<fixed>.*)$",
+            COMMA_DECIMAL,
+        ),
+        (
+            r"^'(?P<value>.*)' is not a number: a comma may only group thousands \(1,250\.00\)$",
+            COMMA_MISPLACED,
+        ),
         (r"^'(?P<v>.*)' has more than two decimals$", N_("'%(v)s' has more than two decimals")),
         (r"^'(?P<v>.*)' is too large$", N_("'%(v)s' is too large")),
         (r"^must not be negative$", N_("must not be negative")),

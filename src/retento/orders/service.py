@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -11,13 +12,15 @@ from sqlalchemy.orm import Session, selectinload
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import Conflict, FieldError, InvalidInput, Msg, NotFound
+from retento.core.config import get_settings
+from retento.core.db import utcnow
+from retento.core.errors import Conflict, FieldError, InvalidInput, Msg, Named, NotFound
 from retento.core.hooks import emit
 from retento.core.idempotency import insert_keyed, keyed_row
 from retento.core.locking import lock_row
-from retento.core.money import MAX_MONEY, ZERO
+from retento.core.money import MAX_MONEY, ZERO, money_text
 from retento.core.pagination import apply_sort, paginate
-from retento.core.validation import clean_idempotency_key
+from retento.core.validation import check_not_future, clean_idempotency_key
 from retento.core.versioning import lock_for_edit
 from retento.customers.lookup import customer_match
 from retento.customers.service import referenced_customer, require_customer_change
@@ -25,6 +28,7 @@ from retento.orders.models import Order, OrderLine, Refund
 from retento.orders.schemas import OrderCreate, OrderLineIn, OrderUpdate, RefundCreate
 from retento.orders.totals import LineFigures, RefundFigures, order_totals
 from retento.products.models import Product
+from retento.web.i18n import Formatter
 
 SORTABLE = {
     "id": Order.id,
@@ -78,8 +82,8 @@ def recompute(order: Order) -> None:
         raise InvalidInput(
             Msg(
                 "The refunds (%(refunded)s) would exceed the order's amount (%(gross)s).",
-                refunded=t.refunded,
-                gross=t.gross,
+                refunded=money_text(t.refunded),
+                gross=money_text(t.gross),
             ),
             field="discount",
         )
@@ -95,8 +99,8 @@ def recompute(order: Order) -> None:
                 Msg(
                     "The order's %(name)s (%(value)s) exceeds the largest amount stored (%(max)s).",
                     name=Msg(name),
-                    value=value,
-                    max=MAX_MONEY,
+                    value=money_text(value),
+                    max=money_text(MAX_MONEY),
                 ),
                 field="lines",
             )
@@ -231,6 +235,16 @@ def update_order(
         raise Conflict(
             "A cancelled order cannot be reopened; record a new order instead.", field="status"
         )
+    if changes.get("ordered_at") is not None and o.refunds:
+        first = min(r.refunded_at for r in o.refunds)
+        if first < changes["ordered_at"].replace(second=0, microsecond=0):
+            raise InvalidInput(
+                Msg(
+                    "An order cannot be dated after its first refund (%(refunded)s).",
+                    refunded=_when(first),
+                ),
+                field="ordered_at",
+            )
     if "lines" in changes:
         if o.refunds:
             raise Conflict("An order with refunds cannot have its lines replaced.", field="lines")
@@ -248,6 +262,39 @@ def update_order(
     elif o.status != "cancelled" and o.revenue < revenue_before:
         emit("order.changed", session, order=o, actor=actor)
     return o
+
+
+@cache
+def _formatters(timezone: str) -> tuple[Formatter, Formatter]:
+    return Formatter("en", timezone), Formatter("zh_CN", timezone)
+
+
+def _when(value: datetime) -> Named:
+    """A timestamp inside a message as the pages write it, in each language and the
+    installation's time zone ("Apr 12, 2026, 2:30 PM" / "2026年4月12日 14:30")."""
+    en, zh = _formatters(get_settings().timezone)
+    return Named(en.datetime(value, "short"), zh_CN=zh.datetime(value, "short"))
+
+
+def _placed(order: Order) -> datetime:
+    """When the order was placed, to the minute: the refund form gives minutes, so a refund
+    entered in the order's own minute is not "before" it by the order's seconds."""
+    return order.ordered_at.replace(second=0, microsecond=0)
+
+
+def _check_refund_time(order: Order, refunded_at: datetime | None) -> None:
+    """A refund happens after its order was placed and not later than now (``FUTURE_SLACK``);
+    without a time it is dated now."""
+    now = utcnow()
+    check_not_future(refunded_at, "refunded_at", now)
+    if (refunded_at or now) < _placed(order):
+        raise InvalidInput(
+            Msg(
+                "A refund cannot be dated before its order was placed (%(ordered)s).",
+                ordered=_when(order.ordered_at),
+            ),
+            field="refunded_at",
+        )
 
 
 def add_refund(
@@ -275,6 +322,7 @@ def add_refund(
         done = next((r for r in o.refunds if r.idempotency_key == idempotency_key), None)
         if done is not None:
             return done
+    _check_refund_time(o, data.refunded_at)
     before = order_snapshot(o)
     if data.quantity and data.line_id is None:
         raise InvalidInput("Returned units need the line they belong to.", field="line_id")
@@ -297,7 +345,10 @@ def add_refund(
             )
     if data.amount > o.revenue:
         raise InvalidInput(
-            Msg("The refund exceeds what remains paid on the order (%(paid)s).", paid=o.revenue),
+            Msg(
+                "The refund exceeds what remains paid on the order (%(paid)s).",
+                paid=money_text(o.revenue),
+            ),
             field="amount",
         )
     r = Refund(

@@ -16,7 +16,8 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.auth.service import assignable_user_choices
 from retento.core.deps import DbSession
-from retento.core.errors import NotFound, RetentoError
+from retento.core.errors import Msg, NotFound, RetentoError
+from retento.core.money import number_text
 from retento.retention import reasons, service
 from retento.retention.models import CLASSES, RULE_CODES, SEVERITIES, RetentionConfig, RetentionRule
 from retento.web.conflict import STALE, conflict_page, form_version
@@ -24,6 +25,7 @@ from retento.web.forms import PageForm, decimal_input
 from retento.web.i18n import N_, Formatter
 from retento.web.render import (
     PageUser,
+    error_text,
     flash,
     form_errors,
     page_router,
@@ -92,13 +94,17 @@ def _rule_data(request: Request, code: str, form) -> tuple[dict[str, Any], dict[
     """Service data from the rule form, and translated field errors for values out of range."""
     data: dict[str, Any] = {"enabled": form.get("enabled") == "1"}
     errors: dict[str, str] = {}
-    raw = str(form.get("threshold") or "").strip().replace(",", "")
+    raw = str(form.get("threshold") or "").strip()
     try:
+        raw = number_text(raw)  # "1,250" is 1250; "0,5" is refused, saying why
         threshold = float(raw)
         if not math.isfinite(threshold):
             raise ValueError(raw)
-    except ValueError:
-        errors["threshold"] = tr(request, "Enter a number.")
+    except ValueError as exc:
+        comma = exc.args and isinstance(exc.args[0], Msg)
+        errors["threshold"] = (
+            error_text(request, exc.args[0]) if comma else tr(request, "Enter a number.")
+        )
     else:
         if code == "churn_risk" and not 0.0 <= threshold <= 1.0:
             errors["threshold"] = tr(request, "The risk threshold must be between 0 and 1.")

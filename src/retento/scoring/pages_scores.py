@@ -17,6 +17,7 @@ from retento.auth.permissions import require
 from retento.auth.service import assignable_user_choices
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, number_error, range_error
+from retento.core.money import number_text
 from retento.core.validation import is_id, offset_from_text
 from retento.customers.models import Customer
 from retento.scoring import pages_churn, service
@@ -63,7 +64,7 @@ def _float(
     if not raw:
         return None
     try:
-        value = float(raw.replace(",", ""))
+        value = float(number_text(raw))  # "1,250" is 1250; "0,5" is refused
     except ValueError:
         problems.append(number_error(field, FILTER_LABELS[field]))
         return None

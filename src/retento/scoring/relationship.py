@@ -52,6 +52,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import UTCDateTime
 from retento.core.errors import InvalidInput, NotFound, choice_error, range_error
+from retento.core.money import number_text
 from retento.customers.models import Customer
 from retento.orders.models import Order, OrderLine
 from retento.products.models import Product
@@ -362,8 +363,8 @@ def parse_spend(raw: Any) -> Decimal | None:
     if raw is None or isinstance(raw, bool):
         return None
     try:
-        value = Decimal(str(raw).strip().replace(",", ""))
-    except InvalidOperation:
+        value = Decimal(number_text(str(raw)))  # "1,250" is 1250; "12,50" is unreadable
+    except (InvalidOperation, ValueError):
         return None
     return value if value.is_finite() and value > 0 else None
 

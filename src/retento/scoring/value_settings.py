@@ -19,8 +19,8 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import FieldError, InvalidInput
-from retento.core.money import to_money
+from retento.core.errors import FieldError, InvalidInput, Msg
+from retento.core.money import number_text, to_money
 from retento.core.versioning import lock_for_edit
 from retento.scoring.models import ValueSettings
 from retento.scoring.value_rules import (
@@ -97,7 +97,13 @@ def _number(raw: Any, name: str, problems: list[FieldError]) -> float | Decimal 
     if isinstance(raw, bool):
         problems.append(FieldError(name, f"{name} must be a number"))
         return None
-    text = str(raw).strip().replace(",", "")
+    try:
+        text = number_text(str(raw))  # "1,250" is 1250; "10,5" is refused, saying why
+    except ValueError as exc:
+        problems.append(
+            FieldError(name, Msg("%(field)s: %(message)s", field=name, message=exc.args[0]))
+        )
+        return None
     if name == "small_profit_threshold":
         # Read like every money field (core.money): finite, within Numeric(14, 2), at most two
         # decimals ("1e400" made quantize raise: a 500; "1.005" was silently rounded).

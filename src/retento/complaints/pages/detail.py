@@ -42,7 +42,7 @@ from retento.complaints.schemas import (
 )
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, NotFound, RetentoError
-from retento.core.money import to_money
+from retento.core.money import number_text, to_money
 from retento.core.validation import DbId, is_id
 from retento.web import pickers
 from retento.web.forms import PageForm
@@ -50,6 +50,7 @@ from retento.web.i18n import N_, Formatter
 from retento.web.labels import label_msgid
 from retento.web.render import (
     PageUser,
+    error_text,
     flash,
     form_errors,
     page_router,
@@ -310,7 +311,9 @@ def _money(request: Request, value: str, field: str) -> Decimal:
     more than two decimals and negative amounts are refused, naming the field."""
     text = (value or "").strip() or "0"
     try:
-        Decimal(text.replace(",", ""))
+        Decimal(number_text(text))
+    except ValueError as exc:  # a comma that does not group thousands ("10,5"), saying why
+        raise InvalidInput(error_text(request, exc.args[0]), field=field) from None
     except InvalidOperation:
         raise InvalidInput(tr(request, "Enter a number."), field=field) from None
     try:
