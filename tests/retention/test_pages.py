@@ -465,9 +465,13 @@ def test_playbook_editor_create_edit_and_conflict(web, db, users):
         "/retention/playbooks/new", {**PLAYBOOK, "value_class": "key", "reason": "survey"}
     )
     assert dup.status_code == 409 and "exists already" in dup.text
-    bad = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "due_days": "soon"})
+    bad = web.post(
+        f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "due_days": "soon", "version": "1"}
+    )
     assert bad.status_code == 422 and "Enter a whole number." in bad.text
-    share = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "control_share": "1.5"})
+    share = web.post(
+        f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "control_share": "1.5", "version": "1"}
+    )
     assert share.status_code == 422 and "control_share" in share.text
     ok = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "due_days": "3", "version": "1"})
     assert ok.status_code == 303
@@ -526,12 +530,16 @@ def test_playbook_cost_that_is_no_amount_is_refused_naming_the_field(web, db, us
     )
     assert created.status_code == 303
     pb = db.query(RetentionPlaybook).filter_by(value_class="key", reason="survey").one()
-    r = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "cost": cost, "due_days": "9"})
+    r = web.post(
+        f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "cost": cost, "due_days": "9", "version": "1"}
+    )
     assert r.status_code == 422 and message in r.text
     db.expire_all()
     pb = db.get(RetentionPlaybook, pb.id)
     assert pb.cost == Decimal("80.00") and pb.due_days == 2 and pb.version == 1
-    grouped = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "cost": "1,000.50"})
+    grouped = web.post(
+        f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "cost": "1,000.50", "version": "1"}
+    )
     assert grouped.status_code == 303
     db.expire_all()
     assert db.get(RetentionPlaybook, pb.id).cost == Decimal("1000.50")
@@ -546,7 +554,9 @@ def test_playbook_voucher_that_is_no_id_is_refused_on_its_field(web, db, users):
     web.post("/retention/playbooks/new", {**PLAYBOOK, "value_class": "key", "reason": "survey"})
     pb = db.query(RetentionPlaybook).filter_by(value_class="key", reason="survey").one()
     for typed in ("9223372036854775808", "-1", "abc"):
-        r = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "offer_reward_id": typed})
+        r = web.post(
+            f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "offer_reward_id": typed, "version": "1"}
+        )
         assert r.status_code == 422 and "Choose a reward from the list." in r.text, typed
         assert "outside what the database" not in r.text
     db.expire_all()
@@ -561,7 +571,7 @@ def test_playbook_cost_error_in_chinese(web, db, users):
     web.login("manager")
     web.post("/retention/playbooks/new", {**PLAYBOOK, "value_class": "key", "reason": "survey"})
     pb = db.query(RetentionPlaybook).filter_by(value_class="key", reason="survey").one()
-    r = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "cost": "NaN"})
+    r = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "cost": "NaN", "version": "1"})
     assert r.status_code == 422 and "请输入有效的金额" in r.text
 
 

@@ -275,7 +275,10 @@ def test_playbook_form_names_fields_by_their_label_and_reports_all_at_once(web, 
     r = web.post(f"/retention/playbooks/{pb.id}", {**bad, "cost": "abc"})
     assert r.status_code == 422
     assert "期限（天）必须是 0 到 365 之间的整数。" in r.text and "请输入数字" in r.text
-    r = web.post(f"/retention/playbooks/{pb.id}", {**PLAYBOOK, "due_days": "-1", "cost": "-5"})
+    r = web.post(
+        f"/retention/playbooks/{pb.id}",
+        {**PLAYBOOK, "due_days": "-1", "cost": "-5", "version": "1"},
+    )
     assert r.status_code == 422
     assert "期限（天）必须是" in r.text and "成本不能为负数。" in r.text
     db.expire_all()

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from retento.auth.password_policy import MAX_LENGTH, MIN_LENGTH
-from retento.core.validation import DbId, NotNull
+from retento.core.validation import EMAIL_PATTERN, DbId, NotNull
 from retento.core.versioning import ExpectedVersion
 
 # A built-in role (admin, manager, agent, analyst) or a custom one: the service checks that it
@@ -26,7 +26,7 @@ class UserCreate(BaseModel):
     )
     role: Role
     display_name: str = Field("", max_length=200)
-    email: str | None = Field(None, max_length=254)
+    email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
     locale: Locale = "en"
     manager_id: DbId | None = None
 
@@ -35,7 +35,7 @@ class UserUpdate(BaseModel):
     version: ExpectedVersion = None
     role: Annotated[Role | None, NotNull] = None
     display_name: Annotated[str | None, NotNull] = Field(None, max_length=200)
-    email: str | None = Field(None, max_length=254)
+    email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
     is_active: Annotated[bool | None, NotNull] = None
     locale: Annotated[Locale | None, NotNull] = None
     manager_id: DbId | None = None

@@ -137,6 +137,11 @@ def check_phone(value: str | None) -> str | None:
 Phone = Annotated[str, AfterValidator(check_phone)]
 """A phone number (``check_phone``), stripped."""
 
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+"""An e-mail address as a schema's ``Field(pattern=...)`` accepts one (``name@domain.tld``,
+no spaces): customers', users'. The web shows a mismatch as "Enter an email address such as
+name@example.com." (``web.render``)."""
+
 UTCDatetime = Annotated[AwareDatetime, BeforeValidator(iso_only), AfterValidator(utc_in_range)]
 """A timestamp with a zone, normalised to UTC, between 1900-01-01 and 2200-12-31."""
 

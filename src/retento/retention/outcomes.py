@@ -155,11 +155,13 @@ def record_outcome(
     from retento.audit.service import record, snapshot
     from retento.auth.permissions import require
     from retento.core.versioning import lock_for_edit
+    from retento.retention.service import NOTE_MAX, clean_note
 
     require(actor, "retention:work")
     case = session.get(RetentionCase, case_id)
     if case is None:
         raise NotFound("Case", case_id)
+    text = clean_note(note, NOTE_MAX) if note is not None else None
     # The case's open task first (task, then case), in case it is marked lost now.
     tasks = lock_open_tasks(session, [case.id]) if lost else {}
     lock_for_edit(session, case, version)
@@ -186,7 +188,6 @@ def record_outcome(
         # What the loyalty offer did, and a missing consent, stay on the case (the task page
         # shows the offer; the uplift report counts the cases that could not be phoned).
         kept = [offer_note(case.note), consent_lines(case.note)]
-        text = note.strip()[:4700]
         case.note = "\n".join(x for x in (*kept, text) if x) or None
     session.flush()
     record(session, actor, "update", "retention_case", case.id, before, snapshot(case))

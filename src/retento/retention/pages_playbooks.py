@@ -4,6 +4,7 @@ before someone else saved gets the conflict page (409)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -14,13 +15,13 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.deps import DbSession
 from retento.core.errors import RetentoError
-from retento.core.money import MAX_MONEY, to_money
+from retento.core.money import MAX_MONEY, number_text, to_money
 from retento.core.validation import DbId, id_from_text
 from retento.retention import playbooks, reasons
 from retento.retention.models import ACTIONS, ANY_REASON, CLASSES, RULE_CODES, RetentionPlaybook
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, conflict_page, form_base, form_version
 from retento.web.forms import PageForm, decimal_input
-from retento.web.i18n import N_
+from retento.web.i18n import N_, Formatter
 from retento.web.labels import register_field_labels
 from retento.web.render import (
     PageUser,
@@ -67,6 +68,18 @@ def _values(pb: RetentionPlaybook) -> dict[str, Any]:
     return v
 
 
+def _posted(pb: RetentionPlaybook) -> dict[str, str]:
+    """The playbook as its edit form posts it unchanged (input name → value): the form's
+    hidden base of a three-way stale-edit page (``web.conflict``), read back by ``_data``."""
+    v = _values(pb)
+    out = {k: "" if v[k] is None else str(v[k]) for k in (*TEXT_FIELDS, *NUMBER_FIELDS)}
+    out["cost"] = decimal_input(pb.cost)
+    out["offer_reward_id"] = str(v["offer_reward_id"])
+    out["segment"] = v["segment"]
+    out["enabled"] = "1" if pb.enabled else ""
+    return out
+
+
 def _data(form) -> tuple[dict[str, Any], dict[str, str]]:
     """Service data from the form, and field errors for numbers that do not parse."""
     data: dict[str, Any] = {}
@@ -77,9 +90,14 @@ def _data(form) -> tuple[dict[str, Any], dict[str, str]]:
             # Else the service's "name_en is required." (the code, in English) is shown.
             errors[f] = N_("This field is required.")
     for f in NUMBER_FIELDS:
-        raw = str(form.get(f) or "").strip().replace(",", "")
+        raw = str(form.get(f) or "").strip()
         if not raw:
             errors[f] = N_("This field is required.")
+            continue
+        try:
+            raw = number_text(raw)  # "1,250" is 1250; "10,5" is refused, saying why
+        except ValueError as exc:
+            errors[f] = exc.args[0]
             continue
         if f == "cost":
             # Read like every money field (core.money): NaN, Infinity, 1e400 and a third decimal
@@ -128,7 +146,12 @@ def _form(
     values: dict[str, Any],
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    version: int | None = None,
+    base: dict[str, str] | None = None,
 ) -> Response:
+    """The editor; an existing playbook's form carries the version it edits and the values it
+    was loaded with (``base``, for the stale-edit page), both kept when it comes back with
+    errors."""
     require(user, "retention:manage")
     from retento.retention.offers import programme_point_value
 
@@ -144,6 +167,8 @@ def _form(
         pb=pb,
         f=values,
         errors=errors or {},
+        version=version if version is not None else (pb.version if pb else None),
+        base=base if base is not None else (_posted(pb) if pb else None),
         **_options(request),
     )
 
@@ -253,7 +278,7 @@ def _all_errors(
 ) -> dict[str, str]:
     """The form's own errors (numbers that do not parse, empty names) and, at once, what the
     service would refuse in the other fields (ranges, cost), each on its field."""
-    out = {k: tr(request, v) for k, v in errors.items()}
+    out = {k: error_text(request, v) for k, v in errors.items()}
     rest = {k: v for k, v in data.items() if k not in errors and v != ""}
     for fe in playbooks.check_values(rest, pb):
         out.setdefault(fe.field or "", error_text(request, fe.message))
@@ -304,16 +329,20 @@ def playbook_edit(
 def playbook_update(
     request: Request, form: PageForm, session: DbSession, user: PageUser, playbook_id: DbId
 ) -> Response:
-    """Save a playbook; a stale form (someone saved since it was loaded) gets the conflict page."""
+    """Save a playbook; a stale form (someone saved since it was loaded) gets the conflict page,
+    which compares three ways: the version the form was loaded with, the user's values and the
+    stored ones. A form without its version is refused (422 naming it): it would overwrite
+    unseen changes."""
     require(user, "retention:manage")
     pb = playbooks.get_playbook(session, playbook_id, actor=user)
+    expected = form_version(form, required=True)
     data, errors = _data(form)
-    expected = form_version(form)
+    base = form_base(form)
     shown = {**dict(form), "enabled": data["enabled"]}
     shown["value_class"], shown["reason"] = pb.value_class, pb.reason
     if errors:
         errs = _all_errors(request, data, errors, pb)
-        return _form(request, session, user, pb, shown, errs, 422)
+        return _form(request, session, user, pb, shown, errs, 422, expected, base)
     sp = session.begin_nested()
     try:
         playbooks.update_playbook(session, playbook_id, data, actor=user, version=expected)
@@ -321,7 +350,10 @@ def playbook_update(
         sp.rollback()
         session.expire_all()
         current = playbooks.get_playbook(session, playbook_id, actor=user)
-        now = _values(current)
+        # Every side read by the one parser of the form, so equal values compare equal (a
+        # stored "no voucher" is the form's 0, not "").
+        current_form = _posted(current)
+        now = _data(current_form)[0]
         return conflict_page(
             request,
             session,
@@ -329,21 +361,56 @@ def playbook_update(
             record=current,
             title=current.name_zh if request_locale(request) == "zh_CN" else current.name_en,
             submitted={k: data[k] for k in FIELD_LABELS if k in data},
-            current={k: now[k] for k in FIELD_LABELS},
+            current={k: now[k] for k in FIELD_LABELS if k in now},
             labels=FIELD_LABELS,
             form=form,
             action=f"/retention/playbooks/{playbook_id}",
             reload_url=f"/retention/playbooks/{playbook_id}",
             cancel_url="/retention/playbooks",
             expected=expected,
+            base=_data(base)[0] if base else None,
+            current_form=current_form,
+            shown=_shown(request, session, current),
         )
     except RetentoError as exc:
         sp.rollback()
         if exc.status in (401, 403, 404):
             raise
-        return _form(request, session, user, pb, shown, _errors(request, exc), exc.status)
+        errs = _errors(request, exc)
+        return _form(request, session, user, pb, shown, errs, exc.status, expected, base)
     flash(request, tr(request, "Playbook saved."))
     return redirect(request, f"/retention/playbooks#playbook-{playbook_id}")
+
+
+def _shown(
+    request: Request, session: Session, pb: RetentionPlaybook
+) -> dict[str, Callable[[Any], str]]:
+    """How the stale-edit page writes a playbook's values: as the editor shows them (money with
+    its currency, an action, voucher or segment by its name in the reader's language)."""
+    settings = request.app.state.settings
+    locale = request_locale(request)
+    fmt = Formatter(locale, settings.timezone, settings.currency)
+    rewards = {str(k): v for k, v in _reward_options(request, session, pb)}
+    segments = dict(_segment_options(request, session, pb))
+
+    def reward(v: Any) -> str:
+        if not v:
+            return tr(request, "No voucher")
+        return rewards.get(str(v)) or tr(request, "Voucher %(id)s", id=v)
+
+    def segment(v: Any) -> str:
+        return segments.get(v, v) if v else tr(request, "Every customer of the class")
+
+    return {
+        "action": lambda v: reasons.label(reasons.ACTION_NAMES, v, locale),
+        "cost": fmt.money,
+        "control_share": fmt.decimal,
+        "due_days": fmt.number,
+        "window_days": fmt.number,
+        "offer_points": fmt.number,
+        "offer_reward_id": reward,
+        "segment": segment,
+    }
 
 
 @router.post("/retention/playbooks/{playbook_id:int}/delete")

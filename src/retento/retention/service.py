@@ -52,6 +52,22 @@ from retento.web.labels import label_msgid
 # a closed alert is final (a new cause raises a new alert).
 TRANSITIONS = {"open": ("acknowledged", "closed"), "acknowledged": ("closed", "open")}
 
+# The longest notes people write: an alert's close note, a task's or a case's note (the API's
+# schemas say the same).
+ALERT_NOTE_MAX = 2000
+NOTE_MAX = 5000
+
+
+def clean_note(note: str | None, limit: int, field: str = "note") -> str | None:
+    """A note as stored (trimmed, ``None`` when empty); a longer one than ``limit`` is refused
+    (422 naming ``field`` and the limit), never cut short without telling its writer."""
+    text = (note or "").strip()
+    if len(text) > limit:
+        raise InvalidInput(
+            Msg("The note is longer than %(max)s characters.", max=limit), field=field
+        )
+    return text or None
+
 
 # --------------------------------------------------------------------------- settings and rules
 
@@ -433,6 +449,7 @@ def set_alert_status(
             Msg("status must be one of %(choices)s.", choices=", ".join(ALERT_STATUSES)),
             field="status",
         )
+    close_note = clean_note(note, ALERT_NOTE_MAX) if status == "closed" else None
     if status == alert.status:
         return alert
     if status not in TRANSITIONS.get(alert.status, ()):
@@ -455,7 +472,7 @@ def set_alert_status(
     elif status == "closed":
         alert.closed_at = now
         alert.closed_by_id = actor.id
-        alert.close_note = (note or "").strip()[:2000] or None
+        alert.close_note = close_note
     else:
         alert.closed_at = None
     session.flush()

@@ -28,7 +28,7 @@ from retento.retention.models import (
     RetentionTask,
 )
 from retento.retention.playbooks import SETTLED_NOTES, close_settled_task
-from retento.retention.service import _check_agent_owns
+from retento.retention.service import NOTE_MAX, _check_agent_owns, clean_note
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
 
@@ -114,9 +114,7 @@ def update_task(
             raise InvalidInput("The script is longer than 5000 characters.", field="script")
         task.script = str(data["script"])
     if data.get("note") is not None:
-        if len(str(data["note"])) > 5000:
-            raise InvalidInput("The note is longer than 5000 characters.", field="note")
-        task.note = str(data["note"]).strip() or None
+        task.note = clean_note(str(data["note"]), NOTE_MAX)
     if data.get("due_on") is not None:
         task.due_on = data["due_on"]
     if "owner_id" in data and data["owner_id"] is not None:
@@ -166,13 +164,14 @@ def set_task_status(
             raise choice_error("result", N_("What happened"), choices).refuse()
     elif result is not None:
         raise InvalidInput("Only a completed task has a result.", field="result")
+    text = clean_note(note, NOTE_MAX) if note is not None else None
     if status == "open" and task.case_id is not None:
         _refuse_reopen_of_settled(session, task)
     before = snapshot(task)
     now = utcnow()
     task.status = status
     if note is not None:
-        task.note = note.strip()[:5000] or None
+        task.note = text
     if status == "done":
         task.result, task.done_at, task.done_by_id = result, now, actor.id
     else:

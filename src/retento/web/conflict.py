@@ -5,6 +5,11 @@ save (``VersionConflict``, or ``StaleDataError`` from the versioned UPDATE), the
 calls ``conflict_page``: HTTP 409 with, field by field, the value the user submitted next to the
 value stored now and who changed it when (from the audit log), plus two ways on: reload the
 current record, or re-apply the submitted values on top of the new version.
+
+A form that also carries the values it was loaded with (hidden ``base.<name>`` inputs,
+``form_base``; the template ``_conflict_base.html`` writes them) gets a three-way comparison:
+only the fields this user changed (base → theirs) and that differ from the stored value are
+listed, and "Apply my values" re-applies only those, keeping what the others changed since.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from retento.audit.models import AuditEntry
-from retento.core.errors import number_error
+from retento.core.errors import FieldError, Msg, number_error, param
 from retento.core.versioning import VersionConflict
 from retento.web.i18n import N_
 from retento.web.labels import value_msgid
@@ -35,18 +40,36 @@ STALE = (VersionConflict, StaleDataError)
 # How far back the audit log is searched for who made the newer versions.
 AUDIT_LOOKBACK = 50
 
+# The hidden inputs holding the values an edit form was loaded with: ``base.<input name>``.
+BASE_PREFIX = "base."
 
-def form_version(form: Any) -> int | None:
+
+def form_version(form: Any, *, required: bool = False) -> int | None:
     """The hidden ``version`` input of an edit form (``None`` if absent or empty).
 
     A version that is there but is no whole number (a tampered or broken form) is refused
-    (422 naming ``version``): read as "no version" it would skip the stale-write check."""
+    (422 naming ``version``): read as "no version" it would skip the stale-write check. So is
+    a missing one when ``required`` (a form whose edit must never overwrite unseen changes)."""
     raw = str(form.get("version") or "").strip()
     if not raw:
+        if required:
+            message = Msg("%(field)s is required.", field=param("version", N_("Version")))
+            raise FieldError("version", message).refuse()
         return None
     if not (raw.isdigit() and len(raw) <= 12):
         raise number_error("version", N_("Version"), whole=True).refuse()
     return int(raw)
+
+
+def form_base(form: Any) -> dict[str, str] | None:
+    """The values the edit form was loaded with (its hidden ``base.<name>`` inputs, input name
+    → value), or ``None`` for a form without them (loaded before forms carried them)."""
+    out = {
+        k.removeprefix(BASE_PREFIX): v
+        for k, v in form.multi_items()
+        if k.startswith(BASE_PREFIX) and isinstance(v, str)
+    }
+    return out or None
 
 
 @dataclass
@@ -97,7 +120,10 @@ def _text(
 
 
 def _comparable(value: Any) -> Any:
-    """Values equal for a person compare equal (lists of rows ignore their row ids)."""
+    """Values equal for a person compare equal (lists of rows ignore their row ids; an empty
+    text, list or mapping is no value, as a blank form field is a stored ``None``)."""
+    if value is None or value == "" or value == [] or value == {}:
+        return None
     if isinstance(value, list):
         return [_comparable(v) for v in value]
     if isinstance(value, dict):
@@ -125,6 +151,14 @@ def changes_since(session: Session, entity: str, entity_id: Any, version: int | 
     return [e for e in entries if int((e.after or {}).get("version") or 0) > version]
 
 
+def changed_fields(submitted: dict[str, Any], base: dict[str, Any]) -> set[str]:
+    """The fields of ``submitted`` the user changed from ``base`` (the values the form was
+    loaded with); a field ``base`` lacks counts as changed."""
+    return {
+        k for k, v in submitted.items() if k not in base or _comparable(v) != _comparable(base[k])
+    }
+
+
 def conflict_rows(
     request: Request,
     submitted: dict[str, Any],
@@ -132,22 +166,31 @@ def conflict_rows(
     labels: dict[str, str],
     history: list,
     entity: str = "",
+    *,
+    base: dict[str, Any] | None = None,
+    shown: dict[str, Callable[[Any], str]] | None = None,
 ) -> list[ConflictRow]:
     """The fields where what the user sent differs from what is stored, with who changed them;
-    a value of an enumerated field of ``entity`` records is shown by its label
+    with ``base`` (the values the form was loaded with) only the fields the user changed.
+    A value is shown as ``shown[field]`` writes it (money with its currency, a choice by its
+    label), else a value of an enumerated field of ``entity`` records by its label
     (``web.labels.register_value_labels``)."""
+    mine = changed_fields(submitted, base) if base is not None else set(submitted)
     rows = []
     for key, yours in submitted.items():
-        if key not in current or _comparable(yours) == _comparable(current[key]):
+        if key not in current or key not in mine:
+            continue
+        if _comparable(yours) == _comparable(current[key]):
             continue
         last = next((e for e in reversed(history) if key in (e.after or {})), None)
         coded = partial(value_msgid, entity, key)
+        show = (shown or {}).get(key) or partial(_text, request, labels=labels, coded=coded)
         rows.append(
             ConflictRow(
                 field=key,
                 label=tr(request, labels[key]) if key in labels else key,
-                yours=_text(request, yours, labels, coded),
-                current=_text(request, current[key], labels, coded),
+                yours=show(yours),
+                current=show(current[key]),
                 changed_by=last.actor_name if last else None,
                 changed_at=last.at if last else None,
             )
@@ -170,20 +213,54 @@ def conflict_page(
     reload_url: str,
     cancel_url: str,
     expected: int | None,
+    base: dict[str, Any] | None = None,
+    current_form: dict[str, str] | None = None,
+    shown: dict[str, Callable[[Any], str]] | None = None,
 ) -> HTMLResponse:
     """The 409 page for a stale edit of ``record`` (reloaded after the rollback).
 
     ``submitted`` and ``current`` are the same schema's field values (what the form sent, what
     the database holds now); ``form`` is the raw form, re-posted by "Apply my values again"
     with the current version.
+
+    Three-way, when the form carried the values it was loaded with: ``base`` is them read like
+    ``submitted`` (from ``form_base``), ``current_form`` the stored record as its edit form's
+    inputs hold it (input name → value; an input named like a field stands for that field).
+    Only the fields the user changed are listed, and re-posted as the user wrote them; the
+    inputs of the fields the user left as loaded are re-posted with their stored values, and
+    ``current_form`` becomes the new base. ``shown``
+    writes a field's values as the form shows them (``conflict_rows``).
     """
     history = changes_since(session, entity, record.id, expected)
-    rows = conflict_rows(request, submitted, current, labels, history, entity)
+    merge = base is not None and current_form is not None
+    rows = conflict_rows(
+        request,
+        submitted,
+        current,
+        labels,
+        history,
+        entity,
+        base=base if merge else None,
+        shown=shown,
+    )
+    mine = changed_fields(submitted, base) if merge and base is not None else set()
+    # The stored value for an input standing for a field the user left as loaded (an input
+    # for no compared field is re-posted as the user sent it).
+    kept = (
+        {k: v for k, v in (current_form or {}).items() if k in submitted and k not in mine}
+        if merge
+        else {}
+    )
     hidden = [
         (k, v)
         for k, v in form.multi_items()
-        if k not in ("csrf_token", "version") and isinstance(v, str)
+        if k not in ("csrf_token", "version")
+        and not k.startswith(BASE_PREFIX)
+        and k not in kept
+        and isinstance(v, str)
     ]
+    hidden += list(kept.items())
+    hidden += [(BASE_PREFIX + k, v) for k, v in (current_form or {}).items()] if merge else []
     return render(
         request,
         "conflict.html",
@@ -194,6 +271,7 @@ def conflict_page(
         expected=expected,
         version=record.version,
         hidden=hidden,
+        merged=merge,
         action=action,
         reload_url=reload_url,
         cancel_url=cancel_url,
