@@ -34,6 +34,7 @@ from retento.complaints.models import (
 from retento.customers.field_models import CustomFieldDefinition
 from retento.customers.models import Customer
 from retento.demo import generator
+from retento.insights.models import InsightSegment
 from retento.journey.models import ExperienceRecord
 from retento.loyalty.members_io import ImportReport
 from retento.loyalty.models import (
@@ -113,6 +114,7 @@ AUDITED_TABLES = {
     "retention_case": RetentionCase,
     "retention_task": RetentionTask,
     "value_settings": ValueSettings,
+    "insight_segment": InsightSegment,
 }
 # Record types whose entries hold a summary, not a row: the keys the code builds elsewhere than
 # in a dict written into the ``record(...)`` call (those are found by ``written_keys``).
@@ -134,6 +136,7 @@ EXTRA_KEYS = {
     "survey": {"sections", "language", "missing"},
     "survey_response": {"answers"},
     "user": {"password"},
+    "insight_segment": {"clusters"},
 }
 
 

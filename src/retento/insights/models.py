@@ -45,6 +45,9 @@ class InsightSegment(Base):
     shares, means, medians, levels) plus the k-choice scores."""
 
     __tablename__ = "insight_segments"
+    # Ids are never reused (SQLite would hand a deleted segment's id to the next one saved):
+    # playbooks, distributions and links refer to a segment by its id (migration 0053).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)

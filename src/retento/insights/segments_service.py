@@ -1,6 +1,14 @@
 """Customer segments in the app: cluster the latest scoring run's customers, save, rename,
 delete, and use a saved segment as a filter (customer list, survey distributions, dashboards).
 
+A saved segment is referred to by its id, without a foreign key: a retention playbook limited
+to one of its clusters (``retention_playbooks.segment_id``), a survey distribution to it
+(``survey_distributions.segment_value`` ``"12:0"``, run later by the worker), links and
+dashboard filters (``?segment=12:0``, ``insight:12:0``). So ids are never reused (AUTOINCREMENT
+on SQLite, migration 0053; a sequence on PostgreSQL): a reference left to a deleted segment
+matches nobody instead of another segment saved later. A segment that a playbook or a
+distribution not sent yet uses is not deleted (409 naming them, :func:`delete_segment`).
+
 Features per customer, from the latest successful scoring run (``customer_scores``) and the
 touchpoints: ``recency`` (days from the last order to the run's as-of date), ``frequency``
 (orders), ``monetary`` (revenue), ``clv``, ``churn_risk`` and ``engagement`` (touchpoints in the
@@ -21,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from retento.analytics.segments import SEGMENT_FEATURES, CustomerSegmentation
+from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.errors import (
@@ -28,17 +37,19 @@ from retento.core.errors import (
     FieldError,
     InvalidInput,
     Msg,
+    Named,
     NotFound,
     choice_error,
     param,
     range_error,
 )
+from retento.core.locking import key_share_row
 from retento.core.versioning import lock_for_edit
 from retento.insights import runs
 from retento.insights.models import InsightRun, InsightSegment, InsightSegmentMember
 from retento.scoring.consent import profiled_condition, profiled_sql
 from retento.scoring.models import CustomerScore, ScoreRun
-from retento.web.i18n import N_
+from retento.web.i18n import N_, join_list
 
 KIND = "segments"
 METHODS = ("kmeans", "gmm")
@@ -378,6 +389,7 @@ def save_segment(
         ]
         if rows:
             session.execute(insert(InsightSegmentMember), rows)
+    record(session, actor, "create", "insight_segment", seg.id, None, audit_snapshot(seg))
     return seg, True
 
 
@@ -391,6 +403,7 @@ def rename_segment(
     lock_for_edit(session, seg, version)
     if name == seg.name:
         return seg
+    before = audit_snapshot(seg)
     clash = session.scalar(
         select(InsightSegment.id).where(InsightSegment.name == name, InsightSegment.id != seg.id)
     )
@@ -404,19 +417,123 @@ def rename_segment(
         sp.rollback()
         raise Conflict(_name_taken(name), field="name") from None
     sp.commit()
+    record(session, actor, "update", "insight_segment", seg.id, before, audit_snapshot(seg))
     return seg
+
+
+def audit_snapshot(seg: InsightSegment) -> dict[str, Any]:
+    """The segment as the audit log keeps it: its columns, with the names of its clusters
+    instead of their profiles (the run's figures, kilobytes of numbers)."""
+    data = snapshot(seg, {"clusters": cluster_names(seg)})
+    data.pop("profile", None)
+    return data
+
+
+def cluster_names(seg: InsightSegment) -> list[str]:
+    """``"0: Bargain hunters / 精打细算型"`` for each cluster of the segment."""
+    return [
+        f"{p.get('segment')}: {p.get('name_en', '')} / {p.get('name_zh', '')}"
+        for p in (seg.profile or {}).get("profiles", [])
+    ]
+
+
+def segment_users(session: Session, segment_id: int) -> tuple[list[Any], list[Any]]:
+    """What refers to saved segment ``segment_id`` by its id and would stop working without it:
+    ``(retention playbooks limited to one of its clusters, survey distributions to it that the
+    worker has not run yet)``, by id. Links and dashboard filters are not stored."""
+    from retento.retention.models import RetentionPlaybook
+    from retento.surveys.models import SurveyDistribution
+
+    books = list(
+        session.scalars(
+            select(RetentionPlaybook)
+            .where(RetentionPlaybook.segment_id == segment_id)
+            .order_by(RetentionPlaybook.id)
+        )
+    )
+    waiting = session.scalars(
+        select(SurveyDistribution)
+        .where(
+            SurveyDistribution.segment_kind == "insight",
+            SurveyDistribution.status.in_(("queued", "running")),
+        )
+        .order_by(SurveyDistribution.id)
+    )
+    dists = []
+    for d in waiting:  # a handful at most: the worker sends them within minutes
+        try:
+            chosen = parse_filter(d.segment_value)
+        except InvalidInput:
+            continue
+        if chosen is not None and chosen[0] == segment_id:
+            dists.append(d)
+    return books, dists
+
+
+def usage_conflict(session: Session, seg: InsightSegment) -> Conflict | None:
+    """The 409 that refuses to delete ``seg`` while :func:`segment_users` finds something,
+    naming the playbooks (in the reader's language) and the distributions; else None."""
+    books, dists = segment_users(session, seg.id)
+    if not books and not dists:
+        return None
+    playbooks = Named(
+        join_list("en", [f"{b.name_en} (#{b.id})" for b in books]),
+        zh_CN=join_list("zh_CN", [f"{b.name_zh or b.name_en}（#{b.id}）" for b in books]),
+    )
+    distributions = ", ".join(f"#{d.id}" for d in dists)
+    name = repr(seg.name)
+    if books and dists:
+        message = Msg(
+            "Saved segment %(name)s cannot be deleted: retention playbooks (%(playbooks)s) and "
+            "survey distributions not sent yet (%(distributions)s) use it. Choose another "
+            "segment (or none) for the playbooks, and delete it once the distributions have "
+            "been sent.",
+            name=name,
+            playbooks=playbooks,
+            distributions=distributions,
+        )
+    elif books:
+        message = Msg(
+            "Saved segment %(name)s cannot be deleted: retention playbooks use it "
+            "(%(playbooks)s). Choose another segment (or none) for them first.",
+            name=name,
+            playbooks=playbooks,
+        )
+    else:
+        message = Msg(
+            "Saved segment %(name)s cannot be deleted: survey distributions not sent yet use "
+            "it (%(distributions)s). Delete it once they have been sent.",
+            name=name,
+            distributions=distributions,
+        )
+    exc = Conflict(message, field="id")
+    exc.extensions["playbooks"] = [b.id for b in books]
+    exc.extensions["survey_distributions"] = [d.id for d in dists]
+    return exc
 
 
 def delete_segment(
     session: Session, segment_id: int, *, actor: User, version: int | None = None
 ) -> None:
-    """Delete a saved segment and its members."""
+    """Delete a saved segment and its members; audited. A segment that a retention playbook or
+    a survey distribution not sent yet uses is refused (409 naming them): its id would point
+    at nothing, and the playbook would match nobody from then on."""
     require(actor, "insight:manage")
     seg = get_segment(session, segment_id, actor=actor)
     lock_for_edit(session, seg, version)
+    # FOR UPDATE (not lock_for_edit's NO KEY UPDATE): waits for a transaction that is pointing a
+    # playbook at this segment (check_filter(..., hold=True) holds its FOR KEY SHARE until it
+    # commits), so the look-up below sees that playbook; one that starts later waits for this
+    # delete and then finds no segment.
+    session.execute(select(InsightSegment.id).where(InsightSegment.id == seg.id).with_for_update())
+    refused = usage_conflict(session, seg)
+    if refused is not None:
+        raise refused
+    before = audit_snapshot(seg)
     session.execute(delete(InsightSegmentMember).where(InsightSegmentMember.segment_id == seg.id))
     session.delete(seg)
     session.flush()
+    record(session, actor, "delete", "insight_segment", segment_id, before, None)
 
 
 def cluster_sizes(session: Session, segment_id: int) -> dict[int, int]:
@@ -461,9 +578,19 @@ def parse_filter(raw: str | None, field: str = "segment") -> tuple[int, int] | N
     return int(seg), int(cluster)
 
 
-def check_filter(session: Session, value: tuple[int, int], field: str = "segment") -> None:
-    """``InvalidInput`` unless saved segment ``value[0]`` exists and has cluster ``value[1]``."""
-    seg = session.get(InsightSegment, value[0])
+def check_filter(
+    session: Session, value: tuple[int, int], field: str = "segment", *, hold: bool = False
+) -> None:
+    """``InvalidInput`` unless saved segment ``value[0]`` exists and has cluster ``value[1]``.
+
+    ``hold``: for a caller that stores the reference (a playbook's filter): the segment's row
+    is read ``FOR KEY SHARE`` (``core.locking.key_share_row``), so a delete of the segment
+    waits until this transaction ends and then sees the reference (and is refused), instead of
+    both going through. Readers (a filtered list) leave it off."""
+    if hold:
+        seg = key_share_row(session, InsightSegment, value[0])
+    else:
+        seg = session.get(InsightSegment, value[0])
     if seg is None:
         raise InvalidInput(Msg("Saved segment %(id)s does not exist.", id=value[0]), field=field)
     if not 0 <= value[1] < seg.k:

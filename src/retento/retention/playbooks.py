@@ -281,7 +281,8 @@ def _check_segment(session: Session, values: dict[str, Any], pb: RetentionPlaybo
         return
     from retento.insights.segments_service import check_filter
 
-    check_filter(session, (sid, cluster), field="segment")
+    # hold: a delete of the segment meanwhile waits for this save and then refuses (it is used).
+    check_filter(session, (sid, cluster), field="segment", hold=True)
 
 
 def segment_value(pb: RetentionPlaybook) -> str:

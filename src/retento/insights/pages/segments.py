@@ -35,7 +35,7 @@ from retento.web.charts import chart_json, grid
 from retento.web.conflict import STALE, conflict_page, form_version
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
-from retento.web.labels import register_labels
+from retento.web.labels import register_field_labels, register_labels, register_value_labels
 from retento.web.render import PageUser, error_text, flash, page_router, redirect, tr
 
 router = page_router()
@@ -56,6 +56,26 @@ register_insight(
 
 # Survey distributions to a saved segment show as "Saved segment: <id>:<cluster>".
 register_labels("segment_kind", {"insight": N_("Saved segment")})
+
+# The audit log's saved segments (saved, renamed, deleted: segments_service.audit_snapshot).
+register_labels("entity", {"insight_segment": N_("Saved segment")})
+register_labels("insight_method", METHOD_LABELS)
+register_labels("insight_feature", FEATURE_LABELS)
+register_field_labels(
+    "insight_segment",
+    {
+        "method": N_("Method"),
+        "k": N_("Number of segments (k)"),
+        "features": N_("Features"),
+        "profile": N_("Segment profiles"),
+        "clusters": N_("Segment names"),
+        "run_id": N_("Segmentation run"),
+        "customers": N_("Customers"),
+    },
+)
+register_value_labels(
+    "insight_segment", {"method": "insight_method", "features": "insight_feature"}
+)
 
 
 def _dash_members(value: str):
@@ -284,9 +304,13 @@ def _detail(
     *,
     name: str | None = None,
     errors: dict[str, str] | None = None,
+    delete_error: str = "",
     status_code: int = 200,
 ) -> Response:
     sizes = svc.cluster_sizes(session, seg.id)
+    # Said before anyone tries: what keeps the segment from being deleted (the same message
+    # the refusal gives).
+    used = svc.usage_conflict(session, seg) if not delete_error else None
     profiles = (seg.profile or {}).get("profiles", [])
     return render_insight(
         request,
@@ -299,6 +323,8 @@ def _detail(
         size_chart=_size_chart(request, profiles, sizes),
         name=seg.name if name is None else name,
         errors=errors or {},
+        delete_error=delete_error,
+        used_by=error_text(request, used.message) if used is not None else "",
         **_labels(request),
     )
 
@@ -379,6 +405,20 @@ def segment_delete(
             "error",
         )
         return redirect(request, f"/insights/segments/{segment_id}")
+    except RetentoError as exc:
+        sp.rollback()
+        if exc.status in (401, 403, 404):
+            raise
+        session.expire_all()
+        seg = svc.get_segment(session, segment_id, actor=user)
+        return _detail(
+            request,
+            session,
+            user,
+            seg,
+            delete_error=error_text(request, exc.message),
+            status_code=exc.status,
+        )
     flash(request, tr(request, N_("Segment deleted.")))
     return redirect(request, "/insights/segments")
 

@@ -90,6 +90,9 @@ def rename_segment(
 def delete_segment(
     segment_id: DbId, session: DbSession, user: CurrentUser, if_match: IfMatch = None
 ):
+    """Delete a saved segment and its members (204). 409 while a retention playbook or a survey
+    distribution not sent yet uses it: ``detail`` names them, ``playbooks`` and
+    ``survey_distributions`` list their ids. Ids are never given to another segment."""
     segments_service.delete_segment(
         session, segment_id, actor=user, version=parse_if_match(if_match)
     )
