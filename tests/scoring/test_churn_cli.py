@@ -43,7 +43,7 @@ def test_score_adds_churn_risk_with_mbgnbd_and_a_horizon(cli_db):  # noqa: F811
         ).scalar_one()
     assert n_risk == n_buyers > 0 and 0.0 <= lo <= hi <= 1.0 and reasons > 0
     bad = runner.invoke(app, ["score", "--churn-horizon-days", "3"])
-    assert bad.exit_code == 1 and "churn_horizon_days" in _output(bad)
+    assert bad.exit_code == 1 and "(--churn-horizon-days) must be between 14 and" in _output(bad)
 
 
 def test_score_says_when_churn_risk_is_not_computed_and_who_the_spend_model_left_out(

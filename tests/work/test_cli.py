@@ -65,7 +65,8 @@ def test_list_shows_the_failed_items_and_why(cli_db):
     assert "#1 loyalty.earn_import failed" in out and "server closed the connection" in out
     assert "#3" not in out and "2 of 2 item(s)." in out
     bad = runner.invoke(app, ["work", "list", "--status", "lost"])
-    assert bad.exit_code == 1 and "status must be one of" in _out(bad)
+    assert bad.exit_code == 1 and "Status (status) must be one of" in _out(bad)
+    assert _out(bad).count("must be one of") == 1  # said once, not again as a column error
     as_json = runner.invoke(app, ["work", "list", "--status", "failed", "--json"])
     body = json.loads(as_json.output)
     assert body["total"] == 2 and [i["id"] for i in body["items"]] == [2, 1]

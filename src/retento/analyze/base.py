@@ -7,14 +7,56 @@ Each subcommand module (``cli`` for clv and churn, ``basket_cli``, ``segments_cl
 
 from __future__ import annotations
 
-from typing import NoReturn
+import warnings
+from typing import Any, NoReturn
 
 import typer
 
-from retento.core.cli_usage import UsageLanguageGroup
+from retento.core.cli_usage import OutputError, UsageLanguageGroup
+
+# NumPy's floating-point warnings ("overflow encountered in exp" ...) and its empty-slice ones:
+# the models' likelihoods take logs and exponents of extreme values on purpose; a person running
+# a command gets the result or an error, not these.
+NUMPY_WARNINGS = (
+    r"(overflow|underflow|divide by zero|invalid value) encountered"
+    r"|Mean of empty slice|Degrees of freedom <= 0"
+)
+
+
+class AnalyzeGroup(UsageLanguageGroup):
+    """The `retento analyze` group: usage errors in the command line's language (run on its
+    own too), and while a command runs NumPy's floating-point warnings silenced, the library's
+    own warnings shown as one ``Warning: ...`` line in that language (not Python's
+    ``file:line: RuntimeWarning`` and source line), and a file it cannot write
+    (``core.cli_usage.OutputError``) an error like its others."""
+
+    def invoke(self, ctx: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", NUMPY_WARNINGS, RuntimeWarning)
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except OutputError as exc:
+                fail(exc.template, **exc.params)
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
+    """A warning as one line in the command line's language (``analyze.messages``)."""
+    from retento.core.cli_language import cli_locale, spaced
+
+    text, locale = str(message), cli_locale()
+    if locale == "en":
+        typer.echo(f"Warning: {text}", err=True)
+        return
+    from retento.analyze.messages import said
+    from retento.web.i18n import translate
+
+    head = spaced(translate(locale, "Warning:"))
+    typer.echo(f"{head}{said(text, lambda msgid: translate(locale, msgid))}", err=True)
+
 
 app = typer.Typer(
-    cls=UsageLanguageGroup,  # usage errors in the command line's language, run on its own too
+    cls=AnalyzeGroup,
     help="Analyse transaction files without a database.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -31,14 +73,40 @@ def fail(message: str, /, **params: object) -> NoReturn:
     """Print ``Error: message`` to stderr and exit with status 1, in the command line's
     language (``core.cli_language``: ``--lang``, then the environment): ``message`` is an English
     template marked with :func:`N_` (its ``%(name)s`` filled from ``params``) or an error's own
-    text, shown as it is when no catalogue has it."""
+    text (the analytics library's, read by its shape: ``analyze.messages``), shown as it is
+    when no catalogue has it."""
     from retento.core.cli_language import cli_locale, spaced
     from retento.web.i18n import translate
 
     locale = cli_locale()
     head = spaced(translate(locale, "Error:"))
-    typer.echo(f"{head}{translate(locale, message, **params)}", err=True)
+    if params:
+        text = translate(locale, message, **params)
+    else:
+        from retento.analyze.messages import said
+
+        text = said(message, lambda msgid: translate(locale, msgid))
+    typer.echo(f"{head}{text}", err=True)
     raise typer.Exit(1)
+
+
+def check_output(path: Any) -> None:
+    """Fail, naming --output, unless ``path`` can be written (``core.cli_usage.check_output``;
+    the folders on the way to it that do not exist are created when it is written)."""
+    from retento.core.cli_usage import check_output as check
+
+    try:
+        check(path, "--output", make_folder=True)
+    except OutputError as exc:
+        fail(exc.template, **exc.params)
+
+
+def written(path: Any) -> Any:
+    """``core.cli_usage.written`` for --output (creating its folder): a hidden file next to it
+    to write, renamed onto it when complete, removed on failure."""
+    from retento.core.cli_usage import written as output
+
+    return output(path, "--output", make_folder=True)
 
 
 # The language option of every command that has one: ``--lang``, or ``--locale`` as the

@@ -20,7 +20,7 @@ from typing import Any
 
 import typer
 
-from retento.analyze.base import N_, app
+from retento.analyze.base import N_, app, check_output, written
 from retento.analyze.base import fail as _fail
 
 
@@ -108,6 +108,7 @@ def basket(
         _fail(N_("--time-budget must be positive"))
     if engine not in ("duckdb", "spark"):
         _fail(N_("--engine must be duckdb or spark, not %(value)s"), value=repr(engine))
+    check_output(output)
     t0 = time.perf_counter()
     if engine == "spark":
         if time_budget is not None:
@@ -162,11 +163,11 @@ def basket(
         if min_confidence is not None:
             rules = association_rules(itemsets, min_confidence=min_confidence, as_frame=False)
         t3 = time.perf_counter()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if rules is not None:
-        _write_csv(output, Rule._fields, rules)
-    else:
-        _write_csv(output, Itemset._fields, itemsets)
+    with written(output) as tmp:
+        if rules is not None:
+            _write_csv(tmp, Rule._fields, rules)
+        else:
+            _write_csv(tmp, Itemset._fields, itemsets)
     summary = {
         "engine": engine,
         "n_lines_skipped": skipped,

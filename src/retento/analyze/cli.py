@@ -20,7 +20,7 @@ from typing import Any
 
 import typer
 
-from retento.analyze.base import LANGUAGE_OPTION_NAMES, N_, app, language
+from retento.analyze.base import LANGUAGE_OPTION_NAMES, N_, app, check_output, language, written
 from retento.analyze.base import fail as _fail
 from retento.analyze.churn_common import SCORE_COLUMNS, holdout_line, holdout_metrics
 
@@ -114,6 +114,7 @@ def clv(
             discount_rate=discount_rate, margin=margin, as_json=as_json, master=spark_master,
         )  # fmt: skip
         return
+    check_output(output)  # before the work (Spark may write elsewhere: checked by Spark)
     # A short-lived process allocating few cyclic objects: the collector would only walk the
     # ~10^5 objects that importing pandas and SciPy creates, several times (~0.15 s of CPU).
     gc_was_enabled = gc.isenabled()
@@ -422,13 +423,13 @@ def _write_scores(
         rest = {k: v for k, v in columns.items() if k != "customer"}
         select = f'customer AS "{col}", ' + csv_select(rest, integer=("frequency",))
         options = "HEADER, DELIMITER ','"
-    output.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     try:
         con.register("scores", frame)
-        path = str(output).replace("'", "''")
-        con.execute(f"COPY (SELECT {select} FROM scores) TO '{path}' ({options})")
+        with written(output) as tmp:
+            path = str(tmp).replace("'", "''")
+            con.execute(f"COPY (SELECT {select} FROM scores) TO '{path}' ({options})")
     finally:
         con.close()
 
@@ -502,6 +503,7 @@ def churn(
             as_json=as_json, master=spark_master,
         )  # fmt: skip
         return
+    check_output(output)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     try:
@@ -574,8 +576,8 @@ def _write_churn_csv(output: Path, scores: Any, customer_col: str, lang: str) ->
     if "churned" in scores:
         frame["churned"] = scores["churned"]
     frame.insert(0, customer_col, frame.index.to_numpy())
-    output.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(frame).to_csv(output, index=False, float_format="%.6g")
+    with written(output) as tmp:
+        pd.DataFrame(frame).to_csv(tmp, index=False, float_format="%.6g")
 
 
 # The other subcommands register themselves on ``app`` (they import ``base``, not this module).

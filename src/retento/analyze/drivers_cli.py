@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from retento.analyze.base import N_, app
+from retento.analyze.base import N_, app, check_output, written
 from retento.analyze.base import fail as _fail
 from retento.analyze.propensity_cli import _clean, read_table
 
@@ -36,6 +36,8 @@ def drivers(
 
     if ci not in ("bootstrap", "ols"):
         _fail(N_("--ci must be bootstrap or ols, not %(value)s"), value=repr(ci))
+    if output is not None:
+        check_output(output)
     frame = read_table(table)
     if outcome not in frame.columns:
         _fail(N_("--outcome: column %(column)s is missing"), column=repr(outcome))
@@ -61,7 +63,8 @@ def drivers(
     seconds = time.perf_counter() - t0
     s = model.summary()
     if output is not None:
-        s.to_csv(output, float_format="%.6g")
+        with written(output) as tmp:
+            s.to_csv(tmp, float_format="%.6g")
     if as_json:
         out = {
             "outcome": outcome,

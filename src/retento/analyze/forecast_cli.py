@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from retento.analyze.base import N_, app
+from retento.analyze.base import N_, app, check_output, written
 from retento.analyze.base import fail as _fail
 
 
@@ -69,6 +69,7 @@ def forecast(
         _fail(N_("--origins must be between 1 and 52"))
     if select not in ("backtest", "aic"):
         _fail(N_("--select must be backtest or aic, not %(value)s"), value=repr(select))
+    check_output(output)
     t0 = time.perf_counter()
     try:
         series = make_series(events, date_col, value_col, freq=freq, agg=agg, id_col=id_col)
@@ -126,5 +127,5 @@ def _write(output: Path, result) -> None:
     fc["naive_mean"] = result.naive_forecast["mean"].to_numpy()
     frame = pd.concat([hist, fc.reset_index(drop=True)], ignore_index=True)
     frame["period"] = pd.to_datetime(frame["period"]).dt.date
-    output.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(output, index=False, float_format="%.6g")
+    with written(output) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.6g")

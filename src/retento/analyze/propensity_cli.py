@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from retento.analyze.base import N_, app
+from retento.analyze.base import N_, app, check_output, written
 from retento.analyze.base import fail as _fail
 
 
@@ -72,6 +72,8 @@ def propensity(
         _fail(N_("--method must be gb or logistic, not %(value)s"), value=repr(method))
     if horizon_days < 1 or top_k < 1:
         _fail(N_("--horizon-days and --top-k must be at least 1"))
+    if output is not None:
+        check_output(output)
     t0 = time.perf_counter()
     raw = read_table(lines)
     try:
@@ -85,7 +87,8 @@ def propensity(
         _fail(str(exc))
     seconds = time.perf_counter() - t0
     if output is not None:
-        invite.to_csv(output, index_label="customer", float_format="%.6g")
+        with written(output) as tmp:
+            invite.to_csv(tmp, index_label="customer", float_format="%.6g")
     report = {
         "target": target,
         "horizon_days": horizon_days,

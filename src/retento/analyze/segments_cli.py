@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from retento.analyze.base import LANGUAGE_OPTION_NAMES, N_, app, language
+from retento.analyze.base import LANGUAGE_OPTION_NAMES, N_, app, check_output, language, written
 from retento.analyze.base import fail as _fail
 
 
@@ -78,6 +78,7 @@ def segments(
             pd.Timestamp(as_of)
         except ValueError:
             _fail(N_("--as-of is not a date: %(value)s"), value=repr(as_of))
+    check_output(output)
     t0 = time.perf_counter()
     try:
         features = segment_features(transactions, customer_col, date_col, amount_col, as_of=as_of)
@@ -94,8 +95,8 @@ def segments(
     frame["segment"] = model.labels_
     frame["segment_name"] = frame["segment"].map(names)
     frame.insert(0, customer_col, frame.index.to_numpy())
-    output.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(frame).to_csv(output, index=False, float_format="%.6g")
+    with written(output) as tmp:
+        pd.DataFrame(frame).to_csv(tmp, index=False, float_format="%.6g")
     t3 = time.perf_counter()
     chosen_by = {"kmeans": "silhouette", "gmm": "bic"}[method] if k is None else "fixed"
     summary = {

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from retento.analyze.base import N_, app
+from retento.analyze.base import N_, app, check_output, written
 from retento.analyze.base import fail as _fail
 
 
@@ -91,6 +91,7 @@ def sequences(
                 value=repr(evaluate_after),
             )
             return
+    check_output(output)
     t0 = time.perf_counter()
     try:
         data = PurchaseSequences.read(lines, customer_col, date_col, item_col)
@@ -129,10 +130,10 @@ def sequences(
             _fail(str(exc))
             return
     t3 = time.perf_counter()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    found.assign(pattern=found["pattern"].map(format_pattern)).to_csv(
-        output, index=False, float_format="%.6g"
-    )
+    with written(output) as tmp:
+        found.assign(pattern=found["pattern"].map(format_pattern)).to_csv(
+            tmp, index=False, float_format="%.6g"
+        )
     summary = {
         "n_lines_skipped": data.skipped,
         "n_sequences": data.n_sequences,

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from retento.analyze.base import N_
+from retento.analyze.base import N_, written
 from retento.analyze.base import fail as _fail
 
 
@@ -210,5 +210,5 @@ def _write(frame: Any, output: Path, customer_col: str, write_frame: Any) -> Non
         write_frame(frame, str(output), table="retento_churn_scores")
         return
     pdf = frame.toPandas().sort_values(customer_col, kind="stable")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    pdf.to_csv(output, index=False, float_format="%.6g")
+    with written(output) as tmp:
+        pdf.to_csv(tmp, index=False, float_format="%.6g")

@@ -7,11 +7,21 @@ from pydantic import ValidationError
 
 from retento.auth import service
 from retento.auth.schemas import UserCreate
-from retento.core.cli_support import cli_session, console, friendly_errors
+from retento.core.cli_support import cli_session, console, friendly_errors, invalid_options
 from retento.core.errors import InvalidInput, Msg
-from retento.web.i18n import normalise_locale
+from retento.web.i18n import N_, normalise_locale
 
 app = typer.Typer(help="Manage users and API tokens.", no_args_is_help=True)
+
+# The user schemas' fields as these commands spell them, with the user form's labels.
+OPTIONS = {
+    "username": ("USERNAME", N_("Username")),
+    "password": ("--password", N_("Password")),
+    "role": ("--role", N_("Role")),
+    "display_name": ("--display-name", N_("Display name")),
+    "email": ("--email", N_("Email")),
+    "locale": ("--locale", N_("Language")),
+}
 
 
 def _locale(value: str) -> str:
@@ -57,11 +67,9 @@ def create(
             locale=_locale(locale),
         )
     except ValidationError as exc:
-        e = exc.errors()[0]
-        raise InvalidInput(
-            Msg("%(field)s: %(message)s", field=".".join(map(str, e["loc"])), message=e["msg"]),
-            field=str(e["loc"][0]),
-        ) from exc
+        # Named by the option, in the CLI's language (an email as "Enter an email address such
+        # as name@example.com.", as the web says it).
+        raise invalid_options(exc, UserCreate, OPTIONS) from None
     with cli_session() as session:
         if manager:
             lead = _manager(session, manager)
@@ -130,11 +138,7 @@ def update(
         try:
             data = UserUpdate(**changes)
         except ValidationError as exc:
-            e = exc.errors()[0]
-            raise InvalidInput(
-                Msg("%(field)s: %(message)s", field=str(e["loc"][0]), message=e["msg"]),
-                field=str(e["loc"][0]),
-            ) from exc
+            raise invalid_options(exc, UserUpdate, OPTIONS) from None
         if data.role not in (None, "admin") or data.is_active is False:
             service.ensure_not_last_admin(session, user)
         moving = len(service.report_ids(session, user.id)) if data.is_active is False else 0
@@ -169,7 +173,7 @@ def password(
         try:
             data = UserUpdate(password=new_password)
         except ValidationError as exc:
-            raise InvalidInput(exc.errors()[0]["msg"], field="password") from exc
+            raise invalid_options(exc, UserUpdate, OPTIONS) from None
         # The CLI administers the installation: act as the user themself (self-service path).
         service.update_user(session, user.id, data, actor=user)
         console.print(f"Password of [bold]{user.username}[/] changed; open sessions ended.")

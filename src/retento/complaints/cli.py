@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
+from retento.core.cli_support import (
+    check_output,
+    cli_actor,
+    cli_session,
+    console,
+    friendly_errors,
+    written,
+)
 
 app = typer.Typer(help="Complaints: import, export, SLA escalation.", no_args_is_help=True)
 
@@ -41,9 +48,10 @@ def export_cmd(
     """Export complaints as CSV."""
     from retento.complaints.transfer import write_csv
 
-    with cli_session() as session:
+    check_output(output, "--output")
+    with cli_session() as session, written(output, "--output") as tmp:
         n = write_csv(
-            session, output, actor=cli_actor(session, as_user), status=status, open_only=open_only
+            session, tmp, actor=cli_actor(session, as_user), status=status, open_only=open_only
         )
     console.print(f"Wrote {n} complaint(s) to {output}.")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -14,9 +14,15 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from retento.core.cli_language import cli_locale, spaced
+
+# The one check and writer of the files commands write (``--output``, ``--out``, ``--rejects``).
+from retento.core.cli_usage import OutputError as OutputError
+from retento.core.cli_usage import check_output as check_output
+from retento.core.cli_usage import output_file as output_file
+from retento.core.cli_usage import written as written
 from retento.core.config import get_settings
 from retento.core.db import make_engine, make_session_factory, transaction
-from retento.core.errors import Msg, RetentoError
+from retento.core.errors import FieldError, InvalidInput, Msg, RetentoError, param
 from retento.web.i18n import N_, message_text, translate
 
 console = Console()
@@ -117,7 +123,10 @@ def error_lines(exc: RetentoError, locale: str) -> list[str]:
     if exc.field:
         text = translate(locale, IN_FIELD, message=text, field=exc.field)
     lines = [error_head(locale, ERROR) + escape(text)]
-    for e in exc.errors[:ROWS_SHOWN]:
+    errors = exc.errors
+    if len(errors) == 1 and not errors[0].row and errors[0].message == exc.message:
+        errors = []  # the one field's error is the message itself: said once
+    for e in errors[:ROWS_SHOWN]:
         reason = said(e.message)
         if e.row and e.field:
             where = translate(locale, AT_LINE_COLUMN, line=e.row, column=e.field, message=reason)
@@ -145,6 +154,10 @@ def friendly_errors(func: F) -> F:
             for line in error_lines(exc, cli_locale()):
                 err_console.print(line)
             sys.exit(1)
+        except OutputError as exc:  # a file the command was told to write (``check_output``)
+            for line in error_lines(InvalidInput(Msg(exc.template, **exc.params)), cli_locale()):
+                err_console.print(line)
+            sys.exit(1)
         except OperationalError as exc:
             locale = cli_locale()
             err_console.print(error_head(locale, DATABASE_ERROR) + escape(str(exc.orig)))
@@ -155,3 +168,55 @@ def friendly_errors(func: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def option_error(problem: FieldError) -> InvalidInput:
+    """The refusal of a command-line option made with ``core.errors.choice_error``,
+    ``number_error`` or ``range_error`` given the option as the name ("Model (--model) must be
+    one of: bgnbd, mbgnbd, pareto."): the message names the option, so it is printed once,
+    without a "(field: ...)" after it."""
+    return InvalidInput(problem.message)
+
+
+def invalid_options(exc: Any, schema: Any, options: Mapping[str, tuple[str, str]]) -> InvalidInput:
+    """The first of pydantic's refusals (``exc``, a ``ValidationError`` of ``schema``) of the
+    values a command was given, naming the option and saying why as the web forms do, in the
+    command line's language: ``options`` maps the schema's field to the option and its label
+    (a msgid), ``{"password": ("--password", N_("Password"))}``. A choice or a range the schema
+    sets is said as ``choice_error`` and ``range_error`` say it; other reasons as the forms'
+    messages (``web.render.PYDANTIC_MESSAGES``, in the catalogues)."""
+    import re
+
+    from retento.core.errors import choice_error, number_error, range_error
+    from retento.web.render import PYDANTIC_LIMIT_MESSAGES, PYDANTIC_MESSAGES
+
+    e = exc.errors()[0]
+    name = str(e["loc"][0]) if e.get("loc") else ""
+    option, label = options.get(name, ("--" + name.replace("_", "-"), name))
+    kind, ctx = e["type"], e.get("ctx") or {}
+    if kind == "literal_error" and "expected" in ctx:
+        return option_error(choice_error(option, label, re.findall(r"'([^']*)'", ctx["expected"])))
+    if kind in ("int_parsing", "int_type", "float_parsing", "decimal_parsing"):
+        return option_error(number_error(option, label, whole=kind.startswith("int")))
+    if kind in ("greater_than_equal", "less_than_equal"):
+        metadata = getattr(schema.model_fields.get(name), "metadata", ())
+        low = next((m.ge for m in metadata if hasattr(m, "ge")), None)
+        top = next((m.le for m in metadata if hasattr(m, "le")), None)
+        if low is not None and top is not None:
+            return option_error(range_error(option, label, low, top))
+    error = ctx.get("error")
+    limit = PYDANTIC_LIMIT_MESSAGES.get(kind)
+    reason: str
+    if kind == "string_pattern_mismatch" and name.endswith("email"):
+        reason = "Enter an email address such as name@example.com."  # as the web says it
+    elif isinstance(error, Exception) and error.args and isinstance(error.args[0], Msg):
+        reason = error.args[0]  # our validators' ValueError(Msg(...))
+    elif limit is not None and limit[0] in ctx:
+        reason = Msg(limit[1], n=ctx[limit[0]])
+    elif kind in PYDANTIC_MESSAGES:
+        reason = PYDANTIC_MESSAGES[kind]
+    else:  # a validator's English sentence: translated when the catalogues have it
+        reason = str(e.get("msg", "")).removeprefix("Value error, ")
+    if not isinstance(reason, Msg):
+        reason = Msg(reason)  # translated with the message around it (``web.i18n.message_text``)
+    return InvalidInput(Msg("%(field)s: %(message)s", field=param(option, label), message=reason))

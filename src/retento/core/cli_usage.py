@@ -35,10 +35,14 @@ print.
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import IO, Any, NoReturn
 
 import typer
 
@@ -285,3 +289,121 @@ class UsageLanguageGroup(TyperGroup):
             return super().invoke(ctx)
         except UsageError as exc:
             self._usage_error(exc, ctx.meta.get(_ARGS, ()), top=ctx.parent is None)
+
+
+# --- Output files -------------------------------------------------------------------------
+# Every command that writes a file it was given (``retento export --output``, the loyalty,
+# customer and complaint exports, an import's ``--rejects``, the ``--output`` of the analyze
+# commands) checks the path before doing the work (:func:`check_output`) and writes through
+# :func:`written`: a hidden file next to the target, renamed onto it once complete and removed
+# if anything fails, so a bad path is a message naming the option (exit 1), never a traceback,
+# and nothing half-written is left behind. Here rather than in ``cli_support`` because the fast
+# path of ``retento analyze`` loads this module anyway and must not import another one; the
+# error is printed in the command line's language by ``cli_support.friendly_errors`` and by the
+# analyze group (``analyze.base``).
+
+OUTPUT_IS_FOLDER = N_("%(option)s: %(path)s is a folder; name the file to write.")
+OUTPUT_NO_FOLDER = N_("%(option)s: the folder %(folder)s does not exist.")
+OUTPUT_NOT_FOLDER = N_("%(option)s: %(folder)s is not a folder.")
+OUTPUT_DENIED = N_("%(option)s: no permission to write %(path)s.")
+OUTPUT_FULL = N_("%(option)s: no space left to write %(path)s.")
+OUTPUT_READ_ONLY = N_("%(option)s: %(path)s is on a read-only file system.")
+OUTPUT_FAILED = N_("%(option)s: cannot write %(path)s: %(reason)s")
+
+
+class OutputError(Exception):
+    """A file a command was told to write cannot be written: ``template`` (one of the
+    ``OUTPUT_*`` messages, naming the option) and its ``params``, translated where it is
+    printed."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        super().__init__(template % params)
+        self.template = template
+        self.params = params
+
+
+def _os_refusal(exc: OSError, option: str, path: Path) -> OutputError:
+    """``exc``, raised while writing ``path``, as the error naming ``option``."""
+    import errno
+
+    where = {"option": option, "path": str(path)}
+    if exc.errno == errno.EISDIR:
+        return OutputError(OUTPUT_IS_FOLDER, **where)
+    if exc.errno == errno.ENOENT:
+        return OutputError(OUTPUT_NO_FOLDER, option=option, folder=str(path.parent))
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return OutputError(OUTPUT_DENIED, **where)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return OutputError(OUTPUT_FULL, **where)
+    if exc.errno == errno.EROFS:
+        return OutputError(OUTPUT_READ_ONLY, **where)
+    return OutputError(OUTPUT_FAILED, **where, reason=exc.strerror or str(exc))
+
+
+def check_output(path: str | os.PathLike[str], option: str, *, make_folder: bool = False) -> None:
+    """Raise :class:`OutputError` naming ``option`` if ``path`` cannot be written: it is a
+    folder, its folder does not exist (with ``make_folder``, the folders that exist on the way
+    to it must be folders one may write in, as :func:`written` creates the rest) or cannot be
+    written in."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise OutputError(OUTPUT_IS_FOLDER, option=option, path=str(path))
+    folder = target.parent
+    if make_folder:
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+    if not folder.exists():
+        raise OutputError(OUTPUT_NO_FOLDER, option=option, folder=str(folder))
+    if not folder.is_dir():
+        raise OutputError(OUTPUT_NOT_FOLDER, option=option, folder=str(folder))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(OUTPUT_DENIED, option=option, path=str(path))
+
+
+@contextmanager
+def written(
+    path: str | os.PathLike[str], option: str, *, make_folder: bool = False
+) -> Iterator[Path]:
+    """A new, empty hidden file next to ``path`` for the block to write (by name: DuckDB's
+    ``COPY``, pandas' ``to_csv``); renamed onto ``path`` when the block ends, removed when it
+    fails. The name ends with ``path``'s own, so a writer that reads the compression from the
+    suffix (``.csv.gz``) reads the same one. Checked first (:func:`check_output`); the file
+    system's refusals (no permission, a full disk) are :class:`OutputError` naming ``option``."""
+    target = Path(path).expanduser()
+    check_output(target, option, make_folder=make_folder)
+    try:
+        if make_folder:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        for n in itertools.count():
+            tmp = target.with_name(f".{os.getpid()}-{n}.part-{target.name}")
+            try:  # created with the permissions any new file gets (0o666 less the umask)
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                break
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise _os_refusal(exc, option, target) from None
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+            import errno
+
+            # The disk filling up while writing, or the rename refused.
+            ours = exc.filename in (None, str(tmp), str(target))
+            if ours and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES,
+                                      errno.EPERM, errno.EROFS, errno.EISDIR):  # fmt: skip
+                raise _os_refusal(exc, option, target) from None
+        raise
+
+
+@contextmanager
+def output_file(
+    path: str | os.PathLike[str], option: str, mode: str = "w", **open_args: Any
+) -> Iterator[IO[Any]]:
+    """``path`` opened for writing (``open``'s ``mode`` and arguments) through :func:`written`:
+    the whole file or none of it."""
+    with written(path, option) as tmp, open(tmp, mode, **open_args) as fh:
+        yield fh

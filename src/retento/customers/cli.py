@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import typer
 
-from retento.core.cli_support import cli_actor, cli_session, console, err_console, friendly_errors
+from retento.core.cli_support import (
+    check_output,
+    cli_actor,
+    cli_session,
+    console,
+    err_console,
+    friendly_errors,
+    written,
+)
+from retento.core.errors import InvalidInput, Msg
 
 app = typer.Typer(
     help="Customers: search, merge, archive, restore, data export and erasure.",
@@ -16,6 +23,17 @@ app = typer.Typer(
 )
 
 AS_USER = typer.Option(None, "--as", help="Act as this user (default: first admin).")
+
+
+def _confirmed(session, actor, customer_ids: tuple[int, ...], yes: bool, refusal: Msg) -> None:
+    """Refuse (``refusal``, naming --yes) an action that cannot be undone unless ``--yes`` was
+    given; a customer that does not exist is said first, as the action would say it."""
+    from retento.customers.service import get_customer
+
+    for customer_id in customer_ids:
+        get_customer(session, customer_id, actor=actor)
+    if not yes:
+        raise InvalidInput(refusal)
 
 
 @app.command("archive")
@@ -52,18 +70,10 @@ def export_cmd(
     from retento.customers.privacy import write_export
 
     target = output.expanduser()
-    if target.is_dir():
-        err_console.print(f"[bold red]Error:[/] {target} is a directory; name the zip file.")
-        raise typer.Exit(1)
+    check_output(target, "--output")
     # Written next to the target and renamed at the end: no half-written zip if anything fails.
-    fd, tmp = tempfile.mkstemp(prefix=".retento-export-", suffix=".zip", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as fh, cli_session() as session:
-            counts = write_export(session, customer_id, fh, actor=cli_actor(session, as_user))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with written(target, "--output") as tmp, tmp.open("wb") as fh, cli_session() as session:
+        counts = write_export(session, customer_id, fh, actor=cli_actor(session, as_user))
     rows = sum(counts.values())
     console.print(
         f"Wrote {target}: {rows} records in {sum(1 for n in counts.values() if n)} sections."
@@ -83,16 +93,13 @@ def erase_cmd(
     """Anonymise a customer's personal data for good; financial records are kept."""
     from retento.customers.privacy import erase_customer
 
-    if not yes:
-        err_console.print(
-            f"[bold red]Error:[/] erasing customer {customer_id} cannot be undone; "
-            "add --yes to confirm."
-        )
-        raise typer.Exit(1)
     with cli_session() as session:
-        report = erase_customer(
-            session, customer_id, actor=cli_actor(session, as_user), reason=reason
+        actor = cli_actor(session, as_user)
+        refusal = Msg(
+            "Erasing customer %(id)s cannot be undone; add --yes to confirm.", id=customer_id
         )
+        _confirmed(session, actor, (customer_id,), yes, refusal)
+        report = erase_customer(session, customer_id, actor=actor, reason=reason)
     changed = ", ".join(f"{k} {v}" for k, v in report.counts.items() if v) or "nothing else"
     console.print(f"Customer {customer_id} erased and archived. Changed: {changed}.")
 
@@ -107,14 +114,13 @@ def purge_cmd(
     """Delete a customer entered by mistake; refused while it has orders or complaints."""
     from retento.customers.service import purge_customer
 
-    if not yes:
-        err_console.print(
-            f"[bold red]Error:[/] deleting customer {customer_id} cannot be undone; "
-            "add --yes to confirm."
-        )
-        raise typer.Exit(1)
     with cli_session() as session:
-        purge_customer(session, customer_id, actor=cli_actor(session, as_user))
+        actor = cli_actor(session, as_user)
+        refusal = Msg(
+            "Deleting customer %(id)s cannot be undone; add --yes to confirm.", id=customer_id
+        )
+        _confirmed(session, actor, (customer_id,), yes, refusal)
+        purge_customer(session, customer_id, actor=actor)
     console.print(f"Customer {customer_id} deleted.")
 
 
@@ -155,16 +161,16 @@ def merge_cmd(
     """Merge a duplicate customer into another (orders, complaints, surveys, points, ...)."""
     from retento.customers.merge import merge_customers
 
-    if not yes:
-        err_console.print(
-            f"[bold red]Error:[/] merging customer {duplicate_id} into {survivor_id} cannot be "
-            "undone; add --yes to confirm."
-        )
-        raise typer.Exit(1)
     with cli_session() as session:
-        _, moved = merge_customers(
-            session, survivor_id, duplicate_id, actor=cli_actor(session, as_user)
+        actor = cli_actor(session, as_user)
+        refusal = Msg(
+            "Merging customer %(duplicate)s into %(survivor)s cannot be undone; add --yes to "
+            "confirm.",
+            duplicate=duplicate_id,
+            survivor=survivor_id,
         )
+        _confirmed(session, actor, (survivor_id, duplicate_id), yes, refusal)
+        _, moved = merge_customers(session, survivor_id, duplicate_id, actor=actor)
     done = ", ".join(f"{k} {v}" for k, v in sorted(moved.items()) if v) or "nothing"
     console.print(f"Customer {duplicate_id} merged into {survivor_id} and archived. Moved: {done}.")
 

@@ -10,11 +10,13 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from retento.core.cli_support import (
+    check_output,
     cli_actor,
     cli_session,
     console,
     err_console,
     friendly_errors,
+    output_file,
     register_reason_reader,
 )
 from retento.core.errors import InvalidInput, Msg
@@ -84,6 +86,8 @@ def import_cmd(
     if not file.is_file():
         raise InvalidInput(Msg("File %(file)s does not exist.", file=file), field="file")
     rejects_path = (rejects or service.default_rejects_path(file)) if skip_invalid else None
+    if rejects_path is not None:
+        check_output(rejects_path, "--rejects")
     with cli_session() as session, _progress() as bar:
         actor = cli_actor(session, as_user)
         task = bar.add_task("reading", total=1.0)
@@ -284,14 +288,13 @@ def export_cmd(
         "status": status, "channel": channel, "stage": stage, "direction": direction,
         "outcome": outcome, "since": since, "until": until,
     }  # fmt: skip
+    check_output(output, "--output")
     rows = 0
     with cli_session() as session:
         actor = cli_actor(session, as_user)
         filters = export_filters(session, entity, opts)
-        tmp = output.with_name(output.name + ".part")
-        with tmp.open("w", encoding="utf-8", newline="") as fh:
+        with output_file(output, "--output", encoding="utf-8", newline="") as fh:
             for chunk in service.export_csv(session, entity, actor=actor, filters=filters):
                 fh.write(chunk)
                 rows += chunk.count("\r\n")
-        tmp.replace(output)
     console.print(f"Exported {max(rows - 1, 0)} {entity} row(s) to {output}.")

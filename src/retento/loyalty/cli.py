@@ -7,7 +7,15 @@ from pathlib import Path
 
 import typer
 
-from retento.core.cli_support import cli_actor, cli_session, console, err_console, friendly_errors
+from retento.core.cli_support import (
+    check_output,
+    cli_actor,
+    cli_session,
+    console,
+    err_console,
+    friendly_errors,
+    output_file,
+)
 
 app = typer.Typer(help="Loyalty programme: points ledger, tiers, rewards.", no_args_is_help=True)
 
@@ -131,7 +139,9 @@ def redeem(
         console.print(f"Redemption {r.id}: {r.points} points (journal {r.journal_id}).")
 
 
-@app.command("adjust")
+# A negative POINTS (a debit) is a value, not an unknown option "-9" (Click's documented way:
+# unknown options are passed on as arguments; a real typo still fails, as an extra argument).
+@app.command("adjust", context_settings={"ignore_unknown_options": True})
 @friendly_errors
 def adjust(
     customer_id: int,
@@ -184,7 +194,8 @@ def export(
             rows += len(batch)
             yield batch
 
-    with cli_session() as session, out.open("w", encoding="utf-8", newline="") as fh:
+    check_output(out, "--out")
+    with cli_session() as session, output_file(out, "--out", encoding="utf-8", newline="") as fh:
         batches = reports.EXPORTS[what](session, cli_actor(session, as_user))
         for chunk in csv_chunks(counted(batches)):
             fh.write(chunk)
@@ -241,9 +252,10 @@ def export_members(
     """Export the members (re-importable with import-members) as CSV or XLSX."""
     from retento.loyalty.members_io import export_members as run
 
+    check_output(out, "--out")
     with cli_session() as session:
         _ctype, _name, chunks = run(session, actor=cli_actor(session, as_user), fmt=fmt)
-        with out.open("wb") as fh:
+        with output_file(out, "--out", "wb") as fh:
             for chunk in chunks:
                 fh.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
     console.print(f"Wrote {out}.")

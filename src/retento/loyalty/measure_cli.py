@@ -10,7 +10,14 @@ from pathlib import Path
 
 import typer
 
-from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
+from retento.core.cli_support import (
+    check_output,
+    cli_actor,
+    cli_session,
+    console,
+    friendly_errors,
+    output_file,
+)
 
 
 @friendly_errors
@@ -46,6 +53,8 @@ def measure(
     from retento.loyalty import measure_store as store
 
     parsed = m.parse_weights(weights)
+    if output is not None:
+        check_output(output, "--output")
     when = None
     if as_of is not None:
         if not store_run:
@@ -91,5 +100,6 @@ def measure(
     if stats["index_mean"] is not None:
         console.print(f"Mean loyalty index: {stats['index_mean']:.1f} / 100")
     if output is not None:
-        output.write_text(m.csv_text(frame), encoding="utf-8")
+        with output_file(output, "--output", encoding="utf-8") as fh:
+            fh.write(m.csv_text(frame))
         console.print(f"{len(frame)} rows written to {output}.")

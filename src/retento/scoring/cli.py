@@ -7,9 +7,26 @@ from datetime import datetime
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
-from retento.core.errors import InvalidInput
+from retento.core.cli_support import (
+    cli_actor,
+    cli_session,
+    console,
+    friendly_errors,
+    invalid_options,
+)
+from retento.core.errors import InvalidInput, Msg, param
 from retento.scoring.schemas import ScoreRunCreate
+from retento.web.i18n import N_
+
+# The options as `retento score` spells them, with the run form's labels (the value page).
+OPTIONS = {
+    "model": ("--model", N_("Model")),
+    "as_of": ("--as-of", N_("Score as of")),
+    "horizon_weeks": ("--horizon-weeks", N_("Horizon")),
+    "discount_rate": ("--discount-rate", N_("Discount rate")),
+    "holdout_weeks": ("--holdout-weeks", N_("Holdout weeks")),
+    "churn_horizon_days": ("--churn-horizon-days", N_("Churn horizon (days)")),
+}
 
 
 @friendly_errors
@@ -37,21 +54,27 @@ def score(
     from retento.scoring import service
 
     try:
+        when = datetime.fromisoformat(as_of) if as_of else None
+    except ValueError:  # "day is out of range for month": said as the run form says it
+        raise InvalidInput(
+            Msg(
+                "%(field)s: %(message)s",
+                field=param(*OPTIONS["as_of"]),
+                message=Msg("Enter a date and time."),
+            )
+        ) from None
+    try:
         data = ScoreRunCreate(
             model=model,
-            as_of=datetime.fromisoformat(as_of) if as_of else None,
+            as_of=when,
             horizon_weeks=horizon_weeks,
             discount_rate=discount_rate,
             holdout_weeks=holdout_weeks,
             churn_horizon_days=churn_horizon_days,
             churn=churn,
         )
-    except (ValidationError, ValueError) as exc:
-        raise InvalidInput(
-            str(exc).splitlines()[0]
-            if not isinstance(exc, ValidationError)
-            else f"{exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}"
-        ) from exc
+    except ValidationError as exc:
+        raise invalid_options(exc, ScoreRunCreate, OPTIONS) from None
     with (
         cli_session() as session,
         Progress(

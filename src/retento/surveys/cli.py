@@ -8,7 +8,14 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
+from retento.core.cli_support import (
+    check_output,
+    cli_actor,
+    cli_session,
+    console,
+    friendly_errors,
+    output_file,
+)
 from retento.core.errors import InvalidInput, Msg, RetentoError
 
 app = typer.Typer(help="Satisfaction surveys.", no_args_is_help=True)
@@ -109,6 +116,8 @@ def distribute_cmd(
     from retento.surveys.link_lists import link_rows, links_csv
     from retento.surveys.schemas import DistributionCreate
 
+    if links is not None:
+        check_output(links, "--links")  # before anything is sent
     try:
         data = DistributionCreate(
             channel=channel,
@@ -167,7 +176,8 @@ def distribute_cmd(
         if rows is None:
             console.print("No links written: the distribution is not done yet.")
         else:
-            links.write_text(links_csv(rows), encoding="utf-8")
+            with output_file(links, "--links", encoding="utf-8") as fh:
+                fh.write(links_csv(rows))
             console.print(f"Wrote {len(rows)} link(s) to {links}.")
 
 
@@ -221,11 +231,13 @@ def export_cmd(
         raise InvalidInput("--output must end in .csv or .xlsx.", field="output")
     if labels not in (None, "en", "zh_CN"):
         raise InvalidInput("--labels must be en or zh_CN.", field="labels")
+    check_output(output, "--output")
     with cli_session() as session:
         data = export_bytes(
             session, survey, actor=cli_actor(session, as_user), fmt=fmt, labels=labels
         )
-    output.write_bytes(data)
+    with output_file(output, "--output", "wb") as fh:
+        fh.write(data)
     console.print(f"Wrote {output} ({len(data):,} bytes).")
 
 
