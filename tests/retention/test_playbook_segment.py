@@ -155,7 +155,7 @@ def test_editor_offers_the_saved_clusters_in_both_languages(web, db, users):
     assert f'value="{seg.id}:0"' in form.text and "Spring segments › Bargain hunters" in form.text
     web.post("/locale", {"lang": "zh_CN", "next": "/"})
     zh = web.get("/retention/playbooks/new")
-    assert "仅限细分群体中的客户" in zh.text and "Spring segments › 精打细算型" in zh.text
+    assert "仅限某一分群中的客户" in zh.text and "Spring segments › 精打细算型" in zh.text
     web.post("/locale", {"lang": "en", "next": "/"})
     r = web.post(
         "/retention/playbooks/new",
