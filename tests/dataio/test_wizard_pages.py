@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -110,6 +111,11 @@ def test_broken_orders_all_or_nothing_writes_nothing_then_fixed_file_imports(man
     job = walk_to_check(manager, "orders", "broken.csv", BROKEN_ORDERS.encode())
     check = manager.get(f"/imports/{job}")
     text = check.text
+    # With invalid rows the user chooses (it was preset to skipping them); without a choice the
+    # run is refused, nothing written.
+    radios = re.findall(r'<input type="radio" name="mode"[^>]*>', text)
+    assert len(radios) == 2 and all("required" in r and "checked" not in r for r in radios)
+    assert manager.post(f"/imports/{job}/run", {}).status_code == 422
     assert 'id="count-rows">4<' in text and 'id="count-rejected">2<' in text
     # Errors by line and column, in the importer's words.
     assert "&#39;x&#39; is not a whole number" in text
