@@ -355,3 +355,45 @@ def test_a_delete_first_makes_the_playbook_save_fail(live_pg):
     assert outcome[0].field == "segment" and "does not exist" in outcome[0].message
     with live_pg.session() as s:
         assert s.get(RetentionPlaybook, pb_id).segment_id is None
+
+
+def test_a_distribution_recorded_first_holds_the_segment(live_pg):
+    """A survey distribution to the segment, recorded while the segment is being deleted: its
+    check holds the segment (FOR KEY SHARE), so the delete waits, then sees the queued
+    distribution and refuses; the distribution's audience still exists when the worker runs."""
+    from retento.surveys.distributions import start_distribution
+    from retento.surveys.schemas import DistributionCreate, SegmentIn
+
+    seg_id, _pb_id, manager_id, analyst_id = _live_setup(live_pg)
+    with live_pg.session() as s:
+        survey = Survey(name="NPS", status="active", created_by_id=manager_id)
+        s.add(survey)
+        s.commit()
+        survey_id = survey.id
+    sender = live_pg.session()
+    data = DistributionCreate(segment=SegmentIn(kind="insight", value=f"{seg_id}:0"))
+    dist = start_distribution(sender, survey_id, data, actor=sender.get(User, manager_id))
+    outcome: list = []
+
+    def delete() -> None:
+        with live_pg.session() as s:
+            try:
+                svc.delete_segment(s, seg_id, actor=s.get(User, analyst_id))
+                s.commit()
+                outcome.append("deleted")
+            except Conflict as exc:
+                s.rollback()
+                outcome.append(exc)
+
+    t = threading.Thread(target=delete)
+    t.start()
+    t.join(1.0)
+    assert t.is_alive() and outcome == []  # waiting for the distribution's transaction
+    sender.commit()
+    dist_id = dist.id
+    sender.close()
+    t.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], Conflict), outcome
+    assert outcome[0].extensions["survey_distributions"] == [dist_id]
+    with live_pg.session() as s:
+        assert s.get(InsightSegment, seg_id) is not None

@@ -96,7 +96,8 @@ def segment_select(session: Session, segment: SegmentIn) -> Select | list[int]:
         chosen = segments_service.parse_filter(segment.value, field="segment.value")
         if chosen is None:
             raise InvalidInput("Choose a saved segment.", field="segment.value")
-        segments_service.check_filter(session, chosen, field="segment.value")
+        # hold: a delete of the segment meanwhile waits, then sees this distribution (refused)
+        segments_service.check_filter(session, chosen, field="segment.value", hold=True)
         stmt = segments_service.members_select(chosen)
     else:
         wanted = sorted(set(segment.customer_ids or []))
