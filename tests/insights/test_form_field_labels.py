@@ -117,3 +117,19 @@ def test_a_malformed_run_id_names_an_insight_run_not_a_scoring_run(web, users, l
         assert r.status_code == 404
         text = html.unescape(r.text)
         assert thing in text and "评分运行" not in text and "Scoring run" not in text
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("en", "The feature Days since the last order is required."),
+        ("zh_CN", "特征 距最近订单天数 为必选项。"),
+    ],
+)
+def test_unticking_every_feature_names_the_required_one(web, users, lang, said):
+    """With every box unticked the form ran on all features (an empty list read as "not
+    given"); it now names the first required feature by its label."""
+    _speak(web, "analyst", lang)
+    r = web.post("/insights/segments/run", {"k": "3"})
+    assert r.status_code == 422
+    assert _field_errors(r.text)["features"] == said

@@ -39,6 +39,7 @@ from retento.core.errors import (
     Msg,
     Named,
     NotFound,
+    Term,
     choice_error,
     param,
     range_error,
@@ -50,6 +51,7 @@ from retento.insights.models import InsightRun, InsightSegment, InsightSegmentMe
 from retento.scoring.consent import profiled_condition, profiled_sql
 from retento.scoring.models import CustomerScore, ScoreRun
 from retento.web.i18n import N_, join_list
+from retento.web.labels import label_msgid
 
 KIND = "segments"
 METHODS = ("kmeans", "gmm")
@@ -108,7 +110,10 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
                     other=param(*largest),
                 ),
             ).refuse()
-    features = list(params.get("features") or SEGMENT_FEATURES)
+    # Not given (the API's default): all of them; given, even empty (the form with every box
+    # unticked), exactly those, so the required ones are named rather than silently added.
+    given = params.get("features")
+    features = list(SEGMENT_FEATURES if given is None else given)
     unknown = [f for f in features if f not in SEGMENT_FEATURES]
     if unknown:
         raise InvalidInput(
@@ -122,7 +127,11 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
     missing = [f for f in REQUIRED if f not in features]
     if missing:
         raise InvalidInput(
-            Msg("The feature %(feature)s is required.", feature=repr(missing[0])), field="features"
+            Msg(
+                "The feature %(feature)s is required.",
+                feature=Term(missing[0], label_msgid("insight_feature", missing[0])),
+            ),
+            field="features",
         )
     seed = int(params.get("seed", 0))
     return {
