@@ -215,7 +215,7 @@ def test_a_zip_that_is_not_a_workbook_is_a_clear_422():
     with pytest.raises(InvalidInput) as info:
         open_table(buf.getvalue(), "fake.xlsx")
     assert info.value.field == "file"
-    assert "not a readable XLSX" in info.value.message
+    assert "is not an Excel workbook (.xlsx): it is a zip archive" in info.value.message
 
 
 # --- CSV ---------------------------------------------------------------------------------------

@@ -104,8 +104,8 @@ def test_an_unreadable_workbook_is_refused_in_the_reader_s_language(client, db, 
     web = _as(client, db, users, "manager", zh)
     r = upload(web, "products", "prices.xlsx", b"PK\x03\x04 not really a workbook")
     assert r.status_code == 422
-    assert ("prices.xlsx 不是可读取的 XLSX 工作簿：" in r.text) == zh
-    assert ("prices.xlsx is not a readable XLSX workbook: " in r.text) == (not zh)
+    assert ("prices.xlsx 不是 Excel 工作簿（.xlsx）" in r.text) == zh
+    assert ("prices.xlsx is not an Excel workbook (.xlsx)" in r.text) == (not zh)
 
 
 def test_an_unclosed_quote_found_by_the_check_is_explained_in_chinese(client, db, users):

@@ -23,13 +23,21 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
-from retento.core.errors import FieldError, InvalidInput, Msg
+from retento.core.errors import FieldError, InvalidInput, Msg, Term
 from retento.customers.field_values import definitions, key_problem
 from retento.dataio.bulk import insert_rows, paused_gc
 from retento.dataio.headers import CUSTOM, custom_field_names, custom_field_of, header_fields
 from retento.dataio.mapping import Converter, Mapping
+from retento.dataio.messages import FORMULA_PROBLEM, as_msg
 from retento.dataio.readers import Table
-from retento.dataio.schemas import COLUMNS, IGNORED, MAX_FIELD, ImportReport, RowError
+from retento.dataio.schemas import (
+    COLUMNS,
+    ENTITY_LABELS,
+    IGNORED,
+    MAX_FIELD,
+    ImportReport,
+    RowError,
+)
 
 Progress = Callable[[str, float, float], None]
 CHUNK = 20_000
@@ -190,7 +198,7 @@ class ImporterBase:
                 Msg(
                     "%(name)s: the header lacks required columns for %(entity)s.",
                     name=self.table.name,
-                    entity=self.entity,
+                    entity=Term(self.entity, ENTITY_LABELS[self.entity]),
                 ),
                 field=errors[0].field,
                 errors=errors + bad_keys,
@@ -203,6 +211,10 @@ class ImporterBase:
                 errors=bad_keys if len(bad_keys) > 1 else [],
             )
         self.ncols = len(self.table.header)
+        # The column index of each column read, by its header: where an XLSX formula cell that
+        # has no saved value is (``_formula_problems``).
+        self.read_at = {self.source[t]: i for t, i in self.idx.items()}
+        self.read_at.update({self.custom_source[k]: i for k, i in self.custom_idx.items()})
 
     def _custom_field_names(self) -> dict[str, str]:
         """Header (case-folded) → key of each custom field definition (``headers``)."""
@@ -245,7 +257,30 @@ class ImporterBase:
                     )
         return cells
 
+    def _formula_problems(self, line: int) -> list[RowProblem]:
+        """The columns read whose cell on ``line`` is an XLSX formula without a saved value
+        (``Table.uncalculated``): read as empty, so the row is refused rather than imported
+        without the value (an optional column) or said to be empty (a required one)."""
+        at = self.table.uncalculated.get(line)
+        if not at:
+            return []
+        return [RowProblem(col, FORMULA_PROBLEM) for col, i in self.read_at.items() if i in at]
+
     def _bad(self, line: int, cells: list[str], problems: list[RowProblem]) -> None:
+        at = self.table.uncalculated.get(line)
+        if at:
+            # A problem with a formula cell that has no saved value is that: said once a column.
+            said: set[str | None] = set()
+            kept = []
+            for p in problems:
+                if self.read_at.get(p.column) in at:  # type: ignore[arg-type]
+                    p = RowProblem(p.column, FORMULA_PROBLEM)
+                if p.message == FORMULA_PROBLEM:
+                    if p.column in said:
+                        continue
+                    said.add(p.column)
+                kept.append(p)
+            problems = kept
         for p in problems:
             self.errors.append(FieldError(p.column, p.message, row=line))
         self.rejects.append((line, cells, tuple((p.column, str(p.message)) for p in problems)))
@@ -306,6 +341,9 @@ class ImporterBase:
             self.report.rows += 1
             try:
                 cells = self._shape(cells)
+                if formulas := self._formula_problems(line):
+                    self._bad(line, cells, formulas)
+                    continue
                 ext = self._text(cells, "external_id")
                 if ext is None:
                     raise RowProblem(self.col("external_id"), "is empty")
@@ -327,7 +365,8 @@ class ImporterBase:
                     table=self.table.name,
                     line=first.row,
                     field=first.field or "row",
-                    message=first.message,
+                    # A row reason of a known shape in the reader's language (dataio.messages).
+                    message=as_msg(first.message),
                 ),
                 field=first.field,
                 errors=self.errors[:MAX_REPORTED],

@@ -102,6 +102,7 @@ class OrdersImport(ImporterBase):
             )
             if i is not None
         ]
+        uncalculated = self.table.uncalculated
         n = 0
         for line, cells in self._rows():
             n += 1
@@ -189,6 +190,8 @@ class OrdersImport(ImporterBase):
                                 f"same order ('{raw.strip()[:40]}')",
                             )
                         )
+            if uncalculated and line in uncalculated:  # XLSX formulas without a saved value
+                problems.extend(self._formula_problems(line))
             cur.last = line
             if i_odisc is not None:
                 raw = cells[i_odisc].strip()

@@ -8,11 +8,20 @@ unknown shape is shown as it is (still naming its row and column).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
+from retento.core.errors import Msg
 from retento.core.money import COMMA_DECIMAL, COMMA_MISPLACED
 from retento.customers.field_values import KEY_RULE
 from retento.web.i18n import N_, Shapes, message_shapes, translate_shaped
+
+# An XLSX cell holding a formula whose value was never calculated and saved (``readers``): read
+# as an empty cell, so any problem the importer finds with it is said this way instead.
+FORMULA_PROBLEM = N_(
+    "holds a formula without a saved value (open and save the file in Excel, or paste the "
+    "values instead of the formula)"
+)
 
 # (pattern, msgid); the msgid's %(x)s placeholders are the pattern's named groups.
 PATTERNS: Shapes = message_shapes(
@@ -124,7 +133,15 @@ PATTERNS: Shapes = message_shapes(
             N_("order '%(v)s' is cancelled and cannot be reopened; import it as a new order"),
         ),
         (
-            r"^required column '(?P<v>[^']*)' is missing.*; the header has: (?P<h>.*)$",
+            r"^required column '(?P<v>[^']*)' is missing \(mapped from '(?P<m>.*)', which is not "
+            r"in the header\); the header has: (?P<h>.*)$",
+            N_(
+                "required column '%(v)s' is missing (mapped from '%(m)s', which is not in the "
+                "header); the header has: %(h)s"
+            ),
+        ),
+        (
+            r"^required column '(?P<v>[^']*)' is missing; the header has: (?P<h>.*)$",
             N_("required column '%(v)s' is missing; the header has: %(h)s"),
         ),
         (
@@ -151,6 +168,73 @@ PATTERNS: Shapes = message_shapes(
                 'close the quote (write a quote inside a value as two quotes: "")'
             ),
         ),
+        # Dates outside the accepted range (core.validation.check_day; service_errors.po).
+        (
+            r"^date must be between (?P<low>\S+) and (?P<top>\S+)$",
+            N_("date must be between %(low)s and %(top)s"),
+        ),
+        (
+            r"^timestamp must be between (?P<low>\S+) and (?P<top>\S+)$",
+            N_("timestamp must be between %(low)s and %(top)s"),
+        ),
+        (r"^is longer than (?P<n>\d+) characters$", N_("is longer than %(n)s characters")),
+        (
+            r'^must be a JSON object like \{"size": "L"\}$',
+            N_('must be a JSON object like {"size": "L"}'),
+        ),
+        (
+            r"^tag '(?P<v>.*)…' is longer than (?P<n>\d+) characters$",
+            N_("tag '%(v)s…' is longer than %(n)s characters"),
+        ),
+        # The custom_fields column over its limits (core.limits, the part after "field: ").
+        (
+            r"^at most (?P<max>\d+) keys are allowed \((?P<n>\d+) given\)\.$",
+            N_("at most %(max)s keys are allowed (%(n)s given)."),
+        ),
+        (
+            r"^nested deeper than (?P<max>\d+) levels \(at (?P<at>.*)\)\.$",
+            N_("nested deeper than %(max)s levels (at %(at)s)."),
+        ),
+        (
+            r"^nested deeper than (?P<max>\d+) levels\.$",
+            N_("nested deeper than %(max)s levels."),
+        ),
+        (
+            r"^(?P<size>.+) of JSON; the limit is (?P<limit>.+)\.$",
+            N_("%(size)s of JSON; the limit is %(limit)s."),
+        ),
+        # A custom field's value not of its type (customers.field_values.convert;
+        # customer_fields.po).
+        (r"^At most (?P<max>\d+) characters\.$", N_("At most %(max)s characters.")),
+        (r"^Must be text\.$", N_("Must be text.")),
+        (r"^Must be a number, like 12\.50\.$", N_("Must be a number, like 12.50.")),
+        (r"^Must be a date like 2026-12-31\.$", N_("Must be a date like 2026-12-31.")),
+        (r"^Must be yes or no\.$", N_("Must be yes or no.")),
+        (
+            r"^This field is retired: its value can be kept or removed only\.$",
+            N_("This field is retired: its value can be kept or removed only."),
+        ),
+        # Orders whose lines do not agree (dataio.import_orders).
+        (
+            r"^order '(?P<v>.*)' already appeared on lines (?P<a>\d+)–(?P<b>\d+); an order's "
+            r"lines must be together \(is the order duplicated\?\)$",
+            N_(
+                "order '%(v)s' already appeared on lines %(a)s–%(b)s; an order's lines must be "
+                "together (is the order duplicated?)"
+            ),
+        ),
+        (
+            r"^'(?P<v>.*)' differs from the order discount given earlier for this order "
+            r"\('(?P<w>.*)'\)$",
+            N_("'%(v)s' differs from the order discount given earlier for this order ('%(w)s')"),
+        ),
+        (
+            r"^line (?P<n>\d+) of order '(?P<v>.*)' already appears on line (?P<m>\d+) of this "
+            r"file$",
+            N_("line %(n)s of order '%(v)s' already appears on line %(m)s of this file"),
+        ),
+        # An XLSX cell whose formula was never calculated (readers.UNCALCULATED).
+        (r"^" + re.escape(FORMULA_PROBLEM) + r"$", FORMULA_PROBLEM),
         (r"^The file is empty\.$", N_("The file is empty.")),
         (r"^The worksheet is empty\.$", N_("The worksheet is empty.")),
         (
@@ -167,3 +251,16 @@ PATTERNS: Shapes = message_shapes(
 def translate(message: str, gettext: Callable[[str], str]) -> str:
     """``message`` in the language of ``gettext`` when its shape is known, else unchanged."""
     return translate_shaped(PATTERNS, message, gettext)
+
+
+def as_msg(message: str) -> str:
+    """``message`` as a ``core.errors.Msg`` of its known shape (its msgid and values), so that it
+    is translated where a ``Msg`` is (a value inside another ``Msg``: the CLI's "first: line 2,
+    external_id: …"); a ``Msg`` or a message of an unknown shape is returned as it is."""
+    if isinstance(message, Msg):
+        return message
+    for pattern, msgid in PATTERNS:
+        m = pattern.match(message)
+        if m:
+            return Msg(msgid, **m.groupdict())
+    return message

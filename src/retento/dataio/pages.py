@@ -21,7 +21,7 @@ from retento.core.validation import DbId
 from retento.dataio import service, wizard
 from retento.dataio.messages import translate
 from retento.dataio.models import ImportJob
-from retento.dataio.schemas import COLUMNS, ENTITIES
+from retento.dataio.schemas import COLUMNS, ENTITIES, ENTITY_LABELS
 from retento.dataio.wizard_custom import typed_target, undefined_targets
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
@@ -45,13 +45,6 @@ router = page_router()
 
 register_nav(NavItem("imports", N_("Import"), "/imports", "data:import", 85, "more"))
 
-ENTITY_LABELS = {
-    "customers": N_("Customers"),
-    "products": N_("Products"),
-    "orders": N_("Orders"),
-    "touchpoints": N_("Touchpoints"),
-    "complaints": N_("Complaints"),
-}
 ENCODINGS = (
     ("", N_("UTF-8 (also with BOM)")),
     ("gb18030", "GB18030 / GBK"),

@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,6 +25,31 @@ from retento.web.i18n import N_
 csv.field_size_limit(max(MAX_FIELD * 10, 1_000_000))
 
 XLSX_MAGIC = b"PK\x03\x04"
+# A Compound File (OLE2): an Excel 97-2003 workbook (.xls), or an encrypted (password) .xlsx.
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+# Why a file named or looking like a workbook cannot be read, in words rather than the library's
+# exception text ("File is not a zip file", "There is no item named 'xl/workbook.xml' …").
+NOT_A_WORKBOOK = N_(
+    "%(name)s is not an Excel workbook (.xlsx): its content is of another kind (a CSV file "
+    "renamed to .xlsx, or a damaged copy?). Save it from Excel as an Excel workbook (.xlsx), or "
+    "import it as CSV."
+)
+OLD_OR_LOCKED_WORKBOOK = N_(
+    "%(name)s is an Excel 97-2003 workbook (.xls) or a password-protected workbook, which "
+    "cannot be read. Save it from Excel as an Excel workbook (.xlsx) without a password, or as "
+    "CSV."
+)
+NOT_A_WORKBOOK_ARCHIVE = N_(
+    "%(name)s is not an Excel workbook (.xlsx): it is a zip archive without a workbook's parts "
+    "(another kind of document renamed to .xlsx, or a damaged copy?). Save it from Excel as an "
+    "Excel workbook (.xlsx), or import it as CSV."
+)
+DAMAGED_WORKBOOK = N_(
+    "%(name)s is damaged and cannot be read as an Excel workbook (.xlsx). Open it in Excel and "
+    "save it again, or import it as CSV."
+)
+NO_WORKSHEET = N_("%(name)s has no worksheet.")
 
 
 @dataclass
@@ -37,6 +63,9 @@ class Table:
     position: Callable[[], int] = field(default=lambda: 0)
     kind: str = "csv"
     release: Callable[[], None] = field(default=lambda: None)
+    # XLSX: line → the column indexes whose cell holds a formula without a saved value (read as
+    # empty; the importer says so instead: ``messages.FORMULA_PROBLEM``). Filled while reading.
+    uncalculated: dict[int, set[int]] = field(default_factory=dict)
 
     def close(self) -> None:
         """Let go of the file (closed if this module opened it); safe to call twice."""
@@ -245,8 +274,24 @@ def read_csv(
     return Table(name, header, rows(), size, lambda: fh.tell() - start_pos, "csv", release)
 
 
+class _Uncalculated:
+    """The value read for a formula cell without a saved value (``<f>`` but no ``<v>``): what
+    Excel writes is calculated and saved with it; a file written by a program (or saved with
+    manual calculation) may carry only the formula."""
+
+    def __str__(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return "UNCALCULATED"
+
+
+UNCALCULATED = _Uncalculated()
+MAX_UNCALCULATED = 100_000  # rows whose formula cells are remembered (the rest read as empty)
+
+
 def _cell(value: object) -> str:
-    if value is None:
+    if value is None or value is UNCALCULATED:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
@@ -294,13 +339,15 @@ def check_xlsx_archive(fh: BinaryIO, name: str, limits: Limits | None = None) ->
     """Refuse a zip bomb before openpyxl inflates anything: the sizes the zip directory declares
     bound what ``zipfile`` will ever return, so they are checked first (413, field ``file``)."""
     limits = limits or current_limits()
+    start = fh.tell()
+    magic = fh.read(len(OLE2_MAGIC))
+    fh.seek(start)
+    if magic == OLE2_MAGIC:
+        raise InvalidInput(Msg(OLD_OR_LOCKED_WORKBOOK, name=name), field="file")
     try:
         zf = zipfile.ZipFile(fh)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
-        raise InvalidInput(
-            Msg("%(name)s is not a readable XLSX workbook: %(error)s.", name=name, error=str(exc)),
-            field="file",
-        ) from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
+        raise InvalidInput(Msg(NOT_A_WORKBOOK, name=name), field="file") from None
     infos = zf.infolist()
     if len(infos) > limits.xlsx_entries:
         raise _too_large(
@@ -359,13 +406,69 @@ def open_xlsx(source: bytes | BinaryIO, name: str) -> Any:
     fh.seek(start)
     try:
         wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
-        ws = wb.worksheets[0]
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise InvalidInput(
-            Msg("%(name)s is not a readable XLSX workbook: %(error)s.", name=name, error=str(exc)),
-            field="file",
-        ) from None
-    return wb, ws
+    except KeyError:  # a part every workbook has is missing ("There is no item named …")
+        raise InvalidInput(Msg(NOT_A_WORKBOOK_ARCHIVE, name=name), field="file") from None
+    except Exception:  # noqa: BLE001 - openpyxl raises many kinds for a damaged file
+        raise InvalidInput(Msg(DAMAGED_WORKBOOK, name=name), field="file") from None
+    if not wb.worksheets:
+        wb.close()
+        raise InvalidInput(Msg(NO_WORKSHEET, name=name), field="file")
+    return wb, wb.worksheets[0]
+
+
+@cache
+def _formula_aware_parser() -> type:
+    """openpyxl's worksheet parser, reading a formula cell without a saved value as
+    ``UNCALCULATED`` rather than as empty (``None``, like a blank cell): a formula with no
+    ``<v>``, or an empty one (as openpyxl writes formulas), unless its saved result is text
+    (``t="str"``: a formula that gave "" was calculated)."""
+    from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+
+    class Parser(WorkSheetParser):
+        def parse_cell(self, element: Any) -> dict[str, Any]:
+            cell = super().parse_cell(element)
+            if (
+                cell["value"] is None
+                and element.get("t") != "str"
+                and element.find(FORMULA_TAG) is not None
+            ):
+                cell["value"] = UNCALCULATED
+            return cell
+
+    return Parser
+
+
+def _sheet_values(ws: Any, width: int, name: str) -> Iterator[tuple[Any, ...]]:
+    """The rows of a read-only worksheet as value tuples of ``width`` (a missing row is all
+    ``None``), as ``ws.iter_rows(values_only=True, max_col=width)`` after
+    ``reset_dimensions`` gives them, but with formula cells lacking a saved value read as
+    ``UNCALCULATED``. A sheet that breaks off (damaged XML or zip data) is refused in words."""
+    if not (hasattr(ws, "_get_source") and hasattr(ws, "_get_row")):
+        yield from ws.iter_rows(values_only=True, max_col=width)  # not openpyxl's read-only sheet
+        return
+    parent = ws.parent
+    empty = (None,) * width
+    counter = 1
+    try:
+        with ws._get_source() as src:
+            parser = _formula_aware_parser()(
+                src,
+                ws._shared_strings,
+                data_only=True,
+                epoch=parent.epoch,
+                date_formats=parent._date_formats,
+                timedelta_formats=parent._timedelta_formats,
+            )
+            for idx, row in parser.parse():
+                while counter < idx:
+                    counter += 1
+                    yield empty
+                counter += 1
+                yield ws._get_row(row, 1, width, True)
+    except InvalidInput:
+        raise
+    except Exception:  # noqa: BLE001 - XML or zip errors of a damaged sheet
+        raise InvalidInput(Msg(DAMAGED_WORKBOOK, name=name), field="file") from None
 
 
 def xlsx_rows(ws: Any, name: str) -> Iterator[tuple[int, tuple[Any, ...]]]:
@@ -381,7 +484,7 @@ def xlsx_rows(ws: Any, name: str) -> Iterator[tuple[int, tuple[Any, ...]]]:
     # One column more than allowed, so a value there can be noticed and refused.
     width = declared if declared and declared <= max_cols else max_cols + 1
     ws.reset_dimensions()
-    for no, values in enumerate(ws.iter_rows(values_only=True, max_col=width), 1):
+    for no, values in enumerate(_sheet_values(ws, width, name), 1):
         if no > max_rows:
             raise _too_large(
                 N_(
@@ -442,13 +545,17 @@ def read_xlsx(source: bytes | BinaryIO, name: str, owned: bool = False) -> Table
     while header and not header[-1]:
         header.pop()
     state = {"row": 1}
+    uncalculated: dict[int, set[int]] = {}
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         try:
             for no, values in it:
                 state["row"] = no
                 cells = [_cell(v) for v in values]
-                if not any(c.strip() for c in cells):
+                if UNCALCULATED in values:
+                    if len(uncalculated) < MAX_UNCALCULATED:
+                        uncalculated[no] = {i for i, v in enumerate(values) if v is UNCALCULATED}
+                elif not any(c.strip() for c in cells):
                     continue
                 while len(cells) > len(header) and not cells[-1]:
                     cells.pop()
@@ -456,7 +563,7 @@ def read_xlsx(source: bytes | BinaryIO, name: str, owned: bool = False) -> Table
         finally:
             release()
 
-    return Table(name, header, rows(), total, lambda: state["row"], "xlsx", release)
+    return Table(name, header, rows(), total, lambda: state["row"], "xlsx", release, uncalculated)
 
 
 def open_table(
@@ -480,11 +587,15 @@ def open_table(
         fh = _seekable(source)
     name = name or "upload"
     start = fh.tell()
-    magic = fh.read(len(XLSX_MAGIC))
+    magic = fh.read(len(OLE2_MAGIC))
     fh.seek(start)
     owned = isinstance(source, str | Path)
     try:
-        if magic == XLSX_MAGIC or name.lower().endswith((".xlsx", ".xlsm")):
+        # An old .xls (or a password-protected workbook) is refused as one (check_xlsx_archive),
+        # not read as CSV text that does not decode; a text file named .xls (an export in tab-
+        # separated text) is read as the text it is.
+        workbook = magic.startswith(XLSX_MAGIC) or magic == OLE2_MAGIC
+        if workbook or name.lower().endswith((".xlsx", ".xlsm")):
             return read_xlsx(fh, name, owned=owned)
         return read_csv(fh, name, encoding=encoding, delimiter=delimiter, owned=owned)
     except BaseException:

@@ -6,7 +6,18 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from retento.web.i18n import N_
+
 ENTITIES = ("customers", "products", "orders", "touchpoints", "complaints")
+# Each importable entity's name as people read it (msgids): the wizard's entity select, and the
+# importer's messages in the reader's language ("the header lacks required columns for 客户").
+ENTITY_LABELS = {
+    "customers": N_("Customers"),
+    "products": N_("Products"),
+    "orders": N_("Orders"),
+    "touchpoints": N_("Touchpoints"),
+    "complaints": N_("Complaints"),
+}
 EXPORT_ENTITIES = ("customers", "products", "orders", "order_lines", "touchpoints")
 
 # Longest text accepted in any one cell; the database columns are narrower still (checked per field).
