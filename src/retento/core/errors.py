@@ -145,8 +145,14 @@ class InvalidInput(RetentoError):
 
 
 class NotFound(RetentoError):
-    def __init__(self, entity: str, key: Any, field: str | None = None):
-        message = Msg("%(entity)s %(key)s does not exist.", entity=Msg(entity), key=str(key))
+    """404: "Customer 42 does not exist.", or ``message`` where a sentence says it better
+    ("No warning rule has the code 'bogus'")."""
+
+    def __init__(
+        self, entity: str, key: Any, field: str | None = None, *, message: str | None = None
+    ):
+        if message is None:
+            message = Msg("%(entity)s %(key)s does not exist.", entity=Msg(entity), key=str(key))
         super().__init__(404, "not_found", message, field)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 
 from fastapi import FastAPI, Request
@@ -24,6 +25,7 @@ from retento.core.errors import (
 )
 from retento.core.openapi import install_problem_docs
 from retento.core.versioning import stale_to_error
+from retento.web.i18n import DEFAULT_LOCALE, message_text
 
 log = logging.getLogger("retento")
 
@@ -44,6 +46,63 @@ def echoed_value(e: dict) -> object:
     return None if isinstance(value, dict | list | tuple | bytes) else value
 
 
+# Pydantic's refusals of a body that is there but is not an object (a list, a string, null).
+NOT_AN_OBJECT = ("model_attributes_type", "model_type", "dict_type")
+
+
+def _line_column(doc: object, pos: int) -> tuple[int, int] | None:
+    """Line and column (1-based, as ``json.JSONDecodeError`` counts them) of ``pos`` in the
+    decoded body ``doc``; None when FastAPI did not keep the text."""
+    if not isinstance(doc, str) or not 0 <= pos <= len(doc):
+        return None
+    return doc.count("\n", 0, pos) + 1, pos - doc.rfind("\n", 0, pos)
+
+
+def body_error(e: dict, body: object) -> FieldError | None:
+    """The refusal of the request body as a whole (not one of its fields), in words: not valid
+    JSON (where), missing, or not an object. ``field`` stays None: ``body`` is also the name of
+    real fields (a complaint note's). None for an error about one field."""
+    loc = tuple(e.get("loc", ()))
+    kind = e.get("type")
+    if kind == "json_invalid" and loc[:1] == ("body",):
+        # The decoder's reason ("Expecting value", "Unterminated string starting at"), read
+        # on: "… not valid JSON: expecting value at line 2, column 7."
+        text = str((e.get("ctx") or {}).get("error") or "invalid JSON").removesuffix(" at")
+        reason = Msg(text[:1].lower() + text[1:])
+        pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+        where = _line_column(body, pos) if pos is not None else None
+        if where is None:
+            return FieldError(
+                None, Msg("The request body is not valid JSON: %(reason)s.", reason=reason)
+            )
+        return FieldError(
+            None,
+            Msg(
+                "The request body is not valid JSON: %(reason)s at line %(line)s, column "
+                "%(column)s.",
+                reason=reason,
+                line=where[0],
+                column=where[1],
+            ),
+        )
+    if loc != ("body",):
+        return None
+    if kind == "missing":
+        return FieldError(
+            None,
+            Msg(
+                "The request body is missing or empty: send a JSON object "
+                "(Content-Type: application/json)."
+            ),
+        )
+    if kind in NOT_AN_OBJECT:
+        return FieldError(
+            None,
+            Msg("The request body must be a JSON object (Content-Type: application/json)."),
+        )
+    return None
+
+
 def validation_to_error(exc: RequestValidationError) -> RetentoError:
     """422 naming the fields; an invalid *path* parameter (an id out of range) is 404 instead."""
     for e in exc.errors():
@@ -55,6 +114,10 @@ def validation_to_error(exc: RequestValidationError) -> RetentoError:
             )
     errors = []
     for e in exc.errors():
+        whole = body_error(e, getattr(exc, "body", None))
+        if whole is not None:
+            errors.append(whole)
+            continue
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
         msg = e.get("msg", "invalid value")
         if msg.startswith("Value error, "):
@@ -166,9 +229,63 @@ def is_lock_timeout(exc: BaseException) -> bool:
     return isinstance(code, int) and code & 0xFF == SQLITE_BUSY
 
 
-def problem_response(err: RetentoError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
-    return JSONResponse(err.problem(), status_code=err.status, media_type=PROBLEM, headers=headers)
+def accept_language_locale(header: str | None) -> str:
+    """The language an ``Accept-Language`` header asks for among ours: ``zh_CN`` for a Chinese
+    tag (``zh``, ``zh-CN``, ``zh-Hans``, ``zh_TW`` …) preferred to any English one by its
+    ``q`` weight (the earlier of two equal ones), else English (``DEFAULT_LOCALE``, not the
+    installation's language): no header, ``*``, other languages and malformed text."""
+    best, best_q = DEFAULT_LOCALE, 0.0
+    for part in (header or "")[:2000].split(",")[:50]:
+        tag, _, params = part.partition(";")
+        tag = tag.strip().lower().replace("_", "-")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+                if not (math.isfinite(q) and 0.0 <= q <= 1.0):
+                    q = 0.0
+        if tag == "zh" or tag.startswith("zh-"):
+            locale = "zh_CN"
+        elif tag == "en" or tag.startswith("en-"):
+            locale = DEFAULT_LOCALE
+        else:
+            continue
+        if q > best_q:
+            best, best_q = locale, q
+    return best
+
+
+def localized_problem(err: RetentoError, locale: str) -> dict:
+    """``err``'s problem with its human texts (``detail``, ``errors[].message``) in ``locale``,
+    as the web's error pages say them (``web.i18n.message_text``); ``code``, ``field`` and the
+    extension members stay codes."""
+    body = err.problem()
+    if locale == DEFAULT_LOCALE:
+        return body
+    if body.get("detail") == err.message:
+        body["detail"] = message_text(locale, err.message)
+    for item, error in zip(body.get("errors", ()), err.errors, strict=False):
+        if item.get("message") == error.message:
+            item["message"] = message_text(locale, error.message)
+    return body
+
+
+def problem_response(err: RetentoError, request: Request | None = None) -> JSONResponse:
+    """The problem+json of ``err``; in Chinese when the ``request``'s ``Accept-Language`` asks
+    for it (``accept_language_locale``), else in English, byte for byte as without one."""
+    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else {}
+    locale = DEFAULT_LOCALE
+    if request is not None:
+        locale = accept_language_locale(request.headers.get("accept-language"))
+    body = localized_problem(err, locale)
+    if locale != DEFAULT_LOCALE:
+        headers["Content-Language"] = "zh-CN"
+    headers["Vary"] = "Accept-Language"
+    return JSONResponse(body, status_code=err.status, media_type=PROBLEM, headers=headers)
 
 
 def is_api(request: Request) -> bool:
@@ -200,7 +317,7 @@ def install_api_handlers(app: FastAPI) -> None:
         page = getattr(request.app.state, "page_error", None)
         if page is not None and not is_api(request):
             return page(request, err)
-        return problem_response(err)
+        return problem_response(err, request)
 
     @app.exception_handler(RetentoError)
     async def _retento(request: Request, exc: RetentoError):

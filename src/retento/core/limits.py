@@ -261,7 +261,7 @@ def _error_response(scope: Scope, err: RetentoError):
             return page(request, err)
         except Exception:  # the error page itself must never fail
             log.exception("could not render the limit error page")
-    return problem_response(err)
+    return problem_response(err, request)
 
 
 class BodyLimitMiddleware:

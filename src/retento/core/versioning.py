@@ -34,7 +34,10 @@ def version_column() -> Mapped[int]:
 
 
 class VersionConflict(Conflict):
-    """The client edited version ``expected`` of a record that is now at ``current``."""
+    """The client edited version ``expected`` of a record that is now at ``current``.
+
+    ``entity`` (a class or table name) is the problem's ``entity`` member, a code for programs;
+    ``label`` (a message id, ``entity_label``) names the record in the message."""
 
     def __init__(
         self,
@@ -42,21 +45,32 @@ class VersionConflict(Conflict):
         key: Any,
         expected: int | None = None,
         current: int | None = None,
+        *,
+        label: str | None = None,
     ):
+        name = Msg(label or entity)
         if key is None:
-            message = (
-                f"A {entity} record was changed by someone else while you were saving. "
-                "Reload it and apply your changes again."
+            message = Msg(
+                "A record (%(entity)s) was changed by someone else while you were saving. "
+                "Reload it and apply your changes again.",
+                entity=name,
             )
         elif expected is not None and current is not None:
-            message = (
-                f"{entity} {key} was changed by someone else: you edited version {expected}, "
-                f"it is now at version {current}. Reload it and apply your changes again."
+            message = Msg(
+                "%(entity)s %(key)s was changed by someone else: you edited version "
+                "%(expected)s, it is now at version %(current)s. Reload it and apply your "
+                "changes again.",
+                entity=name,
+                key=key,
+                expected=expected,
+                current=current,
             )
         else:
-            message = (
-                f"{entity} {key} was changed by someone else while you were saving. "
-                "Reload it and apply your changes again."
+            message = Msg(
+                "%(entity)s %(key)s was changed by someone else while you were saving. "
+                "Reload it and apply your changes again.",
+                entity=name,
+                key=key,
             )
         super().__init__(message, field="version")
         self.code = "version_conflict"
@@ -80,12 +94,42 @@ class VersionConflict(Conflict):
 def stale_to_error(exc: StaleDataError) -> VersionConflict:
     """The 409 for a versioned UPDATE or DELETE that matched no row (see the module docstring)."""
     found = re.search(r"on table '([^']+)'", str(exc))
-    return VersionConflict(found.group(1) if found else "record", None)
+    if found is None:
+        return VersionConflict("record", None)
+    return VersionConflict(found.group(1), None, label=table_label(found.group(1)))
 
 
 def entity_name(obj: Any) -> str:
-    """``Customer``, ``Order``, ... for messages."""
+    """``Customer``, ``Order``, ... : the problem's ``entity`` code (the class name)."""
     return type(obj).__name__
+
+
+# The audit log's record type (``web.labels`` group "entity") of a versioned table whose name
+# is not that type's plural (``complaints`` → ``complaint``, ``sla_policies`` → ``sla_policy``).
+ENTITY_OF_TABLE = {
+    "experience_records": "experience",
+    "custom_field_definitions": "custom_field",
+}
+
+
+def table_label(table: str) -> str:
+    """The message id naming a record of ``table`` in messages ("Retention alert" for
+    ``retention_alerts``): the audit log's label of its record type, registered by its domain
+    (``web.labels.register_labels("entity", …)``); words made of the table name otherwise."""
+    from retento.web.labels import LABELS
+
+    labels = LABELS.get("entity", {})
+    singular = table[:-3] + "y" if table.endswith("ies") else table.removesuffix("s")
+    for code in (ENTITY_OF_TABLE.get(table), table, singular):
+        if code and code in labels:
+            return labels[code]
+    return singular.replace("_", " ").capitalize()
+
+
+def entity_label(obj: Any) -> str:
+    """The message id naming ``obj``'s kind of record: "Customer", "Retention alert", ..."""
+    table = getattr(type(obj), "__tablename__", None)
+    return table_label(table) if table else entity_name(obj)
 
 
 def check_version(obj: Any, *expected: int | None) -> None:
@@ -96,7 +140,9 @@ def check_version(obj: Any, *expected: int | None) -> None:
     """
     for want in expected:
         if want is not None and want != obj.version:
-            raise VersionConflict(entity_name(obj), obj.id, want, obj.version)
+            raise VersionConflict(
+                entity_name(obj), obj.id, want, obj.version, label=entity_label(obj)
+            )
 
 
 def lock_for_edit(session: Session, obj: Any, *expected: int | None) -> None:
@@ -107,7 +153,7 @@ def lock_for_edit(session: Session, obj: Any, *expected: int | None) -> None:
     spurious 409 from the versioned UPDATE, and replaced lists (contacts, tags) never mix.
     """
     if lock_row(session, type(obj), obj.id) is None:
-        raise NotFound(entity_name(obj), obj.id)
+        raise NotFound(entity_label(obj), obj.id)
     check_version(obj, *expected)
 
 

@@ -16,7 +16,7 @@ from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.auth.service import assignable_user_choices
 from retento.core.deps import DbSession
-from retento.core.errors import Msg, NotFound, RetentoError
+from retento.core.errors import Msg, RetentoError
 from retento.core.money import number_text
 from retento.retention import reasons, service
 from retento.retention.models import CLASSES, RULE_CODES, SEVERITIES, RetentionConfig, RetentionRule
@@ -203,7 +203,7 @@ def _form(
 
 def _rule_or_404(session: Session, code: str, user: User) -> RetentionRule:
     if code not in RULE_CODES:
-        raise NotFound("Warning rule", code)
+        raise service.unknown_rule(code)
     return service.get_rule(session, code, actor=user)
 
 

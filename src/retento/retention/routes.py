@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from annotated_types import Gt, Lt
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask, BackgroundTasks
@@ -15,7 +15,7 @@ from retento.core.errors import NotFound
 from retento.core.validation import DbId, Limit, Offset
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
 from retento.retention import outcomes, playbooks, points_now, report, service, tasks
-from retento.retention.models import RetentionCase, RetentionRule
+from retento.retention.models import RULE_CODES, RetentionCase, RetentionRule
 from retento.retention.reasons import RULE_NAMES, label, render_reason
 from retento.retention.schemas import (
     AlertPage,
@@ -105,9 +105,16 @@ def list_rules(session: DbSession, user: CurrentUser):
     return [_rule(r, user.locale) for r in service.list_rules(session, actor=user)]
 
 
+# A path code, not ``RuleCode``: an unknown one is the service's 404 naming the kind of code
+# ("No warning rule has the code 'bogus'"), not a generic "Code bogus does not exist".
+RulePathCode = Annotated[
+    str, Path(description="The warning rule's code.", json_schema_extra={"enum": list(RULE_CODES)})
+]
+
+
 @router.patch("/rules/{code}", response_model=RuleRead)
 def update_rule(
-    code: RuleCode,
+    code: RulePathCode,
     data: RuleUpdate,
     session: DbSession,
     user: CurrentUser,

@@ -27,7 +27,16 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import acts_on_own, require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
+from retento.core.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    Msg,
+    NotFound,
+    Term,
+    choice_error,
+    range_error,
+)
 from retento.core.locking import lock_each
 from retento.core.pagination import paginate
 from retento.core.versioning import lock_for_edit
@@ -44,9 +53,15 @@ from retento.retention.models import (
     RetentionConfig,
     RetentionRule,
 )
+from retento.retention.reasons import (
+    ALERT_STATUS_NAMES,
+    CLASS_NAMES,
+    RULE_NAMES,
+    SEVERITY_NAMES,
+)
 from retento.retention.sql import insert_ignore
 from retento.scoring import consent
-from retento.web.labels import label_msgid
+from retento.web.i18n import N_
 
 # Alert status transitions (locked, versioned): open → acknowledged → closed; open → closed;
 # a closed alert is final (a new cause raises a new alert).
@@ -67,6 +82,17 @@ def clean_note(note: str | None, limit: int, field: str = "note") -> str | None:
             Msg("The note is longer than %(max)s characters.", max=limit), field=field
         )
     return text or None
+
+
+def _choice(name: str, label: str, names: dict[str, str]) -> FieldError:
+    """``name`` is none of the codes of ``names`` (code → label msgid): the error naming it by
+    ``label`` and the choices by their labels (by their codes in the API's English)."""
+    return choice_error(name, label, list(names.items()))
+
+
+def _status_error() -> FieldError:
+    """An alert status that is none of open, acknowledged, closed (named by their labels)."""
+    return _choice("status", N_("Status"), {s: ALERT_STATUS_NAMES[s] for s in ALERT_STATUSES})
 
 
 # --------------------------------------------------------------------------- settings and rules
@@ -110,8 +136,25 @@ def list_rules(session: Session, *, actor: User) -> list[RetentionRule]:
     return sorted(rows, key=lambda r: RULE_CODES.index(r.code) if r.code in RULE_CODES else 99)
 
 
+def unknown_rule(code: str) -> NotFound:
+    """The 404 for a warning rule code that is none of ``RULE_CODES`` (an API path, a link),
+    naming the field and the codes there are."""
+    return NotFound(
+        "Warning rule",
+        code,
+        field="code",
+        message=Msg(
+            "No warning rule has the code '%(code)s' (the codes are: %(codes)s).",
+            code=code[:60],
+            codes=", ".join(RULE_CODES),
+        ),
+    )
+
+
 def get_rule(session: Session, code: str, *, actor: User) -> RetentionRule:
     require(actor, "retention:read")
+    if code not in RULE_CODES:
+        raise unknown_rule(code)
     ensure_defaults(session)
     rule = session.scalar(select(RetentionRule).where(RetentionRule.code == code))
     if rule is None:
@@ -139,21 +182,15 @@ def update_rule(
     if data.get("window_days") is not None:
         w = int(data["window_days"])
         if not 0 <= w <= 3650:
-            raise InvalidInput("window_days must be between 0 and 3650.", field="window_days")
+            raise range_error("window_days", N_("Window (days)"), 0, 3650).refuse()
         rule.window_days = w
     if data.get("severity") is not None:
         if data["severity"] not in SEVERITIES:
-            raise InvalidInput(
-                Msg("severity must be one of %(choices)s.", choices=", ".join(SEVERITIES)),
-                field="severity",
-            )
+            raise _choice("severity", N_("Severity"), SEVERITY_NAMES).refuse()
         rule.severity = data["severity"]
     if data.get("classes") is not None:
-        bad = [c for c in data["classes"] if c not in CLASSES]
-        if bad:
-            raise InvalidInput(
-                Msg("Unknown class '%(value_class)s'.", value_class=bad[0]), field="classes"
-            )
+        if any(c not in CLASSES for c in data["classes"]):
+            raise _choice("classes", N_("Watched classes"), CLASS_NAMES).refuse()
         rule.classes = list(dict.fromkeys(data["classes"]))
     session.flush()
     record(session, actor, "update", "retention_rule", rule.id, before, snapshot(rule))
@@ -385,27 +422,19 @@ def alert_query(
     stmt = select(RetentionAlert)
     if status is not None:
         if status not in ALERT_STATUSES:
-            raise InvalidInput(
-                Msg("status must be one of %(choices)s.", choices=", ".join(ALERT_STATUSES)),
-                field="status",
-            )
+            raise _status_error().refuse()
         stmt = stmt.where(RetentionAlert.status == status)
     if rule is not None:
         if rule not in RULE_CODES:
-            raise InvalidInput(Msg("Unknown rule '%(rule)s'.", rule=rule), field="rule")
+            raise _choice("rule", N_("Reason"), RULE_NAMES).refuse()
         stmt = stmt.where(RetentionAlert.rule == rule)
     if value_class is not None:
         if value_class not in CLASSES:
-            raise InvalidInput(
-                Msg("Unknown class '%(value_class)s'.", value_class=value_class),
-                field="value_class",
-            )
+            raise _choice("value_class", N_("Customer class"), CLASS_NAMES).refuse()
         stmt = stmt.where(RetentionAlert.value_class == value_class)
     if severity is not None:
         if severity not in SEVERITIES:
-            raise InvalidInput(
-                Msg("Unknown severity '%(severity)s'.", severity=severity), field="severity"
-            )
+            raise _choice("severity", N_("Severity"), SEVERITY_NAMES).refuse()
         stmt = stmt.where(RetentionAlert.severity == severity)
     if owner_id is not None:
         stmt = stmt.where(RetentionAlert.owner_id == owner_id)
@@ -445,10 +474,7 @@ def set_alert_status(
     alert = get_alert(session, alert_id, actor=actor)
     lock_for_edit(session, alert, version)
     if status not in ALERT_STATUSES:
-        raise InvalidInput(
-            Msg("status must be one of %(choices)s.", choices=", ".join(ALERT_STATUSES)),
-            field="status",
-        )
+        raise _status_error().refuse()
     close_note = clean_note(note, ALERT_NOTE_MAX) if status == "closed" else None
     if status == alert.status:
         return alert
@@ -458,8 +484,8 @@ def set_alert_status(
         raise Conflict(
             Msg(
                 "An alert that is %(state)s cannot become %(target)s.",
-                state=Term(alert.status, label_msgid("alert_status", alert.status)),
-                target=Term(status, label_msgid("alert_status", status)),
+                state=Term(alert.status, ALERT_STATUS_NAMES.get(alert.status)),
+                target=Term(status, ALERT_STATUS_NAMES.get(status)),
             ),
             field="status",
         )
@@ -497,7 +523,6 @@ def evaluate_now(
     """Run the evaluation now on request (``retention:manage``); the job does it on schedule."""
     require(actor, "retention:manage")
     if rules is not None:
-        bad = [r for r in rules if r not in RULE_CODES]
-        if bad:
-            raise InvalidInput(Msg("Unknown rule '%(rule)s'.", rule=bad[0]), field="rules")
+        if any(r not in RULE_CODES for r in rules):
+            raise _choice("rules", N_("Warning rules"), RULE_NAMES).refuse()
     return evaluate(session, customer_ids=customer_ids, rules=rules, requested_by=actor.id)
