@@ -124,7 +124,7 @@ def test_choice_errors_after_the_row_parses(db, users, small_survey):
         (b"sat,speed\n4,4\n", "pair.csv", "speed", "expectation/perception"),
         (b"sat,speed.expectation\n4,4\n", "half.csv", "speed", "Both"),
         (b"customer_id,channel\n1,phone\n", "noq.csv", None, "no question"),
-        (b"\x00\x01garbage", "x.xlsx", "file", "XLSX"),
+        (b"\x00\x01garbage", "x.xlsx", "file", "Excel workbook (.xlsx)"),
         (b"sat\n4\n", "x.pdf", "file", ".csv or .xlsx"),
         (b"\xff\xfe\xfa\x00\x00\x81", "bin.csv", "file", "neither UTF-8"),
     ],

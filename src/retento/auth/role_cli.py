@@ -9,18 +9,24 @@ from pydantic import ValidationError
 from retento.auth import roles
 from retento.auth.permissions import MATRIX, ROLES, role_permissions
 from retento.auth.schemas import RoleCreate, RoleUpdate
-from retento.core.cli_support import cli_session, console, friendly_errors
+from retento.core.cli_support import cli_session, console, friendly_errors, invalid_options
 from retento.core.errors import InvalidInput, Msg, NotFound
+from retento.web.i18n import N_
 
 app = typer.Typer(help="Manage roles: the four built-in ones and your own.", no_args_is_help=True)
 
-
-def _invalid(exc: ValidationError) -> InvalidInput:
-    e = exc.errors()[0]
-    return InvalidInput(
-        Msg("%(field)s: %(message)s", field=".".join(map(str, e["loc"])), message=e["msg"]),
-        field=str(e["loc"][0]),
-    )
+# The role schemas' fields as these commands spell them, with the role form's labels: a refused
+# value is named by its option and said as the form says it, in the CLI's language.
+OPTIONS = {
+    "name": ("--name", N_("Name")),
+    "name_zh": ("--name-zh", N_("Chinese name")),
+    "description": ("--description", N_("Description")),
+    "permissions": ("--permissions", N_("Permissions")),
+    "scope": ("--scope", N_("Works on")),
+    "base_role": ("--base-role", N_("Works like")),
+}
+# `role create` takes the name as its argument.
+CREATE_OPTIONS = {**OPTIONS, "name": ("NAME", N_("Name"))}
 
 
 def _perms(value: str | None) -> list[str] | None:
@@ -114,7 +120,7 @@ def create(
             base_role=base_role,  # type: ignore[arg-type]
         )
     except ValidationError as exc:
-        raise _invalid(exc) from exc
+        raise invalid_options(exc, RoleCreate, CREATE_OPTIONS) from None
     with cli_session() as session:
         role = roles.create_role(session, data, actor=None)
         console.print(
@@ -147,7 +153,7 @@ def update_(
     try:
         data = RoleUpdate(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
-        raise _invalid(exc) from exc
+        raise invalid_options(exc, RoleUpdate, OPTIONS) from None
     with cli_session() as session:
         role = roles.update_role(session, name, data, actor=None)
         console.print(f"Saved role [bold]{role.name}[/] (version {role.version}).")

@@ -48,7 +48,7 @@ import typer
 
 # Typer's own copy of click (``typer.BadParameter`` is its subclass of UsageError).
 from typer._click.core import Command, Context
-from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer._click.exceptions import NoArgsIsHelpError, NoSuchOption, UsageError
 from typer.core import TyperGroup
 
 
@@ -235,10 +235,83 @@ class HelpLanguageContext(Context):
         return localized_help(self, locale, super().get_help)
 
 
+# A negative whole number on the command line ("-5"): click reads it as an option.
+_NEGATIVE = re.compile(r"-\d+")
+# The largest record id (``core.types.ID_MAX``, not imported: the start-up of ``retento analyze``).
+_ID_MAX = (1 << 63) - 1
+
+
+def _id_arguments(command: Command) -> list[Any]:
+    """The arguments of ``command`` that take a record's id (a whole number named ``*_id``)."""
+    found = []
+    for p in command.params:
+        if p.param_type_name == "argument" and (p.name or "").endswith("_id"):
+            annotation = getattr(getattr(p, "type_descriptor", None), "annotation", None)
+            if annotation in (int, int | None):
+                found.append(p)
+    return found
+
+
+def _check_ids(ctx: Context, params: list[Any]) -> None:
+    """An id argument past the largest id is refused as a bad value of the argument (the
+    database cannot even compare it), as Typer refuses one below its ``min``."""
+    for p in params:
+        value = ctx.params.get(p.name)
+        if isinstance(value, int) and value > _ID_MAX:
+            raise typer.BadParameter(
+                f"Input should be less than or equal to {_ID_MAX}", ctx=ctx, param=p
+            )
+        if isinstance(value, int) and value < -_ID_MAX:  # an argument without a ``min``
+            raise typer.BadParameter("Input should be greater than or equal to 1", ctx=ctx, param=p)
+
+
+def _negative_ids(command: Command) -> None:
+    """A negative number given for ``command``'s id argument (``retento customers
+    archive -5``) is read as that argument's value, so it is refused as a bad value of the
+    argument (or not found), as 0 is, rather than as "No such option: -5". Only when every
+    other option on the command line is one the command knows: an unknown option is still
+    refused as one. A number past the largest id is refused too (:func:`_check_ids`)."""
+    parse = command.parse_args
+    ids = _id_arguments(command)
+
+    def parse_args(ctx: Context, args: list[str]) -> list[str]:
+        given = list(args)
+        try:
+            rest = parse(ctx, args)
+            _check_ids(ctx, ids)
+            return rest
+        except NoSuchOption:
+            tokens = given[: given.index("--")] if "--" in given else given
+            if not any(_NEGATIVE.fullmatch(t) for t in tokens):
+                raise
+            # The same command line with positive numbers: an unknown option in it is refused
+            # as one (its own error, not the negative number's).
+            command.make_parser(ctx).parse_args(
+                args=["1" if _NEGATIVE.fullmatch(t) else t for t in given]
+            )
+        ignoring = ctx.ignore_unknown_options
+        ctx.ignore_unknown_options = True  # the negative numbers become arguments
+        try:
+            rest = parse(ctx, given)
+        finally:
+            ctx.ignore_unknown_options = ignoring
+        _check_ids(ctx, ids)
+        return rest
+
+    command.parse_args = parse_args  # type: ignore[method-assign]
+
+
 def _help_in_language(command: Command) -> None:
-    """``command`` and every command under it make :class:`HelpLanguageContext` contexts."""
+    """``command`` and every command under it make :class:`HelpLanguageContext` contexts; a
+    command with an id argument reads a negative number as its value
+    (:func:`_negative_ids`)."""
     command.context_class = HelpLanguageContext
-    for sub in getattr(command, "commands", {}).values():
+    subs = getattr(command, "commands", None)
+    if subs is None:
+        if _id_arguments(command):
+            _negative_ids(command)
+        return
+    for sub in subs.values():
         _help_in_language(sub)
 
 

@@ -9,7 +9,7 @@ such input into a 4xx naming the field instead of a database error (a 500).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -17,7 +17,7 @@ from annotated_types import Ge, Le
 from fastapi import Request
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
-from retento.core.errors import InvalidInput, Msg
+from retento.core.errors import InvalidInput, Msg, param
 from retento.core.types import ID_MAX
 
 INT32_MAX = 2**31 - 1
@@ -191,6 +191,26 @@ def find_unsafe(value: Any, path: tuple[str, ...] = ()) -> tuple[str, str] | Non
     return None
 
 
+# Query parameters a page's filter form sends from a control with a label (the customer list's
+# search box ``q``, labelled "Search"): (path, parameter) → label msgid. An unsafe value names
+# the parameter by its label, in the reader's language (``core.errors.param``).
+QUERY_LABELS: dict[tuple[str, str], str] = {}
+
+
+def label_query_params(paths: Iterable[str], labels: dict[str, str]) -> None:
+    """Name the query parameters (name → label msgid) of the pages at ``paths`` by their labels
+    in the refusal of an unsafe value (``reject_unsafe_text``)."""
+    for path in paths:
+        for name, label in labels.items():
+            QUERY_LABELS[(path, name)] = label
+
+
+def _query_field(request: Request, name: str) -> str:
+    """``name`` as the refusal names it: by its label where its page registered one."""
+    label = QUERY_LABELS.get((request.url.path, name))
+    return param(name, label) if label else name
+
+
 def _form_items(form: Any) -> Iterator[tuple[str, str]]:
     for key, value in form.multi_items():
         if isinstance(value, str):  # uploaded files are checked by their own rules
@@ -209,8 +229,9 @@ async def reject_unsafe_text(request: Request) -> None:
     for name, value in request.query_params.multi_items():
         for text, field in ((name, "query"), (value, name)):
             if reason := unsafe_text_reason(text):
+                named = _query_field(request, name) if field == name else field
                 raise InvalidInput(
-                    Msg("%(field)s: %(reason)s", field=field, reason=reason), field=field
+                    Msg("%(field)s: %(reason)s", field=named, reason=reason), field=field
                 )
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return

@@ -20,7 +20,7 @@ from retento.auth.service import assignable_user_choices
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput
 from retento.core.pagination import apply_sort
-from retento.core.validation import DbId, offset_from_text
+from retento.core.validation import DbId, label_query_params, offset_from_text
 from retento.customers import (
     field_forms,
     field_values,
@@ -47,6 +47,10 @@ from retento.web.render import (
 )
 
 router = page_router()
+
+# The list's search box (and the count and export that repeat its query), named by its label
+# when what was typed cannot be searched for (a NUL character: core.validation).
+label_query_params(("/customers", "/customers/count", "/customers/export.csv"), {"q": N_("Search")})
 
 register_nav(NavItem("customers", N_("Customers"), "/customers", "customer:read", 10))
 

@@ -40,6 +40,7 @@ from retento.core.errors import (
     Named,
     NotFound,
     Term,
+    Terms,
     choice_error,
     param,
     range_error,
@@ -116,11 +117,12 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
     features = list(SEGMENT_FEATURES if given is None else given)
     unknown = [f for f in features if f not in SEGMENT_FEATURES]
     if unknown:
+        # The known ones named as the form's boxes name them (the API's English: codes).
         raise InvalidInput(
             Msg(
                 "Unknown feature %(feature)s; known: %(known)s.",
                 feature=repr(unknown[0]),
-                known=", ".join(SEGMENT_FEATURES),
+                known=Terms((f, label_msgid("insight_feature", f)) for f in SEGMENT_FEATURES),
             ),
             field="features",
         )

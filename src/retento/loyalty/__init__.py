@@ -75,6 +75,14 @@ def _tier_sla_class(session, customer_id: int) -> str | None:
     )
 
 
+def _takes_points(session, customer_id: int) -> bool:
+    """Whether a complaint remedy may give the customer points: the programme is on and the
+    customer is a member (``events.award_remedy`` refuses the others)."""
+    from retento.loyalty import ledger
+
+    return ledger.programme(session).active and ledger.get_wallet(session, customer_id) is not None
+
+
 def _privacy_export(session, customer_id: int):
     from retento.loyalty.privacy import export_sections
 
@@ -90,10 +98,12 @@ def _privacy_erase(session, customer, redactor):
 def _register_providers() -> None:
     """Complaints and the customer privacy export ask loyalty through registries (they never
     import loyalty)."""
+    from retento.complaints.remedy_points import register_points_provider
     from retento.complaints.sla_classes import register_sla_class_provider
     from retento.customers.privacy import register_erasure, register_export
 
     register_sla_class_provider(_tier_sla_class)
+    register_points_provider(_takes_points)
     register_export(_privacy_export)
     register_erasure(_privacy_erase)
 

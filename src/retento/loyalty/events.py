@@ -244,11 +244,18 @@ def award_remedy(session: Session, remedy, complaint, *, actor_id: int | None) -
     - **Cost.** A remedy whose cost was left at 0 costs its points' value at the programme's
       point value (``ledger.points_value``, as the playbooks' offers), so the service recovery
       cost counts it; a cost typed in is kept.
-    - While the programme is off nothing is posted (and nothing costed), as before.
+    - **Programme on.** While the programme is switched off nothing could be posted: the remedy
+      is refused naming ``points`` (409), nothing recorded (it was kept with no points given).
     """
     prog = ledger.programme(session)
     if not prog.active:
-        return
+        raise Conflict(
+            Msg(
+                "The loyalty programme is switched off: points cannot be given as a remedy. "
+                "Choose another compensation, or switch the programme on first."
+            ),
+            field="points",
+        )
     if ledger.get_wallet(session, complaint.customer_id) is None:
         raise Conflict(
             Msg(

@@ -12,7 +12,7 @@ from fastapi import Request
 from retento.analytics import churn_reasons
 from retento.core.errors import FieldError, InvalidInput, choice_error, number_error
 from retento.core.validation import is_id, offset_from_text
-from retento.retention.reasons import SEVERITY_NAMES, model_reason
+from retento.retention.reasons import ALERT_STATUS_NAMES, SEVERITY_NAMES, model_reason
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid, register_labels, register_value_labels
 from retento.web.render import request_locale, tr
@@ -44,10 +44,7 @@ register_labels(
     },
 )
 
-register_labels(
-    "alert_status",
-    {"open": N_("Open"), "acknowledged": N_("Acknowledged"), "closed": N_("Closed")},
-)
+register_labels("alert_status", ALERT_STATUS_NAMES)
 register_labels(
     "task_status",
     {"open": N_("Open"), "done": N_("Done"), "cancelled": N_("Cancelled")},

@@ -23,7 +23,15 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, FieldError, InvalidInput, Msg, NotFound, Term
+from retento.core.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    Msg,
+    NotFound,
+    Term,
+    choice_error,
+)
 from retento.core.locking import IN_TRANSACTION_COUNTERS, key_share_row, lock_row
 from retento.core.money import ZERO, to_money
 from retento.core.validation import check_name
@@ -44,10 +52,13 @@ from retento.retention.models import (
     RetentionTask,
 )
 from retento.retention.reasons import (
+    ACTION_NAMES,
+    CLASS_NAMES,
     HELD_OUT_NOTE,
     LET_GO_NOTE,
     NO_EMAIL_NOTE,
     NO_PHONE_NOTE,
+    RULE_NAMES,
     SETTLED_NOTES,
 )
 from retento.retention.system_texts import OFFER_REASON
@@ -129,6 +140,10 @@ FIELD_LABELS = {
 }
 
 
+# The editor's name of the playbook for every other reason (``ANY_REASON``).
+ANY_REASON_NAME = N_("Any other reason")
+
+
 def _field(key: str) -> Term:
     return Term(key, FIELD_LABELS.get(key))
 
@@ -151,10 +166,9 @@ def _raise_all(errors: list[FieldError]) -> None:
 def _clean_one(key: str, v: Any) -> Any:
     if key == "action":
         if v not in ACTIONS:
-            raise InvalidInput(
-                Msg("action must be one of %(choices)s.", choices=", ".join(ACTIONS)),
-                field="action",
-            )
+            # Named as the editor names the field and its choices (the API's English: codes).
+            choices = [(a, ACTION_NAMES.get(a, a)) for a in ACTIONS]
+            raise choice_error("action", FIELD_LABELS["action"], choices).refuse()
     elif key in ("name_en", "name_zh"):
         v = str(v).strip()
         if not v or len(v) > 120:
@@ -297,14 +311,11 @@ def create_playbook(session: Session, data: dict[str, Any], *, actor: User) -> R
     cls, reason = data.get("value_class"), data.get("reason") or ANY_REASON
     errors: list[FieldError] = []
     if cls not in CLASSES:
-        errors.append(
-            FieldError(
-                "value_class",
-                Msg("value_class must be one of %(choices)s.", choices=", ".join(CLASSES)),
-            )
-        )
+        choices = [(c, CLASS_NAMES.get(c, c)) for c in CLASSES]
+        errors.append(choice_error("value_class", FIELD_LABELS["value_class"], choices))
     if reason != ANY_REASON and reason not in RULE_CODES:
-        errors.append(FieldError("reason", Msg("Unknown reason '%(reason)s'.", reason=reason)))
+        choices = [(ANY_REASON, ANY_REASON_NAME)] + [(r, RULE_NAMES.get(r, r)) for r in RULE_CODES]
+        errors.append(choice_error("reason", FIELD_LABELS["reason"], choices))
     for key in ("action", "name_en", "name_zh"):
         if not data.get(key):
             errors.append(FieldError(key, Msg("%(field)s must be filled in.", field=_field(key))))

@@ -53,6 +53,12 @@ SEVERITY_NAMES: dict[str, str] = {
     "high": N_("High"),
 }
 
+ALERT_STATUS_NAMES: dict[str, str] = {
+    "open": N_("Open"),
+    "acknowledged": N_("Acknowledged"),
+    "closed": N_("Closed"),
+}
+
 ACTION_NAMES: dict[str, str] = {
     "task": N_("Task for the owner"),
     "call": N_("Call"),

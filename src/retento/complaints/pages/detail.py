@@ -33,6 +33,7 @@ from retento.complaints.pages.common import (
     when,
 )
 from retento.complaints.pages.intake import EDIT_LABELS
+from retento.complaints.remedy_points import points_offered
 from retento.complaints.schemas import (
     AssignIn,
     FollowUpIn,
@@ -141,6 +142,9 @@ def _render_detail(
 ) -> Response:
     users = {u.id: (u.display_name or u.username) for u in session.scalars(select(User))}
     remedy_cost = service.remedy_cost_of(c)
+    # Points only where they can be posted: the programme is on and the customer a member.
+    points = points_offered(session, c.customer_id)
+    compensations = [t for t in COMPENSATION_TYPES if points or t != "loyalty_points"]
     return render(
         request,
         "complaints/detail.html",
@@ -157,7 +161,8 @@ def _render_detail(
         users=users,
         assignees=user_options(session),
         remedy_kinds=opts(request, "remedy_kind", REMEDY_KINDS),
-        compensation_types=opts(request, "compensation_type", COMPENSATION_TYPES),
+        compensation_types=opts(request, "compensation_type", compensations),
+        points_offered=points,
         remedy_cost=remedy_cost,
         remedy_key=uuid.uuid4().hex,  # a new remedy's idempotency key
         note_key=uuid.uuid4().hex,  # a new note's idempotency key
