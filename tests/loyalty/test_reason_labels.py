@@ -72,8 +72,9 @@ def test_member_history_reads_in_chinese(client, db, users):
     assert page.status_code == 200
     assert "订单 DO-ZH-1" in page.text and "订单 DO-ZH-1 退款" in page.text
     assert "Order DO-ZH-1" not in page.text and "Refund on order" not in page.text
-    # The lots list names each lot's source in Chinese too ("order 12" before).
-    assert f"<td>订单 {o.id}</td>" in page.text and f"<td>order {o.id}</td>" not in page.text
+    # The lots list names each lot's source as the history does: the order's number, in
+    # Chinese ("order 12", then "订单 12" with the row id, before).
+    assert "<td>订单 DO-ZH-1</td>" in page.text and f"<td>订单 {o.id}</td>" not in page.text
 
 
 def test_a_kind_code_or_empty_reason_reads_as_the_kinds_label():

@@ -101,7 +101,7 @@ def test_manager_at_risk_list_dashboard_alerts_and_playbooks(page, risky):  # no
     # Highest value at risk first: Acme 12,500 × 82 % = 10,250.00.
     assert "Acme Trading Ltd" in rows.nth(0).inner_text()
     assert "$10,250.00" in rows.nth(0).inner_text()
-    assert "no purchase for 5 months; usually buys every 6 weeks" in rows.nth(0).inner_text()
+    assert "No purchase for 5 months; usually buys every 6 weeks" in rows.nth(0).inner_text()
     assert "gradient-boosting risk model" in page.inner_text("#risk-source")
     page.screenshot(path=str(SHOTS / "at-risk.png"), full_page=True)
 

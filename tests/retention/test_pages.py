@@ -103,7 +103,7 @@ def test_at_risk_list_sorted_by_value_at_risk_with_reasons_in_words(web, scored)
     assert _names(page.text, ALL) == [
         "Vera VIP", "Mark Major", "Olga Ordinary", "Carl Calm", "Sam Small"
     ]  # fmt: skip
-    assert "no purchase for 5 months; usually buys every 6 weeks" in page.text
+    assert "No purchase for 5 months; usually buys every 6 weeks" in page.text
     assert "bought only once" in page.text
     assert "$4,000.00" in page.text and "$6,990.00" in page.text  # row and filtered total
     assert "scoring run #" in page.text and "90 days" in page.text

@@ -12,7 +12,7 @@ from retento.customers import panels
 from retento.scoring import service
 from retento.scoring.models import CustomerScore, ScoreRun
 from retento.scoring.schemas import ScoreRunCreate
-from retento.web.i18n import Formatter
+from retento.web.i18n import Formatter, standalone
 from tests.scoring.conftest import AS_OF
 from tests.web.conftest import Browser
 
@@ -166,7 +166,9 @@ def test_360_panel_shows_churn_risk_with_reasons_in_words(web, db, population, o
     currency = get_settings().currency
     money = {lang: Formatter(lang, currency=currency).money for lang in ("en", "zh_CN")}
     for r in s.churn_reasons:
-        assert render_reason(r["code"], r["params"], "en", money=money["en"]) in page.text
+        # each a list item of its own: starting with a capital in English
+        text = render_reason(r["code"], r["params"], "en", money=money["en"])
+        assert standalone("en", text) in page.text
     web.post("/locale", {"lang": "zh_CN", "next": f"/customers/{s.customer_id}"})
     zh = web.get(f"/customers/{s.customer_id}")
     assert "流失风险（90 天）" in zh.text and "活跃概率（BG/NBD）" in zh.text

@@ -31,7 +31,7 @@ from retento.customers.service import get_customer
 from retento.loyalty import earning, programme, reports, service
 from retento.loyalty import home as loyalty_home
 from retento.loyalty.config_pages import REWARD_FIELDS, TIER_FIELDS
-from retento.loyalty.models import LoyaltyTier
+from retento.loyalty.models import LoyaltyJournal, LoyaltyLot, LoyaltyTier
 from retento.loyalty.notices import notice_states
 from retento.loyalty.panels import DASHBOARD_PANELS, register_dashboard_panel
 from retento.loyalty.reason_labels import reason_labeller
@@ -209,13 +209,16 @@ def _member_page(
     customer = get_customer(session, customer_id, actor=user)
     view = service.member_view(session, customer.id, actor=user)
     history = service.history(session, customer.id, actor=user, limit=50)
+    lots = service.lots(session, customer.id, actor=user)
     return render(
         request,
         "loyalty/member.html",
         status_code=status_code,
         customer=customer,
         view=view,
-        lots=service.lots(session, customer.id, actor=user),
+        lots=lots,
+        # Each lot's source as the history names it ("Order DO00000388", "Birthday 2026").
+        lot_journals=lot_journals(session, lots),
         pending=earning.pending(session, customer.id) if view is not None else [],
         now=utcnow(),
         history=history,
@@ -233,6 +236,47 @@ def _member_page(
         # The referral form's picked customer, named under the field when it is shown again.
         referred=pickers.label_of(session, "customer", (form or {}).get("referred_id"), user),
     )
+
+
+def lot_journals(session: Session, lots: list[LoyaltyLot]) -> dict[int, LoyaltyJournal]:
+    """The journal that earned each lot's points, by lot id: its reason names the lot's source
+    as the member's history does (the order's number, the win-back offer's case, the birthday's
+    year), where the lot's own source is only an id ("order" 42, "birthday" 2026-13).
+
+    A lot is written by the journal that earned it, except one split off by a merge of two
+    members (written by the merge's journal, keeping the source of the lot it came from): its
+    points were earned by the journal of the lot with its source that such a journal wrote.
+    A lot whose earning journal is not found has none here (the page shows its source)."""
+    if not lots:
+        return {}
+    ids = {lot.journal_id for lot in lots}
+    by_id = {
+        j.id: j for j in session.scalars(select(LoyaltyJournal).where(LoyaltyJournal.id.in_(ids)))
+    }
+    out: dict[int, LoyaltyJournal] = {}
+    moved: list[LoyaltyLot] = []
+    for lot in lots:
+        j = by_id.get(lot.journal_id)
+        if j is not None and (j.source_type, j.source_id) == (lot.source_type, lot.source_id):
+            out[lot.id] = j
+        elif lot.source_id is not None:
+            moved.append(lot)
+    for lot in moved:
+        earned = session.scalar(
+            select(LoyaltyJournal)
+            .join(LoyaltyLot, LoyaltyLot.journal_id == LoyaltyJournal.id)
+            .where(
+                LoyaltyLot.source_type == lot.source_type,
+                LoyaltyLot.source_id == lot.source_id,
+                LoyaltyJournal.source_type == lot.source_type,
+                LoyaltyJournal.source_id == lot.source_id,
+            )
+            .order_by(LoyaltyJournal.id)
+            .limit(1)
+        )
+        if earned is not None:
+            out[lot.id] = earned
+    return out
 
 
 def _in_savepoint(session: Session, fn: Callable[[], Any]) -> Any:

@@ -31,7 +31,7 @@ from retento.retention.pages_common import (
     tab_counts,
 )
 from retento.scoring.models import VALUE_CLASSES
-from retento.web.i18n import N_
+from retento.web.i18n import N_, standalone
 from retento.web.labels import LABELS, label_msgid
 from retento.web.render import PageUser, is_htmx, page_router, render, request_locale, tr
 
@@ -168,7 +168,8 @@ def at_risk(request: Request, session: DbSession, user: PageUser) -> Response:
             "offset": offset,
             "limit": PAGE_SIZE,
             "has_next": offset + len(rows) < total,
-            "reason_text": lambda r: reason_text(request, r),
+            # each reason a list item of its own: "No purchase for 5 months; …" in English
+            "reason_text": lambda r: standalone(request_locale(request), reason_text(request, r)),
             "horizon_days": ((run.params or {}).get("churn") or {}).get("horizon_days"),
         }
         ctx["plan"], ctx["open_alerts"] = _what_to_do(request, session, user, rows)

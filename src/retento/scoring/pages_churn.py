@@ -15,7 +15,7 @@ from fastapi import Request
 from retento.analytics.churn_reasons import render_reason
 from retento.core.config import get_settings
 from retento.scoring.models import ScoreRun
-from retento.web.i18n import N_, Formatter
+from retento.web.i18n import N_, Formatter, standalone
 from retento.web.render import request_locale, tr
 
 # Proper names of the models: the same in every language.
@@ -77,13 +77,15 @@ def one_time_safe_mark(run_model: str | None, frequency: int | None) -> bool:
 
 
 def reason_texts(request: Request, reasons: list[dict[str, Any]] | None) -> list[str]:
-    """Stored ``{"code", "params"}`` reasons in the reader's language."""
+    """Stored ``{"code", "params"}`` reasons in the reader's language, each shown on its own
+    (starting with a capital in English)."""
     lang = "zh" if request_locale(request).lower().startswith("zh") else "en"
     money = Formatter(request_locale(request), currency=request.app.state.settings.currency).money
     out = []
     for r in reasons or []:
         if isinstance(r, dict) and r.get("code"):
-            out.append(render_reason(str(r["code"]), r.get("params") or {}, lang, money=money))
+            text = render_reason(str(r["code"]), r.get("params") or {}, lang, money=money)
+            out.append(standalone(request_locale(request), text))  # a list item of its own
     return out
 
 

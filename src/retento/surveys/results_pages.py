@@ -36,7 +36,7 @@ from retento.surveys.models import (
     SurveyResponse,
 )
 from retento.surveys.reports import NO_FILTER, ResponseFilter
-from retento.surveys.results_charts import dashboard_charts, dump, pct
+from retento.surveys.results_charts import csat_height, dashboard_charts, dump, pct
 from retento.web import dashfilters
 from retento.web.charts import grid
 from retento.web.i18n import N_
@@ -461,6 +461,7 @@ def survey_results(
         csi_note=bundle["csi_note"],
         **trap_ctx,
         charts=charts,
+        csat_height=csat_height(bundle["res"]),
         pct=pct,
         measures=shown,
         measured=[METRIC_NAMES[k] for k, on in shown.items() if on],
