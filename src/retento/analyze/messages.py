@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from retento.analyze.base import N_
+from retento.core.cli_words import N_
 
 # (regular expression of the library's English message, its msgid); each must match the whole
 # message. Groups named in NESTED hold a phrase that is translated too.

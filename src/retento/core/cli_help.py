@@ -52,7 +52,7 @@ RICH_WORDS = {
     "DEPRECATED_STRING": N_("(deprecated) "),
 }
 # ... and without Rich (``TYPER_USE_RICH=0``): ``typer.core``'s gettext calls, and "Usage:"
-# (``cli_usage.USAGE``) for both.
+# (``cli_words.USAGE``) for both.
 PLAIN_WORDS = (
     N_("Arguments"),
     N_("Options"),
@@ -107,7 +107,7 @@ def help_texts(command: Command, path: tuple[str, ...] = ()) -> Iterator[tuple[s
 
 def words() -> tuple[str, ...]:
     """Every fixed word Typer prints on a help page, as message ids."""
-    from retento.core.cli_usage import USAGE
+    from retento.core.cli_words import USAGE
 
     return (USAGE, *RICH_WORDS.values(), *PLAIN_WORDS)
 
@@ -157,7 +157,7 @@ def _translate(ctx: Context, locale: str, swaps: _Swaps) -> None:
     import typer.core
 
     from retento.core.cli_language import spaced
-    from retento.core.cli_usage import USAGE
+    from retento.core.cli_words import USAGE
     from retento.web.i18n import gettext
 
     def said(text: str) -> str:

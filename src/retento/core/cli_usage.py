@@ -51,15 +51,10 @@ from typer._click.core import Command, Context
 from typer._click.exceptions import NoArgsIsHelpError, NoSuchOption, UsageError
 from typer.core import TyperGroup
 
-
-def N_(message: str) -> str:
-    """Mark a message for the catalogues (``cli_usage.po``), as ``web.i18n.N_`` does."""
-    return message
-
+from retento.core.cli_words import N_, USAGE
 
 # What Typer adds around the message (rich_utils.RICH_HELP, ERRORS_PANEL_TITLE, the usage prefix
 # of click's HelpFormatter.write_usage, UsageError.show's "Error: ").
-USAGE = N_("Usage:")
 TRY_HELP = N_("Try %(command)s for help.")
 ERROR_TITLE = N_("Error")
 ERROR = N_("Error:")
