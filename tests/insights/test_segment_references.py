@@ -290,15 +290,9 @@ def _live_setup(live_pg):
         return seg.id, pb.id, manager.id, analyst.id
 
 
-def test_a_playbook_saved_first_holds_the_segment(live_pg):
-    """The playbook's save holds the segment (FOR KEY SHARE); the delete waits, then sees the
-    playbook and refuses."""
-    seg_id, pb_id, manager_id, analyst_id = _live_setup(live_pg)
-    saver = live_pg.session()
-    manager = saver.get(User, manager_id)
-    playbooks.update_playbook(saver, pb_id, {"segment": f"{seg_id}:0"}, actor=manager)
-    saver.flush()
-    outcome: list = []
+def _delete_in_thread(live_pg, seg_id: int, analyst_id: int, outcome: list) -> threading.Thread:
+    """Delete the segment in another session and thread; ``outcome`` gets "deleted" or the
+    Conflict that refused it."""
 
     def delete() -> None:
         with live_pg.session() as s:
@@ -312,6 +306,19 @@ def test_a_playbook_saved_first_holds_the_segment(live_pg):
 
     t = threading.Thread(target=delete)
     t.start()
+    return t
+
+
+def test_a_playbook_saved_first_holds_the_segment(live_pg):
+    """The playbook's save holds the segment (FOR KEY SHARE); the delete waits, then sees the
+    playbook and refuses."""
+    seg_id, pb_id, manager_id, analyst_id = _live_setup(live_pg)
+    saver = live_pg.session()
+    manager = saver.get(User, manager_id)
+    playbooks.update_playbook(saver, pb_id, {"segment": f"{seg_id}:0"}, actor=manager)
+    saver.flush()
+    outcome: list = []
+    t = _delete_in_thread(live_pg, seg_id, analyst_id, outcome)
     t.join(1.0)
     assert t.is_alive() and outcome == []  # waiting for the playbook's transaction
     saver.commit()
@@ -374,19 +381,7 @@ def test_a_distribution_recorded_first_holds_the_segment(live_pg):
     data = DistributionCreate(segment=SegmentIn(kind="insight", value=f"{seg_id}:0"))
     dist = start_distribution(sender, survey_id, data, actor=sender.get(User, manager_id))
     outcome: list = []
-
-    def delete() -> None:
-        with live_pg.session() as s:
-            try:
-                svc.delete_segment(s, seg_id, actor=s.get(User, analyst_id))
-                s.commit()
-                outcome.append("deleted")
-            except Conflict as exc:
-                s.rollback()
-                outcome.append(exc)
-
-    t = threading.Thread(target=delete)
-    t.start()
+    t = _delete_in_thread(live_pg, seg_id, analyst_id, outcome)
     t.join(1.0)
     assert t.is_alive() and outcome == []  # waiting for the distribution's transaction
     sender.commit()

@@ -8,9 +8,6 @@ and score filters of the API. The API keeps the codes in its English text and in
 
 from __future__ import annotations
 
-import html
-import re
-
 import pytest
 
 from retento.core.errors import InvalidInput
@@ -20,28 +17,12 @@ from retento.notifications import service as notifications
 from retento.retention import report as retention_report
 from retento.surveys import csi_report
 from retento.surveys import reports as survey_reports
-from retento.surveys import service as surveys
-from retento.surveys.schemas import SurveyCreate, SurveyUpdate
 from retento.web.i18n import message_text
+from tests.web import test_param_error_labels_more as _more
 from tests.web.test_param_error_labels import _message, _speak
+from tests.web.test_param_error_labels_more import _text
 
-
-def _text(page: str) -> str:
-    """The page's visible text in one line (a field's error under its input, a flash)."""
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
-
-
-@pytest.fixture
-def survey_id(db, users) -> int:
-    questions = [{"code": "sat", "text": "Satisfied?", "qtype": "rating"}]
-    s = surveys.create_survey(
-        db,
-        SurveyCreate(name="Labels", sections=[{"code": "m", "title": "M", "questions": questions}]),
-        actor=users["manager"],
-    )
-    surveys.update_survey(db, s.id, SurveyUpdate(status="active"), actor=users["manager"])
-    return s.id
-
+survey_id = _more.survey_id  # the fixture, shared
 
 # Pages given back (422) with the error under the select or field: (url, English, Chinese).
 FORM_PAGES = [
