@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import func, select
 
 from retento.audit.models import AuditEntry
-from retento.core.config import get_settings
 from retento.core.db import utcnow
 from retento.loyalty import service as loyalty
 from retento.retention import service
@@ -27,31 +26,14 @@ from retento.retention.reasons import POINTS_BELOW_NOTE, POINTS_GONE_NOTE, POINT
 from retento.web.i18n import Formatter
 from tests.factories import make_customer
 from tests.factories.loyalty import make_programme
+from tests.retention import test_points_expiring_rule as _rule_tests
 from tests.web.conftest import Browser
 
-ZONE = "Asia/Shanghai"
 RULE = "points_expiring"
-
-
-@pytest.fixture(autouse=True)
-def shanghai(monkeypatch):
-    monkeypatch.setenv("RETENTO_TIMEZONE", ZONE)
-    get_settings.cache_clear()
-    yield
-    monkeypatch.delenv("RETENTO_TIMEZONE")
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def app(session_factory):
-    from retento.app import create_app
-    from retento.core.config import Settings
-
-    application = create_app(
-        Settings(database_url="sqlite://", run_scheduler=False, secret_key="test", timezone=ZONE)
-    )
-    application.state.session_factory = session_factory
-    return application
+# The Shanghai zone and the app in it, as the rule's own tests set them up.
+ZONE = _rule_tests.ZONE
+shanghai = _rule_tests.shanghai
+app = _rule_tests.app
 
 
 def _utc_day(at) -> str:
