@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -105,9 +106,21 @@ class RemedyCreate(BaseModel):
     compensation_type: CompensationType | None = None
     amount: Money = Decimal("0.00")
     cost: Money = Decimal("0.00")
-    points: int = Field(0, ge=0, le=10_000_000)
+    points: int = Field(0, ge=0, le=10_000_000, validate_default=True)
     note: str | None = Field(None, max_length=5000)
     given_at: UTCDatetime | None = None
+
+    @field_validator("points")
+    @classmethod
+    def _points_go_with_their_type(cls, points: int, info: ValidationInfo) -> int:
+        """Points belong to a loyalty points compensation, which needs some: points on a
+        voucher were recorded and shown ("50 points") but never posted to the member."""
+        kind = info.data.get("compensation_type")
+        if points and kind != "loyalty_points":
+            raise ValueError("only a loyalty points compensation gives points")
+        if kind == "loyalty_points" and not points:
+            raise ValueError("a loyalty points compensation needs its points (1 or more)")
+        return points
 
     @model_validator(mode="after")
     def _compensation(self) -> RemedyCreate:
