@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from datetime import date
 from decimal import Decimal
 
 import openpyxl
@@ -293,6 +294,36 @@ def test_mapping_file_with_date_format_and_time_zone(db, base, tmp_path):
     o = db.scalar(select(Order).where(Order.external_id == "M1"))
     assert o.ordered_at.isoformat() == "2025-07-01T12:00:00+00:00"
     assert o.revenue == Decimal("72.00")
+
+
+def test_a_mapping_s_date_format_reads_custom_date_fields_too(db, base):
+    """``date_format`` is the file's format for every date column: a custom date field's
+    column as much as the date of birth (it was applied to the built-in columns only, so
+    ``renewal`` in 31.12.2026 was refused as "Must be a date like 2026-12-31"). An ISO date
+    (an exported file) still reads; a cell in neither is refused naming the format."""
+    from tests.factories.custom_fields import define_fields
+
+    define_fields(db, "renewal", field_type="date")
+    mapping = load_mapping_text("date_format: '%d.%m.%Y'\ndelimiter: ';'\n")
+    content = (
+        b"external_id;name;birth_date;custom.renewal\n"
+        b"DF1;Ann;01.02.1990;31.12.2026\nDF2;Bob;;2027-01-15\n"
+    )
+    report = service.import_file(
+        db, "customers", content, name="c.csv", actor=base, mapping=mapping
+    )
+    assert report.created == 2
+    got = {
+        c.external_id: (c.birth_date, c.custom_fields)
+        for c in db.scalars(select(Customer).where(Customer.external_id.in_(["DF1", "DF2"])))
+    }
+    assert got["DF1"] == (date(1990, 2, 1), {"renewal": "2026-12-31"})
+    assert got["DF2"] == (None, {"renewal": "2027-01-15"})
+    bad = b"external_id;name;custom.renewal\nDF3;Cy;12/31/2026\n"
+    with pytest.raises(InvalidInput) as exc:
+        service.import_file(db, "customers", bad, name="c.csv", actor=base, mapping=mapping)
+    assert errors_of(exc) == [(2, "custom.renewal")]
+    assert "%d.%m.%Y" in exc.value.errors[0].message
 
 
 def test_mapping_errors_are_clear():

@@ -36,6 +36,7 @@ Legacy = tuple[str, str, Any, Msg | str | None]
 # A date as the XLSX reader writes a spreadsheet's date cell (``readers._cell``: the cell is a
 # datetime at midnight), and as imports before custom fields were typed stored it as read.
 XLSX_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})T00:00:00")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def xlsx_date(value: str) -> str:
@@ -326,6 +327,13 @@ class RecordsImport(ImporterBase):
                     continue
                 if d.field_type == "date" and isinstance(value, str):
                     value = xlsx_date(value)
+                    if self.conv.mapping.date_format and not ISO_DATE.fullmatch(value.strip()):
+                        # The mapping's date format, as for the customer's own date columns.
+                        try:
+                            value = self.conv.date(value).isoformat()
+                        except ValueError as exc:
+                            legacy.append((key, column(key), value, str(exc.args[0])))
+                            continue
                 try:
                     converted = convert(d, value, lenient=True)
                 except ValueError as exc:
