@@ -56,6 +56,25 @@ def test_invalid_json_in_chinese(client, tokens):
     assert (body["code"], body.get("field")) == ("invalid_input", None)
 
 
+def test_a_body_not_in_utf8_says_so_and_where(client, tokens):
+    """FastAPI answered a Latin-1 or GBK body with a plain "There was an error parsing the
+    body" (code ``http_error``); it now says what is wrong and where, in either language,
+    and nothing is written."""
+    before = client.get("/api/v1/customers", headers=tokens["admin"]).json()["total"]
+    body = problem(post_body(client, tokens, '{"name": "Zoë"}'.encode("latin-1")), 400)
+    assert body["code"] == "invalid_input"
+    assert body["detail"] == (
+        "The request body is not UTF-8 text (byte 0xEB at line 1, byte 13): send JSON "
+        "encoded as UTF-8."
+    )
+    gbk = '{\n  "name": "张三"}'.encode("gbk")
+    body = problem(post_body(client, tokens, gbk, **ZH), 400)
+    assert body["detail"] == (
+        "请求正文不是 UTF-8 文本（第 2 行第 12 个字节 0xD5）：请以 UTF-8 编码发送 JSON。"
+    )
+    assert client.get("/api/v1/customers", headers=tokens["admin"]).json()["total"] == before
+
+
 # --- 2. a missing body, or one that is not an object --------------------------------------------
 
 

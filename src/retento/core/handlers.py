@@ -103,6 +103,29 @@ def body_error(e: dict, body: object) -> FieldError | None:
     return None
 
 
+def unreadable_body(exc: StarletteHTTPException) -> RetentoError | None:
+    """FastAPI's plain 400 "There was an error parsing the body" for a JSON body that is not
+    UTF-8 (Latin-1, GBK): in words, with where the first bad byte is (its line, and its byte
+    within the line, as an editor's hex view counts them). None for any other 400."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or not isinstance(cause, UnicodeDecodeError):
+        return None
+    data, pos = bytes(cause.object), cause.start
+    line = data.count(b"\n", 0, pos) + 1
+    byte = pos - data.rfind(b"\n", 0, pos)
+    return RetentoError(
+        400,
+        "invalid_input",
+        Msg(
+            "The request body is not UTF-8 text (byte 0x%(byte)s at line %(line)s, byte "
+            "%(column)s): send JSON encoded as UTF-8.",
+            byte=f"{data[pos]:02X}",
+            line=line,
+            column=byte,
+        ),
+    )
+
+
 def validation_to_error(exc: RequestValidationError) -> RetentoError:
     """422 naming the fields; an invalid *path* parameter (an id out of range) is 404 instead."""
     for e in exc.errors():
@@ -347,7 +370,8 @@ def install_api_handlers(app: FastAPI) -> None:
             401: "unauthorized",
             403: "forbidden",
         }.get(exc.status_code, "http_error")
-        response = render(request, RetentoError(exc.status_code, code, str(exc.detail)))
+        err = unreadable_body(exc) or RetentoError(exc.status_code, code, str(exc.detail))
+        response = render(request, err)
         response.headers.update(exc.headers or {})
         if exc.status_code == 405:
             # Starlette names the methods of the first route on the path only; GET and POST of
