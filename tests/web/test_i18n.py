@@ -78,3 +78,22 @@ def test_catalogues_compile_and_translate_domain_terms():
     assert zh.gettext("VIP") == "贵宾型"
     assert zh.gettext("Loyal customer") == "忠诚客户"
     assert translations("en").gettext("Customers") == "Customers"
+
+
+def test_a_page_s_language_follows_the_browser_s_weights(client, db):
+    """A visitor not logged in gets the browser's language by its ``q`` weights, as the API
+    weighs them (the web took the first Chinese or English tag: "en;q=0.2, zh-CN" was English,
+    "zh;q=0, en" Chinese); a header naming neither keeps the installation's default."""
+    cases = {
+        "zh-CN,zh;q=0.9,en;q=0.8": "zh_CN",
+        "en;q=0.2, zh-CN": "zh_CN",
+        "zh;q=0, en": "en",
+        "en-GB,en;q=0.9,zh;q=0.5": "en",
+        "fr-FR, de": "en",
+        "": "en",
+    }
+    for header, locale in cases.items():
+        page = client.get("/login", headers={"Accept-Language": header})
+        assert page.status_code == 200
+        lang = re.search(r'<html lang="([^"]+)"', page.text).group(1)
+        assert lang.replace("-", "_") == locale, (header, lang)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import re
 
 from fastapi import FastAPI, Request
@@ -25,7 +24,7 @@ from retento.core.errors import (
 )
 from retento.core.openapi import install_problem_docs
 from retento.core.versioning import stale_to_error
-from retento.web.i18n import DEFAULT_LOCALE, message_text
+from retento.web.i18n import DEFAULT_LOCALE, accept_language, message_text
 
 log = logging.getLogger("retento")
 
@@ -253,33 +252,9 @@ def is_lock_timeout(exc: BaseException) -> bool:
 
 
 def accept_language_locale(header: str | None) -> str:
-    """The language an ``Accept-Language`` header asks for among ours: ``zh_CN`` for a Chinese
-    tag (``zh``, ``zh-CN``, ``zh-Hans``, ``zh_TW`` …) preferred to any English one by its
-    ``q`` weight (the earlier of two equal ones), else English (``DEFAULT_LOCALE``, not the
-    installation's language): no header, ``*``, other languages and malformed text."""
-    best, best_q = DEFAULT_LOCALE, 0.0
-    for part in (header or "")[:2000].split(",")[:50]:
-        tag, _, params = part.partition(";")
-        tag = tag.strip().lower().replace("_", "-")
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value.strip())
-                except ValueError:
-                    q = 0.0
-                if not (math.isfinite(q) and 0.0 <= q <= 1.0):
-                    q = 0.0
-        if tag == "zh" or tag.startswith("zh-"):
-            locale = "zh_CN"
-        elif tag == "en" or tag.startswith("en-"):
-            locale = DEFAULT_LOCALE
-        else:
-            continue
-        if q > best_q:
-            best, best_q = locale, q
-    return best
+    """The language an ``Accept-Language`` header asks for among ours (``web.i18n.
+    accept_language``), else English (``DEFAULT_LOCALE``, not the installation's language)."""
+    return accept_language(header) or DEFAULT_LOCALE
 
 
 def localized_problem(err: RetentoError, locale: str) -> dict:

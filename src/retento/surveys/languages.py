@@ -22,7 +22,7 @@ from typing import Any
 
 from retento.mail.compose import customer_locale
 from retento.surveys.models import Survey, SurveyQuestion, SurveySection
-from retento.web.i18n import LOCALES, normalise_locale
+from retento.web.i18n import LOCALES, accept_language, normalise_locale
 
 SURVEY_KEYS = ("name", "description", "thank_you")
 SECTION_KEYS = ("title", "description")
@@ -91,15 +91,10 @@ def complete_languages(survey: Survey) -> list[str]:
     return [_own(survey)] + [lang for lang in other_languages(survey) if is_complete(survey, lang)]
 
 
-def browser_language(accept_language: str | None) -> str | None:
-    """The first language we speak in an ``Accept-Language`` header, if any."""
-    for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return "zh_CN"
-        if tag.startswith("en"):
-            return "en"
-    return None
+def browser_language(header: str | None) -> str | None:
+    """The language we speak that an ``Accept-Language`` header prefers by its ``q`` weights,
+    if any (``web.i18n.accept_language``, as the pages and the API weigh it)."""
+    return accept_language(header)
 
 
 def customer_language(customer: Any) -> str | None:

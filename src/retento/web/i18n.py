@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
@@ -75,6 +76,36 @@ def normalise_locale(value: str | None) -> str:
     if v.lower().startswith("zh"):
         return "zh_CN"
     return DEFAULT_LOCALE
+
+
+def accept_language(header: str | None) -> str | None:
+    """The language an ``Accept-Language`` header asks for among ours: ``zh_CN`` for a Chinese
+    tag (``zh``, ``zh-CN``, ``zh-Hans``, ``zh_TW`` …) and ``en`` for an English one, whichever
+    its ``q`` weight prefers (the earlier of two equal ones; ``q=0`` is "not this one"). None
+    when it names neither: no header, ``*``, other languages, malformed text."""
+    best, best_q = None, 0.0
+    for part in (header or "")[:2000].split(",")[:50]:
+        tag, _, params = part.partition(";")
+        tag = tag.strip().lower().replace("_", "-")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+                if not (math.isfinite(q) and 0.0 <= q <= 1.0):
+                    q = 0.0
+        if tag == "zh" or tag.startswith("zh-"):
+            locale = "zh_CN"
+        elif tag == "en" or tag.startswith("en-"):
+            locale = DEFAULT_LOCALE
+        else:
+            continue
+        if q > best_q:
+            best, best_q = locale, q
+    return best
 
 
 def gettext(locale: str, message: str) -> str:

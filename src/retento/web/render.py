@@ -30,6 +30,7 @@ from retento.web.i18n import (
     LOCALES,
     N_,
     Formatter,
+    accept_language,
     message_text,
     normalise_locale,
     translate,
@@ -106,13 +107,9 @@ def request_locale(request: Request) -> str:
         return normalise_locale(v.locale)
     if "session" in request.scope and request.session.get("locale"):
         return normalise_locale(request.session["locale"])
-    accept = request.headers.get("accept-language", "")
-    for part in accept.split(","):
-        tag = part.split(";")[0].strip()
-        if tag.lower().startswith("zh"):
-            return "zh_CN"
-        if tag.lower().startswith("en"):
-            return "en"
+    # The browser's, weighed by q ("en;q=0.3, zh-CN" is Chinese), as the API weighs it.
+    if (asked := accept_language(request.headers.get("accept-language"))) is not None:
+        return asked
     settings: Settings = request.app.state.settings
     return normalise_locale(settings.default_locale)
 
