@@ -25,7 +25,7 @@ from retento.analyze.base import app as analyze_app
 from retento.cli import app
 from retento.core import cli_help, cli_language
 from retento.core.cli_help import PLAIN_WORDS, RICH_WORDS, help_texts, msgid, words
-from retento.core.cli_usage import _ARGS, UsageLanguageGroup
+from retento.core.cli_usage import _ARGS, UsageLanguageGroup, _one_line_summary
 from retento.core.config import get_settings
 from retento.web.i18n import LOCALE_DIR, gettext
 
@@ -63,12 +63,13 @@ def _every_page() -> list[tuple[Any, tuple[str, ...]]]:
     return full + [(analyze_app, p) for p in _pages(typer.main.get_command(analyze_app))]
 
 
-def _built_once(monkeypatch) -> None:
+def _built_once(monkeypatch) -> dict[Any, Any]:
     """CliRunner builds each app's click commands once (Typer builds them on every run): a
     page of every command is quicker, and a Chinese page must leave the objects as they were
     for the next one."""
     built = {top: typer.main.get_command(top) for top in (app, analyze_app)}
     monkeypatch.setattr(typer.testing, "_get_command", built.__getitem__)
+    return built
 
 
 def _texts() -> list[tuple[str, str]]:
@@ -311,9 +312,18 @@ def test_an_installation_in_chinese_without_loading_its_settings_for_english(con
 # English pages
 
 
+def _summaries(command: Any) -> None:
+    """What Retento's group class changes on an English page: each command's line in its
+    group's list is the first paragraph of its help made one line (``_one_line_summary``)."""
+    for sub in getattr(command, "commands", {}).values():
+        _one_line_summary(sub)
+        _summaries(sub)
+
+
 def test_every_page_in_english_is_typers_own(env, monkeypatch):
     """Byte for byte what Typer prints without Retento's group class (and so without its help
-    contexts), also after a Chinese page has been printed in the same process."""
+    contexts) but for the command lists' one-line summaries, also after a Chinese page has been
+    printed in the same process."""
     pages = _every_page()
     _built_once(monkeypatch)
     assert "用法" in runner.invoke(app, ["--lang", "zh_CN", "analyze", "clv", "--help"]).output
@@ -321,7 +331,8 @@ def test_every_page_in_english_is_typers_own(env, monkeypatch):
     ours.append(runner.invoke(app, []))
     monkeypatch.setattr(app.info, "cls", TyperGroup)
     monkeypatch.setattr(analyze_app.info, "cls", TyperGroup)
-    _built_once(monkeypatch)
+    for command in _built_once(monkeypatch).values():
+        _summaries(command)
     typers = [runner.invoke(top, [*path, "--help"]) for top, path in pages]
     typers.append(runner.invoke(app, []))
     for where, mine, plain in zip([*pages, "no arguments"], ours, typers, strict=True):
@@ -350,3 +361,20 @@ def test_a_chinese_page_leaves_nothing_behind(env, capsys):
     ctx.meta[_ARGS] = ["customers", "--help"]
     ctx.get_help()
     assert "Customers: search" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_a_command_list_breaks_lines_where_the_terminal_ends_not_the_docstring(env, lang):
+    """Typer's Rich mode kept a docstring's line breaks in a group's command list, so
+    ``retento --help`` showed "… labels, loyalty stage, and" / "churn risk …" on two lines
+    however wide the terminal; each command's summary is now one paragraph, wrapped by the
+    terminal only (``cli_usage._one_line_summary``)."""
+    for args in ([], ["loyalty"], ["analyze"]):
+        r = runner.invoke(app, ["--lang", lang, *args, "--help"], env={"COLUMNS": "400"})
+        assert r.exit_code == 0, r.output
+        panel = r.output.split("─ Commands ─" if lang == "en" else "─ 命令 ─")[1]
+        rows = [line.strip("│ ").rstrip() for line in panel.splitlines()[1:-1]]
+        names = [row.split()[0] for row in rows if row]
+        assert len(rows) == len(names) > 3, rows  # no continuation line
+    r = runner.invoke(app, ["--lang", "en", "--help"], env={"COLUMNS": "400"})
+    assert "labels, loyalty stage, and churn risk with its top reasons" in r.output

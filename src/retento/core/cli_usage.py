@@ -307,7 +307,20 @@ def _help_in_language(command: Command) -> None:
             _negative_ids(command)
         return
     for sub in subs.values():
+        _one_line_summary(sub)
         _help_in_language(sub)
+
+
+def _one_line_summary(command: Command) -> None:
+    """The line a group's command list shows for ``command``: the first paragraph of its help
+    with the docstring's line breaks made spaces (Typer's Rich mode kept them, so the list of
+    ``retento --help`` broke "… loyalty stage, and" / "churn risk …" where the source line
+    ended, not where the terminal does). A ``\b`` paragraph (no re-wrap) is left alone."""
+    if command.short_help is not None or not command.help:
+        return
+    first = command.help.partition("\f")[0].strip("\n").split("\n\n")[0]
+    if "\n" in first.strip() and not first.lstrip().startswith("\b"):
+        command.short_help = " ".join(first.split())
 
 
 class UsageLanguageGroup(TyperGroup):
