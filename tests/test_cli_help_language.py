@@ -378,3 +378,20 @@ def test_a_command_list_breaks_lines_where_the_terminal_ends_not_the_docstring(e
         assert len(rows) == len(names) > 3, rows  # no continuation line
     r = runner.invoke(app, ["--lang", "en", "--help"], env={"COLUMNS": "400"})
     assert "labels, loyalty stage, and churn risk with its top reasons" in r.output
+
+
+def test_every_option_says_what_it_is_for():
+    """35 options had an empty help column (``retento export --status``, every ``--as`` of
+    ``retento loyalty``, ``serve --reload`` …): a user reading ``--help`` saw a bare name."""
+    bare = []
+
+    def walk(command: Any, path: tuple[str, ...]) -> None:
+        for param in command.params:
+            is_option = getattr(param, "param_type_name", "") == "option"
+            if is_option and not param.hidden and not param.help and param.name != "help":
+                bare.append(f"{' '.join(path)} {param.opts[0]}")
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, (*path, name))
+
+    walk(typer.main.get_command(app), ("retento",))
+    assert not bare, bare

@@ -103,9 +103,11 @@ def _safe(url: str) -> str:
 
 @app.command("serve")
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8000, "--port"),
-    reload: bool = typer.Option(False, "--reload"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    reload: bool = typer.Option(
+        False, "--reload", help="Restart when the code changes (development only)."
+    ),
     workers: int = typer.Option(
         1,
         "--workers",

@@ -42,8 +42,8 @@ def create(
     password: str = typer.Option(
         ..., "--password", help="At least 12 characters, not a common password."
     ),
-    display_name: str = typer.Option("", "--display-name"),
-    email: str | None = typer.Option(None, "--email"),
+    display_name: str = typer.Option("", "--display-name", help="Name shown in the app."),
+    email: str | None = typer.Option(None, "--email", help="For notifications."),
     locale: str = typer.Option(
         "en",
         "--locale",
@@ -191,7 +191,12 @@ def logout(username: str = typer.Argument(..., help="Login name.")) -> None:
 
 @app.command("token")
 @friendly_errors
-def token(username: str = typer.Argument(...), name: str = typer.Option("cli", "--name")) -> None:
+def token(
+    username: str = typer.Argument(...),
+    name: str = typer.Option(
+        "cli", "--name", help="What the token is for (shown in the token list)."
+    ),
+) -> None:
     """Print a new API token for USERNAME (shown once; only its hash is stored)."""
     with cli_session() as session:
         user = service.get_user_by_name(session, username)

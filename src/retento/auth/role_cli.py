@@ -100,7 +100,7 @@ def create(
         "", "--permissions", help="Comma-separated, e.g. customer:read,complaint:read."
     ),
     name_zh: str = typer.Option("", "--name-zh", help="The role's Chinese name."),
-    description: str = typer.Option("", "--description"),
+    description: str = typer.Option("", "--description", help="What the role is for."),
     scope: str = typer.Option("own", "--scope", help="own (like an agent) or all (a manager)."),
     base_role: str = typer.Option(
         "agent",
@@ -134,9 +134,11 @@ def update_(
     name: str = typer.Argument(...),
     new_name: str | None = typer.Option(None, "--name", help="Rename (users move with it)."),
     permissions: str | None = typer.Option(None, "--permissions", help="The whole new set."),
-    name_zh: str | None = typer.Option(None, "--name-zh"),
-    description: str | None = typer.Option(None, "--description"),
-    scope: str | None = typer.Option(None, "--scope"),
+    name_zh: str | None = typer.Option(None, "--name-zh", help="The role's Chinese name."),
+    description: str | None = typer.Option(None, "--description", help="What the role is for."),
+    scope: str | None = typer.Option(
+        None, "--scope", help="own (like an agent) or all (a manager)."
+    ),
     base_role: str | None = typer.Option(
         None, "--base-role", help="manager, agent or analyst: whose defaults its users get."
     ),

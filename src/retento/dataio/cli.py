@@ -254,19 +254,33 @@ def export_cmd(
     entity: str = typer.Argument(..., help=f"One of: {', '.join(EXPORT_ENTITIES)}."),
     output: Path = typer.Option(..., "--output", "-o", help="CSV file to write."),
     q: str | None = typer.Option(None, "--q", help="Search text (customers, products)."),
-    kind: str | None = typer.Option(None, "--kind"),
+    kind: str | None = typer.Option(
+        None,
+        "--kind",
+        help="Customer kind: consumer, business, distributor, supplier, department, branch.",
+    ),
     scope: str | None = typer.Option(None, "--scope", help="external or internal."),
-    tag: str | None = typer.Option(None, "--tag"),
-    party_type: str | None = typer.Option(None, "--party-type"),
+    tag: str | None = typer.Option(None, "--tag", help="Customers with this tag."),
+    party_type: str | None = typer.Option(None, "--party-type", help="person or organisation."),
     owner: str | None = typer.Option(None, "--owner", help="Owner's username."),
-    category: str | None = typer.Option(None, "--category"),
-    active: bool | None = typer.Option(None, "--active/--inactive"),
+    category: str | None = typer.Option(None, "--category", help="Product category."),
+    active: bool | None = typer.Option(
+        None, "--active/--inactive", help="Only products on sale, or only those off sale."
+    ),
     customer: str | None = typer.Option(None, "--customer", help="Customer external id."),
-    status: str | None = typer.Option(None, "--status"),
-    channel: str | None = typer.Option(None, "--channel"),
-    stage: str | None = typer.Option(None, "--stage"),
-    direction: str | None = typer.Option(None, "--direction"),
-    outcome: str | None = typer.Option(None, "--outcome"),
+    status: str | None = typer.Option(
+        None, "--status", help="Order status: placed, paid, shipped, completed, cancelled."
+    ),
+    channel: str | None = typer.Option(
+        None, "--channel", help="Channel of the orders or touchpoints (store, web, phone, …)."
+    ),
+    stage: str | None = typer.Option(
+        None, "--stage", help="Journey stage of the touchpoints (desire to after_sales)."
+    ),
+    direction: str | None = typer.Option(None, "--direction", help="inbound or outbound."),
+    outcome: str | None = typer.Option(
+        None, "--outcome", help="Touchpoint outcome (positive, negative, purchase, …)."
+    ),
     since: str | None = typer.Option(None, "--since", help="ISO date/time (inclusive)."),
     until: str | None = typer.Option(None, "--until", help="ISO date/time (exclusive)."),
     as_user: str | None = typer.Option(

@@ -19,6 +19,8 @@ from retento.core.cli_support import (
 
 app = typer.Typer(help="Loyalty programme: points ledger, tiers, rewards.", no_args_is_help=True)
 
+ACT_AS = "Act as this user (default: first admin)."
+
 
 @app.command("check")
 @friendly_errors
@@ -80,7 +82,7 @@ def birthdays(
 def referral(
     customer_id: int = typer.Argument(..., help="The member who referred"),
     referred_id: int = typer.Argument(..., help="The customer they brought in"),
-    as_user: str = typer.Option(None, "--as"),
+    as_user: str = typer.Option(None, "--as", help=ACT_AS),
 ) -> None:
     """Record a referral: the member earns the referral event once per referred customer."""
     from retento.loyalty.events import record_referral
@@ -97,7 +99,7 @@ def referral(
 
 @app.command("balance")
 @friendly_errors
-def balance(customer_id: int, as_user: str = typer.Option(None, "--as")) -> None:
+def balance(customer_id: int, as_user: str = typer.Option(None, "--as", help=ACT_AS)) -> None:
     """Show a member's balance, tier and points expiring soon."""
     from retento.loyalty.service import member_view
 
@@ -119,10 +121,10 @@ def balance(customer_id: int, as_user: str = typer.Option(None, "--as")) -> None
 @friendly_errors
 def redeem(
     customer_id: int,
-    points: int = typer.Option(None, "--points"),
+    points: int = typer.Option(None, "--points", help="Points to redeem (or --reward)."),
     reward: int = typer.Option(None, "--reward", help="Reward id"),
     key: str = typer.Option(None, "--key", help="Idempotency key"),
-    as_user: str = typer.Option(None, "--as"),
+    as_user: str = typer.Option(None, "--as", help=ACT_AS),
 ) -> None:
     """Redeem points or a reward for a member."""
     from retento.loyalty.service import redeem as do
@@ -146,8 +148,8 @@ def redeem(
 def adjust(
     customer_id: int,
     points: int,
-    reason: str = typer.Option(..., "--reason"),
-    as_user: str = typer.Option(None, "--as"),
+    reason: str = typer.Option(..., "--reason", help="Why (kept in the ledger)."),
+    as_user: str = typer.Option(None, "--as", help=ACT_AS),
 ) -> None:
     """Credit (positive) or debit (negative) points by hand, with a reason."""
     from retento.loyalty.service import adjust as do
@@ -159,7 +161,7 @@ def adjust(
 
 @app.command("liability")
 @friendly_errors
-def liability(as_user: str = typer.Option(None, "--as")) -> None:
+def liability(as_user: str = typer.Option(None, "--as", help=ACT_AS)) -> None:
     """Outstanding points and their value, breakage and redemption rates."""
     from retento.loyalty.reports import liability as lia
 
@@ -176,8 +178,8 @@ def liability(as_user: str = typer.Option(None, "--as")) -> None:
 @friendly_errors
 def export(
     what: str = typer.Argument(..., help="members, postings or liability"),
-    out: Path = typer.Option(..., "--out", "-o"),
-    as_user: str = typer.Option(None, "--as"),
+    out: Path = typer.Option(..., "--out", "-o", help="File to write."),
+    as_user: str = typer.Option(None, "--as", help=ACT_AS),
 ) -> None:
     """Export members, postings or the liability report as CSV (UTF-8 with BOM)."""
     from retento.core.errors import InvalidInput
@@ -206,7 +208,7 @@ def export(
 @friendly_errors
 def import_postings(
     path: Path,
-    as_user: str = typer.Option(None, "--as"),
+    as_user: str = typer.Option(None, "--as", help=ACT_AS),
 ) -> None:
     """Import point adjustments from CSV (customer_external_id, points, reason, key).
 
@@ -223,7 +225,7 @@ def import_postings(
 @friendly_errors
 def import_members(
     path: Path,
-    as_user: str = typer.Option(None, "--as"),
+    as_user: str = typer.Option(None, "--as", help=ACT_AS),
 ) -> None:
     """Import members from CSV or XLSX (customer_external_id or email, tier, opening_balance,
     key, joined_at). All rows or none; re-importing the file posts nothing twice."""
@@ -245,9 +247,9 @@ def import_members(
 @app.command("export-members")
 @friendly_errors
 def export_members(
-    out: Path = typer.Option(..., "--out", "-o"),
+    out: Path = typer.Option(..., "--out", "-o", help="File to write."),
     fmt: str = typer.Option("csv", "--format", help="csv or xlsx"),
-    as_user: str = typer.Option(None, "--as"),
+    as_user: str = typer.Option(None, "--as", help=ACT_AS),
 ) -> None:
     """Export the members (re-importable with import-members) as CSV or XLSX."""
     from retento.loyalty.members_io import export_members as run

@@ -52,7 +52,7 @@ def alerts_cmd(
     status: str | None = typer.Option("open", help="open, acknowledged, closed (empty: all)."),
     rule: str | None = typer.Option(None, help="Only this rule."),
     value_class: str | None = typer.Option(None, "--class", help="key, ordinary, small, bad."),
-    limit: int = typer.Option(50, min=1, max=500),
+    limit: int = typer.Option(50, min=1, max=500, help="At most this many alerts (1–500)."),
     locale: str | None = typer.Option(
         None,
         "--locale",

@@ -33,7 +33,9 @@ OPTIONS = {
 def score(
     model: str = typer.Option("bgnbd", "--model", help="bgnbd (default), mbgnbd or pareto."),
     as_of: str | None = typer.Option(None, "--as-of", help="ISO timestamp with zone; default now."),
-    horizon_weeks: int = typer.Option(52, "--horizon-weeks"),
+    horizon_weeks: int = typer.Option(
+        52, "--horizon-weeks", help="Weeks ahead the CLV and expected purchases look."
+    ),
     discount_rate: float = typer.Option(0.10, "--discount-rate", help="Yearly."),
     holdout_weeks: int = typer.Option(26, "--holdout-weeks", help="0 to skip validation."),
     churn_horizon_days: int | None = typer.Option(
