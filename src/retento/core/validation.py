@@ -31,6 +31,20 @@ Offset = Annotated[int, Ge(0), Le(INT32_MAX)]
 """A list offset: 0 … 2³¹−1."""
 
 Limit = Annotated[int, Ge(1), Le(500)]
+
+
+def no_bool_number(value: object) -> object:
+    """``true``/``false`` are not a score or an amount (pydantic reads ``true`` as 1.0)."""
+    if isinstance(value, bool):
+        from pydantic_core import PydanticCustomError
+
+        raise PydanticCustomError("float_type", "Input should be a valid number")
+    return value
+
+
+# A number a client sends as JSON (a survey score): never a boolean; text such as "4" still
+# reads, as the web forms send their numbers as text.
+Number = Annotated[float, BeforeValidator(no_bool_number)]
 """A page size: 1 … 500 (``core.pagination.MAX_LIMIT``)."""
 
 MIN_DAY = date(1900, 1, 1)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retento.core.errors import Msg
 from retento.core.timeutil import UTCDatetime
-from retento.core.validation import DbId, Name
+from retento.core.validation import DbId, Name, Number
 from retento.core.versioning import ExpectedVersion
 from retento.surveys.models import NUMERIC_TYPES as NUMERIC_QUESTION_TYPES
 from retento.surveys.models import RATING_SCALES
@@ -366,11 +366,15 @@ class DistributionRun(DistributionRead):
     )
 
 
+# The longest free-text answer (a public form, phone or paper entry, the API).
+MAX_ANSWER_TEXT = 10_000
+
+
 class AnswerIn(BaseModel):
     question: str = Field(min_length=1, max_length=50, description="The question code.")
-    number: float | None = Field(None, description="Score; for a pair, the perception b.")
-    expectation: float | None = Field(None, description="For a pair, the expectation a.")
-    text: str | None = Field(None, max_length=10_000)
+    number: Number | None = Field(None, description="Score; for a pair, the perception b.")
+    expectation: Number | None = Field(None, description="For a pair, the expectation a.")
+    text: str | None = Field(None, max_length=MAX_ANSWER_TEXT)
     choices: list[str] | None = Field(None, max_length=100)
 
 

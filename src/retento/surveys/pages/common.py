@@ -11,9 +11,10 @@ from retento.core.validation import DbId
 from retento.surveys.languages import Shown, shown_survey
 from retento.surveys.models import Survey
 from retento.surveys.schemas import (
+    MAX_ANSWER_TEXT,
     AnswerIn,
 )
-from retento.web.i18n import LOCALES, N_, gettext
+from retento.web.i18n import LOCALES, N_, translate
 from retento.web.labels import (
     label_msgid,
     register_field_labels,
@@ -231,9 +232,9 @@ def _number(raw: str) -> float:
     return float(raw.replace(",", "."))
 
 
-def _tr_in(request: Request, locale: str | None, message: str) -> str:
+def _tr_in(request: Request, locale: str | None, message: str, **params: Any) -> str:
     """``message`` in ``locale`` (the public page's language), else in the request's language."""
-    return gettext(locale, message) if locale else tr(request, message)
+    return translate(locale, message, **params) if locale else tr(request, message, **params)
 
 
 def parse_answers(
@@ -265,6 +266,12 @@ def parse_answers(
                 text = str(form.get(name) or "")
                 shown[q.code] = {"text": text}
                 value["text"] = text.strip() or None
+                if value["text"] and len(value["text"]) > MAX_ANSWER_TEXT:
+                    # Refused here, kept on the page: the answer model would refuse it too.
+                    errors[q.code] = _tr_in(
+                        request, locale, N_("Write at most %(n)s characters."), n=MAX_ANSWER_TEXT
+                    )
+                    continue
             else:
                 picked = [
                     p.strip() for v in form.getlist(name) for p in str(v).split("|") if p.strip()
