@@ -96,11 +96,11 @@ def test_task_title_names_the_playbook_in_the_reader_s_language(web, db, users, 
     web.login("agent")
     listing = web.get("/retention/tasks")
     assert listing.status_code == 200
-    assert f"{KEY_ZH}: 成都嘉禾商贸公司" in listing.text and KEY_EN not in listing.text
+    assert f"{KEY_ZH}：成都嘉禾商贸公司" in listing.text and KEY_EN not in listing.text
     panel = web.get(f"/customers/{customer.id}")
-    assert f"{KEY_ZH}: 成都嘉禾商贸公司" in panel.text and KEY_EN not in panel.text
+    assert f"{KEY_ZH}：成都嘉禾商贸公司" in panel.text and KEY_EN not in panel.text
     home = web.get("/?view=agent")
-    assert home.status_code == 200 and f"{KEY_ZH}: 成都嘉禾商贸公司" in home.text
+    assert home.status_code == 200 and f"{KEY_ZH}：成都嘉禾商贸公司" in home.text
     assert KEY_EN not in home.text
     # The script too: the playbook's own, in the reader's language.
     pb = db.get(playbooks.RetentionPlaybook, case.playbook_id)
@@ -112,14 +112,15 @@ def test_task_title_names_the_playbook_in_the_reader_s_language(web, db, users, 
         {"status": "done", "result": "reached", "version": str(task.version)},
         follow_redirects=True,
     )
-    assert r.status_code == 200 and f"{KEY_ZH}: 成都嘉禾商贸公司" in r.text
+    assert r.status_code == 200 and f"{KEY_ZH}：成都嘉禾商贸公司" in r.text
 
 
 def test_a_title_written_in_chinese_reads_in_english_and_an_edited_one_as_stored(web, db, users):
     users["agent"].locale = "zh_CN"
     db.commit()
     customer, _, task = _treated_task(db, users, name="Acme Ltd")
-    assert task.title == f"{KEY_ZH}: Acme Ltd"  # the owner's language when it was written
+    # The owner's language when it was written, with its colon (not "重要客户：全力挽回: Acme")
+    assert task.title == f"{KEY_ZH}：Acme Ltd"
     mine = RetentionTask(
         customer_id=customer.id,
         owner_id=users["manager"].id,
@@ -131,7 +132,11 @@ def test_a_title_written_in_chinese_reads_in_english_and_an_edited_one_as_stored
     db.add(mine)
     db.commit()
     assert tasks.display_texts(db, [task], "en")[task.id][0] == f"{KEY_EN}: Acme Ltd"
-    assert tasks.display_texts(db, [task], "zh_CN")[task.id][0] == f"{KEY_ZH}: Acme Ltd"
+    assert tasks.display_texts(db, [task], "zh_CN")[task.id][0] == f"{KEY_ZH}：Acme Ltd"
+    # A title stored before the colon followed the language reads with the reader's colon.
+    task.title = f"{KEY_ZH}: Acme Ltd"
+    assert tasks.display_texts(db, [task], "zh_CN")[task.id][0] == f"{KEY_ZH}：Acme Ltd"
+    assert tasks.display_texts(db, [task], "en")[task.id][0] == f"{KEY_EN}: Acme Ltd"
     tasks.update_task(db, task.id, {"title": "Visit Acme on Friday"}, actor=users["manager"])
     db.commit()
     for locale in ("en", "zh_CN"):

@@ -541,6 +541,12 @@ def release_open_cases(session: Session, case_ids: list[int]) -> None:
         session.execute(delete(RetentionOpenCase).where(RetentionOpenCase.case_id.in_(case_ids)))
 
 
+def title_separator(zh: bool) -> str:
+    """Between a task title's playbook name and its customer: "：" in Chinese, ": " in English
+    (the Chinese title read "重要客户：全力挽回: 马秀英", two kinds of colon)."""
+    return "：" if zh else ": "
+
+
 def _offer_reason(pb: RetentionPlaybook) -> str:
     """The ledger reason of a playbook's offer, in the installation's language."""
     name = pb.name_zh if installation_locale() == "zh_CN" and pb.name_zh else pb.name_en
@@ -755,7 +761,9 @@ def _act(
         customer_id=alert.customer_id,
         owner_id=alert.owner_id,
         kind="task" if pb.action == "task" else pb.action,
-        title=f"{name}: {customer.name if customer else alert.customer_id}"[:200],
+        title=f"{name}{title_separator(zh)}{customer.name if customer else alert.customer_id}"[
+            :200
+        ],
         script=script,
         due_on=(now + timedelta(days=pb.due_days)).date(),
         status="open",

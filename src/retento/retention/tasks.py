@@ -27,7 +27,7 @@ from retento.retention.models import (
     RetentionPlaybook,
     RetentionTask,
 )
-from retento.retention.playbooks import SETTLED_NOTES, close_settled_task
+from retento.retention.playbooks import SETTLED_NOTES, close_settled_task, title_separator
 from retento.retention.service import NOTE_MAX, _check_agent_owns, clean_note
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
@@ -292,6 +292,18 @@ def close_settled_tasks(
 # --- the task's title and script in the reader's language -----------------------------------
 
 
+def _swap_title(title: str, names: tuple[str, str], want: str, zh: bool) -> str:
+    """``title`` ("<playbook name><colon><customer>") with its playbook name, in either language
+    and with either colon, written as ``want`` and the reader's colon."""
+    if not want:
+        return title
+    for own in (want, *names):
+        for sep in (": ", "："):
+            if own and title.startswith(own + sep):
+                return want + title_separator(zh) + title[len(own) + len(sep) :]
+    return title
+
+
 def _swap(text: str, texts: tuple[str, str], want: str, sep: str) -> str:
     """``text`` with its leading playbook text (in either language) replaced by ``want``."""
     if not want or (text == want or text.startswith(want + sep)):
@@ -336,7 +348,7 @@ def display_texts(
             out[t.id] = (t.title, t.script or "")
             continue
         name_en, name_zh, script_en, script_zh = book
-        title = _swap(t.title, (name_en, name_zh), name_zh if zh else name_en, ": ")
+        title = _swap_title(t.title, (name_en, name_zh), name_zh if zh else name_en, zh)
         script = _swap(
             t.script or "", (script_en, script_zh), script_zh if zh else script_en, "\n\n"
         )
