@@ -51,6 +51,7 @@ from retento.retention.models import (
     RetentionSeq,
     RetentionTask,
 )
+from retento.retention.ownership import check_agent_owns
 from retento.retention.reasons import (
     ACTION_NAMES,
     CLASS_NAMES,
@@ -823,6 +824,8 @@ def apply_to_alert(
     alert = lock_row(session, RetentionAlert, alert_id)
     if alert is None:
         raise NotFound("Alert", alert_id)
+    # An agent applies playbooks to their own alerts only, and is told nothing of another's.
+    check_agent_owns(actor, alert.owner_id)
     if alert.status == "closed":
         # Often closed a moment ago by someone else (this request waited for the alert's lock).
         raise Conflict(

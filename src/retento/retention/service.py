@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
-from retento.auth.permissions import acts_on_own, require
+from retento.auth.permissions import require
 from retento.core.db import utcnow
 from retento.core.errors import (
     Conflict,
@@ -53,6 +53,7 @@ from retento.retention.models import (
     RetentionConfig,
     RetentionRule,
 )
+from retento.retention.ownership import check_agent_owns
 from retento.retention.reasons import (
     ALERT_STATUS_NAMES,
     CLASS_NAMES,
@@ -472,7 +473,9 @@ def set_alert_status(
     """Acknowledge, close or reopen an alert (locked, versioned; 409 on a stale version)."""
     require(actor, "retention:work")
     alert = get_alert(session, alert_id, actor=actor)
+    check_agent_owns(actor, alert.owner_id)
     lock_for_edit(session, alert, version)
+    check_agent_owns(actor, alert.owner_id)  # as locked: reassigned meanwhile
     if status not in ALERT_STATUSES:
         raise _status_error().refuse()
     close_note = clean_note(note, ALERT_NOTE_MAX) if status == "closed" else None
@@ -489,7 +492,6 @@ def set_alert_status(
             ),
             field="status",
         )
-    _check_agent_owns(actor, alert.owner_id)
     before = snapshot(alert)
     now = utcnow()
     alert.status = status
@@ -504,13 +506,6 @@ def set_alert_status(
     session.flush()
     record(session, actor, "update", "retention_alert", alert.id, before, snapshot(alert))
     return alert
-
-
-def _check_agent_owns(actor: User, owner_id: int | None) -> None:
-    from retento.core.errors import Forbidden
-
-    if acts_on_own(actor) and owner_id is not None and owner_id != actor.id:
-        raise Forbidden("Agents may work only their own alerts and tasks.")
 
 
 def evaluate_now(

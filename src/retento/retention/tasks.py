@@ -27,8 +27,9 @@ from retento.retention.models import (
     RetentionPlaybook,
     RetentionTask,
 )
+from retento.retention.ownership import check_agent_owns
 from retento.retention.playbooks import SETTLED_NOTES, close_settled_task, title_separator
-from retento.retention.service import NOTE_MAX, _check_agent_owns, clean_note
+from retento.retention.service import NOTE_MAX, clean_note
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
 
@@ -102,7 +103,7 @@ def update_task(
     require(actor, "retention:work")
     task = get_task(session, task_id, actor=actor)
     lock_for_edit(session, task, version)
-    _check_agent_owns(actor, task.owner_id)
+    check_agent_owns(actor, task.owner_id)
     before = snapshot(task)
     if data.get("title") is not None:
         title = str(data["title"]).strip()
@@ -144,7 +145,7 @@ def set_task_status(
     require(actor, "retention:work")
     task = get_task(session, task_id, actor=actor)
     lock_for_edit(session, task, version)
-    _check_agent_owns(actor, task.owner_id)
+    check_agent_owns(actor, task.owner_id)
     if status not in TASK_STATUSES:
         raise _status_error()
     if status not in TASK_TRANSITIONS.get(task.status, ()):
