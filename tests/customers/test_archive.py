@@ -147,6 +147,34 @@ def test_purge_of_a_mistaken_record_deletes_it_and_keeps_no_personal_data(db, us
     assert deleted.before["personal_data"] == "not kept"
 
 
+def test_a_purged_customer_s_waiting_mail_is_not_sent_and_keeps_no_address(db, users):
+    """The outbox rows of a purged customer outlived it (customer_id set to null) still
+    queued: a loyalty notice, a win-back e-mail went out to the deleted customer's address."""
+    import retento.loyalty.emails  # noqa: F401 - registers the loyalty mail kinds
+    from retento.mail.models import OutboxMessage
+    from retento.mail.service import Email, queue_email
+
+    c = make_customer(db, name="Typo Person", email="typo@example.com")
+    other = make_customer(db, email="stays@example.com")
+    mails = [
+        queue_email(
+            db,
+            Email(
+                recipient=who.email, subject="Your points", body_text=f"Dear {who.name}",
+                kind="loyalty_expiring", customer_id=who.id,
+            ),
+            actor=None,
+        ).id
+        for who in (c, other)
+    ]  # fmt: skip
+    service.purge_customer(db, c.id, actor=users["manager"])
+    db.expire_all()
+    gone, kept = (db.get(OutboxMessage, i) for i in mails)
+    assert (gone.status, gone.recipient, gone.body_text) == ("cancelled", "[erased]", "")
+    assert "Typo Person" not in repr((gone.subject, gone.last_error))
+    assert (kept.status, kept.recipient) == ("queued", "stays@example.com")
+
+
 def test_database_refuses_to_cascade_customer_deletes_into_orders_and_complaints(db, users):
     c = make_customer(db)
     make_order(db, c, lines=[(make_product(db), 1)])

@@ -44,6 +44,7 @@ from retento.customers.redaction import (
     Redactor,
     audit_about,
     domain_models,
+    forget_mail,
     holdings,
     redact_audit,
 )
@@ -551,20 +552,7 @@ def erase_customer(
         ).rowcount
         or 0
     )
-    mails = list(
-        session.scalars(
-            select(m["OutboxMessage"]).where(in_ids(m["OutboxMessage"], "mail_message"))
-        )
-    )
-    for msg in mails:
-        if msg.status in ("queued", "sending"):
-            msg.status = "cancelled"
-        msg.recipient = MARK
-        msg.body_text = ""
-        msg.body_html = None
-        msg.last_error = redactor.text(msg.last_error) if msg.last_error else msg.last_error
-    counts["emails"] = len(mails)
-    session.flush()
+    counts["emails"] = forget_mail(session, held.of("mail_message"), redactor)
     for eraser in _ERASERS:
         counts.update(eraser(session, c, redactor))
     session.flush()

@@ -205,3 +205,23 @@ def redact_audit(session: Session, customer: Customer, redactor: Redactor) -> in
             entry.before, entry.after = before, after
             n += 1
     return n
+
+
+def forget_mail(session: Session, message_ids: list[int], redactor: Redactor) -> int:
+    """The customer's e-mails in the outbox (``holdings(...).of("mail_message")``): those not
+    sent yet are cancelled, and the address and bodies of all are removed (the message stays
+    as a record that something was sent). Used at erasure and at deletion: a purged customer's
+    queued mail was still sent to their address. How many messages."""
+    m = domain_models()
+    mails = list(
+        session.scalars(select(m["OutboxMessage"]).where(m["OutboxMessage"].id.in_(message_ids)))
+    )
+    for msg in mails:
+        if msg.status in ("queued", "sending"):
+            msg.status = "cancelled"
+        msg.recipient = MARK
+        msg.body_text = ""
+        msg.body_html = None
+        msg.last_error = redactor.text(msg.last_error) if msg.last_error else msg.last_error
+    session.flush()
+    return len(mails)

@@ -36,7 +36,7 @@ from retento.customers.models import (
     CustomerAssignment,
     CustomerTag,
 )
-from retento.customers.redaction import Redactor, redact_audit
+from retento.customers.redaction import Redactor, forget_mail, holdings, redact_audit
 from retento.customers.schemas import CustomerCreate, CustomerUpdate
 
 SORTABLE = {
@@ -522,6 +522,9 @@ def purge_customer(session: Session, customer_id: int, *, actor: User) -> None:
         )
     redactor = Redactor.for_customer(session, c)
     redacted = redact_audit(session, c, redactor)
+    # Its mail waiting in the outbox is not sent after all, and keeps no address (the rows
+    # would otherwise outlive the customer, their customer_id set to null, still queued).
+    mails = forget_mail(session, holdings(session, c.id).of("mail_message"), redactor)
     kept = {k: customer_snapshot(c).get(k) for k in ("id", "party_type", "kind", "created_at")}
     session.delete(c)
     session.flush()
@@ -532,7 +535,7 @@ def purge_customer(session: Session, customer_id: int, *, actor: User) -> None:
         "customer",
         customer_id,
         {**kept, "personal_data": "not kept"},
-        {"audit_entries_redacted": redacted},
+        {"audit_entries_redacted": redacted, "emails_forgotten": mails},
     )
 
 
