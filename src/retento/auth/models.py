@@ -92,6 +92,8 @@ class Role(Base):
     permissions are fixed in code. ``users.role`` holds the name (``auth.roles``)."""
 
     __tablename__ = "roles"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(20), unique=True)

@@ -130,6 +130,7 @@ class SlaPolicy(Base):
 
 class Complaint(Base):
     __tablename__ = "complaints"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
     __table_args__ = (
         Index("ix_complaints_assignee_status_due", "assignee_id", "status", "resolution_due_at"),
         Index("ix_complaints_team_status_due", "team_manager_id", "status", "resolution_due_at"),
@@ -168,6 +169,7 @@ class Complaint(Base):
             postgresql_where=_OPEN_SQL,
             sqlite_where=_OPEN_SQL,
         ),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -316,7 +318,11 @@ class ComplaintEvent(Base):
     """One line of the complaint's timeline (also shown on the customer's 360 timeline)."""
 
     __tablename__ = "complaint_events"
-    __table_args__ = (Index("ix_complaint_events_complaint_at", "complaint_id", "at"),)
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
+    __table_args__ = (
+        Index("ix_complaint_events_complaint_at", "complaint_id", "at"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     complaint_id: Mapped[int] = mapped_column(
@@ -341,6 +347,7 @@ class Remedy(Base):
     """What was done to recover the customer: apology, explanation, compensation or thanks."""
 
     __tablename__ = "complaint_remedies"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
     __table_args__ = (
         Index(
             "uq_complaint_remedies_idempotency_key",
@@ -348,6 +355,7 @@ class Remedy(Base):
             "idempotency_key",
             unique=True,
         ),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -375,6 +383,8 @@ class ComplaintAttachment(Base):
     """A file stored under ``data_dir/complaints/``; only metadata lives in the database."""
 
     __tablename__ = "complaint_attachments"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     complaint_id: Mapped[int] = mapped_column(

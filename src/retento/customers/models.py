@@ -29,6 +29,7 @@ CONSENTS = ("consent_email", "consent_sms", "consent_phone", "consent_profiling"
 
 class Customer(Base):
     __tablename__ = "customers"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
     __table_args__ = (
         Index("ix_customers_name_lower", "name_key"),
         Index("ix_customers_owner_kind", "owner_id", "kind"),
@@ -53,6 +54,7 @@ class Customer(Base):
             for col in ("name_key", "name_chars", "email", "phone_digits", "external_id")
         ),
         Index("uq_customers_idempotency_key", "idempotency_key", unique=True),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -20,6 +20,8 @@ class ImportJob(Base):
     """One file going through the import wizard (kept so the rejects can be downloaded later)."""
 
     __tablename__ = "import_jobs"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     entity: Mapped[str] = mapped_column(String(20))

@@ -21,12 +21,14 @@ RATING_MIN, RATING_MAX = 1, 5
 
 class ExperienceRecord(Base):
     __tablename__ = "experience_records"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
     __table_args__ = (
         Index("ix_experience_records_customer_time", "customer_id", "occurred_at"),
         Index("ix_experience_records_mode_stage", "mode", "stage"),
         CheckConstraint("rating >= 1 AND rating <= 5", name="rating_range"),
         CheckConstraint("mode IN ('sense', 'feel', 'think', 'act', 'relate')", name="mode_known"),
         Index("uq_experience_records_idempotency_key", "idempotency_key", unique=True),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

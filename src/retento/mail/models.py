@@ -20,9 +20,11 @@ class OutboxMessage(Base):
     """One e-mail to one recipient; the one-time link inside is filled in only when sending."""
 
     __tablename__ = "mail_outbox"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
     __table_args__ = (
         Index("ix_mail_outbox_due", "status", "next_attempt_at"),
         Index("ix_mail_outbox_related", "related_type", "related_id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -19,6 +19,7 @@ ORDER_CHANNELS = ("store", "web", "phone", "email", "chat", "partner", "other")
 
 class Order(Base):
     __tablename__ = "orders"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
     __table_args__ = (
         Index("ix_orders_customer_time", "customer_id", "ordered_at"),
         # Revenue/profit by period without heap reads (migration 0028: 3.2 s → 0.4 s a quarter).
@@ -32,6 +33,7 @@ class Order(Base):
             postgresql_where=text("idempotency_key IS NOT NULL"),
             sqlite_where=text("idempotency_key IS NOT NULL"),
         ),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

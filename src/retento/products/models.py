@@ -15,6 +15,8 @@ from retento.core.versioning import version_column
 
 class Product(Base):
     __tablename__ = "products"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)

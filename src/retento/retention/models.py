@@ -91,10 +91,12 @@ class RetentionRule(Base):
 
 class RetentionAlert(Base):
     __tablename__ = "retention_alerts"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
     __table_args__ = (
         UniqueConstraint("customer_id", "rule", "cause_key", name="uq_retention_alerts_cause"),
         Index("ix_retention_alerts_status_created", "status", "created_at"),
         Index("ix_retention_alerts_owner_status", "owner_id", "status"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -124,8 +126,10 @@ class RetentionPlaybook(Base):
     """(retention class × reason) → action, with its control share and came-back window."""
 
     __tablename__ = "retention_playbooks"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
     __table_args__ = (
         UniqueConstraint("value_class", "reason", name="uq_retention_playbooks_class_reason"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -162,10 +166,12 @@ class RetentionCase(Base):
     """One alert worked by one playbook: treated or control, its action, outcome and cost."""
 
     __tablename__ = "retention_cases"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
     __table_args__ = (
         Index("ix_retention_cases_playbook_class", "playbook_id", "value_class"),
         Index("ix_retention_cases_customer_outcome", "customer_id", "outcome"),
         Index("ix_retention_cases_outcome_window", "outcome", "window_ends_at"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -243,7 +249,11 @@ class RetentionTask(Base):
     """A win-back task for the customer's owner: due date, suggested script, result."""
 
     __tablename__ = "retention_tasks"
-    __table_args__ = (Index("ix_retention_tasks_owner_status_due", "owner_id", "status", "due_on"),)
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
+    __table_args__ = (
+        Index("ix_retention_tasks_owner_status_due", "owner_id", "status", "due_on"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_id: Mapped[int | None] = mapped_column(

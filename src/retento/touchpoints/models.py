@@ -30,9 +30,11 @@ OUTCOMES = ("positive", "neutral", "negative", "no_response", "purchase", "resol
 
 class Touchpoint(Base):
     __tablename__ = "touchpoints"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
     __table_args__ = (
         Index("ix_touchpoints_customer_time", "customer_id", "occurred_at"),
         Index("uq_touchpoints_idempotency_key", "idempotency_key", unique=True),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
