@@ -6,7 +6,19 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from retento.core.db import Base, MoneyColumn, UTCDateTime, utcnow
@@ -21,6 +33,17 @@ STAGES = ("potential", "new", "regular", "old", "loyal")
 
 class ScoreRun(Base):
     __tablename__ = "score_runs"
+    # At most one run in progress, on every backend: a second start, even one sent at the very
+    # same moment, fails on this index (``service.start_run``: 409) instead of computing twice.
+    __table_args__ = (
+        Index(
+            "uq_score_runs_running",
+            "status",
+            unique=True,
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     model: Mapped[str] = mapped_column(String(20), default="bgnbd")

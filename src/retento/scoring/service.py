@@ -10,6 +10,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from retento.audit.service import record
@@ -59,6 +60,8 @@ def _noop(_stage: str, _fraction: float) -> None:
 LIVE_PROGRESS: dict[int, tuple[str, float]] = {}
 MIN_CUSTOMERS = 10
 STALE_RUN = timedelta(hours=6)  # a "running" run older than this died with its process
+# A fixed 64-bit key of the advisory lock taken while a run is started ("SCORERUN").
+_START_LOCK = 0x53434F52_4552554E
 
 
 def _customers_with_orders(session: Session) -> int:
@@ -75,17 +78,21 @@ def start_run(session: Session, data: ScoreRunCreate, *, actor: User | None) -> 
         raise InvalidInput(
             "At least 10 customers with orders are needed to fit the models.", field="model"
         )
+    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+        select(func.pg_try_advisory_xact_lock(_START_LOCK))
+    ):
+        # Another transaction is starting a run, or running one it has not committed (the API's
+        # ``wait=true``, the CLI): refused at once rather than waiting behind it on the index.
+        raise Conflict(
+            Msg("Another scoring run is in progress; wait for it to finish."), field="model"
+        )
     now = utcnow()
     busy = session.scalars(select(ScoreRun).where(ScoreRun.status == "running")).all()
     for other in busy:
         if now - other.started_at < STALE_RUN:
-            raise Conflict(
-                Msg(
-                    "Scoring run #%(id)s is still in progress; wait for it to finish.", id=other.id
-                ),
-                field="model",
-            )
+            raise _in_progress(other.id)
         other.status, other.error, other.finished_at = "failed", "Interrupted.", now
+    session.flush()  # the stale run closed before the new one takes the one "running" place
     run = ScoreRun(
         model=data.model,
         as_of=data.as_of or now,
@@ -93,9 +100,26 @@ def start_run(session: Session, data: ScoreRunCreate, *, actor: User | None) -> 
         started_at=now,
         triggered_by=actor.username if actor else "system",
     )
-    session.add(run)
-    session.flush()
+    # Two starts at the same moment both read no run in progress: the unique index on the
+    # running run (``uq_score_runs_running``) refuses the second insert, which waits for the
+    # first transaction and fails once it commits.
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        other_id = session.scalar(
+            select(ScoreRun.id).where(ScoreRun.status == "running").order_by(ScoreRun.id.desc())
+        )
+        raise _in_progress(other_id) from None
     return run
+
+
+def _in_progress(run_id: int | None) -> Conflict:
+    return Conflict(
+        Msg("Scoring run #%(id)s is still in progress; wait for it to finish.", id=run_id),
+        field="model",
+    )
 
 
 def run_scoring(
