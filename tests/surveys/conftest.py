@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from retento.core.db import make_engine, make_session_factory, transaction
-from retento.surveys import responses, service
+from retento.surveys import bulk_entry, service
 from retento.surveys.schemas import BulkResponses, SurveyCreate, SurveyFromTemplate, SurveyUpdate
 from tests.web.live import BROWSER_TIMEOUT_MS
 
@@ -172,7 +172,7 @@ def single_item_csi_survey(db, users):
                 ]
             }
         )
-    report = responses.bulk_responses(
+    report = bulk_entry.bulk_responses(
         db, s.id, BulkResponses(channel="mail", responses=rows), actor=users["agent"]
     )
     assert report["created"] == 24

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from retento.loyalty import ledger
 from retento.loyalty.models import LoyaltyJournal, LoyaltyRule
-from retento.surveys import responses
+from retento.surveys import bulk_entry, responses
 from retento.surveys.schemas import AnswerIn, AnswersSubmit, BulkResponses, ResponseCreate
 from tests.factories import make_customer
 from tests.factories.loyalty import make_programme
@@ -55,9 +55,9 @@ def test_bulk_entry_and_reimport_award_once_per_response(db, users, small_survey
     ]
     # Scores that open no retention case: a low score would add a win-back offer's points.
     data = BulkResponses(responses=rows)
-    responses.bulk_responses(db, small_survey.id, data, actor=users["agent"])
+    bulk_entry.bulk_responses(db, small_survey.id, data, actor=users["agent"])
     assert _events(db) == 2
-    responses.bulk_responses(db, small_survey.id, data, actor=users["agent"])  # typed in twice
+    bulk_entry.bulk_responses(db, small_survey.id, data, actor=users["agent"])  # typed in twice
     assert ledger.get_wallet(db, a.id).balance == 25
     assert ledger.get_wallet(db, b.id).balance == 25
     assert _events(db) == 2

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from retento.auth.models import User
 from retento.core.db import make_engine, make_session_factory, transaction
-from retento.surveys import csi_report, distributions, reports, responses, service
+from retento.surveys import bulk_entry, csi_report, distributions, reports, responses, service
 from retento.surveys.models import CSI_LATENTS, Survey, SurveyResponse
 from retento.surveys.schemas import (
     BulkResponses,
@@ -735,7 +735,7 @@ def seeded(server, story) -> int:  # noqa: F811
                     ],
                 )
             )
-        report = responses.bulk_responses(
+        report = bulk_entry.bulk_responses(
             s, survey_id, BulkResponses(channel="mail", responses=rows), actor=manager
         )
     assert report["created"] == 36

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from retento.audit.models import AuditEntry
 from retento.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RetentoError
 from retento.scoring.models import CustomerScore, ScoreRun
-from retento.surveys import csi_report, distributions, reports, responses, service
+from retento.surveys import bulk_entry, csi_report, distributions, reports, responses, service
 from retento.surveys.models import SurveyInvitation, SurveyResponse
 from retento.surveys.schemas import (
     AnswerIn,
@@ -462,11 +462,11 @@ def test_bulk_entry_is_all_or_nothing_with_rows(db, users, small_survey):
         ],
     )
     with pytest.raises(InvalidInput) as e:
-        responses.bulk_responses(db, small_survey.id, bad, actor=users["manager"])
+        bulk_entry.bulk_responses(db, small_survey.id, bad, actor=users["manager"])
     got = {(x.row, x.field) for x in e.value.errors}
     assert got == {(2, "customer_external_id"), (2, "sat")}
     assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
-    report = responses.bulk_responses(
+    report = bulk_entry.bulk_responses(
         db, small_survey.id, bad.model_copy(update={"skip_invalid": True}), actor=users["manager"]
     )
     assert (report["created"], report["skipped"]) == (1, 1)

@@ -26,6 +26,7 @@ from retento.surveys.optional_domains import complaint_model
 from retento.surveys.schemas import DistributionCreate, InvitationLink, SegmentIn
 from retento.surveys.service import _survey
 from retento.surveys.tokens import hash_token, link_token, make_token
+from retento.web.i18n import N_
 from retento.web.labels import label_msgid
 
 PUBLIC_PATH = "/s/"
@@ -451,6 +452,48 @@ class DistributionEmails:
     @property
     def queued(self) -> int:
         return self.invitations["queued"] + self.invitations["sending"]
+
+
+NOT_INVITED = N_(
+    "Not invited: %(open)s already invited and not answered yet, %(archived)s archived, "
+    "%(no_consent)s without consent for this channel."
+)
+
+
+@dataclass
+class Skipped:
+    """Customers of the segment a distribution did not invite, and why."""
+
+    open_invitations: int = 0  # already invited to this survey, not answered yet
+    archived: int = 0
+    no_consent: int = 0  # no consent for the channel
+
+    @property
+    def total(self) -> int:
+        return self.open_invitations + self.archived + self.no_consent
+
+
+def skipped(session: Session, dist_id: int) -> Skipped:
+    """Who the distribution left out, as its ``create`` audit entry recorded it when it ran
+    (zero for a distribution not run yet)."""
+    from retento.audit.models import AuditEntry
+
+    after = session.scalar(
+        select(AuditEntry.after)
+        .where(
+            AuditEntry.entity == "survey_distribution",
+            AuditEntry.entity_id == str(dist_id),
+            AuditEntry.action == "create",
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
+    counts = after or {}
+    return Skipped(
+        open_invitations=int(counts.get("skipped_open_invitations") or 0),
+        archived=int(counts.get("skipped_archived") or 0),
+        no_consent=int(counts.get("skipped_no_consent") or 0),
+    )
 
 
 def distribution_emails(session: Session, dist: SurveyDistribution) -> DistributionEmails:

@@ -59,6 +59,8 @@ RESPONSE_SOURCES = ("token", "agent", "bulk", "import")
 
 class Survey(Base):
     __tablename__ = "surveys"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -173,8 +175,10 @@ class SurveyDistribution(Base):
     """One mailing / call list: a survey sent to a customer segment on one channel."""
 
     __tablename__ = "survey_distributions"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
     __table_args__ = (
         Index("uq_survey_distributions_idempotency_key", "idempotency_key", unique=True),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -207,6 +211,7 @@ class SurveyInvitation(Base):
     """One customer invited once; the one-time token is kept only as a SHA-256 hash."""
 
     __tablename__ = "survey_invitations"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
     __table_args__ = (
         Index(
             "ix_survey_invitations_distribution_customer",
@@ -216,6 +221,7 @@ class SurveyInvitation(Base):
         ),
         Index("ix_survey_invitations_survey_customer", "survey_id", "customer_id"),
         Index("ix_survey_invitations_due", "completed_at", "expires_at"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -243,9 +249,12 @@ class SurveyInvitation(Base):
 
 class SurveyResponse(Base):
     __tablename__ = "survey_responses"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
     __table_args__ = (
         Index("ix_survey_responses_survey_status", "survey_id", "status"),
         Index("ix_survey_responses_customer", "customer_id", "survey_id"),
+        Index("uq_survey_responses_idempotency_key", "idempotency_key", unique=True),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -267,6 +276,9 @@ class SurveyResponse(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # "<key>:<row>" of the bulk entry that created it (the entry grid's key, the API's
+    # Idempotency-Key): a resent grid finds its rows recorded and records nothing again (0056).
+    idempotency_key: Mapped[str | None] = mapped_column(String(120))
 
     answers: Mapped[list[SurveyAnswer]] = relationship(
         back_populates="response", cascade="all, delete-orphan", order_by="SurveyAnswer.id"

@@ -4,6 +4,7 @@ entry (phone, on site), bulk entry of paper questionnaires and file import."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,7 +41,6 @@ from retento.surveys.models import (
 from retento.surveys.schemas import (
     AnswerIn,
     AnswersSubmit,
-    BulkResponses,
     PublicAnswer,
     PublicSection,
     PublicSurvey,
@@ -572,14 +572,18 @@ def ingest(
     source: str,
     skip_invalid: bool,
     now: datetime | None = None,
+    keys: Callable[[int], str] | None = None,
+    validate_only: bool = False,
 ) -> dict[str, Any]:
     """Validate every row, then write them all (or the valid ones with ``skip_invalid``).
 
     A row whose ``external_id`` matches an earlier response of the survey (or the
     ``retento-<id>`` of an export) replaces that response's answers, so re-importing a file
-    updates instead of duplicating.
+    updates instead of duplicating. ``keys(row)`` is the idempotency key a row's new response
+    is recorded with (surveys.bulk_entry); ``validate_only`` writes nothing, reports problems.
     """
-    _require_open(survey)
+    if not validate_only:
+        _require_open(survey)
     now = now or utcnow()
     ext_ids = {r.customer_external_id for r in rows if r.customer_external_id}
     by_ext = (
@@ -687,6 +691,18 @@ def ingest(
             errors.extend(errs)
         else:
             plans.append((r, cid, checked))
+    if validate_only:
+        skipped = len(rows) - len(plans)
+        return {
+            "created": 0,
+            "updated": 0,
+            "skipped": skipped,
+            "errors": [e.as_dict() for e in errors],
+        }
+    if keys:
+        # New responses first: a request with the same key at this moment then meets the key's
+        # unique index before it has written (and locked) anything else.
+        plans.sort(key=lambda p: existing.get(p[0].external_id or "") is not None)
     if errors and not skip_invalid:
         bad_rows = len({e.row for e in errors})
         raise InvalidInput(
@@ -720,6 +736,7 @@ def ingest(
                 status="partial",
                 started_at=r.completed_at or now,
                 external_id=external,
+                idempotency_key=keys(r.row) if keys else None,
             )
             session.add(response)
             created += 1
@@ -757,34 +774,6 @@ def ingest(
         "skipped": len(rows) - len(plans),
         "errors": [e.as_dict() for e in errors],
     }
-
-
-def bulk_responses(
-    session: Session, survey_id: int, data: BulkResponses, *, actor: User
-) -> dict[str, Any]:
-    """Paper or on-site questionnaires typed in on one screen: all rows or none."""
-    require(actor, "survey:respond")
-    survey = _survey(session, survey_id)
-    rows = [
-        IngestRow(
-            row=i + 1,
-            customer_id=r.customer_id,
-            customer_external_id=r.customer_external_id,
-            external_id=r.external_id,
-            completed_at=r.completed_at,
-            answers=r.answers,
-        )
-        for i, r in enumerate(data.responses)
-    ]
-    return ingest(
-        session,
-        survey,
-        rows,
-        actor=actor,
-        channel=data.channel,
-        source="bulk",
-        skip_invalid=data.skip_invalid,
-    )
 
 
 # Subscribes the survey notifications (a detractor or a low answer) to survey.answered wherever

@@ -15,6 +15,7 @@ from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset, TimeFilter
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
 from retento.surveys import (
+    bulk_entry,
     csi_report,
     distributions,
     fileio,
@@ -151,6 +152,7 @@ def _run(session, dist, user) -> DistributionRun:
     stage, fraction = distribution_jobs.progress(session, dist)
     done = dist.status == "done"
     emails = distributions.distribution_emails(session, dist) if done else None
+    left_out = distributions.skipped(session, dist.id)
     return DistributionRun(
         **DistributionRead.model_validate(dist).model_dump(),
         stage=stage,
@@ -163,6 +165,9 @@ def _run(session, dist, user) -> DistributionRun:
         ),
         emails_queued=emails.queued if emails else 0,
         not_emailed=emails.not_emailed if emails else 0,
+        skipped_open_invitations=left_out.open_invitations,
+        skipped_archived=left_out.archived,
+        skipped_no_consent=left_out.no_consent,
     )
 
 
@@ -267,8 +272,18 @@ def record_response(survey_id: DbId, data: ResponseCreate, session: DbSession, u
 
 
 @router.post("/surveys/{survey_id}/responses/bulk", response_model=ImportReport)
-def bulk_responses(survey_id: DbId, data: BulkResponses, session: DbSession, user: CurrentUser):
-    return responses.bulk_responses(session, survey_id, data, actor=user)
+def bulk_responses(
+    survey_id: DbId,
+    data: BulkResponses,
+    session: DbSession,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+):
+    """Paper or on-site questionnaires, all rows or none; a retry with the same
+    ``Idempotency-Key`` records nothing again and answers with the first report."""
+    return bulk_entry.bulk_responses(
+        session, survey_id, data, actor=user, idempotency_key=idempotency_key
+    )
 
 
 @router.get("/survey-responses/{response_id}", response_model=ResponseRead)

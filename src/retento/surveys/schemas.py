@@ -364,6 +364,13 @@ class DistributionRun(DistributionRead):
     not_emailed: int = Field(
         0, description="Online invitees without an e-mail address or e-mail consent."
     )
+    skipped_open_invitations: int = Field(
+        0, description="Customers of the segment not invited: already invited, not answered yet."
+    )
+    skipped_archived: int = Field(0, description="Customers of the segment not invited: archived.")
+    skipped_no_consent: int = Field(
+        0, description="Customers of the segment not invited: no consent for the channel."
+    )
 
 
 # The longest free-text answer (a public form, phone or paper entry, the API).

@@ -239,6 +239,8 @@ def distribution_detail(
             N_("%(n)s customers were invited."),
         ),
         emails=distributions.distribution_emails(session, dist),
+        skipped=distributions.skipped(session, dist.id),
+        not_invited=distributions.NOT_INVITED,
         mail_enabled=request.app.state.settings.mail_enabled,
     )
 

@@ -16,6 +16,7 @@ from retento.core.errors import Conflict, InvalidInput, RetentoError
 from retento.core.validation import DbId, is_id
 from retento.customers.models import Customer
 from retento.surveys import responses, service
+from retento.surveys.bulk_entry import bulk_responses_once
 from retento.surveys.duplicates import DuplicateResponse, earlier_responses
 from retento.surveys.languages import Shown
 from retento.surveys.models import (
@@ -37,7 +38,7 @@ from retento.surveys.schemas import (
     BulkRow,
     ResponseCreate,
 )
-from retento.web.forms import PageForm
+from retento.web.forms import PageForm, submitted_key
 from retento.web.i18n import N_
 from retento.web.render import (
     PageUser,
@@ -185,9 +186,11 @@ def _entry_page(
     problems: list[dict[str, Any]] | None = None,
     message: str = "",
     status_code: int = 200,
+    form_key: str = "",
 ) -> Response:
     """The paper / on-site entry grid (question texts, in its tooltips, in the reader's
-    language where the survey has them)."""
+    language where the survey has them); ``form_key`` is the key sent back (a new one if
+    empty)."""
     seen = in_reader_language(request, survey)
     return render(
         request,
@@ -201,6 +204,7 @@ def _entry_page(
         message=message,
         columns=_entry_columns(seen),
         channels=entry_channels(request),
+        form={"form_key": form_key},
     )
 
 
@@ -221,9 +225,14 @@ def entry_form(request: Request, session: DbSession, user: PageUser, survey_id: 
 def entry_save(
     request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
-    """Save every filled row, or none of them if any row has a problem."""
+    """Save every filled row, or none of them if any row has a problem.
+
+    The grid carries a key drawn with the page (surveys.bulk_entry): sent again (a double click,
+    Back and send) it saves nothing twice. The key is kept when the grid comes back with errors
+    (nothing was saved) and replaced when it was used for other rows."""
     survey = service.get_survey(session, survey_id, actor=user)
     channel = form_text(form, "channel") or "mail"
+    key = submitted_key(form)
     count = (
         min(int(form_text(form, "rows") or 0), MAX_ENTRY_ROWS)
         if is_id(form_text(form, "rows"))
@@ -265,13 +274,26 @@ def entry_save(
             raise InvalidInput(tr(request, "Please correct the highlighted fields."), field="")
         if not bulk:
             raise InvalidInput(tr(request, "Fill in at least one row."), field="")
-        report = responses.bulk_responses(
-            session, survey_id, BulkResponses(channel=channel, responses=bulk), actor=user
+        report, fresh = bulk_responses_once(
+            session,
+            survey_id,
+            BulkResponses(channel=channel, responses=bulk),
+            actor=user,
+            idempotency_key=key or None,
         )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
             raise
+        if isinstance(exc, Conflict) and exc.field == "Idempotency-Key":
+            # The grid was sent before with other rows (Back, rows changed) and those were
+            # saved: a new key lets these rows be saved as new questionnaires, once checked.
+            message = tr(
+                request,
+                "This form was already sent with other rows, and those were saved. Check "
+                "these rows: sending the form again saves them as new questionnaires.",
+            )
+            return _entry_page(request, survey, rows, channel, message=message, status_code=409)
         message = tr(request, "Please correct the highlighted fields.")
         if isinstance(exc, RetentoError):
             message = error_text(request, exc.message) if not errors else message
@@ -284,7 +306,15 @@ def entry_save(
                 problems.append(
                     {"row": i + 1, "field": fe.field, "message": error_text(request, fe.message)}
                 )
-        return _entry_page(request, survey, rows, channel, errors, problems, message, 422)
+        if isinstance(exc, RetentoError) and exc.field == "Idempotency-Key":
+            key = ""  # a key the service refused (not printable): a new one
+        return _entry_page(request, survey, rows, channel, errors, problems, message, 422, key)
+    if not fresh:  # the same grid again: its questionnaires were saved by the first send
+        flash(
+            request,
+            tr(request, "These questionnaires were already saved; nothing was saved again."),
+        )
+        return redirect(request, survey_url(survey_id, "/results"))
     flash(
         request,
         tr_count(
