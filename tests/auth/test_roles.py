@@ -342,7 +342,8 @@ def test_web_create_edit_stale_and_delete_in_use(web, db, users):
         "/admin/roles/supervisor",
         {"version": "1", "name": "supervisor", "permissions": ["order:read"]},
     )
-    assert stale.status_code == 409 and "Someone else changed this role" in stale.text
+    assert stale.status_code == 409 and "Someone else changed supervisor" in stale.text
+    assert '<tr data-field="permissions">' in stale.text  # the conflict page, field by field
     db.expire_all()
     assert db.get(Role, role.id).permissions == ["customer:read"]
     # The user form offers the custom role; deletion is refused while a user holds it.

@@ -7,13 +7,13 @@ version overwrote unseen changes."""
 from __future__ import annotations
 
 from decimal import Decimal
-from html.parser import HTMLParser
 
 import pytest
 
 from retento.core.config import get_settings
 from retento.retention.models import RetentionPlaybook
 from retento.web.i18n import Formatter
+from tests.web.conflict_forms import form_of, rows_of
 from tests.web.conftest import Browser
 
 PLAYBOOK = {
@@ -30,67 +30,6 @@ PLAYBOOK = {
     "offer_reward_id": "",
     "enabled": "1",
 }
-
-
-class _Form(HTMLParser):
-    """The inputs a browser would post from the form whose action is ``action``."""
-
-    def __init__(self, action: str):
-        super().__init__()
-        self.action, self.inside, self.values = action, False, []
-        self._textarea: str | None = None
-        self._select: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self.inside = a.get("action") == self.action and a.get("method") == "post"
-        if not self.inside:
-            return
-        if tag == "input" and a.get("name"):
-            if a.get("type") != "checkbox" or "checked" in a:
-                self.values.append([a["name"], a.get("value") or ""])
-        elif tag == "textarea":
-            self._textarea = a["name"]
-            self.values.append([a["name"], ""])
-        elif tag == "select":
-            self._select = a["name"]
-        elif tag == "option" and self._select and "selected" in a:
-            self.values.append([self._select, a.get("value") or ""])
-
-    def handle_data(self, data):
-        if self._textarea is not None:
-            self.values[-1][1] += data
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self.inside = False
-        elif tag == "textarea" and self._textarea is not None:
-            self.values[-1][1] = self.values[-1][1].removeprefix("\n")
-            self._textarea = None
-        elif tag == "select":
-            self._select = None
-
-
-def form_of(html: str, action: str) -> dict[str, str]:
-    parser = _Form(action)
-    parser.feed(html)
-    out = dict(parser.values)
-    assert out, f"no form posting to {action}"
-    out.pop("csrf_token", None)
-    return out
-
-
-def rows_of(html: str) -> dict[str, tuple[str, str]]:
-    """The conflict table: field → (your value, value now)."""
-    import re
-
-    found = re.findall(
-        r'<tr data-field="([^"]+)">.*?<td class="yours">(.*?)</td>\s*<td class="current">(.*?)</td>',
-        html,
-        re.S,
-    )
-    return {f: (y.strip(), c.strip()) for f, y, c in found}
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from retento.core.db import transaction, will_write
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, Msg, RetentoError, Unauthorized
 from retento.core.validation import DbId
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
 from retento.web.forms import PageForm
 from retento.web.i18n import LANGUAGE_NAMES, LOCALES, N_
 from retento.web.labels import register_field_labels, register_labels, register_value_labels
@@ -234,6 +234,9 @@ def user_new(request: Request, session: DbSession, user: PageUser) -> Response:
 @router.post("/admin/users/new")
 def user_create(request: Request, raw: PageForm, session: DbSession, user: PageUser) -> Response:
     """Create a user; errors are shown next to their fields and nothing is saved."""
+    # Before reading the form: one who may not manage users gets 403, not the form (with its
+    # list of every user) back with the fields they left empty.
+    require(user, "user:manage")
     form = dict(raw)
     data: dict[str, Any] = {
         k: (form.get(k) or "").strip()
@@ -264,6 +267,9 @@ def user_create(request: Request, raw: PageForm, session: DbSession, user: PageU
 def _user_page(
     request: Request, session: DbSession, actor: User, target: User, **extra: Any
 ) -> Response:
+    """One user's page; its profile form carries the values it was loaded with (``base``, for
+    the stale-edit page; ``extra`` keeps the loaded ones when it comes back with errors)."""
+    extra.setdefault("base", _user_posted(target))
     tokens = service.list_tokens(session, target, actor=actor)
     open_sessions = service.list_sessions(
         session,
@@ -302,6 +308,34 @@ USER_FIELD_LABELS = {
 register_field_labels("user", {"manager_id": N_("Manager")})
 
 
+def _user_posted(target: User) -> dict[str, str]:
+    """The user as the profile form posts it unchanged (input name → value): the form's hidden
+    base of a three-way stale-edit page (``web.conflict``), read back by ``_user_changes``."""
+    return {
+        "display_name": target.display_name or "",
+        "email": target.email or "",
+        "role": target.role,
+        "manager_id": "" if target.manager_id is None else str(target.manager_id),
+    }
+
+
+def _user_changes(form: Any) -> dict[str, Any]:
+    """The fields a user form sends (the profile form, or the header's deactivate button)."""
+    changes: dict[str, Any] = {}
+    for key in ("display_name", "email", "role"):
+        if key in form:
+            value = str(form.get(key) or "").strip()
+            changes[key] = value or (None if key == "email" else value)
+    if "is_active" in form:
+        changes["is_active"] = form.get("is_active") == "1"
+    if "manager_id" in form:
+        changes["manager_id"] = str(form.get("manager_id") or "").strip() or None
+    if "reports_to" in form:
+        # Deactivating a manager: who their reports move to (service.move_reports).
+        changes["reports_to"] = str(form.get("reports_to") or "").strip() or None
+    return changes
+
+
 @router.get("/admin/users/{user_id}")
 def user_detail(request: Request, session: DbSession, user: PageUser, user_id: DbId) -> Response:
     """One user: profile, role, status, password reset and API tokens."""
@@ -316,20 +350,8 @@ def user_update(
     """Change profile, role, manager or active flag (the last active admin is protected)."""
     require(user, "user:manage")
     target = service.get_user(session, user_id)
-    changes: dict[str, Any] = {}
-    for key in ("display_name", "email", "role"):
-        if key in form:
-            value = str(form.get(key) or "").strip()
-            changes[key] = value or (None if key == "email" else value)
-    if "is_active" in form:
-        changes["is_active"] = form.get("is_active") == "1"
-    if "manager_id" in form:
-        changes["manager_id"] = str(form.get("manager_id") or "").strip() or None
-    if "reports_to" in form:
-        # Deactivating a manager: who their reports move to (service.move_reports).
-        changes["reports_to"] = str(form.get("reports_to") or "").strip() or None
     try:
-        data = UserUpdate(**changes)
+        data = UserUpdate(**_user_changes(form))
         demoting = (data.role not in (None, "admin")) or data.is_active is False
         if target.role == "admin" and demoting:
             service.ensure_not_last_admin(session, target)
@@ -340,9 +362,16 @@ def user_update(
         current = service.get_user(session, user_id)
         submitted = data.model_dump(exclude_unset=True, exclude={"version"})
         stored = UserRead.model_validate(current).model_dump()
-        # The manager by name on both sides, not by id.
-        names = service.user_names(session, {submitted.get("manager_id"), current.manager_id})
-        for values in (submitted, stored):
+        base = read_base(
+            form,
+            lambda v: UserUpdate(**_user_changes(v)).model_dump(
+                exclude_unset=True, exclude={"version"}
+            ),
+        )
+        # The manager by name on every side, not by id.
+        sides = [submitted, stored, *([base] if base is not None else [])]
+        names = service.user_names(session, {v.get("manager_id") for v in sides})
+        for values in sides:
             if values.get("manager_id") is not None:
                 values["manager_id"] = names.get(values["manager_id"], values["manager_id"])
         return conflict_page(
@@ -359,6 +388,8 @@ def user_update(
             reload_url=f"/admin/users/{user_id}",
             cancel_url=f"/admin/users/{user_id}",
             expected=expected,
+            base=base,
+            current_form=_user_posted(current),
         )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
@@ -373,6 +404,7 @@ def user_update(
             status_code=422,
             errors=_translated(request, form_errors(request, exc)),
             version=str(form.get("version") or ""),  # kept: the re-shown form still detects
+            base=form_base(form),
         )
     flash(request, tr(request, "The changes were saved."))
     return redirect(request, f"/admin/users/{user_id}")

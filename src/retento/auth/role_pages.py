@@ -14,7 +14,7 @@ from retento.auth.permissions import ADMIN_ONLY, BASE_ROLES, MATRIX, ROLES, requ
 from retento.auth.schemas import RoleCreate, RoleUpdate
 from retento.core.deps import DbSession
 from retento.core.errors import NotFound, RetentoError
-from retento.web.conflict import STALE, form_version
+from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import (
@@ -43,6 +43,15 @@ register_field_labels(
     },
 )
 register_value_labels("role", {"scope": "role_scope", "base_role": "role"})
+# A custom role's fields on the stale-edit page (web.conflict): the form's labels.
+ROLE_LABELS = {
+    "name": N_("Name"),
+    "name_zh": N_("Chinese name"),
+    "description": N_("Description"),
+    "scope": N_("Works on"),
+    "base_role": N_("Works like"),
+    "permissions": N_("Permissions"),
+}
 
 
 def _groups() -> list[tuple[str, list[tuple[str, str, bool]]]]:
@@ -75,7 +84,28 @@ def _form_data(form: Any) -> dict[str, Any]:
     }
 
 
+def _posted(role: dict[str, Any]) -> dict[str, Any]:
+    """A custom role as its form posts it unchanged (input name → value, the ticked
+    permissions a list): the form's hidden base of a three-way stale-edit page."""
+    return {k: role[k] for k in ROLE_LABELS}
+
+
+def _compared(form: Any) -> dict[str, Any]:
+    """Role form inputs → the values the stale-edit page compares (read as a save reads them;
+    the permissions in the matrix's order, as stored, whatever order the boxes came in)."""
+    out = RoleUpdate(**_form_data(form)).model_dump(exclude_unset=True, exclude={"version"})
+    order = {p: i for i, p in enumerate(MATRIX)}
+    out["permissions"] = sorted(
+        out.get("permissions") or [], key=lambda p: order.get(p, len(order))
+    )
+    return out
+
+
 def _form(request: Request, *, role: dict[str, Any] | None, form: dict[str, Any], **extra: Any):
+    """The role form; a custom role's carries the values it was loaded with (``base``, for the
+    stale-edit page; ``extra`` keeps the loaded ones when it comes back with errors)."""
+    if role is not None and not role["builtin"]:
+        extra.setdefault("base", _posted(role))
     return render(
         request,
         "auth/role_form.html",
@@ -146,8 +176,8 @@ def role_detail(request: Request, session: DbSession, user: PageUser, name: str)
 def role_update(
     request: Request, raw: PageForm, session: DbSession, user: PageUser, name: str
 ) -> Response:
-    """Save a custom role; a form loaded before someone else saved gets 409 with the current
-    values shown again."""
+    """Save a custom role; a form loaded before someone else saved gets the conflict page
+    (409), three-way: what this form changed against what is stored now."""
     require(user, "user:manage")
     data = _form_data(raw)
     try:
@@ -157,13 +187,26 @@ def role_update(
         )
     except STALE:
         session.rollback()
-        role = _one(session, user, name[:40])
-        msg = tr(
+        current = roles.get_role(session, name[:40])
+        stored = _one(session, user, current.name)
+        return conflict_page(
             request,
-            "Someone else changed this role while you were editing it. The current values are "
-            "shown; apply your changes again.",
+            session,
+            entity="role",
+            record=current,
+            title=current.name,
+            submitted=_compared(raw),
+            current={k: stored[k] for k in ROLE_LABELS},
+            labels=ROLE_LABELS,
+            form=raw,
+            action=f"/admin/roles/{current.name}",
+            reload_url=f"/admin/roles/{current.name}",
+            cancel_url="/admin/roles",
+            expected=expected,
+            base=read_base(raw, _compared),
+            current_form=_posted(stored),
+            shown={"permissions": lambda v: _permission_names(request, v)},
         )
-        return _form(request, role=role, form=role, errors={"": msg}, status_code=409)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
@@ -171,11 +214,17 @@ def role_update(
         role = _one(session, user, name[:40])
         status = 409 if isinstance(exc, RetentoError) and exc.status == 409 else 422
         shown = {**role, **data, "version": raw.get("version")}
+        errors = form_errors(request, exc)
         return _form(
-            request, role=role, form=shown, errors=form_errors(request, exc), status_code=status
+            request, role=role, form=shown, errors=errors, status_code=status, base=form_base(raw)
         )
     flash(request, tr(request, "The changes were saved."))
     return redirect(request, f"/admin/roles/{changed.name}")
+
+
+def _permission_names(request: Request, verbs: Any) -> str:
+    """Permissions as the form names them, on the stale-edit page."""
+    return ", ".join(tr(request, LABELS.get(v, v)) for v in verbs or []) or "—"
 
 
 @router.post("/admin/roles/{name}/delete")

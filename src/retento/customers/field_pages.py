@@ -15,7 +15,14 @@ from retento.core.validation import DbId
 from retento.customers import field_defs
 from retento.customers.field_defs import MANAGE, FieldDefinitionCreate, FieldDefinitionUpdate
 from retento.customers.field_models import FIELD_TYPES, CustomFieldDefinition
-from retento.web.conflict import STALE, form_version
+from retento.web.conflict import (
+    STALE,
+    as_posted,
+    conflict_page,
+    form_base,
+    form_version,
+    read_base,
+)
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import register_field_labels, register_labels
@@ -37,19 +44,17 @@ TYPE_LABELS = {
     "choice": N_("Choice"),
 }
 register_labels("custom_field_type", TYPE_LABELS)
-register_field_labels(
-    "custom_field",
-    {
-        "key": N_("Key"),
-        "label": N_("Display name"),
-        "label_zh": N_("Chinese display name"),
-        "field_type": N_("Type"),
-        "options": N_("Options"),
-        "required": N_("Required"),
-        "active": N_("Active"),
-        "position": N_("Display order"),
-    },
-)
+FIELD_LABELS = {
+    "key": N_("Key"),
+    "label": N_("Display name"),
+    "label_zh": N_("Chinese display name"),
+    "field_type": N_("Type"),
+    "options": N_("Options"),
+    "required": N_("Required"),
+    "active": N_("Active"),
+    "position": N_("Display order"),
+}
+register_field_labels("custom_field", FIELD_LABELS)
 
 
 def options_text(options: list[dict[str, Any]]) -> str:
@@ -119,7 +124,10 @@ def _form(
     form: dict[str, Any],
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    base: dict[str, Any] | None = None,
 ) -> Response:
+    """The field form; a field's carries the values it was loaded with (``base``, for the
+    stale-edit page), kept when it comes back with errors."""
     errors = dict(errors or {})
     for key in list(errors):
         if key.startswith("options."):  # options.2.value → the text area
@@ -131,6 +139,7 @@ def _form(
         definition=definition,
         form=form,
         errors=errors,
+        base=base if base is not None or definition is None else as_posted(_values(definition)),
         types=[(t, tr(request, TYPE_LABELS[t])) for t in FIELD_TYPES],
     )
 
@@ -187,7 +196,8 @@ def field_edit(request: Request, session: DbSession, user: PageUser, definition_
 def field_update(
     request: Request, raw: PageForm, session: DbSession, user: PageUser, definition_id: DbId
 ) -> Response:
-    """Save a field; a form loaded before someone else saved gets 409 with the current values."""
+    """Save a field; a form loaded before someone else saved gets the conflict page (409),
+    three-way: what this form changed against what is stored now."""
     require(user, MANAGE)
     d = field_defs.get_definition(session, definition_id, actor=user)
     data = _form_data(raw)
@@ -203,20 +213,41 @@ def field_update(
     except STALE:
         session.rollback()
         d = field_defs.get_definition(session, definition_id, actor=user)
-        msg = tr(
+        current_form = as_posted(_values(d))
+
+        def read(values: Any) -> dict[str, Any]:
+            """Form inputs → the compared values, every side read by the one parser."""
+            return _payload(
+                {**_form_data(values), "is_choice": d.field_type == "choice"}, create=False
+            )
+
+        return conflict_page(
             request,
-            "Someone else changed this field while you were editing it. The current values are "
-            "shown; apply your changes again.",
+            session,
+            entity="custom_field",
+            record=d,
+            title=d.label,
+            submitted=read(raw),
+            current=read(current_form),
+            labels=FIELD_LABELS,
+            form=raw,
+            action=f"/admin/customer-fields/{definition_id}",
+            reload_url=f"/admin/customer-fields/{definition_id}",
+            cancel_url="/admin/customer-fields",
+            expected=form_version(raw),
+            base=read_base(raw, read),
+            current_form=current_form,
+            shown={"options": lambda v: options_text(v).replace("\n", "; ") or "—"},
         )
-        return _form(request, definition=d, form=_values(d), errors={"": msg}, status_code=409)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
             raise
         d = field_defs.get_definition(session, definition_id, actor=user)
         shown = {**_values(d), **data, "key": d.key, "field_type": d.field_type}
+        errors = form_errors(request, exc)
         return _form(
-            request, definition=d, form=shown, errors=form_errors(request, exc), status_code=422
+            request, definition=d, form=shown, errors=errors, status_code=422, base=form_base(raw)
         )
     flash(request, tr(request, "The changes were saved."))
     return redirect(request, "/admin/customer-fields")

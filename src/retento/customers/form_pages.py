@@ -26,7 +26,7 @@ from retento.customers import (
 from retento.customers.duplicates import PossibleDuplicate
 from retento.customers.models import CONSENTS, KINDS, Customer
 from retento.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
 from retento.web.forms import FORM_KEY, PageForm, reissue_key_on_reuse, submitted_key
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
@@ -99,6 +99,38 @@ def _form_values(customer: Customer | None) -> dict[str, Any]:
         for k in customer.contacts
     ] + [{}]  # fmt: skip
     return values
+
+
+def _posted(customer: Customer) -> dict[str, str]:
+    """The customer as its edit form posts it unchanged (input name → value): the form's hidden
+    base of a three-way stale-edit page (``web.conflict``), read back by ``_parse_form``."""
+    out: dict[str, str] = {}
+    for k, v in _form_values(customer).items():
+        if k == "version":
+            continue
+        if k == "contacts":
+            for i, row in enumerate(v[:-1]):  # without the blank row for a new contact
+                for c, x in row.items():
+                    out[f"contacts.{i}.{c}"] = ("1" if x else "") if c == "is_primary" else x
+        else:
+            out[k] = ("1" if v else "") if isinstance(v, bool) else str(v)
+    return out
+
+
+def _compared(values: dict[str, Any], session: Session) -> dict[str, Any]:
+    """A customer's values as the stale-edit page compares them: each defined custom field on
+    its own (``custom_fields.<key>``, its input's name), so two people who changed different
+    custom fields both keep their change; the other keys together (``custom_fields``)."""
+    out = dict(values)
+    custom = out.pop("custom_fields", None)
+    if custom is None:
+        return out
+    defs = field_values.definitions(session)
+    for d in defs:
+        out[field_forms.PREFIX + d.key] = custom.get(d.key)
+    known = {d.key for d in defs}
+    out["custom_fields"] = {k: v for k, v in custom.items() if k not in known}
+    return out
 
 
 def _parse_form(
@@ -220,7 +252,10 @@ def _render_form(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
     duplicates: list[dict[str, Any]] | None = None,
+    base: dict[str, Any] | None = None,
 ) -> Response:
+    """The form; an existing customer's carries the values it was loaded with (``base``, for
+    the stale-edit page), kept when it comes back with errors."""
     can_assign = acts_on_all(user)
     return render(
         request,
@@ -239,6 +274,7 @@ def _render_form(
         countries=country_options(request_locale(request)),
         duplicates=duplicates or [],
         field_defs=field_values.definitions(session, active_only=True),
+        base=base if base is not None or customer is None else _posted(customer),
     )
 
 
@@ -323,20 +359,33 @@ def customer_update(
     except STALE:
         session.rollback()
         current = service.get_customer(session, customer_id, actor=user)
+        now = dict(current.custom_fields or {})
+
+        def read(values: Any) -> dict[str, Any]:
+            """Form inputs → the compared values, as the submitted form is read."""
+            data = _parse_form(request, values, session, now)[0]
+            if not acts_on_all(user):
+                data.pop("owner_id", None)
+            return _compared(CustomerUpdate(**data).model_dump(exclude_unset=True), session)
+
+        submitted = update.model_dump(exclude_unset=True, exclude={"version"})
         return conflict_page(
             request,
             session,
             entity="customer",
             record=current,
             title=current.name,
-            submitted=update.model_dump(exclude_unset=True, exclude={"version"}),
-            current=CustomerRead.model_validate(current).model_dump(),
-            labels=FIELD_LABELS,
+            submitted=_compared(submitted, session),
+            current=_compared(CustomerRead.model_validate(current).model_dump(), session),
+            labels=_labels(request, session),
             form=form,
             action=f"/customers/{customer_id}/edit",
             reload_url=f"/customers/{customer_id}/edit",
             cancel_url=f"/customers/{customer_id}",
             expected=expected,
+            base=read_base(form, read),
+            current_form=_posted(current),
+            shown=_shown(request, session),
         )
     except RetentoError as exc:
         session.rollback()
@@ -346,9 +395,32 @@ def customer_update(
     if errors:
         _contact_errors(errors, data, shown)
         customer = service.get_customer(session, customer_id, actor=user)
-        return _render_form(request, session, user, customer, shown, errors, 422)
+        base = form_base(form)
+        return _render_form(request, session, user, customer, shown, errors, 422, base=base)
     flash(request, tr(request, "The changes were saved."))
     return redirect(request, f"/customers/{customer_id}")
+
+
+def _labels(request: Request, session: Session) -> dict[str, str]:
+    """The stale-edit page's field labels: a custom field by its label in the reader's language,
+    the keys no definition names as the form's "Other fields"."""
+    locale = request_locale(request)
+    defs = field_values.definitions(session)
+    custom = {field_forms.PREFIX + d.key: d.label_for(locale) for d in defs}
+    return {**FIELD_LABELS, "custom_fields": N_("Other fields"), **custom}
+
+
+def _shown(request: Request, session: Session) -> dict[str, Any]:
+    """A choice custom field's values by their labels in the reader's language, as the form's
+    select shows them."""
+    locale = request_locale(request)
+    out = {}
+    for d in field_values.definitions(session):
+        if d.field_type == "choice":
+            out[field_forms.PREFIX + d.key] = lambda v, d=d: (
+                "—" if v in (None, "") else d.option_label(v, locale)
+            )
+    return out
 
 
 @router.post("/customers/{customer_id:int}/archive")

@@ -27,7 +27,7 @@ from retento.surveys.languages import name_in
 from retento.surveys.models import Survey, SurveyResponse
 from retento.touchpoints.forms import local_now, parse_local
 from retento.touchpoints.models import STAGES, Touchpoint
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
 from retento.web.forms import FORM_KEY, PageForm, reissue_key_on_reuse, submitted_key
 from retento.web.i18n import N_, Formatter
 from retento.web.labels import label_msgid
@@ -117,7 +117,10 @@ def _render_form(
     errors: dict[str, str] | None = None,
     record: ExperienceRecord | None = None,
     status_code: int = 200,
+    base: dict[str, Any] | None = None,
 ) -> Response:
+    """The form; a record's edit form carries the values it was loaded with (``base``, for the
+    stale-edit page), kept when it comes back with errors."""
     return render(
         request,
         "journey/form.html",
@@ -126,6 +129,7 @@ def _render_form(
         record=record,
         form=values,
         errors=errors or {},
+        base=base if base is not None or record is None else _posted(request, record),
         **_choices(request, session, customer),
     )
 
@@ -220,6 +224,22 @@ def _values(request: Request, e: ExperienceRecord) -> dict[str, str]:
     }
 
 
+def _posted(request: Request, e: ExperienceRecord) -> dict[str, str]:
+    """The record as its edit form posts it unchanged (input name → value): the form's hidden
+    base of a three-way stale-edit page (``web.conflict``), read back by ``_update``."""
+    return {k: v for k, v in _values(request, e).items() if k != "version"}
+
+
+def _update(request: Request, shown: dict[str, str]) -> ExperienceUpdate:
+    """The edit form's values (``_read_form``) as the service's input."""
+    payload = _payload(request, shown)
+    if payload["stage"] is None:
+        payload.pop("stage")  # blank: keep it, or take the newly linked touchpoint's
+    if payload["occurred_at"] is None:
+        payload.pop("occurred_at")
+    return ExperienceUpdate(**payload)
+
+
 @router.get("/experiences/{experience_id:int}/edit")
 def experience_edit(
     request: Request, session: DbSession, user: PageUser, experience_id: DbId
@@ -241,12 +261,7 @@ def experience_update(
     expected = form_version(form)
     update: ExperienceUpdate | None = None
     try:
-        payload = _payload(request, shown)
-        if payload["stage"] is None:
-            payload.pop("stage")  # blank: keep it, or take the newly linked touchpoint's
-        if payload["occurred_at"] is None:
-            payload.pop("occurred_at")
-        update = ExperienceUpdate(**payload)
+        update = _update(request, shown)
         service.update_experience(
             session, experience_id, update, actor=user, expected_version=expected
         )
@@ -268,13 +283,21 @@ def experience_update(
             reload_url=f"/experiences/{experience_id}/edit",
             cancel_url=f"/customers/{customer_id}",
             expected=expected,
+            base=read_base(
+                form,
+                lambda v: _update(request, _read_form(v)).model_dump(
+                    exclude_unset=True, exclude={"version"}
+                ),
+            ),
+            current_form=_posted(request, current),
         )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
             raise
         e = service.get_experience(session, experience_id, actor=user)
-        return _render_form(request, session, e.customer, shown, form_errors(request, exc), e, 422)
+        errors, base = form_errors(request, exc), form_base(form)
+        return _render_form(request, session, e.customer, shown, errors, e, 422, base)
     flash(request, tr(request, "The experience record was saved."))
     return redirect(request, f"/customers/{customer_id}#panel-journey")
 

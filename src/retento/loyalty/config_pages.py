@@ -27,6 +27,7 @@ from retento.core.types import ID_MAX
 from retento.core.validation import DbId
 from retento.customers.models import Customer
 from retento.loyalty import clubs, programme
+from retento.loyalty.config_conflict import stale_page
 from retento.loyalty.models import (
     REWARD_KINDS,
     RULE_KINDS,
@@ -39,7 +40,7 @@ from retento.loyalty.models import (
 )
 from retento.loyalty.schemas import ClubEventIn, ClubIn, RewardIn, RuleIn, TierIn
 from retento.web import pickers
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, as_posted, form_base, form_version
 from retento.web.forms import PageForm, decimal_input
 from retento.web.i18n import N_
 from retento.web.labels import (
@@ -253,42 +254,6 @@ def _get(session: Session, model, obj_id: int, what: str):
     return obj
 
 
-def _stale(
-    request: Request,
-    session: Session,
-    form,
-    *,
-    model,
-    entity: str,
-    obj_id: int,
-    data,
-    labels: dict[str, str],
-    action: str,
-    cancel_url: str,
-) -> Response:
-    """The conflict page (409) for a form loaded before someone else saved the record."""
-    session.expire_all()
-    current = session.get(model, obj_id)
-    if current is None:
-        raise NotFound(entity, obj_id)
-    keys = [k for k in labels if k in type(data).model_fields]
-    return conflict_page(
-        request,
-        session,
-        entity=entity,
-        record=current,
-        title=current.name,
-        submitted=data.model_dump(include=set(keys)),
-        current={k: getattr(current, k) for k in keys},
-        labels=labels,
-        form=form,
-        action=action,
-        reload_url=action,
-        cancel_url=cancel_url,
-        expected=form_version(form),
-    )
-
-
 def _options(request: Request, group: str, codes: tuple[str, ...]) -> list[tuple[str, str]]:
     """``(code, label)`` of a form's dropdown: the same labels as the tables show."""
     return [(c, tr(request, label_msgid(group, c))) for c in codes]
@@ -301,7 +266,11 @@ def _tiers(session: Session) -> list[LoyaltyTier]:
 # --- tiers -------------------------------------------------------------------------------------
 
 
-def _tier_form(request, session, user, tier, values, errors=None, status_code=200) -> Response:
+def _tier_form(
+    request, session, user, tier, values, errors=None, status_code=200, base=None
+) -> Response:
+    """The tier form; a tier's carries the values it was loaded with (``base``, for the
+    stale-edit page), kept when it comes back with errors (also of the rule and reward forms)."""
     require(user, "loyalty:manage")
     return render(
         request,
@@ -310,6 +279,7 @@ def _tier_form(request, session, user, tier, values, errors=None, status_code=20
         tier=tier,
         f=values,
         errors=errors or {},
+        base=base if base is not None or tier is None else as_posted(_tier_values(tier)),
         programme=programme.get_programme(session, actor=user),
     )
 
@@ -352,10 +322,11 @@ def _save_tier(request, form, session, user, tier_id: int | None) -> Response:
             ),
         )
     except STALE:
-        return _stale(
+        return stale_page(
             request, session, form, model=LoyaltyTier, entity="loyalty_tier", obj_id=tier_id,
             data=data, labels=TIER_LABELS, action=f"/loyalty/tiers/{tier_id}",
             cancel_url="/loyalty/programme#tiers",
+            read=lambda v: TierIn(**_clean(v, TIER_FIELDS, ("invite_only",))), values=_tier_values,
         )  # fmt: skip
     except (ValidationError, RetentoError) as exc:
         values = {**dict(form), "invite_only": form.get("invite_only") == "1"}
@@ -367,6 +338,7 @@ def _save_tier(request, form, session, user, tier_id: int | None) -> Response:
             values,
             _errors(request, exc, TIER_FIELDS),
             _status(exc),
+            form_base(form),
         )
     flash(request, tr(request, "Tier saved."))
     return redirect(request, "/loyalty/programme#tiers")
@@ -426,8 +398,11 @@ def _rule_values(request: Request, r: LoyaltyRule) -> dict[str, Any]:
     return {k: ("" if x is None else x) for k, x in v.items()}
 
 
-def _rule_form(request, session, user, rule, values, errors=None, status_code=200) -> Response:
+def _rule_form(
+    request, session, user, rule, values, errors=None, status_code=200, base=None
+) -> Response:
     require(user, "loyalty:manage")
+    posted = rule is not None and base is None
     return render(
         request,
         "loyalty/rule_form.html",
@@ -435,6 +410,7 @@ def _rule_form(request, session, user, rule, values, errors=None, status_code=20
         rule=rule,
         f=values,
         errors=errors or {},
+        base=as_posted(_rule_values(request, rule)) if posted else base,
         kinds=_options(request, "loyalty_rule_kind", RULE_KINDS),
         events=RULE_EVENTS,
         product=pickers.label_of(session, "product", values.get("product_id"), user),
@@ -481,10 +457,11 @@ def _save_rule(request, form, session, user, rule_id: int | None) -> Response:
             ),
         )
     except STALE:
-        return _stale(
+        return stale_page(
             request, session, form, model=LoyaltyRule, entity="loyalty_rule", obj_id=rule_id,
             data=data, labels=RULE_LABELS, action=f"/loyalty/rules/{rule_id}",
-            cancel_url="/loyalty/rules",
+            cancel_url="/loyalty/rules", read=lambda v: _rule_in(request, v),
+            values=lambda r: _rule_values(request, r),
         )  # fmt: skip
     except (ValidationError, RetentoError) as exc:
         values = {
@@ -493,7 +470,8 @@ def _save_rule(request, form, session, user, rule_id: int | None) -> Response:
             "active": form.get("active") == "1",
         }
         errs = _errors(request, exc, RULE_FIELDS)
-        return _rule_form(request, session, user, rule, values, errs, _status(exc))
+        base = form_base(form)
+        return _rule_form(request, session, user, rule, values, errs, _status(exc), base)
     flash(request, tr(request, "Earning rule saved."))
     return redirect(request, "/loyalty/rules")
 
@@ -542,7 +520,7 @@ def rewards(request: Request, session: DbSession, user: PageUser) -> Response:
     )
 
 
-def _reward_form(request, session, user, reward, values, errors=None, status_code=200):
+def _reward_form(request, session, user, reward, values, errors=None, status_code=200, base=None):
     require(user, "loyalty:manage")
     return render(
         request,
@@ -551,6 +529,7 @@ def _reward_form(request, session, user, reward, values, errors=None, status_cod
         reward=reward,
         f=values,
         errors=errors or {},
+        base=base if base is not None or reward is None else as_posted(_reward_values(reward)),
         kinds=_options(request, "loyalty_reward_kind", REWARD_KINDS),
         tiers=_tiers(session),
     )
@@ -565,9 +544,12 @@ def new_reward(request: Request, session: DbSession, user: PageUser) -> Response
 def edit_reward(request: Request, session: DbSession, user: PageUser, reward_id: DbId) -> Response:
     require(user, "loyalty:manage")
     r = _get(session, LoyaltyReward, reward_id, "Reward")
+    return _reward_form(request, session, user, r, _reward_values(r))
+
+
+def _reward_values(r: LoyaltyReward) -> dict[str, Any]:
     values = {k: getattr(r, k) for k in REWARD_FIELDS} | {"active": r.active, "version": r.version}
-    values = {k: ("" if x is None else x) for k, x in values.items()}
-    return _reward_form(request, session, user, r, values)
+    return {k: ("" if x is None else x) for k, x in values.items()}
 
 
 def _save_reward(request, form, session, user, reward_id: int | None) -> Response:
@@ -587,15 +569,18 @@ def _save_reward(request, form, session, user, reward_id: int | None) -> Respons
             ),
         )
     except STALE:
-        return _stale(
+        return stale_page(
             request, session, form, model=LoyaltyReward, entity="loyalty_reward",
             obj_id=reward_id, data=data, labels=REWARD_LABELS,
             action=f"/loyalty/rewards/{reward_id}", cancel_url="/loyalty/rewards",
+            read=lambda v: RewardIn(**_clean(v, REWARD_FIELDS, ("active",))),
+            values=_reward_values,
         )  # fmt: skip
     except (ValidationError, RetentoError) as exc:
         values = {**dict(form), "active": form.get("active") == "1"}
         errs = _errors(request, exc, REWARD_FIELDS)
-        return _reward_form(request, session, user, reward, values, errs, _status(exc))
+        base = form_base(form)
+        return _reward_form(request, session, user, reward, values, errs, _status(exc), base)
     flash(request, tr(request, "Reward saved."))
     return redirect(request, "/loyalty/rewards")
 

@@ -32,7 +32,7 @@ from retento.orders.models import ORDER_CHANNELS, ORDER_STATUSES, Order
 from retento.orders.schemas import OrderCreate, OrderRead, OrderUpdate, RefundCreate
 from retento.products.models import Product
 from retento.touchpoints.forms import local_now, parse_local
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
 from retento.web.forms import PageForm
 from retento.web.i18n import N_, Formatter
 from retento.web.labels import label_msgid, register_field_labels, register_value_labels
@@ -120,8 +120,11 @@ def _render_form(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
     order: Order | None = None,
+    base: dict[str, Any] | None = None,
 ) -> Response:
-    """The order form: a new order for ``customer``, or the edit form of ``order``."""
+    """The order form: a new order for ``customer``, or the edit form of ``order``, which
+    carries the values it was loaded with (``base``, for the stale-edit page), kept when it
+    comes back with errors."""
     return render(
         request,
         "orders/form.html",
@@ -135,6 +138,7 @@ def _render_form(
         statuses=[(s, tr(request, label_msgid("status", s))) for s in ORDER_STATUSES],
         channels=[(c, tr(request, label_msgid("channel", c))) for c in ORDER_CHANNELS],
         order_key=uuid.uuid4().hex,  # a new order's idempotency key
+        base=base if base is not None or order is None else _posted(request, order),
     )
 
 
@@ -313,6 +317,19 @@ def _order_form(request: Request, order: Order) -> dict[str, Any]:
     }
 
 
+def _posted(request: Request, order: Order) -> dict[str, str]:
+    """The order as its edit form posts it unchanged (input name → value): the form's hidden
+    base of a three-way stale-edit page (``web.conflict``), read back by ``_parse``."""
+    out: dict[str, str] = {}
+    for k, v in _order_form(request, order).items():
+        if k == "lines":
+            for i, row in enumerate(v[:-1]):  # without the blank row for a new line
+                out |= {f"lines.{i}.{c}": x for c, x in row.items()}
+        elif k != "version":
+            out[k] = v
+    return out
+
+
 # Field names of OrderUpdate → labels, for the stale-edit page (web.conflict).
 FIELD_LABELS = {
     "ordered_at": N_("Ordered at"),
@@ -372,6 +389,16 @@ def order_update(
     except STALE:
         session.rollback()
         current = service.get_order(session, order_id, actor=user)
+
+        def read(values: Any) -> dict[str, Any]:
+            """Form inputs → the compared values, as the submitted form is read (every field:
+            the ones the save left out as unchanged are not compared)."""
+            data, _, problems = _parse(request, values, current.customer_id)
+            if problems:
+                raise InvalidInput(problems[0].message, field=problems[0].field)
+            data.pop("customer_id")
+            return OrderUpdate(**data).model_dump(exclude_unset=True, exclude={"version"})
+
         return conflict_page(
             request,
             session,
@@ -386,6 +413,8 @@ def order_update(
             reload_url=f"/orders/{order_id}/edit",
             cancel_url=f"/orders/{order_id}",
             expected=expected,
+            base=read_base(form, read),
+            current_form=_posted(request, current),
         )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
@@ -395,7 +424,8 @@ def order_update(
         errors = _line_errors(form_errors(request, exc), shown["_index"])
         if order.refunds:
             shown["lines"] = before["lines"]
-        return _render_form(request, session, order.customer, shown, errors, 422, order=order)
+        customer, base = order.customer, form_base(form)
+        return _render_form(request, session, customer, shown, errors, 422, order, base)
     flash(request, tr(request, "Order #%(id)s was updated.", id=order.id))
     return redirect(request, f"/orders/{order.id}")
 

@@ -20,7 +20,7 @@ from retento.dataio.downloads import download, entity_producer
 from retento.products import service
 from retento.products.models import Product
 from retento.products.schemas import ProductCreate, ProductRead, ProductUpdate
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.listfilters import raw_params, refuse, with_query
@@ -158,6 +158,18 @@ def _values(product: Product | None) -> dict[str, str]:
     }
 
 
+def _posted(product: Product) -> dict[str, str]:
+    """The product as its edit form posts it unchanged (input name → value): the form's hidden
+    base of a three-way stale-edit page (``web.conflict``), read back by ``_parse``."""
+    return {k: v for k, v in _values(product).items() if k != "version"}
+
+
+def _compared(form: Any) -> dict[str, Any]:
+    """Edit-form inputs → the values the stale-edit page compares (read as a save reads them)."""
+    update = ProductUpdate(**_parse(form)[0])
+    return update.model_dump(exclude_unset=True, exclude={"version"})
+
+
 def _parse(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     shown = {k: str(form.get(k) or "").strip() for k in FORM_FIELDS}
     shown["version"] = str(form.get("version") or "").strip()
@@ -172,8 +184,11 @@ def _render_form(
     values: dict[str, str],
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    base: dict[str, Any] | None = None,
     **extra: Any,
 ) -> Response:
+    """The form; a product's edit form carries the values it was loaded with (``base``, for
+    the stale-edit page), kept when it comes back with errors."""
     return render(
         request,
         "products/form.html",
@@ -181,6 +196,7 @@ def _render_form(
         product=product,
         form=values,
         errors=errors or {},
+        base=base if base is not None or product is None else _posted(product),
         **extra,
     )
 
@@ -242,6 +258,7 @@ def _conflict(
     expected: int | None,
     action: str,
 ) -> Response:
+    """The stale-edit page; three-way for an edit form that carried its loaded values."""
     current = service.get_product(session, product_id, actor=user)
     return conflict_page(
         request,
@@ -257,6 +274,8 @@ def _conflict(
         reload_url=f"/products/{product_id}/edit",
         cancel_url="/products",
         expected=expected,
+        base=read_base(form, _compared),
+        current_form=_posted(current),
     )
 
 
@@ -284,7 +303,8 @@ def product_update(
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
             raise
         product = service.get_product(session, product_id, actor=user)
-        return _render_form(request, product, shown, form_errors(request, exc, FIELD_LABELS), 422)
+        errors = form_errors(request, exc, FIELD_LABELS)
+        return _render_form(request, product, shown, errors, 422, form_base(form))
     flash(request, tr(request, "The changes were saved."))
     return redirect(request, "/products?q=" + quote(product.external_id or product.name))
 

@@ -20,7 +20,7 @@ from retento.core.errors import Msg, RetentoError
 from retento.core.money import number_text
 from retento.retention import reasons, service
 from retento.retention.models import CLASSES, RULE_CODES, SEVERITIES, RetentionConfig, RetentionRule
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
 from retento.web.forms import PageForm, decimal_input
 from retento.web.i18n import N_, Formatter
 from retento.web.render import (
@@ -87,6 +87,39 @@ def _rule_values(rule: RetentionRule) -> dict[str, Any]:
         "window_days": rule.window_days,
         "severity": rule.severity,
         "classes": list(rule.classes or []),
+    }
+
+
+def _rule_posted(rule: RetentionRule) -> dict[str, Any]:
+    """The rule as its edit form posts it unchanged (input name → value, the ticked classes a
+    list): the form's hidden base of a three-way stale-edit page (``web.conflict``)."""
+    v = _rule_values(rule)
+    return {
+        "enabled": "1" if v["enabled"] else "",
+        "threshold": decimal_input(rule.threshold),
+        "window_days": str(v["window_days"]),
+        "severity": v["severity"],
+        "classes": v["classes"],
+    }
+
+
+def _settings_posted(config: RetentionConfig) -> dict[str, str]:
+    """The retention settings as their form posts them unchanged (the three-way base)."""
+    owner = config.default_owner_id
+    return {
+        "default_owner_id": "" if owner is None else str(owner),
+        "auto_apply": "1" if config.auto_apply else "",
+        "notify_owner": "1" if config.notify_owner else "",
+    }
+
+
+def _settings_data(form: Any) -> dict[str, Any]:
+    """The settings form's values for the service (the owner as chosen, not yet checked)."""
+    raw_owner = str(form.get("default_owner_id") or "").strip()
+    return {
+        "auto_apply": form.get("auto_apply") == "1",
+        "notify_owner": form.get("notify_owner") == "1",
+        "default_owner_id": int(raw_owner) if raw_owner.isdigit() and len(raw_owner) < 19 else None,
     }
 
 
@@ -159,7 +192,10 @@ def _list(
     settings: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    base: dict[str, Any] | None = None,
 ) -> Response:
+    """The rules and the settings form, which carries the values it was loaded with (``base``,
+    for the stale-edit page), kept when it comes back with errors."""
     require(user, "retention:manage")
     config = service.get_config(session, actor=user)
     shown = settings or {
@@ -175,6 +211,7 @@ def _list(
         rules=service.list_rules(session, actor=user),
         s=shown,
         errors=errors or {},
+        base=base if base is not None else _settings_posted(config),
         owner_opts=_owner_opts(session),
         **_options(request),
     )
@@ -187,7 +224,11 @@ def _form(
     values: dict[str, Any],
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    version: int | None = None,
+    base: dict[str, Any] | None = None,
 ) -> Response:
+    """The rule's form; it carries the version it edits and the values it was loaded with
+    (``base``, for the stale-edit page), both kept when it comes back with errors."""
     require(user, "retention:manage")
     return render(
         request,
@@ -196,6 +237,8 @@ def _form(
         rule=rule,
         f=values,
         errors=errors or {},
+        version=version if version is not None else rule.version,
+        base=base if base is not None else _rule_posted(rule),
         window_help=tr(request, WINDOW_HELP),
         **_options(request),
     )
@@ -239,7 +282,7 @@ def rule_update(
         "classes": [c for c in form.getlist("classes") if isinstance(c, str)],
     }
     if errors:
-        return _form(request, user, rule, shown, errors, 422)
+        return _form(request, user, rule, shown, errors, 422, expected, form_base(form))
     sp = session.begin_nested()
     try:
         service.update_rule(session, code, data, actor=user, version=expected)
@@ -262,15 +305,25 @@ def rule_update(
             reload_url=f"/retention/rules/{code}",
             cancel_url="/retention/rules",
             expected=expected,
+            base=read_base(form, lambda v: _rule_compared(request, code, v)),
+            current_form=_rule_posted(current),
         )
     except RetentoError as exc:
         sp.rollback()
         if exc.status in (401, 403, 404):
             raise
         errs = {k: tr(request, v) for k, v in form_errors(request, exc).items()}
-        return _form(request, user, rule, shown, errs, exc.status)
+        return _form(request, user, rule, shown, errs, exc.status, expected, form_base(form))
     flash(request, tr(request, "Warning rule saved."))
     return redirect(request, f"/retention/rules#rule-{code}")
+
+
+def _rule_compared(request: Request, code: str, form: Any) -> dict[str, Any]:
+    """Rule form inputs → the values the stale-edit page compares (read as a save reads them)."""
+    data, errors = _rule_data(request, code, form)
+    if errors:
+        raise ValueError(errors)
+    return {k: data[k] for k in RULE_LABELS if k in data}
 
 
 @router.post("/retention/settings")
@@ -289,7 +342,10 @@ def settings_update(
     owners = {str(uid) for uid, _ in _owner_opts(session)}
     if raw_owner and raw_owner not in owners:
         errs = {"default_owner_id": tr(request, "Choose an owner from the list.")}
-        return _list(request, session, user, settings=shown, errors=errs, status_code=422)
+        return _list(
+            request, session, user, settings=shown, errors=errs, status_code=422,
+            base=form_base(form),
+        )  # fmt: skip
     data["default_owner_id"] = int(raw_owner) if raw_owner else None
     sp = session.begin_nested()
     try:
@@ -312,12 +368,17 @@ def settings_update(
             reload_url="/retention/rules",
             cancel_url="/retention/rules",
             expected=expected,
+            base=read_base(form, _settings_data),
+            current_form=_settings_posted(current),
         )
     except RetentoError as exc:
         sp.rollback()
         if exc.status in (401, 403, 404):
             raise
         errs = {k: tr(request, v) for k, v in form_errors(request, exc).items()}
-        return _list(request, session, user, settings=shown, errors=errs, status_code=exc.status)
+        return _list(
+            request, session, user, settings=shown, errors=errs, status_code=exc.status,
+            base=form_base(form),
+        )  # fmt: skip
     flash(request, tr(request, "Retention settings saved."))
     return redirect(request, "/retention/rules#settings")

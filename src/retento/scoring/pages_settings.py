@@ -18,7 +18,7 @@ from retento.core.errors import RetentoError
 from retento.scoring import consent, service, value_settings
 from retento.scoring.models import STAGES, VALUE_CLASSES, ScoreRun, ValueSettings
 from retento.scoring.value_rules import DEFAULTS, rules_from
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, as_posted, conflict_page, form_base, form_version, read_base
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import register_field_labels
@@ -128,6 +128,14 @@ def _shown(row: ValueSettings) -> dict[str, Any]:
     return out
 
 
+def _form_data(form: Any) -> dict[str, Any]:
+    """The settings form's values as the service takes them."""
+    data: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in DEFAULTS}
+    # A checkbox: absent when unticked.
+    data["profiling_needs_consent"] = form.get("profiling_needs_consent") == "1"
+    return data
+
+
 def _page(
     request: Request,
     session: Session,
@@ -136,13 +144,17 @@ def _page(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    base: dict[str, Any] | None = None,
 ) -> Response:
+    """The settings page; its form carries the values it was loaded with (``base``, for the
+    stale-edit page), kept when it comes back with errors."""
     row = value_settings.get_settings(session, actor=user)
     return render(
         request,
         "scoring/settings.html",
         status_code=status_code,
         s=values or _shown(row),
+        base=base if base is not None else as_posted(_shown(row)),
         current=row,
         errors=errors or {},
         labels={k: tr(request, v) for k, v in FIELD_LABELS.items()},
@@ -173,9 +185,7 @@ def settings_page(request: Request, session: DbSession, user: PageUser) -> Respo
 def save_settings(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
     """Save the value settings; the next scoring run applies them."""
     require(user, "score:configure")
-    data: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in DEFAULTS}
-    # A checkbox: absent when unticked.
-    data["profiling_needs_consent"] = form.get("profiling_needs_consent") == "1"
+    data = _form_data(form)
     expected = form_version(form)
     shown = {**data, "version": expected}
     sp = session.begin_nested()
@@ -191,14 +201,17 @@ def save_settings(request: Request, form: PageForm, session: DbSession, user: Pa
             entity="value_settings",
             record=current,
             title=tr(request, "Value settings"),
-            submitted=data,
-            current={k: getattr(current, k) for k in (*DEFAULTS, "profiling_needs_consent")},
+            # Both sides read as the service reads them: "10" and 10.0 are one value.
+            submitted=value_settings.read_fields(data),
+            current=value_settings.as_dict(current),
             labels=FIELD_LABELS,
             form=form,
             action="/value/settings",
             reload_url="/value/settings",
             cancel_url="/value",
             expected=expected,
+            base=read_base(form, lambda v: value_settings.read_fields(_form_data(v))),
+            current_form=as_posted(_shown(current)),
         )
     except RetentoError as exc:
         sp.rollback()
@@ -208,6 +221,9 @@ def save_settings(request: Request, form: PageForm, session: DbSession, user: Pa
         errs = {f: tr(request, FIELD_RULES[f]) for f in fields if f in FIELD_RULES}
         if not errs:
             errs = {"": exc.message}
-        return _page(request, session, user, values=shown, errors=errs, status_code=exc.status)
+        return _page(
+            request, session, user, values=shown, errors=errs, status_code=exc.status,
+            base=form_base(form),
+        )  # fmt: skip
     flash(request, tr(request, "Value settings saved. The next scoring run applies them."))
     return redirect(request, "/value/settings")

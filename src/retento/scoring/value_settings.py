@@ -128,6 +128,22 @@ def _number(raw: Any, name: str, problems: list[FieldError]) -> float | Decimal 
     return number
 
 
+def read_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """Each given field as its type, without the checks between fields; a value that does not
+    read stays as given. What a form's values mean, for comparing them (web.conflict)."""
+    out: dict[str, Any] = {}
+    for name, raw in values.items():
+        problems: list[FieldError] = []
+        if name in DEFAULTS:
+            value = _number(raw, name, problems)
+        elif name in BOOL_FIELDS:
+            value = _flag(raw, name, problems)
+        else:
+            value = raw
+        out[name] = raw if problems else value
+    return out
+
+
 def validate(values: dict[str, Any]) -> dict[str, Any]:
     """Parsed and checked settings; ``InvalidInput`` naming every bad field otherwise.
 

@@ -24,7 +24,7 @@ from retento.touchpoints import service
 from retento.touchpoints.forms import FIELDS, field_options, parse_local
 from retento.touchpoints.models import CHANNELS, DIRECTIONS, OUTCOMES, STAGES, Touchpoint
 from retento.touchpoints.schemas import TouchpointRead, TouchpointUpdate
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import register_field_labels, register_value_labels
@@ -181,13 +181,35 @@ def _values(request: Request, t: Touchpoint) -> dict[str, str]:
     }
 
 
+def _posted(request: Request, t: Touchpoint) -> dict[str, str]:
+    """The touchpoint as its edit form posts it unchanged (input name → value): the form's
+    hidden base of a three-way stale-edit page (``web.conflict``), read back by ``_update``."""
+    return {k: v for k, v in _values(request, t).items() if k != "version"}
+
+
+def _update(request: Request, form: Any) -> TouchpointUpdate:
+    """The edit form's inputs as the service's input."""
+    shown = {k: str(form.get(k) or "").strip() for k in FIELDS}
+    return TouchpointUpdate(
+        occurred_at=parse_local(request, shown["occurred_at"], "occurred_at"),
+        channel=shown["channel"] or None,
+        stage=shown["stage"] or None,
+        direction=shown["direction"] or None,
+        outcome=shown["outcome"] or None,
+        note=shown["note"] or None,
+    )
+
+
 def _render_form(
     request: Request,
     t: Touchpoint,
     values: dict[str, str],
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    base: dict[str, Any] | None = None,
 ) -> Response:
+    """The edit form; it carries the values it was loaded with (``base``, for the stale-edit
+    page), kept when it comes back with errors."""
     return render(
         request,
         "touchpoints/edit.html",
@@ -195,6 +217,7 @@ def _render_form(
         touchpoint=t,
         form=values,
         errors=errors or {},
+        base=base if base is not None else _posted(request, t),
         **field_options(request),
     )
 
@@ -227,14 +250,7 @@ def touchpoint_update(
     expected = form_version(form)
     update: TouchpointUpdate | None = None
     try:
-        update = TouchpointUpdate(
-            occurred_at=parse_local(request, shown["occurred_at"], "occurred_at"),
-            channel=shown["channel"] or None,
-            stage=shown["stage"] or None,
-            direction=shown["direction"] or None,
-            outcome=shown["outcome"] or None,
-            note=shown["note"] or None,
-        )
+        update = _update(request, form)
         service.update_touchpoint(
             session, touchpoint_id, update, actor=user, expected_version=expected
         )
@@ -256,6 +272,11 @@ def touchpoint_update(
             reload_url=f"/touchpoints/{touchpoint_id}/edit",
             cancel_url="/touchpoints",
             expected=expected,
+            base=read_base(
+                form,
+                lambda v: _update(request, v).model_dump(exclude_unset=True, exclude={"version"}),
+            ),
+            current_form=_posted(request, current),
         )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
@@ -263,6 +284,6 @@ def touchpoint_update(
             if exc.status in (401, 403, 404):
                 raise
         t = service.get_touchpoint(session, touchpoint_id, actor=user)
-        return _render_form(request, t, shown, form_errors(request, exc), 422)
+        return _render_form(request, t, shown, form_errors(request, exc), 422, form_base(form))
     flash(request, tr(request, "The touchpoint was saved."))
     return redirect(request, f"/touchpoints?customer={t.customer_id}")

@@ -23,12 +23,14 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.datastructures import FormData
 
 from retento.audit.models import AuditEntry
-from retento.core.errors import FieldError, Msg, number_error, param
+from retento.core.errors import FieldError, Msg, RetentoError, number_error, param
 from retento.core.versioning import VersionConflict
 from retento.web.i18n import N_
 from retento.web.labels import value_msgid
@@ -61,15 +63,61 @@ def form_version(form: Any, *, required: bool = False) -> int | None:
     return int(raw)
 
 
-def form_base(form: Any) -> dict[str, str] | None:
+def form_base(form: Any) -> dict[str, Any] | None:
     """The values the edit form was loaded with (its hidden ``base.<name>`` inputs, input name
-    → value), or ``None`` for a form without them (loaded before forms carried them)."""
-    out = {
-        k.removeprefix(BASE_PREFIX): v
-        for k, v in form.multi_items()
-        if k.startswith(BASE_PREFIX) and isinstance(v, str)
-    }
+    → value; a name held by several inputs, like ticked boxes of one list, → their values in
+    order), or ``None`` for a form without them (loaded before forms carried them)."""
+    out: dict[str, Any] = {}
+    for k, v in form.multi_items():
+        if not (k.startswith(BASE_PREFIX) and isinstance(v, str)):
+            continue
+        name = k.removeprefix(BASE_PREFIX)
+        if name not in out:
+            out[name] = v
+        elif isinstance(out[name], list):
+            out[name].append(v)
+        else:
+            out[name] = [out[name], v]
     return out or None
+
+
+def as_posted(values: dict[str, Any]) -> dict[str, Any]:
+    """An edit form's initial values as the form posts them unchanged, for its hidden base: a
+    ticked box ``"1"``, an unticked one or no value ``""``, a list (ticked boxes of one name)
+    as its items' text; the version is left out (it has an input of its own)."""
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        if k == "version":
+            continue
+        if isinstance(v, bool):
+            out[k] = "1" if v else ""
+        elif isinstance(v, list | tuple):
+            out[k] = [str(x) for x in v]
+        else:
+            out[k] = "" if v is None else str(v)
+    return out
+
+
+def as_form(values: dict[str, Any]) -> FormData:
+    """Input name → value (or values) as a posted form, for a parser that reads ``getlist`` or
+    ``multi_items`` (``form_base``, a record's ``current_form``)."""
+    items: list[tuple[str, str]] = []
+    for k, v in values.items():
+        items += [(k, x) for x in v] if isinstance(v, list | tuple) else [(k, v)]
+    return FormData(items)
+
+
+def read_base(form: Any, read: Callable[[Any], dict[str, Any]]) -> dict[str, Any] | None:
+    """The values the edit form was loaded with, read by ``read`` exactly as the submitted
+    ones are (so a value nobody changed compares equal), or ``None``: a form without them, or
+    with values ``read`` refuses (a tampered form), gets the two-way page."""
+    base = form_base(form)
+    if base is None:
+        return None
+    try:
+        return read(as_form(base))
+    except (RetentoError, ValidationError, ValueError, TypeError, KeyError):
+        return None
 
 
 @dataclass
@@ -198,6 +246,24 @@ def conflict_rows(
     return rows
 
 
+def input_field(name: str, fields: Any) -> str | None:
+    """The compared field an input stands for: the one of its name, else the one its name
+    starts with before a dot (``contacts.0.email`` is part of ``contacts``: rows, or the parts
+    of one value, are kept or re-applied together)."""
+    if name in fields:
+        return name
+    head = name.split(".", 1)[0]
+    return head if head != name and head in fields else None
+
+
+def _pairs(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """Input name → value (or values, for several inputs of one name) as (name, value) pairs."""
+    out: list[tuple[str, str]] = []
+    for k, v in values.items():
+        out += [(k, str(x)) for x in v] if isinstance(v, list | tuple) else [(k, str(v))]
+    return out
+
+
 def conflict_page(
     request: Request,
     session: Session,
@@ -228,7 +294,10 @@ def conflict_page(
     inputs hold it (input name → value; an input named like a field stands for that field).
     Only the fields the user changed are listed, and re-posted as the user wrote them; the
     inputs of the fields the user left as loaded are re-posted with their stored values, and
-    ``current_form`` becomes the new base. ``shown``
+    ``current_form`` becomes the new base. An input stands for the field of its name or, named
+    ``<field>.<part>``, for that field (``input_field``): a list of rows compared as one field
+    is kept or re-applied whole. ``current_form`` may give a list of values for a name several
+    inputs share (ticked boxes). ``shown``
     writes a field's values as the form shows them (``conflict_rows``).
     """
     history = changes_since(session, entity, record.id, expected)
@@ -244,23 +313,23 @@ def conflict_page(
         shown=shown,
     )
     mine = changed_fields(submitted, base) if merge and base is not None else set()
-    # The stored value for an input standing for a field the user left as loaded (an input
-    # for no compared field is re-posted as the user sent it).
+    # The fields the user left as loaded: their inputs are re-posted with the stored values
+    # (an input for no compared field is re-posted as the user sent it).
     kept = (
-        {k: v for k, v in (current_form or {}).items() if k in submitted and k not in mine}
+        {f for k in current_form or {} if (f := input_field(k, submitted)) and f not in mine}
         if merge
-        else {}
+        else set()
     )
     hidden = [
         (k, v)
         for k, v in form.multi_items()
         if k not in ("csrf_token", "version")
         and not k.startswith(BASE_PREFIX)
-        and k not in kept
+        and input_field(k, submitted) not in kept
         and isinstance(v, str)
     ]
-    hidden += list(kept.items())
-    hidden += [(BASE_PREFIX + k, v) for k, v in (current_form or {}).items()] if merge else []
+    hidden += [(k, v) for k, v in _pairs(current_form or {}) if input_field(k, submitted) in kept]
+    hidden += [(BASE_PREFIX + k, v) for k, v in _pairs(current_form or {})] if merge else []
     return render(
         request,
         "conflict.html",

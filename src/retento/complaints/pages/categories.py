@@ -28,7 +28,7 @@ from retento.complaints.schemas import (
 from retento.core.deps import DbSession
 from retento.core.errors import Conflict, InvalidInput, Msg, RetentoError
 from retento.core.validation import DbId, id_from_text
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import (
@@ -176,6 +176,39 @@ def category_create(
     return redirect(request, "/complaints/categories")
 
 
+def _category_posted(cat: ComplaintCategory) -> dict[str, str]:
+    """The category as its edit form posts it unchanged (input name → value): the form's
+    hidden base of a three-way stale-edit page (``web.conflict``)."""
+    return {
+        "name": cat.name,
+        "name_zh": cat.name_zh or "",
+        "parent_id": "" if cat.parent_id is None else str(cat.parent_id),
+        "is_active": "1" if cat.is_active else "",
+    }
+
+
+def _category_update(shown: dict[str, Any]) -> CategoryUpdate:
+    """The edit form's values (``_category_shown``) as the service's input."""
+    return CategoryUpdate(
+        name=shown["name"],
+        name_zh=shown["name_zh"] or None,
+        parent_id=_parent_id(shown["parent_id"]),
+        is_active=shown["is_active"],
+    )
+
+
+def _category_shown(form: Any) -> dict[str, Any]:
+    shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in CATEGORY_FIELDS[1:]}
+    shown["is_active"] = form.get("is_active") == "1"
+    return shown
+
+
+def _category_compared(form: Any) -> dict[str, Any]:
+    """Edit-form inputs → the values the stale-edit page compares."""
+    update = _category_update(_category_shown(form))
+    return update.model_dump(include={k for k in CATEGORY_LABELS if k in update.model_fields_set})
+
+
 def _render_category(
     request: Request,
     session: Session,
@@ -183,7 +216,10 @@ def _render_category(
     form: dict[str, Any],
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    base: dict[str, Any] | None = None,
 ) -> Response:
+    """The edit form; it carries the values it was loaded with (``base``, for the stale-edit
+    page), kept when it comes back with errors."""
     return render(
         request,
         "complaints/category.html",
@@ -192,6 +228,7 @@ def _render_category(
         parents=_parent_options(request, session, exclude=cat.id),
         form=form,
         errors=errors or {},
+        base=base if base is not None else _category_posted(cat),
     )
 
 
@@ -219,18 +256,12 @@ def category_update(
     """Save a category; complaints filed under it keep it."""
     require(user, "sla:manage")
     cat = settings.get_category(session, category_id)
-    shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in CATEGORY_FIELDS[1:]}
-    shown["is_active"] = form.get("is_active") == "1"
+    shown = _category_shown(form)
     expected = form_version(form)
     shown["version"] = "" if expected is None else str(expected)
     update = None
     try:
-        update = CategoryUpdate(
-            name=shown["name"],
-            name_zh=shown["name_zh"] or None,
-            parent_id=_parent_id(shown["parent_id"]),
-            is_active=shown["is_active"],
-        )
+        update = _category_update(shown)
         settings.update_category(
             session, category_id, update, actor=user, expected_version=expected
         )
@@ -252,13 +283,16 @@ def category_update(
             reload_url=f"/complaints/categories/{category_id}",
             cancel_url="/complaints/categories",
             expected=expected,
+            base=read_base(form, _category_compared),
+            current_form=_category_posted(current),
         )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         reraise_access(exc)
         cat = settings.get_category(session, category_id)
         errors = _category_errors(request, exc)
-        return _render_category(request, session, cat, shown, errors, _error_status(exc))
+        status = _error_status(exc)
+        return _render_category(request, session, cat, shown, errors, status, form_base(form))
     flash(request, tr(request, "The category was saved."))
     return redirect(request, "/complaints/categories")
 

@@ -38,7 +38,7 @@ from retento.core.errors import FieldError, InvalidInput, RetentoError
 from retento.core.validation import DbId, id_from_text, is_id
 from retento.customers.models import Customer
 from retento.web import pickers
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import (
@@ -230,6 +230,36 @@ def _edit_values(c: Complaint) -> dict[str, Any]:
     return values
 
 
+def _posted(c: Complaint) -> dict[str, Any]:
+    """The complaint as its edit form posts it unchanged (input name → value, the ticked
+    purposes a list): the form's hidden base of a three-way stale-edit page (``web.conflict``),
+    read back by ``_edit_data``."""
+    return {k: v for k, v in _edit_values(c).items() if k != "version"}
+
+
+def _edit_data(
+    request: Request, session: Session, user: User, form: Any
+) -> tuple[dict[str, Any], dict[str, Any], list[FieldError]]:
+    """``(values to re-show, data for ComplaintUpdate, problems found while reading)``."""
+    shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in EDIT_FIELDS}
+    shown["purposes"] = [p for p in form.getlist("purposes") if isinstance(p, str)]
+    problems: list[FieldError] = []
+    _resolve_picked(request, session, user, shown, ("product_id",), problems)
+    named = {e.field for e in problems}
+    data: dict[str, Any] = {k: shown[k] for k in ("subject", "description", "purposes")}
+    for key in ("kind", "channel", "emotion", "severity", "category_id"):
+        if not shown[key]:
+            problems.append(FieldError(key, tr(request, "This field is required.")))
+        else:
+            data[key] = shown[key]
+    for key in ("order_id", "product_id"):
+        if shown[key] and not is_id(shown[key]) and key not in named:
+            problems.append(FieldError(key, tr(request, "Enter a whole number.")))
+        data[key] = shown[key] or None
+    data["root_cause"] = shown["root_cause"] or None
+    return shown, data, problems
+
+
 def _render_edit(
     request: Request,
     session: Session,
@@ -238,7 +268,10 @@ def _render_edit(
     values: dict[str, Any],
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    base: dict[str, Any] | None = None,
 ) -> Response:
+    """The edit form; it carries the values it was loaded with (``base``, for the stale-edit
+    page), kept when it comes back with errors."""
     return render(
         request,
         "complaints/edit.html",
@@ -246,6 +279,7 @@ def _render_edit(
         c=c,
         form=values,
         errors=errors or {},
+        base=base if base is not None else _posted(c),
         chosen=_chosen(session, user, values, ("product_id",)),
         sla=sla_clocks.sla_status(session, c),
         kinds=opts(request, "complaint_kind", KINDS),
@@ -275,25 +309,10 @@ def complaint_update(
     """Save intake corrections; a new severity recomputes the SLA due times."""
     c = service.get_complaint(session, complaint_id, actor=user)
     service.require_work(user, c)
-    shown: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in EDIT_FIELDS}
-    shown["purposes"] = [p for p in form.getlist("purposes") if isinstance(p, str)]
+    shown, data, problems = _edit_data(request, session, user, form)
     shown["version"] = str(form.get("version") or "")  # kept: a re-shown form still detects
     expected = form_version(form)
     old_severity = c.severity
-    problems: list[FieldError] = []
-    _resolve_picked(request, session, user, shown, ("product_id",), problems)
-    named = {e.field for e in problems}
-    data: dict[str, Any] = {k: shown[k] for k in ("subject", "description", "purposes")}
-    for key in ("kind", "channel", "emotion", "severity", "category_id"):
-        if not shown[key]:
-            problems.append(FieldError(key, tr(request, "This field is required.")))
-        else:
-            data[key] = shown[key]
-    for key in ("order_id", "product_id"):
-        if shown[key] and not is_id(shown[key]) and key not in named:
-            problems.append(FieldError(key, tr(request, "Enter a whole number.")))
-        data[key] = shown[key] or None
-    data["root_cause"] = shown["root_cause"] or None
     try:
         if problems:
             raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
@@ -304,6 +323,14 @@ def complaint_update(
     except STALE:
         session.rollback()
         current = service.get_complaint(session, complaint_id, actor=user)
+
+        def read(values: Any) -> dict[str, Any]:
+            """Form inputs → the compared values, as the submitted form is read."""
+            _, data, problems = _edit_data(request, session, user, values)
+            if problems:
+                raise InvalidInput(problems[0].message, field=problems[0].field)
+            return ComplaintUpdate(**data).model_dump(exclude_unset=True, exclude={"version"})
+
         return conflict_page(
             request,
             session,
@@ -318,12 +345,15 @@ def complaint_update(
             reload_url=f"/complaints/{complaint_id}/edit",
             cancel_url=f"/complaints/{complaint_id}",
             expected=expected,
+            base=read_base(form, read),
+            current_form=_posted(current),
         )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         reraise_access(exc)
         c = service.get_complaint(session, complaint_id, actor=user)
-        return _render_edit(request, session, user, c, shown, form_errors(request, exc), 422)
+        errors = form_errors(request, exc)
+        return _render_edit(request, session, user, c, shown, errors, 422, form_base(form))
     if c.severity != old_severity:
         msgid = "Saved. The severity changed, so the SLA due times were recomputed."
         flash(request, tr(request, msgid))

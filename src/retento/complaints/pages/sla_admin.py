@@ -32,7 +32,14 @@ from retento.complaints.schemas import (
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput, Msg, NotFound, RetentoError
 from retento.core.validation import DbId
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import (
+    STALE,
+    as_posted,
+    conflict_page,
+    form_base,
+    form_version,
+    read_base,
+)
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import (
@@ -100,6 +107,31 @@ def _policy_values(p: SlaPolicy | None) -> dict[str, Any]:
     values["is_active"] = p.is_active
     values["version"] = str(p.version)
     return values
+
+
+def _policy_compared(form: Any) -> dict[str, Any]:
+    """Policy form inputs → the values the stale-edit page compares (read as a save reads
+    them)."""
+    update = SlaPolicyUpdate(**_parse_policy(form)[0])
+    return update.model_dump(include={k for k in POLICY_LABELS if k in update.model_fields_set})
+
+
+def _calendar_compared(values: dict[str, Any]) -> dict[str, Any]:
+    """A calendar's values as the stale-edit page compares them: each weekday's hours on its
+    own (``hours_<day>``, its input's name), so two people who changed different days both
+    keep their change."""
+    out = {k: values[k] for k in CALENDAR_LABELS if k != "hours"}
+    hours = values.get("hours") or {}
+    out |= {f"hours_{d}": hours.get(str(d), []) for d in range(7)}
+    return out
+
+
+def _calendar_read(form: Any) -> dict[str, Any]:
+    """Calendar form inputs → the values the stale-edit page compares."""
+    data, _, problems = _parse_calendar(form)
+    if problems:
+        raise InvalidInput(problems[0].message, field=problems[0].field)
+    return _calendar_compared(CalendarIn(**data).model_dump())
 
 
 def duration_input(minutes: int) -> str:
@@ -268,8 +300,15 @@ def sla_policy_edit(
     p = session.get(SlaPolicy, policy_id)
     if p is None:
         raise NotFound("SLA policy", policy_id)
+    values = _policy_values(p)
     return _render_sla(
-        request, session, user, "complaints/sla_policy.html", policy=p, form=_policy_values(p)
+        request,
+        session,
+        user,
+        "complaints/sla_policy.html",
+        policy=p,
+        form=values,
+        base=as_posted(values),
     )
 
 
@@ -309,6 +348,8 @@ def sla_policy_update(
             reload_url=f"/complaints/sla/policies/{policy_id}",
             cancel_url="/complaints/sla",
             expected=expected,
+            base=read_base(form, _policy_compared),
+            current_form=as_posted(_policy_values(current)),
         )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
@@ -323,6 +364,7 @@ def sla_policy_update(
             policy=p,
             form=shown,
             errors=form_errors(request, exc),
+            base=form_base(form),
         )
     flash(request, tr(request, "The SLA policy was saved."))
     return redirect(request, "/complaints/sla")
@@ -373,6 +415,7 @@ def sla_calendar_edit(
         "complaints/sla_calendar.html",
         calendar=row,
         form=_calendar_values(row),
+        base=as_posted(_calendar_values(row)),
     )
 
 
@@ -398,20 +441,27 @@ def sla_calendar_update(
         current = session.get(BusinessCalendarRow, calendar_id)
         if current is None:
             raise NotFound("Calendar", calendar_id) from None
+        # "Working hours · Tuesday": the table names each day's row as the form's heading does.
+        hours = tr(request, CALENDAR_LABELS["hours"])
+        day_labels = {f"hours_{d}": f"{hours} · {tr(request, w)}" for d, w in enumerate(WEEKDAYS)}
+        spans = lambda v: ", ".join(f"{a}-{b}" for a, b in v) or "—"  # noqa: E731
         return conflict_page(
             request,
             session,
             entity="business_calendar",
             record=current,
             title=current.name,
-            submitted=replace.model_dump(include=set(CALENDAR_LABELS)),
-            current={k: getattr(current, k) for k in CALENDAR_LABELS},
-            labels=CALENDAR_LABELS,
+            submitted=_calendar_compared(replace.model_dump()),
+            current=_calendar_compared({k: getattr(current, k) for k in CALENDAR_LABELS}),
+            labels=CALENDAR_LABELS | day_labels,
             form=form,
             action=f"/complaints/sla/calendars/{calendar_id}",
             reload_url=f"/complaints/sla/calendars/{calendar_id}",
             cancel_url="/complaints/sla",
             expected=expected,
+            base=read_base(form, _calendar_read),
+            current_form=as_posted(_calendar_values(current)),
+            shown=dict.fromkeys(day_labels, spans),
         )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
@@ -426,6 +476,7 @@ def sla_calendar_update(
             calendar=row,
             form=shown,
             errors=form_errors(request, exc),
+            base=form_base(form),
         )
     flash(request, tr(request, "The business calendar was saved."))
     return redirect(request, "/complaints/sla")

@@ -32,7 +32,7 @@ from retento.insights.web import (
 )
 from retento.scoring import queries as scoring_queries
 from retento.web.charts import chart_json, grid
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import register_field_labels, register_labels, register_value_labels
@@ -306,7 +306,11 @@ def _detail(
     errors: dict[str, str] | None = None,
     delete_error: str = "",
     status_code: int = 200,
+    version: int | None = None,
+    base: dict[str, Any] | None = None,
 ) -> Response:
+    """A saved segment; its rename form carries the version it edits and the name it was
+    loaded with (``base``, for the stale-edit page), both kept when it comes back with errors."""
     sizes = svc.cluster_sizes(session, seg.id)
     # Said before anyone tries: what keeps the segment from being deleted (the same message
     # the refusal gives).
@@ -322,6 +326,8 @@ def _detail(
         sizes=sizes,
         size_chart=_size_chart(request, profiles, sizes),
         name=seg.name if name is None else name,
+        version=seg.version if version is None else version,
+        base=base if base is not None else {"name": seg.name},
         errors=errors or {},
         delete_error=delete_error,
         used_by=error_text(request, used.message) if used is not None else "",
@@ -368,6 +374,8 @@ def segment_rename(
             reload_url=f"/insights/segments/{segment_id}",
             cancel_url="/insights/segments",
             expected=expected,
+            base=read_base(form, lambda v: {"name": str(v.get("name") or "")}),
+            current_form={"name": current.name},
         )
     except RetentoError as exc:
         sp.rollback()
@@ -383,6 +391,8 @@ def segment_rename(
             name=name,
             errors={"name": error_text(request, exc.message)},
             status_code=exc.status,
+            version=expected,
+            base=form_base(form),
         )
     flash(request, tr(request, N_("Segment renamed.")))
     return redirect(request, f"/insights/segments/{seg.id}")

@@ -42,7 +42,7 @@ from retento.surveys.schemas import (
     SectionIn,
     SurveyUpdate,
 )
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, as_posted, conflict_page, form_base, form_version, read_base
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import (
@@ -98,8 +98,11 @@ def _builder(
     section_form: dict[str, Any] | None = None,
     section_errors: dict[str, str] | None = None,
     status_code: int = 200,
+    base: dict[str, Any] | None = None,
 ) -> Response:
-    """The builder page: settings, sections and questions."""
+    """The builder page: settings, sections and questions. The settings form carries the
+    values it was loaded with (``base``, for the stale-edit page), kept when it comes back
+    with errors."""
     answered = service.has_responses(session, survey.id)
     return render(
         request,
@@ -110,17 +113,8 @@ def _builder(
         survey=in_reader_language(request, survey),
         answered=answered,
         may_edit=can(user, "survey:manage") and not answered,
-        form=form
-        or {
-            "name": survey.name,
-            "description": survey.description or "",
-            "thank_you": survey.thank_you or "",
-            "language": survey.language,
-            "status": survey.status,
-            "expectation_tolerance": str(survey.expectation_tolerance),
-            "token_days": str(survey.token_days),
-            "version": str(survey.version),
-        },
+        form=form or _settings_values(survey),
+        base=base if base is not None else as_posted(_settings_values(survey)),
         errors=errors or {},
         section_form=section_form or {},
         section_errors=section_errors or {},
@@ -134,6 +128,33 @@ def _builder(
             }
             for lang in other_languages(survey)
         ],
+    )
+
+
+def _settings_values(survey: Survey) -> dict[str, str]:
+    """The settings form's initial values."""
+    return {
+        "name": survey.name,
+        "description": survey.description or "",
+        "thank_you": survey.thank_you or "",
+        "language": survey.language,
+        "status": survey.status,
+        "expectation_tolerance": str(survey.expectation_tolerance),
+        "token_days": str(survey.token_days),
+        "version": str(survey.version),
+    }
+
+
+def _settings_update(shown: dict[str, str]) -> SurveyUpdate:
+    """The settings form's values as the service's input."""
+    return SurveyUpdate(
+        name=shown["name"],
+        description=shown["description"] or None,
+        thank_you=shown["thank_you"] or None,
+        language=shown["language"] or None,
+        status=shown["status"] or None,
+        expectation_tolerance=shown["expectation_tolerance"] or None,
+        token_days=shown["token_days"] or None,
     )
 
 
@@ -163,28 +184,11 @@ def survey_settings(
     request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
     """Save name, description, language, status, tolerance and link lifetime."""
-    keys = (
-        "name",
-        "description",
-        "thank_you",
-        "language",
-        "status",
-        "expectation_tolerance",
-        "token_days",
-    )
-    shown = {k: form_text(form, k) for k in keys}
+    shown = {k: form_text(form, k) for k in SETTINGS_LABELS}
     expected = form_version(form)
     shown["version"] = str(expected or "")
     try:
-        update = SurveyUpdate(
-            name=shown["name"],
-            description=shown["description"] or None,
-            thank_you=shown["thank_you"] or None,
-            language=shown["language"] or None,
-            status=shown["status"] or None,
-            expectation_tolerance=shown["expectation_tolerance"] or None,
-            token_days=shown["token_days"] or None,
-        )
+        update = _settings_update(shown)
         service.update_survey(session, survey_id, update, actor=user, expected_version=expected)
     except STALE:
         # Someone saved the survey after this form was loaded: show both values, revert nothing.
@@ -204,6 +208,13 @@ def survey_settings(
             reload_url=survey_url(survey_id),
             cancel_url=survey_url(survey_id),
             expected=expected,
+            base=read_base(
+                form,
+                lambda v: _settings_update(
+                    {k: form_text(v, k) for k in SETTINGS_LABELS}
+                ).model_dump(exclude_unset=True, exclude={"version", "sections"}),
+            ),
+            current_form=as_posted(_settings_values(current)),
         )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
@@ -211,7 +222,10 @@ def survey_settings(
             raise
         survey = service.get_survey(session, survey_id, actor=user)
         errors = form_errors(request, exc)
-        return _builder(request, session, user, survey, form=shown, errors=errors, status_code=422)
+        return _builder(
+            request, session, user, survey, form=shown, errors=errors, status_code=422,
+            base=form_base(form),
+        )  # fmt: skip
     flash(request, tr(request, "The changes were saved."))
     return redirect(request, survey_url(survey_id))
 

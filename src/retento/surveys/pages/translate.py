@@ -25,7 +25,14 @@ from retento.surveys.languages import missing_texts, other_languages
 from retento.surveys.models import Survey
 from retento.surveys.pages.common import in_reader_language, language_name, survey_url
 from retento.surveys.schemas import QuestionText, SectionText, SurveyText, TranslationIn
-from retento.web.conflict import STALE, form_version
+from retento.web.conflict import (
+    BASE_PREFIX,
+    STALE,
+    conflict_page,
+    form_base,
+    form_version,
+    read_base,
+)
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import PageUser, flash, form_errors, page_router, redirect, render, tr
@@ -122,7 +129,10 @@ def _page(
     version: int | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    base: dict[str, Any] | None = None,
 ) -> Response:
+    """The texts side by side; the form carries the version and the texts it was loaded with
+    (``base``, for the stale-edit page), both kept when it comes back with errors."""
     rows = _rows(survey, lang, values)
     return render(
         request,
@@ -136,8 +146,30 @@ def _page(
         rows=rows,
         missing=sum(1 for r in rows if r["missing"]),
         version=survey.version if version is None else version,
+        base=base if base is not None else _posted(survey, lang),
         errors=errors or {},
     )
+
+
+def _posted(survey: Survey, lang: str) -> dict[str, str]:
+    """The stored texts in ``lang`` as the form posts them unchanged (input name → text): the
+    form's hidden base of a three-way stale-edit page (``web.conflict``)."""
+    return {r["name"]: r["value"] for r in _rows(survey, lang)}
+
+
+def _texts(form: Any) -> dict[str, str]:
+    """The posted texts (input name → text, as saved: blank removes one), compared one by one
+    on the stale-edit page."""
+    return {
+        name: raw.strip()
+        for name, raw in form.multi_items()
+        if isinstance(raw, str) and "|" in name and not name.startswith(BASE_PREFIX)
+    }
+
+
+def _labels(survey: Survey, lang: str, locale_tr: Any) -> dict[str, str]:
+    """Each text's name on the stale-edit page: what it is and the own text it translates."""
+    return {r["name"]: f"{locale_tr(r['kind'])} · {r['original']}" for r in _rows(survey, lang)}
 
 
 @router.get("/surveys/{survey_id:int}/translate")
@@ -158,8 +190,8 @@ def _parse(form: Any) -> tuple[TranslationIn, dict[str, str]]:
     sections: dict[str, dict[str, str]] = {}
     questions: dict[str, dict[str, Any]] = {}
     for name, raw in form.multi_items():
-        if not isinstance(raw, str) or "|" not in name:
-            continue
+        if not isinstance(raw, str) or "|" not in name or name.startswith(BASE_PREFIX):
+            continue  # the texts the form was loaded with (base.…) are no texts to save
         value = raw.strip()
         values[name] = raw
         kind, code, rest = (name.split("|", 2) + ["", ""])[:3]
@@ -193,13 +225,25 @@ def _save(request: Request, form: Any, session: Session, user: User, survey_id: 
         )
     except STALE:
         session.rollback()
-        survey = service.get_survey(session, survey_id, actor=user)
-        message = tr(
+        current = service.get_survey(session, survey_id, actor=user)
+        current_form = _posted(current, lang)
+        return conflict_page(
             request,
-            "Someone saved this survey after you opened the page. Your texts are still in the "
-            "fields: save again to keep them.",
+            session,
+            entity="survey",
+            record=current,
+            title=f"{current.name} · {language_name(request, lang)}",
+            submitted=_texts(form),
+            current=current_form,
+            labels=_labels(current, lang, lambda m: tr(request, m)),
+            form=form,
+            action=survey_url(survey_id, "/translate"),
+            reload_url=survey_url(survey_id, f"/translate?lang={lang}"),
+            cancel_url=survey_url(survey_id),
+            expected=form_version(form),
+            base=read_base(form, _texts),
+            current_form=current_form,
         )
-        return _page(request, survey, lang, values=values, errors={"": message}, status_code=409)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
@@ -208,7 +252,7 @@ def _save(request: Request, form: Any, session: Session, user: User, survey_id: 
         errors = form_errors(request, exc)
         return _page(
             request, survey, lang, values=values, version=form_version(form), errors=errors,
-            status_code=422,
+            status_code=422, base=form_base(form),
         )  # fmt: skip
     left = len(missing_texts(survey, lang))
     if left:
