@@ -6,7 +6,7 @@ transaction (they flush, never commit), so the order and its points commit or ro
 
 Events: ``order.created`` (order, actor), ``orders.imported`` (order_ids, actor),
 ``order.refunded`` (order, refund, actor), ``order.cancelled`` (order, actor: the status became
-cancelled), ``order.changed`` (order, actor: lines or discount changed and the revenue fell),
+cancelled), ``order.changed`` (order, actor: lines or discount changed the revenue, down or up),
 ``orders.updated`` (order_ids, actor: a file import changed existing orders),
 ``complaint.remedy`` (remedy, complaint, actor), ``survey.answered`` (response, actor: once per
 completed response on every completion path; subscribers must be idempotent).

@@ -51,13 +51,13 @@ def _survey_answered(session, *, response, actor=None, **_):
 
 
 def _order_changed(session, *, order, actor=None, **_):
-    from retento.loyalty.earning import reverse_for_change
+    from retento.loyalty.corrections import reverse_for_change
 
     reverse_for_change(session, order, actor_id=actor.id if actor else None)
 
 
 def _orders_updated(session, *, order_ids, actor=None, **_):
-    from retento.loyalty.earning import reverse_for_changed
+    from retento.loyalty.corrections import reverse_for_changed
 
     reverse_for_changed(session, order_ids, actor_id=actor.id if actor else None)
 

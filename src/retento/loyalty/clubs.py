@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
-from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
+from retento.core.errors import Conflict, InvalidInput, Msg, Named, NotFound
 from retento.loyalty import ledger
 from retento.loyalty.models import (
     LoyaltyAttendance,
@@ -62,7 +62,10 @@ def join(session: Session, club_id: int, customer_id: int, *, actor: User) -> Lo
         need = session.get(LoyaltyTier, club.min_tier_id)
         if need is not None and (w.tier is None or w.tier.rank < need.rank):
             raise Conflict(
-                Msg("The club is for %(tier)s members and above.", tier=need.name),
+                Msg(
+                    "The club is for %(tier)s members and above.",
+                    tier=Named(need.name, zh_CN=need.name_zh or ""),
+                ),
                 field="customer_id",
             )
     existing = session.scalar(

@@ -9,6 +9,7 @@ first journal instead of posting a second one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -100,16 +101,13 @@ def uncapped_points(rules, paid: Decimal, lines, mult: Decimal) -> list[tuple[An
     return out
 
 
-def order_points(session: Session, order, w: LoyaltyAccount) -> list[tuple[LoyaltyRule, int]]:
-    """Points each active rule gives this order (after tier multiplier and caps)."""
-    at = order.ordered_at
-    paid = Decimal(order.revenue)
-    if paid <= 0:
-        return []
-    rules = active_rules(session, at, ("spend", "product", "category"))
-    if not rules:
-        return []
-    lines = [
+# The kinds of rule an order earns by.
+ORDER_RULES = ("spend", "product", "category")
+
+
+def order_lines(order) -> list[tuple[Decimal, int | None, int, Any]]:
+    """The order's lines as :func:`uncapped_points` reads them."""
+    return [
         (
             ln.net_amount,
             ln.product_id,
@@ -118,8 +116,19 @@ def order_points(session: Session, order, w: LoyaltyAccount) -> list[tuple[Loyal
         )
         for ln in order.lines
     ]
+
+
+def order_points(session: Session, order, w: LoyaltyAccount) -> list[tuple[LoyaltyRule, int]]:
+    """Points each active rule gives this order (after tier multiplier and caps)."""
+    at = order.ordered_at
+    paid = Decimal(order.revenue)
+    if paid <= 0:
+        return []
+    rules = active_rules(session, at, ORDER_RULES)
+    if not rules:
+        return []
     out = []
-    for rule, pts in uncapped_points(rules, paid, lines, multiplier(w)):
+    for rule, pts in uncapped_points(rules, paid, order_lines(order), multiplier(w)):
         pts = _capped(session, rule, w.customer_id, pts, at)
         if pts > 0:
             out.append((rule, pts))
@@ -203,7 +212,7 @@ def debt_room(session: Session, w: LoyaltyAccount) -> int | None:
 def clawback(
     session: Session,
     w: LoyaltyAccount,
-    lot: LoyaltyLot | None,
+    lot: LoyaltyLot | list[LoyaltyLot] | None,
     points: int,
     *,
     source_type: str,
@@ -213,8 +222,10 @@ def clawback(
     idem_key: str | None,
     now: datetime,
 ) -> LoyaltyJournal:
-    """Take back ``points``: from ``lot`` first, then the member's other lots, then as debt
-    up to the refund policy's limit; what is left beyond that is written off.
+    """Take back ``points``: from ``lot`` first (an order's lots: its earning's, in the order
+    given), then the member's other lots, then as debt up to the refund policy's limit; what
+    is left beyond that is written off. The points are marked clawed on ``lot`` (no longer
+    counted for tiers), each lot up to its points.
 
     The clawback journal takes all ``points`` (the points the refunded money earned); the part
     the policy does not let it take is given back at once by a ``write_off`` journal (keyed
@@ -232,13 +243,17 @@ def clawback(
         wallet_account=w,
         at=now,
     )
-    taken = 0
-    if lot is not None:
-        taken += consume(p, points, [lot])
-        lot.clawed = min(lot.points, lot.clawed + points)
+    own = [] if lot is None else lot if isinstance(lot, list) else [lot]
+    taken = consume(p, points, own) if own else 0
+    mark = points
+    for x in own:
+        n = min(mark, x.points - x.clawed)
+        x.clawed += n
+        mark -= n
     if taken < points:
         # Pending lots (return window) count too: a clawback may take what cannot be spent yet.
-        others = [x for x in _unexpired_lots(session, w.id, now) if lot is None or x.id != lot.id]
+        ids = {x.id for x in own}
+        others = [x for x in _unexpired_lots(session, w.id, now) if x.id not in ids]
         taken += consume(p, points - taken, others)
     short = points - taken
     written_off = 0
@@ -334,14 +349,13 @@ def pending(session: Session, customer_id: int, now: datetime | None = None) -> 
     return [(int(n), at) for at, n in rows]
 
 
-def _reversed_share(order, lot: LoyaltyLot | None) -> Decimal:
+def _reversed_share(order, basis: Decimal | None) -> Decimal:
     """The part of the order no longer paid for (0..1): all of it when the order is cancelled,
     else 1 - revenue now / the amount the points were earned on (refunds and cancelled lines
     both lower the revenue). Without a recorded basis, revenue + refunded is the original."""
     if order.status == "cancelled":
         return ONE
     revenue = Decimal(order.revenue)
-    basis = lot.basis if lot is not None and lot.basis is not None else None
     if basis is None:
         basis = revenue + Decimal(order.refunded)
     if basis <= 0:
@@ -349,7 +363,74 @@ def _reversed_share(order, lot: LoyaltyLot | None) -> Decimal:
     return min(ONE, max(Decimal(0), (basis - revenue) / basis))
 
 
-def _reverse_order(
+# The journals that earn an order's points: ``order:<id>:earn`` when it was recorded, then
+# ``order:<id>:earn:<points>`` for each correction upward past the amount it earned on, and
+# ``order:<id>:restore:<points>`` for points a downward correction took and an upward one
+# gave back (``loyalty.corrections``).
+EARN_KEY, TOP_UP_KEY, RESTORE_KEY = "order:{id}:earn", "order:{id}:earn:", "order:{id}:restore:"
+
+
+@dataclass
+class OrderPoints:
+    """An order's points as its lots record them (the wallet is locked by the caller)."""
+
+    earned: list[LoyaltyLot]  # the earning's lot and the top-ups' lots, oldest first
+    restored: list[LoyaltyLot]  # lots of points given back by upward corrections
+    journal_ids: list[int]  # the journals that wrote them
+
+    @property
+    def points(self) -> int:
+        """Points the order earned (on ``basis``), before anything was taken back."""
+        return sum(x.points for x in self.earned)
+
+    @property
+    def restored_points(self) -> int:
+        return sum(x.points for x in self.restored)
+
+    @property
+    def clawed(self) -> int:
+        """Every point ever taken back from the order (grows only: the clawback keys count it)."""
+        return sum(x.clawed for x in self.earned + self.restored)
+
+    @property
+    def claimed(self) -> int:
+        """Points taken back and not given back since (``points - claimed`` stand)."""
+        return self.clawed - self.restored_points
+
+    @property
+    def basis(self) -> Decimal | None:
+        """The order amount ``points`` were earned on: the last correction's, or the first
+        earning's; None for lots earned before the basis was recorded (migration 0014)."""
+        return self.earned[-1].basis
+
+    @property
+    def lots(self) -> list[LoyaltyLot]:
+        """Where a clawback takes from first: the newest of the order's lots first."""
+        return sorted(self.earned + self.restored, key=lambda x: x.id, reverse=True)
+
+
+def points_of_order(session: Session, order) -> OrderPoints | None:
+    """The order's points (:class:`OrderPoints`), or None if it earned none."""
+    rows = session.execute(
+        select(LoyaltyLot, LoyaltyJournal.idem_key)
+        .join(LoyaltyJournal, LoyaltyJournal.id == LoyaltyLot.journal_id)
+        .where(
+            LoyaltyJournal.source_type == "order",
+            LoyaltyJournal.source_id == str(order.id),
+            LoyaltyJournal.kind == "earn",
+        )
+        .order_by(LoyaltyLot.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    earn, top_up, restore = (k.format(id=order.id) for k in (EARN_KEY, TOP_UP_KEY, RESTORE_KEY))
+    earned = [lot for lot, key in rows if key == earn or (key or "").startswith(top_up)]
+    restored = [lot for lot, key in rows if (key or "").startswith(restore)]
+    if not earned:
+        return None
+    return OrderPoints(earned, restored, sorted({x.journal_id for x in earned + restored}))
+
+
+def reverse_order(
     session: Session,
     order,
     *,
@@ -371,21 +452,21 @@ def _reverse_order(
         return out
     w = ledger.wallet(session, order.customer_id)
     now = utcnow()
-    lot = None
-    if earn is not None:
-        lot = session.scalar(select(LoyaltyLot).where(LoyaltyLot.journal_id == earn.id))
-    share = _reversed_share(order, lot)
-    if lot is not None:
-        target = _round(lot.points * share)
-        due = target - lot.clawed
+    state = points_of_order(session, order) if earn is not None else None
+    share = _reversed_share(order, state.basis if state is not None else None)
+    if state is not None:
+        # Cumulative: the points the reversed share of the order earned, less those taken
+        # back (and not given back) before; keyed by all points ever taken back after it, so
+        # each clawback of a change has its own key, the same one when the change is replayed.
+        due = _round(state.points * share) - state.claimed
         if due > 0:
-            k = key.format(target=target) + ":clawback"
+            k = key.format(target=state.clawed + due) + ":clawback"
             try:
                 out.append(
                     clawback(
                         session,
                         w,
-                        lot,
+                        state.lots,
                         due,
                         source_type=source_type,
                         source_id=source_id,
@@ -436,7 +517,7 @@ def _reverse_order(
 
 def reverse_for_refund(session: Session, order, refund, *, actor_id: int | None) -> list:
     """A refund (full, partial, one line): claw back pro rata to the money refunded so far."""
-    return _reverse_order(
+    return reverse_order(
         session,
         order,
         key=f"refund:{refund.id}",
@@ -445,40 +526,6 @@ def reverse_for_refund(session: Session, order, refund, *, actor_id: int | None)
         reason=f"Refund on order {order.external_id or order.id}",
         actor_id=actor_id,
     )
-
-
-def reverse_for_change(session: Session, order, *, actor_id: int | None) -> list:
-    """The order was cancelled, or lines were cancelled or reduced after it earned: exactly like
-    a refund of the part no longer paid for (everything when cancelled). Each distinct reversal
-    target has its own key (``order:<id>:reverse:<points>``), so replays post nothing twice."""
-    return _reverse_order(
-        session,
-        order,
-        key=f"order:{order.id}:reverse:{{target}}",
-        source_type="order",
-        source_id=order.id,
-        reason=(
-            f"Order {order.external_id or order.id} cancelled"
-            if order.status == "cancelled"
-            else f"Lines cancelled on order {order.external_id or order.id}"
-        ),
-        actor_id=actor_id,
-    )
-
-
-def reverse_for_changed(session: Session, order_ids: list[int], *, actor_id: int | None) -> int:
-    """``reverse_for_change`` for orders a file import updated; returns journals posted."""
-    if not order_ids:
-        return 0
-    from retento.orders.models import Order
-
-    n = 0
-    for start in range(0, len(order_ids), 1000):
-        chunk = order_ids[start : start + 1000]
-        stmt = select(Order).where(Order.id.in_(chunk)).order_by(Order.id)
-        for o in session.scalars(stmt.execution_options(populate_existing=True)):
-            n += len(reverse_for_change(session, o, actor_id=actor_id))
-    return n
 
 
 def award_event(

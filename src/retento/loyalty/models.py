@@ -51,6 +51,8 @@ JOURNAL_KINDS = (
     "hold_confirm",
     "hold_void",
     "reversal",
+    # A customer merge moving the duplicate's points to the survivor (``loyalty.merge``).
+    "transfer",
 )
 SOURCE_TYPES = (
     "order",
@@ -117,6 +119,8 @@ class LoyaltyProgramme(Base):
 
 class LoyaltyTier(Base):
     __tablename__ = "loyalty_tiers"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(30), unique=True)
@@ -182,9 +186,11 @@ class LoyaltyJournal(Base):
     """One business event; its postings sum to zero. Append-only: corrected by a reversal."""
 
     __tablename__ = "loyalty_journals"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
     __table_args__ = (
         Index("ix_loyalty_journals_customer", "customer_id", "id"),
         Index("ix_loyalty_journals_source", "source_type", "source_id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -315,6 +321,8 @@ class LoyaltyRule(Base):
     """An earning rule: per currency unit, per product or category, or per event."""
 
     __tablename__ = "loyalty_rules"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -396,6 +404,8 @@ class LoyaltyRedemption(Base):
     """A reward handed out (or points used as payment on an order)."""
 
     __tablename__ = "loyalty_redemptions"
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int] = mapped_column(
@@ -454,7 +464,8 @@ class LoyaltyClub(Base):
 
 class LoyaltyClubMember(Base):
     __tablename__ = "loyalty_club_members"
-    __table_args__ = (UniqueConstraint("club_id", "customer_id"),)
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
+    __table_args__ = (UniqueConstraint("club_id", "customer_id"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     club_id: Mapped[int] = mapped_column(BigId, ForeignKey("loyalty_clubs.id", ondelete="CASCADE"))
@@ -480,7 +491,8 @@ class LoyaltyClubEvent(Base):
 
 class LoyaltyAttendance(Base):
     __tablename__ = "loyalty_attendance"
-    __table_args__ = (UniqueConstraint("event_id", "customer_id"),)
+    # Ids never reused on SQLite: the audit log, mails and notifications name rows by id (0054).
+    __table_args__ = (UniqueConstraint("event_id", "customer_id"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_id: Mapped[int] = mapped_column(

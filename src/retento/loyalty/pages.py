@@ -24,6 +24,7 @@ from retento.auth.permissions import can, require
 from retento.core.db import utcnow
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, RetentoError
+from retento.core.idempotency import KEY_REUSED
 from retento.core.validation import DbId, id_from_text
 from retento.customers.models import Customer
 from retento.customers.panels import Panel, register_panel
@@ -39,7 +40,7 @@ from retento.loyalty.schemas import ProgrammeUpdate, RewardIn, RuleIn, TierIn
 from retento.scoring import pages_filtered
 from retento.scoring import queries as scoring_queries
 from retento.web import pickers
-from retento.web.conflict import STALE, conflict_page, form_version
+from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
 from retento.web.forms import PageForm, decimal_input, reissue_key_on_reuse
 from retento.web.i18n import N_
 from retento.web.labels import register_field_labels, register_labels
@@ -232,7 +233,9 @@ def _member_page(
         errors=errors or {},
         failed=failed,
         form=form or {},
+        # Each form its own key: a key sent by one form is never reused by the other.
         new_key=uuid.uuid4().hex,
+        new_adjust_key=uuid.uuid4().hex,
         # The referral form's picked customer, named under the field when it is shown again.
         referred=pickers.label_of(session, "customer", (form or {}).get("referred_id"), user),
     )
@@ -332,9 +335,13 @@ def redeem(
             422,
         )
     except RetentoError as exc:
-        return _member_page(
-            request, session, user, customer_id, form_errors(request, exc), dict(form), exc.status
-        )
+        errs, shown = form_errors(request, exc), dict(form)
+        if "Idempotency-Key" in errs:
+            # Sent again (Back, then another value): say what the first sending recorded and
+            # give the form a new key, so sending it again records a second redemption.
+            reissue_key_on_reuse(errs, shown, name="idempotency_key")
+            errs[""] = _sent_before(request, session, user, key)
+        return _member_page(request, session, user, customer_id, errs, shown, exc.status)
     flash(request, tr(request, "%(n)s points redeemed.", n=r.points))
     return redirect(request, f"/loyalty/members/{customer_id}")
 
@@ -376,23 +383,45 @@ def adjust(
             # Sent again (Back, then another value): say what the first sending recorded and
             # give the form a new key, so sending it again records a second adjustment.
             reissue_key_on_reuse(errs, shown, name="idempotency_key")
-            done = service.recorded_adjustment(
-                session, str(form.get("idempotency_key") or ""), actor=user
-            )
-            if done is not None:
-                errs[""] = tr(
-                    request,
-                    "This form was already sent: an adjustment of %(points)s points "
-                    "(“%(reason)s”) was recorded. Check the values and send the form again "
-                    "to record another adjustment.",
-                    points=f"{done[1]:+d}",
-                    reason=done[2],
-                )
+            errs[""] = _sent_before(request, session, user, form.get("idempotency_key"))
         return _member_page(
             request, session, user, customer_id, errs, shown, exc.status, failed="adjust"
         )
     flash(request, tr(request, "Points adjusted."))
     return redirect(request, f"/loyalty/members/{customer_id}")
+
+
+def _sent_before(request: Request, session: Session, user: User, key: Any) -> str:
+    """What the member page's form first sent with ``key`` recorded (an adjustment or a
+    redemption), for the form sent again with other values; never the header's jargon."""
+    key = str(key or "").strip()
+    if (done := service.recorded_adjustment(session, key, actor=user)) is not None:
+        return tr(
+            request,
+            "This form was already sent: an adjustment of %(points)s points "
+            "(“%(reason)s”) was recorded. Check the values and send the form again "
+            "to record another adjustment.",
+            points=f"{done[1]:+d}",
+            reason=done[2],
+        )
+    if (red := service.recorded_redemption(session, key, actor=user)) is not None:
+        _cid, points, reward = red
+        if reward is not None:
+            return tr(
+                request,
+                "This form was already sent: a redemption of %(points)s points (%(reward)s) "
+                "was recorded. Check the values and send the form again to record another "
+                "redemption.",
+                points=points,
+                reward=reward.name_in(request_locale(request)),
+            )
+        return tr(
+            request,
+            "This form was already sent: a redemption of %(points)s points was recorded. "
+            "Check the values and send the form again to record another redemption.",
+            points=points,
+        )
+    return error_text(request, KEY_REUSED)
 
 
 @router.post("/loyalty/members/{customer_id:int}/referral")
@@ -442,7 +471,45 @@ def referral(
 # --- programme configuration -------------------------------------------------------------------
 
 
-def _config_page(request, session, user, errors=None, form=None, status_code=200) -> Response:
+PROGRAMME_FIELDS = (
+    "name",
+    "point_value",
+    "currency",
+    "expiry_days",
+    "expiring_soon_days",
+    "pending_days",
+    "refund_policy",
+    "negative_limit",
+    "tier_basis",
+    "tier_window_days",
+    "hold_minutes",
+    "active_days",
+)
+PROGRAMME_CHECKS = ("active", "auto_enrol")
+
+
+def _programme_posted(current: Any) -> dict[str, str]:
+    """The programme settings as their form posts them unchanged (input name → value): the
+    form's hidden base of a three-way stale-edit page (``web.conflict``)."""
+    out = {
+        k: "" if getattr(current, k) is None else str(getattr(current, k)) for k in PROGRAMME_FIELDS
+    }
+    out["point_value"] = decimal_input(current.point_value)
+    return out | {k: "1" if getattr(current, k) else "" for k in PROGRAMME_CHECKS}
+
+
+def _programme_compared(form: Any) -> dict[str, Any]:
+    """Settings form inputs → the values the stale-edit page compares (read as a save reads
+    them)."""
+    data = ProgrammeUpdate(**_clean(form, PROGRAMME_FIELDS, PROGRAMME_CHECKS))
+    return data.model_dump(include={k for k in PROGRAMME_LABELS if k in data.model_fields_set})
+
+
+def _config_page(
+    request, session, user, errors=None, form=None, status_code=200, base=None
+) -> Response:
+    """The programme page; its settings form carries the values it was loaded with (``base``,
+    for the stale-edit page), kept when it comes back with errors."""
     require(user, "loyalty:manage")
     current = programme.get_programme(session, actor=user)
     return render(
@@ -456,6 +523,7 @@ def _config_page(request, session, user, errors=None, form=None, status_code=200
         rewards=programme.list_rewards(session, actor=user),
         errors=errors or {},
         form=form or {},
+        base=base if base is not None else _programme_posted(current),
     )
 
 
@@ -501,23 +569,9 @@ def _save(request, form: FormData, session, user, what: str, fn) -> Response:
 def save_programme(
     request: Request, form: PageForm, session: DbSession, user: PageUser
 ) -> Response:
-    fields = (
-        "name",
-        "point_value",
-        "currency",
-        "expiry_days",
-        "expiring_soon_days",
-        "pending_days",
-        "refund_policy",
-        "negative_limit",
-        "tier_basis",
-        "tier_window_days",
-        "hold_minutes",
-        "active_days",
-    )
     expected = form_version(form)
     try:
-        data = ProgrammeUpdate(**_clean(form, fields, ("active", "auto_enrol")))
+        data = ProgrammeUpdate(**_clean(form, PROGRAMME_FIELDS, PROGRAMME_CHECKS))
     except ValidationError as exc:
         return _config_page(
             request,
@@ -526,6 +580,7 @@ def save_programme(
             form_errors(request, exc),
             {"_what": "programme", **dict(form)},
             422,
+            form_base(form),
         )
     sp = session.begin_nested()
     try:
@@ -549,6 +604,8 @@ def save_programme(
             reload_url="/loyalty/programme",
             cancel_url="/loyalty",
             expected=expected,
+            base=read_base(form, _programme_compared),
+            current_form=_programme_posted(current),
         )
     except RetentoError as exc:
         sp.rollback()
@@ -559,6 +616,7 @@ def save_programme(
             form_errors(request, exc),
             {"_what": "programme", **dict(form)},
             exc.status,
+            form_base(form),
         )
     flash(request, tr(request, "Saved."))
     return redirect(request, "/loyalty/programme")

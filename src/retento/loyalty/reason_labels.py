@@ -53,6 +53,7 @@ JOURNAL_KIND_LABELS = {
     "hold_confirm": N_("Hold confirmed"),
     "hold_void": N_("Hold released"),
     "reversal": N_("Reversal"),
+    "transfer": N_("Customer merge"),
 }
 register_labels("loyalty_journal_kind", JOURNAL_KIND_LABELS)
 # Why a member's tier changed (``LoyaltyTierChange.reason``), for the member page.
@@ -104,6 +105,7 @@ PATTERNS: Shapes = message_shapes(
         (r"^Points redeemed$", N_("Points redeemed")),
         (r"^Opening balance \(member import\)$", N_("Opening balance (member import)")),
         (r"^Order (?P<ref>.+) cancelled$", N_("Order %(ref)s cancelled")),
+        (r"^Order (?P<ref>.+) corrected$", N_("Order %(ref)s corrected")),
         (r"^Lines cancelled on order (?P<ref>.+)$", N_("Lines cancelled on order %(ref)s")),
         (
             r"^Points spent on order (?P<ref>.+) returned$",

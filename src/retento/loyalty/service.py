@@ -15,7 +15,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term, range_error
+from retento.core.errors import Conflict, InvalidInput, Msg, Named, NotFound, Term, range_error
 from retento.core.locking import lock_row
 from retento.loyalty import ledger
 from retento.loyalty.ledger import (
@@ -116,16 +116,18 @@ def redeem(
         if points is not None and points != reward.points_cost:
             raise InvalidInput("Points must match the reward's cost.", field="points")
         points = reward.points_cost
+        # The reward and the tier by their names in the reader's language (their Chinese
+        # names on Chinese pages and in the API's Chinese answers).
+        name = Named(reward.name, zh_CN=reward.name_zh or "")
         if reward.stock is not None and reward.stock <= 0:
-            raise Conflict(
-                Msg("Reward '%(name)s' is out of stock.", name=reward.name), field="reward_id"
-            )
-        if reward.min_tier is not None and (w.tier is None or w.tier.rank < reward.min_tier.rank):
+            raise Conflict(Msg("Reward '%(name)s' is out of stock.", name=name), field="reward_id")
+        need = reward.min_tier
+        if need is not None and (w.tier is None or w.tier.rank < need.rank):
             raise Conflict(
                 Msg(
                     "Reward '%(name)s' is for %(tier)s members and above.",
-                    name=reward.name,
-                    tier=reward.min_tier.name,
+                    name=name,
+                    tier=Named(need.name, zh_CN=need.name_zh or ""),
                 ),
                 field="reward_id",
             )
@@ -283,6 +285,27 @@ def recorded_adjustment(
     w = ledger.get_wallet(session, j.customer_id)
     points = sum(x.amount for x in j.postings if w is not None and x.account_id == w.id)
     return j.customer_id, points, j.reason
+
+
+def recorded_redemption(
+    session: Session, idempotency_key: str | None, *, actor: User
+) -> tuple[int, int, LoyaltyReward | None] | None:
+    """What the redemption first sent with ``idempotency_key`` (by ``actor``) recorded:
+    (customer id, points, the reward or None), or None; for a form sent again with other
+    values."""
+    require(actor, "loyalty:read")
+    try:
+        key = _api_key(actor, idempotency_key)
+    except InvalidInput:
+        return None
+    j = ledger.find_journal(session, key)
+    if j is None or j.kind != "redeem":
+        return None
+    red = session.scalar(select(LoyaltyRedemption).where(LoyaltyRedemption.journal_id == j.id))
+    if red is None:
+        return None
+    reward = session.get(LoyaltyReward, red.reward_id) if red.reward_id is not None else None
+    return red.customer_id, red.points, reward
 
 
 REVERSIBLE = ("earn", "event", "adjust", "redeem")

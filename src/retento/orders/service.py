@@ -255,11 +255,12 @@ def update_order(
     recompute(o)
     session.flush()
     record(session, actor, "update", "order", o.id, before, order_snapshot(o))
-    # Cancelling the order, or cancelling/reducing lines, reverses what it earned like a refund
-    # (subscribers in other domains, e.g. loyalty; orders never import them).
+    # Cancelling the order, or cancelling/reducing lines, reverses what it earned like a refund;
+    # more paid than before earns the difference (subscribers in other domains, e.g. loyalty;
+    # orders never import them).
     if o.status == "cancelled" and not was_cancelled:
         emit("order.cancelled", session, order=o, actor=actor)
-    elif o.status != "cancelled" and o.revenue < revenue_before:
+    elif o.status != "cancelled" and o.revenue != revenue_before:
         emit("order.changed", session, order=o, actor=actor)
     return o
 
