@@ -62,6 +62,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "survey_emails_cancelled": N_("Survey emails cancelled"),
         "personal_data": N_("Personal data"),
         "audit_entries_redacted": N_("Audit entries redacted"),
+        "emails_forgotten": N_("Emails cancelled and cleared"),
     },
     "order": {
         "refunds": N_("Refunds"),
