@@ -175,7 +175,7 @@ def test_top_level_group_and_command_in_chinese(env):
     assert r.exit_code == 0, r.output
     for text in (*HEADINGS, "用法：root [OPTIONS] COMMAND", "Retento 客户保持系统。", "─ 命令 ─"):
         assert text in r.output, text
-    assert "错误信息的语言：en 或 zh_CN" in r.output
+    assert "输出、错误信息和帮助的语言：en 或 zh_CN" in r.output
     assert "客户：搜索、合并、归档、恢复、数据导出和删除个人信息。" in r.output  # a group's line
     assert not ENGLISH.search(r.output), r.output
 

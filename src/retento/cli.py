@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from retento.analyze.cli import app as analyze_app
 from retento.auth.cli import app as user_app
 from retento.auth.role_cli import app as role_app
 from retento.complaints.cli import app as complaints_app
 from retento.core.cli_language import LANGUAGE_OPTIONS, set_global_language, supported
+from retento.core.cli_say import say, say_message
 from retento.core.cli_support import console, friendly_errors
 from retento.core.cli_usage import UsageLanguageGroup
 from retento.customers.cli import app as customers_app
@@ -35,9 +37,9 @@ def _main(
     lang: str | None = typer.Option(
         None,
         *LANGUAGE_OPTIONS,
-        help="Language of the errors: en or zh_CN (zh and zh-CN too). Default: the command's "
-        "own --lang, else RETENTO_LANG, else LC_ALL / LC_MESSAGES / LANG, else "
-        "RETENTO_DEFAULT_LOCALE.",
+        help="Language of the output, the errors and the help: en or zh_CN (zh and zh-CN too). "
+        "Default: the command's own --lang, else RETENTO_LANG, else LC_ALL / LC_MESSAGES / "
+        "LANG, else RETENTO_DEFAULT_LOCALE.",
     ),
 ) -> None:
     """Retento customer-retention system."""
@@ -82,7 +84,13 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 
     url = get_settings().database_url
     upgrade(url, revision)
-    console.print(f"Database at {_safe(url)} is at revision {revision}.")
+    console.print(
+        say(
+            "Database at %(url)s is at revision %(revision)s.",
+            url=escape(_safe(url)),
+            revision=escape(revision),
+        )
+    )
 
 
 @db_app.command("current")
@@ -137,29 +145,43 @@ def serve(
         path = use_demo_secret_key()
         if path:
             console.print(
-                f"[yellow]Demo mode: session cookies are signed with the key in {path}.[/]"
+                say(
+                    "[yellow]Demo mode: session cookies are signed with the key in %(path)s.[/]",
+                    path=escape(str(path)),
+                )
             )
     public = _public_base_url(host, port, demo)
     if public:
-        console.print(f"[yellow]{public}[/]")
+        console.print(f"[yellow]{escape(public)}[/]")
     try:
         key = check_secret_key(get_settings())
     except InsecureSecretKey as exc:
-        console.print(f"[red]Error:[/] {exc}")
+        # The key's instructions (``core.config``), in the catalogues (cli_output.po).
+        console.print(say("[red]Error:[/] %(reason)s", reason=escape(say_message(str(exc)))))
         raise typer.Exit(2) from exc
     if len(key) < 32:
         console.print(
-            "[yellow]Warning: RETENTO_SECRET_KEY is short; use 32 or more random characters.[/]"
+            say(
+                "[yellow]Warning: RETENTO_SECRET_KEY is short; use 32 or more random characters.[/]"
+            )
         )
     if workers > 1 and reload:
-        console.print("[red]Error:[/] --reload runs one process; drop --workers or --reload.")
+        console.print(say("[red]Error:[/] --reload runs one process; drop --workers or --reload."))
         raise typer.Exit(2)
     if workers > 1 and get_settings().database_url.startswith("sqlite"):
         console.print(
-            "[yellow]Warning: several processes on SQLite wait for each other's writes; "
-            "use PostgreSQL (docs/deploy-postgresql.md).[/]"
+            say(
+                "[yellow]Warning: several processes on SQLite wait for each other's writes; use "
+                "PostgreSQL (docs/deploy-postgresql.md).[/]"
+            )
         )
-    console.print(f"Retento on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    console.print(
+        say(
+            "Retento on http://%(host)s:%(port)s  (API docs: http://%(host)s:%(port)s/docs)",
+            host=escape(host),
+            port=port,
+        )
+    )
     uvicorn.run(
         "retento.asgi:app",
         host=host,
@@ -188,13 +210,16 @@ def _public_base_url(host: str, port: int, demo: bool) -> str | None:
     if demo:
         os.environ["RETENTO_PUBLIC_BASE_URL"] = here
         get_settings.cache_clear()
-        return f"Demo mode: links for customers point to {here} (RETENTO_PUBLIC_BASE_URL)."
+        return say(
+            "Demo mode: links for customers point to %(url)s (RETENTO_PUBLIC_BASE_URL).", url=here
+        )
     default = get_settings().public_base_url
     if default.rstrip("/") == here:
         return None
-    return (
-        f"Warning: RETENTO_PUBLIC_BASE_URL is not set: links in e-mails and follow-up links "
-        f"point to {default}; set it to the address customers reach this server at."
+    return say(
+        "Warning: RETENTO_PUBLIC_BASE_URL is not set: links in e-mails and follow-up links point "
+        "to %(url)s; set it to the address customers reach this server at.",
+        url=default,
     )
 
 
@@ -226,7 +251,7 @@ def worker(
     from retento.work.queue import WorkRunner, load_kinds
 
     if jobs_only and work_only:
-        console.print("[red]Error:[/] --jobs-only and --work-only exclude each other.")
+        console.print(say("[red]Error:[/] --jobs-only and --work-only exclude each other."))
         raise typer.Exit(2)
     settings = get_settings()
     import_all_models()
@@ -249,18 +274,39 @@ def worker(
     if once:
         ran = [] if work_only else sched.run_due()
         items = 0 if jobs_only else runner.run_once()
-        console.print(f"Ran {len(ran)} job(s): {', '.join(ran) or 'none'}; {items} work item(s).")
+        console.print(
+            say(
+                "Ran %(n)s job(s): %(jobs)s; %(items)s work item(s).",
+                n=len(ran),
+                jobs=", ".join(ran) or say("none"),  # the jobs' names (codes)
+                items=items,
+            )
+        )
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    parts = []
+    running = {"holder": escape(runner.holder), "n": runner.concurrency}
     if not work_only:
         sched.start()
-        parts.append(f"{len(load_jobs())} scheduled job(s)")
+        running["jobs"] = len(load_jobs())
     if not jobs_only:
         runner.start()
-        parts.append(f"queued work ({', '.join(load_kinds())}) × {runner.concurrency}")
-    console.print(f"Worker {runner.holder} running {' and '.join(parts)}; Ctrl-C to stop.")
+        running["kinds"] = ", ".join(load_kinds())  # the kinds' codes
+    if jobs_only:
+        line = say(
+            "Worker %(holder)s running %(jobs)s scheduled job(s); Ctrl-C to stop.", **running
+        )
+    elif work_only:
+        line = say(
+            "Worker %(holder)s running queued work (%(kinds)s) × %(n)s; Ctrl-C to stop.", **running
+        )
+    else:
+        line = say(
+            "Worker %(holder)s running %(jobs)s scheduled job(s) and queued work (%(kinds)s) × "
+            "%(n)s; Ctrl-C to stop.",
+            **running,
+        )
+    console.print(line)
     try:
         while not stop.wait(1.0):
             pass
@@ -268,7 +314,7 @@ def worker(
         pass
     sched.stop()
     runner.stop()
-    console.print("Stopped.")
+    console.print(say("Stopped."))
 
 
 @app.command("permissions")
@@ -276,7 +322,7 @@ def permissions() -> None:
     """Print the role permission matrix (Markdown)."""
     from retento.auth.permissions import markdown_matrix
 
-    print(markdown_matrix())
+    print(markdown_matrix())  # Markdown for a document: permission codes, as the docs show them
 
 
 def main() -> None:

@@ -71,7 +71,7 @@ def test_segments_gmm_fixed_k_chinese_text(cdnow_csv: Path, tmp_path: Path) -> N
         ),  # fmt: skip
     )
     assert res.exit_code == 0, res.output
-    assert "in 3 segments (fixed)" in res.stdout
+    assert "分为 3 个客户群（fixed）" in res.stdout  # --lang zh: the whole report in Chinese
     rows = pd.read_csv(out)
     assert rows["segment"].nunique() == 3
     assert rows["segment_name"].str.contains("[\u4e00-\u9fff]").all()

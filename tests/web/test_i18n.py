@@ -15,6 +15,8 @@ KEYWORDS = {
     "gettext": None,
     "N_": None,
     "tr": (2,),
+    "say": None,  # what the command line prints (core.cli_say)
+    "say_in": ((1, "c"), 2),
     "Msg": None,
     "pgettext": ((1, "c"), 2),
 }

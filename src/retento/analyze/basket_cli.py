@@ -190,10 +190,26 @@ def basket(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
+    from retento.core.cli_say import say
+
     if skipped:
-        typer.echo(f"{skipped:,} lines left out: empty order or item")
-    typer.echo(
-        f"{n_baskets:,} baskets, {n_items:,} items: {len(itemsets):,} itemsets"
-        + ("" if rules is None else f", {len(rules):,} rules")
-        + f" written to {output}"
-    )
+        typer.echo(say("%(n)s lines left out: empty order or item", n=f"{skipped:,}"))
+    counts = {
+        "baskets": f"{n_baskets:,}",
+        "items": f"{n_items:,}",
+        "itemsets": f"{len(itemsets):,}",
+        "file": output,
+    }
+    if rules is None:
+        line = say(
+            "%(baskets)s baskets, %(items)s items: %(itemsets)s itemsets written to %(file)s",
+            **counts,
+        )
+    else:
+        line = say(
+            "%(baskets)s baskets, %(items)s items: %(itemsets)s itemsets, %(rules)s rules "
+            "written to %(file)s",
+            rules=f"{len(rules):,}",
+            **counts,
+        )
+    typer.echo(line)

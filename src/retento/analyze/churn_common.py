@@ -55,16 +55,45 @@ def holdout_metrics(y: Any, scores: Any, churn_metrics: Any) -> dict[str, Any]:
     }
 
 
-def holdout_line(holdout: dict[str, Any], note: str = "") -> str:
-    """The holdout's one line of plain output: each metric of the model with the baseline's in
-    brackets, the ROC AUC with its 95 % interval and the paired test of the difference."""
+def holdout_line(holdout: dict[str, Any], only_days: int | None = None) -> str:
+    """The holdout's one line of plain output, in the command line's language: each metric of
+    the model with the baseline's in brackets, the ROC AUC with its 95 % interval and the paired
+    test of the difference; ``only_days``: the days of data after the calibration end when
+    fewer than the horizon."""
+    from retento.core.cli_say import say
+
     m, b, d = holdout["model"], holdout["baseline"], holdout["comparison"]
     low, high = m["roc_auc_ci95"]
     d_low, d_high = d["ci95"]
-    return (
-        f"Holdout{note}: ROC AUC {m['roc_auc']:.3f} (95 % CI {low:.3f}-{high:.3f}; BG/NBD "
-        f"{b['roc_auc']:.3f}; difference {d['roc_auc_difference']:+.3f}, 95 % CI "
-        f"{d_low:+.3f} to {d_high:+.3f}, p = {d['p_value']:.2g}), PR AUC {m['pr_auc']:.3f} "
-        f"({b['pr_auc']:.3f}), lift in top 10 % {m['lift_at_10']:.2f} "
-        f"({b['lift_at_10']:.2f}), Brier {m['brier']:.4f} ({b['brier']:.4f})"
+    values = {
+        "auc": f"{m['roc_auc']:.3f}",
+        "low": f"{low:.3f}",
+        "high": f"{high:.3f}",
+        "base_auc": f"{b['roc_auc']:.3f}",
+        "diff": f"{d['roc_auc_difference']:+.3f}",
+        "diff_low": f"{d_low:+.3f}",
+        "diff_high": f"{d_high:+.3f}",
+        "p": f"{d['p_value']:.2g}",
+        "pr": f"{m['pr_auc']:.3f}",
+        "base_pr": f"{b['pr_auc']:.3f}",
+        "lift": f"{m['lift_at_10']:.2f}",
+        "base_lift": f"{b['lift_at_10']:.2f}",
+        "brier": f"{m['brier']:.4f}",
+        "base_brier": f"{b['brier']:.4f}",
+    }
+    if only_days is not None:
+        return say(
+            "Holdout (only %(days)s days of data after it): ROC AUC %(auc)s (95 %% CI "
+            "%(low)s-%(high)s; BG/NBD %(base_auc)s; difference %(diff)s, 95 %% CI %(diff_low)s "
+            "to %(diff_high)s, p = %(p)s), PR AUC %(pr)s (%(base_pr)s), lift in top 10 %% "
+            "%(lift)s (%(base_lift)s), Brier %(brier)s (%(base_brier)s)",
+            days=only_days,
+            **values,
+        )
+    return say(
+        "Holdout: ROC AUC %(auc)s (95 %% CI %(low)s-%(high)s; BG/NBD %(base_auc)s; difference "
+        "%(diff)s, 95 %% CI %(diff_low)s to %(diff_high)s, p = %(p)s), PR AUC %(pr)s "
+        "(%(base_pr)s), lift in top 10 %% %(lift)s (%(base_lift)s), Brier %(brier)s "
+        "(%(base_brier)s)",
+        **values,
     )

@@ -298,25 +298,46 @@ def _clv_duckdb(
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
+        from retento.core.cli_say import say
+
         params = ", ".join(f"{k}={v:.4g}" for k, v in fitter.params_.items())
         typer.echo(
-            f"{len(summary):,} customers; {MODEL_NAMES[model]} {params}; "
-            f"log-likelihood {fitter.log_likelihood_:.2f}"
+            say(
+                "%(n)s customers; %(model)s %(params)s; log-likelihood %(ll)s",
+                n=f"{len(summary):,}",
+                model=MODEL_NAMES[model],
+                params=params,
+                ll=f"{fitter.log_likelihood_:.2f}",
+            )
         )
         if left_out:
             typer.echo(
-                f"Spend model left out {left_out:,} repeat customer(s) whose mean repeat spend "
-                "is zero or negative ($0 or refunded repeat purchases); they are scored with "
-                f"the population mean spend "
-                f"{float(gg.conditional_expected_average_value(0.0, 0.0)[0]):,.2f}"
+                say(
+                    "Spend model left out %(n)s repeat customer(s) whose mean repeat spend is "
+                    "zero or negative ($0 or refunded repeat purchases); they are scored with "
+                    "the population mean spend %(mean)s",
+                    n=f"{left_out:,}",
+                    mean=f"{float(gg.conditional_expected_average_value(0.0, 0.0)[0]):,.2f}",
+                )
             )
         if holdout is not None:
             mt = holdout["metrics"]
             typer.echo(
-                f"Holdout: MAE {mt['mae']:.3f} per customer; predicted "
-                f"{mt['total_predicted']:.0f} vs actual {mt['total_actual']:.0f} purchases"
+                say(
+                    "Holdout: MAE %(mae)s per customer; predicted %(predicted)s vs actual "
+                    "%(actual)s purchases",
+                    mae=f"{mt['mae']:.3f}",
+                    predicted=f"{mt['total_predicted']:.0f}",
+                    actual=f"{mt['total_actual']:.0f}",
+                )
             )
-        typer.echo(f"Total CLV {value.sum():,.2f}; scores written to {output}")
+        typer.echo(
+            say(
+                "Total CLV %(total)s; scores written to %(file)s",
+                total=f"{value.sum():,.2f}",
+                file=output,
+            )
+        )
 
 
 def _distinct_rows(x: Any, tx: Any, T: Any, unit: float, general: Any) -> tuple[list[Any], Any]:
@@ -554,15 +575,22 @@ def churn(
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return
+    from retento.core.cli_say import say
+
     typer.echo(
-        f"{len(scores):,} customers scored at {cut.date()} for a {horizon_days}-day horizon; "
-        f"mean churn risk {scores['churn_risk'].mean():.1%}; trained on "
-        + ", ".join(f"{w['cutoff']} (+{w['label_days']} d)" for w in model.windows_)
+        say(
+            "%(n)s customers scored at %(date)s for a %(days)s-day horizon; mean churn risk "
+            "%(mean)s; trained on %(windows)s",
+            n=f"{len(scores):,}",
+            date=cut.date(),
+            days=horizon_days,
+            mean=f"{scores['churn_risk'].mean():.1%}",
+            windows=", ".join(f"{w['cutoff']} (+{w['label_days']} d)" for w in model.windows_),
+        )
     )
     if holdout is not None:
-        note = "" if holdout["complete"] else f" (only {holdout['days']} days of data after it)"
-        typer.echo(holdout_line(holdout, note))
-    typer.echo(f"Scores written to {output}")
+        typer.echo(holdout_line(holdout, None if holdout["complete"] else holdout["days"]))
+    typer.echo(say("Scores written to %(file)s", file=output))
 
 
 def _write_churn_csv(output: Path, scores: Any, customer_col: str, lang: str) -> None:

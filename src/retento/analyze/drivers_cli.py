@@ -80,12 +80,29 @@ def drivers(
         }
         typer.echo(json.dumps(_clean(out), indent=2))
         return
+    from retento.core.cli_say import say, say_in
+
     typer.echo(
-        f"{outcome}: R² {model.r2_test_:.3f} on {model.n_test_} held-out rows "
-        f"({model.r2_train_:.3f} on {model.n_train_} training rows); "
-        f"alpha {model.alpha_:.3g}, L1 share {model.l1_ratio_:.2f}; {seconds:.1f} s."
+        say(
+            "%(outcome)s: R² %(r2)s on %(n)s held-out rows (%(r2_train)s on %(n_train)s training "
+            "rows); alpha %(alpha)s, L1 share %(l1)s; %(seconds)s s.",
+            outcome=outcome,
+            r2=f"{model.r2_test_:.3f}",
+            n=model.n_test_,
+            r2_train=f"{model.r2_train_:.3f}",
+            n_train=model.n_train_,
+            alpha=f"{model.alpha_:.3g}",
+            l1=f"{model.l1_ratio_:.2f}",
+            seconds=f"{seconds:.1f}",
+        )
     )
-    typer.echo(f"{'driver':<28} {'coef':>8} {'interval':>20} {'importance':>10}")
+    heads = (
+        say_in("column", "driver"),
+        say_in("column", "coef"),
+        say_in("column", "interval"),
+        say_in("column", "importance"),
+    )
+    typer.echo(f"{heads[0]:<28} {heads[1]:>8} {heads[2]:>20} {heads[3]:>10}")
     for name, r in s.iterrows():
         flag = " *" if r["significant"] else ""
         interval = f"[{r['ci_lower']:.3f}, {r['ci_upper']:.3f}]"

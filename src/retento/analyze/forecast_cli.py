@@ -94,25 +94,72 @@ def forecast(
     if as_json:
         typer.echo(json.dumps(out, indent=2))
         return
+    from retento.core.cli_language import spaced
+    from retento.core.cli_say import say, say_in, say_shaped
+
     em, en = result.errors["model"], result.errors["naive"]
-    base = "seasonal naive" if result.seasonal_period > 1 else "naive"
+    base = say_in("cli", "seasonal naive") if result.seasonal_period > 1 else say_in("cli", "naive")
+    undefined = say_in("cli", "undefined")
 
     def pct(v: float | None) -> str:
-        return "undefined" if v is None else f"{v:.1f} %"
+        return undefined if v is None else f"{v:.1f} %"
 
     typer.echo(
-        f"{len(series)} periods ({series.index[0].date()} to {series.index[-1].date()}), "
-        f"freq {freq}; model {result.model}"
+        say(
+            "%(n)s periods (%(start)s to %(end)s), freq %(freq)s; model %(model)s",
+            n=len(series),
+            start=series.index[0].date(),
+            end=series.index[-1].date(),
+            freq=freq,
+            model=result.model,
+        )
     )
     typer.echo(
-        f"Backtest ({result.n_origins} origins x {result.horizon} steps): "
-        f"MAPE {pct(em['mape'])} vs {base} {pct(en['mape'])}; "
-        f"sMAPE {pct(em['smape'])} vs {pct(en['smape'])}"
+        say(
+            "Backtest (%(origins)s origins x %(steps)s steps): MAPE %(mape)s vs %(base)s "
+            "%(base_mape)s; sMAPE %(smape)s vs %(base_smape)s",
+            origins=result.n_origins,
+            steps=result.horizon,
+            mape=pct(em["mape"]),
+            base=base,
+            base_mape=pct(en["mape"]),
+            smape=pct(em["smape"]),
+            base_smape=pct(en["smape"]),
+        )
     )
-    typer.echo(result.summary())
+    # The analytics library's one sentence (``ForecastResult.summary``), said here in words.
+    dash = say_in("cli", "seasonal-naive") if result.seasonal_period > 1 else say_in("cli", "naive")
+    verdict = {
+        "model": result.model,
+        "base": dash,
+        "origins": result.n_origins,
+        "steps": result.horizon,
+        "smape": f"{em['smape']:.1f}",
+        "base_smape": f"{en['smape']:.1f}",
+    }
+    if result.winner == "model":
+        typer.echo(
+            say(
+                "%(model)s beats the %(base)s baseline over %(origins)s origins x %(steps)s "
+                "steps: sMAPE %(smape)s %% vs %(base_smape)s %%",
+                **verdict,
+            )
+        )
+    else:
+        typer.echo(
+            say(
+                "The %(base)s baseline forecasts as well as or better than %(model)s over "
+                "%(origins)s origins x %(steps)s steps (sMAPE %(base_smape)s %% vs %(smape)s "
+                "%%): prefer the baseline's forecast",
+                **verdict,
+            )
+        )
     for note in result.notes:
-        typer.echo(f"Note: {note}")
-    typer.echo(f"Forecast of {result.horizon} periods written to {output}")
+        # The library's note, read by its shape (``analyze.messages``) as its warnings are.
+        from retento.analyze.messages import said
+
+        typer.echo(spaced(say("Note:")) + say_shaped(note, said))
+    typer.echo(say("Forecast of %(n)s periods written to %(file)s", n=result.horizon, file=output))
 
 
 def _write(output: Path, result) -> None:

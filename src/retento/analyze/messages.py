@@ -76,6 +76,23 @@ SHAPES: tuple[tuple[str, str], ...] = (
             "x 14 days of labelled windows"
         ),
     ),
+    # analytics.forecast: the notes `retento analyze forecast` prints
+    (
+        r"Fewer than (?P<n>\d+) periods in a backtest window: no seasonal model was fitted "
+        r"\(season of (?P<m>\d+) periods\)",
+        N_(
+            "Fewer than %(n)s periods in a backtest window: no seasonal model was fitted "
+            "(season of %(m)s periods)"
+        ),
+    ),
+    (
+        r"Less than one season \((?P<m>\d+) periods\) in a backtest window: the baseline is "
+        r"the naive forecast \(last value\)",
+        N_(
+            "Less than one season (%(m)s periods) in a backtest window: the baseline is the "
+            "naive forecast (last value)"
+        ),
+    ),
 )
 
 NESTED = ("what",)
@@ -95,6 +112,7 @@ FIXED = (
     N_("the holdout needs both churners and non-churners to be evaluated"),
     N_("y must hold both classes, 0 (stays) and 1 (churns)"),
     N_("the AUC needs both positives and negatives"),
+    N_("MAPE is undefined: some actual values are 0; compare sMAPE"),
 )
 
 

@@ -101,13 +101,43 @@ def propensity(
     if as_json:
         typer.echo(json.dumps(_clean(report), indent=2))
         return
+    from retento.core.cli_say import say
+
     m, b = hold["model"], hold["baseline"]
     typer.echo(
-        f"Holdout {hold['cutoff']} to {hold['period_end']}: {m['customers']} customers, "
-        f"{m['base_rate']:.1%} bought {target}."
+        say(
+            "Holdout %(start)s to %(end)s: %(n)s customers, %(rate)s bought %(target)s.",
+            start=hold["cutoff"],
+            end=hold["period_end"],
+            n=m["customers"],
+            rate=f"{m['base_rate']:.1%}",
+            target=target,
+        )
     )
-    typer.echo(f"  ROC AUC  model {m['roc_auc']:.3f}   bought-before {b['roc_auc']:.3f}")
-    typer.echo(f"  PR AUC   model {m['pr_auc']:.3f}   bought-before {b['pr_auc']:.3f}")
-    typer.echo(f"  lift@10% model {m['lift_at_10']:.2f}    bought-before {b['lift_at_10']:.2f}")
-    where = f" to {output}" if output is not None else ""
-    typer.echo(f"Invite list: {len(invite)} customers{where} ({seconds:.1f} s).")
+    for metric, key, digits, gap in (
+        ("ROC AUC ", "roc_auc", 3, "   "),
+        ("PR AUC  ", "pr_auc", 3, "   "),
+        ("lift@10%", "lift_at_10", 2, "    "),
+    ):
+        typer.echo(
+            say(
+                "  %(metric)s model %(model)s%(gap)sbought-before %(baseline)s",
+                metric=metric,
+                model=f"{m[key]:.{digits}f}",
+                gap=gap,
+                baseline=f"{b[key]:.{digits}f}",
+            )
+        )
+    seconds_text = f"{seconds:.1f}"
+    if output is not None:
+        line = say(
+            "Invite list: %(n)s customers to %(file)s (%(seconds)s s).",
+            n=len(invite),
+            file=output,
+            seconds=seconds_text,
+        )
+    else:
+        line = say(
+            "Invite list: %(n)s customers (%(seconds)s s).", n=len(invite), seconds=seconds_text
+        )
+    typer.echo(line)

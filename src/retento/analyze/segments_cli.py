@@ -124,19 +124,36 @@ def segments(
     if as_json:
         typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return
+    from retento.core.cli_say import say
+
     typer.echo(
-        f"{len(features):,} customers in {model.n_clusters_} segments ({chosen_by}) "
-        f"written to {output}"
+        say(
+            "%(n)s customers in %(k)s segments (%(chosen_by)s) written to %(file)s",
+            n=f"{len(features):,}",
+            k=model.n_clusters_,
+            chosen_by=chosen_by,
+            file=output,
+        )
     )
     if k is None:
         typer.echo(
-            f"  {chosen_by} per k (* = chosen): "
-            + ", ".join(
-                f"{r.k}: {r.score:.4g}{'*' if r.chosen else ''}" for r in model.scores_.itertuples()
+            say(
+                "  %(chosen_by)s per k (* = chosen): %(scores)s",
+                chosen_by=chosen_by,
+                scores=", ".join(
+                    f"{r.k}: {r.score:.4g}{'*' if r.chosen else ''}"
+                    for r in model.scores_.itertuples()
+                ),
             )
         )
     for row in model.profiles_.itertuples():
         typer.echo(
-            f"  {row.segment}: {getattr(row, 'name_' + lang)} - {row.size:,} customers "
-            f"({row.share:.1%}), {row.revenue_share:.1%} of revenue"
+            say(
+                "  %(segment)s: %(name)s - %(n)s customers (%(share)s), %(revenue)s of revenue",
+                segment=row.segment,
+                name=getattr(row, "name_" + lang),
+                n=f"{row.size:,}",
+                share=f"{row.share:.1%}",
+                revenue=f"{row.revenue_share:.1%}",
+            )
         )

@@ -157,11 +157,19 @@ def sequences(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
+    from retento.core.cli_say import say
+
     if data.skipped:
-        typer.echo(f"{data.skipped:,} lines left out: empty customer, date or item")
+        typer.echo(say("%(n)s lines left out: empty customer, date or item", n=f"{data.skipped:,}"))
     typer.echo(
-        f"{data.n_sequences:,} customers, {data.n_elements:,} purchase dates: "
-        f"{len(found):,} sequences written to {output}"
+        say(
+            "%(customers)s customers, %(dates)s purchase dates: %(n)s sequences written to "
+            "%(file)s",
+            customers=f"{data.n_sequences:,}",
+            dates=f"{data.n_elements:,}",
+            n=f"{len(found):,}",
+            file=output,
+        )
     )
     if evaluation is not None:
         rates = evaluation["hit_rate"]
@@ -169,6 +177,12 @@ def sequences(
             f"{name} {'-' if rate is None else f'{rate:.3f}'}" for name, rate in rates.items()
         )
         typer.echo(
-            f"hit-rate@{k} after {evaluation['cutoff']} over {evaluation['n_customers']:,} "
-            f"customers: {shown}; best: {evaluation['winner'] or '-'}"
+            say(
+                "hit-rate@%(k)s after %(cutoff)s over %(n)s customers: %(rates)s; best: %(best)s",
+                k=k,
+                cutoff=evaluation["cutoff"],
+                n=f"{evaluation['n_customers']:,}",
+                rates=shown,  # the methods' names (codes) with their rates
+                best=evaluation["winner"] or "-",
+            )
         )

@@ -74,27 +74,50 @@ def clv_on_spark(
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return
+    from retento.core.cli_say import say
+
     names = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pareto": "Pareto/NBD"}
     params = ", ".join(f"{k}={v:.4g}" for k, v in result["params"].items())
     typer.echo(
-        f"{result['customers']:,} customers (Spark, {result['distinct_rows']:,} distinct rows "
-        f"fitted on the driver); {names[model]} {params}; "
-        f"log-likelihood {result['log_likelihood']:.2f}"
+        say(
+            "%(n)s customers (Spark, %(rows)s distinct rows fitted on the driver); %(model)s "
+            "%(params)s; log-likelihood %(ll)s",
+            n=f"{result['customers']:,}",
+            rows=f"{result['distinct_rows']:,}",
+            model=names[model],
+            params=params,
+            ll=f"{result['log_likelihood']:.2f}",
+        )
     )
     gg = result["gamma_gamma"]
     if gg["left_out"]:
         typer.echo(
-            f"Spend model left out {gg['left_out']:,} repeat customer(s) whose mean repeat spend "
-            "is zero or negative ($0 or refunded repeat purchases); they are scored with the "
-            f"population mean spend {gg['population_mean_spend']:,.2f}"
+            say(
+                "Spend model left out %(n)s repeat customer(s) whose mean repeat spend is zero "
+                "or negative ($0 or refunded repeat purchases); they are scored with the "
+                "population mean spend %(mean)s",
+                n=f"{gg['left_out']:,}",
+                mean=f"{gg['population_mean_spend']:,.2f}",
+            )
         )
     if result["holdout"] is not None:
         mt = result["holdout"]["metrics"]
         typer.echo(
-            f"Holdout: MAE {mt['mae']:.3f} per customer; predicted "
-            f"{mt['total_predicted']:.0f} vs actual {mt['total_actual']:.0f} purchases"
+            say(
+                "Holdout: MAE %(mae)s per customer; predicted %(predicted)s vs actual "
+                "%(actual)s purchases",
+                mae=f"{mt['mae']:.3f}",
+                predicted=f"{mt['total_predicted']:.0f}",
+                actual=f"{mt['total_actual']:.0f}",
+            )
         )
-    typer.echo(f"Total CLV {result['total_clv']:,.2f}; scores written to {output}")
+    typer.echo(
+        say(
+            "Total CLV %(total)s; scores written to %(file)s",
+            total=f"{result['total_clv']:,.2f}",
+            file=output,
+        )
+    )
 
 
 def churn_on_spark(
@@ -194,14 +217,22 @@ def churn_on_spark(
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return
+    from retento.core.cli_say import say
+
     typer.echo(
-        f"{result['customers']:,} customers scored on Spark at {cut.date()} for a "
-        f"{horizon_days}-day horizon; mean churn risk {result['mean_risk']:.1%}; trained on "
-        + ", ".join(f"{w['cutoff']} (+{w['label_days']} d)" for w in model.windows_)
+        say(
+            "%(n)s customers scored on Spark at %(date)s for a %(days)s-day horizon; mean churn "
+            "risk %(mean)s; trained on %(windows)s",
+            n=f"{result['customers']:,}",
+            date=cut.date(),
+            days=horizon_days,
+            mean=f"{result['mean_risk']:.1%}",
+            windows=", ".join(f"{w['cutoff']} (+{w['label_days']} d)" for w in model.windows_),
+        )
     )
     if holdout is not None:
         typer.echo(holdout_line(holdout))
-    typer.echo(f"Scores written to {output}")
+    typer.echo(say("Scores written to %(file)s", file=output))
 
 
 def _write(frame: Any, output: Path, customer_col: str, write_frame: Any) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from retento.auth import service
 from retento.auth.schemas import UserCreate
+from retento.core.cli_say import say, say_in
 from retento.core.cli_support import cli_session, console, friendly_errors, invalid_options
 from retento.core.errors import InvalidInput, Msg
 from retento.web.i18n import N_, normalise_locale
@@ -75,8 +77,16 @@ def create(
             lead = _manager(session, manager)
             data = data.model_copy(update={"manager_id": lead.id})
         user = service.create_user(session, data, actor=None)
-        reports = f", reports to {manager}" if manager else ""
-        console.print(f"Created {user.role} [bold]{user.username}[/] (id {user.id}{reports}).")
+        who = {"role": escape(user.role), "username": escape(user.username), "id": user.id}
+        if manager:
+            line = say(
+                "Created %(role)s [bold]%(username)s[/] (id %(id)s, reports to %(manager)s).",
+                manager=escape(manager),
+                **who,
+            )
+        else:
+            line = say("Created %(role)s [bold]%(username)s[/] (id %(id)s).", **who)
+        console.print(line)
 
 
 def _manager(session, username: str, option: str = "--manager"):
@@ -144,12 +154,26 @@ def update(
         moving = len(service.report_ids(session, user.id)) if data.is_active is False else 0
         # The CLI administers the installation (audited without a user, like `user create`).
         service.update_user(session, user.id, data, actor=None)
-        lead = service.user_names(session, {user.manager_id}).get(user.manager_id, "nobody")
-        extra = f"; {moving} report(s) moved" if moving else ""
-        console.print(
-            f"Saved [bold]{user.username}[/]: {user.role}, "
-            f"{'active' if user.is_active else 'deactivated'}, reports to {lead}{extra}."
-        )
+        lead = service.user_names(session, {user.manager_id}).get(user.manager_id)
+        saved = {
+            "username": escape(user.username),
+            "role": escape(user.role),
+            "state": say("active") if user.is_active else say_in("cli", "deactivated"),
+            "manager": escape(lead) if lead else say_in("cli", "nobody"),
+        }
+        if moving:
+            line = say(
+                "Saved [bold]%(username)s[/]: %(role)s, %(state)s, reports to %(manager)s; "
+                "%(n)s report(s) moved.",
+                n=moving,
+                **saved,
+            )
+        else:
+            line = say(
+                "Saved [bold]%(username)s[/]: %(role)s, %(state)s, reports to %(manager)s.",
+                **saved,
+            )
+        console.print(line)
 
 
 @app.command("password")
@@ -176,7 +200,12 @@ def password(
             raise invalid_options(exc, UserUpdate, OPTIONS) from None
         # The CLI administers the installation: act as the user themself (self-service path).
         service.update_user(session, user.id, data, actor=user)
-        console.print(f"Password of [bold]{user.username}[/] changed; open sessions ended.")
+        console.print(
+            say(
+                "Password of [bold]%(username)s[/] changed; open sessions ended.",
+                username=escape(user.username),
+            )
+        )
 
 
 @app.command("logout")
@@ -186,7 +215,13 @@ def logout(username: str = typer.Argument(..., help="Login name.")) -> None:
     with cli_session() as session:
         user = service.get_user_by_name(session, username)
         n = service.log_out_everywhere(session, user, actor=None)
-        console.print(f"Ended {n} open session(s) of [bold]{user.username}[/].")
+        console.print(
+            say(
+                "Ended %(n)s open session(s) of [bold]%(username)s[/].",
+                n=n,
+                username=escape(user.username),
+            )
+        )
 
 
 @app.command("token")
@@ -201,7 +236,7 @@ def token(
     with cli_session() as session:
         user = service.get_user_by_name(session, username)
         _, plain = service.issue_token(session, user, name=name, actor=None)
-    print(plain)
+    print(plain)  # the token alone: a script reads it
 
 
 @app.command("revoke")
@@ -231,7 +266,7 @@ def revoke(
             )
         for t in hits:
             t.revoked_at = utcnow()
-        console.print(f"Revoked {len(hits)} token(s).")
+        console.print(say("Revoked %(n)s token(s).", n=len(hits)))
 
 
 @app.command("list")
@@ -244,7 +279,15 @@ def list_() -> None:
     from retento.auth.models import User
 
     with cli_session() as session:
-        table = Table("id", "username", "role", "active", "locale", "manager")
+        table = Table(
+            say_in("column", "id"),
+            say_in("column", "username"),
+            say_in("column", "role"),
+            say_in("column", "active"),
+            say_in("column", "locale"),
+            say_in("column", "manager"),
+        )
+        yes, no = say("yes"), say("no")
         users = list(session.scalars(select(User).order_by(User.id)))
         names = {u.id: u.username for u in users}
         for u in users:
@@ -252,7 +295,7 @@ def list_() -> None:
                 str(u.id),
                 u.username,
                 u.role,
-                "yes" if u.is_active else "no",
+                yes if u.is_active else no,
                 u.locale,
                 names.get(u.manager_id, "") if u.manager_id else "",
             )

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from retento.auth import roles
 from retento.auth.permissions import MATRIX, ROLES, role_permissions
 from retento.auth.schemas import RoleCreate, RoleUpdate
+from retento.core.cli_say import say, say_in
 from retento.core.cli_support import cli_session, console, friendly_errors, invalid_options
 from retento.core.errors import InvalidInput, Msg, NotFound
 from retento.web.i18n import N_
@@ -47,25 +49,28 @@ def list_() -> None:
     with cli_session() as session:
         counts = roles.holder_counts(session)
         table = Table()
-        table.add_column("name", no_wrap=True)  # a name is what the other commands take
+        table.add_column(
+            say_in("column", "name"), no_wrap=True
+        )  # a name is what the other commands take
         for header in (
-            "chinese name",
-            "built-in",
-            "works on",
-            "works like",
-            "permissions",
-            "users",
+            say_in("column", "chinese name"),
+            say_in("column", "built-in"),
+            say_in("column", "works on"),
+            say_in("column", "works like"),
+            say_in("column", "permissions"),
+            say_in("column", "users"),
         ):
             table.add_column(header)
+        yes, no = say("yes"), say("no")
         for r in ROLES:
-            scope = "own" if r == "agent" else "all"
+            scope = "own" if r == "agent" else "all"  # codes: what --scope takes
             n = str(len(role_permissions(r)))
-            table.add_row(r, "", "yes", scope, r, n, str(counts.get(r, 0)))
+            table.add_row(r, "", yes, scope, r, n, str(counts.get(r, 0)))
         for role in session.scalars(select(Role).order_by(Role.name)):
             table.add_row(
                 role.name,
                 role.name_zh,
-                "no",
+                no,
                 role.scope,
                 role.base_role,
                 str(len(role.permissions or ())),
@@ -84,12 +89,18 @@ def show(name: str = typer.Argument(..., help="Role name.")) -> None:
         else:
             role = roles.get_role(session, name)
             console.print(
-                f"{role.name} {role.name_zh} (version {role.version}, {role.scope}, "
-                f"works like {role.base_role})"
+                say(
+                    "%(name)s %(name_zh)s (version %(version)s, %(scope)s, works like %(base)s)",
+                    name=escape(role.name),
+                    name_zh=escape(role.name_zh or ""),
+                    version=role.version,
+                    scope=role.scope,
+                    base=role.base_role,
+                )
             )
             perms = list(role.permissions or ())
         for p in perms:
-            print(p)
+            print(p)  # permission codes, one a line: a script reads them
 
 
 @app.command("create")
@@ -124,7 +135,11 @@ def create(
     with cli_session() as session:
         role = roles.create_role(session, data, actor=None)
         console.print(
-            f"Created role [bold]{role.name}[/] with {len(role.permissions)} permission(s)."
+            say(
+                "Created role [bold]%(name)s[/] with %(n)s permission(s).",
+                name=escape(role.name),
+                n=len(role.permissions),
+            )
         )
 
 
@@ -158,7 +173,13 @@ def update_(
         raise invalid_options(exc, RoleUpdate, OPTIONS) from None
     with cli_session() as session:
         role = roles.update_role(session, name, data, actor=None)
-        console.print(f"Saved role [bold]{role.name}[/] (version {role.version}).")
+        console.print(
+            say(
+                "Saved role [bold]%(name)s[/] (version %(version)s).",
+                name=escape(role.name),
+                version=role.version,
+            )
+        )
 
 
 @app.command("delete")
@@ -172,4 +193,4 @@ def delete(name: str = typer.Argument(...)) -> None:
             raise InvalidInput(
                 Msg("There is no role '%(role)s'.", role=name), field="name"
             ) from None
-        console.print(f"Deleted role [bold]{name}[/].")
+        console.print(say("Deleted role [bold]%(name)s[/].", name=escape(name)))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
+from retento.core.cli_say import say
 from retento.core.cli_support import (
     check_output,
     cli_actor,
@@ -32,7 +34,13 @@ def import_cmd(
 
     with cli_session() as session:
         result = import_complaints(session, open_table(file), actor=cli_actor(session, as_user))
-    console.print(f"Complaints: {result['created']} created, {result['updated']} updated.")
+    console.print(
+        say(
+            "Complaints: %(created)s created, %(updated)s updated.",
+            created=result["created"],
+            updated=result["updated"],
+        )
+    )
 
 
 @app.command("export")
@@ -53,7 +61,7 @@ def export_cmd(
         n = write_csv(
             session, tmp, actor=cli_actor(session, as_user), status=status, open_only=open_only
         )
-    console.print(f"Wrote {n} complaint(s) to {output}.")
+    console.print(say("Wrote %(n)s complaint(s) to %(file)s.", n=n, file=escape(str(output))))
 
 
 @app.command("escalate")
@@ -65,6 +73,12 @@ def escalate_cmd() -> None:
     with cli_session() as session:
         r = escalate(session)
     console.print(
-        f"Checked {r.checked}, flagged {r.flagged}, {r.notifications} notification(s), "
-        f"{r.reassigned} reassigned."
+        say(
+            "Checked %(checked)s, flagged %(flagged)s, %(notifications)s notification(s), "
+            "%(reassigned)s reassigned.",
+            checked=r.checked,
+            flagged=r.flagged,
+            notifications=r.notifications,
+            reassigned=r.reassigned,
+        )
     )

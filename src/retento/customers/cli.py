@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
+from retento.core.cli_say import say, say_in
 from retento.core.cli_support import (
     check_output,
     cli_actor,
@@ -45,7 +47,13 @@ def archive_cmd(customer_id: int = typer.Argument(..., min=1), as_user: str | No
     with cli_session() as session:
         c = archive_customer(session, customer_id, actor=cli_actor(session, as_user))
         when = c.archived_at
-    console.print(f"Customer {customer_id} is archived (since {when:%Y-%m-%d %H:%M} UTC).")
+    console.print(
+        say(
+            "Customer %(id)s is archived (since %(when)s UTC).",
+            id=customer_id,
+            when=f"{when:%Y-%m-%d %H:%M}",
+        )
+    )
 
 
 @app.command("restore")
@@ -56,7 +64,7 @@ def restore_cmd(customer_id: int = typer.Argument(..., min=1), as_user: str | No
 
     with cli_session() as session:
         restore_customer(session, customer_id, actor=cli_actor(session, as_user))
-    console.print(f"Customer {customer_id} is active again.")
+    console.print(say("Customer %(id)s is active again.", id=customer_id))
 
 
 @app.command("export")
@@ -76,7 +84,12 @@ def export_cmd(
         counts = write_export(session, customer_id, fh, actor=cli_actor(session, as_user))
     rows = sum(counts.values())
     console.print(
-        f"Wrote {target}: {rows} records in {sum(1 for n in counts.values() if n)} sections."
+        say(
+            "Wrote %(file)s: %(records)s records in %(sections)s sections.",
+            file=escape(str(target)),
+            records=rows,
+            sections=sum(1 for n in counts.values() if n),
+        )
     )
 
 
@@ -100,8 +113,17 @@ def erase_cmd(
         )
         _confirmed(session, actor, (customer_id,), yes, refusal)
         report = erase_customer(session, customer_id, actor=actor, reason=reason)
-    changed = ", ".join(f"{k} {v}" for k, v in report.counts.items() if v) or "nothing else"
-    console.print(f"Customer {customer_id} erased and archived. Changed: {changed}.")
+    # the tables' names (codes) with their counts
+    changed = ", ".join(f"{k} {v}" for k, v in report.counts.items() if v) or say_in(
+        "cli", "nothing else"
+    )
+    console.print(
+        say(
+            "Customer %(id)s erased and archived. Changed: %(changed)s.",
+            id=customer_id,
+            changed=changed,
+        )
+    )
 
 
 @app.command("purge")
@@ -121,7 +143,7 @@ def purge_cmd(
         )
         _confirmed(session, actor, (customer_id,), yes, refusal)
         purge_customer(session, customer_id, actor=actor)
-    console.print(f"Customer {customer_id} deleted.")
+    console.print(say("Customer %(id)s deleted.", id=customer_id))
 
 
 @app.command("search")
@@ -147,7 +169,7 @@ def search_cmd(
     for line in lines:
         console.print(line, highlight=False, markup=False)
     if not lines:
-        err_console.print("No customer matches.")
+        err_console.print(say("No customer matches."))
 
 
 @app.command("merge")
@@ -171,8 +193,16 @@ def merge_cmd(
         )
         _confirmed(session, actor, (survivor_id, duplicate_id), yes, refusal)
         _, moved = merge_customers(session, survivor_id, duplicate_id, actor=actor)
-    done = ", ".join(f"{k} {v}" for k, v in sorted(moved.items()) if v) or "nothing"
-    console.print(f"Customer {duplicate_id} merged into {survivor_id} and archived. Moved: {done}.")
+    # the tables' names (codes) with their counts
+    done = ", ".join(f"{k} {v}" for k, v in sorted(moved.items()) if v) or say_in("cli", "nothing")
+    console.print(
+        say(
+            "Customer %(duplicate)s merged into %(survivor)s and archived. Moved: %(moved)s.",
+            duplicate=duplicate_id,
+            survivor=survivor_id,
+            moved=done,
+        )
+    )
 
 
 @app.command("fields")
@@ -183,14 +213,15 @@ def fields_cmd(as_user: str | None = AS_USER) -> None:
 
     with cli_session() as session:
         rows = list_definitions(session, actor=cli_actor(session, as_user))
+        required, active, retired = say("required"), say("active"), say("retired")
         lines = [
-            f"{d.position:>5}  {d.key:<24} {d.field_type:<8} {'required' if d.required else '':<8} "
-            f"{'active' if d.active else 'retired':<7}  {d.label}"
+            f"{d.position:>5}  {d.key:<24} {d.field_type:<8} {required if d.required else '':<8} "
+            f"{active if d.active else retired:<7}  {d.label}"
             + (f" / {d.label_zh}" if d.label_zh else "")
             + (f"  [{', '.join(str(o['value']) for o in d.options)}]" if d.options else "")
             for d in rows
         ]
-    console.print("\n".join(lines) if lines else "No custom fields are defined.", markup=False)
+    console.print("\n".join(lines) if lines else say("No custom fields are defined."), markup=False)
 
 
 @app.command("field-add")
@@ -236,4 +267,6 @@ def field_add_cmd(
     with cli_session() as session:
         d = create_definition(session, data, actor=cli_actor(session, as_user))
         key, version = d.key, d.version
-    console.print(f"Custom field {key} is defined (version {version}).")
+    console.print(
+        say("Custom field %(key)s is defined (version %(version)s).", key=key, version=version)
+    )

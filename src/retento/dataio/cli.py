@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from retento.core.cli_say import in_words, say, say_shaped
 from retento.core.cli_support import (
+    AT_LINE_COLUMN,
     check_output,
     cli_actor,
     cli_session,
@@ -22,10 +25,17 @@ from retento.core.cli_support import (
 from retento.core.errors import InvalidInput, Msg
 from retento.dataio import messages, service
 from retento.dataio.mapping import Mapping, apply_map_flags, load_mapping_file
-from retento.dataio.schemas import ENTITIES, EXPORT_ENTITIES
+from retento.dataio.schemas import ENTITIES, ENTITY_LABELS, EXPORT_ENTITIES
+from retento.web.i18n import N_
 
 # The importer's row reasons in the user's language, as the import wizard shows them.
 register_reason_reader(messages.translate)
+
+# The import's stages as its progress bar shows them: the code in English, the wizard's words
+# in Chinese.
+STAGES = {"reading": N_("Reading the file"), "writing": N_("Writing"), "done": N_("Done")}
+# What `retento import` and `retento export` name: as typed in English, the list's name in Chinese.
+ENTITY_NAMES = {**ENTITY_LABELS, "order_lines": N_("Order lines")}
 
 
 def _progress() -> Progress:
@@ -90,10 +100,14 @@ def import_cmd(
         check_output(rejects_path, "--rejects")
     with cli_session() as session, _progress() as bar:
         actor = cli_actor(session, as_user)
-        task = bar.add_task("reading", total=1.0)
+        task = bar.add_task(in_words("reading", STAGES), total=1.0)
 
         def progress(stage: str, done: float, total: float) -> None:
-            bar.update(task, description=stage, completed=done / total if total else 1.0)
+            bar.update(
+                task,
+                description=in_words(stage, STAGES),
+                completed=done / total if total else 1.0,
+            )
 
         report = service.import_file(
             session,
@@ -105,21 +119,46 @@ def import_cmd(
             rejects_path=rejects_path,
             progress=progress,
         )
-        bar.update(task, description="done", completed=1.0)
-    lines = f", {report.lines} line(s) written" if report.lines is not None else ""
-    console.print(
-        f"Imported {entity} from {file.name}: {report.rows} row(s) read; {report.created} created, "
-        f"{report.updated} updated, {report.unchanged} unchanged, {report.rejected} rejected"
-        f"{lines} in {report.seconds:.1f}s."
-    )
+        bar.update(task, description=in_words("done", STAGES), completed=1.0)
+    counts = {
+        "entity": in_words(entity, ENTITY_NAMES),
+        "file": escape(file.name),
+        "rows": report.rows,
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "rejected": report.rejected,
+        "seconds": f"{report.seconds:.1f}",
+    }
+    if report.lines is not None:
+        line = say(
+            "Imported %(entity)s from %(file)s: %(rows)s row(s) read; %(created)s created, "
+            "%(updated)s updated, %(unchanged)s unchanged, %(rejected)s rejected, %(lines)s "
+            "line(s) written in %(seconds)ss.",
+            lines=report.lines,
+            **counts,
+        )
+    else:
+        line = say(
+            "Imported %(entity)s from %(file)s: %(rows)s row(s) read; %(created)s created, "
+            "%(updated)s updated, %(unchanged)s unchanged, %(rejected)s rejected in "
+            "%(seconds)ss.",
+            **counts,
+        )
+    console.print(line)
     if report.ignored_columns:
-        console.print(f"Ignored column(s): {', '.join(report.ignored_columns)}")
+        columns = escape(", ".join(report.ignored_columns))
+        console.print(say("Ignored column(s): %(columns)s", columns=columns))
     for e in report.errors[:20]:
-        console.print(f"  line {e.row}, column {e.field or '-'}: {e.message}")
+        reason = say_shaped(e.message, messages.translate)
+        where = say(AT_LINE_COLUMN, line=e.row, column=e.field or "-", message=reason)
+        console.print("  " + escape(where))
     if report.rejected > 20:
-        console.print(f"  … and more; {report.rejected} rejected row(s) in total")
+        console.print("  " + say("… and more; %(n)s rejected row(s) in total", n=report.rejected))
     if report.rejects_file:
-        console.print(f"Rejected rows written to {report.rejects_file}")
+        console.print(
+            say("Rejected rows written to %(file)s", file=escape(str(report.rejects_file)))
+        )
     if report.work_item_ids:
         run_follow_ups(report.work_item_ids)
 
@@ -143,7 +182,7 @@ def run_follow_ups(item_ids: list[int]) -> None:
             with factory() as s:
                 item = s.get(WorkItem, item_id)
                 kind = queue.load_kinds().get(item.kind) if item is not None else None
-            name = kind.label if kind is not None else f"work item {item_id}"
+            name = say(kind.label) if kind is not None else say("work item %(id)s", id=item_id)
             got: dict[str, str] = {}
             started = time.monotonic()
 
@@ -161,22 +200,45 @@ def run_follow_ups(item_ids: list[int]) -> None:
                 bar.update(task, completed=1.0)
             status = got.get("status", "failed")
             if status == "taken":
-                console.print(f"{name}: a worker is running it (work item #{item_id}).")
+                console.print(
+                    say(
+                        "%(name)s: a worker is running it (work item #%(id)s).",
+                        name=escape(name),
+                        id=item_id,
+                    )
+                )
                 continue
             with factory() as s:
                 item = s.get(WorkItem, item_id)
                 result, error = (item.result, item.error) if item is not None else (None, None)
             if status != "done":
-                err_console.print(f"[bold red]Error:[/] {name} (work item #{item_id}): {error}")
+                err_console.print(
+                    say(
+                        "[bold red]Error:[/] %(name)s (work item #%(id)s): %(error)s",
+                        name=escape(name),
+                        id=item_id,
+                        error=escape(str(error)),
+                    )
+                )
                 if kind is not None and kind.retry_safe:
                     err_console.print(
-                        f"The import itself is saved. Once the cause is fixed, run this work "
-                        f"again: `retento work retry {item_id}`, then `retento worker --once`.",
+                        say(
+                            "The import itself is saved. Once the cause is fixed, run this work "
+                            "again: `retento work retry %(id)s`, then `retento worker --once`.",
+                            id=item_id,
+                        ),
                         markup=False,
                     )
                 raise typer.Exit(1)
-            detail = ", ".join(f"{k} {v}" for k, v in (result or {}).items())
-            console.print(f"{name}: done in {time.monotonic() - started:.1f}s ({detail}).")
+            detail = ", ".join(f"{k} {v}" for k, v in (result or {}).items())  # codes, counts
+            console.print(
+                say(
+                    "%(name)s: done in %(seconds)ss (%(detail)s).",
+                    name=escape(name),
+                    seconds=f"{time.monotonic() - started:.1f}",
+                    detail=escape(detail),
+                )
+            )
     finally:
         engine.dispose()
 
@@ -311,4 +373,11 @@ def export_cmd(
             for chunk in service.export_csv(session, entity, actor=actor, filters=filters):
                 fh.write(chunk)
                 rows += chunk.count("\r\n")
-    console.print(f"Exported {max(rows - 1, 0)} {entity} row(s) to {output}.")
+    console.print(
+        say(
+            "Exported %(n)s %(entity)s row(s) to %(file)s.",
+            n=max(rows - 1, 0),
+            entity=in_words(entity, ENTITY_NAMES),
+            file=escape(str(output)),
+        )
+    )

@@ -7,13 +7,38 @@ import time
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from retento.core.cli_say import in_words, say
 from retento.core.cli_support import cli_session, console, friendly_errors
 from retento.demo import generator
+from retento.web.i18n import N_
+
+# The generator's stages as its progress bar shows them: the code in English, the lists' names
+# in Chinese.
+STAGES = {
+    "users": N_("Users"),
+    "customers": N_("Customers"),
+    "products": N_("Products"),
+    "tags": N_("Tags"),
+    "orders": N_("Orders"),
+    "order lines": N_("Order lines"),
+    "refunds": N_("Refunds"),
+    "touchpoints": N_("Touchpoints"),
+    "scoring": N_("Scoring run"),
+    "complaints": N_("Complaints"),
+    "surveys": N_("Surveys"),
+    "loyalty": N_("Loyalty programme"),
+    "retention": N_("Retention"),
+    "experience records": N_("Experience records"),
+}
 
 
 def _logins() -> None:
     console.print(
-        f"\nOpen [bold]{generator.URL}[/] (start it with `retento serve --demo`) and log in as:"
+        "\n"
+        + say(
+            "Open [bold]%(url)s[/] (start it with `retento serve --demo`) and log in as:",
+            url=generator.URL,
+        )
     )
     for name in generator.DEMO_USERS:
         role = name.rstrip("0123456789")
@@ -50,7 +75,7 @@ def demo(
             require(actor, "demo:generate")
         if generator.has_customers(session):
             if if_empty and not reset:
-                console.print("Customers already exist; no demo data generated (--if-empty).")
+                console.print(say("Customers already exist; no demo data generated (--if-empty)."))
                 _logins()
                 return
             if not reset:
@@ -65,24 +90,45 @@ def demo(
             TimeElapsedColumn(),
             console=console,
         ) as bar:
-            task = bar.add_task("users", total=1.0)
+            task = bar.add_task(in_words("users", STAGES), total=1.0)
             summary = generator.generate(
                 session,
                 customers=customers,
                 seed=seed,
                 actor=actor,
-                progress=lambda stage, f: bar.update(task, description=stage, completed=f),
+                progress=lambda stage, f: bar.update(
+                    task, description=in_words(stage, STAGES), completed=f
+                ),
             )
     # The work the demo queued (the win-back actions of today's alerts: e-mails, offers, owners'
     # tasks) is carried out now, as a worker would, so the demo shows it at once.
     work_items = _run_queued_work()
-    console.print(
-        f"Generated {summary['customers']} customers, {summary['products']} products, "
-        f"{summary['orders']} orders ({summary['order_lines']} lines, {summary['refunds']} refunds) "
-        f"and {summary['touchpoints']} touchpoints with seed {seed} "
-        f"in {time.perf_counter() - started:.1f}s"
-        + (f"; {work_items} queued work item(s) run." if work_items else ".")
-    )
+    counts = {
+        "customers": summary["customers"],
+        "products": summary["products"],
+        "orders": summary["orders"],
+        "lines": summary["order_lines"],
+        "refunds": summary["refunds"],
+        "touchpoints": summary["touchpoints"],
+        "seed": seed,
+        "seconds": f"{time.perf_counter() - started:.1f}",
+    }
+    if work_items:
+        line = say(
+            "Generated %(customers)s customers, %(products)s products, %(orders)s orders "
+            "(%(lines)s lines, %(refunds)s refunds) and %(touchpoints)s touchpoints with seed "
+            "%(seed)s in %(seconds)ss; %(n)s queued work item(s) run.",
+            n=work_items,
+            **counts,
+        )
+    else:
+        line = say(
+            "Generated %(customers)s customers, %(products)s products, %(orders)s orders "
+            "(%(lines)s lines, %(refunds)s refunds) and %(touchpoints)s touchpoints with seed "
+            "%(seed)s in %(seconds)ss.",
+            **counts,
+        )
+    console.print(line)
     _logins()
 
 

@@ -6,20 +6,79 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
+from retento.core.cli_language import cli_locale
+from retento.core.cli_say import say, say_shaped
 from retento.core.cli_support import (
     check_output,
     cli_actor,
     cli_session,
     console,
     err_console,
+    error_head,
     friendly_errors,
     output_file,
 )
+from retento.web.i18n import N_, message_shapes
 
 app = typer.Typer(help="Loyalty programme: points ledger, tiers, rewards.", no_args_is_help=True)
 
 ACT_AS = "Act as this user (default: first admin)."
+
+# ``loyalty.check``'s findings (English, values inside) read back by their shape, so a
+# mismatch is said in the command line's language (``core.cli_say.say_shaped``).
+MISMATCH = N_("Mismatch:")
+LEDGER_SHAPES = message_shapes(
+    (
+        (
+            r"account (?P<id>\d+): balance (?P<balance>-?\d+) but postings sum to (?P<sum>-?\d+)$",
+            N_("account %(id)s: balance %(balance)s but postings sum to %(sum)s"),
+        ),
+        (
+            r"journal (?P<id>\d+): postings sum to (?P<sum>-?\d+), not 0$",
+            N_("journal %(id)s: postings sum to %(sum)s, not 0"),
+        ),
+        (
+            r"lot (?P<id>\d+): (?P<points>-?\d+) points, (?P<allocated>-?\d+) allocated, "
+            r"(?P<expired>-?\d+) expired, but (?P<remaining>-?\d+) remaining \(must be points - "
+            r"allocated - expired, within 0\.\.points\)$",
+            N_(
+                "lot %(id)s: %(points)s points, %(allocated)s allocated, %(expired)s expired, but "
+                "%(remaining)s remaining (must be points - allocated - expired, within 0..points)"
+            ),
+        ),
+        (
+            r"wallet (?P<id>\d+): balance (?P<balance>-?\d+) but lots hold (?P<lots>-?\d+) and "
+            r"debt is (?P<debt>-?\d+)$",
+            N_("wallet %(id)s: balance %(balance)s but lots hold %(lots)s and debt is %(debt)s"),
+        ),
+        (
+            r"open holds total (?P<held>-?\d+) but the hold accounts hold (?P<hold>-?\d+)$",
+            N_("open holds total %(held)s but the hold accounts hold %(hold)s"),
+        ),
+        (
+            r"all balances sum to (?P<total>-?\d+), not 0$",
+            N_("all balances sum to %(total)s, not 0"),
+        ),
+        (
+            r"wallet (?P<id>\d+): expire journals took (?P<taken>-?\d+) points but its lots "
+            r"record (?P<recorded>-?\d+) expired$",
+            N_(
+                "wallet %(id)s: expire journals took %(taken)s points but its lots record "
+                "%(recorded)s expired"
+            ),
+        ),
+        (
+            r"lot (?P<id>\d+): (?P<expired>-?\d+) points expired by journal (?P<journal>\d+) "
+            r"\((?P<kind>[^)]*)\), which is not an expiry with points$",
+            N_(
+                "lot %(id)s: %(expired)s points expired by journal %(journal)s (%(kind)s), "
+                "which is not an expiry with points"
+            ),
+        ),
+    )
+)
 
 
 @app.command("check")
@@ -32,11 +91,17 @@ def check() -> None:
         rep = check_ledger(session)
     if rep.ok:
         console.print(
-            f"Ledger OK: {rep.accounts} accounts, {rep.journals} journals, {rep.lots} lots."
+            say(
+                "Ledger OK: %(accounts)s accounts, %(journals)s journals, %(lots)s lots.",
+                accounts=rep.accounts,
+                journals=rep.journals,
+                lots=rep.lots,
+            )
         )
         return
+    head = error_head(cli_locale(), MISMATCH)
     for p in rep.problems:
-        err_console.print(f"[bold red]Mismatch:[/] {p}")
+        err_console.print(head + escape(say_shaped(p, LEDGER_SHAPES)))
     sys.exit(1)
 
 
@@ -48,7 +113,7 @@ def expire() -> None:
 
     with cli_session() as session:
         n = run_expiry(session)
-    console.print(f"{n} points expired.")
+    console.print(say("%(n)s points expired.", n=n))
 
 
 @app.command("birthdays")
@@ -72,8 +137,14 @@ def birthdays(
     with cli_session() as session:
         run = award_birthdays(session, on)
     console.print(
-        f"{run.day.isoformat()}: {run.members} active members celebrate; "
-        f"{run.awarded} awarded birthday points, {run.already} had them already."
+        say(
+            "%(day)s: %(members)s active members celebrate; %(awarded)s awarded birthday "
+            "points, %(already)s had them already.",
+            day=run.day.isoformat(),
+            members=run.members,
+            awarded=run.awarded,
+            already=run.already,
+        )
     )
 
 
@@ -92,9 +163,15 @@ def referral(
         points = sum(p.amount for p in r.journal.postings if p.amount > 0)
         jid = r.journal.id
     if r.created:
-        console.print(f"Referral recorded: journal {jid}, {points} points.")
+        console.print(
+            say(
+                "Referral recorded: journal %(journal)s, %(points)s points.",
+                journal=jid,
+                points=points,
+            )
+        )
     else:
-        console.print(f"Already recorded: journal {jid}.")
+        console.print(say("Already recorded: journal %(journal)s.", journal=jid))
 
 
 @app.command("balance")
@@ -106,15 +183,32 @@ def balance(customer_id: int, as_user: str = typer.Option(None, "--as", help=ACT
     with cli_session() as session:
         v = member_view(session, customer_id, actor=cli_actor(session, as_user))
         if v is None:
-            err_console.print(f"Customer {customer_id} is not a member.")
+            err_console.print(say("Customer %(id)s is not a member.", id=customer_id))
             sys.exit(1)
         w = v.wallet
-        console.print(
-            f"Customer {customer_id}: balance {w.balance} (available {v.available}, debt {w.debt}), "
-            f"tier {w.tier.name if w.tier else '—'}, {v.expiring_soon} expiring by "
-            f"{v.expiring_by:%Y-%m-%d}"
-            + (f" (first on {v.expiring.first:%Y-%m-%d})" if v.expiring else "")
-        )
+        values = {
+            "id": customer_id,
+            "balance": w.balance,
+            "available": v.available,
+            "debt": w.debt,
+            "tier": escape(w.tier.name_in(cli_locale())) if w.tier else "—",
+            "expiring": v.expiring_soon,
+            "by": f"{v.expiring_by:%Y-%m-%d}",
+        }
+        if v.expiring:
+            line = say(
+                "Customer %(id)s: balance %(balance)s (available %(available)s, debt %(debt)s), "
+                "tier %(tier)s, %(expiring)s expiring by %(by)s (first on %(first)s)",
+                first=f"{v.expiring.first:%Y-%m-%d}",
+                **values,
+            )
+        else:
+            line = say(
+                "Customer %(id)s: balance %(balance)s (available %(available)s, debt %(debt)s), "
+                "tier %(tier)s, %(expiring)s expiring by %(by)s",
+                **values,
+            )
+        console.print(line)
 
 
 @app.command("redeem")
@@ -138,7 +232,14 @@ def redeem(
             reward_id=reward,
             idempotency_key=key,
         )
-        console.print(f"Redemption {r.id}: {r.points} points (journal {r.journal_id}).")
+        console.print(
+            say(
+                "Redemption %(id)s: %(points)s points (journal %(journal)s).",
+                id=r.id,
+                points=r.points,
+                journal=r.journal_id,
+            )
+        )
 
 
 # A negative POINTS (a debit) is a value, not an unknown option "-9" (Click's documented way:
@@ -156,7 +257,7 @@ def adjust(
 
     with cli_session() as session:
         j = do(session, customer_id, points, actor=cli_actor(session, as_user), reason=reason)
-        console.print(f"Journal {j.id} posted.")
+        console.print(say("Journal %(id)s posted.", id=j.id))
 
 
 @app.command("liability")
@@ -168,9 +269,17 @@ def liability(as_user: str = typer.Option(None, "--as", help=ACT_AS)) -> None:
     with cli_session() as session:
         x = lia(session, actor=cli_actor(session, as_user))
     console.print(
-        f"Outstanding {x.outstanding_points} points = {x.outstanding_value} {x.currency} "
-        f"(held {x.held_points}); issued {x.issued_points}, redeemed {x.redeemed_points}, "
-        f"expired {x.expired_points}"
+        say(
+            "Outstanding %(points)s points = %(value)s %(currency)s (held %(held)s); issued "
+            "%(issued)s, redeemed %(redeemed)s, expired %(expired)s",
+            points=x.outstanding_points,
+            value=x.outstanding_value,
+            currency=x.currency,
+            held=x.held_points,
+            issued=x.issued_points,
+            redeemed=x.redeemed_points,
+            expired=x.expired_points,
+        )
     )
 
 
@@ -201,7 +310,7 @@ def export(
         batches = reports.EXPORTS[what](session, cli_actor(session, as_user))
         for chunk in csv_chunks(counted(batches)):
             fh.write(chunk)
-    console.print(f"Wrote {rows - 1} rows to {out}.")
+    console.print(say("Wrote %(rows)s rows to %(file)s.", rows=rows - 1, file=escape(str(out))))
 
 
 @app.command("import-postings")
@@ -218,7 +327,13 @@ def import_postings(
 
     with cli_session() as session, path.open(encoding="utf-8-sig", newline="") as fh:
         rep = import_adjustments(session, fh, actor=cli_actor(session, as_user))
-    console.print(f"{rep['posted']} posted, {rep['replayed']} already imported.")
+    console.print(
+        say(
+            "%(posted)s posted, %(replayed)s already imported.",
+            posted=rep["posted"],
+            replayed=rep["replayed"],
+        )
+    )
 
 
 @app.command("import-members")
@@ -236,12 +351,29 @@ def import_members(
         raise InvalidInput(Msg("File %(path)s does not exist.", path=str(path)), field="file")
     with cli_session() as session:
         rep = run(session, path.read_bytes(), path.name, actor=cli_actor(session, as_user))
-    console.print(
-        f"{rep.rows} rows: {rep.enrolled} enrolled, {rep.tier_changes} tier changes, "
-        f"{rep.posted} opening balances posted ({rep.points} points), "
-        f"{rep.replayed} already imported."
-        + (f" Ignored columns: {', '.join(rep.ignored_columns)}." if rep.ignored_columns else "")
-    )
+    counts = {
+        "rows": rep.rows,
+        "enrolled": rep.enrolled,
+        "tiers": rep.tier_changes,
+        "posted": rep.posted,
+        "points": rep.points,
+        "replayed": rep.replayed,
+    }
+    if rep.ignored_columns:
+        line = say(
+            "%(rows)s rows: %(enrolled)s enrolled, %(tiers)s tier changes, %(posted)s opening "
+            "balances posted (%(points)s points), %(replayed)s already imported. Ignored "
+            "columns: %(columns)s.",
+            columns=escape(", ".join(rep.ignored_columns)),
+            **counts,
+        )
+    else:
+        line = say(
+            "%(rows)s rows: %(enrolled)s enrolled, %(tiers)s tier changes, %(posted)s opening "
+            "balances posted (%(points)s points), %(replayed)s already imported.",
+            **counts,
+        )
+    console.print(line)
 
 
 @app.command("export-members")
@@ -260,7 +392,7 @@ def export_members(
         with output_file(out, "--out", "wb") as fh:
             for chunk in chunks:
                 fh.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
-    console.print(f"Wrote {out}.")
+    console.print(say("Wrote %(file)s.", file=escape(str(out))))
 
 
 # `retento loyalty measure`: loyalty types, index and satisfaction trap (measure_cli.py).

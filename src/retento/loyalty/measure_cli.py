@@ -9,7 +9,9 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
+from retento.core.cli_say import say, say_label
 from retento.core.cli_support import (
     check_output,
     cli_actor,
@@ -73,10 +75,14 @@ def measure(
             bind = session.get_bind()
         store.tidy(bind)  # after the commit
         if status != "succeeded":
-            console.print(f"[red]Run #{run_id} failed:[/red] {error}")
+            console.print(
+                say(
+                    "[red]Run #%(id)s failed:[/red] %(error)s", id=run_id, error=escape(error or "")
+                )
+            )
             raise typer.Exit(1)
         spent = " · ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in timings.items())
-        console.print(f"Run #{run_id} stored ({spent}).")
+        console.print(say("Run #%(id)s stored (%(timings)s).", id=run_id, timings=spent))
         parsed = None  # the run used them; the stored decisions already reflect them
     with cli_session() as session:
         frame, _, stats, run = store.stored_customers(
@@ -88,18 +94,36 @@ def measure(
             limit=None if output is not None else 0,
         )
     if run is None:
-        console.print("No loyalty measurement stored yet; run `retento loyalty measure --store`.")
+        console.print(
+            say("No loyalty measurement stored yet; run `retento loyalty measure --store`.")
+        )
         raise typer.Exit(1)
     console.print(
-        f"{stats['customers']} customers measured (run #{run.id}, as of "
-        f"{run.as_of:%Y-%m-%d %H:%M} UTC); {stats['trap']} in the satisfaction trap."
+        say(
+            "%(customers)s customers measured (run #%(run)s, as of %(as_of)s UTC); %(trap)s in "
+            "the satisfaction trap.",
+            customers=stats["customers"],
+            run=run.id,
+            as_of=f"{run.as_of:%Y-%m-%d %H:%M}",
+            trap=stats["trap"],
+        )
     )
     for t in stats["types"]:
         share = f"{t['share'] * 100:5.1f} %" if t["share"] is not None else "    —"
-        console.print(f"  {t['type']:<10} {t['customers']:>8}  {share}")
+        # The type's code (what --type takes) and, in Chinese, its name as the page says it.
+        console.print(f"  {t['type']:<10} {t['customers']:>8}  {share}{_type_name(t['type'])}")
     if stats["index_mean"] is not None:
-        console.print(f"Mean loyalty index: {stats['index_mean']:.1f} / 100")
+        console.print(say("Mean loyalty index: %(mean)s / 100", mean=f"{stats['index_mean']:.1f}"))
     if output is not None:
         with output_file(output, "--output", encoding="utf-8") as fh:
             fh.write(m.csv_text(frame))
-        console.print(f"{len(frame)} rows written to {output}.")
+        console.print(
+            say("%(n)s rows written to %(file)s.", n=len(frame), file=escape(str(output)))
+        )
+
+
+def _type_name(code: str) -> str:
+    """``  信赖忠诚`` after a loyalty type's code in Chinese (the loyalty types page's label);
+    nothing in English, where the code is the word."""
+    name = say_label("loyalty_type", code, "retento.loyalty.measure_pages")
+    return "" if name == code else "  " + name

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
+from retento.core.cli_say import say
 from retento.core.cli_support import cli_actor, cli_session, console, err_console, friendly_errors
 
 app = typer.Typer(help="Outbound email (the outbox).", no_args_is_help=True)
@@ -19,15 +21,24 @@ def send_cmd() -> None:
         report = send_queued(session)
     if report.disabled:
         console.print(
-            f"Sending is disabled (RETENTO_SMTP_HOST is empty): {report.waiting} email(s) "
-            "stay queued."
+            say(
+                "Sending is disabled (RETENTO_SMTP_HOST is empty): %(n)s email(s) stay queued.",
+                n=report.waiting,
+            )
         )
         return
     for line in report.errors:
-        err_console.print(f"[yellow]{line}[/]")
+        err_console.print(f"[yellow]{escape(line)}[/]")  # id, address, the server's reply
     console.print(
-        f"Sent {report.sent}, retrying later {report.retrying}, failed {report.failed}, "
-        f"cancelled {report.cancelled}; {report.waiting} still waiting."
+        say(
+            "Sent %(sent)s, retrying later %(retrying)s, failed %(failed)s, cancelled "
+            "%(cancelled)s; %(waiting)s still waiting.",
+            sent=report.sent,
+            retrying=report.retrying,
+            failed=report.failed,
+            cancelled=report.cancelled,
+            waiting=report.waiting,
+        )
     )
     if report.failed:
         raise typer.Exit(1)
@@ -48,14 +59,23 @@ def test_cmd(
         msg = send_test(session, address, actor=cli_actor(session, as_user))
         status, error = msg.status, msg.last_error
     if status == "sent":
-        console.print(f"Test email sent to {address}.")
+        console.print(say("Test email sent to %(address)s.", address=escape(address)))
     elif status == "queued":
         console.print(
-            f"Sending is disabled (RETENTO_SMTP_HOST is empty); the test email to {address} "
-            "waits in the outbox."
+            say(
+                "Sending is disabled (RETENTO_SMTP_HOST is empty); the test email to "
+                "%(address)s waits in the outbox.",
+                address=escape(address),
+            )
         )
     else:
-        err_console.print(f"[bold red]Error:[/] the test email to {address} failed: {error}")
+        err_console.print(
+            say(
+                "[bold red]Error:[/] the test email to %(address)s failed: %(error)s",
+                address=escape(address),
+                error=escape(error or ""),
+            )
+        )
         raise typer.Exit(1)
 
 
@@ -84,7 +104,14 @@ def receive_cmd(
     engine = make_engine(get_settings().database_url)
     controller = make_controller(make_session_factory(engine), host, port, lmtp=lmtp)
     controller.start()
-    console.print(f"Receiving {'LMTP' if lmtp else 'SMTP'} on {host}:{port} (Ctrl-C stops).")
+    console.print(
+        say(
+            "Receiving %(protocol)s on %(host)s:%(port)s (Ctrl-C stops).",
+            protocol="LMTP" if lmtp else "SMTP",
+            host=escape(host),
+            port=port,
+        )
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from retento.core.cli_language import output_locale
+from retento.core.cli_say import say, say_in
 from retento.core.cli_support import cli_actor, cli_session, console, friendly_errors
 
 app = typer.Typer(
@@ -39,10 +40,18 @@ def evaluate_cmd(
         print(json.dumps(out))
         return
     console.print(
-        f"{out['created']} new alert(s) from {out['candidates']} warning(s) of "
-        f"{out['checked_rules']} rule(s); {out['cases']} playbook case(s) opened "
-        f"({out['actions_queued']} action(s) queued for the worker), "
-        f"{out['escalated']} escalated, {out['notified']} owner notice(s) queued."
+        say(
+            "%(created)s new alert(s) from %(candidates)s warning(s) of %(rules)s rule(s); "
+            "%(cases)s playbook case(s) opened (%(actions)s action(s) queued for the worker), "
+            "%(escalated)s escalated, %(notified)s owner notice(s) queued.",
+            created=out["created"],
+            candidates=out["candidates"],
+            rules=out["checked_rules"],
+            cases=out["cases"],
+            actions=out["actions_queued"],
+            escalated=out["escalated"],
+            notified=out["notified"],
+        )
     )
 
 
@@ -95,8 +104,17 @@ def alerts_cmd(
     if as_json:
         print(json.dumps({"total": total, "items": items}, ensure_ascii=False))
         return
-    table = Table(title=f"{total} alert(s)")
-    for col in ("id", "customer", "rule", "severity", "class", "owner", "status", "reason"):
+    table = Table(title=say("%(n)s alert(s)", n=total))
+    for col in (
+        say_in("column", "id"),
+        say_in("column", "customer"),
+        say_in("column", "rule"),
+        say_in("column", "severity"),
+        say_in("column", "class"),
+        say_in("column", "owner"),
+        say_in("column", "status"),
+        say_in("column", "reason"),
+    ):
         table.add_column(col)
     for i in items:
         table.add_row(
@@ -147,16 +165,16 @@ def report_cmd(
     if as_json:
         print(json.dumps(rep, ensure_ascii=False, default=str))
         return
-    table = Table(title="Win-back uplift by playbook")
+    table = Table(title=say("Win-back uplift by playbook"))
     for col in (
-        "playbook",
-        "treated",
-        "control",
-        "rate T",
-        "rate C",
-        "uplift [95 % CI]",
-        f"top {top_k:.0%}",
-        "net revenue",
+        say_in("column", "playbook"),
+        say_in("column", "treated"),
+        say_in("column", "control"),
+        say_in("column", "rate T"),
+        say_in("column", "rate C"),
+        say_in("column", "uplift [95 % CI]"),
+        say("top %(share)s", share=f"{top_k:.0%}"),
+        say_in("column", "net revenue"),
     ):
         table.add_column(col)
     for r in rep:
@@ -164,7 +182,11 @@ def report_cmd(
         table.add_row(
             f"{r['playbook_id']} {playbook_name(r, locale)}",
             str(r["n_treated"])
-            + (f" ({r['no_phone_consent']} no phone consent)" if r["no_phone_consent"] else ""),
+            + (
+                say(" (%(n)s no phone consent)", n=r["no_phone_consent"])
+                if r["no_phone_consent"]
+                else ""
+            ),
             str(r["n_control"]),
             _pct(est and est["rate_treated"]),
             _pct(est and est["rate_control"]),
@@ -172,6 +194,8 @@ def report_cmd(
             if est is None
             else f"{_pct(est['uplift'])} [{_pct(est['ci_low'])}, {_pct(est['ci_high'])}]",
             "—" if top is None else _pct(top["uplift"]),
-            "—" if money is None else f"{money['net']} (cost {money['cost']})",
+            "—"
+            if money is None
+            else say("%(net)s (cost %(cost)s)", net=money["net"], cost=money["cost"]),
         )
     console.print(table)

@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from retento.core.cli_say import in_words, say, say_in, say_label, say_message
 from retento.core.cli_support import (
+    AT_LINE_COLUMN,
     check_output,
     cli_actor,
     cli_session,
@@ -17,6 +20,7 @@ from retento.core.cli_support import (
     output_file,
 )
 from retento.core.errors import InvalidInput, Msg, RetentoError
+from retento.web.i18n import N_
 
 app = typer.Typer(help="Satisfaction surveys.", no_args_is_help=True)
 
@@ -31,7 +35,14 @@ def list_cmd(as_user: str | None = AS_USER) -> None:
 
     with cli_session() as session:
         rows, total = service.list_surveys(session, actor=cli_actor(session, as_user), limit=500)
-        table = Table("id", "name", "status", "language", "template", "created")
+        table = Table(
+            say_in("column", "id"),
+            say_in("column", "name"),
+            say_in("column", "status"),
+            say_in("column", "language"),
+            say_in("column", "template"),
+            say_in("column", "created"),
+        )
         for s in rows:
             table.add_row(
                 str(s.id),
@@ -42,7 +53,7 @@ def list_cmd(as_user: str | None = AS_USER) -> None:
                 f"{s.created_at:%Y-%m-%d}",
             )
     console.print(table)
-    console.print(f"{total} survey(s)")
+    console.print(say("%(n)s survey(s)", n=total))
 
 
 def _segment_ids(text: str | None) -> list[int] | None:
@@ -163,22 +174,48 @@ def distribute_cmd(
             else None
         )
         dist_id, invited, status = dist.id, dist.invited, dist.status
+        left_out = distributions.skipped(session, dist.id)
     if not created:
         console.print(
-            f"Distribution {dist_id} was made before with the key {key!r}: nothing was sent again."
+            say(
+                "Distribution %(id)s was made before with the key %(key)s: nothing was sent again.",
+                id=dist_id,
+                key=escape(repr(key)),
+            )
         )
     console.print(
-        f"Distribution {dist_id} of survey {survey} ({status}): {invited} invited by "
-        f"{channel}; {emails.emailed} e-mailed, {emails.not_emailed} without an address or "
-        f"e-mail consent, {emails.unsent} not sent."
+        say(
+            "Distribution %(id)s of survey %(survey)s (%(status)s): %(invited)s invited by "
+            "%(channel)s; %(emailed)s e-mailed, %(not_emailed)s without an address or e-mail "
+            "consent, %(unsent)s not sent.",
+            id=dist_id,
+            survey=survey,
+            status=status,
+            invited=invited,
+            channel=channel,
+            emailed=emails.emailed,
+            not_emailed=emails.not_emailed,
+            unsent=emails.unsent,
+        )
     )
+    if left_out.total:
+        console.print(
+            say(
+                distributions.NOT_INVITED,
+                open=left_out.open_invitations,
+                archived=left_out.archived,
+                no_consent=left_out.no_consent,
+            )
+        )
     if links is not None:
         if rows is None:
-            console.print("No links written: the distribution is not done yet.")
+            console.print(say("No links written: the distribution is not done yet."))
         else:
             with output_file(links, "--links", encoding="utf-8") as fh:
                 fh.write(links_csv(rows))
-            console.print(f"Wrote {len(rows)} link(s) to {links}.")
+            console.print(
+                say("Wrote %(n)s link(s) to %(file)s.", n=len(rows), file=escape(str(links)))
+            )
 
 
 @app.command("import")
@@ -206,11 +243,22 @@ def import_cmd(
             channel=channel,
         )
     console.print(
-        f"Imported {file.name}: {report['created']} created, {report['updated']} updated, "
-        f"{report['skipped']} skipped."
+        say(
+            "Imported %(file)s: %(created)s created, %(updated)s updated, %(skipped)s skipped.",
+            file=escape(file.name),
+            created=report["created"],
+            updated=report["updated"],
+            skipped=report["skipped"],
+        )
     )
     for e in report["errors"][:50]:
-        console.print(f"  line {e.get('row')}, column {e.get('field')}: {e['message']}")
+        where = say(
+            AT_LINE_COLUMN,
+            line=e.get("row"),
+            column=e.get("field"),
+            message=say_message(e["message"]),
+        )
+        console.print("  " + escape(where))
 
 
 @app.command("export")
@@ -238,7 +286,20 @@ def export_cmd(
         )
     with output_file(output, "--output", "wb") as fh:
         fh.write(data)
-    console.print(f"Wrote {output} ({len(data):,} bytes).")
+    console.print(
+        say("Wrote %(file)s (%(n)s bytes).", file=escape(str(output)), n=f"{len(data):,}")
+    )
+
+
+# Whether the PLS estimation converged, as the CSI report says it.
+CONVERGED = {"True": N_("yes"), "False": N_("no")}
+# The module registering the survey pages' labels (CSI latents, quadrants), read in Chinese.
+PAGE_LABELS = "retento.surveys.pages.common"
+
+
+def _latent(name: str) -> str:
+    """A CSI latent variable: its name in English, the results page's label in Chinese."""
+    return say_label("csi_latent", name, PAGE_LABELS)
 
 
 def _fmt(value: float | None, digits: int) -> str:
@@ -268,31 +329,54 @@ def csi_cmd(
             bootstrap=bootstrap,
         )
     gof = res["gof"]
-    gof_text = "— (undefined: no CSI block has more than one item)" if gof is None else f"{gof:.3f}"
-    console.print(
-        f"{res['model']} on {res['n']} responses ({res['dropped_incomplete']} incomplete left "
-        f"out); GoF {gof_text}; converged: {res['converged']}"
+    gof_text = (
+        say("— (undefined: no CSI block has more than one item)") if gof is None else f"{gof:.3f}"
     )
-    paths = Table("path", "coefficient", title="Path coefficients")
+    console.print(
+        say(
+            "%(model)s on %(n)s responses (%(dropped)s incomplete left out); GoF %(gof)s; "
+            "converged: %(converged)s",
+            model=res["model"],
+            n=res["n"],
+            dropped=res["dropped_incomplete"],
+            gof=gof_text,
+            converged=in_words(str(res["converged"]), CONVERGED),
+        )
+    )
+    paths = Table(
+        say_in("column", "path"), say_in("column", "coefficient"), title=say("Path coefficients")
+    )
     if bootstrap:
-        paths.add_column("95% CI")
+        paths.add_column(say_in("column", "95% CI"))
     for p in res["paths"]:
-        cells = [f"{p['source']} → {p['target']}", _fmt(p["coefficient"], 3)]
+        cells = [f"{_latent(p['source'])} → {_latent(p['target'])}", _fmt(p["coefficient"], 3)]
         if bootstrap and "ci_lower" in p:
             cells.append(f"[{_fmt(p['ci_lower'], 3)}, {_fmt(p['ci_upper'], 3)}]")
         paths.add_row(*cells)
     console.print(paths)
-    lv = Table("latent", "index (0–100)", "R²", title="Latent variables")
+    lv = Table(
+        say_in("column", "latent"),
+        say_in("column", "index (0–100)"),
+        "R²",
+        title=say("Latent variables"),
+    )
     for name, index in res["indices"].items():
         r2 = _fmt(res["r2"][name], 3) if name in res["r2"] else ""  # exogenous: no R²
-        lv.add_row(name, _fmt(index, 1), r2)
+        lv.add_row(_latent(name), _fmt(index, 1), r2)
     console.print(lv)
     drivers = Table(
-        "driver", "importance", "performance", "quadrant", title="Drivers of Satisfaction"
+        say_in("column", "driver"),
+        say_in("column", "importance"),
+        say_in("column", "performance"),
+        say_in("column", "quadrant"),
+        title=say("Drivers of Satisfaction"),
     )
     for d in res["drivers"]["Satisfaction"]:
         drivers.add_row(
-            d["driver"], _fmt(d["importance"], 3), _fmt(d["performance"], 1), d["quadrant"]
+            _latent(d["driver"]),
+            _fmt(d["importance"], 3),
+            _fmt(d["performance"], 1),
+            say_label("quadrant", d["quadrant"], PAGE_LABELS),
         )
     console.print(drivers)
 
@@ -305,4 +389,4 @@ def remind_cmd() -> None:
 
     with cli_session() as session:
         n = send_reminders(session)
-    console.print(f"Reminded {n} invitation(s).")
+    console.print(say("Reminded %(n)s invitation(s).", n=n))
