@@ -49,12 +49,13 @@ from retento.loyalty.earning import (
     _uses,
     active_rules,
     multiplier,
+    open_order_earn,
     order_lines,
     points_of_order,
     reverse_order,
     uncapped_points,
 )
-from retento.loyalty.ledger import Replay, open_journal
+from retento.loyalty.ledger import Replay
 from retento.loyalty.models import (
     LoyaltyAccount,
     LoyaltyJournal,
@@ -142,17 +143,10 @@ def _top_up(
         session.flush()
         return None
     try:
-        p = open_journal(
-            session,
-            kind="earn",
-            customer_id=order.customer_id,
-            source_type="order",
-            source_id=order.id,
-            reason=_reason(order),
-            actor_id=actor_id,
+        p = open_order_earn(
+            session, order, w, reason=_reason(order), actor_id=actor_id,
             idem_key=TOP_UP_KEY.format(id=order.id) + str(state.points + total),
-            wallet_account=w,
-        )
+        )  # fmt: skip
     except Replay as r:
         return r.journal
     ledger.new_lot(p, total, basis=paid, **_dated_like_the_order(session, order))
@@ -170,17 +164,10 @@ def _give_back(
     actor_id: int | None,
 ) -> LoyaltyJournal:
     try:
-        p = open_journal(
-            session,
-            kind="earn",
-            customer_id=order.customer_id,
-            source_type="order",
-            source_id=order.id,
-            reason=_reason(order),
-            actor_id=actor_id,
+        p = open_order_earn(
+            session, order, w, reason=_reason(order), actor_id=actor_id,
             idem_key=RESTORE_KEY.format(id=order.id) + str(state.restored_points + points),
-            wallet_account=w,
-        )
+        )  # fmt: skip
     except Replay as r:
         return r.journal
     # Counted for tiers (the lots it was taken from keep their clawed points).

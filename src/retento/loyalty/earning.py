@@ -148,6 +148,30 @@ def _uses(session: Session, p, parts: list[tuple[LoyaltyRule, int]], at: datetim
     )
 
 
+def open_order_earn(
+    session: Session,
+    order,
+    wallet: LoyaltyAccount,
+    *,
+    idem_key: str,
+    reason: str,
+    actor_id: int | None,
+) -> ledger.Posting:
+    """An ``earn`` journal of ``order`` into ``wallet`` (``ledger.Replay`` when ``idem_key``
+    was posted before): its first earning and the corrections that add to it."""
+    return open_journal(
+        session,
+        kind="earn",
+        customer_id=order.customer_id,
+        source_type="order",
+        source_id=order.id,
+        reason=reason,
+        actor_id=actor_id,
+        idem_key=idem_key,
+        wallet_account=wallet,
+    )
+
+
 def earn_for_order(session: Session, order, *, actor_id: int | None) -> LoyaltyJournal | None:
     """Earn for a new order by the active rules; cancelled orders never earn."""
     prog = ledger.programme(session)
@@ -167,17 +191,10 @@ def earn_for_order(session: Session, order, *, actor_id: int | None) -> LoyaltyJ
     if total <= 0:
         return None
     try:
-        p = open_journal(
-            session,
-            kind="earn",
-            customer_id=order.customer_id,
-            source_type="order",
-            source_id=order.id,
-            reason=f"Order {order.external_id or order.id}",
+        p = open_order_earn(
+            session, order, w, idem_key=key, reason=f"Order {order.external_id or order.id}",
             actor_id=actor_id,
-            idem_key=key,
-            wallet_account=w,
-        )
+        )  # fmt: skip
     except Replay as r:
         return r.journal
     ledger.new_lot(
