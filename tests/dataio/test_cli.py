@@ -18,6 +18,7 @@ def cli_db(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     upgrade(url)
     monkeypatch.setenv("RETENTO_DATABASE_URL", url)
+    monkeypatch.delenv("RETENTO_LANG", raising=False)  # the language each test asks for
     get_settings.cache_clear()
     eng = create_engine(url)
     with eng.begin() as conn:

@@ -16,14 +16,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from retento.cli import app
-from retento.core.config import get_settings
 from retento.core.errors import InvalidInput, Msg
 from retento.core.limits import check_custom_fields, check_json_depth, current_limits
-from retento.core.migrate import upgrade
 from retento.core.validation import check_day, check_phone, not_after_tomorrow
 from retento.customers.field_values import key_problem
 from retento.customers.models import Customer
@@ -32,6 +30,7 @@ from retento.dataio.mapping import Converter, Mapping
 from retento.dataio.messages import FORMULA_PROBLEM, as_msg
 from retento.dataio.readers import open_table
 from retento.web.i18n import gettext, message_text
+from tests.dataio.test_cli import cli_db  # noqa: F401 - the CLI's own database
 from tests.dataio.wizard_support import run, walk_to_check
 from tests.web.conftest import Browser
 
@@ -216,27 +215,6 @@ def test_reasons_passed_on_from_converters_and_validators_have_chinese(reason):
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli_db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    upgrade(url)
-    monkeypatch.setenv("RETENTO_DATABASE_URL", url)
-    monkeypatch.delenv("RETENTO_LANG", raising=False)
-    get_settings.cache_clear()
-    eng = create_engine(url)
-    with eng.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO users (username, display_name, role, password_hash, is_active, locale,"
-                " created_at, updated_at) VALUES ('admin', 'Admin', 'admin', 'x', 1, 'en',"
-                " '2025-01-01 00:00:00', '2025-01-01 00:00:00')"
-            )
-        )
-    yield eng
-    eng.dispose()
-    get_settings.cache_clear()
-
-
 def _cli(lang: str, *args: str) -> str:
     r = runner.invoke(app, ["--lang", lang, "import", *args])
     assert r.exit_code == 1, r.output
@@ -244,7 +222,7 @@ def _cli(lang: str, *args: str) -> str:
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
-def test_the_cli_says_the_first_bad_row_in_its_language(cli_db, tmp_path, lang):
+def test_the_cli_says_the_first_bad_row_in_its_language(cli_db, tmp_path, lang):  # noqa: F811
     path = tmp_path / "dup.csv"
     path.write_text(
         "external_id,name,birth_date\nQA020,A,2000-01-01\nQA020,B,2000-01-01\n", encoding="utf-8"
@@ -266,7 +244,9 @@ def test_the_cli_says_the_first_bad_row_in_its_language(cli_db, tmp_path, lang):
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
 def test_a_header_without_the_required_columns_names_the_entity_by_its_label(
-    cli_db, tmp_path, lang
+    cli_db,  # noqa: F811
+    tmp_path,
+    lang,
 ):
     path = tmp_path / "missing_cols.csv"
     path.write_text("nm,x\na,b\n", encoding="utf-8")
@@ -278,7 +258,7 @@ def test_a_header_without_the_required_columns_names_the_entity_by_its_label(
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
-def test_an_xlsx_that_is_not_a_zip_is_refused_in_words_not_the_library_s(cli_db, tmp_path, lang):
+def test_an_xlsx_that_is_not_a_zip_is_refused_in_words_not_the_library_s(cli_db, tmp_path, lang):  # noqa: F811
     path = tmp_path / "fake.xlsx"
     path.write_text("external_id,name\nA,B\n", encoding="utf-8")
     out = _cli(lang, "customers", str(path))

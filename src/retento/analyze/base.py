@@ -134,3 +134,35 @@ def language(value: str | None) -> str:
 @app.callback()
 def _main() -> None:
     """Analyse transaction files without a database."""
+
+
+def echo_clv_tail(
+    *, left_out: int, mean_spend: float, holdout: dict | None, total: float, output: Any
+) -> None:
+    """The lines ``analyze clv`` prints after its fit, for DuckDB and Spark alike: customers the
+    spend model left out, the holdout's error, the total CLV and where the scores went."""
+    from retento.core.cli_say import say
+
+    if left_out:
+        typer.echo(
+            say(
+                "Spend model left out %(n)s repeat customer(s) whose mean repeat spend is "
+                "zero or negative ($0 or refunded repeat purchases); they are scored with "
+                "the population mean spend %(mean)s",
+                n=f"{left_out:,}",
+                mean=f"{mean_spend:,.2f}",
+            )
+        )
+    if holdout is not None:
+        typer.echo(
+            say(
+                "Holdout: MAE %(mae)s per customer; predicted %(predicted)s vs actual "
+                "%(actual)s purchases",
+                mae=f"{holdout['mae']:.3f}",
+                predicted=f"{holdout['total_predicted']:.0f}",
+                actual=f"{holdout['total_actual']:.0f}",
+            )
+        )
+    typer.echo(
+        say("Total CLV %(total)s; scores written to %(file)s", total=f"{total:,.2f}", file=output)
+    )

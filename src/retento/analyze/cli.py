@@ -20,7 +20,15 @@ from typing import Any
 
 import typer
 
-from retento.analyze.base import LANGUAGE_OPTION_NAMES, N_, app, check_output, language, written
+from retento.analyze.base import (
+    LANGUAGE_OPTION_NAMES,
+    N_,
+    app,
+    check_output,
+    echo_clv_tail,
+    language,
+    written,
+)
 from retento.analyze.base import fail as _fail
 from retento.analyze.churn_common import SCORE_COLUMNS, holdout_line, holdout_metrics
 
@@ -310,33 +318,14 @@ def _clv_duckdb(
                 ll=f"{fitter.log_likelihood_:.2f}",
             )
         )
-        if left_out:
-            typer.echo(
-                say(
-                    "Spend model left out %(n)s repeat customer(s) whose mean repeat spend is "
-                    "zero or negative ($0 or refunded repeat purchases); they are scored with "
-                    "the population mean spend %(mean)s",
-                    n=f"{left_out:,}",
-                    mean=f"{float(gg.conditional_expected_average_value(0.0, 0.0)[0]):,.2f}",
-                )
-            )
-        if holdout is not None:
-            mt = holdout["metrics"]
-            typer.echo(
-                say(
-                    "Holdout: MAE %(mae)s per customer; predicted %(predicted)s vs actual "
-                    "%(actual)s purchases",
-                    mae=f"{mt['mae']:.3f}",
-                    predicted=f"{mt['total_predicted']:.0f}",
-                    actual=f"{mt['total_actual']:.0f}",
-                )
-            )
-        typer.echo(
-            say(
-                "Total CLV %(total)s; scores written to %(file)s",
-                total=f"{value.sum():,.2f}",
-                file=output,
-            )
+        echo_clv_tail(
+            left_out=left_out,
+            mean_spend=float(gg.conditional_expected_average_value(0.0, 0.0)[0])
+            if left_out
+            else 0.0,
+            holdout=holdout["metrics"] if holdout is not None else None,
+            total=float(value.sum()),
+            output=output,
         )
 
 

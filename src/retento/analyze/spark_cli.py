@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from retento.analyze.base import N_, written
+from retento.analyze.base import N_, echo_clv_tail, written
 from retento.analyze.base import fail as _fail
 
 
@@ -90,33 +90,12 @@ def clv_on_spark(
         )
     )
     gg = result["gamma_gamma"]
-    if gg["left_out"]:
-        typer.echo(
-            say(
-                "Spend model left out %(n)s repeat customer(s) whose mean repeat spend is zero "
-                "or negative ($0 or refunded repeat purchases); they are scored with the "
-                "population mean spend %(mean)s",
-                n=f"{gg['left_out']:,}",
-                mean=f"{gg['population_mean_spend']:,.2f}",
-            )
-        )
-    if result["holdout"] is not None:
-        mt = result["holdout"]["metrics"]
-        typer.echo(
-            say(
-                "Holdout: MAE %(mae)s per customer; predicted %(predicted)s vs actual "
-                "%(actual)s purchases",
-                mae=f"{mt['mae']:.3f}",
-                predicted=f"{mt['total_predicted']:.0f}",
-                actual=f"{mt['total_actual']:.0f}",
-            )
-        )
-    typer.echo(
-        say(
-            "Total CLV %(total)s; scores written to %(file)s",
-            total=f"{result['total_clv']:,.2f}",
-            file=output,
-        )
+    echo_clv_tail(
+        left_out=gg["left_out"],
+        mean_spend=gg["population_mean_spend"],
+        holdout=result["holdout"]["metrics"] if result["holdout"] is not None else None,
+        total=result["total_clv"],
+        output=output,
     )
 
 
