@@ -14,6 +14,7 @@ from retento.auth.models import User
 from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, NotFound, RetentoError
+from retento.core.locking import lock_row
 from retento.core.validation import DbId
 from retento.surveys import service
 from retento.surveys.languages import missing_texts, other_languages
@@ -78,6 +79,69 @@ def _sections_data(survey: Survey) -> list[dict[str, Any]]:
     ]
 
 
+def _locked_survey(session: Session, survey_id: DbId, user: User) -> Survey:
+    """The survey, its row locked until the save commits, read fresh under the lock.
+
+    Every save of the questionnaire rewrites the whole list from what it read, so the read must
+    come after the lock: two editors saving at once then run one after the other, the second on
+    what the first committed, and neither loses the other's question."""
+    service.get_survey(session, survey_id, actor=user)  # 404 / access, before taking the lock
+    require(user, "survey:manage")
+    survey = lock_row(session, Survey, survey_id)
+    if survey is None:
+        raise NotFound("Survey", survey_id)
+    return survey
+
+
+def _stale_part(
+    request: Request,
+    session: Session,
+    survey: Survey,
+    form: FormData,
+    *,
+    submitted: dict[str, Any],
+    current: dict[str, Any],
+    read: Any,
+    labels: dict[str, str],
+    action: str,
+) -> Response | None:
+    """The stale-edit page (409) when the question or section this form edits was changed by
+    someone else since the form was loaded, else ``None``.
+
+    Only that part is compared (its values now against the form's ``base.*`` inputs): a change
+    elsewhere in the survey is no conflict, since the save rewrites this part alone. A form
+    without base values (loaded before forms carried them) is saved as it is."""
+    base = read_base(form, read)
+    if base is None or all(_same(current.get(k), base.get(k)) for k in set(current) | set(base)):
+        return None
+    return conflict_page(
+        request,
+        session,
+        entity="survey",
+        record=survey,
+        title=survey.name,
+        submitted=submitted,
+        current=current,
+        labels=labels,
+        form=form,
+        action=action,
+        reload_url=survey_url(survey.id),
+        cancel_url=survey_url(survey.id),
+        expected=form_version(form),
+        base=base,
+        current_form=as_posted(current),
+    )
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Two form values equal for a person (a blank field is no value; line ends as typed)."""
+
+    def norm(v: Any) -> Any:
+        return str(v).replace("\r\n", "\n").strip() if v not in (None, False) else ""
+
+    return norm(a) == norm(b)
+
+
 def _save_sections(
     session: Session, survey_id: DbId, sections: list[dict[str, Any]], user: User
 ) -> None:
@@ -99,6 +163,7 @@ def _builder(
     section_errors: dict[str, str] | None = None,
     status_code: int = 200,
     base: dict[str, Any] | None = None,
+    section_base: dict[str, Any] | None = None,
 ) -> Response:
     """The builder page: settings, sections and questions. The settings form carries the
     values it was loaded with (``base``, for the stale-edit page), kept when it comes back
@@ -118,6 +183,7 @@ def _builder(
         errors=errors or {},
         section_form=section_form or {},
         section_errors=section_errors or {},
+        section_base=section_base,
         statuses=opts(request, "survey_status", SURVEY_STATUSES),
         languages_opts=language_opts(request),
         second_languages=[
@@ -247,8 +313,26 @@ def section_add(
     request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
     """Add a section at the end (or change one, when ``original`` names it)."""
-    survey = service.get_survey(session, survey_id, actor=user)
+    survey = _locked_survey(session, survey_id, user)
     shown = {k: form_text(form, k) for k in ("code", "title", "description", "original")}
+    if shown["original"]:
+        own = next((sec for sec in survey.sections if sec.code == shown["original"]), None)
+        if own is None:
+            raise NotFound("Section", shown["original"], field="code")
+        stale = _stale_part(
+            request,
+            session,
+            survey,
+            form,
+            submitted={k: shown[k] for k in SECTION_LABELS},
+            current=_section_values(own),
+            read=lambda v: {k: form_text(v, k) for k in SECTION_LABELS},
+            labels=SECTION_LABELS,
+            action=survey_url(survey_id, "/sections"),
+        )
+        if stale is not None:
+            session.rollback()
+            return stale
     sections = _sections_data(survey)
     try:
         data = SectionIn(
@@ -273,9 +357,10 @@ def section_add(
             session,
             user,
             survey,
-            section_form=shown,
+            section_form={**shown, "version": str(form_version(form) or "")},
             section_errors=errors,
             status_code=422,
+            section_base=form_base(form),
         )
     flash(request, tr(request, "The changes were saved."))
     return redirect(request, survey_url(survey_id))
@@ -286,7 +371,7 @@ def section_delete(
     request: Request, session: DbSession, user: PageUser, survey_id: DbId, code: str
 ) -> Response:
     """Remove a section with its questions (a survey keeps at least one section)."""
-    survey = service.get_survey(session, survey_id, actor=user)
+    survey = _locked_survey(session, survey_id, user)
     sections = [s for s in _sections_data(survey) if s["code"] != code]
     if not sections:
         raise InvalidInput(tr(request, "A survey needs at least one section."), field="code")
@@ -336,7 +421,10 @@ def _question_values(q: SurveyQuestion | None, section: str) -> dict[str, Any]:
         "text": q.text,
         "help_text": q.help_text or "",
         "qtype": q.qtype,
-        "scale": f"{q.scale_min}-{q.scale_max}" if q.scale_min is not None else "",
+        # A type without a choice of scale (NPS: 0-10) posts none: the form has no such option.
+        "scale": f"{q.scale_min}-{q.scale_max}"
+        if q.scale_min is not None and q.qtype in SCALES
+        else "",
         "options": "\n".join(f"{o['value']}: {o['label']}" for o in q.options or []),
         "required": q.required,
         "satisfaction_dimension": q.satisfaction_dimension or "",
@@ -347,6 +435,36 @@ def _question_values(q: SurveyQuestion | None, section: str) -> dict[str, Any]:
     }
 
 
+# Question form fields → labels, for the stale-edit page (web.conflict).
+QUESTION_LABELS = {
+    "section": N_("Section"),
+    "code": N_("Code"),
+    "text": N_("Question"),
+    "help_text": N_("Help text"),
+    "qtype": N_("Type"),
+    "scale": N_("Scale"),
+    "options": N_("Options"),
+    "required": N_("An answer is required"),
+    "satisfaction_dimension": N_("Satisfaction dimension"),
+    "value_dimension": N_("Delivered-value dimension"),
+    "csi_latent": N_("CSI latent variable"),
+    "csi_item": N_("CSI item"),
+    "experience_mode": N_("Experience mode"),
+}
+
+# Section form fields → labels.
+SECTION_LABELS = {"code": N_("Code"), "title": N_("Title"), "description": N_("Description")}
+
+
+def _section_values(section: Any) -> dict[str, str]:
+    """A section's edit form values (its stored texts, not a translation)."""
+    return {
+        "code": section.code,
+        "title": section.title or "",
+        "description": section.description or "",
+    }
+
+
 def _parse_question(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(QuestionIn payload, values to re-show)`` from the question form."""
     keys = (
@@ -354,6 +472,7 @@ def _parse_question(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         "satisfaction_dimension", "value_dimension", "csi_latent", "csi_item", "experience_mode",
     )  # fmt: skip
     shown: dict[str, Any] = {k: form_text(form, k) for k in keys}
+    shown["options"] = shown["options"].replace("\r\n", "\n")  # as a browser posts a textarea
     shown["required"] = form.get("required") == "1"
     qtype = shown["qtype"] or "rating"
     data: dict[str, Any] = {
@@ -389,9 +508,19 @@ def _question_page(
     values: dict[str, Any],
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    *,
+    base: dict[str, Any] | None = None,
+    version: int | None = None,
 ) -> Response:
-    """The form that adds or changes one question (its fields hold the stored texts)."""
+    """The form that adds or changes one question (its fields hold the stored texts).
+
+    A form for an existing question carries the values it was loaded with (``base``, hidden
+    ``base.*`` inputs) and the survey's version then, for the stale-edit page (web.conflict);
+    by default those of the question as stored now."""
     seen = in_reader_language(request, survey)
+    if question is not None and base is None:
+        base = as_posted(_question_values(question, question.section.code))
+        version = survey.version
     return render(
         request,
         "surveys/question.html",
@@ -399,6 +528,8 @@ def _question_page(
         survey=seen,
         question=question,
         form=values,
+        base=base if question is not None else None,
+        version=version,
         errors=errors or {},
         sections=[(s.code, s.title) for s in seen.sections],
         qtypes=opts(request, "qtype", QUESTION_TYPES),
@@ -448,10 +579,27 @@ def _save_question(
     survey_id: DbId,
     original: str | None,
 ) -> Response:
-    """Add (``original`` None) or replace a question; errors come back next to the fields."""
-    survey = service.get_survey(session, survey_id, actor=user)
+    """Add (``original`` None) or replace a question; errors come back next to the fields.
+
+    A question changed by someone else since its form was loaded gets the stale-edit page."""
+    survey = _locked_survey(session, survey_id, user)
     question = _find_question(survey, original) if original else None
     data, shown = _parse_question(form)
+    if question is not None and original:
+        stale = _stale_part(
+            request,
+            session,
+            survey,
+            form,
+            submitted=shown,
+            current=_question_values(question, question.section.code),
+            read=lambda v: _parse_question(v)[1],
+            labels=QUESTION_LABELS,
+            action=survey_url(survey_id, f"/questions/{original}/edit"),
+        )
+        if stale is not None:
+            session.rollback()
+            return stale
     if question is not None and question.translations:
         # The form holds the survey's own language: the other language's texts stay, minus
         # the labels of options that were removed.
@@ -489,7 +637,10 @@ def _save_question(
         survey = service.get_survey(session, survey_id, actor=user)
         question = _find_question(survey, original) if original else None
         errors = _model_errors(request, exc)
-        return _question_page(request, survey, question, shown, errors, 422)
+        return _question_page(
+            request, survey, question, shown, errors, 422, base=form_base(form),
+            version=form_version(form),
+        )  # fmt: skip
     flash(request, tr(request, "The question was saved."))
     return redirect(request, survey_url(survey_id) + f"#section-{shown['section']}")
 
@@ -515,7 +666,7 @@ def question_delete(
     request: Request, session: DbSession, user: PageUser, survey_id: DbId, code: str
 ) -> Response:
     """Remove a question."""
-    survey = service.get_survey(session, survey_id, actor=user)
+    survey = _locked_survey(session, survey_id, user)
     _find_question(survey, code)
     sections = _sections_data(survey)
     for s in sections:
