@@ -141,6 +141,12 @@ def test_back_and_changed_rows_is_refused_with_a_new_key(
     assert web.post(f"/surveys/{sid}/entry", {**changed, "form_key": new_key}).status_code == 303
     assert _figures(client, tokens["manager"], sid) == (6, 6, 4, 2)
 
+    # The same customers with a corrected score: not "already saved" (the correction would be
+    # lost unsaid), refused like other rows.
+    corrected = web.post(f"/surveys/{sid}/entry", _grid(key, people[:3], (10, 9, 3)))
+    assert corrected.status_code == 409 and message in corrected.text
+    assert _figures(client, tokens["manager"], sid) == (6, 6, 4, 2)
+
     # Fewer rows than the first send (a row cleared after Back): refused too.
     fewer = web.post(f"/surveys/{sid}/entry", _grid(key, people[:2], SCORES[:2]))
     assert fewer.status_code == 409 and message in fewer.text
@@ -183,6 +189,16 @@ def test_api_retry_with_one_key_answers_the_first_report(client, db, users, toke
         (url, _body([people[0], people[1], people[3]])),
         (url, _body(people[:2], SCORES[:2])),
         (url, _body(people, (*SCORES, 7))),
+        (url, _body(people[:3], (10, 9, 3))),
+        (
+            url,
+            {
+                **_body(people[:3]),
+                "responses": [
+                    {**r, "answers": r["answers"][1:]} for r in _body(people[:3])["responses"]
+                ],
+            },
+        ),
         (f"/api/v1/surveys/{other.id}/responses/bulk", _body(people[:3])),
     ):
         r = client.post(target, json=body, headers=h)

@@ -4,8 +4,9 @@ or a retried ``POST /api/v1/surveys/{id}/responses/bulk`` does.
 The entry grid sends a key drawn with the page, the API the ``Idempotency-Key`` header. Each
 row's new response is recorded with ``"<key>:<row>"`` (:func:`row_key`; a unique index,
 migration 0056). A request whose key finds responses recorded (:func:`recorded_report`) records
-nothing and answers with the first request's report, when they are the same survey and the same
-customers row by row; the same key with other details is a 409 naming ``Idempotency-Key``
+nothing and answers with the first request's report, when they are the same survey, the same
+customers and the same answers row by row; the same key with other details (a corrected score
+too: applying it silently as "already saved" would lose it) is a 409 naming ``Idempotency-Key``
 (core.idempotency's ``KEY_REUSED``). Two requests at once meet at the unique index: the later
 one rolls back its savepoint (every row it wrote: all or nothing) and answers as a resend
 (:func:`bulk_responses_once`).
@@ -33,7 +34,7 @@ from retento.core.idempotency import KEY_REUSED
 from retento.core.validation import clean_idempotency_key
 from retento.customers.models import Customer
 from retento.surveys.models import Survey, SurveyResponse
-from retento.surveys.responses import EXPORT_ID_PREFIX, IngestRow, ingest
+from retento.surveys.responses import EXPORT_ID_PREFIX, IngestRow, ingest, validate_answers
 from retento.surveys.schemas import BulkResponses
 from retento.surveys.service import _survey
 
@@ -59,6 +60,18 @@ def _same_customer(session: Session, response: SurveyResponse, row: IngestRow) -
             and row.customer_id in (None, c.id)
         )
     return response.customer_id == row.customer_id
+
+
+def _same_answers(survey: Survey, response: SurveyResponse, row: IngestRow) -> bool:
+    """Whether ``row`` sends the answers ``response`` holds (a resend, not a correction)."""
+    checked, errors = validate_answers(survey, row.answers, row=row.row)
+    if errors:
+        return False
+    sent = {qid: value for qid, value in checked.items() if value is not None}
+    held = {a.question_id: a for a in response.answers}
+    return sent.keys() == held.keys() and all(
+        all(getattr(held[qid], k) == v for k, v in value.items()) for qid, value in sent.items()
+    )
 
 
 def _updated_rows(session: Session, survey: Survey, rows: Sequence[IngestRow]) -> set[int]:
@@ -100,7 +113,7 @@ def recorded_report(
     """The report of the request that recorded rows with ``key`` (None if there was none).
 
     409 (``Idempotency-Key``) when the recorded responses are not these rows: another survey,
-    another customer in a row, a row the first request had and this one has not, or a row of
+    another customer or other answers in a row, a row the first request had and this one has not, or a row of
     this one the first would have created but did not. Rows the first request left out with
     ``skip_invalid`` are counted skipped and explained again (``explain(rows)``, its errors)."""
     wanted: dict[str, IngestRow | None] = {row_key(key, r.row): r for r in rows}
@@ -125,6 +138,7 @@ def recorded_report(
             row is None
             or response.survey_id != survey.id
             or not _same_customer(session, response, row)
+            or not _same_answers(survey, response, row)
         ):
             raise Conflict(KEY_REUSED, field="Idempotency-Key")
         done.add(row.row)
