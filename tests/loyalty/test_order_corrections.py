@@ -106,6 +106,8 @@ def test_up_then_down_then_refund(db, users):
     # Down to 10 units: half of the order is no longer paid for.
     _quantity(db, admin, o, 10)
     assert _balance(db, c) == 850
+    down = _order_journals(db, o)[-1]
+    assert down.kind != "earn" and down.reason == f"Order {o.id} corrected"  # not "Lines cancelled"
     # A refund of half of what is left (340.00 of 680.00) takes half of the 850 left.
     orders.add_refund(db, o.id, RefundCreate(amount=Decimal("340.00")), actor=admin)
     assert _balance(db, c) == 425

@@ -250,10 +250,12 @@ def reverse_for_change(session: Session, order, *, actor_id: int | None) -> list
         key=f"order:{order.id}:reverse:{{target}}",
         source_type="order",
         source_id=order.id,
+        # Fewer units, a larger discount or a cancelled line read "corrected", as the points an
+        # increase earns do ("Lines cancelled on order …" is still labelled for old journals).
         reason=(
             f"Order {order.external_id or order.id} cancelled"
             if order.status == "cancelled"
-            else f"Lines cancelled on order {order.external_id or order.id}"
+            else _reason(order)
         ),
         actor_id=actor_id,
     )
