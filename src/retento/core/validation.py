@@ -31,21 +31,29 @@ Offset = Annotated[int, Ge(0), Le(INT32_MAX)]
 """A list offset: 0 … 2³¹−1."""
 
 Limit = Annotated[int, Ge(1), Le(500)]
-
-
-def no_bool_number(value: object) -> object:
-    """``true``/``false`` are not a score or an amount (pydantic reads ``true`` as 1.0)."""
-    if isinstance(value, bool):
-        from pydantic_core import PydanticCustomError
-
-        raise PydanticCustomError("float_type", "Input should be a valid number")
-    return value
-
-
-# A number a client sends as JSON (a survey score): never a boolean; text such as "4" still
-# reads, as the web forms send their numbers as text.
-Number = Annotated[float, BeforeValidator(no_bool_number)]
 """A page size: 1 … 500 (``core.pagination.MAX_LIMIT``)."""
+
+
+def _refuse_bool(error_type: str, message: str) -> BeforeValidator:
+    """A validator refusing JSON ``true``/``false`` where a number is meant (pydantic would read
+    ``true`` as 1), with pydantic's own error for the type."""
+
+    def check(value: object) -> object:
+        if isinstance(value, bool):
+            from pydantic_core import PydanticCustomError
+
+            raise PydanticCustomError(error_type, message)
+        return value
+
+    return BeforeValidator(check)
+
+
+# Numbers a client sends as JSON: never a boolean; text such as "4" still reads, as the web
+# forms send their numbers as text (so not ``StrictFloat``/``StrictInt``).
+Number = Annotated[float, _refuse_bool("float_type", "Input should be a valid number")]
+"""A number such as a survey score."""
+WholeNumber = Annotated[int, _refuse_bool("int_type", "Input should be a valid integer")]
+"""A whole number such as a number of loyalty points."""
 
 MIN_DAY = date(1900, 1, 1)
 MAX_DAY = date(2200, 12, 31)

@@ -4,35 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
 from retento.core.types import ID_MAX
-from retento.core.validation import DbId, Name, OptionalName
+from retento.core.validation import DbId, Name, OptionalName, WholeNumber
 from retento.core.versioning import ExpectedVersion
 
-
-def _no_bool(value: object) -> object:
-    """``true``/``false`` are not a number of points (pydantic reads ``true`` as 1)."""
-    if isinstance(value, bool):
-        raise PydanticCustomError("int_type", "Input should be a valid integer")
-    return value
-
-
-# Every points field of the loyalty API: a whole number, never a boolean. (Not ``StrictInt``:
-# the web forms send their numbers as text, "500", and share these models.)
-Points = Annotated[int, BeforeValidator(_no_bool)]
+# Every points field of the loyalty API: a whole number, never a boolean.
+Points = WholeNumber
 PositivePoints = Field(..., ge=1, le=1_000_000_000)
 
 
