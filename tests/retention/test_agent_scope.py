@@ -62,3 +62,31 @@ def test_the_new_user_form_is_403_for_one_who_may_not_manage_users(client, db, u
     r = web.post("/admin/users/new", {"username": "probeuser"})
     assert r.status_code == 403
     assert "manager_id" not in r.text and users["manager"].username not in r.text
+
+
+def test_an_agent_cannot_record_the_outcome_of_another_agent_s_case(client, db, users, tokens):
+    """QA: agent2 marked agent's case "lost" (200), which also cancelled agent's open task and
+    counted against the playbook in the uplift report. The case's alert owner is checked."""
+    other = make_user(db, username="agent_d", role="agent")
+    theirs = make_alert(db, make_customer(db, owner_id=other.id).id, owner_id=other.id)
+    own = make_alert(
+        db, make_customer(db, owner_id=users["agent"].id).id, owner_id=users["agent"].id
+    )
+    service.get_config(db)
+    db.commit()
+    for alert in (theirs, own):
+        r = client.post(
+            f"/api/v1/retention/alerts/{alert.id}/apply", json={}, headers=tokens["manager"]
+        )
+        assert r.status_code == 202, r.text
+    db.expire_all()
+    case_of = {c.alert_id: c.id for c in db.scalars(select(RetentionCase))}
+    url = "/api/v1/retention/cases/{}/outcome"
+    r = client.post(url.format(case_of[theirs.id]), json={"lost": True}, headers=tokens["agent"])
+    assert r.status_code == 403, r.text
+    db.expire_all()
+    assert db.get(RetentionCase, case_of[theirs.id]).outcome == "pending"
+    r = client.post(url.format(case_of[own.id]), json={"reached": True}, headers=tokens["agent"])
+    assert r.status_code == 200 and r.json()["reached"] is True
+    r = client.post(url.format(case_of[theirs.id]), json={"lost": True}, headers=tokens["manager"])
+    assert r.status_code == 200 and r.json()["outcome"] == "lost"

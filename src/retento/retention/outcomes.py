@@ -24,6 +24,7 @@ from retento.core.locking import lock_each
 from retento.core.money import ZERO
 from retento.orders.models import Order
 from retento.retention.models import RetentionAlert, RetentionCase
+from retento.retention.ownership import check_agent_owns
 from retento.retention.playbooks import release_open_cases
 from retento.retention.reasons import CAME_BACK_NOTE
 from retento.retention.tasks import close_settled_tasks, lock_open_tasks
@@ -161,6 +162,10 @@ def record_outcome(
     case = session.get(RetentionCase, case_id)
     if case is None:
         raise NotFound("Case", case_id)
+    # An agent records outcomes only on the cases of their own alerts (as they work only their
+    # own alerts and tasks): "lost" would also cancel the owner's open task.
+    alert = session.get(RetentionAlert, case.alert_id)
+    check_agent_owns(actor, alert.owner_id if alert is not None else None)
     text = clean_note(note, NOTE_MAX) if note is not None else None
     # The case's open task first (task, then case), in case it is marked lost now.
     tasks = lock_open_tasks(session, [case.id]) if lost else {}
