@@ -179,6 +179,8 @@ _UNSAFE = re.compile("[\x00\ud800-\udfff]")
 # what it is (e.g. "‮gpj.exe" shows as "exe.jpg").
 BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _BIDI = re.compile(f"[{BIDI_CONTROLS}]")
+# C0 controls and DEL: line breaks and tabs among them (a name is one line).
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def unsafe_text_reason(text: str) -> str | None:
@@ -281,7 +283,8 @@ async def reject_unsafe_text(request: Request) -> None:
 
 
 def check_name(value: str) -> str:
-    """A display name: not blank, no bidirectional control characters; surrounding space trimmed."""
+    """A display name: not blank, one line, no bidirectional or other control characters;
+    surrounding space trimmed."""
     value = value.strip()
     if not value:
         raise ValueError("must not be blank")
@@ -289,6 +292,9 @@ def check_name(value: str) -> str:
         raise ValueError(
             "must not contain bidirectional control characters (U+202A–U+202E, U+2066–U+2069)"
         )
+    if _CONTROL.search(value):
+        # A name goes into one-line places: an e-mail subject, a CSV cell, a task title.
+        raise ValueError("must be one line, without line breaks, tabs or other control characters")
     return value
 
 

@@ -88,6 +88,23 @@ class Email:
     customer_id: int | None = None
 
 
+SUBJECT_MAX = 300  # characters, as outbound_emails.subject holds
+
+
+def one_line_subject(text: str) -> str:
+    """A subject as one header line: every run of white space (line breaks and tabs too) one
+    space, and at most ``SUBJECT_MAX`` characters (cut with "…").
+
+    Subjects are written by the app around names and texts people typed ("Retention warning:
+    <customer>", a survey's name). A line break there can never become a header of its own,
+    and one record's odd name must not refuse its e-mail, nor fail the batch it is sent in
+    (a retention evaluation, a survey distribution)."""
+    subject = " ".join(text.split())
+    if len(subject) > SUBJECT_MAX:
+        subject = subject[: SUBJECT_MAX - 1].rstrip() + "…"
+    return subject
+
+
 def _check(email: Email) -> dict[str, Any]:
     recipient = (email.recipient or "").strip()
     if not valid_address(recipient):
@@ -95,8 +112,8 @@ def _check(email: Email) -> dict[str, Any]:
             Msg("'%(address)s' is not an e-mail address.", address=email.recipient),
             field="recipient",
         )
-    subject = (email.subject or "").strip()
-    if not subject or "\n" in subject or "\r" in subject or len(subject) > 300:
+    subject = one_line_subject(email.subject or "")
+    if not subject:
         raise InvalidInput("The subject must be one line of 1 to 300 characters.", field="subject")
     if not (email.body_text or "").strip():
         raise InvalidInput("The message body is empty.", field="body_text")
