@@ -426,3 +426,28 @@ def test_overlapping_imports_put_the_switch_interval_back_when_the_last_ends(pg,
     assert seen and set(seen) == {order_stream.SWITCH_INTERVAL}
     assert sys.getswitchinterval() == before
     assert _pg_counts(pg) == (400, 800)
+
+
+def test_a_value_past_the_csv_limit_says_so_not_closing_quote(db, base, chunks):
+    """QA: a 40 MB unquoted value was "text follows a closing quote (field larger than field
+    limit (1000000)); quote the whole value" — there was no quote, and the reason was Python's."""
+    import csv as csvmod
+
+    lines = rows(10)
+    lines[3] = lines[3].replace("S00001", "S" + "9" * (csvmod.field_size_limit() + 10), 1)
+    with pytest.raises(InvalidInput) as exc:
+        service.import_file(db, "orders", csv(lines), name="o.csv", actor=base)
+    message = str(exc.value.message)
+    limit = f"{csvmod.field_size_limit():,}"
+    assert f"a value is longer than {limit} characters; shorten it or split it" in message
+    assert "quote" not in message and "field limit" not in message
+    assert counts(db) == (0, 0)
+
+
+def test_the_too_long_reason_reads_in_chinese():
+    from retento.dataio.messages import translate
+    from retento.dataio.readers import too_long_reason
+    from retento.web.i18n import gettext
+
+    text = str(too_long_reason())  # as a row error is stored
+    assert translate(text, lambda m: gettext("zh_CN", m)).startswith("有一个值超过 ")

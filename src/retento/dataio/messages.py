@@ -86,6 +86,10 @@ PATTERNS: Shapes = message_shapes(
             N_("unknown customer '%(v)s' (import customers first)"),
         ),
         (
+            r"^customer '(?P<v>.*)' was merged into customer (?P<n>\d+)$",
+            N_("customer '%(v)s' was merged into customer %(n)s"),
+        ),
+        (
             r"^unknown product '(?P<v>.*)' \(import products first\)$",
             N_("unknown product '%(v)s' (import products first)"),
         ),
@@ -155,6 +159,10 @@ PATTERNS: Shapes = message_shapes(
                 "The server stopped during this import; nothing of it was written. Upload the "
                 "file again."
             ),
+        ),
+        (
+            r"^a value is longer than (?P<limit>[\d,]+) characters; shorten it or split it$",
+            N_("a value is longer than %(limit)s characters; shorten it or split it"),
         ),
         (
             r"^text follows a closing quote \((?P<error>.*)\); quote the whole value$",

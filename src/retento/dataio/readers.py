@@ -164,6 +164,19 @@ def _seekable(source: BinaryIO) -> BinaryIO:
     return spool
 
 
+def too_long(exc: csv.Error) -> bool:
+    """Whether the csv module refused a value past its size limit (``field_size_limit``)."""
+    return "field larger than field limit" in str(exc)
+
+
+def too_long_reason() -> Msg:
+    """Why a value past the csv module's size limit was refused, in words, with the limit."""
+    return Msg(
+        "a value is longer than %(limit)s characters; shorten it or split it",
+        limit=f"{csv.field_size_limit():,}",
+    )
+
+
 def read_csv(
     source: bytes | BinaryIO,
     name: str,
@@ -218,6 +231,8 @@ def read_csv(
                 "a quoted value is never closed, so the quote swallows the rest of the file; "
                 'close the quote (write a quote inside a value as two quotes: "")'
             )
+        elif too_long(exc):
+            reason = too_long_reason()
         else:
             reason = Msg(
                 "text follows a closing quote (%(error)s); quote the whole value", error=str(exc)
@@ -236,9 +251,10 @@ def read_csv(
         except UnicodeDecodeError:
             raise _encoding_error(fh, enc) from None
         except csv.Error as exc:
+            why = too_long_reason() if too_long(exc) else str(exc)
             raise InvalidInput(
-                Msg("The header line cannot be read: %(error)s.", error=exc),
-                errors=[FieldError(None, str(exc), row=1)],
+                Msg("The header line cannot be read: %(error)s.", error=why),
+                errors=[FieldError(None, why, row=1)],
             ) from None
         header = [h.strip() for h in header]
         header_cells.extend(header)

@@ -19,7 +19,7 @@ from retento.core.errors import FieldError, InvalidInput, Msg
 from retento.core.types import ID_MAX
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise, neutralise_row, restore, restore_row
-from retento.dataio.readers import bad_line, open_xlsx, xlsx_rows
+from retento.dataio.readers import bad_line, open_xlsx, too_long, too_long_reason, xlsx_rows
 from retento.surveys.languages import option_labels
 from retento.surveys.models import CHANNELS, Survey, SurveyQuestion, SurveyResponse
 from retento.surveys.responses import EXPORT_ID_PREFIX, IngestRow, ingest
@@ -89,6 +89,8 @@ def read_table(content: bytes | BinaryIO, filename: str) -> list[list[Any]]:
         if "end of data" in str(exc):
             line = _record_start(text, len(rows))
             reason = Msg("a quoted value is never closed (the quote swallows the rest of the file)")
+        elif too_long(exc):
+            reason = too_long_reason()
         else:
             reason = Msg("text follows a closing quote (%(error)s)", error=str(exc))
         raise InvalidInput(
