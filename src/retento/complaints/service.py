@@ -101,6 +101,17 @@ def _check_user(session: Session, user_id: int | None, field: str) -> User | Non
     return u
 
 
+def _check_order(session: Session, order_id: int | None, customer_id: int) -> None:
+    """An order a complaint names exists and is its customer's (at intake and on an edit)."""
+    _check_ref(session, _order_model(), order_id, "order_id")
+    if order_id is not None:
+        order = session.get(_order_model(), order_id)
+        if order.customer_id != customer_id:
+            raise InvalidInput(
+                Msg("Order %(id)s belongs to another customer.", id=order_id), field="order_id"
+            )
+
+
 def _check_ref(session: Session, model: type, key: int | None, field: str) -> None:
     if key is not None and session.get(model, key) is None:
         raise InvalidInput(
@@ -267,14 +278,8 @@ def create_complaint_once(
         # Agents take complaints from anyone (they answer the phone) but assign only to themselves.
         require(actor, "complaint:assign")
     category_id = _resolve_category(session, data.category_id, data.category)
-    _check_ref(session, _order_model(), data.order_id, "order_id")
+    _check_order(session, data.order_id, customer.id)
     _check_ref(session, _product_model(), data.product_id, "product_id")
-    if data.order_id is not None:
-        order = session.get(_order_model(), data.order_id)
-        if order.customer_id != customer.id:
-            raise InvalidInput(
-                Msg("Order %(id)s belongs to another customer.", id=data.order_id), field="order_id"
-            )
     assignee = _check_user(session, data.assignee_id, "assignee_id")
     if assignee is not None and "complaint:update" not in role_permissions(assignee.role):
         raise InvalidInput("Complaints are assigned to agents or managers.", field="assignee_id")
@@ -463,8 +468,8 @@ def update_complaint(
     if "category_id" in changes and changes["category_id"] != c.category_id:
         # A complaint keeps a category deactivated after intake; only a new one must be active.
         _resolve_category(session, changes["category_id"], None)
-    if "order_id" in changes:
-        _check_ref(session, _order_model(), changes["order_id"], "order_id")
+    if "order_id" in changes and changes["order_id"] != c.order_id:
+        _check_order(session, changes["order_id"], c.customer_id)
     if "product_id" in changes:
         _check_ref(session, _product_model(), changes["product_id"], "product_id")
     if "root_cause" in changes and changes["root_cause"]:
