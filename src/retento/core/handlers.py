@@ -172,7 +172,7 @@ _KEY_COLUMNS = (
 )
 
 
-def _key_field(text: str) -> str | None:
+def key_field(text: str) -> str | None:
     """The column a broken unique or reference rule names (never its value, which may be
     personal data): the last column of a composite key that is not another row's id, since
     ``(customer_id, code)`` is a clash on the code."""
@@ -193,7 +193,7 @@ def integrity_to_error(exc: IntegrityError) -> RetentoError:
             return InvalidInput(
                 Msg("%(field)s: must not be null", field=m.group(1)), field=m.group(1)
             )
-    field = _key_field(text)
+    field = key_field(text)
     if field is None:
         field = "external_id" if "external_id" in text else None
     if field is None:

@@ -33,6 +33,7 @@ from sqlalchemy import JSON, Integer, Table, TypeDecorator, text
 from sqlalchemy.engine import Connection
 
 from retento.core.errors import Conflict, Msg
+from retento.core.handlers import key_field
 
 BATCH = 50_000  # rows per progress report
 REBUILD_MIN = 20_000  # SQLite: rows from which rebuilding the secondary indexes can pay off
@@ -107,29 +108,46 @@ def insert_rows(
                 return _executemany(conn, table, cols, extra, rows, progress)
         return _executemany(conn, table, cols, extra, rows, progress)
     except Exception as exc:
-        conflict = conflict_of(table.name, exc)
+        conflict = conflict_of(exc)
         if conflict is not None:
             raise conflict from exc
         raise
 
 
-def conflict_of(table_name: str, exc: BaseException) -> Conflict | None:
+def conflict_of(exc: BaseException) -> Conflict | None:
     """The ``Conflict`` to raise for a failed bulk write, or None when it was something else.
 
     A unique key taken by another writer between our check and our write (two imports of one
     file at once), or a parent deleted meanwhile. The caller's transaction is rolled back as a
     whole, so nothing of this run stays; a retry sees the other writer's rows and counts them as
-    unchanged."""
+    unchanged. The message names the column (``core.handlers.key_field``), never the value,
+    which may be personal data, and never the database's own words."""
     if not _is_integrity_error(exc):
         return None
-    detail = getattr(getattr(exc, "diag", None), "message_detail", None) or str(exc)
+    diag = getattr(exc, "diag", None)
+    text = " ".join(
+        t
+        for t in (getattr(diag, "message_primary", None), getattr(diag, "message_detail", None))
+        if t
+    ) or str(exc)
+    text = text.lower()
+    field = key_field(text) or ("external_id" if "external_id" in text else None)
+    if "foreign key" in text:
+        return Conflict(
+            Msg(
+                "A record this file refers to was deleted at the same time (%(field)s); nothing "
+                "from this file was written. Run the import again.",
+                field=field or "id",
+            ),
+            field=field,
+        )
     return Conflict(
         Msg(
-            "Another change wrote some of the same %(table)s at the same time (%(detail)s); nothing from this file was written. Run the import again.",
-            table=table_name,
-            detail=detail.splitlines()[0][:200],
+            "Another import or change saved records with the same %(field)s at the same time; "
+            "nothing from this file was written. Run the import again.",
+            field=field or "external_id",
         ),
-        field="external_id",
+        field=field or "external_id",
     )
 
 

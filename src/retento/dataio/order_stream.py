@@ -195,8 +195,7 @@ class OrderStream:
         self._thread.join()
         self._release()
         if self.error is not None:
-            table = getattr(getattr(self.error, "diag", None), "table_name", None)
-            conflict = conflict_of(table or "orders", self.error)
+            conflict = conflict_of(self.error)
             if conflict is not None:
                 raise conflict from self.error
             raise self.error
