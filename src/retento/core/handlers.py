@@ -211,6 +211,9 @@ def integrity_to_error(exc: IntegrityError) -> RetentoError:
 
 
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout passed (psycopg.errors.LockNotAvailable)
+# PostgreSQL aborted this transaction to break a deadlock (psycopg.errors.DeadlockDetected):
+# two requests took the same rows' locks in opposite orders. Nothing of it was written either.
+DEADLOCK_DETECTED = "40P01"
 BUSY = "The record is being changed in another request. Try again in a moment."
 
 
@@ -243,9 +246,10 @@ def is_lock_timeout(exc: BaseException) -> bool:
     """True for the database error of a lock wait that ran out: PostgreSQL's ``lock_timeout``,
     or SQLite's "database is locked" (the busy timeout passed, or a transaction that had read
     could not start writing because another connection wrote meanwhile, which SQLite reports
-    at once instead of waiting). Either way nothing was written and a retry may pass."""
+    at once instead of waiting), or PostgreSQL breaking a deadlock by aborting this transaction.
+    Either way nothing was written and a retry may pass (a 503 ``busy`` with Retry-After)."""
     orig = getattr(exc, "orig", None)
-    if getattr(orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+    if getattr(orig, "sqlstate", None) in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED):
         return True
     code = getattr(orig, "sqlite_errorcode", None)
     return isinstance(code, int) and code & 0xFF == SQLITE_BUSY
