@@ -25,6 +25,7 @@ from retento.core.errors import Conflict, InvalidInput, Msg
 from retento.core.hooks import emit
 from retento.core.idempotency import keyed_row
 from retento.core.validation import clean_idempotency_key
+from retento.customers.guard import merged_into
 from retento.customers.models import Contact, Customer
 from retento.web.i18n import N_, system_text
 
@@ -44,6 +45,13 @@ def _customer_for_public(
             .order_by(Customer.id)
             .limit(1)
         )
+    # A merged duplicate (it may keep the address and have the lower id) stands for its
+    # survivor: the complaint goes there (customers.guard refuses the duplicate itself).
+    for _ in range(5):
+        survivor = merged_into(customer) if customer is not None else None
+        if survivor is None:
+            break
+        customer = session.get(Customer, survivor) or customer
     if customer is None:
         customer = Customer(
             name=data.name.strip(),

@@ -28,6 +28,7 @@ from retento.core.validation import clean_idempotency_key
 from retento.core.versioning import lock_for_edit
 from retento.customers import field_values, search
 from retento.customers.duplicates import PossibleDuplicate, find_duplicates
+from retento.customers.guard import lock_customer, refuse_merged
 from retento.customers.models import (
     EXTERNAL_KINDS,
     INTERNAL_KINDS,
@@ -84,8 +85,9 @@ def can_change_customer(actor: User, customer: Customer) -> bool:
 
 
 def referenced_customer(session: Session, customer_id: int) -> Customer:
-    """The customer a new record names in ``customer_id``; 422 naming that field if none."""
-    c = session.get(Customer, customer_id)
+    """The customer a new record names in ``customer_id``, locked against a merge
+    (``guard.lock_customer``); 422 naming that field if none, 409 if it was merged."""
+    c = lock_customer(session, customer_id)
     if c is None:
         raise InvalidInput(
             Msg("Customer %(id)s does not exist.", id=customer_id), field="customer_id"
@@ -337,6 +339,8 @@ def update_customer(
     """
     c = get_customer(session, customer_id, actor=actor)
     lock_for_edit(session, c, data.version, expected_version)
+    # Under the lock: an edit that waited for a merge of this customer finds it merged.
+    refuse_merged(c, "id")
     require_customer_change(actor, c, "customer:update")
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     if ("owner_id" in changes and changes["owner_id"] != c.owner_id) or (

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from retento.core.db import utcnow
 from retento.core.errors import FieldError, InvalidInput, Msg, RetentoError
+from retento.customers.guard import merged_external_ids
 from retento.customers.models import Customer
 from retento.dataio.import_base import ImporterBase, RowProblem
 
@@ -137,9 +138,15 @@ class ComplaintsImport(ImporterBase):
             [Customer.id, Customer.external_id],
             {r["customer_external_id"] for _l, _c, r in parsed},
         )
+        merged = merged_external_ids(self.session, set(customers))
         records = []
         for line, cells, rec in parsed:
-            c = customers.get(rec.pop("customer_external_id"))
+            cext = rec.pop("customer_external_id")
+            c = customers.get(cext)
+            if cext in merged:
+                said = f"customer '{cext[:40]}' was merged into customer {merged[cext]}"
+                self._bad(line, cells, [RowProblem(self.col("customer_external_id"), said)])
+                continue
             if c is None:
                 value = cells[self.idx["customer_external_id"]].strip()[:40]
                 self._bad(

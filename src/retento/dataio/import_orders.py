@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, delete, select, update
 
 from retento.core.errors import FieldError
 from retento.core.hooks import emit
+from retento.customers.guard import merged_external_ids
 from retento.customers.models import Customer
 from retento.dataio.bulk import copy_escape, insert_rows, next_ids
 from retento.dataio.import_base import IN_CHUNK, ImporterBase, RowProblem, _chunks
@@ -57,6 +58,7 @@ class OrdersImport(ImporterBase):
                 select(Customer.id, Customer.external_id).where(Customer.external_id.is_not(None))
             )
         }
+        merged = merged_external_ids(self.session)
         products: dict[str, tuple[int, int]] = {
             ext: (pid, int(cost * 100))
             for pid, ext, cost in conn.execute(
@@ -144,7 +146,15 @@ class OrdersImport(ImporterBase):
                 # Order-level values are read from the order's first line.
                 cur.cust_raw = craw = cells[i_cust].strip()
                 cid = customers.get(craw)
-                if cid is None:
+                if craw in merged:
+                    problems.append(
+                        RowProblem(
+                            c_cust,
+                            f"customer '{craw[:40]}' was merged into customer {merged[craw]}",
+                        )
+                    )
+                    cid = None
+                elif cid is None:
                     problems.append(
                         RowProblem(
                             c_cust,

@@ -14,6 +14,7 @@ from retento.core.errors import InvalidInput, Msg
 from retento.core.limits import check_custom_fields, check_json_depth
 from retento.core.validation import FUTURE_SLACK, check_day, check_phone, not_after_tomorrow
 from retento.customers.field_values import convert, defined_for, key_problem, shown_text
+from retento.customers.guard import merged_external_ids
 from retento.customers.models import KINDS, PARTY_TYPES, Customer, CustomerTag
 from retento.dataio.import_base import (
     CHUNK,
@@ -464,9 +465,15 @@ class RecordsImport(ImporterBase):
         customers = self._existing(
             Customer.__table__, [Customer.id, Customer.external_id], cust_keys
         )
+        merged = merged_external_ids(self.session, cust_keys)
         records = []
         for line, cells, rec in parsed:
-            c = customers.get(rec.pop("_customer"))
+            cext = rec.pop("_customer")
+            c = customers.get(cext)
+            if cext in merged:
+                said = f"customer '{cext[:40]}' was merged into customer {merged[cext]}"
+                self._bad(line, cells, [RowProblem(self.col("customer_external_id"), said)])
+                continue
             if c is None:
                 self._bad(
                     line,

@@ -38,7 +38,16 @@ def _remedy(session, *, remedy, complaint, actor=None, **_):
 def _survey_answered(session, *, response, actor=None, **_):
     if response.customer_id is None:
         return
+    from retento.core.errors import Conflict
+    from retento.customers.guard import check_not_merged
     from retento.loyalty.earning import award_event
+
+    try:
+        # An answer through a link of an invitation that stayed with a merged duplicate (the
+        # survivor had one of the same distribution) is kept, and earns nothing.
+        check_not_merged(session, response.customer_id)
+    except Conflict:
+        return
 
     award_event(
         session,

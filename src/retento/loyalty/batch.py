@@ -182,8 +182,18 @@ def post_batch(
     keys = [f"api:{actor.id}:{it.key.strip()}" for it in items]
     journals = LoyaltyJournal.__table__
 
-    # 1. Lock every wallet of the batch, in account id order (the one lock order).
+    # 1. Lock every wallet of the batch, in account id order (the one lock order), after the
+    # customers' guard (``customers.guard``: shared row locks, as a merge locks customers first).
     cids = sorted({it.customer_id for it in items})
+    merged = _merged_customers(session, cids)
+    if merged:
+        raise BatchInvalid(
+            [
+                (i, "customer_id", f"customer {it.customer_id} was merged into customer {to}")
+                for i, it in enumerate(items)
+                if (to := merged.get(it.customer_id)) is not None
+            ]
+        )
     wallets = _lock_wallets(session, cids)
 
     # 2. Keys used before (checked under the locks: a parallel retry waits above, then sees them).
@@ -247,6 +257,25 @@ def post_batch(
     earners = sorted({wallets[items[i].customer_id].id for i in fresh if items[i].op == "earn"})
     if earners:
         _evaluate_tiers(session, earners, now, actor)
+    return out
+
+
+def _merged_customers(session: Session, cids: list[int]) -> dict[int, int]:
+    """Lock the customers ``FOR SHARE`` (id order); the merged ones, by their survivor."""
+    from retento.customers.guard import survivor_of
+    from retento.customers.models import Customer
+
+    t = Customer.__table__
+    out: dict[int, int] = {}
+    for start in range(0, len(cids), 1000):
+        for cid, archived_at, custom in session.execute(
+            select(t.c.id, t.c.archived_at, t.c.custom_fields)
+            .where(t.c.id.in_(cids[start : start + 1000]))
+            .order_by(t.c.id)
+            .with_for_update(read=True)
+        ):
+            if (to := survivor_of(archived_at, custom)) is not None:
+                out[cid] = to
     return out
 
 

@@ -109,10 +109,22 @@ def ensure_system_accounts(session: Session) -> None:
 
 
 def get_wallet(session: Session, customer_id: int, *, lock: bool = False) -> LoyaltyAccount | None:
+    """The member's wallet (None if not enrolled); with ``lock`` locked for this transaction,
+    and refused (409 naming ``customer_id``) when the customer was merged into another.
+
+    The check reads the customer after the wallet lock: a merge locks the duplicate's wallet
+    before it moves the points, so either this posting commits first and the merge moves it,
+    or the merge commits first and this sees the customer merged. (No customer row lock here:
+    the caller may hold an order row the merge will update; see ``customers.guard``.)"""
     stmt = select(LoyaltyAccount).where(LoyaltyAccount.customer_id == customer_id)
     if lock:
         stmt = stmt.with_for_update(of=LoyaltyAccount)
-    return session.scalar(stmt.execution_options(populate_existing=True))
+    w = session.scalar(stmt.execution_options(populate_existing=True))
+    if lock and w is not None:
+        from retento.customers.guard import check_not_merged
+
+        check_not_merged(session, customer_id)
+    return w
 
 
 def wallet(session: Session, customer_id: int, *, create: bool = True) -> LoyaltyAccount:
@@ -124,9 +136,11 @@ def wallet(session: Session, customer_id: int, *, create: bool = True) -> Loyalt
         raise InvalidInput(
             Msg("Customer %(id)s is not a member.", id=customer_id), field="customer_id"
         )
-    from retento.customers.models import Customer
+    from retento.customers.guard import lock_customer
 
-    if session.get(Customer, customer_id) is None:
+    # No wallet for the merge to lock yet: the customer row's shared lock stands in for it (a
+    # merge waits for this enrolment, or this waits for the merge and is refused).
+    if lock_customer(session, customer_id) is None:
         raise InvalidInput(
             Msg("Customer %(id)s does not exist.", id=customer_id), field="customer_id"
         )

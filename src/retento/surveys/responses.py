@@ -28,6 +28,7 @@ from retento.core.errors import (
 from retento.core.hooks import emit
 from retento.core.locking import lock_row
 from retento.core.pagination import paginate
+from retento.customers.guard import lock_customer, refuse_merged
 from retento.customers.models import Customer
 from retento.surveys import languages
 from retento.surveys.duplicates import check_duplicate
@@ -367,8 +368,18 @@ def public_submit(
 # ---------------------------------------------------------------------------------------------
 
 
-def _customer(session: Session, customer_id: int, field: str = "customer_id") -> Customer:
-    c = session.get(Customer, customer_id)
+def _customer(
+    session: Session, customer_id: int, field: str = "customer_id", *, lock: bool = False
+) -> Customer:
+    """The customer a response names, guarded against a merge (``customers.guard``): locked
+    ``FOR SHARE``, or ``FOR NO KEY UPDATE`` with ``lock`` (taken at once rather than raised
+    later, when two shared holders would deadlock); 409 if it was merged."""
+    if lock:
+        c = lock_row(session, Customer, customer_id)
+        if c is not None:
+            refuse_merged(c, field)
+    else:
+        c = lock_customer(session, customer_id, field)
     if c is None:
         raise InvalidInput(Msg("Customer %(id)s does not exist.", id=customer_id), field=field)
     return c
@@ -405,7 +416,9 @@ def record_response(
     survey = _survey(session, survey_id)
     _require_open(survey)
     if data.customer_id is not None:
-        _customer(session, data.customer_id)
+        # The customer first (as a merge locks it first), before the invitation; the row lock
+        # the duplicate check below needs, taken now.
+        _customer(session, data.customer_id, lock=not data.allow_duplicate)
     if data.external_id is not None and session.scalar(
         select(SurveyResponse.id).where(SurveyResponse.external_id == data.external_id)
     ):
