@@ -27,7 +27,14 @@ from retento.surveys.languages import name_in
 from retento.surveys.models import Survey, SurveyResponse
 from retento.touchpoints.forms import local_now, parse_local
 from retento.touchpoints.models import STAGES, Touchpoint
-from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
+from retento.web.conflict import (
+    STALE,
+    conflict_page,
+    delete_conflict_page,
+    form_base,
+    form_version,
+    read_base,
+)
 from retento.web.forms import FORM_KEY, PageForm, reissue_key_on_reuse, submitted_key
 from retento.web.i18n import N_, Formatter
 from retento.web.labels import label_msgid
@@ -304,12 +311,32 @@ def experience_update(
 
 @router.post("/experiences/{experience_id:int}/delete")
 def experience_delete(
-    request: Request, session: DbSession, user: PageUser, experience_id: DbId
+    request: Request, form: PageForm, session: DbSession, user: PageUser, experience_id: DbId
 ) -> Response:
-    """Delete an experience record (audited)."""
+    """Delete an experience record (audited). A delete from a page loaded before someone else
+    saved the record deletes nothing: 409 saying what changed (a form without a version, from
+    a page older than this check, deletes as before)."""
     e = service.get_experience(session, experience_id, actor=user)
     customer_id = e.customer_id
-    service.delete_experience(session, experience_id, actor=user)
+    expected = form_version(form)  # a version that is no number: 422, nothing deleted
+    try:
+        service.delete_experience(session, experience_id, actor=user, version=expected)
+    except STALE:
+        session.rollback()
+        current = service.get_experience(session, experience_id, actor=user)
+        return delete_conflict_page(
+            request,
+            session,
+            entity="experience",
+            record_id=current.id,
+            title=tr(request, "Experience record #%(id)s", id=current.id),
+            expected=expected,
+            version=current.version,
+            action=f"/experiences/{experience_id}/delete",
+            reload_url=f"/experiences/{experience_id}/edit",
+            cancel_url=f"/customers/{customer_id}#panel-journey",
+            labels=FIELD_LABELS,
+        )
     flash(request, tr(request, "The experience record was deleted."))
     return redirect(request, f"/customers/{customer_id}#panel-journey")
 

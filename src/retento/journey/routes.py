@@ -107,8 +107,11 @@ def update_experience(
 
 
 @experiences.delete("/{experience_id}", status_code=204)
-def delete_experience(experience_id: DbId, session: DbSession, user: CurrentUser):
-    service.delete_experience(session, experience_id, actor=user)
+def delete_experience(
+    experience_id: DbId, session: DbSession, user: CurrentUser, if_match: IfMatch = None
+):
+    """Delete an experience record (204); a stale ``If-Match`` gets 409 and deletes nothing."""
+    service.delete_experience(session, experience_id, actor=user, version=parse_if_match(if_match))
     return Response(status_code=204)
 
 

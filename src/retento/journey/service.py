@@ -209,9 +209,13 @@ def update_experience(
     return e
 
 
-def delete_experience(session: Session, experience_id: int, *, actor: User) -> None:
+def delete_experience(
+    session: Session, experience_id: int, *, actor: User, version: int | None = None
+) -> None:
+    """Delete an experience record; a stale ``version``/If-Match gets 409 and deletes nothing."""
     e = get_experience(session, experience_id, actor=actor)
     require_customer_change(actor, e.customer, DELETE)
+    lock_for_edit(session, e, version)
     before = snapshot(e)
     session.delete(e)
     session.flush()

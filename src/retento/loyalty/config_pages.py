@@ -40,7 +40,7 @@ from retento.loyalty.models import (
 )
 from retento.loyalty.schemas import ClubEventIn, ClubIn, RewardIn, RuleIn, TierIn
 from retento.web import pickers
-from retento.web.conflict import STALE, as_posted, form_base, form_version
+from retento.web.conflict import STALE, as_posted, delete_conflict_page, form_base, form_version
 from retento.web.forms import PageForm, decimal_input
 from retento.web.i18n import N_
 from retento.web.labels import (
@@ -49,7 +49,16 @@ from retento.web.labels import (
     register_labels,
     register_value_labels,
 )
-from retento.web.render import PageUser, flash, form_errors, page_router, redirect, render, tr
+from retento.web.render import (
+    PageUser,
+    flash,
+    form_errors,
+    page_router,
+    redirect,
+    render,
+    request_locale,
+    tr,
+)
 
 router = page_router()
 
@@ -360,11 +369,33 @@ def update_tier(
 def delete_tier(
     request: Request, form: PageForm, session: DbSession, user: PageUser, tier_id: DbId
 ) -> Response:
-    """Retire a tier: refused while members are in it (move them first)."""
+    """Retire a tier: refused while members are in it (move them first). A delete from a page
+    loaded before someone else saved the tier deletes nothing: 409 saying what changed (a form
+    without a version, from a page older than this check, deletes as before)."""
     require(user, "loyalty:manage")
     t = _get(session, LoyaltyTier, tier_id, "Tier")
+    expected = form_version(form)  # a version that is no number: 422, nothing deleted
     try:
-        _attempt(session, lambda: programme.delete_tier(session, tier_id, actor=user))
+        _attempt(
+            session,
+            lambda: programme.delete_tier(session, tier_id, actor=user, version=expected),
+        )
+    except STALE:
+        session.expire_all()
+        t = _get(session, LoyaltyTier, tier_id, "Tier")
+        return delete_conflict_page(
+            request,
+            session,
+            entity="loyalty_tier",
+            record_id=t.id,
+            title=t.name_in(request_locale(request)),
+            expected=expected,
+            version=t.version,
+            action=f"/loyalty/tiers/{tier_id}/delete",
+            reload_url=f"/loyalty/tiers/{tier_id}",
+            cancel_url="/loyalty/programme#tiers",
+            labels=TIER_LABELS,
+        )
     except RetentoError as exc:
         errs = {"": tr(request, "Members are in this tier; move them to another tier first.")}
         if exc.status != 409:

@@ -118,11 +118,10 @@ def save_tier(
     return t
 
 
-def delete_tier(session: Session, tier_id: int, *, actor: User) -> None:
+def delete_tier(session: Session, tier_id: int, *, actor: User, version: int | None = None) -> None:
+    """Retire a tier without members; a stale ``version`` gets 409 and deletes nothing."""
     require(actor, "loyalty:manage")
-    t = session.get(LoyaltyTier, tier_id)
-    if t is None:
-        raise NotFound("Tier", tier_id)
+    t = _for_edit(session, LoyaltyTier, "Tier", tier_id, version)
     from retento.loyalty.models import LoyaltyAccount
 
     if session.scalar(select(LoyaltyAccount.id).where(LoyaltyAccount.tier_id == t.id).limit(1)):

@@ -32,7 +32,14 @@ from retento.orders.models import ORDER_CHANNELS, ORDER_STATUSES, Order
 from retento.orders.schemas import OrderCreate, OrderRead, OrderUpdate, RefundCreate
 from retento.products.models import Product
 from retento.touchpoints.forms import local_now, parse_local
-from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
+from retento.web.conflict import (
+    STALE,
+    conflict_page,
+    delete_conflict_page,
+    form_base,
+    form_version,
+    read_base,
+)
 from retento.web.forms import PageForm
 from retento.web.i18n import N_, Formatter
 from retento.web.labels import label_msgid, register_field_labels, register_value_labels
@@ -238,6 +245,8 @@ def order_create(
             raise
         customer = get_customer(session, customer_id, actor=user)
         errors = _line_errors(form_errors(request, exc), shown["_index"])
+        if "customer_id" in errors:  # the page's customer (merged meanwhile): no input of its own
+            errors.setdefault("", errors.pop("customer_id"))
         return _render_form(request, session, customer, shown, errors, 422)
     flash(request, tr(request, "Order #%(id)s was saved.", id=order.id))
     return redirect(request, f"/customers/{customer.id}")
@@ -467,13 +476,34 @@ def order_refund(
 
 
 @router.post("/orders/{order_id:int}/delete")
-def order_delete(request: Request, session: DbSession, user: PageUser, order_id: DbId) -> Response:
+def order_delete(
+    request: Request, form: PageForm, session: DbSession, user: PageUser, order_id: DbId
+) -> Response:
     """Delete an order entered by mistake (the API's DELETE: what it earned is reversed first).
-    An order with refunds is refused with the reason on its page; one already deleted is a 404."""
+    An order with refunds is refused with the reason on its page; one already deleted is a 404.
+    A delete from a page loaded before someone else saved the order deletes nothing: 409 saying
+    what changed (a form without a version, from a page older than this check, deletes)."""
     order = service.get_order(session, order_id, actor=user)
     customer_id = order.customer_id
+    expected = form_version(form)  # a version that is no number: 422, nothing deleted
     try:
-        service.delete_order(session, order.id, actor=user)
+        service.delete_order(session, order.id, actor=user, version=expected)
+    except STALE:
+        session.rollback()
+        current = service.get_order(session, order_id, actor=user)
+        return delete_conflict_page(
+            request,
+            session,
+            entity="order",
+            record_id=current.id,
+            title=tr(request, "Order #%(id)s", id=current.id),
+            expected=expected,
+            version=current.version,
+            action=f"/orders/{order_id}/delete",
+            reload_url=f"/orders/{order_id}",
+            cancel_url=f"/orders/{order_id}",
+            labels=FIELD_LABELS,
+        )
     except Conflict as exc:
         session.rollback()
         flash(request, error_text(request, exc.message), "error")

@@ -93,6 +93,7 @@ def add_refund(
 
 
 @router.delete("/{order_id}", status_code=204)
-def delete_order(order_id: DbId, session: DbSession, user: CurrentUser):
-    service.delete_order(session, order_id, actor=user)
+def delete_order(order_id: DbId, session: DbSession, user: CurrentUser, if_match: IfMatch = None):
+    """Delete an order entered by mistake (204); a stale ``If-Match`` gets 409, nothing deleted."""
+    service.delete_order(session, order_id, actor=user, version=parse_if_match(if_match))
     return Response(status_code=204)

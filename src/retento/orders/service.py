@@ -21,7 +21,7 @@ from retento.core.locking import lock_row
 from retento.core.money import MAX_MONEY, ZERO, money_text
 from retento.core.pagination import apply_sort, paginate
 from retento.core.validation import check_not_future, clean_idempotency_key
-from retento.core.versioning import lock_for_edit
+from retento.core.versioning import check_version, lock_for_edit
 from retento.customers.lookup import customer_match
 from retento.customers.service import referenced_customer, require_customer_change
 from retento.orders.models import Order, OrderLine, Refund
@@ -369,15 +369,19 @@ def add_refund(
     return r
 
 
-def delete_order(session: Session, order_id: int, *, actor: User) -> None:
+def delete_order(
+    session: Session, order_id: int, *, actor: User, version: int | None = None
+) -> None:
     """Delete an order entered by mistake. What it earned is reversed first, as when it is
     cancelled (subscribers of ``order.cancelled``: loyalty claws its points back and returns
     points spent on it), so nothing stays credited for an order that no longer exists. An
-    order with refunds is refused: money was paid back against it."""
+    order with refunds is refused: money was paid back against it. A stale ``version``
+    (If-Match, the page's hidden input) gets 409 and deletes nothing."""
     o = lock_row(session, Order, order_id)
     if o is None:
         raise NotFound("Order", order_id)
     require_customer_change(actor, o.customer, "order:delete")
+    check_version(o, version)
     if o.refunds:
         raise Conflict(
             "An order with refunds cannot be deleted; cancel it instead.", field="order_id"

@@ -140,8 +140,9 @@ def put_translation(
 
 
 @router.delete("/surveys/{survey_id}", status_code=204)
-def delete_survey(survey_id: DbId, session: DbSession, user: CurrentUser):
-    service.delete_survey(session, survey_id, actor=user)
+def delete_survey(survey_id: DbId, session: DbSession, user: CurrentUser, if_match: IfMatch = None):
+    """Delete a survey without responses (204); a stale ``If-Match`` gets 409, nothing deleted."""
+    service.delete_survey(session, survey_id, actor=user, version=parse_if_match(if_match))
     return Response(status_code=204)
 
 

@@ -297,10 +297,14 @@ def set_translation(
     return s
 
 
-def delete_survey(session: Session, survey_id: int, *, actor: User) -> None:
-    """Delete a survey that has no responses (close it otherwise)."""
+def delete_survey(
+    session: Session, survey_id: int, *, actor: User, version: int | None = None
+) -> None:
+    """Delete a survey that has no responses (close it otherwise); a stale ``version``/If-Match
+    gets 409 and deletes nothing."""
     require(actor, "survey:manage")
     s = _survey(session, survey_id)
+    lock_for_edit(session, s, version)
     if has_responses(session, s.id):
         raise Conflict("The survey has responses; close it instead of deleting it.", "survey_id")
     before = survey_snapshot(s)

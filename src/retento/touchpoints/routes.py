@@ -90,6 +90,9 @@ def update_touchpoint(
 
 
 @router.delete("/{touchpoint_id}", status_code=204)
-def delete_touchpoint(touchpoint_id: DbId, session: DbSession, user: CurrentUser):
-    service.delete_touchpoint(session, touchpoint_id, actor=user)
+def delete_touchpoint(
+    touchpoint_id: DbId, session: DbSession, user: CurrentUser, if_match: IfMatch = None
+):
+    """Delete a touchpoint (204); a stale ``If-Match`` gets 409 and deletes nothing."""
+    service.delete_touchpoint(session, touchpoint_id, actor=user, version=parse_if_match(if_match))
     return Response(status_code=204)

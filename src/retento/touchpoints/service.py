@@ -128,9 +128,13 @@ def update_touchpoint(
     return t
 
 
-def delete_touchpoint(session: Session, touchpoint_id: int, *, actor: User) -> None:
+def delete_touchpoint(
+    session: Session, touchpoint_id: int, *, actor: User, version: int | None = None
+) -> None:
+    """Delete a touchpoint; a stale ``version`` (If-Match) gets 409 and deletes nothing."""
     t = get_touchpoint(session, touchpoint_id, actor=actor)
     require_customer_change(actor, t.customer, "touchpoint:delete")
+    lock_for_edit(session, t, version)
     before = snapshot(t)
     session.delete(t)
     session.flush()

@@ -10,6 +10,10 @@ A form that also carries the values it was loaded with (hidden ``base.<name>`` i
 ``form_base``; the template ``_conflict_base.html`` writes them) gets a three-way comparison:
 only the fields this user changed (base → theirs) and that differ from the stored value are
 listed, and "Apply my values" re-applies only those, keeping what the others changed since.
+
+A delete form carries the version too (and a part of a record, a survey's question, the values
+it was loaded with): a delete from a page loaded before someone else saved the record deletes
+nothing and gets ``delete_conflict_page`` (409: what changed since, who changed it, reload).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from retento.audit.models import AuditEntry
 from retento.core.errors import FieldError, Msg, RetentoError, number_error, param
 from retento.core.versioning import VersionConflict
 from retento.web.i18n import N_
-from retento.web.labels import value_msgid
+from retento.web.labels import field_msgid, value_msgid
 from retento.web.render import render, tr
 
 # Both mean "the record moved on since the form was loaded".
@@ -341,6 +345,122 @@ def conflict_page(
         version=record.version,
         hidden=hidden,
         merged=merge,
+        action=action,
+        reload_url=reload_url,
+        cancel_url=cancel_url,
+    )
+
+
+# Fields every save writes: not "what changed" on the stale-delete page.
+BOOKKEEPING = frozenset({"id", "version", "created_at", "updated_at", "created_by_id"})
+
+
+def base_inputs(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """A record's (or a part's) form values as the hidden ``base.<name>`` inputs of a form
+    re-posted from a conflict page: they become the values that form was loaded with."""
+    return [(BASE_PREFIX + k, v) for k, v in _pairs(as_posted(values))]
+
+
+def changed_rows(
+    request: Request,
+    loaded: dict[str, Any],
+    current: dict[str, Any],
+    labels: dict[str, str],
+    *,
+    same: Callable[[Any, Any], bool] | None = None,
+) -> list[ConflictRow]:
+    """The fields of ``labels`` (in its order) whose value now (``current``) differs from the
+    one the page was loaded with (``loaded``; a field it lacks is not compared): the rows of the
+    stale-delete page for a part of a record that has no version of its own. ``same`` compares
+    two values (by default as ``conflict_rows`` does)."""
+    equal = same or (lambda a, b: _comparable(a) == _comparable(b))
+    return [
+        ConflictRow(
+            field=k,
+            label=tr(request, label),
+            yours=_text(request, loaded[k], labels),
+            current=_text(request, current.get(k), labels),
+        )
+        for k, label in labels.items()
+        if k in loaded and not equal(loaded[k], current.get(k))
+    ]
+
+
+def history_rows(
+    request: Request, entity: str, history: list, labels: dict[str, str] | None = None
+) -> list[ConflictRow]:
+    """What the saves in ``history`` (``changes_since``) changed, field by field: the value
+    before the first of them (``yours``: what the stale page showed) and after the last
+    (``current``), with who changed it last. A field named neither in ``labels`` nor by
+    ``web.labels.register_field_labels`` for ``entity`` is shown by its name."""
+    first: dict[str, Any] = {}
+    last: dict[str, tuple[Any, Any]] = {}
+    for e in history:
+        before, after = e.before or {}, e.after or {}
+        for k in [*before, *(k for k in after if k not in before)]:
+            if k in BOOKKEEPING or _comparable(before.get(k)) == _comparable(after.get(k)):
+                continue
+            first.setdefault(k, before.get(k))
+            last[k] = (after.get(k), e)
+    rows = []
+    for k, was in first.items():
+        now, entry = last[k]
+        if _comparable(was) == _comparable(now):
+            continue
+        label = (labels or {}).get(k) or field_msgid(entity, k)
+        show = partial(_text, request, labels={}, coded=partial(value_msgid, entity, k))
+        rows.append(
+            ConflictRow(
+                field=k,
+                label=tr(request, label) if label else k,
+                yours=show(was),
+                current=show(now),
+                changed_by=entry.actor_name,
+                changed_at=entry.at,
+            )
+        )
+    return rows
+
+
+def delete_conflict_page(
+    request: Request,
+    session: Session,
+    *,
+    entity: str,
+    record_id: Any,
+    title: str,
+    expected: int | None,
+    version: int | None,
+    action: str,
+    reload_url: str,
+    cancel_url: str,
+    rows: list[ConflictRow] | None = None,
+    labels: dict[str, str] | None = None,
+    hidden: list[tuple[str, str]] | None = None,
+    part: bool = False,
+) -> HTMLResponse:
+    """The 409 page for a delete posted from a page loaded before someone else saved the record
+    (``VersionConflict``: the form's ``version`` was ``expected``, the record is at ``version``
+    now). Nothing was deleted. It lists what changed since (``rows``, by default read from the
+    audit log's updates of ``entity`` ``record_id`` since ``expected``, ``history_rows``) and
+    who saved it, with a link to reload the record and a button that deletes it as it is now
+    (posting ``action`` again with the current ``version`` and the ``hidden`` inputs).
+
+    ``part``: the delete was of a part of the record (a survey's question or section), compared
+    by its values, not by the record's version; ``rows`` then says how that part changed."""
+    history = changes_since(session, entity, record_id, expected)
+    if rows is None:
+        rows = history_rows(request, entity, history, labels)
+    return render(
+        request,
+        "conflict_delete.html",
+        status_code=409,
+        title=title,
+        rows=rows,
+        history=history,
+        expected=None if part else expected,
+        version=version,
+        hidden=hidden or [],
         action=action,
         reload_url=reload_url,
         cancel_url=cancel_url,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from fastapi import Request
@@ -43,7 +45,18 @@ from retento.surveys.schemas import (
     SectionIn,
     SurveyUpdate,
 )
-from retento.web.conflict import STALE, as_posted, conflict_page, form_base, form_version, read_base
+from retento.web.conflict import (
+    STALE,
+    ConflictRow,
+    as_posted,
+    base_inputs,
+    changed_rows,
+    conflict_page,
+    delete_conflict_page,
+    form_base,
+    form_version,
+    read_base,
+)
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.render import (
@@ -142,6 +155,79 @@ def _same(a: Any, b: Any) -> bool:
     return norm(a) == norm(b)
 
 
+def _fingerprint(values: dict[str, Any]) -> str:
+    """A short digest of a question's form values (``_question_values``)."""
+    text = json.dumps(as_posted(values), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _section_delete_values(section: Any) -> dict[str, str]:
+    """What a section's delete form carries as loaded (hidden ``base.*`` inputs): its stored
+    texts and, in ``questions``, each of its questions as ``code:fingerprint``, space-separated
+    (a question code has no space or colon), so that removing the section refuses when one of
+    its questions was added, changed or removed since the page was loaded."""
+    questions = " ".join(
+        f"{q.code}:{_fingerprint(_question_values(q, section.code))}" for q in section.questions
+    )
+    return {**_section_values(section), "questions": questions}
+
+
+def _question_rows(request: Request, loaded: Any, current: str) -> list[ConflictRow]:
+    """The row of the stale-delete page saying which questions of a section changed: the codes
+    as loaded, and as now with each added or changed one marked (a removed one is missing)."""
+    then = dict(p.partition(":")[::2] for p in str(loaded or "").split())
+    now = dict(p.partition(":")[::2] for p in current.split())
+    if then == now:
+        return []
+
+    def mark(code: str, fingerprint: str) -> str:
+        if code not in then:
+            return tr(request, "%(code)s (new)", code=code)
+        if then[code] != fingerprint:
+            return tr(request, "%(code)s (changed)", code=code)
+        return code
+
+    marked = [mark(c, fp) for c, fp in now.items()]
+    return [
+        ConflictRow(
+            field="questions",
+            label=tr(request, "Questions"),
+            yours=", ".join(then) or "—",
+            current=", ".join(marked) or "—",
+        )
+    ]
+
+
+def _stale_delete(
+    request: Request,
+    session: Session,
+    survey: Survey,
+    form: FormData,
+    rows: list[ConflictRow],
+    *,
+    title: str,
+    action: str,
+    current: dict[str, Any],
+) -> Response:
+    """The stale-delete page (409) of a question or section that changed since the page was
+    loaded; its "delete anyway" button carries the part as it is now."""
+    return delete_conflict_page(
+        request,
+        session,
+        entity="survey",
+        record_id=survey.id,
+        title=title,
+        expected=form_version(form),
+        version=survey.version,
+        action=action,
+        reload_url=survey_url(survey.id),
+        cancel_url=survey_url(survey.id),
+        rows=rows,
+        hidden=base_inputs(current),
+        part=True,
+    )
+
+
 def _save_sections(
     session: Session, survey_id: DbId, sections: list[dict[str, Any]], user: User
 ) -> None:
@@ -169,6 +255,7 @@ def _builder(
     values it was loaded with (``base``, for the stale-edit page), kept when it comes back
     with errors."""
     answered = service.has_responses(session, survey.id)
+    may_edit = can(user, "survey:manage") and not answered
     return render(
         request,
         "surveys/builder.html",
@@ -177,7 +264,16 @@ def _builder(
         # (the settings ``form`` below, ``sec.own`` in the template).
         survey=in_reader_language(request, survey),
         answered=answered,
-        may_edit=can(user, "survey:manage") and not answered,
+        may_edit=may_edit,
+        # What each question's and section's delete form carries as loaded (stored texts).
+        question_bases={
+            q.code: as_posted(_question_values(q, s.code))
+            for s in (survey.sections if may_edit else [])
+            for q in s.questions
+        },
+        section_bases={
+            s.code: _section_delete_values(s) for s in (survey.sections if may_edit else [])
+        },
         form=form or _settings_values(survey),
         base=base if base is not None else as_posted(_settings_values(survey)),
         errors=errors or {},
@@ -298,12 +394,32 @@ def survey_settings(
 
 @router.post("/surveys/{survey_id:int}/delete")
 def survey_delete(
-    request: Request, session: DbSession, user: PageUser, survey_id: DbId
+    request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId
 ) -> Response:
-    """Delete a survey without responses."""
+    """Delete a survey without responses. A delete from a page loaded before someone else
+    saved the survey (its settings, a section or a question) deletes nothing: 409 saying what
+    changed (a form without a version, from a page older than this check, deletes as before)."""
     survey = service.get_survey(session, survey_id, actor=user)
     name = survey.name
-    service.delete_survey(session, survey_id, actor=user)
+    expected = form_version(form)  # a version that is no number: 422, nothing deleted
+    try:
+        service.delete_survey(session, survey_id, actor=user, version=expected)
+    except STALE:
+        session.rollback()
+        current = service.get_survey(session, survey_id, actor=user)
+        return delete_conflict_page(
+            request,
+            session,
+            entity="survey",
+            record_id=current.id,
+            title=current.name,
+            expected=expected,
+            version=current.version,
+            action=survey_url(survey_id, "/delete"),
+            reload_url=survey_url(survey_id),
+            cancel_url=survey_url(survey_id),
+            labels=SETTINGS_LABELS,
+        )
     flash(request, tr(request, "Survey %(name)s was deleted.", name=name))
     return redirect(request, "/surveys")
 
@@ -368,10 +484,38 @@ def section_add(
 
 @router.post("/surveys/{survey_id:int}/sections/{code}/delete")
 def section_delete(
-    request: Request, session: DbSession, user: PageUser, survey_id: DbId, code: str
+    request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId, code: str
 ) -> Response:
-    """Remove a section with its questions (a survey keeps at least one section)."""
+    """Remove a section with its questions (a survey keeps at least one section).
+
+    The form carries the section as loaded (its texts and a fingerprint of each of its
+    questions, ``_section_delete_values``): when someone else changed the section, or added,
+    changed or removed one of its questions since, nothing is removed (409 saying what
+    changed). A change elsewhere in the survey is no conflict; a form without those values
+    (a page older than this check) removes the section as before."""
     survey = _locked_survey(session, survey_id, user)
+    own = next((sec for sec in survey.sections if sec.code == code), None)
+    if own is None:  # renamed or removed meanwhile: nothing to remove
+        raise NotFound("Section", code, field="code")
+    loaded = form_base(form)
+    if loaded is not None:
+        current = _section_delete_values(own)
+        rows = changed_rows(request, loaded, current, SECTION_LABELS, same=_same)
+        if "questions" in loaded:
+            rows += _question_rows(request, loaded["questions"], current["questions"])
+        if rows:
+            page = _stale_delete(
+                request,
+                session,
+                survey,
+                form,
+                rows,
+                title=tr(request, "Section %(code)s", code=code),
+                action=survey_url(survey_id, f"/sections/{code}/delete"),
+                current=current,
+            )
+            session.rollback()
+            return page
     sections = [s for s in _sections_data(survey) if s["code"] != code]
     if not sections:
         raise InvalidInput(tr(request, "A survey needs at least one section."), field="code")
@@ -663,11 +807,31 @@ def question_update(
 
 @router.post("/surveys/{survey_id:int}/questions/{code}/delete")
 def question_delete(
-    request: Request, session: DbSession, user: PageUser, survey_id: DbId, code: str
+    request: Request, form: PageForm, session: DbSession, user: PageUser, survey_id: DbId, code: str
 ) -> Response:
-    """Remove a question."""
+    """Remove a question. The form carries the question as loaded (hidden ``base.*`` inputs,
+    as its edit form does): when someone else changed *this* question since, nothing is
+    removed (409 saying what changed); a change elsewhere in the survey is no conflict. A form
+    without those values (a page older than this check) removes the question as before."""
     survey = _locked_survey(session, survey_id, user)
-    _find_question(survey, code)
+    question = _find_question(survey, code)
+    current = _question_values(question, question.section.code)
+    loaded = read_base(form, lambda v: _parse_question(v)[1])
+    if loaded is not None:
+        rows = changed_rows(request, loaded, current, QUESTION_LABELS, same=_same)
+        if rows:
+            page = _stale_delete(
+                request,
+                session,
+                survey,
+                form,
+                rows,
+                title=tr(request, "Question %(code)s", code=code),
+                action=survey_url(survey_id, f"/questions/{code}/delete"),
+                current=current,
+            )
+            session.rollback()
+            return page
     sections = _sections_data(survey)
     for s in sections:
         s["questions"] = [q for q in s["questions"] if q["code"] != code]
