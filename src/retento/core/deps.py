@@ -30,9 +30,9 @@ def get_session(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 # The header that makes a POST safe to retry (orders, refunds, complaints and their entries,
-# remedies, loyalty postings, survey distributions, customers, touchpoints, experience records):
-# the service keeps the key with what it recorded, and a repeat answers with that instead of
-# doing it again (core.idempotency).
+# remedies, loyalty postings, survey distributions, customers, touchpoints, experience records,
+# products): the service keeps the key with what it recorded, and a repeat answers with that
+# instead of doing it again (core.idempotency).
 IdempotencyKey = Annotated[
     str | None,
     Header(

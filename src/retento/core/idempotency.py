@@ -1,12 +1,13 @@
 """Records made once per idempotency key: what a retried or double-clicked create does.
 
 A table whose rows a client may create twice by retrying (orders, complaints, customers,
-touchpoints, experience records) has a nullable ``idempotency_key`` column with a unique index.
-A create with a key first looks for the row recorded with it (:func:`keyed_row`); if there is
-none it inserts in a savepoint (:func:`insert_keyed`), and when another request with the same
-key won the unique index meanwhile, the loser rolls back only its savepoint and answers with
-the winner's row. The same key with other details (another customer, another subject: a page
-sent back after Back with something new typed in) is a 409 naming ``Idempotency-Key``.
+touchpoints, experience records, products) has a nullable ``idempotency_key`` column with a
+unique index. A create with a key first looks for the row recorded with it (:func:`keyed_row`);
+if there is none it inserts in a savepoint (:func:`insert_keyed`), and when another request
+with the same key won the unique index meanwhile, the loser rolls back only its savepoint and
+answers with the winner's row. The same key with other details (another customer, another
+subject: a page sent back after Back with something new typed in) is a 409 naming
+``Idempotency-Key``.
 """
 
 from __future__ import annotations

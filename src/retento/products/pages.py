@@ -21,7 +21,7 @@ from retento.products import service
 from retento.products.models import Product
 from retento.products.schemas import ProductCreate, ProductRead, ProductUpdate
 from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
-from retento.web.forms import PageForm
+from retento.web.forms import FORM_KEY, PageForm, reissue_key_on_reuse, submitted_key
 from retento.web.i18n import N_
 from retento.web.listfilters import raw_params, refuse, with_query
 from retento.web.nav import NavItem, register_nav
@@ -225,14 +225,29 @@ def product_create(
     """Create a product; prices with more than two decimals are refused, naming the field."""
     require(user, "product:create")
     data, shown = _parse(form)
+    shown[FORM_KEY] = submitted_key(form)
     try:
-        product = service.create_product(session, ProductCreate(**data), actor=user)
+        product, created = service.create_product_once(
+            session, ProductCreate(**data), actor=user, idempotency_key=shown[FORM_KEY] or None
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status in (401, 403):
             raise
-        return _render_form(request, None, shown, form_errors(request, exc, FIELD_LABELS), 422)
-    flash(request, tr(request, "Product %(name)s was created.", name=product.name))
+        errors = form_errors(request, exc, FIELD_LABELS)
+        reissue_key_on_reuse(errors, shown)
+        return _render_form(request, None, shown, errors, 422)
+    if created:
+        flash(request, tr(request, "Product %(name)s was created.", name=product.name))
+    else:  # the same form again (a double click, a resend): its product, created once
+        flash(
+            request,
+            tr(
+                request,
+                "This form was already sent: product %(name)s was created once, not again.",
+                name=product.name,
+            ),
+        )
     return redirect(request, "/products?q=" + quote(product.external_id or product.name))
 
 

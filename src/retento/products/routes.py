@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from retento.core.deps import CurrentUser, DbSession
+from retento.core.deps import CurrentUser, DbSession, IdempotencyKey
 from retento.core.pagination import Page
 from retento.core.validation import DbId, Limit, Offset
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
@@ -41,8 +41,14 @@ def list_products(
 
 
 @router.post("", response_model=ProductRead, status_code=201)
-def create_product(data: ProductCreate, session: DbSession, user: CurrentUser):
-    return service.create_product(session, data, actor=user)
+def create_product(
+    data: ProductCreate,
+    session: DbSession,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+):
+    """Add a product; a retry with the same ``Idempotency-Key`` returns the first one."""
+    return service.create_product(session, data, actor=user, idempotency_key=idempotency_key)
 
 
 @router.get("/{product_id}", response_model=ProductRead)
@@ -71,6 +77,9 @@ def update_product(
 
 
 @router.delete("/{product_id}", status_code=204)
-def delete_product(product_id: DbId, session: DbSession, user: CurrentUser):
-    service.delete_product(session, product_id, actor=user)
+def delete_product(
+    product_id: DbId, session: DbSession, user: CurrentUser, if_match: IfMatch = None
+):
+    """Delete a product on no order line (204); a stale ``If-Match`` gets 409."""
+    service.delete_product(session, product_id, actor=user, version=parse_if_match(if_match))
     return Response(status_code=204)

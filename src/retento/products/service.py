@@ -9,7 +9,9 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
+from retento.core.idempotency import insert_keyed, keyed_row
 from retento.core.pagination import apply_sort, paginate
+from retento.core.validation import clean_idempotency_key
 from retento.core.versioning import lock_for_edit
 from retento.products.models import Product
 from retento.products.schemas import ProductCreate, ProductUpdate
@@ -48,14 +50,58 @@ def _check_external_id(
         )
 
 
-def create_product(session: Session, data: ProductCreate, *, actor: User) -> Product:
+def create_product(
+    session: Session,
+    data: ProductCreate,
+    *,
+    actor: User,
+    idempotency_key: str | None = None,
+) -> Product:
+    """Add a product to the catalogue.
+
+    With ``idempotency_key`` (the form's key, the API's ``Idempotency-Key``) a repeated request
+    (a double click, a retry) returns the product the first one created; two at once meet at
+    the key's unique index and the later one returns the earlier one's product. The same key
+    with other details is a 409 (core.idempotency). See :func:`create_product_once`."""
+    return create_product_once(session, data, actor=actor, idempotency_key=idempotency_key)[0]
+
+
+def create_product_once(
+    session: Session,
+    data: ProductCreate,
+    *,
+    actor: User,
+    idempotency_key: str | None = None,
+) -> tuple[Product, bool]:
+    """:func:`create_product`, and whether it created a new product."""
     require(actor, "product:create")
-    _check_external_id(session, data.external_id)
-    p = Product(**data.model_dump())
-    session.add(p)
-    session.flush()
-    record(session, actor, "create", "product", p.id, None, snapshot(p))
-    return p
+    key = clean_idempotency_key(idempotency_key)
+    if key and (done := keyed_row(session, Product, key, _same_product(data))):
+        return done, False
+    try:
+        _check_external_id(session, data.external_id)
+    except Conflict:
+        # The SKU may be this request's own product, committed by a retry that ran alongside
+        # it since the key was looked up.
+        if key and (done := keyed_row(session, Product, key, _same_product(data))):
+            return done, False
+        raise
+    p, created = insert_keyed(
+        session, Product(**data.model_dump(), idempotency_key=key), key, _same_product(data)
+    )
+    if created:
+        record(session, actor, "create", "product", p.id, None, snapshot(p))
+    return p, created
+
+
+_CREATE_DETAILS = {"name", "external_id", "category", "unit_price", "unit_cost"}
+
+
+def _same_product(data: ProductCreate):
+    """Whether the product recorded with a key was created from these details (a page sent
+    again after Back with another name or price typed in is not)."""
+    details = data.model_dump(include=_CREATE_DETAILS)
+    return lambda p: all(getattr(p, k) == v for k, v in details.items())
 
 
 def update_product(
@@ -84,11 +130,15 @@ def update_product(
     return p
 
 
-def delete_product(session: Session, product_id: int, *, actor: User) -> None:
+def delete_product(
+    session: Session, product_id: int, *, actor: User, version: int | None = None
+) -> None:
+    """Delete a product on no order line; a stale ``version`` (If-Match) gets 409."""
     from retento.orders.models import OrderLine
 
     p = get_product(session, product_id, actor=actor)
     require(actor, "product:delete")
+    lock_for_edit(session, p, version)
     used = session.scalar(select(func.count()).where(OrderLine.product_id == p.id))
     if used:
         raise Conflict(
