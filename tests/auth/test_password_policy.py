@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from retento.auth.password_policy import MIN_LENGTH, common_passwords, password_problem
 from retento.auth.security import verify_password
 from retento.demo.generator import DEMO_PASSWORD
-from tests.web.conftest import Browser
+from tests.web.conftest import PASSWORD, Browser
 
 WEAK = ["12345678", "password", "123456789012", "password1234", "Password2024!", "qwertyuiop123",
         "aaaaaaaaaaaaaa", "abcdefghijkl", "iloveyou!!!!!"]  # fmt: skip
@@ -56,10 +56,11 @@ def test_api_refuses_weak_passwords_and_does_not_echo_them(client, tokens, pw):
 
 def test_api_password_change_follows_the_policy(client, tokens, users):
     url = f"/api/v1/users/{users['agent'].id}"
-    r = client.patch(url, json={"password": "password1234"}, headers=tokens["agent"])
+    body = {"current_password": PASSWORD}
+    r = client.patch(url, json={**body, "password": "password1234"}, headers=tokens["agent"])
     assert r.status_code == 422 and r.json()["field"] == "password"
     assert "password1234" not in r.text
-    r = client.patch(url, json={"password": "quiet-Harbour-77"}, headers=tokens["agent"])
+    r = client.patch(url, json={**body, "password": "quiet-Harbour-77"}, headers=tokens["agent"])
     assert r.status_code == 200
 
 

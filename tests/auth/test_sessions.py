@@ -84,7 +84,10 @@ def test_own_password_change_keeps_this_browser_and_ends_the_others(app, client,
     here, there = Browser(client), Browser(TestClient(app))
     here.login("admin")
     there.login("admin")
-    r = here.post(f"/admin/users/{users['admin'].id}/password", {"password": "quiet-Harbour-77"})
+    r = here.post(
+        f"/admin/users/{users['admin'].id}/password",
+        {"current_password": PASSWORD, "password": "quiet-Harbour-77"},
+    )
     assert r.status_code == 303
     assert here.get("/api/v1/me").status_code == 200
     assert there.get("/api/v1/me").status_code == 401
@@ -95,7 +98,7 @@ def test_api_password_change_ends_sessions(app, client, users, tokens):
     browser.login("agent")
     r = client.patch(
         f"/api/v1/users/{users['agent'].id}",
-        json={"password": "quiet-Harbour-77"},
+        json={"current_password": PASSWORD, "password": "quiet-Harbour-77"},
         headers=tokens["agent"],
     )
     assert r.status_code == 200, r.text

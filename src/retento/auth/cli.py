@@ -198,8 +198,9 @@ def password(
             data = UserUpdate(password=new_password)
         except ValidationError as exc:
             raise invalid_options(exc, UserUpdate, OPTIONS) from None
-        # The CLI administers the installation: act as the user themself (self-service path).
-        service.update_user(session, user.id, data, actor=user)
+        # The CLI administers the installation (audited without a user, like `user update`):
+        # no current password, which a forgotten password could not give anyway.
+        service.update_user(session, user.id, data, actor=None)
         console.print(
             say(
                 "Password of [bold]%(username)s[/] changed; open sessions ended.",

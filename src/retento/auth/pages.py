@@ -12,7 +12,7 @@ from retento.auth import roles, service, sessions
 from retento.auth.models import User
 from retento.auth.permissions import ROLES, require
 from retento.auth.schemas import UserCreate, UserRead, UserUpdate
-from retento.auth.throttle import LoginThrottled
+from retento.auth.throttle import LoginThrottled, client_ip
 from retento.core.db import transaction, will_write
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, Msg, RetentoError, Unauthorized
@@ -43,11 +43,6 @@ register_labels("user_locale", LANGUAGE_NAMES)
 register_value_labels("user", {"role": "role", "locale": "user_locale"})
 
 PAGE_SIZE = 50
-
-
-def client_ip(request: Request) -> str:
-    """The client's address as the server sees it (behind a proxy: see docs/security.md)."""
-    return request.client.host if request.client else ""
 
 
 def log_in(request: Request, session: DbSession, user: User) -> None:
@@ -417,11 +412,28 @@ def user_password(
     user: PageUser,
     user_id: DbId,
     password: str = Form(""),
+    current_password: str = Form(""),
 ) -> Response:
-    """Set a new password; the user's open sessions are logged out."""
+    """Set a new password; the user's open sessions are logged out, API tokens stay valid.
+    One's own password needs the current one (wrong ones count like failed log-ins)."""
     require(user, "user:manage")
+    own = user_id == user.id
     try:
-        service.update_user(session, user_id, UserUpdate(password=password), actor=user)
+        data = UserUpdate(password=password, current_password=current_password if own else None)
+        service.update_user(
+            session, user_id, data, actor=user, guard=service.LoginGuard.of(request)
+        )
+    except LoginThrottled as exc:
+        session.rollback()
+        return _user_page(
+            request,
+            session,
+            user,
+            service.get_user(session, user_id),
+            status_code=429,
+            headers=exc.headers,
+            errors={"current_password": _throttled_message(request, exc.retry_after)},
+        )
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status == 401:
@@ -435,9 +447,21 @@ def user_password(
             status_code=422,
             errors=_translated(request, form_errors(request, exc)),
         )
-    flash(request, tr(request, "The password was reset; the user's sessions are logged out."))
-    if user_id == user.id:
+    if own:
+        # A fresh session for this browser (the others have ended); the message goes into it.
         log_in(request, session, service.get_user(session, user_id))
+        message = tr(
+            request,
+            "Your password was changed; your other sessions are logged out. Your API tokens "
+            "stay valid: revoke any you no longer trust below.",
+        )
+    else:
+        message = tr(
+            request,
+            "The password was reset; the user's sessions are logged out. Their API tokens "
+            "stay valid: revoke them below if someone else may know them.",
+        )
+    flash(request, message)
     return redirect(request, f"/admin/users/{user_id}")
 
 

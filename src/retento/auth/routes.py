@@ -77,14 +77,25 @@ def get_user(user_id: DbId, session: DbSession, user: CurrentUser, response: Res
 def update_user(
     user_id: DbId,
     data: UserUpdate,
+    request: Request,
     session: DbSession,
     user: CurrentUser,
     response: Response,
     if_match: IfMatch = None,
 ):
-    """Change the fields sent; a stale ``If-Match`` or ``version`` gets 409."""
+    """Change the fields sent; a stale ``If-Match`` or ``version`` gets 409.
+
+    Setting your own ``password`` needs ``current_password`` (422 naming it when missing or
+    wrong; wrong ones count like failed log-ins: 429 with ``Retry-After`` while throttled). A
+    new password ends the user's web sessions; their API tokens, the one used here included,
+    stay valid until revoked (``DELETE /api/v1/tokens/{id}``)."""
     changed = service.update_user(
-        session, user_id, data, actor=user, expected_version=parse_if_match(if_match)
+        session,
+        user_id,
+        data,
+        actor=user,
+        expected_version=parse_if_match(if_match),
+        guard=service.LoginGuard.of(request),
     )
     set_etag(response, changed)
     return changed

@@ -48,7 +48,17 @@ class UserUpdate(BaseModel):
         None,
         min_length=MIN_LENGTH,
         max_length=MAX_LENGTH,
-        description="A new password (same policy as on creation); ends the user's web sessions.",
+        description="A new password (same policy as on creation); ends the user's web "
+        "sessions. API tokens stay valid: revoke them with DELETE /api/v1/tokens/{id}. "
+        "Setting one's own password (administrators too) needs current_password.",
+    )
+    # Not bounded by the policy's 12..200: a password set before the policy may be shorter.
+    current_password: str | None = Field(
+        None,
+        max_length=1000,
+        description="Your current password: required to set your own password (422 naming "
+        "current_password when missing or wrong; wrong ones count like failed log-ins and are "
+        "throttled, 429). Not needed by user:manage to set another user's; not stored.",
     )
 
 

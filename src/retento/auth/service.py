@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -154,13 +156,22 @@ def update_user(
     *,
     actor: User | None,
     expected_version: int | None = None,
+    guard: LoginGuard | None = None,
 ) -> User:
-    """Change role, profile, active flag or password (admins; users may change own locale).
-    ``actor=None`` is the CLI (``retento user update``), which administers the installation.
+    """Change role, profile, active flag or password (admins; users may change their own
+    locale, name and password). ``actor=None`` is the CLI (``retento user update`` and
+    ``retento user password``), which administers the installation.
+
+    A user setting their own password must send the current one (``current_password``; 422
+    naming it when missing or wrong), counted by the login throttle through ``guard`` (429
+    while the account or address is backing off); ``user:manage`` sets another user's without
+    it. A new password ends the user's web sessions; API tokens stay valid (docs/security.md).
 
     A stale ``version``/If-Match gets 409 (core.versioning)."""
     user = get_user(session, user_id)
-    changes = data.model_dump(exclude_unset=True, exclude={"version", "reports_to"})
+    changes = data.model_dump(
+        exclude_unset=True, exclude={"version", "reports_to", "current_password"}
+    )
     if actor is not None:
         self_service = user.id == actor.id and set(changes) <= {
             "locale",
@@ -169,6 +180,10 @@ def update_user(
         }
         if not self_service:
             require(actor, "user:manage")
+        if "password" in changes and user.id == actor.id:
+            # One's own password, administrators included: a stolen token or an unattended
+            # session must not be enough to take the account over.
+            check_current_password(user, data.current_password, guard)
     lock_for_edit(session, user, data.version, expected_version)
     if (
         actor is not None
@@ -308,6 +323,53 @@ def authenticate(session: Session, username: str, password: str) -> User:
     return user
 
 
+@dataclass(frozen=True)
+class LoginGuard:
+    """What the login throttle needs for one request: a factory for its own committed
+    transactions, the settings (thresholds) and the client's address."""
+
+    factory: sessionmaker[Session]
+    settings: Settings
+    client_ip: str
+
+    @classmethod
+    def of(cls, request: Any) -> LoginGuard:
+        """The guard of a web or API request (the app's session factory and settings)."""
+        state = request.app.state
+        return cls(state.session_factory, state.settings, throttle.client_ip(request))
+
+
+T = TypeVar("T")
+
+
+def _throttled(
+    guard: LoginGuard, username: str, check: Callable[[], T], *, clear: bool = True
+) -> T:
+    """``check`` (a password check that raises when wrong) behind the login throttle:
+    ``LoginThrottled`` (429) while the account or the client address is backing off; a failure
+    is counted in its own committed transaction (``guard.factory``), so it sticks whatever
+    happens to the request's; a success clears the counts when ``clear``."""
+    keys = throttle.keys_for(
+        username,
+        guard.client_ip,
+        account_free=guard.settings.login_free_attempts,
+        ip_free=guard.settings.login_ip_free_attempts,
+    )
+    now = utcnow()
+    with guard.factory() as s:
+        wait, has_failures = throttle.state(s, keys, now)
+    if wait:
+        raise throttle.LoginThrottled(wait)
+    try:
+        result = check()
+    except (Unauthorized, InvalidInput):
+        throttle.record_failure(guard.factory, keys, now, guard.settings.login_lockout_max_seconds)
+        raise
+    if clear and has_failures:
+        throttle.clear(guard.factory, keys)
+    return result
+
+
 def login(
     factory: sessionmaker[Session],
     session: Session,
@@ -317,28 +379,37 @@ def login(
     *,
     client_ip: str,
 ) -> User:
-    """``authenticate`` behind the login throttle: ``LoginThrottled`` (429) while the account or
-    the client address is backing off; failures are counted in their own committed transaction
-    (``factory``), so they stick whatever happens to the request's."""
-    keys = throttle.keys_for(
+    """``authenticate`` behind the login throttle (``_throttled``)."""
+    return _throttled(
+        LoginGuard(factory, settings, client_ip),
         username,
-        client_ip,
-        account_free=settings.login_free_attempts,
-        ip_free=settings.login_ip_free_attempts,
+        lambda: authenticate(session, username, password),
     )
-    now = utcnow()
-    with factory() as s:
-        wait, has_failures = throttle.state(s, keys, now)
-    if wait:
-        raise throttle.LoginThrottled(wait)
-    try:
-        user = authenticate(session, username, password)
-    except Unauthorized:
-        throttle.record_failure(factory, keys, now, settings.login_lockout_max_seconds)
-        raise
-    if has_failures:
-        throttle.clear(factory, keys)
-    return user
+
+
+def check_current_password(user: User, password: str | None, guard: LoginGuard | None) -> None:
+    """Proof that the one setting ``user``'s password knows the current one: 422 naming
+    ``current_password`` when it is missing or wrong. A wrong one counts like a failed log-in
+    of the account (``guard``: the same throttle, 429 while it backs off), so the password form
+    cannot be used to guess passwords; without a guard (no request) it is checked unthrottled.
+
+    A right one does not clear the counts (a successful log-in does): clearing would commit a
+    write from another connection between the request's reads and its own write, which SQLite
+    refuses (``SQLITE_BUSY_SNAPSHOT``), and it would let a token holder reset the address's
+    count."""
+    if not password:
+        raise InvalidInput(
+            "Enter your current password to set a new one.", field="current_password"
+        )
+
+    def verify() -> None:
+        if not verify_password(user.password_hash, password):
+            raise InvalidInput("The current password is wrong.", field="current_password")
+
+    if guard is None:
+        verify()
+    else:
+        _throttled(guard, user.username, verify, clear=False)
 
 
 def issue_token(

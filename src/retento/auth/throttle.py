@@ -12,6 +12,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from retento.auth.models import LoginThrottle
-from retento.core.errors import RetentoError
+from retento.core.errors import Msg, RetentoError
 
 FORGET_AFTER = timedelta(days=1)
 
@@ -31,10 +32,15 @@ class LoginThrottled(RetentoError):
         super().__init__(
             429,
             "rate_limited",
-            f"Too many failed log-ins. Try again in {retry_after} seconds.",
+            Msg("Too many failed log-ins. Try again in %(n)s seconds.", n=retry_after),
         )
         self.retry_after = retry_after
         self.headers = {"Retry-After": str(retry_after)}
+
+
+def client_ip(request: Any) -> str:
+    """The client's address as the server sees it (behind a proxy: see docs/security.md)."""
+    return request.client.host if request.client else ""
 
 
 @dataclass(frozen=True)
