@@ -27,6 +27,14 @@ def test_deactivated_user_token_stops_working(client, tokens, users):
     )
     assert r.status_code == 200
     assert client.get("/api/v1/me", headers=tokens["agent"]).status_code == 401
+    # QA: reactivating the user brought the old token back to life; it stays revoked.
+    r = client.patch(
+        f"/api/v1/users/{users['agent'].id}", json={"is_active": True}, headers=tokens["admin"]
+    )
+    assert r.status_code == 200
+    assert client.get("/api/v1/me", headers=tokens["agent"]).status_code == 401
+    listed = client.get(f"/api/v1/users/{users['agent'].id}/tokens", headers=tokens["admin"])
+    assert listed.json() and all(t["revoked_at"] for t in listed.json())
 
 
 def test_only_admins_manage_users(client, tokens):

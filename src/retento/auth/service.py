@@ -216,7 +216,25 @@ def update_user(
     if "password" in changes or (was_active and not user.is_active):
         # A new password or a deactivation ends every open web session of the user.
         sessions.revoke_all(session, user.id)
+    if was_active and not user.is_active:
+        # And a deactivation revokes the user's API tokens: refused while the user is inactive
+        # anyway, they would otherwise work again the day the user is reactivated.
+        revoke_all_tokens(session, user.id, actor=actor)
     return user
+
+
+def revoke_all_tokens(session: Session, user_id: int, *, actor: User | None) -> int:
+    """Revoke every API token of ``user_id`` still valid (each audited); returns how many."""
+    tokens = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    ).all()
+    now = utcnow()
+    for token in tokens:
+        token.revoked_at = now
+    session.flush()
+    for token in tokens:
+        record(session, actor, "revoke", "api_token", token.id, None, {"prefix": token.prefix})
+    return len(tokens)
 
 
 def report_ids(session: Session, user_id: int) -> list[int]:
