@@ -405,18 +405,21 @@ def user_update(
     return redirect(request, f"/admin/users/{user_id}")
 
 
-@router.post("/admin/users/{user_id}/password")
-def user_password(
+def change_password(
     request: Request,
     session: DbSession,
-    user: PageUser,
-    user_id: DbId,
-    password: str = Form(""),
-    current_password: str = Form(""),
+    user: User,
+    user_id: int,
+    password: str,
+    current_password: str,
+    *,
+    page: Any,
+    done_url: str,
 ) -> Response:
-    """Set a new password; the user's open sessions are logged out, API tokens stay valid.
-    One's own password needs the current one (wrong ones count like failed log-ins)."""
-    require(user, "user:manage")
+    """Set ``user_id``'s password from a form (the admin user page, or one's own account page):
+    one's own needs the current one (wrong ones count like failed log-ins); the user's open
+    sessions are logged out, API tokens stay valid. ``page(status_code, errors, headers)``
+    shows the form again with the errors."""
     own = user_id == user.id
     try:
         data = UserUpdate(password=password, current_password=current_password if own else None)
@@ -425,28 +428,13 @@ def user_password(
         )
     except LoginThrottled as exc:
         session.rollback()
-        return _user_page(
-            request,
-            session,
-            user,
-            service.get_user(session, user_id),
-            status_code=429,
-            headers=exc.headers,
-            errors={"current_password": _throttled_message(request, exc.retry_after)},
-        )
+        message = _throttled_message(request, exc.retry_after)
+        return page(429, {"current_password": message}, exc.headers)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status == 401:
             raise
-        target = service.get_user(session, user_id)
-        return _user_page(
-            request,
-            session,
-            user,
-            target,
-            status_code=422,
-            errors=_translated(request, form_errors(request, exc)),
-        )
+        return page(422, _translated(request, form_errors(request, exc)), None)
     if own:
         # A fresh session for this browser (the others have ended); the message goes into it.
         log_in(request, session, service.get_user(session, user_id))
@@ -462,7 +450,32 @@ def user_password(
             "stay valid: revoke them below if someone else may know them.",
         )
     flash(request, message)
-    return redirect(request, f"/admin/users/{user_id}")
+    return redirect(request, done_url)
+
+
+@router.post("/admin/users/{user_id}/password")
+def user_password(
+    request: Request,
+    session: DbSession,
+    user: PageUser,
+    user_id: DbId,
+    password: str = Form(""),
+    current_password: str = Form(""),
+) -> Response:
+    """Set a new password (``change_password``)."""
+    require(user, "user:manage")
+
+    def page(status_code: int, errors: dict[str, str], headers: Any) -> Response:
+        target = service.get_user(session, user_id)
+        extra = {"headers": headers} if headers else {}
+        return _user_page(
+            request, session, user, target, status_code=status_code, errors=errors, **extra
+        )
+
+    return change_password(
+        request, session, user, user_id, password, current_password,
+        page=page, done_url=f"/admin/users/{user_id}",
+    )  # fmt: skip
 
 
 @router.post("/admin/users/{user_id}/sessions/revoke")
@@ -513,7 +526,8 @@ def token_revoke(request: Request, session: DbSession, user: PageUser, token_id:
 
 
 # The Roles page and the Settings hub: their own modules, served with these pages.
-from retento.auth import role_pages, settings_hub  # noqa: E402
+from retento.auth import account_pages, role_pages, settings_hub  # noqa: E402
 
 router.include_router(role_pages.router)
 router.include_router(settings_hub.router)
+router.include_router(account_pages.router)
