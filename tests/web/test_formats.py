@@ -41,9 +41,7 @@ def test_the_complaint_timeline_writes_a_remedy_amount_with_its_currency(web, db
     complaints.add_remedy(
         db,
         c.id,
-        RemedyCreate(
-            kind="compensation", compensation_type="voucher", amount="1000", cost="7.5"
-        ),
+        RemedyCreate(kind="compensation", compensation_type="voucher", amount="1000", cost="7.5"),
         actor=users["manager"],
     )
     db.commit()

@@ -14,6 +14,7 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 
 from retento.auth import service
+from retento.auth.web_session import change_password, log_out
 from retento.core.deps import DbSession
 from retento.core.validation import DbId
 from retento.web.render import PageUser, flash, page_router, redirect, render, tr
@@ -60,7 +61,6 @@ def account_password(
     current_password: str = Form(""),
 ) -> Response:
     """Change one's own password (the current one first; ``pages.change_password``)."""
-    from retento.auth.pages import change_password
 
     def page(status_code: int, errors: dict[str, str], headers: Any) -> Response:
         return _account_page(request, session, user, status_code, errors=errors, headers=headers)
@@ -73,10 +73,8 @@ def account_password(
 @router.post(ACCOUNT + "/sessions/revoke")
 def account_sessions_revoke(request: Request, session: DbSession, user: PageUser) -> Response:
     """Log out everywhere, this browser included (API tokens stay)."""
-    from retento.auth.pages import _log_out
-
     service.log_out_everywhere(session, user, actor=user)
-    _log_out(request, session)
+    log_out(request, session)
     return redirect(request, "/login")
 
 

@@ -8,18 +8,24 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from retento.auth import roles, service, sessions
+from retento.auth import roles, service
 from retento.auth.models import User
 from retento.auth.permissions import ROLES, require
 from retento.auth.schemas import UserCreate, UserRead, UserUpdate
 from retento.auth.throttle import LoginThrottled, client_ip
-from retento.core.db import transaction, will_write
+from retento.auth.web_session import (
+    change_password,
+    log_in,
+    log_out,
+    throttled_message,
+    translated,
+)
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, Msg, RetentoError, Unauthorized
 from retento.core.validation import DbId
 from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
 from retento.web.forms import PageForm
-from retento.web.i18n import LANGUAGE_NAMES, LOCALES, N_
+from retento.web.i18n import LANGUAGE_NAMES, N_
 from retento.web.labels import register_field_labels, register_labels, register_value_labels
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
@@ -43,55 +49,6 @@ register_labels("user_locale", LANGUAGE_NAMES)
 register_value_labels("user", {"role": "role", "locale": "user_locale"})
 
 PAGE_SIZE = 50
-
-
-def log_in(request: Request, session: DbSession, user: User) -> None:
-    """Start a fresh server-side session for ``user``: a new random id (against fixation) and a
-    new CSRF token; the cookie carries the id, the language and the CSRF token, nothing else."""
-    settings = request.app.state.settings
-    locale = request.session.get("locale")
-    chosen = bool(request.session.get("locale_chosen"))
-    old = request.session.get(sessions.COOKIE_KEY)
-    # The session row is written in a short transaction of its own that queues for the write
-    # lock before it starts (on SQLite): the request's own transaction has already read, and a
-    # job committing meanwhile would make its first write fail ("database is locked": a login
-    # right after `make demo` started answered 500).
-    with transaction(request.app.state.session_factory) as own:
-        will_write(own)
-        if isinstance(old, str) and old:
-            sessions.revoke(own, old)
-        plain = sessions.start(
-            own,
-            user,
-            absolute_seconds=settings.session_absolute_seconds,
-            user_agent=request.headers.get("user-agent", ""),
-            ip=client_ip(request),
-        )
-    request.session.clear()
-    request.session[sessions.COOKIE_KEY] = plain
-    if chosen and locale in LOCALES and locale != user.locale:
-        # A language picked on the login page is the user's latest choice: keep it, on the user
-        # too (the saved language wins on every page), exactly as the header switcher does.
-        user = service.update_user(session, user.id, UserUpdate(locale=locale), actor=user)
-    request.session["locale"] = user.locale or locale or "en"
-
-
-def _log_out(request: Request, session: DbSession) -> None:
-    """End this browser's session server-side and clear the cookie (the language stays)."""
-    locale = request.session.get("locale")
-    sid = request.session.get(sessions.COOKIE_KEY)
-    if isinstance(sid, str) and sid:
-        sessions.revoke(session, sid)
-    request.session.clear()
-    if locale:
-        request.session["locale"] = locale
-
-
-def _throttled_message(request: Request, seconds: int) -> str:
-    if seconds < 120:
-        return tr(request, "Too many failed log-ins. Wait %(n)s seconds and try again.", n=seconds)
-    minutes = -(-seconds // 60)
-    return tr(request, "Too many failed log-ins. Wait %(n)s minutes and try again.", n=minutes)
 
 
 @router.get("/login")
@@ -128,7 +85,7 @@ def login(
             headers=exc.headers,
             next=safe_next(next),
             form={"username": username},
-            errors={"": _throttled_message(request, exc.retry_after)},
+            errors={"": throttled_message(request, exc.retry_after)},
         )
     except Unauthorized:
         return render(
@@ -146,7 +103,7 @@ def login(
 @router.post("/logout")
 def logout(request: Request, session: DbSession) -> Response:
     """End the session server-side (a copied cookie stops working too) and show the login page."""
-    _log_out(request, session)
+    log_out(request, session)
     return redirect(request, "/login")
 
 
@@ -251,7 +208,7 @@ def user_create(request: Request, raw: PageForm, session: DbSession, user: PageU
             "auth/user_new.html",
             status_code=422,
             form=data,
-            errors=_translated(request, form_errors(request, exc)),
+            errors=translated(request, form_errors(request, exc)),
             role_options=_role_options(request, session),
             manager_options=service.manager_choices(session),
         )
@@ -285,11 +242,6 @@ def _user_page(
         report_count=len(service.report_ids(session, target.id)),
         **extra,
     )
-
-
-def _translated(request: Request, errors: dict[str, str]) -> dict[str, str]:
-    """Service messages (password policy, ...) are message ids: show them translated."""
-    return {field: tr(request, message) for field, message in errors.items()}
 
 
 # Field names of UserUpdate → labels, for the stale-edit page (web.conflict).
@@ -397,60 +349,12 @@ def user_update(
             user,
             target,
             status_code=422,
-            errors=_translated(request, form_errors(request, exc)),
+            errors=translated(request, form_errors(request, exc)),
             version=str(form.get("version") or ""),  # kept: the re-shown form still detects
             base=form_base(form),
         )
     flash(request, tr(request, "The changes were saved."))
     return redirect(request, f"/admin/users/{user_id}")
-
-
-def change_password(
-    request: Request,
-    session: DbSession,
-    user: User,
-    user_id: int,
-    password: str,
-    current_password: str,
-    *,
-    page: Any,
-    done_url: str,
-) -> Response:
-    """Set ``user_id``'s password from a form (the admin user page, or one's own account page):
-    one's own needs the current one (wrong ones count like failed log-ins); the user's open
-    sessions are logged out, API tokens stay valid. ``page(status_code, errors, headers)``
-    shows the form again with the errors."""
-    own = user_id == user.id
-    try:
-        data = UserUpdate(password=password, current_password=current_password if own else None)
-        service.update_user(
-            session, user_id, data, actor=user, guard=service.LoginGuard.of(request)
-        )
-    except LoginThrottled as exc:
-        session.rollback()
-        message = _throttled_message(request, exc.retry_after)
-        return page(429, {"current_password": message}, exc.headers)
-    except (ValidationError, RetentoError) as exc:
-        session.rollback()
-        if isinstance(exc, RetentoError) and exc.status == 401:
-            raise
-        return page(422, _translated(request, form_errors(request, exc)), None)
-    if own:
-        # A fresh session for this browser (the others have ended); the message goes into it.
-        log_in(request, session, service.get_user(session, user_id))
-        message = tr(
-            request,
-            "Your password was changed; your other sessions are logged out. Your API tokens "
-            "stay valid: revoke any you no longer trust below.",
-        )
-    else:
-        message = tr(
-            request,
-            "The password was reset; the user's sessions are logged out. Their API tokens "
-            "stay valid: revoke them below if someone else may know them.",
-        )
-    flash(request, message)
-    return redirect(request, done_url)
 
 
 @router.post("/admin/users/{user_id}/password")
@@ -487,7 +391,7 @@ def user_sessions_revoke(
     target = service.get_user(session, user_id)
     n = service.log_out_everywhere(session, target, actor=user)
     if target.id == user.id:
-        _log_out(request, session)
+        log_out(request, session)
         return redirect(request, "/login")
     flash(request, tr(request, "%(n)s open sessions were ended.", n=n))
     return redirect(request, f"/admin/users/{user_id}")
