@@ -2,7 +2,8 @@
 
 - ``common``: labels of codes, form helpers, answer-form parsing (shared by the screens)
 - ``listing``: the survey list and the "new survey" form
-- ``editor``: settings, sections and questions
+- ``editor``: settings, sections and questions (the question form's values and labels in
+  ``question_form``)
 - ``translate``: the second language, side by side with the survey's own
 - ``public``: the answer form behind a one-time link (no login)
 - ``entry``: the agent's phone form and the paper / on-site grid

@@ -32,13 +32,18 @@ from retento.surveys.models import (
 )
 from retento.surveys.pages.common import (
     QUESTION_FIELDS,
-    SCALES,
     form_text,
     in_reader_language,
     language_name,
     language_opts,
     opts,
     survey_url,
+)
+from retento.surveys.pages.question_form import (
+    QUESTION_LABELS,
+    find_question,
+    parse_question,
+    question_values,
 )
 from retento.surveys.schemas import (
     QuestionIn,
@@ -156,7 +161,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _fingerprint(values: dict[str, Any]) -> str:
-    """A short digest of a question's form values (``_question_values``)."""
+    """A short digest of a question's form values (``question_values``)."""
     text = json.dumps(as_posted(values), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -167,7 +172,7 @@ def _section_delete_values(section: Any) -> dict[str, str]:
     (a question code has no space or colon), so that removing the section refuses when one of
     its questions was added, changed or removed since the page was loaded."""
     questions = " ".join(
-        f"{q.code}:{_fingerprint(_question_values(q, section.code))}" for q in section.questions
+        f"{q.code}:{_fingerprint(question_values(q, section.code))}" for q in section.questions
     )
     return {**_section_values(section), "questions": questions}
 
@@ -267,7 +272,7 @@ def _builder(
         may_edit=may_edit,
         # What each question's and section's delete form carries as loaded (stored texts).
         question_bases={
-            q.code: as_posted(_question_values(q, s.code))
+            q.code: as_posted(question_values(q, s.code))
             for s in (survey.sections if may_edit else [])
             for q in s.questions
         },
@@ -555,47 +560,6 @@ def _model_errors(
     return errors
 
 
-def _question_values(q: SurveyQuestion | None, section: str) -> dict[str, Any]:
-    """The question form's initial values."""
-    if q is None:
-        return {"section": section, "qtype": "rating", "scale": "1-5", "required": False}
-    return {
-        "section": section,
-        "code": q.code,
-        "text": q.text,
-        "help_text": q.help_text or "",
-        "qtype": q.qtype,
-        # A type without a choice of scale (NPS: 0-10) posts none: the form has no such option.
-        "scale": f"{q.scale_min}-{q.scale_max}"
-        if q.scale_min is not None and q.qtype in SCALES
-        else "",
-        "options": "\n".join(f"{o['value']}: {o['label']}" for o in q.options or []),
-        "required": q.required,
-        "satisfaction_dimension": q.satisfaction_dimension or "",
-        "value_dimension": q.value_dimension or "",
-        "csi_latent": q.csi_latent or "",
-        "csi_item": q.csi_item or "",
-        "experience_mode": q.experience_mode or "",
-    }
-
-
-# Question form fields → labels, for the stale-edit page (web.conflict).
-QUESTION_LABELS = {
-    "section": N_("Section"),
-    "code": N_("Code"),
-    "text": N_("Question"),
-    "help_text": N_("Help text"),
-    "qtype": N_("Type"),
-    "scale": N_("Scale"),
-    "options": N_("Options"),
-    "required": N_("An answer is required"),
-    "satisfaction_dimension": N_("Satisfaction dimension"),
-    "value_dimension": N_("Delivered-value dimension"),
-    "csi_latent": N_("CSI latent variable"),
-    "csi_item": N_("CSI item"),
-    "experience_mode": N_("Experience mode"),
-}
-
 # Section form fields → labels.
 SECTION_LABELS = {"code": N_("Code"), "title": N_("Title"), "description": N_("Description")}
 
@@ -607,42 +571,6 @@ def _section_values(section: Any) -> dict[str, str]:
         "title": section.title or "",
         "description": section.description or "",
     }
-
-
-def _parse_question(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(QuestionIn payload, values to re-show)`` from the question form."""
-    keys = (
-        "section", "code", "text", "help_text", "qtype", "scale", "options",
-        "satisfaction_dimension", "value_dimension", "csi_latent", "csi_item", "experience_mode",
-    )  # fmt: skip
-    shown: dict[str, Any] = {k: form_text(form, k) for k in keys}
-    shown["options"] = shown["options"].replace("\r\n", "\n")  # as a browser posts a textarea
-    shown["required"] = form.get("required") == "1"
-    qtype = shown["qtype"] or "rating"
-    data: dict[str, Any] = {
-        "code": shown["code"],
-        "text": shown["text"],
-        "help_text": shown["help_text"] or None,
-        "qtype": qtype,
-        "required": shown["required"],
-    }
-    for k in (
-        "satisfaction_dimension", "value_dimension", "csi_latent", "csi_item", "experience_mode",
-    ):  # fmt: skip
-        data[k] = shown[k] or None
-    if qtype in SCALES and shown["scale"] in SCALES[qtype] + ("1-10",):
-        lo, hi = shown["scale"].split("-")
-        data["scale_min"], data["scale_max"] = int(lo), int(hi)
-    if qtype in ("single_choice", "multiple_choice"):
-        options = []
-        for line in shown["options"].splitlines():
-            if not line.strip():
-                continue
-            value, sep, label = line.partition(":")
-            value, label = value.strip(), label.strip()
-            options.append({"value": value, "label": label if sep and label else value})
-        data["options"] = options
-    return data, shown
 
 
 def _question_page(
@@ -663,7 +591,7 @@ def _question_page(
     by default those of the question as stored now."""
     seen = in_reader_language(request, survey)
     if question is not None and base is None:
-        base = as_posted(_question_values(question, question.section.code))
+        base = as_posted(question_values(question, question.section.code))
         version = survey.version
     return render(
         request,
@@ -685,14 +613,6 @@ def _question_page(
     )
 
 
-def _find_question(survey: Survey, code: str) -> SurveyQuestion:
-    """The question with ``code``; 404 otherwise."""
-    for q in survey.questions:
-        if q.code == code:
-            return q
-    raise NotFound("Question", code, field="code")
-
-
 @router.get("/surveys/{survey_id:int}/questions/new")
 def question_new(request: Request, session: DbSession, user: PageUser, survey_id: DbId) -> Response:
     """The form for a new question in a section."""
@@ -701,7 +621,7 @@ def question_new(request: Request, session: DbSession, user: PageUser, survey_id
     # A survey may have no section yet: the form then offers none and saving says so (422).
     first = survey.sections[0].code if survey.sections else ""
     section = request.query_params.get("section") or first
-    return _question_page(request, survey, None, _question_values(None, section))
+    return _question_page(request, survey, None, question_values(None, section))
 
 
 @router.get("/surveys/{survey_id:int}/questions/{code}/edit")
@@ -711,8 +631,8 @@ def question_edit(
     """The form for changing a question."""
     require(user, "survey:manage")
     survey = service.get_survey(session, survey_id, actor=user)
-    q = _find_question(survey, code)
-    return _question_page(request, survey, q, _question_values(q, q.section.code))
+    q = find_question(survey, code)
+    return _question_page(request, survey, q, question_values(q, q.section.code))
 
 
 def _save_question(
@@ -727,8 +647,8 @@ def _save_question(
 
     A question changed by someone else since its form was loaded gets the stale-edit page."""
     survey = _locked_survey(session, survey_id, user)
-    question = _find_question(survey, original) if original else None
-    data, shown = _parse_question(form)
+    question = find_question(survey, original) if original else None
+    data, shown = parse_question(form)
     if question is not None and original:
         stale = _stale_part(
             request,
@@ -736,8 +656,8 @@ def _save_question(
             survey,
             form,
             submitted=shown,
-            current=_question_values(question, question.section.code),
-            read=lambda v: _parse_question(v)[1],
+            current=question_values(question, question.section.code),
+            read=lambda v: parse_question(v)[1],
             labels=QUESTION_LABELS,
             action=survey_url(survey_id, f"/questions/{original}/edit"),
         )
@@ -779,7 +699,7 @@ def _save_question(
         if isinstance(exc, RetentoError) and exc.status in (401, 403, 404):
             raise
         survey = service.get_survey(session, survey_id, actor=user)
-        question = _find_question(survey, original) if original else None
+        question = find_question(survey, original) if original else None
         errors = _model_errors(request, exc)
         return _question_page(
             request, survey, question, shown, errors, 422, base=form_base(form),
@@ -814,9 +734,9 @@ def question_delete(
     removed (409 saying what changed); a change elsewhere in the survey is no conflict. A form
     without those values (a page older than this check) removes the question as before."""
     survey = _locked_survey(session, survey_id, user)
-    question = _find_question(survey, code)
-    current = _question_values(question, question.section.code)
-    loaded = read_base(form, lambda v: _parse_question(v)[1])
+    question = find_question(survey, code)
+    current = question_values(question, question.section.code)
+    loaded = read_base(form, lambda v: parse_question(v)[1])
     if loaded is not None:
         rows = changed_rows(request, loaded, current, QUESTION_LABELS, same=_same)
         if rows:
