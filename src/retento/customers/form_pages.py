@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from retento.audit.models import AuditEntry
 from retento.auth.models import User
 from retento.auth.permissions import acts_on_all, require
 from retento.auth.service import assignable_user_choices
@@ -26,7 +28,18 @@ from retento.customers import (
 from retento.customers.duplicates import PossibleDuplicate
 from retento.customers.models import CONSENTS, KINDS, Customer
 from retento.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
-from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
+from retento.web.conflict import (
+    STALE,
+    base_inputs,
+    changed_rows,
+    changes_since,
+    conflict_page,
+    delete_conflict_page,
+    form_base,
+    form_version,
+    history_rows,
+    read_base,
+)
 from retento.web.forms import FORM_KEY, PageForm, reissue_key_on_reuse, submitted_key
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
@@ -423,12 +436,92 @@ def _shown(request: Request, session: Session) -> dict[str, Any]:
     return out
 
 
+# The state an archive or erase form was loaded with (its hidden ``base.<name>``
+# inputs) → labels, for the stale-action page: "Archived: No → Yes".
+STATE_LABELS = {"archived": N_("Archived"), "erased": N_("Personal data erased")}
+
+# The audit actions that change that state (a merge archives the duplicate: ``archive``).
+STATE_ACTIONS = {"archived": ("archive", "restore", "erase"), "erased": ("erase",)}
+
+
+def _state(customer: Customer) -> dict[str, bool]:
+    return {"archived": customer.archived_at is not None, "erased": customer.erased_at is not None}
+
+
+def _loaded_state(form: Any, implied: dict[str, bool]) -> dict[str, bool]:
+    """The state the posting page showed: its hidden base inputs, else what the form implies
+    (the Archive button is only shown for an active customer, the erase page for one not
+    erased)."""
+    base = form_base(form) or {}
+    sent = {k: base[k] == "1" for k in STATE_LABELS if isinstance(base.get(k), str)}
+    return sent or implied
+
+
+def _stale_action(
+    request: Request,
+    session: Session,
+    user: User,
+    customer_id: int,
+    form: Any,
+    *,
+    action: str,
+    implied: dict[str, bool],
+    hidden: list[tuple[str, str]] | None = None,
+) -> Response:
+    """The 409 page of an archive or erasure posted from a page loaded before the customer
+    changed (after the rollback: nothing was done): what changed since, its archive
+    and erasure state included, who changed it, and a button that posts ``action`` again for
+    the customer as it is now."""
+    expected = form_version(form)
+    current = service.get_customer(session, customer_id, actor=user)
+    history = changes_since(session, "customer", current.id, expected)
+    rows = changed_rows(request, _loaded_state(form, implied), _state(current), STATE_LABELS)
+    for row in rows:
+        last = session.scalars(
+            select(AuditEntry)
+            .where(
+                AuditEntry.entity == "customer",
+                AuditEntry.entity_id == str(current.id),
+                AuditEntry.action.in_(STATE_ACTIONS[row.field]),
+            )
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        ).first()
+        if last is not None:
+            row.changed_by, row.changed_at = last.actor_name, last.at
+    rows += history_rows(request, "customer", history, FIELD_LABELS)
+    return delete_conflict_page(
+        request,
+        session,
+        entity="customer",
+        record_id=current.id,
+        title=current.name,
+        expected=expected,
+        version=current.version,
+        action=f"/customers/{customer_id}/{action}",
+        reload_url=f"/customers/{customer_id}",
+        cancel_url=f"/customers/{customer_id}",
+        rows=rows,
+        hidden=[*base_inputs(_state(current)), *(hidden or [])],
+    )
+
+
 @router.post("/customers/{customer_id:int}/archive")
 def customer_archive(
-    request: Request, session: DbSession, user: PageUser, customer_id: DbId
+    request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
-    """Archive a customer (managers and admins); the 360 page then offers to restore it."""
-    customer = service.archive_customer(session, customer_id, actor=user)
+    """Archive a customer (managers and admins); the 360 page then offers to restore it.
+    Posted from a page loaded before the customer was edited, archived or restored: nothing
+    is archived, 409 saying what changed (a form without a version archives as before)."""
+    expected = form_version(form)  # a version that is no number: 422, nothing archived
+    try:
+        customer = service.archive_customer(session, customer_id, actor=user, version=expected)
+    except STALE:
+        session.rollback()
+        implied = {"archived": False}
+        return _stale_action(
+            request, session, user, customer_id, form, action="archive", implied=implied
+        )
     flash(request, tr(request, "Customer %(name)s was archived.", name=customer.name))
     return redirect(request, f"/customers/{customer_id}")
 
@@ -477,7 +570,15 @@ def _render_erase(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
     reason: str = "",
+    form: Any = None,
 ) -> Response:
+    """The erase page; re-shown after a mistake (``form``) it keeps the version and state the
+    page was first loaded with, so a change made since is still caught."""
+    if form is not None:
+        version = form_version(form)
+        state = {k: v == "1" for k, v in (form_base(form) or {}).items() if k in STATE_LABELS}
+    else:
+        version, state = customer.version, _state(customer)
     return render(
         request,
         "customers/erase.html",
@@ -485,6 +586,8 @@ def _render_erase(
         customer=customer,
         errors=errors or {},
         reason=reason,
+        version=version,
+        base=base_inputs(state),
     )
 
 
@@ -502,7 +605,8 @@ def customer_erase_form(
 def customer_erase(
     request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
-    """Erase the customer's personal data once its number was typed in as confirmation."""
+    """Erase the customer's personal data once its number was typed in as confirmation. From a
+    page loaded before the customer changed, nothing is erased (409 saying what changed)."""
     require(user, "customer:erase")
     customer = service.get_customer(session, customer_id, actor=user)
     typed = str(form.get("confirm") or "").strip().lstrip("#")
@@ -514,8 +618,25 @@ def customer_erase(
         )
     if len(reason) > 200:
         errors["reason"] = tr(request, "At most 200 characters.")
+    expected = form_version(form)  # a version that is no number: 422, nothing erased
     if errors:
-        return _render_erase(request, customer, errors, 422, reason)
-    privacy.erase_customer(session, customer_id, actor=user, reason=reason or None)
+        return _render_erase(request, customer, errors, 422, reason, form)
+    try:
+        privacy.erase_customer(
+            session, customer_id, actor=user, reason=reason or None, version=expected
+        )
+    except STALE:
+        # The page was loaded before the customer was edited, archived or restored.
+        session.rollback()
+        return _stale_action(
+            request,
+            session,
+            user,
+            customer_id,
+            form,
+            action="erase",
+            implied={"erased": False},
+            hidden=[("confirm", str(customer_id)), ("reason", reason)],
+        )
     flash(request, tr(request, "The personal data of customer %(id)s was erased.", id=customer_id))
     return redirect(request, f"/customers/{customer_id}")

@@ -37,6 +37,7 @@ from retento.auth.permissions import require
 from retento.core.db import Base, utcnow
 from retento.core.errors import Conflict, Msg, NotFound
 from retento.core.locking import lock_row
+from retento.core.versioning import check_version
 from retento.customers.models import Contact, Customer
 from retento.customers.redaction import (
     MARK,
@@ -427,9 +428,12 @@ def erase_customer(
     actor: User,
     reason: str | None = None,
     now: datetime | None = None,
+    version: int | None = None,
 ) -> ErasureReport:
     """Anonymise the customer's personal data, keep the financial records, archive the
-    customer and audit it (see the module docstring). Cannot be undone; erasing twice is 409."""
+    customer and audit it (see the module docstring). Cannot be undone; erasing twice is 409.
+    A stale ``version`` (If-Match, the erase page's hidden input) is a 409 ``version_conflict``
+    and erases nothing: the customer changed since the page or client read it."""
     require(actor, "customer:erase")
     from retento.customers.service import get_customer, name_key
 
@@ -437,6 +441,8 @@ def erase_customer(
     c = lock_row(session, Customer, customer_id)
     if c is None:
         raise NotFound("Customer", customer_id)
+    # Under the lock: of two erasures sent with one version, the second finds the first's.
+    check_version(c, version)
     if c.erased_at is not None:
         raise Conflict(
             Msg(

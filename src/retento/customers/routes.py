@@ -207,25 +207,46 @@ def delete_customer(
         description="Delete for good instead of archiving: only for a customer entered by "
         "mistake, refused (409) while orders, refunds or complaints exist.",
     ),
+    if_match: IfMatch = None,
 ):
-    """Archive the customer (as ``POST .../archive``); history, orders and complaints stay."""
+    """Archive the customer (as ``POST .../archive``); history, orders and complaints stay.
+    A stale ``If-Match`` gets 409 ``version_conflict``: nothing archived or deleted."""
+    version = parse_if_match(if_match)
     if purge:
-        service.purge_customer(session, customer_id, actor=user)
+        service.purge_customer(session, customer_id, actor=user, version=version)
     else:
-        service.archive_customer(session, customer_id, actor=user)
+        service.archive_customer(session, customer_id, actor=user, version=version)
     return Response(status_code=204)
 
 
 @router.post("/{customer_id}/archive", response_model=CustomerRead)
-def archive_customer(customer_id: DbId, session: DbSession, user: CurrentUser):
-    """Hide the customer from lists, search, scoring and survey distributions (idempotent)."""
-    return service.archive_customer(session, customer_id, actor=user)
+def archive_customer(
+    customer_id: DbId,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Hide the customer from lists, search, scoring and survey distributions (idempotent
+    without ``If-Match``; a stale one gets 409 ``version_conflict`` and archives nothing)."""
+    c = service.archive_customer(session, customer_id, actor=user, version=parse_if_match(if_match))
+    set_etag(response, c)
+    return c
 
 
 @router.post("/{customer_id}/restore", response_model=CustomerRead)
-def restore_customer(customer_id: DbId, session: DbSession, user: CurrentUser):
-    """Undo the archiving (409 for an erased customer)."""
-    return service.restore_customer(session, customer_id, actor=user)
+def restore_customer(
+    customer_id: DbId,
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Undo the archiving (409 for an erased customer; a stale ``If-Match`` gets 409
+    ``version_conflict`` and restores nothing)."""
+    c = service.restore_customer(session, customer_id, actor=user, version=parse_if_match(if_match))
+    set_etag(response, c)
+    return c
 
 
 @router.get(
@@ -258,12 +279,22 @@ def export_customer(customer_id: DbId, session: DbSession, user: CurrentUser):
 
 @router.post("/{customer_id}/erase", response_model=ErasureRead)
 def erase_customer(
-    customer_id: DbId, session: DbSession, user: CurrentUser, data: ErasureIn | None = None
+    customer_id: DbId,
+    session: DbSession,
+    user: CurrentUser,
+    data: ErasureIn | None = None,
+    if_match: IfMatch = None,
 ):
     """Anonymise the customer's personal data for good; orders, refunds and complaint figures
-    stay. The customer ends archived and marked erased (409 if it already is)."""
+    stay. The customer ends archived and marked erased (409 if it already is). A stale
+    ``If-Match`` or ``version`` gets 409 ``version_conflict`` and erases nothing."""
+    body = data.version if data is not None else None
     report = privacy.erase_customer(
-        session, customer_id, actor=user, reason=data.reason if data else None
+        session,
+        customer_id,
+        actor=user,
+        reason=data.reason if data else None,
+        version=body if body is not None else parse_if_match(if_match),
     )
     return ErasureRead(
         customer_id=report.customer_id, erased_at=report.erased_at, counts=report.counts

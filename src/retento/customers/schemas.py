@@ -145,6 +145,7 @@ class ErasureIn(BaseModel):
         description="Why (e.g. the privacy request's reference); kept in the audit log, so do "
         "not put personal data here.",
     )
+    version: ExpectedVersion = Field(None, description="The customer's version (or If-Match).")
 
 
 class ErasureRead(BaseModel):

@@ -25,7 +25,7 @@ from retento.core.idempotency import insert_keyed, keyed_row
 from retento.core.locking import lock_row
 from retento.core.pagination import apply_sort, paginate
 from retento.core.validation import clean_idempotency_key
-from retento.core.versioning import lock_for_edit
+from retento.core.versioning import check_version, lock_for_edit
 from retento.customers import field_values, search
 from retento.customers.duplicates import PossibleDuplicate, find_duplicates
 from retento.customers.guard import lock_customer, refuse_merged
@@ -394,12 +394,19 @@ def update_customer(
     return c
 
 
-def _locked(session: Session, customer_id: int, *, actor: User) -> Customer:
-    """The customer, read and then locked (archive, restore, erase and purge re-check under it)."""
+def _locked(
+    session: Session, customer_id: int, *, actor: User, version: int | None = None
+) -> Customer:
+    """The customer, read and then locked (archive, restore, erase and purge re-check under it);
+    a ``version`` the client saw (If-Match, the page's hidden input) that is no longer the
+    stored one is a 409 ``version_conflict`` before anything changes."""
     c = get_customer(session, customer_id, actor=actor)
     locked = lock_row(session, Customer, c.id)
     if locked is None:
         raise NotFound("Customer", customer_id)
+    # Under the lock: a parallel request with the same version waited here and now finds the
+    # version the first one committed.
+    check_version(locked, version)
     return locked
 
 
@@ -419,14 +426,18 @@ def _cancel_survey_mail(session: Session, customer_id: int, why: str) -> int:
     return result.rowcount or 0
 
 
-def archive_customer(session: Session, customer_id: int, *, actor: User) -> Customer:
+def archive_customer(
+    session: Session, customer_id: int, *, actor: User, version: int | None = None
+) -> Customer:
     """Archive a customer: hidden from lists, search, scoring and survey distributions; orders,
     refunds, complaints and the rest of the history stay (and stay in revenue reports).
 
-    Archiving an archived customer changes nothing (a retried request is harmless).
+    Archiving an archived customer changes nothing (a retried request is harmless). A stale
+    ``version`` (If-Match, the 360 page's hidden input) gets 409 and archives nothing: the
+    customer was edited, archived or restored since it was read.
     """
     require(actor, "customer:archive")
-    c = _locked(session, customer_id, actor=actor)
+    c = _locked(session, customer_id, actor=actor, version=version)
     if c.archived_at is not None:
         return c
     c.archived_at = utcnow()
@@ -449,13 +460,16 @@ def archive_customer(session: Session, customer_id: int, *, actor: User) -> Cust
     return c
 
 
-def restore_customer(session: Session, customer_id: int, *, actor: User) -> Customer:
+def restore_customer(
+    session: Session, customer_id: int, *, actor: User, version: int | None = None
+) -> Customer:
     """Bring an archived customer back into lists, search, scoring and surveys.
 
-    Erased customers stay archived: there is nobody left to work with (409).
+    Erased customers stay archived: there is nobody left to work with (409). A stale
+    ``version`` gets 409 and restores nothing.
     """
     require(actor, "customer:archive")
-    c = _locked(session, customer_id, actor=actor)
+    c = _locked(session, customer_id, actor=actor, version=version)
     if c.erased_at is not None:
         raise Conflict(
             Msg("Customer %(id)s was erased; an erased customer cannot be restored.", id=c.id),
@@ -479,9 +493,11 @@ def restore_customer(session: Session, customer_id: int, *, actor: User) -> Cust
     return c
 
 
-def delete_customer(session: Session, customer_id: int, *, actor: User) -> Customer:
+def delete_customer(
+    session: Session, customer_id: int, *, actor: User, version: int | None = None
+) -> Customer:
     """What "delete" means for a customer: archive it (see ``archive_customer``)."""
-    return archive_customer(session, customer_id, actor=actor)
+    return archive_customer(session, customer_id, actor=actor, version=version)
 
 
 def restricting_records(session: Session, customer_id: int) -> dict[str, int]:
@@ -502,16 +518,19 @@ def restricting_records(session: Session, customer_id: int) -> dict[str, int]:
     return found
 
 
-def purge_customer(session: Session, customer_id: int, *, actor: User) -> None:
+def purge_customer(
+    session: Session, customer_id: int, *, actor: User, version: int | None = None
+) -> None:
     """Permanently delete a customer entered by mistake (a duplicate, a test record).
 
     Refused (409) while orders, refunds, complaints or other financial records point at the
     customer: those are archived or erased instead. Contacts, tags, touchpoints, survey
     invitations and scores go with the customer; survey responses stay, without the customer.
-    The audit log keeps that the customer existed, not who it was.
+    The audit log keeps that the customer existed, not who it was. A stale ``version``
+    (If-Match) gets 409 and deletes nothing.
     """
     require(actor, "customer:delete")
-    c = _locked(session, customer_id, actor=actor)
+    c = _locked(session, customer_id, actor=actor, version=version)
     held = restricting_records(session, c.id)
     if held:
         listed = ", ".join(f"{n} {table}" for table, n in sorted(held.items()))
