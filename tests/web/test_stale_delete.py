@@ -2,7 +2,8 @@
 "delete buttons carry no version"). Two browser sessions: B opens the page, A saves an edit,
 B presses Delete from its older page → 409 saying what changed and who changed it, the record
 still there with A's edit; a delete from a fresh page works. The API's DELETE honours If-Match
-as PATCH does. Survey questions, sections and surveys: tests/surveys/test_stale_delete.py."""
+as PATCH does. Retention playbooks and saved segments showed a flash and a redirect instead:
+the same 409 page now. Survey questions, sections and surveys: tests/surveys/test_stale_delete.py."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 
+import pytest
 from fastapi.testclient import TestClient
 
+from retento.insights.models import InsightSegment
 from retento.journey import service as journey
 from retento.journey.models import ExperienceRecord
 from retento.journey.schemas import ExperienceCreate
 from retento.loyalty.models import LoyaltyTier
 from retento.orders.models import Order
 from retento.products.models import Product
+from retento.retention.models import RetentionPlaybook
 from retento.touchpoints.models import Touchpoint
 from tests.factories import make_customer, make_order, make_product, make_touchpoint
 from tests.web.conflict_forms import form_of, rows_of
@@ -191,3 +195,106 @@ def test_api_delete_without_if_match_keeps_working(client, db, users, tokens):
     p = make_product(db)
     db.commit()
     assert client.delete(f"/api/v1/products/{p.id}", headers=tokens["manager"]).status_code == 204
+
+
+PLAYBOOK = {
+    "action": "task",
+    "name_en": "Key complaint: visit",
+    "name_zh": "重要客户投诉：上门拜访",
+    "due_days": "2",
+    "control_share": "0.2",
+    "window_days": "60",
+    "cost": "0.10",
+    "offer_points": "0",
+    "enabled": "1",
+}
+
+
+def _playbook(client, db) -> RetentionPlaybook:
+    tab = Browser(client)
+    tab.login("manager")
+    r = tab.post("/retention/playbooks/new", {**PLAYBOOK, "value_class": "key", "reason": "survey"})
+    assert r.status_code == 303, r.text
+    return db.query(RetentionPlaybook).filter_by(value_class="key", reason="survey").one()
+
+
+@pytest.mark.parametrize(
+    ("locale", "said", "label"),
+    [
+        ("en", ["Nothing was deleted", "version 1; it is now at version 2"], "Due after (days)"),
+        ("zh_CN", ["没有删除任何内容", "您打开页面后"], "期限（天）"),
+    ],
+)
+def test_playbook_stale_delete_is_refused_and_names_what_changed(
+    client, db, users, locale, said, label
+):
+    """The playbook's delete from an older page showed a flash and a redirect, unlike every
+    other record: now the 409 page saying what changed and who changed it; nothing deleted."""
+    pb = _playbook(client, db)
+    pid = pb.id
+    page, delete = f"/retention/playbooks/{pid}", f"/retention/playbooks/{pid}/delete"
+    with two_sessions(client, db, users, b_locale=locale) as (a, b):
+        stale = form_of(b.get(page).text, delete)
+        assert stale["version"] == "1"
+        assert a.post(page, {**form_of(a.get(page).text, page), "due_days": "5"}).status_code == 303
+
+        r = b.post(delete, stale)
+        assert r.status_code == 409, r.text
+        for text in said:
+            assert text in r.text
+        assert rows_of(r.text)["due_days"] == ("2", "5")
+        assert label in r.text and "manager" in r.text  # the field, and who changed it
+        db.expire_all()
+        assert db.get(RetentionPlaybook, pid).due_days == 5
+
+        again = form_of(r.text, delete)  # "Delete it as it is now"
+        assert again["version"] == "2"
+        assert b.post(delete, again).status_code == 303
+        assert _gone(db, RetentionPlaybook, pid)
+
+
+def _segment(db) -> InsightSegment:
+    seg = InsightSegment(
+        name="Spring segments",
+        method="kmeans",
+        k=2,
+        features=["recency", "frequency"],
+        profile={"profiles": []},
+        customers=0,
+    )
+    db.add(seg)
+    db.commit()
+    return seg
+
+
+@pytest.mark.parametrize(
+    ("locale", "said", "label"),
+    [
+        ("en", ["Nothing was deleted", "version 1; it is now at version 2"], "Name"),
+        ("zh_CN", ["没有删除任何内容", "您打开页面后"], "名称"),
+    ],
+)
+def test_segment_stale_delete_is_refused_and_names_what_changed(
+    client, db, users, locale, said, label
+):
+    seg = _segment(db)
+    sid = seg.id
+    page, delete = f"/insights/segments/{sid}", f"/insights/segments/{sid}/delete"
+    rename = f"/insights/segments/{sid}/rename"
+    with two_sessions(client, db, users, b_locale=locale) as (a, b):
+        stale = form_of(b.get(page).text, delete)
+        assert stale["version"] == "1"
+        mine = form_of(a.get(page).text, rename)
+        assert a.post(rename, {**mine, "name": "Renamed by A"}).status_code == 303
+
+        r = b.post(delete, stale)
+        assert r.status_code == 409, r.text
+        for text in said:
+            assert text in r.text
+        assert rows_of(r.text) == {"name": ("Spring segments", "Renamed by A")}
+        assert f'<th scope="row">{label}</th>' in r.text and "manager" in r.text
+        db.expire_all()
+        assert db.get(InsightSegment, sid).name == "Renamed by A"
+
+        assert b.post(delete, form_of(r.text, delete)).status_code == 303
+        assert _gone(db, InsightSegment, sid)

@@ -19,7 +19,13 @@ from retento.core.money import MAX_MONEY, number_text, to_money
 from retento.core.validation import DbId, id_from_text
 from retento.retention import playbooks, reasons
 from retento.retention.models import ACTIONS, ANY_REASON, CLASSES, RULE_CODES, RetentionPlaybook
-from retento.web.conflict import STALE, conflict_page, form_base, form_version
+from retento.web.conflict import (
+    STALE,
+    conflict_page,
+    delete_conflict_page,
+    form_base,
+    form_version,
+)
 from retento.web.forms import PageForm, decimal_input
 from retento.web.i18n import N_, Formatter
 from retento.web.labels import register_field_labels
@@ -417,7 +423,9 @@ def _shown(
 def playbook_delete(
     request: Request, form: PageForm, session: DbSession, user: PageUser, playbook_id: DbId
 ) -> Response:
-    """Delete a playbook without cases (one with cases is disabled instead)."""
+    """Delete a playbook without cases (one with cases is disabled instead). A delete from a
+    page loaded before someone else saved the playbook deletes nothing: 409 saying what changed
+    (a form without a version, from a page older than this check, deletes as before)."""
     require(user, "retention:manage")
     version = form_version(form)  # a version that is no number: 422, nothing deleted
     sp = session.begin_nested()
@@ -425,10 +433,20 @@ def playbook_delete(
         playbooks.delete_playbook(session, playbook_id, actor=user, version=version)
     except STALE:
         sp.rollback()
-        flash(
-            request, tr(request, "Someone else changed this playbook; look at it again."), "error"
+        session.expire_all()
+        current = playbooks.get_playbook(session, playbook_id, actor=user)
+        return delete_conflict_page(
+            request,
+            session,
+            entity="retention_playbook",
+            record_id=current.id,
+            title=current.name_zh if request_locale(request) == "zh_CN" else current.name_en,
+            expected=version,
+            version=current.version,
+            action=f"/retention/playbooks/{playbook_id}/delete",
+            reload_url=f"/retention/playbooks/{playbook_id}",
+            cancel_url="/retention/playbooks",
         )
-        return redirect(request, f"/retention/playbooks/{playbook_id}")
     except RetentoError as exc:
         sp.rollback()
         if exc.status in (401, 403, 404):

@@ -173,7 +173,11 @@ def _text(
 
 def _comparable(value: Any) -> Any:
     """Values equal for a person compare equal (lists of rows ignore their row ids; an empty
-    text, list or mapping is no value, as a blank form field is a stored ``None``)."""
+    text, list or mapping is no value, as a blank form field is a stored ``None``; a text
+    compares without its surrounding white space and with its line ends as typed: a browser
+    posts a textarea's lines ended by CRLF, the database holds what the service stored)."""
+    if isinstance(value, str):
+        value = value.replace("\r\n", "\n").strip()
     if value is None or value == "" or value == [] or value == {}:
         return None
     if isinstance(value, list):
@@ -183,6 +187,12 @@ def _comparable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return value.normalize()
     return value
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Two values (stored, submitted, or as a form was loaded) equal for a person: the one
+    comparison of every conflict page (``_comparable``)."""
+    return _comparable(a) == _comparable(b)
 
 
 def changes_since(session: Session, entity: str, entity_id: Any, version: int | None) -> list:
@@ -206,9 +216,7 @@ def changes_since(session: Session, entity: str, entity_id: Any, version: int | 
 def changed_fields(submitted: dict[str, Any], base: dict[str, Any]) -> set[str]:
     """The fields of ``submitted`` the user changed from ``base`` (the values the form was
     loaded with); a field ``base`` lacks counts as changed."""
-    return {
-        k for k, v in submitted.items() if k not in base or _comparable(v) != _comparable(base[k])
-    }
+    return {k for k, v in submitted.items() if k not in base or not same_value(v, base[k])}
 
 
 def conflict_rows(
@@ -232,7 +240,7 @@ def conflict_rows(
     for key, yours in submitted.items():
         if key not in current or key not in mine:
             continue
-        if _comparable(yours) == _comparable(current[key]):
+        if same_value(yours, current[key]):
             continue
         last = next((e for e in reversed(history) if key in (e.after or {})), None)
         coded = partial(value_msgid, entity, key)
@@ -366,14 +374,11 @@ def changed_rows(
     loaded: dict[str, Any],
     current: dict[str, Any],
     labels: dict[str, str],
-    *,
-    same: Callable[[Any, Any], bool] | None = None,
 ) -> list[ConflictRow]:
     """The fields of ``labels`` (in its order) whose value now (``current``) differs from the
-    one the page was loaded with (``loaded``; a field it lacks is not compared): the rows of the
-    stale-delete page for a part of a record that has no version of its own. ``same`` compares
-    two values (by default as ``conflict_rows`` does)."""
-    equal = same or (lambda a, b: _comparable(a) == _comparable(b))
+    one the page was loaded with (``loaded``; a field it lacks is not compared, values are
+    compared by ``same_value``): the rows of the stale-delete page for a part of a record that
+    has no version of its own."""
     return [
         ConflictRow(
             field=k,
@@ -382,7 +387,7 @@ def changed_rows(
             current=_text(request, current.get(k), labels),
         )
         for k, label in labels.items()
-        if k in loaded and not equal(loaded[k], current.get(k))
+        if k in loaded and not same_value(loaded[k], current.get(k))
     ]
 
 
@@ -398,14 +403,14 @@ def history_rows(
     for e in history:
         before, after = e.before or {}, e.after or {}
         for k in [*before, *(k for k in after if k not in before)]:
-            if k in BOOKKEEPING or _comparable(before.get(k)) == _comparable(after.get(k)):
+            if k in BOOKKEEPING or same_value(before.get(k), after.get(k)):
                 continue
             first.setdefault(k, before.get(k))
             last[k] = (after.get(k), e)
     rows = []
     for k, was in first.items():
         now, entry = last[k]
-        if _comparable(was) == _comparable(now):
+        if same_value(was, now):
             continue
         label = (labels or {}).get(k) or field_msgid(entity, k)
         show = partial(_text, request, labels={}, coded=partial(value_msgid, entity, k))

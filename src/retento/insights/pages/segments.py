@@ -32,7 +32,14 @@ from retento.insights.web import (
 )
 from retento.scoring import queries as scoring_queries
 from retento.web.charts import chart_json, grid
-from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
+from retento.web.conflict import (
+    STALE,
+    conflict_page,
+    delete_conflict_page,
+    form_base,
+    form_version,
+    read_base,
+)
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
 from retento.web.labels import register_field_labels, register_labels, register_value_labels
@@ -64,6 +71,7 @@ register_labels("insight_feature", FEATURE_LABELS)
 register_field_labels(
     "insight_segment",
     {
+        "name": N_("Name"),
         "method": N_("Method"),
         "k": N_("Number of segments (k)"),
         "features": N_("Features"),
@@ -402,19 +410,30 @@ def segment_rename(
 def segment_delete(
     request: Request, form: PageForm, session: DbSession, user: PageUser, segment_id: DbId
 ) -> Response:
+    """Delete a saved segment nothing uses. A delete from a page loaded before someone else
+    renamed it deletes nothing: 409 saying what changed (a form without a version, from a page
+    older than this check, deletes as before)."""
     require(user, "insight:manage")
-    expected = form_version(form)
+    expected = form_version(form)  # a version that is no number: 422, nothing deleted
     sp = session.begin_nested()
     try:
         svc.delete_segment(session, segment_id, actor=user, version=expected)
     except STALE:
         sp.rollback()
-        flash(
+        session.expire_all()
+        current = svc.get_segment(session, segment_id, actor=user)
+        return delete_conflict_page(
             request,
-            tr(request, N_("Someone changed this segment meanwhile; it was not deleted.")),
-            "error",
+            session,
+            entity="insight_segment",
+            record_id=current.id,
+            title=current.name,
+            expected=expected,
+            version=current.version,
+            action=f"/insights/segments/{segment_id}/delete",
+            reload_url=f"/insights/segments/{segment_id}",
+            cancel_url="/insights/segments",
         )
-        return redirect(request, f"/insights/segments/{segment_id}")
     except RetentoError as exc:
         sp.rollback()
         if exc.status in (401, 403, 404):

@@ -61,6 +61,7 @@ from retento.web.conflict import (
     form_base,
     form_version,
     read_base,
+    same_value,
 )
 from retento.web.forms import PageForm
 from retento.web.i18n import N_
@@ -130,7 +131,9 @@ def _stale_part(
     elsewhere in the survey is no conflict, since the save rewrites this part alone. A form
     without base values (loaded before forms carried them) is saved as it is."""
     base = read_base(form, read)
-    if base is None or all(_same(current.get(k), base.get(k)) for k in set(current) | set(base)):
+    if base is None or all(
+        same_value(current.get(k), base.get(k)) for k in set(current) | set(base)
+    ):
         return None
     return conflict_page(
         request,
@@ -149,15 +152,6 @@ def _stale_part(
         base=base,
         current_form=as_posted(current),
     )
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Two form values equal for a person (a blank field is no value; line ends as typed)."""
-
-    def norm(v: Any) -> Any:
-        return str(v).replace("\r\n", "\n").strip() if v not in (None, False) else ""
-
-    return norm(a) == norm(b)
 
 
 def _fingerprint(values: dict[str, Any]) -> str:
@@ -505,7 +499,7 @@ def section_delete(
     loaded = form_base(form)
     if loaded is not None:
         current = _section_delete_values(own)
-        rows = changed_rows(request, loaded, current, SECTION_LABELS, same=_same)
+        rows = changed_rows(request, loaded, current, SECTION_LABELS)
         if "questions" in loaded:
             rows += _question_rows(request, loaded["questions"], current["questions"])
         if rows:
@@ -738,7 +732,7 @@ def question_delete(
     current = question_values(question, question.section.code)
     loaded = read_base(form, lambda v: parse_question(v)[1])
     if loaded is not None:
-        rows = changed_rows(request, loaded, current, QUESTION_LABELS, same=_same)
+        rows = changed_rows(request, loaded, current, QUESTION_LABELS)
         if rows:
             page = _stale_delete(
                 request,
