@@ -44,16 +44,17 @@ def merged_into(customer: Customer) -> int | None:
     return survivor_of(customer.archived_at, customer.custom_fields)
 
 
+def merged_message(customer: int | str, survivor_id: int) -> Msg:
+    """The message of a write to a merged duplicate, naming ``customer`` as the write named it
+    (its id, or the external id a row of a file gave) and the survivor."""
+    return Msg(
+        "Customer %(id)s was merged into customer %(survivor)s.", id=customer, survivor=survivor_id
+    )
+
+
 def merged_error(customer_id: int, survivor_id: int, field: str | None) -> Conflict:
     """The 409 of a write to a merged duplicate."""
-    return Conflict(
-        Msg(
-            "Customer %(id)s was merged into customer %(survivor)s.",
-            id=customer_id,
-            survivor=survivor_id,
-        ),
-        field=field,
-    )
+    return Conflict(merged_message(customer_id, survivor_id), field=field)
 
 
 def refuse_merged(customer: Customer, field: str | None = "customer_id") -> Customer:
@@ -105,4 +106,23 @@ def merged_external_ids(session: Session, keys: set[str] | None = None) -> dict[
             continue
         if (to := survivor_of(archived_at, custom)) is not None:
             out[ext] = to
+    return out
+
+
+def lock_customers(session: Session, customer_ids: set[int] | list[int]) -> dict[int, int]:
+    """Many customers at once (a bulk entry, a file import): each locked ``FOR SHARE`` and read
+    fresh, as ``lock_customer`` does, in id order (two such writers and a merge never
+    deadlock); the merged ones, each with its survivor's id. Held until the transaction ends."""
+    t = Customer.__table__
+    ids = sorted(customer_ids)
+    out: dict[int, int] = {}
+    for start in range(0, len(ids), 1000):
+        for cid, archived_at, custom in session.connection().execute(
+            select(t.c.id, t.c.archived_at, t.c.custom_fields)
+            .where(t.c.id.in_(ids[start : start + 1000]))
+            .order_by(t.c.id)
+            .with_for_update(read=True)
+        ):
+            if (to := survivor_of(archived_at, custom)) is not None:
+                out[cid] = to
     return out

@@ -10,6 +10,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.errors import Conflict, InvalidInput, Msg, Named, NotFound
+from retento.customers.guard import lock_customer
 from retento.loyalty import ledger
 from retento.loyalty.models import (
     LoyaltyAttendance,
@@ -53,6 +54,9 @@ def join(session: Session, club_id: int, customer_id: int, *, actor: User) -> Lo
     """Add a member to a club (members of the club's minimum tier and above)."""
     require(actor, "loyalty:redeem")
     club = _club(session, club_id)
+    # First, before any other lock (``customers.guard``): a running merge is waited for, and a
+    # customer merged into another is refused rather than made a member after its move.
+    lock_customer(session, customer_id)
     w = ledger.get_wallet(session, customer_id)
     if w is None:
         raise InvalidInput(
@@ -119,6 +123,9 @@ def attend(session: Session, event_id: int, customer_id: int, *, actor: User) ->
     e = session.get(LoyaltyClubEvent, event_id)
     if e is None:
         raise NotFound("Club event", event_id)
+    # As in ``join``: a merged duplicate (whose membership stayed behind because the survivor
+    # was a member too) takes no attendance, touchpoint or points.
+    lock_customer(session, customer_id)
     is_member = session.scalar(
         select(LoyaltyClubMember.id).where(
             LoyaltyClubMember.club_id == e.club_id, LoyaltyClubMember.customer_id == customer_id

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from retento.core.db import utcnow
 from retento.core.hooks import emit
+from retento.core.locking import key_share_row
 from retento.loyalty import ledger
 from retento.loyalty.models import LoyaltyAccount, LoyaltyLot, LoyaltyTier, LoyaltyTierChange
 from retento.web.i18n import N_, installation_locale, translate
@@ -301,7 +302,9 @@ def set_tier(
     from retento.core.errors import InvalidInput, Msg
 
     w = ledger.wallet(session, customer_id)  # locked: parallel requests see each other's tier
-    tier = session.get(LoyaltyTier, tier_id) if tier_id is not None else None
+    # FOR KEY SHARE: a delete of the tier waits for this placement and then sees the member
+    # (``programme.delete_tier``); one already deleting it is waited for, and the tier is gone.
+    tier = key_share_row(session, LoyaltyTier, tier_id) if tier_id is not None else None
     if tier_id is not None and tier is None:
         raise InvalidInput(Msg("Tier %(id)s does not exist.", id=tier_id), field="tier_id")
     if w.tier_id == tier_id:

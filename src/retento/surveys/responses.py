@@ -26,9 +26,9 @@ from retento.core.errors import (
     Term,
 )
 from retento.core.hooks import emit
-from retento.core.locking import lock_row
+from retento.core.locking import key_share_row, lock_row
 from retento.core.pagination import paginate
-from retento.customers.guard import lock_customer, refuse_merged
+from retento.customers.guard import lock_customer, lock_customers, merged_message, refuse_merged
 from retento.customers.models import Customer
 from retento.surveys import languages
 from retento.surveys.duplicates import check_duplicate
@@ -209,6 +209,14 @@ def _complete(
     response.completed_at = when
 
 
+def _answered_survey(session: Session, survey_id: int) -> Survey | None:
+    """The survey a response is about to be written to, read ``FOR KEY SHARE`` before any
+    other lock: a delete of the survey (``service.delete_survey``, ``FOR UPDATE``) then waits
+    for this transaction and sees its response, or this one waits for the delete and finds no
+    survey (``None``), never a response deleted with the survey after it was recorded."""
+    return key_share_row(session, Survey, survey_id)
+
+
 def _require_open(survey: Survey) -> None:
     if survey.status != "active":
         raise Conflict(
@@ -316,14 +324,20 @@ def public_submit(
 ) -> SurveyResponse:
     """Save answers behind a link (resumable); ``complete`` finishes it — only once per link.
 
-    The invitation row is locked first: submissions through one link (a double click, two tabs)
-    run one after the other, so they share one response and only the first completion counts.
+    The invitation row is locked before anything is read from it: submissions through one link
+    (a double click, two tabs) run one after the other, so they share one response and only the
+    first completion counts.
     """
     now = now or utcnow()
-    inv = lock_row(session, SurveyInvitation, invitation_for_token(session, token, now).id)
+    found = invitation_for_token(session, token, now)
+    # The survey before the invitation, in the order its delete takes them (the delete removes
+    # the survey's invitations with it).
+    survey = _answered_survey(session, found.survey_id)
+    inv = lock_row(session, SurveyInvitation, found.id)
+    if survey is None or inv is None:  # deleted meanwhile
+        raise LinkGone("This survey is closed.")
     if inv.completed_at is not None:
         raise Conflict("This survey was already answered with this link. Thank you!", "token")
-    survey = _survey(session, inv.survey_id)
     _require_open(survey)
     checked, errors = validate_answers(survey, data.answers)
     if errors:
@@ -413,7 +427,9 @@ def record_response(
     and resumes its partial response, if any."""
     require(actor, "survey:respond")
     now = now or utcnow()
-    survey = _survey(session, survey_id)
+    survey = _answered_survey(session, survey_id)
+    if survey is None:
+        raise NotFound("Survey", survey_id, field="survey_id")
     _require_open(survey)
     if data.customer_id is not None:
         # The customer first (as a merge locks it first), before the invitation; the row lock
@@ -596,6 +612,9 @@ def ingest(
     is recorded with (surveys.bulk_entry); ``validate_only`` writes nothing, reports problems.
     """
     if not validate_only:
+        # The survey before its customers, in the order its delete and a merge take them.
+        if _answered_survey(session, survey.id) is None:
+            raise NotFound("Survey", survey.id, field="survey_id")
         _require_open(survey)
     now = now or utcnow()
     ext_ids = {r.customer_external_id for r in rows if r.customer_external_id}
@@ -612,6 +631,10 @@ def ingest(
     known_ids = (
         set(session.scalars(select(Customer.id).where(Customer.id.in_(ids)))) if ids else set()
     )
+    # The customers the rows name, guarded against a merge (``customers.guard``): locked
+    # ``FOR SHARE`` before anything is written, so a running merge is waited for and its
+    # duplicate refused, not given a response after the merge moved "all" of its own.
+    merged = lock_customers(session, known_ids | set(by_ext.values()))
     resp_ext = {r.external_id for r in rows if r.external_id}
     existing = (
         {
@@ -636,6 +659,7 @@ def ingest(
     for r in rows:
         errs = list(r.errors)
         cid = r.customer_id
+        found = len(errs)
         if r.customer_external_id:
             if r.customer_external_id not in by_ext:
                 errs.append(
@@ -661,6 +685,16 @@ def ingest(
                 FieldError(
                     "customer_id",
                     Msg("Customer %(id)s does not exist.", id=r.customer_id),
+                    r.row,
+                )
+            )
+        if len(errs) == found and cid is not None and cid in merged:
+            # Named as the row named it (its id, or the external id in the file or grid).
+            named = "customer_external_id" if r.customer_external_id else "customer_id"
+            errs.append(
+                FieldError(
+                    named,
+                    merged_message(r.customer_external_id or cid, merged[cid]),
                     r.row,
                 )
             )

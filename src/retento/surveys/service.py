@@ -305,6 +305,12 @@ def delete_survey(
     require(actor, "survey:manage")
     s = _survey(session, survey_id)
     lock_for_edit(session, s, version)
+    # FOR UPDATE (not lock_for_edit's NO KEY UPDATE): waits for a transaction that is recording
+    # a response to the survey (its FOR KEY SHARE, ``responses._answered_survey``, or the one
+    # its insert's foreign-key check takes), so the look-up below sees that response; one that
+    # starts later waits for this delete and then finds no survey. Without it the response
+    # committed meanwhile was deleted with the survey (its foreign key cascades).
+    session.execute(select(Survey.id).where(Survey.id == s.id).with_for_update())
     if has_responses(session, s.id):
         raise Conflict("The survey has responses; close it instead of deleting it.", "survey_id")
     before = survey_snapshot(s)

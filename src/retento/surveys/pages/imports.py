@@ -29,6 +29,11 @@ from retento.web.render import (
 router = page_router()
 
 
+def _in_language(request: Request, problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The row problems with their messages in the reader's language (as the entry grid's)."""
+    return [{**p, "message": error_text(request, p["message"])} for p in problems]
+
+
 @router.get("/surveys/{survey_id:int}/import")
 def import_form(request: Request, session: DbSession, user: PageUser, survey_id: DbId) -> Response:
     """Upload a CSV or XLSX file of responses."""
@@ -75,12 +80,12 @@ def import_upload(
             skip_invalid=skip,
             channel=channel,
         )
-        problems = report["errors"]
+        problems = _in_language(request, report["errors"])
     except RetentoError as exc:
         session.rollback()
         if exc.status in (401, 403, 404):
             raise
-        problems = [e.as_dict() for e in exc.errors]
+        problems = _in_language(request, [e.as_dict() for e in exc.errors])
         errors = {"": error_text(request, exc.message)}
         if exc.field == "file" or not problems:
             errors = {"file": error_text(request, exc.message)}
