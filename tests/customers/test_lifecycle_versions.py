@@ -248,7 +248,7 @@ def test_a_stale_archive_button_archives_nothing_and_says_what_changed(web, db, 
 
     page = web.post(archive, stale)
     assert page.status_code == 409, page.text
-    assert "Nothing was deleted" in page.text
+    assert "Nothing was archived" in page.text and "Archive it as it is now" in page.text
     assert "version 1; it is now at version 2" in page.text
     assert rows_of(page.text)["phone"] == ("111 2222", "333 4444")
     assert "admin" in page.text  # who changed it, from the audit log
@@ -302,7 +302,7 @@ def test_a_stale_erase_page_erases_nothing_and_erase_anyway_erases(web, db, toke
 
     page = web.post(erase, {**stale, "confirm": str(cid), "reason": "DSR-9"})
     assert page.status_code == 409, page.text
-    assert "Nothing was deleted" in page.text
+    assert "Nothing was erased" in page.text
     assert rows_of(page.text)["note"] == ("—", "asked for a refund")
     stored = _fresh(db, cid)
     assert (stored.erased_at, stored.archived_at, stored.name) == (None, None, "Gao Yan")
@@ -314,6 +314,36 @@ def test_a_stale_erase_page_erases_nothing_and_erase_anyway_erases(web, db, toke
     stored = _fresh(db, cid)
     assert stored.erased_at is not None and stored.phone is None
     assert _entries(db, cid, "erase") == 1
+
+
+def test_a_stale_restore_button_restores_nothing_and_restore_anyway_restores(web, db, tokens):
+    cid = _web_customer(db)
+    admin = tokens["admin"]
+    assert web.client.post(f"/api/v1/customers/{cid}/archive", headers=admin).status_code == 200
+    web.login("manager")
+    restore = f"/customers/{cid}/restore"
+    stale = form_of(web.get(f"/customers/{cid}").text, restore)
+    assert (stale["version"], stale["base.archived"]) == ("2", "1")
+    # A colleague restores it, edits it and archives it again: the button is out of date.
+    assert web.client.post(f"/api/v1/customers/{cid}/restore", headers=admin).status_code == 200
+    web.client.patch(f"/api/v1/customers/{cid}", json={"city": "Suzhou"}, headers=admin)
+    assert web.client.post(f"/api/v1/customers/{cid}/archive", headers=admin).status_code == 200
+
+    page = web.post(restore, stale)
+    assert page.status_code == 409, page.text
+    assert "Nothing was restored" in page.text and "Restore it as it is now" in page.text
+    assert rows_of(page.text)["city"] == ("—", "Suzhou")
+    assert _fresh(db, cid).archived_at is not None and _entries(db, cid, "restore") == 1
+
+    again = form_of(page.text, restore)
+    assert again["version"] == "5"
+    assert web.post(restore, again).status_code == 303
+    assert _fresh(db, cid).archived_at is None and _entries(db, cid, "restore") == 2
+
+    web.post("/locale", data={"lang": "zh_CN", "next": "/customers"})
+    assert web.client.post(f"/api/v1/customers/{cid}/archive", headers=admin).status_code == 200
+    page = web.post(restore, again)
+    assert page.status_code == 409 and "没有恢复任何内容" in page.text
 
 
 def test_a_mistyped_confirmation_keeps_the_version_the_erase_page_was_loaded_with(web, db, tokens):
@@ -353,10 +383,11 @@ def test_the_stale_archive_and_erase_pages_speak_chinese(web, db, tokens):
         == 200
     )
 
+    said = {archive: "没有归档任何内容", erase: "没有删除任何个人信息"}
     for url, form in ((archive, stale_archive), (erase, {**stale_erase, "confirm": str(cid)})):
         page = web.post(url, form)
         assert page.status_code == 409, (url, page.text)
-        assert "没有删除任何内容" in page.text and "Nothing was deleted" not in page.text
+        assert said[url] in page.text and "Nothing was" not in page.text
         assert rows_of(page.text)["archived"] == ("否", "是"), url
     stored = _fresh(db, cid)
     assert stored.erased_at is None and _entries(db, cid, "archive") == 1

@@ -503,6 +503,7 @@ def _stale_action(
         cancel_url=f"/customers/{customer_id}",
         rows=rows,
         hidden=[*base_inputs(_state(current)), *(hidden or [])],
+        verb=action,
     )
 
 
@@ -528,10 +529,20 @@ def customer_archive(
 
 @router.post("/customers/{customer_id:int}/restore")
 def customer_restore(
-    request: Request, session: DbSession, user: PageUser, customer_id: DbId
+    request: Request, form: PageForm, session: DbSession, user: PageUser, customer_id: DbId
 ) -> Response:
-    """Bring an archived customer back into lists, search, scoring and surveys."""
-    customer = service.restore_customer(session, customer_id, actor=user)
+    """Bring an archived customer back into lists, search, scoring and surveys. Posted from a
+    page loaded before the customer was edited, restored or archived again: nothing is
+    restored, 409 saying what changed (a form without a version restores as before)."""
+    expected = form_version(form)  # a version that is no number: 422, nothing restored
+    try:
+        customer = service.restore_customer(session, customer_id, actor=user, version=expected)
+    except STALE:
+        session.rollback()
+        implied = {"archived": True}
+        return _stale_action(
+            request, session, user, customer_id, form, action="restore", implied=implied
+        )
     flash(request, tr(request, "Customer %(name)s was restored.", name=customer.name))
     return redirect(request, f"/customers/{customer_id}")
 

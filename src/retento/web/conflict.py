@@ -443,6 +443,7 @@ def delete_conflict_page(
     labels: dict[str, str] | None = None,
     hidden: list[tuple[str, str]] | None = None,
     part: bool = False,
+    verb: str = "delete",
 ) -> HTMLResponse:
     """The 409 page for a delete posted from a page loaded before someone else saved the record
     (``VersionConflict``: the form's ``version`` was ``expected``, the record is at ``version``
@@ -452,7 +453,10 @@ def delete_conflict_page(
     (posting ``action`` again with the current ``version`` and the ``hidden`` inputs).
 
     ``part``: the delete was of a part of the record (a survey's question or section), compared
-    by its values, not by the record's version; ``rows`` then says how that part changed."""
+    by its values, not by the record's version; ``rows`` then says how that part changed.
+
+    ``verb``: what the form asked for, ``delete`` (default), ``archive``, ``restore`` or ``erase``
+    (the page says "Nothing was archived", "Restore it as it is now", ...)."""
     history = changes_since(session, entity, record_id, expected)
     if rows is None:
         rows = history_rows(request, entity, history, labels)
@@ -469,4 +473,5 @@ def delete_conflict_page(
         action=action,
         reload_url=reload_url,
         cancel_url=cancel_url,
+        verb=verb,
     )
