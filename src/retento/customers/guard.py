@@ -65,18 +65,26 @@ def refuse_merged(customer: Customer, field: str | None = "customer_id") -> Cust
     return customer
 
 
-def lock_customer(
-    session: Session, customer_id: int, field: str | None = "customer_id"
-) -> Customer | None:
-    """The customer locked ``FOR SHARE`` and read fresh (None if there is none); a 409 naming
-    ``field`` when it was merged. Held until the transaction ends."""
+def hold_customer(session: Session, customer_id: int) -> Customer | None:
+    """The customer locked ``FOR SHARE`` and read fresh (None if there is none), merged or not.
+    Held until the transaction ends. For a change of a record the customer already has (an
+    order's refund): taken before the record's own lock, as a merge takes the customer before
+    it moves the record, so the two never deadlock."""
     stmt = (
         select(Customer)
         .where(Customer.id == customer_id)
         .with_for_update(read=True, of=Customer)
         .execution_options(populate_existing=True)
     )
-    c = session.scalars(stmt).one_or_none()
+    return session.scalars(stmt).one_or_none()
+
+
+def lock_customer(
+    session: Session, customer_id: int, field: str | None = "customer_id"
+) -> Customer | None:
+    """The customer locked ``FOR SHARE`` and read fresh (None if there is none); a 409 naming
+    ``field`` when it was merged. Held until the transaction ends."""
+    c = hold_customer(session, customer_id)
     return refuse_merged(c, field) if c is not None else None
 
 

@@ -21,7 +21,8 @@ from retento.core.locking import lock_row
 from retento.core.money import MAX_MONEY, ZERO, money_text
 from retento.core.pagination import apply_sort, paginate
 from retento.core.validation import check_not_future, clean_idempotency_key
-from retento.core.versioning import check_version, lock_for_edit
+from retento.core.versioning import check_version
+from retento.customers.guard import hold_customer
 from retento.customers.lookup import customer_match
 from retento.customers.service import referenced_customer, require_customer_change
 from retento.orders.models import Order, OrderLine, Refund
@@ -170,6 +171,28 @@ def get_order(session: Session, order_id: int, *, actor: User) -> Order:
     return o
 
 
+def lock_order(session: Session, order_id: int) -> Order:
+    """The order locked for a change (``core.locking.lock_row``), its customer held ``FOR
+    SHARE`` first (``customers.guard.hold_customer``).
+
+    A merge locks the customers, moves the points (the loyalty wallets) and then the orders;
+    a refund, edit or delete that locked the order first and then reached for the wallet (its
+    points clawed back) would deadlock with it. Taken customer first, the change waits for the
+    merge and then finds the order on the survivor, whose row it holds in turn."""
+    customer_id = session.scalar(select(Order.customer_id).where(Order.id == order_id))
+    while customer_id is not None:
+        hold_customer(session, customer_id)
+        o = lock_row(session, Order, order_id)
+        if o is None or o.customer_id == customer_id:
+            break
+        customer_id = o.customer_id  # moved by a merge while this waited
+    else:
+        o = None
+    if o is None:
+        raise NotFound("Order", order_id)
+    return o
+
+
 def _same_customer(customer_id: int):
     return lambda o: o.customer_id == customer_id
 
@@ -218,9 +241,10 @@ def update_order(
     expected_version: int | None = None,
 ) -> Order:
     """Change the fields sent (lines are replaced); a stale ``version``/If-Match gets 409."""
-    o = get_order(session, order_id, actor=actor)
+    require(actor, "order:read")
+    o = lock_order(session, order_id)
     require_customer_change(actor, o.customer, "order:update")
-    lock_for_edit(session, o, data.version, expected_version)
+    check_version(o, data.version, expected_version)
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("ordered_at", "status", "channel", "discount"):
         if key in changes and changes[key] is None:
@@ -314,9 +338,7 @@ def add_refund(
     repeated request (a double click, a retry) returns the refund the first one recorded.
     """
     require(actor, "order:read")
-    o = lock_row(session, Order, order_id)
-    if o is None:
-        raise NotFound("Order", order_id)
+    o = lock_order(session, order_id)
     require_customer_change(actor, o.customer, "order:update")
     idempotency_key = clean_idempotency_key(idempotency_key)
     if idempotency_key:
@@ -377,9 +399,7 @@ def delete_order(
     points spent on it), so nothing stays credited for an order that no longer exists. An
     order with refunds is refused: money was paid back against it. A stale ``version``
     (If-Match, the page's hidden input) gets 409 and deletes nothing."""
-    o = lock_row(session, Order, order_id)
-    if o is None:
-        raise NotFound("Order", order_id)
+    o = lock_order(session, order_id)
     require_customer_change(actor, o.customer, "order:delete")
     check_version(o, version)
     if o.refunds:
