@@ -244,8 +244,9 @@ def response_times(session: Session, scope: Scope | None = None) -> dict:
             select(
                 func.count(),
                 func.count(Complaint.sla_policy_id),
-                func.sum(case((Complaint.first_response_breached.is_(True), 1), else_=0)),
-                func.sum(case((Complaint.resolution_breached.is_(True), 1), else_=0)),
+                # ever missed: a reopen or a longer target does not take a breach back
+                func.sum(case((Complaint.first_response_ever_breached.is_(True), 1), else_=0)),
+                func.sum(case((Complaint.resolution_ever_breached.is_(True), 1), else_=0)),
                 func.count(Complaint.first_responded_at),
                 func.count(Complaint.first_resolved_at),
                 func.sum(case((Complaint.reopen_count > 0, 1), else_=0)),

@@ -28,8 +28,9 @@ def load(session: Session, as_of: datetime) -> pd.DataFrame:
     )
     recent = (Complaint.received_at >= since) & (Complaint.received_at < as_of)
     breached = recent & or_(
-        and_(Complaint.resolution_breached, Complaint.resolution_due_at < as_of),
-        and_(Complaint.first_response_breached, Complaint.first_response_due_at < as_of),
+        # ever missed (a later reopen clears the current flag, not the customer's experience)
+        and_(Complaint.resolution_ever_breached, Complaint.resolution_due_at < as_of),
+        and_(Complaint.first_response_ever_breached, Complaint.first_response_due_at < as_of),
     )
     stmt = (
         select(

@@ -208,7 +208,7 @@ def generate_complaints(
             )
         if not step("resolve", received + resolve, FEEDBACK[lang]):
             continue
-        if c.resolution_breached:
+        if c.resolution_ever_breached:
             breached += 1
         if received + resolve + timedelta(days=3) < now and rng.random() < 0.7:
             fast = resolve < timedelta(hours=24)

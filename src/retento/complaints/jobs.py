@@ -119,10 +119,12 @@ def _escalate_one(
     for clock, level, clock_start in actions:
         if clock == "first_response":
             c.first_response_flag = level
-            c.first_response_breached = c.first_response_breached or level == "breached"
+            if level == "breached":
+                c.first_response_breached = c.first_response_ever_breached = True
         else:
             c.sla_flag = level
-            c.resolution_breached = c.resolution_breached or level == "breached"
+            if level == "breached":
+                c.resolution_breached = c.resolution_ever_breached = True
         if not c.flagged:
             c.flagged = True
             report.flagged += 1
@@ -180,7 +182,12 @@ def _reassign(session: Session, c: Complaint, target: int, now: datetime) -> Non
 def _notify(
     session: Session, c: Complaint, clock: str, level: str, clock_start: datetime, now: datetime
 ) -> int:
+    due = c.first_response_due_at if clock == "first_response" else c.resolution_due_at
+    # One notice per clock start, level and deadline: a deadline moved (a new severity, policy
+    # or calendar) and missed again is a new notice; a second run at the same instant is not.
     stamp = clock_start.strftime("%Y%m%dT%H%M%S")
+    if due is not None:
+        stamp += ":" + due.strftime("%Y%m%dT%H%M%S")
     wanted = {
         f"complaint:{c.id}:{clock}:{stamp}:{level}:user:{uid}": uid
         for uid in _recipients(session, c)
@@ -194,7 +201,6 @@ def _notify(
             )
         )
     )
-    due = c.first_response_due_at if clock == "first_response" else c.resolution_due_at
     text = (
         f"Complaint {c.tracking_code} ({c.subject[:80]}): {clock.replace('_', ' ')} "
         f"{'breached' if level == 'breached' else 'at 80 % of its target'}"

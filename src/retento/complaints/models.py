@@ -225,6 +225,10 @@ class Complaint(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_response_breached: Mapped[bool] = mapped_column(Boolean, default=False)
     resolution_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The two above follow the current clocks (a reopen or a longer target clears them); these
+    # keep that a deadline was ever missed, for the reports' breach counts (migration 0058).
+    first_response_ever_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolution_ever_breached: Mapped[bool] = mapped_column(Boolean, default=False)
     # Escalation level reached per clock (ok → near_breach → breached), set by the job.
     first_response_flag: Mapped[str] = mapped_column(String(20), default="ok")
     sla_flag: Mapped[str] = mapped_column(String(20), default="ok")

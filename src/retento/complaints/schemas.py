@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from retento.core.errors import Msg
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
 from retento.core.validation import Day, DbId, Name, OptionalName
@@ -256,8 +257,12 @@ class ComplaintRead(BaseModel):
     paused_since: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    # the current clocks (cleared by a reopen or a longer target) …
     first_response_breached: bool
     resolution_breached: bool
+    # … and whether a deadline was ever missed (the reports' breach counts)
+    first_response_ever_breached: bool = False
+    resolution_ever_breached: bool = False
     first_response_flag: str
     sla_flag: str
     flagged: bool
@@ -311,6 +316,23 @@ class CalendarIn(BaseModel):
     )
     holidays: list[Day] = Field(default_factory=list)
     version: ExpectedVersion = None  # on replace (PUT): the version edited
+
+    @field_validator("hours")
+    @classmethod
+    def _one_key_per_weekday(cls, hours: dict[str, list[list[str]]]) -> dict:
+        """Keys "0" and "00" (or "０") are both Monday: the last one silently replaced the first's
+        hours, so two keys for one weekday are refused."""
+        seen: dict[int, str] = {}
+        for key in hours:
+            try:
+                day = int(key)
+            except ValueError:
+                continue  # not a weekday at all: refused when the calendar is built
+            if day in seen:
+                # a fixed sentence: pydantic passes the message on as text, translated whole
+                raise ValueError(Msg('a weekday is given twice ("0" and "00" are both Monday)'))
+            seen[day] = key
+        return hours
 
 
 class CalendarRead(BaseModel):

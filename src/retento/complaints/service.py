@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 
 from retento.audit.service import record, snapshot
 from retento.auth.models import User
-from retento.auth.permissions import acts_on_all, acts_on_own, can, require, role_permissions
+from retento.auth.permissions import (
+    acts_on_all,
+    acts_on_own,
+    can,
+    permission_name,
+    require,
+    role_permissions,
+)
 from retento.complaints import workflow
 from retento.complaints.models import (
     Complaint,
@@ -277,6 +284,25 @@ def create_complaint_once(
     if actor is not None and acts_on_own(actor) and data.assignee_id not in (None, actor.id):
         # Agents take complaints from anyone (they answer the phone) but assign only to themselves.
         require(actor, "complaint:assign")
+    if (
+        actor is not None
+        and acts_on_own(actor)
+        and not can(actor, "complaint:assign")
+        and data.team_manager_id not in (None, actor.id, actor.manager_id)
+    ):
+        # ... and into their own team only (as the web form does: the team is their manager's),
+        # not into another team's queue and escalations.
+        exc = Forbidden(
+            Msg(
+                "An agent may set team_manager_id only to themselves or to their own manager; "
+                "another team needs the permission %(permission)s.",
+                permission=permission_name("complaint:assign"),
+            ),
+            permission="complaint:assign",
+            role=actor.role,
+        )
+        exc.field = "team_manager_id"
+        raise exc
     category_id = _resolve_category(session, data.category_id, data.category)
     _check_order(session, data.order_id, customer.id)
     _check_ref(session, _product_model(), data.product_id, "product_id")
@@ -490,7 +516,7 @@ def update_complaint(
             data={"fields": edited, **{k: changes[k] for k in edited if k in EDIT_SHOWN}},
         )
     if c.severity != old_severity:
-        refresh_sla(session, c)
+        refresh_sla(session, c, now=utcnow())
         _event(
             session,
             c,
@@ -508,12 +534,9 @@ def update_complaint(
                 else None,
             },
         )
-        # A longer target may take a clock back below its warning level.
-        now = utcnow()
-        if c.resolution_warn_at is not None and c.resolution_warn_at > now:
-            c.sla_flag = "ok"
-        if c.first_response_warn_at is not None and c.first_response_warn_at > now:
-            c.first_response_flag = "ok"
+        # refresh_sla settled the flags on the new due times: a longer target takes a clock
+        # back below its warning or due level (also while paused), so the escalation job sees
+        # the complaint again; a shorter one is the job's to escalate and notify.
     session.flush()
     record(session, actor, "update", "complaint", c.id, before, complaint_snapshot(c))
     return c
@@ -523,7 +546,7 @@ def _mark_first_response(c: Complaint, at: datetime) -> None:
     if c.first_responded_at is None:
         c.first_responded_at = at
         if c.first_response_due_at is not None and at > c.first_response_due_at:
-            c.first_response_breached = True
+            c.first_response_breached = c.first_response_ever_breached = True
 
 
 def apply_transition(
@@ -564,8 +587,7 @@ def apply_transition(
         c.resolved_at = now
         c.first_resolved_at = c.first_resolved_at or now
         _mark_first_response(c, now)
-        if c.resolution_due_at is not None and now > c.resolution_due_at:
-            c.resolution_breached = True
+        # resolution_breached (late or not) is settled on the stopped clock below.
         c.followup_token = secrets.token_urlsafe(24)
         c.survey_answered_at = None
         # The follow-up is set up below, once the resolution text is on the complaint.
@@ -581,8 +603,11 @@ def apply_transition(
         c.won_back = None
     c.status = t.target
     session.flush()
-    if t.clock in ("pause", "resume", "restart"):
-        refresh_sla(session, c, reselect=t.clock == "restart")
+    if t.clock in ("pause", "resume", "restart", "stop"):
+        # Due times and flags follow the clock: a resume or reopen after a breach (or a pause
+        # recomputed on a since-changed target) makes the escalation job see the complaint
+        # again; a resolve while awaiting the customer stores the due time of the stopped clock.
+        refresh_sla(session, c, reselect=t.clock == "restart", now=now)
     _event(
         session,
         c,

@@ -53,25 +53,88 @@ def _resolution_pauses(c: Complaint) -> list[sla.Pause]:
     ]
 
 
-def refresh_sla(session: Session, c: Complaint, *, reselect: bool = True) -> None:
-    """Recompute due and warning times from the policy, calendar, pauses and current severity."""
+def refresh_sla(
+    session: Session, c: Complaint, *, reselect: bool = True, now: datetime | None = None
+) -> None:
+    """Recompute due and warning times from the policy, calendar, pauses and current severity,
+    then settle the breach and escalation flags on them (:func:`settle_flags`).
+
+    The resolution due time is computed for a resolved or closed complaint too (its last clock,
+    stopped at ``resolved_at``), so a complaint resolved while awaiting the customer, or
+    re-rated after resolution, stores the due time its SLA box shows."""
     policy = choose_policy(session, c.severity, sla_class(session, c)) if reselect else c.sla_policy
     c.sla_policy = policy
     if policy is None:
         c.first_response_due_at = c.first_response_warn_at = None
         c.resolution_due_at = c.resolution_warn_at = None
-        return
-    cal = calendar_of(policy.calendar)
-    fr = timedelta(minutes=policy.first_response_minutes)
-    c.first_response_due_at = cal.add(c.received_at, fr)
-    c.first_response_warn_at = cal.add(c.received_at, fr * policy.warn_fraction)
-    if workflow.is_open(c.status):
+    else:
+        cal = calendar_of(policy.calendar)
+        fr = timedelta(minutes=policy.first_response_minutes)
+        c.first_response_due_at = cal.add(c.received_at, fr)
+        c.first_response_warn_at = cal.add(c.received_at, fr * policy.warn_fraction)
         res = timedelta(minutes=policy.resolution_minutes)
         pauses = _resolution_pauses(c)
         c.resolution_due_at = sla.due_at(cal, c.clock_started_at, res, pauses)
         c.resolution_warn_at = sla.due_at(
             cal, c.clock_started_at, res * policy.warn_fraction, pauses
         )
+    settle_flags(c, now)
+
+
+RANK = {"ok": 0, "near_breach": 1, "breached": 2}
+
+
+def level_at(at: datetime, warn: datetime | None, due: datetime | None) -> str:
+    """The escalation level a clock with these warning and due times has reached at ``at``."""
+    if due is not None and at >= due:
+        return "breached"
+    if warn is not None and at >= warn:
+        return "near_breach"
+    return "ok"
+
+
+def _lower(flag: str, reached: str) -> str:
+    return flag if RANK[flag] <= RANK[reached] else reached
+
+
+def settle_flags(c: Complaint, now: datetime | None = None) -> None:
+    """Make the stored breach and escalation flags follow the current clocks (called whenever
+    the due times are recomputed: severity change, pause, resume, reopen, resolve, policy or
+    calendar edit).
+
+    * ``first_response_flag`` / ``sla_flag`` (the level the escalation job reached) are *lowered*
+      to the level the clock has reached now, never raised: raising is the job's, which notifies.
+      A deadline moved into the future therefore makes the complaint a candidate again.
+    * ``first_response_breached`` / ``resolution_breached`` (the badge's "late") hold only while
+      the current clock is past its due time (a stopped clock: stopped after it); a first response
+      or resolution given after the (recomputed) due time sets them.
+    * ``*_ever_breached`` keep every breach that happened (reports count those), never cleared.
+    """
+    now = now or utcnow()
+    open_ = workflow.is_open(c.status)
+    fr_at = c.first_responded_at
+    fr_reached = level_at(fr_at or now, c.first_response_warn_at, c.first_response_due_at)
+    c.first_response_flag = _lower(c.first_response_flag or "ok", fr_reached)
+    if fr_at is not None:
+        c.first_response_breached = (
+            c.first_response_due_at is not None and fr_at > c.first_response_due_at
+        )
+    else:
+        c.first_response_breached = bool(c.first_response_breached) and fr_reached == "breached"
+    if open_:
+        res_reached = level_at(now, c.resolution_warn_at, c.resolution_due_at)
+        c.sla_flag = _lower(c.sla_flag or "ok", res_reached)
+        c.resolution_breached = bool(c.resolution_breached) and res_reached == "breached"
+        if c.sla_flag == "ok" and c.first_response_flag == "ok":
+            c.flagged = False
+    elif c.resolved_at is not None:
+        c.resolution_breached = (
+            c.resolution_due_at is not None and c.resolved_at > c.resolution_due_at
+        )
+    c.first_response_ever_breached = bool(c.first_response_ever_breached) or bool(
+        c.first_response_breached
+    )
+    c.resolution_ever_breached = bool(c.resolution_ever_breached) or bool(c.resolution_breached)
 
 
 def sla_status(session: Session, c: Complaint, now: datetime | None = None) -> dict:

@@ -356,7 +356,9 @@ def _complaint_features(session: Session, as_of: datetime, ids: list[int] | None
             c.customer_id,
             func.count(),
             func.sum(case((c.status.in_(OPEN_STATUSES), 1), else_=0)),
-            func.sum(case((or_(c.first_response_breached, c.resolution_breached), 1), else_=0)),
+            func.sum(
+                case((or_(c.first_response_ever_breached, c.resolution_ever_breached), 1), else_=0)
+            ),
             func.avg(c.csat),
         ).where(c.received_at < as_of),
         c.customer_id,

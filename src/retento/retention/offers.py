@@ -261,6 +261,35 @@ def offer_line(state: str, points: int, value: Decimal | None, zh: bool) -> str:
     return f"Offer: {points} points not posted: the loyalty programme is not active"
 
 
+def _line_pattern(template: str) -> str:
+    """A regular expression matching ``template`` with any ``{name}``/``{money}``/``{points}``."""
+    out = re.escape(template)
+    for key, part in (("name", ".+?"), ("money", "[0-9,.]*"), ("points", "[0-9]+")):
+        out = out.replace(re.escape("{" + key + "}"), part)
+    return out
+
+
+_OFFER_TEMPLATES = (
+    "Offer: {points} bonus points posted to the loyalty account",
+    "Offer: {points} bonus points posted to the loyalty account (worth {money})",
+    "优惠：已向会员积分账户发放 {points} 奖励积分",
+    "优惠：已向会员积分账户发放 {points} 奖励积分（价值 {money}）",
+    "Offer: {points} points not posted: the customer is not a loyalty member",
+    "优惠：{points} 积分未发放：客户不是会员，请另行提供优惠",
+    "Offer: {points} points not posted: the loyalty programme is not active",
+    "优惠：{points} 积分未发放：会员计划未启用",
+    *(text for pair in _VOUCHER_TEXT.values() for text in pair),
+)
+_OFFER_LINE_RE = re.compile("|".join(f"(?:{_line_pattern(t)})" for t in _OFFER_TEMPLATES))
+
+
+def is_offer_line(text: str) -> bool:
+    """Whether ``text`` is a line ``offer_line``/``voucher_line`` wrote into a task's script
+    (in either language): the task pages show what the offer did in the reader's language
+    from the case instead."""
+    return _OFFER_LINE_RE.fullmatch(text.strip()) is not None
+
+
 def voucher_texts(request: Any, session: Session, rows: list, notes: dict) -> dict[int, str]:
     """Per task (id): what the playbook's voucher did, in the reader's language."""
     from sqlalchemy import select

@@ -315,6 +315,15 @@ def _swap(text: str, texts: tuple[str, str], want: str, sep: str) -> str:
     return text
 
 
+def _without_offer_lines(script: str) -> str:
+    """``script`` without the offer lines written into it in its owner's language: the task
+    pages show what the offer did in the reader's language (``Loyalty offer``) instead."""
+    from retento.retention.offers import is_offer_line
+
+    kept = [part for part in script.split("\n\n") if not is_offer_line(part)]
+    return "\n\n".join(kept)
+
+
 def display_texts(
     session: Session, tasks: list[RetentionTask], locale: str
 ) -> dict[int, tuple[str, str]]:
@@ -325,7 +334,8 @@ def display_texts(
     audit log show it). On the pages the playbook's part is shown from the playbook in the
     reader's language instead, when the stored text still starts with the playbook's name
     (script) in English or Chinese. A title someone edited, or one written under a name the
-    playbook no longer has, is shown as stored."""
+    playbook no longer has, is shown as stored. The offer lines an offer task's script ends
+    with are left out (the page shows the offer's outcome in the reader's language)."""
     case_ids = {t.case_id for t in tasks if t.case_id is not None}
     books: dict[int, tuple[str, str, str, str]] = {}
     if case_ids:
@@ -353,6 +363,8 @@ def display_texts(
         script = _swap(
             t.script or "", (script_en, script_zh), script_zh if zh else script_en, "\n\n"
         )
+        if t.kind == "offer":
+            script = _without_offer_lines(script)
         out[t.id] = (title, script)
     return out
 

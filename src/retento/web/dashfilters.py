@@ -1,7 +1,7 @@
 """The period and segment filters every dashboard carries (home, value, retention, loyalty).
 
 ``?period=30|90|365|custom|all`` (custom with ``from`` and ``to`` as YYYY-MM-DD, both days
-included) and ``?segment=<kind>:<value>`` (e.g. ``value_class:vip``, ``stage:loyal``). The
+included; the days are the installation's, ``RETENTO_TIMEZONE``, as every page shows them) and ``?segment=<kind>:<value>`` (e.g. ``value_class:vip``, ``stage:loyal``). The
 allowed segment kinds and values are passed in by the caller (the scoring domain knows them),
 so this module knows no domain. Bad values raise ``InvalidInput`` naming the field (a 422).
 """
@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 
 from retento.core.errors import InvalidInput, Msg, choice_error, param
+from retento.core.validation import MAX_DAY, MIN_DAY
 from retento.web.i18n import N_
 
 PRESETS = ("30", "90", "365")
@@ -30,7 +32,8 @@ MAX_CUSTOM_DAYS = 3660
 
 @dataclass(frozen=True)
 class DashFilters:
-    """A parsed period and segment; ``start``/``end`` are UTC instants (``end`` excluded)."""
+    """A parsed period and segment; ``start``/``end`` are UTC instants (``end`` excluded); a
+    custom period's days begin at midnight in ``timezone`` (the installation's)."""
 
     period: str
     start: datetime | None
@@ -39,6 +42,21 @@ class DashFilters:
     date_to: str = ""
     segment_kind: str = ""
     segment_value: str = ""
+    timezone: str = "UTC"
+
+    @property
+    def first_day(self) -> date | None:
+        """The first day of the period in the installation's time zone."""
+        if self.start is None:
+            return None
+        return self.start.astimezone(ZoneInfo(self.timezone)).date()
+
+    @property
+    def last_day(self) -> date | None:
+        """The last day of the period (included) in the installation's time zone."""
+        if self.end is None:
+            return None
+        return (self.end - timedelta(microseconds=1)).astimezone(ZoneInfo(self.timezone)).date()
 
     @property
     def segment(self) -> str:
@@ -55,8 +73,8 @@ class DashFilters:
         within a day)."""
         return (
             self.period,
-            self.start.date() if self.start else None,
-            self.end.date() if self.end else None,
+            self.first_day,
+            self.last_day,
             self.segment,
         )
 
@@ -82,12 +100,24 @@ FIELD_LABELS = {
 
 def _day(raw: str, field: str) -> date:
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise InvalidInput(
             Msg("%(field)s must be a date as YYYY-MM-DD.", field=param(field, FIELD_LABELS[field])),
             field=field,
         ) from None
+    if not MIN_DAY <= day <= MAX_DAY:
+        # 9999-12-31 overflowed on the day after it (a 500)
+        raise InvalidInput(
+            Msg(
+                "%(field)s must be between %(low)s and %(top)s.",
+                field=param(field, FIELD_LABELS[field]),
+                low=MIN_DAY.isoformat(),
+                top=MAX_DAY.isoformat(),
+            ),
+            field=field,
+        )
+    return day
 
 
 def parse(
@@ -101,6 +131,8 @@ def parse(
     qp = request.query_params
     period = qp.get("period", "").strip() or default_period
     now = now or datetime.now(UTC)
+    zone = _zone(request)
+    tz = ZoneInfo(zone)
     start = end = None
     date_from = qp.get("from", "").strip()
     date_to = qp.get("to", "").strip()
@@ -117,8 +149,10 @@ def parse(
             raise InvalidInput("The last day comes before the first day.", field="to")
         if (last - first).days > MAX_CUSTOM_DAYS:
             raise InvalidInput("The period may span at most ten years.", field="to")
-        start = datetime.combine(first, time(), tzinfo=UTC)
-        end = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
+        # The installation's days, as every page shows dates (a complaint received
+        # 12-07 01:30 in Shanghai belongs to 12-07, not to the UTC day 12-06).
+        start = datetime.combine(first, time(), tzinfo=tz).astimezone(UTC)
+        end = datetime.combine(last + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)
     elif period != "all":
         raise choice_error("period", FIELD_LABELS["period"], PERIOD_OPTIONS).refuse()
     kind = value = ""
@@ -145,7 +179,14 @@ def parse(
         date_to=date_to if period == "custom" else "",
         segment_kind=kind,
         segment_value=value,
+        timezone=zone,
     )
+
+
+def _zone(request: Request) -> str:
+    """The installation's time zone name (``RETENTO_TIMEZONE``)."""
+    settings = getattr(request.app.state, "settings", None)
+    return getattr(settings, "timezone", None) or "UTC"
 
 
 def typed(request: Request, segments: dict[str, tuple[str, ...]]) -> DashFilters:
@@ -163,6 +204,7 @@ def typed(request: Request, segments: dict[str, tuple[str, ...]]) -> DashFilters
         date_to=qp.get("to", "").strip(),
         segment_kind=kind if ok else "",
         segment_value=value if ok else "",
+        timezone=_zone(request),
     )
 
 

@@ -28,6 +28,7 @@ from babel.numbers import (
     get_minus_sign_symbol,
 )
 from babel.support import Translations
+from babel.units import format_unit as _format_unit
 
 from retento.core.errors import Msg, Named, Term, Terms
 
@@ -375,6 +376,21 @@ class Formatter:
         if value is None:
             return "—"
         return _format_timedelta(value, threshold=1.0, locale=self.babel_locale)
+
+    def business_duration(self, minutes: int) -> str:
+        """A length of *business* time: minutes under an hour, else hours to one decimal ("43
+        hours", "4.5 hours" / "43小时"), never days, whose length depends on the calendar (a
+        24-hour day would turn 43 office hours into "2 days")."""
+        if minutes < 60:
+            return _format_unit(minutes, "duration-minute", length="long", locale=self.babel_locale)
+        hours = Decimal(minutes) / 60
+        return _format_unit(
+            hours.quantize(Decimal("0.1")).normalize(),
+            "duration-hour",
+            length="long",
+            format="#,##0.#",
+            locale=self.babel_locale,
+        )
 
     def date(self, value: date | datetime | str | None, fmt: str = "medium") -> str:
         """A calendar date (timestamps are first moved into the installation's time zone); a

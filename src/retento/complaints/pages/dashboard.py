@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
@@ -350,11 +349,9 @@ def csv_rows(request: Request, d: dict[str, Any], f: Filters) -> list[list[Any]]
         "",
         {
             "period": dash.period,
-            "received_from": dash.start.date().isoformat() if dash.start else "",
-            # the last day included (the period ends at the start of the next day)
-            "received_to": (dash.end - timedelta(microseconds=1)).date().isoformat()
-            if dash.end
-            else "",
+            # the installation's days, the last one included
+            "received_from": dash.first_day.isoformat() if dash.first_day else "",
+            "received_to": dash.last_day.isoformat() if dash.last_day else "",
             "value_class": dash.segment_value,
             "channel": f.channel,
             "category": f.category,

@@ -60,6 +60,7 @@ from retento.web.render import (
     request_locale,
     tr,
 )
+from retento.web.system_texts import localize_system_text
 
 router = page_router()
 
@@ -72,6 +73,9 @@ def _event_view(request: Request, session: Session, ev: Any, users: dict[int, st
     data = ev.data or {}
     summary = ""
     body = ev.body
+    if body and ev.actor_id is None:
+        # A note the system wrote (stored in the installation's language) in the reader's.
+        body = localize_system_text(request_locale(request), body, field="complaint_event.body")
     if ev.kind == "transition":
         before = tr(request, label_msgid("complaint_status", data.get("from")))
         after = tr(request, label_msgid("complaint_status", data.get("to")))

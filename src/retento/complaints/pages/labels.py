@@ -247,6 +247,8 @@ register_field_labels(
         "resolution_due_at": N_("Resolution due"),
         "resolution_warn_at": N_("Resolution warning at"),
         "resolution_breached": N_("Resolution overdue"),
+        "first_response_ever_breached": N_("First response deadline ever missed"),
+        "resolution_ever_breached": N_("Resolution deadline ever missed"),
         "next_warn_at": N_("Next warning at"),
         "sla_flag": N_("SLA state"),
         "flagged": N_("Flagged"),
@@ -308,3 +310,12 @@ register_system_text(
     field="business_calendar.name",
     context="business calendar",
 )
+
+# Notes the system writes into a complaint's timeline (a reopen after a low CSAT answer, an
+# automatic reassignment after an SLA breach): stored in the installation's language, shown in
+# the reader's (``localize_system_text`` recognises either language's wording).
+for _note in (
+    N_("Customer not satisfied (CSAT %(csat)s)."),
+    N_("Reassigned automatically after an SLA breach."),
+):
+    register_system_text(_note, field="complaint_event.body")

@@ -26,6 +26,7 @@ from retento.complaints.schemas import (
 from retento.core.deps import DbSession
 from retento.core.errors import InvalidInput, RetentoError
 from retento.web.forms import PageForm
+from retento.web.i18n import N_, gettext
 from retento.web.render import (
     flash,
     form_errors,
@@ -145,10 +146,13 @@ def _render_status(
 ) -> Response:
     st = service.public_status(session, code)
     receipt = request.session.pop("complaint_receipt", None) == st["tracking_code"]
+    locale = status_locale(request, session, code)
     return render(
         request,
         "complaints/public_status.html",
         status_code=status_code,
+        locale=locale,
+        lang_q=f"?lang={locale}" if request.query_params.get("lang") else "",
         st=st,
         receipt=receipt,
         errors=errors or {},
@@ -156,6 +160,15 @@ def _render_status(
         open=st["status"] != "closed",
         reply_key=uuid.uuid4().hex,  # a new reply's idempotency key
     )
+
+
+def status_locale(request: Request, session: Session, code: str) -> str:
+    """The status page's language as the follow-up page's: ``?lang=``, else the visitor's own
+    choice, else the customer's language (the acknowledgement e-mail linking here is written
+    in it), else the browser's."""
+    from retento.complaints.pages.public_followup import _followup_locale
+
+    return _followup_locale(request, service.get_by_tracking_code(session, code))
 
 
 @router.get("/complain/status/{code}")
@@ -171,9 +184,10 @@ def public_reply_page(request: Request, form: PageForm, session: DbSession, code
     try:
         public.check_rate(request)
     except public.TooManyRequests as exc:
-        page = _render_status(
-            request, session, code, _rate_error(request, exc), {"body": body}, 429
-        )
+        msgid = N_("Too many submissions from this address; try again in %(seconds)s seconds.")
+        locale = status_locale(request, session, code)
+        rate = {"": gettext(locale, msgid) % {"seconds": exc.retry_after}}
+        page = _render_status(request, session, code, rate, {"body": body}, 429)
         page.headers.update(exc.headers)
         return page
     try:
@@ -192,5 +206,7 @@ def public_reply_page(request: Request, form: PageForm, session: DbSession, code
             errors[""] = errors.pop("Idempotency-Key")
             kept["reply_key"] = ""
         return _render_status(request, session, code, errors, kept, 422)
-    flash(request, tr(request, "Thank you, your message was sent."))
-    return redirect(request, f"/complain/status/{code.strip().upper()}")
+    locale = status_locale(request, session, code)
+    flash(request, gettext(locale, N_("Thank you, your message was sent.")))
+    lang_q = f"?lang={locale}" if request.query_params.get("lang") else ""
+    return redirect(request, f"/complain/status/{code.strip().upper()}{lang_q}")
