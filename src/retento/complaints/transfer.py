@@ -17,6 +17,7 @@ from retento.complaints import queries, service
 from retento.complaints.models import Complaint, ComplaintCategory
 from retento.complaints.schemas import ComplaintCreate, ComplaintUpdate
 from retento.core.errors import FieldError, InvalidInput, Msg, RetentoError
+from retento.customers.guard import lock_customers, merged_message
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise
 
@@ -83,22 +84,35 @@ def import_complaints(session: Session, table, *, actor: User) -> dict[str, int]
         )
     errors: list[FieldError] = []
     created = updated = 0
-    customers: dict[str, int | None] = {}
-    for line, raw in table.rows:
-        cells = dict(zip(header, raw, strict=False))
+    rows = [(line, dict(zip(header, raw, strict=False))) for line, raw in table.rows]
+    named = sorted({(c.get("customer_external_id") or "").strip() for _l, c in rows} - {""})
+    customers: dict[str, int] = {}
+    for start in range(0, len(named), 1000):
+        customers.update(
+            session.execute(
+                select(Customer.external_id, Customer.id).where(
+                    Customer.external_id.in_(named[start : start + 1000])
+                )
+            ).all()
+        )
+    # Locked ``FOR SHARE`` in id order before any complaint is written (``customers.guard``): a
+    # running merge is waited for, and a customer merged into another is refused with its row
+    # and the file's column (the service's own refusal would name ``customer_id``).
+    merged = lock_customers(session, set(customers.values()))
+    for line, cells in rows:
         blank = [c for c in REQUIRED if not (cells.get(c) or "").strip()]
         if blank:
             errors.append(FieldError(blank[0], "is required", row=line))
             continue
         ext_c = cells["customer_external_id"].strip()
         if ext_c not in customers:
-            customers[ext_c] = session.scalar(
-                select(Customer.id).where(Customer.external_id == ext_c)
-            )
-        if customers[ext_c] is None:
             errors.append(
                 FieldError("customer_external_id", f"no customer '{ext_c}'", row=line, value=ext_c)
             )
+            continue
+        if customers[ext_c] in merged:
+            said = merged_message(ext_c, merged[customers[ext_c]])
+            errors.append(FieldError("customer_external_id", said, row=line, value=ext_c))
             continue
         extra = _row_values(cells)
         existing = service.get_by_external_id(session, cells["external_id"].strip())

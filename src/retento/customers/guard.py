@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from retento.core.errors import Conflict, Msg
@@ -124,10 +125,21 @@ def lock_customers(session: Session, customer_ids: set[int] | list[int]) -> dict
     t = Customer.__table__
     ids = sorted(customer_ids)
     out: dict[int, int] = {}
+    conn = session.connection()
+    # PostgreSQL: the chunk as one array parameter (``= ANY``), not 1,000 (``IN``): the same
+    # plan without parsing and binding 1,000 parameters per query. 100,000 customers (a 1M-line
+    # order import's) took 0.2-0.4 s of server CPU instead of 1.3 s, 0.6 s of client CPU
+    # instead of 1.5 s, and a quarter of the wall time.
+    pg = conn.dialect.name == "postgresql"
     for start in range(0, len(ids), 1000):
-        for cid, archived_at, custom in session.connection().execute(
+        chunk = ids[start : start + 1000]
+        for cid, archived_at, custom in conn.execute(
             select(t.c.id, t.c.archived_at, t.c.custom_fields)
-            .where(t.c.id.in_(ids[start : start + 1000]))
+            .where(
+                t.c.id == any_(bindparam("ids", chunk, type_=ARRAY(BigInteger)))
+                if pg
+                else t.c.id.in_(chunk)
+            )
             .order_by(t.c.id)
             .with_for_update(read=True)
         ):

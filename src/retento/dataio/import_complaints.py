@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from retento.core.db import utcnow
 from retento.core.errors import FieldError, InvalidInput, Msg, RetentoError
-from retento.customers.guard import merged_external_ids
+from retento.customers.guard import lock_customers
 from retento.customers.models import Customer
 from retento.dataio.import_base import ImporterBase, RowProblem
 
@@ -138,13 +138,16 @@ class ComplaintsImport(ImporterBase):
             [Customer.id, Customer.external_id],
             {r["customer_external_id"] for _l, _c, r in parsed},
         )
-        merged = merged_external_ids(self.session, set(customers))
+        # Locked ``FOR SHARE`` in id order before any complaint is written (``customers.guard``;
+        # the service's own per-customer lock then finds them held): a running merge is waited
+        # for and its duplicate refused here, with the row and column, not half-way through.
+        merged = lock_customers(self.session, {c.id for c in customers.values()})
         records = []
         for line, cells, rec in parsed:
             cext = rec.pop("customer_external_id")
             c = customers.get(cext)
-            if cext in merged:
-                said = f"customer '{cext[:40]}' was merged into customer {merged[cext]}"
+            if c is not None and c.id in merged:
+                said = f"customer '{cext[:40]}' was merged into customer {merged[c.id]}"
                 self._bad(line, cells, [RowProblem(self.col("customer_external_id"), said)])
                 continue
             if c is None:

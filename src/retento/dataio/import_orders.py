@@ -9,13 +9,14 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 
-from retento.core.errors import FieldError
+from retento.core.errors import FieldError, InvalidInput, Msg
 from retento.core.hooks import emit
-from retento.customers.guard import merged_external_ids
+from retento.customers.guard import lock_customers, merged_external_ids
 from retento.customers.models import Customer
 from retento.dataio.bulk import copy_escape, insert_rows, next_ids
-from retento.dataio.import_base import IN_CHUNK, ImporterBase, RowProblem, _chunks
+from retento.dataio.import_base import IN_CHUNK, MAX_REPORTED, ImporterBase, RowProblem, _chunks
 from retento.dataio.mapping import money
+from retento.dataio.messages import as_msg
 from retento.dataio.order_stream import OrderStream
 from retento.orders.models import ORDER_CHANNELS, ORDER_STATUSES, Order, OrderLine, Refund
 from retento.products.models import Product
@@ -296,13 +297,61 @@ class OrdersImport(ImporterBase):
                 cur.raw.append((line, cells))
         self.report.rows = n
         if stream is None:
-            self._finish_orders(orders)
+            self._finish_orders(orders, orders)
             return
         if cur is not None:
             complete(cur)  # type: ignore[misc]
         stream.close()  # the last chunks written; raises what the writer failed with
         rest = sorted([*pending, *stream.existing], key=lambda o: o.first)
-        self._finish_orders({o.ext: o for o in rest}, stream)
+        self._finish_orders({o.ext: o for o in rest}, orders, stream)
+
+    def _lock_customers(
+        self, orders: dict[str, _Order], unwritten: dict[str, _Order], also: set[int]
+    ) -> dict[str, _Order]:
+        """The customers of the file's orders (and ``also``: those the orders it changes have
+        now) locked ``FOR SHARE`` in id order (``customers.guard.lock_customers``) before
+        anything a merge waits for is written (an order updated, points earned or reversed);
+        ``unwritten`` without the orders of a customer merged since the look-up at the start,
+        each rejected (its first line, the customer column, the survivor).
+
+        Streamed orders (PostgreSQL) are inserted before this: an insert takes only the foreign
+        key's ``KEY SHARE`` on the customer, which a merge neither waits for nor makes wait, so
+        the lock taken here, after the file is read (the customers are known only then), is as
+        good as one taken first: a merge running now is waited for and then seen, one starting
+        later waits for this transaction and moves its orders. An order of such a customer that
+        is written already fails the run (the savepoint is rolled back), also when invalid rows
+        are skipped: that needs a merge committed while the file was being read."""
+        named = {o.customer_id for o in orders.values() if o.customer_id is not None}
+        merged = lock_customers(self.session, named | also)
+        if not merged:
+            return unwritten
+        column = self.col("customer_external_id")
+        written: list[FieldError] = []
+        for o in list(orders.values()):  # file order; ``unwritten`` may be ``orders``
+            to = merged.get(o.customer_id) if o.customer_id is not None else None
+            if o.bad_line or to is None:
+                continue
+            said = f"customer '{o.cust_raw.strip()[:40]}' was merged into customer {to}"
+            if unwritten.pop(o.ext, None) is not None:
+                self._reject_order(o, said, column=column)
+            else:
+                written.append(FieldError(column, said, row=o.first))
+        if written and self.skip_invalid:
+            first = written[0]
+            raise InvalidInput(
+                Msg(
+                    "%(rows)s row(s) of %(table)s name a customer merged into another while the file was being imported; nothing was imported (first: line %(line)s, %(field)s: %(message)s). Import the file again to skip them.",
+                    rows=len(written),
+                    table=self.table.name,
+                    line=first.row,
+                    field=first.field,
+                    message=as_msg(first.message),
+                ),
+                field=first.field,
+                errors=written[:MAX_REPORTED],
+            )
+        self.errors.extend(written)  # all or nothing: _finish_orders refuses the file
+        return unwritten
 
     def _streamer(self, stream: OrderStream, pending: list[_Order]):
         """The function taking each complete order while the file is read: a new-looking valid
@@ -342,8 +391,13 @@ class OrdersImport(ImporterBase):
         return complete
 
     def _finish_orders(
-        self, orders: dict[str, _Order], streamed: OrderStream | None = None
+        self,
+        orders: dict[str, _Order],
+        every: dict[str, _Order],
+        streamed: OrderStream | None = None,
     ) -> None:
+        """Write ``orders`` (those not streamed) once the customers of ``every`` order of the
+        file are locked (``_lock_customers``)."""
         conn = self.session.connection()
         t = Order.__table__
         existing = self._existing(
@@ -359,6 +413,7 @@ class OrdersImport(ImporterBase):
             ],
             set(orders),
         )
+        orders = self._lock_customers(every, orders, {o.customer_id for o in existing.values()})
         old_ids = [o.id for o in existing.values()]
         old_lines: dict[int, list[tuple]] = {}
         lt = OrderLine.__table__

@@ -14,7 +14,7 @@ from retento.core.errors import InvalidInput, Msg
 from retento.core.limits import check_custom_fields, check_json_depth
 from retento.core.validation import FUTURE_SLACK, check_day, check_phone, not_after_tomorrow
 from retento.customers.field_values import convert, defined_for, key_problem, shown_text
-from retento.customers.guard import merged_external_ids
+from retento.customers.guard import lock_customers
 from retento.customers.models import KINDS, PARTY_TYPES, Customer, CustomerTag
 from retento.dataio.import_base import (
     CHUNK,
@@ -465,13 +465,15 @@ class RecordsImport(ImporterBase):
         customers = self._existing(
             Customer.__table__, [Customer.id, Customer.external_id], cust_keys
         )
-        merged = merged_external_ids(self.session, cust_keys)
+        # Locked ``FOR SHARE`` before anything is written (``customers.guard``): a merge running
+        # now is waited for and its duplicate refused, not given touchpoints after its move.
+        merged = lock_customers(self.session, {c.id for c in customers.values()})
         records = []
         for line, cells, rec in parsed:
             cext = rec.pop("_customer")
             c = customers.get(cext)
-            if cext in merged:
-                said = f"customer '{cext[:40]}' was merged into customer {merged[cext]}"
+            if c is not None and c.id in merged:
+                said = f"customer '{cext[:40]}' was merged into customer {merged[c.id]}"
                 self._bad(line, cells, [RowProblem(self.col("customer_external_id"), said)])
                 continue
             if c is None:

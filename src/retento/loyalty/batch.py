@@ -31,6 +31,7 @@ from retento.auth.permissions import require
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, FieldError, InvalidInput, Msg
 from retento.core.types import ID_MAX
+from retento.customers.guard import lock_customers
 from retento.loyalty import batch_sql, ledger
 from retento.loyalty.models import (
     LoyaltyAccount,
@@ -185,7 +186,7 @@ def post_batch(
     # 1. Lock every wallet of the batch, in account id order (the one lock order), after the
     # customers' guard (``customers.guard``: shared row locks, as a merge locks customers first).
     cids = sorted({it.customer_id for it in items})
-    merged = _merged_customers(session, cids)
+    merged = lock_customers(session, cids)
     if merged:
         raise BatchInvalid(
             [
@@ -257,25 +258,6 @@ def post_batch(
     earners = sorted({wallets[items[i].customer_id].id for i in fresh if items[i].op == "earn"})
     if earners:
         _evaluate_tiers(session, earners, now, actor)
-    return out
-
-
-def _merged_customers(session: Session, cids: list[int]) -> dict[int, int]:
-    """Lock the customers ``FOR SHARE`` (id order); the merged ones, by their survivor."""
-    from retento.customers.guard import survivor_of
-    from retento.customers.models import Customer
-
-    t = Customer.__table__
-    out: dict[int, int] = {}
-    for start in range(0, len(cids), 1000):
-        for cid, archived_at, custom in session.execute(
-            select(t.c.id, t.c.archived_at, t.c.custom_fields)
-            .where(t.c.id.in_(cids[start : start + 1000]))
-            .order_by(t.c.id)
-            .with_for_update(read=True)
-        ):
-            if (to := survivor_of(archived_at, custom)) is not None:
-                out[cid] = to
     return out
 
 

@@ -35,6 +35,7 @@ from retento.auth.permissions import require
 from retento.core.config import get_settings
 from retento.core.db import utcnow
 from retento.core.errors import FieldError, InvalidInput, Msg, RetentoError, choice_error
+from retento.customers.guard import lock_customers, merged_message
 from retento.customers.models import Customer
 from retento.dataio.cells import restore_row
 from retento.dataio.readers import open_table
@@ -56,6 +57,9 @@ class _Row:
     balance: int
     key: str | None
     joined_at: datetime | None
+    # The column that named the customer ("customer_external_id" or "email") and its value.
+    column: str = "customer_external_id"
+    named: str = ""
 
 
 @dataclass
@@ -209,17 +213,23 @@ def _check(session: Session, table) -> tuple[list[_Row], list[str]]:
                 errors.append(FieldError("email", msg, line, email))
                 continue
             cid = found[0]
+        column, named = ("customer_external_id", ext) if ext else ("email", email)
         if cid in seen:
             errors.append(
-                FieldError(
-                    "customer_external_id",
-                    Msg("the same customer as row %(row)s", row=seen[cid]),
-                    line,
-                )
+                FieldError(column, Msg("the same customer as row %(row)s", row=seen[cid]), line)
             )
             continue
         seen[cid] = line
-        rows.append(_Row(line, cid, tier, balance, key, joined))
+        rows.append(_Row(line, cid, tier, balance, key, joined, column, named))
+    # Locked ``FOR SHARE`` in id order before anything is written (``customers.guard``): a
+    # merge running now is waited for, and a customer merged into another is refused here with
+    # its row and the column that named it, not enrolled or credited after its move.
+    merged = lock_customers(session, {r.customer_id for r in rows})
+    errors.extend(
+        FieldError(r.column, merged_message(r.named, merged[r.customer_id]), r.line, r.named)
+        for r in rows
+        if r.customer_id in merged
+    )
     if errors:
         errors.sort(key=lambda e: e.row or 0)
         raise InvalidInput(
@@ -287,10 +297,14 @@ def import_members(
             try:
                 _apply(session, r, rep, actor)
             except RetentoError as exc:
+                # A refusal of the customer (``customer_id``, not a column of this file) names
+                # the column that named it.
                 col = (
                     "key"
                     if exc.field == "Idempotency-Key"
-                    else (exc.field or "customer_external_id")
+                    else r.column
+                    if exc.field in (None, "customer_id")
+                    else exc.field
                 )
                 message = (
                     "this key was imported before for another customer or balance"

@@ -125,11 +125,11 @@ def delete_tier(session: Session, tier_id: int, *, actor: User, version: int | N
     from retento.loyalty.models import LoyaltyAccount
 
     # FOR UPDATE (not lock_for_edit's NO KEY UPDATE): waits for a transaction that is placing a
-    # member in the tier (``tiers.set_tier``'s FOR KEY SHARE, or the one the wallet update's
-    # foreign-key check takes), so the look-up below sees that member; one that starts later
-    # waits for this delete and then finds no tier (``set_tier``: 422; an upgrade while points
-    # are earned fails on the foreign key: 409). Without it the member placed meanwhile lost
-    # the tier again at once (the foreign key sets it to NULL), told of a tier that is gone.
+    # member in the tier (the FOR KEY SHARE of ``tiers.set_tier`` and ``tiers.hold_tiers``),
+    # so the look-up below sees that member; one that starts later waits for this delete and
+    # then finds no tier (``set_tier``: 422; an automatic change: 409 naming the tier). Without
+    # it the member placed meanwhile lost the tier again at once (the foreign key sets it to
+    # NULL), told of a tier that is gone.
     session.execute(select(LoyaltyTier.id).where(LoyaltyTier.id == t.id).with_for_update())
     if session.scalar(select(LoyaltyAccount.id).where(LoyaltyAccount.tier_id == t.id).limit(1)):
         raise Conflict("Members are in this tier; move them first.", field="tier_id")

@@ -3,6 +3,7 @@ balance — with immediate upgrades, downgrades after a grace period, and invite
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from retento.core.db import utcnow
+from retento.core.errors import Conflict, InvalidInput, Msg, Named
 from retento.core.hooks import emit
 from retento.core.locking import key_share_row
 from retento.loyalty import ledger
@@ -108,6 +110,7 @@ def change_tier(
     actor_id: int | None,
 ) -> LoyaltyTierChange:
     """Move the member to ``tier``; recorded in the history, as a touchpoint and a notice."""
+    hold_tiers(session, [tier])
     ch = _change_row(w.customer_id, w.tier_id, tier, reason, q, now, actor_id)
     session.add(ch)
     w.tier_id = tier.id if tier is not None else None
@@ -147,6 +150,7 @@ def change_tiers(
 
     from retento.customers.models import Customer
 
+    hold_tiers(session, [m.tier for m in moves])
     changes = [
         _change_row(m.customer_id, m.from_tier_id, m.tier, m.reason, m.qualifying, now, actor_id)
         for m in moves
@@ -191,6 +195,24 @@ def change_tiers(
     for ch in changes:
         emit("loyalty.tier_changed", session, change=ch)
     return changes
+
+
+def hold_tiers(session: Session, targets: Iterable[LoyaltyTier | None]) -> None:
+    """Each tier members are about to be moved into read ``FOR KEY SHARE`` (id order), as
+    ``set_tier`` does: a delete of the tier waits for this change and then sees its members
+    (``programme.delete_tier``); one deleted meanwhile is a 409 naming the tier, not a failed
+    foreign key."""
+    # The names read first: a row deleted meanwhile cannot load an expired attribute again.
+    names = {t.id: Named(t.name, zh_CN=t.name_zh or "") for t in targets if t is not None}
+    for tid in sorted(names):
+        if key_share_row(session, LoyaltyTier, tid) is None:
+            raise Conflict(
+                Msg(
+                    "The loyalty tier %(tier)s was deleted meanwhile; try again.",
+                    tier=names[tid],
+                ),
+                field="tier_id",
+            )
 
 
 def _change_row(
@@ -299,8 +321,6 @@ def set_tier(
     Placing a member in the tier they are in changes nothing (``None``): a double click or a
     retry recorded a "change" from the tier to itself, restarted the tier's time (its grace)
     and told the customer again, as a touchpoint and a notice."""
-    from retento.core.errors import InvalidInput, Msg
-
     w = ledger.wallet(session, customer_id)  # locked: parallel requests see each other's tier
     # FOR KEY SHARE: a delete of the tier waits for this placement and then sees the member
     # (``programme.delete_tier``); one already deleting it is waited for, and the tier is gone.
