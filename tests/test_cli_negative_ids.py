@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.test_cli_qa_fixes import _out, _run, cli  # noqa: F401  (the fixture)
+from tests.test_cli_qa_fixes import _out, _run, cli, cli_db  # noqa: F401  (the fixtures)
 
 LANGS = ["en", "zh_CN"]
 

@@ -21,12 +21,13 @@ runner = CliRunner()
 LANGS = ["en", "zh_CN"]
 
 
-@pytest.fixture
-def cli(backend, tmp_path, monkeypatch, request):
-    """A migrated database of the test's backend that ``retento`` commands use, with an admin,
-    two customers and an active loyalty programme; yields (session factory, customer ids)."""
+@pytest.fixture(scope="module")
+def cli_db(backend, tmp_path_factory, request):
+    """One migrated database of the backend per test module, with an admin (``boss``) and an
+    active loyalty programme: (URL, session factory). Each test adds its own customers (``cli``)
+    and changes only those, so the module's tests share it instead of migrating one each."""
     if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cli.db'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'cli.db'}"
         upgrade(url)
     else:
         database = scratch_pg_database(
@@ -34,19 +35,29 @@ def cli(backend, tmp_path, monkeypatch, request):
         )
         url = database.__enter__()
         request.addfinalizer(lambda: database.__exit__(None, None, None))
-    monkeypatch.setenv("RETENTO_DATABASE_URL", url)
-    monkeypatch.delenv("RETENTO_LANG", raising=False)
-    monkeypatch.setenv("LANG", "C")
-    get_settings.cache_clear()
     engine = make_engine(url)
     factory = make_session_factory(engine)
     with factory() as s:
         make_user(s, username="boss", role="admin")
-        ids = [make_customer(s, name=f"QA {i}").id for i in (1, 2)]
         make_programme(s)
         s.commit()
-    yield factory, ids
+    yield url, factory
     engine.dispose()
+
+
+@pytest.fixture
+def cli(cli_db, monkeypatch):
+    """``cli_db`` as the database ``retento`` commands use, with two new customers of this
+    test's own; yields (session factory, customer ids)."""
+    url, factory = cli_db
+    monkeypatch.setenv("RETENTO_DATABASE_URL", url)
+    monkeypatch.delenv("RETENTO_LANG", raising=False)
+    monkeypatch.setenv("LANG", "C")
+    get_settings.cache_clear()
+    with factory() as s:
+        ids = [make_customer(s, name=f"QA {i}").id for i in (1, 2)]
+        s.commit()
+    yield factory, ids
     get_settings.cache_clear()
 
 

@@ -14,7 +14,13 @@ from typer.testing import CliRunner
 from retento.auth import service
 from retento.auth.security import verify_password
 from retento.core.db import utcnow
+from tests.factories import live_shared
+from tests.factories.openapi import share_openapi
 from tests.web.conftest import PASSWORD, Browser
+
+# One database with real transactions per backend for the module (``live``).
+live_pg_module = live_shared.live_pg_module
+live_sqlite_module = live_shared.live_sqlite_module
 
 NEW = "amber-Kettle-1999"
 
@@ -155,7 +161,8 @@ def test_others_still_cannot_set_a_password(client, db, users, tokens):
     assert password_is(db, users["manager"], PASSWORD)
 
 
-def test_openapi_schema_has_current_password(client):
+def test_openapi_schema_has_current_password(app, client):
+    share_openapi(app)  # built once per process, not once per test
     spec = client.get("/openapi.json").json()
     schema = spec["components"]["schemas"]["UserUpdate"]
     prop = schema["properties"]["current_password"]
@@ -226,19 +233,14 @@ def test_web_admin_resets_another_users_password_without_theirs(app, client, db,
 
 
 @pytest.fixture
-def live(request, backend, tmp_path):
-    """An app on a throw-away database with real transactions: ``live_pg`` on PostgreSQL, a
-    migrated SQLite file otherwise; with an admin and an agent and a token for each."""
-    from retento.core.migrate import upgrade
-    from tests.conftest import LivePG
+def live(request, backend):
+    """An app on a database with real transactions: the module's PostgreSQL database or
+    migrated SQLite file (``tests.factories.live_shared``), put back to its migrated state,
+    with an admin and an agent and a token for each."""
     from tests.factories import make_user
 
-    if backend == "postgres":
-        out = request.getfixturevalue("live_pg")
-    else:
-        url = f"sqlite:///{tmp_path / 'live.db'}"
-        upgrade(url)
-        out = LivePG(url)
+    out = request.getfixturevalue(f"live_{'pg' if backend == 'postgres' else 'sqlite'}_module")
+    out.reset()
     with out.session() as s:
         out.ids = {}
         out.tokens = {}
@@ -250,8 +252,7 @@ def live(request, backend, tmp_path):
             out.tokens[role] = {"Authorization": f"Bearer {plain}"}
         s.commit()
     yield out
-    if backend != "postgres":
-        out.dispose()
+    out.dispose_app()
 
 
 def live_password_is(live, role: str, password: str) -> bool:
@@ -341,7 +342,7 @@ def test_web_own_change_is_throttled(live, clock, locale, text):
 # --- CLI ----------------------------------------------------------------------------------
 
 
-def test_cli_sets_a_password_without_the_current_one(tmp_path, monkeypatch):
+def test_cli_sets_a_password_without_the_current_one(live_sqlite_module, monkeypatch):
     from sqlalchemy import create_engine, select
     from sqlalchemy.orm import Session
 
@@ -349,10 +350,9 @@ def test_cli_sets_a_password_without_the_current_one(tmp_path, monkeypatch):
     from retento.auth.models import User
     from retento.cli import app
     from retento.core.config import get_settings
-    from retento.core.migrate import upgrade
 
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    upgrade(url)
+    live_sqlite_module.reset()  # the migrated SQLite file of the tests above
+    url = live_sqlite_module.url
     monkeypatch.setenv("RETENTO_DATABASE_URL", url)
     get_settings.cache_clear()
     try:

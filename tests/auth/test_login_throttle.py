@@ -150,8 +150,9 @@ def test_unknown_and_deactivated_users_cost_as_much_as_known_ones(db, users):
 
     users["analyst"].is_active = False
     # Real users' hashes have the production cost (the factory's test hash is the cheapest).
+    production_hash = hash_password(PASSWORD)  # one argon2 hash, not one per user
     for role in ("agent", "analyst"):
-        users[role].password_hash = hash_password(PASSWORD)
+        users[role].password_hash = production_hash
     db.flush()
 
     def attempt(name):

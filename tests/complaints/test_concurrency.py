@@ -20,11 +20,14 @@ from retento.complaints import attachments, service
 from retento.complaints.models import Complaint, ComplaintEvent, ImprovementAction, SlaPause
 from retento.complaints.public import RateLimiter
 from retento.complaints.schemas import TransitionIn
-from tests.factories import make_user
+from tests.factories import live_shared, make_user
 from tests.factories.complaints import make_complaint
 from tests.factories.concurrency import run_parallel
 from tests.factories.race import bearer_headers, post_each, statuses
 from tests.web.conftest import Browser, csrf_of
+
+# One database for the module, put back to its migrated state before each test.
+live_pg_module, live_pg = live_shared.live_pg_module, live_shared.live_pg
 
 N = 20
 BASE = "/api/v1/complaints"

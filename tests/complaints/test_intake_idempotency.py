@@ -21,10 +21,14 @@ from retento.core.migrate import downgrade, upgrade
 from retento.customers.models import Customer
 from retento.mail.models import OutboxMessage
 from tests.complaints.test_pages import category_id, new_form
-from tests.factories import make_customer, make_user
+from tests.factories import live_shared, make_customer, make_user
 from tests.factories.concurrency import run_parallel
 from tests.factories.race import statuses
 from tests.factories.raw_rows import insert_customer
+
+# One database for the module, put back to its migrated state before each test.
+live_pg_module, live_pg = live_shared.live_pg_module, live_shared.live_pg
+migrated_db_url = live_shared.migrated_db_url  # at head; on PostgreSQL a copy of the template
 
 KEY = re.compile(r'name="complaint_key" value="([^"]*)"')
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -214,13 +218,12 @@ def test_parallel_api_creates_with_one_key_record_one_complaint(live_pg):
         assert s.scalar(select(func.count()).select_from(Complaint)) == 1
 
 
-def test_migration_0039_up_down(scratch_db_url):
+def test_migration_0039_up_down(migrated_db_url):
     from datetime import UTC, datetime
 
-    upgrade(scratch_db_url)
     from sqlalchemy import create_engine
 
-    eng = create_engine(scratch_db_url)
+    eng = create_engine(migrated_db_url)
     try:
         cols = {c["name"] for c in inspect(eng).get_columns("complaints")}
         assert "idempotency_key" in cols
@@ -248,14 +251,14 @@ def test_migration_0039_up_down(scratch_db_url):
             )
     finally:
         eng.dispose()
-    downgrade(scratch_db_url, "0038")
-    eng = create_engine(scratch_db_url)
+    downgrade(migrated_db_url, "0038")
+    eng = create_engine(migrated_db_url)
     try:
         cols = {c["name"] for c in inspect(eng).get_columns("complaints")}
         assert "idempotency_key" not in cols
     finally:
         eng.dispose()
-    upgrade(scratch_db_url)
+    upgrade(migrated_db_url)
 
 
 def _events(db, complaint_id, kind):

@@ -29,11 +29,15 @@ from retento.journey.schemas import ExperienceCreate
 from retento.touchpoints import service as touchpoints
 from retento.touchpoints.models import Touchpoint
 from retento.touchpoints.schemas import TouchpointCreate
-from tests.factories import make_customer, make_user
+from tests.factories import live_shared, make_customer, make_user
 from tests.factories.concurrency import run_parallel
+from tests.factories.openapi import share_openapi
 from tests.factories.race import bearer_headers, post_each, statuses
 from tests.factories.raw_rows import insert_customer
 from tests.web.conftest import Browser
+
+# A database at head for the migration test: on PostgreSQL a copy of the template.
+migrated_db_url = live_shared.migrated_db_url
 
 KEY = re.compile(r'name="form_key" value="([^"]*)"')
 WHEN = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
@@ -125,7 +129,7 @@ def test_a_key_is_checked_after_the_permission(db, users):
 # --- the API -------------------------------------------------------------------------------------
 
 
-def test_api_creates_once_per_key(client, db, users, tokens):
+def test_api_creates_once_per_key(app, client, db, users, tokens):
     c = make_customer(db, owner_id=users["agent"].id)
     db.commit()
     h = {**tokens["agent"], "Idempotency-Key": "api-1"}
@@ -158,6 +162,7 @@ def test_api_creates_once_per_key(client, db, users, tokens):
     assert _count(db, Customer, Customer.name == "Kai Berg") == 1
     assert _count(db, Touchpoint) == 1 and _count(db, ExperienceRecord) == 1
     # The schema lists the header on the three creates.
+    share_openapi(app)  # built once per process, not once per test
     spec = client.get("/openapi.json").json()["paths"]
     for url in ("/api/v1/customers", "/api/v1/touchpoints", "/api/v1/experiences"):
         names = {p["name"] for p in spec[url]["post"].get("parameters", [])}
@@ -314,9 +319,8 @@ def test_parallel_creates_with_one_key_record_one_row_each(live_pg):
 # --- migration 0040 ------------------------------------------------------------------------------
 
 
-def test_migration_0040_up_down(scratch_db_url):
-    upgrade(scratch_db_url)
-    eng = create_engine(scratch_db_url)
+def test_migration_0040_up_down(migrated_db_url):
+    eng = create_engine(migrated_db_url)
     tables = ("customers", "touchpoints", "experience_records")
     try:
         for table in tables:
@@ -330,8 +334,8 @@ def test_migration_0040_up_down(scratch_db_url):
             conn.execute(text("UPDATE customers SET idempotency_key = 'a' WHERE id = 8"))
     finally:
         eng.dispose()
-    downgrade(scratch_db_url, "0039")
-    eng = create_engine(scratch_db_url)
+    downgrade(migrated_db_url, "0039")
+    eng = create_engine(migrated_db_url)
     try:
         for table in tables:
             assert "idempotency_key" not in {c["name"] for c in inspect(eng).get_columns(table)}
@@ -339,7 +343,7 @@ def test_migration_0040_up_down(scratch_db_url):
             assert conn.execute(text("SELECT count(*) FROM customers")).scalar() == 3
     finally:
         eng.dispose()
-    upgrade(scratch_db_url)
+    upgrade(migrated_db_url)
 
 
 def test_every_service_checks_its_key_the_same_way(db, users):

@@ -12,10 +12,13 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from retento.orders.models import Order, Refund
-from tests.factories import make_customer, make_order, make_product, make_user
+from tests.factories import live_shared, make_customer, make_order, make_product, make_user
 from tests.factories.concurrency import run_parallel
 from tests.factories.race import bearer_headers, post_each, statuses
 from tests.web.conftest import Browser
+
+# One database for the module, put back to its migrated state before each test.
+live_pg_module, live_pg = live_shared.live_pg_module, live_shared.live_pg
 
 N = 20
 

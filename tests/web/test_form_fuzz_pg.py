@@ -64,7 +64,10 @@ LONG = "x" * 10_000
 NO_SUCH_OPTION = "no-such-option-\u2603"
 INT8_PAST = "9223372036854775808"
 INT4_PAST = "2147483648"
-NUMBER_VALUES = ("99999999999999999999", "-1", "1e309", "NaN", INT4_PAST, INT8_PAST)
+NUMBER_VALUES = ("-1", "1e309", "NaN", INT4_PAST, INT8_PAST)
+"""Past int8 once: ``99999999999999999999``, sent too before, fares as 2**63 does everywhere (an
+int8 column; each NUMERIC of the schema, none of which has room for 19 digits before the point
+but not for 20; Python's int, Decimal and int64 conversions): 282 of ~2,600 submissions."""
 DATE_VALUES = ("99999-01-01", "2024-02-30")
 DATETIME_VALUES = ("99999-01-01T10:00", "2024-02-30T10:00")
 

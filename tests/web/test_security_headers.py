@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from retento.web.render import template_dirs
+from tests.factories.openapi import share_openapi
 from tests.web.test_browser import (  # noqa: F401  (shared fixtures)
     browser,
     is_csp_violation,
@@ -34,7 +35,8 @@ def assert_security_headers(r, hsts: bool = False) -> None:
     assert ("strict-transport-security" in r.headers) is hsts
 
 
-def test_headers_on_pages_api_static_and_errors(web, client, tokens):
+def test_headers_on_pages_api_static_and_errors(app, web, client, tokens):
+    share_openapi(app)  # built once per process: the headers are what is checked here
     for r in (
         client.get("/login"),
         client.get("/api/v1/me"),  # 401
@@ -114,9 +116,10 @@ def spec_tags(spec: dict) -> dict[str, int]:
     return tags
 
 
-def test_openapi_operations_name_each_tag_once(client):
+def test_openapi_operations_name_each_tag_once(app, client):
     # A router included by a tagged router inherits its tags: tagging both listed the loyalty
     # measurement operations twice in Swagger UI and ReDoc.
+    share_openapi(app)  # built once per process, not once per test
     spec = client.get("/openapi.json").json()
     for path, item in spec["paths"].items():
         for method, op in item.items():
@@ -136,6 +139,7 @@ SEEN_SWAGGER = """() => {
 
 @pytest.mark.browser
 def test_swagger_ui_and_redoc_render_under_the_policy(page, server):  # noqa: F811
+    share_openapi(server.server.config.app)  # built once per process; the drawing is checked
     errors = csp_errors(page)
     spec = page.request.get(f"{server.base_url}/openapi.json").json()
     tags = spec_tags(spec)
