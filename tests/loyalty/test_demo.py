@@ -4,15 +4,43 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from retento.demo import generator
 from retento.loyalty.check import check_ledger
 from retento.loyalty.models import LoyaltyJournal
+from tests.shared_world import (  # noqa: F401 (fixtures)
+    World,
+    make_users,
+    session_factory_fixture,
+    users_fixture,
+)
 
 
-def test_demo_runs_a_consistent_programme(db):
-    summary = generator.generate(db, customers=300, seed=5, today=date(2026, 6, 30))
+def _build_demo(session) -> dict:
+    """The users, then the whole demo of 300 customers (seed 5) in an installation whose
+    currency is EUR."""
+    from retento.core.config import get_settings
+
+    make_users(session)
+    session.commit()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(get_settings(), "currency", "EUR")
+        summary = generator.generate(session, customers=300, seed=5, today=date(2026, 6, 30))
+    return {"summary": summary}
+
+
+@pytest.fixture(scope="module")
+def world_demo():
+    """``_build_demo``'s data, made once per module and backend; each test that takes it runs
+    in a SAVEPOINT on it. Those tests are kept together, so that it is built once per backend."""
+    with World.for_module(_build_demo) as world:
+        yield world
+
+
+def test_demo_runs_a_consistent_programme(db, world_demo):
+    summary = world_demo.data["summary"]
     kinds = dict(
         db.execute(select(LoyaltyJournal.kind, func.count()).group_by(LoyaltyJournal.kind)).all()
     )
@@ -29,7 +57,7 @@ def _chinese(text: str | None) -> bool:
 
 
 def test_demo_names_things_in_both_languages_and_counts_in_its_currency(
-    db, client, users, monkeypatch
+    db, client, users, world_demo, monkeypatch
 ):
     """The demo showed "Gold", "Tea mug" and "10 voucher" on Chinese pages and valued its points
     in CNY while every other amount was in the installation's currency."""
@@ -40,8 +68,7 @@ def test_demo_names_things_in_both_languages_and_counts_in_its_currency(
     from retento.retention.models import RetentionPlaybook
     from tests.web.conftest import Browser
 
-    monkeypatch.setattr(get_settings(), "currency", "EUR")
-    generator.generate(db, customers=300, seed=5, today=date(2026, 6, 30))
+    monkeypatch.setattr(get_settings(), "currency", "EUR")  # the demo was made so too
     assert ledger.programme(db).currency == "EUR"
     tiers = db.scalars(select(LoyaltyTier)).all()
     rewards = db.scalars(select(LoyaltyReward)).all()
@@ -88,7 +115,12 @@ def test_demo_run_again_names_its_kept_tiers_and_rewards_in_chinese(db):
         ]
     )  # fmt: skip
     db.flush()
-    generator.generate(db, customers=60, seed=5, today=date(2026, 6, 30))
+    # The demo's own steps and the loyalty step, which names the programme's tiers and rewards
+    # (the other domains' steps neither make nor rename any).
+    from retento.loyalty.demo import step_loyalty
+
+    steps = [*generator.STEPS, step_loyalty]
+    generator.generate(db, customers=60, seed=5, today=date(2026, 6, 30), steps=steps)
     tiers = dict(db.execute(select(LoyaltyTier.code, LoyaltyTier.name_zh)).tuples().all())
     assert tiers == {"silver": "银卡", "gold": None}
     rewards = dict(db.execute(select(LoyaltyReward.code, LoyaltyReward.name_zh)).tuples().all())

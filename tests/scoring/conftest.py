@@ -10,14 +10,45 @@ from sqlalchemy import insert
 from retento.customers.models import Customer
 from retento.orders.models import Order
 from tests.factories import make_product
+from tests.shared_world import World, make_users, world_of
 
 AS_OF = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def population(db, users):
-    """120 customers with heterogeneous BG/NBD-like buying over 2 years, 3 with negative profit."""
+def population(request, db, users):
+    """120 customers with heterogeneous BG/NBD-like buying over 2 years, 3 with negative profit.
+
+    In a shared world (``tests.shared_world``) whose data has a population: that one."""
+    world = world_of(request)
+    if world is not None and "population" in world.data:
+        return world.data["population"]
     return insert_population(db)
+
+
+def build_scored(session, actor: str | None = "manager", **run) -> dict:
+    """The users, the population and one scoring run over it by ``actor`` (as of AS_OF, 26
+    weeks held out unless ``run`` says otherwise): a world's data (``world_scored``)."""
+    from retento.scoring import service
+    from retento.scoring.schemas import ScoreRunCreate
+
+    users = make_users(session)
+    session.commit()
+    population = insert_population(session)
+    params = ScoreRunCreate(as_of=AS_OF, **({"holdout_weeks": 26} | run))
+    scored = service.run_scoring(session, params, actor=users[actor] if actor else None)
+    session.commit()
+    assert scored.status == "succeeded", scored.error
+    return {"population": population, "run_id": scored.id}
+
+
+@pytest.fixture(scope="module")
+def world_scored():
+    """``build_scored``'s data, built once per module and backend; each test that takes it runs
+    in a SAVEPOINT on it (the module imports ``session_factory`` and ``users`` from
+    ``tests.shared_world``)."""
+    with World.for_module(build_scored) as world:
+        yield world
 
 
 def insert_population(db, n_customers: int = 120, prefix: str = "POP"):

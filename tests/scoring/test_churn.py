@@ -20,77 +20,16 @@ from retento.scoring.schemas import ScoreRunCreate
 from tests.factories import make_customer, make_touchpoint
 from tests.factories.complaints import make_complaint
 from tests.scoring.conftest import AS_OF, insert_population
+from tests.shared_world import (  # noqa: F401 (fixtures)
+    World,
+    make_users,
+    session_factory_fixture,
+    users_fixture,
+)
 
 
 def _scores(db, run) -> list[CustomerScore]:
     return list(db.scalars(select(CustomerScore).where(CustomerScore.run_id == run.id)))
-
-
-def test_run_stores_churn_risk_and_reasons(db, users, population):
-    run = service.run_scoring(db, ScoreRunCreate(as_of=AS_OF), actor=users["manager"])
-    assert run.status == "succeeded", run.error
-    churn = run.report["churn"]
-    assert churn["status"] == "scored", churn
-    assert run.params["churn"] == {
-        "model": "ChurnRiskModel",
-        "horizon_days": 90,
-        "status": "scored",
-    }
-    # Trained only on windows that end by the as-of date.
-    assert churn["training_windows"] and all(
-        w["label_end"] <= AS_OF.date().isoformat() for w in churn["training_windows"]
-    )
-    assert set(churn["features_from"]) == {"complaints", "loyalty", "surveys", "touchpoints"}
-    hold = churn["holdout"]
-    assert hold["status"] == "computed" and hold["test_days"] == 90
-    assert 0.5 < hold["metrics"]["roc_auc"] <= 1.0 and hold["baseline"]["model"] == "BG/NBD"
-    scores = _scores(db, run)
-    buyers = [s for s in scores if s.order_count > 0]
-    assert len(buyers) == churn["customers"] == 120
-    assert all(0.0 <= s.churn_risk <= 1.0 for s in buyers)
-    assert churn["above_half"] == sum(s.churn_risk >= 0.5 for s in buyers)
-    assert abs(churn["mean_risk"] - sum(s.churn_risk for s in buyers) / len(buyers)) < 1e-4
-    with_reasons = [s for s in buyers if s.churn_reasons]
-    assert len(with_reasons) > len(buyers) // 2
-    for s in with_reasons:
-        assert 1 <= len(s.churn_reasons) <= 3
-        for r in s.churn_reasons:
-            assert set(r) == {"code", "params"} and r["code"] in REASONS
-            for lang in ("en", "zh"):
-                text = render_reason(r["code"], r["params"], lang)
-                assert text and "{" not in text and "?" not in text and "nan" not in text
-    assert sum(churn["top_reasons"].values()) == len(with_reasons)
-    # A customer long overdue against their own rhythm is told so, in words.
-    lapsed = [s for s in with_reasons if s.churn_reasons[0]["code"] == "lapsed"]
-    assert lapsed
-    r = lapsed[0].churn_reasons[0]
-    assert render_reason(r["code"], r["params"], "en").startswith("no purchase for ")
-    assert render_reason(r["code"], r["params"], "zh").startswith("已")
-    # The risk ranks lapsed customers above recent buyers on average.
-    recent = [s for s in buyers if s.last_order_on and (AS_OF.date() - s.last_order_on).days < 30]
-    old = [s for s in buyers if s.last_order_on and (AS_OF.date() - s.last_order_on).days > 365]
-    assert recent and old
-    assert sum(s.churn_risk for s in old) / len(old) > sum(s.churn_risk for s in recent) / len(
-        recent
-    )
-
-
-def test_horizon_setting_and_option(db, users, population, monkeypatch):
-    monkeypatch.setenv("RETENTO_CHURN_HORIZON_DAYS", "60")
-    from retento.core.config import get_settings
-
-    get_settings.cache_clear()
-    try:
-        run = service.run_scoring(db, ScoreRunCreate(as_of=AS_OF, holdout_weeks=0), actor=None)
-        assert run.report["churn"]["horizon_days"] == 60
-        run2 = service.run_scoring(
-            db,
-            ScoreRunCreate(as_of=AS_OF, holdout_weeks=0, churn_horizon_days=120),
-            actor=None,
-        )
-        assert run2.params["churn"]["horizon_days"] == 120
-    finally:
-        get_settings.cache_clear()
 
 
 def _customers_with_orders(db, n: int, days: list[int], amounts: list[str], prefix: str):
@@ -131,6 +70,38 @@ def _customers_with_orders(db, n: int, days: list[int], amounts: list[str], pref
     return ids
 
 
+FREE = 4  # repeat customers whose repeat purchases were free (``world_churn``)
+
+
+def _build_churn(session) -> dict:
+    """The users, the population, FREE customers who paid $30 once and then $0 twice, one
+    customer with no orders, and one scoring run over them all by the manager (as of AS_OF,
+    the default options)."""
+    users = make_users(session)
+    session.commit()
+    population = insert_population(session)
+    free = _customers_with_orders(session, FREE, [300, 200, 100], ["30.00", "0.00", "0.00"], "FREE")
+    make_customer(session)  # no orders: not scored for churn
+    run = service.run_scoring(session, ScoreRunCreate(as_of=AS_OF), actor=users["manager"])
+    session.commit()
+    assert run.status == "succeeded", run.error
+    return {"population": population, "free": free, "run_id": run.id}
+
+
+@pytest.fixture(scope="module")
+def world_churn():
+    """``_build_churn``'s data, made once per module and backend; each test that takes it (or
+    ``churn_run``) runs in a SAVEPOINT on it. Those tests are kept together in the module, so
+    that it is built once per backend."""
+    with World.for_module(_build_churn) as world:
+        yield world
+
+
+@pytest.fixture
+def churn_run(world_churn, db) -> ScoreRun:
+    return db.get(ScoreRun, world_churn.data["run_id"])
+
+
 def test_too_little_history_is_reported_not_an_error(db, users):
     _customers_with_orders(db, 12, [30, 10], ["40.00", "25.00"], "NEW")
     run = service.run_scoring(
@@ -142,25 +113,6 @@ def test_too_little_history_is_reported_not_an_error(db, users):
     assert "not enough history" in churn["reason"]
     assert run.params["churn"]["status"] == "skipped"
     assert all(s.churn_risk is None and s.churn_reasons is None for s in _scores(db, run))
-
-
-def test_zero_spend_repeat_customers_are_left_out_of_the_spend_model(db, users, population):
-    free = _customers_with_orders(db, 4, [300, 200, 100], ["30.00", "0.00", "0.00"], "FREE")
-    run = service.run_scoring(db, ScoreRunCreate(as_of=AS_OF), actor=users["manager"])
-    assert run.status == "succeeded", run.error
-    spend = run.report["fit"]["spend"]
-    assert spend["model"] == "gamma_gamma"
-    assert spend["left_out"] == 4 and "zero or negative" in spend["left_out_reason"]
-    assert set(run.report["fit"]["gamma_gamma"]) == {"p", "q", "v"}
-    by_id = {s.customer_id: s for s in _scores(db, run)}
-    mean = Decimal(str(round(spend["population_mean_spend"], 2)))
-    for cid in free:
-        assert by_id[cid].monetary == 0 and by_id[cid].frequency == 2
-        assert abs(by_id[cid].expected_spend - mean) <= Decimal("0.01")
-        assert by_id[cid].clv is not None and by_id[cid].clv >= 0
-    # Everyone else with repeat purchases is in the Gamma-Gamma fit.
-    repeaters = [s for s in by_id.values() if s.frequency > 0 and s.monetary > 0]
-    assert spend["customers_fitted"] == len(repeaters) > 10
 
 
 # --- the feature-provider registry --------------------------------------------------------------
@@ -254,13 +206,104 @@ def test_churn_scores_are_stored_and_read_back_on_postgresql(live_pg):
         assert reasons and all(isinstance(r["params"], dict) for r in reasons)
 
 
-def test_api_gives_churn_risk_and_reasons_and_filters_on_it(client, tokens, db, population):
-    db.commit()
-    r = client.post(
-        "/api/v1/scoring/runs",
-        json={"model": "mbgnbd", "as_of": AS_OF.isoformat(), "churn_horizon_days": 60},
-        headers=tokens["manager"],
+# --- on the module's population and scoring run (``world_churn``), kept together --------------
+
+
+def test_run_stores_churn_risk_and_reasons(db, churn_run):
+    run = churn_run
+    churn = run.report["churn"]
+    assert churn["status"] == "scored", churn
+    assert run.params["churn"] == {
+        "model": "ChurnRiskModel",
+        "horizon_days": 90,
+        "status": "scored",
+    }
+    # Trained only on windows that end by the as-of date.
+    assert churn["training_windows"] and all(
+        w["label_end"] <= AS_OF.date().isoformat() for w in churn["training_windows"]
     )
+    assert set(churn["features_from"]) == {"complaints", "loyalty", "surveys", "touchpoints"}
+    hold = churn["holdout"]
+    assert hold["status"] == "computed" and hold["test_days"] == 90
+    assert 0.5 < hold["metrics"]["roc_auc"] <= 1.0 and hold["baseline"]["model"] == "BG/NBD"
+    scores = _scores(db, run)
+    buyers = [s for s in scores if s.order_count > 0]
+    assert len(buyers) == churn["customers"] == 120 + FREE  # the population and the FREE ones
+    assert all(0.0 <= s.churn_risk <= 1.0 for s in buyers)
+    assert churn["above_half"] == sum(s.churn_risk >= 0.5 for s in buyers)
+    assert abs(churn["mean_risk"] - sum(s.churn_risk for s in buyers) / len(buyers)) < 1e-4
+    with_reasons = [s for s in buyers if s.churn_reasons]
+    assert len(with_reasons) > len(buyers) // 2
+    for s in with_reasons:
+        assert 1 <= len(s.churn_reasons) <= 3
+        for r in s.churn_reasons:
+            assert set(r) == {"code", "params"} and r["code"] in REASONS
+            for lang in ("en", "zh"):
+                text = render_reason(r["code"], r["params"], lang)
+                assert text and "{" not in text and "?" not in text and "nan" not in text
+    assert sum(churn["top_reasons"].values()) == len(with_reasons)
+    # A customer long overdue against their own rhythm is told so, in words.
+    lapsed = [s for s in with_reasons if s.churn_reasons[0]["code"] == "lapsed"]
+    assert lapsed
+    r = lapsed[0].churn_reasons[0]
+    assert render_reason(r["code"], r["params"], "en").startswith("no purchase for ")
+    assert render_reason(r["code"], r["params"], "zh").startswith("已")
+    # The risk ranks lapsed customers above recent buyers on average.
+    recent = [s for s in buyers if s.last_order_on and (AS_OF.date() - s.last_order_on).days < 30]
+    old = [s for s in buyers if s.last_order_on and (AS_OF.date() - s.last_order_on).days > 365]
+    assert recent and old
+    assert sum(s.churn_risk for s in old) / len(old) > sum(s.churn_risk for s in recent) / len(
+        recent
+    )
+
+
+def test_horizon_setting_and_option(db, world_churn, monkeypatch):
+    """The setting is a run's horizon; a run's option wins over it (the option of the run that
+    ``test_api_gives_churn_risk_and_reasons_and_filters_on_it`` starts under another setting)."""
+    monkeypatch.setenv("RETENTO_CHURN_HORIZON_DAYS", "60")
+    from retento.core.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        run = service.run_scoring(db, ScoreRunCreate(as_of=AS_OF, holdout_weeks=0), actor=None)
+        assert run.report["churn"]["horizon_days"] == 60
+    finally:
+        get_settings.cache_clear()
+
+
+def test_zero_spend_repeat_customers_are_left_out_of_the_spend_model(db, world_churn, churn_run):
+    free = world_churn.data["free"]
+    run = churn_run
+    spend = run.report["fit"]["spend"]
+    assert spend["model"] == "gamma_gamma"
+    assert spend["left_out"] == FREE == len(free) and "zero or negative" in spend["left_out_reason"]
+    assert set(run.report["fit"]["gamma_gamma"]) == {"p", "q", "v"}
+    by_id = {s.customer_id: s for s in _scores(db, run)}
+    mean = Decimal(str(round(spend["population_mean_spend"], 2)))
+    for cid in free:
+        assert by_id[cid].monetary == 0 and by_id[cid].frequency == 2
+        assert abs(by_id[cid].expected_spend - mean) <= Decimal("0.01")
+        assert by_id[cid].clv is not None and by_id[cid].clv >= 0
+    # Everyone else with repeat purchases is in the Gamma-Gamma fit.
+    repeaters = [s for s in by_id.values() if s.frequency > 0 and s.monetary > 0]
+    assert spend["customers_fitted"] == len(repeaters) > 10
+
+
+def test_api_gives_churn_risk_and_reasons_and_filters_on_it(client, tokens, db, world_churn):
+    from retento.core.config import get_settings
+
+    db.commit()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("RETENTO_CHURN_HORIZON_DAYS", "120")  # the option wins over the setting
+            get_settings.cache_clear()
+            r = client.post(
+                "/api/v1/scoring/runs",
+                json={"model": "mbgnbd", "as_of": AS_OF.isoformat(), "churn_horizon_days": 60},
+                headers=tokens["manager"],
+            )
+    finally:
+        get_settings.cache_clear()
     assert r.status_code == 201, r.text
     assert r.json()["params"]["churn"]["horizon_days"] == 60
     r = client.get(
@@ -281,13 +324,10 @@ def test_api_gives_churn_risk_and_reasons_and_filters_on_it(client, tokens, db, 
     assert bad.status_code == 422 and bad.json()["field"] == "churn_horizon_days"
 
 
-def test_customers_without_risk_have_sql_null_reasons(db, users, population):
+def test_customers_without_risk_have_sql_null_reasons(db, churn_run):
     from sqlalchemy import func
 
-    from tests.factories import make_customer
-
-    make_customer(db)  # no orders: not scored for churn
-    run = service.run_scoring(db, ScoreRunCreate(as_of=AS_OF, holdout_weeks=0), actor=None)
+    run = churn_run  # over a customer with no orders too: not scored for churn
     nulls = db.scalar(
         select(func.count()).where(
             CustomerScore.run_id == run.id,

@@ -12,6 +12,7 @@ from retento.scoring.schemas import ScoreRunCreate
 from retento.web.i18n import translations
 from retento.web.render import PACKAGE_DIR
 from tests.scoring.conftest import AS_OF
+from tests.shared_world import session_factory_fixture, users_fixture  # noqa: F401 (fixtures)
 from tests.web.conftest import Browser
 
 
@@ -30,14 +31,11 @@ def only_scores_panel(monkeypatch):
 
 
 @pytest.fixture
-def scored(db, users, population) -> ScoreRun:
-    """One successful run over the population, committed to the test transaction."""
-    run = service.run_scoring(
-        db, ScoreRunCreate(as_of=AS_OF, holdout_weeks=26), actor=users["manager"]
-    )
-    db.commit()
-    assert run.status == "succeeded", run.error
-    return run
+def scored(world_scored, db) -> ScoreRun:
+    """One successful run over the population by the manager (26 weeks held out), made once
+    for the module (``world_scored``); each test that takes it runs in a SAVEPOINT on it. Those
+    tests come last in the module, together, so that it is built once per backend."""
+    return db.get(ScoreRun, world_scored.data["run_id"])
 
 
 def test_empty_state_explains_and_offers_the_button(web):
@@ -97,16 +95,6 @@ def test_htmx_run_redirects_with_a_header(web, db, population):
     assert r.headers["HX-Redirect"].startswith("/value?run=")
 
 
-def test_agent_sees_the_dashboard_without_the_button(web, scored):
-    web.login("agent")
-    page = web.get("/value")
-    assert page.status_code == 200
-    assert 'id="pyramid-chart"' in page.text
-    assert 'id="run-form"' not in page.text and "Run scoring" not in page.text
-    web.login("analyst")  # analysts run the models (score:run, SPEC 9)
-    assert 'id="run-form"' in web.get("/value").text
-
-
 def test_agent_post_is_refused_with_a_friendly_403(web, db, population):
     web.login("agent")
     r = web.post("/value/runs", {"model": "bgnbd"})
@@ -123,74 +111,10 @@ def test_post_without_csrf_token_is_refused(web, population):
     assert r.status_code == 403
 
 
-def test_scores_list_filters_sorts_and_links(web, db, scored):
-    web.login("agent")
-    target = (
-        db.query(CustomerScore)
-        .filter(CustomerScore.run_id == scored.id, CustomerScore.value_class == "below_zero")
-        .all()
-    )
-    assert target
-    r = web.get("/value/customers?value_class=below_zero&sort=-clv")
-    assert r.status_code == 200
-    rows = r.text.count('<a href="/customers/')
-    assert rows == len(target)
-    for s in target:
-        assert f'<a href="/customers/{s.customer_id}">' in r.text
-    assert f"{len(target)} customers match" in r.text or "1 customer" in r.text
-    low = (
-        db.query(CustomerScore)
-        .filter(CustomerScore.run_id == scored.id, CustomerScore.p_alive < 0.5)
-        .count()
-    )
-    part = web.get(
-        "/value/customers?p_alive_lt=0.5", headers={"HX-Request": "true", "HX-Target": "results"}
-    )
-    assert part.status_code == 200 and "<html" not in part.text
-    assert part.text.count('<a href="/customers/') == min(low, 50)
-    bad = web.get("/value/customers?p_alive_lt=2")
-    assert bad.status_code == 422
-
-
-def test_scores_list_pages(web, db, scored):
-    web.login("manager")
-    first = web.get("/value/customers?sort=customer_id")
-    assert "Next" in first.text and first.text.count('<a href="/customers/') == 50
-    second = web.get("/value/customers?sort=customer_id&offset=50")
-    assert "Previous" in second.text and second.text.count('<a href="/customers/') == 50
-
-
-def test_customer_360_panel_shows_scores_and_history(
-    web, db, users, scored, population, only_scores_panel
-):
-    service.run_scoring(
-        db, ScoreRunCreate(as_of=AS_OF, model="pareto", holdout_weeks=0), actor=users["admin"]
-    )
-    db.commit()
-    cid = population["ids"][0]
-    web.login("agent")
-    page = web.get(f"/customers/{cid}")
-    assert page.status_code == 200
-    assert 'id="panel-scores"' in page.text
-    assert 'id="score-value-class"' in page.text and "Below zero" in page.text
-    assert "Probability that the customer is still active" in page.text
-    assert 'id="score-history"' in page.text
-    assert page.text.count('href="/value?run=') == 2
-
-
 def test_panel_is_hidden_before_any_run(web, population, only_scores_panel):
     web.login("agent")
     page = web.get(f"/customers/{population['ids'][5]}")
     assert page.status_code == 200 and 'id="panel-scores"' not in page.text
-
-
-def test_chinese_dashboard_uses_spec_terms(web, scored):
-    web.login("manager")
-    web.post("/locale", {"lang": "zh_CN", "next": "/value"})
-    page = web.get("/value")
-    assert "客户金字塔" in page.text and "贵宾型" in page.text
-    assert "顾客终生价值" in page.text
-    assert "最有价值客户" in page.text
 
 
 def test_every_value_msgid_is_translated_into_chinese():
@@ -250,3 +174,80 @@ def test_background_failure_is_recorded_on_the_run(db, users, population, sessio
     stored = db.get(ScoreRun, run.id)
     assert stored.status == "failed" and "At least 10 customers" in stored.error
     assert run.id not in service.LIVE_PROGRESS
+
+
+# --- on the module's scoring run (``scored``), kept together -------------------------------------
+
+
+def test_agent_sees_the_dashboard_without_the_button(web, scored):
+    web.login("agent")
+    page = web.get("/value")
+    assert page.status_code == 200
+    assert 'id="pyramid-chart"' in page.text
+    assert 'id="run-form"' not in page.text and "Run scoring" not in page.text
+    web.login("analyst")  # analysts run the models (score:run, SPEC 9)
+    assert 'id="run-form"' in web.get("/value").text
+
+
+def test_scores_list_filters_sorts_and_links(web, db, scored):
+    web.login("agent")
+    target = (
+        db.query(CustomerScore)
+        .filter(CustomerScore.run_id == scored.id, CustomerScore.value_class == "below_zero")
+        .all()
+    )
+    assert target
+    r = web.get("/value/customers?value_class=below_zero&sort=-clv")
+    assert r.status_code == 200
+    rows = r.text.count('<a href="/customers/')
+    assert rows == len(target)
+    for s in target:
+        assert f'<a href="/customers/{s.customer_id}">' in r.text
+    assert f"{len(target)} customers match" in r.text or "1 customer" in r.text
+    low = (
+        db.query(CustomerScore)
+        .filter(CustomerScore.run_id == scored.id, CustomerScore.p_alive < 0.5)
+        .count()
+    )
+    part = web.get(
+        "/value/customers?p_alive_lt=0.5", headers={"HX-Request": "true", "HX-Target": "results"}
+    )
+    assert part.status_code == 200 and "<html" not in part.text
+    assert part.text.count('<a href="/customers/') == min(low, 50)
+    bad = web.get("/value/customers?p_alive_lt=2")
+    assert bad.status_code == 422
+
+
+def test_scores_list_pages(web, db, scored):
+    web.login("manager")
+    first = web.get("/value/customers?sort=customer_id")
+    assert "Next" in first.text and first.text.count('<a href="/customers/') == 50
+    second = web.get("/value/customers?sort=customer_id&offset=50")
+    assert "Previous" in second.text and second.text.count('<a href="/customers/') == 50
+
+
+def test_customer_360_panel_shows_scores_and_history(
+    web, db, users, scored, population, only_scores_panel
+):
+    service.run_scoring(
+        db, ScoreRunCreate(as_of=AS_OF, model="pareto", holdout_weeks=0), actor=users["admin"]
+    )
+    db.commit()
+    cid = population["ids"][0]
+    web.login("agent")
+    page = web.get(f"/customers/{cid}")
+    assert page.status_code == 200
+    assert 'id="panel-scores"' in page.text
+    assert 'id="score-value-class"' in page.text and "Below zero" in page.text
+    assert "Probability that the customer is still active" in page.text
+    assert 'id="score-history"' in page.text
+    assert page.text.count('href="/value?run=') == 2
+
+
+def test_chinese_dashboard_uses_spec_terms(web, scored):
+    web.login("manager")
+    web.post("/locale", {"lang": "zh_CN", "next": "/value"})
+    page = web.get("/value")
+    assert "客户金字塔" in page.text and "贵宾型" in page.text
+    assert "顾客终生价值" in page.text
+    assert "最有价值客户" in page.text

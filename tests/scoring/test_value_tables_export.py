@@ -11,10 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from retento.scoring import service
 from retento.scoring.models import ScoreRun
-from retento.scoring.schemas import ScoreRunCreate
-from tests.scoring.conftest import AS_OF
+from tests.shared_world import session_factory_fixture, users_fixture  # noqa: F401 (fixtures)
 from tests.web.conftest import Browser
 
 
@@ -24,13 +22,10 @@ def web(client, users) -> Browser:
 
 
 @pytest.fixture
-def scored(db, users, population) -> ScoreRun:
-    run = service.run_scoring(
-        db, ScoreRunCreate(as_of=AS_OF, holdout_weeks=26), actor=users["manager"]
-    )
-    db.commit()
-    assert run.status == "succeeded", run.error
-    return run
+def scored(world_scored, db) -> ScoreRun:
+    """One successful run over the population by the manager (26 weeks held out), made once
+    for the module (``world_scored``); each test runs in a SAVEPOINT on it."""
+    return db.get(ScoreRun, world_scored.data["run_id"])
 
 
 def read_csv(response) -> list[list[str]]:

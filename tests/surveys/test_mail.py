@@ -206,7 +206,12 @@ def test_distribution_page_shows_email_figures(client, app, db, users, small_sur
 
 
 def test_demo_leaves_queued_invitation_emails_in_the_outbox(db):
-    summary = generator.generate(db, customers=100, seed=3, today=date(2025, 6, 30))
+    from retento.surveys.demo import step_surveys
+
+    # The demo's own steps and its survey step, which queues the emails: the other domains'
+    # steps (scoring, complaints, loyalty, retention, journey) neither read nor send them.
+    steps = [*generator.STEPS, step_surveys]
+    summary = generator.generate(db, customers=100, seed=3, today=date(2025, 6, 30), steps=steps)
     msgs = _outbox(db, "survey_invitation")
     assert summary["survey_emails_queued"] == len(msgs) > 0
     # No SMTP server in the demo: nothing claims to have been sent.
