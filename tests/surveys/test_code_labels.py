@@ -53,7 +53,10 @@ def test_builder_names_template_language_sections_and_dimensions_in_chinese(
     # a section's code is labelled as one, not left bare beside the title
     assert re.search(r"<small class=\"muted\">代码：<code>product</code></small>", html)
     # dimension tags: the label, the code only as a tooltip
-    assert '<span class="tag" title="product.price">价格</span>' in html
+    # The dimension by its name in the page's language; its code is not shown, not even as a
+    # tooltip (an English-looking code in the Chinese builder).
+    assert '<span class="tag">价格</span>' in html
+    assert "product.price" not in html.split('<span class="tag">价格</span>', 1)[0][-200:]
     assert '<span class="tag">product.price</span>' not in html
 
 
