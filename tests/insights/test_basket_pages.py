@@ -16,10 +16,9 @@ from tests.insights.data import build_shop
 
 
 @pytest.fixture
-def shop(db, users):
-    out = build_shop(db)
-    db.commit()
-    return out
+def shop(world_shop, db):
+    """The module's shop (tests/insights/conftest.py): built once, each test in a SAVEPOINT."""
+    return world_shop.data
 
 
 def _run(client, h, **body):

@@ -18,15 +18,46 @@ from retento.surveys.demo import step_surveys
 from retento.surveys.models import Survey, SurveyDistribution, SurveyInvitation
 from retento.web.i18n import gettext
 from tests.factories import make_order, make_touchpoint
+from tests.shared_world import World, make_users
 
 
-@pytest.fixture
-def shop(db, users):
+def _build_shop(db) -> None:
+    make_users(db)
+    db.commit()
     generator.generate(
         db, customers=300, seed=7, today=date(2026, 6, 30), steps=[*generator.STEPS, step_surveys]
     )
     db.commit()
+
+
+@pytest.fixture(scope="module")
+def world_demo():
+    """The users and a demo of 300 customers with surveys, built once per module and backend;
+    each test that takes ``shop`` runs in a SAVEPOINT on it (tests/shared_world.py)."""
+    with World.for_module(_build_shop) as world:
+        yield world
+
+
+@pytest.fixture
+def shop(world_demo, db):
     return db
+
+
+def test_online_share_counts_web_orders(db):
+    """The share of a customer's orders placed in the web shop (it compared the channel with
+    "online", which no order has, so the feature was 0 for everyone and dropped).
+
+    No shop: before the tests that take it, so that the shared demo is built once."""
+    from datetime import UTC, datetime
+
+    from tests.factories import make_customer, make_order
+
+    c = make_customer(db)
+    for day, channel in ((1, "web"), (2, "store"), (3, "web"), (4, "phone")):
+        make_order(db, c, ordered_at=datetime(2025, 3, day, tzinfo=UTC), channel=channel)
+    db.flush()
+    f = q.behaviour_features(db, datetime(2025, 4, 1, tzinfo=UTC))
+    assert f.loc[c.id, "online_share"] == 0.5
 
 
 def test_driver_api_ranks_spend_drivers_with_intervals(shop, client, tokens):
@@ -221,21 +252,6 @@ def test_invite_list_sent_twice_is_one_distribution(shop, web):
     assert changed.status_code == 409
     assert "This form was already sent with other choices" in changed.text
     assert shop.scalar(select(func.count(SurveyDistribution.id))) == before + 1
-
-
-def test_online_share_counts_web_orders(db):
-    """The share of a customer's orders placed in the web shop (it compared the channel with
-    "online", which no order has, so the feature was 0 for everyone and dropped)."""
-    from datetime import UTC, datetime
-
-    from tests.factories import make_customer, make_order
-
-    c = make_customer(db)
-    for day, channel in ((1, "web"), (2, "store"), (3, "web"), (4, "phone")):
-        make_order(db, c, ordered_at=datetime(2025, 3, day, tzinfo=UTC), channel=channel)
-    db.flush()
-    f = q.behaviour_features(db, datetime(2025, 4, 1, tzinfo=UTC))
-    assert f.loc[c.id, "online_share"] == 0.5
 
 
 def _cells(page: str, table_id: str) -> list[list[str]]:

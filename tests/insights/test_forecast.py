@@ -7,9 +7,8 @@ import csv
 import html
 import io
 import json
-import math
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,76 +16,30 @@ from typer.testing import CliRunner
 
 from retento.complaints.models import Complaint
 from retento.insights import forecast_queries as fq
-from retento.surveys import service as survey_service
-from retento.surveys.models import SurveyAnswer, SurveyResponse
-from retento.surveys.schemas import SurveyFromTemplate
-from tests.factories import make_customer, make_order, make_product
-from tests.factories.complaints import make_complaint
-
-TODAY = datetime.now(UTC).date()
-MONTHS = 30
-
-
-def _month_start(months_back: int) -> date:
-    y, m = TODAY.year, TODAY.month - months_back
-    while m < 1:
-        y, m = y - 1, m + 12
-    return date(y, m, 1)
+from tests.insights.data import MONTHS, month_start
 
 
 @pytest.fixture
-def shop(db, users):
-    """30 complete months (and the current one) of orders with a yearly season and growth, a
-    few complaints a month, and NPS answers in most months."""
-    product = make_product(db, unit_price=Decimal("10.00"), unit_cost=Decimal("4.00"))
-    customers = [make_customer(db, name=f"Customer {i}") for i in range(12)]
-    survey = survey_service.create_from_template(
-        db, SurveyFromTemplate(template="standard"), actor=users["manager"]
-    )
-    nps_q = next(q for q in survey.questions if q.qtype == "nps")
-    for back in range(MONTHS, -1, -1):
-        start = _month_start(back)
-        season = 1 + 0.5 * math.sin(2 * math.pi * start.month / 12)
-        n_orders = max(1, round((3 + (MONTHS - back) * 0.1) * season))
-        for i in range(n_orders):
-            when = datetime(start.year, start.month, 2 + (i * 5) % 25, 12, tzinfo=UTC)
-            if when.date() >= TODAY:
-                continue
-            # Customers join over time: a new one every few months.
-            c = customers[min(len(customers) - 1, i + (MONTHS - back) // 4) % len(customers)]
-            make_order(db, c, ordered_at=when, lines=[(product, 1 + i % 3)])
-        for i in range(back % 3 + 1):
-            when = datetime(start.year, start.month, 3 + 7 * i, 9, tzinfo=UTC)
-            if when.date() < TODAY:
-                make_complaint(
-                    db, actor=users["manager"], customer_id=customers[i].id, received_at=when
-                )
-        if back % 5 != 4:  # some months without answers: carried forward
-            for i, score in enumerate((10, 9, 6 if back % 2 else 8)):
-                when = datetime(start.year, start.month, 5 + i, 10, tzinfo=UTC)
-                if when.date() >= TODAY:
-                    continue
-                r = SurveyResponse(
-                    survey_id=survey.id,
-                    customer_id=customers[i].id,
-                    channel="phone",
-                    status="completed",
-                    completed_at=when,
-                )
-                db.add(r)
-                db.flush()
-                db.add(SurveyAnswer(response_id=r.id, question_id=nps_q.id, number=score))
-    db.commit()
-    return {"customers": customers}
+def shop(world_months, db):
+    """``build_months`` (tests/insights/data.py), built once per module and backend: each test
+    that takes it runs in a SAVEPOINT on it (tests/insights/conftest.py)."""
+    return world_months.data
+
+
+def test_api_without_data(client, tokens):
+    # No shop: before the tests that take it, so that the shared shop is built once.
+    r = client.get("/api/v1/insights/forecasts/complaints", headers=tokens["analyst"])
+    assert r.status_code == 422
+    assert "no data" in r.json()["detail"]
 
 
 def test_kpi_series_match_the_rows(db, shop):
     rev = fq.kpi_series(db, "revenue", "M")
     # Complete months only: the current month is left out, the first starts on the 2nd → out.
-    assert rev.series.index[-1].date() == _month_start(1)
+    assert rev.series.index[-1].date() == month_start(1)
     assert len(rev.series) == MONTHS - 1
     # Revenue is summed exactly as Decimal and matches the orders of one month.
-    last = _month_start(1)
+    last = month_start(1)
     orders = db.query(fq.Order).all()
     expected = sum(
         (o.revenue for o in orders if o.ordered_at.date().replace(day=1) == last), Decimal("0")
@@ -152,12 +105,6 @@ def test_api_bad_input_is_422(client, tokens, shop):
     assert r.status_code == 422
     assert "at least 53 needed" in r.json()["detail"]
     assert client.get("/api/v1/insights/forecasts/revenue").status_code == 401
-
-
-def test_api_without_data(client, tokens):
-    r = client.get("/api/v1/insights/forecasts/complaints", headers=tokens["analyst"])
-    assert r.status_code == 422
-    assert "no data" in r.json()["detail"]
 
 
 def test_page_in_english(web, shop):

@@ -18,10 +18,9 @@ from tests.insights.data import build_shop
 
 
 @pytest.fixture
-def shop(db, users):
-    out = build_shop(db)
-    db.commit()
-    return out
+def shop(world_shop, db):
+    """The module's shop (tests/insights/conftest.py): built once, each test in a SAVEPOINT."""
+    return world_shop.data
 
 
 def _run(client, h, **body):
@@ -34,6 +33,12 @@ def _save(client, h, run_id, name="Spring"):
     return client.post(
         "/api/v1/insights/segments", json={"run_id": run_id, "name": name}, headers=h
     )
+
+
+def test_run_without_scoring_is_422(client, tokens, users):
+    # No shop: before the tests that take it, so that the shared shop is built once.
+    r = client.post("/api/v1/insights/segments/runs", json={}, headers=tokens["analyst"])
+    assert r.status_code == 422 and r.json()["field"] == "features"
 
 
 def test_run_chooses_k_and_names_segments(client, tokens, shop):
@@ -82,11 +87,6 @@ def test_bad_run_input_is_422_naming_the_field(client, tokens, shop, body, field
     problem = r.json()
     fields = {problem.get("field")} | {e.get("field") for e in problem.get("errors", [])}
     assert field in fields, problem
-
-
-def test_run_without_scoring_is_422(client, tokens, users):
-    r = client.post("/api/v1/insights/segments/runs", json={}, headers=tokens["analyst"])
-    assert r.status_code == 422 and r.json()["field"] == "features"
 
 
 def test_agent_may_read_but_not_run(client, tokens, shop):

@@ -22,12 +22,12 @@ from retento.loyalty.models import (
 )
 from retento.touchpoints.models import Touchpoint
 from tests.factories import make_customer
-from tests.factories.loyalty import make_programme
+from tests.loyalty.programme_world import programme_world, world_programme  # noqa: F401
+from tests.shared_world import session_factory_fixture, users_fixture  # noqa: F401
 from tests.web.conftest import Browser
 
 
 def _manager(db, client) -> Browser:
-    make_programme(db)
     db.commit()
     web = Browser(client)
     web.login("manager")
@@ -275,7 +275,6 @@ def test_configuration_pages_in_chinese(db, client, users):
 
 
 def test_non_manager_cannot_configure(db, client, users):
-    make_programme(db)
     tier = LoyaltyTier(code="gold", name="Gold", rank=1)
     db.add(tier)
     db.add(LoyaltyClub(name="Club"))

@@ -26,6 +26,8 @@ from retento.loyalty.models import (
 from tests.factories import make_customer, make_user
 from tests.factories.concurrency import run_parallel
 from tests.factories.loyalty import make_programme
+from tests.loyalty.programme_world import programme_world, world_programme  # noqa: F401
+from tests.shared_world import session_factory_fixture, users_fixture  # noqa: F401
 
 runner = CliRunner()
 
@@ -59,7 +61,6 @@ def _expire_allocations(db) -> int:
 
 
 def test_expiry_is_recorded_on_the_lot_not_as_allocations(db, users):
-    make_programme(db)
     old = utcnow() - timedelta(days=400)
     c = make_customer(db)
     service.adjust(db, c.id, 100, actor=users["admin"], reason="due", expires_at=old)
@@ -92,7 +93,6 @@ def test_expiry_is_recorded_on_the_lot_not_as_allocations(db, users):
 
 def test_expiry_is_not_member_activity(db, users):
     # An expiry means the member did nothing: it must not make them count as active.
-    make_programme(db)
     old = utcnow() - timedelta(days=400)
     c = make_customer(db)
     service.adjust(db, c.id, 50, actor=users["admin"], reason="due", expires_at=old)
@@ -106,7 +106,6 @@ def test_expiry_is_not_member_activity(db, users):
 
 def test_the_members_history_shows_the_nightly_expiry(db, users):
     # The run's journal belongs to nobody in particular; the member still sees its effect.
-    make_programme(db)
     old = utcnow() - timedelta(days=400)
     a, b = make_customer(db), make_customer(db)
     for c in (a, b):
@@ -118,7 +117,6 @@ def test_the_members_history_shows_the_nightly_expiry(db, users):
 
 
 def test_each_batch_commits_its_own_journal_that_sums_to_zero(db, users):
-    make_programme(db)
     old = utcnow() - timedelta(days=400)
     members = [make_customer(db) for _ in range(5)]
     for i, c in enumerate(members):
@@ -146,7 +144,6 @@ def test_each_batch_commits_its_own_journal_that_sums_to_zero(db, users):
 def test_a_lot_given_back_after_its_expiry_expires_again_and_adds_up(db, users):
     """A reversed redemption gives points back to a lot that already expired: the next run
     expires them too; ``expired`` adds up and points the last expiry journal."""
-    make_programme(db)
     now = utcnow()
     c = make_customer(db)
     service.adjust(
@@ -173,7 +170,6 @@ def test_a_lot_given_back_after_its_expiry_expires_again_and_adds_up(db, users):
 
 def test_a_redemption_expires_the_due_lots_on_the_lot_too(db, users):
     """``expire_wallet_now`` (run by redeem, adjust and holds) records expiry like the job."""
-    make_programme(db)
     c = make_customer(db)
     service.adjust(
         db, c.id, 50, actor=users["admin"], reason="due", expires_at=utcnow() - timedelta(days=1)
@@ -210,7 +206,6 @@ def test_a_redemption_expires_the_due_lots_on_the_lot_too(db, users):
     ],
 )
 def test_check_catches_a_tampered_expiry_record(db, users, tamper, expect):
-    make_programme(db)
     c = make_customer(db)
     earn = service.adjust(
         db, c.id, 60, actor=users["admin"], reason="due", expires_at=utcnow() - timedelta(days=3)

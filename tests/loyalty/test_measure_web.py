@@ -7,31 +7,71 @@ import pytest
 from sqlalchemy import event, func, select
 from typer.testing import CliRunner
 
+from retento.auth.models import User
 from retento.customers import panels
+from retento.customers.models import Customer
 from retento.loyalty import measure
 from retento.loyalty import measure_store as store
 from retento.loyalty.measure_models import LoyaltyMeasurement, LoyaltyMeasurementRun
 from tests.loyalty.measure_data import AS_OF, build_base
+from tests.shared_world import (  # noqa: F401 (fixtures)
+    World,
+    make_users,
+    session_factory_fixture,
+    users_fixture,
+)
 from tests.web.conftest import Browser
 
 AS_OF_Q = AS_OF.isoformat().replace("+00:00", "Z")
 
 
-@pytest.fixture
-def unmeasured(db, users):
-    """The hand-made customers, before any run."""
-    made = build_base(db)
-    db.commit()
+def _build_unmeasured(session) -> dict[str, int]:
+    """The users and the hand-made customers, before any run (their ids by role)."""
+    make_users(session)
+    session.commit()
+    made = build_base(session)
+    session.commit()
+    return {k: c.id for k, c in made.items()}
+
+
+def _build_base(session) -> dict[str, int]:
+    """``_build_unmeasured``, then a stored run as of AS_OF (by the admin)."""
+    made = _build_unmeasured(session)
+    admin = session.scalars(select(User).where(User.username == "admin")).one()
+    run = store.run_measurement(session, actor=admin, as_of=AS_OF)
+    assert run.status == "succeeded", run.error
+    session.commit()
     return made
 
 
+# Each data set is built once per backend for the module; a test that takes it runs in a
+# SAVEPOINT on it (tests/shared_world.py). Only one is open at a time: keep their tests together.
+@pytest.fixture(scope="module")
+def world_unmeasured():
+    with World.for_module(_build_unmeasured) as world:
+        yield world
+
+
+@pytest.fixture(scope="module")
+def world_base():
+    with World.for_module(_build_base) as world:
+        yield world
+
+
+def _customers(db, ids: dict[str, int]) -> dict[str, Customer]:
+    return {k: db.get(Customer, cid) for k, cid in ids.items()}
+
+
 @pytest.fixture
-def base(db, users, unmeasured):
+def unmeasured(world_unmeasured, db):
+    """The hand-made customers, before any run."""
+    return _customers(db, world_unmeasured.data)
+
+
+@pytest.fixture
+def base(world_base, db):
     """The hand-made customers with a stored run as of AS_OF."""
-    run = store.run_measurement(db, actor=users["admin"], as_of=AS_OF)
-    assert run.status == "succeeded", run.error
-    db.commit()
-    return unmeasured
+    return _customers(db, world_base.data)
 
 
 def _no_computation(monkeypatch) -> None:
@@ -49,7 +89,15 @@ def web(client, users) -> Browser:
     return Browser(client)
 
 
-# --- API ---------------------------------------------------------------------------------------
+@pytest.fixture
+def only_my_panel(monkeypatch):
+    mine = [p for p in panels.CUSTOMER_PANELS if p.key == "loyalty_type"]
+    assert mine, "the loyalty type panel is not registered"
+    monkeypatch.setattr(panels, "CUSTOMER_PANELS", mine)
+    return mine[0]
+
+
+# --- a stored run: the API, the pages, the 360 panel, the dashboard -------------------------------
 
 
 def test_api_lists_the_trap_with_reasons(client, tokens, base, monkeypatch):
@@ -90,30 +138,6 @@ def test_api_one_customer_stored_and_live(client, tokens, base):
     live_item = fresh.json()["items"][0]
     assert live_item["loyalty_index"] == pytest.approx(item["loyalty_index"])
     assert live_item["reason_zh"] == item["reason_zh"]
-
-
-def test_api_before_the_first_run(client, tokens, unmeasured):
-    r = client.get("/api/v1/loyalty/measurement", headers=tokens["analyst"])
-    assert r.status_code == 200
-    assert r.json()["run"] is None and r.json()["items"] == [] and r.json()["total"] == 0
-
-
-def test_api_starts_a_run_once_at_a_time(client, tokens, unmeasured, db):
-    r = client.post("/api/v1/loyalty/measurement/runs", headers=tokens["agent"])
-    assert r.status_code == 403
-    r = client.post("/api/v1/loyalty/measurement/runs", headers=tokens["manager"])
-    assert r.status_code == 202, r.text
-    run_id = r.json()["id"]
-    done = client.get(f"/api/v1/loyalty/measurement/runs/{run_id}", headers=tokens["analyst"])
-    assert done.status_code == 200 and done.json()["status"] == "succeeded"  # ran after the reply
-    assert done.json()["customers"] == 12
-    assert db.scalar(select(func.count()).select_from(LoyaltyMeasurement)) == 12
-    store.start_run(db, actor=None)  # one in progress ...
-    db.commit()
-    busy = client.post("/api/v1/loyalty/measurement/runs", headers=tokens["manager"])
-    assert busy.status_code == 409 and "in progress" in busy.text  # ... so a second is refused
-    missing = client.get("/api/v1/loyalty/measurement/runs/999999", headers=tokens["analyst"])
-    assert missing.status_code == 404
 
 
 def test_api_type_filter_weights_and_paging(client, tokens, base):
@@ -160,9 +184,6 @@ def test_api_live_needs_a_zone(client, tokens, base):
 
 def test_api_needs_a_login(client, base):
     assert client.get("/api/v1/loyalty/measurement").status_code == 401
-
-
-# --- pages -------------------------------------------------------------------------------------
 
 
 def test_page_shows_distribution_histogram_and_trap_list(web, base, monkeypatch):
@@ -215,6 +236,110 @@ def test_page_in_chinese(web, base, db, users):
     assert "重新计算" in r.text and "计算于" in r.text
 
 
+def test_export_csv(web, base, monkeypatch):
+    _no_computation(monkeypatch)
+    web.login("manager")
+    r = web.get("/loyalty/types/export.csv?show=all")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/csv")
+    lines = r.text.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("customer_id,name,segment,loyalty_type,rule,loyalty_index")
+    assert lines[0].endswith(",computed_at")
+    assert len(lines) == 1 + 12  # every non-archived customer of the run
+    weighted = web.get("/loyalty/types/export.csv?show=all&weights=1,0,0")
+    assert weighted.status_code == 200 and len(weighted.text.splitlines()) == 13
+    web.login("agent")
+    assert web.get("/loyalty/types/export.csv").status_code == 403  # data:export only
+
+
+def test_customer_360_panel_reads_one_stored_row(web, base, db, only_my_panel, monkeypatch):
+    _no_computation(monkeypatch)
+    web.login("agent")
+    statements: list[str] = []
+    real_load = only_my_panel.load
+
+    def counted(request, session, customer, user):
+        conn = session.connection()
+
+        def seen(_conn, _cursor, statement, *_args):
+            statements.append(statement)
+
+        event.listen(conn, "before_cursor_execute", seen)
+        try:
+            return real_load(request, session, customer, user)
+        finally:
+            event.remove(conn, "before_cursor_execute", seen)
+
+    monkeypatch.setattr(
+        panels, "CUSTOMER_PANELS", [panels.Panel(**{**only_my_panel.__dict__, "load": counted})]
+    )
+    r = web.get(f"/customers/{base['monopoly'].id}")
+    assert r.status_code == 200
+    assert 'id="customer-loyalty-type"' in r.text and 'id="loyalty-reason"' in r.text
+    assert "has no alternative supplier" in r.text
+    assert 'id="loyalty-computed"' in r.text and "2025" in r.text
+    # The stored row and its run, each by primary key: no aggregation, no feature SQL.
+    assert len(statements) <= 2 and "loyalty_measurements" in statements[0]
+    assert all("GROUP BY" not in q and "FROM orders" not in q for q in statements)
+
+
+def test_customer_360_panel_in_chinese(web, base, db, users, only_my_panel):
+    users["agent"].locale = "zh_CN"
+    db.commit()
+    web.login("agent")
+    r = web.get(f"/customers/{base['monopoly'].id}")
+    assert "垄断忠诚" in r.text and "没有其他可选的供应商" in r.text and "计算于" in r.text
+
+
+def test_customer_360_panel_for_a_customer_added_after_the_run(web, base, db, only_my_panel):
+    from tests.factories import make_customer
+
+    late = make_customer(db, name="Late")
+    db.commit()
+    web.login("agent")
+    r = web.get(f"/customers/{late.id}")
+    assert "measured at the next run" in r.text
+
+
+def test_loyalty_dashboard_loads_the_types_box_after_the_page(web, base, monkeypatch):
+    _no_computation(monkeypatch)
+    web.login("manager")
+    dash = web.get("/loyalty")
+    assert dash.status_code == 200, dash.text
+    assert 'hx-get="/loyalty/types/summary"' in dash.text
+    frag = web.get("/loyalty/types/summary", headers={"HX-Request": "true"})
+    assert frag.status_code == 200 and "<html" not in frag.text
+    assert 'id="loyalty-types-counts"' in frag.text and "Kinship loyalty" in frag.text
+    assert 'id="loyalty-trap-link"' in frag.text
+
+
+# --- before the first run -------------------------------------------------------------------------
+
+
+def test_api_before_the_first_run(client, tokens, unmeasured):
+    r = client.get("/api/v1/loyalty/measurement", headers=tokens["analyst"])
+    assert r.status_code == 200
+    assert r.json()["run"] is None and r.json()["items"] == [] and r.json()["total"] == 0
+
+
+def test_api_starts_a_run_once_at_a_time(client, tokens, unmeasured, db):
+    r = client.post("/api/v1/loyalty/measurement/runs", headers=tokens["agent"])
+    assert r.status_code == 403
+    r = client.post("/api/v1/loyalty/measurement/runs", headers=tokens["manager"])
+    assert r.status_code == 202, r.text
+    run_id = r.json()["id"]
+    done = client.get(f"/api/v1/loyalty/measurement/runs/{run_id}", headers=tokens["analyst"])
+    assert done.status_code == 200 and done.json()["status"] == "succeeded"  # ran after the reply
+    assert done.json()["customers"] == 12
+    assert db.scalar(select(func.count()).select_from(LoyaltyMeasurement)) == 12
+    store.start_run(db, actor=None)  # one in progress ...
+    db.commit()
+    busy = client.post("/api/v1/loyalty/measurement/runs", headers=tokens["manager"])
+    assert busy.status_code == 409 and "in progress" in busy.text  # ... so a second is refused
+    missing = client.get("/api/v1/loyalty/measurement/runs/999999", headers=tokens["analyst"])
+    assert missing.status_code == 404
+
+
 def test_page_before_the_first_run(web, unmeasured, users):
     web.login("agent")  # may not run models (score:run)
     r = web.get("/loyalty/types")
@@ -264,20 +389,52 @@ def test_recompute_needs_a_manager_and_one_run_at_a_time(web, unmeasured, db):
         store.LIVE_PROGRESS.pop(running.id, None)
 
 
-def test_export_csv(web, base, monkeypatch):
-    _no_computation(monkeypatch)
-    web.login("manager")
-    r = web.get("/loyalty/types/export.csv?show=all")
-    assert r.status_code == 200
-    assert r.headers["content-type"].startswith("text/csv")
-    lines = r.text.lstrip("\ufeff").splitlines()
-    assert lines[0].startswith("customer_id,name,segment,loyalty_type,rule,loyalty_index")
-    assert lines[0].endswith(",computed_at")
-    assert len(lines) == 1 + 12  # every non-archived customer of the run
-    weighted = web.get("/loyalty/types/export.csv?show=all&weights=1,0,0")
-    assert weighted.status_code == 200 and len(weighted.text.splitlines()) == 13
+def test_customer_360_panel_before_any_run(web, unmeasured, only_my_panel):
     web.login("agent")
-    assert web.get("/loyalty/types/export.csv").status_code == 403  # data:export only
+    r = web.get(f"/customers/{unmeasured['trust'].id}")
+    assert 'id="loyalty-not-measured"' in r.text
+    assert "have not been computed yet" in r.text and 'id="loyalty-recompute-link"' not in r.text
+    web.login("manager")
+    r = web.get(f"/customers/{unmeasured['trust'].id}")
+    assert 'id="loyalty-recompute-link"' in r.text
+
+
+def test_loyalty_dashboard_box_before_any_run(web, unmeasured):
+    web.login("manager")
+    frag = web.get("/loyalty/types/summary", headers={"HX-Request": "true"})
+    assert frag.status_code == 200 and 'id="loyalty-types-none"' in frag.text
+
+
+@pytest.mark.parametrize(
+    "locale,quoted,not_quoted",
+    [("en", "tier Gold", "金卡"), ("zh_CN", "会员等级 金卡", "Gold")],
+)
+def test_the_reason_quotes_the_tier_in_the_readers_language(
+    web, db, users, unmeasured, only_my_panel, locale, quoted, not_quoted
+):
+    """A member of a tier with a Chinese name: a run stores both names and the 360 panel's
+    reason quotes the tier as the reader reads it ("会员等级 金卡", not "会员等级 Gold")."""
+    from retento.loyalty import models as lm
+
+    gold = lm.LoyaltyTier(code="gold", name="Gold", name_zh="金卡", rank=1, threshold=0)
+    db.add(gold)
+    db.flush()
+    cust = unmeasured["inertia"]  # stays out of habit: the reason names the tier
+    db.add(lm.LoyaltyAccount(kind="wallet", customer_id=cust.id, tier_id=gold.id, balance=0))
+    run = store.run_measurement(db, actor=users["admin"], as_of=AS_OF)
+    assert run.status == "succeeded", run.error
+    users["agent"].locale = locale
+    db.commit()
+    row = db.get(LoyaltyMeasurement, cust.id)
+    assert (row.tier_name, row.tier_name_zh) == ("Gold", "金卡")
+    web.login("agent")
+    page = web.get(f"/customers/{cust.id}")
+    assert page.status_code == 200
+    reason = page.text.split('id="loyalty-reason">', 1)[1].split("</dd>", 1)[0]
+    assert quoted in reason and not_quoted not in reason, reason
+
+
+# --- without the hand-made customers; the CLI -----------------------------------------------------
 
 
 def test_export_neutralises_formulas(web, db, users):
@@ -297,76 +454,6 @@ def test_empty_page(web, users, db):
     web.login("manager")
     r = web.get("/loyalty/types")
     assert r.status_code == 200 and 'id="loyalty-empty"' in r.text
-
-
-@pytest.fixture
-def only_my_panel(monkeypatch):
-    mine = [p for p in panels.CUSTOMER_PANELS if p.key == "loyalty_type"]
-    assert mine, "the loyalty type panel is not registered"
-    monkeypatch.setattr(panels, "CUSTOMER_PANELS", mine)
-    return mine[0]
-
-
-def test_customer_360_panel_reads_one_stored_row(web, base, db, only_my_panel, monkeypatch):
-    _no_computation(monkeypatch)
-    web.login("agent")
-    statements: list[str] = []
-    real_load = only_my_panel.load
-
-    def counted(request, session, customer, user):
-        conn = session.connection()
-
-        def seen(_conn, _cursor, statement, *_args):
-            statements.append(statement)
-
-        event.listen(conn, "before_cursor_execute", seen)
-        try:
-            return real_load(request, session, customer, user)
-        finally:
-            event.remove(conn, "before_cursor_execute", seen)
-
-    monkeypatch.setattr(
-        panels, "CUSTOMER_PANELS", [panels.Panel(**{**only_my_panel.__dict__, "load": counted})]
-    )
-    r = web.get(f"/customers/{base['monopoly'].id}")
-    assert r.status_code == 200
-    assert 'id="customer-loyalty-type"' in r.text and 'id="loyalty-reason"' in r.text
-    assert "has no alternative supplier" in r.text
-    assert 'id="loyalty-computed"' in r.text and "2025" in r.text
-    # The stored row and its run, each by primary key: no aggregation, no feature SQL.
-    assert len(statements) <= 2 and "loyalty_measurements" in statements[0]
-    assert all("GROUP BY" not in q and "FROM orders" not in q for q in statements)
-
-
-def test_customer_360_panel_in_chinese(web, base, db, users, only_my_panel):
-    users["agent"].locale = "zh_CN"
-    db.commit()
-    web.login("agent")
-    r = web.get(f"/customers/{base['monopoly'].id}")
-    assert "垄断忠诚" in r.text and "没有其他可选的供应商" in r.text and "计算于" in r.text
-
-
-def test_customer_360_panel_before_any_run(web, unmeasured, only_my_panel):
-    web.login("agent")
-    r = web.get(f"/customers/{unmeasured['trust'].id}")
-    assert 'id="loyalty-not-measured"' in r.text
-    assert "have not been computed yet" in r.text and 'id="loyalty-recompute-link"' not in r.text
-    web.login("manager")
-    r = web.get(f"/customers/{unmeasured['trust'].id}")
-    assert 'id="loyalty-recompute-link"' in r.text
-
-
-def test_customer_360_panel_for_a_customer_added_after_the_run(web, base, db, only_my_panel):
-    from tests.factories import make_customer
-
-    late = make_customer(db, name="Late")
-    db.commit()
-    web.login("agent")
-    r = web.get(f"/customers/{late.id}")
-    assert "measured at the next run" in r.text
-
-
-# --- CLI ---------------------------------------------------------------------------------------
 
 
 def test_cli_measure_stores_then_reads(tmp_path, monkeypatch):
@@ -412,50 +499,3 @@ def test_cli_measure_stores_then_reads(tmp_path, monkeypatch):
         assert r.exit_code == 1 and "--store" in r.output
     finally:
         get_settings.cache_clear()
-
-
-def test_loyalty_dashboard_loads_the_types_box_after_the_page(web, base, monkeypatch):
-    _no_computation(monkeypatch)
-    web.login("manager")
-    dash = web.get("/loyalty")
-    assert dash.status_code == 200, dash.text
-    assert 'hx-get="/loyalty/types/summary"' in dash.text
-    frag = web.get("/loyalty/types/summary", headers={"HX-Request": "true"})
-    assert frag.status_code == 200 and "<html" not in frag.text
-    assert 'id="loyalty-types-counts"' in frag.text and "Kinship loyalty" in frag.text
-    assert 'id="loyalty-trap-link"' in frag.text
-
-
-def test_loyalty_dashboard_box_before_any_run(web, unmeasured):
-    web.login("manager")
-    frag = web.get("/loyalty/types/summary", headers={"HX-Request": "true"})
-    assert frag.status_code == 200 and 'id="loyalty-types-none"' in frag.text
-
-
-@pytest.mark.parametrize(
-    "locale,quoted,not_quoted",
-    [("en", "tier Gold", "金卡"), ("zh_CN", "会员等级 金卡", "Gold")],
-)
-def test_the_reason_quotes_the_tier_in_the_readers_language(
-    web, db, users, unmeasured, only_my_panel, locale, quoted, not_quoted
-):
-    """A member of a tier with a Chinese name: a run stores both names and the 360 panel's
-    reason quotes the tier as the reader reads it ("会员等级 金卡", not "会员等级 Gold")."""
-    from retento.loyalty import models as lm
-
-    gold = lm.LoyaltyTier(code="gold", name="Gold", name_zh="金卡", rank=1, threshold=0)
-    db.add(gold)
-    db.flush()
-    cust = unmeasured["inertia"]  # stays out of habit: the reason names the tier
-    db.add(lm.LoyaltyAccount(kind="wallet", customer_id=cust.id, tier_id=gold.id, balance=0))
-    run = store.run_measurement(db, actor=users["admin"], as_of=AS_OF)
-    assert run.status == "succeeded", run.error
-    users["agent"].locale = locale
-    db.commit()
-    row = db.get(LoyaltyMeasurement, cust.id)
-    assert (row.tier_name, row.tier_name_zh) == ("Gold", "金卡")
-    web.login("agent")
-    page = web.get(f"/customers/{cust.id}")
-    assert page.status_code == 200
-    reason = page.text.split('id="loyalty-reason">', 1)[1].split("</dd>", 1)[0]
-    assert quoted in reason and not_quoted not in reason, reason

@@ -31,14 +31,14 @@ from retento.orders.schemas import OrderCreate
 from retento.web.i18n import translate
 from retento.web.labels import LABELS
 from tests.factories import make_customer, make_product
-from tests.factories.loyalty import make_programme
+from tests.loyalty.programme_world import programme_world, world_programme  # noqa: F401
+from tests.shared_world import session_factory_fixture, users_fixture  # noqa: F401
 from tests.web.conftest import Browser
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "retento"
 
 
 def _member(db, users, points=500):
-    make_programme(db)
     c = make_customer(db)
     service.adjust(db, c.id, points, actor=users["manager"], reason="opening")
     return c
@@ -302,7 +302,6 @@ def test_every_journal_kind_written_has_a_label_in_both_languages():
 def test_a_merge_reads_as_a_word_in_the_history_and_on_the_timeline(
     db, client, users, locale, word
 ):
-    make_programme(db)
     keep, dup = make_customer(db), make_customer(db)
     p = make_product(db, unit_price=Decimal("100"))
     for c in (keep, dup):

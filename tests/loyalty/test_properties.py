@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from retento.auth.models import User
 from retento.core.db import utcnow
 from retento.core.errors import Conflict
 from retento.loyalty import ledger, service
@@ -18,7 +19,8 @@ from retento.loyalty.check import check_ledger
 from retento.loyalty.expiry import run_expiry
 from retento.orders import service as orders
 from retento.orders.schemas import OrderCreate, RefundCreate
-from tests.factories import make_customer, make_product
+from retento.products.models import Product
+from tests.factories import make_customer, make_product, make_user
 from tests.factories.loyalty import make_programme
 
 op = st.one_of(
@@ -31,6 +33,21 @@ op = st.one_of(
 )
 
 
+@pytest.fixture
+def setup_ids(session_factory, policy) -> tuple[int, int]:
+    """The programme with the refund policy, an admin and a product: made once per test, not
+    once per example (the programme's 64 system accounts are made one savepoint each). Every
+    example then starts from them, inside a SAVEPOINT rolled back after it."""
+    s = session_factory()
+    try:
+        make_programme(s, refund_policy=policy, negative_limit=50, expiry_days=200)
+        ids = make_user(s, role="admin").id, make_product(s, unit_price=Decimal("1.00")).id
+        s.commit()
+        return ids
+    finally:
+        s.close()
+
+
 @pytest.mark.parametrize("policy", ["negative", "cap", "debt"])
 @settings(
     max_examples=25,
@@ -38,17 +55,15 @@ op = st.one_of(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(ops=st.lists(op, min_size=1, max_size=25))
-def test_random_sequences_keep_the_ledger_consistent(session_factory, backend, policy, ops):
+def test_random_sequences_keep_the_ledger_consistent(
+    session_factory, backend, setup_ids, policy, ops
+):
     s = session_factory()
     nested = s.begin_nested()
     try:
-        from tests.factories import make_user
-
-        make_programme(s, refund_policy=policy, negative_limit=50, expiry_days=200)
-        admin = make_user(s, role="admin")
+        admin, prod = s.get(User, setup_ids[0]), s.get(Product, setup_ids[1])
         c = make_customer(s)
         ledger.wallet(s, c.id)  # enrolled
-        prod = make_product(s, unit_price=Decimal("1.00"))
         now = utcnow()
         placed, holds = [], []
         for kind, a, b in ops:

@@ -14,6 +14,10 @@ from retento.loyalty.models import LoyaltyRule
 from tests.factories.loyalty import make_programme
 from tests.web.conftest import Browser
 
+# The whole demo, every step, but small: the rules it names do not depend on how many customers
+# it makes (30 still take every step through; tests/demo covers the demo's volume).
+DEMO_CUSTOMERS = 30
+
 
 def _rules(db) -> tuple[LoyaltyRule, LoyaltyRule]:
     make_programme(db)
@@ -159,7 +163,7 @@ def test_demo_names_its_rules_in_chinese_and_fills_in_kept_ones(db):
         ]
     )
     db.flush()
-    generator.generate(db, customers=60, seed=5, today=date(2026, 6, 30))
+    generator.generate(db, customers=DEMO_CUSTOMERS, seed=5, today=date(2026, 6, 30))
     names = dict(db.execute(select(LoyaltyRule.name, LoyaltyRule.name_zh)).tuples().all())
     assert names == {
         "1 point per unit spent": "每消费一个货币单位积1分",
@@ -169,7 +173,7 @@ def test_demo_names_its_rules_in_chinese_and_fills_in_kept_ones(db):
 
 
 def test_a_fresh_demo_names_every_rule_in_chinese(db):
-    generator.generate(db, customers=60, seed=5, today=date(2026, 6, 30))
+    generator.generate(db, customers=DEMO_CUSTOMERS, seed=5, today=date(2026, 6, 30))
     names = dict(db.execute(select(LoyaltyRule.name, LoyaltyRule.name_zh)).tuples().all())
     assert names == {
         "1 point per unit spent": "每消费一个货币单位积1分",
