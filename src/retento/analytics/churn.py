@@ -45,6 +45,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from threadpoolctl import threadpool_limits
 
+# The holdout metrics live in churn_eval; re-exported here (public API).
+from retento.analytics.churn_eval import churn_metrics
+
 # Features and the transaction log live in churn_features; re-exported here (public API).
 from retento.analytics.churn_features import (
     DAYS_PER_WEEK,
@@ -89,52 +92,6 @@ def _openmp_threads():
 
 # Features the stacker may take as logits besides the models' (``btyd_stack``).
 _STACK_COLUMNS = ("p_no_purchase_bgnbd",)
-
-
-# -- metrics ----------------------------------------------------------------------------------
-def churn_metrics(y_true: ArrayLike, risk: ArrayLike, *, bins: int = 10) -> dict[str, Any]:
-    """Holdout quality of churn probabilities.
-
-    Returns ``roc_auc`` with its DeLong standard error ``roc_auc_se`` and 95 % interval
-    ``roc_auc_ci95`` (:func:`retento.analytics.auc.roc_auc_interval`), ``pr_auc`` (average
-    precision), ``lift_at_10`` (churn rate among the 10 % highest risks over the overall rate),
-    ``brier`` (mean squared error of the probabilities), ``base_rate``, ``customers`` and
-    ``calibration`` (per quantile bin of risk: mean predicted and observed churn rate, and the
-    count).
-    """
-    from sklearn.metrics import average_precision_score, brier_score_loss
-
-    from retento.analytics.auc import roc_auc_interval
-
-    y = np.asarray(y_true, dtype=float)
-    p = np.asarray(risk, dtype=float)
-    if len(y) != len(p) or len(y) == 0:
-        raise ValueError("y_true and risk must be non-empty and of equal length")
-    if np.unique(y).size < 2:
-        raise ValueError("the holdout needs both churners and non-churners to be evaluated")
-    k = max(int(np.ceil(0.1 * len(p))), 1)
-    top = np.argsort(-p, kind="stable")[:k]
-    base = float(y.mean())
-    order = np.argsort(p, kind="stable")
-    calib = []
-    for chunk in np.array_split(order, min(bins, len(p))):
-        if len(chunk):
-            calib.append(
-                {
-                    "predicted": float(p[chunk].mean()),
-                    "observed": float(y[chunk].mean()),
-                    "customers": int(len(chunk)),
-                }
-            )
-    return {
-        **roc_auc_interval(y, p).as_dict(),
-        "pr_auc": float(average_precision_score(y, p)),
-        "lift_at_10": float(y[top].mean() / base) if base > 0 else float("nan"),
-        "brier": float(brier_score_loss(y, np.clip(p, 0.0, 1.0))),
-        "base_rate": base,
-        "customers": int(len(y)),
-        "calibration": calib,
-    }
 
 
 # -- the estimator ----------------------------------------------------------------------------

@@ -718,10 +718,15 @@ def _register_measure_dashboard() -> None:
 _register_measure_dashboard()
 
 
-# Tier editing, earning rules, the rewards catalogue and member clubs: config_pages.py.
+# Tier editing, earning rules and the rewards catalogue: config_pages.py.
 from retento.loyalty.config_pages import router as _config_router  # noqa: E402
 
 router.include_router(_config_router)
+
+# Member clubs, their events and attendance: club_pages.py.
+from retento.loyalty.club_pages import router as _club_router  # noqa: E402
+
+router.include_router(_club_router)
 
 # The members list, member import and export: member_pages.py.
 from retento.loyalty.member_pages import router as _member_router  # noqa: E402

@@ -33,8 +33,9 @@ from retento.core.errors import Conflict
 from retento.core.idempotency import KEY_REUSED
 from retento.core.validation import clean_idempotency_key
 from retento.customers.models import Customer
+from retento.surveys.ingest import EXPORT_ID_PREFIX, IngestRow, ingest
 from retento.surveys.models import Survey, SurveyResponse
-from retento.surveys.responses import EXPORT_ID_PREFIX, IngestRow, ingest, validate_answers
+from retento.surveys.responses import validate_answers
 from retento.surveys.schemas import BulkResponses
 from retento.surveys.service import _survey
 

@@ -20,9 +20,9 @@ from retento.core.types import ID_MAX
 from retento.customers.models import Customer
 from retento.dataio.cells import neutralise, neutralise_row, restore, restore_row
 from retento.dataio.readers import bad_line, open_xlsx, too_long, too_long_reason, xlsx_rows
+from retento.surveys.ingest import EXPORT_ID_PREFIX, IngestRow, ingest
 from retento.surveys.languages import option_labels
 from retento.surveys.models import CHANNELS, Survey, SurveyQuestion, SurveyResponse
-from retento.surveys.responses import EXPORT_ID_PREFIX, IngestRow, ingest
 from retento.surveys.schemas import AnswerIn
 from retento.surveys.service import _survey
 
