@@ -137,3 +137,34 @@ def test_analyze_refuses_another_language(tmp_path):
                             "id", "--date-col", "d", "--amount-col", "a", "-o",
                             str(tmp_path / "o.csv"), "--locale", "fr"])  # fmt: skip
     assert r.exit_code == 1 and "--lang must be en or zh, not 'fr'" in r.output
+
+
+@pytest.fixture
+def english_operator(monkeypatch):
+    """An operator whose environment says nothing of a language: the replies are English."""
+    for name in ("RETENTO_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "RETENTO_DEFAULT_LOCALE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_user_create_lang_is_the_new_users_not_the_reply(cli_db, english_operator):
+    """``user create --lang zh_CN`` gives the new user Chinese; the administrator who typed it
+    reads the reply, an error and a usage error in their own language (review found all three
+    switched to Chinese)."""
+    pw = ["--password", "ledger-Sesame-42"]
+    r = runner.invoke(app, ["user", "create", "wang", "--role", "agent", *pw, "--lang", "zh"])
+    assert r.exit_code == 0 and "Created agent wang" in r.output, r.output
+    r = runner.invoke(
+        app, ["user", "create", "li", "--role", "agent", "--password", "short", "--lang", "zh"]
+    )
+    assert r.exit_code == 1 and "Write at least 12 characters" in r.output, r.output
+    r = runner.invoke(app, ["user", "create", "li", "--role", "agent", "--lang", "zh", "--bogus"])
+    assert r.exit_code == 2 and "No such option" in r.output, r.output
+    # The operator's own language still decides: the global option, or the environment.
+    r = runner.invoke(
+        app, ["--lang", "zh", "user", "create", "zhao", "--role", "agent", *pw, "--lang", "en"]
+    )
+    assert r.exit_code == 0 and "已创建" in r.output, r.output
+    r = runner.invoke(
+        app, ["--lang", "zh", "user", "create", "qian", "--role", "agent", "--lang", "en", "-x"]
+    )
+    assert r.exit_code == 2 and "未知的选项" in r.output, r.output

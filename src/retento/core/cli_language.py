@@ -2,7 +2,8 @@
 when a command's own ``--lang`` is not given, by what it prints in words (``output_locale``).
 
 In order: the global option (``retento --lang zh_CN customers ...``), else the command's own
-``--lang``/``--locale`` when it has one and it was given, else the environment
+``--lang``/``--locale`` when it has one and it was given (and is not a value the command stores,
+as ``user create``'s is: ``LANGUAGE_IS_DATA``), else the environment
 (``RETENTO_LANG``, then the POSIX ``LC_ALL``, ``LC_MESSAGES``, ``LANG``: ``zh*`` is Chinese,
 ``en*`` English; ``C``, ``POSIX`` and languages Retento does not speak decide nothing), else the
 installation's ``RETENTO_DEFAULT_LOCALE``.
@@ -50,10 +51,24 @@ def set_global_language(value: str | None) -> None:
     _global = supported(value) if value else None
 
 
+# Commands whose ``--lang`` is a value they store, not the language to answer in: ``retento
+# user create --lang zh_CN`` gives the new user Chinese, and the administrator who runs it still
+# reads the reply (and any error) in their own language.
+LANGUAGE_IS_DATA = frozenset({("user", "create")})
+
+
+def language_is_data(path: tuple[str, ...]) -> bool:
+    """Whether the command at ``path`` (its words after ``retento``) stores its ``--lang``."""
+    return tuple(path) in LANGUAGE_IS_DATA
+
+
 def _command_option() -> str | None:
-    """The running command's own language option, if it was given (not its default)."""
+    """The running command's own language option, if it was given (not its default), unless
+    the command stores it as data (:func:`language_is_data`)."""
     ctx = get_current_context(silent=True)
     if ctx is None:
+        return None
+    if language_is_data(tuple(ctx.command_path.split()[1:])):
         return None
     for param in ctx.command.params:
         if not set(param.opts) & set(LANGUAGE_OPTIONS) or param.name is None:

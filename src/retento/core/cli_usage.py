@@ -161,13 +161,20 @@ def said(text: str, gettext: Callable[[str], str]) -> str:
 
 def usage_locale(args: Sequence[str]) -> str:
     """``en`` or ``zh_CN``: the language of a usage error on the command line ``args`` (see
-    above): the first ``--lang``/``--locale`` in it that Retento speaks, else ``cli_locale``."""
-    from retento.core.cli_language import LANGUAGE_OPTIONS, cli_locale, supported
+    above): the first ``--lang``/``--locale`` in it that Retento speaks, else ``cli_locale``;
+    not the option of a command that stores it (``user create --lang``), which says nothing
+    about the language of whoever typed it."""
+    from retento.core.cli_language import LANGUAGE_OPTIONS, cli_locale, language_is_data, supported
 
+    words: list[str] = []  # the command's words so far (``user``, ``create``)
     for i, arg in enumerate(args):
         if arg == "--":
             break
         name, eq, value = arg.partition("=")
+        if not arg.startswith("-") and (i == 0 or args[i - 1] not in LANGUAGE_OPTIONS):
+            words.append(arg)
+            if language_is_data(tuple(words[:2])):
+                break
         if name in LANGUAGE_OPTIONS:
             locale = supported(value if eq else (args[i + 1] if i + 1 < len(args) else None))
             if locale:
