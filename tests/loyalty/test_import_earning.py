@@ -5,13 +5,15 @@ with their touchpoints and e-mails; once per order; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import random
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from retento.core.db import utcnow
+from retento.core.errors import Conflict
 from retento.loyalty import earning, earning_bulk, ledger, service, tiers
 from retento.loyalty.check import check_ledger
 from retento.loyalty.models import (
@@ -20,6 +22,7 @@ from retento.loyalty.models import (
     LoyaltyJournal,
     LoyaltyLot,
     LoyaltyPosting,
+    LoyaltyRedemption,
     LoyaltyRule,
     LoyaltyRuleUse,
     LoyaltyTier,
@@ -454,25 +457,87 @@ def _live_world(live_pg, n_orders: int = 60):
         return a.id, b.id, agent.id, sorted(ids)
 
 
-def test_import_earning_and_redemptions_race(live_pg):
+# Why the race below is built as it is. Every balance and lot moves by an atomic ``x = x + n``
+# and a lot's ``remaining`` has a CHECK (0..points), so one earning run racing redemptions that
+# all fit in the first lot passed with both wallet locks removed: nothing a redemption writes
+# (lots, balance) is read by the earning run, and the redemptions never ran short. What the
+# locks guard is a read followed by a write: the earning run reads the keys already used (and the
+# debt, the tier) before it posts; a redemption reads the lots (due ones to expire, open ones to
+# spend) before it takes them. So here the same orders are earned twice at once (an import and
+# its retry), the redemptions ask for more than the opening points, one lot is due, and each
+# group meets inside that window (``_meet``): without the lock they all read before any of them
+# writes (a key posted twice, a lot spent or expired twice); with it only one is ever inside,
+# which waits ``MEET_WAIT`` for the others and goes on alone.
+MEET_WAIT = 1.0
+
+
+def _meet(parties: int, real):
+    """``real``, then wait for ``parties`` callers to be there together (or ``MEET_WAIT``)."""
+    meet = threading.Barrier(parties, timeout=MEET_WAIT)
+
+    def inside(*args, **kwargs):
+        out = real(*args, **kwargs)
+        try:
+            meet.wait()
+        except threading.BrokenBarrierError:
+            pass  # the others wait for the lock this caller holds: go on alone
+        return out
+
+    return inside
+
+
+def test_import_earning_and_redemptions_race(live_pg, monkeypatch):
     cid, _other, uid, ids = _live_world(live_pg)
+    with live_pg.session() as s:
+        from retento.auth.models import User
+
+        # Points the nightly expiry has not reached yet: the first redemption expires them.
+        service.adjust(
+            s,
+            cid,
+            30,
+            actor=s.get(User, uid),
+            reason="old",
+            expires_at=utcnow() - timedelta(days=1),
+        )
+        s.commit()
+    # Two earning runs over the same orders, five redemptions of 30 (100 spendable points at
+    # first): four keys, the first sent twice (a client's retry).
+    earners, keys = 2, ["r0", "r1", "r2", "r3", "r0"]
+    monkeypatch.setattr(earning_bulk, "_done_keys", _meet(earners, earning_bulk._done_keys))
+    monkeypatch.setattr(ledger, "split_lots", _meet(len(keys), ledger.split_lots))
 
     def work(i: int):
         with live_pg.session() as s:
-            if i == 0:
+            if i < earners:
                 n = earning_bulk.earn_for_imported(s, ids, actor_id=None)
-            else:
-                from retento.auth.models import User
+                s.commit()
+                return n
+            from retento.auth.models import User
 
-                n = service.redeem(s, cid, points=20, actor=s.get(User, uid)).points
+            red = service.redeem(
+                s, cid, points=30, actor=s.get(User, uid), idempotency_key=keys[i - earners]
+            )
+            out = (red.journal_id, red.points)
             s.commit()
-            return n
+            return out
 
-    results = run_parallel(4, work)
-    assert not [r for r in results if isinstance(r, BaseException)], results
+    results = run_parallel(earners + len(keys), work)
+    earned_runs, redeemed = results[:earners], results[earners:]
+    # Earning: no run fails, both report every order earned (by itself or by the other).
+    assert all(isinstance(n, int) for n in earned_runs), earned_runs
+    # A redemption is applied in full or refused for want of points, nothing else.
+    for r in redeemed:
+        assert isinstance(r, tuple) or (isinstance(r, Conflict) and r.field == "points"), redeemed
+    # The retry: the same redemption when both went through (one of them replayed).
+    first, retry = redeemed[0], redeemed[4]
+    assert not (isinstance(first, tuple) and isinstance(retry, tuple)) or first == retry
     with live_pg.session() as s:
-        assert check_ledger(s).ok
+        assert check_ledger(s).ok, check_ledger(s).problems
         w = ledger.get_wallet(s, cid)
+        J, P = LoyaltyJournal, LoyaltyPosting
+        earns = s.scalars(select(J.idem_key).where(J.kind == "earn")).all()
+        assert len(earns) == len(set(earns)) == earned_runs[0] == earned_runs[1] > 0
         earned = sum(
             lot.points
             for lot in s.scalars(
@@ -481,8 +546,27 @@ def test_import_earning_and_redemptions_race(live_pg):
                 )
             )
         )
-        assert earned > 0
-        assert w.balance == 100 + earned - 3 * 20
+        # Each key redeemed once, for 30 points off the wallet; every other attempt refused.
+        moves = s.execute(
+            select(J.kind, J.idem_key, P.amount)
+            .join(P, P.journal_id == J.id)
+            .where(P.account_id == w.id, J.kind.in_(("redeem", "expire")))
+        ).all()
+        spent = {k: n for kind, k, n in moves if kind == "redeem"}
+        assert len(spent) == len([m for m in moves if m[0] == "redeem"])
+        assert set(spent.values()) <= {-30}
+        assert {k.rsplit(":", 1)[1] for k in spent} == {
+            keys[i] for i, r in enumerate(redeemed) if isinstance(r, tuple)
+        }
+        got = {r[0] for r in redeemed if isinstance(r, tuple)}
+        assert got == set(s.scalars(select(LoyaltyRedemption.journal_id)))
+        # The opening points pay for three whatever the order; the earned points may pay more.
+        assert len(spent) >= 3
+        # The due lot expired once.
+        assert [n for kind, _k, n in moves if kind == "expire"] == [-30]
+        total = s.scalar(select(func.sum(P.amount)).where(P.account_id == w.id))
+        assert w.balance == total == 130 + earned - 30 - 30 * len(spent) >= 0
+        assert w.debt == 0
 
 
 def test_two_runs_at_once_earn_once(live_pg):

@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.errors import FieldError, InvalidInput, Msg
+from retento.customers.guard import lock_customers, merged_message
 from retento.loyalty.batch import MAX_ITEMS, BatchInvalid, BatchOp, post_batch
 
-REQUIRED = ("customer_external_id", "points", "reason", "key")
+COLUMN = "customer_external_id"  # the file's column that names the customer
+REQUIRED = (COLUMN, "points", "reason", "key")
 MAX_ROWS = 1_000_000
 
 
@@ -71,12 +73,19 @@ def import_adjustments(session: Session, fh: IO[str], *, actor: User) -> dict[st
                 select(Customer.external_id, Customer.id).where(Customer.external_id.in_(chunk))
             ).all()
         )
+    # Locked ``FOR SHARE`` in id order before anything is posted (``customers.guard``): a merge
+    # running now is waited for, and a customer merged into another is refused with its row, the
+    # column that named it and the survivor (as the member import does), not as ``customer_id``.
+    merged = lock_customers(session, {ids[r[1]] for r in rows if r[1] in ids})
     ops: list[tuple[int, BatchOp]] = []
     for line, ext, pts, reason, key in rows:
         if ext not in ids:
             errors.append(
-                FieldError("customer_external_id", f"unknown customer '{ext[:40]}'", line)
+                FieldError(COLUMN, Msg("unknown customer '%(v)s'", v=ext[:40]), line, ext or None)
             )
+            continue
+        if ids[ext] in merged:
+            errors.append(FieldError(COLUMN, merged_message(ext, merged[ids[ext]]), line, ext))
             continue
         ops.append((line, BatchOp("adjust", ids[ext], pts, f"import:{key}", reason)))
     posted, replayed = 0, repeated
@@ -89,6 +98,8 @@ def import_adjustments(session: Session, fh: IO[str], *, actor: User) -> dict[st
                 )
             except BatchInvalid as exc:
                 for idx, fld, msg in exc.items:
+                    # The batch names the customer by id; the file named it in its column.
+                    fld = COLUMN if fld == "customer_id" else fld
                     errors.append(FieldError(fld, msg, chunk[idx][0]))
                 break
             fresh = sum(1 for r in res if not r.replayed)
