@@ -104,7 +104,7 @@ def test_every_writer_refuses_a_merged_customer(client, tokens, db, users, local
         r = getattr(client, method)(url, json=body, headers=h)
         assert r.status_code == 409, (url, r.status_code, r.text)
         assert r.json()["field"] == field and r.json()["detail"] == said, (url, r.json())
-    # The points batch names the item (its messages are English, for programs).
+    # The points batch names the item, in the language asked for like every other answer.
     r = client.post(
         "/api/v1/loyalty/batch",
         json={
@@ -116,7 +116,11 @@ def test_every_writer_refuses_a_merged_customer(client, tokens, db, users, local
     )
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == "items.0.customer_id"
-    assert f"was merged into customer {keep.id}" in r.json()["errors"][0]["message"]
+    merged = {
+        "en": "customer {dup} was merged into customer {keep}",
+        "zh_CN": "客户 {dup} 已合并到客户 {keep}",
+    }
+    assert r.json()["errors"][0]["message"] == merged[locale].format(dup=dup.id, keep=keep.id)
     db.expire_all()
     assert _counts(db, dup.id) == before
     assert ledger.get_wallet(db, dup.id).balance == 0

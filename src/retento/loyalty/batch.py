@@ -75,7 +75,13 @@ class BatchInvalid(InvalidInput):
         errors = [FieldError(f"items.{i}.{f}", m) for i, f, m in items]
         first = errors[0]
         super().__init__(
-            f"{len(items)} item(s) rejected, nothing posted; {first.field}: {first.message}",
+            Msg(
+                "%(n)s item(s) rejected, nothing posted; %(field)s: %(message)s",
+                n=len(items),
+                field=first.field,
+                # A fixed reason is a msgid too: translated with the sentence around it.
+                message=first.message if isinstance(first.message, Msg) else Msg(first.message),
+            ),
             field=first.field,
             errors=errors,
         )
@@ -137,10 +143,14 @@ def _validate(items: list[BatchOp]) -> list[tuple[int, str, str]]:
             continue
         cid = it.customer_id
         if not isinstance(cid, int) or isinstance(cid, bool) or not 1 <= cid <= ID_MAX:
-            bad.append((i, "customer_id", f"must be a whole number from 1 to {ID_MAX}"))
+            bad.append(
+                (i, "customer_id", Msg("must be a whole number from 1 to %(max)s", max=ID_MAX))
+            )
         pts = it.points
         if not isinstance(pts, int) or isinstance(pts, bool) or abs(pts) > ledger.MAX_POINTS:
-            bad.append((i, "points", f"must be a whole number up to {ledger.MAX_POINTS}"))
+            bad.append(
+                (i, "points", Msg("must be a whole number up to %(max)s", max=ledger.MAX_POINTS))
+            )
         elif pts == 0 or (pts < 0 and it.op != "adjust"):
             bad.append((i, "points", "must be positive" if pts else "must not be zero"))
         if it.op != "redeem" and not (it.reason and it.reason.strip()):
@@ -153,7 +163,7 @@ def _validate(items: list[BatchOp]) -> list[tuple[int, str, str]]:
         if not key or len(key) > 120 or not key.isprintable():
             bad.append((i, "key", "must be 1 to 120 printable characters"))
         elif key in seen:
-            bad.append((i, "key", f"is also used by item {seen[key]}"))
+            bad.append((i, "key", Msg("is also used by item %(item)s", item=seen[key])))
         else:
             seen[key] = i
     return bad
@@ -190,7 +200,13 @@ def post_batch(
     if merged:
         raise BatchInvalid(
             [
-                (i, "customer_id", f"customer {it.customer_id} was merged into customer {to}")
+                (
+                    i,
+                    "customer_id",
+                    Msg(
+                        "customer %(id)s was merged into customer %(to)s", id=it.customer_id, to=to
+                    ),
+                )
                 for i, it in enumerate(items)
                 if (to := merged.get(it.customer_id)) is not None
             ]
@@ -225,9 +241,9 @@ def post_batch(
             if cid in wallets:
                 continue
             if cid not in known:
-                bad.append((i, "customer_id", f"customer {cid} does not exist"))
+                bad.append((i, "customer_id", Msg("customer %(id)s does not exist", id=cid)))
             elif cid not in credit:
-                bad.append((i, "customer_id", f"customer {cid} is not a member"))
+                bad.append((i, "customer_id", Msg("customer %(id)s is not a member", id=cid)))
         enrol = sorted(c for c in need if c in known and c in credit)
         if enrol and not bad:
             wallets.update(_enrol(session, enrol))
@@ -423,7 +439,15 @@ def _plan(
         available = sum(lot.remaining for lot in live) - w.debt
         if points > available:
             bad.append(
-                (i, "points", f"not enough points: {max(available, 0)} available, {points} needed")
+                (
+                    i,
+                    "points",
+                    Msg(
+                        "not enough points: %(available)s available, %(needed)s needed",
+                        available=max(available, 0),
+                        needed=points,
+                    ),
+                )
             )
             continue
         if it.op == "redeem":

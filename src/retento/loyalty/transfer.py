@@ -45,9 +45,14 @@ def import_adjustments(session: Session, fh: IO[str], *, actor: User) -> dict[st
             raise InvalidInput(Msg("At most %(n)s rows per file.", n=MAX_ROWS), field="points")
         ext = (row.get("customer_external_id") or "").strip()
         try:
-            pts = int((row.get("points") or "").strip())
+            raw = (row.get("points") or "").strip()
+            pts = int(raw)
         except ValueError:
-            errors.append(FieldError("points", "is not a whole number", i))
+            errors.append(
+                FieldError(
+                    "points", Msg("'%(v)s' is not a whole number", v=raw[:40]), i, raw or None
+                )
+            )
             continue
         key = (row.get("key") or "").strip()
         if not key:
@@ -58,7 +63,11 @@ def import_adjustments(session: Session, fh: IO[str], *, actor: User) -> dict[st
             # The same key twice in one file: the same row again is a no-op, another is an error.
             line, e0, p0, r0 = first_line[key]
             if (e0, p0, r0) != (ext, pts, reason):
-                errors.append(FieldError("key", f"is also used on line {line} for another row", i))
+                errors.append(
+                    FieldError(
+                        "key", Msg("is also used on line %(line)s for another row", line=line), i
+                    )
+                )
             else:
                 repeated += 1
             continue
