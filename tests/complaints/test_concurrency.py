@@ -2,12 +2,16 @@
 
 Each test releases 20 requests at once (one TestClient and one bearer token per thread) and then
 checks the invariant in the database: one transition event per transition, at most one open SLA
-pause, one follow-up answer per link, a consistent assignment history.
+pause, one follow-up answer per link, a consistent assignment history. The transitions' losers
+must be refused by the workflow (they waited at the complaint's row lock), not by the version
+column that would refuse them without it; a two-transaction test pins that down.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -20,10 +24,16 @@ from retento.complaints import attachments, service
 from retento.complaints.models import Complaint, ComplaintEvent, ImprovementAction, SlaPause
 from retento.complaints.public import RateLimiter
 from retento.complaints.schemas import TransitionIn
+from retento.core.errors import Conflict
 from tests.factories import live_shared, make_user
 from tests.factories.complaints import make_complaint
 from tests.factories.concurrency import run_parallel
-from tests.factories.race import bearer_headers, post_each, statuses
+from tests.factories.race import (
+    bearer_headers,
+    post_each,
+    statuses,
+    until_a_lock_is_awaited,
+)
 from tests.web.conftest import Browser, csrf_of
 
 # One database for the module, put back to its migrated state before each test.
@@ -68,21 +78,33 @@ def _open_pauses(live_pg, complaint_id: int) -> int:
         )
 
 
-def _transition(live_pg, cid: int, headers, action_of):
+def _transition(live_pg, cid: int, headers, action_of) -> Counter:
+    """Post the transitions at once; count (status, problem code, problem field) of the answers."""
     url = f"{BASE}/{cid}/transitions"
 
-    def body(i: int) -> dict:
+    def call(i: int) -> tuple:
         action = action_of(i)
         note = "Replaced the vase." if action == "resolve" else None
-        return {"json": {"action": action, "note": note}, "headers": headers[i]}
+        with live_pg.client() as client:
+            r = client.post(url, json={"action": action, "note": note}, headers=headers[i])
+            problem = r.json() if r.status_code >= 400 else {}
+            return r.status_code, problem.get("code"), problem.get("field")
 
-    return statuses(run_parallel(N, post_each(live_pg, url, body)))
+    return statuses(run_parallel(N, call))
+
+
+# A loser refused by the workflow on the state the winner committed: it waited at the
+# complaint's row lock, then read the new state. Without the lock the losers still get 409, but
+# many of them from the version column (``version_conflict``: their ``UPDATE ... WHERE version
+# = :read`` matched nothing once the winner committed), so the lock is asserted by the code.
+REFUSED = (409, "conflict", "action")
+WON = (200, None, None)
 
 
 def test_parallel_start_one_wins_the_rest_conflict(live_pg):
     cid, headers, _ = _setup(live_pg)
     codes = _transition(live_pg, cid, headers, lambda i: "start")
-    assert codes == {200: 1, 409: N - 1}, codes
+    assert codes == {WON: 1, REFUSED: N - 1}, codes
     assert len(_events(live_pg, cid, "transition", "start")) == 1
     with live_pg.session() as s:
         assert s.get(Complaint, cid).status == "in_progress"
@@ -91,9 +113,57 @@ def test_parallel_start_one_wins_the_rest_conflict(live_pg):
 def test_parallel_await_customer_opens_one_pause(live_pg):
     cid, headers, _ = _setup(live_pg, "start")
     codes = _transition(live_pg, cid, headers, lambda i: "await_customer")
-    assert codes == {200: 1, 409: N - 1}, codes
+    assert codes == {WON: 1, REFUSED: N - 1}, codes
     assert _open_pauses(live_pg, cid) == 1
     assert len(_events(live_pg, cid, "transition", "await_customer")) == 1
+
+
+def _same_move_twice(live_pg, action: str, *before: str):
+    """``action`` in two transactions: the first has made it (not committed yet) when the
+    second asks for it; the first commits once the second waits for a lock. The second's
+    outcome, or the exception it raised."""
+    cid, _, mgr_id = _setup(live_pg, *before, n_tokens=0)
+    moved, second_done = threading.Event(), threading.Event()
+
+    def run(i: int):
+        with live_pg.session() as s:
+            mgr = s.get(User, mgr_id)
+            if i == 0:
+                service.apply_transition(s, cid, TransitionIn(action=action), actor=mgr)
+                moved.set()
+                waited = until_a_lock_is_awaited(live_pg, second_done)
+                s.commit()
+                return waited
+            assert moved.wait(10)
+            try:
+                service.apply_transition(s, cid, TransitionIn(action=action), actor=mgr)
+                s.commit()
+                return "moved"
+            except Conflict as exc:
+                return exc.code, exc.field
+            finally:
+                second_done.set()
+
+    waited, second = run_parallel(2, run)
+    return cid, waited, second
+
+
+@pytest.mark.parametrize(
+    ("action", "before"),
+    [("start", ()), ("await_customer", ("start",))],
+    ids=["start", "await_customer"],
+)
+def test_the_same_move_waits_for_the_lock_and_is_refused_by_the_workflow(live_pg, action, before):
+    """The second request waits at the complaint's row lock and then decides on the committed
+    state: the workflow refuses the move (409 on ``action``). Without the lock it read the old
+    state, got as far as its versioned ``UPDATE`` and failed there (``StaleDataError``, 409
+    "changed by someone else, reload") before the open-pause index was reached: still one
+    move, but refused for another reason than the workflow's."""
+    cid, waited, second = _same_move_twice(live_pg, action, *before)
+    assert waited is True  # the second really ran while the first held the move
+    assert second == ("conflict", "action"), second
+    assert len(_events(live_pg, cid, "transition", action)) == 1
+    assert _open_pauses(live_pg, cid) == (1 if action == "await_customer" else 0)
 
 
 def test_parallel_mixed_transitions_form_one_legal_path(live_pg):
@@ -101,8 +171,9 @@ def test_parallel_mixed_transitions_form_one_legal_path(live_pg):
     cid, headers, _ = _setup(live_pg, "start")
     codes = _transition(live_pg, cid, headers, lambda i: "resolve" if i % 2 else "await_customer")
     moves = _events(live_pg, cid, "transition")[1:]  # after "start"
-    # One event per accepted request, each starting where the previous one ended.
-    assert codes[200] == len(moves) and codes[200] + codes[409] == N, codes
+    # One event per accepted request, each starting where the previous one ended; every other
+    # request refused by the workflow on the committed state.
+    assert codes[WON] == len(moves) and codes[WON] + codes[REFUSED] == N, codes
     assert moves[0].data["from"] == "in_progress"
     assert all(a.data["to"] == b.data["from"] for a, b in zip(moves, moves[1:], strict=False))
     # Only in_progress → awaiting_customer → resolved or in_progress → resolved are possible.

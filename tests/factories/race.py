@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy import text
 
 from retento.auth.models import User
 from retento.auth.service import issue_token
@@ -39,3 +43,23 @@ def post_each(live_pg, url: str, make_kwargs: Callable[[int], dict]) -> Callable
             return client.post(url, follow_redirects=False, **make_kwargs(i)).status_code
 
     return call
+
+
+def until_a_lock_is_awaited(live_pg, done: threading.Event, timeout: float = 10.0) -> bool:
+    """Wait until another connection to the test's database waits for a lock (True), or
+    ``done`` is set or ``timeout`` passes (False): a fixed sleep may end before the waiter
+    gets there."""
+    deadline = time.monotonic() + timeout
+    with live_pg.engine.connect() as conn:
+        while not done.is_set() and time.monotonic() < deadline:
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+            ).scalar()
+            conn.rollback()  # a fresh snapshot of pg_stat_activity on the next read
+            if waiting:
+                return True
+            time.sleep(0.01)
+    return False

@@ -448,7 +448,10 @@ def public_status(session: Session, code: str) -> dict:
         elif e.kind == "created":
             events.append({"at": e.at, "kind": "received", "body": None})
         elif not e.internal:
-            events.append({"at": e.at, "kind": e.kind, "body": e.body})
+            # ``system``: the system wrote the body (stored in the installation's language, so
+            # the status page shows it in the customer's); a customer's own words never are.
+            system = e.actor_id is None and e.kind != "customer_reply"
+            events.append({"at": e.at, "kind": e.kind, "body": e.body, "system": system})
     return {
         "tracking_code": c.tracking_code,
         "subject": c.subject,

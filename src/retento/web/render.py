@@ -329,7 +329,7 @@ FIELD_SENTENCES = {
 }
 
 
-def _field_sentence(request: Request, label: str, error: Any) -> str | None:
+def _field_sentence(locale: str, label: str, error: Any) -> str | None:
     """A validator's refusal ``error`` as a sentence naming the field ``label`` (a msgid), or
     None when it is not one of ``FIELD_SENTENCES``."""
     if not (isinstance(error, Exception) and error.args and isinstance(error.args[0], str)):
@@ -342,51 +342,62 @@ def _field_sentence(request: Request, label: str, error: Any) -> str | None:
     params = dict(message.params) if isinstance(message, Msg) else {}
     if isinstance(params.get("max"), int | Decimal):
         params["max"] = f"{params['max']:,}"
-    return tr(request, sentence, **params, field=tr(request, label))
+    return translate(locale, sentence, **params, field=translate(locale, label))
 
 
 def _pydantic_message(
-    request: Request, field: str, e: Any, labels: Mapping[str, str] | None = None
+    request: Request,
+    field: str,
+    e: Any,
+    labels: Mapping[str, str] | None = None,
+    *,
+    locale: str | None = None,
 ) -> str:
-    """One validation error in words a customer or an agent understands, in their language —
-    never pydantic's own English ("String should have at least 10 characters")."""
+    """One validation error in words a customer or an agent understands, in their language
+    (``locale``, else the request's) — never pydantic's own English ("String should have at
+    least 10 characters")."""
+    locale = locale or request_locale(request)
+
+    def t(message: str, /, **params: Any) -> str:
+        return translate(locale, message, **params)
+
     kind = e["type"]
     ctx = e.get("ctx") or {}
     if kind == "string_too_short" and not e.get("input"):
-        return tr(request, PYDANTIC_MESSAGES["missing"])
+        return t(PYDANTIC_MESSAGES["missing"])
     if "input" in e and e["input"] is None:
         # A blank form field reaches the model as None: pydantic's "Input should be a valid
         # string" (or number, date ...), or a validator's "None is not a money amount", means
         # the field was left empty.
-        return tr(request, PYDANTIC_MESSAGES["missing"])
+        return t(PYDANTIC_MESSAGES["missing"])
     label = (labels or {}).get(field)
     if label is not None and kind == "value_error":
-        sentence = _field_sentence(request, label, ctx.get("error"))
+        sentence = _field_sentence(locale, label, ctx.get("error"))
         if sentence is not None:
             return sentence
     if kind == "string_pattern_mismatch" and field.rsplit(".", 1)[-1].endswith("email"):
-        return tr(request, "Enter an email address such as name@example.com.")
+        return t("Enter an email address such as name@example.com.")
     if kind == "greater_than" and ctx.get("gt") == 0:
-        return tr(request, PYDANTIC_MESSAGES["greater_than"])
+        return t(PYDANTIC_MESSAGES["greater_than"])
     if kind == "too_long" and "max_length" in ctx:
         # A length limit applied after a validator (``Name = Field(max_length=200)``): pydantic
         # says "Value should have at most 200 items after validation" even for a string.
         if isinstance(e.get("input"), str):
-            return tr(request, PYDANTIC_LIMIT_MESSAGES["string_too_long"][1], n=ctx["max_length"])
-        return tr(request, N_("Give at most %(n)s entries."), n=ctx["max_length"])
+            return t(PYDANTIC_LIMIT_MESSAGES["string_too_long"][1], n=ctx["max_length"])
+        return t(N_("Give at most %(n)s entries."), n=ctx["max_length"])
     error = ctx.get("error")
     if isinstance(error, Exception) and error.args and isinstance(error.args[0], Msg):
         # Our validators raise ``ValueError(Msg(...))``: translated with the values put back.
-        return error_text(request, error.args[0])
+        return message_text(locale, error.args[0])
     limit = PYDANTIC_LIMIT_MESSAGES.get(kind)
     if limit is not None and limit[0] in ctx:
-        return tr(request, limit[1], n=ctx[limit[0]])
+        return t(limit[1], n=ctx[limit[0]])
     msgid = PYDANTIC_MESSAGES.get(kind)
     if msgid is not None:
-        return tr(request, msgid)
+        return t(msgid)
     # Our own validators raise ValueError with an English sentence: translated when the
     # catalogue has it.
-    return tr(request, str(e.get("msg", "")).removeprefix("Value error, "))
+    return t(str(e.get("msg", "")).removeprefix("Value error, "))
 
 
 def error_text(request: Request, message: str) -> str:
@@ -401,21 +412,25 @@ def form_errors(
     request: Request,
     exc: ValidationError | RetentoError,
     labels: Mapping[str, str] | None = None,
+    *,
+    locale: str | None = None,
 ) -> dict[str, str]:
     """Field name (as used in the form's inputs) → translated message; ``""`` is the form itself.
 
     ``labels`` (field → msgid, the form's labels) turns the shared validators' fragments
     ("must not be negative") into sentences naming the field ("Unit cost must not be
-    negative.")."""
+    negative."). ``locale`` is the page's language when it is not the request's (a customer's
+    page that follows ``?lang=`` or the customer's language, as its text does)."""
+    locale = locale or request_locale(request)
     out: dict[str, str] = {}
     if isinstance(exc, ValidationError):
         for e in exc.errors():
             field = ".".join(str(p) for p in e["loc"])
-            out.setdefault(field, _pydantic_message(request, field, e, labels))
+            out.setdefault(field, _pydantic_message(request, field, e, labels, locale=locale))
         return out
     # The services' messages are English; they are translated when a catalogue has them
     # (service_errors.po), with their values put back (core.errors.Msg).
     for fe in exc.errors:
-        out.setdefault(fe.field or "", error_text(request, fe.message))
-    out.setdefault(exc.field or "", error_text(request, exc.message))
+        out.setdefault(fe.field or "", message_text(locale, fe.message))
+    out.setdefault(exc.field or "", message_text(locale, exc.message))
     return out

@@ -36,6 +36,7 @@ from retento.web.render import (
     request_locale,
     tr,
 )
+from retento.web.system_texts import localize_system_text
 
 router = page_router()
 
@@ -147,6 +148,14 @@ def _render_status(
     st = service.public_status(session, code)
     receipt = request.session.pop("complaint_receipt", None) == st["tracking_code"]
     locale = status_locale(request, session, code)
+    # A note the system wrote is stored in the installation's language: shown in the page's,
+    # as the complaint page shows it in the agent's (``complaint_event.body`` texts).
+    st["events"] = [
+        {**e, "body": localize_system_text(locale, e["body"], field="complaint_event.body")}
+        if e.get("system") and e["body"]
+        else e
+        for e in st["events"]
+    ]
     return render(
         request,
         "complaints/public_status.html",
@@ -179,34 +188,39 @@ def public_status_page(request: Request, session: DbSession, code: str) -> Respo
 
 @router.post("/complain/status/{code}/reply")
 def public_reply_page(request: Request, form: PageForm, session: DbSession, code: str) -> Response:
-    """The customer answers from the status page."""
+    """The customer answers from the status page; its errors in the page's language."""
     body = str(form.get("body") or "").strip()
+    limited: public.TooManyRequests | None = None
     try:
-        public.check_rate(request)
+        public.check_rate(request)  # counted first: a wrong tracking code is an attempt too
     except public.TooManyRequests as exc:
+        limited = exc
+    # The language the page is rendered in (``?lang=``, the customer's ...), not the browser's.
+    locale = status_locale(request, session, code)
+    if limited is not None:
         msgid = N_("Too many submissions from this address; try again in %(seconds)s seconds.")
-        locale = status_locale(request, session, code)
-        rate = {"": gettext(locale, msgid) % {"seconds": exc.retry_after}}
+        rate = {"": gettext(locale, msgid) % {"seconds": limited.retry_after}}
         page = _render_status(request, session, code, rate, {"body": body}, 429)
-        page.headers.update(exc.headers)
+        page.headers.update(limited.headers)
         return page
     try:
         data = PublicReplyIn(body=body, website=str(form.get("website") or "") or None)
         if data.website:
-            raise InvalidInput(tr(request, "The form could not be accepted."))
+            raise InvalidInput("The form could not be accepted.")
         key = str(form.get("reply_key") or "").strip()[:120] or None
         service.public_reply(session, code, data.body, idempotency_key=key)
     except (ValidationError, RetentoError) as exc:
         session.rollback()
         if isinstance(exc, RetentoError) and exc.status == 404:
             raise
-        errors = form_errors(request, exc)
+        errors = form_errors(request, exc, locale=locale)
         kept = {"body": body, "reply_key": str(form.get("reply_key") or "")}
         if "Idempotency-Key" in errors:  # sent again with another text: a new key to send it
             errors[""] = errors.pop("Idempotency-Key")
             kept["reply_key"] = ""
+        if "tracking_code" in errors:  # closed meanwhile (an old tab): said above the page
+            errors[""] = errors.pop("tracking_code")
         return _render_status(request, session, code, errors, kept, 422)
-    locale = status_locale(request, session, code)
     flash(request, gettext(locale, N_("Thank you, your message was sent.")))
     lang_q = f"?lang={locale}" if request.query_params.get("lang") else ""
     return redirect(request, f"/complain/status/{code.strip().upper()}{lang_q}")
