@@ -154,6 +154,13 @@ def role_choices(session: Session) -> list[tuple[str, str, str]]:
     ]
 
 
+def check_role_filter(session: Session, name: str) -> None:
+    """A list filter's role: a built-in or custom one, else 422 naming ``role`` (a misspelt
+    role would list nobody)."""
+    if name not in ROLES and session.scalar(select(Role.id).where(Role.name == name)) is None:
+        raise InvalidInput(Msg("There is no role '%(role)s'.", role=name[:40]), field="role")
+
+
 def check_role(session: Session, name: str) -> None:
     """The one check of a role being given to a user (API, web form, CLI): a built-in role or an
     existing custom one, whose row is then held ``FOR KEY SHARE`` until the transaction ends,

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from retento.auth.password_policy import MAX_LENGTH, MIN_LENGTH
-from retento.core.validation import EMAIL_PATTERN, DbId, NotNull
+from retento.core.validation import EMAIL_PATTERN, DbId, NotNull, OptionalName
 from retento.core.versioning import ExpectedVersion
 
 # A built-in role (admin, manager, agent, analyst) or a custom one: the service checks that it
@@ -25,7 +25,7 @@ class UserCreate(BaseModel):
         description="At least 12 characters, not only digits, not a common password.",
     )
     role: Role
-    display_name: str = Field("", max_length=200)
+    display_name: OptionalName = Field("", max_length=200)
     email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
     locale: Locale = "en"
     manager_id: DbId | None = None
@@ -34,7 +34,7 @@ class UserCreate(BaseModel):
 class UserUpdate(BaseModel):
     version: ExpectedVersion = None
     role: Annotated[Role | None, NotNull] = None
-    display_name: Annotated[str | None, NotNull] = Field(None, max_length=200)
+    display_name: Annotated[OptionalName | None, NotNull] = Field(None, max_length=200)
     email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
     is_active: Annotated[bool | None, NotNull] = None
     locale: Annotated[Locale | None, NotNull] = None
@@ -112,7 +112,7 @@ class SessionsRevoked(BaseModel):
 
 class RoleCreate(BaseModel):
     name: Role
-    name_zh: str = Field("", max_length=40)
+    name_zh: OptionalName = Field("", max_length=40)
     description: str = Field("", max_length=500)
     permissions: list[str] = Field(
         default_factory=list,
@@ -134,7 +134,7 @@ class RoleCreate(BaseModel):
 class RoleUpdate(BaseModel):
     version: ExpectedVersion = None
     name: Annotated[Role | None, NotNull] = None
-    name_zh: Annotated[str | None, NotNull] = Field(None, max_length=40)
+    name_zh: Annotated[OptionalName | None, NotNull] = Field(None, max_length=40)
     description: Annotated[str | None, NotNull] = Field(None, max_length=500)
     permissions: Annotated[list[str] | None, NotNull] = Field(None, max_length=200)
     scope: Annotated[RoleScope | None, NotNull] = None

@@ -191,7 +191,8 @@ def update_user(
         and (changes.get("is_active") is False or changes.get("role", "admin") != "admin")
         and actor.role == "admin"
     ):
-        raise InvalidInput("You cannot deactivate or demote yourself.", field="role")
+        field = "is_active" if changes.get("is_active") is False else "role"
+        raise InvalidInput("You cannot deactivate or demote yourself.", field=field)
     before = snapshot(user)
     if "role" in changes and changes["role"] != user.role:
         roles.check_role(session, changes["role"])
@@ -286,8 +287,8 @@ def list_users(
     limit: int = 50,
     offset: int = 0,
 ):
-    """Users filtered by name, role, status and manager (``manager_id``: that manager's
-    direct reports)."""
+    """Users filtered by name, role (an unknown one is a 422), status and manager
+    (``manager_id``: that manager's direct reports)."""
     require(actor, "user:manage")
     stmt = select(User)
     if q:
@@ -296,6 +297,7 @@ def list_users(
             | func.lower(User.display_name).contains(q.lower())
         )
     if role:
+        roles.check_role_filter(session, role)
         stmt = stmt.where(User.role == role)
     if active is not None:
         stmt = stmt.where(User.is_active == active)

@@ -31,7 +31,11 @@ ATTACHMENT_TYPES = {
 def _safe_name(name: str) -> str:
     base = Path(name.replace("\\", "/")).name
     base = re.sub(r"[^\w.\-]+", "_", base).strip("._") or "file"
-    return base[:120]
+    if len(base) > 120:
+        # Shortened from the middle: the type is checked by the ending, which must stay.
+        suffix = Path(base).suffix[:10]
+        base = base[: 120 - len(suffix)] + suffix
+    return base
 
 
 def add_attachment(

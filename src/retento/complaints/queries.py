@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session, joinedload
 from retento.auth.models import User
 from retento.auth.permissions import base_role, require
 from retento.complaints import workflow
-from retento.complaints.models import Complaint, ComplaintEvent
+from retento.complaints.models import CHANNELS, Complaint, ComplaintEvent
 from retento.core.errors import InvalidInput, Msg
 from retento.core.pagination import apply_sort, paginate
 from retento.core.validation import id_from_text
 from retento.customers.models import Customer
+from retento.web.i18n import N_
+from retento.web.labels import check_code
 
 SORTABLE = {
     "id": Complaint.id,
@@ -80,6 +82,7 @@ def complaint_filter(
     if category_id is not None:
         stmt = stmt.where(Complaint.category_id == category_id)
     if channel:
+        check_code("channel", N_("Channel"), channel, CHANNELS, "complaint_channel")
         stmt = stmt.where(Complaint.channel == channel)
     if kind:
         stmt = stmt.where(Complaint.kind == kind)

@@ -17,10 +17,10 @@ from pydantic import (
     model_validator,
 )
 
-from retento.core.errors import Msg
+from retento.core.errors import FieldValueError, Msg
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
-from retento.core.validation import Day, DbId, Name, OptionalName
+from retento.core.validation import Day, DbId, Name, OptionalName, Phone
 from retento.core.versioning import ExpectedVersion
 
 Kind = Literal["complaint", "grumble"]
@@ -60,14 +60,14 @@ class ComplaintCreate(BaseModel):
     external_id: str | None = Field(None, min_length=1, max_length=64)
     contact_name: Name | None = Field(None, max_length=200)
     contact_email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    contact_phone: str | None = Field(None, max_length=50)
+    contact_phone: Phone | None = None
 
     _purposes = field_validator("purposes")(lambda cls, v: _unique(v))
 
     @model_validator(mode="after")
     def _category_given(self) -> ComplaintCreate:
         if self.category_id is None and not self.category:
-            raise ValueError("give category_id or category (a category code)")
+            raise FieldValueError("category", "give category_id or category (a category code)")
         return self
 
 
@@ -126,13 +126,15 @@ class RemedyCreate(BaseModel):
     @model_validator(mode="after")
     def _compensation(self) -> RemedyCreate:
         if self.amount < 0:
-            raise ValueError("amount must not be negative")
+            raise FieldValueError("amount", "amount must not be negative")
         if self.cost < 0:
-            raise ValueError("cost must not be negative")
+            raise FieldValueError("cost", "cost must not be negative")
         if self.kind == "compensation" and self.compensation_type is None:
-            raise ValueError("compensation_type is required for a compensation")
+            raise FieldValueError(
+                "compensation_type", "compensation_type is required for a compensation"
+            )
         if self.kind != "compensation" and (self.compensation_type or self.amount or self.points):
-            raise ValueError("only a compensation has a type, amount or points")
+            raise FieldValueError("kind", "only a compensation has a type, amount or points")
         return self
 
 
@@ -150,7 +152,8 @@ class SurveyAnswerIn(BaseModel):
 class PublicComplaintIn(BaseModel):
     name: Name = Field(min_length=1, max_length=200)
     email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    phone: str | None = Field(None, max_length=50)
+    # Checked as a customer's (it becomes the new customer's phone): free text was stored.
+    phone: Phone | None = None
     category: str = Field("other", max_length=50)
     subject: Name = Field(min_length=3, max_length=200)
     description: str = Field(min_length=10, max_length=5000)

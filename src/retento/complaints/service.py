@@ -741,6 +741,10 @@ def public_reply(
     )
 
 
+def _remedy_details(r: Remedy | RemedyCreate) -> tuple:
+    return (r.kind, r.compensation_type, r.amount, r.cost, r.points)
+
+
 def add_remedy(
     session: Session,
     complaint_id: int,
@@ -753,7 +757,8 @@ def add_remedy(
 
     With ``idempotency_key`` (the form's key, the API's ``Idempotency-Key``) a repeated request
     (a double click, a retry) returns the remedy the first one recorded: nothing is recorded,
-    costed or awarded twice. The complaint's row lock makes the check and the insert one step.
+    costed or awarded twice; the same key with another remedy is a 409 naming
+    ``Idempotency-Key``. The complaint's row lock makes the check and the insert one step.
     """
     require(actor, "complaint:read")
     c = lock_complaint(session, complaint_id)
@@ -766,6 +771,10 @@ def add_remedy(
             )
         )
         if done is not None:
+            # The same key with another remedy (kind, compensation, amount, cost, points) is
+            # not a retry: answering with the first one would hide that nothing was recorded.
+            if _remedy_details(done) != _remedy_details(data):
+                raise Conflict(KEY_REUSED, field="Idempotency-Key")
             return done
     r = Remedy(
         complaint_id=c.id,

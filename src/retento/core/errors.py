@@ -92,6 +92,18 @@ class FieldError:
         return InvalidInput(self.message, field=self.field, errors=[self])
 
 
+class FieldValueError(ValueError):
+    """A schema's model validator refusing one field: the 422 names ``field`` (below the
+    model's own place: ``lines.0.<field>`` in a list) where a plain ``ValueError`` of a model
+    validator names none. ``message`` says what is wrong, naming the field in words
+    ("min_spend must not be negative"): it is the problem's ``detail`` as is."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
 class RetentoError(Exception):
     """Base error: an HTTP status, a stable machine code and a human message."""
 

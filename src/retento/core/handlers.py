@@ -17,6 +17,7 @@ from starlette.routing import Match
 from retento.core.errors import (
     Conflict,
     FieldError,
+    FieldValueError,
     InvalidInput,
     Msg,
     NotFound,
@@ -125,6 +126,10 @@ def unreadable_body(exc: StarletteHTTPException) -> RetentoError | None:
     )
 
 
+# Where FastAPI found a refused value: the first element of each error's ``loc``.
+INPUT_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
 def validation_to_error(exc: RequestValidationError) -> RetentoError:
     """422 naming the fields; an invalid *path* parameter (an id out of range) is 404 instead."""
     for e in exc.errors():
@@ -135,15 +140,26 @@ def validation_to_error(exc: RequestValidationError) -> RetentoError:
                 name.removesuffix("_id").replace("_", " ").capitalize(), e.get("input"), field=name
             )
     errors = []
+    named: set[int] = set()  # errors whose message names their field already
     for e in exc.errors():
         whole = body_error(e, getattr(exc, "body", None))
         if whole is not None:
             errors.append(whole)
             continue
-        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
+        # Only the first element says where (body, query, header …): a field may itself be
+        # called ``body`` (a complaint note's), and a header is named as sent (Idempotency-Key).
+        loc = [str(p) for p in e.get("loc", ())]
+        if loc and loc[0] in INPUT_LOCATIONS:
+            loc = loc[1:]
         msg = e.get("msg", "invalid value")
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
+        refusal = (e.get("ctx") or {}).get("error")
+        if isinstance(refusal, FieldValueError):
+            # A model validator naming the field it refuses; its message names it in words.
+            loc.append(refusal.field)
+            msg = refusal.message
+            named.add(len(errors))
         errors.append(
             FieldError(
                 ".".join(loc) or None,
@@ -153,7 +169,7 @@ def validation_to_error(exc: RequestValidationError) -> RetentoError:
         )
     first = errors[0] if errors else FieldError(None, "invalid input")
     message = first.message
-    if first.field:
+    if first.field and 0 not in named:
         # The message as a Msg of its own, so a page translates it too (pydantic's English
         # sentences are in the catalogues), not only the "field: message" around it.
         message = Msg("%(field)s: %(message)s", field=first.field, message=Msg(first.message))

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from annotated_types import Ge, Le
 from fastapi import Request
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
 
 from retento.core.errors import InvalidInput, Msg, param
 from retento.core.types import ID_MAX
@@ -156,8 +156,16 @@ def check_phone(value: str | None) -> str | None:
     return text
 
 
-Phone = Annotated[str, AfterValidator(check_phone)]
-"""A phone number (``check_phone``), stripped."""
+PHONE_MAX = 50
+"""Longest phone text stored (``String(50)``), counted after stripping."""
+
+# The length is checked before ``check_phone``, which may turn blank text into None: a
+# ``Field(max_length=...)`` around the type would run after it and fail on None (a 500).
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=PHONE_MAX), AfterValidator(check_phone)
+]
+"""A phone number (``check_phone``), stripped; blank text is None. Carries its own length
+limit: do not add ``max_length`` to a field of this type."""
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 """An e-mail address as a schema's ``Field(pattern=...)`` accepts one (``name@domain.tld``,

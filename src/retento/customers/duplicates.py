@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from retento.core.errors import RetentoError
+from retento.core.errors import Msg, RetentoError
 from retento.customers.models import Customer
 from retento.customers.search import digits
 
@@ -81,8 +81,11 @@ class PossibleDuplicate(RetentoError):
         super().__init__(
             409,
             "possible_duplicate",
-            f"{len(matches)} existing customer(s) have the same email, phone or name. "
-            "Send the request again with force=true to create the customer anyway, or merge.",
+            Msg(
+                "%(n)s existing customer(s) have the same email, phone or name. Send the request "
+                "again with force=true to create the customer anyway, or merge.",
+                n=len(matches),
+            ),
             "force",
         )
         self.matches = matches

@@ -19,7 +19,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.core.db import utcnow
-from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
+from retento.core.errors import Conflict, FieldValueError, InvalidInput, Msg, NotFound
 from retento.core.versioning import ExpectedVersion, lock_for_edit
 from retento.customers.field_models import FIELD_TYPES, CustomFieldDefinition
 from retento.customers.field_values import MAX_KEY, is_key
@@ -91,11 +91,13 @@ class FieldDefinitionCreate(BaseModel):
     @model_validator(mode="after")
     def _choice_has_options(self) -> FieldDefinitionCreate:
         if not self.label:
-            raise ValueError(Msg("label: cannot be empty."))
+            raise FieldValueError("label", Msg("label: cannot be empty."))
         if self.field_type == "choice" and not self.options:
-            raise ValueError(Msg("options: a choice field needs at least one option."))
+            raise FieldValueError(
+                "options", Msg("options: a choice field needs at least one option.")
+            )
         if self.field_type != "choice" and self.options:
-            raise ValueError(Msg("options: only choice fields have options."))
+            raise FieldValueError("options", Msg("options: only choice fields have options."))
         return self
 
 

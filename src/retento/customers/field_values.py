@@ -259,16 +259,38 @@ def parse_filter(session: Session, raw: str, field: str = "field") -> tuple[str,
     if not raw:
         return None
     key, sep, value = raw.partition(":")
+    if not sep or not key:
+        raise InvalidInput(
+            Msg(
+                "'%(value)s' is not a custom field filter: write <key>:<value>, e.g. vip:yes.",
+                value=raw[:40],
+            ),
+            field=field,
+        )
     d = session.scalar(select(CustomFieldDefinition).where(CustomFieldDefinition.key == key))
-    wrong = InvalidInput(Msg("Choose one of the listed values."), field=field)
-    if not sep or d is None or d.field_type not in FILTER_TYPES:
-        raise wrong
+    if d is None or d.field_type not in FILTER_TYPES:
+        raise InvalidInput(
+            Msg("No choice or yes/no customer field has the key '%(key)s'.", key=key[:40]),
+            field=field,
+        )
+    values = (
+        ["yes", "no"]
+        if d.field_type == "boolean"
+        else [str(o.get("value")) for o in d.options or []]
+    )
+    if value not in values:
+        raise InvalidInput(
+            Msg(
+                "'%(value)s' is not a value of the customer field '%(key)s'; its values: "
+                "%(choices)s.",
+                value=value[:40],
+                key=key,
+                choices=", ".join(values),
+            ),
+            field=field,
+        )
     if d.field_type == "boolean":
-        if value not in ("yes", "no"):
-            raise wrong
         return key, d.field_type, value == "yes"
-    if value not in {str(o.get("value")) for o in d.options or []}:
-        raise wrong
     return key, d.field_type, value
 
 

@@ -25,7 +25,7 @@ class ContactIn(BaseModel):
     name: Name = Field(min_length=1, max_length=200)
     role: str | None = Field(None, max_length=100)
     email: str | None = Field(None, max_length=254)
-    phone: Phone | None = Field(None, max_length=50)
+    phone: Phone | None = None
     is_primary: bool = False
 
 
@@ -77,7 +77,7 @@ class CustomerBase(BaseModel):
 
 class CustomerCreate(CustomerBase):
     name: Name = Field(min_length=1, max_length=200)
-    phone: Phone | None = Field(None, max_length=50)
+    phone: Phone | None = None
     acquired_on: PastDay | None = None
     birth_date: BirthDate | None = None
     external_id: str | None = Field(None, min_length=1, max_length=64)
@@ -95,7 +95,7 @@ class CustomerUpdate(BaseModel):
     party_type: PartyType | None = None
     kind: Kind | None = None
     email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    phone: Phone | None = Field(None, max_length=50)
+    phone: Phone | None = None
     address: str | None = Field(None, max_length=300)
     city: str | None = Field(None, max_length=100)
     country: Country | None = None

@@ -32,6 +32,7 @@ from retento.customers.guard import lock_customer, refuse_merged
 from retento.customers.models import (
     EXTERNAL_KINDS,
     INTERNAL_KINDS,
+    KINDS,
     Contact,
     Customer,
     CustomerAssignment,
@@ -39,6 +40,8 @@ from retento.customers.models import (
 )
 from retento.customers.redaction import Redactor, forget_mail, holdings, redact_audit
 from retento.customers.schemas import CustomerCreate, CustomerUpdate
+from retento.web.i18n import N_
+from retento.web.labels import check_code
 
 SORTABLE = {
     "id": Customer.id,
@@ -596,6 +599,7 @@ def customer_filter(
     if q and q.strip():
         stmt = search.apply(stmt, q, dialect or search.current_dialect(), archived)
     if kind:
+        check_code("kind", N_("Kind"), kind, KINDS)
         stmt = stmt.where(Customer.kind == kind)
     if scope == "external":
         stmt = stmt.where(Customer.kind.in_(EXTERNAL_KINDS))

@@ -57,6 +57,8 @@ def _chunks(seq: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
 
 
 NUL_PROBLEM = "contains a NUL character"
+SHORT_ROW = 250
+"""A row with fewer characters in all can only overflow the columns narrower than this."""
 
 
 class _Validated(Exception):
@@ -215,6 +217,10 @@ class ImporterBase:
         # has no saved value is (``_formula_problems``).
         self.read_at = {self.source[t]: i for t, i in self.idx.items()}
         self.read_at.update({self.custom_source[k]: i for k, i in self.custom_idx.items()})
+        # (field, column index, longest value) of each column read, and of those narrower than
+        # a short row (``_shape``).
+        self._limits = [(t, i, self.spec[t].max_len) for t, i in self.idx.items()]
+        self._narrow = [x for x in self._limits if x[2] < SHORT_ROW]
 
     def _custom_field_names(self) -> dict[str, str]:
         """Header (case-folded) → key of each custom field definition (``headers``)."""
@@ -242,14 +248,16 @@ class ImporterBase:
             for key, i in self.custom_idx.items():
                 if "\x00" in cells[i]:
                     raise RowProblem(self.custom_source[key], NUL_PROBLEM)
-        if len(joined) > 250:
-            for name, i in self.idx.items():
-                limit = self.spec[name].max_len
-                if len(cells[i]) > limit:
-                    raise RowProblem(
-                        self.col(name),
-                        f"is {len(cells[i])} characters long; the limit is {limit}",
-                    )
+        # A short row can still overflow a narrow column (a 100-character external_id, limit
+        # 64): those are checked on every row, the others only on long rows. Values are stored
+        # stripped, so surrounding space does not count.
+        for name, i, limit in self._limits if len(joined) > SHORT_ROW else self._narrow:
+            cell = cells[i]
+            if len(cell) > limit and len(cell := cell.strip()) > limit:
+                raise RowProblem(
+                    self.col(name), f"is {len(cell)} characters long; the limit is {limit}"
+                )
+        if len(joined) > SHORT_ROW:
             for key, i in self.custom_idx.items():
                 if len(cells[i]) > MAX_FIELD:
                     raise RowProblem(

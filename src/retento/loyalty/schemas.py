@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from retento.core.errors import FieldValueError
 from retento.core.money import Money
 from retento.core.timeutil import UTCDatetime
 from retento.core.types import ID_MAX
@@ -128,15 +129,15 @@ class RuleIn(BaseModel):
     @model_validator(mode="after")
     def _shape(self) -> RuleIn:
         if self.kind == "product" and self.product_id is None:
-            raise ValueError("a product rule needs product_id")
+            raise FieldValueError("product_id", "a product rule needs product_id")
         if self.kind == "category" and not self.category:
-            raise ValueError("a category rule needs category")
+            raise FieldValueError("category", "a category rule needs category")
         if self.kind == "event" and self.event is None:
-            raise ValueError("an event rule needs event")
+            raise FieldValueError("event", "an event rule needs event")
         if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
-            raise ValueError("valid_until must be after valid_from")
+            raise FieldValueError("valid_until", "valid_until must be after valid_from")
         if self.min_spend < 0:
-            raise ValueError("min_spend must not be negative")
+            raise FieldValueError("min_spend", "min_spend must not be negative")
         return self
 
 

@@ -16,7 +16,7 @@ from retento.core.config import get_settings
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, FieldError, InvalidInput, Msg, Named, NotFound
 from retento.core.hooks import emit
-from retento.core.idempotency import insert_keyed, keyed_row
+from retento.core.idempotency import KEY_REUSED, insert_keyed, keyed_row
 from retento.core.locking import lock_row
 from retento.core.money import MAX_MONEY, ZERO, money_text
 from retento.core.pagination import apply_sort, paginate
@@ -25,11 +25,12 @@ from retento.core.versioning import check_version
 from retento.customers.guard import hold_customer
 from retento.customers.lookup import customer_match
 from retento.customers.service import referenced_customer, require_customer_change
-from retento.orders.models import Order, OrderLine, Refund
+from retento.orders.models import ORDER_CHANNELS, ORDER_STATUSES, Order, OrderLine, Refund
 from retento.orders.schemas import OrderCreate, OrderLineIn, OrderUpdate, RefundCreate
 from retento.orders.totals import LineFigures, RefundFigures, order_totals
 from retento.products.models import Product
-from retento.web.i18n import Formatter
+from retento.web.i18n import N_, Formatter
+from retento.web.labels import check_code
 
 SORTABLE = {
     "id": Order.id,
@@ -121,7 +122,14 @@ def _build_lines(session: Session, lines: list[OrderLineIn]) -> list[OrderLine]:
         p = products.get(ln.product_id)
         if p is None:
             errors.append(
-                FieldError(f"lines.{i}.product_id", f"Product {ln.product_id} does not exist.")
+                FieldError(
+                    f"lines.{i}.product_id",
+                    Msg(
+                        "%(entity)s %(key)s does not exist.",
+                        entity=Msg("Product"),
+                        key=str(ln.product_id),
+                    ),
+                )
             )
             continue
         price = p.unit_price if ln.unit_price is None else ln.unit_price
@@ -193,8 +201,27 @@ def lock_order(session: Session, order_id: int) -> Order:
     return o
 
 
-def _same_customer(customer_id: int):
-    return lambda o: o.customer_id == customer_id
+def _same_order(customer_id: int, data: OrderCreate):
+    """Whether the order recorded with a key was made from these details: the customer, the
+    order discount and each line's product, quantity, discount and the prices given (a page
+    sent again after Back with another quantity typed in is not the same order)."""
+    wanted = [
+        (ln.product_id, ln.quantity, ln.discount, ln.unit_price, ln.unit_cost) for ln in data.lines
+    ]
+
+    def same(o: Order) -> bool:
+        lines = sorted(o.lines, key=lambda ln: ln.line_no)
+        if o.customer_id != customer_id or o.discount != data.discount:
+            return False
+        # A price left out is the product's: any stored one matches it.
+        return len(lines) == len(wanted) and all(
+            (ln.product_id, ln.quantity, ln.discount) == (product, quantity, discount)
+            and price in (None, ln.unit_price)
+            and cost in (None, ln.unit_cost)
+            for ln, (product, quantity, discount, price, cost) in zip(lines, wanted, strict=True)
+        )
+
+    return same
 
 
 def create_order(
@@ -204,12 +231,13 @@ def create_order(
 
     With ``idempotency_key`` (the new-order form's key, the API's ``Idempotency-Key``) a
     repeated request (a double click, a retry) returns the order the first one recorded; two at
-    once meet at the key's unique index and the later one returns the earlier one's order.
+    once meet at the key's unique index and the later one returns the earlier one's order. The
+    same key with another customer or other lines is a 409 naming ``Idempotency-Key``.
     """
     customer = referenced_customer(session, data.customer_id)
     require_customer_change(actor, customer, "order:create")
     key = clean_idempotency_key(idempotency_key)
-    if key and (done := keyed_row(session, Order, key, _same_customer(customer.id))):
+    if key and (done := keyed_row(session, Order, key, _same_order(customer.id, data))):
         return done
     _check_external_id(session, data.external_id)
     o = Order(
@@ -224,7 +252,7 @@ def create_order(
     )
     o.lines = _build_lines(session, data.lines)
     recompute(o)
-    o, created = insert_keyed(session, o, key, _same_customer(customer.id))
+    o, created = insert_keyed(session, o, key, _same_order(customer.id, data))
     if not created:
         return o
     record(session, actor, "create", "order", o.id, None, order_snapshot(o))
@@ -335,7 +363,8 @@ def add_refund(
     The order row is locked first, so refunds of one order run one after the other and each
     checks what remains against the refunds committed before it (docs/security.md "Races").
     With ``idempotency_key`` (the order page's form key, the API's ``Idempotency-Key``) a
-    repeated request (a double click, a retry) returns the refund the first one recorded.
+    repeated request (a double click, a retry) returns the refund the first one recorded; the
+    same key with another amount, line or quantity is a 409 naming ``Idempotency-Key``.
     """
     require(actor, "order:read")
     o = lock_order(session, order_id)
@@ -344,6 +373,13 @@ def add_refund(
     if idempotency_key:
         done = next((r for r in o.refunds if r.idempotency_key == idempotency_key), None)
         if done is not None:
+            # The same key with another amount or line is another refund, not a retry.
+            if (done.amount, done.line_id, done.quantity) != (
+                data.amount,
+                data.line_id,
+                data.quantity,
+            ):
+                raise Conflict(KEY_REUSED, field="Idempotency-Key")
             return done
     _check_refund_time(o, data.refunded_at)
     before = order_snapshot(o)
@@ -430,7 +466,10 @@ def order_filter(
     max_amount: Decimal | None = None,
 ):
     """Orders matching every filter given; ``customer_q`` is part of the customer's name or
-    external id, the amounts bound the order's revenue (both ends included)."""
+    external id, the amounts bound the order's revenue (both ends included). An unknown status
+    or channel is a 422 naming it."""
+    check_code("status", N_("Status"), status, ORDER_STATUSES)
+    check_code("channel", N_("Channel"), channel, ORDER_CHANNELS)
     stmt = select(Order)
     if customer_id is not None:
         stmt = stmt.where(Order.customer_id == customer_id)

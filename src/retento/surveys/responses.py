@@ -129,6 +129,16 @@ def validate_answers(
                 FieldError(where, Msg("Unknown question '%(question)s'.", question=a.question), row)
             )
             continue
+        if q.id in out:
+            # Two answers to one question: keeping the last would drop the other unsaid.
+            errors.append(
+                FieldError(
+                    where,
+                    Msg("Question '%(question)s' is answered twice.", question=a.question),
+                    row,
+                )
+            )
+            continue
         try:
             out[q.id] = check_answer(q, a)
         except ValueError as exc:

@@ -18,8 +18,10 @@ from retento.core.validation import check_not_future, clean_idempotency_key
 from retento.core.versioning import lock_for_edit
 from retento.customers.lookup import customer_match
 from retento.customers.service import referenced_customer, require_customer_change
-from retento.touchpoints.models import Touchpoint
+from retento.touchpoints.models import CHANNELS, DIRECTIONS, OUTCOMES, STAGES, Touchpoint
 from retento.touchpoints.schemas import TouchpointCreate, TouchpointUpdate
+from retento.web.i18n import N_
+from retento.web.labels import check_code
 
 SORTABLE = {
     "id": Touchpoint.id,
@@ -154,7 +156,11 @@ def touchpoint_filter(
     customer_q: str | None = None,
 ):
     """Touchpoints matching every filter given; ``customer_q`` is part of the customer's name
-    or external id."""
+    or external id. An unknown channel, stage, direction or outcome is a 422 naming it."""
+    check_code("channel", N_("Channel"), channel, CHANNELS)
+    check_code("stage", N_("Journey stage"), stage, STAGES)
+    check_code("direction", N_("Direction"), direction, DIRECTIONS)
+    check_code("outcome", N_("Outcome"), outcome, OUTCOMES)
     stmt = select(Touchpoint)
     if customer_q:
         stmt = stmt.where(Touchpoint.customer_id.in_(customer_match(customer_q)))

@@ -8,8 +8,10 @@ page show ``Voucher``, not ``voucher``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from retento.core.errors import choice_error
 from retento.web.i18n import N_
 
 LABELS: dict[str, dict[str, str]] = {
@@ -131,6 +133,17 @@ def label_msgid(group: str, code: str | None) -> str:
     if code is None:
         return ""
     return LABELS.get(group, {}).get(code, code)
+
+
+def check_code(
+    name: str, label: str, value: str | None, codes: Sequence[str], group: str | None = None
+) -> None:
+    """Refuse a filter's ``value`` that is not one of ``codes`` (a typo would list nothing):
+    422 naming ``name`` ("Channel (channel) must be one of: store, web, …"), the codes labelled
+    by ``group`` (default: ``name``) in a translated message. Empty or None passes."""
+    if value and value not in codes:
+        choices = [(c, label_msgid(group or name, c)) for c in codes]
+        raise choice_error(name, label, choices).refuse()
 
 
 def register_field_labels(entity: str, labels: dict[str, str]) -> None:
