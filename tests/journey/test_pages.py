@@ -199,3 +199,27 @@ def test_experience_export(web, db, users):
     ws = load_workbook(io.BytesIO(r.content)).active
     assert ws.max_row == 2
     assert web.get("/insights/experience/export.csv?mode=smell").status_code == 422
+
+
+def test_the_heatmap_colours_each_cell_by_its_mean_rating(web, db, users):
+    """The cells are [stage, mode, mean, count]; ECharts colours by the *last* value unless the
+    visual map names one, so every cell (counts above 5) came out the same green."""
+    import html
+    import json
+
+    ada, _bob, tp = _data(db, users)
+    for rating in (5, 5, 2):  # sense × receipt: 2, 5, 5, 2 → mean 3.5 over 4 ratings
+        db.add(ExperienceRecord(customer_id=ada.id, touchpoint_id=tp.id, mode="sense",
+                                stage="receipt", rating=rating, occurred_at=tp.occurred_at))  # fmt: skip
+    db.commit()
+    web.login("analyst")
+    page = web.get("/insights/experience?period=all&source=record").text
+    raw = re.search(r'id="heatmap-chart"[^>]*data-chart="([^"]*)"', page).group(1)
+    chart = json.loads(html.unescape(raw))
+    vmap = chart["visualMap"]
+    cells = chart["series"][0]["data"]
+    assert cells and all(len(c) == 4 for c in cells)
+    coloured = [c[vmap.get("dimension", len(c) - 1)] for c in cells]
+    means = [c[2] for c in cells]
+    assert coloured == means and [3.5] == means
+    assert all(vmap["min"] <= v <= vmap["max"] for v in coloured)

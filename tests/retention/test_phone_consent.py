@@ -208,3 +208,18 @@ def test_the_api_case_carries_the_note(client, db, users, tokens):
     rep = client.get("/api/v1/retention/report", headers=tokens["manager"]).json()
     assert all("no_phone_consent" in r for r in rep)
     assert db.get(RetentionCase, case.id).arm == "treated"
+
+
+def test_the_notice_joins_its_sentences_as_each_language_does():
+    """English puts a space between the two sentences; Chinese none after "。"."""
+    from types import SimpleNamespace
+
+    from retento.retention.consent import phone_notice
+
+    who = SimpleNamespace(
+        consent_phone=False, consent_email=True, consent_sms=False, email="a@example.com", phone=""
+    )
+    assert (
+        phone_notice(who, "en") == f"{NOT_TO_CALL_EN} Reach them another way they agreed to: Email."
+    )
+    assert phone_notice(who, "zh_CN") == f"{NOT_TO_CALL_ZH}请通过客户同意的其他方式联系：电子邮件。"

@@ -47,6 +47,7 @@ from retento.retention.models import (
 )
 from retento.retention.report import playbook_report
 from retento.scoring.models import CustomerScore
+from retento.web.conflict import STALE as STALE_ERRORS
 from retento.work.models import WorkItem
 from retento.work.queue import WorkRunner
 from tests.factories import live_shared, make_customer, make_order, make_product, make_user
@@ -778,6 +779,77 @@ def test_parallel_alert_changes_with_one_version_one_wins(live_pg):
     with live_pg.session() as s:
         alert = s.get(RetentionAlert, w["alert_id"])
         assert (alert.status, alert.version) == (winner["status"], 2)
+
+
+def _two_alerts(live_pg) -> tuple[int, list[int]]:
+    """A manager and two open alerts of two of their customers."""
+    with live_pg.session() as s:
+        manager = make_user(s, role="manager")
+        ids = [_alert(s, make_customer(s, owner_id=manager.id), owner=manager).id for _ in (1, 2)]
+        s.commit()
+        return manager.id, ids
+
+
+def _bulk(live_pg, manager_id: int, items, status: str = "closed", note: str | None = None):
+    with live_pg.session() as s:
+        done = service.set_alerts_status(s, items, status, actor=s.get(User, manager_id), note=note)
+        s.commit()
+        return [a.id for a in done]
+
+
+def test_bulk_closes_ticking_alerts_in_opposite_orders_do_not_deadlock(live_pg, monkeypatch):
+    """Two managers close the same two alerts at once, one ticked them as (a, b), the other as
+    (b, a): both lock a first, so the second waits for the first instead of each holding one
+    lock and waiting for the other (PostgreSQL would end one with a deadlock error). A pause
+    after each alert makes the crossing certain if the order were kept."""
+    manager_id, (a, b) = _two_alerts(live_pg)
+    change = service.set_alert_status
+
+    def slow(*args, **kw):
+        out = change(*args, **kw)
+        time.sleep(0.4)
+        return out
+
+    monkeypatch.setattr(service, "set_alert_status", slow)
+    orders = ([(a, None), (b, None)], [(b, None), (a, None)])
+    results = run_parallel(2, lambda i: _bulk(live_pg, manager_id, orders[i], note=f"n{i}"))
+    _no_errors(results)
+    with live_pg.session() as s:
+        for alert_id in (a, b):
+            alert = s.get(RetentionAlert, alert_id)
+            # closed once (the second close of a closed alert changes nothing)
+            assert (alert.status, alert.version) == ("closed", 2)
+            assert _audits(s, "retention_alert", alert_id) == 1
+        # one note on both: the bulk change that came first wrote both
+        assert s.get(RetentionAlert, a).close_note == s.get(RetentionAlert, b).close_note
+
+
+def test_bulk_close_racing_a_one_alert_change_is_all_or_nothing(live_pg):
+    """A bulk close of (a, b) as seen at version 1 while someone acknowledges b: either the bulk
+    change wins and both are closed, or the acknowledgement wins and the bulk change leaves a
+    open as well (never a closed and b acknowledged by the bulk change's half)."""
+    seen = Counter()
+    for _ in range(4):
+        manager_id, (a, b) = _two_alerts(live_pg)
+
+        def run(i: int, a=a, b=b, manager_id=manager_id):
+            if i == 0:
+                return _bulk(live_pg, manager_id, [(a, 1), (b, 1)])
+            return _bulk(live_pg, manager_id, [(b, 1)], status="acknowledged")
+
+        results = run_parallel(2, run)
+        with live_pg.session() as s:
+            states = (s.get(RetentionAlert, a).status, s.get(RetentionAlert, b).status)
+        if isinstance(results[0], BaseException):
+            assert isinstance(results[0], STALE_ERRORS), results[0]
+            assert results[1] == [b]
+            assert states == ("open", "acknowledged")
+            seen["one first"] += 1
+        else:
+            assert results[0] == [a, b] and isinstance(results[1], STALE_ERRORS), results[1]
+            assert states == ("closed", "closed")
+            seen["bulk first"] += 1
+    assert sum(seen.values()) == 4, seen
 
 
 def test_acknowledging_while_an_order_closes_the_alert(live_pg):

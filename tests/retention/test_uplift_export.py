@@ -109,8 +109,9 @@ def test_csv_has_the_pages_numbers_in_the_readers_language(web, db, users, campa
     assert row[4:6] == [shown[3].split()[0], shown[4]]  # treated, control
     assert row[4:6] == ["40", "20"]
     assert pp(row[6]) == f"{float(shown[5].rstrip(' %')):+.1f}"
-    assert pp(row[8]) + " pp" == shown[7]
-    assert shown[8].startswith(f"{pp(row[9])} … {pp(row[10])} pp")
+    assert gettext(locale, "%(n)s pp") % {"n": pp(row[8])} == shown[7]
+    interval = gettext(locale, "%(low)s … %(high)s pp") % {"low": pp(row[9]), "high": pp(row[10])}
+    assert shown[8].startswith(interval)
     # money: exact decimals, the API's strings
     (api,) = [
         r
@@ -196,8 +197,14 @@ def test_qini_chart_with_random_diagonal_and_top_k_numbers(web, db, users, campa
         ).split()
     )
     tk = api["top_k"]
-    assert top == (
-        f"{tk['uplift'] * 100:+.1f} pp ({tk['ci_low'] * 100:+.1f} … {tk['ci_high'] * 100:+.1f} pp)"
-    )
+    # percentage points in the page's language: "+3.8 pp" / "+3.8 个百分点"
+    uplift = gettext(locale, "%(n)s pp") % {"n": f"{tk['uplift'] * 100:+.1f}"}
+    interval = gettext(locale, "%(low)s … %(high)s pp") % {
+        "low": f"{tk['ci_low'] * 100:+.1f}",
+        "high": f"{tk['ci_high'] * 100:+.1f}",
+    }
+    assert top == f"{uplift} ({interval})"
+    if locale == "zh_CN":
+        assert "个百分点" in top and not re.search(r"\d pp\b", page.text)  # the table too
     assert f"{api['qini_coefficient']:.3f}" in numbers
     assert f'value="{campaign.id}" selected' in page.text

@@ -15,6 +15,7 @@ WIDE_LISTS = (
     "/customers",
     "/complaints?tab=open",
     "/retention/at-risk",
+    "/retention/playbooks",  # its cost and "enabled" columns were behind a scrollbar
     "/loyalty/members",
     "/value",
     "/value/customers",

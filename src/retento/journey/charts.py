@@ -99,6 +99,9 @@ def heatmap_chart(request: Request, summary: Summary) -> str:
                 "splitArea": {"show": True},
             },
             "visualMap": {
+                # the colour follows the mean (the third value of a cell), not the count after
+                # it: ECharts colours by the last value unless told, and every count is above 5
+                "dimension": 2,
                 "min": 1,
                 "max": 5,
                 "calculable": True,

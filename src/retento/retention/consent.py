@@ -58,7 +58,9 @@ def phone_notice(customer: Any, locale: str) -> str | None:
         advice = gettext(locale, OTHER_CHANNELS) % {"channels": names}
     else:
         advice = gettext(locale, NO_OTHER_CHANNEL)
-    return f"{gettext(locale, NOT_TO_CALL)} {advice}"
+    # Chinese sentences follow one another without a space ("请勿致电。请通过…").
+    gap = "" if locale.startswith("zh") else " "
+    return f"{gettext(locale, NOT_TO_CALL)}{gap}{advice}"
 
 
 def phone_notices(session: Any, tasks: list, locale: str) -> dict[int, str]:

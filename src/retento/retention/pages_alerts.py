@@ -15,8 +15,8 @@ from starlette.background import BackgroundTask
 from retento.auth.models import User
 from retento.auth.permissions import acts_on_own, base_role, can, require
 from retento.core.deps import DbSession
-from retento.core.errors import Forbidden, NotFound, RetentoError
-from retento.core.validation import DbId
+from retento.core.errors import Forbidden, InvalidInput, Msg, NotFound, RetentoError
+from retento.core.validation import DbId, id_from_text
 from retento.customers.models import Customer
 from retento.retention import apply_jobs, playbooks, reasons, service
 from retento.retention.models import (
@@ -42,6 +42,7 @@ from retento.web.render import (
     render,
     request_locale,
     tr,
+    tr_count,
 )
 from retento.work.queue import run_in_web
 
@@ -207,22 +208,20 @@ def _back(form) -> str:
     return url if url.startswith("/retention/alerts") and "//" not in url else "/retention/alerts"
 
 
-def _attempt(request: Request, session: Session, fn, ok, back: str) -> Response:
+STALE_ALERT = N_("Someone else changed this alert in the meantime; it is shown as it is now.")
+
+
+def _attempt(
+    request: Request, session: Session, fn, ok, back: str, stale: str = STALE_ALERT
+) -> Response:
     """Run one change in a savepoint; refusals become a flash message on the inbox;
-    ``ok(result)`` is the message on success."""
+    ``ok(result)`` is the message on success, ``stale`` the one when a version is stale."""
     sp = session.begin_nested()
     try:
         done = fn()
     except STALE:
         sp.rollback()
-        flash(
-            request,
-            tr(
-                request,
-                "Someone else changed this alert in the meantime; it is shown as it is now.",
-            ),
-            "error",
-        )
+        flash(request, tr(request, stale), "error")
         return redirect(request, back)
     except RetentoError as exc:
         sp.rollback()
@@ -259,6 +258,46 @@ def alert_status(
         ),
         lambda _: tr(request, messages.get(status, N_("Saved."))),
         _back(form),
+    )
+
+
+def _bulk_items(form) -> list[tuple[int, int]]:
+    """The ticked alerts, each ``"<id>:<version>"`` as the inbox showed it."""
+    items = []
+    for raw in form.getlist("alert"):
+        alert_id, _, version = str(raw).partition(":")
+        aid, ver = id_from_text(alert_id), id_from_text(version)
+        if aid is None or ver is None:
+            raise InvalidInput(
+                Msg("%(value)s names no alert of this list.", value=str(raw)[:40]), field="alert"
+            )
+        items.append((aid, ver))
+    return items
+
+
+@router.post("/retention/alerts/bulk")
+def alerts_bulk(request: Request, form: PageForm, session: DbSession, user: PageUser) -> Response:
+    """Acknowledge or close the ticked alerts at once: all of them or, if one changed in the
+    meantime or may not change so, none."""
+    require(user, "retention:work")
+    status = str(form.get("status") or "")
+    note = str(form.get("note") or "").strip() or None
+    messages = {
+        "acknowledged": (N_("One alert acknowledged."), N_("%(n)s alerts acknowledged.")),
+        "closed": (N_("One alert closed."), N_("%(n)s alerts closed.")),
+    }
+    return _attempt(
+        request,
+        session,
+        lambda: service.set_alerts_status(
+            session, _bulk_items(form), status, actor=user, note=note
+        ),
+        lambda done: tr_count(request, len(done), *messages[status]),
+        _back(form),
+        stale=N_(
+            "Someone else changed one of the chosen alerts in the meantime; none was changed. "
+            "They are shown as they are now."
+        ),
     )
 
 

@@ -137,7 +137,9 @@ def _what_to_do(request: Request, session: Session, user: User, rows: list[q.AtR
             plan[r.customer_id] = ""
             continue
         name = pb.name_zh if locale == "zh_CN" else pb.name_en
-        plan[r.customer_id] = f"{name} ({reasons.label(reasons.ACTION_NAMES, pb.action, locale)})"
+        action = reasons.label(reasons.ACTION_NAMES, pb.action, locale)
+        # Chinese brackets after Chinese text: "重要客户：全力挽回（负责人任务）"
+        plan[r.customer_id] = f"{name}（{action}）" if locale == "zh_CN" else f"{name} ({action})"
     alerts = dict(
         session.execute(
             select(RetentionAlert.customer_id, RetentionAlert.id)

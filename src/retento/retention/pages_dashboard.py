@@ -190,6 +190,8 @@ def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
             "classes": classes,
             "total_var": total_var,
             "total_at_risk": sum(c.at_risk for c in classes),
+            # customers at high risk whose run listed no reason: not in the reasons chart
+            "unexplained": sum(c.at_risk for c in classes) - sum(n for _, n in reasons),
             "total_customers": sum(c.customers for c in classes),
             "reasons": reasons,
             "trend": trend,

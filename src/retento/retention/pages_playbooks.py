@@ -19,6 +19,7 @@ from retento.core.money import MAX_MONEY, number_text, to_money
 from retento.core.validation import DbId, id_from_text
 from retento.retention import playbooks, reasons
 from retento.retention.models import ACTIONS, ANY_REASON, CLASSES, RULE_CODES, RetentionPlaybook
+from retento.retention.pages_common import tab_counts
 from retento.web.conflict import (
     STALE,
     conflict_page,
@@ -175,6 +176,7 @@ def _form(
         errors=errors or {},
         version=version if version is not None else (pb.version if pb else None),
         base=base if base is not None else (_posted(pb) if pb else None),
+        counts=tab_counts(session, user),
         **_options(request),
     )
 
@@ -261,6 +263,7 @@ def playbook_list(request: Request, session: DbSession, user: PageUser) -> Respo
             else reasons.label(reasons.RULE_NAMES, r, locale)
         ),
         action_name=lambda a: reasons.label(reasons.ACTION_NAMES, a, locale),
+        counts=tab_counts(session, user),
     )
 
 

@@ -20,9 +20,10 @@ from retento.core.errors import Msg, RetentoError
 from retento.core.money import number_text
 from retento.retention import reasons, service
 from retento.retention.models import CLASSES, RULE_CODES, SEVERITIES, RetentionConfig, RetentionRule
+from retento.retention.pages_common import tab_counts
 from retento.web.conflict import STALE, conflict_page, form_base, form_version, read_base
 from retento.web.forms import PageForm, decimal_input
-from retento.web.i18n import N_, Formatter
+from retento.web.i18n import N_, Formatter, join_list
 from retento.web.render import (
     PageUser,
     error_text,
@@ -174,6 +175,10 @@ def _options(request: Request) -> dict[str, Any]:
         ],
         "rule_name": lambda c: reasons.label(reasons.RULE_NAMES, c, locale),
         "class_name": lambda c: reasons.label(reasons.CLASS_NAMES, c, locale),
+        # "重要客户、普通客户", not "重要客户, 普通客户"
+        "class_list": lambda codes: join_list(
+            locale, [reasons.label(reasons.CLASS_NAMES, c, locale) for c in codes]
+        ),
         "severity_name": lambda s: reasons.label(reasons.SEVERITY_NAMES, s, locale),
         "threshold_help": lambda c: tr(request, THRESHOLD_HELP[c]) if c in THRESHOLD_HELP else "",
         "threshold_text": lambda c, v: threshold_text(fmt, c, v),
@@ -213,6 +218,7 @@ def _list(
         errors=errors or {},
         base=base if base is not None else _settings_posted(config),
         owner_opts=_owner_opts(session),
+        counts=tab_counts(session, user),
         **_options(request),
     )
 
@@ -240,6 +246,7 @@ def _form(
         version=version if version is not None else rule.version,
         base=base if base is not None else _rule_posted(rule),
         window_help=tr(request, WINDOW_HELP),
+        counts=tab_counts(Session.object_session(rule), user),
         **_options(request),
     )
 

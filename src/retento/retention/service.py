@@ -508,6 +508,41 @@ def set_alert_status(
     return alert
 
 
+# The most alerts one bulk change takes (a page of the inbox is 50).
+BULK_MAX = 200
+
+
+def set_alerts_status(
+    session: Session,
+    items: list[tuple[int, int | None]],
+    status: str,
+    *,
+    actor: User,
+    note: str | None = None,
+) -> list[RetentionAlert]:
+    """Acknowledge or close several alerts at once, ``items`` = ``(alert id, version seen)``:
+    all or none. Each alert goes through ``set_alert_status`` (locked, versioned, the agent's
+    own only, one audit entry each); they are locked in id order, so two bulk changes of
+    overlapping alerts wait for each other instead of deadlocking. One stale or refused alert
+    refuses the whole change (the caller rolls back)."""
+    require(actor, "retention:work")
+    if status not in ("acknowledged", "closed"):
+        raise _choice(
+            "status", N_("Status"), {s: ALERT_STATUS_NAMES[s] for s in ("acknowledged", "closed")}
+        ).refuse()
+    versions = dict(items)
+    if not versions:
+        raise InvalidInput(N_("Choose at least one alert."), field="alert")
+    if len(versions) > BULK_MAX:
+        raise InvalidInput(
+            Msg("Choose at most %(max)s alerts at a time.", max=BULK_MAX), field="alert"
+        )
+    return [
+        set_alert_status(session, alert_id, status, actor=actor, note=note, version=version)
+        for alert_id, version in sorted(versions.items())
+    ]
+
+
 def evaluate_now(
     session: Session,
     *,

@@ -138,6 +138,11 @@ def scores_for_panel(
     return {
         **pages_churn.page_context(request, latest_run),  # type: ignore[arg-type]
         "reasons": pages_churn.reason_texts(request, latest.churn_reasons if latest else None),
+        # Reasons computed and none listed (``[]``; older runs stored None): the page says so
+        # rather than showing a risk of 63 % with nothing under it.
+        "no_reason": latest is not None
+        and latest.churn_risk is not None
+        and latest.churn_reasons == [],
         "one_time_mark": latest is not None
         and latest_run is not None
         and latest.p_alive is not None  # an erased customer's row keeps no P(alive)

@@ -77,6 +77,15 @@
     into.insertAdjacentHTML("beforeend", html);
   });
 
+  // <input type="checkbox" data-check-all="selector">: tick or untick every box it names.
+  document.addEventListener("change", function (evt) {
+    var all = evt.target.closest("input[data-check-all]");
+    if (!all) return;
+    document.querySelectorAll(all.dataset.checkAll).forEach(function (box) {
+      box.checked = all.checked;
+    });
+  });
+
   // Order lines: show the product's list price as the unit price placeholder.
   document.addEventListener("change", function (evt) {
     var sel = evt.target.closest("select[data-price-target]");
