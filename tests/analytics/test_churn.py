@@ -250,3 +250,63 @@ def test_telco_five_fold_cv_auc() -> None:
     reasons = m.explain(X.iloc[test[:200]])
     assert reasons["reason_1"].dropna().str.len().gt(5).all()
     assert not reasons["reason_1"].dropna().str.contains("MonthlyCharges|_").any()
+
+
+def test_low_wordings_only_below_the_typical_customer() -> None:
+    """A group can raise a big spender's risk (trees combine features); review found the top
+    spenders of the demo reading "low spend: $4,451.28 per purchase" and likely-active ones
+    "gives only a 84 % chance". Below the baseline (population median) the low wording, at or
+    above it a plain one under its own code, in both languages."""
+    from retento.analytics.churn_reasons import tx_reason
+
+    base = {
+        "spend_mean": 50.0,
+        "purchases": 3.0,
+        "tenure_days": 365.0,
+        "p_alive_mbgnbd": 0.6,
+        "units_per_order": 2.0,
+    }
+    rows = pd.DataFrame(
+        {
+            "spend_recent": [10.0, 10.0],
+            "spend_prior": [10.0, 10.0],
+            "spend_mean": [20.0, 4451.28],
+            "purchase_trend": [0.0, 0.0],
+            "purchases_recent": [1.0, 4.0],
+            "purchases_prior": [1.0, 4.0],
+            "purchases": [2.0, 12.0],
+            "tenure_days": [90.0, 1100.0],
+            "p_alive_mbgnbd": [0.31, 0.84],
+            "units_trend": [0.0, 0.0],
+            "units_recent": [1.0, 1.0],
+            "units_prior": [1.0, 1.0],
+            "units_per_order": [1.0, 3.5],
+        }
+    )
+    said = {g: tx_reason(g, rows, 91, base) for g in ("spend", "frequency", "tenure", "btyd")}
+    said["quantity"] = tx_reason("quantity", rows, 91, base)
+    codes = {g: list(c) for g, (c, _) in said.items()}
+    assert codes == {
+        "spend": ["low_spend", "spend_level"],
+        "frequency": ["few_purchases", "purchase_count"],
+        "tenure": ["new_customer", "tenure"],
+        "btyd": ["inactive_model", "active_model"],
+        "quantity": ["units_per_order", "units_level"],
+    }
+    en = {g: t[0] for g, (_, t) in said.items()}
+    zh = {g: t[1] for g, (_, t) in said.items()}
+    assert en["spend"] == [
+        "low spend: 20.00 per purchase on average",
+        "spends 4,451.28 per purchase on average",
+    ]
+    assert en["frequency"][1] == "12 purchase(s) in 3 years" and "only" in en["frequency"][0]
+    assert en["tenure"] == ["customer for only 3 months", "customer for 3 years"]
+    assert en["btyd"][1] == (
+        "the purchase-pattern model puts the chance that the customer is still active at 84 %"
+    )
+    assert zh["spend"][1] == "平均每次消费4,451.28" and zh["btyd"][1].endswith("概率为 84%")
+    # The stored form renders the same sentence (the app keeps code and params).
+    for code in ("spend_level", "purchase_count", "tenure", "active_model", "units_level"):
+        assert "{" not in render_reason(code, {}, "zh") and render_reason(code, {}) != code
+    # Without a baseline (a caller of the old signature) the low wordings stay.
+    assert list(tx_reason("spend", rows, 91)[0]) == ["low_spend", "low_spend"]

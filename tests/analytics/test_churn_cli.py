@@ -66,7 +66,8 @@ def test_churn_json_reports_holdout_against_btyd_baseline(cdnow_csv: Path, tmp_p
     assert scores["reason_1"].dropna().str.contains("no purchase for").any()
     assert set(payload["top_reasons"]) <= {
         "lapsed", "lapsed_once", "purchases_falling", "few_purchases", "spend_falling",
-        "low_spend", "new_customer", "inactive_model",
+        "low_spend", "new_customer", "inactive_model", "purchase_count", "spend_level", "tenure",
+        "active_model",
     }  # fmt: skip
 
 

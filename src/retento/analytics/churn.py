@@ -660,7 +660,7 @@ class ChurnRiskModel:
                 cols = [c for c in _REASON_INPUTS[g] if c in X.columns]
                 sub = X.iloc[rows][cols]
                 first, inverse = _distinct_rows(sub)
-                c, texts = tx_reason(g, sub.iloc[first], w)
+                c, texts = tx_reason(g, sub.iloc[first], w, self.baseline_)
                 code[rows] = np.asarray(c, dtype=object)[inverse]
                 en[rows] = np.asarray(texts[0], dtype=object)[inverse]
                 zh[rows] = np.asarray(texts[1], dtype=object)[inverse]

@@ -45,6 +45,17 @@ REASONS: dict[str, tuple[str, str]] = {
         "the purchase-pattern model gives only a {p} % chance that the customer is still active",
         "购买模式模型估计该客户仍活跃的概率仅为 {p}%",
     ),
+    # The same groups when the customer's value is not below the typical customer's (the
+    # model's baseline, the population median): the group still raises this customer's risk
+    # (trees combine features), but "low" or "only" would contradict the figure shown.
+    "spend_level": ("spends {mean} per purchase on average", "平均每次消费{mean}"),
+    "purchase_count": ("{n} purchase(s) in {tenure}", "{tenure}内购买{n}次"),
+    "tenure": ("customer for {tenure}", "成为客户已{tenure}"),
+    "units_level": ("buys {n} item(s) per purchase on average", "平均每次购买{n}件"),
+    "active_model": (
+        "the purchase-pattern model puts the chance that the customer is still active at {p} %",
+        "购买模式模型估计该客户仍活跃的概率为 {p}%",
+    ),
 }
 
 
@@ -91,8 +102,15 @@ def _decimal(v: ArrayLike) -> list[str]:
     return out
 
 
-def tx_reason(group: str, sub: pd.DataFrame, w: int) -> tuple[np.ndarray, tuple[list, list]]:
-    """Reason code and English/Chinese texts for one built-in group on the rows ``sub``."""
+def tx_reason(
+    group: str, sub: pd.DataFrame, w: int, baseline: dict[str, Any] | None = None
+) -> tuple[np.ndarray, tuple[list, list]]:
+    """Reason code and English/Chinese texts for one built-in group on the rows ``sub``.
+
+    ``baseline`` (the model's ``baseline_``, population medians) decides between the wording
+    of a low value ("low spend", "only 2 purchases") and a plain one ("spends 4,451.28 per
+    purchase on average") for a customer whose value is not below the typical customer's;
+    without it the low wording is used."""
     n = len(sub)
 
     def fill(code_name: str, mask: np.ndarray, **vals: Any) -> None:
@@ -110,6 +128,15 @@ def tx_reason(group: str, sub: pd.DataFrame, w: int) -> tuple[np.ndarray, tuple[
     en: list[Any] = [None] * n
     zh: list[Any] = [None] * n
     col = lambda c: sub[c].to_numpy(dtype=float) if c in sub else np.full(n, np.nan)  # noqa: E731
+
+    def below(c: str) -> np.ndarray:
+        """Rows whose ``c`` is below the typical customer's (all rows without a baseline)."""
+        ref = float((baseline or {}).get(c, np.nan))
+        if not np.isfinite(ref):
+            return np.ones(n, bool)
+        v = col(c)
+        return ~(v >= ref)  # a missing value counts as low
+
     window = {lang: duration_text([w], lang)[0] for lang in ("en", "zh")}
     if group == "lapsed":
         once = ~np.isfinite(col("median_gap_days"))
@@ -132,13 +159,16 @@ def tx_reason(group: str, sub: pd.DataFrame, w: int) -> tuple[np.ndarray, tuple[
             prior=[f"{v:.0f}" for v in pri[falling]],
             window=lambda lang: [window[lang]] * int(falling.sum()),
         )
-        few = ~falling
-        fill(
-            "few_purchases",
-            few,
-            n=[f"{v:.0f}" for v in col("purchases")[few]],
-            tenure=lambda lang: duration_text(col("tenure_days")[few], lang),
-        )
+        for code_name, rows in (
+            ("few_purchases", ~falling & below("purchases")),
+            ("purchase_count", ~falling & ~below("purchases")),
+        ):
+            fill(
+                code_name,
+                rows,
+                n=[f"{v:.0f}" for v in col("purchases")[rows]],
+                tenure=lambda lang, rows=rows: duration_text(col("tenure_days")[rows], lang),
+            )
     elif group == "spend":
         falling = (col("spend_recent") - col("spend_prior")) < 0
         fill(
@@ -148,13 +178,17 @@ def tx_reason(group: str, sub: pd.DataFrame, w: int) -> tuple[np.ndarray, tuple[
             prior=_money(col("spend_prior")[falling]),
             window=lambda lang: [window[lang]] * int(falling.sum()),
         )
-        fill("low_spend", ~falling, mean=_money(col("spend_mean")[~falling]))
+        low = ~falling & below("spend_mean")
+        fill("low_spend", low, mean=_money(col("spend_mean")[low]))
+        fill("spend_level", ~falling & ~low, mean=_money(col("spend_mean")[~falling & ~low]))
     elif group == "tenure":
-        fill(
-            "new_customer",
-            np.ones(n, bool),
-            tenure=lambda lang: duration_text(col("tenure_days"), lang),
-        )
+        new = below("tenure_days")
+        for code_name, rows in (("new_customer", new), ("tenure", ~new)):
+            fill(
+                code_name,
+                rows,
+                tenure=lambda lang, rows=rows: duration_text(col("tenure_days")[rows], lang),
+            )
     elif group == "quantity":
         falling = col("units_trend") < 0
         fill(
@@ -164,10 +198,14 @@ def tx_reason(group: str, sub: pd.DataFrame, w: int) -> tuple[np.ndarray, tuple[
             prior=[f"{v:.0f}" for v in col("units_prior")[falling]],
             window=lambda lang: [window[lang]] * int(falling.sum()),
         )
-        fill("units_per_order", ~falling, n=_decimal(col("units_per_order")[~falling]))
+        few = ~falling & below("units_per_order")
+        fill("units_per_order", few, n=_decimal(col("units_per_order")[few]))
+        fill("units_level", ~falling & ~few, n=_decimal(col("units_per_order")[~falling & ~few]))
     elif group == "btyd":
         p = col("p_alive_mbgnbd")
-        fill("inactive_model", np.ones(n, bool), p=[f"{v * 100:.0f}" for v in p])
+        low = below("p_alive_mbgnbd")
+        fill("inactive_model", low, p=[f"{v * 100:.0f}" for v in p[low]])
+        fill("active_model", ~low, p=[f"{v * 100:.0f}" for v in p[~low]])
     return codes, (en, zh)
 
 
@@ -222,8 +260,13 @@ REASON_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
         "window": ("@trend_days", "days"),
     },
     "low_spend": {"mean": ("spend_mean", "money")},
+    "spend_level": {"mean": ("spend_mean", "money")},
+    "purchase_count": {"n": ("purchases", "count"), "tenure": ("tenure_days", "days")},
     "new_customer": {"tenure": ("tenure_days", "days")},
+    "tenure": {"tenure": ("tenure_days", "days")},
     "inactive_model": {"p": ("p_alive_mbgnbd", "percent")},
+    "active_model": {"p": ("p_alive_mbgnbd", "percent")},
+    "units_level": {"n": ("units_per_order", "decimal")},
     "units_falling": {
         "recent": ("units_recent", "count"),
         "prior": ("units_prior", "count"),
