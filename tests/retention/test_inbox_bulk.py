@@ -161,3 +161,30 @@ def test_too_many_alerts_at_once_are_refused(db, users):
     with pytest.raises(InvalidInput) as exc:
         service.set_alerts_status(db, items, "closed", actor=users["manager"])
     assert exc.value.field == "alert"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_a_customer_with_an_open_case_is_not_offered_another(web, db, users, lang):
+    """QA: 'Apply playbook' was offered on a second alert of a customer whose first alert had
+    opened a win-back case, and applying it was always refused (one open case per customer).
+    The row now says why instead."""
+    from retento.retention import playbooks, service
+
+    manager = users["manager"]
+    service.get_config(db)  # the default playbooks
+    c = make_customer(db, owner_id=manager.id)
+    first = make_alert(db, c.id, owner_id=manager.id, cause="c1")
+    second = make_alert(db, c.id, owner_id=manager.id, rule="complaint", cause="c2")
+    other = make_alert(db, make_customer(db, owner_id=manager.id).id, owner_id=manager.id)
+    playbooks.apply_to_alert(db, first.id, actor=manager)
+    manager.locale = lang
+    db.commit()
+    web.login("manager")
+    page = web.get("/retention/alerts?scope=mine").text
+    note = {
+        "en": "A win-back case is already open for this customer.",
+        "zh_CN": "该客户已有进行中的挽回案例。",
+    }
+    assert page.count(note[lang]) == 1
+    assert f'action="/retention/alerts/{second.id}/apply"' not in page
+    assert f'action="/retention/alerts/{other.id}/apply"' in page

@@ -26,6 +26,7 @@ from retento.retention.models import (
     SEVERITIES,
     RetentionAlert,
     RetentionCase,
+    RetentionOpenCase,
 )
 from retento.retention.pages_common import PAGE_SIZE, choice, offset_of, raise_problems, tab_counts
 from retento.retention.points_now import current_notes
@@ -146,9 +147,19 @@ def _context(request: Request, session: Session, user: User) -> dict[str, Any]:
             select(RetentionCase).where(RetentionCase.alert_id.in_([a.id for a in rows]))
         )
     }
+    # Customers with an open win-back case (from another alert): applying a playbook to them
+    # is refused (one case per customer), so the row says so instead of offering it.
+    open_cases = set(
+        session.scalars(
+            select(RetentionOpenCase.customer_id).where(
+                RetentionOpenCase.customer_id.in_({a.customer_id for a in rows})
+            )
+        )
+    )
     locale = request_locale(request)
     return {
         "rows": rows,
+        "open_cases": open_cases,
         "has_next": has_next,
         "offset": offset,
         "limit": PAGE_SIZE,
