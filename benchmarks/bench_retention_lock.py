@@ -6,7 +6,7 @@ On a scratch PostgreSQL database (``RETENTO_BENCH_PG`` server URL): ``--customer
 customers (every 30 days, silent for 110 days, churn risk 0.95) and one more, A, with an open
 alert. One thread runs the evaluation (``service.evaluate``: alerts, cases under the key
 playbook, owner notices) and commits; once it has claimed its first customer, and 0.5 s later,
-a second thread applies the same playbook to A's alert (``playbooks.apply_to_alert``, the
+a second thread applies the same playbook to A's alert (``playbook_apply.apply_to_alert``, the
 service behind ``POST /api/v1/retention/alerts/{id}/apply``) and commits. The baseline is the
 same apply on another customer's alert with no evaluation running, in the same process. It
 prints the evaluation's time, the apply's time idle and during the evaluation, and their ratio.
@@ -53,7 +53,7 @@ def scenario(n: int) -> dict:
     from retento.core.db import make_engine, make_session_factory
     from retento.core.migrate import upgrade
     from retento.customers.models import Customer
-    from retento.retention import playbooks, service
+    from retento.retention import playbook_apply, service
     from retento.retention.models import RetentionCase
     from retento.scoring.models import CustomerScore
 
@@ -85,14 +85,14 @@ def scenario(n: int) -> dict:
         def apply(alert_id: int) -> float:
             t0 = time.perf_counter()
             with factory() as s:
-                playbooks.apply_to_alert(s, alert_id, actor=s.get(User, manager_id))
+                playbook_apply.apply_to_alert(s, alert_id, actor=s.get(User, manager_id))
                 s.commit()
             return time.perf_counter() - t0
 
         apply(warm_alert)  # first use: imports, prepared statements
         idle = apply(idle_alert)
         started = threading.Event()
-        real_claim = playbooks.claim_open_case
+        real_claim = playbook_apply.claim_open_case
         main = threading.current_thread()
 
         marks: dict[str, float] = {}
@@ -104,7 +104,7 @@ def scenario(n: int) -> dict:
                 started.set()
             return real_claim(session, customer_id, at)
 
-        playbooks.claim_open_case = claim
+        playbook_apply.claim_open_case = claim
         out: dict = {}
 
         def job() -> None:

@@ -20,7 +20,7 @@ from retento.core.config import get_settings
 from retento.loyalty import ledger, service, tiers
 from retento.loyalty.models import LoyaltyReward, LoyaltyTier
 from retento.mail.models import OutboxMessage
-from retento.retention import playbooks
+from retento.retention import playbook_apply
 from retento.retention.models import RetentionTask
 from tests.factories import make_customer
 from tests.factories.loyalty import make_programme
@@ -287,7 +287,7 @@ def test_win_back_voucher_is_named_in_the_reader_s_language(db, client, users):
     users["manager"].locale = "zh_CN"
     member = make_customer(db, owner_id=users["agent"].id)
     ledger.wallet(db, member.id)
-    case = playbooks.apply_to_alert(
+    case = playbook_apply.apply_to_alert(
         db, _alert(db, member, owner=users["agent"]).id, actor=users["manager"]
     )
     task = db.scalar(select(RetentionTask).where(RetentionTask.case_id == case.id))

@@ -14,7 +14,7 @@ from retento.core.db import transaction, utcnow
 from retento.loyalty import ledger
 from retento.loyalty.models import LoyaltyJournal
 from retento.mail.models import OutboxMessage
-from retento.retention import apply_jobs, playbooks, service
+from retento.retention import apply_jobs, playbook_apply, playbooks, service
 from retento.retention.models import RetentionAlert, RetentionCase, RetentionTask
 from retento.work import queue
 from retento.work.models import WorkItem
@@ -134,7 +134,7 @@ def test_a_control_case_needs_no_worker(app, client, db, users, tokens):
 
 def _queued_case(db, users, customer, **book) -> tuple[int, int]:
     alert = _alert(db, customer, value_class=book.pop("value_class", "ordinary"))
-    case = playbooks.apply_to_alert(db, alert.id, actor=users["manager"], defer_action=True)
+    case = playbook_apply.apply_to_alert(db, alert.id, actor=users["manager"], defer_action=True)
     item_id = apply_jobs.enqueue(db, case, users["manager"].id)
     db.commit()
     return case.id, item_id
@@ -160,7 +160,7 @@ def test_a_worker_killed_mid_run_or_after_its_commit_acts_once(db, users, sessio
     case_id, item_id = _queued_case(db, users, member)
     assert queue.claim_next(session_factory, "doomed-worker") == item_id
     s = session_factory()
-    assert playbooks.carry_out_action(s, case_id) is True
+    assert playbook_apply.carry_out_action(s, case_id) is True
     assert _effects(s, case_id, member.id) == (0, 1, 1, 500)
     s.rollback()  # the process died before committing
     s.close()
@@ -197,13 +197,13 @@ def test_two_workers_acting_on_one_case_at_once_post_once(live_pg, monkeypatch):
         ledger.wallet(s, member.id)
         s.commit()
         alert = _alert(s, member)
-        case = playbooks.apply_to_alert(s, alert.id, actor=manager, defer_action=True)
+        case = playbook_apply.apply_to_alert(s, alert.id, actor=manager, defer_action=True)
         first = apply_jobs.enqueue(s, case, manager.id)
         second = apply_jobs.enqueue(s, case, manager.id)  # a retry racing the first runner
         s.commit()
         case_id, member_id = case.id, member.id
     barrier = threading.Barrier(2, timeout=30)
-    real = playbooks.carry_out_action
+    real = playbook_apply.carry_out_action
 
     def both_at_once(*args, **kwargs):
         barrier.wait()  # both workers are inside the work before either locks the case

@@ -17,7 +17,7 @@ from retento.core.db import transaction
 from retento.loyalty import ledger
 from retento.loyalty.models import LoyaltyJournal
 from retento.mail.models import OutboxMessage
-from retento.retention import apply_jobs, playbooks, service
+from retento.retention import apply_jobs, playbook_apply, playbooks, service
 from retento.retention.models import RetentionCase, RetentionTask
 from retento.work import queue
 from retento.work.models import WorkItem
@@ -135,7 +135,7 @@ def test_a_failing_action_is_marked_and_the_others_of_its_group_are_carried_out(
     rep = service.evaluate(db, rules=["rhythm"], now=NOW)
     assert rep.actions_queued == 3 and len(rep.work_item_ids) == 2
     broken = db.scalar(select(RetentionCase.id).where(RetentionCase.customer_id == ids["offer"]))
-    real = playbooks.carry_out_action
+    real = playbook_apply.carry_out_action
 
     def fail_one(session, case_id, **kwargs):
         if case_id == broken:
@@ -201,7 +201,7 @@ def test_two_workers_running_one_evaluation_item_at_once_act_once(live_pg, monke
         ).id
         s.commit()
     barrier = threading.Barrier(2, timeout=30)
-    real = playbooks.carry_out_action
+    real = playbook_apply.carry_out_action
     started = threading.local()
 
     def both_at_once(*args, **kwargs):

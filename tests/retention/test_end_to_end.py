@@ -22,7 +22,7 @@ from retento.customers.models import Customer
 from retento.jobs import load_jobs
 from retento.mail.models import OutboxMessage
 from retento.orders.models import Order
-from retento.retention import playbooks, report
+from retento.retention import playbook_apply, playbooks, report
 from retento.retention.models import (
     RetentionAlert,
     RetentionCase,
@@ -181,7 +181,7 @@ def test_simulated_campaign_uplift_is_recovered_within_its_interval(db, users):
     y1 = rng.random(n) < p_treated
     treated, orders = 0, []
     for i, alert in enumerate(alerts):
-        case = playbooks.apply_playbook(db, alert, playbook=pb, now=start)
+        case = playbook_apply.apply_playbook(db, alert, playbook=pb, now=start)
         came = y1[i] if case.arm == "treated" else y0[i]
         treated += case.arm == "treated"
         if came:

@@ -168,7 +168,7 @@ def test_a_customer_with_an_open_case_is_not_offered_another(web, db, users, lan
     """QA: 'Apply playbook' was offered on a second alert of a customer whose first alert had
     opened a win-back case, and applying it was always refused (one open case per customer).
     The row now says why instead."""
-    from retento.retention import playbooks, service
+    from retento.retention import playbook_apply, service
 
     manager = users["manager"]
     service.get_config(db)  # the default playbooks
@@ -176,7 +176,7 @@ def test_a_customer_with_an_open_case_is_not_offered_another(web, db, users, lan
     first = make_alert(db, c.id, owner_id=manager.id, cause="c1")
     second = make_alert(db, c.id, owner_id=manager.id, rule="complaint", cause="c2")
     other = make_alert(db, make_customer(db, owner_id=manager.id).id, owner_id=manager.id)
-    playbooks.apply_to_alert(db, first.id, actor=manager)
+    playbook_apply.apply_to_alert(db, first.id, actor=manager)
     manager.locale = lang
     db.commit()
     web.login("manager")

@@ -9,7 +9,7 @@ from sqlalchemy import inspect, select
 
 from retento.core.db import make_engine, make_session_factory
 from retento.core.migrate import downgrade, upgrade
-from retento.retention import playbooks, service
+from retento.retention import playbook_apply, service
 from retento.retention.models import RetentionCase, RetentionSeq
 from retento.scoring.models import CustomerScore
 from tests.factories import make_customer, make_user
@@ -29,7 +29,7 @@ def test_counters_filled_from_numbered_cases(scratch_db_url):
         classes = ["key", "key", "key", "ordinary", "ordinary"]
         for c, value_class in zip(customers, classes, strict=True):
             alert = make_alert(s, c.id, value_class=value_class)
-            playbooks.apply_to_alert(s, alert.id, actor=manager)
+            playbook_apply.apply_to_alert(s, alert.id, actor=manager)
         s.commit()
         before = {
             (pb, vc): sorted(
@@ -61,6 +61,6 @@ def test_counters_filled_from_numbered_cases(scratch_db_url):
         assert s.scalar(select(CustomerScore.id).limit(1)) is not None
         # The next case of the key stratum continues at 3.
         key_stratum = next(k for k, v in before.items() if len(v) == 3)
-        assert playbooks.reserve_seq(s, *key_stratum) == 3
+        assert playbook_apply.reserve_seq(s, *key_stratum) == 3
         s.rollback()
     engine.dispose()

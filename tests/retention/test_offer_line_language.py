@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from retento.loyalty import ledger
-from retento.retention import playbooks
+from retento.retention import playbook_apply
 from retento.retention.models import RetentionTask
 from retento.retention.offers import is_offer_line, offer_line, voucher_line
 from tests.factories import make_customer
@@ -38,7 +38,9 @@ def test_task_page_shows_the_offer_once_in_the_reader_s_language(client, db, use
     pb = _ordinary(db, users, control_share=0.0)
     member = make_customer(db, owner_id=agent.id)
     ledger.wallet(db, member.id)
-    case = playbooks.apply_to_alert(db, _alert(db, member, owner=agent).id, actor=users["manager"])
+    case = playbook_apply.apply_to_alert(
+        db, _alert(db, member, owner=agent).id, actor=users["manager"]
+    )
     db.commit()
     task = db.scalar(select(RetentionTask).where(RetentionTask.case_id == case.id))
     assert "Offer: 500 bonus points posted to the loyalty account (worth 5.00)" in task.script

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from retento.core.db import utcnow
 from retento.loyalty import ledger
 from retento.loyalty.models import LoyaltyJournal
-from retento.retention import playbooks, service
+from retento.retention import playbook_apply, playbooks, service
 from retento.retention.models import RetentionAlert, RetentionCase, RetentionTask
 from retento.retention.offers import offer_state, post_offer_points
 from retento.retention.outcomes import record_outcome
-from retento.retention.playbooks import BLOCK
+from retento.retention.playbook_apply import BLOCK
 from retento.retention.report import playbook_report
 from tests.factories import make_customer
 from tests.factories.loyalty import make_programme
@@ -66,7 +66,7 @@ def test_treated_member_gets_the_points_once_and_the_case_costs_their_value(db, 
     pb = _ordinary(db, users, control_share=0.0)
     member = make_customer(db, owner_id=users["agent"].id)
     ledger.wallet(db, member.id)
-    case = playbooks.apply_to_alert(
+    case = playbook_apply.apply_to_alert(
         db, _alert(db, member, owner=users["agent"]).id, actor=users["manager"]
     )
     assert case.arm == "treated" and case.action == "offer"
@@ -101,7 +101,9 @@ def test_non_member_gets_no_points_and_the_task_says_so(db, users):
     owner.locale = "zh_CN"
     _ordinary(db, users, control_share=0.0)
     guest = make_customer(db, owner_id=owner.id)
-    case = playbooks.apply_to_alert(db, _alert(db, guest, owner=owner).id, actor=users["manager"])
+    case = playbook_apply.apply_to_alert(
+        db, _alert(db, guest, owner=owner).id, actor=users["manager"]
+    )
     assert case.cost == Decimal("10.00") and offer_state(case.note) == ("not_member", 0)
     assert ledger.get_wallet(db, guest.id) is None  # not enrolled by the offer
     assert _offer_journals(db) == []
@@ -112,7 +114,7 @@ def test_non_member_gets_no_points_and_the_task_says_so(db, users):
 def test_inactive_programme_posts_nothing(db, users):
     _ordinary(db, users, control_share=0.0)
     c = make_customer(db)
-    case = playbooks.apply_to_alert(db, _alert(db, c).id, actor=users["manager"])
+    case = playbook_apply.apply_to_alert(db, _alert(db, c).id, actor=users["manager"])
     assert case.cost == Decimal("10.00") and offer_state(case.note) == ("inactive", 0)
     assert _offer_journals(db) == []
 
@@ -123,7 +125,7 @@ def test_control_group_never_gets_points(db, users):
     for i in range(BLOCK):
         c = make_customer(db)
         ledger.wallet(db, c.id)
-        playbooks.apply_to_alert(db, _alert(db, c, cause=f"c{i}").id, actor=users["manager"])
+        playbook_apply.apply_to_alert(db, _alert(db, c, cause=f"c{i}").id, actor=users["manager"])
     cases = db.scalars(select(RetentionCase)).all()
     treated = {c.id for c in cases if c.arm == "treated"}
     control = [c for c in cases if c.arm == "control"]
@@ -145,8 +147,8 @@ def test_task_page_and_playbook_editor_show_the_offer_in_both_languages(client, 
     _ordinary(db, users, control_share=0.0)
     member, guest = make_customer(db, owner_id=agent.id), make_customer(db, owner_id=agent.id)
     ledger.wallet(db, member.id)
-    playbooks.apply_to_alert(db, _alert(db, member, owner=agent).id, actor=users["manager"])
-    playbooks.apply_to_alert(
+    playbook_apply.apply_to_alert(db, _alert(db, member, owner=agent).id, actor=users["manager"])
+    playbook_apply.apply_to_alert(
         db, _alert(db, guest, owner=agent, cause="c2").id, actor=users["manager"]
     )
     db.commit()

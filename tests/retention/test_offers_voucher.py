@@ -13,10 +13,10 @@ from retento.core.errors import InvalidInput
 from retento.loyalty import ledger
 from retento.loyalty.check import check_ledger
 from retento.loyalty.models import LoyaltyRedemption, LoyaltyReward
-from retento.retention import playbooks
+from retento.retention import playbook_apply, playbooks
 from retento.retention.models import RetentionCase, RetentionPlaybook, RetentionTask
 from retento.retention.offers import issue_offer_reward, voucher_state
-from retento.retention.playbooks import BLOCK
+from retento.retention.playbook_apply import BLOCK
 from tests.factories import make_customer, make_user
 from tests.factories.concurrency import run_parallel
 from tests.factories.loyalty import make_programme
@@ -45,7 +45,7 @@ def test_treated_member_gets_the_voucher_once_and_the_case_costs_its_value(db, u
     assert pb.offer_reward_id == reward.id
     member = make_customer(db, owner_id=users["agent"].id)
     ledger.wallet(db, member.id)
-    case = playbooks.apply_to_alert(
+    case = playbook_apply.apply_to_alert(
         db, _alert(db, member, owner=users["agent"]).id, actor=users["manager"]
     )
     # 10.00 for the call + 2,500 points at 0.02 = 50.00
@@ -71,7 +71,7 @@ def test_points_and_voucher_together_both_count(db, users):
     _ordinary(db, users, control_share=0.0, offer_reward_id=reward.id)
     member = make_customer(db)
     ledger.wallet(db, member.id)
-    case = playbooks.apply_to_alert(db, _alert(db, member).id, actor=users["manager"])
+    case = playbook_apply.apply_to_alert(db, _alert(db, member).id, actor=users["manager"])
     # 10.00 + 500 points (5.00) + the voucher's 2,500 points (25.00)
     assert case.cost == Decimal("40.00")
     assert "loyalty points posted: 500" in case.note
@@ -86,8 +86,10 @@ def test_out_of_stock_or_not_member_issues_nothing_and_the_task_says_so(db, user
     _ordinary(db, users, control_share=0.0, offer_points=0, offer_reward_id=empty.id)
     member, guest = make_customer(db, owner_id=owner.id), make_customer(db, owner_id=owner.id)
     ledger.wallet(db, member.id)
-    a = playbooks.apply_to_alert(db, _alert(db, member, owner=owner).id, actor=users["manager"])
-    b = playbooks.apply_to_alert(
+    a = playbook_apply.apply_to_alert(
+        db, _alert(db, member, owner=owner).id, actor=users["manager"]
+    )
+    b = playbook_apply.apply_to_alert(
         db, _alert(db, guest, owner=owner, cause="c2").id, actor=users["manager"]
     )
     assert voucher_state(a.note) == ("out_of_stock", empty.id)
@@ -108,7 +110,7 @@ def test_control_group_never_gets_a_voucher_and_stock_never_goes_below_zero(db, 
     for i in range(BLOCK):
         c = make_customer(db)
         ledger.wallet(db, c.id)
-        playbooks.apply_to_alert(db, _alert(db, c, cause=f"c{i}").id, actor=users["manager"])
+        playbook_apply.apply_to_alert(db, _alert(db, c, cause=f"c{i}").id, actor=users["manager"])
     cases = db.scalars(select(RetentionCase)).all()
     control = [c for c in cases if c.arm == "control"]
     treated = [c for c in cases if c.arm == "treated"]
@@ -164,7 +166,7 @@ def test_pages_in_both_languages(client, db, users):
     form = web.get(f"/retention/playbooks/{pb.id}").text
     assert "优惠（会员礼券）" in form and "不发礼券" in form
 
-    playbooks.apply_to_alert(db, _alert(db, member, owner=agent).id, actor=users["manager"])
+    playbook_apply.apply_to_alert(db, _alert(db, member, owner=agent).id, actor=users["manager"])
     db.commit()
     client.cookies.clear()
     web.login("agent")
@@ -207,7 +209,7 @@ def _pg_cases(live_pg, *, n: int, stock: int) -> tuple[list[int], int]:
         for i in range(n):
             c = make_customer(s)
             ledger.wallet(s, c.id)
-            case = playbooks.apply_to_alert(s, _alert(s, c, cause=f"p{i}").id, actor=manager)
+            case = playbook_apply.apply_to_alert(s, _alert(s, c, cause=f"p{i}").id, actor=manager)
             ids.append(case.id)
         # Name the voucher only now: the cases above exist without it, as the job finds them.
         playbooks.update_playbook(s, service_pb.id, {"offer_reward_id": reward.id}, actor=manager)

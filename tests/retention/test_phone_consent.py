@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from retento.core.db import utcnow
-from retento.retention import outcomes, playbooks, report, service
+from retento.retention import outcomes, playbook_apply, playbooks, report, service
 from retento.retention.models import RetentionCase, RetentionTask
 from retento.retention.offers import offer_state
 from retento.retention.reasons import NO_PHONE_NOTE, system_note
@@ -45,10 +45,10 @@ def _case(db, users, customer, *, value_class="key", rule="rhythm", defer=False)
     alert = make_alert(
         db, customer.id, value_class=value_class, rule=rule, owner_id=users["agent"].id
     )
-    case = playbooks.apply_to_alert(db, alert.id, actor=users["manager"], defer_action=defer)
+    case = playbook_apply.apply_to_alert(db, alert.id, actor=users["manager"], defer_action=defer)
     if defer:
         assert case.action_status == "queued"
-        assert playbooks.carry_out_action(db, case.id, actor=users["manager"])
+        assert playbook_apply.carry_out_action(db, case.id, actor=users["manager"])
     task = db.scalar(select(RetentionTask).where(RetentionTask.case_id == case.id))
     db.commit()
     return case, task

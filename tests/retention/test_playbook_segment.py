@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from retento.insights.models import InsightSegment, InsightSegmentMember
-from retento.retention import playbooks
+from retento.retention import playbook_apply, playbooks
 from retento.retention.models import RetentionAlert, RetentionCase, RetentionPlaybook
 from retento.retention.service import get_config
 from tests.factories import make_customer
@@ -118,14 +118,14 @@ def test_customers_outside_the_cluster_fall_through_to_the_any_reason_playbook(d
 
     cases = {}
     for c in (inside, outside):
-        case = playbooks.apply_playbook(db, _alert(db, c))
+        case = playbook_apply.apply_playbook(db, _alert(db, c))
         cases[c.id] = case.playbook_id
     assert cases == {inside.id: pb.id, outside.id: general.id}
 
     # A manager applying the limited playbook by hand to an outsider's alert: 422 naming it.
     alert = _alert(db, unsegmented)
     try:
-        playbooks.apply_to_alert(db, alert.id, actor=users["manager"], playbook_id=pb.id)
+        playbook_apply.apply_to_alert(db, alert.id, actor=users["manager"], playbook_id=pb.id)
     except Exception as exc:  # InvalidInput
         assert getattr(exc, "status", None) == 422 and exc.field == "playbook_id"
     else:

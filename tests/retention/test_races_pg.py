@@ -35,7 +35,7 @@ from retento.jobs import Scheduler, load_jobs, run_job
 from retento.orders.models import Order
 from retento.orders.schemas import OrderCreate
 from retento.orders.service import create_order
-from retento.retention import outcomes, playbooks, service
+from retento.retention import outcomes, playbook_apply, playbooks, service
 from retento.retention.models import (
     RetentionAlert,
     RetentionCase,
@@ -109,7 +109,7 @@ def _world(live_pg, *, action: str = "task", with_case: bool = True) -> dict:
             "headers": _headers(s, manager),
         }
         if with_case:
-            case = playbooks.apply_to_alert(s, alert.id, actor=manager)
+            case = playbook_apply.apply_to_alert(s, alert.id, actor=manager)
             task = s.scalar(select(RetentionTask).where(RetentionTask.case_id == case.id))
             out.update(case_id=case.id, task_id=task.id, task_version=task.version)
         s.commit()
@@ -387,7 +387,7 @@ def test_manual_apply_racing_the_evaluation_does_not_deadlock(live_pg, monkeypat
     playbook for writing, numbers come from ``reserve_seq``, and both finish."""
     w = _manual_and_job(live_pg)
     manual_claimed, job_numbered = threading.Event(), threading.Event()
-    real_claim, real_reserve = playbooks.claim_open_case, playbooks.reserve_seq
+    real_claim, real_reserve = playbook_apply.claim_open_case, playbook_apply.reserve_seq
     role = threading.local()
 
     def claim(session, customer_id, now):
@@ -403,14 +403,14 @@ def test_manual_apply_racing_the_evaluation_does_not_deadlock(live_pg, monkeypat
             job_numbered.set()
         return seq
 
-    monkeypatch.setattr(playbooks, "claim_open_case", claim)
-    monkeypatch.setattr(playbooks, "reserve_seq", reserve)
+    monkeypatch.setattr(playbook_apply, "claim_open_case", claim)
+    monkeypatch.setattr(playbook_apply, "reserve_seq", reserve)
 
     def run(i: int):
         with live_pg.session() as s:
             if i == 0:
                 role.name = "manual"
-                case = playbooks.apply_to_alert(s, w["alert"], actor=s.get(User, w["manager"]))
+                case = playbook_apply.apply_to_alert(s, w["alert"], actor=s.get(User, w["manager"]))
                 s.commit()
                 return case.id
             role.name = "job"
@@ -447,7 +447,7 @@ def test_manual_apply_does_not_wait_for_an_evaluation_under_the_same_playbook(li
                 commits.append("job")
                 return rep.cases
             assert opened.wait(10)
-            case = playbooks.apply_to_alert(s, w["alert"], actor=s.get(User, w["manager"]))
+            case = playbook_apply.apply_to_alert(s, w["alert"], actor=s.get(User, w["manager"]))
             s.commit()
             commits.append("manual")
             manual_done.set()
@@ -489,7 +489,7 @@ def test_playbook_deleted_while_a_case_is_opened_under_it_is_refused(live_pg):
         with live_pg.session() as s:
             manager = s.get(User, w["manager"])
             if i == 0:
-                case = playbooks.apply_to_alert(s, w["alert"], actor=manager)
+                case = playbook_apply.apply_to_alert(s, w["alert"], actor=manager)
                 applied.set()
                 # Until the delete waits for this transaction (or is done without waiting).
                 _until_a_lock_is_awaited(live_pg, deleted)
@@ -912,7 +912,7 @@ def test_order_racing_the_owner_completing_the_task_ends_in_one_state(live_pg):
             manager, agent = s.get(User, w["manager_id"]), s.get(User, w["agent_id"])
             customer = make_customer(s, owner_id=agent.id)
             alert = _alert(s, customer, owner=agent, cause=f"r{round_}")
-            case = playbooks.apply_to_alert(s, alert.id, actor=manager)
+            case = playbook_apply.apply_to_alert(s, alert.id, actor=manager)
             task = s.scalar(select(RetentionTask).where(RetentionTask.case_id == case.id))
             ids = (customer.id, case.id, task.id)
             s.commit()
@@ -972,7 +972,7 @@ def test_order_racing_the_owner_reopening_the_task_never_leaves_it_open(live_pg)
             manager, agent = s.get(User, w["manager_id"]), s.get(User, w["agent_id"])
             customer = make_customer(s, owner_id=agent.id)
             alert = _alert(s, customer, owner=agent, cause=f"o{round_}")
-            case = playbooks.apply_to_alert(s, alert.id, actor=manager)
+            case = playbook_apply.apply_to_alert(s, alert.id, actor=manager)
             task = s.scalar(select(RetentionTask).where(RetentionTask.case_id == case.id))
             task.status = "cancelled"
             ids = (customer.id, case.id, task.id)

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from retento.core.errors import Conflict
-from retento.retention import outcomes, playbooks, service, tasks
+from retento.retention import outcomes, playbook_apply, service, tasks
 from retento.retention.models import RetentionAlert, RetentionCase, RetentionTask
 from retento.retention.reasons import CAME_BACK_NOTE, HELD_OUT_NOTE
 from tests.factories import make_customer
@@ -69,7 +69,7 @@ def test_a_held_out_alert_reads_in_chinese_and_a_typed_note_as_typed(web, db, us
     _key_book(db, manager, control_share=0.95)  # 19 of each block of 20 held out
     for n in range(5):
         held = make_alert(db, make_customer(db, name=f"Held Out {n}").id)
-        if playbooks.apply_to_alert(db, held.id, actor=manager).arm == "control":
+        if playbook_apply.apply_to_alert(db, held.id, actor=manager).arm == "control":
             break
     assert held.status == "closed" and held.close_note == HELD_OUT_NOTE
     typed = make_alert(db, make_customer(db, name="Typed Note Ltd").id, cause="c2")

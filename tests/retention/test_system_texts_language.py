@@ -22,7 +22,7 @@ from retento.customers.models import Customer
 from retento.loyalty import tiers
 from retento.loyalty.models import LoyaltyTier
 from retento.mail.models import OutboxMessage
-from retento.retention import playbooks, service
+from retento.retention import playbook_apply, playbooks, service
 from retento.retention.models import RetentionAlert, RetentionCase, RetentionTask
 from retento.retention.notify import notify_owner
 from retento.retention.reasons import (
@@ -219,7 +219,7 @@ def _no_email_case(db, users) -> RetentionCase:
     )
     db.add(alert)
     db.flush()
-    case = playbooks.apply_to_alert(db, alert.id, actor=manager)
+    case = playbook_apply.apply_to_alert(db, alert.id, actor=manager)
     db.commit()
     return case
 

@@ -23,7 +23,7 @@ from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput
 from retento.orders.schemas import OrderCreate
 from retento.orders.service import create_order
-from retento.retention import outcomes, playbooks, service, tasks
+from retento.retention import outcomes, playbook_apply, playbooks, service, tasks
 from retento.retention.models import RetentionCase, RetentionOpenCase, RetentionTask
 from tests.factories import make_customer, make_product
 from tests.retention.helpers import make_alert
@@ -55,7 +55,7 @@ def _treated_task(db, users, name="成都嘉禾商贸公司", **book):
     _key_book(db, manager, **book)
     customer = make_customer(db, name=name, owner_id=agent.id)
     alert = make_alert(db, customer.id, owner_id=agent.id)
-    case = playbooks.apply_to_alert(db, alert.id, actor=manager)
+    case = playbook_apply.apply_to_alert(db, alert.id, actor=manager)
     task = db.scalar(select(RetentionTask).where(RetentionTask.case_id == case.id))
     db.commit()
     return customer, case, task
@@ -216,11 +216,11 @@ def test_a_queued_action_carried_out_after_the_customer_came_back_makes_a_closed
     _key_book(db, manager)
     customer = make_customer(db, name="Late Worker Ltd", owner_id=agent.id)
     alert = make_alert(db, customer.id, owner_id=agent.id)
-    case = playbooks.apply_to_alert(db, alert.id, actor=manager, defer_action=True)
+    case = playbook_apply.apply_to_alert(db, alert.id, actor=manager, defer_action=True)
     db.commit()
     assert case.action_status == "queued"
     _order(db, customer, manager)
-    assert playbooks.carry_out_action(db, case.id) is True
+    assert playbook_apply.carry_out_action(db, case.id) is True
     db.commit()
     task = db.scalar(select(RetentionTask).where(RetentionTask.case_id == case.id))
     assert task.status == "cancelled" and task.note == CAME_BACK_EN

@@ -11,9 +11,9 @@ from retento.core.db import utcnow
 from retento.core.errors import Conflict, Forbidden, InvalidInput
 from retento.core.versioning import VersionConflict
 from retento.mail.models import OutboxMessage
-from retento.retention import playbooks, service, tasks
+from retento.retention import playbook_apply, playbooks, service, tasks
 from retento.retention.models import RetentionAlert, RetentionCase, RetentionTask
-from retento.retention.playbooks import BLOCK, arm_for
+from retento.retention.playbook_apply import BLOCK, arm_for
 from tests.factories import make_customer, make_user
 
 
@@ -67,7 +67,7 @@ def test_task_is_versioned_and_transitions_are_checked(db, users):
     agent, other = users["agent"], make_user(db, role="agent")
     c = make_customer(db, owner_id=agent.id)
     _book(db, "key", control_share=0.0)
-    case = playbooks.apply_to_alert(db, _alert(db, c, owner=agent).id, actor=users["manager"])
+    case = playbook_apply.apply_to_alert(db, _alert(db, c, owner=agent).id, actor=users["manager"])
     task = db.scalar(select(RetentionTask).where(RetentionTask.case_id == case.id))
     assert task.owner_id == agent.id and task.kind == "task" and task.script
     v = task.version
@@ -110,7 +110,7 @@ def test_alert_transitions(db, users):
     with pytest.raises(Conflict):  # a closed alert is final: 409, the state conflicts
         service.set_alert_status(db, a.id, "open", actor=users["manager"])
     with pytest.raises(Conflict) as e:
-        playbooks.apply_to_alert(db, a.id, actor=users["manager"])
+        playbook_apply.apply_to_alert(db, a.id, actor=users["manager"])
     assert e.value.field == "alert_id"
 
 
@@ -119,15 +119,15 @@ def test_email_respects_consent_and_let_go_spends_nothing(db, users):
     _book(db, "bad")
     yes = make_customer(db, email="yes@example.com", consent_email=True)
     no = make_customer(db, email="no@example.com", consent_email=False)
-    ca = playbooks.apply_to_alert(db, _alert(db, yes, "small").id, actor=users["manager"])
-    cb = playbooks.apply_to_alert(db, _alert(db, no, "small").id, actor=users["manager"])
+    ca = playbook_apply.apply_to_alert(db, _alert(db, yes, "small").id, actor=users["manager"])
+    cb = playbook_apply.apply_to_alert(db, _alert(db, no, "small").id, actor=users["manager"])
     assert (ca.action, ca.email_sent, ca.reached, ca.cost > 0) == ("email", True, True, True)
     assert (cb.email_sent, cb.cost, cb.note) == (False, 0, "no email consent or address")
     mails = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "retention_winback")).all()
     assert [m.recipient for m in mails] == ["yes@example.com"]
     bad = make_customer(db)
     alert = _alert(db, bad, "bad")
-    case = playbooks.apply_to_alert(db, alert.id, actor=users["manager"])
+    case = playbook_apply.apply_to_alert(db, alert.id, actor=users["manager"])
     assert case.action == "let_go" and case.cost == 0 and alert.status == "closed"
     assert db.scalar(select(func.count()).select_from(RetentionTask)) == 0
     with pytest.raises(InvalidInput) as e:
@@ -141,7 +141,7 @@ def test_control_cases_get_nothing_and_are_closed_as_held_out(db, users):
     arms = []
     for i in range(BLOCK):
         c = make_customer(db, owner_id=owner.id)
-        case = playbooks.apply_to_alert(
+        case = playbook_apply.apply_to_alert(
             db, _alert(db, c, "ordinary", owner=owner, cause=f"c{i}").id, actor=users["manager"]
         )
         arms.append(case.arm)

@@ -12,9 +12,9 @@ T = TypeVar("T")
 
 IN_TRANSACTION_COUNTERS = "retento.in_transaction_counters"
 """``session.info`` key: counters that are normally reserved in a short transaction of their own
-(``retention.playbooks.reserve_seq``) are taken in the session's own transaction instead. For a
-unit of work that writes a whole data set alone and may have changed the counters itself (the
-demo's reset and generation): a second connection would wait for its own locks."""
+(``retention.playbook_apply.reserve_seq``) are taken in the session's own transaction instead.
+For a unit of work that writes a whole data set alone and may have changed the counters itself
+(the demo's reset and generation): a second connection would wait for its own locks."""
 
 
 def lock_row(session: Session, model: type[T], key: Any) -> T | None:

@@ -23,7 +23,7 @@ from retento.auth.models import User
 from retento.core.db import transaction
 from retento.core.errors import RetentoError
 from retento.retention.models import RetentionCase
-from retento.retention.playbooks import carry_out_action
+from retento.retention.playbook_apply import carry_out_action
 from retento.web.i18n import N_
 from retento.work import queue
 from retento.work.models import WorkItem

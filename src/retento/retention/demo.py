@@ -40,7 +40,7 @@ def step_retention(session: Session, rng: np.random.Generator, ctx: Any) -> None
     from retento.orders.service import recompute
     from retento.products.models import Product
     from retento.retention.outcomes import settle
-    from retento.retention.playbooks import Batch, apply_playbook
+    from retento.retention.playbook_apply import Batch, apply_playbook
     from retento.retention.rules import profiles
     from retento.retention.service import evaluate, get_config
     from retento.retention.tasks import set_task_status

@@ -209,9 +209,9 @@ class RetentionCase(Base):
 
 class RetentionSeq(Base):
     """The next case number of one stratum (playbook × retention class), for the permuted blocks
-    of ``playbooks.arm_for``.
+    of ``playbook_apply.arm_for``.
 
-    Numbers are reserved one at a time by ``playbooks.reserve_seq`` (an upsert that adds one), on
+    Numbers are reserved one at a time by ``playbook_apply.reserve_seq`` (an upsert that adds one), on
     PostgreSQL in a short transaction of its own: an evaluation opening hundreds of cases under
     a playbook then holds no lock that a manager applying the same playbook waits for. No
     foreign key: the reservation commits on its own and must not wait for, or fail on, the

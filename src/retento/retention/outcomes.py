@@ -25,7 +25,7 @@ from retento.core.money import ZERO
 from retento.orders.models import Order
 from retento.retention.models import RetentionAlert, RetentionCase
 from retento.retention.ownership import check_agent_owns
-from retento.retention.playbooks import release_open_cases
+from retento.retention.playbook_apply import release_open_cases
 from retento.retention.reasons import CAME_BACK_NOTE
 from retento.retention.tasks import close_settled_tasks, lock_open_tasks
 

@@ -18,7 +18,7 @@ from retento.core.deps import DbSession
 from retento.core.errors import Forbidden, InvalidInput, Msg, NotFound, RetentoError
 from retento.core.validation import DbId, id_from_text
 from retento.customers.models import Customer
-from retento.retention import apply_jobs, playbooks, reasons, service
+from retento.retention import apply_jobs, playbook_apply, playbooks, reasons, service
 from retento.retention.models import (
     ALERT_STATUSES,
     CLASSES,
@@ -325,7 +325,7 @@ def alert_apply(
         alert = service.get_alert(session, alert_id, actor=user)
         if acts_on_own(user) and alert.owner_id not in (None, user.id):
             raise Forbidden("Agents apply playbooks only to alerts of their own customers.")
-        case = playbooks.apply_to_alert(
+        case = playbook_apply.apply_to_alert(
             session, alert_id, actor=user, playbook_id=playbook_id, defer_action=True
         )
         queued.append(apply_jobs.enqueue(session, case, user.id))

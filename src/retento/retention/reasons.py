@@ -85,7 +85,7 @@ POINTS_BELOW_NOTE = N_("fewer loyalty points than the rule's threshold expire no
 POINTS_MOVED_NOTE = N_("the first expiry day of the loyalty points moved")
 NO_EMAIL_NOTE = N_("no email consent or address")
 # Written on a treated case whose owner task would have the owner phone a customer who has not
-# agreed to phone calls: the task is still created, and says not to call (playbooks._act).
+# agreed to phone calls: the task is still created, and says not to call (playbook_apply._act).
 NO_PHONE_NOTE = N_("no phone consent: the owner is asked not to call")
 # Written on a task closed because its case settled (below the owner's own note, if any).
 SETTLED_NOTES: dict[str, str] = {

@@ -14,7 +14,15 @@ from retento.core.deps import CurrentUser, DbSession
 from retento.core.errors import NotFound
 from retento.core.validation import DbId, Limit, Offset
 from retento.core.versioning import IfMatch, parse_if_match, set_etag
-from retento.retention import outcomes, playbooks, points_now, report, service, tasks
+from retento.retention import (
+    outcomes,
+    playbook_apply,
+    playbooks,
+    points_now,
+    report,
+    service,
+    tasks,
+)
 from retento.retention.models import RULE_CODES, RetentionCase, RetentionRule
 from retento.retention.reasons import RULE_NAMES, label, render_reason
 from retento.retention.schemas import (
@@ -252,7 +260,7 @@ def apply_playbook(
     request, the treated case's action is carried out by a worker."""
     from retento.retention import apply_jobs
 
-    case = playbooks.apply_to_alert(
+    case = playbook_apply.apply_to_alert(
         session, alert_id, actor=user, playbook_id=data.playbook_id, defer_action=True
     )
     item_id = apply_jobs.enqueue(session, case, user.id)

@@ -355,7 +355,7 @@ def _after_create(
 ) -> None:
     from retento.retention import apply_jobs
     from retento.retention.notify import notify_owner
-    from retento.retention.playbooks import Batch, apply_playbook
+    from retento.retention.playbook_apply import Batch, apply_playbook
 
     alerts = session.scalars(
         select(RetentionAlert).where(RetentionAlert.id.in_(ids)).order_by(RetentionAlert.id)

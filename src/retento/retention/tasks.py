@@ -28,7 +28,8 @@ from retento.retention.models import (
     RetentionTask,
 )
 from retento.retention.ownership import check_agent_owns
-from retento.retention.playbooks import SETTLED_NOTES, close_settled_task, title_separator
+from retento.retention.playbook_apply import close_settled_task, title_separator
+from retento.retention.reasons import SETTLED_NOTES
 from retento.retention.service import NOTE_MAX, clean_note
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
