@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from retento.complaints import analytics, followup, service
+from retento.complaints import analytics, followup, remedies, service
 from retento.complaints.schemas import FollowUpIn, RemedyCreate, TransitionIn
 from retento.core.errors import Forbidden
 from tests.factories import make_customer, make_order
@@ -76,13 +76,13 @@ def dataset(db, users):
     _act(db, c3, "reopen", c3.received_at + 300 * H, m)
     followup.record_follow_up(db, c1.id, FollowUpIn(won_back=True), actor=m)
     followup.record_follow_up(db, c2.id, FollowUpIn(won_back=False), actor=m)
-    service.add_remedy(
+    remedies.add_remedy(
         db,
         c1.id,
         RemedyCreate(kind="compensation", compensation_type="refund", amount="12.00", cost="12.00"),
         actor=m,
     )
-    service.add_remedy(db, c2.id, RemedyCreate(kind="apology"), actor=m)
+    remedies.add_remedy(db, c2.id, RemedyCreate(kind="apology"), actor=m)
     make_order(db, a, ordered_at=T0 + timedelta(days=30))
     make_order(db, b, ordered_at=T0 + timedelta(days=100))  # outside the 90 days
     make_order(db, d, ordered_at=T0 + timedelta(days=10))

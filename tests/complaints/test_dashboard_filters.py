@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from retento.complaints import analytics, followup, service
+from retento.complaints import analytics, followup, remedies, service
 from retento.complaints.schemas import FollowUpIn, RemedyCreate, TransitionIn
 from retento.core.errors import InvalidInput
 from tests.factories import make_customer
@@ -39,7 +39,7 @@ def shop(db, users):
     c2 = complaint(APRIL, "ordinary", category="product_quality", channel="email")
     c3 = complaint(APRIL, "ordinary", category="delivery", root_cause="courier")
     c4 = complaint(JUNE, "vip", category="price_billing", kind="grumble")
-    service.add_remedy(
+    remedies.add_remedy(
         db,
         c1.id,
         RemedyCreate(kind="compensation", compensation_type="refund", amount="12.00", cost="12.00"),

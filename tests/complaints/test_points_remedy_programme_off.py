@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 import retento.loyalty  # noqa: F401 - subscribes the complaint hook, registers the provider
-from retento.complaints import service as complaints
+from retento.complaints import remedies
 from retento.complaints.models import Remedy
 from retento.complaints.schemas import RemedyCreate
 from retento.core.errors import Conflict
@@ -36,21 +36,21 @@ def test_points_remedy_while_the_programme_is_off_is_refused(db, users):
     _switch_off(db)
     db.commit()
     with pytest.raises(Conflict) as exc:
-        complaints.add_remedy(db, comp.id, POINTS, actor=users["manager"])
+        remedies.add_remedy(db, comp.id, POINTS, actor=users["manager"])
     assert exc.value.field == "points" and "switched off" in str(exc.value.message)
     db.rollback()
     assert db.scalar(select(func.count()).select_from(Remedy)) == 0
     assert db.scalar(select(func.count()).select_from(LoyaltyJournal)) == 0
     # Other compensations are recorded as before.
     voucher = RemedyCreate(kind="compensation", compensation_type="voucher", amount="5", cost="5")
-    assert complaints.add_remedy(db, comp.id, voucher, actor=users["manager"]).id
+    assert remedies.add_remedy(db, comp.id, voucher, actor=users["manager"]).id
 
 
 def test_with_no_programme_at_all_a_points_remedy_is_refused(db, users):
     comp = make_complaint(db, actor=users["manager"])
     db.commit()
     with pytest.raises(Conflict) as exc:
-        complaints.add_remedy(db, comp.id, POINTS, actor=users["manager"])
+        remedies.add_remedy(db, comp.id, POINTS, actor=users["manager"])
     assert exc.value.field == "points"
 
 

@@ -15,6 +15,7 @@ from retento.complaints import (
     improvements,
     public_intake,
     queries,
+    remedies,
     service,
     settings,
 )
@@ -381,24 +382,24 @@ def test_notes_are_internal_messages_are_not(db, users):
 def test_remedies_and_totals(db, users):
     mgr = users["manager"]
     c = make_complaint(db, mgr)
-    service.add_remedy(db, c.id, RemedyCreate(kind="apology"), actor=mgr)
-    service.add_remedy(
+    remedies.add_remedy(db, c.id, RemedyCreate(kind="apology"), actor=mgr)
+    remedies.add_remedy(
         db,
         c.id,
         RemedyCreate(kind="compensation", compensation_type="voucher", amount="20.00", cost="7.50"),
         actor=mgr,
     )
-    service.add_remedy(
+    remedies.add_remedy(
         db,
         c.id,
         RemedyCreate(kind="compensation", compensation_type="voucher", amount="10", cost="2.25"),
         actor=mgr,
     )
-    totals = service.remedy_totals(db, actor=users["analyst"])
+    totals = remedies.remedy_totals(db, actor=users["analyst"])
     voucher = next(t for t in totals if t["compensation_type"] == "voucher")
     assert voucher["count"] == 2
     assert voucher["amount"] == Decimal("30.00") and voucher["cost"] == Decimal("9.75")
-    assert service.remedy_cost_of(c) == Decimal("9.75")
+    assert remedies.remedy_cost_of(c) == Decimal("9.75")
     with pytest.raises(ValueError):
         RemedyCreate(kind="compensation", amount="5")
     with pytest.raises(ValueError):

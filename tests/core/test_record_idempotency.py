@@ -351,7 +351,7 @@ def test_every_service_checks_its_key_the_same_way(db, users):
     422 naming Idempotency-Key; all go through core.validation.clean_idempotency_key now."""
     from decimal import Decimal
 
-    from retento.complaints import service as complaints
+    from retento.complaints import remedies
     from retento.complaints.schemas import RemedyCreate
     from retento.core.errors import InvalidInput
     from retento.orders import service as orders
@@ -371,7 +371,7 @@ def test_every_service_checks_its_key_the_same_way(db, users):
         lambda key: orders.add_refund(
             db, o.id, RefundCreate(amount=Decimal("1")), actor=users["admin"], idempotency_key=key
         ),
-        lambda key: complaints.add_remedy(
+        lambda key: remedies.add_remedy(
             db,
             complaint.id,
             RemedyCreate(kind="apology"),

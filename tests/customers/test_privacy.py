@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from retento.audit.models import AuditEntry
 from retento.complaints import attachments as complaint_attachments
+from retento.complaints import remedies
 from retento.complaints import service as complaints
 from retento.complaints.models import Complaint, ComplaintAttachment, Remedy
 from retento.complaints.schemas import NoteIn, RemedyCreate
@@ -157,7 +158,7 @@ def rich(db, users, tmp_path):
     complaints.add_note(
         db, cpl.id, NoteIn(body="UNIQUE-CUSTOMER-REPLY", kind="customer_reply"), actor=None
     )
-    complaints.add_remedy(
+    remedies.add_remedy(
         db,
         cpl.id,
         RemedyCreate(

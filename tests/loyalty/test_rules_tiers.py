@@ -214,14 +214,14 @@ def test_event_rules_award_once(db, users):
 
 
 def test_complaint_remedy_posts_real_points(db, users):
-    from retento.complaints import service as complaints
+    from retento.complaints import remedies
     from retento.complaints.schemas import RemedyCreate
     from tests.factories.complaints import make_complaint
 
     make_programme(db)
     comp = make_complaint(db, actor=users["manager"])
     ledger.wallet(db, comp.customer_id)  # a member: a remedy enrols nobody
-    complaints.add_remedy(
+    remedies.add_remedy(
         db,
         comp.id,
         RemedyCreate(kind="compensation", compensation_type="loyalty_points", points=300),

@@ -316,13 +316,13 @@ def _points_remedy(points=300, cost="0"):
 
 def test_points_remedy_costs_the_points_value(db, users):
     from retento.audit.models import AuditEntry
-    from retento.complaints import service as complaints
+    from retento.complaints import remedies
     from tests.factories.complaints import make_complaint
 
     make_programme(db, point_value=Decimal("0.02"))
     comp = make_complaint(db, actor=users["manager"])
     service.adjust(db, comp.customer_id, 1, actor=users["manager"], reason="member")
-    r = complaints.add_remedy(db, comp.id, _points_remedy(300), actor=users["manager"])
+    r = remedies.add_remedy(db, comp.id, _points_remedy(300), actor=users["manager"])
     assert r.cost == Decimal("6.00")  # 300 × 0.02, as ledger.points_value
     assert ledger.points_value(300, Decimal("0.02")) == Decimal("6.00")
     assert ledger.get_wallet(db, comp.customer_id).balance == 301
@@ -333,12 +333,12 @@ def test_points_remedy_costs_the_points_value(db, users):
     ).all()
     assert audit and "6.00" in str(audit[-1].after)
     # A cost typed in is kept.
-    r2 = complaints.add_remedy(db, comp.id, _points_remedy(100, "9.50"), actor=users["manager"])
+    r2 = remedies.add_remedy(db, comp.id, _points_remedy(100, "9.50"), actor=users["manager"])
     assert r2.cost == Decimal("9.50")
 
 
 def test_points_remedy_for_a_non_member_is_refused(db, users):
-    from retento.complaints import service as complaints
+    from retento.complaints import remedies
     from retento.complaints.models import Remedy
     from tests.factories.complaints import make_complaint
 
@@ -346,7 +346,7 @@ def test_points_remedy_for_a_non_member_is_refused(db, users):
     comp = make_complaint(db, actor=users["manager"])
     db.commit()
     with pytest.raises(Conflict) as exc:
-        complaints.add_remedy(db, comp.id, _points_remedy(), actor=users["manager"])
+        remedies.add_remedy(db, comp.id, _points_remedy(), actor=users["manager"])
     assert exc.value.field == "points" and "not a loyalty member" in str(exc.value.message)
     db.rollback()
     assert ledger.get_wallet(db, comp.customer_id) is None

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from retento.complaints import service as complaints
+from retento.complaints import remedies
 from retento.complaints.schemas import RemedyCreate
 from retento.orders.schemas import RefundCreate
 from retento.orders.service import add_refund
@@ -38,7 +38,7 @@ def test_a_timestamp_writes_its_day_as_a_date_does(locale):
 
 def test_the_complaint_timeline_writes_a_remedy_amount_with_its_currency(web, db, users):
     c = make_complaint(db, users["manager"])
-    complaints.add_remedy(
+    remedies.add_remedy(
         db,
         c.id,
         RemedyCreate(kind="compensation", compensation_type="voucher", amount="1000", cost="7.5"),

@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
-from retento.complaints import followup, service
+from retento.complaints import followup, remedies, service
 from retento.complaints.jobs import escalate
 from retento.complaints.schemas import (
     ComplaintCreate,
@@ -188,13 +188,13 @@ def generate_complaints(
                 continue
             if not step("customer_replied", received + respond + (resolve - respond) / 3):
                 continue
-        service.add_remedy(
+        remedies.add_remedy(
             session, c.id, RemedyCreate(kind="apology", given_at=received + respond), actor=agent
         )
         if severity >= 3 or (rng.random() < 0.2 and "compensated" in purposes):
             amount = float(rng.choice([10, 20, 30, 50, 100])) * severity / 2
             kind = str(rng.choice(["voucher", "refund", "gift"], p=[0.5, 0.3, 0.2]))
-            service.add_remedy(
+            remedies.add_remedy(
                 session,
                 c.id,
                 RemedyCreate(

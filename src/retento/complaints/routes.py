@@ -16,6 +16,7 @@ from retento.complaints import (
     notifications,
     public,
     queries,
+    remedies,
     service,
     settings,
 )
@@ -189,7 +190,7 @@ def remedy_totals(
     since: TimeFilter | None = None,
     until: TimeFilter | None = None,
 ) -> list[dict]:
-    rows = service.remedy_totals(session, actor=user, since=since, until=until)
+    rows = remedies.remedy_totals(session, actor=user, since=since, until=until)
     return [{**r, "amount": format(r["amount"], "f"), "cost": format(r["cost"], "f")} for r in rows]
 
 
@@ -357,7 +358,7 @@ def add_remedy(
     user: CurrentUser,
     idempotency_key: IdempotencyKey = None,
 ):
-    return service.add_remedy(
+    return remedies.add_remedy(
         session, complaint_id, data, actor=user, idempotency_key=idempotency_key
     )
 

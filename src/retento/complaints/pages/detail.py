@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from retento.auth.models import User
 from retento.auth.permissions import can
-from retento.complaints import attachments, followup, service, sla_clocks, workflow
+from retento.complaints import attachments, followup, remedies, service, sla_clocks, workflow
 from retento.complaints.models import (
     COMPENSATION_TYPES,
     REMEDY_KINDS,
@@ -145,7 +145,7 @@ def _render_detail(
     status_code: int = 200,
 ) -> Response:
     users = {u.id: (u.display_name or u.username) for u in session.scalars(select(User))}
-    remedy_cost = service.remedy_cost_of(c)
+    remedy_cost = remedies.remedy_cost_of(c)
     # Points only where they can be posted: the programme is on and the customer a member.
     points = points_offered(session, c.customer_id)
     compensations = [t for t in COMPENSATION_TYPES if points or t != "loyalty_points"]
@@ -356,7 +356,7 @@ def complaint_remedy(
         )
         # The key drawn with the form: a double click or a resubmitted page records it once.
         key = str(form.get("remedy_key") or "").strip()[:120] or None
-        service.add_remedy(session, complaint_id, data, actor=user, idempotency_key=key)
+        remedies.add_remedy(session, complaint_id, data, actor=user, idempotency_key=key)
 
     return _act(
         request,
