@@ -117,3 +117,13 @@ def test_the_other_number_fields_use_the_same_rule():
     problems: list = []
     assert _float("1,000", "clv_gte", problems) == 1000.0 and problems == []
     assert _float("0,5", "clv_gte", problems) is None and problems[0].field == "clv_gte"
+
+
+@pytest.mark.parametrize("text", ["1_000", "1_000.50", "_5"])
+def test_underscores_are_not_digit_separators(text):
+    """Python's Decimal reads "1_000" as 1000 (an API probe found it stored); no form, file or
+    person writes money that way, so it is refused like any other non-number."""
+    from retento.core.money import to_money
+
+    with pytest.raises(ValueError, match="is not a number"):
+        to_money(text)

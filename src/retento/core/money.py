@@ -69,6 +69,8 @@ def to_money(value: Any) -> Decimal:
         if text == "":
             raise ValueError("empty amount")
         try:
+            if "_" in text:  # Decimal reads "1_000" as 1000: no form or file writes money so
+                raise InvalidOperation
             d = Decimal(text)
         except InvalidOperation as exc:
             raise ValueError(Msg("%(value)s is not a number", value=repr(value))) from exc
