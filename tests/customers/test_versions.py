@@ -259,6 +259,8 @@ def test_a_stale_customer_form_gets_the_conflict_page_with_both_values(web, db, 
     row = re.search(r'<tr data-field="city">(.*?)</tr>', html, re.S).group(1)
     assert "Hangzhou" in row
     assert "Saved since you opened the form:" in html and "admin" in html
+    saved = re.search(r'<p class="muted saved-since">(.*?)</p>', html, re.S).group(1)
+    assert re.fullmatch(r"Saved since you opened the form: \S.* \(.+\)", saved.strip()), saved
     assert 'name="version" value="2"' in html  # "apply my values" posts the new version
     db.expire_all()
     stored = db.get(Customer, c.id)
@@ -285,6 +287,9 @@ def test_the_conflict_page_speaks_chinese(web, db, users, tokens):
     page = web.post(f"/customers/{c.id}/edit", data=form)
     assert page.status_code == 409
     assert "其他人" in page.text and "重新加载" in page.text
+    # Chinese punctuation, no space after the full-width colon (QA found "： admin (2026-…)").
+    saved = re.search(r'<p class="muted saved-since">(.*?)</p>', page.text, re.S).group(1)
+    assert re.fullmatch(r"您打开表单后保存过的修改：\S[^ ]*（[^()]+）", saved.strip()), saved
 
 
 def test_a_current_form_saves_and_a_422_form_keeps_the_version_it_was_loaded_with(web, db, users):
