@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date as _format_date
 from babel.dates import format_datetime as _format_datetime
+from babel.dates import format_skeleton as _format_skeleton
 from babel.dates import format_timedelta as _format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -391,6 +392,14 @@ class Formatter:
             format="#,##0.#",
             locale=self.babel_locale,
         )
+
+    def period(self, value: date | str | None, freq: str) -> str:
+        """A forecast period by its first day: a month as the month ("Jan 2024", "2024年1月"),
+        a week or a day as its date (``freq``: ``M``, ``W`` or ``D``)."""
+        if freq == "M" and value not in (None, ""):
+            day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+            return _format_skeleton("yMMM", day, locale=self.babel_locale)
+        return self.date(value)
 
     def date(self, value: date | datetime | str | None, fmt: str = "medium") -> str:
         """A calendar date (timestamps are first moved into the installation's time zone); a

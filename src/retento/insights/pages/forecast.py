@@ -16,8 +16,8 @@ from retento.insights import forecast_queries as fq
 from retento.insights.registry import Insight, register_insight, render_insight
 from retento.web.chart_units import money_axis_name
 from retento.web.charts import chart_json, grid
-from retento.web.i18n import N_
-from retento.web.render import PageUser, error_text, page_router, tr
+from retento.web.i18n import N_, Formatter
+from retento.web.render import PageUser, error_text, page_router, request_locale, tr
 
 router = page_router()
 
@@ -89,7 +89,8 @@ def _chart(request: Request, r: dict[str, Any]) -> str:
     hist = r["history"]
     fc = r["forecast"]
     naive = r["naive_forecast"]
-    labels = [p["period"] for p in hist] + [p["period"] for p in fc]
+    fmt = Formatter(request_locale(request))
+    labels = [fmt.period(p["period"], r["freq"]) for p in [*hist, *fc]]
     pad = [None] * len(hist)
     last = [None] * (len(hist) - 1) + [_fmt_value(hist[-1]["value"], unit)]
 
