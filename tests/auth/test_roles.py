@@ -147,10 +147,10 @@ def test_scope_own_works_on_own_customers_and_scope_all_on_every_one(db, users):
     every = make_user(db, username="every", role="all_editor")
     own_c = make_customer(db, owner_id=mine.id)
     other = make_customer(db, owner_id=users["agent"].id)
-    customers.update_customer(db, own_c.id, CustomerUpdate(notes="ok"), actor=mine)
+    customers.update_customer(db, own_c.id, CustomerUpdate(note="ok"), actor=mine)
     with pytest.raises(Forbidden):
-        customers.update_customer(db, other.id, CustomerUpdate(notes="no"), actor=mine)
-    customers.update_customer(db, other.id, CustomerUpdate(notes="ok"), actor=every)
+        customers.update_customer(db, other.id, CustomerUpdate(note="no"), actor=mine)
+    customers.update_customer(db, other.id, CustomerUpdate(note="ok"), actor=every)
     with pytest.raises(Forbidden):
         customers.delete_customer(db, other.id, actor=every)  # not among its permissions
 

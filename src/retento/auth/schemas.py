@@ -18,6 +18,7 @@ Locale = Literal["en", "zh_CN"]
 
 
 class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=2, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(
         min_length=MIN_LENGTH,
@@ -32,6 +33,7 @@ class UserCreate(BaseModel):
 
 
 class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     version: ExpectedVersion = None
     role: Annotated[Role | None, NotNull] = None
     display_name: Annotated[OptionalName | None, NotNull] = Field(None, max_length=200)
@@ -77,6 +79,7 @@ class UserRead(BaseModel):
 
 
 class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: str = Field("", max_length=100)
 
 
@@ -111,6 +114,7 @@ class SessionsRevoked(BaseModel):
 
 
 class RoleCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: Role
     name_zh: OptionalName = Field("", max_length=40)
     description: str = Field("", max_length=500)
@@ -132,6 +136,7 @@ class RoleCreate(BaseModel):
 
 
 class RoleUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     version: ExpectedVersion = None
     name: Annotated[Role | None, NotNull] = None
     name_zh: Annotated[OptionalName | None, NotNull] = Field(None, max_length=40)

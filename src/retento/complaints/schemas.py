@@ -41,6 +41,7 @@ def _unique(values: list[str]) -> list[str]:
 
 
 class ComplaintCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     customer_id: DbId
     kind: Kind = "complaint"
     channel: Channel = "phone"
@@ -72,6 +73,7 @@ class ComplaintCreate(BaseModel):
 
 
 class ComplaintUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     version: ExpectedVersion = None
     kind: Kind | None = None
     channel: Channel | None = None
@@ -87,22 +89,26 @@ class ComplaintUpdate(BaseModel):
 
 
 class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     action: Action
     note: str | None = Field(None, max_length=20000, description="Feedback text for 'resolve'.")
 
 
 class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     assignee_id: DbId | None = None
     team_manager_id: DbId | None = None
     note: str | None = Field(None, max_length=2000)
 
 
 class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     body: str = Field(min_length=1, max_length=20000)
     kind: Literal["note", "message", "customer_reply"] = "note"
 
 
 class RemedyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     kind: RemedyKind
     compensation_type: CompensationType | None = None
     amount: Money = Decimal("0.00")
@@ -139,17 +145,20 @@ class RemedyCreate(BaseModel):
 
 
 class FollowUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     won_back: bool
     note: str | None = Field(None, max_length=5000)
 
 
 class SurveyAnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     csat: int = Field(ge=1, le=5, description="Satisfaction with the resolution, 1–5.")
     would_buy_again: bool
     comment: str | None = Field(None, max_length=2000)
 
 
 class PublicComplaintIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: Name = Field(min_length=1, max_length=200)
     email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     # Checked as a customer's (it becomes the new customer's phone): free text was stored.
@@ -166,6 +175,7 @@ class PublicComplaintIn(BaseModel):
 
 
 class PublicReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     body: str = Field(min_length=1, max_length=5000)
     website: str | None = Field(None, max_length=200)
 
@@ -287,6 +297,7 @@ class ComplaintDetail(ComplaintRead):
 
 
 class CategoryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_\-.]+$")
     name: Name = Field(min_length=1, max_length=100)
     name_zh: OptionalName | None = Field(None, max_length=100)
@@ -296,6 +307,7 @@ class CategoryCreate(BaseModel):
 class CategoryUpdate(BaseModel):
     """Rename, move (``parent_id``: null = top level) or (de)activate a category; the code stays."""
 
+    model_config = ConfigDict(extra="forbid")
     name: Name | None = Field(None, min_length=1, max_length=100)
     name_zh: OptionalName | None = Field(None, max_length=100)
     parent_id: DbId | None = None
@@ -312,6 +324,7 @@ class CategoryRead(CategoryCreate):
 
 
 class CalendarIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: Name = Field(min_length=1, max_length=100)
     timezone: str = Field("UTC", max_length=64)
     hours: dict[str, list[list[str]]] = Field(
@@ -373,6 +386,7 @@ Minutes = Annotated[int, BeforeValidator(parse_minutes), Field(ge=1, le=60 * 24 
 
 
 class SlaPolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: Name = Field(min_length=1, max_length=100)
     severity: int | None = Field(None, ge=1, le=4)
     value_class: ValueClass | None = None
@@ -386,6 +400,7 @@ class SlaPolicyIn(BaseModel):
 
 
 class SlaPolicyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: Name | None = Field(None, min_length=1, max_length=100)
     severity: int | None = Field(None, ge=1, le=4)
     value_class: ValueClass | None = None
@@ -419,6 +434,7 @@ class NotificationRead(BaseModel):
 
 
 class ImprovementCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     title: Name = Field(min_length=1, max_length=200)
     root_cause: str = Field(min_length=1, max_length=100)
     category_id: DbId | None = None
@@ -428,6 +444,7 @@ class ImprovementCreate(BaseModel):
 
 
 class ImprovementUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     title: Name | None = Field(None, min_length=1, max_length=200)
     owner_id: DbId | None = None
     stage: PdcaStage | None = None

@@ -25,7 +25,7 @@ from retento.core.errors import (
 )
 from retento.core.openapi import install_problem_docs
 from retento.core.versioning import stale_to_error
-from retento.web.i18n import DEFAULT_LOCALE, accept_language, message_text
+from retento.web.i18n import DEFAULT_LOCALE, N_, accept_language, message_text
 
 log = logging.getLogger("retento")
 
@@ -129,6 +129,10 @@ def unreadable_body(exc: StarletteHTTPException) -> RetentoError | None:
 # Where FastAPI found a refused value: the first element of each error's ``loc``.
 INPUT_LOCATIONS = ("body", "query", "path", "header", "cookie")
 
+# A body field the schema does not have (``extra="forbid"``: a typo such as ``stauts``, or a
+# field that cannot be changed there): refused, so the client learns nothing was applied.
+UNKNOWN_FIELD = N_("This field is not known here (check its spelling).")
+
 
 def validation_to_error(exc: RequestValidationError) -> RetentoError:
     """422 naming the fields; an invalid *path* parameter (an id out of range) is 404 instead."""
@@ -152,6 +156,8 @@ def validation_to_error(exc: RequestValidationError) -> RetentoError:
         if loc and loc[0] in INPUT_LOCATIONS:
             loc = loc[1:]
         msg = e.get("msg", "invalid value")
+        if e.get("type") == "extra_forbidden":
+            msg = UNKNOWN_FIELD
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         refusal = (e.get("ctx") or {}).get("error")

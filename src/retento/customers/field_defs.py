@@ -33,6 +33,7 @@ assert set(FIELD_TYPES) == set(FieldType.__args__)  # type: ignore[attr-defined]
 
 
 class OptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     value: str = Field(min_length=1, max_length=100, description="What is stored and shown.")
     label_zh: str | None = Field(None, max_length=100, description="Shown to Chinese readers.")
 
@@ -57,6 +58,7 @@ def _check_options(options: list[OptionIn] | None) -> list[OptionIn] | None:
 
 
 class FieldDefinitionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     key: str = Field(
         min_length=1,
         max_length=MAX_KEY,

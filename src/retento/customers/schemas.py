@@ -22,6 +22,7 @@ BirthDate = PastDay
 
 
 class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: Name = Field(min_length=1, max_length=200)
     role: str | None = Field(None, max_length=100)
     email: str | None = Field(None, max_length=254)
@@ -76,6 +77,7 @@ class CustomerBase(BaseModel):
 
 
 class CustomerCreate(CustomerBase):
+    model_config = ConfigDict(extra="forbid")
     name: Name = Field(min_length=1, max_length=200)
     phone: Phone | None = None
     acquired_on: PastDay | None = None
@@ -90,6 +92,7 @@ class CustomerCreate(CustomerBase):
 
 
 class CustomerUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     version: ExpectedVersion = None
     name: Name | None = Field(None, min_length=1, max_length=200)
     party_type: PartyType | None = None
@@ -139,6 +142,7 @@ class CustomerRead(CustomerBase):
 
 
 class ErasureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     reason: str | None = Field(
         None,
         max_length=200,
@@ -164,6 +168,7 @@ class DuplicateRead(BaseModel):
 
 
 class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     merge_id: DbId = Field(description="The duplicate: merged into this customer, then archived.")
     version: ExpectedVersion = Field(None, description="This customer's version (or If-Match).")
     merge_version: ExpectedVersion = Field(None, description="The duplicate's version.")

@@ -16,6 +16,7 @@ Mode = Literal["sense", "feel", "think", "act", "relate"]
 
 
 class ExperienceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     external_id: str | None = Field(None, min_length=1, max_length=64)
     customer_id: DbId
     mode: Mode
@@ -31,6 +32,7 @@ class ExperienceCreate(BaseModel):
 
 
 class ExperienceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     version: ExpectedVersion = None
     external_id: str | None = Field(None, min_length=1, max_length=64)
     mode: Mode | None = None

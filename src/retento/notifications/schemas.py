@@ -36,4 +36,5 @@ class PreferenceRead(BaseModel):
 class PreferencesIn(BaseModel):
     """The channel per kind to store; kinds left out keep their current setting."""
 
+    model_config = ConfigDict(extra="forbid")
     channels: dict[str, Channel] = Field(default_factory=dict)

@@ -15,6 +15,7 @@ Channel = Literal["store", "web", "phone", "email", "chat", "partner", "other"]
 
 
 class OrderLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     product_id: DbId
     quantity: int = Field(gt=0, le=1_000_000)
     unit_price: Money | None = Field(None, description="Defaults to the product's list price.")
@@ -41,6 +42,7 @@ class OrderLineRead(BaseModel):
 
 
 class RefundCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     amount: Money
     refunded_at: UTCDatetime | None = None
     line_id: DbId | None = None
@@ -66,6 +68,7 @@ class RefundRead(BaseModel):
 
 
 class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     external_id: str | None = Field(None, min_length=1, max_length=64)
     customer_id: DbId
     ordered_at: UTCDatetime
@@ -84,6 +87,7 @@ class OrderCreate(BaseModel):
 
 
 class OrderUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     version: ExpectedVersion = None
     external_id: str | None = Field(None, min_length=1, max_length=64)
     ordered_at: UTCDatetime | None = None

@@ -16,6 +16,7 @@ def _not_negative(v):
 
 
 class ProductCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     external_id: str | None = Field(None, min_length=1, max_length=64)
     name: Name = Field(min_length=1, max_length=200)
     category: str | None = Field(None, max_length=100)
@@ -27,6 +28,7 @@ class ProductCreate(BaseModel):
 
 
 class ProductUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     version: ExpectedVersion = None
     external_id: str | None = Field(None, min_length=1, max_length=64)
     name: Name | None = Field(None, min_length=1, max_length=200)

@@ -14,6 +14,7 @@ ModelName = Literal["bgnbd", "mbgnbd", "pareto"]
 
 
 class ScoreRunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     model: ModelName = "bgnbd"
     as_of: UTCDatetime | None = Field(None, description="Score as of this moment (default: now).")
     horizon_weeks: int = Field(52, ge=1, le=520)

@@ -41,6 +41,7 @@ CODE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]{0,49}$"
 
 
 class OptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     value: str = Field(min_length=1, max_length=50)
     label: str = Field(min_length=1, max_length=200)
 
@@ -48,6 +49,7 @@ class OptionIn(BaseModel):
 class QuestionText(BaseModel):
     """A question's texts in the survey's second language."""
 
+    model_config = ConfigDict(extra="forbid")
     text: str | None = Field(None, max_length=2000)
     help_text: str | None = Field(None, max_length=2000)
     options: dict[str, str] | None = Field(
@@ -58,6 +60,7 @@ class QuestionText(BaseModel):
 class SectionText(BaseModel):
     """A section's texts in the survey's second language."""
 
+    model_config = ConfigDict(extra="forbid")
     title: str | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=2000)
 
@@ -65,12 +68,14 @@ class SectionText(BaseModel):
 class SurveyText(BaseModel):
     """The survey's own texts in its second language."""
 
+    model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=5000)
     thank_you: str | None = Field(None, max_length=2000)
 
 
 class QuestionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=CODE_PATTERN)
     text: str = Field(min_length=1, max_length=2000)
     help_text: str | None = Field(None, max_length=2000)
@@ -136,6 +141,7 @@ class QuestionIn(BaseModel):
 
 
 class SectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=CODE_PATTERN)
     title: Name = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
@@ -166,6 +172,7 @@ def _check_codes(sections: list[SectionIn] | None) -> None:
 
 
 class SurveySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     description: str | None = Field(None, max_length=5000)
     language: Language = "en"
     thank_you: str | None = Field(
@@ -198,6 +205,7 @@ class SurveyFromTemplate(SurveySettings):
 
 
 class SurveyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     version: ExpectedVersion = None
     name: Name | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
@@ -281,6 +289,7 @@ class SurveyRead(SurveySummary):
 class TranslationIn(BaseModel):
     """All texts of a survey in one of its languages other than its own (replaces them)."""
 
+    model_config = ConfigDict(extra="forbid")
     version: ExpectedVersion = None
     survey: SurveyText = Field(default_factory=SurveyText)
     sections: dict[str, SectionText] = Field(default_factory=dict, max_length=50)
@@ -288,6 +297,7 @@ class TranslationIn(BaseModel):
 
 
 class SegmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     kind: SegmentKind = "all"
     value: str | None = Field(
         None,
@@ -310,6 +320,7 @@ class SegmentIn(BaseModel):
 
 
 class DistributionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     channel: Channel = "online"
     segment: SegmentIn = Field(default_factory=SegmentIn)
     name: str = Field("", max_length=200)
@@ -378,6 +389,7 @@ MAX_ANSWER_TEXT = 10_000
 
 
 class AnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1, max_length=50, description="The question code.")
     number: Number | None = Field(None, description="Score; for a pair, the perception b.")
     expectation: Number | None = Field(None, description="For a pair, the expectation a.")
@@ -386,6 +398,7 @@ class AnswerIn(BaseModel):
 
 
 class AnswersSubmit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     answers: list[AnswerIn] = Field(default_factory=list, max_length=500)
     complete: bool = False
 
@@ -401,6 +414,7 @@ class ResponseCreate(AnswersSubmit):
 
 
 class BulkRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     customer_id: DbId | None = None
     customer_external_id: str | None = Field(None, max_length=64)
     external_id: str | None = Field(None, min_length=1, max_length=64)
@@ -409,6 +423,7 @@ class BulkRow(BaseModel):
 
 
 class BulkResponses(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     channel: Channel = "mail"
     responses: list[BulkRow] = Field(min_length=1, max_length=5000)
     skip_invalid: bool = False

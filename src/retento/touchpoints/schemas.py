@@ -20,6 +20,7 @@ Outcome = Literal[
 
 
 class TouchpointCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     external_id: str | None = Field(None, min_length=1, max_length=64)
     customer_id: DbId
     occurred_at: UTCDatetime
@@ -32,6 +33,7 @@ class TouchpointCreate(BaseModel):
 
 
 class TouchpointUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     version: ExpectedVersion = None
     external_id: str | None = Field(None, min_length=1, max_length=64)
     occurred_at: UTCDatetime | None = None

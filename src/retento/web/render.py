@@ -23,6 +23,7 @@ from retento.core.config import Settings
 from retento.core.countries import country_name
 from retento.core.deps import optional_user
 from retento.core.errors import Msg, RetentoError, Unauthorized
+from retento.core.handlers import UNKNOWN_FIELD
 from retento.web.csrf import check_csrf, csrf_token
 from retento.web.forms import new_form_key
 from retento.web.i18n import (
@@ -295,6 +296,7 @@ PYDANTIC_MESSAGES = {
     "literal_error": N_("Choose one of the listed values."),
     "too_short": N_("Add at least one line."),
     "finite_number": N_("Enter a number."),
+    "extra_forbidden": UNKNOWN_FIELD,
 }
 
 
