@@ -410,10 +410,23 @@ def test_owner_task_list_and_mark_done(web, db, users):
     assert page.text.count('class="active"') == 1
     assert web.get(f"/retention/tasks?owner={users['manager'].id}").status_code == 403
     r = web.post(
-        f"/retention/tasks/{mine.id}/status", {"status": "done", "version": "1"},
+        f"/retention/tasks/{mine.id}/status",
+        {"status": "done", "version": "1", "note": "left a voicemail"},
         follow_redirects=True,
     )  # fmt: skip
     assert "Choose what happened" in r.text
+    # QA: the refused form's note was lost; the page gives it back once.
+    assert (
+        f'id="note-{mine.id}" name="note" type="text" maxlength="5000" value="left a voicemail"'
+        in r.text
+    )
+    assert 'value="left a voicemail"' not in web.get("/retention/tasks").text
+    stale = web.post(
+        f"/retention/tasks/{mine.id}/status",
+        {"status": "done", "result": "reached", "version": "0", "note": "stale try"},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert 'value="stale try"' in stale.text and '<option value="reached" selected>' in stale.text
     db.expire_all()
     assert db.get(RetentionTask, mine.id).status == "open"
     r = web.post(

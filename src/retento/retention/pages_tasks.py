@@ -84,7 +84,10 @@ def _page(request: Request, session: Session, user: User, errors=None, status_co
     # A task of a settled case is not offered "Reopen" (the service refuses it: 409).
     settled = tasks.settled_cases(session, [t for t in rows if t.status != "open"])
     today = utcnow().astimezone(ZoneInfo(request.app.state.settings.timezone)).date()
+    # What the owner typed into a task's form that was refused (``_keep``): shown again.
+    kept = request.session.pop(KEPT, None) if "session" in request.scope else None
     ctx = {
+        "kept": kept if isinstance(kept, dict) else {},
         "rows": rows,
         "names": names,
         "offers": offers,
@@ -147,6 +150,15 @@ def my_tasks(request: Request, session: DbSession, user: PageUser) -> Response:
     return _page(request, session, user)
 
 
+KEPT = "retention_task_form"
+
+
+def _keep(request: Request, task_id: int, result: str | None, note: str | None) -> None:
+    """Keep a refused form's outcome and note for the page it returns to (a redirect), so the
+    owner does not type the note again."""
+    request.session[KEPT] = {"id": task_id, "result": result or "", "note": (note or "")[:5000]}
+
+
 def _back(form) -> str:
     url = str(form.get("back") or "")
     return url if url.startswith("/retention/tasks") and "//" not in url else "/retention/tasks"
@@ -174,6 +186,7 @@ def task_status(
         )
     except STALE:
         sp.rollback()
+        _keep(request, task_id, result, note)
         flash(
             request,
             tr(
@@ -186,6 +199,7 @@ def task_status(
         sp.rollback()
         if exc.status in (401, 403, 404):
             raise
+        _keep(request, task_id, result, note)
         if exc.field == "result":
             msg = tr(request, "Choose what happened before marking the task done.")
         else:
