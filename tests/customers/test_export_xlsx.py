@@ -38,3 +38,23 @@ def test_customer_list_exports_xlsx_of_the_filter(web, db, users):
     assert names == {"Ada Lovelace", "'=SUM(A1:A3)"}
     assert all(ws.cell(row=n, column=2).data_type == "s" for n in range(2, len(rows) + 1))
     assert web.get("/customers/export.xlsx?owner=abc").status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("owner=abc", "owner"), ("kind=zzz", "kind"), ("archived=maybe", "archived")],
+)
+def test_a_bad_filter_is_refused_by_the_csv_export_too(web, db, users, query, field):
+    """QA: /customers/export.csv?kind=zzz (a hand-edited or stale link) downloaded every
+    customer, while the list and the XLSX export answered 422: the CSV export dropped the
+    filter's problems."""
+    make_customer(db, name="Ada Lovelace", external_id="C-1", kind="consumer")
+    make_customer(db, name="Bob Stone", external_id="C-3", kind="business")
+    db.commit()
+    web.login("analyst")
+    for fmt in ("csv", "xlsx"):
+        r = web.get(f"/customers/export.{fmt}?{query}")
+        assert r.status_code == 422, (fmt, r.status_code)
+        assert "Bob Stone" not in r.text
+        assert f"{field}" in r.text
+    assert "Bob Stone" not in web.get("/customers/export.csv?kind=consumer").text

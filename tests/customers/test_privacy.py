@@ -504,3 +504,21 @@ def test_cli_archive_restore_export_and_erase(cli_db, tmp_path):
     r = runner.invoke(app, ["customers", "export", "999999", "--output", str(tmp_path / "x.zip")])
     assert r.exit_code == 1 and not (tmp_path / "x.zip").exists()
     assert not list(tmp_path.glob(".retento-export-*"))
+
+
+def test_an_erasure_keeps_the_counts_of_an_earlier_data_export(db, users, rich):
+    """QA: after an erasure, the audit entry of the customer's data export showed
+    "contacts": "[erased]", "tags": "[erased]" where it had said how many rows were exported:
+    the erasure blanked the customer's personal keys inside the counts too."""
+    c = rich["customer"]
+    _export(db, users, c.id)
+    exported = db.scalars(
+        select(AuditEntry).where(AuditEntry.action == "export", AuditEntry.entity_id == str(c.id))
+    ).one()
+    sections = dict(exported.after["sections"])
+    assert sections["contacts"] >= 1 and sections["tags"] >= 1
+    privacy.erase_customer(db, c.id, actor=users["admin"])
+    db.commit()
+    db.expire_all()
+    assert db.get(AuditEntry, exported.id).after["sections"] == sections
+    assert [p for p in PERSONAL if p.lower() in _database_text(db)] == []

@@ -274,7 +274,11 @@ def _user_changes(form: Any) -> dict[str, Any]:
             value = str(form.get(key) or "").strip()
             changes[key] = value or (None if key == "email" else value)
     if "is_active" in form:
-        changes["is_active"] = form.get("is_active") == "1"
+        # "1" or "0" from the buttons; anything else is refused (422), not read as "deactivate".
+        raw = form.get("is_active")
+        if raw not in ("0", "1"):
+            raise InvalidInput(N_("Choose one of the listed values."), field="is_active")
+        changes["is_active"] = raw == "1"
     if "manager_id" in form:
         changes["manager_id"] = str(form.get("manager_id") or "").strip() or None
     if "reports_to" in form:
@@ -343,13 +347,17 @@ def user_update(
         if isinstance(exc, RetentoError) and exc.status == 401:
             raise
         target = service.get_user(session, user_id)
+        errors = translated(request, form_errors(request, exc))
+        if "is_active" in errors:
+            # The header's button has no field to mark: its reason goes on top of the page.
+            errors.setdefault("", errors.pop("is_active"))
         return _user_page(
             request,
             session,
             user,
             target,
             status_code=422,
-            errors=translated(request, form_errors(request, exc)),
+            errors=errors,
             version=str(form.get("version") or ""),  # kept: the re-shown form still detects
             base=form_base(form),
         )

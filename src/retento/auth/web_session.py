@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from retento.auth import service, sessions
 from retento.auth.models import User
@@ -21,28 +22,40 @@ from retento.web.i18n import LOCALES
 from retento.web.render import flash, form_errors, redirect, tr
 
 
-def log_in(request: Request, session: DbSession, user: User) -> None:
+def log_in(request: Request, session: DbSession, user: User, *, in_request: bool = False) -> None:
     """Start a fresh server-side session for ``user``: a new random id (against fixation) and a
-    new CSRF token; the cookie carries the id, the language and the CSRF token, nothing else."""
+    new CSRF token; the cookie carries the id, the language and the CSRF token, nothing else.
+
+    ``in_request``: write the session row in the request's own transaction, for a request that
+    has already written (a password change, which ended the user's sessions)."""
     settings = request.app.state.settings
     locale = request.session.get("locale")
     chosen = bool(request.session.get("locale_chosen"))
     old = request.session.get(sessions.COOKIE_KEY)
-    # The session row is written in a short transaction of its own that queues for the write
-    # lock before it starts (on SQLite): the request's own transaction has already read, and a
-    # job committing meanwhile would make its first write fail ("database is locked": a login
-    # right after `make demo` started answered 500).
-    with transaction(request.app.state.session_factory) as own:
-        will_write(own)
+
+    def start(s: Session) -> str:
         if isinstance(old, str) and old:
-            sessions.revoke(own, old)
-        plain = sessions.start(
-            own,
+            sessions.revoke(s, old)
+        return sessions.start(
+            s,
             user,
             absolute_seconds=settings.session_absolute_seconds,
             user_agent=request.headers.get("user-agent", ""),
             ip=client_ip(request),
         )
+
+    if in_request:
+        # The request holds SQLite's write lock (PostgreSQL: the rows of the sessions it ended):
+        # a transaction of its own would wait for them until the lock timeout (503).
+        plain = start(session)
+    else:
+        # The session row is written in a short transaction of its own that queues for the
+        # write lock before it starts (on SQLite): the request's own transaction has already
+        # read, and a job committing meanwhile would make its first write fail ("database is
+        # locked": a login right after `make demo` started answered 500).
+        with transaction(request.app.state.session_factory) as own:
+            will_write(own)
+            plain = start(own)
     request.session.clear()
     request.session[sessions.COOKIE_KEY] = plain
     if chosen and locale in LOCALES and locale != user.locale:
@@ -107,7 +120,7 @@ def change_password(
         return page(422, translated(request, form_errors(request, exc)), None)
     if own:
         # A fresh session for this browser (the others have ended); the message goes into it.
-        log_in(request, session, service.get_user(session, user_id))
+        log_in(request, session, service.get_user(session, user_id), in_request=True)
         message = tr(
             request,
             "Your password was changed; your other sessions are logged out. Your API tokens "

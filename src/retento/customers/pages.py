@@ -36,6 +36,7 @@ from retento.web.chart_units import money_axis_name
 from retento.web.charts import grid
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
+from retento.web.listfilters import refuse
 from retento.web.nav import NavItem, register_nav
 from retento.web.render import (
     PageUser,
@@ -211,7 +212,10 @@ def customer_export(request: Request, session: DbSession, user: PageUser) -> Res
     from retento.dataio.service import export_csv
 
     require(user, "data:export")
-    filters, _, _ = list_filters(request, user, session)
+    filters, _, problems = list_filters(request, user, session)
+    # A filter the list refuses is refused here too, not dropped: the file would hold every
+    # customer instead of the ones asked for (the XLSX export and the list answer 422).
+    refuse(problems)
     filters["dialect"] = search.dialect_of(session)
     filters["custom_field_keys"] = [d.key for d in field_values.definitions(session)]
     user_id = user.id

@@ -39,6 +39,10 @@ PERSONAL_KEYS: dict[str, set[str]] = {
 }  # fmt: skip
 
 
+# Audit actions whose before/after hold counts, not a record's snapshot.
+COUNT_ONLY = frozenset({"export"})
+
+
 def domain_models() -> dict[str, Any]:
     """The other domains' tables (imported here: customers sits below them)."""
     from retento.complaints import models as complaints
@@ -197,7 +201,9 @@ def redact_audit(session: Session, customer: Customer, redactor: Redactor) -> in
     held = holdings(session, customer.id)
     n = 0
     for entry in session.scalars(select(AuditEntry).where(audit_about(held))):
-        keys = PERSONAL_KEYS.get(entry.entity, set())
+        # A data export's entry holds row counts per section ("contacts": 3), not the data:
+        # only personal strings are replaced there (the counts were blanked as if data).
+        keys = set() if entry.action in COUNT_ONLY else PERSONAL_KEYS.get(entry.entity, set())
         before = redactor.scrub(entry.before, keys) if entry.before is not None else None
         after = redactor.scrub(entry.after, keys) if entry.after is not None else None
         if before != entry.before or after != entry.after:

@@ -38,6 +38,7 @@ from retento.dataio.schemas import (
     ImportReport,
     RowError,
 )
+from retento.web.i18n import N_
 
 Progress = Callable[[str, float, float], None]
 CHUNK = 20_000
@@ -85,8 +86,23 @@ def custom_key_problem(column: str, key: str) -> Msg | None:
     return Msg("Column '%(column)s': %(problem)s", column=column, problem=why)
 
 
+HEADER_LACKS = N_("%(name)s: the header lacks required columns for %(entity)s.")
+HEADER_TWICE = N_(
+    "%(name)s: more than one column of the header gives the same field for %(entity)s."
+)
+
+
 def _both(first: str, second: str, target: str) -> FieldError:
-    """Two columns of the file feed one field: the header is refused (row 1)."""
+    """Two columns of the file feed one field: the header is refused (row 1). Two columns of
+    one name cannot be told apart by a mapping (it names columns by their header), so the
+    file itself must change."""
+    if first == second:
+        return FieldError(
+            second,
+            f"the header has two columns named '{second}'; rename or delete one of them in the "
+            "file",
+            row=1,
+        )
     return FieldError(second, f"columns '{first}' and '{second}' both give field '{target}'", row=1)
 
 
@@ -196,9 +212,11 @@ class ImporterBase:
                     )
                 )
         if errors:
+            missing = any(e.message.startswith("required column") for e in errors)
             raise InvalidInput(
                 Msg(
-                    "%(name)s: the header lacks required columns for %(entity)s.",
+                    # Only columns that give one field twice: nothing is missing.
+                    HEADER_LACKS if missing else HEADER_TWICE,
                     name=self.table.name,
                     entity=Term(self.entity, ENTITY_LABELS[self.entity]),
                 ),

@@ -153,6 +153,13 @@ PATTERNS: Shapes = message_shapes(
             N_("columns '%(v)s' and '%(w)s' both give field '%(f)s'"),
         ),
         (
+            r"^the header has two columns named '(?P<v>.*)'; rename or delete one of them in the "
+            r"file$",
+            N_(
+                "the header has two columns named '%(v)s'; rename or delete one of them in the file"
+            ),
+        ),
+        (
             r"^The server stopped during this import; nothing of it was written\. Upload the "
             r"file again\.$",
             N_(

@@ -14,10 +14,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from retento.auth.models import User
+from retento.core.errors import Msg
 from retento.core.hooks import subscribe
+from retento.dataio.messages import translate
 from retento.notifications.kinds import register_kind
 from retento.notifications.service import notify
-from retento.web.i18n import N_
+from retento.web.i18n import N_, gettext, installation_locale, message_text
 
 GROUP = N_("Scoring and imports")
 
@@ -105,13 +107,34 @@ def on_import_finished(session: Session, job: Any, **_) -> None:
     )
 
 
+# The result page's words for an all-or-nothing run refused for its invalid rows.
+REFUSED_ROWS = N_(
+    "All or nothing was chosen and some rows are invalid: fix them and upload the file again."
+)
+
+
+def _reason(job: Any, locale: str) -> str:
+    """Why the job failed, in the language of the one it notifies (the reason is stored with the
+    notification as written): as the job's result page says it, not the importer's message for
+    the command line ("… or use --skip-invalid")."""
+    errors = getattr(job, "errors", None) or ()
+    if getattr(job, "phase", None) == "running" and any(e.get("row") for e in errors):
+        return gettext(locale, REFUSED_ROWS)
+    message = job.message or ""
+    if isinstance(message, Msg):
+        return message_text(locale, message)
+    shown = translate(message, lambda m: gettext(locale, m))
+    return shown if shown is not message else gettext(locale, message)
+
+
 def on_import_failed(session: Session, job: Any, **_) -> None:
+    owner = _owner(session, job)
     import_failed(
         session,
-        _owner(session, job),
+        owner,
         key=f"job:{job.id}",
         file_name=job.filename,
-        reason=job.message or "",
+        reason=_reason(job, (owner.locale if owner else None) or installation_locale()),
         link=f"/imports/{job.id}",
     )
 

@@ -117,13 +117,11 @@ def _installation_tz(request: Request) -> str:
 
 
 def _entities(request: Request, user: Any = None) -> list[tuple[str, str]]:
-    """What the user may import (complaints need ``complaint:create`` as well)."""
+    """What the user may import (creating and updating the entity's records: ``service``)."""
     return [
         (e, tr(request, ENTITY_LABELS[e]))
         for e in ENTITIES
-        if user is None
-        or e not in service.ENTITY_PERMISSIONS
-        or can(user, service.ENTITY_PERMISSIONS[e])
+        if user is None or service.may_import(user, e)
     ]
 
 
@@ -194,6 +192,9 @@ def _upload_page(
 def upload_form(request: Request, session: DbSession, user: PageUser) -> Response:
     """Step 1: choose what to import and the file."""
     require(user, "data:import")
+    if not _entities(request, user):
+        # Nothing to choose from: say why (the role may not create customers, ...).
+        service.require_entity(user, ENTITIES[0])
     return _upload_page(request, session, user)
 
 
@@ -237,9 +238,9 @@ def upload(request: Request, form: PageForm, session: DbSession, user: PageUser)
         session.rollback()
         if exc.status in (401, 403, 404):
             raise
+        # The whole message: a row problem's own text lacks its line and column ("text
+        # follows a closing quote"), which the message names ("q.csv: line 3, column name: …").
         message = _message(request, exc.message)
-        if exc.errors and exc.errors[0].row:
-            message = _message(request, exc.errors[0].message)
         return _upload_page(
             request,
             session,

@@ -13,15 +13,16 @@ from sqlalchemy.orm import Session
 
 from retento.audit.service import record
 from retento.auth.models import User
-from retento.auth.permissions import require
-from retento.core.errors import InvalidInput, Msg
+from retento.auth.permissions import acts_on_all, can, require, role_name
+from retento.core.errors import Forbidden, InvalidInput, Msg, Term
 from retento.dataio import exporter
 from retento.dataio.cells import neutralise_row
 from retento.dataio.import_base import Problem, Reject
 from retento.dataio.importer import Progress, run_import
 from retento.dataio.mapping import Mapping
 from retento.dataio.readers import Table, open_table
-from retento.dataio.schemas import ENTITIES, EXPORT_ENTITIES, ImportReport
+from retento.dataio.schemas import ENTITIES, ENTITY_LABELS, EXPORT_ENTITIES, ImportReport
+from retento.web.i18n import N_
 from retento.work.queue import enqueued
 
 
@@ -87,15 +88,47 @@ def _write_rejects(
         w.writerow(neutralise_row([*row, line, reason(problems, message)]))
 
 
-# What importing an entity needs beyond ``data:import``: complaints are recorded, as by
-# ``retento complaints import``, by someone who may record complaints.
-ENTITY_PERMISSIONS = {"complaints": "complaint:create"}
+# What importing an entity needs beyond ``data:import``: an import creates and updates the
+# file's records, so whoever imports must be allowed to create and update them (a custom "data
+# clerk" role with only ``data:import`` and ``customer:read`` renamed customers and repriced
+# products); complaints are recorded, as by ``retento complaints import``, by someone who may
+# record complaints.
+ENTITY_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "customers": ("customer:create", "customer:update"),
+    "products": ("product:create", "product:update"),
+    "orders": ("order:create", "order:update"),
+    "touchpoints": ("touchpoint:create", "touchpoint:update"),
+    "complaints": ("complaint:create",),
+}
+# Files about customers are written whoever owns each customer: a role whose verbs work on its
+# own customers only (scope "own") cannot import them.
+ABOUT_CUSTOMERS = frozenset({"customers", "orders", "touchpoints", "complaints"})
+NEEDS_ALL_CUSTOMERS = N_(
+    "The role %(role)s works on its own customers only, and an import writes to every customer "
+    "in the file: importing %(entity)s needs a role that works on all customers."
+)
+
+
+def may_import(actor: User, entity: str) -> bool:
+    """True if ``actor`` may import ``entity`` (given ``data:import``; ``require_entity``)."""
+    return all(can(actor, verb) for verb in ENTITY_PERMISSIONS.get(entity, ())) and (
+        entity not in ABOUT_CUSTOMERS or acts_on_all(actor)
+    )
 
 
 def require_entity(actor: User, entity: str) -> None:
     """403 unless ``actor`` may import ``entity`` (``data:import`` is checked by the caller)."""
-    if entity in ENTITY_PERMISSIONS:
-        require(actor, ENTITY_PERMISSIONS[entity])
+    for verb in ENTITY_PERMISSIONS.get(entity, ()):
+        require(actor, verb)
+    if entity in ABOUT_CUSTOMERS and not acts_on_all(actor):
+        raise Forbidden(
+            Msg(
+                NEEDS_ALL_CUSTOMERS,
+                role=role_name(actor.role),
+                entity=Term(entity, ENTITY_LABELS[entity]),
+            ),
+            role=actor.role,
+        )
 
 
 def import_file(
