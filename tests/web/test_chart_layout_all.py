@@ -375,6 +375,7 @@ def insight_charts(request: Request) -> dict[str, Chart]:
         "kpi": "revenue",
         "unit": "money",
         "model": "ETS(A,N,A)",
+        "freq": "M",  # monthly, as the page passes it: the axis reads "Jan 2026" / "2026年1月"
         "seasonal_period": 12,
         "history": [{"period": p, "value": 48_000.0 + 900 * i} for i, p in enumerate(periods)],
         "forecast": [
