@@ -36,6 +36,8 @@ from tests.web.conftest import Browser
         ("Complaint RC-ABC: remedy", "投诉 RC-ABC：补救措施"),
         ("Points of customer 4 merged into customer 2", "客户 4 的积分已并入客户 2"),
         ("Reward Tea set", "兑换礼品 Tea set"),
+        ("Survey answered", "完成调查"),
+        ("Club attendance", "客户组织活动出席"),
     ],
 )
 def test_system_reasons_are_translated_and_english_kept(stored, chinese):

@@ -101,7 +101,7 @@ def test_no_email_without_consent_but_the_note_is_kept(db, users, installation_i
     [
         (N_("Loyalty tier raised to %(tier)s"), {"tier": "Gold"}, "会员等级升至 Gold"),
         (N_("Loyalty tier lowered to %(tier)s"), {"tier": "Basic"}, "会员等级降至 Basic"),
-        (N_("Club event: %(title)s"), {"title": "品茶会"}, "俱乐部活动：品茶会"),
+        (N_("Club event: %(title)s"), {"title": "品茶会"}, "客户组织活动：品茶会"),
         (N_("Reassigned automatically after an SLA breach."), {}, "超出服务时限后已自动改派。"),
         (N_("Customer not satisfied (CSAT %(csat)s)."), {"csat": 1}, "客户不满意（满意度 1）。"),
         (N_("Win-back offer (%(playbook)s)"), {"playbook": "重点客户"}, "挽回优惠（重点客户）"),

@@ -58,6 +58,8 @@ from retento.web.render import (
 )
 
 router = page_router()
+HISTORY_PAGE = 50  # history entries per page of the member page
+EXPIRING_SHOWN = 20  # members listed under "Points expiring soon" on the dashboard
 
 
 def _include_measure_pages() -> None:
@@ -152,7 +154,13 @@ def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
         if ctx is not None:
             extra.append((p, ctx))
     prog = programme.get_programme(session, actor=user)
-    expiring = service.expiring_soon(session, actor=user, limit=20)
+    expiring = service.expiring_soon(session, actor=user, limit=EXPIRING_SHOWN)
+    # A full list may have left members out: say how many there are in all.
+    expiring_total = (
+        service.expiring_count(session, actor=user)
+        if len(expiring) == EXPIRING_SHOWN
+        else len(expiring)
+    )
     now = utcnow()
     return render(
         request,
@@ -160,6 +168,7 @@ def dashboard(request: Request, session: DbSession, user: PageUser) -> Response:
         d=d,
         programme=prog,
         expiring=expiring,
+        expiring_total=expiring_total,
         notices=notice_states(
             session,
             [row[0] for row in expiring],
@@ -204,12 +213,20 @@ def _member_page(
     form: dict | None = None,
     status_code: int = 200,
     failed: str = "redeem",
+    history_offset: int = 0,
 ) -> Response:
     """The member page; ``failed`` names the form whose ``errors`` are shown (its card says
-    what went wrong: redeem, adjust or referral)."""
+    what went wrong: redeem, adjust or referral). The history shows ``HISTORY_PAGE`` entries
+    from ``history_offset`` (newest first), with links to the older and newer ones."""
     customer = get_customer(session, customer_id, actor=user)
     view = service.member_view(session, customer.id, actor=user)
-    history = service.history(session, customer.id, actor=user, limit=50)
+    # One more than shown: whether older entries exist (the lines shown then do not add up
+    # to the balance, and the page must say there are more).
+    history = service.history(
+        session, customer.id, actor=user, limit=HISTORY_PAGE + 1, offset=history_offset
+    )
+    history_more = len(history) > HISTORY_PAGE
+    history = history[:HISTORY_PAGE]
     lots = service.lots(session, customer.id, actor=user)
     return render(
         request,
@@ -223,6 +240,15 @@ def _member_page(
         pending=earning.pending(session, customer.id) if view is not None else [],
         now=utcnow(),
         history=history,
+        history_offset=history_offset,
+        history_size=HISTORY_PAGE,
+        history_more=history_more,
+        # The pager's links always lead to this page (also when it answers a form's POST).
+        history_url=lambda history=None: (
+            f"/loyalty/members/{customer.id}"
+            + (f"?history={history}" if history else "")
+            + "#history"
+        ),
         # A redemption's reason names its reward: shown in the reader's language.
         rewards_by_journal=service.redeemed_rewards(
             session, [j.id for j, _ in history], actor=user
@@ -293,9 +319,14 @@ def _in_savepoint(session: Session, fn: Callable[[], Any]) -> Any:
 
 
 @router.get("/loyalty/members/{customer_id:int}")
-def member(request: Request, session: DbSession, user: PageUser, customer_id: DbId) -> Response:
-    """Balance, lots with expiry, history and tier progress; redemption for agents."""
-    return _member_page(request, session, user, customer_id)
+def member(
+    request: Request, session: DbSession, user: PageUser, customer_id: DbId, history: int = 0
+) -> Response:
+    """Balance, lots with expiry, history (``history``: entries skipped, newest first) and tier
+    progress; redemption for agents."""
+    return _member_page(
+        request, session, user, customer_id, history_offset=max(0, min(history, 2**31 - 1))
+    )
 
 
 @router.post("/loyalty/members/{customer_id:int}/redeem")

@@ -125,6 +125,11 @@ PATTERNS: Shapes = message_shapes(
         (r"^Birthday$", N_("Birthday")),
         (r"^Referral of customer (?P<id>\d+)$", N_("Referral of customer %(id)s")),
         (r"^Referral$", N_("Referral")),
+        # An event rule's award without a reason of its own: the event's name
+        # (``earning.award_event``: "survey_answered" → "Survey answered").
+        (r"^Survey answered$", N_("Survey answered")),
+        (r"^Club attendance$", N_("Club attendance")),
+        (r"^Complaint remedy$", N_("Complaint remedy")),
         (
             r"^Points of customer (?P<a>\d+) merged into customer (?P<b>\d+)$",
             N_("Points of customer %(a)s merged into customer %(b)s"),

@@ -39,7 +39,7 @@ from retento.loyalty.models import (
     LoyaltyTierChange,
 )
 from retento.loyalty.reason_labels import JOURNAL_KIND_LABELS
-from retento.loyalty.tiers import QUALIFYING_POINTS, qualifying, qualifying_lots, tiers
+from retento.loyalty.tiers import QUALIFYING_POINTS, evaluate, qualifying, qualifying_lots, tiers
 from retento.web.i18n import N_
 
 
@@ -265,6 +265,11 @@ def adjust(
         p.to_wallet(points)
     p.to_system("expense", -points)
     j = p.commit()
+    if w.tier_id is None:
+        # A member enrolled by this credit gets the tier its qualifying points reach (the entry
+        # tier, threshold 0), as one enrolled by an order does; the nightly review looks at
+        # members with a tier only, so it would otherwise stay without one until an order.
+        evaluate(session, w, now, actor_id=actor.id)
     record(session, actor, "create", "loyalty_journal", j.id, None, snapshot(j, {"points": points}))
     return j
 
@@ -737,6 +742,16 @@ def tier_history(session: Session, customer_id: int, *, actor: User) -> list[Loy
             .limit(100)
         )
     )
+
+
+def expiring_count(session: Session, *, actor: User, days: int | None = None) -> int:
+    """How many members have points expiring within ``days`` (the programme's "soon" by
+    default), as ``expiring_soon`` lists them: a list cut at its limit says how many it left out."""
+    require(actor, "loyalty:read")
+    now = utcnow()
+    days = days if days is not None else ledger.programme(session).expiring_soon_days
+    soon = ledger.expiring_select(now, now + timedelta(days=days)).subquery()
+    return int(session.scalar(select(func.count()).select_from(soon)) or 0)
 
 
 def expiring_soon(

@@ -297,7 +297,8 @@ def _csi_charts(request: Request, csi: dict[str, Any]) -> dict[str, str]:
                 "type": "graph",
                 "layout": "none",
                 "symbol": "roundRect",
-                "symbolSize": [110, 56],
+                # Wide enough for the longest name in a node ("Customer complaints").
+                "symbolSize": [136, 56],
                 "edgeSymbol": ["none", "arrow"],
                 "edgeSymbolSize": 10,
                 "label": {"show": True, "color": "#fff"},

@@ -211,8 +211,11 @@ def update_survey(
     answered = has_responses(session, s.id)
     if "sections" in changes:
         if answered:
+            # No copy of a survey exists to point to: say what can be done instead.
             raise Conflict(
-                "The survey already has responses; copy it to change its questions.", "sections"
+                "The survey already has responses: its questions can no longer be changed. "
+                "Create a new survey for other questions.",
+                "sections",
             )
         _build_sections(session, s, data.sections or [])
         changes.pop("sections")

@@ -14,7 +14,7 @@ from retento.surveys.schemas import (
     MAX_ANSWER_TEXT,
     AnswerIn,
 )
-from retento.web.i18n import LOCALES, N_, translate
+from retento.web.i18n import LOCALES, N_, message_text, translate
 from retento.web.labels import (
     label_msgid,
     register_field_labels,
@@ -308,7 +308,8 @@ def answer_errors(
         elif "must be answered" in fe.message:
             out.setdefault(field, _tr_in(request, locale, N_("Please answer this question.")))
         else:
-            out.setdefault(field, fe.message)
+            # A service's English message (a customer who does not exist …) in the page's language.
+            out.setdefault(field, message_text(locale or request_locale(request), fe.message))
     return out
 
 

@@ -62,6 +62,7 @@ def _distribute_page(
     status_code: int = 200,
 ) -> Response:
     """Send form, past distributions and response rates per channel."""
+    insight_segments = _insight_segments(request, session)
     return render(
         request,
         "surveys/distribute.html",
@@ -77,7 +78,9 @@ def _distribute_page(
             request, "segment_kind", ("all", "value_class", "tag", "complaint_closed", "insight")
         ),
         value_classes=opts(request, "segment", VALUE_CLASSES),
-        insight_segments=_insight_segments(request, session),
+        insight_segments=insight_segments,
+        # A past distribution's segment by its name, as the form offers it (not "3:1").
+        insight_names=dict(insight_segments),
         mail_enabled=request.app.state.settings.mail_enabled,
         distribution_key=uuid.uuid4().hex,  # a new distribution's idempotency key
     )

@@ -531,12 +531,16 @@ def _model_errors(
     if isinstance(exc, RetentoError) and exc.field == "sections":
         errors[""] = error_text(request, exc.message)
         return errors
+    # The field is told by the English message: the reader's (Chinese) names none of them.
+    english = form_errors(request, exc, locale="en")
     general = errors.pop("", None)
+    text = english.get("", "") if general else ""
     for key in list(errors):
         if key.startswith("sections.") or key in ("sections", "model"):
-            general = general or errors.pop(key)
+            if not general:
+                general, text = errors.pop(key), english.get(key, "")
     if general:
-        text = general.lower()
+        text = text.lower()
         if "option" in text:
             errors.setdefault("options", general)
         elif "scale" in text or "scored" in text:
