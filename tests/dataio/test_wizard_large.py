@@ -80,7 +80,7 @@ def test_large_file_runs_in_the_background_with_progress(live_pg, monkeypatch):
         importing: list[str] = []
         _poll(web, job, importing)
         result = web.get(f"/imports/{job}")
-        assert f"Created: {ROWS}, updated: 0, unchanged: 0, rejected: 0." in result.text
+        assert f"Created: {ROWS:,}, updated: 0, unchanged: 0, rejected: 0." in result.text
         # A second click after the end changes nothing.
         assert web.post(f"/imports/{job}/run", {"mode": "all"}).status_code == 303
 

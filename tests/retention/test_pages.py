@@ -198,6 +198,24 @@ def test_at_risk_csv_and_xlsx_export(web, scored):
     assert agent.get("/retention/at-risk/export.csv").status_code == 403
 
 
+def test_at_risk_xlsx_shows_money_with_two_decimals(web, scored):
+    """QA: the XLSX export wrote 4000.00 as "4000" (Excel's General format): money cells carry
+    a two-decimal format and their exact value; the churn risk stays a plain number."""
+    from openpyxl import load_workbook
+
+    from retento.dataio.downloads import MONEY_FORMAT
+
+    web.login("manager")
+    x = web.get("/retention/at-risk/export.xlsx?value_class=vip")
+    assert x.status_code == 200
+    ws = load_workbook(io.BytesIO(x.content)).active
+    row = dict(zip([c.value for c in ws[1]], ws[2], strict=True))
+    assert row["name"].value == "Vera VIP"
+    assert row["value_at_risk"].value == 4000 and row["value_at_risk"].number_format == MONEY_FORMAT
+    assert row["clv"].value == 5000 and row["clv"].number_format == MONEY_FORMAT
+    assert row["churn_risk"].value == 0.8 and row["churn_risk"].number_format == "General"
+
+
 def test_at_risk_and_dashboard_in_chinese(web, scored, users, db):
     users["analyst"].locale = "zh_CN"
     db.commit()

@@ -17,7 +17,7 @@ from retento.audit.models import AuditEntry
 from retento.core.deps import DbSession
 from retento.core.errors import FieldError, InvalidInput
 from retento.core.validation import MAX_DAY, MIN_DAY
-from retento.web.i18n import N_
+from retento.web.i18n import N_, Formatter
 from retento.web.labels import (
     LABELS,
     field_msgid,
@@ -26,7 +26,7 @@ from retento.web.labels import (
     value_msgid,
 )
 from retento.web.nav import NavItem, register_nav
-from retento.web.render import PageUser, page_router, render, tr
+from retento.web.render import PageUser, page_router, render, request_locale, tr
 
 router = page_router()
 
@@ -99,9 +99,26 @@ class DiffRow:
         return self.label or self.field
 
 
+def _show_counts(request: Request, entity: str, field: str, value: dict[str, Any]) -> str:
+    """A summary of counts (an erasure's ``counts``) one "name: number" line each, its keys
+    named by the labels registered for ``"<entity>.<field>"`` (``register_field_labels``)."""
+    fmt = Formatter(request_locale(request))
+    lines = []
+    for key in sorted(value):
+        msgid = field_msgid(f"{entity}.{field}", key)
+        n = value[key]
+        shown = fmt.number(n) if isinstance(n, int) and not isinstance(n, bool) else _show(n)
+        name = tr(request, msgid) if msgid else key
+        lines.append(tr(request, "%(name)s: %(value)s", name=name, value=shown))
+    return "\n".join(lines)
+
+
 def _show_value(request: Request, entity: str, field: str, value: Any) -> str:
     """A value as :func:`_show` writes it, but a code of an enumerated field (or a list of
-    them) by its label in the reader's language (``web.labels.register_value_labels``)."""
+    them) by its label in the reader's language (``web.labels.register_value_labels``), and
+    a summary whose keys are named (``_show_counts``) by their labels."""
+    if isinstance(value, dict) and value and LABELS.get(f"field:{entity}.{field}"):
+        return _show_counts(request, entity, field, value)
     msgid = value_msgid(entity, field, value)
     if msgid:
         return tr(request, msgid)

@@ -5,7 +5,7 @@ alone first). The download reads through its own session, because the stream out
 request's; CSV goes out batch by batch, XLSX is written by openpyxl's write-only workbook into
 a spooled temporary file and then streamed in blocks, so neither holds the list in memory.
 Text cells a spreadsheet would run as formulas are neutralised (``dataio.cells``); money stays a
-number in XLSX.
+number in XLSX, shown with two decimals (``MONEY_FORMAT``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ Producer = Callable[[Session, User], Batches]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BLOCK = 256 * 1024
 SPOOL = 16 * 1024 * 1024
+# Every ``Decimal`` of an export is an amount of money (the CSV writes them with two decimals,
+# ``exporter.cell``); in XLSX it keeps its exact value and carries this format, so 66.00 is shown
+# "66.00", not "66" as Excel's General format would.
+MONEY_FORMAT = "#,##0.00"
 # Control characters XML 1.0 cannot hold (openpyxl refuses them): dropped from XLSX cells.
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -70,9 +74,25 @@ def xlsx_cell(value: Any, tz: ZoneInfo) -> Any:
     return neutralise(text)
 
 
+def xlsx_row(ws: Any, row: Iterable[Any], tz: ZoneInfo) -> list[Any]:
+    """One row for ``ws.append`` of a write-only sheet: values by ``xlsx_cell``, money (a
+    ``Decimal``) as a number cell in ``MONEY_FORMAT``."""
+    from openpyxl.cell import WriteOnlyCell
+
+    out: list[Any] = []
+    for v in row:
+        value = xlsx_cell(v, tz)
+        if isinstance(value, Decimal) and value.is_finite():
+            cell = WriteOnlyCell(ws, value=value)
+            cell.number_format = MONEY_FORMAT
+            value = cell
+        out.append(value)
+    return out
+
+
 def xlsx_chunks(batches: Batches, sheet: str, tz: ZoneInfo) -> Iterator[bytes]:
     """The one XLSX writer of every export: ``batches`` (header first) as one sheet, cells by
-    ``xlsx_cell``, in blocks read from a spooled temporary file."""
+    ``xlsx_row``, in blocks read from a spooled temporary file."""
     from openpyxl import Workbook
 
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL)
@@ -81,7 +101,7 @@ def xlsx_chunks(batches: Batches, sheet: str, tz: ZoneInfo) -> Iterator[bytes]:
         ws = wb.create_sheet(sheet[:31] or "Sheet1")
         for batch in batches:
             for row in batch:
-                ws.append([xlsx_cell(v, tz) for v in row])
+                ws.append(xlsx_row(ws, row, tz))
         wb.save(out)
         out.seek(0)
         while block := out.read(BLOCK):

@@ -92,18 +92,20 @@ HEADER_TWICE = N_(
 )
 
 
-def _both(first: str, second: str, target: str) -> FieldError:
-    """Two columns of the file feed one field: the header is refused (row 1). Two columns of
-    one name cannot be told apart by a mapping (it names columns by their header), so the
-    file itself must change."""
+def _both(first: str, second: str, target: str, row: int = 1) -> FieldError:
+    """Two columns of the file feed one field: the header is refused (``row``, its line). Two
+    columns of one name cannot be told apart by a mapping (it names columns by their header),
+    so the file itself must change."""
     if first == second:
         return FieldError(
             second,
             f"the header has two columns named '{second}'; rename or delete one of them in the "
             "file",
-            row=1,
+            row=row,
         )
-    return FieldError(second, f"columns '{first}' and '{second}' both give field '{target}'", row=1)
+    return FieldError(
+        second, f"columns '{first}' and '{second}' both give field '{target}'", row=row
+    )
 
 
 class RowProblem(Exception):
@@ -165,6 +167,7 @@ class ImporterBase:
         bad_keys: list[FieldError] = []  # refused before any row is read
         mapping = self.conv.mapping
         ignored = set(IGNORED.get(self.entity, ())) | {"_error"}
+        header_line = self.table.header_line  # 2 after Excel's "sep=;" line
         # The one header mapping of the CLI, the API and the wizard (dataio.headers): the
         # mapping's choice, the field's own name loosely, or a header word ("客户编号").
         fields = header_fields(self.entity, self.table.header, mapping.columns)
@@ -182,7 +185,7 @@ class ImporterBase:
                 target = custom_field_of(src, names) or target
             if target in self.spec:
                 if target in self.idx:
-                    errors.append(_both(self.source[target], src, target))
+                    errors.append(_both(self.source[target], src, target, header_line))
                     continue
                 self.idx[target] = i
                 self.source[target] = src
@@ -190,10 +193,10 @@ class ImporterBase:
                 key = target[len(CUSTOM) :]
                 why = custom_key_problem(src, key)
                 if why is not None:
-                    bad_keys.append(FieldError(src, why, row=1))
+                    bad_keys.append(FieldError(src, why, row=header_line))
                     continue
                 if key in self.custom_idx:
-                    errors.append(_both(self.custom_source[key], src, target))
+                    errors.append(_both(self.custom_source[key], src, target, header_line))
                     continue
                 self.custom_idx[key] = i
                 self.custom_source[key] = src
@@ -208,7 +211,7 @@ class ImporterBase:
                         col.name,
                         f"required column '{col.name}' is missing{hint}; the header has: "
                         f"{', '.join(h for h in self.table.header if h)[:300]}",
-                        row=1,
+                        row=header_line,
                     )
                 )
         if errors:

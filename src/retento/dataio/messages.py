@@ -14,6 +14,13 @@ from collections.abc import Callable
 from retento.core.errors import Msg
 from retento.core.money import COMMA_DECIMAL, COMMA_MISPLACED
 from retento.customers.field_values import KEY_RULE
+from retento.dataio.readers import (
+    LINE_BREAK_UNQUOTED,
+    NUL_IN_LINE,
+    TEXT_AFTER_QUOTE,
+    TEXT_AFTER_QUOTE_TAB,
+    UNREADABLE_RECORD,
+)
 from retento.web.i18n import N_, Shapes, message_shapes, translate_shaped
 
 # An XLSX cell holding a formula whose value was never calculated and saved (``readers``): read
@@ -171,10 +178,20 @@ PATTERNS: Shapes = message_shapes(
             r"^a value is longer than (?P<limit>[\d,]+) characters; shorten it or split it$",
             N_("a value is longer than %(limit)s characters; shorten it or split it"),
         ),
+        # The csv module's refusals (readers.csv_reason); the first shape is an older job's.
         (
             r"^text follows a closing quote \((?P<error>.*)\); quote the whole value$",
             N_("text follows a closing quote (%(error)s); quote the whole value"),
         ),
+        (
+            r"^text follows a closing quote where the separator '(?P<separator>.)' or the end of "
+            r"the line must come; quote the whole value$",
+            TEXT_AFTER_QUOTE,
+        ),
+        (r"^" + re.escape(TEXT_AFTER_QUOTE_TAB) + r"$", TEXT_AFTER_QUOTE_TAB),
+        (r"^" + re.escape(LINE_BREAK_UNQUOTED) + r"$", LINE_BREAK_UNQUOTED),
+        (r"^" + re.escape(NUL_IN_LINE) + r"$", NUL_IN_LINE),
+        (r"^the line cannot be read as CSV \((?P<error>.*)\)$", UNREADABLE_RECORD),
         (
             r"^a quoted value is never closed, so the quote swallows the rest of the file; close "
             r'the quote \(write a quote inside a value as two quotes: ""\)$',

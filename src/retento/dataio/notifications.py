@@ -31,6 +31,7 @@ register_kind(
     defaults={"*": "in_app"},
     group=GROUP,
     roles=("admin", "manager"),
+    counts=("rows", "rejected"),
 )
 register_kind(
     "import_failed",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import shutil
 import tempfile
 import zipfile
@@ -66,6 +67,8 @@ class Table:
     # XLSX: line → the column indexes whose cell holds a formula without a saved value (read as
     # empty; the importer says so instead: ``messages.FORMULA_PROBLEM``). Filled while reading.
     uncalculated: dict[int, set[int]] = field(default_factory=dict)
+    # The line of the header: 2 in a CSV file that opens with Excel's "sep=;" line.
+    header_line: int = 1
 
     def close(self) -> None:
         """Let go of the file (closed if this module opened it); safe to call twice."""
@@ -131,6 +134,17 @@ def decode(data: bytes, encoding: str | None) -> str:
         raise _encoding_error(io.BytesIO(data), enc) from None
 
 
+# Excel's first line naming the file's separator ("sep=;"), written by some programs' "CSV
+# (semicolon)" exports and read by Excel, which takes the separator from it and hides the line.
+_SEP_LINE = re.compile(r'^"?sep=([^"\r\n])"?$', re.IGNORECASE)
+
+
+def declared_delimiter(first_line: str) -> str | None:
+    """The separator an Excel ``sep=X`` first line declares, or None for any other line."""
+    m = _SEP_LINE.match(first_line.rstrip("\r\n"))
+    return m.group(1) if m else None
+
+
 def _guess_delimiter(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=lambda d: counts[d])
@@ -177,6 +191,43 @@ def too_long_reason() -> Msg:
     )
 
 
+# Why the csv module refused a record, in words (its own messages are English and name C
+# characters: "',' expected after '\"'"); the row and column are said around them.
+NEVER_CLOSED = N_(
+    "a quoted value is never closed, so the quote swallows the rest of the file; close the "
+    'quote (write a quote inside a value as two quotes: "")'
+)
+TEXT_AFTER_QUOTE = N_(
+    "text follows a closing quote where the separator '%(separator)s' or the end of the line "
+    "must come; quote the whole value"
+)
+TEXT_AFTER_QUOTE_TAB = N_(
+    "text follows a closing quote where the separator (a tab) or the end of the line must come; "
+    "quote the whole value"
+)
+LINE_BREAK_UNQUOTED = N_("a value that is not quoted holds a line break; quote the whole value")
+NUL_IN_LINE = N_("the line holds a NUL character (is it a text file?)")
+UNREADABLE_RECORD = N_("the line cannot be read as CSV (%(error)s)")
+
+
+def csv_reason(exc: csv.Error, delimiter: str) -> Msg:
+    """Why the csv module refused a record (``exc``), as a translatable message."""
+    text = str(exc)
+    if "end of data" in text:
+        return Msg(NEVER_CLOSED)
+    if too_long(exc):
+        return too_long_reason()
+    if re.fullmatch(r"'.' expected after '.'", text, re.S):
+        if delimiter == "\t":
+            return Msg(TEXT_AFTER_QUOTE_TAB)
+        return Msg(TEXT_AFTER_QUOTE, separator=delimiter)
+    if text.startswith("new-line character seen in unquoted field"):
+        return Msg(LINE_BREAK_UNQUOTED)
+    if "NUL" in text:
+        return Msg(NUL_IN_LINE)
+    return Msg(UNREADABLE_RECORD, error=text)
+
+
 def read_csv(
     source: bytes | BinaryIO,
     name: str,
@@ -186,10 +237,11 @@ def read_csv(
     owned: bool = False,
 ) -> Table:
     """Stream CSV records from bytes or a binary file (closed at the end if ``owned``); ``line``
-    is the physical line where each record starts (header = 1). The file is decoded as it is
-    read, never held whole in memory. A quote left open (which would swallow the rest of the
-    file into one value) or text after a closing quote is refused with its line and column;
-    bytes that do not decode name their line.
+    is the physical line where each record starts (header = 1, or 2 after Excel's ``sep=;``
+    line, which gives the separator unless ``delimiter`` does, and is skipped). The file is
+    decoded as it is read, never held whole in memory. A quote left open (which would swallow
+    the rest of the file into one value) or text after a closing quote is refused with its line
+    and column; bytes that do not decode name their line.
     """
     fh: BinaryIO = _seekable(io.BytesIO(source) if isinstance(source, bytes) else source)
     start_pos = fh.tell()
@@ -204,9 +256,19 @@ def read_csv(
             Msg("%(name)s is empty: expected a header line and at least one row.", name=name),
             errors=[FieldError(None, "The file is empty.", row=1)],
         )
-    delim = delimiter or _guess_delimiter(sample[: sample.find("\n") if "\n" in sample else None])
+    lines = sample.split("\n", 2)
+    declared = declared_delimiter(lines[0])
+    skipped = 0 if declared is None else 1
+    first = lines[skipped] if len(lines) > skipped else ""
+    delim = delimiter or declared or _guess_delimiter(first)
     text = io.TextIOWrapper(fh, encoding=enc, errors="strict", newline="")
+    if skipped:
+        try:
+            text.readline()
+        except UnicodeDecodeError:
+            raise _encoding_error(fh, enc) from None
     reader = csv.reader(text, delimiter=delim, strict=True)
+    header_line = 1 + skipped
 
     def release() -> None:
         try:  # a caller's file stays open; the wrapper lets go of it
@@ -226,17 +288,7 @@ def read_csv(
             if column
             else Msg("line %(line)s", line=start)
         )
-        if "end of data" in str(exc):
-            reason = Msg(
-                "a quoted value is never closed, so the quote swallows the rest of the file; "
-                'close the quote (write a quote inside a value as two quotes: "")'
-            )
-        elif too_long(exc):
-            reason = too_long_reason()
-        else:
-            reason = Msg(
-                "text follows a closing quote (%(error)s); quote the whole value", error=str(exc)
-            )
+        reason = csv_reason(exc, delim)
         return InvalidInput(
             Msg("%(name)s: %(where)s: %(reason)s.", name=name, where=where, reason=reason),
             field=column,
@@ -251,24 +303,24 @@ def read_csv(
         except UnicodeDecodeError:
             raise _encoding_error(fh, enc) from None
         except csv.Error as exc:
-            why = too_long_reason() if too_long(exc) else str(exc)
+            why = csv_reason(exc, delim)
             raise InvalidInput(
                 Msg("The header line cannot be read: %(error)s.", error=why),
-                errors=[FieldError(None, why, row=1)],
+                errors=[FieldError(None, why, row=header_line)],
             ) from None
         header = [h.strip() for h in header]
         header_cells.extend(header)
         if not any(header):
             raise InvalidInput(
                 Msg("%(name)s is empty: expected a header line and at least one row.", name=name),
-                errors=[FieldError(None, "The file is empty.", row=1)],
+                errors=[FieldError(None, "The file is empty.", row=header_line)],
             )
     except BaseException:
         release()
         raise
 
     def rows() -> Iterator[tuple[int, list[str]]]:
-        last = reader.line_num
+        last = reader.line_num + skipped
         try:
             while True:
                 start = last + 1
@@ -280,14 +332,17 @@ def read_csv(
                     raise _encoding_error(fh, enc) from None
                 except csv.Error as exc:
                     raise bad_record(start, exc) from None
-                last = reader.line_num
+                last = reader.line_num + skipped
                 if not cells or (len(cells) == 1 and not cells[0].strip()):
                     continue
                 yield start, restore_row(cells)
         finally:
             release()
 
-    return Table(name, header, rows(), size, lambda: fh.tell() - start_pos, "csv", release)
+    return Table(
+        name, header, rows(), size, lambda: fh.tell() - start_pos, "csv", release,
+        header_line=header_line,
+    )  # fmt: skip
 
 
 class _Uncalculated:

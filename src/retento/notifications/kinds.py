@@ -17,7 +17,7 @@ from typing import Any
 
 from retento.auth.permissions import base_role
 from retento.core.errors import Msg
-from retento.web.i18n import N_, gettext
+from retento.web.i18n import N_, Formatter, gettext
 from retento.web.labels import register_field_group, register_labels, register_value_labels
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -48,6 +48,9 @@ class Kind:
     defaults: dict[str, str] = field(default_factory=dict)  # role -> channel; "*" for the rest
     group: str = ""  # message id of the heading on the preferences page
     roles: tuple[str, ...] = ()  # who can receive it (listed on their settings page); () = all
+    # params that are counts: written grouped in the reader's language ("100,000 rows"), never
+    # as stored ("100000"); a number that names something (a run's "#12345") is not one.
+    counts: tuple[str, ...] = ()
 
     def offered_to(self, role: str) -> bool:
         return not self.roles or base_role(role) in self.roles
@@ -69,6 +72,7 @@ def register_kind(
     defaults: dict[str, str],
     group: str = "",
     roles: tuple[str, ...] = (),
+    counts: tuple[str, ...] = (),
 ) -> Kind:
     """Make ``code`` a kind of notification users can receive and choose a channel for."""
     if not code or len(code) > 40:
@@ -84,7 +88,7 @@ def register_kind(
                 code=repr(code),
             )
         )
-    kind = Kind(code, label, description, text, dict(defaults), group, tuple(roles))
+    kind = Kind(code, label, description, text, dict(defaults), group, tuple(roles), tuple(counts))
     KINDS[code] = kind
     register_labels("notification_kind", {code: label})
     return kind
@@ -113,12 +117,25 @@ def get_kind(code: str) -> Kind | None:
     return load_kind_modules().get(code)
 
 
+def shown_params(kind: Kind, params: dict[str, Any] | None, locale: str) -> dict[str, Any]:
+    """``params`` as ``kind``'s text shows them in ``locale``: its counts grouped as numbers are
+    everywhere in that language (``Formatter.number``: "100,000")."""
+    out = dict(params or {})
+    if kind.counts:
+        number = Formatter(locale).number
+        for name in kind.counts:
+            value = out.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out[name] = number(value)
+    return out
+
+
 def render_text(kind_code: str, params: dict[str, Any] | None, locale: str, fallback: str) -> str:
     """The notification in ``locale``; the stored English text if the kind is gone."""
     kind = get_kind(kind_code)
     if kind is None:
         return fallback
     try:
-        return gettext(locale, kind.text) % (params or {})
+        return gettext(locale, kind.text) % shown_params(kind, params, locale)
     except (KeyError, TypeError, ValueError):
         return fallback

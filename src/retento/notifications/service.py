@@ -22,7 +22,13 @@ from retento.auth.permissions import is_builtin
 from retento.core.db import utcnow
 from retento.core.errors import FieldError, InvalidInput, Msg, NotFound, param, range_error
 from retento.core.pagination import MAX_LIMIT
-from retento.notifications.kinds import CHANNELS, Kind, get_kind, load_kind_modules
+from retento.notifications.kinds import (
+    CHANNELS,
+    Kind,
+    get_kind,
+    load_kind_modules,
+    shown_params,
+)
 from retento.notifications.models import Notification, NotificationPreference
 from retento.web.i18n import N_
 
@@ -80,7 +86,8 @@ def notify(
     now = now or utcnow()
     params = {k: v for k, v in (params or {}).items()}
     try:
-        message = (kind.text % params)[:500]
+        # The stored text (the API's, and the fallback of a kind that is gone) in English.
+        message = (kind.text % shown_params(kind, params, "en"))[:500]
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(
             Msg(

@@ -252,16 +252,22 @@ def export_csv(request: Request, session: DbSession, user: PageUser) -> Response
 
 @router.get("/retention/at-risk/export.xlsx")
 def export_xlsx(request: Request, session: DbSession, user: PageUser) -> Response:
-    """The filtered at-risk list as an Excel workbook (money and risk as numbers)."""
+    """The filtered at-risk list as an Excel workbook (money and risk as numbers, money shown
+    with two decimals: ``dataio.downloads.xlsx_row``, the writer of every list export)."""
+    from zoneinfo import ZoneInfo
+
     from openpyxl import Workbook
+
+    from retento.dataio.downloads import xlsx_row
 
     require(user, "data:export")
     f, _ = _filters(request, user)
+    tz = ZoneInfo(request.app.state.settings.timezone)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(tr(request, "At risk")[:31])
     ws.append(list(EXPORT_HEADER))
     for row in _export_rows(request, session, user, f):
-        ws.append([_cell(v) for v in row])
+        ws.append(xlsx_row(ws, row, tz))
     buf = io.BytesIO()
     wb.save(buf)
     return Response(

@@ -27,6 +27,7 @@ register_kind(
     defaults={"admin": "off", "*": "in_app"},
     group=GROUP,
     roles=("admin", "manager", "analyst"),
+    counts=("customers",),  # not "run": "#12345" names a run
 )
 register_kind(
     "scoring_failed",

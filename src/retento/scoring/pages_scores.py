@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from retento.auth.permissions import require
 from retento.auth.service import assignable_user_choices
 from retento.core.deps import DbSession
-from retento.core.errors import FieldError, InvalidInput, number_error, range_error
+from retento.core.errors import FieldError, choice_error, number_error, range_error
 from retento.core.money import number_text
 from retento.core.validation import is_id, offset_from_text
 from retento.customers.models import Customer
@@ -24,6 +24,7 @@ from retento.scoring import pages_churn, service
 from retento.scoring.models import LABELS, STAGES, VALUE_CLASSES
 from retento.web.i18n import N_
 from retento.web.labels import label_msgid
+from retento.web.listfilters import refuse
 from retento.web.render import PageUser, is_htmx, page_router, render, tr
 
 router = page_router()
@@ -45,6 +46,14 @@ SORT_OPTIONS = (
 
 SORTS = {code for code, _ in SORT_OPTIONS}
 
+
+# The filters of stored codes: query key, codes, the filter's label, the label group of its codes
+# (named as ``service.scores_query`` names them for the API).
+CODE_FILTERS = (
+    ("value_class", VALUE_CLASSES, N_("Value class"), "value_class"),
+    ("label", LABELS, N_("Label"), "value_label"),
+    ("stage", STAGES, N_("Loyalty stage"), "loyalty_stage"),
+)
 
 # The filters' labels as the page shows them: a bad value names the filter so.
 FILTER_LABELS = {
@@ -87,11 +96,14 @@ def _score_filters(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
     raw = {k: qp.get(k, "").strip() for k in keys}
     problems: list[FieldError] = []
     filters: dict[str, Any] = {}
-    for key, allowed in (("value_class", VALUE_CLASSES), ("label", LABELS), ("stage", STAGES)):
+    # A code that is not one of the form's choices (a hand-edited or stale link) is named, not
+    # dropped: a dropped filter listed (and exported) every scored customer under its heading.
+    for key, allowed, title, group in CODE_FILTERS:
         if raw[key] in allowed:
             filters[key] = raw[key]
-        else:
-            raw[key] = ""
+        elif raw[key]:
+            choices = [(c, label_msgid(group, c)) for c in allowed]
+            problems.append(choice_error(key, title, choices))
     filters["p_alive_lt"] = _float(raw["p_alive_lt"], "p_alive_lt", problems, lo=0.0)
     filters["p_alive_gte"] = _float(raw["p_alive_gte"], "p_alive_gte", problems, lo=0.0)
     filters["clv_gte"] = _float(raw["clv_gte"], "clv_gte", problems)
@@ -102,11 +114,12 @@ def _score_filters(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
                 problems.append(number_error(key, FILTER_LABELS[key], whole=True))
             else:
                 filters[field] = int(raw[key])
+    if raw["sort"] and raw["sort"] not in SORTS:
+        problems.append(choice_error("sort", N_("Sort"), SORT_OPTIONS))
     if raw["sort"] not in SORTS:
         raw["sort"] = "-clv"
     filters["sort"] = raw["sort"]
-    if problems:
-        raise InvalidInput(problems[0].message, field=problems[0].field, errors=problems)
+    refuse(problems)
     return filters, raw
 
 
