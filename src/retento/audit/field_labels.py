@@ -27,6 +27,57 @@ register_labels(
     },
 )
 
+# What is held about a customer, by the name of its section of the privacy export
+# (``customers.privacy.collect``: its own names, loyalty's, and the other tables with a foreign
+# key to the customer, by table name) and by the table a merge moves rows of
+# (``customers.merge``): an export's ``sections`` and a merge's ``moved`` name their counts so.
+CUSTOMER_RECORDS: dict[str, str] = {
+    "customer": N_("Customer profile"),
+    "contacts": N_("Contacts"),
+    "customer_contacts": N_("Contacts"),
+    "tags": N_("Tags"),
+    "customer_tags": N_("Tags"),
+    "customer_assignments": N_("Assigned users"),
+    "custom_fields": N_("Custom fields"),
+    "customer_search": N_("Search index"),
+    "customer_search_grams": N_("Search index terms"),
+    "orders": N_("Orders"),
+    "order_lines": N_("Order lines"),
+    "refunds": N_("Refunds"),
+    "touchpoints": N_("Touchpoints"),
+    "complaints": N_("Complaints"),
+    "complaint_events": N_("Complaint events"),
+    "complaint_remedies": N_("Complaint remedies"),
+    "complaint_attachments": N_("Complaint attachments"),
+    "survey_invitations": N_("Survey invitations"),
+    "survey_responses": N_("Survey responses"),
+    "survey_answers": N_("Answers to survey questions"),
+    "scores": N_("Scores"),
+    "customer_scores": N_("Scores"),
+    "audit_log": N_("Audit entries"),
+    "emails": N_("Emails"),
+    "mail_outbox": N_("Emails"),
+    "loyalty_accounts": N_("Points accounts"),
+    "loyalty_journals": N_("Points journal entries"),
+    "loyalty_postings": N_("Points postings"),
+    "loyalty_lots": N_("Points lots"),
+    "loyalty_allocations": N_("Points allocations"),
+    "loyalty_holds": N_("Points holds"),
+    "loyalty_redemptions": N_("Loyalty redemptions"),
+    "loyalty_rule_uses": N_("Earning rule uses"),
+    "loyalty_tier_changes": N_("Tier changes"),
+    "loyalty_club_members": N_("Club memberships"),
+    "loyalty_attendance": N_("Club attendance"),
+    "loyalty_notices": N_("Loyalty notices"),
+    "loyalty_measurements": N_("Loyalty measurements"),
+    "retention_alerts": N_("Retention alerts"),
+    "retention_cases": N_("Win-back cases"),
+    "retention_open_cases": N_("Open win-back cases"),
+    "retention_tasks": N_("Win-back tasks"),
+    "insight_segment_members": N_("Segment memberships"),
+    "experience_records": N_("Experience records"),
+}
+
 # entity → field → message id. The settings pages name their own records' fields where their
 # forms label them (value_settings in scoring.pages_settings, retention_playbook in
 # retention.pages_playbooks, loyalty_programme in loyalty.pages).
@@ -88,6 +139,10 @@ FIELDS: dict[str, dict[str, str]] = {
         "import_jobs_scrubbed": N_("Import jobs cleaned"),
         "import_jobs_deleted": N_("Import jobs deleted"),
     },
+    # A privacy export's rows per section, and a merge's rows moved per table (with the points
+    # loyalty moves: ``loyalty.merge``), shown one "name: number" line each.
+    "customer.sections": CUSTOMER_RECORDS,
+    "customer.moved": {**CUSTOMER_RECORDS, "loyalty_points": N_("Loyalty points")},
     "order": {
         "refunds": N_("Refunds"),
     },

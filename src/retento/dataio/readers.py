@@ -90,11 +90,6 @@ def _line_of_bad_bytes(fh: BinaryIO, encoding: str) -> tuple[int, str]:
     return 1, ""
 
 
-def bad_line(data: bytes, encoding: str) -> int:
-    """The number of the first line of ``data`` that is not valid ``encoding`` text."""
-    return _line_of_bad_bytes(io.BytesIO(data), encoding)[0]
-
-
 def _encoding_error(fh: BinaryIO, encoding: str) -> InvalidInput:
     line, near = _line_of_bad_bytes(fh, encoding)
     hint = (
@@ -104,6 +99,25 @@ def _encoding_error(fh: BinaryIO, encoding: str) -> InvalidInput:
     )
     msg = f"Line {line} is not valid {encoding} text (bytes {near}).{hint}"
     return InvalidInput(msg, errors=[FieldError(None, msg, row=line)])
+
+
+def undecodable_line(fh: BinaryIO, encoding: str | None = None) -> int | None:
+    """The first line of ``fh`` (read from its start, in chunks) that is not ``encoding`` text
+    (None: what ``read_csv`` reads by default: UTF-8, BOM optional, or UTF-16 with a BOM), or
+    None when all of it is: for an import that tries another encoding before reading."""
+    fh.seek(0)
+    enc = _encoding_of(fh.read(4), encoding)
+    fh.seek(0)
+    dec = codecs.getincrementaldecoder(enc)()
+    try:
+        while chunk := fh.read(CHUNK):
+            dec.decode(chunk)
+        dec.decode(b"", final=True)
+        return None
+    except UnicodeDecodeError:
+        return _line_of_bad_bytes(fh, enc)[0]
+    finally:
+        fh.seek(0)
 
 
 def _encoding_of(head: bytes, encoding: str | None) -> str:

@@ -37,7 +37,6 @@ from retento.core.db import utcnow
 from retento.core.errors import FieldError, InvalidInput, Msg, RetentoError, choice_error
 from retento.customers.guard import lock_customers, merged_message
 from retento.customers.models import Customer
-from retento.dataio.cells import restore_row
 from retento.dataio.readers import open_table
 from retento.loyalty import ledger
 from retento.loyalty.ledger import Replay, open_journal
@@ -92,7 +91,8 @@ def _check(session: Session, table) -> tuple[list[_Row], list[str]]:
         raise InvalidInput(
             "The file needs a customer_external_id or an email column.",
             field="customer_external_id",
-            errors=[FieldError("customer_external_id", "missing column", 1)],
+            # The header's line: 2 in a CSV file that opens with Excel's "sep=;" line.
+            errors=[FieldError("customer_external_id", "missing column", table.header_line)],
         )
     ignored = [h for h in header if h and h not in COLUMNS]
     tiers = {t.code.lower(): t for t in session.scalars(select(LoyaltyTier))}
@@ -101,10 +101,11 @@ def _check(session: Session, table) -> tuple[list[_Row], list[str]]:
     errors: list[FieldError] = []
     parsed: list[tuple[int, str, str, LoyaltyTier | None, int, str | None, datetime | None]] = []
     keys: dict[str, int] = {}
-    for line, raw in table.rows:
+    # The reader has already undone an export's formula quote (``dataio.cells.restore_row``):
+    # undoing it twice took a value's own quote ("'-5", exported as "''-5", read as "-5").
+    for line, cells in table.rows:
         if len(parsed) + len(errors) >= MAX_ROWS:
             raise InvalidInput(Msg("At most %(n)s rows per file.", n=MAX_ROWS), field="file")
-        cells = restore_row(raw)
 
         def cell(name: str, cells: list[str] = cells) -> str:
             i = idx.get(name)

@@ -18,8 +18,8 @@ from retento.core.config import get_settings
 from retento.core.errors import FieldError, InvalidInput, Msg
 from retento.core.types import ID_MAX
 from retento.customers.models import Customer
-from retento.dataio.cells import neutralise, neutralise_row, restore, restore_row
-from retento.dataio.readers import bad_line, open_xlsx, too_long, too_long_reason, xlsx_rows
+from retento.dataio.cells import neutralise, neutralise_row, restore
+from retento.dataio.readers import open_xlsx, read_csv, undecodable_line, xlsx_rows
 from retento.surveys.ingest import EXPORT_ID_PREFIX, IngestRow, ingest
 from retento.surveys.languages import option_labels
 from retento.surveys.models import CHANNELS, Survey, SurveyQuestion, SurveyResponse
@@ -40,19 +40,25 @@ PERCEPTION_SUFFIXES = (".perception", ".b")
 MULTI_SEPARATORS = ("|", ";")
 
 
-def read_table(content: bytes | BinaryIO, filename: str) -> list[list[Any]]:
-    """The cells of the first sheet of an XLSX file or of a CSV file (UTF-8 or GB18030).
+# Rows of a file as read: ``(line, cells)``, the header first (line 2 after Excel's "sep=;").
+Lines = list[tuple[int, list[Any]]]
 
-    XLSX goes through the same archive and size checks as every import (``dataio.readers``);
-    CSV with a quote that is never closed is refused naming the line. Text cells lose the quote
-    that exports put before formula-like text (``dataio.cells``)."""
+
+def read_table(content: bytes | BinaryIO, filename: str) -> Lines:
+    """The rows of the first sheet of an XLSX file or of a CSV file, each with its line.
+
+    Both go through the readers every import uses (``dataio.readers``): XLSX through the same
+    archive and size checks; CSV through ``read_csv`` (BOM, UTF-16, Excel's ``sep=;`` line, a
+    broken quote refused naming its line and column in the reader's words), as UTF-8 or else as
+    GB18030 (Excel's CSV on a Chinese Windows). Text cells lose the quote that exports put
+    before formula-like text (``dataio.cells``)."""
     name = filename.lower()
     if name.endswith((".xlsx", ".xlsm")):
         wb, ws = open_xlsx(content, filename)
         try:
-            out: list[list[Any]] = []
-            for _, values in xlsx_rows(ws, filename):
-                out.append([restore(v) if isinstance(v, str) else v for v in values])
+            out: Lines = []
+            for line, values in xlsx_rows(ws, filename):
+                out.append((line, [restore(v) if isinstance(v, str) else v for v in values]))
                 if len(out) > MAX_ROWS + 1:  # parse_rows reports the row limit
                     break
             return out
@@ -60,58 +66,35 @@ def read_table(content: bytes | BinaryIO, filename: str) -> list[list[Any]]:
             wb.close()
     if not name.endswith((".csv", ".txt")):
         raise InvalidInput("Send a .csv or .xlsx file.", field="file")
-    if not isinstance(content, bytes):
-        content = content.read()
-    for encoding in ("utf-8-sig", "gb18030"):
+    fh: BinaryIO = io.BytesIO(content) if isinstance(content, bytes) else content
+    if not fh.seekable():
+        fh = io.BytesIO(fh.read())
+    encoding = None  # read_csv's own: UTF-8 (BOM optional), UTF-16 with a BOM
+    line = undecodable_line(fh)
+    if line is not None:
+        if undecodable_line(fh, "gb18030") is not None:
+            raise InvalidInput(
+                Msg("Line %(line)s of the CSV file is neither UTF-8 nor GB18030 text.", line=line),
+                field="file",
+                errors=[FieldError("file", "is neither UTF-8 nor GB18030 text", line)],
+            )
+        encoding = "gb18030"
+    try:
+        table = read_csv(fh, filename, encoding=encoding)
         try:
-            text = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        line = bad_line(content, "utf-8-sig")
-        raise InvalidInput(
-            Msg("Line %(line)s of the CSV file is neither UTF-8 nor GB18030 text.", line=line),
-            field="file",
-            errors=[FieldError("file", "is neither UTF-8 nor GB18030 text", line)],
-        )
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
-    rows: list[list[Any]] = []
-    try:
-        for r in reader:
-            rows.append(restore_row(r))
-    except csv.Error as exc:
-        line = reader.line_num
-        if "end of data" in str(exc):
-            line = _record_start(text, len(rows))
-            reason = Msg("a quoted value is never closed (the quote swallows the rest of the file)")
-        elif too_long(exc):
-            reason = too_long_reason()
-        else:
-            reason = Msg("text follows a closing quote (%(error)s)", error=str(exc))
-        raise InvalidInput(
-            Msg("The CSV file is malformed: line %(line)s: %(reason)s.", line=line, reason=reason),
-            field="file",
-            errors=[FieldError("file", reason, line)],
-        ) from exc
-    return rows
-
-
-def _record_start(text: str, records: int) -> int:
-    """The physical line where record number ``records`` (0-based) starts."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    last = 0
-    try:
-        for _ in range(records):
-            next(reader)
-            last = reader.line_num
-    except (StopIteration, csv.Error):
-        pass
-    return last + 1
+            out = [(table.header_line, list(table.header))]
+            for row in table.rows:
+                out.append(row)
+                if len(out) > MAX_ROWS + 1:
+                    break
+            return out
+        finally:
+            table.close()
+    except InvalidInput as exc:
+        if exc.field is not None:  # a broken quote: its column, with the line in ``errors``
+            raise
+        # An empty file, a header the csv module refuses: the file is what is wrong.
+        raise InvalidInput(exc.message, field="file", errors=exc.errors) from None
 
 
 def _blank(v: Any) -> bool:
@@ -165,9 +148,10 @@ def _choice(q: SurveyQuestion, raw: str) -> str:
 
 
 def _map_header(
-    header: list[Any], questions: dict[str, SurveyQuestion]
+    header: list[Any], questions: dict[str, SurveyQuestion], line: int = 1
 ) -> tuple[dict[int, tuple[str, SurveyQuestion | None, str]], list[FieldError]]:
-    """Column index -> (column name, question or None for meta columns, part)."""
+    """Column index -> (column name, question or None for meta columns, part); problems are
+    said on the header's ``line``."""
     out: dict[int, tuple[str, SurveyQuestion | None, str]] = {}
     errors: list[FieldError] = []
     seen: set[str] = set()
@@ -176,7 +160,7 @@ def _map_header(
         if not name:
             continue
         if name in seen:
-            errors.append(FieldError(name, "This column appears twice.", 1))
+            errors.append(FieldError(name, "This column appears twice.", line))
             continue
         seen.add(name)
         if name in META_COLUMNS:
@@ -189,7 +173,7 @@ def _map_header(
                     name,
                     f"'{name}' is an expectation/perception pair: use the columns "
                     f"'{name}.expectation' and '{name}.perception'.",
-                    1,
+                    line,
                 )
             )
         else:
@@ -202,7 +186,7 @@ def _map_header(
             else:
                 errors.append(
                     FieldError(
-                        name, "Unknown column: neither a question code nor a known field.", 1
+                        name, "Unknown column: neither a question code nor a known field.", line
                     )
                 )
     parts: dict[str, set[str]] = {}
@@ -212,15 +196,16 @@ def _map_header(
     for code, got in parts.items():
         if got != {"a", "b"}:
             errors.append(
-                FieldError(code, "Both the expectation and the perception column are needed.", 1)
+                FieldError(code, "Both the expectation and the perception column are needed.", line)
             )
     if not any(q is not None for _, q, _ in out.values()):
-        errors.append(FieldError(None, "The header names no question of this survey.", 1))
+        errors.append(FieldError(None, "The header names no question of this survey.", line))
     return out, errors
 
 
-def parse_rows(survey: Survey, table: list[list[Any]]) -> list[IngestRow]:
-    """Turn a table (header + rows) into responses to ingest; cell problems stay on their row."""
+def parse_rows(survey: Survey, table: Lines) -> list[IngestRow]:
+    """Turn a table (header + rows, each with its line: ``read_table``) into responses to
+    ingest; cell problems stay on their row."""
     if not table:
         raise InvalidInput("The file is empty.", field="file")
     if len(table) - 1 > MAX_ROWS:
@@ -228,7 +213,8 @@ def parse_rows(survey: Survey, table: list[list[Any]]) -> list[IngestRow]:
             Msg("At most %(max)s rows can be imported at once.", max=MAX_ROWS), field="file"
         )
     questions = {q.code: q for q in survey.questions}
-    columns, header_errors = _map_header(table[0], questions)
+    header_line, header = table[0]
+    columns, header_errors = _map_header(header, questions, header_line)
     if header_errors:
         raise InvalidInput(
             Msg("The header row has %(n)s problem(s); nothing was imported.", n=len(header_errors)),
@@ -236,7 +222,7 @@ def parse_rows(survey: Survey, table: list[list[Any]]) -> list[IngestRow]:
             errors=header_errors,
         )
     rows: list[IngestRow] = []
-    for n, cells in enumerate(table[1:], start=2):
+    for n, cells in table[1:]:
         if all(_blank(c) for c in cells):
             continue
         row = IngestRow(row=n)
