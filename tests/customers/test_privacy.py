@@ -243,6 +243,8 @@ def test_export_holds_every_section_as_json_and_csv(db, users, rich):
         "scores", "audit_log", "emails",
     ]  # fmt: skip
     assert {"README.txt", "data.json"} | {f"{s}.csv" for s in sections} <= names
+    # The search index is derived from the sections above, not kept about the customer.
+    assert not {n for n in names if n.startswith("customer_search")}, names
     data = json.loads(zf.read("data.json"))
     assert data["format"] == privacy.FORMAT and data["customer_id"] == c.id
     assert data["customer"][0]["email"] == "wangfang@example.cn"
