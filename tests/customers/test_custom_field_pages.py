@@ -176,3 +176,17 @@ def test_the_list_has_one_filter_control_for_choice_and_yes_no_fields(client, us
     page = web.get("/customers", params={"field": "tier:Gold"}).text
     assert f"/customers/{gold.id}" in page and "Filter Silver" not in page
     assert web.get("/customers", params={"field": "tier:Tin"}).status_code == 422
+
+
+def test_the_list_filter_names_field_and_value_with_a_chinese_colon(client, users, db):
+    """ "等级：金卡" on a Chinese page (the English ": " read "等级: 金卡")."""
+    define(db, users["admin"], FIELDS[:2])
+    users["agent"].locale = "zh_CN"
+    db.commit()
+    web = Browser(client)
+    web.login("agent")
+    page = web.get("/customers").text
+    assert ">等级：金卡<" in page and ">贵宾：是<" in page and "等级: " not in page
+    web = Browser(client)
+    web.login("manager")
+    assert ">Tier: Gold<" in web.get("/customers").text

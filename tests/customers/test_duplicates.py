@@ -108,3 +108,19 @@ def test_web_warning_in_chinese(client, users, db):
     )
     assert r.status_code == 200 and 'id="duplicate-warning"' in r.text
     assert "可能重复" in r.text and "仍然创建" in r.text and "相同邮箱" in r.text
+
+
+def test_the_reasons_of_a_duplicate_read_as_a_chinese_list(client, users, db):
+    """ "（相同电话、相同姓名）", not the English "(相同电话, 相同姓名)"."""
+    make_customer(db, name="王华", phone="+86 132 0000 1492")
+    users["manager"].locale = "zh_CN"
+    db.flush()
+    web = Browser(client)
+    web.login("manager")
+    form = {"name": "王华", "phone": "13200001492", "party_type": "person", "kind": "consumer"}
+    r = web.post("/customers/new", form)
+    assert r.status_code == 200 and 'id="duplicate-warning"' in r.text
+    assert "（相同电话、相同姓名）" in r.text
+    users["manager"].locale = "en"
+    db.flush()
+    assert "(same phone, same name)" in web.post("/customers/new", form).text

@@ -43,6 +43,16 @@ def test_digits_ignore_spaces_and_punctuation_and_contacts_are_searched(db, user
     assert _names(db, users, "c0000002")[0] == ["李明"]
     # Two Chinese characters in a row, and a given name only.
     assert _names(db, users, "小明")[0] == ["王小明"]
+    # A Chinese contact's name, whole or from its start, and three characters anywhere in it
+    # (only the customer's own name was searched).
+    mk = lambda **kw: service.create_customer(db, CustomerCreate(**kw), actor=users["manager"])  # noqa: E731
+    mk(
+        name="成都新锐贸易有限公司",
+        contacts=[ContactIn(name="赵采购"), ContactIn(name="欧阳采购员")],
+    )
+    db.flush()
+    for q in ("赵采购", "赵", "赵采", "欧阳", "采购员", "新锐"):
+        assert _names(db, users, q)[0] == ["成都新锐贸易有限公司"], q
     assert _names(db, users, "Nothing like this")[0] == []
 
 

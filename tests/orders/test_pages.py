@@ -200,3 +200,30 @@ def test_list_dates_outside_the_supported_range_are_named_not_a_500(client, db, 
     r = web.get("/orders", params={"until": "9999-12-31"})
     zh = gettext("zh_CN", "Enter a date between %(first)s and %(last)s.")
     assert r.status_code == 422 and zh % {"first": "1900-01-01", "last": "2200-12-31"} in r.text
+
+
+def test_a_line_discount_above_the_line_is_named_in_chinese(client, db, users):
+    """'The discount exceeds the line amount.' was a plain string no catalogue had: the Chinese
+    order form showed it in English next to the line's discount."""
+    o, kettle, _ = _order(db, users)
+    users["agent"].locale = "zh_CN"
+    db.commit()
+    before = db.query(Order).count()
+    web = Browser(client)
+    web.login("agent")
+    r = web.post(
+        f"/customers/{o.customer_id}/orders/new",
+        {
+            "ordered_at": "2025-03-01T12:00",
+            "status": "completed",
+            "channel": "store",
+            "lines.0.product_id": str(kettle.id),
+            "lines.0.quantity": "1",
+            "lines.0.discount": "100",
+        },
+    )
+    assert r.status_code == 422 and 'id="order-form"' in r.text
+    assert '<p class="field-error">折扣超过了该行金额。</p>' in r.text
+    assert "exceeds the line amount" not in r.text
+    db.expire_all()
+    assert db.query(Order).count() == before

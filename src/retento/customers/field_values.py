@@ -300,15 +300,19 @@ def filter_options(
     """The list filter's choices: ``("<key>:<value>", "<label>: <option>")`` for each active
     choice and yes/no field."""
     out: list[tuple[str, str]] = []
+    colon = "：" if locale.startswith("zh") else ": "  # Chinese writes the full-width colon
     for d in defs:
         if not d.active or d.field_type not in FILTER_TYPES:
             continue
         label = d.label_for(locale)
         if d.field_type == "boolean":
-            out += [(f"{d.key}:yes", f"{label}: {yes}"), (f"{d.key}:no", f"{label}: {no}")]
+            out += [
+                (f"{d.key}:yes", f"{label}{colon}{yes}"),
+                (f"{d.key}:no", f"{label}{colon}{no}"),
+            ]
         else:
             out += [
-                (f"{d.key}:{o['value']}", f"{label}: {d.option_label(o['value'], locale)}")
+                (f"{d.key}:{o['value']}", f"{label}{colon}{d.option_label(o['value'], locale)}")
                 for o in d.options or []
             ]
     return out

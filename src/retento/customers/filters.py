@@ -81,8 +81,11 @@ def list_filters(
             problems.append(FieldError("field", tr(request, exc.message)))
     if raw["sort"] and raw["sort"] not in SORTS:
         problems.append(FieldError("sort", tr(request, "Choose one of the listed orders.")))
+    # Unchosen, the order is the best match (by name while nothing is searched): the form sends
+    # its select back with every search, so a "name" shown here on the plain list would then
+    # sort a search by name and bury the exact match ("Mia Smith" below "Chloe Smith").
     if raw["sort"] not in SORTS:
-        raw["sort"] = "relevance" if raw["q"] else "name"
+        raw["sort"] = "relevance"
     # Archived customers are hidden unless asked for: "1" only them, "all" everyone.
     if raw["archived"] not in ("", "0", "1", "all"):
         problems.append(FieldError("archived", tr(request, "Choose one of the listed values.")))

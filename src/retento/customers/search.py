@@ -141,7 +141,16 @@ def _rank_parts(q: Query):
         exact += [S.name_key == k, _contains(S.hay, SEP + k + SEP)]
         prefix += [_starts(S.name_key, k), _contains(S.hay, SEP + k)]
         if q.cjk:
-            conds.append(_contains(S.hay, " " + " ".join(ch for ch in k if ch != " ") + " "))
+            chars = [ch for ch in k if ch != " "]
+            conds.append(_contains(S.hay, " " + " ".join(chars) + " "))
+            # A contact's name ("赵采购") is in ``hay`` as written (only the customer's own name
+            # has its characters spaced): found from its start ("赵", "赵采"), and three or more
+            # characters anywhere. Like one or two Latin letters, a shorter fragment inside a
+            # field is not looked for: no trigram index could find it.
+            joined = "".join(chars)
+            conds.append(_contains(S.hay, SEP + joined))
+            if len(joined) >= 3:
+                conds.append(_contains(S.hay, joined))
         elif len(k) >= 3:
             conds.append(_contains(S.hay, k))
             prefix.append(_contains(S.name_key, " " + k))

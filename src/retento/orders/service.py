@@ -136,7 +136,7 @@ def _build_lines(session: Session, lines: list[OrderLineIn]) -> list[OrderLine]:
         cost = p.unit_cost if ln.unit_cost is None else ln.unit_cost
         if ln.discount > ln.quantity * price:
             errors.append(
-                FieldError(f"lines.{i}.discount", "The discount exceeds the line amount.")
+                FieldError(f"lines.{i}.discount", Msg("The discount exceeds the line amount."))
             )
             continue
         out.append(
