@@ -28,8 +28,11 @@ def test_a_day_stored_as_iso_text_reads_as_a_date(locale, shown):
 
 def test_insights_templates_print_no_stored_day_as_it_is():
     """Every day a saved insight holds as text (``as_of``, ``cutoff``, ``period_end``, a
-    forecast's ``period``) goes through ``fmt.date``."""
-    raw = re.compile(r"(?<!fmt\.date\()(?<![\w.])[\w.]+\.(as_of|cutoff|period_end|period)\b")
+    forecast's ``period``) goes through ``fmt.date`` (a forecast period ``fmt.period``: a month
+    reads as its month)."""
+    raw = re.compile(
+        r"(?<!fmt\.date\()(?<!fmt\.period\()(?<![\w.])[\w.]+\.(as_of|cutoff|period_end|period)\b(?!\()"
+    )
     found = [
         (path.name, m.group(0))
         for path in sorted(Path(INSIGHTS_TEMPLATES).glob("*.html"))

@@ -68,7 +68,7 @@ def test_large_import_is_queued_for_the_worker(live_pg, monkeypatch):
         t.start()
         t.join(120)
         result = web.get(f"/imports/{job}")
-        assert f"Created: {ROWS}, updated: 0, unchanged: 0, rejected: 0." in result.text
+        assert f"Created: {ROWS:,}, updated: 0, unchanged: 0, rejected: 0." in result.text
     with live_pg.session() as s:
         assert s.scalar(select(func.count()).select_from(Product)) == ROWS
         items = s.scalars(select(WorkItem).where(WorkItem.ref == wizard.work_ref(job))).all()

@@ -90,7 +90,7 @@ def _chart(request: Request, r: dict[str, Any]) -> str:
     fc = r["forecast"]
     naive = r["naive_forecast"]
     fmt = Formatter(request_locale(request))
-    labels = [fmt.period(p["period"], r["freq"]) for p in [*hist, *fc]]
+    labels = [fmt.period(p["period"], r.get("freq", "")) for p in [*hist, *fc]]
     pad = [None] * len(hist)
     last = [None] * (len(hist) - 1) + [_fmt_value(hist[-1]["value"], unit)]
 
