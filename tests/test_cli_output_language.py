@@ -278,8 +278,13 @@ def test_alerts_mail_users_and_roles_in_chinese(cli):
 
 
 def test_the_database_and_worker_lines_in_chinese(cli):
+    from alembic.script import ScriptDirectory
+
+    from retento.core.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     r = cli("db", "upgrade", lang="zh_CN")
-    _says(r, "上的数据库已处于版本 head。")
+    _says(r, f"上的数据库已处于版本 {head}。")  # the revision itself, not "head"
     r = cli("worker", "--once", "--work-only", lang="zh_CN")
     assert r.output == "已运行 0 个作业：无；0 个后台任务。\n"
     assert cli("worker", "--once", "--work-only").output == "Ran 0 job(s): none; 0 work item(s).\n"

@@ -79,18 +79,42 @@ app.command("demo")(demo_cmd)
 @friendly_errors
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Create or migrate the schema of RETENTO_DATABASE_URL."""
-    from retento.core.config import get_settings
-    from retento.core.migrate import upgrade
+    import logging
+    import sys
 
+    from retento.core.config import get_settings
+    from retento.core.migrate import current_revision, upgrade
+
+    # Each migration as it starts, and a long one's steps with their times (0032 logs every
+    # table it rewrites), as `alembic upgrade` prints them: an upgrade of minutes is not silent.
+    log = logging.getLogger("alembic.runtime.migration")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    level = log.level
     url = get_settings().database_url
-    upgrade(url, revision)
-    console.print(
-        say(
+    before = current_revision(url)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        upgrade(url, revision)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    after = current_revision(url) or revision
+    if before is not None and before != after:
+        line = say(
+            "Database at %(url)s upgraded from revision %(before)s to %(revision)s.",
+            url=escape(_safe(url)),
+            before=escape(before),
+            revision=escape(after),
+        )
+    else:
+        line = say(
             "Database at %(url)s is at revision %(revision)s.",
             url=escape(_safe(url)),
-            revision=escape(revision),
+            revision=escape(after),
         )
-    )
+    console.print(line)
 
 
 @db_app.command("current")
@@ -165,6 +189,10 @@ def serve(
                 "[yellow]Warning: RETENTO_SECRET_KEY is short; use 32 or more random characters.[/]"
             )
         )
+    problem = _data_dir_problem(get_settings().data_dir)
+    if problem:
+        console.print(say("[red]Error:[/] %(reason)s", reason=escape(problem)))
+        raise typer.Exit(2)
     if workers > 1 and reload:
         console.print(say("[red]Error:[/] --reload runs one process; drop --workers or --reload."))
         raise typer.Exit(2)
@@ -189,6 +217,33 @@ def serve(
         reload=reload,
         workers=workers if workers > 1 else None,
         log_level="info",
+    )
+
+
+def _data_dir_problem(data_dir: str) -> str | None:
+    """Why ``RETENTO_DATA_DIR`` cannot hold files, in the command line's language, or None.
+    Complaint attachments are written there: a folder missing (and not creatable by the user
+    running the server) or read-only made every upload answer 500, long after the start."""
+    import errno
+    import os
+    from pathlib import Path
+
+    path = Path(data_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        usable = os.access(path, os.W_OK | os.X_OK)
+    except OSError as exc:
+        usable, reason = False, exc.strerror or type(exc).__name__
+    else:
+        reason = os.strerror(errno.EACCES)  # the system's words, as in the OSError case
+    if usable:
+        return None
+    return say(
+        "RETENTO_DATA_DIR %(path)s cannot be created or written (%(reason)s); complaint "
+        "attachments are stored there. Create it for the user that runs Retento, e.g. "
+        "install -d -o retento -g retento -m 750 %(path)s",
+        path=str(path.resolve()),
+        reason=reason,
     )
 
 

@@ -123,6 +123,35 @@ def test_cli_create_and_password_follow_the_policy(cli_db):
     assert r.exit_code == 0 and "Ended 0 open session(s)" in " ".join(r.output.split())
 
 
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_cli_asks_for_the_password_when_it_is_not_given(cli_db, lang):
+    """The deployment guide's first admin: ``retento user create admin --role admin`` asks for
+    the password twice (not echoed; an argument shows in ``ps`` and the shell's history)."""
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from retento.auth.models import User
+    from retento.cli import app
+
+    runner = CliRunner()
+    asked = {"en": ("Password:", "Repeat the password:"), "zh_CN": ("密码:", "再次输入密码:")}
+    pw, new = "ledger-Sesame-42", "quiet-Harbour-77"
+    r = runner.invoke(app, ["--lang", lang, "user", "create", "boss", "--role", "admin"],
+                      input=f"{pw}\n{pw}\n")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert all(q in r.output for q in asked[lang]) and pw not in r.output
+    r = runner.invoke(app, ["--lang", lang, "user", "password", "boss"], input=f"{new}\nother\n")
+    said = {"en": "The two passwords differ.", "zh_CN": "两次输入的密码不一致。"}[lang]
+    assert r.exit_code == 1 and said in r.output and new not in r.output
+    r = runner.invoke(app, ["--lang", lang, "user", "password", "boss"], input=f"{new}\n{new}\n")
+    assert r.exit_code == 0, r.output
+    engine = create_engine(cli_db)
+    with Session(engine) as s:
+        boss = s.scalar(select(User).where(User.username == "boss"))
+        assert boss.role == "admin" and verify_password(boss.password_hash, new)
+    engine.dispose()
+
+
 @pytest.mark.parametrize(
     "body",
     [

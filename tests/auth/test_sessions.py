@@ -280,6 +280,31 @@ def test_serve_warns_when_links_for_customers_would_point_elsewhere(serve_env, m
     assert r.exit_code == 0 and "RETENTO_PUBLIC_BASE_URL" not in r.output
 
 
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_serve_refuses_a_data_dir_it_cannot_write(serve_env, monkeypatch, tmp_path, lang):
+    """Deployment QA: RETENTO_DATA_DIR=/var/lib/retento, never created, started fine and then
+    answered 500 to every complaint attachment. A missing folder is created; one that cannot be
+    (here under a file, as a read-only parent would) stops the start, naming the folder."""
+    from retento.cli import app
+    from retento.core.config import get_settings
+
+    monkeypatch.setenv("RETENTO_SECRET_KEY", "k" * 48)
+    (tmp_path / "a-file").write_text("")
+    bad = tmp_path / "a-file" / "retento"
+    monkeypatch.setenv("RETENTO_DATA_DIR", str(bad))
+    get_settings.cache_clear()
+    r = CliRunner().invoke(app, ["--lang", lang, "serve"])
+    out = " ".join(r.output.split())
+    assert r.exit_code == 2 and serve_env == [], out
+    said = {"en": "cannot be created or written", "zh_CN": "无法创建或写入"}[lang]
+    assert said in out and str(bad) in "".join(r.output.split())
+    made = tmp_path / "new" / "data"
+    monkeypatch.setenv("RETENTO_DATA_DIR", str(made))
+    get_settings.cache_clear()
+    r = CliRunner().invoke(app, ["serve"])
+    assert r.exit_code == 0 and made.is_dir() and len(serve_env) == 1, r.output
+
+
 def test_serve_with_a_real_key_starts(serve_env, monkeypatch):
     from retento.cli import app
     from retento.core.config import get_settings

@@ -116,3 +116,35 @@ def test_work_items_say_what_they_work_on_in_words(client, db, users):
             assert f'title="{ref}">{text}</span>' in row, (locale, row)
             assert f"<code>{ref}</code>" not in row
         assert "<code>mystery:9</code>" in _item_row(page, items["mystery:9"].id)
+
+
+def test_a_running_item_whose_process_went_silent_says_so(client, db, users):
+    """Deployment QA: a worker killed mid-run left its item "running" at its last stage for the
+    2 minutes before it was queued again, looking like a slow stage. Three missed heartbeats
+    (15 s) and the row says the process may have stopped and when the item is queued again."""
+    from datetime import timedelta
+
+    now = utcnow()
+    silent = WorkItem(kind="scoring.run", ref="score_run:8", payload={}, status="running",
+                      progress=0.45, stage="churn", attempts=1, claimed_by="h:1:worker:a",
+                      created_at=now, heartbeat_at=now - timedelta(seconds=47))  # fmt: skip
+    alive = WorkItem(kind="scoring.run", ref="score_run:9", payload={}, status="running",
+                     progress=0.45, stage="churn", attempts=1, claimed_by="h:2:worker:b",
+                     created_at=now, heartbeat_at=now - timedelta(seconds=2))  # fmt: skip
+    db.add_all([silent, alive])
+    users["admin"].locale = "zh_CN"
+    db.commit()
+    web = Browser(client)
+    web.login("admin")
+    said = {
+        "zh_CN": "秒没有心跳：运行它的进程可能已停止。超过 120 秒没有心跳时，它会重新排队。",
+        "en": " s: its process may have stopped. It is queued again after 120 s without one.",
+    }
+    for locale in ("zh_CN", "en"):
+        if locale == "en":
+            web.post("/locale", {"lang": "en", "next": "/admin/work"})
+        page = web.get("/admin/work").text
+        row = _item_row(page, silent.id)
+        assert "work-silent" in row and said[locale] in row, row
+        assert re.search(r"(No heartbeat for|已有) 4[7-9] ", row), row
+        assert "work-silent" not in _item_row(page, alive.id)

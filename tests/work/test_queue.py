@@ -37,6 +37,12 @@ def _count(ctx: queue.WorkContext) -> dict:
     if ctx.payload.get("wait"):
         ctx.progress("halfway", 0.5)
         GATE.wait(10)
+    if ctx.payload.get("stages"):
+        # Like a scoring run: "fit" for a moment, then "churn" for minutes, in 2 % steps.
+        ctx.progress("fit", 0.25)
+        ctx.progress("churn", 0.45)
+        ctx.progress("churn", 0.47)
+        GATE.wait(10)
     if ctx.payload.get("fail"):
         raise ValueError(f"item {n} cannot be done")
     time.sleep(0.01)
@@ -111,6 +117,32 @@ def test_progress_is_stored_for_other_processes_and_failures_recorded(live_pg):
         done, failed = s.get(WorkItem, ids[0]), s.get(WorkItem, ids[1])
         assert (done.status, done.result) == ("done", {"n": 1})
         assert failed.status == "failed" and "item 2 cannot be done" in failed.error
+
+
+def test_a_new_stage_is_stored_at_once_and_the_heartbeat_stores_the_rest(live_pg, monkeypatch):
+    """A stage reported within a second of the one before was dropped by the writes' throttle:
+    other processes showed "fit 25 %" for the minutes of "churn". A new stage is written at
+    once; a fraction the throttle held back is written by the next heartbeat."""
+    [item_id] = _enqueue(live_pg.session_factory, [{"n": 7, "stages": True}])
+    monkeypatch.setattr(queue, "HEARTBEAT_SECONDS", 0.3)
+    runner = queue.WorkRunner(live_pg.session_factory, concurrency=1, poll_seconds=0.05).start()
+
+    def stored() -> tuple[str | None, float]:
+        with live_pg.session() as s:
+            item = s.get(WorkItem, item_id)
+            return item.stage, item.progress
+
+    try:
+        deadline = time.monotonic() + 10
+        while stored()[0] in (None, "queued", "fit") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert stored()[0] == "churn"
+        while stored() != ("churn", 0.47) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stored() == ("churn", 0.47)  # by the heartbeat: the progress calls had stopped
+    finally:
+        GATE.set()
+        runner.stop()
 
 
 def test_an_item_whose_runner_died_is_queued_again_then_failed(live_pg):
@@ -218,7 +250,7 @@ def test_each_kind_names_its_own_stages():
 
     class Item:
         id, kind, status, stage, progress = -1, loyalty.name, "running", "store", 0.5
-        ref = None
+        ref = heartbeat_at = None
 
     assert item_view(Item())["stage_label"] == "Storing the measurements"
 

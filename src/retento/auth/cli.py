@@ -41,8 +41,10 @@ def create(
     role: str = typer.Option(
         ..., "--role", help="admin, manager, agent, analyst or a custom role (retento role list)."
     ),
-    password: str = typer.Option(
-        ..., "--password", help="At least 12 characters, not a common password."
+    password: str | None = typer.Option(
+        None,
+        "--password",
+        help="At least 12 characters, not a common password (asked if not given).",
     ),
     display_name: str = typer.Option("", "--display-name", help="Name shown in the app."),
     email: str | None = typer.Option(None, "--email", help="For notifications."),
@@ -59,6 +61,8 @@ def create(
     ),
 ) -> None:
     """Create a user (no login needed: whoever runs the CLI administers the installation)."""
+    if password is None:
+        password = ask_password()
     try:
         data = UserCreate(
             username=username,
@@ -87,6 +91,15 @@ def create(
         else:
             line = say("Created %(role)s [bold]%(username)s[/] (id %(id)s).", **who)
         console.print(line)
+
+
+def ask_password() -> str:
+    """A new password typed twice without echo, in the command line's language. Asked rather
+    than required as ``--password``: a command's arguments show in ``ps`` and shell history."""
+    first = typer.prompt(say("Password"), hide_input=True)
+    if typer.prompt(say("Repeat the password"), hide_input=True) != first:
+        raise InvalidInput(Msg("The two passwords differ."), field="password")
+    return first
 
 
 def _manager(session, username: str, option: str = "--manager"):
@@ -180,18 +193,17 @@ def update(
 @friendly_errors
 def password(
     username: str = typer.Argument(..., help="Login name."),
-    new_password: str = typer.Option(
-        ...,
+    new_password: str | None = typer.Option(
+        None,
         "--password",
-        prompt=True,
-        hide_input=True,
-        confirmation_prompt=True,
         help="At least 12 characters, not a common password (asked if not given).",
     ),
 ) -> None:
     """Set USERNAME's password (same policy as the web); ends the user's web sessions."""
     from retento.auth.schemas import UserUpdate
 
+    if new_password is None:
+        new_password = ask_password()
     with cli_session() as session:
         user = service.get_user_by_name(session, username)
         try:

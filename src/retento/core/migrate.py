@@ -27,6 +27,19 @@ def upgrade(
     command.upgrade(alembic_config(url, connection), revision)
 
 
+def current_revision(url: str) -> str | None:
+    """The revision the database at ``url`` is at (None: no schema yet)."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
 def downgrade(url: str | None = None, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 

@@ -3,10 +3,13 @@ their progress, and the scheduled jobs with who runs them and when they last ran
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from fastapi import Request
 from fastapi.responses import Response
 
 from retento.auth.permissions import can
+from retento.core.db import utcnow
 from retento.core.deps import DbSession
 from retento.core.errors import Conflict
 from retento.core.validation import DbId
@@ -46,12 +49,27 @@ STAGE_LABELS = {
 }
 
 
+# A running item's runner writes a heartbeat every HEARTBEAT_SECONDS; three missed ones say
+# that its process has probably stopped (killed, its host down) long before WORK_STALE_SECONDS
+# queue it again, so the page says so instead of showing a progress bar that only looks stuck.
+SILENT_AFTER = 3 * queue.HEARTBEAT_SECONDS
+
+
 def item_view(item) -> dict:
     """An item as a row of a page: its kind and stage labels (msgids), what it works on in
-    words (a msgid and its parameters) and percent done."""
+    words (a msgid and its parameters), percent done, and for a running item whose process
+    sent no heartbeat lately, how many seconds ago its last one was."""
     stage, fraction = queue.progress_of(item)
     kind = queue.KINDS.get(item.kind)
+    silent = None
+    if item.status == "running" and item.heartbeat_at is not None:
+        beat = (
+            item.heartbeat_at if item.heartbeat_at.tzinfo else item.heartbeat_at.replace(tzinfo=UTC)
+        )
+        age = (utcnow() - beat).total_seconds()
+        silent = int(age) if age > SILENT_AFTER else None
     return {
+        "silent_seconds": silent,
         "item": item,
         # what the item works on, in words ("Win-back cases 405–1107"), or None: the raw ref
         "ref_words": queue.ref_words(item.ref),
@@ -91,6 +109,7 @@ def work_list(
             (j, leases.LABELS.get(j.name)) for j in service.list_leases(session, actor=user)
         ],
         "run_in_web": request.app.state.settings.run_work_in_web,
+        "stale_seconds": request.app.state.settings.work_stale_seconds,
         "may_retry": can(user, "work:retry"),
     }
     if request.headers.get("hx-target") == "work-results":

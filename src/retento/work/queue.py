@@ -151,17 +151,25 @@ class WorkContext:
         self.item_id = item_id
         self.payload = payload
         self._last_write = 0.0
+        self._last_stage: str | None = None
         self._write_db = not _is_sqlite(factory)
 
     def progress(self, stage: str, fraction: float) -> None:
-        """Report ``stage`` and ``fraction`` (0..1); stored for every web process to read."""
+        """Report ``stage`` and ``fraction`` (0..1); stored for every web process to read.
+
+        Writes are at most one a second, except a new stage, which is always stored: a stage
+        reported within a second of the previous one (a scoring run's "fit" lasts 0.6 s before
+        minutes of "churn") was otherwise never written, and every other process showed the
+        old stage for the whole of the new one. The heartbeat stores the latest value too."""
         fraction = max(0.0, min(1.0, float(fraction)))
         with _LOCK:
             LOCAL[self.item_id] = (stage, fraction)
         now = time.monotonic()
-        if not self._write_db or (now - self._last_write < PROGRESS_EVERY and fraction < 1.0):
+        if not self._write_db:
             return
-        self._last_write = now
+        if stage == self._last_stage and now - self._last_write < PROGRESS_EVERY and fraction < 1:
+            return
+        self._last_write, self._last_stage = now, stage
         try:
             with transaction(self.factory) as s:
                 s.execute(
@@ -372,12 +380,21 @@ def _heartbeat(
     if _is_sqlite(factory):
         return  # one process on SQLite: nobody else reaps; a write here would wait on the work
     while not done.wait(HEARTBEAT_SECONDS):
+        values: dict[str, Any] = {"heartbeat_at": utcnow()}
+        with _LOCK:
+            latest = LOCAL.get(item_id)
+        if latest is not None:  # what the progress writes' throttle held back, if anything
+            values |= {"stage": latest[0][:120], "progress": latest[1]}
         try:
             with transaction(factory) as s:
                 s.execute(
                     update(WorkItem)
-                    .where(WorkItem.id == item_id, WorkItem.claimed_by == holder)
-                    .values(heartbeat_at=utcnow())
+                    .where(
+                        WorkItem.id == item_id,
+                        WorkItem.claimed_by == holder,
+                        WorkItem.status == "running",
+                    )
+                    .values(**values)
                     .execution_options(synchronize_session=False)
                 )
         except Exception:
