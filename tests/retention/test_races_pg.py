@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from retento.audit.models import AuditEntry
 from retento.auth.models import User
@@ -52,6 +52,7 @@ from retento.work.models import WorkItem
 from retento.work.queue import WorkRunner
 from tests.factories import live_shared, make_customer, make_order, make_product, make_user
 from tests.factories.concurrency import run_parallel
+from tests.factories.race import until_a_lock_is_awaited
 from tests.retention.helpers import make_alert, make_run
 
 # One database for the module, put back to its migrated state before each test.
@@ -460,24 +461,6 @@ def test_manual_apply_does_not_wait_for_an_evaluation_under_the_same_playbook(li
     assert _stratum_seqs(live_pg, w["pb"]) == [0, 1]
 
 
-def _until_a_lock_is_awaited(live_pg, done: threading.Event, timeout: float = 10.0) -> None:
-    """Return once another connection to the test's database waits for a lock, or ``done`` is
-    set: a fixed sleep took as long every time, and could end before the waiter got there."""
-    deadline = time.monotonic() + timeout
-    with live_pg.engine.connect() as conn:
-        while not done.is_set() and time.monotonic() < deadline:
-            waiting = conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'"
-                )
-            ).scalar()
-            conn.rollback()  # a fresh snapshot of pg_stat_activity on the next read
-            if waiting:
-                return
-            time.sleep(0.01)
-
-
 def test_playbook_deleted_while_a_case_is_opened_under_it_is_refused(live_pg):
     """Deleting a playbook with no cases yet while a request opens the first one: the delete
     waits for the request (its key-share lock), then sees the case and answers 409; before, it
@@ -492,7 +475,7 @@ def test_playbook_deleted_while_a_case_is_opened_under_it_is_refused(live_pg):
                 case = playbook_apply.apply_to_alert(s, w["alert"], actor=manager)
                 applied.set()
                 # Until the delete waits for this transaction (or is done without waiting).
-                _until_a_lock_is_awaited(live_pg, deleted)
+                until_a_lock_is_awaited(live_pg, deleted)
                 s.commit()
                 return case.id
             assert applied.wait(10)
