@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from retento.core.db import make_engine, make_session_factory, transaction
 from retento.surveys import bulk_entry, service
+from retento.surveys import cli as surveys_cli
 from retento.surveys.schemas import BulkResponses, SurveyCreate, SurveyFromTemplate, SurveyUpdate
 from tests.web.live import BROWSER_TIMEOUT_MS
 
@@ -246,3 +247,19 @@ def screenshot(page, name: str, *, full_page: bool = True) -> None:
 
 
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+def on_test_db(monkeypatch, session_factory):
+    """The CLI's session is a session of the test transaction."""
+
+    @contextmanager
+    def session():
+        s = session_factory()
+        try:
+            yield s
+            s.commit()
+        finally:
+            s.close()
+
+    monkeypatch.setattr(surveys_cli, "cli_session", session)

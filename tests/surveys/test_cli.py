@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import numpy as np
@@ -11,29 +10,12 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from retento.cli import app
-from retento.surveys import cli as surveys_cli
 from retento.surveys.csi_report import csi_report
 from retento.surveys.demo import generate_survey_responses
 from retento.surveys.models import Survey
 from tests.factories import make_customer
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def on_test_db(monkeypatch, session_factory):
-    """The CLI's session is a session of the test transaction."""
-
-    @contextmanager
-    def session():
-        s = session_factory()
-        try:
-            yield s
-            s.commit()
-        finally:
-            s.close()
-
-    monkeypatch.setattr(surveys_cli, "cli_session", session)
 
 
 def test_csi_with_single_item_blocks_prints_gof_as_undefined(on_test_db, single_item_csi_survey):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import func, select
@@ -15,7 +14,6 @@ from typer.testing import CliRunner
 
 from retento.cli import app as cli_app
 from retento.core.errors import InvalidInput
-from retento.surveys import cli as surveys_cli
 from retento.surveys import fileio
 from retento.surveys.models import SurveyResponse
 from tests.factories import make_customer
@@ -123,22 +121,6 @@ def test_the_import_page_reads_sep_and_says_a_broken_quote(client, db, users, sm
 
 def _flat(text: str) -> str:
     return "".join(text.split())
-
-
-@pytest.fixture
-def on_test_db(monkeypatch, session_factory):
-    """The CLI's session is a session of the test transaction."""
-
-    @contextmanager
-    def session():
-        s = session_factory()
-        try:
-            yield s
-            s.commit()
-        finally:
-            s.close()
-
-    monkeypatch.setattr(surveys_cli, "cli_session", session)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import re
-from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +15,6 @@ from typer.testing import CliRunner
 
 from retento.cli import app as cli_app
 from retento.customers import merge
-from retento.surveys import cli as surveys_cli
 from retento.surveys import fileio
 from retento.surveys.models import SurveyResponse
 from tests.factories import make_customer
@@ -146,22 +144,6 @@ def test_the_import_page_lists_the_merged_rows(client, db, users, small_survey, 
     assert SAID[locale].format(named=dup.id, keep=keep.id) in problems
     assert SAID[locale].format(named="DUP-1", keep=keep.id) in problems
     assert _responses(db, small_survey.id) == 0
-
-
-@pytest.fixture
-def on_test_db(monkeypatch, session_factory):
-    """The CLI's session is a session of the test transaction."""
-
-    @contextmanager
-    def session():
-        s = session_factory()
-        try:
-            yield s
-            s.commit()
-        finally:
-            s.close()
-
-    monkeypatch.setattr(surveys_cli, "cli_session", session)
 
 
 @pytest.mark.parametrize(
