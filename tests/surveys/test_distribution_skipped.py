@@ -14,7 +14,6 @@ from retento.cli import app
 from retento.surveys import distributions
 from retento.surveys.schemas import DistributionCreate, SegmentIn
 from tests.factories import make_customer
-from tests.surveys.test_cli import on_test_db  # noqa: F401
 from tests.web.conftest import Browser
 
 runner = CliRunner()
