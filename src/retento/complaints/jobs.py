@@ -131,8 +131,7 @@ def _escalate_one(
         if clock == "resolution" and level == "breached":
             target = c.sla_policy.auto_reassign_to_id if c.sla_policy else None
             if target is not None and target != c.assignee_id:
-                _reassign(session, c, target, now)
-                report.reassigned += 1
+                report.reassigned += _reassign(session, c, target, now)
         report.notifications += _notify(session, c, clock, level, clock_start, now)
         session.add(
             ComplaintEvent(
@@ -162,12 +161,15 @@ def _state(c: Complaint) -> dict:
     }
 
 
-def _reassign(session: Session, c: Complaint, target: int, now: datetime) -> None:
-    from retento.complaints.service import assign
+def _reassign(session: Session, c: Complaint, target: int, now: datetime) -> int:
+    """1 if the complaint went to the policy's target; 0 if the target cannot take it (gone,
+    inactive, or their role no longer works complaints): the pass goes on and the complaint
+    stays with its assignee, who is notified as usual."""
+    from retento.complaints.service import assign, works_complaints
 
     user = session.get(User, target)
-    if user is None or not user.is_active:
-        return
+    if user is None or not user.is_active or not works_complaints(user):
+        return 0
     assign(
         session,
         c.id,
@@ -177,6 +179,7 @@ def _reassign(session: Session, c: Complaint, target: int, now: datetime) -> Non
         ),
         actor=None,
     )
+    return 1
 
 
 def _notify(

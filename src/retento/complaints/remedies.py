@@ -15,6 +15,7 @@ from retento.audit.service import record, snapshot
 from retento.auth.models import User
 from retento.auth.permissions import require
 from retento.complaints.models import Complaint, Remedy
+from retento.complaints.refund_limits import check_refund_within_order
 from retento.complaints.schemas import RemedyCreate
 from retento.complaints.service import _event, lock_complaint, require_work
 from retento.core.db import utcnow
@@ -60,6 +61,8 @@ def add_remedy(
             if _remedy_details(done) != _remedy_details(data):
                 raise Conflict(KEY_REUSED, field="Idempotency-Key")
             return done
+    if data.compensation_type == "refund" and c.order_id is not None:
+        check_refund_within_order(session, c.order_id, data.amount)
     r = Remedy(
         complaint_id=c.id,
         kind=data.kind,

@@ -40,6 +40,17 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def _not_blank(body: str | None) -> str | None:
+    """Text that says something (None stays None: an update that leaves the field alone): a
+    message of spaces was e-mailed to the customer and counted as the first response (the SLA
+    clock met by nothing); a description or plan of spaces was kept where the forms refuse it."""
+    if body is None:
+        return None
+    if not body.strip():
+        raise ValueError("must not be blank")
+    return body.strip()
+
+
 class ComplaintCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customer_id: DbId
@@ -64,6 +75,7 @@ class ComplaintCreate(BaseModel):
     contact_phone: Phone | None = None
 
     _purposes = field_validator("purposes")(lambda cls, v: _unique(v))
+    _description = field_validator("description")(lambda cls, v: _not_blank(v))
 
     @model_validator(mode="after")
     def _category_given(self) -> ComplaintCreate:
@@ -87,6 +99,8 @@ class ComplaintUpdate(BaseModel):
     purposes: list[Purpose] | None = None
     root_cause: str | None = Field(None, max_length=100)
 
+    _description = field_validator("description")(lambda cls, v: _not_blank(v))
+
 
 class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -105,6 +119,8 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     body: str = Field(min_length=1, max_length=20000)
     kind: Literal["note", "message", "customer_reply"] = "note"
+
+    _body = field_validator("body")(lambda cls, v: _not_blank(v))
 
 
 class RemedyCreate(BaseModel):
@@ -141,6 +157,13 @@ class RemedyCreate(BaseModel):
             )
         if self.kind != "compensation" and (self.compensation_type or self.amount or self.points):
             raise FieldValueError("kind", "only a compensation has a type, amount or points")
+        if self.compensation_type == "refund" and not self.amount:
+            # A refund of nothing was recorded and shown as "Refund" without an amount.
+            raise FieldValueError("amount", "a refund needs its amount (more than 0)")
+        if self.compensation_type == "refund" and not self.cost:
+            # The money paid back is what a refund costs: left blank, it was costed at 0.00 and
+            # the dashboard's recovery cost left the refunds out.
+            self.cost = self.amount
         return self
 
 
@@ -178,6 +201,8 @@ class PublicReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     body: str = Field(min_length=1, max_length=5000)
     website: str | None = Field(None, max_length=200)
+
+    _body = field_validator("body")(lambda cls, v: _not_blank(v))
 
 
 class PublicReceipt(BaseModel):
@@ -442,6 +467,8 @@ class ImprovementCreate(BaseModel):
     plan: str = Field(min_length=1, max_length=20000)
     due_on: Day | None = None
 
+    _text = field_validator("root_cause", "plan")(lambda cls, v: _not_blank(v))
+
 
 class ImprovementUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -453,6 +480,8 @@ class ImprovementUpdate(BaseModel):
     check_result: str | None = Field(None, max_length=20000)
     act_note: str | None = Field(None, max_length=20000)
     due_on: Day | None = None
+
+    _plan = field_validator("plan")(lambda cls, v: _not_blank(v))
 
 
 class ImprovementRead(BaseModel):

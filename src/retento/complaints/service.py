@@ -33,6 +33,7 @@ from retento.complaints.models import (
     SlaPause,
 )
 from retento.complaints.policies import DEFAULT_VALUE_CLASS
+from retento.complaints.refund_limits import check_order_covers_refunds
 from retento.complaints.schemas import (
     AssignIn,
     ComplaintCreate,
@@ -102,6 +103,20 @@ def _check_user(session: Session, user_id: int | None, field: str) -> User | Non
             Msg("User %(id)s does not exist or is inactive.", id=user_id), field=field
         )
     return u
+
+
+def works_complaints(user: User) -> bool:
+    """Whether ``user``'s role may work complaints (an agent, a manager, an administrator)."""
+    return "complaint:update" in role_permissions(user.role)
+
+
+def check_assignee(session: Session, user_id: int | None, field: str) -> User | None:
+    """The active user a complaint may be assigned to (at intake, on reassignment, as an SLA
+    policy's "reassign on breach" target), or None; anyone else is a 422 naming ``field``."""
+    user = _check_user(session, user_id, field)
+    if user is not None and not works_complaints(user):
+        raise InvalidInput("Complaints are assigned to agents or managers.", field=field)
+    return user
 
 
 def _check_order(session: Session, order_id: int | None, customer_id: int) -> None:
@@ -302,9 +317,7 @@ def create_complaint_once(
     category_id = _resolve_category(session, data.category_id, data.category)
     _check_order(session, data.order_id, customer.id)
     _check_ref(session, _product_model(), data.product_id, "product_id")
-    assignee = _check_user(session, data.assignee_id, "assignee_id")
-    if assignee is not None and "complaint:update" not in role_permissions(assignee.role):
-        raise InvalidInput("Complaints are assigned to agents or managers.", field="assignee_id")
+    assignee = check_assignee(session, data.assignee_id, "assignee_id")
     _check_user(session, data.team_manager_id, "team_manager_id")
     _check_external_id(session, data.external_id)
     now = utcnow()
@@ -495,6 +508,8 @@ def update_complaint(
         _resolve_category(session, changes["category_id"], None)
     if "order_id" in changes and changes["order_id"] != c.order_id:
         _check_order(session, changes["order_id"], c.customer_id)
+        if changes["order_id"] is not None:
+            check_order_covers_refunds(session, c, changes["order_id"])
     if "product_id" in changes:
         _check_ref(session, _product_model(), changes["product_id"], "product_id")
     if "root_cause" in changes and changes["root_cause"]:
@@ -637,9 +652,7 @@ def assign(session: Session, complaint_id: int, data: AssignIn, *, actor: User |
         self_assign = acts_on_own(actor) and data.assignee_id == actor.id and can_work(actor, c)
         if not self_assign:
             require(actor, "complaint:assign")
-    assignee = _check_user(session, data.assignee_id, "assignee_id")
-    if assignee is not None and "complaint:update" not in role_permissions(assignee.role):
-        raise InvalidInput("Complaints are assigned to agents or managers.", field="assignee_id")
+    assignee = check_assignee(session, data.assignee_id, "assignee_id")
     _check_user(session, data.team_manager_id, "team_manager_id")
     before = complaint_snapshot(c)
     old = {"assignee_id": c.assignee_id, "team_manager_id": c.team_manager_id}

@@ -22,7 +22,7 @@ from retento.complaints.schemas import (
     SlaPolicyIn,
     SlaPolicyUpdate,
 )
-from retento.complaints.service import _check_user, category_by_code
+from retento.complaints.service import category_by_code, check_assignee
 from retento.complaints.sla_clocks import refresh_sla
 from retento.core.errors import Conflict, InvalidInput, Msg, NotFound
 from retento.core.versioning import lock_for_edit
@@ -207,7 +207,9 @@ def _check_policy(session: Session, values: dict, own_id: int | None = None) -> 
         raise InvalidInput(
             Msg("Calendar %(id)s does not exist.", id=values["calendar_id"]), field="calendar_id"
         )
-    _check_user(session, values.get("auto_reassign_to_id"), "auto_reassign_to_id")
+    # Reassigned to on a breach: someone who works complaints (the escalation job's reassignment
+    # to an analyst failed, and with it the whole escalation pass).
+    check_assignee(session, values.get("auto_reassign_to_id"), "auto_reassign_to_id")
     if values["resolution_minutes"] < values["first_response_minutes"]:
         raise InvalidInput(
             "The resolution target must not be shorter than the first response.",

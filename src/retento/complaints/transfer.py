@@ -99,11 +99,20 @@ def import_complaints(session: Session, table, *, actor: User) -> dict[str, int]
     # running merge is waited for, and a customer merged into another is refused with its row
     # and the file's column (the service's own refusal would name ``customer_id``).
     merged = lock_customers(session, set(customers.values()))
+    seen: dict[str, int] = {}
     for line, cells in rows:
         blank = [c for c in REQUIRED if not (cells.get(c) or "").strip()]
         if blank:
             errors.append(FieldError(blank[0], "is required", row=line))
             continue
+        key = cells["external_id"].strip()
+        if key in seen:
+            # A second row for one complaint is a mistake in the file (the shared importer
+            # refuses it too): it was applied over the first and counted as "1 updated".
+            said = f"'{key[:40]}' already appears on line {seen[key]} of this file"
+            errors.append(FieldError("external_id", said, row=line, value=key))
+            continue
+        seen[key] = line
         ext_c = cells["customer_external_id"].strip()
         if ext_c not in customers:
             errors.append(

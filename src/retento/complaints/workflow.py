@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retento.core.errors import Conflict, InvalidInput, Msg, Term
+from retento.core.errors import Conflict, InvalidInput, Msg, Term, Terms
 from retento.web.i18n import N_
 
 STATES = ("accepted", "in_progress", "awaiting_customer", "resolved", "follow_up", "closed")
@@ -48,12 +48,14 @@ def _check_state(state: str) -> None:
         raise InvalidInput(Msg("Unknown complaint state '%(state)s'.", state=state), field="status")
 
 
-def _terms(group: str, codes: list[str]) -> Msg:
-    """Codes as one message of terms ("start, reopen" in English, their labels elsewhere)."""
+def _terms(group: str, codes: list[str]) -> Msg | Terms:
+    """Codes as one list of terms: "start, reopen" in English, their labels joined the
+    reader's way elsewhere ("等待客户、解决并反馈", not "等待客户, 解决并反馈")."""
     from retento.web.labels import label_msgid
 
-    template = ", ".join(f"%(t{i})s" for i in range(len(codes))) or N_("none")
-    return Msg(template, **{f"t{i}": Term(c, label_msgid(group, c)) for i, c in enumerate(codes)})
+    if not codes:
+        return Msg(N_("none"))
+    return Terms((c, label_msgid(group, c)) for c in codes)
 
 
 def transition(state: str, action: str) -> Transition:
