@@ -44,3 +44,46 @@ def test_chinese_quote_header_inline_quotes_and_signature():
 def test_html_only_message_is_read_as_text():
     mail = parse(_raw("Re: RC-ABCDEFGHJK", html="<div>It works &amp; thanks<br>Ann</div>"))
     assert mail.text == "It works & thanks\nAnn"
+
+
+def _auto(subject: str, **headers: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = headers.pop("From", "Ann Customer <ann@example.com>")
+    msg["Subject"] = subject
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content("I am out of the office until Monday.")
+    return msg.as_bytes()
+
+
+def test_auto_replies_and_bounces_are_recognised():
+    subject = "Automatic reply: About your complaint RC-ABCDEFGHJK"
+    assert parse(_auto(subject, Auto_Submitted="auto-replied")).automatic
+    assert parse(_auto(subject, Precedence="bulk")).automatic
+    assert parse(_auto(subject, X_Autoreply="yes")).automatic
+    assert parse(_auto("Undeliverable: RC-ABCDEFGHJK", From="MAILER-DAEMON@mx.example")).automatic
+    report = EmailMessage()
+    report["From"] = "Mail Delivery System <bounces@mx.example>"
+    report["Subject"] = "Delivery failed: RC-ABCDEFGHJK"
+    report.set_content("Your message could not be delivered.")
+    report.make_mixed()
+    report.replace_header("Content-Type", 'multipart/report; report-type="delivery-status"')
+    assert parse(report.as_bytes()).automatic
+    # A person's reply, also one saying "Auto-Submitted: no", is not.
+    assert not parse(_auto("Re: RC-ABCDEFGHJK", Auto_Submitted="no")).automatic
+    assert not parse(_raw("Re: RC-ABCDEFGHJK", "Thanks")).automatic
+
+
+def test_an_auto_reply_is_accepted_and_filed_nowhere():
+    from retento.mail import inbound
+
+    seen = []
+    route = inbound.InboundRoute("probe", lambda s: "k" if "RC-" in s else None, seen.append)
+    inbound.register_inbound(route)
+    try:
+        answer = inbound.accept(
+            None, _auto("Automatic reply: RC-ABCDEFGHJK", Auto_Submitted="auto-replied")
+        )  # type: ignore[arg-type]
+    finally:
+        inbound.ROUTES[:] = [r for r in inbound.ROUTES if r.name != "probe"]
+    assert answer.startswith("250") and seen == []

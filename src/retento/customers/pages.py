@@ -404,3 +404,8 @@ router.include_router(export_pages.router)
 from retento.customers import field_pages  # noqa: E402
 
 router.include_router(field_pages.router)
+
+# The public unsubscribe page behind the link in marketing e-mail joins this page router.
+from retento.customers import unsubscribe_pages  # noqa: E402
+
+router.include_router(unsubscribe_pages.router)

@@ -6,5 +6,7 @@ from __future__ import annotations
 from retento.mail.kinds import register_kind
 from retento.web.i18n import N_
 
-register_kind("loyalty_tier", N_("Loyalty tier notice"), to_customer="loyalty:read")
-register_kind("loyalty_expiring", N_("Points expiring notice"), to_customer="loyalty:read")
+register_kind("loyalty_tier", N_("Loyalty tier notice"), to_customer="loyalty:read", consent=True)
+register_kind(
+    "loyalty_expiring", N_("Points expiring notice"), to_customer="loyalty:read", consent=True
+)

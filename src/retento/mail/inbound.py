@@ -41,6 +41,8 @@ class InboundMail:
     subject: str
     text: str
     message_id: str | None
+    # An out-of-office answer, a bounce or other machine-written mail (``automatic``).
+    automatic: bool = False
 
 
 class Rejected(Exception):
@@ -97,6 +99,26 @@ def trim_reply(text: str) -> str:
     return "\n".join(out).strip()[:MAX_TEXT]
 
 
+_MACHINE_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)@", re.I)
+_AUTO_PRECEDENCE = {"bulk", "junk", "auto_reply"}
+
+
+def automatic(msg: EmailMessage, sender: str) -> bool:
+    """Mail no person wrote (RFC 3834 auto-replies, RFC 3464 bounces, vacation notices): an
+    "Automatic reply: … RC-…" must not become the customer's answer on a complaint (it would
+    resume the SLA clock as if they had replied), nor be answered."""
+    auto_submitted = str(msg.get("Auto-Submitted", "")).strip().lower()
+    if auto_submitted and auto_submitted != "no":
+        return True
+    if msg.get_content_type() == "multipart/report":  # delivery and read reports
+        return True
+    if str(msg.get("Precedence", "")).strip().lower() in _AUTO_PRECEDENCE:
+        return True
+    if msg.get("X-Autoreply") is not None or msg.get("X-Autorespond") is not None:
+        return True
+    return bool(_MACHINE_SENDERS.match(sender))
+
+
 def parse(raw: bytes) -> InboundMail:
     """Sender, subject, trimmed reply text and Message-ID of one raw message."""
     msg = message_from_bytes(raw, policy=default)
@@ -110,11 +132,13 @@ def parse(raw: bytes) -> InboundMail:
             content = part.get_payload(decode=True).decode("utf-8", "replace")
         text = _html_text(content) if part.get_content_type() == "text/html" else content
     subject = " ".join(str(msg.get("Subject", "")).split())
+    sender = parseaddr(str(msg.get("From", "")))[1].strip().lower()
     return InboundMail(
-        sender=parseaddr(str(msg.get("From", "")))[1].strip().lower(),
+        sender=sender,
         subject=subject,
         text=trim_reply(text),
         message_id=(str(msg.get("Message-ID", "")).strip() or None),
+        automatic=automatic(msg, sender),
     )
 
 
@@ -131,6 +155,10 @@ def accept(factory: sessionmaker[Session], raw: bytes) -> str:
     except Exception:  # a message the parser cannot read at all
         log.warning("inbound mail refused: unreadable message", exc_info=True)
         return "550 5.6.0 The message could not be read"
+    if mail.automatic:
+        # Accepted and dropped: refusing it would bounce a bounce, answering it loop.
+        log.info("inbound mail from %s ignored: automatic (%r)", mail.sender, mail.subject)
+        return "250 2.0.0 Automatic message ignored"
     for route in ROUTES:
         key = route.match(mail.subject)
         if key is None:

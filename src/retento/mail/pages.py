@@ -11,10 +11,20 @@ from retento.core.validation import DbId
 from retento.mail import service
 from retento.mail.kinds import is_kind, known_kinds
 from retento.mail.models import MAIL_STATUSES
+from retento.mail.unsubscribe import NO_CONSENT
 from retento.web.i18n import N_
 from retento.web.labels import register_labels, register_value_labels
 from retento.web.nav import NavItem, register_nav
-from retento.web.render import PageUser, error_text, flash, page_router, redirect, render, tr
+from retento.web.render import (
+    PageUser,
+    error_text,
+    flash,
+    page_router,
+    redirect,
+    render,
+    tr,
+    tr_count,
+)
 
 router = page_router()
 
@@ -39,6 +49,9 @@ PAGE_SIZE = 50
 # Stands for the one-time link in a queued message's preview: the link is made only when the
 # message is sent, so the outbox never stores a usable one.
 LINK_PREVIEW = N_("[personal link, added when the email is sent]")
+# Reasons the outbox itself writes as a message's last error: shown in the reader's language
+# (an SMTP server's answer is shown as it came).
+OWN_ERRORS = frozenset({service.LINK_GONE, NO_CONSENT})
 
 
 def _offset(value: str) -> int:
@@ -86,6 +99,7 @@ def _page(request: Request, session: DbSession, user: PageUser, status_code: int
         "smtp": f"{settings.smtp_host}:{settings.smtp_port}" if settings.mail_enabled else "",
         "mail_from": settings.mail_from,
         "preview": lambda body: service.preview_text(body, settings, link_text),
+        "mail_error": lambda text: tr(request, text) if text in OWN_ERRORS else text,
         **extra,
     }
     if request.headers.get("hx-target") == "results":
@@ -104,6 +118,18 @@ def retry(request: Request, session: DbSession, user: PageUser, message_id: DbId
     """Queue a failed email again."""
     msg = service.retry(session, message_id, actor=user)
     flash(request, tr(request, "The email to %(to)s is queued again.", to=msg.recipient))
+    return redirect(request, "/admin/mail")
+
+
+@router.post("/admin/mail/retry-failed")
+def retry_failed(request: Request, session: DbSession, user: PageUser) -> Response:
+    """Queue every failed email again (after the SMTP server was down)."""
+    n = service.retry_failed(session, actor=user)
+    if n:
+        many = "%(n)s failed emails are queued again."
+        flash(request, tr_count(request, n, "The failed email is queued again.", many))
+    else:
+        flash(request, tr(request, "No failed email can be retried."), "info")
     return redirect(request, "/admin/mail")
 
 

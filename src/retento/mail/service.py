@@ -31,8 +31,9 @@ from retento.core.config import Settings, get_settings
 from retento.core.db import utcnow
 from retento.core.errors import Conflict, InvalidInput, Msg, NotFound, Term
 from retento.core.pagination import paginate
-from retento.mail.kinds import is_kind, load_email_modules
+from retento.mail.kinds import is_kind, load_email_modules, needs_consent
 from retento.mail.models import MAIL_STATUSES, OutboxMessage
+from retento.mail.unsubscribe import NO_CONSENT, UNSUBSCRIBE_NOTE, may_email, unsubscribe_url
 from retento.web.i18n import N_, normalise_locale, translate
 from retento.web.labels import label_msgid
 
@@ -44,6 +45,9 @@ BASE = "[[base]]"
 CLAIM_LEASE = timedelta(minutes=15)
 MAX_BACKOFF = timedelta(hours=1)
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+
+# Stored as the last error of a message cancelled for that reason (the outbox translates it).
+LINK_GONE = N_("The link in this e-mail no longer works (answered or expired).")
 
 # related_type -> resolver(session, related_id, locale) -> site path of the link, or None if it
 # no longer works (answered, expired): the message is then cancelled instead of sent.
@@ -253,6 +257,11 @@ def retry(
             ),
             "status",
         )
+    if not valid_address(msg.recipient):
+        # Erased customers' messages keep no address: nothing could reach anyone.
+        raise Conflict(
+            Msg("E-mail %(id)s has no recipient address any more.", id=msg.id), "recipient"
+        )
     before = _audit_view(msg)
     msg.status = "queued"
     msg.attempts = 0
@@ -262,6 +271,32 @@ def retry(
     session.flush()
     record(session, actor, "update", "mail_message", msg.id, before, _audit_view(msg))
     return msg
+
+
+def retry_failed(session: Session, *, actor: User, now: datetime | None = None) -> int:
+    """Queue every failed message again with a fresh attempt budget (after an SMTP outage
+    failed them all); returns how many. Messages without a usable address stay failed."""
+    require(actor, "mail:manage")
+    now = now or utcnow()
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.recipient)
+        .where(OutboxMessage.status == "failed")
+        .with_for_update()
+    ).all()
+    ids = [i for i, recipient in rows if valid_address(recipient)]
+    for start in range(0, len(ids), 500):
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids[start : start + 500]), OutboxMessage.status == "failed")
+            .values(
+                status="queued", attempts=0, next_attempt_at=now, claim_token=None, claimed_at=None
+            )
+            .execution_options(synchronize_session=False)
+        )
+    if ids:
+        record(session, actor, "queue", "mail_outbox", None, None, {"queued": len(ids)})
+    session.flush()
+    return len(ids)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,6 +388,19 @@ def build_message(
         text = text.replace(LINK, link)
         if body_html:
             body_html = body_html.replace(LINK, html.escape(link, quote=True))
+    unsubscribe = None
+    if needs_consent(msg.kind) and msg.customer_id is not None:
+        # Marketing mail says how to stop it: a footer and the header mail programs offer.
+        unsubscribe = unsubscribe_url(settings, msg.customer_id, msg.locale)
+        note = translate(normalise_locale(msg.locale), UNSUBSCRIBE_NOTE)
+        text = text.rstrip("\n") + f"\n\n{note}\n{unsubscribe}\n"
+        if body_html:
+            href = html.escape(unsubscribe, quote=True)
+            footer = f'<p>{html.escape(note)} <a href="{href}">{href}</a></p>'
+            if "</body>" in body_html:
+                body_html = body_html.replace("</body>", footer + "</body>", 1)
+            else:
+                body_html += footer
     em = EmailMessage()
     em["From"] = settings.mail_from
     em["To"] = msg.recipient
@@ -361,10 +409,13 @@ def build_message(
     domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
     em["Message-ID"] = make_msgid(f"retento.{msg.id}", domain=domain)
     em["Auto-Submitted"] = "auto-generated"
-    em["Content-Language"] = "zh-CN" if msg.locale == "zh_CN" else "en"
+    if unsubscribe is not None:
+        em["List-Unsubscribe"] = f"<{unsubscribe}>"
     em.set_content(text)
     if body_html:
         em.add_alternative(body_html, subtype="html")
+    # After the content: set_content and add_alternative drop every Content-* header set before.
+    em["Content-Language"] = "zh-CN" if msg.locale == "zh_CN" else "en"
     return em
 
 
@@ -380,6 +431,7 @@ class SendReport:
     failed: int = 0
     cancelled: int = 0
     requeued_stale: int = 0
+    skipped: int = 0  # claimed, but taken over by another run before its turn came
     errors: list[str] = field(default_factory=list)
 
 
@@ -394,7 +446,7 @@ def requeue_stale(session: Session, now: datetime) -> int:
     return result.rowcount or 0
 
 
-def claim_batch(session: Session, limit: int, now: datetime) -> list[int]:
+def claim_batch(session: Session, limit: int, now: datetime, token: str | None = None) -> list[int]:
     """Mark up to ``limit`` due messages as ``sending`` for this run; returns their ids.
 
     The guarded UPDATE (``status = 'queued'``) only takes rows nobody else took: on PostgreSQL
@@ -412,7 +464,7 @@ def claim_batch(session: Session, limit: int, now: datetime) -> list[int]:
     )
     if not candidates:
         return []
-    token = secrets.token_hex(16)
+    token = token or secrets.token_hex(16)
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(candidates), OutboxMessage.status == "queued")
@@ -432,6 +484,26 @@ def claim_batch(session: Session, limit: int, now: datetime) -> list[int]:
             .order_by(OutboxMessage.id)
         )
     )
+
+
+def still_ours(session: Session, message_id: int, token: str, now: datetime) -> bool:
+    """Renew this run's claim on a message just before sending it; False if it is not ours.
+
+    A batch is claimed at once and sent one by one; a slow run may reach a message after
+    ``CLAIM_LEASE``, when another run has taken it again as stale (and may be sending it right
+    now). Checking the claim token, and renewing the lease for the message about to go, keeps
+    one message from being sent by two runs."""
+    renewed = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == "sending",
+            OutboxMessage.claim_token == token,
+        )
+        .values(claimed_at=max(now, utcnow()))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(renewed.rowcount)
 
 
 def _permanent(exc: Exception) -> bool:
@@ -468,6 +540,18 @@ def deliver(
     msg = session.get(OutboxMessage, message_id, populate_existing=True)
     if msg is None or msg.status != "sending":
         return "skipped"
+    if (
+        needs_consent(msg.kind)
+        and msg.customer_id is not None
+        and not may_email(session, msg.customer_id)
+    ):
+        # Queued while the customer agreed; since then they unsubscribed or were erased.
+        msg.status = "cancelled"
+        msg.last_error = NO_CONSENT
+        msg.claim_token = None
+        session.flush()
+        report.cancelled += 1
+        return msg.status
     link = None
     if LINK in msg.body_text:
         resolver = LINK_RESOLVERS.get(msg.related_type or "")
@@ -476,7 +560,7 @@ def deliver(
         )
         if path is None:
             msg.status = "cancelled"
-            msg.last_error = "The link in this e-mail no longer works (answered or expired)."
+            msg.last_error = LINK_GONE
             msg.claim_token = None
             session.flush()
             report.cancelled += 1
@@ -547,7 +631,8 @@ def send_queued(
     # Resolvers and sent hooks register on import; a worker may have imported nothing else.
     load_email_modules()
     report.requeued_stale = requeue_stale(session, now)
-    ids = claim_batch(session, settings.mail_batch_size, now)
+    token = secrets.token_hex(16)
+    ids = claim_batch(session, settings.mail_batch_size, now, token)
     report.claimed = len(ids)
     session.commit()
     if not ids:
@@ -556,6 +641,12 @@ def send_queued(
     transport = transport or SmtpTransport(settings)
     try:
         for message_id in ids:
+            # Committed before the SMTP talk: no database lock is held while it lasts.
+            ours = still_ours(session, message_id, token, now)
+            session.commit()
+            if not ours:
+                report.skipped += 1
+                continue
             deliver(session, message_id, transport, settings, now, report)
             session.commit()
     finally:

@@ -48,7 +48,9 @@ def step_retention(session: Session, rng: np.random.Generator, ctx: Any) -> None
     ctx.progress("retention", 0.0)
     config = get_config(session)
     config.default_owner_id = ctx.user_ids["manager"]
-    now = datetime.combine(ctx.today, time(9, 0), tzinfo=UTC)
+    # Not later than the real time: generated before 09:00 UTC, the win-back e-mails and alerts
+    # would wait in the outbox until then (as the complaints and loyalty steps do).
+    now = min(datetime.combine(ctx.today, time(9, 0), tzinfo=UTC), datetime.now(UTC))
     ids = [int(i) for i in ctx.customer_ids]
     prof = profiles(session)
 

@@ -7,4 +7,4 @@ from retento.mail.kinds import register_kind
 from retento.web.i18n import N_
 
 register_kind("retention_alert", N_("Retention warning"))
-register_kind("retention_winback", N_("Win-back email"), to_customer="retention:read")
+register_kind("retention_winback", N_("Win-back email"), to_customer="retention:read", consent=True)

@@ -366,7 +366,9 @@ def step_surveys(session: Session, rng: np.random.Generator, ctx: Any) -> None:
     n_c = len(ctx.customer_ids)
     last = np.full(n_c, -np.inf)
     np.maximum.at(last, ctx.order_customer, ctx.order_time.astype(float))
-    now = datetime.combine(ctx.today, time(12), tzinfo=UTC)
+    # Not later than the real time: generated before noon UTC, the invitations would wait in the
+    # outbox until then (as the complaints and loyalty steps do).
+    now = min(datetime.combine(ctx.today, time(12), tzinfo=UTC), datetime.now(UTC))
     horizon_secs = (now - ctx.start).total_seconds()
     days = np.where(np.isfinite(last), (horizon_secs - last) / 86400, np.nan)
     manager = session.get(User, ctx.user_ids["manager"])

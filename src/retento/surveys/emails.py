@@ -23,8 +23,8 @@ from retento.web.i18n import N_, normalise_locale
 
 SURVEY_PATH = "/s/"
 
-register_kind("survey_invitation", N_("Survey invitation"), to_customer="survey:read")
-register_kind("survey_reminder", N_("Survey reminder"), to_customer="survey:read")
+register_kind("survey_invitation", N_("Survey invitation"), to_customer="survey:read", consent=True)
+register_kind("survey_reminder", N_("Survey reminder"), to_customer="survey:read", consent=True)
 
 
 def survey_invitation_email(
