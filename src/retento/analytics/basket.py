@@ -668,6 +668,8 @@ class BasketAnalysis:
         """Up to ``k`` items to suggest for a basket holding ``basket``: the consequents of the
         rules whose antecedent the basket contains, best lift first, as ``(item, lift,
         confidence)``; items already in the basket are never suggested."""
+        if not hasattr(self, "rules_"):
+            raise RuntimeError("BasketAnalysis is not fitted; call fit() first")
         held = set(np.asarray(basket).tolist())
         seen: dict[Any, tuple[float, float]] = {}
         for ante, cons, lift, conf in zip(

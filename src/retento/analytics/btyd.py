@@ -40,6 +40,7 @@ from retento.analytics.btyd_base import (
     _BTYDModel,
     _n_threads,
     _prepared_chunks,
+    _stay_hyp2f1,
 )
 from retento.analytics.btyd_gg import GammaGammaModel
 
@@ -290,11 +291,11 @@ class BetaGeoModel(_BTYDModel):
         """E[Y(t) | x, t_x, T] / P(alive): depends on (x, T), not on t_x."""
         r, alpha, a, b = self._theta()
         z = t / (alpha + T + t)
-        stay = np.exp((r + x) * np.log1p(-z))
+        log_stay = (r + x) * np.log1p(-z)
 
         def term(a: float) -> FloatArray:
-            hyp = special.hyp2f1(r + x, b + x, a + b + x - 1.0, z)
-            return (a + b + x - 1.0) / (a - 1.0) * (1.0 - stay * hyp)
+            stay_hyp = _stay_hyp2f1(r + x, b + x, a + b + x - 1.0, z, log_stay)
+            return (a + b + x - 1.0) / (a - 1.0) * (1.0 - stay_hyp)
 
         return _across_a_one(a, term)
 
@@ -308,11 +309,11 @@ class BetaGeoModel(_BTYDModel):
         r, alpha, a, b = self._theta()
         t = _arr(t)
         z = t / (alpha + t)
-        stay = np.exp(r * np.log1p(-z))
+        log_stay = r * np.log1p(-z)
         return _across_a_one(
             a,
             lambda a: (
-                (a + b - 1.0) / (a - 1.0) * (1.0 - stay * special.hyp2f1(r, b, a + b - 1.0, z))
+                (a + b - 1.0) / (a - 1.0) * (1.0 - _stay_hyp2f1(r, b, a + b - 1.0, z, log_stay))
             ),
         )
 

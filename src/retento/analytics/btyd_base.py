@@ -32,7 +32,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize
+from scipy import optimize, special
 from threadpoolctl import threadpool_limits
 
 __all__ = ["ConvergenceError"]
@@ -87,6 +87,52 @@ def _across_a_one(a: float, f: Callable[[float], FloatArray]) -> FloatArray:
     if abs(a - 1.0) >= _A_ONE:
         return f(a)
     return 0.5 * (f(1.0 - _A_ONE) + f(1.0 + _A_ONE))
+
+
+def _stay_hyp2f1(
+    A: ArrayLike, B: ArrayLike, C: ArrayLike, z: ArrayLike, log_stay: ArrayLike
+) -> FloatArray:
+    r""":math:`e^{\text{log\_stay}}\,{}_2F_1(A, B; C; z)` for :math:`0 \le z < 1`, as in the
+    BG/NBD and MBG/NBD expected purchases.
+
+    SciPy's ``hyp2f1`` returns NaN when :math:`A = r + x` is huge (a fit on a few customers can
+    end with :math:`r, \alpha \sim 10^7`), which made every expected purchase and CLV NaN. Those
+    entries are summed from the Gauss series in log space,
+    :math:`\sum_k \frac{(A)_k (B)_k}{(C)_k k!} z^k`, whose terms are positive here
+    (:math:`A, B, C > 0`), so the sum is exact to rounding once the terms fall below
+    :math:`10^{-17}` of it.
+    """
+    A, B, C, z, log_stay = np.broadcast_arrays(_arr(A), _arr(B), _arr(C), _arr(z), _arr(log_stay))
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.exp(log_stay) * special.hyp2f1(A, B, C, z)
+    bad = ~np.isfinite(out) & (z >= 0) & (z < 1) & (A > 0) & (B > 0) & (C > 0)
+    if np.any(bad):
+        out = out.copy()
+        out[bad] = _log_gauss_series(A[bad], B[bad], C[bad], z[bad], log_stay[bad])
+    return out
+
+
+def _log_gauss_series(
+    A: FloatArray, B: FloatArray, C: FloatArray, z: FloatArray, log_stay: FloatArray
+) -> FloatArray:
+    """``exp(log_stay) * 2F1(A, B; C; z)`` by summing the series in log space (positive terms)."""
+    with np.errstate(divide="ignore"):
+        log_z = np.log(z)
+    log_term = np.zeros(len(A))
+    log_sum = np.zeros(len(A))
+    done = z == 0
+    # A few terms when SciPy fails (huge alpha: z tiny); a series that would need more than
+    # ~20,000 terms (z near 1) is left NaN, as before, rather than run for seconds.
+    for k in range(20_000):
+        if done.all():
+            break
+        log_term = (
+            log_term + np.log(A + k) + np.log(B + k) - np.log(C + k) - np.log(k + 1.0) + log_z
+        )
+        log_sum = np.where(done, log_sum, np.logaddexp(log_sum, log_term))
+        ratio_below_one = (A + k + 1) * (B + k + 1) * z < (C + k + 1) * (k + 2)
+        done |= ratio_below_one & (log_term < log_sum - 40.0)
+    return np.where(done, np.exp(log_stay + log_sum), np.nan)
 
 
 def _arr(x: ArrayLike) -> FloatArray:
@@ -158,9 +204,10 @@ def _maximize(
             f"{model} fit may not have converged: {res.message}", RuntimeWarning, stacklevel=3
         )
     if np.any(np.abs(res.x) >= 19.99):
+        # Plain numbers ("r=5.879e+04"), not the dict's repr (np.float64(58785.76...)).
+        at = ", ".join(f"{n}={float(v):.4g}" for n, v in zip(names, theta, strict=True))
         warnings.warn(
-            f"{model} fit hit a parameter bound ({dict(zip(names, theta, strict=True))}); "
-            "the data may not identify the model",
+            f"{model} fit hit a parameter bound ({at}); the data may not identify the model",
             RuntimeWarning,
             stacklevel=3,
         )
@@ -224,7 +271,27 @@ def _discounted_clv(
     return margin * value * total
 
 
-class _BTYDModel(ABC):
+class _MaxiterParams:
+    """``get_params`` / ``set_params`` of the models whose one hyper-parameter is ``maxiter``,
+    as scikit-learn's ``BaseEstimator`` (so ``sklearn.base.clone`` works on them)."""
+
+    maxiter: int
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Hyper-parameters, as scikit-learn's ``BaseEstimator.get_params``."""
+        return {"maxiter": self.maxiter}
+
+    def set_params(self, **params: Any) -> Any:
+        """Set hyper-parameters; returns self."""
+        valid = self.get_params()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"invalid parameter {key!r} for {type(self).__name__}")
+            setattr(self, key, value)
+        return self
+
+
+class _BTYDModel(_MaxiterParams, ABC):
     """Shared API of the transaction models."""
 
     _names: list[str] = []

@@ -25,6 +25,7 @@ from retento.analytics.btyd_base import (
     _arr,
     _collapse,
     _maximize,
+    _MaxiterParams,
     _serial_blas,
     _standard_errors,
 )
@@ -32,7 +33,7 @@ from retento.analytics.btyd_base import (
 __all__ = ["GammaGammaModel"]
 
 
-class GammaGammaModel:
+class GammaGammaModel(_MaxiterParams):
     r"""Gamma-Gamma model of the mean transaction value (Fader & Hardie 2013).
 
     Individual transaction values are :math:`z \sim \mathrm{Gamma}(p, \nu)` with

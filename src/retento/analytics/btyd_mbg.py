@@ -35,6 +35,7 @@ from retento.analytics.btyd_base import (
     _BTYDModel,
     _n_threads,
     _prepared_chunks,
+    _stay_hyp2f1,
 )
 
 __all__ = ["ModifiedBetaGeoModel"]
@@ -221,11 +222,11 @@ class ModifiedBetaGeoModel(_BTYDModel):
         """E[Y(t) | x, t_x, T] / P(alive): depends on (x, T), not on t_x."""
         r, alpha, a, b = self._theta()
         z = t / (alpha + T + t)
-        stay = np.exp((r + x) * np.log1p(-z))
+        log_stay = (r + x) * np.log1p(-z)
 
         def term(a: float) -> FloatArray:
-            hyp = special.hyp2f1(r + x, b + x + 1.0, a + b + x, z)
-            return (a + b + x) / (a - 1.0) * (1.0 - stay * hyp)
+            stay_hyp = _stay_hyp2f1(r + x, b + x + 1.0, a + b + x, z, log_stay)
+            return (a + b + x) / (a - 1.0) * (1.0 - stay_hyp)
 
         return _across_a_one(a, term)
 
@@ -239,7 +240,7 @@ class ModifiedBetaGeoModel(_BTYDModel):
         r, alpha, a, b = self._theta()
         t = _arr(t)
         z = t / (alpha + t)
-        stay = np.exp(r * np.log1p(-z))
+        log_stay = r * np.log1p(-z)
         return _across_a_one(
-            a, lambda a: b / (a - 1.0) * (1.0 - stay * special.hyp2f1(r, b + 1.0, a + b, z))
+            a, lambda a: b / (a - 1.0) * (1.0 - _stay_hyp2f1(r, b + 1.0, a + b, z, log_stay))
         )

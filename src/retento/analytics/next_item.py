@@ -168,6 +168,8 @@ class NextItemRecommender:
     def recommend(self, data: PurchaseSequences, k: int = 5) -> pd.DataFrame:
         """Top-``k`` next items for every customer of ``data`` (their history), as rows
         ``customer``, ``rank`` (1 = best), ``item``."""
+        if not hasattr(self, "rules_"):
+            raise RuntimeError("NextItemRecommender is not fitted; call fit() first")
         top = self._top_codes(data, k)
         return _ranked_frame(top, data, self.labels_)
 

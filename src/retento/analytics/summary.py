@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 
-from retento.analytics.errors import SummaryInputError  # noqa: F401 (re-exported)
+from retento.analytics.errors import (
+    SummaryInputError,  # noqa: F401 (re-exported)
+    reader_reason,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,7 +94,7 @@ def _register_typed(
             r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM read_csv('{sp}')").fetchall()
         }
     except duckdb.Error as exc:
-        raise SummaryInputError(f"Cannot read {path} as CSV: {exc}") from None
+        raise SummaryInputError(f"Cannot read {path} as CSV: {reader_reason(exc)}") from None
     cols = list(described)
     missing = [c for c in columns if c not in cols]
     if missing:
@@ -227,6 +230,12 @@ def summarize(
         obs_end = _lit_date(observation_end if observation_end is not None else max_day)
         cal_end = _lit_date(calibration_end) if calibration_end is not None else obs_end
         holdout = calibration_end is not None
+        if holdout and _date_of(cal_end) > _date_of(obs_end):
+            # T would run past the data (everyone looks gone) and the holdout be negative.
+            raise SummaryInputError(
+                f"The calibration end {cal_end[6:-1]} is after the end of the observation "
+                f"{obs_end[6:-1]}: there is no holdout period"
+            )
         span = (max_day - min_day).days + 1
         # Integer ids are sorted by NumPy after the fetch (~0.05 s of CPU per million customers
         # against ~0.25 s for DuckDB's ORDER BY); other types in SQL, in DuckDB's order.
@@ -456,17 +465,24 @@ def _load_checked(
         try:
             source = _materialize(con, transactions, columns, text=True)
         except duckdb.Error as exc:
-            raise SummaryInputError(f"Cannot read {transactions}: {exc}") from None
+            raise SummaryInputError(f"Cannot read {transactions}: {reader_reason(exc)}") from None
     n, n_cust, n_day, n_amt, first, last, approx = con.execute(
-        "SELECT count(*), count(cust), count(day), count(amt), min(day), max(day), "
-        "approx_count_distinct(cust) FROM t"
+        # NaN and infinity are read as numbers ("NaN", "inf" in a CSV, a float column): not
+        # an amount, so counted with the missing ones.
+        "SELECT count(*), count(cust), count(day), count(amt) FILTER (WHERE isfinite(amt)), "
+        "min(day), max(day), approx_count_distinct(cust) FROM t"
     ).fetchone()
     if n == 0:
         raise SummaryInputError(f"No transactions in {source}")
     for bad, col, what, flag in (
         (n - n_cust, customer_col, "a missing customer id", "cust IS NULL"),
         (n - n_day, date_col, "a missing or unparseable date", "day IS NULL"),
-        (n - n_amt, amount_col, "a missing or non-numeric amount", "amt IS NULL"),
+        (
+            n - n_amt,
+            amount_col,
+            "a missing or non-numeric amount",
+            "amt IS NULL OR NOT isfinite(amt)",
+        ),
     ):
         if bad:
             _raise_bad_row(con, source, col, what, bad, flag)

@@ -304,7 +304,9 @@ def _clv_duckdb(
         "timings": timings,
     }
     if as_json:
-        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        from retento.analyze.propensity_cli import _clean  # NaN / inf are not JSON: null
+
+        sys.stdout.write(json.dumps(_clean(result), indent=2) + "\n")
     else:
         from retento.core.cli_say import say
 
@@ -525,6 +527,19 @@ def churn(
                 _fail(
                     N_("--calibration-end %(date)s is before the first purchase"), date=cut.date()
                 )
+            if cut > log.last_day:
+                # The training windows end at the cut-off: the days after the file's last
+                # purchase would count every customer as churned (mean risk 100 % on CDNOW
+                # three months after its end).
+                _fail(
+                    N_(
+                        "--calibration-end %(date)s is after the last purchase in the file "
+                        "(%(last)s): the training windows would count every customer as "
+                        "churned after it"
+                    ),
+                    date=cut.date(),
+                    last=log.last_day.date(),
+                )
             t1 = time.perf_counter()
             model = ChurnRiskModel(horizon_days=horizon_days, n_windows=windows)
             model.fit_transactions(log, cut)
@@ -562,7 +577,9 @@ def churn(
         "timings": timings,
     }
     if as_json:
-        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        from retento.analyze.propensity_cli import _clean  # NaN / inf are not JSON: null
+
+        sys.stdout.write(json.dumps(_clean(result), indent=2) + "\n")
         return
     from retento.core.cli_say import say
 

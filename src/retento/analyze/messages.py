@@ -51,6 +51,14 @@ SHAPES: tuple[tuple[str, str], ...] = (
         r"No customer made a first purchase by (?P<date>.+)",
         N_("No customer made a first purchase by %(date)s"),
     ),
+    (
+        r"The calibration end (?P<cal>\S+) is after the end of the observation (?P<end>\S+): "
+        r"there is no holdout period",
+        N_(
+            "The calibration end %(cal)s is after the end of the observation %(end)s: there is "
+            "no holdout period"
+        ),
+    ),
     # the models (analytics.btyd_base): errors, then warnings
     (
         r"(?P<model>\w+) fit did not reach a finite optimum: (?P<reason>.*)",

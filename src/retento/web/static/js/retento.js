@@ -86,6 +86,22 @@
     });
   });
 
+  // Dashboard period filters (form.dash-filters): the server reads From/To only with the
+  // "Custom dates" period, so dates typed under a preset were silently ignored. Typing a date
+  // chooses "Custom dates"; choosing a preset empties the dates (they would no longer apply).
+  document.addEventListener("change", function (evt) {
+    var form = evt.target.closest("form.dash-filters");
+    if (!form || !form.elements.period) return;
+    var period = form.elements.period;
+    var name = evt.target.name;
+    if ((name === "from" || name === "to") && evt.target.value &&
+        period.querySelector("option[value='custom']")) {
+      period.value = "custom";
+    } else if (name === "period" && period.value !== "custom") {
+      ["from", "to"].forEach(function (n) { if (form.elements[n]) form.elements[n].value = ""; });
+    }
+  });
+
   // Order lines: show the product's list price as the unit price placeholder.
   document.addEventListener("change", function (evt) {
     var sel = evt.target.closest("select[data-price-target]");
