@@ -82,8 +82,11 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     import logging
     import sys
 
+    from alembic.util import CommandError
+
     from retento.core.config import get_settings
-    from retento.core.migrate import current_revision, upgrade
+    from retento.core.errors import InvalidInput, Msg
+    from retento.core.migrate import current_revision, head_revision, is_revision, upgrade
 
     # Each migration as it starts, and a long one's steps with their times (0032 logs every
     # table it rewrites), as `alembic upgrade` prints them: an upgrade of minutes is not silent.
@@ -92,11 +95,30 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     level = log.level
     url = get_settings().database_url
+    if not any(c in revision for c in "+-@") and not is_revision(revision):  # "+1" is relative
+        raise InvalidInput(
+            Msg(
+                "There is no migration %(revision)s; the newest is %(head)s.",
+                revision=revision,
+                head=head_revision(),
+            ),
+            field="revision",
+        )
+    refuse_unknown_revision(url)
     before = current_revision(url)
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     try:
         upgrade(url, revision)
+    except CommandError as exc:  # a relative revision past the newest ("+3"), ...
+        raise InvalidInput(
+            Msg(
+                "The upgrade to %(revision)s was refused: %(reason)s",
+                revision=revision,
+                reason=str(exc),
+            ),
+            field="revision",
+        ) from None
     finally:
         log.removeHandler(handler)
         log.setLevel(level)
@@ -122,9 +144,52 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 def db_current() -> None:
     """Show the schema revision."""
     from retento.core.config import get_settings
-    from retento.core.migrate import current
+    from retento.core.migrate import current_revision, head_revision
 
-    current(get_settings().database_url)
+    url = get_settings().database_url
+    refuse_unknown_revision(url)
+    # Said in the command line's language (Alembic's own report is English only).
+    rev, head = current_revision(url), head_revision()
+    if rev is None:
+        line = say(
+            "Database at %(url)s has no schema yet: run `retento db upgrade`.",
+            url=escape(_safe(url)),
+        )
+    elif rev != head:
+        line = say(
+            "Database at %(url)s is at revision %(revision)s; this version's newest is "
+            "%(head)s: run `retento db upgrade`.",
+            url=escape(_safe(url)),
+            revision=escape(rev),
+            head=escape(head),
+        )
+    else:
+        line = say(
+            "Database at %(url)s is at revision %(revision)s.",
+            url=escape(_safe(url)),
+            revision=escape(rev),
+        )
+    console.print(line)
+
+
+def refuse_unknown_revision(url: str) -> None:
+    """Refuse a database a newer Retento migrated (its revision is not among this code's
+    migrations) in words, not with Alembic's traceback: neither upgrading nor reading it here
+    is safe."""
+    from retento.core.errors import Conflict, Msg
+    from retento.core.migrate import unknown_revision
+
+    rev = unknown_revision(url)
+    if rev is not None:
+        raise Conflict(
+            Msg(
+                "The database at %(url)s is at revision %(revision)s, which this version of "
+                "Retento does not know: a newer version has migrated it. Use that version, or "
+                "restore a backup taken before the upgrade.",
+                url=_safe(url),
+                revision=rev,
+            )
+        )
 
 
 def _safe(url: str) -> str:

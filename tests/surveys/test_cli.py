@@ -105,12 +105,12 @@ def test_distribute_sends_to_a_segment_once_per_key_and_writes_the_links(
     ("extra", "message"),
     [
         (["--segment", "value_class", "--value", "gold"], "Unknown value class 'gold'"),
-        (["--segment", "tag"], "--segment: a 'tag' segment needs a value"),
+        (["--segment", "tag"], "--segment tag needs --value."),
         (["--segment", "customers", "--customers", "1,x"], "--customers must be customer ids"),
-        (["--segment", "nope"], "--segment: Input should be 'all'"),
-        (["--segment", "complaint_closed", "--closed-since", "2025-13-01"], "--closed-since:"),
-        (["--channel", "fax"], "--channel: Input should be 'online'"),
-        (["--expires-in-days", "0"], "--expires-in-days: Input should be greater than"),
+        (["--segment", "nope"], "Segment (--segment) must be one of: all, value_class,"),
+        (["--segment", "complaint_closed", "--closed-since", "2025-13-01"], "(--closed-since):"),
+        (["--channel", "fax"], "Channel (--channel) must be one of: online, phone,"),
+        (["--expires-in-days", "0"], "(--expires-in-days) must be between 1 and 365."),
     ],
 )
 def test_distribute_refuses_bad_options_and_writes_nothing(

@@ -12,6 +12,7 @@ from retento.web.i18n import N_
 
 MIN_LENGTH = 12  # also in the message "Use at least 12 characters." below
 MAX_LENGTH = 200
+MIN_NAME_IN_PASSWORD = 3  # shorter usernames are not looked for inside the password
 _DATA = Path(__file__).resolve().parent / "data" / "common-passwords.txt.gz"
 # Keyboard rows and counting sequences: "qwertyuiop", "1234567890", "abcdefgh" and their reverses.
 _SEQUENCES = (
@@ -51,7 +52,10 @@ def password_problem(password: str, username: str | None = None) -> str | None:
     low = password.lower()
     if len(set(low)) < 4:
         return N_("Use more different characters.")
-    if username and username.strip() and username.strip().lower() in low:
+    # A name of one or two letters ("bo", "li") is inside many ordinary words ("Harbour",
+    # "Kettle-lime") and says nothing a guesser could use: refusing them refused good passwords.
+    name = (username or "").strip().lower()
+    if len(name) >= MIN_NAME_IN_PASSWORD and name in low:
         return N_("Do not put the username in the password.")
     core = _core(low)
     if (

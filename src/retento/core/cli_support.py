@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from retento.core.cli_language import cli_locale, spaced
@@ -22,8 +22,8 @@ from retento.core.cli_usage import output_file as output_file
 from retento.core.cli_usage import written as written
 from retento.core.config import get_settings
 from retento.core.db import make_engine, make_session_factory, transaction
-from retento.core.errors import FieldError, InvalidInput, Msg, RetentoError, param
-from retento.web.i18n import N_, message_text, translate
+from retento.core.errors import FieldError, InvalidInput, Msg, RetentoError, Terms, param
+from retento.web.i18n import N_, join_list, message_text, translate
 
 console = Console()
 err_console = Console(stderr=True)
@@ -103,6 +103,23 @@ def error_head(locale: str, label: str) -> str:
     return f"[bold red]{escape(text)}[/]" + spaced(text)[len(text) :]
 
 
+def with_codes(message: str, locale: str) -> str:
+    """``message`` with the choices it lists (``core.errors.Terms``: "Status (status) must be one
+    of: …") as their codes, in both languages: on the command line a person types the code
+    (``--status placed``), never the label the web shows ("Placed", "已下单")."""
+    if not isinstance(message, Msg):
+        return message
+    params = {
+        k: join_list(locale, list(v.terms))
+        if isinstance(v, Terms)
+        else with_codes(v, locale)
+        if isinstance(v, Msg)
+        else v
+        for k, v in message.params.items()
+    }
+    return Msg(message.template, **params)
+
+
 def error_lines(exc: RetentoError, locale: str) -> list[str]:
     """``exc`` and its row/column errors as lines of text in ``locale`` (Rich markup escaped):
     the message as the web shows it (``web.i18n.message_text``), a reason of a known shape as
@@ -117,7 +134,7 @@ def error_lines(exc: RetentoError, locale: str) -> list[str]:
                 shown = reader(message, gettext)
                 if shown is not message:
                     return shown
-        return message_text(locale, message)
+        return message_text(locale, with_codes(message, locale))
 
     text = said(exc.message)
     if exc.field:
@@ -140,6 +157,30 @@ def error_lines(exc: RetentoError, locale: str) -> list[str]:
     if len(exc.errors) > ROWS_SHOWN:
         lines.append("  " + escape(translate(locale, MORE, n=len(exc.errors) - ROWS_SHOWN)))
     return lines
+
+
+BAD_URL = N_(
+    "RETENTO_DATABASE_URL is not a database address. Give sqlite:///PATH or "
+    "postgresql+psycopg://USER@HOST/DATABASE."
+)
+UNSUPPORTED_URL = N_(
+    "RETENTO_DATABASE_URL names %(backend)s, which Retento does not support. Give "
+    "sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE."
+)
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+def database_url_problem(url: str) -> Msg | None:
+    """Why ``url`` (``RETENTO_DATABASE_URL``) cannot be used, or ``None``."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        return Msg(BAD_URL)
+    if backend not in SUPPORTED_BACKENDS:
+        return Msg(UNSUPPORTED_URL, backend=backend)
+    return None
 
 
 def friendly_errors(func: F) -> F:
@@ -165,6 +206,17 @@ def friendly_errors(func: F) -> F:
             sys.exit(1)
         except IntegrityError as exc:
             err_console.print(error_head(cli_locale(), CONFLICT) + escape(str(exc.orig)))
+            sys.exit(1)
+        except (ArgumentError, ModuleNotFoundError):
+            # A typo in RETENTO_DATABASE_URL ("sqlite//x.db", "mysql://..."): said, not a
+            # traceback. Anything else of these kinds is a fault and is raised as it is.
+            problem = database_url_problem(get_settings().database_url)
+            if problem is None:
+                raise
+            locale = cli_locale()
+            err_console.print(
+                error_head(locale, DATABASE_ERROR) + escape(message_text(locale, problem))
+            )
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]

@@ -40,6 +40,41 @@ def current_revision(url: str) -> str | None:
         engine.dispose()
 
 
+def head_revision() -> str:
+    """The newest migration this code has."""
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
+
+
+def is_revision(revision: str) -> bool:
+    """``revision`` names one of this code's migrations (or ``head``, ``base``, ...)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        ScriptDirectory.from_config(alembic_config()).get_revisions(revision)
+    except CommandError:
+        return False
+    return True
+
+
+def unknown_revision(url: str) -> str | None:
+    """The revision the database at ``url`` is at when this code has no migration of that name
+    (a newer Retento migrated it, or a branch's migration), else ``None``."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    rev = current_revision(url)
+    if rev is None:
+        return None
+    try:
+        ScriptDirectory.from_config(alembic_config(url)).get_revision(rev)
+    except CommandError:
+        return rev
+    return None
+
+
 def downgrade(url: str | None = None, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 

@@ -15,9 +15,11 @@ from retento.core.cli_support import (
     console,
     err_console,
     friendly_errors,
+    invalid_options,
     written,
 )
 from retento.core.errors import InvalidInput, Msg
+from retento.web.i18n import N_
 
 app = typer.Typer(
     help="Customers: search, merge, archive, restore, data export and erasure.",
@@ -25,6 +27,15 @@ app = typer.Typer(
 )
 
 AS_USER = typer.Option(None, "--as", help="Act as this user (default: first admin).")
+# `customers field-add`'s arguments and options by FieldDefinitionCreate's fields, labelled as the
+# Customer fields page labels them.
+FIELD_ADD_OPTIONS = {
+    "key": ("key", N_("Key")),
+    "label": ("label", N_("Display name")),
+    "label_zh": ("--label-zh", N_("Chinese display name")),
+    "field_type": ("--type", N_("Type")),
+    "options": ("--option", N_("Choice")),
+}
 
 
 def _confirmed(session, actor, customer_ids: tuple[int, ...], yes: bool, refusal: Msg) -> None:
@@ -242,7 +253,6 @@ def field_add_cmd(
     """Define a custom field of customer records (administrators; see docs/customers.md)."""
     from pydantic import ValidationError
 
-    from retento.core.errors import InvalidInput, Msg
     from retento.customers.field_defs import FieldDefinitionCreate, create_definition
 
     options = [
@@ -260,10 +270,13 @@ def field_add_cmd(
         )
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "field"
-        raise InvalidInput(
-            Msg("%(field)s: %(reason)s", field=where, reason=first["msg"]), field=where
-        ) from None
+        error = (first.get("ctx") or {}).get("error")
+        if not first["loc"] and isinstance(error, Exception) and error.args:
+            # The model's own check ("options: a choice field needs at least one option."),
+            # already naming its field, in the catalogues.
+            reason = error.args[0] if isinstance(error.args[0], Msg) else Msg(str(error.args[0]))
+            raise InvalidInput(reason, field=getattr(error, "field", None)) from None
+        raise invalid_options(exc, FieldDefinitionCreate, FIELD_ADD_OPTIONS) from None
     with cli_session() as session:
         d = create_definition(session, data, actor=cli_actor(session, as_user))
         key, version = d.key, d.version

@@ -33,6 +33,7 @@ from retento.customers.models import (
     EXTERNAL_KINDS,
     INTERNAL_KINDS,
     KINDS,
+    PARTY_TYPES,
     Contact,
     Customer,
     CustomerAssignment,
@@ -616,6 +617,8 @@ def customer_filter(
     if owner_id is not None:
         stmt = stmt.where(Customer.owner_id == owner_id)
     if party_type:
+        # A typo ("org") would list nothing and export an empty file without a word.
+        check_code("party_type", N_("Person or organisation"), party_type, PARTY_TYPES)
         stmt = stmt.where(Customer.party_type == party_type)
     if member_of is not None:
         # ``SELECT customer_id`` of a saved segment (Insights) or any other customer set.

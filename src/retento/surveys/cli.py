@@ -4,6 +4,7 @@ the CSI, remind."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import typer
 from rich.markup import escape
@@ -17,14 +18,38 @@ from retento.core.cli_support import (
     cli_session,
     console,
     friendly_errors,
+    invalid_options,
+    option_error,
     output_file,
 )
-from retento.core.errors import InvalidInput, Msg, RetentoError
+from retento.core.errors import InvalidInput, Msg, RetentoError, choice_error
 from retento.web.i18n import N_
 
 app = typer.Typer(help="Satisfaction surveys.", no_args_is_help=True)
 
 AS_USER = typer.Option(None, "--as", help="Act as this user (default: first admin).")
+# `surveys distribute`'s options by DistributionCreate's (and its segment's) fields, labelled as
+# the web form does.
+DISTRIBUTE_OPTIONS = {
+    "channel": ("--channel", N_("Channel")),
+    "name": ("--name", N_("Name")),
+    "expires_in_days": ("--expires-in-days", N_("Links valid for (days)")),
+    "value": ("--value", N_("Value")),
+    "closed_since": ("--closed-since", N_("Complaints closed since")),
+    "customer_ids": ("--customers", N_("Customers")),
+}
+NEEDS_VALUE = N_("--segment %(kind)s needs --value.")
+NEEDS_CUSTOMERS = N_("--segment customers needs --customers (customer ids separated by commas).")
+
+
+class _OneError:
+    """One of pydantic's refusals as ``invalid_options`` reads a ``ValidationError``."""
+
+    def __init__(self, error: dict) -> None:
+        self._error = error
+
+    def errors(self) -> list[dict]:
+        return [self._error]
 
 
 @app.command("list")
@@ -125,10 +150,17 @@ def distribute_cmd(
     from retento.core.config import get_settings
     from retento.surveys import distributions
     from retento.surveys.link_lists import link_rows, links_csv
-    from retento.surveys.schemas import DistributionCreate
+    from retento.surveys.schemas import DistributionCreate, SegmentKind
 
     if links is not None:
         check_output(links, "--links")  # before anything is sent
+    kinds = get_args(SegmentKind)
+    if segment not in kinds:
+        raise option_error(choice_error("--segment", N_("Segment"), kinds))
+    if segment in ("value_class", "tag", "insight") and not value:
+        raise InvalidInput(Msg(NEEDS_VALUE, kind=segment), field="value")
+    if segment == "customers" and not customers:
+        raise InvalidInput(Msg(NEEDS_CUSTOMERS), field="customers")
     try:
         data = DistributionCreate(
             channel=channel,
@@ -144,16 +176,11 @@ def distribute_cmd(
         )
     except ValidationError as exc:
         e = exc.errors()[0]
-        option = {"kind": "segment", "customer_ids": "customers"}.get(
-            str(e["loc"][-1]), str(e["loc"][-1])
-        )
-        if e["loc"] == ("segment",):
-            option = "segment"
-        msg = e["msg"].removeprefix("Value error, ")
-        raise InvalidInput(
-            Msg("--%(option)s: %(message)s", option=option.replace("_", "-"), message=msg),
-            field=option,
-        ) from exc
+        if e["loc"][:1] == ("segment",) and len(e["loc"]) > 1:
+            # The segment's own fields, by the option that gave each: (value, closed_since).
+            inner = {**e, "loc": e["loc"][1:]}
+            exc = _OneError(inner)
+        raise invalid_options(exc, DistributionCreate, DISTRIBUTE_OPTIONS) from None
     with cli_session() as session:
         actor = cli_actor(session, as_user)
         try:
