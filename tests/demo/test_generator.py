@@ -265,22 +265,6 @@ def test_demo_distribution_names_are_in_the_installation_s_language(demo, monkey
     assert CJK.search(surveys_demo._staff_text(surveys_demo.EMAIL_DISTRIBUTION))
 
 
-@pytest.fixture
-def cli_url(tmp_path, monkeypatch):
-    from retento.core.config import get_settings
-    from retento.core.migrate import upgrade
-
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
-    upgrade(url)
-    monkeypatch.setenv("RETENTO_DATABASE_URL", url)
-    # No key configured: the demo keeps a random one in the data dir (restored after the test).
-    monkeypatch.setenv("RETENTO_SECRET_KEY", "")
-    monkeypatch.setenv("RETENTO_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
-
-
 def test_cli_if_empty_and_reset(cli_url):
     from retento.cli import app
 

@@ -82,7 +82,7 @@ def test_journey_page_counts_orders_and_complaints_on_request(web, db, users):
     assert web.get("/insights/journey?include=payments").status_code == 422
     web.post("/locale", data={"lang": "zh_CN", "next": "/insights"})
     r = web.get("/insights/journey?period=all&include=orders")
-    assert "将订单计为“订货与定金”" in r.text and "除触点外，漏斗还计入" in r.text
+    assert "将订单计为“订货与定金”" in r.text and "除客户触点外，漏斗还计入" in r.text
 
 
 def test_experience_insight_page_and_filters(web, db, users):

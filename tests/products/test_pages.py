@@ -67,7 +67,9 @@ def test_search_by_name_sku_category_and_the_active_filter(web, db, users):
     def names(query: str) -> set[str]:
         page = web.get("/products" + query)
         assert page.status_code == 200
-        return set(re.findall(r'<tr id="product-\d+">\s*<td[^>]*>(?:<a [^>]*>)?([^<]+)<', page.text))
+        return set(
+            re.findall(r'<tr id="product-\d+">\s*<td[^>]*>(?:<a [^>]*>)?([^<]+)<', page.text)
+        )
 
     assert names("?q=jasmine") == {"Jasmine tea"}
     assert names("?q=kt-9") == {"Kettle"}

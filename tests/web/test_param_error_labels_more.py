@@ -43,7 +43,7 @@ ERROR_PAGES = [
         "/insights/journey?include=bogus",
         "Records counted besides the touchpoints (include) must be one of: Count orders as "
         "“order and deposit”, Count complaints as “after-sales service”.",
-        "除触点外计入的记录（include）必须是以下之一：将订单计为“订货与定金”、将投诉计为“售后服务”。",
+        "除客户触点外计入的记录（include）必须是以下之一：将订单计为“订货与定金”、将投诉计为“售后服务”。",
     ),
     (
         "/insights/experience?mode=bogus",

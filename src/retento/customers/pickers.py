@@ -30,7 +30,7 @@ def find(session: Session, q: str, actor: User, limit: int) -> list[PickerItem]:
 
 def find_sure(session: Session, q: str, actor: User, limit: int) -> list[PickerItem]:
     """Like ``find`` without fuzzy guesses (a typo'd name is offered, never taken unseen)."""
-    fuzzy = 2.5  # search.rank_label: exact 0, prefix 1, substring 2, fuzzy 3..4
+    fuzzy = 2.5  # search.rank_label: exact 0 (a contact's 0.5), prefix 1, substring 2, fuzzy 3..4
     return [item(c) for c, rank in search.search(session, q, limit=limit) if rank < fuzzy]
 
 

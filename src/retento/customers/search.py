@@ -3,8 +3,10 @@
 What is matched: the name (any part, Chinese given names included: one character is enough),
 the email, the phone (any run of digits; spaces and punctuation in the query or the stored
 number do not matter), the external id, a contact's name, email or phone, and the customer
-number. Ranked: exact (0) > prefix of a field or of a word in the name (1) > substring (2) >
-fuzzy (3..4, closest first: only when fewer than ``FUZZY_BELOW`` customers matched otherwise).
+number. Ranked: exact (0: the customer's own name, email, external id, phone or number; 0.5:
+a contact's whole name, email or phone) > prefix of a field or of a word in the name (1) >
+substring (2) > fuzzy (3..4, closest first: only when fewer than ``FUZZY_BELOW`` customers
+matched otherwise). A Chinese name is the same typed with or without spaces ("林 涛", "林涛").
 
 Everything is read from ``customer_search`` (migration 0022: one narrow row per customer, kept
 by triggers): ``hay`` holds every searchable text of the customer joined by char(31), so one
@@ -30,6 +32,7 @@ from sqlalchemy import (
     event,
     false,
     func,
+    intersect,
     literal,
     literal_column,
     or_,
@@ -55,6 +58,8 @@ COUNT_CAP = 1_000
 # word_similarity threshold for a typo'd name (pg_trgm's default is 0.6).
 FUZZY_THRESHOLD = 0.45
 MAX_QUERY = 200
+# The rank of a contact's whole name, email or phone: exact, after the customer's own fields.
+CONTACT_EXACT = 0.5
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _PHONE_LIKE = re.compile(r"^[\d\s\-–—().+/#*,\u3000\uff0d\uff08\uff09\uff0b]+$")
@@ -72,6 +77,7 @@ class Query:
 
     raw: str
     key: str  # lower-cased, inner whitespace collapsed
+    name: str  # the key as a name is compared: Chinese characters without the spaces typed
     digits: str  # the digits if the query looks like a phone number (3+ digits), else ""
     cjk: bool  # only Chinese characters (matched on name_chars)
     fuzzy: bool  # looks like a (Latin) name of 4+ letters: typos are looked for
@@ -82,11 +88,13 @@ class Query:
         raw = q.strip()[:MAX_QUERY]
         key = " ".join(raw.lower().split())
         d = digits(raw) if _PHONE_LIKE.match(raw) else ""
+        cjk = bool(key) and all(_CJK.match(ch) for ch in key.replace(" ", ""))
         return cls(
             raw=raw,
             key=key,
+            name=key.replace(" ", "") if cjk else key,
             digits=d if len(d) >= 3 else "",
-            cjk=bool(key) and all(_CJK.match(ch) for ch in key.replace(" ", "")),
+            cjk=cjk,
             fuzzy=len(key) >= 4
             and not _CJK.search(key)
             and all(ch.isalpha() or ch in " '-." for ch in key),
@@ -133,24 +141,31 @@ def _fuzzy_threshold(dbapi_conn, _record) -> None:
 def _rank_parts(q: Query):
     """``(conds, rank)``: what matches ``q`` on a search row, and its rank there."""
     S = SearchRow
-    k, d = q.key, q.digits
+    k, d, n = q.key, q.digits, q.name
     conds: list[ColumnElement[bool]] = []
-    exact: list[ColumnElement[bool]] = []
+    own: list[ColumnElement[bool]] = []  # the customer's own name or number: exact
+    exact: list[ColumnElement[bool]] = []  # a whole field of ``hay``/``digits``, maybe a contact's
+    mine: list[ColumnElement[bool]] = []  # that whole field is the customer's own (not a contact's)
     prefix: list[ColumnElement[bool]] = []
     if k:
-        exact += [S.name_key == k, _contains(S.hay, SEP + k + SEP)]
-        prefix += [_starts(S.name_key, k), _contains(S.hay, SEP + k)]
+        # A Chinese name is compared without spaces, typed or stored ("林 涛" is "林涛").
+        name = func.replace(S.name_key, " ", "") if q.cjk else S.name_key
+        own.append(name == n)
+        exact.append(_contains(S.hay, SEP + n + SEP))
+        mine += [func.lower(Customer.email) == k, func.lower(Customer.external_id) == k]
+        prefix += [_starts(name, n), _contains(S.hay, SEP + n)]
         if q.cjk:
-            chars = [ch for ch in k if ch != " "]
-            conds.append(_contains(S.hay, " " + " ".join(chars) + " "))
+            conds.append(_contains(S.hay, " " + " ".join(n) + " "))
             # A contact's name ("赵采购") is in ``hay`` as written (only the customer's own name
             # has its characters spaced): found from its start ("赵", "赵采"), and three or more
             # characters anywhere. Like one or two Latin letters, a shorter fragment inside a
             # field is not looked for: no trigram index could find it.
-            joined = "".join(chars)
-            conds.append(_contains(S.hay, SEP + joined))
-            if len(joined) >= 3:
-                conds.append(_contains(S.hay, joined))
+            conds.append(_contains(S.hay, SEP + n))
+            if len(n) >= 3:
+                conds.append(_contains(S.hay, n))
+            if k != n:  # a contact's name written with the spaces typed
+                conds.append(_contains(S.hay, SEP + k))
+                exact.append(_contains(S.hay, SEP + k + SEP))
         elif len(k) >= 3:
             conds.append(_contains(S.hay, k))
             prefix.append(_contains(S.name_key, " " + k))
@@ -160,11 +175,21 @@ def _rank_parts(q: Query):
     if d:
         conds.append(_contains(S.digits, d))
         exact.append(_contains(S.digits, SEP + d + SEP))
+        mine.append(Customer.phone_digits == d)
         prefix.append(_contains(S.digits, SEP + d))
     if q.number is not None:
         conds.append(S.customer_id == q.number)
-        exact.append(S.customer_id == q.number)
-    rank = case((or_(*exact), literal(0.0)), (or_(*prefix), literal(1.0)), else_=literal(2.0))
+        own.append(S.customer_id == q.number)
+    # Whose the whole field is, the customer's or a contact's, only the customer row tells: read
+    # for the few rows having a whole field equal to the query (CASE stops at the first match).
+    its_own = select(Customer.id).where(Customer.id == S.customer_id, or_(*mine)).exists()
+    rank = case(
+        (or_(*own), literal(0.0)),
+        (and_(or_(*exact), its_own), literal(0.0)),
+        (or_(*exact), literal(CONTACT_EXACT)),
+        (or_(*prefix), literal(1.0)),
+        else_=literal(2.0),
+    )
     return conds, rank
 
 
@@ -186,7 +211,8 @@ def _strict(q: Query, live: ColumnElement[bool] | None, dialect: str) -> Select 
         return None
     found = None
     if dialect != "postgresql":
-        cands = [_grams_all(x) for x in dict.fromkeys(v for v in (q.key, q.digits) if v)]
+        texts = [_grams_each(q.name) if q.cjk else _grams_all(q.key)]
+        cands = texts + ([_grams_all(q.digits)] if q.digits and q.digits != q.key else [])
         found = S.customer_id.in_(cands[0] if len(cands) == 1 else union_all(*cands))
         if q.number is not None:
             found = or_(found, S.customer_id == q.number)
@@ -203,7 +229,8 @@ def _best(q: Query, live: ColumnElement[bool] | None, dialect: str, cap: int) ->
     if not k:
         return []
     _, rank = _rank_parts(q)
-    out = [_row(rank, S.name_key.between(k, k + _TOP), live).order_by(S.name_key).limit(cap + 1)]
+    n = q.name
+    out = [_row(rank, S.name_key.between(n, n + _TOP), live).order_by(S.name_key).limit(cap + 1)]
     if dialect == "postgresql" and len(k) >= 3 and not q.cjk:
         starts = or_(_contains(S.hay, SEP + k), _contains(S.hay, " " + k))
         out.append(_row(rank, starts, live).limit(cap + 1))
@@ -281,6 +308,16 @@ def _grams_all(s: str) -> Select:
             .having(func.count() == len(tg))
         )
     return select(G.customer_id).where(G.gram >= s, G.gram < s + _TOP).distinct()
+
+
+def _grams_each(chars: str) -> Select:
+    """Customers having every character of ``chars`` (Chinese) somewhere: the customer's own name
+    matches on its characters (``name_chars``), whatever stands between them in the name."""
+    G = SearchGram
+    each = [
+        select(G.customer_id).where(G.gram >= ch, G.gram < ch + _TOP) for ch in dict.fromkeys(chars)
+    ]
+    return each[0].distinct() if len(each) == 1 else intersect(*each)
 
 
 def _sqlite_fuzzy(
@@ -418,10 +455,10 @@ def search(
 
 def rank_label(rank: float) -> str:
     """exact / prefix / substring / fuzzy."""
-    if rank < 0.5:
+    if rank < 1:
         return "exact"
-    if rank < 1.5:
+    if rank < 2:
         return "prefix"
-    if rank < 2.5:
+    if rank < 3:
         return "substring"
     return "fuzzy"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -11,6 +12,9 @@ from retento.core.cli_say import in_words, say
 from retento.core.cli_support import cli_session, console, friendly_errors
 from retento.demo import generator
 from retento.web.i18n import N_
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 # The generator's stages as its progress bar shows them: the code in English, the lists' names
 # in Chinese.
@@ -32,7 +36,42 @@ STAGES = {
 }
 
 
-def _logins() -> None:
+def demo_logins(session: Session) -> list[tuple[str, str, str]]:
+    """``(name, role, state)`` of each demo login that exists: ``"demo"`` when the demo password
+    opens it, ``"kept"`` when the user existed before the demo (the demo never changes an
+    existing user: its password is its own), ``"inactive"`` when it is deactivated."""
+    from sqlalchemy import func, select
+
+    from retento.auth.models import User
+    from retento.auth.security import verify_password
+
+    found = {
+        u.username.lower(): u
+        for u in session.scalars(
+            select(User).where(func.lower(User.username).in_(generator.DEMO_USERS))
+        )
+    }
+    out = []
+    for name in generator.DEMO_USERS:
+        u = found.get(name)
+        if u is None:
+            continue
+        if not u.is_active:
+            state = "inactive"
+        elif verify_password(u.password_hash, generator.DEMO_PASSWORD):
+            state = "demo"
+        else:
+            state = "kept"
+        out.append((u.username, u.role, state))
+    return out
+
+
+def _logins(logins: list[tuple[str, str, str]]) -> None:
+    if not logins:
+        console.print(
+            "\n" + say("No demo login exists in this database: log in with your own account.")
+        )
+        return
     console.print(
         "\n"
         + say(
@@ -40,9 +79,14 @@ def _logins() -> None:
             url=generator.URL,
         )
     )
-    for name in generator.DEMO_USERS:
-        role = name.rstrip("0123456789")
-        console.print(f"  {name:<8} / {generator.DEMO_PASSWORD}   ({role})")
+    for name, role, state in logins:
+        if state == "demo":
+            console.print(f"  {name:<8} / {generator.DEMO_PASSWORD}   ({role})")
+        elif state == "kept":
+            what = say("existed already and was kept: log in with its own password")
+            console.print(f"  {name:<8}   {what}   ({role})")
+        else:
+            console.print(f"  {name:<8}   {say('existed already and is deactivated')}   ({role})")
 
 
 @friendly_errors
@@ -76,7 +120,7 @@ def demo(
         if generator.has_customers(session):
             if if_empty and not reset:
                 console.print(say("Customers already exist; no demo data generated (--if-empty)."))
-                _logins()
+                _logins(demo_logins(session))
                 return
             if not reset:
                 raise Conflict(
@@ -100,6 +144,7 @@ def demo(
                     task, description=in_words(stage, STAGES), completed=f
                 ),
             )
+        logins = demo_logins(session)
     # The work the demo queued (the win-back actions of today's alerts: e-mails, offers, owners'
     # tasks) is carried out now, as a worker would, so the demo shows it at once.
     work_items = _run_queued_work()
@@ -129,7 +174,7 @@ def demo(
             **counts,
         )
     console.print(line)
-    _logins()
+    _logins(logins)
 
 
 def _run_queued_work() -> int:

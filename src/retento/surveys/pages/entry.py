@@ -10,7 +10,8 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from retento.auth.permissions import require
+from retento.auth.models import User
+from retento.auth.permissions import can, require
 from retento.core.deps import DbSession
 from retento.core.errors import Conflict, InvalidInput, RetentoError
 from retento.core.validation import DbId, is_id
@@ -38,6 +39,7 @@ from retento.surveys.schemas import (
     BulkRow,
     ResponseCreate,
 )
+from retento.web import pickers
 from retento.web.forms import PageForm, submitted_key
 from retento.web.i18n import N_
 from retento.web.render import (
@@ -58,6 +60,7 @@ router = page_router()
 def _respond_page(
     request: Request,
     session: Session,
+    user: User,
     survey: Survey,
     form: dict[str, Any],
     values: dict[str, dict[str, Any]],
@@ -72,6 +75,10 @@ def _respond_page(
         customer = session.get(Customer, int(form["customer_id"]))
         if customer is not None:
             earlier = earlier_responses(session, survey.id, customer.id)
+    # The customer is picked by name, customer number (external id), phone, email or id.
+    chosen = None
+    if customer is not None and can(user, "customer:read"):
+        chosen = pickers.label_of(session, "customer", customer.id, user)
     return render(
         request,
         "surveys/respond.html",
@@ -79,6 +86,7 @@ def _respond_page(
         # Sections and questions in the agent's language where the survey has them.
         survey=in_reader_language(request, survey),
         customer=customer,
+        chosen=chosen,
         form=form,
         values=values,
         answer_errors=errors or {},
@@ -111,7 +119,7 @@ def respond_form(request: Request, session: DbSession, user: PageUser, survey_id
         "customer_id": request.query_params.get("customer_id", ""),
         "channel": request.query_params.get("channel", "phone"),
     }
-    return _respond_page(request, session, survey, form, {})
+    return _respond_page(request, session, user, survey, form, {})
 
 
 @router.post("/surveys/{survey_id:int}/respond")
@@ -123,6 +131,14 @@ def respond_save(
     form = {k: form_text(raw, k) for k in ("customer_id", "channel", "action", "allow_duplicate")}
     answers, shown, errors = parse_answers(request, survey.questions, raw)
     complete = form["action"] != "save"
+    try:
+        # Typed text (a name, an external id: no JavaScript, or typed fast) is the id of its
+        # only match; none or several: the field says so, with the answers kept.
+        form["customer_id"] = pickers.resolve(
+            request, session, "customer", "customer_id", form["customer_id"], user
+        )
+    except InvalidInput as exc:
+        errors = {**errors, "customer_id": exc.message}
     try:
         if errors:
             raise InvalidInput(tr(request, "Please correct the highlighted fields."), field="")
@@ -153,14 +169,14 @@ def respond_save(
                     "“Record another response” to save a second response.",
                 )
             }
-            return _respond_page(request, session, survey, form, shown, errors, 409)
+            return _respond_page(request, session, user, survey, form, shown, errors, 409)
         if not errors:
             errors = (
                 answer_errors(request, exc, answers)
                 if isinstance(exc, RetentoError)
                 else form_errors(request, exc)
             )
-        return _respond_page(request, session, survey, form, shown, errors, 422)
+        return _respond_page(request, session, user, survey, form, shown, errors, 422)
     flash(
         request,
         tr(request, "The answers were saved.")
