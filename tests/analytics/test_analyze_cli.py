@@ -11,21 +11,7 @@ from typer.testing import CliRunner
 
 from retento.analyze.cli import app
 
-DATA = Path(__file__).parents[1] / "data" / "cdnow"
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def cdnow_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    df = pd.read_csv(
-        DATA / "CDNOW_sample.txt",
-        sep=r"\s+",
-        header=None,
-        names=["cid", "id", "date", "cds", "amount"],
-    )
-    path = tmp_path_factory.mktemp("cli") / "cdnow.csv"
-    df.to_csv(path, index=False)
-    return path
 
 
 def _args(csv: Path, out: Path, *extra: str) -> list[str]:

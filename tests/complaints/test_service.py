@@ -555,9 +555,10 @@ def test_category_rename_move_and_refuse_cycles(db, users):
     assert tree["delivery.late"] == (0, ["delivery.late"])
     assert tree["delivery.late.week"] == (1, ["delivery.late", "delivery.late.week"])
     entries = db.scalars(
-        select(AuditEntry).where(
-            AuditEntry.entity == "complaint_category", AuditEntry.entity_id == str(late.id)
-        )
+        select(AuditEntry)
+        .where(AuditEntry.entity == "complaint_category", AuditEntry.entity_id == str(late.id))
+        # In the order written (without it PostgreSQL may return them in any order).
+        .order_by(AuditEntry.id)
     ).all()
     assert [e.action for e in entries] == ["create", "update", "update"]
     assert entries[1].before["name"] == "Late" and entries[1].after["name"] == "Late delivery"

@@ -327,9 +327,9 @@ def test_points_remedy_costs_the_points_value(db, users):
     assert ledger.points_value(300, Decimal("0.02")) == Decimal("6.00")
     assert ledger.get_wallet(db, comp.customer_id).balance == 301
     audit = db.scalars(
-        select(AuditEntry).where(
-            AuditEntry.entity == "complaint_remedy", AuditEntry.entity_id == str(r.id)
-        )
+        select(AuditEntry)
+        .where(AuditEntry.entity == "complaint_remedy", AuditEntry.entity_id == str(r.id))
+        .order_by(AuditEntry.id)
     ).all()
     assert audit and "6.00" in str(audit[-1].after)
     # A cost typed in is kept.

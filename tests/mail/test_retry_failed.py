@@ -43,7 +43,9 @@ def test_retry_failed_queues_every_failed_message_and_they_are_sent(db, users, s
         db.refresh(m)
     assert [(m.status, m.attempts) for m in msgs] == [("queued", 0), ("queued", 0), ("failed", 1)]
     entry = db.scalars(
-        select(AuditEntry).where(AuditEntry.entity == "mail_outbox", AuditEntry.action == "queue")
+        select(AuditEntry)
+        .where(AuditEntry.entity == "mail_outbox", AuditEntry.action == "queue")
+        .order_by(AuditEntry.id)
     ).all()[-1]
     assert entry.after == {"queued": 2} and entry.actor_name == "admin"
     assert send_queued(db, settings=settings).sent == 2
