@@ -156,9 +156,11 @@ def import_complaints(session: Session, table, *, actor: User) -> dict[str, int]
                     service.update_complaint(session, existing.id, data, actor=actor)
                     updated += 1
         except ValidationError as exc:
+            from retento.core.cli_support import pydantic_reason
+
             e = exc.errors()[0]
             errors.append(
-                FieldError(".".join(str(p) for p in e["loc"]) or None, e["msg"], row=line)
+                FieldError(".".join(str(p) for p in e["loc"]) or None, pydantic_reason(e), row=line)
             )
         except RetentoError as exc:
             errors.append(FieldError(exc.field, exc.message, row=line))

@@ -240,7 +240,6 @@ def invalid_options(exc: Any, schema: Any, options: Mapping[str, tuple[str, str]
     import re
 
     from retento.core.errors import choice_error, number_error, range_error
-    from retento.web.render import PYDANTIC_LIMIT_MESSAGES, PYDANTIC_MESSAGES
 
     e = exc.errors()[0]
     name = str(e["loc"][0]) if e.get("loc") else ""
@@ -256,9 +255,21 @@ def invalid_options(exc: Any, schema: Any, options: Mapping[str, tuple[str, str]
         top = next((m.le for m in metadata if hasattr(m, "le")), None)
         if low is not None and top is not None:
             return option_error(range_error(option, label, low, top))
+    reason = pydantic_reason(e)
+    return InvalidInput(Msg("%(field)s: %(message)s", field=param(option, label), message=reason))
+
+
+def pydantic_reason(e: Mapping[str, Any]) -> Msg:
+    """Why pydantic refused a value (one entry of ``ValidationError.errors()``) as the web forms
+    say it, translatable (``web.render.PYDANTIC_MESSAGES``): never pydantic's own English
+    ("Input should be less than or equal to 4") in a Chinese import report."""
+    from retento.web.render import PYDANTIC_LIMIT_MESSAGES, PYDANTIC_MESSAGES
+
+    kind, ctx = e["type"], e.get("ctx") or {}
+    name = str(e["loc"][-1]) if e.get("loc") else ""
     error = ctx.get("error")
     limit = PYDANTIC_LIMIT_MESSAGES.get(kind)
-    reason: str
+    reason: str | Msg
     if kind == "string_pattern_mismatch" and name.endswith("email"):
         reason = "Enter an email address such as name@example.com."  # as the web says it
     elif isinstance(error, Exception) and error.args and isinstance(error.args[0], Msg):
@@ -269,6 +280,5 @@ def invalid_options(exc: Any, schema: Any, options: Mapping[str, tuple[str, str]
         reason = PYDANTIC_MESSAGES[kind]
     else:  # a validator's English sentence: translated when the catalogues have it
         reason = str(e.get("msg", "")).removeprefix("Value error, ")
-    if not isinstance(reason, Msg):
-        reason = Msg(reason)  # translated with the message around it (``web.i18n.message_text``)
-    return InvalidInput(Msg("%(field)s: %(message)s", field=param(option, label), message=reason))
+    # A bare template is translated with the message around it (``web.i18n.message_text``).
+    return reason if isinstance(reason, Msg) else Msg(reason)
