@@ -174,7 +174,11 @@ def test_loyalty_in_chinese(cli, monkeypatch, how):
 def test_a_non_member_and_a_ledger_mismatch_in_chinese(cli):
     other = cli.ids["other"]
     r = runner.invoke(app, ["--lang", "zh_CN", "loyalty", "balance", str(other)])
-    assert r.exit_code == 1 and r.output == f"客户 {other} 不是会员。\n", r.output
+    # An error like every other: its head in the language (before, a bare sentence).
+    assert r.exit_code == 1 and r.output == f"错误：客户 {other} 不是会员。\n", r.output
+    english = runner.invoke(app, ["loyalty", "balance", str(other)])
+    assert english.exit_code == 1
+    assert english.output == f"Error: Customer {other} is not a member.\n", english.output
     engine = make_engine(f"sqlite:///{cli.db}")
     with engine.begin() as conn:
         conn.execute(

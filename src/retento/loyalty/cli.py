@@ -183,8 +183,14 @@ def balance(customer_id: int, as_user: str = typer.Option(None, "--as", help=ACT
     with cli_session() as session:
         v = member_view(session, customer_id, actor=cli_actor(session, as_user))
         if v is None:
-            err_console.print(say("Customer %(id)s is not a member.", id=customer_id))
-            sys.exit(1)
+            # An error like every other (its "Error:" head, the language, exit 1).
+            from retento.core.errors import Msg, NotFound
+
+            raise NotFound(
+                "Customer",
+                customer_id,
+                message=Msg("Customer %(id)s is not a member.", id=customer_id),
+            )
         w = v.wallet
         values = {
             "id": customer_id,
