@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from retento.complaints import followup, service
@@ -84,3 +85,35 @@ def test_a_follow_up_answered_before_sending_is_not_emailed(db, users, smtp):
         f"We received your complaint {c.tracking_code}"
     ]
     assert _followups(db)[0].status == "cancelled"
+
+
+def test_a_reopened_complaint_does_not_ask_about_the_resolution_it_no_longer_has(db, users, smtp):
+    """Reopening before the follow-up went out sent "Are you happy with how we handled it?"
+    anyway, and the link took an answer about a resolution that no longer stood: now the
+    queued e-mail is cancelled and the link stops working; resolving again asks anew."""
+    from retento.core.errors import NotFound
+
+    recorder, settings = smtp
+    agent = users["agent"]
+    cust = make_customer(db, name="Bo", email="bo@example.com", consent_email=True)
+    c = make_complaint(db, agent, customer_id=cust.id)
+    _resolve(db, c, agent)
+    old_token = c.followup_token
+    service.apply_transition(
+        db, c.id, TransitionIn(action="reopen", note="Still broken."), actor=agent
+    )
+    assert c.followup_token is None
+    report = send_queued(db, settings=settings)
+    [first] = _followups(db)
+    assert first.status == "cancelled" and report.cancelled == 1
+    assert not [m for m in recorder.messages if "followup" in m.get_body(("plain",)).get_content()]
+    with pytest.raises(NotFound):
+        followup.followup_question(db, old_token)
+    # Resolved again: a new link and a new e-mail, which is sent.
+    service.apply_transition(
+        db, c.id, TransitionIn(action="resolve", note="Replaced again."), actor=agent
+    )
+    assert c.followup_token and c.followup_token != old_token
+    send_queued(db, settings=settings)
+    second = _followups(db)[-1]
+    assert second.id != first.id and second.status == "sent"

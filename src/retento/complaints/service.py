@@ -610,6 +610,11 @@ def apply_transition(
     if t.clock == "restart":
         c.reopen_count += 1
         c.clock_started_at = now
+        if c.survey_answered_at is None:
+            # The resolution it asked about no longer stands: the link stops working and a
+            # follow-up e-mail still queued is cancelled when its turn comes (``register_link``).
+            # A low score that reopened it keeps its link ("already answered").
+            c.followup_token = None
         c.resolved_at = None
         c.closed_at = None
         c.sla_flag = "ok"
