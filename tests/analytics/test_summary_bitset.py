@@ -33,7 +33,6 @@ def transactions() -> pd.DataFrame:
         (None, None),
         ("2024-09-30", None),
         ("2024-09-30", "2024-12-15"),
-        ("2024-06-30", "2024-05-01"),
     ],
 )
 def test_bitset_path_equals_day_grouping(
@@ -46,3 +45,18 @@ def test_bitset_path_equals_day_grouping(
     assert len(fast) > 1_000
     assert (fast["frequency"] > 0).sum() > 500
     pd.testing.assert_frame_equal(fast, slow, check_exact=False, rtol=1e-12)
+
+
+def test_both_paths_refuse_a_calibration_end_after_the_observation(
+    transactions: pd.DataFrame, monkeypatch
+) -> None:
+    """A calibration end after the observation end has no holdout (T would run past the data
+    and everyone look gone): refused by the bitset path and the day grouping alike."""
+    from retento.analytics.errors import SummaryInputError
+
+    kw = {"freq": "W", "calibration_end": "2024-06-30", "observation_end": "2024-05-01"}
+    with pytest.raises(SummaryInputError, match="no holdout period"):
+        summarize(transactions, "cust", "when", "amount", **kw)
+    monkeypatch.setattr(summary_mod, "_BITSET_MAX_DAYS", 0)
+    with pytest.raises(SummaryInputError, match="no holdout period"):
+        summarize(transactions, "cust", "when", "amount", **kw)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from retento.core.db import utcnow
@@ -31,9 +30,8 @@ class Recording:
         pass
 
 
-def test_a_message_taken_over_as_stale_is_not_sent_by_the_slow_run(backend, live_pg):
-    if backend != "postgres":
-        pytest.skip("a race needs separate connections: PostgreSQL only")
+def test_a_message_taken_over_as_stale_is_not_sent_by_the_slow_run(live_pg):
+    # PostgreSQL only (``live_pg``): a race needs separate connections.
     settings = mail_settings(25, mail_batch_size=10)
     with live_pg.session() as s:
         for who in ("ann", "bob"):
