@@ -79,9 +79,5 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-def current(url: str | None = None) -> None:
-    command.current(alembic_config(url), verbose=True)
-
-
 def revision(url: str, message: str, autogenerate: bool = True) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=autogenerate)
